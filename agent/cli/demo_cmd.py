@@ -1,0 +1,73 @@
+"""``kyso-agent demo-token``: demo SoftHSM2 tokens and the test PKI."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from agent.cli.output import print_json, table
+from agent.demo import tokens as demo
+
+
+def register(sub: Any) -> None:
+    """Add the demo-token command."""
+    p = sub.add_parser(
+        "demo-token",
+        help="create, reset or describe the demo tokens",
+        description="Demo tokens are SoftHSM2 tokens under the Kyso state root "
+        "($KYSO_HOME or the user data directory), with keys made on the token and "
+        "certificates from a test CA. They stand in for real USB tokens in the demo and tests.",
+    )
+    p.add_argument("action", choices=["init", "reset", "info"],
+                   help="init: create if missing; reset: recreate; info: describe")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts and tests")
+    p.set_defaults(func=run)
+
+    d = sub.add_parser(
+        "demo",
+        help="run the demo: demo tokens (and, later, the agent and the portal stub)",
+        description="Create the demo tokens if needed and show what is on them.",
+    )
+    d.set_defaults(func=run_demo, json=False)
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    """The README's demo command: create the demo tokens, then list them."""
+    from agent.cli.tokens_cmd import run_certs
+
+    args.action = "init"
+    await run(args)
+    print()
+    args.module = []
+    return await run_certs(args)
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Do the requested action and describe the demo."""
+    if args.action == "init":
+        manifest = await demo.init()
+    elif args.action == "reset":
+        manifest = await demo.reset()
+    else:
+        manifest = demo.load_manifest()
+        if manifest is None:
+            from agent.errors import KysoError
+
+            raise KysoError("TOKEN_NOT_FOUND", {"detail": "no demo tokens: run 'kyso-agent demo-token init'"})
+    if args.json:
+        print_json(manifest)
+        return 0
+    print(f"Module:          {manifest['module']}")
+    print(f"SoftHSM2 config: {manifest['softhsm2_conf']}")
+    for token in manifest["tokens"]:
+        print(f"Token:           {token['label']}  (PIN {token['user_pin']})")
+    print(f"Root CA:         {manifest['ca']['root']}")
+    print(f"Issuing CA:      {manifest['ca']['issuing']}")
+    print(f"CRL:             {manifest['ca']['crl']}")
+    rows = [
+        [name, c["token"], c["mst"] or c["cccd"] or "", c["key_type"], c["thumbprint"][:16], c["description"]]
+        for name, c in manifest["certificates"].items()
+    ]
+    print()
+    print(table(rows, ["name", "token", "MST/CCCD", "key", "thumbprint", "what it is"]))
+    return 0

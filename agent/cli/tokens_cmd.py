@@ -1,0 +1,118 @@
+"""``kyso-agent tokens``, ``certs`` and ``doctor``: what is plugged in and what is wrong."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from agent.cli.output import print_json, table
+from agent.runtime import build_token_service
+
+PROBLEM_TEXT = {
+    "EXPIRED": "đã hết hạn / expired",
+    "NOT_YET_VALID": "chưa đến ngày hiệu lực / not yet valid",
+    "NO_SIGNING_KEY_USAGE": "không dùng để ký / key usage does not allow signing",
+    "CA_CERTIFICATE": "chứng thư của CA, không dùng để ký / a CA certificate",
+    "NO_PRIVATE_KEY": "không có khóa bí mật trên token / no private key on the token",
+}
+
+
+def register(sub: Any) -> None:
+    """Add tokens, certs and doctor."""
+    for name, func, help_text in (
+        ("tokens", run_tokens, "list plugged-in tokens"),
+        ("certs", run_certs, "list certificates on plugged-in tokens"),
+        ("doctor", run_doctor, "check modules, tokens and certificates, and say what is wrong"),
+    ):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="print JSON for scripts")
+        p.add_argument("--module", action="append", default=[], metavar="PATH",
+                       help="also try this PKCS#11 module (repeatable)")
+        p.set_defaults(func=func)
+
+
+async def run_tokens(args: argparse.Namespace) -> int:
+    """Print the tokens present."""
+    async with _service(args) as service:
+        tokens = await service.list_tokens()
+    if args.json:
+        print_json([t.to_json() for t in tokens])
+    elif not tokens:
+        print("Không thấy USB token nào / no token found. Try 'kyso-agent doctor'.")
+    else:
+        print(table([[t.label, t.serial, t.manufacturer, t.model, t.pin_state.tries_hint or "ok"]
+                     for t in tokens], ["label", "serial", "manufacturer", "model", "PIN"]))
+    return 0
+
+
+async def run_certs(args: argparse.Namespace) -> int:
+    """Print the certificates on present tokens."""
+    async with _service(args) as service:
+        certs = await service.list_certificates()
+    if args.json:
+        print_json([c.to_json() for c in certs])
+        return 0
+    if not certs:
+        print("Không thấy chứng thư số nào / no certificate found. Try 'kyso-agent doctor'.")
+        return 0
+    rows = []
+    for c in certs:
+        i = c.info
+        ident = f"MST:{i.mst}" if i.mst else f"CCCD:{i.cccd}" if i.cccd else ""
+        rows.append([c.token.label, i.subject_cn or i.subject, ident, i.not_after[:10],
+                     f"{i.key_type}-{i.key_size}", "yes" if c.has_private_key else "no",
+                     c.thumbprint[:16]])
+    print(table(rows, ["token", "holder", "id", "valid to", "key", "private key", "thumbprint"]))
+    return 0
+
+
+def _cert_problems(cert: Any) -> list[str]:
+    problems = cert.info.problems()
+    if not cert.has_private_key and "CA_CERTIFICATE" not in problems:
+        problems.append("NO_PRIVATE_KEY")
+    return problems
+
+
+async def run_doctor(args: argparse.Namespace) -> int:
+    """Explain what Kyso found and what is wrong with it."""
+    async with _service(args) as service:
+        tokens = await service.list_tokens()
+        certs = await service.list_certificates()
+        statuses = service.statuses
+    report = {
+        "modules": [s.__dict__ for s in statuses],
+        "tokens": [t.to_json() for t in tokens],
+        "certificates": [
+            {"token": c.token.label, "subject": c.info.subject_display,
+             "thumbprint": c.thumbprint, "problems": _cert_problems(c)}
+            for c in certs
+        ],
+    }
+    usable = [c for c in report["certificates"] if not c["problems"]]
+    report["ok"] = bool(usable)
+    if args.json:
+        print_json(report)
+        return 0 if usable else 1
+    print("PKCS#11 modules:")
+    if not statuses:
+        print("  none found — install your token's driver or set KYSO_PKCS11_MODULE")
+    for s in statuses:
+        mark = "OK  " if s.loaded else "FAIL"
+        detail = s.description if s.loaded else (s.error or {}).get("message_en", "")
+        print(f"  [{mark}] {s.path} ({s.vendor}, from {s.source}) {detail}")
+    print("Tokens:")
+    for t in tokens:
+        print(f"  {t.label} (serial {t.serial}) PIN: {t.pin_state.tries_hint or 'ok'}")
+    if not tokens:
+        print("  none — plug in your USB token")
+    print("Certificates:")
+    for c in report["certificates"]:
+        status = "usable" if not c["problems"] else "; ".join(PROBLEM_TEXT[p] for p in c["problems"])
+        print(f"  {c['subject']} [{c['token']}] — {status}")
+    print()
+    print(f"{len(usable)} usable certificate(s).")
+    return 0 if usable else 1
+
+
+def _service(args: argparse.Namespace) -> Any:
+    return build_token_service(args.module)

@@ -1,0 +1,1 @@
+"""Settings, managed policy and where Kyso keeps its state."""

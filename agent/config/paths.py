@@ -1,0 +1,48 @@
+"""One state root: every file Kyso writes lives under these directories.
+
+With ``$KYSO_HOME`` set (tests, demos, portable use) everything goes below it; otherwise the
+platform's usual per-user directories from platformdirs are used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "kyso"
+APP_AUTHOR = "Kyso"
+
+
+def kyso_home() -> Path | None:
+    """The ``$KYSO_HOME`` override, or None when the platform directories are used."""
+    value = os.environ.get("KYSO_HOME")
+    return Path(value).expanduser().resolve() if value else None
+
+
+def _dir(sub: str, platform_path: str) -> Path:
+    home = kyso_home()
+    path = home / sub if home else Path(platform_path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_dir() -> Path:
+    """Where the user's config.toml lives."""
+    return _dir("config", platformdirs.user_config_dir(APP_NAME, APP_AUTHOR))
+
+
+def data_dir() -> Path:
+    """Where generated material lives (local TLS certificates, pairing approvals)."""
+    return _dir("data", platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
+
+
+def log_dir() -> Path:
+    """Where the agent log and the audit log live."""
+    return _dir("logs", platformdirs.user_log_dir(APP_NAME, APP_AUTHOR))
+
+
+def demo_dir() -> Path:
+    """Where the demo PKI and the private SoftHSM2 token store live."""
+    return _dir("demo", os.path.join(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR), "demo"))

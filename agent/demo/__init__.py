@@ -1,0 +1,1 @@
+"""Demo and test material: a test PKI and SoftHSM2 tokens standing in for USB tokens."""

@@ -1,0 +1,183 @@
+"""Demo tokens: a private SoftHSM2 store under the state root, provisioned with the test PKI.
+
+Nothing here touches the system SoftHSM2 directory: a private ``softhsm2.conf`` points at
+``<demo dir>/tokens``, and ``SOFTHSM2_CONF`` is set to it in the process that loads the demo
+module. Keys are generated ON the tokens (sensitive, never extractable) through the token
+layer; certificates from :mod:`agent.demo.pki` are written beside them with the same CKA_ID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from agent.config.paths import demo_dir
+from agent.errors import KysoError
+from agent.files import atomic_write
+from agent.tokens.certinfo import parse_certificate
+from agent.tokens.modules import ModuleCandidate, softhsm2_module
+from agent.tokens.service import TokenService
+
+from .pki import PROFILES, TestCA, UNIT_MST
+
+TOKENS = {1: "KYSO DEMO 1", 2: "KYSO DEMO 2"}
+USER_PINS = {1: "123456", 2: "654321"}
+SO_PIN = "12345678"
+MANIFEST = "demo.json"
+
+
+def paths(root: Path | None = None) -> dict[str, Path]:
+    """Where each piece of the demo lives."""
+    root = root or demo_dir()
+    return {
+        "root": root,
+        "conf": root / "softhsm2.conf",
+        "tokens": root / "tokens",
+        "pki": root / "pki",
+        "manifest": root / MANIFEST,
+    }
+
+
+def load_manifest(root: Path | None = None) -> dict[str, Any] | None:
+    """The demo's description written by :func:`init`, or None if there is no demo yet."""
+    path = paths(root)["manifest"]
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def activate(root: Path | None = None) -> str | None:
+    """Point SoftHSM2 at the demo store in this process; returns the module path if a demo
+    exists. Must run before the module is loaded (SoftHSM2 reads the variable at C_Initialize)."""
+    manifest = load_manifest(root)
+    if manifest is None:
+        return None
+    os.environ["SOFTHSM2_CONF"] = manifest["softhsm2_conf"]
+    return manifest["module"]
+
+
+def _softhsm_util(conf: Path, *args: str) -> None:
+    util = shutil.which("softhsm2-util")
+    if util is None:
+        raise KysoError("MODULE_NOT_FOUND", {"detail": "softhsm2-util (Debian package softhsm2)"})
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    subprocess.run([util, *args], check=True, env=env, capture_output=True, text=True)
+
+
+async def init(root: Path | None = None, *, force: bool = False) -> dict[str, Any]:
+    """Create the demo PKI and tokens (idempotent: an existing demo is kept unless ``force``)."""
+    p = paths(root)
+    existing = load_manifest(root)
+    if existing and not force:
+        return existing
+    module = softhsm2_module()
+    if module is None:
+        raise KysoError("MODULE_NOT_FOUND", {"detail": "libsofthsm2.so (Debian package softhsm2)"})
+    if p["root"].exists():
+        for key in ("tokens", "pki"):
+            shutil.rmtree(p[key], ignore_errors=True)
+        p["manifest"].unlink(missing_ok=True)
+    p["tokens"].mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        p["conf"],
+        f"directories.tokendir = {p['tokens']}\nobjectstore.backend = file\nlog.level = ERROR\n"
+        "slots.removable = true\n".encode(),
+        overwrite=True,
+    )
+    for index, label in TOKENS.items():
+        _softhsm_util(p["conf"], "--init-token", "--free", "--label", label,
+                      "--so-pin", SO_PIN, "--pin", USER_PINS[index])
+
+    ca = TestCA.create()
+    ca.save(p["pki"])
+    os.environ["SOFTHSM2_CONF"] = str(p["conf"])
+    service = TokenService([ModuleCandidate(module, "SoftHSM2 (Kyso demo tokens)", "demo", True)])
+    await service.start(monitor=False)
+    certificates: dict[str, dict[str, Any]] = {}
+    revoked: list[int] = []
+    try:
+        tokens = {t.label: t for t in await service.list_tokens()}
+        for serial, profile in enumerate(PROFILES, start=0x1001):
+            token = tokens[TOKENS[profile.token]]
+            module_obj = service.module_for(token)
+            key_id = bytes([profile.key_id])
+            spki = await module_obj.generate_key(
+                token, USER_PINS[profile.token], kind=profile.key_kind,
+                bits=2048, key_id=key_id, label=profile.name,
+            )
+            cert = ca.issue(profile, serialization.load_der_public_key(spki), serial)
+            der = cert.public_bytes(serialization.Encoding.DER)
+            await module_obj.store_certificate(
+                token, USER_PINS[profile.token], der=der, key_id=key_id, label=profile.name
+            )
+            if profile.revoked:
+                revoked.append(serial)
+            cert_path = p["pki"] / f"{profile.name}.pem"
+            atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), overwrite=True)
+            info = parse_certificate(der)
+            certificates[profile.name] = {
+                "token": TOKENS[profile.token],
+                "thumbprint": info.thumbprint,
+                "subject": info.subject,
+                "mst": info.mst,
+                "cccd": info.cccd,
+                "key_type": info.key_type,
+                "not_before": info.not_before,
+                "not_after": info.not_after,
+                "revoked": profile.revoked,
+                "path": str(cert_path),
+                "description": profile.description,
+            }
+        # Real tokens often carry their CA certificate too: an object with no key behind it.
+        token1 = tokens[TOKENS[1]]
+        await service.module_for(token1).store_certificate(
+            token1, USER_PINS[1], der=ca.issuing_cert.public_bytes(serialization.Encoding.DER),
+            key_id=b"\xca", label="Kyso Test Issuing CA",
+        )
+    finally:
+        await service.close()
+
+    issuing_crl, root_crl = ca.crls(revoked)
+    atomic_write(p["pki"] / "issuing-ca.crl.pem", issuing_crl.public_bytes(serialization.Encoding.PEM), overwrite=True)
+    atomic_write(p["pki"] / "root-ca.crl.pem", root_crl.public_bytes(serialization.Encoding.PEM), overwrite=True)
+    manifest = {
+        "module": module,
+        "softhsm2_conf": str(p["conf"]),
+        "token_dir": str(p["tokens"]),
+        "unit_mst": UNIT_MST,
+        "tokens": [
+            {"label": label, "user_pin": USER_PINS[i], "so_pin": SO_PIN} for i, label in TOKENS.items()
+        ],
+        "ca": {
+            "root": str(p["pki"] / "root-ca.pem"),
+            "issuing": str(p["pki"] / "issuing-ca.pem"),
+            "chain": str(p["pki"] / "chain.pem"),
+            "crl": str(p["pki"] / "issuing-ca.crl.pem"),
+            "root_crl": str(p["pki"] / "root-ca.crl.pem"),
+            "issuing_key": str(p["pki"] / "issuing-ca.key"),
+        },
+        "certificates": certificates,
+    }
+    atomic_write(p["manifest"], json.dumps(manifest, ensure_ascii=False, indent=2).encode(), overwrite=True)
+    return manifest
+
+
+async def reset(root: Path | None = None) -> dict[str, Any]:
+    """Throw the demo away and make a new one (new keys, new CA)."""
+    return await init(root, force=True)
+
+
+def token_directory(label: str, root: Path | None = None) -> Path:
+    """The SoftHSM2 directory that stores the token with ``label`` (tests move it to simulate
+    pulling the token out)."""
+    for entry in paths(root)["tokens"].iterdir():
+        info = entry / "token.object"
+        if info.exists() and label.encode() in info.read_bytes():
+            return entry
+    raise KysoError("TOKEN_NOT_FOUND", {"detail": label})

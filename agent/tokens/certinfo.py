@@ -1,0 +1,198 @@
+"""What a person and a portal need to know about a certificate. Pure logic, no I/O.
+
+Vietnamese certificates carry the unit's identifiers in the subject: ``UID=MST:0101234567``
+(tax code), ``MST:0101234567-001`` (a branch), ``CCCD:``/``CMND:`` (citizen / old identity
+card), ``MNS:`` (budget-unit code). Some CAs put ``MST:...`` in ``O=`` or ``CN=`` instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+_ID_PATTERN = re.compile(r"\b(MST|CCCD|CMND|MNS|HC)\s*[:=]\s*([0-9A-Za-z-]+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class VietnameseIds:
+    """Identifiers found in a subject (each None when absent)."""
+
+    mst: str | None = None
+    cccd: str | None = None
+    cmnd: str | None = None
+    mns: str | None = None
+    passport: str | None = None
+
+
+def parse_identifiers(name: x509.Name) -> VietnameseIds:
+    """Find MST/CCCD/CMND/MNS in UID first, then in O and CN where some CAs put them."""
+    found: dict[str, str] = {}
+    for oid in (NameOID.USER_ID, NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
+        for attr in name.get_attributes_for_oid(oid):
+            value = attr.value if isinstance(attr.value, str) else attr.value.decode()
+            for kind, ident in _ID_PATTERN.findall(value):
+                found.setdefault(kind.upper(), ident)
+    return VietnameseIds(
+        mst=found.get("MST"),
+        cccd=found.get("CCCD"),
+        cmnd=found.get("CMND"),
+        mns=found.get("MNS"),
+        passport=found.get("HC"),
+    )
+
+
+def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    attrs = name.get_attributes_for_oid(oid)
+    if not attrs:
+        return None
+    value = attrs[0].value
+    return value if isinstance(value, str) else value.decode()
+
+
+def display_name(name: x509.Name) -> str:
+    """A readable one-line name: CN, then O, then L, with the identifiers."""
+    parts = [
+        v
+        for v in (
+            _first(name, NameOID.COMMON_NAME),
+            _first(name, NameOID.ORGANIZATION_NAME),
+            _first(name, NameOID.LOCALITY_NAME),
+        )
+        if v
+    ]
+    return ", ".join(dict.fromkeys(parts)) or name.rfc4514_string()
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    """A parsed certificate: everything the UI, the CLI and the protocol show."""
+
+    thumbprint: str  # SHA-256 of the DER, lowercase hex
+    subject: str  # RFC 4514
+    subject_cn: str | None
+    subject_o: str | None
+    subject_display: str
+    issuer: str
+    issuer_cn: str | None
+    serial: str  # hex
+    not_before: str  # ISO 8601 UTC
+    not_after: str
+    key_type: str  # RSA or EC
+    key_size: int
+    curve: str | None
+    key_usage: tuple[str, ...]
+    extended_key_usage: tuple[str, ...]
+    is_ca: bool
+    mst: str | None
+    cccd: str | None
+    cmnd: str | None
+    mns: str | None
+    der: bytes = field(repr=False, compare=False)
+
+    def problems(self, now: dt.datetime | None = None) -> list[str]:
+        """Stable problem codes a person should know before signing with this certificate."""
+        now = now or dt.datetime.now(dt.UTC)
+        out = []
+        if now < dt.datetime.fromisoformat(self.not_before):
+            out.append("NOT_YET_VALID")
+        if now > dt.datetime.fromisoformat(self.not_after):
+            out.append("EXPIRED")
+        if self.is_ca:
+            out.append("CA_CERTIFICATE")
+        elif self.key_usage and not {"digital_signature", "content_commitment"} & set(
+            self.key_usage
+        ):
+            out.append("NO_SIGNING_KEY_USAGE")
+        return out
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        """The cryptography object, parsed again on demand (kept out of the frozen fields)."""
+        return x509.load_der_x509_certificate(self.der)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-friendly form (DER omitted; callers add base64 where they need it)."""
+        data = asdict(self)
+        data.pop("der")
+        data["key_usage"] = list(self.key_usage)
+        data["extended_key_usage"] = list(self.extended_key_usage)
+        data["problems"] = self.problems()
+        return data
+
+
+_KU_NAMES = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+)
+_EKU_NAMES = {
+    ExtendedKeyUsageOID.CLIENT_AUTH: "client_auth",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "email_protection",
+    ExtendedKeyUsageOID.CODE_SIGNING: "code_signing",
+    ExtendedKeyUsageOID.SERVER_AUTH: "server_auth",
+}
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def parse_certificate(der: bytes) -> CertificateInfo:
+    """Parse a DER certificate into a :class:`CertificateInfo`."""
+    cert = x509.load_der_x509_certificate(der)
+    public_key = cert.public_key()
+    if isinstance(public_key, rsa.RSAPublicKey):
+        key_type, key_size, curve = "RSA", public_key.key_size, None
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        key_type, key_size, curve = "EC", public_key.curve.key_size, public_key.curve.name
+    else:
+        key_type, key_size, curve = type(public_key).__name__, 0, None
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        usages = tuple(n for n in _KU_NAMES if getattr(ku, n))
+    except x509.ExtensionNotFound:
+        usages = ()
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        ext_usages = tuple(_EKU_NAMES.get(oid, oid.dotted_string) for oid in eku)
+    except x509.ExtensionNotFound:
+        ext_usages = ()
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    ids = parse_identifiers(cert.subject)
+    return CertificateInfo(
+        thumbprint=cert.fingerprint(hashes.SHA256()).hex(),
+        subject=cert.subject.rfc4514_string(),
+        subject_cn=_first(cert.subject, NameOID.COMMON_NAME),
+        subject_o=_first(cert.subject, NameOID.ORGANIZATION_NAME),
+        subject_display=display_name(cert.subject),
+        issuer=cert.issuer.rfc4514_string(),
+        issuer_cn=_first(cert.issuer, NameOID.COMMON_NAME),
+        serial=format(cert.serial_number, "x"),
+        not_before=_iso(cert.not_valid_before_utc),
+        not_after=_iso(cert.not_valid_after_utc),
+        key_type=key_type,
+        key_size=key_size,
+        curve=curve,
+        key_usage=usages,
+        extended_key_usage=ext_usages,
+        is_ca=is_ca,
+        mst=ids.mst,
+        cccd=ids.cccd,
+        cmnd=ids.cmnd,
+        mns=ids.mns,
+        der=der,
+    )

@@ -1,0 +1,491 @@
+"""One loaded PKCS#11 module. The only code in Kyso that calls python-pkcs11.
+
+Every method whose name starts with ``_w_`` runs on the module's worker thread; the public
+async methods queue them there. Objects from python-pkcs11 never leave this file: callers get
+plain dataclasses and opaque session handles.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pkcs11
+import pkcs11.exceptions as p11e
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
+from pkcs11.util.ec import encode_named_curve_parameters
+from pkcs11.util.rsa import encode_rsa_public_key
+
+from agent.errors import KysoError
+from agent.tokens.algorithms import (
+    Input,
+    MechanismPlan,
+    SignatureAlgorithm,
+    digest,
+    digest_info,
+    ecdsa_raw_to_der,
+    plan_signature,
+)
+from agent.tokens.certinfo import CertificateInfo, parse_certificate
+from agent.tokens.failures import translate
+from agent.tokens.modules import ModuleCandidate
+from agent.tokens.pin import PinState
+from agent.tokens.worker import ModuleWorker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token present in a slot."""
+
+    module: str
+    slot_id: int
+    label: str
+    serial: str
+    manufacturer: str
+    model: str
+    pin_state: PinState
+    protected_path: bool  # PIN pad: the PIN is typed on the reader, not in Kyso
+    login_required: bool
+    mechanisms: frozenset[Mechanism] = field(repr=False, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity across slot renumbering: module and serial."""
+        return (self.module, self.serial)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for the CLI and the protocol."""
+        return {
+            "label": self.label,
+            "serial": self.serial,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "module": self.module,
+            "slot_id": self.slot_id,
+            "protected_path": self.protected_path,
+            "pin_state": self.pin_state.tries_hint,
+        }
+
+
+@dataclass(frozen=True)
+class TokenCertificate:
+    """A certificate object on a token, with its parsed content and key presence."""
+
+    token: TokenInfo
+    info: CertificateInfo
+    label: str
+    key_id: bytes
+    has_private_key: bool
+
+    @property
+    def thumbprint(self) -> str:
+        """SHA-256 thumbprint, the identifier pages and the CLI use."""
+        return self.info.thumbprint
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form: the certificate's fields plus which token holds it."""
+        return {
+            "token": self.token.label,
+            "token_serial": self.token.serial,
+            "module": self.token.module,
+            "label": self.label,
+            "key_id": self.key_id.hex(),
+            "has_private_key": self.has_private_key,
+            **self.info.to_json(),
+        }
+
+
+class SessionHandle:
+    """An open, possibly logged-in session on one token. Opaque outside this module."""
+
+    def __init__(self, session: Any, private_key: Any, token: TokenInfo) -> None:
+        self._session = session
+        self._key = private_key
+        self.token = token
+        self.closed = False
+
+
+def _flags_state(flags: int) -> tuple[PinState, bool, bool]:
+    f = TokenFlag(flags)
+    state = PinState(
+        count_low=bool(f & TokenFlag.USER_PIN_COUNT_LOW),
+        final_try=bool(f & TokenFlag.USER_PIN_FINAL_TRY),
+        locked=bool(f & TokenFlag.USER_PIN_LOCKED),
+    )
+    return state, bool(f & TokenFlag.PROTECTED_AUTHENTICATION_PATH), bool(f & TokenFlag.LOGIN_REQUIRED)
+
+
+_REGISTRY: dict[str, Pkcs11Module] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+class Pkcs11Module:
+    """A PKCS#11 module with its own worker thread.
+
+    A module is initialised once per process (a second C_Initialize is ignored and the first
+    C_Finalize would pull the module from under every other user), so instances are shared:
+    :meth:`acquire` and :meth:`release` count the users.
+    """
+
+    @classmethod
+    async def acquire(cls, candidate: ModuleCandidate) -> Pkcs11Module:
+        """The process-wide instance for this module path, loaded on first use."""
+        with _REGISTRY_LOCK:
+            module = _REGISTRY.get(candidate.path)
+            if module is None:
+                module = _REGISTRY[candidate.path] = cls(candidate)
+            module._refs += 1
+        try:
+            await module.worker.run(module._w_load)
+        except BaseException:
+            await module.release()
+            raise
+        return module
+
+    async def release(self) -> None:
+        """Drop one user; the last one finalises the module and stops its thread."""
+        with _REGISTRY_LOCK:
+            self._refs -= 1
+            last = self._refs == 0
+            if last and _REGISTRY.get(self.path) is self:
+                del _REGISTRY[self.path]
+        if last:
+            await self.close()
+
+    def __init__(self, candidate: ModuleCandidate) -> None:
+        self._refs = 0
+        self.candidate = candidate
+        self.path = candidate.path
+        self.worker = ModuleWorker(candidate.vendor)
+        self._lib: Any = None
+        self._open_sessions = 0
+        self._has_slot_events = False
+        self.description = ""
+        self._cert_cache: dict[tuple[str, str], list[TokenCertificate]] = {}
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def _w_load(self) -> None:
+        if self._lib is not None:
+            return
+        try:
+            self._lib = pkcs11.lib(self.path)
+        except Exception as exc:
+            raise KysoError(
+                "MODULE_LOAD_FAILED", {"module": self.path, "detail": f"{type(exc).__name__}: {exc}"}
+            ) from exc
+        self.description = f"{self._lib.manufacturer_id} {self._lib.library_description}".strip()
+        try:
+            self._lib.wait_for_slot_event(blocking=False)
+            self._has_slot_events = True
+        except p11e.NoEvent:
+            self._has_slot_events = True
+        except Exception:  # FunctionNotSupported and friends: fall back to polling
+            self._has_slot_events = False
+
+    async def close(self) -> None:
+        """Finalise the module and stop its thread."""
+        try:
+            await self.worker.run(self._w_close)
+        finally:
+            self.worker.close()
+
+    def _w_close(self) -> None:
+        if self._lib is not None:
+            try:
+                self._lib.finalize()
+            except Exception:  # already finalised or the module is broken: nothing to keep
+                log.debug("finalize failed for %s", self.path, exc_info=True)
+            self._lib = None
+
+    # ---- discovery ---------------------------------------------------------------------------
+    async def scan(self) -> list[TokenInfo]:
+        """The tokens present now. Slots that error out are treated as empty (token pulled)."""
+        return await self.worker.run(self._w_scan)
+
+    def _w_scan(self) -> list[TokenInfo]:
+        if self._lib is None:
+            return []
+        if self.candidate.reinitialize_to_rescan and self._open_sessions == 0:
+            self._lib.reinitialize()
+        elif self._has_slot_events:
+            try:
+                while True:
+                    self._lib.wait_for_slot_event(blocking=False)
+            except Exception:  # NoEvent ends the drain; any other error means "rescan anyway"
+                pass
+        tokens = []
+        for slot in self._lib.get_slots(token_present=True):
+            try:
+                token = slot.get_token()
+                mechanisms = frozenset(slot.get_mechanisms())
+            except p11e.PKCS11Error:
+                continue
+            if not token.flags & TokenFlag.TOKEN_INITIALIZED:
+                continue
+            state, protected, login_required = _flags_state(token.flags)
+            tokens.append(
+                TokenInfo(
+                    module=self.path,
+                    slot_id=slot.slot_id,
+                    label=token.label,
+                    serial=token.serial.decode(errors="replace"),
+                    manufacturer=token.manufacturer_id,
+                    model=token.model,
+                    pin_state=state,
+                    protected_path=protected,
+                    login_required=login_required,
+                    mechanisms=mechanisms,
+                )
+            )
+        present = {t.key for t in tokens}
+        for key in list(self._cert_cache):
+            if key not in present:
+                del self._cert_cache[key]
+        return tokens
+
+    def _w_find_token(self, info: TokenInfo) -> Any:
+        for slot in self._lib.get_slots(token_present=True):
+            try:
+                token = slot.get_token()
+            except p11e.PKCS11Error:
+                continue
+            if token.serial.decode(errors="replace") == info.serial and token.label == info.label:
+                return token
+        raise KysoError("TOKEN_REMOVED", {"detail": info.label})
+
+    async def certificates(self, token: TokenInfo) -> list[TokenCertificate]:
+        """Certificates on ``token`` (cached until the token is removed)."""
+        return await self.worker.run(self._w_certificates, token)
+
+    def _w_certificates(self, info: TokenInfo) -> list[TokenCertificate]:
+        cached = self._cert_cache.get(info.key)
+        if cached is not None:
+            return cached
+        token = self._w_find_token(info)
+        try:
+            with token.open() as session:
+                key_ids = set()
+                # Private keys are usually private objects, invisible before login; the public
+                # key generated with them carries the same CKA_ID, so either one counts.
+                for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
+                    for obj in session.get_objects({Attribute.CLASS: cls}):
+                        key_ids.add(bytes(obj[Attribute.ID]))
+                certs = []
+                for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE}):
+                    der = bytes(obj[Attribute.VALUE])
+                    key_id = bytes(obj[Attribute.ID])
+                    try:
+                        parsed = parse_certificate(der)
+                    except ValueError:
+                        log.warning("unparsable certificate on %s", info.label)
+                        continue
+                    certs.append(
+                        TokenCertificate(
+                            token=info,
+                            info=parsed,
+                            label=obj[Attribute.LABEL] or "",
+                            key_id=key_id,
+                            has_private_key=key_id in key_ids and not parsed.is_ca,
+                        )
+                    )
+        except p11e.PKCS11Error as exc:
+            raise translate(exc, removed=not self._w_present(info)) from exc
+        self._cert_cache[info.key] = certs
+        return certs
+
+    def _w_present(self, info: TokenInfo) -> bool:
+        try:
+            self._w_find_token(info)
+            return True
+        except KysoError:
+            return False
+
+    async def pin_state(self, info: TokenInfo) -> PinState:
+        """The token's PIN flags read now (they change after each wrong PIN)."""
+        return await self.worker.run(self._w_pin_state, info)
+
+    def _w_pin_state(self, info: TokenInfo) -> PinState:
+        return _flags_state(self._w_find_token(info).flags)[0]
+
+    # ---- sessions and signing ----------------------------------------------------------------
+    async def open_session(self, cert: TokenCertificate, pin: str | None) -> SessionHandle:
+        """Open a session, log in (``pin`` None = PIN pad or no login needed), find the key."""
+        return await self.worker.run(self._w_open_session, cert, pin)
+
+    def _w_open_session(self, cert: TokenCertificate, pin: str | None) -> SessionHandle:
+        info = cert.token
+        token = self._w_find_token(info)
+        state, protected, login_required = _flags_state(token.flags)
+        if state.locked:
+            raise KysoError("PIN_LOCKED", {"detail": info.label})
+        if not login_required:
+            user_pin: Any = None
+        elif pin is None and protected:
+            user_pin = pkcs11.PROTECTED_AUTH
+        else:
+            user_pin = pin
+        try:
+            session = token.open(user_pin=user_pin)
+        except p11e.UserAlreadyLoggedIn:
+            # Another session of this process holds the login (the service serialises key use
+            # per token, so this is a leftover): reuse the login state rather than fail.
+            session = token.open()
+        except p11e.PKCS11Error as exc:
+            after = self._w_state_or(state, info)
+            raise translate(exc, state=after, removed=not self._w_present(info)) from exc
+        self._open_sessions += 1
+        try:
+            keys = list(
+                session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: cert.key_id})
+            )
+            if not keys:
+                raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
+        except BaseException as exc:
+            self._w_close_session_raw(session)
+            if isinstance(exc, p11e.PKCS11Error):
+                raise translate(exc, removed=not self._w_present(info)) from exc
+            raise
+        return SessionHandle(session, keys[0], info)
+
+    def _w_state_or(self, fallback: PinState, info: TokenInfo) -> PinState:
+        try:
+            return self._w_pin_state(info)
+        except KysoError:
+            return fallback
+
+    async def sign(
+        self, handle: SessionHandle, algorithm: SignatureAlgorithm, payload: bytes, *, is_digest: bool
+    ) -> bytes:
+        """Sign ``payload`` (the data, or its digest when ``is_digest``) with the session's key."""
+        return await self.worker.run(self._w_sign, handle, algorithm, payload, is_digest)
+
+    def _w_sign(
+        self, handle: SessionHandle, algorithm: SignatureAlgorithm, payload: bytes, is_digest: bool
+    ) -> bytes:
+        if handle.closed:
+            raise KysoError("TOKEN_ERROR", {"detail": "session closed"})
+        plan = plan_signature(algorithm, handle.token.mechanisms, have_data=not is_digest)
+        data = _prepare_input(plan, algorithm, payload, is_digest)
+        try:
+            signature = handle._key.sign(data, mechanism=plan.mechanism, mechanism_param=plan.param)
+        except p11e.PKCS11Error as exc:
+            raise translate(exc, removed=not self._w_present(handle.token)) from exc
+        return ecdsa_raw_to_der(signature) if plan.ecdsa_raw_output else bytes(signature)
+
+    async def close_session(self, handle: SessionHandle) -> None:
+        """Log out and close; errors from a pulled token are ignored (nothing left to close)."""
+        await self.worker.run(self._w_close_session, handle)
+
+    def _w_close_session(self, handle: SessionHandle) -> None:
+        if not handle.closed:
+            handle.closed = True
+            self._w_close_session_raw(handle._session)
+
+    def _w_close_session_raw(self, session: Any) -> None:
+        self._open_sessions -= 1
+        try:
+            session.close()
+        except p11e.PKCS11Error:
+            log.debug("closing a session failed (token gone?)", exc_info=True)
+
+    # ---- provisioning (demo tokens; IT tooling) ------------------------------------------------
+    async def generate_key(
+        self, token: TokenInfo, pin: str, *, kind: str, bits: int, key_id: bytes, label: str
+    ) -> bytes:
+        """Generate a non-extractable key pair ON the token; returns the public key as DER SPKI."""
+        return await self.worker.run(self._w_generate_key, token, pin, kind, bits, key_id, label)
+
+    def _w_generate_key(
+        self, info: TokenInfo, pin: str, kind: str, bits: int, key_id: bytes, label: str
+    ) -> bytes:
+        token = self._w_find_token(info)
+        private_template = {
+            Attribute.SENSITIVE: True,
+            Attribute.EXTRACTABLE: False,
+            Attribute.PRIVATE: True,
+            Attribute.SIGN: True,
+        }
+        with token.open(rw=True, user_pin=pin) as session:
+            if kind == "RSA":
+                pub, _priv = session.generate_keypair(
+                    KeyType.RSA, bits, id=key_id, label=label, store=True,
+                    private_template=private_template,
+                )
+                return _rsa_spki(pub)
+            params = session.create_domain_parameters(
+                KeyType.EC,
+                {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
+                local=True,
+            )
+            pub, _priv = params.generate_keypair(
+                id=key_id, label=label, store=True, private_template=private_template
+            )
+            return _ec_spki(pub)
+
+    async def store_certificate(
+        self, token: TokenInfo, pin: str, *, der: bytes, key_id: bytes, label: str
+    ) -> None:
+        """Write a certificate object beside its key (same CKA_ID)."""
+        await self.worker.run(self._w_store_certificate, token, pin, der, key_id, label)
+
+    def _w_store_certificate(
+        self, info: TokenInfo, pin: str, der: bytes, key_id: bytes, label: str
+    ) -> None:
+        from cryptography import x509
+
+        cert = x509.load_der_x509_certificate(der)
+        token = self._w_find_token(info)
+        with token.open(rw=True, user_pin=pin) as session:
+            session.create_object(
+                {
+                    Attribute.CLASS: ObjectClass.CERTIFICATE,
+                    Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
+                    Attribute.TOKEN: True,
+                    Attribute.PRIVATE: False,
+                    Attribute.ID: key_id,
+                    Attribute.LABEL: label,
+                    Attribute.SUBJECT: cert.subject.public_bytes(),
+                    Attribute.ISSUER: cert.issuer.public_bytes(),
+                    Attribute.SERIAL_NUMBER: cert.serial_number.to_bytes(20, "big").lstrip(b"\0"),
+                    Attribute.VALUE: der,
+                }
+            )
+        self._cert_cache.pop(info.key, None)
+
+    # ---- for the benchmark's reference measurement only -----------------------------------------
+    def raw_library(self) -> Any:
+        """The python-pkcs11 lib object; only bench/ uses it, to measure the layer's overhead."""
+        return self._lib
+
+
+def _prepare_input(plan: MechanismPlan, algorithm: SignatureAlgorithm, payload: bytes, is_digest: bool) -> bytes:
+    if plan.input is Input.DATA:
+        return payload
+    value = payload if is_digest else digest(algorithm, payload)
+    return digest_info(algorithm, value) if plan.input is Input.DIGEST_INFO else value
+
+
+def _rsa_spki(pub: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    pkcs1 = encode_rsa_public_key(pub)
+    key = serialization.load_der_public_key(_wrap_pkcs1(pkcs1))
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _wrap_pkcs1(pkcs1: bytes) -> bytes:
+    from asn1crypto import keys
+
+    return keys.PublicKeyInfo(
+        {"algorithm": {"algorithm": "rsa"}, "public_key": keys.RSAPublicKey.load(pkcs1)}
+    ).dump()
+
+
+def _ec_spki(pub: Any) -> bytes:
+    from pkcs11.util.ec import encode_ec_public_key
+
+    return encode_ec_public_key(pub)

@@ -1,0 +1,228 @@
+"""The asyncio-facing token layer: every module, every token, hot-plug events, key sessions.
+
+Callers never see python-pkcs11. They list tokens and certificates, then open a key by
+certificate thumbprint: the PIN is asked once through a :class:`PinProvider`, and signatures are
+made until the ``async with`` block ends, when the token is logged out. One key session per
+token at a time; others wait their turn (the server adds its own bounds and BUSY errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal
+
+from agent.errors import KysoError
+from agent.tokens.algorithms import SignatureAlgorithm, check_digest
+from agent.tokens.module import Pkcs11Module, SessionHandle, TokenCertificate, TokenInfo
+from agent.tokens.modules import ModuleCandidate
+from agent.tokens.pin import PinProvider, PinRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModuleStatus:
+    """What happened when a module was loaded: for ``doctor`` and ``agent.info``."""
+
+    path: str
+    vendor: str
+    source: str
+    loaded: bool
+    description: str = ""
+    error: dict[str, object] | None = None
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """A token was inserted or removed."""
+
+    kind: Literal["inserted", "removed"]
+    token: TokenInfo
+
+
+class KeySession:
+    """A logged-in private key on a token. Obtained from :meth:`TokenService.open_key`."""
+
+    def __init__(self, module: Pkcs11Module, handle: SessionHandle, cert: TokenCertificate) -> None:
+        self._module = module
+        self._handle = handle
+        self.certificate = cert
+
+    async def sign(self, data: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Sign ``data``; ECDSA signatures come back DER-encoded."""
+        self._check_kind(algorithm)
+        return await self._module.sign(self._handle, algorithm, data, is_digest=False)
+
+    async def sign_digest(self, digest_value: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Sign a precomputed digest of the algorithm's hash."""
+        self._check_kind(algorithm)
+        check_digest(algorithm, digest_value)
+        return await self._module.sign(self._handle, algorithm, digest_value, is_digest=True)
+
+    def _check_kind(self, algorithm: SignatureAlgorithm) -> None:
+        if algorithm.key_kind.value != self.certificate.info.key_type:
+            raise KysoError(
+                "INPUT_INVALID",
+                {"detail": f"{algorithm.value} does not fit a {self.certificate.info.key_type} key"},
+            )
+
+
+class TokenService:
+    """All configured PKCS#11 modules behind one async API."""
+
+    def __init__(self, candidates: list[ModuleCandidate], *, poll_interval: float = 1.0) -> None:
+        self._candidates = candidates
+        self._modules: list[Pkcs11Module] = []
+        self.statuses: list[ModuleStatus] = []
+        self._poll_interval = poll_interval
+        self._token_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._subscribers: set[asyncio.Queue[TokenEvent]] = set()
+        self._known: dict[tuple[str, str], TokenInfo] = {}
+        self._monitor: asyncio.Task[None] | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    async def start(self, *, monitor: bool = True) -> None:
+        """Load every candidate module; a module that fails is reported and skipped."""
+        for candidate in self._candidates:
+            try:
+                module = await Pkcs11Module.acquire(candidate)
+            except KysoError as exc:
+                log.warning("PKCS#11 module %s not loaded: %s", candidate.path, exc)
+                self.statuses.append(
+                    ModuleStatus(candidate.path, candidate.vendor, candidate.source, False, error=exc.to_dict())
+                )
+                continue
+            self._modules.append(module)
+            self.statuses.append(
+                ModuleStatus(candidate.path, candidate.vendor, candidate.source, True, module.description)
+            )
+        self._known = {t.key: t for t in await self.list_tokens()}
+        if monitor:
+            self._monitor = asyncio.create_task(self._watch(), name="kyso-token-monitor")
+
+    async def close(self) -> None:
+        """Stop watching and finalise every module."""
+        if self._monitor:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+        for module in self._modules:
+            await module.release()
+        self._modules.clear()
+
+    async def __aenter__(self) -> TokenService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---- listing -----------------------------------------------------------------------------
+    async def list_tokens(self) -> list[TokenInfo]:
+        """Tokens present now, over all modules. Modules are asked concurrently, so a module
+        busy with a slow token does not hold up the others."""
+        results = await asyncio.gather(*(m.scan() for m in self._modules), return_exceptions=True)
+        tokens: list[TokenInfo] = []
+        for module, result in zip(self._modules, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("scanning %s failed: %r", module.path, result)
+                continue
+            tokens.extend(result)
+        return tokens
+
+    async def list_certificates(self) -> list[TokenCertificate]:
+        """Certificates on every present token."""
+        tokens = await self.list_tokens()
+        by_module = {m.path: m for m in self._modules}
+        results = await asyncio.gather(
+            *(by_module[t.module].certificates(t) for t in tokens), return_exceptions=True
+        )
+        certs: list[TokenCertificate] = []
+        for token, result in zip(tokens, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("reading certificates of %s failed: %r", token.label, result)
+                continue
+            certs.extend(result)
+        return certs
+
+    async def find_certificate(self, thumbprint: str) -> TokenCertificate:
+        """The certificate with this SHA-256 thumbprint (hex, any case, ':' allowed)."""
+        wanted = thumbprint.replace(":", "").lower()
+        for cert in await self.list_certificates():
+            if cert.thumbprint == wanted:
+                return cert
+        raise KysoError("CERT_NOT_FOUND", {"thumbprint": wanted})
+
+    def module_for(self, token: TokenInfo) -> Pkcs11Module:
+        """The loaded module that holds ``token``."""
+        for module in self._modules:
+            if module.path == token.module:
+                return module
+        raise KysoError("TOKEN_REMOVED", {"detail": token.label})
+
+    # ---- keys --------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def open_key(
+        self, cert: TokenCertificate | str, pin_provider: PinProvider
+    ) -> AsyncIterator[KeySession]:
+        """Log in to the token holding ``cert`` (a certificate or its thumbprint) and yield a
+        :class:`KeySession`. The PIN is asked once; a wrong PIN raises, never retries."""
+        if isinstance(cert, str):
+            cert = await self.find_certificate(cert)
+        if not cert.has_private_key:
+            raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
+        module = self.module_for(cert.token)
+        lock = self._token_locks.setdefault(cert.token.key, asyncio.Lock())
+        async with lock:
+            pin: str | None = None
+            token = cert.token
+            if token.login_required and not token.protected_path:
+                state = await module.pin_state(token)
+                if state.locked:
+                    raise KysoError("PIN_LOCKED", {"detail": token.label})
+                pin = await pin_provider.get_pin(
+                    PinRequest(token.label, token.serial, cert.info, state)
+                )
+                if pin is None:
+                    raise KysoError("USER_CANCELLED")
+            handle = await module.open_session(cert, pin)
+            try:
+                yield KeySession(module, handle, cert)
+            finally:
+                await module.close_session(handle)
+
+    # ---- hot-plug ----------------------------------------------------------------------------
+    def subscribe(self) -> asyncio.Queue[TokenEvent]:
+        """A queue that receives every later insert/removal event."""
+        queue: asyncio.Queue[TokenEvent] = asyncio.Queue(maxsize=256)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[TokenEvent]) -> None:
+        """Stop delivering events to ``queue``."""
+        self._subscribers.discard(queue)
+
+    async def rescan(self) -> list[TokenEvent]:
+        """Compare the tokens present now with the last scan and publish the differences."""
+        current = {t.key: t for t in await self.list_tokens()}
+        events = [TokenEvent("removed", t) for k, t in self._known.items() if k not in current]
+        events += [TokenEvent("inserted", t) for k, t in current.items() if k not in self._known]
+        self._known = current
+        for event in events:
+            log.info("token %s: %s", event.kind, event.token.label)
+            for queue in list(self._subscribers):
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(event)
+        return events
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_interval)
+            try:
+                await self.rescan()
+            except Exception:  # a flaky module must not stop hot-plug for the others
+                log.exception("token rescan failed")

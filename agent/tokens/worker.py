@@ -1,0 +1,103 @@
+"""A dedicated thread per PKCS#11 module: every call into the module runs there, in order.
+
+python-pkcs11 initialises modules without OS locking, and SoftHSM2 was seen to crash when two
+threads signed at once, so one thread owns each module. Calls queue first-in, first-out, which
+keeps them fair; asyncio code awaits the result without blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_STOP = object()
+
+
+class ModuleWorker:
+    """Runs submitted callables one at a time on its own thread."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name=f"pkcs11:{name}", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            fn, args, loop, future = item
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # delivered to the awaiting coroutine
+                loop.call_soon_threadsafe(_set_exception, future, exc)
+            else:
+                loop.call_soon_threadsafe(_set_result, future, result)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the module's thread and await its result."""
+        if self._closed:
+            raise RuntimeError("PKCS#11 worker is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((fn, args, loop, future))
+        return await future
+
+    def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the module's thread from synchronous code (start-up, shutdown)."""
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                box["result"] = fn(*args)
+            except BaseException as exc:
+                box["error"] = exc
+            finally:
+                done.set()
+
+        self._queue.put((_run_plain, (call,), _NullLoop(), None))
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    @property
+    def thread(self) -> threading.Thread:
+        """The thread that owns the module (tests assert calls land here)."""
+        return self._thread
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the thread after the calls already queued have run."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+            if threading.current_thread() is not self._thread:
+                self._thread.join(timeout)
+
+
+def _run_plain(call: Callable[[], None]) -> None:
+    call()
+
+
+class _NullLoop:
+    """Stands in for an event loop when a synchronous caller waits on an Event instead."""
+
+    def call_soon_threadsafe(self, *_: Any) -> None:
+        return None
+
+
+def _set_result(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.cancelled():
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.cancelled():
+        future.set_exception(exc)

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Kyso's two commands. On a fresh Debian 12 machine (as root, or a user with sudo):
+#   ./run.sh demo    install what is missing, then start the demo
+#   ./run.sh test    install what is missing, then lint and run every test
+# Both are idempotent and quick once everything is installed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(
+  python3 python3-venv python3-pip python3-tk   # runtime + tkinter dialogs
+  softhsm2 opensc                               # PKCS#11: demo/test tokens, pkcs11-tool
+  libnss3-tools                                 # certutil: trust the local TLS CA in browsers
+  xmlsec1 openssl                               # independent verifiers used by the tests
+  chromium xvfb xauth                           # browser tests (never 'playwright install')
+  wixl msitools                                 # building and inspecting the MSI
+)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_debian_packages() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "==> Installing Debian packages: ${missing[*]}"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+}
+
+install_python_env() {
+  local python="${KYSO_PYTHON:-python3}"
+  if [ ! -x .venv/bin/python ]; then
+    echo "==> Creating .venv"
+    "$python" -m venv .venv
+  fi
+  local stamp
+  stamp="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+  if [ "$(cat .venv/.kyso-installed 2>/dev/null)" != "$stamp" ]; then
+    echo "==> Installing Python dependencies into .venv"
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    echo "$stamp" > .venv/.kyso-installed
+  fi
+}
+
+setup() {
+  install_debian_packages
+  install_python_env
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  demo)
+    setup
+    exec .venv/bin/python -m agent.cli.main demo "$@"
+    ;;
+  test)
+    setup
+    echo "==> ruff check"
+    .venv/bin/ruff check .
+    echo "==> ruff format --check"
+    .venv/bin/ruff format --check .
+    echo "==> pytest"
+    exec .venv/bin/python -m pytest "$@"
+    ;;
+  setup)
+    setup
+    ;;
+  *)
+    echo "usage: ./run.sh demo | test [pytest args] | setup" >&2
+    exit 2
+    ;;
+esac
