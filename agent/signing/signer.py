@@ -1,0 +1,103 @@
+"""One async signer interface that every signature format uses (modelled on pyHanko's Signer).
+
+Formats never call the token layer directly: they get a :class:`Signer`, which knows its
+certificate and produces raw signatures. :class:`TokenSigner` wraps a logged-in token key;
+:class:`SoftwareSigner` wraps a key in memory (tests, and nothing else).
+"""
+
+from __future__ import annotations
+
+import abc
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from agent.tokens.algorithms import KeyKind, SignatureAlgorithm, check_digest
+from agent.tokens.certinfo import CertificateInfo, parse_certificate
+from agent.tokens.service import KeySession
+
+
+class Signer(abc.ABC):
+    """Produces raw signatures with one certificate's key."""
+
+    @property
+    @abc.abstractmethod
+    def certificate(self) -> CertificateInfo:
+        """The signer's certificate (``.der`` has the bytes, ``.certificate`` the object)."""
+
+    @abc.abstractmethod
+    async def sign(self, data: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Sign ``data``. ECDSA signatures are DER-encoded."""
+
+    @abc.abstractmethod
+    async def sign_digest(self, digest: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Sign a precomputed digest made with the algorithm's hash."""
+
+    @property
+    def key_kind(self) -> KeyKind:
+        """RSA or EC, from the certificate."""
+        return KeyKind(self.certificate.key_type)
+
+    def default_algorithm(self, hash_name: str = "sha256") -> SignatureAlgorithm:
+        """PKCS#1 v1.5 for RSA keys, ECDSA for EC keys, with the given hash."""
+        return SignatureAlgorithm.default_for(self.key_kind, hash_name)
+
+
+class TokenSigner(Signer):
+    """A signer backed by a logged-in key on a PKCS#11 token."""
+
+    def __init__(self, key: KeySession) -> None:
+        self._key = key
+
+    @property
+    def certificate(self) -> CertificateInfo:
+        """The token certificate's parsed form."""
+        return self._key.certificate.info
+
+    async def sign(self, data: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Sign on the token."""
+        return await self._key.sign(data, algorithm)
+
+    async def sign_digest(self, digest: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Sign a digest on the token."""
+        return await self._key.sign_digest(digest, algorithm)
+
+
+def _hash(algorithm: SignatureAlgorithm) -> hashes.HashAlgorithm:
+    return {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
+            "sha512": hashes.SHA512}[algorithm.hash_name]()
+
+
+class SoftwareSigner(Signer):
+    """A signer over an in-memory key: for tests of formats without a token. Never in product
+    paths (keys on disk are exactly what tokens exist to avoid)."""
+
+    def __init__(self, private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+                 certificate: x509.Certificate) -> None:
+        self._private_key = private_key
+        self._certificate = parse_certificate(certificate.public_bytes(serialization.Encoding.DER))
+
+    @property
+    def certificate(self) -> CertificateInfo:
+        """The certificate given at construction."""
+        return self._certificate
+
+    async def sign(self, data: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Sign in software."""
+        return self._sign(data, algorithm, _hash(algorithm))
+
+    async def sign_digest(self, digest: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Sign a digest in software."""
+        check_digest(algorithm, digest)
+        return self._sign(digest, algorithm, Prehashed(_hash(algorithm)))
+
+    def _sign(self, payload: bytes, algorithm: SignatureAlgorithm, h: hashes.HashAlgorithm | Prehashed) -> bytes:
+        key = self._private_key
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return key.sign(payload, ec.ECDSA(h))
+        if algorithm.is_pss:
+            pss = padding.PSS(mgf=padding.MGF1(_hash(algorithm)), salt_length=algorithm.digest_size)
+            return key.sign(payload, pss, h)
+        return key.sign(payload, padding.PKCS1v15(), h)

@@ -1,0 +1,2 @@
+"""What the user sees: the prompter interface, its dialog/terminal/scripted implementations,
+and the tray icon."""
