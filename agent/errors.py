@@ -157,6 +157,467 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Kiểm tra lại tệp hoặc tham số rồi thử lại.",
         "Check the file or parameters and try again.",
     ),
+    # --- 31xx: XML dossiers: safe input, XML-DSig signing and verification (agent/signing/xml)
+    _e(
+        "XML_MALFORMED",
+        3101,
+        "Tệp XML bị lỗi cấu trúc, không đọc được: {detail}.",
+        "The XML file is malformed and cannot be read: {detail}.",
+        "Xuất lại tệp hồ sơ từ phần mềm kê khai; không sửa tệp bằng tay.",
+        "Export the dossier again from the declaration software; do not edit it by hand.",
+    ),
+    _e(
+        "XML_TOO_LARGE",
+        3102,
+        "Tệp XML quá lớn ({size} byte; tối đa {limit} byte).",
+        "The XML file is too large ({size} bytes; the limit is {limit} bytes).",
+        "Chia hồ sơ thành nhiều tệp nhỏ hơn, hoặc kiểm tra đã chọn đúng tệp.",
+        "Split the dossier into smaller files, or check that the right file was chosen.",
+    ),
+    _e(
+        "XML_TOO_DEEP",
+        3103,
+        "Tệp XML lồng nhau quá sâu (hơn {limit} cấp).",
+        "The XML file is nested too deeply (more than {limit} levels).",
+        "Tệp này không phải hồ sơ hợp lệ; xuất lại tệp từ phần mềm kê khai.",
+        "This is not a valid dossier; export the file again from the declaration software.",
+    ),
+    _e(
+        "XML_UNSAFE",
+        3104,
+        "Tệp XML chứa khai báo không an toàn ({detail}) nên không được xử lý.",
+        "The XML file contains an unsafe construct ({detail}) and was not processed.",
+        "Hồ sơ BHXH và thuế không dùng DOCTYPE hay thực thể (entity). Xuất lại tệp từ phần "
+        "mềm kê khai; nếu tệp đến từ nguồn lạ, đừng ký nó.",
+        "BHXH and tax dossiers never use DOCTYPE or entities. Export the file again from the "
+        "declaration software; if it came from an unknown source, do not sign it.",
+    ),
+    _e(
+        "XML_ENCODING_UNSUPPORTED",
+        3105,
+        "Bảng mã của tệp XML không được hỗ trợ ({encoding}).",
+        "The XML file's character encoding is not supported ({encoding}).",
+        "Lưu tệp ở dạng UTF-8 (bảng mã chuẩn của hồ sơ điện tử) rồi thử lại.",
+        "Save the file as UTF-8 (the standard encoding for e-dossiers) and try again.",
+    ),
+    _e(
+        "XML_PROFILE_UNKNOWN",
+        3106,
+        "Không có kiểu ký XML '{profile}'.",
+        "There is no XML signing profile '{profile}'.",
+        "Chọn một trong các kiểu: {known}.",
+        "Choose one of: {known}.",
+    ),
+    _e(
+        "XML_PROFILE_MISMATCH",
+        3107,
+        "Tệp có phần tử gốc <{root}>, không phải loại hồ sơ của kiểu ký '{profile}'.",
+        "The file's root element is <{root}>, which is not a '{profile}' document.",
+        "Kiểm tra đã chọn đúng tệp. {hint_vi}",
+        "Check that the right file was chosen. {hint_en}",
+    ),
+    _e(
+        "XML_CONTAINER_MISSING",
+        3108,
+        "Tệp không có phần tử <{container}> để đặt chữ ký (kiểu ký '{profile}').",
+        "The file has no <{container}> element to hold the signature ('{profile}' profile).",
+        "Xuất lại hồ sơ bằng phần mềm kê khai phiên bản mới; Kyso không tự đoán chỗ đặt chữ ký.",
+        "Export the dossier again with an up-to-date declaration program; Kyso never guesses "
+        "where a signature goes.",
+    ),
+    _e(
+        "XML_CONTAINER_AMBIGUOUS",
+        3109,
+        "Tệp có {count} phần tử <{container}>, không biết đặt chữ ký vào đâu.",
+        "The file has {count} <{container}> elements; it is unclear where the signature goes.",
+        "Xuất lại hồ sơ bằng phần mềm kê khai; mỗi hồ sơ chỉ có một chỗ ký của đơn vị.",
+        "Export the dossier again; a dossier has exactly one place for the unit's signature.",
+    ),
+    _e(
+        "XML_ALREADY_SIGNED",
+        3110,
+        "Tệp đã có chữ ký trong <{container}>.",
+        "The file is already signed (a signature is present in <{container}>).",
+        "Không cần ký lại: nộp tệp đã ký. Muốn ký lại bằng chứng thư khác, hãy ký tệp gốc "
+        "chưa ký (thêm chữ ký thứ hai sẽ làm hỏng chữ ký đầu tiên).",
+        "No need to sign again: submit the signed file. To sign with another certificate, "
+        "sign the original unsigned file (a second signature would break the first one).",
+    ),
+    _e(
+        "NOT_SIGNED",
+        3111,
+        "Tệp chưa được ký số.",
+        "The file is not signed.",
+        "Ký tệp bằng USB token (kyso-agent sign-xml) rồi nộp lại.",
+        "Sign the file with your USB token (kyso-agent sign-xml) and submit it again.",
+    ),
+    _e(
+        "SIGNATURE_INVALID",
+        3112,
+        "Chữ ký không hợp lệ — tệp có thể đã bị sửa đổi sau khi ký ({detail}).",
+        "The signature is invalid — the file may have been modified after signing ({detail}).",
+        "Lấy lại tệp gốc chưa ký, ký lại và nộp ngay; không mở và lưu lại tệp sau khi ký.",
+        "Take the original unsigned file, sign it again and submit it as is; never open and "
+        "re-save a file after signing it.",
+    ),
+    _e(
+        "XML_SIGNATURE_UNSUPPORTED",
+        3113,
+        "Chữ ký dùng cách ký không được hỗ trợ: {detail}.",
+        "The signature uses a form Kyso does not support: {detail}.",
+        "Kiểm tra tệp bằng công cụ của cơ quan nhận hồ sơ, hoặc ký lại bằng Kyso.",
+        "Check the file with the receiving agency's tool, or sign it again with Kyso.",
+    ),
+    _e(
+        "OUTPUT_EXISTS",
+        3114,
+        "Tệp kết quả {path} đã tồn tại; Kyso không ghi đè.",
+        "The output file {path} already exists; Kyso does not overwrite it.",
+        "Chọn tên hoặc thư mục khác (-o / --out-dir), hoặc thêm --force nếu muốn ghi đè.",
+        "Choose another name or folder (-o / --out-dir), or add --force to overwrite it.",
+    ),
+    _e(
+        "WRITE_FAILED",
+        3115,
+        "Không ghi được tệp {path}: {detail}. Tệp gốc vẫn còn nguyên.",
+        "Could not write {path}: {detail}. The original file is untouched.",
+        "Kiểm tra dung lượng ổ đĩa và quyền ghi thư mục, rồi ký lại.",
+        "Check free disk space and write permission on the folder, then sign again.",
+    ),
+    _e(
+        "READBACK_FAILED",
+        3116,
+        "Tệp đã ký {path} đọc lại không kiểm tra được ({detail}); tệp gốc được giữ nguyên.",
+        "The signed file {path} failed its read-back check ({detail}); the original was kept.",
+        "Không nộp tệp này. Ký lại tệp gốc; nếu vẫn lỗi, chạy 'kyso-agent doctor'.",
+        "Do not submit that file. Sign the original again; if it persists, run "
+        "'kyso-agent doctor'.",
+    ),
+    _e(
+        "CERT_CHOICE_NEEDED",
+        3117,
+        "Có {count} chứng thư số dùng được; cần chọn một.",
+        "{count} usable certificates were found; one must be chosen.",
+        "Chạy lại với --cert <thumbprint> (xem 'kyso-agent certs') hoặc --token <nhãn token>.",
+        "Run again with --cert <thumbprint> (see 'kyso-agent certs') or --token <token label>.",
+    ),
+    # --- 32xx: certificate validation, CMS and challenge tokens (agent/signing) -----------
+    _e(
+        "CERT_UNTRUSTED",
+        3201,
+        "Chứng thư số của người ký không được cấp bởi tổ chức chứng thực tin cậy: {detail}.",
+        "The signer's certificate does not chain to a trusted certificate authority: {detail}.",
+        "Kiểm tra người ký dùng chứng thư số do tổ chức chứng thực được công nhận cấp, và "
+        "khai báo đúng chứng thư CA gốc/trung gian (--trust) khi kiểm tra.",
+        "Make sure the signer used a certificate from a recognised CA, and give the right root "
+        "and intermediate CA certificates (--trust) when verifying.",
+    ),
+    _e(
+        "CERT_EXPIRED",
+        3202,
+        "Chứng thư số đã hết hạn (hết hạn lúc {not_after}).",
+        "The certificate has expired (it expired at {not_after}).",
+        "Gia hạn chứng thư số với nhà cung cấp chữ ký số rồi ký lại bằng chứng thư số mới.",
+        "Renew the certificate with your provider, then sign again with the new certificate.",
+    ),
+    _e(
+        "CERT_NOT_YET_VALID",
+        3203,
+        "Chứng thư số chưa có hiệu lực (có hiệu lực từ {not_before}).",
+        "The certificate is not valid yet (it is valid from {not_before}).",
+        "Kiểm tra đồng hồ của máy tính; nếu đúng, đợi đến ngày chứng thư số có hiệu lực hoặc "
+        "dùng chứng thư số khác.",
+        "Check the computer's clock; if it is right, wait until the certificate becomes valid "
+        "or use another certificate.",
+    ),
+    _e(
+        "CERT_REVOKED",
+        3204,
+        "Chứng thư số đã bị thu hồi (từ {revoked_at}).",
+        "The certificate has been revoked (since {revoked_at}).",
+        "Không dùng chứng thư số này nữa. Liên hệ nhà cung cấp chữ ký số để được cấp chứng thư "
+        "số mới, rồi ký lại.",
+        "Stop using this certificate. Ask your provider for a new certificate, then sign again.",
+    ),
+    _e(
+        "CERT_KEY_USAGE",
+        3205,
+        "Chứng thư số không được phép dùng cho mục đích này ({purpose}).",
+        "The certificate may not be used for this purpose ({purpose}).",
+        "Chọn chứng thư số dùng để ký số (có mục đích Chữ ký số / Chống chối bỏ).",
+        "Choose a certificate meant for signing (key usage digital signature / non-repudiation).",
+    ),
+    _e(
+        "CRL_MISSING",
+        3206,
+        "Không có danh sách thu hồi (CRL) để kiểm tra chuỗi chứng thư số của người ký.",
+        "No certificate revocation list (CRL) is available to check the signer's certificate chain.",
+        "Tải CRL mới nhất của tổ chức chứng thực và khai báo khi kiểm tra (--crl).",
+        "Download the CA's latest CRL and give it when verifying (--crl).",
+    ),
+    _e(
+        "CRL_EXPIRED",
+        3207,
+        "Danh sách thu hồi (CRL) của tổ chức chứng thực đã cũ, không dùng được để kiểm tra.",
+        "The CA's certificate revocation list (CRL) is out of date and cannot be relied on.",
+        "Tải CRL mới nhất của tổ chức chứng thực rồi kiểm tra lại.",
+        "Download the CA's latest CRL and verify again.",
+    ),
+    _e(
+        "CERT_INVALID",
+        3208,
+        "Chứng thư số không đọc được: {detail}.",
+        "The certificate cannot be read: {detail}.",
+        "Kiểm tra tệp chứng thư số (định dạng PEM hoặc DER) rồi thử lại.",
+        "Check the certificate file (PEM or DER format) and try again.",
+    ),
+    _e(
+        "CMS_INVALID",
+        3210,
+        "Tệp chữ ký CMS/PKCS#7 không hợp lệ: {detail}.",
+        "The CMS/PKCS#7 signature is not valid: {detail}.",
+        "Kiểm tra đã chọn đúng tệp chữ ký (.p7s) và tệp không bị hỏng.",
+        "Check that the right signature file (.p7s) was chosen and that it is not damaged.",
+    ),
+    _e(
+        "CMS_DATA_MISSING",
+        3211,
+        "Chữ ký tách rời (detached): cần tệp dữ liệu gốc để kiểm tra.",
+        "This is a detached signature: the original data file is needed to verify it.",
+        "Chỉ định tệp dữ liệu đã được ký (--data) rồi kiểm tra lại.",
+        "Give the data file that was signed (--data) and verify again.",
+    ),
+    _e(
+        "AUTH_TOKEN_INVALID",
+        3220,
+        "Mã xác thực (authentication token) không đúng định dạng: {detail}.",
+        "The authentication token is malformed: {detail}.",
+        "Tải lại trang và xác thực lại bằng USB token.",
+        "Reload the page and authenticate again with your USB token.",
+    ),
+    _e(
+        "AUTH_ORIGIN_MISMATCH",
+        3221,
+        "Yêu cầu xác thực không đến từ đúng trang web ({origin}).",
+        "The authentication request did not come from the expected website ({origin}).",
+        "Chỉ xác thực trên đúng địa chỉ trang web của cơ quan; đóng các trang lạ.",
+        "Only authenticate on the agency's real website address; close unknown pages.",
+    ),
+    _e(
+        "AUTH_SIGNATURE_INVALID",
+        3222,
+        "Chữ ký xác thực không khớp với trang web và mã thử thách này.",
+        "The authentication signature does not match this website and challenge.",
+        "Tải lại trang để nhận mã thử thách mới rồi xác thực lại. Nếu vẫn lỗi, có thể trang "
+        "khác đang mạo danh: chỉ xác thực trên đúng địa chỉ trang web.",
+        "Reload the page to get a new challenge and authenticate again. If it persists, "
+        "another site may be impersonating this one: only authenticate on the real address.",
+    ),
+    # --- JSON-RPC 2.0 protocol errors (numbers fixed by the JSON-RPC specification) --------
+    _e(
+        "PROTOCOL_PARSE_ERROR",
+        -32700,
+        "Tin nhắn gửi tới Kyso không phải JSON hợp lệ.",
+        "The message sent to Kyso is not valid JSON.",
+        "Đây là lỗi của trang web: báo cho đơn vị quản lý cổng thông tin.",
+        "This is a fault in the web page: report it to the portal's operator.",
+    ),
+    _e(
+        "PROTOCOL_INVALID_REQUEST",
+        -32600,
+        "Yêu cầu không đúng giao thức JSON-RPC 2.0: {detail}.",
+        "The request is not valid JSON-RPC 2.0: {detail}.",
+        "Đây là lỗi của trang web: báo cho đơn vị quản lý cổng thông tin.",
+        "This is a fault in the web page: report it to the portal's operator.",
+    ),
+    _e(
+        "METHOD_NOT_FOUND",
+        -32601,
+        "Kyso không có chức năng {method}.",
+        "Kyso has no method {method}.",
+        "Cập nhật Kyso lên phiên bản mới nhất; nếu vẫn lỗi, báo cho đơn vị quản lý cổng thông tin.",
+        "Update Kyso to the latest version; if it persists, report it to the portal's operator.",
+    ),
+    _e(
+        "PARAMS_INVALID",
+        -32602,
+        "Tham số gửi tới Kyso không hợp lệ: {detail}.",
+        "Invalid parameters sent to Kyso: {detail}.",
+        "Đây là lỗi của trang web: báo cho đơn vị quản lý cổng thông tin. Không có gì được ký.",
+        "This is a fault in the web page: report it to the portal's operator. Nothing was signed.",
+    ),
+    # --- 40xx: the agent service (agent/server, agent/config) ------------------------------
+    _e(
+        "ORIGIN_NOT_ALLOWED",
+        4001,
+        "Trang {origin} không được phép dùng USB token của bạn.",
+        "The site {origin} is not allowed to use your signing token.",
+        "Nếu bạn tin trang này, tải lại trang và chọn 'Cho phép' trong cửa sổ Kyso; bộ phận IT "
+        "có thể thêm trang vào chính sách (allowed_origins).",
+        "If you trust this site, reload it and choose 'Allow' in the Kyso window; your IT "
+        "department can add it to the policy (allowed_origins).",
+    ),
+    _e(
+        "HOST_NOT_ALLOWED",
+        4002,
+        "Yêu cầu tới Kyso dùng tên máy không hợp lệ ({host}).",
+        "A request reached Kyso under a host name it does not answer to ({host}).",
+        "Trang web phải kết nối tới 127.0.0.1, [::1] hoặc localhost. Đây có thể là một cuộc tấn "
+        "công (DNS rebinding): đóng trang đó lại.",
+        "Pages must connect to 127.0.0.1, [::1] or localhost. This may be an attack (DNS "
+        "rebinding): close that page.",
+    ),
+    _e(
+        "PEER_USER_MISMATCH",
+        4003,
+        "Kết nối tới Kyso đến từ chương trình của một người dùng khác trên máy này.",
+        "A connection to Kyso came from another user's program on this computer.",
+        "Mỗi người dùng chạy Kyso của riêng mình: đăng nhập đúng tài khoản rồi thử lại.",
+        "Each user runs their own Kyso: sign in to your own account and try again.",
+    ),
+    _e(
+        "BUSY",
+        4004,
+        "USB token đang bận với nhiều yêu cầu ký khác.",
+        "The signing token is busy with other signing requests.",
+        "Đợi các yêu cầu đang chờ hoàn tất rồi thử lại.",
+        "Wait for the pending requests to finish, then try again.",
+    ),
+    _e(
+        "ACTION_PENDING",
+        4005,
+        "Trang {origin} đang có một yêu cầu ký chờ bạn xác nhận.",
+        "The site {origin} already has a signing request waiting for you.",
+        "Hoàn tất hoặc hủy yêu cầu đang hiển thị trong cửa sổ Kyso trước, rồi thử lại.",
+        "Finish or cancel the request shown in the Kyso window first, then try again.",
+    ),
+    _e(
+        "MESSAGE_TOO_LARGE",
+        4006,
+        "Tin nhắn gửi tới Kyso quá lớn (tối đa {limit} byte).",
+        "The message sent to Kyso is too large (at most {limit} bytes).",
+        "Gửi tài liệu nhỏ hơn, hoặc nhờ bộ phận IT tăng giới hạn max_document_bytes.",
+        "Send a smaller document, or ask your IT department to raise max_document_bytes.",
+    ),
+    _e(
+        "DOCUMENT_TOO_LARGE",
+        4007,
+        "Tài liệu cần ký quá lớn ({size} byte; tối đa {limit} byte).",
+        "The document to sign is too large ({size} bytes; at most {limit} bytes).",
+        "Chia hồ sơ thành các tệp nhỏ hơn, hoặc nhờ bộ phận IT tăng giới hạn max_document_bytes.",
+        "Split the dossier into smaller files, or ask your IT department to raise "
+        "max_document_bytes.",
+    ),
+    _e(
+        "PIN_NOT_ACCEPTED",
+        4008,
+        "Trang web đã gửi mã PIN cho Kyso; Kyso từ chối yêu cầu này.",
+        "The web page sent a PIN to Kyso; Kyso refused the request.",
+        "Mã PIN chỉ được nhập trong cửa sổ của Kyso, không bao giờ trên trang web. Báo cho đơn vị "
+        "quản lý cổng thông tin.",
+        "A PIN is only ever typed into Kyso's own window, never into a web page. Report this to "
+        "the portal's operator.",
+    ),
+    _e(
+        "TOO_MANY_CONNECTIONS",
+        4009,
+        "Kyso đang có quá nhiều kết nối (tối đa {limit}).",
+        "Kyso has too many open connections (at most {limit}).",
+        "Đóng bớt các thẻ trình duyệt đang dùng chữ ký số rồi tải lại trang.",
+        "Close some browser tabs that use the signing token, then reload the page.",
+    ),
+    _e(
+        "PORT_UNAVAILABLE",
+        4010,
+        "Kyso không mở được cổng {ports}: cổng đã bị chương trình khác dùng.",
+        "Kyso could not open port {ports}: another program is using it.",
+        "Có thể Kyso đã đang chạy. Nếu không, đóng chương trình đang dùng cổng hoặc chạy "
+        "'kyso-agent run --port N'.",
+        "Kyso may already be running. If not, close the program using the port or run "
+        "'kyso-agent run --port N'.",
+    ),
+    _e(
+        "CONFIG_INVALID",
+        4011,
+        "Tệp cấu hình {path} không hợp lệ: {detail}.",
+        "The configuration file {path} is invalid: {detail}.",
+        "Sửa hoặc xóa tệp cấu hình rồi chạy lại Kyso; 'kyso-agent doctor' cho biết cấu hình đang "
+        "dùng.",
+        "Fix or remove the configuration file and start Kyso again; 'kyso-agent doctor' shows "
+        "the settings in force.",
+    ),
+    _e(
+        "POLICY_INVALID",
+        4012,
+        "Chính sách quản trị ({path}) không hợp lệ: {detail}.",
+        "The managed policy ({path}) is invalid: {detail}.",
+        "Liên hệ bộ phận IT để sửa chính sách của Kyso.",
+        "Contact your IT department to fix Kyso's policy.",
+    ),
+    _e(
+        "PROMPTER_UNAVAILABLE",
+        4013,
+        "Kyso không mở được cửa sổ hỏi người dùng ({prompter}): {detail}.",
+        "Kyso could not open its prompt ({prompter}): {detail}.",
+        "Chạy Kyso trong phiên làm việc có màn hình, hoặc chạy 'kyso-agent run --prompter "
+        "terminal'.",
+        "Run Kyso in a desktop session, or run 'kyso-agent run --prompter terminal'.",
+    ),
+    _e(
+        "BATCH_ITEM_SKIPPED",
+        4014,
+        "Mục này chưa được ký vì một mục trước đó bị lỗi.",
+        "This item was not signed because an earlier item failed.",
+        "Sửa mục bị lỗi rồi ký lại cả lô.",
+        "Fix the failed item and sign the batch again.",
+    ),
+    _e(
+        "AGENT_STOPPING",
+        4015,
+        "Kyso đang tắt; thao tác đã bị dừng.",
+        "Kyso is shutting down; the operation was stopped.",
+        "Khởi động lại Kyso rồi thử lại. Không có gì được ký.",
+        "Start Kyso again and retry. Nothing was signed.",
+    ),
+    # --- 41xx: local TLS certificate and browser trust stores (agent/localtls) -------------
+    _e(
+        "TRUST_TOOL_MISSING",
+        4101,
+        "Không tìm thấy công cụ {tool} để cài chứng thư của Kyso vào trình duyệt.",
+        "The tool {tool}, needed to add Kyso's certificate to the browsers, was not found.",
+        "Trên Debian/Ubuntu: cài gói libnss3-tools (sudo apt install libnss3-tools) rồi chạy lại "
+        "'kyso-agent trust install'.",
+        "On Debian/Ubuntu install libnss3-tools (sudo apt install libnss3-tools), then run "
+        "'kyso-agent trust install' again.",
+    ),
+    _e(
+        "TRUST_STORE_FAILED",
+        4102,
+        "Không cập nhật được kho chứng thư tin cậy: {detail}.",
+        "The certificate trust store could not be updated: {detail}.",
+        "Chạy 'kyso-agent trust status' để xem kho nào bị lỗi; đóng các cửa sổ hỏi của hệ điều "
+        "hành nếu có, rồi chạy lại 'kyso-agent trust install'.",
+        "Run 'kyso-agent trust status' to see which store failed; answer any system prompt, then "
+        "run 'kyso-agent trust install' again.",
+    ),
+    _e(
+        "TRUST_NEEDS_ADMIN",
+        4103,
+        "Cần quyền quản trị để thay đổi kho chứng thư dùng chung của máy ({path}).",
+        "Administrator rights are needed to change the machine-wide certificate store ({path}).",
+        "Chạy lại lệnh bằng sudo (Linux, macOS) hoặc trong cửa sổ lệnh 'Run as administrator' "
+        "(Windows); hoặc bỏ --machine để chỉ cài cho người dùng hiện tại.",
+        "Run the command again with sudo (Linux, macOS) or from a 'Run as administrator' "
+        "prompt (Windows); or leave out --machine to install for the current user only.",
+    ),
+    _e(
+        "TLS_SETUP_FAILED",
+        4104,
+        "Kyso không tạo được chứng thư TLS cục bộ ({path}): {detail}.",
+        "Kyso could not create its local TLS certificate ({path}): {detail}.",
+        "Kiểm tra quyền ghi và dung lượng trống của thư mục dữ liệu Kyso, rồi khởi động lại Kyso.",
+        "Check that Kyso's data folder is writable and the disk is not full, then restart Kyso.",
+    ),
     # --- 9xxx: internal ---------------------------------------------------------------------
     _e(
         "INTERNAL_ERROR",

@@ -16,8 +16,11 @@ from agent.errors import KysoError
 
 # Each module has register(subparsers); adding a command is adding a line here.
 COMMAND_MODULES = (
+    "agent.cli.run_cmd",
     "agent.cli.demo_cmd",
     "agent.cli.tokens_cmd",
+    "agent.cli.cms_cmd",
+    "agent.cli.trust_cmd",
 )
 
 DESCRIPTION = """\
@@ -27,6 +30,8 @@ Common tasks:
   kyso-agent demo-token init      create demo SoftHSM2 tokens and a test CA
   kyso-agent tokens               list plugged-in tokens
   kyso-agent certs                list certificates (use --json for scripts)
+  kyso-agent trust install        let browsers trust Kyso's local https certificate
+  kyso-agent run                  start the signing agent (wss://127.0.0.1:27443/v1/ws)
   kyso-agent doctor               find out why a token or certificate is not usable
 """
 

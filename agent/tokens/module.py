@@ -107,6 +107,9 @@ class SessionHandle:
         self._key = private_key
         self.token = token
         self.closed = False
+        # (algorithm, is_digest) -> plan: the token's mechanisms do not change during a
+        # session, so each kind of signature is planned once, not on every call.
+        self.plans: dict[tuple[SignatureAlgorithm, bool], MechanismPlan] = {}
 
 
 def _flags_state(flags: int) -> tuple[PinState, bool, bool]:
@@ -118,6 +121,10 @@ def _flags_state(flags: int) -> tuple[PinState, bool, bool]:
     )
     return state, bool(f & TokenFlag.PROTECTED_AUTHENTICATION_PATH), bool(f & TokenFlag.LOGIN_REQUIRED)
 
+
+# What a login asks for on a PIN-pad reader (protected authentication path): C_Login with no
+# PIN, the reader collects it.
+PIN_PAD: Any = pkcs11.PROTECTED_AUTH
 
 _REGISTRY: dict[str, Pkcs11Module] = {}
 _REGISTRY_LOCK = threading.Lock()
@@ -325,11 +332,11 @@ class Pkcs11Module:
         if not login_required:
             user_pin: Any = None
         elif pin is None and protected:
-            user_pin = pkcs11.PROTECTED_AUTH
+            user_pin = PIN_PAD
         else:
             user_pin = pin
         try:
-            session = token.open(user_pin=user_pin)
+            session = self._w_login(token, user_pin)
         except p11e.UserAlreadyLoggedIn:
             # Another session of this process holds the login (the service serialises key use
             # per token, so this is a leftover): reuse the login state rather than fail.
@@ -351,6 +358,11 @@ class Pkcs11Module:
             raise
         return SessionHandle(session, keys[0], info)
 
+    def _w_login(self, token: Any, user_pin: Any) -> Any:
+        """Open a session and log in: with ``user_pin``, on the reader's PIN pad when it is
+        :data:`PIN_PAD`, or not at all when None. The one call that makes a PIN pad prompt."""
+        return token.open(user_pin=user_pin)
+
     def _w_state_or(self, fallback: PinState, info: TokenInfo) -> PinState:
         try:
             return self._w_pin_state(info)
@@ -368,7 +380,11 @@ class Pkcs11Module:
     ) -> bytes:
         if handle.closed:
             raise KysoError("TOKEN_ERROR", {"detail": "session closed"})
-        plan = plan_signature(algorithm, handle.token.mechanisms, have_data=not is_digest)
+        plan = handle.plans.get((algorithm, is_digest))
+        if plan is None:
+            plan = handle.plans[(algorithm, is_digest)] = plan_signature(
+                algorithm, handle.token.mechanisms, have_data=not is_digest
+            )
         data = _prepare_input(plan, algorithm, payload, is_digest)
         try:
             signature = handle._key.sign(data, mechanism=plan.mechanism, mechanism_param=plan.param)

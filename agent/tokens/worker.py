@@ -28,17 +28,18 @@ class ModuleWorker:
         self._thread.start()
 
     def _loop(self) -> None:
+        get = self._queue.get  # bound once: this loop runs for every PKCS#11 call
         while True:
-            item = self._queue.get()
+            item = get()
             if item is _STOP:
                 return
             fn, args, loop, future = item
             try:
                 result = fn(*args)
             except BaseException as exc:  # delivered to the awaiting coroutine
-                loop.call_soon_threadsafe(_set_exception, future, exc)
+                _deliver(loop, _set_exception, future, exc)
             else:
-                loop.call_soon_threadsafe(_set_result, future, result)
+                _deliver(loop, _set_result, future, result)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the module's thread and await its result."""
@@ -91,6 +92,15 @@ class _NullLoop:
 
     def call_soon_threadsafe(self, *_: Any) -> None:
         return None
+
+
+def _deliver(loop: Any, setter: Callable[..., None], future: Any, value: Any) -> None:
+    # The caller's event loop may be gone (asyncio.run() returned while a call was queued);
+    # nobody awaits that result any more, and the thread must live on for the other callers.
+    try:
+        loop.call_soon_threadsafe(setter, future, value)
+    except RuntimeError:
+        pass
 
 
 def _set_result(future: asyncio.Future[Any], result: Any) -> None:

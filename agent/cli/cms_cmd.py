@@ -1,0 +1,290 @@
+"""``kyso-agent sign-cms`` and ``verify-cms``: CMS/PKCS#7 signatures of files, offline."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import pem
+
+from agent.cli.common import (
+    add_signing_arguments,
+    choose_certificate,
+    pin_provider,
+    print_choices_hint,
+)
+from agent.cli.output import print_json
+from agent.errors import KysoError
+from agent.files import atomic_write
+from agent.runtime import build_token_service
+from agent.signing.cms import CmsVerification, sign_cms, verify_cms
+from agent.signing.signer import TokenSigner
+from agent.signing.trust import TrustStore
+from agent.tokens.algorithms import SignatureAlgorithm
+
+_HASH_BY_LENGTH = {32: "sha256", 48: "sha384", 64: "sha512"}
+
+SIGN_EPILOG = """\
+examples:
+  kyso-agent sign-cms hoso.xml                      # writes hoso.xml.p7s (detached)
+  kyso-agent sign-cms hoso.xml --attached -o hoso.p7m
+  kyso-agent sign-cms --hash-only 9f86d08...e9a -o digest.p7s
+  KYSO_PIN_FILE=pin.txt kyso-agent sign-cms a.pdf --cert 3fa1c2d4e5f60718 --json
+"""
+
+VERIFY_EPILOG = """\
+examples:
+  kyso-agent verify-cms hoso.xml.p7s --data hoso.xml --trust ca-chain.pem --crl ca.crl
+  kyso-agent verify-cms hoso.p7m --trust root.pem --trust issuing.pem --extract hoso.xml
+exit status: 0 valid, 2 not valid (the reason is printed with its error code).
+"""
+
+
+def register(sub: Any) -> None:
+    """Add sign-cms and verify-cms."""
+    p = sub.add_parser(
+        "sign-cms",
+        help="sign a file (or a hash) as CMS/PKCS#7 with the USB token",
+        description="Sign FILE as CMS/PKCS#7 SignedData (DER) with a certificate on the token. "
+        "Signed attributes: content type, message digest, signing time, signing-certificate-v2.",
+        epilog=SIGN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", nargs="?", metavar="FILE", help="the file to sign")
+    p.add_argument(
+        "--attached",
+        action="store_true",
+        help="embed the file in the signature (default: detached, FILE.p7s beside it)",
+    )
+    p.add_argument(
+        "--hash-only",
+        metavar="HEX",
+        help="sign this precomputed SHA-256/384/512 digest instead of a file's content "
+        "(detached only; with FILE, the digest must match it)",
+    )
+    p.add_argument(
+        "--hash",
+        dest="hash_name",
+        choices=("sha256", "sha384", "sha512"),
+        default=None,
+        help="digest algorithm (default sha256, or from --hash-only)",
+    )
+    p.add_argument("--pss", action="store_true", help="RSA-PSS instead of PKCS#1 v1.5 (RSA keys)")
+    p.add_argument("-o", "--output", metavar="OUT", help="where to write (default FILE.p7s)")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also try this PKCS#11 module (repeatable)",
+    )
+    add_signing_arguments(p)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run_sign_cms)
+
+    v = sub.add_parser(
+        "verify-cms",
+        help="verify a CMS/PKCS#7 signature and its signer certificate",
+        description="Verify SIG (DER or PEM): the signature, the message digest, and the signer's "
+        "certificate chain, validity at the signing time, revocation (CRLs given with --crl; "
+        "nothing is downloaded) and key usage.",
+        epilog=VERIFY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    v.add_argument("signature", metavar="SIG", help="the .p7s / .p7m file")
+    v.add_argument("--data", metavar="FILE", help="the signed file (for detached signatures)")
+    v.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="CA",
+        help="trusted CA certificates, PEM or DER (repeatable; at least one root)",
+    )
+    v.add_argument(
+        "--crl",
+        action="append",
+        default=[],
+        metavar="CRL",
+        help="CRLs of the CAs, PEM or DER (repeatable)",
+    )
+    v.add_argument(
+        "--no-revocation",
+        action="store_true",
+        help="do not insist on revocation data (check only the CRLs given)",
+    )
+    v.add_argument(
+        "--allow-sha1",
+        action="store_true",
+        help="accept SHA-1 (certificates of older CAs, legacy signatures)",
+    )
+    v.add_argument("--extract", metavar="OUT", help="write the embedded content (attached) to OUT")
+    v.add_argument("--force", action="store_true", help="overwrite the --extract file if it exists")
+    v.add_argument("--json", action="store_true", help="print the result as JSON")
+    v.set_defaults(func=run_verify_cms)
+
+
+def _read(path: str | Path, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise KysoError(
+            "INPUT_INVALID", {"detail": f"cannot read {what} {path}: {exc.strerror}"}
+        ) from exc
+
+
+def _write(path: Path, data: bytes, force: bool) -> None:
+    try:
+        atomic_write(path, data, overwrite=force)
+    except FileExistsError as exc:
+        raise KysoError("OUTPUT_EXISTS", {"path": str(path)}) from exc
+    except OSError as exc:
+        raise KysoError(
+            "WRITE_FAILED", {"path": str(path), "detail": exc.strerror or str(exc)}
+        ) from exc
+
+
+def _parse_hash(hex_digest: str, hash_name: str | None) -> tuple[bytes, str]:
+    try:
+        digest = bytes.fromhex(hex_digest.replace(":", "").strip())
+    except ValueError as exc:
+        raise KysoError("INPUT_INVALID", {"detail": "--hash-only is not hexadecimal"}) from exc
+    implied = _HASH_BY_LENGTH.get(len(digest))
+    if implied is None or (hash_name and hash_name != implied):
+        raise KysoError(
+            "INPUT_INVALID",
+            {"detail": f"a {len(digest)}-byte digest is not {hash_name or 'SHA-256/384/512'}"},
+        )
+    return digest, implied
+
+
+def _sign_inputs(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, str, Path]:
+    """(data, digest, hash name, output path) from the command line, checked before any PIN."""
+    if args.file is None and args.hash_only is None:
+        raise KysoError("INPUT_INVALID", {"detail": "give a FILE to sign or --hash-only HEX"})
+    data = _read(args.file, "file") if args.file else None
+    digest = None
+    hash_name = args.hash_name or "sha256"
+    if args.hash_only is not None:
+        if args.attached:
+            raise KysoError(
+                "INPUT_INVALID", {"detail": "--attached needs the file itself, not --hash-only"}
+            )
+        digest, hash_name = _parse_hash(args.hash_only, args.hash_name)
+        if data is not None and hashlib.new(hash_name, data).digest() != digest:
+            raise KysoError(
+                "INPUT_INVALID", {"detail": f"--hash-only is not the {hash_name} of {args.file}"}
+            )
+        data = None
+    if args.output:
+        out = Path(args.output)
+    elif args.file:
+        out = Path(args.file + (".p7m" if args.attached else ".p7s"))
+    else:
+        raise KysoError("INPUT_INVALID", {"detail": "with --hash-only alone, name the output (-o)"})
+    if out.exists() and not args.force:
+        raise KysoError("OUTPUT_EXISTS", {"path": str(out)})
+    return data, digest, hash_name, out
+
+
+async def run_sign_cms(args: argparse.Namespace) -> int:
+    """Sign a file or a digest with one login, write the signature atomically."""
+    data, digest, hash_name, out = _sign_inputs(args)
+    pins = pin_provider(args.pin_file)
+    async with build_token_service(args.module) as service:
+        try:
+            cert = await choose_certificate(service, args.cert, args.token)
+        except KysoError as exc:
+            print_choices_hint(exc)
+            raise
+        algorithm = None
+        if args.pss:
+            if cert.info.key_type != "RSA":
+                raise KysoError("INPUT_INVALID", {"detail": "--pss needs an RSA certificate"})
+            algorithm = SignatureAlgorithm(f"RSA_PSS_{hash_name.upper()}")
+        async with service.open_key(cert, pins) as key:
+            signature = await sign_cms(
+                TokenSigner(key),
+                data=data,
+                digest=digest,
+                detached=not args.attached,
+                hash_name=hash_name,
+                algorithm=algorithm,
+            )
+    _write(out, signature, args.force)
+    result = {
+        "ok": True,
+        "output": str(out),
+        "detached": not args.attached,
+        "hash": hash_name,
+        "bytes": len(signature),
+        "signer": cert.info.to_json(),
+    }
+    if args.json:
+        print_json(result)
+    else:
+        kind = "tách rời / detached" if not args.attached else "đính kèm / attached"
+        print(
+            f"Đã ký / signed: {out} (CMS {kind}, {hash_name.upper()})\n"
+            f"  Người ký / signer: {cert.info.subject_display}"
+            + (f" — MST {cert.info.mst}" if cert.info.mst else "")
+        )
+    return 0
+
+
+def _load_signature(path: str) -> bytes:
+    raw = _read(path, "signature")
+    if pem.detect(raw):
+        _, _, raw = pem.unarmor(raw)
+    return raw
+
+
+def verification_json(result: CmsVerification) -> dict[str, Any]:
+    """The JSON form of a successful verification."""
+    return {
+        "ok": True,
+        "signer": result.signer.to_json(),
+        "signing_time": result.signing_time.isoformat() if result.signing_time else None,
+        "detached": result.detached,
+        "digest_algorithm": result.digest_algorithm,
+        "signature_algorithm": result.signature_algorithm,
+        "content_bytes": len(result.content) if result.content is not None else None,
+    }
+
+
+def run_verify_cms(args: argparse.Namespace) -> int:
+    """Verify a CMS signature against the CAs and CRLs given."""
+    if not args.trust:
+        raise KysoError(
+            "INPUT_INVALID", {"detail": "give the trusted CA certificates with --trust"}
+        )
+    trust = TrustStore.from_files(
+        args.trust,
+        args.crl,
+        revocation_mode="soft-fail" if args.no_revocation else "hard-fail",
+        allow_sha1=args.allow_sha1,
+    )
+    data = _read(args.data, "data file") if args.data else None
+    result = verify_cms(_load_signature(args.signature), trust, data=data)
+    if args.extract:
+        if result.content is None:
+            raise KysoError("INPUT_INVALID", {"detail": "a detached signature has no content"})
+        _write(Path(args.extract), result.content, args.force)
+    if args.json:
+        print_json(verification_json(result))
+        return 0
+    s = result.signer
+    when = result.signing_time.isoformat() if result.signing_time else "không ghi / not stated"
+    print(
+        "Chữ ký hợp lệ / signature valid\n"
+        f"  Người ký / signer: {s.subject_display}\n"
+        + (f"  MST: {s.mst}\n" if s.mst else "")
+        + (f"  CCCD: {s.cccd}\n" if s.cccd else "")
+        + f"  Thời điểm ký / signing time: {when}\n"
+        f"  Chứng thư / certificate: {s.thumbprint} (đến / until {s.not_after[:10]})\n"
+        f"  Kiểu / form: {'detached' if result.detached else 'attached'}, "
+        f"{result.digest_algorithm.upper()}, {result.signature_algorithm}"
+    )
+    return 0

@@ -1,0 +1,154 @@
+"""What every offline signing command shares: the PIN source and the choice of certificate.
+
+``sign-cms`` and ``sign-xml`` (and later commands) behave the same way:
+
+* PIN: from ``--pin-file`` or ``$KYSO_PIN_FILE`` for automation, otherwise asked on the
+  terminal without echo. Asked once per login; a wrong PIN is never retried automatically.
+* Certificate: ``--cert THUMBPRINT`` (a unique prefix of at least 8 hex digits is enough, as
+  ``kyso-agent certs`` prints 16), optionally narrowed by ``--token LABEL``; without it the only
+  usable certificate is taken, and with several the user is asked to choose with ``--cert``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.errors import KysoError
+from agent.tokens.module import TokenCertificate
+from agent.tokens.pin import PinProvider, PinRequest, StaticPinProvider
+from agent.tokens.service import TokenService
+
+PIN_FILE_ENV = "KYSO_PIN_FILE"
+MIN_THUMBPRINT_PREFIX = 8
+
+
+def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
+    """--cert, --token and --pin-file, with the same help everywhere."""
+    parser.add_argument(
+        "--cert",
+        metavar="THUMBPRINT",
+        help="certificate to sign with (SHA-256 thumbprint or a unique prefix of "
+        "8+ hex digits, see 'kyso-agent certs')",
+    )
+    parser.add_argument(
+        "--token", metavar="LABEL", help="only consider certificates on the token with this label"
+    )
+    parser.add_argument(
+        "--pin-file",
+        metavar="FILE",
+        help=f"read the PIN from FILE (automation; also ${PIN_FILE_ENV}); "
+        "otherwise it is asked on the terminal, never echoed",
+    )
+
+
+def read_pin_file(path: str | Path) -> str:
+    """The PIN stored in ``path`` (first line, surrounding whitespace removed)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KysoError("INPUT_INVALID", {"detail": f"cannot read the PIN file {path}"}) from exc
+    lines = text.splitlines()
+    pin = lines[0].strip() if lines else ""
+    if not pin:
+        raise KysoError("INPUT_INVALID", {"detail": f"the PIN file {path} is empty"})
+    return pin
+
+
+class TerminalPinProvider:
+    """Asks for the PIN on the controlling terminal, without echo (``getpass``)."""
+
+    async def get_pin(self, request: PinRequest) -> str | None:
+        """Prompt once; Ctrl-C or end of input cancels (returns None)."""
+        who = request.certificate.subject_display if request.certificate else ""
+        if request.state.final_try:
+            sys.stderr.write(
+                "CẢNH BÁO: chỉ còn MỘT lần nhập PIN trước khi token bị khóa.\n"
+                "WARNING: ONE try is left before the token locks.\n"
+            )
+        elif request.state.count_low:
+            sys.stderr.write(
+                "Lưu ý: lần trước đã nhập sai PIN. / Note: a wrong PIN was entered before.\n"
+            )
+        prompt = (
+            f"Mã PIN của token '{request.token_label}' ({who})\n"
+            f"PIN for token '{request.token_label}': "
+        )
+        try:
+            pin = await asyncio.to_thread(getpass.getpass, prompt)
+        except (EOFError, KeyboardInterrupt):
+            return None
+        return pin or None
+
+
+def pin_provider(pin_file: str | None) -> PinProvider:
+    """``--pin-file``, else ``$KYSO_PIN_FILE``, else the terminal."""
+    path = pin_file or os.environ.get(PIN_FILE_ENV)
+    if path:
+        return StaticPinProvider(read_pin_file(path))
+    return TerminalPinProvider()
+
+
+def _usable(cert: TokenCertificate) -> bool:
+    return cert.has_private_key and not cert.info.problems()
+
+
+async def choose_certificate(
+    service: TokenService, thumbprint: str | None = None, token_label: str | None = None
+) -> TokenCertificate:
+    """The certificate the user means, or a KysoError saying how to name it.
+
+    Raises CERT_NOT_FOUND (nothing matches), CERT_CHOICE_NEEDED (several usable ones and no
+    --cert), INPUT_INVALID (a thumbprint prefix that is too short or ambiguous).
+    """
+    certs = await service.list_certificates()
+    if token_label is not None:
+        certs = [c for c in certs if c.token.label == token_label]
+    if thumbprint:
+        wanted = thumbprint.replace(":", "").strip().lower()
+        if len(wanted) < MIN_THUMBPRINT_PREFIX:
+            raise KysoError(
+                "INPUT_INVALID",
+                {"detail": "give at least 8 hex digits of the certificate thumbprint"},
+            )
+        matches = [c for c in certs if c.thumbprint.startswith(wanted)]
+        if len(matches) > 1:
+            raise KysoError(
+                "INPUT_INVALID",
+                {
+                    "detail": f"thumbprint prefix {wanted} matches "
+                    f"{len(matches)} certificates; give more digits"
+                },
+            )
+        if not matches:
+            raise KysoError("CERT_NOT_FOUND", {"thumbprint": wanted})
+        return matches[0]
+    usable = [c for c in certs if _usable(c)]
+    if len(usable) == 1:
+        return usable[0]
+    if not usable:
+        raise KysoError("CERT_NOT_FOUND", {"thumbprint": ""})
+    raise KysoError(
+        "CERT_CHOICE_NEEDED", {"count": len(usable), "choices": describe_choices(usable)}
+    )
+
+
+def describe_choices(certs: list[TokenCertificate]) -> str:
+    """One line per certificate: thumbprint prefix, holder, identifier, token."""
+    lines = []
+    for c in certs:
+        ident = f"MST:{c.info.mst}" if c.info.mst else f"CCCD:{c.info.cccd}" if c.info.cccd else ""
+        lines.append(f"  {c.thumbprint[:16]}  {c.info.subject_display}  {ident}  [{c.token.label}]")
+    return "\n".join(lines)
+
+
+def print_choices_hint(error: KysoError) -> None:
+    """After CERT_CHOICE_NEEDED, show the candidates so the user can copy a thumbprint."""
+    choices: Any = error.details.get("choices")
+    if error.code == "CERT_CHOICE_NEEDED" and choices:
+        sys.stderr.write("Chứng thư số dùng được / usable certificates:\n" + choices + "\n")

@@ -1,0 +1,106 @@
+"""``kyso-agent run``: start the local signing agent and serve until Ctrl+C / SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from agent.cli.output import print_json
+
+HELP = """\
+Start the agent: HTTPS + WSS on 127.0.0.1 and ::1 only, port 27443 (then 27444, 27445).
+Pages connect to wss://127.0.0.1:PORT/v1/ws. The settings come from config.toml, this command
+line, and the managed policy (which wins); 'kyso-agent doctor' shows where each came from.
+
+examples:
+  kyso-agent run                                   dialogs ask the user
+  kyso-agent run --prompter terminal               questions and PIN in this terminal
+  kyso-agent run --allow-origin https://portal.example.vn
+  kyso-agent run --headless --prompter scripted:/etc/kyso/answers.json   unattended (careful!)
+"""
+
+
+def register(sub: Any) -> None:
+    """Add ``run``."""
+    p = sub.add_parser(
+        "run",
+        help="start the local signing agent",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--headless", action="store_true", help="no tray icon (servers, tests)")
+    p.add_argument(
+        "--port", type=int, metavar="N", help="listen on this port only (0: any free port)"
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow this https origin without asking (repeatable)",
+    )
+    p.add_argument(
+        "--prompter",
+        metavar="KIND",
+        help="dialog | terminal | scripted:FILE (answers read from a local JSON file)",
+    )
+    p.add_argument(
+        "--module", action="append", default=[], metavar="PATH", help="extra PKCS#11 module"
+    )
+    p.add_argument("--json", action="store_true", help="print the ready line as JSON")
+    p.set_defaults(func=run_agent)
+
+
+def command_line_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The command-line layer of the settings (only what was given)."""
+    layer: dict[str, Any] = {}
+    if args.port is not None:
+        layer["port"] = args.port
+    if args.allow_origin:
+        layer["allowed_origins"] = list(args.allow_origin)
+    if args.prompter:
+        layer["prompter"] = args.prompter
+    if args.module:
+        layer["pkcs11_modules"] = list(args.module)
+    return layer
+
+
+async def run_agent(args: argparse.Namespace) -> int:
+    """Load settings, start the agent, wait for a signal, stop cleanly."""
+    from agent.config.policy import load_settings
+    from agent.server.runner import serve
+
+    logging.getLogger("agent").setLevel(logging.INFO if not args.verbose else logging.DEBUG)
+    settings = load_settings(command_line_settings(args))
+    agent = await serve(settings)
+    ready = {
+        "url": agent.url,
+        "info": agent.info_url,
+        "port": agent.port,
+        "hosts": list(agent.hosts),
+        "scripted_prompter": settings.scripted_prompter,
+        "ready_seconds": round(agent.ready_seconds, 3),
+    }
+    if args.json:
+        print_json(ready)
+    else:
+        print(f"Kyso đang chạy / running: {agent.url}  (Ctrl+C để dừng / to stop)", flush=True)
+        if settings.scripted_prompter:
+            print(
+                "!!! SCRIPTED PROMPTER: không hỏi người dùng / nobody is asked before signing !!!",
+                flush=True,
+            )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C still raises
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await agent.stop()
+    return 0

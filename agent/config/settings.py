@@ -1,0 +1,276 @@
+"""The agent's settings: what each one means, its default, and how layers are merged. Pure logic.
+
+Layers, lowest first: built-in defaults, the user's ``config.toml``, the command line, and the
+managed policy (``/etc/kyso/policy.toml`` or ``HKLM\\SOFTWARE\\Policies\\Kyso\\Agent``). The policy
+is mandatory, as in Chrome: a value it sets cannot be changed by the user or the command line.
+``allowed_origins`` is the exception: origins are added up over all layers, unless the policy
+sets ``allow_user_origins = false`` (then only the policy's origins count, and unknown origins
+are refused without asking the user). Every effective value remembers where it came from, which
+``kyso-agent doctor`` shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from agent.errors import KysoError
+
+Source = Literal["default", "user", "command line", "policy"]
+LAYER_ORDER: tuple[Source, ...] = ("default", "user", "command line", "policy")
+
+DEFAULT_PORT = 27443
+FALLBACK_PORTS = (27444, 27445)
+# A 50 MB dossier must fit: that is the decoded document; the base64 message is ~4/3 of it.
+DEFAULT_MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+
+
+def normalize_origin(value: str, *, allow_http_localhost: bool = False) -> str:
+    """``scheme://host[:port]`` in lowercase without a default port; raises ValueError when the
+    value is not an https origin (or, for developers, an http://localhost origin)."""
+    if not isinstance(value, str) or not value or value != value.strip():
+        raise ValueError(f"{value!r} is not an origin")
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{value!r} is not an origin (it has a path, query or user)")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{value!r} has an invalid port") from exc
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ValueError(f"{value!r} has no host")
+    if scheme == "http":
+        if not (allow_http_localhost and host in ("localhost", "127.0.0.1", "::1")):
+            raise ValueError(f"{value!r} is not https")
+    elif scheme != "https":
+        raise ValueError(f"{value!r} is not https")
+    shown_host = f"[{host}]" if ":" in host else host
+    default_port = 443 if scheme == "https" else 80
+    suffix = f":{port}" if port is not None and port != default_port else ""
+    return f"{scheme}://{shown_host}{suffix}"
+
+
+# ---- field table ----------------------------------------------------------------------------
+
+
+def _bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int) and v in (0, 1):  # registry DWORDs
+        return bool(v)
+    raise ValueError("must be true or false")
+
+
+def _int_range(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError(f"must be a whole number from {lo} to {hi}")
+        return v
+
+    return check
+
+
+def _port(v: Any) -> int | None:
+    # 0 asks the OS for a free port (tests); None means the documented default with fallbacks.
+    return None if v is None else _int_range(0, 65535)(v)
+
+
+def _str_list(v: Any) -> tuple[str, ...]:
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list | tuple) or not all(isinstance(i, str) and i for i in v):
+        raise ValueError("must be a list of strings")
+    return tuple(v)
+
+
+def _origins(v: Any) -> tuple[str, ...]:
+    # http://localhost is only acceptable with the developer switch, checked when merging.
+    return tuple(normalize_origin(o, allow_http_localhost=True) for o in _str_list(v))
+
+
+def _prompter(v: Any) -> str:
+    if not isinstance(v, str) or not (
+        v in ("dialog", "terminal") or (v.startswith("scripted:") and len(v) > len("scripted:"))
+    ):
+        raise ValueError("must be 'dialog', 'terminal' or 'scripted:/path/to/answers.json'")
+    return v
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One setting: its parser/validator, default and a one-line explanation."""
+
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+
+
+FIELDS: dict[str, FieldSpec] = {
+    "allowed_origins": FieldSpec(_origins, (), "https origins allowed without asking"),
+    "allow_user_origins": FieldSpec(
+        _bool, True, "users may approve new origins (false: only the policy's list counts)"
+    ),
+    "pkcs11_modules": FieldSpec(_str_list, (), "extra PKCS#11 module paths to load"),
+    "port": FieldSpec(_port, None, f"listening port (default {DEFAULT_PORT}, then 27444, 27445)"),
+    "pin_cache.enabled": FieldSpec(_bool, False, "keep the token logged in between signatures"),
+    "pin_cache.idle_seconds": FieldSpec(
+        _int_range(10, 8 * 3600), 300, "log out after this many idle seconds"
+    ),
+    "prompter": FieldSpec(_prompter, "dialog", "dialog, terminal or scripted:FILE"),
+    "max_document_bytes": FieldSpec(
+        _int_range(1024, 2**31), DEFAULT_MAX_DOCUMENT_BYTES, "largest document accepted"
+    ),
+    "max_connections": FieldSpec(_int_range(1, 10_000), 64, "open WebSocket connections"),
+    "max_queue": FieldSpec(_int_range(0, 1000), 4, "operations waiting per token before BUSY"),
+    "max_pending_per_origin": FieldSpec(
+        _int_range(1, 1000), 1, "signing requests one origin may have waiting or running"
+    ),
+    "prompt_timeout_seconds": FieldSpec(
+        _int_range(5, 3600), 120, "how long a question waits for the user"
+    ),
+    "allow_http_localhost": FieldSpec(
+        _bool, False, "developers only: accept http://localhost origins"
+    ),
+}
+_TABLES = ("pin_cache",)
+
+
+def flatten(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"pin_cache": {"enabled": true}}`` -> ``{"pin_cache.enabled": true}``."""
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _TABLES and isinstance(value, Mapping):
+            for sub, sub_value in value.items():
+                flat[f"{key}.{sub}"] = sub_value
+        else:
+            flat[key] = value
+    return flat
+
+
+def parse_layer(raw: Mapping[str, Any], *, code: str, path: str) -> dict[str, Any]:
+    """Validate one layer; unknown keys and bad values raise ``code`` (CONFIG_INVALID or
+    POLICY_INVALID) naming the file and the key."""
+    parsed: dict[str, Any] = {}
+    for key, value in flatten(raw).items():
+        spec = FIELDS.get(key)
+        if spec is None:
+            raise KysoError(code, {"path": path, "detail": f"unknown setting {key!r}"})
+        try:
+            parsed[key] = spec.parse(value)
+        except ValueError as exc:
+            raise KysoError(code, {"path": path, "detail": f"{key}: {exc}"}) from None
+    return parsed
+
+
+@dataclass(frozen=True)
+class PinCache:
+    """Whether the token stays logged in between signatures, and for how long when idle."""
+
+    enabled: bool = False
+    idle_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings of one agent run. Build with :func:`merge_layers`."""
+
+    allowed_origins: tuple[str, ...] = ()
+    allow_user_origins: bool = True
+    pkcs11_modules: tuple[str, ...] = ()
+    port: int | None = None
+    pin_cache: PinCache = field(default_factory=PinCache)
+    prompter: str = "dialog"
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    max_connections: int = 64
+    max_queue: int = 4
+    max_pending_per_origin: int = 1
+    prompt_timeout_seconds: int = 120
+    allow_http_localhost: bool = False
+    # setting name -> where its value came from; origin -> where it was allowed
+    sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
+    origin_sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
+    policy_path: str | None = None
+
+    @property
+    def candidate_ports(self) -> tuple[int, ...]:
+        """Ports to try in order: the configured one, or the default and its fallbacks."""
+        return (self.port,) if self.port is not None else (DEFAULT_PORT, *FALLBACK_PORTS)
+
+    @property
+    def max_message_bytes(self) -> int:
+        """Largest WebSocket message: a base64 document of the maximum size plus envelope."""
+        return (self.max_document_bytes * 4) // 3 + 64 * 1024
+
+    @property
+    def scripted_prompter(self) -> bool:
+        """True when answers come from a local file instead of a person."""
+        return self.prompter.startswith("scripted:")
+
+    def value(self, key: str) -> Any:
+        """A setting by its flat name (``pin_cache.enabled``)."""
+        if key.startswith("pin_cache."):
+            return getattr(self.pin_cache, key.split(".", 1)[1])
+        return getattr(self, key)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every setting with its value and source: what ``doctor`` prints."""
+        rows = []
+        for key, spec in FIELDS.items():
+            value = self.value(key)
+            rows.append(
+                {
+                    "setting": key,
+                    "value": list(value) if isinstance(value, tuple) else value,
+                    "source": self.sources.get(key, "default"),
+                    "help": spec.help,
+                }
+            )
+        return rows
+
+
+def merge_layers(
+    layers: Mapping[Source, Mapping[str, Any]], *, policy_path: str | None = None
+) -> Settings:
+    """Merge validated layers (from :func:`parse_layer`) into :class:`Settings`."""
+    values: dict[str, Any] = {k: s.default for k, s in FIELDS.items()}
+    sources: dict[str, Source] = {k: "default" for k in FIELDS}
+    for source in LAYER_ORDER:
+        for key, value in layers.get(source, {}).items():
+            if key == "allowed_origins":
+                continue
+            values[key] = value
+            sources[key] = source
+    policy = layers.get("policy", {})
+    origin_sources: dict[str, Source] = {}
+    origin_layers = ("policy",) if not values["allow_user_origins"] else LAYER_ORDER[::-1]
+    for source in origin_layers:
+        for origin in layers.get(source, {}).get("allowed_origins", ()):
+            origin_sources.setdefault(origin, source)
+    if not values["allow_http_localhost"]:
+        origin_sources = {o: s for o, s in origin_sources.items() if o.startswith("https://")}
+    if origin_sources:
+        present = {s for s in origin_sources.values()}
+        sources["allowed_origins"] = next(s for s in LAYER_ORDER[::-1] if s in present)
+    if "allowed_origins" in policy and not values["allow_user_origins"]:
+        sources["allowed_origins"] = "policy"
+    return Settings(
+        allowed_origins=tuple(origin_sources),
+        allow_user_origins=values["allow_user_origins"],
+        pkcs11_modules=values["pkcs11_modules"],
+        port=values["port"],
+        pin_cache=PinCache(values["pin_cache.enabled"], values["pin_cache.idle_seconds"]),
+        prompter=values["prompter"],
+        max_document_bytes=values["max_document_bytes"],
+        max_connections=values["max_connections"],
+        max_queue=values["max_queue"],
+        max_pending_per_origin=values["max_pending_per_origin"],
+        prompt_timeout_seconds=values["prompt_timeout_seconds"],
+        allow_http_localhost=values["allow_http_localhost"],
+        sources=sources,
+        origin_sources=origin_sources,
+        policy_path=policy_path,
+    )

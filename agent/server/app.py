@@ -1,0 +1,222 @@
+"""The aiohttp application: routes, the security middleware, and the hot-plug fan-out.
+
+Security lives in one middleware, before any handler: the peer must be our OS user (Linux),
+``Host`` must be a loopback name with our port, and ``Origin`` must be allowed — an unknown
+https origin is asked about (pairing) before anything else happens. A WebSocket from an origin
+that is not allowed is accepted and closed at once with 4403 "ORIGIN_NOT_ALLOWED", so the page
+can tell why; plain HTTP gets 403 without CORS headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import WSCloseCode, web
+
+from agent.config.settings import Settings
+from agent.errors import KysoError
+from agent.server.commands import command_table
+from agent.server.commands.info import info
+from agent.server.connection import Connection, Dispatcher
+from agent.server.context import AgentCore, Services
+from agent.server.origin import OriginVerdict, classify_origin, cors_headers, host_allowed
+from agent.server.peercred import same_user
+from agent.ui.api import PairingAnswer, PairingRequest
+
+log = logging.getLogger(__name__)
+
+CORE_KEY = web.AppKey("core", AgentCore)
+CONNECTIONS_KEY = web.AppKey("connections", set)
+DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
+ORIGIN_KEY = web.RequestKey("origin", str)  # the allowed, normalised origin
+
+WS_PATH = "/v1/ws"
+CLOSE_ORIGIN_NOT_ALLOWED = 4403
+CLOSE_TOO_MANY_CONNECTIONS = 4429
+MAX_PAIRING_WAITING = 8
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Pairing:
+    """Asks the user about unknown origins, one question at a time, once per origin."""
+
+    def __init__(self, core: AgentCore) -> None:
+        self._core = core
+        self._lock = asyncio.Lock()
+        self._pending: dict[str, asyncio.Future[bool]] = {}
+
+    async def ask(self, origin: str) -> bool:
+        """True when the user allowed ``origin`` (once or always)."""
+        future = self._pending.get(origin)
+        if future is None:
+            if len(self._pending) >= MAX_PAIRING_WAITING:
+                return False
+            future = asyncio.get_running_loop().create_future()
+            self._pending[origin] = future
+            try:
+                future.set_result(await self._ask(origin))
+            except Exception as exc:
+                future.set_result(False)
+                log.info("pairing with %s ended without an answer: %s", origin, exc)
+            finally:
+                del self._pending[origin]
+        return await asyncio.shield(future)
+
+    async def _ask(self, origin: str) -> bool:
+        core = self._core
+        async with self._lock:  # one pairing dialog at a time
+            if origin in core.allowed_origins():
+                return True
+            if origin in core.denied_origins:
+                return False
+            answer = await core.ask(core.services.prompter.pair(PairingRequest(origin)))
+        log.warning("pairing: %s -> %s", origin, answer)
+        if answer == PairingAnswer.ALWAYS:
+            core.services.approvals.add(origin)
+            return True
+        if answer == PairingAnswer.ONCE:
+            core.session_origins.add(origin)
+            return True
+        core.denied_origins.add(origin)
+        return False
+
+
+PAIRING_KEY = web.AppKey("pairing", Pairing)
+
+
+def _error_response(status: int, error: KysoError) -> web.Response:
+    return web.json_response({"error": error.to_dict()}, status=status, headers={"Vary": "Origin"})
+
+
+async def _refuse_ws(request: web.Request, reason: str, code: int) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    await ws.close(code=code, message=reason.encode())
+    return ws
+
+
+@web.middleware
+async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Peer user, Host, then Origin (with pairing) — before any handler runs."""
+    core = request.app[CORE_KEY]
+    transport = request.transport
+    peer = transport.get_extra_info("peername") if transport else None
+    ours = transport.get_extra_info("sockname") if transport else None
+    if not same_user(peer, ours):
+        log.warning("refused a connection from another OS user (%s)", peer)
+        return _error_response(403, KysoError("PEER_USER_MISMATCH"))
+    host = request.headers.get("Host")
+    if not host_allowed(host, core.port):
+        return _error_response(421, KysoError("HOST_NOT_ALLOWED", {"host": (host or "")[:100]}))
+
+    is_ws = request.path == WS_PATH
+    header = request.headers.get("Origin")
+    settings = core.settings
+    verdict, origin = classify_origin(
+        header,
+        allowed=core.allowed_origins(),
+        denied=core.denied_origins,
+        allow_http_localhost=settings.allow_http_localhost,
+        allow_user_origins=settings.allow_user_origins,
+    )
+    if is_ws:
+        if verdict is OriginVerdict.ASK and origin is not None:
+            verdict = (
+                OriginVerdict.ALLOWED
+                if await request.app[PAIRING_KEY].ask(origin)
+                else OriginVerdict.REFUSED
+            )
+        if verdict is not OriginVerdict.ALLOWED or origin is None:
+            log.info("refused a WebSocket from origin %r", header)
+            return await _refuse_ws(request, "ORIGIN_NOT_ALLOWED", CLOSE_ORIGIN_NOT_ALLOWED)
+        request[ORIGIN_KEY] = origin
+        return await handler(request)
+
+    # Plain HTTPS: no pairing (a probe must not pop up a dialog); CORS only when allowed.
+    if header is None and request.method == "GET":
+        return await handler(request)  # a local tool or a direct visit: no CORS at all
+    if verdict is not OriginVerdict.ALLOWED or origin is None:
+        return _error_response(403, KysoError("ORIGIN_NOT_ALLOWED", {"origin": (header or "")[:200]}))
+    preflight = request.method == "OPTIONS"
+    response = web.Response(status=204) if preflight else await handler(request)
+    response.headers.update(cors_headers(origin, request.headers, preflight=preflight))
+    return response
+
+
+async def info_handler(request: web.Request) -> web.Response:
+    """GET /v1/info."""
+    return web.json_response(info(request.app[CORE_KEY]))
+
+
+async def ws_handler(request: web.Request) -> web.StreamResponse:
+    """GET /v1/ws: the JSON-RPC WebSocket (the origin was checked by the middleware)."""
+    core = request.app[CORE_KEY]
+    connections = request.app[CONNECTIONS_KEY]
+    if len(connections) >= core.settings.max_connections:
+        return await _refuse_ws(request, "TOO_MANY_CONNECTIONS", CLOSE_TOO_MANY_CONNECTIONS)
+    ws = web.WebSocketResponse(
+        max_msg_size=core.settings.max_message_bytes, heartbeat=30.0, compress=False
+    )
+    await ws.prepare(request)
+    conn = Connection(ws, request[ORIGIN_KEY])
+    connections.add(conn)
+    log.info("connection %d from %s", conn.id, conn.origin)
+    try:
+        await request.app[DISPATCHER_KEY].serve(conn)
+    finally:
+        connections.discard(conn)
+    return ws
+
+
+async def _token_events(app: web.Application) -> AsyncIterator[None]:
+    """Forward hot-plug events to every connected page as ``tokens.changed``."""
+    core = app[CORE_KEY]
+    tokens = core.services.tokens
+    queue = tokens.subscribe()
+
+    async def pump() -> None:
+        while True:
+            event = await queue.get()
+            core.certs.invalidate()
+            params = {
+                "event": event.kind,
+                "token": {"label": event.token.label, "serial": event.token.serial},
+            }
+            for conn in list(app[CONNECTIONS_KEY]):
+                await conn.notify("tokens.changed", params)
+
+    task = asyncio.create_task(pump(), name="kyso-token-events")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    tokens.unsubscribe(queue)
+    await core.keys.close()
+
+
+async def _close_connections(app: web.Application) -> None:
+    for conn in list(app[CONNECTIONS_KEY]):
+        await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"AGENT_STOPPING")
+
+
+def create_app(settings: Settings, services: Services) -> web.Application:
+    """The agent's web application (bind it with :mod:`agent.server.runner`)."""
+    app = web.Application(middlewares=[security_middleware], client_max_size=64 * 1024)
+    core = AgentCore(settings, services)
+    app[CORE_KEY] = core
+    app[CONNECTIONS_KEY] = set()
+    app[DISPATCHER_KEY] = Dispatcher(core, command_table())
+    app[PAIRING_KEY] = Pairing(core)
+    app.router.add_get("/v1/info", info_handler)
+    app.router.add_route("OPTIONS", "/v1/info", info_handler)
+    app.router.add_get(WS_PATH, ws_handler)
+    app.cleanup_ctx.append(_token_events)
+    app.on_shutdown.append(_close_connections)
+    return app
+
+
+__all__ = ["CORE_KEY", "Connection", "create_app"]

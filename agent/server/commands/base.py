@@ -1,0 +1,155 @@
+"""The shape every protocol method shares, and the signing pipeline (Web eID's command idea).
+
+A signing command validates its params (JSON Schema, before it is called), prepares what it
+will sign and what the user will see (pure), then the pipeline here confirms with the user
+(certificate choice, consent, PIN through the token layer) and calls the command's ``sign``.
+"""
+
+from __future__ import annotations
+
+import abc
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from agent.errors import KysoError
+from agent.server.consent import summary
+from agent.server.context import CallContext, TimedPins
+from agent.signing.signer import Signer, TokenSigner
+from agent.tokens.module import TokenCertificate
+from agent.ui.api import CertificateChoice, ConsentItem, ConsentRequest
+
+
+class Command(abc.ABC):
+    """One JSON-RPC method."""
+
+    method: ClassVar[str]
+    signs: ClassVar[bool] = False  # signing methods are audited and rate-limited
+
+    @abc.abstractmethod
+    async def run(self, ctx: CallContext, params: dict[str, Any]) -> Any:
+        """Do the work for already-validated params; return the JSON result."""
+
+
+def decode_b64(value: str, field: str, *, limit: int | None = None) -> bytes:
+    """Strict base64 (standard alphabet, whitespace allowed); DOCUMENT_TOO_LARGE past ``limit``."""
+    if limit is not None and len(value) * 3 // 4 > limit + 3:
+        raise KysoError("DOCUMENT_TOO_LARGE", {"size": len(value) * 3 // 4, "limit": limit})
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        try:  # MIME-style base64 wrapped in lines: accept, but only the standard alphabet
+            data = base64.b64decode("".join(value.split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise KysoError(
+                "PARAMS_INVALID", {"detail": f"{field} is not valid base64", "path": field}
+            ) from None
+    if limit is not None and len(data) > limit:
+        raise KysoError("DOCUMENT_TOO_LARGE", {"size": len(data), "limit": limit})
+    return data
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 text."""
+    return base64.b64encode(data).decode("ascii")
+
+
+_PROBLEM_ERRORS = {
+    "EXPIRED": "CERT_EXPIRED",
+    "NOT_YET_VALID": "CERT_NOT_YET_VALID",
+    "NO_SIGNING_KEY_USAGE": "CERT_KEY_USAGE",
+    "CA_CERTIFICATE": "CERT_KEY_USAGE",
+}
+
+
+def check_usable(cert: TokenCertificate, purpose: Literal["sign", "auth"]) -> None:
+    """Refuse a certificate the user should not sign with, before any prompt."""
+    if not cert.has_private_key:
+        raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
+    for problem in cert.info.problems():
+        code = _PROBLEM_ERRORS.get(problem)
+        if code:
+            raise KysoError(
+                code,
+                {
+                    "not_after": cert.info.not_after,
+                    "not_before": cert.info.not_before,
+                    "purpose": purpose,
+                    "thumbprint": cert.thumbprint,
+                },
+            )
+
+
+def usable(cert: TokenCertificate) -> bool:
+    """True when the certificate has a key and no problem."""
+    return cert.has_private_key and not cert.info.problems()
+
+
+async def resolve_certificate(
+    ctx: CallContext, thumbprint: str | None, purpose: Literal["sign", "auth"]
+) -> TokenCertificate:
+    """The named certificate, or the one the user picks in the agent's window."""
+    core = ctx.core
+    if thumbprint:
+        cert = await core.certs.find(thumbprint)
+        check_usable(cert, purpose)
+        return cert
+    candidates = [c for c in await core.certs.all(fresh=True) if usable(c)]
+    if not candidates:
+        tokens = await core.services.tokens.list_tokens()
+        raise KysoError("CERT_NOT_FOUND" if tokens else "TOKEN_NOT_FOUND", {"thumbprint": ""})
+    choice = await core.ask(
+        core.services.prompter.choose_certificate(
+            CertificateChoice(ctx.origin, tuple(c.info for c in candidates))
+        )
+    )
+    if choice is None:
+        raise KysoError("USER_CANCELLED")
+    for cert in candidates:
+        if cert.thumbprint == choice.thumbprint:
+            return cert
+    raise KysoError("CERT_NOT_FOUND", {"thumbprint": choice.thumbprint})
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a signing command will sign and show."""
+
+    items: tuple[ConsentItem, ...]
+    payload: Any
+    sha256: str | None = None  # for the audit line (None for a batch: one line per item)
+    count: int = 1
+
+
+SignFn = Callable[[Signer, Prepared, CallContext], Awaitable[Any]]
+
+
+async def run_signing(
+    ctx: CallContext,
+    *,
+    action: str,
+    thumbprint: str | None,
+    prepared: Prepared,
+    sign: SignFn,
+    purpose: Literal["sign", "auth"] = "sign",
+) -> Any:
+    """Limits, certificate, consent, PIN, signature — in that order, nothing skipped."""
+    core = ctx.core
+    ctx.sha256 = prepared.sha256
+    with core.limiter.hold(ctx.origin, ctx.connection_id):
+        cert = await resolve_certificate(ctx, thumbprint, purpose)
+        ctx.thumbprint = cert.thumbprint
+        async with core.queue.turn(cert.token.key):
+            vi, en = summary(action, ctx.origin, prepared.count)
+            request = ConsentRequest(ctx.origin, action, vi, en, cert.info, prepared.items)
+            if not await core.ask(core.services.prompter.consent(request)):
+                raise KysoError("USER_CANCELLED")
+            try:
+                async with core.keys.key(cert, TimedPins(core)) as key:
+                    return await sign(TokenSigner(key), prepared, ctx)
+            except KysoError as exc:
+                if exc.code in ("TOKEN_REMOVED", "CERT_NOT_FOUND"):
+                    core.certs.invalidate()
+                raise

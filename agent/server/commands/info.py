@@ -1,0 +1,82 @@
+"""agent.info, tokens.list and certificates.list: read-only, no prompt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent import __version__
+from agent.server import PROTOCOL_VERSIONS
+from agent.server.commands.base import Command, b64, usable
+from agent.server.context import AgentCore, CallContext
+
+
+def info(core: AgentCore) -> dict[str, Any]:
+    """The agent's identity and capabilities (also served at GET /v1/info)."""
+    settings = core.settings
+    return {
+        "name": "Kyso",
+        "version": __version__,
+        "protocol": list(PROTOCOL_VERSIONS),
+        "port": core.port,
+        # Loud on purpose: a page (and its user) can see that nobody is being asked.
+        "scripted_prompter": settings.scripted_prompter or core.services.prompter.name == "scripted",
+        "prompter": core.services.prompter.name,
+        "pin_cache": settings.pin_cache.enabled,
+        "max_document_bytes": settings.max_document_bytes,
+        "max_message_bytes": settings.max_message_bytes,
+        "methods": [
+            "agent.info",
+            "tokens.list",
+            "certificates.list",
+            "auth.challenge",
+            "sign.xml",
+            "sign.cms",
+            "sign.hash",
+            "sign.batch",
+        ],
+    }
+
+
+class AgentInfo(Command):
+    """agent.info: what /v1/info says, plus the origin the agent sees for this connection."""
+
+    method = "agent.info"
+
+    async def run(self, ctx: CallContext, params: dict[str, Any]) -> Any:
+        """Return the agent's identity."""
+        return {**info(ctx.core), "origin": ctx.origin}
+
+
+class TokensList(Command):
+    """tokens.list: the tokens plugged in now."""
+
+    method = "tokens.list"
+
+    async def run(self, ctx: CallContext, params: dict[str, Any]) -> Any:
+        """List tokens (module paths stay private to the machine)."""
+        tokens = await ctx.core.services.tokens.list_tokens()
+        out = []
+        for token in tokens:
+            data = token.to_json()
+            data.pop("module", None)
+            out.append(data)
+        return {"tokens": out}
+
+
+class CertificatesList(Command):
+    """certificates.list: the certificates on present tokens, with the DER for the page."""
+
+    method = "certificates.list"
+
+    async def run(self, ctx: CallContext, params: dict[str, Any]) -> Any:
+        """List certificates; ``usable`` says whether Kyso will sign with one."""
+        certs = await ctx.core.certs.all(fresh=True)
+        out = []
+        for cert in certs:
+            data = cert.to_json()
+            for private in ("module", "key_id", "label"):
+                data.pop(private, None)
+            data["usable"] = usable(cert)
+            data["certificate"] = b64(cert.info.der)
+            out.append(data)
+        return {"certificates": out}

@@ -1,0 +1,88 @@
+"""What a command can reach: the services the agent was built with and the caller's identity."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from agent.config.settings import Settings
+from agent.errors import KysoError
+from agent.server.approvals import ApprovalStore
+from agent.server.audit import AuditLog
+from agent.server.operations import CertificateDirectory, KeyPool, PendingLimiter, TokenQueue
+from agent.tokens.pin import PinRequest
+from agent.tokens.service import TokenService
+from agent.ui.api import Prompter
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    """The agent's collaborators, built by the runner (or a test)."""
+
+    tokens: TokenService
+    prompter: Prompter
+    approvals: ApprovalStore
+    audit: AuditLog
+
+
+class AgentCore:
+    """Shared state of one running agent: settings, services and the operation bookkeeping."""
+
+    def __init__(self, settings: Settings, services: Services) -> None:
+        self.settings = settings
+        self.services = services
+        self.limiter = PendingLimiter(settings.max_pending_per_origin)
+        self.queue = TokenQueue(settings.max_queue)
+        self.keys = KeyPool(services.tokens, settings.pin_cache)
+        self.certs = CertificateDirectory(services.tokens)
+        self.port: int = 0
+        self.started = time.monotonic()
+        # Origins allowed "once" live as long as the run; denied ones are not asked again.
+        self.session_origins: set[str] = set()
+        self.denied_origins: set[str] = set()
+
+    def allowed_origins(self) -> set[str]:
+        """Policy/config origins, then the user's approvals, then this run's "once" answers."""
+        allowed = set(self.settings.allowed_origins)
+        if self.settings.allow_user_origins:
+            allowed.update(self.services.approvals.origins)
+            allowed.update(self.session_origins)
+        return allowed
+
+    async def ask(self, awaitable: Awaitable[T]) -> T:
+        """Wait for the user, at most ``prompt_timeout_seconds`` (then USER_TIMEOUT)."""
+        try:
+            return await asyncio.wait_for(awaitable, self.settings.prompt_timeout_seconds)
+        except TimeoutError:
+            raise KysoError("USER_TIMEOUT") from None
+
+
+class TimedPins:
+    """The prompter as the token layer's PinProvider, with the prompt timeout applied."""
+
+    def __init__(self, core: AgentCore) -> None:
+        self._core = core
+
+    async def get_pin(self, request: PinRequest) -> str | None:
+        """Ask the user for the PIN in the agent's own window."""
+        return await self._core.ask(self._core.services.prompter.get_pin(request))
+
+
+@dataclass
+class CallContext:
+    """One request: who sent it and how to talk back."""
+
+    core: AgentCore
+    origin: str
+    connection_id: int
+    request_id: str | int
+    notify: Callable[[str, dict[str, Any]], Awaitable[None]]
+    # Filled in while signing, for the audit line the dispatcher writes.
+    thumbprint: str | None = None
+    sha256: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,194 @@
+"""Start and stop the agent: choose the port, bind loopback only, TLS, and clean shutdown.
+
+``serve(settings)`` returns a :class:`RunningAgent` so that whoever owns the process (the CLI's
+``kyso-agent run`` or the tray) keeps its own event loop and decides when to stop.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from agent.config.settings import Settings
+from agent.errors import KysoError
+from agent.server.app import CORE_KEY, create_app
+from agent.server.approvals import ApprovalStore
+from agent.server.audit import AuditLog
+from agent.server.context import Services
+from agent.ui.api import Prompter
+
+log = logging.getLogger(__name__)
+
+IPV4 = "127.0.0.1"
+IPV6 = "::1"
+
+
+def make_prompter(spec: str, *, timeout_seconds: float | None = None) -> Prompter:
+    """The prompter named by a setting: ``dialog``, ``terminal`` or ``scripted:FILE``."""
+    if spec.startswith("scripted:"):
+        from agent.ui.scripted import ScriptedPrompter
+
+        return ScriptedPrompter(Path(spec.split(":", 1)[1]), timeout_seconds=timeout_seconds)
+    try:
+        if spec == "terminal":
+            from agent.ui.terminal import TerminalPrompter
+
+            return TerminalPrompter()
+        from agent.ui.dialogs import DialogPrompter
+
+        return DialogPrompter()
+    except ImportError as exc:
+        raise KysoError("PROMPTER_UNAVAILABLE", {"prompter": spec, "detail": str(exc)}) from exc
+    except Exception as exc:  # e.g. no display for tkinter
+        raise KysoError("PROMPTER_UNAVAILABLE", {"prompter": spec, "detail": str(exc)}) from exc
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # SO_REUSEADDR lets a restarted agent take its port back from TIME_WAIT; it does not let
+        # two listeners share a port on Linux.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def bind_loopback(ports: tuple[int, ...]) -> tuple[int, list[socket.socket]]:
+    """Listen on 127.0.0.1 and ::1 on the first port free on both; ::1 is skipped when the
+    machine has no IPv6. Returns the port and the listening sockets."""
+    for wanted in ports:
+        try:
+            v4 = _listen(IPV4, wanted)
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                log.info("port %d is taken on %s", wanted, IPV4)
+                continue
+            raise
+        port = v4.getsockname()[1]
+        try:
+            return port, [v4, _listen(IPV6, port)]
+        except OSError as exc:
+            if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
+                log.info("no IPv6 loopback here; listening on %s only", IPV4)
+                return port, [v4]
+            v4.close()
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                log.info("port %d is taken on %s", port, IPV6)
+                continue
+            raise
+    raise KysoError("PORT_UNAVAILABLE", {"ports": ", ".join(str(p) for p in ports)})
+
+
+@dataclass
+class RunningAgent:
+    """A started agent. ``await stop()`` closes connections, then the token service."""
+
+    port: int
+    runner: web.AppRunner
+    services: Services
+    owns_tokens: bool
+    hosts: tuple[str, ...]
+    ready_seconds: float
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL pages connect to."""
+        return f"wss://127.0.0.1:{self.port}/v1/ws"
+
+    @property
+    def info_url(self) -> str:
+        """The HTTPS info endpoint."""
+        return f"https://127.0.0.1:{self.port}/v1/info"
+
+    async def stop(self) -> None:
+        """Stop listening, close every WebSocket (1001), stop the token service."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.runner.cleanup()
+        if self.owns_tokens:
+            await self.services.tokens.close()
+        log.info("Kyso agent stopped (port %d)", self.port)
+
+
+def _tls_context() -> ssl.SSLContext:
+    from agent.localtls import default_directory, ensure_server_certificate, ssl_context
+
+    cert = ensure_server_certificate(default_directory())
+    if cert.needs_retrust:
+        log.warning(
+            "The local TLS certificate was renewed with a new CA: run 'kyso-agent trust install' "
+            "so browsers trust it again. / Chứng thư TLS cục bộ đã được gia hạn: chạy "
+            "'kyso-agent trust install'."
+        )
+    return ssl_context(cert)
+
+
+async def build_services(settings: Settings, prompter: Prompter | None = None) -> Services:
+    """The real services for ``settings``: token layer, prompter, approvals, audit log."""
+    from agent.runtime import build_token_service
+
+    tokens = build_token_service(list(settings.pkcs11_modules))
+    await tokens.start()
+    try:
+        chosen = prompter or make_prompter(
+            settings.prompter, timeout_seconds=settings.prompt_timeout_seconds
+        )
+    except BaseException:
+        await tokens.close()
+        raise
+    return Services(tokens, chosen, ApprovalStore(), AuditLog())
+
+
+async def serve(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> RunningAgent:
+    """Start the agent and return once it accepts connections."""
+    started = time.perf_counter()
+    owns_tokens = services is None
+    if services is None:
+        services = await build_services(settings)
+    try:
+        context = tls or _tls_context()
+        port, sockets = bind_loopback(settings.candidate_ports)
+    except BaseException:
+        if owns_tokens:
+            await services.tokens.close()
+        raise
+    app = create_app(settings, services)
+    app[CORE_KEY].port = port
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    for sock in sockets:
+        await web.SockSite(runner, sock, ssl_context=context).start()
+    hosts = tuple(s.getsockname()[0] for s in sockets)
+    agent = RunningAgent(
+        port, runner, services, owns_tokens, hosts, time.perf_counter() - started
+    )
+    if settings.scripted_prompter:
+        log.warning(
+            "!!! SCRIPTED PROMPTER ACTIVE (%s): nobody is asked before signing. Tests and "
+            "unattended machines only. / ĐANG DÙNG TRẢ LỜI TỰ ĐỘNG: không hỏi người dùng. !!!",
+            settings.prompter,
+        )
+    log.warning("Kyso agent ready at %s (listening on %s)", agent.url, ", ".join(hosts))
+    return agent

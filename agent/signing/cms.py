@@ -1,0 +1,254 @@
+"""CMS / PKCS#7 SignedData: detached or attached, over data or a precomputed hash.
+
+Built with pyHanko's CMS machinery (``pyhanko.sign.signers.pdf_cms.Signer``) whose only
+cryptographic step, ``async_sign_raw``, is delegated to Kyso's :class:`Signer` (so the token
+signs). Signed attributes: content type, message digest, signing time, signing-certificate-v2
+(RFC 5035) and CMS algorithm protection (RFC 6211). Verification checks the signature and the
+message digest with pyHanko, and the signer certificate with :mod:`agent.signing.trust` at the
+signing time the signature states.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from asn1crypto import algos, cms, core
+from asn1crypto import x509 as asn1_x509
+from pyhanko.sign.general import (
+    CMSExtractionError,
+    CMSStructuralError,
+    SignedDataCerts,
+    ValueErrorWithMessage,
+    extract_certificate_info,
+    extract_signer_info,
+)
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+from pyhanko.sign.signers.pdf_cms import Signer as PyHankoSigner
+from pyhanko.sign.validation import errors as pyhanko_errors
+from pyhanko.sign.validation.generic_cms import extract_self_reported_ts, validate_sig_integrity
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from agent.errors import KysoError
+from agent.signing.signer import Signer
+from agent.signing.trust import TrustStore, validate_certificate
+from agent.tokens.algorithms import KeyKind, SignatureAlgorithm, check_digest
+from agent.tokens.certinfo import CertificateInfo
+
+HASH_NAMES = ("sha256", "sha384", "sha512", "sha1")
+# Digest algorithms refused on verification: collisions are practical.
+_BROKEN_DIGESTS = frozenset({"md2", "md5"})
+# A signing time this far in the future is not a clock skew but a lie.
+_FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+
+
+def signature_mechanism(algorithm: SignatureAlgorithm) -> algos.SignedDigestAlgorithm:
+    """The CMS signatureAlgorithm identifier for one of our algorithms (asn1crypto objects)."""
+    h = algorithm.hash_name
+    if algorithm.key_kind is KeyKind.EC:
+        return algos.SignedDigestAlgorithm({"algorithm": f"{h}_ecdsa"})
+    if not algorithm.is_pss:
+        return algos.SignedDigestAlgorithm({"algorithm": f"{h}_rsa"})
+    # The token's PSS uses MGF1 with the same hash and a salt as long as the digest.
+    params = algos.RSASSAPSSParams(
+        {
+            "hash_algorithm": algos.DigestAlgorithm({"algorithm": h}),
+            "mask_gen_algorithm": algos.MaskGenAlgorithm(
+                {"algorithm": "mgf1", "parameters": algos.DigestAlgorithm({"algorithm": h})}
+            ),
+            "salt_length": algorithm.digest_size,
+        }
+    )
+    return algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
+
+
+class _DelegatingCmsSigner(PyHankoSigner):
+    """pyHanko's CMS builder with the raw signature produced by a Kyso Signer."""
+
+    def __init__(
+        self, signer: Signer, algorithm: SignatureAlgorithm, extra_certs: tuple[bytes, ...]
+    ) -> None:
+        cert = asn1_x509.Certificate.load(signer.certificate.der)
+        registry = SimpleCertificateStore()
+        registry.register_multiple([asn1_x509.Certificate.load(der) for der in extra_certs])
+        super().__init__(
+            signing_cert=cert,
+            cert_registry=registry,
+            signature_mechanism=signature_mechanism(algorithm),
+            embed_roots=False,
+        )
+        self._kyso_signer = signer
+        self._algorithm = algorithm
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        """Sign the DER of the signed attributes with the token (ECDSA comes back DER)."""
+        if dry_run:  # pragma: no cover — only PDF size estimation uses dry runs
+            raise NotImplementedError("dry runs are not used for CMS")
+        return await self._kyso_signer.sign(data, self._algorithm)
+
+
+def _choose_algorithm(
+    signer: Signer, hash_name: str, algorithm: SignatureAlgorithm | None
+) -> SignatureAlgorithm:
+    if hash_name not in HASH_NAMES:
+        raise KysoError("INPUT_INVALID", {"detail": f"unsupported hash {hash_name!r}"})
+    if algorithm is None:
+        return signer.default_algorithm(hash_name)
+    if algorithm.key_kind.value != signer.certificate.key_type:
+        raise KysoError(
+            "INPUT_INVALID",
+            {"detail": f"{algorithm.value} does not fit a {signer.certificate.key_type} key"},
+        )
+    if algorithm.hash_name != hash_name:
+        raise KysoError(
+            "INPUT_INVALID",
+            {"detail": f"{algorithm.value} hashes with {algorithm.hash_name}, not {hash_name}"},
+        )
+    return algorithm
+
+
+async def sign_cms(
+    signer: Signer,
+    *,
+    data: bytes | None = None,
+    digest: bytes | None = None,
+    detached: bool = True,
+    hash_name: str = "sha256",
+    algorithm: SignatureAlgorithm | None = None,
+    signing_time: dt.datetime | None = None,
+    extra_certs: tuple[bytes, ...] = (),
+) -> bytes:
+    """Make a CMS SignedData (DER) over ``data`` or over a precomputed ``digest`` of it.
+
+    Exactly one of ``data`` and ``digest`` is given. A digest (made with ``hash_name``) can only
+    give a detached signature, since the content is not at hand. ``algorithm`` picks e.g.
+    RSA-PSS; by default PKCS#1 v1.5 for RSA keys and ECDSA for EC keys. ``extra_certs`` (DER)
+    are embedded next to the signer's certificate, e.g. the issuing CA, to help verifiers.
+    """
+    if (data is None) == (digest is None):
+        raise KysoError("INPUT_INVALID", {"detail": "give either the data or its digest"})
+    chosen = _choose_algorithm(signer, hash_name, algorithm)
+    pyhanko_signer = _DelegatingCmsSigner(signer, chosen, tuple(extra_certs))
+    attrs = PdfCMSSignedAttributes(signing_time=signing_time or dt.datetime.now(dt.UTC))
+    if data is not None:
+        content_info = await pyhanko_signer.async_sign_general_data(
+            data, hash_name, detached=detached, signed_attr_settings=attrs
+        )
+    else:
+        assert digest is not None
+        if not detached:
+            raise KysoError(
+                "INPUT_INVALID",
+                {"detail": "an attached signature needs the data itself, not its digest"},
+            )
+        check_digest(chosen, digest)
+        content_info = await pyhanko_signer.async_sign(
+            digest, hash_name, is_pdf_sig=False, signed_attr_settings=attrs
+        )
+    return content_info.dump()
+
+
+@dataclass(frozen=True)
+class CmsVerification:
+    """What a verified CMS signature says."""
+
+    signer: CertificateInfo
+    signing_time: dt.datetime | None  # the signer's claim (signingTime attribute)
+    detached: bool
+    content: bytes | None  # the signed content when attached
+    digest_algorithm: str
+    signature_algorithm: str
+
+
+def _load_signed_data(cms_der: bytes) -> cms.SignedData:
+    try:
+        info = cms.ContentInfo.load(cms_der, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise ValueError(f"content type is {info['content_type'].native}, not signed data")
+        signed_data = info["content"]
+        signed_data.native  # noqa: B018 — parse everything now: broken input fails here
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KysoError("CMS_INVALID", {"detail": str(exc) or type(exc).__name__}) from exc
+    return signed_data
+
+
+def _signer_parts(signed_data: cms.SignedData) -> tuple[cms.SignerInfo, SignedDataCerts]:
+    try:
+        signer_info = extract_signer_info(signed_data)
+        certs = extract_certificate_info(signed_data)
+    except CMSExtractionError as exc:
+        raise KysoError("CMS_INVALID", {"detail": exc.failure_message}) from exc
+    return signer_info, certs
+
+
+def verify_cms(
+    cms_der: bytes,
+    trust: TrustStore,
+    *,
+    data: bytes | None = None,
+    digest: bytes | None = None,
+) -> CmsVerification:
+    """Verify a CMS signature and its signer's certificate.
+
+    For a detached signature give the signed ``data`` (or its ``digest`` made with the
+    signature's digest algorithm); for an attached one the content is inside, and ``data``, if
+    given, must equal it. SHA-1 digests are accepted only when ``trust.allow_sha1``. The signer
+    certificate is validated by :func:`validate_certificate`
+    at the signing time the signature states (now when it states none). Raises KysoError:
+    CMS_INVALID, CMS_DATA_MISSING, SIGNATURE_INVALID or a CERT_*/CRL_* code.
+    """
+    signed_data = _load_signed_data(cms_der)
+    signer_info, certs = _signer_parts(signed_data)
+    if len(signed_data["signer_infos"]) != 1:
+        raise KysoError("CMS_INVALID", {"detail": "exactly one signer is supported"})
+    md_algorithm = signer_info["digest_algorithm"]["algorithm"].native
+    refused = md_algorithm in _BROKEN_DIGESTS or (md_algorithm == "sha1" and not trust.allow_sha1)
+    if refused or md_algorithm not in hashlib.algorithms_available:
+        raise KysoError("CMS_INVALID", {"detail": f"digest algorithm {md_algorithm} refused"})
+    eci = signed_data["encap_content_info"]
+    content = None if eci["content"] is core.VOID else bytes(eci["content"])
+    if content is not None:
+        if data is not None and data != content:
+            raise KysoError("SIGNATURE_INVALID", {"detail": "the given data is not the content"})
+        actual = hashlib.new(md_algorithm, content).digest()
+    elif data is not None:
+        actual = hashlib.new(md_algorithm, data).digest()
+    elif digest is not None:
+        actual = digest
+    else:
+        raise KysoError("CMS_DATA_MISSING")
+    try:
+        intact, valid = validate_sig_integrity(
+            signer_info, certs.signer_cert, eci["content_type"].native, actual
+        )
+    except (
+        pyhanko_errors.SignatureValidationError,
+        CMSStructuralError,
+        ValueErrorWithMessage,
+    ) as exc:
+        raise KysoError("SIGNATURE_INVALID", {"detail": exc.failure_message}) from exc
+    if not valid:
+        raise KysoError("SIGNATURE_INVALID", {"detail": "signature does not verify"})
+    if not intact:
+        raise KysoError("SIGNATURE_INVALID", {"detail": "message digest differs"})
+    signing_time = extract_self_reported_ts(signer_info)
+    if signing_time is not None and signing_time > dt.datetime.now(dt.UTC) + _FUTURE_TOLERANCE:
+        raise KysoError("CMS_INVALID", {"detail": f"signing time {signing_time} is in the future"})
+    info = validate_certificate(
+        certs.signer_cert.dump(),
+        trust,
+        at=signing_time,
+        extra_certs=[c.dump() for c in certs.other_certs],
+        purpose="sign",
+    )
+    return CmsVerification(
+        signer=info,
+        signing_time=signing_time,
+        detached=content is None,
+        content=content,
+        digest_algorithm=md_algorithm,
+        signature_algorithm=signer_info["signature_algorithm"]["algorithm"].native,
+    )

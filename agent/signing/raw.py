@@ -1,0 +1,37 @@
+"""A bare signature over a precomputed hash, for portals that build their own containers."""
+
+from __future__ import annotations
+
+from agent.errors import KysoError
+from agent.signing.signer import Signer
+from agent.tokens.algorithms import SignatureAlgorithm, check_digest
+
+
+def algorithm_for_digest(signer: Signer, digest: bytes) -> SignatureAlgorithm:
+    """The key's usual algorithm for a digest of this length (SHA-256/384/512, or SHA-1)."""
+    by_length = {20: "sha1", 32: "sha256", 48: "sha384", 64: "sha512"}
+    if len(digest) not in by_length:
+        raise KysoError(
+            "INPUT_INVALID",
+            {"detail": f"a digest of {len(digest)} bytes matches no supported hash"},
+        )
+    return signer.default_algorithm(by_length[len(digest)])
+
+
+async def sign_hash(
+    signer: Signer, digest: bytes, algorithm: SignatureAlgorithm | None = None
+) -> tuple[bytes, SignatureAlgorithm]:
+    """Sign a precomputed ``digest``; return the raw signature and the algorithm used.
+
+    RSA signatures are the PKCS#1 (v1.5 or PSS) octet string; ECDSA signatures are DER
+    (``SEQUENCE {r, s}``), as X.509 and CMS carry them. Without ``algorithm`` the key's usual
+    one is chosen from the digest's length. The digest length must match the algorithm's hash.
+    """
+    chosen = algorithm or algorithm_for_digest(signer, digest)
+    if chosen.key_kind.value != signer.certificate.key_type:
+        raise KysoError(
+            "INPUT_INVALID",
+            {"detail": f"{chosen.value} does not fit a {signer.certificate.key_type} key"},
+        )
+    check_digest(chosen, digest)
+    return await signer.sign_digest(digest, chosen), chosen

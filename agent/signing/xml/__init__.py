@@ -1,0 +1,1 @@
+"""XML dossiers: safe parsing, enveloped XML-DSig signing by profile, verification, summaries."""

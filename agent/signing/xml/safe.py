@@ -1,0 +1,111 @@
+"""Reading XML that came from outside: no DTD, no entities, no network, bounded size and depth.
+
+Dossiers never need a DOCTYPE, so one is refused before libxml2 sees the document: that shuts
+out external entities (XXE), entity expansion (billion laughs) and DTD loading in one rule,
+and it lets the parser run with ``huge_tree`` (a 50 MB dossier may hold a base64 form file
+longer than libxml2's default 10 MB text limit) without losing libxml2's entity guards.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from agent.errors import KysoError
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # a 50 MB dossier fits, with room to spare
+DEFAULT_MAX_DEPTH = 256
+
+# The prolog: XML declaration, comments, PIs and whitespace before the first element.
+_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+_DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_UTF8_BOM = b"\xef\xbb\xbf"
+# Encodings whose bytes for ASCII characters are ASCII: the only ones whose markup we can find
+# in the raw bytes (the signer splices bytes; UTF-16 files are not used by any portal).
+_ASCII_COMPATIBLE = re.compile(r"^(utf-?8|us-ascii|ascii|iso-8859-\d+|latin-?1|windows-125\d|cp125\d)$", re.I)
+
+
+def declared_encoding(data: bytes) -> str:
+    """The document's encoding as declared (UTF-8 when there is no declaration).
+
+    Raises XML_ENCODING_UNSUPPORTED for UTF-16/32 and other encodings whose markup is not
+    ASCII bytes.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")) or (
+        len(data) > 1 and (data[0] == 0 or data[1] == 0)
+    ):
+        raise KysoError("XML_ENCODING_UNSUPPORTED", {"encoding": "UTF-16/UTF-32"})
+    head = data[3:] if data.startswith(_UTF8_BOM) else data
+    match = _DECL_ENCODING.match(head[:200])
+    encoding = match.group(1).decode("ascii") if match else "utf-8"
+    if not _ASCII_COMPATIBLE.match(encoding):
+        raise KysoError("XML_ENCODING_UNSUPPORTED", {"encoding": encoding})
+    return encoding
+
+
+def _check_prolog(data: bytes) -> None:
+    """Refuse a DOCTYPE (internal subset, external DTD, entity declarations) up front."""
+    pos = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+    while True:
+        match = _PROLOG_ITEM.match(data, pos)
+        if match is None:
+            break
+        pos = match.end()
+    if data.startswith(b"<!DOCTYPE", pos) or data.startswith(b"<!ENTITY", pos):
+        raise KysoError("XML_UNSAFE", {"detail": "DOCTYPE / DTD"})
+
+
+def _parser() -> etree.XMLParser:
+    # A new parser per call: lxml parsers are not safe to share between threads.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=True,
+        remove_comments=False,
+        remove_pis=False,
+        remove_blank_text=False,
+        collect_ids=False,
+    )
+
+
+def parse_untrusted(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+) -> etree._ElementTree:
+    """Parse ``data`` safely and return the document (comments, PIs and whitespace kept).
+
+    Raises KysoError: XML_TOO_LARGE (more than ``max_bytes``), XML_ENCODING_UNSUPPORTED,
+    XML_UNSAFE (DOCTYPE, DTD, entity declarations or references), XML_TOO_DEEP (elements
+    nested more than ``max_depth`` levels) or XML_MALFORMED (not well-formed XML).
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise KysoError("INPUT_INVALID", {"detail": "XML input must be bytes"})
+    if len(data) > max_bytes:
+        raise KysoError("XML_TOO_LARGE", {"size": len(data), "limit": max_bytes})
+    if not data.strip():
+        raise KysoError("XML_MALFORMED", {"detail": "the file is empty"})
+    declared_encoding(bytes(data[:200]))
+    _check_prolog(data)
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        message = str(exc)
+        if "depth" in message.lower():
+            raise KysoError("XML_TOO_DEEP", {"limit": max_depth}) from exc
+        if "entity" in message.lower():
+            raise KysoError("XML_UNSAFE", {"detail": f"entity reference ({message})"}) from exc
+        raise KysoError("XML_MALFORMED", {"detail": message}) from exc
+    except ValueError as exc:  # e.g. an unknown encoding name
+        raise KysoError("XML_MALFORMED", {"detail": str(exc)}) from exc
+    if root is None:
+        raise KysoError("XML_MALFORMED", {"detail": "no root element"})
+    tree = root.getroottree()
+    docinfo = tree.docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise KysoError("XML_UNSAFE", {"detail": "DOCTYPE / DTD"})
+    # An element max_depth + 1 levels down exists? The XPath walks level by level in C.
+    if root.xpath("boolean(" + "/*" * (max_depth + 1) + ")"):
+        raise KysoError("XML_TOO_DEEP", {"limit": max_depth})
+    return tree

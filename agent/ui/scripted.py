@@ -1,0 +1,192 @@
+"""A prompter that answers from a local JSON file: automated tests and unattended machines.
+
+The file is read again AT EVERY PROMPT, so a test can change the answers between steps::
+
+    {"pair": "always" | "once" | "deny",
+     "consent": "allow" | "deny",
+     "pin": "123456" | null,          # null = the user cancelled the PIN dialog
+     "certificate": "<thumbprint>",   # for choose_certificate; default: first usable one
+     "delay_seconds": 2.5}            # or {"consent": 2.5, "pin": 0.1}: a slow user
+
+Anything missing, unreadable or unknown is answered the safe way (deny / cancel), so a broken
+file can never approve a signature. This prompter is enabled only by a local command-line option
+or policy, never by a request; it logs a loud warning when it is created, and the agent reports
+it in ``agent.info``. Every prompt it answers is recorded in :attr:`ScriptedPrompter.prompts`
+so tests can assert that an attack produced no prompt at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from agent.errors import KysoError
+from agent.tokens.certinfo import CertificateInfo
+from agent.tokens.pin import PinRequest
+from agent.ui.api import CertificateChoice, ConsentRequest, PairingAnswer, PairingRequest
+
+log = logging.getLogger(__name__)
+
+WARNING_TEXT = (
+    "SCRIPTED PROMPTER ACTIVE: pairing, consent and PIN are answered from {path} without asking "
+    "anyone. Use this only for automated tests or unattended machines. / ĐANG DÙNG TRẢ LỜI TỰ "
+    "ĐỘNG từ tệp {path}: không hỏi người dùng trước khi ký."
+)
+
+# Accepted spellings. "allow" for pairing means "once": the least a file can grant.
+_PAIR_ANSWERS = {
+    "always": PairingAnswer.ALWAYS,
+    "once": PairingAnswer.ONCE,
+    "allow": PairingAnswer.ONCE,
+    "deny": PairingAnswer.DENY,
+}
+_CONSENT_ANSWERS = {"allow": True, "yes": True, "deny": False, "no": False}
+
+
+class PromptRecord(NamedTuple):
+    """One prompt the scripted prompter answered: what kind, about what, and the answer given."""
+
+    kind: str  # "pair", "certificate", "consent" or "pin"
+    summary: str  # the origin, the consent sentence, the token label...
+    answer: str = ""  # what was answered ("always", "allow", "deny", "pin", "cancel", a thumbprint)
+
+
+@dataclass(frozen=True)
+class ScriptAnswers:
+    """The answers file, parsed. Pure: built from a dict, no I/O."""
+
+    pair: PairingAnswer = PairingAnswer.DENY
+    consent: bool = False
+    pin: str | None = None
+    certificate: str | None = None
+    delays: tuple[tuple[str, float], ...] = ()
+    default_delay: float = 0.0
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> ScriptAnswers:
+        """Parse the file's JSON value; unknown or malformed entries fall back to deny/cancel."""
+        if not isinstance(data, dict):
+            log.error("scripted prompter: answers file is not a JSON object; denying everything")
+            return cls()
+        pair = _PAIR_ANSWERS.get(str(data.get("pair", "deny")).lower(), PairingAnswer.DENY)
+        consent = _CONSENT_ANSWERS.get(str(data.get("consent", "deny")).lower(), False)
+        pin = data.get("pin")
+        if pin is not None and not isinstance(pin, str):
+            pin = str(pin) if isinstance(pin, int) and not isinstance(pin, bool) else None
+        cert = data.get("certificate")
+        cert = cert.strip().lower().replace(":", "") if isinstance(cert, str) else None
+        default_delay, delays = 0.0, {}
+        raw_delay = data.get("delay_seconds", 0)
+        if isinstance(raw_delay, dict):
+            delays = {str(k): _seconds(v) for k, v in raw_delay.items()}
+        else:
+            default_delay = _seconds(raw_delay)
+        return cls(pair, consent, pin, cert, tuple(sorted(delays.items())), default_delay)
+
+    def delay_for(self, kind: str) -> float:
+        """Seconds to wait before answering a prompt of this kind."""
+        return dict(self.delays).get(kind, self.default_delay)
+
+
+def _seconds(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return seconds if math.isfinite(seconds) and seconds > 0 else 0.0
+
+
+def choose_from(request: CertificateChoice, wanted: str | None) -> CertificateInfo | None:
+    """The certificate the file names, or without a name the first one with no problems."""
+    if wanted:
+        for cert in request.certificates:
+            if cert.thumbprint.lower() == wanted:
+                return cert
+        return None
+    for cert in request.certificates:
+        if not cert.problems():
+            return cert
+    return None
+
+
+class ScriptedPrompter:
+    """Answers pairing, certificate choice, consent and PIN from a JSON file read at each prompt."""
+
+    name = "scripted"
+
+    def __init__(self, path: str | Path, *, timeout_seconds: float | None = None) -> None:
+        """Remember the file (it need not exist yet) and warn loudly that nobody is asked.
+
+        ``timeout_seconds`` plays the user's patience limit: a ``delay_seconds`` longer than it
+        ends the prompt with USER_TIMEOUT, as a real dialog would.
+        """
+        self.path = Path(path)
+        self.timeout_seconds = timeout_seconds
+        self.prompts: list[PromptRecord] = []
+        log.warning(WARNING_TEXT.format(path=self.path))
+
+    def read_answers(self) -> ScriptAnswers:
+        """Read and parse the answers file now; a missing or broken file means deny/cancel."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            log.error("scripted prompter: cannot read %s (%s); denying", self.path, exc)
+            return ScriptAnswers()
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            log.error("scripted prompter: %s is not valid JSON (%s); denying", self.path, exc)
+            return ScriptAnswers()
+        return ScriptAnswers.from_mapping(data)
+
+    async def _answer(self, kind: str) -> ScriptAnswers:
+        answers = self.read_answers()
+        delay = answers.delay_for(kind)
+        if delay:
+            if self.timeout_seconds is not None and delay >= self.timeout_seconds:
+                await asyncio.sleep(self.timeout_seconds)
+                raise KysoError("USER_TIMEOUT", {"prompt": kind})
+            await asyncio.sleep(delay)
+            # A slow user may have changed their mind: read the answers once more.
+            answers = self.read_answers()
+        return answers
+
+    def _record(self, kind: str, summary: str, answer: str) -> None:
+        self.prompts.append(PromptRecord(kind, summary, answer))
+        log.info("scripted prompter answered %s (%s): %s", kind, summary, answer)
+
+    async def pair(self, request: PairingRequest) -> PairingAnswer:
+        """Answer "Allow this origin?" with the file's ``pair`` value (default deny)."""
+        answers = await self._answer("pair")
+        self._record("pair", request.origin, answers.pair.value)
+        return answers.pair
+
+    async def choose_certificate(self, request: CertificateChoice) -> CertificateInfo | None:
+        """Pick the file's ``certificate`` thumbprint, or the first usable certificate."""
+        answers = await self._answer("certificate")
+        chosen = choose_from(request, answers.certificate)
+        self._record("certificate", request.origin, chosen.thumbprint if chosen else "cancel")
+        return chosen
+
+    async def consent(self, request: ConsentRequest) -> bool:
+        """Answer the consent question with the file's ``consent`` value (default deny)."""
+        answers = await self._answer("consent")
+        summary = f"{request.origin} {request.action}: {request.summary_en}"
+        self._record("consent", summary, "allow" if answers.consent else "deny")
+        return answers.consent
+
+    async def get_pin(self, request: PinRequest) -> str | None:
+        """Give the file's ``pin`` (None = cancel). The PIN itself is never logged or recorded."""
+        answers = await self._answer("pin")
+        summary = f"{request.token_label} ({request.state.tries_hint or 'ok'})"
+        self._record("pin", summary, "pin" if answers.pin is not None else "cancel")
+        return answers.pin
+
+    def count(self, kind: str | None = None) -> int:
+        """How many prompts (of one kind, or all) were answered so far."""
+        return sum(1 for p in self.prompts if kind is None or p.kind == kind)

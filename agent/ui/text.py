@@ -1,0 +1,374 @@
+"""What each prompt says, in Vietnamese first and English below. Pure: requests in, text out.
+
+The desktop dialogs and the terminal prompter both render these models, so the words a user
+reads are decided (and tested) in one place, without a display.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from agent.tokens.certinfo import CertificateInfo
+from agent.tokens.pin import PinRequest
+from agent.ui.api import CertificateChoice, ConsentItem, ConsentRequest, PairingRequest
+
+APP = "Kyso"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One labelled value: "Mã số thuế · Tax code: 0101234567"."""
+
+    label_vi: str
+    label_en: str
+    value: str
+    style: str = "normal"  # "normal", "bold", "mono" or "danger"
+
+    @property
+    def label(self) -> str:
+        """Both labels, Vietnamese first."""
+        return f"{self.label_vi} · {self.label_en}" if self.label_en else self.label_vi
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled group of fields (the certificate, one signed item...)."""
+
+    title: str
+    fields: tuple[Field, ...]
+    subtitle: str = ""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button: its answer key, its bilingual label, and its role."""
+
+    key: str
+    label_vi: str
+    label_en: str
+    role: str = "normal"  # "primary", "normal" or "cancel" (Escape and closing the window)
+
+    @property
+    def label(self) -> str:
+        """The caption shown on the button."""
+        return f"{self.label_vi} / {self.label_en}"
+
+
+@dataclass(frozen=True)
+class Warning:
+    """A highlighted message (tries left, final try, locked, expired certificate)."""
+
+    vi: str
+    en: str
+    severity: str = "warning"  # "warning" (amber) or "danger" (red)
+
+
+@dataclass(frozen=True)
+class PromptText:
+    """Everything one prompt shows."""
+
+    kind: str  # "pair", "consent", "certificate" or "pin"
+    title: str  # window title
+    question_vi: str
+    question_en: str
+    origin: str = ""  # shown in bold on its own line
+    sections: tuple[Section, ...] = ()
+    warnings: tuple[Warning, ...] = ()
+    choices: tuple[Choice, ...] = ()
+    note_vi: str = ""
+    note_en: str = ""
+
+
+# --- formatting helpers -------------------------------------------------------------------
+
+
+def format_date(iso: str) -> str:
+    """ISO 8601 -> dd/mm/yyyy, the way Vietnamese documents write dates."""
+    try:
+        return dt.datetime.fromisoformat(iso).strftime("%d/%m/%Y")
+    except ValueError:
+        return iso
+
+
+def group_hex(digest: str, size: int = 8) -> str:
+    """A long hex digest in groups, so a person can compare it piece by piece."""
+    digest = digest.lower()
+    return " ".join(digest[i : i + size] for i in range(0, len(digest), size))
+
+
+def certificate_fields(cert: CertificateInfo) -> tuple[Field, ...]:
+    """Holder, identifiers, issuer and validity of a certificate."""
+    fields = [Field("Người sở hữu", "Holder", cert.subject_display, "bold")]
+    for value, vi, en in (
+        (cert.mst, "Mã số thuế", "Tax code (MST)"),
+        (cert.cccd, "Số CCCD", "Citizen ID (CCCD)"),
+        (cert.cmnd, "Số CMND", "ID card (CMND)"),
+        (cert.mns, "Mã đơn vị NS", "Budget unit code (MNS)"),
+    ):
+        if value:
+            fields.append(Field(vi, en, value, "bold"))
+    fields.append(Field("Nhà cung cấp", "Issuer", cert.issuer_cn or cert.issuer))
+    problems = cert.problems()
+    validity = f"{format_date(cert.not_before)} – {format_date(cert.not_after)}"
+    fields.append(
+        Field(
+            "Hiệu lực",
+            "Valid",
+            validity,
+            "danger" if {"EXPIRED", "NOT_YET_VALID"} & set(problems) else "normal",
+        )
+    )
+    return tuple(fields)
+
+
+def certificate_warnings(cert: CertificateInfo | None) -> tuple[Warning, ...]:
+    """Problems a person must see before using this certificate."""
+    if cert is None:
+        return ()
+    out = []
+    problems = set(cert.problems())
+    if "EXPIRED" in problems:
+        out.append(Warning("Chứng thư số đã hết hạn.", "The certificate has expired.", "danger"))
+    if "NOT_YET_VALID" in problems:
+        out.append(
+            Warning(
+                "Chứng thư số chưa đến ngày hiệu lực.",
+                "The certificate is not valid yet.",
+                "danger",
+            )
+        )
+    if "NO_SIGNING_KEY_USAGE" in problems:
+        out.append(
+            Warning(
+                "Chứng thư số này không dùng để ký số.",
+                "This certificate is not meant for signing.",
+            )
+        )
+    return tuple(out)
+
+
+def item_section(item: ConsentItem, index: int, total: int) -> Section:
+    """One thing to be signed: its title, its summary lines and its SHA-256."""
+    fields = [Field(*split_label(label), value) for label, value in item.lines]
+    if item.sha256:
+        fields.append(Field("Mã băm SHA-256", "SHA-256", group_hex(item.sha256), "mono"))
+    prefix = f"{index}/{total}. " if total > 1 else ""
+    return Section(prefix + item.title, tuple(fields))
+
+
+# English captions for the labels the signing summaries use (the summary itself is Vietnamese).
+_LABELS_EN = {
+    "đơn vị": "Unit",
+    "tên đơn vị": "Unit",
+    "mst": "Tax code",
+    "mã số thuế": "Tax code",
+    "mã số bhxh": "Social insurance no.",
+    "kỳ kê khai": "Period",
+    "kỳ": "Period",
+    "số lao động": "Employees",
+    "số người lao động": "Employees",
+    "số bản ghi": "Records",
+    "thủ tục": "Procedure",
+    "mã thủ tục": "Procedure code",
+    "tờ khai": "Forms",
+    "biểu mẫu": "Forms",
+    "cơ quan quản lý": "Managing office",
+    "ngày lập": "Date",
+    "kích thước": "Size",
+    "tệp": "File",
+    "thuật toán": "Algorithm",
+}
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """ "Kích thước / size" -> ("Kích thước", "size"); a Vietnamese-only label gets a known
+    English caption (or none)."""
+    if " / " in label:
+        vi, en = label.split(" / ", 1)
+        return vi.strip(), en.strip()
+    return label.strip(), _LABELS_EN.get(label.strip().lower(), "")
+
+
+# --- the four prompts -----------------------------------------------------------------------
+
+
+def pairing_text(request: PairingRequest) -> PromptText:
+    """ "Allow https://… to use your signing token?" — once / always / deny."""
+    return PromptText(
+        kind="pair",
+        title=f"{APP} — Cho phép trang web? / Allow this website?",
+        question_vi="Cho phép trang web này sử dụng USB token ký số của bạn?",
+        question_en="Allow this website to use your signing USB token?",
+        origin=request.origin,
+        choices=(
+            Choice("once", "Một lần", "Once", "normal"),
+            Choice("always", "Luôn cho phép", "Always allow", "primary"),
+            Choice("deny", "Từ chối", "Deny", "cancel"),
+        ),
+        note_vi=(
+            "Chỉ cho phép trang web bạn tin cậy, ví dụ cổng Dịch vụ công hoặc phần mềm kê khai "
+            "BHXH của đơn vị. Mỗi lần ký, Kyso vẫn hỏi bạn và bạn vẫn phải nhập mã PIN."
+        ),
+        note_en=(
+            "Only allow websites you trust, such as the public-services portal or your BHXH "
+            "filing software. Kyso still asks you, and you still enter your PIN, for every signature."
+        ),
+    )
+
+
+def consent_text(request: ConsentRequest) -> PromptText:
+    """Who asks, with which certificate, to sign what: the user decides Ký / Hủy."""
+    is_login = request.action == "auth.challenge"
+    sections: list[Section] = []
+    if request.certificate is not None:
+        sections.append(
+            Section("Chứng thư số · Certificate", certificate_fields(request.certificate))
+        )
+    total = len(request.items)
+    for i, item in enumerate(request.items, start=1):
+        sections.append(item_section(item, i, total))
+    if total > 1:
+        question_vi = f"Ký {total} tài liệu cho trang web này?"
+        question_en = f"Sign {total} documents for this website?"
+    elif is_login:
+        question_vi = "Xác nhận đăng nhập bằng chứng thư số trên trang web này?"
+        question_en = "Confirm signing in with your certificate on this website?"
+    else:
+        question_vi = "Ký số tài liệu dưới đây cho trang web này?"
+        question_en = "Sign the document below for this website?"
+    primary = (
+        Choice("allow", "Xác nhận", "Confirm", "primary")
+        if is_login
+        else Choice("allow", "Ký", "Sign", "primary")
+    )
+    return PromptText(
+        kind="consent",
+        title=f"{APP} — Xác nhận ký số / Confirm signature",
+        question_vi=question_vi,
+        question_en=question_en,
+        origin=request.origin,
+        sections=tuple(sections),
+        warnings=certificate_warnings(request.certificate),
+        choices=(primary, Choice("deny", "Hủy", "Cancel", "cancel")),
+        note_vi=request.summary_vi,
+        note_en=request.summary_en,
+    )
+
+
+def certificate_choice_text(request: CertificateChoice) -> PromptText:
+    """Pick one of the certificates on the plugged-in tokens."""
+    sections = []
+    for cert in request.certificates:
+        problems = cert.problems()
+        subtitle = ""
+        if problems:
+            subtitle = "; ".join(_PROBLEM_TEXT.get(p, p) for p in problems)
+        sections.append(Section(cert.subject_display, certificate_fields(cert)[1:], subtitle))
+    return PromptText(
+        kind="certificate",
+        title=f"{APP} — Chọn chứng thư số / Choose a certificate",
+        question_vi="Chọn chứng thư số để dùng cho trang web này",
+        question_en="Choose the certificate to use for this website",
+        origin=request.origin,
+        sections=tuple(sections),
+        choices=(
+            Choice("choose", "Chọn", "Choose", "primary"),
+            Choice("cancel", "Hủy", "Cancel", "cancel"),
+        ),
+    )
+
+
+_PROBLEM_TEXT = {
+    "EXPIRED": "đã hết hạn / expired",
+    "NOT_YET_VALID": "chưa có hiệu lực / not yet valid",
+    "NO_SIGNING_KEY_USAGE": "không dùng để ký / not for signing",
+    "CA_CERTIFICATE": "chứng thư CA / a CA certificate",
+}
+
+
+def pin_warnings(request: PinRequest) -> tuple[Warning, ...]:
+    """What the token's PIN flags mean for the person typing."""
+    state = request.state
+    if state.locked:
+        return (
+            Warning(
+                "Mã PIN đã bị khóa. Liên hệ nhà cung cấp chữ ký số để mở khóa token.",
+                "The PIN is locked. Contact your certificate provider to unlock the token.",
+                "danger",
+            ),
+        )
+    if state.final_try:
+        return (
+            Warning(
+                "Chỉ còn MỘT lần thử: nhập sai lần nữa, token sẽ bị khóa.",
+                "ONE try left: one more wrong PIN locks the token.",
+                "danger",
+            ),
+        )
+    if state.count_low:
+        return (
+            Warning(
+                "Mã PIN vừa nhập chưa đúng. Hãy nhập lại cẩn thận.",
+                "The last PIN entered was wrong. Type it again carefully.",
+                "danger",
+            ),
+        )
+    return ()
+
+
+def pin_text(request: PinRequest) -> PromptText:
+    """The PIN prompt: which token, for which certificate, and how many tries are left."""
+    fields = [
+        Field(
+            "USB token",
+            "Token",
+            f"{request.token_label} (số sê-ri / serial {request.token_serial})",
+        )
+    ]
+    if request.certificate is not None:
+        fields.append(
+            Field("Chứng thư số", "Certificate", request.certificate.subject_display, "bold")
+        )
+    if request.min_length or request.max_length:
+        length = (
+            f"{request.min_length}–{request.max_length}"
+            if request.min_length and request.max_length
+            else str(request.min_length or request.max_length)
+        )
+        fields.append(Field("Độ dài mã PIN", "PIN length", f"{length} ký tự / characters"))
+    locked = request.state.locked
+    return PromptText(
+        kind="pin",
+        title=f"{APP} — Nhập mã PIN / Enter PIN",
+        question_vi="Nhập mã PIN của USB token để ký",
+        question_en="Enter your USB token's PIN to sign",
+        sections=(Section("", tuple(fields)),),
+        warnings=pin_warnings(request),
+        choices=(
+            *(() if locked else (Choice("ok", "Đồng ý", "OK", "primary"),)),
+            Choice("cancel", "Hủy", "Cancel", "cancel"),
+        ),
+        note_vi="Mã PIN chỉ được nhập trong cửa sổ này của Kyso, không bao giờ trên trang web.",
+        note_en="Type your PIN only in this Kyso window, never into a web page.",
+    )
+
+
+def render_plain(text: PromptText) -> str:
+    """The prompt as plain text (the terminal prompter; logs never get the PIN)."""
+    out = [text.title, "", text.question_vi, text.question_en]
+    if text.origin:
+        out += ["", f"  >>> {text.origin} <<<"]
+    for warning in text.warnings:
+        out += ["", f"  !! {warning.vi}", f"  !! {warning.en}"]
+    for section in text.sections:
+        out.append("")
+        if section.title:
+            out.append(section.title)
+        if section.subtitle:
+            out.append(f"  ({section.subtitle})")
+        for f in section.fields:
+            out.append(f"  {f.label_vi}{' / ' + f.label_en if f.label_en else ''}: {f.value}")
+    if text.note_vi or text.note_en:
+        out += ["", text.note_vi, text.note_en]
+    return "\n".join(line for line in out if line is not None)

@@ -1,0 +1,353 @@
+// The page-facing API: connect (discovery + version handshake), one method per protocol call,
+// events, and reconnection after the agent restarts.
+
+import { diagnose, discover } from "./discovery.mjs";
+import { KysoError } from "./errors.mjs";
+import { openSocket, RpcConnection } from "./rpc.mjs";
+import { bytesToBase64, base64ToBytes, compareVersions, digestBytes, listFrom, toBytes } from "./util.mjs";
+
+/** Version of this bridge (kept equal to package.json's). */
+export const BRIDGE_VERSION = "0.1.0";
+/** Protocol version this bridge speaks. */
+export const PROTOCOL_VERSION = "1";
+
+/** Defaults; every one can be overridden in the constructor. */
+export const DEFAULTS = Object.freeze({
+  host: "127.0.0.1",
+  ports: [27443, 27444, 27445],
+  // The agent's plain-http diagnosis port (GET /v1/ping, empty answer). [] turns it off.
+  pingPorts: [27442],
+  minAgentVersion: "0.1.0",
+  callTimeoutMs: 20_000,
+  interactionTimeoutMs: 300_000,
+  probeTimeoutMs: 3_000,
+  reconnect: true,
+  reconnectDelaysMs: [500, 1_000, 2_000, 5_000, 10_000],
+});
+
+function usage(detail) {
+  return new KysoError("BRIDGE_USAGE", { details: { detail } });
+}
+
+async function base64Of(value, what) {
+  const bytes = await toBytes(value);
+  if (!bytes) throw usage(`${what} must be bytes, a Blob or a string`);
+  return bytesToBase64(bytes);
+}
+
+async function base64Digest(value) {
+  const bytes = await digestBytes(value);
+  if (!bytes || !bytes.length) throw usage("digest must be bytes or a hex string");
+  return bytesToBase64(bytes);
+}
+
+function withCertificate(params, certificate) {
+  if (certificate) params.certificate = certificate;
+  return params;
+}
+
+/** Convert one batch item from the page's form (bytes) into the protocol's (base64). */
+async function batchItem(item, index) {
+  if (!item || typeof item !== "object") throw usage(`batch item ${index} must be an object`);
+  switch (item.kind) {
+    case "xml":
+      return { kind: "xml", profile: item.profile || "bhxh", document: await base64Of(item.document, "document") };
+    case "cms": {
+      const out = { kind: "cms", detached: item.detached !== false };
+      if (item.digest !== undefined) out.digest = await base64Digest(item.digest);
+      else out.data = await base64Of(item.data, "data");
+      return out;
+    }
+    case "hash": {
+      const out = { kind: "hash", digest: await base64Digest(item.digest) };
+      if (item.algorithm) out.algorithm = item.algorithm;
+      return out;
+    }
+    default:
+      throw usage(`batch item ${index} has unknown kind ${JSON.stringify(item.kind)}`);
+  }
+}
+
+/** A connection to the local Kyso agent, shared by everything on the page. */
+export class KysoBridge {
+  /** @param {Partial<typeof DEFAULTS> & {fetch?: Function, WebSocket?: Function, permissions?: object, origin?: string}} [options] */
+  constructor(options = {}) {
+    this.options = { ...DEFAULTS, ...options };
+    const g = globalThis;
+    this._fetch = options.fetch || (g.fetch ? g.fetch.bind(g) : null);
+    this._WebSocket = options.WebSocket || g.WebSocket;
+    this._permissions = options.permissions || (g.navigator ? g.navigator.permissions : undefined);
+    this.origin = options.origin || (g.location ? g.location.origin : "");
+    this._listeners = new Map();
+    this._conn = null;
+    this._connecting = null;
+    this._info = null;
+    this._port = null;
+    this._closedByPage = false;
+    this._reconnectTimer = null;
+    this._reconnectAttempt = 0;
+  }
+
+  /** The agent's info from the last successful handshake (null before). */
+  get agentInfo() {
+    return this._info;
+  }
+
+  /** Whether a connection is open now. */
+  get connected() {
+    return Boolean(this._conn && this._conn.isOpen);
+  }
+
+  /**
+   * Subscribe to an event: "tokens.changed" ({event, token}), "connected" (info),
+   * "disconnected" (KysoError), "status" ({state}), or any agent notification by method name.
+   * Returns a function that unsubscribes.
+   */
+  on(event, handler) {
+    if (!this._listeners.has(event)) this._listeners.set(event, new Set());
+    this._listeners.get(event).add(handler);
+    return () => this.off(event, handler);
+  }
+
+  /** Unsubscribe a handler added with on(). */
+  off(event, handler) {
+    const set = this._listeners.get(event);
+    if (set) set.delete(handler);
+  }
+
+  _emit(event, payload) {
+    const set = this._listeners.get(event);
+    if (!set) return;
+    for (const handler of [...set]) {
+      try {
+        handler(payload);
+      } catch {
+        // A page's handler must not break the bridge.
+      }
+    }
+  }
+
+  /** Find the agent, open the WebSocket, check its version. Resolves with agent.info. */
+  connect() {
+    if (this.connected) return Promise.resolve(this._info);
+    if (!this._connecting) {
+      this._closedByPage = false;
+      this._connecting = this._connect().finally(() => {
+        this._connecting = null;
+      });
+    }
+    return this._connecting;
+  }
+
+  async _connect() {
+    const o = this.options;
+    if (!this._fetch || !this._WebSocket) {
+      throw usage("this environment has no fetch/WebSocket; pass them in the options");
+    }
+    this._emit("status", { state: "connecting" });
+    const found = await discover({ fetch: this._fetch, host: o.host, ports: o.ports, timeoutMs: o.probeTimeoutMs });
+    if (!found) {
+      const error = await diagnose({
+        fetch: this._fetch,
+        permissions: this._permissions,
+        host: o.host,
+        ports: o.ports,
+        pingPorts: o.pingPorts,
+        timeoutMs: o.probeTimeoutMs,
+      });
+      this._emit("status", { state: "unreachable", error });
+      throw error;
+    }
+    // Readable /v1/info lets us refuse an old agent before any pairing prompt.
+    if (found.info) this._checkInfo(found.info);
+    this._emit("status", { state: "opening", port: found.port });
+    const url = `wss://${o.host}:${found.port}/v1/ws`;
+    const ws = await openSocket({
+      WebSocket: this._WebSocket,
+      url,
+      timeoutMs: o.interactionTimeoutMs,
+      origin: this.origin,
+    });
+    const conn = new RpcConnection(ws, {
+      origin: this.origin,
+      onNotification: (method, params) => this._emit(method, params),
+      onClose: (event, error) => this._onClose(conn, event, error),
+    });
+    let info;
+    try {
+      info = await conn.call("agent.info", {}, { timeoutMs: o.callTimeoutMs });
+      this._checkInfo(info);
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+    this._conn = conn;
+    this._info = info;
+    this._port = found.port;
+    this._reconnectAttempt = 0;
+    this._emit("status", { state: "connected", port: found.port });
+    this._emit("connected", info);
+    return info;
+  }
+
+  _checkInfo(info) {
+    const o = this.options;
+    if (!info || typeof info !== "object" || (info.name && info.name !== "Kyso")) {
+      throw new KysoError("PROTOCOL_UNSUPPORTED", { details: { name: info && info.name } });
+    }
+    const protocols = Array.isArray(info.protocol) ? info.protocol.map(String) : [];
+    if (!protocols.includes(PROTOCOL_VERSION)) {
+      // An agent older than protocol 1 has no list at all: that is "too old", not "foreign".
+      throw new KysoError("AGENT_TOO_OLD", {
+        details: { version: info.version || "?", minimum: o.minAgentVersion },
+      });
+    }
+    if (info.version && compareVersions(info.version, o.minAgentVersion) < 0) {
+      throw new KysoError("AGENT_TOO_OLD", { details: { version: info.version, minimum: o.minAgentVersion } });
+    }
+  }
+
+  _onClose(conn, event, error) {
+    if (this._conn !== conn) return;
+    this._conn = null;
+    this._emit("status", { state: "disconnected", error });
+    this._emit("disconnected", error);
+    const refused = error.code === "ORIGIN_NOT_ALLOWED";
+    if (this.options.reconnect && !this._closedByPage && !refused) this._scheduleReconnect();
+  }
+
+  _scheduleReconnect() {
+    const delays = this.options.reconnectDelaysMs;
+    const delay = delays[Math.min(this._reconnectAttempt, delays.length - 1)];
+    this._reconnectAttempt += 1;
+    clearTimeout(this._reconnectTimer);
+    this._reconnectTimer = setTimeout(() => this._backgroundReconnect(), delay);
+  }
+
+  async _backgroundReconnect() {
+    this._reconnectTimer = null;
+    if (this._closedByPage || this.connected || this._connecting) return;
+    // Only reconnect silently to an agent that already lets this origin read /v1/info (already
+    // allowed). An agent that would ask the user to pair again waits for the next real call:
+    // a pairing question must never pop up without the user doing something.
+    const o = this.options;
+    const found = await discover({ fetch: this._fetch, host: o.host, ports: o.ports, timeoutMs: o.probeTimeoutMs });
+    if (this._closedByPage || this.connected || this._connecting) return;
+    if (!found || !found.info) {
+      this._scheduleReconnect();
+      return;
+    }
+    this.connect().catch(() => {
+      if (!this._closedByPage) this._scheduleReconnect();
+    });
+  }
+
+  /** Close the connection and stop reconnecting. */
+  close() {
+    this._closedByPage = true;
+    clearTimeout(this._reconnectTimer);
+    this._reconnectTimer = null;
+    if (this._conn) {
+      const conn = this._conn;
+      this._conn = null;
+      conn.close();
+    }
+  }
+
+  async _call(method, params, { interactive = false, timeoutMs, onProgress } = {}) {
+    await this.connect();
+    const o = this.options;
+    const limit = timeoutMs ?? (interactive ? o.interactionTimeoutMs : o.callTimeoutMs);
+    return this._conn.call(method, params, { timeoutMs: limit, onProgress });
+  }
+
+  /** agent.info: name, version, protocol versions, port, whether a scripted prompter is on. */
+  info(options = {}) {
+    return this._call("agent.info", {}, options);
+  }
+
+  /** tokens.list: the plugged-in tokens. */
+  async listTokens(options = {}) {
+    return listFrom(await this._call("tokens.list", {}, options), "tokens");
+  }
+
+  /** certificates.list: certificates on the plugged-in tokens (with thumbprint, MST/CCCD...). */
+  async listCertificates(options = {}) {
+    return listFrom(await this._call("certificates.list", {}, options), "certificates");
+  }
+
+  /**
+   * auth.challenge: sign the portal's nonce (Web eID token format 1.0, bound to this origin by
+   * the agent). The user picks a certificate (unless `certificate` names one), confirms and
+   * types the PIN in Kyso's window. Resolves with the token object to send to the server.
+   */
+  async authChallenge(nonce, { certificate, timeoutMs } = {}) {
+    if (typeof nonce !== "string" || nonce.length < 16) {
+      throw usage("nonce must be the server's challenge string (at least 16 characters)");
+    }
+    return this._call("auth.challenge", withCertificate({ nonce }, certificate), { interactive: true, timeoutMs });
+  }
+
+  /**
+   * sign.xml: sign an XML document (bytes, Blob or text) with a profile ("bhxh", "tax"...).
+   * Resolves with {document: base64 of the signed XML, bytes(): Uint8Array, ...agent fields}.
+   */
+  async signXml(document, { profile = "bhxh", certificate, timeoutMs } = {}) {
+    const params = withCertificate({ profile, document: await base64Of(document, "document") }, certificate);
+    const result = await this._call("sign.xml", params, { interactive: true, timeoutMs });
+    return signedResult(result, "document");
+  }
+
+  /**
+   * sign.cms: a CMS/PKCS#7 SignedData over `data` (or over a precomputed `digest`), detached
+   * by default. Resolves with {cms: base64 DER, thumbprint, bytes(): Uint8Array}.
+   */
+  async signCms({ data, digest, detached = true, hash, certificate, timeoutMs } = {}) {
+    const params = { detached };
+    if (digest !== undefined) params.digest = await base64Digest(digest);
+    else params.data = await base64Of(data, "data");
+    if (hash) params.hash = hash;
+    const result = await this._call("sign.cms", withCertificate(params, certificate), { interactive: true, timeoutMs });
+    return signedResult(result, "cms");
+  }
+
+  /**
+   * sign.hash: a raw signature over a digest (bytes or hex).
+   * Resolves with {signature: base64, bytes(): Uint8Array, ...agent fields (algorithm, certificate)}.
+   */
+  async signHash(digest, { algorithm, certificate, timeoutMs } = {}) {
+    const params = { digest: await base64Digest(digest) };
+    if (algorithm) params.algorithm = algorithm;
+    const result = await this._call("sign.hash", withCertificate(params, certificate), { interactive: true, timeoutMs });
+    return signedResult(result, "signature");
+  }
+
+  /**
+   * sign.batch: several documents under one consent and one PIN entry.
+   * `items`: [{kind: "xml", document, profile?} | {kind: "cms", data | digest, detached?} |
+   * {kind: "hash", digest, algorithm?}]. `onProgress({done, total})` follows the agent's progress.
+   * Resolves with {results: [{index, ok, result?, error?: KysoError}], signed, failed, thumbprint}.
+   */
+  async signBatch(items, { stopOnError = false, certificate, onProgress, timeoutMs } = {}) {
+    if (!Array.isArray(items) || !items.length) throw usage("items must be a non-empty array");
+    const converted = await Promise.all(items.map(batchItem));
+    const params = withCertificate({ items: converted, stop_on_error: Boolean(stopOnError) }, certificate);
+    const result = await this._call("sign.batch", params, { interactive: true, timeoutMs, onProgress });
+    const results = listFrom(result, "results").map((entry) =>
+      entry && entry.error ? { ...entry, ok: false, error: KysoError.fromRpc(entry.error) } : entry,
+    );
+    return { ...result, results };
+  }
+}
+
+/** Normalise a signing result: keep the agent's fields, name the base64 field, add bytes(). */
+function signedResult(result, field) {
+  const base = typeof result === "string" ? { [field]: result } : { ...result };
+  if (typeof base[field] !== "string") {
+    const alt = ["document", "cms", "signature", "result"].find((k) => typeof base[k] === "string");
+    if (alt) base[field] = base[alt];
+  }
+  const b64 = base[field];
+  base.bytes = () => base64ToBytes(b64);
+  return base;
+}

@@ -1,0 +1,314 @@
+import assert from "node:assert/strict";
+import test from "node:test";
+
+import { KysoBridge, KysoError } from "../kyso-bridge.mjs";
+import { FakeAgent, FakeEnv, PAGE_ORIGIN } from "./fakes.mjs";
+
+const rejectsWith = (promise, code) =>
+  assert.rejects(promise, (error) => {
+    assert.ok(error instanceof KysoError, `not a KysoError: ${error}`);
+    assert.equal(error.code, code);
+    return true;
+  });
+
+function waitFor(bridge, event) {
+  return new Promise((resolve) => {
+    const off = bridge.on(event, (payload) => {
+      off();
+      resolve(payload);
+    });
+  });
+}
+
+test("discovery skips a dead default port and uses the first fallback that answers", async () => {
+  const env = new FakeEnv();
+  env.add(27444);
+  env.add(27445);
+  const bridge = new KysoBridge(env.options());
+  const info = await bridge.connect();
+  assert.equal(info.port, 27444);
+  assert.equal(env.opened.at(-1).url, "wss://127.0.0.1:27444/v1/ws");
+  assert.equal(bridge.connected, true);
+  bridge.close();
+});
+
+test("an agent not yet paired (info unreadable) is still found and reached over the WebSocket", async () => {
+  const env = new FakeEnv();
+  env.add(27443, new FakeAgent({ corsInfo: false }));
+  const bridge = new KysoBridge(env.options());
+  const info = await bridge.connect();
+  assert.equal(info.name, "Kyso");
+  assert.ok(env.fetched.some((f) => f.mode === "no-cors"));
+  bridge.close();
+});
+
+test("concurrent calls share one connection", async () => {
+  const env = new FakeEnv();
+  env.add(27443);
+  const bridge = new KysoBridge(env.options());
+  const [tokens, certs] = await Promise.all([bridge.listTokens(), bridge.listCertificates()]);
+  assert.equal(tokens[0].label, "KYSO DEMO 1");
+  assert.equal(certs.length, 1);
+  assert.equal(env.opened.length, 1);
+  bridge.close();
+});
+
+test("an old agent is refused before any WebSocket (no pairing prompt for nothing)", async () => {
+  const env = new FakeEnv();
+  env.add(27443, new FakeAgent({ version: "0.0.9" }));
+  const bridge = new KysoBridge(env.options({ minAgentVersion: "0.1.0" }));
+  await assert.rejects(bridge.connect(), (error) => {
+    assert.equal(error.code, "AGENT_TOO_OLD");
+    assert.match(error.messageVi, /0\.0\.9/);
+    assert.match(error.actionVi, /Cập nhật Kyso/);
+    return true;
+  });
+  assert.equal(env.opened.length, 0);
+});
+
+test("an agent without protocol 1 is too old; a foreign program is not Kyso", async () => {
+  const env = new FakeEnv();
+  env.add(27443, new FakeAgent({ protocol: [] }));
+  await rejectsWith(new KysoBridge(env.options()).connect(), "AGENT_TOO_OLD");
+  const other = new FakeEnv();
+  const agent = other.add(27443);
+  agent.info = () => ({ name: "SomethingElse", protocol: ["1"], version: "9" });
+  await rejectsWith(new KysoBridge(other.options()).connect(), "PROTOCOL_UNSUPPORTED");
+});
+
+test("origin refused in pairing: close 4403 becomes ORIGIN_NOT_ALLOWED naming the page", async () => {
+  const env = new FakeEnv();
+  env.add(27443, new FakeAgent({ refuseOrigin: true, corsInfo: false }));
+  const bridge = new KysoBridge(env.options());
+  await assert.rejects(bridge.connect(), (error) => {
+    assert.equal(error.code, "ORIGIN_NOT_ALLOWED");
+    assert.ok(error.messageVi.includes(PAGE_ORIGIN));
+    return true;
+  });
+});
+
+test("nothing listening and no ping: AGENT_UNREACHABLE telling how to start Kyso", async () => {
+  const env = new FakeEnv();
+  const bridge = new KysoBridge(env.options());
+  await assert.rejects(bridge.connect(), (error) => {
+    assert.equal(error.code, "AGENT_UNREACHABLE");
+    assert.equal(error.details.diagnosis, "not-running");
+    assert.match(error.actionVi, /kyso-agent run/);
+    return true;
+  });
+  assert.equal(env.opened.length, 0, "no WebSocket attempt when discovery failed");
+});
+
+test("agent running with an untrusted certificate: the http ping answers → CERT_NOT_TRUSTED", async () => {
+  const env = new FakeEnv();
+  env.add(27443, new FakeAgent({ trusted: false }));
+  env.pingPorts.add(27442);
+  await assert.rejects(new KysoBridge(env.options()).connect(), (error) => {
+    assert.equal(error.code, "CERT_NOT_TRUSTED");
+    assert.match(error.actionVi, /kyso-agent trust install/);
+    return true;
+  });
+});
+
+test("without a ping port the diagnosis says it cannot tell the two apart", async () => {
+  const env = new FakeEnv();
+  env.add(27443, new FakeAgent({ trusted: false }));
+  await assert.rejects(new KysoBridge(env.options({ pingPorts: [] })).connect(), (error) => {
+    assert.equal(error.code, "AGENT_UNREACHABLE");
+    assert.equal(error.details.diagnosis, "not-running-or-untrusted");
+    assert.match(error.actionVi, /trust install/);
+    return true;
+  });
+});
+
+test("Local Network Access denied wins over every other reason", async () => {
+  const env = new FakeEnv({ lna: "denied" });
+  env.add(27443);
+  env.pingPorts.add(27442);
+  await assert.rejects(new KysoBridge(env.options()).connect(), (error) => {
+    assert.equal(error.code, "LOCAL_NETWORK_DENIED");
+    assert.match(error.actionVi, /LocalNetworkAccessAllowedForUrls/);
+    return true;
+  });
+});
+
+test("a browser without the LNA permission name falls back to the other checks", async () => {
+  const env = new FakeEnv({ permissionNames: [] });
+  await rejectsWith(new KysoBridge(env.options()).connect(), "AGENT_UNREACHABLE");
+});
+
+test("a call that gets no answer times out with TIMEOUT; the connection stays usable", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  agent.handlers["tokens.list"] = () => undefined; // never answers
+  const bridge = new KysoBridge(env.options({ callTimeoutMs: 30 }));
+  await assert.rejects(bridge.listTokens(), (error) => {
+    assert.equal(error.code, "TIMEOUT");
+    assert.equal(error.details.method, "tokens.list");
+    return true;
+  });
+  assert.equal((await bridge.listCertificates()).length, 1);
+  bridge.close();
+});
+
+test("signing calls get the longer interaction timeout, not the call timeout", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  agent.handlers["auth.challenge"] = (params, ws, id) => {
+    setTimeout(() => ws._deliver({ jsonrpc: "2.0", id, result: { format: "web-eid:1.0", nonce: params.nonce } }), 60);
+    return undefined;
+  };
+  const bridge = new KysoBridge(env.options({ callTimeoutMs: 20, interactionTimeoutMs: 1000 }));
+  const token = await bridge.authChallenge("n".repeat(44));
+  assert.equal(token.format, "web-eid:1.0");
+  await rejectsWith(bridge.authChallenge("n".repeat(44), { timeoutMs: 10 }), "TIMEOUT");
+  bridge.close();
+});
+
+test("signXml sends base64 of the UTF-8 text and returns the signed document", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  agent.handlers["sign.xml"] = (params) => {
+    const xml = Buffer.from(params.document, "base64").toString("utf8");
+    return { document: Buffer.from(xml.replace("<CKy_Dvi/>", "<CKy_Dvi>sig</CKy_Dvi>")).toString("base64"), profile: params.profile };
+  };
+  const bridge = new KysoBridge(env.options());
+  const result = await bridge.signXml("<Hoso><TenDoiTuong>Công ty</TenDoiTuong><CKy_Dvi/></Hoso>", { certificate: "ab" });
+  assert.equal(result.profile, "bhxh");
+  assert.equal(new TextDecoder().decode(result.bytes()), "<Hoso><TenDoiTuong>Công ty</TenDoiTuong><CKy_Dvi>sig</CKy_Dvi></Hoso>");
+  const sent = agent.received.find((m) => m.method === "sign.xml");
+  assert.equal(sent.params.certificate, "ab");
+  bridge.close();
+});
+
+test("agent errors reach the page as KysoError with tries left", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  agent.handlers["sign.hash"] = () => {
+    throw {
+      code: 2001,
+      message: "The PIN is incorrect.",
+      data: { code: "PIN_INCORRECT", message_vi: "Mã PIN không đúng (còn {tries_left} lần).", details: { tries_left: 2 } },
+    };
+  };
+  const bridge = new KysoBridge(env.options());
+  await assert.rejects(bridge.signHash("00".repeat(32)), (error) => {
+    assert.equal(error.code, "PIN_INCORRECT");
+    assert.equal(error.details.tries_left, 2);
+    return true;
+  });
+  const hashCall = agent.received.find((m) => m.method === "sign.hash");
+  assert.equal(hashCall.params.digest, Buffer.alloc(32).toString("base64"));
+  bridge.close();
+});
+
+test("bad input from the page is refused before anything reaches the agent", async () => {
+  const env = new FakeEnv();
+  env.add(27443);
+  const bridge = new KysoBridge(env.options());
+  await rejectsWith(bridge.authChallenge(""), "BRIDGE_USAGE");
+  await rejectsWith(bridge.signHash("not hex"), "BRIDGE_USAGE");
+  await rejectsWith(bridge.signBatch([]), "BRIDGE_USAGE");
+  await rejectsWith(bridge.signBatch([{ kind: "pdf" }]), "BRIDGE_USAGE");
+  assert.equal(env.opened.length, 0);
+});
+
+test("signBatch reports progress for its own request and returns one entry per item", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  agent.handlers["sign.batch"] = (params, ws, id) => {
+    const total = params.items.length;
+    for (let done = 1; done <= total; done++) {
+      ws._deliver({ jsonrpc: "2.0", method: "sign.progress", params: { request_id: id + 1000, done, total } });
+      ws._deliver({ jsonrpc: "2.0", method: "sign.progress", params: { request_id: id, done, total } });
+    }
+    return {
+      items: params.items.map((item, i) =>
+        i === 1 ? { error: { code: "USER_CANCELLED", message_vi: "Đã hủy" } } : { result: { kind: item.kind } },
+      ),
+    };
+  };
+  const bridge = new KysoBridge(env.options());
+  const progress = [];
+  const results = await bridge.signBatch(
+    [
+      { kind: "xml", document: "<a/>" },
+      { kind: "cms", data: new Uint8Array([1, 2]) },
+      { kind: "hash", digest: "ff".repeat(32), algorithm: "RSA_PKCS1_SHA256" },
+    ],
+    { stopOnError: true, onProgress: (p) => progress.push(p) },
+  );
+  assert.deepEqual(progress, [{ done: 1, total: 3 }, { done: 2, total: 3 }, { done: 3, total: 3 }]);
+  assert.equal(results.length, 3);
+  assert.equal(results[1].error.code, "USER_CANCELLED");
+  const sent = agent.received.find((m) => m.method === "sign.batch").params;
+  assert.equal(sent.stop_on_error, true);
+  assert.equal(sent.items[1].data, "AQI=");
+  assert.equal(sent.items[1].detached, true);
+  bridge.close();
+});
+
+test("tokens.changed notifications reach subscribers; unsubscribe stops them", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  const bridge = new KysoBridge(env.options());
+  await bridge.connect();
+  const seen = [];
+  const off = bridge.on("tokens.changed", (p) => seen.push(p.event));
+  agent.notify("tokens.changed", { event: "removed", token: { label: "KYSO DEMO 1", serial: "1" } });
+  await new Promise((r) => setTimeout(r, 5));
+  off();
+  agent.notify("tokens.changed", { event: "inserted", token: { label: "KYSO DEMO 1", serial: "1" } });
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(seen, ["removed"]);
+  bridge.close();
+});
+
+test("agent restart: the running call fails with CONNECTION_LOST, then the bridge reconnects", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  agent.handlers["sign.xml"] = () => undefined; // the user is still looking at the consent dialog
+  const bridge = new KysoBridge(env.options());
+  await bridge.connect();
+  const pending = bridge.signXml("<a/>");
+  await new Promise((r) => setTimeout(r, 5));
+  const disconnected = waitFor(bridge, "disconnected");
+  env.agents.delete(27443);
+  agent.dropAll();
+  await rejectsWith(pending, "CONNECTION_LOST");
+  assert.equal((await disconnected).code, "CONNECTION_LOST");
+  // The agent comes back on a fallback port; the bridge finds it by itself.
+  const reconnected = waitFor(bridge, "connected");
+  env.add(27444);
+  const info = await reconnected;
+  assert.equal(info.port, 27444);
+  assert.equal((await bridge.listTokens()).length, 1);
+  bridge.close();
+});
+
+test("no silent reconnection to an agent that would ask to pair again; the next call does it", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  const bridge = new KysoBridge(env.options());
+  await bridge.connect();
+  agent.dropAll();
+  env.add(27443, new FakeAgent({ corsInfo: false }));
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(bridge.connected, false);
+  assert.equal(env.opened.length, 1);
+  assert.equal((await bridge.listTokens()).length, 1);
+  assert.equal(env.opened.length, 2);
+  bridge.close();
+});
+
+test("close() stops reconnection for good", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  const bridge = new KysoBridge(env.options());
+  await bridge.connect();
+  bridge.close();
+  agent.dropAll();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(env.opened.length, 1);
+  assert.equal(bridge.connected, false);
+});

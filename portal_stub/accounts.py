@@ -1,0 +1,212 @@
+"""Unit accounts: registration, log-in, and the signed account changes. Database logic only.
+
+Every change method receives the certificate that signed the (already verified) challenge and
+enforces who may sign it: the registered certificate, or for a certificate change a new one
+carrying the same MST.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from agent.tokens.certinfo import CertificateInfo
+from portal_stub.config import PortalConfig
+from portal_stub.db import Database
+from portal_stub.errors import PortalError
+from portal_stub.forms import CANCEL_REASONS
+from portal_stub.security import check_password, generate_password, hash_password
+
+# Registration columns <- form field names.
+_DETAIL_COLUMNS = {
+    "ten_don_vi": "unit_name",
+    "co_quan_bhxh": "office_code",
+    "dia_chi": "address",
+    "nguoi_lien_he": "contact_name",
+    "dien_thoai": "phone",
+    "email": "email",
+}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Outcome of "Đăng ký": the account and, for a brand-new account, its password."""
+
+    account: sqlite3.Row
+    password: str | None
+    reactivated: bool
+
+
+def username_for(mst: str) -> str:
+    """User names are the unit's tax code (branches keep their -NNN suffix)."""
+    return mst
+
+
+class AccountService:
+    """Accounts and their dossier types."""
+
+    def __init__(self, db: Database, config: PortalConfig) -> None:
+        self.db = db
+        self.config = config
+
+    def _now(self) -> str:
+        return self.config.clock().isoformat()
+
+    def get(self, account_id: int) -> sqlite3.Row | None:
+        """An account by id."""
+        return self.db.one("SELECT * FROM accounts WHERE id = ?", (account_id,))
+
+    def by_mst(self, mst: str) -> sqlite3.Row | None:
+        """An account by tax code."""
+        return self.db.one("SELECT * FROM accounts WHERE mst = ?", (mst,))
+
+    def types(self, account_id: int) -> dict[str, str]:
+        """procedure -> 'registered' | 'stopped' for this account."""
+        rows = self.db.all(
+            "SELECT procedure, status FROM account_types WHERE account_id = ?", (account_id,)
+        )
+        return {r["procedure"]: r["status"] for r in rows}
+
+    def _event(self, account_id: int, action: str, detail: dict[str, Any], cert: CertificateInfo) -> None:
+        self.db.run(
+            "INSERT INTO account_events (account_id, action, detail, cert_thumbprint, at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (account_id, action, json.dumps(detail, ensure_ascii=False), cert.thumbprint, self._now()),
+        )
+
+    @staticmethod
+    def _require_mst(cert: CertificateInfo, mst: str) -> None:
+        if cert.mst != mst:
+            raise PortalError("MST_MISMATCH", {"cert_mst": cert.mst or "(không có)", "mst": mst})
+
+    def _require_registered(self, account: sqlite3.Row, cert: CertificateInfo) -> None:
+        self._require_mst(cert, account["mst"])
+        if cert.thumbprint != account["cert_thumbprint"]:
+            raise PortalError("CERT_NOT_REGISTERED", {"thumbprint": cert.thumbprint})
+
+    def _set_types(self, account_id: int, types: list[str], status: str) -> None:
+        now = self._now()
+        for procedure in types:
+            self.db.run(
+                "INSERT INTO account_types (account_id, procedure, status, changed_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (account_id, procedure) DO UPDATE SET status = excluded.status, "
+                "changed_at = excluded.changed_at",
+                (account_id, procedure, status, now),
+            )
+
+    def register(self, values: dict[str, Any], cert: CertificateInfo) -> Registration:
+        """Register a unit signed by ``cert`` (whose MST must be the unit's).
+
+        A unit that cancelled earlier gets its old account back (same user name, same password,
+        as the e-BHXH rules say); an active unit is told to log in instead.
+        """
+        mst = values["ma_so_thue"]
+        self._require_mst(cert, mst)
+        existing = self.by_mst(mst)
+        now = self._now()
+        columns = {col: values[name] for name, col in _DETAIL_COLUMNS.items()}
+        cert_cols = {
+            "cert_thumbprint": cert.thumbprint,
+            "cert_der": cert.der,
+            "cert_subject": cert.subject,
+            "cert_not_after": cert.not_after,
+        }
+        with self.db.transaction():
+            if existing is not None:
+                if existing["status"] == "active":
+                    raise PortalError("ACCOUNT_EXISTS", {"mst": mst, "username": existing["username"]})
+                sets = {**columns, **cert_cols, "unit_code": values["ma_don_vi"], "status": "active",
+                        "cancel_reason": None, "updated_at": now}
+                self.db.run(
+                    f"UPDATE accounts SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
+                    (*sets.values(), existing["id"]),
+                )
+                account_id, password, reactivated = existing["id"], None, True
+            else:
+                password = generate_password()
+                row = {
+                    "username": username_for(mst),
+                    "password_hash": hash_password(password),
+                    "mst": mst,
+                    "unit_code": values["ma_don_vi"],
+                    **columns,
+                    **cert_cols,
+                    "status": "active",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                cur = self.db.run(
+                    f"INSERT INTO accounts ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                    tuple(row.values()),
+                )
+                account_id, reactivated = int(cur.lastrowid or 0), False
+            self._set_types(account_id, values["loai_ho_so"], "registered")
+            self._event(account_id, "register", values, cert)
+        account = self.get(account_id)
+        assert account is not None
+        return Registration(account, password, reactivated)
+
+    def login(self, username: str, password: str) -> sqlite3.Row:
+        """The account for these credentials, or E101 / E105."""
+        account = self.db.one("SELECT * FROM accounts WHERE username = ?", (username.strip(),))
+        if account is None or not check_password(account["password_hash"], password):
+            raise PortalError("LOGIN_FAILED")
+        if account["status"] != "active":
+            raise PortalError("ACCOUNT_CANCELLED")
+        return account
+
+    def add_types(self, account: sqlite3.Row, types: list[str], cert: CertificateInfo) -> None:
+        """"Đăng ký thêm hồ sơ"."""
+        self._require_registered(account, cert)
+        with self.db.transaction():
+            self._set_types(account["id"], types, "registered")
+            self._event(account["id"], "add-types", {"loai_ho_so": types}, cert)
+
+    def stop_types(self, account: sqlite3.Row, types: list[str], cert: CertificateInfo) -> None:
+        """"Đăng ký ngừng hồ sơ": only types currently registered can be stopped."""
+        self._require_registered(account, cert)
+        current = self.types(account["id"])
+        not_registered = [t for t in types if current.get(t) != "registered"]
+        if not_registered:
+            raise PortalError("TYPE_NOT_REGISTERED", {"procedure": ", ".join(not_registered)})
+        with self.db.transaction():
+            self._set_types(account["id"], types, "stopped")
+            self._event(account["id"], "stop-types", {"loai_ho_so": types}, cert)
+
+    def cancel(self, account: sqlite3.Row, reason: dict[str, str], cert: CertificateInfo) -> None:
+        """"Ngưng dịch vụ": the account stays (for a later re-registration), sessions end."""
+        self._require_registered(account, cert)
+        text = CANCEL_REASONS[reason["ly_do"]] + (f": {reason['ghi_chu']}" if reason["ghi_chu"] else "")
+        with self.db.transaction():
+            self.db.run(
+                "UPDATE accounts SET status = 'cancelled', cancel_reason = ?, updated_at = ? WHERE id = ?",
+                (text, self._now(), account["id"]),
+            )
+            self.db.run("DELETE FROM sessions WHERE account_id = ?", (account["id"],))
+            self._event(account["id"], "cancel", reason, cert)
+
+    def change_details(self, account: sqlite3.Row, values: dict[str, Any], cert: CertificateInfo) -> None:
+        """"Thay đổi thông tin" (details)."""
+        self._require_registered(account, cert)
+        sets = {col: values[name] for name, col in _DETAIL_COLUMNS.items()}
+        with self.db.transaction():
+            self.db.run(
+                f"UPDATE accounts SET {', '.join(f'{k} = ?' for k in sets)}, updated_at = ? WHERE id = ?",
+                (*sets.values(), self._now(), account["id"]),
+            )
+            self._event(account["id"], "change-details", values, cert)
+
+    def change_certificate(self, account: sqlite3.Row, cert: CertificateInfo) -> None:
+        """"Thay đổi thông tin" (certificate): signed with the NEW certificate, same MST."""
+        self._require_mst(cert, account["mst"])
+        if cert.thumbprint == account["cert_thumbprint"]:
+            raise PortalError("CERT_UNCHANGED")
+        with self.db.transaction():
+            self.db.run(
+                "UPDATE accounts SET cert_thumbprint = ?, cert_der = ?, cert_subject = ?, "
+                "cert_not_after = ?, updated_at = ? WHERE id = ?",
+                (cert.thumbprint, cert.der, cert.subject, cert.not_after, self._now(), account["id"]),
+            )
+            self._event(account["id"], "change-certificate", {"old": account["cert_thumbprint"]}, cert)

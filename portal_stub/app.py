@@ -1,0 +1,55 @@
+"""The aiohttp application factory of the portal stub."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from agent.signing.trust import TrustStore
+from portal_stub.config import PortalConfig
+from portal_stub.mail import start_sink
+from portal_stub.portal import Portal
+from portal_stub.processing import background
+from portal_stub.web import api, pages_account, pages_dossier
+from portal_stub.web.common import PORTAL, TEMPLATES, error_middleware, session_middleware, templates
+
+
+def _static_dir() -> Path:
+    return Path(str(resources.files("portal_stub").joinpath("static")))
+
+
+def create_app(config: PortalConfig, trust: TrustStore | None = None) -> web.Application:
+    """Build the portal. ``trust`` defaults to ``TrustStore.from_files(config.trust_paths,
+    config.crl_paths)``. The database, the SMTP sink (if enabled) and the simulated office's
+    timer live in the app's cleanup context: started with the app, closed with it."""
+    if trust is None:
+        trust = TrustStore.from_files(config.trust_paths, config.crl_paths)
+    # Uploads are base64 in forms (signed_document) or raw in multipart: room for both.
+    app = web.Application(
+        middlewares=[error_middleware, session_middleware],
+        client_max_size=config.max_upload_bytes * 4 // 3 + 1024 * 1024,
+    )
+    app[TEMPLATES] = templates()
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        portal = Portal.create(config, trust)
+        app[PORTAL] = portal
+        sink = await start_sink(config, portal.db) if config.smtp_sink else None
+        try:
+            async with background(config, portal.db):
+                yield
+        finally:
+            if sink is not None:
+                sink.close()
+                await sink.wait_closed()
+            portal.db.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_routes(pages_account.routes)
+    app.router.add_routes(pages_dossier.routes)
+    app.router.add_routes(api.routes)
+    app.router.add_static("/static", _static_dir(), follow_symlinks=False)
+    return app

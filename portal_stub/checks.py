@@ -1,0 +1,202 @@
+""""Kiểm tra hồ sơ": every check the portal makes on an uploaded dossier. Pure logic, no I/O.
+
+Order (the first failure is reported): size → well-formed (safe parser) → XSD → unit codes →
+dossier type → embedded forms → XML signature, chain, validity and revocation (the agent
+library's verify_xml) → signer MST → registered certificate. Duplicates need the database and
+are checked by the caller.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from lxml import etree
+
+from agent.errors import KysoError
+from agent.signing.trust import TrustStore, validate_certificate
+from agent.signing.xml import verify_xml
+from agent.signing.xml.safe import parse_untrusted
+from portal_stub.errors import PortalError, from_kyso
+
+MAX_DEPTH = 64
+# Lương tối thiểu vùng I (from 7/2024): the simulated office rejects rows paid less.
+MINIMUM_WAGE = 4_960_000
+
+
+@cache
+def schema() -> etree.XMLSchema:
+    """The dossier XSD (parsed once)."""
+    text = resources.files("portal_stub.schema").joinpath("hoso.xsd").read_bytes()
+    return etree.XMLSchema(etree.fromstring(text))
+
+
+@dataclass(frozen=True)
+class UnitContext:
+    """Who is submitting: the logged-in unit and its registrations."""
+
+    mst: str
+    unit_code: str
+    cert_thumbprint: str
+    types: dict[str, str]  # procedure -> registered | stopped
+    catalogue: dict[str, str]  # procedure -> name
+
+
+@dataclass
+class CheckResult:
+    """What a passed check found, shown on the result page and stored at submission."""
+
+    sha256: str
+    dossier_number: str
+    procedure: str
+    procedure_name: str
+    period: str
+    unit_name: str
+    mst: str
+    unit_code: str
+    employees: int
+    signer_subject: str
+    signer_thumbprint: str
+    signer_mst: str | None
+    signing_time: str | None
+    size: int
+    review: str | None = None  # the simulated office's objection, if any
+    forms: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """API form."""
+        return dict(self.__dict__)
+
+
+def _text(root: etree._Element, path: str) -> str:
+    found = root.find(path)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _schema_error(log: Any) -> str:
+    err = log.last_error if hasattr(log, "last_error") else None
+    if err is None:
+        return "không rõ"
+    return f"dòng {err.line}: {err.message}"
+
+
+def _validate(root: etree._Element, *, form: str | None = None) -> None:
+    xsd = schema()
+    if not xsd.validate(root):
+        if form:
+            raise PortalError("FORM_FILE_INVALID", {"form": form, "detail": _schema_error(xsd.error_log)})
+        raise PortalError("SCHEMA_INVALID", {"detail": _schema_error(xsd.error_log)})
+
+
+def _rows_review(rows: list[etree._Element]) -> str | None:
+    low = []
+    for row in rows:
+        salary = _text(row, "MucLuong")
+        if salary.isdigit() and int(salary) < MINIMUM_WAGE:
+            low.append(f"{_text(row, 'STT')} ({_text(row, 'HoTen')})")
+    if not low:
+        return None
+    return (
+        f"Mức lương đóng BHXH thấp hơn lương tối thiểu vùng ({MINIMUM_WAGE:,} đồng) ở dòng: "
+        .replace(",", ".") + ", ".join(low[:10]) + ("…" if len(low) > 10 else "")
+    )
+
+
+def _root(parsed: Any) -> etree._Element:
+    return parsed.getroot() if hasattr(parsed, "getroot") else parsed
+
+
+def check_dossier(
+    data: bytes, unit: UnitContext, trust: TrustStore, *, now: dt.datetime, max_bytes: int
+) -> CheckResult:
+    """Run every check; return what was found or raise the first :class:`PortalError`."""
+    if len(data) > max_bytes:
+        raise PortalError("FILE_TOO_LARGE", {"limit_mb": max_bytes // (1024 * 1024)})
+    if not data.strip():
+        raise PortalError("XML_MALFORMED", {"detail": "tệp rỗng"})
+    try:
+        root = _root(parse_untrusted(data, max_bytes=max_bytes, max_depth=MAX_DEPTH))
+    except KysoError as exc:
+        raise PortalError("XML_MALFORMED", {"detail": exc.message_vi}, cause=exc) from exc
+    if root.tag != "Hoso":
+        raise PortalError("SCHEMA_INVALID", {"detail": f"phần tử gốc là <{root.tag}>, cần <Hoso>"})
+    _validate(root)
+
+    mst = _text(root, "NoiDung/ThongTinDonVi/MaSoThue")
+    unit_code = _text(root, "NoiDung/ThongTinDonVi/MaSoBHXH")
+    if mst != unit.mst:
+        raise PortalError("UNIT_MISMATCH", {"field": "MST", "value": mst})
+    if unit_code != unit.unit_code:
+        raise PortalError("UNIT_MISMATCH", {"field": "mã đơn vị", "value": unit_code})
+    procedure = _text(root, "NoiDung/ThongTinHoSo/MaThuTuc")
+    if procedure not in unit.catalogue:
+        raise PortalError("TYPE_UNKNOWN", {"procedure": procedure})
+    status = unit.types.get(procedure)
+    if status is None:
+        raise PortalError("TYPE_NOT_REGISTERED", {"procedure": procedure})
+    if status == "stopped":
+        raise PortalError("TYPE_STOPPED", {"procedure": procedure})
+
+    rows = list(root.iterfind("NoiDung/DanhSachLaoDong/NguoiLaoDong"))
+    forms = []
+    for form_file in root.iterfind("NoiDung/ThongTinHoSo/ToKhais/FileToKhai"):
+        code = _text(form_file, "MaToKhai")
+        forms.append(code)
+        try:
+            raw = base64.b64decode(_text(form_file, "NoiDungFile"), validate=True)
+            form_root = _root(parse_untrusted(raw, max_bytes=max_bytes, max_depth=MAX_DEPTH))
+        except (binascii.Error, ValueError) as exc:
+            raise PortalError("FORM_FILE_INVALID", {"form": code, "detail": "không giải mã được"}) from exc
+        except KysoError as exc:
+            raise PortalError("FORM_FILE_INVALID", {"form": code, "detail": exc.message_vi}) from exc
+        if form_root.tag != "ToKhai":
+            raise PortalError("FORM_FILE_INVALID", {"form": code, "detail": f"gốc <{form_root.tag}>"})
+        _validate(form_root, form=code)
+        if _text(form_root, "ThongTinChung/MaSoThue") != unit.mst:
+            raise PortalError(
+                "UNIT_MISMATCH",
+                {"field": f"MST trong tờ khai {code}", "value": _text(form_root, "ThongTinChung/MaSoThue")},
+            )
+        if not rows:
+            rows = list(form_root.iterfind("DanhSach/NguoiLaoDong"))
+
+    try:
+        verification = verify_xml(data, trust, profile="bhxh")
+        signer = verification.signer
+        # No trusted timestamp in a BHXH file: the claimed signing time is the signer's word,
+        # so the certificate must also be valid (and not revoked) now, when the portal receives it.
+        validate_certificate(signer.der, trust, at=now, purpose="sign")
+    except KysoError as exc:
+        raise from_kyso(exc) from exc
+    if signer.mst != unit.mst:
+        raise PortalError("MST_MISMATCH", {"cert_mst": signer.mst or "(không có)", "mst": unit.mst})
+    if signer.thumbprint != unit.cert_thumbprint:
+        raise PortalError("CERT_NOT_REGISTERED", {"thumbprint": signer.thumbprint})
+    signing_time = getattr(verification, "signing_time", None)
+    if isinstance(signing_time, dt.datetime):
+        signing_time = signing_time.isoformat()
+
+    return CheckResult(
+        sha256=hashlib.sha256(data).hexdigest(),
+        dossier_number=_text(root, "NoiDung/ThongTinHoSo/SoHoSo"),
+        procedure=procedure,
+        procedure_name=unit.catalogue[procedure],
+        period=_text(root, "NoiDung/ThongTinHoSo/KyKeKhai"),
+        unit_name=_text(root, "NoiDung/ThongTinDonVi/TenDoiTuong"),
+        mst=mst,
+        unit_code=unit_code,
+        employees=len(rows),
+        signer_subject=signer.subject_display,
+        signer_thumbprint=signer.thumbprint,
+        signer_mst=signer.mst,
+        signing_time=signing_time,
+        size=len(data),
+        review=_rows_review(rows),
+        forms=forms,
+    )

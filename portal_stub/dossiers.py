@@ -1,0 +1,310 @@
+"""Drafts (the iBHXH stand-in), checked uploads, submissions, look-ups and notices (database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from typing import Any
+
+from portal_stub.checks import CheckResult, UnitContext
+from portal_stub.config import PortalConfig
+from portal_stub.db import Database
+from portal_stub.dossier_xml import Employee, Unit, build_dossier, parse_rows, valid_period
+from portal_stub.errors import PortalError
+from portal_stub.security import new_token
+
+STATUS_LABELS = {
+    "received": "Đã tiếp nhận",
+    "processing": "Đang xử lý",
+    "accepted": "Đã giải quyết",
+    "rejected": "Từ chối",
+}
+UPLOAD_TTL = dt.timedelta(hours=1)
+
+
+class DossierService:
+    """Everything about dossiers for one portal."""
+
+    def __init__(self, db: Database, config: PortalConfig) -> None:
+        self.db = db
+        self.config = config
+
+    def _now(self) -> dt.datetime:
+        return self.config.clock()
+
+    # --- catalogue / context -------------------------------------------------------------------
+
+    def catalogue(self) -> dict[str, str]:
+        """procedure -> name."""
+        return {r["procedure"]: r["name"] for r in self.db.all("SELECT * FROM dossier_types")}
+
+    def unit_context(self, account: sqlite3.Row, types: dict[str, str]) -> UnitContext:
+        """What the check needs to know about the logged-in unit."""
+        return UnitContext(
+            mst=account["mst"],
+            unit_code=account["unit_code"],
+            cert_thumbprint=account["cert_thumbprint"],
+            types=types,
+            catalogue=self.catalogue(),
+        )
+
+    # --- drafts ---------------------------------------------------------------------------------
+
+    def drafts(self, account_id: int) -> list[sqlite3.Row]:
+        """The unit's drafts, newest first."""
+        return self.db.all(
+            "SELECT * FROM drafts WHERE account_id = ? ORDER BY id DESC", (account_id,)
+        )
+
+    def draft(self, account_id: int, draft_id: int) -> sqlite3.Row:
+        """One of the unit's drafts, or E107."""
+        row = self.db.one(
+            "SELECT * FROM drafts WHERE id = ? AND account_id = ?", (draft_id, account_id)
+        )
+        if row is None:
+            raise PortalError("NOT_FOUND")
+        return row
+
+    def save_draft(
+        self,
+        account: sqlite3.Row,
+        *,
+        draft_id: int | None,
+        period: str,
+        rows: list[dict[str, str]],
+        procedure: str = "600",
+    ) -> int:
+        """"Ghi": create or update a procedure-600 draft with its D02-TS rows."""
+        if not valid_period(period):
+            raise PortalError("FORM_INVALID", {"detail": "kỳ kê khai phải có dạng MM/YYYY"})
+        employees = parse_rows(rows)
+        if not employees:
+            raise PortalError("FORM_INVALID", {"detail": "chưa có người lao động nào trong D02-TS"})
+        data = json.dumps([e.__dict__ for e in employees], ensure_ascii=False)
+        now = self._now().isoformat()
+        if draft_id is None:
+            cur = self.db.run(
+                "INSERT INTO drafts (account_id, procedure, period, contact_name, phone, email, "
+                "rows_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (account["id"], procedure, period, account["contact_name"], account["phone"],
+                 account["email"], data, now, now),
+            )
+            return int(cur.lastrowid or 0)
+        self.draft(account["id"], draft_id)
+        self.db.run(
+            "UPDATE drafts SET period = ?, rows_json = ?, updated_at = ? WHERE id = ?",
+            (period, data, now, draft_id),
+        )
+        return draft_id
+
+    def take_number(self, account: sqlite3.Row, draft_id: int) -> str:
+        """"Lấy số hồ sơ": a number unique to the unit (kept if already taken)."""
+        draft = self.draft(account["id"], draft_id)
+        if draft["dossier_number"]:
+            return str(draft["dossier_number"])
+        year = self._now().year
+        prefix = f"{account['unit_code']}-{year}-"
+        with self.db.transaction():
+            row = self.db.one(
+                "SELECT COUNT(*) AS n FROM drafts WHERE dossier_number LIKE ?", (prefix + "%",)
+            )
+            number = f"{prefix}{(row['n'] if row else 0) + 1:05d}"
+            self.db.run("UPDATE drafts SET dossier_number = ? WHERE id = ?", (number, draft_id))
+        return number
+
+    def draft_rows(self, draft: sqlite3.Row) -> list[Employee]:
+        """The stored employee rows."""
+        return [Employee(**r) for r in json.loads(draft["rows_json"])]
+
+    def export(self, account: sqlite3.Row, draft_id: int) -> tuple[str, bytes]:
+        """"Xuất file BHXH-VAN": (file name, unsigned XML)."""
+        draft = self.draft(account["id"], draft_id)
+        if not draft["dossier_number"]:
+            raise PortalError("DOSSIER_NUMBER_MISSING")
+        office = self.db.one("SELECT name FROM offices WHERE code = ?", (account["office_code"],))
+        unit = Unit(
+            name=account["unit_name"],
+            unit_code=account["unit_code"],
+            mst=account["mst"],
+            office_name=office["name"] if office else account["office_code"],
+            contact_name=draft["contact_name"],
+            phone=draft["phone"],
+            email=draft["email"],
+        )
+        data = build_dossier(
+            unit,
+            procedure=draft["procedure"],
+            procedure_name=self.catalogue()[draft["procedure"]],
+            period=draft["period"],
+            dossier_number=draft["dossier_number"],
+            created=dt.date.fromisoformat(draft["updated_at"][:10]),
+            rows=self.draft_rows(draft),
+        )
+        safe_number = draft["dossier_number"].replace("/", "-")
+        return f"BHXH-VAN_{draft['procedure']}_{safe_number}.xml", data
+
+    # --- check, upload, submit --------------------------------------------------------------------
+
+    def find_duplicate(self, account_id: int, result: CheckResult) -> sqlite3.Row | None:
+        """A submitted dossier with the same number or the same bytes."""
+        return self.db.one(
+            "SELECT * FROM dossiers WHERE account_id = ? AND (dossier_number = ? OR sha256 = ?)",
+            (account_id, result.dossier_number, result.sha256),
+        )
+
+    def store_upload(self, account_id: int, data: bytes, result: CheckResult) -> str:
+        """Keep a file that passed the check; "Nộp hồ sơ" refers to it by the returned id."""
+        upload_id = new_token()
+        now = self._now()
+        self.db.run(
+            "DELETE FROM uploads WHERE created_at < ?", ((now - UPLOAD_TTL).isoformat(),)
+        )
+        self.db.run(
+            "INSERT INTO uploads (id, account_id, sha256, content, summary_json, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (upload_id, account_id, result.sha256, data, json.dumps(result.to_json()), now.isoformat()),
+        )
+        return upload_id
+
+    def upload(self, account_id: int, upload_id: str) -> sqlite3.Row:
+        """A checked upload of this unit that has not expired, or E410."""
+        row = self.db.one(
+            "SELECT * FROM uploads WHERE id = ? AND account_id = ?", (upload_id or "", account_id)
+        )
+        if row is None or dt.datetime.fromisoformat(row["created_at"]) + UPLOAD_TTL < self._now():
+            raise PortalError("CHECK_REQUIRED")
+        return row
+
+    def submit(self, account_id: int, upload_id: str, data: bytes, result: CheckResult) -> sqlite3.Row:
+        """"Nộp hồ sơ": record the dossier with a receipt number and a receipt notice."""
+        now = self._now()
+        with self.db.transaction():
+            dup = self.find_duplicate(account_id, result)
+            if dup is not None:
+                raise PortalError("DUPLICATE", {"receipt": dup["receipt"]})
+            count = self.db.one("SELECT COUNT(*) AS n FROM dossiers")
+            receipt = f"BN{now:%Y%m%d}{(count['n'] if count else 0) + 1:06d}"
+            cur = self.db.run(
+                "INSERT INTO dossiers (account_id, receipt, dossier_number, sha256, procedure, "
+                "procedure_name, period, employees, signer_subject, signer_thumbprint, "
+                "signing_time, content, status, review, submitted_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
+                (account_id, receipt, result.dossier_number, result.sha256, result.procedure,
+                 result.procedure_name, result.period, result.employees, result.signer_subject,
+                 result.signer_thumbprint, result.signing_time, data, result.review,
+                 now.isoformat(), now.isoformat()),
+            )
+            dossier_id = int(cur.lastrowid or 0)
+            self.db.run(
+                "INSERT INTO dossier_history (dossier_id, status, note, at) VALUES (?, 'received', ?, ?)",
+                (dossier_id, "Hệ thống đã nhận hồ sơ", now.isoformat()),
+            )
+            self.db.run("DELETE FROM uploads WHERE id = ?", (upload_id,))
+            add_notice(
+                self.db, account_id, dossier_id, now,
+                f"Thông báo tiếp nhận hồ sơ {result.dossier_number}",
+                f"Cơ quan BHXH đã tiếp nhận hồ sơ số {result.dossier_number} (thủ tục "
+                f"{result.procedure} – {result.procedure_name}, kỳ {result.period}), biên nhận "
+                f"số {receipt}, lúc {now:%H:%M ngày %d/%m/%Y} (UTC).",
+            )
+        row = self.dossier(account_id, dossier_id)
+        return row
+
+    # --- look-ups ---------------------------------------------------------------------------------
+
+    def dossier(self, account_id: int, dossier_id: int) -> sqlite3.Row:
+        """One submitted dossier of this unit (without content), or E107."""
+        row = self.db.one(
+            "SELECT id, account_id, receipt, dossier_number, sha256, procedure, procedure_name, "
+            "period, employees, signer_subject, signer_thumbprint, signing_time, status, "
+            "status_reason, submitted_at, updated_at FROM dossiers WHERE id = ? AND account_id = ?",
+            (dossier_id, account_id),
+        )
+        if row is None:
+            raise PortalError("NOT_FOUND")
+        return row
+
+    def history(self, dossier_id: int) -> list[sqlite3.Row]:
+        """Status changes of a dossier, oldest first."""
+        return self.db.all(
+            "SELECT status, note, at FROM dossier_history WHERE dossier_id = ? ORDER BY id",
+            (dossier_id,),
+        )
+
+    def search(
+        self,
+        account_id: int,
+        *,
+        date_from: str = "",
+        date_to: str = "",
+        status: str = "",
+        procedure: str = "",
+        period: str = "",
+    ) -> list[sqlite3.Row]:
+        """"Tra cứu hồ sơ" with filters (dates YYYY-MM-DD inclusive)."""
+        sql = (
+            "SELECT id, receipt, dossier_number, procedure, procedure_name, period, employees, "
+            "status, status_reason, submitted_at, updated_at FROM dossiers WHERE account_id = ?"
+        )
+        params: list[Any] = [account_id]
+        if date_from:
+            sql += " AND submitted_at >= ?"
+            params.append(_date(date_from))
+        if date_to:
+            sql += " AND submitted_at < ?"
+            params.append((dt.date.fromisoformat(_date(date_to)) + dt.timedelta(days=1)).isoformat())
+        if status:
+            if status not in STATUS_LABELS:
+                raise PortalError("FORM_INVALID", {"detail": "trạng thái không hợp lệ"})
+            sql += " AND status = ?"
+            params.append(status)
+        if procedure:
+            sql += " AND procedure = ?"
+            params.append(procedure)
+        if period:
+            sql += " AND period = ?"
+            params.append(period)
+        return self.db.all(sql + " ORDER BY submitted_at DESC, id DESC", params)
+
+    def notices(self, account_id: int, period: str = "") -> list[sqlite3.Row]:
+        """"Nhận thông báo" for a period (MM/YYYY of the notice; empty: all)."""
+        if period and not valid_period(period):
+            raise PortalError("FORM_INVALID", {"detail": "kỳ phải có dạng MM/YYYY"})
+        sql = "SELECT * FROM notices WHERE account_id = ?"
+        params: list[Any] = [account_id]
+        if period:
+            sql += " AND period = ?"
+            params.append(period)
+        return self.db.all(sql + " ORDER BY created_at DESC, id DESC", params)
+
+    def read_notice(self, account_id: int, notice_id: int) -> sqlite3.Row:
+        """Open a notice (marks it read)."""
+        row = self.db.one(
+            "SELECT * FROM notices WHERE id = ? AND account_id = ?", (notice_id, account_id)
+        )
+        if row is None:
+            raise PortalError("NOT_FOUND")
+        if row["read_at"] is None:
+            self.db.run(
+                "UPDATE notices SET read_at = ? WHERE id = ?", (self._now().isoformat(), notice_id)
+            )
+        return row
+
+
+def _date(value: str) -> str:
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError as exc:
+        raise PortalError("FORM_INVALID", {"detail": "ngày phải có dạng YYYY-MM-DD"}) from exc
+
+
+def add_notice(
+    db: Database, account_id: int, dossier_id: int | None, at: dt.datetime, title: str, body: str
+) -> None:
+    """Add a notice for the unit (period = month of the notice)."""
+    db.run(
+        "INSERT INTO notices (account_id, dossier_id, period, title, body, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (account_id, dossier_id, f"{at:%m/%Y}", title, body, at.isoformat()),
+    )

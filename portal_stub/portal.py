@@ -1,0 +1,223 @@
+"""The portal's services wired together, and the flows shared by the pages and the JSON API.
+
+Pages and API differ only in how they read input and show results; every rule lives here or
+below (accounts, challenges, checks, dossiers), so both behave the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from agent.signing.trust import TrustStore
+from agent.tokens.certinfo import CertificateInfo
+from portal_stub.accounts import AccountService
+from portal_stub.challenges import Challenge, ChallengeService, parse_token
+from portal_stub.checks import CheckResult, check_dossier
+from portal_stub.config import PortalConfig
+from portal_stub.db import Database
+from portal_stub.dossiers import DossierService
+from portal_stub.errors import PortalError
+from portal_stub.forms import Bound, bound_fields
+from portal_stub.mail import send_mail
+from portal_stub.security import fields_hash
+from portal_stub.sessions import Session, SessionStore
+
+ACTION_DONE_VI = {
+    "register": "Đăng ký giao dịch điện tử thành công. Tài khoản đã được gửi tới thư điện tử {email}.",
+    "register-again": "Đăng ký lại thành công. Đơn vị tiếp tục dùng tài khoản cũ ({username}); "
+    "thư xác nhận đã được gửi tới {email}.",
+    "add-types": "Đã đăng ký thêm hồ sơ: {types}.",
+    "stop-types": "Đã đăng ký ngừng hồ sơ: {types}.",
+    "cancel": "Đơn vị đã ngưng sử dụng dịch vụ BHXH điện tử. Khi cần, chọn \"Đăng ký\" để đăng ký "
+    "lại (tiếp tục dùng tài khoản cũ).",
+    "change-details": "Đã thay đổi thông tin đăng ký.",
+    "change-certificate": "Đã thay đổi chứng thư số của đơn vị. Từ nay chỉ chấp nhận chữ ký bằng "
+    "chứng thư số mới.",
+}
+
+
+@dataclass
+class Portal:
+    """All services of one running portal."""
+
+    config: PortalConfig
+    db: Database
+    trust: TrustStore
+    sessions: SessionStore
+    accounts: AccountService
+    challenges: ChallengeService
+    dossiers: DossierService
+
+    @classmethod
+    def create(cls, config: PortalConfig, trust: TrustStore) -> Portal:
+        """Open the database (migrating it) and build the services."""
+        db = Database(config.db_path)
+        return cls(
+            config=config,
+            db=db,
+            trust=trust,
+            sessions=SessionStore(db, config),
+            accounts=AccountService(db, config),
+            challenges=ChallengeService(db, config, trust),
+            dossiers=DossierService(db, config),
+        )
+
+    # --- catalogues -------------------------------------------------------------------------------
+
+    def offices(self) -> list[sqlite3.Row]:
+        """"Danh mục cơ quan BHXH"."""
+        return self.db.all("SELECT * FROM offices ORDER BY code")
+
+    def dossier_types(self) -> list[sqlite3.Row]:
+        """"Danh mục hồ sơ"."""
+        return self.db.all("SELECT * FROM dossier_types ORDER BY procedure")
+
+    def _known(self) -> tuple[set[str], set[str]]:
+        return {r["code"] for r in self.offices()}, {r["procedure"] for r in self.dossier_types()}
+
+    # --- accounts ---------------------------------------------------------------------------------
+
+    def account_for(self, session: Session | None) -> sqlite3.Row | None:
+        """The active account of a session (None when anonymous)."""
+        if session is None or session.account_id is None:
+            return None
+        account = self.accounts.get(session.account_id)
+        if account is None or account["status"] != "active":
+            return None
+        return account
+
+    def bind(self, action: str, fields: Any, account: sqlite3.Row | None) -> Bound:
+        """Validate a form for ``action`` and compute what its signature must bind."""
+        offices, types = self._known()
+        return bound_fields(
+            action, fields, username=account["username"] if account else None,
+            offices=offices, types=types,
+        )
+
+    def issue_challenge(
+        self, action: str, fields: Any, account: sqlite3.Row | None, session: Session | None,
+        *, given_hash: str | None = None,
+    ) -> Challenge:
+        """A challenge for ``action`` bound to the form values (or a client-computed hash)."""
+        if action != "register" and account is None:
+            raise PortalError("LOGIN_REQUIRED")
+        if given_hash is not None:
+            if len(given_hash) != 64 or any(c not in "0123456789abcdef" for c in given_hash):
+                raise PortalError("FORM_INVALID", {"detail": "fields_hash must be SHA-256 hex"})
+            digest = given_hash
+        else:
+            bound = self.bind(action, fields, account)
+            digest = fields_hash(bound.action, bound.fields)
+        return self.challenges.issue(
+            action, digest,
+            account_id=account["id"] if account else None,
+            session_hash=session.token_hash if session and session.kind == "cookie" else None,
+        )
+
+    async def perform(
+        self,
+        action: str,
+        fields: Any,
+        *,
+        token_raw: Any,
+        nonce: str | None,
+        account: sqlite3.Row | None,
+        session: Session | None,
+    ) -> dict[str, Any]:
+        """Verify the signed challenge for ``action`` and apply the change.
+
+        Returns ``{"action", "message_vi", ...}``. Raises PortalError with a catalogue code.
+        """
+        if action != "register" and account is None:
+            raise PortalError("LOGIN_REQUIRED")
+        bound = self.bind(action, fields, account)
+        token = parse_token(token_raw)
+        if not nonce and session is not None and session.kind == "cookie":
+            nonce = self.challenges.pending_nonce(session.token_hash, action)
+        cert = await self.challenges.consume(
+            token, nonce=nonce, action=action, fields_hash=fields_hash(bound.action, bound.fields),
+            account_id=account["id"] if account else None,
+        )
+        return await self._apply(bound, cert, account)
+
+    async def _apply(
+        self, bound: Bound, cert: CertificateInfo, account: sqlite3.Row | None
+    ) -> dict[str, Any]:
+        values = bound.fields
+        result: dict[str, Any] = {"action": bound.action, "certificate": cert.subject_display}
+        if bound.action == "register":
+            reg = self.accounts.register(values, cert)
+            key = "register-again" if reg.reactivated else "register"
+            await self._mail_account(reg.account, reg.password)
+            result.update(username=reg.account["username"], reactivated=reg.reactivated,
+                          email=reg.account["email"])
+            result["message_vi"] = ACTION_DONE_VI[key].format(
+                email=reg.account["email"], username=reg.account["username"]
+            )
+            return result
+        assert account is not None
+        if bound.action == "add-types":
+            self.accounts.add_types(account, values["loai_ho_so"], cert)
+        elif bound.action == "stop-types":
+            self.accounts.stop_types(account, values["loai_ho_so"], cert)
+        elif bound.action == "cancel":
+            self.accounts.cancel(account, {"ly_do": values["ly_do"], "ghi_chu": values["ghi_chu"]}, cert)
+        elif bound.action == "change-details":
+            self.accounts.change_details(account, values, cert)
+        elif bound.action == "change-certificate":
+            self.accounts.change_certificate(account, cert)
+        result["message_vi"] = ACTION_DONE_VI[bound.action].format(
+            types=", ".join(values.get("loai_ho_so", []))
+        )
+        return result
+
+    async def _mail_account(self, account: sqlite3.Row, password: str | None) -> None:
+        origin = self.config.public_origin
+        if password is not None:
+            subject = "Tài khoản giao dịch BHXH điện tử của đơn vị"
+            credentials = f"Tên đăng nhập: {account['username']}\nMật khẩu: {password}\n"
+            advice = "Hãy giữ bí mật mật khẩu này."
+        else:
+            subject = "Đăng ký lại giao dịch BHXH điện tử: tiếp tục dùng tài khoản cũ"
+            credentials = (
+                f"Tên đăng nhập: {account['username']}\n"
+                "Mật khẩu: không đổi (mật khẩu đã được cấp trước đây).\n"
+            )
+            advice = "Theo quy định, hệ thống không cấp tài khoản mới khi đơn vị đăng ký lại."
+        body = (
+            f"Kính gửi {account['unit_name']} (MST {account['mst']}),\n\n"
+            "Đơn vị đã đăng ký giao dịch BHXH điện tử thành công.\n\n"
+            f"{credentials}\nĐăng nhập tại: {origin}/dang-nhap\n{advice}\n\n"
+            "Thư này được gửi tự động, xin đừng trả lời.\n"
+            "Cổng giao dịch BHXH điện tử (bản thử nghiệm Kyso)\n"
+        )
+        await send_mail(self.config, account["email"], subject, body)
+
+    # --- dossiers ---------------------------------------------------------------------------------
+
+    async def check(self, account: sqlite3.Row, data: bytes) -> tuple[str, CheckResult]:
+        """"Kiểm tra hồ sơ": all checks off the event loop; returns (upload id, findings)."""
+        unit = self.dossiers.unit_context(account, self.accounts.types(account["id"]))
+        result = await asyncio.to_thread(
+            check_dossier, data, unit, self.trust,
+            now=self.config.clock(), max_bytes=self.config.max_upload_bytes,
+        )
+        dup = self.dossiers.find_duplicate(account["id"], result)
+        if dup is not None:
+            raise PortalError("DUPLICATE", {"receipt": dup["receipt"]})
+        return self.dossiers.store_upload(account["id"], data, result), result
+
+    async def submit(self, account: sqlite3.Row, upload_id: str) -> sqlite3.Row:
+        """"Nộp hồ sơ" of a checked upload: checked again (certificates may have been revoked
+        meanwhile), then recorded with a receipt."""
+        upload = self.dossiers.upload(account["id"], upload_id)
+        data = bytes(upload["content"])
+        unit = self.dossiers.unit_context(account, self.accounts.types(account["id"]))
+        result = await asyncio.to_thread(
+            check_dossier, data, unit, self.trust,
+            now=self.config.clock(), max_bytes=self.config.max_upload_bytes,
+        )
+        return self.dossiers.submit(account["id"], upload_id, data, result)

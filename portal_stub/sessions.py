@@ -1,0 +1,70 @@
+"""Log-in sessions: a random token in a cookie (pages) or a bearer header (API clients).
+
+Only SHA-256 of the token is stored. Each session has its own CSRF token; cookie sessions
+exist before log-in too, so that the registration and log-in forms carry one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass
+from typing import Literal
+
+from portal_stub.config import PortalConfig
+from portal_stub.db import Database
+from portal_stub.security import new_token, token_hash
+
+Kind = Literal["cookie", "bearer"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live session."""
+
+    token_hash: str
+    kind: Kind
+    account_id: int | None
+    csrf_token: str
+
+
+class SessionStore:
+    """Sessions in the database."""
+
+    def __init__(self, db: Database, config: PortalConfig) -> None:
+        self.db = db
+        self.config = config
+
+    def create(self, kind: Kind, account_id: int | None) -> tuple[str, Session]:
+        """A new session; returns (secret token for the client, session)."""
+        token = new_token()
+        now = self.config.clock().isoformat()
+        session = Session(token_hash(token), kind, account_id, new_token())
+        self.db.run(
+            "INSERT INTO sessions (token_hash, kind, account_id, csrf_token, created_at, last_seen) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (session.token_hash, kind, account_id, session.csrf_token, now, now),
+        )
+        return token, session
+
+    def get(self, token: str | None, kind: Kind) -> Session | None:
+        """The live session for ``token`` (expired ones are removed)."""
+        if not token or len(token) > 200:
+            return None
+        row: sqlite3.Row | None = self.db.one(
+            "SELECT * FROM sessions WHERE token_hash = ? AND kind = ?", (token_hash(token), kind)
+        )
+        if row is None:
+            return None
+        now = self.config.clock()
+        if dt.datetime.fromisoformat(row["last_seen"]) + self.config.session_ttl < now:
+            self.db.run("DELETE FROM sessions WHERE token_hash = ?", (row["token_hash"],))
+            return None
+        self.db.run(
+            "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (now.isoformat(), row["token_hash"])
+        )
+        return Session(row["token_hash"], row["kind"], row["account_id"], row["csrf_token"])
+
+    def delete(self, session: Session) -> None:
+        """End a session (log-out, or rotation at log-in)."""
+        self.db.run("DELETE FROM sessions WHERE token_hash = ?", (session.token_hash,))

@@ -1,0 +1,318 @@
+"""The JSON API (/api/v1/...) beside the pages: same flows, same rules, same error catalogue.
+
+Authentication: ``POST /api/v1/login`` returns a bearer token (``Authorization: Bearer ...``,
+no CSRF needed), or with ``"mode": "cookie"`` sets the page session cookie, after which every
+POST must carry ``X-CSRF-Token``. Errors are ``{"error": {code, key, message_vi, message_en,
+action_vi, action_en, details}}`` with a 4xx/5xx status. See docs/portal-api.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import sqlite3
+from typing import Any
+
+from aiohttp import web
+
+from portal_stub.dossiers import STATUS_LABELS
+from portal_stub.errors import CATALOGUE, PortalError
+from portal_stub.processing import advance
+from portal_stub.web.common import PORTAL, check_csrf, require_account, set_session_cookie
+
+routes = web.RouteTableDef()
+API = "/api/v1"
+
+
+def _row(row: sqlite3.Row | None, drop: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {k: row[k] for k in row.keys() if k not in drop and not isinstance(row[k], bytes)}
+
+
+def _account_json(request: web.Request, account: sqlite3.Row) -> dict[str, Any]:
+    data = _row(account, drop=("password_hash", "cert_der")) or {}
+    data["dossier_types"] = request.app[PORTAL].accounts.types(account["id"])
+    return data
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise PortalError("FORM_INVALID", {"detail": "body is not JSON"}) from exc
+        if not isinstance(body, dict):
+            raise PortalError("FORM_INVALID", {"detail": "body must be a JSON object"})
+        return body
+    # Pages (the bridge script) post their form as-is.
+    return _multi(await request.post())
+
+
+def _multi(form: Any) -> dict[str, Any]:
+    return {k: (form.getall(k) if len(form.getall(k)) > 1 else form.get(k)) for k in form}
+
+
+async def _form(request: web.Request) -> Any:
+    """JSON object, or the page's form (MultiDict keeps repeated checkboxes)."""
+    if request.content_type == "application/json":
+        return await _json(request)
+    return await request.post()
+
+
+# --- challenge, registration, log-in --------------------------------------------------------------
+
+
+@routes.get(API + "/challenge")
+async def challenge_get(request: web.Request) -> web.Response:
+    """A nonce for ``action`` bound to a client-computed ``fields_hash``."""
+    portal = request.app[PORTAL]
+    session = request.get("session")
+    action = request.query.get("action", "")
+    given = request.query.get("fields_hash", "")
+    if not given:
+        raise PortalError("FORM_INVALID", {"detail": "fields_hash is required (or POST the form)"})
+    if action not in ("register", "add-types", "stop-types", "cancel", "change-details", "change-certificate"):
+        raise PortalError("FORM_INVALID", {"detail": f"unknown action {action!r}"})
+    account = portal.account_for(session)
+    return web.json_response(portal.issue_challenge(action, {}, account, session, given_hash=given).to_json())
+
+
+@routes.post(API + "/challenge")
+async def challenge_post(request: web.Request) -> web.Response:
+    """A nonce bound to the posted form (or JSON ``{"action", "fields"}``)."""
+    portal = request.app[PORTAL]
+    form = await _form(request)
+    session = check_csrf(request, form)
+    if isinstance(form, dict):
+        action = str(request.query.get("action") or form.get("action", ""))
+        fields = form.get("fields", form)
+    else:
+        action, fields = str(request.query.get("action") or form.get("action", "")), form
+    account = portal.account_for(session)
+    return web.json_response(portal.issue_challenge(action, fields, account, session).to_json())
+
+
+async def _signed(request: web.Request, action: str) -> web.Response:
+    portal = request.app[PORTAL]
+    form = await _form(request)
+    session = check_csrf(request, form)
+    account = None if action == "register" else require_account(request)
+    fields = form.get("fields", form) if isinstance(form, dict) else form
+    result = await portal.perform(
+        action, fields, token_raw=form.get("auth_token"), nonce=form.get("nonce") or None,
+        account=account, session=session,
+    )
+    return web.json_response({"ok": True, **result})
+
+
+@routes.post(API + "/register")
+async def register(request: web.Request) -> web.Response:
+    """Registration signed with the unit's certificate; the account is e-mailed."""
+    return await _signed(request, "register")
+
+
+@routes.post(API + "/login")
+async def login(request: web.Request) -> web.Response:
+    """User name + password -> bearer token (or a cookie session with ``mode: cookie``)."""
+    portal = request.app[PORTAL]
+    body = await _json(request)
+    account = portal.accounts.login(str(body.get("username", "")), str(body.get("password", "")))
+    mode = body.get("mode", "bearer")
+    if mode not in ("bearer", "cookie"):
+        raise PortalError("FORM_INVALID", {"detail": "mode is bearer or cookie"})
+    token, session = portal.sessions.create(mode, account["id"])
+    payload: dict[str, Any] = {"account": _account_json(request, account), "csrf_token": session.csrf_token}
+    if mode == "bearer":
+        payload["token"] = token
+    response = web.json_response(payload)
+    if mode == "cookie":
+        set_session_cookie(request, response, token)
+    return response
+
+
+@routes.post(API + "/logout")
+async def logout(request: web.Request) -> web.Response:
+    """End the current session."""
+    session = check_csrf(request, None)
+    if session is not None:
+        request.app[PORTAL].sessions.delete(session)
+    return web.json_response({"ok": True})
+
+
+@routes.get(API + "/account")
+async def account(request: web.Request) -> web.Response:
+    """The logged-in unit."""
+    return web.json_response(_account_json(request, require_account(request)))
+
+
+for _path, _action in (
+    ("/account/types/add", "add-types"),
+    ("/account/types/stop", "stop-types"),
+    ("/account/cancel", "cancel"),
+    ("/account/details", "change-details"),
+    ("/account/certificate", "change-certificate"),
+):
+    async def _handler(request: web.Request, _a: str = _action) -> web.Response:
+        return await _signed(request, _a)
+
+    _handler.__doc__ = f"Signed account change: {_action}."
+    routes.post(API + _path)(_handler)
+
+
+# --- dossiers -------------------------------------------------------------------------------------------
+
+
+@routes.post(API + "/drafts")
+async def draft_create(request: web.Request) -> web.Response:
+    """Save a procedure-600 draft: ``{"period": "11/2026", "rows": [...], "take_number": true}``."""
+    portal = request.app[PORTAL]
+    body = await _json(request)
+    check_csrf(request, body)
+    acct = require_account(request)
+    draft_id = portal.dossiers.save_draft(
+        acct, draft_id=body.get("id"), period=str(body.get("period", "")), rows=list(body.get("rows") or []),
+    )
+    if body.get("take_number"):
+        portal.dossiers.take_number(acct, draft_id)
+    return web.json_response({"draft": _row(portal.dossiers.draft(acct["id"], draft_id))})
+
+
+@routes.post(API + r"/drafts/{id:\d+}/number")
+async def draft_number(request: web.Request) -> web.Response:
+    """"Lấy số hồ sơ"."""
+    portal = request.app[PORTAL]
+    check_csrf(request, None)
+    acct = require_account(request)
+    number = portal.dossiers.take_number(acct, int(request.match_info["id"]))
+    return web.json_response({"dossier_number": number})
+
+
+@routes.get(API + r"/drafts/{id:\d+}/export")
+async def draft_export(request: web.Request) -> web.Response:
+    """"Xuất file BHXH-VAN": the unsigned XML."""
+    acct = require_account(request)
+    name, data = request.app[PORTAL].dossiers.export(acct, int(request.match_info["id"]))
+    return web.Response(body=data, content_type="application/xml", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def _document(request: web.Request) -> bytes:
+    if request.content_type in ("application/xml", "text/xml"):
+        return await request.read()
+    body = await _json(request)
+    try:
+        return base64.b64decode(str(body.get("document", "")), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PortalError("XML_MALFORMED", {"detail": "document is not base64"}) from exc
+
+
+@routes.post(API + "/dossiers/check")
+async def dossier_check(request: web.Request) -> web.Response:
+    """"Kiểm tra hồ sơ": body is the signed XML (application/xml) or ``{"document": base64}``."""
+    portal = request.app[PORTAL]
+    check_csrf(request, None)
+    acct = require_account(request)
+    upload_id, result = await portal.check(acct, await _document(request))
+    return web.json_response({"ok": True, "upload_id": upload_id, "result": result.to_json()})
+
+
+@routes.post(API + "/dossiers/submit")
+async def dossier_submit(request: web.Request) -> web.Response:
+    """"Nộp hồ sơ" of a checked upload: ``{"upload_id": ...}`` -> receipt."""
+    portal = request.app[PORTAL]
+    body = await _json(request)
+    check_csrf(request, body)
+    acct = require_account(request)
+    dossier = await portal.submit(acct, str(body.get("upload_id", "")))
+    return web.json_response({"ok": True, "receipt": dossier["receipt"], "dossier": _dossier_json(dossier)})
+
+
+def _dossier_json(row: sqlite3.Row) -> dict[str, Any]:
+    data = _row(row) or {}
+    data["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
+    return data
+
+
+@routes.get(API + "/dossiers")
+async def dossiers(request: web.Request) -> web.Response:
+    """"Tra cứu hồ sơ": ?from=YYYY-MM-DD&to=&status=&procedure=&period=MM/YYYY."""
+    acct = require_account(request)
+    q = request.query
+    rows = request.app[PORTAL].dossiers.search(
+        acct["id"], date_from=q.get("from", ""), date_to=q.get("to", ""), status=q.get("status", ""),
+        procedure=q.get("procedure", ""), period=q.get("period", ""),
+    )
+    return web.json_response({"dossiers": [_dossier_json(r) for r in rows]})
+
+
+@routes.get(API + r"/dossiers/{id:\d+}")
+async def dossier(request: web.Request) -> web.Response:
+    """One dossier with its history."""
+    portal = request.app[PORTAL]
+    acct = require_account(request)
+    row = portal.dossiers.dossier(acct["id"], int(request.match_info["id"]))
+    history = [_row(h) for h in portal.dossiers.history(row["id"])]
+    return web.json_response({"dossier": _dossier_json(row), "history": history})
+
+
+@routes.get(API + "/notices")
+async def notices(request: web.Request) -> web.Response:
+    """"Nhận thông báo": ?period=MM/YYYY."""
+    acct = require_account(request)
+    rows = request.app[PORTAL].dossiers.notices(acct["id"], request.query.get("period", ""))
+    return web.json_response({"notices": [_row(r) for r in rows]})
+
+
+@routes.get(API + r"/notices/{id:\d+}")
+async def notice(request: web.Request) -> web.Response:
+    """Read one notice (marks it read)."""
+    acct = require_account(request)
+    row = request.app[PORTAL].dossiers.read_notice(acct["id"], int(request.match_info["id"]))
+    return web.json_response({"notice": _row(row)})
+
+
+# --- catalogues, mailbox, debug -------------------------------------------------------------------
+
+
+@routes.get(API + "/catalogues/offices")
+async def cat_offices(request: web.Request) -> web.Response:
+    """"Danh mục cơ quan BHXH"."""
+    return web.json_response({"offices": [_row(r) for r in request.app[PORTAL].offices()]})
+
+
+@routes.get(API + "/catalogues/dossier-types")
+async def cat_types(request: web.Request) -> web.Response:
+    """"Danh mục hồ sơ"."""
+    rows = request.app[PORTAL].dossier_types()
+    return web.json_response({"dossier_types": [
+        {**(_row(r) or {}), "forms": r["forms"].split(",")} for r in rows
+    ]})
+
+
+@routes.get(API + "/catalogues/errors")
+async def cat_errors(request: web.Request) -> web.Response:
+    """"Danh mục mã lỗi"."""
+    return web.json_response({"errors": [row.__dict__ for row in CATALOGUE]})
+
+
+@routes.get(API + "/mailbox")
+async def mail_list(request: web.Request) -> web.Response:
+    """The demo SMTP sink's messages (newest first)."""
+    portal = request.app[PORTAL]
+    if not portal.config.smtp_sink:
+        raise PortalError("NOT_FOUND")
+    rows = portal.db.all("SELECT * FROM mail ORDER BY id DESC")
+    return web.json_response({"messages": [_row(r) for r in rows]})
+
+
+@routes.post(API + "/debug/advance")
+async def debug_advance(request: web.Request) -> web.Response:
+    """Move dossiers one step in the simulated office (only with debug hooks on)."""
+    portal = request.app[PORTAL]
+    if not portal.config.debug_hooks:
+        raise PortalError("NOT_FOUND")
+    body = await _json(request) if request.can_read_body else {}
+    dossier_id = body.get("dossier_id")
+    changes = advance(portal.db, portal.config.clock(), dossier_id=int(dossier_id) if dossier_id else None)
+    return web.json_response({"changes": changes})

@@ -1,0 +1,172 @@
+"""Shared web plumbing: app keys, sessions and CSRF, rendering, error handling, headers."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from portal_stub.errors import CATALOGUE, PortalError
+from portal_stub.portal import Portal
+from portal_stub.security import same_token
+from portal_stub.sessions import Session
+
+log = logging.getLogger(__name__)
+
+PORTAL: web.AppKey[Portal] = web.AppKey("portal", Portal)
+TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates", jinja2.Environment)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# The bridge script talks to the local Kyso agent on loopback (ports 27443-27445).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' https://127.0.0.1:* wss://127.0.0.1:* https://localhost:* "
+    "wss://localhost:* https://[::1]:* wss://[::1]:*; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+
+
+def cookie_name(request: web.Request) -> str:
+    """``__Host-`` prefixed when the portal is served over https (the browser then insists on
+    Secure, Path=/ and no Domain)."""
+    return "__Host-kyso_portal" if request.app[PORTAL].config.secure_cookies else "kyso_portal"
+
+
+def templates() -> jinja2.Environment:
+    """The Jinja environment (autoescape on for every template)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("portal_stub", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["vnd"] = lambda n: f"{int(n):,}".replace(",", ".")
+    env.filters["when"] = _when
+    return env
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[0:4]} {iso[11:16]}"
+
+
+def is_api(request: web.Request) -> bool:
+    """JSON API request?"""
+    return request.path.startswith("/api/")
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Attach the session (bearer header or cookie); give page visitors a cookie session."""
+    portal = request.app[PORTAL]
+    session: Session | None = None
+    new_cookie: str | None = None
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        session = portal.sessions.get(auth[7:].strip(), "bearer")
+        if session is None:
+            raise PortalError("LOGIN_REQUIRED")
+    else:
+        session = portal.sessions.get(request.cookies.get(cookie_name(request)), "cookie")
+        if session is None and not is_api(request) and not request.path.startswith("/static/"):
+            new_cookie, session = portal.sessions.create("cookie", None)
+    request["session"] = session
+    response = await handler(request)
+    if new_cookie is not None and request.get("session") is session:
+        set_session_cookie(request, response, new_cookie)
+    return response
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    """HttpOnly, SameSite=Lax, Secure on https."""
+    response.set_cookie(
+        cookie_name(request), token, httponly=True, samesite="Lax", path="/",
+        secure=request.app[PORTAL].config.secure_cookies,
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """PortalError -> JSON for the API, an error page for pages; never a stack trace."""
+    try:
+        response = await handler(request)
+    except PortalError as exc:
+        return error_response(request, exc)
+    except web.HTTPException as exc:
+        if is_api(request) and exc.status >= 400:
+            key = "NOT_FOUND" if exc.status in (404, 405) else "FORM_INVALID"
+            err = PortalError(key, {"detail": exc.reason})
+            return web.json_response({"error": err.to_dict()}, status=exc.status)
+        raise
+    except Exception as exc:  # the user gets a code; the log gets the trace
+        log.exception("unexpected error on %s", request.path)
+        return error_response(request, PortalError("INTERNAL", {"detail": type(exc).__name__}))
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if response.content_type == "text/html":
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def error_response(request: web.Request, exc: PortalError) -> web.StreamResponse:
+    """The error in the request's style."""
+    if is_api(request):
+        return web.json_response({"error": exc.to_dict()}, status=exc.status)
+    if exc.key == "LOGIN_REQUIRED" and request.method == "GET":
+        raise web.HTTPSeeOther(f"/dang-nhap?tiep={request.path_qs}")
+    return render(request, "error.html", {"error": exc.to_dict()}, status=exc.status)
+
+
+def render(
+    request: web.Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> web.Response:
+    """Render a page with the layout's context (account, CSRF token, menu)."""
+    portal = request.app[PORTAL]
+    session: Session | None = request.get("session")
+    ctx = {
+        "account": portal.account_for(session),
+        "csrf_token": session.csrf_token if session else "",
+        "path": request.path,
+        "mailbox": portal.config.smtp_sink,
+        "error": None,
+        "catalogue": CATALOGUE,
+    }
+    ctx.update(context or {})
+    html = request.app[TEMPLATES].get_template(name).render(**ctx)
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+def check_csrf(request: web.Request, form: Any | None = None) -> Session | None:
+    """Refuse a state-changing request whose CSRF token does not match its cookie session.
+
+    Bearer sessions need none (a header is not sent by other sites); anonymous API calls
+    carry no credentials to abuse. Page forms always need one.
+    """
+    session: Session | None = request.get("session")
+    if session is not None and session.kind == "bearer":
+        return session
+    given = request.headers.get("X-CSRF-Token") or (form.get("csrf_token") if form is not None else None)
+    if session is None:
+        if is_api(request):
+            return None
+        raise PortalError("CSRF_INVALID")
+    if not same_token(given, session.csrf_token):
+        raise PortalError("CSRF_INVALID")
+    return session
+
+
+def require_account(request: web.Request) -> sqlite3.Row:
+    """The logged-in active account, or E102."""
+    account = request.app[PORTAL].account_for(request.get("session"))
+    if account is None:
+        raise PortalError("LOGIN_REQUIRED")
+    return account

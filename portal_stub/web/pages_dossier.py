@@ -1,0 +1,250 @@
+"""Pages: dossier preparation (iBHXH stand-in), "Nộp hồ sơ", "Tra cứu", catalogues, mailbox."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from aiohttp import web
+
+from portal_stub.dossier_xml import GENDERS, PHUONG_AN, ROW_FIELDS
+from portal_stub.dossiers import STATUS_LABELS
+from portal_stub.errors import PortalError
+from portal_stub.web.common import PORTAL, check_csrf, render, require_account
+
+routes = web.RouteTableDef()
+BLANK_ROWS = 3
+
+
+def _rows_from_form(form: Any) -> list[dict[str, str]]:
+    try:
+        count = min(int(form.get("so_dong", "0")), 500)
+    except ValueError:
+        count = 0
+    return [{f: str(form.get(f"dong-{i}-{f}", "")) for f in ROW_FIELDS} for i in range(count)]
+
+
+def _draft_context(rows: list[dict[str, str]], **extra: Any) -> dict[str, Any]:
+    return {"rows": rows, "row_fields": ROW_FIELDS, "genders": GENDERS, "phuong_an": PHUONG_AN, **extra}
+
+
+# --- "Lập hồ sơ" (iBHXH stand-in) ------------------------------------------------------------------
+
+
+@routes.get("/lap-ho-so")
+async def drafts_page(request: web.Request) -> web.Response:
+    """The unit's drafts."""
+    account = require_account(request)
+    drafts = request.app[PORTAL].dossiers.drafts(account["id"])
+    return render(request, "drafts.html", {"drafts": drafts})
+
+
+@routes.get("/lap-ho-so/moi")
+async def new_draft(request: web.Request) -> web.Response:
+    """An empty procedure-600 dossier."""
+    require_account(request)
+    blank = [dict.fromkeys(ROW_FIELDS, "") for _ in range(BLANK_ROWS)]
+    return render(request, "draft.html", _draft_context(blank, draft=None, period=""))
+
+
+@routes.get(r"/lap-ho-so/{id:\d+}")
+async def draft_page(request: web.Request) -> web.Response:
+    """A saved draft with "Lấy số hồ sơ", "Ghi", "Xuất file BHXH-VAN" and "Ký và nộp"."""
+    portal = request.app[PORTAL]
+    account = require_account(request)
+    draft = portal.dossiers.draft(account["id"], int(request.match_info["id"]))
+    rows = [{k: str(v) for k, v in e.__dict__.items()} for e in portal.dossiers.draft_rows(draft)]
+    return render(request, "draft.html", _draft_context(
+        rows, draft=draft, period=draft["period"], saved=request.query.get("da_ghi") == "1",
+    ))
+
+
+@routes.post("/lap-ho-so/ghi")
+async def save_draft(request: web.Request) -> web.Response:
+    """"Ghi", "Lấy số hồ sơ" or "Thêm dòng" (one form, three buttons)."""
+    portal = request.app[PORTAL]
+    form = await request.post()
+    check_csrf(request, form)
+    account = require_account(request)
+    rows = _rows_from_form(form)
+    draft_id = int(form["draft_id"]) if str(form.get("draft_id", "")).isdigit() else None
+    period = str(form.get("ky_ke_khai", "")).strip()
+    draft = portal.dossiers.draft(account["id"], draft_id) if draft_id else None
+    if form.get("thao_tac") == "them_dong":
+        rows.append(dict.fromkeys(ROW_FIELDS, ""))
+        return render(request, "draft.html", _draft_context(rows, draft=draft, period=period))
+    try:
+        draft_id = portal.dossiers.save_draft(account, draft_id=draft_id, period=period, rows=rows)
+        if form.get("thao_tac") == "lay_so":
+            portal.dossiers.take_number(account, draft_id)
+    except PortalError as exc:
+        ctx = _draft_context(rows, draft=draft, period=period, error=exc.to_dict())
+        return render(request, "draft.html", ctx, status=exc.status)
+    raise web.HTTPSeeOther(f"/lap-ho-so/{draft_id}?da_ghi=1")
+
+
+@routes.get(r"/lap-ho-so/{id:\d+}/xuat-file")
+async def export_draft(request: web.Request) -> web.Response:
+    """"Xuất file BHXH-VAN": the unsigned XML as a download."""
+    account = require_account(request)
+    name, data = request.app[PORTAL].dossiers.export(account, int(request.match_info["id"]))
+    return web.Response(
+        body=data, content_type="application/xml", charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# --- "Nộp hồ sơ" ------------------------------------------------------------------------------------
+
+
+@routes.get("/nop-ho-so")
+async def submit_page(request: web.Request) -> web.Response:
+    """Choose the signed file ("Duyệt") and press "Kiểm tra hồ sơ"."""
+    require_account(request)
+    return render(request, "submit.html")
+
+
+async def _uploaded_bytes(form: Any) -> bytes:
+    signed = form.get("signed_document")
+    if signed:
+        try:
+            return base64.b64decode(str(signed), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise PortalError("XML_MALFORMED", {"detail": "signed_document không phải base64"}) from exc
+    field = form.get("ho_so")
+    if field is None or not hasattr(field, "file"):
+        raise PortalError("FORM_INVALID", {"detail": "chưa chọn tệp hồ sơ (bấm \"Duyệt\")"})
+    return field.file.read()
+
+
+@routes.post("/nop-ho-so/kiem-tra")
+async def check_post(request: web.Request) -> web.Response:
+    """"Kiểm tra hồ sơ": the uploaded (or just signed) file goes through every check."""
+    portal = request.app[PORTAL]
+    form = await request.post()
+    check_csrf(request, form)
+    account = require_account(request)
+    try:
+        data = await _uploaded_bytes(form)
+        upload_id, result = await portal.check(account, data)
+    except PortalError as exc:
+        return render(request, "submit.html", {"error": exc.to_dict()}, status=exc.status)
+    return render(request, "check_result.html", {"upload_id": upload_id, "result": result})
+
+
+@routes.post("/nop-ho-so/nop")
+async def submit_post(request: web.Request) -> web.Response:
+    """"Nộp hồ sơ" after a passed check: the receipt."""
+    portal = request.app[PORTAL]
+    form = await request.post()
+    check_csrf(request, form)
+    account = require_account(request)
+    try:
+        dossier = await portal.submit(account, str(form.get("upload_id", "")))
+    except PortalError as exc:
+        return render(request, "submit.html", {"error": exc.to_dict()}, status=exc.status)
+    return render(request, "receipt.html", {"dossier": dossier, "labels": STATUS_LABELS})
+
+
+# --- "Tra cứu" ------------------------------------------------------------------------------------------
+
+
+@routes.get("/tra-cuu")
+async def lookup_menu(request: web.Request) -> web.Response:
+    """The "Tra cứu" menu."""
+    return render(request, "lookup_menu.html")
+
+
+@routes.get("/tra-cuu/ho-so")
+async def lookup(request: web.Request) -> web.Response:
+    """"Tra cứu hồ sơ": filters, then "Hiển thị kết quả"."""
+    portal = request.app[PORTAL]
+    account = require_account(request)
+    q = request.query
+    filters = {k: q.get(k, "").strip() for k in ("tu_ngay", "den_ngay", "trang_thai", "ma_thu_tuc", "ky")}
+    ctx: dict[str, Any] = {
+        "filters": filters, "labels": STATUS_LABELS, "dossier_types": portal.dossier_types(),
+        "results": None,
+    }
+    if "xem" in q:
+        try:
+            ctx["results"] = portal.dossiers.search(
+                account["id"], date_from=filters["tu_ngay"], date_to=filters["den_ngay"],
+                status=filters["trang_thai"], procedure=filters["ma_thu_tuc"], period=filters["ky"],
+            )
+        except PortalError as exc:
+            ctx["error"] = exc.to_dict()
+    return render(request, "lookup.html", ctx)
+
+
+@routes.get(r"/tra-cuu/ho-so/{id:\d+}")
+async def dossier_page(request: web.Request) -> web.Response:
+    """One submitted dossier and its processing history."""
+    portal = request.app[PORTAL]
+    account = require_account(request)
+    dossier = portal.dossiers.dossier(account["id"], int(request.match_info["id"]))
+    return render(request, "dossier.html", {
+        "dossier": dossier, "history": portal.dossiers.history(dossier["id"]), "labels": STATUS_LABELS,
+    })
+
+
+@routes.get("/tra-cuu/thong-bao")
+async def notices_page(request: web.Request) -> web.Response:
+    """"Nhận thông báo": choose the period, "Hiển thị kết quả"."""
+    portal = request.app[PORTAL]
+    account = require_account(request)
+    period = request.query.get("ky", "").strip()
+    ctx: dict[str, Any] = {"period": period, "notices": None}
+    if "xem" in request.query:
+        try:
+            ctx["notices"] = portal.dossiers.notices(account["id"], period)
+        except PortalError as exc:
+            ctx["error"] = exc.to_dict()
+    return render(request, "notices.html", ctx)
+
+
+@routes.get(r"/tra-cuu/thong-bao/{id:\d+}")
+async def notice_page(request: web.Request) -> web.Response:
+    """Read one notice."""
+    account = require_account(request)
+    notice = request.app[PORTAL].dossiers.read_notice(account["id"], int(request.match_info["id"]))
+    return render(request, "notice.html", {"notice": notice})
+
+
+@routes.get("/tra-cuu/danh-muc-co-quan-bhxh")
+async def offices_page(request: web.Request) -> web.Response:
+    """"Danh mục cơ quan BHXH"."""
+    return render(request, "offices.html", {"offices": request.app[PORTAL].offices()})
+
+
+@routes.get("/tra-cuu/danh-muc-ho-so")
+async def types_page(request: web.Request) -> web.Response:
+    """"Danh mục hồ sơ"."""
+    return render(request, "types.html", {"dossier_types": request.app[PORTAL].dossier_types()})
+
+
+@routes.get("/tra-cuu/danh-muc-ma-loi")
+async def errors_page(request: web.Request) -> web.Response:
+    """"Danh mục mã lỗi"."""
+    return render(request, "error_codes.html")
+
+
+# --- the demo mailbox ---------------------------------------------------------------------------------
+
+
+@routes.get("/hop-thu")
+async def mailbox(request: web.Request) -> web.Response:
+    """Mail received by the embedded SMTP sink (demo only)."""
+    portal = request.app[PORTAL]
+    mails = portal.db.all("SELECT id, rcpt_to, subject, received_at FROM mail ORDER BY id DESC")
+    return render(request, "mailbox.html", {"mails": mails})
+
+
+@routes.get(r"/hop-thu/{id:\d+}")
+async def mail_page(request: web.Request) -> web.Response:
+    """One message."""
+    mail = request.app[PORTAL].db.one("SELECT * FROM mail WHERE id = ?", (int(request.match_info["id"]),))
+    if mail is None:
+        raise PortalError("NOT_FOUND")
+    return render(request, "mail.html", {"mail": mail})

@@ -1,0 +1,92 @@
+"""The scripted prompter: answers from a file re-read at each prompt, deny by default."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from agent.errors import KysoError
+from agent.ui.api import PairingAnswer
+from agent.ui.scripted import ScriptedPrompter
+from tests.ui import samples
+
+
+def _write(path: Path, answers: dict) -> None:
+    path.write_text(json.dumps(answers), encoding="utf-8")
+
+
+async def test_answers_follow_the_file_and_are_recorded(tmp_path: Path, caplog) -> None:
+    answers = tmp_path / "answers.json"
+    _write(answers, {"pair": "always", "consent": "allow", "pin": "123456"})
+    with caplog.at_level(logging.WARNING):
+        prompter = ScriptedPrompter(answers)
+    assert "SCRIPTED PROMPTER ACTIVE" in caplog.text
+    assert prompter.prompts == [] and prompter.name == "scripted"
+
+    assert await prompter.pair(samples.pairing()) is PairingAnswer.ALWAYS
+    assert await prompter.consent(samples.consent()) is True
+    assert await prompter.get_pin(samples.pin()) == "123456"
+    # The file is read again at each prompt: a test can change its mind between steps.
+    _write(answers, {"pair": "once", "consent": "deny", "pin": None})
+    assert await prompter.pair(samples.pairing()) is PairingAnswer.ONCE
+    assert await prompter.consent(samples.consent()) is False
+    assert await prompter.get_pin(samples.pin()) is None
+
+    assert [(p.kind, p.answer) for p in prompter.prompts] == [
+        ("pair", "always"),
+        ("consent", "allow"),
+        ("pin", "pin"),
+        ("pair", "once"),
+        ("consent", "deny"),
+        ("pin", "cancel"),
+    ]
+    assert prompter.prompts[0][:2] == ("pair", samples.ORIGIN)
+    assert "123456" not in caplog.text and all("123456" not in str(p) for p in prompter.prompts)
+
+
+@pytest.mark.parametrize("content", [None, "{not json", "[1, 2]", '{"pair": "yes please"}'])
+async def test_missing_or_broken_file_denies_everything(tmp_path: Path, content) -> None:
+    answers = tmp_path / "answers.json"
+    if content is not None:
+        answers.write_text(content)
+    prompter = ScriptedPrompter(answers)
+    assert await prompter.pair(samples.pairing()) is PairingAnswer.DENY
+    assert await prompter.consent(samples.consent()) is False
+    assert await prompter.get_pin(samples.pin()) is None
+    assert (
+        await prompter.choose_certificate(samples.choice()) is samples.ORG
+    )  # default: first usable
+    assert prompter.count() == 4
+
+
+async def test_certificate_choice_by_thumbprint(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.json"
+    _write(answers, {"certificate": samples.PERSON.thumbprint.upper()})
+    prompter = ScriptedPrompter(answers)
+    assert await prompter.choose_certificate(samples.choice()) is samples.PERSON
+    _write(answers, {"certificate": "00" * 32})
+    assert await prompter.choose_certificate(samples.choice()) is None
+    expired = samples.make_cert(expired=True)
+    _write(answers, {})
+    choice = samples.choice().__class__(samples.ORIGIN, (expired, samples.PERSON))
+    assert await prompter.choose_certificate(choice) is samples.PERSON
+
+
+async def test_delay_simulates_a_slow_user_and_times_out(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.json"
+    _write(answers, {"consent": "allow", "delay_seconds": {"consent": 0.2}})
+    prompter = ScriptedPrompter(answers, timeout_seconds=0.05)
+    assert await prompter.pair(samples.pairing()) is PairingAnswer.DENY  # no delay for pair
+    with pytest.raises(KysoError) as info:
+        await prompter.consent(samples.consent())
+    assert info.value.code == "USER_TIMEOUT"
+    # Without a timeout the slow answer arrives; meanwhile the event loop keeps running.
+    slow = ScriptedPrompter(answers)
+    task = asyncio.create_task(slow.consent(samples.consent()))
+    await asyncio.sleep(0)
+    assert not task.done()
+    assert await task is True
