@@ -687,4 +687,3 @@ class KysoError(Exception):
 
 def _is_json_scalar(value: object) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
-

@@ -200,6 +200,13 @@ const ERROR_TABLE = {
     actionVi: "Không có gì được ký. Bấm lại nút ký khi sẵn sàng.",
     actionEn: "Nothing was signed. Press the sign button again when ready.",
   },
+  TOO_MANY_CONNECTIONS: {
+    rpc: 4009,
+    vi: "Kyso đang có quá nhiều kết nối từ trình duyệt.",
+    en: "Kyso has too many open connections from browsers.",
+    actionVi: "Đóng bớt các thẻ trình duyệt đang dùng chữ ký số rồi tải lại trang.",
+    actionEn: "Close some browser tabs that use the signing token, then reload the page.",
+  },
   BUSY: {
     rpc: 4004,
     vi: "USB token đang bận với nhiều yêu cầu ký khác.",
@@ -211,6 +218,8 @@ const ERROR_TABLE = {
 
 /** Close code the agent uses when it refuses the page's origin on the WebSocket. */
 const CLOSE_ORIGIN_NOT_ALLOWED = 4403;
+/** Close code the agent uses when it already has too many connections. */
+const CLOSE_TOO_MANY_CONNECTIONS = 4429;
 
 const fill = fillTemplate;
 
@@ -407,6 +416,9 @@ function closeError(event, origin) {
   if (event && event.code === CLOSE_ORIGIN_NOT_ALLOWED) {
     return new KysoError("ORIGIN_NOT_ALLOWED", { details: { origin, reason: event.reason || "" } });
   }
+  if (event && event.code === CLOSE_TOO_MANY_CONNECTIONS) {
+    return new KysoError("TOO_MANY_CONNECTIONS");
+  }
   return new KysoError("CONNECTION_LOST", { details: { closeCode: event ? event.code : 0 } });
 }
 
@@ -444,9 +456,9 @@ function openSocket({ WebSocket: WS, url, timeoutMs, origin }) {
     ws.onclose = (event) =>
       finish(
         reject,
-        event.code === CLOSE_ORIGIN_NOT_ALLOWED
-          ? closeError(event, origin)
-          : new KysoError("AGENT_UNREACHABLE", { details: { closeCode: event.code } }),
+        event.code === 1006
+          ? new KysoError("AGENT_UNREACHABLE", { details: { closeCode: event.code } })
+          : closeError(event, origin),
       );
   });
 }
@@ -867,15 +879,16 @@ class KysoBridge {
   }
 
   /**
-   * sign.cms: a CMS/PKCS#7 signature over `data` (or over a precomputed `digest`).
-   * Resolves with {signature: base64 DER, bytes(): Uint8Array, ...agent fields}.
+   * sign.cms: a CMS/PKCS#7 SignedData over `data` (or over a precomputed `digest`), detached
+   * by default. Resolves with {cms: base64 DER, thumbprint, bytes(): Uint8Array}.
    */
-  async signCms({ data, digest, detached = true, certificate, timeoutMs } = {}) {
+  async signCms({ data, digest, detached = true, hash, certificate, timeoutMs } = {}) {
     const params = { detached };
     if (digest !== undefined) params.digest = await base64Digest(digest);
     else params.data = await base64Of(data, "data");
+    if (hash) params.hash = hash;
     const result = await this._call("sign.cms", withCertificate(params, certificate), { interactive: true, timeoutMs });
-    return signedResult(result, "signature");
+    return signedResult(result, "cms");
   }
 
   /**
@@ -893,17 +906,17 @@ class KysoBridge {
    * sign.batch: several documents under one consent and one PIN entry.
    * `items`: [{kind: "xml", document, profile?} | {kind: "cms", data | digest, detached?} |
    * {kind: "hash", digest, algorithm?}]. `onProgress({done, total})` follows the agent's progress.
-   * Resolves with the agent's result (one entry per item: a result or an error).
+   * Resolves with {results: [{index, ok, result?, error?: KysoError}], signed, failed, thumbprint}.
    */
   async signBatch(items, { stopOnError = false, certificate, onProgress, timeoutMs } = {}) {
     if (!Array.isArray(items) || !items.length) throw usage("items must be a non-empty array");
     const converted = await Promise.all(items.map(batchItem));
     const params = withCertificate({ items: converted, stop_on_error: Boolean(stopOnError) }, certificate);
     const result = await this._call("sign.batch", params, { interactive: true, timeoutMs, onProgress });
-    const list = listFrom(result, "items").length ? listFrom(result, "items") : listFrom(result, "results");
-    return list.map((entry) =>
-      entry && entry.error ? { ...entry, error: KysoError.fromRpc(entry.error.data ? entry.error : { data: entry.error }) } : entry,
+    const results = listFrom(result, "results").map((entry) =>
+      entry && entry.error ? { ...entry, ok: false, error: KysoError.fromRpc(entry.error) } : entry,
     );
+    return { ...result, results };
   }
 }
 
@@ -911,7 +924,7 @@ class KysoBridge {
 function signedResult(result, field) {
   const base = typeof result === "string" ? { [field]: result } : { ...result };
   if (typeof base[field] !== "string") {
-    const alt = ["document", "signature", "cms", "result"].find((k) => typeof base[k] === "string");
+    const alt = ["document", "cms", "signature", "result"].find((k) => typeof base[k] === "string");
     if (alt) base[field] = base[alt];
   }
   const b64 = base[field];
@@ -919,6 +932,6 @@ function signedResult(result, field) {
   return base;
 }
 
-const api = { KysoBridge, KysoError, ERROR_TABLE, DEFAULTS, BRIDGE_VERSION, PROTOCOL_VERSION, CLOSE_ORIGIN_NOT_ALLOWED, LNA_PERMISSION_NAMES, diagnose, localNetworkState, compareVersions, bytesToBase64, base64ToBytes };
+const api = { KysoBridge, KysoError, ERROR_TABLE, DEFAULTS, BRIDGE_VERSION, PROTOCOL_VERSION, CLOSE_ORIGIN_NOT_ALLOWED, CLOSE_TOO_MANY_CONNECTIONS, LNA_PERMISSION_NAMES, diagnose, localNetworkState, compareVersions, bytesToBase64, base64ToBytes };
 global.KysoBridge = api;
 })(typeof window !== "undefined" ? window : globalThis);

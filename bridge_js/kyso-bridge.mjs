@@ -4,5 +4,5 @@
 
 export { BRIDGE_VERSION, DEFAULTS, KysoBridge, PROTOCOL_VERSION } from "./src/bridge.mjs";
 export { LNA_PERMISSION_NAMES, diagnose, localNetworkState } from "./src/discovery.mjs";
-export { CLOSE_ORIGIN_NOT_ALLOWED, ERROR_TABLE, KysoError } from "./src/errors.mjs";
+export { CLOSE_ORIGIN_NOT_ALLOWED, CLOSE_TOO_MANY_CONNECTIONS, ERROR_TABLE, KysoError } from "./src/errors.mjs";
 export { base64ToBytes, bytesToBase64, compareVersions } from "./src/util.mjs";

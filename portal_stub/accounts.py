@@ -29,6 +29,8 @@ _DETAIL_COLUMNS = {
     "email": "email",
 }
 
+_DUMMY_HASH = hash_password("kyso-portal-dummy-password")
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -69,11 +71,19 @@ class AccountService:
         )
         return {r["procedure"]: r["status"] for r in rows}
 
-    def _event(self, account_id: int, action: str, detail: dict[str, Any], cert: CertificateInfo) -> None:
+    def _event(
+        self, account_id: int, action: str, detail: dict[str, Any], cert: CertificateInfo
+    ) -> None:
         self.db.run(
             "INSERT INTO account_events (account_id, action, detail, cert_thumbprint, at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (account_id, action, json.dumps(detail, ensure_ascii=False), cert.thumbprint, self._now()),
+            (
+                account_id,
+                action,
+                json.dumps(detail, ensure_ascii=False),
+                cert.thumbprint,
+                self._now(),
+            ),
         )
 
     @staticmethod
@@ -116,9 +126,17 @@ class AccountService:
         with self.db.transaction():
             if existing is not None:
                 if existing["status"] == "active":
-                    raise PortalError("ACCOUNT_EXISTS", {"mst": mst, "username": existing["username"]})
-                sets = {**columns, **cert_cols, "unit_code": values["ma_don_vi"], "status": "active",
-                        "cancel_reason": None, "updated_at": now}
+                    raise PortalError(
+                        "ACCOUNT_EXISTS", {"mst": mst, "username": existing["username"]}
+                    )
+                sets = {
+                    **columns,
+                    **cert_cols,
+                    "unit_code": values["ma_don_vi"],
+                    "status": "active",
+                    "cancel_reason": None,
+                    "updated_at": now,
+                }
                 self.db.run(
                     f"UPDATE accounts SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
                     (*sets.values(), existing["id"]),
@@ -148,24 +166,33 @@ class AccountService:
         assert account is not None
         return Registration(account, password, reactivated)
 
+    def forget(self, account_id: int) -> None:
+        """Remove a just-created account whose account mail could not be sent."""
+        with self.db.transaction():
+            for table in ("account_types", "account_events", "sessions"):
+                self.db.run(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
+            self.db.run("DELETE FROM accounts WHERE id = ?", (account_id,))
+
     def login(self, username: str, password: str) -> sqlite3.Row:
         """The account for these credentials, or E101 / E105."""
         account = self.db.one("SELECT * FROM accounts WHERE username = ?", (username.strip(),))
-        if account is None or not check_password(account["password_hash"], password):
+        # An unknown user name costs the same argon2 work as a wrong password.
+        stored = account["password_hash"] if account is not None else _DUMMY_HASH
+        if not check_password(stored, password) or account is None:
             raise PortalError("LOGIN_FAILED")
         if account["status"] != "active":
             raise PortalError("ACCOUNT_CANCELLED")
         return account
 
     def add_types(self, account: sqlite3.Row, types: list[str], cert: CertificateInfo) -> None:
-        """"Đăng ký thêm hồ sơ"."""
+        """ "Đăng ký thêm hồ sơ"."""
         self._require_registered(account, cert)
         with self.db.transaction():
             self._set_types(account["id"], types, "registered")
             self._event(account["id"], "add-types", {"loai_ho_so": types}, cert)
 
     def stop_types(self, account: sqlite3.Row, types: list[str], cert: CertificateInfo) -> None:
-        """"Đăng ký ngừng hồ sơ": only types currently registered can be stopped."""
+        """ "Đăng ký ngừng hồ sơ": only types currently registered can be stopped."""
         self._require_registered(account, cert)
         current = self.types(account["id"])
         not_registered = [t for t in types if current.get(t) != "registered"]
@@ -176,9 +203,11 @@ class AccountService:
             self._event(account["id"], "stop-types", {"loai_ho_so": types}, cert)
 
     def cancel(self, account: sqlite3.Row, reason: dict[str, str], cert: CertificateInfo) -> None:
-        """"Ngưng dịch vụ": the account stays (for a later re-registration), sessions end."""
+        """ "Ngưng dịch vụ": the account stays (for a later re-registration), sessions end."""
         self._require_registered(account, cert)
-        text = CANCEL_REASONS[reason["ly_do"]] + (f": {reason['ghi_chu']}" if reason["ghi_chu"] else "")
+        text = CANCEL_REASONS[reason["ly_do"]] + (
+            f": {reason['ghi_chu']}" if reason["ghi_chu"] else ""
+        )
         with self.db.transaction():
             self.db.run(
                 "UPDATE accounts SET status = 'cancelled', cancel_reason = ?, updated_at = ? WHERE id = ?",
@@ -187,8 +216,10 @@ class AccountService:
             self.db.run("DELETE FROM sessions WHERE account_id = ?", (account["id"],))
             self._event(account["id"], "cancel", reason, cert)
 
-    def change_details(self, account: sqlite3.Row, values: dict[str, Any], cert: CertificateInfo) -> None:
-        """"Thay đổi thông tin" (details)."""
+    def change_details(
+        self, account: sqlite3.Row, values: dict[str, Any], cert: CertificateInfo
+    ) -> None:
+        """ "Thay đổi thông tin" (details)."""
         self._require_registered(account, cert)
         sets = {col: values[name] for name, col in _DETAIL_COLUMNS.items()}
         with self.db.transaction():
@@ -199,7 +230,7 @@ class AccountService:
             self._event(account["id"], "change-details", values, cert)
 
     def change_certificate(self, account: sqlite3.Row, cert: CertificateInfo) -> None:
-        """"Thay đổi thông tin" (certificate): signed with the NEW certificate, same MST."""
+        """ "Thay đổi thông tin" (certificate): signed with the NEW certificate, same MST."""
         self._require_mst(cert, account["mst"])
         if cert.thumbprint == account["cert_thumbprint"]:
             raise PortalError("CERT_UNCHANGED")
@@ -207,6 +238,15 @@ class AccountService:
             self.db.run(
                 "UPDATE accounts SET cert_thumbprint = ?, cert_der = ?, cert_subject = ?, "
                 "cert_not_after = ?, updated_at = ? WHERE id = ?",
-                (cert.thumbprint, cert.der, cert.subject, cert.not_after, self._now(), account["id"]),
+                (
+                    cert.thumbprint,
+                    cert.der,
+                    cert.subject,
+                    cert.not_after,
+                    self._now(),
+                    account["id"],
+                ),
             )
-            self._event(account["id"], "change-certificate", {"old": account["cert_thumbprint"]}, cert)
+            self._event(
+                account["id"], "change-certificate", {"old": account["cert_thumbprint"]}, cert
+            )

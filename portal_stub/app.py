@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
@@ -9,12 +10,21 @@ from pathlib import Path
 from aiohttp import web
 
 from agent.signing.trust import TrustStore
+from portal_stub.bridge_assets import add_bridge_routes
 from portal_stub.config import PortalConfig
 from portal_stub.mail import start_sink
 from portal_stub.portal import Portal
 from portal_stub.processing import background
 from portal_stub.web import api, pages_account, pages_dossier
-from portal_stub.web.common import PORTAL, TEMPLATES, error_middleware, session_middleware, templates
+from portal_stub.web.common import (
+    PORTAL,
+    TEMPLATES,
+    error_middleware,
+    session_middleware,
+    templates,
+)
+
+log = logging.getLogger(__name__)
 
 
 def _static_dir() -> Path:
@@ -52,4 +62,9 @@ def create_app(config: PortalConfig, trust: TrustStore | None = None) -> web.App
     app.router.add_routes(pages_dossier.routes)
     app.router.add_routes(api.routes)
     app.router.add_static("/static", _static_dir(), follow_symlinks=False)
+    try:
+        # /kyso-bridge/: the JavaScript bridge that /static/portal-sign.js imports.
+        add_bridge_routes(app)
+    except FileNotFoundError as exc:  # an installed package without the bridge_js sources
+        log.warning("signing through the browser is unavailable: %s", exc)
     return app

@@ -76,11 +76,20 @@ class ChallengeService:
         self.db.run(
             "INSERT INTO challenges (nonce, action, fields_hash, account_id, session_hash, "
             "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (nonce, action, fields_hash, account_id, session_hash, now.isoformat(), expires.isoformat()),
+            (
+                nonce,
+                action,
+                fields_hash,
+                account_id,
+                session_hash,
+                now.isoformat(),
+                expires.isoformat(),
+            ),
         )
         # Old challenges are no use to anyone; keep the table small.
         self.db.run(
-            "DELETE FROM challenges WHERE expires_at < ?", ((now - dt.timedelta(days=1)).isoformat(),)
+            "DELETE FROM challenges WHERE expires_at < ?",
+            ((now - dt.timedelta(days=1)).isoformat(),),
         )
         return Challenge(nonce, action, fields_hash, expires.isoformat(), self.config.public_origin)
 

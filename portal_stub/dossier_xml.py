@@ -28,7 +28,16 @@ PHUONG_AN = {
     "OF": "Nghỉ không lương, ốm đau từ 14 ngày",
 }
 GENDERS = ("Nam", "Nữ")
-ROW_FIELDS = ("HoTen", "MaSoBHXH", "NgaySinh", "GioiTinh", "ChucVu", "MucLuong", "TuThang", "PhuongAn")
+ROW_FIELDS = (
+    "HoTen",
+    "MaSoBHXH",
+    "NgaySinh",
+    "GioiTinh",
+    "ChucVu",
+    "MucLuong",
+    "TuThang",
+    "PhuongAn",
+)
 _PERIOD = re.compile(r"^(0[1-9]|1[0-2])/\d{4}$")
 _SO_BHXH = re.compile(r"^\d{10}$")
 
@@ -110,7 +119,9 @@ def _row_element(parent: etree._Element, stt: int, row: Employee) -> None:
         _sub(el, name, str(getattr(row, name)))
 
 
-def build_form(unit: Unit, period: str, rows: Sequence[Employee], form_code: str = "D02-TS") -> bytes:
+def build_form(
+    unit: Unit, period: str, rows: Sequence[Employee], form_code: str = "D02-TS"
+) -> bytes:
     """A form file (``ToKhai``) with the employee list and an empty ``Cky``."""
     root = etree.Element("ToKhai", MaToKhai=form_code)
     common = _sub(root, "ThongTinChung")
@@ -138,8 +149,8 @@ def build_dossier(
 ) -> bytes:
     """The unsigned ``Hoso`` file ("Xuất file BHXH-VAN").
 
-    ``inline_rows`` also lists the employees in ``NoiDung/DanhSachLaoDong`` (large dossiers are
-    plain XML that way; the benchmark uses it).
+    ``inline_rows`` lists the employees in ``NoiDung/DanhSachLaoDong`` instead of the form file
+    (large dossiers are plain XML that way; the benchmark uses it).
     """
     root = etree.Element("Hoso")
     content = _sub(root, "NoiDung")
@@ -165,7 +176,10 @@ def build_dossier(
     form_file = _sub(forms, "FileToKhai")
     _sub(form_file, "MaToKhai", "D02-TS")
     _sub(form_file, "TenFile", "D02-TS.xml")
-    _sub(form_file, "NoiDungFile", base64.b64encode(build_form(unit, period, rows)).decode())
+    # Rows are listed once: in the form file, or (inline_rows) in the envelope, with the form
+    # keeping only its header, so that nothing counts them twice.
+    form_rows: Sequence[Employee] = () if inline_rows else rows
+    _sub(form_file, "NoiDungFile", base64.b64encode(build_form(unit, period, form_rows)).decode())
     if inline_rows:
         listing = _sub(content, "DanhSachLaoDong")
         for stt, row in enumerate(rows, start=1):

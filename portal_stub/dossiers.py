@@ -75,7 +75,7 @@ class DossierService:
         rows: list[dict[str, str]],
         procedure: str = "600",
     ) -> int:
-        """"Ghi": create or update a procedure-600 draft with its D02-TS rows."""
+        """ "Ghi": create or update a procedure-600 draft with its D02-TS rows."""
         if not valid_period(period):
             raise PortalError("FORM_INVALID", {"detail": "kỳ kê khai phải có dạng MM/YYYY"})
         employees = parse_rows(rows)
@@ -87,8 +87,17 @@ class DossierService:
             cur = self.db.run(
                 "INSERT INTO drafts (account_id, procedure, period, contact_name, phone, email, "
                 "rows_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (account["id"], procedure, period, account["contact_name"], account["phone"],
-                 account["email"], data, now, now),
+                (
+                    account["id"],
+                    procedure,
+                    period,
+                    account["contact_name"],
+                    account["phone"],
+                    account["email"],
+                    data,
+                    now,
+                    now,
+                ),
             )
             return int(cur.lastrowid or 0)
         self.draft(account["id"], draft_id)
@@ -99,7 +108,7 @@ class DossierService:
         return draft_id
 
     def take_number(self, account: sqlite3.Row, draft_id: int) -> str:
-        """"Lấy số hồ sơ": a number unique to the unit (kept if already taken)."""
+        """ "Lấy số hồ sơ": a number unique to the unit (kept if already taken)."""
         draft = self.draft(account["id"], draft_id)
         if draft["dossier_number"]:
             return str(draft["dossier_number"])
@@ -118,7 +127,7 @@ class DossierService:
         return [Employee(**r) for r in json.loads(draft["rows_json"])]
 
     def export(self, account: sqlite3.Row, draft_id: int) -> tuple[str, bytes]:
-        """"Xuất file BHXH-VAN": (file name, unsigned XML)."""
+        """ "Xuất file BHXH-VAN": (file name, unsigned XML)."""
         draft = self.draft(account["id"], draft_id)
         if not draft["dossier_number"]:
             raise PortalError("DOSSIER_NUMBER_MISSING")
@@ -157,13 +166,18 @@ class DossierService:
         """Keep a file that passed the check; "Nộp hồ sơ" refers to it by the returned id."""
         upload_id = new_token()
         now = self._now()
-        self.db.run(
-            "DELETE FROM uploads WHERE created_at < ?", ((now - UPLOAD_TTL).isoformat(),)
-        )
+        self.db.run("DELETE FROM uploads WHERE created_at < ?", ((now - UPLOAD_TTL).isoformat(),))
         self.db.run(
             "INSERT INTO uploads (id, account_id, sha256, content, summary_json, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (upload_id, account_id, result.sha256, data, json.dumps(result.to_json()), now.isoformat()),
+            (
+                upload_id,
+                account_id,
+                result.sha256,
+                data,
+                json.dumps(result.to_json()),
+                now.isoformat(),
+            ),
         )
         return upload_id
 
@@ -176,8 +190,10 @@ class DossierService:
             raise PortalError("CHECK_REQUIRED")
         return row
 
-    def submit(self, account_id: int, upload_id: str, data: bytes, result: CheckResult) -> sqlite3.Row:
-        """"Nộp hồ sơ": record the dossier with a receipt number and a receipt notice."""
+    def submit(
+        self, account_id: int, upload_id: str, data: bytes, result: CheckResult
+    ) -> sqlite3.Row:
+        """ "Nộp hồ sơ": record the dossier with a receipt number and a receipt notice."""
         now = self._now()
         with self.db.transaction():
             dup = self.find_duplicate(account_id, result)
@@ -190,10 +206,23 @@ class DossierService:
                 "procedure_name, period, employees, signer_subject, signer_thumbprint, "
                 "signing_time, content, status, review, submitted_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
-                (account_id, receipt, result.dossier_number, result.sha256, result.procedure,
-                 result.procedure_name, result.period, result.employees, result.signer_subject,
-                 result.signer_thumbprint, result.signing_time, data, result.review,
-                 now.isoformat(), now.isoformat()),
+                (
+                    account_id,
+                    receipt,
+                    result.dossier_number,
+                    result.sha256,
+                    result.procedure,
+                    result.procedure_name,
+                    result.period,
+                    result.employees,
+                    result.signer_subject,
+                    result.signer_thumbprint,
+                    result.signing_time,
+                    data,
+                    result.review,
+                    now.isoformat(),
+                    now.isoformat(),
+                ),
             )
             dossier_id = int(cur.lastrowid or 0)
             self.db.run(
@@ -202,7 +231,10 @@ class DossierService:
             )
             self.db.run("DELETE FROM uploads WHERE id = ?", (upload_id,))
             add_notice(
-                self.db, account_id, dossier_id, now,
+                self.db,
+                account_id,
+                dossier_id,
+                now,
                 f"Thông báo tiếp nhận hồ sơ {result.dossier_number}",
                 f"Cơ quan BHXH đã tiếp nhận hồ sơ số {result.dossier_number} (thủ tục "
                 f"{result.procedure} – {result.procedure_name}, kỳ {result.period}), biên nhận "
@@ -242,7 +274,7 @@ class DossierService:
         procedure: str = "",
         period: str = "",
     ) -> list[sqlite3.Row]:
-        """"Tra cứu hồ sơ" with filters (dates YYYY-MM-DD inclusive)."""
+        """ "Tra cứu hồ sơ" with filters (dates YYYY-MM-DD inclusive)."""
         sql = (
             "SELECT id, receipt, dossier_number, procedure, procedure_name, period, employees, "
             "status, status_reason, submitted_at, updated_at FROM dossiers WHERE account_id = ?"
@@ -253,7 +285,9 @@ class DossierService:
             params.append(_date(date_from))
         if date_to:
             sql += " AND submitted_at < ?"
-            params.append((dt.date.fromisoformat(_date(date_to)) + dt.timedelta(days=1)).isoformat())
+            params.append(
+                (dt.date.fromisoformat(_date(date_to)) + dt.timedelta(days=1)).isoformat()
+            )
         if status:
             if status not in STATUS_LABELS:
                 raise PortalError("FORM_INVALID", {"detail": "trạng thái không hợp lệ"})
@@ -268,7 +302,7 @@ class DossierService:
         return self.db.all(sql + " ORDER BY submitted_at DESC, id DESC", params)
 
     def notices(self, account_id: int, period: str = "") -> list[sqlite3.Row]:
-        """"Nhận thông báo" for a period (MM/YYYY of the notice; empty: all)."""
+        """ "Nhận thông báo" for a period (MM/YYYY of the notice; empty: all)."""
         if period and not valid_period(period):
             raise PortalError("FORM_INVALID", {"detail": "kỳ phải có dạng MM/YYYY"})
         sql = "SELECT * FROM notices WHERE account_id = ?"

@@ -93,9 +93,13 @@ def read_details(fields: Any, offices: set[str], *, registering: bool) -> dict[s
     if registering:
         values["ma_don_vi"] = values["ma_don_vi"].upper()
         if not _MST.match(values["ma_so_thue"]):
-            raise PortalError("FORM_INVALID", {"detail": "mã số thuế phải có 10 chữ số (chi nhánh: thêm -NNN)"})
+            raise PortalError(
+                "FORM_INVALID", {"detail": "mã số thuế phải có 10 chữ số (chi nhánh: thêm -NNN)"}
+            )
         if not _UNIT_CODE.match(values["ma_don_vi"]):
-            raise PortalError("FORM_INVALID", {"detail": "mã đơn vị gồm 5–15 chữ in hoa hoặc chữ số"})
+            raise PortalError(
+                "FORM_INVALID", {"detail": "mã đơn vị gồm 5–15 chữ in hoa hoặc chữ số"}
+            )
     if values["co_quan_bhxh"] not in offices:
         raise PortalError("FORM_INVALID", {"detail": "cơ quan BHXH không có trong danh mục"})
     if not _EMAIL.match(values["email"]):
@@ -162,5 +166,7 @@ def bound_fields(
 def as_mapping(fields: Mapping[str, Any]) -> dict[str, Any]:
     """A plain dict of a form for re-rendering (multi-values as lists)."""
     if hasattr(fields, "getall"):
-        return {k: (fields.getall(k) if len(fields.getall(k)) > 1 else fields.get(k)) for k in fields}
+        return {
+            k: (fields.getall(k) if len(fields.getall(k)) > 1 else fields.get(k)) for k in fields
+        }
     return dict(fields)

@@ -31,7 +31,7 @@ ACTION_DONE_VI = {
     "thư xác nhận đã được gửi tới {email}.",
     "add-types": "Đã đăng ký thêm hồ sơ: {types}.",
     "stop-types": "Đã đăng ký ngừng hồ sơ: {types}.",
-    "cancel": "Đơn vị đã ngưng sử dụng dịch vụ BHXH điện tử. Khi cần, chọn \"Đăng ký\" để đăng ký "
+    "cancel": 'Đơn vị đã ngưng sử dụng dịch vụ BHXH điện tử. Khi cần, chọn "Đăng ký" để đăng ký '
     "lại (tiếp tục dùng tài khoản cũ).",
     "change-details": "Đã thay đổi thông tin đăng ký.",
     "change-certificate": "Đã thay đổi chứng thư số của đơn vị. Từ nay chỉ chấp nhận chữ ký bằng "
@@ -68,11 +68,11 @@ class Portal:
     # --- catalogues -------------------------------------------------------------------------------
 
     def offices(self) -> list[sqlite3.Row]:
-        """"Danh mục cơ quan BHXH"."""
+        """ "Danh mục cơ quan BHXH"."""
         return self.db.all("SELECT * FROM offices ORDER BY code")
 
     def dossier_types(self) -> list[sqlite3.Row]:
-        """"Danh mục hồ sơ"."""
+        """ "Danh mục hồ sơ"."""
         return self.db.all("SELECT * FROM dossier_types ORDER BY procedure")
 
     def _known(self) -> tuple[set[str], set[str]]:
@@ -93,16 +93,26 @@ class Portal:
         """Validate a form for ``action`` and compute what its signature must bind."""
         offices, types = self._known()
         return bound_fields(
-            action, fields, username=account["username"] if account else None,
-            offices=offices, types=types,
+            action,
+            fields,
+            username=account["username"] if account else None,
+            offices=offices,
+            types=types,
         )
 
     def issue_challenge(
-        self, action: str, fields: Any, account: sqlite3.Row | None, session: Session | None,
-        *, given_hash: str | None = None,
+        self,
+        action: str,
+        fields: Any,
+        account: sqlite3.Row | None,
+        session: Session | None,
+        *,
+        given_hash: str | None = None,
     ) -> Challenge:
         """A challenge for ``action`` bound to the form values (or a client-computed hash)."""
-        if action != "register" and account is None:
+        if action == "register":
+            account = None  # registering is for a unit that has no session of its own
+        elif account is None:
             raise PortalError("LOGIN_REQUIRED")
         if given_hash is not None:
             if len(given_hash) != 64 or any(c not in "0123456789abcdef" for c in given_hash):
@@ -112,7 +122,8 @@ class Portal:
             bound = self.bind(action, fields, account)
             digest = fields_hash(bound.action, bound.fields)
         return self.challenges.issue(
-            action, digest,
+            action,
+            digest,
             account_id=account["id"] if account else None,
             session_hash=session.token_hash if session and session.kind == "cookie" else None,
         )
@@ -138,7 +149,10 @@ class Portal:
         if not nonce and session is not None and session.kind == "cookie":
             nonce = self.challenges.pending_nonce(session.token_hash, action)
         cert = await self.challenges.consume(
-            token, nonce=nonce, action=action, fields_hash=fields_hash(bound.action, bound.fields),
+            token,
+            nonce=nonce,
+            action=action,
+            fields_hash=fields_hash(bound.action, bound.fields),
             account_id=account["id"] if account else None,
         )
         return await self._apply(bound, cert, account)
@@ -151,9 +165,19 @@ class Portal:
         if bound.action == "register":
             reg = self.accounts.register(values, cert)
             key = "register-again" if reg.reactivated else "register"
-            await self._mail_account(reg.account, reg.password)
-            result.update(username=reg.account["username"], reactivated=reg.reactivated,
-                          email=reg.account["email"])
+            try:
+                await self._mail_account(reg.account, reg.password)
+            except PortalError:
+                # The password exists only in that mail: without it the new account is useless
+                # (and would block a retry with E104), so it is taken back.
+                if not reg.reactivated:
+                    self.accounts.forget(reg.account["id"])
+                raise
+            result.update(
+                username=reg.account["username"],
+                reactivated=reg.reactivated,
+                email=reg.account["email"],
+            )
             result["message_vi"] = ACTION_DONE_VI[key].format(
                 email=reg.account["email"], username=reg.account["username"]
             )
@@ -164,7 +188,9 @@ class Portal:
         elif bound.action == "stop-types":
             self.accounts.stop_types(account, values["loai_ho_so"], cert)
         elif bound.action == "cancel":
-            self.accounts.cancel(account, {"ly_do": values["ly_do"], "ghi_chu": values["ghi_chu"]}, cert)
+            self.accounts.cancel(
+                account, {"ly_do": values["ly_do"], "ghi_chu": values["ghi_chu"]}, cert
+            )
         elif bound.action == "change-details":
             self.accounts.change_details(account, values, cert)
         elif bound.action == "change-certificate":
@@ -199,11 +225,15 @@ class Portal:
     # --- dossiers ---------------------------------------------------------------------------------
 
     async def check(self, account: sqlite3.Row, data: bytes) -> tuple[str, CheckResult]:
-        """"Kiểm tra hồ sơ": all checks off the event loop; returns (upload id, findings)."""
+        """ "Kiểm tra hồ sơ": all checks off the event loop; returns (upload id, findings)."""
         unit = self.dossiers.unit_context(account, self.accounts.types(account["id"]))
         result = await asyncio.to_thread(
-            check_dossier, data, unit, self.trust,
-            now=self.config.clock(), max_bytes=self.config.max_upload_bytes,
+            check_dossier,
+            data,
+            unit,
+            self.trust,
+            now=self.config.clock(),
+            max_bytes=self.config.max_upload_bytes,
         )
         dup = self.dossiers.find_duplicate(account["id"], result)
         if dup is not None:
@@ -211,13 +241,17 @@ class Portal:
         return self.dossiers.store_upload(account["id"], data, result), result
 
     async def submit(self, account: sqlite3.Row, upload_id: str) -> sqlite3.Row:
-        """"Nộp hồ sơ" of a checked upload: checked again (certificates may have been revoked
+        """ "Nộp hồ sơ" of a checked upload: checked again (certificates may have been revoked
         meanwhile), then recorded with a receipt."""
         upload = self.dossiers.upload(account["id"], upload_id)
         data = bytes(upload["content"])
         unit = self.dossiers.unit_context(account, self.accounts.types(account["id"]))
         result = await asyncio.to_thread(
-            check_dossier, data, unit, self.trust,
-            now=self.config.clock(), max_bytes=self.config.max_upload_bytes,
+            check_dossier,
+            data,
+            unit,
+            self.trust,
+            now=self.config.clock(),
+            max_bytes=self.config.max_upload_bytes,
         )
         return self.dossiers.submit(account["id"], upload_id, data, result)

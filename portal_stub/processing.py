@@ -20,8 +20,13 @@ from portal_stub.dossiers import add_notice
 log = logging.getLogger(__name__)
 
 
-def advance(db: Database, now: dt.datetime, *, dossier_id: int | None = None,
-            older_than: dt.timedelta | None = None) -> list[dict[str, str]]:
+def advance(
+    db: Database,
+    now: dt.datetime,
+    *,
+    dossier_id: int | None = None,
+    older_than: dt.timedelta | None = None,
+) -> list[dict[str, str]]:
     """Move each unfinished dossier (or just ``dossier_id``) one step; return the changes."""
     sql = "SELECT * FROM dossiers WHERE status IN ('received', 'processing')"
     params: list[object] = []
@@ -50,7 +55,10 @@ def advance(db: Database, now: dt.datetime, *, dossier_id: int | None = None,
             )
             if status == "accepted":
                 add_notice(
-                    db, row["account_id"], row["id"], now,
+                    db,
+                    row["account_id"],
+                    row["id"],
+                    now,
                     f"Thông báo kết quả giải quyết hồ sơ {row['dossier_number']}",
                     f"Hồ sơ số {row['dossier_number']} (biên nhận {row['receipt']}, thủ tục "
                     f"{row['procedure']} – {row['procedure_name']}, kỳ {row['period']}) đã được "
@@ -58,7 +66,10 @@ def advance(db: Database, now: dt.datetime, *, dossier_id: int | None = None,
                 )
             elif status == "rejected":
                 add_notice(
-                    db, row["account_id"], row["id"], now,
+                    db,
+                    row["account_id"],
+                    row["id"],
+                    now,
                     f"Thông báo từ chối hồ sơ {row['dossier_number']}",
                     f"Hồ sơ số {row['dossier_number']} (biên nhận {row['receipt']}) không được "
                     f"chấp nhận. Lý do: {reason} Đơn vị điều chỉnh và lập hồ sơ mới (số hồ sơ "

@@ -22,8 +22,10 @@ def generate_password(length: int = 12) -> str:
     """A random password with at least one lower, upper and digit."""
     while True:
         pw = "".join(secrets.choice(_ALPHABET) for _ in range(length))
-        if any(c.islower() for c in pw) and any(c.isupper() for c in pw) and any(
-            c.isdigit() for c in pw
+        if (
+            any(c.islower() for c in pw)
+            and any(c.isupper() for c in pw)
+            and any(c.isdigit() for c in pw)
         ):
             return pw
 
@@ -71,7 +73,10 @@ def canonical_fields(action: str, fields: dict[str, Any]) -> bytes:
         else:
             norm[key] = str(value).strip()
     return json.dumps(
-        {"action": action, "fields": norm}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        {"action": action, "fields": norm},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     ).encode()
 
 

@@ -38,7 +38,13 @@ class SessionStore:
     def create(self, kind: Kind, account_id: int | None) -> tuple[str, Session]:
         """A new session; returns (secret token for the client, session)."""
         token = new_token()
-        now = self.config.clock().isoformat()
+        moment = self.config.clock()
+        now = moment.isoformat()
+        # Visitors without a cookie get a session each: forget the stale ones as we go.
+        self.db.run(
+            "DELETE FROM sessions WHERE last_seen < ?",
+            ((moment - self.config.session_ttl).isoformat(),),
+        )
         session = Session(token_hash(token), kind, account_id, new_token())
         self.db.run(
             "INSERT INTO sessions (token_hash, kind, account_id, csrf_token, created_at, last_seen) "
@@ -61,7 +67,8 @@ class SessionStore:
             self.db.run("DELETE FROM sessions WHERE token_hash = ?", (row["token_hash"],))
             return None
         self.db.run(
-            "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (now.isoformat(), row["token_hash"])
+            "UPDATE sessions SET last_seen = ? WHERE token_hash = ?",
+            (now.isoformat(), row["token_hash"]),
         )
         return Session(row["token_hash"], row["kind"], row["account_id"], row["csrf_token"])
 

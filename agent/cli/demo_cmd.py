@@ -18,17 +18,18 @@ def register(sub: Any) -> None:
         "($KYSO_HOME or the user data directory), with keys made on the token and "
         "certificates from a test CA. They stand in for real USB tokens in the demo and tests.",
     )
-    p.add_argument("action", choices=["init", "reset", "info"],
-                   help="init: create if missing; reset: recreate; info: describe")
+    p.add_argument(
+        "action",
+        choices=["init", "reset", "info"],
+        help="init: create if missing; reset: recreate; info: describe",
+    )
     p.add_argument("--json", action="store_true", help="print JSON for scripts and tests")
     p.set_defaults(func=run)
 
-    d = sub.add_parser(
-        "demo",
-        help="run the demo: demo tokens (and, later, the agent and the portal stub)",
-        description="Create the demo tokens if needed and show what is on them.",
-    )
-    d.set_defaults(func=run_demo, json=False)
+    # `demo` (tokens + agent + portal over HTTPS) lives in agent/cli/demo_run.py.
+    from agent.cli import demo_run
+
+    demo_run.register(sub)
 
 
 async def run_demo(args: argparse.Namespace) -> int:
@@ -53,7 +54,9 @@ async def run(args: argparse.Namespace) -> int:
         if manifest is None:
             from agent.errors import KysoError
 
-            raise KysoError("TOKEN_NOT_FOUND", {"detail": "no demo tokens: run 'kyso-agent demo-token init'"})
+            raise KysoError(
+                "TOKEN_NOT_FOUND", {"detail": "no demo tokens: run 'kyso-agent demo-token init'"}
+            )
     if args.json:
         print_json(manifest)
         return 0
@@ -65,7 +68,14 @@ async def run(args: argparse.Namespace) -> int:
     print(f"Issuing CA:      {manifest['ca']['issuing']}")
     print(f"CRL:             {manifest['ca']['crl']}")
     rows = [
-        [name, c["token"], c["mst"] or c["cccd"] or "", c["key_type"], c["thumbprint"][:16], c["description"]]
+        [
+            name,
+            c["token"],
+            c["mst"] or c["cccd"] or "",
+            c["key_type"],
+            c["thumbprint"][:16],
+            c["description"],
+        ]
         for name, c in manifest["certificates"].items()
     ]
     print()

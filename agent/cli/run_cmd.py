@@ -99,8 +99,20 @@ async def run_agent(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C still raises
             loop.add_signal_handler(sig, stop.set)
+    tray = None
+    if not args.headless:
+        try:
+            from agent.ui.tray import attach_tray
+
+            tray = await attach_tray(agent, stop.set)
+        except Exception:  # no tray is not fatal: the agent works headless
+            logging.getLogger(__name__).warning("tray unavailable; running headless", exc_info=True)
     try:
         await stop.wait()
     finally:
+        if tray is not None:
+            from agent.ui.tray import detach_tray
+
+            detach_tray(tray)
         await agent.stop()
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
 from agent.cli.output import print_json, table
@@ -14,6 +15,13 @@ PROBLEM_TEXT = {
     "NO_SIGNING_KEY_USAGE": "không dùng để ký / key usage does not allow signing",
     "CA_CERTIFICATE": "chứng thư của CA, không dùng để ký / a CA certificate",
     "NO_PRIVATE_KEY": "không có khóa bí mật trên token / no private key on the token",
+    "PIN_LOCKED": "mã PIN của token đã bị khóa, liên hệ nhà cung cấp để mở khóa / "
+    "the token's PIN is locked: ask your provider to unlock it",
+}
+WARNING_TEXT = {
+    "PIN_FINAL_TRY": "chỉ còn MỘT lần nhập PIN trước khi token bị khóa / "
+    "ONE PIN try left before the token locks",
+    "PIN_COUNT_LOW": "đã có lần nhập sai PIN / a wrong PIN was entered since the last good one",
 }
 
 
@@ -26,8 +34,13 @@ def register(sub: Any) -> None:
     ):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--json", action="store_true", help="print JSON for scripts")
-        p.add_argument("--module", action="append", default=[], metavar="PATH",
-                       help="also try this PKCS#11 module (repeatable)")
+        p.add_argument(
+            "--module",
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="also try this PKCS#11 module (repeatable)",
+        )
         p.set_defaults(func=func)
 
 
@@ -40,8 +53,12 @@ async def run_tokens(args: argparse.Namespace) -> int:
     elif not tokens:
         print("Không thấy USB token nào / no token found. Try 'kyso-agent doctor'.")
     else:
-        print(table([[t.label, t.serial, t.manufacturer, t.model, t.pin_state.tries_hint or "ok"]
-                     for t in tokens], ["label", "serial", "manufacturer", "model", "PIN"]))
+        print(
+            table(
+                [[t.label, t.serial, t.manufacturer, t.model, _pin_text(t)] for t in tokens],
+                ["label", "serial", "manufacturer", "model", "PIN"],
+            )
+        )
     return 0
 
 
@@ -59,18 +76,43 @@ async def run_certs(args: argparse.Namespace) -> int:
     for c in certs:
         i = c.info
         ident = f"MST:{i.mst}" if i.mst else f"CCCD:{i.cccd}" if i.cccd else ""
-        rows.append([c.token.label, i.subject_cn or i.subject, ident, i.not_after[:10],
-                     f"{i.key_type}-{i.key_size}", "yes" if c.has_private_key else "no",
-                     c.thumbprint[:16]])
+        rows.append(
+            [
+                c.token.label,
+                i.subject_cn or i.subject,
+                ident,
+                i.not_after[:10],
+                f"{i.key_type}-{i.key_size}",
+                "yes" if c.has_private_key else "no",
+                c.thumbprint[:16],
+            ]
+        )
     print(table(rows, ["token", "holder", "id", "valid to", "key", "private key", "thumbprint"]))
     return 0
+
+
+def _pin_text(token: Any) -> str:
+    state = token.pin_state.tries_hint or "ok"
+    return f"{state}, PIN pad" if token.protected_path else state
 
 
 def _cert_problems(cert: Any) -> list[str]:
     problems = cert.info.problems()
     if not cert.has_private_key and "CA_CERTIFICATE" not in problems:
         problems.append("NO_PRIVATE_KEY")
+    if cert.has_private_key and cert.token.pin_state.locked:
+        problems.append("PIN_LOCKED")  # the key is there, but nobody can log in to use it
     return problems
+
+
+def _cert_warnings(cert: Any) -> list[str]:
+    # Usable, but the user should know before typing a PIN.
+    state = cert.token.pin_state
+    if not cert.has_private_key or state.locked:
+        return []
+    if state.final_try:
+        return ["PIN_FINAL_TRY"]
+    return ["PIN_COUNT_LOW"] if state.count_low else []
 
 
 async def run_doctor(args: argparse.Namespace) -> int:
@@ -83,13 +125,23 @@ async def run_doctor(args: argparse.Namespace) -> int:
         "modules": [s.__dict__ for s in statuses],
         "tokens": [t.to_json() for t in tokens],
         "certificates": [
-            {"token": c.token.label, "subject": c.info.subject_display,
-             "thumbprint": c.thumbprint, "problems": _cert_problems(c)}
+            {
+                "token": c.token.label,
+                "subject": c.info.subject_display,
+                "thumbprint": c.thumbprint,
+                "problems": _cert_problems(c),
+                "warnings": _cert_warnings(c),
+                "pin_state": c.token.pin_state.tries_hint,
+            }
             for c in certs
         ],
     }
     usable = [c for c in report["certificates"] if not c["problems"]]
     report["ok"] = bool(usable)
+    # The agent part (port, trust, settings with their sources) belongs to agent/server.
+    from agent.server.diagnose import agent_report, print_agent_report
+
+    report["agent"] = await asyncio.to_thread(agent_report)
     if args.json:
         print_json(report)
         return 0 if usable else 1
@@ -102,13 +154,18 @@ async def run_doctor(args: argparse.Namespace) -> int:
         print(f"  [{mark}] {s.path} ({s.vendor}, from {s.source}) {detail}")
     print("Tokens:")
     for t in tokens:
-        print(f"  {t.label} (serial {t.serial}) PIN: {t.pin_state.tries_hint or 'ok'}")
+        print(f"  {t.label} (serial {t.serial}) PIN: {_pin_text(t)}")
     if not tokens:
         print("  none — plug in your USB token")
     print("Certificates:")
     for c in report["certificates"]:
-        status = "usable" if not c["problems"] else "; ".join(PROBLEM_TEXT[p] for p in c["problems"])
-        print(f"  {c['subject']} [{c['token']}] — {status}")
+        status = (
+            "usable" if not c["problems"] else "; ".join(PROBLEM_TEXT[p] for p in c["problems"])
+        )
+        print(f"  {c['subject']} [{c['token']}, {c['thumbprint'][:12]}] — {status}")
+        for w in c["warnings"]:
+            print(f"      ! {WARNING_TEXT[w]}")
+    print_agent_report(report["agent"])
     print()
     print(f"{len(usable)} usable certificate(s).")
     return 0 if usable else 1

@@ -91,7 +91,12 @@ def registry_policy(reader: RegistryReader, key: str = REGISTRY_KEY) -> dict[str
     for name in _REGISTRY_LISTS:
         sub = reader.values(key + "\\" + name)
         if sub:
-            ordered = [sub[k] for k in sorted(sub, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))]
+            ordered = [
+                sub[k]
+                for k in sorted(
+                    sub, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)
+                )
+            ]
             raw[REGISTRY_VALUES[name]] = list(raw.get(REGISTRY_VALUES[name], [])) + ordered
     return _nest(raw)
 

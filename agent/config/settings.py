@@ -130,7 +130,7 @@ FIELDS: dict[str, FieldSpec] = {
         _int_range(1, 1000), 1, "signing requests one origin may have waiting or running"
     ),
     "prompt_timeout_seconds": FieldSpec(
-        _int_range(5, 3600), 120, "how long a question waits for the user"
+        _int_range(1, 3600), 120, "how long a question waits for the user"
     ),
     "allow_http_localhost": FieldSpec(
         _bool, False, "developers only: accept http://localhost origins"

@@ -56,26 +56,82 @@ def _unit(cn: str, uid: str, *, o: str | None = None) -> x509.Name:
 UNIT_NAME = "Công ty TNHH Giải pháp Kyso Việt Nam"
 
 PROFILES: tuple[Profile, ...] = (
-    Profile("org", 1, 1, _unit(UNIT_NAME, f"MST:{UNIT_MST}"),
-            description="the unit's organisation certificate (RSA-2048)"),
-    Profile("branch", 1, 2, _unit("Chi nhánh Đà Nẵng - Công ty TNHH Kyso", f"MST:{UNIT_MST}-001"),
-            description="a branch: MST with a -001 suffix"),
-    Profile("personal", 1, 3, _unit("Nguyễn Thị Hồng Nhung", "CCCD:001190012345"),
-            description="a person's certificate with a CCCD number"),
-    Profile("org_in_o", 1, 4, _unit("Công ty Cổ phần Thương mại Hòa Bình", "", o="MST:0109876543"),
-            description="a CA that puts MST: in O= instead of UID"),
-    Profile("ec", 1, 5, _unit("Hộ kinh doanh Trần Văn Bình", "MST:8012345678"), key_kind="EC",
-            description="an ECDSA P-256 key"),
-    Profile("expired", 1, 6, _unit(UNIT_NAME, f"MST:{UNIT_MST}"), valid_from_days=-800,
-            valid_days=400, description="expired a year ago"),
-    Profile("not_yet_valid", 1, 7, _unit(UNIT_NAME, f"MST:{UNIT_MST}"), valid_from_days=30,
-            description="valid only from 30 days from now"),
-    Profile("revoked", 1, 8, _unit(UNIT_NAME, f"MST:{UNIT_MST}"), revoked=True,
-            description="revoked: listed in the issuing CA's CRL"),
-    Profile("no_key_usage", 1, 9, _unit(UNIT_NAME, f"MST:{UNIT_MST}"), signing_key_usage=False,
-            description="key usage keyEncipherment only: not for signing"),
-    Profile("org_renewed", 2, 1, _unit(UNIT_NAME, f"MST:{UNIT_MST}"),
-            description="the unit's new certificate on token 2 (change-certificate flow)"),
+    Profile(
+        "org",
+        1,
+        1,
+        _unit(UNIT_NAME, f"MST:{UNIT_MST}"),
+        description="the unit's organisation certificate (RSA-2048)",
+    ),
+    Profile(
+        "branch",
+        1,
+        2,
+        _unit("Chi nhánh Đà Nẵng - Công ty TNHH Kyso", f"MST:{UNIT_MST}-001"),
+        description="a branch: MST with a -001 suffix",
+    ),
+    Profile(
+        "personal",
+        1,
+        3,
+        _unit("Nguyễn Thị Hồng Nhung", "CCCD:001190012345"),
+        description="a person's certificate with a CCCD number",
+    ),
+    Profile(
+        "org_in_o",
+        1,
+        4,
+        _unit("Công ty Cổ phần Thương mại Hòa Bình", "", o="MST:0109876543"),
+        description="a CA that puts MST: in O= instead of UID",
+    ),
+    Profile(
+        "ec",
+        1,
+        5,
+        _unit("Hộ kinh doanh Trần Văn Bình", "MST:8012345678"),
+        key_kind="EC",
+        description="an ECDSA P-256 key",
+    ),
+    Profile(
+        "expired",
+        1,
+        6,
+        _unit(UNIT_NAME, f"MST:{UNIT_MST}"),
+        valid_from_days=-800,
+        valid_days=400,
+        description="expired a year ago",
+    ),
+    Profile(
+        "not_yet_valid",
+        1,
+        7,
+        _unit(UNIT_NAME, f"MST:{UNIT_MST}"),
+        valid_from_days=30,
+        description="valid only from 30 days from now",
+    ),
+    Profile(
+        "revoked",
+        1,
+        8,
+        _unit(UNIT_NAME, f"MST:{UNIT_MST}"),
+        revoked=True,
+        description="revoked: listed in the issuing CA's CRL",
+    ),
+    Profile(
+        "no_key_usage",
+        1,
+        9,
+        _unit(UNIT_NAME, f"MST:{UNIT_MST}"),
+        signing_key_usage=False,
+        description="key usage keyEncipherment only: not for signing",
+    ),
+    Profile(
+        "org_renewed",
+        2,
+        1,
+        _unit(UNIT_NAME, f"MST:{UNIT_MST}"),
+        description="the unit's new certificate on token 2 (change-certificate flow)",
+    ),
 )
 
 
@@ -93,16 +149,29 @@ class TestCA:
         """Make a new root and issuing CA (RSA-2048, software keys)."""
         now = dt.datetime.now(dt.UTC)
         root_key = rsa.generate_private_key(65537, 2048)
-        root_name = _name((NameOID.COUNTRY_NAME, "VN"), (NameOID.ORGANIZATION_NAME, "Kyso Test PKI"),
-                          (NameOID.COMMON_NAME, "Kyso Test Root CA"))
-        root = _ca_builder(root_name, root_name, root_key.public_key(), root_key.public_key(), now,
-                           path_length=1).sign(root_key, hashes.SHA256())
+        root_name = _name(
+            (NameOID.COUNTRY_NAME, "VN"),
+            (NameOID.ORGANIZATION_NAME, "Kyso Test PKI"),
+            (NameOID.COMMON_NAME, "Kyso Test Root CA"),
+        )
+        root = _ca_builder(
+            root_name, root_name, root_key.public_key(), root_key.public_key(), now, path_length=1
+        ).sign(root_key, hashes.SHA256())
         issuing_key = rsa.generate_private_key(65537, 2048)
-        issuing_name = _name((NameOID.COUNTRY_NAME, "VN"), (NameOID.ORGANIZATION_NAME, "Kyso Test PKI"),
-                             (NameOID.COMMON_NAME, "Kyso Test Issuing CA"))
+        issuing_name = _name(
+            (NameOID.COUNTRY_NAME, "VN"),
+            (NameOID.ORGANIZATION_NAME, "Kyso Test PKI"),
+            (NameOID.COMMON_NAME, "Kyso Test Issuing CA"),
+        )
         issuing = (
-            _ca_builder(issuing_name, root_name, issuing_key.public_key(), root_key.public_key(), now,
-                        path_length=0)
+            _ca_builder(
+                issuing_name,
+                root_name,
+                issuing_key.public_key(),
+                root_key.public_key(),
+                now,
+                path_length=0,
+            )
             .add_extension(_crl_dp(CRL_URL_ROOT), critical=False)
             .sign(root_key, hashes.SHA256())
         )
@@ -112,15 +181,21 @@ class TestCA:
         """Write certificates (PEM) and keys (PEM, unencrypted: test material only)."""
         directory.mkdir(parents=True, exist_ok=True)
         _write(directory / "root-ca.pem", self.root_cert.public_bytes(serialization.Encoding.PEM))
-        _write(directory / "issuing-ca.pem", self.issuing_cert.public_bytes(serialization.Encoding.PEM))
+        _write(
+            directory / "issuing-ca.pem", self.issuing_cert.public_bytes(serialization.Encoding.PEM)
+        )
         _write(directory / "root-ca.key", _key_pem(self.root_key), private=True)
         _write(directory / "issuing-ca.key", _key_pem(self.issuing_key), private=True)
-        _write(directory / "chain.pem", self.issuing_cert.public_bytes(serialization.Encoding.PEM)
-               + self.root_cert.public_bytes(serialization.Encoding.PEM))
+        _write(
+            directory / "chain.pem",
+            self.issuing_cert.public_bytes(serialization.Encoding.PEM)
+            + self.root_cert.public_bytes(serialization.Encoding.PEM),
+        )
 
     @classmethod
     def load(cls, directory: Path) -> TestCA:
         """Read a CA pair written by :meth:`save`."""
+
         def key(name: str) -> rsa.RSAPrivateKey:
             loaded = serialization.load_pem_private_key((directory / name).read_bytes(), None)
             assert isinstance(loaded, rsa.RSAPrivateKey)
@@ -133,7 +208,9 @@ class TestCA:
             key("issuing-ca.key"),
         )
 
-    def issue(self, profile: Profile, public_key: CertificatePublicKeyTypes, serial: int) -> x509.Certificate:
+    def issue(
+        self, profile: Profile, public_key: CertificatePublicKeyTypes, serial: int
+    ) -> x509.Certificate:
         """Issue the end-entity certificate a profile describes for a key made on a token."""
         now = dt.datetime.now(dt.UTC)
         start = now + dt.timedelta(days=profile.valid_from_days)
@@ -141,8 +218,12 @@ class TestCA:
             digital_signature=profile.signing_key_usage,
             content_commitment=profile.signing_key_usage,
             key_encipherment=not profile.signing_key_usage or profile.key_kind == "RSA",
-            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-            encipher_only=False, decipher_only=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=False,
+            crl_sign=False,
+            encipher_only=False,
+            decipher_only=False,
         )
         return (
             x509.CertificateBuilder()
@@ -154,32 +235,50 @@ class TestCA:
             .not_valid_after(start + dt.timedelta(days=profile.valid_days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(ku, critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH,
-                                                  ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.EMAIL_PROTECTION]
+                ),
+                critical=False,
+            )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                self.issuing_key.public_key()), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.issuing_key.public_key()),
+                critical=False,
+            )
             .add_extension(_crl_dp(CRL_URL_ISSUING), critical=False)
             .sign(self.issuing_key, hashes.SHA256())
         )
 
-    def crls(self, revoked_serials: list[int]) -> tuple[x509.CertificateRevocationList, x509.CertificateRevocationList]:
+    def crls(
+        self, revoked_serials: list[int]
+    ) -> tuple[x509.CertificateRevocationList, x509.CertificateRevocationList]:
         """The issuing CA's CRL (listing ``revoked_serials``) and the root's (empty)."""
         now = dt.datetime.now(dt.UTC)
         issuing = _crl_builder(self.issuing_cert, now)
         for serial in revoked_serials:
             issuing = issuing.add_revoked_certificate(
-                x509.RevokedCertificateBuilder().serial_number(serial)
+                x509.RevokedCertificateBuilder()
+                .serial_number(serial)
                 .revocation_date(now - dt.timedelta(days=1))
                 .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
                 .build()
             )
-        return (issuing.sign(self.issuing_key, hashes.SHA256()),
-                _crl_builder(self.root_cert, now).sign(self.root_key, hashes.SHA256()))
+        return (
+            issuing.sign(self.issuing_key, hashes.SHA256()),
+            _crl_builder(self.root_cert, now).sign(self.root_key, hashes.SHA256()),
+        )
 
 
-def _ca_builder(subject: x509.Name, issuer: x509.Name, public_key: rsa.RSAPublicKey,
-                issuer_key: rsa.RSAPublicKey, now: dt.datetime, *, path_length: int) -> x509.CertificateBuilder:
+def _ca_builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: rsa.RSAPublicKey,
+    issuer_key: rsa.RSAPublicKey,
+    now: dt.datetime,
+    *,
+    path_length: int,
+) -> x509.CertificateBuilder:
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -189,24 +288,39 @@ def _ca_builder(subject: x509.Name, issuer: x509.Name, public_key: rsa.RSAPublic
         .not_valid_before(now - dt.timedelta(days=2))
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key), critical=False
+        )
     )
 
 
-def _crl_builder(issuer: x509.Certificate, now: dt.datetime) -> x509.CertificateRevocationListBuilder:
+def _crl_builder(
+    issuer: x509.Certificate, now: dt.datetime
+) -> x509.CertificateRevocationListBuilder:
     return (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.subject)
         .last_update(now - dt.timedelta(hours=1))
         .next_update(now + dt.timedelta(days=30))
         .add_extension(x509.CRLNumber(1), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()), critical=False
+        )
     )
 
 
@@ -217,8 +331,9 @@ def _crl_dp(url: str) -> x509.CRLDistributionPoints:
 
 
 def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _write(path: Path, data: bytes, *, private: bool = False) -> None:

@@ -24,7 +24,7 @@ from agent.tokens.certinfo import parse_certificate
 from agent.tokens.modules import ModuleCandidate, softhsm2_module
 from agent.tokens.service import TokenService
 
-from .pki import PROFILES, TestCA, UNIT_MST
+from .pki import PROFILES, UNIT_MST, TestCA
 
 TOKENS = {1: "KYSO DEMO 1", 2: "KYSO DEMO 2"}
 USER_PINS = {1: "123456", 2: "654321"}
@@ -91,8 +91,17 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
         overwrite=True,
     )
     for index, label in TOKENS.items():
-        _softhsm_util(p["conf"], "--init-token", "--free", "--label", label,
-                      "--so-pin", SO_PIN, "--pin", USER_PINS[index])
+        _softhsm_util(
+            p["conf"],
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--so-pin",
+            SO_PIN,
+            "--pin",
+            USER_PINS[index],
+        )
 
     ca = TestCA.create()
     ca.save(p["pki"])
@@ -108,8 +117,12 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
             module_obj = service.module_for(token)
             key_id = bytes([profile.key_id])
             spki = await module_obj.generate_key(
-                token, USER_PINS[profile.token], kind=profile.key_kind,
-                bits=2048, key_id=key_id, label=profile.name,
+                token,
+                USER_PINS[profile.token],
+                kind=profile.key_kind,
+                bits=2048,
+                key_id=key_id,
+                label=profile.name,
             )
             cert = ca.issue(profile, serialization.load_der_public_key(spki), serial)
             der = cert.public_bytes(serialization.Encoding.DER)
@@ -137,22 +150,34 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
         # Real tokens often carry their CA certificate too: an object with no key behind it.
         token1 = tokens[TOKENS[1]]
         await service.module_for(token1).store_certificate(
-            token1, USER_PINS[1], der=ca.issuing_cert.public_bytes(serialization.Encoding.DER),
-            key_id=b"\xca", label="Kyso Test Issuing CA",
+            token1,
+            USER_PINS[1],
+            der=ca.issuing_cert.public_bytes(serialization.Encoding.DER),
+            key_id=b"\xca",
+            label="Kyso Test Issuing CA",
         )
     finally:
         await service.close()
 
     issuing_crl, root_crl = ca.crls(revoked)
-    atomic_write(p["pki"] / "issuing-ca.crl.pem", issuing_crl.public_bytes(serialization.Encoding.PEM), overwrite=True)
-    atomic_write(p["pki"] / "root-ca.crl.pem", root_crl.public_bytes(serialization.Encoding.PEM), overwrite=True)
+    atomic_write(
+        p["pki"] / "issuing-ca.crl.pem",
+        issuing_crl.public_bytes(serialization.Encoding.PEM),
+        overwrite=True,
+    )
+    atomic_write(
+        p["pki"] / "root-ca.crl.pem",
+        root_crl.public_bytes(serialization.Encoding.PEM),
+        overwrite=True,
+    )
     manifest = {
         "module": module,
         "softhsm2_conf": str(p["conf"]),
         "token_dir": str(p["tokens"]),
         "unit_mst": UNIT_MST,
         "tokens": [
-            {"label": label, "user_pin": USER_PINS[i], "so_pin": SO_PIN} for i, label in TOKENS.items()
+            {"label": label, "user_pin": USER_PINS[i], "so_pin": SO_PIN}
+            for i, label in TOKENS.items()
         ],
         "ca": {
             "root": str(p["pki"] / "root-ca.pem"),
@@ -164,7 +189,9 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
         },
         "certificates": certificates,
     }
-    atomic_write(p["manifest"], json.dumps(manifest, ensure_ascii=False, indent=2).encode(), overwrite=True)
+    atomic_write(
+        p["manifest"], json.dumps(manifest, ensure_ascii=False, indent=2).encode(), overwrite=True
+    )
     return manifest
 
 

@@ -204,7 +204,16 @@ def run_trust(
                 "The local TLS certificate is due for renewal: Kyso makes a new CA at its next "
                 "start; then run 'kyso-agent trust install'."
             )
-    bundle = load_ca_bundle(directory)
+    try:
+        bundle = load_ca_bundle(directory)
+    except ValueError as exc:  # a damaged ca.pem: say what to do, never a traceback
+        raise KysoError(
+            "TLS_SETUP_FAILED",
+            {
+                "path": str(directory / CA_PEM),
+                "detail": f"damaged file ({exc}); run 'kyso-agent trust install' to replace it",
+            },
+        ) from exc
     report = getattr(backend, action)(bundle)
     report.notes.extend(notes)
     return report

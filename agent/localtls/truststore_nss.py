@@ -70,7 +70,6 @@ class NssDb:
     browser: str  # "Chromium" or "Firefox": what must be restarted
     label: str
     path: Path
-    create: bool  # create it when missing (only Chromium's own ~/.pki/nssdb)
 
     @property
     def store_id(self) -> str:
@@ -143,7 +142,9 @@ def discover(home: Path) -> list[NssDb]:
     dbs: list[NssDb] = []
     for label, rel, marker in CHROMIUM_DBS:
         if marker is None or (home / marker).is_dir():
-            dbs.append(NssDb("Chromium", label, home / rel, create=marker is None))
+            # Missing databases of an installed Chromium are created on install, as the
+            # browser itself would at its first start.
+            dbs.append(NssDb("Chromium", label, home / rel))
     for label, rel in FIREFOX_ROOTS:
         root = home / rel
         if not root.is_dir():
@@ -152,7 +153,7 @@ def discover(home: Path) -> list[NssDb]:
         profiles |= _profiles_from_ini(root)
         for profile in sorted(profiles):
             if (profile / "cert9.db").exists():
-                dbs.append(NssDb("Firefox", f"{label} ({profile.name})", profile, create=False))
+                dbs.append(NssDb("Firefox", f"{label} ({profile.name})", profile))
     return dbs
 
 

@@ -57,12 +57,14 @@ class Pairing:
                 return False
             future = asyncio.get_running_loop().create_future()
             self._pending[origin] = future
+            allowed = False
             try:
-                future.set_result(await self._ask(origin))
-            except Exception as exc:
-                future.set_result(False)
+                allowed = await self._ask(origin)
+            except Exception as exc:  # a timeout or a broken dialog is a "no"
                 log.info("pairing with %s ended without an answer: %s", origin, exc)
             finally:
+                # Also when this waiter is cancelled: the others must get an answer.
+                future.set_result(allowed)
                 del self._pending[origin]
         return await asyncio.shield(future)
 
@@ -140,7 +142,9 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     if header is None and request.method == "GET":
         return await handler(request)  # a local tool or a direct visit: no CORS at all
     if verdict is not OriginVerdict.ALLOWED or origin is None:
-        return _error_response(403, KysoError("ORIGIN_NOT_ALLOWED", {"origin": (header or "")[:200]}))
+        return _error_response(
+            403, KysoError("ORIGIN_NOT_ALLOWED", {"origin": (header or "")[:200]})
+        )
     preflight = request.method == "OPTIONS"
     response = web.Response(status=204) if preflight else await handler(request)
     response.headers.update(cors_headers(origin, request.headers, preflight=preflight))

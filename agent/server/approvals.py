@@ -7,6 +7,7 @@ is that the user is asked again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -41,10 +42,8 @@ class ApprovalStore:
                 f"{self.path.name}.damaged-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
             )
             log.error("approvals file %s unreadable (%s); moved to %s", self.path, exc, aside)
-            try:
+            with contextlib.suppress(OSError):
                 self.path.rename(aside)
-            except OSError:
-                pass
             return {}
 
     def __contains__(self, origin: object) -> bool:

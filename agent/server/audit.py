@@ -33,7 +33,9 @@ class AuditRecord:
 
     def to_json(self) -> dict[str, object]:
         """The line's fields, with the time, skipping what is unknown."""
-        data: dict[str, object] = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")}
+        data: dict[str, object] = {
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        }
         for key in ("origin", "method", "thumbprint", "sha256", "result", "request_id", "item"):
             value = getattr(self, key)
             if value is not None:

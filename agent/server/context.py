@@ -56,8 +56,10 @@ class AgentCore:
 
     async def ask(self, awaitable: Awaitable[T]) -> T:
         """Wait for the user, at most ``prompt_timeout_seconds`` (then USER_TIMEOUT)."""
+        # asyncio.timeout, not wait_for: no extra task per question (this is on every signature).
         try:
-            return await asyncio.wait_for(awaitable, self.settings.prompt_timeout_seconds)
+            async with asyncio.timeout(self.settings.prompt_timeout_seconds):
+                return await awaitable
         except TimeoutError:
             raise KysoError("USER_TIMEOUT") from None
 

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 from agent.config.settings import PinCache
@@ -34,7 +34,7 @@ class PendingLimiter:
         self._connections: set[int] = set()
 
     @contextlib.contextmanager
-    def hold(self, origin: str, connection_id: int) -> AsyncIterator[None]:  # type: ignore[misc]
+    def hold(self, origin: str, connection_id: int) -> Iterator[None]:
         """Reserve a place for one operation, or raise ACTION_PENDING."""
         if connection_id in self._connections or self._origins[origin] >= self._per_origin:
             raise KysoError("ACTION_PENDING", {"origin": origin})

@@ -52,14 +52,18 @@ def parse_request(text: str | bytes) -> RpcRequest | None:
     if isinstance(message, list):
         raise RpcFailure(
             None,
-            KysoError("PROTOCOL_INVALID_REQUEST", {"detail": "batch arrays are not supported; use sign.batch"}),
+            KysoError(
+                "PROTOCOL_INVALID_REQUEST",
+                {"detail": "batch arrays are not supported; use sign.batch"},
+            ),
         )
     if not isinstance(message, dict):
         raise RpcFailure(None, KysoError("PROTOCOL_INVALID_REQUEST", {"detail": "not an object"}))
     request_id = message.get("id")
     if "id" in message and not _valid_id(request_id):
         raise RpcFailure(
-            None, KysoError("PROTOCOL_INVALID_REQUEST", {"detail": "id must be a string or an integer"})
+            None,
+            KysoError("PROTOCOL_INVALID_REQUEST", {"detail": "id must be a string or an integer"}),
         )
     if message.get("jsonrpc") != "2.0":
         raise RpcFailure(
@@ -119,7 +123,10 @@ def validate_params(method: str, params: dict[str, Any]) -> None:
     """Raise PIN_NOT_ACCEPTED when a PIN was sent, PARAMS_INVALID when the schema says no."""
     if find_pin(params):
         raise KysoError("PIN_NOT_ACCEPTED")
-    error = best_match(_validator(method).iter_errors(params))
+    validator = _validator(method)
+    if validator.is_valid(params):  # the common case, without collecting errors
+        return
+    error = best_match(validator.iter_errors(params))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "params"
         # Never echo a whole document back: schema messages can quote the offending value.

@@ -10,6 +10,7 @@ import errno
 import logging
 import socket
 import ssl
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,9 +55,14 @@ def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        # SO_REUSEADDR lets a restarted agent take its port back from TIME_WAIT; it does not let
-        # two listeners share a port on Linux.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if sys.platform == "win32":
+            # On Windows SO_REUSEADDR would let another program bind our port too (and steal
+            # connections); exclusive use is the safe equivalent there.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined]
+        else:
+            # SO_REUSEADDR lets a restarted agent take its port back from TIME_WAIT; on Unix it
+            # does not let two listeners share a port.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((host, port))
@@ -181,9 +187,7 @@ async def serve(
     for sock in sockets:
         await web.SockSite(runner, sock, ssl_context=context).start()
     hosts = tuple(s.getsockname()[0] for s in sockets)
-    agent = RunningAgent(
-        port, runner, services, owns_tokens, hosts, time.perf_counter() - started
-    )
+    agent = RunningAgent(port, runner, services, owns_tokens, hosts, time.perf_counter() - started)
     if settings.scripted_prompter:
         log.warning(
             "!!! SCRIPTED PROMPTER ACTIVE (%s): nobody is asked before signing. Tests and "

@@ -95,8 +95,10 @@ def _check_nonce_for_signing(nonce: str) -> None:
     if not isinstance(nonce, str) or not MIN_NONCE_LENGTH <= len(nonce) <= MAX_NONCE_LENGTH:
         raise KysoError(
             "INPUT_INVALID",
-            {"detail": f"the challenge nonce must be {MIN_NONCE_LENGTH}–{MAX_NONCE_LENGTH} "
-             "characters (e.g. base64url of 32 random bytes)"},
+            {
+                "detail": f"the challenge nonce must be {MIN_NONCE_LENGTH}–{MAX_NONCE_LENGTH} "
+                "characters (e.g. base64url of 32 random bytes)"
+            },
         )
 
 

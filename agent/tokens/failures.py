@@ -16,7 +16,9 @@ _REMOVED = (
 )
 
 
-def translate(exc: BaseException, *, state: PinState | None = None, removed: bool = False) -> KysoError:
+def translate(
+    exc: BaseException, *, state: PinState | None = None, removed: bool = False
+) -> KysoError:
     """Map a PKCS#11 failure to a KysoError.
 
     ``removed`` is set by the caller when it re-checked and the token is gone: modules report a

@@ -7,9 +7,10 @@ plain dataclasses and opaque session handles.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pkcs11
@@ -119,7 +120,11 @@ def _flags_state(flags: int) -> tuple[PinState, bool, bool]:
         final_try=bool(f & TokenFlag.USER_PIN_FINAL_TRY),
         locked=bool(f & TokenFlag.USER_PIN_LOCKED),
     )
-    return state, bool(f & TokenFlag.PROTECTED_AUTHENTICATION_PATH), bool(f & TokenFlag.LOGIN_REQUIRED)
+    return (
+        state,
+        bool(f & TokenFlag.PROTECTED_AUTHENTICATION_PATH),
+        bool(f & TokenFlag.LOGIN_REQUIRED),
+    )
 
 
 # What a login asks for on a PIN-pad reader (protected authentication path): C_Login with no
@@ -182,7 +187,8 @@ class Pkcs11Module:
             self._lib = pkcs11.lib(self.path)
         except Exception as exc:
             raise KysoError(
-                "MODULE_LOAD_FAILED", {"module": self.path, "detail": f"{type(exc).__name__}: {exc}"}
+                "MODULE_LOAD_FAILED",
+                {"module": self.path, "detail": f"{type(exc).__name__}: {exc}"},
             ) from exc
         self.description = f"{self._lib.manufacturer_id} {self._lib.library_description}".strip()
         try:
@@ -271,7 +277,9 @@ class Pkcs11Module:
     def _w_certificates(self, info: TokenInfo) -> list[TokenCertificate]:
         cached = self._cert_cache.get(info.key)
         if cached is not None:
-            return cached
+            # The certificates do not change while the token stays in, but the token's state
+            # does (PIN flags, slot id after re-initialisation): hand out the fresh TokenInfo.
+            return [c if c.token == info else replace(c, token=info) for c in cached]
         token = self._w_find_token(info)
         try:
             with token.open() as session:
@@ -320,8 +328,37 @@ class Pkcs11Module:
 
     # ---- sessions and signing ----------------------------------------------------------------
     async def open_session(self, cert: TokenCertificate, pin: str | None) -> SessionHandle:
-        """Open a session, log in (``pin`` None = PIN pad or no login needed), find the key."""
-        return await self.worker.run(self._w_open_session, cert, pin)
+        """Open a session, log in (``pin`` None = PIN pad or no login needed), find the key.
+
+        Safe to cancel: the login already queued on the worker still runs, and a session
+        nobody will receive is logged out and closed (a leaked login would keep the token
+        logged in and stop hot-plug re-initialisation)."""
+        abandoned = threading.Event()
+        call = asyncio.ensure_future(
+            self.worker.run(self._w_open_session_for, cert, pin, abandoned)
+        )
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            abandoned.set()
+            call.add_done_callback(self._close_abandoned)
+            raise
+
+    def _w_open_session_for(
+        self, cert: TokenCertificate, pin: str | None, abandoned: threading.Event
+    ) -> SessionHandle:
+        handle = self._w_open_session(cert, pin)
+        if abandoned.is_set():  # the caller went away while we were logging in
+            self._w_close_session(handle)
+        return handle
+
+    def _close_abandoned(self, call: asyncio.Future[SessionHandle]) -> None:
+        # The caller was cancelled just as the login finished: close from here instead.
+        if call.cancelled() or call.exception() is not None:
+            return
+        handle = call.result()
+        if not handle.closed:
+            self.worker.submit(self._w_close_session, handle)
 
     def _w_open_session(self, cert: TokenCertificate, pin: str | None) -> SessionHandle:
         info = cert.token
@@ -347,7 +384,9 @@ class Pkcs11Module:
         self._open_sessions += 1
         try:
             keys = list(
-                session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: cert.key_id})
+                session.get_objects(
+                    {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: cert.key_id}
+                )
             )
             if not keys:
                 raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
@@ -370,7 +409,12 @@ class Pkcs11Module:
             return fallback
 
     async def sign(
-        self, handle: SessionHandle, algorithm: SignatureAlgorithm, payload: bytes, *, is_digest: bool
+        self,
+        handle: SessionHandle,
+        algorithm: SignatureAlgorithm,
+        payload: bytes,
+        *,
+        is_digest: bool,
     ) -> bytes:
         """Sign ``payload`` (the data, or its digest when ``is_digest``) with the session's key."""
         return await self.worker.run(self._w_sign, handle, algorithm, payload, is_digest)
@@ -428,7 +472,11 @@ class Pkcs11Module:
         with token.open(rw=True, user_pin=pin) as session:
             if kind == "RSA":
                 pub, _priv = session.generate_keypair(
-                    KeyType.RSA, bits, id=key_id, label=label, store=True,
+                    KeyType.RSA,
+                    bits,
+                    id=key_id,
+                    label=label,
+                    store=True,
                     private_template=private_template,
                 )
                 return _rsa_spki(pub)
@@ -478,7 +526,9 @@ class Pkcs11Module:
         return self._lib
 
 
-def _prepare_input(plan: MechanismPlan, algorithm: SignatureAlgorithm, payload: bytes, is_digest: bool) -> bytes:
+def _prepare_input(
+    plan: MechanismPlan, algorithm: SignatureAlgorithm, payload: bytes, is_digest: bool
+) -> bytes:
     if plan.input is Input.DATA:
         return payload
     value = payload if is_digest else digest(algorithm, payload)
@@ -490,7 +540,9 @@ def _rsa_spki(pub: Any) -> bytes:
 
     pkcs1 = encode_rsa_public_key(pub)
     key = serialization.load_der_public_key(_wrap_pkcs1(pkcs1))
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def _wrap_pkcs1(pkcs1: bytes) -> bytes:

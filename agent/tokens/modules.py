@@ -34,8 +34,11 @@ _LINUX = "linux"
 # (vendor, platform, path). Windows paths use the usual System32 install location.
 BUILTIN_MODULES: tuple[tuple[str, str, str], ...] = (
     ("VNPT-CA (community-reported)", _WINDOWS, r"C:\Windows\System32\vnpt-ca_csp11.dll"),
-    ("Viettel-CA / Feitian ePass3003 (community-reported)", _WINDOWS,
-     r"C:\Windows\System32\ShuttleCsp11_3003.dll"),
+    (
+        "Viettel-CA / Feitian ePass3003 (community-reported)",
+        _WINDOWS,
+        r"C:\Windows\System32\ShuttleCsp11_3003.dll",
+    ),
     ("BKAV-CA (community-reported)", _WINDOWS, r"C:\Windows\System32\BkavCA.dll"),
     ("FPT-CA (community-reported)", _WINDOWS, r"C:\Windows\System32\fpt-ca.dll"),
     ("Feitian ePass2003", _WINDOWS, r"C:\Windows\System32\eps2003csp11.dll"),

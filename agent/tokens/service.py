@@ -67,7 +67,9 @@ class KeySession:
         if algorithm.key_kind.value != self.certificate.info.key_type:
             raise KysoError(
                 "INPUT_INVALID",
-                {"detail": f"{algorithm.value} does not fit a {self.certificate.info.key_type} key"},
+                {
+                    "detail": f"{algorithm.value} does not fit a {self.certificate.info.key_type} key"
+                },
             )
 
 
@@ -80,6 +82,7 @@ class TokenService:
         self.statuses: list[ModuleStatus] = []
         self._poll_interval = poll_interval
         self._token_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._lock_owners: dict[tuple[str, str], asyncio.Task[object] | None] = {}
         self._subscribers: set[asyncio.Queue[TokenEvent]] = set()
         self._known: dict[tuple[str, str], TokenInfo] = {}
         self._monitor: asyncio.Task[None] | None = None
@@ -93,12 +96,20 @@ class TokenService:
             except KysoError as exc:
                 log.warning("PKCS#11 module %s not loaded: %s", candidate.path, exc)
                 self.statuses.append(
-                    ModuleStatus(candidate.path, candidate.vendor, candidate.source, False, error=exc.to_dict())
+                    ModuleStatus(
+                        candidate.path,
+                        candidate.vendor,
+                        candidate.source,
+                        False,
+                        error=exc.to_dict(),
+                    )
                 )
                 continue
             self._modules.append(module)
             self.statuses.append(
-                ModuleStatus(candidate.path, candidate.vendor, candidate.source, True, module.description)
+                ModuleStatus(
+                    candidate.path, candidate.vendor, candidate.source, True, module.description
+                )
             )
         self._known = {t.key: t for t in await self.list_tokens()}
         if monitor:
@@ -176,24 +187,44 @@ class TokenService:
         if not cert.has_private_key:
             raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
         module = self.module_for(cert.token)
-        lock = self._token_locks.setdefault(cert.token.key, asyncio.Lock())
+        key = cert.token.key
+        task = asyncio.current_task()
+        if task is not None and self._lock_owners.get(key) is task:
+            # The same task asking twice would wait for itself forever: fail loudly instead.
+            raise RuntimeError(
+                f"this task already has a key session open on {cert.token.label!r}; "
+                "sign with that session instead of opening a second one"
+            )
+        lock = self._token_locks.setdefault(key, asyncio.Lock())
         async with lock:
-            pin: str | None = None
-            token = cert.token
-            if token.login_required and not token.protected_path:
-                state = await module.pin_state(token)
-                if state.locked:
-                    raise KysoError("PIN_LOCKED", {"detail": token.label})
-                pin = await pin_provider.get_pin(
-                    PinRequest(token.label, token.serial, cert.info, state)
-                )
-                if pin is None:
-                    raise KysoError("USER_CANCELLED")
-            handle = await module.open_session(cert, pin)
+            self._lock_owners[key] = task
             try:
-                yield KeySession(module, handle, cert)
+                async with self._logged_in(module, cert, pin_provider) as session:
+                    yield session
             finally:
-                await module.close_session(handle)
+                self._lock_owners.pop(key, None)
+
+    @contextlib.asynccontextmanager
+    async def _logged_in(
+        self, module: Pkcs11Module, cert: TokenCertificate, pin_provider: PinProvider
+    ) -> AsyncIterator[KeySession]:
+        """Ask the PIN (unless locked, PIN pad or no login), log in, yield, log out."""
+        pin: str | None = None
+        token = cert.token
+        if token.login_required and not token.protected_path:
+            state = await module.pin_state(token)
+            if state.locked:
+                raise KysoError("PIN_LOCKED", {"detail": token.label})
+            pin = await pin_provider.get_pin(
+                PinRequest(token.label, token.serial, cert.info, state)
+            )
+            if pin is None:
+                raise KysoError("USER_CANCELLED")
+        handle = await module.open_session(cert, pin)
+        try:
+            yield KeySession(module, handle, cert)
+        finally:
+            await module.close_session(handle)
 
     # ---- hot-plug ----------------------------------------------------------------------------
     def subscribe(self) -> asyncio.Queue[TokenEvent]:

@@ -8,12 +8,16 @@ keeps them fair; asyncio code awaits the result without blocking the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 _STOP = object()
 
@@ -49,6 +53,12 @@ class ModuleWorker:
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put((fn, args, loop, future))
         return await future
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` without waiting for it (clean-up nobody awaits); errors are
+        logged."""
+        if not self._closed:
+            self._queue.put((_run_logged, (fn, *args), _NullLoop(), None))
 
     def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the module's thread from synchronous code (start-up, shutdown)."""
@@ -87,6 +97,13 @@ def _run_plain(call: Callable[[], None]) -> None:
     call()
 
 
+def _run_logged(fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.warning("background PKCS#11 call %s failed", getattr(fn, "__name__", fn), exc_info=True)
+
+
 class _NullLoop:
     """Stands in for an event loop when a synchronous caller waits on an Event instead."""
 
@@ -97,10 +114,8 @@ class _NullLoop:
 def _deliver(loop: Any, setter: Callable[..., None], future: Any, value: Any) -> None:
     # The caller's event loop may be gone (asyncio.run() returned while a call was queued);
     # nobody awaits that result any more, and the thread must live on for the other callers.
-    try:
+    with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(setter, future, value)
-    except RuntimeError:
-        pass
 
 
 def _set_result(future: asyncio.Future[Any], result: Any) -> None:

@@ -78,6 +78,9 @@ class PromptText:
     choices: tuple[Choice, ...] = ()
     note_vi: str = ""
     note_en: str = ""
+    summary_vi: str = ""  # what the page asks for, in one sentence (shown under the origin)
+    summary_en: str = ""
+    pin_length: tuple[int, int] = (0, 0)  # (min, max) PIN length the token accepts; 0 = unknown
 
 
 # --- formatting helpers -------------------------------------------------------------------
@@ -203,7 +206,8 @@ def pairing_text(request: PairingRequest) -> PromptText:
         origin=request.origin,
         choices=(
             Choice("once", "Một lần", "Once", "normal"),
-            Choice("always", "Luôn cho phép", "Always allow", "primary"),
+            # No button is emphasised: allowing a site is a decision, not the default.
+            Choice("always", "Luôn cho phép", "Always allow", "normal"),
             Choice("deny", "Từ chối", "Deny", "cancel"),
         ),
         note_vi=(
@@ -226,6 +230,10 @@ def consent_text(request: ConsentRequest) -> PromptText:
             Section("Chứng thư số · Certificate", certificate_fields(request.certificate))
         )
     total = len(request.items)
+    if total > 1:
+        # A batch: first the whole list, one line each, then every item in detail.
+        overview = tuple(Field(f"{i}.", "", item.title) for i, item in enumerate(request.items, 1))
+        sections.append(Section(f"Danh sách {total} tài liệu · {total} documents", overview))
     for i, item in enumerate(request.items, start=1):
         sections.append(item_section(item, i, total))
     if total > 1:
@@ -251,8 +259,15 @@ def consent_text(request: ConsentRequest) -> PromptText:
         sections=tuple(sections),
         warnings=certificate_warnings(request.certificate),
         choices=(primary, Choice("deny", "Hủy", "Cancel", "cancel")),
-        note_vi=request.summary_vi,
-        note_en=request.summary_en,
+        summary_vi=request.summary_vi,
+        summary_en=request.summary_en,
+        note_vi=(
+            "Hãy kiểm tra kỹ trước khi ký: chữ ký số có giá trị pháp lý như chữ ký tay và con dấu."
+        ),
+        note_en=(
+            "Check carefully before signing: a digital signature has the same legal force as a "
+            "handwritten signature and seal."
+        ),
     )
 
 
@@ -309,8 +324,10 @@ def pin_warnings(request: PinRequest) -> tuple[Warning, ...]:
     if state.count_low:
         return (
             Warning(
-                "Mã PIN vừa nhập chưa đúng. Hãy nhập lại cẩn thận.",
-                "The last PIN entered was wrong. Type it again carefully.",
+                "Đã có lần nhập sai mã PIN. Hãy nhập cẩn thận: token sẽ bị khóa nếu nhập sai quá "
+                "số lần cho phép.",
+                "A wrong PIN was entered before. Type carefully: the token locks after too many "
+                "wrong PINs.",
                 "danger",
             ),
         )
@@ -322,7 +339,7 @@ def pin_text(request: PinRequest) -> PromptText:
     fields = [
         Field(
             "USB token",
-            "Token",
+            "",
             f"{request.token_label} (số sê-ri / serial {request.token_serial})",
         )
     ]
@@ -337,7 +354,16 @@ def pin_text(request: PinRequest) -> PromptText:
             else str(request.min_length or request.max_length)
         )
         fields.append(Field("Độ dài mã PIN", "PIN length", f"{length} ký tự / characters"))
-    locked = request.state.locked
+    if request.state.locked:
+        return PromptText(
+            kind="pin",
+            title=f"{APP} — Mã PIN bị khóa / PIN locked",
+            question_vi="Không thể ký: mã PIN của USB token đã bị khóa",
+            question_en="Cannot sign: the token's PIN is locked",
+            sections=(Section("", tuple(fields)),),
+            warnings=pin_warnings(request),
+            choices=(Choice("cancel", "Đóng", "Close", "cancel"),),
+        )
     return PromptText(
         kind="pin",
         title=f"{APP} — Nhập mã PIN / Enter PIN",
@@ -346,12 +372,21 @@ def pin_text(request: PinRequest) -> PromptText:
         sections=(Section("", tuple(fields)),),
         warnings=pin_warnings(request),
         choices=(
-            *(() if locked else (Choice("ok", "Đồng ý", "OK", "primary"),)),
+            Choice("ok", "Đồng ý", "OK", "primary"),
             Choice("cancel", "Hủy", "Cancel", "cancel"),
         ),
         note_vi="Mã PIN chỉ được nhập trong cửa sổ này của Kyso, không bao giờ trên trang web.",
         note_en="Type your PIN only in this Kyso window, never into a web page.",
+        pin_length=(request.min_length, request.max_length),
     )
+
+
+def pin_too_short(pin: str, text: PromptText) -> str | None:
+    """The hint to show when ``pin`` is shorter than the token accepts (None when fine)."""
+    minimum = text.pin_length[0]
+    if minimum and len(pin) < minimum:
+        return f"Mã PIN cần ít nhất {minimum} ký tự · The PIN needs at least {minimum} characters"
+    return None
 
 
 def render_plain(text: PromptText) -> str:
@@ -359,6 +394,8 @@ def render_plain(text: PromptText) -> str:
     out = [text.title, "", text.question_vi, text.question_en]
     if text.origin:
         out += ["", f"  >>> {text.origin} <<<"]
+    if text.summary_vi:
+        out += ["", text.summary_vi, text.summary_en]
     for warning in text.warnings:
         out += ["", f"  !! {warning.vi}", f"  !! {warning.en}"]
     for section in text.sections:

@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SOURCES = ["src/util.mjs", "src/errors.mjs", "src/discovery.mjs", "src/rpc.mjs", "src/bridge.mjs"];
 const EXPORTS = [
   "KysoBridge", "KysoError", "ERROR_TABLE", "DEFAULTS", "BRIDGE_VERSION", "PROTOCOL_VERSION",
-  "CLOSE_ORIGIN_NOT_ALLOWED", "LNA_PERMISSION_NAMES", "diagnose", "localNetworkState",
+  "CLOSE_ORIGIN_NOT_ALLOWED", "CLOSE_TOO_MANY_CONNECTIONS", "LNA_PERMISSION_NAMES", "diagnose", "localNetworkState",
   "compareVersions", "bytesToBase64", "base64ToBytes",
 ];
 

@@ -115,8 +115,8 @@ export const ERROR_TABLE = {
   },
   TOO_MANY_CONNECTIONS: {
     rpc: 4009,
-    vi: "Kyso đang có quá nhiều kết nối (tối đa {limit}).",
-    en: "Kyso has too many open connections (at most {limit}).",
+    vi: "Kyso đang có quá nhiều kết nối từ trình duyệt.",
+    en: "Kyso has too many open connections from browsers.",
     actionVi: "Đóng bớt các thẻ trình duyệt đang dùng chữ ký số rồi tải lại trang.",
     actionEn: "Close some browser tabs that use the signing token, then reload the page.",
   },

@@ -11,7 +11,7 @@ export function closeError(event, origin) {
     return new KysoError("ORIGIN_NOT_ALLOWED", { details: { origin, reason: event.reason || "" } });
   }
   if (event && event.code === CLOSE_TOO_MANY_CONNECTIONS) {
-    return new KysoError("TOO_MANY_CONNECTIONS", { details: { limit: "?" } });
+    return new KysoError("TOO_MANY_CONNECTIONS");
   }
   return new KysoError("CONNECTION_LOST", { details: { closeCode: event ? event.code : 0 } });
 }

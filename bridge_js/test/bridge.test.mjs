@@ -222,11 +222,12 @@ test("signBatch reports progress for its own request and returns one entry per i
       ws._deliver({ jsonrpc: "2.0", method: "sign.progress", params: { request_id: id + 1000, done, total } });
       ws._deliver({ jsonrpc: "2.0", method: "sign.progress", params: { request_id: id, done, total } });
     }
-    return {
-      items: params.items.map((item, i) =>
-        i === 1 ? { error: { code: "USER_CANCELLED", message_vi: "Đã hủy" } } : { result: { kind: item.kind } },
-      ),
-    };
+    const results = params.items.map((item, index) =>
+      index === 1
+        ? { index, ok: false, error: { code: 2005, message: "cancelled", data: { code: "USER_CANCELLED", message_vi: "Đã hủy" } } }
+        : { index, ok: true, result: { kind: item.kind } },
+    );
+    return { results, signed: 2, failed: 1, thumbprint: "ab" };
   };
   const bridge = new KysoBridge(env.options());
   const progress = [];
@@ -239,8 +240,11 @@ test("signBatch reports progress for its own request and returns one entry per i
     { stopOnError: true, onProgress: (p) => progress.push(p) },
   );
   assert.deepEqual(progress, [{ done: 1, total: 3 }, { done: 2, total: 3 }, { done: 3, total: 3 }]);
-  assert.equal(results.length, 3);
-  assert.equal(results[1].error.code, "USER_CANCELLED");
+  assert.equal(results.results.length, 3);
+  assert.equal(results.signed, 2);
+  assert.equal(results.results[1].error.code, "USER_CANCELLED");
+  assert.ok(results.results[1].error instanceof KysoError);
+  assert.equal(results.results[2].result.kind, "hash");
   const sent = agent.received.find((m) => m.method === "sign.batch").params;
   assert.equal(sent.stop_on_error, true);
   assert.equal(sent.items[1].data, "AQI=");

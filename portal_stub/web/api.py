@@ -17,8 +17,9 @@ from aiohttp import web
 
 from portal_stub.dossiers import STATUS_LABELS
 from portal_stub.errors import CATALOGUE, PortalError
+from portal_stub.forms import ACTIONS
 from portal_stub.processing import advance
-from portal_stub.web.common import PORTAL, check_csrf, require_account, set_session_cookie
+from portal_stub.web.common import PORTAL, SESSION, check_csrf, require_account, set_session_cookie
 
 routes = web.RouteTableDef()
 API = "/api/v1"
@@ -27,7 +28,8 @@ API = "/api/v1"
 def _row(row: sqlite3.Row | None, drop: tuple[str, ...] = ()) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {k: row[k] for k in row.keys() if k not in drop and not isinstance(row[k], bytes)}
+    # sqlite3.Row iterates over values, so keys() is needed here.
+    return {k: row[k] for k in row.keys() if k not in drop and not isinstance(row[k], bytes)}  # noqa: SIM118
 
 
 def _account_json(request: web.Request, account: sqlite3.Row) -> dict[str, Any]:
@@ -67,15 +69,17 @@ async def _form(request: web.Request) -> Any:
 async def challenge_get(request: web.Request) -> web.Response:
     """A nonce for ``action`` bound to a client-computed ``fields_hash``."""
     portal = request.app[PORTAL]
-    session = request.get("session")
+    session = request.get(SESSION)
     action = request.query.get("action", "")
     given = request.query.get("fields_hash", "")
     if not given:
         raise PortalError("FORM_INVALID", {"detail": "fields_hash is required (or POST the form)"})
-    if action not in ("register", "add-types", "stop-types", "cancel", "change-details", "change-certificate"):
+    if action not in ACTIONS:
         raise PortalError("FORM_INVALID", {"detail": f"unknown action {action!r}"})
     account = portal.account_for(session)
-    return web.json_response(portal.issue_challenge(action, {}, account, session, given_hash=given).to_json())
+    return web.json_response(
+        portal.issue_challenge(action, {}, account, session, given_hash=given).to_json()
+    )
 
 
 @routes.post(API + "/challenge")
@@ -89,6 +93,8 @@ async def challenge_post(request: web.Request) -> web.Response:
         fields = form.get("fields", form)
     else:
         action, fields = str(request.query.get("action") or form.get("action", "")), form
+    if action not in ACTIONS:
+        raise PortalError("FORM_INVALID", {"detail": f"unknown action {action!r}"})
     account = portal.account_for(session)
     return web.json_response(portal.issue_challenge(action, fields, account, session).to_json())
 
@@ -100,8 +106,12 @@ async def _signed(request: web.Request, action: str) -> web.Response:
     account = None if action == "register" else require_account(request)
     fields = form.get("fields", form) if isinstance(form, dict) else form
     result = await portal.perform(
-        action, fields, token_raw=form.get("auth_token"), nonce=form.get("nonce") or None,
-        account=account, session=session,
+        action,
+        fields,
+        token_raw=form.get("auth_token"),
+        nonce=form.get("nonce") or None,
+        account=account,
+        session=session,
     )
     return web.json_response({"ok": True, **result})
 
@@ -122,7 +132,10 @@ async def login(request: web.Request) -> web.Response:
     if mode not in ("bearer", "cookie"):
         raise PortalError("FORM_INVALID", {"detail": "mode is bearer or cookie"})
     token, session = portal.sessions.create(mode, account["id"])
-    payload: dict[str, Any] = {"account": _account_json(request, account), "csrf_token": session.csrf_token}
+    payload: dict[str, Any] = {
+        "account": _account_json(request, account),
+        "csrf_token": session.csrf_token,
+    }
     if mode == "bearer":
         payload["token"] = token
     response = web.json_response(payload)
@@ -153,6 +166,7 @@ for _path, _action in (
     ("/account/details", "change-details"),
     ("/account/certificate", "change-certificate"),
 ):
+
     async def _handler(request: web.Request, _a: str = _action) -> web.Response:
         return await _signed(request, _a)
 
@@ -171,7 +185,10 @@ async def draft_create(request: web.Request) -> web.Response:
     check_csrf(request, body)
     acct = require_account(request)
     draft_id = portal.dossiers.save_draft(
-        acct, draft_id=body.get("id"), period=str(body.get("period", "")), rows=list(body.get("rows") or []),
+        acct,
+        draft_id=body.get("id"),
+        period=str(body.get("period", "")),
+        rows=list(body.get("rows") or []),
     )
     if body.get("take_number"):
         portal.dossiers.take_number(acct, draft_id)
@@ -180,7 +197,7 @@ async def draft_create(request: web.Request) -> web.Response:
 
 @routes.post(API + r"/drafts/{id:\d+}/number")
 async def draft_number(request: web.Request) -> web.Response:
-    """"Lấy số hồ sơ"."""
+    """ "Lấy số hồ sơ"."""
     portal = request.app[PORTAL]
     check_csrf(request, None)
     acct = require_account(request)
@@ -190,11 +207,15 @@ async def draft_number(request: web.Request) -> web.Response:
 
 @routes.get(API + r"/drafts/{id:\d+}/export")
 async def draft_export(request: web.Request) -> web.Response:
-    """"Xuất file BHXH-VAN": the unsigned XML."""
+    """ "Xuất file BHXH-VAN": the unsigned XML."""
     acct = require_account(request)
     name, data = request.app[PORTAL].dossiers.export(acct, int(request.match_info["id"]))
-    return web.Response(body=data, content_type="application/xml", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return web.Response(
+        body=data,
+        content_type="application/xml",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 async def _document(request: web.Request) -> bytes:
@@ -209,7 +230,7 @@ async def _document(request: web.Request) -> bytes:
 
 @routes.post(API + "/dossiers/check")
 async def dossier_check(request: web.Request) -> web.Response:
-    """"Kiểm tra hồ sơ": body is the signed XML (application/xml) or ``{"document": base64}``."""
+    """ "Kiểm tra hồ sơ": body is the signed XML (application/xml) or ``{"document": base64}``."""
     portal = request.app[PORTAL]
     check_csrf(request, None)
     acct = require_account(request)
@@ -219,13 +240,15 @@ async def dossier_check(request: web.Request) -> web.Response:
 
 @routes.post(API + "/dossiers/submit")
 async def dossier_submit(request: web.Request) -> web.Response:
-    """"Nộp hồ sơ" of a checked upload: ``{"upload_id": ...}`` -> receipt."""
+    """ "Nộp hồ sơ" of a checked upload: ``{"upload_id": ...}`` -> receipt."""
     portal = request.app[PORTAL]
     body = await _json(request)
     check_csrf(request, body)
     acct = require_account(request)
     dossier = await portal.submit(acct, str(body.get("upload_id", "")))
-    return web.json_response({"ok": True, "receipt": dossier["receipt"], "dossier": _dossier_json(dossier)})
+    return web.json_response(
+        {"ok": True, "receipt": dossier["receipt"], "dossier": _dossier_json(dossier)}
+    )
 
 
 def _dossier_json(row: sqlite3.Row) -> dict[str, Any]:
@@ -236,12 +259,16 @@ def _dossier_json(row: sqlite3.Row) -> dict[str, Any]:
 
 @routes.get(API + "/dossiers")
 async def dossiers(request: web.Request) -> web.Response:
-    """"Tra cứu hồ sơ": ?from=YYYY-MM-DD&to=&status=&procedure=&period=MM/YYYY."""
+    """ "Tra cứu hồ sơ": ?from=YYYY-MM-DD&to=&status=&procedure=&period=MM/YYYY."""
     acct = require_account(request)
     q = request.query
     rows = request.app[PORTAL].dossiers.search(
-        acct["id"], date_from=q.get("from", ""), date_to=q.get("to", ""), status=q.get("status", ""),
-        procedure=q.get("procedure", ""), period=q.get("period", ""),
+        acct["id"],
+        date_from=q.get("from", ""),
+        date_to=q.get("to", ""),
+        status=q.get("status", ""),
+        procedure=q.get("procedure", ""),
+        period=q.get("period", ""),
     )
     return web.json_response({"dossiers": [_dossier_json(r) for r in rows]})
 
@@ -258,7 +285,7 @@ async def dossier(request: web.Request) -> web.Response:
 
 @routes.get(API + "/notices")
 async def notices(request: web.Request) -> web.Response:
-    """"Nhận thông báo": ?period=MM/YYYY."""
+    """ "Nhận thông báo": ?period=MM/YYYY."""
     acct = require_account(request)
     rows = request.app[PORTAL].dossiers.notices(acct["id"], request.query.get("period", ""))
     return web.json_response({"notices": [_row(r) for r in rows]})
@@ -277,22 +304,22 @@ async def notice(request: web.Request) -> web.Response:
 
 @routes.get(API + "/catalogues/offices")
 async def cat_offices(request: web.Request) -> web.Response:
-    """"Danh mục cơ quan BHXH"."""
+    """ "Danh mục cơ quan BHXH"."""
     return web.json_response({"offices": [_row(r) for r in request.app[PORTAL].offices()]})
 
 
 @routes.get(API + "/catalogues/dossier-types")
 async def cat_types(request: web.Request) -> web.Response:
-    """"Danh mục hồ sơ"."""
+    """ "Danh mục hồ sơ"."""
     rows = request.app[PORTAL].dossier_types()
-    return web.json_response({"dossier_types": [
-        {**(_row(r) or {}), "forms": r["forms"].split(",")} for r in rows
-    ]})
+    return web.json_response(
+        {"dossier_types": [{**(_row(r) or {}), "forms": r["forms"].split(",")} for r in rows]}
+    )
 
 
 @routes.get(API + "/catalogues/errors")
 async def cat_errors(request: web.Request) -> web.Response:
-    """"Danh mục mã lỗi"."""
+    """ "Danh mục mã lỗi"."""
     return web.json_response({"errors": [row.__dict__ for row in CATALOGUE]})
 
 
@@ -314,5 +341,7 @@ async def debug_advance(request: web.Request) -> web.Response:
         raise PortalError("NOT_FOUND")
     body = await _json(request) if request.can_read_body else {}
     dossier_id = body.get("dossier_id")
-    changes = advance(portal.db, portal.config.clock(), dossier_id=int(dossier_id) if dossier_id else None)
+    changes = advance(
+        portal.db, portal.config.clock(), dossier_id=int(dossier_id) if dossier_id else None
+    )
     return web.json_response({"changes": changes})

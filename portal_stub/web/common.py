@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 PORTAL: web.AppKey[Portal] = web.AppKey("portal", Portal)
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates", jinja2.Environment)
+SESSION: web.RequestKey[Session | None] = web.RequestKey("session")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -26,7 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self' https://127.0.0.1:* wss://127.0.0.1:* https://localhost:* "
-    "wss://localhost:* https://[::1]:* wss://[::1]:*; frame-ancestors 'none'; "
+    "wss://localhost:*; frame-ancestors 'none'; "
     "form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 
@@ -48,6 +50,8 @@ def templates() -> jinja2.Environment:
     )
     env.filters["vnd"] = lambda n: f"{int(n):,}".replace(",", ".")
     env.filters["when"] = _when
+    # Catalogue texts have {placeholders} filled per error; listed alone they read "…".
+    env.filters["generic"] = lambda text: re.sub(r"\{[a-z_]+\}", "…", text)
     return env
 
 
@@ -77,9 +81,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         session = portal.sessions.get(request.cookies.get(cookie_name(request)), "cookie")
         if session is None and not is_api(request) and not request.path.startswith("/static/"):
             new_cookie, session = portal.sessions.create("cookie", None)
-    request["session"] = session
+    request[SESSION] = session
     response = await handler(request)
-    if new_cookie is not None and request.get("session") is session:
+    if new_cookie is not None and request.get(SESSION) is session:
         set_session_cookie(request, response, new_cookie)
     return response
 
@@ -87,7 +91,11 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
 def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
     """HttpOnly, SameSite=Lax, Secure on https."""
     response.set_cookie(
-        cookie_name(request), token, httponly=True, samesite="Lax", path="/",
+        cookie_name(request),
+        token,
+        httponly=True,
+        samesite="Lax",
+        path="/",
         secure=request.app[PORTAL].config.secure_cookies,
     )
 
@@ -99,11 +107,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except PortalError as exc:
         return error_response(request, exc)
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[PORTAL].config.max_upload_bytes // (1024 * 1024)
+        return error_response(request, PortalError("FILE_TOO_LARGE", {"limit_mb": limit}))
     except web.HTTPException as exc:
         if is_api(request) and exc.status >= 400:
             key = "NOT_FOUND" if exc.status in (404, 405) else "FORM_INVALID"
             err = PortalError(key, {"detail": exc.reason})
             return web.json_response({"error": err.to_dict()}, status=exc.status)
+        if exc.status == 404:
+            return error_response(request, PortalError("NOT_FOUND"))
         raise
     except Exception as exc:  # the user gets a code; the log gets the trace
         log.exception("unexpected error on %s", request.path)
@@ -131,7 +144,7 @@ def render(
 ) -> web.Response:
     """Render a page with the layout's context (account, CSRF token, menu)."""
     portal = request.app[PORTAL]
-    session: Session | None = request.get("session")
+    session: Session | None = request.get(SESSION)
     ctx = {
         "account": portal.account_for(session),
         "csrf_token": session.csrf_token if session else "",
@@ -151,10 +164,12 @@ def check_csrf(request: web.Request, form: Any | None = None) -> Session | None:
     Bearer sessions need none (a header is not sent by other sites); anonymous API calls
     carry no credentials to abuse. Page forms always need one.
     """
-    session: Session | None = request.get("session")
+    session: Session | None = request.get(SESSION)
     if session is not None and session.kind == "bearer":
         return session
-    given = request.headers.get("X-CSRF-Token") or (form.get("csrf_token") if form is not None else None)
+    given = request.headers.get("X-CSRF-Token") or (
+        form.get("csrf_token") if form is not None else None
+    )
     if session is None:
         if is_api(request):
             return None
@@ -166,7 +181,7 @@ def check_csrf(request: web.Request, form: Any | None = None) -> Session | None:
 
 def require_account(request: web.Request) -> sqlite3.Row:
     """The logged-in active account, or E102."""
-    account = request.app[PORTAL].account_for(request.get("session"))
+    account = request.app[PORTAL].account_for(request.get(SESSION))
     if account is None:
         raise PortalError("LOGIN_REQUIRED")
     return account

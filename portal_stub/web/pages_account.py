@@ -11,6 +11,7 @@ from portal_stub.errors import PortalError
 from portal_stub.forms import CANCEL_REASONS, DETAIL_FIELDS, REGISTER_FIELDS, as_mapping
 from portal_stub.web.common import (
     PORTAL,
+    SESSION,
     check_csrf,
     render,
     require_account,
@@ -40,6 +41,7 @@ def _account_context(request: web.Request, account: sqlite3.Row | None) -> dict[
         "detail_fields": DETAIL_FIELDS,
         "cancel_reasons": CANCEL_REASONS,
         "values": {},
+        "error_action": None,
     }
 
 
@@ -51,7 +53,7 @@ async def home(request: web.Request) -> web.Response:
 
 @routes.get("/dang-ky")
 async def register_page(request: web.Request) -> web.Response:
-    """"Đăng ký" form."""
+    """ "Đăng ký" form."""
     return render(request, "register.html", _account_context(request, None))
 
 
@@ -63,23 +65,39 @@ async def register_post(request: web.Request) -> web.Response:
     session = check_csrf(request, form)
     try:
         result = await portal.perform(
-            "register", form, token_raw=form.get("auth_token"), nonce=form.get("nonce") or None,
-            account=None, session=session,
+            "register",
+            form,
+            token_raw=form.get("auth_token"),
+            nonce=form.get("nonce") or None,
+            account=None,
+            session=session,
         )
     except PortalError as exc:
-        ctx = {**_account_context(request, None), "error": exc.to_dict(), "values": as_mapping(form)}
+        ctx = {
+            **_account_context(request, None),
+            "error": exc.to_dict(),
+            "values": as_mapping(form),
+        }
         return render(request, "register.html", ctx, status=exc.status)
-    return render(request, "result.html", {
-        "title": "Đăng ký", "message": result["message_vi"],
-        "links": [("/hop-thu", "Mở hộp thư (bản thử nghiệm)"), ("/dang-nhap", "Đăng nhập")]
-        if portal.config.smtp_sink else [("/dang-nhap", "Đăng nhập")],
-    })
+    return render(
+        request,
+        "result.html",
+        {
+            "title": "Đăng ký",
+            "message": result["message_vi"],
+            "links": [("/hop-thu", "Mở hộp thư (bản thử nghiệm)"), ("/dang-nhap", "Đăng nhập")]
+            if portal.config.smtp_sink
+            else [("/dang-nhap", "Đăng nhập")],
+        },
+    )
 
 
 @routes.get("/dang-nhap")
 async def login_page(request: web.Request) -> web.Response:
     """Log-in form."""
-    return render(request, "login.html", {"next": request.query.get("tiep", "/tai-khoan"), "username": ""})
+    return render(
+        request, "login.html", {"next": request.query.get("tiep", "/tai-khoan"), "username": ""}
+    )
 
 
 def _safe_next(target: str) -> str:
@@ -102,7 +120,7 @@ async def login_post(request: web.Request) -> web.Response:
     if old is not None:
         portal.sessions.delete(old)
     token, session = portal.sessions.create("cookie", account["id"])
-    request["session"] = session
+    request[SESSION] = session
     response = web.HTTPSeeOther(_safe_next(str(form.get("tiep", "/tai-khoan"))))
     set_session_cookie(request, response, token)
     raise response
@@ -120,7 +138,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/tai-khoan")
 async def account_page(request: web.Request) -> web.Response:
-    """"Tài khoản": the registration, the certificate and the dossier types."""
+    """ "Tài khoản": the registration, the certificate and the dossier types."""
     portal = request.app[PORTAL]
     account = require_account(request)
     events = portal.db.all(
@@ -128,10 +146,15 @@ async def account_page(request: web.Request) -> web.Response:
         (account["id"],),
     )
     office = portal.db.one("SELECT name FROM offices WHERE code = ?", (account["office_code"],))
-    return render(request, "account.html", {
-        **_account_context(request, account), "events": events,
-        "office_name": office["name"] if office else account["office_code"],
-    })
+    return render(
+        request,
+        "account.html",
+        {
+            **_account_context(request, account),
+            "events": events,
+            "office_name": office["name"] if office else account["office_code"],
+        },
+    )
 
 
 def _signed_get(action: str) -> Any:
@@ -152,17 +175,30 @@ def _signed_post(action: str) -> Any:
         _, template, title = SIGNED_PAGES[action]
         try:
             result = await portal.perform(
-                action, form, token_raw=form.get("auth_token"), nonce=form.get("nonce") or None,
-                account=account, session=session,
+                action,
+                form,
+                token_raw=form.get("auth_token"),
+                nonce=form.get("nonce") or None,
+                account=account,
+                session=session,
             )
         except PortalError as exc:
             ctx = {
-                **_account_context(request, account), "title": title, "error": exc.to_dict(),
-                "error_action": action, "values": as_mapping(form),
+                **_account_context(request, account),
+                "title": title,
+                "error": exc.to_dict(),
+                "error_action": action,
+                "values": as_mapping(form),
             }
             return render(request, template, ctx, status=exc.status)
-        links = [("/", "Trang chủ")] if action == "cancel" else [("/tai-khoan", "Về trang Tài khoản")]
-        return render(request, "result.html", {"title": title, "message": result["message_vi"], "links": links})
+        links = (
+            [("/", "Trang chủ")] if action == "cancel" else [("/tai-khoan", "Về trang Tài khoản")]
+        )
+        return render(
+            request,
+            "result.html",
+            {"title": title, "message": result["message_vi"], "links": links},
+        )
 
     return handler
 

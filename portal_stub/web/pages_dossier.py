@@ -26,7 +26,13 @@ def _rows_from_form(form: Any) -> list[dict[str, str]]:
 
 
 def _draft_context(rows: list[dict[str, str]], **extra: Any) -> dict[str, Any]:
-    return {"rows": rows, "row_fields": ROW_FIELDS, "genders": GENDERS, "phuong_an": PHUONG_AN, **extra}
+    return {
+        "rows": rows,
+        "row_fields": ROW_FIELDS,
+        "genders": GENDERS,
+        "phuong_an": PHUONG_AN,
+        **extra,
+    }
 
 
 # --- "Lập hồ sơ" (iBHXH stand-in) ------------------------------------------------------------------
@@ -55,14 +61,21 @@ async def draft_page(request: web.Request) -> web.Response:
     account = require_account(request)
     draft = portal.dossiers.draft(account["id"], int(request.match_info["id"]))
     rows = [{k: str(v) for k, v in e.__dict__.items()} for e in portal.dossiers.draft_rows(draft)]
-    return render(request, "draft.html", _draft_context(
-        rows, draft=draft, period=draft["period"], saved=request.query.get("da_ghi") == "1",
-    ))
+    return render(
+        request,
+        "draft.html",
+        _draft_context(
+            rows,
+            draft=draft,
+            period=draft["period"],
+            saved=request.query.get("da_ghi") == "1",
+        ),
+    )
 
 
 @routes.post("/lap-ho-so/ghi")
 async def save_draft(request: web.Request) -> web.Response:
-    """"Ghi", "Lấy số hồ sơ" or "Thêm dòng" (one form, three buttons)."""
+    """ "Ghi", "Lấy số hồ sơ" or "Thêm dòng" (one form, three buttons)."""
     portal = request.app[PORTAL]
     form = await request.post()
     check_csrf(request, form)
@@ -86,11 +99,13 @@ async def save_draft(request: web.Request) -> web.Response:
 
 @routes.get(r"/lap-ho-so/{id:\d+}/xuat-file")
 async def export_draft(request: web.Request) -> web.Response:
-    """"Xuất file BHXH-VAN": the unsigned XML as a download."""
+    """ "Xuất file BHXH-VAN": the unsigned XML as a download."""
     account = require_account(request)
     name, data = request.app[PORTAL].dossiers.export(account, int(request.match_info["id"]))
     return web.Response(
-        body=data, content_type="application/xml", charset="utf-8",
+        body=data,
+        content_type="application/xml",
+        charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
@@ -111,16 +126,18 @@ async def _uploaded_bytes(form: Any) -> bytes:
         try:
             return base64.b64decode(str(signed), validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise PortalError("XML_MALFORMED", {"detail": "signed_document không phải base64"}) from exc
+            raise PortalError(
+                "XML_MALFORMED", {"detail": "signed_document không phải base64"}
+            ) from exc
     field = form.get("ho_so")
     if field is None or not hasattr(field, "file"):
-        raise PortalError("FORM_INVALID", {"detail": "chưa chọn tệp hồ sơ (bấm \"Duyệt\")"})
+        raise PortalError("FORM_INVALID", {"detail": 'chưa chọn tệp hồ sơ (bấm "Duyệt")'})
     return field.file.read()
 
 
 @routes.post("/nop-ho-so/kiem-tra")
 async def check_post(request: web.Request) -> web.Response:
-    """"Kiểm tra hồ sơ": the uploaded (or just signed) file goes through every check."""
+    """ "Kiểm tra hồ sơ": the uploaded (or just signed) file goes through every check."""
     portal = request.app[PORTAL]
     form = await request.post()
     check_csrf(request, form)
@@ -135,7 +152,7 @@ async def check_post(request: web.Request) -> web.Response:
 
 @routes.post("/nop-ho-so/nop")
 async def submit_post(request: web.Request) -> web.Response:
-    """"Nộp hồ sơ" after a passed check: the receipt."""
+    """ "Nộp hồ sơ" after a passed check: the receipt."""
     portal = request.app[PORTAL]
     form = await request.post()
     check_csrf(request, form)
@@ -158,20 +175,28 @@ async def lookup_menu(request: web.Request) -> web.Response:
 
 @routes.get("/tra-cuu/ho-so")
 async def lookup(request: web.Request) -> web.Response:
-    """"Tra cứu hồ sơ": filters, then "Hiển thị kết quả"."""
+    """ "Tra cứu hồ sơ": filters, then "Hiển thị kết quả"."""
     portal = request.app[PORTAL]
     account = require_account(request)
     q = request.query
-    filters = {k: q.get(k, "").strip() for k in ("tu_ngay", "den_ngay", "trang_thai", "ma_thu_tuc", "ky")}
+    filters = {
+        k: q.get(k, "").strip() for k in ("tu_ngay", "den_ngay", "trang_thai", "ma_thu_tuc", "ky")
+    }
     ctx: dict[str, Any] = {
-        "filters": filters, "labels": STATUS_LABELS, "dossier_types": portal.dossier_types(),
+        "filters": filters,
+        "labels": STATUS_LABELS,
+        "dossier_types": portal.dossier_types(),
         "results": None,
     }
     if "xem" in q:
         try:
             ctx["results"] = portal.dossiers.search(
-                account["id"], date_from=filters["tu_ngay"], date_to=filters["den_ngay"],
-                status=filters["trang_thai"], procedure=filters["ma_thu_tuc"], period=filters["ky"],
+                account["id"],
+                date_from=filters["tu_ngay"],
+                date_to=filters["den_ngay"],
+                status=filters["trang_thai"],
+                procedure=filters["ma_thu_tuc"],
+                period=filters["ky"],
             )
         except PortalError as exc:
             ctx["error"] = exc.to_dict()
@@ -184,14 +209,20 @@ async def dossier_page(request: web.Request) -> web.Response:
     portal = request.app[PORTAL]
     account = require_account(request)
     dossier = portal.dossiers.dossier(account["id"], int(request.match_info["id"]))
-    return render(request, "dossier.html", {
-        "dossier": dossier, "history": portal.dossiers.history(dossier["id"]), "labels": STATUS_LABELS,
-    })
+    return render(
+        request,
+        "dossier.html",
+        {
+            "dossier": dossier,
+            "history": portal.dossiers.history(dossier["id"]),
+            "labels": STATUS_LABELS,
+        },
+    )
 
 
 @routes.get("/tra-cuu/thong-bao")
 async def notices_page(request: web.Request) -> web.Response:
-    """"Nhận thông báo": choose the period, "Hiển thị kết quả"."""
+    """ "Nhận thông báo": choose the period, "Hiển thị kết quả"."""
     portal = request.app[PORTAL]
     account = require_account(request)
     period = request.query.get("ky", "").strip()
@@ -214,19 +245,19 @@ async def notice_page(request: web.Request) -> web.Response:
 
 @routes.get("/tra-cuu/danh-muc-co-quan-bhxh")
 async def offices_page(request: web.Request) -> web.Response:
-    """"Danh mục cơ quan BHXH"."""
+    """ "Danh mục cơ quan BHXH"."""
     return render(request, "offices.html", {"offices": request.app[PORTAL].offices()})
 
 
 @routes.get("/tra-cuu/danh-muc-ho-so")
 async def types_page(request: web.Request) -> web.Response:
-    """"Danh mục hồ sơ"."""
+    """ "Danh mục hồ sơ"."""
     return render(request, "types.html", {"dossier_types": request.app[PORTAL].dossier_types()})
 
 
 @routes.get("/tra-cuu/danh-muc-ma-loi")
 async def errors_page(request: web.Request) -> web.Response:
-    """"Danh mục mã lỗi"."""
+    """ "Danh mục mã lỗi"."""
     return render(request, "error_codes.html")
 
 
@@ -244,7 +275,9 @@ async def mailbox(request: web.Request) -> web.Response:
 @routes.get(r"/hop-thu/{id:\d+}")
 async def mail_page(request: web.Request) -> web.Response:
     """One message."""
-    mail = request.app[PORTAL].db.one("SELECT * FROM mail WHERE id = ?", (int(request.match_info["id"]),))
+    mail = request.app[PORTAL].db.one(
+        "SELECT * FROM mail WHERE id = ?", (int(request.match_info["id"]),)
+    )
     if mail is None:
         raise PortalError("NOT_FOUND")
     return render(request, "mail.html", {"mail": mail})

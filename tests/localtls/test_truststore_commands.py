@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.errors import KysoError
 from agent.localtls import ensure_server_certificate, load_ca_bundle
 from agent.localtls.plan import sha1_hex
 from agent.localtls.truststore import TrustState, backend_for, run_trust
@@ -163,3 +164,15 @@ def test_linux_system_store_writes_the_anchor_and_rebuilds(renewed_tls, tmp_path
     runner.calls.clear()
     run_trust("remove", directory=tls, backend=backend)
     assert not anchor.exists() and runner.calls == [["update-ca-certificates"]]
+
+
+def test_a_damaged_ca_file_is_a_clear_error_and_install_repairs_it(renewed_tls) -> None:
+    tls, _, _ = renewed_tls
+    (tls / "ca.pem").write_text("not a certificate")
+    runner = Recorder(lambda argv: (1, ""))
+    backend = WindowsBackend(runner=runner)
+    with pytest.raises(KysoError) as info:
+        run_trust("status", directory=tls, backend=backend)
+    assert info.value.code == "TLS_SETUP_FAILED" and "trust install" in info.value.message_en
+    run_trust("install", directory=tls, backend=backend)  # mints a fresh CA, then trusts it
+    assert load_ca_bundle(tls).current_der == (tls / "ca.cer").read_bytes()

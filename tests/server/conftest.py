@@ -126,8 +126,14 @@ class RpcClient:
 class Harness:
     """Starts agents and opens clients; everything is closed at the end of the test."""
 
-    def __init__(self, token_service: Any, prompter: ScriptedPrompter, client_ssl: ssl.SSLContext,
-                 server_cert: ServerCertificate, tmp_path: Path) -> None:
+    def __init__(
+        self,
+        token_service: Any,
+        prompter: ScriptedPrompter,
+        client_ssl: ssl.SSLContext,
+        server_cert: ServerCertificate,
+        tmp_path: Path,
+    ) -> None:
         self.tokens = token_service
         self.prompter = prompter
         self.client_ssl = client_ssl
@@ -150,7 +156,9 @@ class Harness:
         assert self.agent is not None
         return self.agent.port
 
-    async def raw_ws(self, origin: str | None = ORIGIN, **kwargs: Any) -> aiohttp.ClientWebSocketResponse:
+    async def raw_ws(
+        self, origin: str | None = ORIGIN, **kwargs: Any
+    ) -> aiohttp.ClientWebSocketResponse:
         """A WebSocket with this Origin (None: no Origin header at all)."""
         headers = kwargs.pop("headers", {})
         if origin is not None:
@@ -165,7 +173,9 @@ class Harness:
         self.clients.append(client)
         return client
 
-    async def http(self, method: str, path: str = "/v1/info", **kwargs: Any) -> aiohttp.ClientResponse:
+    async def http(
+        self, method: str, path: str = "/v1/info", **kwargs: Any
+    ) -> aiohttp.ClientResponse:
         """An HTTPS request to the agent (the response body is read)."""
         response = await self.session.request(
             method, f"https://127.0.0.1:{self.port}{path}", ssl=self.client_ssl, **kwargs
@@ -189,8 +199,13 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(token_service: Any, prompter: ScriptedPrompter, client_ssl: ssl.SSLContext,
-                  server_cert: ServerCertificate, tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(
+    token_service: Any,
+    prompter: ScriptedPrompter,
+    client_ssl: ssl.SSLContext,
+    server_cert: ServerCertificate,
+    tmp_path: Path,
+) -> AsyncIterator[Harness]:
     """A harness; call ``await harness.start(...)`` to get an agent."""
     h = Harness(token_service, prompter, client_ssl, server_cert, tmp_path)
     try:

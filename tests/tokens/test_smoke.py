@@ -10,9 +10,14 @@ from tests.conftest import cert_thumbprint
 
 
 async def test_rsa_and_ec_signatures_verify(demo, token_service):
-    for name, alg in (("org", SignatureAlgorithm.RSA_PKCS1_SHA256), ("ec", SignatureAlgorithm.ECDSA_SHA256)):
+    for name, alg in (
+        ("org", SignatureAlgorithm.RSA_PKCS1_SHA256),
+        ("ec", SignatureAlgorithm.ECDSA_SHA256),
+    ):
         pin = demo["tokens"][0]["user_pin"]
-        async with token_service.open_key(cert_thumbprint(demo, name), StaticPinProvider(pin)) as key:
+        async with token_service.open_key(
+            cert_thumbprint(demo, name), StaticPinProvider(pin)
+        ) as key:
             sig = await key.sign(b"xin chao", alg)
             pub = key.certificate.info.certificate.public_key()
             if name == "ec":

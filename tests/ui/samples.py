@@ -57,28 +57,37 @@ def pairing() -> PairingRequest:
     return PairingRequest(ORIGIN)
 
 
+FORMS = (
+    ("D02-TS", "Báo cáo tình hình sử dụng lao động và danh sách tham gia BHXH, BHYT, BHTN", "12"),
+    ("TK1-TS", "Tờ khai tham gia, điều chỉnh thông tin BHXH, BHYT", "3"),
+    ("D01-TS", "Bảng kê thông tin", "1"),
+)
+
+
 def consent(n_items: int = 1) -> ConsentRequest:
-    """A dossier (or a batch of them) to sign."""
-    items = tuple(
-        ConsentItem(
-            title=f"Hồ sơ 600 — Báo tăng, giảm, điều chỉnh đóng BHXH, BHYT, BHTN (D02-TS) #{i + 1}",
-            lines=(
-                ("Đơn vị", "Công ty TNHH Phần mềm Hoa Sen"),
-                ("MST", "0101234567"),
-                ("Kỳ kê khai", "11/2026"),
-                ("Số lao động", "12"),
-            ),
-            sha256="9f2c1e7a" * 8,
+    """A dossier (or a batch of them) to sign, the way the server summarises a Hoso."""
+    items = []
+    for i in range(n_items):
+        code, name, workers = FORMS[i % len(FORMS)]
+        items.append(
+            ConsentItem(
+                title=f"Hồ sơ 600 — {name} ({code})",
+                lines=(
+                    ("Đơn vị", "Công ty TNHH Phần mềm Hoa Sen"),
+                    ("MST", "0101234567"),
+                    ("Kỳ kê khai", f"{11 - i // len(FORMS):02d}/2026"),
+                    ("Số lao động", workers),
+                ),
+                sha256="9f2c1e7a" * 8,
+            )
         )
-        for i in range(n_items)
-    )
     return ConsentRequest(
         origin=ORIGIN,
         action="sign.xml" if n_items == 1 else "sign.batch",
-        summary_vi="Ký hồ sơ BHXH gửi tới " + ORIGIN,
-        summary_en="Sign a social-insurance dossier for " + ORIGIN,
+        summary_vi="Ký hồ sơ điện tử gửi tới " + ORIGIN,
+        summary_en="Sign an electronic dossier for " + ORIGIN,
         certificate=ORG,
-        items=items,
+        items=tuple(items),
     )
 
 

@@ -8,10 +8,12 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.errors import KysoError
 from agent.ui.api import PairingAnswer
-from agent.ui.scripted import ScriptedPrompter
+from agent.ui.scripted import ScriptAnswers, ScriptedPrompter
 from tests.ui import samples
 
 
@@ -90,3 +92,28 @@ async def test_delay_simulates_a_slow_user_and_times_out(tmp_path: Path) -> None
     await asyncio.sleep(0)
     assert not task.done()
     assert await task is True
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(["pair", "consent", "pin", "certificate", "delay_seconds", "x"]),
+                children,
+                max_size=5,
+            )
+        ),
+        max_leaves=12,
+    )
+)
+def test_any_json_parses_and_only_exact_words_grant_anything(data) -> None:
+    answers = ScriptAnswers.from_mapping(data)
+    raw = data if isinstance(data, dict) else {}
+    if answers.pair is not PairingAnswer.DENY:
+        assert str(raw.get("pair")).lower() in {"always", "once", "allow"}
+    if answers.consent:
+        assert str(raw.get("consent")).lower() in {"allow", "yes"}
+    assert all(delay >= 0 for _, delay in answers.delays) and answers.default_delay >= 0

@@ -102,4 +102,3 @@ def _record(ctx: CallContext, result: str, digest: str, index: int) -> AuditReco
         request_id=str(ctx.request_id),
         item=index,
     )
-

@@ -19,7 +19,8 @@ def info(core: AgentCore) -> dict[str, Any]:
         "protocol": list(PROTOCOL_VERSIONS),
         "port": core.port,
         # Loud on purpose: a page (and its user) can see that nobody is being asked.
-        "scripted_prompter": settings.scripted_prompter or core.services.prompter.name == "scripted",
+        "scripted_prompter": settings.scripted_prompter
+        or core.services.prompter.name == "scripted",
         "prompter": core.services.prompter.name,
         "pin_cache": settings.pin_cache.enabled,
         "max_document_bytes": settings.max_document_bytes,

@@ -66,8 +66,10 @@ async def prepare_hash(params: dict[str, Any], limit: int) -> tuple[ConsentItem,
     """Decode a digest and its optional algorithm."""
     digest = decode_b64(params["digest"], "digest", limit=1024)
     algorithm = parse_algorithm(params.get("algorithm"))
-    hash_name = algorithm.hash_name if algorithm else {20: "sha1", 48: "sha384", 64: "sha512"}.get(
-        len(digest), "sha256"
+    hash_name = (
+        algorithm.hash_name
+        if algorithm
+        else {20: "sha1", 48: "sha384", 64: "sha512"}.get(len(digest), "sha256")
     )
     return digest_item(digest, hash_name, params.get("label")), (digest, algorithm), digest.hex()
 
@@ -121,7 +123,9 @@ class _SingleSign(Command):
 
     async def run(self, ctx: CallContext, params: dict[str, Any]) -> Any:
         """Prepare (no prompt yet), then the signing pipeline."""
-        item, payload, digest = await PREPARE[self.kind](params, ctx.core.settings.max_document_bytes)
+        item, payload, digest = await PREPARE[self.kind](
+            params, ctx.core.settings.max_document_bytes
+        )
         ctx.sha256 = digest
         sign = SIGN[self.kind]
 

@@ -1,1 +1,24 @@
-"""XML dossiers: safe parsing, enveloped XML-DSig signing by profile, verification, summaries."""
+"""XML dossiers: safe parsing, enveloped XML-DSig signing by profile, verification, summaries.
+
+Public API: :func:`sign_xml`, :func:`sign_xml_file`, :func:`verify_xml`, :func:`check_xml_signature`,
+:class:`XmlVerification`, :func:`summarize_xml`, :func:`parse_untrusted`, :data:`PROFILES`.
+"""
+
+from agent.signing.xml.profiles import PROFILES, XmlProfile, get_profile
+from agent.signing.xml.safe import parse_untrusted
+from agent.signing.xml.signer import sign_xml, sign_xml_file
+from agent.signing.xml.summary import summarize_xml
+from agent.signing.xml.verify import XmlVerification, check_xml_signature, verify_xml
+
+__all__ = [
+    "PROFILES",
+    "XmlProfile",
+    "XmlVerification",
+    "check_xml_signature",
+    "get_profile",
+    "parse_untrusted",
+    "sign_xml",
+    "sign_xml_file",
+    "summarize_xml",
+    "verify_xml",
+]

@@ -8,7 +8,9 @@ enveloped signature out of the tree (keeping the text around it) while a digest 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
+import io
 from collections.abc import Iterator
 
 from lxml import etree
@@ -41,25 +43,46 @@ def c14n_flags(method: str) -> tuple[bool, bool]:
     return method.startswith(EXC_C14N), method.endswith("#WithComments")
 
 
-def digest_node(
-    node: etree._Element | etree._ElementTree, method: str, hash_name: str, *, with_comments: bool = False
-) -> bytes:
-    """Hash of the canonical form of ``node`` (a whole document or one element's subtree).
+def standalone(element: etree._Element) -> etree._ElementTree:
+    """A copy of ``element`` as the root of its own document, declaring every namespace that
+    is in scope where it stands.
 
-    ``with_comments`` is False for same-document references (``URI=""`` and ``#id``), which
-    drop comments whatever the canonicalization method says (XML-DSig §4.4.3.3).
+    libxml2 canonicalizes a whole document correctly, but lxml's canonicalization of an
+    element inside a larger document (``tostring(el, method="c14n")``) writes spurious
+    ``xmlns=""`` below a default namespace declared above the element (lxml 6.1 / libxml2
+    2.14). Inclusive C14N of a subtree must show all in-scope namespaces on its apex, which
+    this copy declares; exclusive C14N drops the unused ones itself.
     """
+    copy_root = etree.Element(element.tag, attrib=dict(element.attrib), nsmap=element.nsmap)
+    copy_root.text = element.text
+    for child in element:
+        copy_root.append(copy.deepcopy(child))
+    return copy_root.getroottree()
+
+
+def digest_document(tree: etree._ElementTree, method: str, hash_name: str) -> bytes:
+    """Hash of the canonical whole document without comments (``Reference URI=""``)."""
     exclusive, _ = c14n_flags(method)
     writer = _HashWriter(hash_name)
-    tree = node if isinstance(node, etree._ElementTree) else etree.ElementTree(node)
-    tree.write_c14n(writer, exclusive=exclusive, with_comments=with_comments)
+    tree.write_c14n(writer, exclusive=exclusive, with_comments=False)
+    return writer.hash.digest()
+
+
+def digest_element(element: etree._Element, method: str, hash_name: str) -> bytes:
+    """Hash of the canonical subtree of ``element`` without comments (``URI="#id"``): a
+    same-document reference drops comments whatever the method says (XML-DSig §4.4.3.3)."""
+    exclusive, _ = c14n_flags(method)
+    writer = _HashWriter(hash_name)
+    standalone(element).write_c14n(writer, exclusive=exclusive, with_comments=False)
     return writer.hash.digest()
 
 
 def c14n_bytes(element: etree._Element, method: str) -> bytes:
-    """The canonical form of a small element (SignedInfo, an Object) as bytes."""
+    """The canonical form of a small element (SignedInfo) as bytes, by ``method``."""
     exclusive, with_comments = c14n_flags(method)
-    return etree.tostring(element, method="c14n", exclusive=exclusive, with_comments=with_comments)
+    out = io.BytesIO()
+    standalone(element).write_c14n(out, exclusive=exclusive, with_comments=with_comments)
+    return out.getvalue()
 
 
 @contextlib.contextmanager

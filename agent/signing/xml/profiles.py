@@ -72,7 +72,9 @@ class XmlProfile:
             {
                 "root": name,
                 "profile": self.name,
-                "hint_vi": f"Tệp này có vẻ hợp với kiểu ký '{hint}' (--profile {hint})." if hint else "",
+                "hint_vi": f"Tệp này có vẻ hợp với kiểu ký '{hint}' (--profile {hint})."
+                if hint
+                else "",
                 "hint_en": f"It looks like a '{hint}' document (--profile {hint})." if hint else "",
             },
         )
@@ -93,8 +95,13 @@ PROFILES: dict[str, XmlProfile] = {
             name="tax",
             description="Tax dossier (HSoThueDTu → CKyDTu, reference to HSoKhaiThue's id)",
             placements=(
-                Placement("HSoThueDTu", "CKyDTu", reference_element="HSoKhaiThue",
-                          id_attribute="id", description="hồ sơ khai thuế điện tử"),
+                Placement(
+                    "HSoThueDTu",
+                    "CKyDTu",
+                    reference_element="HSoKhaiThue",
+                    id_attribute="id",
+                    description="hồ sơ khai thuế điện tử",
+                ),
             ),
         ),
         XmlProfile(
@@ -126,10 +133,14 @@ def get_profile(name: str, **options: Any) -> XmlProfile:
     try:
         profile = PROFILES[name]
     except KeyError:
-        raise KysoError("XML_PROFILE_UNKNOWN", {"profile": name, "known": ", ".join(PROFILES)}) from None
+        raise KysoError(
+            "XML_PROFILE_UNKNOWN", {"profile": name, "known": ", ".join(PROFILES)}
+        ) from None
     unknown = set(options) - {"hash", "c14n", "signing_time", "reference", "container"}
     if unknown:
-        raise KysoError("INPUT_INVALID", {"detail": f"unknown XML signing option(s): {sorted(unknown)}"})
+        raise KysoError(
+            "INPUT_INVALID", {"detail": f"unknown XML signing option(s): {sorted(unknown)}"}
+        )
     changes: dict[str, Any] = {}
     if options.get("hash") is not None:
         if options["hash"] not in HASHES:
@@ -137,14 +148,19 @@ def get_profile(name: str, **options: Any) -> XmlProfile:
         changes["hash_name"] = options["hash"]
     if options.get("c14n") is not None:
         if options["c14n"] not in C14N_METHODS:
-            raise KysoError("INPUT_INVALID", {"detail": f"c14n must be one of {', '.join(C14N_METHODS)}"})
+            raise KysoError(
+                "INPUT_INVALID", {"detail": f"c14n must be one of {', '.join(C14N_METHODS)}"}
+            )
         changes["c14n"] = C14N_METHODS[options["c14n"]]
     if options.get("signing_time") is not None:
         changes["signing_time"] = bool(options["signing_time"])
     reference, container = options.get("reference"), options.get("container")
     if reference is not None or container is not None:
         if name != "generic":
-            raise KysoError("INPUT_INVALID", {"detail": "reference/container are options of the generic profile"})
+            raise KysoError(
+                "INPUT_INVALID",
+                {"detail": "reference/container are options of the generic profile"},
+            )
         ref = (reference or "").removeprefix("#")
         changes["placements"] = (
             Placement("*", container or "", reference_element=None, description="tài liệu XML"),

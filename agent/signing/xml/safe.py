@@ -9,6 +9,8 @@ longer than libxml2's default 10 MB text limit) without losing libxml2's entity 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 
 from lxml import etree
 
@@ -16,6 +18,7 @@ from agent.errors import KysoError
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # a 50 MB dossier fits, with room to spare
 DEFAULT_MAX_DEPTH = 256
+_LIBXML2_MAX_DEPTH = 256  # libxml2 2.x without XML_PARSE_HUGE
 
 # The prolog: XML declaration, comments, PIs and whitespace before the first element.
 _PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
@@ -23,7 +26,9 @@ _DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]
 _UTF8_BOM = b"\xef\xbb\xbf"
 # Encodings whose bytes for ASCII characters are ASCII: the only ones whose markup we can find
 # in the raw bytes (the signer splices bytes; UTF-16 files are not used by any portal).
-_ASCII_COMPATIBLE = re.compile(r"^(utf-?8|us-ascii|ascii|iso-8859-\d+|latin-?1|windows-125\d|cp125\d)$", re.I)
+_ASCII_COMPATIBLE = re.compile(
+    r"^(utf-?8|us-ascii|ascii|iso-8859-\d+|latin-?1|windows-125\d|cp125\d)$", re.I
+)
 
 
 def declared_encoding(data: bytes) -> str:
@@ -44,7 +49,7 @@ def declared_encoding(data: bytes) -> str:
     return encoding
 
 
-def _check_prolog(data: bytes) -> None:
+def _check_prolog(data: bytes, *, complete: bool = True) -> None:
     """Refuse a DOCTYPE (internal subset, external DTD, entity declarations) up front."""
     pos = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
     while True:
@@ -54,16 +59,19 @@ def _check_prolog(data: bytes) -> None:
         pos = match.end()
     if data.startswith(b"<!DOCTYPE", pos) or data.startswith(b"<!ENTITY", pos):
         raise KysoError("XML_UNSAFE", {"detail": "DOCTYPE / DTD"})
+    if not complete and not data.startswith(b"<", pos):
+        # The head ended inside the prolog (a comment over 1 MiB?): do not let it hide a DOCTYPE.
+        raise KysoError("XML_UNSAFE", {"detail": "prolog longer than 1 MiB"})
 
 
-def _parser() -> etree.XMLParser:
+def _parser(huge: bool) -> etree.XMLParser:
     # A new parser per call: lxml parsers are not safe to share between threads.
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
-        huge_tree=True,
+        huge_tree=huge,
         remove_comments=False,
         remove_pis=False,
         remove_blank_text=False,
@@ -82,14 +90,50 @@ def parse_untrusted(
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise KysoError("INPUT_INVALID", {"detail": "XML input must be bytes"})
-    if len(data) > max_bytes:
-        raise KysoError("XML_TOO_LARGE", {"size": len(data), "limit": max_bytes})
-    if not data.strip():
-        raise KysoError("XML_MALFORMED", {"detail": "the file is empty"})
-    declared_encoding(bytes(data[:200]))
-    _check_prolog(data)
+    _check_head(bytes(data[:_HEAD]), len(data), max_bytes, complete=len(data) <= _HEAD)
+    return _checked_parse(lambda huge: etree.fromstring(data, _parser(huge)), max_depth)
+
+
+def parse_untrusted_file(
+    path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+) -> etree._ElementTree:
+    """Like :func:`parse_untrusted` for a file that libxml2 reads itself, so the file's bytes
+    are never held in memory beside the tree (how the CLI signs a 50 MB dossier)."""
+    path = Path(path)
     try:
-        root = etree.fromstring(data, _parser())
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD)
+    except OSError as exc:
+        raise KysoError("INPUT_INVALID", {"detail": f"cannot read {path}: {exc.strerror}"}) from exc
+    _check_head(head, size, max_bytes, complete=size <= _HEAD)
+    return _checked_parse(lambda huge: etree.parse(str(path), _parser(huge)).getroot(), max_depth)
+
+
+_HEAD = 1 << 20  # the prolog must end within the first MiB
+
+
+def _check_head(head: bytes, size: int, max_bytes: int, *, complete: bool) -> None:
+    if size > max_bytes:
+        raise KysoError("XML_TOO_LARGE", {"size": size, "limit": max_bytes})
+    if not head.strip():
+        raise KysoError("XML_MALFORMED", {"detail": "the file is empty"})
+    declared_encoding(head[:200])
+    _check_prolog(head, complete=complete)
+
+
+def _checked_parse(parse: Callable[[bool], etree._Element], max_depth: int) -> etree._ElementTree:
+    huge = False
+    try:
+        try:
+            # libxml2's default limits first: depth 256 (our default) checked while parsing.
+            root = parse(huge)
+        except etree.XMLSyntaxError as exc:
+            if "huge" not in str(exc).lower() and "too long" not in str(exc).lower():
+                raise
+            # A text node over 10 MB (a big base64 form file): allowed, depth checked below.
+            huge = True
+            root = parse(huge)
     except etree.XMLSyntaxError as exc:
         message = str(exc)
         if "depth" in message.lower():
@@ -97,7 +141,7 @@ def parse_untrusted(
         if "entity" in message.lower():
             raise KysoError("XML_UNSAFE", {"detail": f"entity reference ({message})"}) from exc
         raise KysoError("XML_MALFORMED", {"detail": message}) from exc
-    except ValueError as exc:  # e.g. an unknown encoding name
+    except (ValueError, OSError) as exc:  # e.g. an unknown encoding name, an unreadable file
         raise KysoError("XML_MALFORMED", {"detail": str(exc)}) from exc
     if root is None:
         raise KysoError("XML_MALFORMED", {"detail": "no root element"})
@@ -105,7 +149,10 @@ def parse_untrusted(
     docinfo = tree.docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise KysoError("XML_UNSAFE", {"detail": "DOCTYPE / DTD"})
-    # An element max_depth + 1 levels down exists? The XPath walks level by level in C.
-    if root.xpath("boolean(" + "/*" * (max_depth + 1) + ")"):
+    # An element max_depth + 1 levels down exists? The XPath walks level by level in C; it is
+    # needed only when libxml2's own limit (256 levels without huge_tree) is not ours.
+    if (huge or max_depth < _LIBXML2_MAX_DEPTH) and root.xpath(
+        "boolean(" + "/*" * (max_depth + 1) + ")"
+    ):
         raise KysoError("XML_TOO_DEEP", {"limit": max_depth})
     return tree

@@ -1,0 +1,209 @@
+"""``kyso-agent demo`` (what ``./run.sh demo`` runs): the whole product on one machine.
+
+It creates the demo tokens, starts the agent (the user is asked in dialogs when a display
+exists, otherwise in this terminal — never a scripted prompter), serves the portal stub over
+HTTPS with its SMTP sink, offers to make Chromium trust the two local CAs, prints what to do,
+and stops everything cleanly on Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.errors import KysoError
+
+log = logging.getLogger(__name__)
+
+PORTAL_PORT = 8600
+SMTP_PORT = 8625
+PROCESS_INTERVAL = 20.0  # the simulated BHXH office moves dossiers along this often (seconds)
+
+HELP = """\
+Start the demo: demo USB tokens (SoftHSM2), the Kyso agent and the stand-in e-BHXH portal at
+https://127.0.0.1:8600 with its mailbox. Open the portal in Chromium, register with token
+KYSO DEMO 1 (PIN 123456), read the account mail at /hop-thu, log in, prepare and sign a dossier.
+
+The agent asks you in dialogs (or in this terminal without a display): which site may use the
+token, what is being signed, and the PIN. Ctrl+C stops everything.
+"""
+
+
+def register(sub: Any) -> None:
+    """Add ``demo`` (replaces the interim one from demo_cmd)."""
+    p = sub.add_parser(
+        "demo",
+        help="run the demo: demo tokens, the agent and the portal stub (Ctrl+C stops)",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--port", type=int, default=PORTAL_PORT, help="portal port (default 8600)")
+    p.add_argument(
+        "--prompter",
+        choices=["dialog", "terminal"],
+        default=None,
+        help="how the agent asks you (default: dialog with a display, else terminal)",
+    )
+    trust = p.add_mutually_exclusive_group()
+    trust.add_argument(
+        "--trust", action="store_true", help="make Chromium trust the demo CAs without asking"
+    )
+    trust.add_argument(
+        "--no-trust", action="store_true", help="never touch the browser's trusted certificates"
+    )
+    p.add_argument(
+        "--fresh", action="store_true", help="start with an empty portal database"
+    )
+    p.set_defaults(func=run_demo, json=False)
+
+
+def choose_prompter(requested: str | None, environ: dict[str, str] | None = None) -> str:
+    """dialog when a display exists (X11 or Wayland), terminal otherwise; an explicit choice wins."""
+    if requested:
+        return requested
+    env = os.environ if environ is None else environ
+    return "dialog" if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") else "terminal"
+
+
+def _ask_yes(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    try:
+        answer = input(f"{question} [C/k] (có/không, y/n): ").strip().lower()
+    except EOFError:
+        return False
+    return answer in ("", "c", "co", "có", "y", "yes")
+
+
+def _trust_browsers(portal_ca: Path, *, mode: str) -> list[str]:
+    """Offer to trust the agent's local CA and the demo portal CA in the user's NSS database
+    (Chromium/Chrome; the agent's CA also in Firefox profiles). Returns lines to print."""
+    from agent.cli.demo_tls import nss_database, nss_has_ca, nss_trust_ca
+    from agent.cli.trust_cmd import render
+    from agent.localtls.truststore import TrustState, run_trust
+
+    status = run_trust("status")
+    agent_trusted = bool(status.stores) and all(
+        s.state is TrustState.TRUSTED for s in status.stores
+    )
+    nssdb = nss_database(Path.home())
+    portal_trusted = nss_has_ca(nssdb)
+    if agent_trusted and portal_trusted:
+        return ["Trình duyệt đã tin cậy chứng thư của Kyso và của cổng thử nghiệm. / Browsers already trust both CAs."]
+    if mode == "never":
+        return [
+            "Trình duyệt CHƯA tin cậy chứng thư cục bộ / the browser does not trust the local CAs yet:",
+            "  kyso-agent trust install",
+            f"  certutil -A -d sql:{nssdb} -n 'Kyso Demo Portal CA' -t C,, -i {portal_ca}",
+        ]
+    if mode == "ask" and not _ask_yes(
+        "Cho Chromium tin cậy chứng thư cục bộ của Kyso và của cổng thử nghiệm (chỉ trên máy này)?\n"
+        "Let Chromium trust Kyso's local CA and the demo portal CA (this user only)?"
+    ):
+        return ["Bỏ qua: chạy 'kyso-agent trust install' khi sẵn sàng. / Skipped."]
+    lines = []
+    if not agent_trusted:
+        lines.append(render(run_trust("install")))
+    if not portal_trusted:
+        nss_trust_ca(nssdb, portal_ca)
+        lines.append(f"Đã thêm 'Kyso Demo Portal CA' vào {nssdb} / added to {nssdb}")
+    lines.append("Nếu Chromium đang mở, hãy đóng hẳn rồi mở lại. / Restart Chromium if it is open.")
+    return lines
+
+
+def _banner(url: str, prompter: str, agent_url: str) -> str:
+    where = "trong cửa sổ Kyso" if prompter == "dialog" else "ngay trong cửa sổ dòng lệnh này"
+    return f"""
+==============================================================================
+ Kyso demo đang chạy / is running
+   Cổng BHXH thử nghiệm (portal):  {url}/
+   Hộp thư thử nghiệm (mailbox):   {url}/hop-thu
+   Kyso agent:                     {agent_url}
+------------------------------------------------------------------------------
+ 1. Mở {url}/ bằng Chromium (Chrome). Nếu trình duyệt hỏi quyền truy cập thiết bị
+    trong mạng cục bộ, chọn «Cho phép» / allow local network access.
+ 2. "Đăng ký": điền thông tin đơn vị, mã số thuế 0101234567, bấm "Đăng ký".
+    Kyso hỏi {where}: cho phép trang này (chọn "Luôn cho phép"), chọn chứng thư
+    "Công ty TNHH Giải pháp Kyso Việt Nam" trên token KYSO DEMO 1, xác nhận,
+    nhập mã PIN 123456.
+ 3. "Hộp thư (thử nghiệm)": đọc thư, lấy tên đăng nhập và mật khẩu; "Đăng nhập".
+ 4. "Lập hồ sơ (iBHXH)" → "Lập hồ sơ mới", nhập lao động, "Lấy số hồ sơ",
+    "Ký và nộp" → "Nộp hồ sơ" → biên nhận; "Tra cứu" → "Tra cứu hồ sơ".
+    Token KYSO DEMO 2 (PIN 654321) có chứng thư gia hạn: "Thay đổi thông tin".
+ Ctrl+C để dừng / to stop.
+==============================================================================
+"""
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    """Start tokens, agent and portal; serve until Ctrl+C; stop both."""
+    from agent.cli.demo_portal import start_portal
+    from agent.cli.demo_tls import ensure_portal_certificate
+    from agent.config.paths import demo_dir
+    from agent.config.policy import load_settings
+    from agent.demo import tokens as demo_tokens
+    from agent.server.runner import serve
+
+    logging.getLogger("agent").setLevel(logging.WARNING)
+    print("Đang chuẩn bị USB token thử nghiệm / preparing the demo tokens…", flush=True)
+    manifest = await demo_tokens.init()
+    demo_tokens.activate()
+    prompter = choose_prompter(args.prompter)
+    try:
+        settings = load_settings({"prompter": prompter})
+        agent = await serve(settings)
+    except KysoError as exc:
+        if prompter != "dialog" or exc.code != "PROMPTER_UNAVAILABLE":
+            raise
+        print(f"{exc.message_vi} → dùng dòng lệnh / using the terminal.", flush=True)
+        prompter = "terminal"
+        agent = await serve(load_settings({"prompter": prompter}))
+    portal = None
+    try:
+        tls = ensure_portal_certificate(demo_dir() / "portal-tls")
+        mode = "always" if args.trust else "never" if args.no_trust else "ask"
+        for line in _trust_browsers(tls.ca_cert_path, mode=mode):
+            print(line, flush=True)
+        db = demo_dir() / "portal.sqlite3"
+        if args.fresh:
+            db.unlink(missing_ok=True)
+        ca = manifest["ca"]
+        portal = await start_portal(
+            tls=tls,
+            port=args.port,
+            db=str(db),
+            trust=[ca["root"], ca["issuing"]],
+            crls=[ca["crl"], ca["root_crl"]],
+            smtp_sink_port=SMTP_PORT,
+            process_interval=PROCESS_INTERVAL,
+        )
+        print(_banner(portal.url, prompter, agent.url), flush=True)
+        await _wait_for_stop()
+    finally:
+        print("Đang dừng / stopping…", flush=True)
+        if portal is not None:
+            await portal.runner.cleanup()
+        await agent.stop()
+    print("Đã dừng Kyso và cổng thử nghiệm. / Stopped.", flush=True)
+    return 0
+
+
+async def _wait_for_stop() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C raises instead
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)

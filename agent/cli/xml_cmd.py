@@ -1,0 +1,315 @@
+"""``kyso-agent sign-xml`` and ``verify-xml``: the offline dossier signer (iBHXH-Signing step).
+
+Nothing is ever lost: signed files are written atomically and never over an existing file
+without --force; --remove-unsigned deletes an original only after its signed file was written,
+read back and its signature checked against the signer's own certificate (the chain is the
+portal's concern; the read-back proves the bytes on disk are the ones we signed). Any failure
+leaves the original untouched. One token login serves the whole batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.cli.output import print_json
+from agent.errors import KysoError
+from agent.files import atomic_write
+from agent.signing.signer import Signer, TokenSigner
+from agent.signing.xml import check_xml_signature, sign_xml_file, verify_xml
+from agent.signing.xml.profiles import HASHES, PROFILES
+from agent.tokens.pin import PinRequest
+
+SIGN_HELP = """\
+Ký số tệp hồ sơ XML bằng USB token / sign XML dossier files with your USB token.
+
+Examples:
+  kyso-agent sign-xml hoso.xml                      writes hoso_signed.xml beside it
+  kyso-agent sign-xml *.xml --out-dir signed/ --remove-unsigned
+  kyso-agent sign-xml tokhai.xml --profile tax --cert 3f9a...   (see 'kyso-agent certs')
+
+The PIN is asked on the terminal (not shown) unless --pin-file or $KYSO_PIN_FILE is given.
+Existing files are never overwritten without --force. --remove-unsigned deletes each original
+only after its signed copy was written, read back and checked.
+"""
+
+
+def register(sub: Any) -> None:
+    """Add sign-xml and verify-xml."""
+    p = sub.add_parser(
+        "sign-xml",
+        help="sign XML dossier files (BHXH, tax, generic)",
+        description=SIGN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", type=Path)
+    p.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="bhxh",
+        help="where the signature goes (default: bhxh)",
+    )
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--cert", metavar="THUMBPRINT", help="certificate SHA-256 thumbprint")
+    who.add_argument(
+        "--token", metavar="LABEL", help="use the single usable certificate on this token"
+    )
+    out = p.add_mutually_exclusive_group()
+    out.add_argument(
+        "-o", "--output", type=Path, metavar="OUT", help="output file (one input only)"
+    )
+    out.add_argument("--out-dir", type=Path, metavar="DIR", help="write signed files into DIR")
+    p.add_argument("--suffix", default="_signed", help="added to the file name (default: _signed)")
+    p.add_argument(
+        "--remove-unsigned",
+        action="store_true",
+        help="delete each original after its signed file was written and verified",
+    )
+    p.add_argument("--pin-file", type=Path, metavar="F", help="read the PIN from this file")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument(
+        "--hash",
+        choices=HASHES,
+        default="sha256",
+        help="digest (sha1 only for legacy RSA files; default sha256)",
+    )
+    p.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also try this PKCS#11 module (repeatable)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    p.set_defaults(func=run_sign)
+
+    v = sub.add_parser(
+        "verify-xml",
+        help="verify a signed XML dossier",
+        description="Kiểm tra chữ ký số của tệp XML / verify a signed XML file.",
+    )
+    v.add_argument("file", metavar="FILE", type=Path)
+    v.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="CA.pem",
+        help="trusted root / intermediate CA certificates (repeatable)",
+    )
+    v.add_argument(
+        "--crl", action="append", default=[], metavar="CRL", help="CRL files (repeatable)"
+    )
+    v.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=None,
+        help="expected profile (default: from the root element)",
+    )
+    v.add_argument("--json", action="store_true", help="print JSON")
+    v.set_defaults(func=run_verify)
+
+
+class _TerminalPin:
+    """Asks the PIN once on the terminal without echo, or reads it from a file."""
+
+    def __init__(self, pin_file: Path | None) -> None:
+        self._pin_file = pin_file or (
+            Path(os.environ["KYSO_PIN_FILE"]) if os.environ.get("KYSO_PIN_FILE") else None
+        )
+
+    async def get_pin(self, request: PinRequest) -> str | None:
+        """The PIN for ``request``'s token."""
+        if self._pin_file is not None:
+            try:
+                return self._pin_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise KysoError(
+                    "INPUT_INVALID", {"detail": f"cannot read PIN file: {exc.strerror}"}
+                ) from exc
+        holder = request.certificate.subject_display if request.certificate else ""
+        try:
+            return (
+                getpass.getpass(f"Mã PIN của token '{request.token_label}' ({holder}) / PIN: ")
+                or None
+            )
+        except EOFError:
+            return None
+
+
+def output_path(source: Path, args: argparse.Namespace) -> Path:
+    """Where the signed copy of ``source`` goes."""
+    if args.output is not None:
+        return args.output
+    name = f"{source.stem}{args.suffix}{source.suffix}"
+    return (args.out_dir / name) if args.out_dir is not None else source.with_name(name)
+
+
+async def _choose_certificate(service: Any, args: argparse.Namespace) -> Any:
+    if args.cert:
+        return await service.find_certificate(args.cert)
+    certs = [
+        c for c in await service.list_certificates() if c.has_private_key and not c.info.problems()
+    ]
+    if args.token:
+        certs = [c for c in certs if c.token.label == args.token]
+        if not certs:
+            raise KysoError("CERT_NOT_FOUND", {"detail": args.token})
+    if len(certs) == 1:
+        return certs[0]
+    if not certs:
+        raise KysoError("CERT_NOT_FOUND", {"detail": "no usable certificate"})
+    sys.stderr.write("Chọn chứng thư số bằng --cert / choose a certificate with --cert:\n")
+    for c in certs:
+        sys.stderr.write(f"  {c.thumbprint}  {c.info.subject_display}  [{c.token.label}]\n")
+    raise KysoError("CERT_CHOICE_NEEDED", {"count": len(certs)})
+
+
+async def sign_one(
+    source: Path, target: Path, signer: Signer, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Sign one file; never touches ``source`` unless --remove-unsigned and all went well."""
+    if target.exists() and not args.force:
+        raise KysoError("OUTPUT_EXISTS", {"path": str(target)})
+    if args.remove_unsigned and target.resolve() == source.resolve():
+        raise KysoError(
+            "INPUT_INVALID", {"detail": "--remove-unsigned with the output on the input"}
+        )
+    _, signed = await sign_xml_file(source, signer, args.profile, hash=args.hash)
+    try:
+        atomic_write(target, signed, overwrite=args.force)
+    except FileExistsError as exc:
+        raise KysoError("OUTPUT_EXISTS", {"path": str(target)}) from exc
+    except OSError as exc:
+        detail = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise KysoError("WRITE_FAILED", {"path": str(target), "detail": detail}) from exc
+    removed = False
+    if args.remove_unsigned:
+        try:
+            back = target.read_bytes()
+            result = check_xml_signature(back, profile=args.profile)
+            if back != signed or result.signer.der != signer.certificate.der:
+                raise KysoError("SIGNATURE_INVALID", {"detail": "read-back differs"})
+        except (OSError, KysoError) as exc:
+            raise KysoError("READBACK_FAILED", {"path": str(target), "detail": str(exc)}) from exc
+        source.unlink()
+        removed = True
+    return {"file": str(source), "output": str(target), "ok": True, "removed_unsigned": removed}
+
+
+async def run_sign(args: argparse.Namespace) -> int:
+    """Sign every FILE with one token login; print a summary; exit 1 if any failed."""
+    from agent.runtime import build_token_service
+
+    if args.output is not None and len(args.files) > 1:
+        raise KysoError(
+            "INPUT_INVALID", {"detail": "-o works with one file; use --out-dir for several"}
+        )
+    results: list[dict[str, Any]] = []
+    async with build_token_service(args.module) as service:
+        cert = await _choose_certificate(service, args)
+        async with service.open_key(cert, _TerminalPin(args.pin_file)) as key:
+            signer = TokenSigner(key)
+            results = await sign_batch(args.files, signer, args)
+    return _report(results, args)
+
+
+async def sign_batch(
+    files: list[Path], signer: Signer, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """Sign each file in turn (a failure is recorded and the batch goes on)."""
+    from tqdm import tqdm
+
+    results = []
+    bar = tqdm(
+        files, unit="file", file=sys.stderr, disable=args.json or len(files) < 2, desc="sign-xml"
+    )
+    for source in bar:
+        try:
+            results.append(await sign_one(source, output_path(source, args), signer, args))
+        except KysoError as exc:
+            results.append({"file": str(source), "ok": False, "error": exc.to_dict()})
+            if exc.code in ("TOKEN_REMOVED", "PIN_INCORRECT", "PIN_LOCKED", "USER_CANCELLED"):
+                # The key session is gone: the rest cannot be signed either.
+                for rest in files[len(results) :]:
+                    results.append({"file": str(rest), "ok": False, "error": exc.to_dict()})
+                break
+    bar.close()
+    return results
+
+
+def _report(results: list[dict[str, Any]], args: argparse.Namespace) -> int:
+    failed = [r for r in results if not r["ok"]]
+    if args.json:
+        print_json(
+            {
+                "ok": not failed,
+                "signed": len(results) - len(failed),
+                "failed": len(failed),
+                "results": results,
+            }
+        )
+    else:
+        for r in results:
+            if r["ok"]:
+                extra = (
+                    " (bản chưa ký đã xóa / unsigned original removed)"
+                    if r["removed_unsigned"]
+                    else ""
+                )
+                print(f"ĐÃ KÝ / signed: {r['file']} → {r['output']}{extra}")
+            else:
+                e = r["error"]
+                print(
+                    f"LỖI / failed: {r['file']}: [{e['code']}] {e['message_vi']} / {e['message_en']}\n"
+                    f"    → {e['action_vi']}"
+                )
+        print(
+            f"Tổng / total: {len(results) - len(failed)} đã ký / signed, {len(failed)} lỗi / failed."
+        )
+    return 1 if failed else 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Verify one file; exit 0 when valid and trusted, 1 otherwise."""
+    from agent.signing.trust import TrustStore
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise KysoError(
+            "INPUT_INVALID", {"detail": f"cannot read {args.file}: {exc.strerror}"}
+        ) from exc
+    if not args.trust:
+        raise KysoError(
+            "INPUT_INVALID", {"detail": "give the trusted CA certificates with --trust"}
+        )
+    trust = TrustStore.from_files(args.trust, args.crl)
+    try:
+        result = verify_xml(data, trust, profile=args.profile)
+    except KysoError as exc:
+        if args.json:
+            print_json({"ok": False, "file": str(args.file), "error": exc.to_dict()})
+        else:
+            d = exc.to_dict()
+            signer = exc.details.get("signer")
+            print(
+                f"KHÔNG HỢP LỆ / INVALID [{d['code']}]: {d['message_vi']}\n  {d['message_en']}\n"
+                f"  → {d['action_vi']}" + (f"\n  Người ký / signer: {signer}" if signer else "")
+            )
+        return 1
+    if args.json:
+        print_json({"file": str(args.file), **result.to_json()})
+    else:
+        s = result.signer
+        ident = f"MST:{s.mst}" if s.mst else f"CCCD:{s.cccd}" if s.cccd else ""
+        when = result.signing_time.isoformat() if result.signing_time else "không ghi / not stated"
+        print(
+            f"HỢP LỆ / VALID: {args.file}\n  Người ký / signer: {s.subject_display} {ident}\n"
+            f"  Thời điểm ký / signing time: {when}"
+        )
+    return 0

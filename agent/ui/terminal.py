@@ -1,0 +1,137 @@
+"""Asking in the terminal that runs ``kyso-agent run --prompter terminal``.
+
+The prompt texts are the dialogs' (agent.ui.text), printed in full. The PIN is read with
+getpass, so it is never echoed. Reading blocks, so it happens in a worker thread while the event
+loop keeps serving other connections; prompts are asked one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from agent.errors import KysoError
+from agent.tokens.certinfo import CertificateInfo
+from agent.tokens.pin import PinRequest
+from agent.ui.api import CertificateChoice, ConsentRequest, PairingAnswer, PairingRequest
+from agent.ui.text import (
+    PromptText,
+    certificate_choice_text,
+    consent_text,
+    pairing_text,
+    pin_text,
+    render_plain,
+)
+
+YES = {"y", "yes", "c", "co", "có", "k", "ky", "ký"}
+PAIR_KEYS = {
+    "o": PairingAnswer.ONCE,
+    "once": PairingAnswer.ONCE,
+    "1": PairingAnswer.ONCE,
+    "a": PairingAnswer.ALWAYS,
+    "always": PairingAnswer.ALWAYS,
+    "l": PairingAnswer.ALWAYS,
+    "d": PairingAnswer.DENY,
+    "deny": PairingAnswer.DENY,
+    "t": PairingAnswer.DENY,
+}
+RULE = "=" * 72
+
+
+def parse_pairing(answer: str) -> PairingAnswer:
+    """o / a / d (or the Vietnamese l = luôn, t = từ chối); anything else is deny."""
+    return PAIR_KEYS.get(answer.strip().lower(), PairingAnswer.DENY)
+
+
+def parse_yes(answer: str) -> bool:
+    """y/yes/c/có/k/ký is yes; anything else, including Enter alone, is no."""
+    return answer.strip().lower() in YES
+
+
+def parse_choice(answer: str, count: int, default: int | None) -> int | None:
+    """A 1-based number from the list; Enter = the default; anything else = cancel."""
+    answer = answer.strip()
+    if not answer:
+        return default
+    if answer.isdigit() and 1 <= int(answer) <= count:
+        return int(answer) - 1
+    return None
+
+
+class TerminalPrompter:
+    """Prompts on stdin/stderr; one at a time."""
+
+    name = "terminal"
+
+    def __init__(
+        self,
+        *,
+        input_func: Callable[[str], str] | None = None,
+        pin_func: Callable[[str], str] | None = None,
+        output: TextIO | None = None,
+        timeout_seconds: float | None = None,
+    ) -> None:
+        """Defaults: input(), getpass.getpass() and stderr (stdout may be piped elsewhere)."""
+        self._input = input_func or input
+        self._pin = pin_func or getpass.getpass
+        self._out = output or sys.stderr
+        self.timeout_seconds = timeout_seconds
+        self._lock = asyncio.Lock()
+
+    def _show(self, text: PromptText) -> None:
+        self._out.write(f"\n{RULE}\n{render_plain(text)}\n{RULE}\n")
+        self._out.flush()
+
+    async def _ask(self, text: PromptText, question: str, *, secret: bool = False) -> str:
+        async with self._lock:
+            self._show(text)
+            reader = self._pin if secret else self._input
+            try:
+                return await asyncio.wait_for(
+                    asyncio.to_thread(reader, question), timeout=self.timeout_seconds
+                )
+            except TimeoutError:
+                self._out.write("\nHết thời gian / timed out.\n")
+                raise KysoError("USER_TIMEOUT", {"prompt": text.kind}) from None
+            except EOFError:
+                return ""
+
+    async def pair(self, request: PairingRequest) -> PairingAnswer:
+        """[o] once, [a] always, [d] deny (default deny)."""
+        answer = await self._ask(
+            pairing_text(request),
+            "[o] Một lần / once   [a] Luôn cho phép / always   [d] Từ chối / deny  (d): ",
+        )
+        return parse_pairing(answer)
+
+    async def choose_certificate(self, request: CertificateChoice) -> CertificateInfo | None:
+        """A numbered list; Enter picks the first usable certificate."""
+        text = certificate_choice_text(request)
+        usable = [i for i, c in enumerate(request.certificates) if not c.problems()]
+        default = usable[0] if usable else None
+        numbered = "".join(
+            f"  {i + 1}. {c.subject_display}{'' if i in usable else '  (không dùng được / unusable)'}\n"
+            for i, c in enumerate(request.certificates)
+        )
+        question = f"{numbered}Số / number ({default + 1 if default is not None else 'q'}): "
+        index = parse_choice(await self._ask(text, question), len(request.certificates), default)
+        if index is None or index not in usable:
+            return None
+        return request.certificates[index]
+
+    async def consent(self, request: ConsentRequest) -> bool:
+        """The full summary, then y/N."""
+        verb = "Xác nhận / confirm" if request.action == "auth.challenge" else "Ký / sign"
+        return parse_yes(await self._ask(consent_text(request), f"{verb}? [y/N]: "))
+
+    async def get_pin(self, request: PinRequest) -> str | None:
+        """The PIN via getpass (never echoed); an empty answer cancels."""
+        text = pin_text(request)
+        if request.state.locked:
+            self._show(text)
+            return None
+        pin = await self._ask(text, "Mã PIN / PIN (Enter = hủy / cancel): ", secret=True)
+        return pin or None

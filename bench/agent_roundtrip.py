@@ -1,0 +1,307 @@
+"""Round trips through the agent vs the same signature through the token layer, in one run.
+
+    .venv/bin/python bench/agent_roundtrip.py [--n 400] [--clients 20]
+
+Measures ``sign.hash`` and ``auth.challenge`` over WSS (scripted prompter answering consent and
+PIN) against the token layer doing the same work directly (log in with the PIN, sign, log out —
+what the agent does per request without PIN caching), with 1 client and with ``--clients``
+concurrent clients. Targets (RSA-2048): p50 overhead at most 0.5 ms over the token layer, and at
+least 80% of the token layer's throughput with 20 clients. The agent runs as its own
+``kyso-agent run`` process (as in real use, where the browser is another process), so the
+clients' work does not share the agent's interpreter; the token-layer reference runs in this
+process. Also reports the idle agent's resident memory and its start-up time to ready.
+Loopback only; stops by itself; state lives in a temporary $KYSO_HOME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("KYSO_HOME", tempfile.mkdtemp(prefix="kyso-bench-"))
+os.environ["KYSO_POLICY_FILE"] = str(Path(os.environ["KYSO_HOME"]) / "no-policy.toml")
+
+import aiohttp  # noqa: E402
+
+from agent import __version__  # noqa: E402
+from agent.demo import tokens as demo_tokens  # noqa: E402
+from agent.localtls import default_directory  # noqa: E402
+from agent.signing.challenge import create_auth_token  # noqa: E402
+from agent.signing.raw import sign_hash  # noqa: E402
+from agent.signing.signer import TokenSigner  # noqa: E402
+from agent.tokens.modules import ModuleCandidate  # noqa: E402
+from agent.tokens.pin import StaticPinProvider  # noqa: E402
+from agent.tokens.service import TokenService  # noqa: E402
+
+ORIGIN = "https://bench.kyso.test"
+NONCE = base64.urlsafe_b64encode(b"b" * 32).decode().rstrip("=")
+DIGEST = hashlib.sha256(b"bench").digest()
+
+
+def stats(latencies: list[float], elapsed: float) -> dict[str, float]:
+    """p50/p99 in ms and operations per second."""
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return {
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": p99 * 1000,
+        "ops_per_s": len(ordered) / elapsed,
+    }
+
+
+async def run_load(
+    op: Callable[[int], Awaitable[None]], n: int, workers: int
+) -> tuple[list[float], float]:
+    """``n`` operations spread over ``workers`` concurrent loops: latencies and seconds."""
+    latencies: list[float] = []
+
+    async def worker(w: int) -> None:
+        for _ in range(n // workers):
+            t0 = time.perf_counter()
+            await op(w)
+            latencies.append(time.perf_counter() - t0)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(workers)))
+    return latencies, time.perf_counter() - start
+
+
+async def compare(
+    direct: Callable[[int], Awaitable[None]],
+    remote: Callable[[int], Awaitable[None]],
+    n: int,
+    clients: int,
+    agent_cpu: Callable[[], float],
+    rounds: int = 10,
+) -> dict[str, dict[str, float]]:
+    """Interleave the four measurements in rounds, so that a load spike from another process
+    on this shared machine hits both sides alike. The table pools every latency; the verdict
+    rows ("overhead", "ratio") are medians of per-round differences (paired comparison)."""
+    settings = {
+        "token layer, 1 client": (direct, 1),
+        "agent, 1 client": (remote, 1),
+        f"token layer, {clients} clients": (direct, clients),
+        f"agent, {clients} clients": (remote, clients),
+    }
+    latencies: dict[str, list[float]] = {k: [] for k in settings}
+    rates: dict[str, list[float]] = {k: [] for k in settings}
+    p50s: dict[str, list[float]] = {k: [] for k in settings}
+    cpu: dict[str, float] = {k: 0.0 for k in settings}
+    for _ in range(rounds):
+        for name, (op, workers) in settings.items():
+            # CPU seconds of whoever signs: this process for the token layer (its worker thread
+            # included), the agent process for the agent (the clients here are not counted).
+            clock = time.process_time if name.startswith("token") else agent_cpu
+            before = clock()
+            lat, seconds = await run_load(op, max(n // rounds, workers), workers)
+            cpu[name] += clock() - before
+            latencies[name] += lat
+            rates[name].append(len(lat) / seconds)
+            p50s[name].append(statistics.median(lat))
+    out = {}
+    for name in settings:
+        row = stats(latencies[name], 1.0)
+        row["ops_per_s"] = statistics.median(rates[name])
+        row["cpu_ms_per_op"] = 1000 * cpu[name] / len(latencies[name])
+        out[name] = row
+    one, many = "1 client", f"{clients} clients"
+    out["verdict"] = {
+        "overhead_ms": 1000
+        * statistics.median(
+            a - d for a, d in zip(p50s[f"agent, {one}"], p50s[f"token layer, {one}"], strict=True)
+        ),
+        "ratio": statistics.median(
+            a / d
+            for a, d in zip(rates[f"agent, {many}"], rates[f"token layer, {many}"], strict=True)
+        ),
+    }
+    return out
+
+
+async def bench(n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Every measurement, keyed by method, then by setting."""
+    manifest = await demo_tokens.init()
+    demo_tokens.activate()
+    pin = manifest["tokens"][0]["user_pin"]
+    thumbprint = manifest["certificates"]["org"]["thumbprint"]
+    tokens = TokenService([ModuleCandidate(manifest["module"], "SoftHSM2 (demo)", "demo", True)])
+    await tokens.start(monitor=False)
+    cert = await tokens.find_certificate(thumbprint)
+    pins = StaticPinProvider(pin)
+
+    async def direct_hash(_: int) -> None:
+        async with tokens.open_key(cert, pins) as key:
+            await sign_hash(TokenSigner(key), DIGEST)
+
+    async def direct_challenge(_: int) -> None:
+        async with tokens.open_key(cert, pins) as key:
+            await create_auth_token(
+                TokenSigner(key), origin=ORIGIN, nonce=NONCE, app_version=__version__
+            )
+
+    agent = AgentProcess(pin)
+    ready = agent.start()
+    client_ssl = ssl.create_default_context(cafile=str(default_directory() / "ca.pem"))
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    async with aiohttp.ClientSession() as session:
+        sockets = [
+            await session.ws_connect(agent.url, ssl=client_ssl, headers={"Origin": ORIGIN})
+            for _ in range(clients)
+        ]
+        counter = iter(range(10**9))
+
+        def over_ws(method: str, params: dict[str, object]) -> Callable[[int], Awaitable[None]]:
+            async def op(w: int) -> None:
+                ws = sockets[w]
+                request_id = next(counter)
+                await ws.send_str(
+                    json.dumps(
+                        {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+                    )
+                )
+                reply = json.loads((await ws.receive()).data)
+                assert reply["id"] == request_id and "result" in reply, reply
+
+            return op
+
+        cases = {
+            "sign.hash": (
+                direct_hash,
+                over_ws(
+                    "sign.hash",
+                    {"digest": base64.b64encode(DIGEST).decode(), "certificate": thumbprint},
+                ),
+            ),
+            "auth.challenge": (
+                direct_challenge,
+                over_ws("auth.challenge", {"nonce": NONCE, "certificate": thumbprint}),
+            ),
+        }
+        for method, (direct, remote) in cases.items():
+            await run_load(direct, 20, 1)  # warm up both paths
+            await run_load(remote, 20, 1)
+            results[method] = await compare(direct, remote, n, clients, agent.cpu_seconds)
+        for ws in sockets:
+            await ws.close()
+    rss = agent.rss_mb_idle
+    agent.stop()
+    await tokens.close()
+    results["agent process"] = {"start-up": {"ready_s": ready, "idle_rss_mb": rss}}
+    return results
+
+
+class AgentProcess:
+    """``kyso-agent run`` in its own process, with settings for many concurrent clients."""
+
+    def __init__(self, pin: str) -> None:
+        home = Path(os.environ["KYSO_HOME"])
+        self.answers = home / "answers.json"
+        self.answers.write_text(json.dumps({"consent": "allow", "pin": pin}))
+        config = home / "config" / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text("max_queue = 64\nmax_pending_per_origin = 64\nmax_connections = 256\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.rss_mb_idle = 0.0
+
+    def start(self) -> float:
+        """Start the agent; seconds from process start to its ready line (imports included)."""
+        argv = [
+            sys.executable,
+            "-m",
+            "agent.cli.main",
+            "run",
+            "--headless",
+            "--port",
+            "0",
+            "--json",
+            "--allow-origin",
+            ORIGIN,
+            "--prompter",
+            f"scripted:{self.answers}",
+        ]
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=os.environ.copy()
+        )
+        assert self.proc.stdout is not None
+        text = ""
+        while not text.rstrip().endswith("}"):
+            line = self.proc.stdout.readline().decode()
+            if not line:
+                raise RuntimeError("the agent exited before it was ready")
+            text += line
+        ready = time.perf_counter() - t0
+        self.url = json.loads(text)["url"]
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        rss_kb = int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1])
+        self.rss_mb_idle = rss_kb / 1024
+        return ready
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the agent process so far (all its threads)."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        """SIGTERM, and wait for a clean exit."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+
+def main() -> int:
+    """Run the benchmark and print the table and the verdicts."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=400, help="operations per measurement")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
+    args = parser.parse_args()
+    results = asyncio.run(bench(args.n, args.clients))
+    process = results.pop("agent process")["start-up"]
+    verdicts = {method: rows.pop("verdict") for method, rows in results.items()}
+    print(f"{'method':<16}{'setting':<28}{'p50 ms':>9}{'p99 ms':>9}{'ops/s':>9}{'CPU ms/op':>11}")
+    for method, rows in results.items():
+        for setting, row in rows.items():
+            print(
+                f"{method:<16}{setting:<28}{row['p50_ms']:>9.3f}{row['p99_ms']:>9.3f}"
+                f"{row['ops_per_s']:>9.0f}{row['cpu_ms_per_op']:>11.3f}"
+            )
+    print()
+    ok = True
+    for method in results:
+        overhead = verdicts[method]["overhead_ms"]
+        ratio = verdicts[method]["ratio"]
+        good = overhead <= 0.5 and ratio >= 0.8
+        ok &= good
+        print(
+            f"{method}: p50 overhead {overhead:+.3f} ms (target <= 0.5), throughput with "
+            f"{args.clients} clients {ratio:.0%} of the token layer (target >= 80%) -> "
+            f"{'OK' if good else 'MISSED'}  [medians of per-round differences]"
+        )
+    print(
+        f"agent start-up to ready: {process['ready_s']:.2f} s (new process, imports "
+        f"included); idle RSS: {process['idle_rss_mb']:.1f} MB"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+// The portal's signing hooks (docs/portal-api.md, "Signing hooks for the bridge"): every form
+// with data-kyso-action is signed through the local Kyso agent before it is submitted.
+//  - challenge actions (register, add-types, stop-types, cancel, change-details,
+//    change-certificate): fetch a nonce bound to the form's values, auth.challenge, fill
+//    auth_token, submit;
+//  - sign-dossier: fetch the unsigned dossier, sign.xml (profile bhxh), fill signed_document,
+//    submit to "Kiểm tra hồ sơ".
+// What goes wrong is shown in the form's .kyso-status in Vietnamese, with what to do next.
+
+import { KysoBridge, KysoError } from "/kyso-bridge/kyso-bridge.mjs";
+
+const CHALLENGE_ACTIONS = new Set([
+  "register",
+  "add-types",
+  "stop-types",
+  "cancel",
+  "change-details",
+  "change-certificate",
+]);
+
+const TEXT = {
+  connecting:
+    "Đang kết nối tới Kyso trên máy tính của bạn… Nếu trình duyệt hỏi quyền truy cập " +
+    "thiết bị trong mạng cục bộ, hãy chọn «Cho phép».",
+  opening:
+    "Đã tìm thấy Kyso. Nếu Kyso hỏi có cho phép trang này dùng USB token, hãy chọn «Cho phép».",
+  challenge: "Đang lấy mã xác thực từ cổng…",
+  authPrompt:
+    "Mời bạn làm tiếp trong cửa sổ Kyso: chọn chứng thư số, kiểm tra nội dung xác nhận rồi " +
+    "nhập mã PIN của USB token.",
+  download: "Đang lấy tệp hồ sơ để ký…",
+  signPrompt:
+    "Mời bạn làm tiếp trong cửa sổ Kyso: kiểm tra thông tin hồ sơ (mã thủ tục, đơn vị, kỳ kê " +
+    "khai, số lao động), xác nhận rồi nhập mã PIN của USB token.",
+  done: "Đã ký số thành công. Đang gửi lên cổng…",
+  errorTitle: "Chưa ký được:",
+  codeLabel: "Mã lỗi",
+};
+
+// What the token reports about its PIN counter, in words (PIN_INCORRECT carries pin_state).
+const PIN_STATE_TEXT = {
+  count_low: "USB token báo đã có lần nhập sai mã PIN: số lần thử còn lại đang giảm.",
+  final_try: "Chỉ còn MỘT lần thử trước khi USB token bị khóa.",
+  locked: "USB token đã bị khóa mã PIN.",
+};
+
+function bridgeOptions() {
+  // A page (or a test) may point the bridge at other ports: window.KYSO_BRIDGE_OPTIONS or
+  // <meta name="kyso-bridge-options" content='{"ports":[27443]}'>.
+  const fromWindow = window.KYSO_BRIDGE_OPTIONS;
+  if (fromWindow && typeof fromWindow === "object") return fromWindow;
+  const meta = document.querySelector('meta[name="kyso-bridge-options"]');
+  if (meta) {
+    try {
+      return JSON.parse(meta.content);
+    } catch {
+      // Ignore a malformed meta tag: the defaults are right for almost everyone.
+    }
+  }
+  return {};
+}
+
+let sharedBridge = null;
+function bridge() {
+  if (!sharedBridge) {
+    sharedBridge = new KysoBridge(bridgeOptions());
+    window.kysoBridge = sharedBridge; // for the console and for tests
+  }
+  return sharedBridge;
+}
+
+function statusElement(form) {
+  let el = form.querySelector(".kyso-status");
+  if (!el) {
+    el = document.createElement("div");
+    el.className = "kyso-status";
+    el.setAttribute("role", "status");
+    el.setAttribute("aria-live", "polite");
+    form.prepend(el);
+  }
+  return el;
+}
+
+// The portal's own alert styles, so the bridge's messages look like the portal's messages.
+const LOOK = { working: "note", done: "alert alert-ok", error: "alert alert-error" };
+
+function setLook(el, state) {
+  el.dataset.state = state;
+  el.className = `kyso-status ${LOOK[state]}`;
+  el.style.fontWeight = "normal";
+}
+
+function showProgress(form, text, state = "working") {
+  const el = statusElement(form);
+  setLook(el, state);
+  delete el.dataset.kysoCode;
+  el.setAttribute("aria-live", "polite");
+  el.replaceChildren(paragraph("kyso-msg", text));
+}
+
+function paragraph(className, text, strongPrefix) {
+  const p = document.createElement("p");
+  p.className = className;
+  if (strongPrefix) {
+    const strong = document.createElement("strong");
+    strong.textContent = strongPrefix + " ";
+    p.append(strong);
+  }
+  p.append(document.createTextNode(text));
+  return p;
+}
+
+function showError(form, error) {
+  const el = statusElement(form);
+  setLook(el, "error");
+  el.dataset.kysoCode = error.code;
+  el.setAttribute("aria-live", "assertive");
+  const parts = [paragraph("kyso-msg", error.messageVi, TEXT.errorTitle)];
+  const pinState = error.details && error.details.pin_state;
+  if (pinState && PIN_STATE_TEXT[pinState]) parts.push(paragraph("kyso-pin", PIN_STATE_TEXT[pinState]));
+  if (error.actionVi) parts.push(paragraph("kyso-action", error.actionVi));
+  parts.push(paragraph("kyso-code", `${TEXT.codeLabel}: ${error.code}`));
+  el.replaceChildren(...parts);
+}
+
+function portalError(body, status) {
+  // The portal's own errors come as {"error": {code, message_vi, action_vi, ...}}.
+  const e = body && body.error;
+  if (e && e.code) {
+    return new KysoError(String(e.code), {
+      messageVi: e.message_vi,
+      messageEn: e.message_en,
+      actionVi: e.action_vi,
+      actionEn: e.action_en,
+      details: e.details || {},
+    });
+  }
+  return new KysoError("UNKNOWN_ERROR", { details: { detail: `HTTP ${status}` } });
+}
+
+async function readJson(response) {
+  try {
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+function setField(form, name, value) {
+  let input = form.querySelector(`input[name="${name}"]`);
+  if (!input) {
+    input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    form.append(input);
+  }
+  input.value = value;
+}
+
+async function signChallenge(form, kyso) {
+  showProgress(form, TEXT.challenge);
+  const csrf = form.querySelector('input[name="csrf_token"]');
+  const response = await fetch(form.dataset.kysoChallengeUrl, {
+    method: "POST",
+    body: new FormData(form),
+    headers: csrf ? { "X-CSRF-Token": csrf.value } : {},
+    credentials: "same-origin",
+  });
+  const body = await readJson(response);
+  if (!response.ok || !body || !body.nonce) throw portalError(body, response.status);
+  form.dataset.kysoNonce = body.nonce;
+  if (form.querySelector('input[name="nonce"]')) setField(form, "nonce", body.nonce);
+  await connect(form, kyso);
+  showProgress(form, TEXT.authPrompt);
+  const token = await kyso.authChallenge(body.nonce, {
+    certificate: form.dataset.kysoCertificate || undefined,
+  });
+  setField(form, "auth_token", JSON.stringify(token));
+}
+
+async function signDossier(form, kyso) {
+  showProgress(form, TEXT.download);
+  const response = await fetch(form.dataset.kysoDocumentUrl, { credentials: "same-origin" });
+  if (!response.ok) throw portalError(await readJson(response), response.status);
+  const document_ = new Uint8Array(await response.arrayBuffer());
+  await connect(form, kyso);
+  showProgress(form, TEXT.signPrompt);
+  const signed = await kyso.signXml(document_, {
+    profile: form.dataset.kysoProfile || "bhxh",
+    certificate: form.dataset.kysoCertificate || undefined,
+  });
+  setField(form, "signed_document", signed.document);
+}
+
+async function connect(form, kyso) {
+  if (kyso.connected) return;
+  const off = kyso.on("status", ({ state }) => {
+    if (state === "connecting") showProgress(form, TEXT.connecting);
+    if (state === "opening") showProgress(form, TEXT.opening);
+  });
+  try {
+    await kyso.connect();
+  } finally {
+    off();
+  }
+}
+
+function buttons(form) {
+  return [...form.querySelectorAll('button[type="submit"], input[type="submit"], button:not([type])')];
+}
+
+function attach(form) {
+  const action = form.dataset.kysoAction;
+  if (action !== "sign-dossier" && !CHALLENGE_ACTIONS.has(action)) return;
+  let busy = false;
+  form.addEventListener("submit", async (event) => {
+    if (form.dataset.kysoReady === "1") {
+      // Our own requestSubmit() after signing: let the browser post the form.
+      delete form.dataset.kysoReady;
+      return;
+    }
+    event.preventDefault();
+    if (busy || !form.reportValidity()) return;
+    busy = true;
+    const submitter = event.submitter || null;
+    const disabled = buttons(form);
+    for (const b of disabled) b.disabled = true;
+    try {
+      const kyso = bridge();
+      if (action === "sign-dossier") await signDossier(form, kyso);
+      else await signChallenge(form, kyso);
+      showProgress(form, TEXT.done, "done");
+      for (const b of disabled) b.disabled = false;
+      form.dataset.kysoReady = "1";
+      // requestSubmit keeps the pressed button's name/value, unlike form.submit().
+      if (submitter && submitter.form === form) form.requestSubmit(submitter);
+      else form.requestSubmit();
+    } catch (error) {
+      showError(form, KysoError.wrap(error));
+      for (const b of disabled) b.disabled = false;
+    } finally {
+      busy = false;
+    }
+  });
+  form.dataset.kysoAttached = "1";
+}
+
+function attachAll() {
+  for (const form of document.querySelectorAll("form[data-kyso-action]")) attach(form);
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", attachAll);
+else attachAll();

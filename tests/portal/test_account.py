@@ -1,0 +1,294 @@
+"""Registration, log-in and the signed account changes, through the JSON API with real
+SoftHSM2 signatures and the real SMTP sink."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.portal.helpers import UNIT, PortalDriver
+
+
+def _code(body: Any) -> str:
+    return body["error"]["code"]
+
+
+async def test_register_mails_account_and_login_works(portal: PortalDriver) -> None:
+    status, body = await portal.register()
+    assert status == 200, body
+    assert body["username"] == UNIT["ma_so_thue"]
+    assert body["reactivated"] is False
+    password = await portal.mailed_password()
+    assert password and len(password) >= 12
+    login = await portal.login(body["username"], password)
+    assert login["account"]["mst"] == "0101234567"
+    assert login["account"]["cert_thumbprint"] == portal.thumb("org")
+    assert login["account"]["dossier_types"] == {"600": "registered"}
+    assert "password_hash" not in login["account"]
+
+
+async def test_wrong_password_is_refused(portal: PortalDriver) -> None:
+    status, body = await portal.register()
+    assert status == 200
+    status, body = await portal.request(
+        "POST", "/api/v1/login", json={"username": body["username"], "password": "sai-mat-khau"}
+    )
+    assert status == 401 and _code(body) == "E101"
+
+
+async def test_register_twice_while_active_is_refused(portal: PortalDriver) -> None:
+    assert (await portal.register())[0] == 200
+    status, body = await portal.register()
+    assert status == 409 and _code(body) == "E104"
+    assert body["error"]["details"]["username"] == UNIT["ma_so_thue"]
+
+
+async def test_register_with_another_units_certificate_is_refused(portal: PortalDriver) -> None:
+    for cert in ("org_in_o", "personal", "branch"):
+        status, body = await portal.register(cert)
+        assert status == 400 and _code(body) == "E208", (cert, body)
+
+
+async def test_register_with_revoked_or_expired_certificate_is_refused(
+    portal: PortalDriver,
+) -> None:
+    status, body = await portal.register("revoked")
+    assert status == 400 and _code(body) == "E304", body
+    status, body = await portal.register("expired")
+    assert status == 400 and _code(body) == "E302", body
+
+
+async def test_replayed_nonce_is_refused(portal: PortalDriver) -> None:
+    nonce = await portal.challenge("register", UNIT)
+    token = await portal.auth_token("org", nonce)
+    status, _ = await portal.signed("/api/v1/register", "register", UNIT, nonce=nonce, token=token)
+    assert status == 200
+    # Same token and nonce again (after a cancellation, so only the nonce can refuse it).
+    status, body = await portal.signed(
+        "/api/v1/register", "register", UNIT, nonce=nonce, token=token
+    )
+    assert status == 400 and _code(body) == "E203"
+
+
+async def test_expired_nonce_is_refused(portal: PortalDriver, clock: Any) -> None:
+    nonce = await portal.challenge("register", UNIT)
+    token = await portal.auth_token("org", nonce)
+    clock.advance(minutes=5, seconds=1)
+    status, body = await portal.signed(
+        "/api/v1/register", "register", UNIT, nonce=nonce, token=token
+    )
+    assert status == 400 and _code(body) == "E204"
+
+
+async def test_nonce_within_five_minutes_is_accepted(portal: PortalDriver, clock: Any) -> None:
+    nonce = await portal.challenge("register", UNIT)
+    token = await portal.auth_token("org", nonce)
+    clock.advance(minutes=4, seconds=50)
+    status, body = await portal.signed(
+        "/api/v1/register", "register", UNIT, nonce=nonce, token=token
+    )
+    assert status == 200, body
+
+
+async def test_challenge_signed_for_another_origin_is_refused(portal: PortalDriver) -> None:
+    nonce = await portal.challenge("register", UNIT)
+    token = await portal.auth_token("org", nonce, origin="https://kekhai.gia-mao.example")
+    status, body = await portal.signed(
+        "/api/v1/register", "register", UNIT, nonce=nonce, token=token
+    )
+    assert status == 400 and _code(body) == "E207"
+    assert portal.origin in body["error"]["action_vi"]
+
+
+async def test_signature_for_other_fields_cannot_be_reused(portal: PortalDriver) -> None:
+    nonce = await portal.challenge("register", UNIT)
+    token = await portal.auth_token("org", nonce)
+    changed = {**UNIT, "email": "ke-gian@example.com"}
+    status, body = await portal.signed(
+        "/api/v1/register", "register", changed, nonce=nonce, token=token
+    )
+    assert status == 400 and _code(body) == "E205"
+
+
+async def test_unsigned_registration_is_refused(portal: PortalDriver) -> None:
+    nonce = await portal.challenge("register", UNIT)
+    status, body = await portal.request(
+        "POST", "/api/v1/register", json={"fields": UNIT, "nonce": nonce}
+    )
+    assert status == 400 and _code(body) == "E201"
+
+
+async def test_invalid_form_is_explained(portal: PortalDriver) -> None:
+    status, body = await portal.request(
+        "POST",
+        "/api/v1/challenge",
+        json={"action": "register", "fields": {**UNIT, "email": "khong-hop-le"}},
+    )
+    assert status == 400 and _code(body) == "E106"
+    assert "thư điện tử" in body["error"]["message_vi"]
+
+
+async def test_account_changes_are_signed_and_bound(portal: PortalDriver) -> None:
+    await portal.register_and_login()
+    me = "0101234567"
+    status, body = await portal.signed(
+        "/api/v1/account/types/add",
+        "add-types",
+        {"ten_dang_nhap": me, "loai_ho_so": ["601", "604"]},
+    )
+    assert status == 200, body
+    status, body = await portal.signed(
+        "/api/v1/account/types/stop", "stop-types", {"loai_ho_so": ["604"]}
+    )
+    assert status == 200, body
+    status, acct = await portal.request("GET", "/api/v1/account")
+    assert acct["dossier_types"] == {"600": "registered", "601": "registered", "604": "stopped"}
+
+    details = {
+        k: UNIT[k] for k in ("ten_don_vi", "co_quan_bhxh", "dia_chi", "nguoi_lien_he", "dien_thoai")
+    }
+    details |= {"email": "nhansu@kyso-demo.vn", "co_quan_bhxh": "01005"}
+    status, body = await portal.signed("/api/v1/account/details", "change-details", details)
+    assert status == 200, body
+    status, acct = await portal.request("GET", "/api/v1/account")
+    assert acct["email"] == "nhansu@kyso-demo.vn" and acct["office_code"] == "01005"
+
+    # A signature from another certificate of the same unit is not the registered one.
+    status, body = await portal.signed(
+        "/api/v1/account/types/add", "add-types", {"loai_ho_so": ["602"]}, "org_renewed"
+    )
+    assert status == 400 and _code(body) == "E209"
+
+
+async def test_change_certificate_then_old_one_is_refused(portal: PortalDriver) -> None:
+    await portal.register_and_login()
+    # Signing the change with the registered certificate is no change at all.
+    status, body = await portal.signed(
+        "/api/v1/account/certificate", "change-certificate", {}, "org"
+    )
+    assert status == 400 and _code(body) == "E210"
+    status, body = await portal.signed(
+        "/api/v1/account/certificate", "change-certificate", {}, "personal"
+    )
+    assert status == 400 and _code(body) == "E208"
+    status, body = await portal.signed(
+        "/api/v1/account/certificate", "change-certificate", {}, "org_renewed"
+    )
+    assert status == 200, body
+    status, acct = await portal.request("GET", "/api/v1/account")
+    assert acct["cert_thumbprint"] == portal.thumb("org_renewed")
+    status, body = await portal.signed(
+        "/api/v1/account/types/add", "add-types", {"loai_ho_so": ["601"]}, "org"
+    )
+    assert status == 400 and _code(body) == "E209"
+    status, body = await portal.signed(
+        "/api/v1/account/types/add", "add-types", {"loai_ho_so": ["601"]}, "org_renewed"
+    )
+    assert status == 200, body
+
+
+async def test_cancel_and_register_again_keeps_the_account(portal: PortalDriver) -> None:
+    login = await portal.register_and_login()
+    first_password = await portal.mailed_password()
+    status, body = await portal.signed(
+        "/api/v1/account/cancel", "cancel", {"ly_do": "03", "ghi_chu": "Tạm nghỉ Tết"}
+    )
+    assert status == 200, body
+    # The session ended with the service.
+    status, body = await portal.request("GET", "/api/v1/account")
+    assert status == 401 and _code(body) == "E102"
+    portal.headers.clear()
+    status, body = await portal.request(
+        "POST", "/api/v1/login", json={"username": "0101234567", "password": first_password}
+    )
+    assert status == 403 and _code(body) == "E105"
+
+    status, body = await portal.register(loai_ho_so=["600", "601"])
+    assert status == 200, body
+    assert body["reactivated"] is True and body["username"] == login["account"]["username"]
+    assert await portal.mailed_password() is None  # the mail says the password is unchanged
+    again = await portal.login("0101234567", first_password)
+    assert again["account"]["id"] == login["account"]["id"]
+    assert again["account"]["dossier_types"] == {"600": "registered", "601": "registered"}
+
+
+async def test_csrf_is_required_with_cookie_sessions(portal: PortalDriver) -> None:
+    status, body = await portal.register()
+    password = await portal.mailed_password()
+    status, body = await portal.request(
+        "POST",
+        "/api/v1/login",
+        json={"username": "0101234567", "password": password, "mode": "cookie"},
+    )
+    assert status == 200 and "token" not in body
+    csrf = body["csrf_token"]
+    draft = {
+        "period": "11/2026",
+        "rows": [
+            {
+                "HoTen": "Nguyễn Văn An",
+                "MaSoBHXH": "0123456789",
+                "NgaySinh": "1990-01-15",
+                "GioiTinh": "Nam",
+                "ChucVu": "",
+                "MucLuong": "8500000",
+                "TuThang": "11/2026",
+                "PhuongAn": "TM",
+            }
+        ],
+    }
+    status, body = await portal.request("POST", "/api/v1/drafts", json=draft)
+    assert status == 403 and _code(body) == "E103"
+    status, body = await portal.request(
+        "POST", "/api/v1/drafts", json=draft, headers={"X-CSRF-Token": "sai"}
+    )
+    assert status == 403 and _code(body) == "E103"
+    status, body = await portal.request(
+        "POST", "/api/v1/drafts", json=draft, headers={"X-CSRF-Token": csrf}
+    )
+    assert status == 200, body
+
+
+async def test_page_forms_need_the_csrf_token(portal: PortalDriver) -> None:
+    resp = await portal.client.get("/dang-nhap")
+    assert resp.status == 200
+    html = await resp.text()
+    assert 'name="csrf_token"' in html
+    resp = await portal.client.post("/dang-nhap", data={"ten_dang_nhap": "x", "mat_khau": "y"})
+    assert resp.status == 403
+    assert "E103" in await resp.text()
+
+
+async def test_challenge_for_a_client_computed_fields_hash(portal: PortalDriver) -> None:
+    from portal_stub.security import fields_hash
+
+    status, body = await portal.request(
+        "GET",
+        "/api/v1/challenge",
+        params={"action": "register", "fields_hash": fields_hash("register", UNIT)},
+    )
+    assert status == 200, body
+    status, body = await portal.signed("/api/v1/register", "register", UNIT, nonce=body["nonce"])
+    assert status == 200, body
+
+
+async def test_migrations_are_recorded(tmp_path: Any) -> None:
+    from portal_stub.db import Database, migrations
+
+    db = Database(tmp_path / "p.sqlite3")
+    assert db.version() == migrations()[-1][0] >= 2
+    db.close()
+    again = Database(tmp_path / "p.sqlite3")  # reopening applies nothing twice
+    rows = again.all("SELECT version FROM schema_version")
+    assert [r["version"] for r in rows] == [m[0] for m in migrations()]
+    assert again.one("SELECT COUNT(*) AS n FROM offices")["n"] >= 12
+
+
+async def test_registration_is_undone_when_the_mail_cannot_be_sent(portal: PortalDriver) -> None:
+    real_port = portal.config.smtp_port
+    portal.config.smtp_port = 1  # nothing listens there
+    status, body = await portal.register()
+    assert status == 500 and _code(body) == "E501"
+    assert UNIT["email"] in body["error"]["message_vi"]
+    portal.config.smtp_port = real_port
+    status, body = await portal.register()  # a retry works: no half-made account in the way
+    assert status == 200, body

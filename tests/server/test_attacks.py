@@ -1,0 +1,266 @@
+"""Attack cases: each must produce no signature and no prompt (the scripted prompter records
+every prompt it answers, so ``prompter.prompts == []`` means nobody was asked anything)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+
+import aiohttp
+import pytest
+
+from tests.conftest import cert_thumbprint
+from tests.server.conftest import ORIGIN
+
+DIGEST = base64.b64encode(hashlib.sha256(b"x").digest()).decode()
+
+
+def assert_nothing_signed(harness) -> None:
+    assert harness.prompter.prompts == []
+    assert all(line["result"] != "OK" for line in harness.audit_lines())
+
+
+async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> tuple[int | None, str]:
+    msg = await ws.receive(timeout=10)
+    assert msg.type is aiohttp.WSMsgType.CLOSE, msg
+    return msg.data, msg.extra
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        None,
+        "null",
+        "http://portal.kyso.test",
+        "file://",
+        "https://portal.kyso.test/path",
+        "chrome-extension://abcdef",
+        "https://portal.kyso.test:99999",
+        "https://",
+    ],
+)
+async def test_refused_origins_are_closed_with_4403_and_never_prompt(agent, origin) -> None:
+    ws = await agent.raw_ws(origin)
+    assert await closed_with(ws) == (4403, "ORIGIN_NOT_ALLOWED")
+    assert_nothing_signed(agent)
+
+
+async def test_http_localhost_only_with_the_developer_setting(harness) -> None:
+    await harness.start(allowed_origins=["http://localhost:8080"])
+    ws = await harness.raw_ws("http://localhost:8080")
+    assert (await closed_with(ws))[0] == 4403
+    await harness.agent.stop()
+    await harness.start(allowed_origins=["http://localhost:8080"], allow_http_localhost=True)
+    client = await harness.client("http://localhost:8080")
+    assert (await client.call("agent.info"))["origin"] == "http://localhost:8080"
+
+
+async def test_unknown_origin_denied_once_is_not_asked_again(agent) -> None:
+    agent.prompter.path.write_text(
+        json.dumps({"pair": "deny", "consent": "allow", "pin": "123456"})
+    )
+    for _ in range(3):
+        ws = await agent.raw_ws("https://evil.example")
+        assert await closed_with(ws) == (4403, "ORIGIN_NOT_ALLOWED")
+    assert [p.kind for p in agent.prompter.prompts] == ["pair"]  # asked once, then remembered
+    assert "https://evil.example" not in agent.approvals
+    assert all(line["result"] != "OK" for line in agent.audit_lines())
+
+
+async def test_pairing_once_and_always(agent) -> None:
+    agent.prompter.path.write_text(json.dumps({"pair": "once"}))
+    client = await agent.client("https://once.example")
+    assert (await client.call("agent.info"))["origin"] == "https://once.example"
+    assert "https://once.example" not in agent.approvals  # not persisted
+    agent.prompter.path.write_text(json.dumps({"pair": "always"}))
+    await agent.client("https://always.example")
+    assert "https://always.example" in agent.approvals
+    saved = json.loads(agent.approvals.path.read_text())
+    assert "https://always.example" in saved["origins"]
+    # Many connections at once from a new origin share one pairing question.
+    await asyncio.gather(*(agent.client("https://many.example") for _ in range(5)))
+    assert [p.summary for p in agent.prompter.prompts if p.kind == "pair"] == [
+        "https://once.example",
+        "https://always.example",
+        "https://many.example",
+    ]
+
+
+async def test_policy_only_mode_never_asks(harness) -> None:
+    await harness.start(allow_user_origins=False)
+    ws = await harness.raw_ws("https://new.example")
+    assert (await closed_with(ws))[0] == 4403
+    assert_nothing_signed(harness)
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example:{port}", "127.0.0.1:1", "localhost", "127.0.0.2:{port}", ""]
+)
+async def test_rebinding_host_gets_421_without_cors(agent, host) -> None:
+    headers = {"Host": host.format(port=agent.port), "Origin": ORIGIN}
+    response = await agent.http("GET", headers=headers)
+    assert response.status == 421
+    assert "Access-Control-Allow-Origin" not in response.headers
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await agent.raw_ws(ORIGIN, headers={"Host": host.format(port=agent.port)})
+    assert info.value.status == 421
+    assert_nothing_signed(agent)
+
+
+async def test_loopback_host_names_are_accepted(agent) -> None:
+    for host in (f"localhost:{agent.port}", f"[::1]:{agent.port}", f"127.0.0.1:{agent.port}"):
+        response = await agent.http("GET", headers={"Host": host, "Origin": ORIGIN})
+        assert response.status == 200, host
+
+
+async def test_cors_preflight_from_a_foreign_origin_is_refused(agent) -> None:
+    headers = {
+        "Origin": "https://evil.example",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Private-Network": "true",
+    }
+    response = await agent.http("OPTIONS", headers=headers)
+    assert response.status == 403
+    for name in ("Access-Control-Allow-Origin", "Access-Control-Allow-Private-Network"):
+        assert name not in response.headers
+    response = await agent.http("GET", headers={"Origin": "https://evil.example"})
+    assert response.status == 403 and "Access-Control-Allow-Origin" not in response.headers
+    assert_nothing_signed(agent)
+
+
+async def test_private_network_preflight_for_an_allowed_origin(agent) -> None:
+    headers = {
+        "Origin": ORIGIN,
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Private-Network": "true",
+    }
+    response = await agent.http("OPTIONS", headers=headers)
+    assert response.status == 204
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.headers["Access-Control-Allow-Private-Network"] == "true"
+    assert response.headers["Access-Control-Allow-Origin"] != "*"
+
+
+async def test_malformed_and_invalid_messages_get_json_rpc_errors(agent) -> None:
+    client = await agent.client()
+    ws = client.ws
+    cases = [
+        ("{not json", -32700),
+        ("[1, 2]", -32600),
+        ('"text"', -32600),
+        ('{"jsonrpc": "1.0", "id": 1, "method": "agent.info"}', -32600),
+        ('{"jsonrpc": "2.0", "id": 2, "method": "no.such"}', -32601),
+        ('{"jsonrpc": "2.0", "id": 3, "method": "sign.hash", "params": {"digest": 5}}', -32602),
+        ('{"jsonrpc": "2.0", "id": 4, "method": "sign.hash", "params": {"digest": "@@"}}', -32602),
+        ('{"jsonrpc": "2.0", "id": 5, "method": "sign.hash", "params": []}', -32602),
+        (
+            '{"jsonrpc": "2.0", "id": 6, "method": "sign.batch", "params": {"items": [{"kind": "pdf"}]}}',
+            -32602,
+        ),
+        (
+            '{"jsonrpc": "2.0", "id": 7, "method": "auth.challenge", "params": {"nonce": "short"}}',
+            -32602,
+        ),
+        ("[" * 100_000, -32700),
+    ]
+    for text, code in cases:
+        await ws.send_str(text)
+        for _ in range(100):
+            if client.unmatched:
+                break
+            await asyncio.sleep(0.01)
+        reply = client.unmatched.pop()
+        assert reply["error"]["code"] == code, (text[:60], reply)
+        assert reply["error"]["data"]["message_vi"]  # Vietnamese text for the page to show
+    invalid = await client.request("sign.hash", {"digest": DIGEST, "extra": 1})
+    assert invalid["error"]["data"]["code"] == "PARAMS_INVALID"
+    assert "params" in invalid["error"]["data"]["details"]["detail"]
+    assert (await client.call("agent.info"))["name"] == "Kyso"  # still working
+    assert_nothing_signed(agent)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"digest": DIGEST, "pin": "123456"},
+        {"items": [{"kind": "hash", "digest": DIGEST, "PIN": "1"}]},
+        {"nonce": "x" * 44, "user_pin": "123456"},
+    ],
+)
+async def test_a_pin_in_params_is_refused_before_anything(agent, params) -> None:
+    client = await agent.client()
+    method = (
+        "sign.batch"
+        if "items" in params
+        else "auth.challenge"
+        if "nonce" in params
+        else "sign.hash"
+    )
+    reply = await client.request(method, params)
+    assert reply["error"]["data"]["code"] == "PIN_NOT_ACCEPTED"
+    assert reply["error"]["code"] == 4008
+    assert_nothing_signed(agent)
+
+
+async def test_oversized_message_closes_the_socket_without_prompt(harness) -> None:
+    await harness.start(max_document_bytes=4096)
+    client = await harness.client()
+    big = base64.b64encode(b"x" * 200_000).decode()
+    await client.ws.send_str(
+        json.dumps({"jsonrpc": "2.0", "id": 1, "method": "sign.cms", "params": {"data": big}})
+    )
+    await asyncio.wait_for(client._reader, 10)
+    # 1009 when the close frame arrives; 1006 when the unread rest of the message made the
+    # kernel reset the connection first. Either way the socket is gone and nothing was signed.
+    assert client.ws.close_code in (aiohttp.WSCloseCode.MESSAGE_TOO_BIG, 1006)
+    # A document over the limit inside a message that fits: a clean error.
+    client = await harness.client()
+    reply = await client.request("sign.cms", {"data": base64.b64encode(b"x" * 5000).decode()})
+    assert reply["error"]["data"]["code"] == "DOCUMENT_TOO_LARGE"
+    assert_nothing_signed(harness)
+
+
+async def test_flood_from_one_page_is_bounded_and_ends(demo, harness) -> None:
+    await harness.start()
+    harness.prompter.path.write_text(
+        json.dumps({"consent": "allow", "pin": "123456", "delay_seconds": {"consent": 0.3}})
+    )
+    client = await harness.client()
+    params = {"digest": DIGEST, "certificate": cert_thumbprint(demo, "org")}
+    replies = await asyncio.gather(*(client.request("sign.hash", params) for _ in range(200)))
+    codes = ["OK" if "result" in r else r["error"]["data"]["code"] for r in replies]
+    assert codes.count("OK") == 1  # the page cannot stack prompts
+    assert set(codes) == {"OK", "ACTION_PENDING", "BUSY"}
+    assert harness.prompter.count("consent") == 1 and harness.prompter.count("pin") == 1
+
+
+async def test_connection_limit(harness) -> None:
+    await harness.start(max_connections=2)
+    await harness.client()
+    await harness.client()
+    ws = await harness.raw_ws(ORIGIN)
+    assert await closed_with(ws) == (4429, "TOO_MANY_CONNECTIONS")
+
+
+@pytest.mark.parametrize(
+    "method, params, expected",
+    [
+        ("sign.xml", {"profile": "nope", "document": DIGEST}, "XML_PROFILE_UNKNOWN"),
+        ("sign.xml", {"document": base64.b64encode(b"<a><b></a>").decode()}, "XML_"),
+        ("sign.hash", {"digest": DIGEST, "certificate": "ab" * 32}, "CERT_NOT_FOUND"),
+        ("sign.hash", {"digest": DIGEST, "certificate": "expired"}, "CERT_EXPIRED"),
+        ("sign.hash", {"digest": DIGEST, "certificate": "no_key_usage"}, "CERT_KEY_USAGE"),
+        ("sign.hash", {"digest": DIGEST, "certificate": "not_yet_valid"}, "CERT_NOT_YET_VALID"),
+    ],
+)
+async def test_bad_documents_and_certificates_fail_before_any_prompt(
+    demo, agent, method, params, expected
+) -> None:
+    if params.get("certificate") in demo["certificates"]:
+        params = {**params, "certificate": cert_thumbprint(demo, params["certificate"])}
+    client = await agent.client()
+    reply = await client.request(method, params)
+    assert reply["error"]["data"]["code"].startswith(expected), reply
+    assert_nothing_signed(agent)

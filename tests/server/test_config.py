@@ -1,0 +1,172 @@
+"""Settings layers: defaults, config.toml, command line, managed policy (TOML and registry)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.config.policy import load_settings, registry_policy
+from agent.config.settings import normalize_origin
+from agent.errors import KysoError
+
+
+class FakeRegistry:
+    """HKLM as a dict: key path -> values (what winreg would enumerate)."""
+
+    def __init__(self, keys: dict[str, dict[str, Any]]) -> None:
+        self.keys = keys
+
+    def values(self, key: str) -> dict[str, Any] | None:
+        return self.keys.get(key)
+
+
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    policy = tmp_path / "policy.toml"
+    monkeypatch.setenv("KYSO_POLICY_FILE", str(policy))
+    return tmp_path / "config.toml", policy
+
+
+def test_defaults_when_nothing_is_configured(files) -> None:
+    config, _ = files
+    settings = load_settings(config_file=config)
+    assert settings.candidate_ports == (27443, 27444, 27445)
+    assert settings.prompter == "dialog" and not settings.pin_cache.enabled
+    assert settings.max_document_bytes == 50 * 1024 * 1024
+    assert settings.max_message_bytes > 50 * 1024 * 1024 * 4 // 3  # a 50 MB dossier fits
+    assert {row["source"] for row in settings.describe()} == {"default"}
+
+
+def test_layers_and_sources(files) -> None:
+    config, policy = files
+    config.write_text(
+        'port = 28000\nprompter = "terminal"\nallowed_origins = ["https://a.vn"]\n'
+        "[pin_cache]\nenabled = true\nidle_seconds = 600\n"
+    )
+    policy.write_text(
+        'allowed_origins = ["https://dichvucong.baohiemxahoi.gov.vn"]\n'
+        "max_document_bytes = 10485760\n[pin_cache]\nenabled = false\n"
+    )
+    settings = load_settings(
+        {"port": 29000, "allowed_origins": ["https://b.vn/"]}, config_file=config
+    )
+    sources = {row["setting"]: row["source"] for row in settings.describe()}
+    assert settings.port == 29000 and sources["port"] == "command line"
+    assert settings.prompter == "terminal" and sources["prompter"] == "user"
+    assert not settings.pin_cache.enabled and sources["pin_cache.enabled"] == "policy"
+    assert settings.pin_cache.idle_seconds == 600 and sources["pin_cache.idle_seconds"] == "user"
+    assert settings.max_document_bytes == 10485760 and sources["max_document_bytes"] == "policy"
+    assert settings.origin_sources == {
+        "https://dichvucong.baohiemxahoi.gov.vn": "policy",
+        "https://b.vn": "command line",
+        "https://a.vn": "user",
+    }
+    assert settings.policy_path == str(policy)
+
+
+def test_policy_wins_over_the_command_line_and_can_lock_origins(files) -> None:
+    config, policy = files
+    policy.write_text(
+        'port = 27500\nallow_user_origins = false\nallowed_origins = ["https://x.vn"]\n'
+        'prompter = "dialog"\n'
+    )
+    settings = load_settings(
+        {"port": 1234, "allowed_origins": ["https://mine.vn"], "prompter": "scripted:/tmp/a.json"},
+        config_file=config,
+    )
+    assert settings.port == 27500 and settings.prompter == "dialog"
+    assert settings.allowed_origins == ("https://x.vn",)
+    assert not settings.scripted_prompter
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("colour = 1\n", "unknown setting 'colour'"),
+        ("[pin_cache]\nforever = true\n", "unknown setting 'pin_cache.forever'"),
+        ("port = 70000\n", "port"),
+        ('allowed_origins = ["http://a.vn"]\n', "allowed_origins"),
+        ('allowed_origins = ["*"]\n', "allowed_origins"),
+        ('prompter = "scripted:"\n', "prompter"),
+        ("max_connections = true\n", "max_connections"),
+        ("port = \n", "config.toml"),
+    ],
+)
+def test_bad_config_is_a_clear_error(files, text: str, fragment: str) -> None:
+    config, _ = files
+    config.write_text(text)
+    with pytest.raises(KysoError) as info:
+        load_settings(config_file=config)
+    assert info.value.code == "CONFIG_INVALID"
+    assert fragment in info.value.message_en
+
+
+def test_bad_policy_is_a_policy_error(files) -> None:
+    config, policy = files
+    policy.write_text("surprise = 1\n")
+    with pytest.raises(KysoError) as info:
+        load_settings(config_file=config)
+    assert info.value.code == "POLICY_INVALID" and str(policy) in info.value.message_en
+
+
+def test_windows_registry_policy_through_a_fake_reader(files) -> None:
+    config, _ = files
+    key = r"SOFTWARE\Policies\Kyso\Agent"
+    registry = FakeRegistry(
+        {
+            key: {
+                "Port": 27600,
+                "PinCacheEnabled": 1,
+                "PinCacheIdleSeconds": 120,
+                "Pkcs11Modules": ["C:\\Windows\\System32\\vnpt-ca.dll"],
+                "AllowUserOrigins": 0,
+            },
+            key + r"\AllowedOrigins": {"2": "https://b.gov.vn", "1": "https://a.gov.vn"},
+        }
+    )
+    settings = load_settings({"port": 1}, registry=registry, config_file=config)
+    assert settings.port == 27600
+    assert settings.pin_cache.enabled and settings.pin_cache.idle_seconds == 120
+    assert settings.pkcs11_modules == ("C:\\Windows\\System32\\vnpt-ca.dll",)
+    assert settings.allowed_origins == ("https://a.gov.vn", "https://b.gov.vn")
+    assert not settings.allow_user_origins
+    assert settings.policy_path == "HKLM\\" + key
+    assert registry_policy(FakeRegistry({})) is None
+    with pytest.raises(KysoError) as info:
+        registry_policy(FakeRegistry({key: {"Colour": 1}}))
+    assert info.value.code == "POLICY_INVALID"
+    multi = registry_policy(FakeRegistry({key: {"AllowedOrigins": "https://a.vn;https://b.vn"}}))
+    assert multi == {"allowed_origins": ["https://a.vn", "https://b.vn"]}
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("https://Portal.Example.VN", "https://portal.example.vn"),
+        ("https://portal.example.vn:443", "https://portal.example.vn"),
+        ("https://portal.example.vn:8443/", "https://portal.example.vn:8443"),
+        ("https://[::1]:8443", "https://[::1]:8443"),
+    ],
+)
+def test_origin_normalisation(value: str, expected: str) -> None:
+    assert normalize_origin(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://a.vn",
+        "https://a.vn/path",
+        "https://u@a.vn",
+        "a.vn",
+        "https://a.vn?x=1",
+        " https://a.vn",
+        "ftp://a.vn",
+        "https://",
+    ],
+)
+def test_origin_rejects(value: str) -> None:
+    with pytest.raises(ValueError):
+        normalize_origin(value)

@@ -1,0 +1,121 @@
+"""The same-OS-user check: the /proc parser on fixtures, the lookup on a real connection, and a
+real second OS user (created with useradd, run with runuser) being refused by the agent."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from agent.server.peercred import parse_proc_net_tcp, peer_uid, read_peer_uid, same_user
+
+TCP = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:6B23 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 11 1 0 100 0 0 10 0
+   1: 0100007F:D431 0100007F:6B23 01 00000000:00000000 00:00000000 00000000  1001        0 12 1 0 20 4 30 10 -1
+   2: 0100007F:6B23 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 13 1 0 20 4 30 10 -1
+   3: 0100007F:D432 0100007F:6B23 06 00000000:00000000 00:00000000 00000000  1002        0 0 1 0 20 4 30 10 -1
+   garbage line
+"""
+TCP6 = """\
+  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:D433 00000000000000000000000001000000:6B23 01 00000000:00000000 00:00000000 00000000  1003        0 21 1 0 20 4 30 10 -1
+   1: 0000000000000000FFFF00000100007F:D434 0000000000000000FFFF00000100007F:6B23 01 00000000:00000000 00:00000000 00000000  1004        0 22 1 0 20 4 30 10 -1
+"""
+SERVER_PORT = 0x6B23
+V4 = ipaddress.ip_address("127.0.0.1")
+V6 = ipaddress.ip_address("::1")
+
+
+def test_parser_finds_the_peer_end_by_addresses_and_ports() -> None:
+    entries = parse_proc_net_tcp(TCP)
+    assert len(entries) == 4
+    assert peer_uid(entries, (V4, 0xD431), (V4, SERVER_PORT)) == 1001
+    assert peer_uid(entries, (V4, 0xD432), (V4, SERVER_PORT)) is None  # not established
+    assert peer_uid(entries, (V4, 0x1234), (V4, SERVER_PORT)) is None
+    six = parse_proc_net_tcp(TCP6)
+    assert peer_uid(six, (V6, 0xD433), (V6, SERVER_PORT)) == 1003
+    assert peer_uid(six, (V4, 0xD434), (V4, SERVER_PORT)) == 1004  # IPv4-mapped
+
+
+def test_a_real_connection_from_this_process_is_ours() -> None:
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        with socket.socket(family) as server:
+            server.bind((host, 0))
+            server.listen()
+            with socket.create_connection(server.getsockname()[:2]) as client:
+                conn, peer = server.accept()
+                with conn:
+                    assert read_peer_uid(peer, conn.getsockname()) == os.geteuid()
+                    assert same_user(peer, conn.getsockname())
+                    assert not same_user(None, conn.getsockname())
+                del client
+
+
+PROBE = r"""
+import socket, ssl, sys
+port, cafile = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=cafile)
+with socket.create_connection(("127.0.0.1", port)) as raw:
+    with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+        s.sendall(b"GET /v1/info HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % port)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+print(data.split(b"\r\n", 1)[0].decode())
+print("PEER_USER_MISMATCH" in data.decode(errors="replace"))
+"""
+
+
+def _other_user() -> str:
+    """A second OS user for the terminal-server case (created once; needs root)."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
+        pytest.fail("this test needs root with useradd and runuser to create a second OS user")
+    name = "kysopeer"
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True,
+            capture_output=True,
+        )
+    return name
+
+
+async def test_another_os_user_is_refused_and_we_are_not(agent, server_cert) -> None:
+    user = _other_user()
+    shared = Path(tempfile.mkdtemp(prefix="kyso-peer-"))
+    try:
+        shared.chmod(0o755)
+        ca = shared / "ca.pem"
+        shutil.copy(server_cert.ca_cert_path, ca)
+        ca.chmod(0o644)
+        (shared / "probe.py").write_text(PROBE)
+        argv = ["/usr/bin/python3", str(shared / "probe.py"), str(agent.port), str(ca)]
+        import asyncio
+
+        proc = await asyncio.create_subprocess_exec(
+            "runuser", "-u", user, "--", *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()
+        status, mismatch = out.decode().split("\n")[:2]
+        assert status.endswith("403 Forbidden") and mismatch == "True"
+        # The same probe as ourselves is answered.
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *argv[1:], stdout=subprocess.PIPE
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        assert out.decode().startswith("HTTP/1.1 200")
+    finally:
+        shutil.rmtree(shared)
+    assert agent.prompter.prompts == []

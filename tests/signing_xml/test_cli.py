@@ -1,0 +1,273 @@
+"""sign-xml / verify-xml: nothing is lost under injected failures; one login per batch."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.cli import xml_cmd
+from agent.cli.main import main
+from agent.errors import KysoError
+from agent.signing.signer import TokenSigner
+from agent.signing.xml import check_xml_signature
+from tests.conftest import cert_thumbprint
+
+from .helpers import HOSO, PIN, xmlsec_verify
+
+
+@pytest.fixture
+def files(tmp_path: Path, demo: dict[str, Any]) -> dict[str, Path]:
+    (tmp_path / "pin").write_text(PIN + "\n")
+    (tmp_path / "bad-pin").write_text("000000\n")
+    for name in ("a.xml", "b.xml"):
+        (tmp_path / name).write_bytes(HOSO)
+    return {
+        "dir": tmp_path,
+        "a": tmp_path / "a.xml",
+        "b": tmp_path / "b.xml",
+        "pin": tmp_path / "pin",
+        "bad_pin": tmp_path / "bad-pin",
+    }
+
+
+def _sign(
+    demo: dict[str, Any],
+    files: dict[str, Path],
+    *extra: str,
+    cert: str = "org",
+    pin: str = "pin",
+    capsys: Any = None,
+) -> tuple[int, dict[str, Any]]:
+    code = main(
+        [
+            "sign-xml",
+            str(files["a"]),
+            str(files["b"]),
+            "--cert",
+            cert_thumbprint(demo, cert),
+            "--pin-file",
+            str(files[pin]),
+            "--json",
+            *extra,
+        ]
+    )
+    out = capsys.readouterr().out if capsys else "{}"
+    return code, json.loads(out)
+
+
+def test_batch_signs_with_one_login_and_removes_originals_after_readback(
+    demo: dict[str, Any],
+    files: dict[str, Path],
+    capsys: Any,
+    xmlsec1: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logins = []
+    original = xml_cmd._TerminalPin.get_pin
+
+    async def counting(self: Any, request: Any) -> str | None:
+        logins.append(request.token_label)
+        return await original(self, request)
+
+    monkeypatch.setattr(xml_cmd._TerminalPin, "get_pin", counting)
+    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    assert code == 0 and report["signed"] == 2, report
+    assert logins == ["KYSO DEMO 1"]  # one PIN prompt, one login for the whole batch
+    for name in ("a", "b"):
+        assert not files[name].exists()
+        signed = files["dir"] / f"{name}_signed.xml"
+        assert xmlsec_verify(xmlsec1, demo, signed).returncode == 0
+
+
+def test_wrong_pin_leaves_everything_untouched(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any
+) -> None:
+    code = main(
+        [
+            "sign-xml",
+            str(files["a"]),
+            "--cert",
+            cert_thumbprint(demo, "org"),
+            "--pin-file",
+            str(files["bad_pin"]),
+            "--remove-unsigned",
+            "--json",
+        ]
+    )
+    assert code != 0
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "PIN_INCORRECT"
+    assert files["a"].read_bytes() == HOSO
+    assert sorted(p.name for p in files["dir"].iterdir()) == ["a.xml", "b.xml", "bad-pin", "pin"]
+
+
+def test_token_removed_mid_batch_keeps_originals(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class RemovedSigner(TokenSigner):
+        async def sign(self, data: bytes, algorithm: Any) -> bytes:
+            raise KysoError("TOKEN_REMOVED")
+
+    monkeypatch.setattr(xml_cmd, "TokenSigner", RemovedSigner)
+    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    assert code == 1 and report["failed"] == 2
+    assert {r["error"]["code"] for r in report["results"]} == {"TOKEN_REMOVED"}
+    assert files["a"].read_bytes() == HOSO and files["b"].read_bytes() == HOSO
+    assert not list(files["dir"].glob("*_signed.xml"))
+
+
+def test_disk_full_leaves_no_partial_file_and_the_original(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.files
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(agent.files.os, "fsync", full)
+    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    assert code == 1
+    assert report["results"][0]["error"]["code"] == "WRITE_FAILED"
+    assert report["results"][0]["error"]["details"]["detail"] == "disk full"
+    assert files["a"].read_bytes() == HOSO and files["b"].read_bytes() == HOSO
+    assert sorted(p.name for p in files["dir"].iterdir()) == ["a.xml", "b.xml", "bad-pin", "pin"]
+
+
+def test_existing_output_is_never_overwritten_without_force(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any
+) -> None:
+    existing = files["dir"] / "a_signed.xml"
+    existing.write_bytes(b"keep me")
+    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    assert code == 1
+    by_file = {Path(r["file"]).name: r for r in report["results"]}
+    assert by_file["a.xml"]["error"]["code"] == "OUTPUT_EXISTS"
+    assert by_file["b.xml"]["ok"]
+    assert existing.read_bytes() == b"keep me" and files["a"].read_bytes() == HOSO
+    code, report = _sign(demo, {**files, "b": files["a"]}, "--force", capsys=capsys)
+    assert code == 0 and existing.read_bytes() != b"keep me"
+
+
+def test_original_kept_when_the_readback_check_fails(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KysoError("SIGNATURE_INVALID", {"detail": "injected"})
+
+    monkeypatch.setattr(xml_cmd, "check_xml_signature", broken)
+    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    assert code == 1
+    assert {r["error"]["code"] for r in report["results"]} == {"READBACK_FAILED"}
+    assert files["a"].read_bytes() == HOSO and files["b"].read_bytes() == HOSO
+
+
+@pytest.mark.parametrize(
+    ("cert", "code"), [("org", None), ("revoked", "CERT_REVOKED"), ("expired", "CERT_EXPIRED")]
+)
+def test_verify_xml_against_demo_ca_and_crl(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any, cert: str, code: str | None
+) -> None:
+    status = main(
+        [
+            "sign-xml",
+            str(files["a"]),
+            "--cert",
+            cert_thumbprint(demo, cert),
+            "--pin-file",
+            str(files["pin"]),
+            "--json",
+        ]
+    )
+    assert status == 0
+    capsys.readouterr()
+    ca = demo["ca"]
+    status = main(
+        [
+            "verify-xml",
+            str(files["dir"] / "a_signed.xml"),
+            "--trust",
+            ca["root"],
+            "--trust",
+            ca["issuing"],
+            "--crl",
+            ca["crl"],
+            "--crl",
+            ca["root_crl"],
+            "--json",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out)
+    if code is None:
+        assert status == 0 and report["signer"]["mst"] == "0101234567"
+    else:
+        assert status == 1 and report["error"]["code"] == code
+
+
+def test_verify_xml_reports_unsigned_file(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any
+) -> None:
+    status = main(["verify-xml", str(files["a"]), "--trust", demo["ca"]["root"], "--json"])
+    assert status == 1 and json.loads(capsys.readouterr().out)["error"]["code"] == "NOT_SIGNED"
+
+
+def test_certificate_choice_is_asked_when_several_are_usable(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any
+) -> None:
+    code = main(["sign-xml", str(files["a"]), "--pin-file", str(files["pin"]), "--json"])
+    captured = capsys.readouterr()
+    assert code != 0
+    assert json.loads(captured.out)["error"]["code"] == "CERT_CHOICE_NEEDED"
+    assert cert_thumbprint(demo, "org") in captured.err  # the list to choose from
+    assert files["a"].read_bytes() == HOSO and not (files["dir"] / "a_signed.xml").exists()
+
+
+def test_token_label_picks_its_single_usable_certificate(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any
+) -> None:
+    pin2 = files["dir"] / "pin2"
+    pin2.write_text("654321")
+    out_dir = files["dir"] / "signed"
+    code = main(
+        [
+            "sign-xml",
+            str(files["a"]),
+            "--token",
+            "KYSO DEMO 2",
+            "--pin-file",
+            str(pin2),
+            "--out-dir",
+            str(out_dir),
+            "--suffix=-ky",  # a value starting with '-' needs the '=' form
+            "--json",
+        ]
+    )
+    assert code == 0, capsys.readouterr()
+    signed = (out_dir / "a-ky.xml").read_bytes()
+    assert check_xml_signature(signed).signer.thumbprint == cert_thumbprint(demo, "org_renewed")
+
+
+def test_pin_from_terminal_without_echo_or_from_env_file(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return PIN
+
+    monkeypatch.setattr(xml_cmd.getpass, "getpass", fake_getpass)
+    monkeypatch.delenv("KYSO_PIN_FILE", raising=False)
+    thumb = cert_thumbprint(demo, "org")
+    assert main(["sign-xml", str(files["a"]), str(files["b"]), "--cert", thumb]) == 0
+    captured = capsys.readouterr()
+    assert len(prompts) == 1 and "KYSO DEMO 1" in prompts[0]  # asked once for the batch
+    assert "2 đã ký / signed, 0 lỗi / failed" in captured.out
+    assert "sign-xml" in captured.err  # the batch's progress bar, on stderr
+    monkeypatch.setenv("KYSO_PIN_FILE", str(files["pin"]))
+    out = files["dir"] / "env"
+    assert main(["sign-xml", str(files["a"]), "--cert", thumb, "--out-dir", str(out)]) == 0
+    assert len(prompts) == 1 and (out / "a_signed.xml").exists()
