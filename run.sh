@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libnss3-tools                                 # certutil: trust the local TLS CA in browsers
   xmlsec1 openssl                               # independent verifiers used by the tests
   chromium xvfb xauth                           # browser tests (never 'playwright install')
+  nodejs                                        # the JavaScript bridge's tests (node --test)
   xdotool trayer                                # dialog typing and a tray host, under Xvfb
   wixl msitools                                 # building and inspecting the MSI
 )

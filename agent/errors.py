@@ -254,8 +254,8 @@ _TABLE: tuple[ErrorSpec, ...] = (
     _e(
         "SIGNATURE_INVALID",
         3112,
-        "Chữ ký không hợp lệ — tệp có thể đã bị sửa đổi sau khi ký ({detail}).",
-        "The signature is invalid — the file may have been modified after signing ({detail}).",
+        "Chữ ký không hợp lệ — tệp có thể đã bị sửa đổi sau khi ký.",
+        "The signature is invalid — the file may have been modified after signing.",
         "Lấy lại tệp gốc chưa ký, ký lại và nộp ngay; không mở và lưu lại tệp sau khi ký.",
         "Take the original unsigned file, sign it again and submit it as is; never open and "
         "re-save a file after signing it.",

@@ -165,6 +165,8 @@ async def bench(n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
         ]
         counter = iter(range(10**9))
 
+        notifications: list[dict[str, object]] = []
+
         def over_ws(method: str, params: dict[str, object]) -> Callable[[int], Awaitable[None]]:
             async def op(w: int) -> None:
                 ws = sockets[w]
@@ -175,6 +177,9 @@ async def bench(n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
                     )
                 )
                 reply = json.loads((await ws.receive()).data)
+                while "id" not in reply:  # a notification (tokens.changed): note it, read on
+                    notifications.append(reply)
+                    reply = json.loads((await ws.receive()).data)
                 assert reply["id"] == request_id and "result" in reply, reply
 
             return op
@@ -198,6 +203,8 @@ async def bench(n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
             results[method] = await compare(direct, remote, n, clients, agent.cpu_seconds)
         for ws in sockets:
             await ws.close()
+        if notifications:
+            print(f"(notifications received during the run: {notifications[:3]})")
     rss = agent.rss_mb_idle
     agent.stop()
     await tokens.close()

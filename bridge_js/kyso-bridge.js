@@ -186,12 +186,14 @@ const ERROR_TABLE = {
     rpc: 4001,
     vi: "Trang {origin} không được phép dùng USB token của bạn.",
     en: "The site {origin} is not allowed to use your signing token.",
+    // Kyso remembers a "deny" until it restarts, so "reload" alone would not ask again.
     actionVi:
-      "Nếu bạn tin trang này, tải lại trang và chọn 'Cho phép' trong cửa sổ Kyso; bộ phận IT " +
-      "có thể thêm trang vào chính sách (allowed_origins).",
+      "Nếu bạn tin trang này: thoát Kyso rồi mở lại, tải lại trang và chọn «Cho phép» khi Kyso " +
+      "hỏi. Máy do cơ quan quản lý: nhờ bộ phận IT thêm trang vào chính sách của Kyso " +
+      "(allowed_origins).",
     actionEn:
-      "If you trust this site, reload it and choose 'Allow' in the Kyso window; your IT " +
-      "department can add it to the policy (allowed_origins).",
+      "If you trust this site: quit and restart Kyso, reload the page and choose “Allow” when " +
+      "Kyso asks. On managed computers, ask IT to add the site to Kyso's policy (allowed_origins).",
   },
   USER_CANCELLED: {
     rpc: 2005,
@@ -595,8 +597,9 @@ const PROTOCOL_VERSION = "1";
 const DEFAULTS = Object.freeze({
   host: "127.0.0.1",
   ports: [27443, 27444, 27445],
-  // The agent's plain-http diagnosis port (GET /v1/ping, empty answer). [] turns it off.
-  pingPorts: [27442],
+  // Plain-http diagnosis ports (GET /v1/ping, empty answer) that tell "running, certificate not
+  // trusted" from "not running". Off until the agent serves it (README "Diagnosis").
+  pingPorts: [],
   minAgentVersion: "0.1.0",
   callTimeoutMs: 20_000,
   interactionTimeoutMs: 300_000,
@@ -726,28 +729,19 @@ class KysoBridge {
     }
     this._emit("status", { state: "connecting" });
     const found = await discover({ fetch: this._fetch, host: o.host, ports: o.ports, timeoutMs: o.probeTimeoutMs });
-    if (!found) {
-      const error = await diagnose({
-        fetch: this._fetch,
-        permissions: this._permissions,
-        host: o.host,
-        ports: o.ports,
-        pingPorts: o.pingPorts,
-        timeoutMs: o.probeTimeoutMs,
-      });
-      this._emit("status", { state: "unreachable", error });
-      throw error;
-    }
+    if (!found) throw await this._unreachable();
     // Readable /v1/info lets us refuse an old agent before any pairing prompt.
     if (found.info) this._checkInfo(found.info);
     this._emit("status", { state: "opening", port: found.port });
     const url = `wss://${o.host}:${found.port}/v1/ws`;
-    const ws = await openSocket({
-      WebSocket: this._WebSocket,
-      url,
-      timeoutMs: o.interactionTimeoutMs,
-      origin: this.origin,
-    });
+    let ws;
+    try {
+      ws = await openSocket({ WebSocket: this._WebSocket, url, timeoutMs: o.interactionTimeoutMs, origin: this.origin });
+    } catch (error) {
+      // https answered but the WebSocket did not open: the same causes as above are possible
+      // (Chrome applies Local Network Access to WebSockets separately).
+      throw error.code === "AGENT_UNREACHABLE" ? await this._unreachable() : error;
+    }
     const conn = new RpcConnection(ws, {
       origin: this.origin,
       onNotification: (method, params) => this._emit(method, params),
@@ -768,6 +762,20 @@ class KysoBridge {
     this._emit("status", { state: "connected", port: found.port });
     this._emit("connected", info);
     return info;
+  }
+
+  async _unreachable() {
+    const o = this.options;
+    const error = await diagnose({
+      fetch: this._fetch,
+      permissions: this._permissions,
+      host: o.host,
+      ports: o.ports,
+      pingPorts: o.pingPorts,
+      timeoutMs: o.probeTimeoutMs,
+    });
+    this._emit("status", { state: "unreachable", error });
+    return error;
   }
 
   _checkInfo(info) {

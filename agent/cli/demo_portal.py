@@ -138,7 +138,10 @@ async def _main(args: argparse.Namespace) -> int:
         process_interval=args.process_interval,
         debug_hooks=args.debug_hooks,
     )
-    print(json.dumps({"url": portal.url, "port": portal.port, "smtp_port": portal.smtp_port}), flush=True)
+    print(
+        json.dumps({"url": portal.url, "port": portal.port, "smtp_port": portal.smtp_port}),
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

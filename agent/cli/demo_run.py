@@ -46,6 +46,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--port", type=int, default=PORTAL_PORT, help="portal port (default 8600)")
     p.add_argument(
+        "--smtp-port", type=int, default=SMTP_PORT, help="port of the demo SMTP sink (default 8625)"
+    )
+    p.add_argument(
         "--prompter",
         choices=["dialog", "terminal"],
         default=None,
@@ -58,9 +61,7 @@ def register(sub: Any) -> None:
     trust.add_argument(
         "--no-trust", action="store_true", help="never touch the browser's trusted certificates"
     )
-    p.add_argument(
-        "--fresh", action="store_true", help="start with an empty portal database"
-    )
+    p.add_argument("--fresh", action="store_true", help="start with an empty portal database")
     p.set_defaults(func=run_demo, json=False)
 
 
@@ -96,7 +97,9 @@ def _trust_browsers(portal_ca: Path, *, mode: str) -> list[str]:
     nssdb = nss_database(Path.home())
     portal_trusted = nss_has_ca(nssdb)
     if agent_trusted and portal_trusted:
-        return ["Trình duyệt đã tin cậy chứng thư của Kyso và của cổng thử nghiệm. / Browsers already trust both CAs."]
+        return [
+            "Trình duyệt đã tin cậy chứng thư của Kyso và của cổng thử nghiệm. / Browsers already trust both CAs."
+        ]
     if mode == "never":
         return [
             "Trình duyệt CHƯA tin cậy chứng thư cục bộ / the browser does not trust the local CAs yet:",
@@ -127,12 +130,12 @@ def _banner(url: str, prompter: str, agent_url: str) -> str:
    Hộp thư thử nghiệm (mailbox):   {url}/hop-thu
    Kyso agent:                     {agent_url}
 ------------------------------------------------------------------------------
- 1. Mở {url}/ bằng Chromium (Chrome). Nếu trình duyệt hỏi quyền truy cập thiết bị
-    trong mạng cục bộ, chọn «Cho phép» / allow local network access.
+ 1. Mở {url}/ bằng Chromium (Chrome). Nếu trình duyệt hỏi quyền
+    truy cập mạng cục bộ, chọn «Cho phép» / allow local network access.
  2. "Đăng ký": điền thông tin đơn vị, mã số thuế 0101234567, bấm "Đăng ký".
-    Kyso hỏi {where}: cho phép trang này (chọn "Luôn cho phép"), chọn chứng thư
-    "Công ty TNHH Giải pháp Kyso Việt Nam" trên token KYSO DEMO 1, xác nhận,
-    nhập mã PIN 123456.
+    Kyso hỏi {where}: cho phép trang này ("Luôn cho phép"),
+    chọn chứng thư "Công ty TNHH Giải pháp Kyso Việt Nam" (token KYSO DEMO 1),
+    xác nhận, nhập mã PIN 123456.
  3. "Hộp thư (thử nghiệm)": đọc thư, lấy tên đăng nhập và mật khẩu; "Đăng nhập".
  4. "Lập hồ sơ (iBHXH)" → "Lập hồ sơ mới", nhập lao động, "Lấy số hồ sơ",
     "Ký và nộp" → "Nộp hồ sơ" → biên nhận; "Tra cứu" → "Tra cứu hồ sơ".
@@ -181,7 +184,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             db=str(db),
             trust=[ca["root"], ca["issuing"]],
             crls=[ca["crl"], ca["root_crl"]],
-            smtp_sink_port=SMTP_PORT,
+            smtp_sink_port=args.smtp_port,
             process_interval=PROCESS_INTERVAL,
         )
         print(_banner(portal.url, prompter, agent.url), flush=True)

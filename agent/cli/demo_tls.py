@@ -56,7 +56,9 @@ def _still_good(paths: PortalTls, now: dt.datetime) -> bool:
 def ensure_portal_certificate(directory: Path, *, days: int = 365) -> PortalTls:
     """Create (or reuse while valid) the demo CA and the portal's server certificate."""
     directory.mkdir(parents=True, exist_ok=True)
-    paths = PortalTls(directory / "portal.pem", directory / "portal.key", directory / "portal-ca.pem")
+    paths = PortalTls(
+        directory / "portal.pem", directory / "portal.key", directory / "portal-ca.pem"
+    )
     now = dt.datetime.now(dt.UTC)
     if _still_good(paths, now):
         return paths
@@ -101,7 +103,9 @@ def ensure_portal_certificate(directory: Path, *, days: int = 365) -> PortalTls:
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -133,7 +137,9 @@ def ensure_portal_certificate(directory: Path, *, days: int = 365) -> PortalTls:
     # The CA key is never written: it signed the one certificate the demo needs and dies here.
     atomic_write(paths.key_path, _key_pem(key), overwrite=True)
     atomic_write(paths.cert_path, cert.public_bytes(serialization.Encoding.PEM), overwrite=True)
-    atomic_write(paths.ca_cert_path, ca_cert.public_bytes(serialization.Encoding.PEM), overwrite=True)
+    atomic_write(
+        paths.ca_cert_path, ca_cert.public_bytes(serialization.Encoding.PEM), overwrite=True
+    )
     paths.key_path.chmod(0o600)
     return paths
 
@@ -146,7 +152,9 @@ def nss_database(home: Path) -> Path:
 def _certutil() -> str:
     path = shutil.which("certutil")
     if path is None:
-        raise KysoError("INPUT_INVALID", {"detail": "certutil is missing (Debian package libnss3-tools)"})
+        raise KysoError(
+            "INPUT_INVALID", {"detail": "certutil is missing (Debian package libnss3-tools)"}
+        )
     return path
 
 

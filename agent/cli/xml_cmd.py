@@ -22,7 +22,7 @@ from agent.errors import KysoError
 from agent.files import atomic_write
 from agent.signing.signer import Signer, TokenSigner
 from agent.signing.xml import check_xml_signature, sign_xml_file, verify_xml
-from agent.signing.xml.profiles import HASHES, PROFILES
+from agent.signing.xml.profiles import C14N_METHODS, HASHES, PROFILES, get_profile
 from agent.tokens.pin import PinRequest
 
 SIGN_HELP = """\
@@ -77,6 +77,11 @@ def register(sub: Any) -> None:
         choices=HASHES,
         default="sha256",
         help="digest (sha1 only for legacy RSA files; default sha256)",
+    )
+    p.add_argument("--c14n", choices=sorted(C14N_METHODS), help="canonicalization (default c14n)")
+    p.add_argument("--reference", metavar="#ID", help="generic: sign the element with this Id")
+    p.add_argument(
+        "--container", metavar="NAME", help="generic: root child that holds the signature"
     )
     p.add_argument(
         "--module",
@@ -151,7 +156,15 @@ def output_path(source: Path, args: argparse.Namespace) -> Path:
 
 async def _choose_certificate(service: Any, args: argparse.Namespace) -> Any:
     if args.cert:
-        return await service.find_certificate(args.cert)
+        cert = await service.find_certificate(args.cert)
+        problems = cert.info.problems()
+        if problems:
+            # Signing is allowed (the token signs regardless), but the portal will refuse it.
+            sys.stderr.write(
+                f"Cảnh báo / warning: {cert.info.subject_display}: {', '.join(problems)} — "
+                "cơ quan nhận hồ sơ sẽ từ chối chữ ký này / the portal will reject this signature\n"
+            )
+        return cert
     certs = [
         c for c in await service.list_certificates() if c.has_private_key and not c.info.problems()
     ]
@@ -169,6 +182,14 @@ async def _choose_certificate(service: Any, args: argparse.Namespace) -> Any:
     raise KysoError("CERT_CHOICE_NEEDED", {"count": len(certs)})
 
 
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The profile options the command line asked for."""
+    options: dict[str, Any] = {"hash": args.hash, "c14n": args.c14n}
+    if args.reference is not None or args.container is not None:
+        options.update(reference=args.reference, container=args.container)
+    return options
+
+
 async def sign_one(
     source: Path, target: Path, signer: Signer, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -179,7 +200,7 @@ async def sign_one(
         raise KysoError(
             "INPUT_INVALID", {"detail": "--remove-unsigned with the output on the input"}
         )
-    _, signed = await sign_xml_file(source, signer, args.profile, hash=args.hash)
+    _, signed = await sign_xml_file(source, signer, args.profile, **_options(args))
     try:
         atomic_write(target, signed, overwrite=args.force)
     except FileExistsError as exc:
@@ -209,6 +230,7 @@ async def run_sign(args: argparse.Namespace) -> int:
         raise KysoError(
             "INPUT_INVALID", {"detail": "-o works with one file; use --out-dir for several"}
         )
+    get_profile(args.profile, **_options(args))  # bad options fail before the PIN is asked
     results: list[dict[str, Any]] = []
     async with build_token_service(args.module) as service:
         cert = await _choose_certificate(service, args)
@@ -296,11 +318,17 @@ def run_verify(args: argparse.Namespace) -> int:
             print_json({"ok": False, "file": str(args.file), "error": exc.to_dict()})
         else:
             d = exc.to_dict()
-            signer = exc.details.get("signer")
-            print(
-                f"KHÔNG HỢP LỆ / INVALID [{d['code']}]: {d['message_vi']}\n  {d['message_en']}\n"
-                f"  → {d['action_vi']}" + (f"\n  Người ký / signer: {signer}" if signer else "")
-            )
+            lines = [
+                f"KHÔNG HỢP LỆ / INVALID [{d['code']}]: {d['message_vi']}",
+                f"  {d['message_en']}",
+                f"  → {d['action_vi']}",
+                f"  → {d['action_en']}",
+            ]
+            if exc.details.get("signer"):
+                lines.append(f"  Người ký / signer: {exc.details['signer']}")
+            if exc.code == "SIGNATURE_INVALID" and exc.details.get("detail"):
+                lines.append(f"  Chi tiết / detail: {exc.details['detail']}")
+            print("\n".join(lines))
         return 1
     if args.json:
         print_json({"file": str(args.file), **result.to_json()})

@@ -161,7 +161,7 @@ def load_settings(
     layers: dict[Source, dict[str, Any]] = {
         "user": parse_layer(user_raw, code="CONFIG_INVALID", path=str(user_path)),
         "command line": parse_layer(
-            dict(command_line or {}), code="CONFIG_INVALID", path="command line"
+            dict(command_line or {}), code="CONFIG_INVALID", path="(command line)"
         ),
     }
     policy, where = read_policy(registry)

@@ -133,7 +133,7 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
                 else OriginVerdict.REFUSED
             )
         if verdict is not OriginVerdict.ALLOWED or origin is None:
-            log.info("refused a WebSocket from origin %r", header)
+            log.warning("refused a WebSocket from origin %r", header)
             return await _refuse_ws(request, "ORIGIN_NOT_ALLOWED", CLOSE_ORIGIN_NOT_ALLOWED)
         request[ORIGIN_KEY] = origin
         return await handler(request)

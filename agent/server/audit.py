@@ -6,6 +6,7 @@ which bytes (SHA-256) and how it ended (a stable code). Never the PIN, never the
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -49,16 +50,30 @@ class AuditLog:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or paths.log_dir() / "audit.jsonl"
         self._lock = threading.Lock()
+        self._fd: int | None = None
 
     def write(self, record: AuditRecord) -> None:
         """Append one line (O_APPEND: concurrent agents never interleave inside a line)."""
-        line = json.dumps(record.to_json(), ensure_ascii=False) + "\n"
-        try:
-            with self._lock:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        line = (json.dumps(record.to_json(), ensure_ascii=False) + "\n").encode()
+        with self._lock:
+            for attempt in (1, 2):
                 try:
-                    os.write(fd, line.encode())
-                finally:
-                    os.close(fd)
-        except OSError:
-            log.exception("could not write the audit log %s", self.path)
+                    if self._fd is None:
+                        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                    os.write(self._fd, line)
+                    return
+                except OSError:
+                    self._close()  # e.g. the log directory was cleaned up: reopen once
+                    if attempt == 2:
+                        log.exception("could not write the audit log %s", self.path)
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+    def close(self) -> None:
+        """Close the file (the agent is stopping)."""
+        with self._lock:
+            self._close()

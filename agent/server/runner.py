@@ -128,6 +128,7 @@ class RunningAgent:
             return
         self._stopped = True
         await self.runner.cleanup()
+        self.services.audit.close()
         if self.owns_tokens:
             await self.services.tokens.close()
         log.info("Kyso agent stopped (port %d)", self.port)

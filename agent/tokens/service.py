@@ -136,14 +136,21 @@ class TokenService:
     async def list_tokens(self) -> list[TokenInfo]:
         """Tokens present now, over all modules. Modules are asked concurrently, so a module
         busy with a slow token does not hold up the others."""
+        tokens, _failed = await self._scan_all()
+        return tokens
+
+    async def _scan_all(self) -> tuple[list[TokenInfo], set[str]]:
+        """Tokens present now, and the paths of the modules whose scan failed."""
         results = await asyncio.gather(*(m.scan() for m in self._modules), return_exceptions=True)
         tokens: list[TokenInfo] = []
+        failed: set[str] = set()
         for module, result in zip(self._modules, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("scanning %s failed: %r", module.path, result)
+                failed.add(module.path)
                 continue
             tokens.extend(result)
-        return tokens
+        return tokens, failed
 
     async def list_certificates(self) -> list[TokenCertificate]:
         """Certificates on every present token."""
@@ -238,8 +245,17 @@ class TokenService:
         self._subscribers.discard(queue)
 
     async def rescan(self) -> list[TokenEvent]:
-        """Compare the tokens present now with the last scan and publish the differences."""
-        current = {t.key: t for t in await self.list_tokens()}
+        """Compare the tokens present now with the last scan and publish the differences.
+
+        A removal is only reported when a second scan agrees: a module whose scan failed, or a
+        slot that errored once (SoftHSM2 reading a file another process is writing), must not
+        look like a pulled token to every connected page.
+        """
+        current = await self._current_with_failed_kept()
+        if any(k not in current for k in self._known):
+            second = await self._current_with_failed_kept()
+            # Gone only when both scans miss it.
+            current.update({k: second[k] for k in self._known if k not in current and k in second})
         events = [TokenEvent("removed", t) for k, t in self._known.items() if k not in current]
         events += [TokenEvent("inserted", t) for k, t in current.items() if k not in self._known]
         self._known = current
@@ -249,6 +265,13 @@ class TokenService:
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.put_nowait(event)
         return events
+
+    async def _current_with_failed_kept(self) -> dict[tuple[str, str], TokenInfo]:
+        """Tokens present now; for a module whose scan failed, the tokens it had before."""
+        tokens, failed = await self._scan_all()
+        current = {t.key: t for t in tokens}
+        current.update({k: t for k, t in self._known.items() if t.module in failed})
+        return current
 
     async def _watch(self) -> None:
         while True:

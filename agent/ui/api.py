@@ -12,6 +12,16 @@ import enum
 from dataclasses import dataclass, field
 from typing import Protocol
 
+__all__ = [
+    "CertificateChoice",
+    "ConsentItem",
+    "ConsentRequest",
+    "PairingAnswer",
+    "PairingRequest",
+    "Prompter",
+]
+
+from agent.signing.consent import ConsentItem
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
 
@@ -29,15 +39,6 @@ class PairingRequest:
     """An unknown https origin wants to talk to the agent."""
 
     origin: str
-
-
-@dataclass(frozen=True)
-class ConsentItem:
-    """One thing to be signed, summarised for a person."""
-
-    title: str  # e.g. "Hồ sơ 600 — Báo tăng lao động (D02-TS)"
-    lines: tuple[tuple[str, str], ...] = ()  # (label, value) pairs: unit, MST, period, records...
-    sha256: str = ""  # hex digest of the exact bytes signed
 
 
 @dataclass(frozen=True)

@@ -99,12 +99,14 @@ export const ERROR_TABLE = {
     rpc: 4001,
     vi: "Trang {origin} không được phép dùng USB token của bạn.",
     en: "The site {origin} is not allowed to use your signing token.",
+    // Kyso remembers a "deny" until it restarts, so "reload" alone would not ask again.
     actionVi:
-      "Nếu bạn tin trang này, tải lại trang và chọn 'Cho phép' trong cửa sổ Kyso; bộ phận IT " +
-      "có thể thêm trang vào chính sách (allowed_origins).",
+      "Nếu bạn tin trang này: thoát Kyso rồi mở lại, tải lại trang và chọn «Cho phép» khi Kyso " +
+      "hỏi. Máy do cơ quan quản lý: nhờ bộ phận IT thêm trang vào chính sách của Kyso " +
+      "(allowed_origins).",
     actionEn:
-      "If you trust this site, reload it and choose 'Allow' in the Kyso window; your IT " +
-      "department can add it to the policy (allowed_origins).",
+      "If you trust this site: quit and restart Kyso, reload the page and choose “Allow” when " +
+      "Kyso asks. On managed computers, ask IT to add the site to Kyso's policy (allowed_origins).",
   },
   USER_CANCELLED: {
     rpc: 2005,

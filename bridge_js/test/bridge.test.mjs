@@ -89,7 +89,7 @@ test("origin refused in pairing: close 4403 becomes ORIGIN_NOT_ALLOWED naming th
 
 test("nothing listening and no ping: AGENT_UNREACHABLE telling how to start Kyso", async () => {
   const env = new FakeEnv();
-  const bridge = new KysoBridge(env.options());
+  const bridge = new KysoBridge(env.options({ pingPorts: [27442] }));
   await assert.rejects(bridge.connect(), (error) => {
     assert.equal(error.code, "AGENT_UNREACHABLE");
     assert.equal(error.details.diagnosis, "not-running");
@@ -103,7 +103,7 @@ test("agent running with an untrusted certificate: the http ping answers → CER
   const env = new FakeEnv();
   env.add(27443, new FakeAgent({ trusted: false }));
   env.pingPorts.add(27442);
-  await assert.rejects(new KysoBridge(env.options()).connect(), (error) => {
+  await assert.rejects(new KysoBridge(env.options({ pingPorts: [27442] })).connect(), (error) => {
     assert.equal(error.code, "CERT_NOT_TRUSTED");
     assert.match(error.actionVi, /kyso-agent trust install/);
     return true;
@@ -113,7 +113,7 @@ test("agent running with an untrusted certificate: the http ping answers → CER
 test("without a ping port the diagnosis says it cannot tell the two apart", async () => {
   const env = new FakeEnv();
   env.add(27443, new FakeAgent({ trusted: false }));
-  await assert.rejects(new KysoBridge(env.options({ pingPorts: [] })).connect(), (error) => {
+  await assert.rejects(new KysoBridge(env.options()).connect(), (error) => {
     assert.equal(error.code, "AGENT_UNREACHABLE");
     assert.equal(error.details.diagnosis, "not-running-or-untrusted");
     assert.match(error.actionVi, /trust install/);
@@ -125,7 +125,7 @@ test("Local Network Access denied wins over every other reason", async () => {
   const env = new FakeEnv({ lna: "denied" });
   env.add(27443);
   env.pingPorts.add(27442);
-  await assert.rejects(new KysoBridge(env.options()).connect(), (error) => {
+  await assert.rejects(new KysoBridge(env.options({ pingPorts: [27442] })).connect(), (error) => {
     assert.equal(error.code, "LOCAL_NETWORK_DENIED");
     assert.match(error.actionVi, /LocalNetworkAccessAllowedForUrls/);
     return true;
@@ -315,4 +315,32 @@ test("close() stops reconnection for good", async () => {
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(env.opened.length, 1);
   assert.equal(bridge.connected, false);
+});
+
+test("signCms sends data or a digest and returns the agent's cms field", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  agent.handlers["sign.cms"] = (params) => ({ cms: Buffer.from(JSON.stringify(params)).toString("base64"), thumbprint: "ab" });
+  const bridge = new KysoBridge(env.options());
+  const withData = await bridge.signCms({ data: "xin chào" });
+  const sent = JSON.parse(new TextDecoder().decode(withData.bytes()));
+  assert.equal(Buffer.from(sent.data, "base64").toString(), "xin chào");
+  assert.equal(sent.detached, true);
+  const withDigest = await bridge.signCms({ digest: "aa".repeat(32), detached: false, hash: "sha256" });
+  const sent2 = JSON.parse(Buffer.from(withDigest.cms, "base64").toString());
+  assert.equal(sent2.digest, Buffer.alloc(32, 0xaa).toString("base64"));
+  assert.equal(sent2.detached, false);
+  assert.equal(sent2.data, undefined);
+  bridge.close();
+});
+
+test("an agent with too many connections closes with 4429: TOO_MANY_CONNECTIONS, no reconnect loop", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  const bridge = new KysoBridge(env.options());
+  await bridge.connect();
+  const disconnected = waitFor(bridge, "disconnected");
+  for (const ws of [...agent.sockets]) ws._serverClose(4429, "TOO_MANY_CONNECTIONS");
+  assert.equal((await disconnected).code, "TOO_MANY_CONNECTIONS");
+  bridge.close();
 });

@@ -119,7 +119,7 @@ function showError(form, error) {
   const pinState = error.details && error.details.pin_state;
   if (pinState && PIN_STATE_TEXT[pinState]) parts.push(paragraph("kyso-pin", PIN_STATE_TEXT[pinState]));
   if (error.actionVi) parts.push(paragraph("kyso-action", error.actionVi));
-  parts.push(paragraph("kyso-code", `${TEXT.codeLabel}: ${error.code}`));
+  parts.push(paragraph("kyso-code muted small", `${TEXT.codeLabel}: ${error.code}`));
   el.replaceChildren(...parts);
 }
 

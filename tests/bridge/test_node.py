@@ -44,7 +44,10 @@ def test_classic_build_is_generated_from_the_module() -> None:
     """kyso-bridge.js must be the output of scripts/build-classic.mjs (no hand edits)."""
     result = subprocess.run(
         [_node(), "scripts/build-classic.mjs", "--check"],
-        cwd=BRIDGE, capture_output=True, text=True, timeout=60,
+        cwd=BRIDGE,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
 
@@ -53,7 +56,10 @@ def _bridge_table() -> dict[str, dict[str, object]]:
     script = "import('./kyso-bridge.mjs').then(m => console.log(JSON.stringify(m.ERROR_TABLE)))"
     result = subprocess.run(
         [_node(), "--input-type=module", "-e", script],
-        cwd=BRIDGE, capture_output=True, text=True, timeout=60,
+        cwd=BRIDGE,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -70,8 +76,16 @@ def test_bridge_codes_agree_with_the_agent_table() -> None:
             assert row["rpc"] == ERRORS[code].rpc_code, code
         else:
             assert 5000 <= int(row["rpc"]) < 6000, code
-    for code in ("AGENT_UNREACHABLE", "CERT_NOT_TRUSTED", "LOCAL_NETWORK_DENIED", "TIMEOUT",
-                 "AGENT_TOO_OLD", "ORIGIN_NOT_ALLOWED", "USER_CANCELLED", "BUSY"):
+    for code in (
+        "AGENT_UNREACHABLE",
+        "CERT_NOT_TRUSTED",
+        "LOCAL_NETWORK_DENIED",
+        "TIMEOUT",
+        "AGENT_TOO_OLD",
+        "ORIGIN_NOT_ALLOWED",
+        "USER_CANCELLED",
+        "BUSY",
+    ):
         assert code in table, code
 
 
@@ -79,5 +93,7 @@ def test_portal_sign_script_parses(tmp_path: Path) -> None:
     """portal-sign.js is a valid ES module (a syntax error would silently disable signing)."""
     copy = tmp_path / "portal-sign.mjs"
     copy.write_text((REPO / "portal_stub/static/portal-sign.js").read_text(encoding="utf-8"))
-    result = subprocess.run([_node(), "--check", str(copy)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [_node(), "--check", str(copy)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr

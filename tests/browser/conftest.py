@@ -1,4 +1,4 @@
-"""One agent and one Chromium for the whole browser suite; a fresh portal for each test.
+"""One agent and one Chromium per test module; a fresh portal for each test.
 
 Chromium runs with a temporary $HOME whose NSS database trusts the demo portal CA (certutil)
 and the agent's local CA (the real ``kyso-agent trust install``). The agent is the real
@@ -22,7 +22,9 @@ from tests.browser import harness
 
 def _require(path_or_tool: str, package: str) -> None:
     if not (Path(path_or_tool).exists() or shutil.which(path_or_tool)):
-        pytest.fail(f"{path_or_tool} is missing: install the Debian package {package} (./run.sh test does)")
+        pytest.fail(
+            f"{path_or_tool} is missing: install the Debian package {package} (./run.sh test does)"
+        )
 
 
 @dataclass
@@ -61,19 +63,32 @@ class Stack:
         harness.write_answers(self.answers, **{"certificate": self.thumbprint("org"), **answers})
 
     def restart_agent(self) -> None:
-        """Stop the agent and start it again (new port)."""
+        """Stop the agent and start it again (on the same port)."""
         self.agent.stop()
         self.agent.start()
 
     def bridge_options(self, **extra: Any) -> dict[str, Any]:
         """What the page's bridge is told: the test agent's port; no http ping port."""
-        return {"ports": [self.agent_port], "pingPorts": [], "callTimeoutMs": 15000,
-                "interactionTimeoutMs": 60000, **extra}
+        return {
+            "ports": [self.agent_port],
+            "pingPorts": [],
+            "callTimeoutMs": 15000,
+            "interactionTimeoutMs": 60000,
+            **extra,
+        }
 
-    def new_context(self, *, grant: bool = True, bridge: dict[str, Any] | None = None,
-                    browser: Any = None, origins: list[str] = ()) -> Any:
+    def new_context(
+        self,
+        *,
+        grant: bool = True,
+        bridge: dict[str, Any] | None = None,
+        browser: Any = None,
+        origins: tuple[str, ...] = (),
+    ) -> Any:
         """A browser context as a user would have it: LNA allowed for the portal (or not)."""
-        context = (browser or self.browser).new_context(locale="vi-VN", viewport={"width": 1200, "height": 900})
+        context = (browser or self.browser).new_context(
+            locale="vi-VN", viewport={"width": 1200, "height": 900}
+        )
         if grant:
             for origin in (self.origin, f"https://127.0.0.1:{self.other_port}", *origins):
                 context.grant_permissions(["local-network-access"], origin=origin)
@@ -83,9 +98,13 @@ class Stack:
         return context
 
 
-@pytest.fixture(scope="session")
-def stack(demo: dict[str, Any], kyso_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Agent + Chromium for the session (the portal is per test: see ``portal``)."""
+# Module scope, not session: a live sync Playwright keeps an event loop on the main thread, and
+# other areas' tests (async ones, or their own sync_playwright) must not run while it exists.
+@pytest.fixture(scope="module")
+def stack(
+    demo: dict[str, Any], kyso_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Agent + Chromium for one test module (the portal is per test: see ``portal``)."""
     _require(harness.CHROMIUM, "chromium")
     _require("certutil", "libnss3-tools")
     from playwright.sync_api import sync_playwright
@@ -98,7 +117,10 @@ def stack(demo: dict[str, Any], kyso_home: Path, tmp_path_factory: pytest.TempPa
     harness.write_answers(answers)
     portal_port, other_port = harness.free_port(), harness.free_port()
     agent = harness.agent_process(
-        kyso_home, answers, allow_origins=[f"https://127.0.0.1:{portal_port}"]
+        kyso_home,
+        answers,
+        port=harness.free_port(),
+        allow_origins=[f"https://127.0.0.1:{portal_port}"],
     )
     agent.start()
     playwright = browser = None
@@ -106,8 +128,19 @@ def stack(demo: dict[str, Any], kyso_home: Path, tmp_path_factory: pytest.TempPa
         harness.trust_agent_ca(kyso_home, home)
         playwright = sync_playwright().start()
         browser = harness.launch_chromium(playwright, home, [portal_port, other_port])
-        yield Stack(root, kyso_home, home, answers, portal_tls, portal_port, other_port, agent,
-                    playwright, browser, demo)
+        yield Stack(
+            root,
+            kyso_home,
+            home,
+            answers,
+            portal_tls,
+            portal_port,
+            other_port,
+            agent,
+            playwright,
+            browser,
+            demo,
+        )
     finally:
         if browser is not None:
             browser.close()

@@ -145,11 +145,22 @@ def python_env(kyso_home: Path, **extra: str) -> dict[str, str]:
 
 
 def agent_process(
-    kyso_home: Path, answers: Path, *, allow_origins: list[str], name: str = "agent"
+    kyso_home: Path, answers: Path, *, port: int, allow_origins: list[str], name: str = "agent"
 ) -> Process:
-    """``kyso-agent run`` on any free port with the scripted prompter reading ``answers``."""
-    argv = [sys.executable, "-m", "agent.cli.main", "run", "--headless", "--port", "0", "--json",
-            "--prompter", f"scripted:{answers}"]
+    """``kyso-agent run`` on ``port`` (kept across restarts, as the real default port is) with
+    the scripted prompter reading ``answers``."""
+    argv = [
+        sys.executable,
+        "-m",
+        "agent.cli.main",
+        "run",
+        "--headless",
+        "--port",
+        str(port),
+        "--json",
+        "--prompter",
+        f"scripted:{answers}",
+    ]
     for origin in allow_origins:
         argv += ["--allow-origin", origin]
     return Process(name, argv, python_env(kyso_home))
@@ -157,8 +168,18 @@ def agent_process(
 
 def portal_process(kyso_home: Path, tls_dir: Path, port: int, *, name: str = "portal") -> Process:
     """The portal stub over HTTPS on ``port`` with a fresh in-memory database."""
-    argv = [sys.executable, "-m", "agent.cli.demo_portal", "--port", str(port), "--tls-dir",
-            str(tls_dir), "--db", ":memory:", "--debug-hooks"]
+    argv = [
+        sys.executable,
+        "-m",
+        "agent.cli.demo_portal",
+        "--port",
+        str(port),
+        "--tls-dir",
+        str(tls_dir),
+        "--db",
+        ":memory:",
+        "--debug-hooks",
+    ]
     return Process(name, argv, python_env(kyso_home))
 
 
@@ -167,7 +188,11 @@ def trust_agent_ca(kyso_home: Path, browser_home: Path) -> None:
     env = python_env(kyso_home, HOME=str(browser_home))
     result = subprocess.run(
         [sys.executable, "-m", "agent.cli.main", "trust", "install", "--json"],
-        env=env, capture_output=True, text=True, cwd=REPO, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

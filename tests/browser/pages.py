@@ -90,7 +90,7 @@ def open_result(page: Any) -> str:
 
 
 def tick_types(page: Any, path: str, action: str, codes: list[str], button: str) -> str:
-    """"Đăng ký thêm/ngừng hồ sơ": tick ``codes`` and press ``button``; the result text."""
+    """On "Đăng ký thêm/ngừng hồ sơ": tick ``codes``, press ``button``; the result text."""
     page.goto(path)
     form = wait_attached(page, action)
     for code in codes:
@@ -110,7 +110,7 @@ EMPLOYEE = {
 
 
 def prepare_dossier(page: Any, portal: str, period: str = "11/2026") -> str:
-    """"Lập hồ sơ": one D02-TS row, "Lấy số hồ sơ"; returns the draft page URL."""
+    """On "Lập hồ sơ": one D02-TS row, then "Lấy số hồ sơ"; returns the draft page URL."""
     page.goto(f"{portal}/lap-ho-so/moi")
     page.locator("[name=ky_ke_khai]").fill(period)
     for name, value in EMPLOYEE.items():
@@ -123,7 +123,7 @@ def prepare_dossier(page: Any, portal: str, period: str = "11/2026") -> str:
 
 
 def sign_and_check(page: Any) -> Any:
-    """"Ký và nộp" through the bridge; waits for the "Kiểm tra hồ sơ" page."""
+    """Press "Ký và nộp" (signs through the bridge); waits for "Kiểm tra hồ sơ"."""
     form = wait_attached(page, "sign-dossier")
     press(form, "Ký và nộp")
     page.get_by_role("heading", name="Kiểm tra hồ sơ").wait_for()
@@ -131,14 +131,14 @@ def sign_and_check(page: Any) -> Any:
 
 
 def submit_checked(page: Any) -> str:
-    """"Nộp hồ sơ" on the check page; returns the receipt number."""
+    """Press "Nộp hồ sơ" on the check page; returns the receipt number."""
     page.get_by_role("button", name="Nộp hồ sơ").click()
     page.get_by_role("heading", name="Nộp hồ sơ thành công").wait_for()
     return page.locator("[data-receipt]").inner_text().strip()
 
 
 def lookup_shows(page: Any, portal: str, receipt: str) -> Any:
-    """"Tra cứu hồ sơ" → "Hiển thị kết quả"; returns the row of ``receipt``."""
+    """Open "Tra cứu hồ sơ", press "Hiển thị kết quả"; returns the row of ``receipt``."""
     page.goto(f"{portal}/tra-cuu/ho-so")
     page.get_by_role("button", name="Hiển thị kết quả").click()
     row = page.locator("table tr", has_text=receipt)

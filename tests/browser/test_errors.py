@@ -154,7 +154,9 @@ def test_certificate_not_trusted(stack: Stack, shared_portal: str, untrusting: U
     context.close()
 
 
-def test_certificate_not_trusted_named_when_the_ping_answers(stack: Stack, untrusting: Untrusting) -> None:
+def test_certificate_not_trusted_named_when_the_ping_answers(
+    stack: Stack, untrusting: Untrusting
+) -> None:
     """With a plain-http ping answering (the agent-side change proposed for the diagnosis), the
     bridge names the real cause in a real Chromium. A bare page is used: the portal's CSP
     does not list the ping's http origin (see bridge_js/README.md)."""
@@ -162,7 +164,7 @@ def test_certificate_not_trusted_named_when_the_ping_answers(stack: Stack, untru
     try:
         origin = f"https://127.0.0.1:{untrusting.page_port}"
         options = stack.bridge_options(pingPorts=[ping.server_address[1]])
-        context = stack.new_context(browser=untrusting.browser, bridge=options, origins=[origin])
+        context = stack.new_context(browser=untrusting.browser, bridge=options, origins=(origin,))
         page = context.new_page()
         page.goto(origin + "/")
         page.locator("body[data-result]").wait_for(state="attached")
@@ -205,7 +207,9 @@ def test_user_cancels_consent(stack: Stack, shared_portal: str, user_page: Any) 
     harness.screenshot(user_page, "err-nguoi-dung-huy", full_page=False)
 
 
-def test_wrong_pin_shows_what_the_token_says(stack: Stack, shared_portal: str, user_page: Any) -> None:
+def test_wrong_pin_shows_what_the_token_says(
+    stack: Stack, shared_portal: str, user_page: Any
+) -> None:
     """A wrong PIN: the message, the token's PIN counter state, and the warning about locking."""
     stack.answer(pin="000000")
     status = attempt_register(user_page, shared_portal)

@@ -44,7 +44,9 @@ def test_full_flow_register_sign_submit_lookup_notice(stack: Stack, portal: str,
     assert password
     pages.login(page, portal, user, password)
 
-    pages.tick_types(page, f"{portal}/tai-khoan/dang-ky-them-ho-so", "add-types", ["601", "607"], "Thêm hồ sơ")
+    pages.tick_types(
+        page, f"{portal}/tai-khoan/dang-ky-them-ho-so", "add-types", ["601", "607"], "Thêm hồ sơ"
+    )
     page.goto(f"{portal}/tai-khoan/dang-ky-them-ho-so")
     assert page.locator("tr", has_text="601").locator(".tag.ok").count() == 1
 
@@ -77,7 +79,7 @@ def test_full_flow_register_sign_submit_lookup_notice(stack: Stack, portal: str,
 def test_offline_path_signed_file_uploaded_with_duyet(
     stack: Stack, portal: str, page: Any, tmp_path: Path
 ) -> None:
-    """"Xuất file BHXH-VAN" → `kyso-agent sign-xml --remove-unsigned` (the iBHXH-Signing step)
+    """Offline: "Xuất file BHXH-VAN" → `kyso-agent sign-xml --remove-unsigned` (the iBHXH-Signing step)
     → "Nộp hồ sơ" → "Duyệt" → "Kiểm tra hồ sơ" → "Nộp hồ sơ"."""
     _register_and_login(page, portal)
     pages.prepare_dossier(page, portal)
@@ -88,9 +90,22 @@ def test_offline_path_signed_file_uploaded_with_duyet(
     pin_file = tmp_path / "pin.txt"
     pin_file.write_text(harness.PIN_1)
     result = subprocess.run(
-        [sys.executable, "-m", "agent.cli.main", "sign-xml", str(unsigned), "--cert",
-         stack.thumbprint("org"), "--pin-file", str(pin_file), "--remove-unsigned"],
-        env=harness.python_env(stack.kyso_home), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "agent.cli.main",
+            "sign-xml",
+            str(unsigned),
+            "--cert",
+            stack.thumbprint("org"),
+            "--pin-file",
+            str(pin_file),
+            "--remove-unsigned",
+        ],
+        env=harness.python_env(stack.kyso_home),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     signed = unsigned.with_name(unsigned.stem + "_signed.xml")
@@ -120,9 +135,11 @@ def test_resubmitting_the_same_dossier_is_refused(stack: Stack, portal: str, pag
 
 
 def test_stop_type_then_its_dossier_is_refused(stack: Stack, portal: str, page: Any) -> None:
-    """"Đăng ký ngừng hồ sơ" for 600, then a 600 dossier fails the check with the portal's code."""
+    """Stop type 600 ("Đăng ký ngừng hồ sơ"): a 600 dossier then fails with the portal's code."""
     _register_and_login(page, portal)
-    pages.tick_types(page, f"{portal}/tai-khoan/dang-ky-ngung-ho-so", "stop-types", ["600"], "Ngừng hồ sơ")
+    pages.tick_types(
+        page, f"{portal}/tai-khoan/dang-ky-ngung-ho-so", "stop-types", ["600"], "Ngừng hồ sơ"
+    )
     pages.prepare_dossier(page, portal)
     form = pages.wait_attached(page, "sign-dossier")
     pages.press(form, "Ký và nộp")
@@ -136,7 +153,7 @@ def test_stop_type_then_its_dossier_is_refused(stack: Stack, portal: str, page: 
 def test_change_details_change_certificate_cancel_and_register_again(
     stack: Stack, portal: str, page: Any
 ) -> None:
-    """"Thay đổi thông tin" (details, then the certificate with token 2), "Ngưng dịch vụ", and
+    """Account changes: "Thay đổi thông tin" (details, then the certificate with token 2), "Ngưng dịch vụ", and
     registering again keeps the same account."""
     user, password = _register_and_login(page, portal)
 

@@ -271,3 +271,41 @@ def test_pin_from_terminal_without_echo_or_from_env_file(
     out = files["dir"] / "env"
     assert main(["sign-xml", str(files["a"]), "--cert", thumb, "--out-dir", str(out)]) == 0
     assert len(prompts) == 1 and (out / "a_signed.xml").exists()
+
+
+def test_generic_options_from_the_command_line(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any, xmlsec1: str
+) -> None:
+    doc = '<Goi><DuLieu Id="d1">Hợp đồng lao động</DuLieu><Ky/></Goi>'.encode()
+    files["a"].write_bytes(doc)
+    thumb = cert_thumbprint(demo, "org")
+    pin = ["--pin-file", str(files["pin"])]
+    code = main(
+        [
+            "sign-xml",
+            str(files["a"]),
+            "--profile",
+            "generic",
+            "--reference",
+            "#d1",
+            "--container",
+            "Ky",
+            "--c14n",
+            "exc-c14n",
+            "--cert",
+            thumb,
+            *pin,
+            "--json",
+        ]
+    )
+    assert code == 0, capsys.readouterr()
+    signed = files["dir"] / "a_signed.xml"
+    result = xmlsec_verify(xmlsec1, demo, signed, "--id-attr:Id", "DuLieu")
+    assert result.returncode == 0, result.stderr
+    capsys.readouterr()
+    # Options of the generic profile are refused for bhxh before any PIN is asked.
+    code = main(
+        ["sign-xml", str(files["b"]), "--reference", "#d1", "--cert", thumb, *pin, "--json"]
+    )
+    assert code != 0
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "INPUT_INVALID"

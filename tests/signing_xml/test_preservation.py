@@ -109,3 +109,15 @@ async def test_ec_token_signature_on_form_with_legacy_request_refused(
     with pytest.raises(KysoError) as err:
         await token_sign(token_service, demo, "ec", TAX, "tax", hash="sha1")
     assert err.value.code == "INPUT_INVALID"
+
+
+def test_signing_time_is_signed_and_cannot_be_backdated() -> None:
+    signed = _sign(AWKWARD)
+    result = check_xml_signature(signed)
+    assert result.signing_time is not None and len(result.references) == 2
+    stamp = result.signing_time.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    assert stamp in signed
+    backdated = signed.replace(stamp, b"2020-01-01T00:00:00Z")
+    with pytest.raises(KysoError) as err:
+        check_xml_signature(backdated)
+    assert err.value.code == "SIGNATURE_INVALID"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -14,6 +15,7 @@ from agent.demo import pki
 from agent.errors import KysoError
 from agent.signing.signer import SoftwareSigner
 from agent.signing.xml import check_xml_signature, parse_untrusted, sign_xml, summarize_xml
+from agent.signing.xml.safe import parse_untrusted_file
 
 from .helpers import FORM, HOSO, without_signature
 
@@ -59,11 +61,19 @@ EXTERNAL_DTD = (
         "utf16",
     ],
 )
-def test_unsafe_or_broken_xml_is_refused(data: bytes, code: str, limits: dict[str, int]) -> None:
+def test_unsafe_or_broken_xml_is_refused(
+    data: bytes, code: str, limits: dict[str, int], tmp_path: Path
+) -> None:
     with pytest.raises(KysoError) as err:
         parse_untrusted(data, **limits)
     assert err.value.code == code
     assert err.value.message_vi and err.value.spec.action_en
+    # The same verdict when the CLI's file path reads it.
+    path = tmp_path / "input.xml"
+    path.write_bytes(data)
+    with pytest.raises(KysoError) as err:
+        parse_untrusted_file(path, **limits)
+    assert err.value.code == code
 
 
 def test_form_file_over_libxml2_text_limit_is_accepted_and_depth_still_bounded() -> None:

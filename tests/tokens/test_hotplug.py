@@ -122,3 +122,29 @@ async def test_other_token_keeps_signing_while_one_is_pulled(demo, kyso_home, to
             cert_thumbprint(demo, "org"), StaticPinProvider(pin_of(demo, TOKEN1))
         ) as key:
             verify(key.certificate, await key.sign(b"token 1", ALG), b"token 1")
+
+
+async def test_a_failed_scan_or_a_transient_slot_error_is_not_a_removal(token_service, monkeypatch):
+    """A module that errors once (or a slot SoftHSM2 cannot read while another process writes
+    it) must not tell every page that the token was pulled out."""
+    module = token_service._modules[0]
+    real_scan = module.scan
+    calls = {"n": 0}
+
+    async def flaky_scan():
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("module hiccup")
+        return await real_scan()
+
+    monkeypatch.setattr(module, "scan", flaky_scan)
+    assert await token_service.rescan() == []
+
+    async def one_slot_missing_once():
+        calls["n"] += 1
+        tokens = await real_scan()
+        return tokens[1:] if calls["n"] == 2 else tokens
+
+    monkeypatch.setattr(module, "scan", one_slot_missing_once)
+    assert await token_service.rescan() == []
+    assert calls["n"] == 3, "a missing token must be confirmed by a second scan"

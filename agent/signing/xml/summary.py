@@ -9,8 +9,8 @@ import hashlib
 from lxml import etree
 
 from agent.errors import KysoError
+from agent.signing.consent import ConsentItem
 from agent.signing.xml.safe import parse_untrusted
-from agent.ui.api import ConsentItem
 
 
 def _text(root: etree._Element, local: str) -> str | None:

@@ -175,13 +175,15 @@ def _check_reference(
     if digest_uri not in _DIGESTS:
         raise _unsupported(f"digest {digest_uri}")
     expected = _b64(_one(ref, f"{_DS}DigestValue", "DigestValue").text, "DigestValue")
-    inside = target is None or target is signature or target in signature.iterancestors()
-    if inside and not enveloped and (target is None or target in signature.iterancestors()):
+    # Does the referenced content contain this very signature? Then only the enveloped
+    # transform can make the digest stable.
+    contains_signature = target is None or target in signature.iterancestors()
+    if contains_signature and not enveloped:
         raise _invalid(
             f"reference {uri or '(document)'} covers its own signature without the enveloped transform"
         )
     hash_name = _DIGESTS[digest_uri]
-    with detached(signature) if enveloped and inside else contextlib.nullcontext():
+    with detached(signature) if contains_signature else contextlib.nullcontext():
         actual = (
             digest_document(tree, method, hash_name)
             if target is None
