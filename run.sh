@@ -15,6 +15,7 @@ APT_PACKAGES=(
   nodejs                                        # the JavaScript bridge's tests (node --test)
   xdotool trayer                                # dialog typing and a tray host, under Xvfb
   wixl msitools                                 # building and inspecting the MSI
+  wine64                                        # installing the MSI for real in tests (msiexec)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -174,7 +174,7 @@ async def _child(source: str, target: str) -> None:
             thumb, StaticPinProvider(manifest["tokens"][0]["user_pin"])
         ) as key:
             start = time.perf_counter()
-            # What `kyso-agent sign-xml` does: libxml2 reads the file, the bytes come after.
+            # What `kyso-agent sign-xml` does: the file is parsed in chunks, its bytes read after.
             _, signed = await sign_xml_file(source, TokenSigner(key), "bhxh")
             Path(target).write_bytes(signed)
             seconds = time.perf_counter() - start

@@ -131,7 +131,7 @@ export interface TokensChanged {
 }
 
 export interface StatusEvent {
-  state: "connecting" | "opening" | "connected" | "disconnected" | "unreachable";
+  state: "permission" | "connecting" | "opening" | "connected" | "disconnected" | "unreachable";
   port?: number;
   error?: KysoError;
 }

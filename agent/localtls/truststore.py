@@ -115,6 +115,26 @@ class TrustBackend(Protocol):
         ...
 
 
+class SingleStoreBackend:
+    """A platform with one store (a keychain, the Windows Root store, the system anchors): the
+    report and the status are the same everywhere; only reading the store differs."""
+
+    machine: bool
+
+    def _state(self, bundle: CaBundle) -> StoreReport:
+        raise NotImplementedError
+
+    def _report(self, action: str, bundle: CaBundle) -> TrustReport:
+        scope = "machine" if self.machine else "user"
+        return TrustReport(action, scope, bundle.common_name, bundle.current_sha256)
+
+    def status(self, bundle: CaBundle) -> TrustReport:
+        """Whether the store holds the current CA, only an older Kyso CA, or none."""
+        report = self._report("status", bundle)
+        report.stores.append(self._state(bundle))
+        return report
+
+
 def subprocess_runner(argv: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
     """Run a command without a shell, capturing its output; a missing tool is a KysoError."""
     try:

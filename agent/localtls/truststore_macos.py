@@ -11,6 +11,7 @@ from agent.localtls.issue import CA_NAME_PREFIX
 from agent.localtls.store import CaBundle
 from agent.localtls.truststore import (
     Runner,
+    SingleStoreBackend,
     StoreReport,
     TrustReport,
     TrustState,
@@ -57,7 +58,7 @@ def parse_sha1s(output: str) -> set[str]:
     return {m.upper() for m in _SHA1_LINE.findall(output)}
 
 
-class MacBackend:
+class MacBackend(SingleStoreBackend):
     """One keychain."""
 
     def __init__(
@@ -86,17 +87,6 @@ class MacBackend:
             report.state = TrustState.TRUSTED
         elif found:
             report.state = TrustState.OLD_CA
-        return report
-
-    def _report(self, action: str, bundle: CaBundle) -> TrustReport:
-        return TrustReport(
-            action, "machine" if self.machine else "user", bundle.common_name, bundle.current_sha256
-        )
-
-    def status(self, bundle: CaBundle) -> TrustReport:
-        """Whether the keychain holds the current CA, only older Kyso CAs, or none."""
-        report = self._report("status", bundle)
-        report.stores.append(self._state(bundle))
         return report
 
     def install(self, bundle: CaBundle) -> TrustReport:

@@ -20,6 +20,7 @@ from agent.files import atomic_write
 from agent.localtls.store import CaBundle
 from agent.localtls.truststore import (
     Runner,
+    SingleStoreBackend,
     StoreReport,
     TrustReport,
     TrustState,
@@ -65,7 +66,7 @@ def detect_layout(root: Path = Path("/")) -> SystemLayout:
     return DEBIAN
 
 
-class LinuxSystemBackend:
+class LinuxSystemBackend(SingleStoreBackend):
     """The machine-wide anchor file plus the distribution's rebuild command."""
 
     def __init__(
@@ -98,12 +99,6 @@ class LinuxSystemBackend:
             report.state, report.detail = TrustState.ERROR, "unreadable anchor file"
             return report
         report.state = TrustState.TRUSTED if der == bundle.current_der else TrustState.OLD_CA
-        return report
-
-    def status(self, bundle: CaBundle) -> TrustReport:
-        """Whether Kyso's anchor file holds the current CA."""
-        report = self._report("status", bundle)
-        report.stores.append(self._state(bundle))
         return report
 
     def install(self, bundle: CaBundle) -> TrustReport:

@@ -13,6 +13,7 @@ from agent.localtls.plan import sha1_hex
 from agent.localtls.store import CaBundle
 from agent.localtls.truststore import (
     Runner,
+    SingleStoreBackend,
     StoreReport,
     TrustReport,
     TrustState,
@@ -42,7 +43,7 @@ def cmd_find(sha1: str, *, machine: bool) -> list[str]:
     return [CERTUTIL, *_scope(machine), "-verifystore", "Root", sha1]
 
 
-class WindowsBackend:
+class WindowsBackend(SingleStoreBackend):
     """The Root store of the current user or of the machine."""
 
     def __init__(self, *, machine: bool = False, runner: Runner = subprocess_runner) -> None:
@@ -66,17 +67,6 @@ class WindowsBackend:
             report.state = TrustState.TRUSTED
         elif any(self._present(sha1_hex(der)) for der in bundle.retired):
             report.state = TrustState.OLD_CA
-        return report
-
-    def _report(self, action: str, bundle: CaBundle) -> TrustReport:
-        return TrustReport(
-            action, "machine" if self.machine else "user", bundle.common_name, bundle.current_sha256
-        )
-
-    def status(self, bundle: CaBundle) -> TrustReport:
-        """Whether the current CA (or only an old one) is in the Root store."""
-        report = self._report("status", bundle)
-        report.stores.append(self._state(bundle))
         return report
 
     def install(self, bundle: CaBundle) -> TrustReport:

@@ -1,7 +1,7 @@
 // The page-facing API: connect (discovery + version handshake), one method per protocol call,
 // events, and reconnection after the agent restarts.
 
-import { diagnose, discover } from "./discovery.mjs";
+import { diagnose, discover, localNetworkState } from "./discovery.mjs";
 import { KysoError } from "./errors.mjs";
 import { openSocket, RpcConnection } from "./rpc.mjs";
 import { bytesToBase64, base64ToBytes, compareVersions, digestBytes, listFrom, toBytes } from "./util.mjs";
@@ -145,8 +145,12 @@ export class KysoBridge {
     if (!this._fetch || !this._WebSocket) {
       throw usage("this environment has no fetch/WebSocket; pass them in the options");
     }
-    this._emit("status", { state: "connecting" });
-    const found = await discover({ fetch: this._fetch, host: o.host, ports: o.ports, timeoutMs: o.probeTimeoutMs });
+    // While the browser's Local Network Access prompt is open, requests wait for the user's
+    // answer: probes then get the interaction timeout, not the short probe timeout.
+    const lna = await localNetworkState(this._permissions);
+    this._emit("status", { state: lna === "prompt" ? "permission" : "connecting" });
+    const probeTimeout = lna === "prompt" ? o.interactionTimeoutMs : o.probeTimeoutMs;
+    const found = await discover({ fetch: this._fetch, host: o.host, ports: o.ports, timeoutMs: probeTimeout });
     if (!found) throw await this._unreachable();
     // Readable /v1/info lets us refuse an old agent before any pairing prompt.
     if (found.info) this._checkInfo(found.info);

@@ -344,3 +344,21 @@ test("an agent with too many connections closes with 4429: TOO_MANY_CONNECTIONS,
   assert.equal((await disconnected).code, "TOO_MANY_CONNECTIONS");
   bridge.close();
 });
+
+test("while the browser asks for Local Network Access, discovery waits for the user", async () => {
+  const env = new FakeEnv({ lna: "prompt" });
+  env.add(27443);
+  const slowFetch = env.fetch;
+  env.fetch = (url, init) => new Promise((resolve, reject) => {
+    // The browser holds the request until the user answers its prompt (here: 40 ms).
+    const timer = setTimeout(() => slowFetch(url, init).then(resolve, reject), 40);
+    init.signal?.addEventListener("abort", () => { clearTimeout(timer); reject(new DOMException("aborted", "AbortError")); });
+  });
+  const states = [];
+  const bridge = new KysoBridge(env.options({ fetch: env.fetch, probeTimeoutMs: 10, interactionTimeoutMs: 2000 }));
+  bridge.on("status", (s) => states.push(s.state));
+  const info = await bridge.connect();
+  assert.equal(info.port, 27443);
+  assert.equal(states[0], "permission");
+  bridge.close();
+});

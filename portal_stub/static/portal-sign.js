@@ -22,6 +22,9 @@ const TEXT = {
   connecting:
     "Đang kết nối tới Kyso trên máy tính của bạn… Nếu trình duyệt hỏi quyền truy cập " +
     "thiết bị trong mạng cục bộ, hãy chọn «Cho phép».",
+  permission:
+    "Trình duyệt đang hỏi có cho trang này truy cập thiết bị trong mạng cục bộ (để gặp Kyso " +
+    "trên máy của bạn): hãy chọn «Cho phép».",
   opening:
     "Đã tìm thấy Kyso. Nếu Kyso hỏi có cho phép trang này dùng USB token, hãy chọn «Cho phép».",
   challenge: "Đang lấy mã xác thực từ cổng…",
@@ -195,6 +198,7 @@ async function signDossier(form, kyso) {
 async function connect(form, kyso) {
   if (kyso.connected) return;
   const off = kyso.on("status", ({ state }) => {
+    if (state === "permission") showProgress(form, TEXT.permission);
     if (state === "connecting") showProgress(form, TEXT.connecting);
     if (state === "opening") showProgress(form, TEXT.opening);
   });

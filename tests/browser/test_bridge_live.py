@@ -94,3 +94,30 @@ def test_token_removal_reaches_the_page(stack: Stack, bridge_page: Any) -> None:
     finally:
         shutil.move(away, token_dir)
         stack.restart_agent()
+
+
+def test_unknown_site_is_paired_on_first_use(stack: Stack, other_portal: str) -> None:
+    """A site the agent does not know yet cannot read /v1/info (no CORS for it), so the bridge
+    finds the agent by an opaque probe and opens the WebSocket, where Kyso asks the user; once
+    allowed, the page works."""
+    stack.answer(pair="once")
+    context = stack.new_context()
+    page = context.new_page()
+    page.goto(f"{other_portal}/")
+    info = page.evaluate(START, stack.bridge_options())
+    assert info["origin"] == other_portal
+    assert len(page.evaluate("kyso.listTokens()")) >= 2
+    context.close()
+
+
+def test_classic_script_build_works_in_the_browser(stack: Stack, shared_portal: str) -> None:
+    """Pages without modules use kyso-bridge.js (window.KysoBridge): same API, same agent."""
+    context = stack.new_context()
+    page = context.new_page()
+    page.goto(f"{shared_portal}/")
+    page.add_script_tag(url="/kyso-bridge/kyso-bridge.js")
+    info = page.evaluate(
+        "(o) => new window.KysoBridge.KysoBridge(o).connect()", stack.bridge_options()
+    )
+    assert info["name"] == "Kyso"
+    context.close()

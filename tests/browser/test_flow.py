@@ -186,5 +186,7 @@ def test_change_details_change_certificate_cancel_and_register_again(
     again, new_password = pages.read_account_mail(page, portal)
     assert again == user
     assert new_password is None, "re-registration keeps the old password"
-    page.context.clear_cookies()
-    pages.login(page, portal, user, password)
+    # Later, in a new browser session: the old user name and password still work.
+    later = stack.new_context()
+    pages.login(later.new_page(), portal, user, password)
+    later.close()

@@ -205,7 +205,7 @@ async def sign_xml_file(
 ) -> tuple[bytes, bytes]:
     """Like :func:`sign_xml` for a file; returns ``(original bytes, signed bytes)``.
 
-    libxml2 parses the file itself and the bytes are read only after the tree is freed, so a
+    libxml2 is fed the file in chunks and the bytes are read only after the tree is freed, so a
     large dossier never has its bytes and its tree in memory at once (peak memory is the
     tree's, like xmlsec1's). A file that changes while it is being signed is refused.
     """

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Build ``dist/kyso-agent_<version>_<arch>.deb`` with dpkg-deb.
+
+    .venv/bin/python installers/build_deb.py [--out DIR] [--wheel KYSO.whl]
+                                             [--linux-wheels DIR | --download-linux-wheels]
+
+The package installs the Kyso wheel under /opt/kyso/wheels; its postinst runs
+/opt/kyso/setup-venv, which makes /opt/kyso/venv offline from the shipped wheels when they are
+all there, otherwise from pip's index. Without dependency wheels the package is ``all``; with
+platform wheels (``--download-linux-wheels``, for the build machine's Python) it is ``amd64``.
+Files live in installers/linux/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # installers/ is on sys.path: the build scripts run as plain files
+    REPO,
+    build_wheel,
+    is_pure_wheel,
+    read_version,
+    require_tools,
+    run,
+)
+
+LINUX = Path(__file__).resolve().parent / "linux"
+DEPENDS = "python3 (>= 3.11), python3-venv, python3-tk, libnss3-tools, util-linux"
+SUGGESTS = "opensc, pcscd"
+
+# path in the package -> (file in installers/linux, mode)
+LAYOUT: dict[str, tuple[str, int]] = {
+    "usr/bin/kyso-agent": ("kyso-agent", 0o755),
+    "opt/kyso/setup-venv": ("setup-venv", 0o755),
+    "opt/kyso/kyso-autostart": ("kyso-autostart", 0o755),
+    "etc/xdg/autostart/kyso-agent.desktop": ("kyso-agent.desktop", 0o644),
+    "usr/share/applications/kyso-agent.desktop": ("kyso-agent.desktop", 0o644),
+    "usr/lib/systemd/user/kyso-agent.service": ("kyso-agent.service", 0o644),
+    "etc/kyso/policy.toml.example": ("policy.toml.example", 0o644),
+}
+CONFFILES = ("/etc/xdg/autostart/kyso-agent.desktop", "/etc/kyso/policy.toml.example")
+README = """\
+Kyso Agent {version}
+
+/usr/bin/kyso-agent           the command line (kyso-agent --help, kyso-agent doctor)
+/opt/kyso/venv                the agent's Python environment, made by /opt/kyso/setup-venv
+/opt/kyso/wheels              the Kyso wheel{offline_note}
+/etc/xdg/autostart/           starts the agent in every desktop session (kyso-autostart:
+                              trusts the local CA for the user when needed, then runs it)
+/usr/lib/systemd/user/        kyso-agent.service, an alternative: systemctl --user enable --now
+/etc/kyso/policy.toml.example copy to /etc/kyso/policy.toml for a managed policy
+"""
+
+
+def control(version: str, arch: str, installed_kib: int) -> str:
+    """The DEBIAN/control file."""
+    return (
+        "Package: kyso-agent\n"
+        f"Version: {version}\n"
+        f"Architecture: {arch}\n"
+        "Maintainer: Kyso Project <kyso@example.org>\n"
+        f"Installed-Size: {installed_kib}\n"
+        f"Depends: {DEPENDS}\n"
+        f"Suggests: {SUGGESTS}\n"
+        "Section: utils\n"
+        "Priority: optional\n"
+        "Homepage: https://github.com/kyso-project/kyso\n"
+        "Description: local signing agent for PKCS#11 USB tokens\n"
+        " Kyso lets web portals that the user or the IT department approved sign with\n"
+        " a PKCS#11 USB token (Vietnamese social-insurance and tax filings): consent\n"
+        " and PIN in the agent's own window, loopback HTTPS only.\n"
+    )
+
+
+def download_linux_wheels(kyso_wheel: Path, dest: Path) -> list[Path]:
+    """Fetch the dependencies' wheels for this machine's Python (network, build time)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    run([sys.executable, "-m", "pip", "download", "--quiet", "-d", dest, kyso_wheel])
+    return [w for w in dest.glob("*.whl") if not w.name.startswith("kyso_agent-")]
+
+
+def build_deb(
+    out_dir: Path, *, wheel: Path | None = None, extra_wheels: list[Path] | None = None
+) -> Path:
+    """Build the package into ``out_dir`` and return its path."""
+    require_tools("dpkg-deb")
+    version = read_version()
+    extra = list(extra_wheels or [])
+    arch = "all" if all(is_pure_wheel(w.name) for w in extra) else "amd64"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"kyso-agent_{version}_{arch}.deb"
+    with tempfile.TemporaryDirectory(prefix="kyso-deb-") as tmp:
+        root = Path(tmp) / "root"
+        wheel = wheel or build_wheel(Path(tmp) / "build")
+        for dest, (source, mode) in LAYOUT.items():
+            path = root / dest
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(LINUX / source, path)
+            path.chmod(mode)
+        wheels = root / "opt/kyso/wheels"
+        wheels.mkdir(parents=True)
+        for w in [wheel, *extra]:
+            shutil.copyfile(w, wheels / w.name)
+            (wheels / w.name).chmod(0o644)
+        note = " and its dependencies" if extra else " (dependencies come from pip's index)"
+        readme = root / "opt/kyso/README"
+        readme.write_text(README.format(version=version, offline_note=note), encoding="utf-8")
+        readme.chmod(0o644)
+        for d in [p for p in root.rglob("*") if p.is_dir()] + [root]:
+            d.chmod(0o755)
+        size_kib = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) // 1024 + 1
+        debian = root / "DEBIAN"
+        debian.mkdir(mode=0o755)
+        (debian / "control").write_text(control(version, arch, size_kib), encoding="utf-8")
+        (debian / "conffiles").write_text("".join(f + "\n" for f in CONFFILES))
+        for script in ("postinst", "prerm"):
+            shutil.copyfile(LINUX / script, debian / script)
+            (debian / script).chmod(0o755)
+        run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", root, target])
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: build, then print where the package is and what it needs."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "dist", help="output folder")
+    parser.add_argument("--wheel", type=Path, help="use this Kyso wheel instead of building one")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--linux-wheels", type=Path, help="folder of the dependencies' wheels")
+    group.add_argument(
+        "--download-linux-wheels",
+        action="store_true",
+        help="download them for this Python now (the package then installs offline)",
+    )
+    args = parser.parse_args(argv)
+    extra: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="kyso-linuxwheels-") as tmp:
+        wheel = args.wheel
+        if args.download_linux_wheels:
+            wheel = wheel or build_wheel(Path(tmp) / "kyso")
+            extra = download_linux_wheels(wheel, Path(tmp) / "deps")
+        elif args.linux_wheels:
+            extra = [w for w in args.linux_wheels.glob("*.whl")]
+            extra = [w for w in extra if not w.name.startswith("kyso_agent-")]
+        deb = build_deb(args.out, wheel=wheel, extra_wheels=extra)
+    print(f"built {deb} ({deb.stat().st_size // 1024} KiB, {1 + len(extra)} wheels)")
+    if not extra:
+        print("the dependencies are not inside: installing needs PyPI or a pip mirror")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Fixtures for the installer tests: the real MSI and .deb, built once per session by the same
+scripts IT runs, and read back with msitools / dpkg-deb. A missing tool is a failure, never a
+skip: ./run.sh installs wixl, msitools and dpkg.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+INSTALLERS = REPO / "installers"
+TOOLS = {"wixl": "wixl", "msiinfo": "msitools", "msibuild": "msitools", "msiextract": "msitools"}
+TOOLS |= {"dpkg-deb": "dpkg"}
+
+
+def require(tool: str) -> str:
+    """The tool's path, or a test failure naming the Debian package to install."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is missing: apt-get install {TOOLS.get(tool, tool)} (./run.sh does)")
+    return path
+
+
+def build(script: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """Run a build script as IT would; the build must succeed."""
+    proc = subprocess.run(
+        [sys.executable, str(INSTALLERS / script), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="session")
+def msi_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The MSI and the build script's output."""
+    for tool in ("wixl", "msiinfo", "msibuild"):
+        require(tool)
+    out = tmp_path_factory.mktemp("msi")
+    proc = build("build_msi.py", out)
+    (msi,) = out.glob("kyso-agent-*.msi")
+    return msi, proc.stdout
+
+
+@pytest.fixture(scope="session")
+def msi(msi_build: tuple[Path, str]) -> Path:
+    """Path of the built MSI."""
+    return msi_build[0]
+
+
+@pytest.fixture(scope="session")
+def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of the built .deb."""
+    require("dpkg-deb")
+    out = tmp_path_factory.mktemp("deb")
+    build("build_deb.py", out)
+    (package,) = out.glob("kyso-agent_*.deb")
+    return package
+
+
+@pytest.fixture(scope="session")
+def deb_root(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package's files unpacked (dpkg-deb -x) into a temporary root."""
+    root = tmp_path_factory.mktemp("deb-root")
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    return root

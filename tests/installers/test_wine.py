@@ -1,0 +1,162 @@
+"""The MSI installed for real by Windows Installer under Wine (Debian's wine64): what msiexec
+writes for the properties IT passes, what the agent's policy reader makes of it, and that
+upgrades remember the properties, a command line overrides them and uninstall removes it all.
+
+The agent itself is not started (that needs a Windows Python); the registry and files are.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.config.policy import REGISTRY_KEY, load_settings
+
+from .conftest import build
+
+RUN_KEY = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
+REMEMBER_KEY = r"HKLM\SOFTWARE\Kyso\Agent\InstallProperties"
+ORIGINS = "https://dichvucong.baohiemxahoi.gov.vn;https://thuedientu.gdt.gov.vn"
+
+
+def _wine_binary(name: str) -> str:
+    path = shutil.which(name) or f"/usr/lib/wine/{name}"
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{name} is missing: apt-get install wine64 (./run.sh does)")
+    return path
+
+
+class Wine:
+    """One private Wine prefix (a throwaway Windows) driven through msiexec and reg."""
+
+    def __init__(self, prefix: Path) -> None:
+        self.wine = _wine_binary("wine64")
+        self.server = _wine_binary("wineserver")
+        # No DISPLAY: nothing may pop up on another test's Xvfb.
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        self.env = env | {"WINEPREFIX": str(prefix), "WINEDEBUG": "-all"}
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a Windows program in the prefix. Output goes through files, not pipes: Wine's
+        background processes inherit the handles and would hold a pipe open for seconds."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.run(
+                [self.wine, *args], env=self.env, stdout=out, stderr=err, timeout=120
+            )
+            out.seek(0)
+            err.seek(0)
+            text = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
+        return subprocess.CompletedProcess(proc.args, proc.returncode, *text)
+
+    def start(self) -> None:
+        """Start this prefix's wineserver (persistent until stop) and create the prefix."""
+        subprocess.run(
+            [self.server, "-p"],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+        proc = self.run("wineboot", "--init")
+        assert proc.returncode == 0, proc.stderr
+
+    def msiexec(self, *args: str) -> None:
+        """msiexec, which must succeed."""
+        proc = self.run("msiexec", *args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    def values(self, key: str) -> dict[str, Any] | None:
+        """A registry key's values (REG_DWORD as int), None when the key does not exist."""
+        proc = self.run("reg", "query", key)
+        if proc.returncode != 0:
+            return None
+        out: dict[str, Any] = {}
+        for line in proc.stdout.splitlines():
+            match = re.match(r"^ {4}(.+?) {4}(REG_\w+)(?: {4}(.*))?$", line.rstrip("\r"))
+            if match is None:
+                continue
+            name, kind, data = match.group(1), match.group(2), match.group(3) or ""
+            out[name] = int(data, 16) if kind == "REG_DWORD" else data
+        return out
+
+    def stop(self) -> None:
+        """End this prefix's wineserver (and only it)."""
+        subprocess.run(
+            [self.server, "-k"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+
+class HklmReader:
+    """The agent's RegistryReader over the Wine registry."""
+
+    def __init__(self, wine: Wine) -> None:
+        self.wine = wine
+
+    def values(self, key: str) -> dict[str, Any] | None:
+        return self.wine.values("HKLM\\" + key)
+
+
+@pytest.fixture(scope="module")
+def wine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wine]:
+    wine = Wine(tmp_path_factory.mktemp("wineprefix"))
+    try:
+        wine.start()
+        yield wine
+    finally:
+        wine.stop()
+
+
+@pytest.mark.slow
+def test_install_upgrade_uninstall(wine: Wine, msi: Path, tmp_path: Path) -> None:
+    root = Path(wine.env["WINEPREFIX"]) / "drive_c" / "Program Files" / "Kyso"
+    wine.msiexec("/i", str(msi), "/qn", f"ALLOWEDORIGINS={ORIGINS}", "PORT=27500", "PINCACHE=1")
+    assert (root / "kyso_launcher.pyw").is_file()
+    assert (root / "wheels").is_dir() and list((root / "wheels").glob("kyso_agent-*.whl"))
+    policy = wine.values("HKLM\\" + REGISTRY_KEY)
+    assert policy == {"AllowedOrigins": ORIGINS, "Port": 27500, "PinCacheEnabled": 1}
+    settings = load_settings(registry=HklmReader(wine), config_file=tmp_path / "none.toml")
+    assert settings.allowed_origins == tuple(ORIGINS.split(";"))
+    assert settings.port == 27500 and settings.pin_cache.enabled
+    run = wine.values(RUN_KEY) or {}
+    assert run["Kyso Agent"] == r'pyw.exe -3 "C:\Program Files\Kyso\kyso_launcher.pyw" autostart'
+
+    # A rebuild (new ProductCode, same version) installed with no properties: a major upgrade
+    # that keeps the remembered policy; a property given now is added.
+    rebuilt_dir = tmp_path / "rebuilt"
+    build("build_msi.py", rebuilt_dir)
+    (rebuilt,) = rebuilt_dir.glob("*.msi")
+    wine.msiexec("/i", str(rebuilt), "/qn", "PINCACHEIDLESECONDS=900")
+    policy = wine.values("HKLM\\" + REGISTRY_KEY)
+    assert policy == {
+        "AllowedOrigins": ORIGINS,
+        "Port": 27500,
+        "PinCacheEnabled": 1,
+        "PinCacheIdleSeconds": 900,
+    }
+    arp = wine.run(
+        "reg", "query", r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall", "/s"
+    )
+    entries = re.findall(r"DisplayName\s+REG_SZ\s+Kyso Agent", arp.stdout)
+    assert len(entries) == 1  # the old product is gone, not listed twice
+    assert re.search(r"Publisher\s+REG_SZ\s+Kyso Project", arp.stdout)
+
+    # The command line wins over the remembered value; AUTOSTART=0 removes the Run entry.
+    wine.msiexec("/i", str(msi), "/qn", "PORT=27600", "AUTOSTART=0")
+    assert (wine.values("HKLM\\" + REGISTRY_KEY) or {})["Port"] == 27600
+    assert "Kyso Agent" not in (wine.values(RUN_KEY) or {})
+    assert (wine.values(REMEMBER_KEY) or {})["AUTOSTART"] == "0"
+
+    wine.msiexec("/x", str(msi), "/qn")
+    assert wine.values("HKLM\\" + REGISTRY_KEY) is None
+    assert wine.values(REMEMBER_KEY) is None
+    assert "Kyso Agent" not in (wine.values(RUN_KEY) or {})
+    assert not root.exists()
