@@ -139,19 +139,28 @@ def main(argv: Sequence[str]) -> int:
     wheel = find_wheel(HERE / "wheels")
     with open(state / "launcher.log", "a", encoding="utf-8") as log:
         log.write(f"--- {dt.datetime.now().isoformat(timespec='seconds')} {list(argv)}\n")
-        ensure_installed(venv, wheel, log)
         if list(argv[:1]) != ["autostart"]:
+            _ensure_logged(venv, wheel, log)
             return subprocess.call([str(venv_python(venv)), "-m", "agent.cli.main", *argv])
         with single_instance(state / "agent.lock") as alone:
             if not alone:
                 log.write("an agent started by the launcher is already running\n")
                 return 0
+            _ensure_logged(venv, wheel, log)
             agent = [str(venv_python(venv, windowless=True)), "-m", "agent.cli.main"]
             # First start (or a renewed CA): trust the local CA for this user. Windows shows its
             # own confirmation for the CurrentUser Root store; that is the user's consent.
             if _run([*agent, "trust", "status"], log) != 0:
                 _run([*agent, "trust", "install"], log)
             return _run([*agent, "run"], log)
+
+
+def _ensure_logged(venv: Path, wheel: Path, log: IO[str]) -> None:
+    try:
+        ensure_installed(venv, wheel, log)
+    except SystemExit as exc:  # under pyw nobody sees stderr: the log must say why
+        log.write(f"{exc}\n")
+        raise
 
 
 if __name__ == "__main__":

@@ -85,7 +85,14 @@ class Process:
             self.argv, env=self.env, stdout=subprocess.PIPE, stderr=log, cwd=REPO
         )
         log.close()
-        assert self.popen.stdout is not None
+        try:
+            return self._read_ready(timeout)
+        except BaseException:
+            self.stop()  # never leave a child behind when the test run is interrupted
+            raise
+
+    def _read_ready(self, timeout: float) -> dict[str, Any]:
+        assert self.popen is not None and self.popen.stdout is not None
         selector = selectors.DefaultSelector()
         selector.register(self.popen.stdout, selectors.EVENT_READ)
         deadline = time.monotonic() + timeout

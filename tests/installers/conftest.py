@@ -57,6 +57,16 @@ def msi(msi_build: tuple[Path, str]) -> Path:
 
 
 @pytest.fixture(scope="session")
+def rebuilt_msi(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second build of the same version (a new ProductCode): the upgrade/rebuild cases."""
+    require("wixl")
+    out = tmp_path_factory.mktemp("msi-rebuilt")
+    build("build_msi.py", out)
+    (msi,) = out.glob("kyso-agent-*.msi")
+    return msi
+
+
+@pytest.fixture(scope="session")
 def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of the built .deb."""
     require("dpkg-deb")

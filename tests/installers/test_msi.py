@@ -19,7 +19,7 @@ import pytest
 from agent import __version__
 from agent.config.policy import REGISTRY_KEY, REGISTRY_VALUES, load_settings
 
-from .conftest import INSTALLERS, build, require
+from .conftest import INSTALLERS, require
 
 UPGRADE_CODE = "{F6566254-659A-4CCD-AF4C-8A425665679F}"
 REMEMBER_KEY = r"SOFTWARE\Kyso\Agent\InstallProperties"
@@ -80,11 +80,9 @@ def test_product_identity_and_add_remove_programs_entry(msi: Path) -> None:
     assert "Template: x64;1033" in info
 
 
-def test_every_build_gets_a_new_product_code(msi: Path, tmp_path: Path) -> None:
-    build("build_msi.py", tmp_path)
-    (again,) = tmp_path.glob("*.msi")
-    assert properties(again)["ProductCode"] != properties(msi)["ProductCode"]
-    assert properties(again)["UpgradeCode"] == UPGRADE_CODE
+def test_every_build_gets_a_new_product_code(msi: Path, rebuilt_msi: Path) -> None:
+    assert properties(rebuilt_msi)["ProductCode"] != properties(msi)["ProductCode"]
+    assert properties(rebuilt_msi)["UpgradeCode"] == UPGRADE_CODE
 
 
 def test_major_upgrade_replaces_older_and_same_version_refuses_downgrade(msi: Path) -> None:

@@ -20,8 +20,6 @@ import pytest
 
 from agent.config.policy import REGISTRY_KEY, load_settings
 
-from .conftest import build
-
 RUN_KEY = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
 REMEMBER_KEY = r"HKLM\SOFTWARE\Kyso\Agent\InstallProperties"
 ORIGINS = "https://dichvucong.baohiemxahoi.gov.vn;https://thuedientu.gdt.gov.vn"
@@ -116,11 +114,15 @@ def wine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wine]:
 
 
 @pytest.mark.slow
-def test_install_upgrade_uninstall(wine: Wine, msi: Path, tmp_path: Path) -> None:
-    root = Path(wine.env["WINEPREFIX"]) / "drive_c" / "Program Files" / "Kyso"
+def test_install_upgrade_uninstall(
+    wine: Wine, msi: Path, rebuilt_msi: Path, tmp_path: Path
+) -> None:
+    drive_c = Path(wine.env["WINEPREFIX"]) / "drive_c"
+    root = drive_c / "Program Files" / "Kyso"
     wine.msiexec("/i", str(msi), "/qn", f"ALLOWEDORIGINS={ORIGINS}", "PORT=27500", "PINCACHE=1")
     assert (root / "kyso_launcher.pyw").is_file()
     assert (root / "wheels").is_dir() and list((root / "wheels").glob("kyso_agent-*.whl"))
+    assert [p.name for p in drive_c.rglob("Kyso Agent.lnk")] == ["Kyso Agent.lnk"]  # Start menu
     policy = wine.values("HKLM\\" + REGISTRY_KEY)
     assert policy == {"AllowedOrigins": ORIGINS, "Port": 27500, "PinCacheEnabled": 1}
     settings = load_settings(registry=HklmReader(wine), config_file=tmp_path / "none.toml")
@@ -131,10 +133,7 @@ def test_install_upgrade_uninstall(wine: Wine, msi: Path, tmp_path: Path) -> Non
 
     # A rebuild (new ProductCode, same version) installed with no properties: a major upgrade
     # that keeps the remembered policy; a property given now is added.
-    rebuilt_dir = tmp_path / "rebuilt"
-    build("build_msi.py", rebuilt_dir)
-    (rebuilt,) = rebuilt_dir.glob("*.msi")
-    wine.msiexec("/i", str(rebuilt), "/qn", "PINCACHEIDLESECONDS=900")
+    wine.msiexec("/i", str(rebuilt_msi), "/qn", "PINCACHEIDLESECONDS=900")
     policy = wine.values("HKLM\\" + REGISTRY_KEY)
     assert policy == {
         "AllowedOrigins": ORIGINS,
@@ -160,3 +159,4 @@ def test_install_upgrade_uninstall(wine: Wine, msi: Path, tmp_path: Path) -> Non
     assert wine.values(REMEMBER_KEY) is None
     assert "Kyso Agent" not in (wine.values(RUN_KEY) or {})
     assert not root.exists()
+    assert not list(drive_c.rglob("Kyso Agent.lnk"))
