@@ -32,17 +32,6 @@ def register(sub: Any) -> None:
     demo_run.register(sub)
 
 
-async def run_demo(args: argparse.Namespace) -> int:
-    """The README's demo command: create the demo tokens, then list them."""
-    from agent.cli.tokens_cmd import run_certs
-
-    args.action = "init"
-    await run(args)
-    print()
-    args.module = []
-    return await run_certs(args)
-
-
 async def run(args: argparse.Namespace) -> int:
     """Do the requested action and describe the demo."""
     if args.action == "init":

@@ -1,7 +1,7 @@
 """Serve the portal stub over HTTPS, with the JavaScript bridge mounted: for the demo and tests.
 
 The agent only talks to https origins, so the portal the demo (and the browser tests) open in
-Chromium is served with a certificate from the separate demo portal CA (:mod:`agent.cli.demo_tls`).
+Chromium is served with a certificate from the separate demo portal CA (:mod:`agent.demo.portal_tls`).
 ``python -m agent.cli.demo_portal --port 0 --tls-dir DIR ...`` prints one JSON line when it is
 ready ({"url", "port", "smtp_port"}) and serves until SIGINT/SIGTERM.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent.cli.demo_tls import PortalTls, ensure_portal_certificate
+from agent.demo.portal_tls import PortalTls, ensure_portal_certificate
 from agent.errors import KysoError
 
 

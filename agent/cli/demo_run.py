@@ -86,8 +86,8 @@ def _ask_yes(question: str) -> bool:
 def _trust_browsers(portal_ca: Path, *, mode: str) -> list[str]:
     """Offer to trust the agent's local CA and the demo portal CA in the user's NSS database
     (Chromium/Chrome; the agent's CA also in Firefox profiles). Returns lines to print."""
-    from agent.cli.demo_tls import nss_database, nss_has_ca, nss_trust_ca
     from agent.cli.trust_cmd import render
+    from agent.demo.portal_tls import nss_database, nss_has_ca, nss_trust_ca
     from agent.localtls.truststore import TrustState, run_trust
 
     status = run_trust("status")
@@ -148,10 +148,10 @@ def _banner(url: str, prompter: str, agent_url: str) -> str:
 async def run_demo(args: argparse.Namespace) -> int:
     """Start tokens, agent and portal; serve until Ctrl+C; stop both."""
     from agent.cli.demo_portal import start_portal
-    from agent.cli.demo_tls import ensure_portal_certificate
     from agent.config.paths import demo_dir
     from agent.config.policy import load_settings
     from agent.demo import tokens as demo_tokens
+    from agent.demo.portal_tls import ensure_portal_certificate
     from agent.server.runner import serve
 
     logging.getLogger("agent").setLevel(logging.WARNING)

@@ -21,7 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 CA_NAME_PREFIX = "Kyso Local CA"
 SERVER_VALIDITY = dt.timedelta(days=365)
 # The CA outlives its one certificate a little, so clock skew never makes the chain fail first.
-CA_VALIDITY = SERVER_VALIDITY + dt.timedelta(days=2)
+CA_MARGIN = dt.timedelta(days=2)
 BACKDATE = dt.timedelta(hours=1)  # tolerate a slightly slow clock in the browser's machine
 
 LOOPBACK_IPS = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
@@ -52,14 +52,27 @@ def _name_constraints() -> x509.NameConstraints:
 
 
 def issue(owner: str, now: dt.datetime) -> IssuedPair:
-    """Create a new CA (ECDSA P-256), sign the loopback server certificate, forget the CA key."""
+    """Create the agent's new CA (ECDSA P-256), sign its loopback server certificate, forget
+    the CA key."""
+    return issue_loopback(ca_common_name(owner, now), "Kyso local signing agent", now)
+
+
+def issue_loopback(
+    common_name: str,
+    organization: str,
+    now: dt.datetime,
+    *,
+    server_validity: dt.timedelta = SERVER_VALIDITY,
+) -> IssuedPair:
+    """A one-certificate CA, name-constrained to loopback, and the server certificate it signs
+    for 127.0.0.1, ::1 and localhost. The CA key is never serialised: nothing can mint more."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     server_key = ec.generate_private_key(ec.SECP256R1())
     start = now - BACKDATE
     ca_name = x509.Name(
         [
-            x509.NameAttribute(NameOID.COMMON_NAME, ca_common_name(owner, now)),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kyso local signing agent"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
         ]
     )
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
@@ -70,7 +83,7 @@ def issue(owner: str, now: dt.datetime) -> IssuedPair:
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(now + CA_VALIDITY)
+        .not_valid_after(now + server_validity + CA_MARGIN)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -97,7 +110,7 @@ def issue(owner: str, now: dt.datetime) -> IssuedPair:
         .public_key(server_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(now + SERVER_VALIDITY)
+        .not_valid_after(now + server_validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from agent.cli.demo_tls import ensure_portal_certificate
+from agent.demo.portal_tls import ensure_portal_certificate
 from tests.browser import harness
 
 

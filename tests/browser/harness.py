@@ -240,7 +240,7 @@ def launch_chromium(playwright: Any, home: Path, public_ports: list[int]) -> Any
 
 def chromium_home(root: Path, portal_ca: Path) -> Path:
     """A fresh $HOME for Chromium whose NSS database trusts only the portal's demo CA."""
-    from agent.cli.demo_tls import nss_database, nss_trust_ca
+    from agent.demo.portal_tls import nss_database, nss_trust_ca
 
     home = root
     home.mkdir(parents=True, exist_ok=True)
