@@ -8,7 +8,9 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path | str, data: bytes, *, overwrite: bool = False, mode: int = 0o644) -> Path:
+def atomic_write(
+    path: Path | str, data: bytes, *, overwrite: bool = False, mode: int = 0o644
+) -> Path:
     """Write ``data`` to ``path`` atomically.
 
     The bytes go to a temporary file in the same directory, are flushed and fsynced, then the

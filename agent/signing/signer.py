@@ -66,16 +66,23 @@ class TokenSigner(Signer):
 
 
 def _hash(algorithm: SignatureAlgorithm) -> hashes.HashAlgorithm:
-    return {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
-            "sha512": hashes.SHA512}[algorithm.hash_name]()
+    return {
+        "sha1": hashes.SHA1,
+        "sha256": hashes.SHA256,
+        "sha384": hashes.SHA384,
+        "sha512": hashes.SHA512,
+    }[algorithm.hash_name]()
 
 
 class SoftwareSigner(Signer):
     """A signer over an in-memory key: for tests of formats without a token. Never in product
     paths (keys on disk are exactly what tokens exist to avoid)."""
 
-    def __init__(self, private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
-                 certificate: x509.Certificate) -> None:
+    def __init__(
+        self,
+        private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+        certificate: x509.Certificate,
+    ) -> None:
         self._private_key = private_key
         self._certificate = parse_certificate(certificate.public_bytes(serialization.Encoding.DER))
 
@@ -93,7 +100,9 @@ class SoftwareSigner(Signer):
         check_digest(algorithm, digest)
         return self._sign(digest, algorithm, Prehashed(_hash(algorithm)))
 
-    def _sign(self, payload: bytes, algorithm: SignatureAlgorithm, h: hashes.HashAlgorithm | Prehashed) -> bytes:
+    def _sign(
+        self, payload: bytes, algorithm: SignatureAlgorithm, h: hashes.HashAlgorithm | Prehashed
+    ) -> bytes:
         key = self._private_key
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return key.sign(payload, ec.ECDSA(h))
