@@ -452,10 +452,13 @@ _TABLE: tuple[ErrorSpec, ...] = (
         4001,
         "Trang {origin} không được phép dùng USB token của bạn.",
         "The site {origin} is not allowed to use your signing token.",
-        "Nếu bạn tin trang này, tải lại trang và chọn 'Cho phép' trong cửa sổ Kyso; bộ phận IT "
-        "có thể thêm trang vào chính sách (allowed_origins).",
-        "If you trust this site, reload it and choose 'Allow' in the Kyso window; your IT "
-        "department can add it to the policy (allowed_origins).",
+        # Kyso remembers a "deny" until it restarts, so "reload" alone would not ask again.
+        "Nếu bạn tin trang này: thoát Kyso (biểu tượng Kyso → «Thoát») rồi mở lại, tải lại trang "
+        "và chọn «Cho phép» khi Kyso hỏi. Máy do cơ quan quản lý: nhờ bộ phận IT thêm trang vào "
+        "chính sách của Kyso (allowed_origins).",
+        "If you trust this site: quit Kyso (Kyso icon → “Quit”) and start it again, reload the "
+        "page and choose “Allow” when Kyso asks. On managed computers, ask IT to add the site "
+        "to Kyso's policy (allowed_origins).",
     ),
     _e(
         "HOST_NOT_ALLOWED",

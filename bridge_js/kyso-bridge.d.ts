@@ -11,7 +11,8 @@ export interface KysoBridgeOptions {
   host?: string;
   /** Ports tried in order (default [27443, 27444, 27445]). */
   ports?: number[];
-  /** Plain-http diagnosis ports answering GET /v1/ping (default []: see README "Diagnosis"). */
+  /** Plain-http diagnosis ports answering GET /v1/ping (default [27442]; [] turns the ping
+   *  off). Your CSP must allow http://127.0.0.1:27442 — see README "Diagnosis". */
   pingPorts?: number[];
   /** Oldest agent version this page accepts (default "0.1.0"); older → AGENT_TOO_OLD. */
   minAgentVersion?: string;

@@ -392,8 +392,9 @@ async function pingAnswers({ fetch: fetchImpl, host, pingPorts, timeoutMs }) {
 /**
  * No port answered over https: decide which error to show.
  * LNA denied beats everything (it blocks every request); an answering ping means the agent runs
- * but its certificate is not trusted; otherwise the agent is not running (or, with no ping
- * port configured, we cannot tell that from an untrusted certificate — the message covers both).
+ * but its certificate is not trusted; otherwise the agent is most likely not running (an agent
+ * too old to serve the ping, its ping turned off by policy, or a firewall look the same, so the
+ * message still covers both; with no ping port configured we cannot tell at all).
  */
 async function diagnose({ fetch: fetchImpl, permissions, host, ports, pingPorts, timeoutMs }) {
   const lna = await localNetworkState(permissions);
@@ -597,9 +598,9 @@ const PROTOCOL_VERSION = "1";
 const DEFAULTS = Object.freeze({
   host: "127.0.0.1",
   ports: [27443, 27444, 27445],
-  // Plain-http diagnosis ports (GET /v1/ping, empty answer) that tell "running, certificate not
-  // trusted" from "not running". Off until the agent serves it (README "Diagnosis").
-  pingPorts: [],
+  // Plain-http diagnosis ports (GET /v1/ping, empty 204) that tell "running, certificate not
+  // trusted" from "not running"; the agent serves it on 27442 (README "Diagnosis"). [] = off.
+  pingPorts: [27442],
   minAgentVersion: "0.1.0",
   callTimeoutMs: 20_000,
   interactionTimeoutMs: 300_000,

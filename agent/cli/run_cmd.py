@@ -13,8 +13,10 @@ from agent.cli.output import print_json
 
 HELP = """\
 Start the agent: HTTPS + WSS on 127.0.0.1 and ::1 only, port 27443 (then 27444, 27445).
-Pages connect to wss://127.0.0.1:PORT/v1/ws. The settings come from config.toml, this command
-line, and the managed policy (which wins); 'kyso-agent doctor' shows where each came from.
+Pages connect to wss://127.0.0.1:PORT/v1/ws. A plain-http GET /v1/ping on port 27442 (answer:
+an empty 204, nothing else) lets pages tell "Kyso is not running" from "certificate not
+trusted". The settings come from config.toml, this command line, and the managed policy (which
+wins); 'kyso-agent doctor' shows where each came from.
 
 examples:
   kyso-agent run                                   dialogs ask the user
@@ -35,6 +37,12 @@ def register(sub: Any) -> None:
     p.add_argument("--headless", action="store_true", help="no tray icon (servers, tests)")
     p.add_argument(
         "--port", type=int, metavar="N", help="listen on this port only (0: any free port)"
+    )
+    p.add_argument(
+        "--ping-port",
+        type=int,
+        metavar="N",
+        help="plain-http /v1/ping port (default 27442; 0: off)",
     )
     p.add_argument(
         "--allow-origin",
@@ -60,6 +68,8 @@ def command_line_settings(args: argparse.Namespace) -> dict[str, Any]:
     layer: dict[str, Any] = {}
     if args.port is not None:
         layer["port"] = args.port
+    if args.ping_port is not None:
+        layer["ping_port"] = args.ping_port
     if args.allow_origin:
         layer["allowed_origins"] = list(args.allow_origin)
     if args.prompter:
@@ -81,6 +91,7 @@ async def run_agent(args: argparse.Namespace) -> int:
         "url": agent.url,
         "info": agent.info_url,
         "port": agent.port,
+        "ping_port": agent.ping_port,
         "hosts": list(agent.hosts),
         "scripted_prompter": settings.scripted_prompter,
         "ready_seconds": round(agent.ready_seconds, 3),

@@ -27,6 +27,7 @@ REGISTRY_VALUES: dict[str, str] = {
     "AllowUserOrigins": "allow_user_origins",
     "Pkcs11Modules": "pkcs11_modules",
     "Port": "port",
+    "PingPort": "ping_port",
     "PinCacheEnabled": "pin_cache.enabled",
     "PinCacheIdleSeconds": "pin_cache.idle_seconds",
     "Prompter": "prompter",

@@ -23,6 +23,8 @@ LAYER_ORDER: tuple[Source, ...] = ("default", "user", "command line", "policy")
 
 DEFAULT_PORT = 27443
 FALLBACK_PORTS = (27444, 27445)
+# Plain-http GET /v1/ping: lets the bridge tell "not running" from "certificate not trusted".
+DEFAULT_PING_PORT = 27442
 # A 50 MB dossier must fit: that is the decoded document; the base64 message is ~4/3 of it.
 DEFAULT_MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 
@@ -116,6 +118,11 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "pkcs11_modules": FieldSpec(_str_list, (), "extra PKCS#11 module paths to load"),
     "port": FieldSpec(_port, None, f"listening port (default {DEFAULT_PORT}, then 27444, 27445)"),
+    "ping_port": FieldSpec(
+        _int_range(0, 65535),
+        DEFAULT_PING_PORT,
+        f"plain-http GET /v1/ping for the page's diagnosis (default {DEFAULT_PING_PORT}; 0: off)",
+    ),
     "pin_cache.enabled": FieldSpec(_bool, False, "keep the token logged in between signatures"),
     "pin_cache.idle_seconds": FieldSpec(
         _int_range(10, 8 * 3600), 300, "log out after this many idle seconds"
@@ -182,6 +189,7 @@ class Settings:
     allow_user_origins: bool = True
     pkcs11_modules: tuple[str, ...] = ()
     port: int | None = None
+    ping_port: int = DEFAULT_PING_PORT  # 0: no plain-http ping
     pin_cache: PinCache = field(default_factory=PinCache)
     prompter: str = "dialog"
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
@@ -262,6 +270,7 @@ def merge_layers(
         allow_user_origins=values["allow_user_origins"],
         pkcs11_modules=values["pkcs11_modules"],
         port=values["port"],
+        ping_port=values["ping_port"],
         pin_cache=PinCache(values["pin_cache.enabled"], values["pin_cache.idle_seconds"]),
         prompter=values["prompter"],
         max_document_bytes=values["max_document_bytes"],

@@ -41,6 +41,7 @@ class AgentCore:
         self.keys = KeyPool(services.tokens, settings.pin_cache)
         self.certs = CertificateDirectory(services.tokens)
         self.port: int = 0
+        self.ping_port: int | None = None  # the plain-http ping, when it is being served
         self.started = time.monotonic()
         # Origins allowed "once" live as long as the run; denied ones are not asked again.
         self.session_origins: set[str] = set()

@@ -23,6 +23,7 @@ from agent.server.app import CORE_KEY, create_app
 from agent.server.approvals import ApprovalStore
 from agent.server.audit import AuditLog
 from agent.server.context import Services
+from agent.server.ping import bind_ping, create_ping_app
 from agent.ui.api import Prompter
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ class RunningAgent:
     owns_tokens: bool
     hosts: tuple[str, ...]
     ready_seconds: float
+    ping_port: int | None = None  # the plain-http ping (None: off or its port was taken)
+    ping_runner: web.AppRunner | None = field(default=None, repr=False)
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -127,6 +130,8 @@ class RunningAgent:
         if self._stopped:
             return
         self._stopped = True
+        if self.ping_runner is not None:
+            await self.ping_runner.cleanup()
         await self.runner.cleanup()
         self.services.audit.close()
         if self.owns_tokens:
@@ -163,6 +168,23 @@ async def build_services(settings: Settings, prompter: Prompter | None = None) -
     return Services(tokens, chosen, ApprovalStore(), AuditLog())
 
 
+async def _start_ping(port: int) -> tuple[int | None, web.AppRunner | None]:
+    """Serve the plain-http ping on ``port`` (0: off); never fails start-up."""
+    if port == 0:
+        return None, None
+    sockets = bind_ping(port, (IPV4, IPV6), _listen)
+    if not sockets:
+        return None, None
+    runner = web.AppRunner(
+        create_ping_app(port), handle_signals=False, access_log=None, shutdown_timeout=1.0
+    )
+    await runner.setup()
+    for sock in sockets:
+        await web.SockSite(runner, sock).start()
+    log.info("plain-http ping at http://127.0.0.1:%d/v1/ping", port)
+    return port, runner
+
+
 async def serve(
     settings: Settings,
     *,
@@ -188,7 +210,18 @@ async def serve(
     for sock in sockets:
         await web.SockSite(runner, sock, ssl_context=context).start()
     hosts = tuple(s.getsockname()[0] for s in sockets)
-    agent = RunningAgent(port, runner, services, owns_tokens, hosts, time.perf_counter() - started)
+    ping_port, ping_runner = await _start_ping(settings.ping_port)
+    app[CORE_KEY].ping_port = ping_port
+    agent = RunningAgent(
+        port,
+        runner,
+        services,
+        owns_tokens,
+        hosts,
+        time.perf_counter() - started,
+        ping_port=ping_port,
+        ping_runner=ping_runner,
+    )
     if settings.scripted_prompter:
         log.warning(
             "!!! SCRIPTED PROMPTER ACTIVE (%s): nobody is asked before signing. Tests and "

@@ -15,9 +15,9 @@ export const PROTOCOL_VERSION = "1";
 export const DEFAULTS = Object.freeze({
   host: "127.0.0.1",
   ports: [27443, 27444, 27445],
-  // Plain-http diagnosis ports (GET /v1/ping, empty answer) that tell "running, certificate not
-  // trusted" from "not running". Off until the agent serves it (README "Diagnosis").
-  pingPorts: [],
+  // Plain-http diagnosis ports (GET /v1/ping, empty 204) that tell "running, certificate not
+  // trusted" from "not running"; the agent serves it on 27442 (README "Diagnosis"). [] = off.
+  pingPorts: [27442],
   minAgentVersion: "0.1.0",
   callTimeoutMs: 20_000,
   interactionTimeoutMs: 300_000,

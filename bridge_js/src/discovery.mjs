@@ -97,8 +97,9 @@ export async function pingAnswers({ fetch: fetchImpl, host, pingPorts, timeoutMs
 /**
  * No port answered over https: decide which error to show.
  * LNA denied beats everything (it blocks every request); an answering ping means the agent runs
- * but its certificate is not trusted; otherwise the agent is not running (or, with no ping
- * port configured, we cannot tell that from an untrusted certificate — the message covers both).
+ * but its certificate is not trusted; otherwise the agent is most likely not running (an agent
+ * too old to serve the ping, its ping turned off by policy, or a firewall look the same, so the
+ * message still covers both; with no ping port configured we cannot tell at all).
  */
 export async function diagnose({ fetch: fetchImpl, permissions, host, ports, pingPorts, timeoutMs }) {
   const lna = await localNetworkState(permissions);

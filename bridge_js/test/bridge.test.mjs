@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { KysoBridge, KysoError } from "../kyso-bridge.mjs";
+import { DEFAULTS, KysoBridge, KysoError } from "../kyso-bridge.mjs";
 import { FakeAgent, FakeEnv, PAGE_ORIGIN } from "./fakes.mjs";
 
 const rejectsWith = (promise, code) =>
@@ -89,7 +89,7 @@ test("origin refused in pairing: close 4403 becomes ORIGIN_NOT_ALLOWED naming th
 
 test("nothing listening and no ping: AGENT_UNREACHABLE telling how to start Kyso", async () => {
   const env = new FakeEnv();
-  const bridge = new KysoBridge(env.options({ pingPorts: [27442] }));
+  const bridge = new KysoBridge(env.options()); // the default ping port 27442: nothing answers
   await assert.rejects(bridge.connect(), (error) => {
     assert.equal(error.code, "AGENT_UNREACHABLE");
     assert.equal(error.details.diagnosis, "not-running");
@@ -110,10 +110,23 @@ test("agent running with an untrusted certificate: the http ping answers → CER
   });
 });
 
-test("without a ping port the diagnosis says it cannot tell the two apart", async () => {
+test("the ping is on by default, on the agent's port 27442", async () => {
+  assert.deepEqual(DEFAULTS.pingPorts, [27442]);
   const env = new FakeEnv();
   env.add(27443, new FakeAgent({ trusted: false }));
+  env.pingPorts.add(27442);
   await assert.rejects(new KysoBridge(env.options()).connect(), (error) => {
+    assert.equal(error.code, "CERT_NOT_TRUSTED");
+    assert.ok(env.fetched.some((f) => f.url === "http://127.0.0.1:27442/v1/ping" && f.mode === "no-cors"));
+    return true;
+  });
+});
+
+test("with the ping turned off the diagnosis says it cannot tell the two apart", async () => {
+  const env = new FakeEnv();
+  env.add(27443, new FakeAgent({ trusted: false }));
+  env.pingPorts.add(27442); // even though something would answer: the page did not ask
+  await assert.rejects(new KysoBridge(env.options({ pingPorts: [] })).connect(), (error) => {
     assert.equal(error.code, "AGENT_UNREACHABLE");
     assert.equal(error.details.diagnosis, "not-running-or-untrusted");
     assert.match(error.actionVi, /trust install/);

@@ -24,11 +24,12 @@ SESSION: web.RequestKey[Session | None] = web.RequestKey("session")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# The bridge script talks to the local Kyso agent on loopback (ports 27443-27445).
+# The bridge script talks to the local Kyso agent on loopback (ports 27443-27445), and after a
+# failure pings http://127.0.0.1:27442/v1/ping to tell "not running" from "not trusted".
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self' https://127.0.0.1:* wss://127.0.0.1:* https://localhost:* "
-    "wss://localhost:*; frame-ancestors 'none'; "
+    "wss://localhost:* http://127.0.0.1:27442; frame-ancestors 'none'; "
     "form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 

@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 
+from agent.config.settings import DEFAULT_PING_PORT
 from agent.demo.portal_tls import ensure_portal_certificate
 from tests.browser import harness
+
+PING_PORT = DEFAULT_PING_PORT
 
 
 def _require(path_or_tool: str, package: str) -> None:
@@ -68,7 +71,8 @@ class Stack:
         self.agent.start()
 
     def bridge_options(self, **extra: Any) -> dict[str, Any]:
-        """What the page's bridge is told: the test agent's port; no http ping port."""
+        """What the page's bridge is told: the test agent's port; no http ping port (tests
+        that diagnose failures set ``pingPorts`` themselves)."""
         return {
             "ports": [self.agent_port],
             "pingPorts": [],
@@ -121,6 +125,9 @@ def stack(
         answers,
         port=harness.free_port(),
         allow_origins=[f"https://127.0.0.1:{portal_port}"],
+        # The real ping port: the portal's CSP allows exactly http://127.0.0.1:27442, as it
+        # does for users. If another program holds it, the agent starts without the ping.
+        ping_port=PING_PORT,
     )
     agent.start()
     playwright = browser = None

@@ -169,10 +169,16 @@ def python_env(kyso_home: Path, **extra: str) -> dict[str, str]:
 
 
 def agent_process(
-    kyso_home: Path, answers: Path, *, port: int, allow_origins: list[str], name: str = "agent"
+    kyso_home: Path,
+    answers: Path,
+    *,
+    port: int,
+    allow_origins: list[str],
+    ping_port: int = 0,
+    name: str = "agent",
 ) -> Process:
     """``kyso-agent run`` on ``port`` (kept across restarts, as the real default port is) with
-    the scripted prompter reading ``answers``."""
+    the scripted prompter reading ``answers``; the plain-http ping on ``ping_port`` (0: off)."""
     argv = [
         sys.executable,
         "-m",
@@ -181,6 +187,8 @@ def agent_process(
         "--headless",
         "--port",
         str(port),
+        "--ping-port",
+        str(ping_port),
         "--json",
         "--prompter",
         f"scripted:{answers}",

@@ -10,21 +10,16 @@ certificate, the token pulled out while the consent dialog is open.
 from __future__ import annotations
 
 import shutil
-import ssl
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 
 from agent.demo import tokens as demo_tokens
 from tests.browser import harness, pages
-from tests.browser.conftest import Stack
+from tests.browser.conftest import PING_PORT, Stack
 
 pytestmark = pytest.mark.browser
-BRIDGE_DIR = harness.REPO / "bridge_js"
 
 
 @pytest.fixture
@@ -57,8 +52,11 @@ def expect(status: Any, code: str, *phrases: str) -> str:
 
 
 def test_agent_not_running(stack: Stack, shared_portal: str) -> None:
-    """Nothing listens where the agent should be: how to start (or install) Kyso."""
-    context = stack.new_context(bridge=stack.bridge_options(ports=[harness.free_port()]))
+    """Nothing listens where the agent should be, and nothing answers the ping: how to start
+    (or install) Kyso. (The stack's own agent holds the real ping port, so this page pings a
+    port where nothing runs.)"""
+    options = stack.bridge_options(ports=[harness.free_port()], pingPorts=[harness.free_port()])
+    context = stack.new_context(bridge=options)
     page = context.new_page()
     status = attempt_register(page, shared_portal)
     expect(status, "AGENT_UNREACHABLE", "Không kết nối được tới Kyso", "kyso-agent run")
@@ -66,114 +64,46 @@ def test_agent_not_running(stack: Stack, shared_portal: str) -> None:
     context.close()
 
 
-@dataclass
-class Untrusting:
-    """A Chromium that trusts the portal but NOT the agent's local CA (a user who never ran
-    'kyso-agent trust install'), and a bare HTTPS page that runs the bridge on ``page_port``."""
-
-    browser: Any
-    page_port: int
-
-
-class _BridgePage(BaseHTTPRequestHandler):
-    """A minimal page with the bridge (no portal CSP): connect() and show the error."""
-
-    PAGE = (
-        b"<!doctype html><meta charset=utf-8><title>Kyso</title><body>"
-        b"<script type=module>import {KysoBridge} from '/kyso-bridge/kyso-bridge.mjs';"
-        b"new KysoBridge(window.KYSO_BRIDGE_OPTIONS).connect().then("
-        b"() => { document.body.dataset.result = 'connected'; },"
-        b"(e) => { document.body.textContent = e.userText(); document.body.dataset.result = e.code; });"
-        b"</script>"
-    )
-
-    def do_GET(self) -> None:
-        if self.path == "/":
-            body, kind = self.PAGE, "text/html; charset=utf-8"
-        elif self.path.startswith("/kyso-bridge/") and ".." not in self.path:
-            target = BRIDGE_DIR / self.path.removeprefix("/kyso-bridge/")
-            if not target.is_file():
-                self.send_error(404)
-                return
-            body, kind = target.read_bytes(), "text/javascript"
-        else:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _Ping(BaseHTTPRequestHandler):
-    """The plain-http /v1/ping proposed for the agent (empty 204; see bridge_js/README.md)."""
-
-    def do_GET(self) -> None:
-        self.send_response(204 if self.path == "/v1/ping" else 404)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-def _serve(server: HTTPServer) -> HTTPServer:
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @pytest.fixture(scope="module")
-def untrusting(stack: Stack) -> Iterator[Untrusting]:
-    """See :class:`Untrusting`."""
-    page_server = HTTPServer(("127.0.0.1", 0), _BridgePage)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(stack.portal_tls / "portal.pem", stack.portal_tls / "portal.key")
-    page_server.socket = context.wrap_socket(page_server.socket, server_side=True)
-    _serve(page_server)
-    port = page_server.server_address[1]
+def untrusting(stack: Stack) -> Iterator[Any]:
+    """A Chromium that trusts the portal but NOT the agent's local CA (a user who never ran
+    'kyso-agent trust install')."""
     home = harness.chromium_home(stack.root / "home-untrusting", stack.portal_tls / "portal-ca.pem")
-    browser = harness.launch_chromium(
-        stack.playwright, home, [stack.portal_port, stack.other_port, port]
-    )
-    yield Untrusting(browser, port)
+    browser = harness.launch_chromium(stack.playwright, home, [stack.portal_port, stack.other_port])
+    yield browser
     browser.close()
-    page_server.shutdown()
-    page_server.server_close()
 
 
-def test_certificate_not_trusted(stack: Stack, shared_portal: str, untrusting: Untrusting) -> None:
-    """The agent runs but this browser does not trust its CA. Without the agent-side ping the
-    page cannot tell this from "not running": the message says both, with 'trust install'."""
-    context = stack.new_context(browser=untrusting.browser)
+def test_certificate_not_trusted(stack: Stack, shared_portal: str, untrusting: Any) -> None:
+    """Kyso runs but this browser does not trust its CA. The agent's plain-http ping answers
+    (allowed by the portal's CSP), so the page names the real cause and the one fix."""
+    assert stack.agent.ready.get("ping_port") == PING_PORT, (
+        f"port {PING_PORT} (the agent's ping) is held by another program: stop it and re-run"
+    )
+    options = stack.bridge_options(pingPorts=[PING_PORT])
+    context = stack.new_context(browser=untrusting, bridge=options)
     page = context.new_page()
     status = attempt_register(page, shared_portal)
-    expect(status, "AGENT_UNREACHABLE", "kyso-agent trust install")
+    expect(
+        status,
+        "CERT_NOT_TRUSTED",
+        "Kyso đang chạy, nhưng trình duyệt này chưa tin cậy chứng thư bảo mật (TLS) của Kyso",
+        "kyso-agent trust install",
+    )
+    harness.screenshot(page, "err-chua-tin-cay-chung-thu", full_page=False)
     context.close()
 
 
-def test_certificate_not_trusted_named_when_the_ping_answers(
-    stack: Stack, untrusting: Untrusting
+def test_certificate_not_trusted_without_ping(
+    stack: Stack, shared_portal: str, untrusting: Any
 ) -> None:
-    """With a plain-http ping answering (the agent-side change proposed for the diagnosis), the
-    bridge names the real cause in a real Chromium. A bare page is used: the portal's CSP
-    does not list the ping's http origin (see bridge_js/README.md)."""
-    ping = _serve(HTTPServer(("127.0.0.1", 0), _Ping))
-    try:
-        origin = f"https://127.0.0.1:{untrusting.page_port}"
-        options = stack.bridge_options(pingPorts=[ping.server_address[1]])
-        context = stack.new_context(browser=untrusting.browser, bridge=options, origins=(origin,))
-        page = context.new_page()
-        page.goto(origin + "/")
-        page.locator("body[data-result]").wait_for(state="attached")
-        assert page.locator("body").get_attribute("data-result") == "CERT_NOT_TRUSTED"
-        assert "kyso-agent trust install" in page.locator("body").inner_text()
-        context.close()
-    finally:
-        ping.shutdown()
-        ping.server_close()
+    """A page that turned the ping off (or an agent too old to serve it) cannot tell an
+    untrusted certificate from "not running": the message says both, with 'trust install'."""
+    context = stack.new_context(browser=untrusting, bridge=stack.bridge_options(pingPorts=[]))
+    page = context.new_page()
+    status = attempt_register(page, shared_portal)
+    expect(status, "AGENT_UNREACHABLE", "kyso-agent run", "kyso-agent trust install")
+    context.close()
 
 
 def test_local_network_access_denied(stack: Stack, shared_portal: str) -> None:
@@ -193,7 +123,9 @@ def test_origin_refused_in_pairing(stack: Stack, other_portal: str) -> None:
     context = stack.new_context()
     page = context.new_page()
     status = attempt_register(page, other_portal)
-    text = expect(status, "ORIGIN_NOT_ALLOWED", "không được phép dùng USB token", "Cho phép")
+    text = expect(
+        status, "ORIGIN_NOT_ALLOWED", "không được phép dùng USB token", "Cho phép", "thoát Kyso"
+    )
     assert other_portal in text
     harness.screenshot(page, "err-trang-khong-duoc-phep", full_page=False)
     context.close()

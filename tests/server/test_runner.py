@@ -52,6 +52,9 @@ def test_kyso_agent_run_serves_until_sigterm(demo, tmp_path: Path) -> None:
     env = {**os.environ, "KYSO_POLICY_FILE": str(tmp_path / "none.toml")}
     answers = tmp_path / "answers.json"
     answers.write_text("{}")
+    with socket.socket() as probe:  # a free port for the plain-http ping (not the real 27442)
+        probe.bind(("127.0.0.1", 0))
+        ping_port = probe.getsockname()[1]
     argv = [
         sys.executable,
         "-m",
@@ -60,6 +63,8 @@ def test_kyso_agent_run_serves_until_sigterm(demo, tmp_path: Path) -> None:
         "--headless",
         "--port",
         "0",
+        "--ping-port",
+        str(ping_port),
         "--json",
         "--allow-origin",
         ORIGIN,
@@ -81,6 +86,10 @@ def test_kyso_agent_run_serves_until_sigterm(demo, tmp_path: Path) -> None:
         with urllib.request.urlopen(ready["info"], context=context, timeout=10) as response:
             info = json.loads(response.read())
         assert info["port"] == ready["port"] and info["scripted_prompter"] is True
+        assert ready["ping_port"] == info["ping_port"] == ping_port
+        ping = f"http://127.0.0.1:{ping_port}/v1/ping"
+        with urllib.request.urlopen(ping, timeout=10) as response:
+            assert response.status == 204 and response.read() == b""
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
@@ -190,6 +199,7 @@ def test_doctor_shows_port_trust_and_the_source_of_each_setting(demo, tmp_path: 
     policy = tmp_path / "policy.toml"
     policy.write_text(
         'allowed_origins = ["https://dichvucong.baohiemxahoi.gov.vn"]\nport = 27999\n'
+        "ping_port = 0\n"
     )
     env = {**os.environ, "KYSO_POLICY_FILE": str(policy)}
     proc = subprocess.run(
@@ -204,6 +214,7 @@ def test_doctor_shows_port_trust_and_the_source_of_each_setting(demo, tmp_path: 
     settings = {row["setting"]: row for row in report["settings"]}
     assert settings["port"]["value"] == 27999 and settings["port"]["source"] == "policy"
     assert settings["prompter"]["source"] == "default"
+    assert settings["ping_port"]["value"] == 0 and settings["ping_port"]["source"] == "policy"
     assert report["policy"] == str(policy) and report["ports"] == [27999]
     assert report["running"] is None  # nothing listens on 27999
     assert report["allowed_origins"] == [

@@ -18,6 +18,8 @@ def info(core: AgentCore) -> dict[str, Any]:
         "version": __version__,
         "protocol": list(PROTOCOL_VERSIONS),
         "port": core.port,
+        # Where GET http://127.0.0.1:PORT/v1/ping answers (null: off or its port was taken).
+        "ping_port": core.ping_port,
         # Loud on purpose: a page (and its user) can see that nobody is being asked.
         "scripted_prompter": settings.scripted_prompter
         or core.services.prompter.name == "scripted",
