@@ -11,7 +11,7 @@ APT_PACKAGES=(
   softhsm2 opensc                               # PKCS#11: demo/test tokens, pkcs11-tool
   libnss3-tools                                 # certutil: trust the local TLS CA in browsers
   xmlsec1 openssl                               # independent verifiers used by the tests
-  chromium xvfb xauth                           # browser tests (never 'playwright install')
+  chromium xvfb xauth                           # browser tests: Debian's Chromium, no browser download
   nodejs                                        # the JavaScript bridge's tests (node --test)
   xdotool trayer                                # dialog typing and a tray host, under Xvfb
   wixl msitools                                 # building and inspecting the MSI

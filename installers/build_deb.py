@@ -23,7 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # installers/ is on sys.path: the build scripts run as plain files
     REPO,
+    add_dependency_wheel_options,
     build_wheel,
+    gather_wheels,
     is_pure_wheel,
     read_version,
     require_tools,
@@ -131,23 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist", help="output folder")
     parser.add_argument("--wheel", type=Path, help="use this Kyso wheel instead of building one")
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--linux-wheels", type=Path, help="folder of the dependencies' wheels")
-    group.add_argument(
-        "--download-linux-wheels",
-        action="store_true",
-        help="download them for this Python now (the package then installs offline)",
+    add_dependency_wheel_options(
+        parser,
+        "linux",
+        folder_help="folder of the dependencies' wheels",
+        download_help="download them for this Python now (the package then installs offline)",
     )
     args = parser.parse_args(argv)
-    extra: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="kyso-linuxwheels-") as tmp:
-        wheel = args.wheel
-        if args.download_linux_wheels:
-            wheel = wheel or build_wheel(Path(tmp) / "kyso")
-            extra = download_linux_wheels(wheel, Path(tmp) / "deps")
-        elif args.linux_wheels:
-            extra = [w for w in args.linux_wheels.glob("*.whl")]
-            extra = [w for w in extra if not w.name.startswith("kyso_agent-")]
+        wheel, extra = gather_wheels(args, "linux", download_linux_wheels, Path(tmp))
         deb = build_deb(args.out, wheel=wheel, extra_wheels=extra)
     print(f"built {deb} ({deb.stat().st_size // 1024} KiB, {1 + len(extra)} wheels)")
     if not extra:

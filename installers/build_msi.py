@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # installers/ is on sys.path: the build scripts run as plain files
     REPO,
+    add_dependency_wheel_options,
     build_wheel,
+    gather_wheels,
     msi_version,
     read_version,
     require_tools,
@@ -202,25 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist", help="output folder")
     parser.add_argument("--wheel", type=Path, help="use this Kyso wheel instead of building one")
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--windows-wheels", type=Path, help="folder of the dependencies' win_amd64 wheels"
-    )
-    group.add_argument(
-        "--download-windows-wheels",
-        action="store_true",
-        help="download them from the package index now (so first start works offline)",
+    add_dependency_wheel_options(
+        parser,
+        "windows",
+        folder_help="folder of the dependencies' win_amd64 wheels",
+        download_help="download them from the package index now (so first start works offline)",
     )
     args = parser.parse_args(argv)
-    extra: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="kyso-winwheels-") as tmp:
-        wheel = args.wheel
-        if args.download_windows_wheels:
-            wheel = wheel or build_wheel(Path(tmp) / "kyso")
-            extra = download_windows_wheels(wheel, Path(tmp) / "deps")
-        elif args.windows_wheels:
-            extra = [w for w in args.windows_wheels.glob("*.whl")]
-            extra = [w for w in extra if not w.name.startswith("kyso_agent-")]
+        wheel, extra = gather_wheels(args, "windows", download_windows_wheels, Path(tmp))
         msi = build_msi(args.out, wheel=wheel, extra_wheels=extra)
     print(f"built {msi} ({msi.stat().st_size // 1024} KiB, {1 + len(extra)} wheels)")
     if not extra:

@@ -6,12 +6,13 @@ only needed to build the wheel: it has setuptools >= 70.1, which builds wheels o
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,3 +106,29 @@ def _default_python(repo: Path) -> str:
 def is_pure_wheel(name: str) -> bool:
     """True for ``...-none-any.whl`` (runs anywhere); False for platform wheels."""
     return name.endswith("-none-any.whl")
+
+
+def add_dependency_wheel_options(
+    parser: argparse.ArgumentParser, platform: str, *, folder_help: str, download_help: str
+) -> None:
+    """``--<platform>-wheels DIR`` or ``--download-<platform>-wheels``: the dependencies to ship."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(f"--{platform}-wheels", type=Path, help=folder_help)
+    group.add_argument(f"--download-{platform}-wheels", action="store_true", help=download_help)
+
+
+def gather_wheels(
+    args: argparse.Namespace,
+    platform: str,
+    download: Callable[[Path, Path], list[Path]],
+    tmp: Path,
+) -> tuple[Path | None, list[Path]]:
+    """The Kyso wheel to package (None: the builder makes one) and the dependency wheels."""
+    wheel: Path | None = args.wheel
+    if getattr(args, f"download_{platform}_wheels"):
+        wheel = wheel or build_wheel(tmp / "kyso")
+        return wheel, download(wheel, tmp / "deps")
+    folder: Path | None = getattr(args, f"{platform}_wheels")
+    if folder:
+        return wheel, [w for w in folder.glob("*.whl") if not w.name.startswith("kyso_agent-")]
+    return wheel, []
