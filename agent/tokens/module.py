@@ -215,14 +215,18 @@ class Pkcs11Module:
             self._lib = None
 
     # ---- discovery ---------------------------------------------------------------------------
-    async def scan(self) -> list[TokenInfo]:
-        """The tokens present now. Slots that error out are treated as empty (token pulled)."""
-        return await self.worker.run(self._w_scan)
+    async def scan(self, *, rediscover: bool = False) -> list[TokenInfo]:
+        """The tokens present now. Slots that error out are treated as empty (token pulled).
 
-    def _w_scan(self) -> list[TokenInfo]:
+        ``rediscover`` (the hot-plug monitor's periodic pass) also re-initialises a module with a
+        fixed slot list, so that a re-inserted token appears; ordinary listings on a request's
+        path never pay for that (it reloads every token the module has)."""
+        return await self.worker.run(self._w_scan, rediscover)
+
+    def _w_scan(self, rediscover: bool) -> list[TokenInfo]:
         if self._lib is None:
             return []
-        if self.candidate.reinitialize_to_rescan and self._open_sessions == 0:
+        if rediscover and self.candidate.reinitialize_to_rescan and self._open_sessions == 0:
             self._lib.reinitialize()
         elif self._has_slot_events:
             try:

@@ -139,9 +139,11 @@ class TokenService:
         tokens, _failed = await self._scan_all()
         return tokens
 
-    async def _scan_all(self) -> tuple[list[TokenInfo], set[str]]:
+    async def _scan_all(self, *, rediscover: bool = False) -> tuple[list[TokenInfo], set[str]]:
         """Tokens present now, and the paths of the modules whose scan failed."""
-        results = await asyncio.gather(*(m.scan() for m in self._modules), return_exceptions=True)
+        results = await asyncio.gather(
+            *(m.scan(rediscover=rediscover) for m in self._modules), return_exceptions=True
+        )
         tokens: list[TokenInfo] = []
         failed: set[str] = set()
         for module, result in zip(self._modules, results, strict=True):
@@ -268,7 +270,7 @@ class TokenService:
 
     async def _current_with_failed_kept(self) -> dict[tuple[str, str], TokenInfo]:
         """Tokens present now; for a module whose scan failed, the tokens it had before."""
-        tokens, failed = await self._scan_all()
+        tokens, failed = await self._scan_all(rediscover=True)
         current = {t.key: t for t in tokens}
         current.update({k: t for k, t in self._known.items() if t.module in failed})
         return current

@@ -131,20 +131,48 @@ async def test_a_failed_scan_or_a_transient_slot_error_is_not_a_removal(token_se
     real_scan = module.scan
     calls = {"n": 0}
 
-    async def flaky_scan():
+    async def flaky_scan(**kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("module hiccup")
-        return await real_scan()
+        return await real_scan(**kwargs)
 
     monkeypatch.setattr(module, "scan", flaky_scan)
     assert await token_service.rescan() == []
 
-    async def one_slot_missing_once():
+    async def one_slot_missing_once(**kwargs):
         calls["n"] += 1
-        tokens = await real_scan()
+        tokens = await real_scan(**kwargs)
         return tokens[1:] if calls["n"] == 2 else tokens
 
     monkeypatch.setattr(module, "scan", one_slot_missing_once)
     assert await token_service.rescan() == []
     assert calls["n"] == 3, "a missing token must be confirmed by a second scan"
+
+
+async def test_listing_never_reinitialises_the_module_only_the_hot_plug_pass_does(token_service):
+    """Re-initialising a fixed-slot module reloads every token: it belongs to the monitor's
+    periodic pass, not to each request's certificate lookup."""
+    module = token_service._modules[0]
+    calls: list[str] = []
+
+    class ReinitSpy:
+        def __init__(self, lib):
+            self.real = lib
+
+        def reinitialize(self):
+            calls.append("reinitialize")
+            self.real.reinitialize()
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    module._lib = ReinitSpy(module._lib)
+    try:
+        await token_service.list_tokens()
+        await token_service.list_certificates()
+        assert calls == []
+        await token_service.rescan()
+        assert calls == ["reinitialize"]
+    finally:
+        module._lib = module._lib.real
