@@ -155,6 +155,21 @@ async def bench(n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
             )
 
     agent = AgentProcess(pin)
+    try:
+        return await _measure_agent(agent, n, clients, thumbprint, direct_hash, direct_challenge)
+    finally:
+        agent.stop()  # whatever happened above, the benchmark leaves no agent behind
+        await tokens.close()
+
+
+async def _measure_agent(
+    agent: AgentProcess,
+    n: int,
+    clients: int,
+    thumbprint: str,
+    direct_hash: Callable[[int], Awaitable[None]],
+    direct_challenge: Callable[[int], Awaitable[None]],
+) -> dict[str, dict[str, dict[str, float]]]:
     ready = agent.start()
     client_ssl = ssl.create_default_context(cafile=str(default_directory() / "ca.pem"))
     results: dict[str, dict[str, dict[str, float]]] = {}
@@ -206,8 +221,6 @@ async def bench(n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
         if notifications:
             print(f"(notifications received during the run: {notifications[:3]})")
     rss = agent.rss_mb_idle
-    agent.stop()
-    await tokens.close()
     results["agent process"] = {"start-up": {"ready_s": ready, "idle_rss_mb": rss}}
     return results
 
@@ -268,9 +281,13 @@ class AgentProcess:
 
     def stop(self) -> None:
         """SIGTERM, and wait for a clean exit."""
-        if self.proc is not None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # our own child, hung: never leave it running
+                self.proc.kill()
+                self.proc.wait(timeout=10)
 
 
 def main() -> int:
