@@ -36,7 +36,9 @@ def normalize_origin(value: str, *, allow_http_localhost: bool = False) -> str:
         raise ValueError(f"{value!r} is not an origin")
     parts = urlsplit(value)
     scheme = parts.scheme.lower()
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+    # "@", "?" and "#" never appear in an origin a browser sends; an empty user ("https://@h")
+    # or a bare "?" would otherwise slip through urlsplit's parsed fields.
+    if parts.path not in ("", "/") or "@" in parts.netloc or any(c in value for c in "?#"):
         raise ValueError(f"{value!r} is not an origin (it has a path, query or user)")
     try:
         port = parts.port

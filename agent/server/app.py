@@ -126,13 +126,21 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         allow_user_origins=settings.allow_user_origins,
     )
     if is_ws:
-        if verdict is OriginVerdict.ASK and origin is not None:
+        # Only a real WebSocket handshake may pair: a fetch() to this path is a mere probe.
+        upgrade = (
+            request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket"
+        )
+        if verdict is OriginVerdict.ASK and origin is not None and upgrade:
             verdict = (
                 OriginVerdict.ALLOWED
                 if await request.app[PAIRING_KEY].ask(origin)
                 else OriginVerdict.REFUSED
             )
         if verdict is not OriginVerdict.ALLOWED or origin is None:
+            if not upgrade:
+                return _error_response(
+                    403, KysoError("ORIGIN_NOT_ALLOWED", {"origin": (header or "")[:200]})
+                )
             log.warning("refused a WebSocket from origin %r", header)
             return await _refuse_ws(request, "ORIGIN_NOT_ALLOWED", CLOSE_ORIGIN_NOT_ALLOWED)
         request[ORIGIN_KEY] = origin

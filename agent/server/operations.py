@@ -33,6 +33,10 @@ class PendingLimiter:
         self._origins: Counter[str] = Counter()
         self._connections: set[int] = set()
 
+    def pending(self, origin: str) -> int:
+        """Signing operations this origin has waiting or running."""
+        return self._origins.get(origin, 0)
+
     @contextlib.contextmanager
     def hold(self, origin: str, connection_id: int) -> Iterator[None]:
         """Reserve a place for one operation, or raise ACTION_PENDING."""

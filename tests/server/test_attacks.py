@@ -11,6 +11,7 @@ import json
 import aiohttp
 import pytest
 
+from agent.server.app import CORE_KEY
 from tests.conftest import cert_thumbprint
 from tests.server.conftest import ORIGIN
 
@@ -130,6 +131,23 @@ async def test_cors_preflight_from_a_foreign_origin_is_refused(agent) -> None:
     assert_nothing_signed(agent)
 
 
+@pytest.mark.parametrize("method", ["GET", "POST", "OPTIONS"])
+async def test_plain_https_request_to_the_ws_path_never_asks_to_pair(agent, method) -> None:
+    # A page's fetch() to /v1/ws (no WebSocket upgrade) is a probe, not a connection: it must
+    # not pop up the pairing question, nor get an origin approved behind the user's back.
+    headers = {"Origin": "https://probe.example", "Access-Control-Request-Method": "GET"}
+    response = await agent.http(method, "/v1/ws", headers=headers)
+    assert response.status == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "https://probe.example" not in agent.approvals
+    assert_nothing_signed(agent)
+    # A real WebSocket from that origin is still asked about as before.
+    await agent.client("https://probe.example")
+    assert [(p.kind, p.summary) for p in agent.prompter.prompts] == [
+        ("pair", "https://probe.example")
+    ]
+
+
 async def test_private_network_preflight_for_an_allowed_origin(agent) -> None:
     headers = {
         "Origin": ORIGIN,
@@ -234,6 +252,32 @@ async def test_flood_from_one_page_is_bounded_and_ends(demo, harness) -> None:
     assert codes.count("OK") == 1  # the page cannot stack prompts
     assert set(codes) == {"OK", "ACTION_PENDING", "BUSY"}
     assert harness.prompter.count("consent") == 1 and harness.prompter.count("pin") == 1
+
+
+async def test_a_waiting_page_cannot_make_the_agent_decode_more_documents(demo, harness) -> None:
+    # While a page's signing request waits for the user, its further signing requests must be
+    # refused with ACTION_PENDING before their documents are decoded and parsed: otherwise 64
+    # connections x 32 requests x 50 MB documents are all held and parsed at once (memory).
+    await harness.start()
+    harness.prompter.path.write_text(
+        json.dumps({"consent": "allow", "pin": "123456", "delay_seconds": {"consent": 1.0}})
+    )
+    first, second = await harness.client(), await harness.client()
+    params = {"digest": DIGEST, "certificate": cert_thumbprint(demo, "org")}
+    waiting = asyncio.create_task(first.request("sign.hash", params))
+    limiter = harness.agent.runner.app[CORE_KEY].limiter
+    while not limiter.pending(ORIGIN):
+        await asyncio.sleep(0.01)  # until the first request holds its place (poll, no timing)
+    not_xml = base64.b64encode(b"x" * 100_000).decode()
+    for client in (first, second):
+        reply = await client.request("sign.xml", {"document": not_xml})
+        assert reply["error"]["data"]["code"] == "ACTION_PENDING", reply
+        reply = await client.request("sign.batch", {"items": [{"kind": "cms", "data": "%%"}]})
+        assert reply["error"]["data"]["code"] == "ACTION_PENDING", reply
+    assert "result" in await waiting
+    # Once nothing is pending, the same bad document gets its own clear error.
+    reply = await first.request("sign.xml", {"document": not_xml})
+    assert reply["error"]["data"]["code"] not in ("ACTION_PENDING", "INTERNAL_ERROR"), reply
 
 
 async def test_connection_limit(harness) -> None:

@@ -124,6 +124,7 @@ class Prepared:
 
 
 SignFn = Callable[[Signer, Prepared, CallContext], Awaitable[Any]]
+PrepareFn = Callable[[], Awaitable[Prepared]]
 
 
 async def run_signing(
@@ -131,14 +132,21 @@ async def run_signing(
     *,
     action: str,
     thumbprint: str | None,
-    prepared: Prepared,
+    prepared: Prepared | PrepareFn,
     sign: SignFn,
     purpose: Literal["sign", "auth"] = "sign",
 ) -> Any:
-    """Limits, certificate, consent, PIN, signature — in that order, nothing skipped."""
+    """Limits, certificate, consent, PIN, signature — in that order, nothing skipped.
+
+    ``prepared`` may be a coroutine function that decodes the documents: it runs only once the
+    page holds its place, so a page that already has a request waiting gets ACTION_PENDING
+    before its next documents are decoded and parsed (no pile of 50 MB documents in memory).
+    """
     core = ctx.core
-    ctx.sha256 = prepared.sha256
     with core.limiter.hold(ctx.origin, ctx.connection_id):
+        if not isinstance(prepared, Prepared):
+            prepared = await prepared()
+        ctx.sha256 = prepared.sha256
         cert = await resolve_certificate(ctx, thumbprint, purpose)
         ctx.thumbprint = cert.thumbprint
         async with core.queue.turn(cert.token.key):

@@ -27,28 +27,31 @@ class SignBatch(Command):
     async def run(self, ctx: CallContext, params: dict[str, Any]) -> Any:
         """Sign every item; ``stop_on_error`` skips the rest after the first failure."""
         limit = ctx.core.settings.max_document_bytes
-        prepared_items = []
-        total = 0
-        for index, item in enumerate(params["items"]):
-            try:
-                consent_item, payload, digest = await PREPARE[item["kind"]](item, limit)
-            except KysoError as exc:
-                exc.details.setdefault("item", index)
-                raise
-            total += len(payload[0]) if item["kind"] == "xml" else 0
-            if total > limit:
-                raise KysoError("DOCUMENT_TOO_LARGE", {"size": total, "limit": limit})
-            prepared_items.append((item["kind"], consent_item, payload, digest))
-        prepared = Prepared(
-            tuple(p[1] for p in prepared_items),
-            (prepared_items, bool(params.get("stop_on_error", False))),
-            count=len(prepared_items),
-        )
+
+        async def prepare() -> Prepared:
+            prepared_items = []
+            total = 0
+            for index, item in enumerate(params["items"]):
+                try:
+                    consent_item, payload, digest = await PREPARE[item["kind"]](item, limit)
+                except KysoError as exc:
+                    exc.details.setdefault("item", index)
+                    raise
+                total += len(payload[0]) if item["kind"] == "xml" else 0
+                if total > limit:
+                    raise KysoError("DOCUMENT_TOO_LARGE", {"size": total, "limit": limit})
+                prepared_items.append((item["kind"], consent_item, payload, digest))
+            return Prepared(
+                tuple(p[1] for p in prepared_items),
+                (prepared_items, bool(params.get("stop_on_error", False))),
+                count=len(prepared_items),
+            )
+
         return await run_signing(
             ctx,
             action=self.method,
             thumbprint=params.get("certificate"),
-            prepared=prepared,
+            prepared=prepare,
             sign=self._sign_all,
         )
 

@@ -123,11 +123,13 @@ class _SingleSign(Command):
 
     async def run(self, ctx: CallContext, params: dict[str, Any]) -> Any:
         """Prepare (no prompt yet), then the signing pipeline."""
-        item, payload, digest = await PREPARE[self.kind](
-            params, ctx.core.settings.max_document_bytes
-        )
-        ctx.sha256 = digest
         sign = SIGN[self.kind]
+
+        async def prepare() -> Prepared:
+            item, payload, digest = await PREPARE[self.kind](
+                params, ctx.core.settings.max_document_bytes
+            )
+            return Prepared((item,), payload, sha256=digest)
 
         async def do_sign(signer: Signer, prepared: Prepared, ctx: CallContext) -> Any:
             return await sign(signer, prepared.payload)
@@ -136,7 +138,7 @@ class _SingleSign(Command):
             ctx,
             action=self.method,
             thumbprint=params.get("certificate"),
-            prepared=Prepared((item,), payload, sha256=digest),
+            prepared=prepare,
             sign=do_sign,
         )
 
