@@ -114,6 +114,9 @@ def choose_from(request: CertificateChoice, wanted: str | None) -> CertificateIn
     return None
 
 
+MAX_RECORDED_PROMPTS = 1000
+
+
 class ScriptedPrompter:
     """Answers pairing, certificate choice, consent and PIN from a JSON file read at each prompt."""
 
@@ -158,6 +161,9 @@ class ScriptedPrompter:
 
     def _record(self, kind: str, summary: str, answer: str) -> None:
         self.prompts.append(PromptRecord(kind, summary, answer))
+        # An unattended agent answers forever: keep only the recent prompts, not every one.
+        if len(self.prompts) > MAX_RECORDED_PROMPTS:
+            del self.prompts[:-MAX_RECORDED_PROMPTS]
         log.info("scripted prompter answered %s (%s): %s", kind, summary, answer)
 
     async def pair(self, request: PairingRequest) -> PairingAnswer:

@@ -117,3 +117,17 @@ def test_any_json_parses_and_only_exact_words_grant_anything(data) -> None:
     if answers.consent:
         assert str(raw.get("consent")).lower() in {"allow", "yes"}
     assert all(delay >= 0 for _, delay in answers.delays) and answers.default_delay >= 0
+
+
+async def test_an_unattended_agent_keeps_only_the_recent_prompts(tmp_path, monkeypatch):
+    """The scripted prompter serves unattended machines for months: its record is bounded."""
+    import agent.ui.scripted as scripted
+    from agent.ui.api import PairingRequest
+
+    monkeypatch.setattr(scripted, "MAX_RECORDED_PROMPTS", 5)
+    answers = tmp_path / "answers.json"
+    answers.write_text('{"pair": "once"}')
+    prompter = scripted.ScriptedPrompter(answers)
+    for i in range(12):
+        await prompter.pair(PairingRequest(f"https://s{i}.example"))
+    assert [p.summary for p in prompter.prompts] == [f"https://s{i}.example" for i in range(7, 12)]
