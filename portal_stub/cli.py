@@ -97,16 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _demo_trust() -> tuple[list[str], list[str]]:
-    from agent.demo import tokens as demo_tokens
-
-    manifest = demo_tokens.load_manifest()
-    if not manifest:
-        return [], []
-    ca = manifest["ca"]
-    return [ca["root"], ca["issuing"]], [ca["crl"], ca["root_crl"]]
-
-
 def _default_db() -> str:
     from agent.config.paths import data_dir
 
@@ -119,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     trust, crls = args.trust, args.crl
     if not trust:
-        trust, demo_crls = _demo_trust()
+        from agent.demo import tokens as demo_tokens
+
+        trust, demo_crls = demo_tokens.trust_files()
         crls = crls or demo_crls
         if not trust:
             print(

@@ -10,6 +10,7 @@ from typing import Any
 from asn1crypto import pem
 
 from agent.cli.common import (
+    add_module_argument,
     add_signing_arguments,
     choose_certificate,
     pin_provider,
@@ -74,13 +75,7 @@ def register(sub: Any) -> None:
     p.add_argument("--pss", action="store_true", help="RSA-PSS instead of PKCS#1 v1.5 (RSA keys)")
     p.add_argument("-o", "--output", metavar="OUT", help="where to write (default FILE.p7s)")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
-    p.add_argument(
-        "--module",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="also try this PKCS#11 module (repeatable)",
-    )
+    add_module_argument(p)
     add_signing_arguments(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run_sign_cms)

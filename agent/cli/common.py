@@ -28,6 +28,17 @@ PIN_FILE_ENV = "KYSO_PIN_FILE"
 MIN_THUMBPRINT_PREFIX = 8
 
 
+def add_module_argument(parser: argparse.ArgumentParser) -> None:
+    """--module PATH (repeatable): one more PKCS#11 module to try, the same in every command."""
+    parser.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also try this PKCS#11 module (repeatable)",
+    )
+
+
 def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
     """--cert, --token and --pin-file, with the same help everywhere."""
     parser.add_argument(
@@ -139,11 +150,12 @@ async def choose_certificate(
 
 
 def describe_choices(certs: list[TokenCertificate]) -> str:
-    """One line per certificate: thumbprint prefix, holder, identifier, token."""
+    """One line per certificate: thumbprint (whole, to copy into --cert), holder, identifier,
+    token."""
     lines = []
     for c in certs:
         ident = f"MST:{c.info.mst}" if c.info.mst else f"CCCD:{c.info.cccd}" if c.info.cccd else ""
-        lines.append(f"  {c.thumbprint[:16]}  {c.info.subject_display}  {ident}  [{c.token.label}]")
+        lines.append(f"  {c.thumbprint}  {c.info.subject_display}  {ident}  [{c.token.label}]")
     return "\n".join(lines)
 
 

@@ -51,16 +51,6 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _demo_trust() -> tuple[list[str], list[str]]:
-    from agent.demo import tokens as demo_tokens
-
-    manifest = demo_tokens.load_manifest()
-    if not manifest:
-        return [], []
-    ca = manifest["ca"]
-    return [ca["root"], ca["issuing"]], [ca["crl"], ca["root_crl"]]
-
-
 async def start_portal(
     *,
     tls: PortalTls,
@@ -79,7 +69,9 @@ async def start_portal(
     from portal_stub.config import PortalConfig
 
     if not trust:
-        trust, demo_crls = _demo_trust()
+        from agent.demo import tokens as demo_tokens
+
+        trust, demo_crls = demo_tokens.trust_files()
         crls = crls or demo_crls
     sock = _bind(host, port)
     actual = sock.getsockname()[1]

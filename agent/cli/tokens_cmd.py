@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
+from agent.cli.common import add_module_argument
 from agent.cli.output import print_json, table
 from agent.runtime import build_token_service
 
@@ -34,13 +35,7 @@ def register(sub: Any) -> None:
     ):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--json", action="store_true", help="print JSON for scripts")
-        p.add_argument(
-            "--module",
-            action="append",
-            default=[],
-            metavar="PATH",
-            help="also try this PKCS#11 module (repeatable)",
-        )
+        add_module_argument(p)
         p.set_defaults(func=func)
 
 

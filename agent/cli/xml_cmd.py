@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import argparse
 import errno
-import getpass
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from agent.cli.common import (
+    add_module_argument,
+    choose_certificate,
+    pin_provider,
+    print_choices_hint,
+)
 from agent.cli.output import print_json
 from agent.errors import KysoError
 from agent.files import atomic_write
 from agent.signing.signer import Signer, TokenSigner
 from agent.signing.xml import check_xml_signature, sign_xml_file, verify_xml
 from agent.signing.xml.profiles import C14N_METHODS, HASHES, PROFILES, get_profile
-from agent.tokens.pin import PinRequest
+from agent.tokens.module import TokenCertificate
+from agent.tokens.service import TokenService
 
 SIGN_HELP = """\
 Ký số tệp hồ sơ XML bằng USB token / sign XML dossier files with your USB token.
@@ -83,13 +88,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--container", metavar="NAME", help="generic: root child that holds the signature"
     )
-    p.add_argument(
-        "--module",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="also try this PKCS#11 module (repeatable)",
-    )
+    add_module_argument(p)
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.set_defaults(func=run_sign)
 
@@ -119,33 +118,6 @@ def register(sub: Any) -> None:
     v.set_defaults(func=run_verify)
 
 
-class _TerminalPin:
-    """Asks the PIN once on the terminal without echo, or reads it from a file."""
-
-    def __init__(self, pin_file: Path | None) -> None:
-        self._pin_file = pin_file or (
-            Path(os.environ["KYSO_PIN_FILE"]) if os.environ.get("KYSO_PIN_FILE") else None
-        )
-
-    async def get_pin(self, request: PinRequest) -> str | None:
-        """The PIN for ``request``'s token."""
-        if self._pin_file is not None:
-            try:
-                return self._pin_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise KysoError(
-                    "INPUT_INVALID", {"detail": f"cannot read PIN file: {exc.strerror}"}
-                ) from exc
-        holder = request.certificate.subject_display if request.certificate else ""
-        try:
-            return (
-                getpass.getpass(f"Mã PIN của token '{request.token_label}' ({holder}) / PIN: ")
-                or None
-            )
-        except EOFError:
-            return None
-
-
 def output_path(source: Path, args: argparse.Namespace) -> Path:
     """Where the signed copy of ``source`` goes."""
     if args.output is not None:
@@ -154,32 +126,20 @@ def output_path(source: Path, args: argparse.Namespace) -> Path:
     return (args.out_dir / name) if args.out_dir is not None else source.with_name(name)
 
 
-async def _choose_certificate(service: Any, args: argparse.Namespace) -> Any:
-    if args.cert:
-        cert = await service.find_certificate(args.cert)
-        problems = cert.info.problems()
-        if problems:
-            # Signing is allowed (the token signs regardless), but the portal will refuse it.
-            sys.stderr.write(
-                f"Cảnh báo / warning: {cert.info.subject_display}: {', '.join(problems)} — "
-                "cơ quan nhận hồ sơ sẽ từ chối chữ ký này / the portal will reject this signature\n"
-            )
-        return cert
-    certs = [
-        c for c in await service.list_certificates() if c.has_private_key and not c.info.problems()
-    ]
-    if args.token:
-        certs = [c for c in certs if c.token.label == args.token]
-        if not certs:
-            raise KysoError("CERT_NOT_FOUND", {"detail": args.token})
-    if len(certs) == 1:
-        return certs[0]
-    if not certs:
-        raise KysoError("CERT_NOT_FOUND", {"detail": "no usable certificate"})
-    sys.stderr.write("Chọn chứng thư số bằng --cert / choose a certificate with --cert:\n")
-    for c in certs:
-        sys.stderr.write(f"  {c.thumbprint}  {c.info.subject_display}  [{c.token.label}]\n")
-    raise KysoError("CERT_CHOICE_NEEDED", {"count": len(certs)})
+async def _choose_certificate(service: TokenService, args: argparse.Namespace) -> TokenCertificate:
+    try:
+        cert = await choose_certificate(service, args.cert, args.token)
+    except KysoError as exc:
+        print_choices_hint(exc)
+        raise
+    problems = cert.info.problems()
+    if problems:
+        # Signing is allowed (the token signs regardless), but the portal will refuse it.
+        sys.stderr.write(
+            f"Cảnh báo / warning: {cert.info.subject_display}: {', '.join(problems)} — "
+            "cơ quan nhận hồ sơ sẽ từ chối chữ ký này / the portal will reject this signature\n"
+        )
+    return cert
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -234,7 +194,7 @@ async def run_sign(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     async with build_token_service(args.module) as service:
         cert = await _choose_certificate(service, args)
-        async with service.open_key(cert, _TerminalPin(args.pin_file)) as key:
+        async with service.open_key(cert, pin_provider(args.pin_file)) as key:
             signer = TokenSigner(key)
             results = await sign_batch(args.files, signer, args)
     return _report(results, args)

@@ -52,6 +52,16 @@ def load_manifest(root: Path | None = None) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def trust_files(root: Path | None = None) -> tuple[list[str], list[str]]:
+    """The demo PKI's CA certificates and CRLs (empty lists when there is no demo yet): what a
+    verifier such as the portal stub trusts by default."""
+    manifest = load_manifest(root)
+    if not manifest:
+        return [], []
+    ca = manifest["ca"]
+    return [ca["root"], ca["issuing"]], [ca["crl"], ca["root_crl"]]
+
+
 def activate(root: Path | None = None) -> str | None:
     """Point SoftHSM2 at the demo store in this process; returns the module path if a demo
     exists. Must run before the module is loaded (SoftHSM2 reads the variable at C_Initialize)."""

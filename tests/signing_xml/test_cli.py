@@ -15,6 +15,7 @@ from agent.cli.main import main
 from agent.errors import KysoError
 from agent.signing.signer import TokenSigner
 from agent.signing.xml import check_xml_signature
+from agent.tokens.pin import StaticPinProvider
 from tests.conftest import cert_thumbprint
 
 from .helpers import HOSO, PIN, xmlsec_verify
@@ -68,13 +69,13 @@ def test_batch_signs_with_one_login_and_removes_originals_after_readback(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     logins = []
-    original = xml_cmd._TerminalPin.get_pin
+    original = StaticPinProvider.get_pin  # --pin-file gives the PIN through this provider
 
     async def counting(self: Any, request: Any) -> str | None:
         logins.append(request.token_label)
         return await original(self, request)
 
-    monkeypatch.setattr(xml_cmd._TerminalPin, "get_pin", counting)
+    monkeypatch.setattr(StaticPinProvider, "get_pin", counting)
     code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
     assert code == 0 and report["signed"] == 2, report
     assert logins == ["KYSO DEMO 1"]  # one PIN prompt, one login for the whole batch
@@ -259,7 +260,7 @@ def test_pin_from_terminal_without_echo_or_from_env_file(
         prompts.append(prompt)
         return PIN
 
-    monkeypatch.setattr(xml_cmd.getpass, "getpass", fake_getpass)
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
     monkeypatch.delenv("KYSO_PIN_FILE", raising=False)
     thumb = cert_thumbprint(demo, "org")
     assert main(["sign-xml", str(files["a"]), str(files["b"]), "--cert", thumb]) == 0
