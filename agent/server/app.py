@@ -23,8 +23,8 @@ from agent.server.commands.info import info
 from agent.server.connection import Connection, Dispatcher
 from agent.server.context import AgentCore, Services
 from agent.server.origin import OriginVerdict, classify_origin, cors_headers, host_allowed
+from agent.server.pairing import Pairing
 from agent.server.peercred import same_user
-from agent.ui.api import PairingAnswer, PairingRequest
 
 log = logging.getLogger(__name__)
 
@@ -36,55 +36,8 @@ ORIGIN_KEY = web.RequestKey("origin", str)  # the allowed, normalised origin
 WS_PATH = "/v1/ws"
 CLOSE_ORIGIN_NOT_ALLOWED = 4403
 CLOSE_TOO_MANY_CONNECTIONS = 4429
-MAX_PAIRING_WAITING = 8
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class Pairing:
-    """Asks the user about unknown origins, one question at a time, once per origin."""
-
-    def __init__(self, core: AgentCore) -> None:
-        self._core = core
-        self._lock = asyncio.Lock()
-        self._pending: dict[str, asyncio.Future[bool]] = {}
-
-    async def ask(self, origin: str) -> bool:
-        """True when the user allowed ``origin`` (once or always)."""
-        future = self._pending.get(origin)
-        if future is None:
-            if len(self._pending) >= MAX_PAIRING_WAITING:
-                return False
-            future = asyncio.get_running_loop().create_future()
-            self._pending[origin] = future
-            allowed = False
-            try:
-                allowed = await self._ask(origin)
-            except Exception as exc:  # a timeout or a broken dialog is a "no"
-                log.info("pairing with %s ended without an answer: %s", origin, exc)
-            finally:
-                # Also when this waiter is cancelled: the others must get an answer.
-                future.set_result(allowed)
-                del self._pending[origin]
-        return await asyncio.shield(future)
-
-    async def _ask(self, origin: str) -> bool:
-        core = self._core
-        async with self._lock:  # one pairing dialog at a time
-            if origin in core.allowed_origins():
-                return True
-            if origin in core.denied_origins:
-                return False
-            answer = await core.ask(core.services.prompter.pair(PairingRequest(origin)))
-        log.warning("pairing: %s -> %s", origin, answer)
-        if answer == PairingAnswer.ALWAYS:
-            core.services.approvals.add(origin)
-            return True
-        if answer == PairingAnswer.ONCE:
-            core.session_origins.add(origin)
-            return True
-        core.denied_origins.add(origin)
-        return False
 
 
 PAIRING_KEY = web.AppKey("pairing", Pairing)

@@ -8,11 +8,22 @@ rebinding (a hostile name resolving to 127.0.0.1); ``Origin`` says which site is
 from __future__ import annotations
 
 import enum
+import functools
+import ipaddress
+from collections import deque
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from agent.config.settings import normalize_origin
 
 LOOPBACK_NAMES = ("127.0.0.1", "[::1]", "localhost")
+
+# Pairing limits (see docs/security.md, "Pairing prompts cannot be used to nag").
+SITE_STRIKES = 2  # refused or unanswered origins of one site before the site is not asked again
+UNANSWERED_RETRY_SECONDS = 300.0  # an ignored question is not asked again sooner than this
+PROMPT_WINDOW_SECONDS = 60.0
+MAX_PROMPTS_PER_WINDOW = 4  # pairing questions per minute, whatever the sites
 
 
 def host_allowed(host: str | None, port: int) -> bool:
@@ -70,3 +81,71 @@ def cors_headers(
         if request_headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
             headers["Access-Control-Allow-Private-Network"] = "true"
     return headers
+
+
+@functools.lru_cache(maxsize=1)
+def _public_suffixes() -> object:
+    from publicsuffixlist import PublicSuffixList  # loads the bundled list (~40 ms): lazily
+
+    return PublicSuffixList()
+
+
+def site_of(origin: str) -> str:
+    """The registrable domain ("site") of an origin: ``https://a1.evil.com`` -> ``evil.com``,
+    ``https://dichvucong.baohiemxahoi.gov.vn`` -> ``baohiemxahoi.gov.vn`` (``gov.vn`` is a
+    public suffix). An IP address, ``localhost`` or a bare public suffix is its own site."""
+    host = (urlsplit(origin).hostname or origin).lower()
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        site = _public_suffixes().privatesuffix(host)  # type: ignore[attr-defined]
+        return site or host
+    return host
+
+
+class PairingRefusal(enum.Enum):
+    """Why an origin gets no pairing question."""
+
+    SITE_REFUSED = "site_refused"  # the user already refused or ignored this site twice
+    UNANSWERED = "unanswered"  # asked a moment ago and ignored: not again so soon
+    TOO_MANY = "too_many"  # too many pairing questions in the last minute
+
+
+@dataclass
+class PairingGuard:
+    """Keeps a page from nagging the user with pairing questions. Pure: the caller gives the
+    time (monotonic seconds) and reports each outcome.
+
+    A hostile page can make the browser connect from many origins (iframes on ``a1.evil.com``,
+    ``a2.evil.com``...), each a new question, hoping for a tired "Allow". So: after
+    :data:`SITE_STRIKES` refused or unanswered origins of one site, that site is not asked again
+    this run; an ignored question is not repeated for :data:`UNANSWERED_RETRY_SECONDS`; and at
+    most :data:`MAX_PROMPTS_PER_WINDOW` questions are asked per :data:`PROMPT_WINDOW_SECONDS`.
+    """
+
+    strikes: dict[str, int] = field(default_factory=dict)
+    quiet_until: dict[str, float] = field(default_factory=dict)
+    recent: deque[float] = field(default_factory=deque)
+
+    def refusal(self, origin: str, now: float) -> PairingRefusal | None:
+        """Why ``origin`` must not be asked about now, or None when it may be asked."""
+        if self.strikes.get(site_of(origin), 0) >= SITE_STRIKES:
+            return PairingRefusal.SITE_REFUSED
+        if self.quiet_until.get(origin, 0.0) > now:
+            return PairingRefusal.UNANSWERED
+        while self.recent and self.recent[0] <= now - PROMPT_WINDOW_SECONDS:
+            self.recent.popleft()
+        if len(self.recent) >= MAX_PROMPTS_PER_WINDOW:
+            return PairingRefusal.TOO_MANY
+        return None
+
+    def asking(self, now: float) -> None:
+        """A question is being shown now."""
+        self.recent.append(now)
+
+    def refused(self, origin: str, now: float, *, unanswered: bool = False) -> None:
+        """The user said no to ``origin`` (or, with ``unanswered``, did not answer)."""
+        site = site_of(origin)
+        self.strikes[site] = self.strikes.get(site, 0) + 1
+        if unanswered:
+            self.quiet_until[origin] = now + UNANSWERED_RETRY_SECONDS
