@@ -131,21 +131,28 @@ class ScriptedPrompter:
         self.path = Path(path)
         self.timeout_seconds = timeout_seconds
         self.prompts: list[PromptRecord] = []
+        # The file is read at every prompt; parsing is skipped when its bytes did not change.
+        self._parsed: tuple[bytes, ScriptAnswers] | None = None
         log.warning(WARNING_TEXT.format(path=self.path))
 
     def read_answers(self) -> ScriptAnswers:
         """Read and parse the answers file now; a missing or broken file means deny/cancel."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            with open(self.path, "rb") as file:
+                raw = file.read()
         except OSError as exc:
             log.error("scripted prompter: cannot read %s (%s); denying", self.path, exc)
             return ScriptAnswers()
+        if self._parsed is not None and self._parsed[0] == raw:
+            return self._parsed[1]
         try:
-            data = json.loads(text)
-        except ValueError as exc:
+            data = json.loads(raw.decode("utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError too
             log.error("scripted prompter: %s is not valid JSON (%s); denying", self.path, exc)
             return ScriptAnswers()
-        return ScriptAnswers.from_mapping(data)
+        answers = ScriptAnswers.from_mapping(data)
+        self._parsed = (raw, answers)
+        return answers
 
     async def _answer(self, kind: str) -> ScriptAnswers:
         answers = self.read_answers()
@@ -164,7 +171,8 @@ class ScriptedPrompter:
         # An unattended agent answers forever: keep only the recent prompts, not every one.
         if len(self.prompts) > MAX_RECORDED_PROMPTS:
             del self.prompts[:-MAX_RECORDED_PROMPTS]
-        log.info("scripted prompter answered %s (%s): %s", kind, summary, answer)
+        # DEBUG, not INFO: every signature already has its audit line, and pairing its warning.
+        log.debug("scripted prompter answered %s (%s): %s", kind, summary, answer)
 
     async def pair(self, request: PairingRequest) -> PairingAnswer:
         """Answer "Allow this origin?" with the file's ``pair`` value (default deny)."""

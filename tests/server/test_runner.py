@@ -48,6 +48,31 @@ def test_port_fallbacks_take_the_first_free_port() -> None:
         assert info.value.code == "PORT_UNAVAILABLE" and str(busy) in info.value.message_en
 
 
+async def test_replies_are_not_held_back_by_nagle() -> None:
+    # asyncio disables Nagle only on sockets created with proto IPPROTO_TCP; the agent's own
+    # listening sockets must be such, or every reply waits on the previous one's ACK.
+    import asyncio
+
+    port, sockets = bind_loopback((0,))
+    accepted: list[int] = []
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        accepted.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    servers = [await asyncio.start_server(on_connect, sock=s) for s in sockets]
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(0.1)
+        writer.close()
+        assert accepted and all(accepted)
+    finally:
+        for server in servers:
+            server.close()
+            await server.wait_closed()
+
+
 def test_kyso_agent_run_serves_until_sigterm(demo, tmp_path: Path) -> None:
     env = {**os.environ, "KYSO_POLICY_FILE": str(tmp_path / "none.toml")}
     answers = tmp_path / "answers.json"

@@ -50,6 +50,19 @@ async def test_answers_follow_the_file_and_are_recorded(tmp_path: Path, caplog) 
     assert "123456" not in caplog.text and all("123456" not in str(p) for p in prompter.prompts)
 
 
+async def test_a_same_size_change_is_seen_at_the_very_next_prompt(tmp_path: Path) -> None:
+    # Parsing is skipped only when the file's bytes are unchanged, never on size or time alone.
+    answers = tmp_path / "answers.json"
+    prompter = ScriptedPrompter(answers)
+    for pin in ("123456", "654321", "123456"):
+        _write(answers, {"consent": "allow", "pin": pin})
+        assert await prompter.get_pin(samples.pin()) == pin
+    answers.write_text("{broken")
+    assert await prompter.get_pin(samples.pin()) is None
+    _write(answers, {"consent": "allow", "pin": "123456"})
+    assert await prompter.get_pin(samples.pin()) == "123456"
+
+
 @pytest.mark.parametrize("content", [None, "{not json", "[1, 2]", '{"pair": "yes please"}'])
 async def test_missing_or_broken_file_denies_everything(tmp_path: Path, content) -> None:
     answers = tmp_path / "answers.json"
