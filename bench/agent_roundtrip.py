@@ -9,7 +9,10 @@ concurrent clients. Targets (RSA-2048): p50 overhead at most 0.5 ms over the tok
 least 80% of the token layer's throughput with 20 clients. The agent runs as its own
 ``kyso-agent run`` process (as in real use, where the browser is another process), so the
 clients' work does not share the agent's interpreter; the token-layer reference runs in this
-process. Also reports the idle agent's resident memory and its start-up time to ready.
+process. For ``sign.hash`` it also measures the floor: a bare aiohttp WSS server in its own
+process doing the same token work and nothing else (``bench/wss_floor_server.py``), so the
+agent's own share of the overhead can be read off. Also reports the idle agent's resident
+memory and its start-up time to ready.
 Loopback only; stops by itself; state lives in a temporary $KYSO_HOME.
 """
 
@@ -51,6 +54,7 @@ from agent.tokens.service import TokenService  # noqa: E402
 ORIGIN = "https://bench.kyso.test"
 NONCE = base64.urlsafe_b64encode(b"b" * 32).decode().rstrip("=")
 DIGEST = hashlib.sha256(b"bench").digest()
+FLOOR_SETTING = "bare WSS server, 1 client"
 
 
 def stats(latencies: list[float], elapsed: float) -> dict[str, float]:
@@ -88,16 +92,20 @@ async def compare(
     clients: int,
     agent_cpu: Callable[[], float],
     rounds: int = 10,
+    floor: Callable[[int], Awaitable[None]] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Interleave the four measurements in rounds, so that a load spike from another process
+    """Interleave the measurements in rounds, so that a load spike from another process
     on this shared machine hits both sides alike. The table pools every latency; the verdict
-    rows ("overhead", "ratio") are medians of per-round differences (paired comparison)."""
+    rows ("overhead", "ratio") are medians of per-round differences (paired comparison).
+    ``floor``, when given, is the bare WSS server doing the same token work (1 client)."""
     settings = {
         "token layer, 1 client": (direct, 1),
         "agent, 1 client": (remote, 1),
         f"token layer, {clients} clients": (direct, clients),
         f"agent, {clients} clients": (remote, clients),
     }
+    if floor is not None:
+        settings[FLOOR_SETTING] = (floor, 1)
     latencies: dict[str, list[float]] = {k: [] for k in settings}
     rates: dict[str, list[float]] = {k: [] for k in settings}
     p50s: dict[str, list[float]] = {k: [] for k in settings}
@@ -106,7 +114,11 @@ async def compare(
         for name, (op, workers) in settings.items():
             # CPU seconds of whoever signs: this process for the token layer (its worker thread
             # included), the agent process for the agent (the clients here are not counted).
-            clock = time.process_time if name.startswith("token") else agent_cpu
+            clock = (
+                time.process_time
+                if name.startswith("token")
+                else (agent_cpu if name.startswith("agent") else _no_cpu)
+            )
             before = clock()
             lat, seconds = await run_load(op, max(n // rounds, workers), workers)
             cpu[name] += clock() - before
@@ -130,7 +142,15 @@ async def compare(
             for a, d in zip(rates[f"agent, {many}"], rates[f"token layer, {many}"], strict=True)
         ),
     }
+    if floor is not None:
+        out["verdict"]["floor_overhead_ms"] = 1000 * statistics.median(
+            f - d for f, d in zip(p50s[FLOOR_SETTING], p50s[f"token layer, {one}"], strict=True)
+        )
     return out
+
+
+def _no_cpu() -> float:
+    return 0.0  # the floor server's CPU is not reported
 
 
 async def bench(n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
@@ -155,15 +175,20 @@ async def bench(n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
             )
 
     agent = AgentProcess(pin)
+    floor = ServerProcess([str(ROOT / "bench" / "wss_floor_server.py"), pin, thumbprint])
     try:
-        return await _measure_agent(agent, n, clients, thumbprint, direct_hash, direct_challenge)
+        return await _measure_agent(
+            agent, floor, n, clients, thumbprint, direct_hash, direct_challenge
+        )
     finally:
-        agent.stop()  # whatever happened above, the benchmark leaves no agent behind
+        agent.stop()  # whatever happened above, the benchmark leaves no server behind
+        floor.stop()
         await tokens.close()
 
 
 async def _measure_agent(
     agent: AgentProcess,
+    floor: ServerProcess,
     n: int,
     clients: int,
     thumbprint: str,
@@ -171,6 +196,7 @@ async def _measure_agent(
     direct_challenge: Callable[[int], Awaitable[None]],
 ) -> dict[str, dict[str, dict[str, float]]]:
     ready = agent.start()
+    floor.start()
     client_ssl = ssl.create_default_context(cafile=str(default_directory() / "ca.pem"))
     results: dict[str, dict[str, dict[str, float]]] = {}
     async with aiohttp.ClientSession() as session:
@@ -178,13 +204,16 @@ async def _measure_agent(
             await session.ws_connect(agent.url, ssl=client_ssl, headers={"Origin": ORIGIN})
             for _ in range(clients)
         ]
+        floor_socket = await session.ws_connect(floor.url, ssl=client_ssl)
         counter = iter(range(10**9))
 
         notifications: list[dict[str, object]] = []
 
-        def over_ws(method: str, params: dict[str, object]) -> Callable[[int], Awaitable[None]]:
+        def over_ws(
+            method: str, params: dict[str, object], *, bare: bool = False
+        ) -> Callable[[int], Awaitable[None]]:
             async def op(w: int) -> None:
-                ws = sockets[w]
+                ws = floor_socket if bare else sockets[w]
                 request_id = next(counter)
                 await ws.send_str(
                     json.dumps(
@@ -199,24 +228,28 @@ async def _measure_agent(
 
             return op
 
+        hash_params = {"digest": base64.b64encode(DIGEST).decode(), "certificate": thumbprint}
         cases = {
             "sign.hash": (
                 direct_hash,
-                over_ws(
-                    "sign.hash",
-                    {"digest": base64.b64encode(DIGEST).decode(), "certificate": thumbprint},
-                ),
+                over_ws("sign.hash", hash_params),
+                over_ws("sign.hash", hash_params, bare=True),
             ),
             "auth.challenge": (
                 direct_challenge,
                 over_ws("auth.challenge", {"nonce": NONCE, "certificate": thumbprint}),
+                None,
             ),
         }
-        for method, (direct, remote) in cases.items():
-            await run_load(direct, 20, 1)  # warm up both paths
+        for method, (direct, remote, bare) in cases.items():
+            await run_load(direct, 20, 1)  # warm up every path
             await run_load(remote, 20, 1)
-            results[method] = await compare(direct, remote, n, clients, agent.cpu_seconds)
-        for ws in sockets:
+            if bare is not None:
+                await run_load(bare, 20, 1)
+            results[method] = await compare(
+                direct, remote, n, clients, agent.cpu_seconds, floor=bare
+            )
+        for ws in [*sockets, floor_socket]:
             await ws.close()
         if notifications:
             print(f"(notifications received during the run: {notifications[:3]})")
@@ -225,36 +258,19 @@ async def _measure_agent(
     return results
 
 
-class AgentProcess:
-    """``kyso-agent run`` in its own process, with settings for many concurrent clients."""
+class ServerProcess:
+    """A Python server in its own process that prints a JSON object with its ``url`` when
+    ready; stopped with SIGTERM."""
 
-    def __init__(self, pin: str) -> None:
-        home = Path(os.environ["KYSO_HOME"])
-        self.answers = home / "answers.json"
-        self.answers.write_text(json.dumps({"consent": "allow", "pin": pin}))
-        config = home / "config" / "config.toml"
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text("max_queue = 64\nmax_pending_per_origin = 64\nmax_connections = 256\n")
+    def __init__(self, args: list[str]) -> None:
+        self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.rss_mb_idle = 0.0
 
     def start(self) -> float:
-        """Start the agent; seconds from process start to its ready line (imports included)."""
-        argv = [
-            sys.executable,
-            "-m",
-            "agent.cli.main",
-            "run",
-            "--headless",
-            "--port",
-            "0",
-            "--json",
-            "--allow-origin",
-            ORIGIN,
-            "--prompter",
-            f"scripted:{self.answers}",
-        ]
+        """Start it; seconds from process start to its ready line (imports included)."""
+        argv = [sys.executable, *self.args]
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=os.environ.copy()
@@ -264,7 +280,7 @@ class AgentProcess:
         while not text.rstrip().endswith("}"):
             line = self.proc.stdout.readline().decode()
             if not line:
-                raise RuntimeError("the agent exited before it was ready")
+                raise RuntimeError(f"{self.args[0]} exited before it was ready")
             text += line
         ready = time.perf_counter() - t0
         self.url = json.loads(text)["url"]
@@ -290,6 +306,33 @@ class AgentProcess:
                 self.proc.wait(timeout=10)
 
 
+class AgentProcess(ServerProcess):
+    """``kyso-agent run`` in its own process, with settings for many concurrent clients."""
+
+    def __init__(self, pin: str) -> None:
+        home = Path(os.environ["KYSO_HOME"])
+        self.answers = home / "answers.json"
+        self.answers.write_text(json.dumps({"consent": "allow", "pin": pin}))
+        config = home / "config" / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text("max_queue = 64\nmax_pending_per_origin = 64\nmax_connections = 256\n")
+        super().__init__(
+            [
+                "-m",
+                "agent.cli.main",
+                "run",
+                "--headless",
+                "--port",
+                "0",
+                "--json",
+                "--allow-origin",
+                ORIGIN,
+                "--prompter",
+                f"scripted:{self.answers}",
+            ]
+        )
+
+
 def main() -> int:
     """Run the benchmark and print the table and the verdicts."""
     parser = argparse.ArgumentParser(
@@ -304,9 +347,10 @@ def main() -> int:
     print(f"{'method':<16}{'setting':<28}{'p50 ms':>9}{'p99 ms':>9}{'ops/s':>9}{'CPU ms/op':>11}")
     for method, rows in results.items():
         for setting, row in rows.items():
+            cpu = "-" if setting == FLOOR_SETTING else f"{row['cpu_ms_per_op']:.3f}"
             print(
                 f"{method:<16}{setting:<28}{row['p50_ms']:>9.3f}{row['p99_ms']:>9.3f}"
-                f"{row['ops_per_s']:>9.0f}{row['cpu_ms_per_op']:>11.3f}"
+                f"{row['ops_per_s']:>9.0f}{cpu:>11}"
             )
     print()
     ok = True
@@ -319,6 +363,14 @@ def main() -> int:
             f"{method}: p50 overhead {overhead:+.3f} ms (target <= 0.5), throughput with "
             f"{args.clients} clients {ratio:.0%} of the token layer (target >= 80%) -> "
             f"{'OK' if good else 'MISSED'}  [medians of per-round differences]"
+        )
+    floor = verdicts["sign.hash"].get("floor_overhead_ms")
+    if floor is not None:
+        print(
+            f"floor: a bare aiohttp WSS server doing the same token work (no JSON-RPC, checks,\n"
+            f"prompts or audit) adds {floor:+.3f} ms at p50 on this machine; the agent's own work\n"
+            f"is the sign.hash overhead minus that: "
+            f"{verdicts['sign.hash']['overhead_ms'] - floor:+.3f} ms"
         )
     print(
         f"agent start-up to ready: {process['ready_s']:.2f} s (new process, imports "
