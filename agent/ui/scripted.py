@@ -171,8 +171,7 @@ class ScriptedPrompter:
         # An unattended agent answers forever: keep only the recent prompts, not every one.
         if len(self.prompts) > MAX_RECORDED_PROMPTS:
             del self.prompts[:-MAX_RECORDED_PROMPTS]
-        # DEBUG, not INFO: every signature already has its audit line, and pairing its warning.
-        log.debug("scripted prompter answered %s (%s): %s", kind, summary, answer)
+        log.info("scripted prompter answered %s (%s): %s", kind, summary, answer)
 
     async def pair(self, request: PairingRequest) -> PairingAnswer:
         """Answer "Allow this origin?" with the file's ``pair`` value (default deny)."""
