@@ -13,9 +13,13 @@ import ipaddress
 from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from agent.config.settings import normalize_origin
+
+if TYPE_CHECKING:
+    from publicsuffixlist import PublicSuffixList
 
 LOOPBACK_NAMES = ("127.0.0.1", "[::1]", "localhost")
 
@@ -84,7 +88,7 @@ def cors_headers(
 
 
 @functools.lru_cache(maxsize=1)
-def _public_suffixes() -> object:
+def _public_suffixes() -> PublicSuffixList:
     from publicsuffixlist import PublicSuffixList  # loads the bundled list (~40 ms): lazily
 
     return PublicSuffixList()
@@ -98,7 +102,7 @@ def site_of(origin: str) -> str:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        site = _public_suffixes().privatesuffix(host)  # type: ignore[attr-defined]
+        site = _public_suffixes().privatesuffix(host)
         return site or host
     return host
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 
 from agent.server.context import AgentCore
 from agent.server.origin import PairingGuard
@@ -25,9 +24,8 @@ MAX_PAIRING_WAITING = 8  # distinct origins waiting for their question at once
 class Pairing:
     """Asks the user about unknown origins, one question at a time, once per origin."""
 
-    def __init__(self, core: AgentCore, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, core: AgentCore) -> None:
         self._core = core
-        self._clock = clock
         self._lock = asyncio.Lock()
         self._pending: dict[str, asyncio.Future[bool]] = {}
         self.guard = PairingGuard()
@@ -45,7 +43,7 @@ class Pairing:
                 allowed = await self._ask(origin)
             except Exception as exc:  # a timeout or a broken dialog is a "no"
                 log.info("pairing with %s ended without an answer: %s", origin, exc)
-                self.guard.refused(origin, self._clock(), unanswered=True)
+                self.guard.refused(origin, time.monotonic(), unanswered=True)
             finally:
                 # Also when this waiter is cancelled: the others must get an answer.
                 future.set_result(allowed)
@@ -59,11 +57,12 @@ class Pairing:
                 return True
             if origin in core.denied_origins:
                 return False
-            refusal = self.guard.refusal(origin, self._clock())
+            now = time.monotonic()
+            refusal = self.guard.refusal(origin, now)
             if refusal is not None:
                 log.warning("pairing: not asking about %s (%s)", origin, refusal.value)
                 return False
-            self.guard.asking(self._clock())
+            self.guard.asking(now)
             answer = await core.ask(core.services.prompter.pair(PairingRequest(origin)))
         log.warning("pairing: %s -> %s", origin, answer)
         if answer == PairingAnswer.ALWAYS:
@@ -73,5 +72,5 @@ class Pairing:
             core.session_origins.add(origin)
             return True
         core.denied_origins.add(origin)
-        self.guard.refused(origin, self._clock())
+        self.guard.refused(origin, time.monotonic())
         return False

@@ -55,9 +55,8 @@ def make_prompter(spec: str, *, timeout_seconds: float | None = None) -> Prompte
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # Name the protocol: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto is
-    # IPPROTO_TCP, and accepted connections inherit it. With proto 0, every response waited on
-    # Nagle's algorithm (about 0.12 ms more per reply here, and 40 ms stalls when a reply is
-    # written in pieces against a delayed ACK).
+    # IPPROTO_TCP, and accepted connections inherit it. With proto 0 they kept Nagle on, so a
+    # reply written in pieces could wait for the peer's delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         if sys.platform == "win32":

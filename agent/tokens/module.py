@@ -539,7 +539,7 @@ def _note_key_type(key: Any, certificate_key_type: str) -> None:
 
     python-pkcs11 reads CKA_KEY_TYPE on a key's first signature, only to pick a default
     mechanism; we always name the mechanism, so that read is one wasted C_GetAttributeValue per
-    key session (a USB round trip on a real token; about 0.1-0.2 ms on SoftHSM2).
+    key session (a USB round trip on a real token; about 0.05 ms on SoftHSM2).
     ``key_type`` is a ``functools.cached_property``, which accepts a plain assignment.
     """
     known = _KEY_TYPES.get(certificate_key_type)
