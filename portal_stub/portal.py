@@ -224,10 +224,10 @@ class Portal:
 
     # --- dossiers ---------------------------------------------------------------------------------
 
-    async def check(self, account: sqlite3.Row, data: bytes) -> tuple[str, CheckResult]:
-        """ "Kiểm tra hồ sơ": all checks off the event loop; returns (upload id, findings)."""
+    async def _check_off_loop(self, account: sqlite3.Row, data: bytes) -> CheckResult:
+        """Every check of a dossier for this unit, in a thread (parsing a 20 MB file blocks)."""
         unit = self.dossiers.unit_context(account, self.accounts.types(account["id"]))
-        result = await asyncio.to_thread(
+        return await asyncio.to_thread(
             check_dossier,
             data,
             unit,
@@ -235,6 +235,10 @@ class Portal:
             now=self.config.clock(),
             max_bytes=self.config.max_upload_bytes,
         )
+
+    async def check(self, account: sqlite3.Row, data: bytes) -> tuple[str, CheckResult]:
+        """ "Kiểm tra hồ sơ": all checks off the event loop; returns (upload id, findings)."""
+        result = await self._check_off_loop(account, data)
         dup = self.dossiers.find_duplicate(account["id"], result)
         if dup is not None:
             raise PortalError("DUPLICATE", {"receipt": dup["receipt"]})
@@ -245,13 +249,5 @@ class Portal:
         meanwhile), then recorded with a receipt."""
         upload = self.dossiers.upload(account["id"], upload_id)
         data = bytes(upload["content"])
-        unit = self.dossiers.unit_context(account, self.accounts.types(account["id"]))
-        result = await asyncio.to_thread(
-            check_dossier,
-            data,
-            unit,
-            self.trust,
-            now=self.config.clock(),
-            max_bytes=self.config.max_upload_bytes,
-        )
+        result = await self._check_off_loop(account, data)
         return self.dossiers.submit(account["id"], upload_id, data, result)
