@@ -8,6 +8,7 @@ plain dataclasses and opaque session handles.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import threading
 from dataclasses import dataclass, field, replace
@@ -33,9 +34,13 @@ from agent.tokens.certinfo import CertificateInfo, parse_certificate
 from agent.tokens.failures import translate
 from agent.tokens.modules import ModuleCandidate
 from agent.tokens.pin import PinState
+from agent.tokens.token_lock import TokenLock
 from agent.tokens.worker import ModuleWorker
 
 log = logging.getLogger(__name__)
+
+_CKR_OK = 0x0
+_CKR_USER_NOT_LOGGED_IN = 0x101
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,13 @@ class Pkcs11Module:
         self._has_slot_events = False
         self.description = ""
         self._cert_cache: dict[tuple[str, str], list[TokenCertificate]] = {}
+        self._token_locks: dict[tuple[str, str], TokenLock] = {}
+        self._token_locks_guard = threading.Lock()
+
+    def token_lock(self, token_key: tuple[str, str]) -> TokenLock:
+        """The one lock for key sessions on this token in this process (login is per process)."""
+        with self._token_locks_guard:
+            return self._token_locks.setdefault(token_key, TokenLock())
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def _w_load(self) -> None:
@@ -377,11 +389,14 @@ class Pkcs11Module:
         else:
             user_pin = pin
         try:
-            session = self._w_login(token, user_pin)
-        except p11e.UserAlreadyLoggedIn:
-            # Another session of this process holds the login (the service serialises key use
-            # per token, so this is a leftover): reuse the login state rather than fail.
-            session = token.open()
+            try:
+                session = self._w_login(token, user_pin)
+            except p11e.UserAlreadyLoggedIn:
+                # A login this process made outside the token lock (a leak, or other code using
+                # the module). Reusing it would sign without the token ever checking this PIN:
+                # log it out and log in again, so the token judges the PIN just entered.
+                self._w_logout_stale(token, info)
+                session = self._w_login(token, user_pin)
         except p11e.PKCS11Error as exc:
             after = self._w_state_or(state, info)
             raise translate(exc, state=after, removed=not self._w_present(info)) from exc
@@ -406,6 +421,28 @@ class Pkcs11Module:
         """Open a session and log in: with ``user_pin``, on the reader's PIN pad when it is
         :data:`PIN_PAD`, or not at all when None. The one call that makes a PIN pad prompt."""
         return token.open(user_pin=user_pin)
+
+    def _w_logout_stale(self, token: Any, info: TokenInfo) -> None:
+        """End a login this process holds on ``token`` without a session of ours.
+
+        python-pkcs11 calls C_Logout only from a session it logged in itself, so call the
+        module's exported C_Logout on a fresh session (logout ends the login for every session
+        of the process, which is the point)."""
+        log.warning("token %s was already logged in by this process; logging it out", info.label)
+        session = token.open()
+        try:
+            c_logout = ctypes.CDLL(self.path).C_Logout  # the loaded library: dlopen shares it
+            c_logout.argtypes = [ctypes.c_ulong]
+            c_logout.restype = ctypes.c_ulong
+            rv = c_logout(session.handle)
+        except (OSError, AttributeError) as exc:
+            raise KysoError(
+                "TOKEN_ERROR", {"detail": f"cannot end a stale login on {info.label}: {exc}"}
+            ) from exc
+        finally:
+            session.close()
+        if rv not in (_CKR_OK, _CKR_USER_NOT_LOGGED_IN):
+            raise KysoError("TOKEN_ERROR", {"detail": f"C_Logout returned {rv:#x}"})
 
     def _w_state_or(self, fallback: PinState, info: TokenInfo) -> PinState:
         try:

@@ -81,8 +81,6 @@ class TokenService:
         self._modules: list[Pkcs11Module] = []
         self.statuses: list[ModuleStatus] = []
         self._poll_interval = poll_interval
-        self._token_locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._lock_owners: dict[tuple[str, str], asyncio.Task[object] | None] = {}
         self._subscribers: set[asyncio.Queue[TokenEvent]] = set()
         self._known: dict[tuple[str, str], TokenInfo] = {}
         self._monitor: asyncio.Task[None] | None = None
@@ -196,22 +194,23 @@ class TokenService:
         if not cert.has_private_key:
             raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
         module = self.module_for(cert.token)
-        key = cert.token.key
+        lock = module.token_lock(cert.token.key)
         task = asyncio.current_task()
-        if task is not None and self._lock_owners.get(key) is task:
+        if task is not None and lock.owner is task:
             # The same task asking twice would wait for itself forever: fail loudly instead.
             raise RuntimeError(
                 f"this task already has a key session open on {cert.token.label!r}; "
                 "sign with that session instead of opening a second one"
             )
-        lock = self._token_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            self._lock_owners[key] = task
-            try:
-                async with self._logged_in(module, cert, pin_provider) as session:
-                    yield session
-            finally:
-                self._lock_owners.pop(key, None)
+        # The lock lives on the shared module, so every TokenService in the process (and so
+        # every login, which PKCS#11 keeps per token per process) takes its turn.
+        await lock.acquire()
+        lock.owner = task
+        try:
+            async with self._logged_in(module, cert, pin_provider) as session:
+                yield session
+        finally:
+            lock.release()
 
     @contextlib.asynccontextmanager
     async def _logged_in(
