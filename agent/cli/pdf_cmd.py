@@ -1,0 +1,306 @@
+"""``kyso-agent sign-pdf`` and ``verify-pdf``: PAdES signatures of PDF files, offline.
+
+The same no-loss rules as ``sign-xml``: the signed copy is written atomically, never over an
+existing file without --force, and --remove-unsigned deletes an original only after its signed
+copy was read back from disk and every signature in it verified intact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.audit import digest_fields
+from agent.cli.common import (
+    SignatureAudit,
+    add_module_argument,
+    choose_certificate,
+    pin_provider,
+    print_choices_hint,
+)
+from agent.cli.output import print_json
+from agent.cli.tokens_cmd import add_allow_invalid_argument, check_signing_certificate
+from agent.errors import KysoError
+from agent.files import atomic_write
+from agent.runtime import build_token_service
+from agent.signing.signer import TokenSigner
+
+SIGN_HELP = """\
+Ký số tệp PDF (PAdES) bằng USB token / sign PDF files (PAdES) with your USB token.
+
+Examples:
+  kyso-agent sign-pdf hopdong.pdf                     invisible signature → hopdong_signed.pdf
+  kyso-agent sign-pdf hopdong.pdf --page 2 --box 330,60,560,135
+                                                      a visible stamp: "Ký bởi: …, MST, Ngày ký"
+  kyso-agent sign-pdf hopdong.pdf --field ChuKyGiamDoc   sign an existing empty field
+  kyso-agent sign-pdf hopdong.pdf --tsa http://tsa.example.vn/tsr   PAdES-B-T (timestamp)
+  kyso-agent sign-pdf hopdong.pdf --certify           certify: no later changes allowed
+
+Boxes are in points (1/72 inch) from the page's bottom-left corner; an A4 page is 595 × 842.
+A second signature on an already signed PDF is added as an incremental update, so earlier
+signatures stay valid. The PIN is asked on the terminal (not shown) unless --pin-file or
+$KYSO_PIN_FILE is given. Existing files are never overwritten without --force.
+"""
+
+VERIFY_HELP = """\
+Kiểm tra chữ ký số trong tệp PDF / verify the signatures in a PDF.
+
+Example:
+  kyso-agent verify-pdf hopdong_signed.pdf --trust ca-chain.pem --crl ca.crl
+
+Each signature is listed with its signer, time, PAdES level (B-B, B-T, B-LT) and whether it
+covers the whole file. Exit status: 0 all valid, 2 one or more not valid.
+"""
+
+
+def register(sub: Any) -> None:
+    """Add sign-pdf and verify-pdf."""
+    p = sub.add_parser(
+        "sign-pdf",
+        help="sign PDF files (PAdES, visible or invisible)",
+        description=SIGN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", metavar="FILE", type=Path)
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--cert", metavar="THUMBPRINT", help="certificate SHA-256 thumbprint")
+    who.add_argument(
+        "--token", metavar="LABEL", help="use the single usable certificate on this token"
+    )
+    p.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file")
+    p.add_argument("--suffix", default="_signed", help="added to the file name (default: _signed)")
+    p.add_argument("--page", type=int, metavar="N", help="visible stamp on page N (from 1)")
+    p.add_argument("--box", metavar="X1,Y1,X2,Y2", help="the stamp's box in points (with --page)")
+    p.add_argument("--field", metavar="NAME", help="sign this existing empty signature field")
+    p.add_argument("--seal", type=Path, metavar="PNG", help="the unit's seal image (PNG)")
+    p.add_argument("--font", type=Path, metavar="TTF", help="font for the stamp (Vietnamese)")
+    p.add_argument("--reason", help="reason shown in PDF readers (e.g. 'Giám đốc duyệt')")
+    p.add_argument("--location", help="location shown in PDF readers")
+    p.add_argument("--tsa", metavar="URL", help="RFC 3161 timestamp authority: PAdES-B-T")
+    p.add_argument(
+        "--certify", action="store_true", help="certification signature: forbid later changes"
+    )
+    p.add_argument(
+        "--remove-unsigned",
+        action="store_true",
+        help="delete the original after its signed copy was written and verified",
+    )
+    p.add_argument("--pin-file", type=Path, metavar="F", help="read the PIN from this file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    add_allow_invalid_argument(p)
+    add_module_argument(p)
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    p.set_defaults(func=run_sign_pdf)
+
+    v = sub.add_parser(
+        "verify-pdf",
+        help="verify the signatures in a PDF",
+        description=VERIFY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    v.add_argument("file", metavar="FILE", type=Path)
+    v.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="CA",
+        help="trusted CA certificates, PEM or DER (repeatable; at least one root)",
+    )
+    v.add_argument("--crl", action="append", default=[], metavar="CRL", help="CRLs (repeatable)")
+    v.add_argument(
+        "--no-revocation",
+        action="store_true",
+        help="do not insist on revocation data (check only the CRLs given)",
+    )
+    v.add_argument("--json", action="store_true", help="print JSON")
+    v.set_defaults(func=run_verify_pdf)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KysoError("INPUT_INVALID", {"detail": f"cannot read {path}: {exc.strerror}"}) from exc
+
+
+def sign_options(args: argparse.Namespace) -> Any:
+    """The signing options from the command line, checked before any PIN is asked."""
+    from agent.signing.pdf import PdfSignOptions, Placement
+
+    placement = None
+    if (args.page is None) != (args.box is None):
+        raise KysoError("INPUT_INVALID", {"detail": "--page and --box go together"})
+    if args.page is not None:
+        try:
+            x1, y1, x2, y2 = (float(v) for v in args.box.split(","))
+        except ValueError as exc:
+            raise KysoError(
+                "INPUT_INVALID", {"detail": "--box is four numbers: X1,Y1,X2,Y2"}
+            ) from exc
+        placement = Placement(args.page, (x1, y1, x2, y2))
+    return PdfSignOptions(
+        field_name=args.field,
+        placement=placement,
+        reason=args.reason,
+        location=args.location,
+        certify=args.certify,
+        seal_png=args.seal,
+        timestamp_url=args.tsa,
+        font_path=args.font,
+    )
+
+
+def output_path(args: argparse.Namespace) -> Path:
+    """Where the signed copy goes (refused now if it exists and --force is absent)."""
+    source: Path = args.file
+    out = args.output or source.with_name(f"{source.stem}{args.suffix}{source.suffix}")
+    if out.exists() and not args.force:
+        raise KysoError("OUTPUT_EXISTS", {"path": str(out)})
+    if out.resolve() == source.resolve():
+        raise KysoError("INPUT_INVALID", {"detail": "the output would replace the original"})
+    return out
+
+
+async def run_sign_pdf(args: argparse.Namespace) -> int:
+    """Sign one PDF with one login; write atomically; optionally remove the original."""
+    from agent.signing.pdf import inspect_pdf, sign_pdf
+
+    data = _read(args.file)
+    options = sign_options(args)
+    out = output_path(args)
+    facts = inspect_pdf(data)  # a broken or encrypted file is refused before the PIN
+    audit = SignatureAudit("sign-pdf", "pdf")
+    signed_digest = digest_fields(data, None, "sha256")
+    with audit.covering([args.file], signed_digest):
+        async with build_token_service(args.module) as service:
+            try:
+                cert = await choose_certificate(service, args.cert, args.token)
+            except KysoError as exc:
+                print_choices_hint(exc)
+                raise
+            audit.certificate = cert
+            await check_signing_certificate(
+                service, cert, allow_invalid=args.allow_invalid_certificate
+            )
+            async with service.open_key(cert, pin_provider(args.pin_file)) as key:
+                result = await sign_pdf(data, TokenSigner(key), options)
+        _write(out, result.document, args.force)
+        await _read_back(out, result.document)
+        audit.record(args.file, "OK", signed_digest)
+    removed = False
+    if args.remove_unsigned:
+        args.file.unlink()
+        removed = True
+    report = {
+        "ok": True,
+        "input": str(args.file),
+        "output": str(out),
+        "level": str(result.level),
+        "field": result.field_name,
+        "visible": result.visible,
+        "pages": facts.pages,
+        "sha256_unsigned": facts.sha256,
+        "sha256_signed": hashlib.sha256(result.document).hexdigest(),
+        "earlier_signatures": [s.signer for s in facts.signatures],
+        "removed_unsigned": removed,
+        "signer": cert.info.to_json(),
+    }
+    if args.json:
+        print_json(report)
+    else:
+        print(
+            f"Đã ký / signed: {out} ({result.level}, ô / field {result.field_name}"
+            + (", hiển thị / visible" if result.visible else "")
+            + ")\n"
+            f"  Người ký / signer: {cert.info.subject_display}"
+            + (f" — MST {cert.info.mst}" if cert.info.mst else "")
+        )
+        if facts.has_javascript or facts.has_embedded_files:
+            sys.stderr.write(
+                "Lưu ý: tệp có JavaScript hoặc tệp đính kèm / note: the file contains "
+                "JavaScript or embedded files.\n"
+            )
+    return 0
+
+
+def _write(path: Path, data: bytes, force: bool) -> None:
+    try:
+        atomic_write(path, data, overwrite=force)
+    except FileExistsError as exc:
+        raise KysoError("OUTPUT_EXISTS", {"path": str(path)}) from exc
+    except OSError as exc:
+        raise KysoError(
+            "WRITE_FAILED", {"path": str(path), "detail": exc.strerror or str(exc)}
+        ) from exc
+
+
+async def _read_back(path: Path, expected: bytes) -> None:
+    """The bytes on disk are the ones signed, and every signature in them is intact."""
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import async_validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from agent.signing.pdf.inspect import open_reader
+
+    on_disk = _read(path)
+    if on_disk != expected:
+        raise KysoError("READBACK_FAILED", {"path": str(path), "detail": "bytes differ"})
+    open_reader(on_disk)
+    for sig in PdfFileReader(io.BytesIO(on_disk), strict=False).embedded_regular_signatures:
+        # Integrity only (the chain is the recipient's concern): trust the signer as it is.
+        own = ValidationContext(trust_roots=[sig.signer_cert], allow_fetching=False)
+        status = await async_validate_pdf_signature(sig, signer_validation_context=own)
+        if not (status.intact and status.valid):
+            raise KysoError(
+                "READBACK_FAILED", {"path": str(path), "detail": f"{sig.field_name} not intact"}
+            )
+
+
+def vietnam_time(iso: str) -> str:
+    """An ISO 8601 instant as people in Vietnam read it, labelled."""
+    import datetime as dt
+
+    from agent.signing.pdf.sign import VIETNAM
+
+    local = dt.datetime.fromisoformat(iso).astimezone(VIETNAM)
+    return f"{local:%d/%m/%Y %H:%M:%S} (giờ Việt Nam, UTC+7)"
+
+
+async def run_verify_pdf(args: argparse.Namespace) -> int:
+    """Verify every signature; exit 2 when any is not valid."""
+    from agent.signing.pdf.verify import verify_pdf
+    from agent.signing.trust import TrustStore
+
+    if not args.trust:
+        raise KysoError(
+            "INPUT_INVALID", {"detail": "give the trusted CA certificates with --trust"}
+        )
+    trust = TrustStore.from_files(
+        args.trust, args.crl, revocation_mode="soft-fail" if args.no_revocation else "hard-fail"
+    )
+    reports = await verify_pdf(_read(args.file), trust)
+    ok = all(r.valid for r in reports)
+    if args.json:
+        print_json({"ok": ok, "signatures": [r.to_json() for r in reports]})
+        return 0 if ok else 2
+    for number, r in enumerate(reports, 1):
+        verdict = "HỢP LỆ / VALID" if r.valid else "KHÔNG HỢP LỆ / NOT VALID"
+        print(f"{number}. {r.field_name}: {verdict} — {r.level}")
+        print(f"   Người ký / signer: {r.signer}" + (f" — MST {r.mst}" if r.mst else ""))
+        if r.signing_time:
+            source = " — dấu thời gian / timestamp" if r.timestamped else ""
+            print(f"   Thời điểm ký / signed at: {vietnam_time(r.signing_time)}{source}")
+        scope = (
+            "toàn bộ tệp / the whole file"
+            if r.covers_whole_file
+            else ("một phiên bản trước / an earlier revision")
+        )
+        print(f"   Phạm vi / covers: {scope}")
+        if r.problem:
+            print(f"   Vấn đề / problem: {r.problem}")
+    return 0 if ok else 2

@@ -1,0 +1,176 @@
+"""What a PDF is before it is signed: pages, title, earlier signatures, risky content. Pure.
+
+Everything here reads; nothing writes. The facts feed the consent ("what you see is what you
+sign") and the refusals with their codes (encrypted, broken, already-signed field). A PDF with a
+broken cross-reference table is refused, never repaired: a signature covers the exact bytes, and
+a silently rebuilt file is not the file the user chose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.errors import KysoError
+
+PDF_MAGIC = b"%PDF-"
+
+
+@dataclass(frozen=True)
+class EarlierSignature:
+    """A signature already in the document: its field and who made it."""
+
+    field_name: str
+    signer: str
+    certifying: bool
+
+
+@dataclass(frozen=True)
+class PdfFacts:
+    """What the consent shows about a PDF, and what decides a refusal."""
+
+    sha256: str
+    size: int
+    pages: int
+    title: str
+    signatures: tuple[EarlierSignature, ...] = ()
+    empty_fields: tuple[str, ...] = ()
+    has_javascript: bool = False
+    has_embedded_files: bool = False
+    locked_by_certification: bool = False  # a DocMDP certification forbids further changes
+    page_sizes: tuple[tuple[float, float], ...] = field(default=(), repr=False)
+
+
+def open_reader(data: bytes) -> Any:
+    """A pyHanko reader over ``data``; PDF_MALFORMED / PDF_ENCRYPTED with a clear detail."""
+    from pyhanko.pdf_utils.misc import PdfReadError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    if not data.lstrip()[:8].startswith(PDF_MAGIC):
+        raise KysoError("PDF_MALFORMED", {"detail": "the file does not start with %PDF-"})
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        encrypted = reader.encrypted
+        reader.root  # noqa: B018 - forces the trailer and catalogue to be read now
+    except KysoError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
+    if encrypted:
+        raise KysoError("PDF_ENCRYPTED")
+    return reader
+
+
+def inspect_pdf(data: bytes) -> PdfFacts:
+    """Read a PDF's facts; raises PDF_MALFORMED or PDF_ENCRYPTED."""
+    from pyhanko.pdf_utils.misc import PdfReadError
+
+    reader = open_reader(data)
+    try:
+        return _facts(reader, data)
+    except KysoError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
+
+
+def _facts(reader: Any, data: bytes) -> PdfFacts:
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    root = reader.root
+    pages = _deref(root["/Pages"])
+    count = int(pages.get("/Count", 0))
+    info = _deref(reader.trailer_view.get("/Info"))
+    title = ""
+    if info is not None:
+        title = str(_deref(info.get("/Title", "")) or "")
+    signatures = []
+    empty = []
+    for name, value, _ref in enumerate_sig_fields(reader):
+        if value is None:
+            empty.append(str(name))
+            continue
+        signatures.append(EarlierSignature(str(name), _signer_name(value), _is_certifying(value)))
+    names = _deref(root.get("/Names"))
+    has_js = "/JavaScript" in names if names is not None else False
+    has_js = has_js or _has_js_action(root.get("/OpenAction")) or "/AA" in root
+    has_files = "/EmbeddedFiles" in names if names is not None else False
+    sizes = tuple(_page_size(reader, i) for i in range(min(count, 500)))
+    return PdfFacts(
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        pages=count,
+        title=title,
+        signatures=tuple(signatures),
+        empty_fields=tuple(empty),
+        has_javascript=bool(has_js),
+        has_embedded_files=bool(has_files),
+        locked_by_certification=_locked(root),
+        page_sizes=sizes,
+    )
+
+
+def _deref(value: Any) -> Any:
+    return value.get_object() if hasattr(value, "get_object") else value
+
+
+def _page_size(reader: Any, index: int) -> tuple[float, float]:
+    page = reader.find_page_for_modification(index)[0].get_object()
+    box = page.get("/MediaBox") or (0, 0, 595, 842)
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return (abs(x2 - x1), abs(y2 - y1))
+
+
+def _has_js_action(action: Any) -> bool:
+    try:
+        action = action.get_object() if action is not None else None
+        return action is not None and hasattr(action, "get") and action.get("/S") == "/JavaScript"
+    except (AttributeError, TypeError):
+        return False
+
+
+def _signer_name(sig_value: Any) -> str:
+    """The common name in an earlier signature's certificate, or '?' when unreadable."""
+    try:
+        from asn1crypto import cms
+
+        contents = sig_value.get_object()["/Contents"]
+        signed_data = cms.ContentInfo.load(bytes(contents))["content"]
+        certs = signed_data["certificates"]
+        sid = signed_data["signer_infos"][0]["sid"]
+        for choice in certs:
+            cert = choice.chosen
+            if sid.name == "issuer_and_serial_number":
+                issuer_serial = sid.chosen
+                if cert.serial_number != issuer_serial["serial_number"].native:
+                    continue
+            return str(cert.subject.native.get("common_name", "?"))
+    except Exception:  # an earlier signature we cannot parse is shown as unknown, not fatal
+        return "?"
+    return "?"
+
+
+def _is_certifying(sig_value: Any) -> bool:
+    try:
+        refs = sig_value.get_object().get("/Reference") or ()
+        return any(ref.get_object().get("/TransformMethod") == "/DocMDP" for ref in refs)
+    except (AttributeError, TypeError, KeyError):
+        return False
+
+
+def _locked(root: Any) -> bool:
+    """A certification signature with DocMDP P=1 forbids every later change."""
+    try:
+        perms = root.get("/Perms")
+        docmdp = perms.get_object().get("/DocMDP") if perms is not None else None
+        if docmdp is None:
+            return False
+        for ref in docmdp.get_object().get("/Reference") or ():
+            params = ref.get_object().get("/TransformParams")
+            if params is not None and int(params.get("/P", 2)) == 1:
+                return True
+    except (AttributeError, TypeError, KeyError, ValueError):
+        return False
+    return False

@@ -1,0 +1,269 @@
+"""PAdES signatures with pyHanko: invisible or stamped, B-B, B-T (timestamp) or B-LT (+ DSS).
+
+No PDF syntax is written here by hand: pyHanko adds the signature as an incremental update, so
+earlier signatures keep covering their bytes. The key is a Kyso :class:`Signer` (a token, later
+a remote service) reached through the same CMS bridge as ``sign.cms``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agent.errors import KysoError
+from agent.signing.cms import DelegatingCmsSigner
+from agent.signing.pdf.inspect import PdfFacts, inspect_pdf
+from agent.signing.signer import Signer
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+DEFAULT_FIELD = "KysoSignature"
+# Fonts with every Vietnamese diacritic, looked for in this order (Debian, Windows, macOS).
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "C:/Windows/Fonts/arial.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+)
+STAMP_SIZE = (220.0, 70.0)  # points: wide enough for "Ký bởi: <a company name>" on 2 lines
+
+
+class PadesLevel(enum.StrEnum):
+    """The PAdES baseline level a signature reached."""
+
+    B_B = "PAdES-B-B"
+    B_T = "PAdES-B-T"
+    B_LT = "PAdES-B-LT"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a visible signature goes: a page (1-based) and a box in points from bottom-left."""
+
+    page: int
+    box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class PdfSignOptions:
+    """How to sign one PDF. Invisible unless ``placement`` or ``field_name`` of an existing empty
+    field is given."""
+
+    field_name: str | None = None  # an existing empty field, or the name of the new one
+    placement: Placement | None = None
+    reason: str | None = None
+    location: str | None = None
+    certify: bool = False  # DocMDP certification: no later changes allowed
+    seal_png: Path | None = None
+    timestamp_url: str | None = None  # B-T
+    long_term: bool = False  # B-LT: certificates, CRLs and OCSP answers in the DSS
+    trust_roots: tuple[bytes, ...] = ()  # DER; the chain B-LT gathers revocation data for
+    font_path: Path | None = None
+    now: dt.datetime | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class PdfSignResult:
+    """The signed file and what it is."""
+
+    document: bytes
+    field_name: str
+    level: PadesLevel
+    visible: bool
+
+
+def find_font(explicit: Path | None = None) -> Path:
+    """A TrueType font with Vietnamese letters; PDF_FONT_MISSING when none is installed."""
+    for candidate in (explicit, *map(Path, FONT_CANDIDATES)):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    raise KysoError("PDF_FONT_MISSING", {"paths": ", ".join(FONT_CANDIDATES)})
+
+
+def stamp_font(path: Path, cache_dir: Path | None = None) -> Path:
+    """``path`` rescaled to 1000 units per em, cached beside the agent's data.
+
+    pyHanko writes a TrueType font's advance widths (/W) and kerning in the font's own units,
+    while PDF reads them as thousandths of an em: with DejaVu or Arial (2048 units) every letter
+    would be drawn twice as far apart. Rescaling the outline once makes the units agree."""
+    from fontTools.ttLib import TTFont
+    from fontTools.ttLib.scaleUpem import scale_upem
+
+    font = TTFont(str(path), lazy=True)
+    if font["head"].unitsPerEm == 1000:
+        return path
+    stat = path.stat()
+    if cache_dir is None:
+        from agent.config.paths import data_dir
+
+        cache_dir = data_dir() / "fonts"
+    target = cache_dir / f"{path.stem}-1000upem-{stat.st_size:x}{int(stat.st_mtime):x}.ttf"
+    if target.is_file():
+        return target
+    font = TTFont(str(path))
+    scale_upem(font, 1000)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{os.getpid()}.part")
+    font.save(str(partial))
+    os.replace(partial, target)
+    return target
+
+
+def stamp_lines(signer_name: str, mst: str | None, when: dt.datetime) -> str:
+    """The Vietnamese stamp text: who, MST, and the signing time in Vietnam time."""
+    local = when.astimezone(VIETNAM)
+    lines = [f"Ký bởi: {signer_name}"]
+    if mst:
+        lines.append(f"MST: {mst}")
+    lines.append(f"Ngày ký: {local:%d/%m/%Y %H:%M} (giờ Việt Nam)")
+    return "\n".join(lines)
+
+
+def choose_field(facts: PdfFacts, options: PdfSignOptions) -> tuple[str, bool]:
+    """The field to sign and whether it already exists; refuses a field that is signed."""
+    signed = {s.field_name for s in facts.signatures}
+    if facts.locked_by_certification:
+        raise KysoError("PDF_CERTIFIED_NO_CHANGES")
+    name = options.field_name
+    if name is not None and name in signed:
+        raise KysoError("PDF_FIELD_ALREADY_SIGNED", {"field": name})
+    if name is not None and name in facts.empty_fields:
+        return name, True
+    if name is None:
+        base, n = DEFAULT_FIELD, 1
+        name = base
+        while name in signed or name in facts.empty_fields:
+            n += 1
+            name = f"{base}{n}"
+    return name, False
+
+
+def check_placement(facts: PdfFacts, placement: Placement) -> None:
+    """The page exists and the box lies on it (PDF_PLACEMENT_INVALID otherwise)."""
+    if not 1 <= placement.page <= facts.pages:
+        raise KysoError(
+            "PDF_PLACEMENT_INVALID",
+            {"detail": f"page {placement.page} of {facts.pages}"},
+        )
+    x1, y1, x2, y2 = placement.box
+    width, height = facts.page_sizes[placement.page - 1] if facts.page_sizes else (1e6, 1e6)
+    if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
+        raise KysoError(
+            "PDF_PLACEMENT_INVALID",
+            {"detail": f"box {placement.box} outside the page ({width:.0f}×{height:.0f} pt)"},
+        )
+
+
+async def sign_pdf(
+    document: bytes,
+    signer: Signer,
+    options: PdfSignOptions = PdfSignOptions(),
+) -> PdfSignResult:
+    """Sign ``document`` as PAdES with ``signer``; the level follows the options."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.general import SigningError
+
+    facts = inspect_pdf(document)
+    field_name, existing = choose_field(facts, options)
+    visible = options.placement is not None or existing
+    if options.placement is not None:
+        check_placement(facts, options.placement)
+    now = options.now or dt.datetime.now(dt.UTC)
+    algorithm = signer.default_algorithm("sha256")
+    cms_signer = DelegatingCmsSigner(signer, algorithm, ())
+    level = PadesLevel.B_B
+    timestamper = None
+    if options.timestamp_url:
+        from pyhanko.sign.timestamps import HTTPTimeStamper
+
+        timestamper = HTTPTimeStamper(options.timestamp_url, timeout=10)
+        level = PadesLevel.B_T
+    validation_context = None
+    if options.long_term:
+        validation_context = _validation_context(options.trust_roots, now)
+        level = PadesLevel.B_LT if timestamper else PadesLevel.B_B
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=options.reason,
+        location=options.location,
+        certify=options.certify,
+        docmdp_permissions=fields.MDPPerm.NO_CHANGES
+        if options.certify
+        else fields.MDPPerm.FILL_FORMS,
+        embed_validation_info=options.long_term,
+        validation_context=validation_context,
+    )
+    new_field = None
+    if options.placement is not None and not existing:
+        x1, y1, x2, y2 = options.placement.box
+        new_field = fields.SigFieldSpec(
+            field_name,
+            on_page=options.placement.page - 1,
+            box=(int(x1), int(y1), int(x2), int(y2)),
+        )
+    stamp_style = _stamp_style(options) if visible else None
+    pdf_signer = signers.PdfSigner(
+        meta,
+        signer=cms_signer,
+        timestamper=timestamper,
+        stamp_style=stamp_style,
+        new_field_spec=new_field,
+    )
+    cert = signer.certificate
+    text_params = {"kyso": stamp_lines(cert.subject_cn or cert.subject_display, cert.mst, now)}
+    writer = IncrementalPdfFileWriter(io.BytesIO(document), strict=False)
+    output = io.BytesIO()
+    try:
+        await pdf_signer.async_sign_pdf(
+            writer,
+            existing_fields_only=existing,
+            appearance_text_params=text_params if visible else None,
+            output=output,
+        )
+    except KysoError:
+        raise
+    except SigningError as exc:
+        raise KysoError("PDF_SIGN_FAILED", {"detail": str(exc)}) from exc
+    except OSError as exc:  # the timestamp authority or a revocation source did not answer
+        raise KysoError("TIMESTAMP_UNAVAILABLE", {"url": options.timestamp_url or ""}) from exc
+    return PdfSignResult(output.getvalue(), field_name, level, visible)
+
+
+def _stamp_style(options: PdfSignOptions) -> Any:
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    from pyhanko.pdf_utils.text import TextBoxStyle
+    from pyhanko.stamp import TextStampStyle
+
+    font = GlyphAccumulatorFactory(str(stamp_font(find_font(options.font_path))))
+    background = None
+    if options.seal_png is not None:
+        from PIL import Image
+        from pyhanko.pdf_utils.images import PdfImage
+
+        try:
+            background = PdfImage(Image.open(options.seal_png))
+        except OSError as exc:
+            raise KysoError("PDF_SEAL_UNREADABLE", {"path": str(options.seal_png)}) from exc
+    return TextStampStyle(
+        stamp_text="%(kyso)s",
+        text_box_style=TextBoxStyle(font=font, font_size=10),
+        border_width=1,
+        border_color=(0.75, 0.0, 0.0),
+        background=background,
+        background_opacity=0.9,
+    )
+
+
+def _validation_context(trust_roots: tuple[bytes, ...], now: dt.datetime) -> Any:
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko_certvalidator import ValidationContext
+
+    roots = [asn1_x509.Certificate.load(der) for der in trust_roots]
+    return ValidationContext(trust_roots=roots, allow_fetching=True, moment=now)

@@ -1,0 +1,111 @@
+"""`kyso-agent sign-pdf` / `verify-pdf` on the demo SoftHSM2 token: the no-loss rules and levels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.cli.main import main
+from tests.signing_pdf.conftest import make_pdf, pdfsig
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    doc = tmp_path / "hopdong.pdf"
+    doc.write_bytes(make_pdf(2))
+    pin = tmp_path / "pin.txt"
+    pin.write_text("123456\n")
+    return {"doc": doc, "pin": pin}
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
+    capsys.readouterr()
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    try:
+        return code, json.loads(captured.out)
+    except ValueError:
+        return code, captured.out + captured.err
+
+
+def _trust(demo: dict[str, Any]) -> list[str]:
+    return [
+        "--trust",
+        demo["ca"]["chain"],
+        "--crl",
+        demo["ca"]["crl"],
+        "--crl",
+        demo["ca"]["root_crl"],
+    ]
+
+
+def test_sign_verify_and_never_overwrite(demo, files, capsys) -> None:
+    org = demo["certificates"]["org"]["thumbprint"]
+    args = ["sign-pdf", str(files["doc"]), "--cert", org, "--pin-file", str(files["pin"])]
+    code, report = _run(capsys, *args, "--page", "1", "--box", "330,60,560,135", "--json")
+    assert code == 0, report
+    out = Path(report["output"])
+    assert out.name == "hopdong_signed.pdf" and report["visible"]
+    assert report["level"] == "PAdES-B-B"
+    assert "Signature is Valid" in pdfsig(out)
+    # A second run does not overwrite: the signed file stays byte for byte.
+    before = out.read_bytes()
+    code, text = _run(capsys, *args)
+    assert code != 0 and "OUTPUT_EXISTS" in str(text)
+    assert out.read_bytes() == before
+    code, verified = _run(capsys, "verify-pdf", str(out), *_trust(demo), "--json")
+    assert code == 0 and verified["ok"], verified
+    assert verified["signatures"][0]["mst"] == "0101234567"
+    code, text = _run(capsys, "verify-pdf", str(out), *_trust(demo))
+    assert "giờ Việt Nam" in text and "PAdES-B-B" in text
+
+
+def test_remove_unsigned_only_after_a_verified_copy(demo, files, capsys, tsa) -> None:
+    org = demo["certificates"]["org"]["thumbprint"]
+    code, report = _run(
+        capsys,
+        "sign-pdf",
+        str(files["doc"]),
+        "--cert",
+        org,
+        "--pin-file",
+        str(files["pin"]),
+        "--tsa",
+        tsa.url,
+        "--remove-unsigned",
+        "--json",
+    )
+    assert code == 0, report
+    assert report["removed_unsigned"] and not files["doc"].exists()
+    assert report["level"] == "PAdES-B-T"
+    assert "Signature is Valid" in pdfsig(Path(report["output"]))
+
+
+def test_a_wrong_pin_loses_nothing(demo, files, capsys, tmp_path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("000000\n")
+    org = demo["certificates"]["org"]["thumbprint"]
+    original = files["doc"].read_bytes()
+    code, text = _run(
+        capsys,
+        "sign-pdf",
+        str(files["doc"]),
+        "--cert",
+        org,
+        "--pin-file",
+        str(bad),
+        "--remove-unsigned",
+    )
+    assert code != 0 and "PIN_INCORRECT" in str(text)
+    assert files["doc"].read_bytes() == original
+    assert not (tmp_path / "hopdong_signed.pdf").exists()
+
+
+def test_an_encrypted_or_broken_pdf_is_refused_before_the_pin(demo, capsys, tmp_path) -> None:
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\nnot really\n%%EOF\n")
+    code, text = _run(capsys, "sign-pdf", str(broken), "--pin-file", "/nonexistent")
+    assert code != 0 and "PDF_MALFORMED" in str(text)
