@@ -19,6 +19,7 @@ from portal_stub.web import api, pages_account, pages_dossier
 from portal_stub.web.common import (
     PORTAL,
     TEMPLATES,
+    cross_site_middleware,
     error_middleware,
     session_middleware,
     templates,
@@ -39,7 +40,8 @@ def create_app(config: PortalConfig, trust: TrustStore | None = None) -> web.App
         trust = TrustStore.from_files(config.trust_paths, config.crl_paths)
     # Uploads are base64 in forms (signed_document) or raw in multipart: room for both.
     app = web.Application(
-        middlewares=[error_middleware, session_middleware],
+        # Cross-site refusal before the session: a forged request creates nothing.
+        middlewares=[error_middleware, cross_site_middleware, session_middleware],
         client_max_size=config.max_upload_bytes * 4 // 3 + 1024 * 1024,
     )
     app[TEMPLATES] = templates()

@@ -1,9 +1,13 @@
 """ "Kiểm tra hồ sơ": every check the portal makes on an uploaded dossier. Pure logic, no I/O.
 
-Order (the first failure is reported): size → well-formed (safe parser) → XSD → unit codes →
-dossier type → embedded forms → XML signature, chain, validity and revocation (the agent
-library's verify_xml) → signer MST → registered certificate. Duplicates need the database and
-are checked by the caller.
+Order (the first failure is reported): size → well-formed (safe parser) → no comment or
+processing instruction inside the dossier → XSD → unit codes → dossier type → embedded forms
+→ XML signature, chain, validity and revocation (the agent library's verify_xml) → the
+signature covers the whole dossier → signer MST → registered certificate. Duplicates need the
+database and are checked by the caller, on the canonical digest (see signed_content).
+
+Fields are read only from the canonical form of the signed content (signed_content), never
+from the file as uploaded: what the portal records is what the unit signed.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,6 +29,7 @@ from agent.errors import KysoError
 from agent.signing.trust import TrustStore, validate_certificate
 from agent.signing.xml import XmlVerification, parse_untrusted, verify_xml
 from portal_stub.errors import PortalError, from_kyso
+from portal_stub.signed_content import canonical_content, refuse_hidden_nodes
 
 MAX_DEPTH = 64
 # Lương tối thiểu vùng I (from 7/2024): the simulated office rejects rows paid less.
@@ -52,7 +58,8 @@ class UnitContext:
 class CheckResult:
     """What a passed check found, shown on the result page and stored at submission."""
 
-    sha256: str
+    sha256: str  # of the file's bytes
+    content_digest: str  # of the canonical signed content: what duplicates are found on
     dossier_number: str
     procedure: str
     procedure_name: str
@@ -75,8 +82,9 @@ class CheckResult:
 
 
 def _text(root: etree._Element, path: str) -> str:
+    # NFC: a name typed with combining accents (NFD) reads and compares like the composed one.
     found = root.find(path)
-    return (found.text or "").strip() if found is not None else ""
+    return unicodedata.normalize("NFC", (found.text or "").strip()) if found is not None else ""
 
 
 def _schema_error(log: Any) -> str:
@@ -128,6 +136,18 @@ def _verify_signature(data: bytes, trust: TrustStore, now: dt.datetime) -> XmlVe
     return verification
 
 
+def _require_whole_document(verification: XmlVerification, root: etree._Element) -> None:
+    """The fields are read from the whole dossier, so the signature must cover all of it.
+
+    The bhxh profile of verify_xml already insists on this; checked here again from its
+    public result so that the portal's reading never rests on a detail of the verifier.
+    """
+    ids = {root.get(name) for name in ("Id", "ID", "id")} - {None}
+    whole = {""} | {f"#{i}" for i in ids}
+    if not any(ref in whole for ref in verification.references):
+        raise PortalError("SIGNATURE_INVALID", {"detail": "chữ ký không bao trùm toàn bộ hồ sơ"})
+
+
 def _root(parsed: Any) -> etree._Element:
     return parsed.getroot() if hasattr(parsed, "getroot") else parsed
 
@@ -150,7 +170,12 @@ def check_dossier(
         raise PortalError("XML_MALFORMED", {"detail": exc.message_vi}, cause=exc) from exc
     if root.tag != "Hoso":
         raise PortalError("SCHEMA_INVALID", {"detail": f"phần tử gốc là <{root.tag}>, cần <Hoso>"})
+    refuse_hidden_nodes(root)
+    # Line numbers in schema errors are the uploaded file's; without comments and PIs the
+    # canonical tree has the same elements and text, so it is just as valid.
     _validate(root)
+    content = canonical_content(root, max_depth=MAX_DEPTH)
+    root = content.root  # from here on, only what the signature covers is read
 
     mst = _text(root, "NoiDung/ThongTinDonVi/MaSoThue")
     unit_code = _text(root, "NoiDung/ThongTinDonVi/MaSoBHXH")
@@ -187,7 +212,9 @@ def check_dossier(
             raise PortalError(
                 "FORM_FILE_INVALID", {"form": code, "detail": f"gốc <{form_root.tag}>"}
             )
+        refuse_hidden_nodes(form_root, where=f"tờ khai {code}")
         _validate(form_root, form=code)
+        form_root = canonical_content(form_root, max_depth=MAX_DEPTH).root
         if _text(form_root, "ThongTinChung/MaSoThue") != unit.mst:
             raise PortalError(
                 "UNIT_MISMATCH",
@@ -203,6 +230,7 @@ def check_dossier(
         verification = signature_check.result()
     except KysoError as exc:
         raise from_kyso(exc) from exc
+    _require_whole_document(verification, root)
     signer = verification.signer
     if signer.mst != unit.mst:
         raise PortalError("MST_MISMATCH", {"cert_mst": signer.mst or "(không có)", "mst": unit.mst})
@@ -215,6 +243,7 @@ def check_dossier(
 
     return CheckResult(
         sha256=hashlib.sha256(data).hexdigest(),
+        content_digest=content.digest,
         dossier_number=_text(root, "NoiDung/ThongTinHoSo/SoHoSo"),
         procedure=procedure,
         procedure_name=unit.catalogue[procedure],

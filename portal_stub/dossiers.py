@@ -156,11 +156,19 @@ class DossierService:
     # --- check, upload, submit --------------------------------------------------------------------
 
     def find_duplicate(self, account_id: int, result: CheckResult) -> sqlite3.Row | None:
-        """A submitted dossier with the same number or the same bytes."""
+        """A submitted dossier with the same number, the same signed content (canonical
+        digest: any variant of the file that keeps the signature valid) or the same bytes."""
         return self.db.one(
-            "SELECT * FROM dossiers WHERE account_id = ? AND (dossier_number = ? OR sha256 = ?)",
-            (account_id, result.dossier_number, result.sha256),
+            "SELECT id, receipt FROM dossiers WHERE account_id = ? AND (dossier_number = ? "
+            "OR content_digest = ? OR sha256 = ?) ORDER BY id LIMIT 1",
+            (account_id, result.dossier_number, result.content_digest, result.sha256),
         )
+
+    def refuse_duplicate(self, account_id: int, result: CheckResult) -> None:
+        """E409 naming the earlier receipt when this dossier was already submitted."""
+        dup = self.find_duplicate(account_id, result)
+        if dup is not None:
+            raise PortalError("DUPLICATE", {"receipt": dup["receipt"], "dossier_id": dup["id"]})
 
     def store_upload(self, account_id: int, data: bytes, result: CheckResult) -> str:
         """Keep a file that passed the check; "Nộp hồ sơ" refers to it by the returned id."""
@@ -195,22 +203,32 @@ class DossierService:
     ) -> sqlite3.Row:
         """ "Nộp hồ sơ": record the dossier with a receipt number and a receipt notice."""
         now = self._now()
+        try:
+            return self._record(account_id, upload_id, data, result, now)
+        except sqlite3.IntegrityError:
+            # The unique indexes are the last word (the look-up ran in the same transaction,
+            # so this is not expected); the user still gets the earlier receipt.
+            self.refuse_duplicate(account_id, result)
+            raise
+
+    def _record(
+        self, account_id: int, upload_id: str, data: bytes, result: CheckResult, now: dt.datetime
+    ) -> sqlite3.Row:
         with self.db.transaction():
-            dup = self.find_duplicate(account_id, result)
-            if dup is not None:
-                raise PortalError("DUPLICATE", {"receipt": dup["receipt"]})
+            self.refuse_duplicate(account_id, result)
             count = self.db.one("SELECT COUNT(*) AS n FROM dossiers")
             receipt = f"BN{now:%Y%m%d}{(count['n'] if count else 0) + 1:06d}"
             cur = self.db.run(
-                "INSERT INTO dossiers (account_id, receipt, dossier_number, sha256, procedure, "
-                "procedure_name, period, employees, signer_subject, signer_thumbprint, "
+                "INSERT INTO dossiers (account_id, receipt, dossier_number, sha256, content_digest, "
+                "procedure, procedure_name, period, employees, signer_subject, signer_thumbprint, "
                 "signing_time, content, status, review, submitted_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
                 (
                     account_id,
                     receipt,
                     result.dossier_number,
                     result.sha256,
+                    result.content_digest,
                     result.procedure,
                     result.procedure_name,
                     result.period,

@@ -103,6 +103,18 @@ CATALOGUE: tuple[CatalogueError, ...] = (
         404,
     ),
     CatalogueError(
+        "E108",
+        "CROSS_SITE_REFUSED",
+        _G_ACCOUNT,
+        "Yêu cầu được gửi từ một trang web khác nên đã bị từ chối ({detail}).",
+        "The request was sent from another website and has been refused ({detail}).",
+        "Mở trực tiếp trang của cổng (gõ địa chỉ hoặc dùng dấu trang) rồi thực hiện lại. "
+        "Đừng điền thông tin đăng nhập vào biểu mẫu trên trang web khác.",
+        "Open the portal's own page (type its address or use a bookmark) and do it again. "
+        "Never enter your log-in details in a form on another website.",
+        403,
+    ),
+    CatalogueError(
         "E201",
         "SIGNATURE_REQUIRED",
         _G_SIGNED,
@@ -373,6 +385,20 @@ CATALOGUE: tuple[CatalogueError, ...] = (
         "The dossier has no number yet.",
         'Bấm "Lấy số hồ sơ" rồi "Ghi" trước khi xuất file.',
         'Press "Lấy số hồ sơ" then "Ghi" before exporting.',
+    ),
+    CatalogueError(
+        "E414",
+        "XML_HIDDEN_CONTENT",
+        _G_DOSSIER,
+        "Hồ sơ chứa chú thích (comment) hoặc chỉ thị xử lý XML bên trong nội dung được ký "
+        "({detail}). Hồ sơ BHXH không dùng các thành phần này, và chữ ký số không bảo vệ "
+        "phần chú thích, nên cổng không tiếp nhận.",
+        "The dossier has an XML comment or processing instruction inside its signed content "
+        "({detail}). BHXH dossiers have no use for them, and a signature does not cover "
+        "comments, so the portal does not accept the file.",
+        "Xuất lại file từ phần mềm kê khai, không sửa tay tệp XML, ký lại rồi nộp.",
+        "Export the file again from the declaration software without editing the XML by "
+        "hand, sign it again and submit it.",
     ),
     CatalogueError(
         "E501",

@@ -239,9 +239,7 @@ class Portal:
     async def check(self, account: sqlite3.Row, data: bytes) -> tuple[str, CheckResult]:
         """ "Kiểm tra hồ sơ": all checks off the event loop; returns (upload id, findings)."""
         result = await self._check_off_loop(account, data)
-        dup = self.dossiers.find_duplicate(account["id"], result)
-        if dup is not None:
-            raise PortalError("DUPLICATE", {"receipt": dup["receipt"]})
+        self.dossiers.refuse_duplicate(account["id"], result)
         return self.dossiers.store_upload(account["id"], data, result), result
 
     async def submit(self, account: sqlite3.Row, upload_id: str) -> sqlite3.Row:

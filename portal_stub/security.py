@@ -1,4 +1,5 @@
-"""Passwords, session tokens, CSRF tokens and the canonical hash of signed form fields."""
+"""Passwords, session tokens, CSRF tokens, the canonical hash of signed form fields, and the
+pure rules for redirect targets and cross-site requests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hmac
 import json
 import secrets
 import string
+import urllib.parse
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -83,3 +85,83 @@ def canonical_fields(action: str, fields: dict[str, Any]) -> bytes:
 def fields_hash(action: str, fields: dict[str, Any]) -> str:
     """SHA-256 hex of :func:`canonical_fields`."""
     return hashlib.sha256(canonical_fields(action, fields)).hexdigest()
+
+
+# --- redirects and cross-site requests ---------------------------------------------------------
+
+HOME = "/tai-khoan"
+_MAX_NEXT = 2000
+# Printable ASCII without the backslash (browsers read "\" as "/" in http(s) URLs) and without
+# the space; anything else (tab, CR, LF, NUL, Unicode slashes) is percent-encoded or refused.
+_PATH_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {"\\"}
+
+
+def _plain_path(path: str) -> bool:
+    """One decoding level: a same-site absolute path with no way to name another host."""
+    if not path.startswith("/") or path.startswith(("//", "/\\")):
+        return False
+    if any(ch not in _PATH_CHARS for ch in path):
+        return False
+    parts = urllib.parse.urlsplit(path)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next_url(value: object, default: str = HOME) -> str:
+    """``value`` if it is a path on this site, else ``default``. Pure.
+
+    Accepted: starts with exactly one "/", only printable ASCII, no backslash, no scheme or
+    host, and the same holds after each round of percent-decoding (``/%2F%2Fevil.example``,
+    ``/%5Cevil.example``, doubly encoded ones), because some proxies and frameworks decode
+    before they redirect. Browsers drop tab/CR/LF inside URLs, so "/\\t/evil" would become
+    "//evil" (another host): such characters are refused, never stripped.
+    """
+    if not isinstance(value, str) or not value or len(value) > _MAX_NEXT:
+        return default
+    current = value
+    for _ in range(4):
+        if not _plain_path(current):
+            return default
+        try:
+            decoded = urllib.parse.unquote(current, errors="strict")
+        except UnicodeDecodeError:  # "%C0%AF" (an overlong "/") and other non-UTF-8
+            return default
+        if decoded == current:
+            return value
+        current = decoded
+    return default  # still encoded after four rounds: nobody needs that
+
+
+def normal_origin(url: str) -> str | None:
+    """``scheme://host[:port]`` in the form browsers send in ``Origin`` (lower case, default
+    port dropped), or None when ``url`` is not an http(s) origin."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == {"http": 80, "https": 443}[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def cross_site(origin: str | None, fetch_site: str | None, own_origin: str) -> str | None:
+    """Why a state-changing request is cross-site (a short reason), or None when it is not.
+
+    Browsers send ``Origin`` with every POST and ``Sec-Fetch-Site`` with every request;
+    either one naming another site is enough to refuse. A request with neither comes from a
+    program (curl, the API), which carries no victim's cookie and cannot be forged by a page.
+    """
+    if fetch_site is not None and fetch_site.strip().lower() not in ("same-origin", "none"):
+        return f"Sec-Fetch-Site: {fetch_site[:40]}"
+    if origin is not None:
+        mine = normal_origin(own_origin)
+        theirs = normal_origin(origin) if origin.strip().lower() != "null" else None
+        if theirs is None or theirs != mine:
+            return f"Origin: {origin[:100]}"
+    return None

@@ -126,6 +126,11 @@ async def register(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     """User name + password -> bearer token (or a cookie session with ``mode: cookie``)."""
     portal = request.app[PORTAL]
+    if request.content_type != "application/json":
+        # Another site's form can post urlencoded, multipart or text/plain, never JSON (that
+        # needs a CORS preflight this portal never grants): a second wall against login CSRF
+        # for browsers that send neither Origin nor Sec-Fetch-Site.
+        raise PortalError("FORM_INVALID", {"detail": "log-in takes a JSON body"})
     body = await _json(request)
     account = portal.accounts.login(str(body.get("username", "")), str(body.get("password", "")))
     mode = body.get("mode", "bearer")

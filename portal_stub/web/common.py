@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from portal_stub.errors import CATALOGUE, PortalError
 from portal_stub.portal import Portal
-from portal_stub.security import same_token
+from portal_stub.security import cross_site, safe_next_url, same_token
 from portal_stub.sessions import Session
 
 log = logging.getLogger(__name__)
@@ -103,32 +104,65 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, token
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """PortalError -> JSON for the API, an error page for pages; never a stack trace."""
+    """PortalError -> JSON for the API, an error page for pages; never a stack trace.
+
+    Every response, error pages included, gets the security headers.
+    """
     try:
         response = await handler(request)
     except PortalError as exc:
-        return error_response(request, exc)
+        response = error_response(request, exc)
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[PORTAL].config.max_upload_bytes // (1024 * 1024)
-        return error_response(request, PortalError("FILE_TOO_LARGE", {"limit_mb": limit}))
+        response = error_response(request, PortalError("FILE_TOO_LARGE", {"limit_mb": limit}))
     except web.HTTPException as exc:
         if is_api(request) and exc.status >= 400:
             key = "NOT_FOUND" if exc.status in (404, 405) else "FORM_INVALID"
             err = PortalError(key, {"detail": exc.reason})
-            return web.json_response({"error": err.to_dict()}, status=exc.status)
-        if exc.status == 404:
-            return error_response(request, PortalError("NOT_FOUND"))
-        raise
+            response = web.json_response({"error": err.to_dict()}, status=exc.status)
+        elif exc.status == 404:
+            response = error_response(request, PortalError("NOT_FOUND"))
+        else:
+            _security_headers(exc)
+            raise
     except Exception as exc:  # the user gets a code; the log gets the trace
         log.exception("unexpected error on %s", request.path)
-        return error_response(request, PortalError("INTERNAL", {"detail": type(exc).__name__}))
+        response = error_response(request, PortalError("INTERNAL", {"detail": type(exc).__name__}))
+    _security_headers(response)
+    return response
+
+
+def _security_headers(response: web.StreamResponse) -> None:
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
+    # frame-ancestors in the CSP is the rule; X-Frame-Options covers browsers without it.
+    headers.setdefault("X-Frame-Options", "DENY")
     if response.content_type == "text/html":
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("Cache-Control", "no-store")
-    return response
+
+
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@web.middleware
+async def cross_site_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse every state-changing request that a browser says comes from another site.
+
+    The CSRF token guards forms of a logged-in session; this guards the rest: a log-in or
+    registration posted by another site's form (login CSRF), and any future endpoint that
+    forgets its token. Runs before the session is looked up, so nothing is created either.
+    """
+    if request.method in _UNSAFE_METHODS:
+        reason = cross_site(
+            request.headers.get("Origin"),
+            request.headers.get("Sec-Fetch-Site"),
+            request.app[PORTAL].config.public_origin,
+        )
+        if reason is not None:
+            raise PortalError("CROSS_SITE_REFUSED", {"detail": reason})
+    return await handler(request)
 
 
 def error_response(request: web.Request, exc: PortalError) -> web.StreamResponse:
@@ -136,7 +170,9 @@ def error_response(request: web.Request, exc: PortalError) -> web.StreamResponse
     if is_api(request):
         return web.json_response({"error": exc.to_dict()}, status=exc.status)
     if exc.key == "LOGIN_REQUIRED" and request.method == "GET":
-        raise web.HTTPSeeOther(f"/dang-nhap?tiep={request.path_qs}")
+        # Quoted whole: the original query must not leak into the log-in page's own query.
+        target = urllib.parse.quote(safe_next_url(request.path_qs), safe="")
+        raise web.HTTPSeeOther(f"/dang-nhap?tiep={target}")
     return render(request, "error.html", {"error": exc.to_dict()}, status=exc.status)
 
 

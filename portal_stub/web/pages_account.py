@@ -9,6 +9,7 @@ from aiohttp import web
 
 from portal_stub.errors import PortalError
 from portal_stub.forms import CANCEL_REASONS, DETAIL_FIELDS, REGISTER_FIELDS, as_mapping
+from portal_stub.security import safe_next_url
 from portal_stub.web.common import (
     PORTAL,
     SESSION,
@@ -95,14 +96,10 @@ async def register_post(request: web.Request) -> web.Response:
 @routes.get("/dang-nhap")
 async def login_page(request: web.Request) -> web.Response:
     """Log-in form."""
+    # Cleaned on the way in too: the hidden field never carries another site's address.
     return render(
-        request, "login.html", {"next": request.query.get("tiep", "/tai-khoan"), "username": ""}
+        request, "login.html", {"next": safe_next_url(request.query.get("tiep")), "username": ""}
     )
-
-
-def _safe_next(target: str) -> str:
-    # Only local paths: never redirect to another site after log-in.
-    return target if target.startswith("/") and not target.startswith("//") else "/tai-khoan"
 
 
 @routes.post("/dang-nhap")
@@ -115,13 +112,18 @@ async def login_post(request: web.Request) -> web.Response:
     try:
         account = portal.accounts.login(username, str(form.get("mat_khau", "")))
     except PortalError as exc:
-        ctx = {"error": exc.to_dict(), "next": form.get("tiep", "/tai-khoan"), "username": username}
+        ctx = {
+            "error": exc.to_dict(),
+            "next": safe_next_url(form.get("tiep")),
+            "username": username,
+        }
         return render(request, "login.html", ctx, status=exc.status)
     if old is not None:
         portal.sessions.delete(old)
     token, session = portal.sessions.create("cookie", account["id"])
     request[SESSION] = session
-    response = web.HTTPSeeOther(_safe_next(str(form.get("tiep", "/tai-khoan"))))
+    # Only a path on this site: never send the user to another site after log-in.
+    response = web.HTTPSeeOther(safe_next_url(form.get("tiep")))
     set_session_cookie(request, response, token)
     raise response
 

@@ -83,11 +83,12 @@ class PortalDriver:
                 app_version="https://kyso.test/agent/0.1.0",
             )
 
-    async def sign_dossier(self, cert: str, document: bytes) -> bytes:
-        """Sign a dossier with the bhxh profile on the token holding ``cert``."""
+    async def sign_dossier(self, cert: str, document: bytes, **options: Any) -> bytes:
+        """Sign a dossier with the bhxh profile on the token holding ``cert`` (``options``
+        go to sign_xml, e.g. ``allow_ecdsa=True``)."""
         pin = PINS[self.demo["certificates"][cert]["token"]]
         async with self.tokens.open_key(self.thumb(cert), StaticPinProvider(pin)) as key:
-            return await sign_xml(document, TokenSigner(key), profile="bhxh")
+            return await sign_xml(document, TokenSigner(key), profile="bhxh", **options)
 
     async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         """Call the API; return (status, JSON or bytes)."""
