@@ -1,8 +1,7 @@
 """Splicing finds the right tags in awkward files; options and encodings beyond the defaults.
 
-(signxml's own XMLVerifier is not used as a third opinion: it canonicalizes SignedInfo with
-lxml's in-place subtree C14N, which is wrong under a default-namespace <Signature>; see
-docs/signing-xml.md. xmlsec1 is the independent verifier.)"""
+(xmlsec1 is the independent verifier here; signxml's XMLVerifier judges Kyso's files in
+test_real_shapes.py.)"""
 
 from __future__ import annotations
 
@@ -108,6 +107,11 @@ async def test_ec_token_signature_on_form_with_legacy_request_refused(
 ) -> None:
     with pytest.raises(KysoError) as err:
         await token_sign(token_service, demo, "ec", TAX, "tax", hash="sha1")
+    assert err.value.code == "XML_ECDSA_NOT_ACCEPTED"
+    with pytest.raises(KysoError) as err:  # allowed ECDSA, but never ECDSA-SHA1
+        await token_sign(
+            token_service, demo, "ec", TAX, "tax", hash="sha1", allow_ecdsa=True, allow_sha1=True
+        )
     assert err.value.code == "INPUT_INVALID"
 
 

@@ -22,7 +22,7 @@ from agent.errors import KysoError
 from agent.signing.signer import Signer
 from agent.signing.xml.c14n import c14n_bytes, digest_element
 from agent.signing.xml.model import Prepared, Reference
-from agent.signing.xml.profiles import DS_NS, XmlProfile
+from agent.signing.xml.profiles import DS_NS, SIGNING_TIME_NS, XmlProfile
 from agent.tokens.algorithms import KeyKind, SignatureAlgorithm
 
 _DS = f"{{{DS_NS}}}"
@@ -102,7 +102,7 @@ class _KysoXMLSigner(XMLSigner):
         self._references = references
 
     def check_deprecated_methods(self) -> None:
-        """Allow SHA-1: it only reaches here when the user asked for a legacy signature."""
+        """Allow SHA-1: it only reaches here when asked for (``XmlProfile.check_algorithms``)."""
 
     def _ds_tag(self, tag: str) -> etree.QName:
         return etree.QName(DS_NS, tag)
@@ -143,7 +143,11 @@ def build_signature(
         props = etree.SubElement(obj, f"{_DS}SignatureProperties")
         prop = etree.SubElement(props, f"{_DS}SignatureProperty", Target=f"#{sig_id}")
         when = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        etree.SubElement(prop, f"{_DS}SigningTime").text = when.isoformat().replace("+00:00", "Z")
+        # Its own namespace, not ds: XML-DSig §4.8 allows only ##other inside SignatureProperty.
+        stamp = etree.SubElement(
+            prop, f"{{{SIGNING_TIME_NS}}}SigningTime", nsmap={None: SIGNING_TIME_NS}
+        )
+        stamp.text = when.isoformat().replace("+00:00", "Z")
         # The Object's digest depends on the namespaces in scope: take it in place, then
         # move the Object after KeyInfo where the schema wants it.
         references.append(

@@ -20,6 +20,11 @@ C14N_1_0_COMMENTS = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComment
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 EXC_C14N_COMMENTS = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+# SigningTime's namespace. XML-DSig Core §4.8 allows only ##other inside SignatureProperty, so it
+# cannot be the ds namespace (what Kyso wrote before: signxml rejected it). This one is what the
+# Vietnamese .NET signers already write (CA2's BHXH signer, e-invoice signers; it comes from
+# Microsoft's SignedXml sample), so a portal that looks SigningTime up by name finds ours too.
+SIGNING_TIME_NS = "http://example.org/#signatureProperties"
 # Canonicalization methods we can compute with libxml2 through lxml (C14N 1.1 is not exposed).
 C14N_METHODS = {
     "c14n": C14N_1_0,
@@ -28,6 +33,19 @@ C14N_METHODS = {
     "exc-c14n-comments": EXC_C14N_COMMENTS,
 }
 HASHES = ("sha256", "sha1", "sha384", "sha512")
+# BHXH form files: the root is the form code, the signature goes in its <Cky> child. "ToKhai"
+# is kept for files made by Kyso's earlier tests; no real form uses it.
+BHXH_FORMS = (
+    "D01-TS",
+    "D02-TS",
+    "D03-TS",
+    "D05-TS",
+    "TK1-TS",
+    "TK3-TS",
+    "M01B-HSB",
+    "M05A-HSB",
+    "ToKhai",
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,18 @@ class Placement:
     reference_element: str | None = None
     id_attribute: str = "Id"
     description: str = ""
+    # For root "*": match only a root that has the container as a child (BHXH form files).
+    needs_container: bool = False
+
+    def matches(self, root: etree._Element) -> bool:
+        """Whether this placement is the one for the document element ``root``."""
+        if self.root != "*":
+            return self.root == etree.QName(root).localname
+        if not self.needs_container:
+            return True
+        return any(
+            etree.QName(c).localname == self.container for c in root.iterchildren(etree.Element)
+        )
 
 
 @dataclass(frozen=True)
@@ -59,12 +89,16 @@ class XmlProfile:
     signing_time: bool = True  # a signed SignatureProperties/SigningTime object
     subject_name: bool = True  # X509SubjectName beside X509Certificate in KeyInfo
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the portals' verifiers accept: .NET's SignedXml has no ecdsa-sha256
+    # (dotnet/runtime#36103), JDK 17+ secure validation refuses SHA-1. False = refuse to sign.
+    allow_ecdsa: bool = True
+    allow_sha1: bool = True
 
     def placement_for(self, root: etree._Element) -> Placement:
         """The placement matching the document element, or XML_PROFILE_MISMATCH."""
         name = etree.QName(root).localname
         for placement in self.placements:
-            if placement.root in ("*", name):
+            if placement.matches(root):
                 return placement
         hint = suggest_profile(name)
         raise KysoError(
@@ -79,17 +113,30 @@ class XmlProfile:
             },
         )
 
+    def check_algorithms(self, *, ecdsa: bool) -> None:
+        """Refuse what this profile's verifiers cannot check, unless explicitly allowed:
+        XML_ECDSA_NOT_ACCEPTED for an EC key, XML_SHA1_NOT_ACCEPTED for SHA-1."""
+        if ecdsa and not self.allow_ecdsa:
+            raise KysoError("XML_ECDSA_NOT_ACCEPTED", {"profile": self.name})
+        if self.hash_name == "sha1" and not self.allow_sha1:
+            raise KysoError("XML_SHA1_NOT_ACCEPTED", {"profile": self.name})
+
 
 PROFILES: dict[str, XmlProfile] = {
     p.name: p
     for p in (
         XmlProfile(
             name="bhxh",
-            description="BHXH dossier (Hoso → CKy_Dvi) and form files (ToKhai → Cky)",
+            description="BHXH envelope (Hoso → CKy_Dvi) and form files (<form code> → Cky)",
             placements=(
                 Placement("Hoso", "CKy_Dvi", description="hồ sơ BHXH (chữ ký đơn vị)"),
-                Placement("ToKhai", "Cky", description="tờ khai BHXH"),
+                # Known form codes first: one of them without <Cky> is XML_CONTAINER_MISSING.
+                *(Placement(code, "Cky", description=f"tờ khai {code}") for code in BHXH_FORMS),
+                # Any other root that carries a <Cky> child is a form too (new form codes).
+                Placement("*", "Cky", description="tờ khai BHXH", needs_container=True),
             ),
+            allow_ecdsa=False,
+            allow_sha1=False,
         ),
         XmlProfile(
             name="tax",
@@ -102,7 +149,17 @@ PROFILES: dict[str, XmlProfile] = {
                     id_attribute="id",
                     description="hồ sơ khai thuế điện tử",
                 ),
+                # The tax authority's own notices (TBaoThue Id="_NODE_TO_SIGN").
+                Placement(
+                    "TBaoThueDTu",
+                    "CKyDTu",
+                    reference_element="TBaoThue",
+                    id_attribute="Id",
+                    description="thông báo của cơ quan thuế",
+                ),
             ),
+            allow_ecdsa=False,
+            allow_sha1=False,
         ),
         XmlProfile(
             name="generic",
@@ -122,12 +179,21 @@ def suggest_profile(root_name: str) -> str | None:
     return None
 
 
+def guess_profile(root: etree._Element) -> str | None:
+    """The portal profile (not generic) one of whose placements fits this document element."""
+    for profile in PROFILES.values():
+        if profile.name != "generic" and any(p.matches(root) for p in profile.placements):
+            return profile.name
+    return None
+
+
 def get_profile(name: str, **options: Any) -> XmlProfile:
     """The profile called ``name``, adjusted by options.
 
     Options: ``hash`` (sha256, sha1 for legacy files, sha384, sha512), ``c14n`` (a key of
-    :data:`C14N_METHODS`), ``signing_time`` (bool), and for ``generic`` only ``reference``
-    ("" for the whole document, or "#id" / "id" for the element with that Id) and
+    :data:`C14N_METHODS`), ``signing_time`` (bool), ``allow_ecdsa`` / ``allow_sha1`` (bool:
+    sign anyway although the profile's portals cannot verify it), and for ``generic`` only
+    ``reference`` ("" for the whole document, or "#id" / "id" for the element with that Id) and
     ``container`` (local name of a root child to hold the signature).
     """
     try:
@@ -136,7 +202,15 @@ def get_profile(name: str, **options: Any) -> XmlProfile:
         raise KysoError(
             "XML_PROFILE_UNKNOWN", {"profile": name, "known": ", ".join(PROFILES)}
         ) from None
-    unknown = set(options) - {"hash", "c14n", "signing_time", "reference", "container"}
+    unknown = set(options) - {
+        "hash",
+        "c14n",
+        "signing_time",
+        "reference",
+        "container",
+        "allow_ecdsa",
+        "allow_sha1",
+    }
     if unknown:
         raise KysoError(
             "INPUT_INVALID", {"detail": f"unknown XML signing option(s): {sorted(unknown)}"}
@@ -154,6 +228,9 @@ def get_profile(name: str, **options: Any) -> XmlProfile:
         changes["c14n"] = C14N_METHODS[options["c14n"]]
     if options.get("signing_time") is not None:
         changes["signing_time"] = bool(options["signing_time"])
+    for allow in ("allow_ecdsa", "allow_sha1"):
+        if options.get(allow):  # only ever widens: a call cannot tighten "generic"
+            changes[allow] = True
     reference, container = options.get("reference"), options.get("container")
     if reference is not None or container is not None:
         if name != "generic":

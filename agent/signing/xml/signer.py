@@ -37,6 +37,7 @@ from agent.signing.xml.safe import (
     parse_untrusted,
     parse_untrusted_file,
 )
+from agent.tokens.algorithms import KeyKind
 
 _DS = f"{{{DS_NS}}}"
 _XML_ATTRS = "ancestor-or-self::*[@*[namespace-uri()='http://www.w3.org/XML/1998/namespace']]"
@@ -170,6 +171,14 @@ def _splice(data: bytes, prepared: Prepared, signature: bytes) -> bytes:
     return b"".join(parts)
 
 
+def _profile_for(signer: Signer, name: str, options: dict[str, Any]) -> XmlProfile:
+    """The profile with its options, after checking its verifiers can check this key/hash
+    (before any work: the user learns it before the PIN dialog's signature, not after)."""
+    prof = get_profile(name, **options)
+    prof.check_algorithms(ecdsa=signer.key_kind is KeyKind.EC)
+    return prof
+
+
 async def sign_xml(
     document: bytes,
     signer: Signer,
@@ -181,14 +190,17 @@ async def sign_xml(
     """Sign ``document`` enveloped, the way ``profile`` says, and return the signed bytes.
 
     Options (see :func:`agent.signing.xml.profiles.get_profile`): ``hash`` ("sha256"; "sha1"
-    for legacy RSA files), ``c14n``, ``signing_time``, and for ``generic`` ``reference`` and
-    ``container``. Every byte outside the inserted ``<Signature>`` is kept (an empty container
-    ``<X/>`` becomes ``<X>…</X>``; the tax profile may add an ``id`` to ``HSoKhaiThue``).
+    for legacy RSA files), ``c14n``, ``signing_time``, ``allow_ecdsa`` / ``allow_sha1``, and
+    for ``generic`` ``reference`` and ``container``. Every byte outside the inserted
+    ``<Signature>`` is kept (an empty container ``<X/>`` becomes ``<X>…</X>``; the tax profile
+    may add an ``id`` to ``HSoKhaiThue``).
 
     Raises KysoError: XML_* for unsafe, malformed or unfit documents (XML_CONTAINER_MISSING,
-    XML_ALREADY_SIGNED, XML_PROFILE_MISMATCH...), and the token's errors while signing.
+    XML_ALREADY_SIGNED, XML_PROFILE_MISMATCH...), XML_ECDSA_NOT_ACCEPTED / XML_SHA1_NOT_ACCEPTED
+    when the profile's portals cannot verify the result (bhxh, tax; unless ``allow_ecdsa`` /
+    ``allow_sha1``), and the token's errors while signing.
     """
-    prof = get_profile(profile, **options)
+    prof = _profile_for(signer, profile, options)
     if not isinstance(document, bytes):
         document = bytes(document)
     plan = await asyncio.to_thread(_plan_bytes, document, prof, max_bytes)
@@ -209,7 +221,7 @@ async def sign_xml_file(
     large dossier never has its bytes and its tree in memory at once (peak memory is the
     tree's, like xmlsec1's). A file that changes while it is being signed is refused.
     """
-    prof = get_profile(profile, **options)
+    prof = _profile_for(signer, profile, options)
     path = Path(path)
     try:
         before = path.stat()

@@ -10,6 +10,7 @@ from lxml import etree
 
 from agent.errors import KysoError
 from agent.signing.consent import ConsentItem
+from agent.signing.xml.profiles import BHXH_FORMS
 from agent.signing.xml.safe import parse_untrusted
 
 
@@ -49,8 +50,12 @@ def summarize_xml(document: bytes) -> ConsentItem:
     root = parse_untrusted(document).getroot()
     kind = etree.QName(root).localname
     forms, embedded_rows = _form_files(root)
-    if kind == "ToKhai" and root.get("MaToKhai"):
-        forms.append(root.get("MaToKhai") or "")
+    # A BHXH form file: its root is the form code (ToKhai: Kyso's older test files) and it
+    # carries the <Cky> the signature goes in.
+    is_form = kind in BHXH_FORMS or root.find("{*}Cky") is not None
+    form_code = (root.get("MaToKhai") or "") if kind == "ToKhai" else kind
+    if is_form and form_code:
+        forms.append(form_code)
     code = _text(root, "MaThuTuc")
     procedure = _text(root, "TenThuTuc")
     unit = _text(root, "TenDoiTuong") or _text(root, "TenNNT") or _text(root, "TenDonVi")
@@ -59,13 +64,15 @@ def summarize_xml(document: bytes) -> ConsentItem:
     rows = _count_rows(root) + embedded_rows
     if kind == "Hoso":
         title = f"Hồ sơ {code or ''} — {procedure or 'hồ sơ BHXH'}".replace("  ", " ")
-    elif kind == "ToKhai":
-        title = f"Tờ khai {root.get('MaToKhai') or ''}".strip()
+    elif is_form:
+        title = f"Tờ khai {form_code}".strip()
     elif kind == "HSoThueDTu":
         title = "Hồ sơ khai thuế điện tử"
+    elif kind == "TBaoThueDTu":
+        title = "Thông báo của cơ quan thuế"
     else:
         title = f"Tài liệu XML <{kind}>"
-    if forms:
+    if forms and not is_form:
         title += f" ({', '.join(forms)})"
     lines: list[tuple[str, str]] = []
     for label, value in (

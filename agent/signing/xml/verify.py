@@ -1,12 +1,25 @@
 """Verifying enveloped XML-DSig signatures the way a portal's "Kiểm tra hồ sơ" does.
 
-The signature is checked with lxml/libxml2 canonicalization and ``cryptography`` (no
-hand-written canonicalization), then the signer's certificate with
-:func:`agent.signing.trust.validate_certificate` at the signed SigningTime (or now). Only what
-the signature covers counts: a SigningTime outside the signed references is ignored, and a
-signature that does not cover the document (the whole file, or the profile's element) is
-SIGNATURE_INVALID. Failures raise KysoError with stable codes (NOT_SIGNED, SIGNATURE_INVALID,
-XML_SIGNATURE_UNSUPPORTED, CERT_*, XML_*).
+libxmlsec (the ``xmlsec`` binding, the library behind xmlsec1) checks the signature value and
+every reference digest. Kyso's layer on top only decides what libxmlsec is asked and what its
+"valid" is worth:
+
+1. the signatures are taken from the profile's container (``Hoso/CKy_Dvi``, ``<form>/Cky``,
+   ``HSoThueDTu/CKyDTu``), never from anywhere in the file;
+2. before any crypto, SignedInfo must hold exactly one content reference, resolving **by
+   position** to what the profile says is signed (the whole document, or the root's single
+   ``HSoKhaiThue``), through an id that exactly one element carries, plus at most one reference
+   to an ``Object`` of the same signature (the SigningTime). Transforms: enveloped and C14N
+   1.0 / exclusive, nothing else (libxmlsec is told to refuse the rest too);
+3. libxmlsec verifies with the key of the certificate Kyso picked from the signature;
+4. the signer's certificate: :func:`agent.signing.trust.validate_certificate` (chain, validity,
+   key usage, CRL) at the signed SigningTime, else now.
+
+One non-conformant shape is accepted by name (:mod:`agent.signing.xml.shapes`): CA2's BHXH
+signer, whose ``URI=""`` lacks the enveloped transform; its digest is recomputed by libxml2
+C14N without the signature and its value checked by libxmlsec on the canonical SignedInfo.
+Failures raise KysoError (NOT_SIGNED, SIGNATURE_INVALID, XML_SIGNATURE_UNSUPPORTED, CERT_*,
+XML_*).
 """
 
 from __future__ import annotations
@@ -16,26 +29,20 @@ import binascii
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import hmac
+import io
 from dataclasses import dataclass
 from typing import Any
 
+import xmlsec
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 
 from agent.errors import KysoError
-from agent.signing.xml.c14n import (
-    SUPPORTED_C14N,
-    c14n_bytes,
-    detached,
-    digest_document,
-    digest_element,
-)
-from agent.signing.xml.profiles import DS_NS, ENVELOPED, PROFILES, get_profile
+from agent.signing.xml import shapes
+from agent.signing.xml.c14n import SUPPORTED_C14N, c14n_bytes, c14n_flags, detached, standalone
+from agent.signing.xml.profiles import DS_NS, ENVELOPED, PROFILES, Placement, guess_profile
 from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted
 from agent.tokens.certinfo import CertificateInfo, parse_certificate
 
@@ -46,26 +53,30 @@ _DIGESTS = {
     "http://www.w3.org/2001/04/xmldsig-more#sha384": "sha384",
     "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
 }
-_SIGNATURES = {
-    "http://www.w3.org/2000/09/xmldsig#rsa-sha1": ("RSA", "sha1"),
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": ("RSA", "sha256"),
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": ("RSA", "sha384"),
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": ("RSA", "sha512"),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1": ("EC", "sha1"),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256": ("EC", "sha256"),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384": ("EC", "sha384"),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512": ("EC", "sha512"),
+_SIGNATURE_METHODS = {
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
 }
-_HASH = {
-    "sha1": hashes.SHA1,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
+# libxmlsec's transforms by URI: the only ones it may run for us.
+_TRANSFORMS = {
+    t.href: t
+    for t in (getattr(xmlsec.Transform, n) for n in dir(xmlsec.Transform) if n.isupper())
+    if getattr(t, "href", None)
 }
 VIETNAM = dt.timezone(dt.timedelta(hours=7))
 _MAX_SIGNATURES = 8
-_MAX_REFERENCES = 16
 _MAX_CERTIFICATES = 10
+_ID_ATTRIBUTES = ("Id", "ID", "id")
+# A string, compiled per call: compiled lxml XPath objects are not shared between threads.
+_ID_ATTRIBUTE_VALUES = (
+    "//@*[namespace-uri()='' and (local-name()='Id' or local-name()='ID' or local-name()='id')]"
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,11 @@ class XmlVerification:
     signature_method: str
     references: tuple[str, ...]
     certificate_checked: bool  # False when only the signature itself was checked
+    shape: shapes.Shape = shapes.XMLDSIG  # whose layout (Kyso, VNPT SmartCA, CA2, ...)
+    # The canonical bytes the content reference's digest covers (the signature left out, no
+    # comments): read fields from a tree parsed from these, never from the uploaded file.
+    covered_c14n: bytes = b""
+    covered_digest: str = ""  # SHA-256 hex of covered_c14n
 
     def to_json(self) -> dict[str, Any]:
         """JSON form for the CLI and the protocol."""
@@ -91,7 +107,23 @@ class XmlVerification:
             "signature_method": self.signature_method,
             "references": list(self.references),
             "certificate_checked": self.certificate_checked,
+            "shape": self.shape.code,
+            "shape_vi": self.shape.vi,
+            "shape_en": self.shape.en,
+            "covered_digest": self.covered_digest,
         }
+
+
+@dataclass
+class _Ref:
+    """One ds:Reference, resolved and checked against Kyso's rules."""
+
+    uri: str
+    target: etree._Element | None  # None: the whole document
+    c14n: str
+    enveloped: bool
+    digest_name: str
+    digest_value: bytes
 
 
 def _invalid(detail: str) -> KysoError:
@@ -118,18 +150,11 @@ def _b64(text: str | None, what: str) -> bytes:
 
 def _find_signatures(
     root: etree._Element, profile: str | None
-) -> tuple[list[etree._Element], str | None]:
+) -> tuple[list[etree._Element], str | None, Placement | None]:
     """The Signature elements the profile says to check (every one for no profile)."""
-    name = profile
-    if name is None:
-        local = etree.QName(root).localname
-        name = next(
-            (p.name for p in PROFILES.values() if any(pl.root == local for pl in p.placements)),
-            None,
-        )
+    name = profile if profile is not None else guess_profile(root)
     if name is not None and name != "generic":
-        prof = get_profile(name)
-        placement = prof.placement_for(root)
+        placement = PROFILES[name].placement_for(root)
         holders = [
             c
             for c in root.iterchildren(etree.Element)
@@ -137,96 +162,178 @@ def _find_signatures(
         ]
         if not holders:
             raise KysoError("NOT_SIGNED", {"detail": f"no <{placement.container}>"})
-        return [s for h in holders for s in h.iterchildren(f"{_DS}Signature")], name
-    return list(root.iter(f"{_DS}Signature")), name
+        return [s for h in holders for s in h.iterchildren(f"{_DS}Signature")], name, placement
+    return list(root.iter(f"{_DS}Signature")), name, None
 
 
-def _resolve(root: etree._Element, uri: str) -> etree._Element | None:
-    """None for the whole document, else the single element with that Id/ID/id."""
+def _id_index(root: etree._Element) -> dict[str, list[etree._Element]]:
+    """Every element by the value of its Id / ID / id attributes (one pass over the tree)."""
+    index: dict[str, list[etree._Element]] = {}
+    # Attributes by local-name(): several times faster in libxml2 than testing every element.
+    for value in root.xpath(_ID_ATTRIBUTE_VALUES):
+        found = index.setdefault(str(value), [])
+        if value.getparent() not in found:
+            found.append(value.getparent())
+    return index
+
+
+def _resolve(ids: dict[str, list[etree._Element]], uri: str) -> etree._Element | None:
+    """None for the whole document, else the one element carrying that id."""
     if uri == "":
         return None
     if not uri.startswith("#") or uri.startswith("#xpointer("):
         raise _unsupported(f"reference URI {uri!r}")
-    found = root.xpath("//*[@Id=$v or @ID=$v or @id=$v]", v=uri[1:])
+    # Every id attribute counts: two elements with the same value is how a wrapped copy gets
+    # the verifier to look at one element while the portal reads the other.
+    found = ids.get(uri[1:], [])
     if len(found) != 1:
         raise _invalid(f"reference {uri} matches {len(found)} elements")
     return found[0]
 
 
-def _check_reference(
-    tree: etree._ElementTree, signature: etree._Element, ref: etree._Element
-) -> etree._Element | None:
-    """Recompute one Reference's digest; returns the element it covers (None = document)."""
+def _parse_reference(ids: dict[str, list[etree._Element]], ref: etree._Element) -> _Ref:
     uri = ref.get("URI")
     if uri is None:
         raise _unsupported("reference without URI")
-    target = _resolve(tree.getroot(), uri)
-    transforms = [t.get("Algorithm") for t in ref.findall(f"{_DS}Transforms/{_DS}Transform")]
-    method = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-    enveloped = False
-    for algorithm in transforms:
+    c14n, enveloped = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315", False
+    for transform in ref.findall(f"{_DS}Transforms/{_DS}Transform"):
+        algorithm = transform.get("Algorithm") or ""
         if algorithm == ENVELOPED:
             enveloped = True
         elif algorithm in SUPPORTED_C14N:
-            method = algorithm
+            c14n = algorithm
         else:
             raise _unsupported(f"transform {algorithm}")
-    digest_uri = _one(ref, f"{_DS}DigestMethod", "DigestMethod").get("Algorithm")
+    digest_uri = _one(ref, f"{_DS}DigestMethod", "DigestMethod").get("Algorithm") or ""
     if digest_uri not in _DIGESTS:
         raise _unsupported(f"digest {digest_uri}")
-    expected = _b64(_one(ref, f"{_DS}DigestValue", "DigestValue").text, "DigestValue")
-    # Does the referenced content contain this very signature? Then only the enveloped
-    # transform can make the digest stable.
-    contains_signature = target is None or target in signature.iterancestors()
-    if contains_signature and not enveloped:
-        raise _invalid(
-            f"reference {uri or '(document)'} covers its own signature without the enveloped transform"
-        )
-    hash_name = _DIGESTS[digest_uri]
-    with detached(signature) if contains_signature else contextlib.nullcontext():
-        actual = (
-            digest_document(tree, method, hash_name)
-            if target is None
-            else digest_element(target, method, hash_name)
-        )
-    if not hmac.compare_digest(actual, expected):
-        raise _invalid(f"digest of {uri or 'the document'} does not match")
-    return target
+    value = _b64(_one(ref, f"{_DS}DigestValue", "DigestValue").text, "DigestValue")
+    return _Ref(uri, _resolve(ids, uri), c14n, enveloped, _DIGESTS[digest_uri], value)
 
 
-def _check_value(
-    signed_info: etree._Element, method: str, value: bytes, cert: x509.Certificate
-) -> bool:
-    kind, hash_name = _SIGNATURES[method]
-    c14n_method = _one(signed_info, f"{_DS}CanonicalizationMethod", "CanonicalizationMethod").get(
-        "Algorithm"
-    )
-    if c14n_method not in SUPPORTED_C14N:
-        raise _unsupported(f"canonicalization {c14n_method}")
-    data = c14n_bytes(signed_info, c14n_method)
-    key = cert.public_key()
-    try:
-        if kind == "RSA" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(value, data, padding.PKCS1v15(), _HASH[hash_name]())
-        elif kind == "EC" and isinstance(key, ec.EllipticCurvePublicKey):
-            half = len(value) // 2
-            der = encode_dss_signature(
-                int.from_bytes(value[:half], "big"), int.from_bytes(value[half:], "big")
+def _inside(element: etree._Element | None, ancestor: etree._Element) -> bool:
+    return element is not None and (element is ancestor or ancestor in element.iterancestors())
+
+
+def _plan_references(
+    root: etree._Element,
+    signature: etree._Element,
+    refs: list[_Ref],
+    profile: str | None,
+    placement: Placement | None,
+) -> tuple[_Ref, _Ref | None]:
+    """Kyso's rules: (the content reference, the optional SigningTime reference)."""
+    content = [r for r in refs if not _inside(r.target, signature)]
+    props = [r for r in refs if _inside(r.target, signature)]
+    if len(content) != 1:
+        raise _invalid(f"{len(content)} references to the document (exactly one expected)")
+    if len(props) > 1:
+        raise _unsupported(f"{len(props)} references inside the signature (at most one)")
+    for prop in props:
+        objects = [o for o in signature.iterchildren(f"{_DS}Object") if _inside(prop.target, o)]
+        if not objects:
+            raise _unsupported(f"reference {prop.uri} into the signature, not to an Object")
+    ref = content[0]
+    target = ref.target
+    wanted = placement.reference_element if placement else None
+    if target is None or target is root:
+        pass  # the whole document: always enough
+    elif wanted is not None:
+        # By position: the root's one child of that name, not an element elsewhere that
+        # happens to carry the id.
+        twins = [c for c in root.iterchildren(etree.Element) if etree.QName(c).localname == wanted]
+        if target.getparent() is not root or etree.QName(target).localname != wanted:
+            raise _invalid(
+                f"the signature covers <{etree.QName(target).localname}>, not <{wanted}>"
             )
-            key.verify(der, data, ec.ECDSA(_HASH[hash_name]()))
-        else:
-            return False
-    except InvalidSignature:
+        if len(twins) != 1:
+            raise _invalid(f"{len(twins)} <{wanted}> elements: only one may be signed and read")
+    elif profile != "generic":  # generic asked for by name: the caller judges .references
+        raise _invalid("the signature does not cover the document")
+    return ref, (props[0] if props else None)
+
+
+def _certificates(signature: etree._Element) -> list[bytes]:
+    """X509Certificate values in KeyInfo/X509Data, or in X509Data beside KeyInfo (CA2)."""
+    found = [
+        *signature.iterfind(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate"),
+        *signature.iterfind(f"{_DS}X509Data/{_DS}X509Certificate"),
+    ]
+    if not found:
+        raise _unsupported("no X509Certificate in the signature")
+    if len(found) > _MAX_CERTIFICATES:
+        raise _unsupported(f"{len(found)} certificates in the signature")
+    return [_b64(c.text, "X509Certificate") for c in found]
+
+
+def _signer_candidates(ders: list[bytes]) -> list[bytes]:
+    """The certificates that may have signed, end-entity first: a certificate that issued
+    another one in the list is a CA. Verifying is a full pass over the document, so the
+    likely signer is tried first and a list of CA certificates costs nothing extra."""
+    certs = []
+    for der in ders:
+        try:
+            certs.append((der, x509.load_der_x509_certificate(der)))
+        except ValueError as exc:
+            raise KysoError("CERT_INVALID", {"detail": str(exc)}) from exc
+    issuers = {c.issuer for _, c in certs if c.issuer != c.subject}
+    leaves = [d for d, c in certs if c.subject not in issuers]
+    return leaves + [d for d, _ in certs if d not in leaves]
+
+
+def _context(der: bytes, method: str, refs: list[_Ref], c14n_method: str) -> Any:
+    ctx = xmlsec.SignatureContext()
+    try:
+        ctx.key = xmlsec.Key.from_memory(der, xmlsec.KeyFormat.CERT_DER)
+    except xmlsec.Error as exc:
+        raise KysoError("CERT_INVALID", {"detail": "libxmlsec cannot read the key"}) from exc
+    # Only what the references and SignedInfo name, all pre-checked: no XSLT, XPath, base64.
+    for uri in {c14n_method, method}:
+        ctx.enable_signature_transform(_TRANSFORMS[uri])
+    for ref in refs:
+        for uri in {ref.c14n, *([ENVELOPED] if ref.enveloped else [])}:
+            ctx.enable_reference_transform(_TRANSFORMS[uri])
+        ctx.enable_reference_transform(
+            _TRANSFORMS[next(u for u, n in _DIGESTS.items() if n == ref.digest_name)]
+        )
+    return ctx
+
+
+def _verify_value(
+    signed_info: etree._Element, method: str, c14n_method: str, value: bytes, der: bytes
+) -> bool:
+    """libxmlsec checks SignatureValue over the canonical SignedInfo (the CA2 path only)."""
+    ctx = _context(der, method, [], c14n_method)
+    try:
+        ctx.verify_binary(c14n_bytes(signed_info, c14n_method), _TRANSFORMS[method], value)
+    except xmlsec.Error:
         return False
     return True
 
 
-def _signing_time(
-    signature: etree._Element, covered: list[etree._Element | None]
-) -> dt.datetime | None:
-    for node in signature.iter("{*}SigningTime"):
-        if not any(c is not None and (c is node or c in node.iterancestors()) for c in covered):
-            continue  # not signed: a claim anyone could have edited
+def _digest(
+    tree: etree._ElementTree, signature: etree._Element, ref: _Ref, implicit: bool
+) -> bytes:
+    """The canonical bytes the reference covers, with this signature left out when it is
+    inside (the enveloped transform, implied for CA2's shape); comments never count."""
+    exclusive, _ = c14n_flags(ref.c14n)
+    out = io.BytesIO()
+    inside = ref.target is None or _inside(signature, ref.target)
+    with detached(signature) if inside else contextlib.nullcontext():
+        if ref.target is None and not implicit:
+            tree.write_c14n(out, exclusive=exclusive, with_comments=False)
+        else:  # an element; CA2 canonicalizes the document element alone, as .NET does
+            target = ref.target if ref.target is not None else tree.getroot()
+            standalone(target).write_c14n(out, exclusive=exclusive, with_comments=False)
+    return out.getvalue()
+
+
+def _signing_time(target: etree._Element | None) -> dt.datetime | None:
+    """The SigningTime inside the signed Object (any namespace: ours, ds for old Kyso files,
+    CA2's), read only when a verified reference covers it."""
+    if target is None:
+        return None
+    for node in target.iter("{*}SigningTime"):
         text = (node.text or "").strip().replace("Z", "+00:00")
         try:
             when = dt.datetime.fromisoformat(text)
@@ -238,75 +345,78 @@ def _signing_time(
 
 
 def _check_signature(
-    tree: etree._ElementTree, signature: etree._Element, profile: str | None
+    tree: etree._ElementTree,
+    signature: etree._Element,
+    profile: str | None,
+    placement: Placement | None,
+    ids: dict[str, list[etree._Element]],
 ) -> tuple[XmlVerification, list[bytes]]:
+    root = tree.getroot()
     signed_info = _one(signature, f"{_DS}SignedInfo", "SignedInfo")
     method = _one(signed_info, f"{_DS}SignatureMethod", "SignatureMethod").get("Algorithm") or ""
-    if method not in _SIGNATURES:
+    if method not in _SIGNATURE_METHODS:
         raise _unsupported(f"signature method {method}")
+    c14n_method = _one(signed_info, f"{_DS}CanonicalizationMethod", "CanonicalizationMethod").get(
+        "Algorithm"
+    )
+    if c14n_method not in SUPPORTED_C14N:
+        raise _unsupported(f"canonicalization {c14n_method}")
     value = _b64(_one(signature, f"{_DS}SignatureValue", "SignatureValue").text, "SignatureValue")
-    cert_ders = [
-        _b64(c.text, "X509Certificate")
-        for c in signature.iterfind(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate")
-    ]
-    if not cert_ders:
-        raise _unsupported("no X509Certificate in KeyInfo")
-    if len(cert_ders) > _MAX_CERTIFICATES:
-        raise _unsupported(f"{len(cert_ders)} certificates in KeyInfo")
+    if signature.find(f".//{_DS}Manifest") is not None:
+        # libxmlsec resolves a Manifest's references on its own (it opens a file: URI, seen
+        # with strace) although they do not change its verdict: never let it.
+        raise _unsupported("ds:Manifest")
+    ref_nodes = signed_info.findall(f"{_DS}Reference")
+    if not ref_nodes:
+        raise _invalid("no Reference")
+    if len(ref_nodes) > 2:
+        raise _unsupported(f"{len(ref_nodes)} references (the document and its signing time)")
+    refs = [_parse_reference(ids, r) for r in ref_nodes]
+    content, props = _plan_references(root, signature, refs, profile, placement)
+    covers_signature = content.target is None or _inside(signature, content.target)
+    implicit = False
+    if covers_signature and not content.enveloped:
+        implicit = props is None and shapes.implicit_enveloped(signature, True, False)
+        if not implicit:
+            raise _invalid("the reference covers its own signature without the enveloped transform")
+    ders = _certificates(signature)
+    covered = _digest(tree, signature, content, implicit)
+    if implicit:
+        # CA2: libxmlsec cannot run this reference; its digest is checked here on libxml2's
+        # C14N, the signature value by libxmlsec below.
+        actual = hashlib.new(content.digest_name, covered).digest()
+        if not hmac.compare_digest(actual, content.digest_value):
+            raise _invalid("digest of the document does not match")
     signer_der = None
-    for der in cert_ders:
-        try:
-            cert = x509.load_der_x509_certificate(der)
-        except ValueError as exc:
-            raise KysoError("CERT_INVALID", {"detail": str(exc)}) from exc
-        if _check_value(signed_info, method, value, cert):
+    for der in _signer_candidates(ders):
+        if implicit:
+            ok = _verify_value(signed_info, method, c14n_method, value, der)
+        else:
+            try:
+                _context(der, method, refs, c14n_method).verify(signature)
+                ok = True
+            except xmlsec.Error:
+                ok = False
+        if ok:
             signer_der = der
             break
     if signer_der is None:
-        raise _invalid("the signature value does not match SignedInfo and the certificate")
-    refs = signed_info.findall(f"{_DS}Reference")
-    if not refs:
-        raise _invalid("no Reference")
-    if len(refs) > _MAX_REFERENCES:
-        # Each reference may hash the whole file: bound the work a hostile file can ask for.
-        raise _unsupported(f"{len(refs)} references (at most {_MAX_REFERENCES})")
-    covered = [_check_reference(tree, signature, ref) for ref in refs]
-    root = tree.getroot()
-    wanted: set[str] = set()
-    if profile in PROFILES:
-        placement = PROFILES[profile].placement_for(root)
-        if placement.reference_element:
-            wanted.add(placement.reference_element)
-    covers_document = (
-        any(c is None or c is root for c in covered)
-        or any(
-            c is not None and c.getparent() is root and etree.QName(c).localname in wanted
-            for c in covered
-        )
-        # generic, asked for by name: the caller chose what must be covered (see .references)
-        or (
-            profile == "generic" and any(c is not None and c.tag != f"{_DS}Object" for c in covered)
-        )
-    )
-    if not covers_document:
-        raise _invalid("the signature does not cover the document")
-    for local in wanted:
-        # A second, unsigned twin of the signed element is how signature wrapping hides
-        # content from the verifier while a portal reads the twin.
-        twins = [c for c in root.iterchildren(etree.Element) if etree.QName(c).localname == local]
-        if len(twins) != 1:
-            raise _invalid(f"{len(twins)} <{local}> elements: only one may be signed and read")
+        raise _invalid("libxmlsec: the signature does not match the document and certificate")
+    shape = shapes.detect(signature, content.uri, implicit)
     return (
         XmlVerification(
             signer=parse_certificate(signer_der),
-            signing_time=_signing_time(signature, covered),
+            signing_time=_signing_time(props.target if props else None),
             profile=profile,
             signature_id=signature.get("Id"),
             signature_method=method,
-            references=tuple(r.get("URI") or "" for r in refs),
+            references=tuple(r.uri for r in refs),
             certificate_checked=False,
+            shape=shape,
+            covered_c14n=covered,
+            covered_digest=hashlib.sha256(covered).hexdigest(),
         ),
-        [d for d in cert_ders if d != signer_der],
+        [d for d in ders if d != signer_der],
     )
 
 
@@ -326,12 +436,17 @@ def _check_all(
     document: bytes, profile: str | None, max_bytes: int
 ) -> tuple[XmlVerification, list[bytes]]:
     tree = parse_untrusted(document, max_bytes=max_bytes)
-    signatures, name = _find_signatures(tree.getroot(), profile)
+    root = tree.getroot()
+    signatures, name, placement = _find_signatures(root, profile)
     if not signatures:
         raise KysoError("NOT_SIGNED")
     if len(signatures) > _MAX_SIGNATURES:
         raise _unsupported(f"{len(signatures)} signatures (at most {_MAX_SIGNATURES})")
-    results = [_check_signature(tree, sig, name) for sig in signatures]
+    # libxmlsec resolves "#id" through libxml2's id table; _resolve has already made sure
+    # each referenced value is carried by exactly one element.
+    xmlsec.tree.add_ids(root, list(_ID_ATTRIBUTES))
+    ids = _id_index(root)
+    results = [_check_signature(tree, sig, name, placement, ids) for sig in signatures]
     return results[0]
 
 
@@ -347,7 +462,8 @@ def verify_xml(
 
     ``trust`` is an :class:`agent.signing.trust.TrustStore`. The certificate is validated at
     ``at``, else at the signed SigningTime, else now. The profile is guessed from the root
-    element when not given. Returns an :class:`XmlVerification`; raises KysoError with
+    element when not given. Returns an :class:`XmlVerification` (with ``shape``, the signer
+    layout found, and ``covered_c14n``, the canonical signed content); raises KysoError with
     NOT_SIGNED ("file not signed"), SIGNATURE_INVALID ("the file may have been modified"),
     XML_SIGNATURE_UNSUPPORTED, CERT_UNTRUSTED / CERT_EXPIRED / CERT_NOT_YET_VALID /
     CERT_REVOKED / CERT_KEY_USAGE / CRL_MISSING / CRL_EXPIRED, or XML_* for unreadable input.
