@@ -16,6 +16,9 @@ APT_PACKAGES=(
   xdotool trayer                                # dialog typing and a tray host, under Xvfb
   wixl msitools                                 # building and inspecting the MSI
   wine64                                        # installing the MSI for real in tests (msiexec)
+  mono-mcs mono-runtime libmono-system-security4.0-cil   # interop suite: .NET SignedXml verifier
+  default-jdk-headless libxml-security-java     # interop suite: Java JSR 105 + Apache Santuario
+  libbcprov-java libbcpkix-java                 # interop suite: BouncyCastle CMS verifier
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

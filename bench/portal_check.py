@@ -11,8 +11,9 @@ with the agent's ``sign_xml`` (bhxh profile) and then times, alternately:
 - ``xmlsec1``: ``xmlsec1 --verify`` with the same CAs (a process per file, as a portal
   shelling out to it would run; Debian's 1.2.37 cannot load a CRL, so it does less work).
 
-It prints the median of each and the ratio portal / xmlsec1. Target: ≤ 1.5×. Nothing asserts
-on time.
+It prints the median of each, the ratio portal / xmlsec1 and PASS/FAIL against the target
+(≤ 1.5× at every size; issue 12 point 7, kept after verify-xml moved to libxmlsec). Nothing
+asserts on time: the verdict is printed for a person to read, and the exit code stays 0.
 
 Usage::
 
@@ -55,6 +56,7 @@ UNIT = Unit(
     phone="024 3999 1234",
     email="ketoan@kyso-demo.vn",
 )
+TARGET = 1.5  # the portal's check may cost at most this many times xmlsec1 --verify
 _NAMES = ("Nguyễn Văn An", "Trần Thị Bình", "Lê Hoàng Cường", "Phạm Thu Dung", "Hoàng Minh Đức")
 
 
@@ -152,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
             str(work / "issuing-ca.pem"),
         ]  # Debian's xmlsec1 1.2.37 has no --crl-pem: it checks no revocation (its edge).
 
-        print(f"{'size':>8} {'portal check':>14} {'xmlsec1 --verify':>17} {'ratio':>7}")
+        print(
+            f"{'size':>8} {'portal check':>14} {'xmlsec1 --verify':>17} {'ratio':>7}"
+            f"  target ≤ {TARGET}×"
+        )
         ratios = []
         for index, size_mb in enumerate(args.sizes):
             signed = asyncio.run(
@@ -185,11 +190,13 @@ def main(argv: list[str] | None = None) -> int:
                 t_xmlsec.append(_median_time(xmlsec, 1))
             p, x = statistics.median(t_portal), statistics.median(t_xmlsec)
             ratios.append(p / x)
+            verdict = "PASS" if p / x <= TARGET else "FAIL"
             print(
-                f"{len(signed) / 1048576:>6.1f}MB {p * 1000:>12.0f}ms {x * 1000:>15.0f}ms {p / x:>6.2f}×"
+                f"{len(signed) / 1048576:>6.1f}MB {p * 1000:>12.0f}ms {x * 1000:>15.0f}ms"
+                f" {p / x:>6.2f}×  {verdict}"
             )
-        verdict = "OK" if max(ratios) <= 1.5 else "SLOWER than target"
-        print(f"worst ratio {max(ratios):.2f}× (target ≤ 1.5×): {verdict}")
+        verdict = "PASS" if max(ratios) <= TARGET else "FAIL"
+        print(f"worst ratio {max(ratios):.2f}× (target ≤ {TARGET}×): {verdict}")
     return 0
 
 

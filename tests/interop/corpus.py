@@ -1,0 +1,202 @@
+"""The documents the interop suite signs: every profile × key × hash × document shape.
+
+Documents are built from one template per profile with the shape's twist (a default namespace,
+``xmlns=""``, xsi declarations, Vietnamese names and text, CRLF line ends, ``&#13;`` character
+references, comments, a BOM, 20 MB) and
+signed with Kyso's real ``sign_xml`` on the SoftHSM2 demo tokens. A combination Kyso refuses to
+sign is kept as a cell with Kyso's error as its reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import KysoError
+from agent.signing.signer import TokenSigner
+from agent.signing.xml import sign_xml
+from agent.tokens.pin import StaticPinProvider
+
+PROFILES = ("bhxh", "tax", "generic")
+KEYS = {"RSA": "org", "ECDSA": "ec"}  # key type → demo certificate
+HASHES = ("sha256", "sha1")
+SHAPES = (
+    "default-ns",
+    'xmlns=""',
+    "xsi",
+    "vietnamese",
+    "crlf",
+    "cr-ref",
+    "comments",
+    "bom",
+)
+BIG = "20MB"
+# The 20 MB cells are few on purpose (2 cores, 9 engineers): one per key type.
+BIG_CELLS = (("bhxh", "RSA", "sha256"), ("tax", "ECDSA", "sha256"))
+BIG_BYTES = 20 * 1024 * 1024
+
+_LAYOUT = {
+    # profile: (root, the element the signature covers or that holds the data, container)
+    "bhxh": ("Hoso", "NoiDung", "CKy_Dvi"),
+    "tax": ("HSoThueDTu", "HSoKhaiThue", "CKyDTu"),
+    "generic": ("ThongBao", "NoiDung", None),
+}
+TAX_NS = "http://kekhaithue.gdt.gov.vn/TKhaiThue"
+DEFAULT_NS = "urn:kyso:interop:mac-dinh"
+TAMPER_FROM, TAMPER_TO = b"<MaSoThue>0101234567</MaSoThue>", b"<MaSoThue>0101234568</MaSoThue>"
+_SIGNING_TIME = re.compile(rb"(<(?:[\w.-]+:)?SigningTime\b[^>]*>)(\d{4})")
+
+
+def _rows(count: int) -> str:
+    names = ("Nguyễn Văn An", "Trần Thị Bích Ngọc", "Lê Hoàng Cường", "Phạm Thu Dung")
+    return "".join(
+        f"\n    <NguoiLaoDong><STT>{i}</STT><HoTen>{names[i % 4]}</HoTen>"
+        f"<MucLuong>{6_000_000 + i % 50 * 100_000}</MucLuong></NguoiLaoDong>"
+        for i in range(1, count + 1)
+    )
+
+
+def document(profile: str, shape: str) -> bytes:
+    """An unsigned document for ``profile`` with the twist named by ``shape``."""
+    root, main, container = _LAYOUT[profile]
+    root_attrs = f' xmlns="{TAX_NS}"' if profile == "tax" else ""
+    main_attrs, before, inside, after, body = "", "", "", "", _rows(2)
+    ten = "Công ty TNHH Kyso"
+    if shape == "default-ns" and profile != "tax":
+        root_attrs = f' xmlns="{DEFAULT_NS}"'
+    elif shape == 'xmlns=""':
+        root_attrs = f' xmlns="{TAX_NS if profile == "tax" else DEFAULT_NS}"'
+        main_attrs = ' xmlns=""'
+    elif shape == "xsi":
+        root_attrs += (
+            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+            ' xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
+            ' xsi:noNamespaceSchemaLocation="ho-so.xsd"'
+        )
+        body += '\n    <GhiChu xsi:nil="true"/><SoTien xsi:type="xsd:decimal">1500000</SoTien>'
+    elif shape == "vietnamese":
+        ten = (
+            "Công ty Hòa Bình &amp; Hoà Bình (NFD: Ho\u0300a) &lt;Việt Nam&gt; ơ ư Đ đ ễ ỵ &#7871;"
+        )
+        main_attrs = ' MôTả="Tờ khai &quot;điều chỉnh&quot; — Quý III"'
+        body += "\n    <TênĐơnVị>Chi nhánh Đà Nẵng</TênĐơnVị>"
+    elif shape == "comments":
+        before = "<!-- Xuất từ phần mềm kê khai -->\n"
+        after = "\n<!-- hết tệp -->"
+        body += "\n    <!-- kỳ kê khai 11/2026 --><KyKeKhai>11/2026<!-- tháng --></KyKeKhai>"
+        inside = "<!-- chữ ký đặt ở đây -->"
+    elif shape == BIG:
+        per_row = len(_rows(100).encode()) / 100
+        body = _rows(int(BIG_BYTES / per_row))
+    elif shape == "crlf":
+        body += '\n    <DiaChi Dong2="tầng 3, phòng 301">Số 1\nPhố Huế</DiaChi>'
+    elif shape == "cr-ref":
+        # A carriage return that survives parsing: written as a character reference.
+        body += '\n    <DiaChi Dong2="tầng 3&#13;&#10;phòng 301">Số 1&#13;\nPhố Huế</DiaChi>'
+    holder = f"\n  <{container}>{inside}</{container}>" if container else ""
+    text = (
+        f'<?xml version="1.0" encoding="utf-8"?>\n{before}<{root}{root_attrs}>\n'
+        f"  <{main}{main_attrs}>\n    <TenDonVi>{ten}</TenDonVi>"
+        f"<MaSoThue>0101234567</MaSoThue>{body}\n  </{main}>{holder}\n</{root}>{after}\n"
+    )
+    data = text.encode("utf-8")
+    if shape == "crlf":
+        data = data.replace(b"\n", b"\r\n")
+    if shape == "bom":
+        data = b"\xef\xbb\xbf" + data
+    return data
+
+
+@dataclass
+class Cell:
+    """One signed document of the matrix (or the reason Kyso would not sign it)."""
+
+    profile: str
+    key: str
+    hash_name: str
+    shape: str
+    path: Path | None = None
+    signed_as: str = ""  # the allow options it needed, when the profile refuses by default
+    refused: str = ""  # Kyso's error code and detail when it refused to sign
+    verdicts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """A stable, file-name-safe label."""
+        shape = self.shape.replace('xmlns=""', "xmlns-empty")
+        return f"{self.profile}-{self.key}-{self.hash_name}-{shape}"
+
+
+def all_cells() -> list[Cell]:
+    """Every cell of the matrix, in the order the document lists them."""
+    cells = [Cell(p, k, h, s) for p in PROFILES for k in KEYS for h in HASHES for s in SHAPES]
+    cells += [Cell(p, k, h, BIG) for p, k, h in BIG_CELLS]
+    return cells
+
+
+async def _sign(service: Any, demo: dict[str, Any], key: str, doc: bytes, **opts: Any) -> bytes:
+    cert = demo["certificates"][KEYS[key]]
+    pin = next(t["user_pin"] for t in demo["tokens"] if t["label"] == cert["token"])
+    async with service.open_key(cert["thumbprint"], StaticPinProvider(pin)) as session:
+        return await sign_xml(doc, TokenSigner(session), **opts)
+
+
+# Kyso's refusal → the profile option that explicitly allows it (agent.signing.xml.profiles).
+_ALLOW = {"XML_ECDSA_NOT_ACCEPTED": "allow_ecdsa", "XML_SHA1_NOT_ACCEPTED": "allow_sha1"}
+
+
+def _refusal(exc: KysoError) -> str:
+    return f"{exc.code}: {exc.details.get('detail', '')}".rstrip(": ")
+
+
+async def sign_cell(service: Any, demo: dict[str, Any], cell: Cell, out: Path) -> None:
+    """Sign the cell's document into ``out``; a refusal is recorded in ``cell.refused``.
+
+    bhxh and tax refuse ECDSA and SHA-1 by default (their portals' verifiers cannot check
+    them): such a cell is signed with the profile's explicit allow option and says so, so the
+    verifiers still judge that key and hash over that document. What Kyso refuses even then
+    (ECDSA with SHA-1, in every profile) is a cell with Kyso's error as its reason.
+    """
+    doc = document(cell.profile, cell.shape)
+    opts: dict[str, Any] = {"profile": cell.profile, "hash": cell.hash_name}
+    notes: list[str] = []
+    signed = b""
+    for _ in range(3):  # at most: allow_ecdsa, then allow_sha1
+        try:
+            signed = await _sign(service, demo, cell.key, doc, **opts)
+            break
+        except KysoError as exc:
+            option = _ALLOW.get(exc.code)
+            if option is None or option in opts:
+                cell.refused = _refusal(exc)
+                return
+            opts[option] = True
+            notes.append(f"{option} ({cell.profile} refuses by default: {exc.code})")
+    else:
+        cell.refused = "refused after every allow option"
+        return
+    cell.signed_as = "; ".join(notes)
+    out.mkdir(parents=True, exist_ok=True)
+    cell.path = out / f"{cell.name}.xml"
+    cell.path.write_bytes(signed)
+
+
+def tampered_document(signed: bytes) -> bytes:
+    """The signed document with one digit of the signed MST changed."""
+    assert signed.count(TAMPER_FROM) == 1, "the MST must appear once to be tampered with"
+    return signed.replace(TAMPER_FROM, TAMPER_TO)
+
+
+def tampered_signing_time(signed: bytes) -> bytes:
+    """The signed document with the year of its SigningTime moved one year on."""
+    match = _SIGNING_TIME.search(signed)
+    assert match is not None, "no SigningTime to tamper with"
+    year = str(int(match.group(2)) + 1).encode()
+    return signed[: match.start(2)] + year + signed[match.end(2) :]
+
+
+def has_signing_time(signed: bytes) -> bool:
+    """Whether the signature carries a SigningTime property."""
+    return _SIGNING_TIME.search(signed) is not None
