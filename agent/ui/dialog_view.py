@@ -6,6 +6,10 @@ what is signed) in a scrollable read-only text, the note, the PIN field (PIN dia
 countdown beside the buttons. The window stays on top and takes the focus; Escape or closing
 the window answers "cancel". Buttons that approve are armed after a short delay, so keys typed
 for another window at the moment the dialog pops up cannot approve anything.
+
+Page text (titles, summary lines, certificate subjects) arrives already made inert by
+agent.ui.text and is only ever put in the details box or the certificate list, below the
+origin's own framed widget: nothing a page writes can take the origin's place or look like it.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class DialogView:
     cert_var: tk.StringVar | None = None
     details: tk.Text | None = None
     caps_label: ttk.Label | None = None
+    origin_label: tk.Label | None = None  # the origin's own widget (tests read what it shows)
 
     def press(self, key: str) -> None:
         """Click a button as the user would (does nothing while it is not armed)."""
@@ -126,14 +131,16 @@ def build_dialog(
             foreground=MUTED,
             background=ORIGIN_BG,
         ).pack(anchor=tk.W, padx=10, pady=(6, 0))
-        tk.Label(
+        view.origin_label = tk.Label(
             box,
             text=text.origin,
             font=f_origin,
             background=ORIGIN_BG,
             foreground="#1a1a1a",
             wraplength=WRAP,
-        ).pack(anchor=tk.W, padx=10, pady=(0, 6))
+            justify=tk.LEFT,
+        )
+        view.origin_label.pack(anchor=tk.W, padx=10, pady=(0, 6))
 
     if text.summary_vi:
         ttk.Label(outer, text=text.summary_vi, font=f_bold, wraplength=WRAP).pack(

@@ -13,11 +13,16 @@ file can never approve a signature. This prompter is enabled only by a local com
 or policy, never by a request; it logs a loud warning when it is created, and the agent reports
 it in ``agent.info``. Every prompt it answers is recorded in :attr:`ScriptedPrompter.prompts`
 so tests can assert that an attack produced no prompt at all.
+
+What a user would have been shown is rendered exactly as the other prompters render it
+(agent.ui.text: page text made inert, one line each, bounded) and logged as JSON, so a
+hostile label can neither forge a log line nor hide the origin in it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -29,6 +34,14 @@ from agent.errors import KysoError
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
 from agent.ui.api import CertificateChoice, ConsentRequest, PairingAnswer, PairingRequest
+from agent.ui.text import (
+    SUMMARY_LIMIT,
+    PromptText,
+    certificate_choice_text,
+    consent_text,
+    pin_text,
+)
+from agent.ui.untrusted import LABEL_LIMIT, render_origin, render_untrusted
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +61,39 @@ _PAIR_ANSWERS = {
 _CONSENT_ANSWERS = {"allow": True, "yes": True, "deny": False, "no": False}
 
 
+# A prompt's details as the dialog would show them: (section title, ((label, value), ...)).
+Shown = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+
 class PromptRecord(NamedTuple):
     """One prompt the scripted prompter answered: what kind, about what, and the answer given."""
 
     kind: str  # "pair", "certificate", "consent" or "pin"
-    summary: str  # the origin, the consent sentence, the token label...
+    summary: str  # the origin, the consent sentence, the token label... (rendered inert)
     answer: str = ""  # what was answered ("always", "allow", "deny", "pin", "cancel", a thumbprint)
+    shown: Shown = ()  # the details, rendered as every prompter renders them
+
+
+# A batch may hold 1000 documents and the record keeps 1000 prompts: record (and log) the first
+# documents only, or an unattended agent's memory and log would grow by megabytes per batch.
+SHOWN_ITEMS = 20
+
+
+def shown_details(text: PromptText) -> Shown:
+    """The sections of a prompt (already rendered inert by agent.ui.text) as plain tuples."""
+    return tuple(
+        (section.title, tuple((f.label, f.value) for f in section.fields))
+        for section in text.sections
+    )
+
+
+def consent_shown(request: ConsentRequest) -> Shown:
+    """What the consent dialog shows, for the first :data:`SHOWN_ITEMS` documents."""
+    more = len(request.items) - SHOWN_ITEMS
+    if more <= 0:
+        return shown_details(consent_text(request))
+    first = dataclasses.replace(request, items=request.items[:SHOWN_ITEMS])
+    return (*shown_details(consent_text(first)), (f"… và {more} tài liệu khác / {more} more", ()))
 
 
 @dataclass(frozen=True)
@@ -166,38 +206,56 @@ class ScriptedPrompter:
             answers = self.read_answers()
         return answers
 
-    def _record(self, kind: str, summary: str, answer: str) -> None:
-        self.prompts.append(PromptRecord(kind, summary, answer))
+    def _record(self, kind: str, summary: str, answer: str, shown: Shown = ()) -> None:
+        self.prompts.append(PromptRecord(kind, summary, answer, shown))
         # An unattended agent answers forever: keep only the recent prompts, not every one.
         if len(self.prompts) > MAX_RECORDED_PROMPTS:
             del self.prompts[:-MAX_RECORDED_PROMPTS]
-        log.info("scripted prompter answered %s (%s): %s", kind, summary, answer)
+        # JSON on one line: quotes and backslashes escaped, and the fields are inert already,
+        # so nothing a page wrote can end this line or start a forged one.
+        details = json.dumps({"summary": summary, "shown": shown}, ensure_ascii=False)
+        log.info("scripted prompter answered %s: %s %s", kind, answer, details)
 
     async def pair(self, request: PairingRequest) -> PairingAnswer:
         """Answer "Allow this origin?" with the file's ``pair`` value (default deny)."""
         answers = await self._answer("pair")
-        self._record("pair", request.origin, answers.pair.value)
+        self._record("pair", render_origin(request.origin), answers.pair.value)
         return answers.pair
 
     async def choose_certificate(self, request: CertificateChoice) -> CertificateInfo | None:
         """Pick the file's ``certificate`` thumbprint, or the first usable certificate."""
         answers = await self._answer("certificate")
         chosen = choose_from(request, answers.certificate)
-        self._record("certificate", request.origin, chosen.thumbprint if chosen else "cancel")
+        self._record(
+            "certificate",
+            render_origin(request.origin),
+            chosen.thumbprint if chosen else "cancel",
+            shown_details(certificate_choice_text(request)),
+        )
         return chosen
 
     async def consent(self, request: ConsentRequest) -> bool:
         """Answer the consent question with the file's ``consent`` value (default deny)."""
         answers = await self._answer("consent")
-        summary = f"{request.origin} {request.action}: {request.summary_en}"
-        self._record("consent", summary, "allow" if answers.consent else "deny")
+        action = render_untrusted(request.action, LABEL_LIMIT)
+        sentence = render_untrusted(request.summary_en, SUMMARY_LIMIT)
+        summary = f"{render_origin(request.origin)} {action}: {sentence}"
+        self._record(
+            "consent", summary, "allow" if answers.consent else "deny", consent_shown(request)
+        )
         return answers.consent
 
     async def get_pin(self, request: PinRequest) -> str | None:
         """Give the file's ``pin`` (None = cancel). The PIN itself is never logged or recorded."""
         answers = await self._answer("pin")
-        summary = f"{request.token_label} ({request.state.tries_hint or 'ok'})"
-        self._record("pin", summary, "pin" if answers.pin is not None else "cancel")
+        label = render_untrusted(request.token_label, LABEL_LIMIT)
+        summary = f"{label} ({request.state.tries_hint or 'ok'})"
+        self._record(
+            "pin",
+            summary,
+            "pin" if answers.pin is not None else "cancel",
+            shown_details(pin_text(request)),
+        )
         return answers.pin
 
     def count(self, kind: str | None = None) -> int:

@@ -1,6 +1,8 @@
 """Asking in the terminal that runs ``kyso-agent run --prompter terminal``.
 
-The prompt texts are the dialogs' (agent.ui.text), printed in full. The PIN is read with
+The prompt texts are the dialogs' (agent.ui.text), printed in full: page text already made
+inert there, and always on lines that start with ``PAGE_PREFIX``, below the origin line the
+agent prints itself. The PIN is read with
 getpass, so it is never echoed. Reading blocks, so it happens in a worker thread while the event
 loop keeps serving other connections; prompts are asked one at a time.
 """
@@ -18,6 +20,7 @@ from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
 from agent.ui.api import CertificateChoice, ConsentRequest, PairingAnswer, PairingRequest
 from agent.ui.text import (
+    PAGE_PREFIX,
     PromptText,
     certificate_choice_text,
     consent_text,
@@ -112,9 +115,11 @@ class TerminalPrompter:
         text = certificate_choice_text(request)
         usable = [i for i, c in enumerate(request.certificates) if not c.problems()]
         default = usable[0] if usable else None
+        # The subjects as rendered in the prompt's text (inert), on page-text lines.
         numbered = "".join(
-            f"  {i + 1}. {c.subject_display}{'' if i in usable else '  (không dùng được / unusable)'}\n"
-            for i, c in enumerate(request.certificates)
+            f"{PAGE_PREFIX}{i + 1}. {section.title}"
+            f"{'' if i in usable else '  (không dùng được / unusable)'}\n"
+            for i, section in enumerate(text.sections)
         )
         question = f"{numbered}Số / number ({default + 1 if default is not None else 'q'}): "
         index = parse_choice(await self._ask(text, question), len(request.certificates), default)

@@ -1,7 +1,13 @@
 """What each prompt says, in Vietnamese first and English below. Pure: requests in, text out.
 
-The desktop dialogs and the terminal prompter both render these models, so the words a user
-reads are decided (and tested) in one place, without a display.
+The desktop dialogs, the terminal prompter and the scripted prompter's log all render these
+models, so the words a user reads are decided (and tested) in one place, without a display.
+
+Every string a page (or a certificate's issuer) can influence — item titles and summary lines,
+labels, certificate subjects, token labels — goes through
+:func:`agent.ui.untrusted.render_untrusted` here, and the origin through ``render_origin``:
+no prompter ever sees raw page text. The origin has a place of its own in every prompt
+(:attr:`PromptText.origin`), which page text can never reach.
 """
 
 from __future__ import annotations
@@ -12,8 +18,20 @@ from dataclasses import dataclass
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
 from agent.ui.api import CertificateChoice, ConsentItem, ConsentRequest, PairingRequest
+from agent.ui.untrusted import (
+    LABEL_LIMIT,
+    TITLE_LIMIT,
+    VALUE_LIMIT,
+    render_origin,
+    render_untrusted,
+)
 
 APP = "Kyso"
+SUMMARY_LIMIT = 600  # the agent's own sentence, which quotes the (up to 300-character) origin
+# In the terminal, every line that may carry page text starts with this, so no page text can
+# start a line, let alone imitate the agent's origin line.
+PAGE_PREFIX = "  │ "
+ORIGIN_HEADING = "Trang web yêu cầu · Requesting website:"
 
 
 @dataclass(frozen=True)
@@ -102,7 +120,8 @@ def group_hex(digest: str, size: int = 8) -> str:
 
 def certificate_fields(cert: CertificateInfo) -> tuple[Field, ...]:
     """Holder, identifiers, issuer and validity of a certificate."""
-    fields = [Field("Người sở hữu", "Holder", cert.subject_display, "bold")]
+    # A certificate's subject is whatever its issuer wrote: untrusted like page text.
+    fields = [Field("Người sở hữu", "Holder", _u(cert.subject_display, TITLE_LIMIT), "bold")]
     for value, vi, en in (
         (cert.mst, "Mã số thuế", "Tax code (MST)"),
         (cert.cccd, "Số CCCD", "Citizen ID (CCCD)"),
@@ -110,8 +129,8 @@ def certificate_fields(cert: CertificateInfo) -> tuple[Field, ...]:
         (cert.mns, "Mã đơn vị NS", "Budget unit code (MNS)"),
     ):
         if value:
-            fields.append(Field(vi, en, value, "bold"))
-    fields.append(Field("Nhà cung cấp", "Issuer", cert.issuer_cn or cert.issuer))
+            fields.append(Field(vi, en, _u(value, LABEL_LIMIT), "bold"))
+    fields.append(Field("Nhà cung cấp", "Issuer", _u(cert.issuer_cn or cert.issuer, TITLE_LIMIT)))
     problems = cert.problems()
     validity = f"{format_date(cert.not_before)} – {format_date(cert.not_after)}"
     fields.append(
@@ -153,11 +172,20 @@ def certificate_warnings(cert: CertificateInfo | None) -> tuple[Warning, ...]:
 
 def item_section(item: ConsentItem, index: int, total: int) -> Section:
     """One thing to be signed: its title, its summary lines and its SHA-256."""
-    fields = [Field(*split_label(label), value) for label, value in item.lines]
+    fields = [
+        Field(*split_label(_u(label, LABEL_LIMIT)), _u(value, VALUE_LIMIT))
+        for label, value in item.lines
+    ]
     if item.sha256:
-        fields.append(Field("Mã băm SHA-256", "SHA-256", group_hex(item.sha256), "mono"))
+        digest = group_hex(_u(item.sha256, 2 * LABEL_LIMIT))
+        fields.append(Field("Mã băm SHA-256", "SHA-256", digest, "mono"))
     prefix = f"{index}/{total}. " if total > 1 else ""
-    return Section(prefix + item.title, tuple(fields))
+    return Section(prefix + _u(item.title, TITLE_LIMIT), tuple(fields))
+
+
+def _u(text: object, limit: int) -> str:
+    """Page-influenced text, rendered inert (one line, visible, bounded)."""
+    return render_untrusted(text, limit)
 
 
 # English captions for the labels the signing summaries use (the summary itself is Vietnamese).
@@ -203,7 +231,7 @@ def pairing_text(request: PairingRequest) -> PromptText:
         title=f"{APP} — Cho phép trang web? / Allow this website?",
         question_vi="Cho phép trang web này sử dụng USB token ký số của bạn?",
         question_en="Allow this website to use your signing USB token?",
-        origin=request.origin,
+        origin=render_origin(request.origin),
         choices=(
             Choice("once", "Một lần", "Once", "normal"),
             # No button is emphasised: allowing a site is a decision, not the default.
@@ -232,7 +260,10 @@ def consent_text(request: ConsentRequest) -> PromptText:
     total = len(request.items)
     if total > 1:
         # A batch: first the whole list, one line each, then every item in detail.
-        overview = tuple(Field(f"{i}.", "", item.title) for i, item in enumerate(request.items, 1))
+        overview = tuple(
+            Field(f"{i}.", "", _u(item.title, TITLE_LIMIT))
+            for i, item in enumerate(request.items, 1)
+        )
         sections.append(Section(f"Danh sách {total} tài liệu · {total} documents", overview))
     for i, item in enumerate(request.items, start=1):
         sections.append(item_section(item, i, total))
@@ -255,12 +286,13 @@ def consent_text(request: ConsentRequest) -> PromptText:
         title=f"{APP} — Xác nhận ký số / Confirm signature",
         question_vi=question_vi,
         question_en=question_en,
-        origin=request.origin,
+        origin=render_origin(request.origin),
         sections=tuple(sections),
         warnings=certificate_warnings(request.certificate),
         choices=(primary, Choice("deny", "Hủy", "Cancel", "cancel")),
-        summary_vi=request.summary_vi,
-        summary_en=request.summary_en,
+        # The agent's own sentence; rendered all the same, as it quotes the origin.
+        summary_vi=_u(request.summary_vi, SUMMARY_LIMIT),
+        summary_en=_u(request.summary_en, SUMMARY_LIMIT),
         note_vi=(
             "Hãy kiểm tra kỹ trước khi ký: chữ ký số có giá trị pháp lý như chữ ký tay và con dấu."
         ),
@@ -279,13 +311,15 @@ def certificate_choice_text(request: CertificateChoice) -> PromptText:
         subtitle = ""
         if problems:
             subtitle = "; ".join(_PROBLEM_TEXT.get(p, p) for p in problems)
-        sections.append(Section(cert.subject_display, certificate_fields(cert)[1:], subtitle))
+        sections.append(
+            Section(_u(cert.subject_display, TITLE_LIMIT), certificate_fields(cert)[1:], subtitle)
+        )
     return PromptText(
         kind="certificate",
         title=f"{APP} — Chọn chứng thư số / Choose a certificate",
         question_vi="Chọn chứng thư số để dùng cho trang web này",
         question_en="Choose the certificate to use for this website",
-        origin=request.origin,
+        origin=render_origin(request.origin),
         sections=tuple(sections),
         choices=(
             Choice("choose", "Chọn", "Choose", "primary"),
@@ -340,12 +374,18 @@ def pin_text(request: PinRequest) -> PromptText:
         Field(
             "USB token",
             "",
-            f"{request.token_label} (số sê-ri / serial {request.token_serial})",
+            f"{_u(request.token_label, LABEL_LIMIT)} "
+            f"(số sê-ri / serial {_u(request.token_serial, LABEL_LIMIT)})",
         )
     ]
     if request.certificate is not None:
         fields.append(
-            Field("Chứng thư số", "Certificate", request.certificate.subject_display, "bold")
+            Field(
+                "Chứng thư số",
+                "Certificate",
+                _u(request.certificate.subject_display, TITLE_LIMIT),
+                "bold",
+            )
         )
     if request.min_length or request.max_length:
         length = (
@@ -389,23 +429,38 @@ def pin_too_short(pin: str, text: PromptText) -> str | None:
     return None
 
 
+def _is_list_number(f: Field) -> bool:
+    """A batch overview line ("3." and a title): shown without a label column."""
+    return f.label_vi.endswith(".") and f.label_vi[:-1].isdigit() and not f.label_en
+
+
 def render_plain(text: PromptText) -> str:
-    """The prompt as plain text (the terminal prompter; logs never get the PIN)."""
+    """The prompt as plain text (the terminal prompter; logs never get the PIN).
+
+    The agent's own lines (title, question, origin, summary, warnings, note) start at column 0
+    or with "!!"; everything in the sections, where page text lives, starts with
+    :data:`PAGE_PREFIX`. Page text is one line each (see ``render_untrusted``), so it can never
+    start a line of its own: the origin line cannot be imitated, only quoted.
+    """
     out = [text.title, "", text.question_vi, text.question_en]
     if text.origin:
-        out += ["", f"  >>> {text.origin} <<<"]
+        out += ["", ORIGIN_HEADING, f">>> {text.origin} <<<"]
     if text.summary_vi:
         out += ["", text.summary_vi, text.summary_en]
     for warning in text.warnings:
-        out += ["", f"  !! {warning.vi}", f"  !! {warning.en}"]
+        out += ["", f"!! {warning.vi}", f"!! {warning.en}"]
     for section in text.sections:
         out.append("")
         if section.title:
-            out.append(section.title)
+            out.append(PAGE_PREFIX + section.title)
         if section.subtitle:
-            out.append(f"  ({section.subtitle})")
+            out.append(f"{PAGE_PREFIX}  ({section.subtitle})")
         for f in section.fields:
-            out.append(f"  {f.label_vi}{' / ' + f.label_en if f.label_en else ''}: {f.value}")
+            if _is_list_number(f):
+                out.append(f"{PAGE_PREFIX}  {f.label_vi} {f.value}")
+                continue
+            label = f"{f.label_vi} / {f.label_en}" if f.label_en else f.label_vi
+            out.append(f"{PAGE_PREFIX}  {label}: {f.value}")
     if text.note_vi or text.note_en:
         out += ["", text.note_vi, text.note_en]
-    return "\n".join(line for line in out if line is not None)
+    return "\n".join(out)

@@ -21,8 +21,10 @@ def make_cert(
     uid: str = "MST:0101234567",
     *,
     expired: bool = False,
+    organization: str | None = None,
 ) -> CertificateInfo:
-    """A self-made certificate shaped like a Vietnamese organisation certificate."""
+    """A self-made certificate shaped like a Vietnamese organisation certificate (``organization``
+    adds an O attribute: whatever a CA wrote there reaches the prompt)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     start = now - dt.timedelta(days=800 if expired else 30)
@@ -33,6 +35,7 @@ def make_cert(
             x509.NameAttribute(NameOID.COMMON_NAME, cn),
             x509.NameAttribute(NameOID.USER_ID, uid),
         ]
+        + ([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)] if organization else [])
     )
     issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Kyso Demo Issuing CA")])
     cert = (

@@ -30,11 +30,23 @@ def snapshot(view: DialogView) -> dict:
     """Plain data about an open dialog, read on the UI thread (Tk objects must stay there)."""
     return {
         "title": view.root.title(),
+        "origin": str(view.origin_label.cget("text")) if view.origin_label is not None else None,
+        "labels": _label_texts(view.root),
         "details": view.details.get("1.0", "end") if view.details is not None else "",
         "buttons": {k: str(b.cget("text")) for k, b in view.buttons.items()},
         "entry_show": str(view.entry.cget("show")) if view.entry is not None else None,
         "has_cert_list": view.cert_var is not None,
     }
+
+
+def _label_texts(widget) -> list[str]:
+    """The text of every label and radio button in the window, top to bottom (creation order)."""
+    out = []
+    for child in widget.winfo_children():
+        if child.winfo_class() in ("Label", "TLabel", "Radiobutton"):
+            out.append(str(child.cget("text")))
+        out += _label_texts(child)
+    return out
 
 
 def act(
@@ -45,6 +57,9 @@ def act(
 
     def hook(view: DialogView) -> None:
         def run() -> None:
+            if shot and not view.root.winfo_viewable():
+                view.root.after(10, run)  # wait until it is on the display, not just built
+                return
             try:
                 seen.append(snapshot(view))
                 if shot:
@@ -54,7 +69,8 @@ def act(
                 seen.append({"error": repr(exc)})
                 view.root.event_generate("<Escape>")
 
-        view.root.after(50 if shot else 1, run)
+        # Once the dialog's event loop runs (the hook is called while it is being built).
+        view.root.after_idle(run)
 
     prompter.on_shown = hook
     return seen
@@ -153,42 +169,58 @@ async def test_timeout_and_cancellation_close_the_dialog(xvfb: str) -> None:
 
 
 async def test_approve_buttons_are_armed_after_a_delay(xvfb: str) -> None:
-    careful = DialogPrompter(arm_delay_ms=300, timeout_seconds=30)
+    # Long enough that the hook surely runs before arming, even on a loaded machine.
+    careful = DialogPrompter(arm_delay_ms=1000, timeout_seconds=30)
     presses: list[str] = []
-    ticks = 0
+    shown, loop_served = threading.Event(), threading.Event()
 
     def early_then_late(view: DialogView) -> None:
+        button = view.buttons["allow"]
+        presses.append("early-disabled" if button.instate(["disabled"]) else "early-armed")
         view.press("allow")  # too early: ignored (a key typed for another window)
-        presses.append("early")
-        view.root.after(500, lambda: (presses.append("late"), view.press("allow")))
+        shown.set()
+
+        def when_armed() -> None:
+            # Wait on the condition (armed, and the event loop served us meanwhile), polling.
+            if button.instate(["disabled"]) or not loop_served.is_set():
+                view.root.after(10, when_armed)
+                return
+            presses.append("late")
+            view.press("allow")
+
+        when_armed()
 
     act(careful, early_then_late)
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.02)
-
-    task = asyncio.create_task(ticker())
     try:
-        assert await careful.consent(samples.consent()) is True
+        task = asyncio.create_task(careful.consent(samples.consent()))
+        await asyncio.to_thread(shown.wait, 10)
+        # The dialog is open and waiting; the event loop still runs other work. (If it did
+        # not, nothing would set this and the dialog would time out instead of answering.)
+        assert not task.done()
+        loop_served.set()
+        assert await task is True
     finally:
-        task.cancel()
         careful.close()
-    assert presses == ["early", "late"]
-    assert ticks >= 10  # the event loop kept serving while the dialog was open
+    assert presses == ["early-disabled", "late"]
 
 
 async def test_typing_the_pin_with_a_real_keyboard(prompter: DialogPrompter, xvfb: str) -> None:
     xdotool = shutil.which("xdotool")
     if xdotool is None:
         pytest.fail("xdotool is missing: install the Debian package xdotool (./run.sh test does)")
-    shown = threading.Event()
-    prompter.on_shown = lambda view: shown.set()
+    focused = threading.Event()
+
+    def wait_for_focus(view: DialogView) -> None:
+        # Tk reports a focus window only once the application really has the X input focus:
+        # then the keys xdotool sends go to the PIN field. Poll that condition, no fixed sleep.
+        if view.root.focus_get() is view.entry:
+            focused.set()
+        else:
+            view.root.after(10, wait_for_focus, view)
+
+    prompter.on_shown = lambda view: view.root.after_idle(wait_for_focus, view)
     task = asyncio.create_task(prompter.get_pin(samples.pin()))
-    await asyncio.to_thread(shown.wait, 10)
-    await asyncio.sleep(0.2)
+    assert await asyncio.to_thread(focused.wait, 20), "the PIN field never got the focus"
     proc = await asyncio.create_subprocess_exec(
         xdotool, "type", "--delay", "20", "24680", env={"DISPLAY": xvfb}
     )

@@ -23,15 +23,15 @@ def _write(path: Path, answers: dict) -> None:
 
 async def test_answers_follow_the_file_and_are_recorded(tmp_path: Path, caplog) -> None:
     answers = tmp_path / "answers.json"
-    _write(answers, {"pair": "always", "consent": "allow", "pin": "123456"})
-    with caplog.at_level(logging.WARNING):
-        prompter = ScriptedPrompter(answers)
+    _write(answers, {"pair": "always", "consent": "allow", "pin": "864297"})
+    caplog.set_level(logging.INFO)  # the per-prompt lines too: the PIN must not be in them
+    prompter = ScriptedPrompter(answers)
     assert "SCRIPTED PROMPTER ACTIVE" in caplog.text
     assert prompter.prompts == [] and prompter.name == "scripted"
 
     assert await prompter.pair(samples.pairing()) is PairingAnswer.ALWAYS
     assert await prompter.consent(samples.consent()) is True
-    assert await prompter.get_pin(samples.pin()) == "123456"
+    assert await prompter.get_pin(samples.pin()) == "864297"
     # The file is read again at each prompt: a test can change its mind between steps.
     _write(answers, {"pair": "once", "consent": "deny", "pin": None})
     assert await prompter.pair(samples.pairing()) is PairingAnswer.ONCE
@@ -47,7 +47,7 @@ async def test_answers_follow_the_file_and_are_recorded(tmp_path: Path, caplog) 
         ("pin", "cancel"),
     ]
     assert prompter.prompts[0][:2] == ("pair", samples.ORIGIN)
-    assert "123456" not in caplog.text and all("123456" not in str(p) for p in prompter.prompts)
+    assert "864297" not in caplog.text and all("864297" not in str(p) for p in prompter.prompts)
 
 
 async def test_a_same_size_change_is_seen_at_the_very_next_prompt(tmp_path: Path) -> None:
@@ -144,3 +144,21 @@ async def test_an_unattended_agent_keeps_only_the_recent_prompts(tmp_path, monke
     for i in range(12):
         await prompter.pair(PairingRequest(f"https://s{i}.example"))
     assert [p.summary for p in prompter.prompts] == [f"https://s{i}.example" for i in range(7, 12)]
+
+
+async def test_a_huge_batch_is_recorded_and_logged_in_bounded_size(tmp_path, caplog) -> None:
+    """1000 remembered prompts of 1000-document batches must not fill memory or the log."""
+    from agent.ui.scripted import SHOWN_ITEMS
+
+    answers = tmp_path / "answers.json"
+    _write(answers, {"consent": "allow"})
+    prompter = ScriptedPrompter(answers)
+    caplog.set_level(logging.INFO, logger="agent.ui.scripted")
+    assert await prompter.consent(samples.consent(1000)) is True
+    shown = prompter.prompts[0].shown
+    titles = [title for title, _ in shown]
+    # The certificate, the overview, the first documents in detail, then how many were left out.
+    assert len(shown) == 2 + SHOWN_ITEMS + 1
+    assert titles[-1] == f"… và {1000 - SHOWN_ITEMS} tài liệu khác / {1000 - SHOWN_ITEMS} more"
+    assert titles[2].startswith(f"1/{SHOWN_ITEMS}. Hồ sơ 600")
+    assert len(caplog.records[-1].getMessage()) < 50_000

@@ -102,7 +102,7 @@ async def test_tray_docks_counts_real_tokens_and_quits(tray_host, token_service,
     stop = asyncio.Event()
 
     async def start() -> Agent:
-        asyncio.get_running_loop().call_later(0.2, stop.set)
+        asyncio.get_running_loop().call_soon(stop.set)  # "Quit" once serving has begun
         return agent
 
     await asyncio.wait_for(run_with_tray(start, stop=stop), 10)
