@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 def atomic_write(
@@ -18,14 +20,27 @@ def atomic_write(
     Without ``overwrite`` an existing file is never replaced (FileExistsError), and the check
     is made by the final link itself, not by an earlier look that could race.
     """
+    with atomic_output(path, overwrite=overwrite, mode=mode) as handle:
+        handle.write(data)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path: Path | str, *, overwrite: bool = False, mode: int = 0o644
+) -> Iterator[BinaryIO]:
+    """Like :func:`atomic_write` for content written piece by piece (a 50 MB signed PDF need
+    not be held in memory): write into the yielded file (opened ``w+b``, so it can be read
+    back), and it is fsynced and renamed into place when the block ends without an error.
+    An error in the block leaves nothing behind."""
     path = Path(path)
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, "w+b") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
@@ -48,7 +63,6 @@ def atomic_write(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    return path
 
 
 def _fsync_dir(directory: Path) -> None:

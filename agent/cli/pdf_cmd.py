@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.audit import digest_fields
 from agent.cli.common import (
     SignatureAudit,
     add_module_argument,
@@ -21,11 +20,11 @@ from agent.cli.common import (
     pin_provider,
     print_choices_hint,
 )
+from agent.cli.compose import build_token_service
 from agent.cli.output import print_json
 from agent.cli.tokens_cmd import add_allow_invalid_argument, check_signing_certificate
 from agent.errors import KysoError
-from agent.files import atomic_write
-from agent.runtime import build_token_service
+from agent.files import atomic_output
 from agent.signing.signer import TokenSigner
 
 SIGN_HELP = """\
@@ -165,31 +164,54 @@ def output_path(args: argparse.Namespace) -> Path:
 
 
 async def run_sign_pdf(args: argparse.Namespace) -> int:
-    """Sign one PDF with one login; write atomically; optionally remove the original."""
-    from agent.signing.pdf import inspect_pdf, sign_pdf
+    """Sign one PDF with one login, streaming from the file into an atomic output (a 50 MB
+    PDF is never held in memory twice); optionally remove the original after a read-back."""
+    from agent.signing.pdf import inspect_pdf
+    from agent.signing.pdf.sign import check_placement, choose_field, sign_pdf_stream
 
-    data = _read(args.file)
     options = sign_options(args)
     out = output_path(args)
-    facts = inspect_pdf(data)  # a broken or encrypted file is refused before the PIN
-    audit = SignatureAudit("sign-pdf", "pdf")
-    signed_digest = digest_fields(data, None, "sha256")
-    with audit.covering([args.file], signed_digest):
-        async with build_token_service(args.module) as service:
-            try:
-                cert = await choose_certificate(service, args.cert, args.token)
-            except KysoError as exc:
-                print_choices_hint(exc)
-                raise
-            audit.certificate = cert
-            await check_signing_certificate(
-                service, cert, allow_invalid=args.allow_invalid_certificate
-            )
-            async with service.open_key(cert, pin_provider(args.pin_file)) as key:
-                result = await sign_pdf(data, TokenSigner(key), options)
-        _write(out, result.document, args.force)
-        await _read_back(out, result.document)
-        audit.record(args.file, "OK", signed_digest)
+    pages = (options.placement.page,) if options.placement else ()
+    try:
+        source = args.file.open("rb")
+    except OSError as exc:
+        raise KysoError(
+            "INPUT_INVALID", {"detail": f"cannot read {args.file}: {exc.strerror}"}
+        ) from exc
+    with source:
+        facts = inspect_pdf(source, size_of_pages=pages)  # broken, encrypted: before the PIN
+        choose_field(facts, options)  # an already signed field or a certified file: now too
+        if options.placement is not None:
+            check_placement(facts, options.placement)
+        audit = SignatureAudit("sign-pdf", "pdf")
+        signed_digest = {"sha256": facts.sha256}
+        with audit.covering([args.file], signed_digest):
+            async with build_token_service(args.module) as service:
+                try:
+                    cert = await choose_certificate(service, args.cert, args.token)
+                except KysoError as exc:
+                    print_choices_hint(exc)
+                    raise
+                audit.certificate = cert
+                await check_signing_certificate(
+                    service, cert, allow_invalid=args.allow_invalid_certificate
+                )
+                async with service.open_key(cert, pin_provider(args.pin_file)) as key:
+                    try:
+                        with atomic_output(out, overwrite=args.force) as output:
+                            result = await sign_pdf_stream(
+                                source, output, TokenSigner(key), options, facts=facts
+                            )
+                            output.flush()
+                            written = _sha256_of(output)
+                    except FileExistsError as exc:
+                        raise KysoError("OUTPUT_EXISTS", {"path": str(out)}) from exc
+                    except OSError as exc:
+                        raise KysoError(
+                            "WRITE_FAILED", {"path": str(out), "detail": exc.strerror or str(exc)}
+                        ) from exc
+            await _read_back(out, written)
+            audit.record(args.file, "OK", signed_digest)
     removed = False
     if args.remove_unsigned:
         args.file.unlink()
@@ -203,7 +225,7 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
         "visible": result.visible,
         "pages": facts.pages,
         "sha256_unsigned": facts.sha256,
-        "sha256_signed": hashlib.sha256(result.document).hexdigest(),
+        "sha256_signed": written,
         "earlier_signatures": [s.signer for s in facts.signatures],
         "removed_unsigned": removed,
         "signer": cert.info.to_json(),
@@ -226,39 +248,36 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write(path: Path, data: bytes, force: bool) -> None:
-    try:
-        atomic_write(path, data, overwrite=force)
-    except FileExistsError as exc:
-        raise KysoError("OUTPUT_EXISTS", {"path": str(path)}) from exc
-    except OSError as exc:
-        raise KysoError(
-            "WRITE_FAILED", {"path": str(path), "detail": exc.strerror or str(exc)}
-        ) from exc
+def _sha256_of(stream: Any) -> str:
+    stream.seek(0)
+    digest = hashlib.sha256()
+    while chunk := stream.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
-async def _read_back(path: Path, expected: bytes) -> None:
-    """The bytes on disk are the ones signed, and every signature in them is intact."""
-    import io
-
+async def _read_back(path: Path, expected_sha256: str) -> None:
+    """The file on disk is the one signed, and every signature in it is intact."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import async_validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
     from agent.signing.pdf.inspect import open_reader
 
-    on_disk = _read(path)
-    if on_disk != expected:
-        raise KysoError("READBACK_FAILED", {"path": str(path), "detail": "bytes differ"})
-    open_reader(on_disk)
-    for sig in PdfFileReader(io.BytesIO(on_disk), strict=False).embedded_regular_signatures:
-        # Integrity only (the chain is the recipient's concern): trust the signer as it is.
-        own = ValidationContext(trust_roots=[sig.signer_cert], allow_fetching=False)
-        status = await async_validate_pdf_signature(sig, signer_validation_context=own)
-        if not (status.intact and status.valid):
-            raise KysoError(
-                "READBACK_FAILED", {"path": str(path), "detail": f"{sig.field_name} not intact"}
-            )
+    with path.open("rb") as on_disk:
+        if _sha256_of(on_disk) != expected_sha256:
+            raise KysoError("READBACK_FAILED", {"path": str(path), "detail": "bytes differ"})
+        open_reader(on_disk)
+        on_disk.seek(0)
+        for sig in PdfFileReader(on_disk, strict=False).embedded_regular_signatures:
+            # Integrity only (the chain is the recipient's concern): trust the signer as it is.
+            own = ValidationContext(trust_roots=[sig.signer_cert], allow_fetching=False)
+            status = await async_validate_pdf_signature(sig, signer_validation_context=own)
+            if not (status.intact and status.valid):
+                raise KysoError(
+                    "READBACK_FAILED",
+                    {"path": str(path), "detail": f"{sig.field_name} not intact"},
+                )
 
 
 def vietnam_time(iso: str) -> str:

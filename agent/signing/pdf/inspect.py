@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from agent.errors import KysoError
 
@@ -40,18 +40,31 @@ class PdfFacts:
     has_javascript: bool = False
     has_embedded_files: bool = False
     locked_by_certification: bool = False  # a DocMDP certification forbids further changes
-    page_sizes: tuple[tuple[float, float], ...] = field(default=(), repr=False)
+    # (width, height) in points of the pages asked for (1-based): walking every page of a
+    # 200-page file costs more than signing it.
+    page_sizes: dict[int, tuple[float, float]] = field(default_factory=dict, repr=False)
 
 
-def open_reader(data: bytes) -> Any:
-    """A pyHanko reader over ``data``; PDF_MALFORMED / PDF_ENCRYPTED with a clear detail."""
+PdfSource = bytes | BinaryIO
+
+
+def _stream(source: PdfSource) -> BinaryIO:
+    return io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+
+
+def open_reader(source: PdfSource) -> Any:
+    """A pyHanko reader over ``source`` (bytes, or a seekable binary file read in place);
+    PDF_MALFORMED / PDF_ENCRYPTED with a clear detail."""
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-    if not data.lstrip()[:8].startswith(PDF_MAGIC):
+    stream = _stream(source)
+    stream.seek(0)
+    if not stream.read(1024).lstrip()[:8].startswith(PDF_MAGIC):
         raise KysoError("PDF_MALFORMED", {"detail": "the file does not start with %PDF-"})
+    stream.seek(0)
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        reader = PdfFileReader(stream, strict=False)
         encrypted = reader.encrypted
         reader.root  # noqa: B018 - forces the trailer and catalogue to be read now
     except KysoError:
@@ -63,20 +76,35 @@ def open_reader(data: bytes) -> Any:
     return reader
 
 
-def inspect_pdf(data: bytes) -> PdfFacts:
-    """Read a PDF's facts; raises PDF_MALFORMED or PDF_ENCRYPTED."""
+def inspect_pdf(source: PdfSource, *, size_of_pages: tuple[int, ...] = ()) -> PdfFacts:
+    """Read a PDF's facts (and the size of ``size_of_pages``, 1-based, where they exist);
+    raises PDF_MALFORMED or PDF_ENCRYPTED. A file is read in place, not loaded whole."""
     from pyhanko.pdf_utils.misc import PdfReadError
 
-    reader = open_reader(data)
+    stream = _stream(source)
+    reader = open_reader(stream)
     try:
-        return _facts(reader, data)
+        return _facts(reader, stream, size_of_pages)
     except KysoError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
 
 
-def _facts(reader: Any, data: bytes) -> PdfFacts:
+def _digest(stream: BinaryIO) -> tuple[str, int]:
+    """SHA-256 and size of a whole stream, in chunks; the position is restored."""
+    position = stream.tell()
+    stream.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    stream.seek(position)
+    return digest.hexdigest(), size
+
+
+def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...]) -> PdfFacts:
     from pyhanko.sign.fields import enumerate_sig_fields
 
     root = reader.root
@@ -97,10 +125,11 @@ def _facts(reader: Any, data: bytes) -> PdfFacts:
     has_js = "/JavaScript" in names if names is not None else False
     has_js = has_js or _has_js_action(root.get("/OpenAction")) or "/AA" in root
     has_files = "/EmbeddedFiles" in names if names is not None else False
-    sizes = tuple(_page_size(reader, i) for i in range(min(count, 500)))
+    sizes = {n: _page_size(reader, n - 1) for n in size_of_pages if 1 <= n <= count}
+    sha256, size = _digest(stream)
     return PdfFacts(
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
+        sha256=sha256,
+        size=size,
         pages=count,
         title=title,
         signatures=tuple(signatures),

@@ -11,9 +11,9 @@ import datetime as dt
 import enum
 import io
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from agent.errors import KysoError
@@ -150,7 +150,7 @@ def check_placement(facts: PdfFacts, placement: Placement) -> None:
             {"detail": f"page {placement.page} of {facts.pages}"},
         )
     x1, y1, x2, y2 = placement.box
-    width, height = facts.page_sizes[placement.page - 1] if facts.page_sizes else (1e6, 1e6)
+    width, height = facts.page_sizes.get(placement.page, (1e6, 1e6))
     if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
         raise KysoError(
             "PDF_PLACEMENT_INVALID",
@@ -162,13 +162,33 @@ async def sign_pdf(
     document: bytes,
     signer: Signer,
     options: PdfSignOptions = PdfSignOptions(),
+    *,
+    facts: PdfFacts | None = None,
 ) -> PdfSignResult:
-    """Sign ``document`` as PAdES with ``signer``; the level follows the options."""
+    """Sign ``document`` as PAdES with ``signer``; the level follows the options. ``facts``:
+    what :func:`inspect_pdf` already found in these very bytes (read again when absent)."""
+    output = io.BytesIO()
+    result = await sign_pdf_stream(io.BytesIO(document), output, signer, options, facts=facts)
+    return replace(result, document=output.getvalue())
+
+
+async def sign_pdf_stream(
+    source: BinaryIO,
+    output: BinaryIO,
+    signer: Signer,
+    options: PdfSignOptions = PdfSignOptions(),
+    *,
+    facts: PdfFacts | None = None,
+) -> PdfSignResult:
+    """Sign the PDF read from ``source`` (seekable) into ``output`` (``w+b``: pyHanko reads
+    back what it wrote to fill in the signature), without holding either in memory. The
+    result's ``document`` is empty: the signed file is ``output``."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
     from pyhanko.sign.general import SigningError
 
-    facts = inspect_pdf(document)
+    if facts is None:
+        facts = inspect_pdf(source, size_of_pages=_pages_of(options))
     field_name, existing = choose_field(facts, options)
     visible = options.placement is not None or existing
     if options.placement is not None:
@@ -218,8 +238,8 @@ async def sign_pdf(
     )
     cert = signer.certificate
     text_params = {"kyso": stamp_lines(cert.subject_cn or cert.subject_display, cert.mst, now)}
-    writer = IncrementalPdfFileWriter(io.BytesIO(document), strict=False)
-    output = io.BytesIO()
+    source.seek(0)
+    writer = IncrementalPdfFileWriter(source, strict=False)
     try:
         await pdf_signer.async_sign_pdf(
             writer,
@@ -233,7 +253,11 @@ async def sign_pdf(
         raise KysoError("PDF_SIGN_FAILED", {"detail": str(exc)}) from exc
     except OSError as exc:  # the timestamp authority or a revocation source did not answer
         raise KysoError("TIMESTAMP_UNAVAILABLE", {"url": options.timestamp_url or ""}) from exc
-    return PdfSignResult(output.getvalue(), field_name, level, visible)
+    return PdfSignResult(b"", field_name, level, visible)
+
+
+def _pages_of(options: PdfSignOptions) -> tuple[int, ...]:
+    return (options.placement.page,) if options.placement is not None else ()
 
 
 def _stamp_style(options: PdfSignOptions) -> Any:
