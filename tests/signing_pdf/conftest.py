@@ -5,18 +5,28 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from agent.demo.tsa import TimestampAuthority
+from tests.server.conftest import (  # noqa: F401  (the agent harness, for sign.pdf)
+    agent,
+    answers,
+    client_ssl,
+    harness,
+    prompter,
+    server_cert,
+)
 from tests.signing_cms.conftest import trust  # noqa: F401 - the demo PKI as a relying party
 
 
-def make_pdf(pages: int = 2, *, title: str = "Hợp đồng lao động", text: str = "Nguoi ky") -> bytes:
-    """A small PDF with ``pages`` A4 pages and a line of text on each, via pyHanko's writer."""
+def make_pdf(
+    pages: int = 2,
+    *,
+    title: str = "Hợp đồng lao động",
+    text: str = "Nguoi ky",
+    password: str | None = None,
+) -> bytes:
+    """A small PDF with ``pages`` A4 pages and a line of text on each, via pyHanko's writer
+    (encrypted with ``password`` when given)."""
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.generic import pdf_name
     from pyhanko.pdf_utils.writer import PdfFileWriter
@@ -51,6 +61,8 @@ def make_pdf(pages: int = 2, *, title: str = "Hợp đồng lao động", text: 
         )
         writer.insert_page(page)
     writer.set_info(generic.DictionaryObject({pdf_name("/Title"): generic.TextStringObject(title)}))
+    if password is not None:
+        writer.encrypt(password, password)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -62,10 +74,3 @@ def pdfsig(path: Path) -> str:
     assert tool, "pdfsig is missing: run.sh installs poppler-utils"
     result = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=60)
     return result.stdout + result.stderr
-
-
-@pytest.fixture(scope="session")
-def tsa(demo: dict[str, Any]) -> Iterator[TimestampAuthority]:
-    """The demo's timestamp authority (openssl ts -reply) on a free loopback port."""
-    with TimestampAuthority(Path(demo["ca"]["chain"]).parent) as authority:
-        yield authority

@@ -181,3 +181,65 @@ async def test_verify_pdf_names_each_signature_and_its_level(
     with pytest.raises(KysoError) as err:
         await verify_pdf(make_pdf(), trust)
     assert err.value.code == "NOT_SIGNED"
+
+
+async def test_an_encrypted_pdf_and_a_signed_field_are_refused(demo, token_service) -> None:
+    with pytest.raises(KysoError) as err:
+        await _sign(token_service, demo, "org", make_pdf(password="mat-khau"), PdfSignOptions())
+    assert err.value.code == "PDF_ENCRYPTED"
+    signed = await _sign(token_service, demo, "org", make_pdf(), PdfSignOptions())
+    with pytest.raises(KysoError) as err:
+        await _sign(
+            token_service,
+            demo,
+            "org",
+            signed.document,
+            PdfSignOptions(field_name=signed.field_name),
+        )
+    assert err.value.code == "PDF_FIELD_ALREADY_SIGNED"
+
+
+@pytest.mark.parametrize("name", ["org", "ec"])
+async def test_openssl_verifies_the_cms_over_the_byte_range(
+    demo, token_service, tmp_path, name
+) -> None:
+    """A second verifier that is not pyHanko: the signed byte ranges, cut out by hand, and
+    the CMS in /Contents, checked by openssl cms against the demo PKI."""
+    import re
+
+    result = await _sign(token_service, demo, name, make_pdf(), PdfSignOptions())
+    pdf = result.document
+    match = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)
+    assert match
+    a, b, c, d = (int(v) for v in match.groups())
+    assert a == 0 and c + d == len(pdf)  # the signature covers the whole file but /Contents
+    contents = pdf[a + b : c].strip()
+    assert contents.startswith(b"<") and contents.endswith(b">")
+    (tmp_path / "sig.der").write_bytes(bytes.fromhex(contents[1:-1].decode()))
+    (tmp_path / "signed-ranges.bin").write_bytes(pdf[a : a + b] + pdf[c : c + d])
+    verified = subprocess.run(
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "sig.der"),
+            "-content",
+            str(tmp_path / "signed-ranges.bin"),
+            "-CAfile",
+            demo["ca"]["chain"],
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert verified.returncode == 0 and "Verification successful" in verified.stderr, (
+        verified.stderr
+    )

@@ -106,6 +106,8 @@ def stamp_font(path: Path, cache_dir: Path | None = None) -> Path:
         return target
     font = TTFont(str(path))
     scale_upem(font, 1000)
+    if "FFTM" in font:  # FontForge's timestamps: the subsetter cannot keep them and says so
+        del font["FFTM"]
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.part")
     font.save(str(partial))

@@ -1,0 +1,88 @@
+"""sign.pdf through the running agent: consent shows the PDF, the signature is PAdES."""
+
+from __future__ import annotations
+
+import base64
+
+from tests.conftest import cert_thumbprint
+from tests.signing_pdf.conftest import make_pdf, pdfsig
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+async def test_sign_pdf_shows_the_document_and_returns_pades(demo, agent, tmp_path) -> None:
+    client = await agent.client()
+    org = cert_thumbprint(demo, "org")
+    params = {
+        "document": _b64(make_pdf(3, title="Hợp đồng số 12/2026")),
+        "label": "hop-dong-12.pdf",
+        "placement": {"page": 3, "box": [330, 60, 560, 135]},
+        "certificate": org,
+    }
+    result = await client.call("sign.pdf", params)
+    assert result["level"] == "PAdES-B-B" and result["visible"]
+    out = tmp_path / "signed.pdf"
+    out.write_bytes(base64.b64decode(result["document"]))
+    assert "Signature is Valid" in pdfsig(out)
+    consent = next(p for p in agent.prompter.prompts if p.kind == "consent")
+    shown = repr(consent.shown)
+    for expected in ("hop-dong-12.pdf", "Hợp đồng số 12/2026", "3", "trang 3", "dưới bên phải"):
+        assert expected in shown, expected
+    # A second signer sees who signed before.
+    again = await client.call("sign.pdf", {"document": result["document"], "certificate": org})
+    second = [p for p in agent.prompter.prompts if p.kind == "consent"][-1]
+    assert "Kyso" in repr(second.shown) and "already signed by" in repr(second.shown)
+    assert again["field"] != result["field"]
+
+
+async def test_a_configured_timestamp_authority_gives_b_t(demo, harness, tsa) -> None:
+    await harness.start(timestamp_url=tsa.url)
+    client = await harness.client()
+    result = await client.call(
+        "sign.pdf", {"document": _b64(make_pdf()), "certificate": cert_thumbprint(demo, "org")}
+    )
+    assert result["level"] == "PAdES-B-T"
+    no_ts = await client.call(
+        "sign.pdf",
+        {
+            "document": _b64(make_pdf()),
+            "timestamp": False,
+            "certificate": cert_thumbprint(demo, "org"),
+        },
+    )
+    assert no_ts["level"] == "PAdES-B-B"
+
+
+async def test_bad_pdfs_are_refused_before_any_prompt(agent) -> None:
+    client = await agent.client()
+    reply = await client.request("sign.pdf", {"document": _b64(b"%PDF-1.7\nbroken\n%%EOF")})
+    assert reply["error"]["data"]["code"] == "PDF_MALFORMED"
+    outside = await client.request(
+        "sign.pdf",
+        {"document": _b64(make_pdf(1)), "placement": {"page": 1, "box": [0, 0, 900, 50]}},
+    )
+    assert outside["error"]["data"]["code"] == "PDF_PLACEMENT_INVALID"
+    assert agent.prompter.prompts == []
+
+
+async def test_a_batch_signs_pdfs_and_xml_under_one_consent(demo, agent) -> None:
+    from tests.signing_xml.helpers import HOSO
+
+    client = await agent.client()
+    items = [
+        {"kind": "pdf", "document": _b64(make_pdf(1)), "label": "phu-luc-1.pdf"},
+        {"kind": "xml", "document": _b64(HOSO)},
+        {"kind": "pdf", "document": _b64(make_pdf(2)), "label": "phu-luc-2.pdf"},
+    ]
+    result = await client.call(
+        "sign.batch", {"items": items, "certificate": cert_thumbprint(demo, "org")}
+    )
+    assert result["signed"] == 3
+    assert [r["result"].get("level") for r in result["results"]] == [
+        "PAdES-B-B",
+        None,
+        "PAdES-B-B",
+    ]
+    assert [p.kind for p in agent.prompter.prompts] == ["consent", "pin"]
