@@ -1,5 +1,5 @@
-// Type declarations for @kyso/bridge (kyso-bridge.mjs; the classic build exposes the same
-// names on window.KysoBridge).
+// Type declarations for @kyso/bridge (kyso-bridge.mjs, the single-file module; the classic
+// script kyso-bridge.js exposes the same names on window.KysoBridge).
 
 /** Bytes a page can hand over: XML text (encoded as UTF-8), buffers, views or a Blob/File. */
 export type BinaryInput = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | string;
@@ -11,16 +11,20 @@ export interface KysoBridgeOptions {
   host?: string;
   /** Ports tried in order (default [27443, 27444, 27445]). */
   ports?: number[];
-  /** Plain-http diagnosis ports answering GET /v1/ping (default [27442]; [] turns the ping
-   *  off). Your CSP must allow http://127.0.0.1:27442 — see README "Diagnosis". */
+  /** Plain-http ping ports answering GET /v1/ping (default [27442]; [] turns the ping off).
+   *  Asked first; your CSP must allow http://127.0.0.1:27442 — see README "Diagnosis". */
   pingPorts?: number[];
+  /** Where the bridge remembers whether the ping answered when it last found the agent, so a
+   *  stopped Kyso costs one failed request (README "What the console shows"). Default: the
+   *  page's localStorage; null remembers nothing. */
+  storage?: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null;
   /** Oldest agent version this page accepts (default "0.1.0"); older → AGENT_TOO_OLD. */
   minAgentVersion?: string;
   /** Limit for calls that do not wait for the user (default 20 000 ms). */
   callTimeoutMs?: number;
   /** Limit for calls that wait for the user: pairing, consent, PIN (default 300 000 ms). */
   interactionTimeoutMs?: number;
-  /** Limit for each discovery probe (default 3 000 ms). */
+  /** Limit for the ping, and for each background /v1/info read (default 3 000 ms). */
   probeTimeoutMs?: number;
   /** Reconnect in the background after the agent restarts (default true). */
   reconnect?: boolean;
@@ -219,7 +223,7 @@ export interface ErrorRow {
 }
 
 export declare const ERROR_TABLE: Readonly<Record<string, ErrorRow>>;
-export declare const DEFAULTS: Readonly<Required<Omit<KysoBridgeOptions, "fetch" | "WebSocket" | "permissions" | "origin">>>;
+export declare const DEFAULTS: Readonly<Required<Omit<KysoBridgeOptions, "fetch" | "WebSocket" | "permissions" | "origin" | "storage">>>;
 export declare const BRIDGE_VERSION: string;
 export declare const PROTOCOL_VERSION: string;
 export declare const CLOSE_ORIGIN_NOT_ALLOWED: 4403;
@@ -228,13 +232,16 @@ export declare const LNA_PERMISSION_NAMES: readonly string[];
 export declare function localNetworkState(
   permissions?: Pick<Permissions, "query">,
 ): Promise<"granted" | "denied" | "prompt" | "unsupported">;
+/** The error for "the agent was not reached". `ping`: what discovery already learnt
+ *  (true/false; null = no ping port); when omitted, the ping is asked with fetch/host/pingPorts. */
 export declare function diagnose(options: {
-  fetch: typeof fetch;
+  fetch?: typeof fetch;
   permissions?: Pick<Permissions, "query">;
-  host: string;
+  host?: string;
   ports: number[];
-  pingPorts: number[];
-  timeoutMs: number;
+  pingPorts?: number[];
+  timeoutMs?: number;
+  ping?: boolean | null;
 }): Promise<KysoError>;
 export declare function compareVersions(a: string, b: string): -1 | 0 | 1;
 export declare function bytesToBase64(bytes: Uint8Array): string;

@@ -1,7 +1,7 @@
 // The page-facing API: connect (discovery + version handshake), one method per protocol call,
 // events, and reconnection after the agent restarts.
 
-import { diagnose, discover, localNetworkState } from "./discovery.mjs";
+import { diagnose, discover, localNetworkState, PingMemory, readInfo } from "./discovery.mjs";
 import { KysoError } from "./errors.mjs";
 import { openSocket, RpcConnection } from "./rpc.mjs";
 import { bytesToBase64, base64ToBytes, compareVersions, digestBytes, listFrom, toBytes } from "./util.mjs";
@@ -25,6 +25,15 @@ export const DEFAULTS = Object.freeze({
   reconnect: true,
   reconnectDelaysMs: [500, 1_000, 2_000, 5_000, 10_000],
 });
+
+/** The page origin's localStorage, or null where reading it throws (sandboxed frames). */
+function defaultStorage() {
+  try {
+    return globalThis.localStorage || null;
+  } catch {
+    return null;
+  }
+}
 
 function usage(detail) {
   return new KysoError("BRIDGE_USAGE", { details: { detail } });
@@ -72,12 +81,28 @@ async function batchItem(item, index) {
 /** A connection to the local Kyso agent, shared by everything on the page. */
 export class KysoBridge {
   /** @param {Partial<typeof DEFAULTS> & {fetch?: Function, WebSocket?: Function, permissions?: object, origin?: string}} [options] */
-  constructor(options = {}) {
+  constructor(options) {
+    options = options || {}; // new KysoBridge(undefined | null) = the defaults
     this.options = { ...DEFAULTS, ...options };
+    for (const key of ["ports", "pingPorts"]) {
+      const value = this.options[key];
+      const ok = Array.isArray(value) && value.every((p) => Number.isInteger(p) && p > 0 && p < 65536);
+      if (!ok || (key === "ports" && !value.length)) {
+        throw usage(`options.${key} must be a list of TCP port numbers`);
+      }
+    }
     const g = globalThis;
     this._fetch = options.fetch || (g.fetch ? g.fetch.bind(g) : null);
     this._WebSocket = options.WebSocket || g.WebSocket;
     this._permissions = options.permissions || (g.navigator ? g.navigator.permissions : undefined);
+    const o = this.options;
+    // Whether the ping answered when the agent was last found, so that a page load with Kyso
+    // stopped costs one failed request, not one per port (README "What the console shows").
+    // Option `storage`: default the page's localStorage; null remembers nothing.
+    this._pingMemory = new PingMemory(
+      o.storage === undefined ? defaultStorage() : o.storage,
+      `kyso-bridge.ping:${o.host}:${o.pingPorts.join(",")}`,
+    );
     this.origin = options.origin || (g.location ? g.location.origin : "");
     this._listeners = new Map();
     this._conn = null;
@@ -146,29 +171,43 @@ export class KysoBridge {
       throw usage("this environment has no fetch/WebSocket; pass them in the options");
     }
     // While the browser's Local Network Access prompt is open, requests wait for the user's
-    // answer: probes then get the interaction timeout, not the short probe timeout.
+    // answer: probes then get the interaction timeout, not the short probe timeout. Denied:
+    // every request would fail, so none is sent (each would be a console error).
     const lna = await localNetworkState(this._permissions);
+    if (lna === "denied") throw await this._unreachable(null);
     this._emit("status", { state: lna === "prompt" ? "permission" : "connecting" });
     const probeTimeout = lna === "prompt" ? o.interactionTimeoutMs : o.probeTimeoutMs;
-    const found = await discover({ fetch: this._fetch, host: o.host, ports: o.ports, timeoutMs: probeTimeout });
-    if (!found) throw await this._unreachable();
-    // Readable /v1/info lets us refuse an old agent before any pairing prompt.
-    if (found.info) this._checkInfo(found.info);
-    this._emit("status", { state: "opening", port: found.port });
-    const url = `wss://${o.host}:${found.port}/v1/ws`;
-    let ws;
-    try {
-      ws = await openSocket({ WebSocket: this._WebSocket, url, timeoutMs: o.interactionTimeoutMs, origin: this.origin });
-    } catch (error) {
-      // https answered but the WebSocket did not open: the same causes as above are possible
-      // (Chrome applies Local Network Access to WebSockets separately).
-      throw error.code === "AGENT_UNREACHABLE" ? await this._unreachable() : error;
-    }
+    // The WebSocket is the probe: the first port where it opens is the agent (the agent may
+    // hold the upgrade while it asks the user to pair this site: the interaction timeout).
+    // Close 1006 (nothing there, untrusted certificate) moves on to the next port; any other
+    // failure (4403 site refused, timeout) is the answer.
+    const found = await discover({
+      fetch: this._fetch,
+      host: o.host,
+      ports: o.ports,
+      pingPorts: o.pingPorts,
+      timeoutMs: probeTimeout,
+      memory: this._pingMemory,
+      tryPort: async (port) => {
+        this._emit("status", { state: "opening", port });
+        const url = `wss://${o.host}:${port}/v1/ws`;
+        try {
+          return await openSocket({ WebSocket: this._WebSocket, url, timeoutMs: o.interactionTimeoutMs, origin: this.origin });
+        } catch (error) {
+          if (error.code === "AGENT_UNREACHABLE") return null;
+          throw error;
+        }
+      },
+    });
+    if (found.port === null) throw await this._unreachable(found.ping);
+    const ws = found.result;
     const conn = new RpcConnection(ws, {
       origin: this.origin,
       onNotification: (method, params) => this._emit(method, params),
       onClose: (event, error) => this._onClose(conn, event, error),
     });
+    // The version check runs on the WebSocket: reading /v1/info over CORS before it would make
+    // the browser log a refusal for every origin the agent does not allow yet.
     let info;
     try {
       info = await conn.call("agent.info", {}, { timeoutMs: o.callTimeoutMs });
@@ -186,16 +225,10 @@ export class KysoBridge {
     return info;
   }
 
-  async _unreachable() {
+  /** The error for "not found": `ping` is what discovery learnt (null: no ping was sent). */
+  async _unreachable(ping) {
     const o = this.options;
-    const error = await diagnose({
-      fetch: this._fetch,
-      permissions: this._permissions,
-      host: o.host,
-      ports: o.ports,
-      pingPorts: o.pingPorts,
-      timeoutMs: o.probeTimeoutMs,
-    });
+    const error = await diagnose({ permissions: this._permissions, ports: o.ports, ping });
     this._emit("status", { state: "unreachable", error });
     return error;
   }
@@ -237,14 +270,27 @@ export class KysoBridge {
   async _backgroundReconnect() {
     this._reconnectTimer = null;
     if (this._closedByPage || this.connected || this._connecting) return;
-    // Only reconnect silently to an agent that already lets this origin read /v1/info (already
-    // allowed). An agent that would ask the user to pair again waits for the next real call:
-    // a pairing question must never pop up without the user doing something.
+    // Only reconnect silently to an agent that already lets this origin read /v1/info over CORS
+    // (already allowed). No WebSocket here: an agent that would ask the user to pair again waits
+    // for the next real call (a pairing question must never pop up without the user doing
+    // something), and the bridge stops looking: each further CORS refusal would be one more
+    // console error.
     const o = this.options;
-    const found = await discover({ fetch: this._fetch, host: o.host, ports: o.ports, timeoutMs: o.probeTimeoutMs });
+    const found = await discover({
+      fetch: this._fetch,
+      host: o.host,
+      ports: o.ports,
+      pingPorts: o.pingPorts,
+      timeoutMs: o.probeTimeoutMs,
+      memory: this._pingMemory,
+      background: true,
+      tryPort: (port) => readInfo({ fetch: this._fetch, host: o.host, port, timeoutMs: o.probeTimeoutMs }),
+    });
     if (this._closedByPage || this.connected || this._connecting) return;
-    if (!found || !found.info) {
-      this._scheduleReconnect();
+    if (found.port === null) {
+      // Ping answered but no port let us read: Kyso runs and would ask to pair (or this browser
+      // does not trust it); wait for the user's next call. Otherwise it is still away.
+      if (!found.ping) this._scheduleReconnect();
       return;
     }
     this.connect().catch(() => {

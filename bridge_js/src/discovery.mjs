@@ -1,15 +1,25 @@
-// Finding the agent, and when it cannot be found, telling the user the most likely reason.
+// Finding the agent with as few failed requests as possible, and when it cannot be found,
+// telling the user the most likely reason.
 //
-// What a page can observe is limited (see README "Diagnosis and its limits"): a refused
-// connection, an untrusted certificate and a Local Network Access denial all surface as the
-// same "TypeError: Failed to fetch" / WebSocket close 1006. We use the two honest signals that
-// exist: the Permissions API state of Local Network Access, and an optional plain-http ping
-// (no body, read in no-cors mode: only "something answered" is learnt).
+// Every request that fails is a red line in the browser's console or network panel, which
+// integrators take for a bug, so discovery sends only requests that succeed when Kyso runs
+// (README "What the console shows"):
+//  1. the plain-http ping, GET http://127.0.0.1:27442/v1/ping in no-cors mode (an empty 204);
+//  2. the WebSocket itself, on the agent's ports in order, ONE AT A TIME: the first that opens
+//     is the connection. (An https probe of /v1/info cannot be clean: read over CORS it is
+//     refused for a site the agent has not allowed yet, and read in no-cors mode its JSON
+//     answer is cut off by the browser's Opaque Response Blocking.)
+// What a page can observe is limited: a refused connection, an untrusted certificate and a
+// Local Network Access denial all surface as the same "TypeError: Failed to fetch" or close
+// 1006. We use the two honest signals that exist: the Permissions API state of Local Network
+// Access, and whether the ping answers (only "something answered" is learnt).
 
 import { KysoError } from "./errors.mjs";
 
 /** Permission names browsers have used for Local Network Access (Chrome 142+ and later splits). */
 export const LNA_PERMISSION_NAMES = ["loopback-network", "local-network-access", "local-network"];
+
+const NO_CORS = { mode: "no-cors", cache: "no-store", credentials: "omit" };
 
 function withTimeout(fetchImpl, url, init, ms) {
   const controller = typeof AbortController === "function" ? new AbortController() : null;
@@ -19,45 +29,112 @@ function withTimeout(fetchImpl, url, init, ms) {
   );
 }
 
-/**
- * Probe one port. Resolves to {port, reachable, info}:
- *  - info is the parsed GET /v1/info body when the agent let this origin read it (CORS);
- *  - reachable without info means a trusted TLS server answered but the answer was not
- *    readable from this origin (e.g. not paired yet): the WebSocket will do the pairing.
- */
-export async function probePort({ fetch: fetchImpl, host, port, timeoutMs }) {
-  const url = `https://${host}:${port}/v1/info`;
+async function answers(fetchImpl, url, timeoutMs) {
   try {
-    const response = await withTimeout(
-      fetchImpl,
-      url,
-      { mode: "cors", cache: "no-store", credentials: "omit" },
-      timeoutMs,
-    );
-    let info = null;
-    try {
-      info = await response.json();
-    } catch {
-      info = null;
-    }
-    return { port, reachable: true, info: response.ok ? info : null, status: response.status };
+    await withTimeout(fetchImpl, url, NO_CORS, timeoutMs);
+    return true;
   } catch {
-    // CORS refusal and network failure look the same; an opaque no-cors answer tells them apart.
-  }
-  try {
-    await withTimeout(fetchImpl, url, { mode: "no-cors", cache: "no-store", credentials: "omit" }, timeoutMs);
-    return { port, reachable: true, info: null, status: 0 };
-  } catch {
-    return { port, reachable: false, info: null, status: 0 };
+    return false;
   }
 }
 
-/** Probe all ports at once; the first reachable one in the given order wins. */
-export async function discover({ fetch: fetchImpl, host, ports, timeoutMs }) {
-  const results = await Promise.all(
-    ports.map((port) => probePort({ fetch: fetchImpl, host, port, timeoutMs })),
-  );
-  return results.find((r) => r.reachable) || null;
+/** Whether anything answers the agent's plain-http ping (the body is never read). */
+export async function pingAnswers({ fetch: fetchImpl, host, pingPorts, timeoutMs }) {
+  for (const port of pingPorts) {
+    if (await answers(fetchImpl, `http://${host}:${port}/v1/ping`, timeoutMs)) return true;
+  }
+  return false;
+}
+
+/**
+ * `GET /v1/info` in CORS mode: the agent's info when it already allows this page's origin, else
+ * null. Only for silent reconnection (it must not open a WebSocket, which could ask the user
+ * to pair): for an origin the agent does not allow, the browser logs the refusal.
+ */
+export async function readInfo({ fetch: fetchImpl, host, port, timeoutMs }) {
+  try {
+    const response = await withTimeout(
+      fetchImpl,
+      `https://${host}:${port}/v1/info`,
+      { mode: "cors", cache: "no-store", credentials: "omit" },
+      timeoutMs,
+    );
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+const PING_ANSWERED = "answered"; // the agent was last found with its ping answering
+const PING_SILENT = "silent"; // ... with its ping off (policy, port taken): always probe ports
+
+/**
+ * What this browser saw the last time it found the agent: whether the ping answered. Kept in
+ * the page origin's localStorage (when there is one); every failure to read or write it is
+ * ignored — it only saves console lines, it never decides whether the agent is found.
+ */
+export class PingMemory {
+  constructor(storage, key) {
+    this.storage = storage || null;
+    this.key = key;
+  }
+
+  get() {
+    try {
+      return this.storage ? this.storage.getItem(this.key) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  set(value) {
+    try {
+      if (this.storage) this.storage.setItem(this.key, value);
+    } catch {
+      // Storage full or forbidden (sandboxed frame): nothing is lost but a console line.
+    }
+  }
+
+  clear() {
+    try {
+      if (this.storage) this.storage.removeItem(this.key);
+    } catch {
+      // As above.
+    }
+  }
+}
+
+/**
+ * Find the agent. `tryPort(port)` connects (or reads) one port and resolves to a result, or to
+ * null when nothing usable is there; ports are tried in order, one at a time. Resolves to
+ * {port, result, ping}: `port`/`result` of the first success (null when none), `ping`
+ * true/false whether the ping answered (null when there is no ping port).
+ *
+ * When the ping fails and `memory` says it answered the last time the agent was found, the
+ * agent is not running: no port is tried (one failed request instead of 1 + ports). A
+ * foreground attempt then forgets that, so if the ping was turned off since (policy, port
+ * taken) the user's next attempt tries the ports and finds the agent. Without that memory
+ * (first visit, ping off, no storage) a foreground attempt always tries the ports; a
+ * background one only when the agent was last found without its ping.
+ */
+export async function discover({ fetch: fetchImpl, host, ports, pingPorts = [], timeoutMs, memory, background = false, tryPort }) {
+  let ping = null;
+  if (pingPorts.length) {
+    ping = await pingAnswers({ fetch: fetchImpl, host, pingPorts, timeoutMs });
+    const remembered = memory ? memory.get() : null;
+    if (!ping && (background ? remembered !== PING_SILENT : remembered === PING_ANSWERED)) {
+      if (!background && memory) memory.clear();
+      return { port: null, result: null, ping, skipped: true };
+    }
+  }
+  for (const port of ports) {
+    const result = await tryPort(port);
+    if (result) {
+      if (memory && ping !== null) memory.set(ping ? PING_ANSWERED : PING_SILENT);
+      return { port, result, ping };
+    }
+  }
+  return { port: null, result: null, ping };
 }
 
 /** The Local Network Access permission state: "granted" | "denied" | "prompt" | "unsupported". */
@@ -76,38 +153,24 @@ export async function localNetworkState(permissions) {
   return state;
 }
 
-/** Whether anything answers the agent's plain-http ping (the body is never read). */
-export async function pingAnswers({ fetch: fetchImpl, host, pingPorts, timeoutMs }) {
-  for (const port of pingPorts) {
-    try {
-      await withTimeout(
-        fetchImpl,
-        `http://${host}:${port}/v1/ping`,
-        { mode: "no-cors", cache: "no-store", credentials: "omit" },
-        timeoutMs,
-      );
-      return true;
-    } catch {
-      // Nothing there; try the next.
-    }
-  }
-  return false;
-}
-
 /**
  * No port answered over https: decide which error to show.
  * LNA denied beats everything (it blocks every request); an answering ping means the agent runs
  * but its certificate is not trusted; otherwise the agent is most likely not running (an agent
  * too old to serve the ping, its ping turned off by policy, or a firewall look the same, so the
  * message still covers both; with no ping port configured we cannot tell at all).
+ * `ping` is what discovery already learnt (true/false, null = no ping port); when it is not
+ * given, the ping is asked here.
  */
-export async function diagnose({ fetch: fetchImpl, permissions, host, ports, pingPorts, timeoutMs }) {
+export async function diagnose({ fetch: fetchImpl, permissions, host, ports, pingPorts = [], timeoutMs, ping }) {
   const lna = await localNetworkState(permissions);
   const details = { ports: ports.join(", "), localNetworkAccess: lna };
   if (lna === "denied") return new KysoError("LOCAL_NETWORK_DENIED", { details });
-  if (pingPorts.length && (await pingAnswers({ fetch: fetchImpl, host, pingPorts, timeoutMs }))) {
-    return new KysoError("CERT_NOT_TRUSTED", { details });
+  let answered = ping;
+  if (answered === undefined) {
+    answered = pingPorts.length ? await pingAnswers({ fetch: fetchImpl, host, pingPorts, timeoutMs }) : null;
   }
-  details.diagnosis = pingPorts.length ? "not-running" : "not-running-or-untrusted";
+  if (answered) return new KysoError("CERT_NOT_TRUSTED", { details });
+  details.diagnosis = answered === null ? "not-running-or-untrusted" : "not-running";
   return new KysoError("AGENT_UNREACHABLE", { details });
 }

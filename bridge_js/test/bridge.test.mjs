@@ -38,7 +38,7 @@ test("an agent not yet paired (info unreadable) is still found and reached over 
   const bridge = new KysoBridge(env.options());
   const info = await bridge.connect();
   assert.equal(info.name, "Kyso");
-  assert.ok(env.fetched.some((f) => f.mode === "no-cors"));
+  assert.ok(!env.fetched.some((f) => f.mode === "cors"), "no CORS request, which this site would be refused");
   bridge.close();
 });
 
@@ -53,17 +53,19 @@ test("concurrent calls share one connection", async () => {
   bridge.close();
 });
 
-test("an old agent is refused before any WebSocket (no pairing prompt for nothing)", async () => {
+test("an old agent is refused on the handshake, before any other call", async () => {
   const env = new FakeEnv();
-  env.add(27443, new FakeAgent({ version: "0.0.9" }));
+  const agent = env.add(27443, new FakeAgent({ version: "0.0.9" }));
   const bridge = new KysoBridge(env.options({ minAgentVersion: "0.1.0" }));
-  await assert.rejects(bridge.connect(), (error) => {
+  await assert.rejects(bridge.listTokens(), (error) => {
     assert.equal(error.code, "AGENT_TOO_OLD");
     assert.match(error.messageVi, /0\.0\.9/);
     assert.match(error.actionVi, /Cập nhật Kyso/);
     return true;
   });
-  assert.equal(env.opened.length, 0);
+  assert.deepEqual(agent.received.map((m) => m.method), ["agent.info"]);
+  assert.equal(bridge.connected, false);
+  assert.equal(agent.sockets.size, 0, "the socket to the old agent is closed");
 });
 
 test("an agent without protocol 1 is too old; a foreign program is not Kyso", async () => {
@@ -96,7 +98,11 @@ test("nothing listening and no ping: AGENT_UNREACHABLE telling how to start Kyso
     assert.match(error.actionVi, /kyso-agent run/);
     return true;
   });
-  assert.equal(env.opened.length, 0, "no WebSocket attempt when discovery failed");
+  assert.deepEqual(
+    env.opened.map((ws) => ws.url),
+    ["wss://127.0.0.1:27443/v1/ws", "wss://127.0.0.1:27444/v1/ws", "wss://127.0.0.1:27445/v1/ws"],
+    "each port tried once",
+  );
 });
 
 test("agent running with an untrusted certificate: the http ping answers → CERT_NOT_TRUSTED", async () => {

@@ -52,6 +52,25 @@ export class FakeAgent {
   }
 }
 
+/** localStorage as a page has it (per origin, strings only). */
+export class MemoryStorage {
+  constructor() {
+    this.items = new Map();
+  }
+
+  getItem(key) {
+    return this.items.has(key) ? this.items.get(key) : null;
+  }
+
+  setItem(key, value) {
+    this.items.set(key, String(value));
+  }
+
+  removeItem(key) {
+    this.items.delete(key);
+  }
+}
+
 /** The environment: ports → agents, an optional ping port, the LNA permission state. */
 export class FakeEnv {
   constructor({ lna = "granted", permissionNames = ["loopback-network", "local-network-access"] } = {}) {
@@ -61,10 +80,21 @@ export class FakeEnv {
     this.permissionNames = permissionNames;
     this.opened = [];
     this.fetched = [];
+    this.failed = []; // requests that failed: each is a red console line in a real browser
+    this.storage = new MemoryStorage();
     const env = this;
 
     this.fetch = async (url, init = {}) => {
       env.fetched.push({ url, mode: init.mode });
+      try {
+        return await answer(url, init);
+      } catch (error) {
+        env.failed.push(url);
+        throw error;
+      }
+    };
+
+    const answer = async (url, init) => {
       const u = new URL(url);
       const port = Number(u.port);
       if (env.lna === "denied") throw new TypeError("Failed to fetch");
@@ -98,6 +128,7 @@ export class FakeEnv {
         queueMicrotask(() => {
           const agent = env.agents.get(port);
           if (env.lna === "denied" || !agent || !agent.trusted) {
+            env.failed.push(url);
             this.readyState = 3;
             if (this.onerror) this.onerror({});
             if (this.onclose) this.onclose({ code: 1006, reason: "", wasClean: false });
@@ -151,6 +182,7 @@ export class FakeEnv {
       fetch: this.fetch,
       WebSocket: this.WebSocket,
       permissions: this.permissions,
+      storage: this.storage,
       origin: PAGE_ORIGIN,
       reconnectDelaysMs: [5, 10, 20],
       ...extra,

@@ -3,9 +3,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "node:test";
-import vm from "node:vm";
 
-import { buildClassic } from "../scripts/build-classic.mjs";
 import { ERROR_TABLE, KysoError, base64ToBytes, bytesToBase64, compareVersions } from "../kyso-bridge.mjs";
 import { hexToBytes, listFrom, toBytes } from "../src/util.mjs";
 
@@ -85,16 +83,6 @@ test("the error table: unique numbers, bridge codes in 5xxx, every text present"
   }
   assert.match(ERROR_TABLE.CERT_NOT_TRUSTED.actionVi, /kyso-agent trust install/);
   assert.match(ERROR_TABLE.LOCAL_NETWORK_DENIED.actionVi, /LocalNetworkAccessAllowedForUrls/);
-});
-
-test("the classic build is up to date and defines window.KysoBridge", () => {
-  const text = readFileSync(join(root, "kyso-bridge.js"), "utf8");
-  assert.equal(text, buildClassic(), "run: node bridge_js/scripts/build-classic.mjs");
-  const sandbox = { window: {}, setTimeout, clearTimeout, btoa, atob, TextEncoder, TextDecoder };
-  vm.runInNewContext(text, sandbox);
-  const api = sandbox.window.KysoBridge;
-  assert.equal(typeof api.KysoBridge, "function");
-  assert.equal(new api.KysoError("TIMEOUT", { details: { seconds: 5 } }).messageEn, "Kyso did not answer within 5 seconds.");
 });
 
 test("package.json is fit to publish", () => {

@@ -22,7 +22,8 @@ async def test_serves_the_module_and_refuses_everything_else(aiohttp_client: Any
         assert await response.read() == (bridge_directory() / name).read_bytes()
     for name in (
         "test/fakes.mjs",
-        "scripts/build-classic.mjs",
+        "scripts/build.mjs",
+        "examples/server.py",
         "package.json",
         "../pyproject.toml",
         "%2e%2e/agent/errors.py",

@@ -40,16 +40,24 @@ def test_bridge_node_suite_passes() -> None:
     assert failed and int(failed.group(1)) == 0
 
 
-def test_classic_build_is_generated_from_the_module() -> None:
-    """kyso-bridge.js must be the output of scripts/build-classic.mjs (no hand edits)."""
+def test_generated_files_equal_a_fresh_build() -> None:
+    """kyso-bridge.mjs (single file), kyso-bridge.js (classic) and the README's example blocks
+    are exactly what ``node scripts/build.mjs`` makes from src/ and examples/ (no hand edits)."""
     result = subprocess.run(
-        [_node(), "scripts/build-classic.mjs", "--check"],
+        [_node(), "scripts/build.mjs", "--check"],
         cwd=BRIDGE,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_single_file_module_has_no_imports() -> None:
+    """The module a portal copies stands alone: an import left in it 404s once copied."""
+    text = (BRIDGE / "kyso-bridge.mjs").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*import\b|\bimport\s*\(", text, re.MULTILINE)
+    assert "export { " in text and "KysoBridge" in text
 
 
 def _bridge_table() -> dict[str, dict[str, object]]:
