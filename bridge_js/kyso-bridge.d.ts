@@ -106,10 +106,36 @@ export interface SignedHash {
   bytes(): Uint8Array;
 }
 
+export interface PdfOptions {
+  /** The file name shown in the consent. */
+  label?: string;
+  /** A visible stamp: page from 1, box [x1, y1, x2, y2] in points from the bottom-left. */
+  placement?: { page: number; box: [number, number, number, number] };
+  /** An existing empty signature field to sign (and stamp). */
+  field?: string;
+  reason?: string;
+  location?: string;
+  /** A certification signature: no later changes allowed. */
+  certify?: boolean;
+  /** Add the agent's configured timestamp (default true). */
+  timestamp?: boolean;
+}
+
+export interface SignedPdf {
+  /** The signed PDF, base64. */
+  document: string;
+  level: "PAdES-B-B" | "PAdES-B-T" | "PAdES-B-LT";
+  field: string;
+  visible: boolean;
+  thumbprint: string;
+  bytes(): Uint8Array;
+}
+
 export type BatchItem =
-  | { kind: "xml"; document: BinaryInput; profile?: string }
-  | { kind: "cms"; data?: BinaryInput; digest?: DigestInput; detached?: boolean }
-  | { kind: "hash"; digest: DigestInput; algorithm?: string };
+  | { kind: "xml"; document: BinaryInput; profile?: string; label?: string; allowEcdsa?: boolean }
+  | { kind: "cms"; data?: BinaryInput; digest?: DigestInput; detached?: boolean; label?: string }
+  | { kind: "hash"; digest: DigestInput; algorithm?: string; label?: string }
+  | ({ kind: "pdf"; document: BinaryInput } & PdfOptions);
 
 export interface BatchResult {
   results: Array<{ index: number; ok: boolean; result?: Record<string, unknown>; error?: KysoError }>;
@@ -163,7 +189,11 @@ export declare class KysoBridge {
   listTokens(options?: CallOptions): Promise<TokenInfo[]>;
   listCertificates(options?: CallOptions): Promise<CertificateEntry[]>;
   authChallenge(nonce: string, options?: SigningOptions): Promise<AuthToken>;
-  signXml(document: BinaryInput, options?: SigningOptions & { profile?: string }): Promise<SignedXml>;
+  signXml(
+    document: BinaryInput,
+    options?: SigningOptions & { profile?: string; label?: string; allowEcdsa?: boolean },
+  ): Promise<SignedXml>;
+  signPdf(document: BinaryInput, options?: SigningOptions & PdfOptions): Promise<SignedPdf>;
   signCms(
     input: { data?: BinaryInput; digest?: DigestInput; detached?: boolean; hash?: string } & SigningOptions,
   ): Promise<SignedCms>;

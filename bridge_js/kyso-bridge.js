@@ -703,12 +703,42 @@ function withCertificate(params, certificate) {
   return params;
 }
 
+/** The sign.pdf params shared by signPdf and batch items (placement, field, reason...). */
+async function pdfParams(document, { label, placement, field, reason, location, certify, timestamp } = {}) {
+  const params = { document: await base64Of(document, "document") };
+  if (label !== undefined) params.label = String(label);
+  if (placement !== undefined) {
+    const { page, box } = placement || {};
+    if (!Number.isInteger(page) || !Array.isArray(box) || box.length !== 4) {
+      throw usage("placement is {page: 1.., box: [x1, y1, x2, y2]} in points");
+    }
+    params.placement = { page, box: box.map(Number) };
+  }
+  if (field !== undefined) params.field = String(field);
+  if (reason !== undefined) params.reason = String(reason);
+  if (location !== undefined) params.location = String(location);
+  if (certify !== undefined) params.certify = Boolean(certify);
+  if (timestamp !== undefined) params.timestamp = Boolean(timestamp);
+  return params;
+}
+
 /** Convert one batch item from the page's form (bytes) into the protocol's (base64). */
 async function batchItem(item, index) {
   if (!item || typeof item !== "object") throw usage(`batch item ${index} must be an object`);
+  const converted = await batchItemBody(item, index);
+  if (item.label !== undefined && converted.label === undefined) converted.label = String(item.label);
+  return converted;
+}
+
+async function batchItemBody(item, index) {
   switch (item.kind) {
-    case "xml":
-      return { kind: "xml", profile: item.profile || "bhxh", document: await base64Of(item.document, "document") };
+    case "xml": {
+      const out = { kind: "xml", profile: item.profile || "bhxh", document: await base64Of(item.document, "document") };
+      if (item.allowEcdsa) out.allow_ecdsa = true;
+      return out;
+    }
+    case "pdf":
+      return { kind: "pdf", ...(await pdfParams(item.document, item)) };
     case "cms": {
       const out = { kind: "cms", detached: item.detached !== false };
       if (item.digest !== undefined) out.digest = await base64Digest(item.digest);
@@ -995,9 +1025,22 @@ class KysoBridge {
    * sign.xml: sign an XML document (bytes, Blob or text) with a profile ("bhxh", "tax"...).
    * Resolves with {document: base64 of the signed XML, bytes(): Uint8Array, ...agent fields}.
    */
-  async signXml(document, { profile = "bhxh", certificate, timeoutMs } = {}) {
-    const params = withCertificate({ profile, document: await base64Of(document, "document") }, certificate);
-    const result = await this._call("sign.xml", params, { interactive: true, timeoutMs });
+  async signXml(document, { profile = "bhxh", label, allowEcdsa, certificate, timeoutMs } = {}) {
+    const params = { profile, document: await base64Of(document, "document") };
+    if (label !== undefined) params.label = String(label);
+    if (allowEcdsa) params.allow_ecdsa = true;
+    const result = await this._call("sign.xml", withCertificate(params, certificate), { interactive: true, timeoutMs });
+    return signedResult(result, "document");
+  }
+
+  /**
+   * sign.pdf: a PAdES signature, invisible or stamped (`placement: {page, box}` in points from
+   * the bottom-left, or an existing empty `field`). Resolves with {document: base64 PDF, level
+   * ("PAdES-B-B" | "PAdES-B-T"), field, visible, thumbprint, bytes(): Uint8Array}.
+   */
+  async signPdf(document, { certificate, timeoutMs, ...options } = {}) {
+    const params = withCertificate(await pdfParams(document, options), certificate);
+    const result = await this._call("sign.pdf", params, { interactive: true, timeoutMs });
     return signedResult(result, "document");
   }
 
@@ -1028,7 +1071,8 @@ class KysoBridge {
   /**
    * sign.batch: several documents under one consent and one PIN entry.
    * `items`: [{kind: "xml", document, profile?} | {kind: "cms", data | digest, detached?} |
-   * {kind: "hash", digest, algorithm?}]. `onProgress({done, total})` follows the agent's progress.
+   * {kind: "hash", digest, algorithm?} | {kind: "pdf", document, placement?, field?}], each with
+   * an optional `label` shown in the consent. `onProgress({done, total})` follows the agent.
    * Resolves with {results: [{index, ok, result?, error?: KysoError}], signed, failed, thumbprint}.
    */
   async signBatch(items, { stopOnError = false, certificate, onProgress, timeoutMs } = {}) {

@@ -381,3 +381,26 @@ test("while the browser asks for Local Network Access, discovery waits for the u
   assert.equal(states[0], "permission");
   bridge.close();
 });
+
+test("signPdf sends the PDF, its stamp placement and label, and batch items keep their labels", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  agent.handlers["sign.pdf"] = (params) => ({ document: params.document, level: "PAdES-B-B", field: "KysoSignature", visible: true, thumbprint: "ab" });
+  agent.handlers["sign.batch"] = (params) => ({ results: params.items.map((_, index) => ({ index, ok: true, result: {} })), signed: params.items.length, failed: 0, thumbprint: "ab" });
+  const bridge = new KysoBridge(env.options());
+  const pdf = new Uint8Array([0x25, 0x50, 0x44, 0x46]);
+  const signed = await bridge.signPdf(pdf, { label: "hop-dong.pdf", placement: { page: 2, box: [330, 60, 560, 135] } });
+  assert.equal(signed.level, "PAdES-B-B");
+  assert.deepEqual(Array.from(signed.bytes()), Array.from(pdf));
+  const sent = agent.received.find((m) => m.method === "sign.pdf").params;
+  assert.deepEqual(sent, { document: "JVBERg==", label: "hop-dong.pdf", placement: { page: 2, box: [330, 60, 560, 135] } });
+  await rejectsWith(bridge.signPdf(pdf, { placement: { page: 1 } }), "BRIDGE_USAGE");
+  await bridge.signBatch([
+    { kind: "pdf", document: pdf, label: "phu-luc.pdf" },
+    { kind: "xml", document: "<a/>", label: "Tờ khai D02-TS", allowEcdsa: true },
+  ]);
+  const items = agent.received.find((m) => m.method === "sign.batch").params.items;
+  assert.deepEqual(items.map((i) => [i.kind, i.label]), [["pdf", "phu-luc.pdf"], ["xml", "Tờ khai D02-TS"]]);
+  assert.equal(items[1].allow_ecdsa, true);
+  bridge.close();
+});
