@@ -99,6 +99,27 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Rút USB token ra, cắm lại rồi thử lại. Nếu vẫn lỗi, chạy 'kyso-agent doctor'.",
         "Unplug and re-plug the token and try again. If it persists, run 'kyso-agent doctor'.",
     ),
+    _e(
+        "MODULE_WRONG_ARCH",
+        1009,
+        "Thư viện PKCS#11 {module} là bản {module_arch}, Kyso là chương trình {agent_arch} "
+        "nên không nạp được.",
+        "The PKCS#11 module {module} is {module_arch}; Kyso runs as {agent_arch} and cannot "
+        "load it.",
+        "Cài bản {agent_arch} của driver USB token (thường có trong cùng bộ cài của nhà cung "
+        "cấp chữ ký số), hoặc khai báo đường dẫn thư viện {agent_arch} trong pkcs11_modules.",
+        "Install the {agent_arch} version of the token driver (usually in the same package from "
+        "your certificate provider), or set the path of its {agent_arch} module in "
+        "pkcs11_modules.",
+    ),
+    _e(
+        "TOKEN_DRIVER_MISSING",
+        1010,
+        "Đã thấy đầu đọc {reader} nhưng chưa có thư viện PKCS#11 cho token này.",
+        "The reader {reader} is present, but no PKCS#11 module for this token is installed.",
+        "Cài driver USB token của {driver_vi}, rồi rút token ra và cắm lại.",
+        "Install the token driver from {driver_en}, then unplug and re-plug the token.",
+    ),
     # --- 2xxx: PIN and the user -----------------------------------------------------------
     _e(
         "PIN_INCORRECT",
@@ -217,6 +238,14 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Check that the right file was chosen. {hint_en}",
     ),
     _e(
+        "XML_REQUEST_ORIGIN_MISMATCH",
+        3140,
+        "Yêu cầu cần ký được lập cho cổng {stated}, nhưng trang đang mở là {origin}.",
+        "The request to sign was written for the portal {stated}, but the open page is {origin}.",
+        "Không ký. Đóng trang này, tự gõ địa chỉ cổng giao dịch rồi thực hiện lại trên đúng cổng.",
+        "Do not sign. Close this page, type the portal's address yourself and do it again there.",
+    ),
+    _e(
         "XML_CONTAINER_MISSING",
         3108,
         "Tệp không có phần tử <{container}> để đặt chữ ký (kiểu ký '{profile}').",
@@ -301,6 +330,32 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Chạy lại với --cert <thumbprint> (xem 'kyso-agent certs') hoặc --token <nhãn token>.",
         "Run again with --cert <thumbprint> (see 'kyso-agent certs') or --token <token label>.",
     ),
+    _e(
+        "XML_ECDSA_NOT_ACCEPTED",
+        3125,
+        "Chứng thư số này dùng khóa ECDSA, nhưng cổng tiếp nhận hồ sơ ({profile}) chạy trên "
+        ".NET nên không kiểm tra được chữ ký XML ECDSA (SignedXml không hỗ trợ ecdsa-sha256) "
+        "và sẽ từ chối hồ sơ.",
+        "This certificate has an ECDSA key, but '{profile}' portals run on .NET, which cannot "
+        "verify ECDSA XML signatures (SignedXml has no ecdsa-sha256): the dossier would be "
+        "refused.",
+        "Ký bằng chứng thư số có khóa RSA. Chỉ khi cơ quan nhận hồ sơ xác nhận chấp nhận "
+        "ECDSA mới ký lại với tùy chọn --allow-ecdsa.",
+        "Sign with a certificate that has an RSA key. Only if the receiving agency confirms it "
+        "accepts ECDSA, sign again with --allow-ecdsa.",
+    ),
+    _e(
+        "XML_SHA1_NOT_ACCEPTED",
+        3126,
+        "SHA-1 đã lỗi thời: cổng tiếp nhận hồ sơ ({profile}) chạy trên Java 17 trở lên mặc "
+        "định từ chối chữ ký XML dùng SHA-1.",
+        "SHA-1 is obsolete: '{profile}' portals running on Java 17 or later refuse SHA-1 XML "
+        "signatures by default.",
+        "Ký với SHA-256 (mặc định). Chỉ dùng --allow-sha1 khi cơ quan nhận hồ sơ yêu cầu "
+        "SHA-1 cho tệp cũ.",
+        "Sign with SHA-256 (the default). Use --allow-sha1 only when the receiving agency "
+        "requires SHA-1 for legacy files.",
+    ),
     # --- 32xx: certificate validation, CMS and challenge tokens (agent/signing) -----------
     _e(
         "CERT_UNTRUSTED",
@@ -346,6 +401,18 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "The certificate may not be used for this purpose ({purpose}).",
         "Chọn chứng thư số dùng để ký số (có mục đích Chữ ký số / Chống chối bỏ).",
         "Choose a certificate meant for signing (key usage digital signature / non-repudiation).",
+    ),
+    _e(
+        "MST_MISMATCH",
+        3230,
+        "Mã số thuế trong tài liệu ({document_mst}) khác mã số thuế của chứng thư số "
+        "({certificate_mst}).",
+        "The tax code in the document ({document_mst}) differs from the certificate's "
+        "({certificate_mst}).",
+        "Kiểm tra lại đơn vị trên tài liệu, hoặc cắm đúng USB token của đơn vị có mã số thuế "
+        "này rồi ký lại. Quy định của Kyso trên máy này không cho ký khi hai mã số khác nhau.",
+        "Check the unit in the document, or plug in the token of the unit with this tax code "
+        "and sign again. Kyso's policy on this computer refuses to sign when they differ.",
     ),
     _e(
         "CRL_MISSING",
@@ -446,6 +513,169 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Đây là lỗi của trang web: báo cho đơn vị quản lý cổng thông tin. Không có gì được ký.",
         "This is a fault in the web page: report it to the portal's operator. Nothing was signed.",
     ),
+    # --- 16xx: PDF (PAdES) and timestamps -----------------------------------------------------
+    _e(
+        "PDF_MALFORMED",
+        1601,
+        "Tệp PDF bị hỏng hoặc không đọc được ({detail}).",
+        "The PDF is damaged or cannot be read ({detail}).",
+        "Mở tệp bằng trình đọc PDF và lưu lại (hoặc in ra PDF) rồi ký bản mới. Kyso không tự sửa "
+        "tệp, vì chữ ký phải phủ đúng tệp bạn đã chọn.",
+        "Open the file in a PDF reader and save it again (or print it to PDF), then sign the new "
+        "copy. Kyso does not repair files: a signature must cover exactly the file you chose.",
+    ),
+    _e(
+        "PDF_ENCRYPTED",
+        1602,
+        "Tệp PDF được đặt mật khẩu hoặc mã hóa, nên không ký được.",
+        "The PDF is password-protected or encrypted, so it cannot be signed.",
+        "Bỏ mật khẩu trong chương trình đã tạo tệp, lưu bản không mã hóa rồi ký lại.",
+        "Remove the password in the program that made the file, save an unencrypted copy and "
+        "sign that.",
+    ),
+    _e(
+        "PDF_FIELD_ALREADY_SIGNED",
+        1603,
+        "Ô chữ ký «{field}» trong tệp PDF đã có chữ ký.",
+        "The signature field “{field}” in the PDF is already signed.",
+        "Chọn ô chữ ký còn trống, hoặc để Kyso tạo ô mới.",
+        "Choose an empty signature field, or let Kyso add a new one.",
+    ),
+    _e(
+        "PDF_CERTIFIED_NO_CHANGES",
+        1604,
+        "Tệp PDF đã được chứng nhận (certification) và không cho phép thay đổi thêm, kể cả ký.",
+        "The PDF carries a certification signature that forbids any further change, signing "
+        "included.",
+        "Xin người đã chứng nhận tệp gửi bản cho phép ký thêm.",
+        "Ask whoever certified the file for a copy that allows further signatures.",
+    ),
+    _e(
+        "PDF_PLACEMENT_INVALID",
+        1605,
+        "Vị trí chữ ký trong tệp PDF không hợp lệ: {detail}.",
+        "The signature position in the PDF is not valid: {detail}.",
+        "Chọn trang có trong tệp và một khung nằm trong trang (đơn vị: point, gốc ở góc dưới trái).",
+        "Choose a page that exists and a box inside it (in points, from the bottom-left corner).",
+    ),
+    _e(
+        "PDF_FONT_MISSING",
+        1606,
+        "Không tìm thấy phông chữ tiếng Việt để vẽ chữ ký hiển thị (đã tìm: {paths}).",
+        "No font with Vietnamese letters was found to draw the visible signature (looked for: "
+        "{paths}).",
+        "Cài phông DejaVu (Debian: fonts-dejavu-core) hoặc chỉ định tệp phông bằng --font.",
+        "Install the DejaVu fonts (Debian: fonts-dejavu-core) or name a font file with --font.",
+    ),
+    _e(
+        "PDF_SEAL_UNREADABLE",
+        1607,
+        "Không đọc được ảnh con dấu {path}.",
+        "The seal image {path} cannot be read.",
+        "Dùng ảnh PNG (nền trong suốt) còn đọc được, hoặc bỏ con dấu.",
+        "Use a readable PNG image (with a transparent background), or sign without the seal.",
+    ),
+    _e(
+        "PDF_SIGN_FAILED",
+        1608,
+        "Không ký được tệp PDF: {detail}.",
+        "The PDF could not be signed: {detail}.",
+        "Không có gì bị thay đổi. Thử lại; nếu vẫn lỗi, gửi tệp và thông báo này cho bộ phận hỗ trợ.",
+        "Nothing was changed. Try again; if it persists, send the file and this message to "
+        "support.",
+    ),
+    _e(
+        "TIMESTAMP_UNAVAILABLE",
+        1609,
+        "Máy chủ cấp dấu thời gian {url} không trả lời.",
+        "The timestamp authority {url} did not answer.",
+        "Kiểm tra kết nối mạng và địa chỉ máy chủ dấu thời gian, rồi ký lại; hoặc ký không kèm "
+        "dấu thời gian.",
+        "Check the network and the timestamp authority's address, then sign again; or sign "
+        "without a timestamp.",
+    ),
+    # --- 17xx: remote signing (ký số từ xa) over the CSC API (agent/remote) -----------------
+    _e(
+        "REMOTE_UNREACHABLE",
+        1701,
+        "Không kết nối được tới dịch vụ ký số từ xa {provider}.",
+        "Could not reach the remote signing service {provider}.",
+        "Kiểm tra kết nối Internet rồi ký lại. Những tài liệu chưa nhận được chữ ký thì chưa "
+        "được ký. Nếu vẫn lỗi, liên hệ nhà cung cấp dịch vụ ký số.",
+        "Check the Internet connection and sign again. Documents without a signature back were "
+        "not signed. If it persists, contact the signing service provider.",
+    ),
+    _e(
+        "REMOTE_TIMEOUT",
+        1702,
+        "Dịch vụ ký số từ xa {provider} không trả lời trong {seconds} giây.",
+        "The remote signing service {provider} did not answer within {seconds} seconds.",
+        "Những chữ ký đã nhận vẫn được giữ; những tài liệu còn lại chưa được ký. Đợi một lát "
+        "rồi ký lại các tài liệu đó.",
+        "Signatures already received are kept; the remaining documents were not signed. Wait "
+        "a moment, then sign those documents again.",
+    ),
+    _e(
+        "REMOTE_AUTH_REFUSED",
+        1703,
+        "{provider} từ chối xác nhận ký: {reason_vi}.",
+        "{provider} refused to authorise the signature: {reason_en}.",
+        "Kiểm tra lại mã PIN hoặc mã OTP (mã OTP chỉ dùng được một lần, trong thời gian ngắn) "
+        "rồi ký lại. Nhập sai nhiều lần có thể bị nhà cung cấp khóa tạm thời.",
+        "Check the PIN or the one-time code (an OTP works once, for a short time) and sign "
+        "again. Several wrong attempts may make the provider lock the credential for a while.",
+    ),
+    _e(
+        "REMOTE_CREDENTIAL_INVALID",
+        1704,
+        "Chứng thư số từ xa {credential} của {provider} không dùng được để ký ({status}).",
+        "The remote credential {credential} at {provider} cannot sign ({status}).",
+        "Chứng thư số có thể đã bị thu hồi, tạm dừng hoặc hết hạn. Liên hệ nhà cung cấp dịch vụ "
+        "ký số, hoặc chọn chứng thư số khác.",
+        "The certificate may be revoked, suspended or expired. Contact the signing service "
+        "provider, or choose another certificate.",
+    ),
+    _e(
+        "REMOTE_TOKEN_EXPIRED",
+        1705,
+        "Phiên làm việc với {provider} đã hết hạn giữa lúc xác nhận và lúc ký.",
+        "The session with {provider} expired between the authorisation and the signature.",
+        "Những tài liệu chưa nhận được chữ ký thì chưa được ký. Ký lại: Kyso sẽ hỏi đăng nhập "
+        "hoặc xác nhận lại.",
+        "Documents without a signature back were not signed. Sign again: Kyso will ask you to "
+        "sign in or confirm again.",
+    ),
+    _e(
+        "REMOTE_PROTOCOL_ERROR",
+        1706,
+        "Dịch vụ ký số từ xa {provider} trả lời không đúng chuẩn CSC: {detail}.",
+        "The remote signing service {provider} gave an answer that breaks the CSC API: {detail}.",
+        "Không có chữ ký sai nào được dùng. Thử lại; nếu vẫn lỗi, gửi thông báo này cho nhà "
+        "cung cấp dịch vụ ký số.",
+        "No wrong signature was used. Try again; if it persists, send this message to the "
+        "signing service provider.",
+    ),
+    _e(
+        "REMOTE_INSECURE_URL",
+        1707,
+        "Kyso từ chối kết nối tới {url} vì địa chỉ này không dùng HTTPS.",
+        "Kyso refused to connect to {url} because it does not use HTTPS.",
+        "Dịch vụ ký số từ xa phải dùng địa chỉ https:// (chỉ máy cục bộ 127.0.0.1 được dùng "
+        "http). Sửa cấu hình remote_providers hoặc liên hệ quản trị viên.",
+        "A remote signing service must use an https:// address (only the local machine, "
+        "127.0.0.1, may use http). Fix remote_providers in the configuration or ask your "
+        "administrator.",
+    ),
+    _e(
+        "REMOTE_PROVIDER_UNKNOWN",
+        1708,
+        "Không có dịch vụ ký số từ xa nào tên {provider} trong cấu hình Kyso.",
+        "No remote signing service named {provider} is configured in Kyso.",
+        "Thêm nhà cung cấp vào remote_providers trong config.toml (hoặc chính sách quản trị), "
+        "hoặc chọn chứng thư số khác.",
+        "Add the provider to remote_providers in config.toml (or the managed policy), or "
+        "choose another certificate.",
+    ),
     # --- 40xx: the agent service (agent/server, agent/config) ------------------------------
     _e(
         "ORIGIN_NOT_ALLOWED",
@@ -459,6 +689,20 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "If you trust this site: quit Kyso (Kyso icon → “Quit”) and start it again, reload the "
         "page and choose “Allow” when Kyso asks. On managed computers, ask IT to add the site "
         "to Kyso's policy (allowed_origins).",
+    ),
+    _e(
+        "SIGN_HASH_NOT_ALLOWED",
+        4020,
+        "Trang {origin} yêu cầu ký một giá trị băm; Kyso chỉ cho phép việc này với những trang "
+        "được cấu hình sẵn.",
+        "The site {origin} asked to sign a bare hash; Kyso allows that only for sites named in "
+        "its configuration.",
+        "Không có gì được ký. Một giá trị băm không cho biết nội dung được ký, nên Kyso tắt tính "
+        "năng này mặc định. Nếu trang này thật sự cần, bộ phận IT (chính sách) hoặc chính bạn "
+        "(config.toml) thêm trang vào sign_hash_origins.",
+        "Nothing was signed. A hash does not show what is being signed, so Kyso turns this off "
+        "by default. If this site really needs it, IT (policy) or you (config.toml) can add it "
+        "to sign_hash_origins.",
     ),
     _e(
         "HOST_NOT_ALLOWED",
@@ -581,6 +825,16 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Kyso is shutting down; the operation was stopped.",
         "Khởi động lại Kyso rồi thử lại. Không có gì được ký.",
         "Start Kyso again and retry. Nothing was signed.",
+    ),
+    _e(
+        "DEMO_PORTAL_FAILED",
+        4031,
+        "Không khởi động được cổng BHXH thử nghiệm: {detail}.",
+        "The demo e-BHXH portal did not start: {detail}.",
+        "Cổng thử nghiệm cần các gói phụ của nó: chạy 'pip install \"kyso-agent[portal]\"' "
+        "(hoặc './run.sh demo'), rồi chạy lại 'kyso-agent demo'.",
+        "The demo portal needs its extra packages: run 'pip install \"kyso-agent[portal]\"' "
+        "(or './run.sh demo'), then run 'kyso-agent demo' again.",
     ),
     # --- 41xx: local TLS certificate and browser trust stores (agent/localtls) -------------
     _e(

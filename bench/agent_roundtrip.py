@@ -315,7 +315,10 @@ class AgentProcess(ServerProcess):
         self.answers.write_text(json.dumps({"consent": "allow", "pin": pin}))
         config = home / "config" / "config.toml"
         config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text("max_queue = 64\nmax_pending_per_origin = 64\nmax_connections = 256\n")
+        config.write_text(
+            "max_queue = 64\nmax_pending_per_origin = 64\nmax_connections = 256\n"
+            f'sign_hash_origins = ["{ORIGIN}"]\n'  # sign.hash is off unless an origin is named
+        )
         super().__init__(
             [
                 "-m",

@@ -9,10 +9,27 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# One Hypothesis profile for every property and fuzz test: the same examples on every run
+# (derandomize, no example database), so CI is reproducible and a failure replays locally;
+# no per-example deadline (a shared 2-core machine is slow at times, and timing is not a test);
+# tests that need fewer examples to stay within seconds say so with their own @settings.
+settings.register_profile(
+    "kyso",
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("KYSO_HYPOTHESIS_PROFILE", "kyso"))
 
 
 def _require(tool: str, package: str) -> str:
@@ -35,7 +52,13 @@ def demo(kyso_home: Path) -> dict[str, Any]:
     """The demo manifest: tokens, PINs, CA and CRL paths, certificates by name."""
     _require("softhsm2-util", "softhsm2")
     from agent.demo import tokens as demo_tokens
+    from agent.demo.pki import PKI_PORT_ENV
 
+    # The certificates name their OCSP/CRL responder's loopback port: a free one per session,
+    # so parallel test runs never answer each other (tests/certstatus starts the responder).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        os.environ[PKI_PORT_ENV] = str(probe.getsockname()[1])
     manifest = asyncio.run(demo_tokens.init())
     demo_tokens.activate()
     return manifest
@@ -70,3 +93,12 @@ async def token_service(demo: dict[str, Any]):
 def cert_thumbprint(demo: dict[str, Any], name: str) -> str:
     """Thumbprint of a demo certificate by its profile name (org, ec, expired...)."""
     return demo["certificates"][name]["thumbprint"]
+
+
+@pytest.fixture(scope="session")
+def tsa(demo: dict[str, Any]) -> Iterator[Any]:
+    """The demo's RFC 3161 timestamp authority (openssl ts -reply) on a free loopback port."""
+    from agent.demo.tsa import TimestampAuthority
+
+    with TimestampAuthority(Path(demo["ca"]["chain"]).parent) as authority:
+        yield authority

@@ -9,17 +9,20 @@ from typing import Any
 
 from asn1crypto import pem
 
+from agent.audit import digest_fields
 from agent.cli.common import (
+    SignatureAudit,
     add_module_argument,
     add_signing_arguments,
     choose_certificate,
     pin_provider,
     print_choices_hint,
 )
+from agent.cli.compose import build_token_service
 from agent.cli.output import print_json
+from agent.cli.tokens_cmd import add_allow_invalid_argument, check_signing_certificate
 from agent.errors import KysoError
 from agent.files import atomic_write
-from agent.runtime import build_token_service
 from agent.signing.cms import CmsVerification, sign_cms, verify_cms
 from agent.signing.signer import TokenSigner
 from agent.signing.trust import TrustStore
@@ -33,6 +36,7 @@ examples:
   kyso-agent sign-cms hoso.xml --attached -o hoso.p7m
   kyso-agent sign-cms --hash-only 9f86d08...e9a -o digest.p7s
   KYSO_PIN_FILE=pin.txt kyso-agent sign-cms a.pdf --cert 3fa1c2d4e5f60718 --json
+  kyso-agent sign-cms hoso.xml --tsa http://tsa.example.vn/tsr   # CAdES-T (timestamped)
 """
 
 VERIFY_EPILOG = """\
@@ -73,10 +77,14 @@ def register(sub: Any) -> None:
         help="digest algorithm (default sha256, or from --hash-only)",
     )
     p.add_argument("--pss", action="store_true", help="RSA-PSS instead of PKCS#1 v1.5 (RSA keys)")
+    p.add_argument(
+        "--tsa", metavar="URL", help="RFC 3161 timestamp authority: a CAdES-T signature timestamp"
+    )
     p.add_argument("-o", "--output", metavar="OUT", help="where to write (default FILE.p7s)")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     add_module_argument(p)
     add_signing_arguments(p)
+    add_allow_invalid_argument(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run_sign_cms)
 
@@ -188,27 +196,37 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
     """Sign a file or a digest with one login, write the signature atomically."""
     data, digest, hash_name, out = _sign_inputs(args)
     pins = pin_provider(args.pin_file)
-    async with build_token_service(args.module) as service:
-        try:
-            cert = await choose_certificate(service, args.cert, args.token)
-        except KysoError as exc:
-            print_choices_hint(exc)
-            raise
-        algorithm = None
-        if args.pss:
-            if cert.info.key_type != "RSA":
-                raise KysoError("INPUT_INVALID", {"detail": "--pss needs an RSA certificate"})
-            algorithm = SignatureAlgorithm(f"RSA_PSS_{hash_name.upper()}")
-        async with service.open_key(cert, pins) as key:
-            signature = await sign_cms(
-                TokenSigner(key),
-                data=data,
-                digest=digest,
-                detached=not args.attached,
-                hash_name=hash_name,
-                algorithm=algorithm,
+    audit = SignatureAudit("sign-cms", "cms")
+    signed = digest_fields(data, digest, hash_name)
+    with audit.covering([args.file], signed):  # refused or cancelled: recorded too
+        async with build_token_service(args.module) as service:
+            try:
+                cert = await choose_certificate(service, args.cert, args.token)
+            except KysoError as exc:
+                print_choices_hint(exc)
+                raise
+            audit.certificate = cert
+            # Refused before the PIN unless --allow-invalid-certificate; unknown: a warning.
+            await check_signing_certificate(
+                service, cert, allow_invalid=args.allow_invalid_certificate
             )
-    _write(out, signature, args.force)
+            algorithm = None
+            if args.pss:
+                if cert.info.key_type != "RSA":
+                    raise KysoError("INPUT_INVALID", {"detail": "--pss needs an RSA certificate"})
+                algorithm = SignatureAlgorithm(f"RSA_PSS_{hash_name.upper()}")
+            async with service.open_key(cert, pins) as key:
+                signature = await sign_cms(
+                    TokenSigner(key),
+                    data=data,
+                    digest=digest,
+                    detached=not args.attached,
+                    hash_name=hash_name,
+                    algorithm=algorithm,
+                    timestamp_url=args.tsa,
+                )
+        _write(out, signature, args.force)
+        audit.record(args.file, "OK", signed)
     result = {
         "ok": True,
         "output": str(out),

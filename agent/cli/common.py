@@ -7,18 +7,23 @@
 * Certificate: ``--cert THUMBPRINT`` (a unique prefix of at least 8 hex digits is enough, as
   ``kyso-agent certs`` prints 16), optionally narrowed by ``--token LABEL``; without it the only
   usable certificate is taken, and with several the user is asked to choose with ``--cert``.
+* Audit: every file (or digest) a command was asked to sign leaves one record in the same audit
+  log as the agent's signatures (:class:`SignatureAudit`), whether it was signed or not.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.audit import AuditLog, AuditRecord, Digests, certificate_fields, file_name
 from agent.errors import KysoError
 from agent.tokens.module import TokenCertificate
 from agent.tokens.pin import PinProvider, PinRequest, StaticPinProvider
@@ -164,3 +169,74 @@ def print_choices_hint(error: KysoError) -> None:
     choices: Any = error.details.get("choices")
     if error.code == "CERT_CHOICE_NEEDED" and choices:
         sys.stderr.write("Chứng thư số dùng được / usable certificates:\n" + choices + "\n")
+
+
+class SignatureAudit:
+    """The audit records of one signing command: one per file (or digest) it was asked to sign.
+
+    The same record type and log as the agent's (``agent.audit``), channel ``cli``, with the
+    input's file name where the agent has the page's origin. Never the PIN, never the content.
+    """
+
+    def __init__(
+        self, method: str, kind: str, *, profile: str | None = None, log: AuditLog | None = None
+    ) -> None:
+        self.method = method
+        self.kind = kind
+        self.profile = profile
+        self.log = log or AuditLog()
+        self.certificate: TokenCertificate | None = None  # set once chosen
+        self._done: set[str | None] = set()
+        self._warned = False
+
+    def record(self, file: str | Path | None, result: str, digests: Digests | None = None) -> None:
+        """Write one record (``digests``: see :func:`agent.audit.digest_fields`)."""
+        key = None if file is None else str(file)
+        self._done.add(key)
+        stored = self.log.write(
+            AuditRecord(
+                origin=None,
+                method=self.method,
+                result=result,
+                channel="cli",
+                file=file_name(file),
+                kind=self.kind,
+                profile=self.profile,
+                **(digests or {}),
+                **certificate_fields(self.certificate),
+            )
+        )
+        if not stored and not self._warned:
+            self._warned = True  # the signature is made; say once that its record is missing
+            sys.stderr.write(
+                f"Cảnh báo: không ghi được nhật ký ký số {self.log.path}\n"
+                f"Warning: could not write the signing audit log {self.log.path}\n"
+            )
+
+    def result(self, entry: dict[str, Any]) -> None:
+        """Record one entry of a command's result list ({file, ok, error?, sha256?})."""
+        code = "OK" if entry.get("ok") else entry.get("error", {}).get("code", "INTERNAL_ERROR")
+        sha256 = entry.get("sha256")
+        self.record(entry.get("file"), code, {"sha256": sha256} if sha256 else None)
+
+    @contextlib.contextmanager
+    def covering(
+        self, files: Sequence[str | Path | None], digests: Digests | None = None
+    ) -> Iterator[None]:
+        """Whatever stops the command, every file not yet recorded gets its record (the error's
+        code, USER_CANCELLED on Ctrl-C); the exception goes on."""
+        try:
+            yield
+        except KysoError as exc:
+            self._record_rest(files, exc.code, digests)
+            raise
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            self._record_rest(files, "USER_CANCELLED", digests)
+            raise
+
+    def _record_rest(
+        self, files: Sequence[str | Path | None], code: str, digests: Digests | None
+    ) -> None:
+        for file in files:
+            if (None if file is None else str(file)) not in self._done:
+                self.record(file, code, digests)

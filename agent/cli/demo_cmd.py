@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from agent.cli.output import print_json, table
-from agent.demo import tokens as demo
 
 
 def register(sub: Any) -> None:
@@ -34,6 +33,8 @@ def register(sub: Any) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     """Do the requested action and describe the demo."""
+    from agent.demo import tokens as demo  # the test PKI: only when a demo command runs
+
     if args.action == "init":
         manifest = await demo.init()
     elif args.action == "reset":

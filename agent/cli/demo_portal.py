@@ -1,150 +1,166 @@
-"""Serve the portal stub over HTTPS, with the JavaScript bridge mounted: for the demo and tests.
+"""Start the demo portal as its own process, through the portal's own entry point.
 
-The agent only talks to https origins, so the portal the demo (and the browser tests) open in
-Chromium is served with a certificate from the separate demo portal CA (:mod:`agent.demo.portal_tls`).
-``python -m agent.cli.demo_portal --port 0 --tls-dir DIR ...`` prints one JSON line when it is
-ready ({"url", "port", "smtp_port"}) and serves until SIGINT/SIGTERM.
+The portal (``portal_stub``) uses the agent as a library; the agent never imports the portal,
+so it installs and runs without the portal's packages (the ``[portal]`` extra). ``kyso-agent
+demo`` runs ``python -m portal_stub.https_server`` (HTTPS with the demo portal CA, the bridge
+mounted), waits for its one JSON ready line and stops it with SIGTERM.
+
+``python -m agent.cli.demo_portal ARGS`` is kept for scripts that used it: it becomes the
+portal process (exec), with the same arguments.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import errno
 import json
-import signal
-import socket
-import ssl
+import os
+import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp import web
+from agent.errors import ERRORS, KysoError
 
-from agent.demo.portal_tls import PortalTls, ensure_portal_certificate
-from agent.errors import KysoError
+PORTAL_MODULE = "portal_stub.https_server"
+READY_TIMEOUT = 60.0  # seconds; a cold start on a slow VM takes a few
 
 
 @dataclass
-class RunningPortal:
-    """A started HTTPS portal: stop it with ``await portal.runner.cleanup()``."""
+class PortalProcess:
+    """A started portal process: ``await portal.stop()`` ends it."""
 
-    runner: web.AppRunner
+    process: asyncio.subprocess.Process
     url: str
     port: int
     smtp_port: int
+    _drain: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (the portal closes cleanly), then kill if it does not exit in ``timeout``."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                await self.process.wait()
+        if self._drain is not None:
+            await self._drain
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def portal_argv(
+    *,
+    tls_dir: Path,
+    port: int,
+    db: str,
+    trust: list[str],
+    crls: list[str],
+    smtp_sink_port: int,
+    process_interval: float,
+    debug_hooks: bool = False,
+) -> list[str]:
+    """The portal's command line (this interpreter, so the same environment)."""
+    argv = [sys.executable, "-m", PORTAL_MODULE, "--port", str(port), "--tls-dir", str(tls_dir)]
+    argv += ["--db", db, "--smtp-sink-port", str(smtp_sink_port)]
+    argv += ["--process-interval", str(process_interval)]
+    for path in trust:
+        argv += ["--trust", path]
+    for path in crls:
+        argv += ["--crl", path]
+    if debug_hooks:
+        argv.append("--debug-hooks")
+    return argv
+
+
+def ready_message(line: bytes, returncode: int | None) -> dict[str, object]:
+    """The portal's ready line as a dict; its error line or silence as a KysoError."""
+    if not line.strip():
+        detail = (
+            f"the portal process exited with status {returncode} (see the messages above)"
+            if returncode is not None
+            else "the portal process printed no ready line"
+        )
+        raise KysoError("DEMO_PORTAL_FAILED", {"detail": detail})
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-            raise KysoError("PORT_UNAVAILABLE", {"ports": str(port)}) from exc
-        raise
-    sock.setblocking(False)
-    return sock
+        message = json.loads(line)
+    except ValueError as exc:
+        raise KysoError("DEMO_PORTAL_FAILED", {"detail": "unreadable ready line"}) from exc
+    if not isinstance(message, dict):
+        raise KysoError("DEMO_PORTAL_FAILED", {"detail": "unreadable ready line"})
+    error = message.get("error")
+    if isinstance(error, dict):
+        code, details = error.get("code"), error.get("details")
+        if isinstance(code, str) and code in ERRORS:
+            raise KysoError(code, details if isinstance(details, dict) else {})
+        raise KysoError("DEMO_PORTAL_FAILED", {"detail": str(error.get("message_en", code))})
+    if not all(k in message for k in ("url", "port", "smtp_port")):
+        raise KysoError("DEMO_PORTAL_FAILED", {"detail": "incomplete ready line"})
+    return message
+
+
+async def _copy_output(stream: asyncio.StreamReader) -> None:
+    """Pass on whatever the portal prints after its ready line (so its pipe never fills)."""
+    while line := await stream.readline():
+        sys.stdout.write(line.decode("utf-8", "replace"))
+        sys.stdout.flush()
 
 
 async def start_portal(
     *,
-    tls: PortalTls,
-    port: int = 8600,
-    host: str = "127.0.0.1",
-    db: str = ":memory:",
-    trust: list[str] | None = None,
-    crls: list[str] | None = None,
-    smtp_sink_port: int = 0,
-    process_interval: float = 0.0,
+    tls_dir: Path,
+    port: int,
+    db: str,
+    trust: list[str],
+    crls: list[str],
+    smtp_sink_port: int,
+    process_interval: float,
     debug_hooks: bool = False,
-) -> RunningPortal:
-    """Start the portal on ``host:port`` over HTTPS (port 0: any free port)."""
-    from portal_stub.app import create_app
-    from portal_stub.bridge_assets import BRIDGE_KEY, add_bridge_routes
-    from portal_stub.config import PortalConfig
-
-    if not trust:
-        from agent.demo import tokens as demo_tokens
-
-        trust, demo_crls = demo_tokens.trust_files()
-        crls = crls or demo_crls
-    sock = _bind(host, port)
-    actual = sock.getsockname()[1]
-    origin = f"https://{host}:{actual}"
-    config = PortalConfig(
-        db_path=db,
-        trust_paths=list(trust or []),
-        crl_paths=list(crls or []),
-        public_origin=origin,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_sink_port,
-        smtp_sink=True,
+) -> PortalProcess:
+    """Start the portal process and return once it serves; a failed start is a KysoError (the
+    portal's own, e.g. ``PORT_UNAVAILABLE``, or ``DEMO_PORTAL_FAILED``)."""
+    argv = portal_argv(
+        tls_dir=tls_dir,
+        port=port,
+        db=db,
+        trust=trust,
+        crls=crls,
+        smtp_sink_port=smtp_sink_port,
         process_interval=process_interval,
         debug_hooks=debug_hooks,
     )
-    app = create_app(config)
-    if BRIDGE_KEY not in app:  # the portal mounts the bridge itself; older builds did not
-        add_bridge_routes(app)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tls.cert_path, tls.key_path)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None
     try:
-        await runner.setup()  # starts the SMTP sink too
-    except OSError as exc:
-        sock.close()
-        await runner.cleanup()
-        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-            raise KysoError("PORT_UNAVAILABLE", {"ports": f"{smtp_sink_port} (SMTP)"}) from exc
+        line = await asyncio.wait_for(process.stdout.readline(), READY_TIMEOUT)
+        returncode = None
+        if not line:
+            returncode = await process.wait()
+        message = ready_message(line, returncode)
+    except BaseException:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
         raise
-    await web.SockSite(runner, sock, ssl_context=context).start()
-    return RunningPortal(runner, origin, actual, config.smtp_port)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Command line of the stand-alone runner (used by the browser tests)."""
-    p = argparse.ArgumentParser(prog="python -m agent.cli.demo_portal", description=__doc__)
-    p.add_argument("--port", type=int, default=8600)
-    p.add_argument("--tls-dir", type=Path, required=True, help="where the portal's TLS files live")
-    p.add_argument("--db", default=":memory:")
-    p.add_argument("--trust", action="append", default=[])
-    p.add_argument("--crl", action="append", default=[])
-    p.add_argument("--smtp-sink-port", type=int, default=0)
-    p.add_argument("--process-interval", type=float, default=0.0)
-    p.add_argument("--debug-hooks", action="store_true")
-    return p
-
-
-async def _main(args: argparse.Namespace) -> int:
-    portal = await start_portal(
-        tls=ensure_portal_certificate(args.tls_dir),
-        port=args.port,
-        db=args.db,
-        trust=args.trust,
-        crls=args.crl,
-        smtp_sink_port=args.smtp_sink_port,
-        process_interval=args.process_interval,
-        debug_hooks=args.debug_hooks,
+    drain = asyncio.get_running_loop().create_task(_copy_output(process.stdout))
+    return PortalProcess(
+        process, str(message["url"]), int(message["port"]), int(message["smtp_port"]), drain
     )
-    print(
-        json.dumps({"url": portal.url, "port": portal.port, "smtp_port": portal.smtp_port}),
-        flush=True,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await portal.runner.cleanup()
-    return 0
+
+
+def _exec_portal(args: list[str]) -> int:
+    """Become the portal process (POSIX), or run it and pass on its status (Windows)."""
+    argv = [sys.executable, "-m", PORTAL_MODULE, *args]
+    if sys.platform == "win32":
+        return subprocess.call(argv)
+    os.execv(sys.executable, argv)
+    return 0  # not reached
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(_main(build_parser().parse_args())))
+    sys.exit(_exec_portal(sys.argv[1:]))

@@ -1,9 +1,9 @@
 """``kyso-agent demo`` (what ``./run.sh demo`` runs): the whole product on one machine.
 
 It creates the demo tokens, starts the agent (the user is asked in dialogs when a display
-exists, otherwise in this terminal — never a scripted prompter), serves the portal stub over
-HTTPS with its SMTP sink, offers to make Chromium trust the two local CAs, prints what to do,
-and stops everything cleanly on Ctrl+C.
+exists, otherwise in this terminal — never a scripted prompter), starts the portal stub as its
+own process over HTTPS with its SMTP sink, offers to make Chromium trust the two local CAs,
+prints what to do, and stops everything cleanly on Ctrl+C.
 """
 
 from __future__ import annotations
@@ -147,30 +147,32 @@ def _banner(url: str, prompter: str, agent_url: str) -> str:
 
 async def run_demo(args: argparse.Namespace) -> int:
     """Start tokens, agent and portal; serve until Ctrl+C; stop both."""
+    from agent.cli.compose import start_agent
     from agent.cli.demo_portal import start_portal
     from agent.config.paths import demo_dir
     from agent.config.policy import load_settings
     from agent.demo import tokens as demo_tokens
     from agent.demo.portal_tls import ensure_portal_certificate
-    from agent.server.runner import serve
 
     logging.getLogger("agent").setLevel(logging.WARNING)
     print("Đang chuẩn bị USB token thử nghiệm / preparing the demo tokens…", flush=True)
     manifest = await demo_tokens.init()
     demo_tokens.activate()
+    responder = _start_responder(manifest)
     prompter = choose_prompter(args.prompter)
     try:
         settings = load_settings({"prompter": prompter})
-        agent = await serve(settings)
+        agent = await start_agent(settings)
     except KysoError as exc:
         if prompter != "dialog" or exc.code != "PROMPTER_UNAVAILABLE":
             raise
         print(f"{exc.message_vi} → dùng dòng lệnh / using the terminal.", flush=True)
         prompter = "terminal"
-        agent = await serve(load_settings({"prompter": prompter}))
+        agent = await start_agent(load_settings({"prompter": prompter}))
     portal = None
     try:
-        tls = ensure_portal_certificate(demo_dir() / "portal-tls")
+        tls_dir = demo_dir() / "portal-tls"
+        tls = ensure_portal_certificate(tls_dir)
         mode = "always" if args.trust else "never" if args.no_trust else "ask"
         for line in _trust_browsers(tls.ca_cert_path, mode=mode):
             print(line, flush=True)
@@ -178,8 +180,10 @@ async def run_demo(args: argparse.Namespace) -> int:
         if args.fresh:
             db.unlink(missing_ok=True)
         ca = manifest["ca"]
+        # The portal runs as its own program (python -m portal_stub.https_server): the agent
+        # never imports it, and it needs the [portal] extra, which the agent does not.
         portal = await start_portal(
-            tls=tls,
+            tls_dir=tls_dir,
             port=args.port,
             db=str(db),
             trust=[ca["root"], ca["issuing"]],
@@ -192,10 +196,40 @@ async def run_demo(args: argparse.Namespace) -> int:
     finally:
         print("Đang dừng / stopping…", flush=True)
         if portal is not None:
-            await portal.runner.cleanup()
+            await portal.stop()
         await agent.stop()
+        if responder is not None:
+            responder.stop()
     print("Đã dừng Kyso và cổng thử nghiệm. / Stopped.", flush=True)
     return 0
+
+
+def _start_responder(manifest: dict[str, Any]) -> Any:
+    """The demo PKI's OCSP/CRL responder on 127.0.0.1, so the agent can check revocation; the
+    demo goes on without it (the consent then says the status is unknown)."""
+    from agent.demo.pki import PKI_PORT_ENV
+    from agent.demo.responder import DemoResponder
+
+    if not manifest.get("responder"):
+        print(
+            "Token thử nghiệm này tạo bằng phiên bản cũ, chưa có OCSP/CRL: chạy 'kyso-agent "
+            "demo-token reset' để tạo lại. / These demo tokens predate OCSP/CRL: run "
+            "'kyso-agent demo-token reset' to remake them.",
+            flush=True,
+        )
+        return None
+    try:
+        responder = DemoResponder(manifest).start()
+    except KysoError as exc:
+        print(
+            f"Không chạy được máy chủ OCSP/CRL thử nghiệm / no demo OCSP/CRL responder: "
+            f"{exc.message_vi} / {exc.message_en}\n"
+            f"  Chọn cổng khác / pick another port: {PKI_PORT_ENV}=N kyso-agent demo-token reset",
+            flush=True,
+        )
+        return None
+    print(f"OCSP/CRL thử nghiệm / demo OCSP and CRLs: {responder.url}/", flush=True)
+    return responder
 
 
 async def _wait_for_stop() -> None:

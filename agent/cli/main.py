@@ -21,8 +21,15 @@ COMMAND_MODULES = (
     "agent.cli.tokens_cmd",
     "agent.cli.xml_cmd",
     "agent.cli.cms_cmd",
+    "agent.cli.pdf_cmd",
     "agent.cli.trust_cmd",
+    "agent.cli.audit_cmd",
 )
+
+# Commands whose start-up time matters, with the one module that registers each: `run` starts
+# at every log-in on every accountant's PC, so it must not import the signing formats (pyHanko,
+# xmlsec, signxml...) that only the other commands' modules load at import.
+STARTUP_COMMANDS = {"run": "agent.cli.run_cmd"}
 
 DESCRIPTION = """\
 Kyso — ký số bằng USB token từ trình duyệt / sign with your USB token from the browser.
@@ -34,11 +41,18 @@ Common tasks:
   kyso-agent trust install        let browsers trust Kyso's local https certificate
   kyso-agent run                  start the signing agent (wss://127.0.0.1:27443/v1/ws)
   kyso-agent doctor               find out why a token or certificate is not usable
+  kyso-agent audit                list the signatures Kyso made (audit log, newest first)
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every registered sub-command."""
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (the global options take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every registered sub-command; given the ``argv`` it will parse
+    and naming a start-up command, with that command only (the others are not imported)."""
     parser = argparse.ArgumentParser(
         prog="kyso-agent",
         description=DESCRIPTION,
@@ -47,14 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kyso-agent {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    command = _command_of(argv) if argv is not None else None
+    modules = (STARTUP_COMMANDS[command],) if command in STARTUP_COMMANDS else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -81,12 +81,12 @@ def command_line_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 async def run_agent(args: argparse.Namespace) -> int:
     """Load settings, start the agent, wait for a signal, stop cleanly."""
+    from agent.cli.compose import start_agent
     from agent.config.policy import load_settings
-    from agent.server.runner import serve
 
     logging.getLogger("agent").setLevel(logging.INFO if not args.verbose else logging.DEBUG)
     settings = load_settings(command_line_settings(args))
-    agent = await serve(settings)
+    agent = await start_agent(settings)
     ready = {
         "url": agent.url,
         "info": agent.info_url,

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from agent.cli.common import add_module_argument
+from agent.cli.compose import build_token_service
 from agent.cli.output import print_json, table
-from agent.runtime import build_token_service
+from agent.errors import KysoError
+from agent.signing.certstatus import CertStatus, StatusChecker, check_before_signing
+from agent.signing.trust import Purpose
 
 PROBLEM_TEXT = {
     "EXPIRED": "đã hết hạn / expired",
@@ -18,12 +22,24 @@ PROBLEM_TEXT = {
     "NO_PRIVATE_KEY": "không có khóa bí mật trên token / no private key on the token",
     "PIN_LOCKED": "mã PIN của token đã bị khóa, liên hệ nhà cung cấp để mở khóa / "
     "the token's PIN is locked: ask your provider to unlock it",
+    "REVOKED": "đã bị thu hồi / revoked",
 }
 WARNING_TEXT = {
     "PIN_FINAL_TRY": "chỉ còn MỘT lần nhập PIN trước khi token bị khóa / "
     "ONE PIN try left before the token locks",
     "PIN_COUNT_LOW": "đã có lần nhập sai PIN / a wrong PIN was entered since the last good one",
+    "ECDSA_XML": "khóa ECDSA: cổng BHXH, thuế chạy .NET (SignedXml) không kiểm tra được chữ ký "
+    "XML ECDSA nên sẽ từ chối hồ sơ XML ký bằng chứng thư này / ECDSA key: .NET portals "
+    "(SignedXml) such as BHXH and tax cannot verify ECDSA XML signatures and will refuse XML "
+    "dossiers signed with this certificate",
 }
+REVOCATION_TEXT = {
+    "good": "chưa bị thu hồi / not revoked",
+    "revoked": "ĐÃ BỊ THU HỒI / REVOKED",
+    "unknown": "không kiểm tra được / unknown",
+}
+# What sign-xml / sign-cms refuse unless --allow-invalid-certificate is given.
+REFUSAL_CODES = frozenset({"CERT_EXPIRED", "CERT_NOT_YET_VALID", "CERT_KEY_USAGE", "CERT_REVOKED"})
 
 
 def register(sub: Any) -> None:
@@ -57,12 +73,73 @@ async def run_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+async def revocation_statuses(certs: list[Any]) -> dict[str, CertStatus]:
+    """The revocation status of every certificate with a private key (by thumbprint), fetched
+    in parallel (3 s at most) or from the cache under the state root."""
+    checker = StatusChecker()
+    issuers = [c.info.der for c in certs if c.info.is_ca]
+    signing = [c for c in certs if c.has_private_key and not c.info.is_ca]
+    found = await asyncio.gather(*(checker.status(c.info.der, issuers) for c in signing))
+    return {c.thumbprint: status for c, status in zip(signing, found, strict=True)}
+
+
+async def check_signing_certificate(
+    service: Any, cert: Any, *, allow_invalid: bool, purpose: Purpose = "sign"
+) -> CertStatus | None:
+    """sign-xml / sign-cms, before the PIN: refuse an expired, not yet valid, wrongly used or
+    revoked certificate (its code), unless ``allow_invalid`` (--allow-invalid-certificate), which
+    only prints a warning. Status unknown prints a line and goes on (not a block)."""
+    issuers = [c.info.der for c in await service.list_certificates() if c.info.is_ca]
+    try:
+        status = await check_before_signing(StatusChecker(), cert.info.der, purpose, issuers)
+    except KysoError as exc:
+        if not allow_invalid or exc.code not in REFUSAL_CODES:
+            raise
+        sys.stderr.write(
+            f"CẢNH BÁO: vẫn ký bằng chứng thư số không hợp lệ vì có --allow-invalid-certificate: "
+            f"[{exc.code}] {exc.message_vi} Cơ quan nhận hồ sơ sẽ từ chối chữ ký này.\n"
+            f"WARNING: signing with an invalid certificate because of "
+            f"--allow-invalid-certificate: [{exc.code}] {exc.message_en} The receiving agency "
+            "will reject this signature.\n"
+        )
+        return None
+    if status.status == "unknown":
+        sys.stderr.write(
+            "Cảnh báo: không kiểm tra được tình trạng thu hồi của chứng thư số; vẫn ký, cơ quan "
+            "nhận hồ sơ sẽ kiểm tra lại.\n"
+            f"Warning: the certificate's revocation status is unknown ({status.reason}); "
+            "signing anyway, the receiving agency checks it again.\n"
+        )
+    return status
+
+
+def add_allow_invalid_argument(parser: argparse.ArgumentParser) -> None:
+    """--allow-invalid-certificate: the only way to sign with a refused certificate."""
+    parser.add_argument(
+        "--allow-invalid-certificate",
+        action="store_true",
+        help="sign even with an expired, not yet valid, revoked or non-signing certificate "
+        "(prints a warning; the receiving agency will refuse such a signature)",
+    )
+
+
 async def run_certs(args: argparse.Namespace) -> int:
     """Print the certificates on present tokens."""
     async with _service(args) as service:
         certs = await service.list_certificates()
     if args.json:
-        print_json([c.to_json() for c in certs])
+        statuses = await revocation_statuses(certs)
+        print_json(
+            [
+                {
+                    **c.to_json(),
+                    "revocation": (
+                        statuses[c.thumbprint].to_json() if c.thumbprint in statuses else None
+                    ),
+                }
+                for c in certs
+            ]
+        )
         return 0
     if not certs:
         print("Không thấy chứng thư số nào / no certificate found. Try 'kyso-agent doctor'.")
@@ -91,8 +168,10 @@ def _pin_text(token: Any) -> str:
     return f"{state}, PIN pad" if token.protected_path else state
 
 
-def _cert_problems(cert: Any) -> list[str]:
+def _cert_problems(cert: Any, status: CertStatus | None = None) -> list[str]:
     problems = cert.info.problems()
+    if status is not None and status.status == "revoked":
+        problems.append("REVOKED")
     if not cert.has_private_key and "CA_CERTIFICATE" not in problems:
         problems.append("NO_PRIVATE_KEY")
     if cert.has_private_key and cert.token.pin_state.locked:
@@ -105,9 +184,15 @@ def _cert_warnings(cert: Any) -> list[str]:
     state = cert.token.pin_state
     if not cert.has_private_key or state.locked:
         return []
+    out = []
     if state.final_try:
-        return ["PIN_FINAL_TRY"]
-    return ["PIN_COUNT_LOW"] if state.count_low else []
+        out.append("PIN_FINAL_TRY")
+    elif state.count_low:
+        out.append("PIN_COUNT_LOW")
+    if cert.info.key_type == "EC" and cert.info.mst:
+        # A unit's certificate signs XML dossiers; the portals that check them cannot do ECDSA.
+        out.append("ECDSA_XML")
+    return out
 
 
 async def run_doctor(args: argparse.Namespace) -> int:
@@ -116,6 +201,7 @@ async def run_doctor(args: argparse.Namespace) -> int:
         tokens = await service.list_tokens()
         certs = await service.list_certificates()
         statuses = service.statuses
+    revocation = await revocation_statuses(certs)
     report = {
         "modules": [s.__dict__ for s in statuses],
         "tokens": [t.to_json() for t in tokens],
@@ -124,9 +210,12 @@ async def run_doctor(args: argparse.Namespace) -> int:
                 "token": c.token.label,
                 "subject": c.info.subject_display,
                 "thumbprint": c.thumbprint,
-                "problems": _cert_problems(c),
+                "problems": _cert_problems(c, revocation.get(c.thumbprint)),
                 "warnings": _cert_warnings(c),
                 "pin_state": c.token.pin_state.tries_hint,
+                "revocation": (
+                    revocation[c.thumbprint].to_json() if c.thumbprint in revocation else None
+                ),
             }
             for c in certs
         ],
@@ -160,6 +249,10 @@ async def run_doctor(args: argparse.Namespace) -> int:
         print(f"  {c['subject']} [{c['token']}, {c['thumbprint'][:12]}] — {status}")
         for w in c["warnings"]:
             print(f"      ! {WARNING_TEXT[w]}")
+        if c["revocation"]:
+            r = c["revocation"]
+            where = f" ({r['reason']})" if r["status"] == "unknown" else f" ({r['source'].upper()})"
+            print(f"      tình trạng thu hồi / revocation: {REVOCATION_TEXT[r['status']]}{where}")
     print_agent_report(report["agent"])
     print()
     print(f"{len(usable)} usable certificate(s).")

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import argparse
 import errno
+import hashlib
 import sys
 from pathlib import Path
 from typing import Any
 
 from agent.cli.common import (
+    SignatureAudit,
     add_module_argument,
     choose_certificate,
     pin_provider,
     print_choices_hint,
 )
 from agent.cli.output import print_json
+from agent.cli.tokens_cmd import add_allow_invalid_argument, check_signing_certificate
 from agent.errors import KysoError
 from agent.files import atomic_write
 from agent.signing.signer import Signer, TokenSigner
@@ -81,9 +84,20 @@ def register(sub: Any) -> None:
         "--hash",
         choices=HASHES,
         default="sha256",
-        help="digest (sha1 only for legacy RSA files; default sha256)",
+        help="digest (default sha256; sha1: legacy RSA files, --allow-sha1 for bhxh/tax)",
     )
     p.add_argument("--c14n", choices=sorted(C14N_METHODS), help="canonicalization (default c14n)")
+    p.add_argument(
+        "--allow-ecdsa",
+        action="store_true",
+        help="sign with an EC key for bhxh/tax anyway (.NET portals cannot verify ECDSA)",
+    )
+    p.add_argument(
+        "--allow-sha1",
+        action="store_true",
+        help="allow --hash sha1 for bhxh/tax (Java 17+ portals refuse SHA-1)",
+    )
+    add_allow_invalid_argument(p)
     p.add_argument("--reference", metavar="#ID", help="generic: sign the element with this Id")
     p.add_argument(
         "--container", metavar="NAME", help="generic: root child that holds the signature"
@@ -132,19 +146,20 @@ async def _choose_certificate(service: TokenService, args: argparse.Namespace) -
     except KysoError as exc:
         print_choices_hint(exc)
         raise
-    problems = cert.info.problems()
-    if problems:
-        # Signing is allowed (the token signs regardless), but the portal will refuse it.
-        sys.stderr.write(
-            f"Cảnh báo / warning: {cert.info.subject_display}: {', '.join(problems)} — "
-            "cơ quan nhận hồ sơ sẽ từ chối chữ ký này / the portal will reject this signature\n"
-        )
+    # Expired, not yet valid, not for signing or revoked: refused before the PIN unless
+    # --allow-invalid-certificate (a warning then); revocation status unknown: a warning line.
+    await check_signing_certificate(service, cert, allow_invalid=args.allow_invalid_certificate)
     return cert
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     """The profile options the command line asked for."""
-    options: dict[str, Any] = {"hash": args.hash, "c14n": args.c14n}
+    options: dict[str, Any] = {
+        "hash": args.hash,
+        "c14n": args.c14n,
+        "allow_ecdsa": getattr(args, "allow_ecdsa", False),
+        "allow_sha1": getattr(args, "allow_sha1", False),
+    }
     if args.reference is not None or args.container is not None:
         options.update(reference=args.reference, container=args.container)
     return options
@@ -160,7 +175,8 @@ async def sign_one(
         raise KysoError(
             "INPUT_INVALID", {"detail": "--remove-unsigned with the output on the input"}
         )
-    _, signed = await sign_xml_file(source, signer, args.profile, **_options(args))
+    document, signed = await sign_xml_file(source, signer, args.profile, **_options(args))
+    sha256 = hashlib.sha256(document).hexdigest()  # for the audit record
     try:
         atomic_write(target, signed, overwrite=args.force)
     except FileExistsError as exc:
@@ -179,34 +195,52 @@ async def sign_one(
             raise KysoError("READBACK_FAILED", {"path": str(target), "detail": str(exc)}) from exc
         source.unlink()
         removed = True
-    return {"file": str(source), "output": str(target), "ok": True, "removed_unsigned": removed}
+    return {
+        "file": str(source),
+        "output": str(target),
+        "ok": True,
+        "removed_unsigned": removed,
+        "sha256": sha256,
+    }
 
 
 async def run_sign(args: argparse.Namespace) -> int:
     """Sign every FILE with one token login; print a summary; exit 1 if any failed."""
-    from agent.runtime import build_token_service
+    from agent.cli.compose import build_token_service
 
     if args.output is not None and len(args.files) > 1:
         raise KysoError(
             "INPUT_INVALID", {"detail": "-o works with one file; use --out-dir for several"}
         )
-    get_profile(args.profile, **_options(args))  # bad options fail before the PIN is asked
+    # Bad options, SHA-1 and an EC key the profile's portals cannot verify: all refused
+    # before the PIN is asked.
+    profile = get_profile(args.profile, **_options(args))
+    profile.check_algorithms(ecdsa=False)
     results: list[dict[str, Any]] = []
-    async with build_token_service(args.module) as service:
-        cert = await _choose_certificate(service, args)
-        async with service.open_key(cert, pin_provider(args.pin_file)) as key:
-            signer = TokenSigner(key)
-            results = await sign_batch(args.files, signer, args)
+    audit = SignatureAudit("sign-xml", "xml", profile=args.profile)
+    with audit.covering(args.files):  # a file never reached still gets its record
+        async with build_token_service(args.module) as service:
+            cert = await _choose_certificate(service, args)
+            profile.check_algorithms(ecdsa=cert.info.key_type == "EC")
+            audit.certificate = cert
+            async with service.open_key(cert, pin_provider(args.pin_file)) as key:
+                signer = TokenSigner(key)
+                results = await sign_batch(args.files, signer, args, audit)
     return _report(results, args)
 
 
 async def sign_batch(
-    files: list[Path], signer: Signer, args: argparse.Namespace
+    files: list[Path],
+    signer: Signer,
+    args: argparse.Namespace,
+    audit: SignatureAudit | None = None,
 ) -> list[dict[str, Any]]:
-    """Sign each file in turn (a failure is recorded and the batch goes on)."""
+    """Sign each file in turn (a failure is recorded and the batch goes on); each outcome goes
+    to the audit log as soon as it is known."""
     from tqdm import tqdm
 
     results = []
+    recorded = 0  # results already in the audit log
     bar = tqdm(
         files, unit="file", file=sys.stderr, disable=args.json or len(files) < 2, desc="sign-xml"
     )
@@ -220,6 +254,11 @@ async def sign_batch(
                 for rest in files[len(results) :]:
                     results.append({"file": str(rest), "ok": False, "error": exc.to_dict()})
                 break
+        finally:
+            if audit is not None:
+                for entry in results[recorded:]:
+                    audit.result(entry)
+            recorded = len(results)
     bar.close()
     return results
 
@@ -298,6 +337,7 @@ def run_verify(args: argparse.Namespace) -> int:
         when = result.signing_time.isoformat() if result.signing_time else "không ghi / not stated"
         print(
             f"HỢP LỆ / VALID: {args.file}\n  Người ký / signer: {s.subject_display} {ident}\n"
-            f"  Thời điểm ký / signing time: {when}"
+            f"  Thời điểm ký / signing time: {when}\n"
+            f"  Kiểu chữ ký / signature shape: {result.shape.vi} / {result.shape.en}"
         )
     return 0

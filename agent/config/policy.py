@@ -24,6 +24,8 @@ REGISTRY_KEY = r"SOFTWARE\Policies\Kyso\Agent"
 # of the same name whose values "1", "2", ... hold one entry each.
 REGISTRY_VALUES: dict[str, str] = {
     "AllowedOrigins": "allowed_origins",
+    "SignHashOrigins": "sign_hash_origins",
+    "TimestampUrl": "timestamp_url",
     "AllowUserOrigins": "allow_user_origins",
     "Pkcs11Modules": "pkcs11_modules",
     "Port": "port",
@@ -33,12 +35,20 @@ REGISTRY_VALUES: dict[str, str] = {
     "Prompter": "prompter",
     "MaxDocumentBytes": "max_document_bytes",
     "MaxConnections": "max_connections",
+    "MaxTcpConnections": "max_tcp_connections",
+    "HeaderTimeoutSeconds": "header_timeout_seconds",
+    "IdleTimeoutSeconds": "idle_timeout_seconds",
+    "WsHeartbeatSeconds": "ws_heartbeat_seconds",
     "MaxQueue": "max_queue",
     "MaxPendingPerOrigin": "max_pending_per_origin",
     "PromptTimeoutSeconds": "prompt_timeout_seconds",
     "AllowHttpLocalhost": "allow_http_localhost",
+    "MstMismatch": "mst_mismatch",
+    # One REG_SZ holding the [[remote_providers]] list as JSON (a list of tables does not fit
+    # REG_MULTI_SZ).
+    "RemoteProviders": "remote_providers",
 }
-_REGISTRY_LISTS = {"AllowedOrigins", "Pkcs11Modules"}
+_REGISTRY_LISTS = {"AllowedOrigins", "SignHashOrigins", "Pkcs11Modules"}
 
 
 class RegistryReader(Protocol):

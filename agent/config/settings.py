@@ -17,6 +17,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from agent.errors import KysoError
+from agent.remote.providers import parse_providers
 
 Source = Literal["default", "user", "command line", "policy"]
 LAYER_ORDER: tuple[Source, ...] = ("default", "user", "command line", "policy")
@@ -27,6 +28,9 @@ FALLBACK_PORTS = (27444, 27445)
 DEFAULT_PING_PORT = 27442
 # A 50 MB dossier must fit: that is the decoded document; the base64 message is ~4/3 of it.
 DEFAULT_MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+# Per listening socket. Four listeners (HTTPS and ping, IPv4 and IPv6) stay far below the usual
+# 1 024-file limit, leaving room for tokens, logs and the token scan.
+DEFAULT_MAX_TCP_CONNECTIONS = 128
 
 
 def normalize_origin(value: str, *, allow_http_localhost: bool = False) -> str:
@@ -96,12 +100,27 @@ def _origins(v: Any) -> tuple[str, ...]:
     return tuple(normalize_origin(o, allow_http_localhost=True) for o in _str_list(v))
 
 
+def _http_url(v: Any) -> str:
+    # The agent fetches it itself: only an administrator or the user sets it, never a page.
+    if not isinstance(v, str):
+        raise ValueError("must be a URL")
+    if v and urlsplit(v).scheme not in ("http", "https"):
+        raise ValueError(f"{v!r} is not an http(s) URL")
+    return v
+
+
 def _prompter(v: Any) -> str:
     if not isinstance(v, str) or not (
         v in ("dialog", "terminal") or (v.startswith("scripted:") and len(v) > len("scripted:"))
     ):
         raise ValueError("must be 'dialog', 'terminal' or 'scripted:/path/to/answers.json'")
     return v
+
+
+def _mst_mismatch(v: Any) -> str:
+    if v not in ("warn", "refuse"):
+        raise ValueError("must be 'warn' or 'refuse'")
+    return str(v)
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,14 @@ class FieldSpec:
 
 FIELDS: dict[str, FieldSpec] = {
     "allowed_origins": FieldSpec(_origins, (), "https origins allowed without asking"),
+    "sign_hash_origins": FieldSpec(
+        _origins, (), "origins allowed to call sign.hash (raw hash signing; off for all by default)"
+    ),
+    "timestamp_url": FieldSpec(
+        _http_url,
+        "",
+        "RFC 3161 timestamp authority for PDF (PAdES-B-T) and CMS (CAdES-T); empty: none",
+    ),
     "allow_user_origins": FieldSpec(
         _bool, True, "users may approve new origins (false: only the policy's list counts)"
     ),
@@ -134,6 +161,23 @@ FIELDS: dict[str, FieldSpec] = {
         _int_range(1024, 2**31), DEFAULT_MAX_DOCUMENT_BYTES, "largest document accepted"
     ),
     "max_connections": FieldSpec(_int_range(1, 10_000), 64, "open WebSocket connections"),
+    "max_tcp_connections": FieldSpec(
+        _int_range(8, 4096),
+        DEFAULT_MAX_TCP_CONNECTIONS,
+        "open TCP connections per listening socket (the ping's: an eighth, at least 4); never "
+        "more than an eighth of the open-file limit",
+    ),
+    "header_timeout_seconds": FieldSpec(
+        _int_range(1, 300),
+        10,
+        "a new connection must finish TLS, then its request headers, each within this many seconds",
+    ),
+    "idle_timeout_seconds": FieldSpec(
+        _int_range(1, 3600), 15, "an HTTP connection waiting for its next request is closed"
+    ),
+    "ws_heartbeat_seconds": FieldSpec(
+        _int_range(2, 600), 30, "WebSocket ping interval; no pong within half of it closes it"
+    ),
     "max_queue": FieldSpec(_int_range(0, 1000), 4, "operations waiting per token before BUSY"),
     "max_pending_per_origin": FieldSpec(
         _int_range(1, 1000), 1, "signing requests one origin may have waiting or running"
@@ -143,6 +187,17 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "allow_http_localhost": FieldSpec(
         _bool, False, "developers only: accept http://localhost origins"
+    ),
+    "mst_mismatch": FieldSpec(
+        _mst_mismatch,
+        "warn",
+        "the document's MST differs from the certificate's: warn (red, in the consent) or refuse",
+    ),
+    "remote_providers": FieldSpec(
+        parse_providers,
+        (),
+        "remote signing services (CSC API v2): [[remote_providers]] tables with name, base_url, "
+        "client_id, auth_flow",
     ),
 }
 _TABLES = ("pin_cache",)
@@ -188,6 +243,10 @@ class Settings:
     """The effective settings of one agent run. Build with :func:`merge_layers`."""
 
     allowed_origins: tuple[str, ...] = ()
+    # sign.hash can forge any signature the key makes (an auth token for another site too), so
+    # only origins an administrator or the user named may call it.
+    sign_hash_origins: tuple[str, ...] = ()
+    timestamp_url: str = ""
     allow_user_origins: bool = True
     pkcs11_modules: tuple[str, ...] = ()
     port: int | None = None
@@ -196,10 +255,17 @@ class Settings:
     prompter: str = "dialog"
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
     max_connections: int = 64
+    max_tcp_connections: int = DEFAULT_MAX_TCP_CONNECTIONS
+    header_timeout_seconds: int = 10
+    idle_timeout_seconds: int = 15
+    ws_heartbeat_seconds: int = 30
     max_queue: int = 4
     max_pending_per_origin: int = 1
     prompt_timeout_seconds: int = 120
     allow_http_localhost: bool = False
+    mst_mismatch: str = "warn"  # "warn" or "refuse": document MST differs from the certificate's
+    # Validated provider tables (agent.remote.providers.providers_from makes objects of them).
+    remote_providers: tuple[Mapping[str, Any], ...] = ()
     # setting name -> where its value came from; origin -> where it was allowed
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
     origin_sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
@@ -219,6 +285,14 @@ class Settings:
     def scripted_prompter(self) -> bool:
         """True when answers come from a local file instead of a person."""
         return self.prompter.startswith("scripted:")
+
+    def raw_hash_allowed(self, origin: str) -> bool:
+        """True when configuration names ``origin`` for sign.hash.
+
+        A bare hash can be anything the key could ever sign, an authentication token for
+        another site included, so no page may ask for it unless an administrator or the user
+        said so."""
+        return origin in self.sign_hash_origins
 
     def value(self, key: str) -> Any:
         """A setting by its flat name (``pin_cache.enabled``)."""
@@ -269,6 +343,8 @@ def merge_layers(
         sources["allowed_origins"] = "policy"
     return Settings(
         allowed_origins=tuple(origin_sources),
+        sign_hash_origins=values["sign_hash_origins"],
+        timestamp_url=values["timestamp_url"],
         allow_user_origins=values["allow_user_origins"],
         pkcs11_modules=values["pkcs11_modules"],
         port=values["port"],
@@ -277,10 +353,16 @@ def merge_layers(
         prompter=values["prompter"],
         max_document_bytes=values["max_document_bytes"],
         max_connections=values["max_connections"],
+        max_tcp_connections=values["max_tcp_connections"],
+        header_timeout_seconds=values["header_timeout_seconds"],
+        idle_timeout_seconds=values["idle_timeout_seconds"],
+        ws_heartbeat_seconds=values["ws_heartbeat_seconds"],
         max_queue=values["max_queue"],
         max_pending_per_origin=values["max_pending_per_origin"],
         prompt_timeout_seconds=values["prompt_timeout_seconds"],
         allow_http_localhost=values["allow_http_localhost"],
+        mst_mismatch=values["mst_mismatch"],
+        remote_providers=values["remote_providers"],
         sources=sources,
         origin_sources=origin_sources,
         policy_path=policy_path,

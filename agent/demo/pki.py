@@ -9,6 +9,7 @@ branches, ``UID=CCCD:...`` for persons, and one CA style that puts ``MST:`` in `
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +17,55 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from agent.localtls.issue import CA_KEY_USAGE
 
 UNIT_MST = "0101234567"
-CRL_URL_ISSUING = "http://crl.kyso.test/issuing.crl"
-CRL_URL_ROOT = "http://crl.kyso.test/root.crl"
+# The demo's revocation services (OCSP, CRLs, the issuing CA for AIA) answer on this loopback
+# port, beside the portal (8600) and its mail sink (8625); $KYSO_DEMO_PKI_PORT moves it (the
+# tests take a free port). The URLs are written into the certificates when the demo is made.
+DEFAULT_PKI_PORT = 8680
+PKI_PORT_ENV = "KYSO_DEMO_PKI_PORT"
+OCSP_NEXT_UPDATE_MINUTES = 60  # how long an OCSP answer says it stays valid (cache lifetime)
+
+
+def pki_port() -> int:
+    """The loopback port the demo's OCSP/CRL responder uses for a new demo."""
+    value = os.environ.get(PKI_PORT_ENV, "")
+    return int(value) if value.isdigit() and 0 < int(value) < 65536 else DEFAULT_PKI_PORT
+
+
+@dataclass(frozen=True)
+class PkiUrls:
+    """Where the demo PKI publishes revocation data: always http://127.0.0.1:<port>/."""
+
+    port: int
+
+    @property
+    def base(self) -> str:
+        """http://127.0.0.1:<port>"""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ocsp(self) -> str:
+        """The OCSP responder (POST, RFC 6960)."""
+        return f"{self.base}/ocsp"
+
+    @property
+    def issuing_crl(self) -> str:
+        """The issuing CA's CRL (DER)."""
+        return f"{self.base}/issuing.crl"
+
+    @property
+    def root_crl(self) -> str:
+        """The root CA's CRL (DER)."""
+        return f"{self.base}/root.crl"
+
+    @property
+    def issuing_ca(self) -> str:
+        """The issuing CA's certificate (DER), for AIA caIssuers."""
+        return f"{self.base}/issuing-ca.crt"
 
 
 def _name(*pairs: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
@@ -139,16 +182,21 @@ PROFILES: tuple[Profile, ...] = (
 
 @dataclass
 class TestCA:
-    """The two CAs with their keys, loaded from or written to a directory."""
+    """The two CAs with their keys, loaded from or written to a directory, and the issuing
+    CA's delegated OCSP responder (absent in demos made before it existed)."""
 
     root_cert: x509.Certificate
     root_key: rsa.RSAPrivateKey
     issuing_cert: x509.Certificate
     issuing_key: rsa.RSAPrivateKey
+    ocsp_cert: x509.Certificate | None = None
+    ocsp_key: rsa.RSAPrivateKey | None = None
 
     @classmethod
-    def create(cls) -> TestCA:
-        """Make a new root and issuing CA (RSA-2048, software keys)."""
+    def create(cls, urls: PkiUrls | None = None) -> TestCA:
+        """Make a new root and issuing CA (RSA-2048, software keys) and an OCSP responder
+        certificate; ``urls`` (default: :func:`pki_port`) go into the CRL DP extensions."""
+        urls = urls or PkiUrls(pki_port())
         now = dt.datetime.now(dt.UTC)
         root_key = rsa.generate_private_key(65537, 2048)
         root_name = _name(
@@ -174,10 +222,46 @@ class TestCA:
                 now,
                 path_length=0,
             )
-            .add_extension(_crl_dp(CRL_URL_ROOT), critical=False)
+            .add_extension(_crl_dp(urls.root_crl), critical=False)
             .sign(root_key, hashes.SHA256())
         )
-        return cls(root, root_key, issuing, issuing_key)
+        ca = cls(root, root_key, issuing, issuing_key)
+        ca.ocsp_key = rsa.generate_private_key(65537, 2048)
+        ca.ocsp_cert = ca._ocsp_responder(ca.ocsp_key, now)
+        return ca
+
+    def _ocsp_responder(self, key: rsa.RSAPrivateKey, now: dt.datetime) -> x509.Certificate:
+        # A delegated responder (RFC 6960 §4.2.2.2): issued by the issuing CA for
+        # id-kp-OCSPSigning only, with id-pkix-ocsp-nocheck so clients do not ask about it.
+        return (
+            x509.CertificateBuilder()
+            .subject_name(
+                _name(
+                    (NameOID.COUNTRY_NAME, "VN"),
+                    (NameOID.ORGANIZATION_NAME, "Kyso Test PKI"),
+                    (NameOID.COMMON_NAME, "Kyso Test OCSP Responder"),
+                )
+            )
+            .issuer_name(self.issuing_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=825))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+                critical=True,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False
+            )
+            .add_extension(x509.OCSPNoCheck(), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.issuing_key.public_key()),
+                critical=False,
+            )
+            .sign(self.issuing_key, hashes.SHA256())
+        )
 
     def save(self, directory: Path) -> None:
         """Write certificates (PEM) and keys (PEM, unencrypted: test material only)."""
@@ -193,6 +277,12 @@ class TestCA:
             self.issuing_cert.public_bytes(serialization.Encoding.PEM)
             + self.root_cert.public_bytes(serialization.Encoding.PEM),
         )
+        if self.ocsp_cert is not None and self.ocsp_key is not None:
+            _write(
+                directory / "ocsp-responder.pem",
+                self.ocsp_cert.public_bytes(serialization.Encoding.PEM),
+            )
+            _write(directory / "ocsp-responder.key", _key_pem(self.ocsp_key), private=True)
 
     @classmethod
     def load(cls, directory: Path) -> TestCA:
@@ -203,17 +293,29 @@ class TestCA:
             assert isinstance(loaded, rsa.RSAPrivateKey)
             return loaded
 
-        return cls(
+        ca = cls(
             x509.load_pem_x509_certificate((directory / "root-ca.pem").read_bytes()),
             key("root-ca.key"),
             x509.load_pem_x509_certificate((directory / "issuing-ca.pem").read_bytes()),
             key("issuing-ca.key"),
         )
+        if (directory / "ocsp-responder.pem").exists():  # older demos have no responder
+            ca.ocsp_cert = x509.load_pem_x509_certificate(
+                (directory / "ocsp-responder.pem").read_bytes()
+            )
+            ca.ocsp_key = key("ocsp-responder.key")
+        return ca
 
     def issue(
-        self, profile: Profile, public_key: CertificatePublicKeyTypes, serial: int
+        self,
+        profile: Profile,
+        public_key: CertificatePublicKeyTypes,
+        serial: int,
+        urls: PkiUrls | None = None,
     ) -> x509.Certificate:
-        """Issue the end-entity certificate a profile describes for a key made on a token."""
+        """Issue the end-entity certificate a profile describes for a key made on a token,
+        with CRL DP and AIA (OCSP, caIssuers) pointing at ``urls`` (default: :func:`pki_port`)."""
+        urls = urls or PkiUrls(pki_port())
         now = dt.datetime.now(dt.UTC)
         start = now + dt.timedelta(days=profile.valid_from_days)
         ku = x509.KeyUsage(
@@ -248,21 +350,38 @@ class TestCA:
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.issuing_key.public_key()),
                 critical=False,
             )
-            .add_extension(_crl_dp(CRL_URL_ISSUING), critical=False)
+            .add_extension(_crl_dp(urls.issuing_crl), critical=False)
+            .add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(urls.ocsp),
+                        ),
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.CA_ISSUERS,
+                            x509.UniformResourceIdentifier(urls.issuing_ca),
+                        ),
+                    ]
+                ),
+                critical=False,
+            )
             .sign(self.issuing_key, hashes.SHA256())
         )
 
     def crls(
-        self, revoked_serials: list[int]
+        self, revoked_serials: list[int], revoked_at: dt.datetime | None = None
     ) -> tuple[x509.CertificateRevocationList, x509.CertificateRevocationList]:
-        """The issuing CA's CRL (listing ``revoked_serials``) and the root's (empty)."""
+        """The issuing CA's CRL (listing ``revoked_serials``, revoked at ``revoked_at``,
+        default a day ago) and the root's (empty)."""
         now = dt.datetime.now(dt.UTC)
+        revoked_at = revoked_at or now - dt.timedelta(days=1)
         issuing = _crl_builder(self.issuing_cert, now)
         for serial in revoked_serials:
             issuing = issuing.add_revoked_certificate(
                 x509.RevokedCertificateBuilder()
                 .serial_number(serial)
-                .revocation_date(now - dt.timedelta(days=1))
+                .revocation_date(revoked_at)
                 .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
                 .build()
             )
@@ -332,3 +451,26 @@ def _write(path: Path, data: bytes, *, private: bool = False) -> None:
     path.write_bytes(data)
     if private:
         path.chmod(0o600)
+
+
+def _index_time(moment: dt.datetime) -> str:
+    # openssl's CA database writes UTCTime (valid until 2049, far beyond any demo certificate).
+    return moment.astimezone(dt.UTC).strftime("%y%m%d%H%M%SZ")
+
+
+def ocsp_index(entries: list[tuple[x509.Certificate, dt.datetime | None]]) -> str:
+    """The ``openssl ocsp -index`` database for these certificates: one line each, ``V`` (good)
+    or ``R`` with the revocation time and reason keyCompromise (as in the CRL). Serials are
+    uppercase hex padded to whole bytes, the way openssl looks them up."""
+    lines = []
+    for cert, revoked_at in entries:
+        serial = format(cert.serial_number, "X")
+        serial = serial if len(serial) % 2 == 0 else "0" + serial
+        expiry = _index_time(cert.not_valid_after_utc)
+        revocation = f"{_index_time(revoked_at)},keyCompromise" if revoked_at else ""
+        # The subject column is only a label for openssl; keep it ASCII and unique.
+        lines.append(
+            f"{'R' if revoked_at else 'V'}\t{expiry}\t{revocation}\t{serial}\tunknown\t"
+            f"/CN=kyso-demo-{serial}"
+        )
+    return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ layer; certificates from :mod:`agent.demo.pki` are written beside them with the 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ from agent.tokens.certinfo import parse_certificate
 from agent.tokens.modules import ModuleCandidate, softhsm2_module
 from agent.tokens.service import TokenService
 
-from .pki import PROFILES, UNIT_MST, TestCA
+from .pki import PROFILES, UNIT_MST, PkiUrls, TestCA, ocsp_index, pki_port
 
 TOKENS = {1: "KYSO DEMO 1", 2: "KYSO DEMO 2"}
 USER_PINS = {1: "123456", 2: "654321"}
@@ -113,13 +114,16 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
             USER_PINS[index],
         )
 
-    ca = TestCA.create()
+    urls = PkiUrls(pki_port())
+    ca = TestCA.create(urls)
     ca.save(p["pki"])
     os.environ["SOFTHSM2_CONF"] = str(p["conf"])
     service = TokenService([ModuleCandidate(module, "SoftHSM2 (Kyso demo tokens)", "demo", True)])
     await service.start(monitor=False)
     certificates: dict[str, dict[str, Any]] = {}
     revoked: list[int] = []
+    revoked_at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=1)
+    index: list[tuple[Any, dt.datetime | None]] = []
     try:
         tokens = {t.label: t for t in await service.list_tokens()}
         for serial, profile in enumerate(PROFILES, start=0x1001):
@@ -134,7 +138,8 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
                 key_id=key_id,
                 label=profile.name,
             )
-            cert = ca.issue(profile, serialization.load_der_public_key(spki), serial)
+            cert = ca.issue(profile, serialization.load_der_public_key(spki), serial, urls)
+            index.append((cert, revoked_at if profile.revoked else None))
             der = cert.public_bytes(serialization.Encoding.DER)
             await module_obj.store_certificate(
                 token, USER_PINS[profile.token], der=der, key_id=key_id, label=profile.name
@@ -169,7 +174,10 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
     finally:
         await service.close()
 
-    issuing_crl, root_crl = ca.crls(revoked)
+    issuing_crl, root_crl = ca.crls(revoked, revoked_at)
+    # The OCSP responder's database (openssl ca format) says the same as the CRL.
+    atomic_write(p["pki"] / "index.txt", ocsp_index(index).encode(), overwrite=True)
+    atomic_write(p["pki"] / "index.txt.attr", b"unique_subject = no\n", overwrite=True)
     atomic_write(
         p["pki"] / "issuing-ca.crl.pem",
         issuing_crl.public_bytes(serialization.Encoding.PEM),
@@ -196,6 +204,15 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
             "crl": str(p["pki"] / "issuing-ca.crl.pem"),
             "root_crl": str(p["pki"] / "root-ca.crl.pem"),
             "issuing_key": str(p["pki"] / "issuing-ca.key"),
+        },
+        # Revocation services on loopback (agent/demo/responder.py serves them).
+        "responder": {
+            "port": urls.port,
+            "ocsp_url": urls.ocsp,
+            "crl_url": urls.issuing_crl,
+            "index": str(p["pki"] / "index.txt"),
+            "ocsp_cert": str(p["pki"] / "ocsp-responder.pem"),
+            "ocsp_key": str(p["pki"] / "ocsp-responder.key"),
         },
         "certificates": certificates,
     }

@@ -1,10 +1,11 @@
 """The aiohttp application: routes, the security middleware, and the hot-plug fan-out.
 
-Security lives in one middleware, before any handler: the peer must be our OS user (Linux),
-``Host`` must be a loopback name with our port, and ``Origin`` must be allowed — an unknown
-https origin is asked about (pairing) before anything else happens. A WebSocket from an origin
-that is not allowed is accepted and closed at once with 4403 "ORIGIN_NOT_ALLOWED", so the page
-can tell why; plain HTTP gets 403 without CORS headers.
+Security lives in one middleware, before any handler: the peer must be our OS user (Linux;
+already checked when the connection was accepted, see ``listener.py``, and again here so the
+app is safe behind any runner), ``Host`` must be a loopback name with our port, and ``Origin``
+must be allowed — an unknown https origin is asked about (pairing) before anything else
+happens. A WebSocket from an origin that is not allowed is accepted and closed at once with
+4403 "ORIGIN_NOT_ALLOWED", so the page can tell why; plain HTTP gets 403 without CORS headers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from agent.config.settings import Settings
 from agent.errors import KysoError
 from agent.server.commands import command_table
 from agent.server.commands.info import info
-from agent.server.connection import Connection, Dispatcher
+from agent.server.connection import AgentWebSocket, Connection, Dispatcher
 from agent.server.context import AgentCore, Services
 from agent.server.origin import OriginVerdict, classify_origin, cors_headers, host_allowed
 from agent.server.pairing import Pairing
@@ -123,8 +124,12 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     connections = request.app[CONNECTIONS_KEY]
     if len(connections) >= core.settings.max_connections:
         return await _refuse_ws(request, "TOO_MANY_CONNECTIONS", CLOSE_TOO_MANY_CONNECTIONS)
-    ws = web.WebSocketResponse(
-        max_msg_size=core.settings.max_message_bytes, heartbeat=30.0, compress=False
+    # The heartbeat finds a page whose machine or browser vanished without closing: no pong
+    # within half the interval closes the socket (aiohttp's rule).
+    ws = AgentWebSocket(
+        max_msg_size=core.settings.max_message_bytes,
+        heartbeat=float(core.settings.ws_heartbeat_seconds),
+        compress=False,
     )
     await ws.prepare(request)
     conn = Connection(ws, request[ORIGIN_KEY])

@@ -1,79 +1,76 @@
-"""The audit log: one JSON line per signing decision, in ``log_dir()/audit.jsonl``.
+"""The agent's side of the audit log: records built from a request, written by ``agent.audit``.
 
-It records who asked (origin), what for (method), with which certificate (thumbprint), over
-which bytes (SHA-256) and how it ended (a stable code). Never the PIN, never the document.
+The log itself (file, rotation, locking, the record type) lives in :mod:`agent.audit`, shared
+with the command line, so a signature from a page and one from ``kyso-agent sign-xml`` leave the
+same kind of record. This module only knows how to fill one in from a protocol request.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import json
-import logging
-import os
-import threading
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from agent.config import paths
+from agent.audit import AuditLog, AuditRecord, Digests, certificate_fields
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # context.py imports this module for AuditLog
+    from agent.server.context import CallContext
 
+__all__ = ["METHOD_KINDS", "AuditLog", "AuditRecord", "call_record"]
 
-@dataclass(frozen=True)
-class AuditRecord:
-    """One line of the audit log."""
-
-    origin: str
-    method: str
-    result: str  # "OK" or a stable error code
-    thumbprint: str | None = None
-    sha256: str | None = None
-    request_id: str | None = None
-    item: int | None = None  # index within a sign.batch
-
-    def to_json(self) -> dict[str, object]:
-        """The line's fields, with the time, skipping what is unknown."""
-        data: dict[str, object] = {
-            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-        }
-        for key in ("origin", "method", "thumbprint", "sha256", "result", "request_id", "item"):
-            value = getattr(self, key)
-            if value is not None:
-                data[key] = value
-        return data
+# What kind of document each signing method signs (a batch line per item carries its own).
+METHOD_KINDS = {
+    "sign.xml": "xml",
+    "sign.cms": "cms",
+    "sign.hash": "hash",
+    "auth.challenge": "challenge",
+    "sign.batch": "batch",
+}
 
 
-class AuditLog:
-    """Appends records; a failure to write is logged, never raised into a signing operation."""
+def call_record(
+    *,
+    origin: str,
+    method: str,
+    result: str,
+    request_id: str | int | None,
+    ctx: CallContext | None = None,
+    params: dict[str, Any] | None = None,
+    kind: str | None = None,
+    sha256: str | None = None,
+    item: int | None = None,
+) -> AuditRecord:
+    """The record of one signing request (or one item of a batch) as far as it got.
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or paths.log_dir() / "audit.jsonl"
-        self._lock = threading.Lock()
-        self._fd: int | None = None
+    Without ``ctx`` the request was refused before it started (invalid params): only what the
+    connection vouches for is recorded, nothing the page sent besides its id and method.
+    """
+    cert = ctx.certificate if ctx is not None else None
+    fields = certificate_fields(cert)
+    if cert is None and ctx is not None:
+        fields["thumbprint"] = ctx.thumbprint
+    profile = None
+    if ctx is not None and params is not None and method == "sign.xml":
+        profile = params.get("profile", "bhxh")  # schema-checked: ^[a-z0-9_-]{1,32}$
+    hexdigest = sha256 if sha256 is not None else (ctx.sha256 if ctx is not None else None)
+    return AuditRecord(
+        origin=origin,
+        method=method,
+        result=result,
+        channel="agent",
+        kind=kind or METHOD_KINDS.get(method),
+        profile=profile,
+        request_id=None if request_id is None else str(request_id),
+        item=item,
+        **_digests(hexdigest),
+        **fields,
+    )
 
-    def write(self, record: AuditRecord) -> None:
-        """Append one line (O_APPEND: concurrent agents never interleave inside a line)."""
-        line = (json.dumps(record.to_json(), ensure_ascii=False) + "\n").encode()
-        with self._lock:
-            for attempt in (1, 2):
-                try:
-                    if self._fd is None:
-                        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                    os.write(self._fd, line)
-                    return
-                except OSError:
-                    self._close()  # e.g. the log directory was cleaned up: reopen once
-                    if attempt == 2:
-                        log.exception("could not write the audit log %s", self.path)
 
-    def _close(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
+# sign.hash and sign.cms accept a precomputed digest of another hash: its length says which.
+_HASH_BY_HEX_LENGTH = {40: "sha1", 96: "sha384", 128: "sha512"}
 
-    def close(self) -> None:
-        """Close the file (the agent is stopping)."""
-        with self._lock:
-            self._close()
+
+def _digests(hexdigest: str | None) -> Digests:
+    if not hexdigest:
+        return {}
+    other = _HASH_BY_HEX_LENGTH.get(len(hexdigest))
+    return {"digest": hexdigest, "digest_alg": other} if other else {"sha256": hexdigest}

@@ -2,21 +2,24 @@
 
 Every request runs in its own task, so a read-only call is answered while a signature waits
 for the user. A connection may have a bounded number of requests in flight; past that it gets
-BUSY at once. Nothing a page sends can crash the agent or leave a request unanswered.
+BUSY at once. Nothing a page sends can crash the agent or leave a request unanswered, and no
+message can hold the event loop for long: validation fails fast and big params are checked in a
+worker thread (``rpc.validate_params_async``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from agent.errors import KysoError
 from agent.server import rpc
-from agent.server.audit import AuditRecord
+from agent.server.audit import call_record
 from agent.server.commands import Command
 from agent.server.context import AgentCore, CallContext
 
@@ -24,6 +27,30 @@ log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 32
 _ids = itertools.count(1)
+
+
+class AgentWebSocket(web.WebSocketResponse):
+    """A WebSocket that says why before aiohttp closes it for a message over the size limit.
+
+    aiohttp refuses such a frame from its header (nothing is buffered) and closes with 1009; the
+    page would only see the close code. One JSON-RPC error (id null, MESSAGE_TOO_LARGE with the
+    limit) goes out first, so the bridge can show the stable code and what to do.
+    """
+
+    def __init__(self, *, max_msg_size: int, **kwargs: Any) -> None:
+        super().__init__(max_msg_size=max_msg_size, **kwargs)
+        self._limit = max_msg_size
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        """Close; for 1009 (message too big) send MESSAGE_TOO_LARGE first."""
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not self.closed and not message:
+            error = KysoError("MESSAGE_TOO_LARGE", {"limit": self._limit})
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.send_str(rpc.error_message(None, error))
+            message = b"MESSAGE_TOO_LARGE"
+        return await super().close(code=code, message=message, drain=drain)
 
 
 class Connection:
@@ -74,7 +101,7 @@ class Dispatcher:
             await conn.send(rpc.error_message(request.id, error))
             return
         try:
-            rpc.validate_params(request.method, request.params)
+            await rpc.validate_params_async(request.method, request.params)
         except KysoError as exc:
             if command.signs:
                 self._audit(conn, request, exc.code, None)
@@ -114,13 +141,13 @@ class Dispatcher:
         self, conn: Connection, request: rpc.RpcRequest, result: str, ctx: CallContext | None
     ) -> None:
         self.core.services.audit.write(
-            AuditRecord(
+            call_record(
                 origin=conn.origin,
                 method=request.method,
                 result=result,
-                thumbprint=ctx.thumbprint if ctx else None,
-                sha256=ctx.sha256 if ctx else None,
-                request_id=str(request.id),
+                request_id=request.id,
+                ctx=ctx,
+                params=request.params,
             )
         )
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from typing import TYPE_CHECKING
 
 from agent.ui.api import ConsentItem
+
+if TYPE_CHECKING:
+    from agent.signing.pdf import PdfFacts, Placement
 
 
 def _size(n: int) -> str:
@@ -15,22 +20,16 @@ def _size(n: int) -> str:
     return f"{n} byte"
 
 
-def xml_item(document: bytes, label: str | None = None) -> ConsentItem:
-    """The dossier's human summary (procedure, forms, unit, MST, period, records, SHA-256)."""
-    try:
-        from agent.signing.xml.summary import summarize_xml
-    except ImportError:  # the XML summary ships with the XML signer; degrade to the hash
-        summarize_xml = None
-    if summarize_xml is not None:
-        item = summarize_xml(document)
-        if label:
-            item = ConsentItem(f"{label} — {item.title}", item.lines, item.sha256)
-        return item
-    return ConsentItem(
-        label or "Tài liệu XML / XML document",
-        (("Kích thước / size", _size(len(document))),),
-        hashlib.sha256(document).hexdigest(),
-    )
+def xml_item(document: bytes, label: str | None = None, origin: str | None = None) -> ConsentItem:
+    """The dossier's human summary (procedure, forms, unit, MST, period, records, SHA-256), or
+    an account request's action in words; ``origin`` is the requesting site, for requests that
+    name the portal they are addressed to."""
+    from agent.signing.xml.summary import summarize_xml
+
+    item = summarize_xml(document, origin=origin)
+    if label:
+        item = dataclasses.replace(item, title=f"{label} — {item.title}")
+    return item
 
 
 def data_item(data: bytes, *, detached: bool, label: str | None = None) -> ConsentItem:
@@ -44,19 +43,85 @@ def data_item(data: bytes, *, detached: bool, label: str | None = None) -> Conse
 
 
 def digest_item(digest: bytes, hash_name: str, label: str | None = None) -> ConsentItem:
-    """A hash computed by the page: Kyso cannot show the content, so it says so plainly."""
-    return ConsentItem(
-        label or f"Giá trị băm {hash_name.upper()} do trang web tính / a hash computed by the page",
+    """A hash computed by the page. Nobody can show what it stands for, so the title says so in
+    both languages; the page's own label is only a line under it, never the title."""
+    lines: list[tuple[str, str]] = [
         (
-            ("Giá trị băm / hash", digest.hex()),
-            (
-                "Lưu ý / note",
-                "Kyso không xem được nội dung gốc; chỉ đồng ý nếu bạn tin trang này. / "
-                "Kyso cannot see the original content; agree only if you trust this site.",
-            ),
+            "Cảnh báo / warning",
+            "Trang web yêu cầu ký một giá trị băm. Không ai, kể cả Kyso, hiển thị được nội dung "
+            "mà giá trị này đại diện: chữ ký có thể dùng cho bất cứ việc gì. / The site asks you "
+            "to sign a hash. Nobody, Kyso included, can show what it stands for: the signature "
+            "could be used for anything.",
         ),
+        ("Giá trị băm / hash", f"{hash_name.upper()} {digest.hex()}"),
+    ]
+    if label:
+        lines.append(("Trang web gọi là / the site calls it", label))
+    lines.append(
+        (
+            "Chỉ đồng ý khi / agree only if",
+            "bạn đã biết chính xác trang này ký gì và tin trang này. / you know exactly what "
+            "this site is signing and you trust it.",
+        )
+    )
+    return ConsentItem(
+        "Ký một giá trị băm không hiển thị được / sign a hash nobody can display",
+        tuple(lines),
         digest.hex() if hash_name == "sha256" else "",
     )
+
+
+def pdf_item(
+    facts: PdfFacts,
+    label: str | None,
+    placement: Placement | None,
+    existing_field: str | None = None,
+) -> ConsentItem:
+    """A PDF: name, title, pages, where the visible signature goes, who signed it already,
+    risky content, and the SHA-256 of the file as it is now (before this signature)."""
+    lines: list[tuple[str, str]] = []
+    if label:
+        lines.append(("Tên tệp / file", label))
+    if facts.title:
+        lines.append(("Tiêu đề / title", facts.title))
+    lines.append(("Số trang / pages", str(facts.pages)))
+    lines.append(("Kích thước / size", _size(facts.size)))
+    if placement is not None:
+        where = f"trang {placement.page} / page {placement.page}, {_corner(facts, placement)}"
+    elif existing_field is not None:
+        where = f"ô chữ ký «{existing_field}» / signature field “{existing_field}”"
+    else:
+        where = "không hiển thị / invisible"
+    lines.append(("Chữ ký hiển thị / visible signature", where))
+    if facts.signatures:
+        signers = ", ".join(s.signer for s in facts.signatures)
+        lines.append(("Đã có chữ ký của / already signed by", signers))
+    if facts.has_javascript:
+        lines.append(("Cảnh báo / warning", "tệp có JavaScript / the file contains JavaScript"))
+    if facts.has_embedded_files:
+        lines.append(
+            (
+                "Cảnh báo / warning",
+                "tệp có tệp đính kèm bên trong; chữ ký phủ cả chúng / the file carries "
+                "embedded files, and the signature covers them too",
+            )
+        )
+    return ConsentItem(
+        "Tài liệu PDF / PDF document",
+        tuple(lines),
+        facts.sha256,
+        sha256_label="SHA-256 của tệp trước khi ký / of the file before signing",
+    )
+
+
+def _corner(facts: PdfFacts, placement: Placement) -> str:
+    width, height = facts.page_sizes.get(placement.page, (595.0, 842.0))
+    x1, y1, x2, y2 = placement.box
+    top = (y1 + y2) / 2 > height / 2
+    right = (x1 + x2) / 2 > width / 2
+    vi = f"góc {'trên' if top else 'dưới'} bên {'phải' if right else 'trái'}"
+    en = f"{'top' if top else 'bottom'} {'right' if right else 'left'} corner"
+    return f"{vi} / {en}"
 
 
 def challenge_item(origin: str) -> ConsentItem:
@@ -70,7 +135,11 @@ def challenge_item(origin: str) -> ConsentItem:
 SUMMARIES = {
     "sign.xml": ("Ký hồ sơ điện tử gửi tới {origin}", "Sign an electronic dossier for {origin}"),
     "sign.cms": ("Ký dữ liệu (CMS) cho {origin}", "Sign data (CMS) for {origin}"),
-    "sign.hash": ("Ký một giá trị băm cho {origin}", "Sign a hash for {origin}"),
+    "sign.pdf": ("Ký tài liệu PDF cho {origin}", "Sign a PDF document for {origin}"),
+    "sign.hash": (
+        "{origin} yêu cầu ký một giá trị băm mà không ai hiển thị được nội dung",
+        "{origin} asks you to sign a hash whose content nobody can display",
+    ),
     "sign.batch": ("Ký {count} tài liệu cho {origin}", "Sign {count} documents for {origin}"),
     "auth.challenge": (
         "Đăng nhập / xác nhận thay đổi tài khoản trên {origin}",

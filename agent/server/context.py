@@ -13,6 +13,7 @@ from agent.errors import KysoError
 from agent.server.approvals import ApprovalStore
 from agent.server.audit import AuditLog
 from agent.server.operations import CertificateDirectory, KeyPool, PendingLimiter, TokenQueue
+from agent.tokens.module import TokenCertificate
 from agent.tokens.pin import PinRequest
 from agent.tokens.service import TokenService
 from agent.ui.api import Prompter
@@ -87,5 +88,6 @@ class CallContext:
     notify: Callable[[str, dict[str, Any]], Awaitable[None]]
     # Filled in while signing, for the audit line the dispatcher writes.
     thumbprint: str | None = None
+    certificate: TokenCertificate | None = None  # subject, serial, token for the audit line
     sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -15,12 +15,17 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from agent.config.settings import PinCache
 from agent.errors import KysoError
 from agent.tokens.module import TokenCertificate
 from agent.tokens.pin import PinProvider
 from agent.tokens.service import KeySession, TokenService
+
+if TYPE_CHECKING:
+    from agent.signing.certstatus import CertStatus, StatusChecker
+    from agent.signing.trust import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +178,11 @@ class KeyPool:
 class CertificateDirectory:
     """The certificates on present tokens, read once and refreshed on hot-plug or a miss."""
 
-    def __init__(self, tokens: TokenService) -> None:
+    def __init__(self, tokens: TokenService, status: StatusChecker | None = None) -> None:
         self._tokens = tokens
         self._certs: list[TokenCertificate] | None = None
         self._lock = asyncio.Lock()
+        self._status = status  # made on first use: its cache lives under the state root
 
     def invalidate(self) -> None:
         """Forget the list (a token came or went)."""
@@ -197,3 +203,20 @@ class CertificateDirectory:
                 if cert.thumbprint == wanted:
                     return cert
         raise KysoError("CERT_NOT_FOUND", {"thumbprint": wanted})
+
+    async def check_status(self, cert: TokenCertificate, purpose: Purpose) -> CertStatus:
+        """Before any prompt: refuse a certificate that is expired, not yet valid, not for
+        ``purpose`` or revoked (its code); otherwise its revocation status, good or unknown
+        (at most 3 s of network; unknown is shown in the consent, not a block)."""
+        # Imported at first use: revocation checking (pyhanko-certvalidator) is not needed
+        # until a page asks to sign, so an idle agent does not load it (bench/footprint.py).
+        from agent.signing.certstatus import StatusChecker, check_before_signing
+
+        if self._status is None:
+            self._status = StatusChecker()
+        # CA certificates on the tokens are the likeliest issuers (no download needed).
+        issuers = [c.info.der for c in await self.all() if c.info.is_ca]
+        status = await check_before_signing(self._status, cert.info.der, purpose, issuers)
+        if status.status == "unknown":
+            log.warning("revocation status of %s unknown: %s", cert.thumbprint[:16], status.reason)
+        return status

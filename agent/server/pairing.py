@@ -72,5 +72,4 @@ class Pairing:
             core.session_origins.add(origin)
             return True
         core.denied_origins.add(origin)
-        self.guard.refused(origin, time.monotonic())
         return False

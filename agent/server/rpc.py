@@ -1,27 +1,45 @@
 """JSON-RPC 2.0 framing and parameter validation for protocol v1. Pure logic, no I/O.
 
 Every method's params have a JSON Schema in ``agent/server/schema/<method>.json``; a request is
-validated before anything else looks at it. Errors travel as ``{"code": rpc_code, "message":
+validated before anything else looks at it. Validation fails fast, so that one message cannot
+freeze the agent: a big frame is counted before it is parsed, the params' shape (depth, number of
+values, array lengths against ``maxItems``) is checked before jsonschema runs, and jsonschema
+reports its first error only (collecting every error of a 40 000-item batch took seconds). Errors travel as ``{"code": rpc_code, "message":
 English message, "data": KysoError.to_dict()}`` so pages can show Vietnamese text and the
 stable code.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import KysoError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 RequestId = str | int
 # Names a PIN could hide under. A page must never send a PIN: the agent asks for it itself.
 PIN_KEYS = frozenset({"pin", "user_pin", "userpin", "pincode", "pin_code", "so_pin", "puk"})
+
+# Frames above this size are counted before json.loads: parsing is cheap per byte for a document
+# in base64, but 66 MB of tiny values ("[],[],...") took 8.7 s and 1.6 GB, holding the GIL (a
+# thread would not help). Below it the worst parse is a few milliseconds.
+COUNT_ABOVE_CHARS = 128 * 1024
+# "[", "{" and "," in one message. A full 1000-item sign.batch has about 6 000 (plus commas in its
+# labels); 50 000 tiny values still parse in a few milliseconds.
+MAX_JSON_TOKENS = 50_000
+# The params of every method are at most 4 levels deep and a full batch has ~6 000 values.
+MAX_DEPTH = 16
+MAX_VALUES = 20_000
+# Params with more values than this are validated in a worker thread: jsonschema is pure Python,
+# so the event loop gets the GIL back every few milliseconds instead of waiting for the end.
+OFF_LOOP_VALUES = 1_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,9 @@ class RpcFailure(Exception):
 def parse_request(text: str | bytes) -> RpcRequest | None:
     """Read one message. Returns None for a notification (no id: JSON-RPC forbids a reply);
     raises :class:`RpcFailure` for malformed JSON or an invalid envelope."""
+    if len(text) > COUNT_ABOVE_CHARS and _json_tokens(text) > MAX_JSON_TOKENS:
+        detail = f"too many JSON values in one message (at most {MAX_JSON_TOKENS})"
+        raise RpcFailure(None, KysoError("PROTOCOL_INVALID_REQUEST", {"detail": detail}))
     try:
         message = json.loads(text)
     except (ValueError, RecursionError):
@@ -84,6 +105,13 @@ def parse_request(text: str | bytes) -> RpcRequest | None:
     return RpcRequest(request_id, method, params)
 
 
+def _json_tokens(text: str | bytes) -> int:
+    """Containers and separators: a bound on the values json.loads would build (C-speed count)."""
+    if isinstance(text, bytes):
+        return text.count(b"[") + text.count(b"{") + text.count(b",")
+    return text.count("[") + text.count("{") + text.count(",")
+
+
 def _valid_id(value: Any) -> bool:
     if isinstance(value, bool):
         return False
@@ -92,22 +120,12 @@ def _valid_id(value: Any) -> bool:
     return isinstance(value, str) and len(value) <= 128
 
 
-def find_pin(params: Any, depth: int = 0) -> bool:
-    """True when any key at any depth looks like a PIN."""
-    if depth > 32:
-        return False
-    if isinstance(params, dict):
-        return any(
-            (isinstance(k, str) and k.lower() in PIN_KEYS) or find_pin(v, depth + 1)
-            for k, v in params.items()
-        )
-    if isinstance(params, list):
-        return any(find_pin(v, depth + 1) for v in params[:10_000])
-    return False
-
-
 @cache
 def _validator(method: str) -> Draft202012Validator:
+    # jsonschema is imported at the first request that has params, not at start: it is a
+    # tenth of a second and 2.6 MB an idle agent does not need (bench/footprint.py).
+    from jsonschema import Draft202012Validator
+
     text = resources.files("agent.server").joinpath("schema", f"{method}.json").read_text()
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)
@@ -119,19 +137,64 @@ def has_schema(method: str) -> bool:
     return resources.files("agent.server").joinpath("schema", f"{method}.json").is_file()
 
 
-def validate_params(method: str, params: dict[str, Any]) -> None:
-    """Raise PIN_NOT_ACCEPTED when a PIN was sent, PARAMS_INVALID when the schema says no."""
-    if find_pin(params):
-        raise KysoError("PIN_NOT_ACCEPTED")
+def _invalid(where: str, detail: str) -> KysoError:
+    # Never echo a whole document back: schema messages can quote the offending value.
+    detail = detail if len(detail) <= 200 else detail[:200] + "…"
+    return KysoError("PARAMS_INVALID", {"detail": f"{where}: {detail}", "path": where})
+
+
+def check_shape(method: str, params: dict[str, Any]) -> int:
+    """The cheap checks, each failing at once: top-level arrays against their ``maxItems``,
+    then one bounded walk for a PIN (PIN_NOT_ACCEPTED), nesting deeper than MAX_DEPTH or more
+    than MAX_VALUES values (PARAMS_INVALID). Returns the number of values."""
+    properties = _validator(method).schema.get("properties", {})
+    for name, value in params.items():
+        most = (properties.get(name) or {}).get("maxItems")
+        if isinstance(value, list) and most is not None and len(value) > most:
+            raise _invalid(name, f"at most {most} items (got {len(value)})")
+    count = 1
+    stack: list[tuple[Any, int]] = [(params, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth >= MAX_DEPTH:
+            raise _invalid("params", f"nested too deeply (at most {MAX_DEPTH} levels)")
+        # Counted before anything is pushed: a list of 90 000 values costs one len().
+        count += len(value)
+        if count > MAX_VALUES:
+            raise _invalid("params", f"too many values (at most {MAX_VALUES})")
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict):
+            for key in value:
+                if isinstance(key, str) and key.lower() in PIN_KEYS:
+                    raise KysoError("PIN_NOT_ACCEPTED")
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return count
+
+
+def check_schema(method: str, params: dict[str, Any]) -> None:
+    """PARAMS_INVALID with the first error jsonschema finds (never every error: on a big
+    message collecting them all is what froze the agent)."""
     validator = _validator(method)
-    if validator.is_valid(params):  # the common case, without collecting errors
-        return
-    error = best_match(validator.iter_errors(params))
+    error = next(validator.iter_errors(params), None)
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "params"
-        # Never echo a whole document back: schema messages can quote the offending value.
-        detail = error.message if len(error.message) <= 200 else error.message[:200] + "…"
-        raise KysoError("PARAMS_INVALID", {"detail": f"{where}: {detail}", "path": where})
+        raise _invalid(where, error.message)
+
+
+def validate_params(method: str, params: dict[str, Any]) -> None:
+    """Raise PIN_NOT_ACCEPTED when a PIN was sent, PARAMS_INVALID when the params' shape or the
+    schema says no. Runs where it is called; see :func:`validate_params_async`."""
+    check_shape(method, params)
+    check_schema(method, params)
+
+
+async def validate_params_async(method: str, params: dict[str, Any]) -> None:
+    """:func:`validate_params`, with the schema check of big params in a worker thread so that
+    other pages' calls are answered meanwhile."""
+    if check_shape(method, params) > OFF_LOOP_VALUES:
+        await asyncio.to_thread(check_schema, method, params)
+    else:
+        check_schema(method, params)
 
 
 def result_message(request_id: RequestId, result: Any) -> str:

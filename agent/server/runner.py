@@ -1,7 +1,11 @@
 """Start and stop the agent: choose the port, bind loopback only, TLS, and clean shutdown.
 
-``serve(settings)`` returns a :class:`RunningAgent` so that whoever owns the process (the CLI's
-``kyso-agent run`` or the tray) keeps its own event loop and decides when to stop.
+``serve(settings, services=...)`` returns a :class:`RunningAgent` so that whoever owns the
+process (the CLI's ``kyso-agent run`` or the tray) keeps its own event loop and decides when to
+stop. The caller builds the services (token service, prompter): the server knows the UI only
+through :class:`~agent.ui.api.Prompter`. Every listening socket is served by
+:class:`~agent.server.listener.GuardedSite`: a connection cap, the same-OS-user check before
+TLS, and deadlines for the handshake and the request headers.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import ssl
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiohttp import web
 
@@ -23,33 +26,16 @@ from agent.server.app import CORE_KEY, create_app
 from agent.server.approvals import ApprovalStore
 from agent.server.audit import AuditLog
 from agent.server.context import Services
+from agent.server.listener import GuardedSite, PeerCheck, effective_cap
+from agent.server.peercred import same_user
 from agent.server.ping import bind_ping, create_ping_app
+from agent.tokens.service import TokenService
 from agent.ui.api import Prompter
 
 log = logging.getLogger(__name__)
 
 IPV4 = "127.0.0.1"
 IPV6 = "::1"
-
-
-def make_prompter(spec: str, *, timeout_seconds: float | None = None) -> Prompter:
-    """The prompter named by a setting: ``dialog``, ``terminal`` or ``scripted:FILE``."""
-    if spec.startswith("scripted:"):
-        from agent.ui.scripted import ScriptedPrompter
-
-        return ScriptedPrompter(Path(spec.split(":", 1)[1]), timeout_seconds=timeout_seconds)
-    try:
-        if spec == "terminal":
-            from agent.ui.terminal import TerminalPrompter
-
-            return TerminalPrompter()
-        from agent.ui.dialogs import DialogPrompter
-
-        return DialogPrompter()
-    except ImportError as exc:
-        raise KysoError("PROMPTER_UNAVAILABLE", {"prompter": spec, "detail": str(exc)}) from exc
-    except Exception as exc:  # e.g. no display for tkinter
-        raise KysoError("PROMPTER_UNAVAILABLE", {"prompter": spec, "detail": str(exc)}) from exc
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -116,6 +102,8 @@ class RunningAgent:
     ready_seconds: float
     ping_port: int | None = None  # the plain-http ping (None: off or its port was taken)
     ping_runner: web.AppRunner | None = field(default=None, repr=False)
+    # Every listener (HTTPS, then ping): open and refused connection counts, for doctor and tests.
+    sites: tuple[GuardedSite, ...] = field(default=(), repr=False)
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -155,50 +143,67 @@ def _tls_context() -> ssl.SSLContext:
     return ssl_context(cert)
 
 
-async def build_services(settings: Settings, prompter: Prompter | None = None) -> Services:
-    """The real services for ``settings``: token layer, prompter, approvals, audit log."""
-    from agent.runtime import build_token_service
+def make_services(tokens: TokenService, prompter: Prompter) -> Services:
+    """The server's services around the token service and prompter its caller chose (the
+    composition root, ``agent.cli.compose``): the server never picks a concrete prompter."""
+    return Services(tokens, prompter, ApprovalStore(), AuditLog())
 
-    tokens = build_token_service(list(settings.pkcs11_modules))
-    await tokens.start()
+
+def _file_limit() -> int:
+    """The soft open-file limit (1 024 on most Linux desktops; none on Windows)."""
     try:
-        chosen = prompter or make_prompter(
-            settings.prompter, timeout_seconds=settings.prompt_timeout_seconds
-        )
-    except BaseException:
-        await tokens.close()
-        raise
-    return Services(tokens, chosen, ApprovalStore(), AuditLog())
+        import resource
+    except ImportError:  # Windows has no such limit: the configured cap stands
+        return 1 << 20
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
-async def _start_ping(port: int) -> tuple[int | None, web.AppRunner | None]:
-    """Serve the plain-http ping on ``port`` (0: off); never fails start-up."""
+async def _start_ping(
+    settings: Settings, cap: int, peer_check: PeerCheck
+) -> tuple[int | None, web.AppRunner | None, list[GuardedSite]]:
+    """Serve the plain-http ping on its port (0: off); never fails start-up."""
+    port = settings.ping_port
     if port == 0:
-        return None, None
+        return None, None, []
     sockets = bind_ping(port, (IPV4, IPV6), _listen)
     if not sockets:
-        return None, None
+        return None, None, []
     runner = web.AppRunner(
-        create_ping_app(port), handle_signals=False, access_log=None, shutdown_timeout=1.0
+        create_ping_app(port),
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=1.0,
+        keepalive_timeout=settings.idle_timeout_seconds,
     )
     await runner.setup()
+    sites = []
     for sock in sockets:
-        await web.SockSite(runner, sock).start()
+        site = GuardedSite(
+            runner,
+            sock,
+            cap=cap,
+            header_timeout=settings.header_timeout_seconds,
+            peer_check=peer_check,
+        )
+        await site.start()
+        sites.append(site)
     log.info("plain-http ping at http://127.0.0.1:%d/v1/ping", port)
-    return port, runner
+    return port, runner, sites
 
 
 async def serve(
     settings: Settings,
     *,
-    services: Services | None = None,
+    services: Services,
+    owns_tokens: bool = False,
     tls: ssl.SSLContext | None = None,
+    peer_check: PeerCheck = same_user,
 ) -> RunningAgent:
-    """Start the agent and return once it accepts connections."""
+    """Start the agent and return once it accepts connections. ``owns_tokens``: the agent closes
+    the (started) token service when it stops, also when start-up fails. ``peer_check(peer,
+    ours)`` says whether an accepted connection comes from our OS user (a seam for tests)."""
     started = time.perf_counter()
-    owns_tokens = services is None
-    if services is None:
-        services = await build_services(settings)
     try:
         context = tls or _tls_context()
         port, sockets = bind_loopback(settings.candidate_ports)
@@ -208,12 +213,31 @@ async def serve(
         raise
     app = create_app(settings, services)
     app[CORE_KEY].port = port
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+    # keepalive_timeout: aiohttp's default (3 630 s) let half-sent requests pile up for an hour.
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=5.0,
+        keepalive_timeout=settings.idle_timeout_seconds,
+    )
     await runner.setup()
+    cap = effective_cap(settings.max_tcp_connections, _file_limit())
+    sites = []
     for sock in sockets:
-        await web.SockSite(runner, sock, ssl_context=context).start()
+        site = GuardedSite(
+            runner,
+            sock,
+            cap=cap,
+            header_timeout=settings.header_timeout_seconds,
+            ssl_context=context,
+            peer_check=peer_check,
+        )
+        await site.start()
+        sites.append(site)
     hosts = tuple(s.getsockname()[0] for s in sockets)
-    ping_port, ping_runner = await _start_ping(settings.ping_port)
+    # The ping needs few connections: a page pings once when the WebSocket fails.
+    ping_port, ping_runner, ping_sites = await _start_ping(settings, max(4, cap // 8), peer_check)
     app[CORE_KEY].ping_port = ping_port
     agent = RunningAgent(
         port,
@@ -224,6 +248,7 @@ async def serve(
         time.perf_counter() - started,
         ping_port=ping_port,
         ping_runner=ping_runner,
+        sites=(*sites, *ping_sites),
     )
     if settings.scripted_prompter:
         log.warning(

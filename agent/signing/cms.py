@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
@@ -63,7 +64,7 @@ def signature_mechanism(algorithm: SignatureAlgorithm) -> algos.SignedDigestAlgo
     return algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
 
 
-class _DelegatingCmsSigner(PyHankoSigner):
+class DelegatingCmsSigner(PyHankoSigner):
     """pyHanko's CMS builder with the raw signature produced by a Kyso Signer."""
 
     def __init__(
@@ -84,10 +85,21 @@ class _DelegatingCmsSigner(PyHankoSigner):
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
     ) -> bytes:
-        """Sign the DER of the signed attributes with the token (ECDSA comes back DER)."""
-        if dry_run:  # pragma: no cover — only PDF size estimation uses dry runs
-            raise NotImplementedError("dry runs are not used for CMS")
+        """Sign the DER of the signed attributes with the token (ECDSA comes back DER).
+
+        A dry run (PDF signing sizes its placeholder with one) gets zeros as long as the
+        longest signature the key can make, without touching the token."""
+        if dry_run:
+            return bytes(_max_signature_size(self._kyso_signer.certificate))
         return await self._kyso_signer.sign(data, self._algorithm)
+
+
+def _max_signature_size(cert: CertificateInfo) -> int:
+    public_key = cert.certificate.public_key()
+    key_size = int(getattr(public_key, "key_size", 0)) or 4096
+    if cert.key_type == "EC":  # DER SEQUENCE of two INTEGERs, each up to one byte longer
+        return 2 * ((key_size + 7) // 8 + 3) + 3
+    return (key_size + 7) // 8
 
 
 def _choose_algorithm(
@@ -120,6 +132,7 @@ async def sign_cms(
     algorithm: SignatureAlgorithm | None = None,
     signing_time: dt.datetime | None = None,
     extra_certs: tuple[bytes, ...] = (),
+    timestamp_url: str | None = None,
 ) -> bytes:
     """Make a CMS SignedData (DER) over ``data`` or over a precomputed ``digest`` of it.
 
@@ -127,28 +140,52 @@ async def sign_cms(
     give a detached signature, since the content is not at hand. ``algorithm`` picks e.g.
     RSA-PSS; by default PKCS#1 v1.5 for RSA keys and ECDSA for EC keys. ``extra_certs`` (DER)
     are embedded next to the signer's certificate, e.g. the issuing CA, to help verifiers.
+    With ``timestamp_url`` (an RFC 3161 authority) the signature gets a signature-timestamp
+    unsigned attribute (CAdES-T); TIMESTAMP_UNAVAILABLE when the authority does not answer.
     """
     if (data is None) == (digest is None):
         raise KysoError("INPUT_INVALID", {"detail": "give either the data or its digest"})
     chosen = _choose_algorithm(signer, hash_name, algorithm)
-    pyhanko_signer = _DelegatingCmsSigner(signer, chosen, tuple(extra_certs))
+    pyhanko_signer = DelegatingCmsSigner(signer, chosen, tuple(extra_certs))
     attrs = PdfCMSSignedAttributes(signing_time=signing_time or dt.datetime.now(dt.UTC))
-    if data is not None:
-        content_info = await pyhanko_signer.async_sign_general_data(
-            data, hash_name, detached=detached, signed_attr_settings=attrs
+    timestamper = None
+    if timestamp_url:
+        from pyhanko.sign.timestamps import HTTPTimeStamper
+
+        timestamper = HTTPTimeStamper(timestamp_url, timeout=10)
+    try:
+        content_info = await _sign_content(
+            pyhanko_signer, chosen, data, digest, detached, hash_name, attrs, timestamper
         )
-    else:
-        assert digest is not None
-        if not detached:
-            raise KysoError(
-                "INPUT_INVALID",
-                {"detail": "an attached signature needs the data itself, not its digest"},
-            )
-        check_digest(chosen, digest)
-        content_info = await pyhanko_signer.async_sign(
-            digest, hash_name, is_pdf_sig=False, signed_attr_settings=attrs
-        )
+    except OSError as exc:  # pyHanko's TimestampRequestError is an IOError
+        raise KysoError("TIMESTAMP_UNAVAILABLE", {"url": timestamp_url or ""}) from exc
     return content_info.dump()
+
+
+async def _sign_content(
+    pyhanko_signer: DelegatingCmsSigner,
+    chosen: SignatureAlgorithm,
+    data: bytes | None,
+    digest: bytes | None,
+    detached: bool,
+    hash_name: str,
+    attrs: PdfCMSSignedAttributes,
+    timestamper: Any,
+) -> cms.ContentInfo:
+    if data is not None:
+        return await pyhanko_signer.async_sign_general_data(
+            data, hash_name, detached=detached, signed_attr_settings=attrs, timestamper=timestamper
+        )
+    assert digest is not None
+    if not detached:
+        raise KysoError(
+            "INPUT_INVALID",
+            {"detail": "an attached signature needs the data itself, not its digest"},
+        )
+    check_digest(chosen, digest)
+    return await pyhanko_signer.async_sign(
+        digest, hash_name, is_pdf_sig=False, signed_attr_settings=attrs, timestamper=timestamper
+    )
 
 
 @dataclass(frozen=True)

@@ -13,4 +13,37 @@ class ConsentItem:
 
     title: str  # e.g. "Hồ sơ 600 — Báo tăng lao động (D02-TS)"
     lines: tuple[tuple[str, str], ...] = ()  # (label, value) pairs: unit, MST, period, records...
-    sha256: str = ""  # hex digest of the exact bytes signed
+    sha256: str = ""  # hex digest of the bytes the page sent
+    # Which file the hash is of, "vi / en" (e.g. the dossier before signing); empty: the default
+    # "Mã băm SHA-256 của tệp gửi ký / SHA-256 of the file sent for signing".
+    sha256_label: str = ""
+    # The tax code of the unit the document is for (a dossier's MaSoThue); empty: taken from a
+    # "MST" / "Mã số thuế" line, if any. Compared with the certificate's MST before signing.
+    mst: str = ""
+
+
+_MST_LABELS = ("mst", "mã số thuế", "mã số thuế đơn vị")
+
+
+def document_msts(items: tuple[ConsentItem, ...] | list[ConsentItem]) -> tuple[str, ...]:
+    """The tax codes the documents name, each once, in order (from ``mst`` or an MST line)."""
+    found: list[str] = []
+    for item in items:
+        values = [item.mst] if item.mst else []
+        values += [
+            v for label, v in item.lines if label.split(" / ")[0].strip().lower() in _MST_LABELS
+        ]
+        for value in values:
+            value = value.strip()
+            if value and value not in found:
+                found.append(value)
+    return tuple(found)
+
+
+def mst_mismatch(certificate_mst: str | None, items: tuple[ConsentItem, ...]) -> str | None:
+    """The first document MST that differs from the certificate's, or None when they agree
+    (or either side has none: a personal certificate, a document without a unit)."""
+    if not certificate_mst:
+        return None
+    mine = certificate_mst.strip()
+    return next((m for m in document_msts(items) if m != mine), None)

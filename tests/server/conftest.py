@@ -28,8 +28,15 @@ PIN = "123456"
 
 def make_settings(**overrides: Any) -> Settings:
     """Settings as if given on the command line (port 0 = any free port; no plain-http ping
-    unless a test asks for one, so tests never take the real ping port 27442)."""
-    layer = {"port": 0, "ping_port": 0, "allowed_origins": [ORIGIN], **overrides}
+    unless a test asks for one, so tests never take the real ping port 27442). The test portal
+    is configured for sign.hash, which is off by default (tests/server/test_raw_hash.py)."""
+    layer = {
+        "port": 0,
+        "ping_port": 0,
+        "allowed_origins": [ORIGIN],
+        "sign_hash_origins": [ORIGIN],
+        **overrides,
+    }
     return merge_layers({"command line": parse_layer(layer, code="CONFIG_INVALID", path="test")})
 
 

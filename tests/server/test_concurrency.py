@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from agent.server.app import CORE_KEY
 from tests.conftest import cert_thumbprint
 from tests.server.conftest import ORIGIN
 
@@ -45,6 +46,30 @@ def code(reply: dict) -> str:
     return "OK" if "result" in reply else reply["error"]["data"]["code"]
 
 
+async def until(condition, timeout: float = 30) -> None:
+    """Wait until ``condition()`` holds, re-checking between event-loop turns: sequencing by
+    the state the test needs, never by a guess of how long something takes."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+class GatedConsent:
+    """A spy on the real scripted prompter's consent question: records who is asked and holds
+    every answer until the test opens the gate (a user who has not clicked yet)."""
+
+    def __init__(self, prompter) -> None:
+        self.asked: list[str] = []
+        self.open = asyncio.Event()
+        self._answer = prompter.consent
+        prompter.consent = self.consent
+
+    async def consent(self, request) -> bool:
+        self.asked.append(request.origin)
+        await self.open.wait()
+        return await self._answer(request)
+
+
 async def test_fifty_concurrent_clients_each_get_their_own_signature(demo, harness) -> None:
     await harness.start(max_queue=64, max_pending_per_origin=64)
     clients = await asyncio.gather(*(harness.client() for _ in range(50)))
@@ -61,13 +86,19 @@ async def test_fifty_concurrent_clients_each_get_their_own_signature(demo, harne
 
 async def test_queue_is_bounded_then_busy(demo, harness) -> None:
     await harness.start(max_queue=1, max_pending_per_origin=10)
-    harness.prompter.path.write_text(
-        json.dumps({"consent": "allow", "pin": "123456", "delay_seconds": {"consent": 0.2}})
-    )
+    gate = GatedConsent(harness.prompter)
     clients = await asyncio.gather(*(harness.client() for _ in range(4)))
-    replies = await asyncio.gather(
-        *(c.request("sign.hash", sign_params(demo, i)) for i, c in enumerate(clients))
-    )
+    requests = [
+        asyncio.create_task(c.request("sign.hash", sign_params(demo, i)))
+        for i, c in enumerate(clients)
+    ]
+    # One request has the token (its consent is on screen), one waits its turn, the queue
+    # (max_queue=1) is full: the other two are told BUSY at once, while the user still reads.
+    await until(lambda: sum(r.done() for r in requests) == 2)
+    assert sorted(code(r.result()) for r in requests if r.done()) == ["BUSY", "BUSY"]
+    assert len(gate.asked) == 1
+    gate.open.set()
+    replies = await asyncio.gather(*requests)
     assert sorted(code(r) for r in replies) == ["BUSY", "BUSY", "OK", "OK"]
 
 
@@ -93,27 +124,34 @@ async def test_user_cancel_and_timeout_are_clean_errors(demo, harness) -> None:
 
 
 async def test_a_page_leaving_never_cancels_another_origins_operation(demo, harness) -> None:
-    await harness.start(allowed_origins=[ORIGIN, OTHER])
-    harness.prompter.path.write_text(
-        json.dumps({"consent": "allow", "pin": "123456", "delay_seconds": {"consent": 0.3}})
-    )
+    await harness.start(allowed_origins=[ORIGIN, OTHER], sign_hash_origins=[ORIGIN, OTHER])
+    gate = GatedConsent(harness.prompter)
+    limiter = harness.agent.runner.app[CORE_KEY].limiter
     first = await harness.client(ORIGIN)
     second = await harness.client(OTHER)
     a = asyncio.create_task(first.request("sign.hash", sign_params(demo, 1)))
-    await asyncio.sleep(0.05)
+    await until(lambda: gate.asked == [ORIGIN])  # the first page's consent is on screen
     b = asyncio.create_task(second.request("sign.hash", sign_params(demo, 2)))
-    await asyncio.sleep(0.05)
+    await until(lambda: limiter.pending(OTHER) == 1)
     c = await second.request("sign.hash", sign_params(demo, 3))
     assert code(c) == "ACTION_PENDING"  # the same page cannot stack a second request
+    gate.open.set()
     assert code(await a) == "OK" and code(await b) == "OK"
     # Now the other way round: the first page goes away mid-consent; the second still signs.
+    gate.open.clear()
+    asked = len(gate.asked)
     a = asyncio.create_task(first.request("sign.hash", sign_params(demo, 4)))
-    await asyncio.sleep(0.05)
+    await until(lambda: gate.asked[asked:] == [ORIGIN])
     b = asyncio.create_task(second.request("sign.hash", sign_params(demo, 5)))
-    await asyncio.sleep(0.05)
+    await until(lambda: limiter.pending(OTHER) == 1)
     await first.ws.close()
+    await until(lambda: limiter.pending(ORIGIN) == 0)  # its request stopped with the page
+    assert limiter.pending(OTHER) == 1 and not b.done()  # the other page's is still there
+    gate.open.set()
     assert code(await b) == "OK"
     await asyncio.gather(a, return_exceptions=True)
+    signed = [line for line in harness.audit_lines() if line["result"] == "OK"]
+    assert len(signed) == 3  # 1, 2 and 5; never 4
 
 
 async def test_restart_while_clients_are_connected(demo, harness) -> None:
@@ -163,10 +201,7 @@ async def test_tokens_changed_is_sent_to_every_page(demo, harness) -> None:
             env=env,
         )
     await harness.tokens.rescan()
-    for _ in range(100):
-        if all(len(c.notifications) >= 2 for c in clients):
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: all(len(c.notifications) >= 2 for c in clients))
     for client in clients:
         events = [
             (n["params"]["event"], n["params"]["token"]["label"])
@@ -202,11 +237,9 @@ async def test_pin_cache_logs_out_when_idle(demo, token_service) -> None:
         async with pool.key(cert, pins) as key:
             await key.sign_digest(digest_of(1), SignatureAlgorithm.RSA_PKCS1_SHA256)
     assert len(pins.requests) == 1 and pool.cached_tokens == 1
-    for _ in range(50):  # the idle timer fires by itself
-        if pool.cached_tokens == 0:
-            break
-        await asyncio.sleep(0.02)
-    assert pool.cached_tokens == 0
+    # The idle timer fires by itself. Wait for its logout to have finished, not merely begun:
+    # the cache forgets the key before the session is closed on the token.
+    await until(lambda: pool.cached_tokens == 0 and not pool._closing)
     async with pool.key(cert, pins):
         pass
     assert len(pins.requests) == 2  # logged out: the PIN is asked again

@@ -7,13 +7,16 @@ question it answers, so the number of ``pair`` records is the number of dialogs 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import stat
 import time
 
 import aiohttp
 import pytest
 
 from agent.server.app import PAIRING_KEY
+from agent.server.approvals import ApprovalStore
 from agent.server.origin import (
     MAX_PROMPTS_PER_WINDOW,
     PROMPT_WINDOW_SECONDS,
@@ -23,6 +26,7 @@ from agent.server.origin import (
     PairingRefusal,
     site_of,
 )
+from agent.server.pairing import MAX_PAIRING_WAITING
 
 
 @pytest.mark.parametrize(
@@ -117,3 +121,136 @@ async def test_an_unanswered_question_is_not_repeated_at_once(harness) -> None:
     guard = harness.agent.runner.app[PAIRING_KEY].guard
     later = time.monotonic() + UNANSWERED_RETRY_SECONDS + 1
     assert guard.refusal("https://busy.example", now=later) is None
+
+
+def test_a_question_a_full_window_ago_no_longer_counts() -> None:
+    guard = PairingGuard()
+    for _ in range(MAX_PROMPTS_PER_WINDOW):
+        guard.asking(now=0.0)
+    assert guard.refusal("https://next.example", now=PROMPT_WINDOW_SECONDS - 0.5) is (
+        PairingRefusal.TOO_MANY
+    )
+    assert guard.refusal("https://next.example", now=PROMPT_WINDOW_SECONDS) is None
+
+
+class GatedPairing:
+    """A spy on the real scripted prompter's pairing question that holds every answer until the
+    test opens the gate (the user has not clicked yet): sequencing without timing."""
+
+    def __init__(self, prompter) -> None:
+        self.asked: list[str] = []
+        self.open = asyncio.Event()
+        self._answer = prompter.pair
+        prompter.pair = self.pair
+
+    async def pair(self, request):
+        self.asked.append(request.origin)
+        await self.open.wait()
+        return await self._answer(request)
+
+
+async def _until(condition) -> None:
+    """Wait for ``condition()`` to hold, checking between event-loop turns (no fixed sleep)."""
+    async with asyncio.timeout(20):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_the_live_agent_asks_at_most_a_few_questions_a_minute(harness) -> None:
+    # Every question answered "once" (no strikes against any site): the per-minute limit alone
+    # must stop the fifth site's question.
+    harness.prompter.path.write_text(json.dumps({"pair": "once"}))
+    await harness.start()
+    sites = [f"https://site{n}.example" for n in range(MAX_PROMPTS_PER_WINDOW + 1)]
+    for origin in sites[:-1]:
+        client = await harness.client(origin)
+        assert (await client.call("agent.info"))["origin"] == origin
+    assert await _refused(harness, sites[-1])
+    assert [p.summary for p in harness.prompter.prompts if p.kind == "pair"] == sites[:-1]
+
+
+async def test_waiting_origins_are_bounded(harness) -> None:
+    # While one question is on screen, distinct origins queue for theirs; past the bound a new
+    # one is refused at once instead of holding a connection (and memory) open.
+    gate = GatedPairing(harness.prompter)
+    harness.prompter.path.write_text(json.dumps({"pair": "deny"}))
+    await harness.start()
+    pairing = harness.agent.runner.app[PAIRING_KEY]
+    waiting = [
+        asyncio.create_task(harness.raw_ws(f"https://w{n}.example{n}"))
+        for n in range(MAX_PAIRING_WAITING)
+    ]
+    await _until(lambda: len(pairing._pending) == MAX_PAIRING_WAITING)
+    assert len(gate.asked) == 1  # one dialog at a time: the others wait their turn
+    assert await _refused(harness, "https://one-too-many.example")
+    assert "https://one-too-many.example" not in gate.asked
+    gate.open.set()
+    for ws in await asyncio.gather(*waiting):
+        msg = await ws.receive(timeout=10)
+        assert (msg.data, msg.extra) == (4403, "ORIGIN_NOT_ALLOWED")
+
+
+async def test_a_waiter_going_away_does_not_spoil_the_answer_for_the_others(harness) -> None:
+    # Two connections from one origin share one question. The second page leaves (its handler
+    # is cancelled): the first must still get the user's answer, and the approval is kept.
+    gate = GatedPairing(harness.prompter)
+    await harness.start()
+    pairing = harness.agent.runner.app[PAIRING_KEY]
+    origin = "https://shared.example"
+    first = asyncio.create_task(pairing.ask(origin))
+    await _until(lambda: gate.asked == [origin])
+    second = asyncio.create_task(pairing.ask(origin))
+    await asyncio.sleep(0)  # let it start waiting on the shared question
+    second.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    gate.open.set()
+    assert await first is True
+    assert origin in harness.approvals
+    # And the other way round: the page that caused the question leaves; the others get "no"
+    # at once rather than waiting forever, and nothing is approved.
+    gate.open.clear()
+    other = "https://leaver.example"
+    asker = asyncio.create_task(pairing.ask(other))
+    await _until(lambda: gate.asked[-1:] == [other])
+    follower = asyncio.create_task(pairing.ask(other))
+    await asyncio.sleep(0)
+    asker.cancel()
+    assert await asyncio.wait_for(follower, 10) is False
+    assert other not in harness.approvals
+
+
+# ---- the user's "always allow" answers, on disk --------------------------------------------------
+
+
+def test_approvals_are_kept_exactly_and_survive_a_restart(tmp_path) -> None:
+    path = tmp_path / "approvals.json"
+    store = ApprovalStore(path)
+    store.add("HTTPS://Portal.Example:443")  # the browser's spelling is normalised
+    assert "https://portal.example" in store
+    for lookalike in ("https://portal.example.evil.com", "https://portal.example:8443"):
+        assert lookalike not in store
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # only this user may read or change it
+    again = ApprovalStore(path)
+    assert again.origins == ("https://portal.example",)
+    assert again.remove("https://PORTAL.example") is True
+    assert ApprovalStore(path).origins == ()
+    assert again.remove("https://portal.example") is False
+
+
+def test_a_hand_edited_file_is_read_normalised(tmp_path) -> None:
+    path = tmp_path / "approvals.json"
+    path.write_text(json.dumps({"version": 1, "origins": {"HTTPS://Portal.Example:443": {}}}))
+    assert ApprovalStore(path).origins == ("https://portal.example",)
+
+
+def test_a_damaged_approvals_file_is_kept_aside_not_overwritten(tmp_path) -> None:
+    path = tmp_path / "approvals.json"
+    damaged = b'{"origins": {"https://a.example": '  # cut short by a crash or a bad edit
+    path.write_bytes(damaged)
+    store = ApprovalStore(path)
+    assert store.origins == ()  # the worst case: the user is asked again
+    store.add("https://b.example")
+    aside = list(tmp_path.glob("approvals.json.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == damaged
+    assert ApprovalStore(path).origins == ("https://b.example",)

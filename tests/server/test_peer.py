@@ -5,15 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import pwd
-import shutil
 import socket
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
-
-import pytest
 
 from agent.server.peercred import parse_proc_net_tcp, peer_uid, read_peer_uid, same_user
 
@@ -58,64 +50,3 @@ def test_a_real_connection_from_this_process_is_ours() -> None:
                     assert same_user(peer, conn.getsockname())
                     assert not same_user(None, conn.getsockname())
                 del client
-
-
-PROBE = r"""
-import socket, ssl, sys
-port, cafile = int(sys.argv[1]), sys.argv[2]
-ctx = ssl.create_default_context(cafile=cafile)
-with socket.create_connection(("127.0.0.1", port)) as raw:
-    with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
-        s.sendall(b"GET /v1/info HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % port)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-print(data.split(b"\r\n", 1)[0].decode())
-print("PEER_USER_MISMATCH" in data.decode(errors="replace"))
-"""
-
-
-def _other_user() -> str:
-    """A second OS user for the terminal-server case (created once; needs root)."""
-    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
-        pytest.fail("this test needs root with useradd and runuser to create a second OS user")
-    name = "kysopeer"
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            check=True,
-            capture_output=True,
-        )
-    return name
-
-
-async def test_another_os_user_is_refused_and_we_are_not(agent, server_cert) -> None:
-    user = _other_user()
-    shared = Path(tempfile.mkdtemp(prefix="kyso-peer-"))
-    try:
-        shared.chmod(0o755)
-        ca = shared / "ca.pem"
-        shutil.copy(server_cert.ca_cert_path, ca)
-        ca.chmod(0o644)
-        (shared / "probe.py").write_text(PROBE)
-        argv = ["/usr/bin/python3", str(shared / "probe.py"), str(agent.port), str(ca)]
-        import asyncio
-
-        proc = await asyncio.create_subprocess_exec(
-            "runuser", "-u", user, "--", *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-        assert proc.returncode == 0, err.decode()
-        status, mismatch = out.decode().split("\n")[:2]
-        assert status.endswith("403 Forbidden") and mismatch == "True"
-        # The same probe as ourselves is answered.
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, *argv[1:], stdout=subprocess.PIPE
-        )
-        out, _ = await asyncio.wait_for(proc.communicate(), 30)
-        assert out.decode().startswith("HTTP/1.1 200")
-    finally:
-        shutil.rmtree(shared)
-    assert agent.prompter.prompts == []

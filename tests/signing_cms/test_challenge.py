@@ -11,7 +11,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
 from agent.errors import KysoError
 from agent.signing import challenge
@@ -162,26 +165,121 @@ async def test_validation_time_is_honoured(
 
 
 @pytest.mark.parametrize(
-    "mutation",
+    ("mutation", "code"),
     [
-        {"format": "web-eid:2"},
-        {"format": "web-eid:1.00"},
-        {"format": None},
-        {"algorithm": "HS256"},
-        {"algorithm": "none"},
-        {"signature": "***"},
-        {"unverifiedCertificate": ""},
-        {"unverifiedCertificate": "bm90IGEgY2VydA=="},
+        ({"format": "web-eid:2"}, "AUTH_TOKEN_INVALID"),
+        ({"format": "web-eid:1.00"}, "AUTH_TOKEN_INVALID"),
+        ({"format": None}, "AUTH_TOKEN_INVALID"),
+        ({"algorithm": "HS256"}, "AUTH_TOKEN_INVALID"),
+        ({"algorithm": "none"}, "AUTH_TOKEN_INVALID"),
+        ({"algorithm": 256}, "AUTH_TOKEN_INVALID"),
+        ({"signature": "***"}, "AUTH_TOKEN_INVALID"),
+        ({"signature": ""}, "AUTH_TOKEN_INVALID"),
+        ({"unverifiedCertificate": ""}, "AUTH_TOKEN_INVALID"),
+        ({"unverifiedCertificate": "bm90IGEgY2VydA=="}, "CERT_INVALID"),
     ],
 )
 async def test_malformed_tokens_get_a_stable_code(
-    token_service: Any, demo: dict[str, Any], trust: TrustStore, mutation: dict[str, Any]
+    token_service: Any,
+    demo: dict[str, Any],
+    trust: TrustStore,
+    mutation: dict[str, Any],
+    code: str,
 ) -> None:
     token: dict[str, Any] = {**await _token(token_service, demo, "org"), **mutation}
-    code = _code(
-        lambda: validate_auth_token(token, expected_origin=ORIGIN, nonce=NONCE, trust=trust)
+    assert (
+        _code(lambda: validate_auth_token(token, expected_origin=ORIGIN, nonce=NONCE, trust=trust))
+        == code
     )
-    assert code in {"AUTH_TOKEN_INVALID", "CERT_INVALID"}
+
+
+@pytest.mark.parametrize("token", [["web-eid:1.0"], "web-eid:1.0", None, 5])
+def test_a_token_that_is_not_an_object_is_refused(trust: TrustStore, token: Any) -> None:
+    assert (
+        _code(lambda: validate_auth_token(token, expected_origin=ORIGIN, nonce=NONCE, trust=trust))
+        == "AUTH_TOKEN_INVALID"
+    )
+
+
+async def test_the_portal_must_give_its_origin_and_nonce(
+    token_service: Any, demo: dict[str, Any], trust: TrustStore
+) -> None:
+    # A portal misconfigured with a URL instead of its origin, or that lost its nonce, gets a
+    # clear INPUT_INVALID, not a "bad signature" that would blame the user.
+    token = await _token(token_service, demo, "org")
+    for origin in (ORIGIN + "/", ORIGIN + "/dang-nhap", "dichvucong.kyso.test"):
+        assert (
+            _code(
+                lambda o=origin: validate_auth_token(
+                    token, expected_origin=o, nonce=NONCE, trust=trust
+                )
+            )
+            == "INPUT_INVALID"
+        ), origin
+    assert (
+        _code(lambda: validate_auth_token(token, expected_origin=ORIGIN, nonce="", trust=trust))
+        == "INPUT_INVALID"
+    )
+
+
+async def test_an_algorithm_that_does_not_fit_the_key_is_refused(
+    token_service: Any, demo: dict[str, Any], trust: TrustStore
+) -> None:
+    def check(token: dict[str, str]) -> str:
+        return _code(
+            lambda: validate_auth_token(token, expected_origin=ORIGIN, nonce=NONCE, trust=trust)
+        )
+
+    ec_token = await _token(token_service, demo, "ec")
+    for alg in ("RS256", "PS256", "ES384", "ES512"):
+        assert check({**ec_token, "algorithm": alg}) == "AUTH_SIGNATURE_INVALID", alg
+    rsa_token = await _token(token_service, demo, "org")
+    for alg in ("ES256", "PS256"):
+        assert check({**rsa_token, "algorithm": alg}) == "AUTH_SIGNATURE_INVALID", alg
+    # The same r and s written with a zero byte in front of s: the numbers are equal, but a
+    # JOSE signature has exactly one encoding (two 32-byte halves for ES256).
+    sig = base64.b64decode(ec_token["signature"])
+    padded = base64.b64encode(sig[:32] + b"\x00" + sig[32:]).decode()
+    assert check({**ec_token, "signature": padded}) == "AUTH_SIGNATURE_INVALID"
+
+
+def _software_token(key: ec.EllipticCurvePrivateKey, cert_der: bytes, jose: str) -> dict[str, str]:
+    """A token signed with a software key (to reach validator rules a demo token cannot)."""
+    hash_cls = {"ES256": hashes.SHA256, "ES384": hashes.SHA384}[jose]
+    der = key.sign(challenge.signed_data(jose, ORIGIN, NONCE), ec.ECDSA(hash_cls()))
+    r, s = decode_dss_signature(der)
+    size = (key.curve.key_size + 7) // 8
+    return {
+        "unverifiedCertificate": base64.b64encode(cert_der).decode(),
+        "algorithm": jose,
+        "signature": base64.b64encode(r.to_bytes(size, "big") + s.to_bytes(size, "big")).decode(),
+        "format": "web-eid:1.0",
+        "appVersion": "https://kyso.test/agent/0.1",
+    }
+
+
+def test_es384_is_bound_to_p384_and_signing_only_keys_cannot_log_in() -> None:
+    from .test_trust import _key_usage, usage_pki
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf, store = usage_pki(_key_usage("digital_signature"), leaf_key=key)
+    good = _software_token(key, leaf, "ES256")
+    assert validate_auth_token(good, expected_origin=ORIGIN, nonce=NONCE, trust=store).mst
+    # A P-256 key signing with SHA-384 is not ES384 (RFC 7518 binds ES384 to P-384).
+    confused = _software_token(key, leaf, "ES384")
+    assert (
+        _code(
+            lambda: validate_auth_token(confused, expected_origin=ORIGIN, nonce=NONCE, trust=store)
+        )
+        == "AUTH_SIGNATURE_INVALID"
+    )
+    # A certificate for signatures only (nonRepudiation) cannot authenticate.
+    leaf, store = usage_pki(_key_usage("content_commitment"), leaf_key=key)
+    token = _software_token(key, leaf, "ES256")
+    assert (
+        _code(lambda: validate_auth_token(token, expected_origin=ORIGIN, nonce=NONCE, trust=store))
+        == "CERT_KEY_USAGE"
+    )
 
 
 async def test_format_1_minor_versions_are_accepted(
@@ -225,6 +323,9 @@ def test_parse_token_refuses_non_objects() -> None:
     assert _code(lambda: challenge.parse_token("[1]")) == "AUTH_TOKEN_INVALID"
     assert _code(lambda: challenge.parse_token("{")) == "AUTH_TOKEN_INVALID"
     assert challenge.parse_token('{"format": "web-eid:1.0"}') == {"format": "web-eid:1.0"}
+    big = '{"format": "web-eid:1.0", "pad": "' + "A" * 70_000 + '"}'
+    assert _code(lambda: challenge.parse_token(big)) == "AUTH_TOKEN_INVALID"
+    assert _code(lambda: challenge.parse_token(big.encode())) == "AUTH_TOKEN_INVALID"
 
 
 async def test_action_nonce_binds_the_action(

@@ -181,6 +181,8 @@ def test_verify_xml_against_demo_ca_and_crl(
             "--pin-file",
             str(files["pin"]),
             "--json",
+            # sign-xml refuses these before the PIN; the override lets the verifier be tested.
+            *(["--allow-invalid-certificate"] if code else []),
         ]
     )
     assert status == 0
@@ -310,3 +312,42 @@ def test_generic_options_from_the_command_line(
     )
     assert code != 0
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "INPUT_INVALID"
+
+
+def test_ec_key_and_sha1_refused_before_the_pin_unless_allowed(
+    demo: dict[str, Any],
+    files: dict[str, Path],
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = []
+    original = StaticPinProvider.get_pin
+
+    async def counting(self: Any, request: Any) -> str | None:
+        asked.append(request.token_label)
+        return await original(self, request)
+
+    monkeypatch.setattr(StaticPinProvider, "get_pin", counting)
+    for extra, cert, code in (
+        ((), "ec", "XML_ECDSA_NOT_ACCEPTED"),
+        (("--hash", "sha1"), "org", "XML_SHA1_NOT_ACCEPTED"),
+    ):
+        status = main(
+            [
+                "sign-xml",
+                str(files["a"]),
+                "--cert",
+                cert_thumbprint(demo, cert),
+                "--pin-file",
+                str(files["pin"]),
+                "--json",
+                *extra,
+            ]
+        )
+        assert status != 0
+        assert json.loads(capsys.readouterr().out)["error"]["code"] == code
+    assert asked == [] and not (files["dir"] / "a_signed.xml").exists()
+    code, report = _sign(demo, files, "--allow-ecdsa", cert="ec", capsys=capsys)
+    assert code == 0 and report["signed"] == 2, report
+    signed = (files["dir"] / "a_signed.xml").read_bytes()
+    assert check_xml_signature(signed).signature_method.endswith("ecdsa-sha256")

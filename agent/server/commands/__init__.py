@@ -6,7 +6,7 @@ from agent.server.commands.auth import AuthChallenge
 from agent.server.commands.base import Command
 from agent.server.commands.batch import SignBatch
 from agent.server.commands.info import AgentInfo, CertificatesList, TokensList
-from agent.server.commands.sign import SignCms, SignHash, SignXml
+from agent.server.commands.sign import SignCms, SignHash, SignPdf, SignXml
 
 
 def command_table() -> dict[str, Command]:
@@ -19,6 +19,7 @@ def command_table() -> dict[str, Command]:
         SignXml(),
         SignCms(),
         SignHash(),
+        SignPdf(),
         SignBatch(),
     ]
     return {c.method: c for c in commands}

@@ -25,6 +25,7 @@ class AuthChallenge(Command):
             ctx,
             action=self.method,
             thumbprint=params.get("certificate"),
+            certificate_filter=params.get("certificate_filter"),
             prepared=prepared,
             sign=self._sign,
             purpose="auth",

@@ -10,16 +10,19 @@ from __future__ import annotations
 import abc
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from agent.errors import KysoError
 from agent.server.consent import summary
 from agent.server.context import CallContext, TimedPins
+from agent.signing.consent import mst_mismatch
 from agent.signing.signer import Signer, TokenSigner
+from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.module import TokenCertificate
-from agent.ui.api import CertificateChoice, ConsentItem, ConsentRequest
+from agent.ui.api import ConsentItem, ConsentRequest
+from agent.ui.picker import Candidate, CertificateFilter, plan_choice
 
 
 class Command(abc.ABC):
@@ -88,29 +91,46 @@ def usable(cert: TokenCertificate) -> bool:
 
 
 async def resolve_certificate(
-    ctx: CallContext, thumbprint: str | None, purpose: Literal["sign", "auth"]
+    ctx: CallContext,
+    thumbprint: str | None,
+    purpose: Literal["sign", "auth"],
+    certificate_filter: Mapping[str, Any] | None = None,
 ) -> TokenCertificate:
-    """The named certificate, or the one the user picks in the agent's window."""
+    """The named certificate, the one that fits the page's ``certificate_filter`` (when exactly
+    one does), or the one the user picks in the agent's window (grouped by token, the matching
+    one preselected)."""
     core = ctx.core
     if thumbprint:
         cert = await core.certs.find(thumbprint)
         check_usable(cert, purpose)
         return cert
-    candidates = [c for c in await core.certs.all(fresh=True) if usable(c)]
-    if not candidates:
+    # CA certificates stored beside the user's are no choice at all: not even listed.
+    shown = [c for c in await core.certs.all(fresh=True) if not c.info.is_ca]
+    plan = plan_choice(
+        ctx.origin,
+        (Candidate(c.info, c.token.label, c.token.serial, c.has_private_key) for c in shown),
+        CertificateFilter.from_params(certificate_filter),
+    )
+    if not plan.usable:
         tokens = await core.services.tokens.list_tokens()
         raise KysoError("CERT_NOT_FOUND" if tokens else "TOKEN_NOT_FOUND", {"thumbprint": ""})
-    choice = await core.ask(
-        core.services.prompter.choose_certificate(
-            CertificateChoice(ctx.origin, tuple(c.info for c in candidates))
-        )
-    )
+    choice = plan.chosen or await core.ask(core.services.prompter.choose_certificate(plan.choice))
     if choice is None:
         raise KysoError("USER_CANCELLED")
-    for cert in candidates:
-        if cert.thumbprint == choice.thumbprint:
+    for cert in shown:
+        if cert.thumbprint == choice.thumbprint and usable(cert):
             return cert
     raise KysoError("CERT_NOT_FOUND", {"thumbprint": choice.thumbprint})
+
+
+def check_mst(policy: str, cert: CertificateInfo, items: tuple[ConsentItem, ...]) -> None:
+    """Under ``mst_mismatch = "refuse"``, refuse a document for another unit than the
+    certificate's before any prompt (under "warn" the consent shows it in red)."""
+    other = mst_mismatch(cert.mst, items)
+    if other is not None and policy == "refuse":
+        raise KysoError(
+            "MST_MISMATCH", {"document_mst": other[:40], "certificate_mst": cert.mst or ""}
+        )
 
 
 @dataclass(frozen=True)
@@ -121,6 +141,8 @@ class Prepared:
     payload: Any
     sha256: str | None = None  # for the audit line (None for a batch: one line per item)
     count: int = 1
+    # Refuses a certificate the payload cannot be signed with, before consent and PIN.
+    check: Callable[[CertificateInfo], None] | None = None
 
 
 SignFn = Callable[[Signer, Prepared, CallContext], Awaitable[Any]]
@@ -135,6 +157,7 @@ async def run_signing(
     prepared: Prepared | PrepareFn,
     sign: SignFn,
     purpose: Literal["sign", "auth"] = "sign",
+    certificate_filter: Mapping[str, Any] | None = None,
 ) -> Any:
     """Limits, certificate, consent, PIN, signature — in that order, nothing skipped.
 
@@ -147,11 +170,21 @@ async def run_signing(
         if not isinstance(prepared, Prepared):
             prepared = await prepared()
         ctx.sha256 = prepared.sha256
-        cert = await resolve_certificate(ctx, thumbprint, purpose)
+        cert = await resolve_certificate(ctx, thumbprint, purpose, certificate_filter)
         ctx.thumbprint = cert.thumbprint
+        ctx.certificate = cert
+        # Expired, not yet valid, not for this purpose or revoked: refused before any prompt;
+        # revocation status unknown (offline, 3 s at most): a warning line in the consent.
+        status = await core.certs.check_status(cert, purpose)
+        if prepared.check is not None:  # e.g. a BHXH portal cannot verify ECDSA: say so now
+            prepared.check(cert.info)
+        from agent.signing.certstatus import consent_items  # at first use (footprint)
+
+        items = consent_items(prepared.items, status)
+        check_mst(core.settings.mst_mismatch, cert.info, items)
         async with core.queue.turn(cert.token.key):
             vi, en = summary(action, ctx.origin, prepared.count)
-            request = ConsentRequest(ctx.origin, action, vi, en, cert.info, prepared.items)
+            request = ConsentRequest(ctx.origin, action, vi, en, cert.info, items)
             if not await core.ask(core.services.prompter.consent(request)):
                 raise KysoError("USER_CANCELLED")
             try:

@@ -6,12 +6,13 @@ import logging
 from typing import Any
 
 from agent.errors import KysoError
-from agent.server.audit import AuditRecord
+from agent.server.audit import AuditRecord, call_record
 from agent.server.commands.base import Command, Prepared, run_signing
-from agent.server.commands.sign import PREPARE, SIGN
+from agent.server.commands.payloads import Payload, prepare_payload
 from agent.server.context import CallContext
 from agent.server.rpc import error_body
 from agent.signing.signer import Signer
+from agent.tokens.certinfo import CertificateInfo
 
 log = logging.getLogger(__name__)
 
@@ -29,62 +30,68 @@ class SignBatch(Command):
         limit = ctx.core.settings.max_document_bytes
 
         async def prepare() -> Prepared:
-            prepared_items = []
+            payloads: list[Payload] = []
             total = 0
             for index, item in enumerate(params["items"]):
                 try:
-                    consent_item, payload, digest = await PREPARE[item["kind"]](item, limit)
+                    payload = await prepare_payload(item["kind"], item, ctx)
                 except KysoError as exc:
                     exc.details.setdefault("item", index)
                     raise
-                total += len(payload[0]) if item["kind"] == "xml" else 0
+                total += payload.size
                 if total > limit:
                     raise KysoError("DOCUMENT_TOO_LARGE", {"size": total, "limit": limit})
-                prepared_items.append((item["kind"], consent_item, payload, digest))
+                payloads.append(payload)
+
+            def check(certificate: CertificateInfo) -> None:
+                for payload in payloads:
+                    payload.check_certificate(certificate)
+
             return Prepared(
-                tuple(p[1] for p in prepared_items),
-                (prepared_items, bool(params.get("stop_on_error", False))),
-                count=len(prepared_items),
+                tuple(p.item for p in payloads),
+                (tuple(payloads), bool(params.get("stop_on_error", False))),
+                count=len(payloads),
+                check=check,
             )
 
         return await run_signing(
             ctx,
             action=self.method,
             thumbprint=params.get("certificate"),
+            certificate_filter=params.get("certificate_filter"),
             prepared=prepare,
             sign=self._sign_all,
         )
 
     @staticmethod
     async def _sign_all(signer: Signer, prepared: Prepared, ctx: CallContext) -> Any:
-        items, stop_on_error = prepared.payload
+        payloads: tuple[Payload, ...]
+        payloads, stop_on_error = prepared.payload
         audit = ctx.core.services.audit
         results: list[dict[str, Any]] = []
         failed = False
-        for index, (kind, _item, payload, digest) in enumerate(items):
+        for index, payload in enumerate(payloads):
+            error: KysoError | None = None
             if failed and stop_on_error:
                 error = KysoError("BATCH_ITEM_SKIPPED")
-                results.append({"index": index, "ok": False, "error": error_body(error)})
-                audit.write(_record(ctx, error.code, digest, index))
-                continue
-            try:
-                result = await SIGN[kind](signer, payload)
-            except KysoError as exc:
-                failed = True
-                results.append({"index": index, "ok": False, "error": error_body(exc)})
-                audit.write(_record(ctx, exc.code, digest, index))
-            except Exception as exc:  # one broken item must not lose the others' results
-                log.exception("batch item %d failed", index)
-                error = KysoError("INTERNAL_ERROR", {"detail": type(exc).__name__})
-                failed = True
-                results.append({"index": index, "ok": False, "error": error_body(error)})
-                audit.write(_record(ctx, error.code, digest, index))
             else:
+                try:
+                    result = await payload.sign(signer)
+                except KysoError as exc:
+                    error = exc
+                except Exception as exc:  # one broken item must not lose the others' results
+                    log.exception("batch item %d failed", index)
+                    error = KysoError("INTERNAL_ERROR", {"detail": type(exc).__name__})
+            if error is None:
                 results.append({"index": index, "ok": True, "result": result})
-                audit.write(_record(ctx, "OK", digest, index))
+            else:
+                failed = True
+                results.append({"index": index, "ok": False, "error": error_body(error)})
+            code = "OK" if error is None else error.code
+            audit.write(_record(ctx, code, payload.sha256, index, payload.kind))
             await ctx.notify(
                 "sign.progress",
-                {"request_id": ctx.request_id, "done": index + 1, "total": len(items)},
+                {"request_id": ctx.request_id, "done": index + 1, "total": len(payloads)},
             )
         signed = sum(1 for r in results if r["ok"])
         return {
@@ -95,13 +102,14 @@ class SignBatch(Command):
         }
 
 
-def _record(ctx: CallContext, result: str, digest: str, index: int) -> AuditRecord:
-    return AuditRecord(
+def _record(ctx: CallContext, result: str, digest: str, index: int, kind: str) -> AuditRecord:
+    return call_record(
         origin=ctx.origin,
         method="sign.batch",
         result=result,
-        thumbprint=ctx.thumbprint,
+        request_id=ctx.request_id,
+        ctx=ctx,
+        kind=kind,
         sha256=digest,
-        request_id=str(ctx.request_id),
         item=index,
     )

@@ -35,6 +35,7 @@ def info(core: AgentCore) -> dict[str, Any]:
             "sign.xml",
             "sign.cms",
             "sign.hash",
+            "sign.pdf",
             "sign.batch",
         ],
     }
@@ -47,7 +48,10 @@ class AgentInfo(Command):
 
     async def run(self, ctx: CallContext, params: dict[str, Any]) -> Any:
         """Return the agent's identity."""
-        return {**info(ctx.core), "origin": ctx.origin}
+        result = {**info(ctx.core), "origin": ctx.origin}
+        if not ctx.core.settings.raw_hash_allowed(ctx.origin):  # say so before the page tries
+            result["methods"] = [m for m in result["methods"] if m != "sign.hash"]
+        return result
 
 
 class TokensList(Command):

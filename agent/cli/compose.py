@@ -1,0 +1,103 @@
+"""The composition root: the one place that picks concrete parts and wires them together.
+
+The server knows the UI only through :class:`~agent.ui.api.Prompter` and the token layer knows
+nothing of the demo; here the CLI chooses the prompter (dialogs, terminal or scripted answers),
+activates the demo tokens when they exist, builds the token service and hands both to
+:func:`agent.server.runner.serve`. Imports of the concrete parts stay inside the functions, so
+``kyso-agent --help`` and the other commands do not pay for them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.errors import KysoError
+
+if TYPE_CHECKING:
+    from agent.config.settings import Settings
+    from agent.server.runner import RunningAgent
+    from agent.tokens.service import TokenService
+    from agent.ui.api import Prompter
+
+# The demo's manifest (agent.demo.tokens.MANIFEST, checked by tests/test_layers.py): looking for
+# the file first spares every start without a demo the import of the demo package.
+DEMO_MANIFEST = "demo.json"
+
+
+def make_prompter(spec: str, *, timeout_seconds: float | None = None) -> Prompter:
+    """The prompter named by a setting: ``dialog``, ``terminal`` or ``scripted:FILE``."""
+    if spec.startswith("scripted:"):
+        from agent.ui.scripted import ScriptedPrompter
+
+        return ScriptedPrompter(Path(spec.split(":", 1)[1]), timeout_seconds=timeout_seconds)
+    try:
+        if spec == "terminal":
+            from agent.ui.terminal import TerminalPrompter
+
+            return TerminalPrompter()
+        from agent.ui.dialogs import DialogPrompter
+
+        return DialogPrompter()
+    except ImportError as exc:
+        raise KysoError("PROMPTER_UNAVAILABLE", {"prompter": spec, "detail": str(exc)}) from exc
+    except Exception as exc:  # e.g. no display for tkinter
+        raise KysoError("PROMPTER_UNAVAILABLE", {"prompter": spec, "detail": str(exc)}) from exc
+
+
+def demo_module() -> str | None:
+    """Point SoftHSM2 at the demo tokens when a demo exists; their module path, else None.
+
+    The demo package (test PKI, cryptography's x509 builders) is imported only when its
+    manifest is there: an accountant's agent without a demo never loads it.
+    """
+    from agent.config.paths import demo_dir
+
+    if not (demo_dir() / DEMO_MANIFEST).exists():
+        return None
+    from agent.demo import tokens as demo_tokens
+
+    return demo_tokens.activate()
+
+
+def build_token_service(
+    configured_modules: list[str] | tuple[str, ...] = (),
+    *,
+    use_demo: bool = True,
+    include_builtin: bool = True,
+    poll_interval: float = 1.0,
+) -> TokenService:
+    """A TokenService over every module Kyso should try: configured, ``$KYSO_PKCS11_MODULE``,
+    the demo tokens (unless ``use_demo`` is False), the built-in table."""
+    from agent.runtime import build_token_service as build
+
+    return build(
+        configured_modules,
+        demo_module=demo_module() if use_demo else None,
+        include_builtin=include_builtin,
+        poll_interval=poll_interval,
+    )
+
+
+async def start_agent(settings: Settings, *, prompter: Prompter | None = None) -> RunningAgent:
+    """Build the token service and the prompter ``settings`` name, start the agent on them.
+
+    The agent owns the token service: ``await agent.stop()`` closes it, and so does a failed
+    start. ``ready_seconds`` counts from here, token start-up included.
+    """
+    from agent.server.runner import make_services, serve
+
+    started = time.perf_counter()
+    tokens = build_token_service(list(settings.pkcs11_modules))
+    await tokens.start()
+    try:
+        chosen = prompter or make_prompter(
+            settings.prompter, timeout_seconds=settings.prompt_timeout_seconds
+        )
+    except BaseException:
+        await tokens.close()
+        raise
+    agent = await serve(settings, services=make_services(tokens, chosen), owns_tokens=True)
+    agent.ready_seconds = time.perf_counter() - started
+    return agent

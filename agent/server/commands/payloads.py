@@ -1,0 +1,268 @@
+"""One small typed object per kind of thing a page asks to sign.
+
+Each payload is built from validated params (decoding and summarising, before any prompt), knows
+what the user will see (its consent item), how big it is and its SHA-256 for the audit line, and
+signs itself with a :class:`Signer`: one hand-off to the token per signature. Single calls and
+``sign.batch`` items are the same objects, so a rule on a kind holds on every path.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from agent.errors import KysoError
+from agent.server.commands.base import b64, decode_b64
+from agent.server.consent import data_item, digest_item, pdf_item, xml_item
+from agent.server.context import CallContext
+from agent.signing.signer import Signer
+from agent.tokens.algorithms import SignatureAlgorithm
+from agent.tokens.certinfo import CertificateInfo
+from agent.ui.api import ConsentItem
+
+# Documents above this are hashed and summarised on a thread, keeping the loop responsive.
+_THREAD_THRESHOLD = 1024 * 1024
+_T = TypeVar("_T")
+
+
+async def _offload(func: Callable[..., _T], *args: Any, size: int, **kwargs: Any) -> _T:
+    if size > _THREAD_THRESHOLD:
+        return await asyncio.to_thread(func, *args, **kwargs)
+    return func(*args, **kwargs)
+
+
+def parse_algorithm(name: str | None) -> SignatureAlgorithm | None:
+    """A wire name (RSA_PKCS1_SHA256) or a JOSE name (RS256); None for the key's default."""
+    if name is None:
+        return None
+    if name in SignatureAlgorithm.__members__.values():
+        return SignatureAlgorithm(name)
+    return SignatureAlgorithm.from_jose(name)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Payload(abc.ABC):
+    """Something a page asked to sign, decoded and summarised."""
+
+    kind: ClassVar[str]
+    item: ConsentItem
+    sha256: str  # of the document, or the page's digest, for the audit line
+    size: int  # decoded bytes held in memory (batch limits)
+
+    @classmethod
+    @abc.abstractmethod
+    async def prepare(cls, params: dict[str, Any], ctx: CallContext) -> Payload:
+        """Decode and summarise validated params; errors carry their codes, no prompt yet."""
+
+    @abc.abstractmethod
+    async def sign(self, signer: Signer) -> dict[str, Any]:
+        """Sign with ``signer`` and return the JSON result for the page."""
+
+    def check_certificate(self, certificate: CertificateInfo) -> None:  # noqa: B027 - a hook
+        """Refuse, before consent and PIN, a certificate this payload cannot be signed with.
+        Most kinds can be signed with any signing key."""
+
+
+@dataclass(frozen=True)
+class XmlPayload(Payload):
+    """A dossier signed in place with an XML-DSig profile (bhxh, tax, generic)."""
+
+    kind: ClassVar[str] = "xml"
+    item: ConsentItem
+    sha256: str
+    size: int
+    document: bytes
+    profile: str
+    limit: int
+    # allow_ecdsa: the page says its portal verifies ECDSA (bhxh/tax refuse EC keys otherwise)
+    options: tuple[tuple[str, bool], ...] = ()
+
+    @classmethod
+    async def prepare(cls, params: dict[str, Any], ctx: CallContext) -> XmlPayload:
+        """Check the profile, decode and summarise the dossier (on a thread when large)."""
+        from agent.signing.xml.profiles import get_profile
+
+        limit = ctx.core.settings.max_document_bytes
+        profile = params.get("profile", "bhxh")
+        options = (("allow_ecdsa", True),) if params.get("allow_ecdsa") else ()
+        get_profile(profile, **dict(options))  # an unknown profile fails here, before any prompt
+        document = decode_b64(params["document"], "document", limit=limit)
+        item = await _offload(
+            xml_item, document, params.get("label"), ctx.origin, size=len(document)
+        )
+        digest = item.sha256 or await _offload(_sha256, document, size=len(document))
+        return cls(item, digest, len(document), document, profile, limit, options)
+
+    def check_certificate(self, certificate: CertificateInfo) -> None:
+        """bhxh and tax refuse an EC key (.NET portals cannot verify ECDSA) unless allowed."""
+        from agent.signing.xml.profiles import get_profile
+
+        profile = get_profile(self.profile, **dict(self.options))
+        profile.check_algorithms(ecdsa=certificate.key_type == "EC")
+
+    async def sign(self, signer: Signer) -> dict[str, Any]:
+        """The signed document, base64."""
+        from agent.signing.xml import sign_xml
+
+        signed = await sign_xml(
+            self.document, signer, self.profile, max_bytes=self.limit, **dict(self.options)
+        )
+        return {"document": b64(signed), "thumbprint": signer.certificate.thumbprint}
+
+
+@dataclass(frozen=True)
+class CmsPayload(Payload):
+    """A CMS SignedData over data, or over the page's digest of it (detached)."""
+
+    kind: ClassVar[str] = "cms"
+    item: ConsentItem
+    sha256: str
+    size: int
+    data: bytes | None
+    digest: bytes | None
+    detached: bool
+    hash_name: str
+    timestamp_url: str | None = None  # the agent's TSA: CAdES-T
+
+    @classmethod
+    async def prepare(cls, params: dict[str, Any], ctx: CallContext) -> CmsPayload:
+        """Decode the data (summarised) or the digest (shown as a bare hash)."""
+        hash_name = params.get("hash", "sha256")
+        detached = params.get("detached", True)
+        label = params.get("label")
+        tsa = ctx.core.settings.timestamp_url or None
+        if "data" in params:
+            limit = ctx.core.settings.max_document_bytes
+            data = decode_b64(params["data"], "data", limit=limit)
+            item = await _offload(data_item, data, detached=detached, label=label, size=len(data))
+            return cls(item, item.sha256, len(data), data, None, detached, hash_name, tsa)
+        digest = decode_b64(params["digest"], "digest", limit=1024)
+        item = digest_item(digest, hash_name, label)
+        return cls(item, digest.hex(), len(digest), None, digest, detached, hash_name, tsa)
+
+    async def sign(self, signer: Signer) -> dict[str, Any]:
+        """DER CMS, base64."""
+        from agent.signing.cms import sign_cms
+
+        cms = await sign_cms(
+            signer,
+            data=self.data,
+            digest=self.digest,
+            detached=self.detached,
+            hash_name=self.hash_name,
+            timestamp_url=self.timestamp_url,
+        )
+        return {"cms": b64(cms), "thumbprint": signer.certificate.thumbprint}
+
+
+@dataclass(frozen=True)
+class HashPayload(Payload):
+    """A bare signature over a digest the page computed: only for origins configured for it."""
+
+    kind: ClassVar[str] = "hash"
+    item: ConsentItem
+    sha256: str
+    size: int
+    digest: bytes
+    algorithm: SignatureAlgorithm | None
+
+    @classmethod
+    async def prepare(cls, params: dict[str, Any], ctx: CallContext) -> HashPayload:
+        """Refuse unless configuration names the origin; decode the digest."""
+        if not ctx.core.settings.raw_hash_allowed(ctx.origin):
+            raise KysoError("SIGN_HASH_NOT_ALLOWED", {"origin": ctx.origin})
+        digest = decode_b64(params["digest"], "digest", limit=1024)
+        algorithm = parse_algorithm(params.get("algorithm"))
+        hash_name = (
+            algorithm.hash_name
+            if algorithm
+            else {20: "sha1", 48: "sha384", 64: "sha512"}.get(len(digest), "sha256")
+        )
+        item = digest_item(digest, hash_name, params.get("label"))
+        return cls(item, digest.hex(), len(digest), digest, algorithm)
+
+    async def sign(self, signer: Signer) -> dict[str, Any]:
+        """The signature, the algorithm used and the certificate."""
+        from agent.signing.raw import sign_hash
+
+        signature, used = await sign_hash(signer, self.digest, self.algorithm)
+        return {
+            "signature": b64(signature),
+            "algorithm": used.value,
+            "jose_algorithm": used.jose_name,
+            "certificate": b64(signer.certificate.der),
+            "thumbprint": signer.certificate.thumbprint,
+        }
+
+
+@dataclass(frozen=True)
+class PdfPayload(Payload):
+    """A PDF signed as PAdES, visible or not; a timestamp when the agent has a TSA."""
+
+    kind: ClassVar[str] = "pdf"
+    item: ConsentItem
+    sha256: str
+    size: int
+    document: bytes
+    options: Any  # agent.signing.pdf.PdfSignOptions (imported lazily: pyHanko is heavy)
+    facts: Any  # agent.signing.pdf.PdfFacts of these bytes
+
+    @classmethod
+    async def prepare(cls, params: dict[str, Any], ctx: CallContext) -> PdfPayload:
+        """Decode, inspect (refusing encrypted/broken files) and summarise for the consent."""
+        from agent.signing.pdf import PdfSignOptions, Placement, inspect_pdf
+        from agent.signing.pdf.sign import check_placement, choose_field
+
+        settings = ctx.core.settings
+        document = decode_b64(params["document"], "document", limit=settings.max_document_bytes)
+        placement = None
+        if "placement" in params:
+            where = params["placement"]
+            x1, y1, x2, y2 = (float(v) for v in where["box"])
+            placement = Placement(int(where["page"]), (x1, y1, x2, y2))
+        pages = (placement.page,) if placement else ()
+        facts = await _offload(inspect_pdf, document, size_of_pages=pages, size=len(document))
+        if placement is not None:
+            check_placement(facts, placement)
+        timestamp_url = settings.timestamp_url if params.get("timestamp", True) else None
+        options = PdfSignOptions(
+            field_name=params.get("field"),
+            placement=placement,
+            reason=params.get("reason"),
+            location=params.get("location"),
+            certify=bool(params.get("certify", False)),
+            timestamp_url=timestamp_url,
+        )
+        field_name, existing = choose_field(facts, options)
+        item = pdf_item(facts, params.get("label"), placement, field_name if existing else None)
+        return cls(item, facts.sha256, len(document), document, options, facts)
+
+    async def sign(self, signer: Signer) -> dict[str, Any]:
+        """The signed PDF, base64, with the PAdES level reached."""
+        from agent.signing.pdf import sign_pdf
+
+        result = await sign_pdf(self.document, signer, self.options, facts=self.facts)
+        return {
+            "document": b64(result.document),
+            "level": str(result.level),
+            "field": result.field_name,
+            "visible": result.visible,
+            "thumbprint": signer.certificate.thumbprint,
+        }
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    p.kind: p for p in (XmlPayload, CmsPayload, HashPayload, PdfPayload)
+}
+
+
+async def prepare_payload(kind: str, params: dict[str, Any], ctx: CallContext) -> Payload:
+    """The typed payload for ``kind``: single calls and batch items both come through here."""
+    return await PAYLOADS[kind].prepare(params, ctx)

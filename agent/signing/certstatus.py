@@ -1,0 +1,305 @@
+"""Before signing: may this certificate sign now, and has its CA revoked it?
+
+The agent and the CLI call :func:`check_before_signing` after the certificate is chosen and
+before any consent or PIN prompt:
+
+* expired, not yet valid, a CA certificate or key usage that does not allow the purpose:
+  refused with CERT_EXPIRED / CERT_NOT_YET_VALID / CERT_KEY_USAGE (pure, :func:`evaluate`);
+* revoked according to its CA's OCSP responder (AIA) or, failing that, its CRL (CRL DP):
+  refused with CERT_REVOKED;
+* status unknown (offline, no answer within 3 s, no URL, an answer we cannot verify): NOT a
+  block — the caller shows :data:`UNKNOWN_LINE` in the consent (a user must be able to sign
+  with the network down; the portal checks revocation again when it receives the signature).
+
+Answers are verified in :mod:`agent.signing.revinfo` against the issuing CA certificate only,
+so a forged answer needs the CA's key, whoever serves the URL. The issuer comes from the
+certificates on the tokens (CAs often put theirs there) or from AIA caIssuers.
+
+Definite answers (good, revoked) are cached under the state root until the answer's nextUpdate
+(atomic writes); unknown answers are remembered for a minute in memory only, so a dead
+responder does not add its timeout to every signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+
+from agent.errors import KysoError
+from agent.files import atomic_write
+from agent.signing.consent import ConsentItem
+from agent.signing.revinfo import (
+    CertStatus,
+    Status,
+    find_issuer,
+    load_certificates,
+    ocsp_request,
+    read_crl,
+    read_ocsp_response,
+    revocation_urls,
+    unknown,
+)
+from agent.signing.trust import Purpose, _check_purpose
+from agent.tokens.certinfo import parse_certificate
+
+__all__ = [
+    "UNKNOWN_LINE",
+    "CertStatus",
+    "Status",
+    "StatusChecker",
+    "check_before_signing",
+    "consent_items",
+    "evaluate",
+    "read_crl",
+    "read_ocsp_response",
+    "revocation_urls",
+]
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 3.0  # the whole check, OCSP and CRL together (issue 11)
+OCSP_SHARE = 2.0 / 3.0  # OCSP may use this much of it, so a hung responder leaves time for CRL
+UNKNOWN_MEMORY_SECONDS = 60.0
+MAX_OCSP_BYTES = 64 * 1024
+MAX_CRL_BYTES = 20 * 1024 * 1024  # Vietnamese CAs' CRLs run to a few MB
+MAX_CERT_BYTES = 64 * 1024
+
+UNKNOWN_LINE = (
+    "Cảnh báo / Warning",
+    "Không kiểm tra được chứng thư số đã bị thu hồi hay chưa / the certificate's revocation "
+    "status could not be checked",
+)
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or dt.datetime.now(dt.UTC)
+
+
+def evaluate(cert_der: bytes, purpose: Purpose = "sign", now: dt.datetime | None = None) -> None:
+    """Refuse a certificate that may not sign now, whatever its revocation status.
+
+    Raises CERT_EXPIRED, CERT_NOT_YET_VALID or CERT_KEY_USAGE (a CA certificate, or key usage
+    without digitalSignature/nonRepudiation for signing, digitalSignature for auth).
+    """
+    info = parse_certificate(cert_der)
+    problems = info.problems(now)
+    details = {
+        "subject": info.subject_display,
+        "thumbprint": info.thumbprint,
+        "not_before": info.not_before,
+        "not_after": info.not_after,
+        "purpose": purpose,
+    }
+    if "EXPIRED" in problems:
+        raise KysoError("CERT_EXPIRED", details)
+    if "NOT_YET_VALID" in problems:
+        raise KysoError("CERT_NOT_YET_VALID", details)
+    if info.is_ca:
+        raise KysoError("CERT_KEY_USAGE", details)
+    # The same key-usage rule the verifier applies (agent.signing.trust), not a second copy.
+    _check_purpose(asn1_x509.Certificate.load(cert_der), purpose)
+
+
+def consent_items(items: Sequence[ConsentItem], status: CertStatus) -> tuple[ConsentItem, ...]:
+    """The consent items, each with :data:`UNKNOWN_LINE` first when the status is unknown
+    (each item is signed with that certificate, so each says so)."""
+    if status.status != "unknown":
+        return tuple(items)
+    return tuple(replace(item, lines=(UNKNOWN_LINE, *item.lines)) for item in items)
+
+
+# --- I/O: fetching and caching ---------------------------------------------------------------
+
+
+class StatusChecker:
+    """Fetches revocation status (OCSP first, then CRL) within ``timeout`` seconds in all, and
+    caches definite answers in ``cache_dir`` until their nextUpdate."""
+
+    def __init__(self, cache_dir: Path | None = None, *, timeout: float = TIMEOUT_SECONDS) -> None:
+        if cache_dir is None:
+            from agent.config.paths import data_dir
+
+            cache_dir = data_dir() / "certstatus"
+        self.cache_dir = cache_dir
+        self.timeout = min(timeout, TIMEOUT_SECONDS)
+        self._unknown: dict[str, tuple[float, CertStatus]] = {}
+
+    def _cache_path(self, cert_der: bytes) -> Path:
+        return self.cache_dir / f"{hashlib.sha256(cert_der).hexdigest()}.json"
+
+    def cached(self, cert_der: bytes, now: dt.datetime | None = None) -> CertStatus | None:
+        """A definite answer still within its nextUpdate, or None."""
+        now = _now(now)
+        try:
+            data = json.loads(self._cache_path(cert_der).read_text(encoding="utf-8"))
+            status = CertStatus.from_json(data)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if status.status == "unknown" or status.next_update is None or status.next_update <= now:
+            return None
+        return replace(status, cached=True)
+
+    def _store(self, cert_der: bytes, status: CertStatus, now: dt.datetime) -> None:
+        if status.status == "unknown" or status.next_update is None or status.next_update <= now:
+            return  # nothing to keep: no promise of how long it stays true
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            body = json.dumps(status.to_json(), indent=1).encode()
+            atomic_write(self._cache_path(cert_der), body, overwrite=True, mode=0o600)
+        except OSError as exc:  # a full disk must not stop a signature
+            log.warning("could not cache the revocation status: %s", exc)
+
+    async def status(
+        self,
+        cert_der: bytes,
+        issuers: Iterable[bytes] = (),
+        now: dt.datetime | None = None,
+    ) -> CertStatus:
+        """The revocation status of ``cert_der`` (cached, fetched or unknown; never raises
+        for network trouble). ``issuers``: DER CA certificates that may be its issuer."""
+        now = _now(now)
+        hit = self.cached(cert_der, now)
+        if hit is not None:
+            return hit
+        key = hashlib.sha256(cert_der).hexdigest()
+        remembered = self._unknown.get(key)
+        if remembered and time.monotonic() - remembered[0] < UNKNOWN_MEMORY_SECONDS:
+            return remembered[1]
+        try:
+            cert = x509.load_der_x509_certificate(cert_der)
+        except ValueError:
+            return unknown("the certificate cannot be read", now)
+        result = await self._fetch(cert, issuers, now)
+        if result.status == "unknown":
+            self._unknown[key] = (time.monotonic(), result)
+        else:
+            self._unknown.pop(key, None)
+            self._store(cert_der, result, now)
+        return result
+
+    async def _fetch(
+        self, cert: x509.Certificate, issuers: Iterable[bytes], now: dt.datetime
+    ) -> CertStatus:
+        import aiohttp
+
+        ocsp_urls, crl_urls, issuer_urls = revocation_urls(cert)
+        if not ocsp_urls and not crl_urls:
+            return unknown("the certificate names no OCSP or CRL address", now)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        candidates = [c for der in issuers for c in load_certificates(der)]
+        reasons: list[str] = []
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        try:
+            async with (
+                asyncio.timeout_at(deadline),
+                aiohttp.ClientSession(timeout=timeout) as session,
+            ):
+                issuer = find_issuer(cert, candidates)
+                for url in issuer_urls if issuer is None else ():
+                    body = await _get(session, url, MAX_CERT_BYTES)
+                    issuer = find_issuer(cert, load_certificates(body or b""))
+                    if issuer is not None:
+                        break
+                if issuer is None:
+                    return unknown("the issuing CA's certificate was not found", now)
+                request = ocsp_request(cert, issuer)
+                for url in ocsp_urls:
+                    # OCSP gets part of the time: a hung responder still leaves room for the CRL.
+                    limit = loop.time() + (deadline - loop.time()) * OCSP_SHARE
+                    try:
+                        # Without a CRL to fall back on, the outer deadline alone applies.
+                        async with asyncio.timeout_at(limit) if crl_urls else _no_limit():
+                            body = await _post(session, url, request)
+                    except TimeoutError:
+                        reasons.append(f"OCSP {url}: no answer in time")
+                        continue
+                    if body is None:
+                        reasons.append(f"OCSP {url}: unreachable")
+                        continue
+                    result = read_ocsp_response(body, cert, issuer, now, url)
+                    if result.status != "unknown":
+                        return result
+                    reasons.append(result.reason)
+                for url in crl_urls:
+                    body = await _get(session, url, MAX_CRL_BYTES)
+                    if body is None:
+                        reasons.append(f"CRL {url}: unreachable")
+                        continue
+                    result = read_crl(body, cert, issuer, now, url)
+                    if result.status != "unknown":
+                        return result
+                    reasons.append(result.reason)
+        except TimeoutError:
+            reasons.append(f"no answer within {self.timeout:g} s")
+        return unknown("; ".join(reasons) or "no answer", now)
+
+
+def _no_limit() -> contextlib.AbstractAsyncContextManager[None]:
+    return contextlib.nullcontext()
+
+
+async def _get(session: Any, url: str, limit: int) -> bytes | None:
+    import aiohttp
+
+    try:
+        async with session.get(url) as response:
+            if response.status != 200:
+                return None
+            body = await response.content.read(limit + 1)
+            return body if len(body) <= limit else None
+    except (aiohttp.ClientError, OSError, ValueError):
+        return None
+
+
+async def _post(session: Any, url: str, request: bytes) -> bytes | None:
+    import aiohttp
+
+    try:
+        async with session.post(
+            url, data=request, headers={"Content-Type": "application/ocsp-request"}
+        ) as response:
+            if response.status != 200:
+                return None
+            body = await response.content.read(MAX_OCSP_BYTES + 1)
+            return body if len(body) <= MAX_OCSP_BYTES else None
+    except (aiohttp.ClientError, OSError, ValueError):
+        return None
+
+
+async def check_before_signing(
+    checker: StatusChecker,
+    cert_der: bytes,
+    purpose: Purpose = "sign",
+    issuers: Iterable[bytes] = (),
+    now: dt.datetime | None = None,
+) -> CertStatus:
+    """Refuse a certificate that may not sign (see :func:`evaluate`) or that its CA revoked
+    (CERT_REVOKED); otherwise return its status, good or unknown (the caller shows a line)."""
+    evaluate(cert_der, purpose, now)
+    status = await checker.status(cert_der, issuers, now)
+    if status.status == "revoked":
+        info = parse_certificate(cert_der)
+        raise KysoError(
+            "CERT_REVOKED",
+            {
+                "revoked_at": status.revoked_at.isoformat() if status.revoked_at else "?",
+                "reason": status.revocation_reason or "",
+                "source": status.source,
+                "subject": info.subject_display,
+                "thumbprint": info.thumbprint,
+            },
+        )
+    return status

@@ -1,0 +1,122 @@
+"""The audit log file: rotation by size without losing a record, two writers at once, torn lines."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+from agent.audit import AuditLog, AuditRecord, default_path, file_name, rotated_paths
+from agent.config import paths
+
+
+def _record(writer: str, number: int) -> AuditRecord:
+    return AuditRecord(
+        origin=None,
+        method="sign-xml",
+        result="OK",
+        channel="cli",
+        file=f"{writer}-{number:04d}.xml",
+        kind="xml",
+        sha256=f"{number:064x}",
+    )
+
+
+def _files(path: Path, keep: int) -> list[Path]:
+    return [p for p in rotated_paths(path, keep) if p.exists()]
+
+
+def test_rotation_at_the_limit_loses_no_record_and_keeps_order(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=2000, keep=20)
+    for number in range(60):
+        assert log.write(_record("a", number))
+    files = _files(path, 20)
+    assert len(files) > 3, "the limit was passed many times: the log must have rotated"
+    for file in files:
+        assert file.stat().st_size <= 2000, file
+    # Rotated files are older than the live one, .1 newer than .2.
+    records, unreadable = log.read()
+    assert unreadable == 0
+    assert [r["file"] for r in records] == [f"a-{n:04d}.xml" for n in reversed(range(60))]
+    first_of_live = json.loads(path.read_text().splitlines()[0])["file"]
+    last_of_rotated = json.loads(files[1].read_text().splitlines()[-1])["file"]
+    assert int(first_of_live[2:6]) == int(last_of_rotated[2:6]) + 1
+
+
+def test_only_keep_old_files_survive_and_what_remains_has_no_gap(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=1000, keep=2)
+    for number in range(80):
+        log.write(_record("a", number))
+    assert _files(path, 10) == rotated_paths(path, 2)  # audit.jsonl, .1, .2 and nothing older
+    numbers = [int(str(r["file"])[2:6]) for r in log.read()[0]]
+    assert numbers[0] == 79
+    assert numbers == list(range(79, 79 - len(numbers), -1))
+
+
+def _writer(path: str, name: str, count: int, barrier: Any) -> None:
+    log = AuditLog(Path(path), max_bytes=1024, keep=400)
+    barrier.wait()  # both processes start appending together
+    for number in range(count):
+        if not log.write(_record(name, number)):
+            raise SystemExit(1)
+
+
+def test_two_processes_writing_and_rotating_at_once_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    count = 300
+    context = multiprocessing.get_context("spawn")  # two real interpreters, as agent + CLI
+    barrier = context.Barrier(2)
+    procs = [
+        context.Process(target=_writer, args=(str(path), name, count, barrier))
+        for name in ("agent", "cli")
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+        assert proc.exitcode == 0
+    files = _files(path, 400)
+    assert len(files) > 5
+    lines = [line for f in files for line in f.read_text().splitlines()]
+    assert all(json.loads(line)["result"] == "OK" for line in lines)  # no line interleaved
+    for file in files:
+        assert file.stat().st_size <= 1024
+    seen = sorted(json.loads(line)["file"] for line in lines)
+    expected = sorted(f"{name}-{n:04d}.xml" for name in ("agent", "cli") for n in range(count))
+    assert seen == expected  # each record exactly once
+
+
+def test_a_torn_line_is_skipped_and_does_not_swallow_the_next_record(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.write(_record("a", 1))
+    with path.open("ab") as handle:
+        handle.write(b'{"time": "2026-12-04T10:00:00+00:00", "meth')  # a crash mid-write
+    log.write(_record("a", 2))
+    records, unreadable = log.read()
+    assert [r["file"] for r in records] == ["a-0002.xml", "a-0001.xml"]
+    assert unreadable == 1
+
+
+def test_a_log_that_cannot_be_written_never_breaks_the_signature(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    assert AuditLog(blocker / "audit.jsonl").write(_record("a", 1)) is False
+
+
+def test_records_carry_outcome_and_utc_time_and_file_names_not_paths(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.write(AuditRecord(origin="https://p.test", method="sign.xml", result="USER_CANCELLED"))
+    log.write(AuditRecord(origin="https://p.test", method="sign.xml", result="PIN_INCORRECT"))
+    records, _ = log.read()
+    assert [(r["outcome"], r["result"]) for r in records] == [
+        ("refused", "PIN_INCORRECT"),
+        ("cancelled", "USER_CANCELLED"),
+    ]
+    assert str(records[0]["time"]).endswith("+00:00")
+    assert file_name("/home/nguyenvana/Hồ sơ/Công ty ABC/hoso.xml") == "hoso.xml"
+    assert file_name(r"C:\Users\an\Documents\tokhai.xml") == "tokhai.xml"
+    assert default_path() == paths.log_dir() / "audit.jsonl"

@@ -1,0 +1,144 @@
+"""The agent checks the chosen certificate before any prompt: revoked, expired, not yet valid or
+not for signing is refused with its code; revocation status unknown is a line in the consent.
+Revocation answers come from the demo's real ``openssl ocsp`` responder on loopback."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.demo.responder import DemoResponder
+from agent.signing.certstatus import UNKNOWN_LINE
+from agent.ui.api import ConsentRequest
+from agent.ui.scripted import ScriptedPrompter
+from tests.conftest import cert_thumbprint
+from tests.pki_responder import clear_status_cache
+from tests.server.conftest import Answers
+from tests.server.test_methods import NONCE, dossier
+
+DIGEST = base64.b64encode(hashlib.sha256(b"x").digest()).decode()
+
+
+class CapturingPrompter(ScriptedPrompter):
+    """The real scripted prompter, keeping each consent request to look at what was shown."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.consents: list[ConsentRequest] = []
+
+    async def consent(self, request: ConsentRequest) -> bool:
+        """Record the request, then answer as the scripted prompter does."""
+        self.consents.append(request)
+        return await super().consent(request)
+
+
+@pytest.fixture
+def prompter(answers: Answers) -> CapturingPrompter:
+    """Overrides tests/server/conftest.py's prompter for this module."""
+    return CapturingPrompter(answers.path)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(demo: dict[str, Any]) -> None:
+    """Each test starts as a machine that never asked (the cache lives under the state root)."""
+    clear_status_cache()
+
+
+@pytest.fixture
+def responder(demo: dict[str, Any]) -> Iterator[DemoResponder]:
+    """The demo's OCSP + CRL responder on the loopback port its certificates name."""
+    with DemoResponder(demo) as running:
+        yield running
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _request(method: str, thumbprint: str) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "sign.xml": {"profile": "bhxh", "document": _b64(dossier())},
+        "sign.cms": {"data": _b64(b"phu luc")},
+        "sign.hash": {"digest": DIGEST},
+        "sign.batch": {"items": [{"kind": "hash", "digest": DIGEST}]},
+        "auth.challenge": {"nonce": NONCE},
+    }[method]
+    return {**params, "certificate": thumbprint}
+
+
+METHODS = ["sign.xml", "sign.cms", "sign.hash", "sign.batch", "auth.challenge"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_revoked_certificate_is_refused_before_any_prompt(
+    demo: dict[str, Any], agent: Any, responder: DemoResponder, method: str
+) -> None:
+    client = await agent.client()
+    response = await client.request(method, _request(method, cert_thumbprint(demo, "revoked")))
+    error = response["error"]["data"]
+    assert error["code"] == "CERT_REVOKED", response
+    assert "thu hồi" in error["message_vi"] and "revoked" in error["message_en"]
+    assert responder.requests >= 1  # the answer came from the responder
+    assert agent.prompter.prompts == []  # no consent, no PIN
+    assert all(line["result"] != "OK" for line in agent.audit_lines())
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("expired", "CERT_EXPIRED"),
+        ("not_yet_valid", "CERT_NOT_YET_VALID"),
+        ("no_key_usage", "CERT_KEY_USAGE"),
+    ],
+)
+async def test_invalid_certificates_are_refused_for_login_too(
+    demo: dict[str, Any], agent: Any, name: str, code: str
+) -> None:
+    client = await agent.client()
+    response = await client.request(
+        "auth.challenge", _request("auth.challenge", cert_thumbprint(demo, name))
+    )
+    assert response["error"]["data"]["code"] == code
+    assert agent.prompter.prompts == []
+
+
+async def test_good_status_signs_with_a_plain_consent(
+    demo: dict[str, Any], agent: Any, responder: DemoResponder
+) -> None:
+    client = await agent.client()
+    result = await client.call("sign.xml", _request("sign.xml", cert_thumbprint(demo, "org")))
+    assert result["thumbprint"] == cert_thumbprint(demo, "org")
+    (consent,) = agent.prompter.consents
+    assert all(UNKNOWN_LINE not in item.lines for item in consent.items)
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_unknown_status_is_a_consent_line_and_signing_goes_on(
+    demo: dict[str, Any], agent: Any, method: str
+) -> None:
+    # No responder: OCSP and CRL are unreachable. Even the revoked certificate cannot be known
+    # to be revoked, so it signs -- with the warning in front of the user.
+    client = await agent.client()
+    result = await client.call(method, _request(method, cert_thumbprint(demo, "revoked")))
+    assert result
+    (consent,) = agent.prompter.consents
+    assert consent.items and all(item.lines[0] == UNKNOWN_LINE for item in consent.items)
+    assert [p.kind for p in agent.prompter.prompts] == ["consent", "pin"]
+
+
+async def test_a_cached_answer_outlives_the_responder(demo: dict[str, Any], agent: Any) -> None:
+    client = await agent.client()
+    thumbprint = cert_thumbprint(demo, "revoked")
+    with DemoResponder(demo) as responder:
+        first = await client.request("sign.hash", _request("sign.hash", thumbprint))
+        assert responder.requests == 1
+    assert first["error"]["data"]["code"] == "CERT_REVOKED"
+    # The responder is gone; the answer is valid until its nextUpdate and is kept on disk.
+    again = await client.request("sign.hash", _request("sign.hash", thumbprint))
+    assert again["error"]["data"]["code"] == "CERT_REVOKED"
+    assert agent.prompter.prompts == []
