@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from agent.errors import KysoError
 from agent.signing.pdf import PadesLevel, PdfSignOptions, Placement, inspect_pdf, sign_pdf
@@ -243,3 +245,36 @@ async def test_openssl_verifies_the_cms_over_the_byte_range(
     assert verified.returncode == 0 and "Verification successful" in verified.stderr, (
         verified.stderr
     )
+
+
+async def test_pades_b_lt_embeds_the_revocation_data(demo, token_service, tsa, tmp_path) -> None:
+    """B-LT: the certificates and the OCSP/CRL answers (from the demo's real responder) go into
+    the document security store, so the signature can be checked after the CA is gone."""
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from agent.demo.responder import DemoResponder
+    from agent.signing.pdf.verify import verify_pdf
+    from agent.signing.trust import TrustStore
+
+    root = x509.load_pem_x509_certificate(Path(demo["ca"]["root"]).read_bytes())
+    root_der = root.public_bytes(serialization.Encoding.DER)
+    with DemoResponder(demo):
+        result = await _sign(
+            token_service,
+            demo,
+            "org",
+            make_pdf(),
+            PdfSignOptions(timestamp_url=tsa.url, long_term=True, trust_roots=(root_der,)),
+        )
+    assert result.level is PadesLevel.B_LT
+    dss = PdfFileReader(io.BytesIO(result.document)).root["/DSS"]
+    assert dss["/Certs"] and (dss.get("/OCSPs") or dss.get("/CRLs"))
+    out = tmp_path / "lt.pdf"
+    out.write_bytes(result.document)
+    assert "Signature is Valid" in pdfsig(out)
+    # Offline (responder stopped), with only the trust anchors: the embedded data suffices.
+    offline = TrustStore.from_certificates([root_der], revocation_mode="soft-fail")
+    reports = await verify_pdf(result.document, offline)
+    assert str(reports[0].level) == "PAdES-B-LT" and reports[0].intact
