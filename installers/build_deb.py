@@ -72,7 +72,6 @@ def control(version: str, arch: str, installed_kib: int) -> str:
         f"Suggests: {SUGGESTS}\n"
         "Section: utils\n"
         "Priority: optional\n"
-        "Homepage: https://github.com/kyso-project/kyso\n"
         "Description: local signing agent for PKCS#11 USB tokens\n"
         " Kyso lets web portals that the user or the IT department approved sign with\n"
         " a PKCS#11 USB token (Vietnamese social-insurance and tax filings): consent\n"

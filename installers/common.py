@@ -7,6 +7,7 @@ only needed to build the wheel: it has setuptools >= 70.1, which builds wheels o
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -16,6 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# The exact dependency versions the installers ship (checked in; see its header). Every pip
+# run below gets it as PIP_CONSTRAINT, so downloads and offline installs resolve to these pins.
+CONSTRAINTS = REPO / "installers" / "constraints.txt"
 # What goes into the wheel's source copy (never build/ or egg-info from the shared tree).
 WHEEL_SOURCES = ("pyproject.toml", "README.md", "agent", "portal_stub")
 
@@ -51,9 +55,11 @@ def require_tools(*names: str) -> None:
 
 
 def run(cmd: Sequence[str | Path], *, cwd: Path | None = None) -> str:
-    """Run a build tool; on failure stop with its output (builds must not half-succeed)."""
+    """Run a build tool; on failure stop with its output (builds must not half-succeed).
+    pip (the dependency downloads) is held to the pins in ``CONSTRAINTS``."""
+    env = {**os.environ, "PIP_CONSTRAINT": str(CONSTRAINTS)}
     proc = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, check=False
+        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         raise SystemExit(

@@ -220,6 +220,8 @@ async def run_doctor(args: argparse.Namespace) -> int:
             for c in certs
         ],
     }
+    findings = _driver_findings(statuses)
+    report["driver_findings"] = [f.to_dict() for f in findings]
     usable = [c for c in report["certificates"] if not c["problems"]]
     report["ok"] = bool(usable)
     # The agent part (port, trust, settings with their sources) belongs to agent/server.
@@ -236,6 +238,9 @@ async def run_doctor(args: argparse.Namespace) -> int:
         mark = "OK  " if s.loaded else "FAIL"
         detail = s.description if s.loaded else (s.error or {}).get("message_en", "")
         print(f"  [{mark}] {s.path} ({s.vendor}, from {s.source}) {detail}")
+    for finding in findings:  # a 32-bit driver, a reader whose CA driver is missing...
+        text = finding.to_dict()
+        print(f"  ! {text['message_vi']}\n    {text['message_en']}\n    → {text['action_vi']}")
     print("Tokens:")
     for t in tokens:
         print(f"  {t.label} (serial {t.serial}) PIN: {_pin_text(t)}")
@@ -257,6 +262,20 @@ async def run_doctor(args: argparse.Namespace) -> int:
     print()
     print(f"{len(usable)} usable certificate(s).")
     return 0 if usable else 1
+
+
+def _driver_findings(statuses: Any) -> list[KysoError]:
+    """Driver problems doctor explains: wrong bitness, a known reader without its driver."""
+    from agent.tokens import diagnosis
+
+    return diagnosis.doctor_findings(
+        statuses,
+        diagnosis.pcsc_readers(),
+        windows=sys.platform == "win32",
+        exists=diagnosis.file_exists,
+        read_header=diagnosis.read_pe_header,
+        agent=diagnosis.agent_machine(),
+    )
 
 
 def _service(args: argparse.Namespace) -> Any:

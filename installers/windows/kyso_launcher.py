@@ -22,12 +22,51 @@ import hashlib
 import os
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
 HERE = Path(__file__).resolve().parent
 MIN_PYTHON = (3, 11)
+MB_ICONERROR = 0x10
+MB_SETFOREGROUND = 0x10000
+MB_TOPMOST = 0x40000
+
+
+class LauncherError(SystemExit):
+    """A start-up failure the user must be told about, in English and Vietnamese."""
+
+    def __init__(self, en: str, vi: str) -> None:
+        super().__init__(en)
+        self.en = en
+        self.vi = vi
+
+
+def failure_text(exc: BaseException, log: Path) -> tuple[str, str]:
+    """Title and body of the message box for a failed start: what failed, in Vietnamese then
+    English, where the log is and what to do (the launcher runs under pyw: no console)."""
+    en = getattr(exc, "en", None) or str(exc) or type(exc).__name__
+    vi = getattr(exc, "vi", None) or f"Lỗi không mong đợi: {en}"
+    title = "Kyso – không khởi động được / could not start"
+    body = (
+        f"Kyso không khởi động được.\n{vi}\n\nNhật ký: {log}\n"
+        "Hãy gửi tệp nhật ký này cho bộ phận IT.\n\n"
+        f"Kyso could not start.\n{en}\n\nLog: {log}\n"
+        "Please send this log file to your IT department."
+    )
+    return title, body
+
+
+def show_error(title: str, body: str) -> bool:
+    """A message box on Windows (True when shown); elsewhere nothing (False)."""
+    if os.name != "nt":
+        return False
+    import ctypes
+
+    flags = MB_ICONERROR | MB_SETFOREGROUND | MB_TOPMOST
+    ctypes.windll.user32.MessageBoxW(None, body, title, flags)  # type: ignore[attr-defined]
+    return True
 
 
 def state_dir() -> Path:
@@ -47,7 +86,11 @@ def find_wheel(wheels: Path) -> Path:
     """The one Kyso wheel shipped in ``wheels``."""
     found = sorted(wheels.glob("kyso_agent-*.whl"))
     if len(found) != 1:
-        raise SystemExit(f"Kyso: expected one kyso_agent wheel in {wheels}, found {len(found)}")
+        raise LauncherError(
+            f"Kyso: expected one kyso_agent wheel in {wheels}, found {len(found)}. Reinstall Kyso.",
+            f"Thư mục {wheels} phải có đúng một gói kyso_agent nhưng có {len(found)}. "
+            "Hãy cài lại Kyso.",
+        )
     return found[0]
 
 
@@ -90,20 +133,45 @@ def _run(cmd: Sequence[str], log: IO[str]) -> int:
     return subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, creationflags=_no_window())
 
 
+def install_failed(wheel: Path) -> LauncherError:
+    """The error for a pip install that failed offline and from the index."""
+    offline = any(not w.name.startswith("kyso_agent-") for w in wheel.parent.glob("*.whl"))
+    hint_en = (
+        "The shipped wheels did not install: reinstall Kyso."
+        if offline
+        else "This computer needs access to PyPI or the company's pip mirror for the first start."
+    )
+    hint_vi = (
+        "Các gói kèm theo bộ cài không cài được: hãy cài lại Kyso."
+        if offline
+        else "Lần khởi động đầu tiên, máy cần truy cập được PyPI hoặc máy chủ pip của công ty."
+    )
+    return LauncherError(
+        f"Kyso: installing {wheel.name} failed. {hint_en}",
+        f"Kyso: cài {wheel.name} không thành công. {hint_vi}",
+    )
+
+
 def ensure_installed(venv: Path, wheel: Path, log: IO[str]) -> None:
     """Create or refresh the user's environment when ``needs_install`` says so."""
     if not needs_install(venv, wheel):
         return
     if sys.version_info < MIN_PYTHON:
-        raise SystemExit("Kyso needs Python 3.11 or newer (python.org, with the py launcher).")
+        raise LauncherError(
+            "Kyso needs Python 3.11 or newer (python.org, with the py launcher).",
+            "Kyso cần Python 3.11 trở lên (python.org, có trình khởi chạy py).",
+        )
     if not venv_python(venv).exists() and _run([sys.executable, "-m", "venv", str(venv)], log):
-        raise SystemExit(f"Kyso: could not create {venv} (see {log.name})")
+        raise LauncherError(
+            f"Kyso: could not create {venv}.",
+            f"Kyso: không tạo được môi trường Python {venv}.",
+        )
     stamp = venv / "kyso-wheel.txt"
     stamp.unlink(missing_ok=True)  # an interrupted install is retried next time
     if not any(_run(cmd, log) == 0 for cmd in install_commands(venv, wheel)):
-        raise SystemExit(f"Kyso: installing {wheel.name} failed (see {log.name})")
+        raise install_failed(wheel)
     if _run(exact_wheel_command(venv, wheel), log) != 0:
-        raise SystemExit(f"Kyso: installing {wheel.name} failed (see {log.name})")
+        raise install_failed(wheel)
     stamp.write_text(wheel_stamp(wheel) + "\n", encoding="utf-8")
 
 
@@ -132,12 +200,42 @@ def single_instance(lock_path: Path) -> Iterator[bool]:
 
 
 def main(argv: Sequence[str]) -> int:
-    """Bootstrap the environment, then run ``autostart`` or the given kyso-agent command."""
+    """Bootstrap the environment, then run ``autostart`` or the given kyso-agent command.
+
+    Under ``autostart`` (pyw: no console) a failure is shown in a message box as well as
+    written to the log: a user whose agent never started must be told why."""
     state = state_dir()
     state.mkdir(parents=True, exist_ok=True)
+    log_path = state / "launcher.log"
+    if list(argv[:1]) != ["autostart"]:
+        return _main(argv, state, log_path)
+    try:
+        code = _main(argv, state, log_path)
+    except Exception as exc:  # anything at all: the user would otherwise see nothing
+        with open(log_path, "a", encoding="utf-8") as log:
+            traceback.print_exc(file=log)
+        show_error(*failure_text(exc, log_path))
+        return 1
+    except SystemExit as exc:
+        show_error(*failure_text(exc, log_path))
+        raise
+    if code:
+        show_error(
+            *failure_text(
+                LauncherError(
+                    f"The agent stopped with exit code {code}.",
+                    f"Tác nhân ký đã dừng với mã lỗi {code}.",
+                ),
+                log_path,
+            )
+        )
+    return code
+
+
+def _main(argv: Sequence[str], state: Path, log_path: Path) -> int:
     venv = state / "venv"
     wheel = find_wheel(HERE / "wheels")
-    with open(state / "launcher.log", "a", encoding="utf-8") as log:
+    with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"--- {dt.datetime.now().isoformat(timespec='seconds')} {list(argv)}\n")
         if list(argv[:1]) != ["autostart"]:
             _ensure_logged(venv, wheel, log)

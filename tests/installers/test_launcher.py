@@ -100,3 +100,57 @@ def test_msi_version_refuses_what_windows_installer_cannot_order() -> None:
 
 def test_version_is_read_from_the_package() -> None:
     assert common.read_version() == __version__
+
+
+def test_a_failed_first_start_is_shown_to_the_user_in_both_languages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(launcher, "show_error", lambda title, body: shown.append((title, body)))
+    monkeypatch.setattr(launcher, "HERE", tmp_path / "Kyso")  # no wheels folder: a broken install
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
+    with pytest.raises(SystemExit):
+        launcher.main(["autostart"])
+    ((title, body),) = shown
+    assert "không khởi động được" in title and "could not start" in title
+    assert "Hãy cài lại Kyso" in body and "Reinstall Kyso" in body
+    log = tmp_path / "local" / "Kyso" / "launcher.log"
+    assert str(log) in body  # says where the details are
+    # A command-line run prints instead: no message box for kyso-agent.cmd.
+    shown.clear()
+    with pytest.raises(SystemExit):
+        launcher.main(["doctor"])
+    assert shown == []
+
+
+def test_an_unexpected_error_and_an_agent_that_stops_are_shown_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[str] = []
+    monkeypatch.setattr(launcher, "show_error", lambda title, body: shown.append(body))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
+
+    def broken(*args: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(launcher, "_main", broken)
+    assert launcher.main(["autostart"]) == 1
+    assert "No space left on device" in shown[0] and "Lỗi không mong đợi" in shown[0]
+    log = (tmp_path / "local" / "Kyso" / "launcher.log").read_text(encoding="utf-8")
+    assert "Traceback" in log and "No space left" in log
+    monkeypatch.setattr(launcher, "_main", lambda *args: 3)
+    assert launcher.main(["autostart"]) == 3
+    assert "exit code 3" in shown[1] and "mã lỗi 3" in shown[1]
+    monkeypatch.setattr(launcher, "_main", lambda *args: 0)
+    assert launcher.main(["autostart"]) == 0 and len(shown) == 2  # a clean stop says nothing
+
+
+def test_install_failure_says_what_the_machine_needs(tmp_path: Path) -> None:
+    wheel = tmp_path / "kyso_agent-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    online = launcher.install_failed(wheel)
+    assert "PyPI" in online.en and "PyPI" in online.vi and "không thành công" in online.vi
+    (tmp_path / "aiohttp-3.14.0-cp312-cp312-win_amd64.whl").write_bytes(b"")
+    offline = launcher.install_failed(wheel)
+    assert "reinstall Kyso" in offline.en and "cài lại Kyso" in offline.vi
+    assert not launcher.show_error("t", "b")  # no message box off Windows

@@ -33,7 +33,11 @@ POLICY_PROPERTIES = [
     "PINCACHE",
     "PINCACHEIDLESECONDS",
 ]
-PUBLIC_PROPERTIES = [*POLICY_PROPERTIES, "AUTOSTART"]
+PUBLIC_PROPERTIES = [*POLICY_PROPERTIES, "AUTOSTART", "KYSO_PORTALS"]
+LNA_KEYS = {
+    "Chrome": r"SOFTWARE\Policies\Google\Chrome\LocalNetworkAccessAllowedForUrls",
+    "Edge": r"SOFTWARE\Policies\Microsoft\Edge\LocalNetworkAccessAllowedForUrls",
+}
 
 
 def table(msi: Path, name: str) -> list[dict[str, str]]:
@@ -73,7 +77,9 @@ def test_product_identity_and_add_remove_programs_entry(msi: Path) -> None:
     assert props["ProductName"] == "Kyso Agent"
     assert props["Manufacturer"] == "Kyso Project"  # the ARP "Publisher"
     assert props["ALLUSERS"] == "1"
-    assert props["ARPURLINFOABOUT"].startswith("https://")
+    # No invented web address: the project publishes none (build_msi.py --about-url sets one).
+    assert "ARPURLINFOABOUT" not in props
+    assert "example" not in props["ARPCONTACT"] and "Kyso" in props["ARPCONTACT"]
     info = subprocess.run(
         [require("msiinfo"), "suminfo", str(msi)], capture_output=True, text=True, check=True
     ).stdout
@@ -115,6 +121,14 @@ def test_files_go_to_program_files_kyso(msi: Path) -> None:
     for name in ("kyso_launcher.pyw", "kyso-agent.cmd", "README-IT.txt"):
         assert files[name]["Directory_"] == "INSTALLDIR"
         assert int(files[name]["Attributes"]) & 256  # 64-bit component
+    assert dirs["ADMXDIR"]["DefaultDir"] == "PolicyDefinitions"
+    assert dirs["ADMXDIR"]["Directory_Parent"] == "INSTALLDIR"
+    admx_dirs = {
+        row["FileName"] + "@" + dirs[components[row["Component_"]]["Directory_"]]["DefaultDir"]
+        for row in table(msi, "File")
+        if row["FileName"].startswith("kyso.adm")
+    }
+    assert admx_dirs == {"kyso.admx@PolicyDefinitions", "kyso.adml@en-US", "kyso.adml@vi-VN"}
 
 
 def test_payload_is_the_launcher_and_the_wheel(msi: Path, tmp_path: Path) -> None:
@@ -127,6 +141,9 @@ def test_payload_is_the_launcher_and_the_wheel(msi: Path, tmp_path: Path) -> Non
     assert "Python 3.11" in readme and "{" not in readme
     cmd = (kyso / "kyso-agent.cmd").read_text()
     assert 'py -3 "%~dp0kyso_launcher.pyw" %*' in cmd
+    admx = INSTALLERS / "windows" / "admx"
+    for rel in ("kyso.admx", "en-US/kyso.adml", "vi-VN/kyso.adml"):
+        assert (kyso / "PolicyDefinitions" / rel).read_bytes() == (admx / rel).read_bytes()
     with zipfile.ZipFile(kyso / "wheels" / f"kyso_agent-{__version__}-py3-none-any.whl") as whl:
         init = whl.read("agent/__init__.py").decode()
         assert f'__version__ = "{__version__}"' in init
@@ -269,3 +286,82 @@ def test_properties_reach_the_server_side(msi: Path) -> None:
     secure = properties(msi)["SecureCustomProperties"].split(";")
     for prop in [*PUBLIC_PROPERTIES, "WIX_UPGRADE_DETECTED", "WIX_DOWNGRADE_DETECTED"]:
         assert prop in secure
+
+
+def test_central_store_zip_is_built_next_to_the_msi(msi: Path) -> None:
+    (archive,) = msi.parent.glob("kyso-admx-*.zip")
+    assert archive.name == f"kyso-admx-{msi_version(__version__)}.zip"
+    admx = INSTALLERS / "windows" / "admx"
+    with zipfile.ZipFile(archive) as z:
+        for rel in ("kyso.admx", "en-US/kyso.adml", "vi-VN/kyso.adml"):
+            assert z.read("PolicyDefinitions/" + rel) == (admx / rel).read_bytes()
+
+
+def test_no_install_without_python_3_11_and_the_py_launcher(msi: Path) -> None:
+    conditions = {row["Condition"]: row["Description"] for row in table(msi, "LaunchCondition")}
+    message = conditions["Installed OR (PYTHONDIR AND PYLAUNCHER)"]
+    assert "Kyso cần Python 3.11 trở lên" in message and "Kyso needs Python 3.11+" in message
+    assert len(message) <= 255
+    # Stored in the Vietnamese codepage so Windows shows the diacritics.
+    (codepage,) = [line for line in _raw(msi, "_ForceCodepage").splitlines() if "\t" in line]
+    assert codepage.split("\t")[0] == "1258"
+    searches = {r["Signature_"] for r in table(msi, "AppSearch") if r["Property"] == "PYTHONDIR"}
+    locators = {r["Signature_"]: r for r in table(msi, "RegLocator")}
+    seen = set()
+    for signature in searches:
+        row = locators[signature]
+        match = re.fullmatch(
+            r"SOFTWARE\\Python\\PythonCore\\3\.(\d+)(-32)?\\InstallPath", row["Key"]
+        )
+        assert match is not None, row["Key"]
+        assert row["Name"] == ""  # the key's default value: the install directory
+        assert int(row["Type"]) & 0x0F == 0  # a directory, which must exist
+        # 64-bit Pythons in the 64-bit view, "3.x-32" ones in the 32-bit view (PEP 514).
+        assert bool(int(row["Type"]) & 16) == (match.group(2) is None)
+        seen.add((row["Root"], int(match.group(1)), match.group(2) or ""))
+    for minor in range(11, 14):
+        for root in (HKLM, "1"):  # all users, or the installing user (python.org's default)
+            assert {(root, minor, ""), (root, minor, "-32")} <= seen
+    assert not any(minor < 11 for _, minor, _ in seen)
+    (launcher,) = [r for r in table(msi, "AppSearch") if r["Property"] == "PYLAUNCHER"]
+    (where,) = [r for r in table(msi, "DrLocator") if r["Signature_"] == launcher["Signature_"]]
+    (file,) = [r for r in table(msi, "Signature") if r["Signature"] == launcher["Signature_"]]
+    assert (where["Path"], file["FileName"]) == ("[WindowsFolder]", "pyw.exe")
+    for sequence in ("InstallExecuteSequence", "InstallUISequence"):
+        seq = {r["Action"]: int(r["Sequence"]) for r in table(msi, sequence)}
+        assert seq["AppSearch"] < seq["LaunchConditions"] < seq["CostFinalize"]
+
+
+def _raw(msi: Path, name: str) -> str:
+    return subprocess.run(
+        [require("msiinfo"), "export", str(msi), name], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_kyso_portals_become_chrome_and_edge_local_network_access_policy(msi: Path) -> None:
+    rows = _registry(msi)
+    for key in LNA_KEYS.values():
+        values = sorted((r for r in rows if r["Key"] == key), key=lambda r: int(r["Name"]))
+        assert [r["Name"] for r in values] == [str(n) for n in range(1, 11)]
+        for row in values:
+            assert row["Root"] == HKLM and row["Value"] == f"[KYSO_PORTAL{row['Name']}]"
+            assert row["Condition"] == f"KYSO_PORTAL{row['Name']}"  # only the slots in use
+    # Splitting KYSO_PORTALS: an inline JScript action after the remembered value is back.
+    actions = {r["Action"]: r for r in table(msi, "CustomAction")}
+    split = actions["SplitKysoPortals"]
+    assert int(split["Type"]) == 37  # JScript, inline, immediate
+    script = split["Target"]
+    assert "[" not in script and "]" not in script  # would be read as [PROPERTY]
+    assert 'indexOf("https://") == 0' in script and "KYSO_PORTAL" in script
+    for sequence in ("InstallExecuteSequence", "InstallUISequence"):
+        seq = {r["Action"]: r for r in table(msi, sequence)}
+        at = int(seq["SplitKysoPortals"]["Sequence"])
+        assert (
+            int(seq["RestoreKysoPortals"]["Sequence"]) < at < int(seq["CostFinalize"]["Sequence"])
+        )
+        assert seq["SplitKysoPortals"]["Condition"] == "KYSO_PORTALS"
+    # Without the property nothing is written to the browsers' policy keys.
+    hklm = _install(msi, {"KYSO_PORTALS": "https://a.example"})
+    assert not set(LNA_KEYS.values()) & set(hklm)
+    hklm = _install(msi, {"KYSO_PORTAL1": "https://a.example", "KYSO_PORTAL2": "https://b.example"})
+    assert hklm[LNA_KEYS["Edge"]] == {"1": "https://a.example", "2": "https://b.example"}

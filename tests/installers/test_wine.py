@@ -21,6 +21,13 @@ import pytest
 from agent.config.policy import REGISTRY_KEY, load_settings
 
 RUN_KEY = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
+CHROME_LNA = r"HKLM\SOFTWARE\Policies\Google\Chrome\LocalNetworkAccessAllowedForUrls"
+EDGE_LNA = r"HKLM\SOFTWARE\Policies\Microsoft\Edge\LocalNetworkAccessAllowedForUrls"
+# What IT types, including entries the MSI must drop (not https, a path, a quote).
+PORTALS = (
+    "https://dichvucong.baohiemxahoi.gov.vn; http://insecure.example;"
+    'https://thuedientu.gdt.gov.vn:8443;https://x.example/path;https://c"d'
+)
 REMEMBER_KEY = r"HKLM\SOFTWARE\Kyso\Agent\InstallProperties"
 ORIGINS = "https://dichvucong.baohiemxahoi.gov.vn;https://thuedientu.gdt.gov.vn"
 
@@ -72,6 +79,16 @@ class Wine:
         proc = self.run("msiexec", *args)
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
+    def install_python(self, tag: str = "3.12") -> None:
+        """What python.org's installer leaves for the MSI's launch condition: the PEP 514 key
+        with an existing InstallPath, and the all-users py launcher in the Windows folder."""
+        drive_c = Path(self.env["WINEPREFIX"]) / "drive_c"
+        (drive_c / "Python312").mkdir(exist_ok=True)
+        (drive_c / "windows" / "pyw.exe").write_bytes(b"MZ")
+        key = rf"HKLM\SOFTWARE\Python\PythonCore\{tag}\InstallPath"
+        proc = self.run("reg", "add", key, "/ve", "/d", "C:\\Python312\\", "/f")
+        assert proc.returncode == 0, proc.stderr
+
     def values(self, key: str) -> dict[str, Any] | None:
         """A registry key's values (REG_DWORD as int), None when the key does not exist."""
         proc = self.run("reg", "query", key)
@@ -119,8 +136,31 @@ def test_install_upgrade_uninstall(
 ) -> None:
     drive_c = Path(wine.env["WINEPREFIX"]) / "drive_c"
     root = drive_c / "Program Files" / "Kyso"
-    wine.msiexec("/i", str(msi), "/qn", f"ALLOWEDORIGINS={ORIGINS}", "PORT=27500", "PINCACHE=1")
+    # No Python yet: the launch condition stops the install (1603), nothing is left behind —
+    # never a Run entry that can never start.
+    proc = wine.run("msiexec", "/i", str(msi), "/qn", f"ALLOWEDORIGINS={ORIGINS}")
+    assert proc.returncode in (1603, 1603 & 0xFF), proc.returncode  # Wine keeps the low byte
+    assert not root.exists()
+    assert wine.values("HKLM\\" + REGISTRY_KEY) is None
+    assert "Kyso Agent" not in (wine.values(RUN_KEY) or {})
+
+    wine.install_python()
+    wine.msiexec(
+        "/i",
+        str(msi),
+        "/qn",
+        f"ALLOWEDORIGINS={ORIGINS}",
+        "PORT=27500",
+        "PINCACHE=1",
+        f"KYSO_PORTALS={PORTALS}",
+    )
+    lna = {
+        "1": "https://dichvucong.baohiemxahoi.gov.vn",
+        "2": "https://thuedientu.gdt.gov.vn:8443",
+    }
+    assert wine.values(CHROME_LNA) == lna and wine.values(EDGE_LNA) == lna
     assert (root / "kyso_launcher.pyw").is_file()
+    assert (root / "PolicyDefinitions" / "vi-VN" / "kyso.adml").is_file()
     assert (root / "wheels").is_dir() and list((root / "wheels").glob("kyso_agent-*.whl"))
     assert [p.name for p in drive_c.rglob("Kyso Agent.lnk")] == ["Kyso Agent.lnk"]  # Start menu
     policy = wine.values("HKLM\\" + REGISTRY_KEY)
@@ -144,6 +184,7 @@ def test_install_upgrade_uninstall(
     arp = wine.run(
         "reg", "query", r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall", "/s"
     )
+    assert wine.values(CHROME_LNA) == lna  # remembered across the upgrade
     entries = re.findall(r"DisplayName\s+REG_SZ\s+Kyso Agent", arp.stdout)
     assert len(entries) == 1  # the old product is gone, not listed twice
     assert re.search(r"Publisher\s+REG_SZ\s+Kyso Project", arp.stdout)
@@ -158,5 +199,6 @@ def test_install_upgrade_uninstall(
     assert wine.values("HKLM\\" + REGISTRY_KEY) is None
     assert wine.values(REMEMBER_KEY) is None
     assert "Kyso Agent" not in (wine.values(RUN_KEY) or {})
+    assert wine.values(CHROME_LNA) is None and wine.values(EDGE_LNA) is None
     assert not root.exists()
     assert not list(drive_c.rglob("Kyso Agent.lnk"))
