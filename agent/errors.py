@@ -827,6 +827,16 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Start Kyso again and retry. Nothing was signed.",
     ),
     _e(
+        "SIGNING_PAUSED",
+        4016,
+        "Kyso đang tạm dừng ký số theo lựa chọn của người dùng máy này.",
+        "Signing is paused in Kyso by the person using this computer.",
+        "Không có gì được ký. Để ký tiếp: bấm biểu tượng Kyso ở khay hệ thống, chọn «Tiếp tục ký "
+        "số», rồi bấm lại nút ký trên trang.",
+        "Nothing was signed. To sign again: click the Kyso icon in the system tray, choose "
+        "“Resume signing”, then press the sign button on the page again.",
+    ),
+    _e(
         "DEMO_PORTAL_FAILED",
         4031,
         "Không khởi động được cổng BHXH thử nghiệm: {detail}.",

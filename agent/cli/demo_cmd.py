@@ -35,6 +35,7 @@ async def run(args: argparse.Namespace) -> int:
     """Do the requested action and describe the demo."""
     from agent.demo import tokens as demo  # the test PKI: only when a demo command runs
 
+    manifest: dict[str, Any] | None
     if args.action == "init":
         manifest = await demo.init()
     elif args.action == "reset":

@@ -202,7 +202,7 @@ async def run_doctor(args: argparse.Namespace) -> int:
         certs = await service.list_certificates()
         statuses = service.statuses
     revocation = await revocation_statuses(certs)
-    report = {
+    report: dict[str, Any] = {
         "modules": [s.__dict__ for s in statuses],
         "tokens": [t.to_json() for t in tokens],
         "certificates": [

@@ -64,7 +64,9 @@ class WinregReader:
 
     def values(self, key: str) -> dict[str, Any] | None:
         """Read every value of HKLM\\``key``."""
-        import winreg  # type: ignore[import-not-found]  # Windows only
+        if sys.platform != "win32":  # there is no registry to read (and no winreg module)
+            return None
+        import winreg
 
         try:
             handle = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key)

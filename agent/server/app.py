@@ -30,7 +30,7 @@ from agent.server.peercred import same_user
 log = logging.getLogger(__name__)
 
 CORE_KEY = web.AppKey("core", AgentCore)
-CONNECTIONS_KEY = web.AppKey("connections", set)
+CONNECTIONS_KEY = web.AppKey("connections", set[Connection])
 DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
 ORIGIN_KEY = web.RequestKey("origin", str)  # the allowed, normalised origin
 
@@ -156,7 +156,8 @@ async def _token_events(app: web.Application) -> AsyncIterator[None]:
                 "event": event.kind,
                 "token": {"label": event.token.label, "serial": event.token.serial},
             }
-            for conn in list(app[CONNECTIONS_KEY]):
+            connections: set[Connection] = app[CONNECTIONS_KEY]
+            for conn in list(connections):
                 await conn.notify("tokens.changed", params)
 
     task = asyncio.create_task(pump(), name="kyso-token-events")
@@ -169,7 +170,8 @@ async def _token_events(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_connections(app: web.Application) -> None:
-    for conn in list(app[CONNECTIONS_KEY]):
+    connections: set[Connection] = app[CONNECTIONS_KEY]
+    for conn in list(connections):
         await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"AGENT_STOPPING")
 
 

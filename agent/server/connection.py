@@ -107,6 +107,12 @@ class Dispatcher:
                 self._audit(conn, request, exc.code, None)
             await conn.send(rpc.error_message(request.id, exc))
             return
+        if command.signs and self.core.services.signing_paused:
+            # The user paused signing from the tray: refused before any prompt, and audited.
+            error = KysoError("SIGNING_PAUSED")
+            self._audit(conn, request, error.code, None)
+            await conn.send(rpc.error_message(request.id, error))
+            return
         if len(conn.tasks) >= MAX_IN_FLIGHT:
             await conn.send(rpc.error_message(request.id, KysoError("BUSY")))
             return

@@ -29,6 +29,9 @@ class Services:
     prompter: Prompter
     approvals: ApprovalStore
     audit: AuditLog
+    # Set by the tray's "pause signing": signing methods are refused with SIGNING_PAUSED
+    # (read by the dispatcher; a plain bool is enough, one writer, read on the event loop).
+    signing_paused: bool = False
 
 
 class AgentCore:

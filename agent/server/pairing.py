@@ -72,4 +72,5 @@ class Pairing:
             core.session_origins.add(origin)
             return True
         core.denied_origins.add(origin)
+        self.guard.refused(origin, time.monotonic())
         return False

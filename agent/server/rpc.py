@@ -102,6 +102,7 @@ def parse_request(text: str | bytes) -> RpcRequest | None:
         )
     if "id" not in message:
         return None
+    assert request_id is not None  # _valid_id refused null and every other non-id above
     return RpcRequest(request_id, method, params)
 
 

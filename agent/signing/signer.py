@@ -66,12 +66,13 @@ class TokenSigner(Signer):
 
 
 def _hash(algorithm: SignatureAlgorithm) -> hashes.HashAlgorithm:
-    return {
+    kinds: dict[str, type[hashes.HashAlgorithm]] = {
         "sha1": hashes.SHA1,
         "sha256": hashes.SHA256,
         "sha384": hashes.SHA384,
         "sha512": hashes.SHA512,
-    }[algorithm.hash_name]()
+    }
+    return kinds[algorithm.hash_name]()
 
 
 class SoftwareSigner(Signer):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -318,7 +319,7 @@ def is_softhsm(path: str) -> bool:
 def candidate_modules(
     configured: list[str] | tuple[str, ...] = (),
     *,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     demo_module: str | None = None,
     include_builtin: bool = True,
     platform: str | None = None,
@@ -326,6 +327,7 @@ def candidate_modules(
 ) -> list[ModuleCandidate]:
     """Every module to try, in order, without duplicates; built-in rows only if present."""
     env = os.environ if env is None else env
+    assert env is not None
     out: list[ModuleCandidate] = []
     seen: set[str] = set()
 

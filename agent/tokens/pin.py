@@ -3,9 +3,10 @@ that the agent owns (a dialog, the terminal, a local file for automation) implem
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from agent.errors import KysoError
 from agent.tokens.certinfo import CertificateInfo
 
 
@@ -39,13 +40,23 @@ class PinRequest:
     state: PinState
     min_length: int = 0
     max_length: int = 0
+    # Set when the token refused the PIN just typed in this same operation: the dialog says so
+    # (PIN_INCORRECT, PIN_FINAL_TRY or PIN_INVALID) and the user types it again.
+    previous_error: KysoError | None = field(default=None, compare=False)
+    attempt: int = 1  # 1 for the first prompt of an operation, 2 after one wrong PIN...
+
+    @property
+    def retry(self) -> bool:
+        """True when this prompt follows a PIN the token refused in the same operation."""
+        return self.previous_error is not None
 
 
 class PinProvider(Protocol):
     """Asks the user for a token PIN. Returns None when the user cancels."""
 
     async def get_pin(self, request: PinRequest) -> str | None:
-        """Ask once; the token layer never retries a wrong PIN on its own."""
+        """Ask for the PIN. After a wrong PIN the token layer asks again, with
+        ``request.previous_error`` set; a provider that cannot ask a person again raises it."""
         ...
 
 
@@ -57,6 +68,11 @@ class StaticPinProvider:
         self.requests: list[PinRequest] = []
 
     async def get_pin(self, request: PinRequest) -> str | None:
-        """Return the stored PIN; record the request so callers can see what was asked."""
+        """Return the stored PIN; record the request so callers can see what was asked.
+
+        A known PIN the token refused is wrong: giving it again would only use up the token's
+        tries, so a retry re-raises the refusal instead."""
+        if request.previous_error is not None:
+            raise request.previous_error
         self.requests.append(request)
         return self._pin

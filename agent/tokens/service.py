@@ -1,15 +1,17 @@
 """The asyncio-facing token layer: every module, every token, hot-plug events, key sessions.
 
 Callers never see python-pkcs11. They list tokens and certificates, then open a key by
-certificate thumbprint: the PIN is asked once through a :class:`PinProvider`, and signatures are
-made until the ``async with`` block ends, when the token is logged out. One key session per
-token at a time; others wait their turn (the server adds its own bounds and BUSY errors).
+certificate thumbprint: the PIN is asked through a :class:`PinProvider` (again after a wrong PIN,
+with the token's tries-left state), and signatures are made until the ``async with`` block ends,
+when the token is logged out. One key session per token at a time; others wait their turn (the
+server adds its own bounds and BUSY errors).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,9 +21,16 @@ from agent.errors import KysoError
 from agent.tokens.algorithms import SignatureAlgorithm, check_digest
 from agent.tokens.module import Pkcs11Module, SessionHandle, TokenCertificate, TokenInfo
 from agent.tokens.modules import ModuleCandidate
-from agent.tokens.pin import PinProvider, PinRequest
+from agent.tokens.pin import PinProvider, PinRequest, PinState
 
 log = logging.getLogger(__name__)
+
+# Prompts for one operation at most: a token normally locks itself sooner, but SoftHSM2 and some
+# tokens never do, and a buggy provider must not try PINs for ever.
+MAX_PIN_ATTEMPTS = 5
+# Refusals after which the user may type the PIN again (PIN_INVALID: wrong length or characters,
+# which costs no try on most tokens).
+_RETRY_PIN = frozenset({"PIN_INCORRECT", "PIN_FINAL_TRY", "PIN_INVALID"})
 
 
 @dataclass(frozen=True)
@@ -188,7 +197,7 @@ class TokenService:
         self, cert: TokenCertificate | str, pin_provider: PinProvider
     ) -> AsyncIterator[KeySession]:
         """Log in to the token holding ``cert`` (a certificate or its thumbprint) and yield a
-        :class:`KeySession`. The PIN is asked once; a wrong PIN raises, never retries."""
+        :class:`KeySession`. A wrong PIN is asked again within this call (see _login_asking)."""
         if isinstance(cert, str):
             cert = await self.find_certificate(cert)
         if not cert.has_private_key:
@@ -217,22 +226,73 @@ class TokenService:
         self, module: Pkcs11Module, cert: TokenCertificate, pin_provider: PinProvider
     ) -> AsyncIterator[KeySession]:
         """Ask the PIN (unless locked, PIN pad or no login), log in, yield, log out."""
-        pin: str | None = None
         token = cert.token
         if token.login_required and not token.protected_path:
-            state = await module.pin_state(token)
-            if state.locked:
-                raise KysoError("PIN_LOCKED", {"detail": token.label})
-            pin = await pin_provider.get_pin(
-                PinRequest(token.label, token.serial, cert.info, state)
-            )
-            if pin is None:
-                raise KysoError("USER_CANCELLED")
-        handle = await module.open_session(cert, pin)
+            handle = await self._login_asking(module, cert, pin_provider)
+        else:
+            handle = await module.open_session(cert, None)
         try:
             yield KeySession(module, handle, cert)
         finally:
             await module.close_session(handle)
+
+    async def _login_asking(
+        self, module: Pkcs11Module, cert: TokenCertificate, pin_provider: PinProvider
+    ) -> SessionHandle:
+        """Ask the PIN and log in; after a wrong PIN ask again, like a card reader's dialog.
+
+        Each new prompt carries the refusal and the token's flags read after it (tries used,
+        final try), so the user retries within the same operation instead of starting over.
+        Ends when the PIN is right, the user cancels, the prompt times out, the token locks,
+        or after :data:`MAX_PIN_ATTEMPTS` prompts.
+        """
+        token = cert.token
+        previous: KysoError | None = None
+        refused = ""
+        for attempt in range(1, MAX_PIN_ATTEMPTS + 1):
+            state = await module.pin_state(token)
+            if state.locked:
+                if previous is not None:
+                    # Locked by the PIN just typed: the dialog says so before it goes away.
+                    await self._tell_locked(pin_provider, cert, state)
+                raise KysoError("PIN_LOCKED", {"detail": token.label, "pin_state": "locked"})
+            request = PinRequest(
+                token.label,
+                token.serial,
+                cert.info,
+                state,
+                previous_error=previous,
+                attempt=attempt,
+            )
+            pin = await pin_provider.get_pin(request)
+            if pin is None:
+                raise KysoError("USER_CANCELLED")
+            if previous is not None and hmac.compare_digest(pin.encode(), refused.encode()):
+                # The token refused exactly this PIN a moment ago: sending it again would only
+                # use up another try (an automated provider repeating itself, a double Enter).
+                raise previous
+            try:
+                return await module.open_session(cert, pin)
+            except KysoError as exc:
+                if exc.code == "PIN_LOCKED":
+                    await self._tell_locked(pin_provider, cert, PinState(locked=True))
+                if exc.code not in _RETRY_PIN:
+                    raise
+                log.info("wrong PIN for %s (attempt %d): %s", token.label, attempt, exc.code)
+                previous, refused = exc, pin
+        assert previous is not None
+        raise previous
+
+    @staticmethod
+    async def _tell_locked(
+        pin_provider: PinProvider, cert: TokenCertificate, state: PinState
+    ) -> None:
+        """Show the "PIN locked" notice in place of the PIN dialog (its only button closes it)."""
+        token = cert.token
+        locked = KysoError("PIN_LOCKED", {"detail": token.label, "pin_state": "locked"})
+        request = PinRequest(token.label, token.serial, cert.info, state, previous_error=locked)
+        with contextlib.suppress(KysoError):  # a provider that cannot show it, a timeout
+            await pin_provider.get_pin(request)
 
     # ---- hot-plug ----------------------------------------------------------------------------
     def subscribe(self) -> asyncio.Queue[TokenEvent]:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 __all__ = [
     "CertificateChoice",
+    "CertificateOption",
     "ConsentItem",
     "ConsentRequest",
     "PairingAnswer",
@@ -54,11 +55,59 @@ class ConsentRequest:
 
 
 @dataclass(frozen=True)
+class CertificateOption:
+    """One row of the certificate picker: the certificate, the token it is on, and why it
+    cannot be chosen (problem codes; empty when it can)."""
+
+    certificate: CertificateInfo
+    token_label: str = ""
+    token_serial: str = ""
+    problems: tuple[str, ...] = ()  # EXPIRED, NOT_YET_VALID, NO_SIGNING_KEY_USAGE, NO_PRIVATE_KEY
+    matches: bool = True  # fits what the page asked for (certificateFilter); True without one
+
+    @property
+    def usable(self) -> bool:
+        """True when the user may pick it."""
+        return not self.problems
+
+
+@dataclass(frozen=True)
 class CertificateChoice:
-    """Pick one certificate (when the page did not name one)."""
+    """Pick one certificate (when the page did not name one).
+
+    ``options`` carries the token of each certificate and why some cannot be chosen; a choice
+    built from certificates alone gets options from their own problems."""
 
     origin: str
     certificates: tuple[CertificateInfo, ...]
+    options: tuple[CertificateOption, ...] = ()
+    preselected: str = ""  # thumbprint selected when the picker opens
+    filtered: bool = False  # the page said which certificate it wants (certificateFilter)
+
+    def rows(self) -> tuple[CertificateOption, ...]:
+        """Every certificate shown, in order, with its token and problems."""
+        if self.options:
+            return self.options
+        return tuple(CertificateOption(c, problems=tuple(c.problems())) for c in self.certificates)
+
+    def default(self) -> CertificateInfo | None:
+        """The certificate selected when the picker opens: the preselected one if it can be
+        chosen, else the first one that can."""
+        usable = [o.certificate for o in self.rows() if o.usable]
+        return next((c for c in usable if c.thumbprint == self.preselected), None) or next(
+            iter(usable), None
+        )
+
+    def pick(self, thumbprint: str | None) -> CertificateInfo | None:
+        """The usable certificate with this thumbprint (None: not offered or not usable)."""
+        return next(
+            (
+                o.certificate
+                for o in self.rows()
+                if o.usable and o.certificate.thumbprint == thumbprint
+            ),
+            None,
+        )
 
 
 class Prompter(Protocol):

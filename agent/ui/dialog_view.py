@@ -72,6 +72,7 @@ def build_dialog(
     arm_delay_ms: int = 600,
     certificate_keys: tuple[str, ...] = (),
     disabled_certificates: frozenset[str] = frozenset(),
+    selected_certificate: str = "",
     icon: Any = None,
     on_built: Callable[[DialogView], None] | None = None,
 ) -> DialogView:
@@ -165,7 +166,13 @@ def build_dialog(
 
     if text.kind == "certificate":
         _certificate_list(
-            outer, view, text, certificate_keys, disabled_certificates, f_bold, f_small
+            outer,
+            view,
+            text,
+            certificate_keys,
+            disabled_certificates,
+            selected_certificate,
+            (f_bold, f_small),
         )
     elif text.sections:
         view.details = _details(
@@ -269,53 +276,75 @@ def _certificate_list(
     text: PromptText,
     keys: tuple[str, ...],
     disabled: frozenset[str],
-    f_bold: tkfont.Font,
-    f_small: tkfont.Font,
+    selected: str,
+    fonts: tuple[tkfont.Font, tkfont.Font],
 ) -> None:
-    """One radio button per certificate; unusable ones shown but not selectable."""
+    """One radio button per certificate under its token's heading; unusable ones shown, with
+    the reason, but not selectable."""
+    f_bold, f_small = fonts
     frame = ttk.Frame(parent)
-    frame.pack(fill=tk.BOTH, expand=True, pady=(12, 0))
+    frame.pack(fill=tk.BOTH, expand=True, pady=(6, 0))
     usable = [k for k in keys if k not in disabled]
-    view.cert_var = tk.StringVar(parent, value=usable[0] if usable else "")
+    first = selected if selected in usable else (usable[0] if usable else "")
+    view.cert_var = tk.StringVar(parent, value=first)
+    group = None
     for key, section in zip(keys, text.sections, strict=True):
+        if section.group and section.group != group:
+            group = section.group
+            tk.Label(
+                frame,
+                text=section.group,
+                font=f_bold,
+                foreground="#1a1a1a",
+                background="#ffffff",
+                anchor=tk.W,
+                justify=tk.LEFT,
+                wraplength=WRAP,
+            ).pack(anchor=tk.W, fill=tk.X, pady=(8, 1))
+        off = key in disabled
+        background = "#f0f0f0" if off else "#fafafa"
         row = tk.Frame(
-            frame, background="#fafafa", highlightbackground="#d0d0d0", highlightthickness=1
+            frame, background=background, highlightbackground="#d0d0d0", highlightthickness=1
         )
-        row.pack(fill=tk.X, pady=3)
-        state = tk.DISABLED if key in disabled else tk.NORMAL
+        row.pack(fill=tk.X, pady=3, padx=(14, 0))
         tk.Radiobutton(
             row,
             variable=view.cert_var,
             value=key,
             text=section.title,
             font=f_bold,
-            state=state,
-            background="#fafafa",
-            activebackground="#fafafa",
+            state=tk.DISABLED if off else tk.NORMAL,
+            background=background,
+            activebackground=background,
             highlightthickness=0,
             anchor=tk.W,
             justify=tk.LEFT,
-            wraplength=WRAP - 40,
+            wraplength=WRAP - 60,
         ).pack(anchor=tk.W, padx=6, pady=(4, 0))
-        details = " · ".join(f"{f.label_vi}: {f.value}" for f in section.fields)
-        tk.Label(
-            row,
-            text=details,
-            font=f_small,
-            foreground=MUTED,
-            background="#fafafa",
-            wraplength=WRAP - 40,
-            justify=tk.LEFT,
-        ).pack(anchor=tk.W, padx=32)
+        # Two short lines: who, from whom, which key; then when (a long list of tokens must
+        # still fit on a laptop screen).
+        when = tuple(f for f in section.fields if f.label_vi == "Hiệu lực")
+        for part in (tuple(f for f in section.fields if f not in when), when):
+            tk.Label(
+                row,
+                text=" · ".join(f"{f.label_vi}: {f.value}" for f in part),
+                font=f_small,
+                foreground=DANGER if any(f.style == "danger" for f in part) else MUTED,
+                background=background,
+                wraplength=WRAP - 60,
+                justify=tk.LEFT,
+            ).pack(anchor=tk.W, padx=32)
         if section.subtitle:
             tk.Label(
                 row,
                 text="⚠ " + section.subtitle,
                 font=f_small,
                 foreground=DANGER,
-                background="#fafafa",
+                background=background,
+                wraplength=WRAP - 60,
+                justify=tk.LEFT,
             ).pack(anchor=tk.W, padx=32)
-        tk.Frame(row, height=4, background="#fafafa").pack()
+        tk.Frame(row, height=4, background=background).pack()
 
 
 def _pin_field(

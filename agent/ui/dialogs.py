@@ -78,6 +78,7 @@ class DialogPrompter:
         *,
         certificate_keys: tuple[str, ...] = (),
         disabled: frozenset[str] = frozenset(),
+        selected: str = "",
     ) -> Any:
         def build(root: Any, finish: Callable[[Any], None]) -> None:
             icon = _icon(root)
@@ -90,6 +91,7 @@ class DialogPrompter:
                 arm_delay_ms=self.arm_delay_ms,
                 certificate_keys=certificate_keys,
                 disabled_certificates=disabled,
+                selected_certificate=selected,
                 icon=icon,
                 on_built=self.on_shown,
             )
@@ -108,13 +110,18 @@ class DialogPrompter:
             return PairingAnswer.DENY
 
     async def choose_certificate(self, request: CertificateChoice) -> CertificateInfo | None:
-        """A list of certificates; unusable ones are shown but cannot be chosen."""
-        keys = tuple(c.thumbprint for c in request.certificates)
-        disabled = frozenset(c.thumbprint for c in request.certificates if c.problems())
+        """Certificates grouped by token; unusable ones are shown but cannot be chosen."""
+        rows = request.rows()
+        keys = tuple(o.certificate.thumbprint for o in rows)
+        disabled = frozenset(o.certificate.thumbprint for o in rows if not o.usable)
+        default = request.default()
         chosen = await self._show(
-            certificate_choice_text(request), certificate_keys=keys, disabled=disabled
+            certificate_choice_text(request),
+            certificate_keys=keys,
+            disabled=disabled,
+            selected=default.thumbprint if default else "",
         )
-        return next((c for c in request.certificates if c.thumbprint == chosen), None)
+        return request.pick(chosen)
 
     async def consent(self, request: ConsentRequest) -> bool:
         """Origin in bold, certificate, every item with its SHA-256: Ký / Hủy."""

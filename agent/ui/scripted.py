@@ -5,6 +5,7 @@ The file is read again AT EVERY PROMPT, so a test can change the answers between
     {"pair": "always" | "once" | "deny",
      "consent": "allow" | "deny",
      "pin": "123456" | null,          # null = the user cancelled the PIN dialog
+                                      # or ["000000", "123456"]: typed in turn after a wrong PIN
      "certificate": "<thumbprint>",   # for choose_certificate; default: first usable one
      "delay_seconds": 2.5}            # or {"consent": 2.5, "pin": 0.1}: a slow user
 
@@ -37,8 +38,11 @@ from agent.ui.api import CertificateChoice, ConsentRequest, PairingAnswer, Pairi
 from agent.ui.text import (
     SUMMARY_LIMIT,
     PromptText,
+    Warning,
     certificate_choice_text,
+    certificate_warnings,
     consent_text,
+    mst_warnings,
     pin_text,
 )
 from agent.ui.untrusted import LABEL_LIMIT, render_origin, render_untrusted
@@ -72,6 +76,7 @@ class PromptRecord(NamedTuple):
     summary: str  # the origin, the consent sentence, the token label... (rendered inert)
     answer: str = ""  # what was answered ("always", "allow", "deny", "pin", "cancel", a thumbprint)
     shown: Shown = ()  # the details, rendered as every prompter renders them
+    warnings: tuple[str, ...] = ()  # the red/amber lines, Vietnamese (MST mismatch, final try)
 
 
 # A batch may hold 1000 documents and the record keeps 1000 prompts: record (and log) the first
@@ -104,6 +109,8 @@ class ScriptAnswers:
     consent: bool = False
     pin: str | None = None
     certificate: str | None = None
+    # Later PINs, typed in turn when the token refused the one before (same operation).
+    retry_pins: tuple[str | None, ...] = ()
     delays: tuple[tuple[str, float], ...] = ()
     default_delay: float = 0.0
 
@@ -115,9 +122,9 @@ class ScriptAnswers:
             return cls()
         pair = _PAIR_ANSWERS.get(str(data.get("pair", "deny")).lower(), PairingAnswer.DENY)
         consent = _CONSENT_ANSWERS.get(str(data.get("consent", "deny")).lower(), False)
-        pin = data.get("pin")
-        if pin is not None and not isinstance(pin, str):
-            pin = str(pin) if isinstance(pin, int) and not isinstance(pin, bool) else None
+        pins = data.get("pin")
+        pins = [_pin(p) for p in pins[:16]] if isinstance(pins, list) and pins else [_pin(pins)]
+        pin = pins[0]
         cert = data.get("certificate")
         cert = cert.strip().lower().replace(":", "") if isinstance(cert, str) else None
         default_delay, delays = 0.0, {}
@@ -126,11 +133,32 @@ class ScriptAnswers:
             delays = {str(k): _seconds(v) for k, v in raw_delay.items()}
         else:
             default_delay = _seconds(raw_delay)
-        return cls(pair, consent, pin, cert, tuple(sorted(delays.items())), default_delay)
+        return cls(
+            pair,
+            consent,
+            pin,
+            cert,
+            tuple(pins[1:]),
+            tuple(sorted(delays.items())),
+            default_delay,
+        )
+
+    def pin_for(self, attempt: int) -> str | None:
+        """The PIN typed at the ``attempt``-th prompt of one operation (None: cancel). Past the
+        list, the last one again: the token layer never sends a PIN the token just refused, so
+        a file with one wrong PIN ends with the token's own PIN_INCORRECT."""
+        pins = (self.pin, *self.retry_pins)
+        return pins[min(max(attempt, 1), len(pins)) - 1]
 
     def delay_for(self, kind: str) -> float:
         """Seconds to wait before answering a prompt of this kind."""
         return dict(self.delays).get(kind, self.default_delay)
+
+
+def _pin(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) else None
 
 
 def _seconds(value: Any) -> float:
@@ -142,16 +170,11 @@ def _seconds(value: Any) -> float:
 
 
 def choose_from(request: CertificateChoice, wanted: str | None) -> CertificateInfo | None:
-    """The certificate the file names, or without a name the first one with no problems."""
+    """The certificate the file names (if it can be chosen), or without a name the one the
+    picker would preselect."""
     if wanted:
-        for cert in request.certificates:
-            if cert.thumbprint.lower() == wanted:
-                return cert
-        return None
-    for cert in request.certificates:
-        if not cert.problems():
-            return cert
-    return None
+        return request.pick(wanted.replace(":", "").lower())
+    return request.default()
 
 
 MAX_RECORDED_PROMPTS = 1000
@@ -206,8 +229,17 @@ class ScriptedPrompter:
             answers = self.read_answers()
         return answers
 
-    def _record(self, kind: str, summary: str, answer: str, shown: Shown = ()) -> None:
-        self.prompts.append(PromptRecord(kind, summary, answer, shown))
+    def _record(
+        self,
+        kind: str,
+        summary: str,
+        answer: str,
+        shown: Shown = (),
+        warnings: tuple[Warning, ...] = (),
+    ) -> None:
+        self.prompts.append(
+            PromptRecord(kind, summary, answer, shown, tuple(w.vi for w in warnings))
+        )
         # An unattended agent answers forever: keep only the recent prompts, not every one.
         if len(self.prompts) > MAX_RECORDED_PROMPTS:
             del self.prompts[:-MAX_RECORDED_PROMPTS]
@@ -241,22 +273,32 @@ class ScriptedPrompter:
         sentence = render_untrusted(request.summary_en, SUMMARY_LIMIT)
         summary = f"{render_origin(request.origin)} {action}: {sentence}"
         self._record(
-            "consent", summary, "allow" if answers.consent else "deny", consent_shown(request)
+            "consent",
+            summary,
+            "allow" if answers.consent else "deny",
+            consent_shown(request),
+            certificate_warnings(request.certificate)
+            + mst_warnings(request.certificate, request.items),
         )
         return answers.consent
 
     async def get_pin(self, request: PinRequest) -> str | None:
-        """Give the file's ``pin`` (None = cancel). The PIN itself is never logged or recorded."""
+        """Give the file's ``pin`` (a list: the next one after each wrong PIN; None = cancel).
+        The PIN itself is never logged or recorded."""
         answers = await self._answer("pin")
         label = render_untrusted(request.token_label, LABEL_LIMIT)
         summary = f"{label} ({request.state.tries_hint or 'ok'})"
+        text = pin_text(request)
+        # A locked token's notice has no PIN field: nothing to type, only "Close".
+        pin = None if request.state.locked else answers.pin_for(request.attempt)
         self._record(
             "pin",
             summary,
-            "pin" if answers.pin is not None else "cancel",
-            shown_details(pin_text(request)),
+            "pin" if pin is not None else "cancel",
+            shown_details(text),
+            text.warnings,
         )
-        return answers.pin
+        return pin
 
     def count(self, kind: str | None = None) -> int:
         """How many prompts (of one kind, or all) were answered so far."""

@@ -113,19 +113,34 @@ class TerminalPrompter:
     async def choose_certificate(self, request: CertificateChoice) -> CertificateInfo | None:
         """A numbered list; Enter picks the first usable certificate."""
         text = certificate_choice_text(request)
-        usable = [i for i, c in enumerate(request.certificates) if not c.problems()]
-        default = usable[0] if usable else None
-        # The subjects as rendered in the prompt's text (inert), on page-text lines.
-        numbered = "".join(
-            f"{PAGE_PREFIX}{i + 1}. {section.title}"
-            f"{'' if i in usable else '  (không dùng được / unusable)'}\n"
-            for i, section in enumerate(text.sections)
+        rows = request.rows()
+        usable = [i for i, o in enumerate(rows) if o.usable]
+        chosen = request.default()
+        default = next(
+            (
+                i
+                for i, o in enumerate(rows)
+                if chosen and o.certificate.thumbprint == chosen.thumbprint
+            ),
+            None,
         )
+        # The subjects as rendered in the prompt's text (inert), on page-text lines, under the
+        # agent's own token heading.
+        numbered = ""
+        group = None
+        for i, section in enumerate(text.sections):
+            if section.group and section.group != group:
+                group = section.group
+                numbered += f"{section.group}\n"
+            numbered += (
+                f"{PAGE_PREFIX}{i + 1}. {section.title}"
+                f"{'' if i in usable else '  (không dùng được / unusable)'}\n"
+            )
         question = f"{numbered}Số / number ({default + 1 if default is not None else 'q'}): "
-        index = parse_choice(await self._ask(text, question), len(request.certificates), default)
+        index = parse_choice(await self._ask(text, question), len(rows), default)
         if index is None or index not in usable:
             return None
-        return request.certificates[index]
+        return rows[index].certificate
 
     async def consent(self, request: ConsentRequest) -> bool:
         """The full summary, then y/N."""

@@ -12,12 +12,25 @@ no prompter ever sees raw page text. The origin has a place of its own in every 
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
-from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
-from agent.ui.api import CertificateChoice, ConsentItem, ConsentRequest, PairingRequest
+from agent.ui.api import ConsentItem, ConsentRequest, PairingRequest
+
+# Re-exported: the prompters and tests take every prompt's text from this module.
+from agent.ui.certtext import (  # noqa: F401
+    certificate_choice_text,
+    certificate_fields,
+    certificate_warnings,
+    format_date,
+    format_vn_time,
+    mst_warnings,
+)
+from agent.ui.prompt_model import (
+    Choice,
+    Field,
+    PromptText,
+    Section,
+    Warning,
+)
 from agent.ui.untrusted import (
     LABEL_LIMIT,
     TITLE_LIMIT,
@@ -34,140 +47,13 @@ PAGE_PREFIX = "  │ "
 ORIGIN_HEADING = "Trang web yêu cầu · Requesting website:"
 
 
-@dataclass(frozen=True)
-class Field:
-    """One labelled value: "Mã số thuế · Tax code: 0101234567"."""
-
-    label_vi: str
-    label_en: str
-    value: str
-    style: str = "normal"  # "normal", "bold", "mono" or "danger"
-
-    @property
-    def label(self) -> str:
-        """Both labels, Vietnamese first."""
-        return f"{self.label_vi} · {self.label_en}" if self.label_en else self.label_vi
-
-
-@dataclass(frozen=True)
-class Section:
-    """A titled group of fields (the certificate, one signed item...)."""
-
-    title: str
-    fields: tuple[Field, ...]
-    subtitle: str = ""
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A button: its answer key, its bilingual label, and its role."""
-
-    key: str
-    label_vi: str
-    label_en: str
-    role: str = "normal"  # "primary", "normal" or "cancel" (Escape and closing the window)
-
-    @property
-    def label(self) -> str:
-        """The caption shown on the button."""
-        return f"{self.label_vi} / {self.label_en}"
-
-
-@dataclass(frozen=True)
-class Warning:
-    """A highlighted message (tries left, final try, locked, expired certificate)."""
-
-    vi: str
-    en: str
-    severity: str = "warning"  # "warning" (amber) or "danger" (red)
-
-
-@dataclass(frozen=True)
-class PromptText:
-    """Everything one prompt shows."""
-
-    kind: str  # "pair", "consent", "certificate" or "pin"
-    title: str  # window title
-    question_vi: str
-    question_en: str
-    origin: str = ""  # shown in bold on its own line
-    sections: tuple[Section, ...] = ()
-    warnings: tuple[Warning, ...] = ()
-    choices: tuple[Choice, ...] = ()
-    note_vi: str = ""
-    note_en: str = ""
-    summary_vi: str = ""  # what the page asks for, in one sentence (shown under the origin)
-    summary_en: str = ""
-    pin_length: tuple[int, int] = (0, 0)  # (min, max) PIN length the token accepts; 0 = unknown
-
-
 # --- formatting helpers -------------------------------------------------------------------
-
-
-def format_date(iso: str) -> str:
-    """ISO 8601 -> dd/mm/yyyy, the way Vietnamese documents write dates."""
-    try:
-        return dt.datetime.fromisoformat(iso).strftime("%d/%m/%Y")
-    except ValueError:
-        return iso
 
 
 def group_hex(digest: str, size: int = 8) -> str:
     """A long hex digest in groups, so a person can compare it piece by piece."""
     digest = digest.lower()
     return " ".join(digest[i : i + size] for i in range(0, len(digest), size))
-
-
-def certificate_fields(cert: CertificateInfo) -> tuple[Field, ...]:
-    """Holder, identifiers, issuer and validity of a certificate."""
-    # A certificate's subject is whatever its issuer wrote: untrusted like page text.
-    fields = [Field("Người sở hữu", "Holder", _u(cert.subject_display, TITLE_LIMIT), "bold")]
-    for value, vi, en in (
-        (cert.mst, "Mã số thuế", "Tax code (MST)"),
-        (cert.cccd, "Số CCCD", "Citizen ID (CCCD)"),
-        (cert.cmnd, "Số CMND", "ID card (CMND)"),
-        (cert.mns, "Mã đơn vị NS", "Budget unit code (MNS)"),
-    ):
-        if value:
-            fields.append(Field(vi, en, _u(value, LABEL_LIMIT), "bold"))
-    fields.append(Field("Nhà cung cấp", "Issuer", _u(cert.issuer_cn or cert.issuer, TITLE_LIMIT)))
-    problems = cert.problems()
-    validity = f"{format_date(cert.not_before)} – {format_date(cert.not_after)}"
-    fields.append(
-        Field(
-            "Hiệu lực",
-            "Valid",
-            validity,
-            "danger" if {"EXPIRED", "NOT_YET_VALID"} & set(problems) else "normal",
-        )
-    )
-    return tuple(fields)
-
-
-def certificate_warnings(cert: CertificateInfo | None) -> tuple[Warning, ...]:
-    """Problems a person must see before using this certificate."""
-    if cert is None:
-        return ()
-    out = []
-    problems = set(cert.problems())
-    if "EXPIRED" in problems:
-        out.append(Warning("Chứng thư số đã hết hạn.", "The certificate has expired.", "danger"))
-    if "NOT_YET_VALID" in problems:
-        out.append(
-            Warning(
-                "Chứng thư số chưa đến ngày hiệu lực.",
-                "The certificate is not valid yet.",
-                "danger",
-            )
-        )
-    if "NO_SIGNING_KEY_USAGE" in problems:
-        out.append(
-            Warning(
-                "Chứng thư số này không dùng để ký số.",
-                "This certificate is not meant for signing.",
-            )
-        )
-    return tuple(out)
 
 
 def item_section(item: ConsentItem, index: int, total: int) -> Section:
@@ -288,7 +174,8 @@ def consent_text(request: ConsentRequest) -> PromptText:
         question_en=question_en,
         origin=render_origin(request.origin),
         sections=tuple(sections),
-        warnings=certificate_warnings(request.certificate),
+        warnings=certificate_warnings(request.certificate)
+        + mst_warnings(request.certificate, request.items),
         choices=(primary, Choice("deny", "Hủy", "Cancel", "cancel")),
         # The agent's own sentence; rendered all the same, as it quotes the origin.
         summary_vi=_u(request.summary_vi, SUMMARY_LIMIT),
@@ -303,69 +190,62 @@ def consent_text(request: ConsentRequest) -> PromptText:
     )
 
 
-def certificate_choice_text(request: CertificateChoice) -> PromptText:
-    """Pick one of the certificates on the plugged-in tokens."""
-    sections = []
-    for cert in request.certificates:
-        problems = cert.problems()
-        subtitle = ""
-        if problems:
-            subtitle = "; ".join(_PROBLEM_TEXT.get(p, p) for p in problems)
-        sections.append(
-            Section(_u(cert.subject_display, TITLE_LIMIT), certificate_fields(cert)[1:], subtitle)
-        )
-    return PromptText(
-        kind="certificate",
-        title=f"{APP} — Chọn chứng thư số / Choose a certificate",
-        question_vi="Chọn chứng thư số để dùng cho trang web này",
-        question_en="Choose the certificate to use for this website",
-        origin=render_origin(request.origin),
-        sections=tuple(sections),
-        choices=(
-            Choice("choose", "Chọn", "Choose", "primary"),
-            Choice("cancel", "Hủy", "Cancel", "cancel"),
-        ),
-    )
-
-
-_PROBLEM_TEXT = {
-    "EXPIRED": "đã hết hạn / expired",
-    "NOT_YET_VALID": "chưa có hiệu lực / not yet valid",
-    "NO_SIGNING_KEY_USAGE": "không dùng để ký / not for signing",
-    "CA_CERTIFICATE": "chứng thư CA / a CA certificate",
-}
-
-
 def pin_warnings(request: PinRequest) -> tuple[Warning, ...]:
-    """What the token's PIN flags mean for the person typing."""
+    """Why the PIN is asked again (if it is), and what the token's PIN flags mean."""
     state = request.state
+    out: list[Warning] = []
+    refused = request.previous_error.code if request.previous_error is not None else ""
+    if refused == "PIN_INVALID":
+        out.append(
+            Warning(
+                "Mã PIN vừa nhập không hợp lệ (sai độ dài hoặc có ký tự không được phép). "
+                "Hãy nhập lại.",
+                "The PIN just entered is not valid (wrong length or characters). Enter it again.",
+                "danger",
+            )
+        )
+    elif refused in ("PIN_INCORRECT", "PIN_FINAL_TRY") and not state.locked:
+        out.append(
+            Warning(
+                "Mã PIN vừa nhập không đúng. Hãy nhập lại.",
+                "Wrong PIN. Please enter it again.",
+                "danger",
+            )
+        )
     if state.locked:
-        return (
+        out.append(
             Warning(
                 "Mã PIN đã bị khóa. Liên hệ nhà cung cấp chữ ký số để mở khóa token.",
                 "The PIN is locked. Contact your certificate provider to unlock the token.",
                 "danger",
-            ),
+            )
         )
-    if state.final_try:
-        return (
+    elif state.final_try:
+        out.append(
             Warning(
                 "Chỉ còn MỘT lần thử: nhập sai lần nữa, token sẽ bị khóa.",
                 "ONE try left: one more wrong PIN locks the token.",
                 "danger",
-            ),
+            )
         )
-    if state.count_low:
-        return (
+    elif state.count_low and request.retry:
+        out.append(
+            Warning(
+                "Token đã ghi nhận lần nhập sai. Nhập sai quá số lần cho phép, token sẽ bị khóa.",
+                "The token counted the wrong PIN. Too many wrong PINs lock the token.",
+            )
+        )
+    elif state.count_low:
+        out.append(
             Warning(
                 "Đã có lần nhập sai mã PIN. Hãy nhập cẩn thận: token sẽ bị khóa nếu nhập sai quá "
                 "số lần cho phép.",
                 "A wrong PIN was entered before. Type carefully: the token locks after too many "
                 "wrong PINs.",
                 "danger",
-            ),
+            )
         )
-    return ()
+    return tuple(out)
 
 
 def pin_text(request: PinRequest) -> PromptText:
@@ -395,20 +275,36 @@ def pin_text(request: PinRequest) -> PromptText:
         )
         fields.append(Field("Độ dài mã PIN", "PIN length", f"{length} ký tự / characters"))
     if request.state.locked:
+        just_locked = request.retry
         return PromptText(
             kind="pin",
             title=f"{APP} — Mã PIN bị khóa / PIN locked",
-            question_vi="Không thể ký: mã PIN của USB token đã bị khóa",
-            question_en="Cannot sign: the token's PIN is locked",
+            question_vi=(
+                "Mã PIN vừa nhập không đúng và USB token đã bị khóa"
+                if just_locked
+                else "Không thể ký: mã PIN của USB token đã bị khóa"
+            ),
+            question_en=(
+                "Wrong PIN: the token is now locked"
+                if just_locked
+                else "Cannot sign: the token's PIN is locked"
+            ),
             sections=(Section("", tuple(fields)),),
             warnings=pin_warnings(request),
             choices=(Choice("cancel", "Đóng", "Close", "cancel"),),
         )
+    retry = request.retry
     return PromptText(
         kind="pin",
-        title=f"{APP} — Nhập mã PIN / Enter PIN",
-        question_vi="Nhập mã PIN của USB token để ký",
-        question_en="Enter your USB token's PIN to sign",
+        title=f"{APP} — Nhập lại mã PIN / Enter the PIN again"
+        if retry
+        else f"{APP} — Nhập mã PIN / Enter PIN",
+        question_vi="Nhập lại mã PIN của USB token để ký"
+        if retry
+        else "Nhập mã PIN của USB token để ký",
+        question_en="Enter your USB token's PIN again to sign"
+        if retry
+        else "Enter your USB token's PIN to sign",
         sections=(Section("", tuple(fields)),),
         warnings=pin_warnings(request),
         choices=(
@@ -449,7 +345,11 @@ def render_plain(text: PromptText) -> str:
         out += ["", text.summary_vi, text.summary_en]
     for warning in text.warnings:
         out += ["", f"!! {warning.vi}", f"!! {warning.en}"]
+    group = ""
     for section in text.sections:
+        if section.group and section.group != group:
+            group = section.group
+            out += ["", f"== {section.group} =="]
         out.append("")
         if section.title:
             out.append(PAGE_PREFIX + section.title)

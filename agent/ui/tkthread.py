@@ -186,5 +186,11 @@ class UiThread:
                 for after_id in root.tk.splitlist(root.tk.call("after", "info")):
                     root.after_cancel(after_id)
             with contextlib.suppress(tkinter.TclError):
+                window.withdraw()
                 window.destroy()
+                # Tk only sends the unmap/destroy to the X server when its event loop runs
+                # again, and this thread now sleeps on the job queue: without this the dead
+                # window stays on screen, half drawn, until the next prompt.
+                root.update_idletasks()
+                root.update()
         return result[0] if result else Outcome.CANCELLED

@@ -1,4 +1,5 @@
 """PIN handling on KYSO DEMO 2: wrong PIN, cancel, locked and final-try states, PIN pads.
+(Retrying a wrong PIN within one operation: test_pin_retry.py.)
 
 A wrong PIN is real (SoftHSM2 refuses it and sets CKF_USER_PIN_COUNT_LOW). What SoftHSM2 never
 does — lock a PIN, report a final try, have a PIN pad — is faked at the flags -> PinState
@@ -34,7 +35,9 @@ async def open_with(service, demo, provider) -> KysoError:
     return err.value
 
 
-async def test_wrong_pin_is_reported_and_never_retried(demo, token2_clean):
+async def test_wrong_known_pin_is_reported_and_never_sent_again(demo, token2_clean):
+    """A provider with one fixed PIN (--pin-file, automation) cannot type another one: the
+    token's refusal ends the operation. A person at the dialog retries: test_pin_retry.py."""
     service = token2_clean
     provider = StaticPinProvider(WRONG)
     error = await open_with(service, demo, provider)

@@ -64,6 +64,31 @@ async def test_certificate_choice_by_number() -> None:
     assert await prompter.choose_certificate(samples.choice()) is None  # out of range = cancel
 
 
+async def test_certificate_choice_by_token_with_the_page_preference() -> None:
+    from agent.ui.picker import Candidate, CertificateFilter, plan_choice
+
+    old = samples.make_cert(expired=True)
+    plan = plan_choice(
+        samples.ORIGIN,
+        [
+            Candidate(samples.ORG, "KYSO DEMO 2", "22", True),
+            Candidate(samples.PERSON, "KYSO DEMO 1", "11", True),
+            Candidate(old, "KYSO DEMO 1", "11", True),
+        ],
+        CertificateFilter(
+            thumbprints=frozenset({samples.ORG.thumbprint, samples.PERSON.thumbprint})
+        ),
+    )
+    keys, out = Keyboard("", "2"), io.StringIO()
+    prompter = _prompter(keys, out)
+    # Enter takes the preselected one (the first match), a greyed number is a cancel.
+    assert await prompter.choose_certificate(plan.choice) is samples.PERSON
+    assert await prompter.choose_certificate(plan.choice) is None
+    shown = out.getvalue() + keys.asked[0][1]
+    assert "USB token: KYSO DEMO 1 · số sê-ri / serial 11" in shown
+    assert "2. CÔNG TY TNHH PHẦN MỀM HOA SEN, Hà Nội  (không dùng được / unusable)" in shown
+
+
 async def test_blocking_input_does_not_block_the_loop_and_times_out() -> None:
     asked, release = threading.Event(), threading.Event()
 

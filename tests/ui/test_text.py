@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from agent.tokens.pin import PinState
 from agent.ui.api import ConsentItem, ConsentRequest
 from agent.ui.text import (
@@ -37,7 +39,13 @@ def test_consent_shows_certificate_identifiers_items_and_hash() -> None:
     assert cert["Người sở hữu"] == "CÔNG TY TNHH PHẦN MỀM HOA SEN, Hà Nội"
     assert cert["Mã số thuế"] == "0101234567"
     assert cert["Nhà cung cấp"] == "Kyso Demo Issuing CA"
-    assert " – " in cert["Hiệu lực"] and "/" in cert["Hiệu lực"]  # dd/mm/yyyy – dd/mm/yyyy
+    # Validity in Vietnam time (UTC+7), labelled as such: dd/mm/yyyy HH:MM – dd/mm/yyyy HH:MM.
+    assert cert["Hiệu lực"].endswith(" (giờ Việt Nam / Vietnam time)")
+    start, end = cert["Hiệu lực"].removesuffix(" (giờ Việt Nam / Vietnam time)").split(" – ")
+    for shown, utc in ((start, samples.ORG.not_before), (end, samples.ORG.not_after)):
+        vietnam = dt.datetime.fromisoformat(utc) + dt.timedelta(hours=7)
+        assert shown == vietnam.strftime("%d/%m/%Y %H:%M")
+    assert cert["Khóa"] == "EC P-256"
     item = text.sections[1]
     assert item.title.startswith("Hồ sơ 600")
     labels = [(f.label_vi, f.label_en) for f in item.fields]
@@ -80,7 +88,8 @@ def test_expired_certificate_is_flagged() -> None:
     expired = samples.make_cert(expired=True)
     text = consent_text(ConsentRequest(samples.ORIGIN, "sign.xml", "vi", "en", expired))
     assert [w.vi for w in text.warnings] == ["Chứng thư số đã hết hạn."]
-    assert text.sections[0].fields[-1].style == "danger"
+    validity = next(f for f in text.sections[0].fields if f.label_vi.startswith("Hiệu lực"))
+    assert validity.style == "danger"
     choice = certificate_choice_text(samples.CertificateChoice(samples.ORIGIN, (expired,)))
     assert "hết hạn" in choice.sections[0].subtitle
 

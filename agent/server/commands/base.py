@@ -23,6 +23,7 @@ from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.module import TokenCertificate
 from agent.ui.api import ConsentItem, ConsentRequest
 from agent.ui.picker import Candidate, CertificateFilter, plan_choice
+from agent.ui.untrusted import render_untrusted
 
 
 class Command(abc.ABC):
@@ -129,7 +130,9 @@ def check_mst(policy: str, cert: CertificateInfo, items: tuple[ConsentItem, ...]
     other = mst_mismatch(cert.mst, items)
     if other is not None and policy == "refuse":
         raise KysoError(
-            "MST_MISMATCH", {"document_mst": other[:40], "certificate_mst": cert.mst or ""}
+            "MST_MISMATCH",
+            # Page text, echoed in a message: made inert and bounded like in the prompts.
+            {"document_mst": render_untrusted(other, 40), "certificate_mst": cert.mst or ""},
         )
 
 

@@ -1,0 +1,189 @@
+"""What a certificate looks like to a person: in the consent, and in the certificate picker.
+
+Times are shown in Vietnam time (Asia/Ho_Chi_Minh, UTC+7, labelled as such), the way the user's
+documents and the CA's paperwork write them. Everything a certificate's issuer or a token's
+maker wrote (subject, issuer, token label) goes through render_untrusted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from agent.signing.consent import ConsentItem, mst_mismatch
+from agent.tokens.certinfo import CertificateInfo
+from agent.ui.api import CertificateChoice, CertificateOption
+from agent.ui.prompt_model import Choice, Field, PromptText, Section, Warning
+from agent.ui.untrusted import LABEL_LIMIT, TITLE_LIMIT, render_origin, render_untrusted
+
+APP = "Kyso"
+# Vietnam has kept UTC+7 without daylight saving since 1975: a fixed offset needs no tz data
+# (Windows Pythons often have none).
+VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
+VN_TIME_LABEL = ("giờ Việt Nam", "Vietnam time")
+
+PROBLEM_TEXT = {
+    "EXPIRED": "đã hết hạn / expired",
+    "NOT_YET_VALID": "chưa có hiệu lực / not yet valid",
+    "NO_SIGNING_KEY_USAGE": "không dùng để ký / not for signing",
+    "CA_CERTIFICATE": "chứng thư CA / a CA certificate",
+    "NO_PRIVATE_KEY": "không có khóa bí mật trên token / no private key on the token",
+}
+
+
+def _u(text: object, limit: int) -> str:
+    return render_untrusted(text, limit)
+
+
+def format_date(iso: str) -> str:
+    """ISO 8601 -> dd/mm/yyyy (in Vietnam time), the way Vietnamese documents write dates."""
+    try:
+        when = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if when.tzinfo is not None:
+        when = when.astimezone(VIETNAM)
+    return when.strftime("%d/%m/%Y")
+
+
+def format_vn_time(iso: str) -> str:
+    """ISO 8601 (UTC) -> "dd/mm/yyyy HH:MM" in Vietnam time; unparseable text as it came."""
+    try:
+        when = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if when.tzinfo is None:  # the certificate layer writes UTC
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
+
+
+_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+
+def key_text(cert: CertificateInfo) -> str:
+    """ "RSA 2048 bit" or "EC P-256"."""
+    if cert.key_type == "EC":
+        curve = _CURVES.get(cert.curve or "", cert.curve or str(cert.key_size))
+        return f"EC {curve}"
+    return f"{cert.key_type} {cert.key_size} bit"
+
+
+def _validity(cert: CertificateInfo) -> Field:
+    problems = set(cert.problems())
+    return Field(
+        "Hiệu lực",
+        "Valid",
+        f"{format_vn_time(cert.not_before)} – {format_vn_time(cert.not_after)} "
+        f"({VN_TIME_LABEL[0]} / {VN_TIME_LABEL[1]})",
+        "danger" if {"EXPIRED", "NOT_YET_VALID"} & problems else "normal",
+    )
+
+
+def certificate_fields(cert: CertificateInfo) -> tuple[Field, ...]:
+    """Holder, identifiers, issuer, validity (Vietnam time) and key of a certificate."""
+    # A certificate's subject is whatever its issuer wrote: untrusted like page text.
+    fields = [Field("Người sở hữu", "Holder", _u(cert.subject_display, TITLE_LIMIT), "bold")]
+    for value, vi, en in (
+        (cert.mst, "Mã số thuế", "Tax code (MST)"),
+        (cert.cccd, "Số CCCD", "Citizen ID (CCCD)"),
+        (cert.cmnd, "Số CMND", "ID card (CMND)"),
+        (cert.mns, "Mã đơn vị NS", "Budget unit code (MNS)"),
+    ):
+        if value:
+            fields.append(Field(vi, en, _u(value, LABEL_LIMIT), "bold"))
+    fields.append(Field("Nhà cung cấp", "Issuer", _u(cert.issuer_cn or cert.issuer, TITLE_LIMIT)))
+    fields.append(_validity(cert))
+    fields.append(Field("Khóa", "Key", key_text(cert)))
+    return tuple(fields)
+
+
+def certificate_warnings(cert: CertificateInfo | None) -> tuple[Warning, ...]:
+    """Problems a person must see before using this certificate."""
+    if cert is None:
+        return ()
+    out = []
+    problems = set(cert.problems())
+    if "EXPIRED" in problems:
+        out.append(Warning("Chứng thư số đã hết hạn.", "The certificate has expired.", "danger"))
+    if "NOT_YET_VALID" in problems:
+        out.append(
+            Warning(
+                "Chứng thư số chưa đến ngày hiệu lực.",
+                "The certificate is not valid yet.",
+                "danger",
+            )
+        )
+    if "NO_SIGNING_KEY_USAGE" in problems:
+        out.append(
+            Warning(
+                "Chứng thư số này không dùng để ký số.",
+                "This certificate is not meant for signing.",
+            )
+        )
+    return tuple(out)
+
+
+def mst_warnings(cert: CertificateInfo | None, items: Sequence[ConsentItem]) -> tuple[Warning, ...]:
+    """A red warning when the document names a unit (MST) other than the certificate's."""
+    other = mst_mismatch(cert.mst if cert else None, tuple(items))
+    if other is None or cert is None:
+        return ()
+    doc, mine = _u(other, LABEL_LIMIT), _u(cert.mst, LABEL_LIMIT)
+    return (
+        Warning(
+            f"Mã số thuế trong tài liệu ({doc}) KHÁC mã số thuế của chứng thư số ({mine}). "
+            "Bạn có thể đang ký bằng chứng thư số của đơn vị khác.",
+            f"The tax code in the document ({doc}) DIFFERS from the certificate's ({mine}). "
+            "You may be signing with another unit's certificate.",
+            "danger",
+        ),
+    )
+
+
+def token_heading(option: CertificateOption) -> str:
+    """ "USB token: KYSO DEMO 1 · số sê-ri / serial 0a1b2c3d" (the label rendered inert)."""
+    if not option.token_label and not option.token_serial:
+        return ""
+    label = _u(option.token_label, LABEL_LIMIT)
+    serial = _u(option.token_serial, LABEL_LIMIT)
+    return f"USB token: {label} · số sê-ri / serial {serial}"
+
+
+def option_subtitle(option: CertificateOption, filtered: bool) -> str:
+    """Why a row cannot be chosen; or, when the page said what it wants, that this is not it."""
+    if option.problems:
+        return "; ".join(PROBLEM_TEXT.get(p, p) for p in option.problems)
+    if filtered and not option.matches:
+        return "không khớp yêu cầu của trang web / not what the website asked for"
+    return ""
+
+
+def certificate_choice_text(request: CertificateChoice) -> PromptText:
+    """Pick one of the certificates on the plugged-in tokens, grouped by token."""
+    sections = []
+    for option in request.rows():
+        cert = option.certificate
+        sections.append(
+            Section(
+                _u(cert.subject_display, TITLE_LIMIT),
+                certificate_fields(cert)[1:],
+                option_subtitle(option, request.filtered),
+                token_heading(option),
+            )
+        )
+    return PromptText(
+        kind="certificate",
+        title=f"{APP} — Chọn chứng thư số / Choose a certificate",
+        question_vi="Chọn chứng thư số để dùng cho trang web này",
+        question_en="Choose the certificate to use for this website",
+        origin=render_origin(request.origin),
+        sections=tuple(sections),
+        choices=(
+            Choice("choose", "Chọn", "Choose", "primary"),
+            Choice("cancel", "Hủy", "Cancel", "cancel"),
+        ),
+        note_vi=(
+            "Kiểm tra tên USB token và mã số thuế: mã PIN nhập sau đây là của token được chọn."
+        ),
+        note_en="Check the token's name and the tax code: the PIN you enter next is that token's.",
+    )

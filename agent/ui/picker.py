@@ -1,0 +1,119 @@
+"""Which certificates the picker shows, which one it preselects, and when it is not needed.
+
+Pure: certificates in, a :class:`CertificateChoice` (or the one certificate to use) out. A page
+may say which certificate it wants (``certificate_filter``: the unit's MST, the issuer, the
+registered thumbprints, valid ones only). That is a preference, never a permission: the user
+still sees the certificate in the consent, and may pick another one in the picker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agent.tokens.certinfo import CertificateInfo
+from agent.ui.api import CertificateChoice, CertificateOption
+
+
+@dataclass(frozen=True)
+class CertificateFilter:
+    """What the page wants: every given criterion must hold for a certificate to match."""
+
+    mst: str = ""
+    issuer: str = ""  # a part of the issuer's name, any case ("VNPT-CA", "Viettel-CA")
+    thumbprints: frozenset[str] = frozenset()  # SHA-256, lowercase hex without ':'
+    valid_only: bool = False  # hide certificates with a problem instead of showing them greyed
+
+    @classmethod
+    def from_params(cls, value: Mapping[str, Any] | None) -> CertificateFilter:
+        """From the (schema-validated) ``certificate_filter`` param; None: no filter."""
+        if not value:
+            return cls()
+        return cls(
+            mst=str(value.get("mst") or "").strip(),
+            issuer=str(value.get("issuer") or "").strip(),
+            thumbprints=frozenset(
+                str(t).replace(":", "").lower() for t in value.get("thumbprints") or ()
+            ),
+            valid_only=bool(value.get("valid_only", False)),
+        )
+
+    @property
+    def active(self) -> bool:
+        """True when the page named what it wants (valid_only alone names nothing)."""
+        return bool(self.mst or self.issuer or self.thumbprints)
+
+    def matches(self, cert: CertificateInfo) -> bool:
+        """True when ``cert`` fits every criterion given."""
+        if self.mst and (cert.mst or "").strip() != self.mst:
+            return False
+        if self.issuer and self.issuer.casefold() not in (
+            f"{cert.issuer_cn or ''} {cert.issuer}".casefold()
+        ):
+            return False
+        return not self.thumbprints or cert.thumbprint in self.thumbprints
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A certificate on a token, as the server lists it."""
+
+    info: CertificateInfo
+    token_label: str
+    token_serial: str
+    has_private_key: bool
+
+
+def option_for(candidate: Candidate, wanted: CertificateFilter) -> CertificateOption:
+    """The picker row of a certificate: its token, and why it cannot be chosen."""
+    problems = tuple(candidate.info.problems())
+    if not candidate.has_private_key:
+        problems += ("NO_PRIVATE_KEY",)
+    return CertificateOption(
+        candidate.info,
+        candidate.token_label,
+        candidate.token_serial,
+        problems,
+        matches=wanted.matches(candidate.info) if wanted.active else True,
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do: ask with ``choice``, or use ``chosen`` without asking."""
+
+    choice: CertificateChoice
+    chosen: CertificateInfo | None = None  # the one match: no picker (the consent shows it)
+
+    @property
+    def usable(self) -> tuple[CertificateInfo, ...]:
+        """Certificates the user could sign with."""
+        return tuple(o.certificate for o in self.choice.rows() if o.usable)
+
+
+def plan_choice(
+    origin: str, candidates: Iterable[Candidate], wanted: CertificateFilter | None = None
+) -> Plan:
+    """Rows grouped by token (label, then serial), matches first within a token, newest
+    certificate first; the first usable match preselected; skip the picker when exactly one
+    usable certificate matches what the page asked for."""
+    wanted = wanted or CertificateFilter()
+    options = [option_for(c, wanted) for c in candidates]
+    if wanted.valid_only:
+        options = [o for o in options if o.usable]
+    options.sort(key=lambda o: o.certificate.not_after, reverse=True)
+    options.sort(key=lambda o: (o.token_label, o.token_serial, not o.matches, not o.usable))
+    matching = [o for o in options if o.usable and o.matches]
+    usable = [o for o in options if o.usable]
+    preselect = (matching or usable)[0].certificate.thumbprint if usable else ""
+    choice = CertificateChoice(
+        origin,
+        tuple(o.certificate for o in options),
+        tuple(options),
+        preselected=preselect,
+        filtered=wanted.active,
+    )
+    if wanted.active and len(matching) == 1:
+        return Plan(choice, matching[0].certificate)
+    return Plan(choice)

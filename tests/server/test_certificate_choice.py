@@ -1,0 +1,96 @@
+"""Choosing the certificate over the real protocol, on the demo SoftHSM2 tokens: the page's
+certificate_filter, the picker grouped by token, the MST check against the dossier, and a
+wrong PIN retried within one request."""
+
+from __future__ import annotations
+
+import base64
+
+from agent.demo.pki import UNIT_MST
+from tests.conftest import cert_thumbprint
+from tests.server.test_methods import dossier
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+async def test_one_match_skips_the_picker_and_the_consent_shows_it(demo, agent) -> None:
+    client = await agent.client()
+    org = cert_thumbprint(demo, "org")
+    result = await client.call(
+        "sign.xml", {"document": b64(dossier()), "certificate_filter": {"thumbprints": [org]}}
+    )
+    assert b"CKy_Dvi" in base64.b64decode(result["document"])
+    assert [p.kind for p in agent.prompter.prompts] == ["consent", "pin"]
+    certificate = dict(agent.prompter.prompts[0].shown[0][1])
+    assert certificate["Mã số thuế · Tax code (MST)"] == UNIT_MST
+    assert agent.audit_lines()[-1]["thumbprint"] == org
+
+
+async def test_the_picker_names_each_token_and_preselects_the_unit(demo, agent) -> None:
+    client = await agent.client()
+    await client.call(
+        "auth.challenge",
+        {
+            "nonce": base64.urlsafe_b64encode(b"n" * 32).decode().rstrip("="),
+            "certificate_filter": {"mst": UNIT_MST},
+        },
+    )
+    picker = agent.prompter.prompts[0]
+    assert picker.kind == "certificate"
+    chosen = demo["certificates"]
+    by_thumbprint = {c["thumbprint"]: name for name, c in chosen.items()}
+    # Several certificates of the unit, on two tokens: the user picks; the first usable one of
+    # the unit on the first token is preselected (never a greyed one, never another unit's).
+    assert by_thumbprint[picker.answer] in ("org", "revoked", "org_renewed")
+    assert chosen[by_thumbprint[picker.answer]]["token"] == "KYSO DEMO 1"
+
+
+async def test_another_units_dossier_is_warned_or_refused(demo, harness) -> None:
+    other = dossier().replace(UNIT_MST.encode(), b"0109999999")
+    params = {"document": b64(other), "certificate": cert_thumbprint(demo, "org")}
+    await harness.start()
+    client = await harness.client()
+    await client.call("sign.xml", params)
+    consent = harness.prompter.prompts[0]
+    assert any("0109999999" in w and "KHÁC" in w for w in consent.warnings)
+    await harness.agent.stop()
+    harness.agent = None
+    harness.prompter.prompts.clear()
+
+    await harness.start(mst_mismatch="refuse")
+    client = await harness.client()
+    response = await client.request("sign.xml", params)
+    error = response["error"]["data"]
+    assert error["code"] == "MST_MISMATCH" and "0109999999" in error["message_vi"]
+    assert harness.prompter.prompts == []  # refused before any prompt
+
+
+async def test_a_wrong_pin_is_retried_in_the_same_request(demo, agent, answers) -> None:
+    """The user mistypes once, the dialog asks again with the token's state, the right PIN
+    signs: one request, one consent."""
+    answers.set(pin=["000000", "123456"])  # typed in turn, as a person would
+    client = await agent.client()
+    await client.call(
+        "sign.xml", {"document": b64(dossier()), "certificate": cert_thumbprint(demo, "org")}
+    )
+    kinds = [p.kind for p in agent.prompter.prompts]
+    assert kinds == ["consent", "pin", "pin"]
+    retry = agent.prompter.prompts[2]
+    assert "Mã PIN vừa nhập không đúng. Hãy nhập lại." in retry.warnings
+    assert retry.summary == "KYSO DEMO 1 (count_low)"  # the token's flag, read after the miss
+
+
+async def test_the_same_wrong_pin_twice_ends_the_request_without_a_second_try(
+    demo, agent, answers
+) -> None:
+    answers.set(pin="000000")  # an unattended machine's answers file with a wrong PIN
+    client = await agent.client()
+    response = await client.request(
+        "sign.xml", {"document": b64(dossier()), "certificate": cert_thumbprint(demo, "org")}
+    )
+    assert response["error"]["data"]["code"] == "PIN_INCORRECT"
+    # Asked again (a person could correct it); the file gives the same PIN, which the agent
+    # does not send to the token a second time: the page gets the token's own answer.
+    assert [p.kind for p in agent.prompter.prompts] == ["consent", "pin", "pin"]
