@@ -152,6 +152,11 @@ export interface CallOptions {
 export interface SigningOptions extends CallOptions {
   /** Thumbprint of the certificate to use; without it the user picks one in Kyso's window. */
   certificate?: string;
+  /**
+   * Which certificate to preselect in Kyso's picker (every criterion must match). A preference,
+   * not a permission: exactly one usable match skips the picker, and the consent still shows it.
+   */
+  certificateFilter?: { mst?: string; issuer?: string; thumbprints?: string[]; validOnly?: boolean };
 }
 
 export type BridgeEvent = "tokens.changed" | "connected" | "disconnected" | "status" | (string & {});

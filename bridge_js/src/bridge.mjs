@@ -51,9 +51,28 @@ async function base64Digest(value) {
   return bytesToBase64(bytes);
 }
 
-function withCertificate(params, certificate) {
+function withCertificate(params, certificate, certificateFilter) {
   if (certificate) params.certificate = certificate;
+  if (certificateFilter !== undefined) params.certificate_filter = filterParams(certificateFilter);
   return params;
+}
+
+/**
+ * certificateFilter {mst?, issuer?, thumbprints?, validOnly?} → the agent's certificate_filter.
+ * A preference, not a permission: the matching certificate is preselected (the picker is
+ * skipped when exactly one usable certificate matches) and the consent still shows it.
+ */
+function filterParams(filter) {
+  if (!filter || typeof filter !== "object") throw usage("certificateFilter must be an object");
+  const out = {};
+  if (filter.mst !== undefined) out.mst = String(filter.mst);
+  if (filter.issuer !== undefined) out.issuer = String(filter.issuer);
+  if (filter.thumbprints !== undefined) {
+    if (!Array.isArray(filter.thumbprints)) throw usage("certificateFilter.thumbprints must be an array");
+    out.thumbprints = filter.thumbprints.map(String);
+  }
+  if (filter.validOnly !== undefined) out.valid_only = Boolean(filter.validOnly);
+  return out;
 }
 
 /** The sign.pdf params shared by signPdf and batch items (placement, field, reason...). */
@@ -367,22 +386,22 @@ export class KysoBridge {
    * the agent). The user picks a certificate (unless `certificate` names one), confirms and
    * types the PIN in Kyso's window. Resolves with the token object to send to the server.
    */
-  async authChallenge(nonce, { certificate, timeoutMs } = {}) {
+  async authChallenge(nonce, { certificate, certificateFilter, timeoutMs } = {}) {
     if (typeof nonce !== "string" || nonce.length < 16) {
       throw usage("nonce must be the server's challenge string (at least 16 characters)");
     }
-    return this._call("auth.challenge", withCertificate({ nonce }, certificate), { interactive: true, timeoutMs });
+    return this._call("auth.challenge", withCertificate({ nonce }, certificate, certificateFilter), { interactive: true, timeoutMs });
   }
 
   /**
    * sign.xml: sign an XML document (bytes, Blob or text) with a profile ("bhxh", "tax"...).
    * Resolves with {document: base64 of the signed XML, bytes(): Uint8Array, ...agent fields}.
    */
-  async signXml(document, { profile = "bhxh", label, allowEcdsa, certificate, timeoutMs } = {}) {
+  async signXml(document, { profile = "bhxh", label, allowEcdsa, certificate, certificateFilter, timeoutMs } = {}) {
     const params = { profile, document: await base64Of(document, "document") };
     if (label !== undefined) params.label = String(label);
     if (allowEcdsa) params.allow_ecdsa = true;
-    const result = await this._call("sign.xml", withCertificate(params, certificate), { interactive: true, timeoutMs });
+    const result = await this._call("sign.xml", withCertificate(params, certificate, certificateFilter), { interactive: true, timeoutMs });
     return signedResult(result, "document");
   }
 
@@ -391,8 +410,8 @@ export class KysoBridge {
    * the bottom-left, or an existing empty `field`). Resolves with {document: base64 PDF, level
    * ("PAdES-B-B" | "PAdES-B-T"), field, visible, thumbprint, bytes(): Uint8Array}.
    */
-  async signPdf(document, { certificate, timeoutMs, ...options } = {}) {
-    const params = withCertificate(await pdfParams(document, options), certificate);
+  async signPdf(document, { certificate, certificateFilter, timeoutMs, ...options } = {}) {
+    const params = withCertificate(await pdfParams(document, options), certificate, certificateFilter);
     const result = await this._call("sign.pdf", params, { interactive: true, timeoutMs });
     return signedResult(result, "document");
   }
@@ -401,12 +420,12 @@ export class KysoBridge {
    * sign.cms: a CMS/PKCS#7 SignedData over `data` (or over a precomputed `digest`), detached
    * by default. Resolves with {cms: base64 DER, thumbprint, bytes(): Uint8Array}.
    */
-  async signCms({ data, digest, detached = true, hash, certificate, timeoutMs } = {}) {
+  async signCms({ data, digest, detached = true, hash, certificate, certificateFilter, timeoutMs } = {}) {
     const params = { detached };
     if (digest !== undefined) params.digest = await base64Digest(digest);
     else params.data = await base64Of(data, "data");
     if (hash) params.hash = hash;
-    const result = await this._call("sign.cms", withCertificate(params, certificate), { interactive: true, timeoutMs });
+    const result = await this._call("sign.cms", withCertificate(params, certificate, certificateFilter), { interactive: true, timeoutMs });
     return signedResult(result, "cms");
   }
 
@@ -414,10 +433,10 @@ export class KysoBridge {
    * sign.hash: a raw signature over a digest (bytes or hex).
    * Resolves with {signature: base64, bytes(): Uint8Array, ...agent fields (algorithm, certificate)}.
    */
-  async signHash(digest, { algorithm, certificate, timeoutMs } = {}) {
+  async signHash(digest, { algorithm, certificate, certificateFilter, timeoutMs } = {}) {
     const params = { digest: await base64Digest(digest) };
     if (algorithm) params.algorithm = algorithm;
-    const result = await this._call("sign.hash", withCertificate(params, certificate), { interactive: true, timeoutMs });
+    const result = await this._call("sign.hash", withCertificate(params, certificate, certificateFilter), { interactive: true, timeoutMs });
     return signedResult(result, "signature");
   }
 
@@ -428,10 +447,10 @@ export class KysoBridge {
    * an optional `label` shown in the consent. `onProgress({done, total})` follows the agent.
    * Resolves with {results: [{index, ok, result?, error?: KysoError}], signed, failed, thumbprint}.
    */
-  async signBatch(items, { stopOnError = false, certificate, onProgress, timeoutMs } = {}) {
+  async signBatch(items, { stopOnError = false, certificate, certificateFilter, onProgress, timeoutMs } = {}) {
     if (!Array.isArray(items) || !items.length) throw usage("items must be a non-empty array");
     const converted = await Promise.all(items.map(batchItem));
-    const params = withCertificate({ items: converted, stop_on_error: Boolean(stopOnError) }, certificate);
+    const params = withCertificate({ items: converted, stop_on_error: Boolean(stopOnError) }, certificate, certificateFilter);
     const result = await this._call("sign.batch", params, { interactive: true, timeoutMs, onProgress });
     const results = listFrom(result, "results").map((entry) =>
       entry && entry.error ? { ...entry, ok: false, error: KysoError.fromRpc(entry.error) } : entry,

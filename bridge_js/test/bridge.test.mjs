@@ -404,3 +404,19 @@ test("signPdf sends the PDF, its stamp placement and label, and batch items keep
   assert.equal(items[1].allow_ecdsa, true);
   bridge.close();
 });
+
+test("certificateFilter reaches the agent as certificate_filter on every signing call", async () => {
+  const env = new FakeEnv();
+  const agent = env.add(27443);
+  agent.handlers["auth.challenge"] = () => ({ format: "web-eid:1.0" });
+  agent.handlers["sign.xml"] = (params) => ({ document: params.document, thumbprint: "ab" });
+  const bridge = new KysoBridge(env.options());
+  const certificateFilter = { mst: "0101234567", thumbprints: ["ab".repeat(32)], validOnly: true };
+  await bridge.authChallenge("n".repeat(43), { certificateFilter });
+  await bridge.signXml("<Hoso/>", { certificateFilter: { issuer: "VNPT-CA" } });
+  const sent = agent.received.filter((m) => m.method === "auth.challenge" || m.method === "sign.xml");
+  assert.deepEqual(sent[0].params.certificate_filter, { mst: "0101234567", thumbprints: ["ab".repeat(32)], valid_only: true });
+  assert.deepEqual(sent[1].params.certificate_filter, { issuer: "VNPT-CA" });
+  await rejectsWith(bridge.signXml("<Hoso/>", { certificateFilter: "0101234567" }), "BRIDGE_USAGE");
+  bridge.close();
+});
