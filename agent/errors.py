@@ -7,6 +7,7 @@ them, and the portal stub shows them. Codes never change meaning once published;
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,88 @@ class ErrorSpec:
     # JSON-RPC error number used by the agent protocol (application range -32000..-32099 is
     # reserved by JSON-RPC for server errors, so ours live in 1000..4999, grouped by area).
     rpc_code: int
+    group: ErrorGroup = field(default_factory=lambda: ErrorGroup.OTHER)
+
+
+class ErrorGroup(enum.Enum):
+    """What kind of failure a code is, for code that branches on it (never on code strings).
+
+    Each code is in one group at most (:data:`_GROUP_MEMBERS`; the rest are ``OTHER``).
+    """
+
+    CANCELLED = "cancelled"  # called off before signing: the user said no or did not answer,
+    # or the agent is stopping
+    PIN = "pin"  # the PIN was wrong, is locked, or came from where it must not
+    TOKEN_GONE = "token_gone"  # the token, its certificate or its key is no longer there
+    TOKEN_FAULT = "token_fault"  # the module or token failed: its session cannot be trusted
+    CERTIFICATE = "certificate"  # the signer's certificate is unfit now (time, use, revoked)
+    INPUT = "input"  # the request or document cannot be signed as given: change it
+    REMOTE_AUTH = "remote_auth"  # a remote signing service wants the user to sign in again
+    OTHER = "other"
+
+
+# The groups' members. A code added to the table below is OTHER until it is named here;
+# tests/test_errors.py checks that every name here is a code of the table.
+_GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
+    ErrorGroup.CANCELLED: frozenset({"USER_CANCELLED", "USER_TIMEOUT", "AGENT_STOPPING"}),
+    ErrorGroup.PIN: frozenset(
+        {"PIN_INCORRECT", "PIN_FINAL_TRY", "PIN_LOCKED", "PIN_INVALID", "PIN_NOT_ACCEPTED"}
+    ),
+    ErrorGroup.TOKEN_GONE: frozenset(
+        {"TOKEN_NOT_FOUND", "TOKEN_REMOVED", "CERT_NOT_FOUND", "KEY_NOT_FOUND"}
+    ),
+    ErrorGroup.TOKEN_FAULT: frozenset(
+        {
+            "TOKEN_ERROR",
+            "MODULE_NOT_FOUND",
+            "MODULE_LOAD_FAILED",
+            "MODULE_WRONG_ARCH",
+            "TOKEN_DRIVER_MISSING",
+        }
+    ),
+    ErrorGroup.CERTIFICATE: frozenset(
+        {"CERT_EXPIRED", "CERT_NOT_YET_VALID", "CERT_KEY_USAGE", "CERT_REVOKED"}
+    ),
+    ErrorGroup.REMOTE_AUTH: frozenset({"REMOTE_AUTH_REFUSED", "REMOTE_TOKEN_EXPIRED"}),
+    ErrorGroup.INPUT: frozenset(
+        {
+            "INPUT_INVALID",
+            "PARAMS_INVALID",
+            "MECHANISM_UNSUPPORTED",
+            "DOCUMENT_TOO_LARGE",
+            "XML_MALFORMED",
+            "XML_TOO_LARGE",
+            "XML_TOO_DEEP",
+            "XML_UNSAFE",
+            "XML_ENCODING_UNSUPPORTED",
+            "XML_PROFILE_UNKNOWN",
+            "XML_PROFILE_MISMATCH",
+            "XML_REQUEST_ORIGIN_MISMATCH",
+            "XML_CONTAINER_MISSING",
+            "XML_CONTAINER_AMBIGUOUS",
+            "XML_ALREADY_SIGNED",
+            "XML_SIGNATURE_UNSUPPORTED",
+            "XML_ECDSA_NOT_ACCEPTED",
+            "XML_SHA1_NOT_ACCEPTED",
+            "PDF_MALFORMED",
+            "PDF_ENCRYPTED",
+            "PDF_FIELD_ALREADY_SIGNED",
+            "PDF_CERTIFIED_NO_CHANGES",
+            "PDF_PLACEMENT_INVALID",
+        }
+    ),
+}
+_GROUP_OF = {code: group for group, codes in _GROUP_MEMBERS.items() for code in codes}
 
 
 def _e(code: str, rpc: int, vi: str, en: str, action_vi: str, action_en: str) -> ErrorSpec:
-    return ErrorSpec(code, vi, en, action_vi, action_en, rpc)
+    return ErrorSpec(code, vi, en, action_vi, action_en, rpc, _GROUP_OF.get(code, ErrorGroup.OTHER))
+
+
+def group_of(code: str) -> ErrorGroup:
+    """The group of a code (a string from the log or the wire); OTHER if it is not a code."""
+    spec = ERRORS.get(code)
+    return spec.group if spec is not None else ErrorGroup.OTHER
 
 
 _TABLE: tuple[ErrorSpec, ...] = (
@@ -920,6 +999,15 @@ class KysoError(Exception):
     def spec(self) -> ErrorSpec:
         """The table row behind this error."""
         return ERRORS[self.code]
+
+    @property
+    def group(self) -> ErrorGroup:
+        """The kind of failure, to branch on (see :class:`ErrorGroup`)."""
+        return self.spec.group
+
+    def is_(self, *groups: ErrorGroup) -> bool:
+        """Whether this error is in one of ``groups``."""
+        return self.spec.group in groups
 
     def _fmt(self, text: str) -> str:
         return text.format_map(_KeepMissing(self.details))

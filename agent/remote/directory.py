@@ -1,0 +1,168 @@
+"""Remote credentials listed beside token certificates (``certs --json``, the picker, doctor).
+
+Each configured provider gets one :class:`RemoteService` (its aiohttp session, its OAuth
+state, its CSC client). Listing never opens a browser: a provider that needs the user to sign
+in first is reported in :attr:`RemoteDirectory.statuses`, as a module that failed to load is
+for tokens, and the others are listed all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from agent.errors import KysoError
+from agent.remote.csc import CredentialDetails, CscClient
+from agent.remote.oauth import BrowserOpener, NoAuth, OAuthClient, ServiceAuth
+from agent.remote.providers import RemoteProvider
+from agent.tokens.certinfo import CertificateInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RemoteCredential:
+    """One remote key with its certificate: what the picker shows beside token certificates."""
+
+    provider: RemoteProvider
+    details: CredentialDetails
+
+    @property
+    def info(self) -> CertificateInfo:
+        """The credential's certificate, parsed like a token's."""
+        return self.details.certificate
+
+    @property
+    def source(self) -> str:
+        """``remote:<provider>`` (tokens say ``token:<label>``)."""
+        return self.provider.source
+
+    @property
+    def credential_id(self) -> str:
+        """The provider's id for this credential."""
+        return self.details.credential_id
+
+    def to_json(self) -> dict[str, Any]:
+        """The certificate's JSON (as for tokens) plus where it lives and how it is unlocked."""
+        data = self.info.to_json()
+        problem = self.details.problem
+        if problem and "REMOTE_DISABLED" not in data["problems"]:
+            data["problems"].append("REMOTE_DISABLED")
+        data.update(
+            {
+                "source": self.source,
+                "provider": self.provider.name,
+                "provider_label": self.provider.label,
+                "credential_id": self.credential_id,
+                "remote_status": problem or "enabled",
+                "auth_mode": self.details.auth_mode,
+                "needs_pin": self.details.need_pin,
+                "needs_otp": self.details.need_otp,
+                "multisign": self.details.multisign,
+            }
+        )
+        return data
+
+
+@dataclass
+class ProviderStatus:
+    """How the last listing went for one provider (doctor shows it)."""
+
+    provider: str
+    ok: bool
+    credentials: int = 0
+    error: dict[str, Any] | None = None
+
+
+class RemoteService:
+    """One provider's connection state. Close it when the agent stops."""
+
+    def __init__(
+        self,
+        provider: RemoteProvider,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        browser: BrowserOpener | None = None,
+    ) -> None:
+        self.provider = provider
+        self._own_session = session is None
+        # No cookie jar: nothing a service sets outlives the process or crosses providers.
+        self.session = session or aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        self.auth: ServiceAuth = (
+            NoAuth()
+            if provider.auth_flow == "none"
+            else OAuthClient(provider, self.session, browser=browser)
+        )
+        self.client = CscClient(provider, self.session, self.auth)
+
+    async def close(self) -> None:
+        """Close the session this service opened."""
+        if self._own_session:
+            await self.session.close()
+
+
+@dataclass
+class RemoteDirectory:
+    """Every configured provider's credentials."""
+
+    services: Sequence[RemoteService]
+    statuses: dict[str, ProviderStatus] = field(default_factory=dict)
+
+    @classmethod
+    def from_providers(
+        cls, providers: Sequence[RemoteProvider], *, browser: BrowserOpener | None = None
+    ) -> RemoteDirectory:
+        """One service per provider (call inside a running event loop)."""
+        return cls([RemoteService(p, browser=browser) for p in providers])
+
+    def service(self, provider_name: str) -> RemoteService:
+        """The service for a provider handle; REMOTE_PROVIDER_UNKNOWN when not configured."""
+        for service in self.services:
+            if service.provider.name == provider_name:
+                return service
+        raise KysoError("REMOTE_PROVIDER_UNKNOWN", {"provider": provider_name})
+
+    async def _list_one(self, service: RemoteService, interactive: bool) -> list[RemoteCredential]:
+        name = service.provider.name
+        try:
+            ids = await service.client.list_credentials(interactive=interactive)
+            details = await asyncio.gather(
+                *(service.client.credential_info(i, interactive=interactive) for i in ids),
+                return_exceptions=True,
+            )
+        except KysoError as exc:
+            log.warning("remote %s: listing failed: %s", name, exc.code)
+            self.statuses[name] = ProviderStatus(name, False, error=exc.to_dict())
+            return []
+        found = []
+        for cid, item in zip(ids, details, strict=True):
+            if isinstance(item, KysoError):
+                log.warning("remote %s: credential %s: %s", name, cid, item.code)
+            elif isinstance(item, BaseException):
+                raise item
+            elif not item.certificate.is_ca:
+                found.append(RemoteCredential(service.provider, item))
+        self.statuses[name] = ProviderStatus(name, True, credentials=len(found))
+        return found
+
+    async def list_credentials(self, *, interactive: bool = False) -> list[RemoteCredential]:
+        """All credentials of all providers; a failing provider is skipped and recorded."""
+        per = await asyncio.gather(*(self._list_one(s, interactive) for s in self.services))
+        return [c for group in per for c in group]
+
+    async def find(self, thumbprint: str, *, interactive: bool = True) -> RemoteCredential:
+        """The credential whose certificate has this SHA-256 thumbprint; CERT_NOT_FOUND."""
+        for credential in await self.list_credentials(interactive=interactive):
+            if credential.info.thumbprint == thumbprint.lower():
+                return credential
+        raise KysoError("CERT_NOT_FOUND", {"thumbprint": thumbprint})
+
+    async def close(self) -> None:
+        """Close every provider's session."""
+        for service in self.services:
+            await service.close()

@@ -1,0 +1,249 @@
+"""Service authorisation for a remote signing provider: the OAuth2 flows CSC names.
+
+- ``none``: the service needs no access token (a service behind its own network gate; tests).
+- ``client_credentials``: the agent's own client id and a secret read from a file only the
+  user can read.
+- ``authorization_code``: the user signs in and consents in the browser; Kyso is a public
+  client (RFC 8252): PKCE (S256), a ``state`` check, and a one-shot redirect listener on
+  127.0.0.1 with a random port. The access token and refresh token stay in memory; only with
+  ``remember_tokens = true`` is the refresh token written to disk (0600, atomically).
+
+Credential authorisation (PIN/OTP, SAD) is separate: see :mod:`agent.remote.csc`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+from agent.config import paths
+from agent.errors import ErrorGroup, KysoError
+from agent.files import atomic_write
+from agent.remote.http import auth_refused, post
+from agent.remote.providers import RemoteProvider, check_url
+
+log = logging.getLogger(__name__)
+
+BrowserOpener = Callable[[str], Awaitable[None]]
+CONSENT_TIMEOUT_SECONDS = 300  # the user signs in at the provider; give them time
+_EARLY_REFRESH_SECONDS = 30  # renew a little before the stated expiry
+
+
+class ServiceAuth(Protocol):
+    """Gives the bearer token for CSC calls (None when the service needs none)."""
+
+    async def bearer(self, *, interactive: bool = True) -> str | None:
+        """A valid access token; ``interactive=False`` never opens the browser (listing)."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget the access token (the service said it expired)."""
+        ...
+
+
+class NoAuth:
+    """For ``auth_flow = "none"``."""
+
+    async def bearer(self, *, interactive: bool = True) -> str | None:
+        """No token."""
+        return None
+
+    def invalidate(self) -> None:
+        """Nothing to forget."""
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A PKCE code verifier and its S256 challenge (RFC 7636)."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_file(provider: RemoteProvider) -> Path:
+    """Where an opted-in refresh token is kept."""
+    return paths.data_dir() / "remote-tokens" / f"{provider.name}.json"
+
+
+class OAuthClient:
+    """Access tokens for one provider, by its configured flow, refreshed when they run out."""
+
+    def __init__(
+        self,
+        provider: RemoteProvider,
+        session: aiohttp.ClientSession,
+        *,
+        browser: BrowserOpener | None = None,
+        oauth_base: str = "",
+    ) -> None:
+        self.provider = provider
+        self.session = session
+        self.browser = browser
+        self.oauth_base = check_url(
+            (oauth_base or provider.oauth_url or provider.base_url).rstrip("/")
+        )
+        self._access: str | None = None
+        self._expires_at = 0.0
+        self._refresh: str | None = self._load_refresh()
+        self._lock = asyncio.Lock()  # one sign-in at a time, however many callers wait
+
+    # ---- token storage: memory, unless the user opted in -------------------------------
+
+    def _load_refresh(self) -> str | None:
+        if not self.provider.remember_tokens:
+            return None
+        try:
+            data = json.loads(token_file(self.provider).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        value = data.get("refresh_token") if isinstance(data, dict) else None
+        return value if isinstance(value, str) and value else None
+
+    def _store(self, answer: dict[str, Any]) -> str:
+        access = answer.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise KysoError(
+                "REMOTE_PROTOCOL_ERROR",
+                {"provider": self.provider.label, "detail": "oauth2/token: no access_token"},
+            )
+        lifetime = answer.get("expires_in")
+        lifetime = lifetime if isinstance(lifetime, int) and lifetime > 0 else 3600
+        self._access = access
+        self._expires_at = time.monotonic() + max(1, lifetime - _EARLY_REFRESH_SECONDS)
+        refresh = answer.get("refresh_token")
+        if isinstance(refresh, str) and refresh:
+            self._refresh = refresh
+            if self.provider.remember_tokens:
+                path = token_file(self.provider)
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                body = json.dumps({"refresh_token": refresh}).encode()
+                atomic_write(path, body, overwrite=True, mode=0o600)
+        return access
+
+    def invalidate(self) -> None:
+        """Forget the access token; a refresh token (if any) is tried next time."""
+        self._access = None
+        self._expires_at = 0.0
+
+    def forget(self) -> None:
+        """Sign out: drop every token, the remembered one included."""
+        self.invalidate()
+        self._refresh = None
+        token_file(self.provider).unlink(missing_ok=True)
+
+    # ---- flows ------------------------------------------------------------------------
+
+    async def bearer(self, *, interactive: bool = True) -> str | None:
+        """A valid access token: cached, refreshed, or from the configured flow."""
+        async with self._lock:
+            if self._access and time.monotonic() < self._expires_at:
+                return self._access
+            if self._refresh:
+                try:
+                    return await self._token({"grant_type": "refresh_token"}, self._refresh)
+                except KysoError as exc:
+                    if not exc.is_(ErrorGroup.REMOTE_AUTH):
+                        raise
+                    log.info(
+                        "remote %s: refresh token refused; signing in again", self.provider.name
+                    )
+                    self._refresh = None
+            if self.provider.auth_flow == "client_credentials":
+                return await self._client_credentials()
+            if not interactive:
+                raise auth_refused(self.provider, "login_required")
+            return await self._authorization_code()
+
+    async def _token(self, form: dict[str, str], refresh: str | None = None) -> str:
+        form = {**form, "client_id": self.provider.client_id}
+        if refresh is not None:
+            form["refresh_token"] = refresh
+        answer = await post(
+            self.session,
+            self.provider,
+            f"{self.oauth_base}/oauth2/token",
+            method="oauth2/token",
+            form=form,
+        )
+        return self._store(answer)
+
+    async def _client_credentials(self) -> str:
+        try:
+            secret = Path(self.provider.client_secret_file).read_text(encoding="utf-8").strip()
+        except OSError:
+            raise auth_refused(self.provider, "login_required") from None
+        return await self._token({"grant_type": "client_credentials", "client_secret": secret})
+
+    async def _authorization_code(self) -> str:
+        if self.browser is None:
+            raise auth_refused(self.provider, "login_required")
+        verifier, challenge = pkce_pair()
+        state = secrets.token_urlsafe(24)
+        got: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
+
+        async def callback(request: web.Request) -> web.Response:
+            query = dict(request.query)
+            if query.get("state") != state:  # a stray or forged redirect: ignore it
+                return web.Response(status=400, text="Kyso: state mismatch")
+            if not got.done():
+                got.set_result(query)
+            return web.Response(
+                text="Kyso: đã nhận xác nhận, bạn có thể đóng trang này. / "
+                "Kyso received the approval; you can close this page.",
+                content_type="text/plain",
+                charset="utf-8",
+            )
+
+        app = web.Application()
+        app.router.add_get("/callback", callback)
+        runner = web.AppRunner(app, access_log=None)  # the query holds the one-time code
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            port = runner.addresses[0][1]
+            redirect = f"http://127.0.0.1:{port}/callback"
+            url = f"{self.oauth_base}/oauth2/authorize?" + urlencode(
+                {
+                    "response_type": "code",
+                    "client_id": self.provider.client_id,
+                    "redirect_uri": redirect,
+                    "scope": self.provider.scope,
+                    "state": state,
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                }
+            )
+            await self.browser(url)
+            try:
+                async with asyncio.timeout(CONSENT_TIMEOUT_SECONDS):
+                    query = await got
+            except TimeoutError:
+                raise KysoError(
+                    "REMOTE_TIMEOUT",
+                    {"provider": self.provider.label, "seconds": CONSENT_TIMEOUT_SECONDS},
+                ) from None
+        finally:
+            await runner.cleanup()
+        if "code" not in query:
+            reason = "access_denied" if query.get("error") == "access_denied" else "cancelled"
+            raise auth_refused(self.provider, reason)
+        return await self._token(
+            {
+                "grant_type": "authorization_code",
+                "code": query["code"],
+                "redirect_uri": redirect,
+                "code_verifier": verifier,
+            }
+        )

@@ -1,0 +1,324 @@
+"""A :class:`Signer` over a remote credential (CSC API): every format signs with it unchanged.
+
+One signature is: hash locally, ``credentials/authorize`` for exactly that hash (PIN/OTP from
+the agent's own prompter), ``signatures/signHash``, then a local check of the signature against
+the credential's certificate, so a wrong answer never reaches a document.
+
+Batches: :meth:`RemoteSigner.sign_digests` signs many digests with one authorisation per
+``multisign`` hashes (the credential's limit) and returns what it got even when a later chunk
+fails. Formats that each call :meth:`~RemoteSigner.sign_digest` can be batched the same way by
+running them concurrently inside :meth:`RemoteSigner.collect`: the digests are gathered until
+every running item is waiting, then authorised and signed together.
+
+The PIN is asked once per signer (one operation) and kept in this object only; an OTP is
+single-use, so it is asked for each authorisation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from agent.errors import KysoError
+from agent.remote.csc import CredentialDetails, CscClient, SignAlgo, sign_algo_for
+from agent.remote.directory import RemoteCredential, RemoteService
+from agent.remote.prompt import CredentialPrompt, CredentialPrompter
+from agent.signing.signer import Signer, _hash
+from agent.tokens.algorithms import (
+    SignatureAlgorithm,
+    check_digest,
+    digest,
+    ecdsa_raw_to_der,
+)
+from agent.tokens.certinfo import CertificateInfo
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _verify(
+    info: CertificateInfo, signature: bytes, digest_value: bytes, alg: SignatureAlgorithm
+) -> bytes:
+    """Check a remote signature against the certificate; returns the signature in the form
+    formats expect (ECDSA as DER). Raises InvalidSignature."""
+    key = info.certificate.public_key()
+    h = Prehashed(_hash(alg))
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        size = (key.curve.key_size + 7) // 8
+        if len(signature) == 2 * size and signature[0] != 0x30:
+            signature = ecdsa_raw_to_der(signature)  # some services send r‖s
+        try:
+            key.verify(signature, digest_value, ec.ECDSA(h))
+        except (InvalidSignature, ValueError):
+            if len(signature) != 2 * size:
+                raise InvalidSignature from None
+            signature = ecdsa_raw_to_der(signature)
+            key.verify(signature, digest_value, ec.ECDSA(h))
+        return signature
+    assert isinstance(key, rsa.RSAPublicKey)
+    pad: padding.AsymmetricPadding = (
+        padding.PSS(mgf=padding.MGF1(_hash(alg)), salt_length=alg.digest_size)
+        if alg.is_pss
+        else padding.PKCS1v15()
+    )
+    key.verify(signature, digest_value, pad, h)
+    return signature
+
+
+class RemoteSigner(Signer):
+    """Signs with a remote credential through its provider's CSC API."""
+
+    def __init__(
+        self,
+        credential: RemoteCredential,
+        client: CscClient,
+        prompter: CredentialPrompter,
+        *,
+        description: str = "",
+    ) -> None:
+        self.credential = credential
+        self.client = client
+        self.prompter = prompter
+        self.description = description
+        self.authorizations = 0  # how many credentials/authorize calls this signer made
+        self._pin: str | None = None
+        self._batch: _Collector | None = None
+
+    @classmethod
+    def open(
+        cls,
+        credential: RemoteCredential,
+        service: RemoteService,
+        prompter: CredentialPrompter,
+        *,
+        description: str = "",
+    ) -> RemoteSigner:
+        """A signer for ``credential`` through its provider's service."""
+        return cls(credential, service.client, prompter, description=description)
+
+    @property
+    def details(self) -> CredentialDetails:
+        """The credential as the provider described it."""
+        return self.credential.details
+
+    @property
+    def certificate(self) -> CertificateInfo:
+        """The remote credential's certificate."""
+        return self.credential.info
+
+    def forget_secrets(self) -> None:
+        """Drop the PIN kept for this operation."""
+        self._pin = None
+
+    async def sign(self, data: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Hash locally, sign the hash remotely."""
+        return await self.sign_digest(digest(algorithm, data), algorithm)
+
+    async def sign_digest(self, digest_value: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Sign one digest (joined with others when inside :meth:`collect`)."""
+        check_digest(algorithm, digest_value)
+        if self._batch is not None:
+            return await self._batch.submit(digest_value, algorithm)
+        result = (await self.sign_digests([digest_value], algorithm))[0]
+        if isinstance(result, KysoError):
+            raise result
+        return result
+
+    def _precheck(self, algorithm: SignatureAlgorithm) -> None:
+        problem = self.details.problem
+        if problem:
+            raise KysoError(
+                "REMOTE_CREDENTIAL_INVALID",
+                {
+                    "provider": self.credential.provider.label,
+                    "credential": self.credential.credential_id,
+                    "status": problem,
+                },
+            )
+        if algorithm.key_kind.value != self.certificate.key_type:
+            raise KysoError(
+                "INPUT_INVALID",
+                {"detail": f"{algorithm.value} does not fit a {self.certificate.key_type} key"},
+            )
+
+    async def _secrets(self, count: int) -> tuple[str | None, str | None]:
+        d = self.details
+        if d.auth_mode != "explicit" or not (d.need_pin or d.need_otp):
+            return None, None  # implicit: the provider asks the user itself (app, push)
+        need_pin = d.need_pin and self._pin is None
+        if need_pin or d.need_otp:
+            answer = await self.prompter.get_credential_secrets(
+                CredentialPrompt(
+                    provider=self.credential.provider.label,
+                    provider_name=self.credential.provider.name,
+                    credential_id=self.credential.credential_id,
+                    certificate=self.certificate,
+                    need_pin=need_pin,
+                    need_otp=d.need_otp,
+                    signatures=count,
+                    pin_label=d.pin_label,
+                    otp_label=d.otp_label,
+                    otp_online=d.otp_online,
+                )
+            )
+            if answer is None or (need_pin and not answer.pin) or (d.need_otp and not answer.otp):
+                raise KysoError("USER_CANCELLED")
+            if need_pin:
+                self._pin = answer.pin
+            return self._pin if d.need_pin else None, answer.otp
+        return self._pin, None
+
+    async def sign_digests(
+        self, digests: Sequence[bytes], algorithm: SignatureAlgorithm
+    ) -> list[bytes | KysoError]:
+        """Sign many digests: one authorisation per ``multisign`` of them. The result has one
+        entry per digest, in order: the signature, or the error that stopped it. After the
+        first failure nothing more is sent (a refused PIN is never retried, a dead service
+        is not hammered), so the remaining entries carry that same error."""
+        for d in digests:
+            check_digest(algorithm, d)
+        self._precheck(algorithm)
+        algo = sign_algo_for(algorithm, self.details.algorithms)
+        step = self.details.multisign
+        results: list[bytes | KysoError] = []
+        for start in range(0, len(digests), step):
+            chunk = list(digests[start : start + step])
+            try:
+                results.extend(await self._sign_chunk(chunk, algorithm, algo))
+            except KysoError as exc:
+                if exc.code == "REMOTE_AUTH_REFUSED":
+                    self._pin = None  # a refused PIN is not offered again
+                log.warning(
+                    "remote %s: batch stopped after %d of %d signatures: %s",
+                    self.credential.provider.name,
+                    len(results),
+                    len(digests),
+                    exc.code,
+                )
+                results.extend([exc] * (len(digests) - len(results)))
+                break
+        return results
+
+    async def _sign_chunk(
+        self, chunk: list[bytes], alg: SignatureAlgorithm, algo: SignAlgo
+    ) -> list[bytes]:
+        pin, otp = await self._secrets(len(chunk))
+        cid = self.credential.credential_id
+        authorization = await self.client.authorize(
+            cid,
+            chunk,
+            algo.hash_oid,
+            pin=pin,
+            otp=otp,
+            description=self.description or f"Kyso: {len(chunk)} chữ ký / signatures",
+        )
+        self.authorizations += 1
+        signatures = await self.client.sign_hash(cid, authorization, chunk, algo)
+        out = []
+        for sig, d in zip(signatures, chunk, strict=True):
+            try:
+                out.append(_verify(self.certificate, sig, d, alg))
+            except (InvalidSignature, ValueError):
+                raise KysoError(
+                    "REMOTE_PROTOCOL_ERROR",
+                    {
+                        "provider": self.credential.provider.label,
+                        "detail": "a signature does not match the credential's certificate",
+                    },
+                ) from None
+        return out
+
+    @contextlib.asynccontextmanager
+    async def collect(self, count: int) -> AsyncIterator[_Collector]:
+        """Batch the ``sign_digest`` calls of ``count`` concurrent items: run each item with
+        ``collector.run(coro)`` (e.g. under ``asyncio.gather``)."""
+        if self._batch is not None:
+            raise RuntimeError("one batch at a time per signer")
+        collector = _Collector(self, count)
+        self._batch = collector
+        try:
+            yield collector
+        finally:
+            self._batch = None
+
+
+@dataclass
+class _Pending:
+    digest: bytes
+    algorithm: SignatureAlgorithm
+    future: asyncio.Future[bytes] = field(repr=False)
+
+
+class _Collector:
+    """Gathers digests from concurrently running items and signs them together once every
+    item still running is waiting for its signature (an item that fails before signing, or
+    signs twice, does not leave the others waiting), or a full ``multisign`` chunk is ready.
+
+    Some items cannot reach ``sign_digest`` while others wait (the XML signer blocks a thread
+    of the default executor per document, and that pool is small), so a quiet spell with no
+    new digest also flushes what is pending: it only costs an extra authorisation, while
+    waiting for items that cannot come would hang the batch."""
+
+    QUIET_SECONDS = 0.05
+
+    def __init__(self, signer: RemoteSigner, count: int) -> None:
+        self.signer = signer
+        self.running = count
+        self.pending: list[_Pending] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._quiet: asyncio.TimerHandle | None = None
+
+    async def run(self, item: Awaitable[T]) -> T:
+        """Run one item of the batch."""
+        try:
+            return await item
+        finally:
+            self.running -= 1
+            self._maybe_flush()
+
+    async def submit(self, digest_value: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.pending.append(_Pending(digest_value, algorithm, future))
+        if self._quiet is not None:
+            self._quiet.cancel()
+        self._quiet = asyncio.get_running_loop().call_later(
+            self.QUIET_SECONDS, self._maybe_flush, True
+        )
+        self._maybe_flush()
+        return await future
+
+    def _maybe_flush(self, quiet: bool = False) -> None:
+        full = len(self.pending) >= self.signer.details.multisign
+        if not self.pending or not (quiet or full or len(self.pending) >= self.running):
+            return
+        if self._flushing is not None and not self._flushing.done():
+            return  # flushed again when the one in flight ends
+        batch, self.pending = self.pending, []
+        self._flushing = asyncio.ensure_future(self._flush(batch))
+
+    async def _flush(self, batch: list[_Pending]) -> None:
+        by_alg: dict[SignatureAlgorithm, list[_Pending]] = {}
+        for p in batch:
+            by_alg.setdefault(p.algorithm, []).append(p)
+        for alg, group in by_alg.items():
+            try:
+                results = await self.signer.sign_digests([p.digest for p in group], alg)
+            except Exception as exc:  # every waiter must hear about it, not only the first
+                results = [exc] * len(group)  # type: ignore[list-item]
+            for p, r in zip(group, results, strict=True):
+                if p.future.done():
+                    continue
+                if isinstance(r, Exception):
+                    p.future.set_exception(r)
+                else:
+                    p.future.set_result(r)
+        self._flushing = None
+        self._maybe_flush(quiet=True)  # what was submitted while this batch was in flight
