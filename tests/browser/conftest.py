@@ -16,11 +16,8 @@ from typing import Any
 
 import pytest
 
-from agent.config.settings import DEFAULT_PING_PORT
 from agent.demo.portal_tls import ensure_portal_certificate
 from tests.browser import harness
-
-PING_PORT = DEFAULT_PING_PORT
 
 
 def _require(path_or_tool: str, package: str) -> None:
@@ -41,6 +38,7 @@ class Stack:
     portal_tls: Path
     portal_port: int
     other_port: int  # a second public origin that the agent was NOT told to allow
+    ping_port: int  # the agent's plain-http ping: a free port, never the real 27442
     agent: harness.Process
     playwright: Any
     browser: Any
@@ -71,11 +69,11 @@ class Stack:
         self.agent.start()
 
     def bridge_options(self, **extra: Any) -> dict[str, Any]:
-        """What the page's bridge is told: the test agent's port; no http ping port (tests
-        that diagnose failures set ``pingPorts`` themselves)."""
+        """What the page's bridge is told: the test agent's port and its ping port, as the
+        defaults (27443..., 27442) tell a user's page."""
         return {
             "ports": [self.agent_port],
-            "pingPorts": [],
+            "pingPorts": [self.ping_port],
             "callTimeoutMs": 15000,
             "interactionTimeoutMs": 60000,
             **extra,
@@ -120,14 +118,16 @@ def stack(
     answers = root / "answers.json"
     harness.write_answers(answers)
     portal_port, other_port = harness.free_port(), harness.free_port()
+    # A free ping port, not the real 27442 (a user's Kyso or another test run may hold it):
+    # the portals' CSP is given this port in place of 27442 (tests/browser/portal_main.py) and
+    # the pages' bridge is told it (bridge_options), so the diagnosis runs as it does for users.
+    ping_port = harness.free_port()
     agent = harness.agent_process(
         kyso_home,
         answers,
         port=harness.free_port(),
         allow_origins=[f"https://127.0.0.1:{portal_port}"],
-        # The real ping port: the portal's CSP allows exactly http://127.0.0.1:27442, as it
-        # does for users. If another program holds it, the agent starts without the ping.
-        ping_port=PING_PORT,
+        ping_port=ping_port,
     )
     agent.start()
     playwright = browser = None
@@ -143,6 +143,7 @@ def stack(
             portal_tls,
             portal_port,
             other_port,
+            ping_port,
             agent,
             playwright,
             browser,
@@ -157,7 +158,9 @@ def stack(
 
 
 def _run_portal(stack: Stack, port: int, name: str) -> Iterator[str]:
-    process = harness.portal_process(stack.kyso_home, stack.portal_tls, port, name=name)
+    process = harness.portal_process(
+        stack.kyso_home, stack.portal_tls, port, ping_port=stack.ping_port, name=name
+    )
     process.start()
     try:
         yield process.ready["url"]

@@ -198,12 +198,17 @@ def agent_process(
     return Process(name, argv, python_env(kyso_home))
 
 
-def portal_process(kyso_home: Path, tls_dir: Path, port: int, *, name: str = "portal") -> Process:
-    """The portal stub over HTTPS on ``port`` with a fresh in-memory database."""
+def portal_process(
+    kyso_home: Path, tls_dir: Path, port: int, *, ping_port: int, name: str = "portal"
+) -> Process:
+    """The portal stub over HTTPS on ``port`` with a fresh in-memory database; its CSP lets the
+    page ping the test agent's ``ping_port`` (see tests/browser/portal_main.py)."""
     argv = [
         sys.executable,
         "-m",
-        "agent.cli.demo_portal",
+        "tests.browser.portal_main",
+        "--agent-ping-port",
+        str(ping_port),
         "--port",
         str(port),
         "--tls-dir",

@@ -17,7 +17,7 @@ import pytest
 
 from agent.demo import tokens as demo_tokens
 from tests.browser import harness, pages
-from tests.browser.conftest import PING_PORT, Stack
+from tests.browser.conftest import Stack
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +53,7 @@ def expect(status: Any, code: str, *phrases: str) -> str:
 
 def test_agent_not_running(stack: Stack, shared_portal: str) -> None:
     """Nothing listens where the agent should be, and nothing answers the ping: how to start
-    (or install) Kyso. (The stack's own agent holds the real ping port, so this page pings a
+    (or install) Kyso. (The stack's own agent answers its ping port, so this page pings a
     port where nothing runs.)"""
     options = stack.bridge_options(ports=[harness.free_port()], pingPorts=[harness.free_port()])
     context = stack.new_context(bridge=options)
@@ -77,10 +77,8 @@ def untrusting(stack: Stack) -> Iterator[Any]:
 def test_certificate_not_trusted(stack: Stack, shared_portal: str, untrusting: Any) -> None:
     """Kyso runs but this browser does not trust its CA. The agent's plain-http ping answers
     (allowed by the portal's CSP), so the page names the real cause and the one fix."""
-    assert stack.agent.ready.get("ping_port") == PING_PORT, (
-        f"port {PING_PORT} (the agent's ping) is held by another program: stop it and re-run"
-    )
-    options = stack.bridge_options(pingPorts=[PING_PORT])
+    assert stack.agent.ready.get("ping_port") == stack.ping_port, stack.agent.ready
+    options = stack.bridge_options(pingPorts=[stack.ping_port])
     context = stack.new_context(browser=untrusting, bridge=options)
     page = context.new_page()
     status = attempt_register(page, shared_portal)
