@@ -1,8 +1,8 @@
 """Unit accounts: registration, log-in, and the signed account changes. Database logic only.
 
-Every change method receives the certificate that signed the (already verified) challenge and
-enforces who may sign it: the registered certificate, or for a certificate change a new one
-carrying the same MST.
+Every change method receives the (already verified) signed request and enforces who may sign
+it: the registered certificate, or for a certificate change a new one carrying the same MST.
+The signed request is kept with the account's history, with the sentence the unit was shown.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from agent.errors import KysoError
+from agent.signing.xml import summarize_xml
 from agent.tokens.certinfo import CertificateInfo
+from portal_stub.challenges import SignedRequest
 from portal_stub.config import PortalConfig
 from portal_stub.db import Database
 from portal_stub.errors import PortalError
@@ -72,18 +75,43 @@ class AccountService:
         return {r["procedure"]: r["status"] for r in rows}
 
     def _event(
-        self, account_id: int, action: str, detail: dict[str, Any], cert: CertificateInfo
+        self, account_id: int, action: str, detail: dict[str, Any], signed: SignedRequest
     ) -> None:
+        try:
+            # The same sentence the unit's consent dialog showed (the agent library's summary).
+            summary = summarize_xml(signed.document).title
+        except KysoError:  # verified moments ago, so not expected; the file itself is kept
+            summary = ""
         self.db.run(
-            "INSERT INTO account_events (account_id, action, detail, cert_thumbprint, at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO account_events (account_id, action, detail, cert_thumbprint, at, "
+            "signed_request, request_sha256, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 account_id,
                 action,
                 json.dumps(detail, ensure_ascii=False),
-                cert.thumbprint,
+                signed.verification.signer.thumbprint,
                 self._now(),
+                signed.document,
+                signed.sha256,
+                summary,
             ),
+        )
+
+    def history(self, account_id: int, limit: int = 20) -> list[sqlite3.Row]:
+        """The account's signed requests, newest first (without the files)."""
+        return self.db.all(
+            "SELECT id, action, at, summary, request_sha256, cert_thumbprint, "
+            "signed_request IS NOT NULL AS has_request FROM account_events "
+            "WHERE account_id = ? ORDER BY id DESC LIMIT ?",
+            (account_id, limit),
+        )
+
+    def signed_request(self, account_id: int, event_id: int) -> sqlite3.Row | None:
+        """One stored signed request of this account (None: not this account's, or none)."""
+        return self.db.one(
+            "SELECT id, action, at, signed_request, request_sha256 FROM account_events "
+            "WHERE id = ? AND account_id = ? AND signed_request IS NOT NULL",
+            (event_id, account_id),
         )
 
     @staticmethod
@@ -106,13 +134,14 @@ class AccountService:
                 (account_id, procedure, status, now),
             )
 
-    def register(self, values: dict[str, Any], cert: CertificateInfo) -> Registration:
+    def register(self, values: dict[str, Any], signed: SignedRequest) -> Registration:
         """Register a unit signed by ``cert`` (whose MST must be the unit's).
 
         A unit that cancelled earlier gets its old account back (same user name, same password,
         as the e-BHXH rules say); an active unit is told to log in instead.
         """
         mst = values["ma_so_thue"]
+        cert = signed.verification.signer
         self._require_mst(cert, mst)
         existing = self.by_mst(mst)
         now = self._now()
@@ -161,7 +190,7 @@ class AccountService:
                 )
                 account_id, reactivated = int(cur.lastrowid or 0), False
             self._set_types(account_id, values["loai_ho_so"], "registered")
-            self._event(account_id, "register", values, cert)
+            self._event(account_id, "register", values, signed)
         account = self.get(account_id)
         assert account is not None
         return Registration(account, password, reactivated)
@@ -184,27 +213,27 @@ class AccountService:
             raise PortalError("ACCOUNT_CANCELLED")
         return account
 
-    def add_types(self, account: sqlite3.Row, types: list[str], cert: CertificateInfo) -> None:
+    def add_types(self, account: sqlite3.Row, types: list[str], signed: SignedRequest) -> None:
         """ "Đăng ký thêm hồ sơ"."""
-        self._require_registered(account, cert)
+        self._require_registered(account, signed.verification.signer)
         with self.db.transaction():
             self._set_types(account["id"], types, "registered")
-            self._event(account["id"], "add-types", {"loai_ho_so": types}, cert)
+            self._event(account["id"], "add-types", {"loai_ho_so": types}, signed)
 
-    def stop_types(self, account: sqlite3.Row, types: list[str], cert: CertificateInfo) -> None:
+    def stop_types(self, account: sqlite3.Row, types: list[str], signed: SignedRequest) -> None:
         """ "Đăng ký ngừng hồ sơ": only types currently registered can be stopped."""
-        self._require_registered(account, cert)
+        self._require_registered(account, signed.verification.signer)
         current = self.types(account["id"])
         not_registered = [t for t in types if current.get(t) != "registered"]
         if not_registered:
             raise PortalError("TYPE_NOT_REGISTERED", {"procedure": ", ".join(not_registered)})
         with self.db.transaction():
             self._set_types(account["id"], types, "stopped")
-            self._event(account["id"], "stop-types", {"loai_ho_so": types}, cert)
+            self._event(account["id"], "stop-types", {"loai_ho_so": types}, signed)
 
-    def cancel(self, account: sqlite3.Row, reason: dict[str, str], cert: CertificateInfo) -> None:
+    def cancel(self, account: sqlite3.Row, reason: dict[str, str], signed: SignedRequest) -> None:
         """ "Ngưng dịch vụ": the account stays (for a later re-registration), sessions end."""
-        self._require_registered(account, cert)
+        self._require_registered(account, signed.verification.signer)
         text = CANCEL_REASONS[reason["ly_do"]] + (
             f": {reason['ghi_chu']}" if reason["ghi_chu"] else ""
         )
@@ -214,23 +243,24 @@ class AccountService:
                 (text, self._now(), account["id"]),
             )
             self.db.run("DELETE FROM sessions WHERE account_id = ?", (account["id"],))
-            self._event(account["id"], "cancel", reason, cert)
+            self._event(account["id"], "cancel", reason, signed)
 
     def change_details(
-        self, account: sqlite3.Row, values: dict[str, Any], cert: CertificateInfo
+        self, account: sqlite3.Row, values: dict[str, Any], signed: SignedRequest
     ) -> None:
         """ "Thay đổi thông tin" (details)."""
-        self._require_registered(account, cert)
+        self._require_registered(account, signed.verification.signer)
         sets = {col: values[name] for name, col in _DETAIL_COLUMNS.items()}
         with self.db.transaction():
             self.db.run(
                 f"UPDATE accounts SET {', '.join(f'{k} = ?' for k in sets)}, updated_at = ? WHERE id = ?",
                 (*sets.values(), self._now(), account["id"]),
             )
-            self._event(account["id"], "change-details", values, cert)
+            self._event(account["id"], "change-details", values, signed)
 
-    def change_certificate(self, account: sqlite3.Row, cert: CertificateInfo) -> None:
+    def change_certificate(self, account: sqlite3.Row, signed: SignedRequest) -> None:
         """ "Thay đổi thông tin" (certificate): signed with the NEW certificate, same MST."""
+        cert = signed.verification.signer
         self._require_mst(cert, account["mst"])
         if cert.thumbprint == account["cert_thumbprint"]:
             raise PortalError("CERT_UNCHANGED")
@@ -248,5 +278,5 @@ class AccountService:
                 ),
             )
             self._event(
-                account["id"], "change-certificate", {"old": account["cert_thumbprint"]}, cert
+                account["id"], "change-certificate", {"old": account["cert_thumbprint"]}, signed
             )

@@ -1,23 +1,34 @@
-"""Origin-bound, single-use, short-lived challenges for signed account actions.
+"""Single-use, short-lived challenges for signed account requests.
 
 A challenge is issued for one action and the hash of the exact form values (see
-:mod:`portal_stub.forms`); the user's token signs it through the agent (Web eID token format)
-and the portal validates the token with the agent library's :func:`validate_auth_token` against
-its own public origin. Freshness, single use and binding are this module's job.
+:mod:`portal_stub.forms`) together with the request document the portal writes for it
+(:mod:`portal_stub.account_requests`, the nonce inside). The unit signs that document with
+``sign.xml``; the portal verifies it with the agent library's :func:`verify_xml` and checks that
+the content the signature covers is the request it issued. Freshness, single use and binding
+are this module's job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+from lxml import etree
 
 from agent.errors import KysoError
-from agent.signing.challenge import action_nonce, nonce_binds, validate_auth_token
-from agent.signing.challenge import parse_token as parse_token_text
+from agent.signing.challenge import action_nonce, nonce_binds
 from agent.signing.trust import TrustStore
-from agent.tokens.certinfo import CertificateInfo
+from agent.signing.xml import XmlVerification, parse_untrusted, verify_xml
+from portal_stub.account_requests import (
+    MAX_REQUEST_BYTES,
+    content_key,
+    parse_request,
+    request_nonce,
+)
 from portal_stub.config import PortalConfig
 from portal_stub.db import Database
 from portal_stub.errors import PortalError, from_kyso
@@ -25,35 +36,42 @@ from portal_stub.errors import PortalError, from_kyso
 
 @dataclass(frozen=True)
 class Challenge:
-    """An issued challenge as the client sees it."""
+    """An issued challenge as the client sees it, with the request document to sign."""
 
     nonce: str
     action: str
     fields_hash: str
     expires_at: str
     origin: str
+    request: bytes  # the unsigned <YeuCauTaiKhoan> (sign it with sign.xml, profile bhxh)
 
-    def to_json(self) -> dict[str, str]:
-        """API form."""
+    def to_json(self) -> dict[str, str | bool]:
+        """API form (the request in base64, as the agent's sign.xml takes it)."""
         return {
             "nonce": self.nonce,
             "action": self.action,
             "fields_hash": self.fields_hash,
             "expires_at": self.expires_at,
             "origin": self.origin,
+            "request": base64.b64encode(self.request).decode("ascii"),
+            "request_sha256": hashlib.sha256(self.request).hexdigest(),
+            "profile": "bhxh",
+            # This portal verifies with libxmlsec, which checks ECDSA too (a .NET one cannot).
+            "allow_ecdsa": True,
         }
 
 
-def parse_token(raw: Any) -> dict[str, Any]:
-    """The auth token from a form (JSON text) or the API (object). Missing -> E201."""
-    if isinstance(raw, dict):
-        return raw
-    if not raw or not str(raw).strip():
-        raise PortalError("SIGNATURE_REQUIRED")
-    try:
-        return parse_token_text(str(raw))
-    except KysoError as exc:
-        raise from_kyso(exc) from exc
+@dataclass(frozen=True)
+class SignedRequest:
+    """A verified account request: who signed it, and the signed file as received."""
+
+    verification: XmlVerification
+    document: bytes
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the signed file, as stored and shown in the account's history."""
+        return hashlib.sha256(self.document).hexdigest()
 
 
 class ChallengeService:
@@ -65,17 +83,24 @@ class ChallengeService:
         self.trust = trust
 
     def issue(
-        self, action: str, fields_hash: str, *, account_id: int | None, session_hash: str | None
+        self,
+        action: str,
+        fields_hash: str,
+        build: Callable[[str, dt.datetime], bytes],
+        *,
+        account_id: int | None,
+        session_hash: str | None,
     ) -> Challenge:
-        """A fresh nonce bound to ``action``, ``fields_hash`` and the account (if logged in)."""
+        """A fresh nonce bound to ``action``, ``fields_hash`` and the account (if logged in),
+        and the request document ``build(nonce, now)`` writes around it."""
         now = self.config.clock()
         expires = now + self.config.challenge_ttl
-        # The nonce itself commits to the action and the field values (agent library helper),
-        # so the user's signature covers what is being changed, not only a random number.
+        # The nonce itself commits to the action and the field values (agent library helper).
         nonce = action_nonce({"action": action, "fields_hash": fields_hash})
+        request = build(nonce, now)
         self.db.run(
             "INSERT INTO challenges (nonce, action, fields_hash, account_id, session_hash, "
-            "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "created_at, expires_at, request_xml) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 nonce,
                 action,
@@ -84,6 +109,7 @@ class ChallengeService:
                 session_hash,
                 now.isoformat(),
                 expires.isoformat(),
+                request,
             ),
         )
         # Old challenges are no use to anyone; keep the table small.
@@ -91,33 +117,25 @@ class ChallengeService:
             "DELETE FROM challenges WHERE expires_at < ?",
             ((now - dt.timedelta(days=1)).isoformat(),),
         )
-        return Challenge(nonce, action, fields_hash, expires.isoformat(), self.config.public_origin)
-
-    def pending_nonce(self, session_hash: str | None, action: str) -> str | None:
-        """The latest nonce a page session asked for ``action`` (forms may omit the nonce)."""
-        if not session_hash:
-            return None
-        row = self.db.one(
-            "SELECT nonce FROM challenges WHERE session_hash = ? AND action = ? "
-            "ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (session_hash, action),
+        return Challenge(
+            nonce, action, fields_hash, expires.isoformat(), self.config.public_origin, request
         )
-        return row["nonce"] if row else None
 
     async def consume(
         self,
-        token: dict[str, Any],
+        document: bytes,
         *,
-        nonce: str | None,
         action: str,
         fields_hash: str,
         account_id: int | None,
-    ) -> CertificateInfo:
-        """Burn the nonce and validate the signed token; return the signer's certificate.
+    ) -> SignedRequest:
+        """Burn the request's nonce, verify the signature, and check that what it covers is
+        the request the portal issued for these form values.
 
         The nonce is marked used before anything else is checked, so a failed attempt cannot be
-        retried with the same nonce (as Web eID's validators do).
+        retried with the same nonce.
         """
+        nonce = request_nonce(parse_request(document))
         if not nonce:
             raise PortalError("CHALLENGE_UNKNOWN")
         row = self.db.one("SELECT * FROM challenges WHERE nonce = ?", (nonce,))
@@ -136,20 +154,35 @@ class ChallengeService:
             row["action"] != action
             or row["fields_hash"] != fields_hash
             or not nonce_binds(nonce, {"action": action, "fields_hash": fields_hash})
+            or not row["request_xml"]
         ):
             raise PortalError("CHALLENGE_MISMATCH")
         try:
-            return await asyncio.to_thread(
-                validate_auth_token,
-                token,
-                expected_origin=self.config.public_origin,
-                nonce=nonce,
-                trust=self.trust,
+            # The certificate must be valid now, when the portal acts on the request.
+            verification = await asyncio.to_thread(
+                verify_xml,
+                document,
+                self.trust,
+                profile="bhxh",
                 at=now,
+                max_bytes=MAX_REQUEST_BYTES,
             )
         except KysoError as exc:
-            raise from_kyso(
-                exc,
-                origin=str(exc.details.get("origin", "?")),
-                expected=self.config.public_origin,
-            ) from exc
+            if exc.code == "NOT_SIGNED":  # the request as issued: "this must be signed"
+                raise PortalError("SIGNATURE_REQUIRED", cause=exc) from exc
+            raise from_kyso(exc) from exc
+        if "" not in verification.references:
+            raise PortalError("SIGNATURE_INVALID", {"detail": "chữ ký không bao trùm cả yêu cầu"})
+        # Read from what the signature covers, never from the file as sent.
+        try:
+            covered = parse_untrusted(
+                verification.covered_c14n, max_bytes=MAX_REQUEST_BYTES, max_depth=16
+            ).getroot()
+        except KysoError as exc:
+            raise from_kyso(exc) from exc
+        issued = parse_request(bytes(row["request_xml"]))
+        if etree.QName(covered).localname != etree.QName(issued).localname or content_key(
+            covered
+        ) != content_key(issued):
+            raise PortalError("CHALLENGE_MISMATCH")
+        return SignedRequest(verification, document)

@@ -3,7 +3,8 @@
 Order (the first failure is reported): size → well-formed (safe parser) → no comment or
 processing instruction inside the dossier → XSD → unit codes → dossier type → embedded forms
 → XML signature, chain, validity and revocation (the agent library's verify_xml) → the
-signature covers the whole dossier → signer MST → registered certificate. Duplicates need the
+signature covers the whole dossier → signer MST → registered certificate. The signature check runs
+beside the others; its canonical bytes (``covered_c14n``) confirm what the others read. Duplicates need the
 database and are checked by the caller, on the canonical digest (see signed_content).
 
 Fields are read only from the canonical form of the signed content (signed_content), never
@@ -29,7 +30,7 @@ from agent.errors import KysoError
 from agent.signing.trust import TrustStore, validate_certificate
 from agent.signing.xml import XmlVerification, parse_untrusted, verify_xml
 from portal_stub.errors import PortalError, from_kyso
-from portal_stub.signed_content import canonical_content, refuse_hidden_nodes
+from portal_stub.signed_content import canonical_bytes, canonical_content, refuse_hidden_nodes
 
 MAX_DEPTH = 64
 # Lương tối thiểu vùng I (from 7/2024): the simulated office rejects rows paid less.
@@ -124,9 +125,6 @@ def _row_stats(listing: etree._Element | None) -> tuple[int, str | None]:
     )
 
 
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="portal-check")
-
-
 def _verify_signature(data: bytes, trust: TrustStore, now: dt.datetime) -> XmlVerification:
     """The agent library's XML signature check, then the certificate again at receipt time."""
     verification = verify_xml(data, trust, profile="bhxh")
@@ -152,31 +150,29 @@ def _root(parsed: Any) -> etree._Element:
     return parsed.getroot() if hasattr(parsed, "getroot") else parsed
 
 
-def check_dossier(
-    data: bytes, unit: UnitContext, trust: TrustStore, *, now: dt.datetime, max_bytes: int
-) -> CheckResult:
-    """Run every check; return what was found or raise the first :class:`PortalError`."""
-    if len(data) > max_bytes:
-        raise PortalError("FILE_TOO_LARGE", {"limit_mb": max_bytes // (1024 * 1024)})
-    if not data.strip():
-        raise PortalError("XML_MALFORMED", {"detail": "tệp rỗng"})
-    # The signature check (parse, C14N, digests, chain) and the structural checks below are
-    # independent; libxml2 and hashlib release the GIL, so they run side by side. A structural
-    # failure is still reported first; the signature result is then simply not waited for.
-    signature_check = _POOL.submit(_verify_signature, data, trust, now)
+def _parse_upload(data: bytes, max_bytes: int) -> etree._Element:
     try:
-        root = _root(parse_untrusted(data, max_bytes=max_bytes, max_depth=MAX_DEPTH))
+        return _root(parse_untrusted(data, max_bytes=max_bytes, max_depth=MAX_DEPTH))
     except KysoError as exc:
         raise PortalError("XML_MALFORMED", {"detail": exc.message_vi}, cause=exc) from exc
+
+
+def _require_hoso(root: etree._Element) -> None:
     if root.tag != "Hoso":
         raise PortalError("SCHEMA_INVALID", {"detail": f"phần tử gốc là <{root.tag}>, cần <Hoso>"})
-    refuse_hidden_nodes(root)
-    # Line numbers in schema errors are the uploaded file's; without comments and PIs the
-    # canonical tree has the same elements and text, so it is just as valid.
-    _validate(root)
-    content = canonical_content(root, max_depth=MAX_DEPTH)
-    root = content.root  # from here on, only what the signature covers is read
 
+
+@dataclass
+class _Read:
+    """What the signed content says (before the signature's signer is compared)."""
+
+    root: etree._Element
+    listing: etree._Element | None
+    forms: list[str]
+
+
+def _read_content(root: etree._Element, unit: UnitContext, max_bytes: int) -> _Read:
+    """Unit, type and embedded-form checks on the canonical signed content ``root``."""
     mst = _text(root, "NoiDung/ThongTinDonVi/MaSoThue")
     unit_code = _text(root, "NoiDung/ThongTinDonVi/MaSoBHXH")
     if mst != unit.mst:
@@ -225,32 +221,100 @@ def check_dossier(
             )
         if listing is None or not len(listing):
             listing = form_root.find("DanhSach")
+    return _Read(root, listing, forms)
 
+
+def _has_hidden_nodes(root: etree._Element) -> bool:
+    """Any comment or PI inside ``root``. Decides both the refusal and, independently of it,
+    whether the tree may be read as it is (a field's ``.text`` stops at a comment, while C14N
+    drops the comment and joins the text)."""
+    return next(root.iter(etree.Comment, etree.ProcessingInstruction), None) is not None
+
+
+def _signed_content(verification: XmlVerification) -> tuple[etree._Element, str]:
+    """The tree and content digest of what the signature covers, parsed from the verifier's
+    canonical bytes (the fallback when they differ from the canonical form of the upload)."""
+    try:
+        root = _root(
+            parse_untrusted(
+                verification.covered_c14n,
+                max_bytes=len(verification.covered_c14n) + 1,
+                max_depth=MAX_DEPTH,
+            )
+        )
+    except KysoError as exc:  # not expected: the canonical form of a well-formed document
+        raise PortalError("XML_MALFORMED", {"detail": exc.message_vi}, cause=exc) from exc
+    content = canonical_content(root, max_depth=MAX_DEPTH)
+    return content.root, content.digest
+
+
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="portal-check")
+
+
+def check_dossier(
+    data: bytes, unit: UnitContext, trust: TrustStore, *, now: dt.datetime, max_bytes: int
+) -> CheckResult:
+    """Run every check; return what was found or raise the first :class:`PortalError`.
+
+    The signature check (the verifier parses the file and canonicalises what the signature
+    covers) runs beside the structural checks, which parse the file once more and
+    canonicalise it without its signature. When both canonical forms are the same bytes (the
+    usual case), the tree read here is exactly what was signed and is used as it is; no third
+    parse, no third C14N pass. Otherwise the fields are read again from the verifier's bytes.
+    """
+    if len(data) > max_bytes:
+        raise PortalError("FILE_TOO_LARGE", {"limit_mb": max_bytes // (1024 * 1024)})
+    if not data.strip():
+        raise PortalError("XML_MALFORMED", {"detail": "tệp rỗng"})
+    # libxml2, libxmlsec and hashlib release the GIL: both halves run side by side. A
+    # structural failure is still reported first; the signature result is then not waited for.
+    signature_check = _POOL.submit(_verify_signature, data, trust, now)
+    root = _parse_upload(data, max_bytes)
+    _require_hoso(root)
+    hidden = _has_hidden_nodes(root)
+    if hidden:
+        refuse_hidden_nodes(root)  # E414, with the node's line
+    _validate(root)  # on the file as uploaded: its line numbers are the ones to show
+    canonical = canonical_bytes(root)  # the signature is removed from ``root`` too
+    read = _read_content(root, unit, max_bytes)
+    # While the signature check may still run:
+    sha256 = hashlib.sha256(data).hexdigest()
+    employees, review = _row_stats(read.listing)
     try:
         verification = signature_check.result()
     except KysoError as exc:
         raise from_kyso(exc) from exc
+    if verification.covered_c14n == canonical and not hidden:
+        # Without comments and PIs, two trees with the same canonical bytes hold the same
+        # elements, attributes and text: every field read here is one that was signed.
+        content_digest = hashlib.sha256(canonical).hexdigest()
+    else:
+        # An exclusive-C14N reference, a PI beside the root, a second signature (or a
+        # comment that got past the refusal): read again from what the signature covers.
+        root, content_digest = _signed_content(verification)
+        read = _read_content(root, unit, max_bytes)
+        employees, review = _row_stats(read.listing)
+    root = read.root
     _require_whole_document(verification, root)
     signer = verification.signer
     if signer.mst != unit.mst:
         raise PortalError("MST_MISMATCH", {"cert_mst": signer.mst or "(không có)", "mst": unit.mst})
     if signer.thumbprint != unit.cert_thumbprint:
         raise PortalError("CERT_NOT_REGISTERED", {"thumbprint": signer.thumbprint})
-    employees, review = _row_stats(listing)
     signing_time = getattr(verification, "signing_time", None)
     if isinstance(signing_time, dt.datetime):
         signing_time = signing_time.isoformat()
 
     return CheckResult(
-        sha256=hashlib.sha256(data).hexdigest(),
-        content_digest=content.digest,
+        sha256=sha256,
+        content_digest=content_digest,
         dossier_number=_text(root, "NoiDung/ThongTinHoSo/SoHoSo"),
-        procedure=procedure,
-        procedure_name=unit.catalogue[procedure],
+        procedure=_text(root, "NoiDung/ThongTinHoSo/MaThuTuc"),
+        procedure_name=unit.catalogue[_text(root, "NoiDung/ThongTinHoSo/MaThuTuc")],
         period=_text(root, "NoiDung/ThongTinHoSo/KyKeKhai"),
         unit_name=_text(root, "NoiDung/ThongTinDonVi/TenDoiTuong"),
-        mst=mst,
-        unit_code=unit_code,
+        mst=_text(root, "NoiDung/ThongTinDonVi/MaSoThue"),
+        unit_code=_text(root, "NoiDung/ThongTinDonVi/MaSoBHXH"),
         employees=employees,
         signer_subject=signer.subject_display,
         signer_thumbprint=signer.thumbprint,
@@ -258,5 +322,5 @@ def check_dossier(
         signing_time=signing_time,
         size=len(data),
         review=review,
-        forms=forms,
+        forms=read.forms,
     )

@@ -13,6 +13,7 @@ from portal_stub.db import Database
 from portal_stub.dossier_xml import Employee, Unit, build_dossier, parse_rows, valid_period
 from portal_stub.errors import PortalError
 from portal_stub.security import new_token
+from portal_stub.timefmt import to_vietnam, when
 
 STATUS_LABELS = {
     "received": "Đã tiếp nhận",
@@ -147,7 +148,7 @@ class DossierService:
             procedure_name=self.catalogue()[draft["procedure"]],
             period=draft["period"],
             dossier_number=draft["dossier_number"],
-            created=dt.date.fromisoformat(draft["updated_at"][:10]),
+            created=to_vietnam(draft["updated_at"]).date(),  # the unit's calendar day
             rows=self.draft_rows(draft),
         )
         safe_number = draft["dossier_number"].replace("/", "-")
@@ -256,7 +257,7 @@ class DossierService:
                 f"Thông báo tiếp nhận hồ sơ {result.dossier_number}",
                 f"Cơ quan BHXH đã tiếp nhận hồ sơ số {result.dossier_number} (thủ tục "
                 f"{result.procedure} – {result.procedure_name}, kỳ {result.period}), biên nhận "
-                f"số {receipt}, lúc {now:%H:%M ngày %d/%m/%Y} (UTC).",
+                f"số {receipt}, lúc {when(now)}.",
             )
         row = self.dossier(account_id, dossier_id)
         return row

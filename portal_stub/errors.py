@@ -208,6 +208,15 @@ CATALOGUE: tuple[CatalogueError, ...] = (
         "Plug in the new token and choose the new certificate when signing.",
     ),
     CatalogueError(
+        "E211",
+        "REQUEST_INVALID",
+        _G_SIGNED,
+        "Tệp gửi lên không phải yêu cầu về tài khoản do cổng lập ({detail}).",
+        "What was sent is not an account request written by this portal ({detail}).",
+        "Thực hiện lại thao tác trên trang của cổng: cổng lập yêu cầu, bạn ký trong cửa sổ Kyso.",
+        "Do it again on the portal's page: the portal writes the request, you sign it in Kyso.",
+    ),
+    CatalogueError(
         "E301",
         "CERT_UNTRUSTED",
         _G_CERT,

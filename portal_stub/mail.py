@@ -24,9 +24,16 @@ from portal_stub.errors import PortalError
 log = logging.getLogger(__name__)
 
 
+# Python's header folder splits a long Vietnamese subject into RFC 2047 encoded words with the
+# space between two words left outside them, as folding white space, which readers drop:
+# "…điện tử của…" arrived as "…điện tửcủa…". Lines of up to 998 characters (RFC 5322's hard
+# limit) keep a subject in one encoded word, spaces inside it.
+_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
 def compose(config: PortalConfig, to: str, subject: str, body: str) -> EmailMessage:
     """A UTF-8 plain-text message from the portal."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = f"Cổng giao dịch BHXH điện tử <{config.mail_from}>"
     msg["To"] = to
     msg["Subject"] = subject

@@ -7,23 +7,26 @@ below (accounts, challenges, checks, dossiers), so both behave the same.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from agent.signing.trust import TrustStore
-from agent.tokens.certinfo import CertificateInfo
+from agent.tokens.certinfo import parse_certificate
+from portal_stub.account_requests import build_request, decode_signed
 from portal_stub.accounts import AccountService
-from portal_stub.challenges import Challenge, ChallengeService, parse_token
+from portal_stub.challenges import Challenge, ChallengeService, SignedRequest
 from portal_stub.checks import CheckResult, check_dossier
 from portal_stub.config import PortalConfig
 from portal_stub.db import Database
 from portal_stub.dossiers import DossierService
 from portal_stub.errors import PortalError
-from portal_stub.forms import Bound, bound_fields
+from portal_stub.forms import CANCEL_REASONS, Bound, bound_fields
 from portal_stub.mail import send_mail
 from portal_stub.security import fields_hash
 from portal_stub.sessions import Session, SessionStore
+from portal_stub.timefmt import when
 
 ACTION_DONE_VI = {
     "register": "Đăng ký giao dịch điện tử thành công. Tài khoản đã được gửi tới thư điện tử {email}.",
@@ -101,29 +104,42 @@ class Portal:
         )
 
     def issue_challenge(
-        self,
-        action: str,
-        fields: Any,
-        account: sqlite3.Row | None,
-        session: Session | None,
-        *,
-        given_hash: str | None = None,
+        self, action: str, fields: Any, account: sqlite3.Row | None, session: Session | None
     ) -> Challenge:
-        """A challenge for ``action`` bound to the form values (or a client-computed hash)."""
+        """A challenge for ``action`` bound to the form values, with the request document the
+        unit will sign (built from the validated values and the account's current details)."""
         if action == "register":
             account = None  # registering is for a unit that has no session of its own
         elif account is None:
             raise PortalError("LOGIN_REQUIRED")
-        if given_hash is not None:
-            if len(given_hash) != 64 or any(c not in "0123456789abcdef" for c in given_hash):
-                raise PortalError("FORM_INVALID", {"detail": "fields_hash must be SHA-256 hex"})
-            digest = given_hash
-        else:
-            bound = self.bind(action, fields, account)
-            digest = fields_hash(bound.action, bound.fields)
+        bound = self.bind(action, fields, account)
+        values = dict(bound.fields)
+        if action == "cancel":
+            values["ly_do_text"] = CANCEL_REASONS[values["ly_do"]]
+        old_certificate = ""
+        if action == "change-certificate" and account is not None and account["cert_der"]:
+            old_certificate = parse_certificate(bytes(account["cert_der"])).subject_display
+        catalogue = {r["procedure"]: r["name"] for r in self.dossier_types()}
+        offices = {r["code"]: r["name"] for r in self.offices()}
+
+        def build(nonce: str, at: dt.datetime) -> bytes:
+            # Raises FORM_INVALID for a change that changes nothing, before anything is stored.
+            return build_request(
+                action,
+                values,
+                nonce=nonce,
+                origin=self.config.public_origin,
+                at=at,
+                account=account,
+                catalogue=catalogue,
+                offices=offices,
+                old_certificate=old_certificate,
+            )
+
         return self.challenges.issue(
             action,
-            digest,
+            fields_hash(bound.action, bound.fields),
+            build,
             account_id=account["id"] if account else None,
             session_hash=session.token_hash if session and session.kind == "cookie" else None,
         )
@@ -133,37 +149,36 @@ class Portal:
         action: str,
         fields: Any,
         *,
-        token_raw: Any,
-        nonce: str | None,
+        signed_raw: Any,
         account: sqlite3.Row | None,
-        session: Session | None,
     ) -> dict[str, Any]:
-        """Verify the signed challenge for ``action`` and apply the change.
+        """Verify the signed request for ``action`` and apply the change.
 
         Returns ``{"action", "message_vi", ...}``. Raises PortalError with a catalogue code.
         """
         if action != "register" and account is None:
             raise PortalError("LOGIN_REQUIRED")
         bound = self.bind(action, fields, account)
-        token = parse_token(token_raw)
-        if not nonce and session is not None and session.kind == "cookie":
-            nonce = self.challenges.pending_nonce(session.token_hash, action)
-        cert = await self.challenges.consume(
-            token,
-            nonce=nonce,
+        signed = await self.challenges.consume(
+            decode_signed(signed_raw),
             action=action,
             fields_hash=fields_hash(bound.action, bound.fields),
             account_id=account["id"] if account else None,
         )
-        return await self._apply(bound, cert, account)
+        return await self._apply(bound, signed, account)
 
     async def _apply(
-        self, bound: Bound, cert: CertificateInfo, account: sqlite3.Row | None
+        self, bound: Bound, signed: SignedRequest, account: sqlite3.Row | None
     ) -> dict[str, Any]:
         values = bound.fields
-        result: dict[str, Any] = {"action": bound.action, "certificate": cert.subject_display}
+        cert = signed.verification.signer
+        result: dict[str, Any] = {
+            "action": bound.action,
+            "certificate": cert.subject_display,
+            "request_sha256": signed.sha256,
+        }
         if bound.action == "register":
-            reg = self.accounts.register(values, cert)
+            reg = self.accounts.register(values, signed)
             key = "register-again" if reg.reactivated else "register"
             try:
                 await self._mail_account(reg.account, reg.password)
@@ -184,17 +199,17 @@ class Portal:
             return result
         assert account is not None
         if bound.action == "add-types":
-            self.accounts.add_types(account, values["loai_ho_so"], cert)
+            self.accounts.add_types(account, values["loai_ho_so"], signed)
         elif bound.action == "stop-types":
-            self.accounts.stop_types(account, values["loai_ho_so"], cert)
+            self.accounts.stop_types(account, values["loai_ho_so"], signed)
         elif bound.action == "cancel":
             self.accounts.cancel(
-                account, {"ly_do": values["ly_do"], "ghi_chu": values["ghi_chu"]}, cert
+                account, {"ly_do": values["ly_do"], "ghi_chu": values["ghi_chu"]}, signed
             )
         elif bound.action == "change-details":
-            self.accounts.change_details(account, values, cert)
+            self.accounts.change_details(account, values, signed)
         elif bound.action == "change-certificate":
-            self.accounts.change_certificate(account, cert)
+            self.accounts.change_certificate(account, signed)
         result["message_vi"] = ACTION_DONE_VI[bound.action].format(
             types=", ".join(values.get("loai_ho_so", []))
         )
@@ -215,7 +230,8 @@ class Portal:
             advice = "Theo quy định, hệ thống không cấp tài khoản mới khi đơn vị đăng ký lại."
         body = (
             f"Kính gửi {account['unit_name']} (MST {account['mst']}),\n\n"
-            "Đơn vị đã đăng ký giao dịch BHXH điện tử thành công.\n\n"
+            "Đơn vị đã đăng ký giao dịch BHXH điện tử thành công "
+            f"lúc {when(self.config.clock())}.\n\n"
             f"{credentials}\nĐăng nhập tại: {origin}/dang-nhap\n{advice}\n\n"
             "Thư này được gửi tự động, xin đừng trả lời.\n"
             "Cổng giao dịch BHXH điện tử (bản thử nghiệm Kyso)\n"

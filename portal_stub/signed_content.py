@@ -72,6 +72,15 @@ def _drop_keeping_tail(element: etree._Element) -> None:
     parent.remove(element)
 
 
+def canonical_bytes(root: etree._Element) -> bytes:
+    """C14N 1.0 (no comments) of ``root`` with the signatures in its child containers removed,
+    as the enveloped transform removes them (``root`` is changed)."""
+    for container in root.iterchildren(etree.Element):
+        for signature in list(container.iterchildren(_SIGNATURE)):
+            _drop_keeping_tail(signature)
+    return etree.tostring(root, method="c14n", exclusive=False, with_comments=False)
+
+
 def canonical_content(root: etree._Element, *, max_depth: int) -> SignedContent:
     """Canonicalise ``root`` without its enveloped signature and parse the result back.
 
@@ -79,10 +88,7 @@ def canonical_content(root: etree._Element, *, max_depth: int) -> SignedContent:
     it is removed from ``root`` itself (the caller's tree is changed: it is read only through
     the returned one afterwards). Call :func:`refuse_hidden_nodes` first.
     """
-    for container in root.iterchildren(etree.Element):
-        for signature in list(container.iterchildren(_SIGNATURE)):
-            _drop_keeping_tail(signature)
-    canonical = etree.tostring(root, method="c14n", exclusive=False, with_comments=False)
+    canonical = canonical_bytes(root)
     try:
         # Produced by libxml2 from a tree that was parsed safely: no DTD, same depth. Parsed
         # with the same safe parser all the same, so that the bounds stay in one place.

@@ -1,15 +1,16 @@
 // The portal's signing hooks (docs/portal-api.md, "Signing hooks for the bridge"): every form
 // with data-kyso-action is signed through the local Kyso agent before it is submitted.
-//  - challenge actions (register, add-types, stop-types, cancel, change-details,
-//    change-certificate): fetch a nonce bound to the form's values, auth.challenge, fill
-//    auth_token, submit;
+//  - account actions (register, add-types, stop-types, cancel, change-details,
+//    change-certificate): post the form to the challenge URL; the portal answers with the
+//    request document it wrote from the form (docs/portal-api.md, "Account requests"); sign it
+//    with sign.xml (profile bhxh: Kyso shows the request in words), fill signed_request, submit;
 //  - sign-dossier: fetch the unsigned dossier, sign.xml (profile bhxh), fill signed_document,
 //    submit to "Kiểm tra hồ sơ".
 // What goes wrong is shown in the form's .kyso-status in Vietnamese, with what to do next.
 
 import { KysoBridge, KysoError } from "/kyso-bridge/kyso-bridge.mjs";
 
-const CHALLENGE_ACTIONS = new Set([
+const REQUEST_ACTIONS = new Set([
   "register",
   "add-types",
   "stop-types",
@@ -27,10 +28,10 @@ const TEXT = {
     "trên máy của bạn): hãy chọn «Cho phép».",
   opening:
     "Đã tìm thấy Kyso. Nếu Kyso hỏi có cho phép trang này dùng USB token, hãy chọn «Cho phép».",
-  challenge: "Đang lấy mã xác thực từ cổng…",
-  authPrompt:
-    "Mời bạn làm tiếp trong cửa sổ Kyso: chọn chứng thư số, kiểm tra nội dung xác nhận rồi " +
-    "nhập mã PIN của USB token.",
+  challenge: "Đang lập yêu cầu trên cổng…",
+  requestPrompt:
+    "Mời bạn làm tiếp trong cửa sổ Kyso: chọn chứng thư số, đọc kỹ nội dung yêu cầu (đơn vị, " +
+    "mã số thuế, nội dung thay đổi) rồi nhập mã PIN của USB token.",
   download: "Đang lấy tệp hồ sơ để ký…",
   signPrompt:
     "Mời bạn làm tiếp trong cửa sổ Kyso: kiểm tra thông tin hồ sơ (mã thủ tục, đơn vị, kỳ kê " +
@@ -160,7 +161,14 @@ function setField(form, name, value) {
   input.value = value;
 }
 
-async function signChallenge(form, kyso) {
+function bytesOfBase64(text) {
+  const raw = atob(text);
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i += 1) out[i] = raw.charCodeAt(i);
+  return out;
+}
+
+async function signRequest(form, kyso) {
   showProgress(form, TEXT.challenge);
   const csrf = form.querySelector('input[name="csrf_token"]');
   const response = await fetch(form.dataset.kysoChallengeUrl, {
@@ -170,15 +178,16 @@ async function signChallenge(form, kyso) {
     credentials: "same-origin",
   });
   const body = await readJson(response);
-  if (!response.ok || !body || !body.nonce) throw portalError(body, response.status);
+  if (!response.ok || !body || !body.request) throw portalError(body, response.status);
   form.dataset.kysoNonce = body.nonce;
-  if (form.querySelector('input[name="nonce"]')) setField(form, "nonce", body.nonce);
   await connect(form, kyso);
-  showProgress(form, TEXT.authPrompt);
-  const token = await kyso.authChallenge(body.nonce, {
+  showProgress(form, TEXT.requestPrompt);
+  // No label: what the unit reads comes from the request itself, worded by Kyso.
+  const signed = await kyso.signXml(bytesOfBase64(body.request), {
+    profile: body.profile || "bhxh",
     certificate: form.dataset.kysoCertificate || undefined,
   });
-  setField(form, "auth_token", JSON.stringify(token));
+  setField(form, "signed_request", signed.document);
 }
 
 async function signDossier(form, kyso) {
@@ -215,7 +224,7 @@ function buttons(form) {
 
 function attach(form) {
   const action = form.dataset.kysoAction;
-  if (action !== "sign-dossier" && !CHALLENGE_ACTIONS.has(action)) return;
+  if (action !== "sign-dossier" && !REQUEST_ACTIONS.has(action)) return;
   let busy = false;
   form.addEventListener("submit", async (event) => {
     if (form.dataset.kysoReady === "1") {
@@ -232,7 +241,7 @@ function attach(form) {
     try {
       const kyso = bridge();
       if (action === "sign-dossier") await signDossier(form, kyso);
-      else await signChallenge(form, kyso);
+      else await signRequest(form, kyso);
       showProgress(form, TEXT.done, "done");
       for (const b of disabled) b.disabled = false;
       form.dataset.kysoReady = "1";

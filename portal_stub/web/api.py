@@ -19,7 +19,14 @@ from portal_stub.dossiers import STATUS_LABELS
 from portal_stub.errors import CATALOGUE, PortalError
 from portal_stub.forms import ACTIONS
 from portal_stub.processing import advance
-from portal_stub.web.common import PORTAL, SESSION, check_csrf, require_account, set_session_cookie
+from portal_stub.timefmt import vietnam_iso
+from portal_stub.web.common import (
+    PORTAL,
+    check_csrf,
+    require_account,
+    set_session_cookie,
+    signed_request_response,
+)
 
 routes = web.RouteTableDef()
 API = "/api/v1"
@@ -67,18 +74,10 @@ async def _form(request: web.Request) -> Any:
 
 @routes.get(API + "/challenge")
 async def challenge_get(request: web.Request) -> web.Response:
-    """A nonce for ``action`` bound to a client-computed ``fields_hash``."""
-    portal = request.app[PORTAL]
-    session = request.get(SESSION)
-    action = request.query.get("action", "")
-    given = request.query.get("fields_hash", "")
-    if not given:
-        raise PortalError("FORM_INVALID", {"detail": "fields_hash is required (or POST the form)"})
-    if action not in ACTIONS:
-        raise PortalError("FORM_INVALID", {"detail": f"unknown action {action!r}"})
-    account = portal.account_for(session)
-    return web.json_response(
-        portal.issue_challenge(action, {}, account, session, given_hash=given).to_json()
+    """Refused: the portal writes the request from the form, so the form must be posted."""
+    raise PortalError(
+        "FORM_INVALID",
+        {"detail": "POST the form to /api/v1/challenge: the portal writes the request to sign"},
     )
 
 
@@ -102,16 +101,11 @@ async def challenge_post(request: web.Request) -> web.Response:
 async def _signed(request: web.Request, action: str) -> web.Response:
     portal = request.app[PORTAL]
     form = await _form(request)
-    session = check_csrf(request, form)
+    check_csrf(request, form)
     account = None if action == "register" else require_account(request)
     fields = form.get("fields", form) if isinstance(form, dict) else form
     result = await portal.perform(
-        action,
-        fields,
-        token_raw=form.get("auth_token"),
-        nonce=form.get("nonce") or None,
-        account=account,
-        session=session,
+        action, fields, signed_raw=form.get("signed_request"), account=account
     )
     return web.json_response({"ok": True, **result})
 
@@ -162,6 +156,38 @@ async def logout(request: web.Request) -> web.Response:
 async def account(request: web.Request) -> web.Response:
     """The logged-in unit."""
     return web.json_response(_account_json(request, require_account(request)))
+
+
+@routes.get(API + "/account/history")
+async def account_history(request: web.Request) -> web.Response:
+    """The unit's signed account requests, newest first; times in Vietnam time."""
+    portal = request.app[PORTAL]
+    acct = require_account(request)
+    items = [
+        {
+            "id": row["id"],
+            "action": row["action"],
+            "at": vietnam_iso(row["at"]),
+            "summary": row["summary"],
+            "signed_request_sha256": row["request_sha256"],
+            "signed_request_url": f"{API}/account/history/{row['id']}/request.xml"
+            if row["has_request"]
+            else None,
+        }
+        for row in portal.accounts.history(acct["id"])
+    ]
+    return web.json_response({"events": items})
+
+
+@routes.get(API + r"/account/history/{id:\d+}/request.xml")
+async def account_history_request(request: web.Request) -> web.Response:
+    """One signed request, as the unit signed it."""
+    portal = request.app[PORTAL]
+    acct = require_account(request)
+    row = portal.accounts.signed_request(acct["id"], int(request.match_info["id"]))
+    if row is None:
+        raise PortalError("NOT_FOUND")
+    return signed_request_response(row)
 
 
 for _path, _action in (

@@ -16,6 +16,7 @@ from portal_stub.errors import CATALOGUE, PortalError
 from portal_stub.portal import Portal
 from portal_stub.security import cross_site, safe_next_url, same_token
 from portal_stub.sessions import Session
+from portal_stub.timefmt import when
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +52,21 @@ def templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["vnd"] = lambda n: f"{int(n):,}".replace(",", ".")
-    env.filters["when"] = _when
+    env.filters["when"] = when  # Vietnam time, labelled
     # Catalogue texts have {placeholders} filled per error; listed alone they read "…".
     env.filters["generic"] = lambda text: re.sub(r"\{[a-z_]+\}", "…", text)
     return env
 
 
-def _when(iso: str | None) -> str:
-    if not iso:
-        return ""
-    return f"{iso[8:10]}/{iso[5:7]}/{iso[0:4]} {iso[11:16]}"
+def signed_request_response(row: sqlite3.Row) -> web.Response:
+    """A stored signed account request as a download (never rendered: it is the unit's file)."""
+    return web.Response(
+        body=bytes(row["signed_request"]),
+        content_type="application/xml",
+        headers={
+            "Content-Disposition": f'attachment; filename="yeu-cau-tai-khoan-{row["id"]}.xml"'
+        },
+    )
 
 
 def is_api(request: web.Request) -> bool:

@@ -17,6 +17,7 @@ from portal_stub.web.common import (
     render,
     require_account,
     set_session_cookie,
+    signed_request_response,
 )
 
 routes = web.RouteTableDef()
@@ -63,15 +64,10 @@ async def register_post(request: web.Request) -> web.Response:
     """The signed registration."""
     portal = request.app[PORTAL]
     form = await request.post()
-    session = check_csrf(request, form)
+    check_csrf(request, form)
     try:
         result = await portal.perform(
-            "register",
-            form,
-            token_raw=form.get("auth_token"),
-            nonce=form.get("nonce") or None,
-            account=None,
-            session=session,
+            "register", form, signed_raw=form.get("signed_request"), account=None
         )
     except PortalError as exc:
         ctx = {
@@ -143,10 +139,7 @@ async def account_page(request: web.Request) -> web.Response:
     """ "Tài khoản": the registration, the certificate and the dossier types."""
     portal = request.app[PORTAL]
     account = require_account(request)
-    events = portal.db.all(
-        "SELECT action, at FROM account_events WHERE account_id = ? ORDER BY id DESC LIMIT 10",
-        (account["id"],),
-    )
+    events = portal.accounts.history(account["id"], limit=10)
     office = portal.db.one("SELECT name FROM offices WHERE code = ?", (account["office_code"],))
     return render(
         request,
@@ -157,6 +150,16 @@ async def account_page(request: web.Request) -> web.Response:
             "office_name": office["name"] if office else account["office_code"],
         },
     )
+
+
+@routes.get(r"/tai-khoan/yeu-cau/{id:\d+}")
+async def signed_request_download(request: web.Request) -> web.Response:
+    """A signed account request from the history, as the unit signed it."""
+    account = require_account(request)
+    row = request.app[PORTAL].accounts.signed_request(account["id"], int(request.match_info["id"]))
+    if row is None:
+        raise PortalError("NOT_FOUND")
+    return signed_request_response(row)
 
 
 def _signed_get(action: str) -> Any:
@@ -172,17 +175,12 @@ def _signed_post(action: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         portal = request.app[PORTAL]
         form = await request.post()
-        session = check_csrf(request, form)
+        check_csrf(request, form)
         account = require_account(request)
         _, template, title = SIGNED_PAGES[action]
         try:
             result = await portal.perform(
-                action,
-                form,
-                token_raw=form.get("auth_token"),
-                nonce=form.get("nonce") or None,
-                account=account,
-                session=session,
+                action, form, signed_raw=form.get("signed_request"), account=account
             )
         except PortalError as exc:
             ctx = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,14 +100,23 @@ class PortalDriver:
             return resp.status, await resp.json()
         return resp.status, await resp.read()
 
-    async def challenge(self, action: str, fields: dict[str, Any]) -> str:
-        """POST /api/v1/challenge; returns the nonce."""
+    async def challenge(self, action: str, fields: dict[str, Any]) -> bytes:
+        """POST /api/v1/challenge; returns the unsigned request document the portal wrote."""
         status, body = await self.request(
             "POST", "/api/v1/challenge", json={"action": action, "fields": fields}
         )
         assert status == 200, body
         assert body["origin"] == self.origin
-        return body["nonce"]
+        request = base64.b64decode(body["request"])
+        assert hashlib.sha256(request).hexdigest() == body["request_sha256"]
+        assert body["nonce"].encode() in request
+        return request
+
+    async def sign_request(self, cert: str, request: bytes) -> str:
+        """Sign an account request as the agent's sign.xml does; base64, as the bridge returns.
+        ECDSA is allowed, as the portal's challenge says (``allow_ecdsa``)."""
+        signed = await self.sign_dossier(cert, request, allow_ecdsa=True)
+        return base64.b64encode(signed).decode()
 
     async def signed(
         self,
@@ -114,14 +125,15 @@ class PortalDriver:
         fields: dict[str, Any],
         cert: str = "org",
         *,
-        nonce: str | None = None,
-        token: dict[str, Any] | None = None,
+        request: bytes | None = None,
+        signed_request: str | None = None,
     ) -> tuple[int, Any]:
-        """Challenge, sign with ``cert``, post: the whole signed-action round trip."""
-        nonce = nonce or await self.challenge(action, fields)
-        token = token or await self.auth_token(cert, nonce)
+        """Challenge, sign the request with ``cert``, post: the whole signed-action round trip."""
+        if signed_request is None:
+            request = request or await self.challenge(action, fields)
+            signed_request = await self.sign_request(cert, request)
         return await self.request(
-            "POST", path, json={"fields": fields, "auth_token": token, "nonce": nonce}
+            "POST", path, json={"fields": fields, "signed_request": signed_request}
         )
 
     async def register(self, cert: str = "org", **overrides: Any) -> tuple[int, Any]:

@@ -3,6 +3,8 @@ SoftHSM2 signatures and the real SMTP sink."""
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Any
 
 from tests.portal.helpers import UNIT, PortalDriver
@@ -19,6 +21,11 @@ async def test_register_mails_account_and_login_works(portal: PortalDriver) -> N
     assert body["reactivated"] is False
     password = await portal.mailed_password()
     assert password and len(password) >= 12
+    _, box = await portal.request("GET", "/api/v1/mailbox")
+    mail = box["messages"][0]
+    # Every space survives the RFC 2047 encoding ("…điện tửcủa…" was seen).
+    assert mail["subject"] == "Tài khoản giao dịch BHXH điện tử của đơn vị"
+    assert "(giờ Việt Nam)" in mail["body"]
     login = await portal.login(body["username"], password)
     assert login["account"]["mst"] == "0101234567"
     assert login["account"]["cert_thumbprint"] == portal.thumb("org")
@@ -57,64 +64,96 @@ async def test_register_with_revoked_or_expired_certificate_is_refused(
     assert status == 400 and _code(body) == "E302", body
 
 
-async def test_replayed_nonce_is_refused(portal: PortalDriver) -> None:
-    nonce = await portal.challenge("register", UNIT)
-    token = await portal.auth_token("org", nonce)
-    status, _ = await portal.signed("/api/v1/register", "register", UNIT, nonce=nonce, token=token)
+async def test_replayed_request_is_refused(portal: PortalDriver) -> None:
+    request = await portal.challenge("register", UNIT)
+    signed = await portal.sign_request("org", request)
+    status, _ = await portal.signed("/api/v1/register", "register", UNIT, signed_request=signed)
     assert status == 200
-    # Same token and nonce again (after a cancellation, so only the nonce can refuse it).
-    status, body = await portal.signed(
-        "/api/v1/register", "register", UNIT, nonce=nonce, token=token
-    )
+    # The same signed request again: only its burnt nonce can refuse it.
+    status, body = await portal.signed("/api/v1/register", "register", UNIT, signed_request=signed)
     assert status == 400 and _code(body) == "E203"
 
 
-async def test_expired_nonce_is_refused(portal: PortalDriver, clock: Any) -> None:
-    nonce = await portal.challenge("register", UNIT)
-    token = await portal.auth_token("org", nonce)
+async def test_expired_request_is_refused(portal: PortalDriver, clock: Any) -> None:
+    request = await portal.challenge("register", UNIT)
+    signed = await portal.sign_request("org", request)
     clock.advance(minutes=5, seconds=1)
-    status, body = await portal.signed(
-        "/api/v1/register", "register", UNIT, nonce=nonce, token=token
-    )
+    status, body = await portal.signed("/api/v1/register", "register", UNIT, signed_request=signed)
     assert status == 400 and _code(body) == "E204"
 
 
-async def test_nonce_within_five_minutes_is_accepted(portal: PortalDriver, clock: Any) -> None:
-    nonce = await portal.challenge("register", UNIT)
-    token = await portal.auth_token("org", nonce)
+async def test_request_within_five_minutes_is_accepted(portal: PortalDriver, clock: Any) -> None:
+    request = await portal.challenge("register", UNIT)
+    signed = await portal.sign_request("org", request)
     clock.advance(minutes=4, seconds=50)
-    status, body = await portal.signed(
-        "/api/v1/register", "register", UNIT, nonce=nonce, token=token
-    )
+    status, body = await portal.signed("/api/v1/register", "register", UNIT, signed_request=signed)
     assert status == 200, body
 
 
-async def test_challenge_signed_for_another_origin_is_refused(portal: PortalDriver) -> None:
-    nonce = await portal.challenge("register", UNIT)
-    token = await portal.auth_token("org", nonce, origin="https://kekhai.gia-mao.example")
-    status, body = await portal.signed(
-        "/api/v1/register", "register", UNIT, nonce=nonce, token=token
-    )
-    assert status == 400 and _code(body) == "E207"
-    assert portal.origin in body["error"]["action_vi"]
-
-
 async def test_signature_for_other_fields_cannot_be_reused(portal: PortalDriver) -> None:
-    nonce = await portal.challenge("register", UNIT)
-    token = await portal.auth_token("org", nonce)
+    signed = await portal.sign_request("org", await portal.challenge("register", UNIT))
     changed = {**UNIT, "email": "ke-gian@example.com"}
     status, body = await portal.signed(
-        "/api/v1/register", "register", changed, nonce=nonce, token=token
+        "/api/v1/register", "register", changed, signed_request=signed
     )
     assert status == 400 and _code(body) == "E205"
 
 
-async def test_unsigned_registration_is_refused(portal: PortalDriver) -> None:
-    nonce = await portal.challenge("register", UNIT)
+async def test_a_request_changed_before_signing_is_refused(portal: PortalDriver) -> None:
+    """The page (or a script in it) edits the portal's request before the unit signs it: the
+    signature is valid, but it covers something the portal did not write."""
+    request = await portal.challenge("register", UNIT)
+    edited = request.replace(b"ketoan@kyso-demo.vn", b"ke-gian@example.com")
+    assert edited != request
+    status, body = await portal.signed(
+        "/api/v1/register",
+        "register",
+        UNIT,
+        signed_request=await portal.sign_request("org", edited),
+    )
+    assert status == 400 and _code(body) == "E205"
+
+
+async def test_a_request_changed_after_signing_is_refused(portal: PortalDriver) -> None:
+    signed = base64.b64decode(
+        await portal.sign_request("org", await portal.challenge("register", UNIT))
+    )
+    tampered = signed.replace(b"ketoan@kyso-demo.vn", b"ke-gian@example.com")
+    status, body = await portal.signed(
+        "/api/v1/register", "register", UNIT, signed_request=base64.b64encode(tampered).decode()
+    )
+    assert status == 400 and _code(body) == "E405", body  # signature invalid
+
+
+async def test_unsigned_or_token_only_registration_is_refused(portal: PortalDriver) -> None:
+    request = await portal.challenge("register", UNIT)
+    status, body = await portal.request("POST", "/api/v1/register", json={"fields": UNIT})
+    assert status == 400 and _code(body) == "E201"
+    # The old origin-bound auth token proves nothing about what was asked: not accepted.
+    nonce = re.search(rb"<MaXacThuc>([^<]+)<", request).group(1).decode()  # type: ignore[union-attr]
+    token = await portal.auth_token("org", nonce)
     status, body = await portal.request(
-        "POST", "/api/v1/register", json={"fields": UNIT, "nonce": nonce}
+        "POST", "/api/v1/register", json={"fields": UNIT, "auth_token": token, "nonce": nonce}
     )
     assert status == 400 and _code(body) == "E201"
+    # The request as the portal wrote it, unsigned (a fresh one: the nonce above is burnt).
+    request = await portal.challenge("register", UNIT)
+    status, body = await portal.signed(
+        "/api/v1/register", "register", UNIT, signed_request=base64.b64encode(request).decode()
+    )
+    assert status == 400 and _code(body) == "E201", body
+
+
+async def test_a_dossier_is_not_an_account_request(portal: PortalDriver) -> None:
+    await portal.register_and_login()
+    dossier = await portal.sign_dossier("org", await portal.prepare())
+    status, body = await portal.signed(
+        "/api/v1/account/types/add",
+        "add-types",
+        {"loai_ho_so": ["601"]},
+        signed_request=base64.b64encode(dossier).decode(),
+    )
+    assert status == 400 and _code(body) == "E211"
 
 
 async def test_invalid_form_is_explained(portal: PortalDriver) -> None:
@@ -258,17 +297,16 @@ async def test_page_forms_need_the_csrf_token(portal: PortalDriver) -> None:
     assert "E103" in await resp.text()
 
 
-async def test_challenge_for_a_client_computed_fields_hash(portal: PortalDriver) -> None:
+async def test_a_client_computed_fields_hash_gets_no_challenge(portal: PortalDriver) -> None:
     from portal_stub.security import fields_hash
 
+    # The portal writes the request from the form itself: a bare hash cannot make one.
     status, body = await portal.request(
         "GET",
         "/api/v1/challenge",
         params={"action": "register", "fields_hash": fields_hash("register", UNIT)},
     )
-    assert status == 200, body
-    status, body = await portal.signed("/api/v1/register", "register", UNIT, nonce=body["nonce"])
-    assert status == 200, body
+    assert status == 400 and _code(body) == "E106"
 
 
 async def test_migrations_are_recorded(tmp_path: Any) -> None:

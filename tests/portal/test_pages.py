@@ -4,7 +4,7 @@ page flow done the way portal-sign.js does it (challenge from the form, then nat
 from __future__ import annotations
 
 import base64
-import json
+import hashlib
 import re
 from typing import Any
 
@@ -57,7 +57,7 @@ async def test_public_pages_use_the_walkthrough_labels(portal: PortalDriver) -> 
     html = await _get(portal, "/dang-ky")
     assert 'data-kyso-action="register"' in html
     assert 'data-kyso-challenge-url="/api/v1/challenge?action=register"' in html
-    assert 'name="auth_token"' in html and 'class="kyso-status" role="status"' in html
+    assert 'name="signed_request"' in html and 'class="kyso-status" role="status"' in html
     assert '<script type="module" src="/static/portal-sign.js"></script>' in html
     assert ">Đăng ký</button>" in html
 
@@ -70,14 +70,16 @@ async def test_private_pages_redirect_to_login(portal: PortalDriver) -> None:
 async def _sign_form(
     portal: PortalDriver, action: str, form: dict[str, Any], csrf: str, cert: str = "org"
 ) -> dict[str, Any]:
-    """What portal-sign.js does: post the form to the challenge URL, sign the nonce."""
+    """What portal-sign.js does: post the form to the challenge URL, sign the request document
+    it answers with (sign.xml, profile bhxh), put the signed file in the form."""
     resp = await portal.client.post(
         f"/api/v1/challenge?action={action}", data=_form_items(form), headers={"X-CSRF-Token": csrf}
     )
     body = await resp.json()
     assert resp.status == 200, body
-    token = await portal.auth_token(cert, body["nonce"])
-    return {**form, "auth_token": json.dumps(token)}
+    assert body["profile"] == "bhxh"
+    signed = await portal.sign_request(cert, base64.b64decode(body["request"]))
+    return {**form, "signed_request": signed}
 
 
 def _form_items(values: dict[str, Any]) -> list[tuple[str, str]]:
@@ -124,6 +126,18 @@ async def test_signed_page_flow_like_the_bridge(portal: PortalDriver) -> None:
     signed = await _sign_form(portal, "stop-types", {"csrf_token": csrf, "loai_ho_so": "601"}, csrf)
     resp = await portal.client.post("/tai-khoan/dang-ky-ngung-ho-so", data=_form_items(signed))
     assert "Đã đăng ký ngừng hồ sơ: 601" in await resp.text()
+
+    # "Tài khoản" lists each signed request in words, in Vietnam time, with the signed file.
+    html = await _get(portal, "/tai-khoan")
+    assert "Đăng ký ngừng loại hồ sơ giao dịch điện tử — đơn vị" in html
+    assert "(giờ Việt Nam)" in html
+    assert "Mã băm SHA-256 của tệp yêu cầu đã ký" in html
+    link = re.search(r'href="(/tai-khoan/yeu-cau/\d+)"', html).group(1)  # type: ignore[union-attr]
+    resp = await portal.client.get(link)
+    stored = await resp.read()
+    assert resp.headers["Content-Disposition"].startswith("attachment")
+    assert stored == base64.b64decode(signed["signed_request"])
+    assert hashlib.sha256(stored).hexdigest() in html
 
     # A form edited after signing is refused with E205 shown on the page.
     signed = await _sign_form(portal, "add-types", {"csrf_token": csrf, "loai_ho_so": "602"}, csrf)

@@ -116,6 +116,15 @@ async def test_every_variant_of_a_submitted_file_is_a_duplicate(portal: PortalDr
         "empty element spelled out": signed.replace(b"<CKy_Dvi>", b"<CKy_Dvi >", 1),
         "blank lines after the root": signed + b"\n\n",
         "signed again": await portal.sign_dossier("org", await _unsigned_again(signed)),
+        # The verifier's canonical bytes differ from the portal's canonical form of the root in
+        # these two (a PI is part of the document's C14N; exclusive C14N): the check reads them
+        # again from what the signature covers, and the content digest stays the same.
+        "PI before the root": await portal.sign_dossier(
+            "org", (await _unsigned_again(signed)).replace(b"<Hoso>", b"<?cong-cu v1?>\n<Hoso>", 1)
+        ),
+        "signed with exclusive C14N": await portal.sign_dossier(
+            "org", await _unsigned_again(signed), c14n="exc-c14n"
+        ),
     }
     for name, variant in variants.items():
         assert variant != signed or name == "same bytes", name

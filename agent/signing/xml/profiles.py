@@ -47,6 +47,114 @@ BHXH_FORMS = (
     "ToKhai",
 )
 
+# --- account requests (docs/portal-api.md, "Account requests") -----------------------------------
+# The portal writes what a unit asks of its account as a small signed document; the consent
+# dialog says it in one sentence. Everything below is data: a new request type is a new row.
+REQUEST_ROOT = "YeuCauTaiKhoan"
+REQUEST_CODE_PATH = "ThongTinYeuCau/LoaiYeuCau"
+# The portal the request was written for: the agent compares it with the page's origin.
+REQUEST_ORIGIN_PATH = "ThongTinYeuCau/CongGiaoDich"
+# Changed details: <NoiDung><ThayDoi><DienThoai><GiaTriCu/><GiaTriMoi/></DienThoai>...</ThayDoi>.
+REQUEST_CHANGES_PATH = "NoiDung/ThayDoi"
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """How the consent dialog words one request type.
+
+    ``sentence_vi``/``sentence_en`` name values as ``{placeholder}``; each placeholder is read
+    from :data:`REQUEST_VALUES` (several elements are joined with ", "). ``lines`` are the
+    dialog's rows: (label, placeholder).
+    """
+
+    sentence_vi: str
+    sentence_en: str
+    lines: tuple[tuple[str, str], ...] = ()
+
+
+# placeholder -> element path under the request root (untrusted text, shown on one line).
+REQUEST_VALUES: dict[str, str] = {
+    "don_vi": "ThongTinDonVi/TenDonVi",
+    "mst": "ThongTinDonVi/MaSoThue",
+    "ma_don_vi": "ThongTinDonVi/MaDonVi",
+    "ten_dang_nhap": "ThongTinDonVi/TenDangNhap",
+    "ho_so": "NoiDung/DanhSachHoSo/HoSo/MaThuTuc",
+    "ten_ho_so": "NoiDung/DanhSachHoSo/HoSo/TenThuTuc",
+    "co_quan": "NoiDung/ThongTinDangKy/CoQuanBHXH",
+    "dia_chi": "NoiDung/ThongTinDangKy/DiaChi",
+    "nguoi_lien_he": "NoiDung/ThongTinDangKy/NguoiLienHe",
+    "dien_thoai": "NoiDung/ThongTinDangKy/DienThoai",
+    "thu_dien_tu": "NoiDung/ThongTinDangKy/ThuDienTu",
+    "cts_cu": "NoiDung/ChungThuSoCu/ChuThe",
+    "cts_cu_so_hieu": "NoiDung/ChungThuSoCu/SoHieu",
+    "ly_do": "NoiDung/LyDo/TenLyDo",
+    "ghi_chu": "NoiDung/LyDo/GhiChu",
+    "cong": REQUEST_ORIGIN_PATH,
+    "thoi_gian": "ThongTinYeuCau/ThoiGianLap",
+}
+# Field names inside <ThayDoi>, in words (an unknown name is shown as it is written).
+REQUEST_FIELD_LABELS: dict[str, str] = {
+    "TenDonVi": "Tên đơn vị",
+    "CoQuanBHXH": "Cơ quan BHXH quản lý",
+    "DiaChi": "Địa chỉ",
+    "NguoiLienHe": "Người liên hệ",
+    "DienThoai": "Điện thoại",
+    "ThuDienTu": "Thư điện tử",
+}
+_UNIT_LINES = (("Đơn vị", "don_vi"), ("Mã số thuế", "mst"))
+_TAIL_LINES = (("Cổng giao dịch", "cong"), ("Thời gian lập", "thoi_gian"))
+REQUEST_SUMMARIES: dict[str, RequestSummary] = {
+    "DANG_KY": RequestSummary(
+        "Đăng ký sử dụng dịch vụ giao dịch điện tử với BHXH — đơn vị {don_vi}, MST {mst}, "
+        "loại hồ sơ: {ho_so}",
+        "Register for electronic transactions with BHXH — unit {don_vi}, tax code {mst}, "
+        "dossier types: {ho_so}",
+        (
+            *_UNIT_LINES,
+            ("Mã đơn vị", "ma_don_vi"),
+            ("Loại hồ sơ", "ten_ho_so"),
+            ("Cơ quan BHXH", "co_quan"),
+            ("Địa chỉ", "dia_chi"),
+            ("Người liên hệ", "nguoi_lien_he"),
+            ("Điện thoại", "dien_thoai"),
+            ("Thư nhận tài khoản", "thu_dien_tu"),
+            *_TAIL_LINES,
+        ),
+    ),
+    "DANG_KY_THEM_HO_SO": RequestSummary(
+        "Đăng ký thêm loại hồ sơ giao dịch điện tử — đơn vị {don_vi}, MST {mst}: {ho_so}",
+        "Add dossier types for electronic transactions — unit {don_vi}, tax code {mst}: {ho_so}",
+        (*_UNIT_LINES, ("Loại hồ sơ thêm", "ten_ho_so"), *_TAIL_LINES),
+    ),
+    "DANG_KY_NGUNG_HO_SO": RequestSummary(
+        "Đăng ký ngừng loại hồ sơ giao dịch điện tử — đơn vị {don_vi}, MST {mst}: {ho_so}",
+        "Stop dossier types for electronic transactions — unit {don_vi}, tax code {mst}: {ho_so}",
+        (*_UNIT_LINES, ("Loại hồ sơ ngừng", "ten_ho_so"), *_TAIL_LINES),
+    ),
+    "THAY_DOI_THONG_TIN": RequestSummary(
+        "Thay đổi thông tin đăng ký giao dịch điện tử — đơn vị {don_vi}, MST {mst}: {thay_doi}",
+        "Change the registration details — unit {don_vi}, tax code {mst}: {thay_doi}",
+        (*_UNIT_LINES, *_TAIL_LINES),  # each changed field gets its own "old → new" line
+    ),
+    "THAY_DOI_CHUNG_THU_SO": RequestSummary(
+        "Thay đổi chứng thư số giao dịch điện tử — đơn vị {don_vi}, MST {mst}: chứng thư số "
+        "dùng để ký yêu cầu này thay cho chứng thư số {cts_cu}",
+        "Change the certificate for electronic transactions — unit {don_vi}, tax code {mst}: "
+        "the certificate signing this request replaces {cts_cu}",
+        (
+            *_UNIT_LINES,
+            ("Chứng thư số cũ", "cts_cu"),
+            ("Số hiệu chứng thư cũ", "cts_cu_so_hieu"),
+            *_TAIL_LINES,
+        ),
+    ),
+    "NGUNG_DICH_VU": RequestSummary(
+        "Ngưng sử dụng dịch vụ giao dịch điện tử — đơn vị {don_vi}, MST {mst}, lý do: {ly_do}",
+        "Stop using electronic transactions — unit {don_vi}, tax code {mst}, reason: {ly_do}",
+        (*_UNIT_LINES, ("Ghi chú", "ghi_chu"), *_TAIL_LINES),
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -130,6 +238,9 @@ PROFILES: dict[str, XmlProfile] = {
             description="BHXH envelope (Hoso → CKy_Dvi) and form files (<form code> → Cky)",
             placements=(
                 Placement("Hoso", "CKy_Dvi", description="hồ sơ BHXH (chữ ký đơn vị)"),
+                # A unit's account request (register, change, cancel): its own root, so a
+                # signed request can never pass for a dossier nor a dossier for a request.
+                Placement(REQUEST_ROOT, "CKy_Dvi", description="yêu cầu về tài khoản"),
                 # Known form codes first: one of them without <Cky> is XML_CONTAINER_MISSING.
                 *(Placement(code, "Cky", description=f"tờ khai {code}") for code in BHXH_FORMS),
                 # Any other root that carries a <Cky> child is a form too (new form codes).
