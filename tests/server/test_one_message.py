@@ -128,10 +128,10 @@ async def test_a_full_batch_is_checked_to_its_last_item(agent) -> None:
     # here on the very last item.
     client = await agent.client()
     items: list[dict[str, Any]] = [{"kind": "hash", "digest": DIGEST} for _ in range(1000)]
-    items[-1] = {"kind": "pdf"}
+    items[-1] = {"kind": "docx"}
     reply = await client.request("sign.batch", {"items": items})
     code, detail = error_of(reply)
-    assert code == "PARAMS_INVALID" and detail.startswith("items/999/kind: 'pdf' is not one of")
+    assert code == "PARAMS_INVALID" and detail.startswith("items/999/kind: 'docx' is not one of")
     assert reply["error"]["data"]["details"]["path"] == "items/999/kind"
 
 

@@ -113,7 +113,7 @@ async def test_a_wrong_pin_asks_again_in_red(prompter: DialogPrompter) -> None:
 
 def demo_like_picker():
     """What the issue showed: the same unit's certificates on two tokens, one expired."""
-    from agent.ui.picker import Candidate, CertificateFilter, plan_choice
+    from agent.server.certificate_choice import Candidate, CertificateFilter, plan_choice
 
     unit = "CÔNG TY TNHH GIẢI PHÁP KYSO VIỆT NAM"
     current = samples.make_cert(unit)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from agent.server.certificate_choice import Candidate, CertificateFilter, plan_choice
 from agent.signing.consent import ConsentItem, document_msts, mst_mismatch
 from agent.ui.api import ConsentRequest
-from agent.ui.picker import Candidate, CertificateFilter, plan_choice
 from agent.ui.text import certificate_choice_text, consent_text, format_vn_time, render_plain
 from tests.ui import samples
 

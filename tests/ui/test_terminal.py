@@ -65,7 +65,7 @@ async def test_certificate_choice_by_number() -> None:
 
 
 async def test_certificate_choice_by_token_with_the_page_preference() -> None:
-    from agent.ui.picker import Candidate, CertificateFilter, plan_choice
+    from agent.server.certificate_choice import Candidate, CertificateFilter, plan_choice
 
     old = samples.make_cert(expired=True)
     plan = plan_choice(

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from agent.errors import KysoError
+from agent.errors import ErrorGroup, KysoError
+from agent.server.certificate_choice import Candidate, CertificateFilter, plan_choice
 from agent.server.consent import summary
 from agent.server.context import CallContext, TimedPins
 from agent.signing.consent import mst_mismatch
@@ -22,8 +23,6 @@ from agent.signing.signer import Signer, TokenSigner
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.module import TokenCertificate
 from agent.ui.api import ConsentItem, ConsentRequest
-from agent.ui.picker import Candidate, CertificateFilter, plan_choice
-from agent.ui.untrusted import render_untrusted
 
 
 class Command(abc.ABC):
@@ -131,8 +130,8 @@ def check_mst(policy: str, cert: CertificateInfo, items: tuple[ConsentItem, ...]
     if other is not None and policy == "refuse":
         raise KysoError(
             "MST_MISMATCH",
-            # Page text, echoed in a message: made inert and bounded like in the prompts.
-            {"document_mst": render_untrusted(other, 40), "certificate_mst": cert.mst or ""},
+            # The page's own text, echoed back to it (every prompter renders details inert).
+            {"document_mst": other[:40], "certificate_mst": cert.mst or ""},
         )
 
 
@@ -194,6 +193,6 @@ async def run_signing(
                 async with core.keys.key(cert, TimedPins(core)) as key:
                     return await sign(TokenSigner(key), prepared, ctx)
             except KysoError as exc:
-                if exc.code in ("TOKEN_REMOVED", "CERT_NOT_FOUND"):
+                if exc.is_(ErrorGroup.TOKEN_GONE):  # the certificate list is stale
                     core.certs.invalidate()
                 raise
