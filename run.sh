@@ -11,6 +11,8 @@ APT_PACKAGES=(
   softhsm2 opensc                               # PKCS#11: demo/test tokens, pkcs11-tool
   libnss3-tools                                 # certutil: trust the local TLS CA in browsers
   xmlsec1 openssl                               # independent verifiers used by the tests
+  poppler-utils                                 # pdfsig verifies signed PDFs; pdftoppm renders them
+  fonts-dejavu-core                             # the PDF stamp's font (every Vietnamese mark)
   chromium xvfb xauth                           # browser tests: Debian's Chromium, no browser download
   nodejs                                        # the JavaScript bridge's tests (node --test)
   xdotool trayer                                # dialog typing and a tray host, under Xvfb
@@ -46,7 +48,7 @@ install_python_env() {
   if [ "$(cat .venv/.kyso-installed 2>/dev/null)" != "$stamp" ]; then
     echo "==> Installing Python dependencies into .venv"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    .venv/bin/python -m pip install --quiet -e '.[dev,portal]'  # portal: the demo's extra
     echo "$stamp" > .venv/.kyso-installed
   fi
 }

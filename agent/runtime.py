@@ -1,8 +1,12 @@
-"""Composition root: builds the token service from settings, environment and the demo."""
+"""Builds the token service from the module list the caller hands in.
+
+Which modules to try is the composition root's business (``agent.cli.compose``): it reads the
+settings and, for the demo, activates the demo tokens and passes their module path in. This
+module knows nothing of the demo, the server or the UI.
+"""
 
 from __future__ import annotations
 
-from agent.demo import tokens as demo_tokens
 from agent.tokens.modules import candidate_modules
 from agent.tokens.service import TokenService
 
@@ -10,12 +14,12 @@ from agent.tokens.service import TokenService
 def build_token_service(
     configured_modules: list[str] | tuple[str, ...] = (),
     *,
-    use_demo: bool = True,
+    demo_module: str | None = None,
     include_builtin: bool = True,
     poll_interval: float = 1.0,
 ) -> TokenService:
-    """A TokenService over every module Kyso should try, in the documented order."""
-    demo_module = demo_tokens.activate() if use_demo else None
+    """A TokenService over every module Kyso should try, in the documented order (configured,
+    ``$KYSO_PKCS11_MODULE``, the demo module when given, the built-in table)."""
     candidates = candidate_modules(
         list(configured_modules), demo_module=demo_module, include_builtin=include_builtin
     )

@@ -192,7 +192,15 @@ async def run_demo(args: argparse.Namespace) -> int:
             process_interval=PROCESS_INTERVAL,
         )
         print(_banner(portal.url, prompter, agent.url), flush=True)
-        await _wait_for_stop()
+        from agent.cli.filesign_cmd import start_tray
+        from agent.ui.tray import detach_tray
+
+        stop = asyncio.Event()
+        tray = await start_tray(agent, stop.set)  # with a display: the same tray as `run`
+        try:
+            await _wait_for_stop(stop)
+        finally:
+            detach_tray(tray)
     finally:
         print("Đang dừng / stopping…", flush=True)
         if portal is not None:
@@ -232,8 +240,8 @@ def _start_responder(manifest: dict[str, Any]) -> Any:
     return responder
 
 
-async def _wait_for_stop() -> None:
-    stop = asyncio.Event()
+async def _wait_for_stop(stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C raises instead

@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "agent.cli.pdf_cmd",
     "agent.cli.trust_cmd",
     "agent.cli.audit_cmd",
+    "agent.cli.sites_cmd",
+    "agent.cli.filesign_cmd",
 )
 
 # Commands whose start-up time matters, with the one module that registers each: `run` starts

@@ -113,9 +113,10 @@ async def run_agent(args: argparse.Namespace) -> int:
     tray = None
     if not args.headless:
         try:
+            from agent.cli.filesign_cmd import desktop_hooks
             from agent.ui.tray import attach_tray
 
-            tray = await attach_tray(agent, stop.set)
+            tray = await attach_tray(agent, stop.set, desktop_hooks(agent, settings))
         except Exception:  # no tray is not fatal: the agent works headless
             logging.getLogger(__name__).warning("tray unavailable; running headless", exc_info=True)
     try:

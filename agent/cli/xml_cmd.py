@@ -25,7 +25,7 @@ from agent.cli.common import (
 )
 from agent.cli.output import print_json
 from agent.cli.tokens_cmd import add_allow_invalid_argument, check_signing_certificate
-from agent.errors import KysoError
+from agent.errors import ErrorGroup, KysoError
 from agent.files import atomic_write
 from agent.signing.signer import Signer, TokenSigner
 from agent.signing.xml import check_xml_signature, sign_xml_file, verify_xml
@@ -249,7 +249,9 @@ async def sign_batch(
             results.append(await sign_one(source, output_path(source, args), signer, args))
         except KysoError as exc:
             results.append({"file": str(source), "ok": False, "error": exc.to_dict()})
-            if exc.code in ("TOKEN_REMOVED", "PIN_INCORRECT", "PIN_LOCKED", "USER_CANCELLED"):
+            if exc.is_(
+                ErrorGroup.TOKEN_GONE, ErrorGroup.TOKEN_FAULT, ErrorGroup.PIN, ErrorGroup.CANCELLED
+            ):
                 # The key session is gone: the rest cannot be signed either.
                 for rest in files[len(results) :]:
                     results.append({"file": str(rest), "ok": False, "error": exc.to_dict()})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agent.localtls.issue import CA_NAME_PREFIX
 from agent.localtls.store import CaBundle
-from agent.localtls.truststore import (
+from agent.localtls.trustbase import (
     Runner,
     SingleStoreBackend,
     StoreReport,

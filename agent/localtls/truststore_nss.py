@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from agent.localtls.issue import CA_NAME_PREFIX
 from agent.localtls.store import CaBundle
-from agent.localtls.truststore import (
+from agent.localtls.trustbase import (
     Runner,
     StoreReport,
     TrustReport,

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from agent.errors import KysoError
 from agent.files import atomic_write
 from agent.localtls.store import CaBundle
-from agent.localtls.truststore import (
+from agent.localtls.trustbase import (
     Runner,
     SingleStoreBackend,
     StoreReport,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from agent.localtls.plan import sha1_hex
 from agent.localtls.store import CaBundle
-from agent.localtls.truststore import (
+from agent.localtls.trustbase import (
     Runner,
     SingleStoreBackend,
     StoreReport,

@@ -22,7 +22,7 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
@@ -35,9 +35,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from agent.errors import KysoError
 from agent.signing.signer import Signer
-from agent.signing.trust import TrustStore, validate_certificate
 from agent.tokens.algorithms import KeyKind, SignatureAlgorithm
 from agent.tokens.certinfo import CertificateInfo
+
+if TYPE_CHECKING:  # validation is the portal's side; the agent only creates tokens
+    from agent.signing.trust import TrustStore
 
 TOKEN_FORMAT = "web-eid:1.0"
 # Web eID's validators accept "web-eid:1" and "web-eid:1.N" (canonical numbers only).
@@ -224,6 +226,8 @@ def validate_auth_token(
         raise KysoError("AUTH_TOKEN_INVALID", {"detail": f"unsupported algorithm {jose!r}"})
     cert_der = _b64(_field(token, "unverifiedCertificate"), "unverifiedCertificate")
     signature = _b64(_field(token, "signature"), "signature")
+    from agent.signing.trust import validate_certificate  # pyhanko-certvalidator: at first use
+
     # As Web eID's validators do: the certificate first, then the signature with its key.
     info = validate_certificate(cert_der, trust, at=at, purpose="auth")
     _verify_signature(cert_der, jose, signature, signed_data(jose, expected_origin, nonce))
