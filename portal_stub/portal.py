@@ -130,7 +130,7 @@ class Portal:
                 nonce=nonce,
                 origin=self.config.public_origin,
                 at=at,
-                account=account,
+                account=dict(account) if account is not None else None,
                 catalogue=catalogue,
                 offices=offices,
                 old_certificate=old_certificate,

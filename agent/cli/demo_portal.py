@@ -19,6 +19,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent.errors import ERRORS, KysoError
 
@@ -75,7 +76,7 @@ def portal_argv(
     return argv
 
 
-def ready_message(line: bytes, returncode: int | None) -> dict[str, object]:
+def ready_message(line: bytes, returncode: int | None) -> dict[str, Any]:
     """The portal's ready line as a dict; its error line or silence as a KysoError."""
     if not line.strip():
         detail = (

@@ -430,7 +430,8 @@ def _crl_builder(
         .next_update(now + dt.timedelta(days=30))
         .add_extension(x509.CRLNumber(1), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()), critical=False
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(_ca_public_key(issuer)),
+            critical=False,
         )
     )
 
@@ -474,3 +475,10 @@ def ocsp_index(entries: list[tuple[x509.Certificate, dt.datetime | None]]) -> st
             f"/CN=kyso-demo-{serial}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _ca_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
+    """The demo CAs' keys are RSA (TestCA.create makes them)."""
+    key = cert.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    return key

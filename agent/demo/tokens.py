@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from agent.config.paths import demo_dir
 from agent.errors import KysoError
@@ -101,7 +102,7 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
         "slots.removable = true\n".encode(),
         overwrite=True,
     )
-    for index, label in TOKENS.items():
+    for slot, label in TOKENS.items():
         _softhsm_util(
             p["conf"],
             "--init-token",
@@ -111,7 +112,7 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
             "--so-pin",
             SO_PIN,
             "--pin",
-            USER_PINS[index],
+            USER_PINS[slot],
         )
 
     urls = PkiUrls(pki_port())
@@ -138,7 +139,9 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
                 key_id=key_id,
                 label=profile.name,
             )
-            cert = ca.issue(profile, serialization.load_der_public_key(spki), serial, urls)
+            public_key = serialization.load_der_public_key(spki)
+            assert isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+            cert = ca.issue(profile, public_key, serial, urls)
             index.append((cert, revoked_at if profile.revoked else None))
             der = cert.public_bytes(serialization.Encoding.DER)
             await module_obj.store_certificate(

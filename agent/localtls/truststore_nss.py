@@ -166,7 +166,7 @@ def _profiles_from_ini(root: Path) -> set[Path]:
         parser.read(ini, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError):
         return set()
-    found = set()
+    found: set[Path] = set()
     for section in parser.sections():
         path = parser.get(section, "Path", fallback=None)
         if path:
@@ -178,7 +178,7 @@ def _profiles_from_ini(root: Path) -> set[Path]:
 def running_browsers(proc: Path = Path("/proc"), uid: int | None = None) -> set[str]:
     """Browsers this user has running (read-only look at /proc; nothing is signalled)."""
     uid = os.getuid() if uid is None else uid
-    found = set()
+    found: set[str] = set()
     try:
         entries = list(proc.iterdir())
     except OSError:

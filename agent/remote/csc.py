@@ -163,7 +163,8 @@ def _parse_credential_info(
     except (IndexError, TypeError, ValueError, binascii.Error):
         raise bad("no readable certificate") from None
     algorithms = frozenset(a for a in key.get("algo") or [] if isinstance(a, str))
-    auth = body.get("auth") if isinstance(body.get("auth"), dict) else {}
+    auth_value = body.get("auth")
+    auth: dict[str, Any] = auth_value if isinstance(auth_value, dict) else {}
     mode = auth.get("mode") or body.get("authMode") or "implicit"
     need_pin = need_otp = otp_online = False
     pin_label = otp_label = ""

@@ -169,7 +169,12 @@ def _verify_signature(cert_der: bytes, jose: str, signature: bytes, data: bytes)
     from cryptography import x509  # local: only the validator needs the public key object
 
     public_key = x509.load_der_x509_certificate(cert_der).public_key()
-    h = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}[jose[2:]]()
+    kinds: dict[str, type[hashes.HashAlgorithm]] = {
+        "256": hashes.SHA256,
+        "384": hashes.SHA384,
+        "512": hashes.SHA512,
+    }
+    h = kinds[jose[2:]]()
     try:
         if jose.startswith("ES"):
             if not isinstance(public_key, ec.EllipticCurvePublicKey) or (

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
@@ -67,6 +67,16 @@ class CertStatus:
             url=data.get("url"),
             cached=bool(data.get("cached", False)),
         )
+
+
+# Keys a CA can sign a CRL with (cryptography's verifier takes exactly these).
+_CA_KEY_TYPES = (
+    rsa.RSAPublicKey,
+    ec.EllipticCurvePublicKey,
+    ed25519.Ed25519PublicKey,
+    ed448.Ed448PublicKey,
+    dsa.DSAPublicKey,
+)
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -263,7 +273,10 @@ def read_crl(
         crl = x509.load_der_x509_crl(blocks[0])
     except (ValueError, IndexError):
         return unknown("CRL: malformed", now, url)
-    if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):
+    issuer_key = issuer.public_key()
+    if not isinstance(issuer_key, _CA_KEY_TYPES):
+        return unknown("CRL: the CA's key type cannot sign CRLs", now, url)
+    if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer_key):
         return unknown("CRL: not signed by the certificate's CA", now, url)
     next_update = crl.next_update_utc
     if crl.last_update_utc > now + CLOCK_SKEW:

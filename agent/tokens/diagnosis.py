@@ -267,7 +267,7 @@ def read_pe_header(path: str) -> bytes:
 def pcsc_readers() -> list[str] | None:
     """PC/SC reader names when pyscard is installed (it is optional), else None."""
     try:
-        from smartcard.System import readers  # type: ignore[import-not-found]
+        from smartcard.System import readers
     except ImportError:
         return None
     try:

@@ -81,7 +81,8 @@ async def save_draft(request: web.Request) -> web.Response:
     check_csrf(request, form)
     account = require_account(request)
     rows = _rows_from_form(form)
-    draft_id = int(form["draft_id"]) if str(form.get("draft_id", "")).isdigit() else None
+    draft_field = str(form.get("draft_id", ""))
+    draft_id = int(draft_field) if draft_field.isdigit() else None
     period = str(form.get("ky_ke_khai", "")).strip()
     draft = portal.dossiers.draft(account["id"], draft_id) if draft_id else None
     if form.get("thao_tac") == "them_dong":

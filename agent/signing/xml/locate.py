@@ -112,7 +112,7 @@ class Locator:
         self._encoding = encoding
         self._masks = _Masks(data)
 
-    def _positions(self, literal: bytes, follow: bytes) -> list[int]:
+    def _positions(self, literal: bytes, follow: tuple[bytes, ...]) -> list[int]:
         """Offsets of ``literal`` followed by one of ``follow``, outside masked spans (a
         bytes.find loop: several times faster than a regex over a large file)."""
         data, found, pos = self._data, [], 0

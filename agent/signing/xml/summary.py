@@ -110,7 +110,7 @@ def summarize_request(root: etree._Element, document: bytes) -> ConsentItem:
     label = "Mã băm SHA-256 của yêu cầu gửi ký / SHA-256 of the request sent for signing"
     if rule is None:
         # Never a vague "confirm": an unknown request says so, with what it contains.
-        lines = [
+        unknown_lines = [
             (lbl, _values(root, REQUEST_VALUES[key]))
             for lbl, key in (
                 ("Đơn vị", "don_vi"),
@@ -121,7 +121,7 @@ def summarize_request(root: etree._Element, document: bytes) -> ConsentItem:
         return ConsentItem(
             title=f"Yêu cầu về tài khoản loại «{code or '(không ghi)'}» không có trong danh mục "
             "của Kyso: chỉ ký khi biết rõ yêu cầu này",
-            lines=tuple((k, v) for k, v in lines if v),
+            lines=tuple((k, v) for k, v in unknown_lines if v),
             sha256=digest,
             sha256_label=label,
         )

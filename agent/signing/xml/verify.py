@@ -66,7 +66,8 @@ _SIGNATURE_METHODS = {
 # libxmlsec's transforms by URI: the only ones it may run for us.
 _TRANSFORMS = {
     t.href: t
-    for t in (getattr(xmlsec.Transform, n) for n in dir(xmlsec.Transform) if n.isupper())
+    # xmlsec's stubs lack Transform and KeyFormat, which the extension module does have.
+    for t in (getattr(xmlsec.Transform, n) for n in dir(xmlsec.Transform) if n.isupper())  # type: ignore[attr-defined]
     if getattr(t, "href", None)
 }
 VIETNAM = dt.timezone(dt.timedelta(hours=7))
@@ -284,7 +285,7 @@ def _signer_candidates(ders: list[bytes]) -> list[bytes]:
 def _context(der: bytes, method: str, refs: list[_Ref], c14n_method: str) -> Any:
     ctx = xmlsec.SignatureContext()
     try:
-        ctx.key = xmlsec.Key.from_memory(der, xmlsec.KeyFormat.CERT_DER)
+        ctx.key = xmlsec.Key.from_memory(der, xmlsec.KeyFormat.CERT_DER)  # type: ignore[attr-defined]
     except xmlsec.Error as exc:
         raise KysoError("CERT_INVALID", {"detail": "libxmlsec cannot read the key"}) from exc
     # Only what the references and SignedInfo name, all pre-checked: no XSLT, XPath, base64.
