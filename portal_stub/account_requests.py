@@ -79,6 +79,51 @@ def _office(parent: etree._Element, tag: str, code: str, offices: Mapping[str, s
     _add(parent, tag, offices.get(code, code), Ma=code)
 
 
+def _unit(unit: Any, fields: Mapping[str, Any], account: Mapping[str, Any] | None) -> None:
+    """The unit: from the registration form, or the logged-in account."""
+    if account is None:
+        _add(unit, "TenDonVi", fields["ten_don_vi"])
+        _add(unit, "MaSoThue", fields["ma_so_thue"])
+        _add(unit, "MaDonVi", fields["ma_don_vi"])
+        return
+    _add(unit, "TenDonVi", account["unit_name"])
+    _add(unit, "MaSoThue", account["mst"])
+    _add(unit, "MaDonVi", account["unit_code"])
+    _add(unit, "TenDangNhap", account["username"])
+
+
+def _types(content: Any, procedures: Any, catalogue: Mapping[str, str]) -> None:
+    """The dossier types a registration adds, or an add/stop request names."""
+    listing = _add(content, "DanhSachHoSo")
+    for procedure in procedures:
+        item = _add(listing, "HoSo")
+        _add(item, "MaThuTuc", procedure)
+        _add(item, "TenThuTuc", f"{procedure} – {catalogue.get(procedure, '')}".rstrip(" –"))
+
+
+def _changes(
+    content: Any,
+    fields: Mapping[str, Any],
+    account: Mapping[str, Any],
+    offices: Mapping[str, str],
+) -> None:
+    """Each changed detail, before and after; FORM_INVALID when nothing changes."""
+    changes = _add(content, "ThayDoi")
+    for name, tag in DETAIL_ELEMENTS.items():
+        before, after = str(account[ACCOUNT_COLUMNS[name]] or ""), fields[name]
+        if before == after:
+            continue
+        item = _add(changes, tag)
+        if name == "co_quan_bhxh":
+            _office(item, "GiaTriCu", before, offices)
+            _office(item, "GiaTriMoi", after, offices)
+        else:
+            _add(item, "GiaTriCu", before)
+            _add(item, "GiaTriMoi", after)
+    if not len(changes):
+        raise PortalError("FORM_INVALID", {"detail": "không có thông tin nào thay đổi"})
+
+
 def build_request(
     action: str,
     fields: Mapping[str, Any],
@@ -105,16 +150,7 @@ def build_request(
     _add(head, "MaXacThuc", nonce)
     _add(head, "CongGiaoDich", origin)
     _add(head, "ThoiGianLap", vietnam_iso(at))
-    unit = _add(root, "ThongTinDonVi")
-    if account is None:
-        _add(unit, "TenDonVi", fields["ten_don_vi"])
-        _add(unit, "MaSoThue", fields["ma_so_thue"])
-        _add(unit, "MaDonVi", fields["ma_don_vi"])
-    else:
-        _add(unit, "TenDonVi", account["unit_name"])
-        _add(unit, "MaSoThue", account["mst"])
-        _add(unit, "MaDonVi", account["unit_code"])
-        _add(unit, "TenDangNhap", account["username"])
+    _unit(_add(root, "ThongTinDonVi"), fields, account)
     content = _add(root, "NoiDung")
     if action == "register":
         details = _add(content, "ThongTinDangKy")
@@ -124,27 +160,10 @@ def build_request(
             else:
                 _add(details, tag, fields[name])
     if action in ("register", "add-types", "stop-types"):
-        listing = _add(content, "DanhSachHoSo")
-        for procedure in fields["loai_ho_so"]:
-            item = _add(listing, "HoSo")
-            _add(item, "MaThuTuc", procedure)
-            _add(item, "TenThuTuc", f"{procedure} – {catalogue.get(procedure, '')}".rstrip(" –"))
+        _types(content, fields["loai_ho_so"], catalogue)
     elif action == "change-details":
         assert account is not None
-        changes = _add(content, "ThayDoi")
-        for name, tag in DETAIL_ELEMENTS.items():
-            before, after = str(account[ACCOUNT_COLUMNS[name]] or ""), fields[name]
-            if before == after:
-                continue
-            item = _add(changes, tag)
-            if name == "co_quan_bhxh":
-                _office(item, "GiaTriCu", before, offices)
-                _office(item, "GiaTriMoi", after, offices)
-            else:
-                _add(item, "GiaTriCu", before)
-                _add(item, "GiaTriMoi", after)
-        if not len(changes):
-            raise PortalError("FORM_INVALID", {"detail": "không có thông tin nào thay đổi"})
+        _changes(content, fields, account, offices)
     elif action == "change-certificate":
         assert account is not None
         old = _add(content, "ChungThuSoCu")

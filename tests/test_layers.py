@@ -9,6 +9,7 @@ cycles (they never run).
 from __future__ import annotations
 
 import ast
+import graphlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,51 +133,10 @@ def test_no_import_cycles() -> None:
     for e in GRAPH:
         if e.runtime and e.target.startswith("agent") and e.target != e.source:
             graph.setdefault(e.source, set()).add(e.target)
-    # Tarjan's strongly connected components, iteratively (no recursion limit).
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    cycles: list[list[str]] = []
-    counter = 0
-    for start in sorted(graph):
-        if start in index:
-            continue
-        work = [(start, iter(sorted(graph.get(start, ()))))]
-        index[start] = low[start] = counter
-        counter += 1
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, children = work[-1]
-            advanced = False
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph.get(child, ())))))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    cycles.append(sorted(component))
-    assert cycles == [], f"import cycles: {cycles}"
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None
 
 
 UPPER_THAN_TOKENS = ("agent.signing", "agent.server", "agent.ui", "agent.cli", "agent.demo")

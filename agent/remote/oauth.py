@@ -180,7 +180,8 @@ class OAuthClient:
 
     async def _client_credentials(self) -> str:
         try:
-            secret = Path(self.provider.client_secret_file).read_text(encoding="utf-8").strip()
+            path = Path(self.provider.client_secret_file)
+            secret = (await asyncio.to_thread(path.read_text, encoding="utf-8")).strip()
         except OSError:
             raise auth_refused(self.provider, "login_required") from None
         return await self._token({"grant_type": "client_credentials", "client_secret": secret})

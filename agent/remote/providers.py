@@ -99,6 +99,30 @@ def _str(table: Mapping[str, Any], key: str, default: str = "") -> str:
     return value
 
 
+def _url(table: Mapping[str, Any], key: str, *, required: bool) -> str:
+    url = _str(table, key)
+    if url or required:
+        try:
+            check_url(url)
+        except KysoError:
+            raise ValueError(f"{key} must be https (http only on 127.0.0.1)") from None
+    return url
+
+
+def _auth(table: Mapping[str, Any]) -> tuple[str, str, str]:
+    """auth_flow, client_id and client_secret_file, consistent with each other."""
+    flow = _str(table, "auth_flow", "none")
+    if flow not in AUTH_FLOWS:
+        raise ValueError(f"auth_flow must be one of {', '.join(AUTH_FLOWS)}")
+    client_id = _str(table, "client_id")
+    if flow != "none" and not client_id:
+        raise ValueError(f"auth_flow {flow} needs a client_id")
+    secret_file = _str(table, "client_secret_file")
+    if flow == "client_credentials" and not secret_file:
+        raise ValueError("auth_flow client_credentials needs client_secret_file")
+    return flow, client_id, secret_file
+
+
 def parse_provider(table: Mapping[str, Any]) -> RemoteProvider:
     """Validate one provider table; raises ValueError naming the key."""
     if not isinstance(table, Mapping):
@@ -109,24 +133,9 @@ def parse_provider(table: Mapping[str, Any]) -> RemoteProvider:
     name = _str(table, "name")
     if not _NAME.match(name):
         raise ValueError("name must be 1-40 lowercase letters, digits, '-' or '_'")
-    base_url = _str(table, "base_url")
-    oauth_url = _str(table, "oauth_url")
-    for key, url in (("base_url", base_url), ("oauth_url", oauth_url)):
-        if not url and key == "oauth_url":
-            continue
-        try:
-            check_url(url)
-        except KysoError:
-            raise ValueError(f"{key} must be https (http only on 127.0.0.1)") from None
-    flow = _str(table, "auth_flow", "none")
-    if flow not in AUTH_FLOWS:
-        raise ValueError(f"auth_flow must be one of {', '.join(AUTH_FLOWS)}")
-    client_id = _str(table, "client_id")
-    if flow != "none" and not client_id:
-        raise ValueError(f"auth_flow {flow} needs a client_id")
-    secret_file = _str(table, "client_secret_file")
-    if flow == "client_credentials" and not secret_file:
-        raise ValueError("auth_flow client_credentials needs client_secret_file")
+    base_url = _url(table, "base_url", required=True)
+    oauth_url = _url(table, "oauth_url", required=False)
+    flow, client_id, secret_file = _auth(table)
     timeout = table.get("timeout_seconds", 30)
     if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 600:
         raise ValueError("timeout_seconds must be a whole number from 1 to 600")

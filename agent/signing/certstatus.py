@@ -197,8 +197,7 @@ class StatusChecker:
         ocsp_urls, crl_urls, issuer_urls = revocation_urls(cert)
         if not ocsp_urls and not crl_urls:
             return unknown("the certificate names no OCSP or CRL address", now)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
+        deadline = asyncio.get_running_loop().time() + self.timeout
         candidates = [c for der in issuers for c in load_certificates(der)]
         reasons: list[str] = []
         timeout = aiohttp.ClientTimeout(total=self.timeout)
@@ -207,44 +206,87 @@ class StatusChecker:
                 asyncio.timeout_at(deadline),
                 aiohttp.ClientSession(timeout=timeout) as session,
             ):
-                issuer = find_issuer(cert, candidates)
-                for url in issuer_urls if issuer is None else ():
-                    body = await _get(session, url, MAX_CERT_BYTES)
-                    issuer = find_issuer(cert, load_certificates(body or b""))
-                    if issuer is not None:
-                        break
+                issuer = find_issuer(cert, candidates) or await _download_issuer(
+                    session, cert, issuer_urls
+                )
                 if issuer is None:
                     return unknown("the issuing CA's certificate was not found", now)
-                request = ocsp_request(cert, issuer)
-                for url in ocsp_urls:
-                    # OCSP gets part of the time: a hung responder still leaves room for the CRL.
-                    limit = loop.time() + (deadline - loop.time()) * OCSP_SHARE
-                    try:
-                        # Without a CRL to fall back on, the outer deadline alone applies.
-                        async with asyncio.timeout_at(limit) if crl_urls else _no_limit():
-                            body = await _post(session, url, request)
-                    except TimeoutError:
-                        reasons.append(f"OCSP {url}: no answer in time")
-                        continue
-                    if body is None:
-                        reasons.append(f"OCSP {url}: unreachable")
-                        continue
-                    result = read_ocsp_response(body, cert, issuer, now, url)
-                    if result.status != "unknown":
-                        return result
-                    reasons.append(result.reason)
-                for url in crl_urls:
-                    body = await _get(session, url, MAX_CRL_BYTES)
-                    if body is None:
-                        reasons.append(f"CRL {url}: unreachable")
-                        continue
-                    result = read_crl(body, cert, issuer, now, url)
-                    if result.status != "unknown":
-                        return result
-                    reasons.append(result.reason)
+                answer = await _ask_ocsp(
+                    session, cert, issuer, ocsp_urls, deadline, bool(crl_urls), now, reasons
+                )
+                if answer is None:
+                    answer = await _ask_crl(session, cert, issuer, crl_urls, now, reasons)
+                if answer is not None:
+                    return answer
         except TimeoutError:
             reasons.append(f"no answer within {self.timeout:g} s")
         return unknown("; ".join(reasons) or "no answer", now)
+
+
+async def _download_issuer(
+    session: Any, cert: x509.Certificate, urls: Iterable[str]
+) -> x509.Certificate | None:
+    """The issuing CA's certificate from the certificate's caIssuers addresses."""
+    for url in urls:
+        body = await _get(session, url, MAX_CERT_BYTES)
+        issuer = find_issuer(cert, load_certificates(body or b""))
+        if issuer is not None:
+            return issuer
+    return None
+
+
+async def _ask_ocsp(
+    session: Any,
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    urls: Iterable[str],
+    deadline: float,
+    crl_to_fall_back_on: bool,
+    now: dt.datetime,
+    reasons: list[str],
+) -> CertStatus | None:
+    """A good or revoked OCSP answer, or None (each failure's reason added to ``reasons``)."""
+    loop = asyncio.get_running_loop()
+    request = ocsp_request(cert, issuer)
+    for url in urls:
+        # OCSP gets part of the time: a hung responder still leaves room for the CRL.
+        limit = loop.time() + (deadline - loop.time()) * OCSP_SHARE
+        try:
+            # Without a CRL to fall back on, the outer deadline alone applies.
+            async with asyncio.timeout_at(limit) if crl_to_fall_back_on else _no_limit():
+                body = await _post(session, url, request)
+        except TimeoutError:
+            reasons.append(f"OCSP {url}: no answer in time")
+            continue
+        if body is None:
+            reasons.append(f"OCSP {url}: unreachable")
+            continue
+        result = read_ocsp_response(body, cert, issuer, now, url)
+        if result.status != "unknown":
+            return result
+        reasons.append(result.reason)
+    return None
+
+
+async def _ask_crl(
+    session: Any,
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    urls: Iterable[str],
+    now: dt.datetime,
+    reasons: list[str],
+) -> CertStatus | None:
+    """A good or revoked answer from a CRL, or None (reasons added to ``reasons``)."""
+    for url in urls:
+        body = await _get(session, url, MAX_CRL_BYTES)
+        if body is None:
+            reasons.append(f"CRL {url}: unreachable")
+            continue
+        result = read_crl(body, cert, issuer, now, url)
+        if result.status != "unknown":
+            return result
+        reasons.append(result.reason)
+    return None
 
 
 def _no_limit() -> contextlib.AbstractAsyncContextManager[None]:

@@ -16,6 +16,24 @@ _REMOVED = (
 )
 
 
+# PKCS#11 failures that map to one code each, whatever the token's state.
+_SIMPLE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (p11e.PinLocked, "PIN_LOCKED"),
+    ((p11e.PinInvalid, p11e.PinLenRange), "PIN_INVALID"),
+    (p11e.FunctionCancelled, "USER_CANCELLED"),
+    (p11e.NoSuchKey, "KEY_NOT_FOUND"),
+)
+
+
+def _wrong_pin_code(state: PinState | None) -> str:
+    """A wrong PIN, told with what the token says now (locked, final try)."""
+    if state is not None and state.locked:
+        return "PIN_LOCKED"
+    if state is not None and state.final_try:
+        return "PIN_FINAL_TRY"
+    return "PIN_INCORRECT"
+
+
 def translate(
     exc: BaseException, *, state: PinState | None = None, removed: bool = False
 ) -> KysoError:
@@ -33,21 +51,12 @@ def translate(
     if removed or isinstance(exc, _REMOVED):
         return KysoError("TOKEN_REMOVED", details)
     if isinstance(exc, p11e.PinIncorrect):
-        if state is not None and state.locked:
-            return KysoError("PIN_LOCKED", details)
-        if state is not None and state.final_try:
-            return KysoError("PIN_FINAL_TRY", details)
-        return KysoError("PIN_INCORRECT", details)
-    if isinstance(exc, p11e.PinLocked):
-        return KysoError("PIN_LOCKED", details)
-    if isinstance(exc, p11e.PinInvalid | p11e.PinLenRange):
-        return KysoError("PIN_INVALID", details)
-    if isinstance(exc, p11e.FunctionCancelled):
-        return KysoError("USER_CANCELLED", details)
+        return KysoError(_wrong_pin_code(state), details)
+    for kinds, code in _SIMPLE:
+        if isinstance(exc, kinds):
+            return KysoError(code, details)
     if isinstance(exc, p11e.MechanismInvalid | p11e.MechanismParamInvalid):
         return KysoError("MECHANISM_UNSUPPORTED", {**details, "algorithm": details["detail"]})
-    if isinstance(exc, p11e.NoSuchKey):
-        return KysoError("KEY_NOT_FOUND", details)
     if isinstance(exc, p11e.PKCS11Error):
         return KysoError("TOKEN_ERROR", details)
     return KysoError("INTERNAL_ERROR", {"detail": f"{type(exc).__name__}: {exc}"})

@@ -345,15 +345,8 @@ def _signing_time(target: etree._Element | None) -> dt.datetime | None:
     return None
 
 
-def _check_signature(
-    tree: etree._ElementTree,
-    signature: etree._Element,
-    profile: str | None,
-    placement: Placement | None,
-    ids: dict[str, list[etree._Element]],
-) -> tuple[XmlVerification, list[bytes]]:
-    root = tree.getroot()
-    signed_info = _one(signature, f"{_DS}SignedInfo", "SignedInfo")
+def _algorithms(signed_info: etree._Element) -> tuple[str, str]:
+    """SignatureMethod and CanonicalizationMethod, refused unless Kyso supports them."""
     method = _one(signed_info, f"{_DS}SignatureMethod", "SignatureMethod").get("Algorithm") or ""
     if method not in _SIGNATURE_METHODS:
         raise _unsupported(f"signature method {method}")
@@ -362,7 +355,13 @@ def _check_signature(
     )
     if c14n_method not in SUPPORTED_C14N:
         raise _unsupported(f"canonicalization {c14n_method}")
-    value = _b64(_one(signature, f"{_DS}SignatureValue", "SignatureValue").text, "SignatureValue")
+    return method, c14n_method
+
+
+def _references(
+    signature: etree._Element, signed_info: etree._Element, ids: dict[str, list[etree._Element]]
+) -> list[_Ref]:
+    """The one or two references Kyso accepts (the document, its signing time); no Manifest."""
     if signature.find(f".//{_DS}Manifest") is not None:
         # libxmlsec resolves a Manifest's references on its own (it opens a file: URI, seen
         # with strace) although they do not change its verdict: never let it.
@@ -372,7 +371,41 @@ def _check_signature(
         raise _invalid("no Reference")
     if len(ref_nodes) > 2:
         raise _unsupported(f"{len(ref_nodes)} references (the document and its signing time)")
-    refs = [_parse_reference(ids, r) for r in ref_nodes]
+    return [_parse_reference(ids, r) for r in ref_nodes]
+
+
+def _value_verifies(
+    signature: etree._Element,
+    signed_info: etree._Element,
+    method: str,
+    c14n_method: str,
+    value: bytes,
+    der: bytes,
+    refs: list[_Ref],
+    implicit: bool,
+) -> bool:
+    """Whether ``der``'s key made the signature value (libxmlsec, or Kyso's check for CA2)."""
+    if implicit:
+        return _verify_value(signed_info, method, c14n_method, value, der)
+    try:
+        _context(der, method, refs, c14n_method).verify(signature)
+    except xmlsec.Error:
+        return False
+    return True
+
+
+def _check_signature(
+    tree: etree._ElementTree,
+    signature: etree._Element,
+    profile: str | None,
+    placement: Placement | None,
+    ids: dict[str, list[etree._Element]],
+) -> tuple[XmlVerification, list[bytes]]:
+    root = tree.getroot()
+    signed_info = _one(signature, f"{_DS}SignedInfo", "SignedInfo")
+    method, c14n_method = _algorithms(signed_info)
+    value = _b64(_one(signature, f"{_DS}SignatureValue", "SignatureValue").text, "SignatureValue")
+    refs = _references(signature, signed_info, ids)
     content, props = _plan_references(root, signature, refs, profile, placement)
     covers_signature = content.target is None or _inside(signature, content.target)
     implicit = False
@@ -388,19 +421,16 @@ def _check_signature(
         actual = hashlib.new(content.digest_name, covered).digest()
         if not hmac.compare_digest(actual, content.digest_value):
             raise _invalid("digest of the document does not match")
-    signer_der = None
-    for der in _signer_candidates(ders):
-        if implicit:
-            ok = _verify_value(signed_info, method, c14n_method, value, der)
-        else:
-            try:
-                _context(der, method, refs, c14n_method).verify(signature)
-                ok = True
-            except xmlsec.Error:
-                ok = False
-        if ok:
-            signer_der = der
-            break
+    signer_der = next(
+        (
+            der
+            for der in _signer_candidates(ders)
+            if _value_verifies(
+                signature, signed_info, method, c14n_method, value, der, refs, implicit
+            )
+        ),
+        None,
+    )
     if signer_der is None:
         raise _invalid("libxmlsec: the signature does not match the document and certificate")
     shape = shapes.detect(signature, content.uri, implicit)
