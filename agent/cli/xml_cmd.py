@@ -49,6 +49,11 @@ only after its signed copy was written, read back and checked.
 
 def register(sub: Any) -> None:
     """Add sign-xml and verify-xml."""
+    _register_sign(sub)
+    _register_verify(sub)
+
+
+def _register_sign(sub: Any) -> None:
     p = sub.add_parser(
         "sign-xml",
         help="sign XML dossier files (BHXH, tax, generic)",
@@ -106,6 +111,8 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.set_defaults(func=run_sign)
 
+
+def _register_verify(sub: Any) -> None:
     v = sub.add_parser(
         "verify-xml",
         help="verify a signed XML dossier",

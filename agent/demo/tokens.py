@@ -91,6 +91,28 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
     module = softhsm2_module()
     if module is None:
         raise KysoError("MODULE_NOT_FOUND", {"detail": "libsofthsm2.so (Debian package softhsm2)"})
+    _init_tokens(p)
+    urls = PkiUrls(pki_port())
+    ca = TestCA.create(urls)
+    ca.save(p["pki"])
+    os.environ["SOFTHSM2_CONF"] = str(p["conf"])
+    revoked_at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=1)
+    service = TokenService([ModuleCandidate(module, "SoftHSM2 (Kyso demo tokens)", "demo", True)])
+    await service.start(monitor=False)
+    try:
+        certificates, issued = await _provision(service, ca, urls, p["pki"], revoked_at)
+    finally:
+        await service.close()
+    _write_revocation(p["pki"], ca, issued, revoked_at)
+    manifest = _manifest(p, module, urls, certificates)
+    atomic_write(
+        p["manifest"], json.dumps(manifest, ensure_ascii=False, indent=2).encode(), overwrite=True
+    )
+    return manifest
+
+
+def _init_tokens(p: dict[str, Path]) -> None:
+    """A fresh SoftHSM2 configuration and the two empty demo tokens."""
     if p["root"].exists():
         for key in ("tokens", "pki"):
             shutil.rmtree(p[key], ignore_errors=True)
@@ -115,83 +137,89 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
             USER_PINS[slot],
         )
 
-    urls = PkiUrls(pki_port())
-    ca = TestCA.create(urls)
-    ca.save(p["pki"])
-    os.environ["SOFTHSM2_CONF"] = str(p["conf"])
-    service = TokenService([ModuleCandidate(module, "SoftHSM2 (Kyso demo tokens)", "demo", True)])
-    await service.start(monitor=False)
-    certificates: dict[str, dict[str, Any]] = {}
-    revoked: list[int] = []
-    revoked_at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=1)
-    index: list[tuple[Any, dt.datetime | None]] = []
-    try:
-        tokens = {t.label: t for t in await service.list_tokens()}
-        for serial, profile in enumerate(PROFILES, start=0x1001):
-            token = tokens[TOKENS[profile.token]]
-            module_obj = service.module_for(token)
-            key_id = bytes([profile.key_id])
-            spki = await module_obj.generate_key(
-                token,
-                USER_PINS[profile.token],
-                kind=profile.key_kind,
-                bits=2048,
-                key_id=key_id,
-                label=profile.name,
-            )
-            public_key = serialization.load_der_public_key(spki)
-            assert isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
-            cert = ca.issue(profile, public_key, serial, urls)
-            index.append((cert, revoked_at if profile.revoked else None))
-            der = cert.public_bytes(serialization.Encoding.DER)
-            await module_obj.store_certificate(
-                token, USER_PINS[profile.token], der=der, key_id=key_id, label=profile.name
-            )
-            if profile.revoked:
-                revoked.append(serial)
-            cert_path = p["pki"] / f"{profile.name}.pem"
-            atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), overwrite=True)
-            info = parse_certificate(der)
-            certificates[profile.name] = {
-                "token": TOKENS[profile.token],
-                "thumbprint": info.thumbprint,
-                "subject": info.subject,
-                "mst": info.mst,
-                "cccd": info.cccd,
-                "key_type": info.key_type,
-                "not_before": info.not_before,
-                "not_after": info.not_after,
-                "revoked": profile.revoked,
-                "path": str(cert_path),
-                "description": profile.description,
-            }
-        # Real tokens often carry their CA certificate too: an object with no key behind it.
-        token1 = tokens[TOKENS[1]]
-        await service.module_for(token1).store_certificate(
-            token1,
-            USER_PINS[1],
-            der=ca.issuing_cert.public_bytes(serialization.Encoding.DER),
-            key_id=b"\xca",
-            label="Kyso Test Issuing CA",
-        )
-    finally:
-        await service.close()
 
+async def _provision(
+    service: TokenService, ca: TestCA, urls: PkiUrls, pki: Path, revoked_at: dt.datetime
+) -> tuple[dict[str, dict[str, Any]], list[tuple[Any, dt.datetime | None]]]:
+    """A key generated on the token and a certificate for every profile; the issuing CA's
+    certificate on token 1 too. Returns the manifest's certificates and (certificate, revoked
+    at) for the revocation data."""
+    certificates: dict[str, dict[str, Any]] = {}
+    issued: list[tuple[Any, dt.datetime | None]] = []
+    tokens = {t.label: t for t in await service.list_tokens()}
+    for serial, profile in enumerate(PROFILES, start=0x1001):
+        token = tokens[TOKENS[profile.token]]
+        module_obj = service.module_for(token)
+        key_id = bytes([profile.key_id])
+        spki = await module_obj.generate_key(
+            token,
+            USER_PINS[profile.token],
+            kind=profile.key_kind,
+            bits=2048,
+            key_id=key_id,
+            label=profile.name,
+        )
+        public_key = serialization.load_der_public_key(spki)
+        assert isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+        cert = ca.issue(profile, public_key, serial, urls)
+        issued.append((cert, revoked_at if profile.revoked else None))
+        der = cert.public_bytes(serialization.Encoding.DER)
+        await module_obj.store_certificate(
+            token, USER_PINS[profile.token], der=der, key_id=key_id, label=profile.name
+        )
+        cert_path = pki / f"{profile.name}.pem"
+        atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), overwrite=True)
+        info = parse_certificate(der)
+        certificates[profile.name] = {
+            "token": TOKENS[profile.token],
+            "thumbprint": info.thumbprint,
+            "subject": info.subject,
+            "mst": info.mst,
+            "cccd": info.cccd,
+            "key_type": info.key_type,
+            "not_before": info.not_before,
+            "not_after": info.not_after,
+            "revoked": profile.revoked,
+            "path": str(cert_path),
+            "description": profile.description,
+        }
+    # Real tokens often carry their CA certificate too: an object with no key behind it.
+    token1 = tokens[TOKENS[1]]
+    await service.module_for(token1).store_certificate(
+        token1,
+        USER_PINS[1],
+        der=ca.issuing_cert.public_bytes(serialization.Encoding.DER),
+        key_id=b"\xca",
+        label="Kyso Test Issuing CA",
+    )
+    return certificates, issued
+
+
+def _write_revocation(
+    pki: Path, ca: TestCA, issued: list[tuple[Any, dt.datetime | None]], revoked_at: dt.datetime
+) -> None:
+    """The CRLs and the OCSP responder's database (openssl ca format), saying the same."""
+    revoked = [cert.serial_number for cert, when in issued if when is not None]
     issuing_crl, root_crl = ca.crls(revoked, revoked_at)
-    # The OCSP responder's database (openssl ca format) says the same as the CRL.
-    atomic_write(p["pki"] / "index.txt", ocsp_index(index).encode(), overwrite=True)
-    atomic_write(p["pki"] / "index.txt.attr", b"unique_subject = no\n", overwrite=True)
+    atomic_write(pki / "index.txt", ocsp_index(issued).encode(), overwrite=True)
+    atomic_write(pki / "index.txt.attr", b"unique_subject = no\n", overwrite=True)
     atomic_write(
-        p["pki"] / "issuing-ca.crl.pem",
+        pki / "issuing-ca.crl.pem",
         issuing_crl.public_bytes(serialization.Encoding.PEM),
         overwrite=True,
     )
     atomic_write(
-        p["pki"] / "root-ca.crl.pem",
+        pki / "root-ca.crl.pem",
         root_crl.public_bytes(serialization.Encoding.PEM),
         overwrite=True,
     )
-    manifest = {
+
+
+def _manifest(
+    p: dict[str, Path], module: str, urls: PkiUrls, certificates: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """demo.json: the module, tokens and PINs, CA files, responder and certificates."""
+    return {
         "module": module,
         "softhsm2_conf": str(p["conf"]),
         "token_dir": str(p["tokens"]),
@@ -219,10 +247,6 @@ async def init(root: Path | None = None, *, force: bool = False) -> dict[str, An
         },
         "certificates": certificates,
     }
-    atomic_write(
-        p["manifest"], json.dumps(manifest, ensure_ascii=False, indent=2).encode(), overwrite=True
-    )
-    return manifest
 
 
 async def reset(root: Path | None = None) -> dict[str, Any]:

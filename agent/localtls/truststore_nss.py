@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import configparser
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -327,12 +326,3 @@ class NssBackend:
                     f"{browser} is running: restart it to pick up the certificate "
                     "(Kyso never closes your browser)."
                 )
-
-
-def commands_for_install(
-    db: Path, bundle: CaBundle, stale_nicknames: Sequence[str]
-) -> list[list[str]]:
-    """The certutil commands an install runs on one existing database (for docs and tests)."""
-    return [cmd_delete(db, n) for n in stale_nicknames] + [
-        cmd_add(db, nickname_for(bundle), bundle.current_pem_path)
-    ]

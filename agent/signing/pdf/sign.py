@@ -198,30 +198,8 @@ async def sign_pdf_stream(
     now = options.now or dt.datetime.now(dt.UTC)
     algorithm = signer.default_algorithm("sha256")
     cms_signer = DelegatingCmsSigner(signer, algorithm, ())
-    level = PadesLevel.B_B
-    timestamper = None
-    if options.timestamp_url:
-        from pyhanko.sign.timestamps import HTTPTimeStamper
-
-        timestamper = HTTPTimeStamper(options.timestamp_url, timeout=10)
-        level = PadesLevel.B_T
-    validation_context = None
-    if options.long_term:
-        validation_context = _validation_context(options.trust_roots, now)
-        level = PadesLevel.B_LT if timestamper else PadesLevel.B_B
-    meta = signers.PdfSignatureMetadata(
-        field_name=field_name,
-        md_algorithm="sha256",
-        subfilter=fields.SigSeedSubFilter.PADES,
-        reason=options.reason,
-        location=options.location,
-        certify=options.certify,
-        docmdp_permissions=fields.MDPPerm.NO_CHANGES
-        if options.certify
-        else fields.MDPPerm.FILL_FORMS,
-        embed_validation_info=options.long_term,
-        validation_context=validation_context,
-    )
+    timestamper, level = _timestamper(options)
+    meta = _metadata(options, field_name, now)
     new_field = None
     if options.placement is not None and not existing:
         x1, y1, x2, y2 = options.placement.box
@@ -256,6 +234,37 @@ async def sign_pdf_stream(
     except OSError as exc:  # the timestamp authority or a revocation source did not answer
         raise KysoError("TIMESTAMP_UNAVAILABLE", {"url": options.timestamp_url or ""}) from exc
     return PdfSignResult(b"", field_name, level, visible)
+
+
+def _timestamper(options: PdfSignOptions) -> tuple[Any, PadesLevel]:
+    """The RFC 3161 client, and the level the options reach (B-LT needs a timestamp)."""
+    if not options.timestamp_url:
+        return None, PadesLevel.B_B
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    stamper = HTTPTimeStamper(options.timestamp_url, timeout=10)
+    return stamper, PadesLevel.B_LT if options.long_term else PadesLevel.B_T
+
+
+def _metadata(options: PdfSignOptions, field_name: str, now: dt.datetime) -> Any:
+    """pyHanko's signature metadata: PAdES, SHA-256, DocMDP, and the DSS for B-LT."""
+    from pyhanko.sign import fields, signers
+
+    return signers.PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=options.reason,
+        location=options.location,
+        certify=options.certify,
+        docmdp_permissions=fields.MDPPerm.NO_CHANGES
+        if options.certify
+        else fields.MDPPerm.FILL_FORMS,
+        embed_validation_info=options.long_term,
+        validation_context=_validation_context(options.trust_roots, now)
+        if options.long_term
+        else None,
+    )
 
 
 def _pages_of(options: PdfSignOptions) -> tuple[int, ...]:
