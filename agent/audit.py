@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict
 
 from agent.config import paths
+from agent.errors import ErrorGroup, group_of
 
 if TYPE_CHECKING:  # types only: the audit log itself depends on nothing but the state root
+    from agent.remote.directory import RemoteCredential
     from agent.tokens.module import TokenCertificate
 
 log = logging.getLogger(__name__)
@@ -44,9 +46,6 @@ _BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 Channel = Literal["agent", "cli"]
 Outcome = Literal["signed", "refused", "cancelled"]
-
-# Codes meaning nobody said yes (or the agent stopped), not that something refused to sign.
-CANCEL_CODES = frozenset({"USER_CANCELLED", "USER_TIMEOUT", "AGENT_STOPPING"})
 
 # The order of the keys in a line: the time first, the outcome last, for people reading it raw.
 _FIELDS = (
@@ -74,7 +73,8 @@ def outcome_of(result: str) -> Outcome:
     """``signed`` for OK, ``cancelled`` for a user who said no or did not answer, else refused."""
     if result == "OK":
         return "signed"
-    return "cancelled" if result in CANCEL_CODES else "refused"
+    # Nobody said yes (or the agent stopped) is not the same as something refusing to sign.
+    return "cancelled" if group_of(result) is ErrorGroup.CANCELLED else "refused"
 
 
 @dataclass(frozen=True)
@@ -143,15 +143,18 @@ def digest_fields(data: bytes | None, digest: bytes | None, hash_name: str) -> D
     return {"digest": digest.hex(), "digest_alg": hash_name}
 
 
-def certificate_fields(cert: TokenCertificate | None) -> CertificateFields:
-    """thumbprint, subject_cn, cert_serial and token of a token certificate (all None without)."""
+def certificate_fields(cert: TokenCertificate | RemoteCredential | None) -> CertificateFields:
+    """thumbprint, subject_cn, cert_serial and token of a token certificate (all None without);
+    for a remote credential, ``token`` is its source ``remote:<provider>``."""
     if cert is None:
         return {"thumbprint": None, "subject_cn": None, "cert_serial": None, "token": None}
+    # Duck-typed: importing agent.remote here would load it in every agent (footprint).
+    token = getattr(cert, "token", None)
     return {
         "thumbprint": cert.thumbprint,
         "subject_cn": cert.info.subject_cn,
         "cert_serial": cert.info.serial,
-        "token": cert.token.label,
+        "token": token.label if token is not None else getattr(cert, "source", None),
     }
 
 

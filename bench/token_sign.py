@@ -10,8 +10,9 @@ noise from other processes on the machine hits both equally:
   first because SoftHSM2 has no CKM_ECDSA_SHA256, exactly as the layer does).
 
 It prints signatures per second and p50/p99 latency for each, and the p50 overhead of the layer
-in per cent. Target: at most +10 % at p50 for RSA-2048. Nothing here is a test; nothing asserts
-on time.
+in per cent. Target (issue 14), printed as PASS/FAIL: the layer's RSA-2048 p50 minus one no-op
+worker hand-off measured in the same run is within 10 % of direct python-pkcs11's p50. Nothing
+here is a test; nothing asserts on time.
 
 Usage::
 
@@ -192,6 +193,28 @@ async def _hand_off(service: TokenService, n: int) -> Result:
     return Result(samples, time.process_time() - start)
 
 
+def _spin(seconds: float) -> bytes:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:  # busy, like a signature: the worker's CPU stays awake
+        pass
+    return b""
+
+
+async def _idle_hand_off(service: TokenService, n: int, seconds: float) -> Result:
+    """The same trip when the worker is busy for ``seconds`` (one signature's time) and the
+    event loop sleeps meanwhile: the hand-off a real signature pays, waking included.
+    Not the issue's floor (that is the no-op one); printed to show where the layer's time goes."""
+    module = service.module_for((await service.list_tokens())[0])
+    samples: list[float] = []
+
+    async def call() -> bytes:
+        return await module.worker.run(_spin, seconds)
+
+    await _time_async(call, min(50, n), [])
+    await _time_async(call, n, samples)
+    return Result([max(0.0, t - seconds) for t in samples])
+
+
 def _table(rows: list[tuple[str, str, Result]]) -> str:
     header = (
         f"{'key / algorithm':<30} {'path':<7} {'sig/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
@@ -218,6 +241,7 @@ async def _run(kyso_home: Path, iterations: int, ec_iterations: int, block: int)
     rows: list[tuple[str, str, Result]] = []
     ratios: list[tuple[str, float]] = []
     direct_p50: dict[str, float] = {}
+    layer_p50: dict[str, float] = {}
     try:
         for case in CASES:
             n = iterations if case.algorithm.key_kind.value == "RSA" else ec_iterations
@@ -225,8 +249,11 @@ async def _run(kyso_home: Path, iterations: int, ec_iterations: int, block: int)
             rows += [(case.title, "direct", direct), (case.title, "layer", layer)]
             ratios.append((case.title, layer.p50 / direct.p50))
             direct_p50[case.title] = direct.p50
+            layer_p50[case.title] = layer.p50
         hand_off = await _hand_off(service, iterations)
         rows.append(("worker hand-off, no-op call", "layer", hand_off))
+        rsa_title = next(c.title for c in CASES if c.title.startswith("RSA"))
+        idle = await _idle_hand_off(service, min(iterations, 500), direct_p50[rsa_title])
     finally:
         await service.close()
     print(f"Token signing on SoftHSM2 ({manifest['module']}), KYSO_HOME={kyso_home}")
@@ -253,7 +280,30 @@ async def _run(kyso_home: Path, iterations: int, ec_iterations: int, block: int)
         f"{100 * hand_off.p50 / direct_p50[rsa]:+.1f}% of the direct RSA p50 on this machine\n"
         "(the one-thread-per-module rule makes every signature pay it at least once)"
     )
+    print(
+        f"(not the floor: a hand-off around {direct_p50[rsa] * 1e3:.3f} ms of busy work, the event "
+        f"loop asleep meanwhile,\ncosts {idle.p50 * 1e3:.3f} ms at p50: waking the loop's thread "
+        "is what the no-op floor does not see)"
+    )
+    print(target_line(layer_p50[rsa], hand_off.p50, direct_p50[rsa]))
     return 0
+
+
+TARGET = 1.10  # issue 14: (layer p50 - one no-op hand-off p50) / direct p50, RSA-2048
+
+
+def target_line(layer_p50: float, hand_off_p50: float, direct_p50: float) -> str:
+    """The issue's target, against the floor measured in this run: PASS or FAIL.
+
+    The hand-off is what the one-thread-per-module rule charges whatever the code does, so it
+    is taken off before comparing with python-pkcs11 called on that thread directly."""
+    ratio = (layer_p50 - hand_off_p50) / direct_p50
+    verdict = "PASS" if ratio <= TARGET else "FAIL"
+    return (
+        f"target: RSA-2048 (layer p50 {layer_p50 * 1e3:.3f} ms - no-op hand-off p50 "
+        f"{hand_off_p50 * 1e3:.3f} ms) / direct p50 {direct_p50 * 1e3:.3f} ms = {ratio:.3f} "
+        f"(<= {TARGET:.2f}): {verdict}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,8 +12,14 @@ it measures, on the same machine in the same run:
   certificate in PEM; wall time of the whole process, peak RSS from ``os.wait4``.
 
 Both outputs are checked with ``xmlsec1 --verify``. It prints the median time of each, the
-time ratio (kyso / xmlsec1) and the peak memory of each. Target at 20 MB: ratio ≤ 1.0 and no
-more peak memory than xmlsec1. Nothing here is a test.
+time ratio (kyso / xmlsec1) and the peak memory of each. Target (issue 14), printed as PASS/FAIL
+per size: at most 1.0x ``xmlsec1 --sign`` in median time and in peak memory, at 1 MB and at
+20 MB. Nothing here is a test.
+
+Where the time goes (profiled, 1 MB, warm): parsing ~9 ms, the streamed C14N digest ~7 ms,
+finding the container in the bytes ~1 ms, SignedInfo + the token's signature ~3 ms; the rest is
+reading and writing. Peak memory is the interpreter with cryptography, python-pkcs11 and
+SoftHSM2 loaded (~47 MB before any XML) plus libxml2's tree (~9x the file).
 
 Usage::
 
@@ -209,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     xmlsec1 = shutil.which("xmlsec1")
     if xmlsec1 is None:
         raise SystemExit("xmlsec1 is missing: apt-get install xmlsec1")
+    verdicts: list[str] = []
     with tempfile.TemporaryDirectory(prefix="kyso-bench-xml-") as tmp:
         work = Path(tmp)
         env = {**os.environ, "KYSO_HOME": str(work / "home")}
@@ -267,12 +274,27 @@ def main(argv: list[str] | None = None) -> int:
                 f"{size_mb:>4g}MB  {t_ours:>8.3f}  {t_ref:>9.3f}  {t_ours / t_ref:>5.2f}x  "
                 f"{best:>5.2f}x  {m_ours:>8.1f}  {m_ref:>10.1f}  {m_ours / m_ref:>5.2f}x"
             )
+            verdicts.append(target_line(size_mb, t_ours / t_ref, m_ours / m_ref))
         print(
             "kyso s = read + sign_xml on the token + write (after one login); xmlsec1 s = whole "
             "process; medians, 'best' = fastest kyso / fastest xmlsec1. MB = peak RSS of each "
             "process. Both outputs verified by xmlsec1."
         )
+    for line in verdicts:
+        print(line)
     return 0
+
+
+TARGET = 1.0  # issue 14: kyso / xmlsec1 --sign, in median time and in peak memory
+
+
+def target_line(size_mb: float, time_ratio: float, memory_ratio: float) -> str:
+    """The issue's target for one size against xmlsec1 measured in this run: PASS or FAIL."""
+    ok = time_ratio <= TARGET and memory_ratio <= TARGET
+    return (
+        f"target: {size_mb:g} MB time {time_ratio:.2f}x, peak memory {memory_ratio:.2f}x of "
+        f"xmlsec1 --sign (<= {TARGET:.1f}x each): {'PASS' if ok else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

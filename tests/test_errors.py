@@ -47,3 +47,75 @@ def test_wire_form_fills_details_and_drops_non_scalars():
     assert wire["details"] == {"module": "/x.so"}
     assert set(wire) == {"code", "message_vi", "message_en", "action_vi", "action_en", "details"}
     assert "MODULE_LOAD_FAILED" in ERRORS
+
+
+def test_groups_name_only_table_codes_and_each_code_has_one_group():
+    from agent.errors import _GROUP_MEMBERS, ErrorGroup
+
+    named = [code for codes in _GROUP_MEMBERS.values() for code in codes]
+    assert set(named) <= set(ERRORS), f"not in the table: {set(named) - set(ERRORS)}"
+    assert len(named) == len(set(named)), "a code is in two groups"
+    for group, codes in _GROUP_MEMBERS.items():
+        assert all(ERRORS[c].group is group for c in codes)
+    assert ERRORS["INTERNAL_ERROR"].group is ErrorGroup.OTHER
+
+
+@pytest.mark.parametrize(
+    ("code", "group"),
+    [
+        # What the branches rely on: the audit log's "cancelled", the CLI batch stopping,
+        # the agent dropping a cached key session and its certificate list, and
+        # --allow-invalid-certificate letting only the certificate's own validity through.
+        ("USER_CANCELLED", "CANCELLED"),
+        ("USER_TIMEOUT", "CANCELLED"),
+        ("AGENT_STOPPING", "CANCELLED"),
+        ("PIN_INCORRECT", "PIN"),
+        ("PIN_LOCKED", "PIN"),
+        ("TOKEN_REMOVED", "TOKEN_GONE"),
+        ("CERT_NOT_FOUND", "TOKEN_GONE"),
+        ("TOKEN_ERROR", "TOKEN_FAULT"),
+        ("CERT_EXPIRED", "CERTIFICATE"),
+        ("CERT_REVOKED", "CERTIFICATE"),
+        ("INPUT_INVALID", "INPUT"),
+        ("XML_MALFORMED", "INPUT"),
+        ("CERT_UNTRUSTED", "OTHER"),  # a chain problem is never waved through
+        ("SIGNATURE_INVALID", "OTHER"),
+    ],
+)
+def test_codes_branch_by_group(code, group):
+    from agent.errors import ErrorGroup, group_of
+
+    err = KysoError(code)
+    assert err.group is ErrorGroup[group] and group_of(code) is ErrorGroup[group]
+    assert (
+        err.is_(ErrorGroup[group], ErrorGroup.OTHER)
+        if group != "OTHER"
+        else err.is_(ErrorGroup.OTHER)
+    )
+    others = [g for g in ErrorGroup if g is not ErrorGroup[group]]
+    assert not err.is_(*others)
+
+
+def test_audit_outcome_follows_the_cancelled_group():
+    from agent.audit import outcome_of
+
+    assert outcome_of("OK") == "signed"
+    assert outcome_of("USER_TIMEOUT") == "cancelled"
+    assert outcome_of("PIN_INCORRECT") == "refused"
+    assert outcome_of("NOT_A_CODE") == "refused"
+
+
+def test_no_control_flow_on_lists_of_code_strings():
+    """Branch on ErrorGroup, not on tuples or sets of code strings (issue 14)."""
+    import re
+    from pathlib import Path
+
+    pattern = re.compile(r"\.code\s+(not\s+)?in\s+[\(\[\{]|_CODES\s*=\s*frozenset\(\{\s*\"")
+    root = Path(__file__).resolve().parent.parent / "agent"
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for path in root.rglob("*.py")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not found, found

@@ -10,7 +10,7 @@ from typing import Any
 from agent.cli.common import add_module_argument
 from agent.cli.compose import build_token_service
 from agent.cli.output import print_json, table
-from agent.errors import KysoError
+from agent.errors import ErrorGroup, KysoError
 from agent.signing.certstatus import CertStatus, StatusChecker, check_before_signing
 from agent.signing.trust import Purpose
 
@@ -23,6 +23,7 @@ PROBLEM_TEXT = {
     "PIN_LOCKED": "mã PIN của token đã bị khóa, liên hệ nhà cung cấp để mở khóa / "
     "the token's PIN is locked: ask your provider to unlock it",
     "REVOKED": "đã bị thu hồi / revoked",
+    "REMOTE_DISABLED": "nhà cung cấp đã khóa hoặc thu hồi / disabled or revoked by the provider",
 }
 WARNING_TEXT = {
     "PIN_FINAL_TRY": "chỉ còn MỘT lần nhập PIN trước khi token bị khóa / "
@@ -38,8 +39,6 @@ REVOCATION_TEXT = {
     "revoked": "ĐÃ BỊ THU HỒI / REVOKED",
     "unknown": "không kiểm tra được / unknown",
 }
-# What sign-xml / sign-cms refuse unless --allow-invalid-certificate is given.
-REFUSAL_CODES = frozenset({"CERT_EXPIRED", "CERT_NOT_YET_VALID", "CERT_KEY_USAGE", "CERT_REVOKED"})
 
 
 def register(sub: Any) -> None:
@@ -93,7 +92,8 @@ async def check_signing_certificate(
     try:
         status = await check_before_signing(StatusChecker(), cert.info.der, purpose, issuers)
     except KysoError as exc:
-        if not allow_invalid or exc.code not in REFUSAL_CODES:
+        # What --allow-invalid-certificate lets through: the certificate's own validity.
+        if not allow_invalid or not exc.is_(ErrorGroup.CERTIFICATE):
             raise
         sys.stderr.write(
             f"CẢNH BÁO: vẫn ký bằng chứng thư số không hợp lệ vì có --allow-invalid-certificate: "
@@ -123,25 +123,52 @@ def add_allow_invalid_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+async def remote_listing() -> tuple[list[Any], dict[str, Any]]:
+    """The configured remote providers' credentials and how each listing went (by provider).
+    Never opens the browser: a provider that needs the user to sign in is reported, and the
+    others are listed all the same."""
+    from agent.config.policy import load_settings
+    from agent.remote.providers import providers_from
+
+    providers = providers_from(load_settings({}).remote_providers)
+    if not providers:
+        return [], {}
+    from agent.cli.compose import open_in_browser
+    from agent.remote.directory import RemoteDirectory
+
+    directory = RemoteDirectory.from_providers(providers, browser=open_in_browser)
+    try:
+        credentials = await directory.list_credentials(interactive=False)
+    finally:
+        await directory.close()
+    return credentials, dict(directory.statuses)
+
+
+async def remote_revocation(credentials: list[Any]) -> dict[str, CertStatus]:
+    """The revocation status of each remote credential's certificate (its chain as issuers)."""
+    checker = StatusChecker()
+    found = await asyncio.gather(
+        *(checker.status(c.info.der, c.details.chain) for c in credentials)
+    )
+    return {c.thumbprint: status for c, status in zip(credentials, found, strict=True)}
+
+
 async def run_certs(args: argparse.Namespace) -> int:
-    """Print the certificates on present tokens."""
+    """Print the certificates on present tokens, then the remote credentials."""
     async with _service(args) as service:
         certs = await service.list_certificates()
+    remote, _ = await remote_listing()
     if args.json:
         statuses = await revocation_statuses(certs)
-        print_json(
-            [
-                {
-                    **c.to_json(),
-                    "revocation": (
-                        statuses[c.thumbprint].to_json() if c.thumbprint in statuses else None
-                    ),
-                }
-                for c in certs
-            ]
-        )
+        statuses.update(await remote_revocation(remote))
+        rows = [{**c.to_json(), "source": f"token:{c.token.label}"} for c in certs]
+        rows += [r.to_json() for r in remote]  # source "remote:<provider>"
+        for row in rows:
+            status = statuses.get(row["thumbprint"])
+            row["revocation"] = status.to_json() if status is not None else None
+        print_json(rows)
         return 0
-    if not certs:
+    if not certs and not remote:
         print("Không thấy chứng thư số nào / no certificate found. Try 'kyso-agent doctor'.")
         return 0
     rows = []
@@ -150,7 +177,7 @@ async def run_certs(args: argparse.Namespace) -> int:
         ident = f"MST:{i.mst}" if i.mst else f"CCCD:{i.cccd}" if i.cccd else ""
         rows.append(
             [
-                c.token.label,
+                f"token:{c.token.label}",
                 i.subject_cn or i.subject,
                 ident,
                 i.not_after[:10],
@@ -159,7 +186,16 @@ async def run_certs(args: argparse.Namespace) -> int:
                 c.thumbprint[:16],
             ]
         )
-    print(table(rows, ["token", "holder", "id", "valid to", "key", "private key", "thumbprint"]))
+    for r in remote:
+        i = r.info
+        ident = f"MST:{i.mst}" if i.mst else f"CCCD:{i.cccd}" if i.cccd else ""
+        key = "remote" if not r.details.problem else f"remote, {r.details.problem}"
+        rows.append(
+            [r.source, i.subject_cn or i.subject, ident, i.not_after[:10],
+             f"{i.key_type}-{i.key_size}", key, r.thumbprint[:16]]
+        )  # fmt: skip
+    headers = ["source", "holder", "id", "valid to", "key", "private key", "thumbprint"]
+    print(table(rows, headers))
     return 0
 
 
@@ -222,7 +258,9 @@ async def run_doctor(args: argparse.Namespace) -> int:
     }
     findings = _driver_findings(statuses)
     report["driver_findings"] = [f.to_dict() for f in findings]
+    report["remote"] = await _remote_report()
     usable = [c for c in report["certificates"] if not c["problems"]]
+    usable += [c for c in report["remote"]["credentials"] if not c["problems"]]
     report["ok"] = bool(usable)
     # The agent part (port, trust, settings with their sources) belongs to agent/server.
     from agent.server.diagnose import agent_report, print_agent_report
@@ -258,10 +296,63 @@ async def run_doctor(args: argparse.Namespace) -> int:
             r = c["revocation"]
             where = f" ({r['reason']})" if r["status"] == "unknown" else f" ({r['source'].upper()})"
             print(f"      tình trạng thu hồi / revocation: {REVOCATION_TEXT[r['status']]}{where}")
+    _print_remote(report["remote"])
     print_agent_report(report["agent"])
     print()
     print(f"{len(usable)} usable certificate(s).")
     return 0 if usable else 1
+
+
+async def _remote_report() -> dict[str, Any]:
+    """Each remote provider's listing (ok, or its error) and its credentials with problems."""
+    try:
+        credentials, statuses = await remote_listing()
+    except KysoError as exc:  # a broken [[remote_providers]] table: say so, go on
+        return {"providers": [], "credentials": [], "error": exc.to_dict()}
+    revocation = await remote_revocation(credentials)
+    rows = []
+    for c in credentials:
+        problems = c.info.problems()
+        if c.details.problem:
+            problems.append("REMOTE_DISABLED")
+        status = revocation.get(c.thumbprint)
+        if status is not None and status.status == "revoked" and "REVOKED" not in problems:
+            problems.append("REVOKED")
+        rows.append(
+            {
+                "source": c.source,
+                "provider": c.provider.label,
+                "subject": c.info.subject_display,
+                "thumbprint": c.thumbprint,
+                "problems": problems,
+                "revocation": status.to_json() if status is not None else None,
+            }
+        )
+    return {"providers": [s.__dict__ for s in statuses.values()], "credentials": rows}
+
+
+def _print_remote(remote: dict[str, Any]) -> None:
+    if not remote["providers"] and not remote.get("error"):
+        return
+    print("Ký số từ xa / remote signing:")
+    if remote.get("error"):
+        print(f"  [FAIL] {remote['error']['message_vi']} / {remote['error']['message_en']}")
+    for p in remote["providers"]:
+        if p["ok"]:
+            print(f"  [OK  ] {p['provider']}: {p['credentials']} chứng thư / credential(s)")
+        else:
+            error = p["error"] or {}
+            print(
+                f"  [FAIL] {p['provider']}: [{error.get('code', '')}] {error.get('message_vi', '')}"
+            )
+            print(f"         {error.get('message_en', '')} → {error.get('action_vi', '')}")
+    for c in remote["credentials"]:
+        status = (
+            "usable"
+            if not c["problems"]
+            else "; ".join(PROBLEM_TEXT.get(p, p) for p in c["problems"])
+        )
+        print(f"  {c['subject']} [{c['source']}, {c['thumbprint'][:12]}] — {status}")
 
 
 def _driver_findings(statuses: Any) -> list[KysoError]:

@@ -13,17 +13,19 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from agent.config.settings import PinCache
-from agent.errors import KysoError
+from agent.errors import ErrorGroup, KysoError
 from agent.tokens.module import TokenCertificate
 from agent.tokens.pin import PinProvider
 from agent.tokens.service import KeySession, TokenService
 
 if TYPE_CHECKING:
+    from agent.remote.directory import RemoteCredential, RemoteDirectory
+    from agent.remote.oauth import BrowserOpener
     from agent.signing.certstatus import CertStatus, StatusChecker
     from agent.signing.trust import Purpose
 
@@ -69,15 +71,16 @@ class TokenQueue:
 
     def __init__(self, max_queue: int) -> None:
         self._max_queue = max_queue
-        self._gates: dict[tuple[str, str], _Gate] = {}
+        # (module, serial) for a token; ("remote", provider, credential) for a remote key.
+        self._gates: dict[tuple[str, ...], _Gate] = {}
 
-    def depth(self, token_key: tuple[str, str]) -> int:
+    def depth(self, token_key: tuple[str, ...]) -> int:
         """Operations running or waiting on this token."""
         gate = self._gates.get(token_key)
         return 0 if gate is None else gate.waiting + int(gate.lock.locked())
 
     @contextlib.asynccontextmanager
-    async def turn(self, token_key: tuple[str, str]) -> AsyncIterator[None]:
+    async def turn(self, token_key: tuple[str, ...]) -> AsyncIterator[None]:
         """Wait for this token's turn, or raise BUSY when the queue is full."""
         gate = self._gates.setdefault(token_key, _Gate())
         if gate.lock.locked() and gate.waiting >= self._max_queue:
@@ -136,7 +139,8 @@ class KeyPool:
         try:
             yield cached.key
         except KysoError as exc:
-            if exc.code in ("TOKEN_REMOVED", "TOKEN_ERROR", "PIN_LOCKED"):
+            # The logged-in session cannot be reused: log out, the next call logs in anew.
+            if exc.is_(ErrorGroup.TOKEN_GONE, ErrorGroup.TOKEN_FAULT, ErrorGroup.PIN):
                 await self._close(token_key)
             raise
         finally:
@@ -169,6 +173,15 @@ class KeyPool:
         """How many tokens are kept logged in right now."""
         return len(self._keys)
 
+    def set_pin_cache(self, enabled: bool) -> None:
+        """Turn PIN caching on or off while running (the tray's setting; on the event loop).
+        Off logs out of every cached session at once, so the next signature asks the PIN."""
+        self._cache = replace(self._cache, enabled=enabled)
+        if not enabled and self._keys:
+            task = asyncio.get_running_loop().create_task(self.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
     async def close(self) -> None:
         """Log out of every cached session (agent shutdown)."""
         for token_key in list(self._keys):
@@ -176,35 +189,92 @@ class KeyPool:
 
 
 class CertificateDirectory:
-    """The certificates on present tokens, read once and refreshed on hot-plug or a miss."""
+    """The certificates on present tokens and the configured providers' remote credentials,
+    read once and refreshed on hot-plug or a miss."""
 
-    def __init__(self, tokens: TokenService, status: StatusChecker | None = None) -> None:
+    def __init__(
+        self,
+        tokens: TokenService,
+        status: StatusChecker | None = None,
+        *,
+        remote_providers: tuple[Mapping[str, Any], ...] = (),
+        browser: BrowserOpener | None = None,
+    ) -> None:
         self._tokens = tokens
         self._certs: list[TokenCertificate] | None = None
         self._lock = asyncio.Lock()
         self._status = status  # made on first use: its cache lives under the state root
+        self._remote_tables = remote_providers
+        self._browser = browser
+        self._remote: RemoteDirectory | None = None
+        self._remote_certs: list[RemoteCredential] | None = None
+        # Apart from the tokens' lock: a slow provider never holds up listing the tokens.
+        self._remote_lock = asyncio.Lock()
+
+    @property
+    def remote(self) -> RemoteDirectory | None:
+        """The remote providers (None when none is configured). Made at first use, inside the
+        event loop (it opens an aiohttp session), and only when configured: an agent without
+        remote signing never loads agent.remote."""
+        if self._remote is None and self._remote_tables:
+            from agent.remote.directory import RemoteDirectory
+            from agent.remote.providers import providers_from
+
+            self._remote = RemoteDirectory.from_providers(
+                providers_from(self._remote_tables), browser=self._browser
+            )
+        return self._remote
 
     def invalidate(self) -> None:
         """Forget the list (a token came or went)."""
         self._certs = None
+        self._remote_certs = None
 
-    async def all(self, *, fresh: bool = False) -> list[TokenCertificate]:
-        """Every certificate; ``fresh`` reads the tokens again."""
+    async def token_certificates(self, *, fresh: bool = False) -> list[TokenCertificate]:
+        """Every certificate on the present tokens; ``fresh`` reads the tokens again."""
         async with self._lock:
             if fresh or self._certs is None:
                 self._certs = await self._tokens.list_certificates()
             return list(self._certs)
 
-    async def find(self, thumbprint: str) -> TokenCertificate:
-        """The certificate with this thumbprint; reads the tokens again before giving up."""
+    async def remote_credentials(
+        self, *, fresh: bool = False, interactive: bool = False
+    ) -> list[RemoteCredential]:
+        """Every configured provider's credentials. ``interactive`` may open the browser for a
+        provider that needs the user to sign in; listing for a page never does."""
+        remote = self.remote
+        if remote is None:
+            return []
+        async with self._remote_lock:
+            if fresh or interactive or self._remote_certs is None:
+                self._remote_certs = await remote.list_credentials(interactive=interactive)
+            return list(self._remote_certs)
+
+    async def all(self, *, fresh: bool = False) -> list[TokenCertificate | RemoteCredential]:
+        """Token certificates, then remote credentials; ``fresh`` reads both again."""
+        tokens, remote = await asyncio.gather(
+            self.token_certificates(fresh=fresh), self.remote_credentials(fresh=fresh)
+        )
+        return [*tokens, *remote]
+
+    async def find(self, thumbprint: str) -> TokenCertificate | RemoteCredential:
+        """The certificate with this thumbprint, on a token or remote; reads again before
+        giving up. Only then, for a page that named a remote certificate, a provider that
+        needs the user to sign in is asked to (the browser opens at the provider's page)."""
         wanted = thumbprint.replace(":", "").lower()
         for fresh in (False, True):
             for cert in await self.all(fresh=fresh):
                 if cert.thumbprint == wanted:
                     return cert
+        if self.remote is not None and any(not s.ok for s in self.remote.statuses.values()):
+            for credential in await self.remote_credentials(interactive=True):
+                if credential.thumbprint == wanted:
+                    return credential
         raise KysoError("CERT_NOT_FOUND", {"thumbprint": wanted})
 
-    async def check_status(self, cert: TokenCertificate, purpose: Purpose) -> CertStatus:
+    async def check_status(
+        self, cert: TokenCertificate | RemoteCredential, purpose: Purpose
+    ) -> CertStatus:
         """Before any prompt: refuse a certificate that is expired, not yet valid, not for
         ``purpose`` or revoked (its code); otherwise its revocation status, good or unknown
         (at most 3 s of network; unknown is shown in the consent, not a block)."""
@@ -214,9 +284,17 @@ class CertificateDirectory:
 
         if self._status is None:
             self._status = StatusChecker()
-        # CA certificates on the tokens are the likeliest issuers (no download needed).
-        issuers = [c.info.der for c in await self.all() if c.info.is_ca]
+        # CA certificates on the tokens are the likeliest issuers (no download needed); a
+        # remote credential comes with its chain.
+        issuers = [c.info.der for c in await self.token_certificates() if c.info.is_ca]
+        if not isinstance(cert, TokenCertificate):
+            issuers += list(cert.details.chain)
         status = await check_before_signing(self._status, cert.info.der, purpose, issuers)
         if status.status == "unknown":
             log.warning("revocation status of %s unknown: %s", cert.thumbprint[:16], status.reason)
         return status
+
+    async def close(self) -> None:
+        """Close the remote providers' sessions (agent shutdown)."""
+        if self._remote is not None:
+            await self._remote.close()

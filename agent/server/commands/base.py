@@ -12,7 +12,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from agent.errors import ErrorGroup, KysoError
 from agent.server.certificate_choice import Candidate, CertificateFilter, plan_choice
@@ -23,6 +23,13 @@ from agent.signing.signer import Signer, TokenSigner
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.module import TokenCertificate
 from agent.ui.api import ConsentItem, ConsentRequest
+
+if TYPE_CHECKING:
+    from agent.remote.directory import RemoteCredential
+    from agent.remote.prompt import CredentialPrompt, CredentialSecrets
+
+    # What a page may sign with: a certificate on a token, or a remote credential.
+    Signable = TokenCertificate | RemoteCredential
 
 
 class Command(abc.ABC):
@@ -67,9 +74,20 @@ _PROBLEM_ERRORS = {
 }
 
 
-def check_usable(cert: TokenCertificate, purpose: Literal["sign", "auth"]) -> None:
+def check_usable(cert: Signable, purpose: Literal["sign", "auth"]) -> None:
     """Refuse a certificate the user should not sign with, before any prompt."""
-    if not cert.has_private_key:
+    if not isinstance(cert, TokenCertificate):
+        problem = cert.details.problem  # the provider says the key or certificate is dead
+        if problem:
+            raise KysoError(
+                "REMOTE_CREDENTIAL_INVALID",
+                {
+                    "provider": cert.provider.label,
+                    "credential": cert.credential_id[:200],
+                    "status": problem[:40],
+                },
+            )
+    elif not cert.has_private_key:
         raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
     for problem in cert.info.problems():
         code = _PROBLEM_ERRORS.get(problem)
@@ -85,9 +103,46 @@ def check_usable(cert: TokenCertificate, purpose: Literal["sign", "auth"]) -> No
             )
 
 
-def usable(cert: TokenCertificate) -> bool:
-    """True when the certificate has a key and no problem."""
+def usable(cert: Signable) -> bool:
+    """True when the certificate has a key and no problem (a remote one: the provider
+    has not disabled it)."""
+    if not isinstance(cert, TokenCertificate):
+        return not cert.details.problem and not cert.info.problems()
     return cert.has_private_key and not cert.info.problems()
+
+
+def candidate(cert: Signable) -> Candidate:
+    """The picker's view of a token certificate or a remote credential."""
+    if isinstance(cert, TokenCertificate):
+        return Candidate(cert.info, cert.token.label, cert.token.serial, cert.has_private_key)
+    return Candidate(
+        cert.info,
+        "",
+        "",
+        True,
+        remote_provider=cert.provider.label,
+        remote_disabled=bool(cert.details.problem),
+    )
+
+
+def source_of(cert: Signable) -> str:
+    """What the consent says about where the key is: ``token:<label>`` or
+    ``remote:<provider display name>``."""
+    if isinstance(cert, TokenCertificate):
+        return f"token:{cert.token.label}"
+    return f"remote:{cert.provider.label}"
+
+
+class TimedSecrets:
+    """The prompter as the remote signer's CredentialPrompter, with the prompt timeout."""
+
+    def __init__(self, core: Any) -> None:
+        self._core = core
+
+    async def get_credential_secrets(self, request: CredentialPrompt) -> CredentialSecrets | None:
+        """Ask for the remote PIN/OTP in the agent's own window."""
+        prompter = self._core.services.prompter
+        return await self._core.ask(prompter.get_credential_secrets(request))
 
 
 async def resolve_certificate(
@@ -95,10 +150,10 @@ async def resolve_certificate(
     thumbprint: str | None,
     purpose: Literal["sign", "auth"],
     certificate_filter: Mapping[str, Any] | None = None,
-) -> TokenCertificate:
+) -> Signable:
     """The named certificate, the one that fits the page's ``certificate_filter`` (when exactly
-    one does), or the one the user picks in the agent's window (grouped by token, the matching
-    one preselected)."""
+    one does), or the one the user picks in the agent's window (grouped by token, then remote
+    credentials by provider; the matching one preselected)."""
     core = ctx.core
     if thumbprint:
         cert = await core.certs.find(thumbprint)
@@ -108,7 +163,7 @@ async def resolve_certificate(
     shown = [c for c in await core.certs.all(fresh=True) if not c.info.is_ca]
     plan = plan_choice(
         ctx.origin,
-        (Candidate(c.info, c.token.label, c.token.serial, c.has_private_key) for c in shown),
+        (candidate(c) for c in shown),
         CertificateFilter.from_params(certificate_filter),
     )
     if not plan.usable:
@@ -184,11 +239,16 @@ async def run_signing(
 
         items = consent_items(prepared.items, status)
         check_mst(core.settings.mst_mismatch, cert.info, items)
-        async with core.queue.turn(cert.token.key):
+        remote = not isinstance(cert, TokenCertificate)
+        async with core.queue.turn(cert.queue_key if remote else cert.token.key):
             vi, en = summary(action, ctx.origin, prepared.count)
-            request = ConsentRequest(ctx.origin, action, vi, en, cert.info, items)
+            request = ConsentRequest(
+                ctx.origin, action, vi, en, cert.info, items, source=source_of(cert)
+            )
             if not await core.ask(core.services.prompter.consent(request)):
                 raise KysoError("USER_CANCELLED")
+            if remote:
+                return await _sign_remote(ctx, cert, prepared, sign)
             try:
                 async with core.keys.key(cert, TimedPins(core)) as key:
                     return await sign(TokenSigner(key), prepared, ctx)
@@ -196,3 +256,24 @@ async def run_signing(
                 if exc.is_(ErrorGroup.TOKEN_GONE):  # the certificate list is stale
                     core.certs.invalidate()
                 raise
+
+
+async def _sign_remote(
+    ctx: CallContext, cert: RemoteCredential, prepared: Prepared, sign: SignFn
+) -> Any:
+    """Sign with a remote credential: the PIN/OTP is asked in the agent's window when the
+    provider needs it (after the consent), kept for this one operation only."""
+    from agent.signing.remote import RemoteSigner  # at first use: cryptography's verifiers
+
+    directory = ctx.core.certs.remote
+    if directory is None:  # the configuration changed under a running request
+        raise KysoError("REMOTE_PROVIDER_UNKNOWN", {"provider": cert.provider.name})
+    signer = RemoteSigner.open(cert, directory.service(cert.provider.name), TimedSecrets(ctx.core))
+    try:
+        return await sign(signer, prepared, ctx)
+    except KysoError as exc:
+        if exc.code == "REMOTE_CREDENTIAL_INVALID":  # revoked or disabled since the listing
+            ctx.core.certs.invalidate()
+        raise
+    finally:
+        signer.forget_secrets()
