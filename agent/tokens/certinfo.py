@@ -8,6 +8,7 @@ card), ``MNS:`` (budget-unit code). Some CAs put ``MST:...`` in ``O=`` or ``CN=`
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -149,6 +150,13 @@ def _iso(value: dt.datetime) -> str:
 
 
 def parse_certificate(der: bytes) -> CertificateInfo:
+    """Everything Kyso shows about a DER certificate (cached: the same few certificates are
+    read at every listing and every signature)."""
+    return _parse_certificate(bytes(der))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_certificate(der: bytes) -> CertificateInfo:
     """Parse a DER certificate into a :class:`CertificateInfo`."""
     cert = x509.load_der_x509_certificate(der)
     public_key = cert.public_key()

@@ -33,6 +33,7 @@ where the registrable domain is.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 __all__ = [
@@ -150,12 +151,12 @@ def render_untrusted(text: object, limit: int = LINE_LIMIT) -> str:
         text = str(text)
     if (
         len(text) <= limit
-        and text.isascii()
-        and text.isprintable()  # printable ASCII: no control, only the plain space
+        and text.isprintable()  # no control, format, private or unassigned; only the plain space
         and "  " not in text
         and text == text.strip()
+        and (text.isascii() or _plain_unicode(text))
     ):
-        return text  # the common case (MST, hashes, dates), nothing to change
+        return text  # the common case (names, MST, hashes, dates): nothing to change
     # Bound the work before normalising: every character shown costs at least one of the
     # limit, so past a few times the limit (spaces and marks collapse) nothing more can show.
     bound = limit * 4 + 16
@@ -163,6 +164,25 @@ def render_untrusted(text: object, limit: int = LINE_LIMIT) -> str:
     # NFC cannot create controls; it may compose letters, and leaves lone surrogates alone.
     text = unicodedata.normalize("NFC", text[:bound])
     return _fit(_clusters(text), limit, more=more)
+
+
+@functools.cache
+def _mark_characters() -> frozenset[str]:
+    """Every combining mark (Mn, Me): built once, on the first non-ASCII text (~0.1 s)."""
+    return frozenset(
+        chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in _MARK_CATEGORIES
+    )
+
+
+def _plain_unicode(text: str) -> bool:
+    """True when the slow path would return ``text`` unchanged: NFC, no combining mark (NFC
+    Vietnamese has none: its letters are precomposed) and no invisible character. Each test
+    runs in C; walking the text character by character cost about 1 ms per consent."""
+    return (
+        unicodedata.is_normalized("NFC", text)
+        and _INVISIBLE.isdisjoint(text)
+        and _mark_characters().isdisjoint(text)
+    )
 
 
 def _ascii_tagged(value: str) -> str:

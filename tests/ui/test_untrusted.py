@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agent.ui.untrusted import (
@@ -124,3 +124,18 @@ def test_ordinary_vietnamese_text_is_shown_as_is(words: list[str]) -> None:
     text = " ".join(words)
     assert render_untrusted(text, 400) == text
     assert render_untrusted(unicodedata.normalize("NFD", text), 400) == text
+
+
+@given(st.text(max_size=80))
+@example("á\u0301\u0301\u0301 ngà\u0323y")  # NFC, yet with marks to trim
+@example("Việt\u200bNam")  # zero-width: printable, NFC, must be tagged
+@example("Nguye\u0302\u0303n")  # NFD Vietnamese
+def test_the_fast_path_says_exactly_what_the_careful_path_says(text: str) -> None:
+    """Plain text skips the character-by-character walk; the shortcut must never change what
+    the user is shown (Vietnamese in both normal forms, marks, invisible characters)."""
+    from agent.ui.untrusted import _clusters, _fit
+
+    for sample in (text, unicodedata.normalize("NFC", text), "Nguyễn Thị Hồng " + text):
+        careful = _fit(_clusters(unicodedata.normalize("NFC", sample)), 120)
+        if len(sample) <= 120:
+            assert render_untrusted(sample, 120) == careful
