@@ -42,6 +42,7 @@ def create_app(config: PortalConfig, trust: TrustStore | None = None) -> web.App
     app = web.Application(
         # Cross-site refusal before the session: a forged request creates nothing.
         middlewares=[error_middleware, cross_site_middleware, session_middleware],
+        # Attachments get more room only where a logged-in unit sends them (upload_request).
         client_max_size=config.max_upload_bytes * 4 // 3 + 1024 * 1024,
     )
     app[TEMPLATES] = templates()

@@ -22,7 +22,8 @@ class PortalConfig:
     ``public_origin`` is the origin users' browsers see (scheme://host[:port]); authentication
     tokens must be signed for exactly this origin. ``smtp`` is where account mail goes; when
     ``smtp_sink`` is true the portal runs its own SMTP sink there and shows received mail at
-    /hop-thu. ``process_interval`` > 0 lets the simulated BHXH office move dossiers along on its
+    /hop-thu. ``max_attachments`` / ``max_attachment_bytes`` bound the signed PDFs (scanned
+    papers) filed with one dossier. ``process_interval`` > 0 lets the simulated BHXH office move dossiers along on its
     own every that many seconds; ``debug_hooks`` enables /api/v1/debug/* (advance processing).
     """
 
@@ -37,6 +38,8 @@ class PortalConfig:
     process_interval: float = 0.0
     debug_hooks: bool = False
     max_upload_bytes: int = 64 * 1024 * 1024
+    max_attachments: int = 10  # PDF attachments per dossier
+    max_attachment_bytes: int = 10 * 1024 * 1024  # per attachment
     challenge_ttl: dt.timedelta = dt.timedelta(minutes=5)
     session_ttl: dt.timedelta = dt.timedelta(hours=8)
     clock: Clock = utc_now

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import sqlite3
 from typing import Any
 
+from portal_stub.attachments import Attachment, AttachmentResult
 from portal_stub.checks import CheckResult, UnitContext
 from portal_stub.config import PortalConfig
 from portal_stub.db import Database
@@ -171,24 +173,75 @@ class DossierService:
         if dup is not None:
             raise PortalError("DUPLICATE", {"receipt": dup["receipt"], "dossier_id": dup["id"]})
 
-    def store_upload(self, account_id: int, data: bytes, result: CheckResult) -> str:
-        """Keep a file that passed the check; "Nộp hồ sơ" refers to it by the returned id."""
+    def store_upload(
+        self,
+        account_id: int,
+        data: bytes,
+        result: CheckResult,
+        attachments: list[Attachment] | None = None,
+    ) -> str:
+        """Keep a file (and its attachments) that passed the check; "Nộp hồ sơ" refers to it
+        by the returned id. One transaction: an upload never exists without its attachments."""
         upload_id = new_token()
         now = self._now()
-        self.db.run("DELETE FROM uploads WHERE created_at < ?", ((now - UPLOAD_TTL).isoformat(),))
-        self.db.run(
-            "INSERT INTO uploads (id, account_id, sha256, content, summary_json, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                upload_id,
-                account_id,
-                result.sha256,
-                data,
-                json.dumps(result.to_json()),
-                now.isoformat(),
-            ),
-        )
+        with self.db.transaction():
+            # Expired uploads go, their attachments with them (ON DELETE CASCADE).
+            self.db.run(
+                "DELETE FROM uploads WHERE created_at < ?", ((now - UPLOAD_TTL).isoformat(),)
+            )
+            self.db.run(
+                "INSERT INTO uploads (id, account_id, sha256, content, summary_json, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    upload_id,
+                    account_id,
+                    result.sha256,
+                    data,
+                    json.dumps(result.to_json()),
+                    now.isoformat(),
+                ),
+            )
+            for position, item in enumerate(attachments or [], start=1):
+                self.db.run(
+                    "INSERT INTO upload_attachments (upload_id, position, name, sha256, content) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        upload_id,
+                        position,
+                        item.name,
+                        hashlib.sha256(item.data).hexdigest(),
+                        item.data,
+                    ),
+                )
         return upload_id
+
+    def upload_attachments(self, upload_id: str) -> list[Attachment]:
+        """The attachments kept with a checked upload, in the order they were given."""
+        rows = self.db.all(
+            "SELECT name, content FROM upload_attachments WHERE upload_id = ? ORDER BY position",
+            (upload_id,),
+        )
+        return [Attachment(r["name"], bytes(r["content"])) for r in rows]
+
+    def attachments(self, dossier_id: int) -> list[sqlite3.Row]:
+        """What the receipt lists about a dossier's attachments (without their content)."""
+        return self.db.all(
+            "SELECT id, position, name, sha256, size, pages, title, signer, signer_mst, "
+            "signing_time, level, signatures FROM dossier_attachments WHERE dossier_id = ? "
+            "ORDER BY position",
+            (dossier_id,),
+        )
+
+    def attachment_file(self, account_id: int, dossier_id: int, attachment_id: int) -> sqlite3.Row:
+        """One stored attachment of this unit's dossier (name and signed bytes), or E107."""
+        row = self.db.one(
+            "SELECT a.name, a.content FROM dossier_attachments a JOIN dossiers d "
+            "ON d.id = a.dossier_id WHERE a.id = ? AND d.id = ? AND d.account_id = ?",
+            (attachment_id, dossier_id, account_id),
+        )
+        if row is None:
+            raise PortalError("NOT_FOUND")
+        return row
 
     def upload(self, account_id: int, upload_id: str) -> sqlite3.Row:
         """A checked upload of this unit that has not expired, or E410."""
@@ -200,12 +253,18 @@ class DossierService:
         return row
 
     def submit(
-        self, account_id: int, upload_id: str, data: bytes, result: CheckResult
+        self,
+        account_id: int,
+        upload_id: str,
+        data: bytes,
+        result: CheckResult,
+        attachments: list[tuple[Attachment, AttachmentResult]] | None = None,
     ) -> sqlite3.Row:
-        """ "Nộp hồ sơ": record the dossier with a receipt number and a receipt notice."""
+        """ "Nộp hồ sơ": record the dossier and its checked attachments with a receipt number
+        and a receipt notice, all in one transaction."""
         now = self._now()
         try:
-            return self._record(account_id, upload_id, data, result, now)
+            return self._record(account_id, upload_id, data, result, now, attachments or [])
         except sqlite3.IntegrityError:
             # The unique indexes are the last word (the look-up ran in the same transaction,
             # so this is not expected); the user still gets the earlier receipt.
@@ -213,7 +272,13 @@ class DossierService:
             raise
 
     def _record(
-        self, account_id: int, upload_id: str, data: bytes, result: CheckResult, now: dt.datetime
+        self,
+        account_id: int,
+        upload_id: str,
+        data: bytes,
+        result: CheckResult,
+        now: dt.datetime,
+        attachments: list[tuple[Attachment, AttachmentResult]],
     ) -> sqlite3.Row:
         with self.db.transaction():
             self.refuse_duplicate(account_id, result)
@@ -244,6 +309,27 @@ class DossierService:
                 ),
             )
             dossier_id = int(cur.lastrowid or 0)
+            for position, (item, found) in enumerate(attachments, start=1):
+                self.db.run(
+                    "INSERT INTO dossier_attachments (dossier_id, position, name, sha256, size, "
+                    "pages, title, signer, signer_mst, signing_time, level, signatures, content) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        dossier_id,
+                        position,
+                        found.name,
+                        found.sha256,
+                        found.size,
+                        found.pages,
+                        found.title,
+                        found.signer,
+                        found.signer_mst,
+                        found.signing_time,
+                        found.level,
+                        found.signatures,
+                        item.data,
+                    ),
+                )
             self.db.run(
                 "INSERT INTO dossier_history (dossier_id, status, note, at) VALUES (?, 'received', ?, ?)",
                 (dossier_id, "Hệ thống đã nhận hồ sơ", now.isoformat()),
@@ -257,7 +343,8 @@ class DossierService:
                 f"Thông báo tiếp nhận hồ sơ {result.dossier_number}",
                 f"Cơ quan BHXH đã tiếp nhận hồ sơ số {result.dossier_number} (thủ tục "
                 f"{result.procedure} – {result.procedure_name}, kỳ {result.period}), biên nhận "
-                f"số {receipt}, lúc {when(now)}.",
+                f"số {receipt}, lúc {when(now)}."
+                + (f" Kèm theo {len(attachments)} tệp đính kèm đã ký." if attachments else ""),
             )
         row = self.dossier(account_id, dossier_id)
         return row

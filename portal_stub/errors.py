@@ -30,6 +30,7 @@ _G_ACCOUNT = "Tài khoản và đăng nhập"
 _G_SIGNED = "Xác thực bằng chữ ký số"
 _G_CERT = "Chứng thư số"
 _G_DOSSIER = "Kiểm tra hồ sơ"
+_G_ATTACH = "Tệp đính kèm"
 _G_SYSTEM = "Hệ thống"
 
 CATALOGUE: tuple[CatalogueError, ...] = (
@@ -408,6 +409,80 @@ CATALOGUE: tuple[CatalogueError, ...] = (
         "Xuất lại file từ phần mềm kê khai, không sửa tay tệp XML, ký lại rồi nộp.",
         "Export the file again from the declaration software without editing the XML by "
         "hand, sign it again and submit it.",
+    ),
+    CatalogueError(
+        "E415",
+        "ATTACHMENT_LIMIT",
+        _G_ATTACH,
+        "Tệp đính kèm vượt giới hạn: {detail}.",
+        "The attachments exceed the limit: {detail}.",
+        "Mỗi hồ sơ kèm tối đa {max_files} tệp PDF, mỗi tệp tối đa {limit_mb} MB. Quét lại "
+        "giấy tờ với độ phân giải thấp hơn (200 dpi là đủ) hoặc bỏ bớt tệp.",
+        "A dossier takes at most {max_files} PDF files of at most {limit_mb} MB each. Scan "
+        "the papers again at a lower resolution (200 dpi is enough) or leave some out.",
+        413,
+    ),
+    CatalogueError(
+        "E416",
+        "ATTACHMENT_INVALID",
+        _G_ATTACH,
+        "Tệp đính kèm «{name}» không phải tệp PDF hợp lệ: {detail}.",
+        "The attachment “{name}” is not a valid PDF file: {detail}.",
+        "Chọn đúng tệp PDF bản quét giấy tờ (không đặt mật khẩu cho tệp) rồi ký lại.",
+        "Choose the scanned PDF itself (without a password on the file) and sign it again.",
+    ),
+    CatalogueError(
+        "E417",
+        "ATTACHMENT_NOT_SIGNED",
+        _G_ATTACH,
+        "Tệp đính kèm «{name}» chưa được ký số.",
+        "The attachment “{name}” is not signed.",
+        'Đính kèm tệp ở bước "Ký và nộp" để Kyso ký cùng hồ sơ, hoặc ký tệp bằng chữ ký '
+        "số của đơn vị trước khi nộp.",
+        'Attach the file at "Ký và nộp" so that Kyso signs it with the dossier, or sign it '
+        "with the unit's certificate before submitting.",
+    ),
+    CatalogueError(
+        "E418",
+        "ATTACHMENT_SIGNATURE_INVALID",
+        _G_ATTACH,
+        "Chữ ký số trên tệp đính kèm «{name}» không hợp lệ: {detail}.",
+        "A signature on the attachment “{name}” is not valid: {detail}.",
+        "Không sửa tệp sau khi ký. Lấy lại bản quét gốc, ký lại bằng chứng thư số còn hiệu "
+        "lực của đơn vị rồi nộp.",
+        "Do not edit the file after signing. Take the original scan, sign it again with the "
+        "unit's valid certificate and submit it.",
+    ),
+    CatalogueError(
+        "E419",
+        "ATTACHMENT_CHANGED",
+        _G_ATTACH,
+        "Tệp đính kèm «{name}» đã bị thay đổi sau chữ ký số cuối cùng ({detail}).",
+        "The attachment “{name}” was changed after its last signature ({detail}).",
+        "Ký lại tệp sau lần sửa cuối cùng rồi nộp.",
+        "Sign the file again after its last change and submit it.",
+    ),
+    CatalogueError(
+        "E420",
+        "ATTACHMENT_UNIT_MISMATCH",
+        _G_ATTACH,
+        "Tệp đính kèm «{name}» được ký bởi {signer} (MST {cert_mst}), không phải đơn vị nộp "
+        "hồ sơ (MST {mst}).",
+        "The attachment “{name}” was signed by {signer} (tax code {cert_mst}), not by the "
+        "submitting unit (tax code {mst}).",
+        "Ký tệp bằng chứng thư số của đơn vị đang nộp hồ sơ rồi nộp lại.",
+        "Sign the file with the certificate of the unit filing the dossier, then submit again.",
+    ),
+    CatalogueError(
+        "E421",
+        "ATTACHMENT_ACTIVE_CONTENT",
+        _G_ATTACH,
+        "Tệp đính kèm «{name}» chứa {detail}: cổng không nhận tệp có nội dung chạy được "
+        "hay tệp nhúng bên trong.",
+        "The attachment “{name}” contains {detail}: the portal does not accept files with "
+        "active content or embedded files.",
+        "Quét hoặc in lại giấy tờ ra một tệp PDF thông thường, ký rồi nộp.",
+        "Scan or print the papers again to a plain PDF, sign it and submit it.",
     ),
     CatalogueError(
         "E501",

@@ -16,6 +16,12 @@ from agent.signing.trust import TrustStore
 from agent.tokens.certinfo import parse_certificate
 from portal_stub.account_requests import build_request, decode_signed
 from portal_stub.accounts import AccountService
+from portal_stub.attachments import (
+    Attachment,
+    AttachmentResult,
+    check_attachments,
+    check_limits,
+)
 from portal_stub.challenges import Challenge, ChallengeService, SignedRequest
 from portal_stub.checks import CheckResult, check_dossier
 from portal_stub.config import PortalConfig
@@ -252,16 +258,43 @@ class Portal:
             max_bytes=self.config.max_upload_bytes,
         )
 
-    async def check(self, account: sqlite3.Row, data: bytes) -> tuple[str, CheckResult]:
-        """ "Kiểm tra hồ sơ": all checks off the event loop; returns (upload id, findings)."""
+    async def _check_attachments(
+        self, account: sqlite3.Row, files: list[Attachment]
+    ) -> list[AttachmentResult]:
+        """Each PDF attachment signed, unchanged since, and by this unit (off the event loop)."""
+        return await check_attachments(
+            files,
+            self.trust,
+            mst=account["mst"],
+            max_files=self.config.max_attachments,
+            max_bytes=self.config.max_attachment_bytes,
+        )
+
+    async def check(
+        self, account: sqlite3.Row, data: bytes, attachments: list[Attachment] | None = None
+    ) -> tuple[str, CheckResult, list[AttachmentResult]]:
+        """ "Kiểm tra hồ sơ": all checks off the event loop, the dossier's first, then each
+        attachment's; returns (upload id, findings, what each attachment is)."""
+        files = attachments or []
+        # The cheap limits before the dossier's check: a 200 MB upload is refused at once.
+        check_limits(
+            files,
+            max_files=self.config.max_attachments,
+            max_bytes=self.config.max_attachment_bytes,
+        )
         result = await self._check_off_loop(account, data)
         self.dossiers.refuse_duplicate(account["id"], result)
-        return self.dossiers.store_upload(account["id"], data, result), result
+        found = await self._check_attachments(account, files)
+        return self.dossiers.store_upload(account["id"], data, result, files), result, found
 
     async def submit(self, account: sqlite3.Row, upload_id: str) -> sqlite3.Row:
         """ "Nộp hồ sơ" of a checked upload: checked again (certificates may have been revoked
-        meanwhile), then recorded with a receipt."""
+        meanwhile), attachments too, then recorded with a receipt."""
         upload = self.dossiers.upload(account["id"], upload_id)
         data = bytes(upload["content"])
+        files = self.dossiers.upload_attachments(upload_id)
         result = await self._check_off_loop(account, data)
-        return self.dossiers.submit(account["id"], upload_id, data, result)
+        found = await self._check_attachments(account, files)
+        return self.dossiers.submit(
+            account["id"], upload_id, data, result, list(zip(files, found, strict=True))
+        )

@@ -5,7 +5,8 @@
 //    request document it wrote from the form (docs/portal-api.md, "Account requests"); sign it
 //    with sign.xml (profile bhxh: Kyso shows the request in words), fill signed_request, submit;
 //  - sign-dossier: fetch the unsigned dossier, sign.xml (profile bhxh), fill signed_document,
-//    submit to "Kiểm tra hồ sơ".
+//    submit to "Kiểm tra hồ sơ"; with PDF attachments chosen ("Ký tệp đính kèm"), one
+//    sign.batch signs the dossier and every PDF, and the signed PDFs go as "dinh_kem" files.
 // What goes wrong is shown in the form's .kyso-status in Vietnamese, with what to do next.
 
 import { KysoBridge, KysoError } from "/kyso-bridge/kyso-bridge.mjs";
@@ -36,6 +37,10 @@ const TEXT = {
   signPrompt:
     "Mời bạn làm tiếp trong cửa sổ Kyso: kiểm tra thông tin hồ sơ (mã thủ tục, đơn vị, kỳ kê " +
     "khai, số lao động), xác nhận rồi nhập mã PIN của USB token.",
+  signPromptAttachments: (n) =>
+    "Mời bạn làm tiếp trong cửa sổ Kyso: kiểm tra thông tin hồ sơ và " +
+    `${n} tệp đính kèm (tên tệp, số trang), xác nhận một lần rồi nhập mã PIN của USB token.`,
+  attachmentReason: "Tệp đính kèm hồ sơ BHXH điện tử",
   done: "Đã ký số thành công. Đang gửi lên cổng…",
   errorTitle: "Chưa ký được:",
   codeLabel: "Mã lỗi",
@@ -190,18 +195,80 @@ async function signRequest(form, kyso) {
   setField(form, "signed_request", signed.document);
 }
 
+// The PDFs the user chose to attach (scanned papers), checked against the portal's limits
+// before anything is signed; the portal checks them again.
+function chosenAttachments(form) {
+  const input = form.querySelector("input[data-kyso-attachments]");
+  const files = input && input.files ? [...input.files] : [];
+  const maxFiles = Number(form.dataset.kysoMaxAttachments || 10);
+  const maxMb = Number(form.dataset.kysoMaxAttachmentMb || 10);
+  const limit = (detail) =>
+    new KysoError("E415", {
+      messageVi: `Tệp đính kèm vượt giới hạn: ${detail}.`,
+      actionVi: `Mỗi hồ sơ kèm tối đa ${maxFiles} tệp PDF, mỗi tệp tối đa ${maxMb} MB.`,
+    });
+  if (files.length > maxFiles) throw limit(`${files.length} tệp (tối đa ${maxFiles})`);
+  for (const file of files) {
+    if (file.size > maxMb * 1024 * 1024) {
+      throw limit(`tệp «${file.name}» nặng ${(file.size / 1048576).toFixed(1)} MB`);
+    }
+  }
+  return files;
+}
+
+// Put the signed PDFs in the form's "dinh_kem" file input: the browser then posts them as
+// files (multipart), exactly as a user-chosen file would go.
+function setSignedAttachments(form, signedFiles) {
+  const input = form.querySelector("input[data-kyso-signed-attachments]");
+  const transfer = new DataTransfer();
+  for (const file of signedFiles) transfer.items.add(file);
+  input.files = transfer.files;
+}
+
 async function signDossier(form, kyso) {
+  const attachments = chosenAttachments(form);
   showProgress(form, TEXT.download);
   const response = await fetch(form.dataset.kysoDocumentUrl, { credentials: "same-origin" });
   if (!response.ok) throw portalError(await readJson(response), response.status);
   const document_ = new Uint8Array(await response.arrayBuffer());
   await connect(form, kyso);
-  showProgress(form, TEXT.signPrompt);
-  const signed = await kyso.signXml(document_, {
-    profile: form.dataset.kysoProfile || "bhxh",
-    certificate: form.dataset.kysoCertificate || undefined,
-  });
-  setField(form, "signed_document", signed.document);
+  const profile = form.dataset.kysoProfile || "bhxh";
+  const certificate = form.dataset.kysoCertificate || undefined;
+  if (!attachments.length) {
+    showProgress(form, TEXT.signPrompt);
+    const signed = await kyso.signXml(document_, { profile, certificate });
+    setField(form, "signed_document", signed.document);
+    return;
+  }
+  // "Ký tệp đính kèm": the dossier and every PDF in one batch: one consent that lists each
+  // file, one PIN. Invisible PDF signatures: a stamp could cover the scanned seal or text,
+  // and the page cannot know the last page's size without parsing the PDF.
+  showProgress(form, TEXT.signPromptAttachments(attachments.length));
+  const items = [
+    { kind: "xml", profile, document: document_ },
+    ...attachments.map((file) => ({
+      kind: "pdf",
+      document: file,
+      label: file.name,
+      reason: TEXT.attachmentReason,
+    })),
+  ];
+  const batch = await kyso.signBatch(items, { stopOnError: true, certificate });
+  const ordered = [...batch.results].sort((a, b) => a.index - b.index);
+  const failed = ordered.find((entry) => !entry.ok);
+  if (failed) throw failed.error;
+  if (ordered.length !== items.length) throw new KysoError("UNKNOWN_ERROR");
+  const [dossier, ...pdfs] = ordered;
+  setField(form, "signed_document", dossier.result.document);
+  setSignedAttachments(
+    form,
+    pdfs.map(
+      (entry, i) =>
+        new File([bytesOfBase64(entry.result.document)], attachments[i].name, {
+          type: "application/pdf",
+        }),
+    ),
+  );
 }
 
 async function connect(form, kyso) {

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from portal_stub.attachments import Attachment, clean_name
 from portal_stub.dossiers import STATUS_LABELS
 from portal_stub.errors import CATALOGUE, PortalError
 from portal_stub.forms import ACTIONS
@@ -26,6 +27,7 @@ from portal_stub.web.common import (
     require_account,
     set_session_cookie,
     signed_request_response,
+    upload_request,
 )
 
 routes = web.RouteTableDef()
@@ -249,24 +251,53 @@ async def draft_export(request: web.Request) -> web.Response:
     )
 
 
-async def _document(request: web.Request) -> bytes:
+async def _document(request: web.Request) -> tuple[bytes, list[Attachment]]:
     if request.content_type in ("application/xml", "text/xml"):
-        return await request.read()
+        return await request.read(), []
     body = await _json(request)
     try:
-        return base64.b64decode(str(body.get("document", "")), validate=True)
+        document = base64.b64decode(str(body.get("document", "")), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise PortalError("XML_MALFORMED", {"detail": "document is not base64"}) from exc
+    return document, _attachments(body.get("attachments"))
+
+
+def _attachments(raw: Any) -> list[Attachment]:
+    """``[{"name": "…", "document": base64}, …]`` -> attachments (names cleaned)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(a, dict) for a in raw):
+        raise PortalError("FORM_INVALID", {"detail": "attachments must be a list of objects"})
+    files = []
+    for position, item in enumerate(raw, start=1):
+        name = clean_name(str(item.get("name", "")), position)
+        try:
+            data = base64.b64decode(str(item.get("document", "")), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise PortalError(
+                "ATTACHMENT_INVALID", {"name": name, "detail": "document is not base64"}
+            ) from exc
+        files.append(Attachment(name, data))
+    return files
 
 
 @routes.post(API + "/dossiers/check")
 async def dossier_check(request: web.Request) -> web.Response:
-    """ "Kiểm tra hồ sơ": body is the signed XML (application/xml) or ``{"document": base64}``."""
+    """ "Kiểm tra hồ sơ": body is the signed XML (application/xml) or ``{"document": base64,
+    "attachments": [{"name", "document": base64 PDF}]}``."""
     portal = request.app[PORTAL]
     check_csrf(request, None)
     acct = require_account(request)
-    upload_id, result = await portal.check(acct, await _document(request))
-    return web.json_response({"ok": True, "upload_id": upload_id, "result": result.to_json()})
+    document, files = await _document(upload_request(request))
+    upload_id, result, found = await portal.check(acct, document, files)
+    return web.json_response(
+        {
+            "ok": True,
+            "upload_id": upload_id,
+            "result": result.to_json(),
+            "attachments": [a.to_json() for a in found],
+        }
+    )
 
 
 @routes.post(API + "/dossiers/submit")
@@ -278,13 +309,19 @@ async def dossier_submit(request: web.Request) -> web.Response:
     acct = require_account(request)
     dossier = await portal.submit(acct, str(body.get("upload_id", "")))
     return web.json_response(
-        {"ok": True, "receipt": dossier["receipt"], "dossier": _dossier_json(dossier)}
+        {
+            "ok": True,
+            "receipt": dossier["receipt"],
+            "dossier": _dossier_json(dossier, portal.dossiers.attachments(dossier["id"])),
+        }
     )
 
 
-def _dossier_json(row: sqlite3.Row) -> dict[str, Any]:
+def _dossier_json(row: sqlite3.Row, attachments: list[sqlite3.Row] | None = None) -> dict[str, Any]:
     data = _row(row) or {}
     data["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
+    if attachments is not None:
+        data["attachments"] = [_row(a) for a in attachments]
     return data
 
 
@@ -311,7 +348,8 @@ async def dossier(request: web.Request) -> web.Response:
     acct = require_account(request)
     row = portal.dossiers.dossier(acct["id"], int(request.match_info["id"]))
     history = [_row(h) for h in portal.dossiers.history(row["id"])]
-    return web.json_response({"dossier": _dossier_json(row), "history": history})
+    attachments = portal.dossiers.attachments(row["id"])
+    return web.json_response({"dossier": _dossier_json(row, attachments), "history": history})
 
 
 @routes.get(API + "/notices")

@@ -195,10 +195,23 @@ def render(
         "mailbox": portal.config.smtp_sink,
         "error": None,
         "catalogue": CATALOGUE,
+        "limits": {
+            "max_attachments": portal.config.max_attachments,
+            "max_attachment_mb": portal.config.max_attachment_bytes // (1024 * 1024),
+        },
     }
     ctx.update(context or {})
     html = request.app[TEMPLATES].get_template(name).render(**ctx)
     return web.Response(text=html, content_type="text/html", status=status)
+
+
+def upload_request(request: web.Request) -> web.Request:
+    """``request`` allowed a body with the dossier and its PDF attachments (base64 or
+    multipart). Called after the log-in is checked: an anonymous request keeps the app's
+    smaller limit, so no one without an account can make the portal read 200 MB."""
+    config = request.app[PORTAL].config
+    budget = config.max_upload_bytes + config.max_attachments * config.max_attachment_bytes
+    return request.clone(client_max_size=budget * 4 // 3 + 1024 * 1024)
 
 
 def check_csrf(request: web.Request, form: Any | None = None) -> Session | None:

@@ -8,10 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
+from portal_stub.attachments import Attachment, clean_name, content_disposition
 from portal_stub.dossier_xml import GENDERS, PHUONG_AN, ROW_FIELDS
 from portal_stub.dossiers import STATUS_LABELS
 from portal_stub.errors import PortalError
-from portal_stub.web.common import PORTAL, check_csrf, render, require_account
+from portal_stub.web.common import PORTAL, check_csrf, render, require_account, upload_request
 
 routes = web.RouteTableDef()
 BLANK_ROWS = 3
@@ -136,19 +137,41 @@ async def _uploaded_bytes(form: Any) -> bytes:
     return field.file.read()
 
 
+def _attachments(form: Any) -> list[Attachment]:
+    """The PDF files posted as ``dinh_kem`` (the bridge puts the signed ones there). An empty
+    file input still sends one part without a file name: that is no attachment."""
+    files: list[Attachment] = []
+    for field in form.getall("dinh_kem", []):
+        if not hasattr(field, "file"):
+            if not field:  # aiohttp reads an empty part without a file name as text
+                continue
+            raise PortalError("FORM_INVALID", {"detail": "tệp đính kèm phải gửi dạng tệp"})
+        data = field.file.read()
+        if not field.filename and not data:
+            continue
+        files.append(Attachment(clean_name(field.filename or "", len(files) + 1), data))
+    return files
+
+
 @routes.post("/nop-ho-so/kiem-tra")
 async def check_post(request: web.Request) -> web.Response:
     """ "Kiểm tra hồ sơ": the uploaded (or just signed) file goes through every check."""
     portal = request.app[PORTAL]
+    require_account(request)  # before the body is read: see upload_request
+    request = upload_request(request)
     form = await request.post()
     check_csrf(request, form)
     account = require_account(request)
     try:
         data = await _uploaded_bytes(form)
-        upload_id, result = await portal.check(account, data)
+        upload_id, result, attachments = await portal.check(account, data, _attachments(form))
     except PortalError as exc:
         return render(request, "submit.html", {"error": exc.to_dict()}, status=exc.status)
-    return render(request, "check_result.html", {"upload_id": upload_id, "result": result})
+    return render(
+        request,
+        "check_result.html",
+        {"upload_id": upload_id, "result": result, "attachments": attachments},
+    )
 
 
 @routes.post("/nop-ho-so/nop")
@@ -162,7 +185,15 @@ async def submit_post(request: web.Request) -> web.Response:
         dossier = await portal.submit(account, str(form.get("upload_id", "")))
     except PortalError as exc:
         return render(request, "submit.html", {"error": exc.to_dict()}, status=exc.status)
-    return render(request, "receipt.html", {"dossier": dossier, "labels": STATUS_LABELS})
+    return render(
+        request,
+        "receipt.html",
+        {
+            "dossier": dossier,
+            "labels": STATUS_LABELS,
+            "attachments": portal.dossiers.attachments(dossier["id"]),
+        },
+    )
 
 
 # --- "Tra cứu" ------------------------------------------------------------------------------------------
@@ -217,7 +248,22 @@ async def dossier_page(request: web.Request) -> web.Response:
             "dossier": dossier,
             "history": portal.dossiers.history(dossier["id"]),
             "labels": STATUS_LABELS,
+            "attachments": portal.dossiers.attachments(dossier["id"]),
         },
+    )
+
+
+@routes.get(r"/tra-cuu/ho-so/{id:\d+}/dinh-kem/{attachment:\d+}")
+async def attachment_download(request: web.Request) -> web.Response:
+    """One signed attachment as filed, for the unit itself (a download, never shown inline)."""
+    account = require_account(request)
+    row = request.app[PORTAL].dossiers.attachment_file(
+        account["id"], int(request.match_info["id"]), int(request.match_info["attachment"])
+    )
+    return web.Response(
+        body=bytes(row["content"]),
+        content_type="application/pdf",
+        headers={"Content-Disposition": content_disposition(row["name"])},
     )
 
 

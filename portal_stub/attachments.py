@@ -1,0 +1,236 @@
+"""PDF attachments of a dossier (the scanned papers): limits, names, and the signature check.
+
+Each attachment must be a PDF signed by the unit (PAdES, through the bridge's "Ký tệp đính
+kèm"). The check uses the agent library's ``verify_pdf`` against the portal's trust store (the
+one the XML check uses): every signature in the file valid, the newest one covering the whole
+file (only validation data may follow it), and the newest one made with a certificate of the
+unit that files the dossier (MST). Earlier signatures may be anyone's — a scanned contract can
+carry the other party's signature — but they must be valid too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from agent.errors import KysoError
+from agent.signing.pdf.inspect import PdfFacts, inspect_pdf
+from agent.signing.pdf.verify import PdfSignatureReport, verify_pdf
+from agent.signing.trust import TrustStore
+from portal_stub.errors import PortalError
+
+log = logging.getLogger(__name__)
+
+MAX_NAME = 120
+# What may follow the newest signature: nothing, or validation data (DSS, document timestamps).
+_AFTER_LAST = ("none", "lta_updates")
+# The library's own text stays in the error's cause ("Chi tiết kỹ thuật" on the page).
+_PDF_PROBLEMS = {
+    "PDF_MALFORMED": "tệp bị hỏng hoặc không phải tệp PDF",
+    "PDF_ENCRYPTED": "tệp được đặt mật khẩu hoặc mã hóa",
+}
+_CHANGES = {
+    "none": "nội dung thêm vào sau chữ ký",
+    "form_filling": "điền biểu mẫu",
+    "annotations": "thêm chú thích",
+}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One uploaded file before the check: its cleaned name and bytes."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class AttachmentResult:
+    """What the check found in one attachment (shown on the result page and the receipt)."""
+
+    name: str
+    sha256: str
+    size: int
+    pages: int
+    title: str
+    signer: str
+    signer_mst: str | None
+    signing_time: str | None
+    level: str
+    signatures: int
+
+    def to_json(self) -> dict[str, Any]:
+        """API form."""
+        return dict(self.__dict__)
+
+
+def clean_name(raw: str, position: int) -> str:
+    """A file name fit to show: the last path part, NFC, no control or format characters,
+    at most MAX_NAME characters; ``tep-dinh-kem-N.pdf`` when nothing is left. The name is
+    only ever shown (autoescaped), never used as a path."""
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = unicodedata.normalize("NFC", name)
+    # Category C: controls, and format characters such as U+202E, which would show
+    # "fdp.exe" as "exe.pdf".
+    name = "".join(ch for ch in name if not unicodedata.category(ch).startswith("C")).strip()
+    if len(name) > MAX_NAME:
+        _stem, dot, ext = name.rpartition(".")
+        ext = ext[:10] if dot else ""
+        name = name[: MAX_NAME - len(ext) - 2] + "…" + (f".{ext}" if ext else "")
+    return name or f"tep-dinh-kem-{position}.pdf"
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the UTF-8 name (RFC 6266 / 5987): a
+    Vietnamese file name survives, and no quote or line break from it reaches the header."""
+    fallback = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "._-" else "_" for ch in name)
+    return (
+        f"attachment; filename=\"{fallback or 'tep.pdf'}\"; filename*=UTF-8''{quote(name, safe='')}"
+    )
+
+
+def check_limits(files: list[Attachment], *, max_files: int, max_bytes: int) -> None:
+    """E415 when there are too many files or one is too large; E416 for an empty one or the
+    same file twice."""
+    limits = {"max_files": max_files, "limit_mb": max_bytes // (1024 * 1024)}
+    if len(files) > max_files:
+        raise PortalError(
+            "ATTACHMENT_LIMIT", {"detail": f"{len(files)} tệp (tối đa {max_files})", **limits}
+        )
+    seen: dict[str, str] = {}
+    for item in files:
+        if len(item.data) > max_bytes:
+            size_mb = len(item.data) / (1024 * 1024)
+            raise PortalError(
+                "ATTACHMENT_LIMIT",
+                {"detail": f"tệp «{item.name}» nặng {size_mb:.1f} MB", "name": item.name, **limits},
+            )
+        if not item.data:
+            raise PortalError("ATTACHMENT_INVALID", {"name": item.name, "detail": "tệp rỗng"})
+        digest = hashlib.sha256(item.data).hexdigest()
+        if digest in seen:
+            raise PortalError(
+                "ATTACHMENT_INVALID",
+                {"name": item.name, "detail": f"trùng với tệp «{seen[digest]}» đã đính kèm"},
+            )
+        seen[digest] = item.name
+
+
+def _facts(item: Attachment) -> PdfFacts:
+    try:
+        facts = inspect_pdf(item.data)
+    except KysoError as exc:
+        detail = _PDF_PROBLEMS.get(exc.code, exc.message_vi)
+        raise PortalError(
+            "ATTACHMENT_INVALID", {"name": item.name, "detail": detail}, cause=exc
+        ) from exc
+    active = [
+        text
+        for present, text in (
+            (facts.has_javascript, "JavaScript"),
+            (facts.has_embedded_files, "tệp nhúng"),
+        )
+        if present
+    ]
+    if active:
+        raise PortalError(
+            "ATTACHMENT_ACTIVE_CONTENT", {"name": item.name, "detail": " và ".join(active)}
+        )
+    return facts
+
+
+def _reports(item: Attachment, trust: TrustStore) -> list[PdfSignatureReport]:
+    try:
+        # verify_pdf is a coroutine that never awaits I/O here (fetching is off): its own loop
+        # in this worker thread keeps the portal's loop free while pyHanko works.
+        return asyncio.run(verify_pdf(item.data, trust))
+    except KysoError as exc:
+        if exc.code == "NOT_SIGNED":
+            raise PortalError("ATTACHMENT_NOT_SIGNED", {"name": item.name}, cause=exc) from exc
+        detail = _PDF_PROBLEMS.get(exc.code, exc.message_vi)
+        raise PortalError(
+            "ATTACHMENT_INVALID", {"name": item.name, "detail": detail}, cause=exc
+        ) from exc
+    except Exception as exc:  # pyHanko on a hostile file: the user gets a code, the log the trace
+        log.warning("attachment %r: verification failed", item.name, exc_info=True)
+        raise PortalError(
+            "ATTACHMENT_SIGNATURE_INVALID",
+            {"name": item.name, "detail": f"không đọc được chữ ký ({type(exc).__name__})"},
+        ) from exc
+
+
+def _problem(report: PdfSignatureReport) -> str:
+    if not report.intact:
+        return f"chữ ký «{report.field_name}» của {report.signer}: nội dung đã bị sửa sau khi ký"
+    if not report.trusted:
+        return (
+            f"chữ ký «{report.field_name}» của {report.signer}: chứng thư số không được tin cậy, "
+            "đã hết hạn hoặc đã bị thu hồi"
+        )
+    return f"chữ ký «{report.field_name}» của {report.signer}: tệp bị sửa sau khi ký"
+
+
+def check_attachment(item: Attachment, trust: TrustStore, *, mst: str) -> AttachmentResult:
+    """Every check of one attachment (blocking: run it in a thread); raises the first
+    :class:`PortalError`."""
+    facts = _facts(item)
+    reports = _reports(item, trust)
+    *earlier, newest = reports
+    for report in reports:
+        if not (report.intact and report.trusted):
+            raise PortalError(
+                "ATTACHMENT_SIGNATURE_INVALID", {"name": item.name, "detail": _problem(report)}
+            )
+    for report in earlier:
+        if not report.valid:  # changed after it beyond adding signatures or form fields
+            raise PortalError(
+                "ATTACHMENT_SIGNATURE_INVALID", {"name": item.name, "detail": _problem(report)}
+            )
+    whole = newest.covers_whole_file or newest.modification_level == "lta_updates"
+    if not whole or newest.modification_level not in _AFTER_LAST:
+        change = _CHANGES.get(newest.modification_level, "sửa nội dung")
+        raise PortalError("ATTACHMENT_CHANGED", {"name": item.name, "detail": change})
+    if newest.mst != mst:
+        raise PortalError(
+            "ATTACHMENT_UNIT_MISMATCH",
+            {
+                "name": item.name,
+                "signer": newest.signer,
+                "cert_mst": newest.mst or "không có",
+                "mst": mst,
+            },
+        )
+    return AttachmentResult(
+        name=item.name,
+        sha256=facts.sha256,
+        size=facts.size,
+        pages=facts.pages,
+        title=facts.title,
+        signer=newest.signer,
+        signer_mst=newest.mst,
+        signing_time=newest.signing_time,
+        level=str(newest.level),
+        signatures=len(reports),
+    )
+
+
+async def check_attachments(
+    files: list[Attachment],
+    trust: TrustStore,
+    *,
+    mst: str,
+    max_files: int,
+    max_bytes: int,
+) -> list[AttachmentResult]:
+    """Limits first (cheap), then each file off the event loop, in order: the first failure
+    is the one reported."""
+    check_limits(files, max_files=max_files, max_bytes=max_bytes)
+    results = []
+    for item in files:
+        results.append(await asyncio.to_thread(check_attachment, item, trust, mst=mst))
+    return results
