@@ -92,6 +92,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "PDF_FIELD_ALREADY_SIGNED",
             "PDF_CERTIFIED_NO_CHANGES",
             "PDF_PLACEMENT_INVALID",
+            "PDF_ANCHOR_NOT_FOUND",
         }
     ),
 }
@@ -672,6 +673,16 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "dấu thời gian.",
         "Check the network and the timestamp authority's address, then sign again; or sign "
         "without a timestamp.",
+    ),
+    _e(
+        "PDF_ANCHOR_NOT_FOUND",
+        1610,
+        "Không tìm thấy dòng chữ “{anchor}” trong tệp PDF để đặt chữ ký.",
+        "The text “{anchor}” where the signature should go was not found in the PDF.",
+        "Kiểm tra dòng chữ (ví dụ “Giám đốc”) có trong tệp dưới dạng chữ chứ không phải ảnh "
+        "quét, hoặc chọn trang và khung chữ ký.",
+        "Check that the text (for example “Giám đốc”) is in the file as text, not a scanned "
+        "image, or give the page and box instead.",
     ),
     # --- 17xx: remote signing (ký số từ xa) over the CSC API (agent/remote) -----------------
     _e(

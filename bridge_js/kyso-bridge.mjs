@@ -300,10 +300,15 @@ class KysoError extends Error {
 // integrators take for a bug, so discovery sends only requests that succeed when Kyso runs
 // (README "What the console shows"):
 //  1. the plain-http ping, GET http://127.0.0.1:27442/v1/ping in no-cors mode (an empty 204);
-//  2. the WebSocket itself, on the agent's ports in order, ONE AT A TIME: the first that opens
-//     is the connection. (An https probe of /v1/info cannot be clean: read over CORS it is
-//     refused for a site the agent has not allowed yet, and read in no-cors mode its JSON
-//     answer is cut off by the browser's Opaque Response Blocking.)
+//  2. the WebSocket itself, ONE PORT AT A TIME: the port where this browser last found the agent
+//     (remembered per page origin), then the agent's ports in order; the first that opens is the
+//     connection. (An https probe of /v1/info cannot be clean: read over CORS it is refused for
+//     a site the agent has not allowed yet, and read in no-cors mode its JSON answer is cut off
+//     by the browser's Opaque Response Blocking.)
+//  3. only when the ping answered and no port worked (a terminal server, where every user's
+//     agent has its own port of a `port_range`): GET /v1/port on the ping port over CORS, which
+//     answers the port of this OS user's agent to origins the agent's settings allow; then that
+//     port. The answer is a hint, never trusted: the WebSocket's TLS decides.
 // What a page can observe is limited: a refused connection, an untrusted certificate and a
 // Local Network Access denial all surface as the same "TypeError: Failed to fetch" or close
 // 1006. We use the two honest signals that exist: the Permissions API state of Local Network
@@ -332,12 +337,39 @@ async function answers(fetchImpl, url, timeoutMs) {
   }
 }
 
-/** Whether anything answers the agent's plain-http ping (the body is never read). */
-async function pingAnswers({ fetch: fetchImpl, host, pingPorts, timeoutMs }) {
+const isPort = (value) => Number.isInteger(value) && value > 0 && value < 65536;
+
+/** The first ping port that answers (the body is never read), or null. */
+async function answeringPingPort({ fetch: fetchImpl, host, pingPorts, timeoutMs }) {
   for (const port of pingPorts) {
-    if (await answers(fetchImpl, `http://${host}:${port}/v1/ping`, timeoutMs)) return true;
+    if (await answers(fetchImpl, `http://${host}:${port}/v1/ping`, timeoutMs)) return port;
   }
-  return false;
+  return null;
+}
+
+/** Whether anything answers the agent's plain-http ping (the body is never read). */
+async function pingAnswers(options) {
+  return (await answeringPingPort(options)) !== null;
+}
+
+/**
+ * `GET /v1/port` on the ping port over CORS: the port of this OS user's agent, or null (origin
+ * not allowed by the agent's settings, an older agent, anything else).
+ */
+async function readPort({ fetch: fetchImpl, host, pingPort, timeoutMs }) {
+  try {
+    const response = await withTimeout(
+      fetchImpl,
+      `http://${host}:${pingPort}/v1/port`,
+      { mode: "cors", cache: "no-store", credentials: "omit" },
+      timeoutMs,
+    );
+    if (!response.ok) return null;
+    const body = await response.json();
+    return body && isPort(body.port) ? body.port : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -371,6 +403,24 @@ class PingMemory {
   constructor(storage, key) {
     this.storage = storage || null;
     this.key = key;
+  }
+
+  /** The port where the agent was last found (null: none, or not a port number). */
+  port() {
+    try {
+      const value = this.storage ? Number(this.storage.getItem(`${this.key}:port`)) : NaN;
+      return isPort(value) ? value : null;
+    } catch {
+      return null;
+    }
+  }
+
+  setPort(port) {
+    try {
+      if (this.storage) this.storage.setItem(`${this.key}:port`, String(port));
+    } catch {
+      // As in set(): only a console line is lost.
+    }
   }
 
   get() {
@@ -413,19 +463,34 @@ class PingMemory {
  */
 async function discover({ fetch: fetchImpl, host, ports, pingPorts = [], timeoutMs, memory, background = false, tryPort }) {
   let ping = null;
+  let pingPort = null;
   if (pingPorts.length) {
-    ping = await pingAnswers({ fetch: fetchImpl, host, pingPorts, timeoutMs });
+    pingPort = await answeringPingPort({ fetch: fetchImpl, host, pingPorts, timeoutMs });
+    ping = pingPort !== null;
     const remembered = memory ? memory.get() : null;
     if (!ping && (background ? remembered !== PING_SILENT : remembered === PING_ANSWERED)) {
       if (!background && memory) memory.clear();
       return { port: null, result: null, ping, skipped: true };
     }
   }
-  for (const port of ports) {
+  const found = async (port, result) => {
+    if (memory) {
+      if (ping !== null) memory.set(ping ? PING_ANSWERED : PING_SILENT);
+      memory.setPort(port);
+    }
+    return { port, result, ping };
+  };
+  const last = memory ? memory.port() : null;
+  const tried = [...new Set(last === null ? ports : [last, ...ports])];
+  for (const port of tried) {
     const result = await tryPort(port);
-    if (result) {
-      if (memory && ping !== null) memory.set(ping ? PING_ANSWERED : PING_SILENT);
-      return { port, result, ping };
+    if (result) return found(port, result);
+  }
+  if (pingPort !== null) {
+    const told = await readPort({ fetch: fetchImpl, host, pingPort, timeoutMs });
+    if (told !== null && !tried.includes(told)) {
+      const result = await tryPort(told);
+      if (result) return found(told, result);
     }
   }
   return { port: null, result: null, ping };

@@ -86,6 +86,38 @@ POLICIES: tuple[Policy, ...] = (
         label=("Address:", "Địa chỉ:"),
     ),
     Policy(
+        "PdfLongTerm",
+        "bool",
+        Text(
+            "Long-term PDF signatures (PAdES-B-LT)",
+            "Chữ ký PDF dài hạn (PAdES-B-LT)",
+            "Enabled: PDF signatures also carry the signer's certificate chain and the CA's "
+            "revocation answers (OCSP/CRL), so they can be checked after the certificate "
+            "expires. Needs a timestamp server; when the revocation data cannot be fetched the "
+            "signature is PAdES-B-T and the result says why.",
+            "Bật: chữ ký PDF kèm theo chuỗi chứng thư số của người ký và thông tin thu hồi "
+            "(OCSP/CRL) của tổ chức chứng thực, để vẫn kiểm tra được sau khi chứng thư số hết "
+            "hạn. Cần có máy chủ cấp dấu thời gian; khi không lấy được thông tin thu hồi, chữ "
+            "ký là PAdES-B-T và kết quả nêu rõ lý do.",
+        ),
+    ),
+    Policy(
+        "PdfSeals",
+        "text",
+        Text(
+            "Seal image per certificate (PDF)",
+            "Ảnh con dấu theo chứng thư số (PDF)",
+            "A JSON object mapping a certificate's SHA-256 thumbprint to the path of a PNG "
+            'seal image drawn in its visible PDF signatures, for example {"3f2a…": '
+            r'"C:\\Kyso\\con-dau.png"}. Empty or not configured: users set their own.',
+            "Đối tượng JSON gán dấu vân tay SHA-256 của chứng thư số với đường dẫn ảnh con dấu "
+            'PNG được vẽ trong chữ ký PDF hiển thị, ví dụ {"3f2a…": '
+            r'"C:\\Kyso\\con-dau.png"}. Để trống hoặc chưa cấu hình: người dùng tự đặt.',
+        ),
+        label=("JSON:", "JSON:"),
+        max_length=8192,
+    ),
+    Policy(
         "AllowUserOrigins",
         "bool",
         Text(
@@ -131,6 +163,31 @@ POLICIES: tuple[Policy, ...] = (
         minimum=1,
         maximum=65535,
         default=27443,
+    ),
+    Policy(
+        "PortRange",
+        "text",
+        Text(
+            "Port range for terminal servers",
+            "Dải cổng cho máy chủ nhiều người dùng",
+            "For terminal servers (Remote Desktop Services), where every signed-in user runs "
+            "an agent: a range 'LO-HI', for example 27450-27549. Each user's agent listens on "
+            "a free port of the range (its first choice comes from the user's SID, so it "
+            "usually keeps the same port), and the diagnostic ping tells a portal page of the "
+            "same user which port it is. Give at least one port per user who may be signed in "
+            "at once. Ignored when 'Listening port' is set. Empty or not configured: the "
+            "default port 27443, then 27444 and 27445.",
+            "Dành cho máy chủ nhiều người dùng (Remote Desktop Services), nơi mỗi người đăng "
+            "nhập chạy một tác nhân: một dải cổng 'ĐẦU-CUỐI', ví dụ 27450-27549. Tác nhân của "
+            "mỗi người lắng nghe trên một cổng còn trống trong dải (cổng được chọn trước tiên "
+            "tính từ SID của người dùng, nên thường giữ nguyên cổng); cổng kiểm tra kết nối "
+            "chỉ cho trang web do chính người dùng đó mở biết tác nhân của họ ở cổng nào. Dải cần có "
+            "ít nhất một cổng cho mỗi người có thể đăng nhập cùng lúc. Bị bỏ qua khi chính sách "
+            "“Cổng lắng nghe” được đặt. Để trống hoặc chưa cấu hình: cổng mặc định 27443, sau "
+            "đó 27444 và 27445.",
+        ),
+        label=("Range (LO-HI):", "Dải cổng (ĐẦU-CUỐI):"),
+        max_length=11,
     ),
     Policy(
         "PingPort",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,19 @@ Examples:
   kyso-agent sign-pdf hopdong.pdf --page 2 --box 330,60,560,135
                                                       a visible stamp: "Ký bởi: …, MST, Ngày ký"
   kyso-agent sign-pdf hopdong.pdf --field ChuKyGiamDoc   sign an existing empty field
+  kyso-agent sign-pdf hopdong.pdf --anchor "Giám đốc"   a stamp just below that line
   kyso-agent sign-pdf hopdong.pdf --tsa http://tsa.example.vn/tsr   PAdES-B-T (timestamp)
+  kyso-agent sign-pdf hopdong.pdf --tsa URL --long-term   PAdES-B-LT (+ revocation data)
   kyso-agent sign-pdf hopdong.pdf --certify           certify: no later changes allowed
 
 Boxes are in points (1/72 inch) from the page's bottom-left corner; an A4 page is 595 × 842.
 A second signature on an already signed PDF is added as an incremental update, so earlier
 signatures stay valid. The PIN is asked on the terminal (not shown) unless --pin-file or
 $KYSO_PIN_FILE is given. Existing files are never overwritten without --force.
+A seal configured for the certificate ([pdf_seals] in config.toml) is drawn in a visible
+stamp unless --seal names another. --long-term gathers the chain and its OCSP/CRL answers up
+to a root given with --trust (or a self-signed CA certificate on the token); when they cannot
+be fetched the signature is PAdES-B-T and the report says why.
 """
 
 VERIFY_HELP = """\
@@ -80,6 +87,20 @@ def register(sub: Any) -> None:
     p.add_argument("--reason", help="reason shown in PDF readers (e.g. 'Giám đốc duyệt')")
     p.add_argument("--location", help="location shown in PDF readers")
     p.add_argument("--tsa", metavar="URL", help="RFC 3161 timestamp authority: PAdES-B-T")
+    p.add_argument(
+        "--long-term",
+        action="store_true",
+        help="PAdES-B-LT: embed the chain and its revocation answers (needs --tsa)",
+    )
+    p.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="CA",
+        help="root CA certificate(s) for --long-term, PEM or DER (repeatable)",
+    )
+    p.add_argument("--anchor", metavar="TEXT", help="visible stamp just below this text")
+    p.add_argument("--anchor-page", type=int, metavar="N", help="look for --anchor on page N")
     p.add_argument(
         "--certify", action="store_true", help="certification signature: forbid later changes"
     )
@@ -133,6 +154,10 @@ def sign_options(args: argparse.Namespace) -> Any:
     placement = None
     if (args.page is None) != (args.box is None):
         raise KysoError("INPUT_INVALID", {"detail": "--page and --box go together"})
+    if args.anchor is not None and args.page is not None:
+        raise KysoError("INPUT_INVALID", {"detail": "--anchor or --page/--box, not both"})
+    if args.long_term and not args.tsa:
+        raise KysoError("INPUT_INVALID", {"detail": "--long-term needs a timestamp: --tsa URL"})
     if args.page is not None:
         try:
             x1, y1, x2, y2 = (float(v) for v in args.box.split(","))
@@ -148,9 +173,46 @@ def sign_options(args: argparse.Namespace) -> Any:
         location=args.location,
         certify=args.certify,
         seal_png=args.seal,
+        seals=_configured_seals(),
         timestamp_url=args.tsa,
+        long_term=args.long_term,
+        trust_roots=_trust_roots(args.trust) if args.long_term else (),
+        anchor=args.anchor,
+        anchor_page=args.anchor_page,
         font_path=args.font,
     )
+
+
+def _configured_seals() -> tuple[tuple[str, str], ...]:
+    """The seals of config.toml / the policy ([pdf_seals]: thumbprint = PNG path)."""
+    from agent.config.policy import load_settings
+
+    return load_settings({}).pdf_seals
+
+
+def _trust_roots(paths: list[str]) -> tuple[bytes, ...]:
+    """DER roots for B-LT: the --trust files, else the demo PKI's when a demo exists (the
+    token's own self-signed CA certificates are added once the token is open)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    if not paths:
+        from agent.demo.tokens import trust_files
+
+        paths = trust_files()[0]
+    roots: list[bytes] = []
+    for path in paths:
+        data = _read(Path(path))
+        try:
+            certs = (
+                x509.load_pem_x509_certificates(data)
+                if b"-----BEGIN" in data
+                else [x509.load_der_x509_certificate(data)]
+            )
+        except ValueError as exc:
+            raise KysoError("INPUT_INVALID", {"detail": f"{path}: not a certificate"}) from exc
+        roots += [c.public_bytes(Encoding.DER) for c in certs]
+    return tuple(roots)
 
 
 def output_path(args: argparse.Namespace) -> Path:
@@ -168,11 +230,10 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
     """Sign one PDF with one login, streaming from the file into an atomic output (a 50 MB
     PDF is never held in memory twice); optionally remove the original after a read-back."""
     from agent.signing.pdf import inspect_pdf
-    from agent.signing.pdf.sign import check_placement, choose_field, sign_pdf_stream
+    from agent.signing.pdf.sign import check_placement, choose_field, resolve_anchor, seal_for
 
     options = sign_options(args)
     out = output_path(args)
-    pages = (options.placement.page,) if options.placement else ()
     try:
         source = args.file.open("rb")
     except OSError as exc:
@@ -180,6 +241,12 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
             "INPUT_INVALID", {"detail": f"cannot read {args.file}: {exc.strerror}"}
         ) from exc
     with source:
+        pages: tuple[int, ...] = ()
+        if options.anchor is not None:
+            inspect_pdf(source)  # broken, encrypted: refused by our reader before pypdf reads
+            options = resolve_anchor(source, options)  # not found: before the PIN too
+        if options.placement is not None:
+            pages = (options.placement.page,)
         facts = inspect_pdf(source, size_of_pages=pages)  # broken, encrypted: before the PIN
         choose_field(facts, options)  # an already signed field or a certified file: now too
         if options.placement is not None:
@@ -197,18 +264,16 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
                 await check_signing_certificate(
                     service, cert, allow_invalid=args.allow_invalid_certificate
                 )
+                seal = seal_for(options, cert.thumbprint)
+                if seal is not None and facts_visible(facts, options) and not seal.is_file():
+                    raise KysoError("PDF_SEAL_UNREADABLE", {"path": str(seal)})  # before the PIN
+                if options.long_term:  # the token's CA certificates: B-LT's chain
+                    cas = [c.info.der for c in await service.list_certificates() if c.info.is_ca]
+                    options = replace(options, ca_certs=tuple(cas))
                 async with service.open_key(cert, pin_provider(args.pin_file)) as key:
-                    try:
-                        with atomic_output(out, overwrite=args.force) as output:
-                            result = await sign_pdf_stream(
-                                source, output, TokenSigner(key), options, facts=facts
-                            )
-                    except FileExistsError as exc:
-                        raise KysoError("OUTPUT_EXISTS", {"path": str(out)}) from exc
-                    except OSError as exc:
-                        raise KysoError(
-                            "WRITE_FAILED", {"path": str(out), "detail": exc.strerror or str(exc)}
-                        ) from exc
+                    result = await write_signed_pdf(
+                        source, out, TokenSigner(key), options, facts, force=args.force
+                    )
             written = await _read_back(out)
             audit.record(args.file, "OK", signed_digest)
     removed = False
@@ -220,6 +285,7 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
         "input": str(args.file),
         "output": str(out),
         "level": str(result.level),
+        "note": result.note,
         "field": result.field_name,
         "visible": result.visible,
         "pages": facts.pages,
@@ -239,12 +305,71 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
             f"  Người ký / signer: {cert.info.subject_display}"
             + (f" — MST {cert.info.mst}" if cert.info.mst else "")
         )
+        if result.note:
+            sys.stderr.write(f"Lưu ý / note: {result.note}\n")
         if facts.has_javascript or facts.has_embedded_files:
             sys.stderr.write(
                 "Lưu ý: tệp có JavaScript hoặc tệp đính kèm / note: the file contains "
                 "JavaScript or embedded files.\n"
             )
     return 0
+
+
+def facts_visible(facts: Any, options: Any) -> bool:
+    """Whether this signature is drawn: a placement, or an existing (visible) empty field."""
+    return options.placement is not None or options.field_name in facts.empty_fields
+
+
+async def write_signed_pdf(
+    source: Any, out: Path, signer: Any, options: Any, facts: Any, *, force: bool
+) -> Any:
+    """Sign the open PDF ``source`` into ``out`` atomically (never over an existing file
+    unless ``force``); the pyHanko result. The original is never touched here."""
+    from agent.signing.pdf.sign import sign_pdf_stream
+
+    try:
+        with atomic_output(out, overwrite=force) as output:
+            return await sign_pdf_stream(source, output, signer, options, facts=facts)
+    except FileExistsError as exc:
+        raise KysoError("OUTPUT_EXISTS", {"path": str(out)}) from exc
+    except OSError as exc:
+        raise KysoError(
+            "WRITE_FAILED", {"path": str(out), "detail": exc.strerror or str(exc)}
+        ) from exc
+
+
+async def sign_pdf_file(
+    source: Path, out: Path, signer: Any, *, remove_unsigned: bool = False
+) -> dict[str, Any]:
+    """The desktop signer's PDF step (an invisible PAdES signature in a new field): sign into
+    ``out``, read it back, and only then remove ``source`` when asked; a result entry like
+    sign-xml's ({file, output, ok, removed_unsigned, sha256})."""
+    from agent.signing.pdf import PdfSignOptions, inspect_pdf
+    from agent.signing.pdf.sign import choose_field
+
+    if out.exists():
+        raise KysoError("OUTPUT_EXISTS", {"path": str(out)})
+    options = PdfSignOptions()
+    try:
+        stream = source.open("rb")
+    except OSError as exc:
+        raise KysoError(
+            "INPUT_INVALID", {"detail": f"cannot read {source.name}: {exc.strerror}"}
+        ) from exc
+    with stream:
+        facts = inspect_pdf(stream)
+        choose_field(facts, options)
+        await write_signed_pdf(stream, out, signer, options, facts, force=False)
+    await _read_back(out)  # READBACK_FAILED unless every signature in it is intact
+    if remove_unsigned:
+        source.unlink()
+    return {
+        "file": str(source),
+        "output": str(out),
+        "ok": True,
+        "removed_unsigned": remove_unsigned,
+        "sha256": facts.sha256,
+    }
 
 
 def _sha256_of(stream: Any) -> str:

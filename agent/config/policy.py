@@ -26,9 +26,13 @@ REGISTRY_VALUES: dict[str, str] = {
     "AllowedOrigins": "allowed_origins",
     "SignHashOrigins": "sign_hash_origins",
     "TimestampUrl": "timestamp_url",
+    "PdfLongTerm": "pdf_long_term",
+    # One REG_SZ holding the seal table as a JSON object (thumbprint -> PNG path).
+    "PdfSeals": "pdf_seals",
     "AllowUserOrigins": "allow_user_origins",
     "Pkcs11Modules": "pkcs11_modules",
     "Port": "port",
+    "PortRange": "port_range",
     "PingPort": "ping_port",
     "PinCacheEnabled": "pin_cache.enabled",
     "PinCacheIdleSeconds": "pin_cache.idle_seconds",

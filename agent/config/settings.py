@@ -11,6 +11,8 @@ are refused without asking the user). Every effective value remembers where it c
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -87,6 +89,22 @@ def _port(v: Any) -> int | None:
     return None if v is None else _int_range(0, 65535)(v)
 
 
+def _port_range(v: Any) -> str:
+    # "LO-HI": a terminal server's per-machine range; each user's agent takes one port of it.
+    if not isinstance(v, str):
+        raise ValueError("must be 'LO-HI', for example '27450-27549', or empty")
+    if not v.strip():
+        return ""
+    lo_text, sep, hi_text = v.strip().partition("-")
+    try:
+        lo, hi = int(lo_text), int(hi_text)
+    except ValueError:
+        raise ValueError("must be 'LO-HI', for example '27450-27549', or empty") from None
+    if not sep or not 1024 <= lo <= hi <= 65535 or hi - lo >= 4096:
+        raise ValueError("must be 'LO-HI' with 1024 <= LO <= HI <= 65535, at most 4096 ports")
+    return f"{lo}-{hi}"
+
+
 def _str_list(v: Any) -> tuple[str, ...]:
     if isinstance(v, str):
         v = [v]
@@ -107,6 +125,29 @@ def _http_url(v: Any) -> str:
     if v and urlsplit(v).scheme not in ("http", "https"):
         raise ValueError(f"{v!r} is not an http(s) URL")
     return v
+
+
+def _seals(v: Any) -> tuple[tuple[str, str], ...]:
+    # [pdf_seals] "<certificate SHA-256 thumbprint>" = "/path/seal.png"; from the registry the
+    # same table as a JSON object. Thumbprints are kept as lower-case hex without separators.
+    if isinstance(v, str):
+        if not v.strip():
+            return ()
+        try:
+            v = json.loads(v)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON: {exc.msg}") from None
+    if not isinstance(v, Mapping):
+        raise ValueError("must be a table: certificate thumbprint = path of a PNG seal")
+    seals = []
+    for key, path in v.items():
+        thumbprint = str(key).replace(":", "").replace(" ", "").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", thumbprint):
+            raise ValueError(f"{key!r} is not a SHA-256 certificate thumbprint")
+        if not isinstance(path, str) or not path.strip():
+            raise ValueError(f"the seal of {key!r} must be a file path")
+        seals.append((thumbprint, path))
+    return tuple(seals)
 
 
 def _prompter(v: Any) -> str:
@@ -142,11 +183,29 @@ FIELDS: dict[str, FieldSpec] = {
         "",
         "RFC 3161 timestamp authority for PDF (PAdES-B-T) and CMS (CAdES-T); empty: none",
     ),
+    "pdf_long_term": FieldSpec(
+        _bool,
+        False,
+        "PDF: PAdES-B-LT (certificates and revocation answers in the file) when a timestamp "
+        "authority is set and the chain's revocation data can be fetched; B-T otherwise",
+    ),
+    "pdf_seals": FieldSpec(
+        _seals,
+        (),
+        'PDF: a seal image per certificate, [pdf_seals] "<SHA-256 thumbprint>" = "seal.png" '
+        "(PNG, transparency kept), drawn in visible signatures",
+    ),
     "allow_user_origins": FieldSpec(
         _bool, True, "users may approve new origins (false: only the policy's list counts)"
     ),
     "pkcs11_modules": FieldSpec(_str_list, (), "extra PKCS#11 module paths to load"),
     "port": FieldSpec(_port, None, f"listening port (default {DEFAULT_PORT}, then 27444, 27445)"),
+    "port_range": FieldSpec(
+        _port_range,
+        "",
+        "terminal servers: 'LO-HI', each user's agent takes a free port of it (first choice from "
+        "the user's id), unless 'port' is set; empty: the default port and its fallbacks",
+    ),
     "ping_port": FieldSpec(
         _int_range(0, 65535),
         DEFAULT_PING_PORT,
@@ -247,9 +306,12 @@ class Settings:
     # only origins an administrator or the user named may call it.
     sign_hash_origins: tuple[str, ...] = ()
     timestamp_url: str = ""
+    pdf_long_term: bool = False
+    pdf_seals: tuple[tuple[str, str], ...] = ()  # (thumbprint, PNG path)
     allow_user_origins: bool = True
     pkcs11_modules: tuple[str, ...] = ()
     port: int | None = None
+    port_range: str = ""  # "LO-HI" on terminal servers; "" = the default port and fallbacks
     ping_port: int = DEFAULT_PING_PORT  # 0: no plain-http ping
     pin_cache: PinCache = field(default_factory=PinCache)
     prompter: str = "dialog"
@@ -275,6 +337,14 @@ class Settings:
     def candidate_ports(self) -> tuple[int, ...]:
         """Ports to try in order: the configured one, or the default and its fallbacks."""
         return (self.port,) if self.port is not None else (DEFAULT_PORT, *FALLBACK_PORTS)
+
+    @property
+    def port_range_ports(self) -> range | None:
+        """The terminal-server range as a ``range`` (None when not set)."""
+        if not self.port_range:
+            return None
+        lo, hi = (int(p) for p in self.port_range.split("-"))
+        return range(lo, hi + 1)
 
     @property
     def max_message_bytes(self) -> int:
@@ -345,9 +415,12 @@ def merge_layers(
         allowed_origins=tuple(origin_sources),
         sign_hash_origins=values["sign_hash_origins"],
         timestamp_url=values["timestamp_url"],
+        pdf_long_term=values["pdf_long_term"],
+        pdf_seals=values["pdf_seals"],
         allow_user_origins=values["allow_user_origins"],
         pkcs11_modules=values["pkcs11_modules"],
         port=values["port"],
+        port_range=values["port_range"],
         ping_port=values["ping_port"],
         pin_cache=PinCache(values["pin_cache.enabled"], values["pin_cache.idle_seconds"]),
         prompter=values["prompter"],

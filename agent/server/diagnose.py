@@ -11,6 +11,7 @@ from typing import Any
 
 from agent.config.settings import Settings
 from agent.errors import KysoError
+from agent.server.ports import candidate_ports  # the user's order over port_range too
 
 
 def probe_agent(port: int, cafile: str | None, timeout: float = 0.5) -> dict[str, Any] | None:
@@ -43,12 +44,12 @@ def agent_report(settings: Settings | None = None) -> dict[str, Any]:
     ca = default_directory() / "ca.pem"
     cafile = str(ca) if ca.exists() else None
     running = None
-    for port in settings.candidate_ports:
+    for port in candidate_ports(settings):
         info = probe_agent(port, cafile)
         if info is not None:
             running = {"port": port, **info}
             break
-    report["ports"] = list(settings.candidate_ports)
+    report["ports"] = list(candidate_ports(settings))
     report["running"] = running
     try:
         from agent.localtls.truststore import run_trust

@@ -1,10 +1,12 @@
-"""On Linux, find which OS user owns the process at the other end of a loopback connection.
+"""Find which OS user owns the process at the other end of a loopback connection.
 
 On a terminal server many users share 127.0.0.1: without this check, another user's program
-could reach this user's agent (and token). Both ends of a loopback TCP connection appear in
-``/proc/net/tcp`` (or ``tcp6``), each with the uid of its owner; the peer's entry is the one whose
-local address is the peer's and whose remote address is ours. Parsing is pure; reading the files
-is a small wrapper.
+could reach this user's agent (and token). On Linux both ends of a loopback TCP connection
+appear in ``/proc/net/tcp`` (or ``tcp6``), each with the uid of its owner; the peer's entry is
+the one whose local address is the peer's and whose remote address is ours. Parsing is pure;
+reading the files is a small wrapper. Windows: :mod:`agent.server.peercred_win` (the TCP table's
+owning PID, then its token's user SID) -- never run on real Windows. Other systems (macOS): no
+check (True), as documented in docs/security.md.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 PROC_FILES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
 ESTABLISHED = "01"
+LISTEN = "0A"
 
 Address = tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]
 
@@ -101,11 +104,68 @@ def read_peer_uid(peername: tuple, sockname: tuple) -> int | None:
     return None
 
 
+def listening_port(entries: list[SocketEntry], uid: int, ports: range) -> int | None:
+    """The lowest port in ``ports`` on which ``uid`` listens on 127.0.0.1, or None."""
+    found = [
+        e.local[1]
+        for e in entries
+        if e.state == LISTEN
+        and e.uid == uid
+        and e.local[1] in ports
+        and e.local[0] == ipaddress.IPv4Address("127.0.0.1")
+    ]
+    return min(found, default=None)
+
+
+def read_listening_port(uid: int, ports: range) -> int | None:
+    """The port in ``ports`` where ``uid`` listens on 127.0.0.1 (Linux; None elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        text = PROC_FILES[0].read_text()
+    except OSError:
+        return None
+    return listening_port(parse_proc_net_tcp(text), uid, ports)
+
+
+def peer_port_in_range(peername: tuple | None, sockname: tuple | None, ports: range) -> int | None:
+    """The port in ``ports`` on which the OS user at the other end of this connection listens
+    (Linux: its uid from /proc, then its listening socket). None when unknown, and always on
+    Windows, where another user's process cannot be opened to read its SID."""
+    if not sys.platform.startswith("linux") or not peername or not sockname:
+        return None
+    uid = read_peer_uid(peername, sockname)
+    return None if uid is None else read_listening_port(uid, ports)
+
+
 def same_user(peername: tuple | None, sockname: tuple | None) -> bool:
-    """True when the peer runs as our effective user (always True off Linux, where the check
-    is not available; False on Linux when the peer cannot be found)."""
+    """True when the peer runs as our user: Linux by uid, Windows by user SID (never run on
+    real Windows); always True elsewhere (macOS), where no check is available. False when the
+    peer cannot be found."""
+    if sys.platform == "win32":
+        if not peername or not sockname:
+            return False
+        from agent.server.peercred_win import same_user_windows
+
+        return same_user_windows(
+            normalize_address(peername[0], peername[1]),
+            normalize_address(sockname[0], sockname[1]),
+        )
     if not sys.platform.startswith("linux"):
         return True
     if not peername or not sockname:
         return False
     return read_peer_uid(peername, sockname) == os.geteuid()
+
+
+def user_key() -> str:
+    """A stable name of the user running the agent: the uid, or the user SID on Windows (the
+    user name when the SID cannot be read). Only hashed, to spread users over a port range."""
+    if sys.platform == "win32":
+        from agent.server.peercred_win import own_sid
+
+        sid = own_sid()
+        if sid:
+            return sid
+        return os.environ.get("USERDOMAIN", "") + "\\" + os.environ.get("USERNAME", "")
+    return str(os.geteuid())

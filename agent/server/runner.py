@@ -10,13 +10,16 @@ TLS, and deadlines for the handshake and the request headers.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import socket
 import ssl
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -27,8 +30,9 @@ from agent.server.approvals import ApprovalStore
 from agent.server.audit import AuditLog
 from agent.server.context import Services
 from agent.server.listener import GuardedSite, PeerCheck, effective_cap
-from agent.server.peercred import same_user
+from agent.server.peercred import peer_port_in_range, same_user
 from agent.server.ping import bind_ping, create_ping_app
+from agent.server.ports import candidate_ports
 from agent.tokens.service import TokenService
 from agent.ui.api import Prompter
 
@@ -36,6 +40,9 @@ log = logging.getLogger(__name__)
 
 IPV4 = "127.0.0.1"
 IPV6 = "::1"
+# Terminal servers: how often an agent without the machine's ping port tries to take it (its
+# holder may be another user's agent, gone when that user logs off).
+PING_RETRY_SECONDS = 15.0
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -62,6 +69,10 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+# (peername, sockname, range) -> the port the connection's OS user listens on in the range.
+PortLookup = Callable[[Any, Any, range], int | None]
 
 
 def bind_loopback(ports: tuple[int, ...]) -> tuple[int, list[socket.socket]]:
@@ -104,6 +115,7 @@ class RunningAgent:
     ping_runner: web.AppRunner | None = field(default=None, repr=False)
     # Every listener (HTTPS, then ping): open and refused connection counts, for doctor and tests.
     sites: tuple[GuardedSite, ...] = field(default=(), repr=False)
+    ping_takeover: asyncio.Task[None] | None = field(default=None, repr=False)
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -121,6 +133,9 @@ class RunningAgent:
         if self._stopped:
             return
         self._stopped = True
+        if self.ping_takeover is not None:
+            self.ping_takeover.cancel()
+            await asyncio.gather(self.ping_takeover, return_exceptions=True)
         if self.ping_runner is not None:
             await self.ping_runner.cleanup()
         await self.runner.cleanup()
@@ -159,24 +174,31 @@ def _file_limit() -> int:
     return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
-async def _start_ping(
-    settings: Settings, cap: int, peer_check: PeerCheck
-) -> tuple[int | None, web.AppRunner | None, list[GuardedSite]]:
-    """Serve the plain-http ping on its port (0: off); never fails start-up."""
-    port = settings.ping_port
-    if port == 0:
-        return None, None, []
-    sockets = bind_ping(port, (IPV4, IPV6), _listen)
-    if not sockets:
-        return None, None, []
-    runner = web.AppRunner(
-        create_ping_app(port),
-        handle_signals=False,
-        access_log=None,
-        shutdown_timeout=1.0,
-        keepalive_timeout=settings.idle_timeout_seconds,
-    )
-    await runner.setup()
+def _ping_checks(
+    settings: Settings, wss_port: int, peer_check: PeerCheck, lookup: PortLookup
+) -> tuple[PeerCheck, Callable[[Any, Any], int | None]]:
+    """Who the ping accepts, and how it finds the asking user's port. Single-user (no range):
+    our own user only, answered with our port. With a ``port_range`` the ping's port is the
+    machine's: any user with a listener in the range is accepted and told that port."""
+    ports = settings.port_range_ports
+
+    def port_of(peer: Any, ours: Any) -> int | None:
+        if peer_check(peer, ours):
+            return wss_port
+        return lookup(peer, ours, ports) if ports is not None else None
+
+    if ports is None:
+        return peer_check, port_of
+    return (lambda peer, ours: port_of(peer, ours) is not None), port_of
+
+
+async def _ping_sites(
+    runner: web.AppRunner,
+    sockets: list[socket.socket],
+    settings: Settings,
+    cap: int,
+    peer_check: PeerCheck,
+) -> list[GuardedSite]:
     sites = []
     for sock in sockets:
         site = GuardedSite(
@@ -188,8 +210,52 @@ async def _start_ping(
         )
         await site.start()
         sites.append(site)
-    log.info("plain-http ping at http://127.0.0.1:%d/v1/ping", port)
-    return port, runner, sites
+    log.info("plain-http ping at http://127.0.0.1:%d/v1/ping", settings.ping_port)
+    return sites
+
+
+async def _start_ping(
+    settings: Settings, cap: int, peer_check: PeerCheck, port_of: Callable[[Any, Any], int | None]
+) -> tuple[int | None, web.AppRunner | None, list[GuardedSite]]:
+    """Serve the plain-http ping on its port (0: off); never fails start-up. With a
+    ``port_range`` the runner is set up even when the port is taken (see :func:`_take_over`)."""
+    port = settings.ping_port
+    if port == 0:
+        return None, None, []
+    # On a terminal server all agents but one find the port taken: expected, not a warning.
+    shared = settings.port_range_ports is not None
+    sockets = bind_ping(port, (IPV4, IPV6), _listen, quiet=shared)
+    if not sockets and not shared:
+        return None, None, []
+    runner = web.AppRunner(
+        create_ping_app(port, origins=settings.allowed_origins, port_of=port_of),
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=1.0,
+        keepalive_timeout=settings.idle_timeout_seconds,
+    )
+    await runner.setup()
+    if not sockets:
+        return None, runner, []
+    return port, runner, await _ping_sites(runner, sockets, settings, cap, peer_check)
+
+
+async def _take_over(
+    agent: RunningAgent, settings: Settings, cap: int, peer_check: PeerCheck
+) -> None:
+    """Terminal servers: the machine's ping port is held by another user's agent (or anything
+    else). Try it again now and then; once that user logs off, this agent answers every user's
+    ping, so pages keep finding their agents."""
+    assert agent.ping_runner is not None
+    while True:
+        await asyncio.sleep(PING_RETRY_SECONDS)
+        sockets = bind_ping(settings.ping_port, (IPV4, IPV6), _listen, quiet=True)
+        if sockets:
+            sites = await _ping_sites(agent.ping_runner, sockets, settings, cap, peer_check)
+            agent.sites = (*agent.sites, *sites)
+            agent.ping_port = settings.ping_port
+            agent.runner.app[CORE_KEY].ping_port = settings.ping_port
+            return
 
 
 async def serve(
@@ -199,14 +265,16 @@ async def serve(
     owns_tokens: bool = False,
     tls: ssl.SSLContext | None = None,
     peer_check: PeerCheck = same_user,
+    port_lookup: PortLookup = peer_port_in_range,
 ) -> RunningAgent:
     """Start the agent and return once it accepts connections. ``owns_tokens``: the agent closes
     the (started) token service when it stops, also when start-up fails. ``peer_check(peer,
-    ours)`` says whether an accepted connection comes from our OS user (a seam for tests)."""
+    ours)`` says whether an accepted connection comes from our OS user; ``port_lookup(peer,
+    ours, range)`` finds another user's port in ``port_range`` for the ping (seams for tests)."""
     started = time.perf_counter()
     try:
         context = tls or _tls_context()
-        port, sockets = bind_loopback(settings.candidate_ports)
+        port, sockets = bind_loopback(candidate_ports(settings))
     except BaseException:
         if owns_tokens:
             await services.tokens.close()
@@ -237,7 +305,9 @@ async def serve(
         sites.append(site)
     hosts = tuple(s.getsockname()[0] for s in sockets)
     # The ping needs few connections: a page pings once when the WebSocket fails.
-    ping_port, ping_runner, ping_sites = await _start_ping(settings, max(4, cap // 8), peer_check)
+    ping_check, port_of = _ping_checks(settings, port, peer_check, port_lookup)
+    ping_cap = max(4, cap // 8)
+    ping_port, ping_runner, ping_sites = await _start_ping(settings, ping_cap, ping_check, port_of)
     app[CORE_KEY].ping_port = ping_port
     agent = RunningAgent(
         port,
@@ -250,6 +320,15 @@ async def serve(
         ping_runner=ping_runner,
         sites=(*sites, *ping_sites),
     )
+    if ping_runner is not None and ping_port is None:
+        log.info(
+            "ping port %d is taken: trying again every %.0f s",
+            settings.ping_port,
+            PING_RETRY_SECONDS,
+        )
+        agent.ping_takeover = asyncio.create_task(
+            _take_over(agent, settings, ping_cap, ping_check), name="kyso-ping-takeover"
+        )
     if settings.scripted_prompter:
         log.warning(
             "!!! SCRIPTED PROMPTER ACTIVE (%s): nobody is asked before signing. Tests and "

@@ -12,6 +12,7 @@ no prompter ever sees raw page text. The origin has a place of its own in every 
 
 from __future__ import annotations
 
+from agent.remote.prompt import CredentialPrompt
 from agent.tokens.pin import PinRequest
 from agent.ui.api import ConsentItem, ConsentRequest, PairingRequest
 
@@ -56,6 +57,9 @@ def group_hex(digest: str, size: int = 8) -> str:
     return " ".join(digest[i : i + size] for i in range(0, len(digest), size))
 
 
+SHA256_OF_SENT_FILE = "Mã băm SHA-256 của tệp gửi ký / SHA-256 of the file sent for signing"
+
+
 def item_section(item: ConsentItem, index: int, total: int) -> Section:
     """One thing to be signed: its title, its summary lines and its SHA-256."""
     fields = [
@@ -63,8 +67,11 @@ def item_section(item: ConsentItem, index: int, total: int) -> Section:
         for label, value in item.lines
     ]
     if item.sha256:
+        # Say which file the hash is of: the page sends the unsigned file, the portal shows
+        # the hash of the signed one, and two numbers under one label confuse people.
         digest = group_hex(_u(item.sha256, 2 * LABEL_LIMIT))
-        fields.append(Field("Mã băm SHA-256", "SHA-256", digest, "mono"))
+        vi, en = split_label(item.sha256_label or SHA256_OF_SENT_FILE)
+        fields.append(Field(vi, en, digest, "mono"))
     prefix = f"{index}/{total}. " if total > 1 else ""
     return Section(prefix + _u(item.title, TITLE_LIMIT), tuple(fields))
 
@@ -140,8 +147,9 @@ def consent_text(request: ConsentRequest) -> PromptText:
     is_login = request.action == "auth.challenge"
     sections: list[Section] = []
     if request.certificate is not None:
+        where = source_fields(request.source)
         sections.append(
-            Section("Chứng thư số · Certificate", certificate_fields(request.certificate))
+            Section("Chứng thư số · Certificate", where + certificate_fields(request.certificate))
         )
     total = len(request.items)
     if total > 1:
@@ -187,6 +195,89 @@ def consent_text(request: ConsentRequest) -> PromptText:
             "Check carefully before signing: a digital signature has the same legal force as a "
             "handwritten signature and seal."
         ),
+    )
+
+
+def source_fields(source: str) -> tuple[Field, ...]:
+    """Where the key is: the USB token's label, or the remote signing service (ký số từ xa)
+    whose HSM signs. Both names rendered inert (a token's maker and a provider's label)."""
+    kind, _, name = source.partition(":")
+    if kind == "remote" and name:
+        return (
+            Field("Ký số từ xa", "Remote signing", _u(name, LABEL_LIMIT), "bold"),
+            Field(
+                "Khóa ký",
+                "Key",
+                "trên máy chủ của nhà cung cấp / in the provider's HSM",
+            ),
+        )
+    if kind == "token" and name:
+        return (Field("USB token", "", _u(name, LABEL_LIMIT), "bold"),)
+    return ()
+
+
+def credential_text(request: CredentialPrompt) -> PromptText:
+    """A remote credential's PIN and/or OTP: which service, which certificate, how many
+    signatures this one approval covers. The service's own field labels are untrusted text,
+    shown inert and only beside the agent's own words."""
+    fields = [
+        Field("Ký số từ xa", "Remote signing", _u(request.provider, LABEL_LIMIT), "bold"),
+        Field(
+            "Chứng thư số",
+            "Certificate",
+            _u(request.certificate.subject_display, TITLE_LIMIT),
+            "bold",
+        ),
+    ]
+    if request.certificate.mst:
+        fields.append(Field("Mã số thuế", "Tax code", _u(request.certificate.mst, LABEL_LIMIT)))
+    fields.append(
+        Field("Số chữ ký", "Signatures", f"{request.signatures} (một lần xác nhận / one approval)")
+    )
+    secrets: list[tuple[str, str, str]] = []
+    for key, need, ours, theirs, en in (
+        ("pin", request.need_pin, "Mã PIN ký số", request.pin_label, "Signing PIN"),
+        ("otp", request.need_otp, "Mã OTP", request.otp_label, "One-time code"),
+    ):
+        if need:
+            # The provider's own words, in brackets after ours (unless they say the same).
+            label = _u(theirs, LABEL_LIMIT)
+            hint = f" ({label})" if label and label.casefold() != ours.casefold() else ""
+            secrets.append((key, ours + hint, en))
+    warnings: tuple[Warning, ...] = ()
+    if request.need_otp and request.otp_online:
+        warnings = (
+            Warning(
+                "Nhà cung cấp đã gửi mã OTP tới điện thoại của bạn. Mỗi mã chỉ dùng một lần.",
+                "The provider has sent a one-time code to your phone. Each code works once.",
+            ),
+        )
+    what = " và ".join(
+        w for w, need in (("mã PIN", request.need_pin), ("mã OTP", request.need_otp)) if need
+    )
+    what_en = " and ".join(
+        w for w, need in (("PIN", request.need_pin), ("one-time code", request.need_otp)) if need
+    )
+    return PromptText(
+        kind="credential",
+        title=f"{APP} — Ký số từ xa / Remote signing",
+        question_vi=f"Nhập {what} để ký bằng chứng thư số từ xa",
+        question_en=f"Enter the {what_en} to sign with your remote certificate",
+        sections=(Section("", tuple(fields)),),
+        warnings=warnings,
+        choices=(
+            Choice("ok", "Đồng ý", "OK", "primary"),
+            Choice("cancel", "Hủy", "Cancel", "cancel"),
+        ),
+        note_vi=(
+            "Mã PIN và mã OTP chỉ được nhập trong cửa sổ này của Kyso, không bao giờ trên trang "
+            "web. Kyso chỉ gửi chúng tới nhà cung cấp dịch vụ ký số, không ghi lại ở đâu."
+        ),
+        note_en=(
+            "Type the PIN and one-time code only in this Kyso window, never into a web page. "
+            "Kyso sends them only to the signing provider and writes them down nowhere."
+        ),
+        secret_fields=tuple(secrets),
     )
 
 

@@ -177,3 +177,72 @@ test("ports that are not port numbers are refused at construction with BRIDGE_US
     );
   }
 });
+
+// Terminal servers (issue 17): every user's agent on its own port of a `port_range`; the ping
+// port tells this OS user's page which one, over CORS, to origins the agent's settings allow.
+const PORT_ASK = "http://127.0.0.1:27442/v1/port";
+
+test("terminal server, first visit: default ports fail, the ping names this user's port", async () => {
+  const env = new FakeEnv();
+  env.add(27461); // this user's agent, in the range
+  env.pingPorts.add(27442);
+  env.portAnswer = 27461;
+  const bridge = new KysoBridge(withPing(env));
+  assert.equal((await bridge.connect()).port, 27461);
+  // Bounded: the three default ports, never a scan of the range.
+  assert.deepEqual(env.failed, [ws(27443), ws(27444), ws(27445)]);
+  assert.deepEqual(
+    env.fetched.map((f) => [f.url, f.mode]),
+    [[PING, "no-cors"], [PORT_ASK, "cors"]],
+  );
+  bridge.close();
+  // Later page loads go straight to the remembered port: nothing fails.
+  env.failed.length = 0;
+  env.fetched.length = 0;
+  const later = new KysoBridge(withPing(env));
+  assert.equal((await later.connect()).port, 27461);
+  assert.deepEqual(env.failed, []);
+  assert.deepEqual(env.fetched.map((f) => f.url), [PING]);
+  later.close();
+});
+
+test("the remembered port moved (another user took it): the ping names the new one", async () => {
+  const env = new FakeEnv();
+  env.add(27461);
+  env.pingPorts.add(27442);
+  env.portAnswer = 27461;
+  const first = new KysoBridge(withPing(env));
+  await first.connect();
+  first.close();
+  env.agents.delete(27461);
+  env.add(27462);
+  env.portAnswer = 27462;
+  env.failed.length = 0;
+  const bridge = new KysoBridge(withPing(env));
+  assert.equal((await bridge.connect()).port, 27462);
+  assert.deepEqual(env.failed, [ws(27461), ws(27443), ws(27444), ws(27445)]);
+  bridge.close();
+});
+
+test("a port answer that is not a port, or one already tried, opens nothing more", async () => {
+  for (const answer of [27443, 0, 70000, "27461", 27461.5]) {
+    const env = new FakeEnv();
+    env.pingPorts.add(27442);
+    env.portAnswer = answer;
+    await assert.rejects(new KysoBridge(withPing(env)).connect(), (error) => error.code === "CERT_NOT_TRUSTED");
+    assert.deepEqual(env.opened.map((w) => w.url), [ws(27443), ws(27444), ws(27445)], String(answer));
+  }
+});
+
+test("the port is not asked when the ping does not answer, nor on a single-user machine", async () => {
+  const env = new FakeEnv();
+  env.portAnswer = 27461;
+  await assert.rejects(new KysoBridge(withPing(env)).connect(), (error) => error.code === "AGENT_UNREACHABLE");
+  assert.ok(!env.fetched.some((f) => f.url === PORT_ASK));
+  env.add(27443);
+  env.pingPorts.add(27442);
+  const bridge = new KysoBridge(withPing(env));
+  await bridge.connect();
+  assert.ok(!env.fetched.some((f) => f.url === PORT_ASK));
+  bridge.close();
+});

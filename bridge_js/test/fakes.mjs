@@ -76,6 +76,9 @@ export class FakeEnv {
   constructor({ lna = "granted", permissionNames = ["loopback-network", "local-network-access"] } = {}) {
     this.agents = new Map();
     this.pingPorts = new Set();
+    // What GET /v1/port on a ping port answers over CORS: a port number, or null for a CORS
+    // refusal (the page's origin is not in the agent's settings, or an older agent).
+    this.portAnswer = null;
     this.lna = lna;
     this.permissionNames = permissionNames;
     this.opened = [];
@@ -100,6 +103,9 @@ export class FakeEnv {
       if (env.lna === "denied") throw new TypeError("Failed to fetch");
       if (u.protocol === "http:") {
         if (u.pathname === "/v1/ping" && env.pingPorts.has(port)) return { ok: false, status: 0, type: "opaque" };
+        if (u.pathname === "/v1/port" && env.pingPorts.has(port) && init.mode === "cors" && env.portAnswer !== null) {
+          return { ok: true, status: 200, type: "cors", json: async () => ({ port: env.portAnswer }) };
+        }
         throw new TypeError("Failed to fetch");
       }
       const agent = env.agents.get(port);

@@ -168,7 +168,12 @@ def test_central_store_zip_is_reproducible(tmp_path: Path) -> None:
 
 
 # A value an administrator would type into each free-text policy.
-TEXT_SAMPLES = {"TimestampUrl": "https://tsa.example/tsr", "RemoteProviders": "[]"}
+TEXT_SAMPLES = {
+    "PdfSeals": "{}",
+    "PortRange": "27450-27549",
+    "TimestampUrl": "https://tsa.example/tsr",
+    "RemoteProviders": "[]",
+}
 
 
 class _Registry:

@@ -218,28 +218,44 @@ class PdfPayload(Payload):
     async def prepare(cls, params: dict[str, Any], ctx: CallContext) -> PdfPayload:
         """Decode, inspect (refusing encrypted/broken files) and summarise for the consent."""
         from agent.signing.pdf import PdfSignOptions, Placement, inspect_pdf
-        from agent.signing.pdf.sign import check_placement, choose_field
+        from agent.signing.pdf.sign import check_placement, choose_field, resolve_anchor
 
         settings = ctx.core.settings
         document = decode_b64(params["document"], "document", limit=settings.max_document_bytes)
         placement = None
-        if "placement" in params:
-            where = params["placement"]
+        where = params.get("placement", {})
+        if "box" in where:
             x1, y1, x2, y2 = (float(v) for v in where["box"])
             placement = Placement(int(where["page"]), (x1, y1, x2, y2))
-        pages = (placement.page,) if placement else ()
-        facts = await _offload(inspect_pdf, document, size_of_pages=pages, size=len(document))
-        if placement is not None:
-            check_placement(facts, placement)
         timestamp_url = settings.timestamp_url if params.get("timestamp", True) else None
+        long_term = bool(timestamp_url) and settings.pdf_long_term
         options = PdfSignOptions(
             field_name=params.get("field"),
             placement=placement,
+            anchor=where.get("anchor"),
+            anchor_page=where.get("page") if "anchor" in where else None,
             reason=params.get("reason"),
             location=params.get("location"),
             certify=bool(params.get("certify", False)),
             timestamp_url=timestamp_url,
+            long_term=long_term,
+            # The tokens' CA certificates lead B-LT's chain to its root (docs/protocol.md).
+            ca_certs=tuple(
+                c.info.der for c in await ctx.core.certs.token_certificates() if c.info.is_ca
+            )
+            if long_term
+            else (),
+            seals=settings.pdf_seals,
         )
+        if options.anchor is not None:
+            # Broken or encrypted files are refused by our own reader before pypdf reads text.
+            await _offload(inspect_pdf, document, size=len(document))
+            options = await _offload(resolve_anchor, document, options, size=len(document))
+            placement = options.placement
+        pages = (placement.page,) if placement else ()
+        facts = await _offload(inspect_pdf, document, size_of_pages=pages, size=len(document))
+        if placement is not None:
+            check_placement(facts, placement)
         field_name, existing = choose_field(facts, options)
         item = pdf_item(facts, params.get("label"), placement, field_name if existing else None)
         return cls(item, facts.sha256, len(document), document, options, facts)
@@ -255,6 +271,7 @@ class PdfPayload(Payload):
             "field": result.field_name,
             "visible": result.visible,
             "thumbprint": signer.certificate.thumbprint,
+            **({"note": result.note} if result.note else {}),
         }
 
 

@@ -7,6 +7,7 @@ a remote service) reached through the same CMS bridge as ``sign.cms``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import io
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from agent.errors import KysoError
 from agent.signing.cms import DelegatingCmsSigner
-from agent.signing.pdf.inspect import PdfFacts, inspect_pdf
+from agent.signing.pdf.inspect import PdfFacts, PdfSource, inspect_pdf
 from agent.signing.signer import Signer
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -55,13 +56,17 @@ class PdfSignOptions:
 
     field_name: str | None = None  # an existing empty field, or the name of the new one
     placement: Placement | None = None
+    anchor: str | None = None  # a stamp just below this text (when there is no placement)
+    anchor_page: int | None = None  # look for the anchor on this page only
     reason: str | None = None
     location: str | None = None
     certify: bool = False  # DocMDP certification: no later changes allowed
-    seal_png: Path | None = None
+    seal_png: Path | None = None  # overrides ``seals``
+    seals: tuple[tuple[str, str], ...] = ()  # (certificate SHA-256 thumbprint, PNG path)
     timestamp_url: str | None = None  # B-T
     long_term: bool = False  # B-LT: certificates, CRLs and OCSP answers in the DSS
     trust_roots: tuple[bytes, ...] = ()  # DER; the chain B-LT gathers revocation data for
+    ca_certs: tuple[bytes, ...] = ()  # DER CA certificates at hand (the tokens'): B-LT's chain
     font_path: Path | None = None
     now: dt.datetime | None = field(default=None, compare=False)
 
@@ -74,6 +79,7 @@ class PdfSignResult:
     field_name: str
     level: PadesLevel
     visible: bool
+    note: str | None = None  # why the level is lower than asked (B-LT fell back to B-T)
 
 
 def find_font(explicit: Path | None = None) -> Path:
@@ -144,6 +150,36 @@ def choose_field(facts: PdfFacts, options: PdfSignOptions) -> tuple[str, bool]:
     return name, False
 
 
+def resolve_anchor(source: PdfSource, options: PdfSignOptions) -> PdfSignOptions:
+    """``options`` with the anchor turned into a placement: a stamp just below the first
+    occurrence of the anchor text (PDF_ANCHOR_NOT_FOUND when it is nowhere). Unchanged when
+    there is no anchor or a placement is already given."""
+    if options.anchor is None or options.placement is not None:
+        return options
+    from agent.signing.pdf.anchor import find_text, place_near
+
+    hit = find_text(source, options.anchor, page=options.anchor_page)
+    if hit is None:
+        raise KysoError("PDF_ANCHOR_NOT_FOUND", {"anchor": options.anchor})
+    return replace(options, placement=Placement(hit.page, place_near(hit, STAMP_SIZE)))
+
+
+def seal_for(options: PdfSignOptions, thumbprint: str) -> Path | None:
+    """The seal image for this certificate: ``seal_png`` if given, else the configured one."""
+    if options.seal_png is not None:
+        return options.seal_png
+    wanted = normalize_thumbprint(thumbprint)
+    for print_, path in options.seals:
+        if normalize_thumbprint(print_) == wanted:
+            return Path(path).expanduser()
+    return None
+
+
+def normalize_thumbprint(value: str) -> str:
+    """Lower-case hex without separators (``AB:CD`` and ``abcd`` name the same certificate)."""
+    return value.replace(":", "").replace(" ", "").lower()
+
+
 def check_placement(facts: PdfFacts, placement: Placement) -> None:
     """The page exists and the box lies on it (PDF_PLACEMENT_INVALID otherwise)."""
     if not 1 <= placement.page <= facts.pages:
@@ -185,10 +221,9 @@ async def sign_pdf_stream(
     """Sign the PDF read from ``source`` (seekable) into ``output`` (``w+b``: pyHanko reads
     back what it wrote to fill in the signature), without holding either in memory. The
     result's ``document`` is empty: the signed file is ``output``."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
-    from pyhanko.sign.general import SigningError
-
+    if options.anchor is not None and options.placement is None:
+        options = resolve_anchor(source, options)
+        facts = None  # the page the anchor is on needs its size
     if facts is None:
         facts = inspect_pdf(source, size_of_pages=_pages_of(options))
     field_name, existing = choose_field(facts, options)
@@ -196,10 +231,46 @@ async def sign_pdf_stream(
     if options.placement is not None:
         check_placement(facts, options.placement)
     now = options.now or dt.datetime.now(dt.UTC)
+    note = None
+    async with contextlib.AsyncExitStack() as stack:
+        context = None
+        if options.long_term:
+            from agent.signing.pdf.longterm import NO_TIMESTAMP_LINE, long_term_context
+
+            note = NO_TIMESTAMP_LINE
+            if options.timestamp_url:
+                context, note = await stack.enter_async_context(
+                    long_term_context(
+                        signer.certificate.der, options.trust_roots, options.ca_certs, now
+                    )
+                )
+            if context is None:
+                options = replace(options, long_term=False)
+        level = await _sign_into(
+            source, output, signer, options, (field_name, existing, visible), now, context
+        )
+    return PdfSignResult(b"", field_name, level, visible, note)
+
+
+async def _sign_into(
+    source: BinaryIO,
+    output: BinaryIO,
+    signer: Signer,
+    options: PdfSignOptions,
+    target: tuple[str, bool, bool],
+    now: dt.datetime,
+    context: Any,
+) -> PadesLevel:
+    """pyHanko's part: the field (``target``: name, exists, visible), stamp and signature."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.general import SigningError
+
+    field_name, existing, visible = target
     algorithm = signer.default_algorithm("sha256")
     cms_signer = DelegatingCmsSigner(signer, algorithm, ())
     timestamper, level = _timestamper(options)
-    meta = _metadata(options, field_name, now)
+    meta = _metadata(options, field_name, now, context)
     new_field = None
     if options.placement is not None and not existing:
         x1, y1, x2, y2 = options.placement.box
@@ -208,7 +279,8 @@ async def sign_pdf_stream(
             on_page=options.placement.page - 1,
             box=(int(x1), int(y1), int(x2), int(y2)),
         )
-    stamp_style = _stamp_style(options) if visible else None
+    seal = seal_for(options, signer.certificate.thumbprint)
+    stamp_style = _stamp_style(replace(options, seal_png=seal)) if visible else None
     pdf_signer = signers.PdfSigner(
         meta,
         signer=cms_signer,
@@ -233,7 +305,7 @@ async def sign_pdf_stream(
         raise KysoError("PDF_SIGN_FAILED", {"detail": str(exc)}) from exc
     except OSError as exc:  # the timestamp authority or a revocation source did not answer
         raise KysoError("TIMESTAMP_UNAVAILABLE", {"url": options.timestamp_url or ""}) from exc
-    return PdfSignResult(b"", field_name, level, visible)
+    return level
 
 
 def _timestamper(options: PdfSignOptions) -> tuple[Any, PadesLevel]:
@@ -246,7 +318,9 @@ def _timestamper(options: PdfSignOptions) -> tuple[Any, PadesLevel]:
     return stamper, PadesLevel.B_LT if options.long_term else PadesLevel.B_T
 
 
-def _metadata(options: PdfSignOptions, field_name: str, now: dt.datetime) -> Any:
+def _metadata(
+    options: PdfSignOptions, field_name: str, now: dt.datetime, context: Any = None
+) -> Any:
     """pyHanko's signature metadata: PAdES, SHA-256, DocMDP, and the DSS for B-LT."""
     from pyhanko.sign import fields, signers
 
@@ -261,9 +335,7 @@ def _metadata(options: PdfSignOptions, field_name: str, now: dt.datetime) -> Any
         if options.certify
         else fields.MDPPerm.FILL_FORMS,
         embed_validation_info=options.long_term,
-        validation_context=_validation_context(options.trust_roots, now)
-        if options.long_term
-        else None,
+        validation_context=context if options.long_term else None,
     )
 
 
@@ -294,11 +366,3 @@ def _stamp_style(options: PdfSignOptions) -> Any:
         background=background,
         background_opacity=0.9,
     )
-
-
-def _validation_context(trust_roots: tuple[bytes, ...], now: dt.datetime) -> Any:
-    from asn1crypto import x509 as asn1_x509
-    from pyhanko_certvalidator import ValidationContext
-
-    roots = [asn1_x509.Certificate.load(der) for der in trust_roots]
-    return ValidationContext(trust_roots=roots, allow_fetching=True, moment=now)

@@ -1,0 +1,112 @@
+"""B-LT: gather the signer's chain and its revocation answers before the token signs.
+
+PAdES-B-LT puts the certificates and the CRL/OCSP answers a verifier needs into the document
+security store (DSS), so the signature can still be checked after the CA's responders are gone.
+Which root does the chain end in? The signer does not decide trust here (the recipient does,
+with its own anchors); it only collects the material of the chain its certificate actually has.
+So the roots are the anchors given explicitly (``--trust``), plus every self-signed CA
+certificate among ``ca_certs`` (what the tokens carry: Vietnamese CAs put their issuing CA and
+often the root on the token), and intermediates come from ``ca_certs`` or AIA caIssuers.
+
+The check runs first, under a deadline, with revocation data required for every certificate
+below the root. When it fails (offline, no root at hand, a responder that does not answer) the
+signature falls back to B-T with a line saying why, instead of failing or claiming B-LT; the
+token signs once either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+LONG_TERM_SECONDS = 15.0  # the whole gathering: certificates, OCSP and CRLs
+NO_TIMESTAMP_LINE = (
+    "B-LT cần dấu thời gian nhưng chưa cấu hình máy chủ cấp dấu thời gian nên chữ ký là "
+    "PAdES-B-B / B-LT needs a timestamp and no timestamp authority is configured, so the "
+    "signature is PAdES-B-B"
+)
+FALLBACK_LINE = (
+    "Không lấy được dữ liệu thu hồi chứng thư số nên chữ ký là PAdES-B-T, không phải B-LT "
+    "/ revocation data could not be fetched, so the signature is PAdES-B-T, not B-LT: {reason}"
+)
+
+
+def _split(
+    trust_roots: tuple[bytes, ...], ca_certs: tuple[bytes, ...]
+) -> tuple[list[Any], list[Any]]:
+    """Anchors (the explicit ones and every self-signed CA certificate) and intermediates."""
+    from asn1crypto import x509 as asn1_x509
+
+    roots = [asn1_x509.Certificate.load(der) for der in trust_roots]
+    others: list[Any] = []
+    for der in ca_certs:
+        cert = asn1_x509.Certificate.load(der)
+        (roots if cert.self_signed in ("maybe", "yes") else others).append(cert)
+    return roots, others
+
+
+@contextlib.asynccontextmanager
+async def long_term_context(
+    cert_der: bytes,
+    trust_roots: tuple[bytes, ...],
+    ca_certs: tuple[bytes, ...],
+    now: dt.datetime,
+    *,
+    timeout: float = LONG_TERM_SECONDS,
+) -> AsyncIterator[tuple[Any | None, str | None]]:
+    """A pyHanko validation context holding the signer's chain and revocation answers, or
+    ``(None, line)`` saying in Vietnamese and English why B-LT is not reachable. Its HTTP
+    session is closed on leaving, so sign inside the ``async with``."""
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+    backend = AIOHttpFetcherBackend(per_request_timeout=timeout / 3)
+    try:
+        yield await _gather(cert_der, trust_roots, ca_certs, now, backend, timeout)
+    finally:
+        await backend.close()
+
+
+async def _gather(
+    cert_der: bytes,
+    trust_roots: tuple[bytes, ...],
+    ca_certs: tuple[bytes, ...],
+    now: dt.datetime,
+    backend: Any,
+    timeout: float,
+) -> tuple[Any | None, str | None]:
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator.errors import PathError, ValidationError
+
+    roots, others = _split(trust_roots, ca_certs)
+    if not roots:
+        return None, FALLBACK_LINE.format(reason="no root CA certificate (give it with --trust)")
+    check = ValidationContext(
+        trust_roots=roots,
+        other_certs=others,
+        allow_fetching=True,
+        moment=now,
+        revocation_mode="require",  # B-LT means the answers are in the file: none may be missing
+        fetcher_backend=backend,
+    )
+    validator = CertificateValidator(asn1_x509.Certificate.load(cert_der), validation_context=check)
+    try:
+        async with asyncio.timeout(timeout):
+            await validator.async_validate_usage(set())
+    except TimeoutError:
+        return None, FALLBACK_LINE.format(reason=f"no answer within {timeout:g} s")
+    except (PathError, ValidationError, OSError) as exc:
+        return None, FALLBACK_LINE.format(reason=str(exc) or type(exc).__name__)
+    # pyHanko validates the timestamp authority's chain with the same context when it fills the
+    # DSS; a TSA certificate commonly has no revocation address, which must not fail signing.
+    embed = ValidationContext(
+        trust_roots=roots,
+        other_certs=others,
+        allow_fetching=True,
+        moment=now,
+        fetcher_backend=backend,
+    )
+    return embed, None
