@@ -46,6 +46,15 @@ def make_prompter(spec: str, *, timeout_seconds: float | None = None) -> Prompte
         raise KysoError("PROMPTER_UNAVAILABLE", {"prompter": spec, "detail": str(exc)}) from exc
 
 
+async def open_in_browser(url: str) -> None:
+    """Open a remote signing provider's sign-in page in the user's browser. The standard
+    library's webbrowser may block (it starts a program), so it runs in an executor."""
+    import asyncio
+    import webbrowser
+
+    await asyncio.get_running_loop().run_in_executor(None, webbrowser.open, url)
+
+
 def demo_module() -> str | None:
     """Point SoftHSM2 at the demo tokens when a demo exists; their module path, else None.
 
@@ -98,6 +107,8 @@ async def start_agent(settings: Settings, *, prompter: Prompter | None = None) -
     except BaseException:
         await tokens.close()
         raise
-    agent = await serve(settings, services=make_services(tokens, chosen), owns_tokens=True)
+    services = make_services(tokens, chosen)
+    services.browser = open_in_browser  # a remote provider's sign-in page (OAuth2)
+    agent = await serve(settings, services=services, owns_tokens=True)
     agent.ready_seconds = time.perf_counter() - started
     return agent

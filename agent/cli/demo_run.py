@@ -1,6 +1,6 @@
 """``kyso-agent demo`` (what ``./run.sh demo`` runs): the whole product on one machine.
 
-It creates the demo tokens, starts the agent (the user is asked in dialogs when a display
+It creates the demo tokens, starts the demo remote signing service and the agent (the user is asked in dialogs when a display
 exists, otherwise in this terminal — never a scripted prompter), starts the portal stub as its
 own process over HTTPS with its SMTP sink, offers to make Chromium trust the two local CAs,
 prints what to do, and stops everything cleanly on Ctrl+C.
@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,10 @@ HELP = """\
 Start the demo: demo USB tokens (SoftHSM2), the Kyso agent and the stand-in e-BHXH portal at
 https://127.0.0.1:8600 with its mailbox. Open the portal in Chromium, register with token
 KYSO DEMO 1 (PIN 123456), read the account mail at /hop-thu, log in, prepare and sign a dossier.
+
+A demo remote signing service (ký số từ xa, CSC API) runs at http://127.0.0.1:8690: its
+credentials appear in the certificate picker below the two tokens (remote PIN 246810; one-time
+codes are printed here). --no-remote leaves it out.
 
 The agent asks you in dialogs (or in this terminal without a display): which site may use the
 token, what is being signed, and the PIN. Ctrl+C stops everything.
@@ -62,6 +67,11 @@ def register(sub: Any) -> None:
         "--no-trust", action="store_true", help="never touch the browser's trusted certificates"
     )
     p.add_argument("--fresh", action="store_true", help="start with an empty portal database")
+    p.add_argument(
+        "--no-remote",
+        action="store_true",
+        help="do not start the demo remote signing service (ký số từ xa) beside the tokens",
+    )
     p.set_defaults(func=run_demo, json=False)
 
 
@@ -159,16 +169,23 @@ async def run_demo(args: argparse.Namespace) -> int:
     manifest = await demo_tokens.init()
     demo_tokens.activate()
     responder = _start_responder(manifest)
+    remote = None if args.no_remote else await _start_remote()
     prompter = choose_prompter(args.prompter)
+    extra: dict[str, Any] = {"remote_providers": [remote.provider]} if remote else {}
     try:
-        settings = load_settings({"prompter": prompter})
-        agent = await start_agent(settings)
-    except KysoError as exc:
-        if prompter != "dialog" or exc.code != "PROMPTER_UNAVAILABLE":
-            raise
-        print(f"{exc.message_vi} → dùng dòng lệnh / using the terminal.", flush=True)
-        prompter = "terminal"
-        agent = await start_agent(load_settings({"prompter": prompter}))
+        try:
+            settings = load_settings({"prompter": prompter, **extra})
+            agent = await start_agent(settings)
+        except KysoError as exc:
+            if prompter != "dialog" or exc.code != "PROMPTER_UNAVAILABLE":
+                raise
+            print(f"{exc.message_vi} → dùng dòng lệnh / using the terminal.", flush=True)
+            prompter = "terminal"
+            agent = await start_agent(load_settings({"prompter": prompter, **extra}))
+    except BaseException:
+        if remote is not None:
+            await remote.close()
+        raise
     portal = None
     try:
         tls_dir = demo_dir() / "portal-tls"
@@ -192,6 +209,8 @@ async def run_demo(args: argparse.Namespace) -> int:
             process_interval=PROCESS_INTERVAL,
         )
         print(_banner(portal.url, prompter, agent.url), flush=True)
+        if remote is not None:
+            print(_remote_banner(remote.running.url), flush=True)
         from agent.cli.filesign_cmd import start_tray
         from agent.ui.tray import detach_tray
 
@@ -206,10 +225,97 @@ async def run_demo(args: argparse.Namespace) -> int:
         if portal is not None:
             await portal.stop()
         await agent.stop()
+        if remote is not None:
+            await remote.close()
         if responder is not None:
             responder.stop()
     print("Đã dừng Kyso và cổng thử nghiệm. / Stopped.", flush=True)
     return 0
+
+
+REMOTE_PROVIDER = "demo"
+REMOTE_LABEL = "Ký số từ xa (thử nghiệm)"
+
+
+@dataclass
+class DemoRemote:
+    """The running demo CSC service, the provider table for the agent, the "SMS" sender."""
+
+    running: Any
+    provider: dict[str, Any]
+    sms: asyncio.Task[None]
+
+    async def close(self) -> None:
+        """Stop sending codes, then stop the service."""
+        self.sms.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.sms
+        await self.running.close()
+
+
+async def _start_remote() -> DemoRemote | None:
+    """The demo's remote signing service (a real CSC server, keys from the demo PKI) on
+    127.0.0.1, and the provider table that points the agent at it. The demo goes on without
+    it (the picker then shows the two USB tokens only)."""
+    from agent.config.paths import demo_dir
+    from agent.demo.pki import TestCA
+    from agent.demo.remote import CLIENT_ID, DEFAULT_PORT, start_service
+    from agent.demo.tokens import paths
+    from agent.files import atomic_write
+
+    secret_path = demo_dir() / "remote-client-secret"
+    if not secret_path.exists():  # made once, kept: only this user can read it
+        import secrets
+
+        atomic_write(secret_path, secrets.token_urlsafe(24).encode(), mode=0o600)
+    secret = secret_path.read_text(encoding="utf-8").strip()
+    pki = paths()["pki"]
+    try:
+        running = await start_service(
+            pki.parent / "remote", TestCA.load(pki), port=DEFAULT_PORT, client_secret=secret
+        )
+    except OSError as exc:
+        print(
+            f"Không chạy được dịch vụ ký số từ xa thử nghiệm trên cổng {DEFAULT_PORT} / "
+            f"no demo remote signing service ({exc.strerror}); tiếp tục chỉ với USB token.",
+            flush=True,
+        )
+        return None
+    provider = {
+        "name": REMOTE_PROVIDER,
+        "display_name": REMOTE_LABEL,
+        "base_url": running.url,
+        "client_id": CLIENT_ID,
+        "auth_flow": "client_credentials",
+        "client_secret_file": str(secret_path),
+    }
+    return DemoRemote(running, provider, asyncio.create_task(_send_sms(running.server)))
+
+
+async def _send_sms(server: Any) -> None:
+    """Play the provider's SMS: whenever no one-time code is waiting (at start, and after one
+    was used or refused), "send" a fresh one by printing it here."""
+    while True:
+        if server.state.current_otp is None:
+            code = server.send_otp()
+            print(
+                f"[SMS thử nghiệm / demo SMS] Mã OTP ký số từ xa / remote signing OTP: {code}",
+                flush=True,
+            )
+        await asyncio.sleep(0.5)
+
+
+def _remote_banner(url: str) -> str:
+    from agent.demo.remote import DEMO_PIN
+
+    return f""" Ký số từ xa thử nghiệm / demo remote signing: {url}
+   Khi chọn chứng thư, nhóm "Ký số từ xa: {REMOTE_LABEL}" nằm dưới hai USB token.
+   Mã PIN ký số / remote PIN: {DEMO_PIN}. Chứng thư "Lê Minh Châu" cần thêm mã OTP:
+   mã được "gửi SMS" bằng cách in ra ngay trong cửa sổ này.
+   "Thay đổi thông tin" → "Đổi chứng thư số": chọn chứng thư "Công ty TNHH Giải pháp Kyso
+   Việt Nam (ký từ xa)" để chuyển đơn vị sang ký số từ xa.
+==============================================================================
+"""
 
 
 def _start_responder(manifest: dict[str, Any]) -> Any:

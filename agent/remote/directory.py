@@ -47,6 +47,16 @@ class RemoteCredential:
         """The provider's id for this credential."""
         return self.details.credential_id
 
+    @property
+    def thumbprint(self) -> str:
+        """The certificate's SHA-256 thumbprint (as for token certificates)."""
+        return self.info.thumbprint
+
+    @property
+    def queue_key(self) -> tuple[str, str, str]:
+        """One signing operation at a time per remote key, as per token."""
+        return ("remote", self.provider.name, self.credential_id)
+
     def to_json(self) -> dict[str, Any]:
         """The certificate's JSON (as for tokens) plus where it lives and how it is unlocked."""
         data = self.info.to_json()

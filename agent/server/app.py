@@ -167,6 +167,7 @@ async def _token_events(app: web.Application) -> AsyncIterator[None]:
         await task
     tokens.unsubscribe(queue)
     await core.keys.close()
+    await core.certs.close()  # the remote providers' sessions
 
 
 async def _close_connections(app: web.Application) -> None:

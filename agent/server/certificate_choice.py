@@ -57,12 +57,15 @@ class CertificateFilter:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A certificate on a token, as the server lists it."""
+    """A certificate on a token, or a remote credential, as the server lists it."""
 
     info: CertificateInfo
     token_label: str
     token_serial: str
     has_private_key: bool
+    # A remote credential (ký số từ xa): its provider's display name; empty for a token.
+    remote_provider: str = ""
+    remote_disabled: bool = False  # the provider says the key or certificate cannot sign
 
 
 def option_for(candidate: Candidate, wanted: CertificateFilter) -> CertificateOption:
@@ -70,12 +73,15 @@ def option_for(candidate: Candidate, wanted: CertificateFilter) -> CertificateOp
     problems = tuple(candidate.info.problems())
     if not candidate.has_private_key:
         problems += ("NO_PRIVATE_KEY",)
+    if candidate.remote_disabled:
+        problems += ("REMOTE_DISABLED",)
     return CertificateOption(
         candidate.info,
         candidate.token_label,
         candidate.token_serial,
         problems,
         matches=wanted.matches(candidate.info) if wanted.active else True,
+        remote_provider=candidate.remote_provider,
     )
 
 
@@ -95,15 +101,25 @@ class Plan:
 def plan_choice(
     origin: str, candidates: Iterable[Candidate], wanted: CertificateFilter | None = None
 ) -> Plan:
-    """Rows grouped by token (label, then serial), matches first within a token, newest
-    certificate first; the first usable match preselected; skip the picker when exactly one
-    usable certificate matches what the page asked for."""
+    """Rows grouped by token (label, then serial), then remote credentials grouped by provider,
+    matches first within a group, newest certificate first; the first usable match
+    preselected; skip the picker when exactly one usable certificate matches what the page
+    asked for."""
     wanted = wanted or CertificateFilter()
     options = [option_for(c, wanted) for c in candidates]
     if wanted.valid_only:
         options = [o for o in options if o.usable]
     options.sort(key=lambda o: o.certificate.not_after, reverse=True)
-    options.sort(key=lambda o: (o.token_label, o.token_serial, not o.matches, not o.usable))
+    options.sort(
+        key=lambda o: (
+            bool(o.remote_provider),  # the tokens in the user's hand first
+            o.remote_provider,
+            o.token_label,
+            o.token_serial,
+            not o.matches,
+            not o.usable,
+        )
+    )
     matching = [o for o in options if o.usable and o.matches]
     usable = [o for o in options if o.usable]
     preselect = (matching or usable)[0].certificate.thumbprint if usable else ""

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.config.settings import Settings
 from agent.errors import KysoError
@@ -17,6 +17,10 @@ from agent.tokens.module import TokenCertificate
 from agent.tokens.pin import PinRequest
 from agent.tokens.service import TokenService
 from agent.ui.api import Prompter
+
+if TYPE_CHECKING:
+    from agent.remote.directory import RemoteCredential
+    from agent.remote.oauth import BrowserOpener
 
 T = TypeVar("T")
 
@@ -32,6 +36,8 @@ class Services:
     # Set by the tray's "pause signing": signing methods are refused with SIGNING_PAUSED
     # (read by the dispatcher; a plain bool is enough, one writer, read on the event loop).
     signing_paused: bool = False
+    # Opens the user's browser for a remote provider's sign-in (OAuth2); chosen by the CLI.
+    browser: BrowserOpener | None = None
 
 
 class AgentCore:
@@ -43,7 +49,11 @@ class AgentCore:
         self.limiter = PendingLimiter(settings.max_pending_per_origin)
         self.queue = TokenQueue(settings.max_queue)
         self.keys = KeyPool(services.tokens, settings.pin_cache)
-        self.certs = CertificateDirectory(services.tokens)
+        self.certs = CertificateDirectory(
+            services.tokens,
+            remote_providers=settings.remote_providers,
+            browser=services.browser,
+        )
         self.port: int = 0
         self.ping_port: int | None = None  # the plain-http ping, when it is being served
         self.started = time.monotonic()
@@ -91,6 +101,7 @@ class CallContext:
     notify: Callable[[str, dict[str, Any]], Awaitable[None]]
     # Filled in while signing, for the audit line the dispatcher writes.
     thumbprint: str | None = None
-    certificate: TokenCertificate | None = None  # subject, serial, token for the audit line
+    # subject, serial, token (or remote provider) for the audit line
+    certificate: TokenCertificate | RemoteCredential | None = None
     sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from agent.signing.trust import Purpose
 
 log = logging.getLogger(__name__)
+
+# How long a remote listing counts as fresh (a token is read again at every request; a remote
+# provider is a network round trip per credential).
+REMOTE_REFRESH_SECONDS = 30.0
 
 
 class PendingLimiter:
@@ -208,6 +213,7 @@ class CertificateDirectory:
         self._browser = browser
         self._remote: RemoteDirectory | None = None
         self._remote_certs: list[RemoteCredential] | None = None
+        self._remote_listed = 0.0  # monotonic time of the last remote listing
         # Apart from the tokens' lock: a slow provider never holds up listing the tokens.
         self._remote_lock = asyncio.Lock()
 
@@ -241,13 +247,17 @@ class CertificateDirectory:
         self, *, fresh: bool = False, interactive: bool = False
     ) -> list[RemoteCredential]:
         """Every configured provider's credentials. ``interactive`` may open the browser for a
-        provider that needs the user to sign in; listing for a page never does."""
+        provider that needs the user to sign in; listing for a page never does. ``fresh``
+        lists again only when the last listing is older than REMOTE_REFRESH_SECONDS: a page
+        calling certificates.list in a loop must not make the agent hammer the provider."""
         remote = self.remote
         if remote is None:
             return []
         async with self._remote_lock:
-            if fresh or interactive or self._remote_certs is None:
+            stale = time.monotonic() - self._remote_listed >= REMOTE_REFRESH_SECONDS
+            if interactive or self._remote_certs is None or (fresh and stale):
                 self._remote_certs = await remote.list_credentials(interactive=interactive)
+                self._remote_listed = time.monotonic()
             return list(self._remote_certs)
 
     async def all(self, *, fresh: bool = False) -> list[TokenCertificate | RemoteCredential]:

@@ -22,6 +22,7 @@ __all__ = [
     "Prompter",
 ]
 
+from agent.remote.prompt import CredentialPrompt, CredentialSecrets
 from agent.signing.consent import ConsentItem
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
@@ -52,6 +53,9 @@ class ConsentRequest:
     summary_en: str
     certificate: CertificateInfo | None
     items: tuple[ConsentItem, ...] = field(default_factory=tuple)
+    # Where the key is: "token:<label>" or "remote:<provider display name>" (ký số từ xa), so
+    # the user sees which remote service will sign before any PIN or OTP is asked.
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class CertificateOption:
     token_serial: str = ""
     problems: tuple[str, ...] = ()  # EXPIRED, NOT_YET_VALID, NO_SIGNING_KEY_USAGE, NO_PRIVATE_KEY
     matches: bool = True  # fits what the page asked for (certificateFilter); True without one
+    # A remote credential (ký số từ xa): its provider's display name; empty for a token.
+    remote_provider: str = ""
 
     @property
     def usable(self) -> bool:
@@ -129,4 +135,9 @@ class Prompter(Protocol):
 
     async def get_pin(self, request: PinRequest) -> str | None:
         """Ask for the token PIN (this makes every Prompter a PinProvider)."""
+        ...
+
+    async def get_credential_secrets(self, request: CredentialPrompt) -> CredentialSecrets | None:
+        """Ask for a remote credential's PIN and/or OTP (this makes every Prompter a
+        CredentialPrompter); None when the user cancels."""
         ...

@@ -28,6 +28,7 @@ PROBLEM_TEXT = {
     "NO_SIGNING_KEY_USAGE": "không dùng để ký / not for signing",
     "CA_CERTIFICATE": "chứng thư CA / a CA certificate",
     "NO_PRIVATE_KEY": "không có khóa bí mật trên token / no private key on the token",
+    "REMOTE_DISABLED": "nhà cung cấp đã khóa hoặc thu hồi / disabled or revoked by the provider",
 }
 
 
@@ -141,7 +142,10 @@ def mst_warnings(cert: CertificateInfo | None, items: Sequence[ConsentItem]) -> 
 
 
 def token_heading(option: CertificateOption) -> str:
-    """ "USB token: KYSO DEMO 1 · số sê-ri / serial 0a1b2c3d" (the label rendered inert)."""
+    """ "USB token: KYSO DEMO 1 · số sê-ri / serial 0a1b2c3d" (the label rendered inert); a
+    remote credential's group is its provider: "Ký số từ xa: … · remote signing"."""
+    if option.remote_provider:
+        return f"Ký số từ xa: {_u(option.remote_provider, LABEL_LIMIT)} · remote signing"
     if not option.token_label and not option.token_serial:
         return ""
     label = _u(option.token_label, LABEL_LIMIT)

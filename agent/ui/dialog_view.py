@@ -21,11 +21,11 @@ from tkinter import font as tkfont
 from tkinter import ttk
 from typing import Any
 
+from agent.ui.dialog_fields import MUTED, pin_field, secret_fields
 from agent.ui.text import PromptText, Section, pin_too_short
 
 DANGER = "#b71c1c"
 WARNING = "#8a5300"
-MUTED = "#5f6368"
 ORIGIN_BG = "#fff8e1"
 ORIGIN_BORDER = "#e0b000"
 PRIMARY = "#c62828"
@@ -46,6 +46,13 @@ class DialogView:
     details: tk.Text | None = None
     caps_label: ttk.Label | None = None
     origin_label: tk.Label | None = None  # the origin's own widget (tests read what it shows)
+    secrets: dict[str, ttk.Entry] = field(default_factory=dict)  # remote PIN/OTP fields
+
+    def type_secret(self, key: str, value: str) -> None:
+        """Put text in a remote credential's PIN ("pin") or OTP ("otp") field."""
+        entry = self.secrets[key]
+        entry.delete(0, tk.END)
+        entry.insert(0, value)
 
     def press(self, key: str) -> None:
         """Click a button as the user would (does nothing while it is not armed)."""
@@ -180,7 +187,9 @@ def build_dialog(
         )
 
     if text.kind == "pin" and any(c.key == "ok" for c in text.choices):
-        _pin_field(outer, view, f_pin, f_small, text.pin_length[1])
+        pin_field(outer, view, f_pin, f_small, text.pin_length[1])
+    if text.secret_fields:
+        secret_fields(outer, view, text, f_pin, f_small)
 
     if text.note_vi:
         ttk.Label(outer, text=text.note_vi, wraplength=WRAP, font=f_small).pack(
@@ -191,16 +200,22 @@ def build_dialog(
 
     _buttons(outer, view, text, finish, arm_delay_ms, timeout_seconds, f_small)
     _place(root)
-    if view.entry is not None:
-        view.entry.focus_force()
-    else:
-        # Space activates the focused button: let that be the safe answer.
-        cancel = next((c.key for c in text.choices if c.role == "cancel"), None)
-        if cancel in view.buttons:
-            view.buttons[cancel].focus_set()
+    _focus(view, text)
     if on_built is not None:
         on_built(view)
     return view
+
+
+def _focus(view: DialogView, text: PromptText) -> None:
+    """The first field to type in, or else the safe button."""
+    entry = view.entry or next(iter(view.secrets.values()), None)
+    if entry is not None:
+        entry.focus_force()
+        return
+    # Space activates the focused button: let that be the safe answer.
+    cancel = next((c.key for c in text.choices if c.role == "cancel"), None)
+    if cancel in view.buttons:
+        view.buttons[cancel].focus_set()
 
 
 def _details(
@@ -347,32 +362,6 @@ def _certificate_list(
         tk.Frame(row, height=4, background=background).pack()
 
 
-def _pin_field(
-    parent: ttk.Frame, view: DialogView, f_pin: tkfont.Font, f_small: tkfont.Font, max_length: int
-) -> None:
-    """The masked PIN entry (no longer than the token accepts), with a hint line under it."""
-    frame = ttk.Frame(parent)
-    frame.pack(fill=tk.X, pady=(14, 0))
-    ttk.Label(frame, text="Mã PIN · PIN", font=f_small, foreground=MUTED).pack(anchor=tk.W)
-    entry = ttk.Entry(frame, show="•", font=f_pin, width=22)
-    if max_length:
-        fits = parent.register(lambda proposed: len(proposed) <= max_length)
-        entry.configure(validate="key", validatecommand=(fits, "%P"))
-    entry.pack(anchor=tk.W, pady=(2, 0))
-    view.entry = entry
-    view.caps_label = ttk.Label(frame, text="", style="Warning.TLabel")
-    view.caps_label.pack(anchor=tk.W)
-
-    def caps(event: tk.Event) -> None:
-        on = bool(int(event.state) & 0x2)
-        view.caps_label.configure(  # type: ignore[union-attr]
-            text="⇪ Caps Lock đang bật · Caps Lock is on" if on else "", style="Warning.TLabel"
-        )
-
-    entry.bind("<KeyPress>", caps, add="+")
-    entry.bind("<KeyRelease>", caps, add="+")
-
-
 def _buttons(
     parent: ttk.Frame,
     view: DialogView,
@@ -389,22 +378,7 @@ def _buttons(
     cancel_key = next((c.key for c in text.choices if c.role == "cancel"), "cancel")
 
     def answer(key: str) -> None:
-        if text.kind == "pin":
-            if key == "ok":
-                assert view.entry is not None
-                pin = view.entry.get()
-                hint = pin_too_short(pin, text)
-                if hint:  # a short PIN would only cost one of the token's tries
-                    view.caps_label.configure(text=hint, style="Danger.TLabel")  # type: ignore[union-attr]
-                    return
-                view.entry.delete(0, tk.END)
-                finish(pin)
-            else:
-                finish(None)
-        elif text.kind == "certificate":
-            finish(view.cert_var.get() if key != cancel_key and view.cert_var else None)
-        else:
-            finish(key)
+        _answer(view, text, finish, key, cancel_key)
 
     for choice in reversed(text.choices):  # packed from the right: first choice ends up leftmost
         button = ttk.Button(
@@ -425,6 +399,8 @@ def _buttons(
         view.entry.bind(
             "<Return>", lambda _e: view.buttons["ok"].invoke() if "ok" in view.buttons else None
         )
+    for entry in view.secrets.values():
+        entry.bind("<Return>", lambda _e: view.buttons["ok"].invoke())
     if text.kind == "certificate":
         view.root.bind("<Return>", lambda _e: view.buttons["choose"].invoke())
 
@@ -439,6 +415,42 @@ def _buttons(
                 view.root.after(1000, tick)
 
         tick()
+
+
+def _answer(
+    view: DialogView, text: PromptText, finish: Callable[[Any], None], key: str, cancel_key: str
+) -> None:
+    """What a button press answers: the PIN, the chosen certificate, the remote PIN/OTP
+    fields, or the button's key."""
+    if text.kind == "pin":
+        if key == "ok":
+            assert view.entry is not None
+            pin = view.entry.get()
+            hint = pin_too_short(pin, text)
+            if hint:  # a short PIN would only cost one of the token's tries
+                view.caps_label.configure(text=hint, style="Danger.TLabel")  # type: ignore[union-attr]
+                return
+            view.entry.delete(0, tk.END)
+            finish(pin)
+        else:
+            finish(None)
+    elif text.kind == "certificate":
+        finish(view.cert_var.get() if key != cancel_key and view.cert_var else None)
+    elif text.secret_fields:
+        if key != "ok":
+            finish(None)
+            return
+        values = {k: e.get() for k, e in view.secrets.items()}
+        if not all(values.values()):  # every field is needed: say so, do not send half
+            view.caps_label.configure(  # type: ignore[union-attr]
+                text="Hãy điền đủ các ô · Fill in every field", style="Danger.TLabel"
+            )
+            return
+        for entry in view.secrets.values():
+            entry.delete(0, tk.END)
+        finish(values)
+    else:
+        finish(key)
 
 
 def _place(root: tk.Tk) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.errors import KysoError
+from agent.remote.prompt import CredentialPrompt, CredentialSecrets
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
 from agent.ui.api import CertificateChoice, ConsentRequest, PairingAnswer, PairingRequest
@@ -19,6 +20,7 @@ from agent.ui.text import (
     PromptText,
     certificate_choice_text,
     consent_text,
+    credential_text,
     pairing_text,
     pin_text,
 )
@@ -131,6 +133,13 @@ class DialogPrompter:
         """Masked PIN field; tries left, final try and locked in red."""
         pin = await self._show(pin_text(request))
         return pin if isinstance(pin, str) and pin else None
+
+    async def get_credential_secrets(self, request: CredentialPrompt) -> CredentialSecrets | None:
+        """A remote credential's masked PIN and/or OTP fields, with the provider's name."""
+        values = await self._show(credential_text(request))
+        if not isinstance(values, dict):
+            return None
+        return CredentialSecrets(pin=values.get("pin"), otp=values.get("otp"))
 
     def close(self, wait: float = 5.0) -> None:
         """End the UI thread (after the dialog on screen, if any), closing its display connection."""

@@ -62,7 +62,7 @@ class Warning:
 class PromptText:
     """Everything one prompt shows."""
 
-    kind: str  # "pair", "consent", "certificate" or "pin"
+    kind: str  # "pair", "consent", "certificate", "pin" or "credential" (remote PIN/OTP)
     title: str  # window title
     question_vi: str
     question_en: str
@@ -75,3 +75,6 @@ class PromptText:
     summary_vi: str = ""  # what the page asks for, in one sentence (shown under the origin)
     summary_en: str = ""
     pin_length: tuple[int, int] = (0, 0)  # (min, max) PIN length the token accepts; 0 = unknown
+    # A remote credential's prompt ("credential"): the masked fields to fill, in order, as
+    # (key, label_vi, label_en) with key "pin" or "otp".
+    secret_fields: tuple[tuple[str, str, str], ...] = ()

@@ -7,6 +7,8 @@ The file is read again AT EVERY PROMPT, so a test can change the answers between
      "pin": "123456" | null,          # null = the user cancelled the PIN dialog
                                       # or ["000000", "123456"]: typed in turn after a wrong PIN
      "certificate": "<thumbprint>",   # for choose_certificate; default: first usable one
+     "remote_pin": "246810" | null,   # a remote credential's PIN (ký số từ xa)
+     "otp": "135790" | ["1", "2"],    # its one-time code; a list: one per authorisation
      "delay_seconds": 2.5}            # or {"consent": 2.5, "pin": 0.1}: a slow user
 
 Anything missing, unreadable or unknown is answered the safe way (deny / cancel), so a broken
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from agent.errors import KysoError
+from agent.remote.prompt import CredentialPrompt, CredentialSecrets
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
 from agent.ui.api import CertificateChoice, ConsentRequest, PairingAnswer, PairingRequest
@@ -42,6 +45,7 @@ from agent.ui.text import (
     certificate_choice_text,
     certificate_warnings,
     consent_text,
+    credential_text,
     mst_warnings,
     pin_text,
 )
@@ -72,7 +76,7 @@ Shown = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
 class PromptRecord(NamedTuple):
     """One prompt the scripted prompter answered: what kind, about what, and the answer given."""
 
-    kind: str  # "pair", "certificate", "consent" or "pin"
+    kind: str  # "pair", "certificate", "consent", "pin" or "credential" (remote PIN/OTP)
     summary: str  # the origin, the consent sentence, the token label... (rendered inert)
     answer: str = ""  # what was answered ("always", "allow", "deny", "pin", "cancel", a thumbprint)
     shown: Shown = ()  # the details, rendered as every prompter renders them
@@ -113,6 +117,8 @@ class ScriptAnswers:
     retry_pins: tuple[str | None, ...] = ()
     delays: tuple[tuple[str, float], ...] = ()
     default_delay: float = 0.0
+    remote_pin: str | None = None
+    otps: tuple[str | None, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Any) -> ScriptAnswers:
@@ -133,6 +139,8 @@ class ScriptAnswers:
             delays = {str(k): _seconds(v) for k, v in raw_delay.items()}
         else:
             default_delay = _seconds(raw_delay)
+        otps = data.get("otp")
+        otps = [_pin(o) for o in otps[:64]] if isinstance(otps, list) else [_pin(otps)]
         return cls(
             pair,
             consent,
@@ -141,7 +149,16 @@ class ScriptAnswers:
             tuple(pins[1:]),
             tuple(sorted(delays.items())),
             default_delay,
+            _pin(data.get("remote_pin")),
+            tuple(otps),
         )
+
+    def otp_for(self, index: int) -> str | None:
+        """The one-time code for the ``index``-th authorisation (0-based); past the list,
+        the last one again (the provider then refuses a code used twice)."""
+        if not self.otps:
+            return None
+        return self.otps[min(index, len(self.otps) - 1)]
 
     def pin_for(self, attempt: int) -> str | None:
         """The PIN typed at the ``attempt``-th prompt of one operation (None: cancel). Past the
@@ -196,6 +213,7 @@ class ScriptedPrompter:
         self.prompts: list[PromptRecord] = []
         # The file is read at every prompt; parsing is skipped when its bytes did not change.
         self._parsed: tuple[bytes, ScriptAnswers] | None = None
+        self._otps_used = 0  # one-time codes are handed out in turn, like a user reading SMS
         log.warning(WARNING_TEXT.format(path=self.path))
 
     def read_answers(self) -> ScriptAnswers:
@@ -299,6 +317,26 @@ class ScriptedPrompter:
             text.warnings,
         )
         return pin
+
+    async def get_credential_secrets(self, request: CredentialPrompt) -> CredentialSecrets | None:
+        """A remote credential's PIN (``remote_pin``) and OTP (``otp``, one per authorisation)
+        from the file; a missing one cancels. Neither is ever logged or recorded."""
+        answers = await self._answer("credential")
+        pin = answers.remote_pin if request.need_pin else None
+        otp = answers.otp_for(self._otps_used) if request.need_otp else None
+        if request.need_otp:
+            self._otps_used += 1
+        missing = (request.need_pin and not pin) or (request.need_otp and not otp)
+        text = credential_text(request)
+        given = "+".join(k for k, v in (("pin", pin), ("otp", otp)) if v)
+        self._record(
+            "credential",
+            render_untrusted(request.provider, LABEL_LIMIT),
+            "cancel" if missing else given or "ok",
+            shown_details(text),
+            text.warnings,
+        )
+        return None if missing else CredentialSecrets(pin=pin, otp=otp)
 
     def count(self, kind: str | None = None) -> int:
         """How many prompts (of one kind, or all) were answered so far."""

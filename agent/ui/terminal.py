@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from agent.errors import KysoError
+from agent.remote.prompt import CredentialPrompt, CredentialSecrets
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
 from agent.ui.api import CertificateChoice, ConsentRequest, PairingAnswer, PairingRequest
@@ -24,6 +25,7 @@ from agent.ui.text import (
     PromptText,
     certificate_choice_text,
     consent_text,
+    credential_text,
     pairing_text,
     pin_text,
     render_plain,
@@ -155,3 +157,17 @@ class TerminalPrompter:
             return None
         pin = await self._ask(text, "Mã PIN / PIN (Enter = hủy / cancel): ", secret=True)
         return pin or None
+
+    async def get_credential_secrets(self, request: CredentialPrompt) -> CredentialSecrets | None:
+        """A remote credential's PIN and/or OTP via getpass (never echoed); an empty answer
+        cancels."""
+        text = credential_text(request)
+        values: dict[str, str] = {}
+        for key, label_vi, label_en in text.secret_fields:
+            value = await self._ask(
+                text, f"{label_vi} / {label_en} (Enter = hủy / cancel): ", secret=True
+            )
+            if not value:
+                return None
+            values[key] = value
+        return CredentialSecrets(pin=values.get("pin"), otp=values.get("otp"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -68,9 +69,12 @@ class SignBatch(Command):
         payloads: tuple[Payload, ...]
         payloads, stop_on_error = prepared.payload
         audit = ctx.core.services.audit
-        results: list[dict[str, Any]] = []
+        results: list[dict[str, Any] | None] = [None] * len(payloads)
         failed = False
-        for index, payload in enumerate(payloads):
+        done = 0
+
+        async def one(index: int, payload: Payload) -> None:
+            nonlocal failed, done
             error: KysoError | None = None
             if failed and stop_on_error:
                 error = KysoError("BATCH_ITEM_SKIPPED")
@@ -83,23 +87,42 @@ class SignBatch(Command):
                     log.exception("batch item %d failed", index)
                     error = KysoError("INTERNAL_ERROR", {"detail": type(exc).__name__})
             if error is None:
-                results.append({"index": index, "ok": True, "result": result})
+                results[index] = {"index": index, "ok": True, "result": result}
             else:
                 failed = True
-                results.append({"index": index, "ok": False, "error": error_body(error)})
+                results[index] = {"index": index, "ok": False, "error": error_body(error)}
             code = "OK" if error is None else error.code
             audit.write(_record(ctx, code, payload.sha256, index, payload.kind))
+            done += 1
             await ctx.notify(
                 "sign.progress",
-                {"request_id": ctx.request_id, "done": index + 1, "total": len(payloads)},
+                {"request_id": ctx.request_id, "done": done, "total": len(payloads)},
             )
-        signed = sum(1 for r in results if r["ok"])
+
+        if isinstance(signer, _remote_signer_type()):
+            # A remote key: every item runs at once and their hashes are signed together, one
+            # authorisation (one PIN/OTP) per ``multisign`` of them, not one per item. After a
+            # failure the signer sends nothing more; items already signed are kept.
+            async with signer.collect(len(payloads)) as batch:
+                await asyncio.gather(*(batch.run(one(i, p)) for i, p in enumerate(payloads)))
+        else:
+            for index, payload in enumerate(payloads):  # a token signs one at a time anyway
+                await one(index, payload)
+        final = [r for r in results if r is not None]
+        signed = sum(1 for r in final if r["ok"])
         return {
-            "results": results,
+            "results": final,
             "signed": signed,
-            "failed": len(results) - signed,
+            "failed": len(final) - signed,
             "thumbprint": signer.certificate.thumbprint,
         }
+
+
+def _remote_signer_type() -> type:
+    # Imported here: only a batch may need it, and only agent.signing.remote defines it.
+    from agent.signing.remote import RemoteSigner
+
+    return RemoteSigner
 
 
 def _record(ctx: CallContext, result: str, digest: str, index: int, kind: str) -> AuditRecord:
