@@ -76,6 +76,7 @@ PY_LAUNCHER = "pyw.exe"
 # The database codepage: 1258 (Vietnamese) so the launch condition's message keeps its
 # diacritics on every Windows (libmsi writes cp1258 with combining tone marks).
 CODEPAGE = 1258
+EXPLORER_VERB = "Ký số bằng Kyso"
 PYTHON_MISSING = (
     "Kyso cần Python 3.11 trở lên (python.org, cài cho mọi người dùng, có trình khởi chạy py). "
     "Hãy cài Python rồi chạy lại. / Kyso needs Python 3.11+ from python.org, for all users, "
@@ -290,6 +291,12 @@ def finish_queries(version: str, secure_before: str) -> list[str]:
     )
     queries += python_search_queries()
     queries += split_portals_queries()
+    # Explorer's "Ký số bằng Kyso" on .xml/.pdf: wixl crashes on Vietnamese text, so the wxs
+    # holds an English placeholder, replaced here once the database has its codepage.
+    queries.append(
+        f"UPDATE `Registry` SET `Value` = {_sql(EXPLORER_VERB)} "
+        "WHERE `Name` = 'MUIVerb' AND `Value` = 'Sign with Kyso'"
+    )
     return queries
 
 

@@ -25,7 +25,23 @@ class ApprovalStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or paths.data_dir() / "approvals.json"
+        self._stamp = self._stat()
         self._origins: dict[str, str] = self._load()
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _fresh(self) -> None:
+        # Another process (``kyso-agent sites revoke``, the tray) may have changed the file:
+        # read it again, so a revoked site is refused at its next connection, not next start.
+        stamp = self._stat()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._origins = self._load()
 
     def _load(self) -> dict[str, str]:
         try:
@@ -47,20 +63,29 @@ class ApprovalStore:
             return {}
 
     def __contains__(self, origin: object) -> bool:
+        self._fresh()
         return origin in self._origins
 
     @property
     def origins(self) -> tuple[str, ...]:
         """Every approved origin."""
+        self._fresh()
         return tuple(self._origins)
+
+    def approved_at(self, origin: str) -> str:
+        """When ``origin`` was allowed (ISO time, UTC), or "" when it is not."""
+        self._fresh()
+        return self._origins.get(origin, "")
 
     def add(self, origin: str) -> None:
         """Remember ``origin`` for good and save at once."""
+        self._fresh()
         self._origins[normalize_origin(origin)] = dt.datetime.now(dt.UTC).isoformat()
         self._save()
 
     def remove(self, origin: str) -> bool:
         """Forget ``origin``; True when it was there."""
+        self._fresh()
         found = self._origins.pop(normalize_origin(origin), None) is not None
         if found:
             self._save()
@@ -73,3 +98,4 @@ class ApprovalStore:
         }
         data = json.dumps(body, indent=2, ensure_ascii=False).encode() + b"\n"
         atomic_write(self.path, data, overwrite=True, mode=0o600)
+        self._stamp = self._stat()

@@ -1,11 +1,15 @@
-"""The tray icon: a red seal with a key, a status line, and Quit.
+"""The tray icon and its menu, for the person who lives with the agent.
 
-Menu: status (port, number of tokens, a loud line when the scripted prompter is on), "Cài chứng
-thư cho trình duyệt / Trust in browsers", "Mở thư mục nhật ký / Open log folder", "Thoát / Quit".
-The icon runs in its own thread (pystray's loop); menu actions are handed to the agent's event
-loop. Where there is no tray (no display: ``import pystray`` raises an Xlib error, not an
-ImportError; no tray host; macOS, whose tray must own the main thread) the agent simply runs
-headless and says so in the log.
+The menu is built from the pure model in ``agent/ui/tray_model.py`` (status, tokens and their
+certificates, allowed sites with "revoke", pause, file signing, the signing journal, trust,
+log folder, settings, version, quit). The icon runs in its own thread (pystray's loop); menu
+actions are handed to the agent's event loop, where the agent's state lives.
+
+Where there is no tray (no display: ``import pystray`` raises an Xlib error, not an ImportError;
+macOS, whose tray must own the main thread) the agent simply runs headless and says so in the
+log. Where the X11 tray host is missing or starts after the agent (a fresh session), a watcher
+waits for it and docks the icon when it appears — and again if the host is restarted, because
+pystray's X11 backend gives up after one failed attempt.
 """
 
 from __future__ import annotations
@@ -14,74 +18,56 @@ import asyncio
 import contextlib
 import logging
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.ui.icon import draw_icon
+from agent.ui.tray_control import TrayController, TrayHooks, open_folder
+from agent.ui.tray_model import SEPARATOR, MenuEntry, TrayState, menu_model, tooltip
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "AgentLike",
+    "Tray",
+    "TrayHooks",
+    "TrayState",
+    "attach_tray",
+    "detach_tray",
+    "load_pystray",
+    "menu_model",
+    "open_folder",
+    "run_with_tray",
+    "tooltip",
+]
+
+DOCK_POLL_SECONDS = 1.0
 
 
 class AgentLike(Protocol):
     """What the tray needs from agent.server.runner.RunningAgent."""
 
     port: int
-    services: Any  # .tokens: TokenService; .prompter: Prompter
+    services: Any  # .tokens, .prompter, .approvals, .signing_paused
 
     async def stop(self) -> None:
         """Stop the agent."""
         ...
 
 
-@dataclass
-class TrayStatus:
-    """What the menu shows."""
+def choose_backend() -> None:
+    """Pick pystray's backend before it is imported (it decides at import time).
 
-    port: int | None = None
-    tokens: int = 0
-    scripted: bool = False
-
-
-@dataclass(frozen=True)
-class MenuEntry:
-    """One menu line. ``action`` None = a status line (shown, not clickable); "-" = separator."""
-
-    label: str
-    action: str | None = None
-    default: bool = False
-
-
-SEPARATOR = MenuEntry("-")
-
-
-def menu_model(status: TrayStatus) -> list[MenuEntry]:
-    """The menu for a status. Pure, so it is tested without a display."""
-    port = f"cổng / port {status.port}" if status.port else "đang khởi động / starting"
-    entries = [
-        MenuEntry(f"Kyso đang chạy / running — {port}"),
-        MenuEntry(f"USB token: {status.tokens}"),
-    ]
-    if status.scripted:
-        entries.append(MenuEntry("⚠ Trả lời tự động (scripted) — không hỏi người dùng"))
-    entries += [
-        SEPARATOR,
-        MenuEntry("Cài chứng thư cho trình duyệt / Trust in browsers", "trust"),
-        MenuEntry("Mở thư mục nhật ký / Open log folder", "open_log", default=True),
-        SEPARATOR,
-        MenuEntry("Thoát / Quit", "quit"),
-    ]
-    return entries
-
-
-def tooltip(status: TrayStatus) -> str:
-    """The icon's hover text. Plain ASCII: the X11 backend encodes window names as Latin-1."""
-    port = f", port {status.port}" if status.port else ""
-    return f"Kyso: {status.tokens} USB token{port}"
+    The AppIndicator / GTK backends have a real menu but need PyGObject and a D-Bus session;
+    without a session bus they fail later, at run time. So: $PYSTRAY_BACKEND when set, the
+    default order when a session bus exists, else the X11 backend (an icon, no menu)."""
+    if not sys.platform.startswith("linux") or os.environ.get("PYSTRAY_BACKEND"):
+        return
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        os.environ["PYSTRAY_BACKEND"] = "xorg"
 
 
 def load_pystray() -> Any | None:
@@ -94,6 +80,7 @@ def load_pystray() -> Any | None:
     ):
         log.warning("tray: no display; running headless (no tray icon)")
         return None
+    choose_backend()
     try:
         import pystray
     except Exception as exc:  # Xlib.error.DisplayNameError and friends, or pystray missing
@@ -102,71 +89,112 @@ def load_pystray() -> Any | None:
     return pystray
 
 
-def x11_tray_host_present() -> bool:
-    """True when an X11 system tray (XEmbed: the _NET_SYSTEM_TRAY_Sn selection) has an owner.
-
-    pystray's X11 backend needs one to dock into and otherwise only logs errors."""
+def x11_tray_host() -> int | None:
+    """The window id owning the X11 system tray selection (_NET_SYSTEM_TRAY_Sn), or None."""
     try:
         from Xlib import X, display
 
         conn = display.Display()
     except Exception:
-        return False
+        return None
     try:
         atom = conn.intern_atom(f"_NET_SYSTEM_TRAY_S{conn.get_default_screen()}")
-        return conn.get_selection_owner(atom) != X.NONE
+        owner = conn.get_selection_owner(atom)
+        return None if owner == X.NONE else int(owner.id)
+    except Exception:
+        return None
     finally:
         conn.close()
 
 
-def open_folder(path: Path) -> None:
-    """Show a folder in the desktop's file manager (never waits for it)."""
-    if sys.platform.startswith("win"):
-        os.startfile(path)  # type: ignore[attr-defined]
-        return
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
+def x11_embedded(icon: Any) -> bool:
+    """True when the icon's X window has been embedded (reparented) by a tray host.
+
+    pystray keeps its window in ``_window``; an icon without one counts as embedded (nothing
+    to retry)."""
+    window = getattr(icon, "_window", None)
+    if window is None:
+        return icon is not None
     try:
-        subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except OSError as exc:
-        log.warning("cannot open %s: %s", path, exc)
+        from Xlib import display
+
+        conn = display.Display()
+    except Exception:
+        return True
+    try:
+        tree = conn.create_resource_object("window", window.id).query_tree()
+        return bool(tree.parent.id != tree.root.id)
+    except Exception:
+        return False
+    finally:
+        conn.close()
+
+
+def x11_tray_host_present() -> bool:
+    """True when an X11 system tray (XEmbed) has an owner to dock into."""
+    return x11_tray_host() is not None
+
+
+@dataclass
+class _Docking:
+    host: int | None = None  # the tray host window the icon docked into (X11 backend)
 
 
 class Tray:
-    """The icon and its menu; actions are plain callables run off the tray thread."""
+    """The icon and its menu; ``on_action`` receives the model's action strings."""
 
     def __init__(
-        self, pystray: Any, status: TrayStatus, actions: dict[str, Callable[[], None]]
+        self, pystray: Any, state: TrayState, on_action: Callable[[str], None] | None = None
     ) -> None:
         """Build the icon (not shown until :meth:`start`)."""
         self._pystray = pystray
-        self.status = status
-        self.actions = actions
+        self.state = state
+        self.on_action = on_action or (lambda _a: None)
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self.follow_task: asyncio.Task[None] | None = None  # keeps the token count current
-        self.icon = pystray.Icon("kyso", draw_icon(64), tooltip(status), menu=self._menu())
+        self.follow_task: asyncio.Task[None] | None = None
+        self.watch_task: asyncio.Task[None] | None = None
+        self.controller: TrayController | None = None
+        self.docking = _Docking()
+        self.docked = asyncio.Event()  # set on the event loop once the icon is shown
+        self.icon: Any = None
 
-    def _menu(self) -> Any:
+    @property
+    def x11(self) -> bool:
+        """True for pystray's X11 backend (no menu, and docking is ours to retry)."""
+        return str(self._pystray.Icon.__module__).endswith("_xorg")
+
+    @property
+    def visible(self) -> bool:
+        """True while the icon is shown."""
+        return bool(self.icon is not None and self.icon.visible)
+
+    def build_menu(self) -> Any:
+        """The pystray menu for the current state (nested submenus as in the model)."""
+        return self._items(menu_model(self.state))
+
+    def _items(self, entries: list[MenuEntry] | tuple[MenuEntry, ...]) -> Any:
         ps = self._pystray
         items = []
-        for index, entry in enumerate(menu_model(self.status)):
+        for entry in entries:
             if entry is SEPARATOR or entry.label == "-":
                 items.append(ps.Menu.SEPARATOR)
-                continue
-            # Labels are callables so update_menu() shows the current status.
-            label = self._label_at(index)
-            if entry.action is None:
-                items.append(ps.MenuItem(label, None, enabled=False))
+            elif entry.children:
+                items.append(ps.MenuItem(entry.label, self._items(entry.children)))
+            elif entry.action is None:
+                items.append(ps.MenuItem(entry.label, None, enabled=False))
             else:
-                items.append(ps.MenuItem(label, self._handler(entry.action), default=entry.default))
+                checked = entry.checked
+                items.append(
+                    ps.MenuItem(
+                        entry.label,
+                        self._handler(entry.action),
+                        default=entry.default,
+                        enabled=entry.enabled,
+                        checked=(lambda _i, c=checked: c) if checked is not None else None,
+                    )
+                )
         return ps.Menu(*items)
-
-    def _label_at(self, index: int) -> Callable[[Any], str]:
-        def label(_item: Any) -> str:
-            model = menu_model(self.status)
-            return model[index].label if index < len(model) else ""
-
-        return label
 
     def _handler(self, action: str) -> Callable[..., None]:
         def handler(*_args: Any) -> None:
@@ -176,16 +204,16 @@ class Tray:
 
     def trigger(self, action: str) -> None:
         """Run a menu action as if clicked (also used by tests)."""
-        func = self.actions.get(action)
-        if func is None:
-            return
         try:
-            func()
+            self.on_action(action)
         except Exception:
             log.exception("tray action %s failed", action)
 
     def start(self, timeout: float = 5.0) -> bool:
         """Show the icon from its own thread; False when it could not be shown."""
+        ps = self._pystray
+        self._ready.clear()
+        self.icon = ps.Icon("kyso", _icon_image(), tooltip(self.state), menu=self.build_menu())
 
         def setup(icon: Any) -> None:
             icon.visible = True
@@ -200,128 +228,134 @@ class Tray:
 
         self._thread = threading.Thread(target=run, name="kyso-tray", daemon=True)
         self._thread.start()
-        return self._ready.wait(timeout) and bool(self.icon.visible)
+        return self._ready.wait(timeout) and self.visible
 
-    def update(self, status: TrayStatus) -> None:
-        """Refresh the tooltip and menu after a change (port known, token inserted...)."""
-        self.status = status
+    def update(self, state: TrayState) -> None:
+        """Refresh the tooltip and menu after a change (port, token, site, pause, language)."""
+        self.state = state
+        if self.icon is None:
+            return
         with contextlib.suppress(Exception):  # a backend without menus or titles
-            self.icon.title = tooltip(status)
+            self.icon.title = tooltip(state)
+            self.icon.menu = self.build_menu()
             self.icon.update_menu()
 
     def notify(self, message: str, title: str = "Kyso") -> None:
         """A desktop notification where the backend has them; the log otherwise."""
         log.warning("%s: %s", title, message)
-        if getattr(self.icon, "HAS_NOTIFICATION", False):
+        if self.icon is not None and getattr(self.icon, "HAS_NOTIFICATION", False):
             with contextlib.suppress(Exception):
                 self.icon.notify(message, title)
 
     def stop(self) -> None:
         """Remove the icon and end its thread."""
-        with contextlib.suppress(Exception):
-            self.icon.stop()
+        if self.icon is not None:
+            with contextlib.suppress(Exception):
+                self.icon.stop()
         if self._thread is not None:
             self._thread.join(5)
+            self._thread = None
 
 
-async def _count_tokens(agent: AgentLike) -> int:
-    try:
-        return len(await agent.services.tokens.list_tokens())
-    except Exception:
-        log.debug("tray: listing tokens failed", exc_info=True)
-        return 0
+def _icon_image() -> Any:
+    from agent.ui.icon import draw_icon
+
+    return draw_icon(64)
 
 
-def _trust_install() -> str:
-    from agent.localtls.truststore import run_trust
-
-    report = run_trust("install")
-    if report.ok:
-        return "Đã cài chứng thư cho trình duyệt / the browsers now trust Kyso. " + " ".join(
-            report.notes
-        )
-    return "Không cài được chứng thư / trust install failed: run 'kyso-agent trust status'."
+def _redock(tray: Tray) -> bool:
+    tray.stop()
+    return tray.start()
 
 
-async def attach_tray(agent: AgentLike, on_quit: Callable[[], None]) -> Tray | None:
-    """Show the tray icon for a running agent; None when there is no tray (headless).
+async def _watch_x11_host(tray: Tray) -> None:
+    """Dock when a tray host appears, and again when it is replaced (pystray's X11 backend
+    tries once at start and once when its host goes away, never later)."""
+    while True:
+        host = await asyncio.to_thread(x11_tray_host)
+        # A restarted host may own a window with the same id (X reuses client id ranges), so
+        # "still embedded" is checked too, not only "same host".
+        if host is not None and (
+            host != tray.docking.host or not await asyncio.to_thread(x11_embedded, tray.icon)
+        ):
+            if await asyncio.to_thread(_redock, tray):
+                tray.docking.host = host
+                tray.docked.set()
+                log.info("tray icon docked (tray host 0x%x)", host)
+        elif host is None and tray.docking.host is not None:
+            tray.docking.host = None  # the host went away: dock into the next one
+            tray.docked.clear()
+        await asyncio.sleep(DOCK_POLL_SECONDS)
 
-    ``on_quit`` is called on the agent's event loop when the user picks Quit. The token count
-    follows hot-plug events until the agent stops.
+
+async def attach_tray(
+    agent: AgentLike,
+    on_quit: Callable[[], None],
+    hooks: TrayHooks | None = None,
+    *,
+    prefs_path: Path | None = None,
+) -> Tray | None:
+    """Show the tray icon for a running agent; None when there can be no tray (headless).
+
+    ``on_quit`` is called on the agent's event loop when the user picks Quit. On X11 without a
+    tray host yet, the tray is returned undocked and docks as soon as a host appears. Tokens
+    are followed through hot-plug events until the agent stops.
     """
     pystray = load_pystray()
     if pystray is None:
         return None
-    if pystray.Icon.__module__.endswith("_xorg") and not x11_tray_host_present():
-        log.warning("tray: no system tray on this desktop; running headless (no tray icon)")
-        return None
     loop = asyncio.get_running_loop()
-    scripted = getattr(getattr(agent.services, "prompter", None), "name", "") == "scripted"
-    status = TrayStatus(port=agent.port, tokens=await _count_tokens(agent), scripted=scripted)
-    tray: Tray
-    pending: set[asyncio.Task[None]] = set()  # trust installs running (kept referenced)
-
-    def from_tray(func: Callable[[], None]) -> Callable[[], None]:
-        return lambda: loop.call_soon_threadsafe(func)
-
-    def trust() -> None:
-        async def work() -> None:
-            message = await asyncio.to_thread(_trust_install)
-            tray.notify(message)
-
-        task = loop.create_task(work())
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-
-    def open_log() -> None:
-        from agent.config.paths import log_dir
-
-        open_folder(log_dir())
-
-    tray = Tray(
-        pystray,
-        status,
-        {"quit": from_tray(on_quit), "trust": from_tray(trust), "open_log": open_log},
-    )
-    if not tray.start():
+    controller = TrayController(agent, loop, on_quit, hooks or TrayHooks(), prefs_path=prefs_path)
+    state = await controller.refresh()
+    tray = Tray(pystray, state, lambda a: loop.call_soon_threadsafe(controller.handle, a))
+    tray.controller = controller
+    controller.tray = tray
+    if tray.x11:
+        tray.watch_task = loop.create_task(_watch_x11_host(tray))
+        if x11_tray_host() is None:
+            log.warning("tray: no system tray yet; the icon docks when one appears")
+    elif await asyncio.to_thread(tray.start):
+        tray.docked.set()
+    else:
         log.warning("tray: no system tray to dock into; running headless (no tray icon)")
         tray.stop()
         return None
-    tokens = getattr(agent.services, "tokens", None)
-    if tokens is not None and hasattr(tokens, "subscribe"):
-        queue = tokens.subscribe()
-
-        async def follow() -> None:
-            try:
-                while True:
-                    await queue.get()
-                    tray.update(TrayStatus(agent.port, await _count_tokens(agent), scripted))
-            finally:
-                tokens.unsubscribe(queue)
-
-        tray.follow_task = loop.create_task(follow())
-    log.info("tray icon shown")
+    controller.install_prompt_notices()
+    tray.follow_task = loop.create_task(controller.follow_tokens())
+    controller.start_first_run_checks()
+    log.info("tray attached")
     return tray
 
 
 def detach_tray(tray: Tray | None) -> None:
-    """Stop following tokens and remove the icon (no-op for None)."""
+    """Stop watching, following tokens, and remove the icon (no-op for None)."""
     if tray is None:
         return
-    if tray.follow_task is not None:
-        tray.follow_task.cancel()
+    for task in (tray.follow_task, tray.watch_task):
+        if task is not None:
+            task.cancel()
+    if tray.controller is not None:
+        tray.controller.close()
     tray.stop()
 
 
 async def run_with_tray(
-    start: Callable[[], Awaitable[AgentLike]], *, stop: asyncio.Event | None = None
+    start: Callable[[], Awaitable[AgentLike]],
+    *,
+    stop: asyncio.Event | None = None,
+    hooks: TrayHooks | None = None,
 ) -> None:
     """Start the agent, show the tray, serve until Quit (or ``stop`` is set), then stop cleanly."""
     stop = stop or asyncio.Event()
     agent = await start()
-    tray = await attach_tray(agent, stop.set)
+    tray = await attach_tray(agent, stop.set, hooks)
     try:
         await stop.wait()
     finally:
         detach_tray(tray)
         await agent.stop()
+
+
+def with_state(tray: Tray, **changes: Any) -> None:
+    """Update some fields of the tray's state and redraw."""
+    tray.update(replace(tray.state, **changes))

@@ -1,4 +1,5 @@
-"""The tray icon: menu text, headless fallbacks, and docking into a real tray host under Xvfb."""
+"""The tray icon: headless fallbacks, and docking into a real tray host under Xvfb — also when
+the host starts after the agent or is restarted (a fresh session)."""
 
 from __future__ import annotations
 
@@ -14,19 +15,8 @@ from types import SimpleNamespace
 import pytest
 
 from agent.ui.scripted import ScriptedPrompter
-from agent.ui.tray import TrayStatus, attach_tray, detach_tray, menu_model, run_with_tray, tooltip
-
-
-def test_menu_shows_port_tokens_and_a_loud_scripted_line() -> None:
-    labels = [e.label for e in menu_model(TrayStatus(port=27443, tokens=2))]
-    assert labels[0] == "Kyso đang chạy / running — cổng / port 27443"
-    assert labels[1] == "USB token: 2"
-    assert "Thoát / Quit" in labels and not any("scripted" in label for label in labels)
-    actions = [e.action for e in menu_model(TrayStatus(27443, 0)) if e.action]
-    assert actions == ["trust", "open_log", "quit"]
-    scripted = [e.label for e in menu_model(TrayStatus(27443, 1, scripted=True))]
-    assert any("Trả lời tự động" in label for label in scripted)
-    assert tooltip(TrayStatus(27444, 1)).encode("latin-1")  # X11 window names are Latin-1
+from agent.ui.tray import Tray, attach_tray, detach_tray, run_with_tray, x11_embedded, x11_tray_host
+from agent.ui.tray_control import TrayHooks
 
 
 def test_no_display_means_headless_not_a_crash() -> None:
@@ -44,9 +34,8 @@ def test_no_display_means_headless_not_a_crash() -> None:
     assert "running headless" in out.stderr
 
 
-@pytest.fixture
-def tray_host(xvfb: str) -> Iterator[None]:
-    """trayer, a small XEmbed system tray, on the test display."""
+def start_trayer() -> subprocess.Popen[bytes]:
+    """trayer, a small XEmbed system tray, on the test display; returns once it owns the tray."""
     binary = shutil.which("trayer")
     if binary is None:
         pytest.fail("trayer is missing: install the Debian package trayer (./run.sh test does)")
@@ -55,22 +44,67 @@ def tray_host(xvfb: str) -> Iterator[None]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
-        from agent.ui.tray import x11_tray_host_present
+    deadline = time.monotonic() + 10
+    while x11_tray_host() is None:
+        assert time.monotonic() < deadline, "trayer did not start"
+        time.sleep(0.05)
+    return proc
 
-        deadline = time.monotonic() + 10
-        while not x11_tray_host_present():
-            assert time.monotonic() < deadline, "trayer did not start"
-            time.sleep(0.05)
+
+def stop_trayer(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def tray_host(xvfb: str) -> Iterator[None]:
+    """A tray host running before the agent starts."""
+    proc = start_trayer()
+    try:
         yield
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_trayer(proc)
 
 
-async def test_without_a_tray_host_the_agent_runs_headless(xvfb: str) -> None:
+def icon_docked(tray: Tray) -> bool:
+    """True when the icon's X window was embedded (reparented) by the tray host."""
+    return x11_embedded(tray.icon)
+
+
+async def test_the_icon_docks_when_the_tray_host_starts_later_or_restarts(
+    xvfb: str, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setattr("agent.ui.tray.DOCK_POLL_SECONDS", 0.1)
     agent = SimpleNamespace(port=27443, services=SimpleNamespace(tokens=None, prompter=None))
-    assert await attach_tray(agent, lambda: None) is None
+    hooks = TrayHooks(trust_status=lambda: True)
+    tray = await attach_tray(agent, lambda: None, hooks, prefs_path=tmp_path / "tray.json")
+    assert tray is not None and not tray.docked.is_set()  # no host yet: waiting, not gone
+    try:
+        first = start_trayer()  # the session's tray host appears after the agent
+        try:
+            await asyncio.wait_for(tray.docked.wait(), 20)
+            host = x11_tray_host()
+            assert host is not None and tray.visible
+            await asyncio.to_thread(wait_until, lambda: icon_docked(tray))
+        finally:
+            stop_trayer(first)
+        second = start_trayer()  # the panel restarts: the icon comes back
+        try:
+            new_host = x11_tray_host()
+            assert new_host is not None
+            await asyncio.to_thread(wait_until, lambda: icon_docked(tray))
+        finally:
+            stop_trayer(second)
+    finally:
+        detach_tray(tray)
+
+
+def wait_until(condition, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.05)
 
 
 async def test_tray_docks_counts_real_tokens_and_quits(tray_host, token_service, tmp_path) -> None:
@@ -89,10 +123,14 @@ async def test_tray_docks_counts_real_tokens_and_quits(tray_host, token_service,
     plugged = len(await token_service.list_tokens())
     assert plugged >= 1
     quit_event = asyncio.Event()
-    tray = await attach_tray(agent, quit_event.set)
-    assert tray is not None and tray.icon.visible
+    hooks = TrayHooks(trust_status=lambda: True)
+    tray = await attach_tray(agent, quit_event.set, hooks, prefs_path=tmp_path / "tray.json")
+    assert tray is not None
+    await asyncio.wait_for(tray.docked.wait(), 20)
     try:
-        assert tray.status == TrayStatus(27443, plugged, scripted=True)
+        assert tray.visible
+        assert len(tray.state.tokens) == plugged and tray.state.scripted
+        assert tray.state.tokens[0].certificates  # the certificates on the token are listed
         tray.trigger("quit")  # as the menu would, from the tray thread
         await asyncio.wait_for(quit_event.wait(), 5)
     finally:
@@ -105,5 +143,5 @@ async def test_tray_docks_counts_real_tokens_and_quits(tray_host, token_service,
         asyncio.get_running_loop().call_soon(stop.set)  # "Quit" once serving has begun
         return agent
 
-    await asyncio.wait_for(run_with_tray(start, stop=stop), 10)
+    await asyncio.wait_for(run_with_tray(start, stop=stop, hooks=hooks), 10)
     assert stopped == [True]

@@ -1,0 +1,332 @@
+"""``kyso-agent sign-files``: the desktop file signer for people who never open a terminal.
+
+Started by the tray ("Ký tệp hồ sơ…"), Explorer's "Ký số bằng Kyso" and the Linux desktop
+action. Windows: choose files (several at once), see each file's detected profile, choose where
+the signed files go and whether to remove the unsigned ones, one consent listing every file and
+the PIN (through the same Prompter as the agent's), progress, then the result with "Mở thư mục".
+
+The signing is ``sign-xml``'s own: :func:`agent.cli.xml_cmd.sign_batch` per file, with the same
+no-loss rules and audit records; this module only plans and asks. Also here: the tray's hooks
+(:func:`desktop_hooks`), which start these programs as their own processes so a file dialog
+never blocks the agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.errors import KysoError
+
+if TYPE_CHECKING:
+    from agent.config.settings import Settings
+    from agent.tokens.module import TokenCertificate
+    from agent.ui.api import Prompter
+    from agent.ui.filesign import FilePlan
+    from agent.ui.filesign_view import Options
+
+HELP = """\
+Ký tệp hồ sơ bằng cửa sổ, không cần dòng lệnh / sign dossier files with windows, no terminal.
+
+  kyso-agent sign-files                      choose the files in a dialog
+  kyso-agent sign-files a.xml b.xml          these files (Explorer / file manager "Sign with Kyso")
+
+The profile (BHXH, tax, generic XML) comes from each file. Signed files are saved beside the
+originals (name_signed.xml) or in a chosen folder, never over an existing file.
+"""
+
+# After these the key session is gone: the remaining files cannot be signed either.
+_STOPS = ("TOKEN_REMOVED", "PIN_INCORRECT", "PIN_LOCKED", "USER_CANCELLED")
+
+
+def register(sub: Any) -> None:
+    """Add ``sign-files`` and ``journal``."""
+    p = sub.add_parser(
+        "sign-files",
+        help="sign dossier files with windows (no terminal needed)",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="*", metavar="FILE", type=Path)
+    p.add_argument("--language", choices=("vi", "en"), default=None, help="window language")
+    p.add_argument("--prompter", metavar="KIND", help="dialog (default) | scripted:FILE")
+    p.add_argument(
+        "--module", action="append", default=[], metavar="PATH", help="extra PKCS#11 module"
+    )
+    p.set_defaults(func=run_sign_files)
+    j = sub.add_parser("journal", help="show the recent signatures in a window")
+    j.add_argument("--language", choices=("vi", "en"), default=None)
+    j.set_defaults(func=run_journal)
+
+
+def _language(args: argparse.Namespace) -> str:
+    if args.language:
+        return str(args.language)
+    from agent.ui.tray_prefs import load_preferences
+
+    return load_preferences().language
+
+
+def xml_args(plan: FilePlan, options: Options) -> argparse.Namespace:
+    """sign-xml's options for one planned file (the profile detected from it)."""
+    return argparse.Namespace(
+        profile=plan.profile,
+        force=False,  # never over an existing file
+        remove_unsigned=options.remove_unsigned,
+        hash="sha256",
+        c14n=None,
+        allow_ecdsa=False,
+        allow_sha1=False,
+        reference=None,
+        container=None,
+        output=None,
+        out_dir=options.out_dir,
+        suffix="_signed",
+        json=True,  # no terminal progress bar
+    )
+
+
+async def _certificate(service: Any, prompter: Prompter) -> TokenCertificate:
+    """The one usable certificate, or the one the user picks in the agent's picker."""
+    from agent.server.certificate_choice import Candidate, plan_choice
+    from agent.ui.filesign import LOCAL_ORIGIN
+
+    shown = [c for c in await service.list_certificates() if not c.info.is_ca]
+    plan = plan_choice(
+        LOCAL_ORIGIN,
+        (Candidate(c.info, c.token.label, c.token.serial, c.has_private_key) for c in shown),
+    )
+    if not plan.usable:
+        tokens = await service.list_tokens()
+        raise KysoError("CERT_NOT_FOUND" if tokens else "TOKEN_NOT_FOUND", {"thumbprint": ""})
+    choice = plan.chosen or await prompter.choose_certificate(plan.choice)
+    if choice is None:
+        raise KysoError("USER_CANCELLED")
+    for cert in shown:
+        if cert.thumbprint == choice.thumbprint:
+            return cert
+    raise KysoError("CERT_NOT_FOUND", {"thumbprint": choice.thumbprint})
+
+
+async def sign_plans(
+    plans: list[FilePlan],
+    options: Options,
+    prompter: Prompter,
+    *,
+    modules: list[str] | tuple[str, ...] = (),
+    progress: Any = None,
+) -> list[dict[str, Any]]:
+    """Consent once for every file, PIN once, then sign each file with sign-xml's code.
+
+    ``progress`` gets (done, total, file name). Files with a planning problem are reported
+    with it and never signed."""
+    from agent.cli.common import SignatureAudit
+    from agent.cli.compose import build_token_service
+    from agent.cli.tokens_cmd import check_signing_certificate
+    from agent.signing.signer import TokenSigner
+    from agent.signing.xml.profiles import get_profile
+    from agent.ui.filesign import consent_request, target_for
+
+    results: list[dict[str, Any]] = [
+        {"file": str(p.source), "ok": False, "error": p.problem.to_dict()}
+        for p in plans
+        if p.problem is not None
+    ]
+    todo = [
+        p.__class__(p.source, p.kind, p.profile, target_for(p.source, options.out_dir))
+        for p in plans
+        if p.problem is None
+    ]
+    for plan in todo:
+        if plan.target.exists():
+            raise KysoError("OUTPUT_EXISTS", {"path": str(plan.target)})
+    if not todo:
+        return results
+    audit = SignatureAudit("sign-files", "xml")
+    with audit.covering([p.source for p in todo]):
+        async with build_token_service(list(modules)) as service:
+            cert = await _certificate(service, prompter)
+            await check_signing_certificate(service, cert, allow_invalid=False)
+            audit.certificate = cert
+            for plan in todo:  # an EC key for a BHXH/tax portal: refused before the PIN
+                if plan.kind == "xml":
+                    get_profile(plan.profile).check_algorithms(ecdsa=cert.info.key_type == "EC")
+            if not await prompter.consent(consent_request(todo, cert.info)):
+                raise KysoError("USER_CANCELLED")
+            async with service.open_key(cert, prompter) as key:
+                results += await _sign_each(todo, TokenSigner(key), options, audit, progress)
+    return results
+
+
+async def _sign_each(
+    todo: list[FilePlan], signer: Any, options: Options, audit: Any, progress: Any
+) -> list[dict[str, Any]]:
+    """Each planned file in turn with one logged-in key; after an error that ends the key
+    session (token pulled, PIN refused) the rest are reported with it, not tried."""
+    from agent.cli.xml_cmd import sign_batch
+
+    results: list[dict[str, Any]] = []
+    for index, plan in enumerate(todo):
+        if progress is not None:
+            progress(index, len(todo), plan.source.name)
+        if plan.kind == "pdf":
+            done = [await _sign_pdf(plan, signer, options, audit)]
+        else:
+            audit.profile = plan.profile
+            done = await sign_batch([plan.source], signer, xml_args(plan, options), audit)
+        results += done
+        error = done[-1].get("error") or {}
+        if error.get("code") in _STOPS:
+            for rest in todo[index + 1 :]:
+                entry = {"file": str(rest.source), "ok": False, "error": error}
+                audit.result(entry)
+                results.append(entry)
+            break
+    if progress is not None:
+        progress(len(todo), len(todo), "")
+    return results
+
+
+async def _sign_pdf(plan: FilePlan, signer: Any, options: Options, audit: Any) -> dict[str, Any]:
+    """sign-pdf's no-loss path for one file; the outcome recorded like sign-xml's."""
+    from agent.cli.pdf_cmd import sign_pdf_file
+
+    try:
+        entry = await sign_pdf_file(
+            plan.source, plan.target, signer, remove_unsigned=options.remove_unsigned
+        )
+    except KysoError as exc:
+        entry = {"file": str(plan.source), "ok": False, "error": exc.to_dict()}
+    audit.profile, audit.kind = None, "pdf"
+    audit.result(entry)
+    audit.kind = "xml"
+    return entry
+
+
+def run_sign_files(args: argparse.Namespace) -> int:
+    """The windows, in order; exit 0 when every chosen file was signed."""
+    import tkinter as tk
+
+    from agent.cli.compose import make_prompter
+    from agent.ui import filesign_view as view
+    from agent.ui.filesign import plan_files, result_folder
+    from agent.ui.tray_control import open_folder
+
+    lang = _language(args)
+    root = tk.Tk()
+    root.withdraw()
+    try:
+        files = list(args.files) or view.ask_files(root, lang)
+        if not files:
+            return 1
+        plans = plan_files(files)
+        options = view.ask_options(root, plans, lang)
+        if not options.confirmed:
+            return 1
+        plans = plan_files(files, options.out_dir)
+        prompter = make_prompter(args.prompter or "dialog")
+
+        def work(events: Any) -> list[dict[str, Any]]:
+            def progress(done: int, total: int, name: str) -> None:
+                events.put((done, total, name))
+
+            try:
+                return asyncio.run(
+                    sign_plans(plans, options, prompter, modules=args.module, progress=progress)
+                )
+            except KysoError as exc:
+                return [{"file": str(p.source), "ok": False, "error": exc.to_dict()} for p in plans]
+
+        results = view.run_with_progress(root, lang, work)
+        outputs = [Path(r["output"]) for r in results if r.get("ok")]
+        folder = outputs[0].parent if outputs else options.out_dir or result_folder(plans)
+        view.show_result(root, lang, results, folder, open_folder)
+        return 0 if results and all(r.get("ok") for r in results) else 1
+    finally:
+        root.destroy()
+
+
+def journal_rows(records: list[dict[str, Any]]) -> list[list[str]]:
+    """``kyso-agent audit``'s rows (Vietnam time, site or file, action, outcome, signer,
+    SHA-256), newest first: the same formatting, so the window and the terminal agree."""
+    from agent.cli.audit_cmd import _row, vietnam_tz
+
+    tz = vietnam_tz()
+    return [_row(r, tz) for r in records]
+
+
+def run_journal(args: argparse.Namespace) -> int:
+    """The recent signatures (audit log) in a window, times in Vietnam time."""
+    from agent.audit import AuditLog
+    from agent.ui.tray_journal import show_journal
+
+    records, _skipped = AuditLog().read()
+    show_journal(journal_rows(records[:500]), _language(args))
+    return 0
+
+
+def _spawn(*argv: str) -> None:
+    """Start ``kyso-agent ARGV`` as its own process (never waited for by the agent)."""
+    command = [sys.executable, "-m", "agent.cli", *argv]
+    flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)
+    subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        creationflags=flags,
+        env=os.environ.copy(),
+    )
+
+
+async def start_tray(agent: Any, on_quit: Any) -> Any:
+    """The tray for a running agent with its desktop hooks, or None (headless; never raises:
+    an agent without a tray still works)."""
+    import logging
+
+    from agent.ui.tray import attach_tray
+
+    try:
+        return await attach_tray(agent, on_quit, desktop_hooks(agent))
+    except Exception:
+        logging.getLogger(__name__).warning("tray unavailable; running headless", exc_info=True)
+        return None
+
+
+def desktop_hooks(agent: Any, settings: Settings | None = None) -> Any:
+    """The tray's hooks for a running agent: file signing, the journal, the PIN cache."""
+    from agent import __version__
+    from agent.ui.tray_control import TrayHooks
+
+    core = _core(agent)
+    if settings is None:
+        from agent.config.settings import Settings
+
+        settings = core.settings if core is not None else Settings()
+    locked = settings.sources.get("pin_cache.enabled") == "policy"
+
+    def set_pin_cache(enabled: bool) -> None:
+        if core is not None:
+            core.keys.set_pin_cache(enabled)
+
+    return TrayHooks(
+        sign_files=lambda lang: _spawn("sign-files", "--language", lang),
+        journal=lambda lang: _spawn("journal", "--language", lang),
+        set_pin_cache=set_pin_cache if core is not None else None,
+        pin_cache=settings.pin_cache.enabled,
+        pin_cache_locked=locked,
+        version=__version__,
+    )
+
+
+def _core(agent: Any) -> Any:
+    from agent.server.app import CORE_KEY
+
+    try:
+        return agent.runner.app[CORE_KEY]
+    except Exception:
+        return None

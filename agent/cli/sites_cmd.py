@@ -1,0 +1,104 @@
+"""``kyso-agent sites list | allow | revoke``: the sites allowed to use the token (as in the tray).
+
+The user's "always allow" answers live in ``approvals.json`` (agent/server/approvals.py); a
+running agent notices a change at the site's next connection. Sites named by the managed policy
+or config.toml are listed with their source; they are changed there, not here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from agent.cli.output import print_json, table
+from agent.config.settings import normalize_origin
+from agent.errors import KysoError
+
+HELP = """\
+Các trang web được phép dùng USB token / the sites allowed to use your token.
+
+  kyso-agent sites list                          every allowed site, and where it comes from
+  kyso-agent sites allow https://portal.gov.vn   allow a site for good (no question next time)
+  kyso-agent sites revoke https://portal.gov.vn  forget it: the site must ask again
+
+The tray menu offers the same: Kyso icon → "Trang được phép" → a site → "Thu hồi quyền".
+"""
+
+
+def register(sub: Any) -> None:
+    """Add ``sites`` with list, allow and revoke."""
+    parser = sub.add_parser(
+        "sites",
+        help="list, allow or revoke the sites allowed to use your token",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("action", choices=("list", "allow", "revoke"))
+    parser.add_argument("origin", nargs="?", metavar="ORIGIN", help="https://host[:port]")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.set_defaults(func=run_sites)
+
+
+def _origin(value: str | None) -> str:
+    if not value:
+        raise KysoError("INPUT_INVALID", {"detail": "give the site, e.g. https://portal.gov.vn"})
+    try:
+        return normalize_origin(value.strip().rstrip("/"))
+    except ValueError as exc:
+        raise KysoError("INPUT_INVALID", {"detail": str(exc)}) from None
+
+
+def site_rows() -> list[dict[str, str]]:
+    """Every allowed site: the user's approvals, then those the config or policy name."""
+    from agent.config.policy import load_settings
+    from agent.server.approvals import ApprovalStore
+
+    store = ApprovalStore()
+    rows = [
+        {"origin": o, "source": "user", "approved_at": store.approved_at(o)}
+        for o in sorted(store.origins)
+    ]
+    settings = load_settings({})
+    for origin in sorted(settings.allowed_origins):
+        source = str(settings.origin_sources.get(origin, "config"))
+        # "user" there means the user's config.toml, not an answer to a question.
+        source = "config.toml" if source == "user" else source
+        rows.append({"origin": origin, "source": source, "approved_at": ""})
+    return rows
+
+
+def run_sites(args: argparse.Namespace) -> int:
+    """List, allow or revoke; exit 1 when revoking a site that was not allowed."""
+    from agent.server.approvals import ApprovalStore
+
+    if args.action == "list":
+        rows = site_rows()
+        if args.json:
+            print_json({"sites": rows})
+        elif not rows:
+            print("Chưa có trang nào được phép / no site is allowed yet.")
+        else:
+            print(
+                table(
+                    [[r["origin"], r["source"], r["approved_at"][:19]] for r in rows],
+                    ["Trang / site", "Nguồn / source", "Cho phép lúc / allowed at (UTC)"],
+                )
+            )
+        return 0
+    origin = _origin(args.origin)
+    store = ApprovalStore()
+    if args.action == "allow":
+        store.add(origin)
+        ok, message = True, f"Đã cho phép / allowed: {origin}"
+    else:
+        ok = store.remove(origin)
+        message = (
+            f"Đã thu hồi / revoked: {origin}"
+            if ok
+            else f"{origin} không có trong danh sách / was not allowed (by you)"
+        )
+    if args.json:
+        print_json({"ok": ok, "origin": origin, "action": args.action})
+    else:
+        print(message)
+    return 0 if ok else 1

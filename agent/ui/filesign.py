@@ -1,0 +1,131 @@
+"""Signing files on the desktop ("Ký tệp hồ sơ…"): what will be signed, where it goes, and the
+one consent that lists every file. Pure planning, tested without a display.
+
+The signing itself is the CLI's (``agent.cli.xml_cmd.sign_one``, with the same no-loss rules:
+atomic writes, never over an existing file, an original removed only after its signed copy was
+read back and checked); ``agent/cli/filesign_cmd.py`` wires the two together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.errors import KysoError
+from agent.signing.consent import ConsentItem
+from agent.tokens.certinfo import CertificateInfo
+from agent.ui.api import ConsentRequest
+from agent.ui.untrusted import render_untrusted
+
+SUFFIX = "_signed"
+# Shown as the "site" in the consent: the request comes from this computer, not from a page.
+LOCAL_ORIGIN = "Kyso — tệp trên máy này / files on this computer"
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """One file to sign: its kind and profile (detected from the file), and where it goes."""
+
+    source: Path
+    kind: str  # "xml" or "pdf"
+    profile: str  # xml: bhxh | tax | generic; pdf: "pades"
+    target: Path
+    problem: KysoError | None = None  # unreadable, not XML/PDF...: shown, never signed
+
+
+def detect(source: Path) -> tuple[str, str]:
+    """(kind, profile) from the file's content, not its name; KysoError when it is neither."""
+    try:
+        with source.open("rb") as handle:
+            head = handle.read(1024)
+    except OSError as exc:
+        raise KysoError(
+            "INPUT_INVALID", {"detail": f"cannot read {source.name}: {exc.strerror}"}
+        ) from exc
+    if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+        return "pdf", "pades"
+    from agent.signing.xml.profiles import guess_profile
+    from agent.signing.xml.safe import parse_untrusted_file
+
+    root = parse_untrusted_file(source).getroot()  # XML_MALFORMED / XML_UNSAFE... when not
+    return "xml", guess_profile(root) or "generic"
+
+
+def target_for(source: Path, out_dir: Path | None, suffix: str = SUFFIX) -> Path:
+    """``name_signed.ext`` beside the original, or in ``out_dir``."""
+    name = f"{source.stem}{suffix}{source.suffix}"
+    return (out_dir / name) if out_dir is not None else source.with_name(name)
+
+
+def plan_files(paths: list[Path], out_dir: Path | None = None) -> list[FilePlan]:
+    """A plan per file, in the order chosen; each file once; problems kept, not raised."""
+    plans: list[FilePlan] = []
+    seen: set[Path] = set()
+    for path in paths:
+        source = Path(path).expanduser().resolve()
+        if source in seen:
+            continue
+        seen.add(source)
+        target = target_for(source, out_dir)
+        try:
+            kind, profile = detect(source)
+        except KysoError as exc:
+            plans.append(FilePlan(source, "?", "", target, exc))
+            continue
+        problem = KysoError("OUTPUT_EXISTS", {"path": str(target)}) if target.exists() else None
+        plans.append(FilePlan(source, kind, profile, target, problem))
+    return plans
+
+
+PROFILE_TEXT = {
+    "bhxh": "hồ sơ BHXH / social insurance dossier",
+    "tax": "tờ khai thuế / tax declaration",
+    "generic": "XML",
+    "pades": "PDF (PAdES)",
+}
+
+
+def consent_item(plan: FilePlan) -> ConsentItem:
+    """The consent's line for one file: its name, what it is, and its SHA-256."""
+    name = render_untrusted(plan.source.name, 80)
+    lines: list[tuple[str, str]] = [
+        ("Loại / kind", PROFILE_TEXT.get(plan.profile, plan.profile)),
+        ("Thư mục / folder", render_untrusted(str(plan.source.parent), 80)),
+        ("Lưu thành / saved as", render_untrusted(plan.target.name, 80)),
+    ]
+    digest = hashlib.sha256()
+    with plan.source.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(chunk)
+    mst = ""
+    if plan.kind == "xml" and plan.profile != "generic":
+        from agent.signing.xml.summary import summarize_xml
+
+        try:
+            summary = summarize_xml(plan.source.read_bytes())
+            lines = list(summary.lines) + lines
+            mst = summary.mst
+        except KysoError:
+            pass  # signing reports the problem with its own code
+    return ConsentItem(name, tuple(lines), digest.hexdigest(), mst=mst)
+
+
+def consent_request(plans: list[FilePlan], certificate: CertificateInfo | None) -> ConsentRequest:
+    """One consent listing every file that will be signed."""
+    signable = [p for p in plans if p.problem is None]
+    items = tuple(consent_item(p) for p in signable)
+    count = len(items)
+    return ConsentRequest(
+        LOCAL_ORIGIN,
+        "sign.files",
+        f"Ký {count} tệp trên máy này bằng USB token",
+        f"Sign {count} file(s) on this computer with your USB token",
+        certificate,
+        items,
+    )
+
+
+def result_folder(plans: list[FilePlan]) -> Path | None:
+    """The folder "Mở thư mục" opens: where the signed files went (the first one's)."""
+    return plans[0].target.parent if plans else None

@@ -1,0 +1,233 @@
+"""The windows of "Ký tệp hồ sơ…": choose files, choose where the signed files go (and whether
+to remove the unsigned ones), watch the progress, see the result and open the folder.
+
+Plain tkinter on the process's main thread (the file-signing program is its own process, so it
+never shares a Tk with the agent's dialogs). Every window has a fixed title per language, so
+tests and screen readers find it; Return presses the default button and Escape cancels.
+"""
+
+from __future__ import annotations
+
+import queue
+import tkinter as tk
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from tkinter import filedialog, ttk
+from typing import Any
+
+from agent.ui.filesign import PROFILE_TEXT, FilePlan
+from agent.ui.untrusted import render_untrusted
+
+T: dict[str, tuple[str, str]] = {
+    "choose_title": ("Chọn file để ký", "Choose files to sign"),
+    "types": ("Hồ sơ XML hoặc PDF", "XML or PDF dossiers"),
+    "options_title": ("Kyso — Ký tệp hồ sơ", "Kyso — Sign dossier files"),
+    "files": ("Các tệp sẽ được ký:", "Files to sign:"),
+    "cannot": ("không ký được", "cannot be signed"),
+    "where": ("Lưu tệp đã ký:", "Save the signed files:"),
+    "beside": ("Cạnh tệp gốc (tên_signed.xml)", "Beside the originals (name_signed.xml)"),
+    "folder": ("Vào thư mục:", "In this folder:"),
+    "pick": ("Chọn thư mục…", "Choose folder…"),
+    "remove": (
+        "Xóa tệp chưa ký sau khi tệp đã ký được lưu và kiểm tra lại",
+        "Remove the unsigned files once the signed copies are saved and checked",
+    ),
+    "sign": ("Ký", "Sign"),
+    "cancel": ("Hủy", "Cancel"),
+    "progress_title": ("Kyso — Đang ký", "Kyso — Signing"),
+    "progress": ("Đang ký {done}/{total}: {name}", "Signing {done}/{total}: {name}"),
+    "waiting": ("Đang chờ xác nhận và mã PIN…", "Waiting for your consent and PIN…"),
+    "result_title": ("Kyso — Kết quả ký", "Kyso — Signing result"),
+    "summary": ("Đã ký {ok} tệp, lỗi {failed} tệp.", "{ok} file(s) signed, {failed} failed."),
+    "removed": ("đã xóa bản chưa ký", "unsigned file removed"),
+    "open": ("Mở thư mục", "Open folder"),
+    "close": ("Đóng", "Close"),
+}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    """One text in ``lang`` (vi unless "en")."""
+    vi, en = T[key]
+    return (en if lang == "en" else vi).format(**values)
+
+
+def ask_files(root: tk.Tk, lang: str) -> list[Path]:
+    """The native "open files" dialog, several files at once; [] when cancelled."""
+    names = filedialog.askopenfilenames(
+        parent=root,
+        title=t("choose_title", lang),
+        filetypes=[(t("types", lang), "*.xml *.XML *.pdf *.PDF"), ("*", "*")],
+    )
+    return [Path(n) for n in names or ()]
+
+
+@dataclass
+class Options:
+    """What the user chose in the options window."""
+
+    confirmed: bool = False
+    out_dir: Path | None = None
+    remove_unsigned: bool = False
+
+
+def ask_options(root: tk.Tk, plans: list[FilePlan], lang: str) -> Options:
+    """The files, where to save, and the visible "remove unsigned" choice (off by default)."""
+    win = tk.Toplevel(root)
+    win.title(t("options_title", lang))
+    choice = Options()
+    frame = ttk.Frame(win, padding=12)
+    frame.pack(fill="both", expand=True)
+    ttk.Label(frame, text=t("files", lang), font=("TkDefaultFont", 10, "bold")).pack(anchor="w")
+    for plan in plans:
+        name = render_untrusted(plan.source.name, 60)
+        if plan.problem is None:
+            kind = PROFILE_TEXT.get(plan.profile, plan.profile).split(" / ")
+            line = f"  ✓ {name} — {kind[-1] if lang == 'en' else kind[0]}"
+        else:
+            why = plan.problem.message_en if lang == "en" else plan.problem.message_vi
+            line = f"  ✗ {name} — {t('cannot', lang)}: {why}"
+        ttk.Label(frame, text=render_untrusted(line, 140)).pack(anchor="w")
+    ttk.Separator(frame).pack(fill="x", pady=8)
+    ttk.Label(frame, text=t("where", lang)).pack(anchor="w")
+    where = tk.StringVar(win, "beside")
+    folder = tk.StringVar(win, "")
+    ttk.Radiobutton(frame, text=t("beside", lang), variable=where, value="beside").pack(anchor="w")
+    row = ttk.Frame(frame)
+    row.pack(anchor="w", fill="x")
+    ttk.Radiobutton(row, text=t("folder", lang), variable=where, value="folder").pack(side="left")
+    ttk.Label(row, textvariable=folder).pack(side="left", padx=4)
+
+    def pick() -> None:
+        chosen = filedialog.askdirectory(parent=win, title=t("pick", lang))
+        if chosen:
+            folder.set(chosen)
+            where.set("folder")
+
+    ttk.Button(row, text=t("pick", lang), command=pick).pack(side="left")
+    remove = tk.BooleanVar(win, False)
+    ttk.Checkbutton(frame, text=t("remove", lang), variable=remove).pack(anchor="w", pady=(8, 0))
+    buttons = ttk.Frame(frame)
+    buttons.pack(anchor="e", pady=(12, 0))
+
+    def sign(_event: Any = None) -> None:
+        choice.confirmed = True
+        choice.remove_unsigned = bool(remove.get())
+        if where.get() == "folder" and folder.get():
+            choice.out_dir = Path(folder.get())
+        win.destroy()
+
+    def cancel(_event: Any = None) -> None:
+        win.destroy()
+
+    signable = any(p.problem is None for p in plans)
+    ok = ttk.Button(buttons, text=t("sign", lang), command=sign)
+    ok.pack(side="left", padx=4)
+    if not signable:
+        ok.state(["disabled"])
+    ttk.Button(buttons, text=t("cancel", lang), command=cancel).pack(side="left")
+    if signable:
+        win.bind("<Return>", sign)
+    win.bind("<Escape>", cancel)
+    win.protocol("WM_DELETE_WINDOW", cancel)
+    _focus(win)
+    root.wait_window(win)
+    return choice
+
+
+def _focus(win: tk.Toplevel) -> None:
+    win.lift()
+    win.attributes("-topmost", True)  # above the browser or Explorer that started it
+    win.after(300, lambda: win.attributes("-topmost", False))
+    win.focus_force()
+
+
+def run_with_progress(
+    root: tk.Tk, lang: str, work: Callable[[queue.Queue[tuple[int, int, str]]], Any]
+) -> Any:
+    """Run ``work`` in a thread with a progress window; its result (or exception) returned."""
+    import threading
+
+    win = tk.Toplevel(root)
+    win.title(t("progress_title", lang))
+    frame = ttk.Frame(win, padding=16)
+    frame.pack(fill="both", expand=True)
+    label = ttk.Label(frame, text=t("waiting", lang), width=70)
+    label.pack(anchor="w")
+    bar = ttk.Progressbar(frame, length=420, mode="determinate")
+    bar.pack(pady=8)
+    events: queue.Queue[tuple[int, int, str]] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = work(events)
+        except BaseException as exc:  # handed to the caller on the main thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="kyso-filesign", daemon=True)
+    thread.start()
+
+    def poll() -> None:
+        while not events.empty():
+            done, total, name = events.get_nowait()
+            label.configure(
+                text=t("progress", lang, done=done, total=total, name=render_untrusted(name, 50))
+            )
+            bar.configure(maximum=max(total, 1), value=done)
+        if thread.is_alive():
+            win.after(100, poll)
+        else:
+            win.destroy()
+
+    win.protocol("WM_DELETE_WINDOW", lambda: None)  # the signature is not stopped half-way
+    win.after(100, poll)
+    root.wait_window(win)
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("result")
+
+
+def show_result(
+    root: tk.Tk,
+    lang: str,
+    results: list[dict[str, Any]],
+    folder: Path | None,
+    open_folder: Callable[[Path], None],
+) -> None:
+    """Each file's outcome, and "Mở thư mục" for the signed files' folder."""
+    win = tk.Toplevel(root)
+    win.title(t("result_title", lang))
+    frame = ttk.Frame(win, padding=12)
+    frame.pack(fill="both", expand=True)
+    failed = [r for r in results if not r.get("ok")]
+    ttk.Label(
+        frame,
+        text=t("summary", lang, ok=len(results) - len(failed), failed=len(failed)),
+        font=("TkDefaultFont", 10, "bold"),
+    ).pack(anchor="w")
+    for r in results:
+        name = render_untrusted(Path(str(r.get("file", ""))).name, 60)
+        if r.get("ok"):
+            line = f"✓ {name} → {render_untrusted(Path(str(r['output'])).name, 60)}"
+            if r.get("removed_unsigned"):
+                line += f" ({t('removed', lang)})"
+        else:
+            e = r.get("error", {})
+            message = e.get("message_en" if lang == "en" else "message_vi", "")
+            action = e.get("action_en" if lang == "en" else "action_vi", "")
+            line = f"✗ {name}: [{e.get('code', '?')}] {message} → {action}"
+        ttk.Label(frame, text=render_untrusted(line, 200), wraplength=640).pack(anchor="w")
+    buttons = ttk.Frame(frame)
+    buttons.pack(anchor="e", pady=(12, 0))
+    if folder is not None:
+        ttk.Button(buttons, text=t("open", lang), command=lambda: open_folder(folder)).pack(
+            side="left", padx=4
+        )
+    close = ttk.Button(buttons, text=t("close", lang), command=win.destroy)
+    close.pack(side="left")
+    win.bind("<Return>", lambda _e: win.destroy())
+    win.bind("<Escape>", lambda _e: win.destroy())
+    _focus(win)
+    root.wait_window(win)

@@ -1,0 +1,237 @@
+""" "Ký tệp hồ sơ…": planning (profile from each file, where the signed files go), one consent for
+every file, the CLI's no-loss signing, and the real windows under Xvfb driven with the keyboard,
+each step photographed, the signed files checked by xmlsec1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.audit import AuditLog
+from agent.cli.filesign_cmd import journal_rows, sign_plans
+from agent.ui.filesign import LOCAL_ORIGIN, consent_request, plan_files
+from agent.ui.filesign_view import Options
+from agent.ui.scripted import ScriptedPrompter
+from agent.ui.tray_journal import journal_cells
+from tests.conftest import cert_thumbprint
+from tests.signing_pdf.conftest import make_pdf, pdfsig
+from tests.signing_xml.helpers import HOSO, PIN, TAX, xmlsec_verify
+from tests.ui.conftest import ARTIFACTS
+
+REPO = Path(__file__).resolve().parents[2]
+# xmlsec1 must be told which attribute is an ID for the tax profile's URI="#..." reference.
+ID_ATTRS = {"to-khai": ("--id-attr:id", "HSoKhaiThue")}
+
+
+@pytest.fixture
+def dossiers(tmp_path: Path) -> dict[str, Path]:
+    folder = tmp_path / "hoso"
+    folder.mkdir()
+    files = {
+        "bhxh": folder / "600-bao-tang.xml",
+        "tax": folder / "to-khai.xml",
+        "broken": folder / "hong.xml",
+        "pdf": folder / "hop-dong.pdf",
+    }
+    files["pdf"].write_bytes(make_pdf(1))
+    files["bhxh"].write_bytes(HOSO)
+    files["tax"].write_bytes(TAX)
+    files["broken"].write_bytes(b"<Hoso><unclosed></Hoso>")
+    return files
+
+
+def answers(tmp_path: Path, demo: dict[str, Any], **extra: Any) -> Path:
+    path = tmp_path / "answers.json"
+    data = {"consent": "allow", "pin": PIN, "certificate": cert_thumbprint(demo, "org"), **extra}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_the_profile_comes_from_each_file_and_problems_are_shown(dossiers, tmp_path) -> None:
+    chosen = [dossiers[k] for k in ("bhxh", "tax", "broken", "pdf", "bhxh")]
+    plans = plan_files(chosen)
+    assert [(p.source.name, p.kind, p.profile) for p in plans] == [
+        ("600-bao-tang.xml", "xml", "bhxh"),
+        ("to-khai.xml", "xml", "tax"),
+        ("hong.xml", "?", ""),
+        ("hop-dong.pdf", "pdf", "pades"),
+    ]  # each file once
+    assert plans[2].problem is not None and plans[2].problem.code == "XML_MALFORMED"
+    assert plans[0].target == dossiers["bhxh"].with_name("600-bao-tang_signed.xml")
+    out = tmp_path / "da-ky"
+    assert plan_files([dossiers["tax"]], out)[0].target == out / "to-khai_signed.xml"
+    # A signed file already there is never overwritten: shown as a problem before anything.
+    dossiers["bhxh"].with_name("600-bao-tang_signed.xml").write_bytes(b"old")
+    again = plan_files([dossiers["bhxh"]])[0]
+    assert again.problem is not None and again.problem.code == "OUTPUT_EXISTS"
+
+
+def test_one_consent_lists_every_file_with_its_hash(dossiers) -> None:
+    import hashlib
+
+    plans = plan_files([dossiers["bhxh"], dossiers["tax"], dossiers["broken"]])
+    request = consent_request(plans, None)
+    assert request.origin == LOCAL_ORIGIN and request.action == "sign.files"
+    assert [i.title for i in request.items] == ["600-bao-tang.xml", "to-khai.xml"]
+    assert request.items[0].sha256 == hashlib.sha256(HOSO).hexdigest()
+    assert request.summary_vi == "Ký 2 tệp trên máy này bằng USB token"
+    assert ("Mã số thuế", "0101234567") in request.items[0].lines  # checked against the cert
+
+
+async def test_signed_files_verify_and_unsigned_go_only_after_readback(
+    demo, dossiers, tmp_path, xmlsec1
+) -> None:
+    plans = plan_files([dossiers[k] for k in ("bhxh", "tax", "broken", "pdf")])
+    prompter = ScriptedPrompter(answers(tmp_path, demo))
+    steps: list[tuple[int, int, str]] = []
+    options = Options(confirmed=True, out_dir=None, remove_unsigned=True)
+    results = await sign_plans(plans, options, prompter, progress=lambda *a: steps.append(a))
+    by_name = {Path(r["file"]).name: r for r in results}
+    assert by_name["hong.xml"]["error"]["code"] == "XML_MALFORMED"
+    for name in ("600-bao-tang.xml", "to-khai.xml"):
+        result = by_name[name]
+        assert result["ok"] and result["removed_unsigned"], result
+        signed = Path(result["output"])
+        check = xmlsec_verify(xmlsec1, demo, signed, *ID_ATTRS.get(signed.stem[:-7], ()))
+        assert check.returncode == 0, check.stderr
+    pdf = by_name["hop-dong.pdf"]
+    assert pdf["ok"] and pdf["removed_unsigned"], pdf
+    assert "Signature is Valid" in pdfsig(Path(pdf["output"]))  # poppler, independently
+    assert not dossiers["bhxh"].exists() and dossiers["broken"].exists()
+    # One consent listing both files, one PIN for the batch.
+    kinds = [p.kind for p in prompter.prompts]
+    assert kinds.count("consent") == 1 and kinds.count("pin") == 1
+    assert steps[0] == (0, 3, "600-bao-tang.xml") and steps[-1] == (3, 3, "")
+    records, _ = AuditLog().read()
+    mine = [r for r in records if r.get("method") == "sign-files"]
+    assert {r["file"]: r["result"] for r in mine[:3]} == {
+        "600-bao-tang.xml": "OK",
+        "to-khai.xml": "OK",
+        "hop-dong.pdf": "OK",
+    }
+    # The journal shows them with Vietnam time and the certificate.
+    rows = journal_cells(journal_rows(mine[:2]))
+    assert rows[0][2] in ("hop-dong.pdf", "to-khai.xml") and "+07" not in rows[0][0]
+    assert rows[0][5]  # the signer's name
+
+
+async def test_a_refused_consent_signs_nothing_and_keeps_every_file(demo, dossiers, tmp_path):
+    plans = plan_files([dossiers["bhxh"]])
+    prompter = ScriptedPrompter(answers(tmp_path, demo, consent="deny"))
+    options = Options(confirmed=True, remove_unsigned=True)
+    from agent.errors import KysoError
+
+    with pytest.raises(KysoError) as caught:
+        await sign_plans(plans, options, prompter)
+    assert caught.value.code == "USER_CANCELLED"
+    assert dossiers["bhxh"].read_bytes() == HOSO
+    assert not dossiers["bhxh"].with_name("600-bao-tang_signed.xml").exists()
+    assert [p.kind for p in prompter.prompts] == ["certificate", "consent"]  # no PIN asked
+
+
+# --- the real windows, under Xvfb ------------------------------------------------------------
+
+
+def xdotool() -> str:
+    binary = shutil.which("xdotool")
+    if binary is None:
+        pytest.fail("xdotool is missing: install the Debian package xdotool")
+    return binary
+
+
+def wait_window(title: str, proc: subprocess.Popen[str], timeout: float = 60) -> str:
+    """The id of the visible window called ``title`` (waits for it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        # xdotool's regex does not take UTF-8 titles: find Kyso's windows, compare names here.
+        found = subprocess.run(
+            [xdotool(), "search", "--onlyvisible", "--name", "^Kyso"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        for window in found:
+            name = subprocess.run(
+                [xdotool(), "getwindowname", window], capture_output=True, text=True
+            ).stdout.strip()
+            if name == title:
+                return window
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"sign-files ended before {title!r}: {out}\n{err}")
+        assert time.monotonic() < deadline, f"no window {title!r}"
+        time.sleep(0.1)
+
+
+def photo(window: str, name: str) -> Path:
+    """Save a window's picture as test-artifacts/ui/NAME.png."""
+    from PIL import ImageGrab
+
+    geometry = subprocess.run(
+        [xdotool(), "getwindowgeometry", "--shell", window], capture_output=True, text=True
+    ).stdout
+    values = dict(line.split("=", 1) for line in geometry.split())
+    x, y, w, h = (int(values[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    ImageGrab.grab(bbox=(x, y, x + w, y + h), xdisplay=os.environ["DISPLAY"]).save(path)
+    return path
+
+
+def gone(window: str) -> bool:
+    return subprocess.run([xdotool(), "getwindowname", window], capture_output=True).returncode != 0
+
+
+def press(window: str, key: str, timeout: float = 30) -> None:
+    """Press ``key`` in ``window`` until the window closes (a key sent before Tk has focused
+    the new window is lost; the press that closes it makes the release fail: no check)."""
+    deadline = time.monotonic() + timeout
+    while not gone(window):
+        assert time.monotonic() < deadline, f"{key} did not close the window"
+        subprocess.run([xdotool(), "key", "--window", window, key], capture_output=True)
+        answered = time.monotonic() + 1
+        while not gone(window) and time.monotonic() < answered:
+            time.sleep(0.05)
+
+
+def test_a_user_signs_two_files_with_the_windows(xvfb, demo, dossiers, tmp_path, xmlsec1) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "sign-files", "--language", "vi",
+         "--prompter", f"scripted:{answers(tmp_path, demo)}",
+         str(dossiers["bhxh"]), str(dossiers["tax"])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        options = wait_window("Kyso — Ký tệp hồ sơ", proc)
+        assert photo(options, "filesign-1-options").stat().st_size > 0
+        press(options, "Return")  # "Ký": beside the originals, unsigned files kept
+        result = wait_window("Kyso — Kết quả ký", proc)
+        assert photo(result, "filesign-2-result").stat().st_size > 0
+        press(result, "Return")  # "Đóng"
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    for source in (dossiers["bhxh"], dossiers["tax"]):
+        assert source.exists()  # kept: "remove unsigned" was not ticked
+        signed = source.with_name(f"{source.stem}_signed.xml")
+        check = xmlsec_verify(xmlsec1, demo, signed, *ID_ATTRS.get(source.stem, ()))
+        assert check.returncode == 0, check.stderr
+
+
+def test_sign_files_is_a_registered_command() -> None:
+    from agent.cli.main import build_parser
+
+    args = build_parser().parse_args(["sign-files", "a.xml", "--language", "en"])
+    assert isinstance(args, argparse.Namespace) and args.files == [Path("a.xml")]
