@@ -2,13 +2,15 @@
 """Build ``dist/kyso-agent_<version>_<arch>.deb`` with dpkg-deb.
 
     .venv/bin/python installers/build_deb.py [--out DIR] [--wheel KYSO.whl]
-                                             [--linux-wheels DIR | --download-linux-wheels]
+        [--no-dependency-wheels | --linux-wheels DIR | --download-linux-wheels]
 
 The package installs the Kyso wheel under /opt/kyso/wheels; its postinst runs
 /opt/kyso/setup-venv, which makes /opt/kyso/venv offline from the shipped wheels when they are
-all there, otherwise from pip's index. Without dependency wheels the package is ``all``; with
-platform wheels (``--download-linux-wheels``, for the build machine's Python) it is ``amd64``.
-Files live in installers/linux/.
+all there, otherwise from pip's index. By default the dependencies' manylinux x86_64 wheels for
+CPython 3.11, 3.12 and 3.13 are inside (``_amd64``: installing needs no PyPI); they come from
+the git-ignored cache ``.cache/linux-wheels``, filled from the package index only when it
+cannot satisfy the pins. ``--no-dependency-wheels`` makes the small ``_all`` package whose
+installation downloads them. Files live in installers/linux/.
 """
 
 from __future__ import annotations
@@ -35,6 +37,17 @@ from common import (  # installers/ is on sys.path: the build scripts run as pla
 LINUX = Path(__file__).resolve().parent / "linux"
 DEPENDS = "python3 (>= 3.11), python3-venv, python3-tk, libnss3-tools, util-linux"
 SUGGESTS = "opensc, pcscd"
+# Shipped by default so that installing needs no package index; kept between builds here
+# (git-ignored .cache/) so only the first build on a machine downloads them.
+WHEEL_CACHE = REPO / ".cache" / "linux-wheels"
+# The system Pythons of Debian 12 (3.11), Ubuntu 24.04 (3.12) and Debian 13 (3.13); another
+# Python makes setup-venv fall back to the package index (it says so).
+LINUX_PYTHONS = ("3.11", "3.12", "3.13")
+# glibc 2.36 is Debian 12's, the oldest system above: wheels built for it or older run on all.
+LINUX_PLATFORMS = (
+    *(f"manylinux_2_{minor}_x86_64" for minor in range(36, 16, -1)),
+    "manylinux2014_x86_64",
+)
 
 # path in the package -> (file in installers/linux, mode)
 LAYOUT: dict[str, tuple[str, int]] = {
@@ -43,6 +56,7 @@ LAYOUT: dict[str, tuple[str, int]] = {
     "opt/kyso/kyso-autostart": ("kyso-autostart", 0o755),
     "etc/xdg/autostart/kyso-agent.desktop": ("kyso-agent.desktop", 0o644),
     "usr/share/applications/kyso-agent.desktop": ("kyso-agent.desktop", 0o644),
+    "usr/share/applications/kyso-sign.desktop": ("kyso-sign.desktop", 0o644),  # file managers
     "usr/lib/systemd/user/kyso-agent.service": ("kyso-agent.service", 0o644),
     "etc/kyso/policy.toml.example": ("policy.toml.example", 0o644),
 }
@@ -79,11 +93,40 @@ def control(version: str, arch: str, installed_kib: int) -> str:
     )
 
 
-def download_linux_wheels(kyso_wheel: Path, dest: Path) -> list[Path]:
-    """Fetch the dependencies' wheels for this machine's Python (network, build time)."""
+def download_linux_wheels(
+    kyso_wheel: Path, dest: Path, *, find_links: Path | None = None
+) -> list[Path]:
+    """The dependencies' Linux wheels for every supported CPython, in ``dest``: from the
+    package index (network, build time), or with ``find_links`` only from that folder (pip
+    copies exactly the wheels it resolves; SystemExit when something is missing there).
+    Binary wheels only, so nothing is compiled on the build or the target machine."""
     dest.mkdir(parents=True, exist_ok=True)
-    run([sys.executable, "-m", "pip", "download", "--quiet", "-d", dest, kyso_wheel])
-    return [w for w in dest.glob("*.whl") if not w.name.startswith("kyso_agent-")]
+    source = ["--no-index", "--find-links", find_links] if find_links else []
+    platforms = [arg for tag in LINUX_PLATFORMS for arg in ("--platform", tag)]
+    for pyver in LINUX_PYTHONS:
+        run(
+            [
+                *(sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:"),
+                *platforms,
+                *("--python-version", pyver, "--implementation", "cp"),
+                *source,
+                *("-d", dest, kyso_wheel),
+            ]
+        )
+    for copied in dest.glob("kyso_agent-*.whl"):  # pip copies the local wheel in: not a dep
+        copied.unlink()
+    return sorted(dest.glob("*.whl"))
+
+
+def cached_linux_wheels(kyso_wheel: Path, dest: Path, cache: Path = WHEEL_CACHE) -> list[Path]:
+    """The default: exactly the wheels this Kyso wheel needs (at the pinned versions), resolved
+    offline from the build machine's cache (git-ignored) into ``dest``; the cache is filled
+    from the index first only when it cannot satisfy every Python."""
+    try:
+        return download_linux_wheels(kyso_wheel, dest, find_links=cache)
+    except SystemExit:
+        download_linux_wheels(kyso_wheel, cache)
+        return download_linux_wheels(kyso_wheel, dest, find_links=cache)
 
 
 def build_deb(
@@ -136,15 +179,28 @@ def main(argv: list[str] | None = None) -> int:
         parser,
         "linux",
         folder_help="folder of the dependencies' wheels",
-        download_help="download them for this Python now (the package then installs offline)",
+        download_help="download them from the package index now, bypassing the cache",
+    )
+    parser.add_argument(
+        "--no-dependency-wheels",
+        action="store_true",
+        help="ship only the Kyso wheel (a small _all package; installing it then needs PyPI or "
+        "a mirror). By default the dependencies are shipped, from " + str(WHEEL_CACHE),
     )
     args = parser.parse_args(argv)
+    if args.no_dependency_wheels and (args.linux_wheels or args.download_linux_wheels):
+        parser.error("--no-dependency-wheels excludes --linux-wheels/--download-linux-wheels")
     with tempfile.TemporaryDirectory(prefix="kyso-linuxwheels-") as tmp:
         wheel, extra = gather_wheels(args, "linux", download_linux_wheels, Path(tmp))
+        if not (extra or args.no_dependency_wheels or args.linux_wheels):
+            wheel = wheel or build_wheel(Path(tmp) / "kyso")
+            extra = cached_linux_wheels(wheel, Path(tmp) / "cached")
         deb = build_deb(args.out, wheel=wheel, extra_wheels=extra)
     print(f"built {deb} ({deb.stat().st_size // 1024} KiB, {1 + len(extra)} wheels)")
     if not extra:
         print("the dependencies are not inside: installing needs PyPI or a pip mirror")
+    else:
+        print(f"installs offline with CPython {', '.join(LINUX_PYTHONS)} (x86_64)")
     return 0
 
 
