@@ -16,6 +16,7 @@ APT_PACKAGES=(
   chromium xvfb xauth                           # browser tests: Debian's Chromium, no browser download
   nodejs                                        # the JavaScript bridge's tests (node --test)
   xdotool trayer                                # dialog typing and a tray host, under Xvfb
+  libgirepository1.0-dev libcairo2-dev pkg-config gir1.2-gtk-3.0 dbus-daemon  # the real tray menu (PyGObject, GTK, a D-Bus session)
   wixl msitools                                 # building and inspecting the MSI
   wine64                                        # installing the MSI for real in tests (msiexec)
   mono-mcs mono-runtime libmono-system-security4.0-cil   # interop suite: .NET SignedXml verifier
@@ -71,6 +72,8 @@ case "$cmd" in
     .venv/bin/ruff check .
     echo "==> ruff format --check"
     .venv/bin/ruff format --check .
+    echo "==> mypy (agent/ and portal_stub/, configured in pyproject.toml)"
+    .venv/bin/mypy
     echo "==> pytest"
     exec .venv/bin/python -m pytest "$@"
     ;;

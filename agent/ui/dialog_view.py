@@ -14,6 +14,7 @@ origin's own framed widget: nothing a page writes can take the origin's place or
 
 from __future__ import annotations
 
+import functools
 import tkinter as tk
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -385,13 +386,13 @@ def _buttons(
             bar,
             text=choice.label,
             style="Primary.TButton" if choice.role == "primary" else "TButton",
-            command=lambda k=choice.key: answer(k),
+            command=functools.partial(answer, choice.key),
         )
         button.pack(side=tk.RIGHT, padx=(8, 0))
         view.buttons[choice.key] = button
         if choice.role != "cancel" and arm_delay_ms > 0:
             button.state(["disabled"])
-            view.root.after(arm_delay_ms, lambda b=button: b.state(["!disabled"]))
+            view.root.after(arm_delay_ms, functools.partial(button.state, ["!disabled"]))
 
     view.root.bind("<Escape>", lambda _e: answer(cancel_key))
     view.root.protocol("WM_DELETE_WINDOW", lambda: answer(cancel_key))

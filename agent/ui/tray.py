@@ -307,7 +307,11 @@ async def attach_tray(
     loop = asyncio.get_running_loop()
     controller = TrayController(agent, loop, on_quit, hooks or TrayHooks(), prefs_path=prefs_path)
     state = await controller.refresh()
-    tray = Tray(pystray, state, lambda a: loop.call_soon_threadsafe(controller.handle, a))
+
+    def act(action: str) -> None:  # from pystray's thread: hand the click to the loop
+        loop.call_soon_threadsafe(controller.handle, action)
+
+    tray = Tray(pystray, state, act)
     tray.controller = controller
     controller.tray = tray
     if tray.x11:

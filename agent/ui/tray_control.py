@@ -241,9 +241,11 @@ class TrayController:
         if prompter is None or isinstance(prompter, NoticePrompter):
             return
         self._wrapped = prompter
-        self.services.prompter = NoticePrompter(
-            prompter, lambda: self.loop.call_soon_threadsafe(self.notify, "waiting")
-        )
+
+        def announce() -> None:
+            self.loop.call_soon_threadsafe(self.notify, "waiting")
+
+        self.services.prompter = NoticePrompter(prompter, announce)
 
     def start_first_run_checks(self) -> None:
         """Check in the background whether the browsers trust Kyso; offer the fix if not."""
