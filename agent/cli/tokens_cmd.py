@@ -161,17 +161,17 @@ async def run_certs(args: argparse.Namespace) -> int:
     if args.json:
         statuses = await revocation_statuses(certs)
         statuses.update(await remote_revocation(remote))
-        rows = [{**c.to_json(), "source": f"token:{c.token.label}"} for c in certs]
-        rows += [r.to_json() for r in remote]  # source "remote:<provider>"
-        for row in rows:
-            status = statuses.get(row["thumbprint"])
-            row["revocation"] = status.to_json() if status is not None else None
-        print_json(rows)
+        entries = [{**c.to_json(), "source": f"token:{c.token.label}"} for c in certs]
+        entries += [r.to_json() for r in remote]  # source "remote:<provider>"
+        for entry in entries:
+            status = statuses.get(entry["thumbprint"])
+            entry["revocation"] = status.to_json() if status is not None else None
+        print_json(entries)
         return 0
     if not certs and not remote:
         print("Không thấy chứng thư số nào / no certificate found. Try 'kyso-agent doctor'.")
         return 0
-    rows = []
+    rows: list[list[str]] = []
     for c in certs:
         i = c.info
         ident = f"MST:{i.mst}" if i.mst else f"CCCD:{i.cccd}" if i.cccd else ""

@@ -239,15 +239,15 @@ async def run_signing(
 
         items = consent_items(prepared.items, status)
         check_mst(core.settings.mst_mismatch, cert.info, items)
-        remote = not isinstance(cert, TokenCertificate)
-        async with core.queue.turn(cert.queue_key if remote else cert.token.key):
+        queue_key = cert.token.key if isinstance(cert, TokenCertificate) else cert.queue_key
+        async with core.queue.turn(queue_key):
             vi, en = summary(action, ctx.origin, prepared.count)
             request = ConsentRequest(
                 ctx.origin, action, vi, en, cert.info, items, source=source_of(cert)
             )
             if not await core.ask(core.services.prompter.consent(request)):
                 raise KysoError("USER_CANCELLED")
-            if remote:
+            if not isinstance(cert, TokenCertificate):
                 return await _sign_remote(ctx, cert, prepared, sign)
             try:
                 async with core.keys.key(cert, TimedPins(core)) as key:

@@ -99,7 +99,9 @@ class SignBatch(Command):
                 {"request_id": ctx.request_id, "done": done, "total": len(payloads)},
             )
 
-        if isinstance(signer, _remote_signer_type()):
+        from agent.signing.remote import RemoteSigner  # only a batch needs it, at first use
+
+        if isinstance(signer, RemoteSigner):
             # A remote key: every item runs at once and their hashes are signed together, one
             # authorisation (one PIN/OTP) per ``multisign`` of them, not one per item. After a
             # failure the signer sends nothing more; items already signed are kept.
@@ -116,13 +118,6 @@ class SignBatch(Command):
             "failed": len(final) - signed,
             "thumbprint": signer.certificate.thumbprint,
         }
-
-
-def _remote_signer_type() -> type:
-    # Imported here: only a batch may need it, and only agent.signing.remote defines it.
-    from agent.signing.remote import RemoteSigner
-
-    return RemoteSigner
 
 
 def _record(ctx: CallContext, result: str, digest: str, index: int, kind: str) -> AuditRecord:
