@@ -140,7 +140,9 @@ class Dispatcher:
             outcome = error.code
             message = rpc.error_message(request.id, error)
         if command.signs:
-            self._audit(conn, request, outcome, ctx)
+            # The record is fsynced (evidence): on a thread, so other pages' requests go on
+            # meanwhile; still before the answer, so a signature the page holds is on record.
+            await asyncio.to_thread(self._audit, conn, request, outcome, ctx)
         await conn.send(message)
 
     def _audit(
