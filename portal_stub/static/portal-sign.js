@@ -173,6 +173,16 @@ function bytesOfBase64(text) {
   return out;
 }
 
+// The registered certificate when the unit has one; when registering, a filter on the MST the
+// unit typed, so Kyso preselects (or, with one match, skips the picker for) its certificate.
+function certificateChoice(form) {
+  const certificate = form.dataset.kysoCertificate || undefined;
+  if (certificate) return { certificate };
+  const mst = form.querySelector('input[name="ma_so_thue"]');
+  const value = mst ? mst.value.trim() : "";
+  return /^[0-9]{10}(-[0-9]{3})?$/.test(value) ? { certificateFilter: { mst: value, validOnly: true } } : {};
+}
+
 async function signRequest(form, kyso) {
   showProgress(form, TEXT.challenge);
   const csrf = form.querySelector('input[name="csrf_token"]');
@@ -190,7 +200,7 @@ async function signRequest(form, kyso) {
   // No label: what the unit reads comes from the request itself, worded by Kyso.
   const signed = await kyso.signXml(bytesOfBase64(body.request), {
     profile: body.profile || "bhxh",
-    certificate: form.dataset.kysoCertificate || undefined,
+    ...certificateChoice(form),
   });
   setField(form, "signed_request", signed.document);
 }
