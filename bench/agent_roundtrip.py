@@ -158,7 +158,9 @@ def _no_cpu() -> float:
     return 0.0  # the floor server's CPU is not reported
 
 
-async def bench(n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
+async def bench(
+    n: int, clients: int, profile: str | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
     """Every measurement, keyed by method, then by setting."""
     manifest = await demo_tokens.init()
     demo_tokens.activate()
@@ -179,7 +181,7 @@ async def bench(n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
                 TokenSigner(key), origin=ORIGIN, nonce=NONCE, app_version=__version__
             )
 
-    agent = AgentProcess(pin)
+    agent = AgentProcess(pin, profile)
     floor = ServerProcess([str(ROOT / "bench" / "wss_floor_server.py"), pin, thumbprint])
     try:
         return await _measure_agent(
@@ -314,7 +316,7 @@ class ServerProcess:
 class AgentProcess(ServerProcess):
     """``kyso-agent run`` in its own process, with settings for many concurrent clients."""
 
-    def __init__(self, pin: str) -> None:
+    def __init__(self, pin: str, profile: str | None = None) -> None:
         home = Path(os.environ["KYSO_HOME"])
         self.answers = home / "answers.json"
         self.answers.write_text(json.dumps({"consent": "allow", "pin": pin}))
@@ -324,8 +326,11 @@ class AgentProcess(ServerProcess):
             "max_queue = 64\nmax_pending_per_origin = 64\nmax_connections = 256\n"
             f'sign_hash_origins = ["{ORIGIN}"]\n'  # sign.hash is off unless an origin is named
         )
+        # --profile: the agent's event loop under cProfile (stats written when it stops).
+        profiler = ["-m", "cProfile", "-o", profile] if profile else []
         super().__init__(
             [
+                *profiler,
                 "-m",
                 "agent.cli.main",
                 "run",
@@ -363,8 +368,14 @@ def main() -> int:
     )
     parser.add_argument("--n", type=int, default=400, help="operations per measurement")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the agent under cProfile and write its stats to FILE (slows it down: "
+        "for finding where the time goes, not for the verdict)",
+    )
     args = parser.parse_args()
-    results = asyncio.run(bench(args.n, args.clients))
+    results = asyncio.run(bench(args.n, args.clients, args.profile))
     process = results.pop("agent process")["start-up"]
     verdicts = {method: rows.pop("verdict") for method, rows in results.items()}
     print(f"{'method':<16}{'setting':<28}{'p50 ms':>9}{'p99 ms':>9}{'ops/s':>9}{'CPU ms/op':>11}")

@@ -12,10 +12,10 @@ from agent.config.settings import Settings
 from agent.errors import KysoError
 from agent.server.approvals import ApprovalStore
 from agent.server.audit import AuditLog
-from agent.server.operations import CertificateDirectory, KeyPool, PendingLimiter, TokenQueue
+from agent.server.operations import CertificateDirectory, PendingLimiter, RemoteTurns
 from agent.tokens.module import TokenCertificate
 from agent.tokens.pin import PinRequest
-from agent.tokens.service import TokenService
+from agent.tokens.service import LoginCache, TokenService
 from agent.ui.api import Prompter
 
 if TYPE_CHECKING:
@@ -47,8 +47,11 @@ class AgentCore:
         self.settings = settings
         self.services = services
         self.limiter = PendingLimiter(settings.max_pending_per_origin)
-        self.queue = TokenQueue(settings.max_queue)
-        self.keys = KeyPool(services.tokens, settings.pin_cache)
+        # A token's turns (and their BUSY bound) are its own lock's, asked through
+        # TokenService.reserve; remote credentials take turns here.
+        self.remote_turns = RemoteTurns(settings.max_queue)
+        # The PIN cache: logins parked on the tokens' locks between operations.
+        self.keys = LoginCache(settings.pin_cache.idle_seconds, enabled=settings.pin_cache.enabled)
         self.certs = CertificateDirectory(
             services.tokens,
             remote_providers=settings.remote_providers,
@@ -88,6 +91,10 @@ class TimedPins:
     async def get_pin(self, request: PinRequest) -> str | None:
         """Ask the user for the PIN in the agent's own window."""
         return await self._core.ask(self._core.services.prompter.get_pin(request))
+
+    async def show_pin_pad(self, request: PinRequest) -> None:
+        """The PIN-pad window while the reader waits (agent.tokens.pinpad), timed like a prompt."""
+        await self._core.ask(self._core.services.prompter.show_pin_pad(request))
 
 
 @dataclass

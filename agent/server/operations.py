@@ -1,7 +1,9 @@
-"""Who signs when: per-token queues, per-origin limits, PIN caching and certificate lookup.
+"""Who signs when: per-origin limits, remote credentials' turns and certificate lookup.
 
 - One signing operation at a time per token; up to ``max_queue`` more wait their turn, the
-  next one is told BUSY at once (never a silent pile-up).
+  next one is told BUSY at once (never a silent pile-up). For a token that is the token's own
+  lock, asked through ``TokenService.reserve`` (it also holds the PIN cache's login); a remote
+  credential takes turns on the same kind of lock, kept here.
 - One origin may have ``max_pending_per_origin`` operations waiting or running, one connection
   only one: a page cannot stack prompts (Web eID's ACTION_PENDING).
 - Nothing here cancels anybody else's operation: a request only ever waits or is refused.
@@ -15,14 +17,12 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from agent.config.settings import PinCache
-from agent.errors import ErrorGroup, KysoError
+from agent.errors import KysoError
 from agent.tokens.module import TokenCertificate
-from agent.tokens.pin import PinProvider
-from agent.tokens.service import KeySession, TokenService
+from agent.tokens.service import TokenService
+from agent.tokens.token_lock import TokenLock
 
 if TYPE_CHECKING:
     from agent.remote.directory import RemoteCredential, RemoteDirectory
@@ -65,132 +65,23 @@ class PendingLimiter:
                 del self._origins[origin]
 
 
-@dataclass
-class _Gate:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    waiting: int = 0
-
-
-class TokenQueue:
-    """One operation at a time per token, a bounded number waiting."""
+class RemoteTurns:
+    """One operation at a time per remote credential, a bounded number waiting: the same fair,
+    bounded lock a token has (:class:`~agent.tokens.token_lock.TokenLock`)."""
 
     def __init__(self, max_queue: int) -> None:
         self._max_queue = max_queue
-        # (module, serial) for a token; ("remote", provider, credential) for a remote key.
-        self._gates: dict[tuple[str, ...], _Gate] = {}
-
-    def depth(self, token_key: tuple[str, ...]) -> int:
-        """Operations running or waiting on this token."""
-        gate = self._gates.get(token_key)
-        return 0 if gate is None else gate.waiting + int(gate.lock.locked())
+        self._locks: dict[tuple[str, ...], TokenLock] = {}
 
     @contextlib.asynccontextmanager
-    async def turn(self, token_key: tuple[str, ...]) -> AsyncIterator[None]:
-        """Wait for this token's turn, or raise BUSY when the queue is full."""
-        gate = self._gates.setdefault(token_key, _Gate())
-        if gate.lock.locked() and gate.waiting >= self._max_queue:
-            raise KysoError("BUSY")
-        gate.waiting += 1
-        try:
-            await gate.lock.acquire()
-        finally:
-            gate.waiting -= 1
+    async def turn(self, key: tuple[str, ...]) -> AsyncIterator[None]:
+        """Wait for this credential's turn, or raise BUSY when the queue is full."""
+        lock = self._locks.setdefault(key, TokenLock())
+        await lock.acquire(max_waiting=self._max_queue)
         try:
             yield
         finally:
-            gate.lock.release()
-
-
-@dataclass
-class _CachedKey:
-    thumbprint: str
-    key: KeySession
-    stack: contextlib.AsyncExitStack
-    timer: asyncio.TimerHandle | None = None
-
-
-class KeyPool:
-    """Opens key sessions; with PIN caching on, keeps one logged in per token until idle.
-
-    Callers hold the token's :class:`TokenQueue` turn while using a key, so a cached session is
-    never used by two operations at once.
-    """
-
-    def __init__(self, tokens: TokenService, pin_cache: PinCache) -> None:
-        self._tokens = tokens
-        self._cache = pin_cache
-        self._keys: dict[tuple[str, str], _CachedKey] = {}
-        self._closing: set[asyncio.Task[None]] = set()
-
-    @contextlib.asynccontextmanager
-    async def key(self, cert: TokenCertificate, pins: PinProvider) -> AsyncIterator[KeySession]:
-        """A logged-in key for ``cert``; the PIN is asked through ``pins`` only when needed."""
-        if not self._cache.enabled:
-            async with self._tokens.open_key(cert, pins) as key:
-                yield key
-            return
-        token_key = cert.token.key
-        cached = self._keys.get(token_key)
-        if cached is not None and cached.thumbprint != cert.thumbprint:
-            await self._close(token_key)  # another key on the same token: log out first
-            cached = None
-        if cached is None:
-            stack = contextlib.AsyncExitStack()
-            key = await stack.enter_async_context(self._tokens.open_key(cert, pins))
-            cached = self._keys[token_key] = _CachedKey(cert.thumbprint, key, stack)
-        if cached.timer is not None:
-            cached.timer.cancel()
-            cached.timer = None
-        try:
-            yield cached.key
-        except KysoError as exc:
-            # The logged-in session cannot be reused: log out, the next call logs in anew.
-            if exc.is_(ErrorGroup.TOKEN_GONE, ErrorGroup.TOKEN_FAULT, ErrorGroup.PIN):
-                await self._close(token_key)
-            raise
-        finally:
-            if self._keys.get(token_key) is cached:
-                loop = asyncio.get_running_loop()
-                cached.timer = loop.call_later(
-                    self._cache.idle_seconds, self._expire, token_key, cached
-                )
-
-    def _expire(self, token_key: tuple[str, str], cached: _CachedKey) -> None:
-        if self._keys.get(token_key) is cached:
-            task = asyncio.get_running_loop().create_task(self._close(token_key))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
-
-    async def _close(self, token_key: tuple[str, str]) -> None:
-        cached = self._keys.pop(token_key, None)
-        if cached is None:
-            return
-        if cached.timer is not None:
-            cached.timer.cancel()
-        try:
-            await cached.stack.aclose()
-        except Exception:  # logging out of a removed token fails; the session is gone anyway
-            log.debug("closing a cached key session failed", exc_info=True)
-        log.info("PIN cache: logged out of token %s", token_key[1])
-
-    @property
-    def cached_tokens(self) -> int:
-        """How many tokens are kept logged in right now."""
-        return len(self._keys)
-
-    def set_pin_cache(self, enabled: bool) -> None:
-        """Turn PIN caching on or off while running (the tray's setting; on the event loop).
-        Off logs out of every cached session at once, so the next signature asks the PIN."""
-        self._cache = replace(self._cache, enabled=enabled)
-        if not enabled and self._keys:
-            task = asyncio.get_running_loop().create_task(self.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
-
-    async def close(self) -> None:
-        """Log out of every cached session (agent shutdown)."""
-        for token_key in list(self._keys):
-            await self._close(token_key)
+            lock.release()
 
 
 class CertificateDirectory:

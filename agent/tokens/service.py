@@ -3,8 +3,10 @@
 Callers never see python-pkcs11. They list tokens and certificates, then open a key by
 certificate thumbprint: the PIN is asked through a :class:`PinProvider` (again after a wrong PIN,
 with the token's tries-left state), and signatures are made until the ``async with`` block ends,
-when the token is logged out. One key session per token at a time; others wait their turn (the
-server adds its own bounds and BUSY errors).
+when the token is logged out. One key session per token at a time; others wait their turn.
+The agent reserves the token's turn before its consent (:meth:`TokenService.reserve`, with its
+BUSY bound) and opens the key inside it, possibly reusing a login its PIN cache parked
+(:mod:`agent.tokens.turns`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agent.errors import KysoError
-from agent.tokens.algorithms import SignatureAlgorithm, check_digest
 from agent.tokens.module import Pkcs11Module, SessionHandle, TokenCertificate, TokenInfo
 from agent.tokens.modules import ModuleCandidate
 from agent.tokens.pin import PinProvider, PinRequest, PinState
+from agent.tokens.pinpad import login_on_pin_pad
+from agent.tokens.turns import KeySession, LoginCache, TokenTurn
+
+__all__ = ["KeySession", "LoginCache", "ModuleStatus", "TokenEvent", "TokenService", "TokenTurn"]
 
 log = logging.getLogger(__name__)
 
@@ -51,35 +56,6 @@ class TokenEvent:
 
     kind: Literal["inserted", "removed"]
     token: TokenInfo
-
-
-class KeySession:
-    """A logged-in private key on a token. Obtained from :meth:`TokenService.open_key`."""
-
-    def __init__(self, module: Pkcs11Module, handle: SessionHandle, cert: TokenCertificate) -> None:
-        self._module = module
-        self._handle = handle
-        self.certificate = cert
-
-    async def sign(self, data: bytes, algorithm: SignatureAlgorithm) -> bytes:
-        """Sign ``data``; ECDSA signatures come back DER-encoded."""
-        self._check_kind(algorithm)
-        return await self._module.sign(self._handle, algorithm, data, is_digest=False)
-
-    async def sign_digest(self, digest_value: bytes, algorithm: SignatureAlgorithm) -> bytes:
-        """Sign a precomputed digest of the algorithm's hash."""
-        self._check_kind(algorithm)
-        check_digest(algorithm, digest_value)
-        return await self._module.sign(self._handle, algorithm, digest_value, is_digest=True)
-
-    def _check_kind(self, algorithm: SignatureAlgorithm) -> None:
-        if algorithm.key_kind.value != self.certificate.info.key_type:
-            raise KysoError(
-                "INPUT_INVALID",
-                {
-                    "detail": f"{algorithm.value} does not fit a {self.certificate.info.key_type} key"
-                },
-            )
 
 
 class TokenService:
@@ -200,6 +176,17 @@ class TokenService:
         :class:`KeySession`. A wrong PIN is asked again within this call (see _login_asking)."""
         if isinstance(cert, str):
             cert = await self.find_certificate(cert)
+        async with self.reserve(cert) as turn, turn.key(pin_provider) as key:
+            yield key
+
+    @contextlib.asynccontextmanager
+    async def reserve(
+        self, cert: TokenCertificate, *, max_waiting: int | None = None
+    ) -> AsyncIterator[TokenTurn]:
+        """Wait for the turn on the token holding ``cert``, first come first served; with
+        ``max_waiting``, refuse with BUSY at once when that many callers already wait. The
+        key is opened inside the turn (:meth:`TokenTurn.key`), so a caller may ask the user
+        something first while others wait."""
         if not cert.has_private_key:
             raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
         module = self.module_for(cert.token)
@@ -213,28 +200,27 @@ class TokenService:
             )
         # The lock lives on the shared module, so every TokenService in the process (and so
         # every login, which PKCS#11 keeps per token per process) takes its turn.
-        await lock.acquire()
+        await lock.acquire(max_waiting=max_waiting)
         lock.owner = task
         try:
-            async with self._logged_in(module, cert, pin_provider) as session:
-                yield session
+            yield TokenTurn(module, lock, cert, self._login)
         finally:
+            if lock.login is not None:  # a PIN cache's login: its idle time runs from now
+                lock.login.owner.arm(lock)
             lock.release()
 
-    @contextlib.asynccontextmanager
-    async def _logged_in(
+    async def _login(
         self, module: Pkcs11Module, cert: TokenCertificate, pin_provider: PinProvider
-    ) -> AsyncIterator[KeySession]:
-        """Ask the PIN (unless locked, PIN pad or no login), log in, yield, log out."""
+    ) -> SessionHandle:
+        """Ask the PIN (unless locked, PIN pad or no login) and log in."""
         token = cert.token
         if token.login_required and not token.protected_path:
             handle = await self._login_asking(module, cert, pin_provider)
+        elif token.login_required:  # PIN pad: the reader asks; the agent's window says so
+            handle = await login_on_pin_pad(module, cert, pin_provider)
         else:
             handle = await module.open_session(cert, None)
-        try:
-            yield KeySession(module, handle, cert)
-        finally:
-            await module.close_session(handle)
+        return handle
 
     async def _login_asking(
         self, module: Pkcs11Module, cert: TokenCertificate, pin_provider: PinProvider

@@ -224,23 +224,23 @@ async def test_pin_cache_asks_the_pin_once_but_consent_every_time(demo, harness)
 
 
 async def test_pin_cache_logs_out_when_idle(demo, token_service) -> None:
-    from agent.config.settings import PinCache
-    from agent.server.operations import KeyPool
     from agent.tokens.algorithms import SignatureAlgorithm
     from agent.tokens.pin import StaticPinProvider
+    from agent.tokens.service import LoginCache
 
-    # A short idle time straight on the pool (settings allow 10 s at least).
-    pool = KeyPool(token_service, PinCache(enabled=True, idle_seconds=0.05))  # type: ignore[arg-type]
+    # A short idle time straight on the cache (settings allow 10 s at least).
+    cache = LoginCache(0.05)
     pins = StaticPinProvider("123456")
     cert = await token_service.find_certificate(cert_thumbprint(demo, "org"))
     for _ in range(2):
-        async with pool.key(cert, pins) as key:
+        async with token_service.reserve(cert) as turn, turn.key(pins, cache=cache) as key:
             await key.sign_digest(digest_of(1), SignatureAlgorithm.RSA_PKCS1_SHA256)
-    assert len(pins.requests) == 1 and pool.cached_tokens == 1
+    assert len(pins.requests) == 1 and cache.cached_tokens == 1
     # The idle timer fires by itself. Wait for its logout to have finished, not merely begun:
-    # the cache forgets the key before the session is closed on the token.
-    await until(lambda: pool.cached_tokens == 0 and not pool._closing)
-    async with pool.key(cert, pins):
+    # the cache forgets the login before the session is closed on the token.
+    await until(lambda: cache.cached_tokens == 0 and not cache.busy)
+    async with token_service.reserve(cert) as turn, turn.key(pins, cache=cache):
         pass
     assert len(pins.requests) == 2  # logged out: the PIN is asked again
-    await pool.close()
+    await cache.close()
+    assert cache.cached_tokens == 0

@@ -200,3 +200,43 @@ async def test_cancelled_during_login_leaves_no_session_behind(demo, token_servi
     monkeypatch.undo()
     async with token_service.open_key(thumb, pins) as key:  # the token is free and usable
         assert await key.sign(b"after cancel", SignatureAlgorithm.RSA_PKCS1_SHA256)
+
+
+async def test_the_token_lock_bounds_its_waiters_with_busy_across_services(demo, token_service):
+    """Admission is the token's own lock: one caller holds the turn, ``max_waiting`` wait (in
+    order), the next is told BUSY at once; a second service in the process shares the bound."""
+    from agent.errors import KysoError
+    from agent.tokens.modules import ModuleCandidate
+    from agent.tokens.service import TokenService
+
+    other = TokenService([ModuleCandidate(demo["module"], "SoftHSM2 (demo)", "demo", True)])
+    await other.start(monitor=False)
+    try:
+        cert = await token_service.find_certificate(cert_thumbprint(demo, "org"))
+        cert_b = await other.find_certificate(cert_thumbprint(demo, "org"))
+        lock = token_service.module_for(cert.token).token_lock(cert.token.key)
+        order: list[int] = []
+
+        async def take(service, c, i: int) -> None:
+            async with service.reserve(c, max_waiting=2):
+                order.append(i)
+
+        async with token_service.reserve(cert, max_waiting=2):
+            waiting = [asyncio.create_task(take(token_service, cert, 1))]
+            await asyncio.wait_for(_until(lambda: lock.waiting == 1), 30)
+            waiting.append(asyncio.create_task(take(other, cert_b, 2)))
+            await asyncio.wait_for(_until(lambda: lock.waiting == 2), 30)
+            with pytest.raises(KysoError) as err:  # refused, not queued: no wait here
+                await asyncio.create_task(take(other, cert_b, 3))
+            assert err.value.code == "BUSY"
+            assert order == []  # nobody got in while the turn was held
+        await asyncio.wait_for(asyncio.gather(*waiting), 30)
+        assert order == [1, 2]  # first come, first served
+        assert not lock.locked() and lock.waiting == 0
+    finally:
+        await other.close()
+
+
+async def _until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)

@@ -88,3 +88,34 @@ def _close_quietly(session: Any) -> None:
     # Logged out already by the token layer: C_Logout fails, which is expected here.
     with contextlib.suppress(Exception):
         session.close()
+
+
+async def test_a_pin_cache_login_is_parked_not_locked_and_never_lent_to_a_wrong_pin(
+    demo, token2_clean, second_service
+):
+    """The agent's PIN cache keeps the token logged in between operations, but not the lock:
+    another caller gets the token at once, and its wrong PIN is judged by the token instead
+    of riding on the parked login."""
+    from agent.tokens.service import LoginCache
+
+    thumb = cert_thumbprint(demo, "org_renewed")
+    cert = await token2_clean.find_certificate(thumb)
+    cache = LoginCache(600)
+    good = StaticPinProvider(pin_of(demo, TOKEN2))
+    try:
+        async with token2_clean.reserve(cert) as turn, turn.key(good, cache=cache) as key:
+            assert await key.sign(b"a", SignatureAlgorithm.RSA_PKCS1_SHA256)
+        assert cache.cached_tokens == 1  # still logged in...
+        lock = token2_clean.module_for(cert.token).token_lock(cert.token.key)
+        assert not lock.locked()  # ...but the token's turn is free
+        wrong = StaticPinProvider(WRONG)
+        with pytest.raises(KysoError) as err:
+            await asyncio.wait_for(_sign_with(second_service, thumb, wrong), timeout=30)
+        assert err.value.code == "PIN_INCORRECT" and len(wrong.requests) == 1
+        assert cache.cached_tokens == 0  # the parked login was logged out first
+        # The cache's next use asks its PIN again: nothing of the other caller's was kept.
+        async with token2_clean.reserve(cert) as turn, turn.key(good, cache=cache) as key:
+            assert await key.sign(b"b", SignatureAlgorithm.RSA_PKCS1_SHA256)
+        assert len(good.requests) == 2
+    finally:
+        await cache.close()

@@ -22,7 +22,7 @@ from agent.signing.consent import mst_mismatch
 from agent.signing.signer import Signer, TokenSigner
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.module import TokenCertificate
-from agent.ui.api import ConsentItem, ConsentRequest
+from agent.ui.api import ConsentItem, ConsentRequest, SignInOption
 
 if TYPE_CHECKING:
     from agent.remote.directory import RemoteCredential
@@ -125,6 +125,17 @@ def candidate(cert: Signable) -> Candidate:
     )
 
 
+MAX_SIGN_INS = 3  # sign-ins offered in one picker session (no endless picker/browser loop)
+
+
+def _sign_in_rows(core: Any) -> list[SignInOption]:
+    """The "Sign in to <provider>" rows: remote providers still waiting for the user."""
+    remote = core.certs.remote
+    if remote is None:
+        return []
+    return [SignInOption(p.name, p.label) for p in remote.awaiting_sign_in()]
+
+
 def source_of(cert: Signable) -> str:
     """What the consent says about where the key is: ``token:<label>`` or
     ``remote:<provider display name>``."""
@@ -159,18 +170,32 @@ async def resolve_certificate(
         cert = await core.certs.find(thumbprint)
         check_usable(cert, purpose)
         return cert
-    # CA certificates stored beside the user's are no choice at all: not even listed.
-    shown = [c for c in await core.certs.all(fresh=True) if not c.info.is_ca]
-    plan = plan_choice(
-        ctx.origin,
-        (candidate(c) for c in shown),
-        CertificateFilter.from_params(certificate_filter),
-    )
-    if not plan.usable:
-        tokens = await core.services.tokens.list_tokens()
-        raise KysoError("CERT_NOT_FOUND" if tokens else "TOKEN_NOT_FOUND", {"thumbprint": ""})
-    choice = plan.chosen or await core.ask(core.services.prompter.choose_certificate(plan.choice))
-    if choice is None:
+    for _round in range(MAX_SIGN_INS + 1):
+        # CA certificates stored beside the user's are no choice at all: not even listed.
+        shown = [c for c in await core.certs.all(fresh=True) if not c.info.is_ca]
+        sign_ins = _sign_in_rows(core) if _round < MAX_SIGN_INS else []
+        plan = plan_choice(
+            ctx.origin,
+            (candidate(c) for c in shown),
+            CertificateFilter.from_params(certificate_filter),
+            sign_ins,
+        )
+        if not plan.usable and not sign_ins:
+            tokens = await core.services.tokens.list_tokens()
+            raise KysoError("CERT_NOT_FOUND" if tokens else "TOKEN_NOT_FOUND", {"thumbprint": ""})
+        choice: CertificateInfo | SignInOption | None = plan.chosen or await core.ask(
+            core.services.prompter.choose_certificate(plan.choice)
+        )
+        if choice is None:
+            raise KysoError("USER_CANCELLED")
+        if not isinstance(choice, SignInOption):
+            break
+        # "Sign in to <provider>": the browser consent, then the picker again with its
+        # credentials (a refused or timed-out sign-in is the provider's stable error).
+        assert core.certs.remote is not None  # a sign-in row only exists for a provider
+        await core.certs.remote.sign_in(choice.provider)
+        core.certs.invalidate()
+    else:
         raise KysoError("USER_CANCELLED")
     for cert in shown:
         if cert.thumbprint == choice.thumbprint and usable(cert):
@@ -239,23 +264,37 @@ async def run_signing(
 
         items = consent_items(prepared.items, status)
         check_mst(core.settings.mst_mismatch, cert.info, items)
-        queue_key = cert.token.key if isinstance(cert, TokenCertificate) else cert.queue_key
-        async with core.queue.turn(queue_key):
-            vi, en = summary(action, ctx.origin, prepared.count)
-            request = ConsentRequest(
-                ctx.origin, action, vi, en, cert.info, items, source=source_of(cert)
-            )
-            if not await core.ask(core.services.prompter.consent(request)):
-                raise KysoError("USER_CANCELLED")
-            if not isinstance(cert, TokenCertificate):
+        request = ConsentRequest(
+            ctx.origin,
+            action,
+            *summary(action, ctx.origin, prepared.count),
+            cert.info,
+            items,
+            source=source_of(cert),
+        )
+        if not isinstance(cert, TokenCertificate):
+            async with core.remote_turns.turn(cert.queue_key):
+                await _consent(ctx, request)
                 return await _sign_remote(ctx, cert, prepared, sign)
-            try:
-                async with core.keys.key(cert, TimedPins(core)) as key:
+        try:
+            # The token's own lock: its turn (BUSY past max_queue waiting), then consent while
+            # others wait, then the key (the PIN cache's login reused, or the PIN asked).
+            tokens = core.services.tokens
+            async with tokens.reserve(cert, max_waiting=core.settings.max_queue) as turn:
+                await _consent(ctx, request)
+                async with turn.key(TimedPins(core), cache=core.keys) as key:
                     return await sign(TokenSigner(key), prepared, ctx)
-            except KysoError as exc:
-                if exc.is_(ErrorGroup.TOKEN_GONE):  # the certificate list is stale
-                    core.certs.invalidate()
-                raise
+        except KysoError as exc:
+            if exc.is_(ErrorGroup.TOKEN_GONE):  # the certificate list is stale
+                core.certs.invalidate()
+            raise
+
+
+async def _consent(ctx: CallContext, request: ConsentRequest) -> None:
+    """Ask the user in the agent's window, every time (USER_CANCELLED on no)."""
+    core = ctx.core
+    if not await core.ask(core.services.prompter.consent(request)):
+        raise KysoError("USER_CANCELLED")
 
 
 async def _sign_remote(
