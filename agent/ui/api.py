@@ -20,6 +20,7 @@ __all__ = [
     "PairingAnswer",
     "PairingRequest",
     "Prompter",
+    "SignInOption",
 ]
 
 from agent.remote.prompt import CredentialPrompt, CredentialSecrets
@@ -78,6 +79,27 @@ class CertificateOption:
 
 
 @dataclass(frozen=True)
+class SignInOption:
+    """A picker row that is not a certificate: "Sign in to <provider>", for a remote signing
+    provider (OAuth2 authorization code) whose user has not signed in yet. Choosing it opens
+    the provider's sign-in page in the system browser; the picker then shows its credentials.
+    """
+
+    provider: str  # the provider's handle, as in source "remote:<name>"
+    label: str  # its display name (from configuration)
+
+    @property
+    def key(self) -> str:
+        """The row's key beside certificate thumbprints (never hex, so never a thumbprint)."""
+        return f"sign-in:{self.provider}"
+
+    @property
+    def thumbprint(self) -> str:
+        """The row key: code that compares thumbprints finds no certificate for it."""
+        return self.key
+
+
+@dataclass(frozen=True)
 class CertificateChoice:
     """Pick one certificate (when the page did not name one).
 
@@ -89,6 +111,8 @@ class CertificateChoice:
     options: tuple[CertificateOption, ...] = ()
     preselected: str = ""  # thumbprint selected when the picker opens
     filtered: bool = False  # the page said which certificate it wants (certificateFilter)
+    # Remote providers the user can sign in to from the picker; shown after the certificates.
+    sign_ins: tuple[SignInOption, ...] = ()
 
     def rows(self) -> tuple[CertificateOption, ...]:
         """Every certificate shown, in order, with its token and problems."""
@@ -115,6 +139,22 @@ class CertificateChoice:
             None,
         )
 
+    # ---- every row, certificates then sign-in rows (what a picker shows and answers) ----
+
+    def keys(self) -> tuple[str, ...]:
+        """One key per row shown, in order: certificate thumbprints, then sign-in rows."""
+        return tuple(o.certificate.thumbprint for o in self.rows()) + tuple(
+            s.key for s in self.sign_ins
+        )
+
+    def disabled_keys(self) -> frozenset[str]:
+        """The rows that cannot be chosen (certificates with a problem)."""
+        return frozenset(o.certificate.thumbprint for o in self.rows() if not o.usable)
+
+    def pick_row(self, key: str | None) -> CertificateInfo | SignInOption | None:
+        """What choosing the row ``key`` means: a usable certificate, a sign-in, or None."""
+        return next((s for s in self.sign_ins if s.key == key), None) or self.pick(key)
+
 
 class Prompter(Protocol):
     """Asks the user. Every method returns None (or DENY/False) when the user cancels."""
@@ -125,8 +165,10 @@ class Prompter(Protocol):
         """Ask whether an origin may use the agent."""
         ...
 
-    async def choose_certificate(self, request: CertificateChoice) -> CertificateInfo | None:
-        """Ask which certificate to use; None when cancelled."""
+    async def choose_certificate(
+        self, request: CertificateChoice
+    ) -> CertificateInfo | SignInOption | None:
+        """Ask which certificate to use (or a provider to sign in to); None when cancelled."""
         ...
 
     async def consent(self, request: ConsentRequest) -> bool:
@@ -135,6 +177,12 @@ class Prompter(Protocol):
 
     async def get_pin(self, request: PinRequest) -> str | None:
         """Ask for the token PIN (this makes every Prompter a PinProvider)."""
+        ...
+
+    async def show_pin_pad(self, request: PinRequest) -> None:
+        """Show "enter the PIN on the card reader's keypad" while a PIN-pad reader waits
+        (agent.tokens.pinpad): return when the user presses Cancel; the token layer cancels
+        this call when the reader answers, which must close the window."""
         ...
 
     async def get_credential_secrets(self, request: CredentialPrompt) -> CredentialSecrets | None:

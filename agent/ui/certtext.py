@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from agent.signing.consent import ConsentItem, mst_mismatch
 from agent.tokens.certinfo import CertificateInfo
-from agent.ui.api import CertificateChoice, CertificateOption
-from agent.ui.prompt_model import Choice, Field, PromptText, Section, Warning
+from agent.ui.api import CertificateChoice, CertificateOption, SignInOption
+from agent.ui.prompt_model import Choice, Field, PromptText, Section, Warning, pick
 from agent.ui.untrusted import LABEL_LIMIT, TITLE_LIMIT, render_origin, render_untrusted
 
 APP = "Kyso"
@@ -22,14 +22,20 @@ APP = "Kyso"
 VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
 VN_TIME_LABEL = ("giờ Việt Nam", "Vietnam time")
 
-PROBLEM_TEXT = {
-    "EXPIRED": "đã hết hạn / expired",
-    "NOT_YET_VALID": "chưa có hiệu lực / not yet valid",
-    "NO_SIGNING_KEY_USAGE": "không dùng để ký / not for signing",
-    "CA_CERTIFICATE": "chứng thư CA / a CA certificate",
-    "NO_PRIVATE_KEY": "không có khóa bí mật trên token / no private key on the token",
-    "REMOTE_DISABLED": "nhà cung cấp đã khóa hoặc thu hồi / disabled or revoked by the provider",
+PROBLEMS: dict[str, tuple[str, str]] = {
+    "EXPIRED": ("đã hết hạn", "expired"),
+    "NOT_YET_VALID": ("chưa có hiệu lực", "not yet valid"),
+    "NO_SIGNING_KEY_USAGE": ("không dùng để ký", "not for signing"),
+    "CA_CERTIFICATE": ("chứng thư CA", "a CA certificate"),
+    "NO_PRIVATE_KEY": ("không có khóa bí mật trên token", "no private key on the token"),
+    "REMOTE_DISABLED": ("nhà cung cấp đã khóa hoặc thu hồi", "disabled or revoked by the provider"),
 }
+
+
+def problem_text(code: str, lang: str = "") -> str:
+    """Why a certificate cannot be chosen, in ``lang`` ("" = both); an unknown code as is."""
+    vi, en = PROBLEMS.get(code, (code, code))
+    return pick(vi, en, lang)
 
 
 def _u(text: object, limit: int) -> str:
@@ -69,18 +75,18 @@ def key_text(cert: CertificateInfo) -> str:
     return f"{cert.key_type} {cert.key_size} bit"
 
 
-def _validity(cert: CertificateInfo) -> Field:
+def _validity(cert: CertificateInfo, lang: str = "") -> Field:
     problems = set(cert.problems())
     return Field(
         "Hiệu lực",
         "Valid",
         f"{format_vn_time(cert.not_before)} – {format_vn_time(cert.not_after)} "
-        f"({VN_TIME_LABEL[0]} / {VN_TIME_LABEL[1]})",
+        f"({pick(*VN_TIME_LABEL, lang)})",
         "danger" if {"EXPIRED", "NOT_YET_VALID"} & problems else "normal",
     )
 
 
-def certificate_fields(cert: CertificateInfo) -> tuple[Field, ...]:
+def certificate_fields(cert: CertificateInfo, lang: str = "") -> tuple[Field, ...]:
     """Holder, identifiers, issuer, validity (Vietnam time) and key of a certificate."""
     # A certificate's subject is whatever its issuer wrote: untrusted like page text.
     fields = [Field("Người sở hữu", "Holder", _u(cert.subject_display, TITLE_LIMIT), "bold")]
@@ -93,7 +99,7 @@ def certificate_fields(cert: CertificateInfo) -> tuple[Field, ...]:
         if value:
             fields.append(Field(vi, en, _u(value, LABEL_LIMIT), "bold"))
     fields.append(Field("Nhà cung cấp", "Issuer", _u(cert.issuer_cn or cert.issuer, TITLE_LIMIT)))
-    fields.append(_validity(cert))
+    fields.append(_validity(cert, lang))
     fields.append(Field("Khóa", "Key", key_text(cert)))
     return tuple(fields)
 
@@ -141,43 +147,80 @@ def mst_warnings(cert: CertificateInfo | None, items: Sequence[ConsentItem]) -> 
     )
 
 
-def token_heading(option: CertificateOption) -> str:
+def token_heading(option: CertificateOption, lang: str = "") -> str:
     """ "USB token: KYSO DEMO 1 · số sê-ri / serial 0a1b2c3d" (the label rendered inert); a
     remote credential's group is its provider: "Ký số từ xa: … · remote signing"."""
     if option.remote_provider:
-        return f"Ký số từ xa: {_u(option.remote_provider, LABEL_LIMIT)} · remote signing"
+        provider = _u(option.remote_provider, LABEL_LIMIT)
+        if lang == "en":
+            return f"Remote signing: {provider}"
+        return f"Ký số từ xa: {provider}" + ("" if lang else " · remote signing")
     if not option.token_label and not option.token_serial:
         return ""
     label = _u(option.token_label, LABEL_LIMIT)
     serial = _u(option.token_serial, LABEL_LIMIT)
-    return f"USB token: {label} · số sê-ri / serial {serial}"
+    return f"USB token: {label} · {pick('số sê-ri', 'serial', lang)} {serial}"
 
 
-def option_subtitle(option: CertificateOption, filtered: bool) -> str:
+def option_subtitle(option: CertificateOption, filtered: bool, lang: str = "") -> str:
     """Why a row cannot be chosen; or, when the page said what it wants, that this is not it."""
     if option.problems:
-        return "; ".join(PROBLEM_TEXT.get(p, p) for p in option.problems)
+        return "; ".join(problem_text(p, lang) for p in option.problems)
     if filtered and not option.matches:
-        return "không khớp yêu cầu của trang web / not what the website asked for"
+        return pick("không khớp yêu cầu của trang web", "not what the website asked for", lang)
     return ""
 
 
-def certificate_choice_text(request: CertificateChoice) -> PromptText:
-    """Pick one of the certificates on the plugged-in tokens, grouped by token."""
+def sign_in_section(option: SignInOption, lang: str = "") -> Section:
+    """The picker row "Đăng nhập dịch vụ ký số từ xa <provider>" / "Sign in to <provider>",
+    under the provider's remote-signing heading (the name rendered inert)."""
+    name = _u(option.label, LABEL_LIMIT)
+    return Section(
+        pick(f"Đăng nhập dịch vụ ký số từ xa {name}", f"Sign in to {name}", lang),
+        (
+            Field(
+                "Đăng nhập",
+                "Sign in",
+                pick(
+                    "trang đăng nhập của nhà cung cấp mở trong trình duyệt, rồi chứng thư số "
+                    "của bạn hiện ở đây",
+                    "the provider's sign-in page opens in your browser, then your certificates "
+                    "appear here",
+                    lang,
+                ),
+            ),
+        ),
+        "",
+        _remote_heading(name, lang),
+    )
+
+
+def _remote_heading(provider: str, lang: str) -> str:
+    # The same words as token_heading gives a remote credential's group.
+    if lang == "en":
+        return f"Remote signing: {provider}"
+    return f"Ký số từ xa: {provider}" + ("" if lang else " · remote signing")
+
+
+def certificate_choice_text(request: CertificateChoice, lang: str = "") -> PromptText:
+    """Pick one of the certificates on the plugged-in tokens, grouped by token; then the
+    remote signing services the user can sign in to (one section per row key, in order)."""
     sections = []
     for option in request.rows():
         cert = option.certificate
         sections.append(
             Section(
                 _u(cert.subject_display, TITLE_LIMIT),
-                certificate_fields(cert)[1:],
-                option_subtitle(option, request.filtered),
-                token_heading(option),
+                certificate_fields(cert, lang)[1:],
+                option_subtitle(option, request.filtered, lang),
+                token_heading(option, lang),
             )
         )
+    sections += [sign_in_section(s, lang) for s in request.sign_ins]
     return PromptText(
         kind="certificate",
-        title=f"{APP} — Chọn chứng thư số / Choose a certificate",
+        lang=lang,
+        title=f"{APP} — {pick('Chọn chứng thư số', 'Choose a certificate', lang)}",
         question_vi="Chọn chứng thư số để dùng cho trang web này",
         question_en="Choose the certificate to use for this website",
         origin=render_origin(request.origin),

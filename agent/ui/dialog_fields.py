@@ -8,12 +8,14 @@ from tkinter import font as tkfont
 from tkinter import ttk
 from typing import TYPE_CHECKING
 
-from agent.ui.text import PromptText
+from agent.ui.prompt_model import pick
+from agent.ui.text import PromptText, ui_text
 
 if TYPE_CHECKING:  # dialog_view imports this module
     from agent.ui.dialog_view import DialogView
 
 MUTED = "#5f6368"
+DANGER = "#b71c1c"
 
 
 def pin_field(
@@ -22,7 +24,10 @@ def pin_field(
     """The masked PIN entry (no longer than the token accepts), with a hint line under it."""
     frame = ttk.Frame(parent)
     frame.pack(fill=tk.X, pady=(14, 0))
-    ttk.Label(frame, text="Mã PIN · PIN", font=f_small, foreground=MUTED).pack(anchor=tk.W)
+    lang = view.text.lang
+    ttk.Label(frame, text=ui_text("pin_label", lang), font=f_small, foreground=MUTED).pack(
+        anchor=tk.W
+    )
     entry = ttk.Entry(frame, show="•", font=f_pin, width=22)
     if max_length:
         fits = parent.register(lambda proposed: len(proposed) <= max_length)
@@ -35,7 +40,7 @@ def pin_field(
     def caps(event: tk.Event) -> None:
         on = bool(int(event.state) & 0x2)
         view.caps_label.configure(  # type: ignore[union-attr]
-            text="⇪ Caps Lock đang bật · Caps Lock is on" if on else "", style="Warning.TLabel"
+            text=ui_text("caps_lock", lang) if on else "", style="Warning.TLabel"
         )
 
     entry.bind("<KeyPress>", caps, add="+")
@@ -49,9 +54,8 @@ def secret_fields(
     frame = ttk.Frame(parent)
     frame.pack(fill=tk.X, pady=(14, 0))
     for key, label_vi, label_en in text.secret_fields:
-        ttk.Label(frame, text=f"{label_vi} · {label_en}", font=f_small, foreground=MUTED).pack(
-            anchor=tk.W, pady=(6, 0)
-        )
+        label = pick(label_vi, label_en, text.lang, " · ")
+        ttk.Label(frame, text=label, font=f_small, foreground=MUTED).pack(anchor=tk.W, pady=(6, 0))
         entry = ttk.Entry(frame, show="•", font=f_pin, width=22)
         entry.pack(anchor=tk.W, pady=(2, 0))
         view.secrets[key] = entry

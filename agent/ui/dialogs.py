@@ -1,6 +1,10 @@
-"""Desktop dialogs (tkinter), Vietnamese first and English below: pairing, certificate choice,
-consent and PIN. Each dialog runs in its own Tk root on the UI thread (see tkthread) and is
-awaited from asyncio; a timeout closes it and gives USER_TIMEOUT."""
+"""Desktop dialogs (tkinter): pairing, certificate choice, consent, PIN and the PIN-pad reader's
+window. Each dialog runs in its own Tk root on the UI thread (see tkthread) and is awaited from
+asyncio; a timeout closes it and gives USER_TIMEOUT.
+
+The agent's words are in the language the tray's Settings chose (tray.json), read again at
+every prompt, so a change applies to the next dialog without a restart; the question, summary
+and warnings keep the other language in a small grey line for whoever helps the user."""
 
 from __future__ import annotations
 
@@ -14,7 +18,13 @@ from agent.errors import KysoError
 from agent.remote.prompt import CredentialPrompt, CredentialSecrets
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
-from agent.ui.api import CertificateChoice, ConsentRequest, PairingAnswer, PairingRequest
+from agent.ui.api import (
+    CertificateChoice,
+    ConsentRequest,
+    PairingAnswer,
+    PairingRequest,
+    SignInOption,
+)
 from agent.ui.dialog_view import DialogView, build_dialog
 from agent.ui.text import (
     PromptText,
@@ -22,6 +32,7 @@ from agent.ui.text import (
     consent_text,
     credential_text,
     pairing_text,
+    pin_pad_text,
     pin_text,
 )
 from agent.ui.tkthread import Outcome, UiThread
@@ -50,11 +61,13 @@ class DialogPrompter:
         arm_delay_ms: int = 600,
         on_shown: Callable[[DialogView], None] | None = None,
         probe: bool = True,
+        language: Callable[[], str] | None = None,
     ) -> None:
         """Start the UI thread and check that a window can be opened.
 
         Raises KysoError PROMPTER_UNAVAILABLE when there is no display. ``on_shown`` is called
         on the UI thread with each dialog once it is built (tests drive dialogs with it).
+        ``language`` gives "vi" or "en" at each prompt; by default the tray's saved setting.
         """
         if not display_available():
             raise KysoError(
@@ -64,6 +77,7 @@ class DialogPrompter:
         self.timeout_seconds = timeout_seconds
         self.arm_delay_ms = arm_delay_ms
         self.on_shown = on_shown
+        self.language = language or saved_language
         self._ui = UiThread()
         self._icon_image: Any = None
         if probe:
@@ -105,45 +119,65 @@ class DialogPrompter:
 
     async def pair(self, request: PairingRequest) -> PairingAnswer:
         """Một lần / Luôn cho phép / Từ chối."""
-        answer = await self._show(pairing_text(request))
+        answer = await self._show(pairing_text(request, self._lang()))
         try:
             return PairingAnswer(answer)
         except ValueError:
             return PairingAnswer.DENY
 
-    async def choose_certificate(self, request: CertificateChoice) -> CertificateInfo | None:
-        """Certificates grouped by token; unusable ones are shown but cannot be chosen."""
-        rows = request.rows()
-        keys = tuple(o.certificate.thumbprint for o in rows)
-        disabled = frozenset(o.certificate.thumbprint for o in rows if not o.usable)
+    async def choose_certificate(
+        self, request: CertificateChoice
+    ) -> CertificateInfo | SignInOption | None:
+        """Certificates grouped by token; unusable ones are shown but cannot be chosen; then
+        the "Sign in to <provider>" rows of remote signing services (keys from the model)."""
         default = request.default()
         chosen = await self._show(
-            certificate_choice_text(request),
-            certificate_keys=keys,
-            disabled=disabled,
+            certificate_choice_text(request, self._lang()),
+            certificate_keys=request.keys(),
+            disabled=request.disabled_keys(),
             selected=default.thumbprint if default else "",
         )
-        return request.pick(chosen)
+        return request.pick_row(chosen)
 
     async def consent(self, request: ConsentRequest) -> bool:
         """Origin in bold, certificate, every item with its SHA-256: Ký / Hủy."""
-        return await self._show(consent_text(request)) == "allow"
+        return await self._show(consent_text(request, self._lang())) == "allow"
 
     async def get_pin(self, request: PinRequest) -> str | None:
         """Masked PIN field; tries left, final try and locked in red."""
-        pin = await self._show(pin_text(request))
+        pin = await self._show(pin_text(request, self._lang()))
         return pin if isinstance(pin, str) and pin else None
+
+    async def show_pin_pad(self, request: PinRequest) -> None:
+        """ "Enter the PIN on the card reader's keypad" with a Cancel button: returns when the
+        user cancels; cancelling this call (the reader answered) closes the window."""
+        await self._show(pin_pad_text(request, self._lang()))
 
     async def get_credential_secrets(self, request: CredentialPrompt) -> CredentialSecrets | None:
         """A remote credential's masked PIN and/or OTP fields, with the provider's name."""
-        values = await self._show(credential_text(request))
+        values = await self._show(credential_text(request, self._lang()))
         if not isinstance(values, dict):
             return None
         return CredentialSecrets(pin=values.get("pin"), otp=values.get("otp"))
 
+    def _lang(self) -> str:
+        """The language for the prompt about to open ("vi" unless the setting says "en")."""
+        try:
+            return "en" if self.language() == "en" else "vi"
+        except Exception:  # a broken setting must never stop a prompt: Vietnamese
+            log.warning("cannot read the language setting", exc_info=True)
+            return "vi"
+
     def close(self, wait: float = 5.0) -> None:
         """End the UI thread (after the dialog on screen, if any), closing its display connection."""
         self._ui.stop(wait)
+
+
+def saved_language() -> str:
+    """The language the tray's Settings saved ("vi" or "en"; "vi" without a setting)."""
+    from agent.ui.tray_prefs import load_preferences
+
+    return load_preferences().language
 
 
 def _icon(root: Any) -> Any:

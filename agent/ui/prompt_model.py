@@ -7,6 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def pick(vi: str, en: str, lang: str, sep: str = " / ") -> str:
+    """The text in ``lang`` ("vi" or "en"; English falls back to Vietnamese when there is none);
+    with ``lang`` "" both, Vietnamese first (the terminal and the scripted prompter's log)."""
+    if lang == "en":
+        return en or vi
+    if lang == "vi" or not en:
+        return vi
+    return f"{vi}{sep}{en}"
+
+
 @dataclass(frozen=True)
 class Field:
     """One labelled value: "Mã số thuế · Tax code: 0101234567"."""
@@ -21,6 +31,10 @@ class Field:
         """Both labels, Vietnamese first."""
         return f"{self.label_vi} · {self.label_en}" if self.label_en else self.label_vi
 
+    def label_in(self, lang: str) -> str:
+        """The label in the dialog's language ("" = both)."""
+        return pick(self.label_vi, self.label_en, lang, " · ")
+
 
 @dataclass(frozen=True)
 class Section:
@@ -32,6 +46,9 @@ class Section:
     # The certificate picker's heading for a run of sections: the token they are on (the
     # agent's own words around the token's label, which is rendered inert).
     group: str = ""
+    # A small PNG of the page where the visible signature goes (a PDF item with a stamp), from
+    # the agent's own renderer; the dialog still checks its size before showing it.
+    preview_png: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,10 @@ class Choice:
         """The caption shown on the button."""
         return f"{self.label_vi} / {self.label_en}"
 
+    def label_in(self, lang: str) -> str:
+        """The caption in the dialog's language ("" = both)."""
+        return pick(self.label_vi, self.label_en, lang)
+
 
 @dataclass(frozen=True)
 class Warning:
@@ -57,12 +78,16 @@ class Warning:
     en: str
     severity: str = "warning"  # "warning" (amber) or "danger" (red)
 
+    def text_in(self, lang: str) -> tuple[str, str]:
+        """(the warning in ``lang``, the same in the other language, shown smaller)."""
+        return (self.en, self.vi) if lang == "en" else (self.vi, self.en)
+
 
 @dataclass(frozen=True)
 class PromptText:
     """Everything one prompt shows."""
 
-    kind: str  # "pair", "consent", "certificate", "pin" or "credential" (remote PIN/OTP)
+    kind: str  # "pair", "consent", "certificate", "pin", "pin_pad" or "credential" (remote)
     title: str  # window title
     question_vi: str
     question_en: str
@@ -78,3 +103,22 @@ class PromptText:
     # A remote credential's prompt ("credential"): the masked fields to fill, in order, as
     # (key, label_vi, label_en) with key "pin" or "otp".
     secret_fields: tuple[tuple[str, str, str], ...] = ()
+    # The language the agent's own words are in: "vi" or "en" (the dialogs, from the tray's
+    # setting), or "" for both, Vietnamese first (the terminal, the scripted prompter's log).
+    lang: str = ""
+
+    def question(self) -> tuple[str, str]:
+        """(the question in the prompt's language, the same in the other one)."""
+        if self.lang == "en":
+            return self.question_en, self.question_vi
+        return self.question_vi, self.question_en
+
+    def summary(self) -> tuple[str, str]:
+        """(the agent's one-sentence summary in the prompt's language, the other one)."""
+        if self.lang == "en":
+            return self.summary_en, self.summary_vi
+        return self.summary_vi, self.summary_en
+
+    def note(self) -> str:
+        """The note under the details, in the prompt's language (both when "")."""
+        return pick(self.note_vi, self.note_en, self.lang, "\n")

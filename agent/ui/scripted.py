@@ -7,6 +7,9 @@ The file is read again AT EVERY PROMPT, so a test can change the answers between
      "pin": "123456" | null,          # null = the user cancelled the PIN dialog
                                       # or ["000000", "123456"]: typed in turn after a wrong PIN
      "certificate": "<thumbprint>",   # for choose_certificate; default: first usable one
+                                      # ("sign-in:<provider>": the picker's sign-in row)
+     "pin_pad": "wait" | "cancel",    # the PIN-pad reader's window: wait for the reader, or
+                                      # press Cancel (the default: a file cannot type on a pad)
      "remote_pin": "246810" | null,   # a remote credential's PIN (ký số từ xa)
      "otp": "135790" | ["1", "2"],    # its one-time code; a list: one per authorisation
      "delay_seconds": 2.5}            # or {"consent": 2.5, "pin": 0.1}: a slow user
@@ -37,7 +40,14 @@ from agent.errors import KysoError
 from agent.remote.prompt import CredentialPrompt, CredentialSecrets
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
-from agent.ui.api import CertificateChoice, ConsentRequest, PairingAnswer, PairingRequest
+from agent.ui.api import (
+    CertificateChoice,
+    ConsentRequest,
+    PairingAnswer,
+    PairingRequest,
+    SignInOption,
+)
+from agent.ui.pintext import pin_pad_cancelling
 from agent.ui.text import (
     SUMMARY_LIMIT,
     PromptText,
@@ -47,6 +57,7 @@ from agent.ui.text import (
     consent_text,
     credential_text,
     mst_warnings,
+    pin_pad_text,
     pin_text,
 )
 from agent.ui.untrusted import LABEL_LIMIT, render_origin, render_untrusted
@@ -76,7 +87,7 @@ Shown = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
 class PromptRecord(NamedTuple):
     """One prompt the scripted prompter answered: what kind, about what, and the answer given."""
 
-    kind: str  # "pair", "certificate", "consent", "pin" or "credential" (remote PIN/OTP)
+    kind: str  # "pair", "certificate", "consent", "pin", "pin_pad" or "credential" (remote)
     summary: str  # the origin, the consent sentence, the token label... (rendered inert)
     answer: str = ""  # what was answered ("always", "allow", "deny", "pin", "cancel", a thumbprint)
     shown: Shown = ()  # the details, rendered as every prompter renders them
@@ -119,6 +130,7 @@ class ScriptAnswers:
     default_delay: float = 0.0
     remote_pin: str | None = None
     otps: tuple[str | None, ...] = ()
+    pin_pad_wait: bool = False  # "pin_pad": "wait" keeps the PIN-pad window open
 
     @classmethod
     def from_mapping(cls, data: Any) -> ScriptAnswers:
@@ -132,7 +144,7 @@ class ScriptAnswers:
         pins = [_pin(p) for p in pins[:16]] if isinstance(pins, list) and pins else [_pin(pins)]
         pin = pins[0]
         cert = data.get("certificate")
-        cert = cert.strip().lower().replace(":", "") if isinstance(cert, str) else None
+        cert = _row_key(cert) if isinstance(cert, str) else None
         default_delay, delays = 0.0, {}
         raw_delay = data.get("delay_seconds", 0)
         if isinstance(raw_delay, dict):
@@ -151,6 +163,7 @@ class ScriptAnswers:
             default_delay,
             _pin(data.get("remote_pin")),
             tuple(otps),
+            pin_pad_wait=str(data.get("pin_pad", "cancel")).lower() == "wait",
         )
 
     def otp_for(self, index: int) -> str | None:
@@ -186,12 +199,20 @@ def _seconds(value: Any) -> float:
     return seconds if math.isfinite(seconds) and seconds > 0 else 0.0
 
 
-def choose_from(request: CertificateChoice, wanted: str | None) -> CertificateInfo | None:
-    """The certificate the file names (if it can be chosen), or without a name the one the
-    picker would preselect."""
+def choose_from(
+    request: CertificateChoice, wanted: str | None
+) -> CertificateInfo | SignInOption | None:
+    """The certificate the file names (if it can be chosen), a ``sign-in:<provider>`` row, or
+    without a name the one the picker would preselect."""
     if wanted:
-        return request.pick(wanted.replace(":", "").lower())
+        return request.pick_row(_row_key(wanted))
     return request.default()
+
+
+def _row_key(value: str) -> str:
+    # A thumbprint in any case, with or without colons; a sign-in row's key as written.
+    value = value.strip()
+    return value if value.startswith("sign-in:") else value.lower().replace(":", "")
 
 
 MAX_RECORDED_PROMPTS = 1000
@@ -272,8 +293,11 @@ class ScriptedPrompter:
         self._record("pair", render_origin(request.origin), answers.pair.value)
         return answers.pair
 
-    async def choose_certificate(self, request: CertificateChoice) -> CertificateInfo | None:
-        """Pick the file's ``certificate`` thumbprint, or the first usable certificate."""
+    async def choose_certificate(
+        self, request: CertificateChoice
+    ) -> CertificateInfo | SignInOption | None:
+        """Pick the file's ``certificate`` thumbprint (or ``sign-in:<provider>``), or the
+        first usable certificate."""
         answers = await self._answer("certificate")
         chosen = choose_from(request, answers.certificate)
         self._record(
@@ -317,6 +341,25 @@ class ScriptedPrompter:
             text.warnings,
         )
         return pin
+
+    async def show_pin_pad(self, request: PinRequest) -> None:
+        """The PIN-pad window: with ``"pin_pad": "wait"`` it stays until the token layer closes
+        it (the reader answered); otherwise the user presses Cancel at once. The notice shown
+        after Cancel always waits (its only button closes it, which changes nothing)."""
+        answers = await self._answer("pin_pad")
+        text = pin_pad_text(request)
+        cancel = not answers.pin_pad_wait and not pin_pad_cancelling(request)
+        label = render_untrusted(request.token_label, LABEL_LIMIT)
+        summary = f"{label} ({request.state.tries_hint or 'ok'})"
+        self._record(
+            "pin_pad",
+            summary,
+            "cancel" if cancel else "wait",
+            shown_details(text),
+            text.warnings,
+        )
+        if not cancel:
+            await asyncio.get_running_loop().create_future()  # until cancelled by the caller
 
     async def get_credential_secrets(self, request: CredentialPrompt) -> CredentialSecrets | None:
         """A remote credential's PIN (``remote_pin``) and OTP (``otp``, one per authorisation)

@@ -19,7 +19,13 @@ from agent.errors import KysoError
 from agent.remote.prompt import CredentialPrompt, CredentialSecrets
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
-from agent.ui.api import CertificateChoice, ConsentRequest, PairingAnswer, PairingRequest
+from agent.ui.api import (
+    CertificateChoice,
+    ConsentRequest,
+    PairingAnswer,
+    PairingRequest,
+    SignInOption,
+)
 from agent.ui.text import (
     PAGE_PREFIX,
     PromptText,
@@ -27,6 +33,7 @@ from agent.ui.text import (
     consent_text,
     credential_text,
     pairing_text,
+    pin_pad_text,
     pin_text,
     render_plain,
 )
@@ -112,20 +119,17 @@ class TerminalPrompter:
         )
         return parse_pairing(answer)
 
-    async def choose_certificate(self, request: CertificateChoice) -> CertificateInfo | None:
-        """A numbered list; Enter picks the first usable certificate."""
+    async def choose_certificate(
+        self, request: CertificateChoice
+    ) -> CertificateInfo | SignInOption | None:
+        """A numbered list (certificates, then "Sign in to <provider>" rows); Enter picks the
+        first usable certificate."""
         text = certificate_choice_text(request)
-        rows = request.rows()
-        usable = [i for i, o in enumerate(rows) if o.usable]
+        keys = request.keys()
+        disabled = request.disabled_keys()
+        usable = [i for i, k in enumerate(keys) if k not in disabled]
         chosen = request.default()
-        default = next(
-            (
-                i
-                for i, o in enumerate(rows)
-                if chosen and o.certificate.thumbprint == chosen.thumbprint
-            ),
-            None,
-        )
+        default = keys.index(chosen.thumbprint) if chosen else None
         # The subjects as rendered in the prompt's text (inert), on page-text lines, under the
         # agent's own token heading.
         numbered = ""
@@ -139,10 +143,10 @@ class TerminalPrompter:
                 f"{'' if i in usable else '  (không dùng được / unusable)'}\n"
             )
         question = f"{numbered}Số / number ({default + 1 if default is not None else 'q'}): "
-        index = parse_choice(await self._ask(text, question), len(rows), default)
+        index = parse_choice(await self._ask(text, question), len(keys), default)
         if index is None or index not in usable:
             return None
-        return rows[index].certificate
+        return request.pick_row(keys[index])
 
     async def consent(self, request: ConsentRequest) -> bool:
         """The full summary, then y/N."""
@@ -157,6 +161,19 @@ class TerminalPrompter:
             return None
         pin = await self._ask(text, "Mã PIN / PIN (Enter = hủy / cancel): ", secret=True)
         return pin or None
+
+    async def show_pin_pad(self, request: PinRequest) -> None:
+        """Print "enter the PIN on the card reader's keypad" and wait for the reader.
+
+        Nothing is read from the terminal here: a line reader left blocked on stdin when the
+        reader answers could not be stopped, and would eat the answer to the next prompt. The
+        reader's own Cancel key cancels (the token layer then ends with USER_CANCELLED)."""
+        self._show(pin_pad_text(request))
+        self._out.write(
+            "Nhấn phím Hủy trên đầu đọc để hủy · Press Cancel on the reader to cancel\n"
+        )
+        self._out.flush()
+        await asyncio.get_running_loop().create_future()  # until the token layer closes it
 
     async def get_credential_secrets(self, request: CredentialPrompt) -> CredentialSecrets | None:
         """A remote credential's PIN and/or OTP via getpass (never echoed); an empty answer

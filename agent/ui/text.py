@@ -13,7 +13,6 @@ no prompter ever sees raw page text. The origin has a place of its own in every 
 from __future__ import annotations
 
 from agent.remote.prompt import CredentialPrompt
-from agent.tokens.pin import PinRequest
 from agent.ui.api import ConsentItem, ConsentRequest, PairingRequest
 
 # Re-exported: the prompters and tests take every prompt's text from this module.
@@ -25,12 +24,19 @@ from agent.ui.certtext import (  # noqa: F401
     format_vn_time,
     mst_warnings,
 )
+from agent.ui.pintext import (  # noqa: F401
+    pin_pad_text,
+    pin_text,
+    pin_too_short,
+    pin_warnings,
+)
 from agent.ui.prompt_model import (
     Choice,
     Field,
     PromptText,
     Section,
     Warning,
+    pick,
 )
 from agent.ui.untrusted import (
     LABEL_LIMIT,
@@ -46,6 +52,22 @@ SUMMARY_LIMIT = 600  # the agent's own sentence, which quotes the (up to 300-cha
 # start a line, let alone imitate the agent's origin line.
 PAGE_PREFIX = "  │ "
 ORIGIN_HEADING = "Trang web yêu cầu · Requesting website:"
+
+# The dialogs' own fixed words (beside the prompts' texts below), in both languages: one table.
+UI_TEXT: dict[str, tuple[str, str]] = {
+    "origin_heading": ("Trang web yêu cầu", "Requesting website"),
+    "closes_in": ("Tự đóng sau {m}:{s:02d}", "Closes in {m}:{s:02d}"),
+    "pin_label": ("Mã PIN", "PIN"),
+    "caps_lock": ("⇪ Caps Lock đang bật", "⇪ Caps Lock is on"),
+    "fill_every_field": ("Hãy điền đủ các ô", "Fill in every field"),
+    "preview_caption": ("Vị trí chữ ký hiển thị", "Where the visible signature goes"),
+}
+
+
+def ui_text(key: str, lang: str, **values: object) -> str:
+    """One of the dialogs' own words in ``lang`` ("" = both, Vietnamese first)."""
+    vi, en = UI_TEXT[key]
+    return pick(vi.format(**values), en.format(**values), lang, " · ")
 
 
 # --- formatting helpers -------------------------------------------------------------------
@@ -73,7 +95,9 @@ def item_section(item: ConsentItem, index: int, total: int) -> Section:
         vi, en = split_label(item.sha256_label or SHA256_OF_SENT_FILE)
         fields.append(Field(vi, en, digest, "mono"))
     prefix = f"{index}/{total}. " if total > 1 else ""
-    return Section(prefix + _u(item.title, TITLE_LIMIT), tuple(fields))
+    return Section(
+        prefix + _u(item.title, TITLE_LIMIT), tuple(fields), preview_png=item.preview_png
+    )
 
 
 def _u(text: object, limit: int) -> str:
@@ -117,11 +141,12 @@ def split_label(label: str) -> tuple[str, str]:
 # --- the four prompts -----------------------------------------------------------------------
 
 
-def pairing_text(request: PairingRequest) -> PromptText:
+def pairing_text(request: PairingRequest, lang: str = "") -> PromptText:
     """ "Allow https://… to use your signing token?" — once / always / deny."""
     return PromptText(
         kind="pair",
-        title=f"{APP} — Cho phép trang web? / Allow this website?",
+        lang=lang,
+        title=f"{APP} — {pick('Cho phép trang web?', 'Allow this website?', lang)}",
         question_vi="Cho phép trang web này sử dụng USB token ký số của bạn?",
         question_en="Allow this website to use your signing USB token?",
         origin=render_origin(request.origin),
@@ -142,14 +167,17 @@ def pairing_text(request: PairingRequest) -> PromptText:
     )
 
 
-def consent_text(request: ConsentRequest) -> PromptText:
+def consent_text(request: ConsentRequest, lang: str = "") -> PromptText:
     """Who asks, with which certificate, to sign what: the user decides Ký / Hủy."""
     is_login = request.action == "auth.challenge"
     sections: list[Section] = []
     if request.certificate is not None:
-        where = source_fields(request.source)
+        where = source_fields(request.source, lang)
         sections.append(
-            Section("Chứng thư số · Certificate", where + certificate_fields(request.certificate))
+            Section(
+                pick("Chứng thư số", "Certificate", lang, " · "),
+                where + certificate_fields(request.certificate, lang),
+            )
         )
     total = len(request.items)
     if total > 1:
@@ -158,7 +186,8 @@ def consent_text(request: ConsentRequest) -> PromptText:
             Field(f"{i}.", "", _u(item.title, TITLE_LIMIT))
             for i, item in enumerate(request.items, 1)
         )
-        sections.append(Section(f"Danh sách {total} tài liệu · {total} documents", overview))
+        heading = pick(f"Danh sách {total} tài liệu", f"{total} documents", lang, " · ")
+        sections.append(Section(heading, overview))
     for i, item in enumerate(request.items, start=1):
         sections.append(item_section(item, i, total))
     if total > 1:
@@ -177,7 +206,8 @@ def consent_text(request: ConsentRequest) -> PromptText:
     )
     return PromptText(
         kind="consent",
-        title=f"{APP} — Xác nhận ký số / Confirm signature",
+        lang=lang,
+        title=f"{APP} — {pick('Xác nhận ký số', 'Confirm signature', lang)}",
         question_vi=question_vi,
         question_en=question_en,
         origin=render_origin(request.origin),
@@ -198,7 +228,7 @@ def consent_text(request: ConsentRequest) -> PromptText:
     )
 
 
-def source_fields(source: str) -> tuple[Field, ...]:
+def source_fields(source: str, lang: str = "") -> tuple[Field, ...]:
     """Where the key is: the USB token's label, or the remote signing service (ký số từ xa)
     whose HSM signs. Both names rendered inert (a token's maker and a provider's label)."""
     kind, _, name = source.partition(":")
@@ -208,7 +238,7 @@ def source_fields(source: str) -> tuple[Field, ...]:
             Field(
                 "Khóa ký",
                 "Key",
-                "trên máy chủ của nhà cung cấp / in the provider's HSM",
+                pick("trên máy chủ của nhà cung cấp", "in the provider's HSM", lang),
             ),
         )
     if kind == "token" and name:
@@ -216,7 +246,7 @@ def source_fields(source: str) -> tuple[Field, ...]:
     return ()
 
 
-def credential_text(request: CredentialPrompt) -> PromptText:
+def credential_text(request: CredentialPrompt, lang: str = "") -> PromptText:
     """A remote credential's PIN and/or OTP: which service, which certificate, how many
     signatures this one approval covers. The service's own field labels are untrusted text,
     shown inert and only beside the agent's own words."""
@@ -232,7 +262,11 @@ def credential_text(request: CredentialPrompt) -> PromptText:
     if request.certificate.mst:
         fields.append(Field("Mã số thuế", "Tax code", _u(request.certificate.mst, LABEL_LIMIT)))
     fields.append(
-        Field("Số chữ ký", "Signatures", f"{request.signatures} (một lần xác nhận / one approval)")
+        Field(
+            "Số chữ ký",
+            "Signatures",
+            f"{request.signatures} ({pick('một lần xác nhận', 'one approval', lang)})",
+        )
     )
     secrets: list[tuple[str, str, str]] = []
     for key, need, ours, theirs, en in (
@@ -260,7 +294,8 @@ def credential_text(request: CredentialPrompt) -> PromptText:
     )
     return PromptText(
         kind="credential",
-        title=f"{APP} — Ký số từ xa / Remote signing",
+        lang=lang,
+        title=f"{APP} — {pick('Ký số từ xa', 'Remote signing', lang)}",
         question_vi=f"Nhập {what} để ký bằng chứng thư số từ xa",
         question_en=f"Enter the {what_en} to sign with your remote certificate",
         sections=(Section("", tuple(fields)),),
@@ -279,141 +314,6 @@ def credential_text(request: CredentialPrompt) -> PromptText:
         ),
         secret_fields=tuple(secrets),
     )
-
-
-def pin_warnings(request: PinRequest) -> tuple[Warning, ...]:
-    """Why the PIN is asked again (if it is), and what the token's PIN flags mean."""
-    state = request.state
-    out: list[Warning] = []
-    refused = request.previous_error.code if request.previous_error is not None else ""
-    if refused == "PIN_INVALID":
-        out.append(
-            Warning(
-                "Mã PIN vừa nhập không hợp lệ (sai độ dài hoặc có ký tự không được phép). "
-                "Hãy nhập lại.",
-                "The PIN just entered is not valid (wrong length or characters). Enter it again.",
-                "danger",
-            )
-        )
-    elif refused in ("PIN_INCORRECT", "PIN_FINAL_TRY") and not state.locked:
-        out.append(
-            Warning(
-                "Mã PIN vừa nhập không đúng. Hãy nhập lại.",
-                "Wrong PIN. Please enter it again.",
-                "danger",
-            )
-        )
-    if state.locked:
-        out.append(
-            Warning(
-                "Mã PIN đã bị khóa. Liên hệ nhà cung cấp chữ ký số để mở khóa token.",
-                "The PIN is locked. Contact your certificate provider to unlock the token.",
-                "danger",
-            )
-        )
-    elif state.final_try:
-        out.append(
-            Warning(
-                "Chỉ còn MỘT lần thử: nhập sai lần nữa, token sẽ bị khóa.",
-                "ONE try left: one more wrong PIN locks the token.",
-                "danger",
-            )
-        )
-    elif state.count_low and request.retry:
-        out.append(
-            Warning(
-                "Token đã ghi nhận lần nhập sai. Nhập sai quá số lần cho phép, token sẽ bị khóa.",
-                "The token counted the wrong PIN. Too many wrong PINs lock the token.",
-            )
-        )
-    elif state.count_low:
-        out.append(
-            Warning(
-                "Đã có lần nhập sai mã PIN. Hãy nhập cẩn thận: token sẽ bị khóa nếu nhập sai quá "
-                "số lần cho phép.",
-                "A wrong PIN was entered before. Type carefully: the token locks after too many "
-                "wrong PINs.",
-                "danger",
-            )
-        )
-    return tuple(out)
-
-
-def pin_text(request: PinRequest) -> PromptText:
-    """The PIN prompt: which token, for which certificate, and how many tries are left."""
-    fields = [
-        Field(
-            "USB token",
-            "",
-            f"{_u(request.token_label, LABEL_LIMIT)} "
-            f"(số sê-ri / serial {_u(request.token_serial, LABEL_LIMIT)})",
-        )
-    ]
-    if request.certificate is not None:
-        fields.append(
-            Field(
-                "Chứng thư số",
-                "Certificate",
-                _u(request.certificate.subject_display, TITLE_LIMIT),
-                "bold",
-            )
-        )
-    if request.min_length or request.max_length:
-        length = (
-            f"{request.min_length}–{request.max_length}"
-            if request.min_length and request.max_length
-            else str(request.min_length or request.max_length)
-        )
-        fields.append(Field("Độ dài mã PIN", "PIN length", f"{length} ký tự / characters"))
-    if request.state.locked:
-        just_locked = request.retry
-        return PromptText(
-            kind="pin",
-            title=f"{APP} — Mã PIN bị khóa / PIN locked",
-            question_vi=(
-                "Mã PIN vừa nhập không đúng và USB token đã bị khóa"
-                if just_locked
-                else "Không thể ký: mã PIN của USB token đã bị khóa"
-            ),
-            question_en=(
-                "Wrong PIN: the token is now locked"
-                if just_locked
-                else "Cannot sign: the token's PIN is locked"
-            ),
-            sections=(Section("", tuple(fields)),),
-            warnings=pin_warnings(request),
-            choices=(Choice("cancel", "Đóng", "Close", "cancel"),),
-        )
-    retry = request.retry
-    return PromptText(
-        kind="pin",
-        title=f"{APP} — Nhập lại mã PIN / Enter the PIN again"
-        if retry
-        else f"{APP} — Nhập mã PIN / Enter PIN",
-        question_vi="Nhập lại mã PIN của USB token để ký"
-        if retry
-        else "Nhập mã PIN của USB token để ký",
-        question_en="Enter your USB token's PIN again to sign"
-        if retry
-        else "Enter your USB token's PIN to sign",
-        sections=(Section("", tuple(fields)),),
-        warnings=pin_warnings(request),
-        choices=(
-            Choice("ok", "Đồng ý", "OK", "primary"),
-            Choice("cancel", "Hủy", "Cancel", "cancel"),
-        ),
-        note_vi="Mã PIN chỉ được nhập trong cửa sổ này của Kyso, không bao giờ trên trang web.",
-        note_en="Type your PIN only in this Kyso window, never into a web page.",
-        pin_length=(request.min_length, request.max_length),
-    )
-
-
-def pin_too_short(pin: str, text: PromptText) -> str | None:
-    """The hint to show when ``pin`` is shorter than the token accepts (None when fine)."""
-    minimum = text.pin_length[0]
-    if minimum and len(pin) < minimum:
-        return f"Mã PIN cần ít nhất {minimum} ký tự · The PIN needs at least {minimum} characters"
-    return None
 
 
 def _is_list_number(f: Field) -> bool:

@@ -22,7 +22,7 @@ from tests.ui.test_dialogs import act
 @pytest.fixture(scope="module")
 def prompter(xvfb: str):
     """One dialog prompter (one UI thread) for the module."""
-    p = DialogPrompter(arm_delay_ms=0, timeout_seconds=30)
+    p = DialogPrompter(arm_delay_ms=0, timeout_seconds=30, language=lambda: "vi")
     yield p
     p.close()
 
@@ -70,7 +70,7 @@ async def test_an_answered_pin_dialog_is_gone_from_the_screen(prompter: DialogPr
     act(prompter, type_and_ok)
     assert await prompter.get_pin(samples.pin()) == "975318"
     # While asking, the X server showed it (so the check below can see a window at all)...
-    assert on_screen == [["Kyso — Nhập mã PIN / Enter PIN"]]
+    assert on_screen == [["Kyso — Nhập mã PIN"]]
     # ... and once the answer is taken, nothing of it is left: no mapped window, no pixels.
     assert kyso_windows_on_screen() == []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,7 @@ async def test_a_wrong_pin_asks_again_in_red(prompter: DialogPrompter) -> None:
     retry = type(request)(**{**request.__dict__, "previous_error": wrong, "attempt": 2})
     assert await prompter.get_pin(retry) is None  # Cancel always works
     shown = seen[0]
-    assert shown["title"] == "Kyso — Nhập lại mã PIN / Enter the PIN again"
+    assert shown["title"] == "Kyso — Nhập lại mã PIN"
     assert "⚠ Mã PIN vừa nhập không đúng. Hãy nhập lại." in shown["labels"]
     assert shown["entry_show"] == "•"
 
@@ -108,7 +108,7 @@ async def test_a_wrong_pin_asks_again_in_red(prompter: DialogPrompter) -> None:
     seen = act(prompter, lambda v: v.press("cancel"), shot="pin-just-locked")
     assert await prompter.get_pin(locked) is None
     assert "Mã PIN vừa nhập không đúng và USB token đã bị khóa" in seen[0]["labels"]
-    assert seen[0]["buttons"] == {"cancel": "Đóng / Close"} and seen[0]["entry_show"] is None
+    assert seen[0]["buttons"] == {"cancel": "Đóng"} and seen[0]["entry_show"] is None
 
 
 def demo_like_picker():
@@ -153,10 +153,10 @@ async def test_the_picker_groups_by_token_and_greys_what_cannot_sign(
     labels = seen[0]["labels"]
     headings = [t for t in labels if t.startswith("USB token:")]
     assert headings == [
-        "USB token: KYSO DEMO 1 · số sê-ri / serial 1f9a3d77c2e8",
-        "USB token: KYSO DEMO 2 · số sê-ri / serial 5b2e0c41a7d3",
+        "USB token: KYSO DEMO 1 · số sê-ri 1f9a3d77c2e8",
+        "USB token: KYSO DEMO 2 · số sê-ri 5b2e0c41a7d3",
     ]
-    assert "⚠ đã hết hạn / expired" in labels
+    assert "⚠ đã hết hạn" in labels
 
     def choose_the_expired(view: DialogView) -> None:
         view.cert_var.set(expired.thumbprint)  # a greyed row cannot be selected by clicking;

@@ -21,7 +21,7 @@ from tests.ui.conftest import screenshot
 @pytest.fixture(scope="module")
 def prompter(xvfb: str):
     """One dialog prompter (one UI thread) for the module; each test sets its own hook."""
-    p = DialogPrompter(arm_delay_ms=0, timeout_seconds=30)
+    p = DialogPrompter(arm_delay_ms=0, timeout_seconds=30, language=lambda: "vi")
     yield p
     p.close()
 
@@ -79,7 +79,7 @@ def act(
 async def test_pairing_answers(prompter: DialogPrompter) -> None:
     seen = act(prompter, lambda v: v.press("always"), shot="pairing")
     assert await prompter.pair(samples.pairing()) is PairingAnswer.ALWAYS
-    assert seen[0]["title"] == "Kyso — Cho phép trang web? / Allow this website?"
+    assert seen[0]["title"] == "Kyso — Cho phép trang web?"
     act(prompter, lambda v: v.press("once"))
     assert await prompter.pair(samples.pairing()) is PairingAnswer.ONCE
     # Escape, and closing the window, both mean "deny".
@@ -94,7 +94,7 @@ async def test_consent_shows_the_details_and_signs_only_on_ky(prompter: DialogPr
     assert await prompter.consent(samples.consent()) is True
     shown = seen[0]["details"]
     assert "0101234567" in shown and "9f2c1e7a 9f2c1e7a" in shown and "Kỳ kê khai" in shown
-    assert seen[0]["buttons"]["allow"] == "Ký / Sign"
+    assert seen[0]["buttons"]["allow"] == "Ký"
     act(prompter, lambda v: v.press("deny"), shot="consent-batch")
     assert await prompter.consent(samples.consent(6)) is False
 
@@ -138,13 +138,13 @@ async def test_pin_dialog_states(prompter: DialogPrompter) -> None:
     hints: list[str] = []
     act(prompter, too_short_then_too_long_then_right)
     assert await prompter.get_pin(samples.pin()) == "2468"
-    assert hints == ["Mã PIN cần ít nhất 4 ký tự · The PIN needs at least 4 characters", ""]
+    assert hints == ["Mã PIN cần ít nhất 4 ký tự", ""]
     seen = act(prompter, lambda v: v.press("cancel"), shot="pin-final-try")
     assert await prompter.get_pin(samples.pin(PinState(count_low=True, final_try=True))) is None
-    assert seen[0]["buttons"]["ok"] == "Đồng ý / OK" and seen[0]["entry_show"] == "•"
+    assert seen[0]["buttons"]["ok"] == "Đồng ý" and seen[0]["entry_show"] == "•"
     seen = act(prompter, lambda v: v.press("cancel"), shot="pin-locked")
     assert await prompter.get_pin(samples.pin(PinState(locked=True))) is None
-    assert seen[0]["entry_show"] is None and seen[0]["buttons"] == {"cancel": "Đóng / Close"}
+    assert seen[0]["entry_show"] is None and seen[0]["buttons"] == {"cancel": "Đóng"}
 
 
 async def test_timeout_and_cancellation_close_the_dialog(xvfb: str) -> None:

@@ -188,7 +188,7 @@ def _all_hostile_consent() -> ConsentRequest:
 
 
 async def test_dialog_window(xvfb: str) -> None:
-    prompter = DialogPrompter(arm_delay_ms=0, timeout_seconds=30)
+    prompter = DialogPrompter(arm_delay_ms=0, timeout_seconds=30, language=lambda: "vi")
     try:
         seen = act(prompter, lambda v: v.press("deny"), shot="consent-hostile")
         assert await prompter.consent(_all_hostile_consent()) is False
