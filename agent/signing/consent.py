@@ -20,6 +20,9 @@ class ConsentItem:
     # The tax code of the unit the document is for (a dossier's MaSoThue); empty: taken from a
     # "MST" / "Mã số thuế" line, if any. Compared with the certificate's MST before signing.
     mst: str = ""
+    # A small PNG of the page where a visible signature will go, the stamp's box drawn on it
+    # (agent.signing.pdf.preview); None when there is nothing to show or it could not be made.
+    preview_png: bytes | None = None
 
 
 _MST_LABELS = ("mst", "mã số thuế", "mã số thuế đơn vị")

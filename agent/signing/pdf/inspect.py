@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from agent.errors import KysoError
 
 PDF_MAGIC = b"%PDF-"
+_CHUNK = 1 << 18  # bytes per hashing step: large enough that Python's per-step cost vanishes
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,14 @@ class EarlierSignature:
     field_name: str
     signer: str
     certifying: bool
+
+
+@dataclass(frozen=True)
+class PageFrame:
+    """A page's MediaBox in user space and its /Rotate (0, 90, 180, 270; clockwise)."""
+
+    box: tuple[float, float, float, float]
+    rotate: int = 0
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class PdfFacts:
     # (width, height) in points of the pages asked for (1-based): walking every page of a
     # 200-page file costs more than signing it.
     page_sizes: dict[int, tuple[float, float]] = field(default_factory=dict, repr=False)
+    # The same pages' MediaBox (x1, y1, x2, y2) and /Rotate: where a renderer puts a point.
+    page_frames: dict[int, PageFrame] = field(default_factory=dict, repr=False)
 
 
 PdfSource = bytes | BinaryIO
@@ -76,35 +88,59 @@ def open_reader(source: PdfSource) -> Any:
     return reader
 
 
-def inspect_pdf(source: PdfSource, *, size_of_pages: tuple[int, ...] = ()) -> PdfFacts:
+def inspect_pdf(
+    source: PdfSource, *, size_of_pages: tuple[int, ...] = (), digest: bool = True
+) -> PdfFacts:
     """Read a PDF's facts (and the size of ``size_of_pages``, 1-based, where they exist);
-    raises PDF_MALFORMED or PDF_ENCRYPTED. A file is read in place, not loaded whole."""
+    raises PDF_MALFORMED or PDF_ENCRYPTED. A file is read in place, not loaded whole.
+    ``digest=False``: ``sha256`` is left empty for a caller that hashes the file meanwhile
+    (:func:`fd_sha256`)."""
     from pyhanko.pdf_utils.misc import PdfReadError
 
     stream = _stream(source)
     reader = open_reader(stream)
     try:
-        return _facts(reader, stream, size_of_pages)
+        return _facts(reader, stream, size_of_pages, digest)
     except KysoError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
 
 
-def _digest(stream: BinaryIO) -> tuple[str, int]:
-    """SHA-256 and size of a whole stream, in chunks; the position is restored."""
+def _digest(stream: BinaryIO, digest: bool = True) -> tuple[str, int]:
+    """SHA-256 (empty unless ``digest``) and size of a whole stream, in chunks; the position
+    is restored."""
     position = stream.tell()
+    if not digest:
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(position)
+        return "", size
     stream.seek(0)
-    digest = hashlib.sha256()
+    hashed = hashlib.sha256()
     size = 0
-    while chunk := stream.read(1 << 20):
-        digest.update(chunk)
+    while chunk := stream.read(_CHUNK):
+        hashed.update(chunk)
         size += len(chunk)
     stream.seek(position)
-    return digest.hexdigest(), size
+    return hashed.hexdigest(), size
 
 
-def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...]) -> PdfFacts:
+def fd_sha256(fd: int, size: int) -> str:
+    """SHA-256 of the first ``size`` bytes of the open file ``fd``, read with ``pread``: the
+    descriptor's offset is not moved, so another reader of the same file (pyHanko signing it)
+    is undisturbed, and a thread can hash while the caller signs (both release the GIL)."""
+    hashed = hashlib.sha256()
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, min(_CHUNK, size - offset), offset)
+        if not chunk:
+            raise OSError(f"the file ended at {offset} of {size} bytes")
+        hashed.update(chunk)
+        offset += len(chunk)
+    return hashed.hexdigest()
+
+
+def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest: bool) -> PdfFacts:
     from pyhanko.sign.fields import enumerate_sig_fields
 
     root = reader.root
@@ -125,8 +161,9 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...]) -> Pdf
     has_js = "/JavaScript" in names if names is not None else False
     has_js = has_js or _has_js_action(root.get("/OpenAction")) or "/AA" in root
     has_files = "/EmbeddedFiles" in names if names is not None else False
-    sizes = {n: _page_size(reader, n - 1) for n in size_of_pages if 1 <= n <= count}
-    sha256, size = _digest(stream)
+    frames = {n: _page_frame(reader, n - 1) for n in size_of_pages if 1 <= n <= count}
+    sizes = {n: (f.box[2] - f.box[0], f.box[3] - f.box[1]) for n, f in frames.items()}
+    sha256, size = _digest(stream, digest)
     return PdfFacts(
         sha256=sha256,
         size=size,
@@ -138,6 +175,7 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...]) -> Pdf
         has_embedded_files=bool(has_files),
         locked_by_certification=_locked(root),
         page_sizes=sizes,
+        page_frames=frames,
     )
 
 
@@ -145,11 +183,22 @@ def _deref(value: Any) -> Any:
     return value.get_object() if hasattr(value, "get_object") else value
 
 
-def _page_size(reader: Any, index: int) -> tuple[float, float]:
+def _inherited(page: Any, key: str) -> Any:
+    """A page attribute, or its nearest ancestor's (MediaBox and Rotate are inheritable)."""
+    node, depth = page, 0
+    while node is not None and depth < 64:  # a hostile /Parent loop ends here
+        if key in node:
+            return _deref(node[key])
+        node, depth = _deref(node.get("/Parent")), depth + 1
+    return None
+
+
+def _page_frame(reader: Any, index: int) -> PageFrame:
     page = reader.find_page_for_modification(index)[0].get_object()
-    box = page.get("/MediaBox") or (0, 0, 595, 842)
+    box = _inherited(page, "/MediaBox") or (0, 0, 595, 842)
     x1, y1, x2, y2 = (float(v) for v in box)
-    return (abs(x2 - x1), abs(y2 - y1))
+    rotate = int(_inherited(page, "/Rotate") or 0) % 360
+    return PageFrame((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)), rotate)
 
 
 def _has_js_action(action: Any) -> bool:
