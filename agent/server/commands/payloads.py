@@ -12,7 +12,7 @@ import abc
 import asyncio
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
 
 from agent.errors import KysoError
@@ -83,6 +83,7 @@ class XmlPayload(Payload):
     limit: int
     # allow_ecdsa: the page says its portal verifies ECDSA (bhxh/tax refuse EC keys otherwise)
     options: tuple[tuple[str, bool], ...] = ()
+    timestamp_url: str | None = None  # the agent's TSA, when the profile asks for a timestamp
 
     @classmethod
     async def prepare(cls, params: dict[str, Any], ctx: CallContext) -> XmlPayload:
@@ -92,13 +93,17 @@ class XmlPayload(Payload):
         limit = ctx.core.settings.max_document_bytes
         profile = params.get("profile", "bhxh")
         options = (("allow_ecdsa", True),) if params.get("allow_ecdsa") else ()
-        get_profile(profile, **dict(options))  # an unknown profile fails here, before any prompt
+        # An unknown profile, or a required timestamp without an authority, fails here, before
+        # any prompt.
+        tsa = get_profile(profile, **dict(options)).timestamp_url(
+            ctx.core.settings.timestamp_url, params.get("timestamp")
+        )
         document = decode_b64(params["document"], "document", limit=limit)
         item = await _offload(
             xml_item, document, params.get("label"), ctx.origin, size=len(document)
         )
         digest = item.sha256 or await _offload(_sha256, document, size=len(document))
-        return cls(item, digest, len(document), document, profile, limit, options)
+        return cls(item, digest, len(document), document, profile, limit, options, tsa)
 
     def check_certificate(self, certificate: CertificateInfo) -> None:
         """bhxh and tax refuse an EC key (.NET portals cannot verify ECDSA) unless allowed."""
@@ -112,7 +117,12 @@ class XmlPayload(Payload):
         from agent.signing.xml import sign_xml
 
         signed = await sign_xml(
-            self.document, signer, self.profile, max_bytes=self.limit, **dict(self.options)
+            self.document,
+            signer,
+            self.profile,
+            max_bytes=self.limit,
+            timestamp_url=self.timestamp_url,
+            **dict(self.options),
         )
         return {"document": b64(signed), "thumbprint": signer.certificate.thumbprint}
 
@@ -218,6 +228,7 @@ class PdfPayload(Payload):
     async def prepare(cls, params: dict[str, Any], ctx: CallContext) -> PdfPayload:
         """Decode, inspect (refusing encrypted/broken files) and summarise for the consent."""
         from agent.signing.pdf import PdfSignOptions, Placement, inspect_pdf
+        from agent.signing.pdf.preview import consent_preview
         from agent.signing.pdf.sign import check_placement, choose_field, resolve_anchor
 
         settings = ctx.core.settings
@@ -258,6 +269,9 @@ class PdfPayload(Payload):
             check_placement(facts, placement)
         field_name, existing = choose_field(facts, options)
         item = pdf_item(facts, params.get("label"), placement, field_name if existing else None)
+        # Where the stamp lands, as a picture; a subprocess, so always off the event loop.
+        preview = await asyncio.to_thread(consent_preview, document, facts, placement)
+        item = replace(item, preview_png=preview)
         return cls(item, facts.sha256, len(document), document, options, facts)
 
     async def sign(self, signer: Signer) -> dict[str, Any]:

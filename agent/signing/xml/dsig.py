@@ -93,11 +93,14 @@ def _signed_info(
     return info
 
 
-async def build_signature(prepared: Prepared, profile: XmlProfile, signer: Signer) -> bytes:
+async def build_signature(
+    prepared: Prepared, profile: XmlProfile, signer: Signer, timestamp_url: str | None = None
+) -> bytes:
     """Build and sign the ``<Signature>``; return it serialized for splicing.
 
     Runs on the event loop: everything here is a few small elements, and the one blocking
-    step, the token's signature, is awaited on the token worker.
+    step, the token's signature, is awaited on the token worker. With ``timestamp_url`` the
+    finished SignatureValue is then timestamped (no token, no PIN: :mod:`.xades`).
     """
     method, algorithm = signature_method(signer.key_kind, profile.hash_name)
     sig_id = f"KysoSig-{uuid.uuid4().hex[:16]}"
@@ -129,6 +132,10 @@ async def build_signature(prepared: Prepared, profile: XmlProfile, signer: Signe
     etree.SubElement(x509_data, f"{_DS}X509Certificate").text = base64.b64encode(cert.der).decode()
     if obj is not None:
         sig_root.append(obj)
+    if timestamp_url:
+        from agent.signing.xml.xades import add_signature_timestamp
+
+        await add_signature_timestamp(sig_root, sig_id, timestamp_url, profile.hash_name)
     # Out of the stand-in, the Signature declares only the namespaces it uses.
     skeleton.remove(sig_root)
     # ASCII with character references fits every ASCII-compatible document encoding.

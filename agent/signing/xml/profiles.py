@@ -33,6 +33,10 @@ C14N_METHODS = {
     "exc-c14n-comments": EXC_C14N_COMMENTS,
 }
 HASHES = ("sha256", "sha1", "sha384", "sha512")
+# Whether a profile's signatures carry an XAdES SignatureTimeStamp (agent/signing/xml/xades.py):
+# "off" never, "optional" when the agent has a timestamp authority and the call does not say
+# no, "required" always (TIMESTAMP_NOT_CONFIGURED without an authority).
+TIMESTAMP_MODES = ("off", "optional", "required")
 # BHXH form files: the root is the form code, the signature goes in its <Cky> child. "ToKhai"
 # is kept for files made by Kyso's earlier tests; no real form uses it.
 BHXH_FORMS = (
@@ -201,6 +205,8 @@ class XmlProfile:
     # (dotnet/runtime#36103), JDK 17+ secure validation refuses SHA-1. False = refuse to sign.
     allow_ecdsa: bool = True
     allow_sha1: bool = True
+    # One of TIMESTAMP_MODES. The portals' own shapes (BHXH, GDT) carry no timestamp: "off".
+    signature_timestamp: str = "off"
 
     def placement_for(self, root: etree._Element) -> Placement:
         """The placement matching the document element, or XML_PROFILE_MISMATCH."""
@@ -228,6 +234,21 @@ class XmlProfile:
             raise KysoError("XML_ECDSA_NOT_ACCEPTED", {"profile": self.name})
         if self.hash_name == "sha1" and not self.allow_sha1:
             raise KysoError("XML_SHA1_NOT_ACCEPTED", {"profile": self.name})
+
+    def timestamp_url(self, configured: str | None, wanted: bool | None = None) -> str | None:
+        """The timestamp authority to ask after signing, or None for no timestamp.
+
+        ``configured`` is the agent's authority (settings/policy; a page never names one),
+        ``wanted`` the call's ``timestamp`` option (None: the default, yes). "required" wins
+        over ``wanted=False`` and without an authority is TIMESTAMP_NOT_CONFIGURED.
+        """
+        if self.signature_timestamp == "required":
+            if not configured:
+                raise KysoError("TIMESTAMP_NOT_CONFIGURED", {"profile": self.name})
+            return configured
+        if self.signature_timestamp == "optional" and wanted is not False:
+            return configured or None
+        return None
 
 
 PROFILES: dict[str, XmlProfile] = {
@@ -277,6 +298,7 @@ PROFILES: dict[str, XmlProfile] = {
             description="Enveloped signature at the end of the root element",
             placements=(Placement("*", "", description="tài liệu XML"),),
             signing_time=False,
+            signature_timestamp="optional",
         ),
     )
 }
@@ -303,7 +325,8 @@ def get_profile(name: str, **options: Any) -> XmlProfile:
 
     Options: ``hash`` (sha256, sha1 for legacy files, sha384, sha512), ``c14n`` (a key of
     :data:`C14N_METHODS`), ``signing_time`` (bool), ``allow_ecdsa`` / ``allow_sha1`` (bool:
-    sign anyway although the profile's portals cannot verify it), and for ``generic`` only
+    sign anyway although the profile's portals cannot verify it), ``signature_timestamp``
+    (one of :data:`TIMESTAMP_MODES`), and for ``generic`` only
     ``reference`` ("" for the whole document, or "#id" / "id" for the element with that Id) and
     ``container`` (local name of a root child to hold the signature).
     """
@@ -321,22 +344,24 @@ def get_profile(name: str, **options: Any) -> XmlProfile:
         "container",
         "allow_ecdsa",
         "allow_sha1",
+        "signature_timestamp",
     }
     if unknown:
         raise KysoError(
             "INPUT_INVALID", {"detail": f"unknown XML signing option(s): {sorted(unknown)}"}
         )
     changes: dict[str, Any] = {}
-    if options.get("hash") is not None:
-        if options["hash"] not in HASHES:
-            raise KysoError("INPUT_INVALID", {"detail": f"hash must be one of {', '.join(HASHES)}"})
-        changes["hash_name"] = options["hash"]
-    if options.get("c14n") is not None:
-        if options["c14n"] not in C14N_METHODS:
-            raise KysoError(
-                "INPUT_INVALID", {"detail": f"c14n must be one of {', '.join(C14N_METHODS)}"}
-            )
-        changes["c14n"] = C14N_METHODS[options["c14n"]]
+    for option, field_name, allowed in (
+        ("hash", "hash_name", {h: h for h in HASHES}),
+        ("c14n", "c14n", C14N_METHODS),
+        ("signature_timestamp", "signature_timestamp", {m: m for m in TIMESTAMP_MODES}),
+    ):
+        if options.get(option) is not None:
+            if not isinstance(options[option], str) or options[option] not in allowed:
+                raise KysoError(
+                    "INPUT_INVALID", {"detail": f"{option} must be one of {', '.join(allowed)}"}
+                )
+            changes[field_name] = allowed[options[option]]
     if options.get("signing_time") is not None:
         changes["signing_time"] = bool(options["signing_time"])
     for allow in ("allow_ecdsa", "allow_sha1"):

@@ -13,7 +13,9 @@ every reference digest. Kyso's layer on top only decides what libxmlsec is asked
    1.0 / exclusive, nothing else (libxmlsec is told to refuse the rest too);
 3. libxmlsec verifies with the key of the certificate Kyso picked from the signature;
 4. the signer's certificate: :func:`agent.signing.trust.validate_certificate` (chain, validity,
-   key usage, CRL) at the signed SigningTime, else now.
+   key usage, CRL) at the signed SigningTime, else now;
+5. an XAdES SignatureTimeStamp, when there is one (:mod:`.xades`): its token intact and
+   made over this SignatureValue, its authority's certificate trusted at its genTime.
 
 One non-conformant shape is accepted by name (:mod:`agent.signing.xml.shapes`): CA2's BHXH
 signer, whose ``URI=""`` lacks the enveloped transform; its digest is recomputed by libxml2
@@ -44,6 +46,7 @@ from agent.signing.xml import shapes
 from agent.signing.xml.c14n import SUPPORTED_C14N, c14n_bytes, c14n_flags, detached, standalone
 from agent.signing.xml.profiles import DS_NS, ENVELOPED, PROFILES, Placement, guess_profile
 from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted
+from agent.signing.xml.xades import SignatureTimestamp, read_signature_timestamp
 from agent.tokens.certinfo import CertificateInfo, parse_certificate
 
 _DS = f"{{{DS_NS}}}"
@@ -96,6 +99,8 @@ class XmlVerification:
     # comments): read fields from a tree parsed from these, never from the uploaded file.
     covered_c14n: bytes = b""
     covered_digest: str = ""  # SHA-256 hex of covered_c14n
+    # The XAdES SignatureTimeStamp (checked against the SignatureValue), None when absent.
+    timestamp: SignatureTimestamp | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON form for the CLI and the protocol."""
@@ -112,6 +117,7 @@ class XmlVerification:
             "shape_vi": self.shape.vi,
             "shape_en": self.shape.en,
             "covered_digest": self.covered_digest,
+            "timestamp": self.timestamp.to_json() if self.timestamp else None,
         }
 
 
@@ -434,6 +440,8 @@ def _check_signature(
     if signer_der is None:
         raise _invalid("libxmlsec: the signature does not match the document and certificate")
     shape = shapes.detect(signature, content.uri, implicit)
+    # Unsigned, so read only once the signature it stamps is known to be good.
+    timestamp = read_signature_timestamp(signature)
     return (
         XmlVerification(
             signer=parse_certificate(signer_der),
@@ -446,6 +454,7 @@ def _check_signature(
             shape=shape,
             covered_c14n=covered,
             covered_digest=hashlib.sha256(covered).hexdigest(),
+            timestamp=timestamp,
         ),
         [d for d in ders if d != signer_der],
     )
@@ -498,7 +507,8 @@ def verify_xml(
     NOT_SIGNED ("file not signed"), SIGNATURE_INVALID ("the file may have been modified"),
     XML_SIGNATURE_UNSUPPORTED, CERT_UNTRUSTED / CERT_EXPIRED / CERT_NOT_YET_VALID /
     CERT_REVOKED / CERT_KEY_USAGE / CRL_MISSING / CRL_EXPIRED, or XML_* for unreadable input.
-    Certificate errors carry the signer's subject, MST and CCCD in their details.
+    Certificate errors carry the signer's subject, MST and CCCD in their details; a timestamp
+    authority's certificate errors carry ``timestamp_authority``.
     """
     from agent.signing.trust import validate_certificate
 
@@ -523,4 +533,8 @@ def verify_xml(
                 "signing_time": result.signing_time.isoformat() if result.signing_time else None,
             },
         ) from exc
+    if result.timestamp is not None:
+        from agent.signing.xml.xades import validate_authority
+
+        validate_authority(result.timestamp, trust)
     return dataclasses.replace(result, certificate_checked=True)
