@@ -675,6 +675,18 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "without a timestamp.",
     ),
     _e(
+        "TIMESTAMP_NOT_CONFIGURED",
+        1611,
+        "Kiểu ký «{profile}» bắt buộc chữ ký phải có dấu thời gian, nhưng Kyso chưa được khai báo "
+        "máy chủ cấp dấu thời gian.",
+        "The '{profile}' signing profile requires a timestamp, but Kyso has no timestamp "
+        "authority configured.",
+        "Chưa có gì được ký. Nhờ quản trị viên khai báo địa chỉ máy chủ dấu thời gian "
+        "(timestamp_url) trong cấu hình Kyso, rồi ký lại.",
+        "Nothing was signed. Ask your administrator to set the timestamp authority's address "
+        "(timestamp_url) in Kyso's configuration, then sign again.",
+    ),
+    _e(
         "PDF_ANCHOR_NOT_FOUND",
         1610,
         "Không tìm thấy dòng chữ “{anchor}” trong tệp PDF để đặt chữ ký.",
@@ -974,6 +986,26 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Kyso could not create its local TLS certificate ({path}): {detail}.",
         "Kiểm tra quyền ghi và dung lượng trống của thư mục dữ liệu Kyso, rồi khởi động lại Kyso.",
         "Check that Kyso's data folder is writable and the disk is not full, then restart Kyso.",
+    ),
+    _e(
+        "LNA_POLICY_MISSING",
+        4105,
+        "{browser} chưa có chính sách cho phép {origins} kết nối tới Kyso trên máy này "
+        "(LocalNetworkAccessAllowedForUrls, đã đọc: {where}): trình duyệt sẽ hỏi người dùng "
+        "trước khi trang gặp được Kyso.",
+        "{browser} has no policy allowing {origins} to reach Kyso on this computer "
+        "(LocalNetworkAccessAllowedForUrls, read: {where}): the browser will ask the user before "
+        "the page can reach Kyso.",
+        "Quản trị viên thêm các cổng này vào LocalNetworkAccessAllowedForUrls: trên Windows "
+        "bằng thuộc tính KYSO_PORTALS của bộ cài MSI, hoặc bằng GPO (mẫu ADMX của Chrome, Edge; "
+        "GPO thay cả danh sách nên phải ghi đủ các cổng); trên Linux bằng một tệp JSON trong "
+        "thư mục chính sách của trình duyệt, ví dụ /etc/opt/chrome/policies/managed/. Khi chưa "
+        "làm được, người dùng chọn «Cho phép» lúc trình duyệt hỏi.",
+        "An administrator adds these portals to LocalNetworkAccessAllowedForUrls: on Windows "
+        "with the MSI property KYSO_PORTALS, or a GPO (Chrome's and Edge's ADMX; a GPO replaces "
+        "the whole list, so list every portal); on Linux with a JSON file in the browser's "
+        "policy folder, e.g. /etc/opt/chrome/policies/managed/. Until then, users choose "
+        "“Allow” when the browser asks.",
     ),
     # --- 9xxx: internal ---------------------------------------------------------------------
     _e(

@@ -266,6 +266,8 @@ async def run_doctor(args: argparse.Namespace) -> int:
     from agent.server.diagnose import agent_report, print_agent_report
 
     report["agent"] = await asyncio.to_thread(agent_report)
+    lna = await asyncio.to_thread(_browser_policy, report["agent"])
+    report["browser_policy"] = lna.to_json()
     if args.json:
         print_json(report)
         return 0 if usable else 1
@@ -298,6 +300,7 @@ async def run_doctor(args: argparse.Namespace) -> int:
             print(f"      tình trạng thu hồi / revocation: {REVOCATION_TEXT[r['status']]}{where}")
     _print_remote(report["remote"])
     print_agent_report(report["agent"])
+    _print_browser_policy(lna)
     print()
     print(f"{len(usable)} usable certificate(s).")
     return 0 if usable else 1
@@ -353,6 +356,37 @@ def _print_remote(remote: dict[str, Any]) -> None:
             else "; ".join(PROBLEM_TEXT.get(p, p) for p in c["problems"])
         )
         print(f"  {c['subject']} [{c['source']}, {c['thumbprint'][:12]}] — {status}")
+
+
+def _browser_policy(agent: dict[str, Any]) -> Any:
+    """Chrome's and Edge's LocalNetworkAccessAllowedForUrls against the origins Kyso allows."""
+    from agent.config import browser_policy
+
+    origins = [row["origin"] for row in agent.get("allowed_origins", [])]
+    return browser_policy.check(origins, browser_policy.read_lists())
+
+
+def _print_browser_policy(lna: Any) -> None:
+    """One line per browser list, then what is missing (error) or advised (warning)."""
+    print("Trình duyệt / browsers (LocalNetworkAccessAllowedForUrls):")
+    if not lna.origins:
+        print("  không có cổng nào được cho phép sẵn / no allowed origins to check")
+    for b in lna.lists:
+        if b.patterns is None:
+            state = "không đặt / not set"
+        elif b.browser in lna.missing:
+            state = "THIẾU / MISSING " + ", ".join(lna.missing[b.browser])
+        else:
+            state = f"OK ({len(b.patterns)})"
+        print(f"  {b.browser}: {state}  [{b.where}]")
+        for note in b.notes:
+            print(f"      ! {note}")
+    for severity, error in lna.findings():
+        mark = "!" if severity == "warning" else "✗"
+        label = "cảnh báo / warning" if severity == "warning" else "lỗi / error"
+        text = error.to_dict()
+        print(f"  {mark} [{error.code}, {label}] {text['message_vi']}")
+        print(f"    {text['message_en']}\n    → {text['action_vi']}\n    → {text['action_en']}")
 
 
 def _driver_findings(statuses: Any) -> list[KysoError]:
