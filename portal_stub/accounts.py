@@ -134,11 +134,14 @@ class AccountService:
                 (account_id, procedure, status, now),
             )
 
-    def register(self, values: dict[str, Any], signed: SignedRequest) -> Registration:
+    def register(
+        self, values: dict[str, Any], signed: SignedRequest, device: str | None = None
+    ) -> Registration:
         """Register a unit signed by ``cert`` (whose MST must be the unit's).
 
         A unit that cancelled earlier gets its old account back (same user name, same password,
-        as the e-BHXH rules say); an active unit is told to log in instead.
+        as the e-BHXH rules say); an active unit is told to log in instead. ``device`` is the
+        token or service Kyso reported (``certwords.parse_device``), display only.
         """
         mst = values["ma_so_thue"]
         cert = signed.verification.signer
@@ -151,6 +154,7 @@ class AccountService:
             "cert_der": cert.der,
             "cert_subject": cert.subject,
             "cert_not_after": cert.not_after,
+            "cert_device": device,
         }
         with self.db.transaction():
             if existing is not None:
@@ -258,8 +262,11 @@ class AccountService:
             )
             self._event(account["id"], "change-details", values, signed)
 
-    def change_certificate(self, account: sqlite3.Row, signed: SignedRequest) -> None:
-        """ "Thay đổi thông tin" (certificate): signed with the NEW certificate, same MST."""
+    def change_certificate(
+        self, account: sqlite3.Row, signed: SignedRequest, device: str | None = None
+    ) -> None:
+        """ "Thay đổi thông tin" (certificate): signed with the NEW certificate, same MST;
+        ``device`` is where Kyso said the new one lives (display only)."""
         cert = signed.verification.signer
         self._require_mst(cert, account["mst"])
         if cert.thumbprint == account["cert_thumbprint"]:
@@ -267,12 +274,13 @@ class AccountService:
         with self.db.transaction():
             self.db.run(
                 "UPDATE accounts SET cert_thumbprint = ?, cert_der = ?, cert_subject = ?, "
-                "cert_not_after = ?, updated_at = ? WHERE id = ?",
+                "cert_not_after = ?, cert_device = ?, updated_at = ? WHERE id = ?",
                 (
                     cert.thumbprint,
                     cert.der,
                     cert.subject,
                     cert.not_after,
+                    device,
                     self._now(),
                     account["id"],
                 ),

@@ -22,6 +22,7 @@ from portal_stub.attachments import (
     check_attachments,
     check_limits,
 )
+from portal_stub.certwords import parse_device
 from portal_stub.challenges import Challenge, ChallengeService, SignedRequest
 from portal_stub.checks import CheckResult, check_dossier
 from portal_stub.config import PortalConfig
@@ -157,9 +158,12 @@ class Portal:
         *,
         signed_raw: Any,
         account: sqlite3.Row | None,
+        device: Any = None,
     ) -> dict[str, Any]:
         """Verify the signed request for ``action`` and apply the change.
 
+        ``device`` is the page's ``thiet_bi`` field (where Kyso said the certificate lives),
+        kept for register and change-certificate when it names the signing certificate.
         Returns ``{"action", "message_vi", ...}``. Raises PortalError with a catalogue code.
         """
         if action != "register" and account is None:
@@ -171,20 +175,21 @@ class Portal:
             fields_hash=fields_hash(bound.action, bound.fields),
             account_id=account["id"] if account else None,
         )
-        return await self._apply(bound, signed, account)
+        return await self._apply(bound, signed, account, device)
 
     async def _apply(
-        self, bound: Bound, signed: SignedRequest, account: sqlite3.Row | None
+        self, bound: Bound, signed: SignedRequest, account: sqlite3.Row | None, device: Any
     ) -> dict[str, Any]:
         values = bound.fields
         cert = signed.verification.signer
+        device_json = parse_device(device, cert.thumbprint)
         result: dict[str, Any] = {
             "action": bound.action,
             "certificate": cert.subject_display,
             "request_sha256": signed.sha256,
         }
         if bound.action == "register":
-            reg = self.accounts.register(values, signed)
+            reg = self.accounts.register(values, signed, device_json)
             key = "register-again" if reg.reactivated else "register"
             try:
                 await self._mail_account(reg.account, reg.password)
@@ -215,7 +220,7 @@ class Portal:
         elif bound.action == "change-details":
             self.accounts.change_details(account, values, signed)
         elif bound.action == "change-certificate":
-            self.accounts.change_certificate(account, signed)
+            self.accounts.change_certificate(account, signed, device_json)
         result["message_vi"] = ACTION_DONE_VI[bound.action].format(
             types=", ".join(values.get("loai_ho_so", []))
         )

@@ -95,7 +95,8 @@ def _ask_yes(question: str) -> bool:
 
 def _trust_browsers(portal_ca: Path, *, mode: str) -> list[str]:
     """Offer to trust the agent's local CA and the demo portal CA in the user's NSS database
-    (Chromium/Chrome; the agent's CA also in Firefox profiles). Returns lines to print."""
+    (Chromium/Chrome; the agent's CA also in Firefox profiles). Returns lines to print; when
+    trust is not set up here, the exact commands to do it by hand."""
     from agent.cli.trust_cmd import render
     from agent.demo.portal_tls import nss_database, nss_has_ca, nss_trust_ca
     from agent.localtls.truststore import TrustState, run_trust
@@ -111,16 +112,15 @@ def _trust_browsers(portal_ca: Path, *, mode: str) -> list[str]:
             "Trình duyệt đã tin cậy chứng thư của Kyso và của cổng thử nghiệm. / Browsers already trust both CAs."
         ]
     if mode == "never":
-        return [
-            "Trình duyệt CHƯA tin cậy chứng thư cục bộ / the browser does not trust the local CAs yet:",
-            "  kyso-agent trust install",
-            f"  certutil -A -d sql:{nssdb} -n 'Kyso Demo Portal CA' -t C,, -i {portal_ca}",
-        ]
+        return _manual_trust(portal_ca, agent_trusted, portal_trusted, "--no-trust")
+    if mode == "ask" and not sys.stdin.isatty():
+        reason = "không có terminal để hỏi / no terminal to ask"
+        return _manual_trust(portal_ca, agent_trusted, portal_trusted, reason)
     if mode == "ask" and not _ask_yes(
         "Cho Chromium tin cậy chứng thư cục bộ của Kyso và của cổng thử nghiệm (chỉ trên máy này)?\n"
         "Let Chromium trust Kyso's local CA and the demo portal CA (this user only)?"
     ):
-        return ["Bỏ qua: chạy 'kyso-agent trust install' khi sẵn sàng. / Skipped."]
+        return _manual_trust(portal_ca, agent_trusted, portal_trusted, "bỏ qua / skipped")
     lines = []
     if not agent_trusted:
         lines.append(render(run_trust("install")))
@@ -129,6 +129,49 @@ def _trust_browsers(portal_ca: Path, *, mode: str) -> list[str]:
         lines.append(f"Đã thêm 'Kyso Demo Portal CA' vào {nssdb} / added to {nssdb}")
     lines.append("Nếu Chromium đang mở, hãy đóng hẳn rồi mở lại. / Restart Chromium if it is open.")
     return lines
+
+
+def _agent_command() -> str:
+    """How to run this very kyso-agent from another shell (same KYSO_HOME, so the same CA)."""
+    import shlex
+    import shutil
+
+    on_path = shutil.which("kyso-agent")
+    command = "kyso-agent" if on_path else f"{shlex.quote(sys.executable)} -m agent.cli"
+    home = os.environ.get("KYSO_HOME")
+    if home and sys.platform != "win32":
+        command = f"KYSO_HOME={shlex.quote(home)} {command}"
+    elif home:
+        command = f'set "KYSO_HOME={home}" && {command}'
+    return command
+
+
+def _manual_trust(
+    portal_ca: Path, agent_trusted: bool, portal_trusted: bool, reason: str
+) -> list[str]:
+    """The commands to trust both CAs by hand, with this run's paths."""
+    from agent.demo.portal_tls import nss_database
+    from agent.demo.trust_steps import NssTarget, manual_trust_lines
+    from agent.localtls import default_directory
+    from agent.localtls.truststore_nss import discover
+
+    chromium = nss_database(Path.home())
+    targets = [NssTarget("Chromium / Google Chrome", chromium, (chromium / "cert9.db").exists())]
+    targets += [
+        NssTarget(db.label, db.path, db.exists)
+        for db in discover(Path.home())
+        if db.browser == "Firefox"
+    ]
+    return manual_trust_lines(
+        agent_ca=default_directory() / "ca.pem",
+        portal_ca=portal_ca.resolve(),
+        targets=targets,
+        agent_command=_agent_command(),
+        agent_trusted=agent_trusted,
+        portal_trusted=portal_trusted,
+        windows=sys.platform == "win32",
+        reason=reason,
+    )
 
 
 def _banner(url: str, prompter: str, agent_url: str) -> str:

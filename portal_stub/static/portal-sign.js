@@ -173,15 +173,44 @@ function bytesOfBase64(text) {
   return out;
 }
 
-// The registered certificate when the unit has one; when registering, a filter on the MST the
-// unit typed, so Kyso preselects (or, with one match, skips the picker for) its certificate.
-function certificateChoice(form) {
+// Which certificate Kyso should offer (docs: bridge README, "certificateFilter"):
+//  - data-kyso-certificate names one certificate strictly (Kyso refuses if it is absent or
+//    unfit, before any prompt);
+//  - data-kyso-registered (every page after registration): a filter on the registered
+//    thumbprint, so Kyso preselects it, or skips the picker when it is the one usable match;
+//    when it is missing or expired the unit sees why in the picker (and the portal refuses
+//    any other certificate with CERT_NOT_REGISTERED);
+//  - registering or changing certificate: a filter on the unit's MST (typed, or the account's).
+// A preference, never a permission: the portal checks the signer itself.
+export function certificateChoice(form) {
   const certificate = form.dataset.kysoCertificate || undefined;
   if (certificate) return { certificate };
-  const mst = form.querySelector('input[name="ma_so_thue"]');
-  const value = mst ? mst.value.trim() : "";
+  const registered = form.dataset.kysoRegistered || "";
+  if (/^[0-9a-f]{64}$/.test(registered)) return { certificateFilter: { thumbprints: [registered] } };
+  const input = form.querySelector('input[name="ma_so_thue"]');
+  const value = input ? input.value.trim() : (form.dataset.kysoMst || "").trim();
   return /^[0-9]{10}(-[0-9]{3})?$/.test(value) ? { certificateFilter: { mst: value, validOnly: true } } : {};
 }
+
+// Where the certificate that just signed lives, from Kyso's own listing (token label and
+// serial, or the remote service): the account page shows it. Best effort: a listing that
+// fails leaves it out, it never stops the signed request from being sent.
+export async function deviceOf(kyso, thumbprint) {
+  try {
+    const certificates = await kyso.listCertificates();
+    const found = certificates.find((c) => c.thumbprint === thumbprint);
+    if (!found) return "";
+    if (found.token) {
+      return JSON.stringify({ kind: "token", thumbprint, label: found.token, serial: found.token_serial || "" });
+    }
+    const provider = found.provider_label || found.provider || "";
+    return provider ? JSON.stringify({ kind: "remote", thumbprint, provider }) : "";
+  } catch {
+    return "";
+  }
+}
+
+const DEVICE_ACTIONS = new Set(["register", "change-certificate"]);
 
 async function signRequest(form, kyso) {
   showProgress(form, TEXT.challenge);
@@ -203,6 +232,9 @@ async function signRequest(form, kyso) {
     ...certificateChoice(form),
   });
   setField(form, "signed_request", signed.document);
+  if (DEVICE_ACTIONS.has(form.dataset.kysoAction)) {
+    setField(form, "thiet_bi", await deviceOf(kyso, signed.thumbprint));
+  }
 }
 
 // The PDFs the user chose to attach (scanned papers), checked against the portal's limits
@@ -243,10 +275,10 @@ async function signDossier(form, kyso) {
   const document_ = new Uint8Array(await response.arrayBuffer());
   await connect(form, kyso);
   const profile = form.dataset.kysoProfile || "bhxh";
-  const certificate = form.dataset.kysoCertificate || undefined;
+  const choice = certificateChoice(form);
   if (!attachments.length) {
     showProgress(form, TEXT.signPrompt);
-    const signed = await kyso.signXml(document_, { profile, certificate });
+    const signed = await kyso.signXml(document_, { profile, ...choice });
     setField(form, "signed_document", signed.document);
     return;
   }
@@ -263,7 +295,7 @@ async function signDossier(form, kyso) {
       reason: TEXT.attachmentReason,
     })),
   ];
-  const batch = await kyso.signBatch(items, { stopOnError: true, certificate });
+  const batch = await kyso.signBatch(items, { stopOnError: true, ...choice });
   const ordered = [...batch.results].sort((a, b) => a.index - b.index);
   const failed = ordered.find((entry) => !entry.ok);
   if (failed) throw failed.error;

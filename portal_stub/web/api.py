@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import sqlite3
 from typing import Any
 
@@ -106,8 +107,14 @@ async def _signed(request: web.Request, action: str) -> web.Response:
     check_csrf(request, form)
     account = None if action == "register" else require_account(request)
     fields = form.get("fields", form) if isinstance(form, dict) else form
+    # thiet_bi: where Kyso said the signing certificate lives (a JSON text, as the page posts it).
+    device = form.get("thiet_bi")
     result = await portal.perform(
-        action, fields, signed_raw=form.get("signed_request"), account=account
+        action,
+        fields,
+        signed_raw=form.get("signed_request"),
+        account=account,
+        device=json.dumps(device) if isinstance(device, dict) else device,
     )
     return web.json_response({"ok": True, **result})
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from portal_stub.certwords import certificate_words
 from portal_stub.errors import PortalError
 from portal_stub.forms import CANCEL_REASONS, DETAIL_FIELDS, REGISTER_FIELDS, as_mapping
 from portal_stub.security import safe_next_url
@@ -35,7 +36,13 @@ SIGNED_PAGES = {
 def _account_context(request: web.Request, account: sqlite3.Row | None) -> dict[str, Any]:
     portal = request.app[PORTAL]
     types = portal.accounts.types(account["id"]) if account else {}
+    words = (
+        certificate_words(account["cert_der"], account["cert_thumbprint"], account["cert_device"])
+        if account
+        else None
+    )
     return {
+        "cert_words": words,
         "offices": portal.offices(),
         "dossier_types": portal.dossier_types(),
         "unit_types": types,
@@ -67,7 +74,11 @@ async def register_post(request: web.Request) -> web.Response:
     check_csrf(request, form)
     try:
         result = await portal.perform(
-            "register", form, signed_raw=form.get("signed_request"), account=None
+            "register",
+            form,
+            signed_raw=form.get("signed_request"),
+            account=None,
+            device=form.get("thiet_bi"),
         )
     except PortalError as exc:
         ctx = {
@@ -180,7 +191,11 @@ def _signed_post(action: str) -> Any:
         _, template, title = SIGNED_PAGES[action]
         try:
             result = await portal.perform(
-                action, form, signed_raw=form.get("signed_request"), account=account
+                action,
+                form,
+                signed_raw=form.get("signed_request"),
+                account=account,
+                device=form.get("thiet_bi"),
             )
         except PortalError as exc:
             ctx = {

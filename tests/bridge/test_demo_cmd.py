@@ -4,6 +4,7 @@ with the bridge, says what to do, and stops cleanly on Ctrl+C."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import ssl
 import subprocess
@@ -74,7 +75,8 @@ def test_demo_starts_serves_and_stops_on_ctrl_c(
             text = _wait_for(out, "Ctrl+C", proc)
             assert f"https://127.0.0.1:{port}/" in text
             assert "123456" in text and "KYSO DEMO 1" in text
-            assert "kyso-agent trust install" in text  # --no-trust says how to do it by hand
+            # --no-trust says how to do it by hand, naming this run's agent and KYSO_HOME
+            assert " trust install" in text and f"KYSO_HOME={shlex.quote(str(kyso_home))}" in text
             ca = kyso_home / "demo" / "portal-tls" / "portal-ca.pem"
             context = ssl.create_default_context(cafile=str(ca))
             for path in ("/", "/kyso-bridge/kyso-bridge.mjs", "/static/portal-sign.js"):

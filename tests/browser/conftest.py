@@ -107,6 +107,19 @@ def stack(
     demo: dict[str, Any], kyso_home: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """Agent + Chromium for one test module (the portal is per test: see ``portal``)."""
+    yield from open_stack(demo, kyso_home, tmp_path_factory)
+
+
+def open_stack(
+    demo: dict[str, Any],
+    kyso_home: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    prompter: str | None = None,
+    agent_env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    """The ``stack`` fixture's body; a module may override ``stack`` to run the agent with
+    another prompter (tests/browser/test_real_dialogs.py: the real dialogs on Xvfb)."""
     _require(harness.CHROMIUM, "chromium")
     _require("certutil", "libnss3-tools")
     from playwright.sync_api import sync_playwright
@@ -128,6 +141,8 @@ def stack(
         port=harness.free_port(),
         allow_origins=[f"https://127.0.0.1:{portal_port}"],
         ping_port=ping_port,
+        prompter=prompter,
+        env=agent_env,
     )
     agent.start()
     playwright = browser = None

@@ -176,9 +176,12 @@ def agent_process(
     allow_origins: list[str],
     ping_port: int = 0,
     name: str = "agent",
+    prompter: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Process:
     """``kyso-agent run`` on ``port`` (kept across restarts, as the real default port is) with
-    the scripted prompter reading ``answers``; the plain-http ping on ``ping_port`` (0: off)."""
+    the scripted prompter reading ``answers`` (or ``prompter``, e.g. ``dialog`` with ``env``
+    naming its X display); the plain-http ping on ``ping_port`` (0: off)."""
     argv = [
         sys.executable,
         "-m",
@@ -191,11 +194,11 @@ def agent_process(
         str(ping_port),
         "--json",
         "--prompter",
-        f"scripted:{answers}",
+        prompter or f"scripted:{answers}",
     ]
     for origin in allow_origins:
         argv += ["--allow-origin", origin]
-    return Process(name, argv, python_env(kyso_home))
+    return Process(name, argv, python_env(kyso_home, **(env or {})))
 
 
 def portal_process(

@@ -122,7 +122,7 @@ async def test_signed_page_flow_like_the_bridge(portal: PortalDriver) -> None:
 
     # "Đăng ký ngừng hồ sơ" through the page, signed with the registered certificate.
     html = await _get(portal, "/tai-khoan/dang-ky-ngung-ho-so")
-    assert f'data-kyso-certificate="{portal.thumb("org")}"' in html
+    assert f'data-kyso-registered="{portal.thumb("org")}"' in html
     signed = await _sign_form(portal, "stop-types", {"csrf_token": csrf, "loai_ho_so": "601"}, csrf)
     resp = await portal.client.post("/tai-khoan/dang-ky-ngung-ho-so", data=_form_items(signed))
     assert "Đã đăng ký ngừng hồ sơ: 601" in await resp.text()
