@@ -10,9 +10,15 @@ where the dummy stops, and keeps the dummy's own v1 routes, credential store, SA
   credential that is revoked, SAD lifetimes, and hooks tests use to stop answering or to
   expire the session between authorisation and signing;
 - ``/oauth2/authorize`` (authorization code + PKCE, loopback redirect only) and
-  ``/oauth2/token`` (authorization_code, client_credentials, refresh_token).
+  ``/oauth2/token`` (authorization_code, client_credentials, refresh_token);
+- credential authorisation by OAuth2 (CSC v2 ``oauth2code``) for the credentials a test names
+  in ``state.oauth2code``: ``credentials/info`` says so, ``/oauth2/authorize`` takes
+  ``scope=credential`` with ``credentialID``, ``numSignatures``, the base64url ``hashes``
+  (comma-separated) and ``hashAlgorithmOID``, and the access token it leads to signs exactly
+  those hashes, that many times, with no SAD (the dummy has none of this).
 
 Test material only: the keys are unencrypted files, the "user" approves every consent.
+The keys and their certomancer configuration are made in :mod:`agent.demo.remote_pki`.
 """
 
 from __future__ import annotations
@@ -31,10 +37,6 @@ from urllib.parse import urlencode, urlsplit
 from aiohttp import web
 from asn1crypto import algos
 from certomancer.registry import CertomancerConfig
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 from csc_dummy.csc_dummy_server import (
     ALGO_SUPPORT,
     CSCAuthorization,
@@ -45,140 +47,37 @@ from csc_dummy.csc_dummy_server import (
     generic_sign_prehashed,
 )
 
-from agent.demo.pki import PkiUrls, Profile, TestCA, pki_port
+from agent.demo.pki import PkiUrls, TestCA
+from agent.demo.remote_pki import (  # noqa: F401 - make_remote_pki: re-exported for callers
+    ARCH,
+    REMOTE_PROFILES,
+    RemoteProfile,
+    load_config,
+    make_remote_pki,
+)
 
-ARCH = "kyso"
 DEMO_PIN = "246810"
 CLIENT_ID = "kyso-agent"
 MULTISIGN = 10
-
-
-@dataclass(frozen=True)
-class RemoteProfile:
-    """One remote credential of the demo service."""
-
-    label: str
-    subject: x509.Name
-    key_kind: str = "RSA"
-    otp: bool = False
-    revoked: bool = False
-
-
-def _subject(cn: str, uid: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-            x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "Hà Nội"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-            x509.NameAttribute(NameOID.USER_ID, uid),
-        ]
-    )
-
-
-REMOTE_PROFILES: tuple[RemoteProfile, ...] = (
-    RemoteProfile(
-        "org", _subject("Công ty TNHH Giải pháp Kyso Việt Nam (ký từ xa)", "MST:0101234567")
-    ),
-    RemoteProfile("personal_otp", _subject("Lê Minh Châu", "CCCD:001190054321"), otp=True),
-    RemoteProfile("ec", _subject("Hộ kinh doanh Phạm Văn Đức", "MST:8098765432"), key_kind="EC"),
-    RemoteProfile(
-        "revoked", _subject("Công ty TNHH Giải pháp Kyso Việt Nam", "MST:0101234567"), revoked=True
-    ),
-)
-
-
-def _pem_key(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
-    # Material is made once and reused; never overwritten.
-    path.write_bytes(data)
-    path.chmod(mode)
-
-
-def make_remote_pki(directory: Path, ca: TestCA, urls: PkiUrls | None = None) -> dict[str, Any]:
-    """Issue the remote credentials from the demo issuing CA into ``directory`` (made once:
-    existing material is reused) and return the certomancer configuration serving them.
-
-    The material goes in a subdirectory named after the issuing CA, so a demo PKI made anew
-    gets new credentials instead of stale ones, and nothing is overwritten."""
-    fingerprint = ca.issuing_cert.fingerprint(hashes.SHA256()).hex()[:16]
-    directory = directory / f"ca-{fingerprint}"
-    directory.mkdir(parents=True, exist_ok=True)
-    urls = urls or PkiUrls(pki_port())
-    pub = serialization.Encoding.PEM
-    for name, cert in (("root", ca.root_cert), ("issuing", ca.issuing_cert)):
-        if not (directory / f"{name}.cert.pem").exists():
-            _write_new(directory / f"{name}.cert.pem", cert.public_bytes(pub))
-            spki = cert.public_key().public_bytes(
-                pub, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            _write_new(directory / f"{name}.pub.pem", spki)
-    keys: dict[str, Any] = {
-        "root": {"path": "root.pub.pem", "public-only": True},
-        "issuing": {"path": "issuing.pub.pem", "public-only": True},
-    }
-    entities: dict[str, Any] = {
-        "root": {"common-name": "Kyso Test Root CA"},
-        "issuing": {"common-name": "Kyso Test Issuing CA"},
-    }
-    certs: dict[str, Any] = {
-        "root": {"subject": "root", "issuer": "root", "certificate-file": "root.cert.pem"},
-        "issuing": {"subject": "issuing", "issuer": "root", "certificate-file": "issuing.cert.pem"},
-    }
-    for profile in REMOTE_PROFILES:
-        key_path = directory / f"{profile.label}.key.pem"
-        cert_path = directory / f"{profile.label}.cert.pem"
-        if not key_path.exists() or not cert_path.exists():
-            key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
-                ec.generate_private_key(ec.SECP256R1())
-                if profile.key_kind == "EC"
-                else rsa.generate_private_key(65537, 2048)
-            )
-            cert = ca.issue(
-                Profile(profile.label, 0, 0, profile.subject, key_kind=profile.key_kind),
-                key.public_key(),
-                x509.random_serial_number(),
-                urls,
-            )
-            _write_new(key_path, _pem_key(key), 0o600)
-            _write_new(cert_path, cert.public_bytes(pub))
-        keys[profile.label] = {"path": key_path.name}
-        entities[profile.label] = {"common-name": profile.label}
-        certs[profile.label] = {
-            "subject": profile.label,
-            "issuer": "issuing",
-            "certificate-file": cert_path.name,
-        }
-    for spec in certs.values():
-        # certomancer wants the validity written out even for a pre-issued certificate.
-        cert = x509.load_pem_x509_certificate((directory / spec["certificate-file"]).read_bytes())
-        spec["validity"] = {
-            "valid-from": cert.not_valid_before_utc.isoformat(),
-            "valid-to": cert.not_valid_after_utc.isoformat(),
-        }
-    return {
-        "keysets": {ARCH: {"path-prefix": str(directory), "keys": keys}},
-        "pki-architectures": {
-            ARCH: {"keyset": ARCH, "entities": entities, "certs": certs},
-        },
-    }
-
-
-def load_config(directory: Path, ca: TestCA, urls: PkiUrls | None = None) -> CertomancerConfig:
-    """The certomancer configuration over :func:`make_remote_pki`'s material."""
-    raw = make_remote_pki(directory, ca, urls)
-    where = raw["keysets"][ARCH]["path-prefix"]
-    return CertomancerConfig(raw, key_search_dir=where, config_search_dir=where)
 
 
 @dataclass
 class _Grant:
     client_id: str
     expired: bool = False
+    # scope "credential" (CSC oauth2code): good for this credential and these hashes only
+    credential: str = ""
+    hashes: tuple[bytes, ...] = ()
+    remaining: int = 0
+
+
+@dataclass(frozen=True)
+class CredentialRequest:
+    """What an ``oauth2/authorize`` with scope ``credential`` asked the user to approve."""
+
+    credential_id: str
+    hashes: tuple[bytes, ...]
+    hash_oid: str
 
 
 @dataclass
@@ -198,6 +97,10 @@ class ServiceState:
     tamper: bool = False  # answer signatures that do not match the certificate
     issued: list[str] = field(default_factory=list)  # SADs, tokens, codes: tests hunt leaks
     tokens: dict[str, _Grant] = field(default_factory=dict)
+    # Credentials unlocked only by OAuth2 with scope "credential" (credentials/info says
+    # authMode "oauth2code"); and what each such sign-in asked the user to approve.
+    oauth2code: set[str] = field(default_factory=set)
+    credential_requests: list[CredentialRequest] = field(default_factory=list)
 
 
 def _err(status: int, error: str, description: str) -> web.HTTPException:
@@ -224,7 +127,8 @@ class KysoCscServer(CSCWithCertomancer):
         self.client_secret = client_secret
         self.state = ServiceState()
         self.base_url = ""
-        self._codes: dict[str, tuple[str, str]] = {}  # code -> (redirect_uri, challenge)
+        # code -> (redirect_uri, challenge, what a scope "credential" sign-in approved)
+        self._codes: dict[str, tuple[str, str, CredentialRequest | None]] = {}
         self._refresh: dict[str, str] = {}
         self.profiles = {f"{ARCH}/{p.label}": p for p in REMOTE_PROFILES}
         self.app.middlewares.append(self._bearer)
@@ -254,6 +158,8 @@ class KysoCscServer(CSCWithCertomancer):
             grant = self.state.tokens.get(header.removeprefix("Bearer "))
             if not header.startswith("Bearer ") or grant is None or grant.expired:
                 raise _err(401, "invalid_token", "The access token is missing or expired")
+            if grant.credential and not path.endswith("/signatures/signHash"):
+                raise _err(401, "invalid_token", "A credential token only signs")
         return await handler(request)
 
     def issue_token(self, client_id: str = CLIENT_ID) -> dict[str, Any]:
@@ -267,6 +173,22 @@ class KysoCscServer(CSCWithCertomancer):
             "token_type": "Bearer",
             "expires_in": 3600,
             "refresh_token": refresh,
+        }
+
+    def _credential_token(self, binding: CredentialRequest) -> dict[str, Any]:
+        # No refresh token: a credential authorisation is used up by its signatures.
+        access = secrets.token_urlsafe(24)
+        self.state.tokens[access] = _Grant(
+            CLIENT_ID,
+            credential=binding.credential_id,
+            hashes=binding.hashes,
+            remaining=len(binding.hashes),
+        )
+        self.state.issued.append(access)
+        return {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": self.state.sad_seconds,
         }
 
     def expire_tokens(self) -> None:
@@ -283,14 +205,36 @@ class KysoCscServer(CSCWithCertomancer):
             raise _err(400, "invalid_request", "Unknown client or redirect")
         if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256":
             raise _err(400, "invalid_request", "PKCE S256 is required")
+        binding = self._credential_scope(q) if q.get("scope") == "credential" else None
         if self.state.consent != "approve":
             answer = {"error": "access_denied", "state": q.get("state", "")}
         else:
             code = secrets.token_urlsafe(16)
-            self._codes[code] = (redirect, q.get("code_challenge", ""))
+            self._codes[code] = (redirect, q.get("code_challenge", ""), binding)
             self.state.issued.append(code)
             answer = {"code": code, "state": q.get("state", "")}
         raise web.HTTPFound(f"{redirect}?{urlencode(answer)}")
+
+    def _credential_scope(self, q: Any) -> CredentialRequest:
+        """CSC v2 oauth2/authorize with scope "credential": the credential, numSignatures and
+        (SCAL 2) the base64url hashes, comma-separated, with their hashAlgorithmOID."""
+        cid = q.get("credentialID", "")
+        if cid not in self.state.oauth2code:
+            raise _err(400, "invalid_request", "Invalid parameter credentialID")
+        try:
+            count = int(q.get("numSignatures", ""))
+            hashes = tuple(
+                base64.urlsafe_b64decode(h + "=" * (-len(h) % 4))
+                for h in q.get("hashes", "").split(",")
+            )
+            oid = algos.DigestAlgorithmId(q.get("hashAlgorithmOID", "")).dotted
+        except ValueError:
+            raise _err(400, "invalid_request", "Invalid numSignatures, hashes or OID") from None
+        if len(hashes) != count or not 0 < count <= self.state.multisign:
+            raise _err(400, "invalid_request", "numSignatures does not match hashes")
+        request = CredentialRequest(cid, hashes, oid)
+        self.state.credential_requests.append(request)
+        return request
 
     async def oauth_token(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -301,7 +245,9 @@ class KysoCscServer(CSCWithCertomancer):
             if not secrets.compare_digest(str(form.get("client_secret", "")), self.client_secret):
                 raise _err(401, "invalid_client", "Wrong client secret")
         elif grant == "authorization_code":
-            redirect, challenge = self._codes.pop(str(form.get("code", "")), ("", ""))
+            redirect, challenge, binding = self._codes.pop(
+                str(form.get("code", "")), ("", "", None)
+            )
             verifier = str(form.get("code_verifier", ""))
             made = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
             if (
@@ -310,6 +256,8 @@ class KysoCscServer(CSCWithCertomancer):
                 or made.rstrip(b"=").decode() != challenge
             ):
                 raise _err(400, "invalid_grant", "Bad code or verifier")
+            if binding is not None:
+                return web.json_response(self._credential_token(binding))
         elif grant == "refresh_token":
             if self._refresh.pop(str(form.get("refresh_token", "")), None) is None:
                 raise _err(400, "invalid_grant", "Unknown refresh token")
@@ -348,7 +296,7 @@ class KysoCscServer(CSCWithCertomancer):
         return cid, pki_arch, spec, self.profiles[cid]
 
     async def info_credential_v2(self, request: web.Request) -> web.Response:
-        _cid, pki_arch, spec, profile = self._credential(await request.json())
+        cid, pki_arch, spec, profile = self._credential(await request.json())
         cert = pki_arch.get_cert(spec.label)
         key = cert.public_key
         objects = [{"type": "Password", "id": "PIN", "format": "N", "label": "Mã PIN ký số"}]
@@ -379,12 +327,25 @@ class KysoCscServer(CSCWithCertomancer):
                     "status": "revoked" if profile.revoked else "valid",
                     "certificates": chain,
                 },
-                "auth": {"mode": "explicit", "objects": objects},
+                "auth": (
+                    {"mode": "oauth2code"}
+                    if cid in self.state.oauth2code
+                    else {"mode": "explicit", "objects": objects}
+                ),
                 "SCAL": "2",
                 "multisign": self.state.multisign,
                 "lang": "vi",
             }
         )
+
+    def _credential_grant(self, request: web.Request, cid: str) -> _Grant | None:
+        header = request.headers.get("Authorization", "")
+        grant = self.state.tokens.get(header.removeprefix("Bearer "))
+        if grant is None or not grant.credential or grant.expired:
+            return None
+        if grant.credential != cid:
+            raise _err(400, "invalid_request", "The token is for another credential")
+        return grant
 
     def send_otp(self) -> str:
         """The provider "sends an SMS": a fresh single-use code for the next authorisation."""
@@ -397,6 +358,8 @@ class KysoCscServer(CSCWithCertomancer):
         self.state.authorize_calls += 1
         if profile.revoked:
             raise _err(400, "invalid_request", "The credential is revoked")
+        if cid in self.state.oauth2code:
+            raise _err(400, "invalid_request", "This credential is authorised by oauth2code")
         if not secrets.compare_digest(str(params.get("PIN", "")), DEMO_PIN):
             raise _err(400, "invalid_pin", "The PIN is invalid")
         if profile.otp:
@@ -427,9 +390,15 @@ class KysoCscServer(CSCWithCertomancer):
             self.state.stalled.set()
             await asyncio.Event().wait()  # the service stops answering
         sad = params.get("SAD")
-        if not isinstance(sad, str):
+        # No SAD: the bearer token must be a scope "credential" token for this credential.
+        grant = self._credential_grant(request, cid) if sad is None else None
+        if grant is None and not isinstance(sad, str):
             raise _err(400, "invalid_request", "Missing SAD")
-        auth = CSCAuthorization.verify_sad(sad, self.service_params.sad_secret, cid)
+        allowed = (
+            grant.hashes
+            if grant is not None
+            else CSCAuthorization.verify_sad(str(sad), self.service_params.sad_secret, cid).hashes
+        )
         try:
             hashes = [base64.b64decode(h) for h in params["hashes"]]
             sign_algo = algos.SignedDigestAlgorithm(
@@ -445,8 +414,13 @@ class KysoCscServer(CSCWithCertomancer):
             hash_algo = algos.DigestAlgorithmId(params["hashAlgorithmOID"]).native
         except (KeyError, TypeError, ValueError):
             raise _err(400, "invalid_request", "Invalid hashes or algorithm") from None
-        if auth.hashes is None or not set(hashes) <= set(auth.hashes):
+        if allowed is None or not set(hashes) <= set(allowed):
             raise _err(400, "invalid_request", "Hashes not authorised by this SAD")
+        if grant is not None:  # the token covers numSignatures signatures, then it is spent
+            if len(hashes) > grant.remaining:
+                raise _err(400, "invalid_request", "More signatures than authorised")
+            grant.remaining -= len(hashes)
+            grant.expired = grant.remaining == 0
         key = pki_arch.key_set.get_private_key(spec.subject_key)
         sigs = [
             base64.b64encode(generic_sign_prehashed(key, h, sign_algo, hash_algo)).decode()

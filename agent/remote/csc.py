@@ -17,7 +17,7 @@ from asn1crypto import algos
 
 from agent.errors import KysoError
 from agent.remote.http import post
-from agent.remote.oauth import ServiceAuth
+from agent.remote.oauth import OAuthClient, ServiceAuth
 from agent.remote.providers import RemoteProvider
 from agent.tokens.algorithms import KeyKind, SignatureAlgorithm
 from agent.tokens.certinfo import CertificateInfo, parse_certificate
@@ -104,11 +104,14 @@ class CredentialDetails:
 
 @dataclass(frozen=True)
 class Authorization:
-    """The SAD of one ``credentials/authorize`` (never shown in a repr or a log)."""
+    """The SAD of one ``credentials/authorize`` (never shown in a repr or a log), or, for an
+    ``oauth2code`` credential, the access token with scope ``credential`` that takes its place
+    (sent as the bearer token of ``signHash``, with no SAD)."""
 
     sad: str = field(repr=False)
     count: int
     expires_at: float | None  # monotonic seconds, from expiresIn
+    bearer: bool = False  # True: ``sad`` is a credential-scope access token
 
     @property
     def expired(self) -> bool:
@@ -223,9 +226,17 @@ class CscClient:
         return self.provider.api_version == "v1"
 
     async def _call(
-        self, method: str, body: dict[str, Any], *, credential: str = "", interactive: bool = True
+        self,
+        method: str,
+        body: dict[str, Any],
+        *,
+        credential: str = "",
+        interactive: bool = True,
+        token: str | None = None,
     ) -> dict[str, Any]:
-        token = await self.auth.bearer(interactive=interactive)
+        own_token = token is not None  # a credential-scope token: not the service's
+        if token is None:
+            token = await self.auth.bearer(interactive=interactive)
         try:
             return await post(
                 self.session,
@@ -237,7 +248,7 @@ class CscClient:
                 credential=credential,
             )
         except KysoError as exc:
-            if exc.code == "REMOTE_TOKEN_EXPIRED":
+            if exc.code == "REMOTE_TOKEN_EXPIRED" and not own_token:
                 self.auth.invalidate()  # the next operation signs in again
             raise
 
@@ -312,6 +323,27 @@ class CscClient:
         )
         return Authorization(sad, len(hashes), expires_at)
 
+    async def authorize_oauth(
+        self, credential_id: str, hashes: list[bytes], hash_oid: str, *, description: str = ""
+    ) -> Authorization:
+        """Authorise an ``oauth2code`` credential (CSC v2 ``oauth2/authorize`` with scope
+        ``credential``): the user approves these hashes at the provider's page in the browser,
+        and the access token returned stands for the SAD. Needs the provider's OAuth2 client
+        (any configured ``auth_flow`` but ``none``)."""
+        if not isinstance(self.auth, OAuthClient):
+            raise KysoError(
+                "REMOTE_PROTOCOL_ERROR",
+                {
+                    "provider": self.provider.label,
+                    "detail": "the credential needs oauth2code, the provider has no client_id",
+                },
+            )
+        token, lifetime = await self.auth.credential_token(
+            credential_id, hashes, hash_oid, description
+        )
+        expires_at = time.monotonic() + lifetime if lifetime else None
+        return Authorization(token, len(hashes), expires_at, bearer=True)
+
     async def sign_hash(
         self,
         credential_id: str,
@@ -323,18 +355,21 @@ class CscClient:
         if authorization.expired:
             raise KysoError("REMOTE_TOKEN_EXPIRED", {"provider": self.provider.label})
         b64 = [base64.b64encode(h).decode() for h in hashes]
-        body: dict[str, Any] = {
-            "credentialID": credential_id,
-            "SAD": authorization.sad,
-            "signAlgo": algo.sign_oid,
-        }
+        body: dict[str, Any] = {"credentialID": credential_id, "signAlgo": algo.sign_oid}
+        if not authorization.bearer:
+            body["SAD"] = authorization.sad
         if self.v1:
             body.update({"hash": b64, "hashAlgo": algo.hash_oid})
         else:
             body.update({"hashes": b64, "hashAlgorithmOID": algo.hash_oid})
         if algo.params_b64:
             body["signAlgoParams"] = algo.params_b64
-        answer = await self._call("signatures/signHash", body, credential=credential_id)
+        answer = await self._call(
+            "signatures/signHash",
+            body,
+            credential=credential_id,
+            token=authorization.sad if authorization.bearer else None,
+        )
         sigs = answer.get("signatures")
         try:
             if not isinstance(sigs, list) or len(sigs) != len(hashes):

@@ -165,6 +165,32 @@ class RemoteDirectory:
         per = await asyncio.gather(*(self._list_one(s, interactive) for s in self.services))
         return [c for group in per for c in group]
 
+    def awaiting_sign_in(self) -> list[RemoteProvider]:
+        """Providers whose user must sign in in the browser before their credentials can be
+        listed (authorization code flow; the last listing was refused for want of a sign-in).
+        The picker offers "Sign in to <provider>" for each."""
+        out = []
+        for service in self.services:
+            status = self.statuses.get(service.provider.name)
+            if (
+                service.provider.auth_flow == "authorization_code"
+                and isinstance(service.auth, OAuthClient)
+                and service.auth.browser is not None  # headless: no page to sign in on
+                and status is not None
+                and not status.ok
+                and (status.error or {}).get("code") == "REMOTE_AUTH_REFUSED"
+            ):
+                out.append(service.provider)
+        return out
+
+    async def sign_in(self, provider_name: str) -> None:
+        """The user chose "Sign in to <provider>": open the provider's sign-in page in the
+        browser (authorization code + PKCE, state checked, loopback redirect) and keep the
+        access token. Raises the stable error when the sign-in is refused or times out."""
+        service = self.service(provider_name)
+        await service.auth.bearer(interactive=True)
+        self.statuses.pop(provider_name, None)  # listed again by the caller
+
     async def find(self, thumbprint: str, *, interactive: bool = True) -> RemoteCredential:
         """The credential whose certificate has this SHA-256 thumbprint; CERT_NOT_FOUND."""
         for credential in await self.list_credentials(interactive=interactive):

@@ -187,6 +187,41 @@ class OAuthClient:
         return await self._token({"grant_type": "client_credentials", "client_secret": secret})
 
     async def _authorization_code(self) -> str:
+        answer = await self._browser_grant({"scope": self.provider.scope})
+        return self._store(answer)
+
+    async def credential_token(
+        self, credential_id: str, hashes: list[bytes], hash_oid: str, description: str = ""
+    ) -> tuple[str, int | None]:
+        """CSC ``oauth2code`` credential authorisation (SCAL 2): the user approves exactly
+        these hashes at the provider's page (scope ``credential``, ``credentialID``,
+        ``numSignatures``, ``hashes`` as base64url joined by commas, ``hashAlgorithmOID``),
+        and the access token that comes back takes the place of the SAD in ``signHash``.
+        Returns the token and its lifetime in seconds (None when not said). The token is
+        single-purpose: never cached, never refreshed, never written anywhere."""
+        params = {
+            "scope": "credential",
+            "credentialID": credential_id,
+            "numSignatures": str(len(hashes)),
+            "hashes": ",".join(base64.urlsafe_b64encode(h).rstrip(b"=").decode() for h in hashes),
+            "hashAlgorithmOID": hash_oid,
+        }
+        if description:
+            params["description"] = description[:500]
+        answer = await self._browser_grant(params)
+        token = answer.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise KysoError(
+                "REMOTE_PROTOCOL_ERROR",
+                {"provider": self.provider.label, "detail": "oauth2/token: no access_token"},
+            )
+        lifetime = answer.get("expires_in")
+        valid = isinstance(lifetime, int) and not isinstance(lifetime, bool) and lifetime > 0
+        return token, lifetime if valid else None
+
+    async def _browser_grant(self, params: dict[str, str]) -> dict[str, Any]:
+        """The browser part of the authorization code flow, then the code exchange: the
+        token endpoint's answer (not stored here)."""
         if self.browser is None:
             raise auth_refused(self.provider, "login_required")
         verifier, challenge = pkce_pair()
@@ -220,7 +255,7 @@ class OAuthClient:
                     "response_type": "code",
                     "client_id": self.provider.client_id,
                     "redirect_uri": redirect,
-                    "scope": self.provider.scope,
+                    **params,
                     "state": state,
                     "code_challenge": challenge,
                     "code_challenge_method": "S256",
@@ -240,11 +275,16 @@ class OAuthClient:
         if "code" not in query:
             reason = "access_denied" if query.get("error") == "access_denied" else "cancelled"
             raise auth_refused(self.provider, reason)
-        return await self._token(
-            {
+        return await post(
+            self.session,
+            self.provider,
+            f"{self.oauth_base}/oauth2/token",
+            method="oauth2/token",
+            form={
                 "grant_type": "authorization_code",
                 "code": query["code"],
                 "redirect_uri": redirect,
                 "code_verifier": verifier,
-            }
+                "client_id": self.provider.client_id,
+            },
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.tokens.certinfo import CertificateInfo
-from agent.ui.api import CertificateChoice, CertificateOption
+from agent.ui.api import CertificateChoice, CertificateOption, SignInOption
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,10 @@ class Plan:
 
 
 def plan_choice(
-    origin: str, candidates: Iterable[Candidate], wanted: CertificateFilter | None = None
+    origin: str,
+    candidates: Iterable[Candidate],
+    wanted: CertificateFilter | None = None,
+    sign_ins: Iterable[SignInOption] = (),  # remote providers to offer "Sign in to …" for
 ) -> Plan:
     """Rows grouped by token (label, then serial), then remote credentials grouped by provider,
     matches first within a group, newest certificate first; the first usable match
@@ -129,6 +132,7 @@ def plan_choice(
         tuple(options),
         preselected=preselect,
         filtered=wanted.active,
+        sign_ins=tuple(sign_ins),
     )
     if wanted.active and len(matching) == 1:
         return Plan(choice, matching[0].certificate)

@@ -210,16 +210,18 @@ class RemoteSigner(Signer):
     async def _sign_chunk(
         self, chunk: list[bytes], alg: SignatureAlgorithm, algo: SignAlgo
     ) -> list[bytes]:
-        pin, otp = await self._secrets(len(chunk))
         cid = self.credential.credential_id
-        authorization = await self.client.authorize(
-            cid,
-            chunk,
-            algo.hash_oid,
-            pin=pin,
-            otp=otp,
-            description=self.description or f"Kyso: {len(chunk)} chữ ký / signatures",
-        )
+        description = self.description or f"Kyso: {len(chunk)} chữ ký / signatures"
+        if self.details.auth_mode == "oauth2code":
+            # The provider's own page (in the browser) asks the user and binds the hashes.
+            authorization = await self.client.authorize_oauth(
+                cid, chunk, algo.hash_oid, description=description
+            )
+        else:
+            pin, otp = await self._secrets(len(chunk))
+            authorization = await self.client.authorize(
+                cid, chunk, algo.hash_oid, pin=pin, otp=otp, description=description
+            )
         self.authorizations += 1
         signatures = await self.client.sign_hash(cid, authorization, chunk, algo)
         out = []

@@ -4,10 +4,11 @@ demo PKI, and Kyso's client for it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from agent.demo.pki import TestCA
@@ -76,6 +77,23 @@ async def credentials(service: RemoteService) -> dict[str, RemoteCredential]:
     """The service's credentials by label (org, personal_otp, ec, revoked)."""
     found = await RemoteDirectory([service]).list_credentials()
     return {c.credential_id.split("/", 1)[1]: c for c in found}
+
+
+class Browser:
+    """Stands in for the user's browser: opens the provider's page, where the (test) user is
+    already signed in and approves, and follows its redirect back to Kyso's loopback listener.
+    ``then`` runs after the redirect, as the user's next step (e.g. new prompter answers)."""
+
+    def __init__(self, then: Callable[[], None] | None = None) -> None:
+        self.opened: list[str] = []
+        self.then = then
+
+    async def __call__(self, url: str) -> None:
+        self.opened.append(url)
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            await response.read()
+        if self.then is not None:
+            self.then()
 
 
 class SmsPrompter:

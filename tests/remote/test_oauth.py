@@ -16,20 +16,7 @@ from agent.remote.directory import RemoteDirectory, RemoteService
 from agent.remote.oauth import OAuthClient, token_file
 from agent.remote.providers import parse_provider
 from agent.tokens.algorithms import SignatureAlgorithm
-from tests.remote.conftest import remote_signer
-
-
-class Browser:
-    """Stands in for the user's browser: opens the provider's page, where the (test) user is
-    already signed in, and follows its redirect back to Kyso's loopback listener."""
-
-    def __init__(self) -> None:
-        self.opened: list[str] = []
-
-    async def __call__(self, url: str) -> None:
-        self.opened.append(url)
-        async with aiohttp.ClientSession() as session, session.get(url) as response:
-            await response.read()
+from tests.remote.conftest import Browser, remote_signer
 
 
 def _code_provider(url: str, **extra: Any) -> Any:

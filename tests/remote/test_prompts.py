@@ -153,6 +153,31 @@ async def test_dialog_asks_pin_and_otp_in_masked_fields(dialog: DialogPrompter) 
     answer = await dialog.get_credential_secrets(request())
     assert "error" not in seen[0], seen
     assert answer is not None and (answer.pin, answer.otp) == ("246810", "135790")
-    assert seen[0]["title"] == "Kyso — Ký số từ xa / Remote signing"
+    assert seen[0]["title"] == "Kyso — Ký số từ xa"  # the dialog: the tray's language
     act(dialog, lambda v: v.press("cancel"))
     assert await dialog.get_credential_secrets(request()) is None
+
+
+async def test_dialog_picker_offers_sign_in_to_a_remote_provider(dialog: DialogPrompter) -> None:
+    from agent.ui.api import SignInOption
+
+    option = SignInOption("demo", "Ký số từ xa (thử nghiệm)")
+    plan = plan_choice(
+        samples.ORIGIN, [Candidate(samples.ORG, "KYSO DEMO 1", "0a1b", True)], None, [option]
+    )
+    preselected: list[str] = []
+
+    def choose_sign_in(view: DialogView) -> None:
+        preselected.append(view.cert_var.get())
+        view.cert_var.set("sign-in:demo")
+        view.press("choose")
+
+    seen = act(dialog, choose_sign_in)
+    assert await dialog.choose_certificate(plan.choice) == option
+    assert preselected == [samples.ORG.thumbprint]  # the token stays the default
+    labels = seen[0]["labels"]
+    assert any(
+        t.startswith("Đăng nhập dịch vụ ký số từ xa Ký số từ xa (thử nghiệm)") for t in labels
+    )
+    # Under the provider's own heading (the dialog speaks the language the tray chose).
+    assert any(t.startswith("Ký số từ xa: Ký số từ xa (thử nghiệm)") for t in labels)
