@@ -17,6 +17,8 @@ APT_PACKAGES=(
   nodejs                                        # the JavaScript bridge's tests (node --test)
   xdotool trayer                                # dialog typing and a tray host, under Xvfb
   libgirepository1.0-dev libcairo2-dev pkg-config gir1.2-gtk-3.0 dbus-daemon  # the real tray menu (PyGObject, GTK, a D-Bus session)
+  dunst dbus-bin                                # a notification daemon (tray notices) and dbus-send, in tests
+  python3-gi gir1.2-ayatanaappindicator3-0.1    # the .deb's tray dependencies: its real install test runs offline
   wixl msitools                                 # building and inspecting the MSI
   wine64                                        # installing the MSI for real in tests (msiexec)
   mono-mcs mono-runtime libmono-system-security4.0-cil   # interop suite: .NET SignedXml verifier
@@ -45,11 +47,12 @@ install_python_env() {
     "$python" -m venv .venv
   fi
   local stamp
-  stamp="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+  stamp="$(cat pyproject.toml installers/constraints.txt | sha256sum | cut -d' ' -f1)"
   if [ "$(cat .venv/.kyso-installed 2>/dev/null)" != "$stamp" ]; then
     echo "==> Installing Python dependencies into .venv"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[dev,portal]'  # portal: the demo's extra
+    .venv/bin/python -m pip install --quiet -e '.[dev,portal]' \
+      -c installers/constraints.txt   # the versions the installers ship; portal: the demo's extra
     echo "$stamp" > .venv/.kyso-installed
   fi
 }

@@ -35,7 +35,13 @@ from common import (  # installers/ is on sys.path: the build scripts run as pla
 )
 
 LINUX = Path(__file__).resolve().parent / "linux"
-DEPENDS = "python3 (>= 3.11), python3-venv, python3-tk, libnss3-tools, util-linux"
+# python3-gi and the AppIndicator typelib give the tray its menu and notifications (setup-venv
+# links Debian's gi into the venv: PyGObject has no wheel); without them pystray falls back to
+# its X11 backend, an icon with no menu.
+DEPENDS = (
+    "python3 (>= 3.11), python3-venv, python3-tk, python3-gi, gir1.2-ayatanaappindicator3-0.1, "
+    "libnss3-tools, util-linux"
+)
 SUGGESTS = "opensc, pcscd"
 # Shipped by default so that installing needs no package index; kept between builds here
 # (git-ignored .cache/) so only the first build on a machine downloads them.

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.ui.tray_backend import choose_backend, log_backend
 from agent.ui.tray_control import TrayController, TrayHooks, open_folder
 from agent.ui.tray_model import SEPARATOR, MenuEntry, TrayState, menu_model, tooltip
 
@@ -58,20 +59,9 @@ class AgentLike(Protocol):
         ...
 
 
-def choose_backend() -> None:
-    """Pick pystray's backend before it is imported (it decides at import time).
-
-    The AppIndicator / GTK backends have a real menu but need PyGObject and a D-Bus session;
-    without a session bus they fail later, at run time. So: $PYSTRAY_BACKEND when set, the
-    default order when a session bus exists, else the X11 backend (an icon, no menu)."""
-    if not sys.platform.startswith("linux") or os.environ.get("PYSTRAY_BACKEND"):
-        return
-    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
-        os.environ["PYSTRAY_BACKEND"] = "xorg"
-
-
 def load_pystray() -> Any | None:
-    """pystray, or None where no tray can exist (logged, never raised)."""
+    """pystray, or None where no tray can exist (logged, never raised). On Linux the backend
+    is chosen explicitly and logged (agent/ui/tray_backend.py)."""
     if sys.platform == "darwin":
         log.warning("tray: on macOS the tray needs the main thread; running without a tray icon")
         return None
@@ -80,12 +70,13 @@ def load_pystray() -> Any | None:
     ):
         log.warning("tray: no display; running headless (no tray icon)")
         return None
-    choose_backend()
+    choice = choose_backend()
     try:
         import pystray
     except Exception as exc:  # Xlib.error.DisplayNameError and friends, or pystray missing
         log.warning("tray: unavailable (%s); running headless (no tray icon)", exc)
         return None
+    log_backend(pystray, choice)
     return pystray
 
 

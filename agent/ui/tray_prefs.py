@@ -4,7 +4,8 @@
 read as the defaults (the worst case is Vietnamese and the configured PIN cache). "Start Kyso at
 log-on" on Linux is the XDG rule: a user's ``~/.config/autostart/kyso-agent.desktop`` with
 ``Hidden=true`` hides the system-wide entry the .deb installs; removing it restores the default.
-Every write is atomic (agent.files.atomic_write).
+On Windows it is the user's hive (``agent/ui/tray_winstart.py``); elsewhere the installer
+decides. Every file write is atomic (agent.files.atomic_write).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from agent.config import paths
 from agent.files import atomic_write
+from agent.ui import tray_winstart
 from agent.ui.tray_model import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -73,8 +75,12 @@ def autostart_override() -> Path:
     return Path(base) / "autostart" / AUTOSTART_NAME
 
 
-def autostart_enabled() -> bool:
-    """True unless this user hid Kyso's log-on start (Linux; elsewhere the installer decides)."""
+def autostart_enabled(registry: tray_winstart.Registry | None = None) -> bool:
+    """True when Kyso starts at this user's log-on (Linux: unless hidden; Windows: the user's
+    hive, ``registry`` for tests; elsewhere the installer decides: True)."""
+    registry = registry or tray_winstart.default_registry()
+    if registry is not None:
+        return tray_winstart.enabled(registry)
     if not sys.platform.startswith("linux"):
         return True
     try:
@@ -84,8 +90,13 @@ def autostart_enabled() -> bool:
     return "Hidden=true" not in body.replace(" ", "")
 
 
-def set_autostart(enabled: bool) -> bool:
-    """Turn this user's log-on start on or off; False where the tray cannot change it."""
+def set_autostart(enabled: bool, registry: tray_winstart.Registry | None = None) -> bool:
+    """Turn this user's log-on start on or off; False where the tray cannot change it. On
+    Windows the launcher that started the agent says where it is ($KYSO_LAUNCHER)."""
+    registry = registry or tray_winstart.default_registry()
+    if registry is not None:
+        launcher = os.environ.get("KYSO_LAUNCHER")
+        return tray_winstart.set_enabled(registry, enabled, launcher)
     if not sys.platform.startswith("linux"):
         return False
     override = autostart_override()

@@ -7,8 +7,15 @@ environment ``%LOCALAPPDATA%\\Kyso\\venv`` and installs the wheel into it: from 
 shipped next to it when they are all there (offline), otherwise from the package index pip is
 configured for (PyPI or the company's mirror).
 
-  pyw -3 kyso_launcher.pyw autostart   logon / Start menu: trust the local CA if needed, then
-                                       run the agent with its tray icon (one per user)
+  pyw -3 kyso_launcher.pyw autostart   Start menu: trust the local CA if needed, then run the
+                                       agent with its tray icon (one per user)
+  pyw -3 kyso_launcher.pyw autostart --logon
+                                       the same at log-on (the Run entries), unless this user
+                                       turned "Start Kyso at log-on" off in the tray
+  pyw -3 kyso_launcher.pyw sign-files FILE
+                                       Explorer's "Ký số bằng Kyso": Explorer starts one
+                                       launcher per selected file; they gather the files so
+                                       that one window signs them all (see collect_batch)
   py -3 kyso_launcher.pyw ARGS...      any kyso-agent command (kyso-agent.cmd does this)
 
 Only the standard library is used here: this file runs before Kyso is installed.
@@ -22,12 +29,16 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
 HERE = Path(__file__).resolve().parent
+# The tray's per-user log-on choice (agent/ui/tray_winstart.py writes it): DWORD 0 = off.
+OPT_OUT_KEY = r"Software\Kyso\Agent"
+OPT_OUT_VALUE = "StartAtLogon"
 MIN_PYTHON = (3, 11)
 MB_ICONERROR = 0x10
 MB_SETFOREGROUND = 0x10000
@@ -175,6 +186,26 @@ def ensure_installed(venv: Path, wheel: Path, log: IO[str]) -> None:
     stamp.write_text(wheel_stamp(wheel) + "\n", encoding="utf-8")
 
 
+def read_opt_out() -> object | None:
+    """HKCU ``Software\\Kyso\\Agent`` ``StartAtLogon``, or None (not set, not Windows)."""
+    if sys.platform != "win32":
+        return None
+    import winreg
+
+    try:
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, OPT_OUT_KEY) as handle:
+            value, _kind = winreg.QueryValueEx(handle, OPT_OUT_VALUE)
+    except OSError:
+        return None
+    return value
+
+
+def skip_logon_start(argv: Sequence[str], read: Callable[[], object | None] = read_opt_out) -> bool:
+    """True for a log-on start (``autostart --logon``) of a user who turned it off in the tray;
+    the machine-wide Run entry cannot be removed per user, so the launcher honours the choice."""
+    return list(argv[:1]) == ["autostart"] and "--logon" in argv[1:] and read() == 0
+
+
 @contextlib.contextmanager
 def single_instance(lock_path: Path) -> Iterator[bool]:
     """Yield True when this is the only autostarted agent of this user, False otherwise.
@@ -197,6 +228,91 @@ def single_instance(lock_path: Path) -> Iterator[bool]:
             yield False
             return
         yield True
+
+
+# Explorer's verb hand-off. A static verb's command line gets one file ("%1"): with several
+# files selected, Explorer starts one launcher per file, MultiSelectModel=Player or not. Each
+# launcher posts its file in the user's own folder; the first to take the lock gathers them
+# until none has arrived for HANDOFF_QUIET seconds and signs them all in one window.
+HANDOFF_QUIET = 1.0  # Explorer starts them together: a second without a new one is the end
+HANDOFF_LIMIT = 15.0  # a batch is closed after this long even if files keep coming
+HANDOFF_STALE = 120.0  # a request older than this (a crashed launcher's) is dropped
+HANDOFF_POLL = 0.05
+HANDOFF_ROUNDS = 5
+
+
+def explorer_file(argv: Sequence[str]) -> str | None:
+    """The file of Explorer's ``sign-files FILE`` (exactly that form), else None."""
+    if len(argv) == 2 and argv[0] == "sign-files" and not argv[1].startswith("-"):
+        return argv[1]
+    return None
+
+
+def post_request(spool: Path, path: str) -> Path:
+    """Leave ``path`` (made absolute) for the gathering launcher: written whole, then renamed,
+    so a reader never sees half a name. Names sort in the order the files were posted."""
+    spool.mkdir(parents=True, exist_ok=True)
+    name = f"{time.time_ns():020d}-{os.getpid()}"
+    part = spool / f"{name}.part"
+    part.write_text(os.path.abspath(path), encoding="utf-8")
+    final = spool / f"{name}.req"
+    os.replace(part, final)
+    return final
+
+
+def claim_requests(spool: Path, now: float | None = None) -> list[str]:
+    """Take every posted file (each once: whoever deletes the request has it); requests older
+    than HANDOFF_STALE are deleted unread (never signed as a surprise days later)."""
+    now = time.time() if now is None else now
+    taken = []
+    for request in sorted(spool.glob("*.req")):
+        try:
+            stale = now - request.stat().st_mtime > HANDOFF_STALE
+            text = request.read_text(encoding="utf-8")[:32768]
+            request.unlink()
+        except OSError:
+            continue  # another launcher took it first
+        if not stale and text:
+            taken.append(text)
+    return taken
+
+
+def drain_until_quiet(
+    spool: Path,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Claim requests until none has arrived for HANDOFF_QUIET seconds (HANDOFF_LIMIT at most)."""
+    start = last = clock()
+    got: list[str] = []
+    while True:
+        new = claim_requests(spool)
+        now = clock()
+        if new:
+            got += new
+            last = now
+        if now - last >= HANDOFF_QUIET or now - start >= HANDOFF_LIMIT:
+            return got
+        sleep(HANDOFF_POLL)
+
+
+def collect_batch(
+    state: Path, path: str, drain: Callable[[Path], list[str]] = drain_until_quiet
+) -> list[str]:
+    """Every file to sign in this launcher's window, or [] when another launcher has taken
+    this one's file (it signs it). The lock is released before the window opens; a file posted
+    while it was held is seen by the check after the release, so none is ever left behind."""
+    spool = state / "handoff"
+    post_request(spool, path)
+    batch: list[str] = []
+    for _round in range(HANDOFF_ROUNDS):  # bounded: a request Windows will not let us delete
+        with single_instance(state / "handoff.lock") as leader:
+            if not leader:
+                return batch  # the launcher holding the lock gathers what is left
+            batch += drain(spool)
+        if not any(spool.glob("*.req")):
+            break
+    return batch
 
 
 def main(argv: Sequence[str]) -> int:
@@ -238,8 +354,21 @@ def _main(argv: Sequence[str], state: Path, log_path: Path) -> int:
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"--- {dt.datetime.now().isoformat(timespec='seconds')} {list(argv)}\n")
         if list(argv[:1]) != ["autostart"]:
+            one = explorer_file(argv)
+            if one is not None:
+                files = collect_batch(state, one)
+                if not files:
+                    log.write(f"{one}: handed to the launcher gathering Explorer's files\n")
+                    return 0
+                argv = ["sign-files", *files]
+                log.write(f"signing {len(files)} file(s) from Explorer in one window\n")
             _ensure_logged(venv, wheel, log)
             return subprocess.call([str(venv_python(venv)), "-m", "agent.cli.main", *argv])
+        if skip_logon_start(argv):
+            log.write("log-on start turned off by this user (tray setting)\n")
+            return 0
+        # The tray's log-on setting registers this launcher for the user (tray_winstart.py).
+        os.environ["KYSO_LAUNCHER"] = str(Path(__file__).resolve())
         with single_instance(state / "agent.lock") as alone:
             if not alone:
                 log.write("an agent started by the launcher is already running\n")

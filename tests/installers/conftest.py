@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 INSTALLERS = REPO / "installers"
 TOOLS = {"wixl": "wixl", "msiinfo": "msitools", "msibuild": "msitools", "msiextract": "msitools"}
-TOOLS |= {"dpkg-deb": "dpkg"}
+TOOLS |= {"dpkg-deb": "dpkg", "dbus-run-session": "dbus-daemon"}
 
 
 def require(tool: str) -> str:

@@ -41,6 +41,8 @@ def test_control_fields(deb: Path) -> None:
     depends = [d.strip() for d in fields["Depends"].split(",")]
     for needed in ("python3 (>= 3.11)", "python3-venv", "python3-tk", "libnss3-tools"):
         assert needed in depends
+    # The tray's menu: PyGObject and the AppIndicator typelib (pystray's X11 fallback has none).
+    assert {"python3-gi", "gir1.2-ayatanaappindicator3-0.1"} <= set(depends)
     assert "opensc" in fields["Suggests"]
     assert "softhsm2" not in fields["Depends"] + fields.get("Suggests", "")
     assert fields["Maintainer"] and fields["Description"]

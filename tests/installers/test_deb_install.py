@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from agent import __version__
+from tests.ui.conftest import xvfb  # noqa: F401  (a fixture: a private X server)
 
 from .conftest import build, require
 
@@ -191,6 +192,52 @@ def test_default_build_is_amd64_and_installs_without_network(installed: Installe
     subprocess.run(["/opt/kyso/venv/bin/python", "-c", "import tkinter"], check=True)
 
 
+# In the installed environment, as the agent's tray starts it: which backend, what it can do,
+# and where gi comes from (Debian's python3-gi, linked in by setup-venv).
+TRAY_CHECK = """
+import logging, sys
+logging.basicConfig(level=logging.INFO)
+import gi
+from agent.ui.tray import load_pystray
+pystray = load_pystray()
+icon = pystray.Icon
+print("BACKEND", icon.__module__, icon.HAS_MENU, icon.HAS_NOTIFICATION)
+print("GI", gi.__file__)
+print("DIST", any(p.endswith("dist-packages") for p in sys.path))
+"""
+
+
+@pytest.mark.usefixtures("xvfb")  # sets $DISPLAY
+def test_the_installed_tray_has_a_menu_in_a_desktop_session(
+    installed: Installed, tmp_path: Path
+) -> None:
+    # A desktop session: a display (Xvfb) and a D-Bus session bus; nothing chosen for pystray.
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "DISPLAY": os.environ["DISPLAY"],
+        "LANG": "C.UTF-8",
+        "XDG_RUNTIME_DIR": str(tmp_path),
+    }
+    proc = subprocess.run(
+        [require("dbus-run-session"), "--", "/opt/kyso/venv/bin/python", "-c", TRAY_CHECK],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
+    # pystray's AppIndicator backend: a menu and notifications (its X11 fallback has neither).
+    assert lines["BACKEND"] == "pystray._appindicator True True", proc.stdout + proc.stderr
+    assert "pystray backend appindicator (menu: yes, notifications: yes)" in proc.stderr
+    # gi is Debian's python3-gi, the one package the environment takes from the system: the
+    # rest of Debian's dist-packages (older cryptography...) stays invisible to the agent.
+    assert Path(lines["GI"]).resolve().is_relative_to("/usr/lib/python3/dist-packages/gi")
+    assert lines["DIST"] == "False"
+
+
 def test_autostart_entry_and_systemd_user_unit_are_in_place(
     installed: Installed, tmp_path: Path
 ) -> None:
@@ -336,3 +383,5 @@ def test_purge_removes_everything_it_installed(installed: Installed) -> None:
     # The environment setup-venv made (not listed by dpkg) and the package's folders are gone.
     for folder in ("/opt/kyso", "/etc/kyso"):
         assert not Path(folder).exists(), folder
+    # The environment's link to Debian's gi went with it, not what it pointed to.
+    assert Path("/usr/lib/python3/dist-packages/gi/__init__.py").is_file()

@@ -18,6 +18,9 @@ def test_explorer_offers_sign_with_kyso_on_xml_and_pdf(msi: Path) -> None:
         key = VERB_KEY.format(ext=ext)
         values = {r["Name"]: r["Value"] for r in rows if r["Key"] == key and r["Root"] == "2"}
         assert values["MUIVerb"] == "Ký số bằng Kyso"  # Vietnamese kept (codepage 1258)
+        # Shown for a selection of up to 100 files; Explorer still starts one command per file
+        # ("%1") and the launchers gather them into one window (test_launcher_handoff.py).
+        assert values["MultiSelectModel"] == "Player"
         (command,) = [r for r in rows if r["Key"] == key + "\\command"]
         assert command["Name"] == "" and command["Value"] == COMMAND  # the key's default value
 

@@ -18,6 +18,7 @@ import pytest
 
 from agent import __version__
 from agent.config.policy import REGISTRY_KEY, REGISTRY_VALUES, load_settings
+from agent.ui import tray_winstart
 
 from .conftest import INSTALLERS, require
 
@@ -256,7 +257,12 @@ def test_no_properties_no_policy(msi: Path, tmp_path: Path) -> None:
 def test_autostart_runs_the_launcher_hidden_for_every_user(msi: Path) -> None:
     (run,) = [r for r in _registry(msi) if r["Key"] == RUN_KEY]
     assert run["Root"] == HKLM and run["Name"] == "Kyso Agent"
-    assert run["Value"] == 'pyw.exe -3 "[INSTALLDIR]kyso_launcher.pyw" autostart'
+    # --logon: the launcher skips a user who turned log-on start off in the tray; the command
+    # is the one the tray registers per user where there is no machine entry.
+    assert run["Value"] == 'pyw.exe -3 "[INSTALLDIR]kyso_launcher.pyw" autostart --logon'
+    assert run["Value"] == tray_winstart.run_command("[INSTALLDIR]kyso_launcher.pyw")
+    assert run["Key"].lower() == tray_winstart.RUN_KEY.lower()  # the registry ignores case
+    assert run["Name"] == tray_winstart.MACHINE_RUN_VALUE
     assert run["Condition"] == 'AUTOSTART <> "0"'
 
 

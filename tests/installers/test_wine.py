@@ -170,7 +170,10 @@ def test_install_upgrade_uninstall(
     assert settings.allowed_origins == tuple(ORIGINS.split(";"))
     assert settings.port == 27500 and settings.pin_cache.enabled
     run = wine.values(RUN_KEY) or {}
-    assert run["Kyso Agent"] == r'pyw.exe -3 "C:\Program Files\Kyso\kyso_launcher.pyw" autostart'
+    assert (
+        run["Kyso Agent"]
+        == r'pyw.exe -3 "C:\Program Files\Kyso\kyso_launcher.pyw" autostart --logon'
+    )
 
     # A rebuild (new ProductCode, same version) installed with no properties: a major upgrade
     # that keeps the remembered policy; a property given now is added.
