@@ -238,26 +238,9 @@ class WinregHiveReader:
 
     def values(self, hive: str, key: str) -> dict[str, Any] | None:
         """Read every value of ``hive``\\``key``."""
-        if sys.platform != "win32":
-            return None
-        import winreg
+        from agent.config.policy import read_registry_values
 
-        root = winreg.HKEY_LOCAL_MACHINE if hive == "HKLM" else winreg.HKEY_CURRENT_USER
-        try:
-            handle = winreg.OpenKey(root, key)
-        except OSError:
-            return None
-        out: dict[str, Any] = {}
-        with handle:
-            index = 0
-            while True:
-                try:
-                    name, value, _kind = winreg.EnumValue(handle, index)
-                except OSError:
-                    break
-                out[name] = value
-                index += 1
-        return out
+        return read_registry_values(hive, key)
 
 
 def _numbered(values: Mapping[str, Any]) -> tuple[str, ...]:

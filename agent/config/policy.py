@@ -68,25 +68,32 @@ class WinregReader:
 
     def values(self, key: str) -> dict[str, Any] | None:
         """Read every value of HKLM\\``key``."""
-        if sys.platform != "win32":  # there is no registry to read (and no winreg module)
-            return None
-        import winreg
+        return read_registry_values("HKLM", key)
 
-        try:
-            handle = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key)
-        except OSError:
-            return None
-        out: dict[str, Any] = {}
-        with handle:
-            index = 0
-            while True:
-                try:
-                    name, value, _kind = winreg.EnumValue(handle, index)
-                except OSError:
-                    break
-                out[name] = value
-                index += 1
-        return out
+
+def read_registry_values(hive: str, key: str) -> dict[str, Any] | None:
+    """Every value of ``hive``\\``key`` ("HKLM" or "HKCU"), or None when the key does not
+    exist or there is no registry (not Windows)."""
+    if sys.platform != "win32":  # there is no registry to read (and no winreg module)
+        return None
+    import winreg
+
+    root = winreg.HKEY_LOCAL_MACHINE if hive == "HKLM" else winreg.HKEY_CURRENT_USER
+    try:
+        handle = winreg.OpenKey(root, key)
+    except OSError:
+        return None
+    out: dict[str, Any] = {}
+    with handle:
+        index = 0
+        while True:
+            try:
+                name, value, _kind = winreg.EnumValue(handle, index)
+            except OSError:
+                break
+            out[name] = value
+            index += 1
+    return out
 
 
 def registry_policy(reader: RegistryReader, key: str = REGISTRY_KEY) -> dict[str, Any] | None:
