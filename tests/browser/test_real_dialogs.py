@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from agent.demo.responder import DemoResponder
 from tests.browser import harness, pages
 from tests.browser.conftest import Stack, open_stack
 from tests.browser.xscreen import Screen, Window, xvfb
@@ -56,16 +57,20 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory,
     screen: Screen,
 ) -> Iterator[Stack]:
-    """The shared browser stack, with the agent asking through its real dialogs on ``screen``."""
-    for built in open_stack(
-        demo,
-        kyso_home,
-        tmp_path_factory,
-        prompter="dialog",
-        agent_env={"DISPLAY": screen.display},
-    ):
-        assert "port" in built.agent.ready, (built.agent.ready, built.agent.log_tail())
-        yield built
+    """The shared browser stack, with the agent asking through its real dialogs on ``screen``.
+
+    The demo's OCSP/CRL responder runs too, as ``kyso-agent demo`` runs it: without it every
+    consent would carry a "revocation could not be checked" warning no user of the demo sees."""
+    with DemoResponder(demo):
+        for built in open_stack(
+            demo,
+            kyso_home,
+            tmp_path_factory,
+            prompter="dialog",
+            agent_env={"DISPLAY": screen.display},
+        ):
+            assert "port" in built.agent.ready, (built.agent.ready, built.agent.log_tail())
+            yield built
 
 
 def shoot(screen: Screen, window: Window, name: str) -> Path:
@@ -219,3 +224,29 @@ def test_cancel_with_a_typed_reason_then_a_wrong_pin_is_retried_in_the_same_requ
     assert tree.findtext(".//{*}LyDo/{*}MaLyDo") == REASON_OTHER
     assert tree.findtext(".//{*}LyDo/{*}GhiChu") == NOTE
     xmlsec_verify(demo, signed)
+
+
+def test_cancel_in_the_pin_window_asked_again_ends_the_request_unsigned(
+    stack: Stack, portal: str, page: Any, screen: Screen
+) -> None:
+    """ "Hủy" always works, also in the PIN window a wrong PIN brought back: the page says
+    nothing was signed, no window is left, the audit records one cancelled request (not a
+    signature), and the portal registered nothing."""
+    form = pages.fill_register_form(page, portal)
+    signed_before = len(audit_lines(stack.kyso_home))
+    pages.press(form, "Đăng ký")
+    answer_picker_with_last_row(screen)
+    approve_consent(screen)
+    enter_pin(screen, WRONG_PIN)
+    again = screen.wait_window(PIN_AGAIN)
+    screen.wait_armed(again)
+    screen.key("Escape")  # the PIN field has the focus; Escape is the window's "Hủy"
+    screen.wait_gone(again)
+
+    status = pages.wait_status_error(form, "USER_CANCELLED")
+    assert "Không có gì được ký" in status.inner_text()
+    assert screen.titles() == []
+    new = audit_lines(stack.kyso_home)[signed_before:]
+    assert [(r["result"], r.get("token")) for r in new] == [("USER_CANCELLED", "KYSO DEMO 2")], new
+    # Nothing reached the portal: the unit can still register (no "already registered").
+    assert "thư điện tử" in register_with_token_2(page, portal, screen)

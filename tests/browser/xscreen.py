@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageGrab
-from Xlib import X
+from Xlib import X, error
 from Xlib import display as xdisplay
 
 # The dialogs' primary button (agent/ui/dialog_view.py): red once armed, pale red while the
@@ -53,25 +53,37 @@ class Screen:
             found: list[Window] = []
 
             def walk(window: Any) -> None:
-                for child in window.query_tree().children:
-                    if child.get_attributes().map_state != X.IsViewable:
+                try:
+                    children = window.query_tree().children
+                except (error.BadWindow, error.BadDrawable):
+                    return  # destroyed while we looked: it is not shown
+                for child in children:
+                    # A window the agent destroys between two of our requests (a dialog just
+                    # answered) is simply no longer on the screen, not a test failure.
+                    try:
+                        seen = see(child)
+                    except (error.BadWindow, error.BadDrawable, error.BadMatch):
                         continue
-                    net = child.get_full_property(net_name, utf8)
-                    name = child.get_wm_name()
-                    if isinstance(name, bytes):
-                        name = name.decode("utf-8", "replace")
-                    title = net.value.decode("utf-8", "replace") if net else (name or "")
-                    if title.startswith(APP_PREFIX):
-                        geometry = child.get_geometry()
-                        origin = root.translate_coords(child, 0, 0)
-                        box = (
-                            origin.x,
-                            origin.y,
-                            origin.x + geometry.width,
-                            origin.y + geometry.height,
-                        )
-                        found.append(Window(child.id, title, box))
+                    if seen is None:
+                        continue
+                    if seen.title.startswith(APP_PREFIX):
+                        found.append(seen)
                     walk(child)
+
+            def see(child: Any) -> Window | None:
+                if child.get_attributes().map_state != X.IsViewable:
+                    return None
+                net = child.get_full_property(net_name, utf8)
+                name = child.get_wm_name()
+                if isinstance(name, bytes):
+                    name = name.decode("utf-8", "replace")
+                title = net.value.decode("utf-8", "replace") if net else (name or "")
+                if not title.startswith(APP_PREFIX):
+                    return Window(child.id, title, (0, 0, 0, 0))  # its children may be Kyso's
+                geometry = child.get_geometry()
+                origin = root.translate_coords(child, 0, 0)
+                box = (origin.x, origin.y, origin.x + geometry.width, origin.y + geometry.height)
+                return Window(child.id, title, box)
 
             walk(root)
             return found
