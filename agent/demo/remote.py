@@ -10,7 +10,8 @@ where the dummy stops, and keeps the dummy's own v1 routes, credential store, SA
   credential that is revoked, SAD lifetimes, and hooks tests use to stop answering or to
   expire the session between authorisation and signing;
 - ``/oauth2/authorize`` (authorization code + PKCE, loopback redirect only) and
-  ``/oauth2/token`` (authorization_code, client_credentials, refresh_token);
+  ``/oauth2/token`` (authorization_code, client_credentials, refresh_token), also under
+  ``/sso`` for a test that has ``info`` announce that address (``state.oauth2_url``);
 - credential authorisation by OAuth2 (CSC v2 ``oauth2code``) for the credentials a test names
   in ``state.oauth2code``: ``credentials/info`` says so, ``/oauth2/authorize`` takes
   ``scope=credential`` with ``credentialID``, ``numSignatures``, the base64url ``hashes``
@@ -101,6 +102,11 @@ class ServiceState:
     # authMode "oauth2code"); and what each such sign-in asked the user to approve.
     oauth2code: set[str] = field(default_factory=set)
     credential_requests: list[CredentialRequest] = field(default_factory=list)
+    # The OAuth2 address ``info`` announces (None: the base URL); OAuth2 is served both at the
+    # root and under /sso, and the paths the OAuth2 requests came to are recorded.
+    oauth2_url: str | None = None
+    expired: set[str] = field(default_factory=set)  # credentials whose certificate ran out
+    oauth_paths: list[str] = field(default_factory=list)
 
 
 def _err(status: int, error: str, description: str) -> web.HTTPException:
@@ -145,6 +151,8 @@ class KysoCscServer(CSCWithCertomancer):
                 web.post("/csc/v2/signatures/signHash", self.sign_hash_v2),
                 web.get("/oauth2/authorize", self.oauth_authorize),
                 web.post("/oauth2/token", self.oauth_token),
+                web.get("/sso/oauth2/authorize", self.oauth_authorize),
+                web.post("/sso/oauth2/token", self.oauth_token),
             ]
         )
 
@@ -198,6 +206,7 @@ class KysoCscServer(CSCWithCertomancer):
         self._refresh.clear()
 
     async def oauth_authorize(self, request: web.Request) -> web.Response:
+        self.state.oauth_paths.append(request.path)
         q = request.query
         redirect = q.get("redirect_uri", "")
         host = urlsplit(redirect).hostname
@@ -237,6 +246,7 @@ class KysoCscServer(CSCWithCertomancer):
         return request
 
     async def oauth_token(self, request: web.Request) -> web.Response:
+        self.state.oauth_paths.append(request.path)
         form = await request.post()
         grant = form.get("grant_type")
         if form.get("client_id") != CLIENT_ID:
@@ -275,7 +285,7 @@ class KysoCscServer(CSCWithCertomancer):
                 "region": "VN",
                 "lang": "vi",
                 "authType": list(self.svc_info.auth_type),
-                "oauth2": self.base_url,
+                "oauth2": self.state.oauth2_url or self.base_url,
                 "methods": [
                     "credentials/list",
                     "credentials/info",
@@ -324,7 +334,13 @@ class KysoCscServer(CSCWithCertomancer):
                     "len": key.bit_size,
                 },
                 "cert": {
-                    "status": "revoked" if profile.revoked else "valid",
+                    "status": (
+                        "revoked"
+                        if profile.revoked
+                        else "expired"
+                        if cid in self.state.expired
+                        else "valid"
+                    ),
                     "certificates": chain,
                 },
                 "auth": (
@@ -358,6 +374,8 @@ class KysoCscServer(CSCWithCertomancer):
         self.state.authorize_calls += 1
         if profile.revoked:
             raise _err(400, "invalid_request", "The credential is revoked")
+        if cid in self.state.expired:
+            raise _err(400, "invalid_request", "The credential's certificate has expired")
         if cid in self.state.oauth2code:
             raise _err(400, "invalid_request", "This credential is authorised by oauth2code")
         if not secrets.compare_digest(str(params.get("PIN", "")), DEMO_PIN):

@@ -90,13 +90,36 @@ class OAuthClient:
         self.provider = provider
         self.session = session
         self.browser = browser
-        self.oauth_base = check_url(
-            (oauth_base or provider.oauth_url or provider.base_url).rstrip("/")
-        )
+        # Configured (or given): used as is. Otherwise the service's ``info`` names it (its
+        # ``oauth2`` field), asked once at the first sign-in; base_url when it names none.
+        configured = (oauth_base or provider.oauth_url).rstrip("/")
+        self.oauth_base = check_url(configured) if configured else ""
         self._access: str | None = None
         self._expires_at = 0.0
         self._refresh: str | None = self._load_refresh()
         self._lock = asyncio.Lock()  # one sign-in at a time, however many callers wait
+
+    async def oauth_url(self) -> str:
+        """Where ``/oauth2/authorize`` and ``/oauth2/token`` live: the configured address, else
+        the ``oauth2`` address the service's CSC ``info`` announces (https, or http on
+        loopback: REMOTE_INSECURE_URL otherwise), else the base URL."""
+        if not self.oauth_base:
+            try:
+                answer = await post(
+                    self.session,
+                    self.provider,
+                    self.provider.endpoint("info"),
+                    method="info",
+                    json_body={},
+                )
+            except KysoError as exc:
+                if exc.code != "REMOTE_PROTOCOL_ERROR":
+                    raise  # unreachable or silent: the sign-in would fail the same way
+                answer = {}  # a service without a usable info: its base URL, as before
+            announced = answer.get("oauth2")
+            base = announced if isinstance(announced, str) and announced else ""
+            self.oauth_base = check_url((base or self.provider.base_url).rstrip("/"))
+        return self.oauth_base
 
     # ---- token storage: memory, unless the user opted in -------------------------------
 
@@ -172,7 +195,7 @@ class OAuthClient:
         answer = await post(
             self.session,
             self.provider,
-            f"{self.oauth_base}/oauth2/token",
+            f"{await self.oauth_url()}/oauth2/token",
             method="oauth2/token",
             form=form,
         )
@@ -224,6 +247,7 @@ class OAuthClient:
         token endpoint's answer (not stored here)."""
         if self.browser is None:
             raise auth_refused(self.provider, "login_required")
+        oauth_base = await self.oauth_url()  # before the listener opens
         verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(24)
         got: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
@@ -250,7 +274,7 @@ class OAuthClient:
         try:
             port = runner.addresses[0][1]
             redirect = f"http://127.0.0.1:{port}/callback"
-            url = f"{self.oauth_base}/oauth2/authorize?" + urlencode(
+            url = f"{oauth_base}/oauth2/authorize?" + urlencode(
                 {
                     "response_type": "code",
                     "client_id": self.provider.client_id,
@@ -278,7 +302,7 @@ class OAuthClient:
         return await post(
             self.session,
             self.provider,
-            f"{self.oauth_base}/oauth2/token",
+            f"{await self.oauth_url()}/oauth2/token",
             method="oauth2/token",
             form={
                 "grant_type": "authorization_code",

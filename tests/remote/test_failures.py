@@ -94,6 +94,37 @@ async def test_credential_revoked_after_listing_is_refused_by_the_service(
     assert csc.server.state.sign_hash_calls == 0
 
 
+async def test_credential_with_an_expired_certificate_is_refused_before_asking(
+    csc: Any, service: RemoteService
+) -> None:
+    csc.server.state.expired = {"kyso/org"}
+    [org] = [
+        c
+        for c in await RemoteDirectory([service]).list_credentials()
+        if c.credential_id == "kyso/org"
+    ]
+    listed = org.to_json()
+    assert listed["remote_status"] == "expired" and "REMOTE_DISABLED" in listed["problems"]
+    prompter = StaticCredentialPrompter("246810")
+    with pytest.raises(KysoError) as err:
+        await remote_signer(service, org, prompter).sign(b"x", ALG)
+    assert err.value.code == "REMOTE_CREDENTIAL_INVALID"
+    assert err.value.details["status"] == "expired"
+    assert err.value.message_vi and err.value.message_en
+    assert prompter.requests == [] and csc.server.state.authorize_calls == 0
+
+
+async def test_credential_expired_after_listing_is_refused_by_the_service(
+    csc: Any, service: RemoteService, credentials: dict[str, RemoteCredential]
+) -> None:
+    csc.server.state.expired = {"kyso/org"}  # listed as valid a moment ago
+    with pytest.raises(KysoError) as err:
+        await remote_signer(service, credentials["org"]).sign(b"x", ALG)
+    assert err.value.code == "REMOTE_CREDENTIAL_INVALID"
+    assert err.value.details["status"] == "expired"
+    assert csc.server.state.sign_hash_calls == 0
+
+
 async def test_service_that_stops_answering_mid_batch_keeps_what_was_signed(
     csc: Any, secret_file: Path, credentials: dict[str, RemoteCredential]
 ) -> None:

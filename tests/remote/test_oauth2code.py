@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,27 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from agent.demo.remote import CredentialRequest, RunningService
+from agent.demo.remote import CLIENT_ID, CredentialRequest, RunningService
 from agent.errors import KysoError
 from agent.remote.csc import sign_algo_for
 from agent.remote.directory import RemoteCredential, RemoteDirectory, RemoteService
 from agent.remote.prompt import StaticCredentialPrompter
+from agent.server.context import Services
+from agent.server.runner import serve
 from agent.signing.remote import RemoteSigner
 from agent.tokens.algorithms import SignatureAlgorithm
 from tests.remote.conftest import Browser, make_provider
+from tests.server.conftest import (  # noqa: F401 - fixtures
+    Answers,
+    Harness,
+    answers,
+    client_ssl,
+    harness,
+    make_settings,
+    prompter,
+    server_cert,
+)
+from tests.server.test_methods import dossier, xmlsec_verify
 
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 RSA = SignatureAlgorithm.RSA_PKCS1_SHA256
@@ -51,17 +65,17 @@ async def test_oauth2code_credential_is_authorised_in_the_browser_for_exact_hash
 ) -> None:
     browser = Browser()
     service, org = await _oauth2code_org(csc, secret_file, browser)
-    prompter = StaticCredentialPrompter()
+    kyso_window = StaticCredentialPrompter()
     try:
         assert org.details.auth_mode == "oauth2code" and not org.details.need_pin
         digests = [hashlib.sha256(f"tờ khai {i}".encode()).digest() for i in range(3)]
-        signer = RemoteSigner.open(org, service, prompter)
+        signer = RemoteSigner.open(org, service, kyso_window)
         results = await signer.sign_digests(digests, RSA)
         # The service's own client token still lists: the credential token did not replace it.
         assert "kyso/org" in await service.client.list_credentials()
     finally:
         await service.close()
-    assert prompter.requests == []  # the provider's page asks, never Kyso's window
+    assert kyso_window.requests == []  # the provider's page asks, never Kyso's window
     assert len(browser.opened) == 1 and csc.server.state.authorize_calls == 0
     query = parse_qs(urlsplit(browser.opened[0]).query)
     assert query["scope"] == ["credential"] and query["credentialID"] == ["kyso/org"]
@@ -152,3 +166,61 @@ async def test_no_credential_token_or_code_in_the_logs(
     for secret in issued:
         assert secret not in logged
         assert secret not in repr(err.value.to_dict())
+
+
+async def test_through_the_agent_consent_first_then_one_browser_approval_for_a_batch(
+    harness: Harness,  # noqa: F811
+    answers: Answers,  # noqa: F811
+    csc: RunningService,
+    secret_file: Path,
+    demo: dict[str, Any],
+    xmlsec1: str,
+    tmp_path: Path,
+) -> None:
+    """The running agent, the real scripted prompter and the real service: the batch's one
+    consent is in Kyso's window, then the provider's page is opened once for all three hashes;
+    Kyso's window asks no PIN, every document verifies, and no token or code is audited."""
+    csc.server.state.oauth2code = {"kyso/org"}
+    asked_before_browser: list[list[str]] = []
+    browser = Browser(
+        then=lambda: asked_before_browser.append([p.kind for p in harness.prompter.prompts])
+    )
+    table = {
+        "name": "demo",
+        "base_url": csc.url,
+        "client_id": CLIENT_ID,
+        "auth_flow": "client_credentials",
+        "client_secret_file": str(secret_file),
+    }
+    services = Services(
+        harness.tokens, harness.prompter, harness.approvals, harness.audit, browser=browser
+    )
+    harness.agent = await serve(
+        make_settings(remote_providers=[table]), services=services, tls=harness.server_ssl
+    )
+    client = await harness.client()
+    listed = (await client.call("certificates.list"))["certificates"]
+    org = next(c for c in listed if c.get("credential_id") == "kyso/org")
+    assert org["auth_mode"] == "oauth2code" and not org["needs_pin"]
+    answers.set(remote_pin="must-not-be-asked")
+    items = [
+        {
+            "kind": "xml",
+            "profile": "bhxh",
+            "document": base64.b64encode(dossier(f"HS-O{i}")).decode(),
+        }
+        for i in range(3)
+    ]
+    result = await client.call("sign.batch", {"items": items, "certificate": org["thumbprint"]})
+    assert result["signed"] == 3 and result["failed"] == 0
+    for r in result["results"]:
+        xmlsec_verify(xmlsec1, demo, base64.b64decode(r["result"]["document"]), tmp_path)
+    assert asked_before_browser == [["consent"]]  # the consent came first, in Kyso's window
+    assert harness.prompter.count("credential") == 0
+    assert len(browser.opened) == 1 and csc.server.state.authorize_calls == 0
+    [approved] = csc.server.state.credential_requests
+    assert len(approved.hashes) == 3
+    audited = json.dumps(harness.audit_lines())
+    assert "remote:demo" in audited
+    for secret in csc.server.state.issued:
+        assert secret not in audited
