@@ -77,6 +77,28 @@ def make_pdf(
     return out.getvalue()
 
 
+def with_page_frame(
+    document: bytes,
+    page: int = 1,
+    *,
+    rotate: int = 0,
+    media: tuple[float, float, float, float] = (0.0, 0.0, 595.0, 842.0),
+) -> bytes:
+    """``document`` with ``page``'s /Rotate and /MediaBox changed, as scanners and office
+    suites write them (an incremental update by pyHanko's writer: no PDF syntax by hand)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(document))
+    target = writer.root["/Pages"]["/Kids"][page - 1].get_object()
+    target["/Rotate"] = generic.NumberObject(rotate)
+    target["/MediaBox"] = generic.ArrayObject([generic.FloatObject(v) for v in media])
+    writer.update_container(target)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def _truetype(writer: Any) -> Any:
     from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import io
+from typing import Any
 
 from tests.conftest import cert_thumbprint
 from tests.signing_pdf.conftest import make_pdf, pdfsig
@@ -12,7 +14,21 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def _record_consents(prompter: Any) -> list[Any]:
+    """The ConsentRequests the running agent hands its prompter (items with their preview)."""
+    requests: list[Any] = []
+    answer = prompter.consent
+
+    async def consent(request: Any) -> bool:
+        requests.append(request)
+        return await answer(request)
+
+    prompter.consent = consent  # this instance only: the harness makes one per test
+    return requests
+
+
 async def test_sign_pdf_shows_the_document_and_returns_pades(demo, agent, tmp_path) -> None:
+    requests = _record_consents(agent.prompter)
     client = await agent.client()
     org = cert_thumbprint(demo, "org")
     params = {
@@ -30,11 +46,27 @@ async def test_sign_pdf_shows_the_document_and_returns_pades(demo, agent, tmp_pa
     shown = repr(consent.shown)
     for expected in ("hop-dong-12.pdf", "Hợp đồng số 12/2026", "3", "trang 3", "dưới bên phải"):
         assert expected in shown, expected
+    # The consent carries a picture of page 3 with the stamp's box drawn bottom right.
+    from PIL import Image
+
+    from agent.signing.pdf.preview import PREVIEW_SIDE
+
+    (item,) = requests[0].items
+    assert item.preview_png is not None
+    with Image.open(io.BytesIO(item.preview_png)) as picture:
+        assert picture.format == "PNG" and max(picture.size) == PREVIEW_SIDE
+        page = picture.convert("RGB")
+    width, height = page.size
+    inside = page.getpixel((int(width * 445 / 595), int(height * (842 - 97) / 842)))
+    outside = page.getpixel((int(width * 150 / 595), int(height * (842 - 97) / 842)))
+    assert inside[0] - inside[1] > 30 and outside[0] - outside[1] < 10, (inside, outside)
     # A second signer sees who signed before.
     again = await client.call("sign.pdf", {"document": result["document"], "certificate": org})
     second = [p for p in agent.prompter.prompts if p.kind == "consent"][-1]
     assert "Kyso" in repr(second.shown) and "already signed by" in repr(second.shown)
     assert again["field"] != result["field"]
+    # An invisible signature has nothing to show.
+    assert requests[-1].items[0].preview_png is None
 
 
 async def test_a_configured_timestamp_authority_gives_b_t(demo, harness, tsa) -> None:

@@ -24,7 +24,7 @@ from agent.signing.pdf.anchor import TextHit, find_text, place_near
 from agent.signing.pdf.sign import STAMP_SIZE, seal_for
 from tests.conftest import cert_thumbprint
 from tests.signing_cms.conftest import token_signer
-from tests.signing_pdf.conftest import make_pdf, pdfsig, render_page, seal_png
+from tests.signing_pdf.conftest import make_pdf, pdfsig, render_page, seal_png, with_page_frame
 
 DIRECTOR = (2, "GIÁM ĐỐC", 340.0, 300.0)  # page, text, x, y: a contract's signature block
 
@@ -72,6 +72,37 @@ def test_the_stamp_goes_below_the_anchor_or_beside_it_near_the_bottom() -> None:
     with pytest.raises(KysoError) as err:
         place_near(TextHit(1, 400.0, 30.0, 12.0, 150.0, (595.0, 842.0)), STAMP_SIZE)
     assert err.value.code == "PDF_PLACEMENT_INVALID"
+
+
+async def test_an_anchor_on_a_page_not_starting_at_the_origin_stays_on_it(
+    demo, token_service, tmp_path
+) -> None:
+    """The MediaBox [0 100 595 942]: "Giám đốc" 20 pt above the page's bottom edge has no room
+    below, so the stamp goes beside it, inside the page, where poppler draws it."""
+    from agent.signing.pdf.sign import resolve_anchor
+
+    media = (0.0, 100.0, 595.0, 942.0)
+    document = with_page_frame(make_pdf(1, lines=[(1, "Giám đốc", 60.0, 120.0)]), media=media)
+    hit = find_text(document, "giám đốc")
+    assert hit is not None and hit.page_origin == (0.0, 100.0)
+    options = resolve_anchor(document, PdfSignOptions(anchor="Giám đốc"))
+    assert options.placement is not None
+    x1, y1, x2, y2 = options.placement.box
+    assert 0 <= x1 < x2 <= 595 and 100 <= y1 < y2 <= 942, options.placement.box
+    assert x1 > 60 and y1 <= 120 <= y2  # beside the anchor, not below the page
+    result = await _sign(token_service, demo, "org", document, options)
+    out = tmp_path / "offset.pdf"
+    out.write_bytes(result.document)
+    assert "Signature is Valid" in pdfsig(out)
+    picture = render_page(out, 1, tmp_path)  # 72 dpi: pixel row 0 is y = 942
+    red = [
+        (x, y)
+        for x in range(0, picture.size[0], 2)
+        for y in range(0, picture.size[1], 2)
+        if picture.getpixel((x, y))[0] > 120 and max(picture.getpixel((x, y))[1:]) < 90
+    ]
+    assert red and min(x for x, _ in red) >= round(x1) - 2
+    assert max(y for _, y in red) <= round(942 - y1) + 2
 
 
 async def test_signing_at_an_anchor_stamps_just_below_it(demo, token_service, tmp_path) -> None:

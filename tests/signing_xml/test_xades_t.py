@@ -60,6 +60,33 @@ def _token(signature: etree._Element) -> bytes:
     return base64.b64decode(stamps[0].find(f"{XA}EncapsulatedTimeStamp").text)
 
 
+def _openssl_ts_verify(
+    openssl: str, demo: dict[str, Any], token: Path, digest: str
+) -> subprocess.CompletedProcess[str]:
+    """``openssl ts -verify`` of ``token`` over ``digest`` (hex SHA-256), trusting only the demo
+    root; the TSA's certificate is given as untrusted, so the chain is openssl's to build."""
+    ca_dir = Path(demo["ca"]["chain"]).parent
+    return subprocess.run(
+        [
+            openssl,
+            "ts",
+            "-verify",
+            "-token_in",
+            "-in",
+            str(token),
+            "-digest",
+            digest,
+            "-CAfile",
+            demo["ca"]["root"],
+            "-untrusted",
+            str(ca_dir / "tsa.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def _silent_url() -> str:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
@@ -109,27 +136,14 @@ async def test_a_timestamped_signature_verifies_with_xmlsec1_openssl_and_kyso(
     value = signature.find(f"{DS}SignatureValue")
     digest = hashlib.sha256(etree.tostring(value, method="c14n", exclusive=True)).hexdigest()
     (tmp_path / "token.der").write_bytes(_token(signature))
-    ca_dir = Path(demo["ca"]["chain"]).parent
-    result = subprocess.run(
-        [
-            openssl,
-            "ts",
-            "-verify",
-            "-token_in",
-            "-in",
-            str(tmp_path / "token.der"),
-            "-digest",
-            digest,
-            "-CAfile",
-            demo["ca"]["root"],
-            "-untrusted",
-            str(ca_dir / "tsa.pem"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _openssl_ts_verify(openssl, demo, tmp_path / "token.der", digest)
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr
+    # The same token over any other bytes (here: the SignatureValue's text alone, not the
+    # canonical element) is refused by openssl: the check above is not vacuous.
+    plain = hashlib.sha256(value.text.encode()).hexdigest()
+    assert plain != digest
+    refused = _openssl_ts_verify(openssl, demo, tmp_path / "token.der", plain)
+    assert refused.returncode != 0 and "OK" not in refused.stdout
 
     report = verify_xml(signed, _trust(demo))
     assert report.certificate_checked

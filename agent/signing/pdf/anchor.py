@@ -31,7 +31,8 @@ AVERAGE_ADVANCE = 0.5  # of the font size: a letter's average width, for offsets
 @dataclass(frozen=True)
 class TextHit:
     """Where an anchor's first letter is: page (1-based), baseline origin and font size in
-    points, the anchor's estimated width, and the page size."""
+    points, the anchor's estimated width, and the page size (and the MediaBox's lower-left
+    corner in user space, where the page begins: not always (0, 0))."""
 
     page: int
     x: float
@@ -39,6 +40,7 @@ class TextHit:
     size: float
     width: float
     page_size: tuple[float, float]
+    page_origin: tuple[float, float] = (0.0, 0.0)
 
 
 def _key(text: str) -> str:
@@ -112,6 +114,7 @@ def find_text(source: PdfSource, anchor: str, *, page: int | None = None) -> Tex
             size=run.size,
             width=advance * len(wanted),
             page_size=(float(box.width), float(box.height)),
+            page_origin=(float(box.left), float(box.bottom)),
         )
     return None
 
@@ -122,14 +125,15 @@ def place_near(hit: TextHit, size: tuple[float, float]) -> tuple[float, float, f
     neither fits."""
     w, h = size
     page_w, page_h = hit.page_size
+    left, bottom = hit.page_origin  # the box is user space, like the anchor's position
     descent = 0.25 * hit.size
     top = hit.y - descent - GAP
-    x1 = min(hit.x, page_w - MARGIN - w)
-    if x1 >= 0 and top - h >= 0:
+    x1 = min(hit.x, left + page_w - MARGIN - w)
+    if x1 >= left and top - h >= bottom:
         return (x1, top - h, x1 + w, top)
     right = hit.x + hit.width + GAP
-    y1 = min(max(hit.y + hit.size / 2 - h / 2, 0.0), page_h - h)
-    if right + w <= page_w and y1 >= 0:
+    y1 = min(max(hit.y + hit.size / 2 - h / 2, bottom), bottom + page_h - h)
+    if right + w <= left + page_w and y1 >= bottom:
         return (right, y1, right + w, y1 + h)
     raise KysoError(
         "PDF_PLACEMENT_INVALID",

@@ -189,11 +189,16 @@ def check_placement(facts: PdfFacts, placement: Placement) -> None:
             {"detail": f"page {placement.page} of {facts.pages}"},
         )
     x1, y1, x2, y2 = placement.box
-    width, height = facts.page_sizes.get(placement.page, (1e6, 1e6))
-    if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
+    # The box is user space, as the field's /Rect: it lies inside the MediaBox, which need not
+    # start at (0, 0) (cropped scans, some office suites).
+    frame = facts.page_frames.get(placement.page)
+    mx1, my1, mx2, my2 = frame.box if frame is not None else (0.0, 0.0, 1e6, 1e6)
+    if not (mx1 <= x1 < x2 <= mx2 and my1 <= y1 < y2 <= my2):
+        size = f"{mx2 - mx1:.0f}×{my2 - my1:.0f} pt"
+        if (mx1, my1) != (0.0, 0.0):
+            size += f" from ({mx1:g}, {my1:g})"
         raise KysoError(
-            "PDF_PLACEMENT_INVALID",
-            {"detail": f"box {placement.box} outside the page ({width:.0f}×{height:.0f} pt)"},
+            "PDF_PLACEMENT_INVALID", {"detail": f"box {placement.box} outside the page ({size})"}
         )
 
 
