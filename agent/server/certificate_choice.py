@@ -66,6 +66,7 @@ class Candidate:
     # A remote credential (ký số từ xa): its provider's display name; empty for a token.
     remote_provider: str = ""
     remote_disabled: bool = False  # the provider says the key or certificate cannot sign
+    revoked: bool = False  # its CA says so (OCSP/CRL, cached or fetched before the picker)
 
 
 def option_for(candidate: Candidate, wanted: CertificateFilter) -> CertificateOption:
@@ -75,6 +76,8 @@ def option_for(candidate: Candidate, wanted: CertificateFilter) -> CertificateOp
         problems += ("NO_PRIVATE_KEY",)
     if candidate.remote_disabled:
         problems += ("REMOTE_DISABLED",)
+    if candidate.revoked:
+        problems += ("REVOKED",)
     return CertificateOption(
         candidate.info,
         candidate.token_label,

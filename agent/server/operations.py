@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import KysoError
@@ -172,6 +172,27 @@ class CertificateDirectory:
                 if credential.thumbprint == wanted:
                     return credential
         raise KysoError("CERT_NOT_FOUND", {"thumbprint": wanted})
+
+    async def revoked_among(self, certs: Iterable[TokenCertificate | RemoteCredential]) -> set[str]:
+        """Thumbprints of the ``certs`` known to be revoked (cached answers, else fetched, all
+        at once within the checker's time cap): the picker greys them instead of offering, or
+        preselecting, a certificate that will be refused after the user chose it."""
+        from agent.signing.certstatus import StatusChecker
+
+        if self._status is None:
+            self._status = StatusChecker()
+        checker = self._status
+        wanted = list(certs)
+        if not wanted:
+            return set()
+        cas = [c.info.der for c in await self.token_certificates() if c.info.is_ca]
+
+        async def revoked(cert: TokenCertificate | RemoteCredential) -> bool:
+            chain = [] if isinstance(cert, TokenCertificate) else list(cert.details.chain)
+            return (await checker.status(cert.info.der, [*cas, *chain])).status == "revoked"
+
+        answers = await asyncio.gather(*(revoked(c) for c in wanted))
+        return {c.thumbprint for c, is_revoked in zip(wanted, answers, strict=True) if is_revoked}
 
     async def check_status(
         self, cert: TokenCertificate | RemoteCredential, purpose: Purpose

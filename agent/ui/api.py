@@ -67,7 +67,9 @@ class CertificateOption:
     certificate: CertificateInfo
     token_label: str = ""
     token_serial: str = ""
-    problems: tuple[str, ...] = ()  # EXPIRED, NOT_YET_VALID, NO_SIGNING_KEY_USAGE, NO_PRIVATE_KEY
+    problems: tuple[
+        str, ...
+    ] = ()  # EXPIRED, NOT_YET_VALID, NO_SIGNING_KEY_USAGE, NO_PRIVATE_KEY, REVOKED…
     matches: bool = True  # fits what the page asked for (certificateFilter); True without one
     # A remote credential (ký số từ xa): its provider's display name; empty for a token.
     remote_provider: str = ""

@@ -29,6 +29,7 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "CA_CERTIFICATE": ("chứng thư CA", "a CA certificate"),
     "NO_PRIVATE_KEY": ("không có khóa bí mật trên token", "no private key on the token"),
     "REMOTE_DISABLED": ("nhà cung cấp đã khóa hoặc thu hồi", "disabled or revoked by the provider"),
+    "REVOKED": ("đã bị thu hồi (theo OCSP/CRL của CA)", "revoked (the CA's OCSP/CRL says so)"),
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from agent.demo.pki import UNIT_MST
 from agent.demo.responder import DemoResponder
 from agent.signing.certstatus import UNKNOWN_LINE
 from agent.ui.api import ConsentRequest
@@ -142,3 +143,20 @@ async def test_a_cached_answer_outlives_the_responder(demo: dict[str, Any], agen
     again = await client.request("sign.hash", _request("sign.hash", thumbprint))
     assert again["error"]["data"]["code"] == "CERT_REVOKED"
     assert agent.prompter.prompts == []
+
+
+async def test_the_picker_greys_a_revoked_certificate_and_never_preselects_it(
+    demo: dict[str, Any], agent: Any, responder: DemoResponder
+) -> None:
+    """KYSO DEMO 1 holds the unit's good and revoked certificates, alike but for the serial:
+    the picker must not preselect the one that would be refused after the user chose it."""
+    client = await agent.client()
+    nonce = base64.urlsafe_b64encode(b"n" * 32).decode().rstrip("=")
+    await client.call("auth.challenge", {"nonce": nonce, "certificate_filter": {"mst": UNIT_MST}})
+    picker = agent.prompter.prompts[0]
+    assert picker.kind == "certificate"
+    revoked = cert_thumbprint(demo, "revoked")
+    assert picker.answer != revoked
+    assert picker.answer in {cert_thumbprint(demo, n) for n in ("org", "org_renewed")}
+    assert responder.requests >= 1  # the status came from the CA's responder
+    assert agent.audit_lines()[-1]["result"] == "OK"

@@ -53,6 +53,20 @@ def test_a_certificate_without_its_key_is_shown_disabled_with_the_reason() -> No
     assert "không có khóa bí mật" in certificate_choice_text(plan.choice).sections[0].subtitle
 
 
+def test_a_revoked_certificate_is_greyed_and_never_preselected() -> None:
+    renewed = samples.make_cert()  # the same unit, another serial
+    revoked = Candidate(ORG, "KYSO DEMO 1", "serial-1", True, revoked=True)
+    plan = plan_choice(
+        samples.ORIGIN, [revoked, on("KYSO DEMO 1", renewed)], CertificateFilter(mst="0101234567")
+    )
+    assert plan.chosen is renewed  # the one usable match: no picker at all
+    assert plan.choice.preselected == renewed.thumbprint
+    rows = {o.certificate.thumbprint: o for o in plan.choice.rows()}
+    assert not rows[ORG.thumbprint].usable and rows[ORG.thumbprint].problems == ("REVOKED",)
+    subtitles = [s.subtitle for s in certificate_choice_text(plan.choice).sections]
+    assert any("đã bị thu hồi" in s and "revoked" in s for s in subtitles)
+
+
 def test_the_page_filter_preselects_and_one_match_skips_the_picker() -> None:
     everything = [on("KYSO DEMO 1", OTHER), on("KYSO DEMO 2", ORG), on("KYSO DEMO 1", OLD)]
     by_mst = plan_choice(samples.ORIGIN, everything, CertificateFilter(mst="0101234567"))

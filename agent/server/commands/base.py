@@ -111,10 +111,12 @@ def usable(cert: Signable) -> bool:
     return cert.has_private_key and not cert.info.problems()
 
 
-def candidate(cert: Signable) -> Candidate:
+def candidate(cert: Signable, *, revoked: bool = False) -> Candidate:
     """The picker's view of a token certificate or a remote credential."""
     if isinstance(cert, TokenCertificate):
-        return Candidate(cert.info, cert.token.label, cert.token.serial, cert.has_private_key)
+        return Candidate(
+            cert.info, cert.token.label, cert.token.serial, cert.has_private_key, revoked=revoked
+        )
     return Candidate(
         cert.info,
         "",
@@ -122,6 +124,7 @@ def candidate(cert: Signable) -> Candidate:
         True,
         remote_provider=cert.provider.label,
         remote_disabled=bool(cert.details.problem),
+        revoked=revoked,
     )
 
 
@@ -173,10 +176,13 @@ async def resolve_certificate(
     for _round in range(MAX_SIGN_INS + 1):
         # CA certificates stored beside the user's are no choice at all: not even listed.
         shown = [c for c in await core.certs.all(fresh=True) if not c.info.is_ca]
+        # A revoked certificate is greyed, never preselected: choosing it would only end in
+        # CERT_REVOKED after the user picked it (and typed nothing wrong).
+        revoked = await core.certs.revoked_among(c for c in shown if usable(c))
         sign_ins = _sign_in_rows(core) if _round < MAX_SIGN_INS else []
         plan = plan_choice(
             ctx.origin,
-            (candidate(c) for c in shown),
+            (candidate(c, revoked=c.thumbprint in revoked) for c in shown),
             CertificateFilter.from_params(certificate_filter),
             sign_ins,
         )
