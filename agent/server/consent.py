@@ -115,10 +115,20 @@ def pdf_item(
 
 
 def _corner(facts: PdfFacts, placement: Placement) -> str:
-    width, height = facts.page_sizes.get(placement.page, (595.0, 842.0))
-    x1, y1, x2, y2 = placement.box
-    top = (y1 + y2) / 2 > height / 2
-    right = (x1 + x2) / 2 > width / 2
+    """Which corner of the page as a reader sees it (after /Rotate, from the MediaBox's own
+    origin): the same place the consent's preview shows."""
+    frame = facts.page_frames.get(placement.page)
+    if frame is not None:
+        from agent.signing.pdf.preview import box_in_pixels
+
+        left, upper, right_edge, lower = box_in_pixels(frame, placement.box, (1000, 1000))
+        top = (upper + lower) / 2 < 500  # pixel rows grow downwards
+        right = (left + right_edge) / 2 > 500
+    else:
+        width, height = facts.page_sizes.get(placement.page, (595.0, 842.0))
+        x1, y1, x2, y2 = placement.box
+        top = (y1 + y2) / 2 > height / 2
+        right = (x1 + x2) / 2 > width / 2
     vi = f"góc {'trên' if top else 'dưới'} bên {'phải' if right else 'trái'}"
     en = f"{'top' if top else 'bottom'} {'right' if right else 'left'} corner"
     return f"{vi} / {en}"
@@ -128,7 +138,14 @@ def challenge_item(origin: str) -> ConsentItem:
     """Sign-in or account change on ``origin``."""
     return ConsentItem(
         f"Đăng nhập / xác nhận thay đổi tài khoản trên {origin}",
-        (("English", f"Sign in / confirm an account change on {origin}"),),
+        (
+            (
+                "Việc ký / what is signed",
+                "một mã ngẫu nhiên của trang, gắn với địa chỉ trang: chỉ để chứng minh bạn giữ "
+                "chứng thư số này, không phải một tài liệu / a random code from the page, bound "
+                "to its address: it only proves you hold this certificate, it is no document",
+            ),
+        ),
     )
 
 

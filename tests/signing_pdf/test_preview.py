@@ -200,3 +200,46 @@ def test_a_placement_is_checked_against_the_pages_own_mediabox() -> None:
             check_placement(facts, Placement(1, off))
         assert err.value.code == "PDF_PLACEMENT_INVALID"
         assert "from (100, 50)" in err.value.details["detail"]
+
+
+@pytest.mark.parametrize(
+    ("rotate", "words"),
+    [
+        (0, "góc dưới bên phải / bottom right corner"),
+        (90, "góc dưới bên trái / bottom left corner"),
+        (180, "góc trên bên trái / top left corner"),
+        (270, "góc trên bên phải / top right corner"),
+    ],
+)
+def test_the_consent_words_name_the_corner_the_preview_shows(rotate: int, words: str) -> None:
+    """The consent says where the stamp goes as a reader sees the page (after /Rotate), the
+    same corner the picture shows."""
+    from agent.server.consent import pdf_item
+
+    document = with_page_frame(make_pdf(1), rotate=rotate)
+    facts = inspect_pdf(document, size_of_pages=(1,))
+    placement = Placement(1, BOX)
+    where = dict(pdf_item(facts, "hopdong.pdf", placement).lines)[
+        "Chữ ký hiển thị / visible signature"
+    ]
+    assert where.endswith(words), where
+    png = consent_preview(document, facts, placement)
+    assert png is not None
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        width, height = image.size
+        left, top, right, bottom = box_in_pixels(facts.page_frames[1], BOX, (width, height))
+    shown_top = (top + bottom) / 2 < height / 2
+    shown_right = (left + right) / 2 > width / 2
+    assert ("trên" in where) == shown_top and ("phải" in where) == shown_right
+
+
+def test_the_corner_is_measured_from_the_pages_own_origin() -> None:
+    from agent.server.consent import pdf_item
+
+    # A page whose MediaBox starts at (0, 842): the box near its bottom is y 850..900.
+    document = with_page_frame(make_pdf(1), media=(0.0, 842.0, 595.0, 1684.0))
+    facts = inspect_pdf(document, size_of_pages=(1,))
+    where = dict(pdf_item(facts, None, Placement(1, (330.0, 850.0, 560.0, 900.0))).lines)
+    assert where["Chữ ký hiển thị / visible signature"].endswith("bottom right corner")
