@@ -220,6 +220,7 @@ def run_sign_files(args: argparse.Namespace) -> int:
     lang = _language(args)
     root = tk.Tk()
     root.withdraw()
+    prompter: Any = None
     try:
         files = list(args.files) or view.ask_files(root, lang)
         if not files:
@@ -248,6 +249,10 @@ def run_sign_files(args: argparse.Namespace) -> int:
         view.show_result(root, lang, results, folder, open_folder)
         return 0 if results and all(r.get("ok") for r in results) else 1
     finally:
+        # The dialog prompter's Tk lives on its own thread: ended there, or the interpreter's
+        # exit deletes it from this thread and Tcl aborts the process (SIGABRT).
+        if prompter is not None and hasattr(prompter, "close"):
+            prompter.close()
         root.destroy()
 
 

@@ -19,8 +19,10 @@ from agent.ui.api import ConsentRequest
 from agent.ui.untrusted import render_untrusted
 
 SUFFIX = "_signed"
-# Shown as the "site" in the consent: the request comes from this computer, not from a page.
-LOCAL_ORIGIN = "Kyso — tệp trên máy này / files on this computer"
+# Shown as the "site" in the consent: the request comes from this computer, not from a page. The
+# dialogs show an origin's printable ASCII only (anything else is tagged <U+XXXX>, so no page can
+# pass for another): the local-file URL, which the summary line below it explains in words.
+LOCAL_ORIGIN = "file://localhost"
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,44 @@ T: dict[str, tuple[str, str]] = {
 }
 
 
+# Tk's own file dialogs (Linux; Windows and macOS show the system's, already in the user's
+# language) take their words from msgcat, and Tk ships no Vietnamese: these are the words of
+# tk8.6's tkfbox.tcl, choosedir.tcl and the message box they raise.
+TK_DIALOG_VI: dict[str, str] = {
+    "&Directory:": "&Thư mục:",
+    "File &name:": "&Tên tệp:",
+    "File &names:": "&Tên các tệp:",
+    "Files of &type:": "&Loại tệp:",
+    "&Open": "&Mở",
+    "Open": "Mở",
+    "&Save": "&Lưu",
+    "Save As": "Lưu thành",
+    "&Cancel": "&Hủy",
+    "&OK": "&Đồng ý",
+    "&Selection:": "Thư mục đã &chọn:",
+    "Choose Directory": "Chọn thư mục",
+    "Show &Hidden Directories": "Hiện thư mục &ẩn",
+    "Show &Hidden Files and Directories": "Hiện tệp và thư mục &ẩn",
+    'File "%1$s"  does not exist.': 'Không có tệp "%1$s".',
+    'Directory "%1$s" does not exist.': 'Không có thư mục "%1$s".',
+    'Cannot change to the directory "%1$s".\nPermission denied.': (
+        'Không mở được thư mục "%1$s".\nKhông có quyền truy cập.'
+    ),
+    'Invalid file name "%1$s".': 'Tên tệp không hợp lệ: "%1$s".',
+}
+
+
+def tk_dialogs_in(root: tk.Misc, lang: str) -> None:
+    """Tk's file and folder dialogs in ``lang`` (Vietnamese needs our words; English is Tk's)."""
+    if lang != "vi":
+        return
+    root.tk.call("package", "require", "msgcat")
+    root.tk.call("::msgcat::mclocale", "vi")
+    for english, vietnamese in TK_DIALOG_VI.items():
+        # Set in ::tk, where Tk's dialogs look their words up (a Tcl list: quoting is exact).
+        root.tk.call("namespace", "eval", "::tk", ("::msgcat::mcset", "vi", english, vietnamese))
+
+
 def t(key: str, lang: str, **values: object) -> str:
     """One text in ``lang`` (vi unless "en")."""
     vi, en = T[key]
@@ -54,6 +92,7 @@ def t(key: str, lang: str, **values: object) -> str:
 
 def ask_files(root: tk.Tk, lang: str) -> list[Path]:
     """The native "open files" dialog, several files at once; [] when cancelled."""
+    tk_dialogs_in(root, lang)
     names = filedialog.askopenfilenames(
         parent=root,
         title=t("choose_title", lang),
@@ -99,6 +138,7 @@ def ask_options(root: tk.Tk, plans: list[FilePlan], lang: str) -> Options:
     ttk.Label(row, textvariable=folder).pack(side="left", padx=4)
 
     def pick() -> None:
+        tk_dialogs_in(root, lang)
         chosen = filedialog.askdirectory(parent=win, title=t("pick", lang))
         if chosen:
             folder.set(chosen)

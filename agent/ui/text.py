@@ -190,7 +190,10 @@ def consent_text(request: ConsentRequest, lang: str = "") -> PromptText:
         sections.append(Section(heading, overview))
     for i, item in enumerate(request.items, start=1):
         sections.append(item_section(item, i, total))
-    if total > 1:
+    if request.action == "sign.files":  # "Ký tệp hồ sơ…" from the tray: no website involved
+        question_vi = f"Ký {total} tệp dưới đây, trên máy tính này?"
+        question_en = f"Sign the {total} file(s) below, on this computer?"
+    elif total > 1:
         question_vi = f"Ký {total} tài liệu cho trang web này?"
         question_en = f"Sign {total} documents for this website?"
     elif is_login:

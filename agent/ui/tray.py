@@ -144,6 +144,7 @@ class Tray:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self.follow_task: asyncio.Task[None] | None = None
+        self.sites_task: asyncio.Task[None] | None = None
         self.watch_task: asyncio.Task[None] | None = None
         self.controller: TrayController | None = None
         self.docking = _Docking()
@@ -290,7 +291,8 @@ async def attach_tray(
 
     ``on_quit`` is called on the agent's event loop when the user picks Quit. On X11 without a
     tray host yet, the tray is returned undocked and docks as soon as a host appears. Tokens
-    are followed through hot-plug events until the agent stops.
+    are followed through hot-plug events, and the allowed sites through approvals.json, until
+    the agent stops.
     """
     pystray = load_pystray()
     if pystray is None:
@@ -317,6 +319,7 @@ async def attach_tray(
         return None
     controller.install_prompt_notices()
     tray.follow_task = loop.create_task(controller.follow_tokens())
+    tray.sites_task = loop.create_task(controller.follow_sites())
     controller.start_first_run_checks()
     log.info("tray attached")
     return tray
@@ -326,7 +329,7 @@ def detach_tray(tray: Tray | None) -> None:
     """Stop watching, following tokens, and remove the icon (no-op for None)."""
     if tray is None:
         return
-    for task in (tray.follow_task, tray.watch_task):
+    for task in (tray.follow_task, tray.sites_task, tray.watch_task):
         if task is not None:
             task.cancel()
     if tray.controller is not None:

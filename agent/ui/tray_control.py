@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How often the allowed-sites list is compared with approvals.json: a page allowed "always" (the
+# server) or `kyso-agent sites allow|revoke` (another process) changes it behind the tray's back.
+SITES_POLL_SECONDS = 2.0
+
 
 @dataclass
 class TrayHooks:
@@ -275,6 +279,20 @@ class TrayController:
                 await self.refresh()
         finally:
             service.unsubscribe(queue)
+
+    async def follow_sites(self) -> None:
+        """Redraw when the allowed sites change elsewhere (a page allowed for good, the CLI),
+        so the menu never offers to revoke a site that is gone or hides a new one."""
+        while True:
+            await asyncio.sleep(SITES_POLL_SECONDS)
+            try:
+                sites = self._sites()  # a stat of approvals.json; read again only when changed
+            except Exception:
+                log.debug("tray: reading the allowed sites failed", exc_info=True)
+                continue
+            if sites != self.state.sites:
+                self.state = replace(self.state, sites=sites)
+                self._redraw()
 
     def close(self) -> None:
         """Give the agent its own prompter back and stop background work."""

@@ -35,7 +35,7 @@ def show_journal(rows: list[list[str]], language: str = "vi") -> None:
     frame.pack(fill="both", expand=True)
     headers = HEADERS[lang]
     tree = ttk.Treeview(frame, columns=headers, show="headings", height=18)
-    widths = (150, 60, 260, 110, 150, 200, 140)
+    widths = (175, 60, 260, 110, 150, 260, 140)  # the time whole: "2026-12-05 15:05:31"
     for name, width in zip(headers, widths, strict=True):
         tree.heading(name, text=name)
         tree.column(name, width=width, anchor="w")

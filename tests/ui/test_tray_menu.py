@@ -4,10 +4,12 @@ has no menu at all: this needs PyGObject.) What each entry does is tested on the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -148,6 +150,7 @@ def test_right_click_opens_the_real_menu(host, tmp_path) -> None:
     proc = subprocess.Popen(
         [dbus, "--", sys.executable, "-c", AGENT, str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,  # its own group: the bus and the accessibility bus end with it
     )  # fmt: skip
     try:
         ready = read_event(proc, "docked")
@@ -172,9 +175,12 @@ def test_right_click_opens_the_real_menu(host, tmp_path) -> None:
         # through a GTK popup depended on focus timing and hung CI once.
         subprocess.run([xdotool, "key", "Escape"])
     finally:
-        proc.terminate()
+        # dbus-run-session's bus daemon (and the at-spi bus GTK starts on it) would outlive a
+        # plain terminate: end the whole process group this test started.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
