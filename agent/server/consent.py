@@ -150,7 +150,8 @@ def challenge_item(origin: str) -> ConsentItem:
 
 
 SUMMARIES = {
-    "sign.xml": ("Ký hồ sơ điện tử gửi tới {origin}", "Sign an electronic dossier for {origin}"),
+    # A dossier, a form or an account request (its item title says which): "văn bản", not "hồ sơ".
+    "sign.xml": ("Ký văn bản điện tử gửi tới {origin}", "Sign an electronic document for {origin}"),
     "sign.cms": ("Ký dữ liệu (CMS) cho {origin}", "Sign data (CMS) for {origin}"),
     "sign.pdf": ("Ký tài liệu PDF cho {origin}", "Sign a PDF document for {origin}"),
     "sign.hash": (
