@@ -25,7 +25,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict
 
@@ -107,11 +107,12 @@ class AuditRecord:
         """The line's fields, time first (UTC, ISO 8601), skipping what is unknown."""
         when = now or dt.datetime.now(dt.UTC)
         data: dict[str, object] = {"time": when.isoformat(timespec="milliseconds")}
-        values = asdict(self)
-        values["outcome"] = self.outcome
+        # Plain getattr, not dataclasses.asdict: every field is a scalar, and asdict's deep copy
+        # was most of the cost of a record (bench/agent_roundtrip.py writes one per signature).
         for key in _FIELDS:
-            if values.get(key) is not None:
-                data[key] = values[key]
+            value = self.outcome if key == "outcome" else getattr(self, key)
+            if value is not None:
+                data[key] = value
         return data
 
 
@@ -177,10 +178,19 @@ def rotated_paths(path: Path, keep: int = KEEP_FILES) -> list[Path]:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def _file_lock(path: Path, *, create: bool = False) -> Iterator[None]:
     """An exclusive lock between processes, held on ``<log>.lock`` (never on the log itself,
-    which is renamed by rotation)."""
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    which is renamed by rotation); ``create`` makes the log's folder when it is missing."""
+    name = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o600)
+    except FileNotFoundError:
+        if not create:
+            raise
+        # The first record, or the folder was deleted since: made here, not stat'ed before
+        # every record.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         if sys.platform == "win32":
             import msvcrt
@@ -241,10 +251,8 @@ class AuditLog:
         """Append one line (rotating first when it would pass the size limit); True if stored."""
         line = (json.dumps(record.to_json(), ensure_ascii=False) + "\n").encode()
         try:
-            with self._lock:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with _file_lock(self.path):
-                    self._append(line)
+            with self._lock, _file_lock(self.path, create=True):
+                self._append(line)
             return True
         except OSError:
             log.exception("could not write the audit log %s", self.path)

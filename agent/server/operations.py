@@ -100,6 +100,8 @@ class CertificateDirectory:
         self._certs: list[TokenCertificate] | None = None
         self._lock = asyncio.Lock()
         self._status = status  # made on first use: its cache lives under the state root
+        # The last "revocation status unknown" logged, per thumbprint (see check_status).
+        self._unknown_said: dict[str, str] = {}
         self._remote_tables = remote_providers
         self._browser = browser
         self._remote: RemoteDirectory | None = None
@@ -213,7 +215,17 @@ class CertificateDirectory:
             issuers += list(cert.details.chain)
         status = await check_before_signing(self._status, cert.info.der, purpose, issuers)
         if status.status == "unknown":
-            log.warning("revocation status of %s unknown: %s", cert.thumbprint[:16], status.reason)
+            # Said once per certificate and reason: the checker remembers an unknown answer for
+            # a while, and a line per signature would only repeat it (and cost every request).
+            if self._unknown_said.get(cert.thumbprint) != status.reason:
+                self._unknown_said[cert.thumbprint] = status.reason
+                log.warning(
+                    "revocation status of %s unknown: %s", cert.thumbprint[:16], status.reason
+                )
+            else:
+                log.debug("revocation status of %s still unknown", cert.thumbprint[:16])
+        else:
+            self._unknown_said.pop(cert.thumbprint, None)
         return status
 
     async def close(self) -> None:

@@ -482,6 +482,14 @@ class Pkcs11Module:
         """Log out and close; errors from a pulled token are ignored (nothing left to close)."""
         await self.worker.run(self._w_close_session, handle)
 
+    def close_session_soon(self, handle: SessionHandle) -> None:
+        """Queue the log-out and close on the module's thread without waiting for it.
+
+        Safe to release the token's turn right after: the thread runs calls in order, so the
+        next holder's first call (its PIN state, its login) runs after this log-out. The
+        signature's answer need not wait for C_Logout, and nothing can cancel it halfway."""
+        self.worker.submit(self._w_close_session, handle)
+
     def _w_close_session(self, handle: SessionHandle) -> None:
         if not handle.closed:
             handle.closed = True

@@ -192,4 +192,4 @@ class TokenTurn:
                     self._lock, ParkedLogin(keep, cert.thumbprint, module, handle, idle_until)
                 )
             else:
-                await module.close_session(handle)
+                module.close_session_soon(handle)  # in order on the module's thread

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,44 @@ def test_a_log_that_cannot_be_written_never_breaks_the_signature(tmp_path: Path)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     assert AuditLog(blocker / "audit.jsonl").write(_record("a", 1)) is False
+
+
+def test_a_log_folder_made_at_first_record_and_again_after_it_was_deleted(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "logs" / "nested" / "audit.jsonl")
+    assert log.write(_record("a", 1)) is True
+    shutil.rmtree(tmp_path / "logs")  # a user cleaning up while the agent runs
+    assert log.write(_record("a", 2)) is True
+    records, unreadable = log.read()
+    assert [r["file"] for r in records] == ["a-0002.xml"]
+    assert unreadable == 0
+
+
+def test_a_record_names_every_field_it_has_and_none_it_lacks(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    full = AuditRecord(
+        origin="https://p.test",
+        method="sign.hash",
+        result="OK",
+        kind="hash",
+        digest="ab" * 20,
+        digest_alg="sha1",
+        thumbprint="cd" * 32,
+        subject_cn="Nguyễn Văn A",
+        cert_serial="0a",
+        token="Kyso demo",
+        request_id="7",
+        item=0,
+    )
+    log.write(full)
+    log.write(AuditRecord(origin=None, method="sign-xml", result="OK", channel="cli"))
+    (bare, line), _ = log.read()
+    assert list(line) == [
+        "time", "channel", "origin", "method", "kind", "digest", "digest_alg", "thumbprint",
+        "subject_cn", "cert_serial", "token", "request_id", "item", "outcome", "result",
+    ]  # fmt: skip
+    assert line["subject_cn"] == "Nguyễn Văn A" and line["item"] == 0
+    assert line["outcome"] == "signed"
+    assert list(bare) == ["time", "channel", "method", "outcome", "result"]
 
 
 def test_records_carry_outcome_and_utc_time_and_file_names_not_paths(tmp_path: Path) -> None:

@@ -33,7 +33,14 @@ def _certutil() -> str:
 
 def _commands(lines: list[str]) -> list[str]:
     """The command lines among what the step printed (indented, starting with a command)."""
-    starts = ("mkdir ", "test -e ", "certutil ", "KYSO_HOME=", "kyso-agent ", shlex.quote(sys.executable))
+    starts = (
+        "mkdir ",
+        "test -e ",
+        "certutil ",
+        "KYSO_HOME=",
+        "kyso-agent ",
+        shlex.quote(sys.executable),
+    )
     return [line.strip() for line in lines if line.strip().startswith(starts)]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,21 @@ async def test_unknown_status_is_a_consent_line_and_signing_goes_on(
     (consent,) = agent.prompter.consents
     assert consent.items and all(item.lines[0] == UNKNOWN_LINE for item in consent.items)
     assert [p.kind for p in agent.prompter.prompts] == ["consent", "pin"]
+
+
+async def test_an_unknown_status_is_shown_every_time_and_logged_once(
+    demo: dict[str, Any], agent: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="agent")
+    client = await agent.client()
+    thumbprint = cert_thumbprint(demo, "org")
+    for _ in range(3):
+        assert await client.call("sign.hash", _request("sign.hash", thumbprint))
+    # The user sees the warning at every signature; the log says it once, not per signature.
+    assert [c.items[0].lines[0] for c in agent.prompter.consents] == [UNKNOWN_LINE] * 3
+    said = [r for r in caplog.records if "revocation status of" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.WARNING
+    assert thumbprint[:16] in said[0].getMessage()
 
 
 async def test_a_cached_answer_outlives_the_responder(demo: dict[str, Any], agent: Any) -> None:
