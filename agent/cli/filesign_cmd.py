@@ -303,7 +303,8 @@ async def start_tray(agent: Any, on_quit: Any) -> Any:
 
 
 def desktop_hooks(agent: Any, settings: Settings | None = None) -> Any:
-    """The tray's hooks for a running agent: file signing, the journal, the PIN cache."""
+    """The tray's hooks for a running agent: file signing, the journal, the PIN cache, the
+    certificate directory (the tray lists the remote credentials from it)."""
     from agent import __version__
     from agent.ui.tray_control import TrayHooks
 
@@ -325,6 +326,7 @@ def desktop_hooks(agent: Any, settings: Settings | None = None) -> Any:
         pin_cache=settings.pin_cache.enabled,
         pin_cache_locked=locked,
         version=__version__,
+        certificates=core.certs if core is not None else None,
     )
 
 

@@ -3,8 +3,10 @@
 The tray thread only hands action strings over (``loop.call_soon_threadsafe``); this controller
 owns the state the menu shows and changes the agent: pause (``services.signing_paused``, which
 the server's dispatcher reads), revoke a site (``services.approvals``), language, PIN cache and
-log-on start. Programs that need the CLI's signing code (file signing, the journal window) come
-in as hooks from the composition root, so the UI layer never imports the CLI.
+log-on start. Remote credentials are read, never interactively, from the agent's certificate
+directory, a hook like the programs that need the CLI's signing code (file signing, the journal
+window): they come from the composition root, so the UI layer never imports the CLI or the
+server.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.ui.tray_model import TokenLine, TrayState, text
+from agent.ui.tray_model import RemoteLine, TokenLine, TrayState, text
 from agent.ui.tray_prefs import (
     autostart_enabled,
     load_preferences,
@@ -50,6 +52,9 @@ class TrayHooks:
     trust_status: Callable[[], bool] | None = None  # True when the browsers trust Kyso
     trust_install: Callable[[], bool] | None = None
     version: str = ""
+    # The running agent's certificate directory (agent.server.operations.CertificateDirectory):
+    # the remote providers' credentials are read from it, never interactively.
+    certificates: Any = None
 
 
 class NoticePrompter:
@@ -141,17 +146,57 @@ class TrayController:
             lines.append(TokenLine(token.label, names))
         return tuple(lines)
 
+    async def remote(self) -> tuple[RemoteLine, ...]:
+        """Each configured remote provider with its credentials' names, or why it could not be
+        listed (never raises). Non-interactive: the tray never opens the browser or asks a
+        provider's sign-in; the directory's cached listing is reused when it has one."""
+        directory = self.hooks.certificates
+        if directory is None:
+            return ()
+        try:
+            credentials = await directory.remote_credentials(interactive=False)
+            remote = directory.remote
+        except Exception:
+            log.debug("tray: listing remote credentials failed", exc_info=True)
+            return ()
+        if remote is None:
+            return ()
+        waiting = {p.name for p in remote.awaiting_sign_in()}
+        lines = []
+        for service in remote.services:
+            provider = service.provider
+            status = remote.statuses.get(provider.name)
+            failure = None
+            if provider.name in waiting:
+                failure = "SIGN_IN"
+            elif status is not None and not status.ok:
+                failure = str((status.error or {}).get("code") or "?")
+            mine = [c for c in credentials if c.provider.name == provider.name]
+            lines.append(
+                RemoteLine(
+                    provider.label,
+                    tuple(c.info.subject_display for c in mine if not c.details.problem),
+                    tuple(c.info.subject_display for c in mine if c.details.problem),
+                    failure,
+                )
+            )
+        return tuple(lines)
+
     def _sites(self) -> tuple[str, ...]:
         approvals = getattr(self.services, "approvals", None)
         return tuple(sorted(approvals.origins)) if approvals is not None else ()
 
     async def refresh(self) -> TrayState:
-        """Rebuild the state from the agent (tokens, sites, pause) and redraw."""
+        """Rebuild the state from the agent (tokens, remote credentials, sites, pause) and
+        redraw."""
         prompter = getattr(self.services, "prompter", None)
+        # Read together: the wait is the slower of the two, not their sum.
+        tokens, remote = await asyncio.gather(self.tokens(), self.remote())
         self.state = replace(
             self.state,
             port=getattr(self.agent, "port", None),
-            tokens=await self.tokens(),
+            tokens=tokens,
+            remote=remote,
             sites=self._sites(),
             paused=bool(getattr(self.services, "signing_paused", False)),
             scripted=getattr(prompter, "name", "") == "scripted",

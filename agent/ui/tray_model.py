@@ -3,7 +3,8 @@
 Pure, so every line and every action is tested without a display; ``agent/ui/tray.py`` turns
 the entries into pystray items. Actions are stable strings; site actions carry the origin
 (``revoke:https://portal.example.vn``) so the handler never has to find it by menu position.
-Origins came from pages once: they are shown through :func:`render_untrusted`.
+Origins came from pages once, provider labels and credential names from the configuration and
+the remote provider: all are shown through :func:`render_untrusted`.
 """
 
 from __future__ import annotations
@@ -24,11 +25,24 @@ class TokenLine:
 
 
 @dataclass(frozen=True)
+class RemoteLine:
+    """A configured remote-signing provider (ký số từ xa): its credentials' display names, the
+    ones it will not sign with apart, or why it could not be listed (``failure``: an error
+    code, or ``SIGN_IN`` when the user must sign in at the provider first)."""
+
+    label: str
+    certificates: tuple[str, ...] = ()
+    unusable: tuple[str, ...] = ()  # listed, but disabled or revoked at the provider
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
 class TrayState:
     """Everything the menu shows."""
 
     port: int | None = None
     tokens: tuple[TokenLine, ...] = ()
+    remote: tuple[RemoteLine, ...] = ()  # one per configured provider, none when unconfigured
     sites: tuple[str, ...] = ()  # origins the user allowed for good (approvals.json)
     paused: bool = False
     scripted: bool = False
@@ -68,6 +82,32 @@ TEXT: dict[str, tuple[str, str]] = {
     "tokens": ("USB token ({count})", "USB tokens ({count})"),
     "no_token": ("Chưa cắm USB token", "No USB token plugged in"),
     "no_cert": ("(không có chứng thư số)", "(no certificate)"),
+    "remote": ("Ký số từ xa: {provider}", "Remote signing: {provider}"),
+    "remote_unusable": ("{name} (không dùng được để ký)", "{name} (cannot sign)"),
+    # Why a provider's credentials are not listed, in words; the error code stays in the log.
+    "remote_SIGN_IN": (
+        "⚠ Cần đăng nhập: chọn «Đăng nhập» khi trang web hỏi chọn chứng thư số",
+        "⚠ Sign-in needed: choose “Sign in” when a page asks for a certificate",
+    ),
+    "remote_REMOTE_UNREACHABLE": ("⚠ Không kết nối được", "⚠ Cannot be reached"),
+    "remote_REMOTE_TIMEOUT": ("⚠ Không trả lời", "⚠ Not answering"),
+    "remote_REMOTE_AUTH_REFUSED": (
+        "⚠ Từ chối đăng nhập của Kyso",
+        "⚠ Refused Kyso's sign-in",
+    ),
+    "remote_REMOTE_TOKEN_EXPIRED": ("⚠ Phiên đăng nhập đã hết hạn", "⚠ The session expired"),
+    "remote_REMOTE_PROTOCOL_ERROR": (
+        "⚠ Trả lời không đúng chuẩn CSC",
+        "⚠ Answers outside the CSC standard",
+    ),
+    "remote_REMOTE_INSECURE_URL": (
+        "⚠ Bị từ chối: địa chỉ không dùng HTTPS",
+        "⚠ Refused: the address is not HTTPS",
+    ),
+    "remote_failed": (
+        "⚠ Không liệt kê được chứng thư số ({code})",
+        "⚠ Could not list the certificates ({code})",
+    ),
     "sign_files": ("Ký tệp hồ sơ…", "Sign dossier files…"),
     "journal": ("Nhật ký ký số", "Signing journal"),
     "sites": ("Trang được phép ({count})", "Allowed sites ({count})"),
@@ -151,6 +191,33 @@ def _token_entries(state: TrayState) -> tuple[MenuEntry, ...]:
     return tuple(entries)
 
 
+def remote_failure(code: str, language: str) -> str:
+    """A provider's failed listing in words (the code itself only when it has no words)."""
+    key = f"remote_{code}"
+    if key in TEXT:
+        return text(key, language)
+    return text("remote_failed", language, code=render_untrusted(code, 40))
+
+
+def _remote_entries(state: TrayState) -> list[MenuEntry]:
+    """One submenu per provider: its credentials, or its state in words."""
+    lang = state.language
+    entries = []
+    for line in state.remote:
+        children: tuple[MenuEntry, ...]
+        if line.failure is not None:
+            children = (MenuEntry(remote_failure(line.failure, lang)),)
+        else:
+            names = [render_untrusted(n, 60) for n in line.certificates]
+            names += [
+                text("remote_unusable", lang, name=render_untrusted(n, 60)) for n in line.unusable
+            ]
+            children = tuple(MenuEntry(n) for n in names) or (MenuEntry(text("no_cert", lang)),)
+        label = text("remote", lang, provider=render_untrusted(line.label, 40))
+        entries.append(MenuEntry(label, children=children))
+    return entries
+
+
 def _site_entries(state: TrayState) -> tuple[MenuEntry, ...]:
     lang = state.language
     if not state.sites:
@@ -195,6 +262,7 @@ def menu_model(state: TrayState) -> list[MenuEntry]:
         entries.append(MenuEntry(text("scripted", lang)))
     entries += [
         MenuEntry(text("tokens", lang, count=len(state.tokens)), children=_token_entries(state)),
+        *_remote_entries(state),
         SEPARATOR,
     ]
     if state.can_sign_files:
