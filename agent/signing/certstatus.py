@@ -16,8 +16,9 @@ so a forged answer needs the CA's key, whoever serves the URL. The issuer comes 
 certificates on the tokens (CAs often put theirs there) or from AIA caIssuers.
 
 Definite answers (good, revoked) are cached under the state root until the answer's nextUpdate
-(atomic writes); unknown answers are remembered for a minute in memory only, so a dead
-responder does not add its timeout to every signature.
+(atomic writes; a file unchanged since it was read is not parsed again); unknown answers are
+remembered for a minute in memory only, so a dead responder does not add its timeout to every
+signature.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -76,6 +78,7 @@ UNKNOWN_MEMORY_SECONDS = 60.0
 MAX_OCSP_BYTES = 64 * 1024
 MAX_CRL_BYTES = 20 * 1024 * 1024  # Vietnamese CAs' CRLs run to a few MB
 MAX_CERT_BYTES = 64 * 1024
+MEMORY_ENTRIES = 256  # cached answers kept parsed in memory (a machine has a few certificates)
 
 UNKNOWN_LINE = (
     "Cảnh báo / Warning",
@@ -142,6 +145,11 @@ class StatusChecker:
         self.cache_dir = cache_dir
         self.timeout = min(timeout, TIMEOUT_SECONDS)
         self._unknown: dict[str, tuple[float, CertStatus]] = {}
+        # Answers read from the cache, with the file's stat when read: the file stays the
+        # source (another agent or CLI run may write it, a user may clear it), but an
+        # unchanged file is not read and parsed again at every signature.
+        self._cache_dir = str(cache_dir)
+        self._memory: dict[str, tuple[tuple[int, ...], CertStatus]] = {}
 
     def _cache_path(self, cert_der: bytes) -> Path:
         return self.cache_dir / f"{hashlib.sha256(cert_der).hexdigest()}.json"
@@ -149,14 +157,30 @@ class StatusChecker:
     def cached(self, cert_der: bytes, now: dt.datetime | None = None) -> CertStatus | None:
         """A definite answer still within its nextUpdate, or None."""
         now = _now(now)
+        path = os.path.join(self._cache_dir, f"{hashlib.sha256(cert_der).hexdigest()}.json")
         try:
-            data = json.loads(self._cache_path(cert_der).read_text(encoding="utf-8"))
-            status = CertStatus.from_json(data)
-        except (OSError, ValueError, KeyError, TypeError):
+            st = os.stat(path)
+        except OSError:  # never checked, or the cache was cleared: ask again
+            self._memory.pop(path, None)
             return None
+        # Every writer replaces the file (atomic_write), so a new answer is a new file: while
+        # the stat is the same, the answer read last time is still what the file says.
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        kept = self._memory.get(path)
+        if kept is not None and kept[0] == stamp:
+            status = kept[1]
+        else:
+            try:
+                with open(path, encoding="utf-8") as file:
+                    status = replace(CertStatus.from_json(json.load(file)), cached=True)
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+            if len(self._memory) >= MEMORY_ENTRIES:
+                self._memory.clear()
+            self._memory[path] = (stamp, status)
         if status.status == "unknown" or status.next_update is None or status.next_update <= now:
             return None
-        return replace(status, cached=True)
+        return status
 
     def _store(self, cert_der: bytes, status: CertStatus, now: dt.datetime) -> None:
         if status.status == "unknown" or status.next_update is None or status.next_update <= now:

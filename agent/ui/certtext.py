@@ -8,6 +8,7 @@ maker wrote (subject, issuer, token label) goes through render_untrusted.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
 from agent.signing.consent import ConsentItem, mst_mismatch
@@ -76,19 +77,30 @@ def key_text(cert: CertificateInfo) -> str:
     return f"{cert.key_type} {cert.key_size} bit"
 
 
-def _validity(cert: CertificateInfo, lang: str = "") -> Field:
-    problems = set(cert.problems())
+_TIME_PROBLEMS = frozenset({"EXPIRED", "NOT_YET_VALID"})
+
+
+def _validity(cert: CertificateInfo, lang: str, out_of_time: frozenset[str]) -> Field:
     return Field(
         "Hiệu lực",
         "Valid",
         f"{format_vn_time(cert.not_before)} – {format_vn_time(cert.not_after)} "
         f"({pick(*VN_TIME_LABEL, lang)})",
-        "danger" if {"EXPIRED", "NOT_YET_VALID"} & problems else "normal",
+        "danger" if out_of_time else "normal",
     )
 
 
 def certificate_fields(cert: CertificateInfo, lang: str = "") -> tuple[Field, ...]:
     """Holder, identifiers, issuer, validity (Vietnam time) and key of a certificate."""
+    # Every consent shows the same few certificates: their fields are built once per
+    # certificate, language and validity (the line turns red the moment it expires).
+    return _certificate_fields(cert, lang, _TIME_PROBLEMS.intersection(cert.problems()))
+
+
+@functools.lru_cache(maxsize=64)
+def _certificate_fields(
+    cert: CertificateInfo, lang: str, out_of_time: frozenset[str]
+) -> tuple[Field, ...]:
     # A certificate's subject is whatever its issuer wrote: untrusted like page text.
     fields = [Field("Người sở hữu", "Holder", _u(cert.subject_display, TITLE_LIMIT), "bold")]
     for value, vi, en in (
@@ -100,7 +112,7 @@ def certificate_fields(cert: CertificateInfo, lang: str = "") -> tuple[Field, ..
         if value:
             fields.append(Field(vi, en, _u(value, LABEL_LIMIT), "bold"))
     fields.append(Field("Nhà cung cấp", "Issuer", _u(cert.issuer_cn or cert.issuer, TITLE_LIMIT)))
-    fields.append(_validity(cert, lang))
+    fields.append(_validity(cert, lang, out_of_time))
     fields.append(Field("Khóa", "Key", key_text(cert)))
     return tuple(fields)
 

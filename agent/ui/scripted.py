@@ -1,6 +1,7 @@
 """A prompter that answers from a local JSON file: automated tests and unattended machines.
 
-The file is read again AT EVERY PROMPT, so a test can change the answers between steps::
+Every prompt answers from the file as it is then, so a test can change the answers between
+steps (it is read again whenever its size or times changed, or it was written moments ago)::
 
     {"pair": "always" | "once" | "deny",
      "consent": "allow" | "deny",
@@ -32,6 +33,8 @@ import dataclasses
 import json
 import logging
 import math
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -216,10 +219,14 @@ def _row_key(value: str) -> str:
 
 
 MAX_RECORDED_PROMPTS = 1000
+# A file written less than this before it was read may be written again without its size or
+# times changing (they tick coarsely): until it is this old, it is read at every prompt.
+SETTLE_NS = 2_000_000_000
 
 
 class ScriptedPrompter:
-    """Answers pairing, certificate choice, consent and PIN from a JSON file read at each prompt."""
+    """Answers pairing, certificate choice, consent and PIN from a JSON file, as it is at each
+    prompt."""
 
     name = "scripted"
 
@@ -232,21 +239,36 @@ class ScriptedPrompter:
         self.path = Path(path)
         self.timeout_seconds = timeout_seconds
         self.prompts: list[PromptRecord] = []
-        # The file is read at every prompt; parsing is skipped when its bytes did not change.
+        # The last answers parsed, with the bytes they came from; and the file's stat when it
+        # had been left alone long enough to trust that an unchanged stat means unchanged bytes.
         self._parsed: tuple[bytes, ScriptAnswers] | None = None
+        self._settled: tuple[int, ...] | None = None
         self._otps_used = 0  # one-time codes are handed out in turn, like a user reading SMS
         log.warning(WARNING_TEXT.format(path=self.path))
 
     def read_answers(self) -> ScriptAnswers:
-        """Read and parse the answers file now; a missing or broken file means deny/cancel."""
+        """The answers file as it is now; a missing or broken file means deny/cancel.
+
+        Read again whenever it may have changed: its size, times or identity differ from the
+        last read, or it was written so recently that a change could keep the same timestamps
+        (file times tick coarsely; FAT's by 2 s). A file left alone is parsed once."""
+        looked = time.time_ns()
         try:
+            st = os.stat(self.path)
+            stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            if self._parsed is not None and self._settled == stamp:
+                return self._parsed[1]
             with open(self.path, "rb") as file:
                 raw = file.read()
         except OSError as exc:
             log.error("scripted prompter: cannot read %s (%s); denying", self.path, exc)
             return ScriptAnswers()
+        # Stat before read: a write after the stat gives the file a later time than ``stamp``.
+        settled = stamp if max(st.st_mtime_ns, st.st_ctime_ns) < looked - SETTLE_NS else None
         if self._parsed is not None and self._parsed[0] == raw:
+            self._settled = settled
             return self._parsed[1]
+        self._settled = None
         try:
             data = json.loads(raw.decode("utf-8"))
         except ValueError as exc:  # UnicodeDecodeError is a ValueError too
@@ -254,6 +276,7 @@ class ScriptedPrompter:
             return ScriptAnswers()
         answers = ScriptAnswers.from_mapping(data)
         self._parsed = (raw, answers)
+        self._settled = settled
         return answers
 
     async def _answer(self, kind: str) -> ScriptAnswers:

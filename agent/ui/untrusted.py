@@ -149,40 +149,54 @@ def render_untrusted(text: object, limit: int = LINE_LIMIT) -> str:
         return ""
     if not isinstance(text, str):
         text = str(text)
-    if (
-        len(text) <= limit
-        and text.isprintable()  # no control, format, private or unassigned; only the plain space
-        and "  " not in text
-        and text == text.strip()
-        and (text.isascii() or _plain_unicode(text))
-    ):
-        return text  # the common case (names, MST, hashes, dates): nothing to change
-    # Bound the work before normalising: every character shown costs at least one of the
-    # limit, so past a few times the limit (spaces and marks collapse) nothing more can show.
+    # Bound the work: every character shown costs at least one of the limit, so past a few
+    # times the limit (spaces and marks collapse) nothing more can show.
     bound = limit * 4 + 16
-    more = len(text) > bound
+    head = text[:bound]
+    if _plain(head):
+        # The common case (names, MST, hashes, dates, the agent's own warnings): nothing to
+        # change, only perhaps to cut. Exactly what _careful gives for such text (each
+        # character is its own cluster, spaces are single), without walking it in Python.
+        if len(text) <= bound:  # head is all of it; a trailing space is dropped
+            whole = head[:-1] if head.endswith(" ") else head
+            if len(whole) <= limit:
+                return whole
+        return head[: limit - len(ELLIPSIS)].rstrip(" ") + ELLIPSIS
+    return _careful(head, limit, more=len(text) > bound)
+
+
+def _careful(head: str, limit: int, *, more: bool) -> str:
+    """The character-by-character rendering of ``head`` (at most the bound), ``more`` when
+    the text went on past it."""
     # NFC cannot create controls; it may compose letters, and leaves lone surrogates alone.
-    text = unicodedata.normalize("NFC", text[:bound])
-    return _fit(_clusters(text), limit, more=more)
+    return _fit(_clusters(unicodedata.normalize("NFC", head)), limit, more=more)
+
+
+def _plain(text: str) -> bool:
+    """True when every rule leaves ``text`` as it is, but for a trailing space and the cut:
+    printable (no control, format, private or unassigned character; no space but U+0020),
+    no double space, no leading space, and NFC with no combining mark or invisible letter."""
+    return (
+        text.isprintable()
+        and "  " not in text
+        and not text.startswith(" ")
+        and (text.isascii() or _plain_unicode(text))
+    )
 
 
 @functools.cache
-def _mark_characters() -> frozenset[str]:
-    """Every combining mark (Mn, Me): built once, on the first non-ASCII text (~0.1 s)."""
-    return frozenset(
-        chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in _MARK_CATEGORIES
-    )
+def _marks_and_invisibles() -> frozenset[str]:
+    """Every combining mark (Mn, Me) and invisible letter: built once, on the first non-ASCII
+    text (~0.1 s)."""
+    marks = (chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in _MARK_CATEGORIES)
+    return frozenset(marks) | _INVISIBLE
 
 
 def _plain_unicode(text: str) -> bool:
     """True when the slow path would return ``text`` unchanged: NFC, no combining mark (NFC
     Vietnamese has none: its letters are precomposed) and no invisible character. Each test
     runs in C; walking the text character by character cost about 1 ms per consent."""
-    return (
-        unicodedata.is_normalized("NFC", text)
-        and _INVISIBLE.isdisjoint(text)
-        and _mark_characters().isdisjoint(text)
-    )
+    return unicodedata.is_normalized("NFC", text) and _marks_and_invisibles().isdisjoint(text)
 
 
 def _ascii_tagged(value: str) -> str:

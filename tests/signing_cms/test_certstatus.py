@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import urllib.error
 import urllib.request
@@ -22,8 +23,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from agent.demo import pki
 from agent.demo.responder import DemoResponder
 from agent.errors import KysoError
+from agent.files import atomic_write
 from agent.signing.certstatus import (
     UNKNOWN_LINE,
+    CertStatus,
     StatusChecker,
     check_before_signing,
     consent_items,
@@ -230,6 +233,36 @@ async def test_answers_are_cached_under_the_state_root_until_next_update(
     later = first.next_update + dt.timedelta(seconds=1)
     stale = await StatusChecker().status(der, [issuing_der(demo)], now=later)
     assert stale.status == "unknown"
+
+
+def test_a_running_checker_follows_its_cache_file(
+    demo: dict[str, Any], checker: StatusChecker
+) -> None:
+    """The cache file stays the source while the agent runs: an answer another process wrote
+    (a CLI check that found the certificate revoked) is seen at the next signature, and a
+    cleared cache is forgotten, however often the checker read the file before."""
+    der = demo_der(demo, "org")
+    path = checker.cache_dir / f"{hashlib.sha256(der).hexdigest()}.json"
+    now = dt.datetime.now(dt.UTC)
+
+    def written(status: str) -> None:  # as any writer does: a new file renamed into place
+        answer = CertStatus(status, f"OCSP: {status}", "ocsp", now, now + dt.timedelta(hours=1))
+        checker.cache_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(answer.to_json()).encode(), overwrite=True)
+
+    written("good")
+    for _ in range(3):
+        hit = checker.cached(der)
+        assert hit is not None and (hit.status, hit.cached) == ("good", True)
+    written("revoked")
+    hit = checker.cached(der)
+    assert hit is not None and hit.status == "revoked"
+    path.unlink()
+    assert checker.cached(der) is None
+    # Past its nextUpdate an answer is not used, whether read now or read before.
+    written("good")
+    assert checker.cached(der) is not None
+    assert checker.cached(der, now + dt.timedelta(hours=2)) is None
 
 
 # --- answers that must not be believed --------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import types
 from pathlib import Path
 
 import pytest
@@ -51,7 +53,7 @@ async def test_answers_follow_the_file_and_are_recorded(tmp_path: Path, caplog) 
 
 
 async def test_a_same_size_change_is_seen_at_the_very_next_prompt(tmp_path: Path) -> None:
-    # Parsing is skipped only when the file's bytes are unchanged, never on size or time alone.
+    # Answers are reused only for the same bytes, or for a file left alone since it was read.
     answers = tmp_path / "answers.json"
     prompter = ScriptedPrompter(answers)
     for pin in ("123456", "654321", "123456"):
@@ -61,6 +63,35 @@ async def test_a_same_size_change_is_seen_at_the_very_next_prompt(tmp_path: Path
     assert await prompter.get_pin(samples.pin()) is None
     _write(answers, {"consent": "allow", "pin": "123456"})
     assert await prompter.get_pin(samples.pin()) == "123456"
+
+
+async def test_a_change_within_one_tick_of_a_coarse_file_clock_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some file systems keep times in whole seconds (this one may not): rewrites within one
+    second then look alike to stat (same size, same times, same file). The prompter still
+    answers from what the file says now, not from what it said at the last prompt."""
+    answers = tmp_path / "answers.json"
+    real_stat = os.stat
+
+    def coarse_stat(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        st = real_stat(path, *args, **kwargs)
+        if not (isinstance(path, Path) and path == answers):
+            return st
+        whole = 1_000_000_000
+        return types.SimpleNamespace(
+            st_dev=st.st_dev,
+            st_ino=st.st_ino,
+            st_size=st.st_size,
+            st_mtime_ns=st.st_mtime_ns - st.st_mtime_ns % whole,
+            st_ctime_ns=st.st_ctime_ns - st.st_ctime_ns % whole,
+        )
+
+    monkeypatch.setattr(os, "stat", coarse_stat)
+    prompter = ScriptedPrompter(answers)
+    for pair in ("once", "deny", "once", "deny", "once"):  # the same size every time
+        answers.write_text(json.dumps({"pair": pair}))
+        assert (await prompter.pair(samples.pairing())).value == pair
 
 
 @pytest.mark.parametrize("content", [None, "{not json", "[1, 2]", '{"pair": "yes please"}'])

@@ -94,6 +94,32 @@ def test_expired_certificate_is_flagged() -> None:
     assert "hết hạn" in choice.sections[0].subtitle
 
 
+def test_a_certificate_shown_before_turns_red_once_it_expires(monkeypatch) -> None:
+    """The consent shows the same certificate every time; what it says about it still follows
+    the clock, not the first time it was shown."""
+    import types
+
+    from agent.tokens import certinfo
+
+    cert = samples.make_cert("CÔNG TY CỔ PHẦN SEN VÀNG", "MST:0109876543")
+
+    def validity() -> tuple[str, list[str]]:
+        text = consent_text(ConsentRequest(samples.ORIGIN, "sign.xml", "vi", "en", cert))
+        field = next(f for f in text.sections[0].fields if f.label_vi == "Hiệu lực")
+        return field.style, [w.vi for w in text.warnings]
+
+    assert validity() == ("normal", [])
+    later = dt.datetime.fromisoformat(cert.not_after) + dt.timedelta(days=1)
+
+    class After(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            return later
+
+    monkeypatch.setattr(certinfo, "dt", types.SimpleNamespace(datetime=After, UTC=dt.UTC))
+    assert validity() == ("danger", ["Chứng thư số đã hết hạn."])
+
+
 def test_pin_states() -> None:
     plain = pin_text(samples.pin())
     assert plain.warnings == () and [c.key for c in plain.choices] == ["ok", "cancel"]

@@ -126,16 +126,48 @@ def test_ordinary_vietnamese_text_is_shown_as_is(words: list[str]) -> None:
     assert render_untrusted(unicodedata.normalize("NFD", text), 400) == text
 
 
+def _careful(text: str, limit: int) -> str:
+    """The character-by-character rendering, without any shortcut: what the user must see."""
+    from agent.ui.untrusted import _clusters, _fit
+
+    bound = limit * 4 + 16
+    head = unicodedata.normalize("NFC", text[:bound])
+    return _fit(_clusters(head), limit, more=len(text) > bound)
+
+
 @given(st.text(max_size=80))
 @example("á\u0301\u0301\u0301 ngà\u0323y")  # NFC, yet with marks to trim
 @example("Việt\u200bNam")  # zero-width: printable, NFC, must be tagged
 @example("Nguye\u0302\u0303n")  # NFD Vietnamese
+@example("Hồ sơ ")  # a trailing space is trimmed
 def test_the_fast_path_says_exactly_what_the_careful_path_says(text: str) -> None:
     """Plain text skips the character-by-character walk; the shortcut must never change what
-    the user is shown (Vietnamese in both normal forms, marks, invisible characters)."""
-    from agent.ui.untrusted import _clusters, _fit
-
+    the user is shown (Vietnamese in both normal forms, marks, invisible characters), within
+    the limit or cut at it."""
     for sample in (text, unicodedata.normalize("NFC", text), "Nguyễn Thị Hồng " + text):
-        careful = _fit(_clusters(unicodedata.normalize("NFC", sample)), 120)
-        if len(sample) <= 120:
-            assert render_untrusted(sample, 120) == careful
+        for limit in (120, 40, 12, 2):
+            assert render_untrusted(sample, limit) == _careful(sample, limit)
+
+
+# Plain text, mostly: Vietnamese words, single spaces, now and then something the rules change
+# (a mark, a double space, a zero-width space) right where the cut falls.
+_word = st.text(st.sampled_from(_VIETNAMESE_LETTERS), min_size=1, max_size=14)
+_plain_text = st.lists(
+    st.tuples(_word, st.sampled_from([" ", " ", " ", "  ", "\u0301", "\u200b", "\n", ""])),
+    max_size=60,
+).map(lambda parts: "".join(w + sep for w, sep in parts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_plain_text, st.integers(min_value=2, max_value=300), st.integers(0, 3))
+@example("a" * 2000, 40, 0)  # far past the bound: only its head is looked at
+@example("Cảnh báo " * 200 + "\u200b", 60, 0)  # a tag past the bound cannot show
+@example("x" * 38 + "\u0301\u0302\u0303", 40, 0)  # marks right at the cut
+@example("x" * 38 + "  y", 40, 0)  # a double space right at the cut
+def test_text_cut_at_the_limit_is_cut_as_the_careful_path_cuts_it(
+    text: str, limit: int, repeat: int
+) -> None:
+    """Long plain text (the hash warning in every sign.hash consent is past its limit) is cut
+    without the walk: same characters, same ellipsis, no space before it."""
+    sample = text * (repeat + 1)
+    assert render_untrusted(sample, limit) == _careful(sample, limit)
