@@ -14,13 +14,11 @@ from agent.cli.common import (
     SignatureAudit,
     add_module_argument,
     add_signing_arguments,
-    choose_certificate,
     pin_provider,
-    print_choices_hint,
 )
 from agent.cli.compose import build_token_service
 from agent.cli.output import print_json
-from agent.cli.tokens_cmd import add_allow_invalid_argument, check_signing_certificate
+from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
 from agent.errors import KysoError
 from agent.files import atomic_write
 from agent.signing.cms import CmsVerification, sign_cms, verify_cms
@@ -200,16 +198,8 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
     signed = digest_fields(data, digest, hash_name)
     with audit.covering([args.file], signed):  # refused or cancelled: recorded too
         async with build_token_service(args.module) as service:
-            try:
-                cert = await choose_certificate(service, args.cert, args.token)
-            except KysoError as exc:
-                print_choices_hint(exc)
-                raise
-            audit.certificate = cert
             # Refused before the PIN unless --allow-invalid-certificate; unknown: a warning.
-            await check_signing_certificate(
-                service, cert, allow_invalid=args.allow_invalid_certificate
-            )
+            cert = await choose_signing_certificate(service, args, audit)
             algorithm = None
             if args.pss:
                 if cert.info.key_type != "RSA":

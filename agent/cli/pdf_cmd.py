@@ -20,13 +20,11 @@ from agent.audit import Digests
 from agent.cli.common import (
     SignatureAudit,
     add_module_argument,
-    choose_certificate,
     pin_provider,
-    print_choices_hint,
 )
 from agent.cli.compose import build_token_service
 from agent.cli.output import print_json
-from agent.cli.tokens_cmd import add_allow_invalid_argument, check_signing_certificate
+from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
 from agent.errors import KysoError
 from agent.files import atomic_output
 from agent.signing.signer import TokenSigner
@@ -332,13 +330,7 @@ async def _sign_with_token(
     from agent.signing.pdf.sign import seal_for
 
     async with build_token_service(args.module) as service:
-        try:
-            cert = await choose_certificate(service, args.cert, args.token)
-        except KysoError as exc:
-            print_choices_hint(exc)
-            raise
-        audit.certificate = cert
-        await check_signing_certificate(service, cert, allow_invalid=args.allow_invalid_certificate)
+        cert = await choose_signing_certificate(service, args, audit)
         seal = seal_for(options, cert.thumbprint)
         if seal is not None and facts_visible(facts, options) and not seal.is_file():
             raise KysoError("PDF_SEAL_UNREADABLE", {"path": str(seal)})  # before the PIN

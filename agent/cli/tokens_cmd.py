@@ -7,7 +7,12 @@ import asyncio
 import sys
 from typing import Any
 
-from agent.cli.common import add_module_argument
+from agent.cli.common import (
+    SignatureAudit,
+    add_module_argument,
+    choose_certificate,
+    print_choices_hint,
+)
 from agent.cli.compose import build_token_service
 from agent.cli.output import print_json, table
 from agent.errors import ErrorGroup, KysoError
@@ -80,6 +85,23 @@ async def revocation_statuses(certs: list[Any]) -> dict[str, CertStatus]:
     signing = [c for c in certs if c.has_private_key and not c.info.is_ca]
     found = await asyncio.gather(*(checker.status(c.info.der, issuers) for c in signing))
     return {c.thumbprint: status for c, status in zip(signing, found, strict=True)}
+
+
+async def choose_signing_certificate(
+    service: Any, args: argparse.Namespace, audit: SignatureAudit | None = None
+) -> Any:
+    """sign-xml / sign-cms / sign-pdf, before the PIN: the certificate ``--cert``/``--token``
+    name (the choices printed when that is not one), attached to ``audit`` so a refusal is
+    recorded with it, then checked (:func:`check_signing_certificate`)."""
+    try:
+        cert = await choose_certificate(service, args.cert, args.token)
+    except KysoError as exc:
+        print_choices_hint(exc)
+        raise
+    if audit is not None:
+        audit.certificate = cert
+    await check_signing_certificate(service, cert, allow_invalid=args.allow_invalid_certificate)
+    return cert
 
 
 async def check_signing_certificate(

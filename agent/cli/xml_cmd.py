@@ -19,19 +19,15 @@ from typing import Any
 from agent.cli.common import (
     SignatureAudit,
     add_module_argument,
-    choose_certificate,
     pin_provider,
-    print_choices_hint,
 )
 from agent.cli.output import print_json
-from agent.cli.tokens_cmd import add_allow_invalid_argument, check_signing_certificate
+from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
 from agent.errors import ErrorGroup, KysoError
 from agent.files import atomic_write
 from agent.signing.signer import Signer, TokenSigner
 from agent.signing.xml import check_xml_signature, sign_xml_file, verify_xml
 from agent.signing.xml.profiles import C14N_METHODS, HASHES, PROFILES, get_profile
-from agent.tokens.module import TokenCertificate
-from agent.tokens.service import TokenService
 
 SIGN_HELP = """\
 Ký số tệp hồ sơ XML bằng USB token / sign XML dossier files with your USB token.
@@ -147,18 +143,6 @@ def output_path(source: Path, args: argparse.Namespace) -> Path:
     return (args.out_dir / name) if args.out_dir is not None else source.with_name(name)
 
 
-async def _choose_certificate(service: TokenService, args: argparse.Namespace) -> TokenCertificate:
-    try:
-        cert = await choose_certificate(service, args.cert, args.token)
-    except KysoError as exc:
-        print_choices_hint(exc)
-        raise
-    # Expired, not yet valid, not for signing or revoked: refused before the PIN unless
-    # --allow-invalid-certificate (a warning then); revocation status unknown: a warning line.
-    await check_signing_certificate(service, cert, allow_invalid=args.allow_invalid_certificate)
-    return cert
-
-
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     """The profile options the command line asked for."""
     options: dict[str, Any] = {
@@ -227,9 +211,10 @@ async def run_sign(args: argparse.Namespace) -> int:
     audit = SignatureAudit("sign-xml", "xml", profile=args.profile)
     with audit.covering(args.files):  # a file never reached still gets its record
         async with build_token_service(args.module) as service:
-            cert = await _choose_certificate(service, args)
+            # Expired, not yet valid, not for signing or revoked: refused before the PIN unless
+            # --allow-invalid-certificate (a warning then); status unknown: a warning line.
+            cert = await choose_signing_certificate(service, args, audit)
             profile.check_algorithms(ecdsa=cert.info.key_type == "EC")
-            audit.certificate = cert
             async with service.open_key(cert, pin_provider(args.pin_file)) as key:
                 signer = TokenSigner(key)
                 results = await sign_batch(args.files, signer, args, audit)
