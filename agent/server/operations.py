@@ -155,6 +155,10 @@ class CertificateDirectory:
 
     async def all(self, *, fresh: bool = False) -> list[TokenCertificate | RemoteCredential]:
         """Token certificates, then remote credentials; ``fresh`` reads both again."""
+        if self.remote is None:
+            # No provider configured: nothing to overlap with the tokens' listing, so no gather
+            # (its two tasks and their wake-ups were event-loop turns on every signature).
+            return [*await self.token_certificates(fresh=fresh)]
         tokens, remote = await asyncio.gather(
             self.token_certificates(fresh=fresh), self.remote_credentials(fresh=fresh)
         )
@@ -222,7 +226,7 @@ class CertificateDirectory:
                 log.warning(
                     "revocation status of %s unknown: %s", cert.thumbprint[:16], status.reason
                 )
-            else:
+            elif log.isEnabledFor(logging.DEBUG):  # not even the slice when not shown
                 log.debug("revocation status of %s still unknown", cert.thumbprint[:16])
         else:
             self._unknown_said.pop(cert.thumbprint, None)

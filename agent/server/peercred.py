@@ -49,15 +49,19 @@ def _decode_address(field: str) -> Address:
     return _decode_ip(hex_ip), int(hex_port, 16)
 
 
-def parse_proc_net_tcp(text: str) -> list[SocketEntry]:
+def parse_proc_net_tcp(text: str, *, local_port: int | None = None) -> list[SocketEntry]:
     """Parse the content of /proc/net/tcp or /proc/net/tcp6 (header line skipped, bad lines
-    ignored)."""
+    ignored). ``local_port``: only the entries on that local port."""
     entries = []
     for line in text.splitlines()[1:]:
         fields = line.split()
         if len(fields) < 8:
             continue
         try:
+            # Every connection on a busy machine is a line here: skip the other ports before
+            # the costly address decoding (the same int() the full decoding would compare).
+            if local_port is not None and int(fields[1].rpartition(":")[2], 16) != local_port:
+                continue
             entries.append(
                 SocketEntry(
                     local=_decode_address(fields[1]),
@@ -98,7 +102,8 @@ def read_peer_uid(peername: tuple, sockname: tuple) -> int | None:
             text = path.read_text()
         except OSError:
             continue
-        uid = peer_uid(parse_proc_net_tcp(text), peer, ours)
+        # Only the peer's port can hold its end of the connection (peer_uid compares it too).
+        uid = peer_uid(parse_proc_net_tcp(text, local_port=peer[1]), peer, ours)
         if uid is not None:
             return uid
     return None

@@ -38,6 +38,16 @@ def test_parser_finds_the_peer_end_by_addresses_and_ports() -> None:
     assert peer_uid(six, (V4, 0xD434), (V4, SERVER_PORT)) == 1004  # IPv4-mapped
 
 
+def test_parsing_only_the_peers_port_finds_the_same_owner() -> None:
+    # read_peer_uid decodes only the lines on the peer's port (a busy machine has thousands).
+    entries = parse_proc_net_tcp(TCP, local_port=0xD431)
+    assert [e.local[1] for e in entries] == [0xD431]
+    assert peer_uid(entries, (V4, 0xD431), (V4, SERVER_PORT)) == 1001
+    assert parse_proc_net_tcp(TCP, local_port=SERVER_PORT)[0].uid == 0  # the server's own lines
+    six = parse_proc_net_tcp(TCP6, local_port=0xD434)
+    assert peer_uid(six, (V4, 0xD434), (V4, SERVER_PORT)) == 1004
+
+
 def test_a_real_connection_from_this_process_is_ours() -> None:
     for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
         with socket.socket(family) as server:
