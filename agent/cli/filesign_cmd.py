@@ -93,13 +93,28 @@ def xml_args(plan: FilePlan, options: Options) -> argparse.Namespace:
 
 async def _certificate(service: Any, prompter: Prompter) -> TokenCertificate:
     """The one usable certificate, or the one the user picks in the agent's picker."""
+    from agent.cli.tokens_cmd import revocation_statuses
     from agent.server.certificate_choice import Candidate, plan_choice
     from agent.ui.filesign import LOCAL_ORIGIN
 
-    shown = [c for c in await service.list_certificates() if not c.info.is_ca]
+    listed = await service.list_certificates()
+    shown = [c for c in listed if not c.info.is_ca]
+    # As the agent's picker does: a revoked certificate is greyed, never preselected (it would
+    # be refused only after the user chose it).
+    statuses = await revocation_statuses(listed)
+    revoked = {t for t, status in statuses.items() if status.status == "revoked"}
     plan = plan_choice(
         LOCAL_ORIGIN,
-        (Candidate(c.info, c.token.label, c.token.serial, c.has_private_key) for c in shown),
+        (
+            Candidate(
+                c.info,
+                c.token.label,
+                c.token.serial,
+                c.has_private_key,
+                revoked=c.thumbprint in revoked,
+            )
+            for c in shown
+        ),
     )
     if not plan.usable:
         tokens = await service.list_tokens()

@@ -243,3 +243,32 @@ def test_sign_files_is_a_registered_command() -> None:
 
     args = build_parser().parse_args(["sign-files", "a.xml", "--language", "en"])
     assert isinstance(args, argparse.Namespace) and args.files == [Path("a.xml")]
+
+
+async def test_the_file_signers_picker_greys_a_revoked_certificate(demo) -> None:
+    """'Ký tệp hồ sơ…' lists the tokens' certificates as the agent's picker does: the revoked
+    one (alike but for its serial) is greyed and never preselected."""
+    from agent.cli.compose import build_token_service
+    from agent.cli.filesign_cmd import _certificate
+    from agent.demo.responder import DemoResponder
+    from agent.errors import KysoError
+    from tests.pki_responder import clear_status_cache
+
+    class Recording:
+        choice: Any = None
+
+        async def choose_certificate(self, request: Any) -> None:
+            self.choice = request
+            return None  # the user closes the picker
+
+    clear_status_cache()
+    prompter = Recording()
+    with DemoResponder(demo), pytest.raises(KysoError) as refused:
+        async with build_token_service() as service:
+            await _certificate(service, prompter)  # type: ignore[arg-type]
+    assert refused.value.code == "USER_CANCELLED"
+    revoked = cert_thumbprint(demo, "revoked")
+    assert prompter.choice.preselected not in ("", revoked)
+    rows = {o.certificate.thumbprint: o for o in prompter.choice.rows()}
+    assert rows[revoked].problems == ("REVOKED",) and not rows[revoked].usable
+    clear_status_cache()
