@@ -34,7 +34,7 @@ from agent.errors import ErrorGroup, group_of
 
 if TYPE_CHECKING:  # types only: the audit log itself depends on nothing but the state root
     from agent.remote.directory import RemoteCredential
-    from agent.tokens.module import TokenCertificate
+    from agent.tokens.model import TokenCertificate
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,9 @@
 ``kyso-agent run`` starts at every log-in on every accountant's PC; bench/footprint.py measures
 its memory and start-up time. This test pins the part a one-line change could silently undo:
 a started agent (real token service, real TLS, real listeners) has not imported the signing
-formats, revocation checking, JSON Schema, the demo or the portal.
+formats, revocation checking, JSON Schema, the demo or the portal, nor python-pkcs11, the
+PKCS#11 modules or cryptography: those load when a page connects or a token is asked for (the
+TLS material was checked at an earlier start, see agent.localtls.checked).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+SOFTHSM2 = "/usr/lib/softhsm/libsofthsm2.so"
 
 # Loaded at first use, never at start: what each costs an idle agent is in bench/footprint.py.
 DEFERRED = (
@@ -34,6 +37,17 @@ DEFERRED = (
     "aiosmtpd",
     "argon2",
     "jinja2",  # the portal's extra
+    "pkcs11",  # python-pkcs11 and the modules: when a page connects or a token is asked for
+    "asn1crypto",
+    "agent.tokens.module",
+    "agent.tokens.mechanisms",
+    "cryptography",  # certificates are read at the first listing; TLS was checked before
+    "agent.localtls.issue",
+)
+
+MINT = (
+    "from agent.localtls import default_directory, ensure_server_certificate;"
+    "ensure_server_certificate(default_directory())"
 )
 
 PROBE = """
@@ -48,26 +62,47 @@ async def main():
     agent = await start_agent(settings)
     try:
         loaded = sorted(sys.modules)
+        tokens = agent.services.tokens
+        idle = tokens.loaded
+        await tokens.list_tokens()  # the first use loads the modules
+        used = sorted(set(sys.modules) - set(loaded))
+        statuses = [s.loaded for s in tokens.statuses]
     finally:
         await agent.stop()
-    print(json.dumps({"port": agent.port, "modules": loaded}))
+    print(json.dumps({"port": agent.port, "modules": loaded, "idle": idle, "used": used,
+                      "statuses": statuses}))
 
 asyncio.run(main())
 """
 
 
 @pytest.fixture
-def started_agent_modules(tmp_path: Path) -> set[str]:
-    """The modules a real agent has loaded once it is ready (in a fresh interpreter, with a
-    state root that has no demo)."""
+def started_agent(tmp_path: Path) -> dict[str, object]:
+    """What a real agent has loaded once it is ready, and what its first token listing loaded
+    (in a fresh interpreter, with a state root that has no demo and SoftHSM2 as its module)."""
     answers = tmp_path / "answers.json"
     answers.write_text('{"consent": "deny"}', encoding="utf-8")
+    conf = tmp_path / "softhsm2.conf"
+    (tmp_path / "tokens").mkdir()
+    conf.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\n", encoding="utf-8")
     env = {
         "PATH": "/usr/bin:/bin",
         "KYSO_HOME": str(tmp_path / "home"),
         "KYSO_POLICY_FILE": str(tmp_path / "no-policy.toml"),
         "PYTHONPATH": str(ROOT),
+        "KYSO_PKCS11_MODULE": SOFTHSM2,
+        "SOFTHSM2_CONF": str(conf),
     }
+    # An earlier start minted and checked the TLS material (here: the same call, in its own
+    # interpreter, so that what it loads is not counted).
+    subprocess.run(
+        [sys.executable, "-c", MINT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     result = subprocess.run(
         [sys.executable, "-c", PROBE, str(answers)],
         cwd=ROOT,
@@ -77,22 +112,34 @@ def started_agent_modules(tmp_path: Path) -> set[str]:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["port"] > 0
-    return set(report["modules"])
+    report: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert isinstance(report["port"], int) and report["port"] > 0
+    return report
+
+
+def _deferred(modules: object) -> list[str]:
+    assert isinstance(modules, list)
+    return [m for m in modules if any(m == d or m.startswith(d + ".") for d in DEFERRED)]
 
 
 def test_a_started_agent_has_not_loaded_what_waits_for_first_use(
-    started_agent_modules: set[str],
+    started_agent: dict[str, object],
 ) -> None:
-    loaded = [
-        name
-        for name in sorted(started_agent_modules)
-        if any(name == d or name.startswith(d + ".") for d in DEFERRED)
-    ]
-    assert loaded == []
+    modules = started_agent["modules"]
+    assert _deferred(modules) == []
+    assert started_agent["idle"] is False  # no PKCS#11 module loaded yet
     # ...but it did start for real: the token layer and the server are there.
-    assert {"pkcs11", "agent.tokens.service", "agent.server.app"} <= started_agent_modules
+    assert isinstance(modules, list)
+    assert {"agent.tokens.service", "agent.server.app"} <= set(modules)
+
+
+def test_the_first_token_listing_loads_the_modules(started_agent: dict[str, object]) -> None:
+    """Deferred, not dropped: the first use loads python-pkcs11 and the configured module."""
+    used = started_agent["used"]
+    assert isinstance(used, list)
+    assert {"pkcs11", "agent.tokens.module"} <= set(used)
+    statuses = started_agent["statuses"]
+    assert isinstance(statuses, list) and statuses[0] is True  # $KYSO_PKCS11_MODULE first
 
 
 def test_kyso_agent_run_registers_only_its_own_command() -> None:

@@ -245,3 +245,16 @@ def test_the_composition_root_looks_for_the_demo_where_the_demo_writes_it() -> N
     from agent.demo.tokens import MANIFEST
 
     assert DEMO_MANIFEST == MANIFEST
+
+
+def test_only_the_module_layer_imports_python_pkcs11() -> None:
+    """No other code touches python-pkcs11 (architecture.md), and the types callers hold stay
+    free of it, so naming a token or a certificate loads no PKCS#11 library (an idle agent
+    loads them at first use: tests/test_footprint.py)."""
+    module_layer = ("agent.tokens.module", "agent.tokens.mechanisms", "agent.tokens.failures")
+    offenders = [
+        f"{e.source} (line {e.line})"
+        for e in GRAPH
+        if e.runtime and _in(e.target, "pkcs11") and not _in(e.source, *module_layer)
+    ]
+    assert offenders == []

@@ -25,7 +25,7 @@ from typing import Any
 
 from agent.audit import AuditLog, AuditRecord, Digests, certificate_fields, file_name
 from agent.errors import KysoError
-from agent.tokens.module import TokenCertificate
+from agent.tokens.model import TokenCertificate
 from agent.tokens.pin import PinProvider, PinRequest, StaticPinProvider
 from agent.tokens.service import TokenService
 

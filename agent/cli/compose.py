@@ -93,13 +93,15 @@ async def start_agent(settings: Settings, *, prompter: Prompter | None = None) -
     """Build the token service and the prompter ``settings`` name, start the agent on them.
 
     The agent owns the token service: ``await agent.stop()`` closes it, and so does a failed
-    start. ``ready_seconds`` counts from here, token start-up included.
+    start. ``ready_seconds`` counts from here.
     """
     from agent.server.runner import make_services, serve
 
     started = time.perf_counter()
     tokens = build_token_service(list(settings.pkcs11_modules))
-    await tokens.start()
+    # The modules load when a page connects or a token is asked for: an agent idling in the
+    # tray all day holds no PKCS#11 library (bench/footprint.py).
+    await tokens.start(deferred=True)
     try:
         chosen = prompter or make_prompter(
             settings.prompter, timeout_seconds=settings.prompt_timeout_seconds

@@ -25,7 +25,7 @@ from agent.errors import KysoError
 
 if TYPE_CHECKING:
     from agent.config.settings import Settings
-    from agent.tokens.module import TokenCertificate
+    from agent.tokens.model import TokenCertificate
     from agent.ui.api import Prompter
     from agent.ui.filesign import FilePlan
     from agent.ui.filesign_view import Options

@@ -18,14 +18,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-CA_NAME_PREFIX = "Kyso Local CA"
+from agent.localtls.names import CA_NAME_PREFIX, LOOPBACK_DNS, LOOPBACK_IPS
+
 SERVER_VALIDITY = dt.timedelta(days=365)
 # The CA outlives its one certificate a little, so clock skew never makes the chain fail first.
 CA_MARGIN = dt.timedelta(days=2)
 BACKDATE = dt.timedelta(hours=1)  # tolerate a slightly slow clock in the browser's machine
-
-LOOPBACK_IPS = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
-LOOPBACK_DNS = ("localhost",)
 
 # What a CA key may do: sign certificates and CRLs, nothing else.
 CA_KEY_USAGE = x509.KeyUsage(

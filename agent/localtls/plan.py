@@ -1,4 +1,8 @@
-"""What to do with the local TLS material found on disk, given the time. Pure: bytes in, decision out."""
+"""What to do with the local TLS material found on disk, given the time. Pure: bytes in, decision out.
+
+cryptography is imported by the functions that read certificates, not by this module: an agent
+whose material was checked before (:mod:`agent.localtls.checked`) starts without it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ import datetime as dt
 import enum
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from agent.localtls.names import CA_NAME_PREFIX, LOOPBACK_DNS, LOOPBACK_IPS
 
-from agent.localtls.issue import CA_NAME_PREFIX, LOOPBACK_DNS, LOOPBACK_IPS
+if TYPE_CHECKING:
+    from cryptography import x509
 
 RENEW_BEFORE = dt.timedelta(days=30)
 
@@ -52,6 +56,8 @@ def sha256_hex(der: bytes) -> str:
 
 
 def _load_cert(pem: bytes | None) -> x509.Certificate | None:
+    from cryptography import x509
+
     if not pem:
         return None
     try:
@@ -64,6 +70,9 @@ def inspect_material(
     ca_pem: bytes | None, server_pem: bytes | None, key_pem: bytes | None, now: dt.datetime
 ) -> Inspection:
     """Check that the three files belong together, name the loopback, and are in date."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     ca, server = _load_cert(ca_pem), _load_cert(server_pem)
     problems: list[str] = []
     if ca is None or server is None or not key_pem:
@@ -108,17 +117,23 @@ def decide(inspection: Inspection) -> Decision:
 
 
 def _spki(public_key: object) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return public_key.public_bytes(  # type: ignore[attr-defined]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
 
 def _is_kyso_ca(cert: x509.Certificate) -> bool:
+    from cryptography import x509
+
     cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return bool(cns) and str(cns[0].value).startswith(CA_NAME_PREFIX)
 
 
 def _names_loopback(cert: x509.Certificate) -> bool:
+    from cryptography import x509
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

@@ -25,14 +25,15 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from typing import TYPE_CHECKING
 
 from agent.errors import KysoError
 from agent.files import atomic_write
-from agent.localtls.issue import issue
-from agent.localtls.plan import Action, Decision, decide, inspect_material, sha1_hex, sha256_hex
+from agent.localtls.checked import RECORD, CheckedMaterial, material_digest, parse_record
+from agent.localtls.plan import RENEW_BEFORE, Action, Decision, sha1_hex, sha256_hex
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 
@@ -148,19 +149,73 @@ def _ensure(directory: Path, now: dt.datetime, owner: str | None) -> ServerCerti
     with _locked(directory):
         _remove_stray_ca_keys(directory)
         ca_pem = _read(directory / CA_PEM)
-        inspection = inspect_material(
-            ca_pem, _read(directory / SERVER_PEM), _read(directory / SERVER_KEY), now
-        )
+        server_pem, key_pem = _read(directory / SERVER_PEM), _read(directory / SERVER_KEY)
+        record = parse_record(_read(directory / RECORD))
+        if record is not None and record.still_good(
+            material_digest(ca_pem, server_pem, key_pem), now
+        ):
+            return _from_record(directory, record)
+        from agent.localtls.plan import decide, inspect_material
+
+        inspection = inspect_material(ca_pem, server_pem, key_pem, now)
         decision = decide(inspection)
         if decision.action is not Action.USE:
             if decision.action is Action.RENEW and inspection.ca is not None:
                 _retire(directory, inspection.ca)
             _mint(directory, owner or default_owner(), now, decision)
-    return load_server_certificate(directory, decision)
+        described = load_server_certificate(directory, decision)
+        _remember(directory)
+    return described
+
+
+def _from_record(directory: Path, record: CheckedMaterial) -> ServerCertificate:
+    return ServerCertificate(
+        cert_path=directory / SERVER_PEM,
+        key_path=directory / SERVER_KEY,
+        ca_cert_path=directory / CA_PEM,
+        ca_der_path=directory / CA_DER,
+        ca_common_name=record.ca_common_name,
+        ca_sha256=record.ca_sha256,
+        ca_sha1=record.ca_sha1,
+        not_after=record.not_after,
+        action=Action.USE,
+    )
+
+
+def _remember(directory: Path) -> None:
+    """Record the material just checked (or minted) as good, for the next start."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    files = [directory / name for name in (CA_PEM, SERVER_PEM, SERVER_KEY)]
+    contents = [path.read_bytes() for path in files]
+    ca = x509.load_pem_x509_certificate(contents[0])
+    server = x509.load_pem_x509_certificate(contents[1])
+    ca_der = ca.public_bytes(serialization.Encoding.DER)
+    not_after = min(ca.not_valid_after_utc, server.not_valid_after_utc)
+    record = CheckedMaterial(
+        digest=material_digest(*contents),
+        not_before=max(ca.not_valid_before_utc, server.not_valid_before_utc),
+        renew_from=not_after - RENEW_BEFORE,
+        not_after=not_after,
+        ca_common_name=_common_name(ca),
+        ca_sha256=sha256_hex(ca_der),
+        ca_sha1=sha1_hex(ca_der),
+    )
+    atomic_write(directory / RECORD, record.to_bytes(), overwrite=True)
+
+
+def _common_name(cert: x509.Certificate) -> str:
+    from cryptography import x509
+
+    return str(cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
 
 
 def load_server_certificate(directory: Path, decision: Decision | None = None) -> ServerCertificate:
     """Describe the certificate files already in ``directory`` (no checks, no changes)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     directory = Path(directory)
     ca = x509.load_pem_x509_certificate((directory / CA_PEM).read_bytes())
     server = x509.load_pem_x509_certificate((directory / SERVER_PEM).read_bytes())
@@ -171,7 +226,7 @@ def load_server_certificate(directory: Path, decision: Decision | None = None) -
         key_path=directory / SERVER_KEY,
         ca_cert_path=directory / CA_PEM,
         ca_der_path=directory / CA_DER,
-        ca_common_name=str(ca.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value),
+        ca_common_name=_common_name(ca),
         ca_sha256=sha256_hex(ca_der),
         ca_sha1=sha1_hex(ca_der),
         not_after=min(ca.not_valid_after_utc, server.not_valid_after_utc),
@@ -182,6 +237,9 @@ def load_server_certificate(directory: Path, decision: Decision | None = None) -
 
 def load_ca_bundle(directory: Path) -> CaBundle:
     """The current CA (DER) and all retired Kyso CAs found in ``directory``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     directory = Path(directory)
     ca = x509.load_pem_x509_certificate((directory / CA_PEM).read_bytes())
     retired: list[bytes] = []
@@ -197,7 +255,7 @@ def load_ca_bundle(directory: Path) -> CaBundle:
         current_pem_path=directory / CA_PEM,
         current_der_path=directory / CA_DER,
         current_der=current,
-        common_name=str(ca.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value),
+        common_name=_common_name(ca),
         retired=tuple(der for der in retired if der != current),
     )
 
@@ -211,6 +269,11 @@ def ssl_context(server_cert: ServerCertificate) -> ssl.SSLContext:
 
 
 def _mint(directory: Path, owner: str, now: dt.datetime, decision: Decision) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from agent.localtls.issue import issue
+
     log.info("local TLS: %s (%s)", decision.action.value, ", ".join(decision.reasons) or "new")
     pair = issue(owner, now)
     ca = x509.load_pem_x509_certificate(pair.ca_cert_pem)
@@ -223,6 +286,8 @@ def _mint(directory: Path, owner: str, now: dt.datetime, decision: Decision) -> 
 
 
 def _retire(directory: Path, ca: x509.Certificate) -> None:
+    from cryptography.hazmat.primitives import serialization
+
     der = ca.public_bytes(serialization.Encoding.DER)
     target = directory / RETIRED / f"ca-{sha1_hex(der)}.pem"
     with contextlib.suppress(FileExistsError):

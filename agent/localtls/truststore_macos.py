@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from agent.localtls.issue import CA_NAME_PREFIX
+from agent.localtls.names import CA_NAME_PREFIX
 from agent.localtls.store import CaBundle
 from agent.localtls.trustbase import (
     Runner,

@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from agent.localtls.issue import CA_NAME_PREFIX
+from agent.localtls.names import CA_NAME_PREFIX
 from agent.localtls.store import CaBundle
 from agent.localtls.trustbase import (
     Runner,

@@ -134,6 +134,9 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     conn = Connection(ws, request[ORIGIN_KEY])
     connections.add(conn)
+    # The agent idles without its PKCS#11 modules; a page that connects may soon list
+    # certificates, or wait for tokens.changed: load them now, in the background.
+    core.services.tokens.load_soon()
     log.info("connection %d from %s", conn.id, conn.origin)
     try:
         await request.app[DISPATCHER_KEY].serve(conn)

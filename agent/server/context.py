@@ -13,7 +13,7 @@ from agent.errors import KysoError
 from agent.server.approvals import ApprovalStore
 from agent.server.audit import AuditLog
 from agent.server.operations import CertificateDirectory, PendingLimiter, RemoteTurns
-from agent.tokens.module import TokenCertificate
+from agent.tokens.model import TokenCertificate
 from agent.tokens.pin import PinRequest
 from agent.tokens.service import LoginCache, TokenService
 from agent.ui.api import Prompter

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import KysoError
-from agent.tokens.module import TokenCertificate
+from agent.tokens.model import TokenCertificate
 from agent.tokens.service import TokenService
 from agent.tokens.token_lock import TokenLock
 

@@ -25,14 +25,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
-
 from agent.errors import KysoError
 from agent.signing.signer import Signer
 from agent.tokens.algorithms import KeyKind, SignatureAlgorithm
@@ -114,6 +106,8 @@ def _default_jose(signer: Signer) -> str:
 
 
 def _ecdsa_der_to_raw(der: bytes, curve_bits: int) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
     r, s = decode_dss_signature(der)
     size = (curve_bits + 7) // 8
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")
@@ -166,7 +160,12 @@ def _b64(value: str, name: str) -> bytes:
 
 
 def _verify_signature(cert_der: bytes, jose: str, signature: bytes, data: bytes) -> None:
-    from cryptography import x509  # local: only the validator needs the public key object
+    # Local imports: only the validator (the portal) needs cryptography's key objects.
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
     public_key = x509.load_der_x509_certificate(cert_der).public_key()
     kinds: dict[str, type[hashes.HashAlgorithm]] = {

@@ -8,15 +8,18 @@ certificate and produces raw signatures. :class:`TokenSigner` wraps a logged-in 
 from __future__ import annotations
 
 import abc
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from typing import TYPE_CHECKING
 
 from agent.tokens.algorithms import KeyKind, SignatureAlgorithm, check_digest
 from agent.tokens.certinfo import CertificateInfo, parse_certificate
 from agent.tokens.service import KeySession
+
+if TYPE_CHECKING:
+    # Only SoftwareSigner (tests) needs cryptography: imported where it runs, not here.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 
 class Signer(abc.ABC):
@@ -66,6 +69,8 @@ class TokenSigner(Signer):
 
 
 def _hash(algorithm: SignatureAlgorithm) -> hashes.HashAlgorithm:
+    from cryptography.hazmat.primitives import hashes
+
     kinds: dict[str, type[hashes.HashAlgorithm]] = {
         "sha1": hashes.SHA1,
         "sha256": hashes.SHA256,
@@ -84,6 +89,8 @@ class SoftwareSigner(Signer):
         private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
         certificate: x509.Certificate,
     ) -> None:
+        from cryptography.hazmat.primitives import serialization
+
         self._private_key = private_key
         self._certificate = parse_certificate(certificate.public_bytes(serialization.Encoding.DER))
 
@@ -98,12 +105,16 @@ class SoftwareSigner(Signer):
 
     async def sign_digest(self, digest: bytes, algorithm: SignatureAlgorithm) -> bytes:
         """Sign a digest in software."""
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
         check_digest(algorithm, digest)
         return self._sign(digest, algorithm, Prehashed(_hash(algorithm)))
 
     def _sign(
         self, payload: bytes, algorithm: SignatureAlgorithm, h: hashes.HashAlgorithm | Prehashed
     ) -> bytes:
+        from cryptography.hazmat.primitives.asymmetric import ec, padding
+
         key = self._private_key
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return key.sign(payload, ec.ECDSA(h))

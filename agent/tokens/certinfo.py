@@ -1,5 +1,8 @@
 """What a person and a portal need to know about a certificate. Pure logic, no I/O.
 
+cryptography is imported by the functions that parse (not by this module), so code that only
+passes a :class:`CertificateInfo` around does not load it.
+
 Vietnamese certificates carry the unit's identifiers in the subject: ``UID=MST:0101234567``
 (tax code), ``MST:0101234567-001`` (a branch), ``CCCD:``/``CMND:`` (citizen / old identity
 card), ``MNS:`` (budget-unit code). Some CAs put ``MST:...`` in ``O=`` or ``CN=`` instead.
@@ -11,12 +14,10 @@ import datetime as dt
 import functools
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+if TYPE_CHECKING:
+    from cryptography import x509
 
 _ID_PATTERN = re.compile(r"\b(MST|CCCD|CMND|MNS|HC)\s*[:=]\s*([0-9A-Za-z-]+)", re.IGNORECASE)
 
@@ -34,6 +35,8 @@ class VietnameseIds:
 
 def parse_identifiers(name: x509.Name) -> VietnameseIds:
     """Find MST/CCCD/CMND/MNS in UID first, then in O and CN where some CAs put them."""
+    from cryptography.x509.oid import NameOID
+
     found: dict[str, str] = {}
     for oid in (NameOID.USER_ID, NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
         for attr in name.get_attributes_for_oid(oid):
@@ -59,6 +62,8 @@ def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
 
 def display_name(name: x509.Name) -> str:
     """A readable one-line name: CN, then O, then L, with the identifiers."""
+    from cryptography.x509.oid import NameOID
+
     parts = [
         v
         for v in (
@@ -116,6 +121,8 @@ class CertificateInfo:
     @property
     def certificate(self) -> x509.Certificate:
         """The cryptography object, parsed again on demand (kept out of the frozen fields)."""
+        from cryptography import x509
+
         return x509.load_der_x509_certificate(self.der)
 
     def to_json(self) -> dict[str, Any]:
@@ -137,11 +144,13 @@ _KU_NAMES = (
     "key_cert_sign",
     "crl_sign",
 )
+# Extended key usages by OID (RFC 5280 §4.2.1.12): dotted strings, so that the table needs no
+# cryptography at import.
 _EKU_NAMES = {
-    ExtendedKeyUsageOID.CLIENT_AUTH: "client_auth",
-    ExtendedKeyUsageOID.EMAIL_PROTECTION: "email_protection",
-    ExtendedKeyUsageOID.CODE_SIGNING: "code_signing",
-    ExtendedKeyUsageOID.SERVER_AUTH: "server_auth",
+    "1.3.6.1.5.5.7.3.2": "client_auth",
+    "1.3.6.1.5.5.7.3.4": "email_protection",
+    "1.3.6.1.5.5.7.3.3": "code_signing",
+    "1.3.6.1.5.5.7.3.1": "server_auth",
 }
 
 
@@ -158,6 +167,11 @@ def parse_certificate(der: bytes) -> CertificateInfo:
 @functools.lru_cache(maxsize=256)
 def _parse_certificate(der: bytes) -> CertificateInfo:
     """Parse a DER certificate into a :class:`CertificateInfo`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
     cert = x509.load_der_x509_certificate(der)
     public_key = cert.public_key()
     if isinstance(public_key, rsa.RSAPublicKey):
@@ -173,7 +187,7 @@ def _parse_certificate(der: bytes) -> CertificateInfo:
         usages = ()
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        ext_usages = tuple(_EKU_NAMES.get(oid, oid.dotted_string) for oid in eku)
+        ext_usages = tuple(_EKU_NAMES.get(oid.dotted_string, oid.dotted_string) for oid in eku)
     except x509.ExtensionNotFound:
         ext_usages = ()
     try:

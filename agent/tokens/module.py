@@ -11,27 +11,21 @@ import asyncio
 import ctypes
 import logging
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import pkcs11
 import pkcs11.exceptions as p11e
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
+from pkcs11 import Attribute, KeyType, ObjectClass, TokenFlag
 from pkcs11.util.ec import encode_named_curve_parameters
 from pkcs11.util.rsa import encode_rsa_public_key
 
 from agent.errors import KysoError
-from agent.tokens.algorithms import (
-    Input,
-    MechanismPlan,
-    SignatureAlgorithm,
-    digest,
-    digest_info,
-    ecdsa_raw_to_der,
-    plan_signature,
-)
-from agent.tokens.certinfo import CertificateInfo, parse_certificate
+from agent.tokens.algorithms import SignatureAlgorithm, digest, ecdsa_raw_to_der
+from agent.tokens.certinfo import parse_certificate
 from agent.tokens.failures import translate
+from agent.tokens.mechanisms import Input, MechanismPlan, digest_info, plan_signature
+from agent.tokens.model import SessionHandle, TokenCertificate, TokenInfo
 from agent.tokens.modules import ModuleCandidate
 from agent.tokens.pin import PinState
 from agent.tokens.token_lock import TokenLock
@@ -41,81 +35,6 @@ log = logging.getLogger(__name__)
 
 _CKR_OK = 0x0
 _CKR_USER_NOT_LOGGED_IN = 0x101
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    """A token present in a slot."""
-
-    module: str
-    slot_id: int
-    label: str
-    serial: str
-    manufacturer: str
-    model: str
-    pin_state: PinState
-    protected_path: bool  # PIN pad: the PIN is typed on the reader, not in Kyso
-    login_required: bool
-    mechanisms: frozenset[Mechanism] = field(repr=False, compare=False)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """Identity across slot renumbering: module and serial."""
-        return (self.module, self.serial)
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form for the CLI and the protocol."""
-        return {
-            "label": self.label,
-            "serial": self.serial,
-            "manufacturer": self.manufacturer,
-            "model": self.model,
-            "module": self.module,
-            "slot_id": self.slot_id,
-            "protected_path": self.protected_path,
-            "pin_state": self.pin_state.tries_hint,
-        }
-
-
-@dataclass(frozen=True)
-class TokenCertificate:
-    """A certificate object on a token, with its parsed content and key presence."""
-
-    token: TokenInfo
-    info: CertificateInfo
-    label: str
-    key_id: bytes
-    has_private_key: bool
-
-    @property
-    def thumbprint(self) -> str:
-        """SHA-256 thumbprint, the identifier pages and the CLI use."""
-        return self.info.thumbprint
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form: the certificate's fields plus which token holds it."""
-        return {
-            "token": self.token.label,
-            "token_serial": self.token.serial,
-            "module": self.token.module,
-            "label": self.label,
-            "key_id": self.key_id.hex(),
-            "has_private_key": self.has_private_key,
-            **self.info.to_json(),
-        }
-
-
-class SessionHandle:
-    """An open, possibly logged-in session on one token. Opaque outside this module."""
-
-    def __init__(self, session: Any, private_key: Any, token: TokenInfo) -> None:
-        self._session = session
-        self._key = private_key
-        self.token = token
-        self.closed = False
-        # (algorithm, is_digest) -> plan: the token's mechanisms do not change during a
-        # session, so each kind of signature is planned once, not on every call.
-        self.plans: dict[tuple[SignatureAlgorithm, bool], MechanismPlan] = {}
 
 
 def _flags_state(flags: int) -> tuple[PinState, bool, bool]:

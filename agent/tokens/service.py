@@ -17,14 +17,17 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from agent.errors import KysoError
-from agent.tokens.module import Pkcs11Module, SessionHandle, TokenCertificate, TokenInfo
+from agent.tokens.model import SessionHandle, TokenCertificate, TokenInfo
 from agent.tokens.modules import ModuleCandidate
 from agent.tokens.pin import PinProvider, PinRequest, PinState
 from agent.tokens.pinpad import login_on_pin_pad
 from agent.tokens.turns import KeySession, LoginCache, TokenTurn
+
+if TYPE_CHECKING:
+    from agent.tokens.module import Pkcs11Module
 
 __all__ = ["KeySession", "LoginCache", "ModuleStatus", "TokenEvent", "TokenService", "TokenTurn"]
 
@@ -69,10 +72,41 @@ class TokenService:
         self._subscribers: set[asyncio.Queue[TokenEvent]] = set()
         self._known: dict[tuple[str, str], TokenInfo] = {}
         self._monitor: asyncio.Task[None] | None = None
+        self._monitor_wanted = False
+        self._load_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
-    async def start(self, *, monitor: bool = True) -> None:
-        """Load every candidate module; a module that fails is reported and skipped."""
+    async def start(self, *, monitor: bool = True, deferred: bool = False) -> None:
+        """Load every candidate module (a module that fails is reported and skipped), then
+        watch for hot-plug unless ``monitor`` is False. ``deferred``: load nothing now; the
+        modules load at the first call that needs them, or at :meth:`load_soon`. An idle agent
+        thus holds no PKCS#11 library (what each costs: bench/footprint.py)."""
+        self._monitor_wanted = monitor
+        if not deferred:
+            await self._ready()
+
+    def load_soon(self) -> None:
+        """Start loading the modules in the background (a page connected: it may ask soon)."""
+        self._loading()
+
+    @property
+    def loaded(self) -> bool:
+        """True once the modules were loaded (each one may still have failed: see statuses)."""
+        return self._load_task is not None and self._load_task.done()
+
+    def _loading(self) -> asyncio.Task[None]:
+        if self._load_task is None:
+            self._load_task = asyncio.create_task(self._load(), name="kyso-token-load")
+        return self._load_task
+
+    async def _ready(self) -> None:
+        """Wait until the modules are loaded (loading them if nobody has yet). Shielded: a
+        caller that gives up does not cancel the load others wait for."""
+        await asyncio.shield(self._loading())
+
+    async def _load(self) -> None:
+        from agent.tokens.module import Pkcs11Module
+
         for candidate in self._candidates:
             try:
                 module = await Pkcs11Module.acquire(candidate)
@@ -94,12 +128,17 @@ class TokenService:
                     candidate.path, candidate.vendor, candidate.source, True, module.description
                 )
             )
-        self._known = {t.key: t for t in await self.list_tokens()}
-        if monitor:
+        tokens, _failed = await self._scan_all()
+        self._known = {t.key: t for t in tokens}
+        if self._monitor_wanted:
             self._monitor = asyncio.create_task(self._watch(), name="kyso-token-monitor")
 
     async def close(self) -> None:
         """Stop watching and finalise every module."""
+        if self._load_task is not None and not self._load_task.done():
+            # Let a load under way finish: a module acquired and then dropped would stay loaded.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._load_task)
         if self._monitor:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -119,6 +158,7 @@ class TokenService:
     async def list_tokens(self) -> list[TokenInfo]:
         """Tokens present now, over all modules. Modules are asked concurrently, so a module
         busy with a slow token does not hold up the others."""
+        await self._ready()
         tokens, _failed = await self._scan_all()
         return tokens
 
@@ -298,6 +338,7 @@ class TokenService:
         slot that errored once (SoftHSM2 reading a file another process is writing), must not
         look like a pulled token to every connected page.
         """
+        await self._ready()
         current = await self._current_with_failed_kept()
         if any(k not in current for k in self._known):
             second = await self._current_with_failed_kept()

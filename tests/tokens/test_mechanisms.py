@@ -20,7 +20,7 @@ from pkcs11 import Mechanism
 from agent.errors import KysoError
 from agent.tokens import SignatureAlgorithm as A
 from agent.tokens import StaticPinProvider
-from agent.tokens.algorithms import Input, digest_info, plan_signature
+from agent.tokens.mechanisms import Input, digest_info, plan_signature
 from tests.conftest import cert_thumbprint
 from tests.tokens.conftest import TOKEN1, pin_of
 

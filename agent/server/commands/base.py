@@ -21,7 +21,7 @@ from agent.server.context import CallContext, TimedPins
 from agent.signing.consent import mst_mismatch
 from agent.signing.signer import Signer, TokenSigner
 from agent.tokens.certinfo import CertificateInfo
-from agent.tokens.module import TokenCertificate
+from agent.tokens.model import TokenCertificate
 from agent.ui.api import ConsentItem, ConsentRequest, SignInOption
 
 if TYPE_CHECKING:

@@ -1,0 +1,94 @@
+"""What the token layer hands its callers: tokens, certificates and opaque session handles.
+
+Plain data, no python-pkcs11: the server and the UI name these types without loading a PKCS#11
+library (an idle agent loads its modules only when a page connects or a token is asked for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent.tokens.algorithms import SignatureAlgorithm
+from agent.tokens.certinfo import CertificateInfo
+from agent.tokens.pin import PinState
+
+if TYPE_CHECKING:
+    from pkcs11 import Mechanism
+
+    from agent.tokens.mechanisms import MechanismPlan
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token present in a slot."""
+
+    module: str
+    slot_id: int
+    label: str
+    serial: str
+    manufacturer: str
+    model: str
+    pin_state: PinState
+    protected_path: bool  # PIN pad: the PIN is typed on the reader, not in Kyso
+    login_required: bool
+    mechanisms: frozenset[Mechanism] = field(repr=False, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity across slot renumbering: module and serial."""
+        return (self.module, self.serial)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for the CLI and the protocol."""
+        return {
+            "label": self.label,
+            "serial": self.serial,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "module": self.module,
+            "slot_id": self.slot_id,
+            "protected_path": self.protected_path,
+            "pin_state": self.pin_state.tries_hint,
+        }
+
+
+@dataclass(frozen=True)
+class TokenCertificate:
+    """A certificate object on a token, with its parsed content and key presence."""
+
+    token: TokenInfo
+    info: CertificateInfo
+    label: str
+    key_id: bytes
+    has_private_key: bool
+
+    @property
+    def thumbprint(self) -> str:
+        """SHA-256 thumbprint, the identifier pages and the CLI use."""
+        return self.info.thumbprint
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form: the certificate's fields plus which token holds it."""
+        return {
+            "token": self.token.label,
+            "token_serial": self.token.serial,
+            "module": self.token.module,
+            "label": self.label,
+            "key_id": self.key_id.hex(),
+            "has_private_key": self.has_private_key,
+            **self.info.to_json(),
+        }
+
+
+class SessionHandle:
+    """An open, possibly logged-in session on one token. Opaque outside this module."""
+
+    def __init__(self, session: Any, private_key: Any, token: TokenInfo) -> None:
+        self._session = session
+        self._key = private_key
+        self.token = token
+        self.closed = False
+        # (algorithm, is_digest) -> plan: the token's mechanisms do not change during a
+        # session, so each kind of signature is planned once, not on every call.
+        self.plans: dict[tuple[SignatureAlgorithm, bool], MechanismPlan] = {}
