@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Build ``dist/kyso-agent_<version>_<arch>.deb`` with dpkg-deb.
 
-    .venv/bin/python installers/build_deb.py [--out DIR] [--wheel KYSO.whl]
+    .venv/bin/python installers/build_deb.py --maintainer 'Full Name <email>' [--homepage URL]
+                                             [--out DIR] [--wheel KYSO.whl]
         [--no-dependency-wheels | --linux-wheels DIR | --download-linux-wheels]
 
 The package installs the Kyso wheel under /opt/kyso/wheels; its postinst runs
@@ -16,9 +17,12 @@ installation downloads them. Files live in installers/linux/.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -80,14 +84,36 @@ Kyso Agent {version}
 """
 
 
-def control(version: str, arch: str, installed_kib: int) -> str:
+# Debian policy §5.6.2: "Full Name <email>".
+_MAINTAINER = re.compile(r"^[^<>\n,]+ <[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+>$")
+
+
+def maintainer_from(given: str | None, env: Mapping[str, str]) -> str | None:
+    """The Maintainer field: ``--maintainer``, else Debian's own convention (DEBFULLNAME and
+    DEBEMAIL, as dch and dh_make read them; DEBEMAIL may hold the whole "Name <email>").
+    None when neither names one: Kyso ships no placeholder address."""
+    if given:
+        return given.strip()
+    email = env.get("DEBEMAIL", "").strip()
+    name = env.get("DEBFULLNAME", "").strip()
+    if "<" in email:
+        return email
+    if email and name:
+        return f"{name} <{email}>"
+    return None
+
+
+def control(
+    version: str, arch: str, installed_kib: int, maintainer: str, homepage: str | None = None
+) -> str:
     """The DEBIAN/control file."""
     return (
         "Package: kyso-agent\n"
         f"Version: {version}\n"
         f"Architecture: {arch}\n"
-        "Maintainer: Kyso Project <kyso@example.org>\n"
-        f"Installed-Size: {installed_kib}\n"
+        f"Maintainer: {maintainer}\n"
+        + (f"Homepage: {homepage}\n" if homepage else "")
+        + f"Installed-Size: {installed_kib}\n"
         f"Depends: {DEPENDS}\n"
         f"Suggests: {SUGGESTS}\n"
         "Section: utils\n"
@@ -136,9 +162,19 @@ def cached_linux_wheels(kyso_wheel: Path, dest: Path, cache: Path = WHEEL_CACHE)
 
 
 def build_deb(
-    out_dir: Path, *, wheel: Path | None = None, extra_wheels: list[Path] | None = None
+    out_dir: Path,
+    *,
+    maintainer: str,
+    homepage: str | None = None,
+    wheel: Path | None = None,
+    extra_wheels: list[Path] | None = None,
 ) -> Path:
-    """Build the package into ``out_dir`` and return its path."""
+    """Build the package into ``out_dir`` and return its path. ``maintainer``: "Name <email>"
+    of whoever answers for this build (checked); ``homepage``: an https address, if any."""
+    if not _MAINTAINER.match(maintainer):
+        raise ValueError(f"maintainer must read 'Full Name <email>', not {maintainer!r}")
+    if homepage is not None and not homepage.startswith("https://"):
+        raise ValueError(f"homepage must be an https:// address, not {homepage!r}")
     require_tools("dpkg-deb")
     version = read_version()
     extra = list(extra_wheels or [])
@@ -167,7 +203,9 @@ def build_deb(
         size_kib = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) // 1024 + 1
         debian = root / "DEBIAN"
         debian.mkdir(mode=0o755)
-        (debian / "control").write_text(control(version, arch, size_kib), encoding="utf-8")
+        (debian / "control").write_text(
+            control(version, arch, size_kib, maintainer, homepage), encoding="utf-8"
+        )
         (debian / "conffiles").write_text("".join(f + "\n" for f in CONFFILES))
         for script in ("postinst", "prerm"):
             shutil.copyfile(LINUX / script, debian / script)
@@ -193,7 +231,24 @@ def main(argv: list[str] | None = None) -> int:
         help="ship only the Kyso wheel (a small _all package; installing it then needs PyPI or "
         "a mirror). By default the dependencies are shipped, from " + str(WHEEL_CACHE),
     )
+    parser.add_argument(
+        "--maintainer",
+        metavar="'NAME <EMAIL>'",
+        help="who answers for this package (Debian's Maintainer field); default: $DEBFULLNAME "
+        "<$DEBEMAIL>. Required: the project publishes no address of its own to put there",
+    )
+    parser.add_argument(
+        "--homepage", metavar="URL", help="an https address for the Homepage field (optional)"
+    )
     args = parser.parse_args(argv)
+    maintainer = maintainer_from(args.maintainer, os.environ)
+    if maintainer is None or not _MAINTAINER.match(maintainer):
+        parser.error(
+            "name the package's maintainer: --maintainer 'Full Name <email>', or set DEBFULLNAME "
+            "and DEBEMAIL (Debian's convention). Kyso ships no placeholder address."
+        )
+    if args.homepage and not args.homepage.startswith("https://"):
+        parser.error("--homepage must be an https:// address")
     if args.no_dependency_wheels and (args.linux_wheels or args.download_linux_wheels):
         parser.error("--no-dependency-wheels excludes --linux-wheels/--download-linux-wheels")
     with tempfile.TemporaryDirectory(prefix="kyso-linuxwheels-") as tmp:
@@ -201,7 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         if not (extra or args.no_dependency_wheels or args.linux_wheels):
             wheel = wheel or build_wheel(Path(tmp) / "kyso")
             extra = cached_linux_wheels(wheel, Path(tmp) / "cached")
-        deb = build_deb(args.out, wheel=wheel, extra_wheels=extra)
+        deb = build_deb(
+            args.out,
+            maintainer=maintainer,
+            homepage=args.homepage,
+            wheel=wheel,
+            extra_wheels=extra,
+        )
     print(f"built {deb} ({deb.stat().st_size // 1024} KiB, {1 + len(extra)} wheels)")
     if not extra:
         print("the dependencies are not inside: installing needs PyPI or a pip mirror")

@@ -387,8 +387,10 @@ def build_msi(
     wheel: Path | None = None,
     extra_wheels: list[Path] | None = None,
     about_url: str | None = None,
+    contact: str | None = None,
 ) -> Path:
-    """Build the MSI into ``out_dir`` and return its path."""
+    """Build the MSI into ``out_dir`` and return its path. ``about_url`` and ``contact`` are
+    what Add/Remove Programs shows (whoever ships the MSI names them; none is invented)."""
     require_tools("wixl", "msibuild", "msiinfo")
     version = msi_version(read_version())
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -418,6 +420,10 @@ def build_msi(
                 "INSERT INTO `Property` (`Property`, `Value`) "
                 f"VALUES ('ARPURLINFOABOUT', {_sql(about_url)})"
             )
+        if contact:
+            queries.append(
+                f"UPDATE `Property` SET `Value` = {_sql(contact)} WHERE `Property` = 'ARPCONTACT'"
+            )
         for query in queries:
             run(["msibuild", msi, "-q", query])
         shutil.move(msi, target)
@@ -434,6 +440,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--about-url",
         help="https address shown in Add/Remove Programs (none by default: the project has none)",
+    )
+    parser.add_argument(
+        "--contact",
+        metavar="TEXT",
+        help="the support contact Add/Remove Programs shows (default: 'Your IT department')",
     )
     add_dependency_wheel_options(
         parser,
@@ -457,7 +468,13 @@ def main(argv: list[str] | None = None) -> int:
         if not (extra or args.no_dependency_wheels or args.windows_wheels):
             wheel = wheel or build_wheel(Path(tmp) / "kyso")
             extra = cached_windows_wheels(wheel, Path(tmp) / "cached")
-        msi = build_msi(args.out, wheel=wheel, extra_wheels=extra, about_url=args.about_url)
+        msi = build_msi(
+            args.out,
+            wheel=wheel,
+            extra_wheels=extra,
+            about_url=args.about_url,
+            contact=args.contact,
+        )
     print(f"built {msi} ({msi.stat().st_size // 1024} KiB, {1 + len(extra)} wheels)")
     print(f"Group Policy templates for the central store: {msi.parent}/kyso-admx-*.zip")
     if not extra:

@@ -26,8 +26,16 @@ def require(tool: str) -> str:
     return path
 
 
+IT_ABOUT_URL = "https://it.congty.vn/ky-so"
+IT_CONTACT = "Phòng CNTT, máy lẻ 123"
+# Who answers for the test builds (.invalid: RFC 2606, never a real address).
+TEST_MAINTAINER = "Kyso test build <kyso-tests@build.invalid>"
+
+
 def build(script: str, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run a build script as IT would; the build must succeed."""
+    if script == "build_deb.py":
+        args = ("--maintainer", TEST_MAINTAINER, *args)
     proc = subprocess.run(
         [sys.executable, str(INSTALLERS / script), "--out", str(out), *args],
         capture_output=True,
@@ -63,7 +71,16 @@ def rebuilt_msi(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second build of the same version (a new ProductCode): the upgrade/rebuild cases."""
     require("wixl")
     out = tmp_path_factory.mktemp("msi-rebuilt")
-    build("build_msi.py", out, "--no-dependency-wheels")
+    # What IT gives its own build: the Add/Remove Programs address and contact.
+    build(
+        "build_msi.py",
+        out,
+        "--no-dependency-wheels",
+        "--about-url",
+        IT_ABOUT_URL,
+        "--contact",
+        IT_CONTACT,
+    )
     (msi,) = out.glob("kyso-agent-*.msi")
     return msi
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import configparser
+import importlib.util
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from agent import __version__
 from agent.config.policy import read_policy
 
-from .conftest import require
+from .conftest import INSTALLERS, TEST_MAINTAINER, require
 
 
 def dpkg_deb(*args: str) -> str:
@@ -45,7 +47,42 @@ def test_control_fields(deb: Path) -> None:
     assert {"python3-gi", "gir1.2-ayatanaappindicator3-0.1"} <= set(depends)
     assert "opensc" in fields["Suggests"]
     assert "softhsm2" not in fields["Depends"] + fields.get("Suggests", "")
-    assert fields["Maintainer"] and fields["Description"]
+    assert fields["Maintainer"] == TEST_MAINTAINER  # named by the build, never a placeholder
+    assert "Homepage" not in fields  # none given, none invented
+    assert fields["Description"]
+
+
+def test_the_build_refuses_to_invent_a_maintainer(tmp_path: Path) -> None:
+    """No --maintainer and no DEBFULLNAME/DEBEMAIL: the build stops before doing any work and
+    says how to name one; a malformed one and a plain-http homepage are refused too."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEB")}
+    script = [sys.executable, str(INSTALLERS / "build_deb.py"), "--out", str(tmp_path)]
+    cases = [
+        ([], "DEBFULLNAME"),
+        (["--maintainer", "kyso@example.org"], "Full Name <email>"),
+        (["--maintainer", TEST_MAINTAINER, "--homepage", "http://kyso.test"], "https://"),
+    ]
+    for extra, said in cases:
+        proc = subprocess.run(
+            [*script, *extra], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert proc.returncode == 2 and said in proc.stderr, (extra, proc.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_debian_convention_names_the_maintainer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(INSTALLERS))  # the build scripts import their `common`
+    spec = importlib.util.spec_from_file_location("build_deb", INSTALLERS / "build_deb.py")
+    assert spec is not None and spec.loader is not None
+    build_deb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_deb)
+    maintainer_from = build_deb.maintainer_from
+    assert maintainer_from(None, {"DEBFULLNAME": "Lê Văn A", "DEBEMAIL": "a@it.vn"}) == (
+        "Lê Văn A <a@it.vn>"
+    )
+    assert maintainer_from(None, {"DEBEMAIL": "Phòng CNTT <it@cty.vn>"}) == "Phòng CNTT <it@cty.vn>"
+    assert maintainer_from("B <b@x.vn>", {"DEBEMAIL": "a@it.vn"}) == "B <b@x.vn>"
+    assert maintainer_from(None, {"DEBEMAIL": "a@it.vn"}) is None  # no name: not guessed
 
 
 def test_contents_and_modes(deb: Path) -> None:

@@ -20,7 +20,7 @@ from agent import __version__
 from agent.config.policy import REGISTRY_KEY, REGISTRY_VALUES, load_settings
 from agent.ui import tray_winstart
 
-from .conftest import INSTALLERS, require
+from .conftest import INSTALLERS, IT_ABOUT_URL, IT_CONTACT, require
 
 UPGRADE_CODE = "{F6566254-659A-4CCD-AF4C-8A425665679F}"
 REMEMBER_KEY = r"SOFTWARE\Kyso\Agent\InstallProperties"
@@ -85,6 +85,14 @@ def test_product_identity_and_add_remove_programs_entry(msi: Path) -> None:
         [require("msiinfo"), "suminfo", str(msi)], capture_output=True, text=True, check=True
     ).stdout
     assert "Template: x64;1033" in info
+
+
+def test_the_it_department_names_the_address_and_contact(rebuilt_msi: Path) -> None:
+    """build_msi.py --about-url/--contact: what Add/Remove Programs shows for IT's own build
+    (in the MSI's Vietnamese codepage)."""
+    props = properties(rebuilt_msi)
+    assert props["ARPURLINFOABOUT"] == IT_ABOUT_URL
+    assert props["ARPCONTACT"] == IT_CONTACT
 
 
 def test_every_build_gets_a_new_product_code(msi: Path, rebuilt_msi: Path) -> None:
