@@ -74,6 +74,7 @@ class TokenService:
         self._monitor: asyncio.Task[None] | None = None
         self._monitor_wanted = False
         self._load_task: asyncio.Task[None] | None = None
+        self._closed = False
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, monitor: bool = True, deferred: bool = False) -> None:
@@ -82,6 +83,8 @@ class TokenService:
         modules load at the first call that needs them, or at :meth:`load_soon`. An idle agent
         thus holds no PKCS#11 library (what each costs: bench/footprint.py)."""
         self._monitor_wanted = monitor
+        if self._closed and self._load_task is not None and self._load_task.done():
+            self._closed, self._load_task = False, None  # started again after close: reload
         if not deferred:
             await self._ready()
 
@@ -107,6 +110,9 @@ class TokenService:
     async def _load(self) -> None:
         from agent.tokens.module import Pkcs11Module
 
+        if self._closed:  # a page connecting while the agent stops: nothing to load for
+            return
+        self.statuses = []
         for candidate in self._candidates:
             try:
                 module = await Pkcs11Module.acquire(candidate)
@@ -135,6 +141,7 @@ class TokenService:
 
     async def close(self) -> None:
         """Stop watching and finalise every module."""
+        self._closed = True
         if self._load_task is not None and not self._load_task.done():
             # Let a load under way finish: a module acquired and then dropped would stay loaded.
             with contextlib.suppress(Exception):
