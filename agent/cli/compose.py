@@ -99,8 +99,8 @@ async def start_agent(settings: Settings, *, prompter: Prompter | None = None) -
 
     started = time.perf_counter()
     tokens = build_token_service(list(settings.pkcs11_modules))
-    # The modules load when a page connects or a token is asked for: an agent idling in the
-    # tray all day holds no PKCS#11 library (bench/footprint.py).
+    # The modules load when a page connects or a token is asked for, so an idle headless agent
+    # holds no PKCS#11 library (bench/footprint.py); the tray's token menu asks at start.
     await tokens.start(deferred=True)
     try:
         chosen = prompter or make_prompter(

@@ -150,7 +150,7 @@ def _ensure(directory: Path, now: dt.datetime, owner: str | None) -> ServerCerti
         _remove_stray_ca_keys(directory)
         ca_pem = _read(directory / CA_PEM)
         server_pem, key_pem = _read(directory / SERVER_PEM), _read(directory / SERVER_KEY)
-        record = parse_record(_read(directory / RECORD))
+        record = parse_record(_read_record(directory))
         if record is not None and record.still_good(
             material_digest(ca_pem, server_pem, key_pem), now
         ):
@@ -159,13 +159,22 @@ def _ensure(directory: Path, now: dt.datetime, owner: str | None) -> ServerCerti
 
         inspection = inspect_material(ca_pem, server_pem, key_pem, now)
         decision = decide(inspection)
+        checked = (ca_pem, server_pem, key_pem)
         if decision.action is not Action.USE:
             if decision.action is Action.RENEW and inspection.ca is not None:
                 _retire(directory, inspection.ca)
-            _mint(directory, owner or default_owner(), now, decision)
+            checked = _mint(directory, owner or default_owner(), now, decision)
         described = load_server_certificate(directory, decision)
-        _remember(directory)
+        _remember(directory, checked)
     return described
+
+
+def _read_record(directory: Path) -> bytes | None:
+    """The record's bytes; None when it cannot be read (then the start checks in full)."""
+    try:
+        return _read(directory / RECORD)
+    except OSError:
+        return None
 
 
 def _from_record(directory: Path, record: CheckedMaterial) -> ServerCertificate:
@@ -182,19 +191,25 @@ def _from_record(directory: Path, record: CheckedMaterial) -> ServerCertificate:
     )
 
 
-def _remember(directory: Path) -> None:
-    """Record the material just checked (or minted) as good, for the next start."""
+def _remember(directory: Path, checked: tuple[bytes | None, bytes | None, bytes | None]) -> None:
+    """Record ``checked`` (the bytes just checked, or just minted) as good for the next start,
+    only if they are still what the files hold: without a lock (Windows) another process may
+    have written its own material meanwhile, which must get a full check. Best effort: a
+    record that cannot be written only costs the next start a full check."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    files = [directory / name for name in (CA_PEM, SERVER_PEM, SERVER_KEY)]
-    contents = [path.read_bytes() for path in files]
-    ca = x509.load_pem_x509_certificate(contents[0])
-    server = x509.load_pem_x509_certificate(contents[1])
+    ca_pem, server_pem, _key_pem = checked
+    on_disk = tuple(_read(directory / name) for name in (CA_PEM, SERVER_PEM, SERVER_KEY))
+    if ca_pem is None or server_pem is None or on_disk != checked:
+        log.info("local TLS: the files changed while they were checked; not recording them")
+        return
+    ca = x509.load_pem_x509_certificate(ca_pem)
+    server = x509.load_pem_x509_certificate(server_pem)
     ca_der = ca.public_bytes(serialization.Encoding.DER)
     not_after = min(ca.not_valid_after_utc, server.not_valid_after_utc)
     record = CheckedMaterial(
-        digest=material_digest(*contents),
+        digest=material_digest(*checked),
         not_before=max(ca.not_valid_before_utc, server.not_valid_before_utc),
         renew_from=not_after - RENEW_BEFORE,
         not_after=not_after,
@@ -202,7 +217,10 @@ def _remember(directory: Path) -> None:
         ca_sha256=sha256_hex(ca_der),
         ca_sha1=sha1_hex(ca_der),
     )
-    atomic_write(directory / RECORD, record.to_bytes(), overwrite=True)
+    try:
+        atomic_write(directory / RECORD, record.to_bytes(), overwrite=True)
+    except OSError as exc:
+        log.warning("local TLS: could not record the check (%s); the next start checks again", exc)
 
 
 def _common_name(cert: x509.Certificate) -> str:
@@ -268,7 +286,10 @@ def ssl_context(server_cert: ServerCertificate) -> ssl.SSLContext:
     return context
 
 
-def _mint(directory: Path, owner: str, now: dt.datetime, decision: Decision) -> None:
+def _mint(
+    directory: Path, owner: str, now: dt.datetime, decision: Decision
+) -> tuple[bytes, bytes, bytes]:
+    """Mint and write a new CA, certificate and key; their PEM bytes (CA, certificate, key)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -283,6 +304,7 @@ def _mint(directory: Path, owner: str, now: dt.datetime, decision: Decision) -> 
     atomic_write(directory / SERVER_PEM, pair.server_cert_pem, overwrite=True)
     atomic_write(directory / CA_DER, ca.public_bytes(serialization.Encoding.DER), overwrite=True)
     atomic_write(directory / CA_PEM, pair.ca_cert_pem, overwrite=True)
+    return pair.ca_cert_pem, pair.server_cert_pem, pair.server_key_pem
 
 
 def _retire(directory: Path, ca: x509.Certificate) -> None:

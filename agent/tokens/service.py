@@ -83,8 +83,11 @@ class TokenService:
         modules load at the first call that needs them, or at :meth:`load_soon`. An idle agent
         thus holds no PKCS#11 library (what each costs: bench/footprint.py)."""
         self._monitor_wanted = monitor
-        if self._closed and self._load_task is not None and self._load_task.done():
-            self._closed, self._load_task = False, None  # started again after close: reload
+        if self._closed:  # started again after close: load afresh
+            if self._load_task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._load_task)
+            self._closed, self._load_task = False, None
         if not deferred:
             await self._ready()
 
@@ -114,9 +117,19 @@ class TokenService:
             return
         self.statuses = []
         for candidate in self._candidates:
+            if self._closed:  # closing: load no more (close releases what was loaded)
+                break
             try:
                 module = await Pkcs11Module.acquire(candidate)
-            except KysoError as exc:
+            except Exception as raw:  # whatever it was, this module fails, not every later call
+                exc = (
+                    raw
+                    if isinstance(raw, KysoError)
+                    else KysoError(
+                        "MODULE_LOAD_FAILED",
+                        {"module": candidate.path, "detail": f"{type(raw).__name__}: {raw}"},
+                    )
+                )
                 log.warning("PKCS#11 module %s not loaded: %s", candidate.path, exc)
                 self.statuses.append(
                     ModuleStatus(

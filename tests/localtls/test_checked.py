@@ -108,3 +108,36 @@ def test_a_record_that_is_not_exactly_right_means_a_full_check(
     assert ensure_server_certificate(tmp_path, now=NOW).action is Action.USE
     assert full_checks == [NOW]
     assert json.loads((tmp_path / RECORD).read_bytes()) == good  # written again
+
+
+def test_files_changed_by_another_process_during_the_check_are_not_recorded(
+    tmp_path: Path, full_checks: list[dt.datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows has no lock here: if another start writes its own certificate between this
+    start's mint and its record, the mixed set must not be recorded as checked."""
+    from agent.localtls import store
+
+    other = tmp_path / "other"
+    ensure_server_certificate(other, now=NOW)
+    real = store.load_server_certificate
+
+    def meanwhile(directory: Path, decision: Any = None) -> Any:
+        (tmp_path / "server.pem").write_bytes((other / "server.pem").read_bytes())
+        return real(directory, decision)
+
+    monkeypatch.setattr(store, "load_server_certificate", meanwhile)
+    ensure_server_certificate(tmp_path, now=NOW)
+    assert not (tmp_path / RECORD).exists()
+    monkeypatch.setattr(store, "load_server_certificate", real)
+    full_checks.clear()
+    repaired = ensure_server_certificate(tmp_path, now=NOW)
+    assert full_checks == [NOW] and repaired.action is Action.RENEW  # caught and repaired
+
+
+def test_a_record_that_cannot_be_written_costs_only_a_full_check(
+    tmp_path: Path, full_checks: list[dt.datetime]
+) -> None:
+    (tmp_path / RECORD).mkdir()  # the name is taken: the write fails
+    assert ensure_server_certificate(tmp_path, now=NOW).action is Action.CREATE
+    assert ensure_server_certificate(tmp_path, now=NOW).action is Action.USE
+    assert full_checks == [NOW, NOW]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from agent.tokens.module import _REGISTRY
 from agent.tokens.modules import ModuleCandidate
 from agent.tokens.service import TokenService
@@ -56,3 +58,52 @@ async def test_close_during_a_load_releases_it_and_a_late_page_loads_nothing(
     service.load_soon()  # a page connecting while the agent stops
     assert await service.list_tokens() == []
     assert (demo["module"] in _REGISTRY) is held_elsewhere
+
+
+async def test_started_again_after_a_close_that_loaded_nothing_it_loads(
+    demo: dict[str, Any],
+) -> None:
+    service = _service(demo)
+    await service.start(monitor=False, deferred=True)
+    await service.close()  # no page ever came
+    await service.start(monitor=False)
+    try:
+        assert [s.loaded for s in service.statuses] == [True]
+        assert await service.list_tokens()
+    finally:
+        await service.close()
+
+
+async def test_an_unexpected_load_failure_fails_that_module_not_every_later_call(
+    demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An OSError from a vendor library (not a KysoError) is that module's failure, with the
+    usual MODULE_LOAD_FAILED; the other modules still serve, and the next call does not
+    re-raise it."""
+    from agent.tokens.module import Pkcs11Module
+
+    broken = "/opt/vendor/libbroken.so"
+    real = Pkcs11Module.acquire.__func__  # type: ignore[attr-defined]
+
+    async def acquire(cls: type[Pkcs11Module], candidate: ModuleCandidate) -> Pkcs11Module:
+        if candidate.path == broken:
+            raise OSError("wrong ELF class")
+        return await real(cls, candidate)
+
+    monkeypatch.setattr(Pkcs11Module, "acquire", classmethod(acquire))
+    service = TokenService(
+        [
+            ModuleCandidate(broken, "Broken", "config", True),
+            ModuleCandidate(demo["module"], "SoftHSM2 (demo)", "demo", True),
+        ]
+    )
+    await service.start(monitor=False, deferred=True)
+    try:
+        assert await service.list_tokens()
+        assert await service.list_tokens()
+        failed, loaded = service.statuses
+        assert not failed.loaded and failed.error is not None
+        assert failed.error["code"] == "MODULE_LOAD_FAILED"
+        assert loaded.loaded
+    finally:
+        await service.close()
