@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiohttp import web
 
-from agent.demo import tokens as demo_tokens
+from agent.demo.manifest import activate, load_manifest
 from agent.localtls import default_directory, ensure_server_certificate, ssl_context
 from agent.signing.raw import sign_hash
 from agent.signing.signer import TokenSigner
@@ -35,10 +35,10 @@ from agent.tokens.service import TokenService
 
 async def serve(pin: str, thumbprint: str) -> None:
     """Serve on a free loopback port until SIGTERM."""
-    manifest = demo_tokens.load_manifest()
+    manifest = load_manifest()
     if manifest is None:
         raise SystemExit("no demo tokens under $KYSO_HOME: run bench/agent_roundtrip.py")
-    demo_tokens.activate()
+    activate()
     tokens = TokenService([ModuleCandidate(manifest["module"], "SoftHSM2 (demo)", "demo", True)])
     await tokens.start(monitor=False)
     cert = await tokens.find_certificate(thumbprint)

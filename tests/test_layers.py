@@ -242,7 +242,7 @@ def test_the_composition_root_looks_for_the_demo_where_the_demo_writes_it() -> N
     """compose checks for the demo's manifest before importing the demo package (so an agent
     without a demo never loads it): the file name must be the demo's own."""
     from agent.cli.compose import DEMO_MANIFEST
-    from agent.demo.tokens import MANIFEST
+    from agent.demo.manifest import MANIFEST
 
     assert DEMO_MANIFEST == MANIFEST
 

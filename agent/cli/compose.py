@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from agent.tokens.service import TokenService
     from agent.ui.api import Prompter
 
-# The demo's manifest (agent.demo.tokens.MANIFEST, checked by tests/test_layers.py): looking for
+# The demo's manifest (agent.demo.manifest.MANIFEST, checked by tests/test_layers.py): looking for
 # the file first spares every start without a demo the import of the demo package.
 DEMO_MANIFEST = "demo.json"
 
@@ -58,16 +58,17 @@ async def open_in_browser(url: str) -> None:
 def demo_module() -> str | None:
     """Point SoftHSM2 at the demo tokens when a demo exists; their module path, else None.
 
-    The demo package (test PKI, cryptography's x509 builders) is imported only when its
-    manifest is there: an accountant's agent without a demo never loads it.
+    The demo package is imported only when its manifest is there (an accountant's agent
+    without a demo never loads it), and then only its manifest reader: the test PKI and
+    cryptography's certificate builders stay out of the agent.
     """
     from agent.config.paths import demo_dir
 
     if not (demo_dir() / DEMO_MANIFEST).exists():
         return None
-    from agent.demo import tokens as demo_tokens
+    from agent.demo.manifest import activate
 
-    return demo_tokens.activate()
+    return activate()
 
 
 def build_token_service(

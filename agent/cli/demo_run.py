@@ -301,9 +301,9 @@ async def _start_remote() -> DemoRemote | None:
     127.0.0.1, and the provider table that points the agent at it. The demo goes on without
     it (the picker then shows the two USB tokens only)."""
     from agent.config.paths import demo_dir
+    from agent.demo.manifest import paths
     from agent.demo.pki import TestCA
     from agent.demo.remote import CLIENT_ID, DEFAULT_PORT, start_service
-    from agent.demo.tokens import paths
     from agent.files import atomic_write
 
     secret_path = demo_dir() / "remote-client-secret"

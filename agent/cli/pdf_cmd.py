@@ -197,7 +197,7 @@ def _trust_roots(paths: list[str]) -> tuple[bytes, ...]:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     if not paths:
-        from agent.demo.tokens import trust_files
+        from agent.demo.manifest import trust_files
 
         paths = trust_files()[0]
     roots: list[bytes] = []

@@ -19,59 +19,22 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from agent.config.paths import demo_dir
 from agent.errors import KysoError
 from agent.files import atomic_write
 from agent.tokens.certinfo import parse_certificate
 from agent.tokens.modules import ModuleCandidate, softhsm2_module
 from agent.tokens.service import TokenService
 
+# Re-exported: callers that create the demo also read it through this module.
+from .manifest import MANIFEST as MANIFEST
+from .manifest import activate as activate
+from .manifest import load_manifest, paths
+from .manifest import trust_files as trust_files
 from .pki import PROFILES, UNIT_MST, PkiUrls, TestCA, ocsp_index, pki_port
 
 TOKENS = {1: "KYSO DEMO 1", 2: "KYSO DEMO 2"}
 USER_PINS = {1: "123456", 2: "654321"}
 SO_PIN = "12345678"
-MANIFEST = "demo.json"
-
-
-def paths(root: Path | None = None) -> dict[str, Path]:
-    """Where each piece of the demo lives."""
-    root = root or demo_dir()
-    return {
-        "root": root,
-        "conf": root / "softhsm2.conf",
-        "tokens": root / "tokens",
-        "pki": root / "pki",
-        "manifest": root / MANIFEST,
-    }
-
-
-def load_manifest(root: Path | None = None) -> dict[str, Any] | None:
-    """The demo's description written by :func:`init`, or None if there is no demo yet."""
-    path = paths(root)["manifest"]
-    if not path.exists():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def trust_files(root: Path | None = None) -> tuple[list[str], list[str]]:
-    """The demo PKI's CA certificates and CRLs (empty lists when there is no demo yet): what a
-    verifier such as the portal stub trusts by default."""
-    manifest = load_manifest(root)
-    if not manifest:
-        return [], []
-    ca = manifest["ca"]
-    return [ca["root"], ca["issuing"]], [ca["crl"], ca["root_crl"]]
-
-
-def activate(root: Path | None = None) -> str | None:
-    """Point SoftHSM2 at the demo store in this process; returns the module path if a demo
-    exists. Must run before the module is loaded (SoftHSM2 reads the variable at C_Initialize)."""
-    manifest = load_manifest(root)
-    if manifest is None:
-        return None
-    os.environ["SOFTHSM2_CONF"] = manifest["softhsm2_conf"]
-    return manifest["module"]
 
 
 def _softhsm_util(conf: Path, *args: str) -> None:

@@ -14,7 +14,6 @@ import base64
 import datetime as dt
 import uuid
 
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
 
 from agent.errors import KysoError
@@ -22,7 +21,7 @@ from agent.signing.signer import Signer
 from agent.signing.xml.c14n import c14n_bytes, digest_element
 from agent.signing.xml.model import Prepared, Reference
 from agent.signing.xml.profiles import DS_NS, SIGNING_TIME_NS, XmlProfile
-from agent.tokens.algorithms import KeyKind, SignatureAlgorithm
+from agent.tokens.algorithms import KeyKind, SignatureAlgorithm, ecdsa_der_to_raw
 
 _DS = f"{{{DS_NS}}}"
 _MORE = "http://www.w3.org/2001/04/xmldsig-more#"
@@ -57,9 +56,7 @@ def _signature_value(signer: Signer, raw: bytes) -> bytes:
     becomes r‖s, each padded to the curve's size (XML-DSig 1.1 §6.4.3, RFC 4050)."""
     if signer.key_kind is not KeyKind.EC:
         return raw
-    r, s = decode_dss_signature(raw)
-    size = (signer.certificate.certificate.public_key().curve.key_size + 7) // 8  # type: ignore[union-attr]
-    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    return ecdsa_der_to_raw(raw, (signer.certificate.key_size + 7) // 8)
 
 
 def _signing_time_object(sig_root: etree._Element, sig_id: str) -> etree._Element:
