@@ -28,6 +28,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import spawn  # noqa: E402
+
 TIME_TARGET = 1.1
 MEMORY_TARGET = 1.5
 
@@ -123,16 +126,10 @@ def preview_timings(path: Path, page: int, rounds: int) -> int:
 
 
 def run_measured(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS (bytes) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    _out, err = proc.communicate()
-    if proc.returncode != 0:
-        raise SystemExit(f"{argv[:3]} failed ({proc.returncode}): {err.decode()[-800:]}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+    """Wall seconds, CPU seconds (user + system) and peak RSS (bytes) of one child process,
+    forked by bench/spawn.py's helper so that the peak is the child's own."""
+    measured = spawn.run_measured(argv, env)
+    return measured.seconds, measured.cpu_seconds, int(measured.peak_rss_mb * 1024 * 1024)
 
 
 def spread(values: list[float], scale: float = 1.0, fmt: str = "{:.2f}") -> str:
