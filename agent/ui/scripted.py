@@ -305,6 +305,8 @@ class ScriptedPrompter:
         # An unattended agent answers forever: keep only the recent prompts, not every one.
         if len(self.prompts) > MAX_RECORDED_PROMPTS:
             del self.prompts[:-MAX_RECORDED_PROMPTS]
+        if not log.isEnabledFor(logging.INFO):
+            return  # the line below is built only when someone reads it (an agent answers fast)
         # JSON on one line: quotes and backslashes escaped, and the fields are inert already,
         # so nothing a page wrote can end this line or start a forged one.
         details = json.dumps({"summary": summary, "shown": shown}, ensure_ascii=False)
