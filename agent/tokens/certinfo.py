@@ -295,12 +295,20 @@ def _read_with_asn1crypto(der: bytes) -> _Read | None:
     """The usual certificate, read with asn1crypto; None for anything else."""
     from asn1crypto import x509 as asn1
 
+    if not _der_shaped(der):
+        return None  # BER: cryptography accepts DER only, and its refusal must stand
     try:
         cert = asn1.Certificate.load(der, strict=True)
         extensions = cert["tbs_certificate"]["extensions"]
-        ids = [ext["extn_id"].dotted for ext in extensions] if extensions.native else []
+        ids = [ext["extn_id"].dotted for ext in extensions]
         if len(set(ids)) != len(ids):
             raise _Unusual("an extension repeated")  # cryptography refuses: keep its error
+        # The DER inside the extensions read here, and inside the public key.
+        for ext in extensions:
+            if ext["extn_id"].dotted in _READ_EXTENSIONS and not _der_shaped(
+                ext["extn_value"].contents
+            ):
+                raise _Unusual("BER inside an extension")
         key_type, key_size, curve = _key_of(cert.public_key)
         serial = cert.serial_number
         not_before, not_after = cert.not_valid_before, cert.not_valid_after
@@ -332,9 +340,51 @@ def _read_with_asn1crypto(der: bytes) -> _Read | None:
         return None
 
 
+# Key usage, extended key usage, basic constraints: the extensions this reader reads.
+_READ_EXTENSIONS = frozenset({"2.5.29.15", "2.5.29.37", "2.5.29.19"})
+# Universal tags that DER allows constructed: SEQUENCE and SET (BER also allows strings).
+_CONSTRUCTED_UNIVERSAL = frozenset({0x30, 0x31})
+
+
+def _der_shaped(der: bytes) -> bool:
+    """True when every element has a definite, shortest-form length, single-byte tags, and only
+    SEQUENCE/SET (or tagged) elements are constructed: the DER framing rules asn1crypto does not
+    enforce (it also reads BER). Values are checked where they are read."""
+    stack = [(0, len(der))]
+    while stack:
+        offset, end = stack.pop()
+        while offset < end:
+            if end - offset < 2:
+                return False
+            tag, first = der[offset], der[offset + 1]
+            if tag & 0x1F == 0x1F:
+                return False  # multi-byte tag numbers: none in a certificate
+            offset += 2
+            if first < 0x80:
+                length = first
+            else:
+                size = first & 0x7F
+                if size == 0 or size > 4 or end - offset < size or der[offset] == 0:
+                    return False  # indefinite (BER), too long, or padded with zeros
+                length = int.from_bytes(der[offset : offset + size], "big")
+                if length < 0x80:
+                    return False  # the long form where the short one fits
+                offset += size
+            if end - offset < length:
+                return False
+            if tag & 0x20:
+                if tag & 0xC0 == 0 and tag not in _CONSTRUCTED_UNIVERSAL:
+                    return False  # a constructed string: BER only
+                stack.append((offset, offset + length))
+            offset += length
+    return True
+
+
 def _key_of(public_key: Any) -> tuple[str, int, str | None]:
     algorithm = public_key["algorithm"]["algorithm"].dotted
     if algorithm == "1.2.840.113549.1.1.1":  # rsaEncryption
+        if not _der_shaped(public_key["public_key"].contents[1:]):  # after the unused-bits byte
+            raise _Unusual("BER inside the RSA key")
         modulus = public_key["public_key"].parsed["modulus"].native
         if modulus <= 0:
             raise _Unusual("a malformed RSA key")

@@ -278,3 +278,23 @@ def test_what_is_not_a_certificate_is_a_value_error_as_before(der: bytes) -> Non
     assert certinfo._read_with_asn1crypto(der) is None
     with pytest.raises(ValueError):
         parse_certificate(der)
+
+
+def _ber_forms(der: bytes) -> dict[str, bytes]:
+    """The same certificate framed in BER: cryptography (DER only) refuses both."""
+    assert der[0] == 0x30 and der[1] == 0x82  # SEQUENCE, two length bytes
+    body = der[4:]
+    return {
+        "length-padded-with-zero": b"\x30\x83\x00" + der[2:4] + body,
+        "indefinite-length": b"\x30\x80" + body + b"\x00\x00",
+    }
+
+
+@pytest.mark.parametrize("form", ["length-padded-with-zero", "indefinite-length"])
+def test_ber_is_not_read_where_cryptography_refuses_it(form: str) -> None:
+    """asn1crypto also reads BER; a certificate cryptography refuses must stay refused, not be
+    shown from a lenient reading."""
+    ber = _ber_forms(CORPUS["subject-vietnamese"])[form]
+    assert certinfo._read_with_asn1crypto(ber) is None
+    with pytest.raises(ValueError):
+        parse_certificate(ber)
