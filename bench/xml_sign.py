@@ -21,11 +21,12 @@ test.
 
 Where the time goes (profiled, 1 MB, warm): parsing ~9 ms, the streamed C14N digest ~7 ms,
 finding the container in the bytes ~1 ms, SignedInfo + the token's signature ~3 ms; the rest is
-reading and writing. Where the memory goes: the floor is ~37 MB against xmlsec1's ~11 MB (the
+reading and writing. Where the memory goes: the floor is ~47 MB against xmlsec1's ~11 MB (the
 interpreter ~10 MB, asyncio with OpenSSL ~9 MB, lxml ~7 MB, python-pkcs11 with asn1crypto ~9 MB,
-SoftHSM2); above it a dossier costs Kyso less than xmlsec1 (1 MB: +9 against +11 MB). So at 1 MB
-the ratio is the interpreter's, and at 20 MB Kyso is under xmlsec1. cryptography (~11 MB) is no
-longer loaded on this path: certificates are read with asn1crypto.
+cryptography's x509 ~10 MB to read the token's certificates, SoftHSM2); above it a dossier costs
+Kyso less than xmlsec1 (1 MB: +9 against +11 MB). So at 1 MB the ratio is the floor's, and at
+20 MB Kyso is under xmlsec1. Reading certificates with asn1crypto instead saved ~10 MB and was
+undone: it reads certificates cryptography refuses (tests/tokens/test_certinfo.py).
 
 Usage::
 
@@ -284,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             "process; medians, 'best' = fastest kyso / fastest xmlsec1. MB = peak RSS of each "
             "process. Both outputs verified by xmlsec1.\n"
             f"floor = the same programs signing a {FLOOR_MB * 1e6:.0f}-byte dossier: the Python "
-            "interpreter with asyncio (and OpenSSL), lxml, python-pkcs11 (and asn1crypto) and\n"
+            "interpreter with asyncio (and OpenSSL), lxml, python-pkcs11 (and asn1crypto), cryptography\nand "
             "SoftHSM2 against xmlsec1's C libraries. The spawn helper that measures both lends "
             f"each at most {helper_floor_mb():.1f} MB (a bare interpreter's own pages)."
         )

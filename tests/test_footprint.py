@@ -41,7 +41,7 @@ DEFERRED = (
     "asn1crypto",
     "agent.tokens.module",
     "agent.tokens.mechanisms",
-    "cryptography",  # at the first signature (revocation); TLS was checked before
+    "cryptography",  # certificates are read at the first listing; TLS was checked before
     "agent.localtls.issue",
 )
 
@@ -161,58 +161,3 @@ def test_kyso_agent_run_registers_only_its_own_command() -> None:
     help_text = build_parser().format_help()
     for command in ("run", "sign-xml", "sign-cms", "trust", "demo", "audit"):
         assert command in help_text, command
-
-
-SIGN_XML = """
-import asyncio, json, sys
-from agent.signing.signer import TokenSigner
-from agent.signing.xml import sign_xml
-from agent.tokens.modules import ModuleCandidate
-from agent.tokens.pin import StaticPinProvider
-from agent.tokens.service import TokenService
-
-async def main(module, thumbprint, pin, profile):
-    service = TokenService([ModuleCandidate(module, "SoftHSM2", "demo", True)])
-    await service.start(monitor=False)
-    try:
-        async with service.open_key(thumbprint, StaticPinProvider(pin)) as key:
-            signed = await sign_xml(b"<Hoso><NoiDung>1</NoiDung><CKy_Dvi/></Hoso>",
-                                    TokenSigner(key), profile)
-    finally:
-        await service.close()
-    print(json.dumps({"signed": b"SignatureValue" in signed, "modules": sorted(sys.modules)}))
-
-asyncio.run(main(*sys.argv[1:]))
-"""
-
-
-@pytest.mark.parametrize(("certificate", "profile"), [("org", "bhxh"), ("ec", "generic")])
-def test_signing_xml_with_a_token_key_loads_no_cryptography(
-    demo: dict[str, object], kyso_home: Path, certificate: str, profile: str
-) -> None:
-    """The XML path reads the certificate with asn1crypto (loaded with python-pkcs11) and
-    converts ECDSA signatures with it: cryptography, ~11 MB resident, stays out of
-    `kyso-agent sign-xml`'s memory (bench/xml_sign.py's peak-memory target)."""
-    certificates = demo["certificates"]
-    tokens = demo["tokens"]
-    assert isinstance(certificates, dict) and isinstance(tokens, list)
-    cert = certificates[certificate]
-    pin = next(t["user_pin"] for t in tokens if t["label"] == cert["token"])
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(ROOT),
-        "KYSO_HOME": str(kyso_home),
-        "SOFTHSM2_CONF": str(demo["softhsm2_conf"]),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", SIGN_XML, str(demo["module"]), cert["thumbprint"], pin, profile],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["signed"] is True
-    assert [m for m in report["modules"] if m.split(".")[0] == "cryptography"] == []

@@ -1,11 +1,7 @@
 """What a person and a portal need to know about a certificate. Pure logic, no I/O.
 
-Certificates are read with asn1crypto, which python-pkcs11 has already loaded: a command-line
-signature (``kyso-agent sign-xml``) then never loads cryptography, about 11 MB of resident
-memory (``bench/xml_sign.py``). cryptography's reading is the reference: a certificate of an
-unusual shape (a string type other than UTF8/Printable/IA5/BMP, a key other than RSA or a named
-NIST/Brainpool curve, a repeated extension, anything asn1crypto cannot read) is read by
-cryptography instead, and ``tests/tokens/test_certinfo_reader.py`` holds the two readings equal.
+cryptography is imported by the functions that parse (not by this module), so code that only
+passes a :class:`CertificateInfo` around does not load it.
 
 Vietnamese certificates carry the unit's identifiers in the subject: ``UID=MST:0101234567``
 (tax code), ``MST:0101234567-001`` (a branch), ``CCCD:``/``CMND:`` (citizen / old identity
@@ -14,10 +10,8 @@ card), ``MNS:`` (budget-unit code). Some CAs put ``MST:...`` in ``O=`` or ``CN=`
 
 from __future__ import annotations
 
-import binascii
 import datetime as dt
 import functools
-import hashlib
 import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,24 +20,6 @@ if TYPE_CHECKING:
     from cryptography import x509
 
 _ID_PATTERN = re.compile(r"\b(MST|CCCD|CMND|MNS|HC)\s*[:=]\s*([0-9A-Za-z-]+)", re.IGNORECASE)
-
-# A distinguished name as read from the certificate: RDN by RDN in DER order, each a tuple of
-# (dotted OID, value); a value is text, or bytes for a non-string attribute.
-NameParts = tuple[tuple[tuple[str, str | bytes], ...], ...]
-
-_CN, _O, _L, _UID = "2.5.4.3", "2.5.4.10", "2.5.4.7", "0.9.2342.19200300.100.1.1"
-# RFC 4514 short names, exactly those cryptography's Name.rfc4514_string() uses.
-_SHORT_NAMES = {
-    _CN: "CN",
-    _L: "L",
-    "2.5.4.8": "ST",
-    _O: "O",
-    "2.5.4.11": "OU",
-    "2.5.4.6": "C",
-    "2.5.4.9": "STREET",
-    "0.9.2342.19200300.100.1.25": "DC",
-    _UID: "UID",
-}
 
 
 @dataclass(frozen=True)
@@ -57,19 +33,14 @@ class VietnameseIds:
     passport: str | None = None
 
 
-def _values(name: NameParts, oid: str) -> list[str]:
-    return [
-        value if isinstance(value, str) else value.decode(errors="replace")
-        for rdn in name
-        for attr_oid, value in rdn
-        if attr_oid == oid
-    ]
+def parse_identifiers(name: x509.Name) -> VietnameseIds:
+    """Find MST/CCCD/CMND/MNS in UID first, then in O and CN where some CAs put them."""
+    from cryptography.x509.oid import NameOID
 
-
-def _identifiers(name: NameParts) -> VietnameseIds:
     found: dict[str, str] = {}
-    for oid in (_UID, _O, _CN):
-        for value in _values(name, oid):
+    for oid in (NameOID.USER_ID, NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
+        for attr in name.get_attributes_for_oid(oid):
+            value = attr.value if isinstance(attr.value, str) else attr.value.decode()
             for kind, ident in _ID_PATTERN.findall(value):
                 found.setdefault(kind.upper(), ident)
     return VietnameseIds(
@@ -81,60 +52,28 @@ def _identifiers(name: NameParts) -> VietnameseIds:
     )
 
 
-def _first(name: NameParts, oid: str) -> str | None:
-    values = _values(name, oid)
-    return values[0] if values else None
-
-
-def _display(name: NameParts) -> str:
-    parts = [v for v in (_first(name, _CN), _first(name, _O), _first(name, _L)) if v]
-    return ", ".join(dict.fromkeys(parts)) or _rfc4514(name)
-
-
-def _escape(value: str | bytes) -> str:
-    """RFC 4514 §2.4 escaping, character for character as cryptography does it."""
-    if not value:
-        return ""
-    if isinstance(value, bytes):
-        return "#" + binascii.hexlify(value).decode()
-    for char, escaped in (
-        ("\\", "\\\\"),
-        ('"', '\\"'),
-        ("+", "\\+"),
-        (",", "\\,"),
-        (";", "\\;"),
-        ("<", "\\<"),
-        (">", "\\>"),
-        ("\0", "\\00"),
-    ):
-        value = value.replace(char, escaped)
-    if value[0] == "#" or (value[0] == " " and len(value) > 1):
-        value = "\\" + value
-    if value[-1] == " ":
-        value = value[:-1] + "\\ "
-    return value
-
-
-def _rfc4514(name: NameParts) -> str:
-    """The name as RFC 4514 text: last RDN first, multi-valued RDNs joined with "+"."""
-    return ",".join(
-        "+".join(f"{_SHORT_NAMES.get(oid, oid)}={_escape(value)}" for oid, value in rdn)
-        for rdn in reversed(name)
-    )
-
-
-def _parts_of(name: x509.Name) -> NameParts:
-    return tuple(tuple((attr.oid.dotted_string, attr.value) for attr in rdn) for rdn in name.rdns)
-
-
-def parse_identifiers(name: x509.Name) -> VietnameseIds:
-    """Find MST/CCCD/CMND/MNS in UID first, then in O and CN where some CAs put them."""
-    return _identifiers(_parts_of(name))
+def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    attrs = name.get_attributes_for_oid(oid)
+    if not attrs:
+        return None
+    value = attrs[0].value
+    return value if isinstance(value, str) else value.decode()
 
 
 def display_name(name: x509.Name) -> str:
     """A readable one-line name: CN, then O, then L, with the identifiers."""
-    return _display(_parts_of(name))
+    from cryptography.x509.oid import NameOID
+
+    parts = [
+        v
+        for v in (
+            _first(name, NameOID.COMMON_NAME),
+            _first(name, NameOID.ORGANIZATION_NAME),
+            _first(name, NameOID.LOCALITY_NAME),
+        )
+        if v
+    ]
+    return ", ".join(dict.fromkeys(parts)) or name.rfc4514_string()
 
 
 @dataclass(frozen=True)
@@ -215,219 +154,23 @@ _EKU_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class _Read:
-    """What either reader takes out of the DER; :func:`_info` makes the rest."""
-
-    subject: NameParts
-    issuer: NameParts
-    serial: int
-    not_before: dt.datetime
-    not_after: dt.datetime
-    key_type: str
-    key_size: int
-    curve: str | None
-    key_usage: tuple[str, ...]
-    extended_key_usage: tuple[str, ...]
-    is_ca: bool
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat()
 
 
 def parse_certificate(der: bytes) -> CertificateInfo:
     """Everything Kyso shows about a DER certificate (cached: the same few certificates are
-    read at every listing and every signature). Raises ValueError when it is not one."""
+    read at every listing and every signature)."""
     return _parse_certificate(bytes(der))
 
 
 @functools.lru_cache(maxsize=256)
 def _parse_certificate(der: bytes) -> CertificateInfo:
-    read = _read_with_asn1crypto(der) or _read_with_cryptography(der)
-    return _info(der, read)
-
-
-def _info(der: bytes, read: _Read) -> CertificateInfo:
-    ids = _identifiers(read.subject)
-    return CertificateInfo(
-        thumbprint=hashlib.sha256(der).hexdigest(),
-        subject=_rfc4514(read.subject),
-        subject_cn=_first(read.subject, _CN),
-        subject_o=_first(read.subject, _O),
-        subject_display=_display(read.subject),
-        issuer=_rfc4514(read.issuer),
-        issuer_cn=_first(read.issuer, _CN),
-        serial=format(read.serial, "x"),
-        not_before=read.not_before.astimezone(dt.UTC).isoformat(),
-        not_after=read.not_after.astimezone(dt.UTC).isoformat(),
-        key_type=read.key_type,
-        key_size=read.key_size,
-        curve=read.curve,
-        key_usage=read.key_usage,
-        extended_key_usage=read.extended_key_usage,
-        is_ca=read.is_ca,
-        mst=ids.mst,
-        cccd=ids.cccd,
-        cmnd=ids.cmnd,
-        mns=ids.mns,
-        der=der,
-    )
-
-
-# Named curves by OID, with the names and sizes cryptography gives them.
-_CURVES = {
-    "1.2.840.10045.3.1.7": ("secp256r1", 256),
-    "1.3.132.0.34": ("secp384r1", 384),
-    "1.3.132.0.35": ("secp521r1", 521),
-    "1.3.36.3.3.2.8.1.1.7": ("brainpoolP256r1", 256),
-    "1.3.36.3.3.2.8.1.1.11": ("brainpoolP384r1", 384),
-    "1.3.36.3.3.2.8.1.1.13": ("brainpoolP512r1", 512),
-}
-# Directory string types read here (tag → codec); any other goes to cryptography.
-_STRING_CODECS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii", 0x1E: "utf-16-be"}
-_PRINTABLE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
-# asn1crypto calls content_commitment by its older name.
-_KU_ASN1CRYPTO = {"non_repudiation": "content_commitment"}
-
-
-class _Unusual(Exception):
-    """A shape this reader leaves to cryptography."""
-
-
-def _read_with_asn1crypto(der: bytes) -> _Read | None:
-    """The usual certificate, read with asn1crypto; None for anything else."""
-    from asn1crypto import x509 as asn1
-
-    if not _der_shaped(der):
-        return None  # BER: cryptography accepts DER only, and its refusal must stand
-    try:
-        cert = asn1.Certificate.load(der, strict=True)
-        extensions = cert["tbs_certificate"]["extensions"]
-        ids = [ext["extn_id"].dotted for ext in extensions]
-        if len(set(ids)) != len(ids):
-            raise _Unusual("an extension repeated")  # cryptography refuses: keep its error
-        # The DER inside the extensions read here, and inside the public key.
-        for ext in extensions:
-            if ext["extn_id"].dotted in _READ_EXTENSIONS and not _der_shaped(
-                ext["extn_value"].contents
-            ):
-                raise _Unusual("BER inside an extension")
-        key_type, key_size, curve = _key_of(cert.public_key)
-        serial = cert.serial_number
-        not_before, not_after = cert.not_valid_before, cert.not_valid_after
-        if serial < 0 or not all(type(t) is dt.datetime for t in (not_before, not_after)):
-            raise _Unusual("a negative serial or a time outside datetime")
-        usage = cert.key_usage_value
-        eku = cert.extended_key_usage_value
-        constraints = cert.basic_constraints_value
-        return _Read(
-            subject=_name_parts(cert.subject),
-            issuer=_name_parts(cert.issuer),
-            serial=serial,
-            not_before=not_before,
-            not_after=not_after,
-            key_type=key_type,
-            key_size=key_size,
-            curve=curve,
-            key_usage=()
-            if usage is None
-            else tuple(
-                n for n in _KU_NAMES if n in {_KU_ASN1CRYPTO.get(u, u) for u in usage.native}
-            ),
-            extended_key_usage=()
-            if eku is None
-            else tuple(_EKU_NAMES.get(p.dotted, p.dotted) for p in eku),
-            is_ca=bool(constraints is not None and constraints["ca"].native),
-        )
-    except (_Unusual, ValueError, TypeError, KeyError, AttributeError, OverflowError):
-        return None
-
-
-# Key usage, extended key usage, basic constraints: the extensions this reader reads.
-_READ_EXTENSIONS = frozenset({"2.5.29.15", "2.5.29.37", "2.5.29.19"})
-# Universal tags that DER allows constructed: SEQUENCE and SET (BER also allows strings).
-_CONSTRUCTED_UNIVERSAL = frozenset({0x30, 0x31})
-
-
-def _der_shaped(der: bytes) -> bool:
-    """True when every element has a definite, shortest-form length, single-byte tags, and only
-    SEQUENCE/SET (or tagged) elements are constructed: the DER framing rules asn1crypto does not
-    enforce (it also reads BER). Values are checked where they are read."""
-    stack = [(0, len(der))]
-    while stack:
-        offset, end = stack.pop()
-        while offset < end:
-            if end - offset < 2:
-                return False
-            tag, first = der[offset], der[offset + 1]
-            if tag & 0x1F == 0x1F:
-                return False  # multi-byte tag numbers: none in a certificate
-            offset += 2
-            if first < 0x80:
-                length = first
-            else:
-                size = first & 0x7F
-                if size == 0 or size > 4 or end - offset < size or der[offset] == 0:
-                    return False  # indefinite (BER), too long, or padded with zeros
-                length = int.from_bytes(der[offset : offset + size], "big")
-                if length < 0x80:
-                    return False  # the long form where the short one fits
-                offset += size
-            if end - offset < length:
-                return False
-            if tag & 0x20:
-                if tag & 0xC0 == 0 and tag not in _CONSTRUCTED_UNIVERSAL:
-                    return False  # a constructed string: BER only
-                stack.append((offset, offset + length))
-            offset += length
-    return True
-
-
-def _key_of(public_key: Any) -> tuple[str, int, str | None]:
-    algorithm = public_key["algorithm"]["algorithm"].dotted
-    if algorithm == "1.2.840.113549.1.1.1":  # rsaEncryption
-        if not _der_shaped(public_key["public_key"].contents[1:]):  # after the unused-bits byte
-            raise _Unusual("BER inside the RSA key")
-        modulus = public_key["public_key"].parsed["modulus"].native
-        if modulus <= 0:
-            raise _Unusual("a malformed RSA key")
-        return "RSA", modulus.bit_length(), None
-    if algorithm == "1.2.840.10045.2.1":  # id-ecPublicKey
-        parameters = public_key["algorithm"]["parameters"]
-        if parameters.name != "named":
-            raise _Unusual("explicit curve parameters")
-        curve = _CURVES.get(parameters.chosen.dotted)
-        if curve is None:
-            raise _Unusual("a curve cryptography names differently")
-        return "EC", curve[1], curve[0]
-    raise _Unusual("neither RSA nor EC")
-
-
-def _name_parts(name: Any) -> NameParts:
-    return tuple(
-        tuple((atv["type"].dotted, _string(atv["value"].dump())) for atv in rdn)
-        for rdn in name.chosen
-    )
-
-
-def _string(tlv: bytes) -> str:
-    """A directory string's text, from its DER (tag, length, contents)."""
-    codec = _STRING_CODECS.get(tlv[0])
-    if codec is None:
-        raise _Unusual("a string type read only by cryptography")
-    length = tlv[1]
-    offset = 2
-    if length & 0x80:
-        size = length & 0x7F
-        length = int.from_bytes(tlv[2 : 2 + size], "big")
-        offset = 2 + size
-    text = tlv[offset : offset + length].decode(codec)
-    if tlv[0] == 0x13 and not _PRINTABLE.issuperset(text):
-        raise _Unusual("a PrintableString with other characters")
-    return text
-
-
-def _read_with_cryptography(der: bytes) -> _Read:
-    """The reference reading (and every shape the asn1crypto reader leaves alone)."""
+    """Parse a DER certificate into a :class:`CertificateInfo`."""
     from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
 
     cert = x509.load_der_x509_certificate(der)
     public_key = cert.public_key()
@@ -451,16 +194,27 @@ def _read_with_cryptography(der: bytes) -> _Read:
         is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         is_ca = False
-    return _Read(
-        subject=_parts_of(cert.subject),
-        issuer=_parts_of(cert.issuer),
-        serial=cert.serial_number,
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
+    ids = parse_identifiers(cert.subject)
+    return CertificateInfo(
+        thumbprint=cert.fingerprint(hashes.SHA256()).hex(),
+        subject=cert.subject.rfc4514_string(),
+        subject_cn=_first(cert.subject, NameOID.COMMON_NAME),
+        subject_o=_first(cert.subject, NameOID.ORGANIZATION_NAME),
+        subject_display=display_name(cert.subject),
+        issuer=cert.issuer.rfc4514_string(),
+        issuer_cn=_first(cert.issuer, NameOID.COMMON_NAME),
+        serial=format(cert.serial_number, "x"),
+        not_before=_iso(cert.not_valid_before_utc),
+        not_after=_iso(cert.not_valid_after_utc),
         key_type=key_type,
         key_size=key_size,
         curve=curve,
         key_usage=usages,
         extended_key_usage=ext_usages,
         is_ca=is_ca,
+        mst=ids.mst,
+        cccd=ids.cccd,
+        cmnd=ids.cmnd,
+        mns=ids.mns,
+        der=der,
     )

@@ -167,3 +167,76 @@ def test_to_json_is_plain_data_without_der():
 def test_garbage_is_refused_with_value_error():
     with pytest.raises(ValueError):
         parse_certificate(b"not a certificate")
+
+
+# --- what cryptography refuses is never listed or shown --------------------------------------
+# A lenient reader (asn1crypto was tried, see the stop-23 note) showed these: a name, a usage or
+# a key that a verifier would refuse. parse_certificate must keep refusing them (ValueError is
+# what the token listing skips as "unparsable certificate").
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    length = n.to_bytes((n.bit_length() + 7) // 8, "big")  # DER: the shortest long form
+    return bytes([tag, 0x80 | len(length)]) + length + content
+
+
+def _with_raw_field(der: bytes, field: str, raw: bytes) -> bytes:
+    """The certificate with one TBSCertificate field replaced by ``raw`` (signature unchanged:
+    only the reading matters here)."""
+    from asn1crypto import x509 as asn1
+
+    cert = asn1.Certificate.load(der)
+    tbs = cert["tbs_certificate"]
+    old = tbs[field].dump()
+    assert tbs.contents.count(old) == 1
+    body = _tlv(0x30, tbs.contents.replace(old, raw, 1))
+    return _tlv(0x30, body + cert["signature_algorithm"].dump() + cert["signature_value"].dump())
+
+
+_CN_OID = b"\x06\x03\x55\x04\x03"
+_O_OID = b"\x06\x03\x55\x04\x0a"
+
+
+def _malformed() -> dict[str, bytes]:
+    base = _cert(_name(CN="Base"))
+    ava = _tlv(0x30, _CN_OID + _tlv(0x0C, b"a"))
+    spki = _EC_KEY.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return {
+        # 2.5.4.3 with a padded sub-identifier: shown as CN=Evil Corp by a lenient reader
+        "padded-oid-in-subject": _with_raw_field(
+            base,
+            "subject",
+            _tlv(
+                0x30, _tlv(0x31, _tlv(0x30, b"\x06\x04\x55\x04\x80\x03" + _tlv(0x0C, b"Evil Corp")))
+            ),
+        ),
+        "rdn-set-out-of-order": _with_raw_field(
+            base,
+            "subject",
+            _tlv(0x30, _tlv(0x31, _tlv(0x30, _O_OID + _tlv(0x0C, b"b")) + ava)),
+        ),
+        "empty-rdn": _with_raw_field(base, "subject", _tlv(0x30, b"\x31\x00" + _tlv(0x31, ava))),
+        "utctime-without-seconds": _with_raw_field(
+            base,
+            "validity",
+            _tlv(0x30, _tlv(0x17, b"2601010000Z") + _tlv(0x18, b"20500101000000Z")),
+        ),
+        "empty-serial": _with_raw_field(base, "serial_number", b"\x02\x00"),
+        "ec-point-off-the-curve": _with_raw_field(
+            base, "subject_public_key_info", spki[:-1] + bytes([spki[-1] ^ 1])
+        ),
+    }
+
+
+MALFORMED = _malformed()
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_a_certificate_cryptography_refuses_is_refused(name: str) -> None:
+    with pytest.raises(ValueError):
+        parse_certificate(MALFORMED[name])
