@@ -80,6 +80,10 @@ asyncio.run(main())
 def started_agent(tmp_path: Path) -> dict[str, object]:
     """What a real agent has loaded once it is ready, and what its first token listing loaded
     (in a fresh interpreter, with a state root that has no demo and SoftHSM2 as its module)."""
+    return _start(tmp_path, with_demo=False)
+
+
+def _start(tmp_path: Path, *, with_demo: bool) -> dict[str, object]:
     answers = tmp_path / "answers.json"
     answers.write_text('{"consent": "deny"}', encoding="utf-8")
     conf = tmp_path / "softhsm2.conf"
@@ -93,6 +97,11 @@ def started_agent(tmp_path: Path) -> dict[str, object]:
         "KYSO_PKCS11_MODULE": SOFTHSM2,
         "SOFTHSM2_CONF": str(conf),
     }
+    if with_demo:  # a demo's manifest, as `kyso-agent demo` leaves it (its tokens unused here)
+        demo = tmp_path / "home" / "demo"
+        demo.mkdir(parents=True)
+        manifest = {"softhsm2_conf": str(conf), "module": SOFTHSM2}
+        (demo / "demo.json").write_text(json.dumps(manifest), encoding="utf-8")
     # An earlier start minted and checked the TLS material (here: the same call, in its own
     # interpreter, so that what it loads is not counted).
     subprocess.run(
@@ -131,6 +140,15 @@ def test_a_started_agent_has_not_loaded_what_waits_for_first_use(
     # ...but it did start for real: the token layer and the server are there.
     assert isinstance(modules, list)
     assert {"agent.tokens.service", "agent.server.app"} <= set(modules)
+
+
+def test_an_agent_with_a_demo_reads_its_manifest_not_its_test_pki(tmp_path: Path) -> None:
+    """`./run.sh demo`'s agent: the demo's manifest points SoftHSM2 at the demo store, and
+    that is all it imports of the demo (the test PKI pulls cryptography's builders in)."""
+    modules = _start(tmp_path, with_demo=True)["modules"]
+    assert isinstance(modules, list)
+    assert "agent.demo.manifest" in modules
+    assert _deferred(modules) == ["agent.demo", "agent.demo.manifest"]
 
 
 def test_the_first_token_listing_loads_the_modules(started_agent: dict[str, object]) -> None:
