@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from agent.errors import KysoError
 from agent.signing.signer import Signer
-from agent.tokens.algorithms import KeyKind, SignatureAlgorithm
+from agent.tokens.algorithms import KeyKind, SignatureAlgorithm, ecdsa_der_to_raw
 from agent.tokens.certinfo import CertificateInfo
 
 if TYPE_CHECKING:  # validation is the portal's side; the agent only creates tokens
@@ -105,14 +105,6 @@ def _default_jose(signer: Signer) -> str:
     return "RS256"
 
 
-def _ecdsa_der_to_raw(der: bytes, curve_bits: int) -> bytes:
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
-    r, s = decode_dss_signature(der)
-    size = (curve_bits + 7) // 8
-    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-
-
 async def create_auth_token(
     signer: Signer, *, origin: str, nonce: str, app_version: str, algorithm: str | None = None
 ) -> dict[str, str]:
@@ -135,7 +127,7 @@ async def create_auth_token(
         raise KysoError("INPUT_INVALID", {"detail": f"{jose} does not fit this certificate's key"})
     signature = await signer.sign(signed_data(jose, origin, nonce), sig_alg)
     if sig_alg.key_kind is KeyKind.EC:
-        signature = _ecdsa_der_to_raw(signature, info.key_size)
+        signature = ecdsa_der_to_raw(signature, info.key_size)
     return {
         "unverifiedCertificate": base64.b64encode(info.der).decode("ascii"),
         "algorithm": jose,

@@ -94,19 +94,19 @@ def check_digest(algorithm: SignatureAlgorithm, digest_value: bytes) -> None:
 
 def ecdsa_raw_to_der(raw: bytes) -> bytes:
     """Convert a PKCS#11 ECDSA signature (r ‖ s) to the DER form X.509 and XML-DSig tools use."""
-    from asn1crypto.algos import DSASignature  # loaded with python-pkcs11 already
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-    return bytes(DSASignature.from_p1363(raw).dump())
+    half = len(raw) // 2
+    return encode_dss_signature(
+        int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+    )
 
 
-def ecdsa_der_to_raw(der: bytes, size: int) -> bytes:
-    """The DER form back to r ‖ s, each padded to ``size`` bytes (XML-DSig 1.1 §6.4.3, RFC 4050).
-    Raises ValueError when ``der`` is not such a signature."""
-    from asn1crypto.algos import DSASignature
+def ecdsa_der_to_raw(der: bytes, curve_bits: int) -> bytes:
+    """The DER form back to r ‖ s, each padded to the curve's size (XML-DSig 1.1 §6.4.3, RFC 4050;
+    JOSE's ES256/384/512)."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-    try:
-        signature = DSASignature.load(der, strict=True)
-        r, s = signature["r"].native, signature["s"].native
-        return bytes(r.to_bytes(size, "big") + s.to_bytes(size, "big"))
-    except (TypeError, KeyError, OverflowError) as exc:
-        raise ValueError(f"not an ECDSA signature of {size}-byte values: {exc}") from exc
+    r, s = decode_dss_signature(der)
+    size = (curve_bits + 7) // 8
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")

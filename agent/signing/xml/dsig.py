@@ -56,7 +56,7 @@ def _signature_value(signer: Signer, raw: bytes) -> bytes:
     becomes r‖s, each padded to the curve's size (XML-DSig 1.1 §6.4.3, RFC 4050)."""
     if signer.key_kind is not KeyKind.EC:
         return raw
-    return ecdsa_der_to_raw(raw, (signer.certificate.key_size + 7) // 8)
+    return ecdsa_der_to_raw(raw, signer.certificate.key_size)
 
 
 def _signing_time_object(sig_root: etree._Element, sig_id: str) -> etree._Element:
