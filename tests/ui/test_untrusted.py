@@ -138,6 +138,7 @@ def _careful(text: str, limit: int) -> str:
 @given(st.text(max_size=80))
 @example("á\u0301\u0301\u0301 ngà\u0323y")  # NFC, yet with marks to trim
 @example("Việt\u200bNam")  # zero-width: printable, NFC, must be tagged
+@example("Việt\u3164Nam \u2800 Hồ\ufe0f")  # invisible letters and a variation selector
 @example("Nguye\u0302\u0303n")  # NFD Vietnamese
 @example("Hồ sơ ")  # a trailing space is trimmed
 def test_the_fast_path_says_exactly_what_the_careful_path_says(text: str) -> None:
