@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from agent.errors import KysoError
 from agent.signing.signer import Signer
-from agent.tokens.algorithms import SignatureAlgorithm, check_digest
+from agent.tokens.algorithms import SignatureAlgorithm, check_digest, hash_for_length
 
 
 def algorithm_for_digest(signer: Signer, digest: bytes) -> SignatureAlgorithm:
     """The key's usual algorithm for a digest of this length (SHA-256/384/512, or SHA-1)."""
-    by_length = {20: "sha1", 32: "sha256", 48: "sha384", 64: "sha512"}
-    if len(digest) not in by_length:
-        raise KysoError(
-            "INPUT_INVALID",
-            {"detail": f"a digest of {len(digest)} bytes matches no supported hash"},
-        )
-    return signer.default_algorithm(by_length[len(digest)])
+    return signer.default_algorithm(hash_for_length(len(digest)))
 
 
 async def sign_hash(

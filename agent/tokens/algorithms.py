@@ -92,6 +92,28 @@ def check_digest(algorithm: SignatureAlgorithm, digest_value: bytes) -> None:
         )
 
 
+_HASH_BY_LENGTH = {20: "sha1", 32: "sha256", 48: "sha384", 64: "sha512"}
+
+
+def hash_for_length(length: int) -> str:
+    """The hash a digest of ``length`` bytes was made with; INPUT_INVALID when none fits."""
+    if length not in _HASH_BY_LENGTH:
+        raise KysoError(
+            "INPUT_INVALID", {"detail": f"a digest of {length} bytes matches no supported hash"}
+        )
+    return _HASH_BY_LENGTH[length]
+
+
+def check_digest_length(digest: bytes, hash_name: str) -> None:
+    """Refuse a page's digest that is not as long as ``hash_name``'s (INPUT_INVALID)."""
+    expected = hashlib.new(hash_name).digest_size
+    if len(digest) != expected:
+        raise KysoError(
+            "INPUT_INVALID",
+            {"detail": f"a {hash_name} digest is {expected} bytes, got {len(digest)}"},
+        )
+
+
 def ecdsa_raw_to_der(raw: bytes) -> bytes:
     """Convert a PKCS#11 ECDSA signature (r ‖ s) to the DER form X.509 and XML-DSig tools use."""
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature

@@ -250,11 +250,15 @@ async def test_sign_batch_one_consent_one_pin_progress_and_results(
 async def test_sign_batch_stop_on_error_skips_the_rest(demo, agent) -> None:
     client = await agent.client()
     good = {"kind": "hash", "digest": b64(hashlib.sha256(b"a").digest())}
-    # A generic-profile signature over a document that is already signed fails at signing time.
-    bad = {"kind": "hash", "digest": b64(hashlib.sha256(b"b").digest()), "algorithm": "ES256"}
-    params = {"items": [good, bad, good], "certificate": cert_thumbprint(demo, "org")}
+    thumbprint = cert_thumbprint(demo, "org")
+    # A dossier whose signature container already holds a signature fails at signing time.
+    signed = await client.call(
+        "sign.xml", {"profile": "bhxh", "document": b64(dossier()), "certificate": thumbprint}
+    )
+    bad = {"kind": "xml", "profile": "bhxh", "document": signed["document"]}
+    params = {"items": [good, bad, good], "certificate": thumbprint}
     result = await client.call("sign.batch", {**params, "stop_on_error": True})
     codes = [r["ok"] or r["error"]["data"]["code"] for r in result["results"]]
-    assert codes == [True, "INPUT_INVALID", "BATCH_ITEM_SKIPPED"]
+    assert codes == [True, "XML_ALREADY_SIGNED", "BATCH_ITEM_SKIPPED"]
     result = await client.call("sign.batch", params)
     assert [r["ok"] for r in result["results"]] == [True, False, True]

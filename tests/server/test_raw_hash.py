@@ -92,3 +92,49 @@ async def test_the_consent_says_nobody_can_display_what_is_signed(demo, agent) -
     titles = [title for title, _ in in_batch.shown]
     assert not any("Hợp đồng" in t for t in titles)  # the page's label never becomes a title
     assert any("Hợp đồng số 12" in value for _, lines in in_batch.shown for _, value in lines)
+
+
+async def test_a_digest_that_does_not_fit_is_refused_before_any_prompt(demo, agent) -> None:
+    """The consent names the hash and the key signs it: a digest of another length, or an
+    algorithm for another kind of key, must fail before the user is asked anything, on every
+    path that takes a page's digest (sign.hash, sign.cms, sign.batch)."""
+    client = await agent.client()
+    org, ec_key = cert_thumbprint(demo, "org"), cert_thumbprint(demo, "ec")
+
+    def digest(size: int) -> str:
+        return base64.b64encode(bytes(i % 256 for i in range(size))).decode()
+
+    refused: list[tuple[str, dict[str, object]]] = [
+        ("sign.hash", {"digest": digest(33), "certificate": org}),
+        ("sign.hash", {"digest": digest(1), "certificate": org}),
+        ("sign.hash", {"digest": digest(1000), "certificate": org}),
+        ("sign.hash", {"digest": digest(64), "algorithm": "RS256", "certificate": org}),
+        ("sign.hash", {"digest": digest(32), "algorithm": "ES256", "certificate": org}),
+        ("sign.hash", {"digest": digest(32), "algorithm": "RS256", "certificate": ec_key}),
+        ("sign.hash", {"digest": digest(48), "algorithm": "PS384", "certificate": ec_key}),
+        ("sign.cms", {"digest": digest(5), "hash": "sha256", "certificate": org}),
+        ("sign.cms", {"digest": digest(32), "hash": "sha512", "certificate": org}),
+        (
+            "sign.batch",
+            {"items": [{"kind": "hash", "digest": digest(7)}], "certificate": org},
+        ),
+        (
+            "sign.batch",
+            {
+                "items": [
+                    {"kind": "cms", "data": digest(10)},
+                    {"kind": "hash", "digest": digest(32), "algorithm": "ES256"},
+                ],
+                "certificate": org,
+            },
+        ),
+    ]
+    for method, params in refused:
+        reply = await client.request(method, params)
+        assert reply["error"]["data"]["code"] == "INPUT_INVALID", (method, params)
+    assert agent.prompter.prompts == []
+    assert not [a for a in agent.audit_lines() if a.get("result") == "OK"]
+    # The same lengths that fit still sign (with one consent and one PIN each).
+    await client.call("sign.hash", {"digest": digest(48), "certificate": ec_key})
+    await client.call("sign.cms", {"digest": digest(64), "hash": "sha512", "certificate": org})
+    assert [p.kind for p in agent.prompter.prompts] == ["consent", "pin"] * 2

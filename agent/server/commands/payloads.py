@@ -20,7 +20,7 @@ from agent.server.commands.base import b64, decode_b64
 from agent.server.consent import data_item, digest_item, pdf_item, xml_item
 from agent.server.context import CallContext
 from agent.signing.signer import Signer
-from agent.tokens.algorithms import SignatureAlgorithm
+from agent.tokens.algorithms import SignatureAlgorithm, check_digest_length, hash_for_length
 from agent.tokens.certinfo import CertificateInfo
 from agent.ui.api import ConsentItem
 
@@ -154,6 +154,8 @@ class CmsPayload(Payload):
             item = await _offload(data_item, data, detached=detached, label=label, size=len(data))
             return cls(item, item.sha256, len(data), data, None, detached, hash_name, tsa)
         digest = decode_b64(params["digest"], "digest", limit=1024)
+        # A digest that is not the named hash's length is refused before the consent shows it.
+        check_digest_length(digest, hash_name)
         item = digest_item(digest, hash_name, label)
         return cls(item, digest.hex(), len(digest), None, digest, detached, hash_name, tsa)
 
@@ -190,13 +192,19 @@ class HashPayload(Payload):
             raise KysoError("SIGN_HASH_NOT_ALLOWED", {"origin": ctx.origin})
         digest = decode_b64(params["digest"], "digest", limit=1024)
         algorithm = parse_algorithm(params.get("algorithm"))
-        hash_name = (
-            algorithm.hash_name
-            if algorithm
-            else {20: "sha1", 48: "sha384", 64: "sha512"}.get(len(digest), "sha256")
-        )
+        hash_name = algorithm.hash_name if algorithm else hash_for_length(len(digest))
+        # The consent names the hash: a digest of another length is refused before it shows.
+        check_digest_length(digest, hash_name)
         item = digest_item(digest, hash_name, params.get("label"))
         return cls(item, digest.hex(), len(digest), digest, algorithm)
+
+    def check_certificate(self, certificate: CertificateInfo) -> None:
+        """An algorithm the page named must fit the chosen key: refused before consent and PIN."""
+        if self.algorithm is not None and self.algorithm.key_kind.value != certificate.key_type:
+            raise KysoError(
+                "INPUT_INVALID",
+                {"detail": f"{self.algorithm.value} does not fit a {certificate.key_type} key"},
+            )
 
     async def sign(self, signer: Signer) -> dict[str, Any]:
         """The signature, the algorithm used and the certificate."""
