@@ -76,9 +76,14 @@ def pdf_item(
     label: str | None,
     placement: Placement | None,
     existing_field: str | None = None,
+    *,
+    reason: str | None = None,
+    location: str | None = None,
+    certify: bool = False,
 ) -> ConsentItem:
-    """A PDF: name, title, pages, where the visible signature goes, who signed it already,
-    risky content, and the SHA-256 of the file as it is now (before this signature)."""
+    """A PDF: name, title, pages, where the visible signature goes, what the signature itself
+    will say (reason, location, certification), who signed it already, risky content, and the
+    SHA-256 of the file as it is now (before this signature)."""
     lines: list[tuple[str, str]] = []
     if label:
         lines.append(("Tên tệp / file", label))
@@ -93,6 +98,20 @@ def pdf_item(
     else:
         where = "không hiển thị / invisible"
     lines.append(("Chữ ký hiển thị / visible signature", where))
+    # Everything the page writes into the signature is shown: a reader of the signed file sees it.
+    if reason:
+        lines.append(("Lý do ghi trong chữ ký / reason in the signature", reason))
+    if location:
+        lines.append(("Nơi ký ghi trong chữ ký / location in the signature", location))
+    if certify:
+        lines.append(
+            (
+                "Chữ ký chứng nhận / certification",
+                "chữ ký này khoá tài liệu: mọi thay đổi sau đó, kể cả chữ ký khác, làm mất hiệu "
+                "lực chứng nhận / this signature locks the document: any later change, another "
+                "signature included, breaks the certification",
+            )
+        )
     if facts.signatures:
         signers = ", ".join(s.signer for s in facts.signatures)
         lines.append(("Đã có chữ ký của / already signed by", signers))

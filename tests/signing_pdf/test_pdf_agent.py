@@ -118,3 +118,28 @@ async def test_a_batch_signs_pdfs_and_xml_under_one_consent(demo, agent) -> None
         "PAdES-B-B",
     ]
     assert [p.kind for p in agent.prompter.prompts] == ["consent", "pin"]
+
+
+async def test_what_the_page_writes_into_the_signature_is_shown_first(demo, agent) -> None:
+    """Reason, location and a certification (which locks the file) end up in the signed PDF,
+    where every reader sees them: the consent shows them, in single calls and batches alike."""
+    client = await agent.client()
+    org = cert_thumbprint(demo, "org")
+    extras = {"reason": "Dong y thanh ly hop dong", "location": "Ha Noi", "certify": True}
+    single = await client.call(
+        "sign.pdf", {"document": _b64(make_pdf(1)), "certificate": org, **extras}
+    )
+    items = [{"kind": "pdf", "document": _b64(make_pdf(1)), **extras}]
+    await client.call("sign.batch", {"items": items, "certificate": org})
+    signed = base64.b64decode(single["document"])
+    assert b"Dong y thanh ly hop dong" in signed and b"Ha Noi" in signed and b"/DocMDP" in signed
+    consents = [p for p in agent.prompter.prompts if p.kind == "consent"]
+    assert len(consents) == 2
+    for consent in consents:
+        shown = repr(consent.shown)
+        assert "Dong y thanh ly hop dong" in shown and "Ha Noi" in shown
+        assert "khoá tài liệu" in shown and "locks the document" in shown
+    # Without them, nothing about a reason or a certification is claimed.
+    await client.call("sign.pdf", {"document": _b64(make_pdf(1)), "certificate": org})
+    plain = repr([p for p in agent.prompter.prompts if p.kind == "consent"][-1].shown)
+    assert "reason" not in plain and "certification" not in plain

@@ -276,7 +276,15 @@ class PdfPayload(Payload):
         if placement is not None:
             check_placement(facts, placement)
         field_name, existing = choose_field(facts, options)
-        item = pdf_item(facts, params.get("label"), placement, field_name if existing else None)
+        item = pdf_item(
+            facts,
+            params.get("label"),
+            placement,
+            field_name if existing else None,
+            reason=options.reason,
+            location=options.location,
+            certify=options.certify,
+        )
         # Where the stamp lands, as a picture; a subprocess, so always off the event loop.
         preview = await asyncio.to_thread(consent_preview, document, facts, placement)
         item = replace(item, preview_png=preview)
