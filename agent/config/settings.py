@@ -35,10 +35,35 @@ DEFAULT_MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_TCP_CONNECTIONS = 128
 
 
+_NOT_IN_ORIGIN = re.compile(r"[\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200f\u2028-\u202f\ufeff]")
+
+
+_HOST_NAME = re.compile(r"^[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?\.?$")  # "a.vn." is a name too
+_IPV6_LITERAL = re.compile(r"^[0-9a-f:.]+$")
+
+
+def _ascii_host(hostname: str, value: str) -> str:
+    """The host as browsers send it: lower case, an internationalised name in its xn-- form."""
+    host = hostname.lower()
+    if not host:
+        raise ValueError(f"{value!r} has no host")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"{value!r} has a host name that is not valid") from exc
+    named = _HOST_NAME.match(host) and ".." not in host
+    if not (named or (":" in host and _IPV6_LITERAL.match(host))):
+        raise ValueError(f"{value!r} has a host name that is not valid")
+    return host
+
+
 def normalize_origin(value: str, *, allow_http_localhost: bool = False) -> str:
     """``scheme://host[:port]`` in lowercase without a default port; raises ValueError when the
     value is not an https origin (or, for developers, an http://localhost origin)."""
-    if not isinstance(value, str) or not value or value != value.strip():
+    if not isinstance(value, str) or not value or _NOT_IN_ORIGIN.search(value):
+        # urlsplit silently drops tabs and newlines (WHATWG), so "https://por\ttal.vn" would
+        # become another site's origin: any whitespace or control character is refused.
         raise ValueError(f"{value!r} is not an origin")
     parts = urlsplit(value)
     scheme = parts.scheme.lower()
@@ -50,9 +75,13 @@ def normalize_origin(value: str, *, allow_http_localhost: bool = False) -> str:
         port = parts.port
     except ValueError as exc:
         raise ValueError(f"{value!r} has an invalid port") from exc
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise ValueError(f"{value!r} has no host")
+    after_host = parts.netloc.rpartition("]")[2]  # an IPv6 literal has colons of its own
+    if ":" in after_host:
+        # "h:", "h:0", "h:0443": no browser sends these; they are not the origin they look like.
+        port_text = after_host.partition(":")[2]
+        if not (port_text.isascii() and port_text.isdigit()) or port_text.startswith("0"):
+            raise ValueError(f"{value!r} has an invalid port")
+    host = _ascii_host(parts.hostname or "", value)
     if scheme == "http":
         if not (allow_http_localhost and host in ("localhost", "127.0.0.1", "::1")):
             raise ValueError(f"{value!r} is not https")

@@ -57,8 +57,12 @@ def classify_origin(
     if header is None or header.strip().lower() in ("", "null"):
         return OriginVerdict.REFUSED, None
     try:
-        origin = normalize_origin(header.strip(), allow_http_localhost=allow_http_localhost)
+        origin = normalize_origin(header, allow_http_localhost=allow_http_localhost)
     except ValueError:
+        return OriginVerdict.REFUSED, None
+    if origin != header:
+        # Browsers send an origin already serialized (lower case, no default port, no "/"):
+        # any other spelling comes from something else, and is not matched loosely.
         return OriginVerdict.REFUSED, None
     if origin in allowed:
         return OriginVerdict.ALLOWED, origin

@@ -148,6 +148,8 @@ def test_windows_registry_policy_through_a_fake_reader(files) -> None:
         ("https://portal.example.vn:443", "https://portal.example.vn"),
         ("https://portal.example.vn:8443/", "https://portal.example.vn:8443"),
         ("https://[::1]:8443", "https://[::1]:8443"),
+        ("https://bảohiểm.vn", "https://xn--bohim-v11b9i.vn"),  # as browsers send it
+        ("https://a.vn.", "https://a.vn."),  # a fully qualified name is its own origin
     ],
 )
 def test_origin_normalisation(value: str, expected: str) -> None:
@@ -169,6 +171,20 @@ def test_origin_normalisation(value: str, expected: str) -> None:
         " https://a.vn",
         "ftp://a.vn",
         "https://",
+        # urlsplit drops tabs and newlines: each would make another site's origin.
+        "https://a\t.vn",
+        "https://a.vn:\t443",
+        "https://a\n.vn",
+        "https://a.vn\r",
+        "https://\u200ba.vn",
+        "https://a.vn:",
+        "https://a.vn:0",
+        "https://a.vn:0443",
+        "https://a.vn:\u0664\u0664\u0663",
+        "https://a%2e.vn",
+        "https://a..vn",
+        "https://-a.vn",
+        "https://a\\b.vn",
     ],
 )
 def test_origin_rejects(value: str) -> None:

@@ -203,7 +203,10 @@ def test_host_origin_and_cors_rules() -> None:
     for bad in (None, "", "127.0.0.1", "127.0.0.1:27444", "evil:27443", "[::2]:27443"):
         assert not host_allowed(bad, 27443)
     allowed = {ORIGIN}
-    assert classify_origin(ORIGIN + ":443", allowed=allowed) == (OriginVerdict.ALLOWED, ORIGIN)
+    assert classify_origin(ORIGIN, allowed=allowed) == (OriginVerdict.ALLOWED, ORIGIN)
+    # Only the form a browser sends: a default port, a "/" or capitals are another spelling.
+    for spelling in (ORIGIN + ":443", ORIGIN + "/", ORIGIN.upper(), " " + ORIGIN, ORIGIN + "\t"):
+        assert classify_origin(spelling, allowed=allowed) == (OriginVerdict.REFUSED, None)
     assert classify_origin("https://new.vn", allowed=allowed)[0] is OriginVerdict.ASK
     assert (
         classify_origin("https://new.vn", allowed=allowed, denied={"https://new.vn"})[0]
