@@ -21,6 +21,7 @@ METHOD_KINDS = {
     "sign.xml": "xml",
     "sign.cms": "cms",
     "sign.hash": "hash",
+    "sign.pdf": "pdf",
     "auth.challenge": "challenge",
     "sign.batch": "batch",
 }

@@ -96,3 +96,12 @@ async def test_agent_signatures_are_recorded_like_the_clis_without_secrets(
     assert main(["audit", "--file", str(agent.audit.path), "--origin", ORIGIN, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["records"]
     assert [r["result"] for r in listed] == [r["result"] for r in reversed(records)]
+
+
+def test_every_signing_method_records_what_kind_of_thing_it_signed() -> None:
+    """A method added later (sign.pdf was, once) must not leave records without a kind."""
+    from agent.server.audit import METHOD_KINDS
+    from agent.server.commands import command_table
+
+    signing = {name for name, command in command_table().items() if command.signs}
+    assert signing - {"auth.challenge"} and signing <= set(METHOD_KINDS)
