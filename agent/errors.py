@@ -91,6 +91,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "PDF_ENCRYPTED",
             "PDF_FIELD_ALREADY_SIGNED",
             "PDF_CERTIFIED_NO_CHANGES",
+            "PDF_CERTIFY_AFTER_SIGNATURE",
             "PDF_PLACEMENT_INVALID",
             "PDF_ANCHOR_NOT_FOUND",
         }
@@ -629,6 +630,18 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "included.",
         "Xin người đã chứng nhận tệp gửi bản cho phép ký thêm.",
         "Ask whoever certified the file for a copy that allows further signatures.",
+    ),
+    _e(
+        "PDF_CERTIFY_AFTER_SIGNATURE",
+        1612,
+        "Tệp PDF đã có chữ ký, nên không thể thêm chữ ký chứng nhận: chữ ký chứng nhận phải là "
+        "chữ ký đầu tiên của tệp.",
+        "The PDF is already signed, so a certification signature cannot be added: a "
+        "certification must be the file's first signature.",
+        "Chưa có gì được ký. Ký bình thường (không chứng nhận), hoặc chứng nhận bản gốc chưa "
+        "có chữ ký nào.",
+        "Nothing was signed. Sign it without certifying, or certify the original that has no "
+        "signature yet.",
     ),
     _e(
         "PDF_PLACEMENT_INVALID",

@@ -120,6 +120,13 @@ async def test_certification_forbids_a_later_signature(demo, token_service):
     assert err.value.code == "PDF_CERTIFIED_NO_CHANGES"
 
 
+async def test_a_signed_pdf_cannot_be_certified(demo, token_service):
+    signed = await _sign(token_service, demo, "org", make_pdf(), PdfSignOptions())
+    with pytest.raises(KysoError) as err:
+        await _sign(token_service, demo, "org", signed.document, PdfSignOptions(certify=True))
+    assert err.value.code == "PDF_CERTIFY_AFTER_SIGNATURE"
+
+
 @pytest.mark.parametrize(
     ("data", "code"),
     [

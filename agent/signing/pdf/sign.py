@@ -137,6 +137,9 @@ def choose_field(facts: PdfFacts, options: PdfSignOptions) -> tuple[str, bool]:
     signed = {s.field_name for s in facts.signatures}
     if facts.locked_by_certification:
         raise KysoError("PDF_CERTIFIED_NO_CHANGES")
+    if options.certify and facts.signatures:
+        # ISO 32000: a certification (DocMDP) signature is the document's first one.
+        raise KysoError("PDF_CERTIFY_AFTER_SIGNATURE")
     name = options.field_name
     if name is not None and name in signed:
         raise KysoError("PDF_FIELD_ALREADY_SIGNED", {"field": name})
