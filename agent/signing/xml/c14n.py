@@ -85,12 +85,59 @@ def c14n_bytes(element: etree._Element, method: str) -> bytes:
     return out.getvalue()
 
 
+def _lift(element: etree._Element) -> None:
+    """Take ``element`` out of its tree for good, leaving its tail text in the document."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    tail, previous = element.tail, element.getprevious()
+    if tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    element.tail = None
+    parent.remove(element)
+
+
+def subtree_without(apex: etree._Element, excluded: etree._Element | None) -> etree._ElementTree:
+    """:func:`standalone` of ``apex`` with the copy of ``excluded`` (inside it) left out.
+
+    The enveloped-signature transform on a copy: the caller's tree is never touched. lxml
+    rewrites an element's namespace declarations when it is taken out of a tree and put back
+    (a ``xmlns`` the ancestors also bind is dropped and its names rebound to the ancestors'
+    prefix), which changes the canonical SignedInfo of a signature checked afterwards.
+    """
+    copied = standalone(apex)
+    if excluded is None or excluded is apex:
+        return copied
+    steps = []
+    node = excluded
+    while node is not apex:
+        parent = node.getparent()
+        if parent is None:
+            raise ValueError("the excluded element is not inside the apex")
+        steps.append(parent.index(node))
+        node = parent
+    target = copied.getroot()
+    for step in reversed(steps):
+        target = target[step]
+    _lift(target)
+    return copied
+
+
 @contextlib.contextmanager
 def detached(element: etree._Element) -> Iterator[None]:
     """Take ``element`` out of its tree for the duration (the enveloped-signature transform).
 
     lxml moves an element's tail text with it; the tail belongs to the document, so it is
     handed to the previous sibling (or the parent) and given back afterwards.
+
+    Putting it back is not exact: lxml drops the element's own namespace declarations that
+    an ancestor also makes (by URI, whatever the prefix) and rebinds its names to the
+    ancestor's, so its canonical form can change. Use it only when nothing canonicalizes
+    that element afterwards (verify.py: after every signature value has been checked), else
+    :func:`subtree_without`.
     """
     parent = element.getparent()
     if parent is None:

@@ -133,8 +133,49 @@ async def build_signature(
         from agent.signing.xml.xades import add_signature_timestamp
 
         await add_signature_timestamp(sig_root, sig_id, timestamp_url, profile.hash_name)
-    # Out of the stand-in, the Signature declares only the namespaces it uses.
-    skeleton.remove(sig_root)
     # ASCII with character references fits every ASCII-compatible document encoding.
     out_encoding = "utf-8" if prepared.encoding.lower().replace("-", "") == "utf8" else "us-ascii"
-    return etree.tostring(sig_root, encoding=out_encoding)
+    signature = _in_context(skeleton, out_encoding)
+    _check_written(skeleton, signature, info, profile.c14n)
+    return signature
+
+
+def _container_tags(skeleton: etree._Element, encoding: str) -> tuple[bytes, bytes]:
+    """The stand-in's start and end tags as lxml writes them (around a one-character text)."""
+    marker = etree.Element(skeleton.tag, nsmap=skeleton.nsmap)
+    marker.text = "x"
+    start, end = etree.tostring(marker, encoding=encoding, xml_declaration=False).split(b">x</")
+    return start + b">", b"</" + end
+
+
+def _in_context(skeleton: etree._Element, encoding: str) -> bytes:
+    """The Signature's bytes exactly as they stand inside the stand-in container.
+
+    The stand-in declares the namespaces in scope at the real container, so text that means
+    the right thing inside it means the same inside the real container. Taking the Signature
+    out of the stand-in instead (``skeleton.remove``, then serializing it alone) let lxml
+    re-declare its namespaces after SignedInfo was signed: with the dsig namespace as the
+    container's default it became ``ns0:Signature``/``ns0:SignedInfo``, whose canonical form
+    is not what was signed (every outside verifier refused it; docs/interop.md).
+    """
+    whole = etree.tostring(skeleton, encoding=encoding, xml_declaration=False)
+    start, end = _container_tags(skeleton, encoding)
+    if not (whole.startswith(start) and whole.endswith(end)):
+        raise KysoError("INTERNAL_ERROR", {"detail": "cannot place the XML signature"})
+    return whole[len(start) : len(whole) - len(end)]
+
+
+def _check_written(
+    skeleton: etree._Element, signature: bytes, info: etree._Element, c14n: str
+) -> None:
+    """Parse the written Signature back between the container's tags, as a verifier reads it
+    in the signed document, and check that its SignedInfo canonicalizes to the bytes the
+    token signed (a few hundred bytes: cheap). Character references only: the signature's
+    bytes read the same whether the document is UTF-8 or another ASCII-compatible encoding.
+    """
+    start, end = _container_tags(skeleton, "utf-8")
+    written = etree.fromstring(start + signature + end).find(f"{_DS}Signature/{_DS}SignedInfo")
+    if written is None or c14n_bytes(written, c14n) != c14n_bytes(info, c14n):
+        raise KysoError(
+            "INTERNAL_ERROR", {"detail": "the written SignedInfo is not the one signed"}
+        )

@@ -27,7 +27,16 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 # Encodings whose bytes for ASCII characters are ASCII: the only ones whose markup we can find
 # in the raw bytes (the signer splices bytes; UTF-16 files are not used by any portal).
 _ASCII_COMPATIBLE = re.compile(
-    r"^(utf-?8|us-ascii|ascii|iso-8859-\d+|latin-?1|windows-125\d|cp125\d)$", re.I
+    r"^(utf-?8|us-ascii|ascii|iso-8859-\d+|latin-?1|windows-125[0-7]|cp125[0-7])$", re.I
+)
+# Vietnamese Windows (windows-1258 / cp1258) writes a tone mark as a combining character after
+# its vowel. libxml2 decodes it through glibc's iconv, which composes the pair (U+1EA1), while
+# Java and .NET keep it decomposed (a, U+0323): the same bytes give different canonical text,
+# so Java computes another digest and mono cannot read the encoding at all (docs/interop.md).
+_DECOMPOSED_VIETNAMESE = re.compile(r"^(windows-?1258|cp-?1258|x-cp1258)$", re.I)
+WINDOWS_1258_DETAIL = (
+    "windows-1258 is decoded differently by libxml2 (composed tone marks) and by Java/.NET; "
+    "save the file as UTF-8 and sign that"
 )
 
 
@@ -35,7 +44,8 @@ def declared_encoding(data: bytes) -> str:
     """The document's encoding as declared (UTF-8 when there is no declaration).
 
     Raises XML_ENCODING_UNSUPPORTED for UTF-16/32 and other encodings whose markup is not
-    ASCII bytes.
+    ASCII bytes, and for windows-1258, which verifiers decode differently (detail: save the
+    file as UTF-8).
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")) or (
         len(data) > 1 and (data[0] == 0 or data[1] == 0)
@@ -44,6 +54,10 @@ def declared_encoding(data: bytes) -> str:
     head = data[3:] if data.startswith(_UTF8_BOM) else data
     match = _DECL_ENCODING.match(head[:200])
     encoding = match.group(1).decode("ascii") if match else "utf-8"
+    if _DECOMPOSED_VIETNAMESE.match(encoding):
+        raise KysoError(
+            "XML_ENCODING_UNSUPPORTED", {"encoding": encoding, "detail": WINDOWS_1258_DETAIL}
+        )
     if not _ASCII_COMPATIBLE.match(encoding):
         raise KysoError("XML_ENCODING_UNSUPPORTED", {"encoding": encoding})
     return encoding

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ from agent.signing.xml.safe import (
 from agent.tokens.algorithms import KeyKind
 
 _DS = f"{{{DS_NS}}}"
+_ID_CARRIERS = (
+    "//*[@*[(local-name()='Id' or local-name()='ID' or local-name()='id') and .=$v] or @xml:id=$v]"
+)
 _XML_ATTRS = "ancestor-or-self::*[@*[namespace-uri()='http://www.w3.org/XML/1998/namespace']]"
 
 
@@ -62,6 +66,43 @@ def _element_with_id(root: etree._Element, value: str) -> etree._Element:
     return found[0]
 
 
+def _covered_by(root: etree._Element, uri: str | None) -> list[etree._Element] | None:
+    """The elements a Reference URI points at in this document: None for the whole document
+    (``""``, ``#xpointer(/)``, or a same-document form not understood here: assume the
+    worst), [] for another document."""
+    if uri is None:
+        return None  # an application-defined default: may well be this document
+    if uri == "":
+        return None
+    if not uri.startswith("#"):
+        return []  # a detached reference to another resource
+    fragment = uri[1:]
+    if fragment.startswith("xpointer("):
+        match = re.fullmatch(r"xpointer\(id\(['\"]([^'\"]*)['\"]\)\)", fragment)
+        if match is None:
+            return None
+        fragment = match.group(1)
+    # Any attribute an implementation may take for an id: Id/ID/id in any namespace, xml:id.
+    return root.xpath(_ID_CARRIERS, v=fragment)
+
+
+def _refuse_covering_signatures(root: etree._Element, container: etree._Element) -> None:
+    """XML_ALREADY_SIGNED when a signature elsewhere in the document covers the container:
+    the whole document, the container, one of its ancestors, or a part inside it. Ours would
+    change what that signature covers and break it. A signature over another part only (the
+    root's other children) is left alone."""
+    guarded = {container, *container.iterancestors()}
+    for signature in root.iter(f"{_DS}Signature"):
+        for ref in signature.iterfind(f"{_DS}SignedInfo/{_DS}Reference"):
+            targets = _covered_by(root, ref.get("URI"))
+            if targets is None or any(
+                t in guarded or container in t.iterancestors() for t in targets
+            ):
+                holder = signature.getparent()
+                where = etree.QName(holder if holder is not None else signature).localname
+                raise KysoError("XML_ALREADY_SIGNED", {"container": where})
+
+
 def _plan(tree: etree._ElementTree, profile: XmlProfile) -> Plan:
     """Check the document against the profile and digest what the signature covers."""
     root = tree.getroot()
@@ -69,6 +110,7 @@ def _plan(tree: etree._ElementTree, profile: XmlProfile) -> Plan:
     container = root if not placement.container else _find_child(root, placement.container, profile)
     if container.find(f"{_DS}Signature") is not None:
         raise KysoError("XML_ALREADY_SIGNED", {"container": etree.QName(container).localname})
+    _refuse_covering_signatures(root, container)
     if container.xpath(_XML_ATTRS):
         # libxml2 through lxml cannot carry inherited xml:lang/xml:space into the canonical
         # SignedInfo the way xmlsec1 and other verifiers do; refuse instead of signing wrongly.

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -43,7 +42,13 @@ from lxml import etree
 
 from agent.errors import KysoError
 from agent.signing.xml import shapes
-from agent.signing.xml.c14n import SUPPORTED_C14N, c14n_bytes, c14n_flags, detached, standalone
+from agent.signing.xml.c14n import (
+    SUPPORTED_C14N,
+    c14n_bytes,
+    c14n_flags,
+    detached,
+    subtree_without,
+)
 from agent.signing.xml.profiles import DS_NS, ENVELOPED, PROFILES, Placement, guess_profile
 from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted
 from agent.signing.xml.xades import SignatureTimestamp, read_signature_timestamp
@@ -320,18 +325,39 @@ def _verify_value(
 
 def _digest(
     tree: etree._ElementTree, signature: etree._Element, ref: _Ref, implicit: bool
-) -> bytes:
+) -> bytes | None:
     """The canonical bytes the reference covers, with this signature left out when it is
-    inside (the enveloped transform, implied for CA2's shape); comments never count."""
+    inside (the enveloped transform, implied for CA2's shape); comments never count.
+
+    An element (and CA2's document element) is canonicalized from a copy with the signature
+    left out there; the tree is not touched. None for the whole document when the signature
+    is inside it: that needs the signature taken out of the tree itself (a copy of a 20 MB
+    dossier would double the memory), which :func:`_whole_document` does once every
+    signature value has been checked.
+    """
     exclusive, _ = c14n_flags(ref.c14n)
     out = io.BytesIO()
-    inside = ref.target is None or _inside(signature, ref.target)
-    with detached(signature) if inside else contextlib.nullcontext():
-        if ref.target is None and not implicit:
-            tree.write_c14n(out, exclusive=exclusive, with_comments=False)
-        else:  # an element; CA2 canonicalizes the document element alone, as .NET does
-            target = ref.target if ref.target is not None else tree.getroot()
-            standalone(target).write_c14n(out, exclusive=exclusive, with_comments=False)
+    if ref.target is None and not implicit:
+        if _inside(signature, tree.getroot()):
+            return None
+        tree.write_c14n(out, exclusive=exclusive, with_comments=False)
+    else:  # an element; CA2 canonicalizes the document element alone, as .NET does
+        target = ref.target if ref.target is not None else tree.getroot()
+        excluded = signature if _inside(signature, target) else None
+        subtree_without(target, excluded).write_c14n(out, exclusive=exclusive, with_comments=False)
+    return out.getvalue()
+
+
+def _whole_document(tree: etree._ElementTree, signature: etree._Element, c14n: str) -> bytes:
+    """The canonical document without ``signature`` (``URI=""``, enveloped).
+
+    Takes the signature out of the tree for the duration, which lxml does not undo exactly
+    (c14n.detached): called only after libxmlsec has checked every signature in the tree.
+    """
+    exclusive, _ = c14n_flags(c14n)
+    out = io.BytesIO()
+    with detached(signature):
+        tree.write_c14n(out, exclusive=exclusive, with_comments=False)
     return out.getvalue()
 
 
@@ -406,7 +432,10 @@ def _check_signature(
     profile: str | None,
     placement: Placement | None,
     ids: dict[str, list[etree._Element]],
-) -> tuple[XmlVerification, list[bytes]]:
+) -> tuple[XmlVerification, list[bytes], _Ref]:
+    """One signature checked on the untouched tree: (result, the other certificates, its
+    content reference). ``covered_digest`` is "" when the covered bytes are the whole document
+    without this signature, taken afterwards (:func:`_whole_document`)."""
     root = tree.getroot()
     signed_info = _one(signature, f"{_DS}SignedInfo", "SignedInfo")
     method, c14n_method = _algorithms(signed_info)
@@ -420,13 +449,9 @@ def _check_signature(
         if not implicit:
             raise _invalid("the reference covers its own signature without the enveloped transform")
     ders = _certificates(signature)
-    covered = _digest(tree, signature, content, implicit)
-    if implicit:
-        # CA2: libxmlsec cannot run this reference; its digest is checked here on libxml2's
-        # C14N, the signature value by libxmlsec below.
-        actual = hashlib.new(content.digest_name, covered).digest()
-        if not hmac.compare_digest(actual, content.digest_value):
-            raise _invalid("digest of the document does not match")
+    # libxmlsec judges the tree as parsed: nothing before it may take a signature out of the
+    # tree and put it back (c14n.detached rewrites its namespace declarations: a valid
+    # signature under a root declaring xmlns:ds was refused, a broken one accepted).
     signer_der = next(
         (
             der
@@ -439,6 +464,14 @@ def _check_signature(
     )
     if signer_der is None:
         raise _invalid("libxmlsec: the signature does not match the document and certificate")
+    covered = _digest(tree, signature, content, implicit)
+    if implicit:
+        # CA2: libxmlsec cannot run this reference; its digest is checked here on libxml2's
+        # C14N (of a copy), the signature value by libxmlsec above.
+        assert covered is not None
+        actual = hashlib.new(content.digest_name, covered).digest()
+        if not hmac.compare_digest(actual, content.digest_value):
+            raise _invalid("digest of the document does not match")
     shape = shapes.detect(signature, content.uri, implicit)
     # Unsigned, so read only once the signature it stamps is known to be good.
     timestamp = read_signature_timestamp(signature)
@@ -452,11 +485,12 @@ def _check_signature(
             references=tuple(r.uri for r in refs),
             certificate_checked=False,
             shape=shape,
-            covered_c14n=covered,
-            covered_digest=hashlib.sha256(covered).hexdigest(),
+            covered_c14n=covered or b"",
+            covered_digest=hashlib.sha256(covered).hexdigest() if covered is not None else "",
             timestamp=timestamp,
         ),
         [d for d in ders if d != signer_der],
+        content,
     )
 
 
@@ -487,7 +521,15 @@ def _check_all(
     xmlsec.tree.add_ids(root, list(_ID_ATTRIBUTES))
     ids = _id_index(root)
     results = [_check_signature(tree, sig, name, placement, ids) for sig in signatures]
-    return results[0]
+    first, extra, content = results[0]
+    if first.covered_digest == "":
+        # The whole document without the first signature, now that libxmlsec has judged
+        # every signature on the untouched tree (the others' covered bytes are not returned).
+        covered = _whole_document(tree, signatures[0], content.c14n)
+        first = dataclasses.replace(
+            first, covered_c14n=covered, covered_digest=hashlib.sha256(covered).hexdigest()
+        )
+    return first, extra
 
 
 def verify_xml(
