@@ -1,8 +1,10 @@
 """``kyso-agent sites list | allow | revoke``: the sites allowed to use the token (as in the tray).
 
 The user's "always allow" answers live in ``approvals.json`` (agent/server/approvals.py); a
-running agent notices a change at the site's next connection. Sites named by the managed policy
-or config.toml are listed with their source; they are changed there, not here.
+running agent notices a change within a second: a revoked site's open connections are closed
+(4403) and its "once" answer, if it had one, ends too (the file records the revocation). Sites
+named by the managed policy or config.toml are listed with their source; they are changed there,
+not here.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ def run_sites(args: argparse.Namespace) -> int:
         message = (
             f"Đã thu hồi / revoked: {origin}"
             if ok
-            else f"{origin} không có trong danh sách / was not allowed (by you)"
+            else f"{origin} không có trong danh sách / was not allowed (by you) for good; "
+            "quyền «một lần» (nếu có) cũng bị thu hồi / any 'once' permission ends too"
         )
     if args.json:
         print_json({"ok": ok, "origin": origin, "action": args.action})

@@ -6,6 +6,11 @@ app is safe behind any runner), ``Host`` must be a loopback name with our port, 
 must be allowed — an unknown https origin is asked about (pairing) before anything else
 happens. A WebSocket from an origin that is not allowed is accepted and closed at once with
 4403 "ORIGIN_NOT_ALLOWED", so the page can tell why; plain HTTP gets 403 without CORS headers.
+
+The Origin is not only checked at the handshake: when a site is revoked (``kyso-agent sites
+revoke``, which rewrites ``approvals.json``, or the tray, which calls the approval store), every
+open connection from an origin no longer allowed is closed with the same 4403 (see
+:func:`_revocations`), and the dispatcher refuses its next message at once.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from agent.server.commands import command_table
 from agent.server.commands.info import info
 from agent.server.connection import AgentWebSocket, Connection, Dispatcher
 from agent.server.context import AgentCore, Services
+from agent.server.listener import Throttled, effective_cap, file_limit
 from agent.server.origin import OriginVerdict, classify_origin, cors_headers, host_allowed
-from agent.server.pairing import Pairing
+from agent.server.pairing import Pairing, PairingBusy, waiting_budget
 from agent.server.peercred import same_user
 
 log = logging.getLogger(__name__)
@@ -37,11 +43,17 @@ ORIGIN_KEY = web.RequestKey("origin", str)  # the allowed, normalised origin
 WS_PATH = "/v1/ws"
 CLOSE_ORIGIN_NOT_ALLOWED = 4403
 CLOSE_TOO_MANY_CONNECTIONS = 4429
+# How often open connections are compared with the allowed origins when nothing in this process
+# said so (``kyso-agent sites revoke`` runs in another process and only rewrites the file).
+REVOCATION_CHECK_SECONDS = 1.0
+SERVER_HEADER = "Kyso"  # instead of aiohttp's "Python/3.x aiohttp/3.x"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 PAIRING_KEY = web.AppKey("pairing", Pairing)
+REVOCATION_WAKE_KEY = web.AppKey("revocation_wake", asyncio.Event)
+_busy_log = Throttled()
 
 
 def _error_response(status: int, error: KysoError) -> web.Response:
@@ -85,11 +97,14 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
             request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket"
         )
         if verdict is OriginVerdict.ASK and origin is not None and upgrade:
-            verdict = (
-                OriginVerdict.ALLOWED
-                if await request.app[PAIRING_KEY].ask(origin)
-                else OriginVerdict.REFUSED
-            )
+            try:
+                answer = await request.app[PAIRING_KEY].ask(origin)
+            except PairingBusy:
+                # Enough handshakes already wait for this origin's question (or any): this one
+                # would only hold a connection under the listener's cap. Refused at once.
+                _busy_log.warning("too many WebSockets waiting for pairing; refused %r", origin)
+                return await _refuse_ws(request, "TOO_MANY_CONNECTIONS", CLOSE_TOO_MANY_CONNECTIONS)
+            verdict = OriginVerdict.ALLOWED if answer else OriginVerdict.REFUSED
         if verdict is not OriginVerdict.ALLOWED or origin is None:
             if not upgrade:
                 return _error_response(
@@ -134,6 +149,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     conn = Connection(ws, request[ORIGIN_KEY])
     connections.add(conn)
+    request.app[REVOCATION_WAKE_KEY].set()  # the revocation watch polls while pages are open
     # The agent idles without its PKCS#11 modules; a page that connects may soon list
     # certificates, or wait for tokens.changed: load them now, in the background.
     core.services.tokens.load_soon()
@@ -173,6 +189,62 @@ async def _token_events(app: web.Application) -> AsyncIterator[None]:
     await core.certs.close()  # the remote providers' sessions
 
 
+async def close_revoked(app: web.Application) -> int:
+    """Close every open connection whose origin is no longer allowed (revoked from the tray or
+    the CLI, a "once" answer withdrawn) with 4403, as at the handshake; its requests stop (the
+    dispatcher cancels them when the socket closes). Returns how many were closed."""
+    core = app[CORE_KEY]
+    connections: set[Connection] = app[CONNECTIONS_KEY]
+    if not connections:
+        return 0
+    allowed = core.allowed_origins()
+    revoked = [conn for conn in connections if conn.origin not in allowed]
+    dispatcher = app[DISPATCHER_KEY]
+    await asyncio.gather(*(dispatcher.revoke(conn) for conn in revoked), return_exceptions=True)
+    return len(revoked)
+
+
+async def _revocations(app: web.Application) -> AsyncIterator[None]:
+    """Closes connections of revoked origins: at once when this process changed the approvals
+    (the tray), otherwise within :data:`REVOCATION_CHECK_SECONDS` (the CLI, another process,
+    rewrites ``approvals.json``; the store notices by its size and time)."""
+    core = app[CORE_KEY]
+    loop = asyncio.get_running_loop()
+    changed = app[REVOCATION_WAKE_KEY]
+    connections: set[Connection] = app[CONNECTIONS_KEY]
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(changed.set)
+
+    async def watch() -> None:
+        while True:
+            # Idle (no page connected) the agent does not wake up: a new connection sets
+            # ``changed`` (ws_handler), and only open connections are polled.
+            period = REVOCATION_CHECK_SECONDS if connections else None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(period):
+                    await changed.wait()
+            changed.clear()
+            try:
+                await close_revoked(app)
+            except Exception:  # never let a bad file stop the watch
+                log.exception("checking open connections against the allowed origins failed")
+
+    approvals = core.services.approvals
+    approvals.subscribe(wake)
+    task = asyncio.create_task(watch(), name="kyso-revocations")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    approvals.unsubscribe(wake)
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Name no software and version in ``Server`` (aiohttp would say Python/aiohttp)."""
+    response.headers["Server"] = SERVER_HEADER
+
+
 async def _close_connections(app: web.Application) -> None:
     connections: set[Connection] = app[CONNECTIONS_KEY]
     for conn in list(connections):
@@ -186,11 +258,17 @@ def create_app(settings: Settings, services: Services) -> web.Application:
     app[CORE_KEY] = core
     app[CONNECTIONS_KEY] = set()
     app[DISPATCHER_KEY] = Dispatcher(core, command_table())
-    app[PAIRING_KEY] = Pairing(core)
+    # Handshakes waiting for a pairing answer hold connections under the listener's cap: they
+    # may take a small share of it only (see agent.server.pairing).
+    cap = effective_cap(settings.max_tcp_connections, file_limit())
+    app[PAIRING_KEY] = Pairing(core, max_waiting=waiting_budget(cap))
+    app[REVOCATION_WAKE_KEY] = asyncio.Event()
     app.router.add_get("/v1/info", info_handler)
     app.router.add_route("OPTIONS", "/v1/info", info_handler)
     app.router.add_get(WS_PATH, ws_handler)
     app.cleanup_ctx.append(_token_events)
+    app.cleanup_ctx.append(_revocations)
+    app.on_response_prepare.append(_server_header)
     app.on_shutdown.append(_close_connections)
     return app
 

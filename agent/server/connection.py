@@ -5,6 +5,10 @@ for the user. A connection may have a bounded number of requests in flight; past
 BUSY at once. Nothing a page sends can crash the agent or leave a request unanswered, and no
 message can hold the event loop for long: validation fails fast and big params are checked in a
 worker thread (``rpc.validate_params_async``).
+
+The origin is checked again for every message: a site revoked while its page stays open (tray,
+``kyso-agent sites revoke``) gets no more answers; its connection is closed with 4403 like a
+refused handshake, and its running requests are cancelled with it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from agent.server.context import AgentCore, CallContext
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 32
+CLOSE_ORIGIN_NOT_ALLOWED = 4403  # as a refused handshake (agent.server.app)
 _ids = itertools.count(1)
 
 
@@ -62,6 +67,7 @@ class Connection:
         self.origin = origin
         self._send_lock = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.revoked = False  # closed because its origin is no longer allowed
 
     async def send(self, text: str) -> None:
         """Send one message; a closed socket is not an error (the page went away)."""
@@ -85,8 +91,21 @@ class Dispatcher:
         self.core = core
         self.commands = commands
 
+    async def revoke(self, conn: Connection) -> None:
+        """Close ``conn`` with 4403: its origin is no longer allowed."""
+        if not conn.revoked:
+            log.warning("connection %d: origin %s is no longer allowed", conn.id, conn.origin)
+        conn.revoked = True
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await conn.ws.close(code=CLOSE_ORIGIN_NOT_ALLOWED, message=b"ORIGIN_NOT_ALLOWED")
+
     async def handle_text(self, conn: Connection, text: str) -> None:
         """Parse one message and start its command (or answer its error at once)."""
+        if conn.revoked or not self.core.origin_allowed(conn.origin):
+            # Revoked since the handshake (the periodic check may not have run yet): nothing
+            # more is run for this page, whatever it asks.
+            await self.revoke(conn)
+            return
         try:
             request = rpc.parse_request(text)
         except rpc.RpcFailure as failure:
@@ -130,7 +149,7 @@ class Dispatcher:
             outcome = exc.code
             message = rpc.error_message(request.id, exc)
         except asyncio.CancelledError:
-            outcome = "AGENT_STOPPING"
+            outcome = "ORIGIN_NOT_ALLOWED" if conn.revoked else "AGENT_STOPPING"
             if command.signs:
                 self._audit(conn, request, outcome, ctx)
             raise

@@ -60,17 +60,32 @@ class AgentCore:
         self.port: int = 0
         self.ping_port: int | None = None  # the plain-http ping, when it is being served
         self.started = time.monotonic()
-        # Origins allowed "once" live as long as the run; denied ones are not asked again.
-        self.session_origins: set[str] = set()
+        # Denied origins are not asked again this run. Origins allowed "once" live in the
+        # approval store (``allow_once``), so a revoke from the tray or the CLI ends them too.
         self.denied_origins: set[str] = set()
+
+    @property
+    def session_origins(self) -> frozenset[str]:
+        """This run's "once" answers (not yet revoked)."""
+        return self.services.approvals.session_origins
 
     def allowed_origins(self) -> set[str]:
         """Policy/config origins, then the user's approvals, then this run's "once" answers."""
         allowed = set(self.settings.allowed_origins)
         if self.settings.allow_user_origins:
             allowed.update(self.services.approvals.origins)
-            allowed.update(self.session_origins)
+            allowed.update(self.services.approvals.session_origins)
         return allowed
+
+    def origin_allowed(self, origin: str) -> bool:
+        """True while ``origin`` may use the agent (checked again on every message: a site
+        revoked after its handshake is refused at once)."""
+        if origin in self.settings.allowed_origins:
+            return True
+        if not self.settings.allow_user_origins:
+            return False
+        approvals = self.services.approvals
+        return origin in approvals or origin in approvals.session_origins
 
     async def ask(self, awaitable: Awaitable[T]) -> T:
         """Wait for the user, at most ``prompt_timeout_seconds`` (then USER_TIMEOUT)."""

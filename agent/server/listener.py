@@ -38,6 +38,16 @@ _ACCEPT_RETRY_SECONDS = 1.0
 _OUT_OF_FILES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
+def file_limit() -> int:
+    """The soft open-file limit (1 024 on most Linux desktops; none on Windows)."""
+    try:
+        import resource
+    except ImportError:  # Windows has no such limit: the configured cap stands
+        return 1 << 20
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
 def effective_cap(configured: int, file_limit: int) -> int:
     """The cap actually used: the setting, but never more than an eighth of the open-file
     limit (the two HTTPS listeners then hold at most a quarter of it, the ping's a 32nd), and
@@ -259,4 +269,4 @@ class GuardedSite(web.BaseSite):
             log.debug("connection on %s ended in its TLS handshake: %r", self.name, exc)
 
 
-__all__ = ["GuardedSite", "Throttled", "effective_cap"]
+__all__ = ["GuardedSite", "Throttled", "effective_cap", "file_limit"]

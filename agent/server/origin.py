@@ -29,6 +29,10 @@ UNANSWERED_RETRY_SECONDS = 300.0  # an ignored question is not asked again soone
 PROMPT_WINDOW_SECONDS = 60.0
 MAX_PROMPTS_PER_WINDOW = 4  # pairing questions per minute, whatever the sites
 
+# The only request headers a preflight may be granted: the HTTPS API is GET /v1/info, which
+# needs none beyond the CORS-safelisted ones; Content-Type is granted for a bridge that sends it.
+CORS_ALLOWED_HEADERS = frozenset({"content-type"})
+
 
 def host_allowed(host: str | None, port: int) -> bool:
     """True when ``Host`` is ``127.0.0.1:PORT``, ``[::1]:PORT`` or ``localhost:PORT``."""
@@ -75,16 +79,22 @@ def cors_headers(
     origin: str, request_headers: Mapping[str, str], *, preflight: bool
 ) -> dict[str, str]:
     """CORS headers for an ALLOWED origin (never ``*``). For a preflight also the methods,
-    the requested headers and, when asked, Private Network Access."""
+    those requested headers that are in :data:`CORS_ALLOWED_HEADERS` (never an echo of whatever
+    was asked) and, when asked, Private Network Access."""
     headers = {
         "Access-Control-Allow-Origin": origin,
         "Vary": "Origin",
     }
     if preflight:
         headers["Access-Control-Allow-Methods"] = "GET, OPTIONS"
-        wanted = request_headers.get("Access-Control-Request-Headers")
-        if wanted:
-            headers["Access-Control-Allow-Headers"] = wanted
+        wanted = request_headers.get("Access-Control-Request-Headers", "")
+        granted = [
+            name
+            for name in (part.strip().lower() for part in wanted.split(","))
+            if name in CORS_ALLOWED_HEADERS
+        ]
+        if granted:
+            headers["Access-Control-Allow-Headers"] = ", ".join(dict.fromkeys(granted))
         headers["Access-Control-Max-Age"] = "600"
         if request_headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
             headers["Access-Control-Allow-Private-Network"] = "true"

@@ -4,6 +4,13 @@ One question at a time, one question per origin however many connections wait fo
 never a stream of questions (the :class:`~agent.server.origin.PairingGuard` rules): a refused or
 ignored site stops being asked, and an origin refused without a question is simply closed with
 4403 like any other origin that is not allowed.
+
+A handshake waiting for its answer holds a TCP connection under the listener's cap for up to the
+prompt timeout, so the waiting handshakes are bounded too: at most
+:data:`MAX_HANDSHAKES_PER_ORIGIN` per origin and ``max_waiting`` in all (a small share of the
+cap, see :func:`waiting_budget`). One more raises :class:`PairingBusy` at once (the WebSocket is
+closed with 4429 "TOO_MANY_CONNECTIONS"): an unpaired page opening a hundred sockets cannot keep
+paired portals out.
 """
 
 from __future__ import annotations
@@ -13,28 +20,74 @@ import logging
 import time
 
 from agent.server.context import AgentCore
-from agent.server.origin import PairingGuard
+from agent.server.origin import SITE_STRIKES, PairingGuard, site_of
 from agent.ui.api import PairingAnswer, PairingRequest
 
 log = logging.getLogger(__name__)
 
 MAX_PAIRING_WAITING = 8  # distinct origins waiting for their question at once
+# Distinct origins of one site (registrable domain) waiting at once: a site is asked about at most
+# SITE_STRIKES origins anyway, so one site cannot take every waiting place from other sites.
+MAX_WAITING_PER_SITE = SITE_STRIKES
+MAX_HANDSHAKES_PER_ORIGIN = 4  # WebSocket handshakes waiting on one origin's question
+MAX_HANDSHAKES_WAITING = 16  # handshakes waiting on any question, at most
+
+
+def waiting_budget(connection_cap: int) -> int:
+    """How many handshakes may wait for pairing answers: :data:`MAX_HANDSHAKES_WAITING`, but
+    never more than a quarter of the listener's connection cap (at least one)."""
+    return max(1, min(MAX_HANDSHAKES_WAITING, connection_cap // 4))
+
+
+class PairingBusy(Exception):
+    """Too many WebSocket handshakes already wait for a pairing answer (from this origin, or
+    in all): this one is refused at once rather than holding a connection."""
 
 
 class Pairing:
     """Asks the user about unknown origins, one question at a time, once per origin."""
 
-    def __init__(self, core: AgentCore) -> None:
+    def __init__(self, core: AgentCore, *, max_waiting: int = MAX_HANDSHAKES_WAITING) -> None:
         self._core = core
         self._lock = asyncio.Lock()
         self._pending: dict[str, asyncio.Future[bool]] = {}
         self.guard = PairingGuard()
+        self.max_waiting = max(1, max_waiting)
+        self.max_per_origin = min(MAX_HANDSHAKES_PER_ORIGIN, self.max_waiting)
+        self.waiting: dict[str, int] = {}  # handshakes waiting, per origin
+
+    @property
+    def waiting_total(self) -> int:
+        """Handshakes waiting for any pairing answer now."""
+        return sum(self.waiting.values())
 
     async def ask(self, origin: str) -> bool:
-        """True when the user allowed ``origin`` (once or always)."""
+        """True when the user allowed ``origin`` (once or always); :class:`PairingBusy` when
+        too many handshakes already wait (for this origin or in all)."""
+        if (
+            self.waiting.get(origin, 0) >= self.max_per_origin
+            or self.waiting_total >= self.max_waiting
+        ):
+            raise PairingBusy(origin)
+        self.waiting[origin] = self.waiting.get(origin, 0) + 1
+        try:
+            return await self._shared(origin)
+        finally:
+            left = self.waiting[origin] - 1
+            if left:
+                self.waiting[origin] = left
+            else:
+                del self.waiting[origin]
+
+    async def _shared(self, origin: str) -> bool:
+        """The answer to ``origin``'s one question, asked by the first waiter."""
         future = self._pending.get(origin)
         if future is None:
-            if len(self._pending) >= MAX_PAIRING_WAITING:
+            site = site_of(origin)
+            if (
+                len(self._pending) >= MAX_PAIRING_WAITING
+                or sum(site_of(o) == site for o in self._pending) >= MAX_WAITING_PER_SITE
+            ):
                 return False
             future = asyncio.get_running_loop().create_future()
             self._pending[origin] = future
@@ -69,7 +122,7 @@ class Pairing:
             core.services.approvals.add(origin)
             return True
         if answer == PairingAnswer.ONCE:
-            core.session_origins.add(origin)
+            core.services.approvals.allow_once(origin)
             return True
         core.denied_origins.add(origin)
         self.guard.refused(origin, time.monotonic())

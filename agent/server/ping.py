@@ -97,7 +97,13 @@ def create_ping_app(
     # No middlewares, no state, tiny bodies: a GET with a body is refused by the size limit.
     app = web.Application(client_max_size=1024)
     app.router.add_route("*", "/{tail:.*}", answer)
+    app.on_response_prepare.append(_server_header)
     return app
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Name no software and version (aiohttp would say Python/aiohttp), as on HTTPS."""
+    response.headers["Server"] = "Kyso"
 
 
 def bind_ping(

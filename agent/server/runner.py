@@ -29,7 +29,7 @@ from agent.server.app import CORE_KEY, create_app
 from agent.server.approvals import ApprovalStore
 from agent.server.audit import AuditLog
 from agent.server.context import Services
-from agent.server.listener import GuardedSite, PeerCheck, effective_cap
+from agent.server.listener import GuardedSite, PeerCheck, effective_cap, file_limit
 from agent.server.peercred import peer_port_in_range, same_user
 from agent.server.ping import bind_ping, create_ping_app
 from agent.server.ports import candidate_ports
@@ -164,16 +164,6 @@ def make_services(tokens: TokenService, prompter: Prompter) -> Services:
     return Services(tokens, prompter, ApprovalStore(), AuditLog())
 
 
-def _file_limit() -> int:
-    """The soft open-file limit (1 024 on most Linux desktops; none on Windows)."""
-    try:
-        import resource
-    except ImportError:  # Windows has no such limit: the configured cap stands
-        return 1 << 20
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return soft if soft != resource.RLIM_INFINITY else 1 << 20
-
-
 def _ping_checks(
     settings: Settings, wss_port: int, peer_check: PeerCheck, lookup: PortLookup
 ) -> tuple[PeerCheck, Callable[[Any, Any], int | None]]:
@@ -290,7 +280,7 @@ async def serve(
         keepalive_timeout=settings.idle_timeout_seconds,
     )
     await runner.setup()
-    cap = effective_cap(settings.max_tcp_connections, _file_limit())
+    cap = effective_cap(settings.max_tcp_connections, file_limit())
     sites = []
     for sock in sockets:
         site = GuardedSite(

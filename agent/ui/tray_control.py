@@ -183,8 +183,13 @@ class TrayController:
         return tuple(lines)
 
     def _sites(self) -> tuple[str, ...]:
+        """The sites the user allowed: for good, and "once" in this run (each can be revoked;
+        revoking also closes the site's open connections)."""
         approvals = getattr(self.services, "approvals", None)
-        return tuple(sorted(approvals.origins)) if approvals is not None else ()
+        if approvals is None:
+            return ()
+        once = getattr(approvals, "session_origins", ())
+        return tuple(sorted({*approvals.origins, *once}))
 
     async def refresh(self) -> TrayState:
         """Rebuild the state from the agent (tokens, remote credentials, sites, pause) and
