@@ -123,14 +123,15 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
             403, KysoError("ORIGIN_NOT_ALLOWED", {"origin": (header or "")[:200]})
         )
     preflight = request.method == "OPTIONS"
+    request[ORIGIN_KEY] = origin
     response = web.Response(status=204) if preflight else await handler(request)
     response.headers.update(cors_headers(origin, request.headers, preflight=preflight))
     return response
 
 
 async def info_handler(request: web.Request) -> web.Response:
-    """GET /v1/info."""
-    return web.json_response(info(request.app[CORE_KEY]))
+    """GET /v1/info: sign.hash is listed only for an origin configured for it."""
+    return web.json_response(info(request.app[CORE_KEY], request.get(ORIGIN_KEY)))
 
 
 async def ws_handler(request: web.Request) -> web.StreamResponse:

@@ -71,6 +71,12 @@ async def test_sign_hash_is_refused_without_asking_when_not_configured(harness) 
 
 async def test_only_the_named_origin_may_sign_a_hash(harness) -> None:
     await harness.start(allowed_origins=[ORIGIN, OTHER], sign_hash_origins=[OTHER])
+    # GET /v1/info says the same as agent.info: sign.hash only for the origin named for it.
+    listed = {}
+    for origin in (ORIGIN, OTHER, None):
+        response = await harness.http("GET", headers={"Origin": origin} if origin else {})
+        listed[origin] = "sign.hash" in (await response.json())["methods"]
+    assert listed == {ORIGIN: False, OTHER: True, None: False}
     refused = await (await harness.client(ORIGIN)).request("sign.hash", {"digest": DIGEST})
     assert refused["error"]["data"]["code"] == "SIGN_HASH_NOT_ALLOWED"
     named = await harness.client(OTHER)

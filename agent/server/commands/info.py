@@ -10,9 +10,11 @@ from agent.server.commands.base import Command, b64, usable
 from agent.server.context import AgentCore, CallContext
 
 
-def info(core: AgentCore) -> dict[str, Any]:
-    """The agent's identity and capabilities (also served at GET /v1/info)."""
+def info(core: AgentCore, origin: str | None) -> dict[str, Any]:
+    """The agent's identity and capabilities for ``origin`` (None: a local tool without one),
+    also served at GET /v1/info. sign.hash is listed only where it is allowed."""
     settings = core.settings
+    hash_allowed = origin is not None and settings.raw_hash_allowed(origin)
     return {
         "name": "Kyso",
         "version": __version__,
@@ -34,7 +36,7 @@ def info(core: AgentCore) -> dict[str, Any]:
             "auth.challenge",
             "sign.xml",
             "sign.cms",
-            "sign.hash",
+            *(["sign.hash"] if hash_allowed else []),
             "sign.pdf",
             "sign.batch",
         ],
@@ -48,10 +50,7 @@ class AgentInfo(Command):
 
     async def run(self, ctx: CallContext, params: dict[str, Any]) -> Any:
         """Return the agent's identity."""
-        result = {**info(ctx.core), "origin": ctx.origin}
-        if not ctx.core.settings.raw_hash_allowed(ctx.origin):  # say so before the page tries
-            result["methods"] = [m for m in result["methods"] if m != "sign.hash"]
-        return result
+        return {**info(ctx.core, ctx.origin), "origin": ctx.origin}
 
 
 class TokensList(Command):
