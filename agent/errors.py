@@ -404,6 +404,16 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "'kyso-agent doctor'.",
     ),
     _e(
+        "XML_SIGNATURE_PARTIAL",
+        3118,
+        "Chữ ký chỉ phủ phần tử <{element}> ({uri}), không phủ toàn bộ tệp.",
+        "The signature covers only the <{element}> element ({uri}), not the whole file.",
+        "Nếu người ký chỉ định ký phần đó, kiểm tra lại với --profile generic (sẽ cho biết phần "
+        "nào được ký). Hồ sơ BHXH hay tờ khai thuế phải được ký toàn bộ.",
+        "If only that part was meant to be signed, verify again with --profile generic (it "
+        "reports what is covered). A BHXH dossier or a tax return must be signed whole.",
+    ),
+    _e(
         "CERT_CHOICE_NEEDED",
         3117,
         "Có {count} chứng thư số dùng được; cần chọn một.",

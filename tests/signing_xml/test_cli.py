@@ -351,3 +351,23 @@ def test_ec_key_and_sha1_refused_before_the_pin_unless_allowed(
     assert code == 0 and report["signed"] == 2, report
     signed = (files["dir"] / "a_signed.xml").read_bytes()
     assert check_xml_signature(signed).signature_method.endswith("ecdsa-sha256")
+
+
+def test_verify_xml_says_a_signature_covers_one_part_not_that_the_file_was_modified(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any
+) -> None:
+    doc = '<Goi><DuLieu Id="d1">Hợp đồng lao động</DuLieu><Ky/></Goi>'.encode()
+    files["a"].write_bytes(doc)
+    sign = ["sign-xml", str(files["a"]), "--profile", "generic", "--reference", "#d1"]
+    pin = ["--pin-file", str(files["pin"]), "--cert", cert_thumbprint(demo, "org")]
+    assert main([*sign, "--container", "Ky", *pin, "--json"]) == 0
+    capsys.readouterr()
+    ca = demo["ca"]
+    trust = ["--trust", ca["root"], "--trust", ca["issuing"], "--crl", ca["crl"]]
+    verify = ["verify-xml", str(files["dir"] / "a_signed.xml"), *trust, "--crl", ca["root_crl"]]
+    assert main([*verify, "--json"]) == 1
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["code"] == "XML_SIGNATURE_PARTIAL" and "<DuLieu>" in error["message_en"]
+    assert "--profile generic" in error["action_en"]
+    assert main([*verify, "--profile", "generic", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["references"] == ["#d1"]

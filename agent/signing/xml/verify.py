@@ -260,6 +260,12 @@ def _plan_references(
             )
         if len(twins) != 1:
             raise _invalid(f"{len(twins)} <{wanted}> elements: only one may be signed and read")
+    elif profile is None:
+        # Nobody named a profile and no portal's document is recognised: a signature over one
+        # part may be what was meant. Say what it covers instead of "modified after signing".
+        raise KysoError(
+            "XML_SIGNATURE_PARTIAL", {"element": etree.QName(target).localname, "uri": ref.uri}
+        )
     elif profile != "generic":  # generic asked for by name: the caller judges .references
         raise _invalid("the signature does not cover the document")
     return ref, (props[0] if props else None)
