@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 from typing import TYPE_CHECKING
 
+from agent.errors import KysoError
 from agent.ui.api import ConsentItem
 
 if TYPE_CHECKING:
@@ -28,18 +29,60 @@ def xml_item(document: bytes, label: str | None = None, origin: str | None = Non
 
     item = summarize_xml(document, origin=origin)
     if label:
-        item = dataclasses.replace(item, title=f"{label} — {item.title}")
+        # The page's name for it is a line of its own: put before (or into) the title, a long
+        # label would push what Kyso read from the document out of the title's width.
+        item = dataclasses.replace(item, lines=(*item.lines, _page_label(label)), page_label=label)
     return item
 
 
-def data_item(data: bytes, *, detached: bool, label: str | None = None) -> ConsentItem:
-    """Data to be signed as CMS: size, detached or not, and its SHA-256."""
+def _page_label(label: str) -> tuple[str, str]:
+    """The page's own name for an item, shown as the page's words, never as a title."""
+    return ("Trang web gọi là / the site calls it", label)
+
+
+def data_item(
+    data: bytes, *, detached: bool, label: str | None = None, origin: str | None = None
+) -> ConsentItem:
+    """Data to be signed as CMS: size, detached or not, and its SHA-256. Data that is an XML
+    document Kyso can read (a dossier, an account request) is summarised as such, with the same
+    checks (the request's portal, the unit's MST) as when it is signed as XML."""
     kind = "chữ ký tách rời / detached" if detached else "chữ ký đính kèm / attached"
+    as_xml = _xml_summary(data, origin)
+    if as_xml is not None:
+        lines = [*as_xml.lines, ("Kích thước / size", _size(len(data))), ("Kiểu / kind", kind)]
+        if label:
+            lines.append(_page_label(label))
+        return dataclasses.replace(
+            as_xml,
+            title=f"{as_xml.title} — ký dạng CMS/PKCS#7 / signed as CMS",
+            lines=tuple(lines),
+            sha256=hashlib.sha256(data).hexdigest(),
+            page_label=label or "",
+        )
+    lines = [("Kích thước / size", _size(len(data))), ("Kiểu / kind", kind)]
+    if label:
+        lines.append(_page_label(label))
     return ConsentItem(
-        label or "Dữ liệu cần ký (CMS/PKCS#7) / data to sign",
-        (("Kích thước / size", _size(len(data))), ("Kiểu / kind", kind)),
+        "Dữ liệu cần ký (CMS/PKCS#7) / data to sign",
+        tuple(lines),
         hashlib.sha256(data).hexdigest(),
+        page_label=label or "",
     )
+
+
+def _xml_summary(data: bytes, origin: str | None) -> ConsentItem | None:
+    """The XML summary of CMS data that is a readable XML document; None for other data."""
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"<"):
+        return None
+    from agent.signing.xml.summary import summarize_xml
+
+    try:
+        return summarize_xml(data, origin=origin)
+    except KysoError as exc:
+        if exc.code == "XML_REQUEST_ORIGIN_MISMATCH":
+            raise  # a request written for another portal is refused however it is signed
+        return None  # not XML Kyso reads: shown as data
 
 
 def digest_item(digest: bytes, hash_name: str, label: str | None = None) -> ConsentItem:
@@ -56,7 +99,7 @@ def digest_item(digest: bytes, hash_name: str, label: str | None = None) -> Cons
         ("Giá trị băm / hash", f"{hash_name.upper()} {digest.hex()}"),
     ]
     if label:
-        lines.append(("Trang web gọi là / the site calls it", label))
+        lines.append(_page_label(label))
     lines.append(
         (
             "Chỉ đồng ý khi / agree only if",
@@ -68,6 +111,7 @@ def digest_item(digest: bytes, hash_name: str, label: str | None = None) -> Cons
         "Ký một giá trị băm không hiển thị được / sign a hash nobody can display",
         tuple(lines),
         digest.hex() if hash_name == "sha256" else "",
+        page_label=label or "",
     )
 
 
@@ -114,7 +158,15 @@ def pdf_item(
         )
     if facts.signatures:
         signers = ", ".join(s.signer for s in facts.signatures)
-        lines.append(("Đã có chữ ký của / already signed by", signers))
+        # The names come from certificates inside the file, not checked here: anyone can make
+        # a certificate naming "Giám đốc". Said so, rather than shown as a verified fact.
+        lines.append(
+            (
+                "Đã có chữ ký của / already signed by",
+                f"{signers} (tên ghi trong chứng thư số, Kyso chưa kiểm tra / as named in their "
+                "certificates, not checked by Kyso)",
+            )
+        )
     if facts.has_javascript:
         lines.append(("Cảnh báo / warning", "tệp có JavaScript / the file contains JavaScript"))
     if facts.has_embedded_files:
@@ -130,6 +182,7 @@ def pdf_item(
         tuple(lines),
         facts.sha256,
         sha256_label="SHA-256 của tệp trước khi ký / of the file before signing",
+        page_label=label or "",
     )
 
 

@@ -23,6 +23,9 @@ class ConsentItem:
     # A small PNG of the page where a visible signature will go, the stamp's box drawn on it
     # (agent.signing.pdf.preview); None when there is nothing to show or it could not be made.
     preview_png: bytes | None = None
+    # The page's own name for the item (untrusted): a line of ``lines`` too, and after the
+    # title in a batch's list, never in place of or before what Kyso read from the document.
+    page_label: str = ""
 
 
 _MST_LABELS = ("mst", "mã số thuế", "mã số thuế đơn vị")

@@ -183,8 +183,7 @@ def consent_text(request: ConsentRequest, lang: str = "") -> PromptText:
     if total > 1:
         # A batch: first the whole list, one line each, then every item in detail.
         overview = tuple(
-            Field(f"{i}.", "", _u(item.title, TITLE_LIMIT))
-            for i, item in enumerate(request.items, 1)
+            Field(f"{i}.", "", _overview_line(item)) for i, item in enumerate(request.items, 1)
         )
         heading = pick(f"Danh sách {total} tài liệu", f"{total} documents", lang, " · ")
         sections.append(Section(heading, overview))
@@ -317,6 +316,16 @@ def credential_text(request: CredentialPrompt, lang: str = "") -> PromptText:
         ),
         secret_fields=tuple(secrets),
     )
+
+
+def _overview_line(item: ConsentItem) -> str:
+    """Kyso's title first, then the page's name for the item in quotes: a long page label is
+    what gets cut, never the title."""
+    title = _u(item.title, TITLE_LIMIT)
+    if not item.page_label:
+        return title
+    room = TITLE_LIMIT - len(title) - 5
+    return f"{title} — «{_u(item.page_label, room)}»" if room >= 8 else title
 
 
 def _is_list_number(f: Field) -> bool:

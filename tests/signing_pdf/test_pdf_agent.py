@@ -64,6 +64,7 @@ async def test_sign_pdf_shows_the_document_and_returns_pades(demo, agent, tmp_pa
     again = await client.call("sign.pdf", {"document": result["document"], "certificate": org})
     second = [p for p in agent.prompter.prompts if p.kind == "consent"][-1]
     assert "Kyso" in repr(second.shown) and "already signed by" in repr(second.shown)
+    assert "not checked by Kyso" in repr(second.shown)  # a name in a certificate, not a fact
     assert again["field"] != result["field"]
     # An invisible signature has nothing to show.
     assert requests[-1].items[0].preview_png is None

@@ -151,7 +151,9 @@ class CmsPayload(Payload):
         if "data" in params:
             limit = ctx.core.settings.max_document_bytes
             data = decode_b64(params["data"], "data", limit=limit)
-            item = await _offload(data_item, data, detached=detached, label=label, size=len(data))
+            item = await _offload(
+                data_item, data, detached=detached, label=label, origin=ctx.origin, size=len(data)
+            )
             return cls(item, item.sha256, len(data), data, None, detached, hash_name, tsa)
         digest = decode_b64(params["digest"], "digest", limit=1024)
         # A digest that is not the named hash's length is refused before the consent shows it.
