@@ -7,7 +7,7 @@ import os
 
 import pytest
 from PIL import ImageGrab
-from Xlib import X
+from Xlib import X, error
 from Xlib import display as xdisplay
 
 from agent.errors import KysoError
@@ -35,19 +35,29 @@ def kyso_windows_on_screen() -> list[str]:
         found: list[str] = []
 
         def walk(window) -> None:
-            for child in window.query_tree().children:
-                attrs = child.get_attributes()
-                if attrs.map_state == X.IsViewable:
-                    name = child.get_wm_name()
-                    if isinstance(name, bytes):
-                        name = name.decode("utf-8", "replace")
-                    net = child.get_full_property(
-                        conn.intern_atom("_NET_WM_NAME"), conn.intern_atom("UTF8_STRING")
-                    )
-                    title = net.value.decode("utf-8", "replace") if net else (name or "")
-                    if title.startswith("Kyso"):
-                        found.append(title)
-                    walk(child)
+            try:
+                children = window.query_tree().children
+            except (error.BadWindow, error.BadDrawable):
+                return  # destroyed while we looked (a dialog closing): not on the screen
+            for child in children:
+                try:
+                    seen(child)
+                except (error.BadWindow, error.BadDrawable):
+                    continue
+
+        def seen(child) -> None:
+            attrs = child.get_attributes()
+            if attrs.map_state == X.IsViewable:
+                name = child.get_wm_name()
+                if isinstance(name, bytes):
+                    name = name.decode("utf-8", "replace")
+                net = child.get_full_property(
+                    conn.intern_atom("_NET_WM_NAME"), conn.intern_atom("UTF8_STRING")
+                )
+                title = net.value.decode("utf-8", "replace") if net else (name or "")
+                if title.startswith("Kyso"):
+                    found.append(title)
+                walk(child)
 
         walk(conn.screen().root)
         return found
