@@ -7,13 +7,12 @@ import os
 
 import pytest
 from PIL import ImageGrab
-from Xlib import X, error
-from Xlib import display as xdisplay
 
 from agent.errors import KysoError
 from agent.tokens.pin import PinState
 from agent.ui.dialog_view import DialogView
 from agent.ui.dialogs import DialogPrompter
+from tests.browser.xscreen import Screen
 from tests.ui import samples
 from tests.ui.conftest import ARTIFACTS
 from tests.ui.test_dialogs import act
@@ -30,39 +29,7 @@ def prompter(xvfb: str):
 def kyso_windows_on_screen() -> list[str]:
     """Titles of the Kyso windows the X server shows now, asked over a connection of our own
     (what another program, or the user's eyes, would see)."""
-    conn = xdisplay.Display(os.environ["DISPLAY"])
-    try:
-        found: list[str] = []
-
-        def walk(window) -> None:
-            try:
-                children = window.query_tree().children
-            except (error.BadWindow, error.BadDrawable):
-                return  # destroyed while we looked (a dialog closing): not on the screen
-            for child in children:
-                try:
-                    seen(child)
-                except (error.BadWindow, error.BadDrawable):
-                    continue
-
-        def seen(child) -> None:
-            attrs = child.get_attributes()
-            if attrs.map_state == X.IsViewable:
-                name = child.get_wm_name()
-                if isinstance(name, bytes):
-                    name = name.decode("utf-8", "replace")
-                net = child.get_full_property(
-                    conn.intern_atom("_NET_WM_NAME"), conn.intern_atom("UTF8_STRING")
-                )
-                title = net.value.decode("utf-8", "replace") if net else (name or "")
-                if title.startswith("Kyso"):
-                    found.append(title)
-                walk(child)
-
-        walk(conn.screen().root)
-        return found
-    finally:
-        conn.close()
+    return Screen(os.environ["DISPLAY"]).titles()
 
 
 async def test_an_answered_pin_dialog_is_gone_from_the_screen(prompter: DialogPrompter) -> None:
