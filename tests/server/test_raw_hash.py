@@ -64,6 +64,16 @@ async def test_sign_hash_is_refused_without_asking_when_not_configured(harness) 
         {"items": [{"kind": "cms", "data": DIGEST}, {"kind": "hash", "digest": DIGEST}]},
     )
     assert batch["error"]["data"]["code"] == "SIGN_HASH_NOT_ALLOWED"
+    # A CMS over the page's digest signs content nobody can show, just as well: same rule.
+    for method, params in (
+        ("sign.cms", {"digest": DIGEST}),
+        (
+            "sign.batch",
+            {"items": [{"kind": "cms", "data": DIGEST}, {"kind": "cms", "digest": DIGEST}]},
+        ),
+    ):
+        reply = await client.request(method, params)
+        assert reply["error"]["data"]["code"] == "SIGN_HASH_NOT_ALLOWED", method
     assert harness.prompter.prompts == []  # refused before any consent or PIN
     info = await client.call("agent.info")
     assert "sign.hash" not in info["methods"] and "sign.xml" in info["methods"]

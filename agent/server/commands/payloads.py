@@ -155,6 +155,10 @@ class CmsPayload(Payload):
                 data_item, data, detached=detached, label=label, origin=ctx.origin, size=len(data)
             )
             return cls(item, item.sha256, len(data), data, None, detached, hash_name, tsa)
+        # Over a page's digest nobody can show what is signed, and the CMS is a signature on
+        # any content the page likes (a PDF, a contract): allowed where sign.hash is, only.
+        if not ctx.core.settings.raw_hash_allowed(ctx.origin):
+            raise KysoError("SIGN_HASH_NOT_ALLOWED", {"origin": ctx.origin})
         digest = decode_b64(params["digest"], "digest", limit=1024)
         # A digest that is not the named hash's length is refused before the consent shows it.
         check_digest_length(digest, hash_name)
