@@ -1,17 +1,36 @@
-"""Writing files so that nothing is lost: temporary file, fsync, rename."""
+"""Writing files so that nothing is lost: temporary file, fsync, rename.
+
+Permissions: a new file gets ``0o666`` limited by the umask, as any program's (``mode=None``);
+a signed copy of a file gets that file's permission bits, further limited by the umask
+(``like=SOURCE``: a 0600 dossier stays 0600, never world-readable because it was signed); a
+caller that needs exact bits (a private key, 0600) passes ``mode``. The temporary file is
+created with the final permissions, so it is never readable by more people than the result.
+On Windows the POSIX bits mean little (only read-only): files are created as the platform
+creates them, as before.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+_WINDOWS = os.name == "nt"
+_TEMP_ATTEMPTS = 100
+
 
 def atomic_write(
-    path: Path | str, data: bytes, *, overwrite: bool = False, mode: int = 0o644
+    path: Path | str,
+    data: bytes,
+    *,
+    overwrite: bool = False,
+    mode: int | None = None,
+    like: Path | str | None = None,
 ) -> Path:
     """Write ``data`` to ``path`` atomically.
 
@@ -19,31 +38,45 @@ def atomic_write(
     file is renamed into place, so a reader sees the old content or the new, never a part.
     Without ``overwrite`` an existing file is never replaced (FileExistsError), and the check
     is made by the final link itself, not by an earlier look that could race.
+
+    Permissions (POSIX): ``mode`` exactly when given; else ``like``'s permission bits (read,
+    write; never execute or set-id) limited by the umask; else ``0o666`` limited by the umask.
     """
-    with atomic_output(path, overwrite=overwrite, mode=mode) as handle:
+    with atomic_output(path, overwrite=overwrite, mode=mode, like=like) as handle:
         handle.write(data)
     return Path(path)
 
 
+def permissions_like(source: Path | str) -> int:
+    """The permission bits a copy of ``source`` is created with (before the umask): its read
+    and write bits. 0o600 when it cannot be read (the safe side: only this user)."""
+    try:
+        return stat.S_IMODE(os.stat(source).st_mode) & 0o666
+    except OSError:
+        return 0o600
+
+
 @contextlib.contextmanager
 def atomic_output(
-    path: Path | str, *, overwrite: bool = False, mode: int = 0o644
+    path: Path | str,
+    *,
+    overwrite: bool = False,
+    mode: int | None = None,
+    like: Path | str | None = None,
 ) -> Iterator[BinaryIO]:
     """Like :func:`atomic_write` for content written piece by piece (a 50 MB signed PDF need
     not be held in memory): write into the yielded file (opened ``w+b``, so it can be read
     back), and it is fsynced and renamed into place when the block ends without an error.
-    An error in the block leaves nothing behind."""
+    An error in the block leaves nothing behind. ``mode`` and ``like`` as for atomic_write."""
     path = Path(path)
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    tmp = Path(tmp_name)
+    fd, tmp = _create_temp(path, mode, like)
     try:
         with os.fdopen(fd, "w+b") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -54,7 +87,7 @@ def atomic_output(
                 raise
             except OSError:
                 # Filesystems without hard links: reserve the name exclusively, then replace.
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
                 os.replace(tmp, path)
             else:
                 tmp.unlink()
@@ -63,6 +96,35 @@ def atomic_output(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _create_temp(path: Path, mode: int | None, like: Path | str | None) -> tuple[int, Path]:
+    """A new, empty temporary file beside ``path`` with its final permissions: (fd, path)."""
+    if _WINDOWS:
+        # Only the read-only bit exists there; a read-only temporary file could not be
+        # unlinked after the link. Created as before (mkstemp: writable by its owner).
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        return fd, Path(name)
+    # The kernel applies the umask (and a directory's default ACL) to this mode, exactly as for
+    # any file a program creates; an explicit ``mode`` is then set as is with fchmod.
+    create = 0o600 if mode is not None else permissions_like(like) if like is not None else 0o666
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(_TEMP_ATTEMPTS):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, create)
+        except FileExistsError:
+            continue
+        if mode is not None:
+            try:
+                os.fchmod(fd, mode)
+            except BaseException:
+                os.close(fd)
+                tmp.unlink()
+                raise
+        return fd, tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -18,6 +18,7 @@ from agent.cli.common import (
 )
 from agent.cli.compose import build_token_service
 from agent.cli.output import print_json
+from agent.cli.targets import check_targets, same_file
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
 from agent.errors import KysoError
 from agent.files import atomic_write
@@ -79,7 +80,11 @@ def register(sub: Any) -> None:
         "--tsa", metavar="URL", help="RFC 3161 timestamp authority: a CAdES-T signature timestamp"
     )
     p.add_argument("-o", "--output", metavar="OUT", help="where to write (default FILE.p7s)")
-    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite OUT if it existed before (never FILE itself)",
+    )
     add_module_argument(p)
     add_signing_arguments(p)
     add_allow_invalid_argument(p)
@@ -136,9 +141,10 @@ def _read(path: str | Path, what: str) -> bytes:
         ) from exc
 
 
-def _write(path: Path, data: bytes, force: bool) -> None:
+def _write(path: Path, data: bytes, force: bool, like: str | Path | None = None) -> None:
+    """Write atomically; ``like``: the file whose permissions the output gets (umask too)."""
     try:
-        atomic_write(path, data, overwrite=force)
+        atomic_write(path, data, overwrite=force, like=like)
     except FileExistsError as exc:
         raise KysoError("OUTPUT_EXISTS", {"path": str(path)}) from exc
     except OSError as exc:
@@ -185,6 +191,8 @@ def _sign_inputs(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, 
         out = Path(args.file + (".p7m" if args.attached else ".p7s"))
     else:
         raise KysoError("INPUT_INVALID", {"detail": "with --hash-only alone, name the output (-o)"})
+    if args.file:  # the signature never replaces the signed file, even with --force
+        check_targets([(Path(args.file), out)])
     if out.exists() and not args.force:
         raise KysoError("OUTPUT_EXISTS", {"path": str(out)})
     return data, digest, hash_name, out
@@ -215,7 +223,7 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
                     algorithm=algorithm,
                     timestamp_url=args.tsa,
                 )
-        _write(out, signature, args.force)
+        _write(out, signature, args.force, like=args.file)
         audit.record(args.file, "OK", signed)
     result = {
         "ok": True,
@@ -269,12 +277,18 @@ def run_verify_cms(args: argparse.Namespace) -> int:
         revocation_mode="soft-fail" if args.no_revocation else "hard-fail",
         allow_sha1=args.allow_sha1,
     )
+    if args.extract:  # the content never replaces the signature or the data file
+        for given in (args.signature, args.data):
+            if given and same_file(args.extract, given):
+                raise KysoError(
+                    "INPUT_INVALID", {"detail": f"--extract {args.extract} would replace {given}"}
+                )
     data = _read(args.data, "data file") if args.data else None
     result = verify_cms(_load_signature(args.signature), trust, data=data)
     if args.extract:
         if result.content is None:
             raise KysoError("INPUT_INVALID", {"detail": "a detached signature has no content"})
-        _write(Path(args.extract), result.content, args.force)
+        _write(Path(args.extract), result.content, args.force, like=args.signature)
     if args.json:
         print_json(verification_json(result))
         return 0

@@ -160,6 +160,11 @@ async def sign_plans(
     for plan in todo:
         if plan.target.exists():
             raise KysoError("OUTPUT_EXISTS", {"path": str(plan.target)})
+    # Two files with one name from two folders into one chosen folder: refused before the
+    # certificate and the PIN, as in sign-xml (agent.cli.targets).
+    from agent.cli.targets import check_targets
+
+    check_targets([(p.source, p.target) for p in todo])
     if not todo:
         return results
     audit = SignatureAudit("sign-files", "xml")

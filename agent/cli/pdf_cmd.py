@@ -24,6 +24,7 @@ from agent.cli.common import (
 )
 from agent.cli.compose import build_token_service
 from agent.cli.output import print_json
+from agent.cli.targets import check_targets
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
 from agent.errors import KysoError
 from agent.files import atomic_output
@@ -45,7 +46,9 @@ Examples:
 Boxes are in points (1/72 inch) from the page's bottom-left corner; an A4 page is 595 × 842.
 A second signature on an already signed PDF is added as an incremental update, so earlier
 signatures stay valid. The PIN is asked on the terminal (not shown) unless --pin-file or
-$KYSO_PIN_FILE is given. Existing files are never overwritten without --force.
+$KYSO_PIN_FILE is given. Existing files are never overwritten without --force, the original
+never (the output may not be the input, through a link either); the signed file gets the
+original's permissions (limited by the umask).
 A seal configured for the certificate ([pdf_seals] in config.toml) is drawn in a visible
 stamp unless --seal names another. --long-term gathers the chain and its OCSP/CRL answers up
 to a root given with --trust (or a self-signed CA certificate on the token); when they cannot
@@ -110,7 +113,11 @@ def register(sub: Any) -> None:
         help="delete the original after its signed copy was written and verified",
     )
     p.add_argument("--pin-file", type=Path, metavar="F", help="read the PIN from this file")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite an output file that existed before (never the original)",
+    )
     add_allow_invalid_argument(p)
     add_module_argument(p)
     p.add_argument("--json", action="store_true", help="print a JSON report")
@@ -219,10 +226,10 @@ def output_path(args: argparse.Namespace) -> Path:
     """Where the signed copy goes (refused now if it exists and --force is absent)."""
     source: Path = args.file
     out = args.output or source.with_name(f"{source.stem}{args.suffix}{source.suffix}")
+    # The output is never the original (symbolic or hard link included), even with --force.
+    check_targets([(source, out)])
     if out.exists() and not args.force:
         raise KysoError("OUTPUT_EXISTS", {"path": str(out)})
-    if out.resolve() == source.resolve():
-        raise KysoError("INPUT_INVALID", {"detail": "the output would replace the original"})
     return out
 
 
@@ -339,7 +346,7 @@ async def _sign_with_token(
             options = replace(options, ca_certs=tuple(cas))
         async with service.open_key(cert, pin_provider(args.pin_file)) as key:
             result = await write_signed_pdf(
-                source, out, TokenSigner(key), options, facts, force=args.force
+                source, out, TokenSigner(key), options, facts, force=args.force, like=args.file
             )
     return cert, result
 
@@ -350,14 +357,22 @@ def facts_visible(facts: Any, options: Any) -> bool:
 
 
 async def write_signed_pdf(
-    source: Any, out: Path, signer: Any, options: Any, facts: Any, *, force: bool
+    source: Any,
+    out: Path,
+    signer: Any,
+    options: Any,
+    facts: Any,
+    *,
+    force: bool,
+    like: Path | None = None,
 ) -> Any:
     """Sign the open PDF ``source`` into ``out`` atomically (never over an existing file
-    unless ``force``); the pyHanko result. The original is never touched here."""
+    unless ``force``); the pyHanko result. The original is never touched here. ``like``: the
+    original's path, whose permissions the signed file gets (limited by the umask)."""
     from agent.signing.pdf.sign import sign_pdf_stream
 
     try:
-        with atomic_output(out, overwrite=force) as output:
+        with atomic_output(out, overwrite=force, like=like) as output:
             return await sign_pdf_stream(source, output, signer, options, facts=facts)
     except FileExistsError as exc:
         raise KysoError("OUTPUT_EXISTS", {"path": str(out)}) from exc
@@ -376,6 +391,7 @@ async def sign_pdf_file(
     from agent.signing.pdf import PdfSignOptions, inspect_pdf
     from agent.signing.pdf.sign import choose_field
 
+    check_targets([(source, out)])
     if out.exists():
         raise KysoError("OUTPUT_EXISTS", {"path": str(out)})
     options = PdfSignOptions()
@@ -388,7 +404,7 @@ async def sign_pdf_file(
     with stream:
         facts = inspect_pdf(stream)
         choose_field(facts, options)
-        await write_signed_pdf(stream, out, signer, options, facts, force=False)
+        await write_signed_pdf(stream, out, signer, options, facts, force=False, like=source)
     # READBACK_FAILED unless every signature in it is intact and the original is its prefix
     await _read_back(out, (facts.size, facts.sha256))
     if remove_unsigned:

@@ -22,6 +22,7 @@ from agent.cli.common import (
     pin_provider,
 )
 from agent.cli.output import print_json
+from agent.cli.targets import check_targets, same_file
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
 from agent.errors import ErrorGroup, KysoError
 from agent.files import atomic_write
@@ -38,8 +39,11 @@ Examples:
   kyso-agent sign-xml tokhai.xml --profile tax --cert 3f9a...   (see 'kyso-agent certs')
 
 The PIN is asked on the terminal (not shown) unless --pin-file or $KYSO_PIN_FILE is given.
-Existing files are never overwritten without --force. --remove-unsigned deletes each original
-only after its signed copy was written, read back and checked.
+Existing files are never overwritten without --force; two files that would be signed to the
+same output (the same name from two folders into one --out-dir), or an output that is another
+of the files, stop the whole run before the PIN. --remove-unsigned deletes each original only
+after its signed copy was written, read back and checked. A signed file gets the original's
+permissions (limited by the umask).
 """
 
 
@@ -80,7 +84,11 @@ def _register_sign(sub: Any) -> None:
         help="delete each original after its signed file was written and verified",
     )
     p.add_argument("--pin-file", type=Path, metavar="F", help="read the PIN from this file")
-    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite output files that existed before this run (never one of its inputs)",
+    )
     p.add_argument(
         "--hash",
         choices=HASHES,
@@ -162,14 +170,14 @@ async def sign_one(
     """Sign one file; never touches ``source`` unless --remove-unsigned and all went well."""
     if target.exists() and not args.force:
         raise KysoError("OUTPUT_EXISTS", {"path": str(target)})
-    if args.remove_unsigned and target.resolve() == source.resolve():
+    if args.remove_unsigned and same_file(target, source):
         raise KysoError(
             "INPUT_INVALID", {"detail": "--remove-unsigned with the output on the input"}
         )
     document, signed = await sign_xml_file(source, signer, args.profile, **_options(args))
     sha256 = hashlib.sha256(document).hexdigest()  # for the audit record
     try:
-        atomic_write(target, signed, overwrite=args.force)
+        atomic_write(target, signed, overwrite=args.force, like=source)
     except FileExistsError as exc:
         raise KysoError("OUTPUT_EXISTS", {"path": str(target)}) from exc
     except OSError as exc:
@@ -203,6 +211,12 @@ async def run_sign(args: argparse.Namespace) -> int:
         raise KysoError(
             "INPUT_INVALID", {"detail": "-o works with one file; use --out-dir for several"}
         )
+    # Every output planned before anything is signed: two files to one output, or an output
+    # over another input, refuse the whole run (--force only replaces files from before it).
+    check_targets(
+        [(source, output_path(source, args)) for source in args.files],
+        own_input=not args.remove_unsigned,
+    )
     # Bad options, SHA-1 and an EC key the profile's portals cannot verify: all refused
     # before the PIN is asked.
     profile = get_profile(args.profile, **_options(args))

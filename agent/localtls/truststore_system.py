@@ -107,8 +107,12 @@ class LinuxSystemBackend(SingleStoreBackend):
         before = self._state(bundle)
         if before.state is not TrustState.TRUSTED:
             try:
+                # Every user's programs read the system anchors: 0644 whatever root's umask.
                 atomic_write(
-                    self.layout.anchor, bundle.current_pem_path.read_bytes(), overwrite=True
+                    self.layout.anchor,
+                    bundle.current_pem_path.read_bytes(),
+                    overwrite=True,
+                    mode=0o644,
                 )
             except PermissionError as exc:
                 raise KysoError("TRUST_NEEDS_ADMIN", {"path": str(self.layout.anchor)}) from exc

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -304,3 +306,111 @@ def test_verify_needs_trust_and_reads_pem(
         "--json",
     )
     assert code == 0 and out["ok"]
+
+
+def _pin_asks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from agent.tokens.pin import StaticPinProvider
+
+    asked: list[str] = []
+    original = StaticPinProvider.get_pin
+
+    async def counting(self: Any, request: Any) -> str | None:
+        asked.append(request.token_label)
+        return await original(self, request)
+
+    monkeypatch.setattr(StaticPinProvider, "get_pin", counting)
+    return asked
+
+
+@pytest.mark.parametrize(
+    ("attached", "link"), [(False, "same"), (True, "same"), (False, "hardlink")]
+)
+def test_the_signature_never_replaces_the_signed_file_even_with_force(
+    demo: dict[str, Any],
+    files: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    attached: bool,
+    link: str,
+) -> None:
+    """sign-cms tokhai.xml -o tokhai.xml --force used to replace the declaration with its
+    detached signature: the declaration was gone."""
+    asked = _pin_asks(monkeypatch)
+    doc = files["doc"]
+    out = doc
+    if link == "hardlink":
+        out = doc.with_name("lien-ket.xml")
+        os.link(doc, out)
+    code, report = _run(
+        capsys,
+        "sign-cms",
+        str(doc),
+        *(["--attached"] if attached else []),
+        "-o",
+        str(out),
+        "--force",
+        "--cert",
+        _org(demo),
+        "--pin-file",
+        str(files["pin"]),
+        "--json",
+    )
+    assert code == 2 and report["error"]["code"] == "INPUT_INVALID", report
+    assert "replace the original" in report["error"]["details"]["detail"]
+    assert asked == [] and doc.read_bytes() == CONTENT and out.read_bytes() == CONTENT
+
+
+def test_extract_never_replaces_the_signature(
+    demo: dict[str, Any], files: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    p7m = tmp_path / "tokhai.p7m"
+    pin = ["--pin-file", str(files["pin"]), "--cert", _org(demo)]
+    code, _ = _run(capsys, "sign-cms", str(files["doc"]), "--attached", "-o", str(p7m), *pin)
+    assert code == 0
+    signature = p7m.read_bytes()
+    code, report = _run(
+        capsys,
+        "verify-cms",
+        str(p7m),
+        *_trust_args(demo),
+        "--extract",
+        str(p7m),
+        "--force",
+        "--json",
+    )
+    assert code == 2 and report["error"]["code"] == "INPUT_INVALID", report
+    assert p7m.read_bytes() == signature
+
+
+@pytest.mark.parametrize(
+    ("mode", "mask", "expected"), [(0o600, 0o022, 0o600), (0o644, 0o077, 0o600)]
+)
+def test_the_signature_gets_the_files_permissions_limited_by_the_umask(
+    demo: dict[str, Any],
+    files: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    mode: int,
+    mask: int,
+    expected: int,
+) -> None:
+    files["doc"].chmod(mode)
+    pin = ["--pin-file", str(files["pin"]), "--cert", _org(demo), "--json"]
+    old = os.umask(mask)
+    try:
+        code, report = _run(capsys, "sign-cms", str(files["doc"]), "--attached", *pin)
+        assert code == 0, report
+        code, _ = _run(
+            capsys,
+            "verify-cms",
+            report["output"],
+            *_trust_args(demo),
+            "--extract",
+            str(tmp_path / "extracted.xml"),
+        )
+    finally:
+        os.umask(old)
+    assert code == 0
+    assert stat.S_IMODE(Path(report["output"]).stat().st_mode) == expected
+    # The content taken out of the signature is as private as the signature.
+    assert stat.S_IMODE((tmp_path / "extracted.xml").stat().st_mode) == expected

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +111,75 @@ def test_an_encrypted_or_broken_pdf_is_refused_before_the_pin(demo, capsys, tmp_
     broken.write_bytes(b"%PDF-1.7\nnot really\n%%EOF\n")
     code, text = _run(capsys, "sign-pdf", str(broken), "--pin-file", "/nonexistent")
     assert code != 0 and "PDF_MALFORMED" in str(text)
+
+
+def _pin_asks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from agent.tokens.pin import StaticPinProvider
+
+    asked: list[str] = []
+    original = StaticPinProvider.get_pin
+
+    async def counting(self: Any, request: Any) -> str | None:
+        asked.append(request.token_label)
+        return await original(self, request)
+
+    monkeypatch.setattr(StaticPinProvider, "get_pin", counting)
+    return asked
+
+
+@pytest.mark.parametrize("link", ["same", "symlink", "hardlink"])
+def test_the_output_is_never_the_original_even_with_force(
+    demo, files, capsys, monkeypatch, link
+) -> None:
+    asked = _pin_asks(monkeypatch)
+    doc = files["doc"]
+    out = doc if link == "same" else doc.with_name("lien-ket.pdf")
+    if link == "symlink":
+        out.symlink_to(doc)
+    elif link == "hardlink":
+        os.link(doc, out)
+    original = doc.read_bytes()
+    org = demo["certificates"]["org"]["thumbprint"]
+    code, report = _run(
+        capsys,
+        "sign-pdf",
+        str(doc),
+        "-o",
+        str(out),
+        "--force",
+        "--remove-unsigned",
+        "--cert",
+        org,
+        "--pin-file",
+        str(files["pin"]),
+        "--json",
+    )
+    assert code == 2 and report["error"]["code"] == "INPUT_INVALID", report
+    assert "replace the original" in report["error"]["details"]["detail"]
+    assert asked == [] and doc.read_bytes() == original and out.read_bytes() == original
+
+
+@pytest.mark.parametrize(
+    ("mode", "mask", "expected"), [(0o600, 0o022, 0o600), (0o644, 0o077, 0o600)]
+)
+def test_the_signed_pdf_gets_the_originals_permissions_limited_by_the_umask(
+    demo, files, capsys, mode, mask, expected
+) -> None:
+    files["doc"].chmod(mode)
+    org = demo["certificates"]["org"]["thumbprint"]
+    old = os.umask(mask)
+    try:
+        code, report = _run(
+            capsys,
+            "sign-pdf",
+            str(files["doc"]),
+            "--cert",
+            org,
+            "--pin-file",
+            str(files["pin"]),
+            "--json",
+        )
+    finally:
+        os.umask(old)
+    assert code == 0, report
+    assert stat.S_IMODE(Path(report["output"]).stat().st_mode) == expected
