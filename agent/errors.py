@@ -77,6 +77,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "XML_TOO_LARGE",
             "XML_TOO_DEEP",
             "XML_UNSAFE",
+            "XML_FIELD_AMBIGUOUS",
             "XML_ENCODING_UNSUPPORTED",
             "XML_PROFILE_UNKNOWN",
             "XML_PROFILE_MISMATCH",
@@ -412,6 +413,18 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "nào được ký). Hồ sơ BHXH hay tờ khai thuế phải được ký toàn bộ.",
         "If only that part was meant to be signed, verify again with --profile generic (it "
         "reports what is covered). A BHXH dossier or a tax return must be signed whole.",
+    ),
+    _e(
+        "XML_FIELD_AMBIGUOUS",
+        3119,
+        "Không đọc được chắc chắn trường {detail_vi} của tệp XML: nội dung hiển thị có thể khác "
+        "nội dung được ký.",
+        "Field {detail_en} of the XML file cannot be read unambiguously: what is shown could "
+        "differ from what is signed.",
+        "Chưa có gì được ký. Xuất lại hồ sơ từ phần mềm kê khai, không sửa tay; nếu tệp đến từ "
+        "nguồn lạ, đừng ký.",
+        "Nothing was signed. Export the dossier again from the declaration software without "
+        "editing it; if it came from an unknown source, do not sign it.",
     ),
     _e(
         "CERT_CHOICE_NEEDED",

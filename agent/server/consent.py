@@ -70,6 +70,13 @@ def data_item(
     )
 
 
+# A request written for another portal; a dossier whose fields the summary cannot read as the
+# portal will, or with two signed parts.
+_XML_REFUSALS_FOR_CMS = frozenset(
+    {"XML_REQUEST_ORIGIN_MISMATCH", "XML_FIELD_AMBIGUOUS", "XML_CONTAINER_AMBIGUOUS"}
+)
+
+
 def _xml_summary(data: bytes, origin: str | None) -> ConsentItem | None:
     """The XML summary of CMS data that is a readable XML document; None for other data."""
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -80,8 +87,8 @@ def _xml_summary(data: bytes, origin: str | None) -> ConsentItem | None:
     try:
         return summarize_xml(data, origin=origin)
     except KysoError as exc:
-        if exc.code == "XML_REQUEST_ORIGIN_MISMATCH":
-            raise  # a request written for another portal is refused however it is signed
+        if exc.code in _XML_REFUSALS_FOR_CMS:
+            raise  # refused however it is signed: shown as data it would escape the check
         return None  # not XML Kyso reads: shown as data
 
 

@@ -108,8 +108,10 @@ def consent_item(plan: FilePlan) -> ConsentItem:
             summary = summarize_xml(plan.source.read_bytes())
             lines = list(summary.lines) + lines
             mst = summary.mst
-        except KysoError:
-            pass  # signing reports the problem with its own code
+        except KysoError as exc:
+            # Signing may still work, but the dialog cannot say what the file contains (e.g. a
+            # field split by a comment): say so where the summary would be.
+            lines.insert(0, ("Cảnh báo / warning", f"{exc.message_vi} / {exc.message_en}"))
     return ConsentItem(name, tuple(lines), digest.hexdigest(), mst=mst)
 
 

@@ -81,6 +81,10 @@ async def test_xml_signed_as_cms_is_summarised_and_checked_as_xml(demo, agent) -
     ):
         reply = await client.request(method, params)
         assert reply["error"]["data"]["code"] == "XML_REQUEST_ORIGIN_MISMATCH", reply
+    # A dossier whose MST the summary cannot read as the portal will is refused as CMS too.
+    split = request.replace(UNIT_MST.encode(), UNIT_MST.encode() + b"<!-- -->999")
+    reply = await client.request("sign.cms", {"data": b64(split), "certificate": org})
+    assert reply["error"]["data"]["code"] == "XML_FIELD_AMBIGUOUS", reply
     assert [p.kind for p in agent.prompter.prompts] == ["consent", "pin"]
     # Data that is not XML Kyso reads is still shown as data.
     await client.call("sign.cms", {"data": b64(b"<not xml"), "certificate": org})

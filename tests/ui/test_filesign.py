@@ -92,6 +92,17 @@ def test_one_consent_lists_every_file_with_its_hash(dossiers) -> None:
     assert "trang web" not in text.question_vi and "website" not in text.question_en
 
 
+def test_a_file_the_summary_cannot_read_says_so_in_the_consent(dossiers) -> None:
+    """A dossier whose MST is split by a comment: the dialog cannot say which unit it is for,
+    and says that instead of showing nothing about it."""
+    split = HOSO.replace(b"0101234567", b"0101234567<!-- -->999", 1)
+    assert split != HOSO
+    dossiers["bhxh"].write_bytes(split)
+    (item,) = consent_request(plan_files([dossiers["bhxh"]]), None).items
+    warning = dict(item.lines).get("Cảnh báo / warning", "")
+    assert "MaSoThue" in warning and "differ from what is signed" in warning
+
+
 async def test_signed_files_verify_and_unsigned_go_only_after_readback(
     demo, dossiers, tmp_path, xmlsec1
 ) -> None:

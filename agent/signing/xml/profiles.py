@@ -160,6 +160,61 @@ REQUEST_SUMMARIES: dict[str, RequestSummary] = {
 }
 
 
+# --- consent summary (agent/signing/xml/summary.py) ----------------------------------------------
+@dataclass(frozen=True)
+class SummaryPaths:
+    """Where the consent summary reads one document shape's fields.
+
+    Each field is a tuple of element paths (local names, ``/`` between steps) under the part the
+    signature covers (the placement's ``reference_element``, else the root), every step in the
+    namespace of the document's root element: the path a portal reads, never "the first element
+    of that name anywhere". Several paths are the layouts of one shape (the IVAN registrations
+    write their fields flat under ``NoiDung``); a field found at more than one of them, or more
+    than once at one, is refused, as is a field holding a comment, PI or child element.
+    """
+
+    code: tuple[str, ...] = ()  # procedure code
+    procedure: tuple[str, ...] = ()  # procedure name
+    unit: tuple[str, ...] = ()  # the unit's (taxpayer's) name
+    mst: tuple[str, ...] = ()  # its tax code: compared with the certificate's
+    period: tuple[str, ...] = ()
+    rows: tuple[str, ...] = ()  # employee rows (counted)
+    forms: tuple[str, ...] = ()  # FileToKhai: base64 form files, read with FORM_FILE_FIELDS
+
+
+# Shape -> paths. "Hoso": BHXH envelope (portal_stub/checks.py reads the same paths); "form": a
+# BHXH form file (root = form code, or ToKhai) and the form files inside a Hoso; the tax shapes
+# are read under the element the signature references (HSoKhaiThue, TBaoThue).
+SUMMARY_PATHS: dict[str, SummaryPaths] = {
+    "Hoso": SummaryPaths(
+        code=("NoiDung/ThongTinHoSo/MaThuTuc", "NoiDung/MaThuTuc"),
+        procedure=("NoiDung/ThongTinHoSo/TenThuTuc", "NoiDung/TenThuTuc"),
+        unit=("NoiDung/ThongTinDonVi/TenDoiTuong", "NoiDung/TenDoiTuong"),
+        mst=("NoiDung/ThongTinDonVi/MaSoThue", "NoiDung/MaSoThue"),
+        period=("NoiDung/ThongTinHoSo/KyKeKhai",),
+        rows=("NoiDung/DanhSachLaoDong/NguoiLaoDong",),
+        forms=("NoiDung/ThongTinHoSo/ToKhais/FileToKhai", "NoiDung/ToKhais/FileToKhai"),
+    ),
+    "form": SummaryPaths(
+        unit=("ThongTinChung/TenDonVi",),
+        mst=("ThongTinChung/MaSoThue",),
+        period=("ThongTinChung/KyKeKhai",),
+        rows=("DanhSach/NguoiLaoDong",),
+    ),
+    # HTKK's 01/GTGT writes TTinTKhaiThue/NNT/{mst, tenNNT} and TKhaiThue/KyKKhaiThue/kyKKhai;
+    # TTinChung/{TenNNT, mst, kyKKhai} is the short layout of Kyso's own test files.
+    "HSoThueDTu": SummaryPaths(
+        unit=("TTinChung/TTinTKhaiThue/NNT/tenNNT", "TTinChung/TenNNT"),
+        mst=("TTinChung/TTinTKhaiThue/NNT/mst", "TTinChung/mst"),
+        period=("TTinChung/TTinTKhaiThue/TKhaiThue/KyKKhaiThue/kyKKhai", "TTinChung/kyKKhai"),
+    ),
+    "TBaoThueDTu": SummaryPaths(period=("NDungTBao/kyKKhai",)),
+}
+# Under a FileToKhai: the form's name (first path found) and its base64 content.
+FORM_FILE_NAME = ("MaToKhai", "TenFile")
+FORM_FILE_CONTENT = "NoiDungFile"
+
+
 @dataclass(frozen=True)
 class Placement:
     """One kind of document a profile signs.

@@ -15,6 +15,9 @@ from agent.errors import KysoError
 from agent.signing.consent import ConsentItem
 from agent.signing.xml.profiles import (
     BHXH_FORMS,
+    FORM_FILE_CONTENT,
+    FORM_FILE_NAME,
+    PROFILES,
     REQUEST_CHANGES_PATH,
     REQUEST_CODE_PATH,
     REQUEST_FIELD_LABELS,
@@ -22,36 +25,132 @@ from agent.signing.xml.profiles import (
     REQUEST_ROOT,
     REQUEST_SUMMARIES,
     REQUEST_VALUES,
+    SUMMARY_PATHS,
+    SummaryPaths,
 )
 from agent.signing.xml.safe import parse_untrusted
 
 
-def _text(root: etree._Element, local: str) -> str | None:
-    found = root.find(f".//{{*}}{local}")
-    if found is None or found.text is None:
+def _ambiguous(detail_vi: str, detail_en: str) -> KysoError:
+    """A field the summary cannot show as the signature (and the portal) will read it."""
+    return KysoError("XML_FIELD_AMBIGUOUS", {"detail_vi": detail_vi, "detail_en": detail_en})
+
+
+def _namespace(element: etree._Element) -> str | None:
+    """The namespace of the document ``element`` belongs to (its root's; None: no namespace)."""
+    return etree.QName(element.getroottree().getroot()).namespace
+
+
+def _at(base: etree._Element, path: str) -> list[etree._Element]:
+    """The elements at ``path`` under ``base``, every step in the document's namespace.
+
+    An element named like a step but in another namespace is XML_FIELD_AMBIGUOUS: it is not the
+    field, yet a reader that matches names only (``local-name()``, ``GetElementsByTagName``)
+    would take it, so what the summary shows and what a portal reads could differ."""
+    namespace = _namespace(base)
+    found = [base]
+    for step in path.split("/"):
+        below = []
+        for parent in found:
+            for child in parent.iterchildren(etree.Element):
+                name = etree.QName(child)
+                if name.localname != step:
+                    continue
+                if name.namespace != namespace:
+                    raise _ambiguous(
+                        f"<{step}> thuộc namespace lạ {name.namespace or '(không có)'}",
+                        f"<{step}> in a foreign namespace {name.namespace or '(none)'}",
+                    )
+                below.append(child)
+        found = below
+    return found
+
+
+def _string_value(element: etree._Element, path: str) -> str:
+    """The element's full text, as canonical XML has it; XML_FIELD_AMBIGUOUS when it holds
+    anything but text (a comment or PI splits ``.text``, and C14N drops it and joins the pieces;
+    a child element adds its own text), since no reader would then see what the dialog shows."""
+    for node in element:  # comments and PIs too, not only elements
+        if isinstance(node, etree._Comment):
+            what = ("chú thích <!-- -->", "a comment")
+        elif isinstance(node, etree._ProcessingInstruction):
+            what = ("chỉ thị xử lý <? ?>", "a processing instruction")
+        else:
+            child = etree.QName(node).localname
+            what = (f"phần tử con <{child}>", f"a child element <{child}>")
+        raise _ambiguous(f"{what[0]} trong <{path}>", f"{what[1]} inside <{path}>")
+    return "".join(element.itertext())
+
+
+def _field(base: etree._Element | None, paths: tuple[str, ...]) -> str | None:
+    """The one element at one of ``paths`` under ``base``, as text (None when absent or blank).
+    Two or more of them is XML_FIELD_AMBIGUOUS: the dialog would have to pick one, and a portal
+    might read the other."""
+    if base is None or not paths:
         return None
-    return found.text.strip() or None
+    found = [(path, el) for path in paths for el in _at(base, path)]
+    if not found:
+        return None
+    if len(found) > 1:
+        where = ", ".join(sorted({f"<{path}>" for path, _ in found}))
+        raise _ambiguous(
+            f"{len(found)} phần tử cho cùng một trường ({where})",
+            f"{len(found)} elements for one field ({where})",
+        )
+    path, element = found[0]
+    return _string_value(element, path).strip() or None
 
 
-def _count_rows(root: etree._Element) -> int:
-    return sum(1 for _ in root.iter("{*}NguoiLaoDong"))
+def _count(base: etree._Element | None, paths: tuple[str, ...]) -> int:
+    return 0 if base is None else sum(len(_at(base, path)) for path in paths)
 
 
-def _form_files(root: etree._Element) -> tuple[list[str], int]:
+def _covered_part(root: etree._Element) -> etree._Element | None:
+    """What the signature will cover, at most: for a root a profile signs by reference to one of
+    its children (the tax profile: HSoKhaiThue, TBaoThue) that child, found as the signer finds
+    it (the root's only child of that name); else the whole document (bhxh and generic sign
+    ``URI=""``). Signed with another profile, such a root is covered whole, the child included,
+    so the child's fields are what is signed either way. None when the child is missing (the
+    tax profile refuses that file: nothing to summarise)."""
+    kind = etree.QName(root).localname
+    local = next(
+        (
+            p.reference_element
+            for profile in PROFILES.values()
+            for p in profile.placements
+            if p.root == kind and p.reference_element
+        ),
+        None,
+    )
+    if local is None:
+        return root
+    found = [c for c in root.iterchildren(etree.Element) if etree.QName(c).localname == local]
+    if len(found) > 1:
+        raise KysoError("XML_CONTAINER_AMBIGUOUS", {"container": local, "count": len(found)})
+    if not found:
+        return None
+    if etree.QName(found[0]).namespace != etree.QName(root).namespace:
+        raise _ambiguous(f"<{local}> thuộc namespace lạ", f"<{local}> in a foreign namespace")
+    return found[0]
+
+
+def _form_files(base: etree._Element, paths: tuple[str, ...]) -> tuple[list[str], int]:
     """Names of embedded form files and the employee rows inside them (base64 NoiDungFile)."""
     names: list[str] = []
     rows = 0
-    for item in root.iter("{*}FileToKhai"):
-        code = _text(item, "MaToKhai") or _text(item, "TenFile") or "?"
-        names.append(code)
-        content = _text(item, "NoiDungFile")
-        if not content:
-            continue
-        try:
-            inner = parse_untrusted(base64.b64decode("".join(content.split()), validate=True))
-        except (binascii.Error, ValueError, KysoError):
-            continue  # an unreadable attachment is the portal's check to report, not ours
-        rows += _count_rows(inner.getroot())
+    for path in paths:
+        for item in _at(base, path):
+            code = next((v for p in FORM_FILE_NAME if (v := _field(item, (p,)))), "?")
+            names.append(code)
+            content = _field(item, (FORM_FILE_CONTENT,))
+            if not content:
+                continue
+            try:
+                raw = base64.b64decode("".join(content.split()), validate=True)
+                inner = parse_untrusted(raw).getroot()
+            except (binascii.Error, ValueError, KysoError):
+                continue  # an unreadable attachment is the portal's check to report, not ours
+            rows += _count(inner, SUMMARY_PATHS["form"].rows)
     return names, rows
 
 
@@ -69,10 +168,9 @@ def _one_line(text: str) -> str:
 
 
 def _values(root: etree._Element, path: str) -> str:
-    """Every element at ``path`` (namespace-blind) joined with "; " (names hold commas), one
-    line."""
-    steps = "/".join(f"{{*}}{step}" for step in path.split("/"))
-    found = [_one_line(e.text or "") for e in root.iterfind(steps)]
+    """Every element at ``path`` (in the document's namespace, see :func:`_at`) joined with "; "
+    (names hold commas), one line; each element's full text (:func:`_string_value`)."""
+    found = [_one_line(_string_value(e, path)) for e in _at(root, path)]
     return _one_line("; ".join(v for v in found if v))
 
 
@@ -90,9 +188,8 @@ def _local_time(text: str) -> str:
 
 def _changes(root: etree._Element) -> list[tuple[str, str]]:
     """(field in words, "old → new") for each child of <ThayDoi>."""
-    steps = "/".join(f"{{*}}{step}" for step in REQUEST_CHANGES_PATH.split("/"))
     out = []
-    for holder in root.iterfind(steps):
+    for holder in _at(root, REQUEST_CHANGES_PATH):
         for item in holder.iterchildren(etree.Element):
             name = etree.QName(item).localname
             old = _values(item, "GiaTriCu") or "(trống)"
@@ -162,19 +259,23 @@ def summarize_xml(document: bytes, *, origin: str | None = None) -> ConsentItem:
                 "XML_REQUEST_ORIGIN_MISMATCH", {"stated": stated or "(không ghi)", "origin": origin}
             )
         return summarize_request(root, document)
-    forms, embedded_rows = _form_files(root)
     # A BHXH form file: its root is the form code (ToKhai: Kyso's older test files) and it
-    # carries the <Cky> the signature goes in.
-    is_form = kind in BHXH_FORMS or root.find("{*}Cky") is not None
+    # carries the <Cky> the signature goes in. A root with a shape of its own is never a form.
+    is_form = kind not in SUMMARY_PATHS and (kind in BHXH_FORMS or root.find("{*}Cky") is not None)
     form_code = (root.get("MaToKhai") or "") if kind == "ToKhai" else kind
+    # Only what the signature covers, read where the portal reads it; a root of no known shape
+    # shows no fields (there is no path to read them from).
+    covered = _covered_part(root)
+    paths = SUMMARY_PATHS.get("form" if is_form else kind, SummaryPaths())
+    forms, embedded_rows = _form_files(covered, paths.forms) if covered is not None else ([], 0)
     if is_form and form_code:
         forms.append(form_code)
-    code = _text(root, "MaThuTuc")
-    procedure = _text(root, "TenThuTuc")
-    unit = _text(root, "TenDoiTuong") or _text(root, "TenNNT") or _text(root, "TenDonVi")
-    mst = _text(root, "MaSoThue") or _text(root, "mst") or _text(root, "MST")
-    period = _text(root, "KyKeKhai") or _text(root, "kyKKhai")
-    rows = _count_rows(root) + embedded_rows
+    code = _field(covered, paths.code)
+    procedure = _field(covered, paths.procedure)
+    unit = _field(covered, paths.unit)
+    mst = _field(covered, paths.mst)
+    period = _field(covered, paths.period)
+    rows = _count(covered, paths.rows) + embedded_rows
     if kind == "Hoso":
         title = f"Hồ sơ {code or ''} — {procedure or 'hồ sơ BHXH'}".replace("  ", " ")
     elif is_form:
@@ -199,4 +300,9 @@ def summarize_xml(document: bytes, *, origin: str | None = None) -> ConsentItem:
     ):
         if value:
             lines.append((label, value))
-    return ConsentItem(title=title, lines=tuple(lines), sha256=hashlib.sha256(document).hexdigest())
+    return ConsentItem(
+        title=title,
+        lines=tuple(lines),
+        sha256=hashlib.sha256(document).hexdigest(),
+        mst=mst or "",
+    )
