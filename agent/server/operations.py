@@ -166,17 +166,14 @@ class CertificateDirectory:
 
     async def find(self, thumbprint: str) -> TokenCertificate | RemoteCredential:
         """The certificate with this thumbprint, on a token or remote; reads again before
-        giving up. Only then, for a page that named a remote certificate, a provider that
-        needs the user to sign in is asked to (the browser opens at the provider's page)."""
+        giving up. Never signs in to a provider: a thumbprint is the page's word, and a page
+        must not open the browser (or hold the remote listing for minutes) without the user
+        choosing to; the picker's "Sign in to <provider>" row is where the user does that."""
         wanted = thumbprint.replace(":", "").lower()
         for fresh in (False, True):
             for cert in await self.all(fresh=fresh):
                 if cert.thumbprint == wanted:
                     return cert
-        if self.remote is not None and any(not s.ok for s in self.remote.statuses.values()):
-            for credential in await self.remote_credentials(interactive=True):
-                if credential.thumbprint == wanted:
-                    return credential
         raise KysoError("CERT_NOT_FOUND", {"thumbprint": wanted})
 
     async def revoked_among(self, certs: Iterable[TokenCertificate | RemoteCredential]) -> set[str]:

@@ -21,7 +21,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -250,6 +250,9 @@ class RemoteSigner(Signer):
             yield collector
         finally:
             self._batch = None
+            # The batch is over, also when it was cancelled (the page went away, the site was
+            # revoked): a flush still asking the PIN or talking to the provider stops with it.
+            await collector.close()
 
 
 @dataclass
@@ -277,6 +280,24 @@ class _Collector:
         self.pending: list[_Pending] = []
         self._flushing: asyncio.Task[None] | None = None
         self._quiet: asyncio.TimerHandle | None = None
+        self._closed = False
+        # The error that stopped the batch: later flushes neither ask the PIN again nor send
+        # anything (a refused PIN resent would count towards the provider's lock-out).
+        self._stopped: BaseException | None = None
+
+    async def close(self) -> None:
+        """End the batch: no new flush; one in flight is cancelled (its PIN prompt closes,
+        nothing more is sent to the provider) and waiters not yet answered are cancelled."""
+        self._closed = True
+        if self._quiet is not None:
+            self._quiet.cancel()
+        flushing = self._flushing
+        if flushing is not None and not flushing.done():
+            flushing.cancel()
+            await asyncio.gather(flushing, return_exceptions=True)
+        for p in self.pending:
+            p.future.cancel()
+        self.pending = []
 
     async def run(self, item: Awaitable[T]) -> T:
         """Run one item of the batch."""
@@ -298,6 +319,8 @@ class _Collector:
         return await future
 
     def _maybe_flush(self, quiet: bool = False) -> None:
+        if self._closed:
+            return
         full = len(self.pending) >= self.signer.details.multisign
         if not self.pending or not (quiet or full or len(self.pending) >= self.running):
             return
@@ -311,10 +334,15 @@ class _Collector:
         for p in batch:
             by_alg.setdefault(p.algorithm, []).append(p)
         for alg, group in by_alg.items():
-            try:
-                results = await self.signer.sign_digests([p.digest for p in group], alg)
-            except Exception as exc:  # every waiter must hear about it, not only the first
-                results = [exc] * len(group)  # type: ignore[list-item]
+            if self._stopped is not None:
+                results: list[Any] = [self._stopped] * len(group)
+            else:
+                try:
+                    results = await self.signer.sign_digests([p.digest for p in group], alg)
+                except Exception as exc:  # every waiter must hear about it, not only the first
+                    results = [exc] * len(group)
+            if self._stopped is None:
+                self._stopped = next((r for r in results if isinstance(r, Exception)), None)
             for p, r in zip(group, results, strict=True):
                 if p.future.done():
                     continue

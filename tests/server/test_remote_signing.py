@@ -214,3 +214,93 @@ async def test_a_page_listing_in_a_loop_does_not_hammer_the_provider(
     core.certs.invalidate()  # a token came or went: everything is read again
     assert len(await _remote(client)) == 4
     assert calls == [False, False]
+
+
+async def test_a_refused_remote_pin_ends_the_batch_without_asking_or_sending_it_again(
+    remote_agent: Harness,
+    answers: Answers,
+    csc: RunningService,  # noqa: F811
+) -> None:
+    """Eight items, two per authorisation: the provider refuses the PIN once; the other chunks
+    neither ask the user again nor resend it (each refusal counts towards its lock-out)."""
+    csc.server.state.multisign = 2
+    client = await remote_agent.client()
+    org = (await _remote(client))["org"]
+    assert org["multisign"] == 2
+    answers.set(remote_pin="000000")
+    items = [{"kind": "cms", "data": b64(f"phụ lục {i}".encode())} for i in range(8)]
+    result = await client.call("sign.batch", {"items": items, "certificate": org["thumbprint"]})
+    assert result["signed"] == 0 and result["failed"] == 8
+    codes = {r["error"]["data"]["code"] for r in result["results"]}
+    assert codes == {"REMOTE_AUTH_REFUSED"}
+    assert csc.server.state.authorize_calls == 1
+    assert remote_agent.prompter.count("credential") == 1
+
+
+async def test_a_remote_batch_whose_page_leaves_asks_and_signs_nothing_more(
+    remote_agent: Harness,
+    answers: Answers,
+    csc: RunningService,  # noqa: F811
+) -> None:
+    """The page closes while the remote PIN prompt is open: the prompt's answer goes nowhere,
+    nothing is authorised or signed at the provider for a request nobody waits for."""
+    import asyncio
+    import json
+
+    client = await remote_agent.client()
+    org = (await _remote(client))["org"]
+    answers.set(remote_pin=DEMO_PIN, delay_seconds={"credential": 1.0})
+    items = [{"kind": "cms", "data": b64(f"phụ lục {i}".encode())} for i in range(3)]
+    request = {"items": items, "certificate": org["thumbprint"]}
+    await client.ws.send_str(
+        json.dumps({"jsonrpc": "2.0", "id": 7, "method": "sign.batch", "params": request})
+    )
+    for _ in range(200):  # the consent was answered and the PIN prompt is open
+        if remote_agent.prompter.count("consent") and csc.server.state.authorize_calls == 0:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)
+    await client.close()
+    await asyncio.sleep(1.5)  # past the user's answer
+    assert csc.server.state.authorize_calls == 0 and csc.server.state.sign_hash_calls == 0
+    # The credential is free at once for the next page, which signs normally.
+    answers.set(remote_pin=DEMO_PIN)
+    again = await remote_agent.client()
+    result = await again.call("sign.batch", request)
+    assert result["signed"] == 3 and csc.server.state.authorize_calls == 1
+
+
+async def test_a_page_naming_an_unknown_certificate_never_opens_the_providers_sign_in(
+    harness: Harness,
+    csc: RunningService,  # noqa: F811
+) -> None:
+    """A provider the user has not signed in to (authorization code): a thumbprint is the
+    page's word, so naming one (real or made up) must not open the browser without the user
+    choosing to, nor hold the remote listing while a sign-in waits."""
+    from agent.server.context import Services
+    from agent.server.runner import serve
+    from tests.server.conftest import make_settings
+
+    opened: list[str] = []
+
+    async def browser(url: str) -> None:
+        opened.append(url)
+
+    services = Services(
+        harness.tokens, harness.prompter, harness.approvals, harness.audit, browser=browser
+    )
+    provider = {
+        "name": "demo",
+        "display_name": PROVIDER_LABEL,
+        "base_url": csc.url,
+        "client_id": CLIENT_ID,
+        "auth_flow": "authorization_code",
+    }
+    harness.agent = await serve(
+        make_settings(remote_providers=[provider]), services=services, tls=harness.server_ssl
+    )
+    client = await harness.client()
+    reply = await client.request("sign.cms", {"data": b64(b"x"), "certificate": "ab" * 32})
+    assert reply["error"]["data"]["code"] == "CERT_NOT_FOUND"
+    assert opened == [] and harness.prompter.prompts == []
+    await client.call("certificates.list")  # nothing is left holding the listing
