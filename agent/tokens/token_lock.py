@@ -48,6 +48,9 @@ class ParkedLogin:
     handle: SessionHandle
     idle_until: float  # time.monotonic(): after this, it is logged out
     timer: asyncio.TimerHandle | None = None
+    # Who may reuse it besides the cache and key: the server passes the page's origin, so a
+    # PIN typed for one site never signs for another without being asked again.
+    scope: str = ""
 
     async def close(self) -> None:
         """Log out and close the session (nothing is raised for a token already gone)."""
@@ -125,10 +128,12 @@ class TokenLock:
             self._held = False
 
     # ---- the parked login (holder of the turn only) --------------------------------------------
-    def take_login(self, owner: object, thumbprint: str) -> tuple[ParkedLogin | None, bool]:
+    def take_login(
+        self, owner: object, thumbprint: str, scope: str = ""
+    ) -> tuple[ParkedLogin | None, bool]:
         """Remove the parked login; True with it when ``owner`` may reuse it for
-        ``thumbprint`` (same cache, same key, not idle past its time), else False: the caller
-        must log it out before logging in."""
+        ``thumbprint`` in ``scope`` (same cache, same key, same scope, not idle past its time),
+        else False: the caller must log it out before logging in."""
         login, self.login = self.login, None
         if login is None:
             return None, False
@@ -139,6 +144,7 @@ class TokenLock:
             owner is not None
             and login.owner is owner
             and login.thumbprint == thumbprint
+            and login.scope == scope
             and time.monotonic() < login.idle_until
         )
         return login, usable

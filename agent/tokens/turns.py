@@ -163,14 +163,15 @@ class TokenTurn:
 
     @contextlib.asynccontextmanager
     async def key(
-        self, pin_provider: PinProvider, *, cache: LoginCache | None = None
+        self, pin_provider: PinProvider, *, cache: LoginCache | None = None, scope: str = ""
     ) -> AsyncIterator[KeySession]:
         """A logged-in key for the turn's certificate. With an enabled ``cache``, a login it
-        parked for this certificate is reused (no PIN asked) and this one is parked when the
-        block ends; any other parked login is logged out before the PIN is presented."""
+        parked for this certificate and ``scope`` is reused (no PIN asked) and this one is
+        parked when the block ends; any other parked login is logged out before the PIN is
+        presented."""
         cert, module = self.certificate, self._module
         keep = cache if cache is not None and cache.enabled else None
-        parked, reusable = self._lock.take_login(keep, cert.thumbprint)
+        parked, reusable = self._lock.take_login(keep, cert.thumbprint, scope)
         if parked is not None and not reusable:
             await close_quietly(parked)  # another cache's, another key's, or idle too long
             parked = None
@@ -189,7 +190,8 @@ class TokenTurn:
             if park and keep is not None and keep.enabled:
                 idle_until = time.monotonic() + keep.idle_seconds
                 keep.park(
-                    self._lock, ParkedLogin(keep, cert.thumbprint, module, handle, idle_until)
+                    self._lock,
+                    ParkedLogin(keep, cert.thumbprint, module, handle, idle_until, scope=scope),
                 )
             else:
                 module.close_session_soon(handle)  # in order on the module's thread

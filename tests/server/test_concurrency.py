@@ -223,6 +223,23 @@ async def test_pin_cache_asks_the_pin_once_but_consent_every_time(demo, harness)
     assert harness.prompter.count("pin") == 2
 
 
+async def test_a_cached_pin_signs_only_for_the_site_it_was_typed_for(demo, harness) -> None:
+    """The PIN cache keeps a login per site: another page (another origin) is asked the PIN,
+    so a PIN typed for the portal never lets a second paired site sign with a consent alone."""
+    other = "https://other.kyso.test"
+    both = [ORIGIN, other]
+    await harness.start(
+        pin_cache={"enabled": True, "idle_seconds": 60},
+        allowed_origins=both,
+        sign_hash_origins=both,
+    )
+    portal, stranger = await harness.client(), await harness.client(other)
+    for client, pins in ((portal, 1), (stranger, 2), (stranger, 2), (portal, 3)):
+        assert code(await client.request("sign.hash", sign_params(demo, pins))) == "OK"
+        assert harness.prompter.count("pin") == pins
+    assert harness.prompter.count("consent") == 4
+
+
 async def test_pin_cache_logs_out_when_idle(demo, token_service) -> None:
     from agent.tokens.algorithms import SignatureAlgorithm
     from agent.tokens.pin import StaticPinProvider

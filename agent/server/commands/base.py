@@ -288,7 +288,8 @@ async def run_signing(
             tokens = core.services.tokens
             async with tokens.reserve(cert, max_waiting=core.settings.max_queue) as turn:
                 await _consent(ctx, request)
-                async with turn.key(TimedPins(core), cache=core.keys) as key:
+                # The PIN cache is per site: a PIN typed for one page never signs for another.
+                async with turn.key(TimedPins(core), cache=core.keys, scope=ctx.origin) as key:
                     return await sign(TokenSigner(key), prepared, ctx)
         except KysoError as exc:
             if exc.is_(ErrorGroup.TOKEN_GONE):  # the certificate list is stale
