@@ -47,7 +47,9 @@ class ErrorGroup(enum.Enum):
 # The groups' members. A code added to the table below is OTHER until it is named here;
 # tests/test_errors.py checks that every name here is a code of the table.
 _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
-    ErrorGroup.CANCELLED: frozenset({"USER_CANCELLED", "USER_TIMEOUT", "AGENT_STOPPING"}),
+    ErrorGroup.CANCELLED: frozenset(
+        {"USER_CANCELLED", "USER_TIMEOUT", "AGENT_STOPPING", "PAGE_CLOSED"}
+    ),
     ErrorGroup.PIN: frozenset(
         {"PIN_INCORRECT", "PIN_FINAL_TRY", "PIN_LOCKED", "PIN_INVALID", "PIN_NOT_ACCEPTED"}
     ),
@@ -963,6 +965,14 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Kyso is shutting down; the operation was stopped.",
         "Khởi động lại Kyso rồi thử lại. Không có gì được ký.",
         "Start Kyso again and retry. Nothing was signed.",
+    ),
+    _e(
+        "PAGE_CLOSED",
+        4017,
+        "Trang web đã đóng hoặc ngắt kết nối trước khi ký xong; thao tác đã bị dừng.",
+        "The web page closed or disconnected before signing finished; the operation was stopped.",
+        "Kết quả (nếu có) không được gửi cho trang web. Mở lại trang và ký lại nếu cần.",
+        "No result was delivered to the page. Open the page again and sign again if needed.",
     ),
     _e(
         "SIGNING_PAUSED",

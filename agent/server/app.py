@@ -247,6 +247,7 @@ async def _server_header(request: web.Request, response: web.StreamResponse) -> 
 
 
 async def _close_connections(app: web.Application) -> None:
+    app[CORE_KEY].stopping = True
     connections: set[Connection] = app[CONNECTIONS_KEY]
     for conn in list(connections):
         await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"AGENT_STOPPING")

@@ -149,7 +149,15 @@ class Dispatcher:
             outcome = exc.code
             message = rpc.error_message(request.id, exc)
         except asyncio.CancelledError:
-            outcome = "ORIGIN_NOT_ALLOWED" if conn.revoked else "AGENT_STOPPING"
+            # Why nobody waits for the answer any more: the site was revoked, the agent is
+            # stopping, or else the page itself went away.
+            outcome = (
+                "ORIGIN_NOT_ALLOWED"
+                if conn.revoked
+                else "AGENT_STOPPING"
+                if self.core.stopping
+                else "PAGE_CLOSED"
+            )
             if command.signs:
                 self._audit(conn, request, outcome, ctx)
             raise

@@ -46,6 +46,7 @@ class AgentCore:
     def __init__(self, settings: Settings, services: Services) -> None:
         self.settings = settings
         self.services = services
+        self.stopping = False  # set when the agent shuts down: cancelled requests say why
         self.limiter = PendingLimiter(settings.max_pending_per_origin)
         # A token's turns (and their BUSY bound) are its own lock's, asked through
         # TokenService.reserve; remote credentials take turns here.

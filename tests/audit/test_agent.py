@@ -105,3 +105,28 @@ def test_every_signing_method_records_what_kind_of_thing_it_signed() -> None:
 
     signing = {name for name, command in command_table().items() if command.signs}
     assert signing - {"auth.challenge"} and signing <= set(METHOD_KINDS)
+
+
+async def test_a_request_whose_page_went_away_is_recorded_as_such(
+    demo: dict[str, Any], agent: Any
+) -> None:
+    """Not 'Kyso is shutting down' (the agent runs on): the page closed while the user was
+    still deciding, and the record says so."""
+    import asyncio
+
+    agent.prompter.path.write_text(json.dumps({"consent": "allow", "pin": PIN, "delay_seconds": 5}))
+    client = await agent.client()
+    params = {"document": b64(dossier(MARKER)), "certificate": _org(demo)["thumbprint"]}
+    message = {"jsonrpc": "2.0", "id": 1, "method": "sign.xml", "params": params}
+    await client.ws.send_str(json.dumps(message))
+    for _ in range(100):  # the consent is on the screen
+        if agent.prompter.prompts:
+            break
+        await asyncio.sleep(0.02)
+    await client.close()
+    for _ in range(100):
+        if agent.audit_lines():
+            break
+        await asyncio.sleep(0.02)
+    (record,) = agent.audit_lines()
+    assert (record["result"], record["outcome"]) == ("PAGE_CLOSED", "cancelled")
