@@ -43,15 +43,14 @@ _IPV6_LITERAL = re.compile(r"^[0-9a-f:.]+$")
 
 
 def _ascii_host(hostname: str, value: str) -> str:
-    """The host as browsers send it: lower case, an internationalised name in its xn-- form."""
+    """The host as browsers send it: lower case ASCII."""
     host = hostname.lower()
     if not host:
         raise ValueError(f"{value!r} has no host")
     if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise ValueError(f"{value!r} has a host name that is not valid") from exc
+        # Python's "idna" codec is IDNA 2003 (straße.vn -> strasse.vn, another domain), not the
+        # UTS 46 browsers use: an internationalised name must be written as browsers send it.
+        raise ValueError(f"{value!r}: write an internationalised host in its xn-- form")
     named = _HOST_NAME.match(host) and ".." not in host
     if not (named or (":" in host and _IPV6_LITERAL.match(host))):
         raise ValueError(f"{value!r} has a host name that is not valid")

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 32
 CLOSE_ORIGIN_NOT_ALLOWED = 4403  # as a refused handshake (agent.server.app)
+REVOKE_CLOSE_SECONDS = 2.0  # a revoked page that does not read gets no longer for the close
 _ids = itertools.count(1)
 
 
@@ -96,8 +97,15 @@ class Dispatcher:
         if not conn.revoked:
             log.warning("connection %d: origin %s is no longer allowed", conn.id, conn.origin)
         conn.revoked = True
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await conn.ws.close(code=CLOSE_ORIGIN_NOT_ALLOWED, message=b"ORIGIN_NOT_ALLOWED")
+        # Its requests stop now, not when the close completes: a page that stopped reading its
+        # socket would hold close() in its drain until the heartbeat gave up.
+        current = asyncio.current_task()
+        for task in list(conn.tasks):
+            if task is not current:
+                task.cancel()
+        with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+            async with asyncio.timeout(REVOKE_CLOSE_SECONDS):
+                await conn.ws.close(code=CLOSE_ORIGIN_NOT_ALLOWED, message=b"ORIGIN_NOT_ALLOWED")
 
     async def handle_text(self, conn: Connection, text: str) -> None:
         """Parse one message and start its command (or answer its error at once)."""
