@@ -8,7 +8,7 @@ import base64
 
 from agent.demo.pki import UNIT_MST
 from tests.conftest import cert_thumbprint
-from tests.server.test_methods import dossier
+from tests.server.test_methods import dossier, form_file
 
 
 def b64(data: bytes) -> str:
@@ -48,7 +48,7 @@ async def test_the_picker_names_each_token_and_preselects_the_unit(demo, agent) 
 
 
 async def test_another_units_dossier_is_warned_or_refused(demo, harness) -> None:
-    other = dossier().replace(UNIT_MST.encode(), b"0109999999")
+    other = dossier(mst="0109999999")
     params = {"document": b64(other), "certificate": cert_thumbprint(demo, "org")}
     await harness.start()
     client = await harness.client()
@@ -94,3 +94,19 @@ async def test_the_same_wrong_pin_twice_ends_the_request_without_a_second_try(
     # Asked again (a person could correct it); the file gives the same PIN, which the agent
     # does not send to the token a second time: the page gets the token's own answer.
     assert [p.kind for p in agent.prompter.prompts] == ["consent", "pin", "pin"]
+
+
+async def test_a_form_of_another_unit_inside_the_dossier_is_refused_before_any_prompt(
+    demo, agent
+) -> None:
+    """The dossier names the certificate's unit, its embedded D02-TS form another: the MST
+    check would pass on the dossier alone, while the portal holds the form to its own unit."""
+    inner = form_file("0109999999")
+    mixed = dossier().replace(b64(form_file()).encode(), b64(inner).encode())
+    assert mixed != dossier()
+    client = await agent.client()
+    params = {"document": b64(mixed), "certificate": cert_thumbprint(demo, "org")}
+    reply = await client.request("sign.xml", params)
+    error = reply["error"]["data"]
+    assert error["code"] == "XML_FIELD_AMBIGUOUS" and "0109999999" in error["message_en"]
+    assert agent.prompter.prompts == []

@@ -39,18 +39,18 @@ def form_file(mst: str = "0101234567") -> bytes:
     ).encode()
 
 
-def dossier(number: str = "HS-0001") -> bytes:
-    """A procedure-600 dossier (Hoso) carrying one form file."""
+def dossier(number: str = "HS-0001", mst: str = "0101234567") -> bytes:
+    """A procedure-600 dossier (Hoso) of the unit ``mst`` carrying one form file."""
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<Hoso><NoiDung><ThongTinIVAN><MaIVAN>KYSO'
         "</MaIVAN><TenIVAN>Cổng thử nghiệm Kyso</TenIVAN></ThongTinIVAN><ThongTinDonVi>"
         "<TenDoiTuong>Công ty TNHH Giải pháp Kyso Việt Nam</TenDoiTuong><MaSoBHXH>TA0101234"
-        "</MaSoBHXH><MaSoThue>0101234567</MaSoThue><CoQuanQuanLy>BHXH quận Ba Đình"
+        f"</MaSoBHXH><MaSoThue>{mst}</MaSoThue><CoQuanQuanLy>BHXH quận Ba Đình"
         "</CoQuanQuanLy></ThongTinDonVi><ThongTinHoSo><TenThuTuc>Báo tăng, giảm, điều chỉnh "
         "đóng BHXH, BHYT, BHTN</TenThuTuc><MaThuTuc>600</MaThuTuc><KyKeKhai>11/2026</KyKeKhai>"
         f"<NgayLap>2026-11-24</NgayLap><SoHoSo>{number}</SoHoSo><SoLuongFile>1</SoLuongFile>"
         "<ToKhais><FileToKhai><MaToKhai>D02-TS</MaToKhai><TenFile>D02-TS.xml</TenFile>"
-        f"<NoiDungFile>{b64(form_file())}</NoiDungFile></FileToKhai></ToKhais></ThongTinHoSo>"
+        f"<NoiDungFile>{b64(form_file(mst))}</NoiDungFile></FileToKhai></ToKhais></ThongTinHoSo>"
         "</NoiDung><CKy_Dvi/></Hoso>"
     ).encode()
 

@@ -134,10 +134,14 @@ def _covered_part(root: etree._Element) -> etree._Element | None:
     return found[0]
 
 
-def _form_files(base: etree._Element, paths: tuple[str, ...]) -> tuple[list[str], int]:
-    """Names of embedded form files and the employee rows inside them (base64 NoiDungFile)."""
+def _form_files(
+    base: etree._Element, paths: tuple[str, ...]
+) -> tuple[list[str], int, list[tuple[str, str]]]:
+    """Names of embedded form files, the employee rows inside them (base64 NoiDungFile), and
+    the tax code each form names, as (form, MST): the portal holds each form to its unit too."""
     names: list[str] = []
     rows = 0
+    msts: list[tuple[str, str]] = []
     for path in paths:
         for item in _at(base, path):
             code = next((v for p in FORM_FILE_NAME if (v := _field(item, (p,)))), "?")
@@ -151,7 +155,24 @@ def _form_files(base: etree._Element, paths: tuple[str, ...]) -> tuple[list[str]
             except (binascii.Error, ValueError, KysoError):
                 continue  # an unreadable attachment is the portal's check to report, not ours
             rows += _count(inner, SUMMARY_PATHS["form"].rows)
-    return names, rows
+            form_mst = _field(inner, SUMMARY_PATHS["form"].mst)
+            if form_mst:
+                msts.append((code, form_mst))
+    return names, rows, msts
+
+
+def _dossier_mst(mst: str | None, form_msts: list[tuple[str, str]]) -> str | None:
+    """The dossier's tax code, which every embedded form must name too (or the forms' one)."""
+    mst = mst or (form_msts[0][1] if form_msts else None)
+    for form, form_mst in form_msts:
+        if form_mst != mst:
+            # A form of another unit inside this dossier: the dialog (and the MST check against
+            # the certificate) would show one unit while the portal holds the form to another.
+            raise _ambiguous(
+                f"MaSoThue: hồ sơ {mst}, tờ khai {form} {form_mst}",
+                f"MaSoThue: dossier {mst}, form {form} {form_mst}",
+            )
+    return mst
 
 
 # Values are page-supplied text: one line each, and never long enough to push the rest of the
@@ -267,13 +288,15 @@ def summarize_xml(document: bytes, *, origin: str | None = None) -> ConsentItem:
     # shows no fields (there is no path to read them from).
     covered = _covered_part(root)
     paths = SUMMARY_PATHS.get("form" if is_form else kind, SummaryPaths())
-    forms, embedded_rows = _form_files(covered, paths.forms) if covered is not None else ([], 0)
+    forms, embedded_rows, form_msts = (
+        _form_files(covered, paths.forms) if covered is not None else ([], 0, [])
+    )
     if is_form and form_code:
         forms.append(form_code)
     code = _field(covered, paths.code)
     procedure = _field(covered, paths.procedure)
     unit = _field(covered, paths.unit)
-    mst = _field(covered, paths.mst)
+    mst = _dossier_mst(_field(covered, paths.mst), form_msts)
     period = _field(covered, paths.period)
     rows = _count(covered, paths.rows) + embedded_rows
     if kind == "Hoso":
