@@ -102,3 +102,19 @@ def tsa(demo: dict[str, Any]) -> Iterator[Any]:
 
     with TimestampAuthority(Path(demo["ca"]["chain"]).parent) as authority:
         yield authority
+
+
+def pin_asks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The token labels a PIN is asked for, filled as the CLI asks (--pin-file gives it through
+    StaticPinProvider): a test checks that nothing was asked before a refusal."""
+    from agent.tokens.pin import StaticPinProvider
+
+    asked: list[str] = []
+    original = StaticPinProvider.get_pin
+
+    async def counting(self: Any, request: Any) -> str | None:
+        asked.append(request.token_label)
+        return await original(self, request)
+
+    monkeypatch.setattr(StaticPinProvider, "get_pin", counting)
+    return asked

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from agent.cli.main import main
+from tests.conftest import pin_asks
 
 from .test_cms import openssl_verify
 
@@ -308,20 +309,6 @@ def test_verify_needs_trust_and_reads_pem(
     assert code == 0 and out["ok"]
 
 
-def _pin_asks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    from agent.tokens.pin import StaticPinProvider
-
-    asked: list[str] = []
-    original = StaticPinProvider.get_pin
-
-    async def counting(self: Any, request: Any) -> str | None:
-        asked.append(request.token_label)
-        return await original(self, request)
-
-    monkeypatch.setattr(StaticPinProvider, "get_pin", counting)
-    return asked
-
-
 @pytest.mark.parametrize(
     ("attached", "link"), [(False, "same"), (True, "same"), (False, "hardlink")]
 )
@@ -335,7 +322,7 @@ def test_the_signature_never_replaces_the_signed_file_even_with_force(
 ) -> None:
     """sign-cms tokhai.xml -o tokhai.xml --force used to replace the declaration with its
     detached signature: the declaration was gone."""
-    asked = _pin_asks(monkeypatch)
+    asked = pin_asks(monkeypatch)
     doc = files["doc"]
     out = doc
     if link == "hardlink":

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from agent.cli.main import main
+from tests.conftest import pin_asks
 from tests.signing_pdf.conftest import make_pdf, pdfsig
 
 
@@ -113,25 +114,11 @@ def test_an_encrypted_or_broken_pdf_is_refused_before_the_pin(demo, capsys, tmp_
     assert code != 0 and "PDF_MALFORMED" in str(text)
 
 
-def _pin_asks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    from agent.tokens.pin import StaticPinProvider
-
-    asked: list[str] = []
-    original = StaticPinProvider.get_pin
-
-    async def counting(self: Any, request: Any) -> str | None:
-        asked.append(request.token_label)
-        return await original(self, request)
-
-    monkeypatch.setattr(StaticPinProvider, "get_pin", counting)
-    return asked
-
-
 @pytest.mark.parametrize("link", ["same", "symlink", "hardlink"])
 def test_the_output_is_never_the_original_even_with_force(
     demo, files, capsys, monkeypatch, link
 ) -> None:
-    asked = _pin_asks(monkeypatch)
+    asked = pin_asks(monkeypatch)
     doc = files["doc"]
     out = doc if link == "same" else doc.with_name("lien-ket.pdf")
     if link == "symlink":

@@ -16,7 +16,7 @@ from agent.errors import KysoError
 from agent.signing.signer import TokenSigner
 from agent.signing.xml import check_xml_signature
 from agent.tokens.pin import StaticPinProvider
-from tests.conftest import cert_thumbprint
+from tests.conftest import cert_thumbprint, pin_asks
 
 from .helpers import HOSO, PIN, xmlsec_verify
 
@@ -382,19 +382,6 @@ def test_verify_xml_says_a_signature_covers_one_part_not_that_the_file_was_modif
 # --- every output planned before the PIN; signed files keep the original's permissions --------
 
 
-def _pin_asks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The token labels a PIN is asked for (--pin-file gives it through StaticPinProvider)."""
-    asked: list[str] = []
-    original = StaticPinProvider.get_pin
-
-    async def counting(self: Any, request: Any) -> str | None:
-        asked.append(request.token_label)
-        return await original(self, request)
-
-    monkeypatch.setattr(StaticPinProvider, "get_pin", counting)
-    return asked
-
-
 def _tree(root: Path) -> dict[str, bytes | str]:
     """Every entry under ``root``: a file's bytes, a link's target."""
     return {
@@ -420,7 +407,7 @@ def test_two_dossiers_with_one_name_into_one_out_dir_are_refused_before_the_pin(
 ) -> None:
     """thang10/hoso.xml and thang11/hoso.xml → out/hoso_signed.xml: the second used to replace
     the first's signed copy (--force) after its original was removed (--remove-unsigned)."""
-    asked = _pin_asks(monkeypatch)
+    asked = pin_asks(monkeypatch)
     root = files["dir"]
     october, november = root / "thang10" / "hoso.xml", root / "thang11" / "hoso.xml"
     for path, month in ((october, "10"), (november, "11")):
@@ -450,7 +437,7 @@ def test_an_output_over_another_input_is_refused_before_the_pin(
 ) -> None:
     """a.xml → a_signed.xml while a_signed.xml (or the file it links to) is signed too: with
     --force a.xml's signed copy used to replace that other dossier."""
-    asked = _pin_asks(monkeypatch)
+    asked = pin_asks(monkeypatch)
     root = files["dir"]
     files["b"].write_bytes(_month("11"))
     extra: tuple[str, ...] = ()
@@ -492,7 +479,7 @@ def test_an_output_on_its_own_input_with_remove_unsigned_is_refused_before_the_p
     monkeypatch: pytest.MonkeyPatch,
     link: str,
 ) -> None:
-    asked = _pin_asks(monkeypatch)
+    asked = pin_asks(monkeypatch)
     out = files["a"] if link == "same" else files["dir"] / "a-link.xml"
     if link == "symlink":
         out.symlink_to(files["a"])

@@ -14,8 +14,7 @@ import pytest
 
 from agent.cli.main import main
 from agent.demo.responder import DemoResponder
-from agent.tokens.pin import StaticPinProvider
-from tests.conftest import cert_thumbprint
+from tests.conftest import cert_thumbprint, pin_asks
 from tests.pki_responder import clear_status_cache
 from tests.signing_xml.helpers import HOSO, PIN
 
@@ -36,15 +35,7 @@ def responder(demo: dict[str, Any]) -> Iterator[DemoResponder]:
 @pytest.fixture
 def pins_asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Token labels the PIN was asked for (--pin-file goes through StaticPinProvider)."""
-    asked: list[str] = []
-    original = StaticPinProvider.get_pin
-
-    async def counting(self: Any, request: Any) -> str | None:
-        asked.append(request.token_label)
-        return await original(self, request)
-
-    monkeypatch.setattr(StaticPinProvider, "get_pin", counting)
-    return asked
+    return pin_asks(monkeypatch)
 
 
 @pytest.fixture
