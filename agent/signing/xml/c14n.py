@@ -147,13 +147,7 @@ def detached(element: etree._Element) -> Iterator[None]:
     tail = element.tail
     previous = element.getprevious()
     saved = previous.tail if previous is not None else parent.text
-    if tail:
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    element.tail = None
-    parent.remove(element)
+    _lift(element)
     try:
         yield
     finally:
