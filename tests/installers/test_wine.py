@@ -76,9 +76,17 @@ class Wine:
         assert proc.returncode == 0, proc.stderr
 
     def msiexec(self, *args: str) -> None:
-        """msiexec, which must succeed."""
-        proc = self.run("msiexec", *args)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        """msiexec, which must succeed; on failure the assertion carries the end of its
+        verbose log (Wine returns only the exit code's low byte)."""
+        log = Path(self.env["WINEPREFIX"]) / "drive_c" / "msiexec.log"
+        log.unlink(missing_ok=True)
+        proc = self.run("msiexec", *args, "/l*v", "C:\\msiexec.log")
+        if proc.returncode != 0:
+            raw = log.read_bytes() if log.exists() else b""
+            text = raw.decode("utf-16" if raw[:2] == b"\xff\xfe" else "utf-8", "replace")
+            steps = [line for line in text.splitlines() if not line.startswith("Property(")]
+            tail = "\n".join(steps[-60:])
+            pytest.fail(f"msiexec {args[:2]} returned {proc.returncode}\n{proc.stderr}\n{tail}")
 
     def install_python(self, tag: str = "3.12") -> None:
         """What python.org's installer leaves for the MSI's launch condition: the PEP 514 key
