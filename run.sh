@@ -22,6 +22,7 @@ APT_PACKAGES=(
   wixl msitools                                 # building and inspecting the MSI
   wine64                                        # installing the MSI for real in tests (msiexec)
   mono-mcs mono-runtime libmono-system-security4.0-cil   # interop suite: .NET SignedXml verifier
+  libmono-i18n4.0-all                           # mono's windows-125x code pages (cp1252/1258 files)
   default-jdk-headless libxml-security-java     # interop suite: Java JSR 105 + Apache Santuario
   libbcprov-java libbcpkix-java                 # interop suite: BouncyCastle CMS verifier
 )

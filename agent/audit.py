@@ -15,6 +15,7 @@ another one has rotated away. Rotation by size keeps ``audit.jsonl.1`` (newest) 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import errno
@@ -22,12 +23,14 @@ import hashlib
 import json
 import logging
 import os
+import queue
+import shutil
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from agent.config import paths
 from agent.errors import ErrorGroup, group_of
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 FILE_NAME = "audit.jsonl"
 MAX_BYTES = 5 * 1024 * 1024
 KEEP_FILES = 5
+# Below this much free space a record may not fit (with the lock file and a rotation's rename).
+MIN_FREE_BYTES = 64 * 1024
 
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
@@ -219,6 +224,14 @@ def _file_lock(path: Path, *, create: bool = False) -> Iterator[None]:
         os.close(fd)
 
 
+def _line(record: AuditRecord) -> bytes:
+    """One JSON line. Text that is no valid Unicode (a file name's undecodable bytes, kept by
+    Python as lone surrogates) is written as the JSON escape "\\udcf4": never an exception
+    after a signature was made."""
+    text = json.dumps(record.to_json(), ensure_ascii=False) + "\n"
+    return text.encode("utf-8", "backslashreplace")
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -246,17 +259,71 @@ class AuditLog:
         self.max_bytes = max_bytes
         self.keep = max(1, keep)
         self._lock = threading.Lock()  # flock is per open file: threads need their own lock
+        self._writer: _Writer | None = None  # started at the first write_async
+        self._writer_lock = threading.Lock()
+        # Did the last write reach the file? None until the first one (see :meth:`unavailable`).
+        self.healthy: bool | None = None
+
+    def unavailable(self) -> bool:
+        """True when a record would not be stored now: the last write failed, or (before the
+        first write) the log cannot be opened for append or its disk is all but full. Once a
+        write succeeded this is one attribute read; after a failure every call looks again,
+        so the agent signs again as soon as the user has fixed the folder or freed space."""
+        if self.healthy:
+            return False
+        # Opened as a write opens them, without the locks (no wait on a write in progress).
+        lock = self.path.with_name(self.path.name + ".lock")
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _BINARY
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(lock, os.O_RDWR | os.O_CREAT, 0o600))
+            os.close(os.open(self.path, flags, 0o600))
+            return shutil.disk_usage(self.path.parent).free < MIN_FREE_BYTES
+        except OSError:
+            return True
+
+    def shown_path(self) -> str:
+        """The log's path for an error a page may show: the home folder as "~" (its name is
+        often the user's, which no site needs to learn)."""
+        home = Path.home()
+        if self.path.is_relative_to(home):
+            return str(Path("~") / self.path.relative_to(home))
+        return str(self.path)
 
     def write(self, record: AuditRecord) -> bool:
         """Append one line (rotating first when it would pass the size limit); True if stored."""
-        line = (json.dumps(record.to_json(), ensure_ascii=False) + "\n").encode()
+        return self.write_many([record])
+
+    def write_many(self, records: list[AuditRecord]) -> bool:
+        """Append these lines in order with one fsync; True if all are stored. A record that
+        cannot be written is logged and skipped: never the others of its group."""
+        lines = []
+        for record in records:
+            try:
+                lines.append(_line(record))
+            except (TypeError, ValueError):  # a field JSON cannot hold: this record only
+                log.exception("audit record skipped: %r", record)
         try:
             with self._lock, _file_lock(self.path, create=True):
-                self._append(line)
-            return True
+                self._append(b"".join(lines))
         except OSError:
+            self.healthy = False
             log.exception("could not write the audit log %s", self.path)
             return False
+        self.healthy = True
+        return len(lines) == len(records)
+
+    async def write_async(self, record: AuditRecord) -> bool:
+        """:meth:`write` on the log's own thread, awaited: the event loop goes on meanwhile,
+        and the record is on disk (fsynced) when this returns. Records that wait together are
+        written with one fsync. Cheaper than a thread pool hop (this is on every signature)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = _Writer(self)
+            self._writer.queue.put((record, loop, future))
+        return await future
 
     def _append(self, line: bytes) -> None:
         try:
@@ -330,4 +397,64 @@ class AuditLog:
         return chunks
 
     def close(self) -> None:
-        """Nothing stays open between records; kept for the agent's shutdown sequence."""
+        """Let the writer thread finish the records queued and stop (nothing else stays open
+        between records). A later :meth:`write_async` starts it again."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.stop()
+
+
+_STOP = object()
+MAX_GROUP = 64  # records written with one fsync at most
+
+
+class _Writer:
+    """The thread that writes an :class:`AuditLog`'s records for the event loop, in order."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self.audit = audit
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="kyso-audit", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        get, get_nowait = self.queue.get, self.queue.get_nowait
+        while True:
+            item = get()
+            if item is _STOP:
+                return
+            batch = [item]
+            stop = False
+            # Whatever else is waiting goes in the same append (one fsync for all of them).
+            while len(batch) < MAX_GROUP:
+                try:
+                    more = get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                batch.append(more)
+            try:
+                ok = self.audit.write_many([record for record, _, _ in batch])
+            except Exception:  # never leave a request waiting for its record
+                log.exception("could not write the audit log %s", self.audit.path)
+                ok = False
+            for _, loop, future in batch:
+                # The loop may be gone (it stopped while a record was queued): nobody waits.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_resolve, future, ok)
+            if stop:
+                return
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then end the thread."""
+        self.queue.put(_STOP)
+        if threading.current_thread() is not self.thread:
+            self.thread.join(timeout)
+
+
+def _resolve(future: asyncio.Future[bool], ok: bool) -> None:
+    if not future.cancelled():  # the request went away; the record is written all the same
+        future.set_result(ok)

@@ -63,6 +63,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "MODULE_LOAD_FAILED",
             "MODULE_WRONG_ARCH",
             "TOKEN_DRIVER_MISSING",
+            "KEY_CERT_MISMATCH",
         }
     ),
     ErrorGroup.CERTIFICATE: frozenset(
@@ -90,6 +91,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "XML_SIGNATURE_UNSUPPORTED",
             "XML_ECDSA_NOT_ACCEPTED",
             "XML_SHA1_NOT_ACCEPTED",
+            "XML_DOTNET_MISREAD",
             "PDF_MALFORMED",
             "PDF_ENCRYPTED",
             "PDF_FIELD_ALREADY_SIGNED",
@@ -97,6 +99,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "PDF_CERTIFY_AFTER_SIGNATURE",
             "PDF_PLACEMENT_INVALID",
             "PDF_ANCHOR_NOT_FOUND",
+            "PDF_FIELD_REQUIREMENTS",
         }
     ),
 }
@@ -203,6 +206,22 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "The reader {reader} is present, but no PKCS#11 module for this token is installed.",
         "Cài driver USB token của {driver_vi}, rồi rút token ra và cắm lại.",
         "Install the token driver from {driver_en}, then unplug and re-plug the token.",
+    ),
+    _e(
+        "KEY_CERT_MISMATCH",
+        1011,
+        "Khóa bí mật trên USB token không thuộc về chứng thư số {subject}: token đang giữ một "
+        "khóa khác dưới cùng mã định danh (CKA_ID {key_id}), thường là khóa hoặc chứng thư số cũ "
+        "còn sót lại sau khi gia hạn. Chữ ký làm bằng khóa đó sẽ không hợp lệ.",
+        "The private key on the token does not belong to the certificate {subject}: the token "
+        "holds another key under the same identifier (CKA_ID {key_id}), usually an old key or "
+        "certificate left over from a renewal. A signature made with it would be invalid.",
+        "Chưa có gì được ký. Liên hệ nhà cung cấp chữ ký số (CA) để kiểm tra token và nạp lại "
+        "chứng thư số đúng với khóa trên token (hoặc xóa khóa, chứng thư cũ); trong lúc chờ, hãy "
+        "chọn chứng thư số khác nếu có.",
+        "Nothing was signed. Ask your certificate provider (CA) to check the token and import "
+        "the certificate that belongs to the token's key again (or remove the old key or "
+        "certificate); meanwhile, choose another certificate if you have one.",
     ),
     # --- 2xxx: PIN and the user -----------------------------------------------------------
     _e(
@@ -429,12 +448,30 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "editing it; if it came from an unknown source, do not sign it.",
     ),
     _e(
+        "XML_DOTNET_MISREAD",
+        3120,
+        "Phần được ký của tệp có {detail_vi}. Cổng tiếp nhận hồ sơ ({profile}) kiểm tra chữ ký "
+        "bằng .NET SignedXml, vốn đọc lại ký tự này thành ký tự khác (TAB thành dấu cách, CR "
+        "thành xuống dòng), nên sẽ báo chữ ký đúng là không hợp lệ.",
+        "The signed part of the file holds {detail_en}. '{profile}' portals check signatures "
+        "with .NET SignedXml, which reads that character back as another one (a TAB as a space, "
+        "a CR as a line feed) and would call a correct signature invalid.",
+        "Chưa có gì được ký. Xuất lại tệp từ phần mềm kê khai sao cho không ghi ký tự đó dưới "
+        "dạng mã (&#9;, &#13;) mà dùng dấu cách hoặc xuống dòng thường, và báo nhà cung cấp phần "
+        "mềm. Nếu tệp không nộp cho cổng {profile}, ký với --profile generic.",
+        "Nothing was signed. Export the file again so the software writes no such character "
+        "reference (&#9;, &#13;) but a plain space or line break, and tell the software's "
+        "vendor. If the file is not for a '{profile}' portal, sign it with --profile generic.",
+    ),
+    _e(
         "CERT_CHOICE_NEEDED",
         3117,
         "Có {count} chứng thư số dùng được; cần chọn một.",
         "{count} usable certificates were found; one must be chosen.",
-        "Chạy lại với --cert <thumbprint> (xem 'kyso-agent certs') hoặc --token <nhãn token>.",
-        "Run again with --cert <thumbprint> (see 'kyso-agent certs') or --token <token label>.",
+        "Chạy lại với --cert <thumbprint> (xem 'kyso-agent certs') hoặc --token <nhãn hoặc số "
+        "sê-ri token>; một chứng thư có trên hai token: dùng cả hai.",
+        "Run again with --cert <thumbprint> (see 'kyso-agent certs') or --token <token label or "
+        "serial>; a certificate on two tokens: give both.",
     ),
     _e(
         "XML_ECDSA_NOT_ACCEPTED",
@@ -650,11 +687,25 @@ _TABLE: tuple[ErrorSpec, ...] = (
     _e(
         "PDF_CERTIFIED_NO_CHANGES",
         1604,
-        "Tệp PDF đã được chứng nhận (certification) và không cho phép thay đổi thêm, kể cả ký.",
-        "The PDF carries a certification signature that forbids any further change, signing "
-        "included.",
-        "Xin người đã chứng nhận tệp gửi bản cho phép ký thêm.",
-        "Ask whoever certified the file for a copy that allows further signatures.",
+        "Tệp PDF đã bị khoá bởi một chữ ký có sẵn (chữ ký chứng nhận, hoặc chữ ký vào ô khoá "
+        "tài liệu hay khoá ô này): không được thay đổi thêm, kể cả ký.",
+        "A signature already in the PDF locks it (a certification, or a signature whose field "
+        "locks the document or this field): no further change is allowed, signing included.",
+        "Chưa có gì được ký. Xin người đã ký trước gửi bản cho phép ký thêm.",
+        "Nothing was signed. Ask whoever signed it first for a copy that allows further "
+        "signatures.",
+    ),
+    _e(
+        "PDF_FIELD_REQUIREMENTS",
+        1613,
+        "Không ký được vào ô chữ ký «{field}» như yêu cầu: ô này đặt điều kiện mà yêu cầu ký "
+        "không đáp ứng ({detail}).",
+        "The signature field “{field}” cannot be signed as asked: the field sets conditions "
+        "the request does not meet ({detail}).",
+        "Chưa có gì được ký. Ký vào ô khác hoặc để Kyso tạo ô mới; hoặc xin người soạn tệp "
+        "bản không đặt điều kiện này.",
+        "Nothing was signed. Sign another field or let Kyso add a new one; or ask whoever made "
+        "the file for a copy without this condition.",
     ),
     _e(
         "PDF_CERTIFY_AFTER_SIGNATURE",
@@ -983,6 +1034,30 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "số», rồi bấm lại nút ký trên trang.",
         "Nothing was signed. To sign again: click the Kyso icon in the system tray, choose "
         "“Resume signing”, then press the sign button on the page again.",
+    ),
+    _e(
+        "AUDIT_UNAVAILABLE",
+        4018,
+        "Kyso không ghi được nhật ký ký số ({path}), nên tạm thời không ký để không có chữ ký "
+        "nào thiếu bản ghi.",
+        "Kyso cannot write its signing log ({path}), so it does not sign for now: no "
+        "signature may be made without a record.",
+        "Không có gì được ký. Giải phóng dung lượng ổ đĩa, kiểm tra quyền ghi của tệp {path} "
+        "và thư mục chứa nó (đó phải là một tệp, không phải thư mục), rồi bấm lại nút ký.",
+        "Nothing was signed. Free some disk space and check write permission on {path} and its "
+        "folder ({path} must be a file, not a folder), then press the sign button again.",
+    ),
+    _e(
+        "CONSENT_COOLDOWN",
+        4019,
+        "Người dùng vừa từ chối ký nhiều lần liên tiếp cho trang {origin}; Kyso tạm không hỏi "
+        "lại trong {seconds} giây.",
+        "The user just declined to sign several times in a row for {origin}; Kyso will not ask "
+        "again for {seconds} seconds.",
+        "Không có gì được ký. Nếu bạn muốn ký, đợi {seconds} giây rồi bấm lại nút ký. Nếu bạn "
+        "không yêu cầu ký, hãy đóng trang này.",
+        "Nothing was signed. If you do want to sign, wait {seconds} seconds and press the sign "
+        "button again. If you did not ask to sign, close this page.",
     ),
     _e(
         "DEMO_PORTAL_FAILED",

@@ -20,8 +20,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from agent.errors import KysoError
+
 _WINDOWS = os.name == "nt"
 _TEMP_ATTEMPTS = 100
+# The temporary file's name: "." + a prefix of the final name + "." + 12 hex digits + ".tmp".
+_TEMP_PREFIX_MAX = 100  # bytes: the temporary name always fits where the final name fits
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS |= getattr(os, "O_NOCTTY", 0)
+_NAME_MAX_DEFAULT = 255  # where pathconf cannot say (Windows: 255 UTF-16 units)
+_PATH_MAX_DEFAULT = 4096
 
 
 def atomic_write(
@@ -103,7 +112,9 @@ def _create_temp(path: Path, mode: int | None, like: Path | str | None) -> tuple
     if _WINDOWS:
         # Only the read-only bit exists there; a read-only temporary file could not be
         # unlinked after the link. Created as before (mkstemp: writable by its owner).
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{_temp_prefix(path.name)}.", suffix=".tmp", dir=path.parent
+        )
         return fd, Path(name)
     # The kernel applies the umask (and a directory's default ACL) to this mode, exactly as for
     # any file a program creates; an explicit ``mode`` is then set as is with fchmod.
@@ -111,7 +122,7 @@ def _create_temp(path: Path, mode: int | None, like: Path | str | None) -> tuple
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     flags |= getattr(os, "O_NOFOLLOW", 0)
     for _ in range(_TEMP_ATTEMPTS):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        tmp = path.with_name(f".{_temp_prefix(path.name)}.{secrets.token_hex(6)}.tmp")
         try:
             fd = os.open(tmp, flags, create)
         except FileExistsError:
@@ -127,6 +138,14 @@ def _create_temp(path: Path, mode: int | None, like: Path | str | None) -> tuple
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
+def _temp_prefix(name: str) -> str:
+    """The start of ``name`` (whole characters) that the temporary name holds: a long name
+    (up to the disk's 255 bytes) still gets a temporary file, 18 bytes longer otherwise."""
+    while len(os.fsencode(name)) > _TEMP_PREFIX_MAX:
+        name = name[:-1]
+    return name
+
+
 def _fsync_dir(directory: Path) -> None:
     """Make the rename itself durable (a no-op where directories cannot be opened)."""
     try:
@@ -139,3 +158,58 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def open_regular(path: Path | str, *, max_bytes: int | None = None) -> BinaryIO:
+    """``path`` opened for reading (binary, blocking reads), or INPUT_INVALID when it is not a
+    regular file (a folder, a device, a pipe) or cannot be opened, DOCUMENT_TOO_LARGE over
+    ``max_bytes``. Never blocks on a FIFO: it is opened non-blocking, then refused, so a pipe
+    given as a dossier cannot hang a signer, nor /dev/zero fill its memory."""
+    path = Path(path)
+    try:
+        fd = os.open(path, _READ_FLAGS | _NONBLOCK)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise KysoError("INPUT_INVALID", {"detail": f"cannot read {path}: {reason}"}) from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise KysoError(
+                "INPUT_INVALID",
+                {"detail": f"{path} is not a regular file (a folder, a device or a pipe)"},
+            )
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise KysoError("DOCUMENT_TOO_LARGE", {"size": st.st_size, "limit": max_bytes})
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def name_too_long(path: Path | str) -> str | None:
+    """Why a file cannot be created at ``path`` because of its name's length (the name over
+    the disk's NAME_MAX bytes, or the whole path over PATH_MAX), else None. Asked of the
+    nearest existing folder, as the disk it is on decides (a USB stick, a network share)."""
+    path = Path(os.path.abspath(path))
+    folder = path.parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    name_max = _pathconf(folder, "PC_NAME_MAX", _NAME_MAX_DEFAULT)
+    path_max = _pathconf(folder, "PC_PATH_MAX", _PATH_MAX_DEFAULT)
+    name = len(os.fsencode(path.name))
+    if name > name_max:
+        return f"its name would be {name} bytes long, more than the {name_max} the disk allows"
+    whole = len(os.fsencode(str(path)))
+    if whole >= path_max:
+        return f"its path would be {whole} bytes long, more than the {path_max - 1} allowed"
+    return None
+
+
+def _pathconf(folder: Path, name: str, default: int) -> int:
+    try:
+        value = os.pathconf(folder, name)
+    except (OSError, ValueError, AttributeError):
+        return default
+    return value if value > 0 else default

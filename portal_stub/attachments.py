@@ -19,6 +19,15 @@ from typing import Any
 from urllib.parse import quote
 
 from agent.errors import KysoError
+from agent.signing.pdf.active import (
+    EMBEDDED_FILES,
+    INCOMPLETE,
+    JAVASCRIPT,
+    LAUNCH,
+    NETWORK,
+    OTHER_FILES,
+    XFA,
+)
 from agent.signing.pdf.inspect import PdfFacts, inspect_pdf
 from agent.signing.pdf.verify import PdfSignatureReport, verify_pdf
 from agent.signing.trust import TrustStore
@@ -121,6 +130,18 @@ def check_limits(files: list[Attachment], *, max_files: int, max_bytes: int) -> 
         seen[digest] = item.name
 
 
+# agent.signing.pdf.active's kinds, named in the refusal.
+_ACTIVE_NAMES = {
+    JAVASCRIPT: "JavaScript",
+    LAUNCH: "lệnh chạy chương trình (launch)",
+    NETWORK: "lệnh gửi dữ liệu hay kết nối mạng",
+    OTHER_FILES: "liên kết mở tệp khác",
+    EMBEDDED_FILES: "tệp nhúng",
+    XFA: "biểu mẫu XFA",
+    INCOMPLETE: "cấu trúc không kiểm tra hết được",
+}
+
+
 def _facts(item: Attachment) -> PdfFacts:
     try:
         facts = inspect_pdf(item.data)
@@ -129,18 +150,11 @@ def _facts(item: Attachment) -> PdfFacts:
         raise PortalError(
             "ATTACHMENT_INVALID", {"name": item.name, "detail": detail}, cause=exc
         ) from exc
-    active = [
-        text
-        for present, text in (
-            (facts.has_javascript, "JavaScript"),
-            (facts.has_embedded_files, "tệp nhúng"),
-        )
-        if present
-    ]
-    if active:
-        raise PortalError(
-            "ATTACHMENT_ACTIVE_CONTENT", {"name": item.name, "detail": " và ".join(active)}
-        )
+    # Every kind of active content refuses the file, and so does one Kyso could not check
+    # completely: a scanned paper has none, whatever else it holds is not what was scanned.
+    if facts.active_content:
+        detail = ", ".join(_ACTIVE_NAMES.get(kind, kind) for kind in facts.active_content)
+        raise PortalError("ATTACHMENT_ACTIVE_CONTENT", {"name": item.name, "detail": detail})
     return facts
 
 

@@ -17,6 +17,7 @@ from agent.cli.common import (
     pin_provider,
 )
 from agent.cli.compose import build_token_service
+from agent.cli.inputs import open_input
 from agent.cli.output import print_json
 from agent.cli.targets import check_targets, same_file
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
@@ -141,6 +142,18 @@ def _read(path: str | Path, what: str) -> bytes:
         ) from exc
 
 
+def _read_signed_file(path: Path) -> bytes:
+    """The file to sign, read before the PIN: a pipe, a folder or a device is refused (it
+    would hang the run or fill the memory), never waited on."""
+    with open_input(path) as handle:
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise KysoError(
+                "INPUT_INVALID", {"detail": f"cannot read file {path}: {exc.strerror}"}
+            ) from exc
+
+
 def _write(path: Path, data: bytes, force: bool, like: str | Path | None = None) -> None:
     """Write atomically; ``like``: the file whose permissions the output gets (umask too)."""
     try:
@@ -171,7 +184,7 @@ def _sign_inputs(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, 
     """(data, digest, hash name, output path) from the command line, checked before any PIN."""
     if args.file is None and args.hash_only is None:
         raise KysoError("INPUT_INVALID", {"detail": "give a FILE to sign or --hash-only HEX"})
-    data = _read(args.file, "file") if args.file else None
+    data = _read_signed_file(Path(args.file)) if args.file else None
     digest = None
     hash_name = args.hash_name or "sha256"
     if args.hash_only is not None:

@@ -5,8 +5,10 @@
 * PIN: from ``--pin-file`` or ``$KYSO_PIN_FILE`` for automation, otherwise asked on the
   terminal without echo. Asked once per login; a wrong PIN is never retried automatically.
 * Certificate: ``--cert THUMBPRINT`` (a unique prefix of at least 8 hex digits is enough, as
-  ``kyso-agent certs`` prints 16), optionally narrowed by ``--token LABEL``; without it the only
-  usable certificate is taken, and with several the user is asked to choose with ``--cert``.
+  ``kyso-agent certs`` prints 16), optionally narrowed by ``--token LABEL_OR_SERIAL``; without
+  it the only usable certificate is taken, and with several the user is asked to choose with
+  ``--cert``. One certificate on two tokens (a backup copy) needs ``--token`` as well: the
+  copy signed, and the token whose PIN is asked, is never picked for the user.
 * Audit: every file (or digest) a command was asked to sign leaves one record in the same audit
   log as the agent's signatures (:class:`SignatureAudit`), whether it was signed or not.
 """
@@ -53,7 +55,10 @@ def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
         "8+ hex digits, see 'kyso-agent certs')",
     )
     parser.add_argument(
-        "--token", metavar="LABEL", help="only consider certificates on the token with this label"
+        "--token",
+        metavar="LABEL_OR_SERIAL",
+        help="only consider certificates on the token with this label or serial number "
+        "(needed when one certificate is on several tokens)",
     )
     parser.add_argument(
         "--pin-file",
@@ -120,11 +125,12 @@ async def choose_certificate(
     """The certificate the user means, or a KysoError saying how to name it.
 
     Raises CERT_NOT_FOUND (nothing matches), CERT_CHOICE_NEEDED (several usable ones and no
-    --cert), INPUT_INVALID (a thumbprint prefix that is too short or ambiguous).
+    --cert, or one certificate on several tokens: run again with --token), INPUT_INVALID (a
+    thumbprint prefix that is too short or names several certificates).
     """
     certs = await service.list_certificates()
-    if token_label is not None:
-        certs = [c for c in certs if c.token.label == token_label]
+    if token_label is not None:  # a label, or a serial when two tokens share a label
+        certs = [c for c in certs if token_label in (c.token.label, c.token.serial)]
     if thumbprint:
         wanted = thumbprint.replace(":", "").strip().lower()
         if len(wanted) < MIN_THUMBPRINT_PREFIX:
@@ -133,6 +139,16 @@ async def choose_certificate(
                 {"detail": "give at least 8 hex digits of the certificate thumbprint"},
             )
         matches = [c for c in certs if c.thumbprint.startswith(wanted)]
+        if len(matches) > 1 and len({c.thumbprint for c in matches}) == 1:
+            # One certificate, several copies (a backup token): more digits cannot tell them
+            # apart; the token can. The choices list each copy with its token and serial.
+            ready = [c for c in matches if _usable(c)] or matches
+            if len(ready) == 1:  # the only copy with its key: no choice to make
+                return ready[0]
+            raise KysoError(
+                "CERT_CHOICE_NEEDED",
+                {"count": len(ready), "choices": describe_choices(ready), "copies": True},
+            )
         if len(matches) > 1:
             raise KysoError(
                 "INPUT_INVALID",
@@ -160,7 +176,8 @@ def describe_choices(certs: list[TokenCertificate]) -> str:
     lines = []
     for c in certs:
         ident = f"MST:{c.info.mst}" if c.info.mst else f"CCCD:{c.info.cccd}" if c.info.cccd else ""
-        lines.append(f"  {c.thumbprint}  {c.info.subject_display}  {ident}  [{c.token.label}]")
+        where = f"[{c.token.label} · serial {c.token.serial}]"  # --token takes either
+        lines.append(f"  {c.thumbprint}  {c.info.subject_display}  {ident}  {where}")
     return "\n".join(lines)
 
 
@@ -169,6 +186,13 @@ def print_choices_hint(error: KysoError) -> None:
     choices: Any = error.details.get("choices")
     if error.code == "CERT_CHOICE_NEEDED" and choices:
         sys.stderr.write("Chứng thư số dùng được / usable certificates:\n" + choices + "\n")
+    if error.code == "CERT_CHOICE_NEEDED" and error.details.get("copies"):
+        sys.stderr.write(
+            "Cùng một chứng thư số có trên nhiều token: thêm --token <nhãn hoặc số sê-ri của "
+            "token> để chọn token ký.\n"
+            "The same certificate is on several tokens: add --token <the token's label or "
+            "serial> to choose the token that signs.\n"
+        )
 
 
 class SignatureAudit:
@@ -232,6 +256,9 @@ class SignatureAudit:
             raise
         except (KeyboardInterrupt, asyncio.CancelledError):
             self._record_rest(files, "USER_CANCELLED", digests)
+            raise
+        except Exception:  # a bug or an unexpected OSError: the files still get their record
+            self._record_rest(files, "INTERNAL_ERROR", digests)
             raise
 
     def _record_rest(

@@ -18,6 +18,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,13 +89,16 @@ def xml_args(plan: FilePlan, options: Options) -> argparse.Namespace:
         out_dir=options.out_dir,
         suffix="_signed",
         json=True,  # no terminal progress bar
+        consented_sha256=plan.sha256 or None,  # only the bytes the consent showed are signed
     )
 
 
 async def _certificate(service: Any, prompter: Prompter) -> TokenCertificate:
     """The one usable certificate, or the one the user picks in the agent's picker."""
     from agent.cli.tokens_cmd import revocation_statuses
-    from agent.server.certificate_choice import Candidate, plan_choice
+    from agent.server.certificate_choice import plan_choice
+    from agent.server.commands.base import candidate, chosen_copy
+    from agent.ui.api import CertificateOption
     from agent.ui.filesign import LOCAL_ORIGIN
 
     listed = await service.list_certificates()
@@ -103,29 +107,16 @@ async def _certificate(service: Any, prompter: Prompter) -> TokenCertificate:
     # be refused only after the user chose it).
     statuses = await revocation_statuses(listed)
     revoked = {t for t, status in statuses.items() if status.status == "revoked"}
-    plan = plan_choice(
-        LOCAL_ORIGIN,
-        (
-            Candidate(
-                c.info,
-                c.token.label,
-                c.token.serial,
-                c.has_private_key,
-                revoked=c.thumbprint in revoked,
-            )
-            for c in shown
-        ),
-    )
+    # Rows keyed by certificate AND token: a backup copy on a second token is its own row.
+    plan = plan_choice(LOCAL_ORIGIN, (candidate(c, revoked=c.thumbprint in revoked) for c in shown))
     if not plan.usable:
         tokens = await service.list_tokens()
         raise KysoError("CERT_NOT_FOUND" if tokens else "TOKEN_NOT_FOUND", {"thumbprint": ""})
-    choice = plan.chosen or await prompter.choose_certificate(plan.choice)
-    if choice is None:
+    choice = plan.row or await prompter.choose_certificate(plan.choice)
+    if not isinstance(choice, CertificateOption):  # cancelled (no sign-in rows offered here)
         raise KysoError("USER_CANCELLED")
-    for cert in shown:
-        if cert.thumbprint == choice.thumbprint:
-            return cert
-    raise KysoError("CERT_NOT_FOUND", {"thumbprint": choice.thumbprint})
+    cert: TokenCertificate = chosen_copy(choice, shown)  # type: ignore[assignment]
+    return cert
 
 
 async def sign_plans(
@@ -157,14 +148,14 @@ async def sign_plans(
         for p in plans
         if p.problem is None
     ]
-    for plan in todo:
-        if plan.target.exists():
-            raise KysoError("OUTPUT_EXISTS", {"path": str(plan.target)})
-    # Two files with one name from two folders into one chosen folder: refused before the
-    # certificate and the PIN, as in sign-xml (agent.cli.targets).
+    # Two files with one name from two folders into one chosen folder, a name too long for
+    # the disk: refused before the certificate and the PIN, as in sign-xml (agent.cli.targets).
     from agent.cli.targets import check_targets
 
     check_targets([(p.source, p.target) for p in todo])
+    for plan in todo:
+        if plan.target.exists():
+            raise KysoError("OUTPUT_EXISTS", {"path": str(plan.target)})
     if not todo:
         return results
     audit = SignatureAudit("sign-files", "xml")
@@ -176,8 +167,11 @@ async def sign_plans(
             for plan in todo:  # an EC key for a BHXH/tax portal: refused before the PIN
                 if plan.kind == "xml":
                     get_profile(plan.profile).check_algorithms(ecdsa=cert.info.key_type == "EC")
-            if not await prompter.consent(consent_request(todo, cert.info)):
+            request = consent_request(todo, cert.info)
+            if not await prompter.consent(request):
                 raise KysoError("USER_CANCELLED")
+            # Each file is signed only while it holds the bytes whose SHA-256 was shown.
+            todo = [replace(p, sha256=i.sha256) for p, i in zip(todo, request.items, strict=True)]
             async with service.open_key(cert, prompter) as key:
                 results += await _sign_each(todo, TokenSigner(key), options, audit, progress)
     return results
@@ -218,7 +212,11 @@ async def _sign_pdf(plan: FilePlan, signer: Any, options: Options, audit: Any) -
 
     try:
         entry = await sign_pdf_file(
-            plan.source, plan.target, signer, remove_unsigned=options.remove_unsigned
+            plan.source,
+            plan.target,
+            signer,
+            remove_unsigned=options.remove_unsigned,
+            consented=plan.sha256 or None,
         )
     except KysoError as exc:
         entry = {"file": str(plan.source), "ok": False, "error": exc.to_dict()}

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import inspect
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Iterator, Sequence
+from types import FrameType
+from typing import Any
 
 from agent import __version__
-from agent.cli.output import print_error
+from agent.cli.output import print_error, tolerant_streams
 from agent.errors import KysoError
 
 # Each module has register(subparsers); adding a command is adding a line here.
@@ -78,6 +82,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    tolerant_streams()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -88,17 +93,70 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    stop = _Stop()
     try:
-        result = func(args)
-        if inspect.iscoroutine(result):
-            result = asyncio.run(result)
+        with stop.installed():
+            result = func(args)
+            if inspect.iscoroutine(result):
+                result = asyncio.run(stop.run(result))
         return int(result or 0)
     except KysoError as exc:
         print_error(exc, as_json=getattr(args, "json", False))
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         sys.stderr.write("Đã dừng / interrupted\n")
-        return 130
+        return 128 + (stop.signum or signal.SIGINT)
+
+
+# Stopping a run the way Ctrl-C does: a service manager's SIGTERM, the terminal closed (SIGHUP).
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+class _Stop:
+    """SIGTERM and SIGHUP take Ctrl-C's path while a command runs: the command's task is
+    cancelled (asyncio's own Ctrl-C handling), so every file gets its audit record, a signed
+    copy already written is recorded as signed, and a --json report says what was done.
+    A second signal interrupts at once; the previous handlers are back when the command ends."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """The handlers, for the block (only the main thread can set them)."""
+        previous: dict[int, Any] = {}
+        try:
+            for signum in _STOP_SIGNALS:
+                if signal.getsignal(signum) is signal.SIG_IGN:
+                    continue  # ignored on purpose (nohup): stays ignored
+                previous[signum] = signal.signal(signum, self._handle)
+        except ValueError:  # not the main thread (a test's worker): nothing to install
+            pass
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    async def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run the command's coroutine as the task a signal cancels."""
+        self._task, self._loop = asyncio.current_task(), asyncio.get_running_loop()
+        try:
+            return await coro
+        finally:
+            self._task = None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        first = self.signum is None
+        self.signum = signum
+        task, loop = self._task, self._loop
+        if first and task is not None and loop is not None and not task.done():
+            task.cancel()
+            loop.call_soon_threadsafe(lambda: None)  # wake the loop from its select()
+            return
+        raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

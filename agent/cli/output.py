@@ -10,8 +10,20 @@ from agent.errors import KysoError
 
 
 def print_json(data: Any) -> None:
-    """Machine-readable output: UTF-8 JSON, Vietnamese kept as is."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    """Machine-readable output: UTF-8 JSON, Vietnamese kept as is. A file name that is not
+    valid Unicode (undecodable bytes, held as lone surrogates) is written as its JSON escape
+    ("\\udcf4"): the output stays valid UTF-8 JSON whatever the locale."""
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def tolerant_streams() -> None:
+    """Let stdout print any file name: a name with undecodable bytes must not end a run with
+    UnicodeEncodeError after its files were signed. A strict stdout (a UTF-8 locale) writes
+    such characters as \\udcf4; stderr already does; surrogateescape (C locale) is kept."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def print_error(error: KysoError, *, as_json: bool = False) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Awaitable
 from dataclasses import replace
@@ -23,6 +24,7 @@ from agent.cli.common import (
     pin_provider,
 )
 from agent.cli.compose import build_token_service
+from agent.cli.inputs import ReadFile, changed_after_consent, open_input, remove_original
 from agent.cli.output import print_json
 from agent.cli.targets import check_targets
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
@@ -75,10 +77,12 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", metavar="FILE", type=Path)
-    who = p.add_mutually_exclusive_group()
-    who.add_argument("--cert", metavar="THUMBPRINT", help="certificate SHA-256 thumbprint")
-    who.add_argument(
-        "--token", metavar="LABEL", help="use the single usable certificate on this token"
+    p.add_argument("--cert", metavar="THUMBPRINT", help="certificate SHA-256 thumbprint")
+    p.add_argument(
+        "--token",
+        metavar="LABEL_OR_SERIAL",
+        help="use the single usable certificate on this token (with --cert: that certificate's "
+        "copy on this token, when it is on several)",
     )
     p.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file")
     p.add_argument("--suffix", default="_signed", help="added to the file name (default: _signed)")
@@ -237,17 +241,15 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
     """Sign one PDF with one login, streaming from the file into an atomic output (a 50 MB
     PDF is never held in memory twice); optionally remove the original after a read-back."""
     from agent.signing.pdf import inspect_pdf
+    from agent.signing.pdf.active import warning_lines
+    from agent.signing.pdf.fields import lock_lines
     from agent.signing.pdf.inspect import fd_sha256
     from agent.signing.pdf.sign import check_placement, choose_field, resolve_anchor
 
     options = sign_options(args)
     out = output_path(args)
-    try:
-        source = args.file.open("rb")
-    except OSError as exc:
-        raise KysoError(
-            "INPUT_INVALID", {"detail": f"cannot read {args.file}: {exc.strerror}"}
-        ) from exc
+    source = open_input(args.file)  # a pipe, a folder, a device: refused, never waited on
+    opened = os.fstat(source.fileno())  # what --remove-unsigned may delete: this file only
     with source:
         pages: tuple[int, ...] = ()
         if options.anchor is not None:
@@ -273,15 +275,16 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
                 with contextlib.suppress(Exception):  # the failure's record gets it too
                     signed_digest["sha256"] = await hashing
                 raise
-            signed_digest["sha256"] = await _original_digest(hashing, args.file)
+            try:
+                signed_digest["sha256"] = await _original_digest(hashing, args.file)
+            finally:  # the signed copy is on disk: recorded now, even if interrupted here
+                audit.record(args.file, "OK", signed_digest)
             written = await _read_back(
                 out, (facts.size, signed_digest["sha256"]), later_revisions=options.long_term
             )
-            audit.record(args.file, "OK", signed_digest)
     removed = False
-    if args.remove_unsigned:
-        args.file.unlink()
-        removed = True
+    if args.remove_unsigned:  # only while the path still holds the file that was signed
+        removed = remove_original(args.file, ReadFile.of(opened, signed_digest["sha256"]))
     report = {
         "ok": True,
         "input": str(args.file),
@@ -309,11 +312,11 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
         )
         if result.note:
             sys.stderr.write(f"Lưu ý / note: {result.note}\n")
-        if facts.has_javascript or facts.has_embedded_files:
-            sys.stderr.write(
-                "Lưu ý: tệp có JavaScript hoặc tệp đính kèm / note: the file contains "
-                "JavaScript or embedded files.\n"
-            )
+        # Each kind of active content (script, a program, the network...), and what signing an
+        # existing field locked, as the consent says.
+        locked = lock_lines(facts.empty_field(result.field_name), certify=options.certify)
+        for label, text in (*locked, *warning_lines(facts.active_content)):
+            sys.stderr.write(f"{label}: {text}\n")
     return 0
 
 
@@ -383,11 +386,29 @@ async def write_signed_pdf(
 
 
 async def sign_pdf_file(
-    source: Path, out: Path, signer: Any, *, remove_unsigned: bool = False
+    source: Path,
+    out: Path,
+    signer: Any,
+    *,
+    remove_unsigned: bool = False,
+    consented: str | None = None,
 ) -> dict[str, Any]:
     """The desktop signer's PDF step (an invisible PAdES signature in a new field): sign into
     ``out``, read it back, and only then remove ``source`` when asked; a result entry like
-    sign-xml's ({file, output, ok, removed_unsigned, sha256})."""
+    sign-xml's ({file, output, ok, removed_unsigned, sha256}). ``consented``: the SHA-256 the
+    consent showed; a file that no longer has it is refused before the token signs. A system
+    error (a name too long for the disk...) is WRITE_FAILED, never a traceback."""
+    try:
+        return await _sign_pdf_file(source, out, signer, remove_unsigned, consented)
+    except OSError as exc:
+        raise KysoError(
+            "WRITE_FAILED", {"path": str(out), "detail": exc.strerror or str(exc)}
+        ) from exc
+
+
+async def _sign_pdf_file(
+    source: Path, out: Path, signer: Any, remove_unsigned: bool, consented: str | None
+) -> dict[str, Any]:
     from agent.signing.pdf import PdfSignOptions, inspect_pdf
     from agent.signing.pdf.sign import choose_field
 
@@ -395,25 +416,23 @@ async def sign_pdf_file(
     if out.exists():
         raise KysoError("OUTPUT_EXISTS", {"path": str(out)})
     options = PdfSignOptions()
-    try:
-        stream = source.open("rb")
-    except OSError as exc:
-        raise KysoError(
-            "INPUT_INVALID", {"detail": f"cannot read {source.name}: {exc.strerror}"}
-        ) from exc
-    with stream:
-        facts = inspect_pdf(stream)
+    with open_input(source) as stream:
+        opened = os.fstat(stream.fileno())
+        facts = inspect_pdf(stream)  # hashes the bytes that are then signed, from this handle
+        if consented is not None and facts.sha256 != consented:
+            raise KysoError("INPUT_INVALID", {"detail": changed_after_consent(source)})
         choose_field(facts, options)
         await write_signed_pdf(stream, out, signer, options, facts, force=False, like=source)
     # READBACK_FAILED unless every signature in it is intact and the original is its prefix
+    # (so the signed bytes are the ones hashed, and consented to)
     await _read_back(out, (facts.size, facts.sha256))
-    if remove_unsigned:
-        source.unlink()
+    read = ReadFile.of(opened, facts.sha256)
+    removed = remove_original(source, read) if remove_unsigned else False
     return {
         "file": str(source),
         "output": str(out),
         "ok": True,
-        "removed_unsigned": remove_unsigned,
+        "removed_unsigned": removed,
         "sha256": facts.sha256,
     }
 

@@ -9,7 +9,9 @@ opened or a PIN asked, when
   ``--remove-unsigned`` the first original is already gone;
 * an output is another input of the run (``a.xml`` → ``a_signed.xml`` while ``a_signed.xml`` is
   signed too), or the input itself where that is not allowed;
-* the same file is given twice.
+* the same file is given twice;
+* an output's name is longer than its disk allows (a legal 248-byte name plus ``_signed``),
+  or its folder is a file: the write would fail after the PIN.
 
 So ``--force`` only ever replaces a file that existed before the run and is not one of its
 inputs. Files are compared as the system sees them: existing ones by device and inode (symbolic
@@ -27,6 +29,7 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 from agent.errors import KysoError
+from agent.files import name_too_long
 
 
 def _identity(path: Path | str) -> tuple[int, int] | None:
@@ -58,8 +61,11 @@ def _name_key(name: str) -> str:
 def check_targets(
     pairs: Sequence[tuple[Path | str, Path | str]], *, own_input: bool = False
 ) -> None:
-    """Refuse (INPUT_INVALID, naming both files) a run whose (input, output) ``pairs`` clash;
-    with ``own_input`` an output may be its own input (signing in place, with --force)."""
+    """Refuse (INPUT_INVALID, naming both files) a run whose (input, output) ``pairs`` clash,
+    or an output whose name is too long for its disk; with ``own_input`` an output may be its
+    own input (signing in place, with --force)."""
+    for source, target in pairs:
+        check_output_name(source, target)
     inputs: dict[Hashable, int] = {}
     for index, (source, _) in enumerate(pairs):
         key: Hashable = _identity(source) or ("path", _resolved(source))
@@ -106,3 +112,22 @@ def check_targets(
                 )
                 raise KysoError("INPUT_INVALID", {"detail": detail})
             targets[key] = index
+
+
+def check_output_name(source: Path | str, target: Path | str) -> None:
+    """INPUT_INVALID when the signed copy of ``source`` cannot be created at ``target``
+    because its name or path is too long, or its folder is a file (refused with the whole
+    run, before the PIN)."""
+    folder = Path(target).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        detail = f"the signed copy of {source} cannot be saved: {folder} is not a folder"
+        raise KysoError("INPUT_INVALID", {"detail": detail})
+    problem = name_too_long(target)
+    if problem is not None:
+        detail = (
+            f"the signed copy of {source} cannot be saved: {problem}; "
+            "rename the file with a shorter name or choose another folder"
+        )
+        raise KysoError("INPUT_INVALID", {"detail": detail})

@@ -10,9 +10,13 @@ leaves the original untouched. One token login serves the whole batch.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import errno
 import hashlib
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +25,22 @@ from agent.cli.common import (
     add_module_argument,
     pin_provider,
 )
+from agent.cli.inputs import (
+    ReadFile,
+    changed_after_consent,
+    check_input,
+    open_input,
+    read_checked,
+    remove_original,
+)
 from agent.cli.output import print_json
 from agent.cli.targets import check_targets, same_file
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
 from agent.errors import ErrorGroup, KysoError
 from agent.files import atomic_write
 from agent.signing.signer import Signer, TokenSigner
-from agent.signing.xml import check_xml_signature, sign_xml_file, verify_xml
-from agent.signing.xml.profiles import C14N_METHODS, HASHES, PROFILES, get_profile
+from agent.signing.xml import check_xml_signature, sign_xml, sign_xml_file, verify_xml
+from agent.signing.xml.profiles import C14N_METHODS, HASHES, PROFILES, XmlProfile, get_profile
 
 SIGN_HELP = """\
 Ký số tệp hồ sơ XML bằng USB token / sign XML dossier files with your USB token.
@@ -41,9 +53,12 @@ Examples:
 The PIN is asked on the terminal (not shown) unless --pin-file or $KYSO_PIN_FILE is given.
 Existing files are never overwritten without --force; two files that would be signed to the
 same output (the same name from two folders into one --out-dir), or an output that is another
-of the files, stop the whole run before the PIN. --remove-unsigned deletes each original only
-after its signed copy was written, read back and checked. A signed file gets the original's
-permissions (limited by the umask).
+of the files, stop the whole run before the PIN. Each file is checked before the PIN too (a
+pipe, a folder, a malformed dossier, no container...): it is reported and never signed.
+--remove-unsigned deletes each original only after its signed copy was written, read back and
+checked, and only if it is still the file that was signed (a version saved meanwhile is kept).
+A signed file gets the original's permissions (limited by the umask). Ctrl-C, SIGTERM or a
+closed terminal stop the run with every file recorded and the report (--json too) printed.
 """
 
 
@@ -67,10 +82,12 @@ def _register_sign(sub: Any) -> None:
         default="bhxh",
         help="where the signature goes (default: bhxh)",
     )
-    who = p.add_mutually_exclusive_group()
-    who.add_argument("--cert", metavar="THUMBPRINT", help="certificate SHA-256 thumbprint")
-    who.add_argument(
-        "--token", metavar="LABEL", help="use the single usable certificate on this token"
+    p.add_argument("--cert", metavar="THUMBPRINT", help="certificate SHA-256 thumbprint")
+    p.add_argument(
+        "--token",
+        metavar="LABEL_OR_SERIAL",
+        help="use the single usable certificate on this token (with --cert: that certificate's "
+        "copy on this token, when it is on several)",
     )
     out = p.add_mutually_exclusive_group()
     out.add_argument(
@@ -165,17 +182,37 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def sign_one(
-    source: Path, target: Path, signer: Signer, args: argparse.Namespace
+    source: Path,
+    target: Path,
+    signer: Signer,
+    args: argparse.Namespace,
+    written: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Sign one file; never touches ``source`` unless --remove-unsigned and all went well."""
+    """Sign one file; never touches ``source`` unless --remove-unsigned and all went well.
+    ``written`` is told the result as soon as the signed copy is on disk (its audit record,
+    before the read-back: an interruption then cannot leave a signed copy unrecorded). An
+    unexpected system error (a name too long for the disk...) is this file's WRITE_FAILED."""
+    try:
+        return await _sign_one(source, target, signer, args, written)
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        raise KysoError("WRITE_FAILED", {"path": str(target), "detail": detail}) from exc
+
+
+async def _sign_one(
+    source: Path,
+    target: Path,
+    signer: Signer,
+    args: argparse.Namespace,
+    written: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
     if target.exists() and not args.force:
         raise KysoError("OUTPUT_EXISTS", {"path": str(target)})
     if args.remove_unsigned and same_file(target, source):
         raise KysoError(
             "INPUT_INVALID", {"detail": "--remove-unsigned with the output on the input"}
         )
-    document, signed = await sign_xml_file(source, signer, args.profile, **_options(args))
-    sha256 = hashlib.sha256(document).hexdigest()  # for the audit record
+    signed, read = await _sign_document(source, signer, args)
     try:
         atomic_write(target, signed, overwrite=args.force, like=source)
     except FileExistsError as exc:
@@ -183,7 +220,15 @@ async def sign_one(
     except OSError as exc:
         detail = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise KysoError("WRITE_FAILED", {"path": str(target), "detail": detail}) from exc
-    removed = False
+    entry = {
+        "file": str(source),
+        "output": str(target),
+        "ok": True,
+        "removed_unsigned": False,
+        "sha256": read.sha256,  # for the audit record
+    }
+    if written is not None:
+        written(entry)
     if args.remove_unsigned:
         try:
             back = target.read_bytes()
@@ -192,21 +237,41 @@ async def sign_one(
                 raise KysoError("SIGNATURE_INVALID", {"detail": "read-back differs"})
         except (OSError, KysoError) as exc:
             raise KysoError("READBACK_FAILED", {"path": str(target), "detail": str(exc)}) from exc
-        source.unlink()
-        removed = True
-    return {
-        "file": str(source),
-        "output": str(target),
-        "ok": True,
-        "removed_unsigned": removed,
-        "sha256": sha256,
-    }
+        # Only the file that was read and signed: one saved over it meanwhile is kept.
+        entry["removed_unsigned"] = remove_original(source, read)
+    return entry
+
+
+async def _sign_document(
+    source: Path, signer: Signer, args: argparse.Namespace
+) -> tuple[bytes, ReadFile]:
+    """(signed bytes, what was read). With ``args.consented_sha256`` (the desktop signer: the
+    SHA-256 its consent showed) the bytes are read once, compared and those very bytes signed:
+    a file changed after the consent is refused before the token signs. Otherwise the file is
+    parsed in chunks (a 50 MB dossier's bytes are never beside its tree) and its identity is
+    compared around the read."""
+    consented = getattr(args, "consented_sha256", None)
+    if consented:
+        document, read = read_checked(source)
+        if read.sha256 != consented:
+            raise KysoError("INPUT_INVALID", {"detail": changed_after_consent(source)})
+        return await sign_xml(document, signer, args.profile, **_options(args)), read
+    with open_input(source) as handle:  # a pipe or a device put there since: refused now
+        before = os.fstat(handle.fileno())
+    document, signed = await sign_xml_file(source, signer, args.profile, **_options(args))
+    changed = KysoError("INPUT_INVALID", {"detail": f"{source} changed while it was being signed"})
+    try:
+        after = os.stat(source)
+    except OSError as exc:
+        raise changed from exc
+    read = ReadFile.of(after, hashlib.sha256(document).hexdigest())
+    if not read.same_identity(before) or len(document) != after.st_size:
+        raise changed
+    return signed, read
 
 
 async def run_sign(args: argparse.Namespace) -> int:
     """Sign every FILE with one token login; print a summary; exit 1 if any failed."""
-    from agent.cli.compose import build_token_service
-
     if args.output is not None and len(args.files) > 1:
         raise KysoError(
             "INPUT_INVALID", {"detail": "-o works with one file; use --out-dir for several"}
@@ -221,18 +286,91 @@ async def run_sign(args: argparse.Namespace) -> int:
     # before the PIN is asked.
     profile = get_profile(args.profile, **_options(args))
     profile.check_algorithms(ecdsa=False)
-    results: list[dict[str, Any]] = []
+    # Each file checked before the PIN (a pipe, a folder, malformed, no container...): one
+    # that would fail anyway is reported now and never reaches the token.
+    todo, results = precheck_files(args.files, profile)
     audit = SignatureAudit("sign-xml", "xml", profile=args.profile)
-    with audit.covering(args.files):  # a file never reached still gets its record
-        async with build_token_service(args.module) as service:
-            # Expired, not yet valid, not for signing or revoked: refused before the PIN unless
-            # --allow-invalid-certificate (a warning then); status unknown: a warning line.
-            cert = await choose_signing_certificate(service, args, audit)
-            profile.check_algorithms(ecdsa=cert.info.key_type == "EC")
-            async with service.open_key(cert, pin_provider(args.pin_file)) as key:
-                signer = TokenSigner(key)
-                results = await sign_batch(args.files, signer, args, audit)
-    return _report(results, args)
+    try:
+        with audit.covering(args.files):  # a file never reached still gets its record
+            for entry in results:
+                audit.result(entry)
+            if todo:
+                await _sign_with_token(todo, args, profile, audit, results)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Interrupted (Ctrl-C, SIGTERM, the terminal closed): say which files were signed
+        # (the rest: USER_CANCELLED). A closed terminal cannot show it: the run still stops.
+        with contextlib.suppress(OSError):
+            done = _in_order(results, args.files, KysoError("USER_CANCELLED"))
+            _report(done, args, interrupted=True)
+            sys.stdout.flush()
+        raise
+    return _report(_in_order(results, args.files), args)
+
+
+async def _sign_with_token(
+    todo: list[Path],
+    args: argparse.Namespace,
+    profile: XmlProfile,
+    audit: SignatureAudit,
+    results: list[dict[str, Any]],
+) -> None:
+    """One login for the files in ``todo``; their outcomes are added to ``results``."""
+    from agent.cli.compose import build_token_service
+
+    async with build_token_service(args.module) as service:
+        # Expired, not yet valid, not for signing or revoked: refused before the PIN unless
+        # --allow-invalid-certificate (a warning then); status unknown: a warning line.
+        cert = await choose_signing_certificate(service, args, audit)
+        profile.check_algorithms(ecdsa=cert.info.key_type == "EC")
+        async with service.open_key(cert, pin_provider(args.pin_file)) as key:
+            await sign_batch(todo, TokenSigner(key), args, audit, results)
+
+
+def precheck_files(
+    files: list[Path], profile: XmlProfile
+) -> tuple[list[Path], list[dict[str, Any]]]:
+    """(the files worth the PIN, the result entries of the others). Each file must be a
+    regular file (a FIFO would hang the run, /dev/zero fill the memory), within the size limit,
+    well-formed, safe, and hold what ``profile`` signs (its container, not already signed...):
+    everything signing would refuse later, said before the PIN. One stream parse per file."""
+    from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted_file
+    from agent.signing.xml.signer import _plan as check_plan
+
+    todo: list[Path] = []
+    refused: list[dict[str, Any]] = []
+    for source in files:
+        try:
+            size = check_input(source)
+            if size > DEFAULT_MAX_BYTES:
+                raise KysoError("XML_TOO_LARGE", {"size": size, "limit": DEFAULT_MAX_BYTES})
+            check_plan(parse_untrusted_file(source), profile, digests=False)
+        except KysoError as exc:
+            refused.append({"file": str(source), "ok": False, "error": exc.to_dict()})
+            sys.stderr.write(
+                f"Không ký / not signed: {source}: [{exc.code}] {exc.message_vi} / "
+                f"{exc.message_en}\n"
+            )
+            continue
+        todo.append(source)
+    return todo, refused
+
+
+def _in_order(
+    results: list[dict[str, Any]], files: list[Path], missing: KysoError | None = None
+) -> list[dict[str, Any]]:
+    """``results`` in the order the files were given; a file without an outcome (the run was
+    interrupted) gets ``missing``'s."""
+    by_file: dict[str, dict[str, Any]] = {}
+    for entry in results:
+        by_file.setdefault(entry["file"], entry)
+    ordered = []
+    for source in files:
+        found = by_file.get(str(source))
+        if found is None and missing is not None:
+            found = {"file": str(source), "ok": False, "error": missing.to_dict()}
+        if found is not None:
+            ordered.append(found)
+    return ordered
 
 
 async def sign_batch(
@@ -240,48 +378,65 @@ async def sign_batch(
     signer: Signer,
     args: argparse.Namespace,
     audit: SignatureAudit | None = None,
+    results: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Sign each file in turn (a failure is recorded and the batch goes on); each outcome goes
-    to the audit log as soon as it is known."""
+    to the audit log as soon as it is known, a signed file's as soon as its copy is written.
+    ``results``: the list to fill, so that a caller interrupted meanwhile knows what was done."""
     from tqdm import tqdm
 
-    results = []
-    recorded = 0  # results already in the audit log
+    results = [] if results is None else results
+    recorded = len(results)  # results already in the audit log
     bar = tqdm(
         files, unit="file", file=sys.stderr, disable=args.json or len(files) < 2, desc="sign-xml"
     )
-    for source in bar:
+    for index, source in enumerate(bar):
+        done: dict[str, Any] = {}  # this file's entry once its signed copy is on disk
+
+        def written(entry: dict[str, Any], done: dict[str, Any] = done) -> None:
+            done.update(entry)
+            if audit is not None:
+                audit.result(entry)
+
         try:
-            results.append(await sign_one(source, output_path(source, args), signer, args))
+            results.append(await sign_one(source, output_path(source, args), signer, args, written))
         except KysoError as exc:
             results.append({"file": str(source), "ok": False, "error": exc.to_dict()})
             if exc.is_(
                 ErrorGroup.TOKEN_GONE, ErrorGroup.TOKEN_FAULT, ErrorGroup.PIN, ErrorGroup.CANCELLED
             ):
                 # The key session is gone: the rest cannot be signed either.
-                for rest in files[len(results) :]:
+                for rest in files[index + 1 :]:
                     results.append({"file": str(rest), "ok": False, "error": exc.to_dict()})
                 break
+        except BaseException:
+            if done:  # interrupted after the write: that file is signed (and recorded)
+                results.append(dict(done))
+            raise
         finally:
             if audit is not None:
                 for entry in results[recorded:]:
-                    audit.result(entry)
+                    if not (done and entry["file"] == done["file"]):  # recorded at the write
+                        audit.result(entry)
             recorded = len(results)
     bar.close()
     return results
 
 
-def _report(results: list[dict[str, Any]], args: argparse.Namespace) -> int:
+def _report(
+    results: list[dict[str, Any]], args: argparse.Namespace, *, interrupted: bool = False
+) -> int:
     failed = [r for r in results if not r["ok"]]
     if args.json:
-        print_json(
-            {
-                "ok": not failed,
-                "signed": len(results) - len(failed),
-                "failed": len(failed),
-                "results": results,
-            }
-        )
+        report: dict[str, Any] = {
+            "ok": not failed,
+            "signed": len(results) - len(failed),
+            "failed": len(failed),
+            "results": results,
+        }
+        if interrupted:
+            report["interrupted"] = True
+        print_json(report)
     else:
         for r in results:
             if r["ok"]:

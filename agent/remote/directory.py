@@ -57,6 +57,13 @@ class RemoteCredential:
         """One signing operation at a time per remote key, as per token."""
         return ("remote", self.provider.name, self.credential_id)
 
+    @property
+    def row_source(self) -> tuple[str, str, str]:
+        """Where this key is, for the picker's row key (agent.ui.api.CertificateKey): the
+        provider's handle and its credential id (another provider may list the same
+        certificate; the user's row choice must reach this provider, not that one)."""
+        return ("remote", self.provider.name, self.credential_id)
+
     def to_json(self) -> dict[str, Any]:
         """The certificate's JSON (as for tokens) plus where it lives and how it is unlocked."""
         data = self.info.to_json()
@@ -122,6 +129,10 @@ class RemoteDirectory:
 
     services: Sequence[RemoteService]
     statuses: dict[str, ProviderStatus] = field(default_factory=dict)
+    # Each provider's last answer (kept while it is listed again: the picker shows it and does
+    # not wait for a slow provider), and the providers whose listing is under way.
+    answers: dict[str, list[RemoteCredential]] = field(default_factory=dict)
+    listing: set[str] = field(default_factory=set)
 
     @classmethod
     def from_providers(
@@ -138,6 +149,16 @@ class RemoteDirectory:
         raise KysoError("REMOTE_PROVIDER_UNKNOWN", {"provider": provider_name})
 
     async def _list_one(self, service: RemoteService, interactive: bool) -> list[RemoteCredential]:
+        name = service.provider.name
+        self.listing.add(name)
+        try:
+            found = await self._ask_one(service, interactive)
+        finally:
+            self.listing.discard(name)
+        self.answers[name] = found
+        return found
+
+    async def _ask_one(self, service: RemoteService, interactive: bool) -> list[RemoteCredential]:
         name = service.provider.name
         try:
             ids = await service.client.list_credentials(interactive=interactive)
@@ -164,6 +185,26 @@ class RemoteDirectory:
         """All credentials of all providers; a failing provider is skipped and recorded."""
         per = await asyncio.gather(*(self._list_one(s, interactive) for s in self.services))
         return [c for group in per for c in group]
+
+    def known_credentials(self) -> list[RemoteCredential]:
+        """What is known now, without waiting: each provider's last answer (a provider being
+        listed again keeps its previous one; one never answered has none)."""
+        return [c for s in self.services for c in self.answers.get(s.provider.name, [])]
+
+    def missing(self) -> list[tuple[RemoteProvider, str]]:
+        """Providers whose credentials the picker cannot show, with why: "loading" (listing
+        under way) or "unreachable" (the last listing failed, other than for want of a
+        sign-in, which has its own row)."""
+        waiting = {p.name for p in self.awaiting_sign_in()}
+        out = []
+        for service in self.services:
+            name = service.provider.name
+            status = self.statuses.get(name)
+            if name in self.listing and name not in self.answers:  # nothing to show yet
+                out.append((service.provider, "loading"))
+            elif status is not None and not status.ok and name not in waiting:
+                out.append((service.provider, "unreachable"))
+        return out
 
     def awaiting_sign_in(self) -> list[RemoteProvider]:
         """Providers whose user must sign in in the browser before their credentials can be

@@ -31,6 +31,7 @@ from aiohttp import web
 from agent.config import paths
 from agent.errors import ErrorGroup, KysoError
 from agent.files import atomic_write
+from agent.peercred import same_user
 from agent.remote.http import auth_refused, post
 from agent.remote.providers import RemoteProvider, check_url
 
@@ -253,6 +254,14 @@ class OAuthClient:
         got: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
 
         async def callback(request: web.Request) -> web.Response:
+            # The state and this port sit in the browser's command line, which other OS users
+            # can read (/proc): only this user's browser may hand in the code.
+            transport = request.transport
+            if transport is None or not same_user(
+                transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+            ):
+                log.warning("oauth redirect from another OS user refused")
+                return web.Response(status=403, text="Kyso: not this user's browser")
             query = dict(request.query)
             if query.get("state") != state:  # a stray or forged redirect: ignore it
                 return web.Response(status=400, text="Kyso: state mismatch")

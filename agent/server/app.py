@@ -24,6 +24,7 @@ from aiohttp import WSCloseCode, web
 
 from agent.config.settings import Settings
 from agent.errors import KysoError
+from agent.peercred import same_user
 from agent.server.commands import command_table
 from agent.server.commands.info import info
 from agent.server.connection import AgentWebSocket, Connection, Dispatcher
@@ -31,7 +32,6 @@ from agent.server.context import AgentCore, Services
 from agent.server.listener import Throttled, effective_cap, file_limit
 from agent.server.origin import OriginVerdict, classify_origin, cors_headers, host_allowed
 from agent.server.pairing import Pairing, PairingBusy, waiting_budget
-from agent.server.peercred import same_user
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ ORIGIN_KEY = web.RequestKey("origin", str)  # the allowed, normalised origin
 WS_PATH = "/v1/ws"
 CLOSE_ORIGIN_NOT_ALLOWED = 4403
 CLOSE_TOO_MANY_CONNECTIONS = 4429
+MIN_PER_ORIGIN = 4  # open WebSockets one origin may always hold (see per_origin_cap)
 # How often open connections are compared with the allowed origins when nothing in this process
 # said so (``kyso-agent sites revoke`` runs in another process and only rewrites the file).
 REVOCATION_CHECK_SECONDS = 1.0
@@ -54,6 +55,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PAIRING_KEY = web.AppKey("pairing", Pairing)
 REVOCATION_WAKE_KEY = web.AppKey("revocation_wake", asyncio.Event)
 _busy_log = Throttled()
+_origin_cap_log = Throttled()
 
 
 def _error_response(status: int, error: KysoError) -> web.Response:
@@ -134,11 +136,25 @@ async def info_handler(request: web.Request) -> web.Response:
     return web.json_response(info(request.app[CORE_KEY], request.get(ORIGIN_KEY)))
 
 
+def per_origin_cap(max_connections: int) -> int:
+    """Open WebSockets one origin may hold: a quarter of all, at least
+    :data:`MIN_PER_ORIGIN` (a portal opens a handful of tabs), never more than all."""
+    return min(max_connections, max(MIN_PER_ORIGIN, max_connections // 4))
+
+
 async def ws_handler(request: web.Request) -> web.StreamResponse:
     """GET /v1/ws: the JSON-RPC WebSocket (the origin was checked by the middleware)."""
     core = request.app[CORE_KEY]
     connections = request.app[CONNECTIONS_KEY]
-    if len(connections) >= core.settings.max_connections:
+    cap = core.settings.max_connections
+    if len(connections) >= cap:
+        return await _refuse_ws(request, "TOO_MANY_CONNECTIONS", CLOSE_TOO_MANY_CONNECTIONS)
+    origin = request[ORIGIN_KEY]
+    if sum(1 for c in connections if c.origin == origin) >= per_origin_cap(cap):
+        # One site (a buggy page, or a hostile one) must not take every slot from the others.
+        _origin_cap_log.warning(
+            "origin %s holds its share of the WebSocket slots; refused one", origin
+        )
         return await _refuse_ws(request, "TOO_MANY_CONNECTIONS", CLOSE_TOO_MANY_CONNECTIONS)
     # The heartbeat finds a page whose machine or browser vanished without closing: no pong
     # within half the interval closes the socket (aiohttp's rule).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.tokens.certinfo import CertificateInfo
-from agent.ui.api import CertificateChoice, CertificateOption, SignInOption
+from agent.ui.api import CertificateChoice, CertificateOption, ProviderNote, SignInOption
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,9 @@ class Candidate:
     remote_provider: str = ""
     remote_disabled: bool = False  # the provider says the key or certificate cannot sign
     revoked: bool = False  # its CA says so (OCSP/CRL, cached or fetched before the picker)
+    # Where the key is (agent.ui.api.CertificateKey.source): with the thumbprint, the row's
+    # identity (one certificate may be on two tokens, or on a token and at a provider).
+    source: tuple[str, ...] = ()
 
 
 def option_for(candidate: Candidate, wanted: CertificateFilter) -> CertificateOption:
@@ -85,15 +88,21 @@ def option_for(candidate: Candidate, wanted: CertificateFilter) -> CertificateOp
         problems,
         matches=wanted.matches(candidate.info) if wanted.active else True,
         remote_provider=candidate.remote_provider,
+        source=candidate.source,
     )
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What to do: ask with ``choice``, or use ``chosen`` without asking."""
+    """What to do: ask with ``choice``, or use ``row`` without asking."""
 
     choice: CertificateChoice
-    chosen: CertificateInfo | None = None  # the one match: no picker (the consent shows it)
+    row: CertificateOption | None = None  # the one match: no picker (the consent shows it)
+
+    @property
+    def chosen(self) -> CertificateInfo | None:
+        """The certificate of :attr:`row` (None: ask)."""
+        return self.row.certificate if self.row else None
 
     @property
     def usable(self) -> tuple[CertificateInfo, ...]:
@@ -101,18 +110,32 @@ class Plan:
         return tuple(o.certificate for o in self.choice.rows() if o.usable)
 
 
+def _one_row_per_copy(options: Iterable[CertificateOption]) -> list[CertificateOption]:
+    """The same copy (certificate and source) listed twice is one row, the first."""
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for option in options:
+        key = (option.thumbprint, *option.source)
+        if option.source and key in seen:
+            continue
+        seen.add(key)
+        out.append(option)
+    return out
+
+
 def plan_choice(
     origin: str,
     candidates: Iterable[Candidate],
     wanted: CertificateFilter | None = None,
     sign_ins: Iterable[SignInOption] = (),  # remote providers to offer "Sign in to …" for
+    providers_missing: Iterable[ProviderNote] = (),  # remote providers loading or unreachable
 ) -> Plan:
     """Rows grouped by token (label, then serial), then remote credentials grouped by provider,
     matches first within a group, newest certificate first; the first usable match
     preselected; skip the picker when exactly one usable certificate matches what the page
     asked for."""
     wanted = wanted or CertificateFilter()
-    options = [option_for(c, wanted) for c in candidates]
+    options = _one_row_per_copy(option_for(c, wanted) for c in candidates)
     if wanted.valid_only:
         options = [o for o in options if o.usable]
     options.sort(key=lambda o: o.certificate.not_after, reverse=True)
@@ -122,13 +145,14 @@ def plan_choice(
             o.remote_provider,
             o.token_label,
             o.token_serial,
+            o.source[:-1],  # a token's (module, serial) or a provider's rows together
             not o.matches,
             not o.usable,
         )
     )
     matching = [o for o in options if o.usable and o.matches]
     usable = [o for o in options if o.usable]
-    preselect = (matching or usable)[0].certificate.thumbprint if usable else ""
+    preselect = (matching or usable)[0].key.text if usable else ""
     choice = CertificateChoice(
         origin,
         tuple(o.certificate for o in options),
@@ -136,7 +160,8 @@ def plan_choice(
         preselected=preselect,
         filtered=wanted.active,
         sign_ins=tuple(sign_ins),
+        providers_missing=tuple(providers_missing),
     )
     if wanted.active and len(matching) == 1:
-        return Plan(choice, matching[0].certificate)
+        return Plan(choice, matching[0])
     return Plan(choice)

@@ -23,7 +23,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from agent.errors import KysoError
 from agent.server import rpc
-from agent.server.audit import call_record
+from agent.server.audit import AuditRecord, call_record
 from agent.server.commands import Command
 from agent.server.context import AgentCore, CallContext
 
@@ -77,6 +77,12 @@ class Connection:
         async with self._send_lock:
             try:
                 await self.ws.send_str(text)
+            except UnicodeEncodeError:
+                # A lone surrogate in a JSON string (the parser refuses them; this is the last
+                # line): "\udXXX" is the same JSON escape, so the answer still goes out.
+                log.error("connection %d: an answer held a lone surrogate", self.id)
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await self.ws.send_str(text.encode("utf-8", "backslashreplace").decode())
             except (ConnectionError, RuntimeError):
                 log.debug("connection %d closed while sending", self.id)
 
@@ -140,6 +146,13 @@ class Dispatcher:
             self._audit(conn, request, error.code, None)
             await conn.send(rpc.error_message(request.id, error))
             return
+        if command.signs and self.core.services.audit.unavailable():
+            # No signature without its record: refused before any prompt. Writing this refusal
+            # is also the retry: once it is stored, the next request goes ahead.
+            error = KysoError("AUDIT_UNAVAILABLE", {"path": self.core.services.audit.shown_path()})
+            self._audit(conn, request, error.code, None)
+            await conn.send(rpc.error_message(request.id, error))
+            return
         if len(conn.tasks) >= MAX_IN_FLIGHT:
             await conn.send(rpc.error_message(request.id, KysoError("BUSY")))
             return
@@ -175,23 +188,27 @@ class Dispatcher:
             outcome = error.code
             message = rpc.error_message(request.id, error)
         if command.signs:
-            # The record is fsynced (evidence): on a thread, so other pages' requests go on
-            # meanwhile; still before the answer, so a signature the page holds is on record.
-            await asyncio.to_thread(self._audit, conn, request, outcome, ctx)
+            # The record is fsynced (evidence): on the log's thread, so other pages' requests go
+            # on meanwhile; still before the answer, so a signature the page holds is on record.
+            await self.core.services.audit.write_async(self._record(conn, request, outcome, ctx))
         await conn.send(message)
 
     def _audit(
         self, conn: Connection, request: rpc.RpcRequest, result: str, ctx: CallContext | None
     ) -> None:
-        self.core.services.audit.write(
-            call_record(
-                origin=conn.origin,
-                method=request.method,
-                result=result,
-                request_id=request.id,
-                ctx=ctx,
-                params=request.params,
-            )
+        self.core.services.audit.write(self._record(conn, request, result, ctx))
+
+    @staticmethod
+    def _record(
+        conn: Connection, request: rpc.RpcRequest, result: str, ctx: CallContext | None
+    ) -> AuditRecord:
+        return call_record(
+            origin=conn.origin,
+            method=request.method,
+            result=result,
+            request_id=request.id,
+            ctx=ctx,
+            params=request.params,
         )
 
     async def serve(self, conn: Connection) -> None:

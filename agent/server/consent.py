@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from typing import TYPE_CHECKING
 
-from agent.errors import KysoError
 from agent.ui.api import ConsentItem
+from agent.ui.untrusted import TITLE_LIMIT, render_origin
 
 if TYPE_CHECKING:
     from agent.signing.pdf import PdfFacts, Placement
@@ -43,9 +44,10 @@ def _page_label(label: str) -> tuple[str, str]:
 def data_item(
     data: bytes, *, detached: bool, label: str | None = None, origin: str | None = None
 ) -> ConsentItem:
-    """Data to be signed as CMS: size, detached or not, and its SHA-256. Data that is an XML
-    document Kyso can read (a dossier, an account request) is summarised as such, with the same
-    checks (the request's portal, the unit's MST) as when it is signed as XML."""
+    """Data to be signed as CMS: size, detached or not, and its SHA-256. Data that looks like
+    XML (a dossier, an account request) is summarised as such, with the same checks (the
+    request's portal, the unit's MST) as when it is signed as XML, or refused when Kyso cannot
+    read it."""
     kind = "chữ ký tách rời / detached" if detached else "chữ ký đính kèm / attached"
     as_xml = _xml_summary(data, origin)
     if as_xml is not None:
@@ -70,26 +72,52 @@ def data_item(
     )
 
 
-# A request written for another portal; a dossier whose fields the summary cannot read as the
-# portal will, or with two signed parts.
-_XML_REFUSALS_FOR_CMS = frozenset(
-    {"XML_REQUEST_ORIGIN_MISMATCH", "XML_FIELD_AMBIGUOUS", "XML_CONTAINER_AMBIGUOUS"}
+# Byte-order marks, longest first (UTF-32 before UTF-16, whose mark it starts with).
+_BOMS = (
+    b"\x00\x00\xfe\xff",
+    b"\xff\xfe\x00\x00",
+    b"\x00\x00\xff\xfe",
+    b"\xfe\xff\x00\x00",
+    b"\xef\xbb\xbf",
+    b"\xfe\xff",
+    b"\xff\xfe",
 )
 
 
+def _start_pattern(width: int, at: int) -> re.Pattern[bytes]:
+    """XML whitespace (any amount) then "<", each character one code unit of ``width`` bytes
+    with its ASCII byte at ``at`` and NULs around it (UTF-8, UTF-16 LE/BE, UCS-4 in all four
+    byte orders: the layouts XML 1.0 appendix F autodetects)."""
+    before, after = b"\x00" * at, b"\x00" * (width - at - 1)
+    space = before + b"[ \t\r\n]" + after
+    return re.compile(b"(?:" + space + b")*" + re.escape(before + b"<" + after))
+
+
+_XML_STARTS = tuple(_start_pattern(width, at) for width in (1, 2, 4) for at in range(width))
+_EBCDIC_DECLARATION = b"\x4c\x6f\xa7\x94"  # "<?xm" in EBCDIC, which Java and .NET detect
+
+
+def looks_like_xml(data: bytes) -> bool:
+    """Whether an XML reader (Java's, .NET's, libxml2's) would take ``data`` for an XML document:
+    after an optional byte-order mark, "<" after any amount of whitespace in UTF-8, UTF-16 or
+    UTF-32 (with or without a mark), or an XML declaration in EBCDIC."""
+    start = next((len(bom) for bom in _BOMS if data.startswith(bom)), 0)
+    if data.startswith(_EBCDIC_DECLARATION, start):
+        return True
+    return any(pattern.match(data, start) for pattern in _XML_STARTS)
+
+
 def _xml_summary(data: bytes, origin: str | None) -> ConsentItem | None:
-    """The XML summary of CMS data that is a readable XML document; None for other data."""
-    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not head.startswith(b"<"):
+    """The XML summary of CMS data that looks like XML (:func:`looks_like_xml`); None for other
+    data. XML Kyso cannot summarise is refused with its error (XML_ENCODING_UNSUPPORTED,
+    XML_UNSAFE, XML_MALFORMED...), never shown as bare data: a portal reading it as XML would
+    act on a unit, a request or a procedure the consent never showed, past the MST and portal
+    checks."""
+    if not looks_like_xml(data):
         return None
     from agent.signing.xml.summary import summarize_xml
 
-    try:
-        return summarize_xml(data, origin=origin)
-    except KysoError as exc:
-        if exc.code in _XML_REFUSALS_FOR_CMS:
-            raise  # refused however it is signed: shown as data it would escape the check
-        return None  # not XML Kyso reads: shown as data
+    return summarize_xml(data, origin=origin)
 
 
 def digest_item(digest: bytes, hash_name: str, label: str | None = None) -> ConsentItem:
@@ -142,10 +170,10 @@ def pdf_item(
         lines.append(("Tiêu đề / title", facts.title))
     lines.append(("Số trang / pages", str(facts.pages)))
     lines.append(("Kích thước / size", _size(facts.size)))
-    if placement is not None:
+    if existing_field is not None:
+        where = _field_where(facts, existing_field)
+    elif placement is not None:
         where = f"trang {placement.page} / page {placement.page}, {_corner(facts, placement)}"
-    elif existing_field is not None:
-        where = f"ô chữ ký «{existing_field}» / signature field “{existing_field}”"
     else:
         where = "không hiển thị / invisible"
     lines.append(("Chữ ký hiển thị / visible signature", where))
@@ -174,16 +202,15 @@ def pdf_item(
                 "certificates, not checked by Kyso)",
             )
         )
-    if facts.has_javascript:
-        lines.append(("Cảnh báo / warning", "tệp có JavaScript / the file contains JavaScript"))
-    if facts.has_embedded_files:
-        lines.append(
-            (
-                "Cảnh báo / warning",
-                "tệp có tệp đính kèm bên trong; chữ ký phủ cả chúng / the file carries "
-                "embedded files, and the signature covers them too",
-            )
-        )
+    # What the file can do by itself (script, a program, the network...), each named. Imported
+    # here, not with the module: agent.signing.pdf loads pyHanko, which an idle agent must not
+    # (tests/test_footprint.py).
+    from agent.signing.pdf.active import warning_lines
+    from agent.signing.pdf.fields import lock_lines
+
+    if existing_field is not None:  # what signing that field locks (its /Lock, its /SV)
+        lines.extend(lock_lines(facts.empty_field(existing_field), certify=certify))
+    lines.extend(warning_lines(facts.active_content))
     return ConsentItem(
         "Tài liệu PDF / PDF document",
         tuple(lines),
@@ -193,9 +220,25 @@ def pdf_item(
     )
 
 
+def _field_where(facts: PdfFacts, name: str) -> str:
+    """An existing field is stamped where its widget is: its page and corner, as for a new
+    stamp (the consent's picture shows it too)."""
+    from agent.signing.pdf.sign import field_placement
+
+    where = f"ô chữ ký «{name}» / signature field “{name}”"
+    placement = field_placement(facts, name)
+    field = facts.empty_field(name)
+    if placement is not None:
+        page = f"trang {placement.page} / page {placement.page}"
+        return f"{where}: {page}, {_corner(facts, placement)}"
+    if field is not None and field.box is not None:
+        return f"{where}: không xác định được ở trang nào / on a page that could not be found"
+    return f"{where}: không hiển thị / not drawn (invisible)"
+
+
 def _corner(facts: PdfFacts, placement: Placement) -> str:
-    """Which corner of the page as a reader sees it (after /Rotate, from the MediaBox's own
-    origin): the same place the consent's preview shows."""
+    """Which corner of the page as a reader sees it (after /Rotate, within the visible area,
+    CropBox ∩ MediaBox): the same place the consent's preview shows."""
     frame = facts.page_frames.get(placement.page)
     if frame is not None:
         from agent.signing.pdf.preview import box_in_pixels
@@ -213,10 +256,15 @@ def _corner(facts: PdfFacts, placement: Placement) -> str:
     return f"{vi} / {en}"
 
 
+_CHALLENGE_TITLE = "Đăng nhập / xác nhận thay đổi tài khoản trên "
+
+
 def challenge_item(origin: str) -> ConsentItem:
-    """Sign-in or account change on ``origin``."""
+    """Sign-in or account change on ``origin``. A long origin is cut in its middle to fit the
+    title (as :func:`render_origin` cuts it): cut at the end, as any title is, it would lose
+    the registrable domain ("dichvucong.gov.vn.…" hiding ".gov.vn.evil.example")."""
     return ConsentItem(
-        f"Đăng nhập / xác nhận thay đổi tài khoản trên {origin}",
+        _CHALLENGE_TITLE + render_origin(origin, TITLE_LIMIT - len(_CHALLENGE_TITLE)),
         (
             (
                 "Việc ký / what is signed",

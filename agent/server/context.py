@@ -12,6 +12,7 @@ from agent.config.settings import Settings
 from agent.errors import KysoError
 from agent.server.approvals import ApprovalStore
 from agent.server.audit import AuditLog
+from agent.server.consent_guard import ConsentGuard
 from agent.server.operations import CertificateDirectory, PendingLimiter, RemoteTurns
 from agent.tokens.model import TokenCertificate
 from agent.tokens.pin import PinRequest
@@ -64,6 +65,8 @@ class AgentCore:
         # Denied origins are not asked again this run. Origins allowed "once" live in the
         # approval store (``allow_once``), so a revoke from the tray or the CLI ends them too.
         self.denied_origins: set[str] = set()
+        # Origins whose consent windows the user kept refusing: not asked again for a while.
+        self.consent_guard = ConsentGuard()
 
     @property
     def session_origins(self) -> frozenset[str]:

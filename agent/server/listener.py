@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.server.peercred import same_user
+from agent.peercred import same_user
 
 log = logging.getLogger(__name__)
 

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 # How long a remote listing counts as fresh (a token is read again at every request; a remote
 # provider is a network round trip per credential).
 REMOTE_REFRESH_SECONDS = 30.0
+# How long the picker, or a page naming a certificate found on a token, waits for the remote
+# providers' listing: a slow or dead provider must not hold up a USB token by its whole timeout.
+REMOTE_BUDGET_SECONDS = 2.0
 
 
 class PendingLimiter:
@@ -95,6 +98,7 @@ class CertificateDirectory:
         *,
         remote_providers: tuple[Mapping[str, Any], ...] = (),
         browser: BrowserOpener | None = None,
+        remote_budget: float = REMOTE_BUDGET_SECONDS,
     ) -> None:
         self._tokens = tokens
         self._certs: list[TokenCertificate] | None = None
@@ -109,6 +113,12 @@ class CertificateDirectory:
         self._remote_listed = 0.0  # monotonic time of the last remote listing
         # Apart from the tokens' lock: a slow provider never holds up listing the tokens.
         self._remote_lock = asyncio.Lock()
+        self.remote_budget = remote_budget
+        # The remote listing under way, shared by every caller (one waits for it at most its
+        # budget; it goes on and fills the cache); invalidate() starts a new generation.
+        self._remote_task: asyncio.Task[list[RemoteCredential]] | None = None
+        self._remote_generation = 0
+        self._remote_tasks: set[asyncio.Task[list[RemoteCredential]]] = set()
 
     @property
     def remote(self) -> RemoteDirectory | None:
@@ -128,6 +138,8 @@ class CertificateDirectory:
         """Forget the list (a token came or went)."""
         self._certs = None
         self._remote_certs = None
+        self._remote_task = None  # a listing under way may predate the change: not joined
+        self._remote_generation += 1
 
     async def token_certificates(self, *, fresh: bool = False) -> list[TokenCertificate]:
         """Every certificate on the present tokens; ``fresh`` reads the tokens again."""
@@ -137,44 +149,127 @@ class CertificateDirectory:
             return list(self._certs)
 
     async def remote_credentials(
-        self, *, fresh: bool = False, interactive: bool = False
+        self, *, fresh: bool = False, interactive: bool = False, budget: float | None = None
     ) -> list[RemoteCredential]:
         """Every configured provider's credentials. ``interactive`` may open the browser for a
         provider that needs the user to sign in; listing for a page never does. ``fresh``
         lists again only when the last listing is older than REMOTE_REFRESH_SECONDS: a page
-        calling certificates.list in a loop must not make the agent hammer the provider."""
+        calling certificates.list in a loop must not make the agent hammer the provider.
+        ``budget``: wait at most this long for a listing under way, then answer with what is
+        known (each provider's last answer); the listing goes on and fills the cache."""
         remote = self.remote
         if remote is None:
             return []
-        async with self._remote_lock:
-            stale = time.monotonic() - self._remote_listed >= REMOTE_REFRESH_SECONDS
-            if interactive or self._remote_certs is None or (fresh and stale):
-                self._remote_certs = await remote.list_credentials(interactive=interactive)
+        if interactive:
+            async with self._remote_lock:
+                self._remote_certs = await remote.list_credentials(interactive=True)
                 self._remote_listed = time.monotonic()
-            return list(self._remote_certs)
+                return list(self._remote_certs)
+        task = self._remote_listing(remote, fresh)
+        if task is None:
+            return list(self._remote_certs or ())
+        if budget is None:
+            return list(await asyncio.shield(task))
+        done, _ = await asyncio.wait({task}, timeout=budget)
+        return list(task.result()) if done else remote.known_credentials()
 
-    async def all(self, *, fresh: bool = False) -> list[TokenCertificate | RemoteCredential]:
-        """Token certificates, then remote credentials; ``fresh`` reads both again."""
+    def _remote_listing(
+        self, remote: RemoteDirectory, fresh: bool
+    ) -> asyncio.Task[list[RemoteCredential]] | None:
+        """The listing to wait for: None when the cached one will do, else the one under way
+        or a new one."""
+        if self._remote_task is not None:
+            return self._remote_task
+        stale = time.monotonic() - self._remote_listed >= REMOTE_REFRESH_SECONDS
+        if self._remote_certs is not None and not (fresh and stale):
+            return None
+        task = asyncio.create_task(self._list_remote(remote, self._remote_generation))
+        self._remote_task = task
+        self._remote_tasks.add(task)
+        task.add_done_callback(self._remote_done)
+        return task
+
+    async def _list_remote(
+        self, remote: RemoteDirectory, generation: int
+    ) -> list[RemoteCredential]:
+        try:
+            found = await remote.list_credentials(interactive=False)
+        finally:
+            if generation == self._remote_generation:
+                self._remote_task = None
+        if generation == self._remote_generation:  # not from before an invalidate()
+            self._remote_certs = found
+            self._remote_listed = time.monotonic()
+        return found
+
+    def _remote_done(self, task: asyncio.Task[list[RemoteCredential]]) -> None:
+        self._remote_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # nobody may be waiting
+            log.warning("remote listing failed", exc_info=task.exception())
+
+    def remote_missing(self) -> list[tuple[str, str]]:
+        """(display name, "loading" | "unreachable") of the providers whose credentials are
+        missing from what :meth:`remote_credentials` answered within its budget."""
+        remote = self._remote
+        if remote is None:
+            return []
+        return [(provider.label, state) for provider, state in remote.missing()]
+
+    async def all(
+        self, *, fresh: bool = False, remote_budget: float | None = None
+    ) -> list[TokenCertificate | RemoteCredential]:
+        """Token certificates, then remote credentials; ``fresh`` reads both again;
+        ``remote_budget``: how long to wait for the providers (None: until they answer)."""
         if self.remote is None:
             # No provider configured: nothing to overlap with the tokens' listing, so no gather
             # (its two tasks and their wake-ups were event-loop turns on every signature).
             return [*await self.token_certificates(fresh=fresh)]
         tokens, remote = await asyncio.gather(
-            self.token_certificates(fresh=fresh), self.remote_credentials(fresh=fresh)
+            self.token_certificates(fresh=fresh),
+            self.remote_credentials(fresh=fresh, budget=remote_budget),
         )
         return [*tokens, *remote]
 
-    async def find(self, thumbprint: str) -> TokenCertificate | RemoteCredential:
-        """The certificate with this thumbprint, on a token or remote; reads again before
-        giving up. Never signs in to a provider: a thumbprint is the page's word, and a page
-        must not open the browser (or hold the remote listing for minutes) without the user
-        choosing to; the picker's "Sign in to <provider>" row is where the user does that."""
+    async def matching(self, thumbprint: str) -> list[TokenCertificate | RemoteCredential]:
+        """Every copy of the certificate with this thumbprint (one certificate may be on two
+        tokens, or on a token and at a provider), the tokens' first.
+
+        The tokens are read first (cached, then again). A token hit waits for the remote
+        providers at most ``remote_budget`` (a copy at a provider known by then is returned
+        too, so the caller can ask which one); only a miss on every token waits for the
+        providers' listing. Never signs in to a provider: a thumbprint is the page's word, and
+        a page must not open the browser (or hold the remote listing for minutes) without the
+        user choosing to; the picker's "Sign in to <provider>" row is where the user does that."""
         wanted = thumbprint.replace(":", "").lower()
+        on_tokens = await self._on_tokens(wanted, fresh=False)
+        if not on_tokens and self._remote_certs is not None:
+            # A credential the last remote listing has (and no token): no token read needed.
+            known = [c for c in self._remote_certs if c.thumbprint == wanted]
+            if known:
+                return [*known]
+        on_tokens = on_tokens or await self._on_tokens(wanted, fresh=True)
+        if on_tokens:
+            if not self._remote_tables:
+                return on_tokens
+            remote = await self.remote_credentials(budget=self.remote_budget)
+            return [*on_tokens, *(c for c in remote if c.thumbprint == wanted)]
         for fresh in (False, True):
-            for cert in await self.all(fresh=fresh):
-                if cert.thumbprint == wanted:
-                    return cert
+            found = [
+                c for c in await self.remote_credentials(fresh=fresh) if c.thumbprint == wanted
+            ]
+            if found:
+                return list(found)
         raise KysoError("CERT_NOT_FOUND", {"thumbprint": wanted})
+
+    async def _on_tokens(
+        self, wanted: str, *, fresh: bool
+    ) -> list[TokenCertificate | RemoteCredential]:
+        return [c for c in await self.token_certificates(fresh=fresh) if c.thumbprint == wanted]
+
+    async def find(self, thumbprint: str) -> TokenCertificate | RemoteCredential:
+        """The first of :meth:`matching` (a token's copy before a provider's). Signing asks
+        the user when there are several: see agent.server.commands.base.resolve_certificate."""
+        return (await self.matching(thumbprint))[0]
 
     async def revoked_among(self, certs: Iterable[TokenCertificate | RemoteCredential]) -> set[str]:
         """Thumbprints of the ``certs`` known to be revoked (cached answers, else fetched, all
@@ -231,5 +326,7 @@ class CertificateDirectory:
 
     async def close(self) -> None:
         """Close the remote providers' sessions (agent shutdown)."""
+        for task in list(self._remote_tasks):
+            task.cancel()
         if self._remote is not None:
             await self._remote.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 
 from agent.config.settings import Settings
-from agent.server.peercred import user_key
+from agent.peercred import user_key
 
 
 def range_candidates(ports: range, key: str, skip: int | None = None) -> tuple[int, ...]:

@@ -25,12 +25,12 @@ from aiohttp import web
 
 from agent.config.settings import Settings
 from agent.errors import KysoError
+from agent.peercred import peer_port_in_range, same_user
 from agent.server.app import CORE_KEY, create_app
 from agent.server.approvals import ApprovalStore
 from agent.server.audit import AuditLog
 from agent.server.context import Services
 from agent.server.listener import GuardedSite, PeerCheck, effective_cap, file_limit
-from agent.server.peercred import peer_port_in_range, same_user
 from agent.server.ping import bind_ping, create_ping_app
 from agent.server.ports import candidate_ports
 from agent.tokens.service import TokenService

@@ -40,7 +40,8 @@ def document_msts(items: tuple[ConsentItem, ...] | list[ConsentItem]) -> tuple[s
             v for label, v in item.lines if label.split(" / ")[0].strip().lower() in _MST_LABELS
         ]
         for value in values:
-            value = value.strip()
+            # XML whitespace only: "0101234567" + U+00A0 or U+2060 is not that tax code.
+            value = value.strip(" \t\r\n")
             if value and value not in found:
                 found.append(value)
     return tuple(found)

@@ -105,18 +105,31 @@ class CertificateInfo:
     def problems(self, now: dt.datetime | None = None) -> list[str]:
         """Stable problem codes a person should know before signing with this certificate."""
         now = now or dt.datetime.now(dt.UTC)
+        not_before, not_after, lasting = self._facts
         out = []
-        if now < dt.datetime.fromisoformat(self.not_before):
+        # The validity window is compared with the time at every call: a certificate that
+        # expires while the agent runs is refused from that moment.
+        if now < not_before:
             out.append("NOT_YET_VALID")
-        if now > dt.datetime.fromisoformat(self.not_after):
+        if now > not_after:
             out.append("EXPIRED")
+        out.extend(lasting)
+        return out
+
+    @functools.cached_property
+    def _facts(self) -> tuple[dt.datetime, dt.datetime, tuple[str, ...]]:
+        # What problems() needs that never changes for one certificate, read once (every
+        # signature asks several times): its validity bounds, and the problems that do not
+        # depend on the time.
+        lasting: tuple[str, ...] = ()
         if self.is_ca:
-            out.append("CA_CERTIFICATE")
+            lasting = ("CA_CERTIFICATE",)
         elif self.key_usage and not {"digital_signature", "content_commitment"} & set(
             self.key_usage
         ):
-            out.append("NO_SIGNING_KEY_USAGE")
-        return out
+            lasting = ("NO_SIGNING_KEY_USAGE",)
+        start = dt.datetime.fromisoformat(self.not_before)
+        return start, dt.datetime.fromisoformat(self.not_after), lasting
 
     @property
     def certificate(self) -> x509.Certificate:

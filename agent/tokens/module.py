@@ -12,11 +12,12 @@ import ctypes
 import logging
 import threading
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pkcs11
 import pkcs11.exceptions as p11e
 from pkcs11 import Attribute, KeyType, ObjectClass, TokenFlag
+from pkcs11.attributes import AttributeMapper, handle_bytes
 from pkcs11.util.ec import encode_named_curve_parameters
 from pkcs11.util.rsa import encode_rsa_public_key
 
@@ -31,10 +32,29 @@ from agent.tokens.pin import PinState
 from agent.tokens.token_lock import TokenLock
 from agent.tokens.worker import ModuleWorker
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+    from agent.tokens.keymatch import KeyFacts
+
 log = logging.getLogger(__name__)
 
 _CKR_OK = 0x0
 _CKR_USER_NOT_LOGGED_IN = 0x101
+
+# CKA_PUBLIC_KEY_INFO (PKCS#11 2.40): a private key's own statement of its public key. Newer
+# than python-pkcs11's table, so its sessions get a mapper that reads it as bytes.
+_CKA_PUBLIC_KEY_INFO: Any = 0x129
+_MAPPER = AttributeMapper()
+_MAPPER.register_handler(_CKA_PUBLIC_KEY_INFO, *handle_bytes)
+# What a private key may show of its public half, read in one C_GetAttributeValue.
+_KEY_FACTS = [
+    Attribute.KEY_TYPE,
+    Attribute.MODULUS,
+    Attribute.PUBLIC_EXPONENT,
+    Attribute.EC_PARAMS,
+    _CKA_PUBLIC_KEY_INFO,
+]
 
 
 def _flags_state(flags: int) -> tuple[PinState, bool, bool]:
@@ -321,25 +341,40 @@ class Pkcs11Module:
             raise translate(exc, state=after, removed=not self._w_present(info)) from exc
         self._open_sessions += 1
         try:
-            keys = list(
-                session.get_objects(
-                    {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: cert.key_id}
-                )
-            )
-            if not keys:
-                raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
-            _note_key_type(keys[0], cert.info.key_type)
+            handle = self._w_find_key(session, cert)
         except BaseException as exc:
             self._w_close_session_raw(session)
             if isinstance(exc, p11e.PKCS11Error):
                 raise translate(exc, removed=not self._w_present(info)) from exc
             raise
-        return SessionHandle(session, keys[0], info)
+        return handle
+
+    def _w_find_key(self, session: Any, cert: TokenCertificate) -> _KeyHandle:
+        """The session handle for ``cert``'s private key: among the keys under its CKA_ID, the
+        one whose public half is the certificate's (renewal tools leave stale keys under a
+        reused id, and a signature by another key is worthless). Keys whose attributes show
+        another public key are dropped here (KEY_CERT_MISMATCH when none is left); the
+        session's first signature proves the key (:meth:`_w_sign_proving`)."""
+        from agent.tokens.keymatch import choose, judge
+
+        keys = list(
+            session.get_objects(
+                {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: cert.key_id}
+            )
+        )
+        if not keys:
+            raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
+        cert_key = cert.info.certificate.public_key()
+        candidates = choose(cert, [(key, judge(cert_key, _key_facts(key))) for key in keys])
+        for key in candidates:
+            _note_key_type(key, cert.info.key_type)
+        unproven = _Unproven(cert, cert_key, candidates)
+        return _KeyHandle(session, candidates[0], cert.token, unproven)
 
     def _w_login(self, token: Any, user_pin: Any) -> Any:
         """Open a session and log in: with ``user_pin``, on the reader's PIN pad when it is
         :data:`PIN_PAD`, or not at all when None. The one call that makes a PIN pad prompt."""
-        return token.open(user_pin=user_pin)
+        return token.open(user_pin=user_pin, attribute_mapper=_MAPPER)
 
     def _w_logout_stale(self, token: Any, info: TokenInfo) -> None:
         """End a login this process holds on ``token`` without a session of ours.
@@ -391,11 +426,53 @@ class Pkcs11Module:
                 algorithm, handle.token.mechanisms, have_data=not is_digest
             )
         data = _prepare_input(plan, algorithm, payload, is_digest)
+        if isinstance(handle, _KeyHandle) and handle.unproven is not None:
+            # The session's first signature proves the key (see _w_find_key).
+            return self._w_sign_proving(
+                handle, handle.unproven, plan, data, algorithm, payload, is_digest
+            )
+        return self._w_sign_with(handle, handle._key, plan, data)
+
+    def _w_sign_with(
+        self, handle: SessionHandle, key: Any, plan: MechanismPlan, data: bytes
+    ) -> bytes:
         try:
-            signature = handle._key.sign(data, mechanism=plan.mechanism, mechanism_param=plan.param)
+            signature = key.sign(data, mechanism=plan.mechanism, mechanism_param=plan.param)
         except p11e.PKCS11Error as exc:
             raise translate(exc, removed=not self._w_present(handle.token)) from exc
         return ecdsa_raw_to_der(signature) if plan.ecdsa_raw_output else bytes(signature)
+
+    def _w_sign_proving(
+        self,
+        handle: _KeyHandle,
+        unproven: _Unproven,
+        plan: MechanismPlan,
+        data: bytes,
+        algorithm: SignatureAlgorithm,
+        payload: bytes,
+        is_digest: bool,
+    ) -> bytes:
+        """Sign with each candidate key in turn until a signature verifies with the
+        certificate's public key; that key signs for the rest of the session. None does:
+        KEY_CERT_MISMATCH, and no signature by a wrong key ever leaves this method."""
+        from agent.tokens.keymatch import mismatch, signature_verifies
+
+        while unproven.candidates:
+            key = unproven.candidates[0]
+            signature = self._w_sign_with(handle, key, plan, data)
+            if signature_verifies(
+                unproven.cert_key, algorithm, payload, signature, is_digest=is_digest
+            ):
+                handle._key = key
+                handle.unproven = None
+                return signature
+            log.warning(
+                "a key under CKA_ID %s on %s is not the certificate's key",
+                unproven.cert.key_id.hex(),
+                handle.token.label,
+            )
+            unproven.candidates.pop(0)  # never tried again in this session
+        raise mismatch(unproven.cert)
 
     async def close_session(self, handle: SessionHandle) -> None:
         """Log out and close; errors from a pulled token are ignored (nothing left to close)."""
@@ -496,6 +573,58 @@ class Pkcs11Module:
 
 
 _KEY_TYPES = {"RSA": KeyType.RSA, "EC": KeyType.EC}
+
+
+class _Unproven:
+    """The keys under a certificate's CKA_ID that may be its key, until the session's first
+    signature, verified with ``cert_key`` before it is handed out, proves one of them."""
+
+    def __init__(self, cert: TokenCertificate, cert_key: PublicKeyTypes, candidates: list[Any]):
+        self.cert = cert
+        self.cert_key = cert_key
+        self.candidates = candidates
+
+
+class _KeyHandle(SessionHandle):
+    """A session handle that remembers, for the session, whether its key is proven yet
+    (``unproven`` None once a signature by it verified with the certificate)."""
+
+    def __init__(
+        self, session: Any, private_key: Any, token: TokenInfo, unproven: _Unproven | None
+    ) -> None:
+        super().__init__(session, private_key, token)
+        self.unproven = unproven
+
+
+def _key_facts(key: Any) -> KeyFacts:
+    """What ``key`` shows of its public half: one C_GetAttributeValue, one by one if the token
+    refuses the batch (some do not implement partial answers); what fails stays unknown."""
+    from agent.tokens.keymatch import KeyFacts
+
+    try:
+        values = key.get_attributes(_KEY_FACTS)
+    except (p11e.PKCS11Error, NotImplementedError, ValueError):
+        values = {}
+        for attribute in _KEY_FACTS:
+            try:
+                values[attribute] = key[attribute]
+            except (p11e.PKCS11Error, NotImplementedError, ValueError):
+                continue  # not shown, or a value python-pkcs11 cannot read: unknown
+    key_type = values.get(Attribute.KEY_TYPE)
+    return KeyFacts(
+        key_type=None if key_type is None else _KEY_TYPE_NAMES.get(key_type, str(key_type)),
+        modulus=_bytes_or_none(values.get(Attribute.MODULUS)),
+        public_exponent=_bytes_or_none(values.get(Attribute.PUBLIC_EXPONENT)),
+        ec_params=_bytes_or_none(values.get(Attribute.EC_PARAMS)),
+        public_key_info=_bytes_or_none(values.get(_CKA_PUBLIC_KEY_INFO)),
+    )
+
+
+_KEY_TYPE_NAMES = {KeyType.RSA: "RSA", KeyType.EC: "EC"}
+
+
+def _bytes_or_none(value: Any) -> bytes | None:
+    return bytes(value) if isinstance(value, bytes | bytearray) else None
 
 
 def _note_key_type(key: Any, certificate_key_type: str) -> None:

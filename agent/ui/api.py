@@ -9,17 +9,20 @@ into the agent's own window (or terminal), never into a web page.
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass, field
 from typing import Protocol
 
 __all__ = [
     "CertificateChoice",
+    "CertificateKey",
     "CertificateOption",
     "ConsentItem",
     "ConsentRequest",
     "PairingAnswer",
     "PairingRequest",
     "Prompter",
+    "ProviderNote",
     "SignInOption",
 ]
 
@@ -60,6 +63,28 @@ class ConsentRequest:
 
 
 @dataclass(frozen=True)
+class CertificateKey:
+    """Which copy of a certificate a picker row is. One certificate may sit on two tokens (a
+    backup copy) or also at a remote provider: each copy is its own row, named by its
+    thumbprint AND where its key is, so the row the user clicks is the key that signs and the
+    token whose PIN is asked (never "the first one with this thumbprint")."""
+
+    thumbprint: str
+    # ("token", module path, token serial, key id in hex) or ("remote", provider handle,
+    # credential id); empty for a row built from a certificate alone (samples, tests).
+    source: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The row's key as text (a dialog's radio value): the thumbprint for a row without a
+        source, else JSON of every part (no two sources can share one text, whatever a
+        provider calls its credential)."""
+        if not self.source:
+            return self.thumbprint
+        return json.dumps([self.thumbprint, *self.source], ensure_ascii=False)
+
+
+@dataclass(frozen=True)
 class CertificateOption:
     """One row of the certificate picker: the certificate, the token it is on, and why it
     cannot be chosen (problem codes; empty when it can)."""
@@ -73,11 +98,33 @@ class CertificateOption:
     matches: bool = True  # fits what the page asked for (certificateFilter); True without one
     # A remote credential (ký số từ xa): its provider's display name; empty for a token.
     remote_provider: str = ""
+    # Where the key is (see CertificateKey.source): the row's identity beside the thumbprint.
+    source: tuple[str, ...] = ()
 
     @property
     def usable(self) -> bool:
         """True when the user may pick it."""
         return not self.problems
+
+    @property
+    def key(self) -> CertificateKey:
+        """This row's identity: the certificate and where its key is."""
+        return CertificateKey(self.certificate.thumbprint, self.source)
+
+    @property
+    def thumbprint(self) -> str:
+        """The certificate's SHA-256 thumbprint (several rows may share it)."""
+        return self.certificate.thumbprint
+
+
+@dataclass(frozen=True)
+class ProviderNote:
+    """A remote signing service whose credentials the picker cannot show: ``state`` is
+    "loading" (its listing is still under way: the picker does not wait for it) or
+    "unreachable" (its last listing failed)."""
+
+    label: str  # its display name (from configuration)
+    state: str
 
 
 @dataclass(frozen=True)
@@ -103,18 +150,22 @@ class SignInOption:
 
 @dataclass(frozen=True)
 class CertificateChoice:
-    """Pick one certificate (when the page did not name one).
+    """Pick one certificate (when the page did not name one, or named one that has several
+    copies).
 
     ``options`` carries the token of each certificate and why some cannot be chosen; a choice
-    built from certificates alone gets options from their own problems."""
+    built from certificates alone gets options from their own problems. Rows are keyed by
+    :attr:`CertificateOption.key` (certificate and source), never by the thumbprint alone."""
 
     origin: str
     certificates: tuple[CertificateInfo, ...]
     options: tuple[CertificateOption, ...] = ()
-    preselected: str = ""  # thumbprint selected when the picker opens
+    preselected: str = ""  # the row key (CertificateKey.text) selected when the picker opens
     filtered: bool = False  # the page said which certificate it wants (certificateFilter)
     # Remote providers the user can sign in to from the picker; shown after the certificates.
     sign_ins: tuple[SignInOption, ...] = ()
+    # Remote providers still loading or unreachable: said in the picker, not waited for.
+    providers_missing: tuple[ProviderNote, ...] = ()
 
     def rows(self) -> tuple[CertificateOption, ...]:
         """Every certificate shown, in order, with its token and problems."""
@@ -122,40 +173,56 @@ class CertificateChoice:
             return self.options
         return tuple(CertificateOption(c, problems=tuple(c.problems())) for c in self.certificates)
 
-    def default(self) -> CertificateInfo | None:
-        """The certificate selected when the picker opens: the preselected one if it can be
-        chosen, else the first one that can."""
-        usable = [o.certificate for o in self.rows() if o.usable]
-        return next((c for c in usable if c.thumbprint == self.preselected), None) or next(
+    def default_row(self) -> CertificateOption | None:
+        """The row selected when the picker opens: the preselected one if it can be chosen,
+        else the first one that can."""
+        usable = [o for o in self.rows() if o.usable]
+        return next((o for o in usable if o.key.text == self.preselected), None) or next(
             iter(usable), None
         )
 
-    def pick(self, thumbprint: str | None) -> CertificateInfo | None:
-        """The usable certificate with this thumbprint (None: not offered or not usable)."""
-        return next(
-            (
-                o.certificate
-                for o in self.rows()
-                if o.usable and o.certificate.thumbprint == thumbprint
-            ),
-            None,
-        )
+    def default(self) -> CertificateInfo | None:
+        """The certificate of :meth:`default_row`."""
+        row = self.default_row()
+        return row.certificate if row else None
 
     # ---- every row, certificates then sign-in rows (what a picker shows and answers) ----
 
     def keys(self) -> tuple[str, ...]:
-        """One key per row shown, in order: certificate thumbprints, then sign-in rows."""
-        return tuple(o.certificate.thumbprint for o in self.rows()) + tuple(
-            s.key for s in self.sign_ins
-        )
+        """One key per row shown, in order: certificate rows (CertificateKey.text, unique even
+        when two rows hold one certificate), then sign-in rows."""
+        return tuple(o.key.text for o in self.rows()) + tuple(s.key for s in self.sign_ins)
 
     def disabled_keys(self) -> frozenset[str]:
         """The rows that cannot be chosen (certificates with a problem)."""
-        return frozenset(o.certificate.thumbprint for o in self.rows() if not o.usable)
+        return frozenset(o.key.text for o in self.rows() if not o.usable)
 
-    def pick_row(self, key: str | None) -> CertificateInfo | SignInOption | None:
-        """What choosing the row ``key`` means: a usable certificate, a sign-in, or None."""
-        return next((s for s in self.sign_ins if s.key == key), None) or self.pick(key)
+    def pick_row(self, key: str | None) -> CertificateOption | SignInOption | None:
+        """What choosing the row ``key`` (one of :meth:`keys`) means: a usable certificate row,
+        a sign-in, or None (not offered, or not usable)."""
+        for s in self.sign_ins:
+            if s.key == key:
+                return s
+        return next((o for o in self.rows() if o.usable and o.key.text == key), None)
+
+    def named(self, name: str) -> CertificateOption | SignInOption | None:
+        """The row a person names in writing (a scripted answer): a row key, ``sign-in:<p>``,
+        a thumbprint (any case, ``:`` allowed), or ``<thumbprint>@<where>`` where ``where`` is
+        a token's label or serial or a provider's name. A thumbprint that several usable rows
+        share names none of them (never silently the first)."""
+        exact = self.pick_row(name.strip())
+        if exact is not None:
+            return exact
+        thumbprint, _, where = name.strip().partition("@")
+        thumbprint = thumbprint.replace(":", "").lower()
+        found = [
+            o
+            for o in self.rows()
+            if o.usable
+            and o.thumbprint == thumbprint
+            and (not where or where in (o.token_label, o.token_serial, o.remote_provider))
+        ]
+        return found[0] if len(found) == 1 else None
 
 
 class Prompter(Protocol):
@@ -169,12 +236,15 @@ class Prompter(Protocol):
 
     async def choose_certificate(
         self, request: CertificateChoice
-    ) -> CertificateInfo | SignInOption | None:
-        """Ask which certificate to use (or a provider to sign in to); None when cancelled."""
+    ) -> CertificateOption | SignInOption | None:
+        """Ask which certificate to use (or a provider to sign in to); None when cancelled.
+        The answer is the row itself (its key says which token or provider holds the key)."""
         ...
 
     async def consent(self, request: ConsentRequest) -> bool:
-        """Show what will be signed and ask to go ahead."""
+        """Show what will be signed and ask to go ahead. (A prompter may also have
+        ``prepare_consent(request)``, called before the agent waits for the token's turn, to
+        build the text ahead; it is optional and asks nothing.)"""
         ...
 
     async def get_pin(self, request: PinRequest) -> str | None:

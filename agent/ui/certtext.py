@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from agent.signing.consent import ConsentItem, mst_mismatch
 from agent.tokens.certinfo import CertificateInfo
-from agent.ui.api import CertificateChoice, CertificateOption, SignInOption
+from agent.ui.api import CertificateChoice, CertificateOption, ProviderNote, SignInOption
 from agent.ui.prompt_model import Choice, Field, PromptText, Section, Warning, pick
 from agent.ui.untrusted import LABEL_LIMIT, TITLE_LIMIT, render_origin, render_untrusted
 
@@ -215,6 +215,25 @@ def _remote_heading(provider: str, lang: str) -> str:
     return f"Ký số từ xa: {provider}" + ("" if lang else " · remote signing")
 
 
+def provider_warning(note: ProviderNote) -> Warning:
+    """A remote signing service the picker does not wait for (still loading) or could not
+    reach: its certificates are missing from the list, and the user is told so."""
+    name = _u(note.label, LABEL_LIMIT)
+    if note.state == "loading":
+        return Warning(
+            f"Dịch vụ ký số từ xa {name} chưa trả lời nên chứng thư số của dịch vụ này chưa có "
+            "trong danh sách. Nếu cần dùng, hãy đóng cửa sổ này và thử lại sau ít giây.",
+            f"The remote signing service {name} has not answered yet, so its certificates are "
+            "not in this list. If you need one, close this window and try again in a moment.",
+        )
+    return Warning(
+        f"Không kết nối được dịch vụ ký số từ xa {name}: chứng thư số của dịch vụ này không có "
+        "trong danh sách. Kiểm tra kết nối mạng rồi thử lại.",
+        f"Could not reach the remote signing service {name}: its certificates are not in this "
+        "list. Check the network connection and try again.",
+    )
+
+
 def certificate_choice_text(request: CertificateChoice, lang: str = "") -> PromptText:
     """Pick one of the certificates on the plugged-in tokens, grouped by token; then the
     remote signing services the user can sign in to (one section per row key, in order)."""
@@ -238,6 +257,7 @@ def certificate_choice_text(request: CertificateChoice, lang: str = "") -> Promp
         question_en="Choose the certificate to use for this website",
         origin=render_origin(request.origin),
         sections=tuple(sections),
+        warnings=tuple(provider_warning(n) for n in request.providers_missing),
         choices=(
             Choice("choose", "Chọn", "Choose", "primary"),
             Choice("cancel", "Hủy", "Cancel", "cancel"),

@@ -16,10 +16,10 @@ from typing import Any
 
 from agent.errors import KysoError
 from agent.remote.prompt import CredentialPrompt, CredentialSecrets
-from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
 from agent.ui.api import (
     CertificateChoice,
+    CertificateOption,
     ConsentRequest,
     PairingAnswer,
     PairingRequest,
@@ -127,15 +127,16 @@ class DialogPrompter:
 
     async def choose_certificate(
         self, request: CertificateChoice
-    ) -> CertificateInfo | SignInOption | None:
+    ) -> CertificateOption | SignInOption | None:
         """Certificates grouped by token; unusable ones are shown but cannot be chosen; then
-        the "Sign in to <provider>" rows of remote signing services (keys from the model)."""
-        default = request.default()
+        the "Sign in to <provider>" rows of remote signing services. Each radio button's value
+        is its row's key (certificate and source), so the row clicked is the row returned."""
+        default = request.default_row()
         chosen = await self._show(
             certificate_choice_text(request, self._lang()),
             certificate_keys=request.keys(),
             disabled=request.disabled_keys(),
-            selected=default.thumbprint if default else "",
+            selected=default.key.text if default else "",
         )
         return request.pick_row(chosen)
 

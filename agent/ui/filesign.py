@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from agent.errors import KysoError
+from agent.files import name_too_long, open_regular
 from agent.signing.consent import ConsentItem
 from agent.tokens.certinfo import CertificateInfo
 from agent.ui.api import ConsentRequest
@@ -34,12 +36,13 @@ class FilePlan:
     profile: str  # xml: bhxh | tax | generic; pdf: "pades"
     target: Path
     problem: KysoError | None = None  # unreadable, not XML/PDF...: shown, never signed
+    sha256: str = ""  # what the consent showed: only these bytes are signed
 
 
 def detect(source: Path) -> tuple[str, str]:
     """(kind, profile) from the file's content, not its name; KysoError when it is neither."""
     try:
-        with source.open("rb") as handle:
+        with open_regular(source) as handle:  # a pipe or a device: refused, never waited on
             head = handle.read(1024)
     except OSError as exc:
         raise KysoError(
@@ -47,11 +50,15 @@ def detect(source: Path) -> tuple[str, str]:
         ) from exc
     if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
         return "pdf", "pades"
-    from agent.signing.xml.profiles import guess_profile
+    from agent.signing.xml.profiles import get_profile, guess_profile
     from agent.signing.xml.safe import parse_untrusted_file
+    from agent.signing.xml.signer import _plan as check_plan
 
-    root = parse_untrusted_file(source).getroot()  # XML_MALFORMED / XML_UNSAFE... when not
-    return "xml", guess_profile(root) or "generic"
+    tree = parse_untrusted_file(source)  # XML_MALFORMED / XML_UNSAFE... when not
+    profile = guess_profile(tree.getroot()) or "generic"
+    # No container, already signed, a .NET misread...: shown now, not after the PIN.
+    check_plan(tree, get_profile(profile), digests=False)
+    return "xml", profile
 
 
 def target_for(source: Path, out_dir: Path | None, suffix: str = SUFFIX) -> Path:
@@ -75,9 +82,25 @@ def plan_files(paths: list[Path], out_dir: Path | None = None) -> list[FilePlan]
         except KysoError as exc:
             plans.append(FilePlan(source, "?", "", target, exc))
             continue
-        problem = KysoError("OUTPUT_EXISTS", {"path": str(target)}) if target.exists() else None
-        plans.append(FilePlan(source, kind, profile, target, problem))
+        plans.append(FilePlan(source, kind, profile, target, _target_problem(source, target)))
     return plans
+
+
+def _target_problem(source: Path, target: Path) -> KysoError | None:
+    """Why the signed copy cannot go to ``target`` (it exists, its name is too long for the
+    disk), shown with the file and never signed; else None."""
+    problem = name_too_long(target)
+    if problem is not None:
+        detail = (
+            f"the signed copy of {source.name} cannot be saved: {problem}; "
+            "rename the file with a shorter name or choose another folder"
+        )
+        return KysoError("INPUT_INVALID", {"detail": detail})
+    try:
+        exists = target.exists()
+    except OSError as exc:
+        return KysoError("WRITE_FAILED", {"path": str(target), "detail": exc.strerror})
+    return KysoError("OUTPUT_EXISTS", {"path": str(target)}) if exists else None
 
 
 PROFILE_TEXT = {
@@ -97,15 +120,21 @@ def consent_item(plan: FilePlan) -> ConsentItem:
         ("Lưu thành / saved as", render_untrusted(plan.target.name, 80)),
     ]
     digest = hashlib.sha256()
-    with plan.source.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(chunk)
+    document = b""
+    with open_regular(plan.source) as handle:
+        if plan.kind == "pdf":  # streamed (50 MB); signing hashes it again and compares
+            for chunk in iter(lambda: handle.read(1 << 16), b""):
+                digest.update(chunk)
+            lines = pdf_warnings(handle) + lines  # warnings first, where the XML summary is
+        else:  # read once: the hash and the summary are of the same bytes
+            document = handle.read()
+            digest.update(document)
     mst = ""
     if plan.kind == "xml" and plan.profile != "generic":
         from agent.signing.xml.summary import summarize_xml
 
         try:
-            summary = summarize_xml(plan.source.read_bytes())
+            summary = summarize_xml(document)
             lines = list(summary.lines) + lines
             mst = summary.mst
         except KysoError as exc:
@@ -113,6 +142,23 @@ def consent_item(plan: FilePlan) -> ConsentItem:
             # field split by a comment): say so where the summary would be.
             lines.insert(0, ("Cảnh báo / warning", f"{exc.message_vi} / {exc.message_en}"))
     return ConsentItem(name, tuple(lines), digest.hexdigest(), mst=mst)
+
+
+def pdf_warnings(handle: BinaryIO) -> list[tuple[str, str]]:
+    """The consent's warnings for the PDF open in ``handle``: each kind of active content it
+    holds (JavaScript, a program, the network...), as the web consent names them; a file
+    Kyso cannot read, or one an earlier signature locks, says so instead (signing it will then
+    be refused with the same error)."""
+    from agent.signing.pdf import PdfSignOptions, inspect_pdf
+    from agent.signing.pdf.active import warning_lines
+    from agent.signing.pdf.sign import choose_field
+
+    try:
+        facts = inspect_pdf(handle, digest=False)
+        choose_field(facts, PdfSignOptions())  # locked by an earlier signature: said now
+    except KysoError as exc:
+        return [("Cảnh báo / warning", f"{exc.message_vi} / {exc.message_en}")]
+    return list(warning_lines(facts.active_content))
 
 
 def consent_request(plans: list[FilePlan], certificate: CertificateInfo | None) -> ConsentRequest:

@@ -8,7 +8,9 @@ steps (it is read again whenever its size or times changed, or it was written mo
      "pin": "123456" | null,          # null = the user cancelled the PIN dialog
                                       # or ["000000", "123456"]: typed in turn after a wrong PIN
      "certificate": "<thumbprint>",   # for choose_certificate; default: first usable one
-                                      # ("sign-in:<provider>": the picker's sign-in row)
+                                      # ("sign-in:<provider>": the picker's sign-in row;
+                                      # "<thumbprint>@<token label|serial|provider>": one copy
+                                      # of a certificate held in several places)
      "pin_pad": "wait" | "cancel",    # the PIN-pad reader's window: wait for the reader, or
                                       # press Cancel (the default: a file cannot type on a pad)
      "remote_pin": "246810" | null,   # a remote credential's PIN (ký số từ xa)
@@ -30,21 +32,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import logging
 import math
 import os
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from agent.errors import KysoError
 from agent.remote.prompt import CredentialPrompt, CredentialSecrets
-from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
 from agent.ui.api import (
     CertificateChoice,
+    CertificateOption,
     ConsentRequest,
     PairingAnswer,
     PairingRequest,
@@ -52,7 +56,6 @@ from agent.ui.api import (
 )
 from agent.ui.pintext import pin_pad_cancelling
 from agent.ui.text import (
-    SUMMARY_LIMIT,
     PromptText,
     Warning,
     certificate_choice_text,
@@ -112,11 +115,38 @@ def shown_details(text: PromptText) -> Shown:
 
 def consent_shown(request: ConsentRequest) -> Shown:
     """What the consent dialog shows, for the first :data:`SHOWN_ITEMS` documents."""
+    return _consent_record(request)[1]
+
+
+# A consent's text, its details and warnings for the record, and the record's summary line.
+_ConsentRecord = tuple[PromptText, Shown, tuple[Warning, ...], str]
+
+
+def _problems(request: ConsentRequest) -> tuple[str, ...]:
+    # What the text depends on besides the request itself: the certificate's state now.
+    return tuple(request.certificate.problems()) if request.certificate is not None else ()
+
+
+def _consent_record(request: ConsentRequest) -> _ConsentRecord:
+    """The consent's text (rendered once), its details for the record (the first
+    :data:`SHOWN_ITEMS` documents), its warnings (over every document) and the record's
+    summary: the text's origin and English sentence are render_origin(request.origin) and
+    render_untrusted(request.summary_en, SUMMARY_LIMIT), as a dialog shows them."""
     more = len(request.items) - SHOWN_ITEMS
     if more <= 0:
-        return shown_details(consent_text(request))
-    first = dataclasses.replace(request, items=request.items[:SHOWN_ITEMS])
-    return (*shown_details(consent_text(first)), (f"… và {more} tài liệu khác / {more} more", ()))
+        text = consent_text(request)
+        # consent_text's warnings are certificate_warnings + mst_warnings of this request.
+        shown, warnings = shown_details(text), text.warnings
+    else:
+        first = dataclasses.replace(request, items=request.items[:SHOWN_ITEMS])
+        text = consent_text(first)
+        shown = (*shown_details(text), (f"… và {more} tài liệu khác / {more} more", ()))
+        # The MST warning looks at every document, not only the ones recorded.
+        warnings = certificate_warnings(request.certificate) + mst_warnings(
+            request.certificate, request.items
+        )
+    action = render_untrusted(request.action, LABEL_LIMIT)
+    return text, shown, warnings, f"{text.origin} {action}: {text.summary_en}"
 
 
 @dataclass(frozen=True)
@@ -204,24 +234,49 @@ def _seconds(value: Any) -> float:
 
 def choose_from(
     request: CertificateChoice, wanted: str | None
-) -> CertificateInfo | SignInOption | None:
-    """The certificate the file names (if it can be chosen), a ``sign-in:<provider>`` row, or
-    without a name the one the picker would preselect."""
+) -> CertificateOption | SignInOption | None:
+    """The row the file names (if it can be chosen; see CertificateChoice.named), a
+    ``sign-in:<provider>`` row, or without a name the one the picker would preselect."""
     if wanted:
-        return request.pick_row(_row_key(wanted))
-    return request.default()
+        return request.named(wanted)
+    return request.default_row()
 
 
 def _row_key(value: str) -> str:
-    # A thumbprint in any case, with or without colons; a sign-in row's key as written.
+    # A thumbprint in any case, with or without colons (and "@<where>" as written); a sign-in
+    # row's or a row key's text as written.
     value = value.strip()
-    return value if value.startswith("sign-in:") else value.lower().replace(":", "")
+    if value.startswith(("sign-in:", "[")):
+        return value
+    thumbprint, at, where = value.partition("@")
+    return thumbprint.lower().replace(":", "") + at + where
 
 
 MAX_RECORDED_PROMPTS = 1000
 # A file written less than this before it was read may be written again without its size or
 # times changing (they tick coarsely): until it is this old, it is read at every prompt.
 SETTLE_NS = 2_000_000_000
+
+
+@functools.lru_cache(maxsize=64)
+def _pin_record(request: PinRequest, refused: str) -> tuple[PromptText, Shown]:
+    """The PIN prompt's text and details. Kept per request and refusal (the request's equality
+    leaves its previous error out, so its code is part of the key): an agent asks for the same
+    token's PIN, in the same state, at every signature."""
+    text = pin_text(request)
+    return text, shown_details(text)
+
+
+# Consents rendered ahead (prepare_consent), at most this many waiting for their prompt.
+PREPARED_CONSENTS = 256
+
+
+@functools.lru_cache(maxsize=64)
+def _details(summary: str, shown: Shown) -> str:
+    """A prompt's details as JSON on one line: quotes and backslashes escaped, and the fields
+    are inert already, so nothing a page wrote can end the log line or start a forged one.
+    Kept for the few prompts an agent shows again and again (same certificate, same page)."""
+    return json.dumps({"summary": summary, "shown": shown}, ensure_ascii=False)
 
 
 class ScriptedPrompter:
@@ -244,6 +299,12 @@ class ScriptedPrompter:
         self._parsed: tuple[bytes, ScriptAnswers] | None = None
         self._settled: tuple[int, ...] | None = None
         self._otps_used = 0  # one-time codes are handed out in turn, like a user reading SMS
+        # Consent texts rendered before the token's turn (prepare_consent), by request identity,
+        # with the certificate's problems they were rendered under.
+        self._prepared: dict[
+            int, tuple[weakref.ref[ConsentRequest], tuple[str, ...], _ConsentRecord]
+        ] = {}
+        self._stat_path = os.fspath(self.path)
         log.warning(WARNING_TEXT.format(path=self.path))
 
     def read_answers(self) -> ScriptAnswers:
@@ -254,7 +315,7 @@ class ScriptedPrompter:
         (file times tick coarsely; FAT's by 2 s). A file left alone is parsed once."""
         looked = time.time_ns()
         try:
-            st = os.stat(self.path)
+            st = os.stat(self._stat_path)
             stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
             if self._parsed is not None and self._settled == stamp:
                 return self._parsed[1]
@@ -307,10 +368,7 @@ class ScriptedPrompter:
             del self.prompts[:-MAX_RECORDED_PROMPTS]
         if not log.isEnabledFor(logging.INFO):
             return  # the line below is built only when someone reads it (an agent answers fast)
-        # JSON on one line: quotes and backslashes escaped, and the fields are inert already,
-        # so nothing a page wrote can end this line or start a forged one.
-        details = json.dumps({"summary": summary, "shown": shown}, ensure_ascii=False)
-        log.info("scripted prompter answered %s: %s %s", kind, answer, details)
+        log.info("scripted prompter answered %s: %s %s", kind, answer, _details(summary, shown))
 
     async def pair(self, request: PairingRequest) -> PairingAnswer:
         """Answer "Allow this origin?" with the file's ``pair`` value (default deny)."""
@@ -320,33 +378,48 @@ class ScriptedPrompter:
 
     async def choose_certificate(
         self, request: CertificateChoice
-    ) -> CertificateInfo | SignInOption | None:
+    ) -> CertificateOption | SignInOption | None:
         """Pick the file's ``certificate`` thumbprint (or ``sign-in:<provider>``), or the
         first usable certificate."""
         answers = await self._answer("certificate")
         chosen = choose_from(request, answers.certificate)
+        text = certificate_choice_text(request)
         self._record(
             "certificate",
             render_origin(request.origin),
             chosen.thumbprint if chosen else "cancel",
-            shown_details(certificate_choice_text(request)),
+            shown_details(text),
+            text.warnings,  # e.g. a remote provider still loading
         )
         return chosen
+
+    def prepare_consent(self, request: ConsentRequest) -> None:
+        """Render the consent's text now, before the agent waits for the token's turn (the
+        turn is held while the consent is asked: rendering there would hold up other pages)."""
+        prepared = self._prepared
+        if len(prepared) >= PREPARED_CONSENTS:  # a bound, whatever happens to the requests
+            del prepared[next(iter(prepared))]
+        key = id(request)
+        # Held weakly: a request refused before its prompt (BUSY...) takes its text with it.
+        ref = weakref.ref(request, lambda _: prepared.pop(key, None))
+        record = _consent_record(request)
+        prepared[key] = (ref, _problems(request), record)
+        if log.isEnabledFor(logging.INFO):
+            _details(record[3], record[1])  # the log line's JSON, kept for the prompt
+
+    def _rendered(self, request: ConsentRequest) -> _ConsentRecord:
+        """The consent's text prepared for this very request, unless the certificate's
+        problems changed since (it expired meanwhile); else rendered now."""
+        kept = self._prepared.pop(id(request), None)
+        if kept is not None and kept[0]() is request and kept[1] == _problems(request):
+            return kept[2]
+        return _consent_record(request)
 
     async def consent(self, request: ConsentRequest) -> bool:
         """Answer the consent question with the file's ``consent`` value (default deny)."""
         answers = await self._answer("consent")
-        action = render_untrusted(request.action, LABEL_LIMIT)
-        sentence = render_untrusted(request.summary_en, SUMMARY_LIMIT)
-        summary = f"{render_origin(request.origin)} {action}: {sentence}"
-        self._record(
-            "consent",
-            summary,
-            "allow" if answers.consent else "deny",
-            consent_shown(request),
-            certificate_warnings(request.certificate)
-            + mst_warnings(request.certificate, request.items),
-        )
+        _, shown, warnings, summary = self._rendered(request)
+        self._record("consent", summary, "allow" if answers.consent else "deny", shown, warnings)
         return answers.consent
 
     async def get_pin(self, request: PinRequest) -> str | None:
@@ -355,14 +428,15 @@ class ScriptedPrompter:
         answers = await self._answer("pin")
         label = render_untrusted(request.token_label, LABEL_LIMIT)
         summary = f"{label} ({request.state.tries_hint or 'ok'})"
-        text = pin_text(request)
+        refused = request.previous_error.code if request.previous_error is not None else ""
+        text, shown = _pin_record(request, refused)
         # A locked token's notice has no PIN field: nothing to type, only "Close".
         pin = None if request.state.locked else answers.pin_for(request.attempt)
         self._record(
             "pin",
             summary,
             "pin" if pin is not None else "cancel",
-            shown_details(text),
+            shown,
             text.warnings,
         )
         return pin

@@ -17,10 +17,10 @@ from typing import TextIO
 
 from agent.errors import KysoError
 from agent.remote.prompt import CredentialPrompt, CredentialSecrets
-from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.pin import PinRequest
 from agent.ui.api import (
     CertificateChoice,
+    CertificateOption,
     ConsentRequest,
     PairingAnswer,
     PairingRequest,
@@ -121,15 +121,16 @@ class TerminalPrompter:
 
     async def choose_certificate(
         self, request: CertificateChoice
-    ) -> CertificateInfo | SignInOption | None:
-        """A numbered list (certificates, then "Sign in to <provider>" rows); Enter picks the
-        first usable certificate."""
+    ) -> CertificateOption | SignInOption | None:
+        """A numbered list (certificates under their token's or provider's heading, then "Sign
+        in to <provider>" rows); Enter picks the preselected row. Each number is one row, so
+        one certificate on two tokens is two numbers, each answering with its own token."""
         text = certificate_choice_text(request)
         keys = request.keys()
         disabled = request.disabled_keys()
         usable = [i for i, k in enumerate(keys) if k not in disabled]
-        chosen = request.default()
-        default = keys.index(chosen.thumbprint) if chosen else None
+        chosen = request.default_row()
+        default = keys.index(chosen.key.text) if chosen else None
         # The subjects as rendered in the prompt's text (inert), on page-text lines, under the
         # agent's own token heading.
         numbered = ""

@@ -136,6 +136,13 @@ def _fit(clusters: list[str], limit: int, *, more: bool = False) -> str:
     return "".join(kept) + ELLIPSIS
 
 
+# Short texts keep their rendering: every consent shows the same certificate names, token
+# label, origin and labels again (16 renderings per consent), and the result depends only on
+# the text and the limit. Bounded in entries and in the length of a text kept.
+MEMO_CHARS = 320  # a name, a label, a summary line; longer page text is rendered each time
+MEMO_ENTRIES = 1024
+
+
 def render_untrusted(text: object, limit: int = LINE_LIMIT) -> str:
     """``text`` as one inert, visible line of at most ``limit`` characters (see module doc).
 
@@ -143,6 +150,13 @@ def render_untrusted(text: object, limit: int = LINE_LIMIT) -> str:
     no line break, no character a UTF-8 stream cannot encode, and at most MAX_MARKS combining
     marks per base. Plain Vietnamese text comes back unchanged (in NFC).
     """
+    if type(text) is str and len(text) <= MEMO_CHARS:  # a str subclass could override str()
+        return _render_memo(text, limit)
+    return _render(text, limit)
+
+
+def _render(text: object, limit: int) -> str:
+    """:func:`render_untrusted`, computed."""
     if limit <= len(ELLIPSIS):
         raise ValueError("limit must leave room for the ellipsis")
     if text is None:
@@ -163,6 +177,9 @@ def render_untrusted(text: object, limit: int = LINE_LIMIT) -> str:
                 return whole
         return head[: limit - len(ELLIPSIS)].rstrip(" ") + ELLIPSIS
     return _careful(head, limit, more=len(text) > bound)
+
+
+_render_memo = functools.lru_cache(maxsize=MEMO_ENTRIES)(_render)
 
 
 def _careful(head: str, limit: int, *, more: bool) -> str:
@@ -214,7 +231,13 @@ def render_origin(origin: object, limit: int = ORIGIN_LIMIT) -> str:
     """
     if origin is None:
         return ""
-    value = origin if isinstance(origin, str) else str(origin)
+    if type(origin) is str and len(origin) <= MEMO_CHARS:
+        return _origin_memo(origin, limit)
+    return _render_origin(origin if isinstance(origin, str) else str(origin), limit)
+
+
+def _render_origin(value: str, limit: int) -> str:
+    """:func:`render_origin`, computed."""
     shown = _ascii_tagged(value[: limit + 1])
     if len(value) <= limit and len(shown) <= limit:
         return shown
@@ -222,3 +245,7 @@ def render_origin(origin: object, limit: int = ORIGIN_LIMIT) -> str:
     tail = (limit * 2) // 3
     head = limit - tail - len(ELLIPSIS)
     return _ascii_tagged(value[:head])[:head] + ELLIPSIS + _ascii_tagged(value[-tail:])[-tail:]
+
+
+# The same few origins are shown at every prompt (see MEMO_CHARS).
+_origin_memo = functools.lru_cache(maxsize=MEMO_ENTRIES)(_render_origin)

@@ -2,9 +2,11 @@
 
 Documents are built from one template per profile with the shape's twist (a default namespace,
 ``xmlns=""``, xsi declarations, Vietnamese names and text, CRLF line ends, ``&#13;`` character
-references, comments, a BOM, 20 MB) and
-signed with Kyso's real ``sign_xml`` on the SoftHSM2 demo tokens. A combination Kyso refuses to
-sign is kept as a cell with Kyso's error as its reason, never dropped.
+references in text and attributes, ``&#9;`` in an attribute, ``&#10;``/``&#13;`` in an attribute,
+comments, processing instructions before and after the root, a BOM, 20 MB) and signed with
+Kyso's real ``sign_xml`` on the SoftHSM2 demo tokens; ``with-comments`` is the comments document
+signed with C14N WithComments. A combination Kyso refuses to sign is kept as a cell with Kyso's
+error as its reason, never dropped.
 """
 
 from __future__ import annotations
@@ -29,9 +31,35 @@ SHAPES = (
     "vietnamese",
     "crlf",
     "cr-ref",
+    "tab-ref-attr",
+    "newline-ref-attr",
     "comments",
+    "with-comments",
+    "pi-outside-root",
     "bom",
 )
+# Shapes .NET SignedXml digests differently from C14N (it re-parses the covered part: a TAB
+# reference in an attribute, a CR reference in text): bhxh and tax refuse them
+# (XML_DOTNET_MISREAD), generic signs them.
+DOTNET_MISREAD_SHAPES = ("cr-ref", "tab-ref-attr")
+# Profile options a shape is signed with (besides the profile's own).
+SHAPE_OPTIONS: dict[str, dict[str, str]] = {"with-comments": {"c14n": "c14n-comments"}}
+# What each shape adds to the profile's template (shown above the matrix).
+SHAPE_DESCRIPTIONS = {
+    "default-ns": "the root in a default namespace",
+    'xmlns=""': 'the signed part undeclares the default namespace (`xmlns=""`)',
+    "xsi": "xsi/xsd declarations, `xsi:nil`, `xsi:type`",
+    "vietnamese": "Vietnamese element and attribute names, NFD text, entity and character "
+    "references",
+    "crlf": "CRLF line ends",
+    "cr-ref": "`&#13;` in text and `&#13;&#10;` in an attribute",
+    "tab-ref-attr": "`&#9;` in an attribute (a raw TAB in text)",
+    "newline-ref-attr": "`&#10;`, `&#13;` and `&#13;&#10;` in attributes",
+    "comments": "comments before, inside and after the root",
+    "with-comments": "the comments document signed with C14N 1.0 WithComments",
+    "pi-outside-root": "processing instructions before and after the root",
+    "bom": "a UTF-8 byte order mark",
+}
 BIG = "20MB"
 # The 20 MB cells are few on purpose (2 cores, 9 engineers): one per key type.
 BIG_CELLS = (("bhxh", "RSA", "sha256"), ("tax", "ECDSA", "sha256"))
@@ -58,6 +86,19 @@ def _rows(count: int) -> str:
     )
 
 
+# An address row added to the body by the shapes about line ends and control characters.
+_ADDRESS = {
+    "crlf": '\n    <DiaChi Dong2="tầng 3, phòng 301">Số 1\nPhố Huế</DiaChi>',
+    # A carriage return that survives parsing: written as a character reference.
+    "cr-ref": '\n    <DiaChi Dong2="tầng 3&#13;&#10;phòng 301">Số 1&#13;\nPhố Huế</DiaChi>',
+    # A TAB in an attribute survives parsing only as a reference (a raw one becomes a space).
+    "tab-ref-attr": '\n    <DiaChi Dong2="tầng 3&#9;phòng 301">Số 1\tPhố Huế</DiaChi>',
+    "newline-ref-attr": (
+        '\n    <DiaChi Dong2="tầng 3&#13;&#10;phòng 301&#10;" Dong3="&#13;">Phố Huế</DiaChi>'
+    ),
+}
+
+
 def document(profile: str, shape: str) -> bytes:
     """An unsigned document for ``profile`` with the twist named by ``shape``."""
     root, main, container = _LAYOUT[profile]
@@ -82,7 +123,7 @@ def document(profile: str, shape: str) -> bytes:
         )
         main_attrs = ' MôTả="Tờ khai &quot;điều chỉnh&quot; — Quý III"'
         body += "\n    <TênĐơnVị>Chi nhánh Đà Nẵng</TênĐơnVị>"
-    elif shape == "comments":
+    elif shape in ("comments", "with-comments"):
         before = "<!-- Xuất từ phần mềm kê khai -->\n"
         after = "\n<!-- hết tệp -->"
         body += "\n    <!-- kỳ kê khai 11/2026 --><KyKeKhai>11/2026<!-- tháng --></KyKeKhai>"
@@ -90,11 +131,10 @@ def document(profile: str, shape: str) -> bytes:
     elif shape == BIG:
         per_row = len(_rows(100).encode()) / 100
         body = _rows(int(BIG_BYTES / per_row))
-    elif shape == "crlf":
-        body += '\n    <DiaChi Dong2="tầng 3, phòng 301">Số 1\nPhố Huế</DiaChi>'
-    elif shape == "cr-ref":
-        # A carriage return that survives parsing: written as a character reference.
-        body += '\n    <DiaChi Dong2="tầng 3&#13;&#10;phòng 301">Số 1&#13;\nPhố Huế</DiaChi>'
+    elif shape == "pi-outside-root":
+        before = '<?xml-stylesheet type="text/xsl" href="ho-so.xsl"?>\n'
+        after = "\n<?kyso-ghi-chu hết tệp?>"
+    body += _ADDRESS.get(shape, "")
     holder = f"\n  <{container}>{inside}</{container}>" if container else ""
     text = (
         f'<?xml version="1.0" encoding="utf-8"?>\n{before}<{root}{root_attrs}>\n'
@@ -148,7 +188,8 @@ _ALLOW = {"XML_ECDSA_NOT_ACCEPTED": "allow_ecdsa", "XML_SHA1_NOT_ACCEPTED": "all
 
 
 def _refusal(exc: KysoError) -> str:
-    return f"{exc.code}: {exc.details.get('detail', '')}".rstrip(": ")
+    detail = exc.details.get("detail") or exc.details.get("detail_en", "")
+    return f"{exc.code}: {detail}".rstrip(": ")
 
 
 async def sign_cell(service: Any, demo: dict[str, Any], cell: Cell, out: Path) -> None:
@@ -161,6 +202,7 @@ async def sign_cell(service: Any, demo: dict[str, Any], cell: Cell, out: Path) -
     """
     doc = document(cell.profile, cell.shape)
     opts: dict[str, Any] = {"profile": cell.profile, "hash": cell.hash_name}
+    opts.update(SHAPE_OPTIONS.get(cell.shape, {}))
     notes: list[str] = []
     signed = b""
     for _ in range(3):  # at most: allow_ecdsa, then allow_sha1

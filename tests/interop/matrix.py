@@ -16,6 +16,7 @@ from pathlib import Path
 from lxml import etree
 
 from tests.interop import toolchain
+from tests.interop.corpus import DOTNET_MISREAD_SHAPES
 from tests.interop.toolchain import Verdict
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -232,11 +233,29 @@ KNOWN_FAILURES: tuple[KnownFailure, ...] = (
         "InvalidDigest",
     ),
     KnownFailure(
+        "signxml",
+        lambda i: i.shape == "pi-outside-root" and i.profile != "tax",
+        'signxml resolves `URI=""` to the root element, not the document: the processing '
+        "instructions before and after it, which C14N of the document keeps, are left out of "
+        "the digest (the tax profile's #id reference covers an element only)",
+        "InvalidDigest",
+    ),
+    KnownFailure(
+        "signxml",
+        lambda i: i.shape == "with-comments",
+        'signxml keeps comments under a #WithComments transform after a `URI=""` or `#id` '
+        "reference; XML-DSig removes comment nodes from such same-document references first",
+        "InvalidDigest",
+    ),
+    KnownFailure(
         "dotnet",
-        lambda i: i.shape == "cr-ref",
-        "mono's SignedXml canonicalizes a carriage return written as `&#13;` in text content "
-        "differently from C14N (`&#xD;`); the same reference in an attribute, and CRLF line "
-        "ends, are fine",
+        # bhxh and tax refuse these documents (XML_DOTNET_MISREAD): only generic signs them.
+        lambda i: i.shape in DOTNET_MISREAD_SHAPES and i.profile == "generic",
+        "mono's SignedXml (like .NET Framework's) writes the covered part out and parses it "
+        "again before C14N: a TAB written as `&#9;` in an attribute comes back as a space, a CR "
+        "written as `&#13;` in text as a line feed (LF and CR references in attributes, written "
+        "back as references, and CRLF line ends are fine); bhxh and tax refuse such files "
+        "(XML_DOTNET_MISREAD)",
         "CheckSignature returned false",
     ),
 )

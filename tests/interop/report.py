@@ -15,6 +15,10 @@ from tests.interop.matrix import XML_VERIFIERS, Item, Judged, known_failure
 from tests.interop.suite import Results
 
 COMMAND = ".venv/bin/python tests/interop/make_matrix.py"
+# The hand-written sections (checks made elsewhere, by other tests or by hand) sit between these
+# markers before the notes; make_matrix.py carries them over from the file it rewrites.
+HAND_BEGIN = "<!-- hand-written: begin (make_matrix.py keeps this part as it is) -->"
+HAND_END = "<!-- hand-written: end -->"
 
 
 def cell_item(cell: corpus.Cell) -> Item:
@@ -65,8 +69,45 @@ def _mark(kind: str, reason: str, notes: _Notes) -> str:
     return f"**FAIL** {notes.ref(reason)}"
 
 
-def render(results: Results) -> str:
-    """docs/interop.md for these results."""
+def hand_written(text: str) -> str:
+    """The hand-written part of a rendered matrix, markers included ("" when there is none)."""
+    start, end = text.find(HAND_BEGIN), text.find(HAND_END)
+    if start < 0 or end < start:
+        return ""
+    return text[start : end + len(HAND_END)]
+
+
+def _wrapping_lines(results: Results, keys: list[str], notes: _Notes) -> list[str]:
+    """The signature wrapping corpus's section: raw verdicts, for information."""
+    lines = ["", "## Signature wrapping corpus", ""]
+    if not results.wrapping:
+        lines.append("No files under `tests/fixtures/xml/wrapping/` when this was generated.")
+    else:
+        lines += [
+            "Raw verdicts, for information: many raw verifiers accept a wrapped signature by",
+            "design (they check what the signature references, not what the portal reads);",
+            "that is why Kyso checks which element is signed. Kyso must refuse every attack",
+            "and accept the `valid-*` baselines (the tests assert it).",
+            "",
+            "| file | attack | " + " | ".join(v.title for v in XML_VERIFIERS) + " |",
+            "|" + "---|" * (2 + len(keys)),
+        ]
+        for case in results.wrapping:
+            row = []
+            for k in keys:
+                judged = results.xml[k][str(case.path)]
+                if judged.verdict is None:
+                    row.append(f"N/A {notes.ref(judged.not_judged)}")
+                else:
+                    row.append("VALID" if judged.verdict.valid else "INVALID")
+            attack = case.attack or ("baseline" if case.valid else "")
+            lines.append(f"| {case.path.name} | {attack} | " + " | ".join(row) + " |")
+    return lines
+
+
+def render(results: Results, hand: str = "") -> str:
+    """docs/interop.md for these results, with ``hand`` (see :func:`hand_written`) before the
+    notes."""
     notes = _Notes()
     keys = [v.key for v in XML_VERIFIERS]
     head = "| profile | key | hash | shape | " + " | ".join(v.title for v in XML_VERIFIERS) + " |"
@@ -88,6 +129,10 @@ def render(results: Results) -> str:
         "",
         "## Signed documents",
         "",
+        "Shapes (tests/interop/corpus.py): "
+        + "; ".join(f"{name}: {text}" for name, text in corpus.SHAPE_DESCRIPTIONS.items())
+        + f"; {corpus.BIG}: 20 MB of rows.",
+        "",
         head,
         rule,
     ]
@@ -98,7 +143,9 @@ def render(results: Results) -> str:
             label += " " + notes.ref(f"signed with {cell.signed_as}")
         if cell.path is None:
             lines.append(label + " | " + " | ".join(["—"] * len(keys)) + " |")
-            lines[-1] = lines[-1].replace("| —", f"| not signed {notes.ref(cell.refused)}", 1)
+            # In backticks: Kyso's detail may name an element (<DiaChi>) or a reference (&#9;).
+            refused = notes.ref(f"`{cell.refused}`")
+            lines[-1] = lines[-1].replace("| —", f"| not signed {refused}", 1)
             continue
         item = cell_item(cell)
         marks = [
@@ -123,29 +170,7 @@ def render(results: Results) -> str:
         ]
         lines.append(label + " | " + " | ".join(marks) + " |")
 
-    lines += ["", "## Signature wrapping corpus", ""]
-    if not results.wrapping:
-        lines.append("No files under `tests/fixtures/xml/wrapping/` when this was generated.")
-    else:
-        lines += [
-            "Raw verdicts, for information: many raw verifiers accept a wrapped signature by",
-            "design (they check what the signature references, not what the portal reads);",
-            "that is why Kyso checks which element is signed. Kyso must refuse every attack",
-            "and accept the `valid-*` baselines (the tests assert it).",
-            "",
-            "| file | attack | " + " | ".join(v.title for v in XML_VERIFIERS) + " |",
-            "|" + "---|" * (2 + len(keys)),
-        ]
-        for case in results.wrapping:
-            row = []
-            for k in keys:
-                judged = results.xml[k][str(case.path)]
-                if judged.verdict is None:
-                    row.append(f"N/A {notes.ref(judged.not_judged)}")
-                else:
-                    row.append("VALID" if judged.verdict.valid else "INVALID")
-            attack = case.attack or ("baseline" if case.valid else "")
-            lines.append(f"| {case.path.name} | {attack} | " + " | ".join(row) + " |")
+    lines += _wrapping_lines(results, keys, notes)
 
     lines += [
         "",
@@ -165,13 +190,16 @@ def render(results: Results) -> str:
             marks.append("PASS" if ok else f"**FAIL** {notes.ref(v.reason or 'accepted')}")
         lines.append(f"| {case.key} | {form} | " + " | ".join(marks) + " |")
 
+    if hand:
+        lines += ["", hand]
     lines += ["", "## Notes", ""]
     lines += [f"{i}. {text}" for i, text in enumerate(notes.items, 1)]
     return "\n".join(lines) + "\n"
 
 
 def write(results: Results, target: Path) -> None:
-    """Write the rendered matrix atomically."""
+    """Write the rendered matrix atomically, keeping the hand-written part of the old file."""
     from agent.files import atomic_write
 
-    atomic_write(target, render(results).encode("utf-8"), overwrite=True)
+    hand = hand_written(target.read_text("utf-8")) if target.exists() else ""
+    atomic_write(target, render(results, hand).encode("utf-8"), overwrite=True)

@@ -170,6 +170,7 @@ def _versions() -> dict[str, str]:
         "java": first_line(["java", "-version"]),
         "libxml-security-java": first_line([*dpkg, "libxml-security-java"]),
         "libbcprov-java": first_line([*dpkg, "libbcprov-java"]),
+        "libmono-i18n4.0-all": first_line([*dpkg, "libmono-i18n4.0-all"]),
         "openssl": first_line(["openssl", "version"]),
     }
 

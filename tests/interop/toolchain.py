@@ -34,7 +34,13 @@ PACKAGES = {
     "bcpkix.jar": "libbcpkix-java",
     "bcutil.jar": "libbcutil-java",
     "System.Security.dll": "libmono-system-security4.0-cil",
+    # The windows-125x code pages (I18N.West: 1250/1252/1253, I18N.Other: 1251/1257/1258,
+    # I18N.MidEast: 1254-1256): without them mono cannot read such a file at all.
+    "I18N.West.dll": "libmono-i18n4.0-all",
+    "I18N.Other.dll": "libmono-i18n4.0-all",
+    "I18N.MidEast.dll": "libmono-i18n4.0-all",
 }
+MONO_LIB = Path("/usr/lib/mono/4.5")
 JARS = {
     "VerifyXmlJsr105": (),
     "VerifyXmlSantuario": ("xmlsec.jar", "slf4j-api.jar", "slf4j-nop.jar"),
@@ -117,11 +123,11 @@ def dotnet_command() -> list[str]:
     """Compile ``verifiers/VerifyXml.cs`` with mono's mcs if needed; the command that runs it."""
     mcs, mono = _tool("mcs"), _tool("mono")
     source = SOURCES / "VerifyXml.cs"
-    gac = Path("/usr/lib/mono/4.5/System.Security.dll")
-    if not gac.exists():
-        raise ToolchainMissing(
-            f"{gac} is missing: apt-get install {PACKAGES['System.Security.dll']}"
-        )
+    for dll in ("System.Security.dll", "I18N.West.dll", "I18N.Other.dll", "I18N.MidEast.dll"):
+        if not (MONO_LIB / dll).exists():
+            raise ToolchainMissing(
+                f"{MONO_LIB / dll} is missing: apt-get install {PACKAGES[dll]} (run.sh does)"
+            )
 
     def compile_into(tmp: Path) -> None:
         _run_compiler(

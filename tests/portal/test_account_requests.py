@@ -13,7 +13,9 @@ from lxml import etree
 
 from agent.errors import KysoError
 from agent.signing.xml import summarize_xml
+from agent.signing.xml.procedures import BHXH_PROCEDURES
 from agent.signing.xml.profiles import REQUEST_SUMMARIES, get_profile
+from agent.ui.untrusted import render_untrusted
 from portal_stub.account_requests import REQUEST_CODES, build_request, content_key
 from portal_stub.errors import PortalError
 from portal_stub.timefmt import vietnam_iso, when
@@ -128,7 +130,9 @@ def test_registration_names_the_types_and_the_account_mail() -> None:
     lines = dict(item.lines)
     assert item.title.endswith("loại hồ sơ: 600; 601")
     assert lines["Thư nhận tài khoản"] == UNIT["email"]
-    assert lines["Loại hồ sơ"] == f"600 – {CATALOGUE['600']}; 601 – {CATALOGUE['601']}"
+    # Named from Kyso's catalogue by code; this portal's other name for 601 is the file's words.
+    assert lines["Loại hồ sơ"] == f"600 – {CATALOGUE['600']}; 601 – {BHXH_PROCEDURES['601']}"
+    assert CATALOGUE["601"] in lines["Tệp tự ghi tên khác / the file names it otherwise"]
 
 
 def test_values_are_one_short_line_each() -> None:
@@ -138,11 +142,13 @@ def test_values_are_one_short_line_each() -> None:
     note = dict(summarize_xml(doc).lines)["Ghi chú"]
     assert note.startswith("a b c x") and "\n" not in note and "\t" not in note
     assert len(note) <= 160 and note.endswith("…")
-    # A right-to-left override or a zero-width space cannot reorder or hide what is shown.
+    # A right-to-left override or a zero-width space cannot reorder or hide what is shown: kept
+    # in the value, the dialog shows each as a tag (tests/signing_xml/test_summary_invisible.py).
     doc = _request(
         "cancel", {"ly_do": "04", "ly_do_text": "Lý do khác", "ghi_chu": "abc\u202edef\u200bg"}
     )
-    assert dict(summarize_xml(doc).lines)["Ghi chú"] == "abcdefg"
+    note = dict(summarize_xml(doc).lines)["Ghi chú"]
+    assert render_untrusted(note) == "abc<U+202E>def<U+200B>g"
 
 
 def test_a_request_for_another_portal_is_refused_by_the_summary() -> None:

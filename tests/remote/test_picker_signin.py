@@ -59,7 +59,7 @@ def test_the_picker_model_offers_sign_in_after_the_certificates() -> None:
     assert english.title == f"Sign in to {LABEL}" and english.group == f"Remote signing: {LABEL}"
     assert choice.pick_row("sign-in:demo") == option
     assert choice.pick_row("sign-in:other") is None  # only rows offered can be chosen
-    assert choice.pick_row(samples.ORG.thumbprint) is samples.ORG
+    assert choice.pick_row(samples.ORG.thumbprint).certificate is samples.ORG
     assert choice.default() is samples.ORG  # a sign-in is never preselected
     # Without a provider waiting, no such row.
     assert _plan().choice.keys() == (samples.ORG.thumbprint,)

@@ -71,7 +71,8 @@ class GatedConsent:
 
 
 async def test_fifty_concurrent_clients_each_get_their_own_signature(demo, harness) -> None:
-    await harness.start(max_queue=64, max_pending_per_origin=64)
+    # 50 sockets from one origin: within its share (a quarter) of max_connections.
+    await harness.start(max_queue=64, max_pending_per_origin=64, max_connections=200)
     clients = await asyncio.gather(*(harness.client() for _ in range(50)))
 
     async def one(i: int) -> None:

@@ -86,7 +86,8 @@ async def test_xml_signed_as_cms_is_summarised_and_checked_as_xml(demo, agent) -
     reply = await client.request("sign.cms", {"data": b64(split), "certificate": org})
     assert reply["error"]["data"]["code"] == "XML_FIELD_AMBIGUOUS", reply
     assert [p.kind for p in agent.prompter.prompts] == ["consent", "pin"]
-    # Data that is not XML Kyso reads is still shown as data.
-    await client.call("sign.cms", {"data": b64(b"<not xml"), "certificate": org})
+    # Data that is not XML is still shown as data (XML Kyso cannot read is refused:
+    # tests/server/test_cms_xml_detection.py).
+    await client.call("sign.cms", {"data": b64(b"not xml"), "certificate": org})
     last = [p for p in agent.prompter.prompts if p.kind == "consent"][-1]
     assert "Dữ liệu cần ký" in repr(last.shown)

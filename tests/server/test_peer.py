@@ -7,7 +7,7 @@ import ipaddress
 import os
 import socket
 
-from agent.server.peercred import parse_proc_net_tcp, peer_uid, read_peer_uid, same_user
+from agent.peercred import parse_proc_net_tcp, peer_uid, read_peer_uid, same_user
 
 TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode

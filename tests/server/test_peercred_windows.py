@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from agent.server import peercred, peercred_win
-from agent.server.peercred_win import (
+from agent import peercred, peercred_win
+from agent.peercred_win import (
     parse_sid,
     parse_tcp6_table,
     parse_tcp_table,

@@ -21,8 +21,8 @@ import pytest
 from agent.config.policy import registry_policy
 from agent.config.settings import Settings, merge_layers, parse_layer
 from agent.errors import KysoError
+from agent.peercred import listening_port, parse_proc_net_tcp
 from agent.server import runner
-from agent.server.peercred import listening_port, parse_proc_net_tcp
 from agent.server.ports import candidate_ports, range_candidates
 from tests.server.conftest import ORIGIN, Harness
 from tests.server.test_accept_peer import _other_user

@@ -125,7 +125,7 @@ async def test_the_picker_groups_by_token_and_greys_what_cannot_sign(
         view.press("choose")
 
     seen = act(prompter, look_then_choose, shot="certificate-by-token")
-    assert await prompter.choose_certificate(plan.choice) is current
+    assert (await prompter.choose_certificate(plan.choice)).certificate is current
     assert picked == [current.thumbprint]  # the unit's certificate on the first token
     labels = seen[0]["labels"]
     headings = [t for t in labels if t.startswith("USB token:")]

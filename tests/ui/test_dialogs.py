@@ -103,7 +103,7 @@ async def test_certificate_choice(prompter: DialogPrompter) -> None:
     expired = samples.make_cert("CÔNG TY CŨ", expired=True)
     choice = samples.CertificateChoice(samples.ORIGIN, (expired, samples.ORG, samples.PERSON))
     seen = act(prompter, lambda v: v.press("choose"), shot="certificate")
-    assert await prompter.choose_certificate(choice) is samples.ORG  # first usable preselected
+    assert (await prompter.choose_certificate(choice)).certificate is samples.ORG  # preselected
     assert seen[0]["has_cert_list"]
 
     def pick_person(view: DialogView) -> None:
@@ -111,7 +111,7 @@ async def test_certificate_choice(prompter: DialogPrompter) -> None:
         view.press("choose")
 
     act(prompter, pick_person)
-    assert await prompter.choose_certificate(choice) is samples.PERSON
+    assert (await prompter.choose_certificate(choice)).certificate is samples.PERSON
     act(prompter, lambda v: v.press("cancel"))
     assert await prompter.choose_certificate(choice) is None
 

@@ -279,7 +279,9 @@ async def test_the_file_signers_picker_greys_a_revoked_certificate(demo) -> None
             await _certificate(service, prompter)  # type: ignore[arg-type]
     assert refused.value.code == "USER_CANCELLED"
     revoked = cert_thumbprint(demo, "revoked")
-    assert prompter.choice.preselected not in ("", revoked)
+    preselected = prompter.choice.default_row()  # rows are keyed by certificate and token
+    assert preselected is not None and preselected.key.text == prompter.choice.preselected
+    assert preselected.thumbprint != revoked
     rows = {o.certificate.thumbprint: o for o in prompter.choice.rows()}
     assert rows[revoked].problems == ("REVOKED",) and not rows[revoked].usable
     clear_status_cache()

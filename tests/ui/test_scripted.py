@@ -104,8 +104,8 @@ async def test_missing_or_broken_file_denies_everything(tmp_path: Path, content)
     assert await prompter.consent(samples.consent()) is False
     assert await prompter.get_pin(samples.pin()) is None
     assert (
-        await prompter.choose_certificate(samples.choice()) is samples.ORG
-    )  # default: first usable
+        await prompter.choose_certificate(samples.choice())
+    ).certificate is samples.ORG  # default: first usable
     assert prompter.count() == 4
 
 
@@ -113,13 +113,13 @@ async def test_certificate_choice_by_thumbprint(tmp_path: Path) -> None:
     answers = tmp_path / "answers.json"
     _write(answers, {"certificate": samples.PERSON.thumbprint.upper()})
     prompter = ScriptedPrompter(answers)
-    assert await prompter.choose_certificate(samples.choice()) is samples.PERSON
+    assert (await prompter.choose_certificate(samples.choice())).certificate is samples.PERSON
     _write(answers, {"certificate": "00" * 32})
     assert await prompter.choose_certificate(samples.choice()) is None
     expired = samples.make_cert(expired=True)
     _write(answers, {})
     choice = samples.choice().__class__(samples.ORIGIN, (expired, samples.PERSON))
-    assert await prompter.choose_certificate(choice) is samples.PERSON
+    assert (await prompter.choose_certificate(choice)).certificate is samples.PERSON
 
 
 async def test_delay_simulates_a_slow_user_and_times_out(tmp_path: Path) -> None:

@@ -59,8 +59,8 @@ async def test_locked_token_asks_nothing() -> None:
 async def test_certificate_choice_by_number() -> None:
     keys, out = Keyboard("2", "", "9"), io.StringIO()
     prompter = _prompter(keys, out)
-    assert await prompter.choose_certificate(samples.choice()) is samples.PERSON
-    assert await prompter.choose_certificate(samples.choice()) is samples.ORG  # Enter = first
+    assert (await prompter.choose_certificate(samples.choice())).certificate is samples.PERSON
+    assert (await prompter.choose_certificate(samples.choice())).certificate is samples.ORG
     assert await prompter.choose_certificate(samples.choice()) is None  # out of range = cancel
 
 
@@ -82,7 +82,7 @@ async def test_certificate_choice_by_token_with_the_page_preference() -> None:
     keys, out = Keyboard("", "2"), io.StringIO()
     prompter = _prompter(keys, out)
     # Enter takes the preselected one (the first match), a greyed number is a cancel.
-    assert await prompter.choose_certificate(plan.choice) is samples.PERSON
+    assert (await prompter.choose_certificate(plan.choice)).certificate is samples.PERSON
     assert await prompter.choose_certificate(plan.choice) is None
     shown = out.getvalue() + keys.asked[0][1]
     assert "USB token: KYSO DEMO 1 · số sê-ri / serial 11" in shown

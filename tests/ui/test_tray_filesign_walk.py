@@ -62,6 +62,13 @@ def titles():
     return found
 
 
+def radio_values(widget):
+    for child in widget.winfo_children():
+        if child.winfo_class() in ("TRadiobutton", "Radiobutton"):
+            yield str(child.cget("value"))
+        yield from radio_values(child)
+
+
 def on_shown(view):
     def run():
         if not view.root.winfo_viewable():
@@ -74,7 +81,9 @@ def on_shown(view):
         print("SHOWN", json.dumps({"kind": kind, "on_screen": titles(), "origin": str(origin)}),
               flush=True)
         if kind == "certificate":
-            view.cert_var.set(thumbprint)
+            # A row's value names the certificate and its token: this certificate's row.
+            rows = [v for v in radio_values(view.root) if json.loads(v)[0] == thumbprint]
+            view.cert_var.set(rows[0])
             view.press("choose")
         elif kind == "consent":
             view.press("allow")

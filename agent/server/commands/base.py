@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import base64
 import binascii
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -22,7 +23,14 @@ from agent.signing.consent import mst_mismatch
 from agent.signing.signer import Signer, TokenSigner
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.model import TokenCertificate
-from agent.ui.api import ConsentItem, ConsentRequest, SignInOption
+from agent.ui.api import (
+    CertificateKey,
+    CertificateOption,
+    ConsentItem,
+    ConsentRequest,
+    ProviderNote,
+    SignInOption,
+)
 
 if TYPE_CHECKING:
     from agent.remote.directory import RemoteCredential
@@ -111,11 +119,29 @@ def usable(cert: Signable) -> bool:
     return cert.has_private_key and not cert.info.problems()
 
 
+def row_source(cert: Signable) -> tuple[str, ...]:
+    """Where the key is, for the picker's row key: the token (module, serial, key id) or the
+    remote credential (provider, credential id)."""
+    if isinstance(cert, TokenCertificate):
+        return ("token", cert.token.module, cert.token.serial, cert.key_id.hex())
+    return cert.row_source
+
+
+def key_of(cert: Signable) -> CertificateKey:
+    """The picker row key of a token certificate or a remote credential."""
+    return CertificateKey(cert.thumbprint, row_source(cert))
+
+
 def candidate(cert: Signable, *, revoked: bool = False) -> Candidate:
     """The picker's view of a token certificate or a remote credential."""
     if isinstance(cert, TokenCertificate):
         return Candidate(
-            cert.info, cert.token.label, cert.token.serial, cert.has_private_key, revoked=revoked
+            cert.info,
+            cert.token.label,
+            cert.token.serial,
+            cert.has_private_key,
+            revoked=revoked,
+            source=row_source(cert),
         )
     return Candidate(
         cert.info,
@@ -125,7 +151,17 @@ def candidate(cert: Signable, *, revoked: bool = False) -> Candidate:
         remote_provider=cert.provider.label,
         remote_disabled=bool(cert.details.problem),
         revoked=revoked,
+        source=row_source(cert),
     )
+
+
+def chosen_copy(row: CertificateOption, listed: list[Signable]) -> Signable:
+    """The listed certificate the user's row names (certificate AND source: never another copy
+    of the same certificate); CERT_NOT_FOUND when it is gone or cannot sign."""
+    for cert in listed:
+        if key_of(cert) == row.key and usable(cert):
+            return cert
+    raise KysoError("CERT_NOT_FOUND", {"thumbprint": row.thumbprint})
 
 
 MAX_SIGN_INS = 3  # sign-ins offered in one picker session (no endless picker/browser loop)
@@ -167,46 +203,86 @@ async def resolve_certificate(
 ) -> Signable:
     """The named certificate, the one that fits the page's ``certificate_filter`` (when exactly
     one does), or the one the user picks in the agent's window (grouped by token, then remote
-    credentials by provider; the matching one preselected)."""
+    credentials by provider; the matching one preselected). A named certificate held in
+    several places (two tokens, a token and a provider) is the user's pick among those."""
     core = ctx.core
     if thumbprint:
-        cert = await core.certs.find(thumbprint)
-        check_usable(cert, purpose)
-        return cert
+        return await _named_certificate(ctx, thumbprint, purpose)
     for _round in range(MAX_SIGN_INS + 1):
-        # CA certificates stored beside the user's are no choice at all: not even listed.
-        shown = [c for c in await core.certs.all(fresh=True) if not c.info.is_ca]
-        # A revoked certificate is greyed, never preselected: choosing it would only end in
-        # CERT_REVOKED after the user picked it (and typed nothing wrong).
-        revoked = await core.certs.revoked_among(c for c in shown if usable(c))
+        # CA certificates stored beside the user's are no choice at all: not even listed. A
+        # slow provider is waited for only briefly: what it has not listed yet is said.
+        listed = await core.certs.all(fresh=True, remote_budget=core.certs.remote_budget)
+        shown = [c for c in listed if not c.info.is_ca]
         sign_ins = _sign_in_rows(core) if _round < MAX_SIGN_INS else []
-        plan = plan_choice(
-            ctx.origin,
-            (candidate(c, revoked=c.thumbprint in revoked) for c in shown),
-            CertificateFilter.from_params(certificate_filter),
-            sign_ins,
-        )
-        if not plan.usable and not sign_ins:
-            tokens = await core.services.tokens.list_tokens()
-            raise KysoError("CERT_NOT_FOUND" if tokens else "TOKEN_NOT_FOUND", {"thumbprint": ""})
-        choice: CertificateInfo | SignInOption | None = plan.chosen or await core.ask(
-            core.services.prompter.choose_certificate(plan.choice)
-        )
-        if choice is None:
-            raise KysoError("USER_CANCELLED")
-        if not isinstance(choice, SignInOption):
-            break
+        missing = [ProviderNote(label, state) for label, state in core.certs.remote_missing()]
+        choice = await _ask_among(ctx, shown, certificate_filter, sign_ins, missing)
+        if isinstance(choice, CertificateOption):
+            return chosen_copy(choice, shown)
+        assert isinstance(choice, SignInOption)  # None only with allow_none
         # "Sign in to <provider>": the browser consent, then the picker again with its
         # credentials (a refused or timed-out sign-in is the provider's stable error).
         assert core.certs.remote is not None  # a sign-in row only exists for a provider
         await core.certs.remote.sign_in(choice.provider)
         core.certs.invalidate()
-    else:
+        # The user chose this provider: its listing is waited for (not the picker's budget).
+        await core.certs.remote_credentials()
+    raise KysoError("USER_CANCELLED")
+
+
+async def _named_certificate(
+    ctx: CallContext, thumbprint: str, purpose: Literal["sign", "auth"]
+) -> Signable:
+    """The page named a thumbprint: its one usable copy, or the user's pick among several
+    (never silently the first: the PIN typed must be for the token the user means)."""
+    copies = await ctx.core.certs.matching(thumbprint)
+    ready = [c for c in copies if usable(c)]
+    if len(ready) <= 1:
+        cert = ready[0] if ready else copies[0]
+        check_usable(cert, purpose)  # none usable: the first copy's own reason
+        return cert
+    wanted = {"thumbprints": [ready[0].thumbprint]}
+    choice = await _ask_among(ctx, ready, wanted, [], [], allow_none=True)
+    if choice is None:  # every copy revoked: check_status says so with the first one
+        return ready[0]
+    assert isinstance(choice, CertificateOption)  # no sign-in rows were offered
+    return chosen_copy(choice, ready)
+
+
+async def _ask_among(
+    ctx: CallContext,
+    shown: list[Signable],
+    certificate_filter: Mapping[str, Any] | None,
+    sign_ins: list[SignInOption],
+    missing: list[ProviderNote],
+    *,
+    allow_none: bool = False,
+) -> CertificateOption | SignInOption | None:
+    """Plan the picker over ``shown`` and ask (or take the one match); USER_CANCELLED when the
+    picker is closed (``missing``: the providers it says are loading or unreachable).
+    ``allow_none``: None instead of CERT_NOT_FOUND when nothing can sign."""
+    core = ctx.core
+    # A revoked certificate is greyed, never preselected: choosing it would only end in
+    # CERT_REVOKED after the user picked it (and typed nothing wrong).
+    revoked = await core.certs.revoked_among(c for c in shown if usable(c))
+    plan = plan_choice(
+        ctx.origin,
+        (candidate(c, revoked=c.thumbprint in revoked) for c in shown),
+        CertificateFilter.from_params(certificate_filter),
+        sign_ins,
+        missing,
+    )
+    if not plan.usable and not sign_ins:
+        if allow_none:
+            return None
+        tokens = await core.services.tokens.list_tokens()
+        raise KysoError("CERT_NOT_FOUND" if tokens else "TOKEN_NOT_FOUND", {"thumbprint": ""})
+    choice: CertificateOption | SignInOption | None = plan.row or await core.ask(
+        core.services.prompter.choose_certificate(plan.choice)
+    )
+    if choice is None:  # a picker closed counts like a consent refused (no nagging)
+        core.consent_guard.refused(ctx.origin, time.monotonic())
         raise KysoError("USER_CANCELLED")
-    for cert in shown:
-        if cert.thumbprint == choice.thumbprint and usable(cert):
-            return cert
-    raise KysoError("CERT_NOT_FOUND", {"thumbprint": choice.thumbprint})
+    return choice
 
 
 def check_mst(policy: str, cert: CertificateInfo, items: tuple[ConsentItem, ...]) -> None:
@@ -254,6 +330,7 @@ async def run_signing(
     before its next documents are decoded and parsed (no pile of 50 MB documents in memory).
     """
     core = ctx.core
+    _check_cooldown(ctx)  # before the documents are decoded and the picker shown
     with core.limiter.hold(ctx.origin, ctx.connection_id):
         if not isinstance(prepared, Prepared):
             prepared = await prepared()
@@ -278,6 +355,7 @@ async def run_signing(
             items,
             source=source_of(cert),
         )
+        _prepare_consent(core.services.prompter, request)
         if not isinstance(cert, TokenCertificate):
             async with core.remote_turns.turn(cert.queue_key):
                 await _consent(ctx, request)
@@ -297,11 +375,37 @@ async def run_signing(
             raise
 
 
+def _check_cooldown(ctx: CallContext) -> None:
+    """CONSENT_COOLDOWN, without a window, while the user's refusals hold ``ctx.origin`` off."""
+    seconds = ctx.core.consent_guard.wait_seconds(ctx.origin, time.monotonic())
+    if seconds:
+        raise KysoError("CONSENT_COOLDOWN", {"origin": ctx.origin, "seconds": seconds})
+
+
+def _prepare_consent(prompter: object, request: ConsentRequest) -> None:
+    """Let a prompter that can (``prepare_consent``, optional) build the consent's text now,
+    before the turn: the turn is held, and other pages wait, while the consent is asked."""
+    prepare = getattr(prompter, "prepare_consent", None)
+    if prepare is not None:
+        prepare(request)
+
+
 async def _consent(ctx: CallContext, request: ConsentRequest) -> None:
-    """Ask the user in the agent's window, every time (USER_CANCELLED on no)."""
+    """Ask the user in the agent's window, every time (USER_CANCELLED on no); after a run of
+    refusals the origin is held off (:mod:`agent.server.consent_guard`)."""
     core = ctx.core
-    if not await core.ask(core.services.prompter.consent(request)):
+    guard = core.consent_guard
+    _check_cooldown(ctx)  # again: the back-off may have begun while this one waited its turn
+    try:
+        agreed = await core.ask(core.services.prompter.consent(request))
+    except KysoError as exc:
+        if exc.code == "USER_TIMEOUT":  # nobody answered: a window the page gets no more of
+            guard.refused(ctx.origin, time.monotonic())
+        raise
+    if not agreed:
+        guard.refused(ctx.origin, time.monotonic())
         raise KysoError("USER_CANCELLED")
+    guard.accepted(ctx.origin)
 
 
 async def _sign_remote(

@@ -88,6 +88,7 @@ class XmlPayload(Payload):
     @classmethod
     async def prepare(cls, params: dict[str, Any], ctx: CallContext) -> XmlPayload:
         """Check the profile, decode and summarise the dossier (on a thread when large)."""
+        from agent.signing.xml import check_portal_verifier
         from agent.signing.xml.profiles import get_profile
 
         limit = ctx.core.settings.max_document_bytes
@@ -101,6 +102,10 @@ class XmlPayload(Payload):
         document = decode_b64(params["document"], "document", limit=limit)
         item = await _offload(
             xml_item, document, params.get("label"), ctx.origin, size=len(document)
+        )
+        # A dossier the profile's .NET portal would misread (XML_DOTNET_MISREAD): before any prompt.
+        await _offload(
+            check_portal_verifier, document, profile, max_bytes=limit, size=len(document)
         )
         digest = item.sha256 or await _offload(_sha256, document, size=len(document))
         return cls(item, digest, len(document), document, profile, limit, options, tsa)
@@ -243,7 +248,12 @@ class PdfPayload(Payload):
         """Decode, inspect (refusing encrypted/broken files) and summarise for the consent."""
         from agent.signing.pdf import PdfSignOptions, Placement, inspect_pdf
         from agent.signing.pdf.preview import consent_preview
-        from agent.signing.pdf.sign import check_placement, choose_field, resolve_anchor
+        from agent.signing.pdf.sign import (
+            check_placement,
+            choose_field,
+            field_placement,
+            resolve_anchor,
+        )
 
         settings = ctx.core.settings
         document = decode_b64(params["document"], "document", limit=settings.max_document_bytes)
@@ -291,8 +301,10 @@ class PdfPayload(Payload):
             location=options.location,
             certify=options.certify,
         )
-        # Where the stamp lands, as a picture; a subprocess, so always off the event loop.
-        preview = await asyncio.to_thread(consent_preview, document, facts, placement)
+        # Where the stamp lands (an existing field: where it is), as a picture; a subprocess,
+        # so always off the event loop.
+        shown = field_placement(facts, field_name) if existing else placement
+        preview = await asyncio.to_thread(consent_preview, document, facts, shown)
         item = replace(item, preview_png=preview)
         return cls(item, facts.sha256, len(document), document, options, facts)
 

@@ -31,8 +31,8 @@ AVERAGE_ADVANCE = 0.5  # of the font size: a letter's average width, for offsets
 @dataclass(frozen=True)
 class TextHit:
     """Where an anchor's first letter is: page (1-based), baseline origin and font size in
-    points, the anchor's estimated width, and the page size (and the MediaBox's lower-left
-    corner in user space, where the page begins: not always (0, 0))."""
+    points, the anchor's estimated width, and the size of the page's visible area (and its
+    lower-left corner in user space, where it begins: not always (0, 0))."""
 
     page: int
     x: float
@@ -106,17 +106,30 @@ def find_text(source: PdfSource, anchor: str, *, page: int | None = None) -> Tex
             continue
         run = max((r for r in runs if r.start <= at), key=lambda r: r.start)
         advance = AVERAGE_ADVANCE * run.size
-        box = pdf_page.mediabox
+        left, bottom, right, top = _visible(pdf_page)
         return TextHit(
             page=number,
             x=run.x + advance * (at - run.start),
             y=run.y,
             size=run.size,
             width=advance * len(wanted),
-            page_size=(float(box.width), float(box.height)),
-            page_origin=(float(box.left), float(box.bottom)),
+            page_size=(max(right - left, 0.0), max(top - bottom, 0.0)),
+            page_origin=(left, bottom),
         )
     return None
+
+
+def _visible(pdf_page: Any) -> tuple[float, float, float, float]:
+    """The part of the page viewers show: the CropBox (pypdf inherits it, or gives the
+    MediaBox) within the MediaBox, as inspect.py frames it; a stamp placed outside it would
+    be refused."""
+    media, crop = pdf_page.mediabox, pdf_page.cropbox
+    return (
+        max(float(media.left), float(crop.left)),
+        max(float(media.bottom), float(crop.bottom)),
+        min(float(media.right), float(crop.right)),
+        min(float(media.top), float(crop.top)),
+    )
 
 
 def place_near(hit: TextHit, size: tuple[float, float]) -> tuple[float, float, float, float]:

@@ -15,6 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from agent.errors import KysoError
+from agent.signing.pdf.active import EMBEDDED_FILES, JAVASCRIPT, scan_active
+from agent.signing.pdf.fields import (
+    EmptyField,
+    FieldLock,
+    earlier_locks,
+    read_empty_field,
+    widget_pages,
+)
 
 PDF_MAGIC = b"%PDF-"
 _CHUNK = 1 << 18  # bytes per hashing step: large enough that Python's per-step cost vanishes
@@ -31,7 +39,8 @@ class EarlierSignature:
 
 @dataclass(frozen=True)
 class PageFrame:
-    """A page's MediaBox in user space and its /Rotate (0, 90, 180, 270; clockwise)."""
+    """The part of a page viewers show, in user space (CropBox ∩ MediaBox: a stamp outside it
+    is never seen), and its /Rotate (0, 90, 180, 270; clockwise)."""
 
     box: tuple[float, float, float, float]
     rotate: int = 0
@@ -49,15 +58,46 @@ class PdfFacts:
     empty_fields: tuple[str, ...] = ()
     has_javascript: bool = False
     has_embedded_files: bool = False
-    locked_by_certification: bool = False  # a DocMDP certification forbids further changes
+    # Every kind of active content found (agent.signing.pdf.active.KINDS: JavaScript, launching
+    # a program, network, other files, embedded files, XFA; "incomplete" when the walk could not
+    # read all of the file): the consent names each.
+    active_content: tuple[str, ...] = ()
+    # An earlier signature forbids every later change: a DocMDP certification, or an approval
+    # whose field lock set /P 1 or locked every field (pyHanko counts new fields in /All).
+    locked_by_certification: bool = False
+    # The empty signature fields in detail (where each is drawn, its /Lock and /SV), and the
+    # field locks of the earlier signatures: which fields a further signature may not fill.
+    fields: tuple[EmptyField, ...] = ()
+    earlier_locks: tuple[FieldLock, ...] = ()
     # (width, height) in points of the pages asked for (1-based): walking every page of a
     # 200-page file costs more than signing it.
     page_sizes: dict[int, tuple[float, float]] = field(default_factory=dict, repr=False)
-    # The same pages' MediaBox (x1, y1, x2, y2) and /Rotate: where a renderer puts a point.
+    # The same pages' (and those of the empty fields') visible area (x1, y1, x2, y2) and
+    # /Rotate: where a renderer puts a point.
     page_frames: dict[int, PageFrame] = field(default_factory=dict, repr=False)
+
+    def empty_field(self, name: str) -> EmptyField | None:
+        """The empty signature field ``name`` in detail, or None."""
+        return next((f for f in self.fields if f.name == name), None)
 
 
 PdfSource = bytes | BinaryIO
+
+
+def _unreadable() -> tuple[type[BaseException], ...]:
+    """What pyHanko raises on a damaged file. RecursionError: "5 0 R" whose object is "5 0 R"
+    (pyHanko follows it without end), a tree nested thousands deep."""
+    from pyhanko.pdf_utils.misc import PdfReadError
+
+    return (
+        PdfReadError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        RecursionError,
+    )
 
 
 def _stream(source: PdfSource) -> BinaryIO:
@@ -67,7 +107,6 @@ def _stream(source: PdfSource) -> BinaryIO:
 def open_reader(source: PdfSource) -> Any:
     """A pyHanko reader over ``source`` (bytes, or a seekable binary file read in place);
     PDF_MALFORMED / PDF_ENCRYPTED with a clear detail."""
-    from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     stream = _stream(source)
@@ -81,7 +120,7 @@ def open_reader(source: PdfSource) -> Any:
         reader.root  # noqa: B018 - forces the trailer and catalogue to be read now
     except KysoError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+    except _unreadable() as exc:
         raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
     if encrypted:
         raise KysoError("PDF_ENCRYPTED")
@@ -95,16 +134,18 @@ def inspect_pdf(
     raises PDF_MALFORMED or PDF_ENCRYPTED. A file is read in place, not loaded whole.
     ``digest=False``: ``sha256`` is left empty for a caller that hashes the file meanwhile
     (:func:`fd_sha256`)."""
-    from pyhanko.pdf_utils.misc import PdfReadError
-
     stream = _stream(source)
     reader = open_reader(stream)
     try:
         return _facts(reader, stream, size_of_pages, digest)
     except KysoError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+    except _unreadable() as exc:
         raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
+    finally:
+        # The objects read (every page, annotation, field) point back at the reader, so they
+        # would live until a garbage collection, through the signing that follows: freed now.
+        reader.resolved_objects.clear()
 
 
 def _digest(stream: BinaryIO, digest: bool = True) -> tuple[str, int]:
@@ -151,17 +192,18 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
     if info is not None:
         title = str(_deref(info.get("/Title", "")) or "")
     signatures = []
-    empty = []
-    for name, value, _ref in enumerate_sig_fields(reader):
+    empty: list[tuple[EmptyField, Any]] = []
+    locks: list[FieldLock] = []
+    for name, value, ref in enumerate_sig_fields(reader):
         if value is None:
-            empty.append(str(name))
+            empty.append(read_empty_field(str(name), ref))
             continue
         signatures.append(EarlierSignature(str(name), _signer_name(value), _is_certifying(value)))
-    names = _deref(root.get("/Names"))
-    has_js = "/JavaScript" in names if names is not None else False
-    has_js = has_js or _has_js_action(root.get("/OpenAction")) or "/AA" in root
-    has_files = "/EmbeddedFiles" in names if names is not None else False
-    frames = {n: _page_frame(reader, n - 1) for n in size_of_pages if 1 <= n <= count}
+        locks.extend(earlier_locks(ref, value))
+    active = scan_active(reader)  # every object that can hold an action, not only the catalog
+    fields = _place_fields(reader, empty)
+    wanted = {*size_of_pages, *(f.page for f in fields if f.page is not None)}
+    frames = {n: _page_frame(reader, n - 1) for n in sorted(wanted) if 1 <= n <= count}
     sizes = {n: (f.box[2] - f.box[0], f.box[3] - f.box[1]) for n, f in frames.items()}
     sha256, size = _digest(stream, digest)
     return PdfFacts(
@@ -170,10 +212,13 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
         pages=count,
         title=title,
         signatures=tuple(signatures),
-        empty_fields=tuple(empty),
-        has_javascript=bool(has_js),
-        has_embedded_files=bool(has_files),
-        locked_by_certification=_locked(root),
+        empty_fields=tuple(f.name for f in fields),
+        has_javascript=JAVASCRIPT in active,
+        has_embedded_files=EMBEDDED_FILES in active,
+        active_content=active,
+        locked_by_certification=_locked(root) or any(lock.locks_all for lock in locks),
+        fields=fields,
+        earlier_locks=tuple(locks),
         page_sizes=sizes,
         page_frames=frames,
     )
@@ -193,20 +238,41 @@ def _inherited(page: Any, key: str) -> Any:
     return None
 
 
-def _page_frame(reader: Any, index: int) -> PageFrame:
-    page = reader.find_page_for_modification(index)[0].get_object()
-    box = _inherited(page, "/MediaBox") or (0, 0, 595, 842)
-    x1, y1, x2, y2 = (float(v) for v in box)
-    rotate = int(_inherited(page, "/Rotate") or 0) % 360
-    return PageFrame((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)), rotate)
+def _place_fields(reader: Any, empty: list[tuple[EmptyField, Any]]) -> tuple[EmptyField, ...]:
+    """The empty fields with the page their widget is drawn on (looked for only for a widget
+    with a box: the page tree is walked only when some field would show a stamp). A box
+    whose page is not found keeps ``page`` None: drawn somewhere the consent cannot name."""
+    from dataclasses import replace
+
+    def key(f: EmptyField, ref: Any) -> tuple[int, int] | None:
+        return (ref.idnum, ref.generation) if f.box and hasattr(ref, "idnum") else None
+
+    wanted = {k for f, ref in empty if (k := key(f, ref)) is not None}
+    pages = widget_pages(reader, wanted) if wanted else {}
+    return tuple(replace(f, page=pages.get(key(f, ref) or (-1, -1))) for f, ref in empty)
 
 
-def _has_js_action(action: Any) -> bool:
+def _box(value: Any) -> tuple[float, float, float, float] | None:
     try:
-        action = action.get_object() if action is not None else None
-        return action is not None and hasattr(action, "get") and action.get("/S") == "/JavaScript"
-    except (AttributeError, TypeError):
-        return False
+        x1, y1, x2, y2 = (float(_deref(v)) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+
+
+def _page_frame(reader: Any, index: int) -> PageFrame:
+    """The page's visible area: its CropBox (inheritable, the MediaBox when absent) clipped to
+    its MediaBox, as viewers and ``pdftoppm -cropbox`` show it. A CropBox that misses the
+    MediaBox leaves an empty area, clamped to the MediaBox's edge as poppler does: no stamp
+    fits in it."""
+    page = reader.find_page_for_modification(index)[0].get_object()
+    media = _box(_inherited(page, "/MediaBox") or ()) or (0.0, 0.0, 595.0, 842.0)
+    crop = _box(_inherited(page, "/CropBox") or ()) or media
+    clip = tuple(
+        min(max(v, lo), hi) for v, lo, hi in zip(crop, media[:2] * 2, media[2:] * 2, strict=True)
+    )
+    rotate = int(_inherited(page, "/Rotate") or 0) % 360
+    return PageFrame((clip[0], clip[1], clip[2], clip[3]), rotate)
 
 
 def _signer_name(sig_value: Any) -> str:

@@ -77,7 +77,8 @@ def _render(document: bytes | Path, page: int) -> bytes | None:
         return None
     with _source(document) as (source, stdin, fds):
         # No shell, nothing from the document on the command line; "--" ends the options.
-        argv = [program, "-png", "-f", str(page), "-l", str(page)]
+        # -cropbox: the part of the page viewers show, the frame the box is drawn in.
+        argv = [program, "-png", "-cropbox", "-f", str(page), "-l", str(page)]
         argv += ["-scale-to", str(PREVIEW_SIDE), "-singlefile", "-q", "--", source]
         return _run(argv, stdin, fds)
 

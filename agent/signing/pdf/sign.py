@@ -133,7 +133,9 @@ def stamp_lines(signer_name: str, mst: str | None, when: dt.datetime) -> str:
 
 
 def choose_field(facts: PdfFacts, options: PdfSignOptions) -> tuple[str, bool]:
-    """The field to sign and whether it already exists; refuses a field that is signed."""
+    """The field to sign and whether it already exists. Refuses a field that is signed, a
+    document or field an earlier signature locks, and an existing field whose place, lock or
+    seed values the request contradicts: all before the consent, never after the PIN."""
     signed = {s.field_name for s in facts.signatures}
     if facts.locked_by_certification:
         raise KysoError("PDF_CERTIFIED_NO_CHANGES")
@@ -143,15 +145,57 @@ def choose_field(facts: PdfFacts, options: PdfSignOptions) -> tuple[str, bool]:
     name = options.field_name
     if name is not None and name in signed:
         raise KysoError("PDF_FIELD_ALREADY_SIGNED", {"field": name})
-    if name is not None and name in facts.empty_fields:
-        return name, True
+    existing = name is not None and name in facts.empty_fields
     if name is None:
         base, n = DEFAULT_FIELD, 1
         name = base
         while name in signed or name in facts.empty_fields:
             n += 1
             name = f"{base}{n}"
-    return name, False
+    if any(lock.locks(name) for lock in facts.earlier_locks):
+        # An earlier signer locked this field (or every field): signing it breaks theirs.
+        raise KysoError("PDF_CERTIFIED_NO_CHANGES")
+    if existing:
+        check_existing_field(facts, options, name)
+    return name, existing
+
+
+def check_existing_field(facts: PdfFacts, options: PdfSignOptions, name: str) -> None:
+    """An existing empty field is signed where it is, as its lock and seed values say:
+    a placement asked for as well would be shown and ignored (PDF_PLACEMENT_INVALID), a box
+    outside the page's visible area would be shown and never seen (PDF_PLACEMENT_INVALID),
+    and demands the request does not meet are PDF_FIELD_REQUIREMENTS."""
+    from agent.signing.pdf.fields import field_conflict
+
+    field = facts.empty_field(name)
+    if field is None:
+        return
+    if options.placement is not None or options.anchor is not None:
+        raise KysoError(
+            "PDF_PLACEMENT_INVALID",
+            {"detail": f"the field “{name}” already has its place; give a field or a position"},
+        )
+    placement = field_placement(facts, name)
+    if placement is not None:
+        check_placement(facts, placement)
+    problem = field_conflict(
+        field,
+        certify=options.certify,
+        reason=options.reason,
+        timestamp=bool(options.timestamp_url),
+        long_term=options.long_term,
+    )
+    if problem:
+        raise KysoError("PDF_FIELD_REQUIREMENTS", {"field": name, "detail": problem})
+
+
+def field_placement(facts: PdfFacts, name: str) -> Placement | None:
+    """Where the existing empty field ``name`` draws its stamp: its widget's page and box;
+    None when it is drawn nowhere (hidden, no area) or on a page that was not found."""
+    field = facts.empty_field(name)
+    if field is None or field.page is None or field.box is None:
+        return None
+    return Placement(field.page, field.box)
 
 
 def resolve_anchor(source: PdfSource, options: PdfSignOptions) -> PdfSignOptions:
@@ -185,15 +229,17 @@ def normalize_thumbprint(value: str) -> str:
 
 
 def check_placement(facts: PdfFacts, placement: Placement) -> None:
-    """The page exists and the box lies on it (PDF_PLACEMENT_INVALID otherwise)."""
+    """The page exists and the box lies in its visible area (PDF_PLACEMENT_INVALID
+    otherwise)."""
     if not 1 <= placement.page <= facts.pages:
         raise KysoError(
             "PDF_PLACEMENT_INVALID",
             {"detail": f"page {placement.page} of {facts.pages}"},
         )
     x1, y1, x2, y2 = placement.box
-    # The box is user space, as the field's /Rect: it lies inside the MediaBox, which need not
-    # start at (0, 0) (cropped scans, some office suites).
+    # The box is user space, as the field's /Rect: it lies inside the part of the page viewers
+    # show (CropBox within MediaBox), which need not start at (0, 0) (cropped scans, some
+    # office suites). A stamp outside it is in the file and seen by nobody.
     frame = facts.page_frames.get(placement.page)
     mx1, my1, mx2, my2 = frame.box if frame is not None else (0.0, 0.0, 1e6, 1e6)
     if not (mx1 <= x1 < x2 <= mx2 and my1 <= y1 < y2 <= my2):
@@ -201,7 +247,8 @@ def check_placement(facts: PdfFacts, placement: Placement) -> None:
         if (mx1, my1) != (0.0, 0.0):
             size += f" from ({mx1:g}, {my1:g})"
         raise KysoError(
-            "PDF_PLACEMENT_INVALID", {"detail": f"box {placement.box} outside the page ({size})"}
+            "PDF_PLACEMENT_INVALID",
+            {"detail": f"box {placement.box} outside the visible page ({size})"},
         )
 
 

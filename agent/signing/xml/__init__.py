@@ -1,7 +1,8 @@
 """XML dossiers: safe parsing, enveloped XML-DSig signing by profile, verification, summaries.
 
-Public API: :func:`sign_xml`, :func:`sign_xml_file`, :func:`verify_xml`, :func:`check_xml_signature`,
-:class:`XmlVerification`, :func:`summarize_xml`, :func:`parse_untrusted`, :data:`PROFILES`.
+Public API: :func:`sign_xml`, :func:`sign_xml_file`, :func:`check_portal_verifier`,
+:func:`verify_xml`, :func:`check_xml_signature`, :class:`XmlVerification`, :func:`summarize_xml`,
+:func:`parse_untrusted`, :data:`PROFILES`.
 
 Verification loads libxmlsec (about 15 MB resident): it is imported on first use, so signing
 alone, in the agent or the ``sign-xml`` benchmark, does not carry it.
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.signing.xml.profiles import PROFILES, XmlProfile, get_profile
 from agent.signing.xml.safe import parse_untrusted
-from agent.signing.xml.signer import sign_xml, sign_xml_file
+from agent.signing.xml.signer import check_portal_verifier, sign_xml, sign_xml_file
 from agent.signing.xml.summary import summarize_xml
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ __all__ = [
     "PROFILES",
     "XmlProfile",
     "XmlVerification",
+    "check_portal_verifier",
     "check_xml_signature",
     "get_profile",
     "parse_untrusted",

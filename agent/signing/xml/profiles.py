@@ -260,6 +260,10 @@ class XmlProfile:
     # (dotnet/runtime#36103), JDK 17+ secure validation refuses SHA-1. False = refuse to sign.
     allow_ecdsa: bool = True
     allow_sha1: bool = True
+    # The portals verify with .NET SignedXml, which re-parses the covered part before C14N: a
+    # document it would read differently (agent/signing/xml/dotnet.py) is refused before any
+    # prompt (XML_DOTNET_MISREAD), since the portal would reject the signed file.
+    dotnet_verifier: bool = False
     # One of TIMESTAMP_MODES. The portals' own shapes (BHXH, GDT) carry no timestamp: "off".
     signature_timestamp: str = "off"
 
@@ -324,6 +328,7 @@ PROFILES: dict[str, XmlProfile] = {
             ),
             allow_ecdsa=False,
             allow_sha1=False,
+            dotnet_verifier=True,
         ),
         XmlProfile(
             name="tax",
@@ -347,6 +352,7 @@ PROFILES: dict[str, XmlProfile] = {
             ),
             allow_ecdsa=False,
             allow_sha1=False,
+            dotnet_verifier=True,
         ),
         XmlProfile(
             name="generic",

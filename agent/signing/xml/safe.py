@@ -32,7 +32,7 @@ _ASCII_COMPATIBLE = re.compile(
 # Vietnamese Windows (windows-1258 / cp1258) writes a tone mark as a combining character after
 # its vowel. libxml2 decodes it through glibc's iconv, which composes the pair (U+1EA1), while
 # Java and .NET keep it decomposed (a, U+0323): the same bytes give different canonical text,
-# so Java computes another digest and mono cannot read the encoding at all (docs/interop.md).
+# so Java and .NET (mono with its I18N code pages) compute another digest (docs/interop.md).
 _DECOMPOSED_VIETNAMESE = re.compile(r"^(windows-?1258|cp-?1258|x-cp1258)$", re.I)
 WINDOWS_1258_DETAIL = (
     "windows-1258 is decoded differently by libxml2 (composed tone marks) and by Java/.NET; "

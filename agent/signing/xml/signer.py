@@ -30,6 +30,7 @@ from lxml import etree
 from agent.errors import KysoError
 from agent.signing.signer import Signer
 from agent.signing.xml.c14n import digest_document, digest_element
+from agent.signing.xml.dotnet import dotnet_misreads, may_misread
 from agent.signing.xml.dsig import build_signature
 from agent.signing.xml.locate import Locator, element_key
 from agent.signing.xml.model import Plan, Prepared, Reference
@@ -103,8 +104,22 @@ def _refuse_covering_signatures(root: etree._Element, container: etree._Element)
                 raise KysoError("XML_ALREADY_SIGNED", {"container": where})
 
 
-def _plan(tree: etree._ElementTree, profile: XmlProfile) -> Plan:
-    """Check the document against the profile and digest what the signature covers."""
+def _refuse_misread(covered: etree._Element, profile: XmlProfile) -> None:
+    """XML_DOTNET_MISREAD when the profile's portals verify with .NET SignedXml and it would
+    digest the covered part differently (a correct signature, refused at the portal)."""
+    if not profile.dotnet_verifier:
+        return
+    found = dotnet_misreads(covered)
+    if found is not None:
+        raise KysoError(
+            "XML_DOTNET_MISREAD",
+            {"profile": profile.name, "detail_vi": found[0], "detail_en": found[1]},
+        )
+
+
+def _plan(tree: etree._ElementTree, profile: XmlProfile, *, digests: bool = True) -> Plan:
+    """Check the document against the profile and digest what the signature covers (with
+    ``digests=False`` only check it: the digests are left empty)."""
     root = tree.getroot()
     placement: Placement = profile.placement_for(root)
     container = root if not placement.container else _find_child(root, placement.container, profile)
@@ -120,13 +135,9 @@ def _plan(tree: etree._ElementTree, profile: XmlProfile) -> Plan:
     plan = Plan(container.tag, dict(container.nsmap), element_key(container), [])
     ref_id = profile.extra.get("reference_id")
     if not (placement.reference_element or ref_id):
-        plan.references.append(
-            Reference(
-                "",
-                (ENVELOPED, profile.c14n),
-                digest_document(tree, profile.c14n, profile.hash_name),
-            )
-        )
+        _refuse_misread(root, profile)
+        digest = digest_document(tree, profile.c14n, profile.hash_name) if digests else b""
+        plan.references.append(Reference("", (ENVELOPED, profile.c14n), digest))
         return plan
     if ref_id:
         target = _element_with_id(root, ref_id)
@@ -145,9 +156,10 @@ def _plan(tree: etree._ElementTree, profile: XmlProfile) -> Plan:
             "XML_SIGNATURE_UNSUPPORTED",
             {"detail": "xml:* attributes around the referenced element"},
         )
+    _refuse_misread(target, profile)
     covers_container = container is target or target in container.iterancestors()
     transforms = (ENVELOPED, profile.c14n) if covers_container else (profile.c14n,)
-    digest = digest_element(target, profile.c14n, profile.hash_name)
+    digest = digest_element(target, profile.c14n, profile.hash_name) if digests else b""
     plan.references.append(Reference(f"#{ref_id}", transforms, digest))
     return plan
 
@@ -242,6 +254,25 @@ def _profile_for(
     prof = get_profile(name, **options)
     prof.check_algorithms(ecdsa=signer.key_kind is KeyKind.EC)
     return prof, prof.timestamp_url(tsa, wanted)
+
+
+def check_portal_verifier(
+    document: bytes, profile: str = "bhxh", *, max_bytes: int = DEFAULT_MAX_BYTES, **options: Any
+) -> None:
+    """Raise XML_DOTNET_MISREAD when the profile's portals (.NET SignedXml) would misread what
+    :func:`sign_xml` signs in ``document``; no key, no digest. The agent calls it before consent
+    and PIN: the user is never asked to sign a file the portal would refuse.
+
+    The document's other refusals (no container, already signed, ...) are left to
+    :func:`sign_xml`, where they have always been (a ``sign.batch`` item then fails alone)."""
+    prof = get_profile(profile, **options)
+    if not prof.dotnet_verifier or not may_misread(document):
+        return  # the usual case: no parse (the summary has parsed the document already)
+    try:
+        _plan(parse_untrusted(document, max_bytes=max_bytes), prof, digests=False)
+    except KysoError as exc:
+        if exc.code == "XML_DOTNET_MISREAD":
+            raise
 
 
 async def sign_xml(

@@ -7,12 +7,14 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import re
 import unicodedata
 
 from lxml import etree
 
 from agent.errors import KysoError
 from agent.signing.consent import ConsentItem
+from agent.signing.xml.procedures import BHXH_PROCEDURES
 from agent.signing.xml.profiles import (
     BHXH_FORMS,
     FORM_FILE_CONTENT,
@@ -29,6 +31,12 @@ from agent.signing.xml.profiles import (
     SummaryPaths,
 )
 from agent.signing.xml.safe import parse_untrusted
+
+# XML's own whitespace: the only characters trimmed from a value. Anything else (a no-break or
+# ideographic space, U+2060, U+200B, U+202E...) stays, so the UI tags it <U+XXXX> and the MST
+# and portal comparisons see the value the signed bytes hold.
+_XML_SPACE = " \t\r\n"
+_XML_SPACE_RUN = re.compile(r"[ \t\r\n]+")
 
 
 def _ambiguous(detail_vi: str, detail_en: str) -> KysoError:
@@ -98,7 +106,7 @@ def _field(base: etree._Element | None, paths: tuple[str, ...]) -> str | None:
             f"{len(found)} elements for one field ({where})",
         )
     path, element = found[0]
-    return _string_value(element, path).strip() or None
+    return _string_value(element, path).strip(_XML_SPACE) or None
 
 
 def _count(base: etree._Element | None, paths: tuple[str, ...]) -> int:
@@ -149,16 +157,35 @@ def _form_files(
             content = _field(item, (FORM_FILE_CONTENT,))
             if not content:
                 continue
-            try:
-                raw = base64.b64decode("".join(content.split()), validate=True)
-                inner = parse_untrusted(raw).getroot()
-            except (binascii.Error, ValueError, KysoError):
-                continue  # an unreadable attachment is the portal's check to report, not ours
+            inner = _embedded_form(code, content)
             rows += _count(inner, SUMMARY_PATHS["form"].rows)
             form_mst = _field(inner, SUMMARY_PATHS["form"].mst)
             if form_mst:
                 msts.append((code, form_mst))
     return names, rows, msts
+
+
+def _embedded_form(code: str, content: str) -> etree._Element:
+    """The root of the form file in a base64 ``NoiDungFile``. One Kyso cannot read (not base64;
+    UTF-16, windows-1258, a DOCTYPE...) is XML_FIELD_AMBIGUOUS: Java and .NET portals read such
+    forms, so the unit a form names would otherwise pass the MST check unseen."""
+    try:
+        raw = base64.b64decode(_XML_SPACE_RUN.sub("", content), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _unreadable_form(code, "không phải base64", "not base64") from exc
+    try:
+        return parse_untrusted(raw).getroot()
+    except KysoError as exc:
+        why = str(exc.details.get("encoding") or exc.details.get("detail") or exc.code)[:120]
+        raise _unreadable_form(code, why, why) from exc
+
+
+def _unreadable_form(code: str, why_vi: str, why_en: str) -> KysoError:
+    code = _one_line(code)  # the document's words, into an error message: one line, bounded
+    return _ambiguous(
+        f"<NoiDungFile> (tờ khai {code} đính kèm, Kyso không đọc được: {why_vi})",
+        f"<NoiDungFile> (embedded form {code}, which Kyso cannot read: {why_en})",
+    )
 
 
 def _dossier_mst(mst: str | None, form_msts: list[tuple[str, str]]) -> str | None:
@@ -181,18 +208,25 @@ _MAX_VALUE = 160
 
 
 def _one_line(text: str) -> str:
-    # Controls and format characters (bidi overrides, zero-width) could reorder or hide what
-    # the dialog shows: dropped (the UI sanitises too; this text is page-supplied).
-    text = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf") or c.isspace())
-    flat = " ".join(text.split())
+    """``text`` on one line (XML whitespace runs as one space), cut to :data:`_MAX_VALUE`.
+    Every other character stays, invisible ones included (bidi overrides, zero-width, word
+    joiner): the UI's render_untrusted shows each as <U+XXXX>. Dropped here, they would be
+    missing from the dialog while the signed bytes, and the portal, keep them."""
+    flat = _XML_SPACE_RUN.sub(" ", text).strip(" ")
     return flat if len(flat) <= _MAX_VALUE else flat[: _MAX_VALUE - 1] + "…"
 
 
+def _raw_values(root: etree._Element, path: str) -> str:
+    """Every element at ``path`` (in the document's namespace, see :func:`_at`), each its full
+    text (:func:`_string_value`) trimmed of XML whitespace, joined with "; " (names hold
+    commas): what is compared (the MST, the portal), never cut or cleaned."""
+    found = [_string_value(e, path).strip(_XML_SPACE) for e in _at(root, path)]
+    return "; ".join(v for v in found if v)
+
+
 def _values(root: etree._Element, path: str) -> str:
-    """Every element at ``path`` (in the document's namespace, see :func:`_at`) joined with "; "
-    (names hold commas), one line; each element's full text (:func:`_string_value`)."""
-    found = [_one_line(_string_value(e, path)) for e in _at(root, path)]
-    return _one_line("; ".join(v for v in found if v))
+    """:func:`_raw_values` as the dialog shows it: one line (:func:`_one_line`)."""
+    return _one_line(_raw_values(root, path))
 
 
 def _local_time(text: str) -> str:
@@ -219,12 +253,36 @@ def _changes(root: etree._Element) -> list[tuple[str, str]]:
     return out
 
 
+def _request_procedures(root: etree._Element) -> tuple[str, str]:
+    """The dossier types an account request names, by code (the portal acts on MaThuTuc) with
+    the names of Kyso's catalogue ("600 – …; 601 – …"; "…" when none), and the request's own
+    TenThuTuc when one of them says something else ("" when they agree), as its words."""
+    holder = REQUEST_VALUES["ho_so"].rsplit("/", 1)[0]  # NoiDung/DanhSachHoSo/HoSo
+    shown: list[str] = []
+    stated_all: list[str] = []
+    differs = False
+    for item in _at(root, holder):
+        code = _field(item, ("MaThuTuc",)) or "?"
+        known = BHXH_PROCEDURES.get(code)
+        shown.append(f"{code} – {known or _NOT_IN_CATALOGUE}")
+        stated = _field(item, ("TenThuTuc",)) or ""
+        stated_all.append(stated)
+        # The portal writes "600 – <name>"; the bare name reads the same.
+        if stated and not (known and _same_words(stated.split(" – ", 1)[-1], known)):
+            differs = True
+    words = "; ".join(w for w in stated_all if w) if differs else ""
+    return _one_line("; ".join(shown)) or "…", _one_line(words)
+
+
 def summarize_request(root: etree._Element, document: bytes) -> ConsentItem:
     """An account request (:data:`REQUEST_ROOT`) in words, from the profiles' summary table:
     the sentence as the title, then its rows and each changed field as "old → new"."""
     code = _values(root, REQUEST_CODE_PATH)
     rule = REQUEST_SUMMARIES.get(code)
     digest = hashlib.sha256(document).hexdigest()
+    # Compared with the certificate's as the signed bytes hold it: "0101234567" followed by
+    # U+2060 is not that unit's tax code, whatever the dialog shows.
+    mst = _raw_values(root, REQUEST_VALUES["mst"])
     label = "Mã băm SHA-256 của yêu cầu gửi ký / SHA-256 of the request sent for signing"
     if rule is None:
         # Never a vague "confirm": an unknown request says so, with what it contains.
@@ -242,11 +300,13 @@ def summarize_request(root: etree._Element, document: bytes) -> ConsentItem:
             lines=tuple((k, v) for k, v in unknown_lines if v),
             sha256=digest,
             sha256_label=label,
+            mst=mst,
         )
     changes = _changes(root)
     values = {key: _values(root, path) or "…" for key, path in REQUEST_VALUES.items()}
     values["thoi_gian"] = _local_time(values["thoi_gian"])
     values["thay_doi"] = _one_line(", ".join(name for name, _ in changes)) or "…"
+    values["ten_ho_so"], file_words = _request_procedures(root)
     lines: list[tuple[str, str]] = []
     for lbl, key in rule.lines:
         if key == "cong":  # changed fields go before the portal and the time
@@ -254,13 +314,57 @@ def summarize_request(root: etree._Element, document: bytes) -> ConsentItem:
             changes = []
         if values[key] != "…":
             lines.append((lbl, values[key]))
+        if key == "ten_ho_so" and file_words:
+            lines.append((_OTHER_NAME, file_words))
     lines.extend(changes)
     return ConsentItem(
         title=rule.sentence_vi.format_map(values),
         lines=tuple(lines),
         sha256=digest,
         sha256_label=label,
+        mst=mst,
     )
+
+
+# A dossier's title by its root (a form file's is "Tờ khai <code>").
+_TITLES = {
+    "Hoso": "Hồ sơ {procedure}",
+    "HSoThueDTu": "Hồ sơ khai thuế điện tử",
+    "TBaoThueDTu": "Thông báo của cơ quan thuế",
+}
+_NOT_IN_CATALOGUE = "thủ tục không có trong danh mục của Kyso"
+# The dossier's own TenThuTuc, labelled as the file's words (the UI splits "vi / en").
+_FILE_NAME = "Tên thủ tục tệp tự ghi / the file's own name"
+_OTHER_NAME = "Tệp tự ghi tên khác / the file names it otherwise"
+
+
+def _procedure(code: str | None, stated: str | None) -> tuple[str, list[tuple[str, str]]]:
+    """How the consent names a dossier's procedure: (words for the title, lines).
+
+    The portal acts on the code (MaThuTuc), so the name is Kyso's (:data:`BHXH_PROCEDURES`);
+    the dossier's own name (TenThuTuc, which nobody checks against the code) is shown only as
+    the file's words: under the catalogue's name when it says something else, alone under a
+    code Kyso does not know. Otherwise "612 — Báo tăng..." would dress another procedure in
+    the harmless name of 600."""
+    known = BHXH_PROCEDURES.get(code) if code else None
+    if known is not None:
+        lines = [("Thủ tục", f"{code} — {known}")]
+        if stated and not _same_words(stated, known):
+            lines.append((_OTHER_NAME, stated))
+        return f"{code} — {known}", lines
+    lines = [("Thủ tục", f"{code} — {_NOT_IN_CATALOGUE}")] if code else []
+    if stated:
+        lines.append((_FILE_NAME, stated))
+    return f"{code} — {_NOT_IN_CATALOGUE}" if code else "BHXH", lines
+
+
+def _same_words(a: str, b: str) -> bool:
+    """Whether two names read the same (composition, case and spacing aside)."""
+
+    def norm(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+    return norm(a) == norm(b)
 
 
 def summarize_xml(document: bytes, *, origin: str | None = None) -> ConsentItem:
@@ -274,10 +378,11 @@ def summarize_xml(document: bytes, *, origin: str | None = None) -> ConsentItem:
     root = parse_untrusted(document).getroot()
     kind = etree.QName(root).localname
     if kind == REQUEST_ROOT:
-        stated = _values(root, REQUEST_ORIGIN_PATH)
+        stated = _raw_values(root, REQUEST_ORIGIN_PATH)
         if origin is not None and stated.rstrip("/") != origin.rstrip("/"):
             raise KysoError(
-                "XML_REQUEST_ORIGIN_MISMATCH", {"stated": stated or "(không ghi)", "origin": origin}
+                "XML_REQUEST_ORIGIN_MISMATCH",
+                {"stated": _one_line(stated) or "(không ghi)", "origin": origin},
             )
         return summarize_request(root, document)
     # A BHXH form file: its root is the form code (ToKhai: Kyso's older test files) and it
@@ -293,27 +398,18 @@ def summarize_xml(document: bytes, *, origin: str | None = None) -> ConsentItem:
     )
     if is_form and form_code:
         forms.append(form_code)
-    code = _field(covered, paths.code)
-    procedure = _field(covered, paths.procedure)
+    procedure, lines = _procedure(_field(covered, paths.code), _field(covered, paths.procedure))
     unit = _field(covered, paths.unit)
     mst = _dossier_mst(_field(covered, paths.mst), form_msts)
     period = _field(covered, paths.period)
     rows = _count(covered, paths.rows) + embedded_rows
-    if kind == "Hoso":
-        title = f"Hồ sơ {code or ''} — {procedure or 'hồ sơ BHXH'}".replace("  ", " ")
-    elif is_form:
+    if is_form:
         title = f"Tờ khai {form_code}".strip()
-    elif kind == "HSoThueDTu":
-        title = "Hồ sơ khai thuế điện tử"
-    elif kind == "TBaoThueDTu":
-        title = "Thông báo của cơ quan thuế"
     else:
-        title = f"Tài liệu XML <{kind}>"
+        title = _TITLES.get(kind, "Tài liệu XML <{kind}>").format(kind=kind, procedure=procedure)
     if forms and not is_form:
         title += f" ({', '.join(forms)})"
-    lines: list[tuple[str, str]] = []
     for label, value in (
-        ("Thủ tục", f"{code} — {procedure}" if code and procedure else code or procedure),
         ("Tờ khai", ", ".join(forms) if forms else None),
         ("Đơn vị", unit),
         ("Mã số thuế", mst),

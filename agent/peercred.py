@@ -4,7 +4,7 @@ On a terminal server many users share 127.0.0.1: without this check, another use
 could reach this user's agent (and token). On Linux both ends of a loopback TCP connection
 appear in ``/proc/net/tcp`` (or ``tcp6``), each with the uid of its owner; the peer's entry is
 the one whose local address is the peer's and whose remote address is ours. Parsing is pure;
-reading the files is a small wrapper. Windows: :mod:`agent.server.peercred_win` (the TCP table's
+reading the files is a small wrapper. Windows: :mod:`agent.peercred_win` (the TCP table's
 owning PID, then its token's user SID) -- never run on real Windows. Other systems (macOS): no
 check (True), as documented in docs/security.md.
 """
@@ -150,7 +150,7 @@ def same_user(peername: tuple | None, sockname: tuple | None) -> bool:
     if sys.platform == "win32":
         if not peername or not sockname:
             return False
-        from agent.server.peercred_win import same_user_windows
+        from agent.peercred_win import same_user_windows
 
         return same_user_windows(
             normalize_address(peername[0], peername[1]),
@@ -167,7 +167,7 @@ def user_key() -> str:
     """A stable name of the user running the agent: the uid, or the user SID on Windows (the
     user name when the SID cannot be read). Only hashed, to spread users over a port range."""
     if sys.platform == "win32":
-        from agent.server.peercred_win import own_sid
+        from agent.peercred_win import own_sid
 
         sid = own_sid()
         if sid:

@@ -1,0 +1,351 @@
+"""Signature fields already in a PDF: where each empty one sits, what signing it locks, what its
+seed values demand, and which later signatures the earlier ones forbid. Pure reading.
+
+A form author can attach to an empty signature field a /Lock dictionary (ISO 32000-2
+12.7.5.5: which fields the signature locks and, in PDF 2.0, the DocMDP level /P it sets) and a
+seed value dictionary /SV (12.7.5.5, table 236). pyHanko honours both when it signs that field:
+/Lock /P 1 (or /SV /LockDocument true) turns an approval signature into one that forbids every
+later change, another signature included; /SV can demand a reason, a /SubFilter, a digest,
+revocation data, a certification, a certificate, or a timestamp from a server the file names
+(pyHanko then contacts it). Kyso reads the same dictionaries with pyHanko's own parsers, so the
+consent can say what the signature will lock, and a request the field's demands contradict is
+refused before the consent instead of failing after the PIN.
+
+pyHanko's reading of an earlier signature's field lock (its diff policy): /All locks every field
+(fields added later too: a new signature field breaks it), /Include the fields named, /Exclude
+every field not named.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+LOCK_ALL = "all"
+LOCK_INCLUDE = "include"
+LOCK_EXCLUDE = "exclude"
+_ACTIONS = {"/All": LOCK_ALL, "/Include": LOCK_INCLUDE, "/Exclude": LOCK_EXCLUDE}
+MAX_PAGES = 20_000  # pages walked to find where an empty field's widget is drawn
+MAX_SECONDS = 1.0
+_HIDDEN = 2 | 32  # annotation flags Hidden and NoView: the widget is never drawn
+LOCK_LABEL = "Khoá / lock"
+
+
+@dataclass(frozen=True)
+class FieldLock:
+    """A field lock (/Lock of a field, or the FieldMDP of a signature): ``action`` (LOCK_ALL,
+    LOCK_INCLUDE, LOCK_EXCLUDE, or "" when it only sets ``permission``), the ``fields`` named,
+    and the DocMDP level /P it sets (1 no changes, 2 form filling and signing, 3 also
+    comments; None when absent)."""
+
+    action: str = ""
+    fields: tuple[str, ...] = ()
+    permission: int | None = None
+
+    @property
+    def locks_all(self) -> bool:
+        """Whether any later signature breaks it: DocMDP P=1, or every field locked."""
+        return self.permission == 1 or self.action == LOCK_ALL
+
+    def locks(self, name: str) -> bool:
+        """Whether filling (signing) the field ``name`` after this lock breaks it."""
+        if self.locks_all:
+            return True
+        if self.action == LOCK_INCLUDE:
+            return name in self.fields
+        return self.action == LOCK_EXCLUDE and name not in self.fields
+
+
+@dataclass(frozen=True)
+class FieldSeed:
+    """What an empty field's seed values (/SV) demand of the signature, as pyHanko applies
+    them. ``problem``: why pyHanko cannot sign this field whatever the request (English)."""
+
+    problem: str = ""
+    lock_document: bool | None = None  # /LockDocument true, false; None: /auto or absent
+    lock_required: bool = False  # the /Ff LockDocument bit: the value is a must
+    certification: int | None = None  # /MDP /P: 0 approval only, 1-3 a certification
+    reasons: tuple[str, ...] | None = None  # the only reasons allowed (/Ff Reasons bit)
+    timestamp_required: bool = False  # pyHanko then asks /TimeStamp /URL if Kyso has no TSA
+    revocation_info: bool | None = None  # /AddRevInfo, when the /Ff bit makes it a must
+    certificate_rules: bool = False  # /Cert: pyHanko checks the signer's certificate
+
+
+@dataclass(frozen=True)
+class EmptyField:
+    """An empty signature field: its name, the page (1-based) and /Rect (x1, y1, x2, y2) where
+    its widget is drawn (None when hidden, zero-sized or on no page the walk reached), how
+    many widgets it has (pyHanko signs a field with exactly one), its lock and seed values."""
+
+    name: str
+    page: int | None = None
+    box: tuple[float, float, float, float] | None = None
+    widgets: int = 1
+    lock: FieldLock | None = None
+    seed: FieldSeed | None = None
+
+
+def _deref(value: Any) -> Any:
+    return value.get_object() if hasattr(value, "get_object") else value
+
+
+def read_lock(lock_dict: Any) -> FieldLock:
+    """A /Lock or FieldMDP /TransformParams dictionary; ValueError when unreadable."""
+    lock_dict = _deref(lock_dict)
+    if not isinstance(lock_dict, dict):
+        raise ValueError("the lock is not a dictionary")
+    action = _ACTIONS.get(str(lock_dict.get("/Action", "")), "")
+    fields = tuple(str(_deref(f)) for f in _deref(lock_dict.get("/Fields")) or ())
+    raw_p = _deref(lock_dict.get("/P"))
+    permission = int(raw_p) if raw_p is not None else None
+    if permission is not None and permission not in (1, 2, 3):
+        raise ValueError(f"/P {permission}")
+    return FieldLock(action, fields, permission)
+
+
+def earlier_locks(sig_field: Any, sig_value: Any) -> tuple[FieldLock, ...]:
+    """The locks a signed field imposes, as pyHanko reads them: its signature's DocMDP and
+    FieldMDP transform parameters and the field's own /Lock (whose /P pyHanko falls back on).
+    An unreadable lock counts as locking everything: guessing it lenient could let a signature
+    through that breaks the earlier one."""
+    found: list[FieldLock] = []
+    try:
+        for ref in _deref(_deref(sig_value).get("/Reference")) or ():
+            ref = _deref(ref)
+            method = str(ref.get("/TransformMethod", ""))
+            params = _deref(ref.get("/TransformParams"))
+            if method == "/DocMDP" and params is not None:
+                found.append(FieldLock(permission=int(_deref(params.get("/P", 2)))))
+            elif method == "/FieldMDP" and params is not None:
+                found.append(read_lock(params))
+        lock = _deref(sig_field).get("/Lock")
+        if lock is not None:
+            found.append(read_lock(lock))
+    except (AttributeError, TypeError, KeyError, ValueError):
+        found.append(FieldLock(LOCK_ALL))
+    return tuple(found)
+
+
+def read_seed(sv_dict: Any) -> FieldSeed:
+    """/SV read by pyHanko's own parser (the one it signs with); an unreadable one, or one
+    pyHanko refuses, gives a ``problem``."""
+    from pyhanko.sign.fields import SeedLockDocument, SigSeedSubFilter, SigSeedValFlags
+    from pyhanko.sign.fields import SigSeedValueSpec as Spec
+
+    try:
+        spec = Spec.from_pdf_object(sv_dict)
+    except Exception as exc:  # pyHanko's parser: SigningError, KeyError, ValueError...
+        return FieldSeed(problem=f"its seed values (/SV) cannot be used: {exc}")
+    flags = spec.flags
+    subfilters, digests = spec.subfilters, spec.digest_methods
+    problem = ""
+    if (
+        flags & SigSeedValFlags.SUBFILTER
+        and subfilters is not None
+        and (not subfilters or subfilters[0] != SigSeedSubFilter.PADES)
+    ):
+        problem = "it requires a signature encoding (/SubFilter) other than PAdES"
+    if flags & SigSeedValFlags.DIGEST_METHOD and digests is not None and "sha256" not in digests:
+        problem = f"it allows only the digests {', '.join(digests)}"
+    lock = {SeedLockDocument.LOCK: True, SeedLockDocument.DO_NOT_LOCK: False}
+    signature_type = spec.seed_signature_type
+    return FieldSeed(
+        problem=problem,
+        lock_document=lock.get(spec.lock_document) if spec.lock_document else None,
+        lock_required=bool(flags & SigSeedValFlags.LOCK_DOCUMENT),
+        certification=None
+        if signature_type is None
+        else (0 if signature_type.mdp_perm is None else signature_type.mdp_perm.value),
+        reasons=tuple(spec.reasons or ()) if flags & SigSeedValFlags.REASONS else None,
+        timestamp_required=spec.timestamp_required,
+        revocation_info=spec.add_rev_info if flags & SigSeedValFlags.ADD_REV_INFO else None,
+        certificate_rules=spec.cert is not None,
+    )
+
+
+def read_empty_field(name: str, field_ref: Any) -> tuple[EmptyField, Any]:
+    """An empty field's lock, seed values and widget box (page still unknown), and the
+    reference of its single widget (None when it has none or several)."""
+    field = _deref(field_ref)
+    lock = seed = None
+    try:
+        if "/Lock" in field:
+            lock = read_lock(field.get("/Lock"))
+    except (AttributeError, TypeError, KeyError, ValueError):
+        seed = FieldSeed(problem="its lock (/Lock) cannot be read")
+    if seed is None and "/SV" in field:
+        seed = read_seed(field.get("/SV"))
+    kids = _deref(field.get("/Kids"))
+    if kids is None:
+        widget_ref, count = field_ref, 1
+    else:
+        count = len(kids) if isinstance(kids, list) else 0
+        widget_ref = list.__getitem__(kids, 0) if count == 1 else None
+    box = _widget_box(_deref(widget_ref)) if widget_ref is not None else None
+    return EmptyField(name, None, box, count, lock, seed), widget_ref
+
+
+def _widget_box(widget: Any) -> tuple[float, float, float, float] | None:
+    """The widget's /Rect normalised, or None when it is never drawn (hidden, no area)."""
+    try:
+        if int(_deref(widget.get("/F", 0))) & _HIDDEN:
+            return None
+        x1, y1, x2, y2 = (float(_deref(v)) for v in _deref(widget["/Rect"]))
+    except (AttributeError, TypeError, KeyError, ValueError):
+        return None
+    box = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+    return box if box[2] - box[0] > 0 and box[3] - box[1] > 0 else None
+
+
+def widget_pages(reader: Any, widgets: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """The page (1-based) whose /Annots draws each widget (by reference), found by walking the
+    page tree in order: the first page listing it (a widget's own /P may lie). Bounded by
+    :data:`MAX_PAGES` and :data:`MAX_SECONDS`; a widget not reached is left out."""
+    from pyhanko.pdf_utils.generic import IndirectObject
+
+    found: dict[tuple[int, int], int] = {}
+    stack: list[Any] = [reader.root.raw_get("/Pages")]
+    seen: set[tuple[int, int]] = set()
+    page = 0
+    deadline = time.monotonic() + MAX_SECONDS
+    while stack and len(found) < len(widgets) and page < MAX_PAGES:
+        if time.monotonic() > deadline:
+            break
+        raw = stack.pop()
+        if isinstance(raw, IndirectObject):
+            key = (raw.idnum, raw.generation)
+            if key in seen:
+                continue  # a page tree loop
+            seen.add(key)
+        node = _deref(raw)
+        if not hasattr(node, "raw_get"):  # not a dictionary: nothing drawn from it
+            continue
+        kids = _deref(node.raw_get("/Kids")) if "/Kids" in node else None
+        if isinstance(kids, list):
+            stack.extend(reversed(list(list.__iter__(kids))))  # as stored: references
+            continue
+        page += 1
+        annots = _deref(node.raw_get("/Annots")) if "/Annots" in node else None
+        for entry in list.__iter__(annots) if isinstance(annots, list) else ():
+            if isinstance(entry, IndirectObject):
+                ref = (entry.idnum, entry.generation)
+                if ref in widgets and ref not in found:
+                    found[ref] = page
+    return found
+
+
+def lock_lines(field: EmptyField | None, *, certify: bool) -> tuple[tuple[str, str], ...]:
+    """The consent's words for what signing ``field`` locks, Vietnamese then English; empty
+    when it locks nothing (a certification's own line says the rest)."""
+    if field is None or certify:  # a certification locks everything: its own line says so
+        return ()
+    lines: list[str] = []
+    if locks_document(field):  # nothing can change after it: which fields it locks is moot
+        lines.append(
+            "ký vào ô này sẽ khoá tài liệu: sau đó không ai ký thêm hay sửa được gì / signing "
+            "this field locks the document: after it nobody can sign or change anything"
+        )
+        return tuple((LOCK_LABEL, line) for line in lines)
+    lock = field.lock
+    if lock is not None and lock.action == LOCK_ALL:
+        lines.append(
+            "ký vào ô này khoá mọi ô của biểu mẫu: sau đó không ai điền hay ký thêm được / "
+            "signing this field locks every form field: after it nobody can fill in or sign "
+            "anything"
+        )
+    elif lock is not None and lock.action == LOCK_INCLUDE and lock.fields:
+        names = _names(lock.fields)
+        lines.append(
+            f"ký vào ô này khoá các ô {names}: sau đó không ai điền hay ký vào các ô đó được / "
+            f"signing this field locks the fields {names}: after it nobody can fill in or sign "
+            "them"
+        )
+    elif lock is not None and lock.action == LOCK_EXCLUDE:
+        names = _names(lock.fields) or "(không ô nào / none)"
+        lines.append(
+            f"ký vào ô này khoá mọi ô trừ {names}: sau đó chỉ còn các ô đó điền hay ký được / "
+            f"signing this field locks every field but {names}: after it only those can be "
+            "filled in or signed"
+        )
+    return tuple((LOCK_LABEL, line) for line in lines)
+
+
+def _names(fields: tuple[str, ...], shown: int = 8) -> str:
+    """Field names as the consent lists them: the first few (the file chooses how many)."""
+    names = ", ".join(f"«{n}»" for n in fields[:shown])
+    return names + (f" (+{len(fields) - shown})" if len(fields) > shown else "")
+
+
+def locks_document(field: EmptyField) -> bool:
+    """Whether an approval signature in ``field`` gets DocMDP P=1 from pyHanko: /Lock /P 1, or
+    /SV /LockDocument true without a /Lock /P."""
+    permission = field.lock.permission if field.lock is not None else None
+    if permission is not None:
+        return permission == 1
+    return field.seed is not None and field.seed.lock_document is True
+
+
+def field_conflict(
+    field: EmptyField, *, certify: bool, reason: str | None, timestamp: bool, long_term: bool
+) -> str:
+    """Why signing ``field`` as asked would fail in pyHanko or do what the consent does not
+    say (English, for the error's detail); "" when it can be signed."""
+    if field.widgets != 1:
+        return f"it has {field.widgets} widgets, and only a field with exactly one can be signed"
+    seed = field.seed
+    if seed is None:
+        return ""
+    return (
+        seed.problem
+        or _lock_conflict(field, seed)
+        or _type_conflict(seed, certify)
+        or _reason_conflict(seed, reason)
+        or _extras_conflict(seed, timestamp, long_term)
+    )
+
+
+def _lock_conflict(field: EmptyField, seed: FieldSeed) -> str:
+    """A /Lock /P that a mandatory /LockDocument contradicts: pyHanko refuses the field."""
+    permission = field.lock.permission if field.lock is not None else None
+    if not seed.lock_required or seed.lock_document is None or permission is None:
+        return ""
+    if (permission == 1) != seed.lock_document:
+        return "its lock (/Lock /P) contradicts its seed values (/LockDocument)"
+    return ""
+
+
+def _type_conflict(seed: FieldSeed, certify: bool) -> str:
+    """/MDP: the field is for a certification (with a DocMDP level) or for an approval."""
+    if seed.certification is None:
+        return ""
+    if (seed.certification > 0) != certify:
+        wanted = "a certification" if seed.certification else "an approval (non-certifying)"
+        return f"it must hold {wanted} signature"
+    if certify and seed.certification != 1:  # Kyso certifies with P=1 (no changes)
+        return f"its certification must allow changes (DocMDP P={seed.certification})"
+    return ""
+
+
+def _reason_conflict(seed: FieldSeed, reason: str | None) -> str:
+    """Mandatory /Reasons: the reason must be one of them; none or "." forbids a reason."""
+    if seed.reasons is None:
+        return ""
+    allowed = tuple(r for r in seed.reasons if r != ".")
+    if not allowed and reason is not None:
+        return "it forbids giving a reason"
+    if allowed and reason not in allowed:
+        return "its reason must be one of: " + ", ".join(f"“{r}”" for r in allowed)
+    return ""
+
+
+def _extras_conflict(seed: FieldSeed, timestamp: bool, long_term: bool) -> str:
+    """A required timestamp (pyHanko would fetch it from the server the file names when Kyso
+    has none) and mandatory revocation data."""
+    if seed.timestamp_required and not timestamp:
+        return "it requires a timestamp and Kyso has no timestamp authority for this signature"
+    if seed.revocation_info:  # Adobe-style, which pyHanko writes only outside PAdES
+        return "it requires Adobe-style revocation data in the signature"
+    if seed.revocation_info is False and long_term:
+        return "it forbids revocation data in the signature (long-term signing)"
+    return ""
