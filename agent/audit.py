@@ -11,6 +11,8 @@ The file is ``log_dir()/audit.jsonl`` (JSON Lines). Every record is one ``write`
 write at the same time, so appending and rotating happen under a lock file (``fcntl`` on POSIX,
 ``msvcrt`` on Windows); the log is opened per record, so no process keeps writing into a file
 another one has rotated away. Rotation by size keeps ``audit.jsonl.1`` (newest) to ``.N``.
+Records a failed write could not store wait in memory and go first in the next write; while
+they wait, :meth:`AuditLog.unavailable` is True (the agent signs nothing more).
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ MAX_BYTES = 5 * 1024 * 1024
 KEEP_FILES = 5
 # Below this much free space a record may not fit (with the lock file and a rotation's rename).
 MIN_FREE_BYTES = 64 * 1024
+# A retry rotates early when this much more would pass the size limit (records are < 1 KiB).
+RETRY_RESERVE = 64 * 1024
+# Records kept in memory while the log cannot be written (a page may keep asking meanwhile).
+MAX_PENDING = 1024
 
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
@@ -263,24 +269,29 @@ class AuditLog:
         self._writer_lock = threading.Lock()
         # Did the last write reach the file? None until the first one (see :meth:`unavailable`).
         self.healthy: bool | None = None
+        # Lines a failed write could not store, oldest first: written before the next ones, so
+        # a record is late rather than lost, and their write is the retry (see unavailable).
+        self._pending: list[bytes] = []
 
     def unavailable(self) -> bool:
-        """True when a record would not be stored now: the last write failed, or (before the
-        first write) the log cannot be opened for append or its disk is all but full. Once a
-        write succeeded this is one attribute read; after a failure every call looks again,
-        so the agent signs again as soon as the user has fixed the folder or freed space."""
+        """True when a record would not be stored now. Once a write succeeded this is one
+        attribute read. Otherwise (before the first write, or after a failed one) it is a real
+        write: the records still waiting from the failure (none before the first), through
+        the same open, rotation, write and fdatasync as any record. Opening the file is not
+        enough: a blocked rotation, a quota or an I/O error show only when writing. So the
+        agent refuses while writes fail, and signs again by itself once one succeeds."""
         if self.healthy:
             return False
-        # Opened as a write opens them, without the locks (no wait on a write in progress).
-        lock = self.path.with_name(self.path.name + ".lock")
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _BINARY
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(lock, os.O_RDWR | os.O_CREAT, 0o600))
-            os.close(os.open(self.path, flags, 0o600))
-            return shutil.disk_usage(self.path.parent).free < MIN_FREE_BYTES
-        except OSError:
+        if not self._retry():
             return True
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(self.path.parent).free < MIN_FREE_BYTES
+        return True
+
+    def _retry(self) -> bool:
+        """Write the pending lines (or none, which still opens, rotates and syncs the log);
+        True if that worked. Under the same locks as a record, so the order stays."""
+        return self._store([], reserve=RETRY_RESERVE)
 
     def shown_path(self) -> str:
         """The log's path for an error a page may show: the home folder as "~" (its name is
@@ -303,15 +314,32 @@ class AuditLog:
                 lines.append(_line(record))
             except (TypeError, ValueError):  # a field JSON cannot hold: this record only
                 log.exception("audit record skipped: %r", record)
-        try:
-            with self._lock, _file_lock(self.path, create=True):
-                self._append(b"".join(lines))
-        except OSError:
-            self.healthy = False
-            log.exception("could not write the audit log %s", self.path)
-            return False
-        self.healthy = True
-        return len(lines) == len(records)
+        return self._store(lines) and len(lines) == len(records)
+
+    def _store(self, lines: list[bytes], *, reserve: int = 0) -> bool:
+        """Append the pending lines then ``lines``; on failure keep them all pending."""
+        with self._lock:
+            waiting = self._pending + lines
+            try:
+                with _file_lock(self.path, create=True):
+                    self._append(b"".join(waiting), reserve=reserve)
+            except OSError:
+                self._keep_pending(waiting)
+                self.healthy = False
+                log.exception("could not write the audit log %s", self.path)
+                return False
+            self._pending = []
+            # An empty first check says nothing about a record yet: healthy stays None then.
+            if waiting or self.healthy is False:
+                self.healthy = True
+            return True
+
+    def _keep_pending(self, lines: list[bytes]) -> None:
+        """Keep the oldest lines (a signature made while the log failed comes first)."""
+        if len(lines) > MAX_PENDING:
+            log.error("audit log: %d records could not be kept", len(lines) - MAX_PENDING)
+            lines = lines[:MAX_PENDING]
+        self._pending = lines
 
     async def write_async(self, record: AuditRecord) -> bool:
         """:meth:`write` on the log's own thread, awaited: the event loop goes on meanwhile,
@@ -325,12 +353,15 @@ class AuditLog:
             self._writer.queue.put((record, loop, future))
         return await future
 
-    def _append(self, line: bytes) -> None:
+    def _append(self, line: bytes, *, reserve: int = 0) -> None:
+        """Rotate when ``line`` and ``reserve`` more bytes would pass the limit, then append
+        and sync. A retry reserves room for the next records: the rotation they would need
+        is tried (and must work) before a signature, not after it."""
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
             size = 0
-        if size and size + len(line) > self.max_bytes:
+        if size and size + len(line) + reserve > self.max_bytes:
             self._rotate()
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _BINARY, 0o600)
         try:

@@ -24,7 +24,13 @@ from agent.cli.common import (
     pin_provider,
 )
 from agent.cli.compose import build_token_service
-from agent.cli.inputs import ReadFile, changed_after_consent, open_input, remove_original
+from agent.cli.inputs import (
+    ReadFile,
+    changed_after_consent,
+    link_identity,
+    open_input,
+    remove_original,
+)
 from agent.cli.output import print_json
 from agent.cli.targets import check_targets
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
@@ -248,6 +254,7 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
 
     options = sign_options(args)
     out = output_path(args)
+    link = link_identity(args.file)  # a symlink input: the link itself, before the open
     source = open_input(args.file)  # a pipe, a folder, a device: refused, never waited on
     opened = os.fstat(source.fileno())  # what --remove-unsigned may delete: this file only
     with source:
@@ -284,7 +291,9 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
             )
     removed = False
     if args.remove_unsigned:  # only while the path still holds the file that was signed
-        removed = remove_original(args.file, ReadFile.of(opened, signed_digest["sha256"]))
+        removed = remove_original(
+            args.file, ReadFile.of(opened, signed_digest["sha256"], link=link)
+        )
     report = {
         "ok": True,
         "input": str(args.file),
@@ -416,6 +425,7 @@ async def _sign_pdf_file(
     if out.exists():
         raise KysoError("OUTPUT_EXISTS", {"path": str(out)})
     options = PdfSignOptions()
+    link = link_identity(source)
     with open_input(source) as stream:
         opened = os.fstat(stream.fileno())
         facts = inspect_pdf(stream)  # hashes the bytes that are then signed, from this handle
@@ -426,7 +436,7 @@ async def _sign_pdf_file(
     # READBACK_FAILED unless every signature in it is intact and the original is its prefix
     # (so the signed bytes are the ones hashed, and consented to)
     await _read_back(out, (facts.size, facts.sha256))
-    read = ReadFile.of(opened, facts.sha256)
+    read = ReadFile.of(opened, facts.sha256, link=link)
     removed = remove_original(source, read) if remove_unsigned else False
     return {
         "file": str(source),

@@ -29,6 +29,7 @@ from agent.cli.inputs import (
     ReadFile,
     changed_after_consent,
     check_input,
+    link_identity,
     open_input,
     read_checked,
     remove_original,
@@ -256,6 +257,7 @@ async def _sign_document(
         if read.sha256 != consented:
             raise KysoError("INPUT_INVALID", {"detail": changed_after_consent(source)})
         return await sign_xml(document, signer, args.profile, **_options(args)), read
+    link = link_identity(source)  # a symlink input: the link itself, before the open
     with open_input(source) as handle:  # a pipe or a device put there since: refused now
         before = os.fstat(handle.fileno())
     document, signed = await sign_xml_file(source, signer, args.profile, **_options(args))
@@ -264,7 +266,7 @@ async def _sign_document(
         after = os.stat(source)
     except OSError as exc:
         raise changed from exc
-    read = ReadFile.of(after, hashlib.sha256(document).hexdigest())
+    read = ReadFile.of(after, hashlib.sha256(document).hexdigest(), link=link)
     if not read.same_identity(before) or len(document) != after.st_size:
         raise changed
     return signed, read

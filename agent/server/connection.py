@@ -147,8 +147,9 @@ class Dispatcher:
             await conn.send(rpc.error_message(request.id, error))
             return
         if command.signs and self.core.services.audit.unavailable():
-            # No signature without its record: refused before any prompt. Writing this refusal
-            # is also the retry: once it is stored, the next request goes ahead.
+            # No signature without its record: refused before any prompt. unavailable() was a
+            # real write of the records still waiting (the retry); this refusal's record waits
+            # with them, so the first request that finds the log writable stores it and signs.
             error = KysoError("AUDIT_UNAVAILABLE", {"path": self.core.services.audit.shown_path()})
             self._audit(conn, request, error.code, None)
             await conn.send(rpc.error_message(request.id, error))

@@ -99,3 +99,78 @@ def test_an_original_edited_in_place_with_its_time_put_back_is_not_removed(tmp_p
     assert not still_holds(path, read)
     path.write_bytes(HOSO + b" ")  # another size
     assert not still_holds(path, read)
+
+
+def test_a_symlink_input_unchanged_removes_the_link_and_keeps_its_target(
+    demo: dict[str, Any], work: Path, capsys: Any
+) -> None:
+    """--remove-unsigned on a link removes the link (as rm would), never the file behind it."""
+    target, link = work / "kho" / "hoso.xml", work / "hoso-link.xml"
+    target.parent.mkdir()
+    target.write_bytes(HOSO)
+    link.symlink_to(target)
+    assert main(["sign-xml", str(link), "--remove-unsigned", *_who(demo, work)]) == 0
+    out = capsys.readouterr()
+    result = json.loads(out.out)["results"][0]
+    assert result["ok"] and result["removed_unsigned"] is True, out.err
+    assert not link.is_symlink() and not link.exists()
+    assert target.read_bytes() == HOSO  # the target is untouched
+    assert "changed after it was read" not in out.err
+    assert f"Removed the link {link}; the file it points to was kept" in out.err
+
+
+def test_sign_pdf_through_a_symlink_removes_the_link_only(
+    demo: dict[str, Any], work: Path, capsys: Any
+) -> None:
+    target, link = work / "that.pdf", work / "link.pdf"
+    target.write_bytes(make_pdf(1, text="QUA LIEN KET"))
+    before = target.read_bytes()
+    link.symlink_to(target)
+    assert main(["sign-pdf", str(link), "--remove-unsigned", *_who(demo, work)]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["removed_unsigned"] is True, out.err
+    assert not link.is_symlink() and target.read_bytes() == before
+
+
+def test_a_symlink_repointed_before_the_removal_is_kept_with_a_warning(
+    demo: dict[str, Any], work: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target, other, link = work / "hoso.xml", work / "khac.xml", work / "link.xml"
+    target.write_bytes(HOSO)
+    other.write_bytes(CORRECTED)
+    link.symlink_to(target)
+    real = xml_cmd.check_xml_signature
+
+    def repointed_meanwhile(*args: Any, **kw: Any) -> Any:
+        link.unlink()
+        link.symlink_to(other)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(xml_cmd, "check_xml_signature", repointed_meanwhile)
+    assert main(["sign-xml", str(link), "--remove-unsigned", *_who(demo, work)]) == 0
+    out = capsys.readouterr()
+    result = json.loads(out.out)["results"][0]
+    assert result["ok"] and result["removed_unsigned"] is False
+    assert link.resolve() == other.resolve()
+    assert target.read_bytes() == HOSO and other.read_bytes() == CORRECTED
+    assert "changed after it was read for signing" in out.err
+
+
+def test_a_link_swapped_for_another_path_to_the_same_file_is_kept(tmp_path: Path) -> None:
+    """The link itself is part of what was read: a new link, even to the same file, or a link
+    put where a plain file was read, is not removed."""
+    import hashlib
+
+    from agent.cli.inputs import read_checked
+
+    target, link = tmp_path / "hoso.xml", tmp_path / "link.xml"
+    target.write_bytes(HOSO)
+    link.symlink_to(target)
+    _, read = read_checked(link)
+    assert read.same_identity(os.stat(target)) and still_holds(link, read)
+    relative = tmp_path / "link.new"
+    relative.symlink_to("hoso.xml")  # another link text, same file
+    os.replace(relative, link)
+    assert not still_holds(link, read)
+    plain = ReadFile.of(os.stat(target), hashlib.sha256(HOSO).hexdigest())
+    assert not still_holds(link, plain)  # read as a plain file, a link there now

@@ -1,11 +1,15 @@
 """No signature without its record (docs/security.md, threat table): when the audit log cannot
 be written (its path a folder, a read-only folder, a full disk), signing requests are refused
 with AUDIT_UNAVAILABLE before any prompt. A write that fails after the key signed still returns
-the signature (it exists); the next request is refused until the log can be written again."""
+the signature (it exists); the next request is refused until the log can be written again.
+Failures that opening the file does not show (a blocked rotation, a quota, EIO on fdatasync)
+count too: the check after a failure is a real write of the records still waiting."""
 
 from __future__ import annotations
 
 import base64
+import errno
+import os
 import shutil
 from collections import namedtuple
 from pathlib import Path
@@ -13,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import agent.audit
-from agent.audit import AuditLog, AuditRecord
+from agent.audit import AuditLog, AuditRecord, rotated_paths
 from tests.conftest import cert_thumbprint
 
 
@@ -36,7 +40,8 @@ async def test_an_unwritable_log_refuses_signing_before_any_prompt(demo, agent) 
     assert await client.call("tokens.list") is not None
     agent.audit.path.rmdir()
     assert "signature" in await client.call("sign.hash", _params(demo, 2))
-    assert [r["result"] for r in agent.audit_lines()] == ["OK"]
+    # The refusal's record waited in memory: written (late, in order) by the retry.
+    assert [r["result"] for r in agent.audit_lines()] == ["AUDIT_UNAVAILABLE", "OK"]
 
 
 async def test_a_failed_write_after_signing_returns_the_signature_then_refuses(demo, agent) -> None:
@@ -51,6 +56,95 @@ async def test_a_failed_write_after_signing_returns_the_signature_then_refuses(d
     reply = await client.request("sign.hash", _params(demo, 3))
     assert reply["error"]["data"]["code"] == "AUDIT_UNAVAILABLE"
     assert sum(p.kind == "consent" for p in agent.prompter.prompts) == consents
+
+
+def _fill_to_rotation(audit: AuditLog) -> Path:
+    """A log at its size limit (the next record rotates) whose oldest copy cannot be dropped:
+    a folder sits at audit.jsonl.N. Opening the log still works; only a write shows it."""
+    audit.max_bytes = 4096
+    audit.path.write_bytes(b"{}\n" * (audit.max_bytes // 3))
+    oldest = rotated_paths(audit.path, audit.keep)[-1]
+    oldest.mkdir()
+    (oldest / "x").write_text("")
+    return oldest
+
+
+async def test_a_blocked_rotation_refuses_before_any_prompt_then_signs_once_cleared(
+    demo, agent
+) -> None:
+    oldest = _fill_to_rotation(agent.audit)
+    client = await agent.client()
+    for i in range(3):
+        reply = await client.request("sign.hash", _params(demo, i))
+        assert reply["error"]["data"]["code"] == "AUDIT_UNAVAILABLE"
+    assert agent.prompter.prompts == []  # no consent, no PIN: nothing signed without a record
+    shutil.rmtree(oldest)  # the user clears the folder: the next request signs, no waiting
+    assert "signature" in await client.call("sign.hash", _params(demo, 9))
+    records, _ = agent.audit.read()
+    results = [r["result"] for r in reversed(records) if r.get("method") == "sign.hash"]
+    assert results == ["AUDIT_UNAVAILABLE"] * 3 + ["OK"]  # the refusals too, stored late
+
+
+async def test_a_rotation_blocked_after_signing_refuses_the_next_request(demo, agent) -> None:
+    client = await agent.client()
+    assert "signature" in await client.call("sign.hash", _params(demo, 1))
+    _fill_to_rotation(agent.audit)  # breaks while the log is healthy
+    # The key signs before the record is tried: that one signature is returned (it exists)
+    # and its record waits; every request after it is refused until a write works.
+    assert "signature" in await client.call("sign.hash", _params(demo, 2))
+    consents = sum(p.kind == "consent" for p in agent.prompter.prompts)
+    for i in (3, 4):
+        reply = await client.request("sign.hash", _params(demo, i))
+        assert reply["error"]["data"]["code"] == "AUDIT_UNAVAILABLE"
+    assert sum(p.kind == "consent" for p in agent.prompter.prompts) == consents
+    assert agent.audit.healthy is False
+
+
+def _quota_on_write(log: AuditLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EDQUOT from the write into the log only: a quota needs root setup, and opening the file
+    or the free space never shows it (the narrowest seam: the write itself)."""
+    real = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        if log.path.exists() and os.path.samestat(os.fstat(fd), os.stat(log.path)):
+            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))
+        return real(fd, data)
+
+    monkeypatch.setattr(agent.audit.os, "write", write)
+
+
+def _eio_on_sync(log: AuditLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EIO from fdatasync: the bytes may not be on the disk, so the record is not stored."""
+
+    def sync(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(agent.audit, "_sync", sync)
+
+
+@pytest.mark.parametrize("fault", [_quota_on_write, _eio_on_sync])
+def test_a_write_failure_opening_does_not_show_keeps_the_log_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault
+) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+
+    def record(i: int, result: str = "OK") -> AuditRecord:
+        return AuditRecord(
+            origin="https://portal", method="sign.hash", result=result, request_id=str(i)
+        )
+
+    assert log.write(record(0)) and not log.unavailable()
+    fault(log, monkeypatch)
+    assert not log.write(record(1))  # the record of a signature already made
+    for i in (2, 3, 4):
+        assert log.unavailable()  # the file opens and the disk has room: still unavailable
+        assert not log.write(record(i, "AUDIT_UNAVAILABLE"))  # the refusal: also the retry
+    assert log.healthy is False
+    monkeypatch.undo()  # quota raised, disk replaced
+    assert not log.unavailable()  # the retry wrote what waited: signing goes on by itself
+    ids = [r["request_id"] for r in reversed(log.read()[0])]
+    # Every record is on file, in order (after EIO a record may be there twice: never lost).
+    assert sorted(set(ids), key=ids.index) == ["0", "1", "2", "3", "4"]
 
 
 def test_a_nearly_full_disk_counts_as_unavailable(
