@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from agent.errors import KysoError
 from agent.signing.pdf.active import (
+    CHANGES_VIEW,
     EMBEDDED_FILES,
     INCOMPLETE,
     JAVASCRIPT,
@@ -138,6 +139,7 @@ _ACTIVE_NAMES = {
     OTHER_FILES: "liên kết mở tệp khác",
     EMBEDDED_FILES: "tệp nhúng",
     XFA: "biểu mẫu XFA",
+    CHANGES_VIEW: "lệnh tự đổi nội dung hiển thị khi mở (đặt lại biểu mẫu, ẩn/hiện lớp, phát media)",
     INCOMPLETE: "cấu trúc không kiểm tra hết được",
 }
 
@@ -153,7 +155,7 @@ def _facts(item: Attachment) -> PdfFacts:
     # Every kind of active content refuses the file, and so does one Kyso could not check
     # completely: a scanned paper has none, whatever else it holds is not what was scanned.
     if facts.active_content:
-        detail = ", ".join(_ACTIVE_NAMES.get(kind, kind) for kind in facts.active_content)
+        detail = ", ".join(_ACTIVE_NAMES[kind] for kind in facts.active_content)
         raise PortalError("ATTACHMENT_ACTIVE_CONTENT", {"name": item.name, "detail": detail})
     return facts
 

@@ -286,3 +286,11 @@ async def test_only_a_logged_in_unit_may_send_the_larger_attachment_body(
     status, body = await _check(portal, dossier, files)
     assert status == 200, body
     assert [a["name"] for a in body["attachments"]] == ["0.pdf", "1.pdf", "2.pdf"]
+
+
+def test_every_kind_of_active_content_has_a_vietnamese_name() -> None:
+    """A kind the agent learns later must not reach the refusal as a raw code (or a KeyError)."""
+    from agent.signing.pdf.active import KINDS
+    from portal_stub.attachments import _ACTIVE_NAMES
+
+    assert set(_ACTIVE_NAMES) == set(KINDS)

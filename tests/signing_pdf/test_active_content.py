@@ -19,6 +19,7 @@ from agent.errors import KysoError
 from agent.server.consent import pdf_item
 from agent.signing.pdf import inspect_pdf
 from agent.signing.pdf.active import (
+    CHANGES_VIEW,
     EMBEDDED_FILES,
     INCOMPLETE,
     JAVASCRIPT,
@@ -253,6 +254,16 @@ def test_xfa_and_embedded_files() -> None:
     assert inspect_pdf(_amend(named)).has_embedded_files
 
 
+def test_every_warning_fits_a_consent_line_whole() -> None:
+    """The consent cuts a value longer than VALUE_LIMIT: the English half would be lost."""
+    from agent.signing.pdf.active import KINDS, warning_lines
+    from agent.ui.untrusted import VALUE_LIMIT
+
+    lines = warning_lines(KINDS)
+    assert len(lines) == len(KINDS)
+    assert all(len(text) <= VALUE_LIMIT for _, text in lines)
+
+
 def test_each_kind_is_named_once_in_the_consent_in_both_languages() -> None:
     def many(writer: Any, root: Any, page: Any) -> None:
         root["/OpenAction"] = _d(S="/JavaScript", JS="1", Next=_d(S="/Launch", F="a.exe"))
@@ -263,6 +274,168 @@ def test_each_kind_is_named_once_in_the_consent_in_both_languages() -> None:
         f"{WARNINGS[k][0]} / {WARNINGS[k][1]}" for k in (JAVASCRIPT, LAUNCH, NETWORK)
     ]
     assert "JavaScript" in warnings[0] and "khác với những gì bạn ký" in warnings[0]
+
+
+# --- actions that change what is shown, play media or name an address ------------------------
+
+
+def _on_open(action: Any) -> Edit:
+    return lambda w, root, p: root.__setitem__("/OpenAction", action)
+
+
+def _on_page_open(action: Any) -> Edit:
+    return lambda w, r, page: page.__setitem__("/AA", _d(O=action))
+
+
+def _clicked(action: Any) -> Edit:
+    return lambda w, r, page: _annotate(w, page, _d(Subtype="/Link", A=action))
+
+
+def _hide() -> Any:
+    from pyhanko.pdf_utils.generic import BooleanObject
+
+    return _d(S="/Hide", T="ghi-chu", H=BooleanObject(False))  # shows a hidden annotation
+
+
+_CHANGES_VIEW_ACTIONS = [
+    _d(S="/ResetForm"),  # every field back to /DV: not the values the preview drew
+    _d(S="/SetOCGState", State=["/ON"]),  # a layer hidden in the preview switched on
+    _hide(),
+    _d(S="/Named", N="/Print"),
+    _d(S="/Trans", Trans=_d(S="/Dissolve")),
+    _d(S="/GoTo3DView", TA=_d(Subtype="/3D"), V=0),
+    _d(S="/Rendition", OP=0, R=_d(S="/MR", C=_d(S="/MCD", D=_d(EF=_d(), F="clip.mp4")))),
+]
+
+
+@pytest.mark.parametrize("action", _CHANGES_VIEW_ACTIONS)
+@pytest.mark.parametrize("where", [_on_open, _on_page_open])
+def test_an_action_run_by_itself_that_changes_what_is_shown(where: Any, action: Any) -> None:
+    """No JavaScript, nothing outside the file: still not what the preview showed."""
+    document = _amend(where(action))
+    kinds = _kinds(document)
+    assert CHANGES_VIEW in kinds and kinds in ((CHANGES_VIEW,), (EMBEDDED_FILES, CHANGES_VIEW))
+    assert f"{WARNINGS[CHANGES_VIEW][0]} / {WARNINGS[CHANGES_VIEW][1]}" in _warnings(document)
+    assert "khi mở, tệp tự động" in WARNINGS[CHANGES_VIEW][0]
+    assert "the file itself resets forms" in WARNINGS[CHANGES_VIEW][1]
+
+
+def test_the_same_actions_clicked_and_navigation_by_itself_are_no_warning() -> None:
+    """A "Clear" button or a layer switch the user presses is theirs to press; moving to a
+    page when the file opens shows the same document."""
+    for action in _CHANGES_VIEW_ACTIONS[:-1]:
+        assert _kinds(_amend(_clicked(action))) == ()
+    for action in (_d(S="/Named", N="/LastPage"), _d(S="/GoTo", D=[0, "/Fit"])):
+        assert _kinds(_amend(_on_open(action))) == ()
+        assert _kinds(_amend(_on_page_open(action))) == ()
+
+
+def test_a_widget_trigger_that_resets_the_form_on_focus() -> None:
+    def widget(writer: Any, root: Any, page: Any) -> None:
+        aa = _d(Fo=_d(S="/ResetForm"))
+        ref = _annotate(writer, page, _d(Subtype="/Widget", FT="/Tx", T="so-tien", AA=aa))
+        root["/AcroForm"] = _d(Fields=[ref])
+
+    assert _kinds(_amend(widget)) == (CHANGES_VIEW,)
+
+
+@pytest.mark.parametrize("trigger", [_on_open, _on_page_open, _clicked])
+def test_an_action_type_nobody_knows_is_not_called_clean(trigger: Any) -> None:
+    assert _kinds(_amend(trigger(_d(S="/FetchAndShow", URL="https://x.example")))) == (INCOMPLETE,)
+
+
+def _url(address: str) -> Any:
+    return _d(FS="/URL", F=address)
+
+
+def _clip(source: Any) -> Any:
+    return _d(S="/Rendition", OP=0, R=_d(S="/MR", C=_d(S="/MCD", CT="video/mp4", D=source)))
+
+
+def test_media_played_by_itself_from_a_web_address_contacts_the_network() -> None:
+    streamed = _clip(_url("http://tracker.example/x.mp4"))
+    assert _kinds(_amend(_on_open(streamed))) == (NETWORK, CHANGES_VIEW)
+    # A selector of renditions, the streamed one second; and a sound whose data is a URL.
+    selector = _d(S="/Rendition", OP=0, R=_d(S="/SR", R=[_d(S="/MR"), streamed["/R"]]))
+    assert _kinds(_amend(_on_page_open(selector))) == (NETWORK, CHANGES_VIEW)
+    sound = _d(S="/Sound", Sound=_d(Type="/Sound", R=8000, F=_url("http://t.example/s.wav")))
+    assert _kinds(_amend(_on_page_open(sound))) == (NETWORK, CHANGES_VIEW)
+    # Clicked, a streamed clip is a hyperlink's kind of surprise: none.
+    assert _kinds(_amend(_clicked(streamed))) == ()
+
+
+def test_media_from_another_file_reads_it_clicked_or_not() -> None:
+    local = _clip(_d(Type="/Filespec", F="\\\\server\\share\\clip.mp4"))
+    assert _kinds(_amend(_on_open(local))) == (OTHER_FILES, CHANGES_VIEW)
+    assert _kinds(_amend(_clicked(local))) == (OTHER_FILES,)
+    assert _kinds(_amend(_clicked(_clip("clip.mp4")))) == (OTHER_FILES,)
+
+    def movie(writer: Any, root: Any, page: Any) -> None:
+        annotation = _annotate(writer, page, _d(Subtype="/Movie", Movie=_d(F="film.mov")))
+        page["/AA"] = _d(O=_d(S="/Movie", Annotation=annotation))
+
+    assert _kinds(_amend(movie)) == (OTHER_FILES, CHANGES_VIEW)
+
+
+def test_rich_media_that_plays_when_the_page_opens() -> None:
+    def rich(condition: str) -> Edit:
+        def edit(writer: Any, root: Any, page: Any) -> None:
+            asset = _d(Type="/Filespec", FS="/URL", F="https://tracker.example/a.swf")
+            content = _d(Assets=_d(Names=["a.swf", asset]))
+            settings = _d(Activation=_d(Condition=condition))
+            annotation = _d(Subtype="/RichMedia", RichMediaContent=content)
+            annotation["/RichMediaSettings"] = settings
+            _annotate(writer, page, annotation)
+
+        return edit
+
+    assert _kinds(_amend(rich("/PO"))) == (NETWORK, EMBEDDED_FILES, CHANGES_VIEW)
+    assert _kinds(_amend(rich("/XA"))) == (EMBEDDED_FILES,)  # played on a click
+
+
+def _link_under_base(base: str, uri: str) -> Edit:
+    def edit(writer: Any, root: Any, page: Any) -> None:
+        root["/URI"] = _d(Base=base)
+        _annotate(writer, page, _d(Subtype="/Link", A=_d(S="/URI", URI=uri)))
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("base", "uri", "kinds"),
+    [
+        ("file://evil.example/share/", "payload.exe", (OTHER_FILES,)),
+        ("\\\\evil.example\\share\\", "payload.exe", (OTHER_FILES,)),
+        ("java script:", "app.alert(1)", (JAVASCRIPT,)),
+        ("https://portal.example/docs/", "guide.html", ()),
+        ("file://evil.example/share/", "https://portal.example/", ()),  # absolute: no base
+    ],
+)
+def test_a_relative_link_is_read_against_the_catalog_base(
+    base: str, uri: str, kinds: tuple[str, ...]
+) -> None:
+    assert _kinds(_amend(_link_under_base(base, uri))) == kinds
+
+
+def test_a_relative_address_opened_by_itself_under_a_web_base_contacts_the_network() -> None:
+    def edit(writer: Any, root: Any, page: Any) -> None:
+        root["/URI"] = _d(Base="https://tracker.example/")
+        root["/OpenAction"] = _d(S="/URI", URI="opened")
+
+    assert _kinds(_amend(edit)) == (NETWORK,)
+
+
+@pytest.mark.parametrize(
+    ("uri", "kind"),
+    [
+        ("ms-msdt:/id PCWDiagnostic /skip force", LAUNCH),  # a registered program runs it
+        ("C:\\Windows\\System32\\calc.exe", OTHER_FILES),  # a drive letter
+        ("vbscript:msgbox(1)", JAVASCRIPT),
+        (" \t" * 200 + "javascript:app.alert(1)", JAVASCRIPT),  # padded past a short look
+    ],
+)
+def test_a_clicked_address_for_another_program_or_a_drive(uri: str, kind: str) -> None:
+    assert _kinds(_amend(_clicked(_d(S="/URI", URI=uri)))) == (kind,)
 
 
 # --- hostile structure -------------------------------------------------------------------------

@@ -246,14 +246,9 @@ class PdfPayload(Payload):
     @classmethod
     async def prepare(cls, params: dict[str, Any], ctx: CallContext) -> PdfPayload:
         """Decode, inspect (refusing encrypted/broken files) and summarise for the consent."""
-        from agent.signing.pdf import PdfSignOptions, Placement, inspect_pdf
+        from agent.signing.pdf import PdfSignOptions, Placement
         from agent.signing.pdf.preview import consent_preview
-        from agent.signing.pdf.sign import (
-            check_placement,
-            choose_field,
-            field_placement,
-            resolve_anchor,
-        )
+        from agent.signing.pdf.sign import check_placement, choose_field, field_placement
 
         settings = ctx.core.settings
         document = decode_b64(params["document"], "document", limit=settings.max_document_bytes)
@@ -282,13 +277,11 @@ class PdfPayload(Payload):
             else (),
             seals=settings.pdf_seals,
         )
-        if options.anchor is not None:
-            # Broken or encrypted files are refused by our own reader before pypdf reads text.
-            await _offload(inspect_pdf, document, size=len(document))
-            options = await _offload(resolve_anchor, document, options, size=len(document))
-            placement = options.placement
-        pages = (placement.page,) if placement else ()
-        facts = await _offload(inspect_pdf, document, size_of_pages=pages, size=len(document))
+        # Always on a thread, whatever the size: a small file can keep pyHanko busy for
+        # seconds (45,000 annotations in object streams fit in 1 MB), and the loop serves
+        # every other page meanwhile.
+        options, facts = await asyncio.to_thread(_inspect_pdf, document, options)
+        placement = options.placement
         if placement is not None:
             check_placement(facts, placement)
         field_name, existing = choose_field(facts, options)
@@ -321,6 +314,21 @@ class PdfPayload(Payload):
             "thumbprint": signer.certificate.thumbprint,
             **({"note": result.note} if result.note else {}),
         }
+
+
+def _inspect_pdf(document: bytes, options: Any) -> tuple[Any, Any]:
+    """``options`` with a text anchor resolved to a placement, and the PDF's facts (with the
+    placed page's size): the whole file read once. Blocking: run it on a thread."""
+    from agent.signing.pdf import inspect_pdf
+    from agent.signing.pdf.inspect import open_reader
+    from agent.signing.pdf.sign import resolve_anchor
+
+    if options.anchor is not None:
+        # Broken or encrypted files are refused by our own reader before pypdf reads text.
+        open_reader(document)
+        options = resolve_anchor(document, options)
+    pages = (options.placement.page,) if options.placement else ()
+    return options, inspect_pdf(document, size_of_pages=pages)
 
 
 PAYLOADS: dict[str, type[Payload]] = {

@@ -5,7 +5,10 @@ other than what is signed, so the consent names each of these. Every object that
 action is walked: the catalog (/OpenAction, /AA, the /JavaScript name tree, /AcroForm with its
 fields and their /Kids), every page of the page tree (/AA, /Annots with /A, /PA and /AA), the
 outline, and each action's /Next chain. Only dictionaries are read, never a content stream, so a
-50 MB scan costs a few milliseconds more.
+50 MB scan costs a few milliseconds more. Action types are judged by an allow-list: only moving
+within the document is harmless; anything else the file runs by itself (resetting the form,
+switching layers, playing media) is :data:`CHANGES_VIEW`, and a type Kyso does not know is
+:data:`INCOMPLETE`.
 
 A hostile file cannot hang or crash the walk: references already seen are skipped (cycles),
 nesting stops at :data:`MAX_DEPTH`, and :data:`MAX_NODES` objects or :data:`MAX_SECONDS` end
@@ -16,6 +19,7 @@ clean.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -26,8 +30,9 @@ NETWORK = "network"
 OTHER_FILES = "other_files"
 EMBEDDED_FILES = "embedded_files"
 XFA = "xfa"
+CHANGES_VIEW = "changes_view"
 INCOMPLETE = "incomplete"
-KINDS = (JAVASCRIPT, LAUNCH, NETWORK, OTHER_FILES, EMBEDDED_FILES, XFA, INCOMPLETE)
+KINDS = (JAVASCRIPT, LAUNCH, NETWORK, OTHER_FILES, EMBEDDED_FILES, XFA, CHANGES_VIEW, INCOMPLETE)
 
 # Objects visited (read, or skipped as already seen). pyHanko parses an object in about 0.1 ms,
 # so a file with ~10,000 annotations (500 pages of 10 links, each with its action) takes about a
@@ -70,11 +75,18 @@ WARNINGS: dict[str, tuple[str, str]] = {
         "the file is an XFA form: the PDF reader builds what it shows, which can differ from "
         "what you sign",
     ),
+    CHANGES_VIEW: (
+        "khi mở, tệp tự động đặt lại biểu mẫu, ẩn/hiện nội dung hoặc phát media: có thể hiển "
+        "thị khác với những gì bạn ký",
+        "once opened, the file itself resets forms, hides or shows content or plays media: it "
+        "may show other than what you sign",
+    ),
+    # Each line fits a consent value (agent.ui.untrusted.VALUE_LIMIT) whole, English included.
     INCOMPLETE: (
-        "Kyso không kiểm tra hết được tệp này (quá lớn hoặc cấu trúc bất thường): có thể có "
-        "nội dung tự chạy chưa được phát hiện; chỉ ký khi bạn tin nguồn gửi tệp",
-        "Kyso could not check all of this file (too large or oddly built): it may hold active "
-        "content that was not found; sign only if you trust where the file came from",
+        "Kyso không kiểm tra hết được tệp (quá lớn, cấu trúc lạ): có thể ẩn nội dung tự chạy; "
+        "chỉ ký khi bạn tin nguồn tệp",
+        "Kyso could not check all of the file (too large, odd): it may hide active content; "
+        "sign only if you trust its source",
     ),
 }
 WARNING_LABEL = "Cảnh báo / warning"
@@ -89,6 +101,25 @@ _ACTION_KINDS = {
     "/GoToR": OTHER_FILES,
     "/GoToE": OTHER_FILES,
 }
+# An allow-list: actions that only move within the document, harmless however they start
+# (/URI and /Thread are judged by their target below). Every other action type run without a
+# click (an /OpenAction, any /AA trigger) is at least CHANGES_VIEW; an action type not known
+# at all is INCOMPLETE, clicked or not: what a viewer does with it is a guess.
+_NAVIGATION = frozenset({"/GoTo", "/GoToDp", "/Thread", "/URI"})
+_NAVIGATION_NAMED = frozenset({"/NextPage", "/PrevPage", "/FirstPage", "/LastPage"})
+# Known actions that stay inside the document but change what it shows (or play media): a
+# button the user clicks may do this; the file doing it by itself may not.
+_CHANGES_VIEW_ACTIONS = frozenset(
+    {"/ResetForm", "/SetOCGState", "/Hide", "/Named", "/Trans", "/GoTo3DView"}
+)
+_MEDIA_ACTIONS = frozenset({"/Rendition", "/Sound", "/Movie"})
+_KNOWN_ACTIONS = frozenset({*_ACTION_KINDS, *_NAVIGATION, *_CHANGES_VIEW_ACTIONS, *_MEDIA_ACTIONS})
+# Keys of a media action's tree that lead back into the document (its annotation, page,
+# next action), not to the media: not followed from it.
+_MEDIA_SKIP = frozenset({"/Next", "/AN", "/P", "/Parent", "/Annotation", "/AP", "/Type", "/S"})
+# Address schemes a clicked link may use without a warning (opened by itself: network).
+_WEB_SCHEMES = frozenset({"http", "https", "mailto", "ftp", "tel"})
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+.-")
 
 Handler = Callable[["_Walk", Any, int, bool], None]
 
@@ -122,6 +153,7 @@ class _Walk:
         self.seen: set[tuple[int, int, str, bool]] = set()
         self.stack: list[tuple[str, Any, int, bool]] = []
         self.nodes = 0
+        self.uri_base = ""  # the catalog's /URI /Base, cleaned: what relative links resolve to
         self.deadline = time.monotonic() + MAX_SECONDS
 
     def run(self) -> None:
@@ -260,6 +292,9 @@ def _catalog(walk: _Walk, root: Any, depth: int, auto: bool) -> None:
     if not _is_dict(root):
         walk.found.add(INCOMPLETE)
         return
+    uri = walk.value(root, "/URI")
+    if _is_dict(uri):  # read first: every action is walked after the catalog
+        walk.uri_base = _clean_address(walk.value(uri, "/Base"))
     walk.push_key("action", root, "/OpenAction", depth + 1, True)
     walk.push_key("aa", root, "/AA", depth + 1, True)
     names = walk.value(root, "/Names")
@@ -303,6 +338,8 @@ def _node(walk: _Walk, node: Any, depth: int, auto: bool) -> None:
     subtype = _name(walk, node, "/Subtype")
     if subtype in ("/FileAttachment", "/RichMedia"):  # rich media assets are embedded files
         walk.found.add(EMBEDDED_FILES)
+    if subtype == "/RichMedia":
+        _rich_media(walk, node, depth)
     elif subtype == "/3D":
         stream = walk.value(node, "/3DD")
         if _is_dict(stream) and "/OnInstantiate" in stream:  # script run on activation
@@ -312,6 +349,18 @@ def _node(walk: _Walk, node: Any, depth: int, auto: bool) -> None:
     walk.push_key("aa", node, "/AA", depth + 1, True)  # form events, page visible, focus...
     walk.push_each("node", node, "/Kids", depth + 1, auto)
     walk.push_key("node", node, "/Parent", depth + 1, auto)
+
+
+def _rich_media(walk: _Walk, node: Any, depth: int) -> None:
+    """A rich media annotation plays by itself when its activation condition is the page
+    opening or becoming visible (/PO, /PV; a click, /XA, is the default)."""
+    settings = walk.value(node, "/RichMediaSettings")
+    activation = walk.value(settings, "/Activation") if _is_dict(settings) else None
+    condition = _name(walk, activation, "/Condition") if _is_dict(activation) else ""
+    auto = condition in ("/PO", "/PV")
+    if auto:
+        walk.found.add(CHANGES_VIEW)
+    walk.push_key("media", node, "/RichMediaContent", depth + 1, auto)
 
 
 def _additional(walk: _Walk, triggers: Any, depth: int, auto: bool) -> None:
@@ -330,28 +379,96 @@ def _action(walk: _Walk, action: Any, depth: int, auto: bool) -> None:
     kind = _ACTION_KINDS.get(kind_of)
     if kind is not None:
         walk.found.add(kind)
+    elif kind_of and kind_of not in _KNOWN_ACTIONS:
+        walk.found.add(INCOMPLETE)  # a viewer may still do something with it
+    elif auto and _changes_view(walk, action, kind_of):
+        walk.found.add(CHANGES_VIEW)
     if "/JS" in action:  # JavaScript, or a Rendition's script; a viewer may run it regardless
         walk.found.add(JAVASCRIPT)
     if kind_of == "/URI":
         _uri(walk, action, auto)
     if kind_of == "/Thread" and "/F" in action:  # a thread in another file
         walk.found.add(OTHER_FILES)
+    if kind_of in _MEDIA_ACTIONS:
+        for key in ("/R", "/Sound", "/Annotation"):  # where each kind keeps its media
+            walk.push_key("media", action, key, depth + 1, auto)
     walk.push_each("action", action, "/Next", depth + 1, auto)
+
+
+def _changes_view(walk: _Walk, action: Any, kind_of: str) -> bool:
+    """Whether the action, run by itself, changes what the document shows (or plays media):
+    anything but in-document navigation."""
+    if kind_of == "/Named":
+        return _name(walk, action, "/N") not in _NAVIGATION_NAMED
+    return kind_of in _CHANGES_VIEW_ACTIONS or kind_of in _MEDIA_ACTIONS
+
+
+def _media(walk: _Walk, node: Any, depth: int, auto: bool) -> None:
+    """Part of what a media action plays (a rendition, its clip, a sound, a movie
+    annotation): where the data comes from. A file specification (or a stream's /F) naming
+    a URL contacts the network when played by itself; one naming another file reads it,
+    clicked or not; data embedded in the file is covered by the signature."""
+    if isinstance(node, list):
+        for entry in list.__iter__(node):
+            walk.push("media", entry, depth + 1, auto)
+        return
+    if not _is_dict(node):
+        return
+    if "/EF" in node:  # an embedded file: its /F and /UF are names, not paths
+        walk.found.add(EMBEDDED_FILES)
+        return
+    if _name(walk, node, "/FS") == "/URL":
+        if auto:
+            walk.found.add(NETWORK)
+        return
+    for key in list(node):
+        if key in _MEDIA_SKIP:
+            continue
+        value = walk.value(node, key)
+        if key in ("/F", "/UF", "/D", "/DOS", "/Mac", "/Unix") and _is_text(value):
+            walk.found.add(OTHER_FILES)  # a file specification that is a path
+        elif isinstance(value, list) or _is_dict(value):
+            walk.push("media", node.raw_get(key), depth + 1, auto)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str | bytes) and not str(value).startswith("/")
 
 
 def _uri(walk: _Walk, action: Any, auto: bool) -> None:
     """A web address opened by itself contacts the network (a hyperlink clicked is no
-    surprise); a javascript: or file: address is script or another file, clicked or not."""
+    surprise); a javascript: or file: address is script or another file, and an address for
+    another program (ms-msdt:, smb:...) launches it, clicked or not. A relative address is
+    read against the catalog's /URI /Base, as viewers resolve it."""
     uri = walk.value(action, "/URI")
-    text = bytes(uri).decode("latin-1") if isinstance(uri, bytes) else str(uri or "")
-    # Readers drop tabs, line breaks and spaces from an address, as browsers do.
-    scheme = "".join(ch for ch in text[:64] if ch > " ").lower().replace("\\", "/")
-    if scheme.startswith("javascript:"):
+    address = _clean_address(uri)
+    if walk.uri_base and not _scheme(address) and not address.startswith("//"):
+        address = walk.uri_base + address
+    scheme = _scheme(address)
+    if scheme in ("javascript", "vbscript"):
         walk.found.add(JAVASCRIPT)
-    elif scheme.startswith(("file:", "//")):  # file:, a UNC path \\host\share
-        walk.found.add(OTHER_FILES)
+    elif scheme == "file" or len(scheme) == 1 or (not scheme and address.startswith("//")):
+        walk.found.add(OTHER_FILES)  # file:, a drive letter C:, a UNC path \\host\share
+    elif scheme and scheme not in _WEB_SCHEMES:
+        walk.found.add(LAUNCH)  # handed to whatever program registered the scheme
     elif auto:
         walk.found.add(NETWORK)
+
+
+def _clean_address(value: Any) -> str:
+    """An address as readers see it: tabs, line breaks and spaces dropped (as browsers do),
+    backslashes as slashes, lower case (only the scheme and the start matter here)."""
+    text = bytes(value).decode("latin-1") if isinstance(value, bytes) else str(value or "")
+    kept = itertools.islice((ch for ch in text if ch > " "), 256)  # padding cannot hide it
+    return "".join(kept).lower().replace("\\", "/")
+
+
+def _scheme(address: str) -> str:
+    """The scheme of a cleaned address ("" when it is relative)."""
+    head, colon, _ = address.partition(":")
+    if not colon or not head or not head[0].isalpha() or not set(head) <= _SCHEME_CHARS:
+        return ""
+    return head
 
 
 def _names(walk: _Walk, node: Any, depth: int, auto: bool) -> None:
@@ -381,6 +498,7 @@ _HANDLERS: dict[str, Handler] = {
     "node": _node,
     "aa": _additional,
     "action": _action,
+    "media": _media,
     "names": _names,
     "outline": _outline,
 }
