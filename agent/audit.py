@@ -345,12 +345,23 @@ class AuditLog:
         """:meth:`write` on the log's own thread, awaited: the event loop goes on meanwhile,
         and the record is on disk (fsynced) when this returns. Records that wait together are
         written with one fsync. Cheaper than a thread pool hop (this is on every signature)."""
+        return await self._on_writer(record)
+
+    async def unavailable_async(self) -> bool:
+        """:meth:`unavailable` for the event loop: one attribute read when the log is known
+        healthy, else the check (a real write with fdatasync) on the log's own thread, in
+        order with the records, so a slow or failing disk never stalls the loop."""
+        if self.healthy:
+            return False
+        return await self._on_writer(_CHECK)
+
+    async def _on_writer(self, item: Any) -> bool:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         with self._writer_lock:
             if self._writer is None:
                 self._writer = _Writer(self)
-            self._writer.queue.put((record, loop, future))
+            self._writer.queue.put((item, loop, future))
         return await future
 
     def _append(self, line: bytes, *, reserve: int = 0) -> None:
@@ -437,6 +448,7 @@ class AuditLog:
 
 
 _STOP = object()
+_CHECK = object()  # in place of a record: answer unavailable() on the log's thread
 MAX_GROUP = 64  # records written with one fsync at most
 
 
@@ -455,10 +467,10 @@ class _Writer:
             item = get()
             if item is _STOP:
                 return
-            batch = [item]
+            batch, checks = ([], [item]) if item[0] is _CHECK else ([item], [])
             stop = False
             # Whatever else is waiting goes in the same append (one fsync for all of them).
-            while len(batch) < MAX_GROUP:
+            while batch and len(batch) < MAX_GROUP:
                 try:
                     more = get_nowait()
                 except queue.Empty:
@@ -466,16 +478,21 @@ class _Writer:
                 if more is _STOP:
                     stop = True
                     break
-                batch.append(more)
-            try:
-                ok = self.audit.write_many([record for record, _, _ in batch])
-            except Exception:  # never leave a request waiting for its record
-                log.exception("could not write the audit log %s", self.audit.path)
-                ok = False
-            for _, loop, future in batch:
-                # The loop may be gone (it stopped while a record was queued): nobody waits.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_resolve, future, ok)
+                (checks if more[0] is _CHECK else batch).append(more)
+            if batch:
+                try:
+                    ok = self.audit.write_many([record for record, _, _ in batch])
+                except Exception:  # never leave a request waiting for its record
+                    log.exception("could not write the audit log %s", self.audit.path)
+                    ok = False
+                _answer(batch, ok)
+            if checks:  # after the records that came first: they may be the retry it needs
+                try:
+                    unavailable = self.audit.unavailable()
+                except Exception:
+                    log.exception("could not check the audit log %s", self.audit.path)
+                    unavailable = True
+                _answer(checks, unavailable)
             if stop:
                 return
 
@@ -484,6 +501,13 @@ class _Writer:
         self.queue.put(_STOP)
         if threading.current_thread() is not self.thread:
             self.thread.join(timeout)
+
+
+def _answer(items: list[Any], value: bool) -> None:
+    for _, loop, future in items:
+        # The loop may be gone (it stopped while an item was queued): nobody waits.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, future, value)
 
 
 def _resolve(future: asyncio.Future[bool], ok: bool) -> None:

@@ -21,6 +21,7 @@ from agent.audit import Digests
 from agent.cli.common import (
     SignatureAudit,
     add_module_argument,
+    add_signing_arguments,
     pin_provider,
 )
 from agent.cli.compose import build_token_service
@@ -83,13 +84,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", metavar="FILE", type=Path)
-    p.add_argument("--cert", metavar="THUMBPRINT", help="certificate SHA-256 thumbprint")
-    p.add_argument(
-        "--token",
-        metavar="LABEL_OR_SERIAL",
-        help="use the single usable certificate on this token (with --cert: that certificate's "
-        "copy on this token, when it is on several)",
-    )
+    add_signing_arguments(p)  # --cert, --token, --pin-file
     p.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file")
     p.add_argument("--suffix", default="_signed", help="added to the file name (default: _signed)")
     p.add_argument("--page", type=int, metavar="N", help="visible stamp on page N (from 1)")
@@ -122,7 +117,6 @@ def register(sub: Any) -> None:
         action="store_true",
         help="delete the original after its signed copy was written and verified",
     )
-    p.add_argument("--pin-file", type=Path, metavar="F", help="read the PIN from this file")
     p.add_argument(
         "--force",
         action="store_true",

@@ -23,6 +23,7 @@ from typing import Any
 from agent.cli.common import (
     SignatureAudit,
     add_module_argument,
+    add_signing_arguments,
     pin_provider,
 )
 from agent.cli.inputs import (
@@ -40,8 +41,15 @@ from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_cert
 from agent.errors import ErrorGroup, KysoError
 from agent.files import atomic_write
 from agent.signing.signer import Signer, TokenSigner
-from agent.signing.xml import check_xml_signature, sign_xml, sign_xml_file, verify_xml
+from agent.signing.xml import (
+    check_signable,
+    check_xml_signature,
+    sign_xml,
+    sign_xml_file,
+    verify_xml,
+)
 from agent.signing.xml.profiles import C14N_METHODS, HASHES, PROFILES, XmlProfile, get_profile
+from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted_file
 
 SIGN_HELP = """\
 Ký số tệp hồ sơ XML bằng USB token / sign XML dossier files with your USB token.
@@ -83,13 +91,7 @@ def _register_sign(sub: Any) -> None:
         default="bhxh",
         help="where the signature goes (default: bhxh)",
     )
-    p.add_argument("--cert", metavar="THUMBPRINT", help="certificate SHA-256 thumbprint")
-    p.add_argument(
-        "--token",
-        metavar="LABEL_OR_SERIAL",
-        help="use the single usable certificate on this token (with --cert: that certificate's "
-        "copy on this token, when it is on several)",
-    )
+    add_signing_arguments(p)  # --cert, --token, --pin-file
     out = p.add_mutually_exclusive_group()
     out.add_argument(
         "-o", "--output", type=Path, metavar="OUT", help="output file (one input only)"
@@ -101,7 +103,6 @@ def _register_sign(sub: Any) -> None:
         action="store_true",
         help="delete each original after its signed file was written and verified",
     )
-    p.add_argument("--pin-file", type=Path, metavar="F", help="read the PIN from this file")
     p.add_argument(
         "--force",
         action="store_true",
@@ -335,9 +336,6 @@ def precheck_files(
     regular file (a FIFO would hang the run, /dev/zero fill the memory), within the size limit,
     well-formed, safe, and hold what ``profile`` signs (its container, not already signed...):
     everything signing would refuse later, said before the PIN. One stream parse per file."""
-    from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted_file
-    from agent.signing.xml.signer import _plan as check_plan
-
     todo: list[Path] = []
     refused: list[dict[str, Any]] = []
     for source in files:
@@ -345,7 +343,7 @@ def precheck_files(
             size = check_input(source)
             if size > DEFAULT_MAX_BYTES:
                 raise KysoError("XML_TOO_LARGE", {"size": size, "limit": DEFAULT_MAX_BYTES})
-            check_plan(parse_untrusted_file(source), profile, digests=False)
+            check_signable(parse_untrusted_file(source), profile)
         except KysoError as exc:
             refused.append({"file": str(source), "ok": False, "error": exc.to_dict()})
             sys.stderr.write(

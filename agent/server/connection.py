@@ -146,7 +146,7 @@ class Dispatcher:
             self._audit(conn, request, error.code, None)
             await conn.send(rpc.error_message(request.id, error))
             return
-        if command.signs and self.core.services.audit.unavailable():
+        if command.signs and await self.core.services.audit.unavailable_async():
             # No signature without its record: refused before any prompt. unavailable() was a
             # real write of the records still waiting (the retry); this refusal's record waits
             # with them, so the first request that finds the log writable stores it and signs.

@@ -266,11 +266,6 @@ class CertificateDirectory:
     ) -> list[TokenCertificate | RemoteCredential]:
         return [c for c in await self.token_certificates(fresh=fresh) if c.thumbprint == wanted]
 
-    async def find(self, thumbprint: str) -> TokenCertificate | RemoteCredential:
-        """The first of :meth:`matching` (a token's copy before a provider's). Signing asks
-        the user when there are several: see agent.server.commands.base.resolve_certificate."""
-        return (await self.matching(thumbprint))[0]
-
     async def revoked_among(self, certs: Iterable[TokenCertificate | RemoteCredential]) -> set[str]:
         """Thumbprints of the ``certs`` known to be revoked (cached answers, else fetched, all
         at once within the checker's time cap): the picker greys them instead of offering, or

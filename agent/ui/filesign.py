@@ -52,12 +52,12 @@ def detect(source: Path) -> tuple[str, str]:
         return "pdf", "pades"
     from agent.signing.xml.profiles import get_profile, guess_profile
     from agent.signing.xml.safe import parse_untrusted_file
-    from agent.signing.xml.signer import _plan as check_plan
+    from agent.signing.xml.signer import check_signable
 
     tree = parse_untrusted_file(source)  # XML_MALFORMED / XML_UNSAFE... when not
     profile = guess_profile(tree.getroot()) or "generic"
     # No container, already signed, a .NET misread...: shown now, not after the PIN.
-    check_plan(tree, get_profile(profile), digests=False)
+    check_signable(tree, get_profile(profile))
     return "xml", profile
 
 

@@ -78,3 +78,34 @@ async def test_the_agent_writes_its_records_on_the_logs_thread_before_answering(
     await client.call("sign.hash", {"digest": digest, "certificate": thumb})
     # On disk when the answer came: the page never holds a signature the log does not show.
     assert written == [1] and agent.audit_lines()[0]["result"] == "OK"
+
+
+async def test_the_check_before_a_signature_runs_on_the_logs_thread_until_the_log_is_healthy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the first record, or while writes fail, "can a record be stored?" is a real write
+    with fdatasync: a slow or failing disk must not stall the event loop (every page)."""
+    import threading
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    threads: list[str] = []
+    real = log.unavailable
+
+    def watched() -> bool:
+        threads.append(threading.current_thread().name)
+        return real()
+
+    monkeypatch.setattr(log, "unavailable", watched)
+    try:
+        assert await log.unavailable_async() is False  # before any record: a real check
+        assert threads == ["kyso-audit"]
+        assert await log.write_async(_record(0))
+        assert await log.unavailable_async() is False
+        assert threads == ["kyso-audit"]  # a record stored: known healthy, no check at all
+        log.path.unlink()
+        log.path.mkdir()  # now nothing can be written there
+        assert await log.write_async(_record(1)) is False
+        assert await log.unavailable_async() is True
+        assert threads == ["kyso-audit", "kyso-audit"]
+    finally:
+        log.close()

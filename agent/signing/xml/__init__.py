@@ -1,6 +1,7 @@
 """XML dossiers: safe parsing, enveloped XML-DSig signing by profile, verification, summaries.
 
-Public API: :func:`sign_xml`, :func:`sign_xml_file`, :func:`check_portal_verifier`,
+Public API: :func:`sign_xml`, :func:`sign_xml_file`, :func:`check_signable`,
+:func:`check_portal_verifier`,
 :func:`verify_xml`, :func:`check_xml_signature`, :class:`XmlVerification`, :func:`summarize_xml`,
 :func:`parse_untrusted`, :data:`PROFILES`.
 
@@ -12,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from agent.signing.xml.profiles import PROFILES, XmlProfile, get_profile
 from agent.signing.xml.safe import parse_untrusted
-from agent.signing.xml.signer import check_portal_verifier, sign_xml, sign_xml_file
+from agent.signing.xml.signer import (
+    check_portal_verifier,
+    check_signable,
+    sign_xml,
+    sign_xml_file,
+)
 from agent.signing.xml.summary import summarize_xml
 
 if TYPE_CHECKING:
@@ -34,6 +40,7 @@ __all__ = [
     "XmlProfile",
     "XmlVerification",
     "check_portal_verifier",
+    "check_signable",
     "check_xml_signature",
     "get_profile",
     "parse_untrusted",

@@ -117,6 +117,12 @@ def _refuse_misread(covered: etree._Element, profile: XmlProfile) -> None:
         )
 
 
+def check_signable(tree: etree._ElementTree, profile: XmlProfile) -> None:
+    """Refuse (KysoError), before any PIN, a document ``profile`` would not sign: no container,
+    already signed, a covering signature, what the portal's verifier would misread..."""
+    _plan(tree, profile, digests=False)
+
+
 def _plan(tree: etree._ElementTree, profile: XmlProfile, *, digests: bool = True) -> Plan:
     """Check the document against the profile and digest what the signature covers (with
     ``digests=False`` only check it: the digests are left empty)."""
