@@ -188,6 +188,22 @@ def open_regular(path: Path | str, *, max_bytes: int | None = None) -> BinaryIO:
         raise
 
 
+def output_name_problem(target: Path | str) -> str | None:
+    """Why a signed copy cannot be created at ``target``, with what to do (its folder is a
+    file, or its name or path is too long for the disk), else None. The CLI and the desktop
+    both wrap it in INPUT_INVALID, before the PIN."""
+    path = Path(os.path.abspath(target))
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    problem = _length_problem(path, folder)
+    if problem is None:
+        return None
+    return f"{problem}; rename the file with a shorter name or choose another folder"
+
+
 def name_too_long(path: Path | str) -> str | None:
     """Why a file cannot be created at ``path`` because of its name's length (the name over
     the disk's NAME_MAX bytes, or the whole path over PATH_MAX), else None. Asked of the
@@ -196,6 +212,11 @@ def name_too_long(path: Path | str) -> str | None:
     folder = path.parent
     while not folder.is_dir() and folder != folder.parent:
         folder = folder.parent
+    return _length_problem(path, folder)
+
+
+def _length_problem(path: Path, folder: Path) -> str | None:
+    """name_too_long's check, asked of ``folder`` (an existing folder on the disk)."""
     name_max = _pathconf(folder, "PC_NAME_MAX", _NAME_MAX_DEFAULT)
     path_max = _pathconf(folder, "PC_PATH_MAX", _PATH_MAX_DEFAULT)
     name = len(os.fsencode(path.name))

@@ -29,7 +29,7 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 from agent.errors import KysoError
-from agent.files import name_too_long
+from agent.files import output_name_problem
 
 
 def _identity(path: Path | str) -> tuple[int, int] | None:
@@ -118,16 +118,7 @@ def check_output_name(source: Path | str, target: Path | str) -> None:
     """INPUT_INVALID when the signed copy of ``source`` cannot be created at ``target``
     because its name or path is too long, or its folder is a file (refused with the whole
     run, before the PIN)."""
-    folder = Path(target).parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        detail = f"the signed copy of {source} cannot be saved: {folder} is not a folder"
-        raise KysoError("INPUT_INVALID", {"detail": detail})
-    problem = name_too_long(target)
+    problem = output_name_problem(target)
     if problem is not None:
-        detail = (
-            f"the signed copy of {source} cannot be saved: {problem}; "
-            "rename the file with a shorter name or choose another folder"
-        )
+        detail = f"the signed copy of {source} cannot be saved: {problem}"
         raise KysoError("INPUT_INVALID", {"detail": detail})

@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from agent.errors import KysoError
 from agent.remote.csc import CredentialDetails, CscClient, SignAlgo, sign_algo_for
 from agent.remote.directory import RemoteCredential, RemoteService
 from agent.remote.prompt import CredentialPrompt, CredentialPrompter
-from agent.signing.signer import Signer, _hash
+from agent.signing.signer import Signer
 from agent.tokens.algorithms import (
     SignatureAlgorithm,
     check_digest,
@@ -39,6 +38,7 @@ from agent.tokens.algorithms import (
     ecdsa_raw_to_der,
 )
 from agent.tokens.certinfo import CertificateInfo
+from agent.tokens.keymatch import signature_verifies
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,27 +50,16 @@ def _verify(
     """Check a remote signature against the certificate; returns the signature in the form
     formats expect (ECDSA as DER). Raises InvalidSignature."""
     key = info.certificate.public_key()
-    h = Prehashed(_hash(alg))
+    candidates = [signature]
     if isinstance(key, ec.EllipticCurvePublicKey):
         size = (key.curve.key_size + 7) // 8
-        if len(signature) == 2 * size and signature[0] != 0x30:
-            signature = ecdsa_raw_to_der(signature)  # some services send r‖s
-        try:
-            key.verify(signature, digest_value, ec.ECDSA(h))
-        except (InvalidSignature, ValueError):
-            if len(signature) != 2 * size:
-                raise InvalidSignature from None
-            signature = ecdsa_raw_to_der(signature)
-            key.verify(signature, digest_value, ec.ECDSA(h))
-        return signature
-    assert isinstance(key, rsa.RSAPublicKey)
-    pad: padding.AsymmetricPadding = (
-        padding.PSS(mgf=padding.MGF1(_hash(alg)), salt_length=alg.digest_size)
-        if alg.is_pss
-        else padding.PKCS1v15()
-    )
-    key.verify(signature, digest_value, pad, h)
-    return signature
+        if len(signature) == 2 * size:  # some services send r‖s, which may begin like DER
+            der = ecdsa_raw_to_der(signature)
+            candidates = [signature, der] if signature[0] == 0x30 else [der]
+    for candidate in candidates:
+        if signature_verifies(key, alg, digest_value, candidate, is_digest=True):
+            return candidate
+    raise InvalidSignature
 
 
 class RemoteSigner(Signer):

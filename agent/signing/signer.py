@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING
 
-from agent.tokens.algorithms import KeyKind, SignatureAlgorithm, check_digest
+from agent.tokens.algorithms import KeyKind, SignatureAlgorithm, check_digest, hash_algorithm
 from agent.tokens.certinfo import CertificateInfo, parse_certificate
 from agent.tokens.service import KeySession
 
@@ -68,18 +68,6 @@ class TokenSigner(Signer):
         return await self._key.sign_digest(digest, algorithm)
 
 
-def _hash(algorithm: SignatureAlgorithm) -> hashes.HashAlgorithm:
-    from cryptography.hazmat.primitives import hashes
-
-    kinds: dict[str, type[hashes.HashAlgorithm]] = {
-        "sha1": hashes.SHA1,
-        "sha256": hashes.SHA256,
-        "sha384": hashes.SHA384,
-        "sha512": hashes.SHA512,
-    }
-    return kinds[algorithm.hash_name]()
-
-
 class SoftwareSigner(Signer):
     """A signer over an in-memory key: for tests of formats without a token. Never in product
     paths (keys on disk are exactly what tokens exist to avoid)."""
@@ -101,14 +89,14 @@ class SoftwareSigner(Signer):
 
     async def sign(self, data: bytes, algorithm: SignatureAlgorithm) -> bytes:
         """Sign in software."""
-        return self._sign(data, algorithm, _hash(algorithm))
+        return self._sign(data, algorithm, hash_algorithm(algorithm))
 
     async def sign_digest(self, digest: bytes, algorithm: SignatureAlgorithm) -> bytes:
         """Sign a digest in software."""
         from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
         check_digest(algorithm, digest)
-        return self._sign(digest, algorithm, Prehashed(_hash(algorithm)))
+        return self._sign(digest, algorithm, Prehashed(hash_algorithm(algorithm)))
 
     def _sign(
         self, payload: bytes, algorithm: SignatureAlgorithm, h: hashes.HashAlgorithm | Prehashed
@@ -119,6 +107,8 @@ class SoftwareSigner(Signer):
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return key.sign(payload, ec.ECDSA(h))
         if algorithm.is_pss:
-            pss = padding.PSS(mgf=padding.MGF1(_hash(algorithm)), salt_length=algorithm.digest_size)
+            pss = padding.PSS(
+                mgf=padding.MGF1(hash_algorithm(algorithm)), salt_length=algorithm.digest_size
+            )
             return key.sign(payload, pss, h)
         return key.sign(payload, padding.PKCS1v15(), h)

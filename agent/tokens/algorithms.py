@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from typing import TYPE_CHECKING
 
 from agent.errors import KysoError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives import hashes
 
 
 class KeyKind(enum.StrEnum):
@@ -78,6 +82,20 @@ class SignatureAlgorithm(enum.StrEnum):
 def digest(algorithm: SignatureAlgorithm, data: bytes) -> bytes:
     """Hash ``data`` with the algorithm's hash."""
     return hashlib.new(algorithm.hash_name, data).digest()
+
+
+def hash_algorithm(algorithm: SignatureAlgorithm) -> hashes.HashAlgorithm:
+    """cryptography's hash for ``algorithm`` (to sign or verify with; imported here, when first
+    asked: the agent starts without cryptography)."""
+    from cryptography.hazmat.primitives import hashes
+
+    kinds: dict[str, type[hashes.HashAlgorithm]] = {
+        "sha1": hashes.SHA1,
+        "sha256": hashes.SHA256,
+        "sha384": hashes.SHA384,
+        "sha512": hashes.SHA512,
+    }
+    return kinds[algorithm.hash_name]()
 
 
 def check_digest(algorithm: SignatureAlgorithm, digest_value: bytes) -> None:

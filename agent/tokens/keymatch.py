@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from agent.errors import KysoError
-from agent.tokens.algorithms import SignatureAlgorithm
+from agent.tokens.algorithms import SignatureAlgorithm, hash_algorithm
 from agent.tokens.model import TokenCertificate
 
 K = TypeVar("K")
@@ -134,14 +134,6 @@ def mismatch(cert: TokenCertificate) -> KysoError:
     )
 
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
-
-
 def signature_verifies(
     cert_key: PublicKeyTypes,
     algorithm: SignatureAlgorithm,
@@ -152,7 +144,7 @@ def signature_verifies(
 ) -> bool:
     """Whether ``signature`` (DER for ECDSA) over ``payload`` (the data, or its digest when
     ``is_digest``) verifies with the certificate's public key."""
-    hash_alg = _HASHES[algorithm.hash_name]()
+    hash_alg = hash_algorithm(algorithm)
     chosen: hashes.HashAlgorithm | Prehashed = Prehashed(hash_alg) if is_digest else hash_alg
     try:
         if isinstance(cert_key, rsa.RSAPublicKey):

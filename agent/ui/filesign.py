@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from agent.errors import KysoError
-from agent.files import name_too_long, open_regular
+from agent.files import open_regular, output_name_problem
 from agent.signing.consent import ConsentItem
 from agent.tokens.certinfo import CertificateInfo
 from agent.ui.api import ConsentRequest
@@ -87,14 +87,11 @@ def plan_files(paths: list[Path], out_dir: Path | None = None) -> list[FilePlan]
 
 
 def _target_problem(source: Path, target: Path) -> KysoError | None:
-    """Why the signed copy cannot go to ``target`` (it exists, its name is too long for the
-    disk), shown with the file and never signed; else None."""
-    problem = name_too_long(target)
+    """Why the signed copy cannot go to ``target`` (it exists, its folder is a file, its name
+    is too long for the disk), shown with the file and never signed; else None."""
+    problem = output_name_problem(target)
     if problem is not None:
-        detail = (
-            f"the signed copy of {source.name} cannot be saved: {problem}; "
-            "rename the file with a shorter name or choose another folder"
-        )
+        detail = f"the signed copy of {source.name} cannot be saved: {problem}"
         return KysoError("INPUT_INVALID", {"detail": detail})
     try:
         exists = target.exists()

@@ -126,3 +126,26 @@ def test_an_anchor_places_the_stamp_within_the_visible_area() -> None:
     options = resolve_anchor(doc, PdfSignOptions(anchor="Giám đốc"))
     assert options.placement is not None
     check_placement(inspect_pdf(doc, size_of_pages=(1,)), options.placement)
+
+
+@pytest.mark.parametrize(
+    "crop",
+    [
+        (700.0, 942.0, -50.0, 421.0),  # partly outside, its corners named top-right first
+        (-50.0, 421.0, 700.0, 942.0),
+        (1000.0, 1000.0, 1200.0, 1200.0),  # wholly outside: an empty area on the edge
+    ],
+)
+def test_an_anchor_and_the_consent_see_the_same_visible_area(
+    crop: tuple[float, float, float, float],
+) -> None:
+    """One rule frames the page for the consent's corner (pyHanko's boxes) and for an anchor's
+    placement (pypdf's): poppler's, the CropBox's edges clamped into the MediaBox."""
+    from agent.signing.pdf.anchor import find_text
+
+    doc = cropped(make_pdf(1, lines=[(1, "Giám đốc", 72, 600)]), crop)
+    hit = find_text(doc, "Giám đốc")
+    assert hit is not None
+    left, bottom = hit.page_origin
+    frame = (left, bottom, left + hit.page_size[0], bottom + hit.page_size[1])
+    assert frame == inspect_pdf(doc, size_of_pages=(1,)).page_frames[1].box

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import KysoError
-from agent.signing.pdf.inspect import PdfSource
+from agent.signing.pdf.inspect import PdfSource, visible_area
 
 # A stamp for a line at the end of a long file is rare; reading every page of a 200-page, 50 MB
 # file for it is slow and gives a hostile file more to chew on. The page can be named instead.
@@ -120,16 +120,9 @@ def find_text(source: PdfSource, anchor: str, *, page: int | None = None) -> Tex
 
 
 def _visible(pdf_page: Any) -> tuple[float, float, float, float]:
-    """The part of the page viewers show: the CropBox (pypdf inherits it, or gives the
-    MediaBox) within the MediaBox, as inspect.py frames it; a stamp placed outside it would
-    be refused."""
-    media, crop = pdf_page.mediabox, pdf_page.cropbox
-    return (
-        max(float(media.left), float(crop.left)),
-        max(float(media.bottom), float(crop.bottom)),
-        min(float(media.right), float(crop.right)),
-        min(float(media.top), float(crop.top)),
-    )
+    """The part of the page viewers show, by the rule the consent's frame uses (pypdf gives the
+    CropBox inherited, or the MediaBox): a stamp placed outside it would be refused."""
+    return visible_area(pdf_page.mediabox, pdf_page.cropbox)
 
 
 def place_near(hit: TextHit, size: tuple[float, float]) -> tuple[float, float, float, float]:

@@ -86,18 +86,29 @@ class EmptyField:
     seed: FieldSeed | None = None
 
 
-def _deref(value: Any) -> Any:
+def deref(value: Any) -> Any:
+    """The object an indirect reference points to; any other value as it is."""
     return value.get_object() if hasattr(value, "get_object") else value
+
+
+def normalised_box(value: Any) -> tuple[float, float, float, float] | None:
+    """A PDF rectangle (any two opposite corners, ISO 32000 7.9.5) as (left, bottom, right,
+    top); None when it is not four numbers."""
+    try:
+        x1, y1, x2, y2 = (float(deref(v)) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
 
 
 def read_lock(lock_dict: Any) -> FieldLock:
     """A /Lock or FieldMDP /TransformParams dictionary; ValueError when unreadable."""
-    lock_dict = _deref(lock_dict)
+    lock_dict = deref(lock_dict)
     if not isinstance(lock_dict, dict):
         raise ValueError("the lock is not a dictionary")
     action = _ACTIONS.get(str(lock_dict.get("/Action", "")), "")
-    fields = tuple(str(_deref(f)) for f in _deref(lock_dict.get("/Fields")) or ())
-    raw_p = _deref(lock_dict.get("/P"))
+    fields = tuple(str(deref(f)) for f in deref(lock_dict.get("/Fields")) or ())
+    raw_p = deref(lock_dict.get("/P"))
     permission = int(raw_p) if raw_p is not None else None
     if permission is not None and permission not in (1, 2, 3):
         raise ValueError(f"/P {permission}")
@@ -111,15 +122,15 @@ def earlier_locks(sig_field: Any, sig_value: Any) -> tuple[FieldLock, ...]:
     through that breaks the earlier one."""
     found: list[FieldLock] = []
     try:
-        for ref in _deref(_deref(sig_value).get("/Reference")) or ():
-            ref = _deref(ref)
+        for ref in deref(deref(sig_value).get("/Reference")) or ():
+            ref = deref(ref)
             method = str(ref.get("/TransformMethod", ""))
-            params = _deref(ref.get("/TransformParams"))
+            params = deref(ref.get("/TransformParams"))
             if method == "/DocMDP" and params is not None:
-                found.append(FieldLock(permission=int(_deref(params.get("/P", 2)))))
+                found.append(FieldLock(permission=int(deref(params.get("/P", 2)))))
             elif method == "/FieldMDP" and params is not None:
                 found.append(read_lock(params))
-        lock = _deref(sig_field).get("/Lock")
+        lock = deref(sig_field).get("/Lock")
         if lock is not None:
             found.append(read_lock(lock))
     except (AttributeError, TypeError, KeyError, ValueError):
@@ -167,7 +178,7 @@ def read_seed(sv_dict: Any) -> FieldSeed:
 def read_empty_field(name: str, field_ref: Any) -> tuple[EmptyField, Any]:
     """An empty field's lock, seed values and widget box (page still unknown), and the
     reference of its single widget (None when it has none or several)."""
-    field = _deref(field_ref)
+    field = deref(field_ref)
     lock = seed = None
     try:
         if "/Lock" in field:
@@ -176,26 +187,25 @@ def read_empty_field(name: str, field_ref: Any) -> tuple[EmptyField, Any]:
         seed = FieldSeed(problem="its lock (/Lock) cannot be read")
     if seed is None and "/SV" in field:
         seed = read_seed(field.get("/SV"))
-    kids = _deref(field.get("/Kids"))
+    kids = deref(field.get("/Kids"))
     if kids is None:
         widget_ref, count = field_ref, 1
     else:
         count = len(kids) if isinstance(kids, list) else 0
         widget_ref = list.__getitem__(kids, 0) if count == 1 else None
-    box = _widget_box(_deref(widget_ref)) if widget_ref is not None else None
+    box = _widget_box(deref(widget_ref)) if widget_ref is not None else None
     return EmptyField(name, None, box, count, lock, seed), widget_ref
 
 
 def _widget_box(widget: Any) -> tuple[float, float, float, float] | None:
     """The widget's /Rect normalised, or None when it is never drawn (hidden, no area)."""
     try:
-        if int(_deref(widget.get("/F", 0))) & _HIDDEN:
+        if int(deref(widget.get("/F", 0))) & _HIDDEN:
             return None
-        x1, y1, x2, y2 = (float(_deref(v)) for v in _deref(widget["/Rect"]))
+        box = normalised_box(deref(widget["/Rect"]))
     except (AttributeError, TypeError, KeyError, ValueError):
         return None
-    box = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
-    return box if box[2] - box[0] > 0 and box[3] - box[1] > 0 else None
+    return box if box and box[2] - box[0] > 0 and box[3] - box[1] > 0 else None
 
 
 def widget_pages(reader: Any, widgets: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
@@ -218,15 +228,15 @@ def widget_pages(reader: Any, widgets: set[tuple[int, int]]) -> dict[tuple[int, 
             if key in seen:
                 continue  # a page tree loop
             seen.add(key)
-        node = _deref(raw)
+        node = deref(raw)
         if not hasattr(node, "raw_get"):  # not a dictionary: nothing drawn from it
             continue
-        kids = _deref(node.raw_get("/Kids")) if "/Kids" in node else None
+        kids = deref(node.raw_get("/Kids")) if "/Kids" in node else None
         if isinstance(kids, list):
             stack.extend(reversed(list(list.__iter__(kids))))  # as stored: references
             continue
         page += 1
-        annots = _deref(node.raw_get("/Annots")) if "/Annots" in node else None
+        annots = deref(node.raw_get("/Annots")) if "/Annots" in node else None
         for entry in list.__iter__(annots) if isinstance(annots, list) else ():
             if isinstance(entry, IndirectObject):
                 ref = (entry.idnum, entry.generation)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -19,7 +20,9 @@ from agent.signing.pdf.active import EMBEDDED_FILES, JAVASCRIPT, scan_active
 from agent.signing.pdf.fields import (
     EmptyField,
     FieldLock,
+    deref,
     earlier_locks,
+    normalised_box,
     read_empty_field,
     widget_pages,
 )
@@ -185,12 +188,12 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
     from pyhanko.sign.fields import enumerate_sig_fields
 
     root = reader.root
-    pages = _deref(root["/Pages"])
+    pages = deref(root["/Pages"])
     count = int(pages.get("/Count", 0))
-    info = _deref(reader.trailer_view.get("/Info"))
+    info = deref(reader.trailer_view.get("/Info"))
     title = ""
     if info is not None:
-        title = str(_deref(info.get("/Title", "")) or "")
+        title = str(deref(info.get("/Title", "")) or "")
     signatures = []
     empty: list[tuple[EmptyField, Any]] = []
     locks: list[FieldLock] = []
@@ -224,17 +227,13 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
     )
 
 
-def _deref(value: Any) -> Any:
-    return value.get_object() if hasattr(value, "get_object") else value
-
-
 def _inherited(page: Any, key: str) -> Any:
     """A page attribute, or its nearest ancestor's (MediaBox and Rotate are inheritable)."""
     node, depth = page, 0
     while node is not None and depth < 64:  # a hostile /Parent loop ends here
         if key in node:
-            return _deref(node[key])
-        node, depth = _deref(node.get("/Parent")), depth + 1
+            return deref(node[key])
+        node, depth = deref(node.get("/Parent")), depth + 1
     return None
 
 
@@ -252,27 +251,33 @@ def _place_fields(reader: Any, empty: list[tuple[EmptyField, Any]]) -> tuple[Emp
     return tuple(replace(f, page=pages.get(key(f, ref) or (-1, -1))) for f, ref in empty)
 
 
-def _box(value: Any) -> tuple[float, float, float, float] | None:
-    try:
-        x1, y1, x2, y2 = (float(_deref(v)) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
-
-
 def _page_frame(reader: Any, index: int) -> PageFrame:
     """The page's visible area: its CropBox (inheritable, the MediaBox when absent) clipped to
     its MediaBox, as viewers and ``pdftoppm -cropbox`` show it. A CropBox that misses the
     MediaBox leaves an empty area, clamped to the MediaBox's edge as poppler does: no stamp
     fits in it."""
     page = reader.find_page_for_modification(index)[0].get_object()
-    media = _box(_inherited(page, "/MediaBox") or ()) or (0.0, 0.0, 595.0, 842.0)
-    crop = _box(_inherited(page, "/CropBox") or ()) or media
-    clip = tuple(
-        min(max(v, lo), hi) for v, lo, hi in zip(crop, media[:2] * 2, media[2:] * 2, strict=True)
-    )
+    media = normalised_box(_inherited(page, "/MediaBox") or ()) or (0.0, 0.0, 595.0, 842.0)
+    crop = normalised_box(_inherited(page, "/CropBox") or ()) or media
     rotate = int(_inherited(page, "/Rotate") or 0) % 360
-    return PageFrame((clip[0], clip[1], clip[2], clip[3]), rotate)
+    return PageFrame(visible_area(media, crop), rotate)
+
+
+def visible_area(
+    media: Sequence[float], crop: Sequence[float]
+) -> tuple[float, float, float, float]:
+    """The part of a page viewers show, as (left, bottom, right, top): the CropBox's edges
+    clamped into the MediaBox, as poppler does (either box may name any two opposite corners).
+    A CropBox that misses the MediaBox leaves an empty area on the MediaBox's edge, where no
+    stamp fits. The one rule for the consent's frame (pyHanko's boxes) and an anchor's
+    placement (pypdf's)."""
+    ml, mb, mr, mt = normalised_box(media) or media
+    cl, cb, cr, ct = normalised_box(crop) or crop
+
+    def clamp(v: float, lo: float, hi: float) -> float:
+        return min(max(v, lo), hi)
+
+    return (clamp(cl, ml, mr), clamp(cb, mb, mt), clamp(cr, ml, mr), clamp(ct, mb, mt))
 
 
 def _signer_name(sig_value: Any) -> str:
