@@ -238,6 +238,17 @@ def _line(record: AuditRecord) -> bytes:
     return text.encode("utf-8", "backslashreplace")
 
 
+def _is_signed(line: bytes) -> bool:
+    """Is this line the record of a signature made (outcome "signed")? Read from the JSON,
+    not by a substring, so no field's text can pass for it; an unreadable line counts as
+    signed (kept: it cannot be shown to be noise)."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return True
+    return not isinstance(value, dict) or value.get("outcome") == "signed"
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -335,11 +346,26 @@ class AuditLog:
             return True
 
     def _keep_pending(self, lines: list[bytes]) -> None:
-        """Keep the oldest lines (a signature made while the log failed comes first)."""
-        if len(lines) > MAX_PENDING:
-            log.error("audit log: %d records could not be kept", len(lines) - MAX_PENDING)
-            lines = lines[:MAX_PENDING]
-        self._pending = lines
+        """Keep at most MAX_PENDING lines, in order. Past that, refusals go first (newest
+        first): a page sending refused requests must never push out the record of a signature
+        that exists. Only then the newest signed lines, should they alone be too many."""
+        excess = len(lines) - MAX_PENDING
+        if excess <= 0:
+            self._pending = lines
+            return
+        drop: set[int] = set()
+        for index in range(len(lines) - 1, -1, -1):
+            if len(drop) == excess:
+                break
+            if not _is_signed(lines[index]):
+                drop.add(index)
+        kept = [line for index, line in enumerate(lines) if index not in drop]
+        log.error(
+            "audit log: %d refused/cancelled and %d signed records could not be kept",
+            len(drop),
+            max(0, len(kept) - MAX_PENDING),
+        )
+        self._pending = kept[:MAX_PENDING]
 
     async def write_async(self, record: AuditRecord) -> bool:
         """:meth:`write` on the log's own thread, awaited: the event loop goes on meanwhile,

@@ -137,13 +137,13 @@ class Dispatcher:
             await rpc.validate_params_async(request.method, request.params)
         except KysoError as exc:
             if command.signs:
-                self._audit(conn, request, exc.code, None)
+                await self._audit(conn, request, exc.code, None)
             await conn.send(rpc.error_message(request.id, exc))
             return
         if command.signs and self.core.services.signing_paused:
             # The user paused signing from the tray: refused before any prompt, and audited.
             error = KysoError("SIGNING_PAUSED")
-            self._audit(conn, request, error.code, None)
+            await self._audit(conn, request, error.code, None)
             await conn.send(rpc.error_message(request.id, error))
             return
         if command.signs and await self.core.services.audit.unavailable_async():
@@ -151,7 +151,7 @@ class Dispatcher:
             # real write of the records still waiting (the retry); this refusal's record waits
             # with them, so the first request that finds the log writable stores it and signs.
             error = KysoError("AUDIT_UNAVAILABLE", {"path": self.core.services.audit.shown_path()})
-            self._audit(conn, request, error.code, None)
+            await self._audit(conn, request, error.code, None)
             await conn.send(rpc.error_message(request.id, error))
             return
         if len(conn.tasks) >= MAX_IN_FLIGHT:
@@ -181,7 +181,7 @@ class Dispatcher:
                 else "PAGE_CLOSED"
             )
             if command.signs:
-                self._audit(conn, request, outcome, ctx)
+                await self._audit(conn, request, outcome, ctx)
             raise
         except Exception as exc:  # never let a bug take the connection down unanswered
             log.exception("%s failed", request.method)
@@ -194,10 +194,12 @@ class Dispatcher:
             await self.core.services.audit.write_async(self._record(conn, request, outcome, ctx))
         await conn.send(message)
 
-    def _audit(
+    async def _audit(
         self, conn: Connection, request: rpc.RpcRequest, result: str, ctx: CallContext | None
     ) -> None:
-        self.core.services.audit.write(self._record(conn, request, result, ctx))
+        """A refusal's record, on the log's own thread: in order with the signed records still
+        queued there, and a slow disk (fdatasync) never stalls the event loop."""
+        await self.core.services.audit.write_async(self._record(conn, request, result, ctx))
 
     @staticmethod
     def _record(

@@ -109,3 +109,25 @@ async def test_the_check_before_a_signature_runs_on_the_logs_thread_until_the_lo
         assert threads == ["kyso-audit", "kyso-audit"]
     finally:
         log.close()
+
+
+def test_refusals_piling_up_while_the_log_fails_never_push_out_a_signed_record(
+    tmp_path: Path,
+) -> None:
+    """A page sending refused requests while the log cannot be written must not crowd out
+    the record of a signature made meanwhile: past the limit, refusals are dropped first."""
+    import agent.audit
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.path.mkdir()  # nothing can be written
+    refused = AuditRecord(origin="https://a.test", method="sign.hash", result="AUDIT_UNAVAILABLE")
+    log.write(_record(0))  # a signature made as the log broke
+    for _ in range(agent.audit.MAX_PENDING + 100):
+        log.write(refused)
+    log.write(_record(1))  # the key signed (its consent was open before)
+    log.path.rmdir()
+    assert log.unavailable() is False  # the retry writes what was kept
+    lines = [json.loads(line) for line in log.path.read_text().splitlines()]
+    assert len(lines) == agent.audit.MAX_PENDING
+    assert [r["item"] for r in lines if r["result"] == "OK"] == [0, 1]
+    assert lines[0]["item"] == 0 and lines[-1]["item"] == 1  # the order is kept

@@ -167,3 +167,47 @@ def test_the_path_a_page_sees_hides_the_home_folder(
     monkeypatch.setattr(agent.audit.Path, "home", lambda: tmp_path)
     log = AuditLog(tmp_path / "nguyenvanan" / "logs" / "audit.jsonl")
     assert log.shown_path() == str(Path("~", "nguyenvanan", "logs", "audit.jsonl"))
+
+
+async def test_a_batch_stops_signing_once_an_items_record_fails(demo, agent) -> None:
+    """The check runs once per request: a log that breaks during a batch must stop it at the
+    first record that cannot be stored, not sign the remaining items without records."""
+    client = await agent.client()
+    assert "signature" in await client.call("sign.hash", _params(demo, 1))
+    agent.audit.path.unlink()
+    agent.audit.path.mkdir()  # breaks after the check: the first item signs, its record fails
+    items = [{"kind": "hash", "digest": _params(demo, 10 + i)["digest"]} for i in range(4)]
+    result = await client.call(
+        "sign.batch", {"items": items, "certificate": cert_thumbprint(demo, "org")}
+    )
+    assert [r["ok"] for r in result["results"]] == [True, False, False, False]
+    codes = [r["error"]["data"]["code"] for r in result["results"][1:]]
+    assert codes == ["AUDIT_UNAVAILABLE"] * 3
+    agent.audit.path.rmdir()
+    assert await agent.audit.unavailable_async() is False  # the retry stores them, in order
+    records, _ = agent.audit.read()
+    batch = [r["result"] for r in reversed(records) if r.get("item") is not None]
+    assert batch == ["OK"] + ["AUDIT_UNAVAILABLE"] * 3
+
+
+async def test_a_refusals_record_is_written_on_the_logs_thread(
+    demo, agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refusal's record goes through the writer thread like a signed one: in order with
+    records still queued there, and a slow fdatasync never blocks the event loop."""
+    import threading
+
+    threads: list[str] = []
+    real = agent.audit.write_many
+
+    def watched(records: list[AuditRecord]) -> bool:
+        if any(r.result != "OK" for r in records):
+            threads.append(threading.current_thread().name)
+        return real(records)
+
+    monkeypatch.setattr(agent.audit, "write_many", watched)
+    client = await agent.client()
+    reply = await client.request("sign.hash", {"digest": 5, "extra": 1})  # refused: schema
+    assert "error" in reply
+    assert threads == ["kyso-audit"]
+    assert agent.audit_lines()[-1]["outcome"] == "refused"

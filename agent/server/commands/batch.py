@@ -71,13 +71,18 @@ class SignBatch(Command):
         audit = ctx.core.services.audit
         results: list[dict[str, Any] | None] = [None] * len(payloads)
         failed = False
+        unrecorded = False  # an item's record could not be stored: no further signature
         done = 0
 
         async def one(index: int, payload: Payload) -> None:
-            nonlocal failed, done
+            nonlocal failed, unrecorded, done
             error: KysoError | None = None
             if failed and stop_on_error:
                 error = KysoError("BATCH_ITEM_SKIPPED")
+            elif unrecorded or audit.healthy is False:
+                # The check ran once for the request; a record that failed since means the
+                # next signature would have none either (the one made is kept: it exists).
+                error = KysoError("AUDIT_UNAVAILABLE", {"path": audit.shown_path()})
             else:
                 try:
                     result = await payload.sign(signer)
@@ -92,7 +97,10 @@ class SignBatch(Command):
                 failed = True
                 results[index] = {"index": index, "ok": False, "error": error_body(error)}
             code = "OK" if error is None else error.code
-            audit.write(_record(ctx, code, payload.sha256, index, payload.kind))
+            # On the log's thread, in order with every other record; awaited before the next
+            # item, so a failed record stops the signing here.
+            if not await audit.write_async(_record(ctx, code, payload.sha256, index, payload.kind)):
+                unrecorded = True
             done += 1
             await ctx.notify(
                 "sign.progress",
