@@ -12,6 +12,7 @@ creates them, as before.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -190,12 +191,12 @@ def open_regular(path: Path | str, *, max_bytes: int | None = None) -> BinaryIO:
 
 def output_name_problem(target: Path | str) -> str | None:
     """Why a signed copy cannot be created at ``target``, with what to do (its folder is a
-    file, or its name or path is too long for the disk), else None. The CLI and the desktop
-    both wrap it in INPUT_INVALID, before the PIN."""
+    file or cannot be reached, or its name or path is too long for the disk), else None. The
+    CLI and the desktop both wrap it in INPUT_INVALID, before the PIN."""
     path = Path(os.path.abspath(target))
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
+    folder, error = _nearest_existing(path)
+    if error is not None:
+        return _unreachable(folder, error)
     if not folder.is_dir():
         return f"{folder} is not a folder"
     problem = _length_problem(path, folder)
@@ -209,10 +210,49 @@ def name_too_long(path: Path | str) -> str | None:
     the disk's NAME_MAX bytes, or the whole path over PATH_MAX), else None. Asked of the
     nearest existing folder, as the disk it is on decides (a USB stick, a network share)."""
     path = Path(os.path.abspath(path))
-    folder = path.parent
-    while not folder.is_dir() and folder != folder.parent:
+    folder, error = _nearest_existing(path)
+    if error is not None and error.errno == errno.ENAMETOOLONG:
+        return _TOO_LONG
+    while not _is_dir(folder) and folder != folder.parent:
         folder = folder.parent
     return _length_problem(path, folder)
+
+
+_TOO_LONG = "a folder name in its path, or the whole path, is longer than the disk allows"
+# what stat says of a path whose folders are only missing (or a file stands for one)
+_MISSING = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF}
+
+
+def _nearest_existing(path: Path) -> tuple[Path, OSError | None]:
+    """The nearest ancestor of ``path`` that exists (a folder or not), or the one whose stat
+    failed for another reason than being missing, with that error. A too-long path or a
+    folder without access raises from ``Path.exists``: the very cases to report, not crash on."""
+    folder = path.parent
+    while folder != folder.parent:
+        try:
+            os.stat(folder)
+        except OSError as exc:
+            if exc.errno not in _MISSING:
+                return folder, exc
+            folder = folder.parent
+            continue
+        return folder, None
+    return folder, None
+
+
+def _unreachable(folder: Path, error: OSError) -> str:
+    """output_name_problem's text for a folder whose stat failed."""
+    if error.errno == errno.ENAMETOOLONG:
+        return f"{_TOO_LONG}; choose a folder with a shorter path"
+    reason = error.strerror or type(error).__name__
+    return f"the folder {folder} cannot be reached ({reason}); choose another folder"
+
+
+def _is_dir(folder: Path) -> bool:
+    try:
+        return folder.is_dir()
+    except OSError:  # no access, or too long: not a folder to ask the disk's limits of
+        return False
 
 
 def _length_problem(path: Path, folder: Path) -> str | None:

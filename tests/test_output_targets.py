@@ -149,3 +149,16 @@ async def test_the_desktop_signer_refuses_two_files_to_one_folder_before_the_tok
     )
     assert not out.exists()
     assert b"thang10" in (tmp_path / "thang10" / "hoso.xml").read_bytes()
+
+
+def test_an_output_under_a_too_long_folder_name_is_reported_not_raised(tmp_path: Path) -> None:
+    """Path.exists raises ENAMETOOLONG on such a folder: the case the check is there for."""
+    from agent.files import name_too_long, output_name_problem
+
+    target = tmp_path / ("a" * 300) / "o.pdf"
+    problem = output_name_problem(target)
+    assert problem is not None and "longer than the disk allows" in problem
+    assert name_too_long(target) is not None
+    deep = Path("/" + "/".join(["c" * 200] * 30)) / "o.pdf"  # over PATH_MAX as a whole
+    assert output_name_problem(deep) is not None
+    assert output_name_problem(tmp_path / "missing" / "deeper" / "o.pdf") is None

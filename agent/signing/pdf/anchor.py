@@ -13,11 +13,13 @@ from __future__ import annotations
 import io
 import logging
 import math
+import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import KysoError
+from agent.signing.pdf.fields import normalised_box
 from agent.signing.pdf.inspect import PdfSource, visible_area
 
 # A stamp for a line at the end of a long file is rare; reading every page of a 200-page, 50 MB
@@ -26,6 +28,40 @@ MAX_ANCHOR_PAGES = 100
 GAP = 4.0  # points between the anchor's descenders and the stamp
 MARGIN = 10.0  # points kept from the page's edge when a stamp is shifted to fit
 AVERAGE_ADVANCE = 0.5  # of the font size: a letter's average width, for offsets inside a run
+# The budget of the whole search. The search runs in a thread before the consent prompt and
+# cannot be cancelled: a 10 KB file whose pages share one stream of 100,000 text operators
+# took minutes. Past either limit the anchor is refused, and the page and box can be named.
+ANCHOR_SEARCH_SECONDS = 5.0
+MAX_ANCHOR_OPERATORS = 1_000_000  # content-stream operators read, all pages and forms together
+# decoded page content, all pages together: pypdf parses a page's whole stream before its first
+# operator is visited, so the operator count alone comes too late for one huge page
+MAX_ANCHOR_CONTENT_BYTES = 8_000_000
+DEFAULT_MEDIABOX = (0.0, 0.0, 595.0, 842.0)  # A4, what inspect_pdf's page frame assumes
+
+
+class _OverBudget(Exception):
+    """The anchor search went past its time or operator budget."""
+
+
+@dataclass
+class _Budget:
+    """What is left of the search's budget; ``spend`` raises _OverBudget past it."""
+
+    deadline: float
+    operators: int
+    content_bytes: int
+
+    def read(self, size: int) -> None:
+        """``size`` bytes of page content are about to be parsed."""
+        self.content_bytes -= size
+        if self.content_bytes < 0 or time.monotonic() > self.deadline:
+            raise _OverBudget
+
+    def spend(self) -> None:
+        self.operators -= 1
+        # the clock is read every 256 operators only: it costs more than the count
+        if self.operators < 0 or (self.operators % 256 == 0 and time.monotonic() > self.deadline):
+            raise _OverBudget
 
 
 @dataclass(frozen=True)
@@ -56,8 +92,9 @@ class _Run:
     size: float
 
 
-def _page_runs(page: Any) -> tuple[str, list[_Run]]:
-    """The page's text as one key string and the runs it was drawn in."""
+def _page_runs(page: Any, budget: _Budget) -> tuple[str, list[_Run]]:
+    """The page's text as one key string and the runs it was drawn in; _OverBudget when
+    reading it goes past ``budget``."""
     key_parts: list[str] = []
     runs: list[_Run] = []
     length = 0
@@ -74,7 +111,12 @@ def _page_runs(page: Any) -> tuple[str, list[_Run]]:
         key_parts.append(part)
         length += len(part)
 
-    page.extract_text(visitor_text=visit)
+    def count(*_args: Any) -> None:
+        budget.spend()
+
+    contents = page.get_contents()
+    budget.read(len(contents.get_data()) if contents is not None else 0)
+    page.extract_text(visitor_text=visit, visitor_operand_before=count)
     return "".join(key_parts), runs
 
 
@@ -93,36 +135,68 @@ def find_text(source: PdfSource, anchor: str, *, page: int | None = None) -> Tex
         numbers = [page] if page is not None else range(1, len(reader.pages) + 1)
     except Exception as exc:  # pypdf raises many kinds on a hostile file
         raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
+    budget = _Budget(
+        time.monotonic() + ANCHOR_SEARCH_SECONDS, MAX_ANCHOR_OPERATORS, MAX_ANCHOR_CONTENT_BYTES
+    )
     for number in list(numbers)[:MAX_ANCHOR_PAGES]:
-        if not 1 <= number <= len(reader.pages):
-            raise KysoError("PDF_PLACEMENT_INVALID", {"detail": f"page {number}"})
-        pdf_page = reader.pages[number - 1]
         try:
-            text, runs = _page_runs(pdf_page)
-        except Exception:  # a page whose text cannot be read has no anchor
-            continue
-        at = text.find(wanted)
-        if at < 0:
-            continue
-        run = max((r for r in runs if r.start <= at), key=lambda r: r.start)
-        advance = AVERAGE_ADVANCE * run.size
-        left, bottom, right, top = _visible(pdf_page)
-        return TextHit(
-            page=number,
-            x=run.x + advance * (at - run.start),
-            y=run.y,
-            size=run.size,
-            width=advance * len(wanted),
-            page_size=(max(right - left, 0.0), max(top - bottom, 0.0)),
-            page_origin=(left, bottom),
-        )
+            hit = _search_page(reader, number, wanted, budget)
+        except _OverBudget:
+            detail = "the file is too complex to search; name the page and box instead"
+            raise KysoError("PDF_ANCHOR_NOT_FOUND", {"anchor": anchor, "detail": detail}) from None
+        if hit is not None:
+            return hit
     return None
 
 
+def _search_page(reader: Any, number: int, wanted: str, budget: _Budget) -> TextHit | None:
+    """The first occurrence of the key ``wanted`` on page ``number``, or None; _OverBudget
+    when reading the page goes past ``budget``."""
+    try:
+        count = len(reader.pages)
+    except Exception as exc:  # pypdf raises many kinds on a hostile page tree
+        raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
+    if not 1 <= number <= count:
+        raise KysoError("PDF_PLACEMENT_INVALID", {"detail": f"page {number}"})
+    try:
+        pdf_page = reader.pages[number - 1]
+        text, runs = _page_runs(pdf_page, budget)
+    except _OverBudget:
+        raise
+    except Exception:  # a page whose text cannot be read has no anchor
+        return None
+    at = text.find(wanted)
+    if at < 0:
+        return None
+    run = max((r for r in runs if r.start <= at), key=lambda r: r.start)
+    advance = AVERAGE_ADVANCE * run.size
+    left, bottom, right, top = _visible(pdf_page)
+    return TextHit(
+        page=number,
+        x=run.x + advance * (at - run.start),
+        y=run.y,
+        size=run.size,
+        width=advance * len(wanted),
+        page_size=(max(right - left, 0.0), max(top - bottom, 0.0)),
+        page_origin=(left, bottom),
+    )
+
+
 def _visible(pdf_page: Any) -> tuple[float, float, float, float]:
-    """The part of the page viewers show, by the rule the consent's frame uses (pypdf gives the
-    CropBox inherited, or the MediaBox): a stamp placed outside it would be refused."""
-    return visible_area(pdf_page.mediabox, pdf_page.cropbox)
+    """The part of the page viewers show, by the rule the consent's frame uses (inspect_pdf's
+    page frame): the CropBox clamped into the MediaBox, an unreadable MediaBox taken as A4 and
+    an unreadable CropBox as the MediaBox. A stamp placed outside it would be refused. pypdf
+    copies the inherited boxes into each page, so the page's own entries are the ones."""
+    media = _box(pdf_page, "/MediaBox") or DEFAULT_MEDIABOX
+    return visible_area(media, _box(pdf_page, "/CropBox") or media)
+
+
+def _box(pdf_page: Any, key: str) -> tuple[float, float, float, float] | None:
+    """The page's rectangle ``key``, or None when it is missing or not four numbers."""
+    try:
+        return normalised_box(pdf_page.get(key))
+    except Exception:  # a dangling reference or another hostile value: no box
+        return None
 
 
 def place_near(hit: TextHit, size: tuple[float, float]) -> tuple[float, float, float, float]:
