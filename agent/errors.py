@@ -100,6 +100,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "PDF_PLACEMENT_INVALID",
             "PDF_ANCHOR_NOT_FOUND",
             "PDF_FIELD_REQUIREMENTS",
+            "CMS_DATA_IS_PDF",
         }
     ),
 }
@@ -694,6 +695,18 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Chưa có gì được ký. Xin người đã ký trước gửi bản cho phép ký thêm.",
         "Nothing was signed. Ask whoever signed it first for a copy that allows further "
         "signatures.",
+    ),
+    _e(
+        "CMS_DATA_IS_PDF",
+        1614,
+        "Trang {origin} gửi một tệp PDF để ký dưới dạng dữ liệu CMS: chữ ký như vậy có thể được "
+        "gắn vào tệp PDF mà Kyso không cho bạn xem tài liệu đó.",
+        "The site {origin} sent a PDF to be signed as bare CMS data: such a signature can be put "
+        "into the PDF without Kyso showing you the document.",
+        "Không có gì được ký. Trang web phải dùng chức năng ký PDF (sign.pdf), khi đó Kyso cho bạn "
+        "xem tài liệu trước khi ký. Báo cho đơn vị quản lý cổng thông tin.",
+        "Nothing was signed. The site must use PDF signing (sign.pdf), where Kyso shows you the "
+        "document before you sign. Report this to the portal's operator.",
     ),
     _e(
         "PDF_FIELD_REQUIREMENTS",

@@ -29,7 +29,7 @@ from agent.server.commands import command_table
 from agent.server.commands.info import info
 from agent.server.connection import AgentWebSocket, Connection, Dispatcher
 from agent.server.context import AgentCore, Services
-from agent.server.listener import Throttled, effective_cap, file_limit
+from agent.server.listener import SERVER_HEADER, Throttled, effective_cap, file_limit
 from agent.server.origin import OriginVerdict, classify_origin, cors_headers, host_allowed
 from agent.server.pairing import Pairing, PairingBusy, waiting_budget
 
@@ -47,7 +47,6 @@ MIN_PER_ORIGIN = 4  # open WebSockets one origin may always hold (see per_origin
 # How often open connections are compared with the allowed origins when nothing in this process
 # said so (``kyso-agent sites revoke`` runs in another process and only rewrites the file).
 REVOCATION_CHECK_SECONDS = 1.0
-SERVER_HEADER = "Kyso"  # instead of aiohttp's "Python/3.x aiohttp/3.x"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -118,7 +117,7 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         return await handler(request)
 
     # Plain HTTPS: no pairing (a probe must not pop up a dialog); CORS only when allowed.
-    if header is None and request.method == "GET":
+    if header is None and request.method == "GET" and not _from_a_page(request):
         return await handler(request)  # a local tool or a direct visit: no CORS at all
     if verdict is not OriginVerdict.ALLOWED or origin is None:
         return _error_response(
@@ -129,6 +128,14 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     response = web.Response(status=204) if preflight else await handler(request)
     response.headers.update(cors_headers(origin, request.headers, preflight=preflight))
     return response
+
+
+def _from_a_page(request: web.Request) -> bool:
+    """Did a web page send this request? A browser omits ``Origin`` on a no-cors GET (and on
+    a link or form's navigation) but always says where the request comes from in
+    ``Sec-Fetch-Site``: only "none" (a typed URL, a bookmark) is the user's own visit. Without
+    it the caller is a local tool (curl, the CLI), which a page cannot be."""
+    return request.headers.get("Sec-Fetch-Site", "none").strip().lower() != "none"
 
 
 async def info_handler(request: web.Request) -> web.Response:

@@ -64,8 +64,11 @@ def data_item(
     lines = [("Kích thước / size", _size(len(data))), ("Kiểu / kind", kind)]
     if label:
         lines.append(_page_label(label))
+    title = "Dữ liệu cần ký (CMS/PKCS#7) / data to sign"
+    if looks_like_pdf(data):  # only for a site trusted with bare hashes (CmsPayload.prepare)
+        title = "Tệp PDF ký dạng CMS, Kyso không hiển thị nội dung / a PDF signed as bare CMS"
     return ConsentItem(
-        "Dữ liệu cần ký (CMS/PKCS#7) / data to sign",
+        title,
         tuple(lines),
         hashlib.sha256(data).hexdigest(),
         page_label=label or "",
@@ -105,6 +108,21 @@ def looks_like_xml(data: bytes) -> bool:
     if data.startswith(_EBCDIC_DECLARATION, start):
         return True
     return any(pattern.match(data, start) for pattern in _XML_STARTS)
+
+
+# PDF readers find the header anywhere in the first 1024 bytes (ISO 32000-2 7.5.2 readers).
+PDF_HEADER_WINDOW = 1024
+
+
+def looks_like_pdf(data: bytes) -> bool:
+    """Whether a PDF reader may open ``data`` as a PDF: "%PDF-" within its first 1024 bytes, or
+    (readers that repair files do without a header) a cross-reference pointer and "%%EOF" at its
+    end. The bytes a PDF signature covers (the file minus its /Contents hole) pass this too, so
+    a CMS over them is a valid signature of that PDF."""
+    if data.find(b"%PDF-", 0, PDF_HEADER_WINDOW + 5) >= 0:
+        return True
+    tail = data[-PDF_HEADER_WINDOW:]
+    return b"startxref" in tail and b"%%EOF" in tail
 
 
 def _xml_summary(data: bytes, origin: str | None) -> ConsentItem | None:

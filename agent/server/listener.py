@@ -25,12 +25,17 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
 
 from agent.peercred import same_user
 
 log = logging.getLogger(__name__)
 
 PeerCheck = Callable[[Any, Any], bool]
+SERVER_HEADER = "Kyso"  # instead of aiohttp's "Python/3.x aiohttp/3.x"
 # Headers longer than this without their blank line are aiohttp's to refuse (it answers 400).
 _SCAN_LIMIT = 64 * 1024
 # asyncio's own accept loop waits this long when accept() fails (out of file descriptors).
@@ -75,6 +80,41 @@ class Throttled:
         log.warning(message, *args)
         self._skipped = 0
         self._next = now + self.interval
+
+
+_malformed_log = Throttled()
+
+
+class _KysoRequestHandler(RequestHandler):
+    """aiohttp's protocol, but a request its parser refuses (an over-long URL or header, two
+    Host headers...) is answered before any Kyso check and without the response signal that
+    names the server: such an answer says ``Server: Kyso`` too, and the sender's fault is one
+    throttled line, not a traceback per request (any web page can send one, unpaired)."""
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> StreamResponse:
+        """aiohttp's error answer, named as Kyso's."""
+        response = super().handle_error(request, status, exc, message)
+        response.headers["Server"] = SERVER_HEADER
+        return response
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        """A malformed request: one throttled line; anything else: aiohttp's whole story."""
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, HttpProcessingError) and exc.code < 500:
+            _malformed_log.warning("refused a malformed HTTP request (%d)", exc.code)
+            return
+        super().log_exception(*args, **kwargs)
+
+
+def _request_handler(server: web.Server) -> RequestHandler:
+    # What web.Server() makes per connection (its __call__), as Kyso's subclass.
+    return _KysoRequestHandler(server, loop=server._loop, **server._kwargs)
 
 
 class _Guarded(asyncio.Protocol):
@@ -254,7 +294,7 @@ class GuardedSite(web.BaseSite):
         tls = self._ssl_context
         try:
             await loop.connect_accepted_socket(
-                lambda: _Guarded(server(), self._header_timeout, release),
+                lambda: _Guarded(_request_handler(server), self._header_timeout, release),
                 conn,
                 ssl=tls,
                 ssl_handshake_timeout=self._header_timeout if tls else None,
@@ -269,4 +309,4 @@ class GuardedSite(web.BaseSite):
             log.debug("connection on %s ended in its TLS handshake: %r", self.name, exc)
 
 
-__all__ = ["GuardedSite", "Throttled", "effective_cap", "file_limit"]
+__all__ = ["SERVER_HEADER", "GuardedSite", "Throttled", "effective_cap", "file_limit"]

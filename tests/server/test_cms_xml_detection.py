@@ -115,7 +115,7 @@ async def test_a_utf16_request_for_another_portal_is_refused_as_cms(demo, agent)
 async def test_data_that_is_not_xml_is_still_signed_as_data(demo, agent) -> None:
     client = await agent.client()
     org = cert_thumbprint(demo, "org")
-    for data in (b"phu luc <Hoso>", "Phụ lục".encode("utf-16"), b"%PDF-1.7\n<<>>", b"\x00\x01<"):
+    for data in (b"phu luc <Hoso>", "Phụ lục".encode("utf-16"), b"%!PS-Adobe\n%%EOF", b"\x00\x01<"):
         await client.call("sign.cms", {"data": b64(data), "certificate": org})
     consents = [p for p in agent.prompter.prompts if p.kind == "consent"]
     assert len(consents) == 4

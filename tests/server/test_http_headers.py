@@ -50,3 +50,47 @@ async def test_the_plain_http_ping_names_no_software_either(aiohttp_client) -> N
     client = await aiohttp_client(create_ping_app(27443))
     response = await client.get(PING_PATH, headers={"Host": "127.0.0.1:27443"})
     assert response.status == 204 and response.headers.get("Server") == "Kyso"
+
+
+async def test_a_page_without_an_origin_header_gets_no_info(agent) -> None:
+    """fetch(url, {mode: "no-cors"}) and a link's navigation carry no Origin, only
+    Sec-Fetch-Site: the page is still a page (403, as docs/protocol.md says), while a typed
+    URL ("none") and a local tool (no Sec-Fetch-* at all) get the answer."""
+    for site in ("cross-site", "same-site", "same-origin", "Cross-Site"):
+        headers = {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "empty"}
+        response = await agent.http("GET", "/v1/info", headers=headers)
+        body = await response.text()
+        assert response.status == 403, (site, response.status)
+        assert "version" not in body and "Access-Control-Allow-Origin" not in response.headers
+    for headers in ({"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate"}, {}):
+        response = await agent.http("GET", "/v1/info", headers=headers)
+        assert response.status == 200, headers
+        assert "version" in await response.json()
+
+
+async def test_a_request_aiohttp_cannot_parse_is_answered_as_kyso_without_tracebacks(
+    agent, client_ssl, caplog
+) -> None:
+    """An over-long URL or two Host headers are refused by aiohttp's parser before any Kyso
+    check (any page can send one with a no-cors fetch): still ``Server: Kyso``, and one
+    throttled line for many, never a traceback per request."""
+    import asyncio
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    requests = [
+        b"GET /v1/info?" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET /v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n",
+    ] * 10
+    for raw in requests:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", agent.port, ssl=client_ssl, server_hostname="127.0.0.1"
+        )
+        writer.write(raw)
+        head = await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+        status, *lines = head.decode("latin-1").split("\r\n")
+        assert status.split()[1].startswith("4"), status
+        assert "Server: Kyso" in lines, lines
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert len([r for r in caplog.records if "malformed HTTP" in r.getMessage()]) <= 1

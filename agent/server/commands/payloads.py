@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypeVar
 
 from agent.errors import KysoError
 from agent.server.commands.base import b64, decode_b64
-from agent.server.consent import data_item, digest_item, pdf_item, xml_item
+from agent.server.consent import data_item, digest_item, looks_like_pdf, pdf_item, xml_item
 from agent.server.context import CallContext
 from agent.signing.signer import Signer
 from agent.tokens.algorithms import SignatureAlgorithm, check_digest_length, hash_for_length
@@ -156,6 +156,11 @@ class CmsPayload(Payload):
         if "data" in params:
             limit = ctx.core.settings.max_document_bytes
             data = decode_b64(params["data"], "data", limit=limit)
+            # A CMS over a PDF's bytes is a PAdES signature the page can put into the PDF: the
+            # user would sign a document shown only as "data". sign.pdf shows it; bare CMS over
+            # a PDF is for origins trusted with bare hashes (they can sign anything anyway).
+            if looks_like_pdf(data) and not ctx.core.settings.raw_hash_allowed(ctx.origin):
+                raise KysoError("CMS_DATA_IS_PDF", {"origin": ctx.origin})
             item = await _offload(
                 data_item, data, detached=detached, label=label, origin=ctx.origin, size=len(data)
             )
