@@ -17,7 +17,7 @@ from agent.cli.common import (
     pin_provider,
 )
 from agent.cli.compose import build_token_service
-from agent.cli.inputs import open_input
+from agent.cli.inputs import read_bounded
 from agent.cli.output import print_json
 from agent.cli.targets import check_targets, same_file
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
@@ -144,14 +144,12 @@ def _read(path: str | Path, what: str) -> bytes:
 
 def _read_signed_file(path: Path) -> bytes:
     """The file to sign, read before the PIN: a pipe, a folder or a device is refused (it
-    would hang the run or fill the memory), never waited on."""
-    with open_input(path) as handle:
-        try:
-            return handle.read()
-        except OSError as exc:
-            raise KysoError(
-                "INPUT_INVALID", {"detail": f"cannot read file {path}: {exc.strerror}"}
-            ) from exc
+    would hang the run), never waited on; past ``max_document_bytes`` (config.toml, the
+    policy; the agent's limit too) DOCUMENT_TOO_LARGE, also when the file grows while it is
+    read: the whole file is held in memory, so it is bounded, never an out-of-memory."""
+    from agent.config.policy import load_settings
+
+    return read_bounded(path, max_bytes=load_settings({}).max_document_bytes)
 
 
 def _write(path: Path, data: bytes, force: bool, like: str | Path | None = None) -> None:
@@ -218,6 +216,7 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
     audit = SignatureAudit("sign-cms", "cms")
     signed = digest_fields(data, digest, hash_name)
     with audit.covering([args.file], signed):  # refused or cancelled: recorded too
+        audit.require()  # no signature without its record: refused before the token, the PIN
         async with build_token_service(args.module) as service:
             # Refused before the PIN unless --allow-invalid-certificate; unknown: a warning.
             cert = await choose_signing_certificate(service, args, audit)
@@ -237,7 +236,8 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
                     timestamp_url=args.tsa,
                 )
         _write(out, signature, args.force, like=args.file)
-        audit.record(args.file, "OK", signed)
+        if not audit.record(args.file, "OK", signed):
+            raise audit.unrecorded(out)  # the copy is deleted: no signature without its record
     result = {
         "ok": True,
         "output": str(out),

@@ -10,7 +10,11 @@
   ``--cert``. One certificate on two tokens (a backup copy) needs ``--token`` as well: the
   copy signed, and the token whose PIN is asked, is never picked for the user.
 * Audit: every file (or digest) a command was asked to sign leaves one record in the same audit
-  log as the agent's signatures (:class:`SignatureAudit`), whether it was signed or not.
+  log as the agent's signatures (:class:`SignatureAudit`), whether it was signed or not. No
+  signature without its record, as in the agent: a log that cannot be written refuses the run
+  with AUDIT_UNAVAILABLE before the token is opened (:meth:`SignatureAudit.require`, a real
+  write); a signed copy whose record then fails is deleted (:meth:`SignatureAudit.unrecorded`)
+  and nothing more is signed in that run.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.audit import AuditLog, AuditRecord, Digests, certificate_fields, file_name
+from agent.cli.inputs import remove_output
 from agent.errors import KysoError
 from agent.tokens.model import TokenCertificate
 from agent.tokens.pin import PinProvider, PinRequest, StaticPinProvider
@@ -213,8 +218,9 @@ class SignatureAudit:
         self._done: set[str | None] = set()
         self._warned = False
 
-    def record(self, file: str | Path | None, result: str, digests: Digests | None = None) -> None:
-        """Write one record (``digests``: see :func:`agent.audit.digest_fields`)."""
+    def record(self, file: str | Path | None, result: str, digests: Digests | None = None) -> bool:
+        """Write one record (``digests``: see :func:`agent.audit.digest_fields`); True if it
+        is stored."""
         key = None if file is None else str(file)
         self._done.add(key)
         stored = self.log.write(
@@ -231,17 +237,50 @@ class SignatureAudit:
             )
         )
         if not stored and not self._warned:
-            self._warned = True  # the signature is made; say once that its record is missing
+            self._warned = True  # said once: a refusal's record is missing too
             sys.stderr.write(
                 f"Cảnh báo: không ghi được nhật ký ký số {self.log.path}\n"
                 f"Warning: could not write the signing audit log {self.log.path}\n"
             )
+        return stored
 
-    def result(self, entry: dict[str, Any]) -> None:
-        """Record one entry of a command's result list ({file, ok, error?, sha256?})."""
+    def result(self, entry: dict[str, Any]) -> bool:
+        """Record one entry of a command's result list ({file, ok, error?, sha256?}); True if
+        it is stored."""
         code = "OK" if entry.get("ok") else entry.get("error", {}).get("code", "INTERNAL_ERROR")
         sha256 = entry.get("sha256")
-        self.record(entry.get("file"), code, {"sha256": sha256} if sha256 else None)
+        return self.record(entry.get("file"), code, {"sha256": sha256} if sha256 else None)
+
+    def refusal(self) -> KysoError:
+        """AUDIT_UNAVAILABLE, naming the log (the home folder as "~", as the agent does)."""
+        return KysoError("AUDIT_UNAVAILABLE", {"path": self.log.shown_path()})
+
+    def require(self) -> None:
+        """Before the token is opened (so before any PIN): AUDIT_UNAVAILABLE unless a record
+        can be stored now. :meth:`AuditLog.unavailable` is a real write (open, rotation,
+        fdatasync) until one worked in this process: a folder at the log's path, a read-only
+        folder, a full disk or a blocked rotation all refuse here, not after the signature."""
+        if self.log.unavailable():
+            raise self.refusal()
+
+    @property
+    def failed(self) -> bool:
+        """A record of this run could not be stored: the next signature would have none
+        either, so a batch signs nothing more (the files get AUDIT_UNAVAILABLE)."""
+        return self.log.healthy is False
+
+    def unrecorded(self, output: str | Path) -> KysoError:
+        """A signed copy was written to ``output`` but its record could not be stored: the copy
+        is deleted (no signature without its record; the original was never touched) and the
+        AUDIT_UNAVAILABLE to raise says so (``output``, ``output_removed``)."""
+        removed = remove_output(Path(output))
+        if not removed:
+            sys.stderr.write(
+                f"Cảnh báo: không xóa được bản đã ký không có bản ghi nhật ký {output}\n"
+                f"Warning: could not delete the signed copy that has no audit record {output}\n"
+            )
+        details = {"output": str(output), "output_removed": removed}
+        return KysoError("AUDIT_UNAVAILABLE", {"path": self.log.shown_path(), **details})
 
     @contextlib.contextmanager
     def covering(

@@ -160,6 +160,9 @@ async def sign_plans(
         return results
     audit = SignatureAudit("sign-files", "xml")
     with audit.covering([p.source for p in todo]):
+        # No signature without its record: refused before the certificate picker, the
+        # consent and the PIN (the result window shows AUDIT_UNAVAILABLE for every file).
+        audit.require()
         async with build_token_service(list(modules)) as service:
             cert = await _certificate(service, prompter)
             await check_signing_certificate(service, cert, allow_invalid=False)
@@ -181,11 +184,15 @@ async def _sign_each(
     todo: list[FilePlan], signer: Any, options: Options, audit: Any, progress: Any
 ) -> list[dict[str, Any]]:
     """Each planned file in turn with one logged-in key; after an error that ends the key
-    session (token pulled, PIN refused) the rest are reported with it, not tried."""
-    from agent.cli.xml_cmd import sign_batch
+    session (token pulled, PIN refused) the rest are reported with it, not tried. Once a
+    record cannot be stored nothing more is signed: the rest get AUDIT_UNAVAILABLE."""
+    from agent.cli.xml_cmd import refuse_unrecorded, sign_batch
 
     results: list[dict[str, Any]] = []
     for index, plan in enumerate(todo):
+        if audit.failed:  # a record failed: the next signature would have none either
+            results += refuse_unrecorded([p.source for p in todo[index:]], audit)
+            break
         if progress is not None:
             progress(index, len(todo), plan.source.name)
         if plan.kind == "pdf":
@@ -207,22 +214,35 @@ async def _sign_each(
 
 
 async def _sign_pdf(plan: FilePlan, signer: Any, options: Options, audit: Any) -> dict[str, Any]:
-    """sign-pdf's no-loss path for one file; the outcome recorded like sign-xml's."""
+    """sign-pdf's no-loss path for one file; the outcome recorded like sign-xml's: a signed
+    copy's record as soon as it is written (deleted when that record fails), before its
+    read-back and the removal of the original."""
     from agent.cli.pdf_cmd import sign_pdf_file
 
-    try:
-        entry = await sign_pdf_file(
-            plan.source,
-            plan.target,
-            signer,
-            remove_unsigned=options.remove_unsigned,
-            consented=plan.sha256 or None,
-        )
-    except KysoError as exc:
-        entry = {"file": str(plan.source), "ok": False, "error": exc.to_dict()}
+    recorded: list[dict[str, Any]] = []
+
+    def written(entry: dict[str, Any]) -> None:
+        recorded.append(entry)
+        if not audit.result(entry):
+            raise audit.unrecorded(entry["output"])  # no signature without its record
+
     audit.profile, audit.kind = None, "pdf"
-    audit.result(entry)
-    audit.kind = "xml"
+    try:
+        try:
+            entry = await sign_pdf_file(
+                plan.source,
+                plan.target,
+                signer,
+                remove_unsigned=options.remove_unsigned,
+                consented=plan.sha256 or None,
+                written=written,
+            )
+        except KysoError as exc:
+            entry = {"file": str(plan.source), "ok": False, "error": exc.to_dict()}
+        if not recorded:  # a failure before the copy was written: its own record
+            audit.result(entry)
+    finally:
+        audit.kind = "xml"
     return entry
 
 

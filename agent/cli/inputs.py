@@ -11,10 +11,17 @@
   (an editor writes a new file and renames it over the old one) is kept, with a warning. A
   symlink given as the input is removed itself (as ``rm`` would), never the file it points to,
   and only while it is the same link still pointing to the same unchanged file.
+* :func:`read_bounded`: a whole input within a size limit, checked by its size and by what
+  is read (a file that grows while read, or one whose size says 0 as /proc's do).
+* What a failure leaves of a signed copy already written: :func:`set_aside` renames one that
+  did not pass (or never finished) its read-back to ``<name>.unverified``, never under the name
+  of a checked signed file; :func:`remove_output` deletes one whose audit record could not be
+  stored (no signature without its record).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -32,12 +39,19 @@ __all__ = [
     "check_input",
     "link_identity",
     "open_input",
+    "read_bounded",
     "read_checked",
     "remove_original",
+    "remove_output",
+    "set_aside",
+    "set_aside_saying",
     "still_holds",
+    "unverified",
 ]
 
 _CHUNK = 1 << 20
+UNVERIFIED_SUFFIX = ".unverified"
+_ASIDE_ATTEMPTS = 100
 
 
 def check_input(path: Path | str, *, max_bytes: int | None = None) -> int:
@@ -88,17 +102,39 @@ def link_identity(path: Path | str) -> tuple[int, int, str] | None:
         return None
 
 
+def _read_all(handle: BinaryIO, path: Path | str, max_bytes: int | None) -> bytes:
+    """The rest of ``handle``; at most ``max_bytes`` (DOCUMENT_TOO_LARGE past it, found by
+    reading one byte more: the size said before the read is not trusted to stay)."""
+    try:
+        if max_bytes is None:
+            return handle.read()
+        data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        detail = f"cannot read {path}: {exc.strerror or exc}"
+        raise KysoError("INPUT_INVALID", {"detail": detail}) from exc
+    if len(data) > max_bytes:
+        size = max(len(data), os.fstat(handle.fileno()).st_size)
+        raise KysoError("DOCUMENT_TOO_LARGE", {"size": size, "limit": max_bytes})
+    return data
+
+
+def read_bounded(path: Path | str, *, max_bytes: int) -> bytes:
+    """The whole regular file ``path``, never more than ``max_bytes`` in memory:
+    DOCUMENT_TOO_LARGE (with the limit) when its size says more, or when more comes while it
+    is read (a file still growing, a size that says 0); INPUT_INVALID for what is no regular
+    file. Meant before the PIN: a huge input is refused, never an out-of-memory."""
+    with open_input(path, max_bytes=max_bytes) as handle:
+        return _read_all(handle, path, max_bytes)
+
+
 def read_checked(path: Path | str, *, max_bytes: int | None = None) -> tuple[bytes, ReadFile]:
     """The whole content of the regular file ``path`` and what was read (one open; refused
-    with INPUT_INVALID when the file changed while it was read)."""
+    with INPUT_INVALID when the file changed while it was read; with ``max_bytes``, as
+    :func:`read_bounded`)."""
     link = link_identity(path)
     with open_input(path, max_bytes=max_bytes) as handle:
         before = os.fstat(handle.fileno())
-        try:
-            data = handle.read()
-        except OSError as exc:
-            detail = f"cannot read {path}: {exc.strerror or exc}"
-            raise KysoError("INPUT_INVALID", {"detail": detail}) from exc
+        data = _read_all(handle, path, max_bytes)
         after = os.fstat(handle.fileno())
     read = ReadFile.of(after, hashlib.sha256(data).hexdigest(), link=link)
     if not read.same_identity(before) or len(data) != after.st_size:
@@ -173,3 +209,87 @@ def changed_after_consent(source: Path) -> str:
         f"tệp, xem lại rồi ký lại / {source.name} changed after you agreed to sign it, so it "
         "was not signed; open it again, check it and sign it again"
     )
+
+
+def set_aside(path: Path) -> Path | None:
+    """A signed copy written to ``path`` that failed its read-back (or whose read-back never
+    ran: interrupted) moved out of the way, to ``<name>.unverified`` (``.unverified.2``... when
+    taken, never over a file): no person or script takes it for a checked signed file, and it
+    stays for a diagnosis. Returns where it is now: the new path; None when it could only be
+    deleted (a name too long for one more suffix); ``path`` itself when neither worked."""
+    for attempt in range(1, _ASIDE_ATTEMPTS + 1):
+        number = "" if attempt == 1 else f".{attempt}"
+        aside = path.with_name(f"{path.name}{UNVERIFIED_SUFFIX}{number}")
+        try:
+            _rename_new(path, aside)
+        except FileExistsError:
+            continue
+        except OSError:
+            break
+        return aside
+    return None if remove_output(path) else path
+
+
+def unverified(target: Path, detail: str) -> KysoError:
+    """READBACK_FAILED for the signed copy at ``target``, set aside first (:func:`set_aside`):
+    its ``path`` is where the copy is now, ``output`` where it was written, ``set_aside`` the
+    new path (None: deleted)."""
+    aside = set_aside(target)
+    details = {"output": str(target), "set_aside": None if aside is None else str(aside)}
+    return KysoError("READBACK_FAILED", {"path": str(aside or target), "detail": detail, **details})
+
+
+def set_aside_saying(target: Path) -> Path | None:
+    """:func:`set_aside` for a stop that is no read-back failure (Ctrl-C, the original that
+    could not be hashed): on stderr, where the unchecked copy went and not to submit it."""
+    aside = set_aside(target)
+    if aside is None:
+        where_vi, where_en = "nên đã bị xóa", "so it was deleted"
+    elif aside == target:
+        where_vi, where_en = "nhưng không đổi tên được", "but it could not be renamed"
+    else:
+        where_vi, where_en = f"nên đã đổi tên thành {aside}", f"so it was renamed {aside}"
+    sys.stderr.write(
+        f"Bản đã ký {target} chưa được đọc lại để kiểm tra, {where_vi}; đừng nộp tệp này, hãy "
+        "ký lại tệp gốc (vẫn còn nguyên).\n"
+        f"The signed copy {target} was not read back and checked, {where_en}; do not submit "
+        "it, sign the original (untouched) again.\n"
+    )
+    return aside
+
+
+def _rename_new(path: Path, new: Path) -> None:
+    """Rename ``path`` to ``new``, which must not exist (FileExistsError): checked by the
+    link itself, as :func:`agent.files.atomic_write` does, not by an earlier look."""
+    try:
+        os.link(path, new)
+    except FileExistsError:
+        raise
+    except OSError:
+        # No hard links on this disk (FAT, some shares): the new name reserved, then moved.
+        os.close(os.open(new, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        try:
+            os.replace(path, new)
+        except OSError:
+            with contextlib.suppress(OSError):
+                new.unlink()
+            raise
+        return
+    try:
+        os.unlink(path)
+    except OSError:
+        with contextlib.suppress(OSError):  # one name, not two: the copy is where it was
+            new.unlink()
+        raise
+
+
+def remove_output(path: Path) -> bool:
+    """Delete a signed copy this run wrote to ``path`` (its audit record could not be
+    stored); True when nothing is left there."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True

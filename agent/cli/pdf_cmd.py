@@ -2,7 +2,9 @@
 
 The same no-loss rules as ``sign-xml``: the signed copy is written atomically, never over an
 existing file without --force, and --remove-unsigned deletes an original only after its signed
-copy was read back from disk and every signature in it verified intact.
+copy was read back from disk and every signature in it verified intact. The signed copy keeps
+its name only once recorded in the audit log and read back: without its record it is deleted
+(AUDIT_UNAVAILABLE), not read back (READBACK_FAILED, Ctrl-C) it becomes ``NAME.unverified``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from agent.cli.inputs import (
     link_identity,
     open_input,
     remove_original,
+    set_aside_saying,
+    unverified,
 )
 from agent.cli.output import print_json
 from agent.cli.targets import check_targets
@@ -264,24 +268,23 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
         choose_field(facts, options)  # an already signed field or a certified file: now too
         if options.placement is not None:
             check_placement(facts, options.placement)
-        # The original's SHA-256 (report, audit, read-back) is taken on a thread while the
-        # token is opened and the file signed: on a 50 MB file that hides a 35 ms pass.
-        hashing = asyncio.ensure_future(asyncio.to_thread(fd_sha256, source.fileno(), facts.size))
         audit = SignatureAudit("sign-pdf", "pdf")
         signed_digest: Digests = {}
         with audit.covering([args.file], signed_digest):
+            audit.require()  # no signature without its record: refused before the token, PIN
+            # The original's SHA-256 (report, audit, read-back) is taken on a thread while the
+            # token is opened and the file signed: on a 50 MB file that hides a 35 ms pass.
+            hashing = asyncio.ensure_future(
+                asyncio.to_thread(fd_sha256, source.fileno(), facts.size)
+            )
             try:
                 cert, result = await _sign_with_token(args, source, out, options, facts, audit)
             except BaseException:
                 with contextlib.suppress(Exception):  # the failure's record gets it too
                     signed_digest["sha256"] = await hashing
                 raise
-            try:
-                signed_digest["sha256"] = await _original_digest(hashing, args.file)
-            finally:  # the signed copy is on disk: recorded now, even if interrupted here
-                audit.record(args.file, "OK", signed_digest)
-            written = await _read_back(
-                out, (facts.size, signed_digest["sha256"]), later_revisions=options.long_term
+            written = await _record_and_read_back(
+                out, args.file, audit, hashing, signed_digest, facts.size, options.long_term
             )
     removed = False
     if args.remove_unsigned:  # only while the path still holds the file that was signed
@@ -321,6 +324,47 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
         for label, text in (*locked, *warning_lines(facts.active_content)):
             sys.stderr.write(f"{label}: {text}\n")
     return 0
+
+
+async def _record_and_read_back(
+    out: Path,
+    file: Path,
+    audit: SignatureAudit,
+    hashing: Awaitable[str],
+    signed_digest: Digests,
+    size: int,
+    later_revisions: bool,
+) -> str:
+    """The signed copy just written to ``out``: its audit record, then its read-back; the
+    copy's SHA-256. The copy keeps its name only once both are done. Without its record it is
+    deleted (AUDIT_UNAVAILABLE: no signature without its record). Not read back (READBACK_
+    FAILED, the original no longer readable for its hash, Ctrl-C) it is renamed
+    ``<name>.unverified`` and named: in the error, or on stderr. The original is untouched."""
+    try:
+        signed_digest["sha256"] = await _original_digest(hashing, file)
+    except BaseException as exc:
+        # The copy exists: recorded as signed (it is), then out of the way (never read back).
+        if not audit.record(file, "OK", signed_digest):
+            unrecorded = audit.unrecorded(out)  # deleted
+            if isinstance(exc, KysoError):
+                raise unrecorded from exc
+            raise  # Ctrl-C stays an interruption
+        aside = set_aside_saying(out)
+        if isinstance(exc, KysoError):
+            left = {"output": str(out), "set_aside": None if aside is None else str(aside)}
+            raise KysoError(exc.code, {**exc.details, **left}) from exc
+        raise
+    if not audit.record(file, "OK", signed_digest):
+        raise audit.unrecorded(out)
+    try:
+        return await _read_back(
+            out, (size, signed_digest["sha256"]), later_revisions=later_revisions
+        )
+    except KysoError:
+        raise  # READBACK_FAILED: the copy already set aside, and named in the error
+    except BaseException:  # interrupted (a second Ctrl-C) before the check ended
+        set_aside_saying(out)
+        raise
 
 
 async def _original_digest(hashing: Awaitable[str], path: Path) -> str:
@@ -395,14 +439,18 @@ async def sign_pdf_file(
     *,
     remove_unsigned: bool = False,
     consented: str | None = None,
+    written: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """The desktop signer's PDF step (an invisible PAdES signature in a new field): sign into
     ``out``, read it back, and only then remove ``source`` when asked; a result entry like
     sign-xml's ({file, output, ok, removed_unsigned, sha256}). ``consented``: the SHA-256 the
-    consent showed; a file that no longer has it is refused before the token signs. A system
-    error (a name too long for the disk...) is WRITE_FAILED, never a traceback."""
+    consent showed; a file that no longer has it is refused before the token signs.
+    ``written`` is told the entry as soon as the signed copy is on disk (its audit record, as
+    sign-xml's); when it raises nothing more is done. A copy that fails its read-back is set
+    aside (READBACK_FAILED names it). A system error (a name too long for the disk...) is
+    WRITE_FAILED, never a traceback."""
     try:
-        return await _sign_pdf_file(source, out, signer, remove_unsigned, consented)
+        return await _sign_pdf_file(source, out, signer, remove_unsigned, consented, written)
     except OSError as exc:
         raise KysoError(
             "WRITE_FAILED", {"path": str(out), "detail": exc.strerror or str(exc)}
@@ -410,7 +458,12 @@ async def sign_pdf_file(
 
 
 async def _sign_pdf_file(
-    source: Path, out: Path, signer: Any, remove_unsigned: bool, consented: str | None
+    source: Path,
+    out: Path,
+    signer: Any,
+    remove_unsigned: bool,
+    consented: str | None,
+    written: Callable[[dict[str, Any]], None] | None,
 ) -> dict[str, Any]:
     from agent.signing.pdf import PdfSignOptions, inspect_pdf
     from agent.signing.pdf.sign import choose_field
@@ -427,18 +480,21 @@ async def _sign_pdf_file(
             raise KysoError("INPUT_INVALID", {"detail": changed_after_consent(source)})
         choose_field(facts, options)
         await write_signed_pdf(stream, out, signer, options, facts, force=False, like=source)
+    entry = {
+        "file": str(source),
+        "output": str(out),
+        "ok": True,
+        "removed_unsigned": False,
+        "sha256": facts.sha256,
+    }
+    if written is not None:
+        written(entry)  # recorded before anything else: an unrecorded copy is deleted there
     # READBACK_FAILED unless every signature in it is intact and the original is its prefix
     # (so the signed bytes are the ones hashed, and consented to)
     await _read_back(out, (facts.size, facts.sha256))
     read = ReadFile.of(opened, facts.sha256, link=link)
-    removed = remove_original(source, read) if remove_unsigned else False
-    return {
-        "file": str(source),
-        "output": str(out),
-        "ok": True,
-        "removed_unsigned": removed,
-        "sha256": facts.sha256,
-    }
+    entry["removed_unsigned"] = remove_original(source, read) if remove_unsigned else False
+    return entry
 
 
 async def _read_back(
@@ -446,17 +502,20 @@ async def _read_back(
 ) -> str:
     """Read the signed file back from disk: every signature in it must be intact (each covers
     its bytes, the new one the whole file) and ``original`` ((size, SHA-256) of the file that
-    was signed) its unchanged prefix. Returns the file's SHA-256."""
+    was signed) its unchanged prefix. Returns the file's SHA-256. Otherwise READBACK_FAILED,
+    the file set aside first as ``<name>.unverified`` (its ``path``): a copy that failed its
+    check never stays under the name of a signed file."""
     from agent.signing.pdf.readback import check_signed_pdf
 
     try:
-        on_disk = path.open("rb")
+        with path.open("rb") as on_disk:  # closed before it is renamed (Windows)
+            return check_signed_pdf(
+                on_disk, path=str(path), original=original, later_revisions=later_revisions
+            ).sha256
+    except KysoError as exc:
+        raise unverified(path, str(exc.details.get("detail", exc))) from exc
     except OSError as exc:
-        raise KysoError("READBACK_FAILED", {"path": str(path), "detail": str(exc)}) from exc
-    with on_disk:
-        return check_signed_pdf(
-            on_disk, path=str(path), original=original, later_revisions=later_revisions
-        ).sha256
+        raise unverified(path, str(exc)) from exc
 
 
 def vietnam_time(iso: str) -> str:

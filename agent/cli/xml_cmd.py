@@ -4,7 +4,9 @@ Nothing is ever lost: signed files are written atomically and never over an exis
 without --force; --remove-unsigned deletes an original only after its signed file was written,
 read back and its signature checked against the signer's own certificate (the chain is the
 portal's concern; the read-back proves the bytes on disk are the ones we signed). Any failure
-leaves the original untouched. One token login serves the whole batch.
+leaves the original untouched; a signed copy that fails its read-back is renamed
+``NAME.unverified``, one whose audit record fails is deleted and the batch stops there. One
+token login serves the whole batch.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from agent.cli.inputs import (
     open_input,
     read_checked,
     remove_original,
+    unverified,
 )
 from agent.cli.output import print_json
 from agent.cli.targets import check_targets, same_file
@@ -192,8 +195,10 @@ async def sign_one(
 ) -> dict[str, Any]:
     """Sign one file; never touches ``source`` unless --remove-unsigned and all went well.
     ``written`` is told the result as soon as the signed copy is on disk (its audit record,
-    before the read-back: an interruption then cannot leave a signed copy unrecorded). An
-    unexpected system error (a name too long for the disk...) is this file's WRITE_FAILED."""
+    before the read-back: an interruption then cannot leave a signed copy unrecorded); when it
+    raises (AUDIT_UNAVAILABLE: the record failed, the copy deleted) nothing more is done. A
+    read-back that fails sets the copy aside as ``<name>.unverified`` (READBACK_FAILED names
+    it). An unexpected system error (a name too long for the disk...) is WRITE_FAILED."""
     try:
         return await _sign_one(source, target, signer, args, written)
     except OSError as exc:
@@ -238,7 +243,7 @@ async def _sign_one(
             if back != signed or result.signer.der != signer.certificate.der:
                 raise KysoError("SIGNATURE_INVALID", {"detail": "read-back differs"})
         except (OSError, KysoError) as exc:
-            raise KysoError("READBACK_FAILED", {"path": str(target), "detail": str(exc)}) from exc
+            raise unverified(target, str(exc)) from exc
         # Only the file that was read and signed: one saved over it meanwhile is kept.
         entry["removed_unsigned"] = remove_original(source, read)
     return entry
@@ -320,6 +325,7 @@ async def _sign_with_token(
     """One login for the files in ``todo``; their outcomes are added to ``results``."""
     from agent.cli.compose import build_token_service
 
+    audit.require()  # no signature without its record: refused before the token, the PIN
     async with build_token_service(args.module) as service:
         # Expired, not yet valid, not for signing or revoked: refused before the PIN unless
         # --allow-invalid-certificate (a warning then); status unknown: a warning line.
@@ -382,6 +388,8 @@ async def sign_batch(
 ) -> list[dict[str, Any]]:
     """Sign each file in turn (a failure is recorded and the batch goes on); each outcome goes
     to the audit log as soon as it is known, a signed file's as soon as its copy is written.
+    Once a record cannot be stored, nothing more is signed: a signed copy without its record
+    is deleted, it and every later file get AUDIT_UNAVAILABLE, the earlier ones stay signed.
     ``results``: the list to fill, so that a caller interrupted meanwhile knows what was done."""
     from tqdm import tqdm
 
@@ -391,13 +399,12 @@ async def sign_batch(
         files, unit="file", file=sys.stderr, disable=args.json or len(files) < 2, desc="sign-xml"
     )
     for index, source in enumerate(bar):
+        if audit is not None and audit.failed:
+            # A record of this run failed: the next signature would have none either.
+            results += refuse_unrecorded(files[index:], audit)
+            break
         done: dict[str, Any] = {}  # this file's entry once its signed copy is on disk
-
-        def written(entry: dict[str, Any], done: dict[str, Any] = done) -> None:
-            done.update(entry)
-            if audit is not None:
-                audit.result(entry)
-
+        written = _recorder(audit, done)
         try:
             results.append(await sign_one(source, output_path(source, args), signer, args, written))
         except KysoError as exc:
@@ -421,6 +428,30 @@ async def sign_batch(
             recorded = len(results)
     bar.close()
     return results
+
+
+def _recorder(
+    audit: SignatureAudit | None, done: dict[str, Any]
+) -> Callable[[dict[str, Any]], None]:
+    """:func:`sign_one`'s ``written``: the entry kept in ``done`` and recorded; a copy whose
+    record cannot be stored is deleted there (AUDIT_UNAVAILABLE: no signature without it)."""
+
+    def written(entry: dict[str, Any]) -> None:
+        done.update(entry)
+        if audit is not None and not audit.result(entry):
+            raise audit.unrecorded(entry["output"])
+
+    return written
+
+
+def refuse_unrecorded(files: list[Path], audit: SignatureAudit) -> list[dict[str, Any]]:
+    """AUDIT_UNAVAILABLE entries for ``files``, not tried since a record failed (each is
+    recorded all the same: the log may take them later, with the records still waiting)."""
+    refusal = audit.refusal().to_dict()
+    entries = [{"file": str(source), "ok": False, "error": refusal} for source in files]
+    for entry in entries:
+        audit.result(entry)
+    return entries
 
 
 def _report(
