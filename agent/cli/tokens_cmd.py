@@ -25,6 +25,9 @@ PROBLEM_TEXT = {
     "NO_SIGNING_KEY_USAGE": "không dùng để ký / key usage does not allow signing",
     "CA_CERTIFICATE": "chứng thư của CA, không dùng để ký / a CA certificate",
     "NO_PRIVATE_KEY": "không có khóa bí mật trên token / no private key on the token",
+    "KEY_CERT_MISMATCH": "khóa trên token không khớp với chứng thư này, ký sẽ bị từ chối; "
+    "liên hệ nhà cung cấp chữ ký số (CA) / the key on the token does not match this "
+    "certificate, signing will be refused: ask your certificate provider",
     "PIN_LOCKED": "mã PIN của token đã bị khóa, liên hệ nhà cung cấp để mở khóa / "
     "the token's PIN is locked: ask your provider to unlock it",
     "REVOKED": "đã bị thu hồi / revoked",
@@ -39,6 +42,8 @@ WARNING_TEXT = {
     "(SignedXml) such as BHXH and tax cannot verify ECDSA XML signatures and will refuse XML "
     "dossiers signed with this certificate",
 }
+# `certs`'s "private key" column: what the token shows, without login, of the certificate's key.
+KEY_MISMATCH_TEXT = "không khớp với chứng thư này / does not match this certificate"
 REVOCATION_TEXT = {
     "good": "chưa bị thu hồi / not revoked",
     "revoked": "ĐÃ BỊ THU HỒI / REVOKED",
@@ -183,7 +188,10 @@ async def run_certs(args: argparse.Namespace) -> int:
     if args.json:
         statuses = await revocation_statuses(certs)
         statuses.update(await remote_revocation(remote))
-        entries = [{**c.to_json(), "source": f"token:{c.token.label}"} for c in certs]
+        entries = [
+            {**c.to_json(), "key_mismatch": c.key_mismatch, "source": f"token:{c.token.label}"}
+            for c in certs
+        ]
         entries += [r.to_json() for r in remote]  # source "remote:<provider>"
         for entry in entries:
             status = statuses.get(entry["thumbprint"])
@@ -204,7 +212,7 @@ async def run_certs(args: argparse.Namespace) -> int:
                 ident,
                 i.not_after[:10],
                 f"{i.key_type}-{i.key_size}",
-                "yes" if c.has_private_key else "no",
+                _private_key_text(c),
                 c.thumbprint[:16],
             ]
         )
@@ -221,6 +229,13 @@ async def run_certs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _private_key_text(cert: Any) -> str:
+    """Whether the token holds the certificate's key, as far as it shows before login."""
+    if not cert.has_private_key:
+        return "no"
+    return KEY_MISMATCH_TEXT if cert.key_mismatch else "yes"
+
+
 def _pin_text(token: Any) -> str:
     state = token.pin_state.tries_hint or "ok"
     return f"{state}, PIN pad" if token.protected_path else state
@@ -232,6 +247,8 @@ def _cert_problems(cert: Any, status: CertStatus | None = None) -> list[str]:
         problems.append("REVOKED")
     if not cert.has_private_key and "CA_CERTIFICATE" not in problems:
         problems.append("NO_PRIVATE_KEY")
+    if cert.has_private_key and cert.key_mismatch:
+        problems.append("KEY_CERT_MISMATCH")  # the key under its CKA_ID is another's
     if cert.has_private_key and cert.token.pin_state.locked:
         problems.append("PIN_LOCKED")  # the key is there, but nobody can log in to use it
     return problems

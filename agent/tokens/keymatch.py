@@ -10,7 +10,8 @@ signature leaves it:
    CKA_PUBLIC_KEY_INFO, the RSA modulus and exponent, the key type, the EC curve. A key that
    shows another public key is dropped (refused before any signature when none is left); keys
    that show the certificate's come first. A public-key object under the same id proves nothing
-   about the private key (it is another object, and may be the stale one), so it is not used;
+   about the private key (it is another object, and may be the stale one), so it is not used
+   here (a listing, which has no login, uses it to forecast a refusal: :func:`listing_mismatch`);
 2. the session's first signature, verified with the certificate's public key before it is
    handed out (:func:`signature_verifies`), trying the remaining keys in turn. This settles
    what attributes cannot (an EC private key never shows its point; some tokens hide the RSA
@@ -19,12 +20,14 @@ signature leaves it:
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from asn1crypto import keys as asn1_keys
+from asn1crypto.core import OctetString
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -55,6 +58,7 @@ class KeyFacts:
     public_exponent: bytes | None = None
     ec_params: bytes | None = None
     public_key_info: bytes | None = None  # CKA_PUBLIC_KEY_INFO, DER SPKI; empty on many tokens
+    ec_point: bytes | None = None  # CKA_EC_POINT: shown by a public key object, never a private one
 
 
 def judge(cert_key: PublicKeyTypes, facts: KeyFacts) -> Verdict:
@@ -99,13 +103,21 @@ def _rsa_verdict(cert_key: rsa.RSAPublicKey, facts: KeyFacts) -> Verdict:
 
 def _ec_verdict(cert_key: ec.EllipticCurvePublicKey, facts: KeyFacts) -> Verdict:
     # A private EC key shows its curve but not its point: another curve is a mismatch, the same
-    # curve proves nothing.
+    # curve proves nothing. A public key object shows its point too, which settles it.
     if facts.key_type not in (None, "EC"):
         return Verdict.MISMATCH
-    if not facts.ec_params:
+    if _curve_verdict(cert_key, facts.ec_params) is Verdict.MISMATCH:
+        return Verdict.MISMATCH
+    if facts.ec_point:
+        return _point_verdict(cert_key, facts.ec_point)
+    return Verdict.UNKNOWN
+
+
+def _curve_verdict(cert_key: ec.EllipticCurvePublicKey, ec_params: bytes | None) -> Verdict:
+    if not ec_params:
         return Verdict.UNKNOWN
     try:
-        shown = asn1_keys.ECDomainParameters.load(facts.ec_params)
+        shown = asn1_keys.ECDomainParameters.load(ec_params)
         ours = asn1_keys.PublicKeyInfo.load(_spki(cert_key))["algorithm"]["parameters"]
         if shown.name == "named" and ours.name == "named":
             same = shown.chosen.dotted == ours.chosen.dotted
@@ -113,6 +125,25 @@ def _ec_verdict(cert_key: ec.EllipticCurvePublicKey, facts: KeyFacts) -> Verdict
     except ValueError:
         pass  # explicit or unreadable parameters: leave it to the signature
     return Verdict.UNKNOWN
+
+
+def _point_verdict(cert_key: ec.EllipticCurvePublicKey, ec_point: bytes) -> Verdict:
+    # CKA_EC_POINT is a DER OCTET STRING around the point; some tokens give the bare point.
+    readings = {ec_point}
+    with contextlib.suppress(ValueError):
+        readings.add(bytes(OctetString.load(ec_point, strict=True)))
+    ours = {
+        cert_key.public_bytes(serialization.Encoding.X962, form)
+        for form in (
+            serialization.PublicFormat.UncompressedPoint,
+            serialization.PublicFormat.CompressedPoint,
+        )
+    }
+    if readings & ours:
+        return Verdict.MATCH
+    if any(reading[:1] in (b"\x02", b"\x03", b"\x04") for reading in readings):
+        return Verdict.MISMATCH
+    return Verdict.UNKNOWN  # not a point this code can read
 
 
 def choose(cert: TokenCertificate, judged: Sequence[tuple[K, Verdict]]) -> list[K]:
@@ -124,6 +155,17 @@ def choose(cert: TokenCertificate, judged: Sequence[tuple[K, Verdict]]) -> list[
     if not candidates:
         raise mismatch(cert)
     return candidates
+
+
+def listing_mismatch(cert_key: PublicKeyTypes, shown: Sequence[KeyFacts]) -> bool:
+    """For a listing, before any login: True when there are key objects under the
+    certificate's CKA_ID and every one shows a public key that is not ``cert_key``.
+
+    What a listing sees is mostly the public key object stored with the private one (private
+    keys are usually hidden until login), so this is a forecast, not the proof: signing still
+    judges the private key itself. It is what lets ``kyso-agent certs`` say "does not match"
+    instead of "yes" for a certificate whose signing would be refused (KEY_CERT_MISMATCH)."""
+    return bool(shown) and all(judge(cert_key, facts) is Verdict.MISMATCH for facts in shown)
 
 
 def mismatch(cert: TokenCertificate) -> KysoError:

@@ -3,7 +3,7 @@
 Some tokens only list ``CKM_RSA_PKCS``: the caller then hashes and wraps the digest in a
 DigestInfo. Others offer combined mechanisms (``CKM_SHA256_RSA_PKCS``) that take the data. The
 plan chosen here is what the token layer executes on the module's thread. Only
-:mod:`agent.tokens.module` imports this file (it names python-pkcs11's mechanisms).
+:mod:`agent.tokens.module.signing` imports this file (it names python-pkcs11's mechanisms).
 """
 
 from __future__ import annotations

@@ -61,7 +61,10 @@ class TokenCertificate:
     info: CertificateInfo
     label: str
     key_id: bytes
-    has_private_key: bool
+    has_private_key: bool  # a key object (private, or its public half) carries the CKA_ID
+    # Every key object seen under the CKA_ID without login shows another public key: signing
+    # would be refused (KEY_CERT_MISMATCH). Not in to_json: the protocol's rows stay as they are.
+    key_mismatch: bool = False
 
     @property
     def thumbprint(self) -> str:

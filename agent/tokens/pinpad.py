@@ -25,7 +25,8 @@ from agent.errors import KysoError
 from agent.tokens.pin import PinProvider, PinRequest, PinState
 
 if TYPE_CHECKING:
-    from agent.tokens.module import Pkcs11Module, SessionHandle, TokenCertificate
+    from agent.tokens.model import SessionHandle, TokenCertificate
+    from agent.tokens.module import Pkcs11Module
 
 log = logging.getLogger(__name__)
 

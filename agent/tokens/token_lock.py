@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from agent.errors import KysoError
 
 if TYPE_CHECKING:
-    from agent.tokens.module import Pkcs11Module, SessionHandle
+    from agent.tokens.model import SessionHandle
+    from agent.tokens.module import Pkcs11Module
 
 
 @dataclass(eq=False)

@@ -21,7 +21,8 @@ from agent.tokens.algorithms import SignatureAlgorithm, check_digest
 from agent.tokens.token_lock import ParkedLogin, TokenLock
 
 if TYPE_CHECKING:
-    from agent.tokens.module import Pkcs11Module, SessionHandle, TokenCertificate
+    from agent.tokens.model import SessionHandle, TokenCertificate
+    from agent.tokens.module import Pkcs11Module
     from agent.tokens.pin import PinProvider
 
 log = logging.getLogger(__name__)

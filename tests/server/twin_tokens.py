@@ -1,14 +1,14 @@
 """Two SoftHSM2 tokens holding ONE certificate and its key (a backup copy, as users keep).
 
 "KYSO TWIN A" and "KYSO TWIN B" are built in the demo's token store with softhsm2-util and
-pkcs11-tool (their own processes), each with its own PIN, and removed afterwards. The
-certificate is self-made (no OCSP/CRL: its revocation status is "unknown", a consent line).
+pkcs11-tool (their own processes), each with its own PIN, and removed afterwards. The demo's
+issuing CA issues the certificate (agent.demo.pki, as for the demo tokens' certificates); its
+key is made here, in software, since both tokens must hold the same one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import subprocess
 from collections.abc import Iterator
@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from agent.demo.pki import Profile, TestCA
 from agent.tokens.modules import ModuleCandidate
 from agent.tokens.service import TokenService
 
@@ -39,48 +40,32 @@ class Twins:
     serials: dict[str, str]  # label -> serial
 
 
-def _certificate(key: rsa.RSAPrivateKey) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    name = x509.Name(
+# The certificate's holder; validity and key usage are the demo profiles' (a signing
+# certificate, valid from yesterday), for 60 days from now.
+PROFILE = Profile(
+    "twin",
+    token=0,  # on neither demo token: on both twins
+    key_id=1,
+    subject=x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
             x509.NameAttribute(NameOID.COMMON_NAME, "NGUYỄN VĂN AN (bản sao)"),
             x509.NameAttribute(NameOID.USER_ID, "MST:0109876543"),
         ]
-    )
-    usage = x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=True,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=60))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(usage, critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    ),
+    valid_days=61,
+    description="one certificate and its key on two tokens (a backup copy)",
+)
 
 
 def _run(*argv: str) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
 
 
-def build(module: str, work: Path) -> Twins:
+def build(module: str, ca: TestCA, work: Path) -> Twins:
     """Both tokens, each with the same private key, public key and certificate under id 01."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = _certificate(key)
+    cert = ca.issue(PROFILE, key.public_key(), x509.random_serial_number())
     der = cert.public_bytes(serialization.Encoding.DER)
     files = {
         "privkey": key.private_bytes(
@@ -133,7 +118,8 @@ def twins(demo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Ite
     """KYSO TWIN A and KYSO TWIN B, one certificate on both; removed after the module."""
     delete()  # left over by an interrupted run
     try:
-        made = build(demo["module"], tmp_path_factory.mktemp("twins"))
+        ca = TestCA.load(Path(demo["ca"]["issuing"]).parent)
+        made = build(demo["module"], ca, tmp_path_factory.mktemp("twins"))
         serials = asyncio.run(_rescan(demo["module"]))
         yield Twins(made.thumbprint, made.der, {k: serials[k] for k in (LABEL_A, LABEL_B)})
     finally:

@@ -82,9 +82,9 @@ def fake_pin_flags(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     ``fake(always=...)`` reports a fixed state; ``fake(protected_path=True)`` reports a PIN-pad
     reader. Everything else (login, signing) stays real.
     """
-    import agent.tokens.module as module
+    import agent.tokens.module.library as library
 
-    real = module._flags_state
+    real = library._flags_state
 
     def fake(
         *,
@@ -102,7 +102,7 @@ def fake_pin_flags(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
                 protected = protected_path
             return state, protected, login_required
 
-        monkeypatch.setattr(module, "_flags_state", flags_state)
+        monkeypatch.setattr(library, "_flags_state", flags_state)
 
     return fake
 

@@ -30,9 +30,10 @@ KEYS = [
 
 @pytest.fixture
 def pkcs11_threads(monkeypatch) -> list[tuple[str, threading.Thread]]:
-    """Record the thread of every call into python-pkcs11: all of them are ``_w_*`` methods."""
+    """Record the thread of every call into python-pkcs11: all of them are ``_w_*`` methods
+    (of Pkcs11Module or the parts it is made of, agent/tokens/module/), or run inside one."""
     calls: list[tuple[str, threading.Thread]] = []
-    for name in [n for n in vars(Pkcs11Module) if n.startswith("_w_")]:
+    for name in [n for n in dir(Pkcs11Module) if n.startswith("_w_")]:
         real = getattr(Pkcs11Module, name)
 
         def wrapper(*args, __real=real, __name=name, **kwargs):

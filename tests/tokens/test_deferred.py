@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent.tokens.module import _REGISTRY
+from agent.tokens.module.shared import _REGISTRY
 from agent.tokens.modules import ModuleCandidate
 from agent.tokens.service import TokenService
 

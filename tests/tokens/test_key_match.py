@@ -46,6 +46,7 @@ from agent.tokens.keymatch import (
     Verdict,
     choose,
     judge,
+    listing_mismatch,
     signature_verifies,
 )
 from agent.tokens.modules import ModuleCandidate
@@ -285,9 +286,9 @@ async def test_a_token_that_hides_its_keys_public_half_is_checked_by_the_signatu
     # Some tokens show neither the modulus nor CKA_PUBLIC_KEY_INFO on a private key. SoftHSM2
     # shows them for RSA, so fake only that read (the narrowest seam): the first signature must
     # then prove the key, as it does for every EC key.
-    import agent.tokens.module as module
+    import agent.tokens.module.keys as keys
 
-    monkeypatch.setattr(module, "_key_facts", lambda key: KeyFacts())
+    monkeypatch.setattr(keys, "key_facts", lambda key: KeyFacts())
     await token_service.rescan()
     with pytest.raises(KysoError) as err:
         async with token_service.open_key(
@@ -309,12 +310,12 @@ async def test_a_key_whose_attributes_claim_the_certificate_is_still_checked(
     # A token whose private key reports the certificate's modulus but signs with another key
     # (a buggy or doctored token): what the attributes say chooses the key, the first signature
     # proves it. Faked at the one read of those attributes.
-    import agent.tokens.module as module
+    import agent.tokens.module.keys as keys
 
     issued = keymix["stale-rsa"]
     numbers = issued.certificate.public_key().public_numbers()
     modulus = numbers.n.to_bytes(256, "big")
-    monkeypatch.setattr(module, "_key_facts", lambda key: KeyFacts("RSA", modulus, b"\x01\x00\x01"))
+    monkeypatch.setattr(keys, "key_facts", lambda key: KeyFacts("RSA", modulus, b"\x01\x00\x01"))
     await token_service.rescan()
     with pytest.raises(KysoError) as err:
         async with token_service.open_key(issued.thumbprint, StaticPinProvider(PIN)) as key:
@@ -415,6 +416,35 @@ def test_sign_xml_with_one_of_two_keys_under_an_id_verifies_in_xmlsec1(
     assert verify.returncode == 0, verify.stderr
 
 
+def test_certs_says_when_the_key_on_the_token_is_not_the_certificates(keymix, capsys):
+    # A key object under each certificate's CKA_ID: the listing said "private key: yes" for
+    # all six. What the token shows without login (the public key stored with the stale key
+    # pair) is another key for stale-rsa and stale-ec: signing with those is refused.
+    asyncio.run(_rescan_for_cli())
+    capsys.readouterr()
+    assert main(["certs", "--json"]) == 0
+    listed = {entry["thumbprint"]: entry for entry in json.loads(capsys.readouterr().out)}
+    for name, issued in keymix.items():
+        entry = listed[issued.thumbprint]
+        assert entry["has_private_key"] is True, name
+        assert entry["key_mismatch"] is name.startswith("stale-"), name
+    assert main(["certs"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    for name, issued in keymix.items():
+        (row,) = [r for r in rows if issued.thumbprint[:16] in r]
+        if name.startswith("stale-"):
+            assert "does not match this certificate" in row and "không khớp" in row, row
+            assert " yes " not in row, row
+        else:
+            assert " yes " in row and "does not match" not in row, row
+    assert main(["doctor", "--json"]) in (0, 1)
+    report = json.loads(capsys.readouterr().out)
+    problems = {c["thumbprint"]: c["problems"] for c in report["certificates"]}
+    for name, issued in keymix.items():
+        expected = ["KEY_CERT_MISMATCH"] if name.startswith("stale-") else []
+        assert problems[issued.thumbprint] == expected, name
+
+
 async def _rescan_for_cli() -> None:
     """The CLI builds its own token service over the demo module; a module another test left
     loaded must see the KEYMATCH token first."""
@@ -470,6 +500,46 @@ def _named(curve_oid: str) -> bytes:
 )
 def test_judge_reads_what_the_private_key_shows(cert_key, facts, verdict):
     assert judge(cert_key, facts) is verdict
+
+
+def _point(key: Any, *, wrapped: bool = True) -> bytes:
+    from asn1crypto.core import OctetString
+
+    raw = key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return OctetString(raw).dump() if wrapped else raw
+
+
+OTHER_EC = ec.generate_private_key(ec.SECP256R1()).public_key()
+
+
+@pytest.mark.parametrize(
+    ("facts", "verdict"),
+    [
+        (KeyFacts("EC", ec_params=_named("secp256r1"), ec_point=_point(EC_KEY)), Verdict.MATCH),
+        (KeyFacts("EC", ec_point=_point(EC_KEY, wrapped=False)), Verdict.MATCH),
+        (
+            KeyFacts("EC", ec_params=_named("secp256r1"), ec_point=_point(OTHER_EC)),
+            Verdict.MISMATCH,
+        ),
+        (KeyFacts("EC", ec_point=_point(OTHER_EC, wrapped=False)), Verdict.MISMATCH),
+        (KeyFacts("EC", ec_params=_named("secp384r1"), ec_point=_point(EC_KEY)), Verdict.MISMATCH),
+        (KeyFacts("EC", ec_point=b"\x30\x00"), Verdict.UNKNOWN),  # not a point: say nothing
+    ],
+)
+def test_judge_reads_the_point_a_public_key_object_shows(facts, verdict):
+    assert judge(EC_KEY, facts) is verdict
+
+
+def test_a_listing_forecasts_a_mismatch_only_when_every_key_shows_another():
+    mine = KeyFacts("RSA", _modulus(RSA_KEY), b"\x01\x00\x01")
+    other = KeyFacts("RSA", _modulus(OTHER_RSA), b"\x01\x00\x01")
+    assert listing_mismatch(RSA_KEY, [other]) is True
+    assert listing_mismatch(RSA_KEY, [other, other]) is True
+    assert listing_mismatch(RSA_KEY, [other, mine]) is False  # two keys under one id
+    assert listing_mismatch(RSA_KEY, [other, KeyFacts("RSA")]) is False  # one shows nothing
+    assert listing_mismatch(RSA_KEY, []) is False  # no key at all is not a mismatch
 
 
 def test_choose_tries_matching_keys_first_and_refuses_when_none_can_match():

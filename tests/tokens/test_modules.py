@@ -82,7 +82,7 @@ LIBZ = "/lib/x86_64-linux-gnu/libz.so.1"
 
 
 async def test_modules_that_fail_to_load_are_reported_and_skipped(demo):
-    from agent.tokens.module import _REGISTRY
+    from agent.tokens.module.shared import _REGISTRY
 
     assert os.path.exists(LIBZ), "libz is part of every Debian system"
     missing = "/nonexistent/kyso/libvendor-pkcs11.so"
