@@ -30,6 +30,7 @@ from agent.server.runner import serve
 from agent.signing.remote import RemoteSigner
 from agent.tokens.algorithms import SignatureAlgorithm
 from tests.remote.conftest import Browser, make_provider
+from tests.remote.listing import list_certificates
 from tests.server.conftest import (  # noqa: F401 - fixtures
     Answers,
     Harness,
@@ -199,7 +200,7 @@ async def test_through_the_agent_consent_first_then_one_browser_approval_for_a_b
         make_settings(remote_providers=[table]), services=services, tls=harness.server_ssl
     )
     client = await harness.client()
-    listed = (await client.call("certificates.list"))["certificates"]
+    listed = await list_certificates(client)
     org = next(c for c in listed if c.get("credential_id") == "kyso/org")
     assert org["auth_mode"] == "oauth2code" and not org["needs_pin"]
     answers.set(remote_pin="must-not-be-asked")

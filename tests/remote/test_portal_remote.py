@@ -12,6 +12,7 @@ from typing import Any
 from agent.demo.remote import CLIENT_ID, DEMO_PIN, RunningService
 from tests.portal.conftest import clock, portal, portal_trust  # noqa: F401 - fixtures
 from tests.portal.helpers import PortalDriver
+from tests.remote.listing import list_certificates
 from tests.server.conftest import (  # noqa: F401 - fixtures
     Answers,
     Harness,
@@ -45,7 +46,7 @@ async def test_change_certificate_to_a_remote_credential(
         allowed_origins=[portal.origin], allow_http_localhost=True, remote_providers=[provider]
     )
     client = await harness.client(portal.origin)
-    listed = (await client.call("certificates.list"))["certificates"]
+    listed = await list_certificates(client)
     remote_org = next(
         c for c in listed if c.get("credential_id", "").endswith("/org") and c["usable"]
     )

@@ -22,6 +22,7 @@ from agent.demo.remote import CLIENT_ID, DEMO_PIN, RunningService
 from agent.server.app import CORE_KEY
 from tests.conftest import cert_thumbprint
 from tests.remote.conftest import csc, remote_pki, secret_file  # noqa: F401 - fixtures
+from tests.remote.listing import list_certificates
 from tests.server.conftest import (  # noqa: F401 - fixtures
     Answers,
     Harness,
@@ -141,7 +142,7 @@ async def test_one_certificate_at_two_providers_goes_to_the_provider_the_user_pi
         remote_providers=[_provider(n, label, csc.url, secret_file) for n, label in labels.items()]
     )
     client = await harness.client()
-    listed = (await client.call("certificates.list"))["certificates"]
+    listed = await list_certificates(client)
     org = [c for c in listed if c.get("credential_id", "").endswith("/org")]
     assert {c["provider"] for c in org} == {"a", "b"} and len({c["thumbprint"] for c in org}) == 1
     thumbprint = org[0]["thumbprint"]

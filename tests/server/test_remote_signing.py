@@ -15,6 +15,7 @@ import pytest
 from agent.demo.remote import CLIENT_ID, DEMO_PIN, RunningService
 from agent.server.app import CORE_KEY
 from tests.remote.conftest import CLIENT_SECRET, csc, remote_pki, secret_file  # noqa: F401
+from tests.remote.listing import list_certificates
 from tests.server.conftest import Answers, Harness
 from tests.server.test_methods import dossier, xmlsec_verify
 
@@ -50,7 +51,7 @@ async def remote_agent(
 
 async def _remote(client: Any) -> dict[str, dict[str, Any]]:
     """certificates.list's remote rows, by credential label (org, personal_otp, ec, revoked)."""
-    listed = (await client.call("certificates.list"))["certificates"]
+    listed = await list_certificates(client)
     return {
         c["credential_id"].split("/", 1)[1]: c
         for c in listed
@@ -62,7 +63,7 @@ async def test_certificates_list_shows_remote_credentials_beside_tokens(
     remote_agent: Harness,
 ) -> None:
     client = await remote_agent.client()
-    listed = (await client.call("certificates.list"))["certificates"]
+    listed = await list_certificates(client)
     tokens = [c for c in listed if "token" in c]
     remote = await _remote(client)
     assert tokens, "the USB tokens are still listed"

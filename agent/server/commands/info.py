@@ -75,8 +75,13 @@ class CertificatesList(Command):
     method = "certificates.list"
 
     async def run(self, ctx: CallContext, params: dict[str, Any]) -> Any:
-        """List certificates; ``usable`` says whether Kyso will sign with one."""
-        certs = await ctx.core.certs.all(fresh=True)
+        """List certificates; ``usable`` says whether Kyso will sign with one.
+        ``providers_missing``: the remote providers whose credentials are not in the list
+        because their listing is still under way ("loading") or failed ("unreachable")."""
+        directory = ctx.core.certs
+        # The picker's budget: a slow or dead provider must not hold the page's list for its
+        # whole timeout. Its listing goes on and fills the cache for the next call.
+        certs = await directory.all(fresh=True, remote_budget=directory.remote_budget)
         out = []
         for cert in certs:
             data = cert.to_json()
@@ -85,4 +90,9 @@ class CertificatesList(Command):
             data["usable"] = usable(cert)
             data["certificate"] = b64(cert.info.der)
             out.append(data)
-        return {"certificates": out}
+        remote = directory.remote  # None when no provider is configured
+        missing = [
+            {"provider": provider.name, "provider_label": provider.label, "state": state}
+            for provider, state in (remote.missing() if remote is not None else ())
+        ]
+        return {"certificates": out, "providers_missing": missing}
