@@ -9,6 +9,7 @@ read back and checked); ``agent/cli/filesign_cmd.py`` wires the two together.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -40,16 +41,21 @@ class FilePlan:
 
 
 def detect(source: Path) -> tuple[str, str]:
-    """(kind, profile) from the file's content, not its name; KysoError when it is neither."""
+    """(kind, profile) from the file's content, not its name; KysoError when it is neither,
+    DOCUMENT_TOO_LARGE for an XML file past :func:`document_limit` (it is read whole)."""
     try:
         with open_regular(source) as handle:  # a pipe or a device: refused, never waited on
             head = handle.read(1024)
+            size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise KysoError(
             "INPUT_INVALID", {"detail": f"cannot read {source.name}: {exc.strerror}"}
         ) from exc
     if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
-        return "pdf", "pades"
+        return "pdf", "pades"  # streamed, never held whole: no limit
+    limit = document_limit()
+    if size > limit:  # shown with this file now, not at the consent for every file
+        raise KysoError("DOCUMENT_TOO_LARGE", {"size": size, "limit": limit})
     from agent.signing.xml.profiles import get_profile, guess_profile
     from agent.signing.xml.safe import parse_untrusted_file
     from agent.signing.xml.signer import check_signable
@@ -118,14 +124,14 @@ def consent_item(plan: FilePlan) -> ConsentItem:
     ]
     digest = hashlib.sha256()
     document = b""
-    with open_regular(plan.source) as handle:
-        if plan.kind == "pdf":  # streamed (50 MB); signing hashes it again and compares
+    if plan.kind == "pdf":  # streamed (50 MB); signing hashes it again and compares
+        with open_regular(plan.source) as handle:
             for chunk in iter(lambda: handle.read(1 << 16), b""):
                 digest.update(chunk)
             lines = pdf_warnings(handle) + lines  # warnings first, where the XML summary is
-        else:  # read once: the hash and the summary are of the same bytes
-            document = handle.read()
-            digest.update(document)
+    else:  # read once: the hash and the summary are of the same bytes
+        document = _read_xml(plan.source)
+        digest.update(document)
     mst = ""
     if plan.kind == "xml" and plan.profile != "generic":
         from agent.signing.xml.summary import summarize_xml
@@ -139,6 +145,27 @@ def consent_item(plan: FilePlan) -> ConsentItem:
             # field split by a comment): say so where the summary would be.
             lines.insert(0, ("Cảnh báo / warning", f"{exc.message_vi} / {exc.message_en}"))
     return ConsentItem(name, tuple(lines), digest.hexdigest(), mst=mst)
+
+
+def document_limit() -> int:
+    """The largest XML file read whole (its consent, then its signing): ``max_document_bytes``
+    (config.toml, the policy), the agent's own limit for a page's document."""
+    from agent.config.policy import load_settings
+
+    return load_settings({}).max_document_bytes
+
+
+def _read_xml(source: Path) -> bytes:
+    """The whole XML file, never more than :func:`document_limit` in memory: one that grew
+    past it since it was planned is DOCUMENT_TOO_LARGE (found by reading one byte more, the
+    size said before the read is not trusted to stay), before the PIN."""
+    limit = document_limit()
+    with open_regular(source, max_bytes=limit) as handle:
+        document = handle.read(limit + 1)
+        if len(document) > limit:
+            size = max(len(document), os.fstat(handle.fileno()).st_size)
+            raise KysoError("DOCUMENT_TOO_LARGE", {"size": size, "limit": limit})
+    return document
 
 
 def pdf_warnings(handle: BinaryIO) -> list[tuple[str, str]]:

@@ -1,0 +1,58 @@
+"""What the document commands (sign-xml / verify-xml, sign-pdf / verify-pdf) share.
+
+The signed copy's default name, a system error while writing it as WRITE_FAILED, a file's
+result entry (sign-xml's --json, the desktop signer's result window, the audit record), and
+for the verify commands: the file read whole and --trust required. The files themselves are
+read and removed by :mod:`agent.cli.inputs`; the audit records are :mod:`agent.cli.common`'s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agent.errors import KysoError
+
+
+def signed_name(source: Path, suffix: str) -> str:
+    """The signed copy's file name: ``NAME<suffix>.EXT`` (``hoso.xml`` → ``hoso_signed.xml``)."""
+    return f"{source.stem}{suffix}{source.suffix}"
+
+
+def write_failed(path: Path, exc: OSError) -> KysoError:
+    """WRITE_FAILED for a system error while ``path`` was written (a name too long for the
+    disk, a read-only folder...): a clear code, never a traceback."""
+    return KysoError("WRITE_FAILED", {"path": str(path), "detail": exc.strerror or str(exc)})
+
+
+def signed_entry(source: Path, out: Path, sha256: str) -> dict[str, Any]:
+    """A file's result entry once its signed copy is on disk (``sha256``: of the bytes that
+    were signed, for the audit record); ``removed_unsigned`` is set after the read-back."""
+    return {
+        "file": str(source),
+        "output": str(out),
+        "ok": True,
+        "removed_unsigned": False,
+        "sha256": sha256,
+    }
+
+
+def failed_entry(source: Path, error: KysoError) -> dict[str, Any]:
+    """A file's result entry when it was not signed, with the error's code and texts."""
+    return {"file": str(source), "ok": False, "error": error.to_dict()}
+
+
+def read_whole(path: Path) -> bytes:
+    """A file to verify (or a certificate), read whole; INPUT_INVALID when it cannot be."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KysoError("INPUT_INVALID", {"detail": f"cannot read {path}: {exc.strerror}"}) from exc
+
+
+def require_trust(trust: list[str]) -> None:
+    """The verify commands judge a signature only against roots the user names (--trust)."""
+    if not trust:
+        raise KysoError(
+            "INPUT_INVALID", {"detail": "give the trusted CA certificates with --trust"}
+        )

@@ -1,0 +1,50 @@
+"""``kyso-agent verify-pdf``: every signature in a PDF, checked against the roots given."""
+
+from __future__ import annotations
+
+import argparse
+
+from agent.cli.document_commands import read_whole, require_trust
+from agent.cli.output import print_json
+
+
+def vietnam_time(iso: str) -> str:
+    """An ISO 8601 instant as people in Vietnam read it, labelled."""
+    import datetime as dt
+
+    from agent.signing.pdf.sign import VIETNAM
+
+    local = dt.datetime.fromisoformat(iso).astimezone(VIETNAM)
+    return f"{local:%d/%m/%Y %H:%M:%S} (giờ Việt Nam, UTC+7)"
+
+
+async def run_verify_pdf(args: argparse.Namespace) -> int:
+    """Verify every signature; exit 2 when any is not valid."""
+    from agent.signing.pdf.verify import verify_pdf
+    from agent.signing.trust import TrustStore
+
+    require_trust(args.trust)
+    trust = TrustStore.from_files(
+        args.trust, args.crl, revocation_mode="soft-fail" if args.no_revocation else "hard-fail"
+    )
+    reports = await verify_pdf(read_whole(args.file), trust)
+    ok = all(r.valid for r in reports)
+    if args.json:
+        print_json({"ok": ok, "signatures": [r.to_json() for r in reports]})
+        return 0 if ok else 2
+    for number, r in enumerate(reports, 1):
+        verdict = "HỢP LỆ / VALID" if r.valid else "KHÔNG HỢP LỆ / NOT VALID"
+        print(f"{number}. {r.field_name}: {verdict} — {r.level}")
+        print(f"   Người ký / signer: {r.signer}" + (f" — MST {r.mst}" if r.mst else ""))
+        if r.signing_time:
+            source = " — dấu thời gian / timestamp" if r.timestamped else ""
+            print(f"   Thời điểm ký / signed at: {vietnam_time(r.signing_time)}{source}")
+        scope = (
+            "toàn bộ tệp / the whole file"
+            if r.covers_whole_file
+            else ("một phiên bản trước / an earlier revision")
+        )
+        print(f"   Phạm vi / covers: {scope}")
+        if r.problem:
+            print(f"   Vấn đề / problem: {r.problem}")
+    return 0 if ok else 2

@@ -1,0 +1,59 @@
+"""The dossiers sign-xml reads: which are worth the PIN, and the consented bytes read bounded.
+
+Every check signing would make later is made before the PIN (:func:`precheck_files`). A file
+read whole for the desktop signer (the bytes its consent showed) is read within
+``max_document_bytes`` (config.toml, the policy; the agent's own limit), never more.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.cli.document_commands import failed_entry
+from agent.cli.inputs import ReadFile, changed_after_consent, check_input, read_checked
+from agent.errors import KysoError
+from agent.signing.xml import check_signable
+from agent.signing.xml.profiles import XmlProfile
+from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted_file
+
+
+def precheck_files(
+    files: list[Path], profile: XmlProfile
+) -> tuple[list[Path], list[dict[str, Any]]]:
+    """(the files worth the PIN, the result entries of the others). Each file must be a
+    regular file (a FIFO would hang the run, /dev/zero fill the memory), within the size limit,
+    well-formed, safe, and hold what ``profile`` signs (its container, not already signed...):
+    everything signing would refuse later, said before the PIN. One stream parse per file."""
+    todo: list[Path] = []
+    refused: list[dict[str, Any]] = []
+    for source in files:
+        try:
+            size = check_input(source)
+            if size > DEFAULT_MAX_BYTES:
+                raise KysoError("XML_TOO_LARGE", {"size": size, "limit": DEFAULT_MAX_BYTES})
+            check_signable(parse_untrusted_file(source), profile)
+        except KysoError as exc:
+            refused.append(failed_entry(source, exc))
+            sys.stderr.write(
+                f"Không ký / not signed: {source}: [{exc.code}] {exc.message_vi} / "
+                f"{exc.message_en}\n"
+            )
+            continue
+        todo.append(source)
+    return todo, refused
+
+
+def read_consented(source: Path, consented: str) -> tuple[bytes, ReadFile]:
+    """The whole file the consent showed with the SHA-256 ``consented``, and what was read:
+    within ``max_document_bytes`` (DOCUMENT_TOO_LARGE past it, also when the file grew after
+    the consent: never read whole into memory), the same bytes (INPUT_INVALID otherwise,
+    before the token signs)."""
+    from agent.config.policy import load_settings
+
+    limit = load_settings({}).max_document_bytes
+    document, read = read_checked(source, max_bytes=limit)
+    if read.sha256 != consented:
+        raise KysoError("INPUT_INVALID", {"detail": changed_after_consent(source)})
+    return document, read

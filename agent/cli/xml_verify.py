@@ -1,0 +1,55 @@
+"""``kyso-agent verify-xml``: a signed dossier checked against the roots (and CRLs) given."""
+
+from __future__ import annotations
+
+import argparse
+
+from agent.cli.document_commands import read_whole, require_trust
+from agent.cli.output import print_json
+from agent.errors import KysoError
+from agent.signing.xml import verify_xml
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Verify one file; exit 0 when valid and trusted, 1 otherwise."""
+    from agent.signing.trust import TrustStore
+
+    data = read_whole(args.file)
+    require_trust(args.trust)
+    trust = TrustStore.from_files(args.trust, args.crl)
+    try:
+        result = verify_xml(data, trust, profile=args.profile)
+    except KysoError as exc:
+        if args.json:
+            print_json({"ok": False, "file": str(args.file), "error": exc.to_dict()})
+        else:
+            print(_refusal_text(exc))
+        return 1
+    if args.json:
+        print_json({"file": str(args.file), **result.to_json()})
+    else:
+        s = result.signer
+        ident = f"MST:{s.mst}" if s.mst else f"CCCD:{s.cccd}" if s.cccd else ""
+        when = result.signing_time.isoformat() if result.signing_time else "không ghi / not stated"
+        print(
+            f"HỢP LỆ / VALID: {args.file}\n  Người ký / signer: {s.subject_display} {ident}\n"
+            f"  Thời điểm ký / signing time: {when}\n"
+            f"  Kiểu chữ ký / signature shape: {result.shape.vi} / {result.shape.en}"
+        )
+    return 0
+
+
+def _refusal_text(exc: KysoError) -> str:
+    """Why the file is not valid, in both languages, with what to do."""
+    d = exc.to_dict()
+    lines = [
+        f"KHÔNG HỢP LỆ / INVALID [{d['code']}]: {d['message_vi']}",
+        f"  {d['message_en']}",
+        f"  → {d['action_vi']}",
+        f"  → {d['action_en']}",
+    ]
+    if exc.details.get("signer"):
+        lines.append(f"  Người ký / signer: {exc.details['signer']}")
+    if exc.code == "SIGNATURE_INVALID" and exc.details.get("detail"):
+        lines.append(f"  Chi tiết / detail: {exc.details['detail']}")
+    return "\n".join(lines)
