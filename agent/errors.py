@@ -101,6 +101,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "PDF_ANCHOR_NOT_FOUND",
             "PDF_FIELD_REQUIREMENTS",
             "CMS_DATA_IS_PDF",
+            "PDF_CERTIFIED_NO_NEW_FIELD",
         }
     ),
 }
@@ -695,6 +696,18 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Chưa có gì được ký. Xin người đã ký trước gửi bản cho phép ký thêm.",
         "Nothing was signed. Ask whoever signed it first for a copy that allows further "
         "signatures.",
+    ),
+    _e(
+        "PDF_CERTIFIED_NO_NEW_FIELD",
+        1615,
+        "Tệp PDF đã có chữ ký chỉ cho phép điền biểu mẫu và ký (DocMDP P={level}): thêm một ô chữ "
+        "ký hiển thị mới sẽ làm chữ ký đó mất hiệu lực.",
+        "A signature already in the PDF allows only form filling and signing (DocMDP P={level}): "
+        "a new visible signature field would break it.",
+        "Chưa có gì được ký. Ký vào ô chữ ký trống có sẵn ({fields}), hoặc ký không hiển thị "
+        "(không chọn trang, khung hay dòng chữ neo).",
+        "Nothing was signed. Sign one of its empty signature fields ({fields}), or sign invisibly "
+        "(no page, box or anchor).",
     ),
     _e(
         "CMS_DATA_IS_PDF",

@@ -1,9 +1,10 @@
 """What a PDF is before it is signed: pages, title, earlier signatures, risky content. Pure.
 
-Everything here reads; nothing writes. The facts feed the consent ("what you see is what you
-sign") and the refusals with their codes (encrypted, broken, already-signed field). A PDF with a
-broken cross-reference table is refused, never repaired: a signature covers the exact bytes, and
-a silently rebuilt file is not the file the user chose.
+Everything here reads; nothing writes (the rehearsal of a signature changes objects in memory
+only). The facts feed the consent ("what you see is what you sign") and the refusals with their
+codes (encrypted, broken, already-signed field). A PDF with a broken cross-reference table is
+refused, never repaired: a signature covers the exact bytes, and a silently rebuilt file is not
+the file the user chose.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import struct
+import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -87,20 +91,38 @@ class PdfFacts:
 PdfSource = bytes | BinaryIO
 
 
-def _unreadable() -> tuple[type[BaseException], ...]:
-    """What pyHanko raises on a damaged file. RecursionError: "5 0 R" whose object is "5 0 R"
-    (pyHanko follows it without end), a tree nested thousands deep."""
-    from pyhanko.pdf_utils.misc import PdfReadError
+def unreadable() -> tuple[type[BaseException], ...]:
+    """What pyHanko raises on a damaged file, reading or walking it. PdfError: its own (a page
+    index past the tree's end is not a PdfReadError); AssertionError: its page walk asserts
+    that /Pages is a reference to a dictionary; RecursionError: "5 0 R" whose object is
+    "5 0 R" (pyHanko follows it without end), a tree nested thousands deep; ArithmeticError:
+    a number no integer holds; zlib and struct: a damaged stream or cross-reference stream."""
+    from pyhanko.pdf_utils.misc import PdfError
 
     return (
-        PdfReadError,
+        PdfError,
         ValueError,
-        KeyError,
+        LookupError,
         TypeError,
-        IndexError,
         AttributeError,
+        AssertionError,
         RecursionError,
+        ArithmeticError,
+        NotImplementedError,
+        zlib.error,
+        struct.error,
     )
+
+
+_DETAIL_CHARS = 200  # pyHanko's messages can quote a whole object
+
+
+def malformed(exc: BaseException, where: str = "") -> KysoError:
+    """PDF_MALFORMED for what pyHanko raised (``where``: the part of the file it read)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if len(text) > _DETAIL_CHARS:
+        text = text[: _DETAIL_CHARS - 1] + "…"
+    return KysoError("PDF_MALFORMED", {"detail": f"{where}: {text}" if where else text})
 
 
 def _stream(source: PdfSource) -> BinaryIO:
@@ -123,8 +145,8 @@ def open_reader(source: PdfSource) -> Any:
         reader.root  # noqa: B018 - forces the trailer and catalogue to be read now
     except KysoError:
         raise
-    except _unreadable() as exc:
-        raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
+    except unreadable() as exc:
+        raise malformed(exc) from exc
     if encrypted:
         raise KysoError("PDF_ENCRYPTED")
     return reader
@@ -143,8 +165,8 @@ def inspect_pdf(
         return _facts(reader, stream, size_of_pages, digest)
     except KysoError:
         raise
-    except _unreadable() as exc:
-        raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
+    except unreadable() as exc:
+        raise malformed(exc) from exc
     finally:
         # The objects read (every page, annotation, field) point back at the reader, so they
         # would live until a garbage collection, through the signing that follows: freed now.
@@ -190,6 +212,8 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
     root = reader.root
     pages = deref(root["/Pages"])
     count = int(pages.get("/Count", 0))
+    if count < 1:
+        raise KysoError("PDF_MALFORMED", {"detail": "the page tree has no pages (/Count)"})
     info = deref(reader.trailer_view.get("/Info"))
     title = ""
     if info is not None:
@@ -208,6 +232,8 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
     wanted = {*size_of_pages, *(f.page for f in fields if f.page is not None)}
     frames = {n: _page_frame(reader, n - 1) for n in sorted(wanted) if 1 <= n <= count}
     sizes = {n: (f.box[2] - f.box[0], f.box[3] - f.box[1]) for n, f in frames.items()}
+    # Last: it changes the objects read (in memory only; they are dropped with the reader).
+    rehearse_signing(reader, tuple(n for n in size_of_pages if 1 <= n <= count))
     sha256, size = _digest(stream, digest)
     return PdfFacts(
         sha256=sha256,
@@ -225,6 +251,52 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
         page_sizes=sizes,
         page_frames=frames,
     )
+
+
+def rehearse_signing(reader: Any, pages: tuple[int, ...] = ()) -> None:
+    """Do in memory what pyHanko does to a file when it signs it, on a writer that is never
+    written: add a signature field (on page 1, and a widget on each of ``pages``, 1-based),
+    read the certification, mark the form and the catalog as PAdES needs, update the
+    metadata. A damaged file then fails here, before the consent and the PIN, as
+    PDF_MALFORMED naming the part that failed, instead of inside pyHanko after the PIN: an
+    object the cross-reference table calls free where a page should be, a /Kids loop, an
+    /Annots or /Fields that is not an array, a /Perms, /Extensions or XMP pyHanko cannot
+    read. The steps are pyHanko's own functions, so the check follows pyHanko's reading
+    exactly; a shape Kyso never thought of fails here too."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.fields import ensure_sig_flags, prepare_sig_field
+    from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
+    from pyhanko.sign.validation import read_certification_data
+
+    writer = IncrementalPdfFileWriter.from_reader(reader)
+    probe = f"KysoProbe{uuid.uuid4().hex}"  # a name no field of the file has
+
+    def widgets() -> None:
+        _, field = prepare_sig_field(probe, writer.root, update_writer=writer)
+        for number in pages:
+            page = writer.find_page_for_modification(number - 1)[0]
+            writer.register_annotation(page, field)
+
+    def extensions() -> None:
+        writer.ensure_output_version(version=(1, 7))
+        if writer.output_version < (2, 0):
+            writer.register_extension(ESIC_EXTENSION_1)
+
+    steps: tuple[tuple[str, Any], ...] = (
+        ("the page tree, a page's /Annots or the form's /Fields", widgets),
+        ("the form (/AcroForm)", lambda: ensure_sig_flags(writer, lock_sig_flags=True)),
+        ("the certification (/Perms)", lambda: read_certification_data(reader)),
+        ("the catalog's /Extensions", extensions),
+        # pyHanko's own step before writing (private in 0.25-0.38): /Info and the XMP.
+        ("the metadata (/Info, /Metadata)", getattr(writer, "_prep_dom_for_writing", None)),
+    )
+    for where, step in steps:
+        if step is None:
+            continue
+        try:
+            step()
+        except unreadable() as exc:
+            raise malformed(exc, where) from exc
 
 
 def _inherited(page: Any, key: str) -> Any:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from agent.errors import KysoError
 from agent.signing.cms import DelegatingCmsSigner
-from agent.signing.pdf.inspect import PdfFacts, PdfSource, inspect_pdf
+from agent.signing.pdf.inspect import PdfFacts, PdfSource, inspect_pdf, malformed, unreadable
 from agent.signing.signer import Signer
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -157,7 +157,47 @@ def choose_field(facts: PdfFacts, options: PdfSignOptions) -> tuple[str, bool]:
         raise KysoError("PDF_CERTIFIED_NO_CHANGES")
     if existing:
         check_existing_field(facts, options, name)
+    elif options.placement is not None or options.anchor is not None:
+        check_new_visible_field(facts)
     return name, existing
+
+
+def check_new_visible_field(facts: PdfFacts) -> None:
+    """A new visible signature field after a signature that set a DocMDP level (a
+    certification with P=2 or 3, or an approval whose field /Lock has /P) is refused
+    (PDF_CERTIFIED_NO_NEW_FIELD, naming the empty fields that can still be signed).
+
+    pyHanko's diff policy (SigFieldCreationRule, default allow_new_visible_after_certify=False)
+    judges such a field a change that breaks that signature, whatever its structure; an
+    invisible new field or an existing empty field is accepted. Acrobat is more lenient, but a
+    file one common verifier calls broken is not one Kyso writes."""
+    levels = sorted({lock.permission for lock in facts.earlier_locks if lock.permission})
+    if not levels:
+        return
+    open_fields = [
+        name
+        for name in facts.empty_fields
+        if not any(lock.locks(name) for lock in facts.earlier_locks)
+    ]
+    fields = _field_list(open_fields) if open_fields else "không có / none"
+    raise KysoError("PDF_CERTIFIED_NO_NEW_FIELD", {"level": levels[0], "fields": fields})
+
+
+_FIELDS_NAMED = 5  # empty fields named in an error: the file decides how many there are
+_NAME_CHARS = 40
+
+
+def _field_list(names: list[str]) -> str:
+    """Field names as an error names them: the first few, each cut short and printable only
+    (the names are the file's text)."""
+
+    def clean(name: str) -> str:
+        kept = "".join(ch for ch in name if ch.isprintable())
+        return kept if len(kept) <= _NAME_CHARS else kept[: _NAME_CHARS - 1] + "…"
+
+    shown = ", ".join(f"«{clean(n)}»" for n in names[:_FIELDS_NAMED])
+    more = len(names) - _FIELDS_NAMED
+    return shown + (f" (+{more})" if more > 0 else "")
 
 
 def check_existing_field(facts: PdfFacts, options: PdfSignOptions, name: str) -> None:
@@ -319,8 +359,8 @@ async def _sign_into(
 ) -> PadesLevel:
     """pyHanko's part: the field (``target``: name, exists, visible), stamp and signature."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import FormFillingError
     from pyhanko.sign import fields, signers
-    from pyhanko.sign.general import SigningError
 
     field_name, existing, visible = target
     algorithm = signer.default_algorithm("sha256")
@@ -361,10 +401,14 @@ async def _sign_into(
         )
     except KysoError:
         raise
-    except SigningError as exc:
+    except FormFillingError as exc:  # SigningError, or a field of another type with the name
         raise KysoError("PDF_SIGN_FAILED", {"detail": str(exc)}) from exc
     except OSError as exc:  # the timestamp authority or a revocation source did not answer
         raise KysoError("TIMESTAMP_UNAVAILABLE", {"url": options.timestamp_url or ""}) from exc
+    except unreadable() as exc:
+        # inspect_pdf rehearses what pyHanko reads, so this is a shape it did not reach (an
+        # existing field's widget, say): still a code, never a traceback.
+        raise malformed(exc) from exc
     return level
 
 
