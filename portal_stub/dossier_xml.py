@@ -87,7 +87,9 @@ def parse_rows(raw_rows: Iterable[dict[str, str]]) -> list[Employee]:
         if not _SO_BHXH.match(values["MaSoBHXH"]):
             problems.append("mã số BHXH (10 chữ số)")
         try:
-            dt.date.fromisoformat(values["NgaySinh"])
+            # Kept as YYYY-MM-DD: the page's date field shows nothing for "19900115", and the
+            # draft page must show exactly what "Ký và nộp" signs.
+            values["NgaySinh"] = dt.date.fromisoformat(values["NgaySinh"]).isoformat()
         except ValueError:
             problems.append("ngày sinh (YYYY-MM-DD)")
         if values["GioiTinh"] not in GENDERS:

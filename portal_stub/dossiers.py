@@ -6,8 +6,11 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
+from agent.errors import KysoError
+from agent.signing.xml import parse_untrusted
 from portal_stub.attachments import Attachment, AttachmentResult
 from portal_stub.checks import CheckResult, UnitContext
 from portal_stub.config import PortalConfig
@@ -15,6 +18,7 @@ from portal_stub.db import Database
 from portal_stub.dossier_xml import Employee, Unit, build_dossier, parse_rows, valid_period
 from portal_stub.errors import PortalError
 from portal_stub.security import new_token
+from portal_stub.signed_content import canonical_bytes
 from portal_stub.timefmt import to_vietnam, when
 
 STATUS_LABELS = {
@@ -24,6 +28,28 @@ STATUS_LABELS = {
     "rejected": "Từ chối",
 }
 UPLOAD_TTL = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class DraftVersion:
+    """One saved version of a draft: what a draft page showed, and so what its "Ký và nộp"
+    may sign. ``revision`` counts the draft's saves ("Ghi"); it starts at 1."""
+
+    draft_id: int
+    revision: int
+
+    @classmethod
+    def parse(cls, draft_id: Any, revision: Any) -> DraftVersion | None:
+        """From a form or JSON: both absent means no draft named (a file signed elsewhere);
+        a draft without its revision, or anything but whole numbers, is refused."""
+        given = [str(v).strip() for v in (draft_id, revision) if v not in (None, "")]
+        if not given:
+            return None
+        if len(given) != 2 or not all(v.isdigit() and len(v) <= 18 for v in given):
+            raise PortalError(
+                "FORM_INVALID", {"detail": "hồ sơ và phiên bản của hồ sơ phải đi cùng nhau"}
+            )
+        return cls(int(given[0]), int(given[1]))
 
 
 class DossierService:
@@ -104,11 +130,27 @@ class DossierService:
             )
             return int(cur.lastrowid or 0)
         self.draft(account["id"], draft_id)
+        # A new revision on every save: a page drawn from the old one can no longer sign.
         self.db.run(
-            "UPDATE drafts SET period = ?, rows_json = ?, updated_at = ? WHERE id = ?",
+            "UPDATE drafts SET period = ?, rows_json = ?, updated_at = ?, "
+            "revision = revision + 1 WHERE id = ?",
             (period, data, now, draft_id),
         )
         return draft_id
+
+    def current(self, account_id: int, version: DraftVersion) -> sqlite3.Row:
+        """The draft, if ``version`` is still the saved one; else E422 (or E107)."""
+        draft = self.draft(account_id, version.draft_id)
+        if draft["revision"] != version.revision:
+            raise PortalError(
+                "DRAFT_CHANGED",
+                {
+                    "dossier_number": draft["dossier_number"] or "",
+                    "shown": version.revision,
+                    "current": draft["revision"],
+                },
+            )
+        return draft
 
     def take_number(self, account: sqlite3.Row, draft_id: int) -> str:
         """ "Lấy số hồ sơ": a number unique to the unit (kept if already taken)."""
@@ -129,9 +171,15 @@ class DossierService:
         """The stored employee rows."""
         return [Employee(**r) for r in json.loads(draft["rows_json"])]
 
-    def export(self, account: sqlite3.Row, draft_id: int) -> tuple[str, bytes]:
-        """ "Xuất file BHXH-VAN": (file name, unsigned XML)."""
-        draft = self.draft(account["id"], draft_id)
+    def export(
+        self, account: sqlite3.Row, draft_id: int, revision: int | None = None
+    ) -> tuple[str, bytes]:
+        """ "Xuất file BHXH-VAN": (file name, unsigned XML). With ``revision`` (what the page
+        showed), E422 unless that is still the saved version."""
+        if revision is None:
+            draft = self.draft(account["id"], draft_id)
+        else:
+            draft = self.current(account["id"], DraftVersion(draft_id, revision))
         if not draft["dossier_number"]:
             raise PortalError("DOSSIER_NUMBER_MISSING")
         office = self.db.one("SELECT name FROM offices WHERE code = ?", (account["office_code"],))
@@ -156,6 +204,28 @@ class DossierService:
         safe_number = draft["dossier_number"].replace("/", "-")
         return f"BHXH-VAN_{draft['procedure']}_{safe_number}.xml", data
 
+    def export_digest(self, account: sqlite3.Row, version: DraftVersion) -> str:
+        """SHA-256 of the canonical content of ``version``'s export: what a dossier signed
+        from it has as ``CheckResult.content_digest`` (the signature left out)."""
+        _, data = self.export(account, version.draft_id, version.revision)
+        try:
+            root = parse_untrusted(data, max_bytes=len(data) + 1).getroot()
+        except KysoError as exc:  # not expected: the portal's own file
+            raise PortalError("INTERNAL", {"detail": exc.code}, cause=exc) from exc
+        return hashlib.sha256(canonical_bytes(root)).hexdigest()
+
+    def require_signed_from(
+        self, account: sqlite3.Row, version: DraftVersion, result: CheckResult, expected: str
+    ) -> None:
+        """E423 unless the checked dossier's signed content is ``expected`` (the digest of
+        ``version``'s export); E422 if the draft was saved again meanwhile."""
+        draft = self.current(account["id"], version)
+        if result.content_digest != expected:
+            raise PortalError(
+                "DRAFT_MISMATCH",
+                {"dossier_number": draft["dossier_number"] or "", "revision": version.revision},
+            )
+
     # --- check, upload, submit --------------------------------------------------------------------
 
     def find_duplicate(self, account_id: int, result: CheckResult) -> sqlite3.Row | None:
@@ -179,9 +249,11 @@ class DossierService:
         data: bytes,
         result: CheckResult,
         attachments: list[Attachment] | None = None,
+        draft: DraftVersion | None = None,
     ) -> str:
         """Keep a file (and its attachments) that passed the check; "Nộp hồ sơ" refers to it
-        by the returned id. One transaction: an upload never exists without its attachments."""
+        by the returned id. One transaction: an upload never exists without its attachments.
+        ``draft``: the draft version it was signed from, checked again at "Nộp hồ sơ"."""
         upload_id = new_token()
         now = self._now()
         with self.db.transaction():
@@ -190,8 +262,8 @@ class DossierService:
                 "DELETE FROM uploads WHERE created_at < ?", ((now - UPLOAD_TTL).isoformat(),)
             )
             self.db.run(
-                "INSERT INTO uploads (id, account_id, sha256, content, summary_json, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO uploads (id, account_id, sha256, content, summary_json, created_at, "
+                "draft_id, draft_revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     upload_id,
                     account_id,
@@ -199,6 +271,8 @@ class DossierService:
                     data,
                     json.dumps(result.to_json()),
                     now.isoformat(),
+                    draft.draft_id if draft else None,
+                    draft.revision if draft else None,
                 ),
             )
             for position, item in enumerate(attachments or [], start=1):
@@ -282,6 +356,13 @@ class DossierService:
     ) -> sqlite3.Row:
         with self.db.transaction():
             self.refuse_duplicate(account_id, result)
+            # Signed from a draft page: that version must still be the saved one (a save in
+            # another tab after the check would otherwise file what the unit no longer sees).
+            bound = self.db.one(
+                "SELECT draft_id, draft_revision FROM uploads WHERE id = ?", (upload_id,)
+            )
+            if bound is not None and bound["draft_id"] is not None:
+                self.current(account_id, DraftVersion(bound["draft_id"], bound["draft_revision"]))
             count = self.db.one("SELECT COUNT(*) AS n FROM dossiers")
             receipt = f"BN{now:%Y%m%d}{(count['n'] if count else 0) + 1:06d}"
             cur = self.db.run(

@@ -411,6 +411,50 @@ CATALOGUE: tuple[CatalogueError, ...] = (
         "hand, sign it again and submit it.",
     ),
     CatalogueError(
+        "E422",
+        "DRAFT_CHANGED",
+        _G_DOSSIER,
+        "Hồ sơ {dossier_number} đã được ghi lại sau khi trang bạn đang xem được mở: trang "
+        "hiển thị phiên bản {shown}, bản đang lưu là phiên bản {current}. Cổng không xuất và "
+        "không nhận bản khác với bản đang lưu.",
+        "Dossier {dossier_number} was saved again after the page you are looking at was "
+        "opened: the page shows version {shown}, the saved one is version {current}. The "
+        "portal neither exports nor accepts any version but the saved one.",
+        'Mở lại hồ sơ ở mục "Lập hồ sơ" (hoặc tải lại trang), kiểm tra nội dung đang lưu rồi '
+        'bấm "Ký và nộp" lại.',
+        'Open the dossier again under "Lập hồ sơ" (or reload the page), check the saved '
+        'content, then press "Ký và nộp" again.',
+        409,
+    ),
+    CatalogueError(
+        "E423",
+        "DRAFT_MISMATCH",
+        _G_DOSSIER,
+        "Tệp đã ký không phải bản hồ sơ {dossier_number} (phiên bản {revision}) mà trang "
+        "hồ sơ đã xuất để ký.",
+        "The signed file is not the version of dossier {dossier_number} (version {revision}) "
+        "that the dossier page exported for signing.",
+        'Bấm "Ký và nộp" ngay trên trang hồ sơ để Kyso ký đúng bản đang lưu. Tệp ký bằng '
+        'phần mềm khác thì nộp ở mục "Nộp hồ sơ".',
+        'Press "Ký và nộp" on the dossier page itself so that Kyso signs the saved version. '
+        'Submit a file signed with other software under "Nộp hồ sơ".',
+        409,
+    ),
+    CatalogueError(
+        "E424",
+        "DRAFT_UNSAVED",
+        _G_DOSSIER,
+        'Hồ sơ trên trang có thay đổi chưa được ghi. Nút "Ký và nộp" chỉ ký bản đã ghi, '
+        "nên chưa ký gì cả.",
+        'The dossier on the page has changes that are not saved. "Ký và nộp" signs only the '
+        "saved version, so nothing was signed.",
+        'Bấm "Ghi" để lưu thay đổi, xem lại hồ sơ rồi bấm "Ký và nộp". Muốn bỏ các thay đổi '
+        "thì tải lại trang.",
+        'Press "Ghi" to save the changes, check the dossier, then press "Ký và nộp". To drop '
+        "the changes, reload the page.",
+        409,
+    ),
+    CatalogueError(
         "E415",
         "ATTACHMENT_LIMIT",
         _G_ATTACH,

@@ -27,7 +27,7 @@ from portal_stub.challenges import Challenge, ChallengeService, SignedRequest
 from portal_stub.checks import CheckResult, check_dossier
 from portal_stub.config import PortalConfig
 from portal_stub.db import Database
-from portal_stub.dossiers import DossierService
+from portal_stub.dossiers import DossierService, DraftVersion
 from portal_stub.errors import PortalError
 from portal_stub.forms import CANCEL_REASONS, Bound, bound_fields
 from portal_stub.mail import send_mail
@@ -276,10 +276,18 @@ class Portal:
         )
 
     async def check(
-        self, account: sqlite3.Row, data: bytes, attachments: list[Attachment] | None = None
+        self,
+        account: sqlite3.Row,
+        data: bytes,
+        attachments: list[Attachment] | None = None,
+        draft: DraftVersion | None = None,
     ) -> tuple[str, CheckResult, list[AttachmentResult]]:
         """ "Kiểm tra hồ sơ": all checks off the event loop, the dossier's first, then each
-        attachment's; returns (upload id, findings, what each attachment is)."""
+        attachment's; returns (upload id, findings, what each attachment is).
+
+        ``draft``: the draft version the page showed when it signed ("Ký và nộp"). It must
+        still be the saved one (E422), and what was signed must be its export (E423).
+        """
         files = attachments or []
         # The cheap limits before the dossier's check: a 200 MB upload is refused at once.
         check_limits(
@@ -287,14 +295,22 @@ class Portal:
             max_files=self.config.max_attachments,
             max_bytes=self.config.max_attachment_bytes,
         )
+        # Before the slow check: a stale page is told so at once.
+        expected = self.dossiers.export_digest(account, draft) if draft else ""
         result = await self._check_off_loop(account, data)
+        if draft is not None:
+            self.dossiers.require_signed_from(account, draft, result, expected)
         self.dossiers.refuse_duplicate(account["id"], result)
         found = await self._check_attachments(account, files)
-        return self.dossiers.store_upload(account["id"], data, result, files), result, found
+        if draft is not None:
+            self.dossiers.current(account["id"], draft)  # saved again during the checks?
+        upload_id = self.dossiers.store_upload(account["id"], data, result, files, draft)
+        return upload_id, result, found
 
     async def submit(self, account: sqlite3.Row, upload_id: str) -> sqlite3.Row:
         """ "Nộp hồ sơ" of a checked upload: checked again (certificates may have been revoked
-        meanwhile), attachments too, then recorded with a receipt."""
+        meanwhile), attachments too, then recorded with a receipt. An upload signed from a
+        draft page is refused (E422) once that draft has been saved again."""
         upload = self.dossiers.upload(account["id"], upload_id)
         data = bytes(upload["content"])
         files = self.dossiers.upload_attachments(upload_id)

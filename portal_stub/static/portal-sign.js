@@ -7,6 +7,9 @@
 //  - sign-dossier: fetch the unsigned dossier, sign.xml (profile bhxh), fill signed_document,
 //    submit to "Kiểm tra hồ sơ"; with PDF attachments chosen ("Ký tệp đính kèm"), one
 //    sign.batch signs the dossier and every PDF, and the signed PDFs go as "dinh_kem" files.
+//    What is signed is the saved version the page shows: nothing is signed (or sent) while
+//    the draft's edit form holds changes not saved with "Ghi" (E424); the document URL and
+//    the form name that version, and the portal refuses any other (E422, E423).
 // What goes wrong is shown in the form's .kyso-status in Vietnamese, with what to do next.
 
 import { KysoBridge, KysoError } from "/kyso-bridge/kyso-bridge.mjs";
@@ -267,7 +270,50 @@ function setSignedAttachments(form, signedFiles) {
   input.files = transfer.files;
 }
 
+// The default (as drawn by the portal) of one control of the edit form. A select with no
+// option marked selected shows its first option.
+function changedControl(el) {
+  const type = (el.type || "").toLowerCase();
+  if (["submit", "button", "reset", "hidden", "file", "image"].includes(type)) return false;
+  if (el.tagName === "SELECT") {
+    const options = [...el.options];
+    const chosen = options.filter((o) => o.selected).map((o) => o.value);
+    let defaults = options.filter((o) => o.defaultSelected).map((o) => o.value);
+    if (!defaults.length && !el.multiple && options.length) defaults = [options[0].value];
+    return chosen.join("\n") !== defaults.join("\n");
+  }
+  if (type === "checkbox" || type === "radio") return el.checked !== el.defaultChecked;
+  return "defaultValue" in el && el.value !== el.defaultValue;
+}
+
+// Does the page show anything but the saved draft? Either the portal drew it from values
+// not yet saved ("Thêm dòng", a refused "Ghi": data-kyso-unsaved="1"), or the user has
+// changed a field of the edit form (data-kyso-edit-form names it) since.
+export function unsavedEdits(form, doc = document) {
+  if (form.dataset.kysoUnsaved === "1") return true;
+  const id = form.dataset.kysoEditForm;
+  const edit = id ? doc.getElementById(id) : null;
+  return Boolean(edit) && [...edit.elements].some(changedControl);
+}
+
+function unsavedError(form) {
+  // The portal's catalogue row (E424), as the page was given it.
+  let row = null;
+  try {
+    row = JSON.parse(form.dataset.kysoUnsavedError || "null");
+  } catch {
+    row = null;
+  }
+  if (row && row.code) return portalError({ error: row }, 409);
+  return new KysoError("E424", {
+    messageVi: "Hồ sơ trên trang có thay đổi chưa được ghi, nên chưa ký gì cả.",
+    actionVi: 'Bấm "Ghi" để lưu thay đổi rồi bấm "Ký và nộp".',
+  });
+}
+
 async function signDossier(form, kyso) {
+  // "Ký và nộp" signs the saved version: never while the page shows something else.
+  if (unsavedEdits(form)) throw unsavedError(form);
   const attachments = chosenAttachments(form);
   showProgress(form, TEXT.download);
   const response = await fetch(form.dataset.kysoDocumentUrl, { credentials: "same-origin" });
@@ -279,6 +325,9 @@ async function signDossier(form, kyso) {
   if (!attachments.length) {
     showProgress(form, TEXT.signPrompt);
     const signed = await kyso.signXml(document_, { profile, ...choice });
+    // Edited while Kyso's window was open: the signature is of the saved version, which
+    // the page no longer shows, so it is dropped rather than sent.
+    if (unsavedEdits(form)) throw unsavedError(form);
     setField(form, "signed_document", signed.document);
     return;
   }
@@ -301,6 +350,7 @@ async function signDossier(form, kyso) {
   if (failed) throw failed.error;
   if (ordered.length !== items.length) throw new KysoError("UNKNOWN_ERROR");
   const [dossier, ...pdfs] = ordered;
+  if (unsavedEdits(form)) throw unsavedError(form); // edited during the consent: see above
   setField(form, "signed_document", dossier.result.document);
   setSignedAttachments(
     form,

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from portal_stub.attachments import Attachment, clean_name
-from portal_stub.dossiers import STATUS_LABELS
+from portal_stub.dossiers import STATUS_LABELS, DraftVersion
 from portal_stub.errors import CATALOGUE, PortalError
 from portal_stub.forms import ACTIONS
 from portal_stub.processing import advance
@@ -247,9 +247,14 @@ async def draft_number(request: web.Request) -> web.Response:
 
 @routes.get(API + r"/drafts/{id:\d+}/export")
 async def draft_export(request: web.Request) -> web.Response:
-    """ "Xuất file BHXH-VAN": the unsigned XML."""
+    """ "Xuất file BHXH-VAN": the unsigned XML; ``?revision=N`` (the draft page's
+    "Ký và nộp" sends the version it shows) refuses any version but the saved one (E422)."""
     acct = require_account(request)
-    name, data = request.app[PORTAL].dossiers.export(acct, int(request.match_info["id"]))
+    shown = request.query.get("revision")
+    version = DraftVersion.parse(request.match_info["id"], shown) if shown else None
+    name, data = request.app[PORTAL].dossiers.export(
+        acct, int(request.match_info["id"]), version.revision if version else None
+    )
     return web.Response(
         body=data,
         content_type="application/xml",
@@ -258,15 +263,21 @@ async def draft_export(request: web.Request) -> web.Response:
     )
 
 
-async def _document(request: web.Request) -> tuple[bytes, list[Attachment]]:
+async def _document(
+    request: web.Request,
+) -> tuple[bytes, list[Attachment], DraftVersion | None]:
+    """(signed dossier, attachments, the draft version it was signed from, if named)."""
     if request.content_type in ("application/xml", "text/xml"):
-        return await request.read(), []
+        query = request.query
+        draft = DraftVersion.parse(query.get("draft_id"), query.get("revision"))
+        return await request.read(), [], draft
     body = await _json(request)
+    draft = DraftVersion.parse(body.get("draft_id"), body.get("revision"))
     try:
         document = base64.b64decode(str(body.get("document", "")), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise PortalError("XML_MALFORMED", {"detail": "document is not base64"}) from exc
-    return document, _attachments(body.get("attachments"))
+    return document, _attachments(body.get("attachments")), draft
 
 
 def _attachments(raw: Any) -> list[Attachment]:
@@ -291,12 +302,14 @@ def _attachments(raw: Any) -> list[Attachment]:
 @routes.post(API + "/dossiers/check")
 async def dossier_check(request: web.Request) -> web.Response:
     """ "Kiểm tra hồ sơ": body is the signed XML (application/xml) or ``{"document": base64,
-    "attachments": [{"name", "document": base64 PDF}]}``."""
+    "attachments": [{"name", "document": base64 PDF}]}``. Signed from a draft: name it,
+    ``"draft_id"`` and ``"revision"`` (or ``?draft_id=&revision=`` beside an XML body), and
+    the portal insists it is that version's export, still the saved one (E422, E423)."""
     portal = request.app[PORTAL]
     check_csrf(request, None)
     acct = require_account(request)
-    document, files = await _document(upload_request(request))
-    upload_id, result, found = await portal.check(acct, document, files)
+    document, files, draft = await _document(upload_request(request))
+    upload_id, result, found = await portal.check(acct, document, files, draft)
     return web.json_response(
         {
             "ok": True,

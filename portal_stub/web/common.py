@@ -147,6 +147,10 @@ def _security_headers(response: web.StreamResponse) -> None:
     if response.content_type == "text/html":
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("Cache-Control", "no-store")
+        # A page of another site that opened the portal (window.open) keeps no handle on it:
+        # it cannot navigate the portal's tab to a look-alike log-in page (tabnabbing). The
+        # portal opens no windows of its own, and the bridge talks to Kyso over WebSocket.
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
 
 
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from portal_stub.attachments import Attachment, clean_name, content_disposition
-from portal_stub.dossier_xml import GENDERS, PHUONG_AN, ROW_FIELDS
-from portal_stub.dossiers import STATUS_LABELS
+from portal_stub.dossier_xml import GENDERS, PHUONG_AN, ROW_FIELDS, parse_rows
+from portal_stub.dossiers import STATUS_LABELS, DossierService, DraftVersion
 from portal_stub.errors import PortalError
 from portal_stub.web.common import PORTAL, check_csrf, render, require_account, upload_request
 
@@ -32,8 +32,24 @@ def _draft_context(rows: list[dict[str, str]], **extra: Any) -> dict[str, Any]:
         "row_fields": ROW_FIELDS,
         "genders": GENDERS,
         "phuong_an": PHUONG_AN,
+        "unsaved": False,
+        # What "Ký và nộp" shows when the page holds edits not saved with "Ghi" (portal-sign.js).
+        "unsaved_error": PortalError("DRAFT_UNSAVED").to_dict(),
         **extra,
     }
+
+
+def _unsaved(dossiers: DossierService, draft: Any, rows: list[dict[str, str]], period: str) -> bool:
+    """Would the page show values other than the saved draft's? ("Thêm dòng" and a refused
+    "Ghi" draw the page from the posted form, not from the database.) "Ký và nộp" signs the
+    saved version only, so such a page must not sign until "Ghi" has saved what it shows."""
+    if draft is None:
+        return False
+    try:
+        shown = parse_rows(rows)
+    except PortalError:
+        return True  # the saved draft is always valid
+    return period != draft["period"] or shown != dossiers.draft_rows(draft)
 
 
 # --- "Lập hồ sơ" (iBHXH stand-in) ------------------------------------------------------------------
@@ -86,24 +102,31 @@ async def save_draft(request: web.Request) -> web.Response:
     draft_id = int(draft_field) if draft_field.isdigit() else None
     period = str(form.get("ky_ke_khai", "")).strip()
     draft = portal.dossiers.draft(account["id"], draft_id) if draft_id else None
+    unsaved = _unsaved(portal.dossiers, draft, rows, period)
     if form.get("thao_tac") == "them_dong":
         rows.append(dict.fromkeys(ROW_FIELDS, ""))
-        return render(request, "draft.html", _draft_context(rows, draft=draft, period=period))
+        ctx = _draft_context(rows, draft=draft, period=period, unsaved=unsaved)
+        return render(request, "draft.html", ctx)
     try:
         draft_id = portal.dossiers.save_draft(account, draft_id=draft_id, period=period, rows=rows)
         if form.get("thao_tac") == "lay_so":
             portal.dossiers.take_number(account, draft_id)
     except PortalError as exc:
-        ctx = _draft_context(rows, draft=draft, period=period, error=exc.to_dict())
+        ctx = _draft_context(rows, draft=draft, period=period, unsaved=unsaved, error=exc.to_dict())
         return render(request, "draft.html", ctx, status=exc.status)
     raise web.HTTPSeeOther(f"/lap-ho-so/{draft_id}?da_ghi=1")
 
 
 @routes.get(r"/lap-ho-so/{id:\d+}/xuat-file")
 async def export_draft(request: web.Request) -> web.Response:
-    """ "Xuất file BHXH-VAN": the unsigned XML as a download."""
+    """ "Xuất file BHXH-VAN": the unsigned XML as a download; ``?phien_ban=`` (the page's
+    link carries it) refuses any version but the saved one (E422)."""
     account = require_account(request)
-    name, data = request.app[PORTAL].dossiers.export(account, int(request.match_info["id"]))
+    shown = request.query.get("phien_ban")
+    version = DraftVersion.parse(request.match_info["id"], shown) if shown else None
+    name, data = request.app[PORTAL].dossiers.export(
+        account, int(request.match_info["id"]), version.revision if version else None
+    )
     return web.Response(
         body=data,
         content_type="application/xml",
@@ -164,7 +187,11 @@ async def check_post(request: web.Request) -> web.Response:
     account = require_account(request)
     try:
         data = await _uploaded_bytes(form)
-        upload_id, result, attachments = await portal.check(account, data, _attachments(form))
+        # "Ký và nộp" on a draft page names the draft version it showed (hidden fields).
+        draft = DraftVersion.parse(form.get("draft_id"), form.get("phien_ban"))
+        upload_id, result, attachments = await portal.check(
+            account, data, _attachments(form), draft
+        )
     except PortalError as exc:
         return render(request, "submit.html", {"error": exc.to_dict()}, status=exc.status)
     return render(
@@ -311,9 +338,17 @@ async def errors_page(request: web.Request) -> web.Response:
 # --- the demo mailbox ---------------------------------------------------------------------------------
 
 
+def _require_sink(request: web.Request) -> None:
+    """E107 unless the portal runs its demo SMTP sink: the mailbox shows every unit's mail,
+    passwords included, to anyone who can open the portal (as /api/v1/mailbox)."""
+    if not request.app[PORTAL].config.smtp_sink:
+        raise PortalError("NOT_FOUND")
+
+
 @routes.get("/hop-thu")
 async def mailbox(request: web.Request) -> web.Response:
     """Mail received by the embedded SMTP sink (demo only)."""
+    _require_sink(request)
     portal = request.app[PORTAL]
     mails = portal.db.all("SELECT id, rcpt_to, subject, received_at FROM mail ORDER BY id DESC")
     return render(request, "mailbox.html", {"mails": mails})
@@ -321,7 +356,8 @@ async def mailbox(request: web.Request) -> web.Response:
 
 @routes.get(r"/hop-thu/{id:\d+}")
 async def mail_page(request: web.Request) -> web.Response:
-    """One message."""
+    """One message (demo only)."""
+    _require_sink(request)
     mail = request.app[PORTAL].db.one(
         "SELECT * FROM mail WHERE id = ?", (int(request.match_info["id"]),)
     )

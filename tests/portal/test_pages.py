@@ -166,11 +166,17 @@ async def test_signed_page_flow_like_the_bridge(portal: PortalDriver) -> None:
     resp = await portal.client.get(doc_url)
     assert resp.headers["Content-Disposition"].startswith("attachment")
     signed_doc = await portal.sign_dossier("org", await resp.read())
+    # The signing form names the draft version the page showed (redteam6 F1).
+    bound = dict(
+        re.findall(r'name="(draft_id|phien_ban)" value="(\d+)"', html.split("sign-dossier")[1])
+    )
+    assert set(bound) == {"draft_id", "phien_ban"}
     resp = await portal.client.post(
         "/nop-ho-so/kiem-tra",
         data={
             "csrf_token": csrf,
             "signed_document": base64.b64encode(signed_doc).decode(),
+            **bound,
         },
     )
     html = await resp.text()

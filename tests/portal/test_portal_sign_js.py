@@ -1,6 +1,6 @@
 """portal-sign.js, run in node: which certificate the portal's pages ask Kyso for (issue 13:
-the registered thumbprint as ``certificateFilter`` after registration, the MST before it) and
-the device it reports from Kyso's certificate listing.
+the registered thumbprint as ``certificateFilter`` after registration, the MST before it), the
+device it reports from Kyso's certificate listing, and when a draft page holds unsaved edits.
 
 The module is loaded as the browser loads it, with only the bridge import pointed at a stub
 (the functions under test take the bridge as an argument) and a document with no forms.
@@ -66,11 +66,38 @@ assert.deepEqual(JSON.parse(await deviceOf(kyso, "ef".repeat(32))), {
 assert.equal(await deviceOf(kyso, "00".repeat(32)), "");
 // A listing that fails never stops the signed request.
 assert.equal(await deviceOf({ listCertificates: async () => { throw new Error("closed"); } }, thumb), "");
+
+// "Ký và nộp" signs the saved draft only: any field of the edit form off its default (as the
+// portal drew it) is an unsaved edit (redteam6 F1). A select with no option marked selected
+// shows its first one: that is no edit.
+const { unsavedEdits } = await import("./portal-sign.mjs");
+const option = (value, selected, defaultSelected) => ({ value, selected, defaultSelected });
+const select = (...options) => ({ tagName: "SELECT", type: "select-one", multiple: false, options });
+const input = (value, defaultValue, type = "text") => ({ tagName: "INPUT", type, value, defaultValue });
+function page(elements) {
+  return { getElementById: (id) => (id === "f-ho-so" ? { elements } : null) };
+}
+const signForm = (unsaved = "") => ({ dataset: { kysoEditForm: "f-ho-so", kysoUnsaved: unsaved } });
+const saved = [
+  input("tok", "tok", "hidden"),
+  input("8500000", "8500000"),
+  input("1990-01-15", "1990-01-15", "date"),
+  select(option("", false, false), option("Nam", true, true)),
+  select(option("", true, false), option("TM", false, false)), // a blank row
+  { tagName: "BUTTON", type: "submit", value: "ghi", defaultValue: "" },
+];
+assert.equal(unsavedEdits(signForm(), page(saved)), false);
+assert.equal(unsavedEdits(signForm("1"), page(saved)), true); // drawn from unsaved values
+assert.equal(unsavedEdits(signForm(), page([...saved, input("99000000", "8500000")])), true);
+assert.equal(unsavedEdits(signForm(), page([select(option("", false, false), option("Nữ", true, false), option("Nam", false, true))])), true);
+assert.equal(unsavedEdits(signForm(), page([select(option("", false, true), option("TM", true, false))])), true);
+assert.equal(unsavedEdits(signForm(), page([input("x", "", "hidden")])), false);
+assert.equal(unsavedEdits({ dataset: {} }, page([input("99000000", "8500000")])), false); // no edit form named
 console.log("portal-sign checks ok");
 """
 
 
-def test_portal_sign_certificate_choice_and_device(tmp_path: Path) -> None:
+def test_portal_sign_certificate_choice_device_and_unsaved_edits(tmp_path: Path) -> None:
     node = shutil.which("node") or shutil.which("nodejs")
     if node is None:
         pytest.fail("node is missing: install the Debian package nodejs (./run.sh test does)")

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portal_stub.security import cross_site, normal_origin, safe_next_url
+from portal_stub.web.common import PORTAL
 from tests.portal.helpers import PortalDriver
 
 EVIL = "https://evil.example"
@@ -312,6 +313,35 @@ async def test_security_headers_on_pages_errors_and_api(portal: PortalDriver) ->
         if resp.content_type == "text/html":
             assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], resp.url
             assert headers["Cache-Control"] == "no-store"
+            # Another site that window.open()s the portal cannot navigate its tab (redteam6 F3).
+            assert headers["Cross-Origin-Opener-Policy"] == "same-origin", resp.url
+    assert sum(r.content_type == "text/html" for r in checks) >= 3
+
+
+async def test_demo_mailbox_only_with_the_demo_sink(portal: PortalDriver) -> None:
+    """/hop-thu shows every unit's account mail, passwords included, to anyone: only when the
+    portal runs its demo SMTP sink (as /api/v1/mailbox), and labelled demo-only (redteam6 F4)."""
+    portal.client.app[PORTAL].db.run(
+        "INSERT INTO mail (mail_from, rcpt_to, subject, body, received_at) VALUES "
+        "('a@b', 'ketoan@kyso-demo.vn', 'Tài khoản', 'Mật khẩu: bi-mat-123', "
+        "'2026-11-01T00:00:00+00:00')"
+    )
+    resp = await portal.client.get("/hop-thu")
+    page = await resp.text()
+    assert resp.status == 200 and "data-demo-only" in page and "Chỉ dành cho bản thử nghiệm" in page
+    mail_id = re.search(r'href="/hop-thu/(\d+)"', page).group(1)  # type: ignore[union-attr]
+    resp = await portal.client.get(f"/hop-thu/{mail_id}")
+    page = await resp.text()
+    assert resp.status == 200 and "bi-mat-123" in page and "data-demo-only" in page
+
+    portal.config.smtp_sink = False  # mail goes to a real SMTP server
+    for path in ("/hop-thu", f"/hop-thu/{mail_id}", "/api/v1/mailbox"):
+        resp = await portal.client.get(path)
+        text = await resp.text()
+        assert resp.status == 404 and "E107" in text, path
+        assert "bi-mat-123" not in text and "ketoan@kyso-demo.vn" not in text, path
+    resp = await portal.client.get("/")
+    assert 'href="/hop-thu"' not in await resp.text()  # nor in the menu
 
 
 async def test_session_cookie_flags(portal: PortalDriver) -> None:
