@@ -7,7 +7,9 @@ test sees "revocation status unknown" (connection refused at once) and signs as 
 
 from __future__ import annotations
 
+import http.server
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +39,51 @@ def issuing_der(demo: dict[str, Any]) -> bytes:
     """DER of the demo's issuing CA (the issuer of every end-entity certificate)."""
     pem = Path(demo["ca"]["issuing"]).read_bytes()
     return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+
+
+class ReplayResponder:
+    """An on-path attacker at the demo's OCSP/CRL addresses: answers every OCSP request with
+    ``ocsp`` (503 when None) and ``/issuing.crl`` with ``crl`` (404 when None); the issuing CA's
+    certificate as the real one does. Binds 127.0.0.1 on the port the demo certificates name."""
+
+    def __init__(self, demo: dict[str, Any], *, ocsp: bytes | None, crl: bytes | None) -> None:
+        files = {"/issuing-ca.crt": issuing_der(demo)}
+        if crl is not None:
+            files["/issuing.crl"] = crl
+        self.requests: list[str] = []
+        seen = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                seen.append("POST " + self.path)
+                self._send(503, b"down") if ocsp is None else self._send(200, ocsp)
+
+            def do_GET(self) -> None:
+                seen.append("GET " + self.path)
+                body = files.get(self.path)
+                self._send(404, b"") if body is None else self._send(200, body)
+
+            def _send(self, code: int, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", demo["responder"]["port"]), Handler
+        )
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ReplayResponder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

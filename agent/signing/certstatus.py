@@ -15,10 +15,10 @@ Answers are verified in :mod:`agent.signing.revinfo` against the issuing CA cert
 so a forged answer needs the CA's key, whoever serves the URL. The issuer comes from the
 certificates on the tokens (CAs often put theirs there) or from AIA caIssuers.
 
-Definite answers (good, revoked) are cached under the state root until the answer's nextUpdate
-(atomic writes; a file unchanged since it was read is not parsed again); unknown answers are
-remembered for a minute in memory only, so a dead responder does not add its timeout to every
-signature.
+Definite answers are cached under the state root (atomic writes; a file unchanged since it was
+read is not parsed again): a "good" until the answer's nextUpdate but a day at most, a
+"revoked" for good (a hold until nextUpdate). Unknown answers are remembered for a minute in
+memory only, so a dead responder does not add its timeout to every signature.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ from agent.errors import KysoError
 from agent.files import atomic_write
 from agent.signing.consent import ConsentItem
 from agent.signing.revinfo import (
+    CLOCK_SKEW,
+    TEMPORARY_REASONS,
     CertStatus,
     Status,
     find_issuer,
@@ -68,6 +70,7 @@ __all__ = [
     "read_crl",
     "read_ocsp_response",
     "revocation_urls",
+    "still_true",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,13 @@ MAX_OCSP_BYTES = 64 * 1024
 MAX_CRL_BYTES = 20 * 1024 * 1024  # Vietnamese CAs' CRLs run to a few MB
 MAX_CERT_BYTES = 64 * 1024
 MEMORY_ENTRIES = 256  # cached answers kept parsed in memory (a machine has a few certificates)
+# How long a cached "good" is believed, however far its nextUpdate (a CRL's may be 30 days):
+# the day an OCSP answer without nextUpdate counts (revinfo.MAX_AGE_WITHOUT_NEXT_UPDATE), so a
+# revocation reaches a machine that signs daily within a day, and one offline longer warns.
+GOOD_CACHE_MAX = dt.timedelta(hours=24)
+# Written into every cache file: a file written under older rules (which took a delta CRL or
+# another partition's CRL for "good") is not believed, only asked again.
+CACHE_RULES = 2
 
 UNKNOWN_LINE = (
     "Cảnh báo / Warning",
@@ -135,7 +145,7 @@ def consent_items(items: Sequence[ConsentItem], status: CertStatus) -> tuple[Con
 
 class StatusChecker:
     """Fetches revocation status (OCSP first, then CRL) within ``timeout`` seconds in all, and
-    caches definite answers in ``cache_dir`` until their nextUpdate."""
+    caches definite answers in ``cache_dir`` while :func:`still_true`."""
 
     def __init__(self, cache_dir: Path | None = None, *, timeout: float = TIMEOUT_SECONDS) -> None:
         if cache_dir is None:
@@ -155,7 +165,7 @@ class StatusChecker:
         return self.cache_dir / f"{hashlib.sha256(cert_der).hexdigest()}.json"
 
     def cached(self, cert_der: bytes, now: dt.datetime | None = None) -> CertStatus | None:
-        """A definite answer still within its nextUpdate, or None."""
+        """A definite answer still to be believed (:func:`still_true`), or None."""
         now = _now(now)
         path = os.path.join(self._cache_dir, f"{hashlib.sha256(cert_der).hexdigest()}.json")
         try:
@@ -172,22 +182,23 @@ class StatusChecker:
         else:
             try:
                 with open(path, encoding="utf-8") as file:
-                    status = replace(CertStatus.from_json(json.load(file)), cached=True)
-            except (OSError, ValueError, KeyError, TypeError):
+                    data = json.load(file)
+                if data.get("rules") != CACHE_RULES:
+                    return None
+                status = replace(CertStatus.from_json(data), cached=True)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 return None
             if len(self._memory) >= MEMORY_ENTRIES:
                 self._memory.clear()
             self._memory[path] = (stamp, status)
-        if status.status == "unknown" or status.next_update is None or status.next_update <= now:
-            return None
-        return status
+        return status if still_true(status, now) else None
 
     def _store(self, cert_der: bytes, status: CertStatus, now: dt.datetime) -> None:
-        if status.status == "unknown" or status.next_update is None or status.next_update <= now:
+        if not still_true(status, now):
             return  # nothing to keep: no promise of how long it stays true
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            body = json.dumps(status.to_json(), indent=1).encode()
+            body = json.dumps({**status.to_json(), "rules": CACHE_RULES}, indent=1).encode()
             atomic_write(self._cache_path(cert_der), body, overwrite=True, mode=0o600)
         except OSError as exc:  # a full disk must not stop a signature
             log.warning("could not cache the revocation status: %s", exc)
@@ -252,6 +263,20 @@ class StatusChecker:
         except TimeoutError:
             reasons.append(f"no answer within {self.timeout:g} s")
         return unknown("; ".join(reasons) or "no answer", now)
+
+
+def still_true(status: CertStatus, now: dt.datetime) -> bool:
+    """Whether a definite answer fetched at ``status.checked_at`` may still be believed at
+    ``now``: a revocation for good; a hold until nextUpdate; a "good" until nextUpdate but
+    :data:`GOOD_CACHE_MAX` at most. Unknown never."""
+    if status.status == "revoked" and status.revocation_reason not in TEMPORARY_REASONS:
+        return True
+    if status.status == "unknown" or status.next_update is None or status.next_update <= now:
+        return False
+    if status.status == "good":
+        # A checked_at ahead of now (the clock went back) must not stretch the day.
+        return status.checked_at - CLOCK_SKEW <= now < status.checked_at + GOOD_CACHE_MAX
+    return True
 
 
 async def _download_issuer(

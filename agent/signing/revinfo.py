@@ -3,8 +3,14 @@
 Nothing here touches the network (:mod:`agent.signing.certstatus` fetches). Verifying needs
 only the issuing CA certificate: the leaf must verify under it (:func:`find_issuer`), an OCSP
 answer must be signed by it or by a responder it issued for id-kp-OCSPSigning (RFC 6960
-§4.2.2.2), a CRL must be signed by it. Anything that cannot be trusted is "unknown", never
-"good". ASN.1 is cryptography's work; only the rules are here.
+§4.2.2.2), a CRL must be signed by it (with cRLSign when it has a key usage).
+
+"good" needs an answer that is authentic, about this certificate, covers it (a complete CRL of
+its distribution point, not a delta or another partition) and is fresh. "revoked" needs an
+authentic answer about it; a revocation is permanent (RFC 6960 §2.2), so an old one still
+counts, except a hold (suspension), which can be lifted. Anything else is "unknown", never
+"good". ASN.1 is cryptography's work (asn1crypto's for OCSP extensions it does not expose);
+only the rules are here.
 """
 
 from __future__ import annotations
@@ -19,12 +25,53 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    CRLEntryExtensionOID,
+    ExtendedKeyUsageOID,
+    ExtensionOID,
+)
 
 from agent.signing.trust import _load_der_blocks
 
 Status = Literal["good", "revoked", "unknown"]
 CLOCK_SKEW = dt.timedelta(minutes=5)
+# An OCSP answer without nextUpdate means "newer information is available at any time" (RFC
+# 6960 §4.2.2.1): it speaks for the moment it was signed, and a "good" captured before a
+# revocation could otherwise be replayed for ever. It counts for a day after its thisUpdate, as
+# in NSS (OCSP_ALLOWABLE_LAPSE_SECONDS); pyHanko allows 30 min, OpenSSL no limit unless
+# -status_age. Responders that omit nextUpdate sign live, so a day still takes a cached answer
+# or a PC clock some hours off, and replaying is no wider than a CA's usual 1-7 day nextUpdate.
+MAX_AGE_WITHOUT_NEXT_UPDATE = dt.timedelta(hours=24)
+# Reasons after which a certificate may be good again: a hold can be lifted, and removeFromCRL
+# (delta CRLs) says it was.
+TEMPORARY_REASONS = frozenset({"certificate_hold", "remove_from_crl"})
+# OCSP extensions that may be marked critical without changing what the answer says (Kyso sends
+# no nonce, so an echoed one is moot); any other critical one makes the answer unusable.
+_KNOWN_OCSP_EXTENSIONS = frozenset(
+    {"nonce", "extended_revoke", "crl", "archive_cutoff", "crl_reason", "invalidity_date"}
+)
+# CRL extensions Kyso knows (RFC 5280 §5.2): the IDP and the delta indicator are judged below,
+# the others do not change what a listing means. A critical one outside this set: "MUST NOT use".
+_KNOWN_CRL_EXTENSIONS = frozenset(
+    {
+        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+        ExtensionOID.ISSUER_ALTERNATIVE_NAME,
+        ExtensionOID.CRL_NUMBER,
+        ExtensionOID.DELTA_CRL_INDICATOR,
+        ExtensionOID.ISSUING_DISTRIBUTION_POINT,
+        ExtensionOID.FRESHEST_CRL,
+        ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
+    }
+)
+# Entry extensions that do not change whom an entry is about (certificateIssuer does: indirect).
+_KNOWN_ENTRY_EXTENSIONS = frozenset(
+    {
+        CRLEntryExtensionOID.CRL_REASON,
+        CRLEntryExtensionOID.INVALIDITY_DATE,
+        x509.ObjectIdentifier("2.5.29.23"),  # holdInstructionCode (no name in cryptography)
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -103,7 +150,11 @@ def revocation_urls(cert: x509.Certificate) -> tuple[list[str], list[str], list[
     issuers: list[str] = []
     crls: list[str] = []
     try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+        extensions = cert.extensions
+    except ValueError:  # an extension cryptography cannot parse: no address to ask (unknown)
+        return ocsp_urls, crls, issuers
+    try:
+        aia = extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
         for desc in aia:
             if desc.access_method == AuthorityInformationAccessOID.OCSP:
                 ocsp_urls += web([desc.access_location])
@@ -112,7 +163,7 @@ def revocation_urls(cert: x509.Certificate) -> tuple[list[str], list[str], list[
     except x509.ExtensionNotFound:
         pass
     try:
-        for point in cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value:
+        for point in extensions.get_extension_for_class(x509.CRLDistributionPoints).value:
             if point.full_name and point.crl_issuer is None:  # indirect CRLs: not supported
                 crls += web(point.full_name)
     except x509.ExtensionNotFound:
@@ -210,7 +261,9 @@ def read_ocsp_response(
     url: str | None = None,
 ) -> CertStatus:
     """Verify an OCSP answer for ``cert`` and say what it means (unknown when it cannot be
-    trusted: malformed, not successful, wrong signer, bad signature, stale, another cert)."""
+    trusted: malformed, not successful, wrong signer, bad signature, a critical extension Kyso
+    does not know, another cert; and, unless it says revoked for good, stale: past nextUpdate
+    or, without one, older than :data:`MAX_AGE_WITHOUT_NEXT_UPDATE`)."""
     now = _now(now)
     try:
         response = ocsp.load_der_ocsp_response(der)
@@ -225,37 +278,84 @@ def read_ocsp_response(
         key, response.signature, response.tbs_response_bytes, response.signature_hash_algorithm
     ):
         return unknown("OCSP: bad signature on the answer", now, url)
-    for single in response.responses:
-        expected = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, single.hash_algorithm)
-        request = expected.build()
-        if (
-            single.serial_number != cert.serial_number
-            or single.issuer_key_hash != request.issuer_key_hash
-            or single.issuer_name_hash != request.issuer_name_hash
-        ):
-            continue
-        if single.this_update_utc > now + CLOCK_SKEW:
-            return unknown("OCSP: answer dated in the future", now, url)
-        next_update = single.next_update_utc
-        if next_update is not None and next_update < now - CLOCK_SKEW:
-            return unknown("OCSP: answer out of date", now, url)
-        state = single.certificate_status
-        if state == ocsp.OCSPCertStatus.GOOD:
-            return CertStatus("good", "OCSP: good", "ocsp", now, next_update, url=url)
-        if state == ocsp.OCSPCertStatus.REVOKED:
-            reason = single.revocation_reason
-            return CertStatus(
-                "revoked",
-                "OCSP: revoked",
-                "ocsp",
-                now,
-                next_update,
-                revoked_at=single.revocation_time_utc,
-                revocation_reason=reason.name if reason else None,
-                url=url,
-            )
-        return unknown("OCSP: the responder does not know this certificate", now, url)
-    return unknown("OCSP: the answer is about another certificate", now, url)
+    if _unknown_critical_ocsp_extension(der):
+        return unknown("OCSP: a critical extension Kyso does not know", now, url)
+    mine = [single for single in response.responses if _is_about(single, cert, issuer)]
+    if not mine:
+        return unknown("OCSP: the answer is about another certificate", now, url)
+    # Every answer about this certificate must agree: revoked wins, any doubt is unknown.
+    results = [_read_single(single, now, url) for single in mine]
+    for wanted in ("revoked", "unknown"):
+        for result in results:
+            if result.status == wanted:
+                return result
+    return results[0]
+
+
+def _is_about(
+    single: ocsp.OCSPSingleResponse, cert: x509.Certificate, issuer: x509.Certificate
+) -> bool:
+    expected = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, single.hash_algorithm)
+    request = expected.build()
+    return (
+        single.serial_number == cert.serial_number
+        and single.issuer_key_hash == request.issuer_key_hash
+        and single.issuer_name_hash == request.issuer_name_hash
+    )
+
+
+def _read_single(single: ocsp.OCSPSingleResponse, now: dt.datetime, url: str | None) -> CertStatus:
+    """What one verified SingleResponse about this certificate says."""
+    state = single.certificate_status
+    next_update = single.next_update_utc
+    if state == ocsp.OCSPCertStatus.REVOKED:
+        reason = single.revocation_reason
+        revoked = CertStatus(
+            "revoked",
+            "OCSP: revoked",
+            "ocsp",
+            now,
+            next_update,
+            revoked_at=single.revocation_time_utc,
+            revocation_reason=reason.name if reason else None,
+            url=url,
+        )
+        if revoked.revocation_reason not in TEMPORARY_REASONS:
+            return revoked  # permanent: however old the answer, it stays true
+    this_update = single.this_update_utc
+    if this_update > now + CLOCK_SKEW:
+        return unknown("OCSP: answer dated in the future", now, url)
+    if next_update is None:
+        if this_update < now - MAX_AGE_WITHOUT_NEXT_UPDATE:
+            return unknown("OCSP: answer without nextUpdate, more than a day old", now, url)
+    elif next_update < now - CLOCK_SKEW:
+        return unknown("OCSP: answer out of date", now, url)
+    if state == ocsp.OCSPCertStatus.GOOD:
+        return CertStatus("good", "OCSP: good", "ocsp", now, next_update, url=url)
+    if state == ocsp.OCSPCertStatus.REVOKED:
+        return revoked  # on hold, and the answer is fresh
+    return unknown("OCSP: the responder does not know this certificate", now, url)
+
+
+def _unknown_critical_ocsp_extension(der: bytes) -> bool:
+    """True when the answer or one of its SingleResponses carries a critical extension Kyso does
+    not know (RFC 6960 §4.4), or cannot be read to tell. cryptography shows no extensions of a
+    SingleResponse in a many-certificate answer; asn1crypto does."""
+    from asn1crypto import ocsp as asn1_ocsp
+
+    try:
+        data = asn1_ocsp.OCSPResponse.load(der).basic_ocsp_response["tbs_response_data"]
+        groups = [data["response_extensions"]]
+        groups += [single["single_extensions"] for single in data["responses"]]
+        for extensions in groups:
+            for extension in extensions or ():
+                if extension["critical"].native and (
+                    extension["extn_id"].native not in _KNOWN_OCSP_EXTENSIONS
+                ):
+                    return True
+    except (ValueError, TypeError, KeyError):
+        return True
+    return False
 
 
 def read_crl(
@@ -265,44 +365,165 @@ def read_crl(
     now: dt.datetime | None = None,
     url: str | None = None,
 ) -> CertStatus:
-    """Check ``cert`` against a CRL (DER or PEM) its issuer signed; unknown when the CRL is
-    broken, from someone else, badly signed, out of date or of a scope we do not handle."""
+    """Check ``cert`` against a CRL (DER or PEM) its issuer signed. Listed: revoked (a hold only
+    while the CRL is current). Not listed: good only when the CRL is current and complete for
+    the certificate's distribution point; unknown when it is broken, from someone else, badly
+    signed, out of date, partial (a delta CRL, another partition, some reasons only) or not
+    usable (a critical extension Kyso does not know, an indirect CRL, another kind of
+    certificate)."""
     now = _now(now)
     try:
         blocks = _load_der_blocks(data)
         crl = x509.load_der_x509_crl(blocks[0])
     except (ValueError, IndexError):
         return unknown("CRL: malformed", now, url)
-    issuer_key = issuer.public_key()
-    if not isinstance(issuer_key, _CA_KEY_TYPES):
-        return unknown("CRL: the CA's key type cannot sign CRLs", now, url)
-    if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer_key):
-        return unknown("CRL: not signed by the certificate's CA", now, url)
+    forged = _not_from_the_ca(crl, issuer)
+    if forged:
+        return unknown(f"CRL: {forged}", now, url)
+    try:
+        extensions = crl.extensions
+        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        entry_extensions = list(entry.extensions) if entry is not None else []
+        # The scope is judged here, where a malformed extension (CRL or certificate) can say so.
+        unusable = _unusable(extensions, entry_extensions, cert)
+        partial = _partial(extensions, cert, issuer)
+    except ValueError:
+        return unknown("CRL: malformed extensions (CRL or certificate)", now, url)
+    if unusable:
+        return unknown(f"CRL: {unusable} (not used)", now, url)
     next_update = crl.next_update_utc
+    if entry is not None:
+        why = next(
+            (e.value.reason.name for e in entry_extensions if isinstance(e.value, x509.CRLReason)),
+            None,
+        )
+        if why == "remove_from_crl":  # only deltas may say so, and Kyso merges none
+            return unknown("CRL: the entry says removeFromCRL", now, url)
+        revoked = CertStatus(
+            "revoked",
+            "CRL: listed",
+            "crl",
+            now,
+            next_update,
+            revoked_at=entry.revocation_date_utc,
+            revocation_reason=why,
+            url=url,
+        )
+        if why not in TEMPORARY_REASONS:
+            # The CA's own signed list names this serial, unique under this CA (RFC 5280
+            # §4.1.2.2): revoked, whatever the CRL's dates or partition.
+            return revoked
     if crl.last_update_utc > now + CLOCK_SKEW:
         return unknown("CRL: dated in the future", now, url)
     if next_update is None or next_update < now - CLOCK_SKEW:
         return unknown("CRL: out of date", now, url)
+    if entry is not None:
+        return revoked  # on hold, and the CRL is current
+    if partial:
+        return unknown(f"CRL: {partial}; not being listed there proves nothing", now, url)
+    return CertStatus("good", "CRL: not listed", "crl", now, next_update, url=url)
+
+
+def _not_from_the_ca(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> str | None:
+    """Why this CRL is not the certificate's CA's own (name, signature, cRLSign), or None."""
+    issuer_key = issuer.public_key()
+    if not isinstance(issuer_key, _CA_KEY_TYPES):
+        return "the CA's key type cannot sign CRLs"
+    if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer_key):
+        return "not signed by the certificate's CA"
     try:
-        scope = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
-        if scope.only_contains_ca_certs or scope.only_some_reasons or scope.indirect_crl:
-            return unknown("CRL: a partial CRL (not supported)", now, url)
+        usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    except ValueError:
+        return "the CA's key usage cannot be read"
+    # RFC 5280 §6.3.3 (f): a CA key that may not sign CRLs does not vouch for this one.
+    return None if usage.crl_sign else "the CA's certificate is not for signing CRLs"
+
+
+def _unusable(
+    extensions: x509.Extensions,
+    entry_extensions: list[x509.Extension[x509.ExtensionType]],
+    cert: x509.Certificate,
+) -> str | None:
+    """Why this CRL may not be used for ``cert`` at all (RFC 5280 §5.2, §5.3, §6.3.3 (b)(2)),
+    or None."""
+    if any(e.critical and e.oid not in _KNOWN_CRL_EXTENSIONS for e in extensions):
+        return "a critical extension Kyso does not know"
+    if any(e.critical and e.oid not in _KNOWN_ENTRY_EXTENSIONS for e in entry_extensions):
+        return "the entry has a critical extension Kyso does not know"
+    try:
+        scope = extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+    except x509.ExtensionNotFound:
+        return None
+    if scope.indirect_crl:
+        return "an indirect CRL (not supported)"
+    if scope.only_contains_attribute_certs:
+        return "a CRL of attribute certificates"
+    is_ca = _is_ca(cert)
+    if scope.only_contains_ca_certs and not is_ca:
+        return "a CRL of CA certificates only"
+    if scope.only_contains_user_certs and is_ca:
+        return "a CRL of end-entity certificates only"
+    return None
+
+
+def _partial(
+    extensions: x509.Extensions, cert: x509.Certificate, issuer: x509.Certificate
+) -> str | None:
+    """Why this CRL does not list every revoked certificate of ``cert``'s distribution point
+    for every reason (RFC 5280 §5.2.4, §6.3.3 (b)(2)(i), (d)), or None when it does."""
+    try:
+        extensions.get_extension_for_class(x509.DeltaCRLIndicator)
+        return "a delta CRL (only the changes since a base CRL)"
     except x509.ExtensionNotFound:
         pass
-    entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
-    if entry is None:
-        return CertStatus("good", "CRL: not listed", "crl", now, next_update, url=url)
+    points = _distribution_points(cert)
+    if any(point.reasons for point in points):
+        return "the certificate's CRLs are split by reason (not supported)"
     try:
-        why = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.name
+        scope = extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
     except x509.ExtensionNotFound:
-        why = None
-    return CertStatus(
-        "revoked",
-        "CRL: listed",
-        "crl",
-        now,
-        next_update,
-        revoked_at=entry.revocation_date_utc,
-        revocation_reason=why,
-        url=url,
-    )
+        return None  # a complete CRL: every certificate of this CA, every reason
+    if scope.only_some_reasons:
+        return "a CRL for some reasons only"
+    named = _point_names(scope.full_name, scope.relative_name, issuer.subject)
+    if named:
+        ours = [
+            name
+            for point in points
+            if point.crl_issuer is None
+            for name in _point_names(point.full_name, point.relative_name, issuer.subject)
+        ]
+        if not points:  # no CRL DP: the CA's own name stands for it (RFC 5280 §6.3.3)
+            ours = [x509.DirectoryName(issuer.subject)]
+        if not any(name in named for name in ours):
+            return "a CRL for another distribution point"
+    return None
+
+
+def _distribution_points(cert: x509.Certificate) -> list[x509.DistributionPoint]:
+    try:
+        return list(cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value)
+    except x509.ExtensionNotFound:
+        return []
+
+
+def _point_names(
+    full_name: Iterable[x509.GeneralName] | None,
+    relative_name: x509.RelativeDistinguishedName | None,
+    crl_issuer: x509.Name,
+) -> list[x509.GeneralName]:
+    """A distribution point's names; a relative name is under the CRL issuer's name."""
+    if full_name:
+        return list(full_name)
+    if relative_name is not None:
+        return [x509.DirectoryName(x509.Name([*crl_issuer.rdns, relative_name]))]
+    return []
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False

@@ -25,6 +25,7 @@ from agent.demo.responder import DemoResponder
 from agent.errors import KysoError
 from agent.files import atomic_write
 from agent.signing.certstatus import (
+    CACHE_RULES,
     UNKNOWN_LINE,
     CertStatus,
     StatusChecker,
@@ -248,7 +249,8 @@ def test_a_running_checker_follows_its_cache_file(
     def written(status: str) -> None:  # as any writer does: a new file renamed into place
         answer = CertStatus(status, f"OCSP: {status}", "ocsp", now, now + dt.timedelta(hours=1))
         checker.cache_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, json.dumps(answer.to_json()).encode(), overwrite=True)
+        body = {**answer.to_json(), "rules": CACHE_RULES}  # as StatusChecker writes it
+        atomic_write(path, json.dumps(body).encode(), overwrite=True)
 
     written("good")
     for _ in range(3):
