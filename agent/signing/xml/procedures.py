@@ -21,3 +21,15 @@ BHXH_PROCEDURES: dict[str, str] = {
     "630b": "Giải quyết hưởng chế độ thai sản",
     "630c": "Giải quyết hưởng trợ cấp dưỡng sức, phục hồi sức khỏe",
 }
+
+# An employee row's change (``PhuongAn`` of a D02-TS row) -> its name. Source: the portal's
+# D02-TS form (portal_stub/dossier_xml.py PHUONG_AN); tests/signing_xml/test_procedure_names.py
+# checks that the two agree. A code missing here is shown as unknown, never guessed.
+BHXH_PLANS: dict[str, str] = {
+    "TM": "Tăng mới",
+    "TC": "Tăng do chuyển đến",
+    "GH": "Giảm hẳn (nghỉ việc)",
+    "GC": "Giảm do chuyển đi",
+    "DL": "Điều chỉnh mức lương",
+    "OF": "Nghỉ không lương, ốm đau từ 14 ngày",
+}

@@ -14,7 +14,7 @@ from lxml import etree
 
 from agent.errors import KysoError
 from agent.signing.consent import ConsentItem
-from agent.signing.xml.procedures import BHXH_PROCEDURES
+from agent.signing.xml.procedures import BHXH_PLANS, BHXH_PROCEDURES
 from agent.signing.xml.profiles import (
     BHXH_FORMS,
     FORM_FILE_CONTENT,
@@ -109,8 +109,8 @@ def _field(base: etree._Element | None, paths: tuple[str, ...]) -> str | None:
     return _string_value(element, path).strip(_XML_SPACE) or None
 
 
-def _count(base: etree._Element | None, paths: tuple[str, ...]) -> int:
-    return 0 if base is None else sum(len(_at(base, path)) for path in paths)
+def _rows(base: etree._Element | None, paths: tuple[str, ...]) -> list[etree._Element]:
+    return [] if base is None else [row for path in paths for row in _at(base, path)]
 
 
 def _covered_part(root: etree._Element) -> etree._Element | None:
@@ -144,11 +144,11 @@ def _covered_part(root: etree._Element) -> etree._Element | None:
 
 def _form_files(
     base: etree._Element, paths: tuple[str, ...]
-) -> tuple[list[str], int, list[tuple[str, str]]]:
+) -> tuple[list[str], list[etree._Element], list[tuple[str, str]]]:
     """Names of embedded form files, the employee rows inside them (base64 NoiDungFile), and
     the tax code each form names, as (form, MST): the portal holds each form to its unit too."""
     names: list[str] = []
-    rows = 0
+    rows: list[etree._Element] = []
     msts: list[tuple[str, str]] = []
     for path in paths:
         for item in _at(base, path):
@@ -158,11 +158,50 @@ def _form_files(
             if not content:
                 continue
             inner = _embedded_form(code, content)
-            rows += _count(inner, SUMMARY_PATHS["form"].rows)
+            rows += _rows(inner, SUMMARY_PATHS["form"].rows)
             form_mst = _field(inner, SUMMARY_PATHS["form"].mst)
             if form_mst:
                 msts.append((code, form_mst))
     return names, rows, msts
+
+
+# Employees shown one per line in the consent (name, change, salary, from when); past these the
+# dialog says how many more there are. Enough for the usual monthly report, short enough that
+# the rest of the dialog stays in sight.
+ROWS_SHOWN = 5
+
+
+def _employee_line(row: etree._Element) -> str:
+    """One employee row as a person reads it: "Nguyễn Văn An · Tăng mới (TM) · lương 8.500.000
+    đồng · từ 11/2026"; each field read where the portal reads it (ambiguous: refused)."""
+    name = _field(row, ("HoTen",)) or "(không ghi tên)"
+    parts = [name]
+    plan = _field(row, ("PhuongAn",))
+    if plan:
+        known = BHXH_PLANS.get(plan)
+        parts.append(f"{known} ({plan})" if known else f"phương án {plan} (Kyso không biết mã này)")
+    salary = _field(row, ("MucLuong",))
+    if salary:
+        parts.append(f"lương {_money(salary)}")
+    since = _field(row, ("TuThang",))
+    if since:
+        parts.append(f"từ {since}")
+    return _one_line(" · ".join(parts))
+
+
+def _money(text: str) -> str:
+    """Whole đồng with Vietnamese thousands dots; anything else exactly as written."""
+    if not text.isascii() or not text.isdigit():
+        return text
+    return f"{int(text):,} đồng".replace(",", ".")
+
+
+def _employee_lines(rows: list[etree._Element]) -> list[tuple[str, str]]:
+    lines = [(f"Lao động {i}", _employee_line(row)) for i, row in enumerate(rows[:ROWS_SHOWN], 1)]
+    more = len(rows) - ROWS_SHOWN
+    if more > 0:
+        lines.append(("Lao động khác", f"{more} người nữa: mở tệp để xem đủ danh sách"))
+    return lines
 
 
 def _embedded_form(code: str, content: str) -> etree._Element:
@@ -394,7 +433,7 @@ def summarize_xml(document: bytes, *, origin: str | None = None) -> ConsentItem:
     covered = _covered_part(root)
     paths = SUMMARY_PATHS.get("form" if is_form else kind, SummaryPaths())
     forms, embedded_rows, form_msts = (
-        _form_files(covered, paths.forms) if covered is not None else ([], 0, [])
+        _form_files(covered, paths.forms) if covered is not None else ([], [], [])
     )
     if is_form and form_code:
         forms.append(form_code)
@@ -402,7 +441,7 @@ def summarize_xml(document: bytes, *, origin: str | None = None) -> ConsentItem:
     unit = _field(covered, paths.unit)
     mst = _dossier_mst(_field(covered, paths.mst), form_msts)
     period = _field(covered, paths.period)
-    rows = _count(covered, paths.rows) + embedded_rows
+    rows = _rows(covered, paths.rows) + embedded_rows
     if is_form:
         title = f"Tờ khai {form_code}".strip()
     else:
@@ -414,11 +453,13 @@ def summarize_xml(document: bytes, *, origin: str | None = None) -> ConsentItem:
         ("Đơn vị", unit),
         ("Mã số thuế", mst),
         ("Kỳ kê khai", period),
-        ("Số lao động", str(rows) if rows else None),
-        ("Dung lượng", f"{len(document):,} byte".replace(",", ".")),
+        ("Số lao động", str(len(rows)) if rows else None),
     ):
         if value:
             lines.append((label, value))
+    # Who the report is about, not only how many: a changed name or salary shows here.
+    lines += _employee_lines(rows)
+    lines.append(("Dung lượng", f"{len(document):,} byte".replace(",", ".")))
     return ConsentItem(
         title=title,
         lines=tuple(lines),

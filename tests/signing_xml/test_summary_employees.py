@@ -1,0 +1,97 @@
+"""The consent names the employees a report is about, not only how many there are.
+
+Browser red team: a D02-TS row edited from "Nguyễn Văn An, 8 500 000 đ" to "Lê Thị Bình,
+99 000 000 đ" changed nothing the consent showed (procedure, unit, MST, period, count, SHA-256).
+Now each of the first rows is a line (name, change, salary, from when), from the envelope's own
+list or from the base64 form files, read where the portal reads them; past those, how many more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from agent.errors import KysoError
+from agent.signing.xml import summarize_xml
+from agent.signing.xml.procedures import BHXH_PLANS
+from agent.signing.xml.summary import ROWS_SHOWN
+from portal_stub.dossier_xml import PHUONG_AN, Employee, Unit, build_dossier
+
+UNIT = Unit(
+    name="Công ty TNHH Giải pháp Kyso Việt Nam",
+    unit_code="TA0101234",
+    mst="0101234567",
+    office_name="BHXH quận Ba Đình",
+    contact_name="Trần Thị Mai",
+    phone="0912345678",
+    email="ketoan@kyso.test",
+)
+
+
+def employee(name: str, salary: int, plan: str = "TM") -> Employee:
+    return Employee(name, "0123456789", "1990-01-15", "Nam", "Kế toán", salary, "11/2026", plan)
+
+
+def report(rows: list[Employee], *, inline: bool = False) -> bytes:
+    return build_dossier(
+        UNIT,
+        procedure="600",
+        procedure_name="Báo tăng, giảm, điều chỉnh đóng BHXH, BHYT, BHTN",
+        period="11/2026",
+        dossier_number="HS-1",
+        created=dt.date(2026, 11, 24),
+        rows=rows,
+        inline_rows=inline,
+    )
+
+
+def employee_lines(document: bytes) -> list[tuple[str, str]]:
+    return [line for line in summarize_xml(document).lines if line[0].startswith("Lao động")]
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["in the form file", "in the envelope"])
+def test_each_employee_is_a_line_of_the_consent(inline: bool) -> None:
+    before = employee_lines(report([employee("Nguyễn Văn An", 8_500_000)], inline=inline))
+    after = employee_lines(report([employee("Lê Thị Bình", 99_000_000, "DL")], inline=inline))
+    assert before == [
+        ("Lao động 1", "Nguyễn Văn An · Tăng mới (TM) · lương 8.500.000 đồng · từ 11/2026")
+    ]
+    assert after == [
+        (
+            "Lao động 1",
+            "Lê Thị Bình · Điều chỉnh mức lương (DL) · lương 99.000.000 đồng · từ 11/2026",
+        )
+    ]
+
+
+def test_past_the_first_rows_the_consent_says_how_many_more() -> None:
+    rows = [employee(f"Người {i}", 5_000_000 + i) for i in range(ROWS_SHOWN + 7)]
+    lines = employee_lines(report(rows))
+    assert [label for label, _ in lines] == [
+        *(f"Lao động {i}" for i in range(1, ROWS_SHOWN + 1)),
+        "Lao động khác",
+    ]
+    assert lines[-1][1].startswith("7 người nữa")
+    assert dict(summarize_xml(report(rows)).lines)["Số lao động"] == str(ROWS_SHOWN + 7)
+
+
+def test_an_unknown_change_code_is_said_to_be_unknown_and_odd_salaries_shown_as_written() -> None:
+    document = report([employee("An", 1)], inline=True)
+    document = document.replace(b"<MucLuong>1<", b"<MucLuong>1e9<")
+    document = document.replace(b"<PhuongAn>TM<", b"<PhuongAn>ZZ<")
+    ((_, line),) = employee_lines(document)
+    assert "phương án ZZ (Kyso không biết mã này)" in line and "lương 1e9" in line
+
+
+def test_a_row_with_two_names_is_refused_not_guessed() -> None:
+    document = report([employee("An", 1)], inline=True).replace(
+        b"<HoTen>An</HoTen>", b"<HoTen>An</HoTen><HoTen>Binh</HoTen>"
+    )
+    with pytest.raises(KysoError) as err:
+        summarize_xml(document)
+    assert err.value.code == "XML_FIELD_AMBIGUOUS"
+
+
+def test_the_change_names_are_the_portals() -> None:
+    assert BHXH_PLANS == PHUONG_AN
