@@ -92,6 +92,9 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "XML_ECDSA_NOT_ACCEPTED",
             "XML_SHA1_NOT_ACCEPTED",
             "XML_DOTNET_MISREAD",
+            "XML_REFERENCE_ID_UNUSABLE",
+            "XML_NAME_UNPORTABLE",
+            "XML_VERSION_UNSUPPORTED",
             "PDF_MALFORMED",
             "PDF_ENCRYPTED",
             "PDF_FIELD_ALREADY_SIGNED",
@@ -464,6 +467,40 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Nothing was signed. Export the file again so the software writes no such character "
         "reference (&#9;, &#13;) but a plain space or line break, and tell the software's "
         "vendor. If the file is not for a '{profile}' portal, sign it with --profile generic.",
+    ),
+    _e(
+        "XML_REFERENCE_ID_UNUSABLE",
+        3121,
+        "Mã định danh {where_vi} = {value} không dùng được cho chữ ký: {detail_vi}.",
+        "The id {where_en} = {value} cannot be used by the signature: {detail_en}.",
+        "Chưa có gì được ký. Xuất lại tệp từ phần mềm kê khai: mã định danh chỉ gồm chữ cái, chữ "
+        "số, '_', '-', '.', bắt đầu bằng chữ cái hoặc '_', và chỉ một phần tử mang nó. Báo nhà "
+        "cung cấp phần mềm.",
+        "Nothing was signed. Export the file again: an id is letters, digits, '_', '-' and '.', "
+        "starts with a letter or '_', and only one element carries it. Tell the software's "
+        "vendor.",
+    ),
+    _e(
+        "XML_NAME_UNPORTABLE",
+        3122,
+        "Tệp có tên {kind_vi} {name} mà trình đọc XML .NET của cổng {profile} (và Java) không đọc "
+        "được: cổng sẽ từ chối cả tệp.",
+        "The file has the {kind_en} name {name}, which the '{profile}' portal's .NET XML reader "
+        "(and Java's) cannot read: the portal would refuse the whole file.",
+        "Chưa có gì được ký. Xuất lại tệp với tên thẻ bằng chữ Việt hoặc ASCII. Nếu tệp không nộp "
+        "cho cổng {profile}, ký với --profile generic.",
+        "Nothing was signed. Export the file again with tag names in Vietnamese or ASCII letters. "
+        "If the file is not for a '{profile}' portal, sign it with --profile generic.",
+    ),
+    _e(
+        "XML_VERSION_UNSUPPORTED",
+        3123,
+        "Tệp khai báo XML phiên bản {version}; Kyso chỉ ký và kiểm tra XML 1.0 (trình đọc .NET "
+        "của cổng từ chối phiên bản khác, Java đọc khác đi).",
+        "The file declares XML version {version}; Kyso signs and verifies XML 1.0 only (the "
+        "portals' .NET reader refuses other versions, Java reads them differently).",
+        'Chưa có gì được ký. Lưu lại tệp dưới dạng XML 1.0 (version="1.0") rồi ký lại.',
+        'Nothing was signed. Save the file as XML 1.0 (version="1.0") and sign again.',
     ),
     _e(
         "CERT_CHOICE_NEEDED",

@@ -242,3 +242,173 @@ def tampered_signing_time(signed: bytes) -> bytes:
 def has_signing_time(signed: bytes) -> bool:
     """Whether the signature carries a SigningTime property."""
     return _SIGNING_TIME.search(signed) is not None
+
+
+# --- shapes the verifiers read differently (outside-verifier round 5) ----------------------------
+# Each document was signed by Kyso once and refused by one verifier or more (``why``). Kyso must
+# now refuse it with ``expect`` (an error code, before any key use), or, where it is right and a
+# verifier is not, sign it: then every verifier accepts it or fails with a listed known failure.
+SIGNED = "signed"
+_EDGE_BODY = "<TenDonVi>Công ty TNHH Kyso</TenDonVi><MaSoThue>0101234567</MaSoThue>"
+_XML_1_1 = '<?xml version="1.1" encoding="utf-8"?>\n'
+# Names libxml2 reads (XML 1.0 fifth edition) and .NET's and Java's parsers do not (fourth).
+NONBMP_NAMES = '<𠀀 𠀁="x">t</𠀀>'
+FIFTH_EDITION_NAMES = '<Tiền₫ ȡ="1">t</Tiền₫>'
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One document shape of the round, in one profile, and what Kyso must do with it."""
+
+    shape: str
+    profile: str
+    document: bytes
+    expect: str  # an error code, or SIGNED
+    why: str  # what the verifiers said when Kyso signed it
+    options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class EdgeCell:
+    """An :class:`Edge` after signing: the signed file, or Kyso's refusal."""
+
+    edge: Edge
+    path: Path | None = None
+    refused: str = ""  # the error code and detail
+
+    @property
+    def name(self) -> str:
+        """A stable, file-name-safe label."""
+        return f"edge-{self.edge.profile}-{self.edge.shape}".replace(".", "_")
+
+
+def _edge_tax(hs_attrs: str = "", after: str = "", decl: str = "") -> bytes:
+    decl = decl or '<?xml version="1.0" encoding="utf-8"?>\n'
+    return (
+        f'{decl}<HSoThueDTu xmlns="{TAX_NS}">\n  <HSoKhaiThue{hs_attrs}>{_EDGE_BODY}</HSoKhaiThue>'
+        f"{after}\n  <CKyDTu/>\n</HSoThueDTu>\n"
+    ).encode()
+
+
+def _edge_bhxh(body: str = "", decl: str = "") -> bytes:
+    decl = decl or '<?xml version="1.0" encoding="utf-8"?>\n'
+    return (
+        f"{decl}<Hoso>\n  <NoiDung>{body}{_EDGE_BODY}</NoiDung>\n  <CKy_Dvi/>\n</Hoso>\n".encode()
+    )
+
+
+def _edge_generic(body: str = "", decl: str = "") -> bytes:
+    decl = decl or '<?xml version="1.0" encoding="utf-8"?>\n'
+    return f"{decl}<ThongBao>\n  <NoiDung>{body}{_EDGE_BODY}</NoiDung>\n</ThongBao>\n".encode()
+
+
+_REFUSED_BY_ALL_BUT_SIGNXML = "Kyso's own check, xmlsec1, mono and JSR 105 refused it"
+_NOT_NCNAME_FOR_DOTNET = (
+    'mono: "Malformed reference element" (SignedXml finds only an id that is an NCName)'
+)
+
+
+def edges() -> list[Edge]:
+    """Every shape of the round, in the profiles it was tried with."""
+    tax_ids = (
+        ("tax-id-empty", "", 'Kyso wrote `id="" id="HSoKhaiThue-…"`: not XML at all'),
+        ("tax-id-space", "ID 1", _REFUSED_BY_ALL_BUT_SIGNXML),
+        ("tax-id-spaces-around", " X ", _REFUSED_BY_ALL_BUT_SIGNXML),
+        ("tax-id-quotes", "a&apos;b&quot;c", _REFUSED_BY_ALL_BUT_SIGNXML),
+        ("tax-id-digit", "1", _NOT_NCNAME_FOR_DOTNET),
+        ("tax-id-colon", "a:b", _NOT_NCNAME_FOR_DOTNET),
+        ("tax-id-percent", "a%20b", _NOT_NCNAME_FOR_DOTNET),
+        ("tax-id-hash", "#x", "signxml (`##x` is no xs:anyURI), mono and JSR 105 refused it"),
+        (
+            "tax-id-fifth-edition",
+            "x‿",
+            "not in the round: mono's XmlConvert.VerifyNCName reads fourth-edition names and "
+            "refuses it, so SignedXml cannot find the element",
+        ),
+    )
+    found = [
+        Edge(shape, "tax", _edge_tax(f' id="{value}"'), "XML_REFERENCE_ID_UNUSABLE", why)
+        for shape, value, why in tax_ids
+    ]
+    found += [
+        Edge(
+            "tax-id-twin-xml-id",
+            "tax",
+            _edge_tax(' id="X"', '\n  <PLuc xml:id="X"/>'),
+            "XML_REFERENCE_ID_UNUSABLE",
+            'xmlsec1: "duplicate ID attribute"; signxml: ambiguous reference (2 nodes)',
+        ),
+        Edge(
+            "tax-id-twin-namespaced-Id",
+            "tax",
+            _edge_tax(' id="X"', '\n  <PLuc xmlns:w="urn:w" w:Id="X"/>'),
+            "XML_REFERENCE_ID_UNUSABLE",
+            "signxml: digest mismatch (it took the other element)",
+        ),
+        Edge(
+            "tax-id-vietnamese",
+            "tax",
+            _edge_tax(' id="Tờ_khai"', '\n  <PLuc xml:id="P1"/>'),
+            SIGNED,
+            "every verifier accepted it (an NCName; another id elsewhere)",
+        ),
+        Edge(
+            "generic-reference-space",
+            "generic",
+            _edge_generic('<P Id="p 1">x</P>'),
+            "XML_REFERENCE_ID_UNUSABLE",
+            _REFUSED_BY_ALL_BUT_SIGNXML.replace(", mono", ""),
+            (("reference", "#p 1"),),
+        ),
+    ]
+    for profile, make in (("bhxh", _edge_bhxh), ("tax", None), ("generic", _edge_generic)):
+        doc = _edge_tax(decl=_XML_1_1) if make is None else make(decl=_XML_1_1)
+        found.append(
+            Edge(
+                "xml-1.1",
+                profile,
+                doc,
+                "XML_VERSION_UNSUPPORTED",
+                "mono: \"Version number '1.1' is invalid\"",
+            )
+        )
+    found.append(
+        Edge(
+            "xml-1.1-nel",
+            "bhxh",
+            _edge_bhxh("<A>a\u0085b\u2028c</A>", _XML_1_1),
+            "XML_VERSION_UNSUPPORTED",
+            "JSR 105 and Santuario: digest mismatch (XML 1.1 reads NEL and U+2028 as a line "
+            "feed, libxml2 keeps them); mono refuses version 1.1",
+        )
+    )
+    for shape, names in (
+        ("nonbmp-names", NONBMP_NAMES),
+        ("fifth-edition-names", FIFTH_EDITION_NAMES),
+    ):
+        why = (
+            "signxml, mono, JSR 105 and Santuario could not parse the file"
+            if shape == "nonbmp-names"
+            else "not in the round: mono's and Java's parsers refuse ₫ and ȡ in a name as they "
+            "refuse 𠀀 (fourth-edition names); see the generic row"
+        )
+        found.append(Edge(shape, "bhxh", _edge_bhxh(names), "XML_NAME_UNPORTABLE", why))
+        tax = _edge_tax(after=f"\n  <PLuc>{names}</PLuc>")
+        found.append(Edge(shape, "tax", tax, "XML_NAME_UNPORTABLE", why))
+        found.append(Edge(shape, "generic", _edge_generic(names), SIGNED, why))
+    return found
+
+
+async def sign_edge(service: Any, demo: dict[str, Any], cell: EdgeCell, out: Path) -> None:
+    """Sign the edge's document (RSA, SHA-256) into ``out``, or record Kyso's refusal."""
+    edge = cell.edge
+    try:
+        signed = await _sign(
+            service, demo, "RSA", edge.document, profile=edge.profile, **dict(edge.options)
+        )
+    except KysoError as exc:
+        cell.refused = _refusal(exc)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    cell.path = out / f"{cell.name}.xml"
+    cell.path.write_bytes(signed)

@@ -16,7 +16,7 @@ from pathlib import Path
 from lxml import etree
 
 from tests.interop import toolchain
-from tests.interop.corpus import DOTNET_MISREAD_SHAPES
+from tests.interop.corpus import DOTNET_MISREAD_SHAPES, SIGNED, edges
 from tests.interop.toolchain import Verdict
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -215,6 +215,22 @@ class KnownFailure:
     symptom: str  # in the verifier's refusal, so a different failure is not taken for this one
 
 
+# Round 5's shapes Kyso signs although some verifiers cannot read them (generic only: the .NET
+# portals' profiles refuse them).
+_SIGNED_EDGES = {e.shape for e in edges() if e.expect == SIGNED}
+_FOURTH_EDITION = (
+    "a name XML 1.0 allows only since its fifth edition (2008: outside the BMP, or letters "
+    "Unicode added after 2.0, such as ₫ and ȡ); {who} still reads names by the fourth "
+    "edition's tables and refuses the whole file. Kyso's generic profile signs it (the "
+    "document is well-formed XML 1.0; whoever takes it must read it first, signed or not); "
+    "bhxh and tax refuse it before the PIN"
+)
+
+
+def _fifth_edition_names(item: Item) -> bool:
+    return item.shape in _SIGNED_EDGES and item.shape.endswith("names")
+
+
 KNOWN_FAILURES: tuple[KnownFailure, ...] = (
     KnownFailure(
         "signxml",
@@ -257,6 +273,31 @@ KNOWN_FAILURES: tuple[KnownFailure, ...] = (
         "back as references, and CRLF line ends are fine); bhxh and tax refuse such files "
         "(XML_DOTNET_MISREAD)",
         "CheckSignature returned false",
+    ),
+    KnownFailure(
+        "signxml",
+        _fifth_edition_names,
+        "signxml re-serializes the payload with lxml's ASCII output: a non-ASCII name becomes a "
+        "character reference, which XML forbids in names (as in the vietnamese shape)",
+        "XMLSyntaxError",
+    ),
+    KnownFailure(
+        "dotnet",
+        _fifth_edition_names,
+        _FOURTH_EDITION.format(who="mono's XmlReader"),
+        "XmlException",
+    ),
+    KnownFailure(
+        "jsr105",
+        _fifth_edition_names,
+        _FOURTH_EDITION.format(who="Java's Xerces"),
+        "SAXParseException",
+    ),
+    KnownFailure(
+        "santuario",
+        _fifth_edition_names,
+        _FOURTH_EDITION.format(who="Java's Xerces"),
+        "SAXParseException",
     ),
 )
 

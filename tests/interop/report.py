@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.interop import corpus
 from tests.interop.matrix import XML_VERIFIERS, Item, Judged, known_failure
-from tests.interop.suite import Results
+from tests.interop.suite import Results, edge_item
 
 COMMAND = ".venv/bin/python tests/interop/make_matrix.py"
 # The hand-written sections (checks made elsewhere, by other tests or by hand) sit between these
@@ -105,6 +105,54 @@ def _wrapping_lines(results: Results, keys: list[str], notes: _Notes) -> list[st
     return lines
 
 
+def edge_outcomes(results: Results, verifier: str) -> list[tuple[corpus.EdgeCell, str, str]]:
+    """``(edge, PASS|FAIL|KNOWN|N/A, reason)`` for each signed edge."""
+    return [
+        (
+            cell,
+            *outcome(
+                verifier, edge_item(cell), results.xml[verifier][str(cell.path)], genuine=True
+            ),
+        )
+        for cell in results.edges
+        if cell.path is not None
+    ]
+
+
+def _edge_lines(results: Results, keys: list[str], notes: _Notes) -> list[str]:
+    """Round 5's shapes: refused by Kyso (as it must), or signed and judged (RSA, SHA-256)."""
+    lines = [
+        "",
+        "## Shapes the verifiers read differently (outside round 5)",
+        "",
+        "Each shape was signed by Kyso once and refused by a verifier (the note after the shape",
+        "says which). Kyso now refuses it before any key use, with the code shown (the agent",
+        "before consent and PIN), or signs it where Kyso is right and a verifier is not (then",
+        "the verifier's refusal is a listed known failure). RSA, SHA-256.",
+        "",
+        "| profile | shape | " + " | ".join(v.title for v in XML_VERIFIERS) + " |",
+        "|" + "---|" * (2 + len(keys)),
+    ]
+    for cell in results.edges:
+        edge = cell.edge
+        label = f"| {edge.profile} | {edge.shape} {notes.ref(edge.why)}"
+        if cell.path is None:
+            refused = notes.ref(f"`{cell.refused}`")
+            expected = cell.refused.split(":")[0] == edge.expect
+            mark = f"refused {refused}" if expected else f"**FAIL** refused {refused}"
+            lines.append(f"{label} | {mark} | " + " | ".join(["—"] * (len(keys) - 1)) + " |")
+            continue
+        item = edge_item(cell)
+        marks = [
+            _mark(*outcome(k, item, results.xml[k][str(cell.path)], genuine=True), notes)
+            for k in keys
+        ]
+        if edge.expect != corpus.SIGNED:
+            marks[0] = f"**FAIL** signed, expected {edge.expect}"
+        lines.append(label + " | " + " | ".join(marks) + " |")
+    return lines
+
+
 def render(results: Results, hand: str = "") -> str:
     """docs/interop.md for these results, with ``hand`` (see :func:`hand_written`) before the
     notes."""
@@ -170,6 +218,7 @@ def render(results: Results, hand: str = "") -> str:
         ]
         lines.append(label + " | " + " | ".join(marks) + " |")
 
+    lines += _edge_lines(results, keys, notes)
     lines += _wrapping_lines(results, keys, notes)
 
     lines += [

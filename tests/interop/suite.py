@@ -16,7 +16,7 @@ from agent.signing.cms import sign_cms
 from agent.signing.signer import TokenSigner
 from agent.tokens.pin import StaticPinProvider
 from tests.interop import corpus, toolchain
-from tests.interop.corpus import Cell
+from tests.interop.corpus import Cell, EdgeCell
 from tests.interop.matrix import Item, Judged, judge_all
 from tests.interop.toolchain import Verdict
 
@@ -96,6 +96,7 @@ class Results:
     xml: dict[str, dict[str, Judged]]  # verifier → path → Judged
     cms: list[CmsCase]
     versions: dict[str, str]
+    edges: list[EdgeCell] = field(default_factory=list)  # round 5's shapes
 
 
 def _item(cell: Cell, path: Path) -> Item:
@@ -205,9 +206,21 @@ async def run(service: Any, demo: dict[str, Any], out: Path) -> Results:
     for case in wrapping:
         items.append(Item(case.path, "RSA", "sha256", case.profile, "wrapping"))
 
+    edges = [EdgeCell(edge) for edge in corpus.edges()]
+    for edge_cell in edges:
+        await corpus.sign_edge(service, demo, edge_cell, out / "edges")
+        if edge_cell.path is not None:
+            items.append(edge_item(edge_cell))
+
     cms_cases = await _sign_cms(service, demo, out)
     _judge_cms(cms_cases)
-    return Results(cells, tampers, wrapping, judge_all(items), cms_cases, _versions())
+    return Results(cells, tampers, wrapping, judge_all(items), cms_cases, _versions(), edges)
+
+
+def edge_item(cell: EdgeCell) -> Item:
+    """The verifier input for a signed edge (RSA, SHA-256; its shape names the known failures)."""
+    assert cell.path is not None
+    return Item(cell.path, "RSA", "sha256", cell.edge.profile, cell.edge.shape)
 
 
 def _guess_profile(path: Path) -> str | None:  # type: ignore[return]

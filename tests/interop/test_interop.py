@@ -96,6 +96,32 @@ def test_every_verifier_refuses_a_tampered_document_and_signing_time(
         assert kinds == {"document", "signing-time"}, kinds
 
 
+def test_round_5_shapes_are_refused_or_read_alike_by_every_verifier(interop: Results) -> None:
+    """Outside round 5 (docs/interop.md, "Shapes the verifiers read differently"): an id the
+    reference would use that not every verifier resolves to one element, XML 1.1 and names
+    .NET's and Java's parsers cannot read are refused; what Kyso signs, every verifier
+    accepts or fails on with a listed known failure."""
+    assert {c.edge.shape for c in interop.edges} >= {
+        "tax-id-empty",
+        "tax-id-space",
+        "tax-id-twin-xml-id",
+        "tax-id-twin-namespaced-Id",
+        "xml-1.1",
+        "nonbmp-names",
+    }
+    for cell in interop.edges:
+        if cell.edge.expect != corpus.SIGNED:
+            assert cell.path is None, (cell.name, "signed; expected", cell.edge.expect)
+            assert cell.refused.split(":")[0] == cell.edge.expect, (cell.name, cell.refused)
+    signed = [c for c in interop.edges if c.path is not None]
+    assert {c.edge.expect for c in signed} == {corpus.SIGNED}
+    for verifier in VERIFIERS:
+        for cell, kind, reason in report.edge_outcomes(interop, verifier):
+            assert kind in ("PASS", "KNOWN", "N/A"), (verifier, cell.name, reason)
+            if verifier in ("kyso", "xmlsec1"):  # libxml2's readers read every such file
+                assert kind == "PASS", (verifier, cell.name, reason)
+
+
 def test_signing_time_is_covered_by_the_signature(interop: Results) -> None:
     bhxh = next(c for c in interop.cells if c.path and c.profile == "bhxh" and not c.signed_as)
     assert bhxh.path is not None and corpus.has_signing_time(bhxh.path.read_bytes())

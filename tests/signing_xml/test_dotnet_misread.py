@@ -146,7 +146,7 @@ def test_the_refusal_names_the_element_in_both_languages() -> None:
 
 @pytest.mark.parametrize("code", [9, 13])
 def test_every_way_of_writing_the_reference_is_caught_without_a_parse(code: int) -> None:
-    """may_misread (the byte search that spares the agent a second parse) never misses a form
+    """may_misread (the byte search that spares the agent the misreading check) never misses a form
     the parser accepts: decimal or hexadecimal, leading zeros, either case of the hex digit."""
     for form in (
         f"&#{code};",

@@ -113,7 +113,8 @@ def parse_untrusted(
 
     Raises KysoError: XML_TOO_LARGE (more than ``max_bytes``), XML_ENCODING_UNSUPPORTED,
     XML_UNSAFE (DOCTYPE, DTD, entity declarations or references), XML_TOO_DEEP (elements
-    nested more than ``max_depth`` levels) or XML_MALFORMED (not well-formed XML).
+    nested more than ``max_depth`` levels) or XML_MALFORMED (not well-formed XML, or not
+    XML 1.0).
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise KysoError("INPUT_INVALID", {"detail": "XML input must be bytes"})
@@ -196,6 +197,11 @@ def _checked_parse(parse: Callable[[bool], etree._Element], max_depth: int) -> e
     docinfo = tree.docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise KysoError("XML_UNSAFE", {"detail": "DOCTYPE / DTD"})
+    if docinfo.xml_version != "1.0":
+        # libxml2 reads a 1.1 file by 1.0's rules; Java normalises NEL and U+2028 in it to a
+        # line feed (another digest) and .NET refuses the version outright.
+        version = (docinfo.xml_version or "?")[:10]  # digits and dots: libxml2 checked them
+        raise KysoError("XML_VERSION_UNSUPPORTED", {"version": version})
     # An element max_depth + 1 levels down exists? The XPath walks level by level in C; it is
     # needed only when libxml2's own limit (256 levels without huge_tree) is not ours.
     if (huge or max_depth < _LIBXML2_MAX_DEPTH) and root.xpath(

@@ -34,6 +34,13 @@ from agent.signing.xml.dotnet import dotnet_misreads, may_misread
 from agent.signing.xml.dsig import build_signature
 from agent.signing.xml.locate import Locator, element_key
 from agent.signing.xml.model import Plan, Prepared, Reference
+from agent.signing.xml.portable import (
+    NonAsciiCharacters,
+    VerifierRefusal,
+    check_reference_id,
+    elements_with_id,
+    refuse_unportable_names,
+)
 from agent.signing.xml.profiles import DS_NS, ENVELOPED, Placement, XmlProfile, get_profile
 from agent.signing.xml.safe import (
     DEFAULT_MAX_BYTES,
@@ -44,9 +51,6 @@ from agent.signing.xml.safe import (
 from agent.tokens.algorithms import KeyKind
 
 _DS = f"{{{DS_NS}}}"
-_ID_CARRIERS = (
-    "//*[@*[(local-name()='Id' or local-name()='ID' or local-name()='id') and .=$v] or @xml:id=$v]"
-)
 _XML_ATTRS = "ancestor-or-self::*[@*[namespace-uri()='http://www.w3.org/XML/1998/namespace']]"
 
 
@@ -57,13 +61,6 @@ def _find_child(root: etree._Element, local: str, profile: XmlProfile) -> etree.
         raise KysoError("XML_CONTAINER_MISSING", {"container": local, "profile": profile.name})
     if len(found) > 1:
         raise KysoError("XML_CONTAINER_AMBIGUOUS", {"container": local, "count": len(found)})
-    return found[0]
-
-
-def _element_with_id(root: etree._Element, value: str) -> etree._Element:
-    found = root.xpath("//*[@Id=$v or @ID=$v or @id=$v]", v=value)
-    if len(found) != 1:
-        raise KysoError("INPUT_INVALID", {"detail": f"{len(found)} elements have the id {value!r}"})
     return found[0]
 
 
@@ -84,7 +81,7 @@ def _covered_by(root: etree._Element, uri: str | None) -> list[etree._Element] |
             return None
         fragment = match.group(1)
     # Any attribute an implementation may take for an id: Id/ID/id in any namespace, xml:id.
-    return root.xpath(_ID_CARRIERS, v=fragment)
+    return elements_with_id(root, fragment)
 
 
 def _refuse_covering_signatures(root: etree._Element, container: etree._Element) -> None:
@@ -111,7 +108,7 @@ def _refuse_misread(covered: etree._Element, profile: XmlProfile) -> None:
         return
     found = dotnet_misreads(covered)
     if found is not None:
-        raise KysoError(
+        raise VerifierRefusal(
             "XML_DOTNET_MISREAD",
             {"profile": profile.name, "detail_vi": found[0], "detail_en": found[1]},
         )
@@ -119,13 +116,48 @@ def _refuse_misread(covered: etree._Element, profile: XmlProfile) -> None:
 
 def check_signable(tree: etree._ElementTree, profile: XmlProfile) -> None:
     """Refuse (KysoError), before any PIN, a document ``profile`` would not sign: no container,
-    already signed, a covering signature, what the portal's verifier would misread..."""
+    already signed, a covering signature, what the portal's verifier would misread, a name its
+    parser cannot read, an id that not every verifier resolves to one element..."""
     _plan(tree, profile, digests=False)
 
 
-def _plan(tree: etree._ElementTree, profile: XmlProfile, *, digests: bool = True) -> Plan:
+def _reference_target(
+    root: etree._Element, placement: Placement, ref_id: str | None, plan: Plan, profile: XmlProfile
+) -> tuple[etree._Element, str]:
+    """The element the content reference points at and its id, which every verifier must
+    resolve to that one element (:mod:`.portable`); an id is added when the element has none."""
+    if ref_id is not None:  # the generic profile's reference option
+        where = ("tùy chọn reference", "the reference option")
+        return check_reference_id(root, ref_id, where), ref_id
+    target = _find_child(root, placement.reference_element or "", profile)
+    local = etree.QName(target).localname
+    existing = target.get(placement.id_attribute)
+    if existing is None:
+        new_id = f"{local}-{uuid.uuid4().hex[:12]}"  # the profile's ASCII name: an NCName
+        attr = f' {placement.id_attribute}="{new_id}"'.encode("ascii")
+        plan.add_attribute = (element_key(target), attr)
+        target.set(placement.id_attribute, new_id)
+        return target, new_id
+    # An id already there (even empty) is used as it is: a second one would be spliced beside
+    # it (id="" id="…" is not XML), and rewriting it would change what the software wrote.
+    attr_name = placement.id_attribute
+    where = (f"thuộc tính {attr_name} của <{local}>", f"attribute {attr_name} of <{local}>")
+    check_reference_id(root, existing, where)
+    return target, existing
+
+
+def _plan(
+    tree: etree._ElementTree,
+    profile: XmlProfile,
+    *,
+    digests: bool = True,
+    misread: bool = True,
+    characters: set[str] | None = None,
+) -> Plan:
     """Check the document against the profile and digest what the signature covers (with
-    ``digests=False`` only check it: the digests are left empty)."""
+    ``digests=False`` only check it: the digests are left empty; ``misread=False`` skips the
+    .NET misreading check, for a document known to hold no TAB or CR reference;
+    ``characters``: the document's non-ASCII characters, when its bytes were at hand)."""
     root = tree.getroot()
     placement: Placement = profile.placement_for(root)
     container = root if not placement.container else _find_child(root, placement.container, profile)
@@ -138,31 +170,25 @@ def _plan(tree: etree._ElementTree, profile: XmlProfile, *, digests: bool = True
         raise KysoError(
             "XML_SIGNATURE_UNSUPPORTED", {"detail": "xml:* attributes around the signature"}
         )
+    if profile.dotnet_verifier:
+        # .NET's parser refuses the whole file over such a name.
+        refuse_unportable_names(tree, profile.name, characters)
     plan = Plan(container.tag, dict(container.nsmap), element_key(container), [])
     ref_id = profile.extra.get("reference_id")
     if not (placement.reference_element or ref_id):
-        _refuse_misread(root, profile)
+        if misread:
+            _refuse_misread(root, profile)
         digest = digest_document(tree, profile.c14n, profile.hash_name) if digests else b""
         plan.references.append(Reference("", (ENVELOPED, profile.c14n), digest))
         return plan
-    if ref_id:
-        target = _element_with_id(root, ref_id)
-    else:
-        target = _find_child(root, placement.reference_element or "", profile)
-        ref_id = target.get(placement.id_attribute)
-        if not ref_id:
-            ref_id = f"{etree.QName(target).localname}-{uuid.uuid4().hex[:12]}"
-            attr = f' {placement.id_attribute}="{ref_id}"'.encode("ascii")
-            plan.add_attribute = (element_key(target), attr)
-            target.set(placement.id_attribute, ref_id)
-        else:
-            _element_with_id(root, ref_id)  # must be unique
+    target, ref_id = _reference_target(root, placement, ref_id, plan, profile)
     if target.xpath(_XML_ATTRS):
         raise KysoError(
             "XML_SIGNATURE_UNSUPPORTED",
             {"detail": "xml:* attributes around the referenced element"},
         )
-    _refuse_misread(target, profile)
+    if misread:
+        _refuse_misread(target, profile)
     covers_container = container is target or target in container.iterancestors()
     transforms = (ENVELOPED, profile.c14n) if covers_container else (profile.c14n,)
     digest = digest_element(target, profile.c14n, profile.hash_name) if digests else b""
@@ -184,7 +210,9 @@ def _locate(data: bytes, plan: Plan) -> Prepared:
 
 def _prepare_bytes(data: bytes, profile: XmlProfile, max_bytes: int) -> Prepared:
     """Plan from the parsed bytes, free the tree, locate the plan in the bytes (a thread)."""
-    plan = _plan(parse_untrusted(data, max_bytes=max_bytes), profile)
+    tree = parse_untrusted(data, max_bytes=max_bytes)
+    plan = _plan(tree, profile, characters=_characters(data, profile))
+    del tree
     _trim_heap()  # the tree is gone: hand its memory back before the signed copy is made
     return _locate(data, plan)
 
@@ -195,7 +223,9 @@ def _prepare_file(path: Path, profile: XmlProfile, max_bytes: int) -> tuple[byte
     changes meanwhile is refused."""
     try:
         before = path.stat()
-        plan = _plan(parse_untrusted_file(path, max_bytes=max_bytes), profile)
+        tree = parse_untrusted_file(path, max_bytes=max_bytes)
+        plan = _plan(tree, profile, characters=_file_characters(path, profile))
+        del tree
         _trim_heap()
         document = path.read_bytes()
         after = path.stat()
@@ -208,6 +238,34 @@ def _prepare_file(path: Path, profile: XmlProfile, max_bytes: int) -> tuple[byte
     ) or len(document) != after.st_size:
         raise KysoError("INPUT_INVALID", {"detail": f"{path} changed while it was being signed"})
     return document, _locate(document, plan)
+
+
+def _characters(data: bytes, profile: XmlProfile) -> set[str] | None:
+    """The document's non-ASCII characters, for the name check of a .NET portal's profile."""
+    if not profile.dotnet_verifier:
+        return None
+    try:
+        return NonAsciiCharacters.of(data, declared_encoding(data[:200]))
+    except LookupError:  # an encoding libxml2 knows and Python does not: read the tree instead
+        return None
+
+
+def _file_characters(path: Path, profile: XmlProfile) -> set[str] | None:
+    """:func:`_characters` of a file, read in chunks (never whole beside its tree)."""
+    if not profile.dotnet_verifier:
+        return None
+    with path.open("rb") as handle:
+        try:
+            collector = NonAsciiCharacters(declared_encoding(handle.read(200)))
+        except LookupError:  # as in _characters
+            return None
+        handle.seek(0)
+        while chunk := handle.read(_CHUNK):
+            collector.write(chunk)
+    return collector.finish()
+
+
+_CHUNK = 1 << 20
 
 
 def _trim_heap() -> None:
@@ -265,20 +323,29 @@ def _profile_for(
 def check_portal_verifier(
     document: bytes, profile: str = "bhxh", *, max_bytes: int = DEFAULT_MAX_BYTES, **options: Any
 ) -> None:
-    """Raise XML_DOTNET_MISREAD when the profile's portals (.NET SignedXml) would misread what
-    :func:`sign_xml` signs in ``document``; no key, no digest. The agent calls it before consent
-    and PIN: the user is never asked to sign a file the portal would refuse.
+    """Raise a :class:`~.portable.VerifierRefusal` when the profile's portals (.NET SignedXml)
+    would refuse what :func:`sign_xml` signs in ``document``; no key, no digest. The agent calls
+    it before consent and PIN: the user is never asked to sign a file the portal would refuse.
+    XML_DOTNET_MISREAD: .NET would misread the covered part; XML_MALFORMED: a name .NET's
+    parser cannot read, or an id the reference would use that is not an NCName;
+    XML_FIELD_AMBIGUOUS: that id carried by more than one element.
 
     The document's other refusals (no container, already signed, ...) are left to
     :func:`sign_xml`, where they have always been (a ``sign.batch`` item then fails alone)."""
     prof = get_profile(profile, **options)
-    if not prof.dotnet_verifier or not may_misread(document):
-        return  # the usual case: no parse (the summary has parsed the document already)
+    if not prof.dotnet_verifier:
+        return
+    # A second parse (the summary's tree is not at hand): the names and the referenced id are
+    # read from the tree. The .NET misreading check runs only where a byte search finds the
+    # character references it is about.
     try:
-        _plan(parse_untrusted(document, max_bytes=max_bytes), prof, digests=False)
-    except KysoError as exc:
-        if exc.code == "XML_DOTNET_MISREAD":
-            raise
+        tree = parse_untrusted(document, max_bytes=max_bytes)
+        characters = _characters(document, prof)
+        _plan(tree, prof, digests=False, misread=may_misread(document), characters=characters)
+    except VerifierRefusal:
+        raise
+    except KysoError:
+        pass  # left to sign_xml
 
 
 async def sign_xml(

@@ -49,6 +49,7 @@ from agent.signing.xml.c14n import (
     detached,
     subtree_without,
 )
+from agent.signing.xml.portable import ID_ATTRIBUTES_XPATH
 from agent.signing.xml.profiles import DS_NS, ENVELOPED, PROFILES, Placement, guess_profile
 from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted
 from agent.signing.xml.xades import SignatureTimestamp, read_signature_timestamp
@@ -82,10 +83,6 @@ VIETNAM = dt.timezone(dt.timedelta(hours=7))
 _MAX_SIGNATURES = 8
 _MAX_CERTIFICATES = 10
 _ID_ATTRIBUTES = ("Id", "ID", "id")
-# A string, compiled per call: compiled lxml XPath objects are not shared between threads.
-_ID_ATTRIBUTE_VALUES = (
-    "//@*[namespace-uri()='' and (local-name()='Id' or local-name()='ID' or local-name()='id')]"
-)
 
 
 @dataclass(frozen=True)
@@ -179,10 +176,11 @@ def _find_signatures(
 
 
 def _id_index(root: etree._Element) -> dict[str, list[etree._Element]]:
-    """Every element by the value of its Id / ID / id attributes (one pass over the tree)."""
+    """Every element by the value of the attributes some verifier takes for an id (Id / ID /
+    id in any namespace, xml:id: the signer's definition, :mod:`.portable`), in one pass."""
     index: dict[str, list[etree._Element]] = {}
     # Attributes by local-name(): several times faster in libxml2 than testing every element.
-    for value in root.xpath(_ID_ATTRIBUTE_VALUES):
+    for value in root.xpath(ID_ATTRIBUTES_XPATH):
         found = index.setdefault(str(value), [])
         if value.getparent() not in found:
             found.append(value.getparent())
