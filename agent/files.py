@@ -78,34 +78,110 @@ def atomic_output(
     not be held in memory): write into the yielded file (opened ``w+b``, so it can be read
     back), and it is fsynced and renamed into place when the block ends without an error.
     An error in the block leaves nothing behind. ``mode`` and ``like`` as for atomic_write."""
-    path = Path(path)
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(path, mode, like)
+    with staged_output(path, overwrite=overwrite, mode=mode, like=like) as staged:
+        yield staged.handle
     try:
-        with os.fdopen(fd, "w+b") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, path)
+        staged.place()
+    except BaseException:
+        staged.discard()
+        raise
+
+
+class StagedFile:
+    """A new file complete on disk (flushed, fsynced) under a temporary name beside its
+    final path ``target``, not yet in place: :meth:`place` renames it there, :meth:`discard`
+    deletes it. Until it is placed, whatever was at ``target`` is untouched; so a caller can
+    finish its own checks first (a record, a read-back) and replace an earlier file only then.
+    """
+
+    def __init__(self, target: Path, temp: Path, handle: BinaryIO, *, overwrite: bool) -> None:
+        self.target = target
+        self.temp = temp
+        self.handle = handle  # closed once the staging block ended
+        self.overwrite = overwrite
+        # A file (or a link) was at the final path when this one was complete: placing it
+        # replaces that file (only with ``overwrite``; otherwise placing fails).
+        self.replacing = False
+        self.placed = False
+
+    @property
+    def current(self) -> Path:
+        """Where the new file is now: its final path once placed, else the temporary one."""
+        return self.target if self.placed else self.temp
+
+    def place(self) -> Path:
+        """Rename the file to its final path, atomically: with ``overwrite`` over what is
+        there (one rename: a reader sees the earlier file or the new one); without it never
+        over a file (FileExistsError, checked by the link itself). On an error the file stays
+        at its temporary name (:meth:`discard` it)."""
+        if self.placed:
+            return self.target
+        if self.overwrite:
+            os.replace(self.temp, self.target)
         else:
             # link() fails if the target exists: no window between check and write.
             try:
-                os.link(tmp, path)
+                os.link(self.temp, self.target)
             except FileExistsError:
                 raise
             except OSError:
                 # Filesystems without hard links: reserve the name exclusively, then replace.
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-                os.replace(tmp, path)
+                os.close(os.open(self.target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                os.replace(self.temp, self.target)
             else:
-                tmp.unlink()
-        _fsync_dir(directory)
+                self.temp.unlink()
+        self.placed = True
+        _fsync_dir(self.target.parent)
+        return self.target
+
+    def discard(self) -> None:
+        """Delete the file while it is still at its temporary name (placed: left alone)."""
+        if not self.placed:
+            with contextlib.suppress(FileNotFoundError):
+                self.temp.unlink()
+
+
+@contextlib.contextmanager
+def staged_output(
+    path: Path | str,
+    *,
+    overwrite: bool = False,
+    mode: int | None = None,
+    like: Path | str | None = None,
+) -> Iterator[StagedFile]:
+    """:func:`atomic_output`'s first half: write into the yielded file's ``handle`` (opened
+    ``w+b``); when the block ends without an error the file is flushed, fsynced and closed
+    at its temporary name, and the caller places it (:meth:`StagedFile.place`) or discards it.
+    An error in the block leaves nothing behind. ``mode`` and ``like`` as for atomic_write."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _create_temp(path, mode, like)
+    try:
+        with os.fdopen(fd, "w+b") as handle:
+            staged = StagedFile(path, tmp, handle, overwrite=overwrite)
+            yield staged
+            handle.flush()
+            os.fsync(handle.fileno())
+        staged.replacing = os.path.lexists(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def stage_write(
+    path: Path | str,
+    data: bytes,
+    *,
+    overwrite: bool = False,
+    mode: int | None = None,
+    like: Path | str | None = None,
+) -> StagedFile:
+    """``data`` written to a temporary file beside ``path`` (fsynced), not yet in place:
+    :func:`atomic_write` in two steps, for a caller that places it only after its checks."""
+    with staged_output(path, overwrite=overwrite, mode=mode, like=like) as staged:
+        staged.handle.write(data)
+    return staged
 
 
 def _create_temp(path: Path, mode: int | None, like: Path | str | None) -> tuple[int, Path]:

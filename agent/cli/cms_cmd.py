@@ -17,12 +17,12 @@ from agent.cli.common import (
     pin_provider,
 )
 from agent.cli.compose import build_token_service
-from agent.cli.inputs import read_bounded
+from agent.cli.inputs import placed_last, read_bounded, written_copy
 from agent.cli.output import print_json
 from agent.cli.targets import check_targets, same_file
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
 from agent.errors import KysoError
-from agent.files import atomic_write
+from agent.files import StagedFile, stage_write
 from agent.signing.cms import CmsVerification, sign_cms, verify_cms
 from agent.signing.signer import TokenSigner
 from agent.signing.trust import TrustStore
@@ -152,10 +152,12 @@ def _read_signed_file(path: Path) -> bytes:
     return read_bounded(path, max_bytes=load_settings({}).max_document_bytes)
 
 
-def _write(path: Path, data: bytes, force: bool, like: str | Path | None = None) -> None:
-    """Write atomically; ``like``: the file whose permissions the output gets (umask too)."""
+def _write(path: Path, data: bytes, force: bool, like: str | Path | None = None) -> StagedFile:
+    """Write atomically; ``like``: the file whose permissions the output gets (umask too).
+    A new name is in place on return; a file it replaces (``force``) is replaced only by
+    :func:`placed_last`, once the caller's steps (the audit record) are done."""
     try:
-        atomic_write(path, data, overwrite=force, like=like)
+        return written_copy(stage_write(path, data, overwrite=force, like=like))
     except FileExistsError as exc:
         raise KysoError("OUTPUT_EXISTS", {"path": str(path)}) from exc
     except OSError as exc:
@@ -235,9 +237,10 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
                     algorithm=algorithm,
                     timestamp_url=args.tsa,
                 )
-        _write(out, signature, args.force, like=args.file)
-        if not audit.record(args.file, "OK", signed):
-            raise audit.unrecorded(out)  # the copy is deleted: no signature without its record
+        copy = _write(out, signature, args.force, like=args.file)
+        with placed_last(copy):  # --force: the earlier file replaced only once this is recorded
+            if not audit.record(args.file, "OK", signed):
+                raise audit.unrecorded(copy)  # deleted: no signature without its record
     result = {
         "ok": True,
         "output": str(out),
@@ -301,7 +304,9 @@ def run_verify_cms(args: argparse.Namespace) -> int:
     if args.extract:
         if result.content is None:
             raise KysoError("INPUT_INVALID", {"detail": "a detached signature has no content"})
-        _write(Path(args.extract), result.content, args.force, like=args.signature)
+        extracted = _write(Path(args.extract), result.content, args.force, like=args.signature)
+        with placed_last(extracted):
+            pass  # nothing to check first: --force replaces the earlier file now
     if args.json:
         print_json(verification_json(result))
         return 0

@@ -14,7 +14,8 @@
   signature without its record, as in the agent: a log that cannot be written refuses the run
   with AUDIT_UNAVAILABLE before the token is opened (:meth:`SignatureAudit.require`, a real
   write); a signed copy whose record then fails is deleted (:meth:`SignatureAudit.unrecorded`)
-  and nothing more is signed in that run.
+  and nothing more is signed in that run. A copy that replaces an earlier file (``--force``)
+  replaces it only once recorded (:func:`agent.cli.inputs.placed_last`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 from agent.audit import AuditLog, AuditRecord, Digests, certificate_fields, file_name
 from agent.cli.inputs import remove_output
 from agent.errors import KysoError
+from agent.files import StagedFile
 from agent.tokens.model import TokenCertificate
 from agent.tokens.pin import PinProvider, PinRequest, StaticPinProvider
 from agent.tokens.service import TokenService
@@ -269,17 +271,23 @@ class SignatureAudit:
         either, so a batch signs nothing more (the files get AUDIT_UNAVAILABLE)."""
         return self.log.healthy is False
 
-    def unrecorded(self, output: str | Path) -> KysoError:
+    def unrecorded(self, output: str | Path | StagedFile) -> KysoError:
         """A signed copy was written to ``output`` but its record could not be stored: the copy
         is deleted (no signature without its record; the original was never touched) and the
-        AUDIT_UNAVAILABLE to raise says so (``output``, ``output_removed``)."""
-        removed = remove_output(Path(output))
-        if not removed:
+        AUDIT_UNAVAILABLE to raise says so (``output``, ``output_removed``). A copy still at
+        its temporary name, waiting to replace an earlier file (``--force``), is deleted there:
+        the earlier file is not touched (:func:`agent.cli.inputs.placed_last` says it)."""
+        copy = output if isinstance(output, StagedFile) else Path(output)
+        target, where = (
+            (copy.target, copy.current) if isinstance(copy, StagedFile) else (copy, copy)
+        )
+        removed = remove_output(copy)
+        if not removed:  # named where it is: a temporary name, never the earlier file's
             sys.stderr.write(
-                f"Cảnh báo: không xóa được bản đã ký không có bản ghi nhật ký {output}\n"
-                f"Warning: could not delete the signed copy that has no audit record {output}\n"
+                f"Cảnh báo: không xóa được bản đã ký không có bản ghi nhật ký {where}\n"
+                f"Warning: could not delete the signed copy that has no audit record {where}\n"
             )
-        details = {"output": str(output), "output_removed": removed}
+        details = {"output": str(target), "output_removed": removed}
         return KysoError("AUDIT_UNAVAILABLE", {"path": self.log.shown_path(), **details})
 
     @contextlib.contextmanager

@@ -17,6 +17,12 @@
   did not pass (or never finished) its read-back to ``<name>.unverified``, never under the name
   of a checked signed file; :func:`remove_output` deletes one whose audit record could not be
   stored (no signature without its record).
+* A signed copy that replaces an earlier file (``--force``): :func:`placed_last` keeps it at
+  its temporary name until it is recorded (and read back, where the command reads back), and
+  only then renames it over the earlier file, in one step. Any failure or Ctrl-C before that
+  leaves the earlier file as it was, and says so. In this order a crash (kill -9, power loss)
+  at any point leaves the earlier file or the recorded new one at that name, at worst a
+  temporary file beside it, never a signed file without its record.
 """
 
 from __future__ import annotations
@@ -26,19 +32,24 @@ import hashlib
 import os
 import stat
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from agent.errors import KysoError
+from agent.files import StagedFile
 from agent.files import open_regular as open_input
 
 __all__ = [
     "ReadFile",
     "changed_after_consent",
     "check_input",
+    "earlier_kept",
+    "held",
     "link_identity",
     "open_input",
+    "placed_last",
     "read_bounded",
     "read_checked",
     "remove_original",
@@ -47,6 +58,7 @@ __all__ = [
     "set_aside_saying",
     "still_holds",
     "unverified",
+    "written_copy",
 ]
 
 _CHUNK = 1 << 20
@@ -211,15 +223,18 @@ def changed_after_consent(source: Path) -> str:
     )
 
 
-def set_aside(path: Path) -> Path | None:
+def set_aside(copy: Path | StagedFile) -> Path | None:
     """A signed copy written to ``path`` that failed its read-back (or whose read-back never
     ran: interrupted) moved out of the way, to ``<name>.unverified`` (``.unverified.2``... when
     taken, never over a file): no person or script takes it for a checked signed file, and it
     stays for a diagnosis. Returns where it is now: the new path; None when it could only be
-    deleted (a name too long for one more suffix); ``path`` itself when neither worked."""
+    deleted (a name too long for one more suffix); its path itself when neither worked.
+    A copy still at its temporary name (it was to replace an earlier file) gets the same
+    ``<name>.unverified`` of its final name; the earlier file is not touched."""
+    path, name = _where(copy)
     for attempt in range(1, _ASIDE_ATTEMPTS + 1):
         number = "" if attempt == 1 else f".{attempt}"
-        aside = path.with_name(f"{path.name}{UNVERIFIED_SUFFIX}{number}")
+        aside = name.with_name(f"{name.name}{UNVERIFIED_SUFFIX}{number}")
         try:
             _rename_new(path, aside)
         except FileExistsError:
@@ -230,19 +245,28 @@ def set_aside(path: Path) -> Path | None:
     return None if remove_output(path) else path
 
 
-def unverified(target: Path, detail: str) -> KysoError:
-    """READBACK_FAILED for the signed copy at ``target``, set aside first (:func:`set_aside`):
-    its ``path`` is where the copy is now, ``output`` where it was written, ``set_aside`` the
-    new path (None: deleted)."""
-    aside = set_aside(target)
+def _where(copy: Path | StagedFile) -> tuple[Path, Path]:
+    """(where the copy is now, the name it is known by: its final path)."""
+    if isinstance(copy, StagedFile):
+        return copy.current, copy.target
+    return copy, copy
+
+
+def unverified(copy: Path | StagedFile, detail: str) -> KysoError:
+    """READBACK_FAILED for the signed copy ``copy`` (its final path, or its staged file), set
+    aside first (:func:`set_aside`): its ``path`` is where the copy is now, ``output`` where it
+    was written, ``set_aside`` the new path (None: deleted)."""
+    aside = set_aside(copy)
+    target = _where(copy)[1]
     details = {"output": str(target), "set_aside": None if aside is None else str(aside)}
     return KysoError("READBACK_FAILED", {"path": str(aside or target), "detail": detail, **details})
 
 
-def set_aside_saying(target: Path) -> Path | None:
+def set_aside_saying(copy: Path | StagedFile) -> Path | None:
     """:func:`set_aside` for a stop that is no read-back failure (Ctrl-C, the original that
     could not be hashed): on stderr, where the unchecked copy went and not to submit it."""
-    aside = set_aside(target)
+    aside = set_aside(copy)
+    target = _where(copy)[1]
     if aside is None:
         where_vi, where_en = "nên đã bị xóa", "so it was deleted"
     elif aside == target:
@@ -256,6 +280,73 @@ def set_aside_saying(target: Path) -> Path | None:
         "it, sign the original (untouched) again.\n"
     )
     return aside
+
+
+def held(copy: StagedFile) -> bool:
+    """Whether ``copy`` is to replace an earlier file (``--force``) and has not yet."""
+    return copy.replacing and copy.overwrite and not copy.placed
+
+
+def earlier_kept(copy: StagedFile) -> dict[str, Any]:
+    """For a copy that was to replace an earlier file and stopped before it did (:func:`held`):
+    says on stderr that the earlier file is kept as it was, and returns the error detail that
+    says it (``earlier_kept``: its path); {} for any other copy."""
+    if not held(copy):
+        return {}
+    sys.stderr.write(
+        f"Tệp {copy.target} có từ trước (mà --force lẽ ra thay thế) được giữ nguyên, chưa bị "
+        "thay bằng bản ký mới.\n"
+        f"The earlier {copy.target} (which --force was to replace) was kept as it was; the new "
+        "signed copy did not replace it.\n"
+    )
+    return {"earlier_kept": str(copy.target)}
+
+
+@contextlib.contextmanager
+def placed_last(copy: StagedFile) -> Iterator[None]:
+    """The steps after a signed copy's write (its audit record, its read-back), then its
+    rename into place: a copy that replaces an earlier file (``--force``) is renamed over it
+    only once the block ended without an error, in one step (a new name was placed at once by
+    :func:`written_copy`). A failure or a stop in the block leaves the earlier file as it was:
+    the copy, if still at its temporary name, is deleted (the steps set aside or deleted it
+    where they meant to), stderr says the earlier file was kept, and a KysoError gets
+    ``earlier_kept``. A rename that fails is WRITE_FAILED, the earlier file kept too."""
+    try:
+        yield
+        try:
+            copy.place()
+        except OSError as exc:
+            detail = exc.strerror or str(exc)
+            raise KysoError("WRITE_FAILED", {"path": str(copy.target), "detail": detail}) from exc
+    except KysoError as exc:
+        kept = _leave_earlier(copy)
+        if not kept:
+            raise
+        raise KysoError(exc.code, {**exc.details, **kept}) from exc
+    except BaseException:
+        _leave_earlier(copy)
+        raise
+
+
+def _leave_earlier(copy: StagedFile) -> dict[str, Any]:
+    if not held(copy):
+        return {}
+    copy.discard()
+    return earlier_kept(copy)
+
+
+def written_copy(copy: StagedFile) -> StagedFile:
+    """A signed copy just written (staged): placed at once when its name is new, as before
+    (its record and read-back follow there); held at its temporary name when it would replace
+    an earlier file, for :func:`placed_last` to place once recorded and read back. (A file
+    found at a new name without ``overwrite``: FileExistsError, as from any atomic write.)"""
+    if not held(copy):
+        try:
+            copy.place()
+        except BaseException:
+            copy.discard()
+            raise
+    return copy
 
 
 def _rename_new(path: Path, new: Path) -> None:
@@ -283,9 +374,11 @@ def _rename_new(path: Path, new: Path) -> None:
         raise
 
 
-def remove_output(path: Path) -> bool:
-    """Delete a signed copy this run wrote to ``path`` (its audit record could not be
-    stored); True when nothing is left there."""
+def remove_output(copy: Path | StagedFile) -> bool:
+    """Delete a signed copy this run wrote (its audit record could not be stored): at its
+    path, or at its temporary name while it waits to replace an earlier file (which is not
+    touched); True when nothing is left of it."""
+    path = _where(copy)[0]
     try:
         path.unlink()
     except FileNotFoundError:

@@ -5,6 +5,7 @@ existing file without --force, and --remove-unsigned deletes an original only af
 copy was read back from disk and every signature in it verified intact. The signed copy keeps
 its name only once recorded in the audit log and read back: without its record it is deleted
 (AUDIT_UNAVAILABLE), not read back (READBACK_FAILED, Ctrl-C) it becomes ``NAME.unverified``.
+With --force, a file already at the output is replaced only then; any failure keeps it.
 
 Here: the two ways a PDF is signed with a token, sign-pdf's run and the desktop signer's step
 (:func:`sign_pdf_file`). The command lines are :mod:`agent.cli.pdf_args`'s, the signed copy's
@@ -42,6 +43,7 @@ from agent.cli.pdf_verify import run_verify_pdf
 from agent.cli.targets import check_targets
 from agent.cli.tokens_cmd import choose_signing_certificate
 from agent.errors import KysoError
+from agent.files import StagedFile
 from agent.signing.signer import TokenSigner
 
 
@@ -86,13 +88,17 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
                 asyncio.to_thread(fd_sha256, source.fileno(), facts.size)
             )
             try:
-                cert, result = await _sign_with_token(args, source, out, options, facts, audit)
+                cert, result, copy = await _sign_with_token(
+                    args, source, out, options, facts, audit
+                )
             except BaseException:
                 with contextlib.suppress(Exception):  # the failure's record gets it too
                     signed_digest["sha256"] = await hashing
                 raise
+            # --force: an earlier file at OUT is replaced only once this copy is recorded and
+            # read back; any failure before keeps it.
             written = await record_and_read_back(
-                out, args.file, audit, hashing, signed_digest, facts.size, options.long_term
+                copy, args.file, audit, hashing, signed_digest, facts.size, options.long_term
             )
     removed = False
     if args.remove_unsigned:  # only while the path still holds the file that was signed
@@ -149,9 +155,9 @@ async def _sign_with_token(
     options: Any,
     facts: Any,
     audit: SignatureAudit,
-) -> tuple[Any, Any]:
+) -> tuple[Any, Any, StagedFile]:
     """The certificate chosen and checked, the PIN, the signature written to ``out``:
-    (the certificate, the signing result)."""
+    (the certificate, the signing result, the signed copy: :func:`write_signed_pdf`)."""
     from agent.signing.pdf.sign import seal_for
 
     async with build_token_service(args.module) as service:
@@ -163,10 +169,10 @@ async def _sign_with_token(
             cas = [c.info.der for c in await service.list_certificates() if c.info.is_ca]
             options = replace(options, ca_certs=tuple(cas))
         async with service.open_key(cert, pin_provider(args.pin_file)) as key:
-            result = await write_signed_pdf(
+            result, copy = await write_signed_pdf(
                 source, out, TokenSigner(key), options, facts, force=args.force, like=args.file
             )
-    return cert, result
+    return cert, result, copy
 
 
 def facts_visible(facts: Any, options: Any) -> bool:

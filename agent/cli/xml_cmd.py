@@ -5,8 +5,9 @@ without --force; --remove-unsigned deletes an original only after its signed fil
 read back and its signature checked against the signer's own certificate (the chain is the
 portal's concern; the read-back proves the bytes on disk are the ones we signed). Any failure
 leaves the original untouched; a signed copy that fails its read-back is renamed
-``NAME.unverified``, one whose audit record fails is deleted and the batch stops there. One
-token login serves the whole batch.
+``NAME.unverified``, one whose audit record fails is deleted and the batch stops there. With
+--force, a file already at the output is replaced only once its new copy is recorded (and read
+back): any failure keeps it. One token login serves the whole batch.
 
 Here: the signing run (one login, each file signed, written, recorded, read back, its original
 removed), which the desktop signer uses too (:func:`sign_batch`). The command lines are
@@ -29,7 +30,17 @@ from typing import Any
 
 from agent.cli.common import SignatureAudit, pin_provider
 from agent.cli.document_commands import failed_entry, signed_entry, write_failed
-from agent.cli.inputs import ReadFile, link_identity, open_input, remove_original, unverified
+from agent.cli.inputs import (
+    ReadFile,
+    held,
+    link_identity,
+    open_input,
+    placed_last,
+    remove_original,
+    set_aside_saying,
+    unverified,
+    written_copy,
+)
 from agent.cli.targets import check_targets, same_file
 from agent.cli.tokens_cmd import choose_signing_certificate
 from agent.cli.xml_args import add_sign_parser, add_verify_parser, output_path, profile_options
@@ -37,7 +48,7 @@ from agent.cli.xml_inputs import precheck_files, read_consented
 from agent.cli.xml_report import in_order, print_report
 from agent.cli.xml_verify import run_verify
 from agent.errors import ErrorGroup, KysoError
-from agent.files import atomic_write
+from agent.files import StagedFile, stage_write
 from agent.signing.signer import Signer, TokenSigner
 from agent.signing.xml import check_xml_signature, sign_xml, sign_xml_file
 from agent.signing.xml.profiles import XmlProfile, get_profile
@@ -54,14 +65,17 @@ async def sign_one(
     target: Path,
     signer: Signer,
     args: argparse.Namespace,
-    written: Callable[[dict[str, Any]], None] | None = None,
+    written: Callable[[dict[str, Any], StagedFile], None] | None = None,
 ) -> dict[str, Any]:
     """Sign one file; never touches ``source`` unless --remove-unsigned and all went well.
-    ``written`` is told the result as soon as the signed copy is on disk (its audit record,
-    before the read-back: an interruption then cannot leave a signed copy unrecorded); when it
-    raises (AUDIT_UNAVAILABLE: the record failed, the copy deleted) nothing more is done. A
-    read-back that fails sets the copy aside as ``<name>.unverified`` (READBACK_FAILED names
-    it). An unexpected system error (a name too long for the disk...) is WRITE_FAILED."""
+    ``written`` is told the result and the copy as soon as the signed copy is on disk (its
+    audit record, before the read-back: an interruption then cannot leave a signed copy
+    unrecorded); when it raises (AUDIT_UNAVAILABLE: the record failed, the copy deleted)
+    nothing more is done. A read-back that fails sets the copy aside as
+    ``<name>.unverified`` (READBACK_FAILED names it). With --force, a file already at
+    ``target`` is replaced only once the copy is recorded and read back; any failure before
+    keeps it (the error's ``earlier_kept``). An unexpected system error (a name too long for
+    the disk...) is WRITE_FAILED."""
     try:
         return await _sign_one(source, target, signer, args, written)
     except OSError as exc:
@@ -73,7 +87,7 @@ async def _sign_one(
     target: Path,
     signer: Signer,
     args: argparse.Namespace,
-    written: Callable[[dict[str, Any]], None] | None,
+    written: Callable[[dict[str, Any], StagedFile], None] | None,
 ) -> dict[str, Any]:
     if target.exists() and not args.force:
         raise KysoError("OUTPUT_EXISTS", {"path": str(target)})
@@ -83,26 +97,50 @@ async def _sign_one(
         )
     signed, read = await _sign_document(source, signer, args)
     try:
-        atomic_write(target, signed, overwrite=args.force, like=source)
+        copy = written_copy(stage_write(target, signed, overwrite=args.force, like=source))
     except FileExistsError as exc:
         raise KysoError("OUTPUT_EXISTS", {"path": str(target)}) from exc
     except OSError as exc:
         detail = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise KysoError("WRITE_FAILED", {"path": str(target), "detail": detail}) from exc
     entry = signed_entry(source, target, read.sha256)  # its SHA-256: for the audit record
-    if written is not None:
-        written(entry)
+    try:
+        # --force: an earlier file at target is replaced only at the end of this block.
+        with placed_last(copy):
+            if written is not None:
+                written(entry, copy)
+            if args.remove_unsigned:
+                _read_back(copy, signed, signer, args.profile)
+    except BaseException as exc:
+        if not isinstance(exc, KysoError) and held(copy):
+            # Stopped before it replaced the earlier file: the report must not say "signed".
+            stopped = KysoError(
+                "USER_CANCELLED", {"output": str(target), "earlier_kept": str(target)}
+            )
+            entry.clear()
+            entry.update(failed_entry(source, stopped))
+        raise
     if args.remove_unsigned:
-        try:
-            back = target.read_bytes()
-            result = check_xml_signature(back, profile=args.profile)
-            if back != signed or result.signer.der != signer.certificate.der:
-                raise KysoError("SIGNATURE_INVALID", {"detail": "read-back differs"})
-        except (OSError, KysoError) as exc:
-            raise unverified(target, str(exc)) from exc
         # Only the file that was read and signed: one saved over it meanwhile is kept.
         entry["removed_unsigned"] = remove_original(source, read)
     return entry
+
+
+def _read_back(copy: StagedFile, signed: bytes, signer: Signer, profile: str) -> None:
+    """The copy on disk must be the bytes signed, its signature verified with the signer's
+    certificate; else READBACK_FAILED, the copy set aside. A copy that waits to replace an
+    earlier file and is interrupted here is set aside too (never read back: never placed)."""
+    try:
+        back = copy.current.read_bytes()
+        result = check_xml_signature(back, profile=profile)
+        if back != signed or result.signer.der != signer.certificate.der:
+            raise KysoError("SIGNATURE_INVALID", {"detail": "read-back differs"})
+    except (OSError, KysoError) as exc:
+        raise unverified(copy, str(exc)) from exc
+    except BaseException:
+        if held(copy):
+            set_aside_saying(copy)
+        raise
 
 
 async def _sign_document(
@@ -213,7 +251,9 @@ async def sign_batch(
             # A record of this run failed: the next signature would have none either.
             results += refuse_unrecorded(files[index:], audit)
             break
-        done: dict[str, Any] = {}  # this file's entry once its signed copy is on disk
+        # This file's entry once its signed copy is on disk (the very dict: an interruption
+        # before a --force copy replaced its earlier file turns it into a failure).
+        done: list[dict[str, Any]] = []
         written = _recorder(audit, done)
         try:
             results.append(await sign_one(source, output_path(source, args), signer, args, written))
@@ -228,12 +268,12 @@ async def sign_batch(
                 break
         except BaseException:
             if done:  # interrupted after the write: that file is signed (and recorded)
-                results.append(dict(done))
+                results.append(dict(done[0]))
             raise
         finally:
             if audit is not None:
                 for entry in results[recorded:]:
-                    if not (done and entry["file"] == done["file"]):  # recorded at the write
+                    if not (done and entry["file"] == done[0]["file"]):  # recorded at the write
                         audit.result(entry)
             recorded = len(results)
     bar.close()
@@ -241,15 +281,16 @@ async def sign_batch(
 
 
 def _recorder(
-    audit: SignatureAudit | None, done: dict[str, Any]
-) -> Callable[[dict[str, Any]], None]:
+    audit: SignatureAudit | None, done: list[dict[str, Any]]
+) -> Callable[[dict[str, Any], StagedFile], None]:
     """:func:`sign_one`'s ``written``: the entry kept in ``done`` and recorded; a copy whose
-    record cannot be stored is deleted there (AUDIT_UNAVAILABLE: no signature without it)."""
+    record cannot be stored is deleted there (AUDIT_UNAVAILABLE: no signature without it),
+    at its temporary name when it was to replace an earlier file (kept then)."""
 
-    def written(entry: dict[str, Any]) -> None:
-        done.update(entry)
+    def written(entry: dict[str, Any], copy: StagedFile) -> None:
+        done.append(entry)
         if audit is not None and not audit.result(entry):
-            raise audit.unrecorded(entry["output"])
+            raise audit.unrecorded(copy)
 
     return written
 

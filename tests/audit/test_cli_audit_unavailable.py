@@ -19,6 +19,7 @@ from agent.cli import cms_cmd, pdf_cmd, xml_cmd
 from agent.cli.filesign_cmd import sign_plans
 from agent.cli.main import main
 from agent.errors import KysoError
+from agent.files import StagedFile
 from agent.ui.filesign import plan_files
 from agent.ui.filesign_view import Options
 from agent.ui.scripted import ScriptedPrompter
@@ -119,18 +120,18 @@ def test_a_log_that_breaks_midway_stops_the_batch_and_says_what_was_signed(
 ) -> None:
     """d01 signed and recorded; the log breaks while d02 is written: d02's copy is deleted
     (its record failed) and its original kept despite --remove-unsigned; d03 is not signed."""
-    real = xml_cmd.atomic_write
+    real = xml_cmd.written_copy
     writes: list[str] = []
     kept: list[Path] = []
 
-    def write_then_break(path: Path, data: bytes, **kw: Any) -> Path:
-        done = real(path, data, **kw)
-        writes.append(path.name)
+    def write_then_break(copy: StagedFile) -> StagedFile:
+        done = real(copy)
+        writes.append(copy.target.name)
         if len(writes) == 2:
             kept.append(_break(log_path))
         return done
 
-    monkeypatch.setattr(xml_cmd, "atomic_write", write_then_break)
+    monkeypatch.setattr(xml_cmd, "written_copy", write_then_break)
     asked = pin_asks(monkeypatch)
     files = [str(work / name) for name in NAMES]
     assert main(["sign-xml", *files, "--remove-unsigned", *_who(demo, work)]) == 1
@@ -174,9 +175,10 @@ def test_a_record_that_fails_after_the_write_deletes_the_signed_copy(
     else:
         real_cms = cms_cmd._write
 
-        def cms_then_break(*args: Any, **kw: Any) -> None:
-            real_cms(*args, **kw)
+        def cms_then_break(*args: Any, **kw: Any) -> StagedFile:
+            copy = real_cms(*args, **kw)
             _break(log_path)
+            return copy
 
         monkeypatch.setattr(cms_cmd, "_write", cms_then_break)
         output = work / "thu.txt.p7s"

@@ -19,6 +19,7 @@ import pytest
 import agent.audit
 from agent.cli import xml_cmd
 from agent.cli.main import main
+from agent.files import StagedFile
 from tests.conftest import cert_thumbprint
 from tests.signing_xml.helpers import HOSO, PIN
 
@@ -83,17 +84,17 @@ def test_a_signal_after_the_first_file_reports_and_records_what_was_done(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = xml_cmd.atomic_write
+    real = xml_cmd.written_copy
     writes: list[Path] = []
 
-    def write_then_signal(path: Path, data: bytes, **kw: Any) -> Path:
-        done = real(path, data, **kw)
-        writes.append(path)
+    def write_then_signal(copy: StagedFile) -> StagedFile:
+        done = real(copy)
+        writes.append(copy.target)
         if len(writes) == 1:
             signal.raise_signal(signum)  # delivered now, in the middle of the batch
         return done
 
-    monkeypatch.setattr(xml_cmd, "atomic_write", write_then_signal)
+    monkeypatch.setattr(xml_cmd, "written_copy", write_then_signal)
     assert main(_argv(demo, work)) == 128 + signum
     captured = capsys.readouterr()
     report = json.loads(captured.out)  # the partial report, valid JSON
@@ -185,13 +186,13 @@ def test_a_hangup_ignored_on_purpose_stays_ignored(
 ) -> None:
     """`nohup kyso-agent ...`: SIGHUP is ignored and must stay so during the run."""
     seen: list[Any] = []
-    real = xml_cmd.atomic_write
+    real = xml_cmd.written_copy
 
-    def write(path: Path, data: bytes, **kw: Any) -> Path:
+    def write(copy: StagedFile) -> StagedFile:
         seen.append((signal.getsignal(signal.SIGHUP), signal.getsignal(signal.SIGTERM)))
-        return real(path, data, **kw)
+        return real(copy)
 
-    monkeypatch.setattr(xml_cmd, "atomic_write", write)
+    monkeypatch.setattr(xml_cmd, "written_copy", write)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     assert main(_argv(demo, work)) == 0
     hup, term = seen[0]

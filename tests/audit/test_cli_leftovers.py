@@ -19,6 +19,7 @@ from agent.cli import pdf_cmd, xml_cmd
 from agent.cli.filesign_cmd import sign_plans
 from agent.cli.inputs import set_aside
 from agent.cli.main import main
+from agent.files import StagedFile
 from agent.ui.filesign import plan_files
 from agent.ui.filesign_view import Options
 from agent.ui.scripted import ScriptedPrompter
@@ -130,15 +131,16 @@ def test_sign_xml_sets_a_copy_that_fails_its_read_back_aside_and_goes_on(
 ) -> None:
     """a.xml's copy is changed on disk after its write: its signature no longer verifies; it
     is set aside and a.xml kept. b.xml is signed and its original removed as asked."""
-    real = xml_cmd.atomic_write
+    real = xml_cmd.written_copy
 
-    def write_then_change(path: Path, data: bytes, **kw: Any) -> Path:
-        done = real(path, data, **kw)
-        if path.name == "a_signed.xml":
-            path.write_bytes(data.replace(b"<MaThuTuc>600<", b"<MaThuTuc>612<"))
+    def write_then_change(copy: StagedFile) -> StagedFile:
+        done = real(copy)
+        if copy.target.name == "a_signed.xml":
+            data = copy.current.read_bytes()
+            copy.current.write_bytes(data.replace(b"<MaThuTuc>600<", b"<MaThuTuc>612<"))
         return done
 
-    monkeypatch.setattr(xml_cmd, "atomic_write", write_then_change)
+    monkeypatch.setattr(xml_cmd, "written_copy", write_then_change)
     files = [str(work / "a.xml"), str(work / "b.xml")]
     assert main(["sign-xml", *files, "--remove-unsigned", *_who(demo, work)]) == 1
     results = {Path(r["file"]).name: r for r in json.loads(capsys.readouterr().out)["results"]}
