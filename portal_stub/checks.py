@@ -219,8 +219,14 @@ def _read_content(root: etree._Element, unit: UnitContext, max_bytes: int) -> _R
                     "value": _text(form_root, "ThongTinChung/MaSoThue"),
                 },
             )
+        in_form = form_root.find("DanhSach")
+        if listing is not None and len(listing) and in_form is not None and len(in_form):
+            # Two employee lists: whoever reads one would not see the other (Kyso's consent
+            # refuses such a file too: XML_FIELD_AMBIGUOUS).
+            detail = "danh sách lao động có ở cả hồ sơ và tờ khai"
+            raise PortalError("FORM_FILE_INVALID", {"form": code, "detail": detail})
         if listing is None or not len(listing):
-            listing = form_root.find("DanhSach")
+            listing = in_form
     return _Read(root, listing, forms)
 
 

@@ -262,6 +262,9 @@ class StatusChecker:
                     return answer
         except TimeoutError:
             reasons.append(f"no answer within {self.timeout:g} s")
+        except Exception as exc:  # what a responder sends must never block a signature
+            log.warning("revocation check failed", exc_info=True)
+            reasons.append(f"the answer could not be read ({type(exc).__name__})")
         return unknown("; ".join(reasons) or "no answer", now)
 
 

@@ -266,6 +266,17 @@ def read_ocsp_response(
     or, without one, older than :data:`MAX_AGE_WITHOUT_NEXT_UPDATE`)."""
     now = _now(now)
     try:
+        return _read_ocsp(der, cert, issuer, now, url)
+    except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
+        # cryptography reads an answer's parts lazily: an algorithm or a field it cannot read
+        # (anyone on the plain-http path can send one) is no answer, never an error.
+        return unknown(f"OCSP: unreadable answer ({type(exc).__name__})", now, url)
+
+
+def _read_ocsp(
+    der: bytes, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime, url: str | None
+) -> CertStatus:
+    try:
         response = ocsp.load_der_ocsp_response(der)
     except ValueError:
         return unknown("OCSP: malformed answer", now, url)

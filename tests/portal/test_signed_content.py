@@ -246,3 +246,25 @@ async def test_second_wall_reads_canonically_even_if_comments_got_through(
     status, body = await portal.check(await portal.sign_dossier("org", doc))
     assert status == 200, body
     assert body["result"]["dossier_number"] == number
+
+
+async def test_employee_lists_in_both_the_dossier_and_its_form_are_refused(
+    portal: PortalDriver,
+) -> None:
+    """The envelope's list and the form's list both filled: the portal read the envelope's
+    and never looked at the form's (a reader of the form gets other employees)."""
+    await portal.register_and_login()
+    inline = _dossier(number="TA0101234-2026-00078", inline_rows=True)
+    in_form = _dossier(number="TA0101234-2026-00078")
+    root = etree.fromstring(inline)
+    form_el = root.find("NoiDung/ThongTinHoSo/ToKhais/FileToKhai/NoiDungFile")
+    assert form_el is not None
+    form_el.text = etree.fromstring(in_form).findtext(
+        "NoiDung/ThongTinHoSo/ToKhais/FileToKhai/NoiDungFile"
+    )
+    status, body = await portal.check(await portal.sign_dossier("org", etree.tostring(root)))
+    assert status == 400 and "cả hồ sơ và tờ khai" in body["error"]["message_vi"], body
+    # Each list alone is fine.
+    for alone in (inline, in_form):
+        status, body = await portal.check(await portal.sign_dossier("org", alone))
+        assert status == 200, body

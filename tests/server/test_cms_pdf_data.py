@@ -20,13 +20,15 @@ def b64(data: bytes) -> str:
 
 
 # The signed bytes of a PDF as a page would cut them around /Contents; the header after
-# junk (readers look within 1024 bytes); no header at all (repairing readers open it by its
-# cross-reference pointer at the end).
+# junk (readers look within 1024 bytes); no header, no startxref, no %%EOF (poppler rebuilds
+# the file from its "N G obj" headers alone, and called such a signature valid).
 SHAPES = {
     "whole file": PDF,
     "byte range": PDF[:40] + PDF[60:],
     "header after 1000 bytes": b"\n" * 1000 + PDF,
     "no header": PDF.replace(b"%PDF-1.7", b"%XYZ-1.7") + b"\n" * 500,
+    "objects only": b"%KYS-1.7\n" + b"x" * 2000 + b"\n1 0 obj\n<< /Type /Catalog >>\nendobj\n",
+    "objects only, CR and NUL": b"junk\r12\r\n0\x00obj<</Pages 2 0 R>>",
 }
 
 
@@ -62,7 +64,14 @@ def test_what_a_pdf_reader_may_open(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"data %PDF", b"\n" * 1025 + b"%PDF-1.7", b"%!PS-Adobe-3.0\n%%EOF\n", b"startxref"],
+    [
+        b"",
+        b"data %PDF",
+        b"\n" * 1025 + b"%PDF-1.7",
+        b"%!PS-Adobe-3.0\n%%EOF\n",
+        "Phụ lục 1 0 object số 2".encode(),
+        b"version 1 0 objective",
+    ],
 )
 def test_what_it_does_not(data: bytes) -> None:
     assert not looks_like_pdf(data)

@@ -491,3 +491,24 @@ def test_a_certificate_whose_extensions_cannot_be_read_names_no_address() -> Non
     with pytest.raises(ValueError):
         _ = cert.extensions  # what the status check met
     assert revocation_urls(cert) == ([], [], [])
+
+
+def test_an_answer_with_an_algorithm_nobody_knows_is_no_answer(
+    demo: dict[str, Any], ca: pki.TestCA
+) -> None:
+    """Red team round 7: anyone on the plain-http path sent an unsigned answer naming the CA
+    and a signature algorithm OID cryptography does not know: UnsupportedAlgorithm came out of
+    the check and the good certificate got INTERNAL_ERROR. It is no answer (unknown)."""
+    org, issuer = _cert(demo, "org"), ca.issuing_cert
+    response = asn1_ocsp.OCSPResponse.load(_answer(ca, org))
+    basic = response.basic_ocsp_response
+    basic["signature_algorithm"] = {"algorithm": "1.2.3.4.5"}
+    basic["signature"] = b"\x00" * 256
+    forged = asn1_ocsp.OCSPResponse(
+        {
+            "response_status": "successful",
+            "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
+        }
+    ).dump(force=True)
+    read = read_ocsp_response(forged, org, issuer)
+    assert read.status == "unknown" and "UnsupportedAlgorithm" in read.reason, read

@@ -73,7 +73,30 @@ def test_past_the_first_rows_the_consent_says_how_many_more() -> None:
         "Lao động khác",
     ]
     assert lines[-1][1].startswith("7 người nữa")
-    assert dict(summarize_xml(report(rows)).lines)["Số lao động"] == str(ROWS_SHOWN + 7)
+    shown = dict(summarize_xml(report(rows)).lines)
+    assert shown["Số lao động"] == str(ROWS_SHOWN + 7)
+    # The rows not listed still count in the total: a changed salary there shows.
+    total = sum(5_000_000 + i for i in range(ROWS_SHOWN + 7))
+    assert shown["Tổng mức lương"] == f"{total:,} đồng ({ROWS_SHOWN + 7} lao động)".replace(
+        ",", "."
+    )
+    rows[-1] = employee("Người cuối", 99_000_000)
+    assert dict(summarize_xml(report(rows)).lines)["Tổng mức lương"] != shown["Tổng mức lương"]
+
+
+def test_employee_lists_in_both_the_dossier_and_its_form_are_refused() -> None:
+    """Red team: five rows in the envelope, five others at 1 000 đồng in the D02-TS form; the
+    consent listed the first, the form's reader gets the second."""
+    inline = report([employee("Nguyễn Văn An", 8_500_000)], inline=True)
+    in_form = report([employee("Lê Thị Bình", 1_000)])
+    form_file = in_form.split(b"<NoiDungFile>")[1].split(b"</NoiDungFile>")[0]
+    head, rest = inline.split(b"<NoiDungFile>")
+    both = (
+        head + b"<NoiDungFile>" + form_file + b"</NoiDungFile>" + rest.split(b"</NoiDungFile>")[1]
+    )
+    with pytest.raises(KysoError) as err:
+        summarize_xml(both)
+    assert err.value.code == "XML_FIELD_AMBIGUOUS" and "DanhSachLaoDong" in str(err.value.details)
 
 
 def test_an_unknown_change_code_is_said_to_be_unknown_and_odd_salaries_shown_as_written() -> None:

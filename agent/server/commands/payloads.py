@@ -159,10 +159,17 @@ class CmsPayload(Payload):
             # A CMS over a PDF's bytes is a PAdES signature the page can put into the PDF: the
             # user would sign a document shown only as "data". sign.pdf shows it; bare CMS over
             # a PDF is for origins trusted with bare hashes (they can sign anything anyway).
-            if looks_like_pdf(data) and not ctx.core.settings.raw_hash_allowed(ctx.origin):
+            is_pdf = await _offload(looks_like_pdf, data, size=len(data))
+            if is_pdf and not ctx.core.settings.raw_hash_allowed(ctx.origin):
                 raise KysoError("CMS_DATA_IS_PDF", {"origin": ctx.origin})
             item = await _offload(
-                data_item, data, detached=detached, label=label, origin=ctx.origin, size=len(data)
+                data_item,
+                data,
+                detached=detached,
+                label=label,
+                origin=ctx.origin,
+                is_pdf=is_pdf,
+                size=len(data),
             )
             return cls(item, item.sha256, len(data), data, None, detached, hash_name, tsa)
         # Over a page's digest nobody can show what is signed, and the CMS is a signature on

@@ -200,7 +200,16 @@ def _employee_lines(rows: list[etree._Element]) -> list[tuple[str, str]]:
     lines = [(f"Lao động {i}", _employee_line(row)) for i, row in enumerate(rows[:ROWS_SHOWN], 1)]
     more = len(rows) - ROWS_SHOWN
     if more > 0:
-        lines.append(("Lao động khác", f"{more} người nữa: mở tệp để xem đủ danh sách"))
+        lines.append(("Lao động khác", f"{more} người nữa, không liệt kê ở đây"))
+    if len(rows) > 1:
+        # Every row counts in the total, those not listed too: a changed salary anywhere
+        # changes this line, which a person can compare with the payroll.
+        salaries = [_field(row, ("MucLuong",)) or "" for row in rows]
+        if all(s.isascii() and s.isdigit() for s in salaries):
+            total = _money(str(sum(int(s) for s in salaries)))
+            lines.append(("Tổng mức lương", f"{total} ({len(rows)} lao động)"))
+        else:
+            lines.append(("Tổng mức lương", "không tính được: có mức lương không phải số"))
     return lines
 
 
@@ -441,7 +450,15 @@ def summarize_xml(document: bytes, *, origin: str | None = None) -> ConsentItem:
     unit = _field(covered, paths.unit)
     mst = _dossier_mst(_field(covered, paths.mst), form_msts)
     period = _field(covered, paths.period)
-    rows = _rows(covered, paths.rows) + embedded_rows
+    listed = _rows(covered, paths.rows)
+    if listed and embedded_rows:
+        # Two employee lists: the consent could show one while the portal (or a reader of the
+        # form file) takes the other.
+        raise _ambiguous(
+            "danh sách lao động ở cả hồ sơ (<DanhSachLaoDong>) và tờ khai đính kèm",
+            "employee lists both in the dossier (<DanhSachLaoDong>) and in an embedded form",
+        )
+    rows = listed or embedded_rows
     if is_form:
         title = f"Tờ khai {form_code}".strip()
     else:
