@@ -47,11 +47,16 @@ MIN_PER_ORIGIN = 4  # open WebSockets one origin may always hold (see per_origin
 # How often open connections are compared with the allowed origins when nothing in this process
 # said so (``kyso-agent sites revoke`` runs in another process and only rewrites the file).
 REVOCATION_CHECK_SECONDS = 1.0
+# How often a handshake waiting for a pairing answer looks whether its client is still there.
+GONE_CHECK_SECONDS = 0.5
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 PAIRING_KEY = web.AppKey("pairing", Pairing)
+# Waits for a pairing answer, with the handshakes that wait (see _while_connected; a request is
+# not hashable, a task is).
+PAIRING_HANDSHAKES_KEY = web.AppKey("pairing_handshakes", dict[asyncio.Task[bool], web.Request])
 REVOCATION_WAKE_KEY = web.AppKey("revocation_wake", asyncio.Event)
 _busy_log = Throttled()
 _origin_cap_log = Throttled()
@@ -61,9 +66,12 @@ def _error_response(status: int, error: KysoError) -> web.Response:
     return web.json_response({"error": error.to_dict()}, status=status, headers={"Vary": "Origin"})
 
 
-async def _refuse_ws(request: web.Request, reason: str, code: int) -> web.WebSocketResponse:
+async def _refuse_ws(request: web.Request, reason: str, code: int) -> web.StreamResponse:
     ws = web.WebSocketResponse()
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except ConnectionError:  # the page left before its answer (e.g. while pairing): nobody
+        return web.Response(status=499)  # to tell, and no traceback in the log for it
     await ws.close(code=code, message=reason.encode())
     return ws
 
@@ -99,12 +107,14 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         )
         if verdict is OriginVerdict.ASK and origin is not None and upgrade:
             try:
-                answer = await request.app[PAIRING_KEY].ask(origin)
+                answer = await _while_connected(request, request.app[PAIRING_KEY].ask(origin))
             except PairingBusy:
-                # Enough handshakes already wait for this origin's question (or any): this one
-                # would only hold a connection under the listener's cap. Refused at once.
+                # No place left to wait for a question (this origin's, its site's, or all):
+                # busy, not refused; this one would only hold a connection under the cap.
                 _busy_log.warning("too many WebSockets waiting for pairing; refused %r", origin)
                 return await _refuse_ws(request, "TOO_MANY_CONNECTIONS", CLOSE_TOO_MANY_CONNECTIONS)
+            if answer is None:  # the page went away while it waited: nobody to answer
+                return web.Response(status=499)
             verdict = OriginVerdict.ALLOWED if answer else OriginVerdict.REFUSED
         if verdict is not OriginVerdict.ALLOWED or origin is None:
             if not upgrade:
@@ -128,6 +138,35 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     response = web.Response(status=204) if preflight else await handler(request)
     response.headers.update(cors_headers(origin, request.headers, preflight=preflight))
     return response
+
+
+async def _while_connected(request: web.Request, asking: Awaitable[bool]) -> bool | None:
+    """The pairing answer, or None once the client has gone away (``asking`` is then
+    cancelled: its waiting place is freed, its question withdrawn). aiohttp does not cancel a
+    handler whose client left (``handler_cancellation`` is off in ``runner.py``; on, it would
+    cancel every handler, open WebSockets' too, wherever they wait), so the wait looks itself."""
+    waiting = request.app[PAIRING_HANDSHAKES_KEY]
+    task = asyncio.ensure_future(asking)
+    waiting[task] = request
+    try:
+        while not task.done():  # also once cancelled below: its place is given back first
+            await asyncio.wait({task}, timeout=GONE_CHECK_SECONDS)
+            if not task.done():
+                # A page closes its sockets together: every waiter whose page is gone is
+                # withdrawn now, before the next question in line could be shown for a moment.
+                for asked, other in waiting.items():
+                    if _gone(other):
+                        asked.cancel()
+    finally:
+        del waiting[task]
+        task.cancel()  # this handler was cancelled (the agent is stopping): the wait ends too
+    return None if task.cancelled() else task.result()
+
+
+def _gone(request: web.Request) -> bool:
+    """True once the client of ``request`` has closed its connection (or it is closing)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _from_a_page(request: web.Request) -> bool:
@@ -287,6 +326,7 @@ def create_app(settings: Settings, services: Services) -> web.Application:
     # may take a small share of it only (see agent.server.pairing).
     cap = effective_cap(settings.max_tcp_connections, file_limit())
     app[PAIRING_KEY] = Pairing(core, max_waiting=waiting_budget(cap))
+    app[PAIRING_HANDSHAKES_KEY] = {}
     app[REVOCATION_WAKE_KEY] = asyncio.Event()
     app.router.add_get("/v1/info", info_handler)
     app.router.add_route("OPTIONS", "/v1/info", info_handler)

@@ -18,6 +18,7 @@ import pytest
 from agent.server.app import PAIRING_KEY
 from agent.server.approvals import ApprovalStore
 from agent.server.origin import (
+    IP_SITE,
     MAX_PROMPTS_PER_WINDOW,
     PROMPT_WINDOW_SECONDS,
     SITE_STRIKES,
@@ -36,10 +37,17 @@ from agent.server.pairing import MAX_PAIRING_WAITING
         ("https://dichvucong.baohiemxahoi.gov.vn", "baohiemxahoi.gov.vn"),
         ("https://baohiemxahoi.gov.vn", "baohiemxahoi.gov.vn"),
         ("https://ketoan.abc.com.vn:8443", "abc.com.vn"),
-        ("https://user1.github.io", "user1.github.io"),  # a public suffix: each user a site
+        # The PSL's private section (anyone gets a subdomain there): one site for the limits.
+        ("https://user1.github.io", "github.io"),
+        ("https://dichvucong-gov-vn-7.pages.dev", "pages.dev"),
+        ("https://a.b.netlify.app", "netlify.app"),
+        ("https://thue.blogspot.com", "blogspot.com"),
         ("https://gov.vn", "gov.vn"),
-        ("https://127.0.0.1:8600", "127.0.0.1"),
-        ("https://[::1]:8600", "::1"),
+        # Every IP address is one site: a /64 of IPv6 addresses would be an endless supply.
+        ("https://127.0.0.1:8600", IP_SITE),
+        ("https://[::1]:8600", IP_SITE),
+        ("https://203.0.113.9", IP_SITE),
+        ("https://[2001:db8::1]", IP_SITE),
         ("http://localhost:3000", "localhost"),
     ],
 )
@@ -57,7 +65,9 @@ def test_a_site_refused_twice_is_not_asked_again() -> None:
     assert guard.refusal("https://evil.example", now=10) is PairingRefusal.SITE_REFUSED
     # Another site, even one with a similar name, is still asked.
     assert guard.refusal("https://evil-example.vn", now=10) is None
-    # One refusal on a government site does not silence its other services.
+    # One refusal on a government site does not silence its other services (a fresh guard:
+    # a third refusal in a row would pause every new question for a while, see below).
+    guard = PairingGuard()
     guard.refused("https://ads.baohiemxahoi.gov.vn", now=10)
     assert guard.refusal("https://dichvucong.baohiemxahoi.gov.vn", now=11) is None
 
@@ -133,19 +143,44 @@ def test_a_question_a_full_window_ago_no_longer_counts() -> None:
     assert guard.refusal("https://next.example", now=PROMPT_WINDOW_SECONDS) is None
 
 
+class Clock:
+    """The agent's pairing clock (monotonic seconds), moved on by the test: no sleeping."""
+
+    def __init__(self, pairing) -> None:
+        self.now = time.monotonic()
+        pairing.clock = self
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class GatedPairing:
     """A spy on the real scripted prompter's pairing question that holds every answer until the
-    test opens the gate (the user has not clicked yet): sequencing without timing."""
+    test opens the gate (the user has not clicked yet): sequencing without timing. With a
+    ``clock``, the user takes ``think_seconds`` (of that clock) to answer each question.
+    ``withdrawn``: the questions closed before the user answered (their pages went away)."""
 
-    def __init__(self, prompter) -> None:
+    def __init__(self, prompter, clock: Clock | None = None, think_seconds: float = 0.0) -> None:
         self.asked: list[str] = []
+        self.withdrawn: list[str] = []
         self.open = asyncio.Event()
         self._answer = prompter.pair
+        self._clock = clock
+        self._think = think_seconds
         prompter.pair = self.pair
 
     async def pair(self, request):
         self.asked.append(request.origin)
-        await self.open.wait()
+        try:
+            await self.open.wait()
+        except asyncio.CancelledError:
+            self.withdrawn.append(request.origin)
+            raise
+        if self._clock is not None:
+            self._clock.advance(self._think)
         return await self._answer(request)
 
 
@@ -169,25 +204,43 @@ async def test_the_live_agent_asks_at_most_a_few_questions_a_minute(harness) -> 
     assert [p.summary for p in harness.prompter.prompts if p.kind == "pair"] == sites[:-1]
 
 
+async def _busy(agent, origin: str) -> bool:
+    """True when the agent closed the WebSocket from ``origin`` with 4429 (busy: try later)."""
+    ws = await agent.raw_ws(origin)
+    msg = await ws.receive(timeout=10)
+    assert msg.type is aiohttp.WSMsgType.CLOSE, msg
+    assert (msg.data, msg.extra) == (4429, "TOO_MANY_CONNECTIONS")
+    return True
+
+
 async def test_waiting_origins_are_bounded(harness) -> None:
     # While one question is on screen, distinct origins queue for theirs; past the bound a new
     # one is refused at once instead of holding a connection (and memory) open.
-    gate = GatedPairing(harness.prompter)
-    harness.prompter.path.write_text(json.dumps({"pair": "deny"}))
+    harness.prompter.path.write_text(json.dumps({"pair": "once"}))
     await harness.start()
     pairing = harness.agent.runner.app[PAIRING_KEY]
+    # The user takes a minute over each question: the per-minute limit never refuses one here.
+    gate = GatedPairing(harness.prompter, Clock(pairing), think_seconds=PROMPT_WINDOW_SECONDS)
     waiting = [
         asyncio.create_task(harness.raw_ws(f"https://w{n}.example{n}"))
         for n in range(MAX_PAIRING_WAITING)
     ]
-    await _until(lambda: len(pairing._pending) == MAX_PAIRING_WAITING)
+    await _until(lambda: len(pairing._pending) == MAX_PAIRING_WAITING and gate.asked)
     assert len(gate.asked) == 1  # one dialog at a time: the others wait their turn
-    assert await _refused(harness, "https://one-too-many.example")
-    assert "https://one-too-many.example" not in gate.asked
+    # The newcomer is told "busy" (4429), not "not allowed" (4403): nobody refused it, and a
+    # page that gets 4403 tells its user the site is refused and to quit and reopen Kyso
+    # (ORIGIN_NOT_ALLOWED's advice), while 4429 means reload a little later, which works.
+    newcomer = "https://one-too-many.example"
+    assert await _busy(harness, newcomer)
+    assert newcomer not in gate.asked
     gate.open.set()
     for ws in await asyncio.gather(*waiting):
-        msg = await ws.receive(timeout=10)
-        assert (msg.data, msg.extra) == (4403, "ORIGIN_NOT_ALLOWED")
+        assert not ws.closed  # each answered "once" in its turn
+        await ws.close()
+    # Once the queue has room, the same page trying again gets its question.
+    ws = await harness.raw_ws(newcomer)
+    assert not ws.closed and gate.asked[-1] == newcomer
+    await ws.close()
 
 
 async def test_a_waiter_going_away_does_not_spoil_the_answer_for_the_others(harness) -> None:
@@ -200,24 +253,48 @@ async def test_a_waiter_going_away_does_not_spoil_the_answer_for_the_others(harn
     first = asyncio.create_task(pairing.ask(origin))
     await _until(lambda: gate.asked == [origin])
     second = asyncio.create_task(pairing.ask(origin))
-    await asyncio.sleep(0)  # let it start waiting on the shared question
+    await _until(lambda: pairing.waiting.get(origin) == 2)
     second.cancel()
     with pytest.raises(asyncio.CancelledError):
         await second
     gate.open.set()
     assert await first is True
     assert origin in harness.approvals
-    # And the other way round: the page that caused the question leaves; the others get "no"
-    # at once rather than waiting forever, and nothing is approved.
+    # And the other way round: the page that raised the question leaves. The question is the
+    # origin's, not that page's: the other page still waits for it and gets the user's answer
+    # (a "no" here would tell it the site is refused, which nobody said).
     gate.open.clear()
     other = "https://leaver.example"
     asker = asyncio.create_task(pairing.ask(other))
     await _until(lambda: gate.asked[-1:] == [other])
     follower = asyncio.create_task(pairing.ask(other))
-    await asyncio.sleep(0)
+    await _until(lambda: pairing.waiting.get(other) == 2)
     asker.cancel()
-    assert await asyncio.wait_for(follower, 10) is False
-    assert other not in harness.approvals
+    await _until(lambda: pairing.waiting.get(other) == 1)
+    assert gate.withdrawn == [] and other in pairing._pending  # still on screen
+    gate.open.set()
+    assert await asyncio.wait_for(follower, 10) is True
+    assert other in harness.approvals
+
+
+async def test_the_last_waiter_leaving_withdraws_the_question(harness) -> None:
+    # Pairing's own rule, under the handshakes: once no handshake waits for an origin's
+    # question, it is closed if shown, or dropped before its turn, and its places are free.
+    gate = GatedPairing(harness.prompter)
+    await harness.start()
+    pairing = harness.agent.runner.app[PAIRING_KEY]
+    shown, queued = "https://shown.example", "https://queued.example"
+    asking = [asyncio.create_task(pairing.ask(o)) for o in (shown, queued)]
+    await _until(lambda: gate.asked == [shown] and queued in pairing._pending)
+    for task in asking:
+        task.cancel()
+    await asyncio.gather(*asking, return_exceptions=True)
+    await _until(lambda: not pairing._pending)
+    assert gate.withdrawn == [shown] and gate.asked == [shown]  # the queued one never shown
+    assert pairing.waiting == {} and pairing.waiting_per_site == {}
+    # The shown one counts as a question left unanswered (else showing and withdrawing would
+    # get round every limit); the one never shown does not.
+    assert pairing.guard.strikes == {"shown.example": 1}
 
 
 # ---- the user's "always allow" answers, on disk --------------------------------------------------

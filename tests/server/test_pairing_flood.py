@@ -148,8 +148,10 @@ async def test_the_waiters_are_counted_back_when_they_leave(harness) -> None:
 
 async def test_one_site_cannot_take_every_waiting_place(harness) -> None:
     # Subdomains of one site queue for their questions: only as many as the site could ever be
-    # asked about wait; the others are refused at once (4403), never asked, and another site's
-    # new portal still gets a place in the queue.
+    # asked about wait; the others are turned away at once, never asked, and another site's
+    # new portal still gets a place in the queue. Turned away as busy (4429), not refused
+    # (4403): the user refused nothing, and a portal's third service opening at once with two
+    # others should retry later, not tell its user to quit and reopen Kyso.
     gate = GatedPairing(harness.prompter)
     harness.prompter.path.write_text(json.dumps({"pair": "deny"}))
     agent = await harness.start()
@@ -160,7 +162,7 @@ async def test_one_site_cannot_take_every_waiting_place(harness) -> None:
         assert len(waiting) == MAX_WAITING_PER_SITE
         for ws in refused:
             msg = await ws.receive(timeout=10)
-            assert (msg.data, msg.extra) == (4403, "ORIGIN_NOT_ALLOWED")
+            assert (msg.data, msg.extra) == (4429, "TOO_MANY_CONNECTIONS")
         portal = "https://dichvucong.baohiemxahoi.gov.vn"
         queued = asyncio.create_task(pairing.ask(portal))
         await _until(lambda: portal in pairing.waiting)
