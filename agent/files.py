@@ -265,6 +265,17 @@ def open_regular(path: Path | str, *, max_bytes: int | None = None) -> BinaryIO:
         raise
 
 
+def read_within(handle: BinaryIO, max_bytes: int) -> bytes:
+    """The rest of ``handle``, never more than ``max_bytes`` in memory: DOCUMENT_TOO_LARGE
+    past it, found by reading one byte more (the size said before the read, as
+    :func:`open_regular` checks it, is not trusted to stay: a file may grow, /proc says 0)."""
+    data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        size = max(len(data), os.fstat(handle.fileno()).st_size)
+        raise KysoError("DOCUMENT_TOO_LARGE", {"size": size, "limit": max_bytes})
+    return data
+
+
 def output_name_problem(target: Path | str) -> str | None:
     """Why a signed copy cannot be created at ``target``, with what to do (its folder is a
     file or cannot be reached, or its name or path is too long for the disk), else None. The

@@ -171,8 +171,8 @@ class _Read:
     forms: list[str]
 
 
-def _read_content(root: etree._Element, unit: UnitContext, max_bytes: int) -> _Read:
-    """Unit, type and embedded-form checks on the canonical signed content ``root``."""
+def _check_unit_and_type(root: etree._Element, unit: UnitContext) -> None:
+    """The dossier is the unit's own (MST, BHXH unit code) and of a procedure it may file."""
     mst = _text(root, "NoiDung/ThongTinDonVi/MaSoThue")
     unit_code = _text(root, "NoiDung/ThongTinDonVi/MaSoBHXH")
     if mst != unit.mst:
@@ -188,6 +188,10 @@ def _read_content(root: etree._Element, unit: UnitContext, max_bytes: int) -> _R
     if status == "stopped":
         raise PortalError("TYPE_STOPPED", {"procedure": procedure})
 
+
+def _read_content(root: etree._Element, unit: UnitContext, max_bytes: int) -> _Read:
+    """Unit, type and embedded-form checks on the canonical signed content ``root``."""
+    _check_unit_and_type(root, unit)
     listing = root.find("NoiDung/DanhSachLaoDong")
     forms = []
     for form_file in root.iterfind("NoiDung/ThongTinHoSo/ToKhais/FileToKhai"):

@@ -390,27 +390,7 @@ class DossierService:
                 ),
             )
             dossier_id = int(cur.lastrowid or 0)
-            for position, (item, found) in enumerate(attachments, start=1):
-                self.db.run(
-                    "INSERT INTO dossier_attachments (dossier_id, position, name, sha256, size, "
-                    "pages, title, signer, signer_mst, signing_time, level, signatures, content) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        dossier_id,
-                        position,
-                        found.name,
-                        found.sha256,
-                        found.size,
-                        found.pages,
-                        found.title,
-                        found.signer,
-                        found.signer_mst,
-                        found.signing_time,
-                        found.level,
-                        found.signatures,
-                        item.data,
-                    ),
-                )
+            self._store_attachments(dossier_id, attachments)
             self.db.run(
                 "INSERT INTO dossier_history (dossier_id, status, note, at) VALUES (?, 'received', ?, ?)",
                 (dossier_id, "Hệ thống đã nhận hồ sơ", now.isoformat()),
@@ -429,6 +409,32 @@ class DossierService:
             )
         row = self.dossier(account_id, dossier_id)
         return row
+
+    def _store_attachments(
+        self, dossier_id: int, attachments: list[tuple[Attachment, AttachmentResult]]
+    ) -> None:
+        """The dossier's signed attachments, in their order (inside the caller's transaction)."""
+        for position, (item, found) in enumerate(attachments, start=1):
+            self.db.run(
+                "INSERT INTO dossier_attachments (dossier_id, position, name, sha256, size, "
+                "pages, title, signer, signer_mst, signing_time, level, signatures, content) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    dossier_id,
+                    position,
+                    found.name,
+                    found.sha256,
+                    found.size,
+                    found.pages,
+                    found.title,
+                    found.signer,
+                    found.signer_mst,
+                    found.signing_time,
+                    found.level,
+                    found.signatures,
+                    item.data,
+                ),
+            )
 
     # --- look-ups ---------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.audit import AuditLog, AuditRecord, Digests, certificate_fields, file_name
-from agent.cli.inputs import remove_output
+from agent.cli.inputs import copy_paths, remove_output
 from agent.errors import KysoError
 from agent.files import StagedFile
 from agent.tokens.model import TokenCertificate
@@ -278,9 +278,7 @@ class SignatureAudit:
         its temporary name, waiting to replace an earlier file (``--force``), is deleted there:
         the earlier file is not touched (:func:`agent.cli.inputs.placed_last` says it)."""
         copy = output if isinstance(output, StagedFile) else Path(output)
-        target, where = (
-            (copy.target, copy.current) if isinstance(copy, StagedFile) else (copy, copy)
-        )
+        where, target = copy_paths(copy)
         removed = remove_output(copy)
         if not removed:  # named where it is: a temporary name, never the earlier file's
             sys.stderr.write(

@@ -38,13 +38,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from agent.errors import KysoError
-from agent.files import StagedFile
+from agent.files import StagedFile, read_within
 from agent.files import open_regular as open_input
 
 __all__ = [
     "ReadFile",
     "changed_after_consent",
     "check_input",
+    "copy_paths",
     "earlier_kept",
     "held",
     "link_identity",
@@ -115,19 +116,13 @@ def link_identity(path: Path | str) -> tuple[int, int, str] | None:
 
 
 def _read_all(handle: BinaryIO, path: Path | str, max_bytes: int | None) -> bytes:
-    """The rest of ``handle``; at most ``max_bytes`` (DOCUMENT_TOO_LARGE past it, found by
-    reading one byte more: the size said before the read is not trusted to stay)."""
+    """The rest of ``handle``; at most ``max_bytes`` (:func:`agent.files.read_within`); a
+    failed read is INPUT_INVALID."""
     try:
-        if max_bytes is None:
-            return handle.read()
-        data = handle.read(max_bytes + 1)
+        return handle.read() if max_bytes is None else read_within(handle, max_bytes)
     except OSError as exc:
         detail = f"cannot read {path}: {exc.strerror or exc}"
         raise KysoError("INPUT_INVALID", {"detail": detail}) from exc
-    if len(data) > max_bytes:
-        size = max(len(data), os.fstat(handle.fileno()).st_size)
-        raise KysoError("DOCUMENT_TOO_LARGE", {"size": size, "limit": max_bytes})
-    return data
 
 
 def read_bounded(path: Path | str, *, max_bytes: int) -> bytes:
@@ -231,7 +226,7 @@ def set_aside(copy: Path | StagedFile) -> Path | None:
     deleted (a name too long for one more suffix); its path itself when neither worked.
     A copy still at its temporary name (it was to replace an earlier file) gets the same
     ``<name>.unverified`` of its final name; the earlier file is not touched."""
-    path, name = _where(copy)
+    path, name = copy_paths(copy)
     for attempt in range(1, _ASIDE_ATTEMPTS + 1):
         number = "" if attempt == 1 else f".{attempt}"
         aside = name.with_name(f"{name.name}{UNVERIFIED_SUFFIX}{number}")
@@ -245,8 +240,9 @@ def set_aside(copy: Path | StagedFile) -> Path | None:
     return None if remove_output(path) else path
 
 
-def _where(copy: Path | StagedFile) -> tuple[Path, Path]:
-    """(where the copy is now, the name it is known by: its final path)."""
+def copy_paths(copy: Path | StagedFile) -> tuple[Path, Path]:
+    """(where the signed copy is now, the name it is known by: its final path); the two
+    differ while a staged copy waits at its temporary name."""
     if isinstance(copy, StagedFile):
         return copy.current, copy.target
     return copy, copy
@@ -257,7 +253,7 @@ def unverified(copy: Path | StagedFile, detail: str) -> KysoError:
     aside first (:func:`set_aside`): its ``path`` is where the copy is now, ``output`` where it
     was written, ``set_aside`` the new path (None: deleted)."""
     aside = set_aside(copy)
-    target = _where(copy)[1]
+    target = copy_paths(copy)[1]
     details = {"output": str(target), "set_aside": None if aside is None else str(aside)}
     return KysoError("READBACK_FAILED", {"path": str(aside or target), "detail": detail, **details})
 
@@ -266,7 +262,7 @@ def set_aside_saying(copy: Path | StagedFile) -> Path | None:
     """:func:`set_aside` for a stop that is no read-back failure (Ctrl-C, the original that
     could not be hashed): on stderr, where the unchecked copy went and not to submit it."""
     aside = set_aside(copy)
-    target = _where(copy)[1]
+    target = copy_paths(copy)[1]
     if aside is None:
         where_vi, where_en = "nên đã bị xóa", "so it was deleted"
     elif aside == target:
@@ -378,7 +374,7 @@ def remove_output(copy: Path | StagedFile) -> bool:
     """Delete a signed copy this run wrote (its audit record could not be stored): at its
     path, or at its temporary name while it waits to replace an earlier file (which is not
     touched); True when nothing is left of it."""
-    path = _where(copy)[0]
+    path = copy_paths(copy)[0]
     try:
         path.unlink()
     except FileNotFoundError:

@@ -18,7 +18,13 @@ from typing import Any
 from agent.audit import Digests
 from agent.cli.common import SignatureAudit
 from agent.cli.document_commands import write_failed
-from agent.cli.inputs import placed_last, set_aside_saying, unverified, written_copy
+from agent.cli.inputs import (
+    copy_paths,
+    placed_last,
+    set_aside_saying,
+    unverified,
+    written_copy,
+)
 from agent.errors import KysoError
 from agent.files import StagedFile, staged_output
 
@@ -119,7 +125,7 @@ async def read_back(
     check never stays under the name of a signed file."""
     from agent.signing.pdf.readback import check_signed_pdf
 
-    path, name = (copy.current, copy.target) if isinstance(copy, StagedFile) else (copy, copy)
+    path, name = copy_paths(copy)
     try:
         with path.open("rb") as on_disk:  # closed before it is renamed (Windows)
             return check_signed_pdf(

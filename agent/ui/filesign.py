@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from agent.errors import KysoError
-from agent.files import open_regular, output_name_problem
+from agent.files import open_regular, output_name_problem, read_within
 from agent.signing.consent import ConsentItem
 from agent.tokens.certinfo import CertificateInfo
 from agent.ui.api import ConsentRequest
@@ -161,11 +161,7 @@ def _read_xml(source: Path) -> bytes:
     size said before the read is not trusted to stay), before the PIN."""
     limit = document_limit()
     with open_regular(source, max_bytes=limit) as handle:
-        document = handle.read(limit + 1)
-        if len(document) > limit:
-            size = max(len(document), os.fstat(handle.fileno()).st_size)
-            raise KysoError("DOCUMENT_TOO_LARGE", {"size": size, "limit": limit})
-    return document
+        return read_within(handle, limit)
 
 
 def pdf_warnings(handle: BinaryIO) -> list[tuple[str, str]]:

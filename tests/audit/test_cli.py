@@ -13,7 +13,6 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-import agent.audit
 from agent.cli.main import main
 from tests.signing_xml.helpers import HOSO
 
@@ -22,14 +21,6 @@ MARKER = "NOIDUNG-MAT-7f3c91"  # in every document's content; must never reach t
 DOCUMENT = HOSO.replace(
     b"<MaThuTuc>600</MaThuTuc>", f"<MaThuTuc>600</MaThuTuc><!-- {MARKER} -->".encode()
 )
-
-
-@pytest.fixture
-def log_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """This test's own audit log (the session's state root is shared by every test)."""
-    path = tmp_path / "logs" / "audit.jsonl"
-    monkeypatch.setattr(agent.audit, "default_path", lambda: path)
-    return path
 
 
 @pytest.fixture

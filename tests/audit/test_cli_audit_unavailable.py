@@ -8,13 +8,11 @@ record failed is deleted, nothing more is signed, and the report says which file
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import agent.audit
 from agent.cli import cms_cmd, pdf_cmd, xml_cmd
 from agent.cli.filesign_cmd import sign_plans
 from agent.cli.main import main
@@ -23,6 +21,7 @@ from agent.files import StagedFile
 from agent.ui.filesign import plan_files
 from agent.ui.filesign_view import Options
 from agent.ui.scripted import ScriptedPrompter
+from tests.audit.conftest import break_log
 from tests.conftest import cert_thumbprint, pin_asks
 from tests.signing_pdf.conftest import make_pdf
 from tests.signing_xml.helpers import HOSO, PIN, TAX
@@ -30,14 +29,6 @@ from tests.signing_xml.helpers import HOSO, PIN, TAX
 NAMES = ("d01.xml", "d02.xml", "d03.xml")
 PDF = make_pdf(1, text="HOP DONG")
 CMS_CONTENT = "Thư gửi cơ quan BHXH\n".encode()
-
-
-@pytest.fixture
-def log_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """This test's own audit log (the session's state root is shared by every test)."""
-    path = tmp_path / "logs" / "audit.jsonl"
-    monkeypatch.setattr(agent.audit, "default_path", lambda: path)
-    return path
 
 
 @pytest.fixture
@@ -55,16 +46,6 @@ def work(tmp_path: Path, demo: dict[str, Any]) -> Path:
 def _who(demo: dict[str, Any], work: Path) -> list[str]:
     pin = str(work.parent / "pin")
     return ["--cert", cert_thumbprint(demo, "org"), "--pin-file", pin, "--json"]
-
-
-def _break(log_path: Path) -> Path:
-    """The log stops being writable: its file moved away (kept, to read what was recorded)
-    and a folder put at its path, so opening it to append fails."""
-    kept = log_path.with_name("kept.jsonl")
-    if log_path.exists():
-        os.replace(log_path, kept)
-    log_path.mkdir(parents=True)
-    return kept
 
 
 def _records(path: Path) -> dict[str, str]:
@@ -128,7 +109,7 @@ def test_a_log_that_breaks_midway_stops_the_batch_and_says_what_was_signed(
         done = real(copy)
         writes.append(copy.target.name)
         if len(writes) == 2:
-            kept.append(_break(log_path))
+            kept.append(break_log(log_path))
         return done
 
     monkeypatch.setattr(xml_cmd, "written_copy", write_then_break)
@@ -167,7 +148,7 @@ def test_a_record_that_fails_after_the_write_deletes_the_signed_copy(
 
         async def pdf_then_break(*args: Any, **kw: Any) -> Any:
             result = await real_pdf(*args, **kw)
-            _break(log_path)
+            break_log(log_path)
             return result
 
         monkeypatch.setattr(pdf_cmd, "write_signed_pdf", pdf_then_break)
@@ -177,7 +158,7 @@ def test_a_record_that_fails_after_the_write_deletes_the_signed_copy(
 
         def cms_then_break(*args: Any, **kw: Any) -> StagedFile:
             copy = real_cms(*args, **kw)
-            _break(log_path)
+            break_log(log_path)
             return copy
 
         monkeypatch.setattr(cms_cmd, "_write", cms_then_break)
@@ -227,7 +208,7 @@ async def test_the_desktop_signer_stops_when_the_log_breaks_midway(
 
     async def pdf_then_break(*args: Any, **kw: Any) -> Any:
         result = await real(*args, **kw)
-        kept.append(_break(log_path))
+        kept.append(break_log(log_path))
         return result
 
     monkeypatch.setattr(pdf_cmd, "write_signed_pdf", pdf_then_break)

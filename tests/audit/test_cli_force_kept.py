@@ -32,6 +32,7 @@ from agent.signing.cms import verify_cms
 from agent.signing.pdf.readback import check_signed_pdf
 from agent.signing.trust import TrustStore
 from agent.signing.xml import check_xml_signature
+from tests.audit.conftest import break_log
 from tests.conftest import cert_thumbprint
 from tests.signing_pdf.conftest import make_pdf
 from tests.signing_xml.helpers import HOSO, PIN
@@ -51,14 +52,6 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
 }
 ORIGINALS = {"thu.txt": CMS_CONTENT, "hopdong.pdf": PDF, "d01.xml": HOSO}
 READ_BACK = ["sign-pdf", "sign-xml"]  # the commands that read their copy back
-
-
-@pytest.fixture
-def log_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """This test's own audit log (the session's state root is shared by every test)."""
-    path = tmp_path / "logs" / "audit.jsonl"
-    monkeypatch.setattr(agent.audit, "default_path", lambda: path)
-    return path
 
 
 @pytest.fixture
@@ -90,16 +83,6 @@ def _listing(folder: Path) -> list[str]:
 
 
 BEFORE = sorted([*ORIGINALS, *(out for _, out, _ in COMMANDS.values())])
-
-
-def _break(log_path: Path) -> Path:
-    """The log stops being writable: its file moved away (kept, to read what was recorded)
-    and a folder put at its path, so opening it to append fails."""
-    kept = log_path.with_name("kept.jsonl")
-    if log_path.exists():
-        os.replace(log_path, kept)
-    log_path.mkdir(parents=True)
-    return kept
 
 
 def _records(path: Path) -> list[tuple[str, str]]:
@@ -183,7 +166,7 @@ def test_a_record_that_fails_after_the_write_keeps_the_earlier_file(
 
     def break_first(self: SignatureAudit, file: Any, result: str, digests: Any = None) -> bool:
         if result == "OK":
-            _break(log_path)
+            break_log(log_path)
         return real(self, file, result, digests)
 
     monkeypatch.setattr(SignatureAudit, "record", break_first)

@@ -32,13 +32,6 @@ class Stopped(Exception):
 
 
 @pytest.fixture
-def log_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "logs" / "audit.jsonl"
-    monkeypatch.setattr(agent.audit, "default_path", lambda: path)
-    return path
-
-
-@pytest.fixture
 def work(tmp_path: Path, demo: dict[str, Any]) -> Path:
     folder = tmp_path / "in"
     folder.mkdir()

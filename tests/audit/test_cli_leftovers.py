@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-import agent.audit
 import agent.signing.pdf.readback
 from agent.cli import pdf_cmd, xml_cmd
 from agent.cli.filesign_cmd import sign_plans
@@ -28,13 +27,6 @@ from tests.signing_pdf.conftest import make_pdf
 from tests.signing_xml.helpers import HOSO, PIN
 
 PDF = make_pdf(1, text="HOP DONG")
-
-
-@pytest.fixture
-def log_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "logs" / "audit.jsonl"
-    monkeypatch.setattr(agent.audit, "default_path", lambda: path)
-    return path
 
 
 @pytest.fixture

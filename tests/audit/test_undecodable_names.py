@@ -19,20 +19,12 @@ from typing import Any
 
 import pytest
 
-import agent.audit
 import agent.cli.xml_cmd
 from agent.cli.main import main
 from tests.signing_xml.helpers import HOSO
 
 PIN = "123456"
 BAD = os.fsdecode(b"h\xf4 s\xf5.xml")  # not UTF-8: its bytes are kept as lone surrogates
-
-
-@pytest.fixture
-def log_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "logs" / "audit.jsonl"
-    monkeypatch.setattr(agent.audit, "default_path", lambda: path)
-    return path
 
 
 @pytest.fixture

@@ -221,7 +221,7 @@ def unportable_name(
 _KIND_VI = {
     "element": "phần tử",
     "attribute": "thuộc tính",
-    "namespace prefix": "tiền tố namespace",
+    "namespace prefix": "tiền tố không gian tên",
     "processing instruction": "chỉ thị xử lý",
 }
 

@@ -51,6 +51,7 @@ from agent.signing.xml.safe import (
 from agent.tokens.algorithms import KeyKind
 
 _DS = f"{{{DS_NS}}}"
+_CHUNK = 1 << 20  # a file's bytes read at a time for its characters, never whole
 _XML_ATTRS = "ancestor-or-self::*[@*[namespace-uri()='http://www.w3.org/XML/1998/namespace']]"
 
 
@@ -265,9 +266,6 @@ def _file_characters(path: Path, profile: XmlProfile) -> set[str] | None:
     return collector.finish()
 
 
-_CHUNK = 1 << 20
-
-
 def _trim_heap() -> None:
     """Give the freed tree's memory back to the OS (glibc keeps it in the worker thread's
     arena otherwise, and the signed copy would stack on top of it). A no-op elsewhere."""
@@ -326,9 +324,9 @@ def check_portal_verifier(
     """Raise a :class:`~.portable.VerifierRefusal` when the profile's portals (.NET SignedXml)
     would refuse what :func:`sign_xml` signs in ``document``; no key, no digest. The agent calls
     it before consent and PIN: the user is never asked to sign a file the portal would refuse.
-    XML_DOTNET_MISREAD: .NET would misread the covered part; XML_MALFORMED: a name .NET's
-    parser cannot read, or an id the reference would use that is not an NCName;
-    XML_FIELD_AMBIGUOUS: that id carried by more than one element.
+    XML_DOTNET_MISREAD: .NET would misread the covered part; XML_NAME_UNPORTABLE: a name
+    .NET's parser cannot read; XML_REFERENCE_ID_UNUSABLE: the id the reference would use is
+    not an NCName, or more than one element carries it.
 
     The document's other refusals (no container, already signed, ...) are left to
     :func:`sign_xml`, where they have always been (a ``sign.batch`` item then fails alone)."""
