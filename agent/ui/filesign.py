@@ -19,7 +19,7 @@ from agent.files import open_regular, output_name_problem, read_within
 from agent.signing.consent import ConsentItem
 from agent.tokens.certinfo import CertificateInfo
 from agent.ui.api import ConsentRequest
-from agent.ui.untrusted import render_untrusted
+from agent.ui.untrusted import render_untrusted_middle
 
 SUFFIX = "_signed"
 # Shown as the "site" in the consent: the request comes from this computer, not from a page. The
@@ -116,11 +116,12 @@ PROFILE_TEXT = {
 
 def consent_item(plan: FilePlan) -> ConsentItem:
     """The consent's line for one file: its name, what it is, and its SHA-256."""
-    name = render_untrusted(plan.source.name, 80)
+    # Cut in the middle: a name's end (its extension, a month) tells two files apart.
+    name = render_untrusted_middle(plan.source.name, 80)
     lines: list[tuple[str, str]] = [
         ("Loại / kind", PROFILE_TEXT.get(plan.profile, plan.profile)),
-        ("Thư mục / folder", render_untrusted(str(plan.source.parent), 80)),
-        ("Lưu thành / saved as", render_untrusted(plan.target.name, 80)),
+        ("Thư mục / folder", render_untrusted_middle(str(plan.source.parent), 80)),
+        ("Lưu thành / saved as", render_untrusted_middle(plan.target.name, 80)),
     ]
     digest = hashlib.sha256()
     document = b""

@@ -155,6 +155,22 @@ def render_untrusted(text: object, limit: int = LINE_LIMIT) -> str:
     return _render(text, limit)
 
 
+def render_untrusted_middle(text: object, limit: int = LINE_LIMIT) -> str:
+    """:func:`render_untrusted`, but a text too long loses its middle, never its end: for file
+    names and folders, where the end tells two apart (``.pdf`` against ``.exe``, ``thang10``
+    against ``thang11``, ``_signed.pdf``)."""
+    whole = render_untrusted(text, limit * 4)
+    if len(whole) <= limit:
+        return whole
+    tail = (limit * 2) // 3
+    head = limit - tail - len(ELLIPSIS)
+    start = len(whole) - tail
+    # Never open the tail with a combining mark (it would sit on the ellipsis).
+    while start < len(whole) - 1 and not _shows_alone(whole[start]):
+        start += 1
+    return whole[:head].rstrip(" ") + ELLIPSIS + whole[start:]
+
+
 def _render(text: object, limit: int) -> str:
     """:func:`render_untrusted`, computed."""
     if limit <= len(ELLIPSIS):
