@@ -12,6 +12,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -191,6 +192,7 @@ class TestCA:
     issuing_key: rsa.RSAPrivateKey
     ocsp_cert: x509.Certificate | None = None
     ocsp_key: rsa.RSAPrivateKey | None = None
+    directory: Path | None = None  # where save/load keep it: its index and CRLs live there
 
     @classmethod
     def create(cls, urls: PkiUrls | None = None) -> TestCA:
@@ -266,6 +268,7 @@ class TestCA:
     def save(self, directory: Path) -> None:
         """Write certificates (PEM) and keys (PEM, unencrypted: test material only)."""
         directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
         _write(directory / "root-ca.pem", self.root_cert.public_bytes(serialization.Encoding.PEM))
         _write(
             directory / "issuing-ca.pem", self.issuing_cert.public_bytes(serialization.Encoding.PEM)
@@ -298,6 +301,7 @@ class TestCA:
             key("root-ca.key"),
             x509.load_pem_x509_certificate((directory / "issuing-ca.pem").read_bytes()),
             key("issuing-ca.key"),
+            directory=directory,
         )
         if (directory / "ocsp-responder.pem").exists():  # older demos have no responder
             ca.ocsp_cert = x509.load_pem_x509_certificate(
@@ -329,7 +333,7 @@ class TestCA:
             encipher_only=False,
             decipher_only=False,
         )
-        return (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(profile.subject)
             .issuer_name(self.issuing_cert.subject)
@@ -350,24 +354,8 @@ class TestCA:
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.issuing_key.public_key()),
                 critical=False,
             )
-            .add_extension(_crl_dp(urls.issuing_crl), critical=False)
-            .add_extension(
-                x509.AuthorityInformationAccess(
-                    [
-                        x509.AccessDescription(
-                            AuthorityInformationAccessOID.OCSP,
-                            x509.UniformResourceIdentifier(urls.ocsp),
-                        ),
-                        x509.AccessDescription(
-                            AuthorityInformationAccessOID.CA_ISSUERS,
-                            x509.UniformResourceIdentifier(urls.issuing_ca),
-                        ),
-                    ]
-                ),
-                critical=False,
-            )
-            .sign(self.issuing_key, hashes.SHA256())
         )
+        return with_revocation_urls(builder, urls).sign(self.issuing_key, hashes.SHA256())
 
     def crls(
         self, revoked_serials: list[int], revoked_at: dt.datetime | None = None
@@ -376,8 +364,17 @@ class TestCA:
         default a day ago) and the root's (empty)."""
         now = dt.datetime.now(dt.UTC)
         revoked_at = revoked_at or now - dt.timedelta(days=1)
-        issuing = _crl_builder(self.issuing_cert, now)
-        for serial in revoked_serials:
+        return (
+            self.issuing_crl([(serial, revoked_at) for serial in revoked_serials]),
+            _crl_builder(self.root_cert, now).sign(self.root_key, hashes.SHA256()),
+        )
+
+    def issuing_crl(
+        self, revoked: list[tuple[int, dt.datetime]], number: int = 1
+    ) -> x509.CertificateRevocationList:
+        """The issuing CA's CRL number ``number`` listing ``revoked`` (serial, revoked at)."""
+        issuing = _crl_builder(self.issuing_cert, dt.datetime.now(dt.UTC), number)
+        for serial, revoked_at in revoked:
             issuing = issuing.add_revoked_certificate(
                 x509.RevokedCertificateBuilder()
                 .serial_number(serial)
@@ -385,10 +382,7 @@ class TestCA:
                 .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
                 .build()
             )
-        return (
-            issuing.sign(self.issuing_key, hashes.SHA256()),
-            _crl_builder(self.root_cert, now).sign(self.root_key, hashes.SHA256()),
-        )
+        return issuing.sign(self.issuing_key, hashes.SHA256())
 
 
 def _ca_builder(
@@ -421,18 +415,39 @@ def _ca_builder(
 
 
 def _crl_builder(
-    issuer: x509.Certificate, now: dt.datetime
+    issuer: x509.Certificate, now: dt.datetime, number: int = 1
 ) -> x509.CertificateRevocationListBuilder:
     return (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.subject)
         .last_update(now - dt.timedelta(hours=1))
         .next_update(now + dt.timedelta(days=30))
-        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(x509.CRLNumber(number), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(_ca_public_key(issuer)),
             critical=False,
         )
+    )
+
+
+def with_revocation_urls(
+    builder: x509.CertificateBuilder, urls: PkiUrls
+) -> x509.CertificateBuilder:
+    """An end-entity certificate's pointers to the demo responder: CRL DP (the issuing CA's
+    CRL) and AIA (OCSP, caIssuers)."""
+    return builder.add_extension(_crl_dp(urls.issuing_crl), critical=False).add_extension(
+        x509.AuthorityInformationAccess(
+            [
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(urls.ocsp)
+                ),
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.CA_ISSUERS,
+                    x509.UniformResourceIdentifier(urls.issuing_ca),
+                ),
+            ]
+        ),
+        critical=False,
     )
 
 
@@ -459,14 +474,18 @@ def _index_time(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%y%m%d%H%M%SZ")
 
 
+def _index_serial(cert: x509.Certificate) -> str:
+    serial = format(cert.serial_number, "X")
+    return serial if len(serial) % 2 == 0 else "0" + serial
+
+
 def ocsp_index(entries: list[tuple[x509.Certificate, dt.datetime | None]]) -> str:
     """The ``openssl ocsp -index`` database for these certificates: one line each, ``V`` (good)
     or ``R`` with the revocation time and reason keyCompromise (as in the CRL). Serials are
     uppercase hex padded to whole bytes, the way openssl looks them up."""
     lines = []
     for cert, revoked_at in entries:
-        serial = format(cert.serial_number, "X")
-        serial = serial if len(serial) % 2 == 0 else "0" + serial
+        serial = _index_serial(cert)
         expiry = _index_time(cert.not_valid_after_utc)
         revocation = f"{_index_time(revoked_at)},keyCompromise" if revoked_at else ""
         # The subject column is only a label for openssl; keep it ASCII and unique.
@@ -475,6 +494,74 @@ def ocsp_index(entries: list[tuple[x509.Certificate, dt.datetime | None]]) -> st
             f"/CN=kyso-demo-{serial}"
         )
     return "\n".join(lines) + "\n"
+
+
+def urls_of(issuing: x509.Certificate) -> PkiUrls | None:
+    """The responder a demo PKI was made for, read back from its issuing CA's CRL DP (which
+    names the root's CRL on it); None for a demo made before the responder existed."""
+    try:
+        points = issuing.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return None
+    for point in points:
+        for name in point.full_name or ():
+            url = urlsplit(str(name.value))
+            if url.hostname == "127.0.0.1" and url.path == "/root.crl" and url.port:
+                return PkiUrls(url.port)
+    return None
+
+
+def _parse_index(text: str) -> dict[str, tuple[str, dt.datetime | None]]:
+    """serial -> (index line, revoked at) of an ``openssl ocsp -index`` database."""
+    entries: dict[str, tuple[str, dt.datetime | None]] = {}
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 4:
+            continue
+        revoked_at = None
+        if fields[0] == "R" and fields[2]:
+            stamp = fields[2].split(",", 1)[0]
+            revoked_at = dt.datetime.strptime(stamp, "%y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
+        entries[fields[3].upper()] = (line, revoked_at)
+    return entries
+
+
+def record_issued(ca: TestCA, entries: list[tuple[x509.Certificate, bool]]) -> bool:
+    """Record certificates the issuing CA issued outside :func:`agent.demo.tokens.init` (the
+    timestamp authority's, the remote service's) in its OCSP database, so the demo responder
+    answers "good" (or "revoked": ``True``) for them as for the tokens', not "unknown"; a
+    revoked one is added to the issuing CA's CRL too, so both sources say the same. Serials
+    already recorded are left as they are. Returns whether anything was written; nothing is
+    for a demo without a responder (no index, made by an older version)."""
+    if ca.directory is None or not (ca.directory / "index.txt").exists():
+        return False
+    from agent.files import atomic_write
+
+    index = ca.directory / "index.txt"
+    known = _parse_index(index.read_text(encoding="ascii"))
+    shared = next((when for _, when in known.values() if when is not None), None)
+    revoked_at = shared or dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=1)
+    new = [
+        (cert, revoked_at if revoked else None)
+        for cert, revoked in entries
+        if _index_serial(cert) not in known and cert.issuer == ca.issuing_cert.subject
+    ]
+    if not new:
+        return False
+    lines = [line for line, _ in known.values()] + ocsp_index(new).splitlines()
+    atomic_write(index, ("\n".join(lines) + "\n").encode("ascii"), overwrite=True)
+    if any(when is not None for _, when in new):
+        crl_path = ca.directory / "issuing-ca.crl.pem"
+        number = 1
+        if crl_path.exists():
+            old = x509.load_pem_x509_crl(crl_path.read_bytes())
+            number = old.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
+        revoked = [(int(serial, 16), when) for serial, (_, when) in known.items() if when]
+        revoked += [(cert.serial_number, when) for cert, when in new if when is not None]
+        # A higher CRL number: the new list supersedes the one relying parties may hold.
+        crl = ca.issuing_crl(revoked, number)
+        atomic_write(crl_path, crl.public_bytes(serialization.Encoding.PEM), overwrite=True)
+    return True
 
 
 def _ca_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:

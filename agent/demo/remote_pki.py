@@ -1,5 +1,9 @@
 """The demo remote signing service's keys: four remote credentials issued by the demo PKI's
-issuing CA (made once, never overwritten), and the certomancer configuration serving them."""
+issuing CA (made once, never overwritten), and the certomancer configuration serving them.
+
+Their certificates name the demo responder like the tokens' do, so the issuing CA records them
+in the responder's database too: "good", and "revoked" (also in the CRL) for the revoked one,
+never "unknown"."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from agent.demo.pki import PkiUrls, Profile, TestCA, pki_port
+from agent.demo.pki import PkiUrls, Profile, TestCA, pki_port, record_issued
 
 ARCH = "kyso"
 
@@ -94,6 +98,7 @@ def make_remote_pki(directory: Path, ca: TestCA, urls: PkiUrls | None = None) ->
         "root": {"subject": "root", "issuer": "root", "certificate-file": "root.cert.pem"},
         "issuing": {"subject": "issuing", "issuer": "root", "certificate-file": "issuing.cert.pem"},
     }
+    issued: list[tuple[x509.Certificate, bool]] = []
     for profile in REMOTE_PROFILES:
         key_path = directory / f"{profile.label}.key.pem"
         cert_path = directory / f"{profile.label}.cert.pem"
@@ -111,6 +116,7 @@ def make_remote_pki(directory: Path, ca: TestCA, urls: PkiUrls | None = None) ->
             )
             _write_new(key_path, _pem_key(key), 0o600)
             _write_new(cert_path, cert.public_bytes(pub))
+        issued.append((x509.load_pem_x509_certificate(cert_path.read_bytes()), profile.revoked))
         keys[profile.label] = {"path": key_path.name}
         entities[profile.label] = {"common-name": profile.label}
         certs[profile.label] = {
@@ -118,6 +124,8 @@ def make_remote_pki(directory: Path, ca: TestCA, urls: PkiUrls | None = None) ->
             "issuer": "issuing",
             "certificate-file": cert_path.name,
         }
+    # Every time, not only when issuing: material made by an older version gets recorded too.
+    record_issued(ca, issued)
     for spec in certs.values():
         # certomancer wants the validity written out even for a pre-issued certificate.
         cert = x509.load_pem_x509_certificate((directory / spec["certificate-file"]).read_bytes())

@@ -46,9 +46,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
-        body = self.server.files.get(self.path)
-        if body is None:
+        source = self.server.files.get(self.path)
+        if source is None:
             self._send(404, b"not found\n", "text/plain")
+            return
+        try:
+            body = _der_file(*source)
+        except (OSError, ValueError) as exc:
+            log.warning("demo PKI responder cannot read %s: %s", source[0], exc)
+            self._send(500, b"responder error\n", "text/plain")
             return
         kind = "application/pkix-crl" if self.path.endswith(".crl") else "application/pkix-cert"
         self._send(200, body, kind)
@@ -85,7 +91,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True  # a stuck client never keeps the owner alive
-    files: dict[str, bytes]
+    files: dict[str, tuple[str, str]]  # URL path -> (PEM file, kind), read per request
     requests: int
     answer_ocsp: Any
 
@@ -115,11 +121,15 @@ class DemoResponder:
         self.port = spec["port"] if port is None else port
         ca = manifest["ca"]
         self._issuing_ca = ca["issuing"]
+        # Read per request: the issuing CA's CRL is issued again when a certificate it issued
+        # later (the remote service's revoked one) is recorded as revoked.
         self._files = {
-            "/issuing.crl": _der_file(ca["crl"], "crl"),
-            "/root.crl": _der_file(ca["root_crl"], "crl"),
-            "/issuing-ca.crt": _der_file(ca["issuing"], "cert"),
+            "/issuing.crl": (ca["crl"], "crl"),
+            "/root.crl": (ca["root_crl"], "crl"),
+            "/issuing-ca.crt": (ca["issuing"], "cert"),
         }
+        for path, kind in self._files.values():
+            _der_file(path, kind)  # unreadable files fail here, as before, not per request
         self._ocsp = ocsp
         self._openssl = shutil.which("openssl")
         self._server: _Server | None = None

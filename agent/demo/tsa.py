@@ -1,7 +1,9 @@
 """The demo's RFC 3161 timestamp authority on loopback, answered by ``openssl ts -reply``.
 
 The demo PKI's issuing CA issues a timestamping certificate (extended key usage
-id-kp-timeStamping, critical, as RFC 3161 requires). ``POST /tsa`` with an
+id-kp-timeStamping, critical, as RFC 3161 requires) that names the demo's CRL and OCSP
+responder like the other demo certificates, and records it in the responder's database, so a
+verifier that wants revocation data for the timestamp (PAdES-B-LT) finds it. ``POST /tsa`` with an
 ``application/timestamp-query`` body is answered by a real ``openssl ts -reply`` run once per
 request; a small HTTP server bound to 127.0.0.1 only carries it, on a daemon thread of the
 process that started it (it ends with its owner at the latest; ``stop()`` ends it sooner).
@@ -25,7 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from agent.demo.pki import PkiUrls, TestCA, record_issued, urls_of, with_revocation_urls
 from agent.errors import KysoError
+from agent.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +40,41 @@ TSA_POLICY_OID = "1.3.6.1.4.1.59999.1.3"  # the demo's own policy arc (never a r
 
 
 def ensure_tsa_certificate(ca_dir: Path) -> tuple[Path, Path]:
-    """``tsa.pem``/``tsa.key`` in the demo CA directory, issued by the issuing CA once."""
+    """``tsa.pem``/``tsa.key`` in the demo CA directory, issued by the issuing CA once, and
+    recorded in the demo responder's database. A certificate made by an older version without
+    the revocation addresses the demo PKI now has is issued again (new key): B-LT signatures
+    stamped with it could never carry the timestamp's revocation data."""
     cert_path, key_path = ca_dir / "tsa.pem", ca_dir / "tsa.key"
+    ca = TestCA.load(ca_dir)
+    urls = urls_of(ca.issuing_cert)
     if cert_path.exists() and key_path.exists():
-        return cert_path, key_path
-    issuer = x509.load_pem_x509_certificate((ca_dir / "issuing-ca.pem").read_bytes())
-    issuer_key = serialization.load_pem_private_key(
-        (ca_dir / "issuing-ca.key").read_bytes(), password=None
-    )
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        if urls is None or _names_revocation(cert):
+            record_issued(ca, [(cert, False)])
+            return cert_path, key_path
+    cert, key_pem = _issue(ca, urls)
+    # The key first: a stop in between leaves the old certificate, which is issued again.
+    atomic_write(key_path, key_pem, overwrite=True, mode=0o600)
+    atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), overwrite=True)
+    record_issued(ca, [(cert, False)])
+    return cert_path, key_path
+
+
+def _names_revocation(cert: x509.Certificate) -> bool:
+    try:
+        cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    except x509.ExtensionNotFound:
+        return False
+    return True
+
+
+def _issue(ca: TestCA, urls: PkiUrls | None) -> tuple[x509.Certificate, bytes]:
+    """A timestamping certificate and its key (PEM), with CRL DP and AIA (OCSP, caIssuers)
+    on ``urls`` when the demo has a responder."""
+    issuer, issuer_key = ca.issuing_cert, ca.issuing_key
     key = rsa.generate_private_key(65537, 2048)
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(
             x509.Name(
@@ -70,21 +98,18 @@ def ensure_tsa_certificate(ca_dir: Path) -> tuple[Path, Path]:
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()),  # type: ignore[arg-type]
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
             critical=False,
         )
-        .sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
     )
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    if urls is not None:
+        builder = with_revocation_urls(builder, urls)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    key_path.chmod(0o600)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert_path, key_path
+    return builder.sign(issuer_key, hashes.SHA256()), key_pem
 
 
 def _config(ca_dir: Path, work: Path) -> Path:

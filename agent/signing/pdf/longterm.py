@@ -9,9 +9,17 @@ certificate among ``ca_certs`` (what the tokens carry: Vietnamese CAs put their 
 often the root on the token), and intermediates come from ``ca_certs`` or AIA caIssuers.
 
 The check runs first, under a deadline, with revocation data required for every certificate
-below the root. When it fails (offline, no root at hand, a responder that does not answer) the
-signature falls back to B-T with a line saying why, instead of failing or claiming B-LT; the
-token signs once either way.
+below the root: the signer's chain, and, when the caller names the timestamp authority, the
+chain of the certificate it stamps with (learnt from a test timestamp, as pyHanko does before
+signing), since B-LT's DSS must let a verifier check the timestamp too. When it fails
+(offline, no root at hand, a responder that does not answer, a TSA certificate with no
+revocation address) the signature falls back to B-T with a line saying why, instead of failing
+or claiming B-LT; the token signs once either way. Without the TSA's address the TSA chain
+cannot be checked before signing, and pyHanko embeds whatever it finds for it.
+
+Only OCSP answers that say "good" go into the DSS: an "unknown" answer (a responder that does
+not know the certificate) is no validation data, and a verifier reading it from the file would
+report it as a problem; the check above already required a usable answer from OCSP or the CRL.
 """
 
 from __future__ import annotations
@@ -56,17 +64,51 @@ async def long_term_context(
     now: dt.datetime,
     *,
     timeout: float = LONG_TERM_SECONDS,
+    timestamp_url: str | None = None,
 ) -> AsyncIterator[tuple[Any | None, str | None]]:
     """A pyHanko validation context holding the signer's chain and revocation answers, or
-    ``(None, line)`` saying in Vietnamese and English why B-LT is not reachable. Its HTTP
-    session is closed on leaving, so sign inside the ``async with``."""
+    ``(None, line)`` saying in Vietnamese and English why B-LT is not reachable. With
+    ``timestamp_url`` the timestamp authority's chain must have its revocation data too. Its
+    HTTP session is closed on leaving, so sign inside the ``async with``."""
     from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
     backend = AIOHttpFetcherBackend(per_request_timeout=timeout / 3)
     try:
-        yield await _gather(cert_der, trust_roots, ca_certs, now, backend, timeout)
+        yield await _gather(cert_der, trust_roots, ca_certs, now, backend, timeout, timestamp_url)
     finally:
         await backend.close()
+
+
+def says_good(response: Any) -> bool:
+    """Whether an OCSP answer (asn1crypto) is a successful one saying "good" for every
+    certificate it speaks of: the only kind that is validation data worth embedding."""
+    if response["response_status"].native != "successful":
+        return False
+    single = response.response_data["responses"]
+    return len(single) > 0 and all(item["cert_status"].name == "good" for item in single)
+
+
+def _embedding_context(**kwargs: Any) -> Any:
+    """A ValidationContext whose ``ocsps`` (what pyHanko copies into the DSS) keeps only the
+    answers that say "good"; the validation itself sees every answer, as before."""
+    from pyhanko_certvalidator import ValidationContext
+
+    class GoodAnswersOnly(ValidationContext):
+        @property
+        def ocsps(self) -> list[Any]:
+            return [answer for answer in super().ocsps if says_good(answer)]
+
+    return GoodAnswersOnly(**kwargs)
+
+
+async def _check_timestamp_authority(url: str, check: Any, timeout: float) -> None:
+    """Ask the TSA for a test timestamp (pyHanko's own dummy request) and validate the chain of
+    every certificate in it with ``check``: revocation data required, as for the signer."""
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    stamper = HTTPTimeStamper(url, timeout=timeout)
+    async for _path in stamper.validation_paths(check):
+        pass
 
 
 async def _gather(
@@ -76,6 +118,7 @@ async def _gather(
     now: dt.datetime,
     backend: Any,
     timeout: float,
+    timestamp_url: str | None = None,
 ) -> tuple[Any | None, str | None]:
     from asn1crypto import x509 as asn1_x509
     from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -93,16 +136,21 @@ async def _gather(
         fetcher_backend=backend,
     )
     validator = CertificateValidator(asn1_x509.Certificate.load(cert_der), validation_context=check)
+    whose = "the signer's certificate"
     try:
         async with asyncio.timeout(timeout):
             await validator.async_validate_usage(set())
+            if timestamp_url:
+                whose = "the timestamp authority's certificate"
+                await _check_timestamp_authority(timestamp_url, check, timeout / 3)
     except TimeoutError:
-        return None, FALLBACK_LINE.format(reason=f"no answer within {timeout:g} s")
+        return None, FALLBACK_LINE.format(reason=f"{whose}: no answer within {timeout:g} s")
     except (PathError, ValidationError, OSError) as exc:
-        return None, FALLBACK_LINE.format(reason=str(exc) or type(exc).__name__)
-    # pyHanko validates the timestamp authority's chain with the same context when it fills the
-    # DSS; a TSA certificate commonly has no revocation address, which must not fail signing.
-    embed = ValidationContext(
+        return None, FALLBACK_LINE.format(reason=f"{whose}: {str(exc) or type(exc).__name__}")
+    # pyHanko validates the timestamp authority's chain again with this context when it fills
+    # the DSS. Soft here: when the caller did not name the TSA it was not checked above, and a
+    # TSA certificate without a revocation address must not fail a signature the token made.
+    embed = _embedding_context(
         trust_roots=roots,
         other_certs=others,
         allow_fetching=True,

@@ -337,7 +337,11 @@ async def sign_pdf_stream(
             if options.timestamp_url:
                 context, note = await stack.enter_async_context(
                     long_term_context(
-                        signer.certificate.der, options.trust_roots, options.ca_certs, now
+                        signer.certificate.der,
+                        options.trust_roots,
+                        options.ca_certs,
+                        now,
+                        timestamp_url=options.timestamp_url,
                     )
                 )
             if context is None:
