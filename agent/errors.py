@@ -398,6 +398,16 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "re-save a file after signing it.",
     ),
     _e(
+        "TIMESTAMP_INVALID",
+        3124,
+        "Dấu thời gian của chữ ký không hợp lệ ({detail}): không thể tin thời điểm ký mà nó ghi.",
+        "The signature's timestamp is not valid ({detail}): the time it states cannot be trusted.",
+        "Chữ ký vẫn có thể đúng nhưng không chứng minh được thời điểm ký. Ký lại với một dịch vụ "
+        "cấp dấu thời gian đang hoạt động, hoặc hỏi người gửi tệp.",
+        "The signature itself may still be sound, but the time of signing is not proven. Sign "
+        "again with a working timestamp authority, or ask whoever sent the file.",
+    ),
+    _e(
         "XML_SIGNATURE_UNSUPPORTED",
         3113,
         "Chữ ký dùng cách ký không được hỗ trợ: {detail}.",

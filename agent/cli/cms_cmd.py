@@ -97,7 +97,8 @@ def register(sub: Any) -> None:
         help="verify a CMS/PKCS#7 signature and its signer certificate",
         description="Verify SIG (DER or PEM): the signature, the message digest, and the signer's "
         "certificate chain, validity at the signing time, revocation (CRLs given with --crl; "
-        "nothing is downloaded) and key usage.",
+        "nothing is downloaded) and key usage; and each signature timestamp (CAdES-T): the token's "
+        "signature, that it stamps this signature, and the authority's certificate.",
         epilog=VERIFY_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -278,6 +279,8 @@ def verification_json(result: CmsVerification) -> dict[str, Any]:
         "digest_algorithm": result.digest_algorithm,
         "signature_algorithm": result.signature_algorithm,
         "content_bytes": len(result.content) if result.content is not None else None,
+        # Each one checked (token signature, imprint, authority); [] when there is none.
+        "timestamps": [t.to_json() for t in result.timestamps],
     }
 
 
@@ -322,4 +325,9 @@ def run_verify_cms(args: argparse.Namespace) -> int:
         f"  Kiểu / form: {'detached' if result.detached else 'attached'}, "
         f"{result.digest_algorithm.upper()}, {result.signature_algorithm}"
     )
+    for stamp in result.timestamps:
+        print(
+            f"  Dấu thời gian / timestamp: {stamp.gen_time.isoformat()} "
+            f"— {stamp.authority.subject_display} (đã kiểm tra / checked)"
+        )
     return 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+from collections.abc import Iterator
 
 from agent.cli.document_commands import read_whole, require_trust
 from agent.cli.output import print_json
@@ -18,6 +21,33 @@ def vietnam_time(iso: str) -> str:
     return f"{local:%d/%m/%Y %H:%M:%S} (giờ Việt Nam, UTC+7)"
 
 
+class _DemoteToDebug(logging.Filter):
+    """pyHanko's WARNING/ERROR records become DEBUG ones, shown only when DEBUG is on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("pyhanko") or not (
+            logging.DEBUG < record.levelno < logging.CRITICAL
+        ):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+@contextlib.contextmanager
+def pyhanko_warnings_at_debug() -> Iterator[None]:
+    """While verifying, pyHanko's logs of each refused path (a traceback as a WARNING) are
+    debug output (``-v``): the verdict already names the problem, with its code."""
+    demote = _DemoteToDebug()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(demote)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(demote)
+
+
 async def run_verify_pdf(args: argparse.Namespace) -> int:
     """Verify every signature; exit 2 when any is not valid."""
     from agent.signing.pdf.verify import verify_pdf
@@ -27,7 +57,8 @@ async def run_verify_pdf(args: argparse.Namespace) -> int:
     trust = TrustStore.from_files(
         args.trust, args.crl, revocation_mode="soft-fail" if args.no_revocation else "hard-fail"
     )
-    reports = await verify_pdf(read_whole(args.file), trust)
+    with pyhanko_warnings_at_debug():
+        reports = await verify_pdf(read_whole(args.file), trust)
     ok = all(r.valid for r in reports)
     if args.json:
         print_json({"ok": ok, "signatures": [r.to_json() for r in reports]})

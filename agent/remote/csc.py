@@ -16,7 +16,7 @@ import aiohttp
 from asn1crypto import algos
 
 from agent.errors import KysoError
-from agent.remote.http import post
+from agent.remote.http import ByteBudget, answer_cap, post
 from agent.remote.oauth import OAuthClient, ServiceAuth
 from agent.remote.providers import RemoteProvider
 from agent.tokens.algorithms import KeyKind, SignatureAlgorithm
@@ -233,6 +233,8 @@ class CscClient:
         credential: str = "",
         interactive: bool = True,
         token: str | None = None,
+        max_bytes: int | None = None,
+        budget: ByteBudget | None = None,
     ) -> dict[str, Any]:
         own_token = token is not None  # a credential-scope token: not the service's
         if token is None:
@@ -246,6 +248,8 @@ class CscClient:
                 json_body=body,
                 token=token,
                 credential=credential,
+                max_bytes=max_bytes,
+                budget=budget,
             )
         except KysoError as exc:
             if exc.code == "REMOTE_TOKEN_EXPIRED" and not own_token:
@@ -256,9 +260,11 @@ class CscClient:
         """The service's ``info`` (name, methods, oauth2 URL)."""
         return await self._call("info", {})
 
-    async def list_credentials(self, *, interactive: bool = True) -> list[str]:
-        """The credential IDs of the signed-in user."""
-        body = await self._call("credentials/list", {}, interactive=interactive)
+    async def list_credentials(
+        self, *, interactive: bool = True, budget: ByteBudget | None = None
+    ) -> list[str]:
+        """The credential IDs of the signed-in user (``budget``: the listing's answer bytes)."""
+        body = await self._call("credentials/list", {}, interactive=interactive, budget=budget)
         ids = body.get("credentialIDs")
         if (
             not isinstance(ids, list)
@@ -272,7 +278,7 @@ class CscClient:
         return ids
 
     async def credential_info(
-        self, credential_id: str, *, interactive: bool = True
+        self, credential_id: str, *, interactive: bool = True, budget: ByteBudget | None = None
     ) -> CredentialDetails:
         """One credential's certificate chain, key state and authorisation needs."""
         body = await self._call(
@@ -280,6 +286,7 @@ class CscClient:
             {"credentialID": credential_id, "certificates": "chain", "certInfo": False},
             credential=credential_id,
             interactive=interactive,
+            budget=budget,
         )
         return parse_credential_info(self.provider, credential_id, body)
 
@@ -369,6 +376,7 @@ class CscClient:
             body,
             credential=credential_id,
             token=authorization.sad if authorization.bearer else None,
+            max_bytes=answer_cap("signatures/signHash", len(hashes)),
         )
         sigs = answer.get("signatures")
         try:

@@ -18,11 +18,24 @@ import aiohttp
 
 from agent.errors import KysoError
 from agent.remote.csc import CredentialDetails, CscClient
+from agent.remote.http import ByteBudget
 from agent.remote.oauth import BrowserOpener, NoAuth, OAuthClient, ServiceAuth
 from agent.remote.providers import RemoteProvider
 from agent.tokens.certinfo import CertificateInfo
 
 log = logging.getLogger(__name__)
+
+# credentials/info calls in flight per provider: each answer may be up to 256 KB
+# (agent/remote/http.py), and a listing of 100 credentials needs no more to finish in seconds.
+INFO_CONCURRENCY = 4
+# Answer bytes one provider's listing may read in all: 100 credentials with chains of about
+# 40 KB each (a real chain is 3-5 KB of base64 per certificate).
+LISTING_BUDGET_BYTES = 4 * 1024 * 1024
+
+
+def _code(error: BaseException) -> str:
+    """A failure's stable code for the log (an unexpected exception: its type)."""
+    return error.code if isinstance(error, KysoError) else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -160,25 +173,63 @@ class RemoteDirectory:
 
     async def _ask_one(self, service: RemoteService, interactive: bool) -> list[RemoteCredential]:
         name = service.provider.name
+        budget = ByteBudget(LISTING_BUDGET_BYTES)
         try:
-            ids = await service.client.list_credentials(interactive=interactive)
-            details = await asyncio.gather(
-                *(service.client.credential_info(i, interactive=interactive) for i in ids),
-                return_exceptions=True,
-            )
+            ids = await service.client.list_credentials(interactive=interactive, budget=budget)
+            details = await self._details(service, ids, interactive, budget)
+            if budget.overdrawn:  # the rest were not even asked: the provider's fault, whole
+                raise budget.error(service.provider, "credentials/info")
         except KysoError as exc:
             log.warning("remote %s: listing failed: %s", name, exc.code)
             self.statuses[name] = ProviderStatus(name, False, error=exc.to_dict())
             return []
+        except Exception as exc:  # one provider's failure, never the caller's
+            # Nothing the service sends should get here (http.py turns every answer into a
+            # stable code); if something does, it is this provider's failure, not the token's.
+            log.warning("remote %s: listing failed", name, exc_info=True)
+            error = KysoError(
+                "REMOTE_PROTOCOL_ERROR",
+                {"provider": service.provider.label, "detail": type(exc).__name__},
+            )
+            self.statuses[name] = ProviderStatus(name, False, error=error.to_dict())
+            return []
         found = []
+        traced = False
         for cid, item in zip(ids, details, strict=True):
-            if isinstance(item, KysoError):
-                log.warning("remote %s: credential %s: %s", name, cid, item.code)
-            elif isinstance(item, BaseException):
-                raise item
+            if isinstance(item, BaseException):
+                unexpected = not isinstance(item, KysoError) and not traced
+                traced = traced or unexpected
+                # %r: the id is the service's text (1-200 characters of anything).
+                log.warning(
+                    "remote %s: credential %r: %s",
+                    name,
+                    cid,
+                    _code(item),
+                    exc_info=item if unexpected else None,
+                )
             elif not item.certificate.is_ca:
                 found.append(RemoteCredential(service.provider, item))
         self.statuses[name] = ProviderStatus(name, True, credentials=len(found))
+        return found
+
+    @staticmethod
+    async def _details(
+        service: RemoteService, ids: list[str], interactive: bool, budget: ByteBudget
+    ) -> list[CredentialDetails | BaseException]:
+        """credentials/info for each id, INFO_CONCURRENCY at a time (one answer in flight per
+        slot, however many credentials the service lists); a failure is that id's entry."""
+        slots = asyncio.Semaphore(INFO_CONCURRENCY)
+
+        async def one(cid: str) -> CredentialDetails:
+            async with slots:
+                return await service.client.credential_info(
+                    cid, interactive=interactive, budget=budget
+                )
+
+        found = await asyncio.gather(*(one(i) for i in ids), return_exceptions=True)
+        for item in found:
+            if isinstance(item, BaseException) and not isinstance(item, Exception):
+                raise item  # cancelled (the agent stops): not a credential's failure
         return found
 
     async def list_credentials(self, *, interactive: bool = False) -> list[RemoteCredential]:

@@ -21,7 +21,55 @@ from agent.remote.providers import RemoteProvider, check_url
 
 log = logging.getLogger(__name__)
 
-MAX_ANSWER_BYTES = 8 * 1024 * 1024  # a credential's chain or 100 signatures fit many times over
+_KIB = 1024
+# What one answer may take, from the shapes CSC API v2 gives them (answers above are refused
+# unparsed: parsing JSON holds the event loop, and a parsed answer weighs up to ~30 times its
+# bytes). ``info``, ``credentials/authorize`` and ``oauth2/token``: a few short strings (a
+# SAD, access tokens of a few KB).
+DEFAULT_ANSWER_BYTES = 64 * _KIB
+ANSWER_BYTES = {
+    # Up to MAX_CREDENTIALS (100) ids of at most 200 characters: about 21 KB.
+    "credentials/list": 256 * _KIB,
+    # The chain (certificates=chain): a handful of certificates of 1-8 KB DER, base64 (x4/3);
+    # 256 KiB holds about thirty of the largest, and the rest of the answer is short fields.
+    "credentials/info": 256 * _KIB,
+    # A service's logo is a URI, possibly a data: URI.
+    "info": 256 * _KIB,
+}
+# signatures/signHash: one base64 signature per hash (RSA-16384: 2.7 KB) on top of the default.
+SIGNATURE_ANSWER_BYTES = 4 * _KIB
+
+
+def answer_cap(method: str, hashes: int = 0) -> int:
+    """The most bytes an answer to ``method`` may take (``hashes``: for signHash, how many
+    signatures it carries)."""
+    return ANSWER_BYTES.get(method, DEFAULT_ANSWER_BYTES) + hashes * SIGNATURE_ANSWER_BYTES
+
+
+class ByteBudget:
+    """The answer bytes one operation (one provider's listing: its credentials/list and every
+    credentials/info) may read in all: a service answering each call just under its cap must
+    not add up to hundreds of MB. Once spent, calls fail before anything is sent."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.left = total
+        self.overdrawn = False
+
+    def spend(self, count: int) -> None:
+        """Count ``count`` bytes read; overdrawn when they were more than was left."""
+        if count > self.left:
+            self.overdrawn = True
+        self.left = max(0, self.left - count)
+
+    def error(self, provider: RemoteProvider, method: str) -> KysoError:
+        """REMOTE_PROTOCOL_ERROR: the answers together were too large."""
+        return KysoError(
+            "REMOTE_PROTOCOL_ERROR",
+            {"provider": provider.label, "detail": f"{method}: answers over {self.total} bytes"},
+        )
+
+
 _ERROR_WORD = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 _AUTH_WORDS = {"invalid_pin", "invalid_otp", "access_denied", "invalid_password", "invalid_client"}
 # invalid_grant: a refresh token or authorization code that is expired, used or revoked.
@@ -99,9 +147,19 @@ async def post(
     token: str | None = None,
     credential: str = "",
     timeout: float | None = None,
+    max_bytes: int | None = None,
+    budget: ByteBudget | None = None,
 ) -> dict[str, Any]:
-    """POST and return the JSON object answer, or raise the stable error for what happened."""
+    """POST and return the JSON object answer, or raise the stable error for what happened.
+    ``max_bytes``: the answer's cap (default: :func:`answer_cap` for ``method``); ``budget``:
+    what the operation may still read in all. Any answer that is not readable JSON is
+    REMOTE_PROTOCOL_ERROR (or, for an error status, classified without its body)."""
     check_url(url)
+    cap = answer_cap(method) if max_bytes is None else max_bytes
+    if budget is not None:
+        if budget.overdrawn or budget.left <= 0:
+            raise budget.error(provider, method)
+        cap = min(cap, budget.left)
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -116,13 +174,7 @@ async def post(
                 allow_redirects=False,
             ) as response:
                 status = response.status
-                buffer = bytearray()
-                # read() returns one chunk at most: gather the body, stopping past the cap.
-                async for chunk in response.content.iter_any():
-                    buffer += chunk
-                    if len(buffer) > MAX_ANSWER_BYTES:
-                        break
-                raw = bytes(buffer)
+                raw = await _read_capped(response, cap)
     except TimeoutError:
         log.warning("remote %s: %s did not answer within %s s", provider.name, method, seconds)
         raise KysoError(
@@ -131,16 +183,18 @@ async def post(
     except (aiohttp.ClientError, OSError) as exc:
         log.warning("remote %s: %s failed: %s", provider.name, method, type(exc).__name__)
         raise KysoError("REMOTE_UNREACHABLE", {"provider": provider.label}) from None
-    log.debug("remote %s: %s -> HTTP %s (%d bytes)", provider.name, method, status, len(raw))
-    if len(raw) > MAX_ANSWER_BYTES:
+    size = cap + 1 if raw is None else len(raw)
+    log.debug("remote %s: %s -> HTTP %s (%d bytes)", provider.name, method, status, size)
+    if budget is not None:
+        budget.spend(size)
+        if budget.overdrawn:
+            raise budget.error(provider, method)
+    if raw is None:
         raise KysoError(
             "REMOTE_PROTOCOL_ERROR",
             {"provider": provider.label, "detail": f"{method}: answer too large"},
         )
-    try:
-        body = json.loads(raw) if raw else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        body = None
+    body = _parse(raw)
     if status != 200:
         raise classify(
             provider, method, status, body, credential=credential, sent_token=bool(token)
@@ -151,3 +205,28 @@ async def post(
             {"provider": provider.label, "detail": f"{method}: the answer is not a JSON object"},
         )
     return body
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """The body, or None when it is longer than ``cap`` bytes (read no further than that)."""
+    if response.content_length is not None and response.content_length > cap:
+        return None  # announced too large: not read at all
+    buffer = bytearray()
+    # read() returns one chunk at most: gather the body, stopping past the cap.
+    async for chunk in response.content.iter_any():
+        buffer += chunk
+        if len(buffer) > cap:
+            return None
+    return bytes(buffer)
+
+
+def _parse(raw: bytes) -> Any:
+    """The JSON value, or None when unreadable. RecursionError: nesting deeper than the
+    interpreter's limit (about a thousand ``[``), which json raises for any such text.
+
+    On the loop, not a thread: json's C decoder holds the GIL for the whole call, so a thread
+    would stall the loop as long (measured); the caps above keep a parse to a few ms."""
+    try:
+        return json.loads(raw) if raw else {}
+    except (ValueError, RecursionError):  # ValueError: bad UTF-8, bad JSON, huge integers
+        return None

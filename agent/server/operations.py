@@ -119,6 +119,7 @@ class CertificateDirectory:
         self._remote_task: asyncio.Task[list[RemoteCredential]] | None = None
         self._remote_generation = 0
         self._remote_tasks: set[asyncio.Task[list[RemoteCredential]]] = set()
+        self._remote_fault_said = ""  # the last unexpected remote failure logged (its type)
 
     @property
     def remote(self) -> RemoteDirectory | None:
@@ -157,21 +158,45 @@ class CertificateDirectory:
         calling certificates.list in a loop must not make the agent hammer the provider.
         ``budget``: wait at most this long for a listing under way, then answer with what is
         known (each provider's last answer); the listing goes on and fills the cache."""
-        remote = self.remote
-        if remote is None:
-            return []
-        if interactive:
-            async with self._remote_lock:
-                self._remote_certs = await remote.list_credentials(interactive=True)
-                self._remote_listed = time.monotonic()
-                return list(self._remote_certs)
-        task = self._remote_listing(remote, fresh)
-        if task is None:
+        try:
+            remote = self.remote
+            if remote is None:
+                return []
+            if interactive:
+                async with self._remote_lock:
+                    self._remote_certs = await self._listed(remote, interactive=True)
+                    self._remote_listed = time.monotonic()
+                    return list(self._remote_certs)
+            task = self._remote_listing(remote, fresh)
+            if task is None:
+                return list(self._remote_certs or ())
+            if budget is None:
+                return list(await asyncio.shield(task))
+            done, _ = await asyncio.wait({task}, timeout=budget)
+            return list(task.result()) if done else remote.known_credentials()
+        except Exception as exc:  # the tokens' signing and listing never fail for a provider
+            self._remote_fault(exc)
             return list(self._remote_certs or ())
-        if budget is None:
-            return list(await asyncio.shield(task))
-        done, _ = await asyncio.wait({task}, timeout=budget)
-        return list(task.result()) if done else remote.known_credentials()
+
+    async def _listed(
+        self, remote: RemoteDirectory, *, interactive: bool
+    ) -> list[RemoteCredential]:
+        """The providers' listing. RemoteDirectory records each provider's failure itself;
+        anything else from the remote side is logged once and answered with what is known."""
+        try:
+            return await remote.list_credentials(interactive=interactive)
+        except Exception as exc:
+            self._remote_fault(exc)
+            return remote.known_credentials()
+
+    def _remote_fault(self, exc: Exception) -> None:
+        # Once per kind of failure: a listing is asked for at every signature.
+        kind = type(exc).__name__
+        if kind != self._remote_fault_said:
+            self._remote_fault_said = kind
+            log.error("remote listing failed", exc_info=exc)
+        else:
+            log.debug("remote listing failed again: %s", kind)
 
     def _remote_listing(
         self, remote: RemoteDirectory, fresh: bool
@@ -193,7 +218,7 @@ class CertificateDirectory:
         self, remote: RemoteDirectory, generation: int
     ) -> list[RemoteCredential]:
         try:
-            found = await remote.list_credentials(interactive=False)
+            found = await self._listed(remote, interactive=False)
         finally:
             if generation == self._remote_generation:
                 self._remote_task = None

@@ -5,13 +5,17 @@ cryptographic step, ``async_sign_raw``, is delegated to Kyso's :class:`Signer` (
 signs). Signed attributes: content type, message digest, signing time, signing-certificate-v2
 (RFC 5035) and CMS algorithm protection (RFC 6211). Verification checks the signature and the
 message digest with pyHanko, and the signer certificate with :mod:`agent.signing.trust` at the
-signing time the signature states.
+signing time the signature states. Every signature timestamp (CAdES-T, unsigned attribute
+id-aa-signatureTimeStampToken) is checked too: the token's own signature (pyHanko), its message
+imprint against the signature value, and the authority's certificate (chain, revocation and
+id-kp-timeStamping) at the token's time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +32,13 @@ from pyhanko.sign.general import (
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_cms import Signer as PyHankoSigner
 from pyhanko.sign.validation import errors as pyhanko_errors
-from pyhanko.sign.validation.generic_cms import extract_self_reported_ts, validate_sig_integrity
+from pyhanko.sign.validation.generic_cms import (
+    extract_self_reported_ts,
+    message_imprint_checker,
+    validate_sig_integrity,
+)
+from pyhanko.sign.validation.status import TimestampSignatureStatus
+from pyhanko_certvalidator.errors import InvalidCertificateError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from agent.errors import KysoError
@@ -189,6 +199,30 @@ async def _sign_content(
 
 
 @dataclass(frozen=True)
+class CmsTimestamp:
+    """A checked signature timestamp: the authority saw the signature value at ``gen_time``."""
+
+    gen_time: dt.datetime
+    authority: CertificateInfo  # the TSA's certificate, validated at gen_time
+    tsa_name: str  # the TSTInfo's tsa name when it gives one, else the certificate subject
+    hash_name: str  # of the message imprint
+    serial_number: int
+    policy: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The timestamp in ``verify-cms --json``."""
+        return {
+            "time": self.gen_time.isoformat(),
+            "authority": self.authority.subject_display,
+            "authority_certificate": self.authority.thumbprint,
+            "tsa_name": self.tsa_name,
+            "imprint_hash": self.hash_name,
+            "serial_number": self.serial_number,
+            "policy": self.policy,
+        }
+
+
+@dataclass(frozen=True)
 class CmsVerification:
     """What a verified CMS signature says."""
 
@@ -198,6 +232,7 @@ class CmsVerification:
     content: bytes | None  # the signed content when attached
     digest_algorithm: str
     signature_algorithm: str
+    timestamps: tuple[CmsTimestamp, ...] = ()  # every signature timestamp, all checked
 
 
 def _load_signed_data(cms_der: bytes) -> cms.SignedData:
@@ -234,16 +269,17 @@ def verify_cms(
     signature's digest algorithm); for an attached one the content is inside, and ``data``, if
     given, must equal it. SHA-1 digests are accepted only when ``trust.allow_sha1``. The signer
     certificate is validated by :func:`validate_certificate`
-    at the signing time the signature states (now when it states none). Raises KysoError:
-    CMS_INVALID, CMS_DATA_MISSING, SIGNATURE_INVALID or a CERT_*/CRL_* code.
+    at the signing time the signature states (now when it states none). Every signature
+    timestamp present must hold (see :func:`_check_timestamp`). Raises KysoError:
+    CMS_INVALID, CMS_DATA_MISSING, SIGNATURE_INVALID or a CERT_*/CRL_* code (with
+    ``timestamp_authority`` in the details when it is about a timestamp authority).
     """
     signed_data = _load_signed_data(cms_der)
     signer_info, certs = _signer_parts(signed_data)
     if len(signed_data["signer_infos"]) != 1:
         raise KysoError("CMS_INVALID", {"detail": "exactly one signer is supported"})
     md_algorithm = signer_info["digest_algorithm"]["algorithm"].native
-    refused = md_algorithm in _BROKEN_DIGESTS or (md_algorithm == "sha1" and not trust.allow_sha1)
-    if refused or md_algorithm not in hashlib.algorithms_available:
+    if _hash_refused(md_algorithm, trust):
         raise KysoError("CMS_INVALID", {"detail": f"digest algorithm {md_algorithm} refused"})
     eci = signed_data["encap_content_info"]
     content = None if eci["content"] is core.VOID else bytes(eci["content"])
@@ -288,4 +324,124 @@ def verify_cms(
         content=content,
         digest_algorithm=md_algorithm,
         signature_algorithm=signer_info["signature_algorithm"]["algorithm"].native,
+        timestamps=tuple(
+            _check_timestamp(token, signer_info, trust) for token in _timestamp_tokens(signer_info)
+        ),
     )
+
+
+def _timestamp_tokens(signer_info: cms.SignerInfo) -> list[cms.ContentInfo]:
+    """Every signature-timestamp token (all values of all such unsigned attributes)."""
+    unsigned = signer_info["unsigned_attrs"]
+    if unsigned.native is None:
+        return []
+    return [
+        value
+        for attr in unsigned
+        if attr["type"].native == "signature_time_stamp_token"
+        for value in attr["values"]
+    ]
+
+
+def _hash_refused(name: str, trust: TrustStore) -> bool:
+    broken = name in _BROKEN_DIGESTS or (name == "sha1" and not trust.allow_sha1)
+    return broken or name not in hashlib.algorithms_available
+
+
+def _timestamp_invalid(detail: str) -> KysoError:
+    return KysoError("TIMESTAMP_INVALID", {"detail": detail})
+
+
+def _check_timestamp(
+    token: cms.ContentInfo, signed: cms.SignerInfo, trust: TrustStore
+) -> CmsTimestamp:
+    """One signature timestamp, checked as pyHanko's ``validate_tst_signed_data`` does: the
+    token's CMS signature over its TSTInfo, the message imprint = hash of ``signed``'s signature
+    value, and the authority's certificate (chain and revocation by ``trust`` at the token's
+    genTime, extended key usage id-kp-timeStamping). Kyso's own checks rather than pyHanko's
+    status object, so each failure keeps its stable code."""
+    try:
+        if token["content_type"].native != "signed_data":
+            raise ValueError("not a SignedData")
+        tst_data = token["content"]
+        encap = tst_data["encap_content_info"]
+        if encap["content_type"].native != "tst_info":
+            raise ValueError("it does not hold a TSTInfo")
+        tst_info = encap["content"].parsed
+        imprint = tst_info["message_imprint"]
+        imprint_hash = imprint["hash_algorithm"]["algorithm"].native
+        gen_time = tst_info["gen_time"].native
+        tsa_signer = extract_signer_info(tst_data)
+        tsa_certs = extract_certificate_info(tst_data)
+    except CMSExtractionError as exc:
+        detail = f"signature timestamp: {exc.failure_message}"
+        raise KysoError("CMS_INVALID", {"detail": detail}) from exc
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KysoError("CMS_INVALID", {"detail": f"signature timestamp: {exc}"}) from exc
+    token_md = tsa_signer["digest_algorithm"]["algorithm"].native
+    for name in (token_md, imprint_hash):
+        if _hash_refused(name, trust):
+            raise KysoError("CMS_INVALID", {"detail": f"signature timestamp: {name} refused"})
+    try:
+        intact, valid = validate_sig_integrity(
+            tsa_signer,
+            tsa_certs.signer_cert,
+            "tst_info",
+            hashlib.new(token_md, bytes(encap["content"])).digest(),
+        )
+    except (
+        pyhanko_errors.SignatureValidationError,
+        CMSStructuralError,
+        ValueErrorWithMessage,
+    ) as exc:
+        raise _timestamp_invalid(exc.failure_message) from exc
+    if not (intact and valid):
+        raise _timestamp_invalid("the token's own signature does not verify")
+    expected = message_imprint_checker(signed)(imprint_hash)
+    if not hmac.compare_digest(expected, imprint["hashed_message"].native):
+        raise _timestamp_invalid("it was not made over this signature value")
+    if gen_time > dt.datetime.now(dt.UTC) + _FUTURE_TOLERANCE:
+        raise _timestamp_invalid(f"its time {gen_time} is in the future")
+    tsa_name = _tsa_name(tst_info, tsa_certs.signer_cert)
+    try:
+        authority = validate_certificate(
+            tsa_certs.signer_cert.dump(),
+            trust,
+            at=gen_time,
+            extra_certs=[c.dump() for c in tsa_certs.other_certs],
+            purpose="sign",
+        )
+        _check_timestamping_usage(tsa_certs.signer_cert)
+    except KysoError as exc:
+        raise KysoError(exc.code, {**exc.details, "timestamp_authority": tsa_name}) from exc
+    return CmsTimestamp(
+        gen_time=gen_time,
+        authority=authority,
+        tsa_name=tsa_name,
+        hash_name=imprint_hash,
+        serial_number=int(tst_info["serial_number"].native),
+        policy=str(tst_info["policy"].native),
+    )
+
+
+def _check_timestamping_usage(cert: asn1_x509.Certificate) -> None:
+    """RFC 3161 §2.3: the authority's certificate states id-kp-timeStamping (pyHanko's rule)."""
+    try:
+        TimestampSignatureStatus.default_usage_constraints().validate(cert)
+    except InvalidCertificateError as exc:
+        eku = cert.extended_key_usage_value
+        raise KysoError(
+            "CERT_KEY_USAGE",
+            {
+                "purpose": "timestamp",
+                "extended_key_usage": ",".join(eku.native if eku else []),
+                "detail": str(exc),
+            },
+        ) from exc
+
+
+def _tsa_name(tst_info: Any, cert: asn1_x509.Certificate) -> str:
+    tsa = tst_info["tsa"]
+    if tsa.native is not None and tsa.name == "directory_name":
+        return str(tsa.chosen.human_friendly)
+    return str(cert.subject.human_friendly)

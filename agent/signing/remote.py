@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -201,18 +201,21 @@ class RemoteSigner(Signer):
     ) -> list[bytes]:
         cid = self.credential.credential_id
         description = self.description or f"Kyso: {len(chunk)} chữ ký / signatures"
-        if self.details.auth_mode == "oauth2code":
-            # The provider's own page (in the browser) asks the user and binds the hashes.
-            authorization = await self.client.authorize_oauth(
-                cid, chunk, algo.hash_oid, description=description
-            )
-        else:
+        pin = otp = None
+        if self.details.auth_mode != "oauth2code":
             pin, otp = await self._secrets(len(chunk))
-            authorization = await self.client.authorize(
-                cid, chunk, algo.hash_oid, pin=pin, otp=otp, description=description
-            )
-        self.authorizations += 1
-        signatures = await self.client.sign_hash(cid, authorization, chunk, algo)
+        with self._at_provider():  # authorised, then signed: one step a stop does not split
+            if self.details.auth_mode == "oauth2code":
+                # The provider's own page (in the browser) asks the user and binds the hashes.
+                authorization = await self.client.authorize_oauth(
+                    cid, chunk, algo.hash_oid, description=description
+                )
+            else:
+                authorization = await self.client.authorize(
+                    cid, chunk, algo.hash_oid, pin=pin, otp=otp, description=description
+                )
+            self.authorizations += 1
+            signatures = await self.client.sign_hash(cid, authorization, chunk, algo)
         out = []
         for sig, d in zip(signatures, chunk, strict=True):
             try:
@@ -227,13 +230,32 @@ class RemoteSigner(Signer):
                 ) from None
         return out
 
+    @contextlib.contextmanager
+    def _at_provider(self) -> Iterator[None]:
+        """Around authorising and signing at the provider: inside a batch that was stopped,
+        nothing more is sent; a step under way is not cancelled by the stop (the signatures
+        it brings are the items' results)."""
+        batch = self._batch
+        if batch is None:
+            yield
+            return
+        if batch.stopped is not None:
+            raise batch.stopped
+        batch.at_provider += 1
+        try:
+            yield
+        finally:
+            batch.at_provider -= 1
+
     @contextlib.asynccontextmanager
-    async def collect(self, count: int) -> AsyncIterator[_Collector]:
+    async def collect(self, count: int, *, patient: bool = False) -> AsyncIterator[_Collector]:
         """Batch the ``sign_digest`` calls of ``count`` concurrent items: run each item with
-        ``collector.run(coro)`` (e.g. under ``asyncio.gather``)."""
+        ``collector.run(coro)`` (e.g. under ``asyncio.gather``). ``patient``: authorise only
+        once every running item waits for its signature (no flush after a quiet spell), so an
+        item failing on this side can still :meth:`_Collector.stop` the others in time."""
         if self._batch is not None:
             raise RuntimeError("one batch at a time per signer")
-        collector = _Collector(self, count)
+        collector = _Collector(self, count, patient=patient)
         self._batch = collector
         try:
             yield collector
@@ -256,23 +278,45 @@ class _Collector:
     item still running is waiting for its signature (an item that fails before signing, or
     signs twice, does not leave the others waiting), or a full ``multisign`` chunk is ready.
 
-    Some items cannot reach ``sign_digest`` while others wait (the XML signer blocks a thread
-    of the default executor per document, and that pool is small), so a quiet spell with no
-    new digest also flushes what is pending: it only costs an extra authorisation, while
-    waiting for items that cannot come would hang the batch."""
+    Unless ``patient``, a quiet spell with no new digest also flushes what is pending (items
+    slow on this side, e.g. fetching revocation data, do not hold up the others): it costs an
+    extra authorisation. A patient batch (``stop_on_error``) waits for every item, so that one
+    failing here stops the others before the provider authorises them.
+
+    :meth:`stop` ends the batch early (an item failed with ``stop_on_error``, or its audit
+    record could not be written): the items still pending, and any that submit later, get
+    that error, and nothing more is authorised at the provider."""
 
     QUIET_SECONDS = 0.05
 
-    def __init__(self, signer: RemoteSigner, count: int) -> None:
+    def __init__(self, signer: RemoteSigner, count: int, *, patient: bool = False) -> None:
         self.signer = signer
         self.running = count
+        self.patient = patient
         self.pending: list[_Pending] = []
         self._flushing: asyncio.Task[None] | None = None
         self._quiet: asyncio.TimerHandle | None = None
         self._closed = False
         # The error that stopped the batch: later flushes neither ask the PIN again nor send
         # anything (a refused PIN resent would count towards the provider's lock-out).
-        self._stopped: BaseException | None = None
+        self.stopped: BaseException | None = None
+        self.at_provider = 0  # calls to the provider under way (see RemoteSigner._at_provider)
+
+    def stop(self, error: BaseException) -> None:
+        """Sign nothing more: pending items fail with ``error`` (the first stop's, if several),
+        and a flush still asking the PIN or OTP is cancelled; one already talking to the
+        provider finishes (what it signed is kept), then nothing more is sent."""
+        if self.stopped is None:
+            self.stopped = error
+        if self._quiet is not None:
+            self._quiet.cancel()
+        for p in self.pending:
+            if not p.future.done():
+                p.future.set_exception(self.stopped)
+        self.pending = []
+        flushing = self._flushing
+        if flushing is not None and not flushing.done() and not self.at_provider:
+            flushing.cancel()  # its waiters hear self.stopped (see _flush)
 
     async def close(self) -> None:
         """End the batch: no new flush; one in flight is cancelled (its PIN prompt closes,
@@ -297,13 +341,17 @@ class _Collector:
             self._maybe_flush()
 
     async def submit(self, digest_value: bytes, algorithm: SignatureAlgorithm) -> bytes:
+        """Wait for this digest's signature, signed with the other items' digests."""
+        if self.stopped is not None:
+            raise self.stopped
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.pending.append(_Pending(digest_value, algorithm, future))
         if self._quiet is not None:
             self._quiet.cancel()
-        self._quiet = asyncio.get_running_loop().call_later(
-            self.QUIET_SECONDS, self._maybe_flush, True
-        )
+        if not self.patient:
+            self._quiet = asyncio.get_running_loop().call_later(
+                self.QUIET_SECONDS, self._maybe_flush, True
+            )
         self._maybe_flush()
         return await future
 
@@ -311,6 +359,7 @@ class _Collector:
         if self._closed:
             return
         full = len(self.pending) >= self.signer.details.multisign
+        quiet = quiet and not self.patient
         if not self.pending or not (quiet or full or len(self.pending) >= self.running):
             return
         if self._flushing is not None and not self._flushing.done():
@@ -319,25 +368,42 @@ class _Collector:
         self._flushing = asyncio.ensure_future(self._flush(batch))
 
     async def _flush(self, batch: list[_Pending]) -> None:
+        try:
+            await self._sign_batch(batch)
+        except asyncio.CancelledError:
+            if self.stopped is None:
+                raise  # close(): nobody waits any more
+            for p in batch:  # stop() while the PIN was asked: the waiters hear why
+                if not p.future.done():
+                    p.future.set_exception(self.stopped)
+            return
+        self._flushing = None
+        self._maybe_flush(quiet=True)  # what was submitted while this batch was in flight
+
+    async def _sign_batch(self, batch: list[_Pending]) -> None:
         by_alg: dict[SignatureAlgorithm, list[_Pending]] = {}
         for p in batch:
             by_alg.setdefault(p.algorithm, []).append(p)
-        for alg, group in by_alg.items():
-            if self._stopped is not None:
-                results: list[Any] = [self._stopped] * len(group)
+        step = self.signer.details.multisign
+        # One authorisation's worth at a time, each answered as soon as it is signed: a stop
+        # while the next one's PIN or OTP is asked keeps the signatures already made.
+        chunks = [g[i : i + step] for g in by_alg.values() for i in range(0, len(g), step)]
+        for chunk in chunks:
+            if self.stopped is not None:
+                results: list[Any] = [self.stopped] * len(chunk)
             else:
                 try:
-                    results = await self.signer.sign_digests([p.digest for p in group], alg)
+                    results = await self.signer.sign_digests(
+                        [p.digest for p in chunk], chunk[0].algorithm
+                    )
                 except Exception as exc:  # every waiter must hear about it, not only the first
-                    results = [exc] * len(group)
-            if self._stopped is None:
-                self._stopped = next((r for r in results if isinstance(r, Exception)), None)
-            for p, r in zip(group, results, strict=True):
+                    results = [exc] * len(chunk)
+            if self.stopped is None:
+                self.stopped = next((r for r in results if isinstance(r, Exception)), None)
+            for p, r in zip(chunk, results, strict=True):
                 if p.future.done():
                     continue
                 if isinstance(r, Exception):
                     p.future.set_exception(r)
                 else:
                     p.future.set_result(r)
-        self._flushing = None
-        self._maybe_flush(quiet=True)  # what was submitted while this batch was in flight

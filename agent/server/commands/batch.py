@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from agent.errors import KysoError
@@ -73,6 +74,11 @@ class SignBatch(Command):
         failed = False
         unrecorded = False  # an item's record could not be stored: no further signature
         done = 0
+        # Records are written one item at a time, in the order items end: a remote batch's
+        # items end together, and the check before handing out a signature must see the
+        # record before it.
+        recording = asyncio.Lock()
+        stop_pending: Callable[[KysoError], None] = _nothing_pending
 
         async def one(index: int, payload: Payload) -> None:
             nonlocal failed, unrecorded, done
@@ -82,7 +88,7 @@ class SignBatch(Command):
             elif unrecorded or audit.healthy is False:
                 # The check ran once for the request; a record that failed since means the
                 # next signature would have none either (the one made is kept: it exists).
-                error = KysoError("AUDIT_UNAVAILABLE", {"path": audit.shown_path()})
+                error = _audit_unavailable(ctx)
             else:
                 try:
                     result = await payload.sign(signer)
@@ -91,16 +97,27 @@ class SignBatch(Command):
                 except Exception as exc:  # one broken item must not lose the others' results
                     log.exception("batch item %d failed", index)
                     error = KysoError("INTERNAL_ERROR", {"detail": type(exc).__name__})
-            if error is None:
-                results[index] = {"index": index, "ok": True, "result": result}
-            else:
-                failed = True
-                results[index] = {"index": index, "ok": False, "error": error_body(error)}
-            code = "OK" if error is None else error.code
-            # On the log's thread, in order with every other record; awaited before the next
-            # item, so a failed record stops the signing here.
-            if not await audit.write_async(_record(ctx, code, payload.sha256, index, payload.kind)):
-                unrecorded = True
+            if error is not None and stop_on_error:
+                # At once, before this item's record: the items of a remote batch waiting to
+                # be authorised are skipped, as a token batch's later items are.
+                stop_pending(KysoError("BATCH_ITEM_SKIPPED"))
+            async with recording:
+                if error is None and (unrecorded or audit.healthy is False):
+                    # Signed together with an item whose record failed (a remote batch): the
+                    # signature is not handed out, as no record would cover it.
+                    error = _audit_unavailable(ctx)
+                if error is None:
+                    results[index] = {"index": index, "ok": True, "result": result}
+                else:
+                    failed = True
+                    results[index] = {"index": index, "ok": False, "error": error_body(error)}
+                code = "OK" if error is None else error.code
+                # On the log's thread, in order with every other record; awaited before the
+                # next item, so a failed record stops the signing here.
+                record = _record(ctx, code, payload.sha256, index, payload.kind)
+                if not await audit.write_async(record):
+                    unrecorded = True
+                    stop_pending(_audit_unavailable(ctx))
             done += 1
             await ctx.notify(
                 "sign.progress",
@@ -112,8 +129,11 @@ class SignBatch(Command):
         if isinstance(signer, RemoteSigner):
             # A remote key: every item runs at once and their hashes are signed together, one
             # authorisation (one PIN/OTP) per ``multisign`` of them, not one per item. After a
-            # failure the signer sends nothing more; items already signed are kept.
-            async with signer.collect(len(payloads)) as batch:
+            # failure the signer sends nothing more; items already signed are kept. With
+            # stop_on_error nothing is authorised before every item has reached its signature
+            # or failed (patient), so a failure here skips the rest as in a token batch.
+            async with signer.collect(len(payloads), patient=stop_on_error) as batch:
+                stop_pending = batch.stop
                 await asyncio.gather(*(batch.run(one(i, p)) for i, p in enumerate(payloads)))
         else:
             for index, payload in enumerate(payloads):  # a token signs one at a time anyway
@@ -126,6 +146,14 @@ class SignBatch(Command):
             "failed": len(final) - signed,
             "thumbprint": signer.certificate.thumbprint,
         }
+
+
+def _nothing_pending(error: KysoError) -> None:
+    """A token batch signs its items one at a time: none waits to be stopped."""
+
+
+def _audit_unavailable(ctx: CallContext) -> KysoError:
+    return KysoError("AUDIT_UNAVAILABLE", {"path": ctx.core.services.audit.shown_path()})
 
 
 def _record(ctx: CallContext, result: str, digest: str, index: int, kind: str) -> AuditRecord:

@@ -3,12 +3,20 @@
 The integrity, coverage and chain checks are pyHanko's (a maintained implementation); Kyso adds
 the verdict people read: which signature, who signed, when, whether it covers the whole file or
 an earlier revision, whether later changes were allowed, and the PAdES level reached.
+
+A PAdES B-LT file carries the validation data in its document security store (DSS): its
+certificates, OCSP answers and CRLs are added to the trust store's (pyHanko's
+``DocumentSecurityStore.as_validation_context``), so a B-LT file verifies offline in the strict
+revocation modes with only the root trusted. DSS content is the file's word, not trust: its
+certificates only help build paths to the anchors given, and a CRL or OCSP answer counts only
+when its issuer's signature checks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +24,8 @@ from agent.errors import KysoError
 from agent.signing.pdf.inspect import open_reader
 from agent.signing.pdf.sign import PadesLevel
 from agent.signing.trust import TrustStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,16 +40,21 @@ class PdfSignatureReport:
     covers_whole_file: bool
     modification_level: str  # pyHanko's: none, lta_updates, form_filling, annotations, other
     level: PadesLevel | str
-    signing_time: str | None  # ISO 8601 UTC: the timestamp when there is one, else the claim
+    signing_time: str | None  # ISO 8601 UTC: a sound timestamp's time, else the claim
     timestamped: bool
     problem: str | None = None
+    # False when a signature timestamp is present but altered, stamps another signature or
+    # comes from an authority the trust store does not accept.
+    timestamp_valid: bool = True
 
     @property
     def valid(self) -> bool:
-        """Intact, trusted and no change after it beyond what signing allows."""
+        """Intact, trusted, its timestamp (if any) sound, and no change after it beyond what
+        signing allows."""
         return (
             self.intact
             and self.trusted
+            and self.timestamp_valid
             and self.modification_level in ("none", "lta_updates", "form_filling")
         )
 
@@ -57,6 +72,7 @@ class PdfSignatureReport:
             "level": str(self.level),
             "signing_time": self.signing_time,
             "timestamped": self.timestamped,
+            "timestamp_valid": self.timestamp_valid,
             "problem": self.problem,
         }
 
@@ -76,21 +92,54 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
     for sig in embedded:
         status = await async_validate_pdf_signature(
             sig,
-            signer_validation_context=trust.context(None),
-            ts_validation_context=trust.context(None),
+            signer_validation_context=_context(reader, trust),
+            ts_validation_context=_context(reader, trust),
         )
         reports.append(_report(sig, status, has_dss))
     return reports
+
+
+def _context(reader: Any, trust: TrustStore) -> Any:
+    """A fresh validation context: the trust store's, plus the file's DSS when it has one.
+
+    The policies (revocation mode, weak hashes, retroactive revocation data) come from
+    :meth:`TrustStore.context`; only certificates, CRLs and OCSP answers are added.
+    """
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
+
+    base = trust.context(None)
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+        return dss.as_validation_context(
+            {
+                "trust_roots": list(trust.anchors),
+                "other_certs": list(trust.intermediates),
+                "crls": list(trust.crls),
+                "allow_fetching": False,
+                "revinfo_policy": base.revinfo_policy,
+                "algorithm_usage_policy": base.algorithm_policy,
+            }
+        )
+    except NoDSSFoundError:
+        return base
+    except (PdfError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        # A DSS Kyso cannot read adds nothing: the verdict then rests on the trust store alone
+        # (stricter, never laxer).
+        log.debug("unreadable DSS ignored: %s", exc)
+        return base
 
 
 def _report(sig: Any, status: Any, has_dss: bool) -> PdfSignatureReport:
     from agent.tokens.certinfo import parse_certificate
 
     info = parse_certificate(sig.signer_cert.dump())
-    timestamped = status.timestamp_validity is not None
+    stamp = status.timestamp_validity
+    timestamped = stamp is not None
+    stamp_problem = _timestamp_problem(stamp)
     when: dt.datetime | None = None
-    if timestamped:
-        when = status.timestamp_validity.timestamp
+    if timestamped and stamp_problem is None:
+        when = stamp.timestamp
     elif status.signer_reported_dt is not None:
         when = status.signer_reported_dt
     if timestamped and has_dss:
@@ -107,6 +156,8 @@ def _report(sig: Any, status: Any, has_dss: bool) -> PdfSignatureReport:
         problem = "the signed bytes were changed or the signature value is wrong"
     elif not status.trusted:
         problem = str(getattr(status, "trust_problem_indic", None) or "certificate not trusted")
+    elif stamp_problem is not None:
+        problem = stamp_problem
     return PdfSignatureReport(
         field_name=str(sig.field_name),
         signer=info.subject_cn or info.subject_display,
@@ -119,4 +170,17 @@ def _report(sig: Any, status: Any, has_dss: bool) -> PdfSignatureReport:
         signing_time=when.astimezone(dt.UTC).isoformat() if when else None,
         timestamped=timestamped,
         problem=problem,
+        timestamp_valid=stamp_problem is None,
     )
+
+
+def _timestamp_problem(stamp: Any) -> str | None:
+    """Why the signature timestamp (pyHanko's verdict on it) cannot be relied on, if so."""
+    if stamp is None:
+        return None
+    if not (stamp.intact and stamp.valid):
+        return "the signature timestamp was changed or does not stamp this signature"
+    if not stamp.trusted:
+        why = getattr(stamp, "trust_problem_indic", None) or "authority not trusted"
+        return f"signature timestamp: {why}"
+    return None
