@@ -241,10 +241,34 @@ def _load_signed_data(cms_der: bytes) -> cms.SignedData:
         if info["content_type"].native != "signed_data":
             raise ValueError(f"content type is {info['content_type'].native}, not signed data")
         signed_data = info["content"]
-        signed_data.native  # noqa: B018 — parse everything now: broken input fails here
+        _parse_all(signed_data)
     except (ValueError, TypeError, KeyError) as exc:
         raise KysoError("CMS_INVALID", {"detail": str(exc) or type(exc).__name__}) from exc
     return signed_data
+
+
+# SignerInfo fields parsed up front; the unsigned attributes (timestamp tokens) are parsed by
+# their own checks: ``.native`` of a token, with pyHanko's attribute types registered, took
+# seconds for a 5 KB file (asn1crypto re-encodes its algorithm identifiers over and over).
+_SIGNER_FIELDS = (
+    "version",
+    "sid",
+    "digest_algorithm",
+    "signed_attrs",
+    "signature_algorithm",
+    "signature",
+)
+
+
+def _parse_all(signed_data: cms.SignedData) -> None:
+    """Parse every part Kyso reads now, so broken input fails here (CMS_INVALID)."""
+    for name in ("version", "digest_algorithms", "encap_content_info", "certificates", "crls"):
+        signed_data[name].native  # noqa: B018
+    for signer in signed_data["signer_infos"]:
+        for name in _SIGNER_FIELDS:
+            signer[name].native  # noqa: B018
+        for attribute in signer["unsigned_attrs"] or ():
+            attribute["type"].native  # noqa: B018 - the values: by their own checks
 
 
 def _signer_parts(signed_data: cms.SignedData) -> tuple[cms.SignerInfo, SignedDataCerts]:
