@@ -37,12 +37,11 @@ from pyhanko.sign.validation.generic_cms import (
     message_imprint_checker,
     validate_sig_integrity,
 )
-from pyhanko.sign.validation.status import TimestampSignatureStatus
-from pyhanko_certvalidator.errors import InvalidCertificateError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from agent.errors import KysoError
 from agent.signing.signer import Signer
+from agent.signing.timestamps import tsa_name, validate_authority
 from agent.signing.trust import TrustStore, validate_certificate
 from agent.tokens.algorithms import KeyKind, SignatureAlgorithm, check_digest
 from agent.tokens.certinfo import CertificateInfo
@@ -426,46 +425,19 @@ def _check_timestamp(
         raise _timestamp_invalid("it was not made over this signature value")
     if gen_time > dt.datetime.now(dt.UTC) + _FUTURE_TOLERANCE:
         raise _timestamp_invalid(f"its time {gen_time} is in the future")
-    tsa_name = _tsa_name(tst_info, tsa_certs.signer_cert)
-    try:
-        authority = validate_certificate(
-            tsa_certs.signer_cert.dump(),
-            trust,
-            at=gen_time,
-            extra_certs=[c.dump() for c in tsa_certs.other_certs],
-            purpose="sign",
-        )
-        _check_timestamping_usage(tsa_certs.signer_cert)
-    except KysoError as exc:
-        raise KysoError(exc.code, {**exc.details, "timestamp_authority": tsa_name}) from exc
+    name = tsa_name(tst_info, tsa_certs.signer_cert)
+    authority = validate_authority(
+        tsa_certs.signer_cert.dump(),
+        [c.dump() for c in tsa_certs.other_certs],
+        gen_time,
+        name,
+        trust,
+    )
     return CmsTimestamp(
         gen_time=gen_time,
         authority=authority,
-        tsa_name=tsa_name,
+        tsa_name=name,
         hash_name=imprint_hash,
         serial_number=int(tst_info["serial_number"].native),
         policy=str(tst_info["policy"].native),
     )
-
-
-def _check_timestamping_usage(cert: asn1_x509.Certificate) -> None:
-    """RFC 3161 §2.3: the authority's certificate states id-kp-timeStamping (pyHanko's rule)."""
-    try:
-        TimestampSignatureStatus.default_usage_constraints().validate(cert)
-    except InvalidCertificateError as exc:
-        eku = cert.extended_key_usage_value
-        raise KysoError(
-            "CERT_KEY_USAGE",
-            {
-                "purpose": "timestamp",
-                "extended_key_usage": ",".join(eku.native if eku else []),
-                "detail": str(exc),
-            },
-        ) from exc
-
-
-def _tsa_name(tst_info: Any, cert: asn1_x509.Certificate) -> str:
-    tsa = tst_info["tsa"]
-    if tsa.native is not None and tsa.name == "directory_name":
-        return str(tsa.chosen.human_friendly)
-    return str(cert.subject.human_friendly)

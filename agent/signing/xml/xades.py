@@ -35,6 +35,7 @@ from typing import Any
 from lxml import etree
 
 from agent.errors import KysoError
+from agent.signing.timestamps import tsa_name
 from agent.signing.xml.c14n import SUPPORTED_C14N, c14n_bytes
 from agent.signing.xml.profiles import C14N_1_0, DS_NS, EXC_C14N
 
@@ -178,13 +179,6 @@ def _token_bytes(stamp: etree._Element) -> tuple[str, bytes]:
     return method, der
 
 
-def _tsa_name(tst_info: Any, cert: Any) -> str:
-    tsa = tst_info["tsa"]
-    if tsa.native is not None and tsa.name == "directory_name":
-        return str(tsa.chosen.human_friendly)
-    return str(cert.subject.human_friendly)
-
-
 def read_signature_timestamp(signature: etree._Element) -> SignatureTimestamp | None:
     """The signature's XAdES SignatureTimeStamp, checked, or None when it has none.
 
@@ -240,7 +234,7 @@ def read_signature_timestamp(signature: etree._Element) -> SignatureTimestamp | 
         raise _invalid("the signature timestamp was not made over this SignatureValue")
     return SignatureTimestamp(
         gen_time=gen_time.astimezone(dt.UTC),
-        tsa_name=_tsa_name(tst_info, certs.signer_cert),
+        tsa_name=tsa_name(tst_info, certs.signer_cert),
         tsa_certificate=certs.signer_cert.dump(),
         other_certificates=tuple(c.dump() for c in certs.other_certs),
         hash_name=hash_name,
@@ -252,26 +246,8 @@ def read_signature_timestamp(signature: etree._Element) -> SignatureTimestamp | 
 
 def validate_authority(stamp: SignatureTimestamp, trust: Any) -> None:
     """The authority's certificate must chain to ``trust`` (an
-    :class:`agent.signing.trust.TrustStore`) at the token's genTime, with the CRLs it holds,
-    and be a timestamping certificate (extended key usage id-kp-timeStamping, RFC 3161 §2.3).
-    Raises the CERT_* / CRL_* codes with ``timestamp_authority`` in their details."""
-    from asn1crypto import x509 as asn1_x509
+    :class:`agent.signing.trust.TrustStore`) at the token's genTime and be a timestamping
+    certificate (:func:`agent.signing.timestamps.validate_authority`)."""
+    from agent.signing.timestamps import validate_authority as validate
 
-    from agent.signing.trust import validate_certificate
-
-    try:
-        validate_certificate(
-            stamp.tsa_certificate,
-            trust,
-            at=stamp.gen_time,
-            extra_certs=stamp.other_certificates,
-            purpose="sign",
-        )
-        eku = asn1_x509.Certificate.load(stamp.tsa_certificate).extended_key_usage_value
-        if eku is None or "time_stamping" not in eku.native:
-            raise KysoError(
-                "CERT_KEY_USAGE",
-                {"purpose": "timestamp", "extended_key_usage": ",".join(eku.native if eku else [])},
-            )
-    except KysoError as exc:
-        raise KysoError(exc.code, {**exc.details, "timestamp_authority": stamp.tsa_name}) from exc
+    validate(stamp.tsa_certificate, stamp.other_certificates, stamp.gen_time, stamp.tsa_name, trust)
