@@ -108,10 +108,10 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         if verdict is OriginVerdict.ASK and origin is not None and upgrade:
             try:
                 answer = await _while_connected(request, request.app[PAIRING_KEY].ask(origin))
-            except PairingBusy:
-                # No place left to wait for a question (this origin's, its site's, or all):
-                # busy, not refused; this one would only hold a connection under the cap.
-                _busy_log.warning("too many WebSockets waiting for pairing; refused %r", origin)
+            except PairingBusy as busy:
+                # No place left to wait for a question (this origin's, its site's, or all), or
+                # no question this minute: busy, not refused; try later.
+                _busy_log.warning("%s; refused %r", busy.reason, origin)
                 return await _refuse_ws(request, "TOO_MANY_CONNECTIONS", CLOSE_TOO_MANY_CONNECTIONS)
             if answer is None:  # the page went away while it waited: nobody to answer
                 return web.Response(status=499)

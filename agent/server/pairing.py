@@ -63,8 +63,13 @@ def waiting_budget(connection_cap: int) -> int:
 
 class PairingBusy(Exception):
     """No place for this handshake to wait for a pairing answer (too many wait for this
-    origin, its site or in all, or too many origins wait for their question): refused at once
-    as busy rather than holding a connection, and without a word against the origin."""
+    origin, its site or in all, or too many origins wait for their question), or no question
+    may be shown this minute: refused at once as busy ("try later") rather than holding a
+    connection, and without a word against the origin."""
+
+    def __init__(self, origin: str, reason: str = "too many WebSockets waiting for pairing"):
+        super().__init__(origin)
+        self.reason = reason
 
 
 class Pairing:
@@ -143,6 +148,8 @@ class Pairing:
     async def _ask(self, origin: str) -> bool:
         try:
             return await self._ask_in_turn(origin)
+        except PairingBusy:
+            raise  # not a "no": its handshakes are told to try later
         except Exception as exc:  # e.g. the approvals could not be read: not allowed
             log.warning("pairing with %s failed: %r", origin, exc)
             return False
@@ -160,6 +167,12 @@ class Pairing:
                 return False
             now = self.clock()
             refusal = self.guard.refusal(origin, now)
+            if refusal is PairingRefusal.TOO_MANY:
+                # Other sites' questions used this minute's share: nothing against this one,
+                # which may well be the user's portal (a page raising questions to crowd it
+                # out must not make it look refused). Busy, try later; it is asked then.
+                log.warning("pairing: not asking about %s this minute (too many questions)", origin)
+                raise PairingBusy(origin, "too many pairing questions this minute")
             if refusal is not None:
                 log.warning("pairing: not asking about %s (%s)", origin, refusal.value)
                 return False
