@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import queue
 import shutil
 import sys
 import threading
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from agent.audit_writer import CHECK, Writer
 from agent.config import paths
 from agent.errors import ErrorGroup, group_of
 
@@ -276,7 +276,7 @@ class AuditLog:
         self.max_bytes = max_bytes
         self.keep = max(1, keep)
         self._lock = threading.Lock()  # flock is per open file: threads need their own lock
-        self._writer: _Writer | None = None  # started at the first write_async
+        self._writer: Writer | None = None  # started at the first write_async
         self._writer_lock = threading.Lock()
         # Did the last write reach the file? None until the first one (see :meth:`unavailable`).
         self.healthy: bool | None = None
@@ -379,14 +379,14 @@ class AuditLog:
         order with the records, so a slow or failing disk never stalls the loop."""
         if self.healthy:
             return False
-        return await self._on_writer(_CHECK)
+        return await self._on_writer(CHECK)
 
     async def _on_writer(self, item: Any) -> bool:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         with self._writer_lock:
             if self._writer is None:
-                self._writer = _Writer(self)
+                self._writer = Writer(self)
             self._writer.queue.put((item, loop, future))
         return await future
 
@@ -471,71 +471,3 @@ class AuditLog:
             writer, self._writer = self._writer, None
         if writer is not None:
             writer.stop()
-
-
-_STOP = object()
-_CHECK = object()  # in place of a record: answer unavailable() on the log's thread
-MAX_GROUP = 64  # records written with one fsync at most
-
-
-class _Writer:
-    """The thread that writes an :class:`AuditLog`'s records for the event loop, in order."""
-
-    def __init__(self, audit: AuditLog) -> None:
-        self.audit = audit
-        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._run, name="kyso-audit", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        get, get_nowait = self.queue.get, self.queue.get_nowait
-        while True:
-            item = get()
-            if item is _STOP:
-                return
-            batch, checks = ([], [item]) if item[0] is _CHECK else ([item], [])
-            stop = False
-            # Whatever else is waiting goes in the same append (one fsync for all of them).
-            while batch and len(batch) < MAX_GROUP:
-                try:
-                    more = get_nowait()
-                except queue.Empty:
-                    break
-                if more is _STOP:
-                    stop = True
-                    break
-                (checks if more[0] is _CHECK else batch).append(more)
-            if batch:
-                try:
-                    ok = self.audit.write_many([record for record, _, _ in batch])
-                except Exception:  # never leave a request waiting for its record
-                    log.exception("could not write the audit log %s", self.audit.path)
-                    ok = False
-                _answer(batch, ok)
-            if checks:  # after the records that came first: they may be the retry it needs
-                try:
-                    unavailable = self.audit.unavailable()
-                except Exception:
-                    log.exception("could not check the audit log %s", self.audit.path)
-                    unavailable = True
-                _answer(checks, unavailable)
-            if stop:
-                return
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Write what is queued, then end the thread."""
-        self.queue.put(_STOP)
-        if threading.current_thread() is not self.thread:
-            self.thread.join(timeout)
-
-
-def _answer(items: list[Any], value: bool) -> None:
-    for _, loop, future in items:
-        # The loop may be gone (it stopped while an item was queued): nobody waits.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_resolve, future, value)
-
-
-def _resolve(future: asyncio.Future[bool], ok: bool) -> None:
-    if not future.cancelled():  # the request went away; the record is written all the same
-        future.set_result(ok)
