@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from agent.demo.pki import PkiUrls, Profile, TestCA, pki_port, record_issued
+from agent.demo.ocsp_index import record_issued
+from agent.demo.pki import PkiUrls, Profile, TestCA, pki_port
 
 ARCH = "kyso"
 

@@ -30,7 +30,8 @@ from .manifest import MANIFEST as MANIFEST
 from .manifest import activate as activate
 from .manifest import load_manifest, paths
 from .manifest import trust_files as trust_files
-from .pki import PROFILES, UNIT_MST, PkiUrls, TestCA, ocsp_index, pki_port
+from .ocsp_index import ocsp_index
+from .pki import PROFILES, UNIT_MST, PkiUrls, TestCA, pki_port
 
 TOKENS = {1: "KYSO DEMO 1", 2: "KYSO DEMO 2"}
 USER_PINS = {1: "123456", 2: "654321"}

@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from agent.demo.pki import PkiUrls, TestCA, record_issued, urls_of, with_revocation_urls
+from agent.demo.ocsp_index import record_issued
+from agent.demo.pki import PkiUrls, TestCA, urls_of, with_revocation_urls
 from agent.errors import KysoError
 from agent.files import atomic_write
 
