@@ -27,7 +27,8 @@ from portal_stub.challenges import Challenge, ChallengeService, SignedRequest
 from portal_stub.checks import CheckResult, check_dossier
 from portal_stub.config import PortalConfig
 from portal_stub.db import Database
-from portal_stub.dossiers import DossierService, DraftVersion
+from portal_stub.dossiers import DossierService
+from portal_stub.drafts import DraftVersion
 from portal_stub.errors import PortalError
 from portal_stub.forms import CANCEL_REASONS, Bound, bound_fields
 from portal_stub.mail import send_mail

@@ -17,7 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from portal_stub.attachments import Attachment, clean_name
-from portal_stub.dossiers import STATUS_LABELS, DraftVersion
+from portal_stub.dossiers import STATUS_LABELS
+from portal_stub.drafts import DraftVersion
 from portal_stub.errors import CATALOGUE, PortalError
 from portal_stub.forms import ACTIONS
 from portal_stub.processing import advance

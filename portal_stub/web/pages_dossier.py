@@ -10,7 +10,8 @@ from aiohttp import web
 
 from portal_stub.attachments import Attachment, clean_name, content_disposition
 from portal_stub.dossier_xml import GENDERS, PHUONG_AN, ROW_FIELDS, parse_rows
-from portal_stub.dossiers import STATUS_LABELS, DossierService, DraftVersion
+from portal_stub.dossiers import STATUS_LABELS, DossierService
+from portal_stub.drafts import DraftVersion
 from portal_stub.errors import PortalError
 from portal_stub.web.common import PORTAL, check_csrf, render, require_account, upload_request
 
