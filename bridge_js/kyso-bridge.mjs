@@ -137,12 +137,17 @@ const ERROR_TABLE = {
     rpc: 5004,
     vi: "Kyso không trả lời trong {seconds} giây.",
     en: "Kyso did not answer within {seconds} seconds.",
+    // No request can be withdrawn (docs/protocol.md): the agent may still finish it, and this
+    // page would not receive the result (details.agentMayStillFinish on a call's timeout).
     actionVi:
-      "Xem cửa sổ Kyso có đang chờ bạn xác nhận hay nhập mã PIN không, rồi bấm lại nút ký. " +
-      "Nếu lặp lại, khởi động lại Kyso.",
+      "Kyso có thể vẫn đang xử lý yêu cầu này và cửa sổ Kyso có thể vẫn đang hiện. Xem cửa sổ " +
+      "Kyso: nếu nó còn chờ bạn xác nhận hay nhập mã PIN, hãy bấm Hủy ở đó (trang này sẽ không " +
+      "nhận được kết quả của yêu cầu đó), rồi bấm lại nút ký. Nếu lặp lại, khởi động lại Kyso.",
     actionEn:
-      "Check whether the Kyso window is waiting for your confirmation or PIN, then press the " +
-      "sign button again. If it happens again, restart Kyso.",
+      "Kyso may still be working on this request, and its window may still be open. Look at the " +
+      "Kyso window: if it is still waiting for your confirmation or PIN, cancel it there (this " +
+      "page will not receive that result), then press the sign button again. If it happens " +
+      "again, restart Kyso.",
   },
   AGENT_TOO_OLD: {
     rpc: 5005,
@@ -555,11 +560,13 @@ function closeError(event, origin) {
 /**
  * Open a WebSocket and wait until it is open. The agent may hold the upgrade while it asks the
  * user to pair this origin, so the wait is an interaction timeout, not a call timeout.
+ * `onCreated(ws)` gets the socket at once, so its owner can close it while it is still opening.
  */
-function openSocket({ WebSocket: WS, url, timeoutMs, origin }) {
+function openSocket({ WebSocket: WS, url, timeoutMs, origin, onCreated }) {
   return new Promise((resolve, reject) => {
     let settled = false;
     const ws = new WS(url);
+    if (onCreated) onCreated(ws);
     const finish = (fn, value) => {
       if (settled) return;
       settled = true;
@@ -638,7 +645,10 @@ class RpcConnection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new KysoError("TIMEOUT", { details: { seconds: Math.round(timeoutMs / 1000), method } }));
+        // The protocol has no way to withdraw a request: the agent may still finish it (the user
+        // may still be looking at Kyso's window), and its late answer is then dropped.
+        const details = { seconds: Math.round(timeoutMs / 1000), method, agentMayStillFinish: true };
+        reject(new KysoError("TIMEOUT", { details }));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer, onProgress, method });
       if (closing) return;
@@ -676,7 +686,7 @@ class RpcConnection {
       return;
     }
     const entry = this.pending.get(message.id);
-    if (!entry) return; // A late answer after a timeout.
+    if (!entry) return; // A late answer after a timeout (that TIMEOUT said it may come).
     this.pending.delete(message.id);
     clearTimeout(entry.timer);
     if (message.error) entry.reject(KysoError.fromRpc(message.error));
@@ -735,6 +745,18 @@ const DEFAULTS = Object.freeze({
   reconnect: true,
   reconnectDelaysMs: [500, 1_000, 2_000, 5_000, 10_000],
 });
+
+/**
+ * The agent notifications a page may subscribe to (docs/protocol.md "Notifications"). Only these
+ * reach on(): any other method is dropped, so whatever speaks on the agent's socket cannot fire
+ * the bridge's own events ("connected", "disconnected", "status") with made-up payloads.
+ */
+const AGENT_NOTIFICATIONS = new Set(["tokens.changed", "sign.progress"]);
+
+/** What a call or a connect attempt ends with once the page called close(). */
+function closedByPage(origin) {
+  return closeError({ code: 1000, reason: "closed by page" }, origin);
+}
 
 /** The page origin's localStorage, or null where reading it throws (sandboxed frames). */
 function defaultStorage() {
@@ -866,6 +888,8 @@ class KysoBridge {
     this._listeners = new Map();
     this._conn = null;
     this._connecting = null;
+    // The connect attempt in flight ({closed, socket, abort}); close() ends it.
+    this._attempt = null;
     this._info = null;
     this._port = null;
     this._closedByPage = false;
@@ -884,8 +908,9 @@ class KysoBridge {
   }
 
   /**
-   * Subscribe to an event: "tokens.changed" ({event, token}), "connected" (info),
-   * "disconnected" (KysoError), "status" ({state}), or any agent notification by method name.
+   * Subscribe to an event: the bridge's own "connected" (info), "disconnected" (KysoError),
+   * "status" ({state}); and the agent's notifications "tokens.changed" ({event, token}) and
+   * "sign.progress" ({request_id, done, total}). Other agent notifications are not passed on.
    * Returns a function that unsubscribes.
    */
   on(event, handler) {
@@ -912,19 +937,41 @@ class KysoBridge {
     }
   }
 
-  /** Find the agent, open the WebSocket, check its version. Resolves with agent.info. */
+  /**
+   * Find the agent, open the WebSocket, check its version. Resolves with agent.info; rejects
+   * only with a KysoError (CONNECTION_LOST, closeCode 1000, when close() ends the attempt).
+   */
   connect() {
     if (this.connected) return Promise.resolve(this._info);
     if (!this._connecting) {
       this._closedByPage = false;
-      this._connecting = this._connect().finally(() => {
-        this._connecting = null;
+      const attempt = { closed: false, socket: null, abort: null };
+      const aborted = new Promise((_, reject) => {
+        attempt.abort = reject;
       });
+      this._attempt = attempt;
+      // close() rejects `aborted` at once; the abandoned _connect then stops at its next step
+      // and closes whatever socket it opened (its own rejection is absorbed by the race).
+      this._connecting = Promise.race([this._connect(attempt), aborted])
+        .catch((error) => {
+          throw KysoError.wrap(error);
+        })
+        .finally(() => {
+          if (this._attempt === attempt) {
+            this._attempt = null;
+            this._connecting = null;
+          }
+        });
     }
     return this._connecting;
   }
 
-  async _connect() {
+  async _connect(attempt) {
+    // Called after every await: once the page closed the bridge this attempt must neither
+    // announce nor keep a connection.
+    const stillWanted = () => {
+      if (attempt.closed) throw closedByPage(this.origin);
+    };
     const o = this.options;
     if (!this._fetch || !this._WebSocket) {
       throw usage("this environment has no fetch/WebSocket; pass them in the options");
@@ -933,7 +980,8 @@ class KysoBridge {
     // answer: probes then get the interaction timeout, not the short probe timeout. Denied:
     // every request would fail, so none is sent (each would be a console error).
     const lna = await localNetworkState(this._permissions);
-    if (lna === "denied") throw await this._unreachable(null);
+    stillWanted();
+    if (lna === "denied") throw await this._unreachable(null, attempt);
     this._emit("status", { state: lna === "prompt" ? "permission" : "connecting" });
     const probeTimeout = lna === "prompt" ? o.interactionTimeoutMs : o.probeTimeoutMs;
     // The WebSocket is the probe: the first port where it opens is the agent (the agent may
@@ -948,21 +996,45 @@ class KysoBridge {
       timeoutMs: probeTimeout,
       memory: this._pingMemory,
       tryPort: async (port) => {
+        stillWanted();
         this._emit("status", { state: "opening", port });
+        stillWanted(); // a status listener may have closed the bridge
         const url = `wss://${o.host}:${port}/v1/ws`;
+        let ws;
         try {
-          return await openSocket({ WebSocket: this._WebSocket, url, timeoutMs: o.interactionTimeoutMs, origin: this.origin });
+          ws = await openSocket({
+            WebSocket: this._WebSocket,
+            url,
+            timeoutMs: o.interactionTimeoutMs,
+            origin: this.origin,
+            // close() closes the socket still opening, so the agent withdraws its pairing question.
+            onCreated: (created) => {
+              attempt.socket = created;
+            },
+          });
         } catch (error) {
+          stillWanted();
           if (error.code === "AGENT_UNREACHABLE") return null;
           throw error;
+        } finally {
+          attempt.socket = null;
         }
+        if (attempt.closed) closeQuietly(ws);
+        stillWanted();
+        return ws;
       },
     });
-    if (found.port === null) throw await this._unreachable(found.ping);
+    if (attempt.closed && found.result) closeQuietly(found.result);
+    stillWanted();
+    if (found.port === null) throw await this._unreachable(found.ping, attempt);
     const ws = found.result;
     const conn = new RpcConnection(ws, {
       origin: this.origin,
-      onNotification: (method, params) => this._emit(method, params),
+      // Agent notifications and the bridge's own events share on(): only the protocol's
+      // notification names pass, never one named like a bridge event.
+      onNotification: (method, params) => {
+        if (AGENT_NOTIFICATIONS.has(method)) this._emit(method, params);
+      },
       onClose: (event, error) => this._onClose(conn, event, error),
     });
     // The version check runs on the WebSocket: reading /v1/info over CORS before it would make
@@ -970,6 +1042,7 @@ class KysoBridge {
     let info;
     try {
       info = await conn.call("agent.info", {}, { timeoutMs: o.callTimeoutMs });
+      stillWanted();
       this._checkInfo(info);
     } catch (error) {
       conn.close();
@@ -985,9 +1058,10 @@ class KysoBridge {
   }
 
   /** The error for "not found": `ping` is what discovery learnt (null: no ping was sent). */
-  async _unreachable(ping) {
+  async _unreachable(ping, attempt) {
     const o = this.options;
     const error = await diagnose({ permissions: this._permissions, ports: o.ports, ping });
+    if (attempt.closed) return closedByPage(this.origin);
     this._emit("status", { state: "unreachable", error });
     return error;
   }
@@ -1062,6 +1136,14 @@ class KysoBridge {
     this._closedByPage = true;
     clearTimeout(this._reconnectTimer);
     this._reconnectTimer = null;
+    const attempt = this._attempt;
+    if (attempt) {
+      this._attempt = null;
+      this._connecting = null;
+      attempt.closed = true;
+      if (attempt.socket) closeQuietly(attempt.socket);
+      attempt.abort(closedByPage(this.origin));
+    }
     if (this._conn) {
       const conn = this._conn;
       this._conn = null;
@@ -1070,10 +1152,18 @@ class KysoBridge {
   }
 
   async _call(method, params, { interactive = false, timeoutMs, onProgress } = {}) {
-    await this.connect();
-    const o = this.options;
-    const limit = timeoutMs ?? (interactive ? o.interactionTimeoutMs : o.callTimeoutMs);
-    return this._conn.call(method, params, { timeoutMs: limit, onProgress });
+    try {
+      await this.connect();
+      // Another part of the page may have called close() while connect() was settling.
+      const conn = this._conn;
+      if (!conn) throw closedByPage(this.origin);
+      const o = this.options;
+      const limit = timeoutMs ?? (interactive ? o.interactionTimeoutMs : o.callTimeoutMs);
+      return await conn.call(method, params, { timeoutMs: limit, onProgress });
+    } catch (error) {
+      // Every public method rejects with a KysoError only, whatever went wrong.
+      throw KysoError.wrap(error);
+    }
   }
 
   /** agent.info: name, version, protocol versions, port, whether a scripted prompter is on. */
@@ -1166,6 +1256,15 @@ class KysoBridge {
       entry && entry.error ? { ...entry, ok: false, error: KysoError.fromRpc(entry.error) } : entry,
     );
     return { ...result, results };
+  }
+}
+
+/** Close a socket the bridge no longer wants (it may be closing already). */
+function closeQuietly(ws) {
+  try {
+    ws.close(1000, "closed by page");
+  } catch {
+    // already closed
   }
 }
 

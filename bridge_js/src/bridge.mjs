@@ -3,7 +3,7 @@
 
 import { diagnose, discover, localNetworkState, PingMemory, readInfo } from "./discovery.mjs";
 import { KysoError } from "./errors.mjs";
-import { openSocket, RpcConnection } from "./rpc.mjs";
+import { closeError, openSocket, RpcConnection } from "./rpc.mjs";
 import { bytesToBase64, base64ToBytes, compareVersions, digestBytes, listFrom, toBytes } from "./util.mjs";
 
 /** Version of this bridge (kept equal to package.json's). */
@@ -25,6 +25,18 @@ export const DEFAULTS = Object.freeze({
   reconnect: true,
   reconnectDelaysMs: [500, 1_000, 2_000, 5_000, 10_000],
 });
+
+/**
+ * The agent notifications a page may subscribe to (docs/protocol.md "Notifications"). Only these
+ * reach on(): any other method is dropped, so whatever speaks on the agent's socket cannot fire
+ * the bridge's own events ("connected", "disconnected", "status") with made-up payloads.
+ */
+const AGENT_NOTIFICATIONS = new Set(["tokens.changed", "sign.progress"]);
+
+/** What a call or a connect attempt ends with once the page called close(). */
+function closedByPage(origin) {
+  return closeError({ code: 1000, reason: "closed by page" }, origin);
+}
 
 /** The page origin's localStorage, or null where reading it throws (sandboxed frames). */
 function defaultStorage() {
@@ -156,6 +168,8 @@ export class KysoBridge {
     this._listeners = new Map();
     this._conn = null;
     this._connecting = null;
+    // The connect attempt in flight ({closed, socket, abort}); close() ends it.
+    this._attempt = null;
     this._info = null;
     this._port = null;
     this._closedByPage = false;
@@ -174,8 +188,9 @@ export class KysoBridge {
   }
 
   /**
-   * Subscribe to an event: "tokens.changed" ({event, token}), "connected" (info),
-   * "disconnected" (KysoError), "status" ({state}), or any agent notification by method name.
+   * Subscribe to an event: the bridge's own "connected" (info), "disconnected" (KysoError),
+   * "status" ({state}); and the agent's notifications "tokens.changed" ({event, token}) and
+   * "sign.progress" ({request_id, done, total}). Other agent notifications are not passed on.
    * Returns a function that unsubscribes.
    */
   on(event, handler) {
@@ -202,19 +217,41 @@ export class KysoBridge {
     }
   }
 
-  /** Find the agent, open the WebSocket, check its version. Resolves with agent.info. */
+  /**
+   * Find the agent, open the WebSocket, check its version. Resolves with agent.info; rejects
+   * only with a KysoError (CONNECTION_LOST, closeCode 1000, when close() ends the attempt).
+   */
   connect() {
     if (this.connected) return Promise.resolve(this._info);
     if (!this._connecting) {
       this._closedByPage = false;
-      this._connecting = this._connect().finally(() => {
-        this._connecting = null;
+      const attempt = { closed: false, socket: null, abort: null };
+      const aborted = new Promise((_, reject) => {
+        attempt.abort = reject;
       });
+      this._attempt = attempt;
+      // close() rejects `aborted` at once; the abandoned _connect then stops at its next step
+      // and closes whatever socket it opened (its own rejection is absorbed by the race).
+      this._connecting = Promise.race([this._connect(attempt), aborted])
+        .catch((error) => {
+          throw KysoError.wrap(error);
+        })
+        .finally(() => {
+          if (this._attempt === attempt) {
+            this._attempt = null;
+            this._connecting = null;
+          }
+        });
     }
     return this._connecting;
   }
 
-  async _connect() {
+  async _connect(attempt) {
+    // Called after every await: once the page closed the bridge this attempt must neither
+    // announce nor keep a connection.
+    const stillWanted = () => {
+      if (attempt.closed) throw closedByPage(this.origin);
+    };
     const o = this.options;
     if (!this._fetch || !this._WebSocket) {
       throw usage("this environment has no fetch/WebSocket; pass them in the options");
@@ -223,7 +260,8 @@ export class KysoBridge {
     // answer: probes then get the interaction timeout, not the short probe timeout. Denied:
     // every request would fail, so none is sent (each would be a console error).
     const lna = await localNetworkState(this._permissions);
-    if (lna === "denied") throw await this._unreachable(null);
+    stillWanted();
+    if (lna === "denied") throw await this._unreachable(null, attempt);
     this._emit("status", { state: lna === "prompt" ? "permission" : "connecting" });
     const probeTimeout = lna === "prompt" ? o.interactionTimeoutMs : o.probeTimeoutMs;
     // The WebSocket is the probe: the first port where it opens is the agent (the agent may
@@ -238,21 +276,45 @@ export class KysoBridge {
       timeoutMs: probeTimeout,
       memory: this._pingMemory,
       tryPort: async (port) => {
+        stillWanted();
         this._emit("status", { state: "opening", port });
+        stillWanted(); // a status listener may have closed the bridge
         const url = `wss://${o.host}:${port}/v1/ws`;
+        let ws;
         try {
-          return await openSocket({ WebSocket: this._WebSocket, url, timeoutMs: o.interactionTimeoutMs, origin: this.origin });
+          ws = await openSocket({
+            WebSocket: this._WebSocket,
+            url,
+            timeoutMs: o.interactionTimeoutMs,
+            origin: this.origin,
+            // close() closes the socket still opening, so the agent withdraws its pairing question.
+            onCreated: (created) => {
+              attempt.socket = created;
+            },
+          });
         } catch (error) {
+          stillWanted();
           if (error.code === "AGENT_UNREACHABLE") return null;
           throw error;
+        } finally {
+          attempt.socket = null;
         }
+        if (attempt.closed) closeQuietly(ws);
+        stillWanted();
+        return ws;
       },
     });
-    if (found.port === null) throw await this._unreachable(found.ping);
+    if (attempt.closed && found.result) closeQuietly(found.result);
+    stillWanted();
+    if (found.port === null) throw await this._unreachable(found.ping, attempt);
     const ws = found.result;
     const conn = new RpcConnection(ws, {
       origin: this.origin,
-      onNotification: (method, params) => this._emit(method, params),
+      // Agent notifications and the bridge's own events share on(): only the protocol's
+      // notification names pass, never one named like a bridge event.
+      onNotification: (method, params) => {
+        if (AGENT_NOTIFICATIONS.has(method)) this._emit(method, params);
+      },
       onClose: (event, error) => this._onClose(conn, event, error),
     });
     // The version check runs on the WebSocket: reading /v1/info over CORS before it would make
@@ -260,6 +322,7 @@ export class KysoBridge {
     let info;
     try {
       info = await conn.call("agent.info", {}, { timeoutMs: o.callTimeoutMs });
+      stillWanted();
       this._checkInfo(info);
     } catch (error) {
       conn.close();
@@ -275,9 +338,10 @@ export class KysoBridge {
   }
 
   /** The error for "not found": `ping` is what discovery learnt (null: no ping was sent). */
-  async _unreachable(ping) {
+  async _unreachable(ping, attempt) {
     const o = this.options;
     const error = await diagnose({ permissions: this._permissions, ports: o.ports, ping });
+    if (attempt.closed) return closedByPage(this.origin);
     this._emit("status", { state: "unreachable", error });
     return error;
   }
@@ -352,6 +416,14 @@ export class KysoBridge {
     this._closedByPage = true;
     clearTimeout(this._reconnectTimer);
     this._reconnectTimer = null;
+    const attempt = this._attempt;
+    if (attempt) {
+      this._attempt = null;
+      this._connecting = null;
+      attempt.closed = true;
+      if (attempt.socket) closeQuietly(attempt.socket);
+      attempt.abort(closedByPage(this.origin));
+    }
     if (this._conn) {
       const conn = this._conn;
       this._conn = null;
@@ -360,10 +432,18 @@ export class KysoBridge {
   }
 
   async _call(method, params, { interactive = false, timeoutMs, onProgress } = {}) {
-    await this.connect();
-    const o = this.options;
-    const limit = timeoutMs ?? (interactive ? o.interactionTimeoutMs : o.callTimeoutMs);
-    return this._conn.call(method, params, { timeoutMs: limit, onProgress });
+    try {
+      await this.connect();
+      // Another part of the page may have called close() while connect() was settling.
+      const conn = this._conn;
+      if (!conn) throw closedByPage(this.origin);
+      const o = this.options;
+      const limit = timeoutMs ?? (interactive ? o.interactionTimeoutMs : o.callTimeoutMs);
+      return await conn.call(method, params, { timeoutMs: limit, onProgress });
+    } catch (error) {
+      // Every public method rejects with a KysoError only, whatever went wrong.
+      throw KysoError.wrap(error);
+    }
   }
 
   /** agent.info: name, version, protocol versions, port, whether a scripted prompter is on. */
@@ -456,6 +536,15 @@ export class KysoBridge {
       entry && entry.error ? { ...entry, ok: false, error: KysoError.fromRpc(entry.error) } : entry,
     );
     return { ...result, results };
+  }
+}
+
+/** Close a socket the bridge no longer wants (it may be closing already). */
+function closeQuietly(ws) {
+  try {
+    ws.close(1000, "closed by page");
+  } catch {
+    // already closed
   }
 }
 

@@ -51,12 +51,17 @@ export const ERROR_TABLE = {
     rpc: 5004,
     vi: "Kyso không trả lời trong {seconds} giây.",
     en: "Kyso did not answer within {seconds} seconds.",
+    // No request can be withdrawn (docs/protocol.md): the agent may still finish it, and this
+    // page would not receive the result (details.agentMayStillFinish on a call's timeout).
     actionVi:
-      "Xem cửa sổ Kyso có đang chờ bạn xác nhận hay nhập mã PIN không, rồi bấm lại nút ký. " +
-      "Nếu lặp lại, khởi động lại Kyso.",
+      "Kyso có thể vẫn đang xử lý yêu cầu này và cửa sổ Kyso có thể vẫn đang hiện. Xem cửa sổ " +
+      "Kyso: nếu nó còn chờ bạn xác nhận hay nhập mã PIN, hãy bấm Hủy ở đó (trang này sẽ không " +
+      "nhận được kết quả của yêu cầu đó), rồi bấm lại nút ký. Nếu lặp lại, khởi động lại Kyso.",
     actionEn:
-      "Check whether the Kyso window is waiting for your confirmation or PIN, then press the " +
-      "sign button again. If it happens again, restart Kyso.",
+      "Kyso may still be working on this request, and its window may still be open. Look at the " +
+      "Kyso window: if it is still waiting for your confirmation or PIN, cancel it there (this " +
+      "page will not receive that result), then press the sign button again. If it happens " +
+      "again, restart Kyso.",
   },
   AGENT_TOO_OLD: {
     rpc: 5005,

@@ -19,11 +19,13 @@ export function closeError(event, origin) {
 /**
  * Open a WebSocket and wait until it is open. The agent may hold the upgrade while it asks the
  * user to pair this origin, so the wait is an interaction timeout, not a call timeout.
+ * `onCreated(ws)` gets the socket at once, so its owner can close it while it is still opening.
  */
-export function openSocket({ WebSocket: WS, url, timeoutMs, origin }) {
+export function openSocket({ WebSocket: WS, url, timeoutMs, origin, onCreated }) {
   return new Promise((resolve, reject) => {
     let settled = false;
     const ws = new WS(url);
+    if (onCreated) onCreated(ws);
     const finish = (fn, value) => {
       if (settled) return;
       settled = true;
@@ -102,7 +104,10 @@ export class RpcConnection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new KysoError("TIMEOUT", { details: { seconds: Math.round(timeoutMs / 1000), method } }));
+        // The protocol has no way to withdraw a request: the agent may still finish it (the user
+        // may still be looking at Kyso's window), and its late answer is then dropped.
+        const details = { seconds: Math.round(timeoutMs / 1000), method, agentMayStillFinish: true };
+        reject(new KysoError("TIMEOUT", { details }));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer, onProgress, method });
       if (closing) return;
@@ -140,7 +145,7 @@ export class RpcConnection {
       return;
     }
     const entry = this.pending.get(message.id);
-    if (!entry) return; // A late answer after a timeout.
+    if (!entry) return; // A late answer after a timeout (that TIMEOUT said it may come).
     this.pending.delete(message.id);
     clearTimeout(entry.timer);
     if (message.error) entry.reject(KysoError.fromRpc(message.error));
