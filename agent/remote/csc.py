@@ -31,6 +31,13 @@ _HASH_OID = {
 # A person or a unit holds a handful of credentials; more is a broken or hostile service (each
 # one costs a credentials/info call).
 MAX_CREDENTIALS = 100
+# The most hashes one credentials/authorize or signatures/signHash carries, whatever the
+# credential's ``multisign`` claims (a provider's word, up to any integer): a sign.batch of 1000
+# items is then 10 authorisations, not one request of 1000 hashes whose answer would be allowed
+# 4 MB (answer_cap grows by 4 KB per signature, and a parsed answer weighs up to ~30 times its
+# bytes). With 100: the request stays near 10 KB (an oauth2code URL near 5 KB), the answer
+# under 64 KB + 400 KB.
+MAX_HASHES_PER_CALL = 100
 RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
 RSASSA_PSS = "1.2.840.113549.1.1.10"
 EC_PUBLIC_KEY = "1.2.840.10045.2.1"
@@ -188,8 +195,9 @@ def _parse_credential_info(
         otp_online = otp_v1.get("type") == "online"
     try:
         scal = int(body.get("SCAL", 1))
-        multisign = max(1, int(body.get("multisign", 1)))
-    except (TypeError, ValueError):
+        # What Kyso sends in one authorisation: the service's limit, within ours.
+        multisign = min(MAX_HASHES_PER_CALL, max(1, int(body.get("multisign", 1))))
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 reads as infinity
         raise bad("SCAL or multisign is not a number") from None
     return CredentialDetails(
         credential_id=credential_id,
@@ -207,6 +215,20 @@ def _parse_credential_info(
         scal=scal,
         multisign=multisign,
     )
+
+
+def check_hash_count(hashes: list[bytes], method: str) -> None:
+    """INPUT_INVALID unless ``hashes`` holds 1 to :data:`MAX_HASHES_PER_CALL` hashes: checked
+    before anything is sent (the remote signer splits a batch by the credential's
+    ``multisign``, which is never above that)."""
+    if not 1 <= len(hashes) <= MAX_HASHES_PER_CALL:
+        raise KysoError(
+            "INPUT_INVALID",
+            {
+                "detail": f"{method}: {len(hashes)} hashes in one request, "
+                f"1 to {MAX_HASHES_PER_CALL} allowed"
+            },
+        )
 
 
 class CscClient:
@@ -302,6 +324,7 @@ class CscClient:
     ) -> Authorization:
         """``credentials/authorize`` for exactly these hashes (hash pinning works for SCAL 1
         and is required for SCAL 2)."""
+        check_hash_count(hashes, "credentials/authorize")
         b64 = [base64.b64encode(h).decode() for h in hashes]
         body: dict[str, Any] = {"credentialID": credential_id, "numSignatures": len(hashes)}
         if self.v1:
@@ -337,6 +360,7 @@ class CscClient:
         ``credential``): the user approves these hashes at the provider's page in the browser,
         and the access token returned stands for the SAD. Needs the provider's OAuth2 client
         (any configured ``auth_flow`` but ``none``)."""
+        check_hash_count(hashes, "oauth2/authorize")
         if not isinstance(self.auth, OAuthClient):
             raise KysoError(
                 "REMOTE_PROTOCOL_ERROR",
@@ -358,7 +382,10 @@ class CscClient:
         hashes: list[bytes],
         algo: SignAlgo,
     ) -> list[bytes]:
-        """``signatures/signHash``: one raw signature per hash, in order."""
+        """``signatures/signHash``: one raw signature per hash, in order; the answer is
+        read within :func:`answer_cap` for that many signatures, and must hold exactly that
+        many."""
+        check_hash_count(hashes, "signatures/signHash")
         if authorization.expired:
             raise KysoError("REMOTE_TOKEN_EXPIRED", {"provider": self.provider.label})
         b64 = [base64.b64encode(h).decode() for h in hashes]
