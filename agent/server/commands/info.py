@@ -8,6 +8,7 @@ from agent import __version__
 from agent.server import PROTOCOL_VERSIONS
 from agent.server.commands.base import Command, b64, usable
 from agent.server.context import AgentCore, CallContext
+from agent.tokens.model import TokenCertificate
 
 
 def info(core: AgentCore, origin: str | None) -> dict[str, Any]:
@@ -69,6 +70,13 @@ class TokensList(Command):
         return {"tokens": out}
 
 
+def _key_mismatch(cert: Any) -> bool:
+    """The token shows, before any login, that the key under the certificate's CKA_ID is
+    another's: signing with it will be refused (KEY_CERT_MISMATCH), so the listing says
+    ``usable: false`` with that reason, as ``kyso-agent certs`` and ``doctor`` do."""
+    return isinstance(cert, TokenCertificate) and cert.has_private_key and cert.key_mismatch
+
+
 class CertificatesList(Command):
     """certificates.list: the certificates on present tokens, with the DER for the page."""
 
@@ -87,7 +95,9 @@ class CertificatesList(Command):
             data = cert.to_json()
             for private in ("module", "key_id", "label"):
                 data.pop(private, None)
-            data["usable"] = usable(cert)
+            if _key_mismatch(cert):
+                data["problems"].append("KEY_CERT_MISMATCH")
+            data["usable"] = usable(cert) and not _key_mismatch(cert)
             data["certificate"] = b64(cert.info.der)
             out.append(data)
         remote = directory.remote  # None when no provider is configured
