@@ -28,6 +28,7 @@ LOCK_EXCLUDE = "exclude"
 _ACTIONS = {"/All": LOCK_ALL, "/Include": LOCK_INCLUDE, "/Exclude": LOCK_EXCLUDE}
 MAX_PAGES = 20_000  # pages walked to find where an empty field's widget is drawn
 MAX_SECONDS = 1.0
+MAX_FIELDS = 20_000  # form field entries read to find the fields that are not signatures
 _HIDDEN = 2 | 32  # annotation flags Hidden and NoView: the widget is never drawn
 LOCK_LABEL = "Khoá / lock"
 
@@ -242,6 +243,43 @@ def widget_pages(reader: Any, widgets: set[tuple[int, int]]) -> dict[tuple[int, 
                 ref = (entry.idnum, entry.generation)
                 if ref in widgets and ref not in found:
                     found[ref] = page
+    return found
+
+
+def other_fields(reader: Any) -> dict[str, str]:
+    """The form's fields that are not signature fields, by fully qualified name, with their
+    /FT ("" for a field that has none, such as a node holding other fields), read as pyHanko
+    reads /Fields: names joined by "." down /Kids, /FT inherited, a field without /T or an
+    entry that is not a reference to a dictionary skipped. pyHanko refuses to sign a field of
+    such a name ("exists but is not a /Sig field"), and only after the PIN: so Kyso refuses it
+    first, and never names a new field like one of them. Bounded by :data:`MAX_FIELDS`."""
+    from pyhanko.pdf_utils.generic import IndirectObject
+
+    try:
+        fields = deref(deref(reader.root.raw_get("/AcroForm")).raw_get("/Fields"))
+    except (AttributeError, KeyError, TypeError):
+        return {}
+    found: dict[str, str] = {}
+    # (field references, parent's name, inherited /FT, the references above: a loop ends)
+    stack: list[tuple[Any, str, str, frozenset[tuple[int, int]]]] = [(fields, "", "", frozenset())]
+    visited = 0
+    while stack and visited < MAX_FIELDS:
+        refs, parent, inherited, above = stack.pop()
+        for ref in list.__iter__(refs) if isinstance(refs, list) else ():
+            visited += 1
+            if not isinstance(ref, IndirectObject) or (ref.idnum, ref.generation) in above:
+                continue
+            field = ref.get_object()
+            if not hasattr(field, "raw_get") or "/T" not in field:
+                continue  # not a field, or a bare widget
+            own = str(deref(field.raw_get("/T")))
+            name = f"{parent}.{own}" if parent else own
+            kind = str(deref(field.raw_get("/FT"))) if "/FT" in field else inherited
+            if kind != "/Sig":
+                found.setdefault(name, kind)
+            if "/Kids" in field:
+                path = above | {(ref.idnum, ref.generation)}
+                stack.append((deref(field.raw_get("/Kids")), name, kind, path))
     return found
 
 

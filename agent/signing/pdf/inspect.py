@@ -27,6 +27,7 @@ from agent.signing.pdf.fields import (
     deref,
     earlier_locks,
     normalised_box,
+    other_fields,
     read_empty_field,
     widget_pages,
 )
@@ -82,6 +83,9 @@ class PdfFacts:
     # The same pages' (and those of the empty fields') visible area (x1, y1, x2, y2) and
     # /Rotate: where a renderer puts a point.
     page_frames: dict[int, PageFrame] = field(default_factory=dict, repr=False)
+    # The form's other fields (text, check box...) by name, with their /FT: a signature field
+    # of one of these names cannot be made or signed (pyHanko refuses it after the PIN).
+    other_fields: dict[str, str] = field(default_factory=dict, repr=False)
 
     def empty_field(self, name: str) -> EmptyField | None:
         """The empty signature field ``name`` in detail, or None."""
@@ -250,6 +254,7 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
         earlier_locks=tuple(locks),
         page_sizes=sizes,
         page_frames=frames,
+        other_fields=other_fields(reader),
     )
 
 
@@ -331,8 +336,26 @@ def _page_frame(reader: Any, index: int) -> PageFrame:
     page = reader.find_page_for_modification(index)[0].get_object()
     media = normalised_box(_inherited(page, "/MediaBox") or ()) or (0.0, 0.0, 595.0, 842.0)
     crop = normalised_box(_inherited(page, "/CropBox") or ()) or media
-    rotate = int(_inherited(page, "/Rotate") or 0) % 360
-    return PageFrame(visible_area(media, crop), rotate)
+    return PageFrame(visible_area(media, crop), page_rotation(page))
+
+
+_INT32 = 1 << 31
+
+
+def page_rotation(page: Any) -> int:
+    """The page's /Rotate as poppler reads it (its pdftoppm draws the consent's preview and
+    checks the signed file): the nearest integer up the page tree, in 0-359; a value of any
+    other kind (a name, a string, a real, null) or past 32 bits is ignored as if absent, the
+    parent's then counting. ISO 32000 asks for an integer multiple of 90, yet readers open a
+    page with anything else: such a file is signed, not refused as damaged. A multiple of 90 or
+    0: poppler and pdf.js draw another angle upright, and so does the preview."""
+    node, depth = page, 0
+    while hasattr(node, "get") and depth < 64:  # a hostile /Parent loop ends here
+        value = deref(node.get("/Rotate"))
+        if isinstance(value, int) and not isinstance(value, bool) and -_INT32 <= value < _INT32:
+            return value % 360 if value % 90 == 0 else 0
+        node, depth = deref(node.get("/Parent")), depth + 1
+    return 0
 
 
 def visible_area(

@@ -145,11 +145,13 @@ def choose_field(facts: PdfFacts, options: PdfSignOptions) -> tuple[str, bool]:
     name = options.field_name
     if name is not None and name in signed:
         raise KysoError("PDF_FIELD_ALREADY_SIGNED", {"field": name})
+    if name is not None:
+        check_name_free(facts, name)
     existing = name is not None and name in facts.empty_fields
     if name is None:
         base, n = DEFAULT_FIELD, 1
         name = base
-        while name in signed or name in facts.empty_fields:
+        while name in signed or name in facts.empty_fields or name in facts.other_fields:
             n += 1
             name = f"{base}{n}"
     if any(lock.locks(name) for lock in facts.earlier_locks):
@@ -160,6 +162,21 @@ def choose_field(facts: PdfFacts, options: PdfSignOptions) -> tuple[str, bool]:
     elif options.placement is not None or options.anchor is not None:
         check_new_visible_field(facts)
     return name, existing
+
+
+def check_name_free(facts: PdfFacts, name: str) -> None:
+    """PDF_FIELD_REQUIREMENTS when the file's form has a field named ``name`` that is no
+    signature field (text, check box, a node of other fields): pyHanko would refuse it only
+    inside the signing, after the PIN ("exists but is not a /Sig field")."""
+    if name in facts.other_fields:
+        kind = facts.other_fields[name] or "none"
+        raise KysoError(
+            "PDF_FIELD_REQUIREMENTS",
+            {
+                "field": name,
+                "detail": f"a form field of type {kind} has this name, not a signature field",
+            },
+        )
 
 
 def check_new_visible_field(facts: PdfFacts) -> None:
