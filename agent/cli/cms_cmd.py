@@ -148,9 +148,9 @@ def _read_signed_file(path: Path) -> bytes:
     would hang the run), never waited on; past ``max_document_bytes`` (config.toml, the
     policy; the agent's limit too) DOCUMENT_TOO_LARGE, also when the file grows while it is
     read: the whole file is held in memory, so it is bounded, never an out-of-memory."""
-    from agent.config.policy import load_settings
+    from agent.config.policy import document_limit
 
-    return read_bounded(path, max_bytes=load_settings({}).max_document_bytes)
+    return read_bounded(path, max_bytes=document_limit())
 
 
 def _write(path: Path, data: bytes, force: bool, like: str | Path | None = None) -> StagedFile:

@@ -50,10 +50,9 @@ def read_consented(source: Path, consented: str) -> tuple[bytes, ReadFile]:
     within ``max_document_bytes`` (DOCUMENT_TOO_LARGE past it, also when the file grew after
     the consent: never read whole into memory), the same bytes (INPUT_INVALID otherwise,
     before the token signs)."""
-    from agent.config.policy import load_settings
+    from agent.config.policy import document_limit
 
-    limit = load_settings({}).max_document_bytes
-    document, read = read_checked(source, max_bytes=limit)
+    document, read = read_checked(source, max_bytes=document_limit())
     if read.sha256 != consented:
         raise KysoError("INPUT_INVALID", {"detail": changed_after_consent(source)})
     return document, read

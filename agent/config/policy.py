@@ -191,3 +191,10 @@ def load_settings(
     policy, where = read_policy(registry)
     layers["policy"] = policy
     return merge_layers(layers, policy_path=where)
+
+
+def document_limit() -> int:
+    """The agent's ``max_document_bytes`` as config.toml and the managed policy set it: the
+    most a document read whole may take, the same for a page's document, the desktop signer
+    and the offline commands (one reading, so no path can use another limit)."""
+    return load_settings({}).max_document_bytes

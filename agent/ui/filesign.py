@@ -42,7 +42,8 @@ class FilePlan:
 
 def detect(source: Path) -> tuple[str, str]:
     """(kind, profile) from the file's content, not its name; KysoError when it is neither,
-    DOCUMENT_TOO_LARGE for an XML file past :func:`document_limit` (it is read whole)."""
+    DOCUMENT_TOO_LARGE for an XML file past
+    :func:`agent.config.policy.document_limit` (it is read whole)."""
     try:
         with open_regular(source) as handle:  # a pipe or a device: refused, never waited on
             head = handle.read(1024)
@@ -53,6 +54,8 @@ def detect(source: Path) -> tuple[str, str]:
         ) from exc
     if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
         return "pdf", "pades"  # streamed, never held whole: no limit
+    from agent.config.policy import document_limit
+
     limit = document_limit()
     if size > limit:  # shown with this file now, not at the consent for every file
         raise KysoError("DOCUMENT_TOO_LARGE", {"size": size, "limit": limit})
@@ -148,18 +151,12 @@ def consent_item(plan: FilePlan) -> ConsentItem:
     return ConsentItem(name, tuple(lines), digest.hexdigest(), mst=mst)
 
 
-def document_limit() -> int:
-    """The largest XML file read whole (its consent, then its signing): ``max_document_bytes``
-    (config.toml, the policy), the agent's own limit for a page's document."""
-    from agent.config.policy import load_settings
-
-    return load_settings({}).max_document_bytes
-
-
 def _read_xml(source: Path) -> bytes:
-    """The whole XML file, never more than :func:`document_limit` in memory: one that grew
-    past it since it was planned is DOCUMENT_TOO_LARGE (found by reading one byte more, the
-    size said before the read is not trusted to stay), before the PIN."""
+    """The whole XML file, never more than :func:`agent.config.policy.document_limit` in
+    memory: one that grew past it since it was planned is DOCUMENT_TOO_LARGE (found by reading
+    one byte more, the size said before the read is not trusted to stay), before the PIN."""
+    from agent.config.policy import document_limit
+
     limit = document_limit()
     with open_regular(source, max_bytes=limit) as handle:
         return read_within(handle, limit)
