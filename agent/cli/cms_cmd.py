@@ -18,6 +18,7 @@ from agent.cli.common import (
 )
 from agent.cli.compose import build_token_service
 from agent.cli.inputs import placed_last, read_bounded, written_copy
+from agent.cli.judged_time import judged_lines, print_judged_refusal
 from agent.cli.output import print_json
 from agent.cli.targets import check_targets, same_file
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
@@ -281,6 +282,9 @@ def verification_json(result: CmsVerification) -> dict[str, Any]:
         "content_bytes": len(result.content) if result.content is not None else None,
         # Each one checked (token signature, imprint, authority); [] when there is none.
         "timestamps": [t.to_json() for t in result.timestamps],
+        # When the signer's certificate was judged: the earliest timestamp, else now.
+        "validated_at": result.validated_at.isoformat() if result.validated_at else None,
+        "validated_at_source": result.validated_at_source,
     }
 
 
@@ -303,7 +307,13 @@ def run_verify_cms(args: argparse.Namespace) -> int:
                     "INPUT_INVALID", {"detail": f"--extract {args.extract} would replace {given}"}
                 )
     data = _read(args.data, "data file") if args.data else None
-    result = verify_cms(_load_signature(args.signature), trust, data=data)
+    try:
+        result = verify_cms(_load_signature(args.signature), trust, data=data)
+    except KysoError as exc:
+        if args.json or "validated_at" not in exc.details:
+            raise
+        print_judged_refusal(exc)  # the error, then when the certificate was judged and why
+        return 2
     if args.extract:
         if result.content is None:
             raise KysoError("INPUT_INVALID", {"detail": "a detached signature has no content"})
@@ -314,13 +324,15 @@ def run_verify_cms(args: argparse.Namespace) -> int:
         print_json(verification_json(result))
         return 0
     s = result.signer
-    when = result.signing_time.isoformat() if result.signing_time else "không ghi / not stated"
+    when = result.signing_time.isoformat() if result.signing_time else None
+    judged = result.validated_at.isoformat() if result.validated_at else None
     print(
         "Chữ ký hợp lệ / signature valid\n"
         f"  Người ký / signer: {s.subject_display}\n"
         + (f"  MST: {s.mst}\n" if s.mst else "")
         + (f"  CCCD: {s.cccd}\n" if s.cccd else "")
-        + f"  Thời điểm ký / signing time: {when}\n"
+        + judged_lines(when, judged, result.validated_at_source)
+        + "\n"
         f"  Chứng thư / certificate: {s.thumbprint} (đến / until {s.not_after[:10]})\n"
         f"  Kiểu / form: {'detached' if result.detached else 'attached'}, "
         f"{result.digest_algorithm.upper()}, {result.signature_algorithm}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from agent.cli.document_commands import read_whole, require_trust
+from agent.cli.judged_time import judged_lines, refusal_time_lines
 from agent.cli.output import print_json
 from agent.errors import KysoError
 from agent.signing.xml import verify_xml
@@ -24,18 +25,26 @@ def run_verify(args: argparse.Namespace) -> int:
             print_json({"ok": False, "file": str(args.file), "error": exc.to_dict()})
         else:
             print(_refusal_text(exc))
+            if "validated_at" in exc.details:  # when the certificate was judged, and why then
+                print(refusal_time_lines(exc))
         return 1
     if args.json:
         print_json({"file": str(args.file), **result.to_json()})
     else:
         s = result.signer
         ident = f"MST:{s.mst}" if s.mst else f"CCCD:{s.cccd}" if s.cccd else ""
-        when = result.signing_time.isoformat() if result.signing_time else "không ghi / not stated"
+        when = result.signing_time.isoformat() if result.signing_time else None
+        judged = result.validated_at.isoformat() if result.validated_at else None
         print(
             f"HỢP LỆ / VALID: {args.file}\n  Người ký / signer: {s.subject_display} {ident}\n"
-            f"  Thời điểm ký / signing time: {when}\n"
+            f"{judged_lines(when, judged, result.validated_at_source)}\n"
             f"  Kiểu chữ ký / signature shape: {result.shape.vi} / {result.shape.en}"
         )
+        if result.timestamp is not None:
+            print(
+                f"  Dấu thời gian / timestamp: {result.timestamp.gen_time.isoformat()} "
+                f"— {result.timestamp.tsa_name} (đã kiểm tra / checked)"
+            )
     return 0
 
 

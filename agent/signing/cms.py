@@ -4,18 +4,18 @@ Built with pyHanko's CMS machinery (``pyhanko.sign.signers.pdf_cms.Signer``) who
 cryptographic step, ``async_sign_raw``, is delegated to Kyso's :class:`Signer` (so the token
 signs). Signed attributes: content type, message digest, signing time, signing-certificate-v2
 (RFC 5035) and CMS algorithm protection (RFC 6211). Verification checks the signature and the
-message digest with pyHanko, and the signer certificate with :mod:`agent.signing.trust` at the
-signing time the signature states. Every signature timestamp (CAdES-T, unsigned attribute
-id-aa-signatureTimeStampToken) is checked too: the token's own signature (pyHanko), its message
-imprint against the signature value, and the authority's certificate (chain, revocation and
-id-kp-timeStamping) at the token's time.
+message digest with pyHanko; every signature timestamp (CAdES-T, unsigned attribute
+id-aa-signatureTimeStampToken): the token's own signature (pyHanko), its message imprint
+against the signature value, and the authority's certificate (chain, revocation and
+id-kp-timeStamping) at the token's time (:mod:`agent.signing.timestamps`); then the signer's
+certificate with :mod:`agent.signing.trust` at the earliest timestamp's time, else now. The
+signingTime attribute is the signer's claim: reported, never the validation time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +41,15 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from agent.errors import KysoError
 from agent.signing.signer import Signer
-from agent.signing.timestamps import tsa_name, validate_authority
-from agent.signing.trust import TrustStore, validate_certificate
+from agent.signing.timestamps import (
+    TokenRefused,
+    ValidationSource,
+    open_token,
+    validate_authority,
+    validate_signer,
+    validation_time,
+)
+from agent.signing.trust import TrustStore
 from agent.tokens.algorithms import KeyKind, SignatureAlgorithm, check_digest
 from agent.tokens.certinfo import CertificateInfo
 
@@ -232,6 +239,10 @@ class CmsVerification:
     digest_algorithm: str
     signature_algorithm: str
     timestamps: tuple[CmsTimestamp, ...] = ()  # every signature timestamp, all checked
+    # When the signer's certificate was judged: the earliest timestamp's genTime, else the
+    # moment of verification (never the claimed signing_time).
+    validated_at: dt.datetime | None = None
+    validated_at_source: ValidationSource = "now"
 
 
 def _load_signed_data(cms_der: bytes) -> cms.SignedData:
@@ -290,12 +301,15 @@ def verify_cms(
 
     For a detached signature give the signed ``data`` (or its ``digest`` made with the
     signature's digest algorithm); for an attached one the content is inside, and ``data``, if
-    given, must equal it. SHA-1 digests are accepted only when ``trust.allow_sha1``. The signer
-    certificate is validated by :func:`validate_certificate`
-    at the signing time the signature states (now when it states none). Every signature
-    timestamp present must hold (see :func:`_check_timestamp`). Raises KysoError:
-    CMS_INVALID, CMS_DATA_MISSING, SIGNATURE_INVALID or a CERT_*/CRL_* code (with
-    ``timestamp_authority`` in the details when it is about a timestamp authority).
+    given, must equal it. SHA-1 digests are accepted only when ``trust.allow_sha1``. Every
+    signature timestamp present must hold (see :func:`_check_timestamp`); the signer
+    certificate is then validated by :func:`agent.signing.timestamps.validate_signer` at the
+    earliest timestamp's genTime (its proof of existence), else now: the signingTime attribute
+    is only the signer's claim, so a backdated one cannot hide a revocation or an expiry.
+    Raises KysoError: CMS_INVALID, CMS_DATA_MISSING, SIGNATURE_INVALID, TIMESTAMP_INVALID or a
+    CERT_*/CRL_* code (with ``timestamp_authority`` in the details when it is about a
+    timestamp authority, with ``validated_at`` and the claimed ``signing_time`` when it is
+    about the signer).
     """
     signed_data = _load_signed_data(cms_der)
     signer_info, certs = _signer_parts(signed_data)
@@ -333,12 +347,17 @@ def verify_cms(
     signing_time = extract_self_reported_ts(signer_info)
     if signing_time is not None and signing_time > dt.datetime.now(dt.UTC) + _FUTURE_TOLERANCE:
         raise KysoError("CMS_INVALID", {"detail": f"signing time {signing_time} is in the future"})
-    info = validate_certificate(
+    # The timestamps first: the earliest one's time is when the signer's certificate counts.
+    timestamps = tuple(
+        _check_timestamp(token, signer_info, trust) for token in _timestamp_tokens(signer_info)
+    )
+    when = validation_time(t.gen_time for t in timestamps)
+    info = validate_signer(
         certs.signer_cert.dump(),
         trust,
-        at=signing_time,
+        when,
+        signing_time=signing_time,
         extra_certs=[c.dump() for c in certs.other_certs],
-        purpose="sign",
     )
     return CmsVerification(
         signer=info,
@@ -347,9 +366,9 @@ def verify_cms(
         content=content,
         digest_algorithm=md_algorithm,
         signature_algorithm=signer_info["signature_algorithm"]["algorithm"].native,
-        timestamps=tuple(
-            _check_timestamp(token, signer_info, trust) for token in _timestamp_tokens(signer_info)
-        ),
+        timestamps=timestamps,
+        validated_at=when.at,
+        validated_at_source=when.source,
     )
 
 
@@ -371,73 +390,39 @@ def _hash_refused(name: str, trust: TrustStore) -> bool:
     return broken or name not in hashlib.algorithms_available
 
 
-def _timestamp_invalid(detail: str) -> KysoError:
-    return KysoError("TIMESTAMP_INVALID", {"detail": detail})
-
-
 def _check_timestamp(
     token: cms.ContentInfo, signed: cms.SignerInfo, trust: TrustStore
 ) -> CmsTimestamp:
-    """One signature timestamp, checked as pyHanko's ``validate_tst_signed_data`` does: the
-    token's CMS signature over its TSTInfo, the message imprint = hash of ``signed``'s signature
-    value, and the authority's certificate (chain and revocation by ``trust`` at the token's
-    genTime, extended key usage id-kp-timeStamping). Kyso's own checks rather than pyHanko's
-    status object, so each failure keeps its stable code."""
+    """One signature timestamp, checked as pyHanko's ``validate_tst_signed_data`` does
+    (:func:`agent.signing.timestamps.open_token`): the token's CMS signature over its TSTInfo,
+    the message imprint = hash of ``signed``'s signature value, a genTime not in the future,
+    and the authority's certificate (chain and revocation by ``trust`` at the token's genTime,
+    extended key usage id-kp-timeStamping). Kyso's own checks rather than pyHanko's status
+    object, so each failure keeps its stable code: CMS_INVALID for a token that cannot be read
+    or uses a refused hash, TIMESTAMP_INVALID for one that does not hold."""
     try:
-        if token["content_type"].native != "signed_data":
-            raise ValueError("not a SignedData")
-        tst_data = token["content"]
-        encap = tst_data["encap_content_info"]
-        if encap["content_type"].native != "tst_info":
-            raise ValueError("it does not hold a TSTInfo")
-        tst_info = encap["content"].parsed
-        imprint = tst_info["message_imprint"]
-        imprint_hash = imprint["hash_algorithm"]["algorithm"].native
-        gen_time = tst_info["gen_time"].native
-        tsa_signer = extract_signer_info(tst_data)
-        tsa_certs = extract_certificate_info(tst_data)
-    except CMSExtractionError as exc:
-        detail = f"signature timestamp: {exc.failure_message}"
-        raise KysoError("CMS_INVALID", {"detail": detail}) from exc
-    except (ValueError, TypeError, KeyError) as exc:
-        raise KysoError("CMS_INVALID", {"detail": f"signature timestamp: {exc}"}) from exc
-    token_md = tsa_signer["digest_algorithm"]["algorithm"].native
-    for name in (token_md, imprint_hash):
-        if _hash_refused(name, trust):
-            raise KysoError("CMS_INVALID", {"detail": f"signature timestamp: {name} refused"})
-    try:
-        intact, valid = validate_sig_integrity(
-            tsa_signer,
-            tsa_certs.signer_cert,
-            "tst_info",
-            hashlib.new(token_md, bytes(encap["content"])).digest(),
+        opened = open_token(
+            token,
+            message_imprint_checker(signed),
+            digest_allowed=lambda name: not _hash_refused(name, trust),
+            imprint_allowed=lambda name: not _hash_refused(name, trust),
         )
-    except (
-        pyhanko_errors.SignatureValidationError,
-        CMSStructuralError,
-        ValueErrorWithMessage,
-    ) as exc:
-        raise _timestamp_invalid(exc.failure_message) from exc
-    if not (intact and valid):
-        raise _timestamp_invalid("the token's own signature does not verify")
-    expected = message_imprint_checker(signed)(imprint_hash)
-    if not hmac.compare_digest(expected, imprint["hashed_message"].native):
-        raise _timestamp_invalid("it was not made over this signature value")
-    if gen_time > dt.datetime.now(dt.UTC) + _FUTURE_TOLERANCE:
-        raise _timestamp_invalid(f"its time {gen_time} is in the future")
-    name = tsa_name(tst_info, tsa_certs.signer_cert)
+    except TokenRefused as exc:
+        if exc.fault == "malformed":
+            detail = f"signature timestamp: {exc.detail}"
+            raise KysoError("CMS_INVALID", {"detail": detail}) from exc
+        if exc.fault == "hash":
+            detail = f"signature timestamp: {exc.detail} refused"
+            raise KysoError("CMS_INVALID", {"detail": detail}) from exc
+        raise KysoError("TIMESTAMP_INVALID", {"detail": exc.detail}) from exc
     authority = validate_authority(
-        tsa_certs.signer_cert.dump(),
-        [c.dump() for c in tsa_certs.other_certs],
-        gen_time,
-        name,
-        trust,
+        opened.certificate, opened.other_certificates, opened.gen_time, opened.tsa_name, trust
     )
     return CmsTimestamp(
-        gen_time=gen_time,
+        gen_time=opened.gen_time,
         authority=authority,
-        tsa_name=name,
-        hash_name=imprint_hash,
-        serial_number=int(tst_info["serial_number"].native),
-        policy=str(tst_info["policy"].native),
+        tsa_name=opened.tsa_name,
+        hash_name=opened.hash_name,
+        serial_number=opened.serial_number,
+        policy=opened.policy,
     )

@@ -12,10 +12,12 @@ every reference digest. Kyso's layer on top only decides what libxmlsec is asked
    to an ``Object`` of the same signature (the SigningTime). Transforms: enveloped and C14N
    1.0 / exclusive, nothing else (libxmlsec is told to refuse the rest too);
 3. libxmlsec verifies with the key of the certificate Kyso picked from the signature;
-4. the signer's certificate: :func:`agent.signing.trust.validate_certificate` (chain, validity,
-   key usage, CRL) at the signed SigningTime, else now;
-5. an XAdES SignatureTimeStamp, when there is one (:mod:`.xades`): its token intact and
-   made over this SignatureValue, its authority's certificate trusted at its genTime.
+4. an XAdES SignatureTimeStamp, when there is one (:mod:`.xades`): its token intact and
+   made over this SignatureValue, its authority's certificate trusted at its genTime;
+5. the signer's certificate: :func:`agent.signing.trust.validate_certificate` (chain, validity,
+   key usage, CRL) at that genTime (proof the signature existed then), else now. The signed
+   SigningTime is the signer's claim (anyone holding a revoked key can backdate it): reported,
+   never the validation time.
 
 One non-conformant shape is accepted by name (:mod:`agent.signing.xml.shapes`): CA2's BHXH
 signer, whose ``URI=""`` lacks the enveloped transform; its digest is recomputed by libxml2
@@ -103,6 +105,9 @@ class XmlVerification:
     covered_digest: str = ""  # SHA-256 hex of covered_c14n
     # The XAdES SignatureTimeStamp (checked against the SignatureValue), None when absent.
     timestamp: SignatureTimestamp | None = None
+    # When verify_xml judged the certificate, and why then ("timestamp", "now", "given").
+    validated_at: dt.datetime | None = None
+    validated_at_source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON form for the CLI and the protocol."""
@@ -120,6 +125,8 @@ class XmlVerification:
             "shape_en": self.shape.en,
             "covered_digest": self.covered_digest,
             "timestamp": self.timestamp.to_json() if self.timestamp else None,
+            "validated_at": self.validated_at.isoformat() if self.validated_at else None,
+            "validated_at_source": self.validated_at_source,
         }
 
 
@@ -547,40 +554,38 @@ def verify_xml(
     """Verify a signed XML document: signature, then the signer's certificate.
 
     ``trust`` is an :class:`agent.signing.trust.TrustStore`. The certificate is validated at
-    ``at``, else at the signed SigningTime, else now. The profile is guessed from the root
-    element when not given. Returns an :class:`XmlVerification` (with ``shape``, the signer
-    layout found, and ``covered_c14n``, the canonical signed content); raises KysoError with
-    NOT_SIGNED ("file not signed"), SIGNATURE_INVALID ("the file may have been modified"),
+    ``at`` when a caller gives one (the portal: when it acts on a request), else at the genTime
+    of the signature's XAdES SignatureTimeStamp once its authority is trusted, else now
+    (:func:`agent.signing.timestamps.validation_time`); never at the SigningTime the signature
+    claims. The profile is guessed from the root element when not given. Returns an
+    :class:`XmlVerification` (with ``shape``, the signer layout found, ``covered_c14n``, the
+    canonical signed content, and ``validated_at``); raises KysoError with NOT_SIGNED ("file
+    not signed"), SIGNATURE_INVALID ("the file may have been modified"),
     XML_SIGNATURE_UNSUPPORTED, CERT_UNTRUSTED / CERT_EXPIRED / CERT_NOT_YET_VALID /
     CERT_REVOKED / CERT_KEY_USAGE / CRL_MISSING / CRL_EXPIRED, or XML_* for unreadable input.
-    Certificate errors carry the signer's subject, MST and CCCD in their details; a timestamp
-    authority's certificate errors carry ``timestamp_authority``.
+    Certificate errors carry the signer's subject, MST and CCCD, the claimed ``signing_time``
+    and ``validated_at`` in their details; a timestamp authority's certificate errors carry
+    ``timestamp_authority``.
     """
-    from agent.signing.trust import validate_certificate
+    from agent.signing.timestamps import validate_signer, validation_time
+    from agent.signing.xml.xades import validate_authority
 
     result, extra = _check_all(document, profile, max_bytes)
+    stamps = []
+    if result.timestamp is not None:  # first: its trusted genTime is the validation time
+        validate_authority(result.timestamp, trust)
+        stamps.append(result.timestamp.gen_time)
+    when = validation_time(stamps, at)
     try:
-        validate_certificate(
-            result.signer.der,
-            trust,
-            at=at or result.signing_time,
-            extra_certs=extra,
-            purpose="sign",
+        validate_signer(
+            result.signer.der, trust, when, signing_time=result.signing_time, extra_certs=extra
         )
     except KysoError as exc:
         info = result.signer
         raise KysoError(
             exc.code,
-            {
-                **exc.details,
-                "signer": info.subject_display,
-                "mst": info.mst,
-                "cccd": info.cccd,
-                "signing_time": result.signing_time.isoformat() if result.signing_time else None,
-            },
+            {**exc.details, "signer": info.subject_display, "mst": info.mst, "cccd": info.cccd},
         ) from exc
-    if result.timestamp is not None:
-        from agent.signing.xml.xades import validate_authority
-
-        validate_authority(result.timestamp, trust)
-    return dataclasses.replace(result, certificate_checked=True)
+    return dataclasses.replace(
+        result, certificate_checked=True, validated_at=when.at, validated_at_source=when.source
+    )

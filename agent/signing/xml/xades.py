@@ -1,9 +1,12 @@
-"""XAdES signature timestamps (the "T" form) on Kyso's enveloped XML signatures.
+"""XAdES signature timestamps on Kyso's enveloped XML-DSig signatures.
 
-After the token has signed, the canonical ``ds:SignatureValue`` element is hashed and sent to
-the agent's RFC 3161 authority (ETSI EN 319 132-1 §5.3: the message imprint covers the
-SignatureValue canonicalized with the method the timestamp names). The token comes back into
-an unsigned ``ds:Object``::
+What this adds is one XAdES unsigned property, the SignatureTimeStamp, to a plain XML-DSig
+signature: not a XAdES-T (or baseline B-T, ETSI EN 319 132-1) signature, which builds on a
+XAdES-BES whose signed SignedProperties (SigningCertificate, SigningTime) we do not write (see
+below); XAdES validators do not call ours XAdES (docs/interop.md). After the token has signed,
+the canonical ``ds:SignatureValue`` element is hashed and sent to the agent's RFC 3161
+authority (EN 319 132-1 §5.3: the message imprint covers the SignatureValue canonicalized with
+the method the timestamp names). The token comes back into an unsigned ``ds:Object``::
 
     <Object><xades:QualifyingProperties Target="#<signature id>">
       <xades:UnsignedProperties><xades:UnsignedSignatureProperties>
@@ -18,8 +21,10 @@ Object nothing references changes no XML-DSig verdict. Exclusive C14N for the im
 dossier's own namespaces around the signature do not enter it.
 
 The RFC 3161 client is pyHanko's (as for CMS and PDF), imported only when a timestamp is asked;
-reading a token back uses pyHanko's CMS integrity check. Trusting the authority's certificate
-is :func:`agent.signing.xml.verify.verify_xml`'s job (it has the trust store).
+reading a token back is :func:`agent.signing.timestamps.open_token`, shared with the CMS
+verifier. Trusting the authority's certificate is
+:func:`agent.signing.xml.verify.verify_xml`'s job (it has the trust store); the token's
+genTime, once trusted, is the time the signer's certificate is judged at.
 """
 
 from __future__ import annotations
@@ -30,14 +35,18 @@ import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
 from agent.errors import KysoError
-from agent.signing.timestamps import tsa_name
+from agent.signing.timestamps import TokenRefused, open_token
 from agent.signing.xml.c14n import SUPPORTED_C14N, c14n_bytes
 from agent.signing.xml.profiles import C14N_1_0, DS_NS, EXC_C14N
+
+if TYPE_CHECKING:
+    from agent.signing.trust import TrustStore
+    from agent.tokens.certinfo import CertificateInfo
 
 XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
 TIMESTAMP_C14N = EXC_C14N
@@ -182,10 +191,11 @@ def _token_bytes(stamp: etree._Element) -> tuple[str, bytes]:
 def read_signature_timestamp(signature: etree._Element) -> SignatureTimestamp | None:
     """The signature's XAdES SignatureTimeStamp, checked, or None when it has none.
 
-    Checks that the token is an RFC 3161 token whose CMS signature is intact (pyHanko) and
-    whose message imprint is the hash of this signature's canonical SignatureValue. Raises
-    SIGNATURE_INVALID (tampered token, SignatureValue changed after stamping, a token
-    moved from another signature) or XML_SIGNATURE_UNSUPPORTED (a shape Kyso does not read).
+    Checks (:func:`agent.signing.timestamps.open_token`) that the token is an RFC 3161 token
+    whose CMS signature is intact (pyHanko), whose message imprint is the hash of this
+    signature's canonical SignatureValue and whose genTime is not in the future. Raises
+    SIGNATURE_INVALID (tampered token, SignatureValue changed after stamping, a token moved
+    from another signature) or XML_SIGNATURE_UNSUPPORTED (a shape or hash Kyso does not read).
     """
     stamp = _stamp_element(signature)
     if stamp is None:
@@ -194,60 +204,40 @@ def read_signature_timestamp(signature: etree._Element) -> SignatureTimestamp | 
     value = signature.find(f"{_DS}SignatureValue")
     if value is None:
         raise _invalid("no SignatureValue")
-    from asn1crypto import cms
-    from pyhanko.sign.general import extract_signer_info
-    from pyhanko.sign.validation.generic_cms import (
-        extract_certs_for_validation,
-        validate_sig_integrity,
-    )
-
     try:
-        info = cms.ContentInfo.load(der)
-        if info["content_type"].native != "signed_data":
-            raise ValueError("not SignedData")
-        signed = info["content"]
-        encap = signed["encap_content_info"]
-        if encap["content_type"].native != "tst_info":
-            raise ValueError("not a TSTInfo")
-        tst_info = encap["content"].parsed
-        imprint = tst_info["message_imprint"]
-        hash_name = imprint["hash_algorithm"]["algorithm"].native
-        stamped = imprint["hashed_message"].native
-        gen_time = tst_info["gen_time"].native
-        certs = extract_certs_for_validation(signed)
-        signer_info = extract_signer_info(signed)
-        content_digest = hashlib.new(
-            signer_info["digest_algorithm"]["algorithm"].native, bytes(encap["content"])
-        ).digest()
-        intact, valid = validate_sig_integrity(
-            signer_info, certs.signer_cert, "tst_info", content_digest
+        opened = open_token(
+            der,
+            lambda name: hashlib.new(name, c14n_bytes(value, method)).digest(),
+            # The token's own digest: any hashlib knows (as before: old authorities sign with
+            # SHA-1); the imprint: the hashes Kyso asks for.
+            digest_allowed=lambda name: name in hashlib.algorithms_available,
+            imprint_allowed=lambda name: name in _IMPRINT_HASHES,
         )
-    except (ValueError, TypeError, KeyError) as exc:  # pyHanko's CMS errors are ValueErrors
-        detail = getattr(exc, "failure_message", None) or str(exc)
-        raise _invalid(f"the timestamp token is not sound ({detail})") from exc
-    if not (intact and valid):
-        raise _invalid("the timestamp token's own signature does not match it")
-    if hash_name not in _IMPRINT_HASHES:
-        raise _unsupported(f"timestamp imprint hash {hash_name}")
-    expected = hashlib.new(hash_name, c14n_bytes(value, method)).digest()
-    if not hmac.compare_digest(expected, stamped):
-        raise _invalid("the signature timestamp was not made over this SignatureValue")
+    except TokenRefused as exc:
+        if exc.fault == "hash":
+            raise _unsupported(f"timestamp hash {exc.detail}") from exc
+        if exc.fault == "imprint":
+            raise _invalid("the signature timestamp was not made over this SignatureValue") from exc
+        if exc.fault == "future":
+            raise _invalid(f"the signature timestamp: {exc.detail}") from exc
+        raise _invalid(f"the timestamp token is not sound ({exc.detail})") from exc
     return SignatureTimestamp(
-        gen_time=gen_time.astimezone(dt.UTC),
-        tsa_name=tsa_name(tst_info, certs.signer_cert),
-        tsa_certificate=certs.signer_cert.dump(),
-        other_certificates=tuple(c.dump() for c in certs.other_certs),
-        hash_name=hash_name,
+        gen_time=opened.gen_time,
+        tsa_name=opened.tsa_name,
+        tsa_certificate=opened.certificate,
+        other_certificates=opened.other_certificates,
+        hash_name=opened.hash_name,
         c14n=method,
-        policy=str(tst_info["policy"].native),
-        serial_number=int(tst_info["serial_number"].native),
+        policy=opened.policy,
+        serial_number=opened.serial_number,
     )
 
 
-def validate_authority(stamp: SignatureTimestamp, trust: Any) -> None:
-    """The authority's certificate must chain to ``trust`` (an
-    :class:`agent.signing.trust.TrustStore`) at the token's genTime and be a timestamping
-    certificate (:func:`agent.signing.timestamps.validate_authority`)."""
+def validate_authority(stamp: SignatureTimestamp, trust: TrustStore) -> CertificateInfo:
+    """The authority's certificate must chain to ``trust`` at the token's genTime and be a
+    timestamping certificate (:func:`agent.signing.timestamps.validate_authority`)."""
     from agent.signing.timestamps import validate_authority as validate
 
-    validate(stamp.tsa_certificate, stamp.other_certificates, stamp.gen_time, stamp.tsa_name, trust)
+    return validate(
+        stamp.tsa_certificate, stamp.other_certificates, stamp.gen_time, stamp.tsa_name, trust
+    )
