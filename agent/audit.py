@@ -10,7 +10,8 @@ The file is ``log_dir()/audit.jsonl`` (JSON Lines). Every record is one ``write`
 ``O_APPEND`` descriptor, then fsync (a signature record is evidence). The agent and a CLI may
 write at the same time, so appending and rotating happen under a lock file (``fcntl`` on POSIX,
 ``msvcrt`` on Windows); the log is opened per record, so no process keeps writing into a file
-another one has rotated away. Rotation by size keeps ``audit.jsonl.1`` (newest) to ``.N``.
+another one has rotated away. Rotation by size keeps ``audit.jsonl.1`` (newest) to ``.N``; the
+records of signatures in a file rotated out are carried into ``.N`` (up to the size limit).
 Records a failed write could not store wait in memory and go first in the next write; while
 they wait, :meth:`AuditLog.unavailable` is True (the agent signs nothing more).
 """
@@ -249,6 +250,41 @@ def _is_signed(line: bytes) -> bool:
     return not isinstance(value, dict) or value.get("outcome") == "signed"
 
 
+def _signed_tail(path: Path, limit: int) -> bytes:
+    """The lines of ``path`` that record a signature (:func:`_is_signed`), in order, at most
+    ``limit`` bytes of the newest (the rest is logged as dropped); b"" when there is no file.
+    Any other error (a folder in the file's place) is raised: the rotation is blocked."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return b""
+    signed = [line + b"\n" for line in data.splitlines() if line.strip() and _is_signed(line)]
+    kept: list[bytes] = []
+    size = 0
+    for line in reversed(signed):
+        if size + len(line) > limit:
+            log.error("audit log: %d signed records rotated out", len(signed) - len(kept))
+            break
+        kept.append(line)
+        size += len(line)
+    return b"".join(reversed(kept))
+
+
+def _write_replacing(path: Path, data: bytes) -> None:
+    """``data`` at ``path`` in one step: a temporary file beside it (mode 0600), fsynced, then
+    renamed over it, so a crash leaves the old file or the new one, never half."""
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -415,11 +451,26 @@ class AuditLog:
             os.close(fd)
 
     def _rotate(self) -> None:
-        """audit.jsonl → .1 → .2 …; the oldest past ``keep`` is dropped."""
+        """audit.jsonl → .1 → .2 …; past ``keep`` the oldest file goes, but not the records of
+        signatures in it: they are carried to the head of the next oldest (the newest
+        ``max_bytes`` of them), so refusals a page can make by the thousand never push a
+        signature's record out of the log. A crash midway may leave a record twice, never
+        none: the merged copy is in place (fsynced) before its source is removed."""
         names = rotated_paths(self.path, self.keep)
-        with contextlib.suppress(FileNotFoundError):
-            names[-1].unlink()
-        for older, newer in zip(reversed(names[1:]), reversed(names[:-1]), strict=True):
+        oldest, next_oldest = names[-1], names[-2]
+        pairs = list(zip(reversed(names[1:]), reversed(names[:-1]), strict=True))
+        carried = _signed_tail(oldest, self.max_bytes)
+        if carried:
+            with contextlib.suppress(FileNotFoundError):
+                carried += next_oldest.read_bytes()
+            _write_replacing(oldest, carried)
+            with contextlib.suppress(FileNotFoundError):
+                next_oldest.unlink()
+            pairs = pairs[1:]  # next_oldest → oldest is done
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                oldest.unlink()
+        for older, newer in pairs:
             with contextlib.suppress(FileNotFoundError):
                 os.replace(newer, older)
         _fsync_dir(self.path.parent)

@@ -130,3 +130,24 @@ async def test_a_request_whose_page_went_away_is_recorded_as_such(
         await asyncio.sleep(0.02)
     (record,) = agent.audit_lines()
     assert (record["result"], record["outcome"]) == ("PAGE_CLOSED", "cancelled")
+
+
+async def test_a_paired_page_s_flood_of_refusals_leaves_the_user_s_signature_on_record(
+    demo: dict[str, Any], agent: Any
+) -> None:
+    """Every signing request with bad parameters is an audit line, before any prompt; a page
+    sent enough of them that rotation deleted the file holding a signature's record (at the
+    real 5 MB x 5 files, about a minute). Here the log is small, the dispatcher real."""
+    agent.audit.max_bytes = 6000
+    client = await agent.client()
+    org = _org(demo)
+    await client.call(
+        "sign.hash",
+        {"digest": b64(hashlib.sha256(b"hd").digest()), "certificate": org["thumbprint"]},
+    )
+    for number in range(300):  # ~50 kB of refusals: past the live file and its 5 old ones
+        reply = await client.request("sign.hash", {"bogus": number})
+        assert reply["error"]["data"]["code"] == "PARAMS_INVALID"
+    records, _ = agent.audit.read()
+    assert [r["method"] for r in records if r["outcome"] == "signed"] == ["sign.hash"]
+    assert records[0]["outcome"] == "refused" and len(records) < 300

@@ -159,3 +159,63 @@ def test_records_carry_outcome_and_utc_time_and_file_names_not_paths(tmp_path: P
     assert file_name("/home/nguyenvana/Hồ sơ/Công ty ABC/hoso.xml") == "hoso.xml"
     assert file_name(r"C:\Users\an\Documents\tokhai.xml") == "tokhai.xml"
     assert default_path() == paths.log_dir() / "audit.jsonl"
+
+
+def _refusal(number: int) -> AuditRecord:
+    """A refusal a page can make as often as it likes (bad parameters: no prompt, no PIN)."""
+    return AuditRecord(
+        origin="https://p.test", method="sign.hash", result="INPUT_INVALID", request_id=str(number)
+    )
+
+
+def test_refusals_by_the_thousand_never_rotate_a_signature_record_out(tmp_path: Path) -> None:
+    # A paired page's flood of cheap refusals used to fill every rotated file in about a
+    # minute at the real limits, and the oldest file, with the record of a signature the user
+    # made, was deleted: the evidence gone, by a web page.
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=4000, keep=2)
+    assert log.write(_record("signed", 1))
+    for number in range(600):  # ~90 kB: the log rotates about 20 times
+        assert log.write(_refusal(number))
+    log.write(_record("signed", 2))
+    for number in range(600, 1200):
+        assert log.write(_refusal(number))
+    records, unreadable = log.read()
+    assert unreadable == 0
+    signed = [r["file"] for r in records if r["outcome"] == "signed"]
+    assert signed == ["signed-0002.xml", "signed-0001.xml"]
+    # The refusals still rotate out: the log stays bounded (the carried records come on top).
+    assert len(records) < 100
+    assert records[0]["request_id"] == "1199"
+    assert _files(path, 10) == rotated_paths(path, 2)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_signatures_carried_past_rotation_stay_in_order_and_within_the_limit(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=3000, keep=1)
+    for number in range(100):  # signatures alone: ~18 kB, six times the limit
+        log.write(_record("s", number))
+        log.write(_refusal(number))
+    records, _ = log.read()
+    numbers = [int(str(r["file"])[2:6]) for r in records if r["outcome"] == "signed"]
+    # Newest first with no gap: what is carried is the newest signatures of the file dropped,
+    # which come just before the next file's; the oldest go once they pass the size limit.
+    assert numbers == list(range(99, 99 - len(numbers), -1))
+    assert 10 < len(numbers) < 100
+    oldest = rotated_paths(path, 1)[-1]
+    assert oldest.stat().st_size <= 2 * 3000  # carried (at most the limit) + one file
+    assert oldest.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_folder_in_the_oldest_file_s_place_still_blocks_the_rotation(tmp_path: Path) -> None:
+    # Carrying reads the oldest file: a folder there must still fail the write (the agent then
+    # refuses to sign: no signature without its record), never be skipped.
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=500, keep=1)
+    rotated_paths(path, 1)[-1].mkdir()
+    results = [log.write(_record("a", number)) for number in range(10)]
+    assert results[0] is True and False in results
+    assert log.healthy is False
