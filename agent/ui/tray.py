@@ -15,7 +15,6 @@ pystray's X11 backend gives up after one failed attempt.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.ui.tray_backend import choose_backend, log_backend
+from agent.ui.tray_calls import IconCalls
 from agent.ui.tray_control import TrayController, TrayHooks, open_folder
 from agent.ui.tray_model import SEPARATOR, MenuEntry, TrayState, menu_model, tooltip
 
@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 DOCK_POLL_SECONDS = 1.0
+STOP_WAIT_SECONDS = 5.0  # a stuck icon is left behind after this (agent/ui/tray_calls.py)
 
 
 class AgentLike(Protocol):
@@ -143,6 +144,7 @@ class Tray:
         self.on_action = on_action or (lambda _a: None)
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
+        self._calls: IconCalls | None = None  # the icon's blocking calls, off the event loop
         self.follow_task: asyncio.Task[None] | None = None
         self.sites_task: asyncio.Task[None] | None = None
         self.watch_task: asyncio.Task[None] | None = None
@@ -206,6 +208,7 @@ class Tray:
         ps = self._pystray
         self._ready.clear()
         self.icon = ps.Icon("kyso", _icon_image(), tooltip(self.state), menu=self.build_menu())
+        self._calls = IconCalls()
 
         def setup(icon: Any) -> None:
             icon.visible = True
@@ -223,29 +226,43 @@ class Tray:
         return self._ready.wait(timeout) and self.visible
 
     def update(self, state: TrayState) -> None:
-        """Refresh the tooltip and menu after a change (port, token, site, pause, language)."""
+        """Refresh the tooltip and menu after a change (port, token, site, pause, language).
+
+        Queued, never waited for: a stuck tray backend must not stop the agent's event loop."""
         self.state = state
-        if self.icon is None:
+        icon, calls = self.icon, self._calls
+        if icon is None or calls is None:
             return
-        with contextlib.suppress(Exception):  # a backend without menus or titles
-            self.icon.title = tooltip(state)
-            self.icon.menu = self.build_menu()
-            self.icon.update_menu()
+        title, menu = tooltip(state), self.build_menu()
+
+        def apply() -> None:
+            icon.title = title
+            icon.menu = menu
+            icon.update_menu()
+
+        calls.submit("update", apply)
 
     def notify(self, message: str, title: str = "Kyso") -> None:
         """A desktop notification where the backend has them; the log otherwise."""
         log.warning("%s: %s", title, message)
-        if self.icon is not None and getattr(self.icon, "HAS_NOTIFICATION", False):
-            with contextlib.suppress(Exception):
-                self.icon.notify(message, title)
+        icon, calls = self.icon, self._calls
+        if icon is not None and calls is not None and getattr(icon, "HAS_NOTIFICATION", False):
+            calls.submit(object(), lambda: icon.notify(message, title))
 
     def stop(self) -> None:
-        """Remove the icon and end its thread."""
-        if self.icon is not None:
-            with contextlib.suppress(Exception):
-                self.icon.stop()
-        if self._thread is not None:
-            self._thread.join(5)
+        """Remove the icon and end its thread, waiting at most STOP_WAIT_SECONDS for each."""
+        icon, calls, thread = self.icon, self._calls, self._thread
+        self._calls = None
+        if icon is not None and calls is not None:
+            stopped = calls.submit("stop", icon.stop)
+            calls.close()
+            if not stopped.wait(STOP_WAIT_SECONDS):
+                log.warning(
+                    "tray: the icon did not stop within %.0f s (stuck tray backend); left behind",
+                    STOP_WAIT_SECONDS,
+                )
+        if thread is not None:
+            thread.join(STOP_WAIT_SECONDS)
             self._thread = None
 
 
