@@ -47,6 +47,7 @@ __all__ = [
 
 DOCK_POLL_SECONDS = 1.0
 STOP_WAIT_SECONDS = 5.0  # a stuck icon is left behind after this (agent/ui/tray_calls.py)
+_LEFT_BEHIND: list[Any] = []
 
 
 class AgentLike(Protocol):
@@ -261,6 +262,8 @@ class Tray:
                     "tray: the icon did not stop within %.0f s (stuck tray backend); left behind",
                     STOP_WAIT_SECONDS,
                 )
+                # Kept referenced: pystray's Icon.__del__ would stop it again and wait forever.
+                _LEFT_BEHIND.append(icon)
         if thread is not None:
             thread.join(STOP_WAIT_SECONDS)
             self._thread = None
