@@ -159,7 +159,14 @@ export interface SigningOptions extends CallOptions {
   certificateFilter?: { mst?: string; issuer?: string; thumbprints?: string[]; validOnly?: boolean };
 }
 
-export type BridgeEvent = "tokens.changed" | "connected" | "disconnected" | "status" | (string & {});
+/** The bridge's own events and the agent notifications it passes on; nothing else reaches on(). */
+export type BridgeEvent = "tokens.changed" | "sign.progress" | "connected" | "disconnected" | "status";
+
+export interface SignProgress {
+  request_id: string | number;
+  done: number;
+  total: number;
+}
 
 export interface TokensChanged {
   event: "inserted" | "removed";
@@ -184,6 +191,7 @@ export declare class KysoBridge {
   close(): void;
 
   on(event: "tokens.changed", handler: (payload: TokensChanged) => void): () => void;
+  on(event: "sign.progress", handler: (payload: SignProgress) => void): () => void;
   on(event: "connected", handler: (info: AgentInfo) => void): () => void;
   on(event: "disconnected", handler: (error: KysoError) => void): () => void;
   on(event: "status", handler: (status: StatusEvent) => void): () => void;
