@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from agent.audit_writer import CHECK, Writer
 from agent.config import paths
 from agent.errors import ErrorGroup, group_of
+from agent.files import atomic_write, fsync_dir
 
 if TYPE_CHECKING:  # types only: the audit log itself depends on nothing but the state root
     from agent.remote.directory import RemoteCredential
@@ -270,30 +271,6 @@ def _signed_tail(path: Path, limit: int) -> bytes:
     return b"".join(reversed(kept))
 
 
-def _write_replacing(path: Path, data: bytes) -> None:
-    """``data`` at ``path`` in one step: a temporary file beside it (mode 0600), fsynced, then
-    renamed over it, so a crash leaves the old file or the new one, never half."""
-    temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _sync(fd: int) -> None:
     # fdatasync where there is one: the appended bytes and the new size reach the disk,
     # without also waiting for the modification time.
@@ -463,7 +440,7 @@ class AuditLog:
         if carried:
             with contextlib.suppress(FileNotFoundError):
                 carried += next_oldest.read_bytes()
-            _write_replacing(oldest, carried)
+            atomic_write(oldest, carried, overwrite=True, mode=0o600)  # fsynced, renamed
             with contextlib.suppress(FileNotFoundError):
                 next_oldest.unlink()
             pairs = pairs[1:]  # next_oldest → oldest is done
@@ -473,7 +450,7 @@ class AuditLog:
         for older, newer in pairs:
             with contextlib.suppress(FileNotFoundError):
                 os.replace(newer, older)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def read(self, *, lock: bool = True) -> tuple[list[dict[str, object]], int]:
         """Every record, newest first across the rotated files, and how many lines were not

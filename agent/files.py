@@ -131,7 +131,7 @@ class StagedFile:
             else:
                 self.temp.unlink()
         self.placed = True
-        _fsync_dir(self.target.parent)
+        fsync_dir(self.target.parent)
         return self.target
 
     def discard(self) -> None:
@@ -223,7 +223,7 @@ def _temp_prefix(name: str) -> str:
     return name
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make the rename itself durable (a no-op where directories cannot be opened)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
