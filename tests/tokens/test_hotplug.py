@@ -176,3 +176,51 @@ async def test_listing_never_reinitialises_the_module_only_the_hot_plug_pass_doe
         assert calls == ["reinitialize"]
     finally:
         module._lib = module._lib.real
+
+
+async def test_a_token_s_mechanisms_are_read_once_while_it_stays_in_and_again_after(
+    demo, kyso_home, token_service
+):
+    """Every request's listing scans the slots; the mechanism list (a slow read) is taken once
+    per token while it stays in, and read anew for a token that was pulled and put back."""
+    module = token_service._modules[0]
+    reads: list[str] = []
+
+    class SlotSpy:
+        def __init__(self, slot):
+            self.real = slot
+
+        def get_mechanisms(self):
+            reads.append(self.real.get_token().label)
+            return self.real.get_mechanisms()
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    class LibSpy:
+        def __init__(self, lib):
+            self.real = lib
+
+        def get_slots(self, **kwargs):
+            return [SlotSpy(slot) for slot in self.real.get_slots(**kwargs)]
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    module._lib = LibSpy(module._lib)
+    try:
+        before = {t.label: t.mechanisms for t in await token_service.list_tokens()}
+        again = {t.label: t.mechanisms for t in await token_service.list_tokens()}
+        assert again == before and before[TOKEN2]  # the same, non-empty lists
+        assert reads.count(TOKEN1) <= 1 and reads.count(TOKEN2) <= 1
+        reads.clear()
+        with token_pulled(kyso_home, TOKEN2) as pulled:
+            pulled.pull()
+            await token_service.rescan()
+            pulled.reinsert()
+            await token_service.rescan()
+        after = {t.label: t.mechanisms for t in await token_service.list_tokens()}
+        assert after == before
+        assert reads.count(TOKEN2) == 1 and TOKEN1 not in reads
+    finally:
+        module._lib = module._lib.real

@@ -55,6 +55,9 @@ class LoadedLibrary:
         self._has_slot_events = False
         self.description = ""
         self._cert_cache: dict[tuple[str, str], list[TokenCertificate]] = {}
+        # A token's mechanisms, read once while it stays in its slot (~110 us a read on
+        # SoftHSM2, and every request's listing used to pay it for every slot).
+        self._mechanism_cache: dict[tuple[int, bytes, str], frozenset[Any]] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def _w_load(self) -> None:

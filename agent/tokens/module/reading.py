@@ -51,34 +51,46 @@ class TokenReading(LoadedLibrary):
             except Exception:  # NoEvent ends the drain; any other error means "rescan anyway"
                 pass
         tokens = []
+        seen: set[tuple[int, bytes, str]] = set()
         for slot in self._lib.get_slots(token_present=True):
-            try:
-                token = slot.get_token()
-                mechanisms = frozenset(slot.get_mechanisms())
-            except p11e.PKCS11Error:
-                continue
-            if not token.flags & TokenFlag.TOKEN_INITIALIZED:
-                continue
-            state, protected, login_required = self._token_state(token)
-            tokens.append(
-                TokenInfo(
-                    module=self.path,
-                    slot_id=slot.slot_id,
-                    label=token.label,
-                    serial=token.serial.decode(errors="replace"),
-                    manufacturer=token.manufacturer_id,
-                    model=token.model,
-                    pin_state=state,
-                    protected_path=protected,
-                    login_required=login_required,
-                    mechanisms=mechanisms,
-                )
-            )
+            info = self._w_slot_token(slot, seen)
+            if info is not None:
+                tokens.append(info)
+        for identity in set(self._mechanism_cache) - seen:  # removed or replaced tokens
+            del self._mechanism_cache[identity]
         present = {t.key for t in tokens}
         for key in list(self._cert_cache):
             if key not in present:
                 del self._cert_cache[key]
         return tokens
+
+    def _w_slot_token(self, slot: Any, seen: set[tuple[int, bytes, str]]) -> TokenInfo | None:
+        """The initialised token in ``slot`` (its identity added to ``seen``), or None."""
+        try:
+            token = slot.get_token()
+            if not token.flags & TokenFlag.TOKEN_INITIALIZED:
+                return None
+            identity = (slot.slot_id, token.serial, token.label)
+            mechanisms = self._mechanism_cache.get(identity)
+            if mechanisms is None:
+                mechanisms = frozenset(slot.get_mechanisms())
+                self._mechanism_cache[identity] = mechanisms
+        except p11e.PKCS11Error:
+            return None
+        seen.add(identity)
+        state, protected, login_required = self._token_state(token)
+        return TokenInfo(
+            module=self.path,
+            slot_id=slot.slot_id,
+            label=token.label,
+            serial=token.serial.decode(errors="replace"),
+            manufacturer=token.manufacturer_id,
+            model=token.model,
+            pin_state=state,
+            protected_path=protected,
+            login_required=login_required,
+            mechanisms=mechanisms,
+        )
 
     async def certificates(self, token: TokenInfo) -> list[TokenCertificate]:
         """Certificates on ``token`` (cached until the token is removed)."""
