@@ -51,7 +51,7 @@ from agent.signing.xml.c14n import (
     detached,
     subtree_without,
 )
-from agent.signing.xml.portable import ID_ATTRIBUTES_XPATH
+from agent.signing.xml.portable import ID_ATTRIBUTES_XPATH, portable_ncname
 from agent.signing.xml.profiles import DS_NS, ENVELOPED, PROFILES, Placement, guess_profile
 from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted
 from agent.signing.xml.xades import SignatureTimestamp, read_signature_timestamp
@@ -198,7 +198,9 @@ def _resolve(ids: dict[str, list[etree._Element]], uri: str) -> etree._Element |
     """None for the whole document, else the one element carrying that id."""
     if uri == "":
         return None
-    if not uri.startswith("#") or uri.startswith("#xpointer("):
+    # Only "#" + an NCName: libxmlsec pastes the value into the XPointer id('...') unescaped,
+    # so a quote or a bracket in it would make libxmlsec digest another element than this one.
+    if not uri.startswith("#") or not portable_ncname(uri[1:]):
         raise _unsupported(f"reference URI {uri!r}")
     # Every id attribute counts: two elements with the same value is how a wrapped copy gets
     # the verifier to look at one element while the portal reads the other.
