@@ -156,7 +156,7 @@ def validate_authority(
 
     try:
         info = validate_certificate(
-            certificate, trust, at=gen_time, extra_certs=other_certificates, purpose="sign"
+            certificate, trust, at=gen_time, extra_certs=other_certificates, purpose="timestamp"
         )
         usage = asn1_x509.Certificate.load(certificate).extended_key_usage_value
         if usage is None or "time_stamping" not in usage.native:

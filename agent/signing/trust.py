@@ -25,15 +25,16 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 
 from agent.errors import KysoError
-from agent.tokens.certinfo import CertificateInfo, parse_certificate
+from agent.tokens.certinfo import NOT_FOR_DOCUMENTS, CertificateInfo, parse_certificate
 
-Purpose = Literal["sign", "auth"]
+Purpose = Literal["sign", "auth", "timestamp"]  # timestamp: a TSA's own certificate
 RevocationMode = Literal["require", "hard-fail", "soft-fail"]
 
 # Key usage bits (asn1crypto names) that allow each purpose: any one of them is enough.
 _PURPOSE_KEY_USAGE: dict[str, frozenset[str]] = {
     "sign": frozenset({"digital_signature", "non_repudiation"}),
     "auth": frozenset({"digital_signature"}),
+    "timestamp": frozenset({"digital_signature", "non_repudiation"}),
 }
 # Extended key usages acceptable for authentication when the certificate restricts EKU at all
 # (Web eID's validator requires clientAuth likewise).
@@ -232,6 +233,15 @@ def _check_purpose(cert: asn1_x509.Certificate, purpose: Purpose) -> None:
             "CERT_KEY_USAGE", {"purpose": purpose, "key_usage": ",".join(sorted(ku.native))}
         )
     eku = cert.extended_key_usage_value
+    if (
+        purpose == "sign"
+        and eku is not None
+        and eku.native
+        and set(eku.native) <= NOT_FOR_DOCUMENTS
+    ):
+        raise KysoError(
+            "CERT_KEY_USAGE", {"purpose": purpose, "extended_key_usage": ",".join(eku.native)}
+        )
     if purpose == "auth" and eku is not None and not (_AUTH_EKU & set(eku.native)):
         raise KysoError(
             "CERT_KEY_USAGE", {"purpose": purpose, "extended_key_usage": ",".join(eku.native)}

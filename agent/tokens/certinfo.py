@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cryptography import x509
 
+_PERSONAL_IDS = frozenset({"CCCD", "CMND", "HC"})
+_UNIT_IDS = frozenset({"MST", "MNS"})
 _ID_PATTERN = re.compile(r"\b(MST|CCCD|CMND|MNS|HC)\s*[:=]\s*([0-9A-Za-z-]+)", re.IGNORECASE)
 
 
@@ -39,10 +41,14 @@ def parse_identifiers(name: x509.Name) -> VietnameseIds:
 
     found: dict[str, str] = {}
     for oid in (NameOID.USER_ID, NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
+        # A person's certificate (UID=CCCD/CMND/passport) may name the employer's MST in O= or
+        # CN=: that makes it a person's who works there, never the unit's own certificate.
+        person = oid != NameOID.USER_ID and bool(_PERSONAL_IDS & found.keys())
         for attr in name.get_attributes_for_oid(oid):
             value = attr.value if isinstance(attr.value, str) else attr.value.decode()
             for kind, ident in _ID_PATTERN.findall(value):
-                found.setdefault(kind.upper(), ident)
+                if not (person and kind.upper() in _UNIT_IDS):
+                    found.setdefault(kind.upper(), ident)
     return VietnameseIds(
         mst=found.get("MST"),
         cccd=found.get("CCCD"),
@@ -128,6 +134,8 @@ class CertificateInfo:
             self.key_usage
         ):
             lasting = ("NO_SIGNING_KEY_USAGE",)
+        elif self.extended_key_usage and set(self.extended_key_usage) <= NOT_FOR_DOCUMENTS:
+            lasting = ("NO_SIGNING_KEY_USAGE",)  # a TLS, time-stamping or code certificate
         start = dt.datetime.fromisoformat(self.not_before)
         return start, dt.datetime.fromisoformat(self.not_after), lasting
 
@@ -164,7 +172,14 @@ _EKU_NAMES = {
     "1.3.6.1.5.5.7.3.4": "email_protection",
     "1.3.6.1.5.5.7.3.3": "code_signing",
     "1.3.6.1.5.5.7.3.1": "server_auth",
+    "1.3.6.1.5.5.7.3.8": "time_stamping",
+    "1.3.6.1.5.5.7.3.9": "ocsp_signing",
 }
+# Extended key usages that never sign a document: a certificate restricted to these only is a
+# server's, a time-stamping unit's, an OCSP responder's or a code signer's (the names are
+# asn1crypto's, which agent.signing.trust reads too). Any other usage (client_auth,
+# email_protection, document signing, any) keeps it usable, as Vietnamese CAs issue them.
+NOT_FOR_DOCUMENTS = frozenset({"server_auth", "time_stamping", "ocsp_signing", "code_signing"})
 
 
 def _iso(value: dt.datetime) -> str:

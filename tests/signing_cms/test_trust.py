@@ -368,6 +368,10 @@ def usage_pki(
 _CLIENT_AUTH = x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH
 _EMAIL = x509.oid.ExtendedKeyUsageOID.EMAIL_PROTECTION
 _ANY_EKU = x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
+_SERVER_AUTH = x509.oid.ExtendedKeyUsageOID.SERVER_AUTH
+_TIME_STAMPING = x509.oid.ExtendedKeyUsageOID.TIME_STAMPING
+_OCSP = x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING
+_CODE = x509.oid.ExtendedKeyUsageOID.CODE_SIGNING
 
 
 @pytest.mark.parametrize(
@@ -381,6 +385,11 @@ _ANY_EKU = x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
         (("digital_signature",), [_EMAIL], True, False),  # EKU given, but not clientAuth
         (("digital_signature",), [_EMAIL, _CLIENT_AUTH], True, True),
         (("digital_signature",), [_ANY_EKU], True, True),
+        # Restricted to what never signs a document: a server's, a TSA's, an OCSP responder's.
+        (("digital_signature",), [_SERVER_AUTH], False, False),
+        (("digital_signature",), [_TIME_STAMPING], False, False),
+        (("digital_signature",), [_SERVER_AUTH, _OCSP, _CODE], False, False),
+        (("digital_signature",), [_SERVER_AUTH, _CLIENT_AUTH], True, True),  # usual VN TLS+client
     ],
 )
 def test_key_usage_decides_what_a_certificate_may_do(

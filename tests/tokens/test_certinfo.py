@@ -83,6 +83,12 @@ def _cert(
         (_name(CN="Hộ kinh doanh C - MST:8012345678"), {"mst": "8012345678"}),  # in CN
         (_name(CN="Không có mã"), {}),
         (_name(CN="lower case", UID="mst: 0101234567"), {"mst": "0101234567"}),
+        # A person's certificate naming the employer's MST is never the unit's certificate.
+        (
+            _name(O="Công ty X (MST:0101234567)", CN="Nguyễn Văn A", UID="CCCD:001190012345"),
+            {"cccd": "001190012345"},
+        ),
+        (_name(CN="Nguyễn Văn A - MST:0101234567", UID="CMND:012345678"), {"cmnd": "012345678"}),
     ],
 )
 def test_identifiers_from_uid_o_and_cn(subject, expected):
@@ -149,6 +155,12 @@ def test_key_usage_problems():
     assert parse_certificate(no_extension).problems(NOW) == []
     ca = _cert(_name(CN="K"), ca=True, usage={"key_cert_sign": True, "crl_sign": True})
     assert parse_certificate(ca).problems(NOW) == ["CA_CERTIFICATE"]
+    server_auth = x509.oid.ExtendedKeyUsageOID.SERVER_AUTH
+    tls_only = _cert(_name(CN="M"), usage={"digital_signature": True}, eku=[server_auth])
+    assert parse_certificate(tls_only).problems(NOW) == ["NO_SIGNING_KEY_USAGE"]
+    client_auth = x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH
+    both = _cert(_name(CN="N"), usage={"digital_signature": True}, eku=[server_auth, client_auth])
+    assert parse_certificate(both).problems(NOW) == []
     no_basic_constraints = parse_certificate(_cert(_name(CN="L"), ca=None))
     assert not no_basic_constraints.is_ca
 
