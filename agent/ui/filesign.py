@@ -81,10 +81,13 @@ def plan_files(paths: list[Path], out_dir: Path | None = None) -> list[FilePlan]
     plans: list[FilePlan] = []
     seen: set[Path] = set()
     for path in paths:
-        source = Path(path).expanduser().resolve()
-        if source in seen:
+        # The name the user chose, not where a symlink leads: the signed copy goes beside it
+        # and "remove unsigned" removes the link itself (as the CLI does), never its target.
+        source = Path(path).expanduser().absolute()
+        same_file = source.resolve()
+        if same_file in seen:
             continue
-        seen.add(source)
+        seen.add(same_file)
         target = target_for(source, out_dir)
         try:
             kind, profile = detect(source)

@@ -285,3 +285,25 @@ async def test_the_file_signers_picker_greys_a_revoked_certificate(demo) -> None
     rows = {o.certificate.thumbprint: o for o in prompter.choice.rows()}
     assert rows[revoked].problems == ("REVOKED",) and not rows[revoked].usable
     clear_status_cache()
+
+
+async def test_a_symlink_chosen_on_the_desktop_is_signed_beside_itself_and_its_target_kept(
+    demo, dossiers, tmp_path
+) -> None:
+    """The user picked a link (a desktop shortcut to a shared folder): the signed copy goes
+    beside the link, and "remove unsigned" removes the link, never the file it points to."""
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    links = {"xml": desk / "link.xml", "pdf": desk / "link.pdf"}
+    links["xml"].symlink_to(dossiers["bhxh"])
+    links["pdf"].symlink_to(dossiers["pdf"])
+    plans = plan_files([links["xml"], links["pdf"], dossiers["bhxh"]])  # the target once more
+    assert [p.source for p in plans] == [links["xml"], links["pdf"]]  # one file, one plan
+    assert [p.target.parent for p in plans] == [desk, desk]
+    options = Options(confirmed=True, out_dir=None, remove_unsigned=True)
+    results = await sign_plans(plans, options, ScriptedPrompter(answers(tmp_path, demo)))
+    assert all(r["ok"] and r["removed_unsigned"] for r in results), results
+    assert (desk / "link_signed.xml").is_file() and (desk / "link_signed.pdf").is_file()
+    assert not links["xml"].is_symlink() and not links["pdf"].is_symlink()
+    assert dossiers["bhxh"].read_bytes() == HOSO  # the shared originals are untouched
+    assert dossiers["pdf"].is_file()
