@@ -20,7 +20,7 @@ from agent.cli.compose import build_token_service
 from agent.cli.inputs import placed_last, read_bounded, written_copy
 from agent.cli.judged_time import judged_lines, print_judged_refusal
 from agent.cli.output import print_json
-from agent.cli.targets import check_targets, same_file
+from agent.cli.targets import check_output_name, check_targets, same_file
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
 from agent.errors import KysoError
 from agent.files import StagedFile, stage_write
@@ -206,8 +206,12 @@ def _sign_inputs(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, 
         out = Path(args.file + (".p7m" if args.attached else ".p7s"))
     else:
         raise KysoError("INPUT_INVALID", {"detail": "with --hash-only alone, name the output (-o)"})
-    if args.file:  # the signature never replaces the signed file, even with --force
+    # The signature never replaces the signed file, even with --force; a name too long for
+    # the disk or a folder that is a file is refused now, before the PIN.
+    if args.file:
         check_targets([(Path(args.file), out)])
+    else:
+        check_output_name("the given digest", out)
     if out.exists() and not args.force:
         raise KysoError("OUTPUT_EXISTS", {"path": str(out)})
     return data, digest, hash_name, out

@@ -19,6 +19,19 @@ def signed_name(source: Path, suffix: str) -> str:
     return f"{source.stem}{suffix}{source.suffix}"
 
 
+def signed_copy_path(source: Path, suffix: str, out_dir: Path | None = None) -> Path:
+    """Where the signed copy of ``source`` goes by default: ``signed_name`` beside it or in
+    ``out_dir``. INPUT_INVALID (never a traceback) for an input with no file name ("/", ".")
+    or a ``--suffix`` that would make a path rather than a name."""
+    if source.name in ("", ".", ".."):
+        raise KysoError("INPUT_INVALID", {"detail": f"{source}: not a file to sign"})
+    if any(c in suffix for c in "/\\\0"):
+        detail = f"--suffix {suffix!r}: the signed copy's name may not hold / or \\"
+        raise KysoError("INPUT_INVALID", {"detail": detail})
+    name = signed_name(source, suffix)
+    return (out_dir / name) if out_dir is not None else source.with_name(name)
+
+
 def write_failed(path: Path, exc: OSError) -> KysoError:
     """WRITE_FAILED for a system error while ``path`` was written (a name too long for the
     disk, a read-only folder...): a clear code, never a traceback."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli.common import add_module_argument, add_signing_arguments
-from agent.cli.document_commands import read_whole, signed_name
+from agent.cli.document_commands import read_whole, signed_copy_path
 from agent.cli.targets import check_targets
 from agent.cli.tokens_cmd import add_allow_invalid_argument
 from agent.errors import KysoError
@@ -201,7 +201,7 @@ def _trust_roots(paths: list[str]) -> tuple[bytes, ...]:
 def output_path(args: argparse.Namespace) -> Path:
     """Where the signed copy goes (refused now if it exists and --force is absent)."""
     source: Path = args.file
-    out = args.output or source.with_name(signed_name(source, args.suffix))
+    out = args.output or signed_copy_path(source, args.suffix)
     # The output is never the original (symbolic or hard link included), even with --force.
     check_targets([(source, out)])
     if out.exists() and not args.force:

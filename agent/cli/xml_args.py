@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli.common import add_module_argument, add_signing_arguments
-from agent.cli.document_commands import signed_name
+from agent.cli.document_commands import signed_copy_path
 from agent.cli.tokens_cmd import add_allow_invalid_argument
 from agent.signing.xml.profiles import C14N_METHODS, HASHES, PROFILES
 
@@ -124,8 +124,7 @@ def output_path(source: Path, args: argparse.Namespace) -> Path:
     """Where the signed copy of ``source`` goes."""
     if args.output is not None:
         return args.output
-    name = signed_name(source, args.suffix)
-    return (args.out_dir / name) if args.out_dir is not None else source.with_name(name)
+    return signed_copy_path(source, args.suffix, args.out_dir)
 
 
 def profile_options(args: argparse.Namespace) -> dict[str, Any]:

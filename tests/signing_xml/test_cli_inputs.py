@@ -173,3 +173,35 @@ def test_an_out_dir_that_is_a_file_stops_the_run_before_the_pin(
     assert code == 2 and asked == []
     assert report["error"]["code"] == "INPUT_INVALID"
     assert "is not a folder" in report["error"]["message_en"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sign-xml", "{a}", "--suffix", "/x"],
+        ["sign-xml", "/"],
+        ["sign-xml", "."],
+        ["sign-pdf", "/"],
+        ["sign-pdf", "{a}", "--suffix", "sub/x"],
+        ["sign-cms", "--hash-only", "ab" * 32, "-o", "c" * 300],
+        ["sign-cms", "--hash-only", "ab" * 32, "-o", "nodir/" + "c" * 300],
+    ],
+)
+def test_a_name_that_cannot_be_a_signed_copy_is_input_invalid_before_the_pin(
+    argv: list[str],
+    demo: dict[str, Any],
+    work: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A suffix holding a folder separator, an input with no file name, an output name too
+    long for the disk: a stable code in JSON, never a traceback, and no PIN asked."""
+    asked = pin_asks(monkeypatch)
+    monkeypatch.chdir(work)
+    args = [a.replace("{a}", str(work / "a.xml")) for a in argv]
+    capsys.readouterr()
+    code = main([*args, "--cert", cert_thumbprint(demo, "org"), "--pin-file", "pin", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code != 0 and asked == []
+    assert report["error"]["code"] == "INPUT_INVALID", report
+    assert not (work / "sub").exists() and not (work / "nodir").exists()
