@@ -188,7 +188,8 @@ async def run_sign(args: argparse.Namespace) -> int:
     profile.check_algorithms(ecdsa=False)
     # Each file checked before the PIN (a pipe, a folder, malformed, no container...): one
     # that would fail anyway is reported now and never reaches the token.
-    todo, results = precheck_files(args.files, profile)
+    outputs = None if args.force else {f: output_path(f, args) for f in args.files}
+    todo, results = precheck_files(args.files, profile, outputs)
     audit = SignatureAudit("sign-xml", "xml", profile=args.profile)
     try:
         with audit.covering(args.files):  # a file never reached still gets its record

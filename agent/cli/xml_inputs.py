@@ -8,6 +8,7 @@ read whole for the desktop signer (the bytes its consent showed) is read within
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,12 @@ from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted_file
 
 
 def precheck_files(
-    files: list[Path], profile: XmlProfile
+    files: list[Path], profile: XmlProfile, outputs: Mapping[Path, Path] | None = None
 ) -> tuple[list[Path], list[dict[str, Any]]]:
     """(the files worth the PIN, the result entries of the others). Each file must be a
     regular file (a FIFO would hang the run, /dev/zero fill the memory), within the size limit,
-    well-formed, safe, and hold what ``profile`` signs (its container, not already signed...):
+    well-formed, safe, and hold what ``profile`` signs (its container, not already signed...),
+    and its signed copy's name in ``outputs`` (given without --force) must be free:
     everything signing would refuse later, said before the PIN. One stream parse per file."""
     todo: list[Path] = []
     refused: list[dict[str, Any]] = []
@@ -34,6 +36,8 @@ def precheck_files(
             if size > DEFAULT_MAX_BYTES:
                 raise KysoError("XML_TOO_LARGE", {"size": size, "limit": DEFAULT_MAX_BYTES})
             check_signable(parse_untrusted_file(source), profile)
+            if outputs is not None and outputs[source].exists():
+                raise KysoError("OUTPUT_EXISTS", {"path": str(outputs[source])})
         except KysoError as exc:
             refused.append(failed_entry(source, exc))
             sys.stderr.write(

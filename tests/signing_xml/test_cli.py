@@ -140,10 +140,15 @@ def test_disk_full_leaves_no_partial_file_and_the_original(
 
 
 def test_existing_output_is_never_overwritten_without_force(
-    demo: dict[str, Any], files: dict[str, Path], capsys: Any
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     existing = files["dir"] / "a_signed.xml"
     existing.write_bytes(b"keep me")
+    # Said before the PIN (as sign-pdf and sign-cms do): with nothing else to sign, none asked.
+    asked = pin_asks(monkeypatch)
+    code, report = _sign(demo, files, capsys=capsys, inputs=(files["a"],))
+    assert code == 1 and asked == []
+    assert report["results"][0]["error"]["code"] == "OUTPUT_EXISTS"
     code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
     assert code == 1
     by_file = {Path(r["file"]).name: r for r in report["results"]}
