@@ -37,6 +37,7 @@ from agent.files import StagedFile
 from agent.tokens.model import TokenCertificate
 from agent.tokens.pin import PinProvider, PinRequest, StaticPinProvider
 from agent.tokens.service import TokenService
+from agent.ui.untrusted import render_untrusted
 
 PIN_FILE_ENV = "KYSO_PIN_FILE"
 MIN_THUMBPRINT_PREFIX = 8
@@ -103,10 +104,9 @@ class TerminalPinProvider:
             sys.stderr.write(
                 "Lưu ý: lần trước đã nhập sai PIN. / Note: a wrong PIN was entered before.\n"
             )
-        prompt = (
-            f"Mã PIN của token '{request.token_label}' ({who})\n"
-            f"PIN for token '{request.token_label}': "
-        )
+        # getpass writes to the terminal itself, past the CLI's inert streams.
+        label, who = render_untrusted(request.token_label, 64), render_untrusted(who, 120)
+        prompt = f"Mã PIN của token '{label}' ({who})\nPIN for token '{label}': "
         try:
             pin = await asyncio.to_thread(getpass.getpass, prompt)
         except (EOFError, KeyboardInterrupt):

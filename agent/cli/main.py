@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from agent import __version__
-from agent.cli.output import print_error, tolerant_streams
+from agent.cli.output import inert_streams, print_error, tolerant_streams
 from agent.errors import KysoError
 
 # Each module has register(subparsers); adding a command is adding a line here.
@@ -83,6 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     tolerant_streams()
+    # Names, fields, subjects and labels from files and tokens reach the terminal inert.
+    with inert_streams():
+        return _run(argv)
+
+
+def _run(argv: list[str]) -> int:
+    """:func:`main` once the streams are set up."""
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(

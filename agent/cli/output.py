@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from agent.errors import KysoError
@@ -24,6 +26,52 @@ def tolerant_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+
+
+# What a terminal would obey rather than show: C0 controls but tab and line feed (ESC opens
+# the sequences that clear the screen or retitle the window, CR rewrites the line), DEL, C1
+# controls, and the bidi and direction marks that reorder what is read (U+202E "...txt.exe").
+# Written as the JSON escape \\uXXXX: visible on a terminal, and inside a JSON string the same
+# character once parsed (json.dumps leaves C1 and bidi characters raw).
+_OBEYED = (
+    *range(0x00, 0x09),
+    *range(0x0B, 0x20),
+    *range(0x7F, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+)
+_INERT = {code: f"\\u{code:04x}" for code in _OBEYED}
+
+
+class InertText:
+    """A text stream whose writes reach the terminal inert (:data:`_OBEYED` escaped), so a
+    file name, a PDF field, a certificate subject or a token label cannot drive it."""
+
+    def __init__(self, stream: Any) -> None:
+        """Wrap ``stream``; everything but ``write`` is the stream's own."""
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text`` with what a terminal would obey escaped."""
+        return int(self._stream.write(text.translate(_INERT)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def inert_streams() -> Iterator[None]:
+    """stdout and stderr as :class:`InertText` for the block (a command's whole run), then
+    the streams that were there before."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = InertText(sys.stdout), InertText(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def print_error(error: KysoError, *, as_json: bool = False) -> None:
