@@ -281,6 +281,8 @@ def output_name_problem(target: Path | str) -> str | None:
     file or cannot be reached, or its name or path is too long for the disk), else None. The
     CLI and the desktop both wrap it in INPUT_INVALID, before the PIN."""
     path = Path(os.path.abspath(target))
+    if _is_dir(path):  # even with --force: a folder is never replaced by a signed copy
+        return f"{path} is a folder; name a file for the signed copy"
     folder, error = _nearest_existing(path)
     if error is not None:
         return _unreachable(folder, error)

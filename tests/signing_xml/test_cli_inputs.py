@@ -185,6 +185,9 @@ def test_an_out_dir_that_is_a_file_stops_the_run_before_the_pin(
         ["sign-pdf", "{a}", "--suffix", "sub/x"],
         ["sign-cms", "--hash-only", "ab" * 32, "-o", "c" * 300],
         ["sign-cms", "--hash-only", "ab" * 32, "-o", "nodir/" + "c" * 300],
+        # An output that is a folder: never replaced, even with --force.
+        ["sign-xml", "{a}", "-o", "taken", "--force"],
+        ["sign-cms", "{a}", "-o", "taken", "--force"],
     ],
 )
 def test_a_name_that_cannot_be_a_signed_copy_is_input_invalid_before_the_pin(
@@ -195,9 +198,11 @@ def test_a_name_that_cannot_be_a_signed_copy_is_input_invalid_before_the_pin(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A suffix holding a folder separator, an input with no file name, an output name too
-    long for the disk: a stable code in JSON, never a traceback, and no PIN asked."""
+    long for the disk or an existing folder: a stable code in JSON, never a traceback, and no
+    PIN asked."""
     asked = pin_asks(monkeypatch)
     monkeypatch.chdir(work)
+    (work / "taken").mkdir()
     args = [a.replace("{a}", str(work / "a.xml")) for a in argv]
     capsys.readouterr()
     code = main([*args, "--cert", cert_thumbprint(demo, "org"), "--pin-file", "pin", "--json"])
