@@ -203,7 +203,7 @@ def check_attachment(item: Attachment, trust: TrustStore, *, mst: str) -> Attach
                 "ATTACHMENT_SIGNATURE_INVALID", {"name": item.name, "detail": _problem(report)}
             )
     for report in earlier:
-        if not report.valid:  # changed after it beyond adding signatures or form fields
+        if not report.valid:  # changed after it beyond later signatures in their own fields
             raise PortalError(
                 "ATTACHMENT_SIGNATURE_INVALID", {"name": item.name, "detail": _problem(report)}
             )

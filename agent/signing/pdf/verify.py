@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import KysoError
-from agent.signing.pdf.inspect import open_reader
+from agent.signing.pdf.inspect import open_reader, unreadable
 from agent.signing.pdf.sign import PadesLevel
 from agent.signing.trust import TrustStore
 
@@ -46,15 +46,24 @@ class PdfSignatureReport:
     # False when a signature timestamp is present but altered, stamps another signature or
     # comes from an authority the trust store does not accept.
     timestamp_valid: bool = True
+    # Form fields changed after this signature that no later signature in the file fills: a
+    # value typed over, or a field (a signature field too) added with its own appearance —
+    # what a shadow attack draws over the signed page.
+    fields_changed_after: tuple[str, ...] = ()
+    # False when a certification's DocMDP permissions forbid a change made after it.
+    docmdp_ok: bool = True
 
     @property
     def valid(self) -> bool:
-        """Intact, trusted, its timestamp (if any) sound, and no change after it beyond what
-        signing allows."""
+        """Intact, trusted, its timestamp (if any) sound, and nothing changed after it but
+        later signatures (each in its own field), validation data and document timestamps,
+        within what a certification permits."""
         return (
             self.intact
             and self.trusted
             and self.timestamp_valid
+            and self.docmdp_ok
+            and not self.fields_changed_after
             and self.modification_level in ("none", "lta_updates", "form_filling")
         )
 
@@ -74,6 +83,8 @@ class PdfSignatureReport:
             "timestamped": self.timestamped,
             "timestamp_valid": self.timestamp_valid,
             "problem": self.problem,
+            "fields_changed_after": list(self.fields_changed_after),
+            "docmdp_ok": self.docmdp_ok,
         }
 
 
@@ -88,14 +99,20 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
     if not embedded:
         raise KysoError("NOT_SIGNED", {"container": "PDF"})
     has_dss = "/DSS" in reader.root
+    # Every signature field filled in the file (document timestamps too): a later signature's
+    # own field is the one form change an earlier signature allows.
+    signed_fields = {str(s.field_name) for s in reader.embedded_signatures}
     reports = []
     for sig in embedded:
-        status = await async_validate_pdf_signature(
-            sig,
-            signer_validation_context=_context(reader, trust),
-            ts_validation_context=_context(reader, trust),
-        )
-        reports.append(_report(sig, status, has_dss))
+        try:
+            status = await async_validate_pdf_signature(
+                sig,
+                signer_validation_context=_context(reader, trust),
+                ts_validation_context=_context(reader, trust),
+            )
+        except unreadable() as exc:  # a damaged update after the signature, met while diffing
+            raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
+        reports.append(_report(sig, status, has_dss, signed_fields - {str(sig.field_name)}))
     return reports
 
 
@@ -130,7 +147,7 @@ def _context(reader: Any, trust: TrustStore) -> Any:
         return base
 
 
-def _report(sig: Any, status: Any, has_dss: bool) -> PdfSignatureReport:
+def _report(sig: Any, status: Any, has_dss: bool, others: set[str]) -> PdfSignatureReport:
     from agent.tokens.certinfo import parse_certificate
 
     info = parse_certificate(sig.signer_cert.dump())
@@ -151,6 +168,9 @@ def _report(sig: Any, status: Any, has_dss: bool) -> PdfSignatureReport:
     if sig.sig_object.get("/SubFilter") != "/ETSI.CAdES.detached":
         level = f"CMS ({str(sig.sig_object.get('/SubFilter', '?')).lstrip('/')}, not PAdES)"
     modification = getattr(status.modification_level, "name", "OTHER").lower()
+    changed = getattr(getattr(status, "diff_result", None), "changed_form_fields", None) or set()
+    fields_changed_after = tuple(sorted(str(name) for name in changed if name not in others))
+    docmdp_ok = status.docmdp_ok is not False
     problem = None
     if not status.intact or not status.valid:
         problem = "the signed bytes were changed or the signature value is wrong"
@@ -158,6 +178,13 @@ def _report(sig: Any, status: Any, has_dss: bool) -> PdfSignatureReport:
         problem = str(getattr(status, "trust_problem_indic", None) or "certificate not trusted")
     elif stamp_problem is not None:
         problem = stamp_problem
+    elif fields_changed_after:
+        names = ", ".join(fields_changed_after[:5])
+        problem = (
+            f"form fields changed or added after this signature, not by a later signature: {names}"
+        )
+    elif not docmdp_ok:
+        problem = "changed after a certification that does not permit it"
     return PdfSignatureReport(
         field_name=str(sig.field_name),
         signer=info.subject_cn or info.subject_display,
@@ -171,6 +198,8 @@ def _report(sig: Any, status: Any, has_dss: bool) -> PdfSignatureReport:
         timestamped=timestamped,
         problem=problem,
         timestamp_valid=stamp_problem is None,
+        fields_changed_after=fields_changed_after,
+        docmdp_ok=docmdp_ok,
     )
 
 
