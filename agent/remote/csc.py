@@ -18,7 +18,7 @@ from asn1crypto import algos
 from agent.errors import KysoError
 from agent.remote.http import ByteBudget, answer_cap, post
 from agent.remote.oauth import OAuthClient, ServiceAuth
-from agent.remote.providers import RemoteProvider
+from agent.remote.providers import RemoteProvider, lifetime_seconds
 from agent.tokens.algorithms import KeyKind, SignatureAlgorithm
 from agent.tokens.certinfo import CertificateInfo, parse_certificate
 
@@ -345,12 +345,8 @@ class CscClient:
                 "REMOTE_PROTOCOL_ERROR",
                 {"provider": self.provider.label, "detail": "credentials/authorize: no SAD"},
             )
-        expires = answer.get("expiresIn")
-        expires_at = (
-            time.monotonic() + expires
-            if isinstance(expires, int) and not isinstance(expires, bool) and expires > 0
-            else None
-        )
+        expires = lifetime_seconds(answer.get("expiresIn"))
+        expires_at = time.monotonic() + expires if expires is not None else None
         return Authorization(sad, len(hashes), expires_at)
 
     async def authorize_oauth(

@@ -33,7 +33,7 @@ from agent.errors import ErrorGroup, KysoError
 from agent.files import atomic_write
 from agent.peercred import same_user
 from agent.remote.http import auth_refused, post
-from agent.remote.providers import RemoteProvider, check_url
+from agent.remote.providers import RemoteProvider, check_url, lifetime_seconds
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +141,7 @@ class OAuthClient:
                 "REMOTE_PROTOCOL_ERROR",
                 {"provider": self.provider.label, "detail": "oauth2/token: no access_token"},
             )
-        lifetime = answer.get("expires_in")
-        lifetime = lifetime if isinstance(lifetime, int) and lifetime > 0 else 3600
+        lifetime = lifetime_seconds(answer.get("expires_in")) or 3600
         self._access = access
         self._expires_at = time.monotonic() + max(1, lifetime - _EARLY_REFRESH_SECONDS)
         refresh = answer.get("refresh_token")
@@ -239,9 +238,7 @@ class OAuthClient:
                 "REMOTE_PROTOCOL_ERROR",
                 {"provider": self.provider.label, "detail": "oauth2/token: no access_token"},
             )
-        lifetime = answer.get("expires_in")
-        valid = isinstance(lifetime, int) and not isinstance(lifetime, bool) and lifetime > 0
-        return token, lifetime if valid else None
+        return token, lifetime_seconds(answer.get("expires_in"))
 
     async def _browser_grant(self, params: dict[str, str]) -> dict[str, Any]:
         """The browser part of the authorization code flow, then the code exchange: the

@@ -46,14 +46,36 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+MAX_LIFETIME_SECONDS = 24 * 3600  # a token or SAD said to last longer is kept this long
+
+
+def lifetime_seconds(value: object) -> int | None:
+    """A service's ``expires_in`` / ``expiresIn``: a positive integer, capped at a day (a
+    400-digit number is no lifetime: time.monotonic() + it overflowed into INTERNAL_ERROR);
+    None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return min(value, MAX_LIFETIME_SECONDS)
+    return None
+
+
+# Characters a browser and Python's urlsplit read differently in an address's authority
+# ("http://evil.example\\@127.0.0.1/" is loopback to urlsplit, evil.example to Chromium),
+# or that no honest address holds.
+_AMBIGUOUS = frozenset("\\") | {chr(c) for c in range(0x21)} | {chr(0x7F)}
+
+
 def check_url(url: str) -> str:
     """``url`` unchanged when it is https, or http on loopback; REMOTE_INSECURE_URL otherwise.
 
     Every URL the agent fetches for remote signing goes through here, including the OAuth2
     address a service announces in its ``info`` answer: a page or a hostile service must not
     move the PIN, the OTP or a token onto plain http."""
+    if any(c in _AMBIGUOUS for c in url):
+        raise KysoError("REMOTE_INSECURE_URL", {"url": url[:200]})
     parts = urlsplit(url)
     host = parts.hostname or ""
+    if "@" in parts.netloc:  # user info: where a browser and urlsplit part ways
+        raise KysoError("REMOTE_INSECURE_URL", {"url": url[:200]})
     if parts.scheme == "https" and host:
         return url
     if parts.scheme == "http" and host and is_loopback_host(host):

@@ -11,7 +11,7 @@ import pytest
 from agent.config.policy import REGISTRY_VALUES, registry_policy
 from agent.config.settings import merge_layers, parse_layer
 from agent.errors import KysoError
-from agent.remote.providers import check_url, parse_provider, providers_from
+from agent.remote.providers import check_url, lifetime_seconds, parse_provider, providers_from
 
 TOML = """
 [[remote_providers]]
@@ -113,7 +113,20 @@ def test_https_or_loopback_is_allowed(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://csc.example.vn", "http://127.0.0.1.evil.vn", "ftp://a.vn", "https://", "x"]
+    "url",
+    [
+        "http://csc.example.vn",
+        "http://127.0.0.1.evil.vn",
+        "ftp://a.vn",
+        "https://",
+        "x",
+        # Loopback to Python's urlsplit, attacker.example over http to a browser (red-team):
+        "http://attacker.example\\@127.0.0.1:8690/oauth2",
+        "http://attacker.example@127.0.0.1:8690/oauth2",
+        "http://127.0.0.1:8690\\@attacker.example/",
+        "https://csc.example.vn/oauth2 x",
+        "http://127.0.0.1:8690/\tx",
+    ],
 )
 def test_anything_else_is_refused(url: str) -> None:
     with pytest.raises(KysoError) as err:
@@ -144,3 +157,15 @@ def test_remote_sits_below_signing_and_beside_tokens() -> None:
         e for e in GRAPH if _in(e.source, "agent.tokens") and _in(e.target, "agent.remote")
     ]
     assert from_tokens == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(600, 600), (10**400, 86400), (0, None), (-5, None), (True, None), ("600", None), (1.5, None)],
+)
+def test_a_service_s_lifetime_is_a_positive_integer_capped_at_a_day(
+    value: object, expected: int | None
+) -> None:
+    """expiresIn / expires_in of 400 digits overflowed time.monotonic() + it (INTERNAL_ERROR
+    after the PIN was sent); now it is capped."""
+    assert lifetime_seconds(value) == expected

@@ -191,3 +191,18 @@ async def test_an_unexpected_exception_is_that_providers_failure(
         assert _failure(directory)["details"]["detail"] == "RecursionError"
     else:
         assert directory.statuses["evil"].ok and directory.statuses["evil"].credentials == 0
+
+
+async def test_a_sad_lifetime_of_400_digits_is_capped_not_an_internal_error(
+    evil: EvilProvider,  # noqa: F811
+) -> None:
+    """credentials/authorize answering expiresIn: 10**400 overflowed time.monotonic() + it
+    (OverflowError, INTERNAL_ERROR after the PIN was sent); the lifetime is capped at a day."""
+    body = json.dumps({"SAD": "s", "expiresIn": 10**400}).encode()
+    evil.answers["credentials/authorize"] = _ok(body)
+    service = RemoteService(evil.provider())
+    try:
+        authorization = await service.client.authorize("c0", [b"\0" * 32], "2.16.840.1.101.3.4.2.1")
+    finally:
+        await service.close()
+    assert authorization.expires_at is not None and not authorization.expired
