@@ -111,6 +111,8 @@ def _run(argv: list[str]) -> int:
         print_error(exc, as_json=getattr(args, "json", False))
         return 2
     except (KeyboardInterrupt, asyncio.CancelledError):
+        if stop.finished is not None:  # Ctrl-C while asyncio shut down after the command
+            return int(stop.finished[0] or 0)
         sys.stderr.write("Đã dừng / interrupted\n")
         return 128 + (stop.signum or signal.SIGINT)
 
@@ -129,6 +131,9 @@ class _Stop:
         self.signum: int | None = None
         self._task: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The command's return value once it ran to its end: a signal landing after that
+        # (while asyncio shuts down) must not turn a finished, reported run into "interrupted".
+        self.finished: tuple[Any] | None = None
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -151,7 +156,9 @@ class _Stop:
         """Run the command's coroutine as the task a signal cancels."""
         self._task, self._loop = asyncio.current_task(), asyncio.get_running_loop()
         try:
-            return await coro
+            result = await coro
+            self.finished = (result,)
+            return result
         finally:
             self._task = None
 
@@ -163,6 +170,8 @@ class _Stop:
             task.cancel()
             loop.call_soon_threadsafe(lambda: None)  # wake the loop from its select()
             return
+        if first and self.finished is not None:
+            return  # the command is done and said so: the process ends with its status
         raise KeyboardInterrupt
 
 

@@ -192,3 +192,34 @@ def test_a_hangup_ignored_on_purpose_stays_ignored(
     assert hup is signal.SIG_IGN and term is not guard  # SIGTERM is the command's meanwhile
     assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     assert signal.getsignal(signal.SIGTERM) is guard
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_after_the_command_finished_keeps_its_status_and_report(
+    demo: dict[str, Any],
+    work: Path,
+    guard: Any,
+    signum: int,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Red-team: a signal landing while asyncio shut down, after every file was signed and the
+    report printed, made main() answer 128+signal, "interrupted": a script trusting the exit
+    status would sign again and meet files already removed."""
+    import agent.cli.main as cli_main
+
+    real_run = cli_main.asyncio.run
+
+    def run_then_signal(coro: Any) -> Any:
+        result = real_run(coro)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt  # asyncio.run's own SIGINT handler, its task done
+        signal.raise_signal(signum)  # delivered to main()'s handler, the command done
+        return result
+
+    monkeypatch.setattr(cli_main.asyncio, "run", run_then_signal)
+    assert main(_argv(demo, work)) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["signed"] == len(NAMES) and "interrupted" not in report
+    assert "interrupted" not in captured.err
