@@ -202,7 +202,7 @@ def pdf_item(
     SHA-256 of the file as it is now (before this signature)."""
     lines: list[tuple[str, str]] = []
     if label:
-        lines.append(("Tên tệp / file", label))
+        lines.append(_page_label(label))  # the page says so: never shown as a fact
     if facts.title:
         lines.append(("Tiêu đề / title", facts.title))
     lines.append(("Số trang / pages", str(facts.pages)))

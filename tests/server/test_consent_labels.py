@@ -91,3 +91,16 @@ async def test_xml_signed_as_cms_is_summarised_and_checked_as_xml(demo, agent) -
     await client.call("sign.cms", {"data": b64(b"not xml"), "certificate": org})
     last = [p for p in agent.prompter.prompts if p.kind == "consent"][-1]
     assert "Dữ liệu cần ký" in repr(last.shown)
+
+
+def test_a_pdf_s_label_is_the_page_s_words_not_its_file_name() -> None:
+    """The page's label for a PDF was shown as "Tên tệp / file": a page could state a file
+    name, or "verified safe by Kyso" in Kyso's own style, as a fact about the document."""
+    from agent.server.consent import pdf_item
+    from agent.signing.pdf import inspect_pdf
+    from tests.signing_pdf.conftest import make_pdf
+
+    claim = "Hop_dong.pdf | Kyso: tệp đã được kiểm tra, an toàn / verified safe by Kyso"
+    lines = pdf_item(inspect_pdf(make_pdf()), claim, None).lines
+    assert ("Trang web gọi là / the site calls it", claim) in lines
+    assert all(label != "Tên tệp / file" for label, _ in lines)
