@@ -134,6 +134,8 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
             403, KysoError("ORIGIN_NOT_ALLOWED", {"origin": (header or "")[:200]})
         )
     preflight = request.method == "OPTIONS"
+    if preflight and request.match_info.http_exception is not None:
+        return web.Response(status=404)  # a preflight grants only what exists: /v1/info
     request[ORIGIN_KEY] = origin
     response = web.Response(status=204) if preflight else await handler(request)
     response.headers.update(cors_headers(origin, request.headers, preflight=preflight))

@@ -94,3 +94,26 @@ async def test_a_request_aiohttp_cannot_parse_is_answered_as_kyso_without_traceb
         assert "Server: Kyso" in lines, lines
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
     assert len([r for r in caplog.records if "malformed HTTP" in r.getMessage()]) <= 1
+
+
+async def test_a_preflight_for_a_path_that_does_not_exist_grants_nothing(agent) -> None:
+    """Even an allowed origin gets no CORS grant (no Private Network Access either) for a
+    path the agent does not serve: the preflight was answered before routing."""
+    response = await agent.http(
+        "OPTIONS",
+        "/zzz",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Private-Network": "true",
+        },
+    )
+    assert response.status == 404
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Access-Control-Allow-Private-Network" not in response.headers
+    info = await agent.http(
+        "OPTIONS",
+        "/v1/info",
+        headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"},
+    )
+    assert info.status == 204 and info.headers["Access-Control-Allow-Origin"] == ORIGIN
