@@ -46,7 +46,13 @@ CANCEL_REASONS: dict[str, str] = {
 
 _MST = re.compile(r"^\d{10}(-\d{3})?$")
 _UNIT_CODE = re.compile(r"^[A-Z0-9]{5,15}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# One plain address: the password mail goes to exactly what was signed. The looser
+# [^@\s]+@... let "a@b.vn,=?utf-8?b?...?=" through, which the mail header parser decoded into a
+# hidden second recipient, and "a@[b.vn", which crashed composing the mail.
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+MAX_FIELD_CHARS = 300  # a unit's name or address; the rest are far shorter
 _PHONE = re.compile(r"^[0-9 .+()-]{8,20}$")
 
 
@@ -90,6 +96,10 @@ def read_details(fields: Any, offices: set[str], *, registering: bool) -> dict[s
     labels = REGISTER_FIELDS if registering else DETAIL_FIELDS
     values = {name: _get(fields, name) for name, _ in labels}
     _require(values, labels)
+    too_long = [label for name, label in labels if len(values[name]) > MAX_FIELD_CHARS]
+    if too_long:  # stored with the challenge, unsigned, by anyone: kept small
+        detail = f"quá {MAX_FIELD_CHARS} ký tự: " + ", ".join(too_long)
+        raise PortalError("FORM_INVALID", {"detail": detail})
     if registering:
         values["ma_don_vi"] = values["ma_don_vi"].upper()
         if not _MST.match(values["ma_so_thue"]):

@@ -41,17 +41,18 @@ def compose(config: PortalConfig, to: str, subject: str, body: str) -> EmailMess
     return msg
 
 
-def _send_blocking(host: str, port: int, msg: EmailMessage) -> None:
+def _send_blocking(host: str, port: int, msg: EmailMessage, to: str) -> None:
     with smtplib.SMTP(host, port, timeout=10) as smtp:
-        smtp.send_message(msg)
+        # The envelope names the one address given, never what a parser finds in To:.
+        smtp.send_message(msg, to_addrs=[to])
 
 
 async def send_mail(config: PortalConfig, to: str, subject: str, body: str) -> None:
     """Send one message through the configured SMTP server (never blocks the loop)."""
-    msg = compose(config, to, subject, body)
     try:
-        await asyncio.to_thread(_send_blocking, config.smtp_host, config.smtp_port, msg)
-    except (OSError, smtplib.SMTPException) as exc:
+        msg = compose(config, to, subject, body)
+        await asyncio.to_thread(_send_blocking, config.smtp_host, config.smtp_port, msg, to)
+    except (OSError, smtplib.SMTPException, ValueError, AttributeError, TypeError) as exc:
         log.error("mail to %s failed: %s", to, exc)
         raise PortalError(
             "INTERNAL", {"detail": f"không gửi được thư tới {to} ({exc.__class__.__name__})"}

@@ -194,7 +194,7 @@ class Portal:
             key = "register-again" if reg.reactivated else "register"
             try:
                 await self._mail_account(reg.account, reg.password)
-            except PortalError:
+            except Exception:  # PortalError, or a mail that could not even be composed
                 # The password exists only in that mail: without it the new account is useless
                 # (and would block a retry with E104), so it is taken back.
                 if not reg.reactivated:
