@@ -189,7 +189,7 @@ async def account_history(request: web.Request) -> web.Response:
     return web.json_response({"events": items})
 
 
-@routes.get(API + r"/account/history/{id:\d+}/request.xml")
+@routes.get(API + r"/account/history/{id:\d{1,18}}/request.xml")
 async def account_history_request(request: web.Request) -> web.Response:
     """One signed request, as the unit signed it."""
     portal = request.app[PORTAL]
@@ -236,7 +236,7 @@ async def draft_create(request: web.Request) -> web.Response:
     return web.json_response({"draft": _row(portal.dossiers.draft(acct["id"], draft_id))})
 
 
-@routes.post(API + r"/drafts/{id:\d+}/number")
+@routes.post(API + r"/drafts/{id:\d{1,18}}/number")
 async def draft_number(request: web.Request) -> web.Response:
     """ "Lấy số hồ sơ"."""
     portal = request.app[PORTAL]
@@ -246,7 +246,7 @@ async def draft_number(request: web.Request) -> web.Response:
     return web.json_response({"dossier_number": number})
 
 
-@routes.get(API + r"/drafts/{id:\d+}/export")
+@routes.get(API + r"/drafts/{id:\d{1,18}}/export")
 async def draft_export(request: web.Request) -> web.Response:
     """ "Xuất file BHXH-VAN": the unsigned XML; ``?revision=N`` (the draft page's
     "Ký và nộp" sends the version it shows) refuses any version but the saved one (E422)."""
@@ -362,7 +362,7 @@ async def dossiers(request: web.Request) -> web.Response:
     return web.json_response({"dossiers": [_dossier_json(r) for r in rows]})
 
 
-@routes.get(API + r"/dossiers/{id:\d+}")
+@routes.get(API + r"/dossiers/{id:\d{1,18}}")
 async def dossier(request: web.Request) -> web.Response:
     """One dossier with its history."""
     portal = request.app[PORTAL]
@@ -381,7 +381,7 @@ async def notices(request: web.Request) -> web.Response:
     return web.json_response({"notices": [_row(r) for r in rows]})
 
 
-@routes.get(API + r"/notices/{id:\d+}")
+@routes.get(API + r"/notices/{id:\d{1,18}}")
 async def notice(request: web.Request) -> web.Response:
     """Read one notice (marks it read)."""
     acct = require_account(request)

@@ -163,7 +163,7 @@ async def account_page(request: web.Request) -> web.Response:
     )
 
 
-@routes.get(r"/tai-khoan/yeu-cau/{id:\d+}")
+@routes.get(r"/tai-khoan/yeu-cau/{id:\d{1,18}}")
 async def signed_request_download(request: web.Request) -> web.Response:
     """A signed account request from the history, as the unit signed it."""
     account = require_account(request)

@@ -72,7 +72,7 @@ async def new_draft(request: web.Request) -> web.Response:
     return render(request, "draft.html", _draft_context(blank, draft=None, period=""))
 
 
-@routes.get(r"/lap-ho-so/{id:\d+}")
+@routes.get(r"/lap-ho-so/{id:\d{1,18}}")
 async def draft_page(request: web.Request) -> web.Response:
     """A saved draft with "Lấy số hồ sơ", "Ghi", "Xuất file BHXH-VAN" and "Ký và nộp"."""
     portal = request.app[PORTAL]
@@ -118,7 +118,7 @@ async def save_draft(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/lap-ho-so/{draft_id}?da_ghi=1")
 
 
-@routes.get(r"/lap-ho-so/{id:\d+}/xuat-file")
+@routes.get(r"/lap-ho-so/{id:\d{1,18}}/xuat-file")
 async def export_draft(request: web.Request) -> web.Response:
     """ "Xuất file BHXH-VAN": the unsigned XML as a download; ``?phien_ban=`` (the page's
     link carries it) refuses any version but the saved one (E422)."""
@@ -263,7 +263,7 @@ async def lookup(request: web.Request) -> web.Response:
     return render(request, "lookup.html", ctx)
 
 
-@routes.get(r"/tra-cuu/ho-so/{id:\d+}")
+@routes.get(r"/tra-cuu/ho-so/{id:\d{1,18}}")
 async def dossier_page(request: web.Request) -> web.Response:
     """One submitted dossier and its processing history."""
     portal = request.app[PORTAL]
@@ -281,7 +281,7 @@ async def dossier_page(request: web.Request) -> web.Response:
     )
 
 
-@routes.get(r"/tra-cuu/ho-so/{id:\d+}/dinh-kem/{attachment:\d+}")
+@routes.get(r"/tra-cuu/ho-so/{id:\d{1,18}}/dinh-kem/{attachment:\d{1,18}}")
 async def attachment_download(request: web.Request) -> web.Response:
     """One signed attachment as filed, for the unit itself (a download, never shown inline)."""
     account = require_account(request)
@@ -310,7 +310,7 @@ async def notices_page(request: web.Request) -> web.Response:
     return render(request, "notices.html", ctx)
 
 
-@routes.get(r"/tra-cuu/thong-bao/{id:\d+}")
+@routes.get(r"/tra-cuu/thong-bao/{id:\d{1,18}}")
 async def notice_page(request: web.Request) -> web.Response:
     """Read one notice."""
     account = require_account(request)
@@ -355,7 +355,7 @@ async def mailbox(request: web.Request) -> web.Response:
     return render(request, "mailbox.html", {"mails": mails})
 
 
-@routes.get(r"/hop-thu/{id:\d+}")
+@routes.get(r"/hop-thu/{id:\d{1,18}}")
 async def mail_page(request: web.Request) -> web.Response:
     """One message (demo only)."""
     _require_sink(request)

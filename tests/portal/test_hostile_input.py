@@ -1,8 +1,9 @@
-"""The registration form's fields (red-team on the portal): the password mail goes to exactly
+"""Hostile input to the portal (red-team). Registration: the password mail goes to exactly
 the one plain address that was signed, and nobody without an account makes the portal store
 megabytes. A header-decoded second recipient ("a@b.vn,=?utf-8?b?...?="), an address that
 crashed composing the mail after the account was made (then E104 for ever), and a 20 MB field
-kept with the challenge for a day are refused as FORM_INVALID before any challenge exists."""
+kept with the challenge for a day are refused as FORM_INVALID before any challenge exists.
+Routes: an id no database row can have is 404, never a 500 with a traceback."""
 
 from __future__ import annotations
 
@@ -51,3 +52,22 @@ async def test_a_field_of_megabytes_is_refused_before_a_challenge_is_stored(
         "POST", "/api/v1/challenge", json={"action": "register", "fields": fields}
     )
     assert status != 200 and "300" in str(body), body
+
+
+async def test_an_id_no_database_row_can_have_is_not_found_not_a_crash(
+    portal: PortalDriver,
+) -> None:
+    """An id of 2^63 or more reached SQLite and ended in OverflowError (500 and a traceback,
+    also without an account): ids are at most 18 digits in every route."""
+    await portal.register_and_login()
+    huge = "9" * 20
+    for path in (
+        f"/hop-thu/{huge}",
+        "/hop-thu/" + "9" * 5000,
+        f"/api/v1/dossiers/{huge}",
+        f"/api/v1/notices/{huge}",
+        f"/api/v1/drafts/{huge}/export",
+        f"/tra-cuu/ho-so/1/dinh-kem/{huge}",
+    ):
+        status, _ = await portal.request("GET", path)
+        assert status == 404, (path[:40], status)
