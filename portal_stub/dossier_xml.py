@@ -40,6 +40,7 @@ ROW_FIELDS = (
 )
 _PERIOD = re.compile(r"^(0[1-9]|1[0-2])/\d{4}$")
 _SO_BHXH = re.compile(r"^\d{10}$")
+_SALARY = re.compile(r"^[0-9]{1,15}$")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ def parse_rows(raw_rows: Iterable[dict[str, str]]) -> list[Employee]:
     """Validate D02-TS rows from the page or the API; blank rows are skipped."""
     rows: list[Employee] = []
     for index, raw in enumerate(raw_rows, start=1):
+        if not isinstance(raw, dict):  # JSON from the API: a row must be an object
+            raise PortalError("FORM_INVALID", {"detail": f"dòng {index}: không phải một dòng"})
         values = {k: str(raw.get(k, "") or "").strip() for k in ROW_FIELDS}
         if not any(values.values()):
             continue
@@ -95,7 +98,9 @@ def parse_rows(raw_rows: Iterable[dict[str, str]]) -> list[Employee]:
         if values["GioiTinh"] not in GENDERS:
             problems.append("giới tính")
         salary = values["MucLuong"].replace(".", "").replace(",", "").replace(" ", "")
-        if not salary.isdigit() or int(salary) <= 0:
+        # ASCII digits only ("²".isdigit() is true, int("²") fails), and no salary of 5 000
+        # digits (int() refuses past 4 300).
+        if not _SALARY.match(salary) or int(salary) <= 0:
             problems.append("mức lương")
         if not valid_period(values["TuThang"]):
             problems.append("từ tháng (MM/YYYY)")

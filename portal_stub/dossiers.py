@@ -293,9 +293,9 @@ class DossierService(DraftStore):
             params.append(_date(date_from))
         if date_to:
             sql += " AND submitted_at < ?"
-            params.append(
-                (dt.date.fromisoformat(_date(date_to)) + dt.timedelta(days=1)).isoformat()
-            )
+            last = dt.date.fromisoformat(_date(date_to))
+            # The day after, as an exclusive bound; 9999-12-31 has none: every day is before.
+            params.append((last + dt.timedelta(days=1)).isoformat() if last < dt.date.max else "~")
         if status:
             if status not in STATUS_LABELS:
                 raise PortalError("FORM_INVALID", {"detail": "trạng thái không hợp lệ"})

@@ -85,6 +85,14 @@ async def challenge_get(request: web.Request) -> web.Response:
     )
 
 
+def _fields(form: dict[str, Any]) -> Any:
+    """The JSON body's ``fields`` (an object), or the body itself when it has none."""
+    fields = form.get("fields", form)
+    if not isinstance(fields, dict):
+        raise PortalError("FORM_INVALID", {"detail": "fields phải là một đối tượng JSON"})
+    return fields
+
+
 @routes.post(API + "/challenge")
 async def challenge_post(request: web.Request) -> web.Response:
     """A nonce bound to the posted form (or JSON ``{"action", "fields"}``)."""
@@ -93,7 +101,7 @@ async def challenge_post(request: web.Request) -> web.Response:
     session = check_csrf(request, form)
     if isinstance(form, dict):
         action = str(request.query.get("action") or form.get("action", ""))
-        fields = form.get("fields", form)
+        fields = _fields(form)
     else:
         action, fields = str(request.query.get("action") or form.get("action", "")), form
     if action not in ACTIONS:
@@ -107,7 +115,7 @@ async def _signed(request: web.Request, action: str) -> web.Response:
     form = await _form(request)
     check_csrf(request, form)
     account = None if action == "register" else require_account(request)
-    fields = form.get("fields", form) if isinstance(form, dict) else form
+    fields = _fields(form) if isinstance(form, dict) else form
     # thiet_bi: where Kyso said the signing certificate lives (a JSON text, as the page posts it).
     device = form.get("thiet_bi")
     result = await portal.perform(
@@ -218,6 +226,11 @@ for _path, _action in (
 # --- dossiers -------------------------------------------------------------------------------------------
 
 
+def _is_row_id(value: object) -> bool:
+    """A database row's id as JSON sends it: a positive integer SQLite can hold."""
+    return type(value) is int and 0 < value < 2**63
+
+
 @routes.post(API + "/drafts")
 async def draft_create(request: web.Request) -> web.Response:
     """Save a procedure-600 draft: ``{"period": "11/2026", "rows": [...], "take_number": true}``."""
@@ -225,11 +238,11 @@ async def draft_create(request: web.Request) -> web.Response:
     body = await _json(request)
     check_csrf(request, body)
     acct = require_account(request)
+    draft_id, rows = body.get("id"), body.get("rows") or []
+    if (draft_id is not None and not _is_row_id(draft_id)) or not isinstance(rows, list):
+        raise PortalError("FORM_INVALID", {"detail": "id là số, rows là một danh sách"})
     draft_id = portal.dossiers.save_draft(
-        acct,
-        draft_id=body.get("id"),
-        period=str(body.get("period", "")),
-        rows=list(body.get("rows") or []),
+        acct, draft_id=draft_id, period=str(body.get("period", "")), rows=rows
     )
     if body.get("take_number"):
         portal.dossiers.take_number(acct, draft_id)

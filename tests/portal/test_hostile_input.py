@@ -71,3 +71,27 @@ async def test_an_id_no_database_row_can_have_is_not_found_not_a_crash(
     ):
         status, _ = await portal.request("GET", path)
         assert status == 404, (path[:40], status)
+
+
+async def test_malformed_api_input_is_a_form_error_never_a_500(portal: PortalDriver) -> None:
+    """JSON of the wrong shape (an id as a list, rows as text, a salary of "²" or 5 000
+    digits, fields as a list or a number) and a date at the end of the calendar were 500s
+    with a logged traceback (red-team)."""
+    from tests.portal.helpers import ROWS
+
+    await portal.register_and_login()
+    cases = [
+        ("/api/v1/drafts", {"id": [1], "period": "11/2026", "rows": ROWS}),
+        ("/api/v1/drafts", {"id": 10**20, "period": "11/2026", "rows": ROWS}),
+        ("/api/v1/drafts", {"period": "11/2026", "rows": "abc"}),
+        ("/api/v1/drafts", {"period": "11/2026", "rows": [1, 2]}),
+        ("/api/v1/drafts", {"period": "11/2026", "rows": [{**ROWS[0], "MucLuong": "²"}]}),
+        ("/api/v1/drafts", {"period": "11/2026", "rows": [{**ROWS[0], "MucLuong": "9" * 5000}]}),
+        ("/api/v1/challenge", {"action": "change-details", "fields": ["x"]}),
+        ("/api/v1/account/details", {"fields": 5, "signed_request": "<x/>"}),
+    ]
+    for path, body in cases:
+        status, answer = await portal.request("POST", path, json=body)
+        assert status == 400 and answer["error"]["key"] == "FORM_INVALID", (path, body, answer)
+    status, _ = await portal.request("GET", "/tra-cuu/ho-so?xem=1&den_ngay=9999-12-31")
+    assert status == 200
