@@ -160,8 +160,10 @@ class Portal:
         signed_raw: Any,
         account: sqlite3.Row | None,
         device: Any = None,
+        session: Session | None = None,
     ) -> dict[str, Any]:
-        """Verify the signed request for ``action`` and apply the change.
+        """Verify the signed request for ``action`` and apply the change. A change of the
+        account's certificate or details ends its other sessions (``session`` is kept).
 
         ``device`` is the page's ``thiet_bi`` field (where Kyso said the certificate lives),
         kept for register and change-certificate when it names the signing certificate.
@@ -176,7 +178,10 @@ class Portal:
             fields_hash=fields_hash(bound.action, bound.fields),
             account_id=account["id"] if account else None,
         )
-        return await self._apply(bound, signed, account, device)
+        result = await self._apply(bound, signed, account, device)
+        if account is not None and bound.action in ("change-details", "change-certificate"):
+            self.sessions.end_others(account["id"], keep=session)
+        return result
 
     async def _apply(
         self, bound: Bound, signed: SignedRequest, account: sqlite3.Row | None, device: Any

@@ -72,6 +72,14 @@ class SessionStore:
         )
         return Session(row["token_hash"], row["kind"], row["account_id"], row["csrf_token"])
 
+    def end_others(self, account_id: int, keep: Session | None) -> None:
+        """End every session of ``account_id`` but ``keep`` (the one that made a change): a
+        password someone else still knew stops working with its open sessions."""
+        self.db.run(
+            "DELETE FROM sessions WHERE account_id = ? AND token_hash != ?",
+            (account_id, keep.token_hash if keep is not None else ""),
+        )
+
     def delete(self, session: Session) -> None:
         """End a session (log-out, or rotation at log-in)."""
         self.db.run("DELETE FROM sessions WHERE token_hash = ?", (session.token_hash,))

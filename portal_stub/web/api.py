@@ -25,6 +25,7 @@ from portal_stub.processing import advance
 from portal_stub.timefmt import vietnam_iso
 from portal_stub.web.common import (
     PORTAL,
+    SESSION,
     check_csrf,
     require_account,
     set_session_cookie,
@@ -124,6 +125,7 @@ async def _signed(request: web.Request, action: str) -> web.Response:
         signed_raw=form.get("signed_request"),
         account=account,
         device=json.dumps(device) if isinstance(device, dict) else device,
+        session=request.get(SESSION),
     )
     return web.json_response({"ok": True, **result})
 

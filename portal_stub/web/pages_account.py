@@ -196,6 +196,7 @@ def _signed_post(action: str) -> Any:
                 signed_raw=form.get("signed_request"),
                 account=account,
                 device=form.get("thiet_bi"),
+                session=request.get(SESSION),
             )
         except PortalError as exc:
             ctx = {

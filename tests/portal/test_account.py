@@ -341,3 +341,26 @@ def test_forgetting_stale_sessions_uses_an_index(tmp_path: Any) -> None:
     plan = db.all("EXPLAIN QUERY PLAN DELETE FROM sessions WHERE last_seen < ?", ("2026",))
     assert any("sessions_last_seen" in row["detail"] for row in plan), [dict(r) for r in plan]
     db.close()
+
+
+async def test_a_change_of_certificate_or_details_ends_the_account_s_other_sessions(
+    portal: PortalDriver,
+) -> None:
+    """Red-team: an accountant who left kept an open session after the unit changed its
+    certificate and e-mail. The session that signed the change stays; the others end."""
+    first = await portal.register_and_login()
+    password = await portal.mailed_password()
+    assert password
+    leaked = first["token"]  # a session someone else still holds
+    await portal.login(first["account"]["username"], password)  # the unit's own session
+    status, body = await portal.signed(
+        "/api/v1/account/certificate", "change-certificate", {}, "org_renewed"
+    )
+    assert status == 200, body
+    status, _ = await portal.request("GET", "/api/v1/account")
+    assert status == 200  # the session that made the change goes on
+    mine = portal.headers["Authorization"]
+    portal.headers["Authorization"] = f"Bearer {leaked}"
+    status, body = await portal.request("GET", "/api/v1/account")
+    assert status == 401 and body["error"]["key"] == "LOGIN_REQUIRED", body
+    portal.headers["Authorization"] = mine
