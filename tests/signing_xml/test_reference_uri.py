@@ -11,20 +11,18 @@ anything else is XML_SIGNATURE_UNSUPPORTED before libxmlsec runs.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from agent.errors import KysoError
 from agent.signing.xml import check_xml_signature
 from agent.signing.xml.c14n import c14n_bytes, standalone
+from tests.tokens.keymix import self_signed
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
@@ -33,24 +31,7 @@ TAX = "http://kekhaithue.gdt.gov.vn/TKhaiThue"
 
 def _key_and_certificate() -> tuple[rsa.RSAPrivateKey, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, "Cong ty Kyso"),
-            x509.NameAttribute(NameOID.USER_ID, "MST:0101234567"),
-        ]
-    )
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert.public_bytes(Encoding.DER)
+    return key, self_signed("Kyso", key).public_bytes(Encoding.DER)
 
 
 def _signed_over(root: etree._Element, uri: str, covered: etree._Element) -> bytes:
