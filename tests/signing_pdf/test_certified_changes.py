@@ -5,8 +5,9 @@ judges to break the certification ("only allowed after an approval signature"), 
 before the consent and the PIN, whether placed by page and box or by an anchor, in sign.pdf,
 sign.batch and the CLI. The same holds after an approval whose field /Lock sets /P.
 
-The certified inputs are made as the interop round made them: pyHanko certifies with the demo
-issuing CA's key. pyHanko's validation (docmdp_ok) and poppler's pdfsig judge the results.
+The certified inputs are made by pyHanko with a software key holding an ordinary signing
+certificate from the demo issuing CA. pyHanko's validation (docmdp_ok), poppler's pdfsig and
+Kyso's verify-pdf judge the results.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from agent.cli.main import main
 from agent.errors import KysoError
 from agent.signing.pdf import PdfSignOptions, Placement, inspect_pdf, sign_pdf
 from agent.signing.pdf.sign import choose_field, resolve_anchor
+from agent.signing.pdf.verify import verify_pdf
 from tests.conftest import cert_thumbprint, pin_asks
 from tests.signing_cms.conftest import token_signer
 from tests.signing_pdf.conftest import make_pdf, pdfsig
@@ -37,25 +39,51 @@ ANCHOR = "Nguoi ky"  # make_pdf's line on every page
 
 
 def certified(demo: dict[str, Any], permission: int) -> bytes:
-    """make_pdf(2) with an empty field «ChuKyGiamDoc» on page 1, certified by pyHanko (the
-    demo issuing CA's key) with DocMDP ``permission``."""
+    """make_pdf(2) with an empty field «ChuKyGiamDoc» on page 1, certified by pyHanko with
+    DocMDP ``permission``: a software key with an ordinary signing certificate from the demo
+    issuing CA (so the certification is intact and trusted, and only DocMDP can fault it)."""
+    import tempfile
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     from pyhanko.sign.fields import MDPPerm, SigFieldSpec, append_signature_field
 
+    from agent.demo import pki
+
     writer = IncrementalPdfFileWriter(io.BytesIO(make_pdf(2)))
     append_signature_field(writer, SigFieldSpec("CertSig"))
     append_signature_field(writer, SigFieldSpec(EMPTY, on_page=0, box=(300, 600, 560, 680)))
-    ca = demo["ca"]
-    signer = signers.SimpleSigner.load(
-        ca["issuing_key"], ca["issuing"], ca_chain_files=(ca["root"],)
-    )
+    ca = pki.TestCA.load(Path(demo["ca"]["issuing"]).parent)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    org = next(p for p in pki.PROFILES if p.name == "org")
+    cert = ca.issue(org, key.public_key(), serial=0x5EED0000 + permission)
+    with tempfile.TemporaryDirectory() as work:
+        key_file, cert_file = Path(work, "key.pem"), Path(work, "cert.pem")
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        signer = signers.SimpleSigner.load(
+            str(key_file), str(cert_file), ca_chain_files=ca_files(demo)
+        )
+    assert signer is not None
     meta = signers.PdfSignatureMetadata(
         field_name="CertSig", certify=True, docmdp_permissions=MDPPerm(permission)
     )
     out = io.BytesIO()
     signers.PdfSigner(meta, signer).sign_pdf(writer, output=out)
     return out.getvalue()
+
+
+def ca_files(demo: dict[str, Any]) -> tuple[str, str]:
+    """The demo issuing and root CA certificates (PEM files)."""
+    return (demo["ca"]["issuing"], demo["ca"]["root"])
 
 
 def docmdp_verdicts(demo: dict[str, Any], data: bytes) -> dict[str, bool | None]:
@@ -131,6 +159,32 @@ async def test_what_kyso_signs_after_a_certification_keeps_it_and_the_refusal_is
     assert in_field.visible and not invisible.visible
     verdicts = await asyncio.to_thread(docmdp_verdicts, demo, forced.document)
     assert verdicts["CertSig"] is False
+
+
+async def test_verify_pdf_faults_a_change_the_certification_forbids_on_docmdp_alone(
+    demo, token_service, trust, monkeypatch
+) -> None:
+    """A file certified "no changes" (P=1), then signed in its empty field by a signer that
+    ignores P=1 (pyHanko and Kyso both refuse; another program may not). The later signature
+    fills its own field, which form filling allows: nothing but the certification's DocMDP
+    permissions faults the certifying signature, so this is what checks that verdict."""
+    import pyhanko.sign.validation as validation
+
+    doc = await asyncio.to_thread(certified, demo, 1)
+    facts = inspect_pdf(doc, size_of_pages=(1,))
+    assert facts.locked_by_certification
+    careless = replace(facts, earlier_locks=(), locked_by_certification=False)
+    monkeypatch.setattr(validation, "read_certification_data", lambda _reader: None)
+    async with token_signer(token_service, demo, "org") as signer:
+        later = await sign_pdf(doc, signer, PdfSignOptions(field_name=EMPTY), facts=careless)
+    monkeypatch.undo()
+    reports = {r.field_name: r for r in await verify_pdf(later.document, trust)}
+    cert_sig = reports["CertSig"]
+    assert cert_sig.intact and cert_sig.trusted and cert_sig.timestamp_valid
+    assert cert_sig.fields_changed_after == () and cert_sig.modification_level == "form_filling"
+    assert cert_sig.docmdp_ok is False and not cert_sig.valid
+    assert cert_sig.problem == "changed after a certification that does not permit it"
+    assert reports[EMPTY].valid  # the later signature itself is sound
 
 
 async def test_an_approval_whose_field_lock_sets_p2_is_kept_the_same_way(
