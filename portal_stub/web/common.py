@@ -144,9 +144,11 @@ def _security_headers(response: web.StreamResponse) -> None:
     headers.setdefault("Referrer-Policy", "same-origin")
     # frame-ancestors in the CSP is the rule; X-Frame-Options covers browsers without it.
     headers.setdefault("X-Frame-Options", "DENY")
+    # Pages, JSON answers and downloads carry a unit's accounts, dossiers and employees: no
+    # cache (a shared PC's browser, a proxy) keeps a copy. Static assets say otherwise.
+    headers.setdefault("Cache-Control", "no-store")
     if response.content_type == "text/html":
         headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("Cache-Control", "no-store")
         # A page of another site that opened the portal (window.open) keeps no handle on it:
         # it cannot navigate the portal's tab to a look-alike log-in page (tabnabbing). The
         # portal opens no windows of its own, and the bridge talks to Kyso over WebSocket.

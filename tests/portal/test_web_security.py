@@ -304,18 +304,20 @@ async def test_security_headers_on_pages_errors_and_api(portal: PortalDriver) ->
         await portal.client.post("/api/v1/login", json={}, headers={"Origin": EVIL}),
         await portal.client.get("/api/v1/khong-co"),
         await portal.client.post("/dang-xuat", data={}, headers={"Origin": EVIL}),
+        await portal.client.get("/api/v1/catalogues/errors"),  # a JSON answer, not an error
     ]
     for resp in checks:
         headers = resp.headers
         assert headers["X-Content-Type-Options"] == "nosniff", resp.url
         assert headers["X-Frame-Options"] == "DENY", resp.url
         assert headers["Referrer-Policy"] == "same-origin", resp.url
+        assert headers["Cache-Control"] == "no-store", resp.url  # JSON answers too
         if resp.content_type == "text/html":
             assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], resp.url
-            assert headers["Cache-Control"] == "no-store"
             # Another site that window.open()s the portal cannot navigate its tab (redteam6 F3).
             assert headers["Cross-Origin-Opener-Policy"] == "same-origin", resp.url
     assert sum(r.content_type == "text/html" for r in checks) >= 3
+    assert checks[-1].status == 200 and checks[-1].content_type == "application/json"
 
 
 async def test_demo_mailbox_only_with_the_demo_sink(portal: PortalDriver) -> None:
