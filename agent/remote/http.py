@@ -88,6 +88,12 @@ _REASONS: dict[str, tuple[str, str]] = {
     ),
     "login_required": ("dịch vụ yêu cầu đăng nhập", "the service requires signing in"),
     "cancelled": ("đã hủy xác nhận", "the authorisation was cancelled"),
+    "wrong_issuer": (
+        "xác nhận đến từ một máy chủ đăng nhập khác, không phải của nhà cung cấp này "
+        "(có thể là giả mạo); Kyso đã bỏ qua nó",
+        "the approval came from another sign-in server than this provider's (possibly a "
+        "forgery); Kyso ignored it",
+    ),
 }
 
 

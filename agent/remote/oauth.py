@@ -302,6 +302,13 @@ class OAuthClient:
                 ) from None
         finally:
             await runner.cleanup()
+        issuer = query.get("iss")
+        if issuer is not None and issuer.rstrip("/") not in _issuer_names(oauth_base):
+            # RFC 9207: the answer names another authorization server than the one asked (a
+            # mix-up: a hostile provider sent the user on to another's sign-in). Its code and
+            # this verifier go to nobody.
+            log.warning("oauth answer from another issuer refused for %s", self.provider.name)
+            raise auth_refused(self.provider, "wrong_issuer")
         if "code" not in query:
             reason = "access_denied" if query.get("error") == "access_denied" else "cancelled"
             raise auth_refused(self.provider, reason)
@@ -318,3 +325,10 @@ class OAuthClient:
                 "client_id": self.provider.client_id,
             },
         )
+
+
+def _issuer_names(oauth_base: str) -> tuple[str, str]:
+    """The issuer identifiers an answer from ``oauth_base`` may carry: the CSC base URI of the
+    authorization server, or that URI's ``/oauth2`` (where its endpoints live)."""
+    base = oauth_base.rstrip("/")
+    return base, base + "/oauth2"
