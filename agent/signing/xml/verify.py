@@ -10,7 +10,8 @@ every reference digest. Kyso's layer on top only decides what libxmlsec is asked
    position** to what the profile says is signed (the whole document, or the root's single
    ``HSoKhaiThue``), through an id that exactly one element carries, plus at most one reference
    to an ``Object`` of the same signature (the SigningTime). Transforms: enveloped and C14N
-   1.0 / exclusive, nothing else (libxmlsec is told to refuse the rest too);
+   1.0 / exclusive, nothing else (libxmlsec is told to refuse the rest too). These rules live
+   in :mod:`agent.signing.xml.references`;
 3. libxmlsec verifies with the key of the certificate Kyso picked from the signature;
 4. an XAdES SignatureTimeStamp, when there is one (:mod:`.xades`): its token intact and
    made over this SignatureValue, its authority's certificate trusted at its genTime;
@@ -28,8 +29,6 @@ XML_*).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import datetime as dt
 import hashlib
@@ -51,19 +50,24 @@ from agent.signing.xml.c14n import (
     detached,
     subtree_without,
 )
-from agent.signing.xml.portable import ID_ATTRIBUTES_XPATH, portable_ncname
 from agent.signing.xml.profiles import DS_NS, ENVELOPED, PROFILES, Placement, guess_profile
+from agent.signing.xml.references import (
+    DIGESTS,
+    Ref,
+    b64_value,
+    id_index,
+    inside,
+    invalid,
+    one,
+    plan_references,
+    read_references,
+    unsupported,
+)
 from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted
 from agent.signing.xml.xades import SignatureTimestamp, read_signature_timestamp
 from agent.tokens.certinfo import CertificateInfo, parse_certificate
 
 _DS = f"{{{DS_NS}}}"
-_DIGESTS = {
-    "http://www.w3.org/2000/09/xmldsig#sha1": "sha1",
-    "http://www.w3.org/2001/04/xmlenc#sha256": "sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#sha384": "sha384",
-    "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
-}
 _SIGNATURE_METHODS = {
     "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
@@ -130,40 +134,6 @@ class XmlVerification:
         }
 
 
-@dataclass
-class _Ref:
-    """One ds:Reference, resolved and checked against Kyso's rules."""
-
-    uri: str
-    target: etree._Element | None  # None: the whole document
-    c14n: str
-    enveloped: bool
-    digest_name: str
-    digest_value: bytes
-
-
-def _invalid(detail: str) -> KysoError:
-    return KysoError("SIGNATURE_INVALID", {"detail": detail})
-
-
-def _unsupported(detail: str) -> KysoError:
-    return KysoError("XML_SIGNATURE_UNSUPPORTED", {"detail": detail})
-
-
-def _one(parent: etree._Element, path: str, what: str) -> etree._Element:
-    found = parent.findall(path)
-    if len(found) != 1:
-        raise _invalid(f"{len(found)} {what} elements")
-    return found[0]
-
-
-def _b64(text: str | None, what: str) -> bytes:
-    try:
-        return base64.b64decode("".join((text or "").split()), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise _invalid(f"{what} is not base64") from exc
-
-
 def _find_signatures(
     root: etree._Element, profile: str | None
 ) -> tuple[list[etree._Element], str | None, Placement | None]:
@@ -182,102 +152,6 @@ def _find_signatures(
     return list(root.iter(f"{_DS}Signature")), name, None
 
 
-def _id_index(root: etree._Element) -> dict[str, list[etree._Element]]:
-    """Every element by the value of the attributes some verifier takes for an id (Id / ID /
-    id in any namespace, xml:id: the signer's definition, :mod:`.portable`), in one pass."""
-    index: dict[str, list[etree._Element]] = {}
-    # Attributes by local-name(): several times faster in libxml2 than testing every element.
-    for value in root.xpath(ID_ATTRIBUTES_XPATH):
-        found = index.setdefault(str(value), [])
-        if value.getparent() not in found:
-            found.append(value.getparent())
-    return index
-
-
-def _resolve(ids: dict[str, list[etree._Element]], uri: str) -> etree._Element | None:
-    """None for the whole document, else the one element carrying that id."""
-    if uri == "":
-        return None
-    # Only "#" + an NCName: libxmlsec pastes the value into the XPointer id('...') unescaped,
-    # so a quote or a bracket in it would make libxmlsec digest another element than this one.
-    if not uri.startswith("#") or not portable_ncname(uri[1:]):
-        raise _unsupported(f"reference URI {uri!r}")
-    # Every id attribute counts: two elements with the same value is how a wrapped copy gets
-    # the verifier to look at one element while the portal reads the other.
-    found = ids.get(uri[1:], [])
-    if len(found) != 1:
-        raise _invalid(f"reference {uri} matches {len(found)} elements")
-    return found[0]
-
-
-def _parse_reference(ids: dict[str, list[etree._Element]], ref: etree._Element) -> _Ref:
-    uri = ref.get("URI")
-    if uri is None:
-        raise _unsupported("reference without URI")
-    c14n, enveloped = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315", False
-    for transform in ref.findall(f"{_DS}Transforms/{_DS}Transform"):
-        algorithm = transform.get("Algorithm") or ""
-        if algorithm == ENVELOPED:
-            enveloped = True
-        elif algorithm in SUPPORTED_C14N:
-            c14n = algorithm
-        else:
-            raise _unsupported(f"transform {algorithm}")
-    digest_uri = _one(ref, f"{_DS}DigestMethod", "DigestMethod").get("Algorithm") or ""
-    if digest_uri not in _DIGESTS:
-        raise _unsupported(f"digest {digest_uri}")
-    value = _b64(_one(ref, f"{_DS}DigestValue", "DigestValue").text, "DigestValue")
-    return _Ref(uri, _resolve(ids, uri), c14n, enveloped, _DIGESTS[digest_uri], value)
-
-
-def _inside(element: etree._Element | None, ancestor: etree._Element) -> bool:
-    return element is not None and (element is ancestor or ancestor in element.iterancestors())
-
-
-def _plan_references(
-    root: etree._Element,
-    signature: etree._Element,
-    refs: list[_Ref],
-    profile: str | None,
-    placement: Placement | None,
-) -> tuple[_Ref, _Ref | None]:
-    """Kyso's rules: (the content reference, the optional SigningTime reference)."""
-    content = [r for r in refs if not _inside(r.target, signature)]
-    props = [r for r in refs if _inside(r.target, signature)]
-    if len(content) != 1:
-        raise _invalid(f"{len(content)} references to the document (exactly one expected)")
-    if len(props) > 1:
-        raise _unsupported(f"{len(props)} references inside the signature (at most one)")
-    for prop in props:
-        objects = [o for o in signature.iterchildren(f"{_DS}Object") if _inside(prop.target, o)]
-        if not objects:
-            raise _unsupported(f"reference {prop.uri} into the signature, not to an Object")
-    ref = content[0]
-    target = ref.target
-    wanted = placement.reference_element if placement else None
-    if target is None or target is root:
-        pass  # the whole document: always enough
-    elif wanted is not None:
-        # By position: the root's one child of that name, not an element elsewhere that
-        # happens to carry the id.
-        twins = [c for c in root.iterchildren(etree.Element) if etree.QName(c).localname == wanted]
-        if target.getparent() is not root or etree.QName(target).localname != wanted:
-            raise _invalid(
-                f"the signature covers <{etree.QName(target).localname}>, not <{wanted}>"
-            )
-        if len(twins) != 1:
-            raise _invalid(f"{len(twins)} <{wanted}> elements: only one may be signed and read")
-    elif profile is None:
-        # Nobody named a profile and no portal's document is recognised: a signature over one
-        # part may be what was meant. Say what it covers instead of "modified after signing".
-        raise KysoError(
-            "XML_SIGNATURE_PARTIAL", {"element": etree.QName(target).localname, "uri": ref.uri}
-        )
-    elif profile != "generic":  # generic asked for by name: the caller judges .references
-        raise _invalid("the signature does not cover the document")
-    return ref, (props[0] if props else None)
-
-
 def _certificates(signature: etree._Element) -> list[bytes]:
     """X509Certificate values in KeyInfo/X509Data, or in X509Data beside KeyInfo (CA2)."""
     found = [
@@ -285,10 +159,10 @@ def _certificates(signature: etree._Element) -> list[bytes]:
         *signature.iterfind(f"{_DS}X509Data/{_DS}X509Certificate"),
     ]
     if not found:
-        raise _unsupported("no X509Certificate in the signature")
+        raise unsupported("no X509Certificate in the signature")
     if len(found) > _MAX_CERTIFICATES:
-        raise _unsupported(f"{len(found)} certificates in the signature")
-    return [_b64(c.text, "X509Certificate") for c in found]
+        raise unsupported(f"{len(found)} certificates in the signature")
+    return [b64_value(c.text, "X509Certificate") for c in found]
 
 
 def _signer_candidates(ders: list[bytes]) -> list[bytes]:
@@ -306,7 +180,7 @@ def _signer_candidates(ders: list[bytes]) -> list[bytes]:
     return leaves + [d for d, _ in certs if d not in leaves]
 
 
-def _context(der: bytes, method: str, refs: list[_Ref], c14n_method: str) -> Any:
+def _context(der: bytes, method: str, refs: list[Ref], c14n_method: str) -> Any:
     ctx = xmlsec.SignatureContext()
     try:
         ctx.key = xmlsec.Key.from_memory(der, xmlsec.KeyFormat.CERT_DER)  # type: ignore[attr-defined]
@@ -319,7 +193,7 @@ def _context(der: bytes, method: str, refs: list[_Ref], c14n_method: str) -> Any
         for uri in {ref.c14n, *([ENVELOPED] if ref.enveloped else [])}:
             ctx.enable_reference_transform(_TRANSFORMS[uri])
         ctx.enable_reference_transform(
-            _TRANSFORMS[next(u for u, n in _DIGESTS.items() if n == ref.digest_name)]
+            _TRANSFORMS[next(u for u, n in DIGESTS.items() if n == ref.digest_name)]
         )
     return ctx
 
@@ -337,7 +211,7 @@ def _verify_value(
 
 
 def _digest(
-    tree: etree._ElementTree, signature: etree._Element, ref: _Ref, implicit: bool
+    tree: etree._ElementTree, signature: etree._Element, ref: Ref, implicit: bool
 ) -> bytes | None:
     """The canonical bytes the reference covers, with this signature left out when it is
     inside (the enveloped transform, implied for CA2's shape); comments never count.
@@ -351,12 +225,12 @@ def _digest(
     exclusive, _ = c14n_flags(ref.c14n)
     out = io.BytesIO()
     if ref.target is None and not implicit:
-        if _inside(signature, tree.getroot()):
+        if inside(signature, tree.getroot()):
             return None
         tree.write_c14n(out, exclusive=exclusive, with_comments=False)
     else:  # an element; CA2 canonicalizes the document element alone, as .NET does
         target = ref.target if ref.target is not None else tree.getroot()
-        excluded = signature if _inside(signature, target) else None
+        excluded = signature if inside(signature, target) else None
         subtree_without(target, excluded).write_c14n(out, exclusive=exclusive, with_comments=False)
     return out.getvalue()
 
@@ -384,7 +258,7 @@ def _signing_time(target: etree._Element | None) -> dt.datetime | None:
         try:
             when = dt.datetime.fromisoformat(text)
         except ValueError as exc:
-            raise _invalid(f"SigningTime {text!r}") from exc
+            raise invalid(f"SigningTime {text!r}") from exc
         # Vietnamese tools often write local time without an offset.
         return when if when.tzinfo else when.replace(tzinfo=VIETNAM)
     return None
@@ -392,31 +266,15 @@ def _signing_time(target: etree._Element | None) -> dt.datetime | None:
 
 def _algorithms(signed_info: etree._Element) -> tuple[str, str]:
     """SignatureMethod and CanonicalizationMethod, refused unless Kyso supports them."""
-    method = _one(signed_info, f"{_DS}SignatureMethod", "SignatureMethod").get("Algorithm") or ""
+    method = one(signed_info, f"{_DS}SignatureMethod", "SignatureMethod").get("Algorithm") or ""
     if method not in _SIGNATURE_METHODS:
-        raise _unsupported(f"signature method {method}")
-    c14n_method = _one(signed_info, f"{_DS}CanonicalizationMethod", "CanonicalizationMethod").get(
+        raise unsupported(f"signature method {method}")
+    c14n_method = one(signed_info, f"{_DS}CanonicalizationMethod", "CanonicalizationMethod").get(
         "Algorithm"
     )
     if c14n_method not in SUPPORTED_C14N:
-        raise _unsupported(f"canonicalization {c14n_method}")
+        raise unsupported(f"canonicalization {c14n_method}")
     return method, c14n_method
-
-
-def _references(
-    signature: etree._Element, signed_info: etree._Element, ids: dict[str, list[etree._Element]]
-) -> list[_Ref]:
-    """The one or two references Kyso accepts (the document, its signing time); no Manifest."""
-    if signature.find(f".//{_DS}Manifest") is not None:
-        # libxmlsec resolves a Manifest's references on its own (it opens a file: URI, seen
-        # with strace) although they do not change its verdict: never let it.
-        raise _unsupported("ds:Manifest")
-    ref_nodes = signed_info.findall(f"{_DS}Reference")
-    if not ref_nodes:
-        raise _invalid("no Reference")
-    if len(ref_nodes) > 2:
-        raise _unsupported(f"{len(ref_nodes)} references (the document and its signing time)")
-    return [_parse_reference(ids, r) for r in ref_nodes]
 
 
 def _value_verifies(
@@ -426,7 +284,7 @@ def _value_verifies(
     c14n_method: str,
     value: bytes,
     der: bytes,
-    refs: list[_Ref],
+    refs: list[Ref],
     implicit: bool,
 ) -> bool:
     """Whether ``der``'s key made the signature value (libxmlsec, or Kyso's check for CA2)."""
@@ -445,22 +303,24 @@ def _check_signature(
     profile: str | None,
     placement: Placement | None,
     ids: dict[str, list[etree._Element]],
-) -> tuple[XmlVerification, list[bytes], _Ref]:
+) -> tuple[XmlVerification, list[bytes], Ref]:
     """One signature checked on the untouched tree: (result, the other certificates, its
     content reference). ``covered_digest`` is "" when the covered bytes are the whole document
     without this signature, taken afterwards (:func:`_whole_document`)."""
     root = tree.getroot()
-    signed_info = _one(signature, f"{_DS}SignedInfo", "SignedInfo")
+    signed_info = one(signature, f"{_DS}SignedInfo", "SignedInfo")
     method, c14n_method = _algorithms(signed_info)
-    value = _b64(_one(signature, f"{_DS}SignatureValue", "SignatureValue").text, "SignatureValue")
-    refs = _references(signature, signed_info, ids)
-    content, props = _plan_references(root, signature, refs, profile, placement)
-    covers_signature = content.target is None or _inside(signature, content.target)
+    value = b64_value(
+        one(signature, f"{_DS}SignatureValue", "SignatureValue").text, "SignatureValue"
+    )
+    refs = read_references(signature, signed_info, ids)
+    content, props = plan_references(root, signature, refs, profile, placement)
+    covers_signature = content.target is None or inside(signature, content.target)
     implicit = False
     if covers_signature and not content.enveloped:
         implicit = props is None and shapes.implicit_enveloped(signature, True, False)
         if not implicit:
-            raise _invalid("the reference covers its own signature without the enveloped transform")
+            raise invalid("the reference covers its own signature without the enveloped transform")
     ders = _certificates(signature)
     # libxmlsec judges the tree as parsed: nothing before it may take a signature out of the
     # tree and put it back (c14n.detached rewrites its namespace declarations: a valid
@@ -476,7 +336,7 @@ def _check_signature(
         None,
     )
     if signer_der is None:
-        raise _invalid("libxmlsec: the signature does not match the document and certificate")
+        raise invalid("libxmlsec: the signature does not match the document and certificate")
     covered = _digest(tree, signature, content, implicit)
     if implicit:
         # CA2: libxmlsec cannot run this reference; its digest is checked here on libxml2's
@@ -484,7 +344,7 @@ def _check_signature(
         assert covered is not None
         actual = hashlib.new(content.digest_name, covered).digest()
         if not hmac.compare_digest(actual, content.digest_value):
-            raise _invalid("digest of the document does not match")
+            raise invalid("digest of the document does not match")
     shape = shapes.detect(signature, content.uri, implicit)
     # Unsigned, so read only once the signature it stamps is known to be good.
     timestamp = read_signature_timestamp(signature)
@@ -528,11 +388,11 @@ def _check_all(
     if not signatures:
         raise KysoError("NOT_SIGNED")
     if len(signatures) > _MAX_SIGNATURES:
-        raise _unsupported(f"{len(signatures)} signatures (at most {_MAX_SIGNATURES})")
+        raise unsupported(f"{len(signatures)} signatures (at most {_MAX_SIGNATURES})")
     # libxmlsec resolves "#id" through libxml2's id table; _resolve has already made sure
     # each referenced value is carried by exactly one element.
     xmlsec.tree.add_ids(root, list(_ID_ATTRIBUTES))
-    ids = _id_index(root)
+    ids = id_index(root)
     results = [_check_signature(tree, sig, name, placement, ids) for sig in signatures]
     first, extra, content = results[0]
     if first.covered_digest == "":
