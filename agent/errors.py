@@ -94,6 +94,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "XML_DOTNET_MISREAD",
             "XML_REFERENCE_ID_UNUSABLE",
             "XML_NAME_UNPORTABLE",
+            "XML_NAMESPACE_RELATIVE",
             "XML_VERSION_UNSUPPORTED",
             "PDF_MALFORMED",
             "PDF_ENCRYPTED",
@@ -501,6 +502,19 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "cho cổng {profile}, ký với --profile generic.",
         "Nothing was signed. Export the file again with tag names in Vietnamese or ASCII letters. "
         "If the file is not for a '{profile}' portal, sign it with --profile generic.",
+    ),
+    _e(
+        "XML_NAMESPACE_RELATIVE",
+        3127,
+        "Tệp khai báo không gian tên {declaration} bằng địa chỉ tương đối {uri}: chuẩn hóa XML "
+        "(C14N) không xử lý được, nên không ký được, và cổng cũng không kiểm tra được chữ ký.",
+        "The file declares the namespace {declaration} with the relative address {uri}: XML "
+        "canonicalization (C14N) cannot process it, so it cannot be signed, and no portal "
+        "could check a signature on it.",
+        "Chưa có gì được ký. Xuất lại tệp với địa chỉ không gian tên đầy đủ (bắt đầu bằng "
+        "http://, https:// hoặc urn:), hoặc báo cho nhà cung cấp phần mềm kê khai.",
+        "Nothing was signed. Export the file again with a full namespace address (starting with "
+        "http://, https:// or urn:), or tell the maker of the declaration software.",
     ),
     _e(
         "XML_VERSION_UNSUPPORTED",

@@ -15,8 +15,11 @@ from types import FrameType
 from typing import Any
 
 from agent import __version__
-from agent.cli.output import inert_streams, print_error, tolerant_streams
+from agent.cli.output import inert_streams, internal_error, print_error, tolerant_streams
 from agent.errors import KysoError
+
+# A fault Kyso did not foresee (sysexits' EX_SOFTWARE); KysoError refusals exit with 2.
+EXIT_INTERNAL = 70
 
 # Each module has register(subparsers); adding a command is adding a line here.
 COMMAND_MODULES = (
@@ -110,6 +113,10 @@ def _run(argv: list[str]) -> int:
     except KysoError as exc:
         print_error(exc, as_json=getattr(args, "json", False))
         return 2
+    except Exception as exc:  # a fault Kyso did not foresee: a code and texts, the trace with -v
+        logging.getLogger(__name__).debug("%s failed", args.command, exc_info=True)
+        print_error(internal_error(exc), as_json=getattr(args, "json", False))
+        return EXIT_INTERNAL
     except (KeyboardInterrupt, asyncio.CancelledError):
         if stop.finished is not None:  # Ctrl-C while asyncio shut down after the command
             return int(stop.finished[0] or 0)

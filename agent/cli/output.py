@@ -99,3 +99,10 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) for row in rows]
     return "\n".join(lines)
+
+
+def internal_error(exc: Exception) -> KysoError:
+    """INTERNAL_ERROR for a fault Kyso did not foresee: its kind and (cut short) its message,
+    instead of a traceback; ``-v`` logs the traceback."""
+    detail = f"{type(exc).__name__}: {exc}"
+    return KysoError("INTERNAL_ERROR", {"detail": detail[:200]})

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from agent.cli.inputs import (
     unverified,
     written_copy,
 )
+from agent.cli.output import internal_error
 from agent.cli.targets import check_targets, same_file
 from agent.cli.tokens_cmd import choose_signing_certificate
 from agent.cli.xml_args import add_sign_parser, add_verify_parser, output_path, profile_options
@@ -52,6 +54,8 @@ from agent.files import StagedFile, stage_write
 from agent.signing.signer import Signer, TokenSigner
 from agent.signing.xml import check_xml_signature, sign_xml, sign_xml_file
 from agent.signing.xml.profiles import XmlProfile, get_profile
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
@@ -255,30 +259,53 @@ async def sign_batch(
         # This file's entry once its signed copy is on disk (the very dict: an interruption
         # before a --force copy replaced its earlier file turns it into a failure).
         done: list[dict[str, Any]] = []
-        written = _recorder(audit, done)
         try:
-            results.append(await sign_one(source, output_path(source, args), signer, args, written))
-        except KysoError as exc:
-            results.append(failed_entry(source, exc))
-            if exc.is_(
-                ErrorGroup.TOKEN_GONE, ErrorGroup.TOKEN_FAULT, ErrorGroup.PIN, ErrorGroup.CANCELLED
-            ):
-                # The key session is gone: the rest cannot be signed either.
-                for rest in files[index + 1 :]:
-                    results.append(failed_entry(rest, exc))
-                break
-        except BaseException:
-            if done:  # interrupted after the write: that file is signed (and recorded)
-                results.append(dict(done[0]))
-            raise
+            session_ended = await _batch_item(
+                source, files[index + 1 :], signer, args, _recorder(audit, done), done, results
+            )
         finally:
             if audit is not None:
                 for entry in results[recorded:]:
                     if not (done and entry["file"] == done[0]["file"]):  # recorded at the write
                         audit.result(entry)
             recorded = len(results)
+        if session_ended:
+            break
     bar.close()
     return results
+
+
+async def _batch_item(
+    source: Path,
+    rest: list[Path],
+    signer: Signer,
+    args: argparse.Namespace,
+    written: Callable[[dict[str, Any], StagedFile], None],
+    done: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+) -> bool:
+    """Sign one file of a batch into ``results``; True when the key session ended with it
+    (``rest`` then gets the same error without being tried)."""
+    try:
+        results.append(await sign_one(source, output_path(source, args), signer, args, written))
+    except KysoError as exc:
+        results.append(failed_entry(source, exc))
+        if exc.is_(
+            ErrorGroup.TOKEN_GONE, ErrorGroup.TOKEN_FAULT, ErrorGroup.PIN, ErrorGroup.CANCELLED
+        ):
+            # The key session is gone: the rest cannot be signed either.
+            results.extend(failed_entry(other, exc) for other in rest)
+            return True
+    except Exception as exc:
+        # A fault Kyso did not foresee, met on this file: that file's INTERNAL_ERROR (the
+        # trace with -v), and the batch goes on; a copy already written stays signed.
+        log.debug("signing %s failed unexpectedly", source, exc_info=True)
+        results.append(dict(done[0]) if done else failed_entry(source, internal_error(exc)))
+    except BaseException:
+        if done:  # interrupted after the write: that file is signed (and recorded)
+            results.append(dict(done[0]))
+        raise
+    return False
 
 
 def _recorder(

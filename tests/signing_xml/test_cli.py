@@ -122,6 +122,46 @@ def test_token_removed_mid_batch_keeps_originals(
     assert not list(files["dir"].glob("*_signed.xml"))
 
 
+def test_an_unforeseen_fault_on_one_file_is_its_error_and_the_batch_goes_on(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug met on one file (here a library raising what Kyso never expects, at the call that
+    signs a file) is that file's INTERNAL_ERROR in the report: the other files are signed, the
+    --json report is printed whole, no traceback reaches the terminal, the original stays."""
+    real = xml_cmd.sign_xml_file
+
+    async def faulty(source: Path, *args: Any, **kwargs: Any) -> Any:
+        if source.name == "a.xml":
+            raise RuntimeError("a library's own failure")
+        return await real(source, *args, **kwargs)
+
+    monkeypatch.setattr(xml_cmd, "sign_xml_file", faulty)
+    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    assert code == 1 and report["failed"] == 1
+    first, second = report["results"]
+    assert first["error"]["code"] == "INTERNAL_ERROR"
+    assert "RuntimeError" in first["error"]["details"]["detail"]
+    assert first["error"]["message_vi"] and first["error"]["action_en"]
+    assert second["ok"] and check_xml_signature((files["dir"] / "b_signed.xml").read_bytes())
+    assert files["a"].read_bytes() == HOSO and not (files["dir"] / "a_signed.xml").exists()
+
+
+def test_an_unforeseen_fault_outside_a_batch_is_internal_error_not_a_traceback(
+    capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.cli.main as cli_main
+    import agent.cli.tokens_cmd as tokens_cmd
+
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(tokens_cmd, "build_token_service", broken)
+    assert main(["certs", "--json"]) == cli_main.EXIT_INTERNAL
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is False and out["error"]["code"] == "INTERNAL_ERROR"
+    assert out["error"]["details"]["detail"] == "RuntimeError: boom"
+
+
 def test_disk_full_leaves_no_partial_file_and_the_original(
     demo: dict[str, Any], files: dict[str, Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -338,6 +338,7 @@ def test_sign_xml_refuses_each_such_file_before_the_pin(
             _tax().replace(b'version="1.0"', b'version="1.1"'),
             "XML_VERSION_UNSUPPORTED",
         ),
+        "relative-ns.xml": (_tax(body=BODY + '<X xmlns="rel"/>'), "XML_NAMESPACE_RELATIVE"),
     }
     for name, (doc, _) in bad.items():
         (tmp_path / name).write_bytes(doc)
@@ -349,3 +350,85 @@ def test_sign_xml_refuses_each_such_file_before_the_pin(
     codes = {Path(r["file"]).name: r["error"]["code"] for r in report["results"]}
     assert codes == {name: code for name, (_, code) in bad.items()}
     assert not list(tmp_path.glob("*_signed.xml"))
+
+
+# --- relative namespace URIs ------------------------------------------------------------------
+
+
+RELATIVE = [
+    ("bhxh", _hoso('<r:A xmlns:r="relative/ns">1</r:A>'), "'xmlns:r'", "'relative/ns'"),
+    ("tax", _tax(body=BODY + '<X xmlns="rel">1</X>'), "'xmlns'", "'rel'"),
+    ("generic", _generic("<a:B xmlns:a = '../x'/>"), "'xmlns:a'", "'../x'"),
+    # Built from a character reference: only the parsed value tells.
+    ("generic", _generic('<a:B xmlns:a="rel&#47;x"/>'), "'xmlns:a'", "'rel/x'"),
+    ("bhxh", _hoso('<a:B xmlns:a="#frag"/>'), "'xmlns:a'", "'#frag'"),
+]
+
+
+@pytest.mark.parametrize(("profile", "doc", "declaration", "uri"), RELATIVE)
+def test_a_relative_namespace_uri_is_refused_before_the_pin_naming_it(
+    profile: str, doc: bytes, declaration: str, uri: str, tmp_path: Path
+) -> None:
+    """C14N stops on it (libxml2, xmlsec1, Santuario): refused by every way in, the agent's
+    pre-consent check included for every profile, never a traceback after the PIN."""
+    error = _refused_everywhere(doc, profile, "XML_NAMESPACE_RELATIVE", tmp_path)
+    assert error.details == {"declaration": declaration, "uri": uri}
+    said = error.to_dict()
+    assert "tương đối" in said["message_vi"] and "relative" in said["message_en"]
+    assert said["action_vi"] and said["action_en"]
+
+
+@pytest.mark.parametrize(
+    "namespace", ["urn&#58;kyso", "a:b", "http://x.vn/ns?q=1#f", "urn:x:&amp;y", ""]
+)
+def test_absolute_namespace_uris_and_no_namespace_are_signed(namespace: str) -> None:
+    element = f'<a:B xmlns:a="{namespace}"/>' if namespace else '<B xmlns=""/>'
+    signed = asyncio.run(sign_xml(_generic(element), _signer(), "generic"))
+    assert check_xml_signature(signed, profile="generic").references == ("",)
+
+
+def test_the_pass_over_the_bytes_never_clears_a_relative_namespace() -> None:
+    """The walk over the tree is skipped only when the bytes prove it useless; fed whole or in
+    chunks split anywhere (a declaration across two reads), the answer is the same."""
+    from agent.signing.xml.namespaces import (
+        RelativeNamespaceScan,
+        may_declare_relative_namespace,
+        relative_namespace,
+    )
+
+    docs = [doc for _, doc, _, _ in RELATIVE] + [
+        _generic('<a:B xmlns:a="urn:x"/>'),
+        _generic('<a:B xmlns:a="urn&#58;x"/>'),
+        _generic("<B xmlns=''/>"),
+        _generic("<B>xmlns=&quot;rel&quot; in text</B>"),
+        _hoso("<![CDATA[<r:A xmlns:r='rel'>]]>"),
+    ]
+    for doc in docs:
+        maybe = may_declare_relative_namespace(doc)
+        if relative_namespace(parse_untrusted(doc)) is not None:
+            assert maybe, doc
+        for size in (1, 2, 3, 7, 16):
+            scan = RelativeNamespaceScan()
+            for start in range(0, len(doc), size):
+                scan.write(doc[start : start + size])
+            assert scan.finish() == maybe, (doc, size)
+    assert not may_declare_relative_namespace(_generic('<a:B xmlns:a="urn:x"/>'))
+
+
+def test_canonicalization_refusing_a_document_is_a_code_not_a_traceback() -> None:
+    """Behind the checks: libxml2's C14N stopping on a document is XML_MALFORMED with its
+    reason, whatever reached it (the checks above refuse what is known first)."""
+    from agent.signing.xml.c14n import digest_document, digest_element
+
+    tree = parse_untrusted(_generic('<a:B xmlns:a="rel"/>'))
+    for digest in (
+        lambda: digest_document(tree, "http://www.w3.org/TR/2001/REC-xml-c14n-20010315", "sha256"),
+        lambda: digest_element(
+            tree.getroot()[0], "http://www.w3.org/2001/10/xml-exc-c14n#", "sha256"
+        ),
+    ):
+        with pytest.raises(KysoError) as err:
+            digest()
+        assert (
+            err.value.code == "XML_MALFORMED" and "canonicalization" in err.value.details["detail"]
+        )

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from agent.errors import KysoError
 from agent.signing.xml.profiles import C14N_1_0_COMMENTS, EXC_C14N, EXC_C14N_COMMENTS
 
 SUPPORTED_C14N = {
@@ -64,7 +65,8 @@ def digest_document(tree: etree._ElementTree, method: str, hash_name: str) -> by
     """Hash of the canonical whole document without comments (``Reference URI=""``)."""
     exclusive, _ = c14n_flags(method)
     writer = _HashWriter(hash_name)
-    tree.write_c14n(writer, exclusive=exclusive, with_comments=False)
+    with _c14n_refusals():
+        tree.write_c14n(writer, exclusive=exclusive, with_comments=False)
     return writer.hash.digest()
 
 
@@ -73,8 +75,19 @@ def digest_element(element: etree._Element, method: str, hash_name: str) -> byte
     same-document reference drops comments whatever the method says (XML-DSig §4.4.3.3)."""
     exclusive, _ = c14n_flags(method)
     writer = _HashWriter(hash_name)
-    standalone(element).write_c14n(writer, exclusive=exclusive, with_comments=False)
+    with _c14n_refusals():
+        standalone(element).write_c14n(writer, exclusive=exclusive, with_comments=False)
     return writer.hash.digest()
+
+
+@contextlib.contextmanager
+def _c14n_refusals() -> Iterator[None]:
+    """libxml2's C14N refusing the document (the signer's checks refuse what is known first,
+    e.g. a relative namespace URI): XML_MALFORMED with its reason, never a traceback."""
+    try:
+        yield
+    except etree.C14NError as exc:
+        raise KysoError("XML_MALFORMED", {"detail": f"canonicalization: {exc}"}) from exc
 
 
 def c14n_bytes(element: etree._Element, method: str) -> bytes:

@@ -19,6 +19,7 @@ document over 4 MiB is spliced on a thread too, so the copy does not hold up the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import re
 import uuid
@@ -34,6 +35,11 @@ from agent.signing.xml.dotnet import dotnet_misreads, may_misread
 from agent.signing.xml.dsig import build_signature
 from agent.signing.xml.locate import Locator, element_key
 from agent.signing.xml.model import Plan, Prepared, Reference
+from agent.signing.xml.namespaces import (
+    RelativeNamespaceScan,
+    may_declare_relative_namespace,
+    refuse_relative_namespaces,
+)
 from agent.signing.xml.portable import (
     NonAsciiCharacters,
     VerifierRefusal,
@@ -154,11 +160,15 @@ def _plan(
     digests: bool = True,
     misread: bool = True,
     characters: set[str] | None = None,
+    relative_namespaces: bool = True,
 ) -> Plan:
     """Check the document against the profile and digest what the signature covers (with
     ``digests=False`` only check it: the digests are left empty; ``misread=False`` skips the
     .NET misreading check, for a document known to hold no TAB or CR reference;
-    ``characters``: the document's non-ASCII characters, when its bytes were at hand)."""
+    ``characters``: the document's non-ASCII characters, when its bytes were at hand;
+    ``relative_namespaces=False``: a pass over its bytes found no relative namespace URI)."""
+    # C14N stops on a relative namespace URI: refused here, before the PIN, for every profile.
+    refuse_relative_namespaces(tree, maybe=relative_namespaces)
     root = tree.getroot()
     placement: Placement = profile.placement_for(root)
     container = root if not placement.container else _find_child(root, placement.container, profile)
@@ -212,7 +222,12 @@ def _locate(data: bytes, plan: Plan) -> Prepared:
 def _prepare_bytes(data: bytes, profile: XmlProfile, max_bytes: int) -> Prepared:
     """Plan from the parsed bytes, free the tree, locate the plan in the bytes (a thread)."""
     tree = parse_untrusted(data, max_bytes=max_bytes)
-    plan = _plan(tree, profile, characters=_characters(data, profile))
+    plan = _plan(
+        tree,
+        profile,
+        characters=_characters(data, profile),
+        relative_namespaces=may_declare_relative_namespace(data),
+    )
     del tree
     _trim_heap()  # the tree is gone: hand its memory back before the signed copy is made
     return _locate(data, plan)
@@ -225,7 +240,8 @@ def _prepare_file(path: Path, profile: XmlProfile, max_bytes: int) -> tuple[byte
     try:
         before = path.stat()
         tree = parse_untrusted_file(path, max_bytes=max_bytes)
-        plan = _plan(tree, profile, characters=_file_characters(path, profile))
+        characters, relative = _file_facts(path, profile)
+        plan = _plan(tree, profile, characters=characters, relative_namespaces=relative)
         del tree
         _trim_heap()
         document = path.read_bytes()
@@ -251,19 +267,21 @@ def _characters(data: bytes, profile: XmlProfile) -> set[str] | None:
         return None
 
 
-def _file_characters(path: Path, profile: XmlProfile) -> set[str] | None:
-    """:func:`_characters` of a file, read in chunks (never whole beside its tree)."""
-    if not profile.dotnet_verifier:
-        return None
+def _file_facts(path: Path, profile: XmlProfile) -> tuple[set[str] | None, bool]:
+    """:func:`_characters` of a file and :func:`may_declare_relative_namespace` of it, in one
+    read in chunks (never whole beside its tree)."""
+    namespaces = RelativeNamespaceScan()
     with path.open("rb") as handle:
-        try:
-            collector = NonAsciiCharacters(declared_encoding(handle.read(200)))
-        except LookupError:  # as in _characters
-            return None
-        handle.seek(0)
+        collector = None
+        if profile.dotnet_verifier:
+            with contextlib.suppress(LookupError):  # as in _characters: the tree is read then
+                collector = NonAsciiCharacters(declared_encoding(handle.read(200)))
+            handle.seek(0)
         while chunk := handle.read(_CHUNK):
-            collector.write(chunk)
-    return collector.finish()
+            namespaces.write(chunk)
+            if collector is not None:
+                collector.write(chunk)
+    return (collector.finish() if collector is not None else None), namespaces.finish()
 
 
 def _trim_heap() -> None:
@@ -331,15 +349,26 @@ def check_portal_verifier(
     The document's other refusals (no container, already signed, ...) are left to
     :func:`sign_xml`, where they have always been (a ``sign.batch`` item then fails alone)."""
     prof = get_profile(profile, **options)
-    if not prof.dotnet_verifier:
+    relative = may_declare_relative_namespace(document)
+    if not prof.dotnet_verifier and not relative:
         return
     # A second parse (the summary's tree is not at hand): the names and the referenced id are
     # read from the tree. The .NET misreading check runs only where a byte search finds the
     # character references it is about.
     try:
         tree = parse_untrusted(document, max_bytes=max_bytes)
+        if not prof.dotnet_verifier:  # a generic document: only what Kyso cannot sign at all
+            refuse_relative_namespaces(tree)
+            return
         characters = _characters(document, prof)
-        _plan(tree, prof, digests=False, misread=may_misread(document), characters=characters)
+        _plan(
+            tree,
+            prof,
+            digests=False,
+            misread=may_misread(document),
+            characters=characters,
+            relative_namespaces=relative,
+        )
     except VerifierRefusal:
         raise
     except KysoError:
