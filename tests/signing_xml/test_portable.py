@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
@@ -42,7 +44,7 @@ from agent.signing.xml.safe import parse_untrusted_file
 from agent.tokens.algorithms import SignatureAlgorithm
 from tests.conftest import cert_thumbprint, pin_asks
 
-from .helpers import PIN
+from .helpers import PIN, xmlsec_verify
 
 _CA = pki.TestCA.create()
 _KEY = rsa.generate_private_key(65537, 2048)
@@ -432,3 +434,52 @@ def test_canonicalization_refusing_a_document_is_a_code_not_a_traceback() -> Non
         assert (
             err.value.code == "XML_MALFORMED" and "canonicalization" in err.value.details["detail"]
         )
+
+
+# --- the id attribute's place: xmlsec1 takes the first attribute of that local name ---------
+
+
+def _ca_files(directory: Path) -> dict[str, Any]:
+    pem = serialization.Encoding.PEM
+    (directory / "root.pem").write_bytes(_CA.root_cert.public_bytes(pem))
+    (directory / "issuing.pem").write_bytes(_CA.issuing_cert.public_bytes(pem))
+    return {"ca": {"root": str(directory / "root.pem"), "issuing": str(directory / "issuing.pem")}}
+
+
+W_NS = ' xmlns:w="urn:kyso:other"'
+
+
+def test_the_id_kyso_adds_comes_before_a_namesake_in_another_namespace(
+    xmlsec1: str, tmp_path: Path
+) -> None:
+    """``<HSoKhaiThue w:id="W1">``: libxml2's xmlHasProp ignores namespaces, so xmlsec1 (told
+    "id" is the id) took w:id, found no element for Kyso's id and said the file was broken,
+    while .NET, Java and signxml said valid. Kyso's id now goes first."""
+    signed = asyncio.run(sign_xml(_tax(W_NS + ' w:id="W1"'), _signer(), "tax"))
+    start = re.search(rb"<HSoKhaiThue[^>]*>", signed)
+    assert start is not None and start.group().startswith(b'<HSoKhaiThue id="HSoKhaiThue-')
+    assert b'w:id="W1"' in start.group()
+    path = tmp_path / "signed.xml"
+    path.write_bytes(signed)
+    result = xmlsec_verify(
+        xmlsec1, _ca_files(tmp_path), path, "--id-attr:id", f"{TAX_NS}:HSoKhaiThue"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("attrs", "shown_name"),
+    [(W_NS + ' w:id="W1" id="X"', "'w:id'"), (' xml:id="Q" id="X"', "'xml:id'")],
+)
+def test_an_existing_id_after_a_namesake_is_refused_naming_it(
+    attrs: str, shown_name: str, tmp_path: Path
+) -> None:
+    """The id already written is used as it is (never rewritten), so one that xmlsec1 would
+    not find is refused before the PIN, by every way in."""
+    error = _refused_everywhere(_tax(attrs), "tax", "XML_REFERENCE_ID_UNUSABLE", tmp_path)
+    assert shown_name in error.details["detail_en"] and "xmlsec1" in error.details["detail_vi"]
+
+
+def test_an_existing_id_before_its_namesake_is_used() -> None:
+    signed = asyncio.run(sign_xml(_tax(' id="X"' + W_NS + ' w:id="W1"'), _signer(), "tax"))
+    assert check_xml_signature(signed).references[0] == "#X"

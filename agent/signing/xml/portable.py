@@ -116,7 +116,46 @@ def check_reference_id(root: etree._Element, value: str, where: tuple[str, str])
                 "may take the signature to cover different elements",
             },
         )
-    return found[0]
+    element = found[0]
+    shadowing = _earlier_namesake(element, value)
+    if shadowing is not None:
+        raise VerifierRefusal(
+            "XML_REFERENCE_ID_UNUSABLE",
+            {
+                **details,
+                "detail_vi": f"phần tử còn có thuộc tính {shadowing} cùng tên đứng trước, nên "
+                "xmlsec1 (và cổng dùng nó) lấy nhầm thuộc tính đó làm mã định danh",
+                "detail_en": f"the element has another attribute named {shadowing} before it, "
+                "which xmlsec1 (and portals built on it) takes as the id instead",
+            },
+        )
+    return element
+
+
+def _earlier_namesake(element: etree._Element, value: str) -> str | None:
+    """An attribute of ``element`` with the same local name as the id attribute carrying
+    ``value``, written before it (``w:id="W1" id="X"``), shown inert; else None. xmlsec1 takes
+    the first attribute of a local name as the id (libxml2's xmlHasProp ignores namespaces)."""
+    names = list(element.attrib.keys())
+    for index, name in enumerate(names):
+        local = name.rpartition("}")[2]
+        if local in ("Id", "ID", "id") and element.get(name) == value:
+            for earlier in names[:index]:
+                if earlier.rpartition("}")[2] == local:
+                    return shown(_prefixed(element, earlier))
+            return None
+    return None
+
+
+def _prefixed(element: etree._Element, clark: str) -> str:
+    """``{uri}local`` as written (``prefix:local``), for a message."""
+    uri, _, local = clark[1:].rpartition("}") if clark.startswith("{") else ("", "", clark)
+    if not uri:
+        return local
+    if uri == "http://www.w3.org/XML/1998/namespace":
+        return f"xml:{local}"
+    prefix = next((p for p, u in element.nsmap.items() if u == uri and p), None)
+    return f"{prefix}:{local}" if prefix else local
 
 
 class NonAsciiCharacters:

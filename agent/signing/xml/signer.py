@@ -214,7 +214,9 @@ def _locate(data: bytes, plan: Plan) -> Prepared:
     prepared = Prepared(plan, encoding, locator.span(plan.container_key))
     if plan.add_attribute is not None:
         key, attr = plan.add_attribute
-        at = locator.span(key).attribute_insert_at
+        # Right after the element's name, before any attribute: xmlsec1 takes the first
+        # attribute of the id's local name (any namespace: w:id="W1") as the element's id.
+        at = locator.span(key).start + 1 + len(key.qname.encode(encoding))
         prepared.edits.append((at, at, attr))
     return prepared
 
