@@ -64,6 +64,7 @@ from agent.signing.xml.references import (
     unsupported,
 )
 from agent.signing.xml.safe import DEFAULT_MAX_BYTES, parse_untrusted
+from agent.signing.xml.structure import malformed
 from agent.signing.xml.xades import SignatureTimestamp, read_signature_timestamp
 from agent.tokens.certinfo import CertificateInfo, parse_certificate
 
@@ -308,6 +309,9 @@ def _check_signature(
     content reference). ``covered_digest`` is "" when the covered bytes are the whole document
     without this signature, taken afterwards (:func:`_whole_document`)."""
     root = tree.getroot()
+    layout = malformed(signature)
+    if layout is not None:  # .NET SignedXml (the portals) would not even load it
+        raise invalid(f"{layout} (.NET SignedXml refuses it as malformed)")
     signed_info = one(signature, f"{_DS}SignedInfo", "SignedInfo")
     method, c14n_method = _algorithms(signed_info)
     value = b64_value(
