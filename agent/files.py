@@ -276,6 +276,23 @@ def read_within(handle: BinaryIO, max_bytes: int) -> bytes:
     return data
 
 
+# Side files read whole: a PIN file (a pipe allowed), certificates and CRLs (--trust, --crl).
+PIN_FILE_MAX_BYTES = 64 * 1024
+TRUST_FILE_MAX_BYTES = 64 * 1024 * 1024  # a national CA's CRL runs to tens of MB
+
+
+def read_regular(path: Path | str, *, max_bytes: int) -> bytes:
+    """A file read whole: a regular file only (a pipe is refused, never waited on), at most
+    ``max_bytes`` (DOCUMENT_TOO_LARGE past it: /dev/zero or a wrong path cannot fill memory).
+    INPUT_INVALID when it cannot be read."""
+    with open_regular(path, max_bytes=max_bytes) as handle:
+        try:
+            return read_within(handle, max_bytes)
+        except OSError as exc:
+            detail = f"cannot read {path}: {exc.strerror or exc}"
+            raise KysoError("INPUT_INVALID", {"detail": detail}) from exc
+
+
 def output_name_problem(target: Path | str) -> str | None:
     """Why a signed copy cannot be created at ``target``, with what to do (its folder is a
     file or cannot be reached, or its name or path is too long for the disk), else None. The

@@ -23,7 +23,7 @@ from agent.cli.output import print_json
 from agent.cli.targets import check_output_name, check_targets, same_file
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
 from agent.errors import KysoError
-from agent.files import StagedFile, stage_write
+from agent.files import StagedFile, read_regular, stage_write
 from agent.signing.cms import CmsVerification, sign_cms, verify_cms
 from agent.signing.signer import TokenSigner
 from agent.signing.trust import TrustStore
@@ -136,11 +136,17 @@ def register(sub: Any) -> None:
 
 
 def _read(path: str | Path, what: str) -> bytes:
+    """A signature or data file to check, read whole: a regular file within the document
+    limit (a pipe is refused, never waited on)."""
+    from agent.config.policy import document_limit
+
     try:
-        return Path(path).read_bytes()
-    except OSError as exc:
+        return read_regular(path, max_bytes=document_limit())
+    except KysoError as exc:
+        if exc.code != "INPUT_INVALID":
+            raise
         raise KysoError(
-            "INPUT_INVALID", {"detail": f"cannot read {what} {path}: {exc.strerror}"}
+            "INPUT_INVALID", {"detail": f"{what}: {exc.details.get('detail', '')}"}
         ) from exc
 
 

@@ -33,7 +33,7 @@ from typing import Any
 from agent.audit import AuditLog, AuditRecord, Digests, certificate_fields, file_name
 from agent.cli.inputs import copy_paths, remove_output
 from agent.errors import KysoError
-from agent.files import StagedFile
+from agent.files import PIN_FILE_MAX_BYTES, StagedFile
 from agent.tokens.model import TokenCertificate
 from agent.tokens.pin import PinProvider, PinRequest, StaticPinProvider
 from agent.tokens.service import TokenService
@@ -78,8 +78,14 @@ def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_pin_file(path: str | Path) -> str:
     """The PIN stored in ``path`` (first line, surrounding whitespace removed)."""
+    # A pipe is fine (--pin-file <(pass show token-pin)); a device such as /dev/zero is not
+    # read past a PIN file's size, nor held in memory.
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(PIN_FILE_MAX_BYTES + 1)
+        if len(data) > PIN_FILE_MAX_BYTES:
+            raise KysoError("INPUT_INVALID", {"detail": f"the PIN file {path} is far too long"})
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise KysoError("INPUT_INVALID", {"detail": f"cannot read the PIN file {path}"}) from exc
     lines = text.splitlines()

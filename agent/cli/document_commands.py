@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import KysoError
+from agent.files import read_regular
 
 
 def signed_name(source: Path, suffix: str) -> str:
@@ -57,10 +58,11 @@ def failed_entry(source: Path, error: KysoError) -> dict[str, Any]:
 
 def read_whole(path: Path) -> bytes:
     """A file to verify (or a certificate), read whole; INPUT_INVALID when it cannot be."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise KysoError("INPUT_INVALID", {"detail": f"cannot read {path}: {exc.strerror}"}) from exc
+    from agent.config.policy import document_limit
+
+    # A regular file within the document limit: a pipe is refused (never waited on), and
+    # /dev/zero or a huge file cannot fill memory.
+    return read_regular(path, max_bytes=document_limit())
 
 
 def require_trust(trust: list[str]) -> None:

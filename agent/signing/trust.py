@@ -25,6 +25,7 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 
 from agent.errors import KysoError
+from agent.files import TRUST_FILE_MAX_BYTES, read_regular
 from agent.tokens.certinfo import NOT_FOR_DOCUMENTS, CertificateInfo, parse_certificate
 
 Purpose = Literal["sign", "auth", "timestamp"]  # timestamp: a TSA's own certificate
@@ -153,10 +154,8 @@ class TrustStore:
 
 
 def _read(path: str | Path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise KysoError("INPUT_INVALID", {"detail": f"cannot read {path}: {exc.strerror}"}) from exc
+    # A regular file of bounded size: a pipe given as --trust never hangs the command.
+    return read_regular(path, max_bytes=TRUST_FILE_MAX_BYTES)
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

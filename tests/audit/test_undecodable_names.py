@@ -120,7 +120,7 @@ def test_an_original_that_cannot_be_deleted_is_kept_and_the_run_goes_on(
     assert [r["result"] for r in _records(log_path)] == ["OK", "OK", "OK"]
 
 
-def test_a_run_stopped_by_a_bug_still_records_every_file(
+def test_a_bug_met_on_one_file_is_its_record_and_the_run_goes_on(
     demo: dict[str, Any], work: Path, log_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sign_one = agent.cli.xml_cmd.sign_one
@@ -131,11 +131,30 @@ def test_a_run_stopped_by_a_bug_still_records_every_file(
         return await sign_one(source, *args)
 
     monkeypatch.setattr(agent.cli.xml_cmd, "sign_one", broken)
-    with pytest.raises(RuntimeError):
-        _sign_xml(demo, "--json")
+    assert _sign_xml(demo, "--json") == 1
     assert [(r["file"], r["result"]) for r in _records(log_path)] == [
         ("a.xml", "OK"),
         (BAD, "INTERNAL_ERROR"),
+        ("c.xml", "OK"),
+    ]
+    assert (work / BAD).exists()  # never deleted unsigned
+    assert not (work / "c.xml").exists() and (work / "out" / "c_signed.xml").exists()
+
+
+def test_a_run_stopped_by_a_bug_still_records_every_file(
+    demo: dict[str, Any], work: Path, log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug before the first file (choosing the certificate): exit status 70, and every
+    file still gets its record."""
+
+    async def broken(*_args: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(agent.cli.xml_cmd, "choose_signing_certificate", broken)
+    assert _sign_xml(demo, "--json") == 70
+    assert [(r["file"], r["result"]) for r in _records(log_path)] == [
+        ("a.xml", "INTERNAL_ERROR"),
+        (BAD, "INTERNAL_ERROR"),
         ("c.xml", "INTERNAL_ERROR"),
     ]
-    assert (work / BAD).exists() and (work / "c.xml").exists()  # never deleted unsigned
+    assert all((work / name).exists() for name in ("a.xml", BAD, "c.xml"))
