@@ -26,6 +26,7 @@ import contextlib
 import getpass
 import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -114,10 +115,84 @@ class TerminalPinProvider:
         label, who = render_untrusted(request.token_label, 64), render_untrusted(who, 120)
         prompt = f"Mã PIN của token '{label}' ({who})\nPIN for token '{label}': "
         try:
-            pin = await asyncio.to_thread(getpass.getpass, prompt)
+            pin = await ask_hidden(prompt)
         except (EOFError, KeyboardInterrupt):
             return None
         return pin or None
+
+
+async def ask_hidden(prompt: str) -> str:
+    """``getpass`` on a daemon thread: the event loop goes on, and Ctrl-C (the command's task
+    cancelled) ends the command at once. ``asyncio.to_thread`` would make the exit wait for
+    the thread, still blocked reading the terminal, with echo off, until Enter. On
+    cancellation the terminal's settings from before the prompt are put back (getpass never
+    gets to), and the thread is left to end with the process."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def settle(outcome: str | BaseException) -> None:
+        if answer.done():
+            return
+        if isinstance(outcome, BaseException):
+            answer.set_exception(outcome)
+        else:
+            answer.set_result(outcome)
+
+    def ask() -> None:
+        outcome: str | BaseException
+        try:
+            outcome = getpass.getpass(prompt)
+        except BaseException as exc:  # EOFError, KeyboardInterrupt: the caller's to judge
+            outcome = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+            loop.call_soon_threadsafe(settle, outcome)
+
+    terminal = _TerminalSettings.save()
+    threading.Thread(target=ask, name="kyso-pin-prompt", daemon=True).start()
+    try:
+        return await answer
+    except asyncio.CancelledError:
+        terminal.restore()
+        sys.stderr.write("\n")
+        raise
+    finally:
+        terminal.close()
+
+
+class _TerminalSettings:
+    """The controlling terminal's settings (echo on), to put back after an abandoned prompt.
+    Nothing where there is no terminal or no termios (Windows: its console restores itself)."""
+
+    def __init__(self, fd: int | None = None, attributes: list[Any] | None = None) -> None:
+        self._fd = fd
+        self._attributes = attributes
+
+    @classmethod
+    def save(cls) -> _TerminalSettings:
+        try:
+            import termios
+
+            fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+        except (ImportError, OSError):
+            return cls()
+        try:
+            return cls(fd, termios.tcgetattr(fd))
+        except termios.error:
+            os.close(fd)
+            return cls()
+
+    def restore(self) -> None:
+        if self._fd is not None and self._attributes is not None:
+            import termios
+
+            with contextlib.suppress(termios.error, OSError):
+                termios.tcsetattr(self._fd, termios.TCSANOW, self._attributes)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
 
 def pin_provider(pin_file: str | None) -> PinProvider:

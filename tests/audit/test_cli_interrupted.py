@@ -223,3 +223,54 @@ def test_a_signal_after_the_command_finished_keeps_its_status_and_report(
     report = json.loads(captured.out)
     assert report["signed"] == len(NAMES) and "interrupted" not in report
     assert "interrupted" not in captured.err
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX pseudo-terminal")
+def test_ctrl_c_at_the_terminal_pin_prompt_ends_the_run_and_gives_the_echo_back(
+    demo: dict[str, Any], work: Path
+) -> None:
+    """getpass ran on a thread asyncio.run waits for at exit: after Ctrl-C at the PIN prompt
+    the report was printed, then the process sat there, the terminal's echo off, until the
+    user pressed Enter. Now it ends at once, and the terminal echoes again."""
+    import pty
+    import select
+    import termios
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "KYSO_PIN_FILE"}
+    argv = ["sign-xml", str(work / NAMES[0]), "--cert", cert_thumbprint(demo, "org")]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI on the pseudo-terminal, asking the PIN there
+        os.chdir(REPO)
+        os.execve(sys.executable, [sys.executable, "-m", "agent.cli", *argv], env)
+    seen, interrupted_at, echo_after = b"", None, None
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                with contextlib.suppress(OSError):
+                    seen += os.read(fd, 4096)
+            if interrupted_at is None and b"PIN for token" in seen:
+                time.sleep(0.3)  # getpass has turned the echo off by now
+                assert not termios.tcgetattr(fd)[3] & termios.ECHO
+                os.kill(pid, signal.SIGINT)
+                interrupted_at = time.monotonic()
+            if interrupted_at is not None and b"interrupted" in seen and echo_after is None:
+                with contextlib.suppress(termios.error):
+                    echo_after = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"still running 90 s later: {seen[-500:]!r}")
+    finally:
+        os.close(fd)
+    assert interrupted_at is not None, seen[-500:]
+    assert time.monotonic() - interrupted_at < 15, "the run did not end at Ctrl-C"
+    assert os.waitstatus_to_exitcode(status) == 130
+    assert echo_after is True, seen[-500:]
+    assert (work / NAMES[0]).read_bytes() == HOSO  # nothing signed, nothing lost
