@@ -133,6 +133,7 @@ def add_verify_parser(sub: Any) -> argparse.ArgumentParser:
 def sign_options(args: argparse.Namespace) -> Any:
     """The signing options from the command line, checked before any PIN is asked."""
     from agent.signing.pdf import PdfSignOptions, Placement
+    from agent.signing.pdf.sign import check_font
 
     placement = None
     if (args.page is None) != (args.box is None):
@@ -162,7 +163,7 @@ def sign_options(args: argparse.Namespace) -> Any:
         trust_roots=_trust_roots(args.trust) if args.long_term else (),
         anchor=args.anchor,
         anchor_page=args.anchor_page,
-        font_path=args.font,
+        font_path=check_font(args.font) if args.font is not None else None,
     )
 
 

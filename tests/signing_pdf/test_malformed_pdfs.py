@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -249,3 +251,48 @@ async def test_what_signing_meets_unprepared_is_still_pdf_malformed(demo, token_
         with pytest.raises(KysoError) as err:
             await sign_pdf(damaged, signer, PdfSignOptions(), facts=facts)
     assert err.value.code == "PDF_MALFORMED" and "TypeError" in err.value.details["detail"]
+
+
+def test_a_damaged_offset_read_from_the_file_itself_is_pdf_malformed(
+    demo, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """``startxref -5``: read from bytes it is ValueError (PDF_MALFORMED), but sign-pdf reads
+    the file in place, where the OS says EINVAL (an OSError): INTERNAL_ERROR, until the file
+    reader reports a seek to an impossible offset the way bytes do."""
+    data = re.sub(rb"startxref\s+\d+", b"startxref\n-5", raw_pdf())
+    doc = tmp_path / "negxref.pdf"
+    doc.write_bytes(data)
+    for source in (data, doc.open("rb")):
+        with pytest.raises(KysoError) as err:
+            inspect_pdf(source)
+        assert err.value.code == "PDF_MALFORMED", err.value
+    asked = pin_asks(monkeypatch)
+    pin = tmp_path / "pin.txt"
+    pin.write_text("123456\n")
+    org = demo["certificates"]["org"]["thumbprint"]
+    code = main(["sign-pdf", str(doc), "--cert", org, "--pin-file", str(pin), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 2 and out["error"]["code"] == "PDF_MALFORMED" and asked == []
+
+
+@pytest.mark.parametrize("font", ["missing.ttf", "garbage.ttf", "/dev/zero", "folder"])
+def test_a_font_that_is_not_one_is_refused_before_the_pin_never_replaced(
+    demo, tmp_path: Path, capsys, monkeypatch, font: str
+) -> None:
+    """--font naming no font: it was silently replaced by an installed one (a missing file, a
+    device, a pipe) or ended in INTERNAL_ERROR after the PIN (a file that is no font)."""
+    (tmp_path / "garbage.ttf").write_bytes(b"\x00\x01\x00\x00" + b"garbage" * 100)
+    (tmp_path / "folder").mkdir()
+    path = font if font.startswith("/") else str(tmp_path / font)
+    doc = tmp_path / "doc.pdf"
+    doc.write_bytes(raw_pdf())
+    pin = tmp_path / "pin.txt"
+    pin.write_text("123456\n")
+    asked = pin_asks(monkeypatch)
+    org = demo["certificates"]["org"]["thumbprint"]
+    argv = ["sign-pdf", str(doc), "--cert", org, "--pin-file", str(pin), "--json"]
+    code = main([*argv, "--page", "1", "--box", "40,60,250,135", "--font", path])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 2 and out["error"]["code"] == "INPUT_INVALID", out
+    assert "--font" in out["error"]["message_en"] and asked == []
+    assert not (tmp_path / "doc_signed.pdf").exists()

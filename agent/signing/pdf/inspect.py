@@ -9,6 +9,7 @@ the file the user chose.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -17,7 +18,7 @@ import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from agent.errors import KysoError
 from agent.signing.pdf.active import EMBEDDED_FILES, JAVASCRIPT, scan_active
@@ -130,7 +131,29 @@ def malformed(exc: BaseException, where: str = "") -> KysoError:
 
 
 def _stream(source: PdfSource) -> BinaryIO:
-    return io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    if isinstance(source, bytes | bytearray):
+        return io.BytesIO(source)
+    return cast(BinaryIO, _DamageAsValueError(source))
+
+
+class _DamageAsValueError:
+    """A file pyHanko reads in place, whose seek to an impossible offset (a damaged
+    ``startxref`` of -5) fails as BytesIO's does, ValueError (PDF_MALFORMED), instead of the
+    OS's EINVAL, an OSError no damaged-file handler expects."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        try:
+            return self._raw.seek(offset, whence)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            raise ValueError(f"seek to {offset}: {exc.strerror}") from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
 
 
 def open_reader(source: PdfSource) -> Any:

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from agent.errors import KysoError
+from agent.files import open_regular
 from agent.signing.cms import DelegatingCmsSigner
 from agent.signing.pdf.inspect import PdfFacts, PdfSource, inspect_pdf, malformed, unreadable
 from agent.signing.signer import Signer
@@ -84,11 +85,41 @@ class PdfSignResult:
 
 
 def find_font(explicit: Path | None = None) -> Path:
-    """A TrueType font with Vietnamese letters; PDF_FONT_MISSING when none is installed."""
-    for candidate in (explicit, *map(Path, FONT_CANDIDATES)):
-        if candidate is not None and candidate.is_file():
+    """The font asked for (:func:`check_font`: never silently another), else an installed
+    TrueType font with Vietnamese letters; PDF_FONT_MISSING when none is installed."""
+    if explicit is not None:
+        return check_font(explicit)
+    for candidate in map(Path, FONT_CANDIDATES):
+        if candidate.is_file():
             return candidate
     raise KysoError("PDF_FONT_MISSING", {"paths": ", ".join(FONT_CANDIDATES)})
+
+
+FONT_MAX_BYTES = 64 * 1024 * 1024  # a CJK font runs to tens of MB
+
+
+def check_font(path: Path) -> Path:
+    """``path`` when it is a TrueType/OpenType font file Kyso can draw the stamp with;
+    INPUT_INVALID naming it otherwise (missing, a pipe, a folder, not a font), before the PIN."""
+    from fontTools.ttLib import TTFont
+
+    try:
+        with open_regular(path, max_bytes=FONT_MAX_BYTES):
+            pass
+    except KysoError as exc:
+        detail = exc.details.get("detail") or f"{path} is too large for a font"
+        raise KysoError("INPUT_INVALID", {"detail": f"--font: {detail}"}) from exc
+    try:
+        font = TTFont(str(path), lazy=True)
+        # Read now: a file that is no font fails here, not after the PIN.
+        font["head"]
+        font["cmap"]
+    except Exception as exc:  # fontTools raises many kinds on a file that is no font
+        raise KysoError(
+            "INPUT_INVALID",
+            {"detail": f"--font: {path} is not a TrueType/OpenType font ({type(exc).__name__})"},
+        ) from exc
+    return path
 
 
 def stamp_font(path: Path, cache_dir: Path | None = None) -> Path:
