@@ -19,7 +19,7 @@ from agent.cli.common import (
 from agent.cli.compose import build_token_service
 from agent.cli.inputs import placed_last, read_bounded, written_copy
 from agent.cli.judged_time import judged_lines, print_judged_refusal
-from agent.cli.output import print_json
+from agent.cli.output import one_line, print_json
 from agent.cli.targets import check_output_name, check_targets, same_file
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
 from agent.errors import KysoError
@@ -266,7 +266,7 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
     else:
         kind = "tách rời / detached" if not args.attached else "đính kèm / attached"
         print(
-            f"Đã ký / signed: {out} (CMS {kind}, {hash_name.upper()})\n"
+            f"Đã ký / signed: {one_line(out)} (CMS {kind}, {hash_name.upper()})\n"
             f"  Người ký / signer: {cert.info.subject_display}"
             + (f" — MST {cert.info.mst}" if cert.info.mst else "")
         )

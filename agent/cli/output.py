@@ -80,12 +80,19 @@ def inert_streams() -> Iterator[None]:
         sys.stdout, sys.stderr = saved
 
 
+def one_line(text: object) -> str:
+    """``text`` for one line of a report: a line feed (in a file name, or a message quoting
+    one) shown as \\n, so a crafted name cannot print a report line of its own. Carriage
+    returns and the other controls are :class:`InertText`'s."""
+    return str(text).replace("\n", "\\n")
+
+
 def print_error(error: KysoError, *, as_json: bool = False) -> None:
     """An error in both languages with what to do next (or as JSON on stdout with --json)."""
     if as_json:
         print_json({"ok": False, "error": error.to_dict()})
         return
-    d = error.to_dict()
+    d = {key: one_line(value) for key, value in error.to_dict().items() if key != "details"}
     sys.stderr.write(
         f"Lỗi [{d['code']}]: {d['message_vi']}\n  → {d['action_vi']}\n"
         f"Error [{d['code']}]: {d['message_en']}\n  → {d['action_en']}\n"

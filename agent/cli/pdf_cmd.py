@@ -36,7 +36,7 @@ from agent.cli.inputs import (
     open_input,
     remove_original,
 )
-from agent.cli.output import print_json
+from agent.cli.output import one_line, print_json
 from agent.cli.pdf_args import add_sign_parser, add_verify_parser, output_path, sign_options
 from agent.cli.pdf_signed_copy import read_back, record_and_read_back, write_signed_pdf
 from agent.cli.pdf_verify import run_verify_pdf
@@ -133,7 +133,7 @@ def _print_signed(out: Path, cert: Any, result: Any, facts: Any, options: Any) -
     from agent.signing.pdf.fields import lock_lines
 
     print(
-        f"Đã ký / signed: {out} ({result.level}, ô / field {result.field_name}"
+        f"Đã ký / signed: {one_line(out)} ({result.level}, ô / field {one_line(result.field_name)}"
         + (", hiển thị / visible" if result.visible else "")
         + ")\n"
         f"  Người ký / signer: {cert.info.subject_display}"

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.cli.document_commands import failed_entry
 from agent.cli.inputs import ReadFile, changed_after_consent, check_input, read_checked
+from agent.cli.output import one_line
 from agent.errors import KysoError
 from agent.signing.xml import check_signable
 from agent.signing.xml.profiles import XmlProfile
@@ -41,8 +42,8 @@ def precheck_files(
         except KysoError as exc:
             refused.append(failed_entry(source, exc))
             sys.stderr.write(
-                f"Không ký / not signed: {source}: [{exc.code}] {exc.message_vi} / "
-                f"{exc.message_en}\n"
+                f"Không ký / not signed: {one_line(source)}: [{exc.code}] "
+                f"{one_line(exc.message_vi)} / {one_line(exc.message_en)}\n"
             )
             continue
         todo.append(source)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli.document_commands import failed_entry
-from agent.cli.output import print_json
+from agent.cli.output import one_line, print_json
 from agent.errors import KysoError
 
 
@@ -53,11 +53,11 @@ def print_report(
                     if r["removed_unsigned"]
                     else ""
                 )
-                print(f"ĐÃ KÝ / signed: {r['file']} → {r['output']}{extra}")
+                print(f"ĐÃ KÝ / signed: {one_line(r['file'])} → {one_line(r['output'])}{extra}")
             else:
-                e = r["error"]
+                e = {key: one_line(value) for key, value in r["error"].items()}
                 print(
-                    f"LỖI / failed: {r['file']}: [{e['code']}] {e['message_vi']} / {e['message_en']}\n"
+                    f"LỖI / failed: {one_line(r['file'])}: [{e['code']}] {e['message_vi']} / {e['message_en']}\n"
                     f"    → {e['action_vi']}"
                 )
         print(

@@ -54,3 +54,27 @@ def test_sign_xml_reports_a_hostile_file_name_inert_and_json_keeps_it(
     captured = capsys.readouterr().out
     assert not any(c in captured for c in OBEYED)
     assert json.loads(captured)["results"][0]["file"] == str(source)
+
+
+def test_a_line_feed_in_a_file_name_cannot_print_a_report_line_of_its_own(
+    demo: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    """A name holding "\\nĐÃ KÝ ∕ signed: …" (U+2215, a slash look-alike a name may hold)
+    printed raw made a forged report line: a failed file could look signed. The line feed is
+    shown as \\n; --json keeps the name as it is."""
+    (tmp_path / "pin").write_text(PIN + "\n")
+    fake = "ĐÃ KÝ \u2215 signed:"
+    good, bad = tmp_path / f"x.xml\n{fake} hop-dong.xml", tmp_path / f"bad\n{fake} y.xml"
+    good.write_bytes(HOSO)
+    bad.write_bytes(b"<not xml")
+    argv = ["sign-xml", str(good), str(bad), "--cert", cert_thumbprint(demo, "org")]
+    capsys.readouterr()
+    assert main([*argv, "--pin-file", str(tmp_path / "pin")]) == 1
+    out = capsys.readouterr()
+    lines = (out.out + out.err).splitlines()
+    assert not [ln for ln in lines if ln.startswith(fake)], lines
+    assert f"x.xml\\n{fake} hop-dong.xml" in out.out
+    assert f"bad\\n{fake} y.xml" in out.out + out.err
+    assert main([*argv, "--pin-file", str(tmp_path / "pin"), "--json", "--force"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [r["file"] for r in report["results"]] == [str(good), str(bad)]
