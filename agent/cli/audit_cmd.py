@@ -100,7 +100,10 @@ def register(sub: Any) -> None:
         help="agent: asked by a web page; cli: sign-xml / sign-cms on the command line",
     )
     p.add_argument(
-        "--sha256", metavar="HEX", help="only records of the document with this SHA-256 (or prefix)"
+        "--sha256",
+        type=_hex_prefix,
+        metavar="HEX",
+        help="only records of the document with this SHA-256 (or prefix)",
     )
     p.add_argument(
         "--file",
@@ -110,6 +113,14 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print JSON for scripts (times in UTC)")
     p.set_defaults(func=run_audit)
+
+
+def _hex_prefix(text: str) -> str:
+    """A SHA-256 or its prefix: 1 to 64 hex digits (a typo would match nothing, silently)."""
+    value = text.strip().lower()
+    if not value or len(value) > 64 or any(c not in "0123456789abcdef" for c in value):
+        raise argparse.ArgumentTypeError("give 1 to 64 hex digits of the document's SHA-256")
+    return value
 
 
 def _limit(text: str) -> int:

@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Coroutine, Iterator, Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from agent import __version__
 from agent.cli.output import inert_streams, internal_error, print_error, tolerant_streams
@@ -64,10 +64,24 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are JSON (INPUT_INVALID, exit status 2) when the
+    command line asks for --json: a script reading stdout gets a code, not usage text."""
+
+    as_json = False  # set by build_parser from the argv it will parse
+
+    def error(self, message: str) -> NoReturn:
+        if not _Parser.as_json:
+            super().error(message)
+        print_error(KysoError("INPUT_INVALID", {"detail": message}), as_json=True)
+        sys.exit(2)
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser with every registered sub-command; given the ``argv`` it will parse
     and naming a start-up command, with that command only (the others are not imported)."""
-    parser = argparse.ArgumentParser(
+    _Parser.as_json = argv is not None and "--json" in argv
+    parser = _Parser(
         prog="kyso-agent",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -571,3 +571,30 @@ def test_a_signed_dossier_gets_the_originals_permissions_limited_by_the_umask(
     assert code == 0, report
     signed = files["dir"] / "a_signed.xml"
     assert stat.S_IMODE(signed.stat().st_mode) == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sign-xml", "a.xml", "--profile", "nope"],
+        ["audit", "--limit", "abc"],
+        ["audit", "--sha256", "zz"],
+        ["verify-xml"],
+    ],
+)
+def test_a_usage_error_with_json_is_json(argv: list[str], capsys: Any) -> None:
+    """A script asking for --json reads a code from stdout, not argparse's usage text."""
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--json"])
+    assert stopped.value.code == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is False and out["error"]["code"] == "INPUT_INVALID"
+    assert out["error"]["message_vi"] and out["error"]["action_en"]
+
+
+def test_a_usage_error_without_json_is_argparse_text(capsys: Any) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["audit", "--sha256", "zz"])
+    assert stopped.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "hex digits" in captured.err and "usage:" in captured.err
