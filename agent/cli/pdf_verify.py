@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterator
 
 from agent.cli.document_commands import read_whole, require_trust
-from agent.cli.output import print_json
+from agent.cli.output import one_line, print_json
 
 
 def vietnam_time(iso: str) -> str:
@@ -77,5 +77,8 @@ async def run_verify_pdf(args: argparse.Namespace) -> int:
         )
         print(f"   Phạm vi / covers: {scope}")
         if r.problem:
-            print(f"   Vấn đề / problem: {r.problem}")
+            print(f"   Vấn đề: {one_line(r.problem_vi or r.problem)}")
+            print(f"   Problem: {one_line(r.problem)}")
+            if r.action_vi and r.action_en:
+                print(f"   → {r.action_vi}\n   → {r.action_en}")
     return 0 if ok else 2

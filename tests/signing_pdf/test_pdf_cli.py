@@ -170,3 +170,36 @@ def test_the_signed_pdf_gets_the_originals_permissions_limited_by_the_umask(
         os.umask(old)
     assert code == 0, report
     assert stat.S_IMODE(Path(report["output"]).stat().st_mode) == expected
+
+
+def test_verify_pdf_says_what_is_wrong_and_what_to_do(demo, files, capsys) -> None:
+    """Without the CRL, hard-fail revocation cannot validate the chain: verify-pdf printed
+    pyHanko's "AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE" alone. Now a sentence in
+    both languages and the next step (--crl, or --no-revocation), in text and in --json."""
+    org = demo["certificates"]["org"]["thumbprint"]
+    args = ["sign-pdf", str(files["doc"]), "--cert", org, "--pin-file", str(files["pin"])]
+    code, report = _run(capsys, *args, "--json")
+    assert code == 0, report
+    no_crl = ["verify-pdf", report["output"], "--trust", demo["ca"]["chain"]]
+    code, verified = _run(capsys, *no_crl, "--json")
+    assert code == 2 and not verified["ok"]
+    signature = verified["signatures"][0]
+    assert "--crl" in signature["action_en"] and "--crl" in signature["action_vi"]
+    assert "CERTIFICATE_CHAIN_GENERAL_FAILURE" in signature["problem"]
+    assert "thu hồi" in signature["problem_vi"]
+    code, text = _run(capsys, *no_crl)
+    assert code == 2 and "Vấn đề: " in text and "→ Give the CA's revocation list" in text
+
+
+def test_every_trust_indication_has_words_and_a_next_step() -> None:
+    from pyhanko.sign.ades.report import AdESIndeterminate
+
+    from agent.signing.pdf.problems import trust_problem
+
+    for indication in AdESIndeterminate:
+        for timestamp in (False, True):
+            problem = trust_problem(indication, timestamp=timestamp)
+            assert indication.name in problem.en
+            assert problem.vi and problem.action_en and problem.action_vi
+    unknown = trust_problem("SOMETHING_NEW")
+    assert "SOMETHING_NEW" in unknown.en and "-v" in unknown.action_en

@@ -22,6 +22,14 @@ from typing import Any
 
 from agent.errors import KysoError
 from agent.signing.pdf.inspect import open_reader, unreadable
+from agent.signing.pdf.problems import (
+    CERTIFICATION_BROKEN,
+    CHANGED,
+    TIMESTAMP_ALTERED,
+    Problem,
+    fields_changed,
+    trust_problem,
+)
 from agent.signing.pdf.sign import PadesLevel
 from agent.signing.trust import TrustStore
 
@@ -52,6 +60,10 @@ class PdfSignatureReport:
     fields_changed_after: tuple[str, ...] = ()
     # False when a certification's DocMDP permissions forbid a change made after it.
     docmdp_ok: bool = True
+    # ``problem`` in Vietnamese, and what to do next (both languages): agent.signing.pdf.problems.
+    problem_vi: str | None = None
+    action_en: str | None = None
+    action_vi: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -83,6 +95,9 @@ class PdfSignatureReport:
             "timestamped": self.timestamped,
             "timestamp_valid": self.timestamp_valid,
             "problem": self.problem,
+            "problem_vi": self.problem_vi,
+            "action_en": self.action_en,
+            "action_vi": self.action_vi,
             "fields_changed_after": list(self.fields_changed_after),
             "docmdp_ok": self.docmdp_ok,
         }
@@ -171,20 +186,17 @@ def _report(sig: Any, status: Any, has_dss: bool, others: set[str]) -> PdfSignat
     changed = getattr(getattr(status, "diff_result", None), "changed_form_fields", None) or set()
     fields_changed_after = tuple(sorted(str(name) for name in changed if name not in others))
     docmdp_ok = status.docmdp_ok is not False
-    problem = None
+    problem: Problem | None = None
     if not status.intact or not status.valid:
-        problem = "the signed bytes were changed or the signature value is wrong"
+        problem = CHANGED
     elif not status.trusted:
-        problem = str(getattr(status, "trust_problem_indic", None) or "certificate not trusted")
+        problem = trust_problem(getattr(status, "trust_problem_indic", None))
     elif stamp_problem is not None:
         problem = stamp_problem
     elif fields_changed_after:
-        names = ", ".join(fields_changed_after[:5])
-        problem = (
-            f"form fields changed or added after this signature, not by a later signature: {names}"
-        )
+        problem = fields_changed(", ".join(fields_changed_after[:5]))
     elif not docmdp_ok:
-        problem = "changed after a certification that does not permit it"
+        problem = CERTIFICATION_BROKEN
     return PdfSignatureReport(
         field_name=str(sig.field_name),
         signer=info.subject_cn or info.subject_display,
@@ -196,17 +208,25 @@ def _report(sig: Any, status: Any, has_dss: bool, others: set[str]) -> PdfSignat
         level=level,
         signing_time=when.astimezone(dt.UTC).isoformat() if when else None,
         timestamped=timestamped,
-        problem=problem,
+        problem=problem.en if problem else None,
+        problem_vi=problem.vi if problem else None,
+        action_en=problem.action_en if problem else None,
+        action_vi=problem.action_vi if problem else None,
         timestamp_valid=stamp_problem is None,
         fields_changed_after=fields_changed_after,
         docmdp_ok=docmdp_ok,
     )
 
 
-def _timestamp_problem(stamp: Any) -> str | None:
+def _timestamp_problem(stamp: Any) -> Problem | None:
     """Why the signature timestamp (pyHanko's verdict on it) cannot be relied on, if so."""
     if stamp is None:
         return None
+    if not (stamp.intact and stamp.valid):
+        return TIMESTAMP_ALTERED
+    if not stamp.trusted:
+        return trust_problem(getattr(stamp, "trust_problem_indic", None), timestamp=True)
+    return None
     if not (stamp.intact and stamp.valid):
         return "the signature timestamp was changed or does not stamp this signature"
     if not stamp.trusted:
