@@ -267,8 +267,8 @@ _TABLE: tuple[ErrorSpec, ...] = (
         2005,
         "Người dùng đã hủy thao tác.",
         "The user cancelled the operation.",
-        "Không có gì được ký. Bấm lại nút ký khi sẵn sàng.",
-        "Nothing was signed. Press the sign button again when ready.",
+        "Không có gì được ký. Ký lại khi bạn sẵn sàng.",
+        "Nothing was signed. Sign again when you are ready.",
     ),
     _e(
         "USER_TIMEOUT",
@@ -282,7 +282,7 @@ _TABLE: tuple[ErrorSpec, ...] = (
     _e(
         "INPUT_INVALID",
         3001,
-        "Dữ liệu không hợp lệ: {detail}.",
+        "Dữ liệu không hợp lệ: {detail_vi}.",
         "Invalid input: {detail}.",
         "Kiểm tra lại tệp hoặc tham số rồi thử lại.",
         "Check the file or parameters and try again.",
@@ -429,8 +429,8 @@ _TABLE: tuple[ErrorSpec, ...] = (
         3115,
         "Không ghi được tệp {path}: {detail}. Tệp gốc vẫn còn nguyên.",
         "Could not write {path}: {detail}. The original file is untouched.",
-        "Kiểm tra dung lượng ổ đĩa và quyền ghi thư mục, rồi ký lại.",
-        "Check free disk space and write permission on the folder, then sign again.",
+        "Kiểm tra dung lượng ổ đĩa và quyền ghi thư mục, rồi thử lại.",
+        "Check free disk space and write permission on the folder, then try again.",
     ),
     _e(
         "READBACK_FAILED",
@@ -1231,6 +1231,10 @@ ERRORS: dict[str, ErrorSpec] = {spec.code: spec for spec in _TABLE}
 
 class _KeepMissing(dict[str, Any]):
     def __missing__(self, key: str) -> str:
+        # A Vietnamese detail not given (most raise sites name only the English "detail"):
+        # the English one, rather than the placeholder.
+        if key.endswith("_vi") and key[:-3] in self:
+            return str(self[key[:-3]])
         return "{" + key + "}"
 
 

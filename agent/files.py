@@ -247,13 +247,23 @@ def open_regular(path: Path | str, *, max_bytes: int | None = None) -> BinaryIO:
         fd = os.open(path, _READ_FLAGS | _NONBLOCK)
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise KysoError("INPUT_INVALID", {"detail": f"cannot read {path}: {reason}"}) from exc
+        raise KysoError(
+            "INPUT_INVALID",
+            {
+                "detail": f"cannot read {path}: {reason}",
+                "detail_vi": f"không đọc được {path} ({reason})",
+            },
+        ) from exc
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise KysoError(
                 "INPUT_INVALID",
-                {"detail": f"{path} is not a regular file (a folder, a device or a pipe)"},
+                {
+                    "detail": f"{path} is not a regular file (a folder, a device or a pipe)",
+                    "detail_vi": f"{path} không phải một tệp thường (là thư mục, thiết bị "
+                    "hoặc đường ống)",
+                },
             )
         if max_bytes is not None and st.st_size > max_bytes:
             raise KysoError("DOCUMENT_TOO_LARGE", {"size": st.st_size, "limit": max_bytes})

@@ -119,3 +119,14 @@ def test_no_control_flow_on_lists_of_code_strings():
         if pattern.search(line)
     ]
     assert not found, found
+
+
+def test_a_vietnamese_detail_is_used_when_given_and_the_english_one_otherwise() -> None:
+    """INPUT_INVALID's Vietnamese text once carried the English detail ("Dữ liệu không hợp
+    lệ: give the trusted CA certificates with --trust"); a raise site may give detail_vi."""
+    both = KysoError("INPUT_INVALID", {"detail": "give --trust", "detail_vi": "hãy đưa --trust"})
+    assert both.message_vi == "Dữ liệu không hợp lệ: hãy đưa --trust."
+    assert both.message_en == "Invalid input: give --trust."
+    only_en = KysoError("INPUT_INVALID", {"detail": "give --trust"})
+    assert only_en.message_vi == "Dữ liệu không hợp lệ: give --trust."
+    assert "{" not in KysoError("INPUT_INVALID").message_vi.replace("{detail_vi}", "")

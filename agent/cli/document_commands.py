@@ -69,5 +69,9 @@ def require_trust(trust: list[str]) -> None:
     """The verify commands judge a signature only against roots the user names (--trust)."""
     if not trust:
         raise KysoError(
-            "INPUT_INVALID", {"detail": "give the trusted CA certificates with --trust"}
+            "INPUT_INVALID",
+            {
+                "detail": "give the trusted CA certificates with --trust",
+                "detail_vi": "hãy đưa chứng thư các CA tin cậy bằng --trust",
+            },
         )

@@ -71,7 +71,10 @@ async def run_tokens(args: argparse.Namespace) -> int:
     if args.json:
         print_json([t.to_json() for t in tokens])
     elif not tokens:
-        print("Không thấy USB token nào / no token found. Try 'kyso-agent doctor'.")
+        print(
+            "Không thấy USB token nào. Cắm token rồi chạy lại; chạy 'kyso-agent doctor' để biết "
+            "vì sao.\nNo token found. Plug it in and run again; 'kyso-agent doctor' says why."
+        )
     else:
         print(
             table(
@@ -199,7 +202,10 @@ async def run_certs(args: argparse.Namespace) -> int:
         print_json(entries)
         return 0
     if not certs and not remote:
-        print("Không thấy chứng thư số nào / no certificate found. Try 'kyso-agent doctor'.")
+        print(
+            "Không thấy chứng thư số nào. Chạy 'kyso-agent doctor' để biết vì sao.\n"
+            "No certificate found. Run 'kyso-agent doctor' to find out why."
+        )
         return 0
     rows: list[list[str]] = []
     for c in certs:
