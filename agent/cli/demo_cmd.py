@@ -46,7 +46,11 @@ async def run(args: argparse.Namespace) -> int:
             from agent.errors import KysoError
 
             raise KysoError(
-                "TOKEN_NOT_FOUND", {"detail": "no demo tokens: run 'kyso-agent demo-token init'"}
+                "INPUT_INVALID",
+                {
+                    "detail": "there are no demo tokens yet: run 'kyso-agent demo-token init'",
+                    "detail_vi": "chưa có token thử nghiệm: chạy 'kyso-agent demo-token init'",
+                },
             )
     if args.json:
         print_json(manifest)
