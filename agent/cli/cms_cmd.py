@@ -145,9 +145,13 @@ def _read(path: str | Path, what: str) -> bytes:
     except KysoError as exc:
         if exc.code != "INPUT_INVALID":
             raise
-        raise KysoError(
-            "INPUT_INVALID", {"detail": f"{what}: {exc.details.get('detail', '')}"}
-        ) from exc
+        details = {"detail": f"{what}: {exc.details.get('detail', '')}"}
+        if "detail_vi" in exc.details:
+            details["detail_vi"] = f"{_WHAT_VI.get(what, what)}: {exc.details['detail_vi']}"
+        raise KysoError("INPUT_INVALID", details) from exc
+
+
+_WHAT_VI = {"signature": "tệp chữ ký", "data file": "tệp dữ liệu"}
 
 
 def _read_signed_file(path: Path) -> bytes:

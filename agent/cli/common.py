@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import getpass
 import os
@@ -150,13 +151,18 @@ async def ask_hidden(prompt: str) -> str:
     terminal = _TerminalSettings.save()
     threading.Thread(target=ask, name="kyso-pin-prompt", daemon=True).start()
     try:
-        return await answer
+        answered = await answer
     except asyncio.CancelledError:
         terminal.restore()
+        # Cancelled before getpass turned the echo off, it still will: put it back at exit too.
+        atexit.register(terminal.restore_and_close)
         sys.stderr.write("\n")
         raise
-    finally:
+    except BaseException:
         terminal.close()
+        raise
+    terminal.close()
+    return answered
 
 
 class _TerminalSettings:
@@ -187,6 +193,10 @@ class _TerminalSettings:
 
             with contextlib.suppress(termios.error, OSError):
                 termios.tcsetattr(self._fd, termios.TCSANOW, self._attributes)
+
+    def restore_and_close(self) -> None:
+        self.restore()
+        self.close()
 
     def close(self) -> None:
         if self._fd is not None:

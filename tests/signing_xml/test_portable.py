@@ -364,6 +364,8 @@ RELATIVE = [
     # Built from a character reference: only the parsed value tells.
     ("generic", _generic('<a:B xmlns:a="rel&#47;x"/>'), "'xmlns:a'", "'rel/x'"),
     ("bhxh", _hoso('<a:B xmlns:a="#frag"/>'), "'xmlns:a'", "'#frag'"),
+    # A look-alike in a comment whose "value" would swallow the real declaration.
+    ("bhxh", _hoso('<!-- xmlns="urn:x --><r:A xmlns:r="rel">1</r:A>'), "'xmlns:r'", "'rel'"),
 ]
 
 
@@ -405,7 +407,19 @@ def test_the_pass_over_the_bytes_never_clears_a_relative_namespace() -> None:
         _generic("<B>xmlns=&quot;rel&quot; in text</B>"),
         _hoso("<![CDATA[<r:A xmlns:r='rel'>]]>"),
     ]
-    for doc in docs:
+    # Look-alikes before the real declaration, whose "value" would swallow it (the review
+    # found each cleared the document): in another attribute, a comment, a PI, text.
+    hidden = [
+        b"<r a='xmlns=\"http://x' xmlns:p=\"rel\"><p:a/></r>",
+        b"<r a=\"xmlns='urn:x\" xmlns:p='rel'><p:a/></r>",
+        b'<r><!-- xmlns="urn:x --><p:a xmlns:p="rel"/></r>',
+        b'<r><?pi xmlns="urn:x?><p:a xmlns:p="rel"/></r>',
+        b"<r>xmlns='urn:x<p:a xmlns:p='rel'/></r>",
+        b"<!-- xmlns='urn:x --><r xmlns:p='rel'><p:a/></r>",
+    ]
+    for doc in hidden:
+        assert relative_namespace(parse_untrusted(doc)) is not None, doc
+    for doc in docs + hidden:
         maybe = may_declare_relative_namespace(doc)
         if relative_namespace(parse_untrusted(doc)) is not None:
             assert maybe, doc
@@ -413,7 +427,9 @@ def test_the_pass_over_the_bytes_never_clears_a_relative_namespace() -> None:
             scan = RelativeNamespaceScan()
             for start in range(0, len(doc), size):
                 scan.write(doc[start : start + size])
-            assert scan.finish() == maybe, (doc, size)
+            # In chunks a look-alike may end up "maybe" where the whole bytes are clear (the
+            # cut at a "<"); never the other way round.
+            assert scan.finish() or not maybe, (doc, size)
     assert not may_declare_relative_namespace(_generic('<a:B xmlns:a="urn:x"/>'))
 
 

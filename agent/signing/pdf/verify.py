@@ -227,9 +227,3 @@ def _timestamp_problem(stamp: Any) -> Problem | None:
     if not stamp.trusted:
         return trust_problem(getattr(stamp, "trust_problem_indic", None), timestamp=True)
     return None
-    if not (stamp.intact and stamp.valid):
-        return "the signature timestamp was changed or does not stamp this signature"
-    if not stamp.trusted:
-        why = getattr(stamp, "trust_problem_indic", None) or "authority not trusted"
-        return f"signature timestamp: {why}"
-    return None

@@ -8,7 +8,9 @@ digest computed after the PIN would otherwise fail with a library's message.
 Walking a tree's declarations costs about a quarter of parsing it, so a pass over the bytes
 (:class:`RelativeNamespaceScan`, a few ms for 10 MB) decides first whether the walk is needed:
 every declaration is literally ``xmlns[:p] = "..."`` in the bytes, and one whose value starts
-with a scheme and holds no character reference is absolute after parsing too.
+with a scheme and holds no character reference is absolute after parsing too. Look-alikes in
+comments, text or other attributes can only make the pass say "maybe" (a value holding "<" or
+a quote), never hide a real declaration.
 
 Pure logic over bytes and a parsed tree; no I/O.
 """
@@ -24,7 +26,9 @@ from agent.signing.xml.portable import VerifierRefusal, shown
 # RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ":".
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _DECLARATION = re.compile(rb"xmlns(?::[^\s=]*)?\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_ABSOLUTE_AS_WRITTEN = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*:[^&]*\Z")
+# A real declaration's value holds no "<" and neither quote (a match that does began in a
+# comment, text or another attribute and swallowed what followed: the tree must be asked).
+_ABSOLUTE_AS_WRITTEN = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*:[^&<\"']*\Z")
 # A start tag is carried between chunks up to this size; a longer one (a 10 MB attribute)
 # leaves the answer to the tree.
 _CARRY_MAX = 1 << 20
