@@ -128,7 +128,11 @@ def _run(argv: list[str]) -> int:
         print_error(exc, as_json=getattr(args, "json", False))
         return 2
     except Exception as exc:  # a fault Kyso did not foresee: a code and texts, the trace with -v
-        logging.getLogger(__name__).debug("%s failed", args.command, exc_info=True)
+        log = logging.getLogger(__name__)
+        if args.command == "run":  # the agent's own log is what support reads: the trace there
+            log.exception("the agent stopped on an unexpected error")
+        else:
+            log.debug("%s failed", args.command, exc_info=True)
         print_error(internal_error(exc), as_json=getattr(args, "json", False))
         return EXIT_INTERNAL
     except (KeyboardInterrupt, asyncio.CancelledError):
