@@ -5,7 +5,9 @@ values to settings is tested without Windows.
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -15,6 +17,8 @@ from typing import Any, Protocol
 from agent.config import paths
 from agent.config.settings import Settings, Source, merge_layers, parse_layer
 from agent.errors import KysoError
+
+log = logging.getLogger(__name__)
 
 LINUX_POLICY_FILE = "/etc/kyso/policy.toml"
 POLICY_ENV = "KYSO_POLICY_FILE"
@@ -137,8 +141,36 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def policy_file() -> Path:
-    """Where the Linux/macOS policy file is read from (``$KYSO_POLICY_FILE`` overrides)."""
-    return Path(os.environ.get(POLICY_ENV) or LINUX_POLICY_FILE)
+    """Where the Linux/macOS policy is read from: ``$KYSO_POLICY_FILE`` (tests, staging) only
+    where it cannot loosen an administrator's policy (:func:`_override_allowed`), else
+    /etc/kyso/policy.toml."""
+    override = os.environ.get(POLICY_ENV)
+    if override and _override_allowed(Path(override)):
+        return Path(override)
+    return Path(LINUX_POLICY_FILE)
+
+
+def _override_allowed(path: Path) -> bool:
+    """``$KYSO_POLICY_FILE`` is the user's to set: pointing it at /dev/null or a missing file
+    would drop the administrator's policy, so it counts only when there is no policy at the
+    standard place, or when it names a regular file that root owns and only root may write
+    (which only an administrator can make)."""
+    if path == Path(LINUX_POLICY_FILE) or not os.path.lexists(LINUX_POLICY_FILE):
+        return True
+    try:
+        st = path.stat()
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISREG(st.st_mode) and st.st_uid == 0 and not st.st_mode & 0o022:
+        return True
+    log.warning(
+        "%s=%s ignored: the administrator's policy %s applies (an override must be a file "
+        "only root may write)",
+        POLICY_ENV,
+        path,
+        LINUX_POLICY_FILE,
+    )
+    return False
 
 
 def user_config_file() -> Path:
@@ -146,17 +178,49 @@ def user_config_file() -> Path:
     return paths.config_dir() / "config.toml"
 
 
+# A settings file is a few KB; past this it is not one (a link to /dev/zero, a log).
+SETTINGS_FILE_MAX_BYTES = 1024 * 1024
+
+
 def _read_toml(path: Path, code: str) -> dict[str, Any] | None:
+    """The TOML table in ``path``; None when there is no file. ``code`` (CONFIG_INVALID or
+    POLICY_INVALID, naming the file) for anything else: not a regular file (a FIFO is never
+    waited on), over SETTINGS_FILE_MAX_BYTES, unreadable, not TOML, nested past reason."""
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise KysoError(code, {"path": str(path), "detail": exc.strerror or str(exc)}) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder
+        os.close(fd)
+        raise KysoError(code, {"path": str(path), "detail": "not a regular file"})
+    with os.fdopen(fd, "rb") as handle:
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        try:
+            data = handle.read(SETTINGS_FILE_MAX_BYTES + 1)
+        except OSError as exc:
+            raise KysoError(code, {"path": str(path), "detail": exc.strerror or str(exc)}) from None
+    if len(data) > SETTINGS_FILE_MAX_BYTES:
+        detail = f"larger than {SETTINGS_FILE_MAX_BYTES // 1024} KB: not a settings file"
+        raise KysoError(code, {"path": str(path), "detail": detail})
     try:
         return tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise KysoError(code, {"path": str(path), "detail": str(exc)}) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
+        # ValueError: an integer of thousands of digits; RecursionError: [[[[... nested
+        detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+        raise KysoError(code, {"path": str(path), "detail": detail}) from None
+
+
+def _parsed(raw: Mapping[str, Any], code: str, where: str) -> dict[str, Any]:
+    """:func:`parse_layer`, whose JSON values (pdf_seals, remote_providers) may be nested
+    past Python's limits: ``code`` naming the file, not INTERNAL_ERROR."""
+    try:
+        return parse_layer(raw, code=code, path=where)
+    except (RecursionError, ValueError) as exc:
+        detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+        raise KysoError(code, {"path": where, "detail": detail}) from None
 
 
 def read_policy(reader: RegistryReader | None = None) -> tuple[dict[str, Any], str | None]:
@@ -170,7 +234,7 @@ def read_policy(reader: RegistryReader | None = None) -> tuple[dict[str, Any], s
         where = str(path)
     if raw is None:
         return {}, None
-    return parse_layer(raw, code="POLICY_INVALID", path=where), where
+    return _parsed(raw, "POLICY_INVALID", where), where
 
 
 def load_settings(
@@ -183,10 +247,8 @@ def load_settings(
     user_path = config_file or user_config_file()
     user_raw = _read_toml(user_path, "CONFIG_INVALID") or {}
     layers: dict[Source, dict[str, Any]] = {
-        "user": parse_layer(user_raw, code="CONFIG_INVALID", path=str(user_path)),
-        "command line": parse_layer(
-            dict(command_line or {}), code="CONFIG_INVALID", path="(command line)"
-        ),
+        "user": _parsed(user_raw, "CONFIG_INVALID", str(user_path)),
+        "command line": _parsed(dict(command_line or {}), "CONFIG_INVALID", "(command line)"),
     }
     policy, where = read_policy(registry)
     layers["policy"] = policy

@@ -410,7 +410,7 @@ def test_the_pass_over_the_bytes_never_clears_a_relative_namespace() -> None:
     # Look-alikes before the real declaration, whose "value" would swallow it (the review
     # found each cleared the document): in another attribute, a comment, a PI, text.
     hidden = [
-        b"<r a='xmlns=\"http://x' xmlns:p=\"rel\"><p:a/></r>",
+        b'<r a=\'xmlns="http://x\' xmlns:p="rel"><p:a/></r>',
         b"<r a=\"xmlns='urn:x\" xmlns:p='rel'><p:a/></r>",
         b'<r><!-- xmlns="urn:x --><p:a xmlns:p="rel"/></r>',
         b'<r><?pi xmlns="urn:x?><p:a xmlns:p="rel"/></r>',
