@@ -118,7 +118,9 @@ def registry_policy(reader: RegistryReader, key: str = REGISTRY_KEY) -> dict[str
         raw[setting] = value
     for name in _REGISTRY_LISTS:
         sub = reader.values(key + "\\" + name)
-        if sub:
+        # The subkey there but empty: the list policy enabled with no entry, or disabled (Group
+        # Policy clears its values): the administrator's empty list, not "not configured".
+        if sub is not None:
             ordered = [
                 sub[k]
                 for k in sorted(

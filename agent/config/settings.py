@@ -427,6 +427,11 @@ def merge_layers(
             values[key] = value
             sources[key] = source
     policy = layers.get("policy", {})
+    if not values["allow_user_origins"]:
+        # The administrator decides which sites may do what: the user's (or the command
+        # line's) sign.hash sites count no more than their allowed origins do.
+        values["sign_hash_origins"] = policy.get("sign_hash_origins", ())
+        sources["sign_hash_origins"] = "policy" if "sign_hash_origins" in policy else "default"
     origin_sources: dict[str, Source] = {}
     origin_layers = ("policy",) if not values["allow_user_origins"] else LAYER_ORDER[::-1]
     for source in origin_layers:

@@ -193,3 +193,35 @@ def test_origin_normalisation(value: str, expected: str) -> None:
 def test_origin_rejects(value: str) -> None:
     with pytest.raises(ValueError):
         normalize_origin(value)
+
+
+def test_a_policy_that_locks_origins_locks_the_sign_hash_sites_too(files) -> None:
+    """allow_user_origins = false, and no sign_hash_origins of its own: the user's config
+    named sign.hash sites and they applied (an outside policy round)."""
+    config, policy = files
+    config.write_text(
+        'allowed_origins = ["https://evil.example"]\n'
+        'sign_hash_origins = ["https://evil.example"]\n'
+    )
+    policy.write_text("allow_user_origins = false\n")
+    settings = load_settings({"sign_hash_origins": ["https://cli.example"]}, config_file=config)
+    assert settings.sign_hash_origins == () and settings.allowed_origins == ()
+    assert settings.sources["sign_hash_origins"] == "default"
+
+
+def test_an_empty_list_policy_in_the_registry_is_the_administrators_empty_list(
+    tmp_path: Path,
+) -> None:
+    """Group Policy leaves a list policy's subkey without values when it is disabled or enabled
+    with no entry: that is "no site", not "not configured" (the user's list applied)."""
+    config = tmp_path / "config.toml"
+    config.write_text('sign_hash_origins = ["https://evil.example"]\n')
+    key = r"SOFTWARE\Policies\Kyso\Agent"
+    registry = FakeRegistry({key: {}, key + r"\SignHashOrigins": {}})
+    settings = load_settings(registry=registry, config_file=config)
+    assert settings.sign_hash_origins == ()
+    assert settings.sources["sign_hash_origins"] == "policy"
+    not_configured = FakeRegistry({key: {}})
+    assert load_settings(registry=not_configured, config_file=config).sign_hash_origins == (
+        "https://evil.example",
+    )
