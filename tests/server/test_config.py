@@ -200,8 +200,7 @@ def test_a_policy_that_locks_origins_locks_the_sign_hash_sites_too(files) -> Non
     named sign.hash sites and they applied (an outside policy round)."""
     config, policy = files
     config.write_text(
-        'allowed_origins = ["https://evil.example"]\n'
-        'sign_hash_origins = ["https://evil.example"]\n'
+        'allowed_origins = ["https://evil.example"]\nsign_hash_origins = ["https://evil.example"]\n'
     )
     policy.write_text("allow_user_origins = false\n")
     settings = load_settings({"sign_hash_origins": ["https://cli.example"]}, config_file=config)
