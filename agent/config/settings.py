@@ -150,8 +150,17 @@ def _http_url(v: Any) -> str:
     # The agent fetches it itself: only an administrator or the user sets it, never a page.
     if not isinstance(v, str):
         raise ValueError("must be a URL")
-    if v and urlsplit(v).scheme not in ("http", "https"):
+    if not v:
+        return v
+    parts = urlsplit(v)
+    if parts.scheme not in ("http", "https"):
         raise ValueError(f"{v!r} is not an http(s) URL")
+    if not parts.hostname or any(c.isspace() or not c.isprintable() for c in v):
+        raise ValueError(f"{v!r} is not a usable address (no host, or a space or control in it)")
+    try:
+        parts.port  # noqa: B018 - a port that is no number or past 65535: refused now, not at signing
+    except ValueError:
+        raise ValueError(f"{v!r} has no valid port") from None
     return v
 
 

@@ -70,9 +70,14 @@ def check_url(url: str) -> str:
     Every URL the agent fetches for remote signing goes through here, including the OAuth2
     address a service announces in its ``info`` answer: a page or a hostile service must not
     move the PIN, the OTP or a token onto plain http."""
-    if any(c in _AMBIGUOUS for c in url):
+    if any(c in _AMBIGUOUS or c.isspace() or not c.isprintable() for c in url):
+        # Also a no-break space or a line separator: "https://a.vn\xa0evil" is no address.
         raise KysoError("REMOTE_INSECURE_URL", {"url": url[:200]})
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - "https://a.vn:abc" or ":99999": ValueError, no port at all
+    except ValueError:
+        raise KysoError("REMOTE_INSECURE_URL", {"url": url[:200]}) from None
     host = parts.hostname or ""
     if "@" in parts.netloc:  # user info: where a browser and urlsplit part ways
         raise KysoError("REMOTE_INSECURE_URL", {"url": url[:200]})

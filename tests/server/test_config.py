@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,35 @@ def test_an_empty_list_policy_in_the_registry_is_the_administrators_empty_list(
     assert load_settings(registry=not_configured, config_file=config).sign_hash_origins == (
         "https://evil.example",
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https:",
+        "http://a.vn:99999/",
+        "https://a.vn:abc/tsr",
+        "http://tsa.vn\u00a0x/",
+        "http://a\x00b/",
+    ],
+)
+def test_a_timestamp_url_that_is_no_address_is_refused_when_read(files, url: str) -> None:
+    """They were accepted and failed only at signing (TIMESTAMP_UNAVAILABLE, after the PIN)."""
+    config, _ = files
+    config.write_text(f"timestamp_url = {json.dumps(url)}\n")
+    with pytest.raises(KysoError) as err:
+        load_settings(config_file=config)
+    assert err.value.code == "CONFIG_INVALID"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://a.vn:abc", "https://a.vn:99999", "https://a.vn\u00a0evil", "https://a.vn\u2028"],
+)
+def test_a_remote_provider_url_that_is_no_address_is_refused(url: str) -> None:
+    from agent.remote.providers import check_url
+
+    with pytest.raises(KysoError) as err:
+        check_url(url)
+    assert err.value.code == "REMOTE_INSECURE_URL"
+    assert check_url("https://csc.example.vn:8443/csc/v2") == "https://csc.example.vn:8443/csc/v2"
