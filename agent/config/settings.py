@@ -436,6 +436,12 @@ def merge_layers(
             values[key] = value
             sources[key] = source
     policy = layers.get("policy", {})
+    if "port_range" in policy and values["port"] is not None and "port" not in policy:
+        # The administrator's range (a terminal server's users each in their own ports): a
+        # port the user or the command line names counts only inside it.
+        lo, hi = (int(p) for p in str(values["port_range"]).split("-"))
+        if not lo <= values["port"] <= hi:
+            values["port"], sources["port"] = None, "policy"
     if not values["allow_user_origins"]:
         # The administrator decides which sites may do what: the user's (or the command
         # line's) sign.hash sites count no more than their allowed origins do.

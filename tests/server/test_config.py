@@ -257,3 +257,14 @@ def test_a_remote_provider_url_that_is_no_address_is_refused(url: str) -> None:
         check_url(url)
     assert err.value.code == "REMOTE_INSECURE_URL"
     assert check_url("https://csc.example.vn:8443/csc/v2") == "https://csc.example.vn:8443/csc/v2"
+
+
+def test_the_policys_port_range_keeps_a_users_port_outside_it_from_applying(files) -> None:
+    config, policy = files
+    policy.write_text('port_range = "27450-27549"\n')
+    config.write_text("port = 27443\n")
+    settings = load_settings(config_file=config)
+    assert settings.port is None and settings.sources["port"] == "policy"
+    assert settings.port_range_ports == range(27450, 27550)
+    inside = load_settings({"port": 27460}, config_file=config)
+    assert inside.port == 27460  # inside the range: the user's choice stands
