@@ -57,6 +57,7 @@ REGISTRY_VALUES: dict[str, str] = {
     "RemoteProviders": "remote_providers",
 }
 _REGISTRY_LISTS = {"AllowedOrigins", "SignHashOrigins", "Pkcs11Modules"}
+_REGISTRY_NAMES = {name.lower(): name for name in REGISTRY_VALUES}
 
 
 class RegistryReader(Protocol):
@@ -106,7 +107,11 @@ def registry_policy(reader: RegistryReader, key: str = REGISTRY_KEY) -> dict[str
     if values is None:
         return None
     raw: dict[str, Any] = {}
-    for name, value in values.items():
+    for written, value in values.items():
+        if written == "":  # the key's unnamed "(Default)" value: Group Policy never writes it
+            continue
+        # Windows matches value names without regard to case: so does the agent.
+        name = _REGISTRY_NAMES.get(written.lower(), written)
         setting = REGISTRY_VALUES.get(name)
         if setting is None:
             raise KysoError(

@@ -268,3 +268,17 @@ def test_the_policys_port_range_keeps_a_users_port_outside_it_from_applying(file
     assert settings.port_range_ports == range(27450, 27550)
     inside = load_settings({"port": 27460}, config_file=config)
     assert inside.port == 27460  # inside the range: the user's choice stands
+
+
+def test_registry_value_names_match_without_regard_to_case_as_windows_does(
+    tmp_path: Path,
+) -> None:
+    """`allowUserOrigins` (a hand-made .reg file) is the same value to Windows: it was
+    POLICY_INVALID and the agent would not start; the key's unnamed default value too."""
+    key = r"SOFTWARE\Policies\Kyso\Agent"
+    registry = FakeRegistry({key: {"allowUserOrigins": 0, "MAXDOCUMENTBYTES": 1048576, "": "x"}})
+    settings = load_settings(registry=registry, config_file=tmp_path / "none.toml")
+    assert settings.allow_user_origins is False and settings.max_document_bytes == 1048576
+    with pytest.raises(KysoError) as err:
+        registry_policy(FakeRegistry({key: {"NoSuchValue": 1}}))
+    assert err.value.code == "POLICY_INVALID"
