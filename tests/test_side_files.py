@@ -96,3 +96,22 @@ def test_read_regular_bounds_what_it_reads(tmp_path: Path) -> None:
     with pytest.raises(KysoError) as err:
         read_regular(path, max_bytes=1000)
     assert err.value.code == "DOCUMENT_TOO_LARGE"
+
+
+def test_verify_pdf_reads_a_file_past_the_document_limit(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    demo: dict[str, Any],
+) -> None:
+    """sign-pdf streams a PDF of any size, so verify-pdf must read back one larger than the
+    document limit (which bounds XML and CMS): its own cap is far higher."""
+    import agent.config.policy as policy_module
+
+    monkeypatch.setattr(policy_module, "document_limit", lambda: 10)
+    doc = tmp_path / "big.pdf"
+    doc.write_bytes(b"%PDF-1.7\n" + b"%" * 100 + b"\n")
+    code = main(["verify-pdf", str(doc), "--trust", demo["ca"]["root"], "--json"])
+    out = json.loads(capsys.readouterr().out)
+    # Read past the 10-byte limit, then refused for what it is (no signature), not its size.
+    assert code == 2 and out["error"]["code"] in ("PDF_MALFORMED", "NOT_SIGNED"), out

@@ -56,13 +56,17 @@ def failed_entry(source: Path, error: KysoError) -> dict[str, Any]:
     return {"file": str(source), "ok": False, "error": error.to_dict()}
 
 
-def read_whole(path: Path) -> bytes:
-    """A file to verify (or a certificate), read whole; INPUT_INVALID when it cannot be."""
+# sign-pdf streams a PDF of any size: verify-pdf must read back what it signs (held whole).
+PDF_VERIFY_MAX_BYTES = 1024 * 1024 * 1024
+
+
+def read_whole(path: Path, *, max_bytes: int | None = None) -> bytes:
+    """A file to verify (or a certificate), read whole: a regular file (a pipe is refused,
+    never waited on) of at most ``max_bytes`` (default: the document limit), so /dev/zero or
+    a huge file cannot fill memory; INPUT_INVALID when it cannot be read."""
     from agent.config.policy import document_limit
 
-    # A regular file within the document limit: a pipe is refused (never waited on), and
-    # /dev/zero or a huge file cannot fill memory.
-    return read_regular(path, max_bytes=document_limit())
+    return read_regular(path, max_bytes=document_limit() if max_bytes is None else max_bytes)
 
 
 def require_trust(trust: list[str]) -> None:

@@ -14,6 +14,7 @@ from agent.cli.document_commands import read_whole, signed_copy_path
 from agent.cli.targets import check_targets
 from agent.cli.tokens_cmd import add_allow_invalid_argument
 from agent.errors import KysoError
+from agent.files import TRUST_FILE_MAX_BYTES
 
 SIGN_HELP = """\
 Ký số tệp PDF (PAdES) bằng USB token / sign PDF files (PAdES) with your USB token.
@@ -186,7 +187,7 @@ def _trust_roots(paths: list[str]) -> tuple[bytes, ...]:
         paths = trust_files()[0]
     roots: list[bytes] = []
     for path in paths:
-        data = read_whole(Path(path))
+        data = read_whole(Path(path), max_bytes=TRUST_FILE_MAX_BYTES)
         try:
             certs = (
                 x509.load_pem_x509_certificates(data)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from agent.cli.document_commands import read_whole, require_trust
+from agent.cli.document_commands import PDF_VERIFY_MAX_BYTES, read_whole, require_trust
 from agent.cli.output import one_line, print_json
 
 
@@ -58,7 +58,7 @@ async def run_verify_pdf(args: argparse.Namespace) -> int:
         args.trust, args.crl, revocation_mode="soft-fail" if args.no_revocation else "hard-fail"
     )
     with pyhanko_warnings_at_debug():
-        reports = await verify_pdf(read_whole(args.file), trust)
+        reports = await verify_pdf(read_whole(args.file, max_bytes=PDF_VERIFY_MAX_BYTES), trust)
     ok = all(r.valid for r in reports)
     if args.json:
         print_json({"ok": ok, "signatures": [r.to_json() for r in reports]})
