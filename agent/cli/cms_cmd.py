@@ -136,12 +136,16 @@ def register(sub: Any) -> None:
 
 
 def _read(path: str | Path, what: str) -> bytes:
-    """A signature or data file to check, read whole: a regular file within the document
-    limit (a pipe is refused, never waited on)."""
+    """A signature or data file to check, read whole: a regular file (a pipe is refused, never
+    waited on) within the document limit; a signature may be larger by what an attached,
+    PEM-armoured .p7m of a document at the limit adds (base64's third, certificates)."""
     from agent.config.policy import document_limit
 
+    limit = document_limit()
+    if what == "signature":
+        limit = limit * 4 // 3 + 1024 * 1024
     try:
-        return read_regular(path, max_bytes=document_limit())
+        return read_regular(path, max_bytes=limit)
     except KysoError as exc:
         if exc.code != "INPUT_INVALID":
             raise
