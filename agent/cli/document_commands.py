@@ -62,11 +62,14 @@ PDF_VERIFY_MAX_BYTES = 1024 * 1024 * 1024
 
 def read_whole(path: Path, *, max_bytes: int | None = None) -> bytes:
     """A file to verify (or a certificate), read whole: a regular file (a pipe is refused,
-    never waited on) of at most ``max_bytes`` (default: the document limit), so /dev/zero or
-    a huge file cannot fill memory; INPUT_INVALID when it cannot be read."""
+    never waited on) of at most ``max_bytes`` (default: the document limit and 1 MB for what
+    a signature adds to a document at the limit), so /dev/zero or a huge file cannot fill
+    memory; INPUT_INVALID when it cannot be read."""
     from agent.config.policy import document_limit
 
-    return read_regular(path, max_bytes=document_limit() if max_bytes is None else max_bytes)
+    if max_bytes is None:
+        max_bytes = document_limit() + 1024 * 1024
+    return read_regular(path, max_bytes=max_bytes)
 
 
 def require_trust(trust: list[str]) -> None:
