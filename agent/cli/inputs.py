@@ -6,7 +6,7 @@
   refused by one ``open`` (non-blocking, so a FIFO is not waited on) and one ``fstat``.
 * :class:`ReadFile`: what a command actually read (device, inode, size, mtime and the bytes'
   SHA-256), taken from the open handle or around the read.
-* :func:`remove_original` (``--remove-unsigned``): deletes a path only when it still holds
+* :func:`removal_refusal` (``--remove-unsigned``): deletes a path only when it still holds
   exactly what was read and signed. A corrected version saved over it while the PIN was asked
   (an editor writes a new file and renames it over the old one) is kept, with a warning. A
   symlink given as the input is removed itself (as ``rm`` would), never the file it points to,
@@ -53,7 +53,7 @@ __all__ = [
     "placed_last",
     "read_bounded",
     "read_checked",
-    "remove_original",
+    "removal_refusal",
     "remove_output",
     "set_aside",
     "set_aside_saying",
@@ -179,34 +179,40 @@ def _path_unchanged(path: Path, read: ReadFile) -> bool:
     return link_identity(path) == read.link and read.same_identity(os.stat(path))
 
 
-def remove_original(source: Path, read: ReadFile) -> bool:
-    """``--remove-unsigned``, called only once the signed copy was written and read back: True
-    when the original is gone. The path is deleted only while it holds exactly what was read
-    and signed (``read``); a file changed or replaced since, or a failure to delete (read-only
-    folder, file in use), keeps it, says so on stderr and lets the run go on: nothing is lost.
-    A symlink input is unlinked itself; the file it points to is never deleted through it."""
+def removal_refusal(source: Path, read: ReadFile) -> dict[str, str] | None:
+    """Delete the unsigned original ``source``, called only once its signed copy was written
+    and read back: None when it is gone, else why it was kept ({"vi": ..., "en": ...}: a
+    report or the desktop's result window shows it; stderr says it too). The path is deleted
+    only while it holds exactly what was read and signed (``read``); a file changed or
+    replaced since, or a failure to delete (read-only folder, file in use), keeps it and lets
+    the run go on: nothing is lost. A symlink input is unlinked itself; the file it points to
+    is never deleted through it."""
     if not still_holds(source, read):
-        sys.stderr.write(
-            f"Cảnh báo: {source} đã thay đổi sau khi được đọc để ký; Kyso giữ nguyên tệp này "
-            "(bản đã ký là của nội dung cũ; hãy ký lại nếu cần).\n"
-            f"Warning: {source} changed after it was read for signing; it was kept (the signed "
-            "copy holds the earlier content; sign it again if needed).\n"
-        )
-        return False
+        kept = {
+            "vi": "tệp đã thay đổi sau khi được đọc để ký nên được giữ nguyên (bản đã ký là của "
+            "nội dung cũ; hãy ký lại nếu cần)",
+            "en": "it changed after it was read for signing, so it was kept (the signed copy "
+            "holds the earlier content; sign it again if needed)",
+        }
+        sys.stderr.write(f"Cảnh báo: {source}: {kept['vi']}.\nWarning: {source}: {kept['en']}.\n")
+        return kept
     try:
         source.unlink()
     except OSError as exc:
-        sys.stderr.write(
-            f"Cảnh báo: đã ký nhưng không xóa được bản chưa ký {source}: {exc.strerror}\n"
-            f"Warning: signed, but the unsigned original {source} was kept: {exc.strerror}\n"
-        )
-        return False
+        reason = exc.strerror or str(exc)
+        kept = {
+            "vi": f"đã ký nhưng không xóa được bản chưa ký ({reason}); hãy tự xóa nếu cần",
+            "en": f"signed, but the unsigned original could not be deleted ({reason}); "
+            "delete it yourself if needed",
+        }
+        sys.stderr.write(f"Cảnh báo: {source}: {kept['vi']}.\nWarning: {source}: {kept['en']}.\n")
+        return kept
     if read.link is not None:  # say which one went: the link, not what it points to
         sys.stderr.write(
             f"Đã xóa liên kết {source}; tệp mà nó trỏ tới được giữ nguyên: {read.link[2]}\n"
             f"Removed the link {source}; the file it points to was kept: {read.link[2]}\n"
         )
-    return True
+    return None
 
 
 def changed_after_consent(source: Path) -> str:

@@ -34,7 +34,7 @@ from agent.cli.inputs import (
     changed_after_consent,
     link_identity,
     open_input,
-    remove_original,
+    removal_refusal,
 )
 from agent.cli.output import one_line, print_json
 from agent.cli.pdf_args import add_sign_parser, add_verify_parser, output_path, sign_options
@@ -100,11 +100,9 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
             written = await record_and_read_back(
                 copy, args.file, audit, hashing, signed_digest, facts.size, options.long_term
             )
-    removed = False
+    kept = None
     if args.remove_unsigned:  # only while the path still holds the file that was signed
-        removed = remove_original(
-            args.file, ReadFile.of(opened, signed_digest["sha256"], link=link)
-        )
+        kept = removal_refusal(args.file, ReadFile.of(opened, signed_digest["sha256"], link=link))
     report = {
         "ok": True,
         "input": str(args.file),
@@ -117,9 +115,11 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
         "sha256_unsigned": signed_digest["sha256"],
         "sha256_signed": written,
         "earlier_signatures": [s.signer for s in facts.signatures],
-        "removed_unsigned": removed,
+        "removed_unsigned": args.remove_unsigned and kept is None,
         "signer": cert.info.to_json(),
     }
+    if kept is not None:
+        report["original_kept"] = kept
     if args.json:
         print_json(report)
     else:
@@ -233,5 +233,8 @@ async def _sign_pdf_file(
     # (so the signed bytes are the ones hashed, and consented to)
     await read_back(out, (facts.size, facts.sha256))
     read = ReadFile.of(opened, facts.sha256, link=link)
-    entry["removed_unsigned"] = remove_original(source, read) if remove_unsigned else False
+    kept = removal_refusal(source, read) if remove_unsigned else None
+    entry["removed_unsigned"] = remove_unsigned and kept is None
+    if kept is not None:  # asked for, not done: the report says why
+        entry["original_kept"] = kept
     return entry

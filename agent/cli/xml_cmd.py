@@ -37,7 +37,7 @@ from agent.cli.inputs import (
     link_identity,
     open_input,
     placed_last,
-    remove_original,
+    removal_refusal,
     set_aside_saying,
     unverified,
     written_copy,
@@ -126,7 +126,10 @@ async def _sign_one(
         raise
     if args.remove_unsigned:
         # Only the file that was read and signed: one saved over it meanwhile is kept.
-        entry["removed_unsigned"] = remove_original(source, read)
+        kept = removal_refusal(source, read)
+        entry["removed_unsigned"] = kept is None
+        if kept is not None:  # asked for, not done: the report says why
+            entry["original_kept"] = kept
     return entry
 
 

@@ -53,6 +53,12 @@ def print_report(
                     if r["removed_unsigned"]
                     else ""
                 )
+                kept = r.get("original_kept")
+                if kept:  # removal asked for and not done
+                    extra += (
+                        f"\n    ⚠ bản chưa ký vẫn còn: {one_line(kept['vi'])}"
+                        f"\n    ⚠ the unsigned original is still there: {one_line(kept['en'])}"
+                    )
                 print(f"ĐÃ KÝ / signed: {one_line(r['file'])} → {one_line(r['output'])}{extra}")
             else:
                 e = {key: one_line(value) for key, value in r["error"].items()}

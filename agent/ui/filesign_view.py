@@ -41,6 +41,7 @@ T: dict[str, tuple[str, str]] = {
     "result_title": ("Kyso — Kết quả ký", "Kyso — Signing result"),
     "summary": ("Đã ký {ok} tệp, lỗi {failed} tệp.", "{ok} file(s) signed, {failed} failed."),
     "removed": ("đã xóa bản chưa ký", "unsigned file removed"),
+    "kept": ("bản chưa ký vẫn còn", "the unsigned file is still there"),
     "open": ("Mở thư mục", "Open folder"),
     "close": ("Đóng", "Close"),
 }
@@ -253,6 +254,9 @@ def show_result(
             line = f"✓ {name} → {render_untrusted(Path(str(r['output'])).name, 60)}"
             if r.get("removed_unsigned"):
                 line += f" ({t('removed', lang)})"
+            kept = r.get("original_kept")
+            if isinstance(kept, dict):  # removal asked for and not done: say so, and why
+                line += f" ⚠ {t('kept', lang)}: {kept.get('en' if lang == 'en' else 'vi', '')}"
         else:
             e = r.get("error", {})
             message = e.get("message_en" if lang == "en" else "message_vi", "")

@@ -598,3 +598,41 @@ def test_a_usage_error_without_json_is_argparse_text(capsys: Any) -> None:
     assert stopped.value.code == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "hex digits" in captured.err and "usage:" in captured.err
+
+
+def test_an_original_that_could_not_be_removed_is_reported_with_the_reason(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--remove-unsigned asked, the file signed, but the system refused to delete the original
+    (read-only folder, file in use): the report said only "signed", the reason went to stderr
+    (which the desktop's window never shows). Now the entry carries why, in both languages."""
+    real_unlink = Path.unlink
+
+    def refuse(self: Path, missing_ok: bool = False) -> None:
+        if self == files["a"]:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    assert code == 0, report
+    first, second = report["results"]
+    assert first["ok"] and not first["removed_unsigned"]
+    assert "không xóa được" in first["original_kept"]["vi"]
+    assert os.strerror(errno.EACCES) in first["original_kept"]["en"]
+    assert second["removed_unsigned"] and "original_kept" not in second
+    assert files["a"].exists() and not files["b"].exists()
+    main(
+        [
+            "sign-xml",
+            str(files["a"]),
+            "--cert",
+            cert_thumbprint(demo, "org"),
+            "--pin-file",
+            str(files["pin"]),
+            "--remove-unsigned",
+            "--force",
+        ]
+    )
+    text = capsys.readouterr().out
+    assert "⚠ the unsigned original is still there: signed, but" in text
