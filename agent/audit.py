@@ -474,7 +474,7 @@ class AuditLog:
                     continue
                 try:
                     value = json.loads(raw)
-                except ValueError:
+                except (ValueError, RecursionError):  # [[[[... nested past reason too
                     bad += 1
                     continue
                 if isinstance(value, dict):

@@ -195,7 +195,10 @@ def select(
             continue
         if since is not None:
             when = record_time(record)
-            if when is None or when < since:
+            try:
+                if when is None or when < since:
+                    continue
+            except OverflowError:  # a time at the edge of the calendar: not a recent one
                 continue
         chosen.append(record)
     return chosen
@@ -214,7 +217,10 @@ def safe(value: Any, width: int | None = None) -> str:
 
 def _row(record: dict[str, Any], tz: dt.tzinfo) -> list[str]:
     when = record_time(record)
-    shown = when.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if when else "?"
+    try:
+        shown = when.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if when else "?"
+    except (OverflowError, ValueError):  # "0001-01-01T00:00:00+14:00": no such local time
+        shown = safe(record.get("time", "?"), 32)
     outcome = str(record.get("outcome") or ("signed" if record.get("result") == "OK" else ""))
     result = OUTCOME_TEXT.get(outcome, safe(outcome, 12))
     if outcome != "signed" and record.get("result"):

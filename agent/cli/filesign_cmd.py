@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.cli.output import internal_error
 from agent.errors import KysoError
 
 if TYPE_CHECKING:
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from agent.ui.api import Prompter
     from agent.ui.filesign import FilePlan
     from agent.ui.filesign_view import Options
+
+log = logging.getLogger(__name__)
 
 HELP = """\
 Ký tệp hồ sơ bằng cửa sổ, không cần dòng lệnh / sign dossier files with windows, no terminal.
@@ -239,6 +243,13 @@ async def _sign_pdf(plan: FilePlan, signer: Any, options: Options, audit: Any) -
             )
         except KysoError as exc:
             entry = {"file": str(plan.source), "ok": False, "error": exc.to_dict()}
+        except Exception as exc:  # a fault not foreseen: this file's INTERNAL_ERROR, as for XML
+            log.debug("signing %s failed unexpectedly", plan.source, exc_info=True)
+            entry = (
+                dict(recorded[0])
+                if recorded  # its signed copy is written and recorded: signed
+                else {"file": str(plan.source), "ok": False, "error": internal_error(exc).to_dict()}
+            )
         if not recorded:  # a failure before the copy was written: its own record
             audit.result(entry)
     finally:
@@ -280,6 +291,10 @@ def run_sign_files(args: argparse.Namespace) -> int:
                 )
             except KysoError as exc:
                 return [{"file": str(p.source), "ok": False, "error": exc.to_dict()} for p in plans]
+            except Exception as exc:  # a fault not foreseen: the window still says it
+                log.exception("signing the chosen files failed")
+                error = internal_error(exc).to_dict()
+                return [{"file": str(p.source), "ok": False, "error": error} for p in plans]
 
         results = view.run_with_progress(root, lang, work)
         outputs = [Path(r["output"]) for r in results if r.get("ok")]

@@ -84,11 +84,18 @@ def plan_files(paths: list[Path], out_dir: Path | None = None) -> list[FilePlan]
         # The name the user chose, not where a symlink leads: the signed copy goes beside it
         # and "remove unsigned" removes the link itself (as the CLI does), never its target.
         source = Path(path).expanduser().absolute()
-        same_file = source.resolve()
+        target = target_for(source, out_dir)
+        try:
+            same_file = source.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
+            detail = f"{source.name} cannot be opened: {exc}"
+            plans.append(
+                FilePlan(source, "?", "", target, KysoError("INPUT_INVALID", {"detail": detail}))
+            )
+            continue
         if same_file in seen:
             continue
         seen.add(same_file)
-        target = target_for(source, out_dir)
         try:
             kind, profile = detect(source)
         except KysoError as exc:

@@ -235,3 +235,24 @@ def test_audit_lists_what_the_cli_signed_and_teaches_in_help(
     help_text = capsys.readouterr().out
     for phrase in ("giờ Việt Nam (UTC+7)", "--since", "--origin", "--channel", "mã PIN"):
         assert phrase in help_text
+
+
+def test_a_record_no_reader_expected_does_not_stop_the_listing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One record at the calendar's edge (no local time exists for it) or a line nested past
+    Python's limits stopped `audit` and the journal window (INTERNAL_ERROR, exit 70)."""
+    log = tmp_path / "audit.jsonl"
+    good = {"time": "2026-12-03T01:30:00+00:00", "method": "sign-xml", "result": "OK"}
+    edge = {"time": "0001-01-01T00:00:00+14:00", "method": "sign-xml", "result": "OK"}
+    log.write_text(
+        json.dumps(good) + "\n" + json.dumps(edge) + "\n" + "[" * 200000 + "\n", encoding="utf-8"
+    )
+    code, out = _audit(capsys, "--file", str(log), "--json", "--limit", "0")
+    assert code == 0
+    report = json.loads(out)
+    assert len(report["records"]) == 2 and report["unreadable_lines"] == 1
+    code, out = _audit(capsys, "--file", str(log), "--limit", "0")
+    assert code == 0 and "2026-12-03 08:30:00" in out and "0001-01-01" in out
+    code, out = _audit(capsys, "--file", str(log), "--since", "7d", "--json")
+    assert code == 0

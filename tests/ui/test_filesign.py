@@ -307,3 +307,35 @@ async def test_a_symlink_chosen_on_the_desktop_is_signed_beside_itself_and_its_t
     assert not links["xml"].is_symlink() and not links["pdf"].is_symlink()
     assert dossiers["bhxh"].read_bytes() == HOSO  # the shared originals are untouched
     assert dossiers["pdf"].is_file()
+
+
+def test_a_symlink_loop_among_the_chosen_files_is_that_files_problem(dossiers, tmp_path) -> None:
+    """A link pointing at itself crashed the whole window before it opened (RuntimeError
+    from resolve()): now that file is shown with its problem, the others as usual."""
+    loop = tmp_path / "vong-lap.xml"
+    loop.symlink_to(loop)
+    plans = plan_files([loop, dossiers["bhxh"]])
+    assert [p.source.name for p in plans] == ["vong-lap.xml", dossiers["bhxh"].name]
+    assert plans[0].problem is not None and plans[0].problem.code == "INPUT_INVALID"
+    assert plans[1].problem is None
+
+
+async def test_an_unforeseen_fault_on_a_pdf_is_its_error_and_the_others_are_signed(
+    demo, dossiers, tmp_path, monkeypatch
+) -> None:
+    """The PDF path let anything but a KysoError end the whole run (no result window, earlier
+    originals already removed); the XML path made it that file's INTERNAL_ERROR. Both do now."""
+    import agent.cli.pdf_cmd as pdf_cmd
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a library's own failure")
+
+    monkeypatch.setattr(pdf_cmd, "sign_pdf_file", broken)  # imported by name at each call
+    plans = plan_files([dossiers[k] for k in ("bhxh", "pdf", "tax")])
+    prompter = ScriptedPrompter(answers(tmp_path, demo))
+    options = Options(confirmed=True, out_dir=None, remove_unsigned=True)
+    results = await sign_plans(plans, options, prompter)
+    by_name = {Path(r["file"]).name: r for r in results}
+    assert by_name["hop-dong.pdf"]["error"]["code"] == "INTERNAL_ERROR"
+    assert by_name["600-bao-tang.xml"]["ok"] and by_name["to-khai.xml"]["ok"]
+    assert dossiers["pdf"].exists()  # never removed unsigned
