@@ -140,7 +140,7 @@ async def sign_plans(
     from agent.cli.tokens_cmd import check_signing_certificate
     from agent.signing.signer import TokenSigner
     from agent.signing.xml.profiles import get_profile
-    from agent.ui.filesign import consent_request, target_for
+    from agent.ui.filesign import consent_request, readable_items, target_for
 
     results: list[dict[str, Any]] = [
         {"file": str(p.source), "ok": False, "error": p.problem.to_dict()}
@@ -174,11 +174,19 @@ async def sign_plans(
             for plan in todo:  # an EC key for a BHXH/tax portal: refused before the PIN
                 if plan.kind == "xml":
                     get_profile(plan.profile).check_algorithms(ecdsa=cert.info.key_type == "EC")
-            request = consent_request(todo, cert.info)
+            readable, unreadable = readable_items(todo)
+            for plan, exc in unreadable:  # gone since it was chosen: its error, not the batch's
+                entry = {"file": str(plan.source), "ok": False, "error": exc.to_dict()}
+                audit.result(entry)
+                results.append(entry)
+            if not readable:
+                return results
+            items = tuple(item for _, item in readable)
+            request = consent_request([p for p, _ in readable], cert.info, items)
             if not await prompter.consent(request):
                 raise KysoError("USER_CANCELLED")
             # Each file is signed only while it holds the bytes whose SHA-256 was shown.
-            todo = [replace(p, sha256=i.sha256) for p, i in zip(todo, request.items, strict=True)]
+            todo = [replace(p, sha256=i.sha256) for p, i in readable]
             async with service.open_key(cert, prompter) as key:
                 results += await _sign_each(todo, TokenSigner(key), options, audit, progress)
     return results

@@ -189,10 +189,33 @@ def pdf_warnings(handle: BinaryIO) -> list[tuple[str, str]]:
     return list(warning_lines(facts.active_content))
 
 
-def consent_request(plans: list[FilePlan], certificate: CertificateInfo | None) -> ConsentRequest:
-    """One consent listing every file that will be signed."""
-    signable = [p for p in plans if p.problem is None]
-    items = tuple(consent_item(p) for p in signable)
+def readable_items(
+    plans: list[FilePlan],
+) -> tuple[list[tuple[FilePlan, ConsentItem]], list[tuple[FilePlan, KysoError]]]:
+    """Each signable plan with its consent line, and the plans whose file cannot be read now
+    (gone, replaced by a folder, grown past the limit since it was chosen): that file's error,
+    never the whole batch's."""
+    readable: list[tuple[FilePlan, ConsentItem]] = []
+    failed: list[tuple[FilePlan, KysoError]] = []
+    for plan in plans:
+        if plan.problem is not None:
+            continue
+        try:
+            readable.append((plan, consent_item(plan)))
+        except KysoError as exc:
+            failed.append((plan, exc))
+    return readable, failed
+
+
+def consent_request(
+    plans: list[FilePlan],
+    certificate: CertificateInfo | None,
+    items: tuple[ConsentItem, ...] | None = None,
+) -> ConsentRequest:
+    """One consent listing every file that will be signed (``items``: their lines, when
+    :func:`readable_items` made them already)."""
+    if items is None:
+        items = tuple(consent_item(p) for p in plans if p.problem is None)
     count = len(items)
     return ConsentRequest(
         LOCAL_ORIGIN,

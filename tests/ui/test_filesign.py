@@ -339,3 +339,24 @@ async def test_an_unforeseen_fault_on_a_pdf_is_its_error_and_the_others_are_sign
     assert by_name["hop-dong.pdf"]["error"]["code"] == "INTERNAL_ERROR"
     assert by_name["600-bao-tang.xml"]["ok"] and by_name["to-khai.xml"]["ok"]
     assert dossiers["pdf"].exists()  # never removed unsigned
+
+
+async def test_a_file_gone_after_it_was_chosen_is_its_own_error_not_the_batchs(
+    demo, dossiers, tmp_path
+) -> None:
+    """Deleted between the options window and the consent: every file got "cannot read …"
+    and the broken one lost its own XML_MALFORMED (an outside desktop round)."""
+    plans = plan_files([dossiers[k] for k in ("bhxh", "tax", "broken")])
+    dossiers["tax"].unlink()
+    prompter = ScriptedPrompter(answers(tmp_path, demo))
+    options = Options(confirmed=True, out_dir=None, remove_unsigned=False)
+    results = await sign_plans(plans, options, prompter)
+    by_name = {Path(r["file"]).name: r for r in results}
+    assert by_name["hong.xml"]["error"]["code"] == "XML_MALFORMED"
+    assert by_name["to-khai.xml"]["error"]["code"] == "INPUT_INVALID"
+    assert by_name["600-bao-tang.xml"]["ok"], by_name
+    consent = [p for p in prompter.prompts if p.kind == "consent"]
+    assert len(consent) == 1  # asked once, for the file that is there
+    records, _ = AuditLog().read()
+    newest = [(r["file"], r["result"]) for r in records[:2]]  # newest first: this run's two
+    assert newest == [("600-bao-tang.xml", "OK"), ("to-khai.xml", "INPUT_INVALID")], newest
