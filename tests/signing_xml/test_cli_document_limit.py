@@ -16,7 +16,6 @@ import pytest
 import agent.config.policy
 from agent.cli.filesign_cmd import sign_plans
 from agent.config.settings import DEFAULT_MAX_DOCUMENT_BYTES
-from agent.errors import KysoError
 from agent.ui.filesign import plan_files
 from agent.ui.filesign_view import Options
 from agent.ui.scripted import ScriptedPrompter
@@ -79,10 +78,10 @@ async def test_a_dossier_grown_past_the_limit_after_planning_stops_before_the_pi
     assert plans[0].problem is None
     _grow_past_the_limit(xml)  # between the planning window and the consent
     prompter = ScriptedPrompter(answers)
-    with pytest.raises(KysoError) as caught:
-        await sign_plans(plans, Options(confirmed=True, remove_unsigned=True), prompter)
-    assert caught.value.code == "DOCUMENT_TOO_LARGE"
-    assert caught.value.details == TOO_LARGE
+    # That file's error (the others of a batch would still be signed), before any prompt.
+    [result] = await sign_plans(plans, Options(confirmed=True, remove_unsigned=True), prompter)
+    assert not result["ok"] and result["error"]["code"] == "DOCUMENT_TOO_LARGE"
+    assert result["error"]["details"] == TOO_LARGE
     assert prompter.count("consent") == 0 and prompter.count("pin") == 0
     assert not (tmp_path / "600_signed.xml").exists()
     assert xml.stat().st_size == DEFAULT_MAX_DOCUMENT_BYTES + 1  # kept
