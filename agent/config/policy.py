@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from agent.config import paths
 from agent.config.settings import Settings, Source, merge_layers, parse_layer
 from agent.errors import KysoError
+from agent.files import read_regular
 
 log = logging.getLogger(__name__)
 
@@ -194,24 +195,14 @@ def _read_toml(path: Path, code: str) -> dict[str, Any] | None:
     POLICY_INVALID, naming the file) for anything else: not a regular file (a FIFO is never
     waited on), over SETTINGS_FILE_MAX_BYTES, unreadable, not TOML, nested past reason."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise KysoError(code, {"path": str(path), "detail": exc.strerror or str(exc)}) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder
-        os.close(fd)
-        raise KysoError(code, {"path": str(path), "detail": "not a regular file"})
-    with os.fdopen(fd, "rb") as handle:
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        try:
-            data = handle.read(SETTINGS_FILE_MAX_BYTES + 1)
-        except OSError as exc:
-            raise KysoError(code, {"path": str(path), "detail": exc.strerror or str(exc)}) from None
-    if len(data) > SETTINGS_FILE_MAX_BYTES:
-        detail = f"larger than {SETTINGS_FILE_MAX_BYTES // 1024} KB: not a settings file"
-        raise KysoError(code, {"path": str(path), "detail": detail})
+        data = read_regular(path, max_bytes=SETTINGS_FILE_MAX_BYTES)
+    except KysoError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):
+            return None
+        detail = exc.details.get("detail") or (
+            f"larger than {SETTINGS_FILE_MAX_BYTES // 1024} KB: not a settings file"
+        )
+        raise KysoError(code, {"path": str(path), "detail": detail}) from None
     try:
         return tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
