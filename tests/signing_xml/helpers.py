@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
+from agent.cli.main import main
 from agent.signing.signer import TokenSigner
 from agent.signing.xml import sign_xml
 from agent.tokens.pin import StaticPinProvider
@@ -82,3 +84,29 @@ def xmlsec_verify(
         text=True,
         timeout=60,
     )
+
+
+def sign_xml_cli(
+    demo: dict[str, Any],
+    files: dict[str, Path],
+    *extra: str,
+    cert: str = "org",
+    pin: str = "pin",
+    capsys: Any = None,
+    inputs: tuple[Path, ...] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """sign-xml a.xml b.xml (or ``inputs``) with --json: (exit status, the JSON printed)."""
+    code = main(
+        [
+            "sign-xml",
+            *(str(p) for p in (inputs if inputs is not None else (files["a"], files["b"]))),
+            "--cert",
+            cert_thumbprint(demo, cert),
+            "--pin-file",
+            str(files[pin]),
+            "--json",
+            *extra,
+        ]
+    )
+    out = capsys.readouterr().out if capsys else "{}"
+    return code, json.loads(out)

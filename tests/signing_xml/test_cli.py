@@ -18,48 +18,7 @@ from agent.signing.xml import check_xml_signature
 from agent.tokens.pin import StaticPinProvider
 from tests.conftest import cert_thumbprint, pin_asks
 
-from .helpers import HOSO, PIN, xmlsec_verify
-
-
-@pytest.fixture
-def files(tmp_path: Path, demo: dict[str, Any]) -> dict[str, Path]:
-    (tmp_path / "pin").write_text(PIN + "\n")
-    (tmp_path / "bad-pin").write_text("000000\n")
-    for name in ("a.xml", "b.xml"):
-        (tmp_path / name).write_bytes(HOSO)
-    return {
-        "dir": tmp_path,
-        "a": tmp_path / "a.xml",
-        "b": tmp_path / "b.xml",
-        "pin": tmp_path / "pin",
-        "bad_pin": tmp_path / "bad-pin",
-    }
-
-
-def _sign(
-    demo: dict[str, Any],
-    files: dict[str, Path],
-    *extra: str,
-    cert: str = "org",
-    pin: str = "pin",
-    capsys: Any = None,
-    inputs: tuple[Path, ...] | None = None,
-) -> tuple[int, dict[str, Any]]:
-    """sign-xml a.xml b.xml (or ``inputs``) with --json: (exit status, the JSON printed)."""
-    code = main(
-        [
-            "sign-xml",
-            *(str(p) for p in (inputs if inputs is not None else (files["a"], files["b"]))),
-            "--cert",
-            cert_thumbprint(demo, cert),
-            "--pin-file",
-            str(files[pin]),
-            "--json",
-            *extra,
-        ]
-    )
-    out = capsys.readouterr().out if capsys else "{}"
-    return code, json.loads(out)
+from .helpers import HOSO, PIN, sign_xml_cli, xmlsec_verify
 
 
 def test_batch_signs_with_one_login_and_removes_originals_after_readback(
@@ -77,7 +36,7 @@ def test_batch_signs_with_one_login_and_removes_originals_after_readback(
         return await original(self, request)
 
     monkeypatch.setattr(StaticPinProvider, "get_pin", counting)
-    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    code, report = sign_xml_cli(demo, files, "--remove-unsigned", capsys=capsys)
     assert code == 0 and report["signed"] == 2, report
     assert logins == ["KYSO DEMO 1"]  # one PIN prompt, one login for the whole batch
     for name in ("a", "b"):
@@ -115,7 +74,7 @@ def test_token_removed_mid_batch_keeps_originals(
             raise KysoError("TOKEN_REMOVED")
 
     monkeypatch.setattr(xml_cmd, "TokenSigner", RemovedSigner)
-    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    code, report = sign_xml_cli(demo, files, "--remove-unsigned", capsys=capsys)
     assert code == 1 and report["failed"] == 2
     assert {r["error"]["code"] for r in report["results"]} == {"TOKEN_REMOVED"}
     assert files["a"].read_bytes() == HOSO and files["b"].read_bytes() == HOSO
@@ -136,7 +95,7 @@ def test_an_unforeseen_fault_on_one_file_is_its_error_and_the_batch_goes_on(
         return await real(source, *args, **kwargs)
 
     monkeypatch.setattr(xml_cmd, "sign_xml_file", faulty)
-    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    code, report = sign_xml_cli(demo, files, "--remove-unsigned", capsys=capsys)
     assert code == 1 and report["failed"] == 1
     first, second = report["results"]
     assert first["error"]["code"] == "INTERNAL_ERROR"
@@ -171,7 +130,7 @@ def test_disk_full_leaves_no_partial_file_and_the_original(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(agent.files.os, "fsync", full)
-    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    code, report = sign_xml_cli(demo, files, "--remove-unsigned", capsys=capsys)
     assert code == 1
     assert report["results"][0]["error"]["code"] == "WRITE_FAILED"
     assert report["results"][0]["error"]["details"]["detail"] == "disk full"
@@ -186,21 +145,23 @@ def test_existing_output_is_never_overwritten_without_force(
     existing.write_bytes(b"keep me")
     # Said before the PIN (as sign-pdf and sign-cms do): with nothing else to sign, none asked.
     asked = pin_asks(monkeypatch)
-    code, report = _sign(demo, files, capsys=capsys, inputs=(files["a"],))
+    code, report = sign_xml_cli(demo, files, capsys=capsys, inputs=(files["a"],))
     assert code == 1 and asked == []
     assert report["results"][0]["error"]["code"] == "OUTPUT_EXISTS"
-    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    code, report = sign_xml_cli(demo, files, "--remove-unsigned", capsys=capsys)
     assert code == 1
     by_file = {Path(r["file"]).name: r for r in report["results"]}
     assert by_file["a.xml"]["error"]["code"] == "OUTPUT_EXISTS"
     assert by_file["b.xml"]["ok"]
     assert existing.read_bytes() == b"keep me" and files["a"].read_bytes() == HOSO
     # The same file twice would be signed twice to one output: refused, nothing written.
-    code, report = _sign(demo, files, "--force", capsys=capsys, inputs=(files["a"], files["a"]))
+    code, report = sign_xml_cli(
+        demo, files, "--force", capsys=capsys, inputs=(files["a"], files["a"])
+    )
     assert code == 2 and report["error"]["code"] == "INPUT_INVALID"
     assert "given twice" in report["error"]["details"]["detail"]
     assert existing.read_bytes() == b"keep me"
-    code, report = _sign(demo, files, "--force", capsys=capsys, inputs=(files["a"],))
+    code, report = sign_xml_cli(demo, files, "--force", capsys=capsys, inputs=(files["a"],))
     assert code == 0 and existing.read_bytes() != b"keep me"
 
 
@@ -211,7 +172,7 @@ def test_original_kept_when_the_readback_check_fails(
         raise KysoError("SIGNATURE_INVALID", {"detail": "injected"})
 
     monkeypatch.setattr(xml_cmd, "check_xml_signature", broken)
-    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    code, report = sign_xml_cli(demo, files, "--remove-unsigned", capsys=capsys)
     assert code == 1
     assert {r["error"]["code"] for r in report["results"]} == {"READBACK_FAILED"}
     assert files["a"].read_bytes() == HOSO and files["b"].read_bytes() == HOSO
@@ -398,7 +359,7 @@ def test_ec_key_and_sha1_refused_before_the_pin_unless_allowed(
         assert status != 0
         assert json.loads(capsys.readouterr().out)["error"]["code"] == code
     assert asked == [] and not (files["dir"] / "a_signed.xml").exists()
-    code, report = _sign(demo, files, "--allow-ecdsa", cert="ec", capsys=capsys)
+    code, report = sign_xml_cli(demo, files, "--allow-ecdsa", cert="ec", capsys=capsys)
     assert code == 0 and report["signed"] == 2, report
     signed = (files["dir"] / "a_signed.xml").read_bytes()
     assert check_xml_signature(signed).signature_method.endswith("ecdsa-sha256")
@@ -422,155 +383,6 @@ def test_verify_xml_says_a_signature_covers_one_part_not_that_the_file_was_modif
     assert "--profile generic" in error["action_en"]
     assert main([*verify, "--profile", "generic", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["references"] == ["#d1"]
-
-
-# --- every output planned before the PIN; signed files keep the original's permissions --------
-
-
-def _tree(root: Path) -> dict[str, bytes | str]:
-    """Every entry under ``root``: a file's bytes, a link's target."""
-    return {
-        str(p.relative_to(root)): os.readlink(p) if p.is_symlink() else p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_symlink() or p.is_file()
-    }
-
-
-def _month(month: str) -> bytes:
-    return HOSO.replace(b"<NoiDung>", f"<NoiDung><!-- HS-THANG-{month} -->".encode(), 1)
-
-
-@pytest.mark.parametrize(
-    "extra", [(), ("--force",), ("--remove-unsigned",), ("--force", "--remove-unsigned")]
-)
-def test_two_dossiers_with_one_name_into_one_out_dir_are_refused_before_the_pin(
-    demo: dict[str, Any],
-    files: dict[str, Path],
-    capsys: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    extra: tuple[str, ...],
-) -> None:
-    """thang10/hoso.xml and thang11/hoso.xml → out/hoso_signed.xml: the second used to replace
-    the first's signed copy (--force) after its original was removed (--remove-unsigned)."""
-    asked = pin_asks(monkeypatch)
-    root = files["dir"]
-    october, november = root / "thang10" / "hoso.xml", root / "thang11" / "hoso.xml"
-    for path, month in ((october, "10"), (november, "11")):
-        path.parent.mkdir()
-        path.write_bytes(_month(month))
-    out = root / "out"
-    out.mkdir()
-    (out / "other_signed.xml").write_bytes(b"from before the run")
-    before = _tree(root)
-    code, report = _sign(
-        demo, files, "--out-dir", str(out), *extra, capsys=capsys, inputs=(october, november)
-    )
-    assert code == 2 and report["error"]["code"] == "INPUT_INVALID", report
-    detail = report["error"]["details"]["detail"]
-    assert str(october) in detail and str(november) in detail
-    assert str(out / "hoso_signed.xml") in detail
-    assert asked == [] and _tree(root) == before  # nothing written, nothing removed
-
-
-@pytest.mark.parametrize("layout", ["beside", "out-dir", "symlink", "hardlink"])
-def test_an_output_over_another_input_is_refused_before_the_pin(
-    demo: dict[str, Any],
-    files: dict[str, Path],
-    capsys: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    layout: str,
-) -> None:
-    """a.xml → a_signed.xml while a_signed.xml (or the file it links to) is signed too: with
-    --force a.xml's signed copy used to replace that other dossier."""
-    asked = pin_asks(monkeypatch)
-    root = files["dir"]
-    files["b"].write_bytes(_month("11"))
-    extra: tuple[str, ...] = ()
-    other = root / "a_signed.xml"
-    if layout == "beside":
-        other.write_bytes(_month("12"))
-    elif layout == "out-dir":
-        other = root / "out" / "a_signed.xml"
-        other.parent.mkdir()
-        other.write_bytes(_month("12"))
-        extra = ("--out-dir", str(other.parent))
-    elif layout == "symlink":
-        other.symlink_to(files["b"])
-        other = files["b"]
-    else:
-        os.link(files["b"], other)
-        other = files["b"]
-    before = _tree(root)
-    code, report = _sign(
-        demo,
-        files,
-        "--force",
-        "--remove-unsigned",
-        *extra,
-        capsys=capsys,
-        inputs=(files["a"], other),
-    )
-    assert code == 2 and report["error"]["code"] == "INPUT_INVALID", report
-    detail = report["error"]["details"]["detail"]
-    assert str(files["a"]) in detail and str(other) in detail
-    assert asked == [] and _tree(root) == before
-
-
-@pytest.mark.parametrize("link", ["same", "symlink", "hardlink"])
-def test_an_output_on_its_own_input_with_remove_unsigned_is_refused_before_the_pin(
-    demo: dict[str, Any],
-    files: dict[str, Path],
-    capsys: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    link: str,
-) -> None:
-    asked = pin_asks(monkeypatch)
-    out = files["a"] if link == "same" else files["dir"] / "a-link.xml"
-    if link == "symlink":
-        out.symlink_to(files["a"])
-    elif link == "hardlink":
-        os.link(files["a"], out)
-    before = _tree(files["dir"])
-    code, report = _sign(
-        demo,
-        files,
-        "-o",
-        str(out),
-        "--force",
-        "--remove-unsigned",
-        capsys=capsys,
-        inputs=(files["a"],),
-    )
-    assert code == 2 and report["error"]["code"] == "INPUT_INVALID", report
-    assert "replace the original" in report["error"]["details"]["detail"]
-    assert asked == [] and _tree(files["dir"]) == before
-
-
-@pytest.mark.parametrize(
-    ("mode", "mask", "expected"),
-    [(0o600, 0o022, 0o600), (0o640, 0o022, 0o640), (0o644, 0o022, 0o644), (0o644, 0o077, 0o600)],
-)
-def test_a_signed_dossier_gets_the_originals_permissions_limited_by_the_umask(
-    demo: dict[str, Any],
-    files: dict[str, Path],
-    capsys: Any,
-    mode: int,
-    mask: int,
-    expected: int,
-) -> None:
-    """Dossiers hold ID numbers and wages: a private original is never signed into a file
-    other users of a terminal server can read."""
-    import stat
-
-    files["a"].chmod(mode)
-    old = os.umask(mask)
-    try:
-        code, report = _sign(demo, files, capsys=capsys, inputs=(files["a"],))
-    finally:
-        os.umask(old)
-    assert code == 0, report
-    signed = files["dir"] / "a_signed.xml"
-    assert stat.S_IMODE(signed.stat().st_mode) == expected
 
 
 @pytest.mark.parametrize(
@@ -614,7 +426,7 @@ def test_an_original_that_could_not_be_removed_is_reported_with_the_reason(
         real_unlink(self, missing_ok)
 
     monkeypatch.setattr(Path, "unlink", refuse)
-    code, report = _sign(demo, files, "--remove-unsigned", capsys=capsys)
+    code, report = sign_xml_cli(demo, files, "--remove-unsigned", capsys=capsys)
     assert code == 0, report
     first, second = report["results"]
     assert first["ok"] and not first["removed_unsigned"]
