@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,19 @@ def issuing_der(demo: dict[str, Any]) -> bytes:
 class ReplayResponder:
     """An on-path attacker at the demo's OCSP/CRL addresses: answers every OCSP request with
     ``ocsp`` (503 when None) and ``/issuing.crl`` with ``crl`` (404 when None); the issuing CA's
-    certificate as the real one does. Binds 127.0.0.1 on the port the demo certificates name."""
+    certificate as the real one does. Binds 127.0.0.1 on the port the demo certificates name.
+    ``pieces``: send each body in writes of that many bytes, a few ms apart (as a slow network
+    delivers it); ``redirect``: answer every request with a 307 to that URL + the path."""
 
-    def __init__(self, demo: dict[str, Any], *, ocsp: bytes | None, crl: bytes | None) -> None:
+    def __init__(
+        self,
+        demo: dict[str, Any],
+        *,
+        ocsp: bytes | None,
+        crl: bytes | None,
+        pieces: int | None = None,
+        redirect: str | None = None,
+    ) -> None:
         files = {"/issuing-ca.crt": issuing_der(demo)}
         if crl is not None:
             files["/issuing.crl"] = crl
@@ -57,18 +68,35 @@ class ReplayResponder:
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 seen.append("POST " + self.path)
-                self._send(503, b"down") if ocsp is None else self._send(200, ocsp)
+                if redirect is not None:
+                    self._redirect()
+                else:
+                    self._send(503, b"down") if ocsp is None else self._send(200, ocsp)
 
             def do_GET(self) -> None:
                 seen.append("GET " + self.path)
                 body = files.get(self.path)
-                self._send(404, b"") if body is None else self._send(200, body)
+                if redirect is not None:
+                    self._redirect()
+                else:
+                    self._send(404, b"") if body is None else self._send(200, body)
+
+            def _redirect(self) -> None:
+                self.send_response(307)
+                self.send_header("Location", f"{redirect}{self.path}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def _send(self, code: int, body: bytes) -> None:
                 self.send_response(code)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                step = pieces or len(body) or 1
+                for start in range(0, len(body), step):
+                    self.wfile.write(body[start : start + step])
+                    if pieces:
+                        self.wfile.flush()
+                        time.sleep(0.002)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

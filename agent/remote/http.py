@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from agent.errors import KysoError
+from agent.httpbody import read_capped
 from agent.remote.providers import RemoteProvider, check_url
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ async def post(
                 allow_redirects=False,
             ) as response:
                 status = response.status
-                raw = await _read_capped(response, cap)
+                raw = await read_capped(response, cap)
     except TimeoutError:
         log.warning("remote %s: %s did not answer within %s s", provider.name, method, seconds)
         raise KysoError(
@@ -211,19 +212,6 @@ async def post(
             {"provider": provider.label, "detail": f"{method}: the answer is not a JSON object"},
         )
     return body
-
-
-async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes | None:
-    """The body, or None when it is longer than ``cap`` bytes (read no further than that)."""
-    if response.content_length is not None and response.content_length > cap:
-        return None  # announced too large: not read at all
-    buffer = bytearray()
-    # read() returns one chunk at most: gather the body, stopping past the cap.
-    async for chunk in response.content.iter_any():
-        buffer += chunk
-        if len(buffer) > cap:
-            return None
-    return bytes(buffer)
 
 
 def _parse(raw: bytes) -> Any:

@@ -42,6 +42,7 @@ from cryptography import x509
 
 from agent.errors import KysoError
 from agent.files import atomic_write
+from agent.httpbody import read_capped
 from agent.signing.consent import ConsentItem
 from agent.signing.revinfo import (
     CLOCK_SKEW,
@@ -288,7 +289,9 @@ async def _download_issuer(
     """The issuing CA's certificate from the certificate's caIssuers addresses."""
     for url in urls:
         body = await _get(session, url, MAX_CERT_BYTES)
-        issuer = find_issuer(cert, load_certificates(body or b""))
+        if isinstance(body, str):
+            continue
+        issuer = find_issuer(cert, load_certificates(body))
         if issuer is not None:
             return issuer
     return None
@@ -317,8 +320,8 @@ async def _ask_ocsp(
         except TimeoutError:
             reasons.append(f"OCSP {url}: no answer in time")
             continue
-        if body is None:
-            reasons.append(f"OCSP {url}: unreachable")
+        if isinstance(body, str):
+            reasons.append(f"OCSP {url}: {body}")
             continue
         result = read_ocsp_response(body, cert, issuer, now, url)
         if result.status != "unknown":
@@ -338,8 +341,8 @@ async def _ask_crl(
     """A good or revoked answer from a CRL, or None (reasons added to ``reasons``)."""
     for url in urls:
         body = await _get(session, url, MAX_CRL_BYTES)
-        if body is None:
-            reasons.append(f"CRL {url}: unreachable")
+        if isinstance(body, str):
+            reasons.append(f"CRL {url}: {body}")
             continue
         result = read_crl(body, cert, issuer, now, url)
         if result.status != "unknown":
@@ -352,32 +355,33 @@ def _no_limit() -> contextlib.AbstractAsyncContextManager[None]:
     return contextlib.nullcontext()
 
 
-async def _get(session: Any, url: str, limit: int) -> bytes | None:
+async def _get(session: Any, url: str, limit: int) -> bytes | str:
+    """The body at ``url`` (at most ``limit`` bytes), or why there is none."""
+    return await _fetched(session.get(url, allow_redirects=False), limit)
+
+
+async def _post(session: Any, url: str, request: bytes) -> bytes | str:
+    """The OCSP responder's answer to ``request``, or why there is none."""
+    headers = {"Content-Type": "application/ocsp-request"}
+    answer = session.post(url, data=request, headers=headers, allow_redirects=False)
+    return await _fetched(answer, MAX_OCSP_BYTES)
+
+
+async def _fetched(answer: Any, limit: int) -> bytes | str:
+    # Redirects are not followed: a responder (or whoever sits on its plain-http path) could
+    # otherwise point the agent at any host, loopback included, at every signature.
     import aiohttp
 
     try:
-        async with session.get(url) as response:
+        async with answer as response:
+            if 300 <= response.status < 400:
+                return f"HTTP {response.status} (redirects are not followed)"
             if response.status != 200:
-                return None
-            body = await response.content.read(limit + 1)
-            return body if len(body) <= limit else None
+                return f"HTTP {response.status}"
+            body = await read_capped(response, limit)
     except (aiohttp.ClientError, OSError, ValueError):
-        return None
-
-
-async def _post(session: Any, url: str, request: bytes) -> bytes | None:
-    import aiohttp
-
-    try:
-        async with session.post(
-            url, data=request, headers={"Content-Type": "application/ocsp-request"}
-        ) as response:
-            if response.status != 200:
-                return None
-            body = await response.content.read(MAX_OCSP_BYTES + 1)
-            return body if len(body) <= MAX_OCSP_BYTES else None
-    except (aiohttp.ClientError, OSError, ValueError):
-        return None
+        return "unreachable"
+    return body if body is not None else f"answer over {limit} bytes"
 
 
 async def check_before_signing(
