@@ -138,6 +138,7 @@ async def sign_plans(
     from agent.cli.common import SignatureAudit
     from agent.cli.compose import build_token_service
     from agent.cli.tokens_cmd import check_signing_certificate
+    from agent.signing.certstatus import consent_items
     from agent.signing.signer import TokenSigner
     from agent.signing.xml.profiles import get_profile
     from agent.ui.filesign import consent_request, readable_items, target_for
@@ -169,7 +170,7 @@ async def sign_plans(
         audit.require()
         async with build_token_service(list(modules)) as service:
             cert = await _certificate(service, prompter)
-            await check_signing_certificate(service, cert, allow_invalid=False)
+            status = await check_signing_certificate(service, cert, allow_invalid=False)
             audit.certificate = cert
             for plan in todo:  # an EC key for a BHXH/tax portal: refused before the PIN
                 if plan.kind == "xml":
@@ -181,7 +182,11 @@ async def sign_plans(
                 results.append(entry)
             if not readable:
                 return results
+            # Revocation status unknown (offline, responder blocked): every file's consent says
+            # so, as the agent's does; the stderr line is lost under the tray.
             items = tuple(item for _, item in readable)
+            if status is not None:
+                items = consent_items(items, status)
             request = consent_request([p for p, _ in readable], cert.info, items)
             if not await prompter.consent(request):
                 raise KysoError("USER_CANCELLED")
