@@ -40,7 +40,8 @@ class ApprovalStore:
         self._origins: dict[str, str]
         self._revoked: dict[str, str]  # origin -> when it was last revoked (ISO time, UTC)
         self._origins, self._revoked = self._load()
-        self._session: set[str] = set()  # allowed "once": until the agent stops
+        # Allowed "once": until the agent stops; origin -> when it was allowed.
+        self._session: dict[str, str] = {}
         self._listeners: list[Callable[[], None]] = []
 
     def _stat(self) -> tuple[int, int] | None:
@@ -62,7 +63,7 @@ class ApprovalStore:
             for origin, when in self._revoked.items():
                 if before.get(origin) != when and origin in self._session:
                     log.warning("site %s revoked (approvals.json): its 'once' answer ends", origin)
-                    self._session.discard(origin)
+                    del self._session[origin]
 
     def _load(self) -> tuple[dict[str, str], dict[str, str]]:
         try:
@@ -129,12 +130,22 @@ class ApprovalStore:
 
     def allow_once(self, origin: str) -> None:
         """Allow ``origin`` until the agent stops (nothing is written)."""
-        self._session.add(normalize_origin(origin))
+        self._session[normalize_origin(origin)] = dt.datetime.now(dt.UTC).isoformat()
 
     def approved_at(self, origin: str) -> str:
         """When ``origin`` was allowed (ISO time, UTC), or "" when it is not."""
         self._fresh()
         return self._origins.get(origin, "")
+
+    def pairing(self, origin: str) -> str:
+        """Which of the user's answers lets ``origin`` in now: "always@<when>", "once@<when>",
+        or "" when none does. A site revoked and allowed again has a new one."""
+        self._fresh()
+        if origin in self._origins:
+            return f"always@{self._origins[origin]}"
+        if origin in self._session:
+            return f"once@{self._session[origin]}"
+        return ""
 
     def add(self, origin: str) -> None:
         """Remember ``origin`` for good and save at once."""
@@ -150,7 +161,7 @@ class ApprovalStore:
         origin = normalize_origin(origin)
         found = self._origins.pop(origin, None) is not None
         if origin in self._session:
-            self._session.discard(origin)
+            del self._session[origin]
             found = True
         self._revoked.pop(origin, None)
         self._revoked[origin] = dt.datetime.now(dt.UTC).isoformat()

@@ -91,6 +91,16 @@ class AgentCore:
         approvals = self.services.approvals
         return origin in approvals or origin in approvals.session_origins
 
+    def pin_scope(self, origin: str) -> str:
+        """The PIN cache's scope for a page: its origin, and the answer that lets it in now (the
+        policy, or the user's pairing with its time). A site revoked and paired again is a new
+        scope, so a login kept from before the revocation is logged out, and the PIN asked."""
+        if not self.keys.enabled:
+            return origin  # nothing is kept: no need to look the pairing up
+        if origin in self.settings.allowed_origins:
+            return f"{origin} policy"
+        return f"{origin} {self.services.approvals.pairing(origin)}"
+
     async def ask(self, awaitable: Awaitable[T]) -> T:
         """Wait for the user, at most ``prompt_timeout_seconds`` (then USER_TIMEOUT)."""
         # asyncio.timeout, not wait_for: no extra task per question (this is on every signature).

@@ -366,8 +366,10 @@ async def run_signing(
             tokens = core.services.tokens
             async with tokens.reserve(cert, max_waiting=core.settings.max_queue) as turn:
                 await _consent(ctx, request)
-                # The PIN cache is per site: a PIN typed for one page never signs for another.
-                async with turn.key(TimedPins(core), cache=core.keys, scope=ctx.origin) as key:
+                # The PIN cache is per site and pairing: a PIN typed for one page never signs
+                # for another, nor for the same site once revoked and paired again.
+                scope = core.pin_scope(ctx.origin)
+                async with turn.key(TimedPins(core), cache=core.keys, scope=scope) as key:
                     return await sign(TokenSigner(key), prepared, ctx)
         except KysoError as exc:
             if exc.is_(ErrorGroup.TOKEN_GONE):  # the certificate list is stale
