@@ -115,6 +115,8 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
         "sha256_unsigned": signed_digest["sha256"],
         "sha256_signed": written,
         "earlier_signatures": [s.signer for s in facts.signatures],
+        # Signers whose signature no longer covers what the file shows (changed after it).
+        "earlier_signatures_changed_after": [s.signer for s in facts.signatures if s.changed_after],
         "removed_unsigned": args.remove_unsigned and kept is None,
         "signer": cert.info.to_json(),
     }
@@ -131,6 +133,7 @@ def _print_signed(out: Path, cert: Any, result: Any, facts: Any, options: Any) -
     """sign-pdf's report in words: the copy, its signer; notes and warnings on stderr."""
     from agent.signing.pdf.active import warning_lines
     from agent.signing.pdf.fields import lock_lines
+    from agent.signing.pdf.inspect import changed_after_lines
 
     print(
         f"Đã ký / signed: {one_line(out)} ({result.level}, ô / field {one_line(result.field_name)}"
@@ -144,7 +147,8 @@ def _print_signed(out: Path, cert: Any, result: Any, facts: Any, options: Any) -
     # Each kind of active content (script, a program, the network...), and what signing an
     # existing field locked, as the consent says.
     locked = lock_lines(facts.empty_field(result.field_name), certify=options.certify)
-    for label, text in (*locked, *warning_lines(facts.active_content)):
+    changed = changed_after_lines(facts.signatures)
+    for label, text in (*locked, *changed, *warning_lines(facts.active_content)):
         sys.stderr.write(f"{label}: {text}\n")
 
 

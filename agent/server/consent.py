@@ -239,6 +239,9 @@ def pdf_item(
                 "certificates, not checked by Kyso)",
             )
         )
+        from agent.signing.pdf.inspect import changed_after_lines  # pyHanko: at first use
+
+        lines.extend(changed_after_lines(facts.signatures))
     # What the file can do by itself (script, a program, the network...), each named. Imported
     # here, not with the module: agent.signing.pdf loads pyHanko, which an idle agent must not
     # (tests/test_footprint.py).

@@ -174,11 +174,13 @@ def _read_xml(source: Path) -> bytes:
 
 def pdf_warnings(handle: BinaryIO) -> list[tuple[str, str]]:
     """The consent's warnings for the PDF open in ``handle``: each kind of active content it
-    holds (JavaScript, a program, the network...), as the web consent names them; a file
+    holds (JavaScript, a program, the network...), as the web consent names them, and each
+    earlier signature the file was changed after; a file
     Kyso cannot read, or one an earlier signature locks, says so instead (signing it will then
     be refused with the same error)."""
     from agent.signing.pdf import PdfSignOptions, inspect_pdf
     from agent.signing.pdf.active import warning_lines
+    from agent.signing.pdf.inspect import changed_after_lines
     from agent.signing.pdf.sign import choose_field
 
     try:
@@ -186,7 +188,7 @@ def pdf_warnings(handle: BinaryIO) -> list[tuple[str, str]]:
         choose_field(facts, PdfSignOptions())  # locked by an earlier signature: said now
     except KysoError as exc:
         return [("Cảnh báo / warning", f"{exc.message_vi} / {exc.message_en}")]
-    return list(warning_lines(facts.active_content))
+    return [*changed_after_lines(facts.signatures), *warning_lines(facts.active_content)]
 
 
 def readable_items(

@@ -17,7 +17,7 @@ import struct
 import uuid
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO, cast
 
 from agent.errors import KysoError
@@ -32,6 +32,7 @@ from agent.signing.pdf.fields import (
     read_empty_field,
     widget_pages,
 )
+from agent.signing.pdf.syntax import read_every_object, refuse_repeats, repeated_keys
 
 PDF_MAGIC = b"%PDF-"
 _CHUNK = 1 << 18  # bytes per hashing step: large enough that Python's per-step cost vanishes
@@ -44,6 +45,10 @@ class EarlierSignature:
     field_name: str
     signer: str
     certifying: bool
+    # The file was changed after it beyond filling in forms and adding signatures (content,
+    # annotations drawn over the page), or its bytes no longer match it: the person is not
+    # looking at what this signer signed.
+    changed_after: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,17 +192,22 @@ def inspect_pdf(
     ``digest=False``: ``sha256`` is left empty for a caller that hashes the file meanwhile
     (:func:`fd_sha256`)."""
     stream = _stream(source)
-    reader = open_reader(stream)
-    try:
-        return _facts(reader, stream, size_of_pages, digest)
-    except KysoError:
-        raise
-    except unreadable() as exc:
-        raise malformed(exc) from exc
-    finally:
-        # The objects read (every page, annotation, field) point back at the reader, so they
-        # would live until a garbage collection, through the signing that follows: freed now.
-        reader.resolved_objects.clear()
+    with repeated_keys() as repeats:
+        reader = open_reader(stream)
+        try:
+            read_every_object(reader, repeats)
+            refuse_repeats(repeats)  # before anything is read for the consent
+            facts = _facts(reader, stream, size_of_pages, digest)
+            refuse_repeats(repeats)
+            return facts
+        except KysoError:
+            raise
+        except unreadable() as exc:
+            raise malformed(exc) from exc
+        finally:
+            # The objects read (every page, annotation, field) point back at the reader, so
+            # they would live until a garbage collection, through the signing that follows.
+            reader.resolved_objects.clear()
 
 
 def _digest(stream: BinaryIO, digest: bool = True) -> tuple[str, int]:
@@ -254,6 +264,9 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
             continue
         signatures.append(EarlierSignature(str(name), _signer_name(value), _is_certifying(value)))
         locks.extend(earlier_locks(ref, value))
+    if signatures:
+        altered = _changed_since_signed(reader)
+        signatures = [replace(s, changed_after=s.field_name in altered) for s in signatures]
     active = scan_active(reader)  # every object that can hold an action, not only the catalog
     fields = _place_fields(reader, empty)
     wanted = {*size_of_pages, *(f.page for f in fields if f.page is not None)}
@@ -396,6 +409,54 @@ def visible_area(
         return min(max(v, lo), hi)
 
     return (clamp(cl, ml, mr), clamp(cb, mb, mt), clamp(cr, ml, mr), clamp(ct, mb, mt))
+
+
+def changed_after_lines(signatures: Sequence[EarlierSignature]) -> tuple[tuple[str, str], ...]:
+    """A consent warning for each earlier signature the file was changed after: the person
+    should not take that signer's approval for what they see."""
+    from agent.signing.pdf.active import WARNING_LABEL
+
+    return tuple(
+        (
+            WARNING_LABEL,
+            f"tệp đã bị sửa sau chữ ký của {s.signer}: người đó không ký nội dung bạn đang xem "
+            f"/ the file was changed after {s.signer} signed: they did not sign what you see",
+        )
+        for s in signatures
+        if s.changed_after
+    )
+
+
+def _changed_since_signed(reader: Any) -> set[str]:
+    """The fields of the earlier signatures that no longer cover what the file shows: its
+    bytes differ from what was signed (the CMS message digest), or the revisions after it
+    change more than form fields and signatures (pyHanko's difference analysis, as verify-pdf
+    runs it; no certificate is checked here). A signature Kyso cannot analyse counts too."""
+    from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+
+    altered: set[str] = set()
+    for sig in reader.embedded_signatures:
+        name = str(sig.field_name)
+        try:
+            sig.compute_integrity_info()
+            claimed = _message_digest(sig.signer_info)
+            diff = sig.diff_result
+            if (
+                claimed != sig.compute_digest()
+                or isinstance(diff, SuspiciousModification)
+                or diff.modification_level > ModificationLevel.FORM_FILLING
+            ):
+                altered.add(name)
+        except Exception:  # damaged or unanalysable: not what was signed
+            altered.add(name)
+    return altered
+
+
+def _message_digest(signer_info: Any) -> bytes | None:
+    for attribute in signer_info["signed_attrs"]:
+        if attribute["type"].native == "message_digest":
+            return bytes(attribute["values"][0].native)
+    return None
 
 
 def _signer_name(sig_value: Any) -> str:

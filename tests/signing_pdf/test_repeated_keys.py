@@ -1,0 +1,84 @@
+"""A PDF dictionary that names one key twice is refused before the consent: pyHanko keeps the
+first value, poppler (the consent's own preview, Evince, Okular) the last, and signing writes the
+page and catalog again from pyHanko's reading, so the signed copy showed another amount than the
+one the person saw, and a harmless first /OpenAction hid a script from the consent."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+
+import pytest
+
+from agent.errors import KysoError
+from agent.signing.pdf import inspect_pdf
+from agent.signing.pdf.syntax import repeated_keys
+from tests.conftest import cert_thumbprint
+
+from .test_malformed_pdfs import PAGE, _stream, raw_pdf
+
+SEEN = b"BT /F1 14 Tf 72 760 Td (Gia tri: 10.000.000 VND) Tj ET"
+SIGNED = b"BT /F1 14 Tf 72 760 Td (Gia tri: 990.000.000 VND) Tj ET"
+SCRIPT = b"<< /S /JavaScript /JS (app.alert\\('x'\\)) >>"
+
+CASES = {
+    # poppler draws the second stream; pyHanko would write the page back with the first
+    "page /Contents twice": {3: PAGE % b" /Contents 5 0 R", 4: _stream(SIGNED), 5: _stream(SEEN)},
+    "catalog /OpenAction twice, the script second": {
+        1: b"<< /Type /Catalog /Pages 2 0 R /OpenAction [3 0 R /Fit] /OpenAction %s >>" % SCRIPT
+    },
+    # Not reached from the catalog at all: every object of the file is read once.
+    "an object nothing points at": {6: b"<< /Type /Annot /A 7 0 R /A 8 0 R >>"},
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_repeated_key_is_pdf_malformed(name: str) -> None:
+    with pytest.raises(KysoError) as refused:
+        inspect_pdf(raw_pdf(CASES[name]))
+    assert refused.value.code == "PDF_MALFORMED"
+    assert "same key twice" in refused.value.details["detail"]
+
+
+def test_the_same_file_with_each_key_once_is_read() -> None:
+    facts = inspect_pdf(raw_pdf({6: b"<< /Type /Annot /A 7 0 R >>"}))
+    assert facts.pages == 1
+
+
+async def test_the_agent_refuses_it_before_any_prompt(demo, agent) -> None:
+    client = await agent.client()
+    document = base64.b64encode(raw_pdf(CASES["page /Contents twice"])).decode()
+    params = {"document": document, "certificate": cert_thumbprint(demo, "org")}
+    reply = await client.request("sign.pdf", params)
+    assert reply["error"]["data"]["code"] == "PDF_MALFORMED", reply
+    assert agent.prompter.prompts == []
+
+
+def test_only_the_collecting_threads_warnings_count() -> None:
+    logger = logging.getLogger("pyhanko.pdf_utils.generic")
+    message = "Multiple definitions in dictionary at byte 0x10 for key /A"
+    with repeated_keys() as found:
+        elsewhere = threading.Thread(target=logger.warning, args=(message,))
+        elsewhere.start()
+        elsewhere.join()
+        assert found == []  # another file read at the same time on another thread
+        logger.warning(message)
+    assert found == [message]
+
+
+@pytest.mark.parametrize("name", [*CASES, "trailer /Root twice"])
+def test_refused_even_when_pyhankos_warnings_are_silenced(name: str) -> None:
+    """A program (or a test) that silenced pyHanko's logger must not switch the check off."""
+    document = (
+        raw_pdf(trailer=b" /Root 1 0 R") if name == "trailer /Root twice" else raw_pdf(CASES[name])
+    )
+    logger = logging.getLogger("pyhanko")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with pytest.raises(KysoError) as refused:
+            inspect_pdf(document)
+    finally:
+        logger.setLevel(level)
+    assert refused.value.code == "PDF_MALFORMED"
