@@ -23,6 +23,10 @@ _LIBXML2_MAX_DEPTH = 256  # libxml2 2.x without XML_PARSE_HUGE
 # The prolog: XML declaration, comments, PIs and whitespace before the first element.
 _PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
 _DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_DECL_START = re.compile(rb"^<\?xml[ \t\r\n]")  # <?xml-stylesheet ...?> is a PI, not this
+# The XML declaration must end within this many bytes: its spaces are unbounded by the grammar,
+# and an encoding named past any fixed window was missed (libxml2 still used it).
+DECLARATION_WINDOW = 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
 # Encodings whose bytes for ASCII characters are ASCII: the only ones whose markup we can find
 # in the raw bytes (the signer splices bytes; UTF-16 files are not used by any portal).
@@ -52,7 +56,19 @@ def declared_encoding(data: bytes) -> str:
     ):
         raise KysoError("XML_ENCODING_UNSUPPORTED", {"encoding": "UTF-16/UTF-32"})
     head = data[3:] if data.startswith(_UTF8_BOM) else data
-    match = _DECL_ENCODING.match(head[:200])
+    declaration = b""
+    if _DECL_START.match(head):
+        end = head.find(b"?>", 0, DECLARATION_WINDOW)
+        if end < 0:
+            raise KysoError(
+                "XML_MALFORMED",
+                {
+                    "detail": f"the XML declaration (<?xml ... ?>) does not end within its "
+                    f"first {DECLARATION_WINDOW} bytes"
+                },
+            )
+        declaration = head[: end + 2]
+    match = _DECL_ENCODING.match(declaration)
     encoding = match.group(1).decode("ascii") if match else "utf-8"
     if _DECOMPOSED_VIETNAMESE.match(encoding):
         raise KysoError(
@@ -118,8 +134,8 @@ def parse_untrusted(
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise KysoError("INPUT_INVALID", {"detail": "XML input must be bytes"})
-    _check_head(bytes(data[:_HEAD]), len(data), max_bytes, complete=len(data) <= _HEAD)
-    return _checked_parse(lambda huge: etree.fromstring(data, _parser(huge)), max_depth)
+    assumed = _check_head(bytes(data[:_HEAD]), len(data), max_bytes, complete=len(data) <= _HEAD)
+    return _checked_parse(lambda huge: etree.fromstring(data, _parser(huge)), max_depth, assumed)
 
 
 def parse_untrusted_file(
@@ -134,9 +150,9 @@ def parse_untrusted_file(
             head = handle.read(_HEAD)
     except OSError as exc:
         raise KysoError("INPUT_INVALID", {"detail": f"cannot read {path}: {exc.strerror}"}) from exc
-    _check_head(head, size, max_bytes, complete=size <= _HEAD)
+    assumed = _check_head(head, size, max_bytes, complete=size <= _HEAD)
     del head  # not kept beside the tree
-    return _checked_parse(lambda huge: _feed_file(path, huge), max_depth)
+    return _checked_parse(lambda huge: _feed_file(path, huge), max_depth, assumed)
 
 
 def _feed_file(path: Path, huge: bool) -> etree._Element:
@@ -161,16 +177,30 @@ _HEAD = 1 << 20  # the prolog must end within the first MiB
 _CHUNK = 64 * 1024
 
 
-def _check_head(head: bytes, size: int, max_bytes: int, *, complete: bool) -> None:
+def _check_head(head: bytes, size: int, max_bytes: int, *, complete: bool) -> str:
+    """Size, emptiness, encoding and prolog checks on the file's head; the declared encoding."""
     if size > max_bytes:
         raise KysoError("XML_TOO_LARGE", {"size": size, "limit": max_bytes})
     if not head.strip():
         raise KysoError("XML_MALFORMED", {"detail": "the file is empty"})
-    declared_encoding(head[:200])
+    encoding = declared_encoding(head[:DECLARATION_WINDOW])
     _check_prolog(head, complete=complete)
+    return encoding
 
 
-def _checked_parse(parse: Callable[[bool], etree._Element], max_depth: int) -> etree._ElementTree:
+def _same_encoding(used: str | None, assumed: str) -> None:
+    """The encoding libxml2 decoded with is the one every byte-level check assumed (the
+    declaration as :func:`declared_encoding` read it); anything else is refused."""
+    if (used or "utf-8").replace("_", "-").lower() != assumed.replace("_", "-").lower():
+        raise KysoError(
+            "XML_ENCODING_UNSUPPORTED",
+            {"encoding": (used or "?")[:40], "detail": f"Kyso read the declaration as {assumed}"},
+        )
+
+
+def _checked_parse(
+    parse: Callable[[bool], etree._Element], max_depth: int, assumed: str
+) -> etree._ElementTree:
     huge = False
     try:
         try:
@@ -195,6 +225,7 @@ def _checked_parse(parse: Callable[[bool], etree._Element], max_depth: int) -> e
         raise KysoError("XML_MALFORMED", {"detail": "no root element"})
     tree = root.getroottree()
     docinfo = tree.docinfo
+    _same_encoding(docinfo.encoding, assumed)
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise KysoError("XML_UNSAFE", {"detail": "DOCTYPE / DTD"})
     if docinfo.xml_version != "1.0":

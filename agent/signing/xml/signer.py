@@ -49,6 +49,7 @@ from agent.signing.xml.portable import (
 )
 from agent.signing.xml.profiles import DS_NS, ENVELOPED, Placement, XmlProfile, get_profile
 from agent.signing.xml.safe import (
+    DECLARATION_WINDOW,
     DEFAULT_MAX_BYTES,
     declared_encoding,
     parse_untrusted,
@@ -209,7 +210,7 @@ def _plan(
 
 def _locate(data: bytes, plan: Plan) -> Prepared:
     """Find the plan's elements in the original bytes."""
-    encoding = declared_encoding(data[:200])
+    encoding = declared_encoding(data[:DECLARATION_WINDOW])
     locator = Locator(data, encoding)
     prepared = Prepared(plan, encoding, locator.span(plan.container_key))
     if plan.add_attribute is not None:
@@ -264,7 +265,7 @@ def _characters(data: bytes, profile: XmlProfile) -> set[str] | None:
     if not profile.dotnet_verifier:
         return None
     try:
-        return NonAsciiCharacters.of(data, declared_encoding(data[:200]))
+        return NonAsciiCharacters.of(data, declared_encoding(data[:DECLARATION_WINDOW]))
     except LookupError:  # an encoding libxml2 knows and Python does not: read the tree instead
         return None
 
@@ -277,7 +278,7 @@ def _file_facts(path: Path, profile: XmlProfile) -> tuple[set[str] | None, bool]
         collector = None
         if profile.dotnet_verifier:
             with contextlib.suppress(LookupError):  # as in _characters: the tree is read then
-                collector = NonAsciiCharacters(declared_encoding(handle.read(200)))
+                collector = NonAsciiCharacters(declared_encoding(handle.read(DECLARATION_WINDOW)))
             handle.seek(0)
         while chunk := handle.read(_CHUNK):
             namespaces.write(chunk)
