@@ -118,3 +118,25 @@ def test_a_row_with_two_names_is_refused_not_guessed() -> None:
 
 def test_the_change_names_are_the_portals() -> None:
     assert BHXH_PLANS == PHUONG_AN
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Nguyễn Văn An" + "\u00a0" * 200,  # no-break spaces: one space on screen
+        "Nguyễn Văn An" + "\u3000 \u2028" * 80,  # ideographic, line separator
+        "Nguyễn Văn An " + "X" * 300,  # a visible but absurdly long name
+    ],
+    ids=["nbsp", "ideographic", "long"],
+)
+@pytest.mark.parametrize("inline", [False, True], ids=["in the form file", "in the envelope"])
+def test_a_padded_or_long_name_never_hides_the_change_or_the_salary(
+    name: str, inline: bool
+) -> None:
+    from agent.ui.untrusted import VALUE_LIMIT, render_untrusted
+
+    lines = employee_lines(report([employee(name, 99_000_000, "GH")], inline=inline))
+    ((_label, value),) = lines
+    shown = render_untrusted(value, VALUE_LIMIT)  # as the dialog shows it
+    for part in (BHXH_PLANS["GH"], "lương 99.000.000 đồng", "từ 11/2026"):
+        assert part in shown, shown

@@ -37,6 +37,9 @@ from agent.signing.xml.safe import parse_untrusted
 # and portal comparisons see the value the signed bytes hold.
 _XML_SPACE = " \t\r\n"
 _XML_SPACE_RUN = re.compile(r"[ \t\r\n]+")
+# What the dialog shows as one space: Unicode whitespace (str.isspace, which covers every Zs
+# space, NEL and the line/paragraph separators).
+_SHOWN_SPACE_RUN = re.compile(r"\s+")
 
 
 def _ambiguous(detail_vi: str, detail_en: str) -> KysoError:
@@ -171,22 +174,28 @@ def _form_files(
 ROWS_SHOWN = 5
 
 
+# Each part of an employee's line has its own length, so a long name cannot push the change,
+# the salary or the month out of sight.
+_EMPLOYEE_PARTS = {"name": 60, "plan": 70, "salary": 40, "since": 20}
+
+
 def _employee_line(row: etree._Element) -> str:
     """One employee row as a person reads it: "Nguyễn Văn An · Tăng mới (TM) · lương 8.500.000
     đồng · từ 11/2026"; each field read where the portal reads it (ambiguous: refused)."""
     name = _field(row, ("HoTen",)) or "(không ghi tên)"
-    parts = [name]
+    parts = [_one_line(name, _EMPLOYEE_PARTS["name"])]
     plan = _field(row, ("PhuongAn",))
     if plan:
         known = BHXH_PLANS.get(plan)
-        parts.append(f"{known} ({plan})" if known else f"phương án {plan} (Kyso không biết mã này)")
+        shown = f"{known} ({plan})" if known else f"phương án {plan} (Kyso không biết mã này)"
+        parts.append(_one_line(shown, _EMPLOYEE_PARTS["plan"]))
     salary = _field(row, ("MucLuong",))
     if salary:
-        parts.append(f"lương {_money(salary)}")
+        parts.append(_one_line(f"lương {_money(salary)}", _EMPLOYEE_PARTS["salary"]))
     since = _field(row, ("TuThang",))
     if since:
-        parts.append(f"từ {since}")
-    return _one_line(" · ".join(parts))
+        parts.append(_one_line(f"từ {since}", _EMPLOYEE_PARTS["since"]))
+    return " · ".join(parts)
 
 
 def _money(text: str) -> str:
@@ -255,13 +264,17 @@ def _dossier_mst(mst: str | None, form_msts: list[tuple[str, str]]) -> str | Non
 _MAX_VALUE = 160
 
 
-def _one_line(text: str) -> str:
-    """``text`` on one line (XML whitespace runs as one space), cut to :data:`_MAX_VALUE`.
-    Every other character stays, invisible ones included (bidi overrides, zero-width, word
-    joiner): the UI's render_untrusted shows each as <U+XXXX>. Dropped here, they would be
-    missing from the dialog while the signed bytes, and the portal, keep them."""
-    flat = _XML_SPACE_RUN.sub(" ", text).strip(" ")
-    return flat if len(flat) <= _MAX_VALUE else flat[: _MAX_VALUE - 1] + "…"
+def _one_line(text: str, limit: int | None = None) -> str:
+    """``text`` on one line, cut to ``limit`` characters (:data:`_MAX_VALUE`). Every run of
+    spaces of any kind (XML whitespace, no-break, ideographic, line separators) counts as the
+    one space the dialog shows (agent.ui.untrusted), so padding cannot use up the length and
+    push the end of a value out of sight. Every other character stays, invisible ones
+    included (bidi overrides, zero-width, word joiner): the UI's render_untrusted shows each
+    as <U+XXXX>. Dropped here, they would be missing from the dialog while the signed bytes,
+    and the portal, keep them."""
+    limit = _MAX_VALUE if limit is None else limit
+    flat = _SHOWN_SPACE_RUN.sub(" ", text).strip(" ")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _raw_values(root: etree._Element, path: str) -> str:
