@@ -87,7 +87,9 @@ def read_pin_file(path: str | Path) -> str:
             data = handle.read(PIN_FILE_MAX_BYTES + 1)
         if len(data) > PIN_FILE_MAX_BYTES:
             raise KysoError("INPUT_INVALID", {"detail": f"the PIN file {path} is far too long"})
-        text = data.decode("utf-8")
+        # utf-8-sig: Notepad's "UTF-8 with BOM" puts U+FEFF first, which strip() keeps; sent
+        # to the token, that PIN is wrong, and a scheduled job would use up a try per run.
+        text = data.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise KysoError("INPUT_INVALID", {"detail": f"cannot read the PIN file {path}"}) from exc
     lines = text.splitlines()

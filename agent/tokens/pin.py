@@ -75,4 +75,15 @@ class StaticPinProvider:
         if request.previous_error is not None:
             raise request.previous_error
         self.requests.append(request)
+        if request.state.final_try:
+            # Earlier wrong PINs left one try: an unattended PIN that is wrong too (a stale
+            # PIN file, run by a scheduled job) would lock the token. A person types it.
+            raise KysoError(
+                "PIN_FINAL_TRY",
+                {
+                    "detail": f"{request.token_label}: a stored PIN is not sent on the token's "
+                    "final try; type the PIN yourself",
+                    "pin_state": "final_try",
+                },
+            )
         return self._pin

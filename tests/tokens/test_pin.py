@@ -74,6 +74,18 @@ async def test_locked_pin_is_refused_before_any_pin_is_asked(demo, token2_clean,
     assert token.pin_state.tries_hint == "locked" and token.to_json()["pin_state"] == "locked"
 
 
+class TypedByPerson:
+    """A person at the PIN dialog: reads what it says (the request) and types the PIN."""
+
+    def __init__(self, pin: str) -> None:
+        self.pin = pin
+        self.requests: list[PinRequest] = []
+
+    async def get_pin(self, request: PinRequest) -> str | None:
+        self.requests.append(request)
+        return self.pin
+
+
 async def test_wrong_pin_on_a_token_with_one_try_left_says_final_try(
     demo, token2_clean, fake_pin_flags
 ):
@@ -82,8 +94,9 @@ async def test_wrong_pin_on_a_token_with_one_try_left_says_final_try(
     error = await open_with(token2_clean, demo, StaticPinProvider(WRONG))
     assert error.code == "PIN_FINAL_TRY"
     assert error.details["pin_state"] == "final_try"
-    # The next dialog knows it is the last try (the UI warns), and the right PIN still works.
-    good = StaticPinProvider(pin_of(demo, TOKEN2))
+    # The next dialog knows it is the last try (the UI warns), and the right PIN a person types
+    # still works; a stored PIN is not sent on the final try (test_pin_file.py).
+    good = TypedByPerson(pin_of(demo, TOKEN2))
     async with token2_clean.open_key(renewed(demo), good):
         pass
     assert good.requests[0].state.final_try
