@@ -155,7 +155,10 @@ class Dispatcher:
             await conn.send(rpc.error_message(request.id, error))
             return
         if len(conn.tasks) >= MAX_IN_FLIGHT:
-            await conn.send(rpc.error_message(request.id, KysoError("BUSY")))
+            error = KysoError("BUSY")
+            if command.signs:  # every signature refused is on record, this one too
+                await self._audit(conn, request, error.code, None)
+            await conn.send(rpc.error_message(request.id, error))
             return
         task = asyncio.create_task(self._run(conn, command, request))
         conn.tasks.add(task)
