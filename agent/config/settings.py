@@ -11,6 +11,7 @@ are refused without asking the user). Every effective value remembers where it c
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -80,7 +81,9 @@ def normalize_origin(value: str, *, allow_http_localhost: bool = False) -> str:
         port_text = after_host.partition(":")[2]
         if not (port_text.isascii() and port_text.isdigit()) or port_text.startswith("0"):
             raise ValueError(f"{value!r} has an invalid port")
-    host = _ascii_host(parts.hostname or "", value)
+    host = _canonical_ip(_ascii_host(parts.hostname or "", value), value)
+    if parts.netloc.startswith("[") and ":" not in host:  # "[v1.x]": not a host name
+        raise ValueError(f"{value!r} is not an origin (only IPv6 addresses go in brackets)")
     if scheme == "http":
         if not (allow_http_localhost and host in ("localhost", "127.0.0.1", "::1")):
             raise ValueError(f"{value!r} is not https")
@@ -90,6 +93,29 @@ def normalize_origin(value: str, *, allow_http_localhost: bool = False) -> str:
     default_port = 443 if scheme == "https" else 80
     suffix = f":{port}" if port is not None and port != default_port else ""
     return f"{scheme}://{shown_host}{suffix}"
+
+
+def _canonical_ip(host: str, value: str) -> str:
+    """An IP literal as browsers send it: IPv6 compressed (``[0:0:0:0:0:0:0:1]`` is
+    ``[::1]``); IPv4 only as four decimal numbers. A host whose last label is a number is an
+    IPv4 address to a browser ("2130706433" is 127.0.0.1): any other spelling of one is refused,
+    since written in a setting it would never match the origin a browser sends."""
+    if ":" in host:
+        try:
+            return str(ipaddress.IPv6Address(host))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} has an invalid IPv6 address") from exc
+    last = host.rstrip(".").rpartition(".")[2]
+    if last and (last.isdigit() or last.startswith("0x")):
+        try:
+            canonical = str(ipaddress.IPv4Address(host))
+        except ValueError:
+            canonical = ""
+        if canonical != host:
+            raise ValueError(
+                f"{value!r}: write the IP address as four decimal numbers, as browsers send it"
+            )
+    return host
 
 
 # ---- field table ----------------------------------------------------------------------------

@@ -151,6 +151,10 @@ def test_windows_registry_policy_through_a_fake_reader(files) -> None:
         ("https://[::1]:8443", "https://[::1]:8443"),
         ("https://xn--bohim-v11b9i.vn", "https://xn--bohim-v11b9i.vn"),  # as browsers send it
         ("https://a.vn.", "https://a.vn."),  # a fully qualified name is its own origin
+        # IP literals as browsers serialise them, so a setting matches what they send
+        ("https://[0:0:0:0:0:0:0:1]:8443", "https://[::1]:8443"),
+        ("https://[::FFFF:127.0.0.1]", "https://[::ffff:7f00:1]"),
+        ("https://127.0.0.1:8443", "https://127.0.0.1:8443"),
     ],
 )
 def test_origin_normalisation(value: str, expected: str) -> None:
@@ -189,6 +193,13 @@ def test_origin_normalisation(value: str, expected: str) -> None:
         # Unicode hosts: Python's codec is IDNA 2003 (straße -> strasse, another domain).
         "https://straße.vn",
         "https://bảohiểm.vn",
+        # IPv4 spelled in a way no browser sends (it sends 127.0.0.1), a bracketed non-IPv6
+        "https://2130706433",
+        "https://127.1",
+        "https://0x7f.0.0.1",
+        "https://127.0.0.01",
+        "https://a.123",
+        "https://[v1.x]",
     ],
 )
 def test_origin_rejects(value: str) -> None:
