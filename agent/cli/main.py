@@ -113,6 +113,10 @@ def _run(argv: list[str]) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # pyHanko logs what Kyso then reports in its own words (a file changed after a
+        # signature is "Error in diff operation" with a traceback): its lines only with -v.
+        logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

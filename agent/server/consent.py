@@ -36,6 +36,9 @@ def xml_item(document: bytes, label: str | None = None, origin: str | None = Non
     return item
 
 
+TITLE_LABEL = "Tệp tự ghi tiêu đề / the file's own title"
+
+
 def _page_label(label: str) -> tuple[str, str]:
     """The page's own name for an item, shown as the page's words, never as a title."""
     return ("Trang web gọi là / the site calls it", label)
@@ -204,7 +207,9 @@ def pdf_item(
     if label:
         lines.append(_page_label(label))  # the page says so: never shown as a fact
     if facts.title:
-        lines.append(("Tiêu đề / title", facts.title))
+        # The file's own words (its /Info title), like the page's label: "checked by Kyso,
+        # safe to sign" in a title is the file speaking, not a fact Kyso found.
+        lines.append((TITLE_LABEL, facts.title))
     lines.append(("Số trang / pages", str(facts.pages)))
     lines.append(("Kích thước / size", _size(facts.size)))
     if existing_field is not None:

@@ -74,3 +74,21 @@ async def test_bytes_altered_inside_the_signed_range_are_said(
     assert altered != signed
     (earlier,) = inspect_pdf(altered).signatures
     assert earlier.changed_after
+
+
+async def test_verify_pdf_says_changed_after_not_a_certification(
+    token_service: Any, demo: dict[str, Any]
+) -> None:
+    """An ordinary (approval) signature followed by a content change: the problem is the
+    change, not "a certification that does not permit it" (there is no certification)."""
+    from agent.signing.pdf.verify import verify_pdf
+    from agent.signing.trust import TrustStore
+
+    changed = _page_replaced(await _signed(token_service, demo, make_pdf(1), "org"))
+    trust = TrustStore.from_files(
+        [demo["ca"]["chain"]], [demo["ca"]["crl"], demo["ca"]["root_crl"]]
+    )
+    (report,) = await verify_pdf(changed, trust)
+    assert not report.valid
+    assert report.problem is not None and "changed after this signature" in report.problem
+    assert "certification" not in report.problem

@@ -46,6 +46,9 @@ async def test_sign_pdf_shows_the_document_and_returns_pades(demo, agent, tmp_pa
     shown = repr(consent.shown)
     for expected in ("hop-dong-12.pdf", "Hợp đồng số 12/2026", "3", "trang 3", "dưới bên phải"):
         assert expected in shown, expected
+    # The title is said to be the file's own words, never shown as a fact.
+    fields = [field for _section, section in consent.shown for field in section]
+    assert ("Tệp tự ghi tiêu đề · the file's own title", "Hợp đồng số 12/2026") in fields
     # The consent carries a picture of page 3 with the stamp's box drawn bottom right.
     from PIL import Image
 

@@ -158,6 +158,13 @@ CERTIFICATION_BROKEN = Problem(
     "Đề nghị người gửi gửi bản như lúc được chứng nhận; thay đổi sau đó không được bảo đảm.",
 )
 
+CHANGED_AFTER = Problem(
+    "the file was changed after this signature (content, not only form filling or signatures)",
+    "tệp bị sửa sau chữ ký này (sửa nội dung, không chỉ điền biểu mẫu hay thêm chữ ký)",
+    "What the pages show now is not what was signed: ask the sender for the signed original.",
+    "Nội dung hiển thị bây giờ không phải nội dung đã ký: đề nghị người gửi gửi bản gốc đã ký.",
+)
+
 
 def fields_changed(names: str) -> Problem:
     """Form fields typed over or added after the signature (a shadow attack's tool)."""

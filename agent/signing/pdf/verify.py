@@ -25,6 +25,7 @@ from agent.signing.pdf.inspect import open_reader, unreadable
 from agent.signing.pdf.problems import (
     CERTIFICATION_BROKEN,
     CHANGED,
+    CHANGED_AFTER,
     TIMESTAMP_ALTERED,
     Problem,
     fields_changed,
@@ -196,7 +197,10 @@ def _report(sig: Any, status: Any, has_dss: bool, others: set[str]) -> PdfSignat
     elif fields_changed_after:
         problem = fields_changed(", ".join(fields_changed_after[:5]))
     elif not docmdp_ok:
-        problem = CERTIFICATION_BROKEN
+        # pyHanko clears docmdp_ok for any signature followed by changes beyond form filling;
+        # only a certification's own (/DocMDP) is "a certification that does not permit it".
+        certifying = getattr(sig, "docmdp_level", None) is not None
+        problem = CERTIFICATION_BROKEN if certifying else CHANGED_AFTER
     return PdfSignatureReport(
         field_name=str(sig.field_name),
         signer=info.subject_cn or info.subject_display,
