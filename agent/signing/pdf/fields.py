@@ -246,6 +246,36 @@ def widget_pages(reader: Any, widgets: set[tuple[int, int]]) -> dict[tuple[int, 
     return found
 
 
+def page_leaves(reader: Any) -> int | None:
+    """How many pages the page tree really holds (its leaves, walked as :func:`widget_pages`
+    walks it), or None when the walk ran past its bounds. Viewers disagree when this is not
+    the tree's /Count: poppler and pdf.js show /Count pages, pypdf and others every leaf."""
+    from pyhanko.pdf_utils.generic import IndirectObject
+
+    stack: list[Any] = [reader.root.raw_get("/Pages")]
+    seen: set[tuple[int, int]] = set()
+    leaves = 0
+    deadline = time.monotonic() + MAX_SECONDS
+    while stack:
+        if leaves > MAX_PAGES or time.monotonic() > deadline:
+            return None
+        raw = stack.pop()
+        if isinstance(raw, IndirectObject):
+            key = (raw.idnum, raw.generation)
+            if key in seen:
+                continue  # a page tree loop: each node counts once
+            seen.add(key)
+        node = deref(raw)
+        if not hasattr(node, "raw_get"):
+            continue
+        kids = deref(node.raw_get("/Kids")) if "/Kids" in node else None
+        if isinstance(kids, list):
+            stack.extend(list.__iter__(kids))
+            continue
+        leaves += 1
+    return leaves
+
+
 def other_fields(reader: Any) -> dict[str, str]:
     """The form's fields that are not signature fields, by fully qualified name, with their
     /FT ("" for a field that has none, such as a node holding other fields), read as pyHanko

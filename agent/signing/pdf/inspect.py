@@ -29,6 +29,7 @@ from agent.signing.pdf.fields import (
     earlier_locks,
     normalised_box,
     other_fields,
+    page_leaves,
     read_empty_field,
     widget_pages,
 )
@@ -251,6 +252,13 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
     count = int(pages.get("/Count", 0))
     if count < 1:
         raise KysoError("PDF_MALFORMED", {"detail": "the page tree has no pages (/Count)"})
+    leaves = page_leaves(reader)
+    if leaves is not None and leaves != count:
+        # The consent would say one number and show page 1 while some viewers show others.
+        raise KysoError(
+            "PDF_MALFORMED",
+            {"detail": f"the page tree says it has {count} pages (/Count) but holds {leaves}"},
+        )
     info = deref(reader.trailer_view.get("/Info"))
     title = ""
     if info is not None:
