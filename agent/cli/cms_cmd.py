@@ -268,6 +268,7 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
         "hash": hash_name,
         "bytes": len(signature),
         "signer": cert.info.to_json(),
+        "revocation": audit.revocation,
     }
     if args.json:
         print_json(result)

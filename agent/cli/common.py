@@ -310,6 +310,9 @@ class SignatureAudit:
         self.profile = profile
         self.log = log or AuditLog()
         self.certificate: TokenCertificate | None = None  # set once chosen
+        # The certificate's revocation status as checked before the PIN, for the --json
+        # report: a script reading only the JSON must know when it could not be checked.
+        self.revocation: dict[str, str] | None = None
         self._done: set[str | None] = set()
         self._warned = False
 

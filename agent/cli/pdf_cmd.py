@@ -119,6 +119,7 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
         "earlier_signatures_changed_after": [s.signer for s in facts.signatures if s.changed_after],
         "removed_unsigned": args.remove_unsigned and kept is None,
         "signer": cert.info.to_json(),
+        "revocation": audit.revocation,
     }
     if kept is not None:
         report["original_kept"] = kept

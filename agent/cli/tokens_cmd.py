@@ -108,8 +108,21 @@ async def choose_signing_certificate(
         raise
     if audit is not None:
         audit.certificate = cert
-    await check_signing_certificate(service, cert, allow_invalid=args.allow_invalid_certificate)
+    status = await check_signing_certificate(
+        service, cert, allow_invalid=args.allow_invalid_certificate
+    )
+    if audit is not None:
+        audit.revocation = revocation_report(status)
     return cert
+
+
+def revocation_report(status: CertStatus | None) -> dict[str, str]:
+    """The revocation status for a --json report: ``good`` (with where the answer came
+    from), ``unknown`` (with why: offline, no answer), or ``not_checked`` when
+    --allow-invalid-certificate let a refused certificate sign."""
+    if status is None:
+        return {"status": "not_checked", "reason": "--allow-invalid-certificate"}
+    return {"status": status.status, "reason": status.reason}
 
 
 async def check_signing_certificate(

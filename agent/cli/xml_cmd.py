@@ -209,10 +209,10 @@ async def run_sign(args: argparse.Namespace) -> int:
         # (the rest: USER_CANCELLED). A closed terminal cannot show it: the run still stops.
         with contextlib.suppress(OSError):
             done = in_order(results, args.files, KysoError("USER_CANCELLED"))
-            print_report(done, args, interrupted=True)
+            print_report(done, args, interrupted=True, revocation=audit.revocation)
             sys.stdout.flush()
         raise
-    return print_report(in_order(results, args.files), args)
+    return print_report(in_order(results, args.files), args, revocation=audit.revocation)
 
 
 async def _sign_with_token(

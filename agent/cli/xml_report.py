@@ -31,9 +31,14 @@ def in_order(
 
 
 def print_report(
-    results: list[dict[str, Any]], args: argparse.Namespace, *, interrupted: bool = False
+    results: list[dict[str, Any]],
+    args: argparse.Namespace,
+    *,
+    interrupted: bool = False,
+    revocation: dict[str, str] | None = None,
 ) -> int:
-    """Print the outcomes (``args.json``: one JSON object); the exit status."""
+    """Print the outcomes (``args.json``: one JSON object, with the certificate's
+    ``revocation`` status when it was checked); the exit status."""
     failed = [r for r in results if not r["ok"]]
     if args.json:
         report: dict[str, Any] = {
@@ -42,6 +47,8 @@ def print_report(
             "failed": len(failed),
             "results": results,
         }
+        if revocation is not None:
+            report["revocation"] = revocation
         if interrupted:
             report["interrupted"] = True
         print_json(report)

@@ -146,6 +146,41 @@ def test_unknown_status_warns_and_signs(
     assert "tình trạng thu hồi" in captured.err
 
 
+def _sign_pdf(demo: dict[str, Any], work: dict[str, Path], name: str, *extra: str) -> int:
+    from tests.signing_pdf.conftest import make_pdf
+
+    pdf = work["dir"] / "hop-dong.pdf"
+    pdf.write_bytes(make_pdf(1))
+    argv = ["sign-pdf", str(pdf), "--cert", cert_thumbprint(demo, name)]
+    return main([*argv, "--pin-file", str(work["pin"]), "--json", *extra])
+
+
+@pytest.mark.parametrize("sign", [_sign_xml, _sign_cms, _sign_pdf])
+@pytest.mark.parametrize("online", [False, True], ids=["offline", "responder up"])
+def test_the_json_report_says_whether_revocation_was_checked(
+    demo: dict[str, Any], work: dict[str, Path], capsys: Any, sign: Any, online: bool
+) -> None:
+    """A script that reads only the JSON knows when the status could not be checked."""
+    if online:
+        with DemoResponder(demo):
+            assert sign(demo, work, "org") == 0
+    else:
+        assert sign(demo, work, "org") == 0
+    revocation = json.loads(capsys.readouterr().out)["revocation"]
+    if online:
+        assert revocation["status"] == "good"
+    else:
+        assert revocation["status"] == "unknown" and "unreachable" in revocation["reason"]
+    clear_status_cache()
+
+
+def test_the_json_report_says_when_the_override_skipped_the_check(
+    demo: dict[str, Any], work: dict[str, Path], capsys: Any
+) -> None:
+    assert _sign_cms(demo, work, "expired", "--allow-invalid-certificate") == 0
+    assert json.loads(capsys.readouterr().out)["revocation"]["status"] == "not_checked"
+
+
 def test_doctor_shows_revocation_status_and_flags_the_revoked_certificate(
     demo: dict[str, Any], responder: DemoResponder, capsys: Any
 ) -> None:
