@@ -22,9 +22,11 @@ from agent.errors import KysoError
 from agent.signing.pdf.active import (
     CHANGES_VIEW,
     EMBEDDED_FILES,
+    FIELDS_REDRAWN,
     INCOMPLETE,
     JAVASCRIPT,
     LAUNCH,
+    LAYERS,
     NETWORK,
     OTHER_FILES,
     XFA,
@@ -140,6 +142,8 @@ _ACTIVE_NAMES = {
     EMBEDDED_FILES: "tệp nhúng",
     XFA: "biểu mẫu XFA",
     CHANGES_VIEW: "lệnh tự đổi nội dung hiển thị khi mở (đặt lại biểu mẫu, ẩn/hiện lớp, phát media)",
+    LAYERS: "lớp nội dung (layer) có thể ẩn/hiện khác nhau khi xem và khi in",
+    FIELDS_REDRAWN: "ô biểu mẫu do trình đọc tự vẽ lại (NeedAppearances)",
     INCOMPLETE: "cấu trúc không kiểm tra hết được",
 }
 

@@ -31,8 +31,21 @@ OTHER_FILES = "other_files"
 EMBEDDED_FILES = "embedded_files"
 XFA = "xfa"
 CHANGES_VIEW = "changes_view"
+LAYERS = "layers"
+FIELDS_REDRAWN = "fields_redrawn"
 INCOMPLETE = "incomplete"
-KINDS = (JAVASCRIPT, LAUNCH, NETWORK, OTHER_FILES, EMBEDDED_FILES, XFA, CHANGES_VIEW, INCOMPLETE)
+KINDS = (
+    JAVASCRIPT,
+    LAUNCH,
+    NETWORK,
+    OTHER_FILES,
+    EMBEDDED_FILES,
+    XFA,
+    CHANGES_VIEW,
+    LAYERS,
+    FIELDS_REDRAWN,
+    INCOMPLETE,
+)
 
 # Objects visited (read, or skipped as already seen). pyHanko parses an object in about 0.1 ms,
 # so a file with ~10,000 annotations (500 pages of 10 links, each with its action) takes about a
@@ -80,6 +93,19 @@ WARNINGS: dict[str, tuple[str, str]] = {
         "thị khác với những gì bạn ký",
         "once opened, the file itself resets forms, hides or shows content or plays media: it "
         "may show other than what you sign",
+    ),
+    # No action needed: a layer can be off on screen and on in print (or the reverse), and
+    # readers differ in which they show.
+    LAYERS: (
+        "tệp có lớp nội dung (layer): trình đọc khác hoặc bản in có thể ẩn/hiện khác với những "
+        "gì bạn thấy",
+        "the file has layers: another reader, or the printout, may hide or show other content "
+        "than you see",
+    ),
+    # The reader draws the fields from their values, which may differ from the pictures shown.
+    FIELDS_REDRAWN: (
+        "tệp yêu cầu trình đọc tự vẽ lại các ô biểu mẫu: giá trị ô có thể hiện khác",
+        "the file asks readers to redraw its form fields: their values may show differently",
     ),
     # Each line fits a consent value (agent.ui.untrusted.VALUE_LIMIT) whole, English included.
     INCOMPLETE: (
@@ -308,15 +334,34 @@ def _catalog(walk: _Walk, root: Any, depth: int, auto: bool) -> None:
         walk.found.add(EMBEDDED_FILES)
     form = walk.value(root, "/AcroForm")
     if _is_dict(form):
-        if "/XFA" in form:
-            walk.found.add(XFA)
         walk.push_each("node", form, "/Fields", depth + 1, True)
-    if walk.value(root, "/NeedsRendering"):  # a dynamic XFA form
-        walk.found.add(XFA)
+    _drawn_by_the_reader(walk, root, form)
     outline = walk.value(root, "/Outlines")
     if _is_dict(outline):
         walk.push_key("outline", outline, "/First", depth + 1, False)
     walk.push_key("pages", root, "/Pages", depth + 1, True)
+
+
+def _drawn_by_the_reader(walk: _Walk, root: Any, form: Any) -> None:
+    """What the reader itself decides to show: an XFA form, fields it must redraw from their
+    values, layers it (or the printer) may switch."""
+    if _is_dict(form):
+        if "/XFA" in form:
+            walk.found.add(XFA)
+        if _is_true(walk.value(form, "/NeedAppearances")):
+            walk.found.add(FIELDS_REDRAWN)
+    if _is_true(walk.value(root, "/NeedsRendering")):  # a dynamic XFA form
+        walk.found.add(XFA)
+    layers = walk.value(root, "/OCProperties")
+    if _is_dict(layers):
+        groups = walk.value(layers, "/OCGs")
+        if not isinstance(groups, list) or groups:  # unreadable counts as present
+            walk.found.add(LAYERS)
+
+
+def _is_true(value: Any) -> bool:
+    # pyHanko's BooleanObject keeps its value in .value and is always truthy itself.
+    return getattr(value, "value", value) is True
 
 
 def _pages(walk: _Walk, node: Any, depth: int, auto: bool) -> None:

@@ -1,0 +1,54 @@
+"""What the reader itself decides to show, with no action at all: layers (optional content)
+that can be off on screen and on in print, or shown by one reader and hidden by another, and a
+form whose fields every reader must redraw from their values (/NeedAppearances). The consent
+names each, as it names active content."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent.signing.pdf.active import FIELDS_REDRAWN, LAYERS, WARNINGS
+
+from .test_active_content import _a, _amend, _d, _kinds, _warnings
+
+
+def _layer_off_on_screen(writer: Any, root: Any, page: Any) -> None:
+    from pyhanko.pdf_utils.generic import BooleanObject
+
+    clause = writer.add_object(_d(Type="/OCG", Name="Dieu 9", Usage=_d(Print=_d(PrintState="/ON"))))
+    default = _d(OFF=_a(clause), AS=_a(_d(Event="/Print", Category=["/Print"], OCGs=_a(clause))))
+    default["/ListMode"] = BooleanObject(True)  # anything else in the dictionary: still read
+    root["/OCProperties"] = _d(OCGs=_a(clause), D=default)
+
+
+def _redrawn(flag: bool) -> Any:
+    def edit(writer: Any, root: Any, page: Any) -> None:
+        from pyhanko.pdf_utils.generic import BooleanObject
+
+        form = _d(Fields=_a())
+        form["/NeedAppearances"] = BooleanObject(flag)
+        root["/AcroForm"] = form
+
+    return edit
+
+
+def test_layers_are_named_in_the_consent() -> None:
+    document = _amend(_layer_off_on_screen)
+    assert _kinds(document) == (LAYERS,)
+    assert _warnings(document) == [f"{WARNINGS[LAYERS][0]} / {WARNINGS[LAYERS][1]}"]
+
+
+@pytest.mark.parametrize(("flag", "expected"), [(True, (FIELDS_REDRAWN,)), (False, ())])
+def test_fields_the_reader_redraws_are_named(flag: bool, expected: tuple[str, ...]) -> None:
+    assert _kinds(_amend(_redrawn(flag))) == expected
+
+
+def test_a_false_needs_rendering_is_not_an_xfa_form() -> None:
+    def edit(writer: Any, root: Any, page: Any) -> None:
+        from pyhanko.pdf_utils.generic import BooleanObject
+
+        root["/NeedsRendering"] = BooleanObject(False)
+
+    assert _kinds(_amend(edit)) == ()
