@@ -31,7 +31,9 @@ def request(old: str, new: str) -> bytes:
 def test_a_request_mst_with_a_hidden_character_is_not_the_unit(hidden: str) -> None:
     mst = UNIT_MST + hidden
     item = summarize_xml(request(f"<MaSoThue>{UNIT_MST}", f"<MaSoThue>{mst}"), origin=ORIGIN)
-    assert dict(item.lines)["Mã số thuế"] == mst  # kept, for the UI to show
+    # The line shows what the dialog would show of the raw value (a format character tagged,
+    # a space of any kind as a space), and the comparison is of the raw value.
+    assert render_untrusted(dict(item.lines)["Mã số thuế"]) == render_untrusted(mst)
     assert item.mst == mst
     assert mst_mismatch(UNIT_MST, (item,)) == mst
 
