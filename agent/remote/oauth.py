@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -119,7 +119,21 @@ class OAuthClient:
                 answer = {}  # a service without a usable info: its base URL, as before
             announced = answer.get("oauth2")
             base = announced if isinstance(announced, str) and announced else ""
-            self.oauth_base = check_url((base or self.provider.base_url).rstrip("/"))
+            base = check_url((base or self.provider.base_url).rstrip("/"))
+            if _origin(base) != _origin(self.provider.base_url):
+                # The service's own word, unauthenticated: another origin could be another
+                # provider's sign-in server, whose tokens this service would then receive
+                # (and use there). Only an administrator's oauth_url names another address.
+                raise KysoError(
+                    "REMOTE_PROTOCOL_ERROR",
+                    {
+                        "provider": self.provider.label,
+                        "detail": f"info names a sign-in server at another address "
+                        f"({_origin_text(base)}); an administrator must set oauth_url for "
+                        "this provider to use it",
+                    },
+                )
+            self.oauth_base = base
         return self.oauth_base
 
     # ---- token storage: memory, unless the user opted in -------------------------------
@@ -332,3 +346,19 @@ def _issuer_names(oauth_base: str) -> tuple[str, str]:
     authorization server, or that URI's ``/oauth2`` (where its endpoints live)."""
     base = oauth_base.rstrip("/")
     return base, base + "/oauth2"
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of ``url`` (the default port for the scheme filled in)."""
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    try:
+        port = parts.port or default
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port}"[:120]
