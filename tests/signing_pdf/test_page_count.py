@@ -31,3 +31,20 @@ def test_a_count_that_is_not_the_pages_held_is_refused(count: int, kids: bytes) 
 def test_a_true_count_is_read() -> None:
     pages = b"<< /Type /Pages /Kids [3 0 R 5 0 R 6 0 R] /Count 3 >>"
     assert inspect_pdf(raw_pdf({**THREE, 2: pages})).pages == 3
+
+
+@pytest.mark.parametrize("bound", ["pages", "time"])
+def test_a_tree_too_large_to_count_is_refused(monkeypatch: pytest.MonkeyPatch, bound: str) -> None:
+    """Fail closed: a /Count nobody could check (past the walk's page or time bound) is not
+    shown as a fact. The bounds are lowered here; a real case has 20,000 leaves."""
+    from agent.signing.pdf import fields
+
+    if bound == "pages":
+        monkeypatch.setattr(fields, "MAX_PAGES", 2)
+    else:
+        monkeypatch.setattr(fields, "LEAF_SECONDS", -1.0)
+    pages = b"<< /Type /Pages /Kids [3 0 R 5 0 R 6 0 R] /Count 1 >>"
+    with pytest.raises(KysoError) as refused:
+        inspect_pdf(raw_pdf({**THREE, 2: pages}))
+    assert refused.value.code == "PDF_MALFORMED"
+    assert "too large to check" in refused.value.details["detail"]

@@ -28,6 +28,9 @@ LOCK_EXCLUDE = "exclude"
 _ACTIONS = {"/All": LOCK_ALL, "/Include": LOCK_INCLUDE, "/Exclude": LOCK_EXCLUDE}
 MAX_PAGES = 20_000  # pages walked to find where an empty field's widget is drawn
 MAX_SECONDS = 1.0
+# The page count check fails closed, so its walk gets longer: the objects are mostly read
+# (and cached) already by the repeated-key pass.
+LEAF_SECONDS = 5.0
 MAX_FIELDS = 20_000  # form field entries read to find the fields that are not signatures
 _HIDDEN = 2 | 32  # annotation flags Hidden and NoView: the widget is never drawn
 LOCK_LABEL = "Khoá / lock"
@@ -248,16 +251,17 @@ def widget_pages(reader: Any, widgets: set[tuple[int, int]]) -> dict[tuple[int, 
 
 def page_leaves(reader: Any) -> int | None:
     """How many pages the page tree really holds (its leaves, walked as :func:`widget_pages`
-    walks it), or None when the walk ran past its bounds. Viewers disagree when this is not
-    the tree's /Count: poppler and pdf.js show /Count pages, pypdf and others every leaf."""
+    walks it), or None when the walk ran past :data:`MAX_PAGES` or :data:`LEAF_SECONDS`. Viewers
+    disagree when this is not the tree's /Count: poppler and pdf.js show /Count pages, pypdf
+    and others every leaf."""
     from pyhanko.pdf_utils.generic import IndirectObject
 
     stack: list[Any] = [reader.root.raw_get("/Pages")]
     seen: set[tuple[int, int]] = set()
     leaves = 0
-    deadline = time.monotonic() + MAX_SECONDS
+    deadline = time.monotonic() + LEAF_SECONDS
     while stack:
-        if leaves > MAX_PAGES or time.monotonic() > deadline:
+        if time.monotonic() > deadline:
             return None
         raw = stack.pop()
         if isinstance(raw, IndirectObject):
@@ -273,6 +277,8 @@ def page_leaves(reader: Any) -> int | None:
             stack.extend(list.__iter__(kids))
             continue
         leaves += 1
+        if leaves > MAX_PAGES:
+            return None
     return leaves
 
 

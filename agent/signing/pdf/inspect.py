@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, cast
 from agent.errors import KysoError
 from agent.signing.pdf.active import EMBEDDED_FILES, JAVASCRIPT, scan_active
 from agent.signing.pdf.fields import (
+    MAX_PAGES,
     EmptyField,
     FieldLock,
     deref,
@@ -253,7 +254,12 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
     if count < 1:
         raise KysoError("PDF_MALFORMED", {"detail": "the page tree has no pages (/Count)"})
     leaves = page_leaves(reader)
-    if leaves is not None and leaves != count:
+    if leaves is None:  # fail closed: a count nobody could check is not shown as a fact
+        raise KysoError(
+            "PDF_MALFORMED",
+            {"detail": f"the page tree is too large to check (more than {MAX_PAGES} pages)"},
+        )
+    if leaves != count:
         # The consent would say one number and show page 1 while some viewers show others.
         raise KysoError(
             "PDF_MALFORMED",
@@ -273,7 +279,7 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
         signatures.append(EarlierSignature(str(name), _signer_name(value), _is_certifying(value)))
         locks.extend(earlier_locks(ref, value))
     if signatures:
-        altered = _changed_since_signed(reader)
+        altered = _changed_since_signed(reader, {s.field_name for s in signatures})
         signatures = [replace(s, changed_after=s.field_name in altered) for s in signatures]
     active = scan_active(reader)  # every object that can hold an action, not only the catalog
     fields = _place_fields(reader, empty)
@@ -435,36 +441,44 @@ def changed_after_lines(signatures: Sequence[EarlierSignature]) -> tuple[tuple[s
     )
 
 
-def _changed_since_signed(reader: Any) -> set[str]:
-    """The fields of the earlier signatures that no longer cover what the file shows: its
-    bytes differ from what was signed (the CMS message digest), or the revisions after it
-    change more than form fields and signatures (pyHanko's difference analysis, as verify-pdf
-    runs it; no certificate is checked here). A signature Kyso cannot analyse counts too."""
-    from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
-
-    altered: set[str] = set()
-    for sig in reader.embedded_signatures:
-        name = str(sig.field_name)
+def _changed_since_signed(reader: Any, listed: set[str]) -> set[str]:
+    """Which of the ``listed`` earlier signatures (field names) no longer cover what the file
+    shows. Fail closed: only a signature shown to cover it counts as unchanged, so one pyHanko
+    does not list (an unknown /SubFilter), cannot read or cannot analyse is flagged too."""
+    try:
+        embedded = list(reader.embedded_signatures)
+    except Exception:  # a damaged signature dictionary: none can be shown unchanged
+        embedded = []
+    unchanged = set()
+    for sig in embedded:
         try:
-            sig.compute_integrity_info()
-            claimed = _message_digest(sig.signer_info)
-            diff = sig.diff_result
-            if (
-                claimed != sig.compute_digest()
-                or isinstance(diff, SuspiciousModification)
-                or diff.modification_level > ModificationLevel.FORM_FILLING
-            ):
-                altered.add(name)
-        except Exception:  # damaged or unanalysable: not what was signed
-            altered.add(name)
-    return altered
+            if _still_covers(sig):
+                unchanged.add(str(sig.field_name))
+        except Exception:  # damaged or unanalysable: not shown to cover the file
+            continue
+    return listed - unchanged
 
 
-def _message_digest(signer_info: Any) -> bytes | None:
-    for attribute in signer_info["signed_attrs"]:
-        if attribute["type"].native == "message_digest":
-            return bytes(attribute["values"][0].native)
-    return None
+def _still_covers(sig: Any) -> bool:
+    """True when the bytes ``sig`` covers are still what it signed (a signature: pyHanko's
+    integrity check, no certificate trusted; a document timestamp: its message imprint) and
+    the revisions after it change nothing but form fields, signatures and validation data
+    (pyHanko's difference analysis, as verify-pdf runs it)."""
+    from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
+    sig.compute_integrity_info()
+    diff = sig.diff_result
+    if diff is None or isinstance(diff, SuspiciousModification):
+        return False
+    if diff.modification_level > ModificationLevel.FORM_FILLING:
+        return False
+    digest = sig.compute_digest()
+    if sig.sig_object_type == "/DocTimeStamp":
+        tst_info = sig.signed_data["encap_content_info"]["content"].parsed
+        return bool(tst_info["message_imprint"]["hashed_message"].native == digest)
+    intact, valid = validate_sig_integrity(sig.signer_info, sig.signer_cert, "data", digest)
+    return bool(intact and valid)
 
 
 def _signer_name(sig_value: Any) -> str:
