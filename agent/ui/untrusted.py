@@ -36,6 +36,8 @@ from __future__ import annotations
 import functools
 import unicodedata
 
+from agent.shown import HIDDEN_CATEGORIES, INVISIBLE, MARK_CATEGORIES, tag
+
 __all__ = [
     "ELLIPSIS",
     "LABEL_LIMIT",
@@ -59,25 +61,6 @@ ORIGIN_LIMIT = 300  # a host name is at most 253 characters; longer means someth
 # Line breaks, tabs and the separators that str.isspace() also counts (FS, GS, RS, US) collapse
 # to one space; Zs (NBSP, thin, ideographic spaces...) too, so no odd space can pad a line.
 _BREAKS = frozenset("\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\u2028\u2029")
-# Categories that never belong in a prompt: controls, format characters (bidi, zero-width, soft
-# hyphen, tags), surrogates, private use, unassigned.
-_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
-_MARK_CATEGORIES = frozenset({"Mn", "Me"})
-# Invisible characters outside those categories (variation selectors and the grapheme joiner
-# are marks; Hangul fillers are letters that draw nothing; U+2800 is a blank braille cell).
-_INVISIBLE = frozenset(
-    [chr(c) for c in range(0xFE00, 0xFE10)]
-    + [chr(c) for c in range(0xE0100, 0xE01F0)]
-    + [chr(c) for c in range(0x180B, 0x1810)]
-    + ["\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u17b4", "\u17b5"]
-)
-
-
-def _tag(char: str) -> str:
-    """The visible stand-in for an invisible or active character: plain ASCII, so every font
-    and every terminal shows it (the control pictures such as ␛ are missing from common
-    fonts and would show as an empty box)."""
-    return f"<U+{ord(char):04X}>"
 
 
 def _clusters(text: str) -> list[str]:
@@ -91,7 +74,7 @@ def _clusters(text: str) -> list[str]:
         if char in _BREAKS or category == "Zs":
             space = True
             continue
-        if category in _MARK_CATEGORIES and char not in _INVISIBLE:
+        if category in MARK_CATEGORIES and char not in INVISIBLE:
             # A mark attaches to the character before it; never to a space or to a prefix the
             # agent writes before this text, and never more than MAX_MARKS of them.
             if have_base and not space and marks < MAX_MARKS:
@@ -102,8 +85,8 @@ def _clusters(text: str) -> list[str]:
             out.append(" ")
         space = False
         marks = 0
-        if category in _HIDDEN_CATEGORIES or char in _INVISIBLE:
-            out.append(_tag(char))
+        if category in HIDDEN_CATEGORIES or char in INVISIBLE:
+            out.append(tag(char))
             have_base = False  # a tag is not a base a mark may stack on
         else:
             out.append(char)
@@ -116,7 +99,7 @@ def _clusters(text: str) -> list[str]:
 def _marks_within(char: str) -> int:
     """How many combining marks a precomposed character stands for (its NFD)."""
     decomposed = unicodedata.normalize("NFD", char)
-    return sum(1 for c in decomposed[1:] if unicodedata.category(c) in _MARK_CATEGORIES)
+    return sum(1 for c in decomposed[1:] if unicodedata.category(c) in MARK_CATEGORIES)
 
 
 def _fit(clusters: list[str], limit: int, *, more: bool = False) -> str:
@@ -222,7 +205,7 @@ def _shows_alone(char: str) -> bool:
     """False for a combining mark (Mn, Me) or an invisible letter. Asked once per distinct
     character: a page's text uses a few dozen, and the cache is bounded against one that
     cycles through many (each call sees at most a few times the limit, see the bound)."""
-    return unicodedata.category(char) not in _MARK_CATEGORIES and char not in _INVISIBLE
+    return unicodedata.category(char) not in MARK_CATEGORIES and char not in INVISIBLE
 
 
 def _plain_unicode(text: str) -> bool:
@@ -235,7 +218,7 @@ def _plain_unicode(text: str) -> bool:
 
 
 def _ascii_tagged(value: str) -> str:
-    return "".join(c if 0x21 <= ord(c) <= 0x7E else _tag(c) for c in value)
+    return "".join(c if 0x21 <= ord(c) <= 0x7E else tag(c) for c in value)
 
 
 def render_origin(origin: object, limit: int = ORIGIN_LIMIT) -> str:

@@ -126,8 +126,10 @@ def test_the_change_names_are_the_portals() -> None:
         "Nguyễn Văn An" + "\u00a0" * 200,  # no-break spaces: one space on screen
         "Nguyễn Văn An" + "\u3000 \u2028" * 80,  # ideographic, line separator
         "Nguyễn Văn An " + "X" * 300,  # a visible but absurdly long name
+        "Nguyễn Văn An" + "\u200b" * 47,  # zero-width: an 8-character tag each on screen
+        "Nguyễn Văn An" + "\u202e\u2060\u00ad" * 16,  # bidi override, word joiner, soft hyphen
     ],
-    ids=["nbsp", "ideographic", "long"],
+    ids=["nbsp", "ideographic", "long", "zero-width", "format"],
 )
 @pytest.mark.parametrize("inline", [False, True], ids=["in the form file", "in the envelope"])
 def test_a_padded_or_long_name_never_hides_the_change_or_the_salary(

@@ -13,6 +13,7 @@ import unicodedata
 from lxml import etree
 
 from agent.errors import KysoError
+from agent.shown import shown_width
 from agent.signing.consent import ConsentItem
 from agent.signing.xml.procedures import BHXH_PLANS, BHXH_PROCEDURES
 from agent.signing.xml.profiles import (
@@ -265,7 +266,7 @@ _MAX_VALUE = 160
 
 
 def _one_line(text: str, limit: int | None = None) -> str:
-    """``text`` on one line, cut to ``limit`` characters (:data:`_MAX_VALUE`). Every run of
+    """``text`` on one line, cut to ``limit`` characters as shown (:data:`_MAX_VALUE`). Every run of
     spaces of any kind (XML whitespace, no-break, ideographic, line separators) counts as the
     one space the dialog shows (agent.ui.untrusted), so padding cannot use up the length and
     push the end of a value out of sight. Every other character stays, invisible ones
@@ -274,7 +275,17 @@ def _one_line(text: str, limit: int | None = None) -> str:
     and the portal, keep them."""
     limit = _MAX_VALUE if limit is None else limit
     flat = _SHOWN_SPACE_RUN.sub(" ", text).strip(" ")
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    # Measured as shown: a zero-width or bidi character is an 8-character tag on screen, so
+    # 47 of them after a name would otherwise push the salary out of the dialog's line.
+    widths = [shown_width(char) for char in flat]
+    if sum(widths) <= limit:
+        return flat
+    used = 0
+    for index, width in enumerate(widths):
+        if used + width > limit - 1:  # room is left for the "…"
+            return flat[:index].rstrip(" ") + "…"
+        used += width
+    return flat  # not reached: the sum is over the limit
 
 
 def _raw_values(root: etree._Element, path: str) -> str:
