@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import struct
 import threading
 
 import pytest
@@ -82,3 +83,95 @@ def test_refused_even_when_pyhankos_warnings_are_silenced(name: str) -> None:
     finally:
         logger.setLevel(level)
     assert refused.value.code == "PDF_MALFORMED"
+
+
+def _in_an_object_stream(page: bytes) -> bytes:
+    """A file whose page object sits in an object stream, with an xref stream."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets: dict[int, int] = {}
+
+    def put(number: int, body: bytes) -> None:
+        offsets[number] = len(out)
+        out.extend(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+
+    put(1, b"<< /Type /Catalog /Pages 2 0 R >>")
+    put(2, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+    put(4, _stream(SIGNED))
+    put(5, _stream(SEEN))
+    header = b"3 0 "
+    put(6, _stream(header + page, b" /Type /ObjStm /N 1 /First %d" % len(header)))
+    table = len(out)
+    rows = b""
+    for number in range(8):
+        if number == 0:
+            rows += struct.pack(">BIH", 0, 0, 65535)
+        elif number == 3:
+            rows += struct.pack(">BIH", 2, 6, 0)
+        elif number == 7:
+            rows += struct.pack(">BIH", 1, table, 0)
+        else:
+            rows += struct.pack(">BIH", 1, offsets[number], 0)
+    put(7, _stream(rows, b" /Type /XRef /Size 8 /W [1 4 2] /Root 1 0 R"))
+    out.extend(b"startxref\n%d\n%%%%EOF\n" % table)
+    return bytes(out)
+
+
+PAGE_TWICE = (
+    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Contents 5 0 R >>"
+)
+
+
+@pytest.mark.parametrize("silenced", ["no", "logging.disable", "logger disabled"])
+def test_a_repeat_inside_an_object_stream_is_refused_whatever_the_logging(silenced: str) -> None:
+    logger = logging.getLogger("pyhanko.pdf_utils.generic")
+    try:
+        if silenced == "logging.disable":
+            logging.disable(logging.WARNING)
+        elif silenced == "logger disabled":
+            logger.disabled = True  # what dictConfig does to loggers it does not name
+        with pytest.raises(KysoError) as refused:
+            inspect_pdf(_in_an_object_stream(PAGE_TWICE))
+    finally:
+        logging.disable(logging.NOTSET)
+        logger.disabled = False
+    assert refused.value.code == "PDF_MALFORMED"
+    assert "/Contents" in refused.value.details["detail"]
+
+
+def test_a_trailer_repeat_is_refused_with_logging_disabled() -> None:
+    logging.disable(logging.WARNING)
+    try:
+        with pytest.raises(KysoError) as refused:
+            inspect_pdf(raw_pdf(trailer=b" /Root 1 0 R"))
+    finally:
+        logging.disable(logging.NOTSET)
+    assert refused.value.code == "PDF_MALFORMED"
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        PAGE % b" /Type /Page",  # the same name twice: a scanner's PDF/A does this
+        PAGE % b" /Resources << /ProcSet [/PDF /Text] /ProcSet [/PDF /Text] >>",  # nested
+        PAGE % b" /Contents 4 0 R",  # the same reference twice
+    ],
+    ids=["name", "nested array", "reference"],
+)
+def test_a_key_written_twice_with_the_same_value_is_read(page: bytes) -> None:
+    for document in (raw_pdf({3: page}), _in_an_object_stream(page)):
+        assert inspect_pdf(document).pages == 1
+
+
+def test_a_nested_repeat_with_another_value_is_refused() -> None:
+    page = PAGE % b" /Resources << /Font << /F1 6 0 R >> /Font << /F1 7 0 R >> >>"
+    with pytest.raises(KysoError) as refused:
+        inspect_pdf(raw_pdf({3: page}))
+    assert "/Font" in refused.value.details["detail"]
+
+
+def test_a_file_too_large_to_check_whole_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.signing.pdf import syntax
+    from agent.signing.pdf.active import INCOMPLETE
+
+    monkeypatch.setattr(syntax, "PASS_OBJECTS", 1)
+    assert INCOMPLETE in inspect_pdf(raw_pdf()).active_content

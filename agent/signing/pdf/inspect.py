@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO, cast
 
 from agent.errors import KysoError
-from agent.signing.pdf.active import EMBEDDED_FILES, JAVASCRIPT, scan_active
+from agent.signing.pdf.active import EMBEDDED_FILES, INCOMPLETE, JAVASCRIPT, KINDS, scan_active
 from agent.signing.pdf.fields import (
     MAX_PAGES,
     EmptyField,
@@ -34,7 +34,12 @@ from agent.signing.pdf.fields import (
     read_empty_field,
     widget_pages,
 )
-from agent.signing.pdf.syntax import read_every_object, refuse_repeats, repeated_keys
+from agent.signing.pdf.syntax import (
+    read_every_object,
+    refuse_repeats,
+    repeated_keys,
+    trailer_repeats,
+)
 
 PDF_MAGIC = b"%PDF-"
 _CHUNK = 1 << 18  # bytes per hashing step: large enough that Python's per-step cost vanishes
@@ -194,22 +199,25 @@ def inspect_pdf(
     ``digest=False``: ``sha256`` is left empty for a caller that hashes the file meanwhile
     (:func:`fd_sha256`)."""
     stream = _stream(source)
-    with repeated_keys() as repeats:
+    with repeated_keys() as repeats:  # the trailer, read on opening: pyHanko's warning
         reader = open_reader(stream)
-        try:
-            read_every_object(reader, repeats)
-            refuse_repeats(repeats)  # before anything is read for the consent
-            facts = _facts(reader, stream, size_of_pages, digest)
-            refuse_repeats(repeats)
-            return facts
-        except KysoError:
-            raise
-        except unreadable() as exc:
-            raise malformed(exc) from exc
-        finally:
-            # The objects read (every page, annotation, field) point back at the reader, so
-            # they would live until a garbage collection, through the signing that follows.
-            reader.resolved_objects.clear()
+    repeats += trailer_repeats(stream)  # the same, whatever the logging settings
+    try:
+        complete = read_every_object(reader, repeats)
+        refuse_repeats(repeats)  # before anything is read for the consent
+        facts = _facts(reader, stream, size_of_pages, digest)
+    except KysoError:
+        raise
+    except unreadable() as exc:
+        raise malformed(exc) from exc
+    finally:
+        # The objects read (every page, annotation, field) point back at the reader, so
+        # they would live until a garbage collection, through the signing that follows.
+        reader.resolved_objects.clear()
+    if not complete:  # too many objects to check them all: the consent says so
+        kinds = {*facts.active_content, INCOMPLETE}
+        facts = replace(facts, active_content=tuple(k for k in KINDS if k in kinds))
+    return facts
 
 
 def _digest(stream: BinaryIO, digest: bool = True) -> tuple[str, int]:
