@@ -6,6 +6,7 @@ other characters and the portal refused the dossier."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,62 @@ async def test_a_long_but_honest_declaration_still_signs(
     path = tmp_path / "signed.xml"
     path.write_bytes(signed)
     assert xmlsec_verify(xmlsec1, demo, path).returncode == 0
+
+
+# Names libxml2 and Java read but .NET's XmlDocument does not resolve: the portal could not even
+# open the signed file (mono: "System does not support 'utf8' encoding").
+DOTNET_UNKNOWN = ["utf8", "UTF8", "cp1252", "cp1250"]
+
+
+@pytest.mark.parametrize("name", DOTNET_UNKNOWN)
+@pytest.mark.parametrize("profile", ["bhxh", "tax"])
+async def test_an_encoding_name_dotnet_lacks_is_refused_for_the_portals(
+    token_service: Any, demo: dict[str, Any], name: str, profile: str
+) -> None:
+    from agent.signing.xml import check_portal_verifier
+
+    from .helpers import TAX
+
+    # ASCII bytes (the letters as character references), so every name decodes them alike.
+    base = (HOSO if profile == "bhxh" else TAX).decode().encode("ascii", "xmlcharrefreplace")
+    doc = re.sub(rb'encoding="utf-8"', f'encoding="{name}"'.encode(), base, count=1, flags=re.I)
+    assert doc != base
+    with pytest.raises(KysoError) as refused:
+        check_portal_verifier(doc, profile)  # before consent and PIN
+    assert refused.value.code == "XML_ENCODING_UNSUPPORTED"
+    assert 'encoding="utf-8"' in refused.value.details["detail"]
+    with pytest.raises(KysoError) as refused:
+        await token_sign(token_service, demo, "org", doc, profile)
+    assert refused.value.code == "XML_ENCODING_UNSUPPORTED"
+
+
+async def test_verify_xml_says_the_portal_cannot_open_it(
+    token_service: Any, demo: dict[str, Any]
+) -> None:
+    """A file signed elsewhere under such a name: not VALID for the portal's profile."""
+    from agent.signing.xml import check_xml_signature
+
+    signed = await token_sign(token_service, demo, "org", HOSO, "bhxh")
+    renamed = signed.replace(b'encoding="utf-8"', b'encoding="utf8"', 1)
+    with pytest.raises(KysoError) as refused:
+        check_xml_signature(renamed, profile="bhxh")
+    assert refused.value.code == "XML_ENCODING_UNSUPPORTED"
+
+
+async def test_a_generic_document_may_still_say_utf8(
+    token_service: Any, demo: dict[str, Any], xmlsec1: str, tmp_path: Path
+) -> None:
+    from .helpers import GENERIC
+
+    doc = GENERIC.replace(b'encoding="utf-8"', b'encoding="utf8"', 1)
+    signed = await token_sign(token_service, demo, "org", doc, "generic")
+    path = tmp_path / "signed.xml"
+    path.write_bytes(signed)
+    assert xmlsec_verify(xmlsec1, demo, path).returncode == 0
+
+
+def test_latin_dash_one_is_refused_as_an_encoding_not_as_damage() -> None:
+    """libxml2 does not know "latin-1": it is an unsupported encoding, not a broken file."""
+    with pytest.raises(KysoError) as refused:
+        parse_untrusted(_declared(b"latin-1", 1))
+    assert refused.value.code == "XML_ENCODING_UNSUPPORTED"

@@ -342,7 +342,9 @@ async def test_windows_1258_is_refused_for_signing_and_verifying(
         assert "UTF-8" in err.value.details["detail"]
 
 
-@pytest.mark.parametrize("encoding", ["windows-1252", "ISO-8859-1", "cp1252"])
+# (cp1252, the same table under a name .NET lacks, is refused for the portals' profiles:
+# test_encoding_declaration.py.)
+@pytest.mark.parametrize("encoding", ["windows-1252", "ISO-8859-1"])
 async def test_other_single_byte_encodings_still_sign_and_verify(
     token_service: Any, demo: dict[str, Any], xmlsec1: str, tmp_path: Path, encoding: str
 ) -> None:

@@ -265,6 +265,28 @@ _KIND_VI = {
 }
 
 
+# Encoding names .NET's XmlDocument resolves (Encoding.GetEncoding): mono refused the whole file
+# for "utf8", "UTF8", "cp1252" or "latin-1", which libxml2 and Java read (interop round 15).
+_DOTNET_ENCODINGS = re.compile(
+    r"^(utf-8|us-ascii|ascii|iso-8859-(?:[1-9]|13|15)|latin1|windows-125[0-7])$", re.I
+)
+
+
+def refuse_dotnet_encoding(encoding: str | None, profile: str) -> None:
+    """XML_ENCODING_UNSUPPORTED when the portal's .NET parser cannot open a file declaring
+    ``encoding`` (libxml2's reading of the declaration; None or "" means none: UTF-8)."""
+    name = encoding or "utf-8"
+    if not _DOTNET_ENCODINGS.match(name):
+        raise VerifierRefusal(
+            "XML_ENCODING_UNSUPPORTED",
+            {
+                "encoding": name[:_SHOWN_MAX],
+                "detail": f"the {profile} portal (.NET) cannot open a file declared encoding="
+                f'"{name[:_SHOWN_MAX]}": write encoding="utf-8" in its first line',
+            },
+        )
+
+
 def refuse_unportable_names(
     tree: etree._ElementTree, profile: str, characters: set[str] | None = None
 ) -> None:

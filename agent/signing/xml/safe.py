@@ -31,7 +31,7 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 # Encodings whose bytes for ASCII characters are ASCII: the only ones whose markup we can find
 # in the raw bytes (the signer splices bytes; UTF-16 files are not used by any portal).
 _ASCII_COMPATIBLE = re.compile(
-    r"^(utf-?8|us-ascii|ascii|iso-8859-\d+|latin-?1|windows-125[0-7]|cp125[0-7])$", re.I
+    r"^(utf-?8|us-ascii|ascii|iso-8859-\d+|latin1|windows-125[0-7]|cp125[0-7])$", re.I
 )
 # Vietnamese Windows (windows-1258 / cp1258) writes a tone mark as a combining character after
 # its vowel. libxml2 decodes it through glibc's iconv, which composes the pair (U+1EA1), while

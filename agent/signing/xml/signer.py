@@ -45,6 +45,7 @@ from agent.signing.xml.portable import (
     VerifierRefusal,
     check_reference_id,
     elements_with_id,
+    refuse_dotnet_encoding,
     refuse_unportable_names,
 )
 from agent.signing.xml.profiles import DS_NS, ENVELOPED, Placement, XmlProfile, get_profile
@@ -183,7 +184,8 @@ def _plan(
             "XML_SIGNATURE_UNSUPPORTED", {"detail": "xml:* attributes around the signature"}
         )
     if profile.dotnet_verifier:
-        # .NET's parser refuses the whole file over such a name.
+        # .NET's parser refuses the whole file over such a name, or an encoding name it lacks.
+        refuse_dotnet_encoding(tree.docinfo.encoding, profile.name)
         refuse_unportable_names(tree, profile.name, characters)
     plan = Plan(container.tag, dict(container.nsmap), element_key(container), [])
     ref_id = profile.extra.get("reference_id")

@@ -50,6 +50,7 @@ from agent.signing.xml.c14n import (
     detached,
     subtree_without,
 )
+from agent.signing.xml.portable import refuse_dotnet_encoding
 from agent.signing.xml.profiles import DS_NS, ENVELOPED, PROFILES, Placement, guess_profile
 from agent.signing.xml.references import (
     DIGESTS,
@@ -391,6 +392,9 @@ def _check_all(
     signatures, name, placement = _find_signatures(root, profile)
     if not signatures:
         raise KysoError("NOT_SIGNED")
+    if name in PROFILES and PROFILES[name].dotnet_verifier:
+        # Valid to Kyso, unreadable to the portal: said as signing says it, not VALID.
+        refuse_dotnet_encoding(tree.docinfo.encoding, name)
     if len(signatures) > _MAX_SIGNATURES:
         raise unsupported(f"{len(signatures)} signatures (at most {_MAX_SIGNATURES})")
     # libxmlsec resolves "#id" through libxml2's id table; _resolve has already made sure
