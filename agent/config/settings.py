@@ -102,7 +102,7 @@ def _canonical_ip(host: str, value: str) -> str:
     since written in a setting it would never match the origin a browser sends."""
     if ":" in host:
         try:
-            return str(ipaddress.IPv6Address(host))
+            return _ipv6_text(ipaddress.IPv6Address(host))
         except ValueError as exc:
             raise ValueError(f"{value!r} has an invalid IPv6 address") from exc
     last = host.rstrip(".").rpartition(".")[2]
@@ -116,6 +116,28 @@ def _canonical_ip(host: str, value: str) -> str:
                 f"{value!r}: write the IP address as four decimal numbers, as browsers send it"
             )
     return host
+
+
+def _ipv6_text(address: ipaddress.IPv6Address) -> str:
+    """The address as the URL standard serialises it: eight hex groups, the first longest run
+    of two or more zero groups as "::" (also for an IPv4-mapped address, which newer Pythons'
+    str() writes with a dotted quad)."""
+    groups = [int.from_bytes(address.packed[i : i + 2], "big") for i in range(0, 16, 2)]
+    best_start, best_length = -1, 1
+    start = None
+    for index, group in enumerate([*groups, 1]):  # a sentinel ends a run at the end
+        if group == 0 and start is None:
+            start = index
+        elif group != 0 and start is not None:
+            if index - start > best_length:
+                best_start, best_length = start, index - start
+            start = None
+    text = [f"{g:x}" for g in groups]
+    if best_start < 0:
+        return ":".join(text)
+    head = ":".join(text[:best_start])
+    tail = ":".join(text[best_start + best_length :])
+    return f"{head}::{tail}"
 
 
 # ---- field table ----------------------------------------------------------------------------
