@@ -954,6 +954,16 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Add the provider to remote_providers in config.toml (or the managed policy), or "
         "choose another certificate.",
     ),
+    _e(
+        "REMOTE_CLIENT_REFUSED",
+        1709,
+        "{provider} không chấp nhận mã ứng dụng (client_id / client secret) của Kyso.",
+        "{provider} did not accept Kyso's client id or client secret.",
+        "Đây là lỗi cấu hình, không phải mã PIN: đừng thử lại mã PIN. Báo quản trị viên kiểm "
+        "tra client_id và client_secret_file của nhà cung cấp này.",
+        "This is a configuration problem, not the PIN: do not try your PIN again. Ask your "
+        "administrator to check this provider's client_id and client_secret_file.",
+    ),
     # --- 40xx: the agent service (agent/server, agent/config) ------------------------------
     _e(
         "ORIGIN_NOT_ALLOWED",

@@ -297,7 +297,9 @@ class CscClient:
                 "REMOTE_PROTOCOL_ERROR",
                 {"provider": self.provider.label, "detail": "credentials/list: bad credentialIDs"},
             )
-        return ids
+        # One credential is one picker row: an id listed again would be asked for again and
+        # shown as copies nobody can tell apart (their row key is the same).
+        return list(dict.fromkeys(ids))
 
     async def credential_info(
         self, credential_id: str, *, interactive: bool = True, budget: ByteBudget | None = None

@@ -72,7 +72,8 @@ class ByteBudget:
 
 
 _ERROR_WORD = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
-_AUTH_WORDS = {"invalid_pin", "invalid_otp", "access_denied", "invalid_password", "invalid_client"}
+_AUTH_WORDS = {"invalid_pin", "invalid_otp", "access_denied", "invalid_password"}
+_CLIENT_WORDS = {"invalid_client", "unauthorized_client"}
 # invalid_grant: a refresh token or authorization code that is expired, used or revoked.
 _TOKEN_WORDS = {"invalid_token", "expired_token", "invalid_grant"}
 _CREDENTIAL_HINTS = ("disabled", "revoked", "suspended", "expired", "locked", "not found")
@@ -83,10 +84,6 @@ _REASONS: dict[str, tuple[str, str]] = {
     "invalid_otp": ("mã OTP không đúng hoặc đã hết hạn", "the OTP is wrong or has expired"),
     "access_denied": ("người dùng hoặc nhà cung cấp đã từ chối", "access was denied"),
     "invalid_password": ("mật khẩu không đúng", "the password is wrong"),
-    "invalid_client": (
-        "nhà cung cấp không chấp nhận mã ứng dụng (client_id/secret) của Kyso",
-        "the provider did not accept Kyso's client id or secret",
-    ),
     "login_required": ("dịch vụ yêu cầu đăng nhập", "the service requires signing in"),
     "cancelled": ("đã hủy xác nhận", "the authorisation was cancelled"),
     "wrong_issuer": (
@@ -123,6 +120,8 @@ def classify(
     word = word if isinstance(word, str) and _ERROR_WORD.match(word) else ""
     text = body.get("error_description") if isinstance(body, dict) else None
     text = text.lower() if isinstance(text, str) else ""
+    if word in _CLIENT_WORDS:  # Kyso's registration, not the user's PIN or OTP
+        return KysoError("REMOTE_CLIENT_REFUSED", {"provider": provider.label})
     if word in _AUTH_WORDS or ("pin" in text.split() and "invalid" in text):
         return auth_refused(provider, word or "invalid_pin")
     if "otp" in text.split() and "invalid" in text:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from agent.errors import KysoError
 from agent.remote.csc import CredentialDetails, CscClient, SignAlgo, sign_algo_for
@@ -51,6 +51,10 @@ def _verify(
     formats expect (ECDSA as DER). Raises InvalidSignature."""
     key = info.certificate.public_key()
     candidates = [signature]
+    if isinstance(key, rsa.RSAPublicKey):
+        size = (key.key_size + 7) // 8
+        if len(signature) < size:  # a service writing the number without its leading zeros
+            candidates = [signature.rjust(size, b"\x00")]
     if isinstance(key, ec.EllipticCurvePublicKey):
         size = (key.curve.key_size + 7) // 8
         if len(signature) == 2 * size:  # some services send r‖s, which may begin like DER

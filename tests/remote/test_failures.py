@@ -274,7 +274,7 @@ async def test_wrong_signatures_never_reach_a_document(
     assert err.value.code == "REMOTE_PROTOCOL_ERROR"
 
 
-async def test_wrong_client_secret_is_a_refusal(
+async def test_wrong_client_secret_is_a_configuration_error_not_the_pin(
     csc: Any, tmp_path: Path, credentials: dict[str, RemoteCredential]
 ) -> None:
     bad = tmp_path / "bad-secret"
@@ -285,5 +285,8 @@ async def test_wrong_client_secret_is_a_refusal(
         assert await directory.list_credentials() == []
     finally:
         await svc.close()
-    assert directory.statuses["demo"].error is not None
-    assert directory.statuses["demo"].error["code"] == "REMOTE_AUTH_REFUSED"
+    error = directory.statuses["demo"].error
+    assert error is not None
+    # The administrator's mistake, not the user's PIN: "check the PIN" would spend PIN tries.
+    assert error["code"] == "REMOTE_CLIENT_REFUSED"
+    assert "administrator" in error["action_en"] and "quản trị viên" in error["action_vi"]
