@@ -95,6 +95,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "XML_REFERENCE_ID_UNUSABLE",
             "XML_NAME_UNPORTABLE",
             "XML_NAMESPACE_RELATIVE",
+            "XML_INHERITED_ATTRIBUTE",
             "XML_VERSION_UNSUPPORTED",
             "PDF_MALFORMED",
             "PDF_ENCRYPTED",
@@ -515,6 +516,20 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "http://, https:// hoặc urn:), hoặc báo cho nhà cung cấp phần mềm kê khai.",
         "Nothing was signed. Export the file again with a full namespace address (starting with "
         "http://, https:// or urn:), or tell the maker of the declaration software.",
+    ),
+    _e(
+        "XML_INHERITED_ATTRIBUTE",
+        3128,
+        "Tệp có thuộc tính {attribute} trên thẻ <{element}>, bao quanh phần được ký: các phần "
+        "mềm kiểm tra chữ ký (của cổng, Java, xmlsec1) đưa thuộc tính này vào chữ ký theo cách "
+        "khác nhau, nên chữ ký có thể bị cổng từ chối.",
+        "The file has the attribute {attribute} on <{element}>, around the part being signed: "
+        "signature verifiers (the portal's, Java, xmlsec1) carry it into the signature "
+        "differently, so the portal could refuse the signature.",
+        "Chưa có gì được ký. Xóa thuộc tính {attribute} khỏi tệp (hồ sơ không cần nó) hoặc "
+        "xuất lại tệp từ phần mềm kê khai, rồi ký lại.",
+        "Nothing was signed. Remove the {attribute} attribute from the file (the dossier does "
+        "not need it) or export the file again from the declaration software, and sign again.",
     ),
     _e(
         "XML_VERSION_UNSUPPORTED",

@@ -60,7 +60,26 @@ from agent.tokens.algorithms import KeyKind
 
 _DS = f"{{{DS_NS}}}"
 _CHUNK = 1 << 20  # a file's bytes read at a time for its characters, never whole
-_XML_ATTRS = "ancestor-or-self::*[@*[namespace-uri()='http://www.w3.org/XML/1998/namespace']]"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+_XML_ATTRS = f"ancestor-or-self::*[@*[namespace-uri()='{XML_NS}']]"
+
+
+def _refuse_inherited_attributes(element: etree._Element) -> None:
+    """XML_INHERITED_ATTRIBUTE naming the first xml:lang / xml:space / xml:base on
+    ``element`` or an ancestor (verifiers carry them into the signature differently)."""
+    carriers = element.xpath(_XML_ATTRS)
+    if not carriers:
+        return
+    carrier = carriers[0]
+    name = next(k for k in carrier.attrib if k.startswith(f"{{{XML_NS}}}"))
+    # A verifier refusal: the agent's check before the consent raises it for the portals.
+    raise VerifierRefusal(
+        "XML_INHERITED_ATTRIBUTE",
+        {
+            "attribute": f"xml:{etree.QName(name).localname}"[:40],
+            "element": etree.QName(carrier).localname[:40],
+        },
+    )
 
 
 def _find_child(root: etree._Element, local: str, profile: XmlProfile) -> etree._Element:
@@ -177,12 +196,9 @@ def _plan(
     if container.find(f"{_DS}Signature") is not None:
         raise KysoError("XML_ALREADY_SIGNED", {"container": etree.QName(container).localname})
     _refuse_covering_signatures(root, container)
-    if container.xpath(_XML_ATTRS):
-        # libxml2 through lxml cannot carry inherited xml:lang/xml:space into the canonical
-        # SignedInfo the way xmlsec1 and other verifiers do; refuse instead of signing wrongly.
-        raise KysoError(
-            "XML_SIGNATURE_UNSUPPORTED", {"detail": "xml:* attributes around the signature"}
-        )
+    # libxml2 through lxml cannot carry inherited xml:lang/xml:space into the canonical
+    # SignedInfo the way xmlsec1 and other verifiers do; refuse instead of signing wrongly.
+    _refuse_inherited_attributes(container)
     if profile.dotnet_verifier:
         # .NET's parser refuses the whole file over such a name, or an encoding name it lacks.
         refuse_dotnet_encoding(tree.docinfo.encoding, profile.name)
@@ -196,11 +212,7 @@ def _plan(
         plan.references.append(Reference("", (ENVELOPED, profile.c14n), digest))
         return plan
     target, ref_id = _reference_target(root, placement, ref_id, plan, profile)
-    if target.xpath(_XML_ATTRS):
-        raise KysoError(
-            "XML_SIGNATURE_UNSUPPORTED",
-            {"detail": "xml:* attributes around the referenced element"},
-        )
+    _refuse_inherited_attributes(target)
     if misread:
         _refuse_misread(target, profile)
     covers_container = container is target or target in container.iterancestors()
