@@ -36,19 +36,26 @@ class VietnameseIds:
 
 
 def parse_identifiers(name: x509.Name) -> VietnameseIds:
-    """Find MST/CCCD/CMND/MNS in UID first, then in O and CN where some CAs put them."""
+    """Find MST/CCCD/CMND/MNS in UID first, then in O and CN where some CAs put them.
+
+    A person's certificate (a CCCD, CMND or passport number in UID, O or CN) may name the
+    employer's MST in O= or CN=: that makes it a person's who works there, never the unit's
+    own certificate, so that MST is not the certificate's. Only an MST (or MNS) in UID itself
+    makes a certificate the unit's whatever else its subject names."""
     from cryptography.x509.oid import NameOID
 
-    found: dict[str, str] = {}
+    by_place: list[tuple[bool, str, str]] = []  # (in UID, kind, identifier), in reading order
     for oid in (NameOID.USER_ID, NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME):
-        # A person's certificate (UID=CCCD/CMND/passport) may name the employer's MST in O= or
-        # CN=: that makes it a person's who works there, never the unit's own certificate.
-        person = oid != NameOID.USER_ID and bool(_PERSONAL_IDS & found.keys())
         for attr in name.get_attributes_for_oid(oid):
             value = attr.value if isinstance(attr.value, str) else attr.value.decode()
             for kind, ident in _ID_PATTERN.findall(value):
-                if not (person and kind.upper() in _UNIT_IDS):
-                    found.setdefault(kind.upper(), ident)
+                by_place.append((oid == NameOID.USER_ID, kind.upper(), ident))
+    unit_in_uid = any(in_uid and kind in _UNIT_IDS for in_uid, kind, _ in by_place)
+    person = not unit_in_uid and any(kind in _PERSONAL_IDS for _, kind, _ in by_place)
+    found: dict[str, str] = {}
+    for in_uid, kind, ident in by_place:
+        if not (person and not in_uid and kind in _UNIT_IDS):
+            found.setdefault(kind, ident)
     return VietnameseIds(
         mst=found.get("MST"),
         cccd=found.get("CCCD"),

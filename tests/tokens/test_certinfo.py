@@ -89,6 +89,19 @@ def _cert(
             {"cccd": "001190012345"},
         ),
         (_name(CN="Nguyễn Văn A - MST:0101234567", UID="CMND:012345678"), {"cmnd": "012345678"}),
+        # ... wherever the person's own number is written: O is read before CN, and one CN may
+        # hold both (red team: such a certificate passed as the unit's).
+        (
+            _name(O="Công ty X MST:0101234567", CN="Nguyễn Văn A CCCD:001190012345"),
+            {"cccd": "001190012345"},
+        ),
+        (_name(CN="Nguyễn Văn A MST:0101234567 CCCD:001190012345"), {"cccd": "001190012345"}),
+        (_name(CN="Trần Thị B CMND:012345678", O="MST:0101234567"), {"cmnd": "012345678"}),
+        # The unit's own MST in UID keeps it the unit's, whatever else the subject names.
+        (
+            _name(CN="Công ty A (đại diện CCCD:001190012345)", UID="MST:0101234567"),
+            {"mst": "0101234567", "cccd": "001190012345"},
+        ),
     ],
 )
 def test_identifiers_from_uid_o_and_cn(subject, expected):
