@@ -54,7 +54,7 @@ class LoadedLibrary:
         self._open_sessions = 0
         self._has_slot_events = False
         self.description = ""
-        self._cert_cache: dict[tuple[str, str], list[TokenCertificate]] = {}
+        self._cert_cache: dict[tuple[str, int, str, str], list[TokenCertificate]] = {}
         # A token's mechanisms, read once while it stays in its slot (~110 us a read on
         # SoftHSM2, and every request's listing used to pay it for every slot).
         self._mechanism_cache: dict[tuple[int, bytes, str], frozenset[Any]] = {}
@@ -96,13 +96,20 @@ class LoadedLibrary:
 
     # ---- one token ---------------------------------------------------------------------------
     def _w_find_token(self, info: TokenInfo) -> Any:
+        """The token ``info`` describes: same serial and label, in its own slot when two
+        tokens look alike (a driver giving both one serial and label)."""
+        found = None
         for slot in self._lib.get_slots(token_present=True):
             try:
                 token = slot.get_token()
             except p11e.PKCS11Error:
                 continue
             if token.serial.decode(errors="replace") == info.serial and token.label == info.label:
-                return token
+                if slot.slot_id == info.slot_id:
+                    return token
+                found = found or token  # the slot was renumbered (re-initialised module)
+        if found is not None:
+            return found
         raise KysoError("TOKEN_REMOVED", {"detail": info.label})
 
     def _w_present(self, info: TokenInfo) -> bool:
@@ -134,3 +141,9 @@ class LoadedLibrary:
     def raw_library(self) -> Any:
         """The python-pkcs11 lib object; only bench/ uses it, to measure the layer's overhead."""
         return self._lib
+
+
+def cache_key(info: TokenInfo) -> tuple[str, int, str, str]:
+    """The certificate cache's key: module, slot, serial and label. Two tokens a driver reports
+    with one serial (blank, or a vendor default) keep their own certificates."""
+    return (info.module, info.slot_id, info.serial, info.label)

@@ -13,7 +13,7 @@ from pkcs11.util.ec import encode_named_curve_parameters
 from pkcs11.util.rsa import encode_rsa_public_key
 
 from agent.tokens.model import TokenInfo
-from agent.tokens.module.library import LoadedLibrary
+from agent.tokens.module.library import LoadedLibrary, cache_key
 
 
 class Provisioning(LoadedLibrary):
@@ -84,7 +84,7 @@ class Provisioning(LoadedLibrary):
                     Attribute.VALUE: der,
                 }
             )
-        self._cert_cache.pop(info.key, None)
+        self._cert_cache.pop(cache_key(info), None)
 
 
 def _rsa_spki(pub: Any) -> bytes:

@@ -23,7 +23,7 @@ from agent.tokens.module.keys import (
     PUBLIC_KEY_FACTS,
     key_facts,
 )
-from agent.tokens.module.library import LoadedLibrary
+from agent.tokens.module.library import LoadedLibrary, cache_key
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class TokenReading(LoadedLibrary):
                 tokens.append(info)
         for identity in set(self._mechanism_cache) - seen:  # removed or replaced tokens
             del self._mechanism_cache[identity]
-        present = {t.key for t in tokens}
+        present = {cache_key(t) for t in tokens}
         for key in list(self._cert_cache):
             if key not in present:
                 del self._cert_cache[key]
@@ -97,7 +97,7 @@ class TokenReading(LoadedLibrary):
         return await self.worker.run(self._w_certificates, token)
 
     def _w_certificates(self, info: TokenInfo) -> list[TokenCertificate]:
-        cached = self._cert_cache.get(info.key)
+        cached = self._cert_cache.get(cache_key(info))
         if cached is not None:
             # The certificates do not change while the token stays in, but the token's state
             # does (PIN flags, slot id after re-initialisation): hand out the fresh TokenInfo.
@@ -128,7 +128,7 @@ class TokenReading(LoadedLibrary):
                     )
         except p11e.PKCS11Error as exc:
             raise translate(exc, removed=not self._w_present(info)) from exc
-        self._cert_cache[info.key] = certs
+        self._cert_cache[cache_key(info)] = certs
         return certs
 
 
