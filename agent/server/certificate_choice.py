@@ -131,9 +131,9 @@ def plan_choice(
     providers_missing: Iterable[ProviderNote] = (),  # remote providers loading or unreachable
 ) -> Plan:
     """Rows grouped by token (label, then serial), then remote credentials grouped by provider,
-    matches first within a group, newest certificate first; the first usable match
-    preselected; skip the picker when exactly one usable certificate matches what the page
-    asked for."""
+    matches first within a group, newest certificate first; the usable match that expires
+    last preselected (a token's before a remote credential's); skip the picker when exactly
+    one usable certificate matches what the page asked for."""
     wanted = wanted or CertificateFilter()
     options = _one_row_per_copy(option_for(c, wanted) for c in candidates)
     if wanted.valid_only:
@@ -152,7 +152,16 @@ def plan_choice(
     )
     matching = [o for o in options if o.usable and o.matches]
     usable = [o for o in options if o.usable]
-    preselect = (matching or usable)[0].key.text if usable else ""
+    # The newest of them, on a token before a remote credential: a unit's renewal on a new
+    # token, beside the old certificate still valid on the old one, is what Enter should pick.
+    preselect = (
+        max(
+            matching or usable,
+            key=lambda o: (not o.remote_provider, o.certificate.not_after),
+        ).key.text
+        if usable
+        else ""
+    )
     choice = CertificateChoice(
         origin,
         tuple(o.certificate for o in options),

@@ -22,6 +22,7 @@ def make_cert(
     *,
     expired: bool = False,
     organization: str | None = None,
+    days: int | None = None,
 ) -> CertificateInfo:
     """A self-made certificate shaped like a Vietnamese organisation certificate (``organization``
     adds an O attribute: whatever a CA wrote there reaches the prompt)."""
@@ -45,7 +46,7 @@ def make_cert(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=730 if not expired else 365))
+        .not_valid_after(start + dt.timedelta(days=days or (730 if not expired else 365)))
         .sign(key, hashes.SHA256())
     )
     return parse_certificate(cert.public_bytes(serialization.Encoding.DER))

@@ -45,6 +45,18 @@ def test_rows_are_grouped_by_token_and_the_token_is_named() -> None:
     assert {"Mã số thuế", "Nhà cung cấp", "Hiệu lực", "Khóa"} <= labels
 
 
+def test_a_renewal_on_another_token_is_preselected_over_the_old_certificate() -> None:
+    """The CA renewed the unit's certificate on a new token while the old one is still valid:
+    Enter picks the renewal, whatever the tokens' labels sort to (a portal that registered
+    the new certificate would refuse the old one)."""
+    old = samples.make_cert(days=400)
+    renewed = samples.make_cert(days=1100)
+    rows = [on("EPASS2003 CU", old), on("FT-2025-MOI", renewed)]
+    for wanted in (None, CertificateFilter(mst="0101234567")):
+        plan = plan_choice(samples.ORIGIN, rows, wanted)
+        assert plan.chosen is None and plan.choice.preselected == renewed.thumbprint
+
+
 def test_a_certificate_without_its_key_is_shown_disabled_with_the_reason() -> None:
     plan = plan_choice(samples.ORIGIN, [on("KYSO DEMO 1", ORG, key=False)])
     (row,) = plan.choice.rows()
