@@ -5,6 +5,9 @@ wrong PIN retried within one request."""
 from __future__ import annotations
 
 import base64
+from pathlib import Path
+
+from cryptography import x509
 
 from agent.demo.pki import UNIT_MST
 from tests.conftest import cert_thumbprint
@@ -28,7 +31,24 @@ async def test_one_match_skips_the_picker_and_the_consent_shows_it(demo, agent) 
     assert agent.audit_lines()[-1]["thumbprint"] == org
 
 
-async def test_the_picker_names_each_token_and_preselects_the_unit(demo, agent) -> None:
+async def test_the_picker_names_each_token_and_preselects_the_unit(demo, agent, answers) -> None:
+    # Several certificates of the unit, on two tokens: the user picks; the unit's usable one
+    # that expires last is preselected (the renewal on token 2, unless they end in the same
+    # second: then the first token's), never a greyed one, never another unit's.
+    # The unit's usable certificates (the revoked one too: no responder runs, its status is
+    # unknown), in the picker's order: token 1's, then token 2's.
+    names = ("org", "revoked", "org_renewed")
+    ends = {
+        name: x509.load_pem_x509_certificate(
+            Path(demo["certificates"][name]["path"]).read_bytes()
+        ).not_valid_after_utc
+        for name in names
+    }
+    in_order = sorted(names, key=lambda n: demo["certificates"][n]["token"])
+    expected = max(in_order, key=lambda n: ends[n])  # the first of the latest, as the picker
+    token = demo["certificates"][expected]["token"]
+    pins = {t["label"]: t["user_pin"] for t in demo["tokens"]}
+    answers.set(pin=pins[token])  # the PIN of the token the user is led to
     client = await agent.client()
     await client.call(
         "auth.challenge",
@@ -39,12 +59,10 @@ async def test_the_picker_names_each_token_and_preselects_the_unit(demo, agent) 
     )
     picker = agent.prompter.prompts[0]
     assert picker.kind == "certificate"
-    chosen = demo["certificates"]
-    by_thumbprint = {c["thumbprint"]: name for name, c in chosen.items()}
-    # Several certificates of the unit, on two tokens: the user picks; the first usable one of
-    # the unit on the first token is preselected (never a greyed one, never another unit's).
-    assert by_thumbprint[picker.answer] in ("org", "revoked", "org_renewed")
-    assert chosen[by_thumbprint[picker.answer]]["token"] == "KYSO DEMO 1"
+    by_thumbprint = {c["thumbprint"]: name for name, c in demo["certificates"].items()}
+    chosen = by_thumbprint[picker.answer]
+    assert chosen in names and ends[chosen] == max(ends.values())
+    assert demo["certificates"][chosen]["token"] == token
 
 
 async def test_another_units_dossier_is_warned_or_refused(demo, harness) -> None:
