@@ -170,8 +170,9 @@ def _read_signed_file(path: Path) -> bytes:
 
 def _write(path: Path, data: bytes, force: bool, like: str | Path | None = None) -> StagedFile:
     """Write atomically; ``like``: the file whose permissions the output gets (umask too).
-    A new name is in place on return; a file it replaces (``force``) is replaced only by
-    :func:`placed_last`, once the caller's steps (the audit record) are done."""
+    The copy stays at its temporary name: it takes its name (or replaces an earlier file,
+    ``force``) only in :func:`placed_last`, once the caller's steps (the audit record) are
+    done."""
     try:
         return written_copy(stage_write(path, data, overwrite=force, like=like))
     except FileExistsError as exc:

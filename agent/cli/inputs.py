@@ -17,12 +17,12 @@
   did not pass (or never finished) its read-back to ``<name>.unverified``, never under the name
   of a checked signed file; :func:`remove_output` deletes one whose audit record could not be
   stored (no signature without its record).
-* A signed copy that replaces an earlier file (``--force``): :func:`placed_last` keeps it at
-  its temporary name until it is recorded (and read back, where the command reads back), and
-  only then renames it over the earlier file, in one step. Any failure or Ctrl-C before that
-  leaves the earlier file as it was, and says so. In this order a crash (kill -9, power loss)
-  at any point leaves the earlier file or the recorded new one at that name, at worst a
-  temporary file beside it, never a signed file without its record.
+* Every signed copy: :func:`placed_last` keeps it at its temporary name until it is recorded
+  (and read back, where the command reads back), and only then renames it to its name, or
+  over the earlier file (``--force``) in one step. Any failure or Ctrl-C before that leaves
+  the earlier file as it was, and says so. In this order a crash (kill -9, power loss) at any
+  point leaves the earlier file or the recorded new one at that name, at worst a temporary
+  file beside it, never a signed file without its record.
 """
 
 from __future__ import annotations
@@ -307,16 +307,18 @@ def earlier_kept(copy: StagedFile) -> dict[str, Any]:
 @contextlib.contextmanager
 def placed_last(copy: StagedFile) -> Iterator[None]:
     """The steps after a signed copy's write (its audit record, its read-back), then its
-    rename into place: a copy that replaces an earlier file (``--force``) is renamed over it
-    only once the block ended without an error, in one step (a new name was placed at once by
-    :func:`written_copy`). A failure or a stop in the block leaves the earlier file as it was:
-    the copy, if still at its temporary name, is deleted (the steps set aside or deleted it
-    where they meant to), stderr says the earlier file was kept, and a KysoError gets
-    ``earlier_kept``. A rename that fails is WRITE_FAILED, the earlier file kept too."""
+    rename into place, only once the block ended without an error: to a new name (never over
+    a file that appeared there meanwhile) or, with ``--force``, over the earlier file in one
+    step. A failure or a stop in the block leaves the copy out of place: if still at its
+    temporary name it is deleted (the steps set aside or deleted it where they meant to), an
+    earlier file is kept as it was, stderr says so and a KysoError gets ``earlier_kept``. A
+    rename that fails is WRITE_FAILED (OUTPUT_EXISTS for a name taken meanwhile)."""
     try:
         yield
         try:
             copy.place()
+        except FileExistsError as exc:
+            raise KysoError("OUTPUT_EXISTS", {"path": str(copy.target)}) from exc
         except OSError as exc:
             detail = exc.strerror or str(exc)
             raise KysoError("WRITE_FAILED", {"path": str(copy.target), "detail": detail}) from exc
@@ -331,23 +333,16 @@ def placed_last(copy: StagedFile) -> Iterator[None]:
 
 
 def _leave_earlier(copy: StagedFile) -> dict[str, Any]:
-    if not held(copy):
-        return {}
-    copy.discard()
-    return earlier_kept(copy)
+    replacing = held(copy)
+    copy.discard()  # still at its temporary name (set aside or deleted already: nothing left)
+    return earlier_kept(copy) if replacing else {}
 
 
 def written_copy(copy: StagedFile) -> StagedFile:
-    """A signed copy just written (staged): placed at once when its name is new, as before
-    (its record and read-back follow there); held at its temporary name when it would replace
-    an earlier file, for :func:`placed_last` to place once recorded and read back. (A file
-    found at a new name without ``overwrite``: FileExistsError, as from any atomic write.)"""
-    if not held(copy):
-        try:
-            copy.place()
-        except BaseException:
-            copy.discard()
-            raise
+    """A signed copy just written (staged): kept at its temporary name, for
+    :func:`placed_last` to place once its audit record is written (and it is read back), new
+    name or not. A crash before that (kill -9, power loss) leaves at worst a hidden temporary
+    file, never a signed file without its record under the name a person opens."""
     return copy
 
 

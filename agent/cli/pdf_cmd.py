@@ -34,6 +34,7 @@ from agent.cli.inputs import (
     changed_after_consent,
     link_identity,
     open_input,
+    placed_last,
     removal_refusal,
 )
 from agent.cli.output import one_line, print_json
@@ -230,13 +231,16 @@ async def _sign_pdf_file(
         if consented is not None and facts.sha256 != consented:
             raise KysoError("INPUT_INVALID", {"detail": changed_after_consent(source)})
         choose_field(facts, options)
-        await write_signed_pdf(stream, out, signer, options, facts, force=False, like=source)
+        _, copy = await write_signed_pdf(
+            stream, out, signer, options, facts, force=False, like=source
+        )
     entry = signed_entry(source, out, facts.sha256)
-    if written is not None:
-        written(entry)  # recorded before anything else: an unrecorded copy is deleted there
-    # READBACK_FAILED unless every signature in it is intact and the original is its prefix
-    # (so the signed bytes are the ones hashed, and consented to)
-    await read_back(out, (facts.size, facts.sha256))
+    with placed_last(copy):  # the copy takes its name only once recorded and read back
+        if written is not None:
+            written(entry)  # recorded before anything else: an unrecorded copy is deleted
+        # READBACK_FAILED unless every signature in it is intact and the original is its
+        # prefix (so the signed bytes are the ones hashed, and consented to)
+        await read_back(copy, (facts.size, facts.sha256))
     read = ReadFile.of(opened, facts.sha256, link=link)
     kept = removal_refusal(source, read) if remove_unsigned else None
     entry["removed_unsigned"] = remove_unsigned and kept is None

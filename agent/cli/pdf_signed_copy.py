@@ -40,10 +40,10 @@ async def write_signed_pdf(
     like: Path | None = None,
 ) -> tuple[Any, StagedFile]:
     """Sign the open PDF ``source`` into ``out`` atomically (never over an existing file
-    unless ``force``): (the pyHanko result, the signed copy). A new name is in place on
-    return; an earlier file at ``out`` (``force``) is replaced only by
-    :func:`record_and_read_back`, once the copy is recorded and read back. The original is
-    never touched here. ``like``: the original's path, whose permissions the signed file gets
+    unless ``force``): (the pyHanko result, the signed copy), still at its temporary name: it
+    takes its name (or replaces an earlier file, ``force``) only in
+    :func:`record_and_read_back`, once it is recorded and read back. The original is never
+    touched here. ``like``: the original's path, whose permissions the signed file gets
     (limited by the umask)."""
     from agent.signing.pdf.sign import sign_pdf_stream
 

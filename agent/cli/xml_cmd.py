@@ -116,13 +116,13 @@ async def _sign_one(
             if args.remove_unsigned:
                 _read_back(copy, signed, signer, args.profile)
     except BaseException as exc:
-        if not isinstance(exc, KysoError) and held(copy):
-            # Stopped before it replaced the earlier file: the report must not say "signed".
-            stopped = KysoError(
-                "USER_CANCELLED", {"output": str(target), "earlier_kept": str(target)}
-            )
+        if not isinstance(exc, KysoError) and not copy.placed:
+            # Stopped before the copy took its name: the report must not say "signed".
+            details = {"output": str(target)}
+            if held(copy):  # and the earlier file at that name is as it was
+                details["earlier_kept"] = str(target)
             entry.clear()
-            entry.update(failed_entry(source, stopped))
+            entry.update(failed_entry(source, KysoError("USER_CANCELLED", details)))
         raise
     if args.remove_unsigned:
         # Only the file that was read and signed: one saved over it meanwhile is kept.
@@ -135,8 +135,8 @@ async def _sign_one(
 
 def _read_back(copy: StagedFile, signed: bytes, signer: Signer, profile: str) -> None:
     """The copy on disk must be the bytes signed, its signature verified with the signer's
-    certificate; else READBACK_FAILED, the copy set aside. A copy that waits to replace an
-    earlier file and is interrupted here is set aside too (never read back: never placed)."""
+    certificate; else READBACK_FAILED, the copy set aside. A copy interrupted here (still at
+    its temporary name) is set aside too: never read back, never placed."""
     try:
         back = copy.current.read_bytes()
         result = check_xml_signature(back, profile=profile)
@@ -145,7 +145,7 @@ def _read_back(copy: StagedFile, signed: bytes, signer: Signer, profile: str) ->
     except (OSError, KysoError) as exc:
         raise unverified(copy, str(exc)) from exc
     except BaseException:
-        if held(copy):
+        if not copy.placed:  # interrupted here: never read back, so never under its name
             set_aside_saying(copy)
         raise
 

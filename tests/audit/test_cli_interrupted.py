@@ -114,22 +114,26 @@ def test_a_copy_written_before_an_interruption_is_recorded_as_signed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Interrupted between the write and the read-back (a second Ctrl-C lands anywhere): the
-    signed copy on disk has its OK record, and the report lists it as signed."""
+    key did sign, so the copy has its OK record; it was never read back, so it never takes its
+    name: it is set aside as .unverified (said on stderr), the report does not call it signed,
+    and the original is kept."""
 
     def interrupted(*args: Any, **kw: Any) -> Any:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(xml_cmd, "check_xml_signature", interrupted)  # the read-back
     assert main(_argv(demo, work)) == 130
-    report = json.loads(capsys.readouterr().out)
-    first = report["results"][0]
-    assert first["ok"] and not first["removed_unsigned"]  # signed, the original kept
+    captured = capsys.readouterr()
+    first = json.loads(captured.out)["results"][0]
+    assert not first["ok"] and first["error"]["code"] == "USER_CANCELLED"
     assert _records(log_path) == {
         "d01.xml": "OK",
         "d02.xml": "USER_CANCELLED",
         "d03.xml": "USER_CANCELLED",
     }
-    assert (work / "d01_signed.xml").exists() and (work / "d01.xml").exists()
+    assert not (work / "d01_signed.xml").exists() and (work / "d01.xml").exists()
+    assert (work / "d01_signed.xml.unverified").exists()
+    assert "d01_signed.xml.unverified" in captured.err
 
 
 @pytest.mark.timeout(120)

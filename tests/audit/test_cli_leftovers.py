@@ -57,9 +57,9 @@ def _corrupt_pdf_after_write(monkeypatch: pytest.MonkeyPatch) -> None:
     real = pdf_cmd.write_signed_pdf
 
     async def write_then_corrupt(source: Any, out: Path, *args: Any, **kw: Any) -> Any:
-        result = await real(source, out, *args, **kw)
-        _corrupt(out)
-        return result
+        result, copy = await real(source, out, *args, **kw)
+        _corrupt(copy.current)  # where the copy is until it is recorded and read back
+        return result, copy
 
     monkeypatch.setattr(pdf_cmd, "write_signed_pdf", write_then_corrupt)
 
