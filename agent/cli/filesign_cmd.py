@@ -19,6 +19,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,11 +131,13 @@ async def sign_plans(
     *,
     modules: list[str] | tuple[str, ...] = (),
     progress: Any = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Consent once for every file, PIN once, then sign each file with sign-xml's code.
 
-    ``progress`` gets (done, total, file name). Files with a planning problem are reported
-    with it and never signed."""
+    ``progress`` gets (done, total, file name); once ``stopping()`` is true (the process was
+    asked to stop), no further file is signed: each gets USER_CANCELLED, recorded. Files with
+    a planning problem are reported with it and never signed."""
     from agent.cli.common import SignatureAudit
     from agent.cli.compose import build_token_service
     from agent.cli.tokens_cmd import check_signing_certificate
@@ -193,22 +196,37 @@ async def sign_plans(
             # Each file is signed only while it holds the bytes whose SHA-256 was shown.
             todo = [replace(p, sha256=i.sha256) for p, i in readable]
             async with service.open_key(cert, prompter) as key:
-                results += await _sign_each(todo, TokenSigner(key), options, audit, progress)
+                results += await _sign_each(
+                    todo, TokenSigner(key), options, audit, progress, stopping
+                )
     return results
 
 
 async def _sign_each(
-    todo: list[FilePlan], signer: Any, options: Options, audit: Any, progress: Any
+    todo: list[FilePlan],
+    signer: Any,
+    options: Options,
+    audit: Any,
+    progress: Any,
+    stopping: Callable[[], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Each planned file in turn with one logged-in key; after an error that ends the key
     session (token pulled, PIN refused) the rest are reported with it, not tried. Once a
-    record cannot be stored nothing more is signed: the rest get AUDIT_UNAVAILABLE."""
+    record cannot be stored nothing more is signed: the rest get AUDIT_UNAVAILABLE. Once
+    ``stopping()`` is true, the rest get USER_CANCELLED (recorded), not tried."""
     from agent.cli.xml_cmd import refuse_unrecorded, sign_batch
 
     results: list[dict[str, Any]] = []
     for index, plan in enumerate(todo):
         if audit.failed:  # a record failed: the next signature would have none either
             results += refuse_unrecorded([p.source for p in todo[index:]], audit)
+            break
+        if stopping is not None and stopping():  # logout or shutdown: stop between files
+            stopped = KysoError("USER_CANCELLED").to_dict()
+            for rest in todo[index:]:
+                entry = {"file": str(rest.source), "ok": False, "error": stopped}
+                audit.result(entry)
+                results.append(entry)
             break
         if progress is not None:
             progress(index, len(todo), plan.source.name)
@@ -294,13 +312,20 @@ def run_sign_files(args: argparse.Namespace) -> int:
         plans = plan_files(files, options.out_dir)
         prompter = make_prompter(args.prompter or "dialog")
 
-        def work(events: Any) -> list[dict[str, Any]]:
+        def work(events: Any, stop: Any) -> list[dict[str, Any]]:
             def progress(done: int, total: int, name: str) -> None:
                 events.put((done, total, name))
 
             try:
                 return asyncio.run(
-                    sign_plans(plans, options, prompter, modules=args.module, progress=progress)
+                    sign_plans(
+                        plans,
+                        options,
+                        prompter,
+                        modules=args.module,
+                        progress=progress,
+                        stopping=stop.is_set,
+                    )
                 )
             except KysoError as exc:
                 return [{"file": str(p.source), "ok": False, "error": exc.to_dict()} for p in plans]

@@ -8,9 +8,12 @@ tests and screen readers find it; Return presses the default button and Escape c
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import signal
+import threading
 import tkinter as tk
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from tkinter import filedialog, ttk
@@ -184,11 +187,16 @@ def _focus(win: tk.Toplevel) -> None:
 
 
 def run_with_progress(
-    root: tk.Tk, lang: str, work: Callable[[queue.Queue[tuple[int, int, str]]], Any]
+    root: tk.Tk,
+    lang: str,
+    work: Callable[[queue.Queue[tuple[int, int, str]], threading.Event], Any],
 ) -> Any:
-    """Run ``work`` in a thread with a progress window; its result (or exception) returned."""
-    import threading
-
+    """Run ``work`` in a thread with a progress window; its result (or exception) returned.
+    ``work`` gets the progress queue and an event set when the process is asked to stop
+    (SIGTERM at logout, SIGHUP, Ctrl-C): it ends after the file it is on, and the result window
+    still says what was done. While the window is up those signals only set the event: an
+    exception raised in Tk's callbacks would be swallowed by tkinter, and the window left
+    waiting for a poll that never comes."""
     win = tk.Toplevel(root)
     win.title(t("progress_title", lang))
     frame = ttk.Frame(win, padding=16)
@@ -198,11 +206,12 @@ def run_with_progress(
     bar = ttk.Progressbar(frame, length=420, mode="determinate")
     bar.pack(pady=8)
     events: queue.Queue[tuple[int, int, str]] = queue.Queue()
+    stop = threading.Event()
     outcome: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            outcome["result"] = work(events)
+            outcome["result"] = work(events, stop)
         except BaseException as exc:  # handed to the caller on the main thread
             outcome["error"] = exc
 
@@ -210,24 +219,51 @@ def run_with_progress(
     thread.start()
 
     def poll() -> None:
-        while not events.empty():
-            done, total, name = events.get_nowait()
-            label.configure(
-                text=t("progress", lang, done=done, total=total, name=render_untrusted(name, 50))
-            )
-            bar.configure(maximum=max(total, 1), value=done)
-        if thread.is_alive():
-            win.after(100, poll)
-        else:
-            win.destroy()
+        try:
+            while not events.empty():
+                done, total, name = events.get_nowait()
+                label.configure(
+                    text=t(
+                        "progress", lang, done=done, total=total, name=render_untrusted(name, 50)
+                    )
+                )
+                bar.configure(maximum=max(total, 1), value=done)
+        finally:
+            # Whatever happened above, the window goes on polling or closes: never left
+            # waiting for a poll that will not come (the process would hang on it).
+            if thread.is_alive():
+                win.after(100, poll)
+            else:
+                win.destroy()
 
     win.protocol("WM_DELETE_WINDOW", lambda: None)  # the signature is not stopped half-way
     win.after(100, poll)
-    root.wait_window(win)
-    thread.join()
+    with _stop_signals_set(stop):
+        root.wait_window(win)
+        thread.join()
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("result")
+
+
+@contextlib.contextmanager
+def _stop_signals_set(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM, SIGHUP and SIGINT set ``stop`` for the block (main thread only), then the
+    handlers from before are back."""
+    names = ("SIGTERM", "SIGHUP", "SIGINT")
+    numbers = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    previous: dict[int, Any] = {}
+    try:
+        for number in numbers:
+            if signal.getsignal(number) is not signal.SIG_IGN:  # nohup: stays ignored
+                previous[number] = signal.signal(number, lambda *_: stop.set())
+    except ValueError:  # not the main thread: nothing to install
+        pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def show_result(
