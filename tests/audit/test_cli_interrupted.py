@@ -246,6 +246,10 @@ def test_ctrl_c_at_the_terminal_pin_prompt_ends_the_run_and_gives_the_echo_back(
     argv = ["sign-xml", str(work / NAMES[0]), "--cert", cert_thumbprint(demo, "org")]
     pid, fd = pty.fork()
     if pid == 0:  # the child: the CLI on the pseudo-terminal, asking the PIN there
+        # As a shell starts a foreground command: Ctrl-C at its default, whatever the test
+        # process's state was at the fork (an ignored or blocked SIGINT survives exec).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         os.chdir(REPO)
         os.execve(sys.executable, [sys.executable, "-m", "agent.cli", *argv], env)
     seen, interrupted_at, echo_after = b"", None, None
