@@ -6,11 +6,7 @@ is the only way to name another address."""
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,50 +14,15 @@ from agent.demo.remote import CLIENT_ID, RunningService
 from agent.errors import KysoError
 from agent.remote.directory import RemoteDirectory, RemoteService
 from agent.remote.providers import parse_provider
+from tests.recording_server import RecordingServer, elsewhere  # noqa: F401 - fixture
 from tests.remote.conftest import Browser, make_provider
 
 
-class _OtherServer:
-    """Another provider's sign-in server on loopback: records every request that reaches it."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        seen = self.requests
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                seen.append(f"{self.command} {self.path}")
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_POST = do_GET
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-
-@pytest.fixture
-def other() -> Iterator[_OtherServer]:
-    server = _OtherServer()
-    yield server
-    server.close()
-
-
 async def test_a_sign_in_server_at_another_address_is_refused(
-    csc: RunningService, other: _OtherServer
+    csc: RunningService,
+    elsewhere: RecordingServer,  # noqa: F811
 ) -> None:
-    csc.server.state.oauth2_url = other.url
+    csc.server.state.oauth2_url = elsewhere.url
     table = {"name": "demo", "base_url": csc.url, "client_id": CLIENT_ID}
     provider = parse_provider({**table, "auth_flow": "authorization_code"})
     browser = Browser()
@@ -73,13 +34,15 @@ async def test_a_sign_in_server_at_another_address_is_refused(
         await service.close()
     assert err.value.code == "REMOTE_PROTOCOL_ERROR"
     assert "oauth_url" in err.value.details["detail"]
-    assert browser.opened == [] and other.requests == []
+    assert browser.opened == [] and elsewhere.requests == []
 
 
 async def test_the_client_secret_never_goes_to_another_address(
-    csc: RunningService, other: _OtherServer, secret_file: Path
+    csc: RunningService,
+    elsewhere: RecordingServer,  # noqa: F811
+    secret_file: Path,
 ) -> None:
-    csc.server.state.oauth2_url = f"{other.url}/oauth"
+    csc.server.state.oauth2_url = f"{elsewhere.url}/oauth"
     service = RemoteService(make_provider(csc.url, secret_file))
     try:
         with pytest.raises(KysoError) as err:
@@ -87,13 +50,14 @@ async def test_the_client_secret_never_goes_to_another_address(
     finally:
         await service.close()
     assert err.value.code == "REMOTE_PROTOCOL_ERROR"
-    assert other.requests == []  # no token request, so no secret
+    assert elsewhere.requests == []  # no token request, so no secret
 
 
 async def test_an_administrators_oauth_url_may_name_another_address(
-    csc: RunningService, other: _OtherServer
+    csc: RunningService,
+    elsewhere: RecordingServer,  # noqa: F811
 ) -> None:
-    csc.server.state.oauth2_url = other.url  # ignored: the configuration decides
+    csc.server.state.oauth2_url = elsewhere.url  # ignored: the configuration decides
     table = {"name": "demo", "base_url": csc.url, "client_id": CLIENT_ID}
     provider = parse_provider(
         {**table, "auth_flow": "authorization_code", "oauth_url": f"{csc.url}/sso"}
@@ -104,4 +68,4 @@ async def test_an_administrators_oauth_url_may_name_another_address(
         await RemoteDirectory([service]).sign_in("demo")
     finally:
         await service.close()
-    assert len(browser.opened) == 1 and other.requests == []
+    assert len(browser.opened) == 1 and elsewhere.requests == []

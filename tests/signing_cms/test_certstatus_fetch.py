@@ -4,9 +4,6 @@ pieces are read whole, and a redirect is not followed (real HTTP servers on loop
 from __future__ import annotations
 
 import datetime as dt
-import http.server
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from agent.demo import pki
 from agent.errors import KysoError
 from agent.signing.certstatus import MAX_CRL_BYTES, StatusChecker, check_before_signing
 from tests.pki_responder import ReplayResponder, demo_der, issuing_der
+from tests.recording_server import RecordingServer, elsewhere  # noqa: F401 - fixture
 
 
 def _ca(demo: dict[str, Any]) -> pki.TestCA:
@@ -106,47 +104,14 @@ async def test_an_answer_arriving_in_pieces_is_read_whole(
         assert await _refused(demo, tmp_path) == which
 
 
-class _Elsewhere:
-    """Another loopback service a redirect could point at: records what reaches it."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        seen = self.requests
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                seen.append("GET " + self.path)
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_POST = do_GET
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/internal"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-
-@pytest.fixture
-def elsewhere() -> Iterator[_Elsewhere]:
-    service = _Elsewhere()
-    yield service
-    service.close()
-
-
 async def test_a_redirect_is_not_followed(
-    demo: dict[str, Any], tmp_path: Path, elsewhere: _Elsewhere
+    demo: dict[str, Any],
+    tmp_path: Path,
+    elsewhere: RecordingServer,  # noqa: F811
 ) -> None:
-    with ReplayResponder(demo, ocsp=None, crl=None, redirect=elsewhere.url) as responder:
+    with ReplayResponder(
+        demo, ocsp=None, crl=None, redirect=f"{elsewhere.url}/internal"
+    ) as responder:
         # No issuer given: the caIssuers download is tried, and is redirected too.
         status = await StatusChecker(tmp_path / "a").status(demo_der(demo, "org"), [])
         with_issuer = await StatusChecker(tmp_path / "b").status(
