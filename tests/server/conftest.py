@@ -230,3 +230,22 @@ async def agent(harness: Harness) -> Harness:
 
 
 Starter = Callable[..., Awaitable[RunningAgent]]
+
+
+def preselected(demo: dict[str, Any], names: tuple[str, ...]) -> tuple[str, str]:
+    """Which of the demo certificates ``names`` (all usable, all matching) the picker
+    preselects, and its token's PIN: the one that expires last, the first token's on a tie
+    (agent.server.certificate_choice.plan_choice). The demo makes the unit's renewal on token 2
+    last, so it is usually that one."""
+    from cryptography import x509 as _x509
+
+    ends = {
+        name: _x509.load_pem_x509_certificate(
+            Path(demo["certificates"][name]["path"]).read_bytes()
+        ).not_valid_after_utc
+        for name in names
+    }
+    ordered = sorted(names, key=lambda n: demo["certificates"][n]["token"])
+    name = max(ordered, key=lambda n: ends[n])
+    pins = {t["label"]: t["user_pin"] for t in demo["tokens"]}
+    return name, pins[demo["certificates"][name]["token"]]

@@ -79,7 +79,7 @@ async def test_sign_hash_is_refused_without_asking_when_not_configured(harness) 
     assert "sign.hash" not in info["methods"] and "sign.xml" in info["methods"]
 
 
-async def test_only_the_named_origin_may_sign_a_hash(harness) -> None:
+async def test_only_the_named_origin_may_sign_a_hash(demo, harness) -> None:
     await harness.start(allowed_origins=[ORIGIN, OTHER], sign_hash_origins=[OTHER])
     # GET /v1/info says the same as agent.info: sign.hash only for the origin named for it.
     listed = {}
@@ -91,7 +91,9 @@ async def test_only_the_named_origin_may_sign_a_hash(harness) -> None:
     assert refused["error"]["data"]["code"] == "SIGN_HASH_NOT_ALLOWED"
     named = await harness.client(OTHER)
     assert "sign.hash" in (await named.call("agent.info"))["methods"]
-    result = await named.call("sign.hash", {"digest": DIGEST})
+    # The unit's certificate named (the default answers hold its token's PIN).
+    org = cert_thumbprint(demo, "org")
+    result = await named.call("sign.hash", {"digest": DIGEST, "certificate": org})
     assert result["signature"]
 
 

@@ -20,7 +20,7 @@ from agent.ui.api import ConsentRequest
 from agent.ui.scripted import ScriptedPrompter
 from tests.conftest import cert_thumbprint
 from tests.pki_responder import clear_status_cache
-from tests.server.conftest import Answers
+from tests.server.conftest import Answers, preselected
 from tests.server.test_methods import NONCE, dossier
 
 DIGEST = base64.b64encode(hashlib.sha256(b"x").digest()).decode()
@@ -162,10 +162,12 @@ async def test_a_cached_answer_outlives_the_responder(demo: dict[str, Any], agen
 
 
 async def test_the_picker_greys_a_revoked_certificate_and_never_preselects_it(
-    demo: dict[str, Any], agent: Any, responder: DemoResponder
+    demo: dict[str, Any], agent: Any, answers: Any, responder: DemoResponder
 ) -> None:
     """KYSO DEMO 1 holds the unit's good and revoked certificates, alike but for the serial:
     the picker must not preselect the one that would be refused after the user chose it."""
+    _name, pin = preselected(demo, ("org", "org_renewed"))  # the revoked one is greyed
+    answers.set(pin=pin)
     client = await agent.client()
     nonce = base64.urlsafe_b64encode(b"n" * 32).decode().rstrip("=")
     await client.call("auth.challenge", {"nonce": nonce, "certificate_filter": {"mst": UNIT_MST}})
