@@ -413,7 +413,11 @@ class AuditLog:
             size = 0
         if size and size + len(line) + reserve > self.max_bytes:
             self._rotate()
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _BINARY, 0o600)
+        flags = os.O_RDWR | os.O_APPEND | _BINARY
+        try:
+            fd, created = os.open(self.path, flags), False
+        except FileNotFoundError:  # the first record, or the first after a rotation
+            fd, created = os.open(self.path, flags | os.O_CREAT, 0o600), True
         try:
             size = os.fstat(fd).st_size
             if size:
@@ -426,6 +430,10 @@ class AuditLog:
             _sync(fd)
         finally:
             os.close(fd)
+        if created:
+            # The new file's name is durable only once its folder is synced: without this a
+            # power cut could lose the whole new log, fsynced records and all.
+            fsync_dir(self.path.parent)
 
     def _rotate(self) -> None:
         """audit.jsonl → .1 → .2 …; past ``keep`` the oldest file goes, but not the records of

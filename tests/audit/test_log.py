@@ -8,6 +8,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from agent import audit as audit_module
 from agent.audit import AuditLog, AuditRecord, default_path, file_name, rotated_paths
 from agent.config import paths
 
@@ -219,3 +222,28 @@ def test_a_folder_in_the_oldest_file_s_place_still_blocks_the_rotation(tmp_path:
     results = [log.write(_record("a", number)) for number in range(10)]
     assert results[0] is True and False in results
     assert log.healthy is False
+
+
+def test_a_new_log_file_has_its_name_synced_after_its_first_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A power cut cannot be staged here: the seam is the folder sync itself, recorded in order
+    # with the file's own syncs. Fsynced records in a file whose name never reached the disk
+    # would be lost whole, the first log and every log a rotation starts.
+    events: list[str] = []
+    real_sync = audit_module._sync
+    monkeypatch.setattr(audit_module, "_sync", lambda fd: (events.append("file"), real_sync(fd)))
+    monkeypatch.setattr(audit_module, "fsync_dir", lambda folder: events.append(f"dir {folder}"))
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=600, keep=3)
+    assert log.write(_record("a", 0))
+    assert events == ["file", f"dir {tmp_path}"]
+    events.clear()
+    assert log.write(_record("a", 1))
+    assert events == ["file"], "an existing log needs no folder sync per record"
+    events.clear()
+    while not path.with_name("audit.jsonl.1").exists():
+        assert log.write(_record("a", 2))
+    # The rotation syncs the folder for its renames; the new live file's name is synced after
+    # its first record.
+    assert events[-2:] == ["file", f"dir {tmp_path}"]
