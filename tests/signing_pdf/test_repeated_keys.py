@@ -175,3 +175,30 @@ def test_a_file_too_large_to_check_whole_says_so(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(syntax, "PASS_OBJECTS", 1)
     assert INCOMPLETE in inspect_pdf(raw_pdf()).active_content
+
+
+async def test_verify_pdf_refuses_a_signed_file_that_readers_read_differently(demo, trust) -> None:
+    """Another tool (pyHanko alone) signed a file with a dictionary that names a key twice with
+    different values, which the signature then covers as it is (pyHanko writes again only what
+    it changes: a page it puts the field on would come out with one value). Its bytes are
+    intact, but readers disagree on what they hold: verify-pdf (as the signing side) refuses to
+    call it valid."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    from agent.signing.pdf.verify import verify_pdf
+
+    ca = demo["ca"]
+    meta = signers.PdfSignatureMetadata(field_name="K", subfilter=fields.SigSeedSubFilter.PADES)
+    signer = signers.SimpleSigner.load(ca["issuing_key"], ca["issuing"])
+    out = io.BytesIO()
+    writer = IncrementalPdfFileWriter(
+        io.BytesIO(raw_pdf(CASES["an object nothing points at"])), strict=False
+    )
+    await signers.PdfSigner(meta, signer).async_sign_pdf(writer, output=out)
+    with pytest.raises(KysoError) as refused:
+        await verify_pdf(out.getvalue(), trust)
+    assert refused.value.code == "PDF_MALFORMED"
+    assert "same key twice" in refused.value.details["detail"]

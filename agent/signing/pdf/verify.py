@@ -32,6 +32,12 @@ from agent.signing.pdf.problems import (
     trust_problem,
 )
 from agent.signing.pdf.sign import PadesLevel
+from agent.signing.pdf.syntax import (
+    read_every_object,
+    refuse_repeats,
+    repeated_keys,
+    trailer_repeats,
+)
 from agent.signing.trust import TrustStore
 
 log = logging.getLogger(__name__)
@@ -109,7 +115,7 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import async_validate_pdf_signature
 
-    open_reader(document)  # PDF_MALFORMED / PDF_ENCRYPTED with their codes
+    _refuse_ambiguous(document)
     reader = PdfFileReader(io.BytesIO(document), strict=False)
     embedded = reader.embedded_regular_signatures
     if not embedded:
@@ -130,6 +136,19 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
             raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
         reports.append(_report(sig, status, has_dss, signed_fields - {str(sig.field_name)}))
     return reports
+
+
+def _refuse_ambiguous(document: bytes) -> None:
+    """PDF_MALFORMED / PDF_ENCRYPTED with their codes; PDF_MALFORMED, as when signing, for a
+    dictionary naming a key twice with different values: viewers show different pages, so no
+    verdict can say what was signed (:mod:`agent.signing.pdf.syntax`). Past the pass's
+    bounds the rest of a huge file is not checked (the verdicts below still hold for bytes)."""
+    stream = io.BytesIO(document)
+    with repeated_keys() as repeats:  # the trailer, read on opening: pyHanko's warning
+        checked = open_reader(stream)
+    repeats += trailer_repeats(stream)  # the same, whatever the logging settings
+    read_every_object(checked, repeats)
+    refuse_repeats(repeats)
 
 
 def _context(reader: Any, trust: TrustStore) -> Any:
