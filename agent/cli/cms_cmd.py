@@ -277,8 +277,8 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
         kind = "tách rời / detached" if not args.attached else "đính kèm / attached"
         print(
             f"Đã ký / signed: {one_line(out)} (CMS {kind}, {hash_name.upper()})\n"
-            f"  Người ký / signer: {cert.info.subject_display}"
-            + (f" — MST {cert.info.mst}" if cert.info.mst else "")
+            f"  Người ký / signer: {one_line(cert.info.subject_display)}"
+            + (f" — MST {one_line(cert.info.mst)}" if cert.info.mst else "")
         )
     return 0
 
@@ -348,9 +348,9 @@ def run_verify_cms(args: argparse.Namespace) -> int:
     judged = result.validated_at.isoformat() if result.validated_at else None
     print(
         "Chữ ký hợp lệ / signature valid\n"
-        f"  Người ký / signer: {s.subject_display}\n"
-        + (f"  MST: {s.mst}\n" if s.mst else "")
-        + (f"  CCCD: {s.cccd}\n" if s.cccd else "")
+        f"  Người ký / signer: {one_line(s.subject_display)}\n"
+        + (f"  MST: {one_line(s.mst)}\n" if s.mst else "")
+        + (f"  CCCD: {one_line(s.cccd)}\n" if s.cccd else "")
         + judged_lines(when, judged, result.validated_at_source)
         + "\n"
         f"  Chứng thư / certificate: {s.thumbprint} (đến / until {s.not_after[:10]})\n"
@@ -360,6 +360,6 @@ def run_verify_cms(args: argparse.Namespace) -> int:
     for stamp in result.timestamps:
         print(
             f"  Dấu thời gian / timestamp: {stamp.gen_time.isoformat()} "
-            f"— {stamp.authority.subject_display} (đã kiểm tra / checked)"
+            f"— {one_line(stamp.authority.subject_display)} (đã kiểm tra / checked)"
         )
     return 0

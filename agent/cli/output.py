@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from agent.errors import KysoError
+from agent.shown import INVISIBLE
 
 
 def print_json(data: Any) -> None:
@@ -32,19 +33,37 @@ def tolerant_streams() -> None:
 # What a terminal would obey rather than show: C0 controls but tab and line feed (ESC opens
 # the sequences that clear the screen or retitle the window, CR rewrites the line), DEL, C1
 # controls, and the bidi and direction marks that reorder what is read (U+202E "...txt.exe").
-# Written as the JSON escape \\uXXXX: visible on a terminal, and inside a JSON string the same
-# character once parsed (json.dumps leaves C1 and bidi characters raw).
+# Also what it would show as nothing: zero-width and other format characters, the line and
+# paragraph separators, and the invisible letters the dialogs tag (agent.shown), so a signer or
+# file name padded with them cannot pass for another. Written as the JSON escape \\uXXXX:
+# visible on a terminal, and inside a JSON string the same character once parsed (json.dumps
+# leaves C1, bidi and format characters raw).
 _OBEYED = (
     *range(0x00, 0x09),
     *range(0x0B, 0x20),
     *range(0x7F, 0xA0),
+    0x00AD,
     0x061C,
-    0x200E,
-    0x200F,
-    *range(0x202A, 0x202F),
-    *range(0x2066, 0x206A),
+    0x180E,
+    *range(0x200B, 0x2010),
+    *range(0x2028, 0x202F),
+    *range(0x2060, 0x2070),
+    0xFEFF,
+    *range(0xFFF9, 0xFFFC),
+    0xE0001,
+    *range(0xE0020, 0xE0080),
+    *(ord(char) for char in INVISIBLE),
 )
-_INERT = {code: f"\\u{code:04x}" for code in _OBEYED}
+
+
+def _json_escape(code: int) -> str:
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    high, low = divmod(code - 0x10000, 0x400)  # JSON spells these as a surrogate pair
+    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+
+
+_INERT = {code: _json_escape(code) for code in _OBEYED}
 # str.translate with a dict costs ~90 us for a log line (the agent's logs pass here too): look
 # first, translate only the rare text that holds such a character (~1 us).
 _ANY_OBEYED = re.compile("[" + "".join(re.escape(chr(code)) for code in _OBEYED) + "]")
@@ -99,12 +118,24 @@ def print_error(error: KysoError, *, as_json: bool = False) -> None:
     )
 
 
+# A table cell's width at most: a provider's free text or a long subject must not push every
+# other row off the screen.
+CELL_LIMIT = 100
+
+
+def cell(value: object) -> str:
+    """``value`` as one table cell: one line (:func:`one_line`), cut at :data:`CELL_LIMIT`."""
+    text = one_line(value)
+    return text if len(text) <= CELL_LIMIT else text[: CELL_LIMIT - 1] + "…"
+
+
 def table(rows: list[list[str]], headers: list[str]) -> str:
-    """A plain aligned text table."""
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(headers, widths, strict=False))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) for row in rows]
+    """A plain aligned text table; every cell one line (a token label, a subject or a remote
+    provider's text holding a line feed cannot print a row of its own)."""
+    shown = [[cell(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(c) for c in col) for col in zip(*shown, strict=False)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) for row in shown]
+    lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 

@@ -141,17 +141,17 @@ def _print_signed(out: Path, cert: Any, result: Any, facts: Any, options: Any) -
         f"Đã ký / signed: {one_line(out)} ({result.level}, ô / field {one_line(result.field_name)}"
         + (", hiển thị / visible" if result.visible else "")
         + ")\n"
-        f"  Người ký / signer: {cert.info.subject_display}"
-        + (f" — MST {cert.info.mst}" if cert.info.mst else "")
+        f"  Người ký / signer: {one_line(cert.info.subject_display)}"
+        + (f" — MST {one_line(cert.info.mst)}" if cert.info.mst else "")
     )
     if result.note:
-        sys.stderr.write(f"Lưu ý / note: {result.note}\n")
+        sys.stderr.write(f"Lưu ý / note: {one_line(result.note)}\n")
     # Each kind of active content (script, a program, the network...), and what signing an
     # existing field locked, as the consent says.
     locked = lock_lines(facts.empty_field(result.field_name), certify=options.certify)
     changed = changed_after_lines(facts.signatures)
     for label, text in (*locked, *changed, *warning_lines(facts.active_content)):
-        sys.stderr.write(f"{label}: {text}\n")
+        sys.stderr.write(f"{label}: {one_line(text)}\n")  # names from the file
 
 
 async def _sign_with_token(

@@ -65,8 +65,9 @@ async def run_verify_pdf(args: argparse.Namespace) -> int:
         return 0 if ok else 2
     for number, r in enumerate(reports, 1):
         verdict = "HỢP LỆ / VALID" if r.valid else "KHÔNG HỢP LỆ / NOT VALID"
-        print(f"{number}. {r.field_name}: {verdict} — {r.level}")
-        print(f"   Người ký / signer: {r.signer}" + (f" — MST {r.mst}" if r.mst else ""))
+        print(f"{number}. {one_line(r.field_name)}: {verdict} — {r.level}")
+        signer = one_line(r.signer) + (f" — MST {one_line(r.mst)}" if r.mst else "")
+        print(f"   Người ký / signer: {signer}")
         if r.signing_time:
             source = " — dấu thời gian / timestamp" if r.timestamped else ""
             print(f"   Thời điểm ký / signed at: {vietnam_time(r.signing_time)}{source}")
