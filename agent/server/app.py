@@ -60,6 +60,9 @@ PAIRING_HANDSHAKES_KEY = web.AppKey("pairing_handshakes", dict[asyncio.Task[bool
 REVOCATION_WAKE_KEY = web.AppKey("revocation_wake", asyncio.Event)
 _busy_log = Throttled()
 _origin_cap_log = Throttled()
+# A page the user denied (or any page, under a policy without pairing) may knock in a loop:
+# one line, then a count per minute (the Windows launcher's log is never rotated).
+_refused_log = Throttled()
 
 
 def _error_response(status: int, error: KysoError) -> web.Response:
@@ -121,7 +124,7 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
                 return _error_response(
                     403, KysoError("ORIGIN_NOT_ALLOWED", {"origin": (header or "")[:200]})
                 )
-            log.warning("refused a WebSocket from origin %r", header)
+            _refused_log.warning("refused a WebSocket from origin %r", header)
             return await _refuse_ws(request, "ORIGIN_NOT_ALLOWED", CLOSE_ORIGIN_NOT_ALLOWED)
         request[ORIGIN_KEY] = origin
         return await handler(request)

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
 
 import aiohttp
 import pytest
@@ -442,3 +443,21 @@ async def test_private_network_access_is_granted_only_when_asked(agent) -> None:
     headers["Access-Control-Request-Private-Network"] = "false"
     response = await agent.http("OPTIONS", headers=headers)
     assert "Access-Control-Allow-Private-Network" not in response.headers
+
+
+async def test_a_denied_page_knocking_in_a_loop_logs_one_line(
+    agent, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each refused WebSocket wrote a WARNING: a background tab retrying grew the agent's log
+    (on Windows, a launcher log nobody rotates) by megabytes an hour."""
+    from agent.server import app
+    from agent.server.listener import Throttled
+
+    monkeypatch.setattr(app, "_refused_log", Throttled())  # not one an earlier test used up
+    agent.prompter.path.write_text(json.dumps({"pair": "deny"}))
+    with caplog.at_level(logging.WARNING):
+        for _ in range(5):
+            ws = await agent.raw_ws("https://evil.example")
+            assert await closed_with(ws) == (4403, "ORIGIN_NOT_ALLOWED")
+    refused = [r for r in caplog.records if "refused a WebSocket" in r.getMessage()]
+    assert len(refused) == 1, [r.getMessage() for r in refused]
