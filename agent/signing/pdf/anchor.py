@@ -15,7 +15,7 @@ import logging
 import math
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.errors import KysoError
@@ -68,7 +68,8 @@ class _Budget:
 class TextHit:
     """Where an anchor's first letter is: page (1-based), baseline origin and font size in
     points, the anchor's estimated width, and the size of the page's visible area (and its
-    lower-left corner in user space, where it begins: not always (0, 0))."""
+    lower-left corner in user space, where it begins: not always (0, 0)), and the page's
+    /Rotate (clockwise, as viewers show it)."""
 
     page: int
     x: float
@@ -77,6 +78,7 @@ class TextHit:
     width: float
     page_size: tuple[float, float]
     page_origin: tuple[float, float] = (0.0, 0.0)
+    rotate: int = 0
 
 
 def _key(text: str) -> str:
@@ -179,7 +181,17 @@ def _search_page(reader: Any, number: int, wanted: str, budget: _Budget) -> Text
         width=advance * len(wanted),
         page_size=(max(right - left, 0.0), max(top - bottom, 0.0)),
         page_origin=(left, bottom),
+        rotate=_rotation(pdf_page),
     )
+
+
+def _rotation(pdf_page: Any) -> int:
+    """The page's /Rotate (inherited too) as 0, 90, 180 or 270; 0 when unreadable."""
+    try:
+        rotate = int(pdf_page.rotation) % 360
+    except Exception:  # a hostile /Rotate: viewers show such a page unturned
+        return 0
+    return rotate if rotate in (90, 180, 270) else 0
 
 
 def _visible(pdf_page: Any) -> tuple[float, float, float, float]:
@@ -201,8 +213,54 @@ def _box(pdf_page: Any, key: str) -> tuple[float, float, float, float] | None:
 
 def place_near(hit: TextHit, size: tuple[float, float]) -> tuple[float, float, float, float]:
     """A ``size`` box just below the anchor, left-aligned with it (shifted left to stay on the
-    page); beside it on the right when there is no room below. PDF_PLACEMENT_INVALID when
+    page); beside it on the right when there is no room below; "below" and "right" as the page
+    is shown, also on a page turned by /Rotate (the box is returned in user space, where the
+    stamp is then drawn upright: agent.signing.pdf.upright). PDF_PLACEMENT_INVALID when
     neither fits."""
+    if hit.rotate:
+        shown = _shown_hit(hit)
+        return _box_in_user_space(_place_unturned(shown, size), hit)
+    return _place_unturned(hit, size)
+
+
+def _shown_hit(hit: TextHit) -> TextHit:
+    """``hit`` in the page's space as shown (origin at the shown lower-left corner)."""
+    x, y = _to_shown(hit, hit.x, hit.y)
+    w, h = hit.page_size
+    shown_size = (h, w) if hit.rotate in (90, 270) else (w, h)
+    return replace(hit, x=x, y=y, page_size=shown_size, page_origin=(0.0, 0.0), rotate=0)
+
+
+def _to_shown(hit: TextHit, x: float, y: float) -> tuple[float, float]:
+    left, bottom = hit.page_origin
+    w, h = hit.page_size
+    right, top = left + w, bottom + h
+    return {
+        90: (y - bottom, right - x),
+        180: (right - x, top - y),
+        270: (top - y, x - left),
+    }.get(hit.rotate, (x - left, y - bottom))
+
+
+def _to_user(hit: TextHit, dx: float, dy: float) -> tuple[float, float]:
+    left, bottom = hit.page_origin
+    w, h = hit.page_size
+    right, top = left + w, bottom + h
+    return {
+        90: (right - dy, bottom + dx),
+        180: (right - dx, top - dy),
+        270: (left + dy, top - dx),
+    }.get(hit.rotate, (left + dx, bottom + dy))
+
+
+def _box_in_user_space(
+    box: tuple[float, float, float, float], hit: TextHit
+) -> tuple[float, float, float, float]:
+    (ax, ay), (bx, by) = _to_user(hit, box[0], box[1]), _to_user(hit, box[2], box[3])
+    return (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
+
+
+def _place_unturned(hit: TextHit, size: tuple[float, float]) -> tuple[float, float, float, float]:
     w, h = size
     page_w, page_h = hit.page_size
     left, bottom = hit.page_origin  # the box is user space, like the anchor's position

@@ -394,10 +394,30 @@ async def sign_pdf_stream(
                 )
             if context is None:
                 options = replace(options, long_term=False)
-        level = await _sign_into(
-            source, output, signer, options, (field_name, existing, visible), now, context
-        )
+        target = _Target(field_name, existing, visible, _rotation(facts, options, field_name))
+        level = await _sign_into(source, output, signer, options, target, now, context)
     return PdfSignResult(b"", field_name, level, visible, note)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where the signature goes: the field, whether it exists and is drawn, and the /Rotate
+    of its page (the stamp is drawn upright for the reader: agent.signing.pdf.upright)."""
+
+    field_name: str
+    existing: bool
+    visible: bool
+    rotate: int = 0
+
+
+def _rotation(facts: PdfFacts, options: PdfSignOptions, field_name: str) -> int:
+    """The /Rotate (0, 90, 180, 270) of the page the stamp goes on; 0 when not known."""
+    field = facts.empty_field(field_name)
+    page = field.page if field is not None else None
+    if page is None and options.placement is not None:
+        page = options.placement.page
+    frame = facts.page_frames.get(page) if page is not None else None
+    return frame.rotate % 360 if frame is not None else 0
 
 
 async def _sign_into(
@@ -405,16 +425,16 @@ async def _sign_into(
     output: BinaryIO,
     signer: Signer,
     options: PdfSignOptions,
-    target: tuple[str, bool, bool],
+    target: _Target,
     now: dt.datetime,
     context: Any,
 ) -> PadesLevel:
-    """pyHanko's part: the field (``target``: name, exists, visible), stamp and signature."""
+    """pyHanko's part: the field (``target``), stamp and signature."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.misc import FormFillingError
     from pyhanko.sign import fields, signers
 
-    field_name, existing, visible = target
+    field_name, existing, visible = target.field_name, target.existing, target.visible
     algorithm = signer.default_algorithm("sha256")
     cms_signer = DelegatingCmsSigner(signer, algorithm, ())
     timestamper, level = _timestamper(options)
@@ -428,7 +448,7 @@ async def _sign_into(
             box=(int(x1), int(y1), int(x2), int(y2)),
         )
     seal = seal_for(options, signer.certificate.thumbprint)
-    stamp_style = _stamp_style(replace(options, seal_png=seal)) if visible else None
+    stamp_style = _stamp_style(replace(options, seal_png=seal), target.rotate) if visible else None
     pdf_signer = signers.PdfSigner(
         meta,
         signer=cms_signer,
@@ -499,10 +519,11 @@ def _pages_of(options: PdfSignOptions) -> tuple[int, ...]:
     return (options.placement.page,) if options.placement is not None else ()
 
 
-def _stamp_style(options: PdfSignOptions) -> Any:
+def _stamp_style(options: PdfSignOptions, rotate: int = 0) -> Any:
     from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.text import TextBoxStyle
-    from pyhanko.stamp import TextStampStyle
+
+    from agent.signing.pdf.upright import UprightTextStampStyle
 
     font = GlyphAccumulatorFactory(str(stamp_font(find_font(options.font_path))))
     background = None
@@ -514,7 +535,8 @@ def _stamp_style(options: PdfSignOptions) -> Any:
             background = PdfImage(Image.open(options.seal_png))
         except OSError as exc:
             raise KysoError("PDF_SEAL_UNREADABLE", {"path": str(options.seal_png)}) from exc
-    return TextStampStyle(
+    return UprightTextStampStyle(
+        rotate=rotate,
         stamp_text="%(kyso)s",
         text_box_style=TextBoxStyle(font=font, font_size=10),
         border_width=1,
