@@ -38,6 +38,7 @@ from agent.audit_writer import CHECK, Writer
 from agent.config import paths
 from agent.errors import ErrorGroup, group_of
 from agent.files import atomic_write, fsync_dir
+from agent.shown import escape_obeyed
 
 if TYPE_CHECKING:  # types only: the audit log itself depends on nothing but the state root
     from agent.remote.directory import RemoteCredential
@@ -236,7 +237,9 @@ def _line(record: AuditRecord) -> bytes:
     """One JSON line. Text that is no valid Unicode (a file name's undecodable bytes, kept by
     Python as lone surrogates) is written as the JSON escape "\\udcf4": never an exception
     after a signature was made."""
-    text = json.dumps(record.to_json(), ensure_ascii=False) + "\n"
+    # Vietnamese kept readable; bidi and format characters escaped, or a `tail` of the log
+    # would show a field reordered or padded (json.dumps escapes only the C0 controls).
+    text = escape_obeyed(json.dumps(record.to_json(), ensure_ascii=False)) + "\n"
     return text.encode("utf-8", "backslashreplace")
 
 

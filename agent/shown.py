@@ -7,6 +7,7 @@ name padded with zero-width characters is short in characters but long on screen
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Categories that never belong in a prompt: controls, format characters (bidi, zero-width, soft
@@ -39,3 +40,52 @@ def shown_width(char: str) -> int:
     """How many characters ``char`` takes once shown: its tag's length, else one (a combining
     mark counts one too: an upper bound, as the renderer may drop it)."""
     return len(tag(char)) if is_tagged(char) else 1
+
+
+# What a terminal or an editor would obey rather than show: C0 controls but tab and line feed
+# (ESC opens the sequences that clear the screen or retitle the window, CR rewrites the line),
+# DEL, C1 controls, and the bidi and direction marks that reorder what is read (U+202E
+# "...txt.exe"). Also what it would show as nothing: zero-width and other format characters, the
+# line and paragraph separators, and the invisible letters above, so a signer or file name padded
+# with them cannot pass for another. Written as the JSON escape \\uXXXX: visible on a terminal,
+# and inside a JSON string the same character once parsed (json.dumps leaves C1, bidi and format
+# characters raw).
+_OBEYED = (
+    *range(0x00, 0x09),
+    *range(0x0B, 0x20),
+    *range(0x7F, 0xA0),
+    0x00AD,
+    0x061C,
+    0x180E,
+    *range(0x200B, 0x2010),
+    *range(0x2028, 0x202F),
+    *range(0x2060, 0x2070),
+    0xFEFF,
+    *range(0xFFF9, 0xFFFC),
+    0xE0001,
+    *range(0xE0020, 0xE0080),
+    *(ord(char) for char in INVISIBLE),
+)
+
+
+def _json_escape(code: int) -> str:
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    high, low = divmod(code - 0x10000, 0x400)  # JSON spells these as a surrogate pair
+    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+
+
+_ESCAPES = {code: _json_escape(code) for code in _OBEYED}
+# str.translate with a dict costs ~90 us for a log line (the agent's logs pass here too): look
+# first, translate only the rare text that holds such a character (~1 us).
+_ANY_OBEYED = re.compile("[" + "".join(re.escape(chr(code)) for code in _OBEYED) + "]")
+
+
+def escape_obeyed(text: str) -> str:
+    """``text`` with what a terminal or an editor would obey, or show as nothing, written as its
+    JSON escape (``\\u202e``): the CLI's streams (agent.cli.output.InertText) and the audit
+    log's lines, which people read with ``tail`` and editors. JSON text stays valid and parses
+    to the same value (these characters can only stand inside its strings)."""
+    if _ANY_OBEYED.search(text):
+        return text.translate(_ESCAPES)
+    return text

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 from agent.errors import KysoError
-from agent.shown import INVISIBLE
+from agent.shown import escape_obeyed
 
 
 def print_json(data: Any) -> None:
@@ -30,47 +29,8 @@ def tolerant_streams() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
-# What a terminal would obey rather than show: C0 controls but tab and line feed (ESC opens
-# the sequences that clear the screen or retitle the window, CR rewrites the line), DEL, C1
-# controls, and the bidi and direction marks that reorder what is read (U+202E "...txt.exe").
-# Also what it would show as nothing: zero-width and other format characters, the line and
-# paragraph separators, and the invisible letters the dialogs tag (agent.shown), so a signer or
-# file name padded with them cannot pass for another. Written as the JSON escape \\uXXXX:
-# visible on a terminal, and inside a JSON string the same character once parsed (json.dumps
-# leaves C1, bidi and format characters raw).
-_OBEYED = (
-    *range(0x00, 0x09),
-    *range(0x0B, 0x20),
-    *range(0x7F, 0xA0),
-    0x00AD,
-    0x061C,
-    0x180E,
-    *range(0x200B, 0x2010),
-    *range(0x2028, 0x202F),
-    *range(0x2060, 0x2070),
-    0xFEFF,
-    *range(0xFFF9, 0xFFFC),
-    0xE0001,
-    *range(0xE0020, 0xE0080),
-    *(ord(char) for char in INVISIBLE),
-)
-
-
-def _json_escape(code: int) -> str:
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    high, low = divmod(code - 0x10000, 0x400)  # JSON spells these as a surrogate pair
-    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
-
-
-_INERT = {code: _json_escape(code) for code in _OBEYED}
-# str.translate with a dict costs ~90 us for a log line (the agent's logs pass here too): look
-# first, translate only the rare text that holds such a character (~1 us).
-_ANY_OBEYED = re.compile("[" + "".join(re.escape(chr(code)) for code in _OBEYED) + "]")
-
-
 class InertText:
-    """A text stream whose writes reach the terminal inert (:data:`_OBEYED` escaped), so a
+    """A text stream whose writes reach the terminal inert (:func:`agent.shown.escape_obeyed`), so a
     file name, a PDF field, a certificate subject or a token label cannot drive it."""
 
     def __init__(self, stream: Any) -> None:
@@ -79,9 +39,7 @@ class InertText:
 
     def write(self, text: str) -> int:
         """Write ``text`` with what a terminal would obey escaped."""
-        if _ANY_OBEYED.search(text):
-            text = text.translate(_INERT)
-        return int(self._stream.write(text))
+        return int(self._stream.write(escape_obeyed(text)))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

@@ -247,3 +247,19 @@ def test_a_new_log_file_has_its_name_synced_after_its_first_record(
     # The rotation syncs the folder for its renames; the new live file's name is synced after
     # its first record.
     assert events[-2:] == ["file", f"dir {tmp_path}"]
+
+
+def test_bidi_and_format_characters_are_escaped_in_the_line_and_read_back_whole(
+    tmp_path: Path,
+) -> None:
+    """A name holding U+202E would turn the rest of the line around in `tail` or an editor."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    hostile = "Nguyễn Văn A\u202egpj.exe\u200b\x85"
+    assert log.write(AuditRecord(origin=None, method="sign-xml", result="OK", channel="cli",
+                                 file=hostile, kind="xml"))  # fmt: skip
+    raw = path.read_text(encoding="utf-8")
+    assert "Nguyễn Văn A" in raw  # Vietnamese stays readable
+    assert not any(c in raw for c in "\u202e\u200b\x85"), raw
+    assert "\\u202e" in raw
+    assert log.read()[0][0]["file"] == hostile
