@@ -67,7 +67,13 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
         }
     ),
     ErrorGroup.CERTIFICATE: frozenset(
-        {"CERT_EXPIRED", "CERT_NOT_YET_VALID", "CERT_KEY_USAGE", "CERT_REVOKED"}
+        {
+            "CERT_EXPIRED",
+            "CERT_NOT_YET_VALID",
+            "CERT_KEY_USAGE",
+            "CERT_CRITICAL_EXTENSION",
+            "CERT_REVOKED",
+        }
     ),
     ErrorGroup.REMOTE_AUTH: frozenset({"REMOTE_AUTH_REFUSED", "REMOTE_TOKEN_EXPIRED"}),
     ErrorGroup.INPUT: frozenset(
@@ -622,6 +628,19 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "The certificate may not be used for this purpose ({purpose}).",
         "Chọn chứng thư số dùng để ký số (có mục đích Chữ ký số / Chống chối bỏ).",
         "Choose a certificate meant for signing (key usage digital signature / non-repudiation).",
+    ),
+    _e(
+        # Not CERT_KEY_USAGE: its advice (pick a certificate with the signing key usage) would
+        # send the user to look at a key usage that is fine.
+        "CERT_CRITICAL_EXTENSION",
+        3209,
+        "Chứng thư số có phần mở rộng bắt buộc (critical) mà phần mềm kiểm tra chữ ký không "
+        "xử lý được ({extension}): chữ ký tạo bằng chứng thư số này sẽ bị từ chối.",
+        "The certificate carries a critical extension that signature verifiers do not handle "
+        "({extension}): any signature made with it would be refused.",
+        "Dùng chứng thư số khác, và báo nhà cung cấp chữ ký số (CA) để được cấp lại chứng thư "
+        "số này.",
+        "Use another certificate, and ask your certificate provider (CA) to issue this one again.",
     ),
     _e(
         "MST_MISMATCH",

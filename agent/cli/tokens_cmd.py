@@ -14,7 +14,7 @@ from agent.cli.common import (
     print_choices_hint,
 )
 from agent.cli.compose import build_token_service
-from agent.cli.output import print_json, table
+from agent.cli.output import one_line, print_json, table
 from agent.errors import ErrorGroup, KysoError
 from agent.signing.certstatus import CertStatus, StatusChecker, check_before_signing
 from agent.signing.trust import Purpose
@@ -24,10 +24,16 @@ PROBLEM_TEXT = {
     "NOT_YET_VALID": "chưa đến ngày hiệu lực / not yet valid",
     "NO_SIGNING_KEY_USAGE": "không dùng để ký / key usage does not allow signing",
     "CA_CERTIFICATE": "chứng thư của CA, không dùng để ký / a CA certificate",
+    "UNSUPPORTED_CRITICAL_EXTENSION": "có phần mở rộng bắt buộc (critical) mà phần mềm kiểm "
+    "tra chữ ký không xử lý được, chữ ký sẽ bị từ chối / a critical extension signature "
+    "verifiers do not handle: its signatures would be refused",
     "NO_PRIVATE_KEY": "không có khóa bí mật trên token / no private key on the token",
     "KEY_CERT_MISMATCH": "khóa trên token không khớp với chứng thư này, ký sẽ bị từ chối; "
     "liên hệ nhà cung cấp chữ ký số (CA) / the key on the token does not match this "
     "certificate, signing will be refused: ask your certificate provider",
+    "KEY_CANNOT_SIGN": "khóa bí mật trên token không được phép ký (CKA_SIGN), ký sẽ bị từ chối; "
+    "liên hệ nhà cung cấp chữ ký số (CA) / the private key on the token is not allowed to sign "
+    "(CKA_SIGN), signing will be refused: ask your certificate provider",
     "PIN_LOCKED": "mã PIN của token đã bị khóa, liên hệ nhà cung cấp để mở khóa / "
     "the token's PIN is locked: ask your provider to unlock it",
     "REVOKED": "đã bị thu hồi / revoked",
@@ -37,6 +43,12 @@ WARNING_TEXT = {
     "PIN_FINAL_TRY": "chỉ còn MỘT lần nhập PIN trước khi token bị khóa / "
     "ONE PIN try left before the token locks",
     "PIN_COUNT_LOW": "đã có lần nhập sai PIN / a wrong PIN was entered since the last good one",
+    "AMBIGUOUS_IDENTIFIER": "chứng thư ghi hai mã số (MST, CCCD...) khác nhau nên không có mã "
+    "số nào được coi là của chứng thư / the subject names two different identifiers (MST, "
+    "CCCD...), so neither counts as the certificate's",
+    "KEY_HIDDEN": "chưa thấy khóa bí mật: token có thể chỉ hiện khóa sau khi nhập PIN; Kyso tìm "
+    "khóa khi ký / no key seen yet: the key may be hidden until the PIN is entered; Kyso looks "
+    "for it when signing",
     "ECDSA_XML": "khóa ECDSA: cổng BHXH, thuế chạy .NET (SignedXml) không kiểm tra được chữ ký "
     "XML ECDSA nên sẽ từ chối hồ sơ XML ký bằng chứng thư này / ECDSA key: .NET portals "
     "(SignedXml) such as BHXH and tax cannot verify ECDSA XML signatures and will refuse XML "
@@ -44,6 +56,14 @@ WARNING_TEXT = {
 }
 # `certs`'s "private key" column: what the token shows, without login, of the certificate's key.
 KEY_MISMATCH_TEXT = "không khớp với chứng thư này / does not match this certificate"
+KEY_HIDDEN_TEXT = "có thể, sau khi nhập PIN / maybe, after the PIN"
+KEY_CANNOT_SIGN_TEXT = "không được phép ký / not allowed to sign"
+# doctor: why a certificate object on a token was skipped (agent.tokens.module.reading).
+UNREADABLE_TEXT = {
+    "unsupported_key_algorithm": "loại khóa Kyso không hỗ trợ / a key type Kyso does not support",
+    "not_a_certificate": "không phải chứng thư X.509 hợp lệ / not a valid X.509 certificate",
+    "token_refused": "token không cho đọc / the token would not give it",
+}
 REVOCATION_TEXT = {
     "good": "chưa bị thu hồi / not revoked",
     "revoked": "ĐÃ BỊ THU HỒI / REVOKED",
@@ -205,7 +225,13 @@ async def run_certs(args: argparse.Namespace) -> int:
         statuses = await revocation_statuses(certs)
         statuses.update(await remote_revocation(remote))
         entries = [
-            {**c.to_json(), "key_mismatch": c.key_mismatch, "source": f"token:{c.token.label}"}
+            {
+                **c.to_json(),
+                "key_mismatch": c.key_mismatch,
+                "key_hidden": c.key_hidden,
+                "key_cannot_sign": c.key_cannot_sign,
+                "source": f"token:{c.token.label}",
+            }
             for c in certs
         ]
         entries += [r.to_json() for r in remote]  # source "remote:<provider>"
@@ -252,6 +278,10 @@ def _private_key_text(cert: Any) -> str:
     """Whether the token holds the certificate's key, as far as it shows before login."""
     if not cert.has_private_key:
         return "no"
+    if cert.key_hidden:
+        return KEY_HIDDEN_TEXT
+    if cert.key_cannot_sign:
+        return KEY_CANNOT_SIGN_TEXT
     return KEY_MISMATCH_TEXT if cert.key_mismatch else "yes"
 
 
@@ -268,6 +298,8 @@ def _cert_problems(cert: Any, status: CertStatus | None = None) -> list[str]:
         problems.append("NO_PRIVATE_KEY")
     if cert.has_private_key and cert.key_mismatch:
         problems.append("KEY_CERT_MISMATCH")  # the key under its CKA_ID is another's
+    if cert.has_private_key and cert.key_cannot_sign:
+        problems.append("KEY_CANNOT_SIGN")  # a decryption key under its CKA_ID
     if cert.has_private_key and cert.token.pin_state.locked:
         problems.append("PIN_LOCKED")  # the key is there, but nobody can log in to use it
     return problems
@@ -278,11 +310,12 @@ def _cert_warnings(cert: Any) -> list[str]:
     state = cert.token.pin_state
     if not cert.has_private_key or state.locked:
         return []
-    out = []
+    out = ["KEY_HIDDEN"] if cert.key_hidden else []
     if state.final_try:
         out.append("PIN_FINAL_TRY")
     elif state.count_low:
         out.append("PIN_COUNT_LOW")
+    out += cert.info.warnings()  # AMBIGUOUS_IDENTIFIER
     if cert.info.key_type == "EC" and cert.info.mst:
         # A unit's certificate signs XML dossiers; the portals that check them cannot do ECDSA.
         out.append("ECDSA_XML")
@@ -295,10 +328,14 @@ async def run_doctor(args: argparse.Namespace) -> int:
         tokens = await service.list_tokens()
         certs = await service.list_certificates()
         statuses = service.statuses
+        unreadable = {t.key: service.unreadable_certificates(t) for t in tokens}
     revocation = await revocation_statuses(certs)
     report: dict[str, Any] = {
         "modules": [s.__dict__ for s in statuses],
-        "tokens": [t.to_json() for t in tokens],
+        "tokens": [
+            {**t.to_json(), "unreadable_certificates": list(unreadable.get(t.key, ()))}
+            for t in tokens
+        ],
         "certificates": [
             {
                 "token": c.token.label,
@@ -335,13 +372,15 @@ async def run_doctor(args: argparse.Namespace) -> int:
     for s in statuses:
         mark = "OK  " if s.loaded else "FAIL"
         detail = s.description if s.loaded else (s.error or {}).get("message_en", "")
-        print(f"  [{mark}] {s.path} ({s.vendor}, from {s.source}) {detail}")
+        print(one_line(f"  [{mark}] {s.path} ({s.vendor}, from {s.source}) {detail}"))
     for finding in findings:  # a 32-bit driver, a reader whose CA driver is missing...
-        text = finding.to_dict()
+        text = {key: one_line(value) for key, value in finding.to_dict().items()}
         print(f"  ! {text['message_vi']}\n    {text['message_en']}\n    → {text['action_vi']}")
     print("Tokens:")
     for t in tokens:
-        print(f"  {t.label} (serial {t.serial}) PIN: {_pin_text(t)}")
+        print(one_line(f"  {t.label} (serial {t.serial}) PIN: {_pin_text(t)}"))
+        if unreadable.get(t.key):
+            _print_unreadable(unreadable[t.key])
     if not tokens:
         print("  none — plug in your USB token")
     print("Certificates:")
@@ -349,19 +388,31 @@ async def run_doctor(args: argparse.Namespace) -> int:
         status = (
             "usable" if not c["problems"] else "; ".join(PROBLEM_TEXT[p] for p in c["problems"])
         )
-        print(f"  {c['subject']} [{c['token']}, {c['thumbprint'][:12]}] — {status}")
+        print(one_line(f"  {c['subject']} [{c['token']}, {c['thumbprint'][:12]}] — {status}"))
         for w in c["warnings"]:
             print(f"      ! {WARNING_TEXT[w]}")
         if c["revocation"]:
             r = c["revocation"]
             where = f" ({r['reason']})" if r["status"] == "unknown" else f" ({r['source'].upper()})"
-            print(f"      tình trạng thu hồi / revocation: {REVOCATION_TEXT[r['status']]}{where}")
+            print(
+                f"      tình trạng thu hồi / revocation: {REVOCATION_TEXT[r['status']]}{one_line(where)}"
+            )
     _print_remote(report["remote"])
     print_agent_report(report["agent"])
     _print_browser_policy(lna)
     print()
     print(f"{len(usable)} usable certificate(s).")
     return 0 if usable else 1
+
+
+def _print_unreadable(reasons: tuple[str, ...]) -> None:
+    """A token's certificate objects its listing skipped, with why (the others are listed)."""
+    why = "; ".join(sorted({UNREADABLE_TEXT.get(r, r) for r in reasons}))
+    print(
+        f"      ! {len(reasons)} chứng thư số trên token này không đọc được nên không được liệt "
+        f"kê / {len(reasons)} certificate(s) on this token could not be read and are not "
+        f"listed ({why})"
+    )
 
 
 async def _remote_report() -> dict[str, Any]:
@@ -397,23 +448,31 @@ def _print_remote(remote: dict[str, Any]) -> None:
         return
     print("Ký số từ xa / remote signing:")
     if remote.get("error"):
-        print(f"  [FAIL] {remote['error']['message_vi']} / {remote['error']['message_en']}")
+        error = remote["error"]
+        print(one_line(f"  [FAIL] {error['message_vi']} / {error['message_en']}"))
     for p in remote["providers"]:
         if p["ok"]:
-            print(f"  [OK  ] {p['provider']}: {p['credentials']} chứng thư / credential(s)")
+            print(
+                one_line(f"  [OK  ] {p['provider']}: {p['credentials']} chứng thư / credential(s)")
+            )
         else:
             error = p["error"] or {}
             print(
-                f"  [FAIL] {p['provider']}: [{error.get('code', '')}] {error.get('message_vi', '')}"
+                one_line(
+                    f"  [FAIL] {p['provider']}: [{error.get('code', '')}] "
+                    f"{error.get('message_vi', '')}"
+                )
             )
-            print(f"         {error.get('message_en', '')} → {error.get('action_vi', '')}")
+            print(
+                one_line(f"         {error.get('message_en', '')} → {error.get('action_vi', '')}")
+            )
     for c in remote["credentials"]:
         status = (
             "usable"
             if not c["problems"]
             else "; ".join(PROBLEM_TEXT.get(p, p) for p in c["problems"])
         )
-        print(f"  {c['subject']} [{c['source']}, {c['thumbprint'][:12]}] — {status}")
+        print(one_line(f"  {c['subject']} [{c['source']}, {c['thumbprint'][:12]}] — {status}"))
 
 
 def _browser_policy(agent: dict[str, Any]) -> Any:

@@ -67,6 +67,9 @@ class Candidate:
     remote_provider: str = ""
     remote_disabled: bool = False  # the provider says the key or certificate cannot sign
     revoked: bool = False  # its CA says so (OCSP/CRL, cached or fetched before the picker)
+    # Its CA could not be asked (offline, no answer): it signs, the consent says so, and the
+    # picker prefers a certificate whose status is known.
+    revocation_unknown: bool = False
     # Where the key is (agent.ui.api.CertificateKey.source): with the thumbprint, the row's
     # identity (one certificate may be on two tokens, or on a token and at a provider).
     source: tuple[str, ...] = ()
@@ -90,6 +93,24 @@ def option_for(candidate: Candidate, wanted: CertificateFilter) -> CertificateOp
         remote_provider=candidate.remote_provider,
         source=candidate.source,
     )
+
+
+# RSA keys shorter than this still sign, but NIST and the Vietnamese CAs' own profiles moved
+# to 2048 bits years ago: such a certificate is an old or odd one, never the default.
+MIN_RSA_BITS = 2048
+
+
+def caveats(candidate: Candidate) -> tuple[str, ...]:
+    """What is wrong with a certificate that can still sign: its own warnings
+    (``CertificateInfo.warnings``: two different MSTs...), ``SHORT_RSA_KEY`` and
+    ``REVOCATION_UNKNOWN``. The picker preselects a certificate without any first."""
+    info = candidate.info
+    out = list(info.warnings())
+    if info.key_type == "RSA" and info.key_size < MIN_RSA_BITS:
+        out.append("SHORT_RSA_KEY")
+    if candidate.revocation_unknown:
+        out.append("REVOCATION_UNKNOWN")
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -131,11 +152,18 @@ def plan_choice(
     providers_missing: Iterable[ProviderNote] = (),  # remote providers loading or unreachable
 ) -> Plan:
     """Rows grouped by token (label, then serial), then remote credentials grouped by provider,
-    matches first within a group, newest certificate first; the usable match that expires
-    last preselected (a token's before a remote credential's); skip the picker when exactly
-    one usable certificate matches what the page asked for."""
+    matches first within a group, newest certificate first; preselected: among the usable
+    matches (else the usable rows), a token's before a remote credential's, one without
+    :func:`caveats` before one with, then the one that expires last; skip the picker when
+    exactly one usable certificate matches what the page asked for."""
     wanted = wanted or CertificateFilter()
-    options = _one_row_per_copy(option_for(c, wanted) for c in candidates)
+    caveated: dict[str, bool] = {}
+    rows = []
+    for c in candidates:
+        option = option_for(c, wanted)
+        caveated.setdefault(option.key.text, bool(caveats(c)))
+        rows.append(option)
+    options = _one_row_per_copy(rows)
     if wanted.valid_only:
         options = [o for o in options if o.usable]
     options.sort(key=lambda o: o.certificate.not_after, reverse=True)
@@ -154,10 +182,16 @@ def plan_choice(
     usable = [o for o in options if o.usable]
     # The newest of them, on a token before a remote credential: a unit's renewal on a new
     # token, beside the old certificate still valid on the old one, is what Enter should pick.
+    # But a clean one before any with a caveat: an odd certificate that happens to run to 2100
+    # (a test or foreign one, a 1024-bit key) must not be what Enter signs with (red team 22).
     preselect = (
         max(
             matching or usable,
-            key=lambda o: (not o.remote_provider, o.certificate.not_after),
+            key=lambda o: (
+                not o.remote_provider,
+                not caveated[o.key.text],
+                o.certificate.not_after,
+            ),
         ).key.text
         if usable
         else ""

@@ -105,8 +105,9 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 def evaluate(cert_der: bytes, purpose: Purpose = "sign", now: dt.datetime | None = None) -> None:
     """Refuse a certificate that may not sign now, whatever its revocation status.
 
-    Raises CERT_EXPIRED, CERT_NOT_YET_VALID or CERT_KEY_USAGE (a CA certificate, or key usage
-    without digitalSignature/nonRepudiation for signing, digitalSignature for auth).
+    Raises CERT_EXPIRED, CERT_NOT_YET_VALID, CERT_KEY_USAGE (a CA certificate, or key usage
+    without digitalSignature/nonRepudiation for signing, digitalSignature for auth) or
+    CERT_CRITICAL_EXTENSION (a critical extension verifiers do not handle).
     """
     info = parse_certificate(cert_der)
     problems = info.problems(now)
@@ -125,6 +126,9 @@ def evaluate(cert_der: bytes, purpose: Purpose = "sign", now: dt.datetime | None
         raise KysoError("CERT_KEY_USAGE", details)
     # The same key-usage rule the verifier applies (agent.signing.trust), not a second copy.
     _check_purpose(_asn1_certificate(cert_der), purpose)
+    if "UNSUPPORTED_CRITICAL_EXTENSION" in problems:  # every verifier would refuse it
+        extension = ", ".join(info.unhandled_critical_extensions)[:200]
+        raise KysoError("CERT_CRITICAL_EXTENSION", {**details, "extension": extension})
 
 
 @functools.lru_cache(maxsize=64)

@@ -26,13 +26,17 @@ _ID_PATTERN = re.compile(r"\b(MST|CCCD|CMND|MNS|HC)\s*[:=]\s*([0-9A-Za-z-]+)", r
 
 @dataclass(frozen=True)
 class VietnameseIds:
-    """Identifiers found in a subject (each None when absent)."""
+    """Identifiers found in a subject (each None when absent, or when ambiguous)."""
 
     mst: str | None = None
     cccd: str | None = None
     cmnd: str | None = None
     mns: str | None = None
     passport: str | None = None
+    # (kind, value) for each kind ("MST", "CCCD", ...) the subject gives two different values
+    # for, every value in reading order: that kind's field is None, since nobody can tell
+    # which one the certificate stands for.
+    ambiguous: tuple[tuple[str, str], ...] = ()
 
 
 def parse_identifiers(name: x509.Name) -> VietnameseIds:
@@ -41,7 +45,12 @@ def parse_identifiers(name: x509.Name) -> VietnameseIds:
     A person's certificate (a CCCD, CMND or passport number in UID, O or CN) may name the
     employer's MST in O= or CN=: that makes it a person's who works there, never the unit's
     own certificate, so that MST is not the certificate's. Only an MST (or MNS) in UID itself
-    makes a certificate the unit's whatever else its subject names."""
+    makes a certificate the unit's whatever else its subject names.
+
+    Two different values of one kind (two ``UID=MST:``, or one MST in UID and another in CN)
+    make that identifier None and list them in ``ambiguous``: Kyso showed the first one,
+    while the RFC 4514 subject and other software may show the other (the same value twice
+    is one value)."""
     from cryptography.x509.oid import NameOID
 
     by_place: list[tuple[bool, str, str]] = []  # (in UID, kind, identifier), in reading order
@@ -52,16 +61,18 @@ def parse_identifiers(name: x509.Name) -> VietnameseIds:
                 by_place.append((oid == NameOID.USER_ID, kind.upper(), ident))
     unit_in_uid = any(in_uid and kind in _UNIT_IDS for in_uid, kind, _ in by_place)
     person = not unit_in_uid and any(kind in _PERSONAL_IDS for _, kind, _ in by_place)
-    found: dict[str, str] = {}
+    values: dict[str, dict[str, None]] = {}  # kind -> its values, each once, in reading order
     for in_uid, kind, ident in by_place:
         if not (person and not in_uid and kind in _UNIT_IDS):
-            found.setdefault(kind, ident)
+            values.setdefault(kind, {})[ident] = None
+    found = {kind: next(iter(v)) for kind, v in values.items() if len(v) == 1}
     return VietnameseIds(
         mst=found.get("MST"),
         cccd=found.get("CCCD"),
         cmnd=found.get("CMND"),
         mns=found.get("MNS"),
         passport=found.get("HC"),
+        ambiguous=tuple((k, ident) for k, v in sorted(values.items()) if len(v) > 1 for ident in v),
     )
 
 
@@ -114,6 +125,12 @@ class CertificateInfo:
     cmnd: str | None
     mns: str | None
     der: bytes = field(repr=False, compare=False)
+    # Critical extensions (dotted OIDs) outside HANDLED_CRITICAL_EXTENSIONS: verifiers refuse
+    # the certificate, so whatever it signs.
+    unhandled_critical_extensions: tuple[str, ...] = ()
+    # (kind, value) of the identifiers the subject names twice with different values
+    # (VietnameseIds.ambiguous): those kinds' fields are None.
+    ambiguous_ids: tuple[tuple[str, str], ...] = ()
 
     def problems(self, now: dt.datetime | None = None) -> list[str]:
         """Stable problem codes a person should know before signing with this certificate."""
@@ -129,6 +146,12 @@ class CertificateInfo:
         out.extend(lasting)
         return out
 
+    def warnings(self) -> list[str]:
+        """Stable codes of what the user must be told but that does not stop signing:
+        ``AMBIGUOUS_IDENTIFIER`` (two different MSTs, CCCDs... in the subject; the
+        identifier is None, so no document's MST can match it)."""
+        return ["AMBIGUOUS_IDENTIFIER"] if self.ambiguous_ids else []
+
     @functools.cached_property
     def _facts(self) -> tuple[dt.datetime, dt.datetime, tuple[str, ...]]:
         # What problems() needs that never changes for one certificate, read once (every
@@ -143,6 +166,11 @@ class CertificateInfo:
             lasting = ("NO_SIGNING_KEY_USAGE",)
         elif self.extended_key_usage and set(self.extended_key_usage) <= NOT_FOR_DOCUMENTS:
             lasting = ("NO_SIGNING_KEY_USAGE",)  # a TLS, time-stamping or code certificate
+        if not self.is_ca and self.unhandled_critical_extensions:
+            # OpenSSL ("unhandled critical extension") and pyhanko-certvalidator (Kyso's own
+            # verifiers, the portal's) refuse the certificate: a signature would look made
+            # and be worth nothing.
+            lasting += ("UNSUPPORTED_CRITICAL_EXTENSION",)
         start = dt.datetime.fromisoformat(self.not_before)
         return start, dt.datetime.fromisoformat(self.not_after), lasting
 
@@ -156,7 +184,8 @@ class CertificateInfo:
     def to_json(self) -> dict[str, Any]:
         """JSON-friendly form (DER omitted; callers add base64 where they need it)."""
         data = asdict(self)
-        data.pop("der")
+        for internal in ("der", "unhandled_critical_extensions", "ambiguous_ids"):
+            data.pop(internal)  # the problem codes say it; the protocol's fields stay as they are
         data["key_usage"] = list(self.key_usage)
         data["extended_key_usage"] = list(self.extended_key_usage)
         data["problems"] = self.problems()
@@ -187,6 +216,29 @@ _EKU_NAMES = {
 # asn1crypto's, which agent.signing.trust reads too). Any other usage (client_auth,
 # email_protection, document signing, any) keeps it usable, as Vietnamese CAs issue them.
 NOT_FOR_DOCUMENTS = frozenset({"server_auth", "time_stamping", "ocsp_signing", "code_signing"})
+# Extensions a verifier handles when an end-entity certificate marks them critical: those both
+# OpenSSL (X509_supported_extension: what `openssl cms -verify` accepts) and
+# pyhanko-certvalidator (SUPPORTED_EXTENSIONS: Kyso's verify-cms, verify-xml, verify-pdf and
+# the portal) accept. Any other critical extension makes one of them refuse the certificate.
+# Left out on purpose: authority/subject key identifier, authority information access,
+# freshest CRL and qcStatements (certvalidator takes them, OpenSSL refuses them; RFC 5280 and
+# ETSI say they are never critical), Netscape cert type (OpenSSL only).
+# tests/tokens/test_certinfo_critical.py checks this list against both verifiers.
+HANDLED_CRITICAL_EXTENSIONS = frozenset(
+    {
+        "2.5.29.15",  # key usage
+        "2.5.29.19",  # basic constraints
+        "2.5.29.37",  # extended key usage
+        "2.5.29.17",  # subject alternative name
+        "2.5.29.32",  # certificate policies
+        "2.5.29.31",  # CRL distribution points
+        "2.5.29.30",  # name constraints
+        "2.5.29.33",  # policy mappings
+        "2.5.29.36",  # policy constraints
+        "2.5.29.54",  # inhibit anyPolicy
+        "1.3.6.1.5.5.7.48.1.5",  # OCSP no check
+    }
+)
 
 
 def _iso(value: dt.datetime) -> str:
@@ -230,6 +282,15 @@ def _parse_certificate(der: bytes) -> CertificateInfo:
     except x509.ExtensionNotFound:
         is_ca = False
     ids = parse_identifiers(cert.subject)
+    unhandled = tuple(
+        sorted(
+            {
+                ext.oid.dotted_string
+                for ext in cert.extensions
+                if ext.critical and ext.oid.dotted_string not in HANDLED_CRITICAL_EXTENSIONS
+            }
+        )
+    )
     return CertificateInfo(
         thumbprint=cert.fingerprint(hashes.SHA256()).hex(),
         subject=cert.subject.rfc4514_string(),
@@ -252,4 +313,6 @@ def _parse_certificate(der: bytes) -> CertificateInfo:
         cmnd=ids.cmnd,
         mns=ids.mns,
         der=der,
+        unhandled_critical_extensions=unhandled,
+        ambiguous_ids=ids.ambiguous,
     )

@@ -176,6 +176,24 @@ def mismatch(cert: TokenCertificate) -> KysoError:
     )
 
 
+def cannot_sign(cert: TokenCertificate) -> KysoError:
+    """The refusal when the only keys under ``cert``'s CKA_ID may not sign (CKA_SIGN false: a
+    decryption key, or a token that keeps its signing and encryption keys under one id).
+    KEY_NOT_FOUND: there is no key of this certificate Kyso may sign with, and its next step
+    (another certificate, or the provider checks the token) is the right one; the reason
+    travels in the details (the protocol's ``data.details``, ``--json``)."""
+    return KysoError(
+        "KEY_NOT_FOUND",
+        {
+            "detail": cert.info.subject_display,
+            "key_id": cert.key_id.hex(),
+            "reason": "key_may_not_sign",
+            "reason_vi": "khóa bí mật trên token không được phép ký (CKA_SIGN = false)",
+            "reason_en": "the private key on the token is not allowed to sign (CKA_SIGN false)",
+        },
+    )
+
+
 def signature_verifies(
     cert_key: PublicKeyTypes,
     algorithm: SignatureAlgorithm,

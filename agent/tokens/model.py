@@ -61,10 +61,22 @@ class TokenCertificate:
     info: CertificateInfo
     label: str
     key_id: bytes
-    has_private_key: bool  # a key object (private, or its public half) carries the CKA_ID
+    # False only when the key is certainly not there: a CA's certificate, or no key object
+    # under the CKA_ID on a token that shows everything without login. True when a key object
+    # (private, or its public half) carries the CKA_ID, or may once the PIN is entered
+    # (key_hidden). The protocol's meaning: False = the agent refuses before any prompt.
+    has_private_key: bool
     # Every key object seen under the CKA_ID without login shows another public key: signing
     # would be refused (KEY_CERT_MISMATCH). Not in to_json: the protocol's rows stay as they are.
     key_mismatch: bool = False
+    # No key object carries the CKA_ID before login, but the token needs a login: private keys
+    # are private objects (a PKCS#12 import writes no public key), so the key is looked for
+    # after the PIN (KEY_NOT_FOUND then, from find_key), not refused before it.
+    key_hidden: bool = False
+    # The key objects seen without login say the key may not sign (CKA_SIGN false on the
+    # private key, or, with only the public half visible, CKA_VERIFY false on it): refused
+    # before any prompt (KEY_NOT_FOUND, reason "key_may_not_sign").
+    key_cannot_sign: bool = False
 
     @property
     def thumbprint(self) -> str:

@@ -220,6 +220,15 @@ class TokenService:
                 return cert
         raise KysoError("CERT_NOT_FOUND", {"thumbprint": wanted})
 
+    def unreadable_certificates(self, token: TokenInfo) -> tuple[str, ...]:
+        """Why the last listing of ``token`` skipped certificate objects it could not read
+        (one reason each, e.g. an unknown key algorithm; empty when it read them all). For
+        ``doctor``: the token's other certificates are listed all the same."""
+        for module in self._modules:
+            if module.path == token.module:
+                return module.unreadable(token)
+        return ()
+
     def module_for(self, token: TokenInfo) -> Pkcs11Module:
         """The loaded module that holds ``token``."""
         for module in self._modules:
@@ -246,9 +255,17 @@ class TokenService:
         """Wait for the turn on the token holding ``cert``, first come first served; with
         ``max_waiting``, refuse with BUSY at once when that many callers already wait. The
         key is opened inside the turn (:meth:`TokenTurn.key`), so a caller may ask the user
-        something first while others wait."""
+        something first while others wait.
+
+        Refused here, before any prompt, when the listing is sure the key is missing or may
+        not sign; a key the token hides until login (:attr:`TokenCertificate.key_hidden`) is
+        looked for after the PIN."""
         if not cert.has_private_key:
             raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
+        if cert.key_cannot_sign:
+            from agent.tokens.keymatch import cannot_sign
+
+            raise cannot_sign(cert)
         module = self.module_for(cert.token)
         lock = module.token_lock(cert.token.key)
         task = asyncio.current_task()

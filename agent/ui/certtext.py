@@ -28,6 +28,10 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "NOT_YET_VALID": ("chưa có hiệu lực", "not yet valid"),
     "NO_SIGNING_KEY_USAGE": ("không dùng để ký", "not for signing"),
     "CA_CERTIFICATE": ("chứng thư CA", "a CA certificate"),
+    "UNSUPPORTED_CRITICAL_EXTENSION": (
+        "có phần mở rộng bắt buộc (critical) không được hỗ trợ: chữ ký sẽ bị từ chối",
+        "an unsupported critical extension: its signatures would be refused",
+    ),
     "NO_PRIVATE_KEY": ("không có khóa bí mật trên token", "no private key on the token"),
     "REMOTE_DISABLED": ("nhà cung cấp đã khóa hoặc thu hồi", "disabled or revoked by the provider"),
     "REVOKED": ("đã bị thu hồi (theo OCSP/CRL của CA)", "revoked (the CA's OCSP/CRL says so)"),
@@ -140,7 +144,45 @@ def certificate_warnings(cert: CertificateInfo | None) -> tuple[Warning, ...]:
                 "This certificate is not meant for signing.",
             )
         )
+    if "UNSUPPORTED_CRITICAL_EXTENSION" in problems:
+        out.append(
+            Warning(
+                "Chứng thư số có phần mở rộng bắt buộc (critical) mà phần mềm kiểm tra chữ ký "
+                "không xử lý được: chữ ký tạo ra sẽ bị từ chối.",
+                "The certificate has a critical extension that signature verifiers do not "
+                "handle: its signatures would be refused.",
+                "danger",
+            )
+        )
+    kinds = dict.fromkeys(kind for kind, _ in cert.ambiguous_ids)
+    out.extend(
+        _ambiguity_warning(kind, [v for k, v in cert.ambiguous_ids if k == kind]) for kind in kinds
+    )
     return tuple(out)
+
+
+_ID_KINDS = {
+    "MST": ("mã số thuế", "tax codes (MST)"),
+    "MNS": ("mã đơn vị ngân sách", "budget unit codes (MNS)"),
+    "CCCD": ("số CCCD", "citizen ID numbers (CCCD)"),
+    "CMND": ("số CMND", "ID card numbers (CMND)"),
+    "HC": ("số hộ chiếu", "passport numbers"),
+}
+
+
+def _ambiguity_warning(kind: str, values: Sequence[str]) -> Warning:
+    # The subject names two different values: Kyso takes neither as the certificate's (nor
+    # compares either with the document), since the portal or another program may take the
+    # other one. Both are shown, so the user can see what the certificate says.
+    vi, en = _ID_KINDS.get(kind, (kind, kind))
+    shown = _u(", ".join(values), TITLE_LIMIT)
+    return Warning(
+        f"Chứng thư số ghi hai {vi} khác nhau ({shown}): không xác định được chứng thư số "
+        "này thuộc đơn vị hay người nào. Chỉ ký khi chắc chắn; hỏi nhà cung cấp chữ ký số.",
+        f"The certificate names two different {en} ({shown}): there is no telling whose "
+        "certificate it is. Sign only if you are sure; ask your certificate provider.",
+        "danger",
+    )
 
 
 def mst_warnings(cert: CertificateInfo | None, items: Sequence[ConsentItem]) -> tuple[Warning, ...]:

@@ -235,7 +235,8 @@ Starter = Callable[..., Awaitable[RunningAgent]]
 def preselected(demo: dict[str, Any], names: tuple[str, ...]) -> tuple[str, str]:
     """Which of the demo certificates ``names`` (all usable, all matching) the picker
     preselects, and its token's PIN: the one that expires last, the first token's on a tie
-    (agent.server.certificate_choice.plan_choice). The demo makes the unit's renewal on token 2
+    (agent.server.certificate_choice.plan_choice; the demo's certificates have no caveats,
+    which would rank one after the others). The demo makes the unit's renewal on token 2
     last, so it is usually that one."""
     from cryptography import x509 as _x509
 

@@ -44,7 +44,8 @@ def _refused(document: bytes) -> KysoError:
 
 
 def _certificate(mst: str) -> CertificateInfo:
-    return cast(CertificateInfo, SimpleNamespace(mst=mst))  # check_mst reads only .mst
+    # check_mst reads only .mst and .ambiguous_ids
+    return cast(CertificateInfo, SimpleNamespace(mst=mst, ambiguous_ids=()))
 
 
 # --- (a) a decoy outside the signed part -------------------------------------------------------

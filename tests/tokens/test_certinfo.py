@@ -110,9 +110,13 @@ def test_identifiers_from_uid_o_and_cn(subject, expected):
     assert found == expected
 
 
-def test_uid_wins_over_o_when_both_carry_an_mst():
+def test_an_mst_in_o_beside_another_in_uid_is_ambiguous():
+    """UID used to win silently; other software may read O's (red team 22, F6): see
+    tests/tokens/test_certinfo_ambiguous.py. The same MST in both is one MST."""
     ids = parse_identifiers(_name(O="MST:1111111111", CN="X", UID="MST:2222222222"))
-    assert ids.mst == "2222222222"
+    assert (ids.mst, ids.ambiguous) == (None, (("MST", "2222222222"), ("MST", "1111111111")))
+    same = parse_identifiers(_name(O="MST:2222222222", CN="X", UID="MST:2222222222"))
+    assert (same.mst, same.ambiguous) == ("2222222222", ())
 
 
 def test_one_subject_can_carry_mst_and_cccd():

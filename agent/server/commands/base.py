@@ -19,7 +19,7 @@ from agent.errors import ErrorGroup, KysoError
 from agent.server.certificate_choice import Candidate, CertificateFilter, plan_choice
 from agent.server.consent import summary
 from agent.server.context import CallContext, TimedPins
-from agent.signing.consent import mst_mismatch
+from agent.signing.consent import document_msts, mst_mismatch
 from agent.signing.signer import Signer, TokenSigner
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.model import TokenCertificate
@@ -79,6 +79,7 @@ _PROBLEM_ERRORS = {
     "NOT_YET_VALID": "CERT_NOT_YET_VALID",
     "NO_SIGNING_KEY_USAGE": "CERT_KEY_USAGE",
     "CA_CERTIFICATE": "CERT_KEY_USAGE",
+    "UNSUPPORTED_CRITICAL_EXTENSION": "CERT_CRITICAL_EXTENSION",
 }
 
 
@@ -100,15 +101,15 @@ def check_usable(cert: Signable, purpose: Literal["sign", "auth"]) -> None:
     for problem in cert.info.problems():
         code = _PROBLEM_ERRORS.get(problem)
         if code:
-            raise KysoError(
-                code,
-                {
-                    "not_after": cert.info.not_after,
-                    "not_before": cert.info.not_before,
-                    "purpose": purpose,
-                    "thumbprint": cert.thumbprint,
-                },
-            )
+            details = {
+                "not_after": cert.info.not_after,
+                "not_before": cert.info.not_before,
+                "purpose": purpose,
+                "thumbprint": cert.thumbprint,
+            }
+            if code == "CERT_CRITICAL_EXTENSION":
+                details["extension"] = ", ".join(cert.info.unhandled_critical_extensions)[:200]
+            raise KysoError(code, details)
 
 
 def usable(cert: Signable) -> bool:
@@ -289,11 +290,18 @@ def check_mst(policy: str, cert: CertificateInfo, items: tuple[ConsentItem, ...]
     """Under ``mst_mismatch = "refuse"``, refuse a document for another unit than the
     certificate's before any prompt (under "warn" the consent shows it in red)."""
     other = mst_mismatch(cert.mst, items)
+    ambiguous = [value for kind, value in cert.ambiguous_ids if kind == "MST"]
+    if other is None and ambiguous:
+        # Two different MSTs in the certificate: it has none, and no document's can match.
+        other = next(iter(document_msts(items)), None)
     if other is not None and policy == "refuse":
         raise KysoError(
             "MST_MISMATCH",
             # The page's own text, echoed back to it (every prompter renders details inert).
-            {"document_mst": other[:40], "certificate_mst": cert.mst or ""},
+            {
+                "document_mst": other[:40],
+                "certificate_mst": cert.mst or " / ".join(ambiguous)[:100],
+            },
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pkcs11
 import pkcs11.exceptions as p11e
 from pkcs11 import Attribute, KeyType, ObjectClass
 from pkcs11.attributes import AttributeMapper, handle_bytes
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 _CKA_PUBLIC_KEY_INFO: Any = 0x129
 ATTRIBUTE_MAPPER = AttributeMapper()
 ATTRIBUTE_MAPPER.register_handler(_CKA_PUBLIC_KEY_INFO, *handle_bytes)
+# A label is a display name: invalid UTF-8 in one (a foreign tool wrote it) shows as U+FFFD, as
+# in a token's label, instead of failing the read of its object.
+ATTRIBUTE_MAPPER.register_handler(
+    Attribute.LABEL, lambda s: s.encode("utf-8"), lambda b: b.decode("utf-8", errors="replace")
+)
 # What a private key may show of its public half, read in one C_GetAttributeValue.
 PRIVATE_KEY_FACTS: tuple[Any, ...] = (
     Attribute.KEY_TYPE,
@@ -69,13 +75,18 @@ def find_key(session: Any, cert: TokenCertificate) -> KeyHandle:
     another public key are dropped here (KEY_CERT_MISMATCH when none is left); the
     session's first signature proves the key
     (:meth:`~agent.tokens.module.signing.Signing._w_sign_proving`). Worker thread only."""
-    from agent.tokens.keymatch import choose, judge
+    from agent.tokens.keymatch import cannot_sign, choose, judge
 
-    keys = list(
+    found = list(
         session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: cert.key_id})
     )
-    if not keys:
+    if not found:
         raise KysoError("KEY_NOT_FOUND", {"detail": cert.info.subject_display})
+    # Only a key the token lets sign is a candidate: python-pkcs11 gives a key the sign method
+    # only when its CKA_SIGN is true, and a CKA_SIGN=false key would fail after the PIN.
+    keys = [key for key in found if isinstance(key, pkcs11.SignMixin)]
+    if not keys:
+        raise cannot_sign(cert)
     cert_key = cert.info.certificate.public_key()
     candidates = choose(cert, [(key, judge(cert_key, key_facts(key))) for key in keys])
     for key in candidates:

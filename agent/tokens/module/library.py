@@ -55,6 +55,8 @@ class LoadedLibrary:
         self._has_slot_events = False
         self.description = ""
         self._cert_cache: dict[tuple[str, int, str, str], list[TokenCertificate]] = {}
+        # Per token (same key): why certificate objects were skipped by its last listing.
+        self._unreadable: dict[tuple[str, int, str, str], tuple[str, ...]] = {}
         # A token's mechanisms, read once while it stays in its slot (~110 us a read on
         # SoftHSM2, and every request's listing used to pay it for every slot).
         self._mechanism_cache: dict[tuple[int, bytes, str], frozenset[Any]] = {}

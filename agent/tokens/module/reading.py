@@ -1,8 +1,14 @@
 """What the module's slots hold, read without logging in: tokens, and the certificates on each.
 
 Certificates are cached per token until the token is removed. With each certificate comes what
-the token shows, before any login, about its key: whether a key object carries its CKA_ID, and
-whether every such object shows another public key (:attr:`TokenCertificate.key_mismatch`).
+the token shows, before any login, about its key: whether a key object carries its CKA_ID (or,
+on a token that needs a login, may once the PIN is entered: :attr:`TokenCertificate.key_hidden`),
+whether every such object shows another public key (:attr:`TokenCertificate.key_mismatch`) or
+says the key may not sign (:attr:`TokenCertificate.key_cannot_sign`).
+
+A certificate object Kyso cannot read (an unknown key algorithm such as GOST or SM2, bytes that
+are no certificate, attributes the token will not give) is skipped on its own, logged once and
+counted for ``doctor`` (:meth:`TokenReading.unreadable`): it never hides the token's others.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 import pkcs11.exceptions as p11e
+from cryptography.exceptions import UnsupportedAlgorithm
 from pkcs11 import Attribute, ObjectClass, TokenFlag
 
 from agent.tokens.certinfo import CertificateInfo, parse_certificate
@@ -58,11 +65,14 @@ class TokenReading(LoadedLibrary):
                 tokens.append(info)
         for identity in set(self._mechanism_cache) - seen:  # removed or replaced tokens
             del self._mechanism_cache[identity]
-        present = {cache_key(t) for t in tokens}
-        for key in list(self._cert_cache):
-            if key not in present:
-                del self._cert_cache[key]
+        self._w_forget_removed({cache_key(t) for t in tokens})
         return tokens
+
+    def _w_forget_removed(self, present: set[tuple[str, int, str, str]]) -> None:
+        """Drop what was read of tokens no longer present (certificates, skipped objects)."""
+        for cache in (self._cert_cache, self._unreadable):
+            for key in [k for k in cache if k not in present]:
+                del cache[key]
 
     def _w_slot_token(self, slot: Any, seen: set[tuple[int, bytes, str]]) -> TokenInfo | None:
         """The initialised token in ``slot`` (its identity added to ``seen``), or None."""
@@ -103,33 +113,96 @@ class TokenReading(LoadedLibrary):
             # does (PIN flags, slot id after re-initialisation): hand out the fresh TokenInfo.
             return [c if c.token == info else replace(c, token=info) for c in cached]
         token = self._w_find_token(info)
+        certs: list[TokenCertificate] = []
+        skipped: list[str] = []
+        complete = True
         try:
             with token.open(attribute_mapper=ATTRIBUTE_MAPPER) as session:
                 keys = _visible_keys(session)
-                certs = []
                 for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE}):
-                    der = bytes(obj[Attribute.VALUE])
-                    key_id = bytes(obj[Attribute.ID])
                     try:
-                        parsed = parse_certificate(der)
-                    except ValueError:
-                        log.warning("unparsable certificate on %s", info.label)
-                        continue
-                    has_key = key_id in keys and not parsed.is_ca
-                    certs.append(
-                        TokenCertificate(
-                            token=info,
-                            info=parsed,
-                            label=obj[Attribute.LABEL] or "",
-                            key_id=key_id,
-                            has_private_key=has_key,
-                            key_mismatch=has_key and _shows_another_key(parsed, keys[key_id]),
-                        )
-                    )
+                        certs.append(_read_certificate(obj, info, keys))
+                    except Exception as exc:  # this object only: the token's others stay listed
+                        if isinstance(exc, p11e.PKCS11Error):
+                            if not self._w_present(info):
+                                raise  # pulled out while read: the token's failure
+                            complete = False  # maybe passing: read again at the next listing
+                        log.debug("certificate object skipped on %s", info.label, exc_info=True)
+                        skipped.append(unreadable_reason(exc))
         except p11e.PKCS11Error as exc:
             raise translate(exc, removed=not self._w_present(info)) from exc
-        self._cert_cache[cache_key(info)] = certs
+        self._w_note_unreadable(info, tuple(skipped))
+        if complete:
+            self._cert_cache[cache_key(info)] = certs
         return certs
+
+    def _w_note_unreadable(self, info: TokenInfo, skipped: tuple[str, ...]) -> None:
+        """Keep why ``info``'s listing skipped objects; log it when that changed (once per
+        token while it stays in, not at every listing)."""
+        key = cache_key(info)
+        if skipped and self._unreadable.get(key) != skipped:
+            log.warning(
+                "%d certificate object(s) on %s could not be read and are not listed: %s",
+                len(skipped),
+                info.label,
+                ", ".join(skipped),
+            )
+        if skipped:
+            self._unreadable[key] = skipped
+        else:
+            self._unreadable.pop(key, None)
+
+    def unreadable(self, info: TokenInfo) -> tuple[str, ...]:
+        """Why certificate objects were skipped by the last listing of ``info`` (one
+        :func:`unreadable_reason` each; empty when every one was read)."""
+        return self._unreadable.get(cache_key(info), ())
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """A stable word for why a certificate object could not be read (doctor words it)."""
+    if isinstance(exc, UnsupportedAlgorithm):
+        return "unsupported_key_algorithm"  # GOST, SM2, explicit EC parameters...
+    if isinstance(exc, p11e.PKCS11Error):
+        return "token_refused"
+    if isinstance(exc, ValueError):
+        return "not_a_certificate"
+    return "unreadable"
+
+
+def _read_certificate(
+    obj: Any, info: TokenInfo, keys: dict[bytes, list[tuple[ObjectClass, Any]]]
+) -> TokenCertificate:
+    """One certificate object, with what the token shows of its key before login."""
+    der = bytes(obj[Attribute.VALUE])
+    key_id = bytes(obj[Attribute.ID])
+    parsed = parse_certificate(der)
+    seen = keys.get(key_id, [])
+    if parsed.is_ca:
+        has_key = hidden = False
+    else:
+        # Before login a private key is usually invisible; with no public half stored beside
+        # it (a PKCS#12 import) nothing shows it. Only a token that needs no login shows all.
+        hidden = not seen and info.login_required
+        has_key = bool(seen) or hidden
+    return TokenCertificate(
+        token=info,
+        info=parsed,
+        label=_label(obj),
+        key_id=key_id,
+        has_private_key=has_key,
+        key_mismatch=bool(seen) and not parsed.is_ca and _shows_another_key(parsed, seen),
+        key_hidden=hidden,
+        key_cannot_sign=bool(seen) and not parsed.is_ca and _may_not_sign(seen),
+    )
+
+
+def _label(obj: Any) -> str:
+    """The object's label, a display name only: one the token will not give is empty (its
+    bytes are decoded leniently by ATTRIBUTE_MAPPER, so invalid UTF-8 shows U+FFFD)."""
+    try:
+        return obj[Attribute.LABEL] or ""
+    except (p11e.PKCS11Error, ValueError):
+        return ""
 
 
 def _visible_keys(session: Any) -> dict[bytes, list[tuple[ObjectClass, Any]]]:
@@ -155,3 +228,23 @@ def _shows_another_key(parsed: CertificateInfo, keys: list[tuple[ObjectClass, An
         for cls, obj in keys
     ]
     return listing_mismatch(cert_key, facts)
+
+
+def _may_not_sign(keys: list[tuple[ObjectClass, Any]]) -> bool:
+    """True when the key objects under the id say the key may not sign: every visible private
+    key has CKA_SIGN false, or, none being visible, every public key has CKA_VERIFY false.
+    An attribute the token does not show counts as "may sign" (signing settles it)."""
+    private = [obj for cls, obj in keys if cls == ObjectClass.PRIVATE_KEY]
+    shown = private or [obj for cls, obj in keys if cls == ObjectClass.PUBLIC_KEY]
+    attribute = Attribute.SIGN if private else Attribute.VERIFY
+    return bool(shown) and all(_flag(obj, attribute) is False for obj in shown)
+
+
+def _flag(obj: Any, attribute: Any) -> bool | None:
+    """A key object's boolean attribute; None when the token does not give it."""
+    try:
+        value = obj[attribute]
+    except Exception:  # refused, not implemented, unreadable: unknown, never "may not sign"
+        return None
+    return value if isinstance(value, bool) else None
+

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pkcs11
 import pkcs11.exceptions as p11e
 
 from agent.errors import KysoError
@@ -54,6 +55,12 @@ class Signing(LoadedLibrary):
     def _w_sign_with(
         self, handle: SessionHandle, key: Any, plan: MechanismPlan, data: bytes
     ) -> bytes:
+        if not isinstance(key, pkcs11.SignMixin):
+            # find_key offers only keys that may sign; should another path hand one over, say
+            # so instead of an AttributeError (INTERNAL_ERROR) after the consent and the PIN.
+            raise KysoError(
+                "KEY_NOT_FOUND", {"detail": handle.token.label, "reason": "key_may_not_sign"}
+            )
         try:
             signature = key.sign(data, mechanism=plan.mechanism, mechanism_param=plan.param)
         except p11e.PKCS11Error as exc:
