@@ -88,7 +88,10 @@ class DelegatingCmsSigner(PyHankoSigner):
     ) -> None:
         cert = asn1_x509.Certificate.load(signer.certificate.der)
         registry = SimpleCertificateStore()
-        registry.register_multiple([asn1_x509.Certificate.load(der) for der in extra_certs])
+        # The signer's issuing CAs always go in (a verifier trusting only the root needs them),
+        # then any the caller adds; pyHanko leaves self-signed roots out (embed_roots=False).
+        wanted = dict.fromkeys((*signer.chain, *extra_certs))
+        registry.register_multiple([asn1_x509.Certificate.load(der) for der in wanted])
         super().__init__(
             signing_cert=cert,
             cert_registry=registry,

@@ -38,6 +38,7 @@ from agent.tokens.algorithms import (
     ecdsa_raw_to_der,
 )
 from agent.tokens.certinfo import CertificateInfo
+from agent.tokens.chain import issuer_chain
 from agent.tokens.keymatch import signature_verifies
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class RemoteSigner(Signer):
         self.authorizations = 0  # how many credentials/authorize calls this signer made
         self._pin: str | None = None
         self._batch: _Collector | None = None
+        self._chain: tuple[bytes, ...] | None = None
 
     @classmethod
     def open(
@@ -106,6 +108,13 @@ class RemoteSigner(Signer):
     def certificate(self) -> CertificateInfo:
         """The remote credential's certificate."""
         return self.credential.info
+
+    @property
+    def chain(self) -> tuple[bytes, ...]:
+        """The issuing CAs among the chain the provider listed with the credential."""
+        if self._chain is None:
+            self._chain = issuer_chain(self.credential.info.der, self.details.chain)
+        return self._chain
 
     def forget_secrets(self) -> None:
         """Drop the PIN kept for this operation."""

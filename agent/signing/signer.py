@@ -39,6 +39,13 @@ class Signer(abc.ABC):
         """Sign a precomputed digest made with the algorithm's hash."""
 
     @property
+    def chain(self) -> tuple[bytes, ...]:
+        """The CA certificates (DER) from the signer's issuer towards its root, the root left
+        out (:func:`agent.tokens.chain.issuer_chain`): what a CMS or PDF signature carries for
+        a verifier that trusts only the root. Empty when none is at hand."""
+        return ()
+
+    @property
     def key_kind(self) -> KeyKind:
         """RSA or EC, from the certificate."""
         return KeyKind(self.certificate.key_type)
@@ -59,6 +66,11 @@ class TokenSigner(Signer):
         """The token certificate's parsed form."""
         return self._key.certificate.info
 
+    @property
+    def chain(self) -> tuple[bytes, ...]:
+        """The issuing CAs stored on the token beside the certificate (found when listing)."""
+        return self._key.certificate.chain
+
     async def sign(self, data: bytes, algorithm: SignatureAlgorithm) -> bytes:
         """Sign on the token."""
         return await self._key.sign(data, algorithm)
@@ -76,11 +88,18 @@ class SoftwareSigner(Signer):
         self,
         private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
         certificate: x509.Certificate,
+        chain: tuple[bytes, ...] = (),
     ) -> None:
         from cryptography.hazmat.primitives import serialization
 
         self._private_key = private_key
         self._certificate = parse_certificate(certificate.public_bytes(serialization.Encoding.DER))
+        self._chain = chain
+
+    @property
+    def chain(self) -> tuple[bytes, ...]:
+        """The CA certificates given at construction."""
+        return self._chain
 
     @property
     def certificate(self) -> CertificateInfo:

@@ -77,6 +77,10 @@ class TokenCertificate:
     # private key, or, with only the public half visible, CKA_VERIFY false on it): refused
     # before any prompt (KEY_NOT_FOUND, reason "key_may_not_sign").
     key_cannot_sign: bool = False
+    # The CA certificates stored on the token that lead from this one towards its root, the
+    # root left out (agent.tokens.chain): what a CMS or PDF signature carries for verifiers
+    # that trust only the root. Found when the token is listed. Not in to_json.
+    chain: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def thumbprint(self) -> str:

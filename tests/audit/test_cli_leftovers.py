@@ -49,7 +49,9 @@ def _corrupt(path: Path) -> None:
     """What a sync client or a failing disk does to a file after it was written: one byte of
     the original's part of the signed file changed."""
     data = bytearray(path.read_bytes())
-    data[len(data) // 4] ^= 0x01
+    # Inside the original's bytes (they come first in the signed file), wherever the
+    # signature's own length puts the rest.
+    data[len(PDF) // 2] ^= 0x01
     path.write_bytes(bytes(data))
 
 

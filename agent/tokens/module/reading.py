@@ -22,6 +22,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from pkcs11 import Attribute, ObjectClass, TokenFlag
 
 from agent.tokens.certinfo import CertificateInfo, parse_certificate
+from agent.tokens.chain import issuer_chain
 from agent.tokens.failures import translate
 from agent.tokens.model import TokenCertificate, TokenInfo
 from agent.tokens.module.keys import (
@@ -131,6 +132,7 @@ class TokenReading(LoadedLibrary):
                         skipped.append(unreadable_reason(exc))
         except p11e.PKCS11Error as exc:
             raise translate(exc, removed=not self._w_present(info)) from exc
+        certs = with_chains(certs)
         self._w_note_unreadable(info, tuple(skipped))
         if complete:
             self._cert_cache[cache_key(info)] = certs
@@ -248,3 +250,12 @@ def _flag(obj: Any, attribute: Any) -> bool | None:
         return None
     return value if isinstance(value, bool) else None
 
+
+def with_chains(certs: list[TokenCertificate]) -> list[TokenCertificate]:
+    """Each certificate with the token's own CA certificates that lead from it towards its
+    root (Vietnamese CAs store the issuing CA beside the user's certificate): the chain its
+    CMS and PDF signatures carry (agent.tokens.chain)."""
+    cas = [c.info.der for c in certs if c.info.is_ca]
+    if not cas:
+        return certs
+    return [c if c.info.is_ca else replace(c, chain=issuer_chain(c.info.der, cas)) for c in certs]
