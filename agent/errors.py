@@ -885,6 +885,18 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "without a timestamp.",
     ),
     _e(
+        "TIMESTAMP_ANSWER_INVALID",
+        1616,
+        "Máy chủ cấp dấu thời gian {url} trả lời không dùng được ({detail}). Chưa có tệp nào "
+        "được ghi.",
+        "The timestamp authority {url} gave an answer Kyso cannot use ({detail}). Nothing was "
+        "written.",
+        "Ký lại sau ít phút; nếu vẫn lỗi, báo quản trị viên kiểm tra máy chủ dấu thời gian "
+        "(timestamp_url); hoặc ký không kèm dấu thời gian.",
+        "Sign again in a few minutes; if it persists, ask your administrator to check the "
+        "timestamp authority (timestamp_url); or sign without a timestamp.",
+    ),
+    _e(
         "TIMESTAMP_NOT_CONFIGURED",
         1611,
         "Kiểu ký «{profile}» bắt buộc chữ ký phải có dấu thời gian, nhưng Kyso chưa được khai báo "

@@ -21,3 +21,35 @@ async def read_capped(response: Any, cap: int) -> bytes | None:
         if len(buffer) > cap:
             return None
     return bytes(buffer)
+
+
+def bounded_session(cap: int) -> Any:
+    """An aiohttp ``ClientSession`` for a library that fetches by itself (pyhanko-certvalidator
+    gathering B-LT's validation data): a redirect is an error, not followed (as Kyso's own
+    revocation checks: a plain-http address's path could send the fetch anywhere), and a body
+    is read up to ``cap`` bytes at most (an endless CRL took gigabytes). The caller closes it."""
+    import aiohttp
+
+    async def no_redirects(request: Any, handler: Any) -> Any:
+        response = await handler(request)
+        if 300 <= response.status < 400:
+            response.release()
+            raise aiohttp.ClientResponseError(
+                response.request_info,
+                (),
+                status=response.status,
+                message="redirects are not followed",
+            )
+        return response
+
+    class CappedResponse(aiohttp.ClientResponse):
+        async def read(self) -> bytes:
+            if self._body is None:
+                body = await read_capped(self, cap)
+                if body is None:
+                    self.close()
+                    raise aiohttp.ClientPayloadError(f"an answer over {cap} bytes")
+                self._body = body
+            return await super().read()
+
+    return aiohttp.ClientSession(middlewares=(no_redirects,), response_class=CappedResponse)

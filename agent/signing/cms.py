@@ -169,9 +169,9 @@ async def sign_cms(
     attrs = PdfCMSSignedAttributes(signing_time=signing_time or dt.datetime.now(dt.UTC))
     timestamper = None
     if timestamp_url:
-        from pyhanko.sign.timestamps import HTTPTimeStamper
+        from agent.signing.tsa import CheckedTimeStamper
 
-        timestamper = HTTPTimeStamper(timestamp_url, timeout=10)
+        timestamper = CheckedTimeStamper(timestamp_url)
     try:
         content_info = await _sign_content(
             pyhanko_signer, chosen, data, digest, detached, hash_name, attrs, timestamper

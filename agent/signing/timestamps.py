@@ -148,7 +148,7 @@ def validate_authority(
 ) -> CertificateInfo:
     """The authority's certificate (DER) must chain to ``trust`` at the token's ``gen_time``,
     with the CRLs it holds, and be a timestamping certificate (extended key usage
-    id-kp-timeStamping, RFC 3161 §2.3). Raises the CERT_* / CRL_* codes with
+    id-kp-timeStamping, critical: RFC 3161 §2.3). Raises the CERT_* / CRL_* codes with
     ``timestamp_authority`` (``name``) in their details; returns the parsed certificate."""
     from asn1crypto import x509 as asn1_x509
 
@@ -159,7 +159,7 @@ def validate_authority(
             certificate, trust, at=gen_time, extra_certs=other_certificates, purpose="timestamp"
         )
         usage = asn1_x509.Certificate.load(certificate).extended_key_usage_value
-        if usage is None or "time_stamping" not in usage.native:
+        if not is_timestamping_certificate(certificate):
             raise KysoError(
                 "CERT_KEY_USAGE",
                 {
@@ -170,6 +170,23 @@ def validate_authority(
     except KysoError as exc:
         raise KysoError(exc.code, {**exc.details, "timestamp_authority": name}) from exc
     return info
+
+
+def is_timestamping_certificate(certificate: bytes) -> bool:
+    """Whether a certificate (DER) has the extended key usage id-kp-timeStamping, marked
+    critical, as RFC 3161 §2.3 requires of a timestamp authority's (openssl ts -verify
+    requires it too)."""
+    from asn1crypto import x509 as asn1_x509
+
+    try:
+        cert = asn1_x509.Certificate.load(certificate)
+        for extension in cert["tbs_certificate"]["extensions"]:
+            if extension["extn_id"].native == "extended_key_usage":
+                usage = extension["extn_value"].parsed.native
+                return bool(extension["critical"].native) and "time_stamping" in usage
+    except (ValueError, TypeError, KeyError):
+        return False
+    return False
 
 
 # --- the validation time ---------------------------------------------------------------------

@@ -72,11 +72,18 @@ async def long_term_context(
     HTTP session is closed on leaving, so sign inside the ``async with``."""
     from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
-    backend = AIOHttpFetcherBackend(per_request_timeout=timeout / 3)
+    from agent.httpbody import bounded_session
+    from agent.signing.certstatus import MAX_CRL_BYTES
+
+    # No redirects and a cap on every answer, as Kyso's own revocation checks (the largest
+    # cap, a CRL's, for all: one session serves the certificate, OCSP and CRL fetchers).
+    session = bounded_session(MAX_CRL_BYTES)
+    backend = AIOHttpFetcherBackend(session, per_request_timeout=timeout / 3)
     try:
         yield await _gather(cert_der, trust_roots, ca_certs, now, backend, timeout, timestamp_url)
     finally:
         await backend.close()
+        await session.close()
 
 
 def says_good(response: Any) -> bool:
@@ -104,9 +111,9 @@ def _embedding_context(**kwargs: Any) -> Any:
 async def _check_timestamp_authority(url: str, check: Any, timeout: float) -> None:
     """Ask the TSA for a test timestamp (pyHanko's own dummy request) and validate the chain of
     every certificate in it with ``check``: revocation data required, as for the signer."""
-    from pyhanko.sign.timestamps import HTTPTimeStamper
+    from agent.signing.tsa import CheckedTimeStamper
 
-    stamper = HTTPTimeStamper(url, timeout=timeout)
+    stamper = CheckedTimeStamper(url, timeout=timeout)
     async for _path in stamper.validation_paths(check):
         pass
 

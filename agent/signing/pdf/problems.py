@@ -151,6 +151,16 @@ TIMESTAMP_ALTERED = Problem(
     "Do not rely on the signing time; ask the sender for the original signed copy.",
     "Không dựa vào thời điểm ký; đề nghị người gửi gửi lại bản đã ký gốc.",
 )
+TIMESTAMP_TIME_IMPOSSIBLE = Problem(
+    "the signature timestamp's time cannot be right: it is ahead of now, or outside the "
+    "validity of the signer's or the timestamp authority's certificate",
+    "thời điểm của dấu thời gian không thể đúng: muộn hơn hiện tại, hoặc nằm ngoài thời hạn "
+    "của chứng thư người ký hay của máy chủ dấu thời gian",
+    "Do not rely on the signing time; ask the sender to sign again with a working timestamp "
+    "authority.",
+    "Không dựa vào thời điểm ký; đề nghị người gửi ký lại với máy chủ dấu thời gian hoạt động "
+    "đúng.",
+)
 CERTIFICATION_BROKEN = Problem(
     "changed after a certification that does not permit it",
     "bị thay đổi sau một chữ ký chứng nhận (certification) không cho phép thay đổi đó",

@@ -488,9 +488,9 @@ def _timestamper(options: PdfSignOptions) -> tuple[Any, PadesLevel]:
     """The RFC 3161 client, and the level the options reach (B-LT needs a timestamp)."""
     if not options.timestamp_url:
         return None, PadesLevel.B_B
-    from pyhanko.sign.timestamps import HTTPTimeStamper
+    from agent.signing.tsa import CheckedTimeStamper
 
-    stamper = HTTPTimeStamper(options.timestamp_url, timeout=10)
+    stamper = CheckedTimeStamper(options.timestamp_url)
     return stamper, PadesLevel.B_LT if options.long_term else PadesLevel.B_T
 
 

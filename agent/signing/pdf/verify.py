@@ -27,6 +27,7 @@ from agent.signing.pdf.problems import (
     CHANGED,
     CHANGED_AFTER,
     TIMESTAMP_ALTERED,
+    TIMESTAMP_TIME_IMPOSSIBLE,
     Problem,
     fields_changed,
     trust_problem,
@@ -38,6 +39,7 @@ from agent.signing.pdf.syntax import (
     repeated_keys,
     trailer_repeats,
 )
+from agent.signing.timestamps import FUTURE_TOLERANCE
 from agent.signing.trust import TrustStore
 
 log = logging.getLogger(__name__)
@@ -188,7 +190,7 @@ def _report(sig: Any, status: Any, has_dss: bool, others: set[str]) -> PdfSignat
     info = parse_certificate(sig.signer_cert.dump())
     stamp = status.timestamp_validity
     timestamped = stamp is not None
-    stamp_problem = _timestamp_problem(stamp)
+    stamp_problem = _timestamp_problem(stamp, sig.signer_cert)
     when: dt.datetime | None = None
     if timestamped and stamp_problem is None:
         when = stamp.timestamp
@@ -241,12 +243,27 @@ def _report(sig: Any, status: Any, has_dss: bool, others: set[str]) -> PdfSignat
     )
 
 
-def _timestamp_problem(stamp: Any) -> Problem | None:
-    """Why the signature timestamp (pyHanko's verdict on it) cannot be relied on, if so."""
+def _timestamp_problem(stamp: Any, signer_cert: Any) -> Problem | None:
+    """Why the signature timestamp (pyHanko's verdict on it) cannot be relied on, if so. Its
+    time must also be possible: not ahead of now (as verify-cms and verify-xml require), and
+    within the validity of the signer's certificate and of the authority's that signed it
+    (pyHanko accepts a token dated 2001 from a 2026 authority, and a year ahead, and the
+    report then showed that time as proven)."""
     if stamp is None:
         return None
     if not (stamp.intact and stamp.valid):
         return TIMESTAMP_ALTERED
     if not stamp.trusted:
         return trust_problem(getattr(stamp, "trust_problem_indic", None), timestamp=True)
+    when = stamp.timestamp
+    if when > dt.datetime.now(dt.UTC) + FUTURE_TOLERANCE:
+        return TIMESTAMP_TIME_IMPOSSIBLE
+    for cert in (signer_cert, getattr(stamp, "signing_cert", None)):
+        if cert is not None and not _within_validity(cert, when):
+            return TIMESTAMP_TIME_IMPOSSIBLE
     return None
+
+
+def _within_validity(cert: Any, when: dt.datetime) -> bool:
+    validity = cert["tbs_certificate"]["validity"]
+    return bool(validity["not_before"].native <= when <= validity["not_after"].native)

@@ -33,7 +33,6 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -70,20 +69,15 @@ def imprint_hash(signature_hash: str) -> str:
 async def request_token(url: str, digest: bytes, hash_name: str) -> bytes:
     """An RFC 3161 timestamp token (DER ContentInfo) over ``digest`` from the authority ``url``.
 
-    TIMESTAMP_UNAVAILABLE when it does not answer, refuses, answers garbage or stamps another
-    imprint (checked here: pyHanko checks only the nonce).
+    TIMESTAMP_UNAVAILABLE when it cannot be reached or does not answer in time;
+    TIMESTAMP_ANSWER_INVALID when it refuses, or its answer or token does not pass the checks
+    of :mod:`agent.signing.tsa` (this imprint, its own signature, its authority, its time).
     """
-    from pyhanko.sign.timestamps import HTTPTimeStamper
+    from agent.signing.tsa import CheckedTimeStamper
 
-    stamper = HTTPTimeStamper(url, timeout=TSA_TIMEOUT_SECONDS)
-    try:
-        token = await stamper.async_timestamp(digest, hash_name)
-        imprint = token["content"]["encap_content_info"]["content"].parsed["message_imprint"]
-        stamped = imprint["hashed_message"].native
-    except (OSError, ValueError, TypeError, KeyError) as exc:  # TimestampRequestError: OSError
-        raise KysoError("TIMESTAMP_UNAVAILABLE", {"url": url}) from exc
-    if not hmac.compare_digest(stamped, digest):
-        raise KysoError("TIMESTAMP_UNAVAILABLE", {"url": url, "detail": "wrong message imprint"})
+    token = await CheckedTimeStamper(url, timeout=TSA_TIMEOUT_SECONDS).async_timestamp(
+        digest, hash_name
+    )
     return bytes(token.dump())
 
 
