@@ -423,6 +423,9 @@ class AuditLog:
             fd, created = os.open(self.path, flags | os.O_CREAT, 0o600), True
         try:
             size = os.fstat(fd).st_size
+            # An empty log may be one made an instant ago (by a writer that crashed, or another
+            # process before its first record): its name is synced with this record too.
+            created = created or size == 0
             if size:
                 os.lseek(fd, size - 1, os.SEEK_SET)  # O_APPEND still writes at the end
                 if os.read(fd, 1) != b"\n":

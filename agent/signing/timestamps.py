@@ -75,6 +75,7 @@ def open_token(
     *,
     digest_allowed: Callable[[str], bool],
     imprint_allowed: Callable[[str], bool],
+    future_tolerance: dt.timedelta = FUTURE_TOLERANCE,
 ) -> TimestampToken:
     """Open and check one RFC 3161 token (DER, or an asn1crypto ``ContentInfo``).
 
@@ -104,7 +105,9 @@ def open_token(
         signer_info = extract_signer_info(signed)
         certs = extract_certificate_info(signed)
         token_md = signer_info["digest_algorithm"]["algorithm"].native
-    except (ValueError, TypeError, KeyError) as exc:  # pyHanko's CMS errors are ValueErrors
+    # pyHanko's CMS errors are ValueErrors; a SignedData without content or signer gives
+    # AttributeErrors deep inside asn1crypto.
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise TokenRefused("malformed", getattr(exc, "failure_message", None) or str(exc)) from exc
     if not digest_allowed(token_md):
         raise TokenRefused("hash", token_md)
@@ -120,13 +123,13 @@ def open_token(
             "tst_info",
             hashlib.new(token_md, bytes(encap["content"])).digest(),
         )
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise TokenRefused("unsound", getattr(exc, "failure_message", None) or str(exc)) from exc
     if not (intact and valid):
         raise TokenRefused("unsound", "the token's own signature does not verify")
     if not hmac.compare_digest(stamped(hash_name), imprint["hashed_message"].native):
         raise TokenRefused("imprint", "it was not made over this signature value")
-    if gen_time > dt.datetime.now(dt.UTC) + FUTURE_TOLERANCE:
+    if gen_time > dt.datetime.now(dt.UTC) + future_tolerance:
         raise TokenRefused("future", f"its time {gen_time} is in the future")
     return TimestampToken(
         gen_time=gen_time.astimezone(dt.UTC),

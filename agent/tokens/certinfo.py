@@ -65,6 +65,8 @@ def parse_identifiers(name: x509.Name) -> VietnameseIds:
     for in_uid, kind, ident in by_place:
         if not (person and not in_uid and kind in _UNIT_IDS):
             values.setdefault(kind, {})[ident] = None
+    if "MST" in values:  # a branch's MST beside its company's is the branch's certificate
+        values["MST"] = dict.fromkeys(_without_parents(list(values["MST"])))
     found = {kind: next(iter(v)) for kind, v in values.items() if len(v) == 1}
     return VietnameseIds(
         mst=found.get("MST"),
@@ -74,6 +76,12 @@ def parse_identifiers(name: x509.Name) -> VietnameseIds:
         passport=found.get("HC"),
         ambiguous=tuple((k, ident) for k, v in sorted(values.items()) if len(v) > 1 for ident in v),
     )
+
+
+def _without_parents(msts: list[str]) -> list[str]:
+    """``msts`` without a company's MST when its branch's (``0101234567-001``) is there too:
+    one certificate, the branch's, not two units."""
+    return [mst for mst in msts if not any(other.startswith(mst + "-") for other in msts)]
 
 
 def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:

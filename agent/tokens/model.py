@@ -73,9 +73,8 @@ class TokenCertificate:
     # are private objects (a PKCS#12 import writes no public key), so the key is looked for
     # after the PIN (KEY_NOT_FOUND then, from find_key), not refused before it.
     key_hidden: bool = False
-    # The key objects seen without login say the key may not sign (CKA_SIGN false on the
-    # private key, or, with only the public half visible, CKA_VERIFY false on it): refused
-    # before any prompt (KEY_NOT_FOUND, reason "key_may_not_sign").
+    # The private key is visible without login and says it may not sign (CKA_SIGN false):
+    # refused before any prompt (KEY_NOT_FOUND, reason "key_may_not_sign").
     key_cannot_sign: bool = False
     # The CA certificates stored on the token that lead from this one towards its root, the
     # root left out (agent.tokens.chain): what a CMS or PDF signature carries for verifiers

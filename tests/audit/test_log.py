@@ -247,6 +247,12 @@ def test_a_new_log_file_has_its_name_synced_after_its_first_record(
     # The rotation syncs the folder for its renames; the new live file's name is synced after
     # its first record.
     assert events[-2:] == ["file", f"dir {tmp_path}"]
+    # An empty log someone made an instant ago (a crashed writer, another process): the same.
+    other = tmp_path / "other.jsonl"
+    other.touch()
+    events.clear()
+    assert AuditLog(other).write(_record("b", 0))
+    assert events == ["file", f"dir {tmp_path}"]
 
 
 def test_bidi_and_format_characters_are_escaped_in_the_line_and_read_back_whole(

@@ -82,7 +82,10 @@ def _lying_authority(demo: dict[str, Any], mode: str) -> Any:
     return DummyTimeStamper(
         asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
         keys.PrivateKeyInfo.load(der_key),
-        fixed_dt=dt.datetime(2001, 1, 1, tzinfo=dt.UTC) if mode == "years_ago" else None,
+        fixed_dt={
+            "years_ago": dt.datetime(2001, 1, 1, tzinfo=dt.UTC),
+            "clock_drift": dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10),
+        }.get(mode),
     )
 
 
@@ -118,6 +121,25 @@ def _broken_signature(answer: bytes) -> bytes:
 _REJECTION = bytes([0x30, 5, 0x30, 3, 2, 1, 2])
 _NO_TOKEN = bytes([0x30, 5, 0x30, 3, 2, 1, 0])
 REPLY = "application/timestamp-reply"
+# "granted", with a SignedData that holds no content and no signer.
+_EMPTY_TOKEN = tsp.TimeStampResp(
+    {
+        "status": {"status": "granted"},
+        "time_stamp_token": cms.ContentInfo(
+            {
+                "content_type": "signed_data",
+                "content": cms.SignedData(
+                    {
+                        "version": "v3",
+                        "digest_algorithms": [],
+                        "encap_content_info": {"content_type": "tst_info", "content": None},
+                        "signer_infos": [],
+                    }
+                ),
+            }
+        ),
+    }
+).dump()
 
 
 @pytest.fixture
@@ -142,7 +164,9 @@ async def authority(
             return web.Response(body=_REJECTION, content_type=REPLY)
         if mode == "no_token":
             return web.Response(body=_NO_TOKEN, content_type=REPLY)
-        if mode in ("no_purpose", "purpose_not_critical", "years_ago"):
+        if mode == "empty_token":
+            return web.Response(body=_EMPTY_TOKEN, content_type=REPLY)
+        if mode in ("no_purpose", "purpose_not_critical", "years_ago", "clock_drift"):
             stamper = _lying_authority(demo, mode)
             body = stamper.request_tsa_response(tsp.TimeStampReq.load(query)).dump()
             return web.Response(body=body, content_type=REPLY)
@@ -183,6 +207,7 @@ async def test_an_honest_answer_through_the_proxy_is_embedded(authority: Any) ->
         ("no_purpose", "critical EKU"),
         ("purpose_not_critical", "critical EKU"),
         ("years_ago", "is not now"),
+        ("empty_token", "not an RFC 3161 token"),
     ],
 )
 async def test_an_answer_kyso_cannot_use_is_refused_with_what_was_wrong(
@@ -210,6 +235,13 @@ async def test_a_pdf_and_an_xml_timestamp_go_through_the_same_checks(authority: 
     with pytest.raises(KysoError) as refused:  # was an AttributeError inside pyHanko
         await request_token(authority("other_nonce"), b"\x01" * 32, "sha256")
     assert refused.value.code == "TIMESTAMP_ANSWER_INVALID"
+
+
+async def test_an_authority_whose_clock_drifts_by_minutes_is_still_used(authority: Any) -> None:
+    """Ten minutes apart (this PC's clock or the authority's): drift, not a lie; refusing it
+    would fail every timestamped signature after the PIN."""
+    signed = await sign_cms(_signer(), data=b"HOSO", timestamp_url=authority("clock_drift"))
+    assert signed
 
 
 async def test_an_authority_nobody_answers_at_stays_unavailable() -> None:

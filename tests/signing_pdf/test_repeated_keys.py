@@ -202,3 +202,31 @@ async def test_verify_pdf_refuses_a_signed_file_that_readers_read_differently(de
         await verify_pdf(out.getvalue(), trust)
     assert refused.value.code == "PDF_MALFORMED"
     assert "same key twice" in refused.value.details["detail"]
+
+
+async def test_verify_pdf_reads_each_signed_revision_as_it_stood(demo, trust) -> None:
+    """The ambiguous object written once more, cleanly, in an update after the signature: the
+    newest revision reads well, but what was signed is the revision before it."""
+    import io
+
+    from pyhanko.pdf_utils.generic import Reference
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    from agent.signing.pdf.verify import verify_pdf
+
+    ca = demo["ca"]
+    meta = signers.PdfSignatureMetadata(field_name="K", subfilter=fields.SigSeedSubFilter.PADES)
+    signer = signers.SimpleSigner.load(ca["issuing_key"], ca["issuing"])
+    signed = io.BytesIO()
+    writer = IncrementalPdfFileWriter(
+        io.BytesIO(raw_pdf(CASES["an object nothing points at"])), strict=False
+    )
+    await signers.PdfSigner(meta, signer).async_sign_pdf(writer, output=signed)
+    later = IncrementalPdfFileWriter(io.BytesIO(signed.getvalue()), strict=False)
+    later.mark_update(Reference(6, 0, later.prev))  # written again with one /A
+    updated = io.BytesIO()
+    later.write(updated)
+    with pytest.raises(KysoError) as refused:
+        await verify_pdf(updated.getvalue(), trust)
+    assert refused.value.code == "PDF_MALFORMED"

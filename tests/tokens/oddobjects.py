@@ -12,8 +12,8 @@ token is removed afterwards.
 - id 0a "badlabel": an RSA key pair and its certificate, the certificate's label invalid UTF-8;
 - id 22 "nosign": the private key (a private object) has CKA_SIGN false, its public half
   CKA_VERIFY true: nothing before login tells, find_key must refuse it after the PIN;
-- id 23 "nosign-pub": the same with the public half's CKA_VERIFY false too: refused before any
-  prompt;
+- id 23 "nosign-pub": the same with the public half's CKA_VERIFY false too: still refused
+  after the PIN (a public half's flags say nothing of what the private key may do);
 - id 24 "nosign-visible": a CKA_SIGN=false private key that is NOT a private object (visible
   without login), no public half: refused before any prompt;
 - id 28 "privonly": a private key and its certificate, no public-key object (a PKCS#12 import):

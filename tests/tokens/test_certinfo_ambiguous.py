@@ -103,3 +103,17 @@ def test_the_red_teams_certificate_signs_with_no_mst_and_a_red_warning() -> None
 def test_a_certificate_with_one_mst_has_no_warning() -> None:
     info = crafted.info((("CN", "Công ty A"), ("UID", "MST:0101234567")))
     assert (info.mst, info.warnings()) == ("0101234567", [])
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        (("CN", "Chi nhánh Hà Nội"), ("UID", "MST:0101234567-001"), ("O", "MST:0101234567")),
+        (("CN", "Chi nhánh - MST:0101234567"), ("UID", "MST:0101234567-001")),
+    ],
+)
+def test_a_branch_certificate_naming_its_company_too_is_the_branchs(subject) -> None:
+    """A branch's MST (-001) beside its company's is one unit, the branch: not two MSTs."""
+    ids = parse_identifiers(crafted.name(*subject))
+    assert ids.mst == "0101234567-001"
+    assert ids.ambiguous == ()

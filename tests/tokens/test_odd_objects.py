@@ -128,10 +128,9 @@ async def test_a_key_that_may_not_sign_is_refused_clearly_after_the_pin(odd, tok
     assert "certificate provider" in wire["action_en"]
 
 
-@pytest.mark.parametrize("name", ["nosign-pub", "nosign-visible"])
+@pytest.mark.parametrize("name", ["nosign-visible"])
 async def test_a_key_shown_unable_to_sign_is_refused_before_any_prompt(odd, token_service, name):
-    # nosign-pub: its public half says CKA_VERIFY false; nosign-visible: the private key itself
-    # is visible without login and says CKA_SIGN false.
+    # nosign-visible: the private key itself is visible without login and says CKA_SIGN false.
     cert = (await _listed(token_service))[odd[name].thumbprint]
     assert cert.has_private_key and cert.key_cannot_sign
     pins = StaticPinProvider(PIN)
@@ -160,8 +159,9 @@ async def test_the_agent_answers_key_not_found_not_internal_error(
         assert reply["error"]["data"]["code"] == "KEY_NOT_FOUND", reply
         assert reply["error"]["data"]["details"]["reason"] == "key_may_not_sign", reply
         asked = prompter.count() - before
-        # nosign-pub is refused before the consent and the PIN; nosign after both.
-        assert asked == (0 if name == "nosign-pub" else 2), (name, prompter.prompts)
+        # Both after the consent and the PIN: a public half's CKA_VERIFY false says nothing
+        # of the private key (only the private key's own CKA_SIGN, seen before login, would).
+        assert asked == 2, (name, prompter.prompts)
     outcomes = [(r.get("outcome"), r.get("result")) for r in harness.audit_lines()]
     assert outcomes == [("refused", "KEY_NOT_FOUND")] * 2, outcomes
 
@@ -244,13 +244,15 @@ def test_certs_and_doctor_say_the_key_may_be_hidden_until_the_pin(odd, capsys):
     listed = {e["thumbprint"]: e for e in json.loads(capsys.readouterr().out)}
     hidden = listed[odd["privonly"].thumbprint]
     assert hidden["has_private_key"] is True and hidden["key_hidden"] is True
-    assert listed[odd["nosign-pub"].thumbprint]["key_cannot_sign"] is True
+    # A public half's CKA_VERIFY false is no forecast: the private key decides after the PIN.
+    assert listed[odd["nosign-pub"].thumbprint]["key_cannot_sign"] is False
+    assert listed[odd["nosign-visible"].thumbprint]["key_cannot_sign"] is True
     main(["doctor", "--json"])
     report = json.loads(capsys.readouterr().out)
     rows = {c["thumbprint"]: c for c in report["certificates"]}
     assert rows[odd["privonly"].thumbprint]["problems"] == []
     assert "KEY_HIDDEN" in rows[odd["privonly"].thumbprint]["warnings"]
-    assert rows[odd["nosign-pub"].thumbprint]["problems"] == ["KEY_CANNOT_SIGN"]
+    assert rows[odd["nosign-visible"].thumbprint]["problems"] == ["KEY_CANNOT_SIGN"]
     main(["doctor"])
     text = capsys.readouterr().out
     assert "the key may be hidden until the PIN is entered" in text

@@ -117,7 +117,9 @@ def usable(cert: Signable) -> bool:
     has not disabled it)."""
     if not isinstance(cert, TokenCertificate):
         return not cert.details.problem and not cert.info.problems()
-    return cert.has_private_key and not cert.info.problems()
+    # A key the token shows unable to sign is refused at its turn (KEY_NOT_FOUND): never a
+    # row to pick, let alone the preselected one.
+    return cert.has_private_key and not cert.key_cannot_sign and not cert.info.problems()
 
 
 def row_source(cert: Signable) -> tuple[str, ...]:
@@ -140,7 +142,7 @@ def candidate(cert: Signable, *, revoked: bool = False) -> Candidate:
             cert.info,
             cert.token.label,
             cert.token.serial,
-            cert.has_private_key,
+            cert.has_private_key and not cert.key_cannot_sign,
             revoked=revoked,
             source=row_source(cert),
         )

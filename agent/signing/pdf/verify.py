@@ -122,6 +122,10 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
     embedded = reader.embedded_regular_signatures
     if not embedded:
         raise KysoError("NOT_SIGNED", {"container": "PDF"})
+    # Each signature signed its own revision: an object written ambiguously there and cleanly
+    # in a later update (a later signer's page rewrite) is read again as that revision stood.
+    for end in sorted({_signed_end(sig) for sig in embedded} - {len(document), 0}):
+        _refuse_ambiguous(document[:end])
     has_dss = "/DSS" in reader.root
     # Every signature field filled in the file (document timestamps too): a later signature's
     # own field is the one form change an earlier signature allows.
@@ -138,6 +142,15 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
             raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
         reports.append(_report(sig, status, has_dss, signed_fields - {str(sig.field_name)}))
     return reports
+
+
+def _signed_end(sig: Any) -> int:
+    """Where the bytes ``sig`` covers end (its revision's end); 0 when not readable."""
+    try:
+        *_, start, length = (int(n) for n in sig.sig_object["/ByteRange"])
+    except (KeyError, TypeError, ValueError):
+        return 0
+    return start + length
 
 
 def _refuse_ambiguous(document: bytes) -> None:

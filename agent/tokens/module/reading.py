@@ -233,13 +233,13 @@ def _shows_another_key(parsed: CertificateInfo, keys: list[tuple[ObjectClass, An
 
 
 def _may_not_sign(keys: list[tuple[ObjectClass, Any]]) -> bool:
-    """True when the key objects under the id say the key may not sign: every visible private
-    key has CKA_SIGN false, or, none being visible, every public key has CKA_VERIFY false.
-    An attribute the token does not show counts as "may sign" (signing settles it)."""
+    """True when every visible private key under the id has CKA_SIGN false. Only the private
+    key's own flag says so: a public half with CKA_VERIFY false says nothing of what the
+    private key may do (tokens set public-key flags loosely), and refusing on it would leave
+    a working key no way to sign. An attribute the token does not show counts as "may sign"
+    (signing settles it)."""
     private = [obj for cls, obj in keys if cls == ObjectClass.PRIVATE_KEY]
-    shown = private or [obj for cls, obj in keys if cls == ObjectClass.PUBLIC_KEY]
-    attribute = Attribute.SIGN if private else Attribute.VERIFY
-    return bool(shown) and all(_flag(obj, attribute) is False for obj in shown)
+    return bool(private) and all(_flag(obj, Attribute.SIGN) is False for obj in private)
 
 
 def _flag(obj: Any, attribute: Any) -> bool | None:
