@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "agent.cli.run_cmd",
     "agent.cli.demo_cmd",
     "agent.cli.tokens_cmd",
+    "agent.cli.doctor_cmd",
     "agent.cli.xml_cmd",
     "agent.cli.cms_cmd",
     "agent.cli.pdf_cmd",

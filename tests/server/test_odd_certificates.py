@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from agent.cli.tokens_cmd import PROBLEM_TEXT, WARNING_TEXT
+from agent.cli.doctor_cmd import PROBLEM_TEXT, WARNING_TEXT
 from agent.demo.pki import UNIT_MST, Profile
 from agent.demo.pki import TestCA as DemoCA  # not a test class
 from agent.errors import KysoError
