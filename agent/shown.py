@@ -76,9 +76,28 @@ def _json_escape(code: int) -> str:
 
 
 _ESCAPES = {code: _json_escape(code) for code in _OBEYED}
+
+
+def _ranges(codes: tuple[int, ...]) -> list[str]:
+    """A regex class's parts for ``codes``, consecutive ones as one range: listed one by one,
+    the 300 characters (astral ones among them) made every search scan them all, 5 us a log
+    line of Vietnamese."""
+    parts: list[str] = []
+    ordered = sorted(set(codes))
+    start = previous = ordered[0]
+    for code in [*ordered[1:], -1]:
+        if code == previous + 1:
+            previous = code
+            continue
+        first, last = re.escape(chr(start)), re.escape(chr(previous))
+        parts.append(first if start == previous else f"{first}-{last}")
+        start = previous = code
+    return parts
+
+
 # str.translate with a dict costs ~90 us for a log line (the agent's logs pass here too): look
 # first, translate only the rare text that holds such a character (~1 us).
-_ANY_OBEYED = re.compile("[" + "".join(re.escape(chr(code)) for code in _OBEYED) + "]")
+_ANY_OBEYED = re.compile("[" + "".join(_ranges(_OBEYED)) + "]")
 
 
 def escape_obeyed(text: str) -> str:
