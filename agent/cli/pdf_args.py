@@ -29,7 +29,9 @@ Examples:
   kyso-agent sign-pdf hopdong.pdf --tsa URL --long-term   PAdES-B-LT (+ revocation data)
   kyso-agent sign-pdf hopdong.pdf --certify           certify: no later changes allowed
 
-Boxes are in points (1/72 inch) from the page's bottom-left corner; an A4 page is 595 × 842.
+Boxes are in points (1/72 inch) in the page's own coordinates: from its bottom-left corner as
+stored (an A4 page is 595 × 842), also on a page a viewer shows turned (/Rotate); the stamp
+itself is drawn upright for the reader. --anchor places it as the page is shown.
 A second signature on an already signed PDF is added as an incremental update, so earlier
 signatures stay valid. The PIN is asked on the terminal (not shown) unless --pin-file or
 $KYSO_PIN_FILE is given. Existing files are never overwritten without --force, the original
