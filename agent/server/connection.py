@@ -170,6 +170,8 @@ class Dispatcher:
         try:
             result = await command.run(ctx, request.params)
             message = rpc.result_message(request.id, result)
+            # A call answered normally that signed nothing (a batch whose items all failed).
+            outcome = ctx.extra.get("audit_result", outcome)
         except KysoError as exc:
             outcome = exc.code
             message = rpc.error_message(request.id, exc)

@@ -123,11 +123,12 @@ def _status_only_refusal(body: bytes, url: str) -> KysoError:
     try:
         status = _StatusOnly.load(body)["status"]
         _check_granted(status, url)
+        with_token = len(core.Sequence.load(body)) > 1  # a token is there, unreadable
     except KysoError as refusal:
         return refusal
     except (ValueError, TypeError, KeyError):
         return _invalid(url, "not an RFC 3161 answer")
-    return _invalid(url, "granted, but with no token")
+    return _invalid(url, "not an RFC 3161 token" if with_token else "granted, but with no token")
 
 
 def _check_granted(status: Any, url: str) -> None:

@@ -54,6 +54,13 @@ def issuer_chain(leaf: bytes, candidates: Iterable[bytes]) -> tuple[bytes, ...]:
 def _issuer_of(
     cert: x509.Certificate, pool: list[tuple[bytes, x509.Certificate]]
 ) -> tuple[bytes, x509.Certificate] | None:
+    """The issuer of ``cert`` in ``pool``; among several with its key (a CA re-issued with the
+    same key: an expired copy often stays on the token), one valid now, the latest to
+    expire: an expired copy in the signature fails verifiers that take the first they find."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    found: list[tuple[bool, dt.datetime, bytes, x509.Certificate]] = []
     for der, candidate in pool:
         if candidate.subject != cert.issuer or candidate == cert:
             continue
@@ -61,5 +68,9 @@ def _issuer_of(
             cert.verify_directly_issued_by(candidate)
         except Exception:  # InvalidSignature (another key), an algorithm it cannot check
             continue
-        return der, candidate
-    return None
+        start, end = candidate.not_valid_before_utc, candidate.not_valid_after_utc
+        found.append((start <= now <= end, end, der, candidate))
+    if not found:
+        return None
+    _, _, der, chosen = max(found, key=lambda item: (item[0], item[1]))
+    return der, chosen

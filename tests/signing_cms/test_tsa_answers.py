@@ -117,6 +117,19 @@ def _broken_signature(answer: bytes) -> bytes:
     )
 
 
+def _with_more_certificates(answer: bytes) -> bytes:
+    """The same token with its certificates listed eight times over: still valid (they are
+    not signed), several KB larger."""
+    response = tsp.TimeStampResp.load(answer)
+    token = response["time_stamp_token"]
+    signed = token["content"]
+    signed["certificates"] = list(signed["certificates"]) * 8
+    rebuilt = cms.ContentInfo.load(token.dump(force=True))
+    return bytes(
+        tsp.TimeStampResp({"status": response["status"], "time_stamp_token": rebuilt}).dump()
+    )
+
+
 # A status-only answer: rejection (2), and "granted" (0) with no token.
 _REJECTION = bytes([0x30, 5, 0x30, 3, 2, 1, 2])
 _NO_TOKEN = bytes([0x30, 5, 0x30, 3, 2, 1, 0])
@@ -166,6 +179,8 @@ async def authority(
             return web.Response(body=_NO_TOKEN, content_type=REPLY)
         if mode == "empty_token":
             return web.Response(body=_EMPTY_TOKEN, content_type=REPLY)
+        if mode == "unreadable_token":  # granted, and a token that is no token at all
+            return web.Response(body=bytes([0x30, 7, 0x30, 3, 2, 1, 0, 5, 0]), content_type=REPLY)
         if mode in ("no_purpose", "purpose_not_critical", "years_ago", "clock_drift"):
             stamper = _lying_authority(demo, mode)
             body = stamper.request_tsa_response(tsp.TimeStampReq.load(query)).dump()
@@ -177,8 +192,12 @@ async def authority(
                 body = await upstream.read()
         if mode == "broken_signature":
             body = _broken_signature(body)
+        calls[mode] = calls.get(mode, 0) + 1
+        if mode == "larger_later" and calls[mode] > 1:  # honest test token, then a larger one
+            body = _with_more_certificates(body)
         return web.Response(body=body, content_type=REPLY)
 
+    calls: dict[str, int] = {}
     app = web.Application()
     app.router.add_post("/{mode}", answer)
     server = await aiohttp_server(app)
@@ -208,6 +227,7 @@ async def test_an_honest_answer_through_the_proxy_is_embedded(authority: Any) ->
         ("purpose_not_critical", "critical EKU"),
         ("years_ago", "is not now"),
         ("empty_token", "not an RFC 3161 token"),
+        ("unreadable_token", "not an RFC 3161 token"),
     ],
 )
 async def test_an_answer_kyso_cannot_use_is_refused_with_what_was_wrong(
@@ -235,6 +255,22 @@ async def test_a_pdf_and_an_xml_timestamp_go_through_the_same_checks(authority: 
     with pytest.raises(KysoError) as refused:  # was an AttributeError inside pyHanko
         await request_token(authority("other_nonce"), b"\x01" * 32, "sha256")
     assert refused.value.code == "TIMESTAMP_ANSWER_INVALID"
+
+
+async def test_a_pdf_whose_real_token_outgrows_the_test_token_blames_the_authority(
+    authority: Any,
+) -> None:
+    """pyHanko sizes the signature's room from the authority's test token; a real one much
+    larger does not fit. That was PDF_SIGN_FAILED ("send the file to support"), after the PIN."""
+    from agent.signing.pdf import PdfSignOptions, sign_pdf
+    from tests.signing_pdf.conftest import make_pdf
+
+    with pytest.raises(KysoError) as refused:
+        await sign_pdf(
+            make_pdf(1), _signer(), PdfSignOptions(timestamp_url=authority("larger_later"))
+        )
+    assert refused.value.code == "TIMESTAMP_ANSWER_INVALID", refused.value
+    assert "larger" in refused.value.details["detail"]
 
 
 async def test_an_authority_whose_clock_drifts_by_minutes_is_still_used(authority: Any) -> None:

@@ -75,3 +75,26 @@ def test_the_chain_stops_where_no_issuer_is_at_hand() -> None:
     assert issuer_chain(pki["root"], [pki["root"]]) == ()
     assert issuer_chain(b"not a certificate", [pki["issuing"]]) == ()
     assert issuer_chain(pki["leaf"], [b"junk", pki["issuing"]]) == (pki["issuing"],)
+
+
+def test_of_two_copies_of_the_issuer_with_its_key_the_valid_one_goes_in() -> None:
+    """A CA re-issued with the same key: the expired copy often stays on the token. Taken
+    first, it made openssl (given the root alone) refuse the signature."""
+    root_key, issuing_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = _cert("Root CA", root_key, "Root CA", root_key, ca=True)
+    expired = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Issuing CA"))
+        .issuer_name(_name("Root CA"))
+        .public_key(issuing_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(days=800))
+        .not_valid_after(NOW - dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(root_key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.DER)
+    )
+    current = _cert("Issuing CA", issuing_key, "Root CA", root_key, ca=True)
+    leaf = _cert("Cong ty A", leaf_key, "Issuing CA", issuing_key, ca=False)
+    assert issuer_chain(leaf, [expired, current, root]) == (current,)
+    assert issuer_chain(leaf, [current, expired, root]) == (current,)

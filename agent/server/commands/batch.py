@@ -140,6 +140,10 @@ class SignBatch(Command):
                 await one(index, payload)
         final = [r for r in results if r is not None]
         signed = sum(1 for r in final if r["ok"])
+        if final and not signed:
+            # The batch's own record says nothing was signed, with the first item's reason (its
+            # items' records say each one's).
+            ctx.extra["audit_result"] = final[0]["error"]["data"]["code"]
         return {
             "results": final,
             "signed": signed,

@@ -474,6 +474,14 @@ async def _sign_into(
     except KysoError:
         raise
     except FormFillingError as exc:  # SigningError, or a field of another type with the name
+        if timestamper is not None and "larger than expected" in str(exc):
+            # The room for the signature is sized from the authority's test token: a real one
+            # much larger (an authority changing its answer) does not fit. The authority's
+            # fault, not the file's.
+            detail = "its token was larger than its test token, the signature did not fit"
+            raise KysoError(
+                "TIMESTAMP_ANSWER_INVALID", {"url": options.timestamp_url or "", "detail": detail}
+            ) from exc
         raise KysoError("PDF_SIGN_FAILED", {"detail": str(exc)}) from exc
     except OSError as exc:  # the timestamp authority or a revocation source did not answer
         raise KysoError("TIMESTAMP_UNAVAILABLE", {"url": options.timestamp_url or ""}) from exc
