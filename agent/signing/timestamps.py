@@ -102,12 +102,17 @@ def open_token(
         imprint = tst_info["message_imprint"]
         hash_name = imprint["hash_algorithm"]["algorithm"].native
         gen_time = tst_info["gen_time"].native
+        if not isinstance(gen_time, dt.datetime) or gen_time.tzinfo is None:
+            raise ValueError("its time has no time zone")  # GeneralizedTime without "Z"
         signer_info = extract_signer_info(signed)
         certs = extract_certificate_info(signed)
         token_md = signer_info["digest_algorithm"]["algorithm"].native
-    # pyHanko's CMS errors are ValueErrors; a SignedData without content or signer gives
-    # AttributeErrors deep inside asn1crypto.
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        name = tsa_name(tst_info, certs.signer_cert)
+        facts = (str(tst_info["policy"].native), int(tst_info["serial_number"].native))
+    # A token is whatever its sender wrote (a plain-http path to the authority, a file):
+    # asn1crypto and pyHanko raise ValueErrors mostly, but AttributeError, TypeError or a
+    # UnicodeDecodeError from a hostile one too. Each is a refused token, never a traceback.
+    except Exception as exc:
         raise TokenRefused("malformed", getattr(exc, "failure_message", None) or str(exc)) from exc
     if not digest_allowed(token_md):
         raise TokenRefused("hash", token_md)
@@ -123,7 +128,7 @@ def open_token(
             "tst_info",
             hashlib.new(token_md, bytes(encap["content"])).digest(),
         )
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except Exception as exc:  # a key cryptography cannot load (GOST...), a mismatched algorithm
         raise TokenRefused("unsound", getattr(exc, "failure_message", None) or str(exc)) from exc
     if not (intact and valid):
         raise TokenRefused("unsound", "the token's own signature does not verify")
@@ -133,12 +138,12 @@ def open_token(
         raise TokenRefused("future", f"its time {gen_time} is in the future")
     return TimestampToken(
         gen_time=gen_time.astimezone(dt.UTC),
-        tsa_name=tsa_name(tst_info, certs.signer_cert),
+        tsa_name=name,
         certificate=certs.signer_cert.dump(),
         other_certificates=tuple(c.dump() for c in certs.other_certs),
         hash_name=hash_name,
-        policy=str(tst_info["policy"].native),
-        serial_number=int(tst_info["serial_number"].native),
+        policy=facts[0],
+        serial_number=facts[1],
     )
 
 
@@ -176,9 +181,9 @@ def validate_authority(
 
 
 def is_timestamping_certificate(certificate: bytes) -> bool:
-    """Whether a certificate (DER) has the extended key usage id-kp-timeStamping, marked
-    critical, as RFC 3161 §2.3 requires of a timestamp authority's (openssl ts -verify
-    requires it too)."""
+    """Whether a certificate (DER) has the extended key usage id-kp-timeStamping and no other
+    purpose, marked critical, as RFC 3161 §2.3 requires of a timestamp authority's (OpenSSL's
+    check_purpose_timestamp_sign, behind ``openssl ts -verify``, requires the same)."""
     from asn1crypto import x509 as asn1_x509
 
     try:
@@ -186,8 +191,8 @@ def is_timestamping_certificate(certificate: bytes) -> bool:
         for extension in cert["tbs_certificate"]["extensions"]:
             if extension["extn_id"].native == "extended_key_usage":
                 usage = extension["extn_value"].parsed.native
-                return bool(extension["critical"].native) and "time_stamping" in usage
-    except (ValueError, TypeError, KeyError):
+                return bool(extension["critical"].native) and list(usage) == ["time_stamping"]
+    except Exception:  # an extension that does not parse: not a timestamp authority's
         return False
     return False
 

@@ -65,8 +65,9 @@ def parse_identifiers(name: x509.Name) -> VietnameseIds:
     for in_uid, kind, ident in by_place:
         if not (person and not in_uid and kind in _UNIT_IDS):
             values.setdefault(kind, {})[ident] = None
-    if "MST" in values:  # a branch's MST beside its company's is the branch's certificate
-        values["MST"] = dict.fromkeys(_without_parents(list(values["MST"])))
+    if "MST" in values:  # a branch's MST (in UID) beside its company's: the branch's certificate
+        uid_msts = {ident for uid, kind, ident in by_place if uid and kind == "MST"}
+        values["MST"] = dict.fromkeys(_without_parents(list(values["MST"]), uid_msts))
     found = {kind: next(iter(v)) for kind, v in values.items() if len(v) == 1}
     return VietnameseIds(
         mst=found.get("MST"),
@@ -78,10 +79,18 @@ def parse_identifiers(name: x509.Name) -> VietnameseIds:
     )
 
 
-def _without_parents(msts: list[str]) -> list[str]:
-    """``msts`` without a company's MST when its branch's (``0101234567-001``) is there too:
-    one certificate, the branch's, not two units."""
-    return [mst for mst in msts if not any(other.startswith(mst + "-") for other in msts)]
+def _without_parents(msts: list[str], in_uid: set[str]) -> list[str]:
+    """``msts`` without a company's MST (ten digits) when its branch's (the same and ``-NNN``)
+    is there too and stands in UID, where the CA writes the certificate's own: one unit, the
+    branch. A branch number in free text (O, CN) never overrules the UID's."""
+    return [
+        mst
+        for mst in msts
+        if not (
+            re.fullmatch(r"\d{10}", mst)
+            and any(re.fullmatch(re.escape(mst) + r"-\d{3}", other) for other in in_uid)
+        )
+    ]
 
 
 def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:

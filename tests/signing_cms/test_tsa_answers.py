@@ -71,7 +71,10 @@ def _lying_authority(demo: dict[str, Any], mode: str) -> Any:
         .not_valid_after(NOW + dt.timedelta(days=30))
     )
     if mode != "no_purpose":
-        usage = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING])
+        purposes = [ExtendedKeyUsageOID.TIME_STAMPING]
+        if mode == "another_purpose_too":  # OpenSSL's ts -verify refuses any other beside it
+            purposes.append(ExtendedKeyUsageOID.SERVER_AUTH)
+        usage = x509.ExtendedKeyUsage(purposes)
         builder = builder.add_extension(usage, critical=mode != "purpose_not_critical")
     cert = builder.sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
     der_key = key.private_bytes(
@@ -181,7 +184,13 @@ async def authority(
             return web.Response(body=_EMPTY_TOKEN, content_type=REPLY)
         if mode == "unreadable_token":  # granted, and a token that is no token at all
             return web.Response(body=bytes([0x30, 7, 0x30, 3, 2, 1, 0, 5, 0]), content_type=REPLY)
-        if mode in ("no_purpose", "purpose_not_critical", "years_ago", "clock_drift"):
+        if mode in (
+            "no_purpose",
+            "purpose_not_critical",
+            "another_purpose_too",
+            "years_ago",
+            "clock_drift",
+        ):
             stamper = _lying_authority(demo, mode)
             body = stamper.request_tsa_response(tsp.TimeStampReq.load(query)).dump()
             return web.Response(body=body, content_type=REPLY)
@@ -225,6 +234,7 @@ async def test_an_honest_answer_through_the_proxy_is_embedded(authority: Any) ->
         ("huge", "over 256 KB"),
         ("no_purpose", "critical EKU"),
         ("purpose_not_critical", "critical EKU"),
+        ("another_purpose_too", "critical EKU"),
         ("years_ago", "is not now"),
         ("empty_token", "not an RFC 3161 token"),
         ("unreadable_token", "not an RFC 3161 token"),

@@ -117,3 +117,17 @@ def test_a_branch_certificate_naming_its_company_too_is_the_branchs(subject) -> 
     ids = parse_identifiers(crafted.name(*subject))
     assert ids.mst == "0101234567-001"
     assert ids.ambiguous == ()
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        # The branch number only in free text: it does not overrule the UID's MST.
+        (("CN", "Công ty - MST:0101234567-999"), ("UID", "MST:0101234567")),
+        # Not a branch number (three digits after the dash).
+        (("CN", "Chi nhánh"), ("UID", "MST:0101234567-ABC"), ("O", "MST:0101234567")),
+    ],
+)
+def test_only_a_branch_number_in_uid_makes_the_company_mst_the_same_unit(subject) -> None:
+    ids = parse_identifiers(crafted.name(*subject))
+    assert ids.mst is None and len(ids.ambiguous) == 2, ids

@@ -138,18 +138,21 @@ class SignBatch(Command):
         else:
             for index, payload in enumerate(payloads):  # a token signs one at a time anyway
                 await one(index, payload)
-        final = [r for r in results if r is not None]
-        signed = sum(1 for r in final if r["ok"])
-        if final and not signed:
-            # The batch's own record says nothing was signed, with the first item's reason (its
-            # items' records say each one's).
-            ctx.extra["audit_result"] = final[0]["error"]["data"]["code"]
-        return {
-            "results": final,
-            "signed": signed,
-            "failed": len(final) - signed,
-            "thumbprint": signer.certificate.thumbprint,
-        }
+        return _summary([r for r in results if r is not None], signer, ctx)
+
+
+def _summary(final: list[dict[str, Any]], signer: Signer, ctx: CallContext) -> dict[str, Any]:
+    """The batch's answer; a batch that signed nothing has its own record say so, with the
+    first item's reason (each item's record says its own)."""
+    signed = sum(1 for r in final if r["ok"])
+    if final and not signed:
+        ctx.extra["audit_result"] = final[0]["error"]["data"]["code"]
+    return {
+        "results": final,
+        "signed": signed,
+        "failed": len(final) - signed,
+        "thumbprint": signer.certificate.thumbprint,
+    }
 
 
 def _nothing_pending(error: KysoError) -> None:

@@ -124,7 +124,11 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
         raise KysoError("NOT_SIGNED", {"container": "PDF"})
     # Each signature signed its own revision: an object written ambiguously there and cleanly
     # in a later update (a later signer's page rewrite) is read again as that revision stood.
-    for end in sorted({_signed_end(sig) for sig in embedded} - {len(document), 0}):
+    # Only ends where a revision really ends (%%EOF), at most MAX_REVISION_PASSES of them (a
+    # pass may take seconds: twenty forged ByteRanges must not make twenty).
+    ends = {_signed_end(sig) for sig in embedded} - {len(document)}
+    revisions = sorted(end for end in ends if _ends_a_revision(document, end))
+    for end in revisions[:MAX_REVISION_PASSES]:
         _refuse_ambiguous(document[:end])
     has_dss = "/DSS" in reader.root
     # Every signature field filled in the file (document timestamps too): a later signature's
@@ -142,6 +146,16 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
             raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
         reports.append(_report(sig, status, has_dss, signed_fields - {str(sig.field_name)}))
     return reports
+
+
+# Earlier signed revisions read again for repeated keys; past these the first ones are (a file
+# signed by more people than this is rare, and each pass reads every object).
+MAX_REVISION_PASSES = 8
+
+
+def _ends_a_revision(document: bytes, end: int) -> bool:
+    """Whether ``end`` is where an incremental update ends: just after its ``%%EOF``."""
+    return 0 < end < len(document) and document[max(0, end - 32) : end].rstrip().endswith(b"%%EOF")
 
 
 def _signed_end(sig: Any) -> int:
