@@ -70,6 +70,8 @@ class Candidate:
     # Its CA could not be asked (offline, no answer): it signs, the consent says so, and the
     # picker prefers a certificate whose status is known.
     revocation_unknown: bool = False
+    # The token shows, before login, that its private key may not sign (CKA_SIGN false).
+    key_cannot_sign: bool = False
     # Where the key is (agent.ui.api.CertificateKey.source): with the thumbprint, the row's
     # identity (one certificate may be on two tokens, or on a token and at a provider).
     source: tuple[str, ...] = ()
@@ -80,6 +82,8 @@ def option_for(candidate: Candidate, wanted: CertificateFilter) -> CertificateOp
     problems = tuple(candidate.info.problems())
     if not candidate.has_private_key:
         problems += ("NO_PRIVATE_KEY",)
+    elif candidate.key_cannot_sign:  # the key is there: say what is wrong with it
+        problems += ("KEY_CANNOT_SIGN",)
     if candidate.remote_disabled:
         problems += ("REMOTE_DISABLED",)
     if candidate.revoked:

@@ -33,6 +33,10 @@ PROBLEMS: dict[str, tuple[str, str]] = {
         "an unsupported critical extension: its signatures would be refused",
     ),
     "NO_PRIVATE_KEY": ("không có khóa bí mật trên token", "no private key on the token"),
+    "KEY_CANNOT_SIGN": (
+        "khóa bí mật trên token không được phép ký",
+        "the private key on the token may not sign",
+    ),
     "REMOTE_DISABLED": ("nhà cung cấp đã khóa hoặc thu hồi", "disabled or revoked by the provider"),
     "REVOKED": ("đã bị thu hồi (theo OCSP/CRL của CA)", "revoked (the CA's OCSP/CRL says so)"),
 }

@@ -257,3 +257,25 @@ def test_certs_and_doctor_say_the_key_may_be_hidden_until_the_pin(odd, capsys):
     text = capsys.readouterr().out
     assert "the key may be hidden until the PIN is entered" in text
     assert "1 certificate(s) on this token could not be read" in text
+
+
+async def test_the_listing_and_the_picker_say_the_key_may_not_sign(
+    odd: dict[str, Odd],
+    harness: Any,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Not "no private key" (the key is there), and never preselected or offered."""
+    from agent.server.certificate_choice import Candidate, CertificateFilter, option_for
+    from agent.server.commands.base import candidate
+    from agent.ui.certtext import problem_text
+
+    await harness.tokens.rescan()
+    await harness.start()
+    client = await harness.client()
+    rows = {c["thumbprint"]: c for c in (await client.call("certificates.list"))["certificates"]}
+    row = rows[odd["nosign-visible"].thumbprint]
+    assert row["usable"] is False and row["problems"] == ["KEY_CANNOT_SIGN"], row
+    listed = {c.thumbprint: c for c in await harness.tokens.list_certificates()}
+    picked: Candidate = candidate(listed[odd["nosign-visible"].thumbprint])
+    option = option_for(picked, CertificateFilter())
+    assert option.problems == ("KEY_CANNOT_SIGN",) and not option.usable
+    assert "may not sign" in problem_text("KEY_CANNOT_SIGN", "en")

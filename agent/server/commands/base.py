@@ -142,8 +142,9 @@ def candidate(cert: Signable, *, revoked: bool = False) -> Candidate:
             cert.info,
             cert.token.label,
             cert.token.serial,
-            cert.has_private_key and not cert.key_cannot_sign,
+            cert.has_private_key,
             revoked=revoked,
+            key_cannot_sign=cert.key_cannot_sign,
             source=row_source(cert),
         )
     return Candidate(

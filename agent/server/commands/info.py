@@ -97,6 +97,8 @@ class CertificatesList(Command):
                 data.pop(private, None)
             if _key_mismatch(cert):
                 data["problems"].append("KEY_CERT_MISMATCH")
+            if isinstance(cert, TokenCertificate) and cert.key_cannot_sign:
+                data["problems"].append("KEY_CANNOT_SIGN")  # usable() says false already
             data["usable"] = usable(cert) and not _key_mismatch(cert)
             data["certificate"] = b64(cert.info.der)
             out.append(data)
