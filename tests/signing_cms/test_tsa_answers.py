@@ -23,31 +23,20 @@ from aiohttp import web
 from asn1crypto import cms, tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from agent.errors import KysoError
 from agent.signing.cms import sign_cms
 from agent.signing.signer import SoftwareSigner
 from tests.recording_server import elsewhere  # noqa: F401 - the fixture
+from tests.tokens.crafted_certs import self_signed_signer
 
 NOW = dt.datetime.now(dt.UTC)
 
 
 def _signer() -> SoftwareSigner:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Cong ty Dau Thoi Gian")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=9))
-        .sign(key, hashes.SHA256())
-    )
-    return SoftwareSigner(key, cert)
+    return self_signed_signer("Cong ty Dau Thoi Gian")
 
 
 def _lying_authority(demo: dict[str, Any], mode: str) -> Any:

@@ -7,21 +7,17 @@ page as a viewer shows it."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from agent.signing.pdf import PdfSignOptions, Placement, sign_pdf
 from agent.signing.pdf.anchor import TextHit, place_near
 from agent.signing.signer import SoftwareSigner
+from tests.tokens.crafted_certs import self_signed_signer
 
 from .conftest import make_pdf
 
@@ -31,20 +27,7 @@ WORD = re.compile(
 
 
 def _signer() -> SoftwareSigner:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Cong ty Xoay Trang")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=9))
-        .sign(key, hashes.SHA256())
-    )
-    return SoftwareSigner(key, cert)
+    return self_signed_signer("Cong ty Xoay Trang")
 
 
 def _turned(data: bytes, degrees: int) -> bytes:

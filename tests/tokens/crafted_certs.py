@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -14,6 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from agent.tokens.certinfo import CertificateInfo, parse_certificate
+
+if TYPE_CHECKING:
+    from agent.signing.signer import SoftwareSigner
 
 NOW = dt.datetime.now(dt.UTC)
 CA_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -94,3 +98,23 @@ def info(*args: object, **kwargs: object) -> CertificateInfo:
 def private_critical() -> tuple[x509.ExtensionType, bool]:
     """The red team's critical private extension (1.3.6.1.4.1.99999.1, NULL)."""
     return x509.UnrecognizedExtension(PRIVATE_OID, b"\x05\x00"), True
+
+
+def self_signed_signer(common_name: str) -> SoftwareSigner:
+    """A signer over an in-memory EC P-256 key with a self-signed certificate named
+    ``common_name``: for format tests where who signed does not matter (no token, no CA)."""
+    from agent.signing.signer import SoftwareSigner
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=9))
+        .sign(key, hashes.SHA256())
+    )
+    return SoftwareSigner(key, cert)
