@@ -111,9 +111,11 @@ async def _certificate(service: Any, prompter: Prompter) -> TokenCertificate:
     # As the agent's picker does: a revoked certificate is greyed, never preselected (it would
     # be refused only after the user chose it).
     statuses = await revocation_statuses(listed)
-    revoked = {t for t, status in statuses.items() if status.status == "revoked"}
     # Rows keyed by certificate AND token: a backup copy on a second token is its own row.
-    plan = plan_choice(LOCAL_ORIGIN, (candidate(c, revoked=c.thumbprint in revoked) for c in shown))
+    plan = plan_choice(
+        LOCAL_ORIGIN,
+        (candidate(c, s.status if (s := statuses.get(c.thumbprint)) else "") for c in shown),
+    )
     if not plan.usable:
         tokens = await service.list_tokens()
         raise KysoError("CERT_NOT_FOUND" if tokens else "TOKEN_NOT_FOUND", {"thumbprint": ""})

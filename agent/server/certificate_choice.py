@@ -72,6 +72,9 @@ class Candidate:
     revocation_unknown: bool = False
     # The token shows, before login, that its private key may not sign (CKA_SIGN false).
     key_cannot_sign: bool = False
+    # The token shows, before login, that the key under the certificate's id is another's
+    # (TokenCertificate.key_mismatch): the signature would be refused with KEY_CERT_MISMATCH.
+    key_mismatch: bool = False
     # Where the key is (agent.ui.api.CertificateKey.source): with the thumbprint, the row's
     # identity (one certificate may be on two tokens, or on a token and at a provider).
     source: tuple[str, ...] = ()
@@ -84,6 +87,8 @@ def option_for(candidate: Candidate, wanted: CertificateFilter) -> CertificateOp
         problems += ("NO_PRIVATE_KEY",)
     elif candidate.key_cannot_sign:  # the key is there: say what is wrong with it
         problems += ("KEY_CANNOT_SIGN",)
+    elif candidate.key_mismatch:
+        problems += ("KEY_CERT_MISMATCH",)
     if candidate.remote_disabled:
         problems += ("REMOTE_DISABLED",)
     if candidate.revoked:

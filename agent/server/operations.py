@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from agent.remote.directory import RemoteCredential, RemoteDirectory
     from agent.remote.oauth import BrowserOpener
     from agent.signing.certstatus import CertStatus, StatusChecker
+    from agent.signing.revinfo import Status
     from agent.signing.trust import Purpose
 
 log = logging.getLogger(__name__)
@@ -291,10 +292,13 @@ class CertificateDirectory:
     ) -> list[TokenCertificate | RemoteCredential]:
         return [c for c in await self.token_certificates(fresh=fresh) if c.thumbprint == wanted]
 
-    async def revoked_among(self, certs: Iterable[TokenCertificate | RemoteCredential]) -> set[str]:
-        """Thumbprints of the ``certs`` known to be revoked (cached answers, else fetched, all
-        at once within the checker's time cap): the picker greys them instead of offering, or
-        preselecting, a certificate that will be refused after the user chose it."""
+    async def statuses_among(
+        self, certs: Iterable[TokenCertificate | RemoteCredential]
+    ) -> dict[str, Status]:
+        """The revocation status ("good", "revoked" or "unknown") of each of ``certs`` by
+        thumbprint (cached answers, else fetched, all at once within the checker's time cap):
+        the picker greys a revoked one instead of offering, or preselecting, a certificate that
+        will be refused after the user chose it, and prefers one whose status is known."""
         from agent.signing.certstatus import StatusChecker
 
         if self._status is None:
@@ -302,15 +306,15 @@ class CertificateDirectory:
         checker = self._status
         wanted = list(certs)
         if not wanted:
-            return set()
+            return {}
         cas = [c.info.der for c in await self.token_certificates() if c.info.is_ca]
 
-        async def revoked(cert: TokenCertificate | RemoteCredential) -> bool:
+        async def status(cert: TokenCertificate | RemoteCredential) -> Status:
             chain = [] if isinstance(cert, TokenCertificate) else list(cert.details.chain)
-            return (await checker.status(cert.info.der, [*cas, *chain])).status == "revoked"
+            return (await checker.status(cert.info.der, [*cas, *chain])).status
 
-        answers = await asyncio.gather(*(revoked(c) for c in wanted))
-        return {c.thumbprint for c, is_revoked in zip(wanted, answers, strict=True) if is_revoked}
+        answers = await asyncio.gather(*(status(c) for c in wanted))
+        return {c.thumbprint: answer for c, answer in zip(wanted, answers, strict=True)}
 
     async def check_status(
         self, cert: TokenCertificate | RemoteCredential, purpose: Purpose

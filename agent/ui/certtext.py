@@ -37,6 +37,10 @@ PROBLEMS: dict[str, tuple[str, str]] = {
         "khóa bí mật trên token không được phép ký",
         "the private key on the token may not sign",
     ),
+    "KEY_CERT_MISMATCH": (
+        "khóa bí mật trên token không khớp với chứng thư này",
+        "the private key on the token does not match this certificate",
+    ),
     "REMOTE_DISABLED": ("nhà cung cấp đã khóa hoặc thu hồi", "disabled or revoked by the provider"),
     "REVOKED": ("đã bị thu hồi (theo OCSP/CRL của CA)", "revoked (the CA's OCSP/CRL says so)"),
 }

@@ -12,7 +12,10 @@ from __future__ import annotations
 import datetime as dt
 
 from agent.server.certificate_choice import Candidate, CertificateFilter, caveats, plan_choice
+from agent.server.commands.base import candidate
 from agent.tokens.certinfo import CertificateInfo
+from agent.tokens.model import TokenCertificate, TokenInfo
+from agent.tokens.pin import PinState
 from agent.ui.certtext import certificate_choice_text
 from tests.tokens import crafted_certs as crafted
 
@@ -85,3 +88,43 @@ def test_the_red_teams_critical_extension_certificate_is_greyed_with_the_reason(
     assert rows[crit.thumbprint].problems == ("UNSUPPORTED_CRITICAL_EXTENSION",)
     subtitles = [s.subtitle for s in certificate_choice_text(plan.choice, "en").sections]
     assert "an unsupported critical extension: its signatures would be refused" in subtitles
+
+
+def _on_token(cert: CertificateInfo, key_id: bytes, **flags: bool) -> TokenCertificate:
+    token = TokenInfo(
+        "/usr/lib/softhsm/libsofthsm2.so",
+        0,
+        "VNPT-CA TOKEN",
+        "serial-1",
+        "SoftHSM",
+        "SoftHSM v2",
+        PinState(),
+        protected_path=False,
+        login_required=True,
+        mechanisms=frozenset(),
+    )
+    return TokenCertificate(token, cert, "", key_id, has_private_key=True, **flags)
+
+
+def test_the_picker_hears_the_revocation_status_and_a_key_that_is_anothers() -> None:
+    """The agent's picker (and the desktop signer's) builds its rows with ``candidate``: a
+    certificate whose CA could not be asked goes after one known good, even one that expires
+    sooner; one whose key on the token is another's is greyed with the reason, not offered and
+    then refused with KEY_CERT_MISMATCH after the consent and the PIN."""
+    good = _on_token(crafted.info(UNIT, days=400), b"\x01")
+    unknown = _on_token(crafted.info(UNIT, days=900), b"\x02")
+    mismatch = _on_token(crafted.info(UNIT, until=FAR), b"\x03", key_mismatch=True)
+    rows = [
+        candidate(unknown, "unknown"),
+        candidate(good, "good"),
+        candidate(mismatch, "good"),
+    ]
+    assert caveats(rows[0]) == ("REVOCATION_UNKNOWN",) and caveats(rows[1]) == ()
+    plan = plan_choice(ORIGIN, rows)
+    assert plan.choice.default_row().certificate is good.info  # type: ignore[union-attr]
+    greyed = [o for o in plan.choice.rows() if not o.usable]
+    assert [o.certificate.thumbprint for o in greyed] == [mismatch.thumbprint]
+    assert greyed[0].problems == ("KEY_CERT_MISMATCH",)
+    text = certificate_choice_text(plan.choice)
+    assert "không khớp với chứng thư này" in repr(text)
+    assert candidate(good, "revoked").revoked and not candidate(good).revocation_unknown

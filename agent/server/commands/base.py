@@ -135,16 +135,19 @@ def key_of(cert: Signable) -> CertificateKey:
     return CertificateKey(cert.thumbprint, row_source(cert))
 
 
-def candidate(cert: Signable, *, revoked: bool = False) -> Candidate:
-    """The picker's view of a token certificate or a remote credential."""
+def candidate(cert: Signable, status: str = "") -> Candidate:
+    """The picker's view of a token certificate or a remote credential; ``status`` is its
+    revocation status ("good", "revoked", "unknown"; "" when not asked)."""
     if isinstance(cert, TokenCertificate):
         return Candidate(
             cert.info,
             cert.token.label,
             cert.token.serial,
             cert.has_private_key,
-            revoked=revoked,
+            revoked=status == "revoked",
+            revocation_unknown=status == "unknown",
             key_cannot_sign=cert.key_cannot_sign,
+            key_mismatch=cert.has_private_key and cert.key_mismatch,
             source=row_source(cert),
         )
     return Candidate(
@@ -154,7 +157,8 @@ def candidate(cert: Signable, *, revoked: bool = False) -> Candidate:
         True,
         remote_provider=cert.provider.label,
         remote_disabled=bool(cert.details.problem),
-        revoked=revoked,
+        revoked=status == "revoked",
+        revocation_unknown=status == "unknown",
         source=row_source(cert),
     )
 
@@ -266,11 +270,12 @@ async def _ask_among(
     ``allow_none``: None instead of CERT_NOT_FOUND when nothing can sign."""
     core = ctx.core
     # A revoked certificate is greyed, never preselected: choosing it would only end in
-    # CERT_REVOKED after the user picked it (and typed nothing wrong).
-    revoked = await core.certs.revoked_among(c for c in shown if usable(c))
+    # CERT_REVOKED after the user picked it (and typed nothing wrong). One whose status is
+    # known good goes before one whose CA could not be asked.
+    statuses = await core.certs.statuses_among(c for c in shown if usable(c))
     plan = plan_choice(
         ctx.origin,
-        (candidate(c, revoked=c.thumbprint in revoked) for c in shown),
+        (candidate(c, statuses.get(c.thumbprint, "")) for c in shown),
         CertificateFilter.from_params(certificate_filter),
         sign_ins,
         missing,
