@@ -59,6 +59,7 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
     PDF is never held in memory twice); optionally remove the original after a read-back."""
     from agent.signing.pdf import inspect_pdf
     from agent.signing.pdf.inspect import fd_sha256
+    from agent.signing.pdf.overlay import check_stamp_clear
     from agent.signing.pdf.sign import check_placement, choose_field, resolve_anchor
 
     options = sign_options(args)
@@ -79,6 +80,8 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
         choose_field(facts, options)  # an already signed field or a certified file: now too
         if options.placement is not None:
             check_placement(facts, options.placement)
+            if facts.signatures:  # an earlier signature must not end under the new stamp
+                check_stamp_clear(source, options.placement.page, options.placement.box)
         audit = SignatureAudit("sign-pdf", "pdf")
         signed_digest: Digests = {}
         with audit.covering([args.file], signed_digest):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
@@ -340,7 +341,13 @@ def _inspect_pdf(document: bytes, options: Any) -> tuple[Any, Any]:
         open_reader(document)
         options = resolve_anchor(document, options)
     pages = (options.placement.page,) if options.placement else ()
-    return options, inspect_pdf(document, size_of_pages=pages)
+    facts = inspect_pdf(document, size_of_pages=pages)
+    if options.placement is not None and facts.signatures:
+        # An earlier signature must not end up under the new stamp (it would read NOT VALID).
+        from agent.signing.pdf.overlay import check_stamp_clear
+
+        check_stamp_clear(io.BytesIO(document), options.placement.page, options.placement.box)
+    return options, facts
 
 
 PAYLOADS: dict[str, type[Payload]] = {

@@ -184,3 +184,16 @@ def fields_changed(names: str) -> Problem:
         "What the page shows may not be what was signed: ask the sender for the signed original.",
         "Nội dung hiển thị có thể khác nội dung đã ký: đề nghị người gửi gửi bản gốc đã ký.",
     )
+
+
+def stamp_covers(names: str) -> Problem:
+    """A later signature's stamp drawn over words this signature covers (a "sneaky
+    signature": the later signer's drawing hides what the first one signed)."""
+    return Problem(
+        f"a later signature's stamp is drawn over text this signature covers: {names}",
+        f"hình chữ ký của một chữ ký sau được vẽ đè lên nội dung chữ ký này đã ký: {names}",
+        "What the page shows may not be what was signed: ask the sender for the original as "
+        "this signer signed it, or open that version in a PDF reader (its signature panel).",
+        "Nội dung hiển thị có thể khác nội dung đã ký: đề nghị người gửi gửi bản gốc do người "
+        "này ký, hoặc mở phiên bản đó trong trình đọc PDF (bảng chữ ký).",
+    )

@@ -17,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.errors import KysoError
 from agent.signing.pdf.inspect import open_reader, unreadable
+from agent.signing.pdf.overlay import covering_stamps, signature_stamps
 from agent.signing.pdf.problems import (
     CERTIFICATION_BROKEN,
     CHANGED,
@@ -30,6 +31,7 @@ from agent.signing.pdf.problems import (
     TIMESTAMP_TIME_IMPOSSIBLE,
     Problem,
     fields_changed,
+    stamp_covers,
     trust_problem,
 )
 from agent.signing.pdf.sign import PadesLevel
@@ -69,6 +71,9 @@ class PdfSignatureReport:
     fields_changed_after: tuple[str, ...] = ()
     # False when a certification's DocMDP permissions forbid a change made after it.
     docmdp_ok: bool = True
+    # Later signatures whose stamp is drawn over text this signature covers (a "sneaky
+    # signature": the page shown is not the page signed).
+    covered_by: tuple[str, ...] = ()
     # ``problem`` in Vietnamese, and what to do next (both languages): agent.signing.pdf.problems.
     problem_vi: str | None = None
     action_en: str | None = None
@@ -85,6 +90,7 @@ class PdfSignatureReport:
             and self.timestamp_valid
             and self.docmdp_ok
             and not self.fields_changed_after
+            and not self.covered_by
             and self.modification_level in ("none", "lta_updates", "form_filling")
         )
 
@@ -109,6 +115,7 @@ class PdfSignatureReport:
             "action_vi": self.action_vi,
             "fields_changed_after": list(self.fields_changed_after),
             "docmdp_ok": self.docmdp_ok,
+            "covered_by_later_stamps": list(self.covered_by),
         }
 
 
@@ -134,6 +141,10 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
     # Every signature field filled in the file (document timestamps too): a later signature's
     # own field is the one form change an earlier signature allows.
     signed_fields = {str(s.field_name) for s in reader.embedded_signatures}
+    # A later signer's stamp drawn over the words an earlier one signed (agent.signing.pdf
+    # .overlay): pyHanko calls a new signature field form filling, whatever it draws.
+    signed_ends = {str(s.field_name): _signed_end(s) for s in reader.embedded_signatures}
+    stamps = signature_stamps(document) if len(signed_ends) > 1 else []
     reports = []
     for sig in embedded:
         try:
@@ -144,8 +155,27 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
             )
         except unreadable() as exc:  # a damaged update after the signature, met while diffing
             raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
-        reports.append(_report(sig, status, has_dss, signed_fields - {str(sig.field_name)}))
+        covered_by = covering_stamps(document, _signed_end(sig), signed_ends, stamps)
+        report = _report(sig, status, has_dss, signed_fields - {str(sig.field_name)})
+        reports.append(_with_covering(report, covered_by))
     return reports
+
+
+def _with_covering(report: PdfSignatureReport, covered_by: tuple[str, ...]) -> PdfSignatureReport:
+    """The report with the later stamps drawn over its text (not valid then); a problem found
+    first (a change, trust) stays the one named."""
+    if not covered_by:
+        return report
+    problem = stamp_covers(", ".join(covered_by[:5]))
+    named = report.problem is not None
+    return replace(
+        report,
+        covered_by=covered_by,
+        problem=report.problem if named else problem.en,
+        problem_vi=report.problem_vi if named else problem.vi,
+        action_en=report.action_en if named else problem.action_en,
+        action_vi=report.action_vi if named else problem.action_vi,
+    )
 
 
 # Earlier signed revisions read again for repeated keys; past these the first ones are (a file
