@@ -9,6 +9,7 @@ from agent.cli.judged_time import judged_lines, refusal_time_lines
 from agent.cli.output import one_line, print_json
 from agent.errors import KysoError
 from agent.signing.xml import verify_xml
+from agent.signing.xml.verify import XmlVerification
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -28,8 +29,10 @@ def run_verify(args: argparse.Namespace) -> int:
             if "validated_at" in exc.details:  # when the certificate was judged, and why then
                 print(refusal_time_lines(exc))
         return 1
+    warning = _unit_warning(result)
     if args.json:
-        print_json({"file": str(args.file), **result.to_json()})
+        warnings = [warning.to_dict()] if warning is not None else []
+        print_json({"file": str(args.file), **result.to_json(), "warnings": warnings})
     else:
         s = result.signer
         ident = f"MST:{s.mst}" if s.mst else f"CCCD:{s.cccd}" if s.cccd else ""
@@ -46,7 +49,43 @@ def run_verify(args: argparse.Namespace) -> int:
                 f"  Dấu thời gian / timestamp: {result.timestamp.gen_time.isoformat()} "
                 f"— {one_line(result.timestamp.tsa_name)} (đã kiểm tra / checked)"
             )
+        if warning is not None:
+            print(_warning_text(warning))
     return 0
+
+
+def _unit_warning(result: XmlVerification) -> KysoError | None:
+    """MST_MISMATCH when the signed content names another unit's tax code than the signer's
+    certificate (read from the bytes the signature covers, never the file around them): the
+    signature is sound, but the BHXH and tax portals refuse such a dossier."""
+    from agent.signing.consent import mst_mismatch
+    from agent.signing.xml.summary import summarize_xml
+
+    if not result.covered_c14n or not result.signer.mst:
+        return None
+    try:
+        item = summarize_xml(result.covered_c14n)
+    except KysoError:  # content the summary cannot read names no unit: nothing to compare
+        return None
+    other = mst_mismatch(result.signer.mst, (item,))
+    if other is None:
+        return None
+    return KysoError("MST_MISMATCH", {"document_mst": other, "certificate_mst": result.signer.mst})
+
+
+def _warning_text(warning: KysoError) -> str:
+    """The warning under a valid verdict, in both languages, with what it means."""
+    d = {key: one_line(value) for key, value in warning.to_dict().items() if key != "details"}
+    return "\n".join(
+        [
+            f"  CẢNH BÁO / WARNING [{d['code']}]: {d['message_vi']}",
+            f"  {d['message_en']}",
+            "  → Chữ ký đúng, nhưng cổng BHXH và cổng thuế từ chối hồ sơ ký bằng chứng thư của "
+            "đơn vị khác: đề nghị đơn vị trên hồ sơ ký bằng chứng thư của chính mình.",
+            "  → The signature is sound, but the BHXH and tax portals refuse a dossier signed "
+            "with another unit's certificate: ask the unit named in it to sign with its own.",
+        ]
+    )
 
 
 def _refusal_text(exc: KysoError) -> str:

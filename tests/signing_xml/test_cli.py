@@ -448,3 +448,33 @@ def test_an_original_that_could_not_be_removed_is_reported_with_the_reason(
     )
     text = capsys.readouterr().out
     assert "⚠ the unsigned original is still there: signed, but" in text
+
+
+def test_verify_xml_warns_when_the_dossier_names_another_unit_than_the_signer(
+    demo: dict[str, Any], files: dict[str, Path], capsys: Any
+) -> None:
+    """Red team 26, F2: a dossier for MST 0101234567 signed with another unit's certificate
+    (here the branch's, 0101234567-001) was reported VALID with nothing more, though the
+    portal refuses it. The verdict stays VALID (the signature is sound) with an MST_MISMATCH
+    warning read from the signed bytes, in the text and in --json."""
+    status, _ = sign_xml_cli(demo, files, capsys=capsys, inputs=(files["a"],), cert="branch")
+    assert status == 0
+    ca = demo["ca"]
+    trust = ["--trust", ca["root"], "--trust", ca["issuing"], "--crl", ca["crl"]]
+    verify = ["verify-xml", str(files["dir"] / "a_signed.xml"), *trust, "--crl", ca["root_crl"]]
+    assert main([*verify, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and [w["code"] for w in report["warnings"]] == ["MST_MISMATCH"]
+    assert report["warnings"][0]["details"] == {
+        "document_mst": "0101234567",
+        "certificate_mst": "0101234567-001",
+    }
+    assert main(verify) == 0
+    text = capsys.readouterr().out
+    assert "HỢP LỆ / VALID" in text and "WARNING [MST_MISMATCH]" in text
+    # The unit's own certificate: no warning.
+    status, _ = sign_xml_cli(
+        demo, files, "--force", capsys=capsys, inputs=(files["a"],), cert="org"
+    )
+    assert status == 0 and main([*verify, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
