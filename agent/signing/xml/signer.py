@@ -61,13 +61,16 @@ from agent.tokens.algorithms import KeyKind
 _DS = f"{{{DS_NS}}}"
 _CHUNK = 1 << 20  # a file's bytes read at a time for its characters, never whole
 XML_NS = "http://www.w3.org/XML/1998/namespace"
-_XML_ATTRS = f"ancestor-or-self::*[@*[namespace-uri()='{XML_NS}']]"
+_XML_ATTRS = "*[@*[namespace-uri()='" + XML_NS + "']]"
 
 
-def _refuse_inherited_attributes(element: etree._Element) -> None:
+def _refuse_inherited_attributes(element: etree._Element, *, itself: bool = True) -> None:
     """XML_INHERITED_ATTRIBUTE naming the first xml:lang / xml:space / xml:base on
-    ``element`` or an ancestor (verifiers carry them into the signature differently)."""
-    carriers = element.xpath(_XML_ATTRS)
+    ``element`` (unless ``itself`` is False) or an ancestor (verifiers carry them into the
+    signature differently). A referenced element's own are ordinary attributes of the
+    subset every verifier canonicalises alike; only its ancestors' are inherited into it."""
+    axis = "ancestor-or-self::" if itself else "ancestor::"
+    carriers = element.xpath(axis + _XML_ATTRS)
     if not carriers:
         return
     carrier = carriers[0]
@@ -212,7 +215,7 @@ def _plan(
         plan.references.append(Reference("", (ENVELOPED, profile.c14n), digest))
         return plan
     target, ref_id = _reference_target(root, placement, ref_id, plan, profile)
-    _refuse_inherited_attributes(target)
+    _refuse_inherited_attributes(target, itself=False)
     if misread:
         _refuse_misread(target, profile)
     covers_container = container is target or target in container.iterancestors()
