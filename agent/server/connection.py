@@ -164,8 +164,22 @@ class Dispatcher:
         conn.tasks.add(task)
         task.add_done_callback(conn.tasks.discard)
 
+    def _cancel_reason(self, conn: Connection) -> str:
+        """Why nobody waits for a request's answer any more: the site was revoked, the agent
+        is stopping, or else the page itself went away."""
+        if conn.revoked:
+            return "ORIGIN_NOT_ALLOWED"
+        return "AGENT_STOPPING" if self.core.stopping else "PAGE_CLOSED"
+
     async def _run(self, conn: Connection, command: Command, request: rpc.RpcRequest) -> None:
-        ctx = CallContext(self.core, conn.origin, conn.id, request.id, conn.notify)
+        ctx = CallContext(
+            self.core,
+            conn.origin,
+            conn.id,
+            request.id,
+            conn.notify,
+            cancelled_because=lambda: self._cancel_reason(conn),
+        )
         outcome = "OK"
         try:
             result = await command.run(ctx, request.params)
@@ -176,15 +190,7 @@ class Dispatcher:
             outcome = exc.code
             message = rpc.error_message(request.id, exc)
         except asyncio.CancelledError:
-            # Why nobody waits for the answer any more: the site was revoked, the agent is
-            # stopping, or else the page itself went away.
-            outcome = (
-                "ORIGIN_NOT_ALLOWED"
-                if conn.revoked
-                else "AGENT_STOPPING"
-                if self.core.stopping
-                else "PAGE_CLOSED"
-            )
+            outcome = self._cancel_reason(conn)
             if command.signs:
                 await self._audit(conn, request, outcome, ctx)
             raise

@@ -135,6 +135,9 @@ class CallContext:
     connection_id: int
     request_id: str | int
     notify: Callable[[str, dict[str, Any]], Awaitable[None]]
+    # Why the request is being cancelled, asked when it is (PAGE_CLOSED, AGENT_STOPPING,
+    # ORIGIN_NOT_ALLOWED): a batch records the item the token had with that code.
+    cancelled_because: Callable[[], str] = field(default=lambda: "PAGE_CLOSED")
     # Filled in while signing, for the audit line the dispatcher writes.
     thumbprint: str | None = None
     # subject, serial, token (or remote provider) for the audit line

@@ -90,13 +90,7 @@ class SignBatch(Command):
                 # next signature would have none either (the one made is kept: it exists).
                 error = _audit_unavailable(ctx)
             else:
-                try:
-                    result = await payload.sign(signer)
-                except KysoError as exc:
-                    error = exc
-                except Exception as exc:  # one broken item must not lose the others' results
-                    log.exception("batch item %d failed", index)
-                    error = KysoError("INTERNAL_ERROR", {"detail": type(exc).__name__})
+                result, error = await _sign_item(ctx, signer, payload, index)
             if error is not None and stop_on_error:
                 # At once, before this item's record: the items of a remote batch waiting to
                 # be authorised are skipped, as a token batch's later items are.
@@ -157,6 +151,26 @@ def _summary(final: list[dict[str, Any]], signer: Signer, ctx: CallContext) -> d
 
 def _nothing_pending(error: KysoError) -> None:
     """A token batch signs its items one at a time: none waits to be stopped."""
+
+
+async def _sign_item(
+    ctx: CallContext, signer: Signer, payload: Payload, index: int
+) -> tuple[Any, KysoError | None]:
+    """One item's signature, or why it failed (one broken item must not lose the others')."""
+    try:
+        return await payload.sign(signer), None
+    except asyncio.CancelledError:
+        # The page went away (the site was revoked, the agent is stopping) while the token had
+        # this item: it may have signed it all the same (a call on the token's thread runs to
+        # its end), so its digest is on record too, not only the batch's end.
+        record = _record(ctx, ctx.cancelled_because(), payload.sha256, index, payload.kind)
+        await ctx.core.services.audit.write_async(record)
+        raise
+    except KysoError as exc:
+        return None, exc
+    except Exception as exc:
+        log.exception("batch item %d failed", index)
+        return None, KysoError("INTERNAL_ERROR", {"detail": type(exc).__name__})
 
 
 def _audit_unavailable(ctx: CallContext) -> KysoError:
