@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -11,6 +12,17 @@ from pathlib import Path
 import pytest
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+
+
+@pytest.fixture(autouse=True)
+def _tk_freed_on_its_own_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test with a display, collect its garbage here, on the main thread. A Tk root a
+    test made on this thread and left in a reference cycle would otherwise be freed by the
+    next collection, which may run on a dialog prompter's Tk thread: Tcl then aborts the whole
+    run ("async handler deleted by the wrong thread")."""
+    yield
+    if "xvfb" in request.fixturenames:
+        gc.collect()
 
 
 @pytest.fixture(scope="session")
