@@ -845,8 +845,10 @@ _TABLE: tuple[ErrorSpec, ...] = (
         1605,
         "Vị trí chữ ký trong tệp PDF không hợp lệ: {detail}.",
         "The signature position in the PDF is not valid: {detail}.",
-        "Chọn trang có trong tệp và một khung nằm trong trang (đơn vị: point, gốc ở góc dưới trái).",
-        "Choose a page that exists and a box inside it (in points, from the bottom-left corner).",
+        "Chọn trang có trong tệp và một khung trống nằm trong trang (đơn vị: point, gốc ở góc "
+        "dưới trái của trang khi chưa xoay).",
+        "Choose a page that exists and an empty box inside it (in points, from the bottom-left "
+        "corner of the page as it is before any turn).",
     ),
     _e(
         "PDF_FONT_MISSING",
