@@ -60,7 +60,7 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
     from agent.signing.pdf import inspect_pdf
     from agent.signing.pdf.inspect import fd_sha256
     from agent.signing.pdf.overlay import check_stamp_clear
-    from agent.signing.pdf.sign import check_placement, choose_field, resolve_anchor
+    from agent.signing.pdf.sign import Placement, check_placement, choose_field, resolve_anchor
 
     options = sign_options(args)
     out = output_path(args)
@@ -78,10 +78,17 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
         # broken, encrypted: before the PIN
         facts = inspect_pdf(source, size_of_pages=pages, digest=False)
         choose_field(facts, options)  # an already signed field or a certified file: now too
+        if facts.signatures and (options.placement is not None or options.field_name):
+            # An earlier signature must not end under the new stamp: refused, or an anchored
+            # stamp moved down to the first empty place.
+            place = (options.placement.page, options.placement.box) if options.placement else None
+            moved = check_stamp_clear(
+                source, place, field=options.field_name, slide_down=options.anchor is not None
+            )
+            if moved is not None and moved != place:
+                options = replace(options, placement=Placement(*moved))
         if options.placement is not None:
             check_placement(facts, options.placement)
-            if facts.signatures:  # an earlier signature must not end under the new stamp
-                check_stamp_clear(source, options.placement.page, options.placement.box)
         audit = SignatureAudit("sign-pdf", "pdf")
         signed_digest: Digests = {}
         with audit.covering([args.file], signed_digest):

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from agent.signing.pdf import PdfSignOptions, sign_pdf
-from agent.signing.pdf.overlay import Box, covering_stamps, signature_stamps, text_boxes
+from agent.signing.pdf.glyphs import Box, text_boxes
+from agent.signing.pdf.overlay import covering_stamps, draws_over
 from agent.signing.pdf.sign import Placement
 from agent.signing.pdf.verify import verify_pdf
 from tests.conftest import cert_thumbprint
@@ -65,13 +66,13 @@ def test_the_text_and_the_stamps_are_found_where_a_reader_draws_them() -> None:
     from pypdf import PdfReader
 
     page = PdfReader(BytesIO(make_pdf(1, text="Nguoi ky"))).pages[0]
-    [line] = list(text_boxes(page))
-    assert line.overlaps(Box(72, 760, 80, 765)) and not line.overlaps(Box(*BLANK_CORNER))
+    glyphs = text_boxes(page)
+    assert draws_over(Box(72, 760, 80, 770), glyphs)
+    assert not draws_over(Box(*BLANK_CORNER), glyphs)
     assert Box.of([595, 842, 0, 0]) == Box(0, 0, 595, 842) and Box.of([1, 1, 1, 9]) is None
     assert Box.of(["x", 0, 1, 1]) is None
     # An unsigned file, or no signature later than the one under test: nothing to look at.
-    assert signature_stamps(b"not a pdf") == []
-    assert covering_stamps(b"not a pdf", 100, {"A": 100}) == ()
+    assert covering_stamps(b"not a pdf", 5) == ()
 
 
 async def test_the_agent_refuses_a_stamp_that_would_cover_an_earlier_signers_text(

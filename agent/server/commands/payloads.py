@@ -342,12 +342,28 @@ def _inspect_pdf(document: bytes, options: Any) -> tuple[Any, Any]:
         options = resolve_anchor(document, options)
     pages = (options.placement.page,) if options.placement else ()
     facts = inspect_pdf(document, size_of_pages=pages)
-    if options.placement is not None and facts.signatures:
-        # An earlier signature must not end up under the new stamp (it would read NOT VALID).
-        from agent.signing.pdf.overlay import check_stamp_clear
-
-        check_stamp_clear(io.BytesIO(document), options.placement.page, options.placement.box)
+    if facts.signatures and (options.placement is not None or options.field_name):
+        options = _keep_earlier_signatures_clear(document, options)
     return options, facts
+
+
+def _keep_earlier_signatures_clear(document: bytes, options: Any) -> Any:
+    """An earlier signature must not end up under the new stamp (it would read NOT VALID):
+    refused, or an anchored stamp moved down to the first empty place."""
+    from agent.signing.pdf.overlay import check_stamp_clear
+    from agent.signing.pdf.sign import Placement
+
+    placement = options.placement
+    place = (placement.page, placement.box) if placement is not None else None
+    moved = check_stamp_clear(
+        io.BytesIO(document),
+        place,
+        field=options.field_name,
+        slide_down=options.anchor is not None,
+    )
+    if moved is None or moved == place:
+        return options
+    return replace(options, placement=Placement(*moved))
 
 
 PAYLOADS: dict[str, type[Payload]] = {

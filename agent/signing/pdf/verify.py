@@ -22,7 +22,7 @@ from typing import Any
 
 from agent.errors import KysoError
 from agent.signing.pdf.inspect import open_reader, unreadable
-from agent.signing.pdf.overlay import covering_stamps, signature_stamps
+from agent.signing.pdf.overlay import StampCheck
 from agent.signing.pdf.problems import (
     CERTIFICATION_BROKEN,
     CHANGED,
@@ -143,8 +143,7 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
     signed_fields = {str(s.field_name) for s in reader.embedded_signatures}
     # A later signer's stamp drawn over the words an earlier one signed (agent.signing.pdf
     # .overlay): pyHanko calls a new signature field form filling, whatever it draws.
-    signed_ends = {str(s.field_name): _signed_end(s) for s in reader.embedded_signatures}
-    stamps = signature_stamps(document) if len(signed_ends) > 1 else []
+    stamp_check = StampCheck(document)
     reports = []
     for sig in embedded:
         try:
@@ -155,8 +154,11 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
             )
         except unreadable() as exc:  # a damaged update after the signature, met while diffing
             raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
-        covered_by = covering_stamps(document, _signed_end(sig), signed_ends, stamps)
-        report = _report(sig, status, has_dss, signed_fields - {str(sig.field_name)})
+        end = _signed_end(sig)
+        changed = getattr(getattr(status, "diff_result", None), "changed_form_fields", None)
+        named = {str(name) for name in changed or ()} - (signed_fields - {str(sig.field_name)})
+        report = _report(sig, status, has_dss, stamp_check.changed_fields(end, named))
+        covered_by = stamp_check.covering(end) if end < len(document) else ()
         reports.append(_with_covering(report, covered_by))
     return reports
 
@@ -241,7 +243,9 @@ def _context(reader: Any, trust: TrustStore) -> Any:
         return base
 
 
-def _report(sig: Any, status: Any, has_dss: bool, others: set[str]) -> PdfSignatureReport:
+def _report(sig: Any, status: Any, has_dss: bool, changed: set[str]) -> PdfSignatureReport:
+    """One signature's report; ``changed``: the form fields other than signatures' own that
+    were really changed after it."""
     from agent.tokens.certinfo import parse_certificate
 
     info = parse_certificate(sig.signer_cert.dump())
@@ -262,8 +266,7 @@ def _report(sig: Any, status: Any, has_dss: bool, others: set[str]) -> PdfSignat
     if sig.sig_object.get("/SubFilter") != "/ETSI.CAdES.detached":
         level = f"CMS ({str(sig.sig_object.get('/SubFilter', '?')).lstrip('/')}, not PAdES)"
     modification = getattr(status.modification_level, "name", "OTHER").lower()
-    changed = getattr(getattr(status, "diff_result", None), "changed_form_fields", None) or set()
-    fields_changed_after = tuple(sorted(str(name) for name in changed if name not in others))
+    fields_changed_after = tuple(sorted(changed))
     docmdp_ok = status.docmdp_ok is not False
     problem: Problem | None = None
     if not status.intact or not status.valid:

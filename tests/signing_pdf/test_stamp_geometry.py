@@ -1,0 +1,147 @@
+"""Where the sneaky-signature check finds a page's words (agent.signing.pdf.overlay), against
+the layouts review 35 showed it misreading: an amount set apart on its label's line, text
+inside a form XObject, text turned by a matrix, TJ spacing, two-byte fonts; and its budgets,
+which fail closed. Pure logic on hand-written pages: no token, no signing."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+from agent.signing.pdf import glyphs as glyph_module
+from agent.signing.pdf.glyphs import Box, text_boxes
+from agent.signing.pdf.overlay import draws_over
+from tests.signing_pdf.conftest import make_pdf
+
+
+def _page_pdf(
+    content: bytes, forms: dict[str, tuple[bytes, tuple[float, ...]]] | None = None
+) -> bytes:
+    """One A4 page drawing ``content`` in 12 pt Helvetica (/F1), with form XObjects ``forms``
+    (name → content, /Matrix)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.generic import pdf_name
+    from pyhanko.pdf_utils.writer import PdfFileWriter
+
+    writer = PdfFileWriter()
+    font = writer.add_object(
+        generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Font"),
+                pdf_name("/Subtype"): pdf_name("/Type1"),
+                pdf_name("/BaseFont"): pdf_name("/Helvetica"),
+            }
+        )
+    )
+    resources = generic.DictionaryObject(
+        {pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font})}
+    )
+    xobjects = generic.DictionaryObject()
+    for name, (data, matrix) in (forms or {}).items():
+        form = generic.StreamObject(
+            {
+                pdf_name("/Type"): pdf_name("/XObject"),
+                pdf_name("/Subtype"): pdf_name("/Form"),
+                pdf_name("/BBox"): generic.ArrayObject(
+                    [generic.NumberObject(v) for v in (0, 0, 2000, 2000)]
+                ),
+                pdf_name("/Matrix"): generic.ArrayObject([generic.FloatObject(v) for v in matrix]),
+                pdf_name("/Resources"): resources,
+            },
+            stream_data=data,
+        )
+        xobjects[pdf_name(name)] = writer.add_object(form)
+    if xobjects:
+        resources[pdf_name("/XObject")] = xobjects
+    page = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Page"),
+            pdf_name("/MediaBox"): generic.ArrayObject(
+                [generic.NumberObject(v) for v in (0, 0, 595, 842)]
+            ),
+            pdf_name("/Resources"): resources,
+            pdf_name("/Contents"): writer.add_object(generic.StreamObject(stream_data=content)),
+        }
+    )
+    writer.insert_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _glyphs(document: bytes, deadline: float | None = None) -> list[Box] | None:
+    from pypdf import PdfReader
+
+    return text_boxes(PdfReader(io.BytesIO(document)).pages[0], deadline)
+
+
+def _covers(document: bytes, *box: float) -> bool:
+    return draws_over(Box(*box), _glyphs(document))
+
+
+def test_an_amount_set_apart_on_its_labels_line_is_found_where_it_is_drawn() -> None:
+    row = _page_pdf(b"BT /F1 12 Tf 72 700 Td (Tong cong:) Tj 380 0 Td (1.000.000.000 VND) Tj ET")
+    assert _covers(row, 440, 690, 560, 720)  # over the amount alone
+    assert not _covers(row, 200, 690, 430, 720)  # the gap between label and amount
+    # The same line as one TJ with a wide space in it.
+    spaced = _page_pdf(b"BT /F1 12 Tf 72 700 Td [(Tong cong:) -30000 (1.000.000 VND)] TJ ET")
+    assert _covers(spaced, 440, 690, 560, 720)
+    assert not _covers(spaced, 200, 690, 400, 720)
+
+
+def test_text_in_a_form_xobject_is_found_through_the_pages_matrix_and_the_forms() -> None:
+    page = _page_pdf(
+        b"q 1 0 0 1 0 600 cm /X1 Do Q",
+        {"/X1": (b"BT /F1 14 Tf 72 60 Td (So tien: 5.000.000 dong) Tj ET", (1, 0, 0, 1, 0, 100))},
+    )
+    assert _covers(page, 60, 740, 400, 800)  # drawn at y = 60 + 100 + 600
+    assert not _covers(page, 60, 40, 280, 110)  # the form's own origin is empty on the page
+
+
+def test_text_turned_by_a_matrix_is_found_along_its_line() -> None:
+    # Landscape content turned onto a portrait page: the line runs up the page from y = 100.
+    page = _page_pdf(
+        b"q 0 1 -1 0 595 0 cm BT /F1 12 Tf 100 300 Td (Landscape report total 123456789) Tj ET Q"
+    )
+    assert _covers(page, 270, 250, 310, 330)  # the end of the line, far above its start
+    assert not _covers(page, 270, 400, 310, 600)  # past its end
+
+
+def test_two_byte_fonts_are_read_glyph_by_glyph() -> None:
+    line = "Tổng tiền: 5.000.000 đồng"
+    document = make_pdf(1, lines=[(1, line, 72, 500)])
+    glyphs = _glyphs(document)
+    assert glyphs is not None
+    on_the_line = [g for g in glyphs if 495 < g.y1 < 510]
+    # One box per glyph but the spaces: at least the line's letters, not one per byte.
+    assert len(line.replace(" ", "")) <= len(on_the_line) < 2 * len(line)
+    assert draws_over(Box(60, 490, 400, 515), glyphs)
+    assert not draws_over(Box(60, 300, 400, 400), glyphs)
+
+
+def test_a_stamp_touching_the_edge_of_a_line_hides_nothing() -> None:
+    page = _page_pdf(b"BT /F1 12 Tf 72 700 Td (Dai dien ben A) Tj ET")
+    assert not _covers(page, 60, 600, 300, 701)  # reaches the baseline, below the glyphs' middle
+    assert _covers(page, 60, 600, 300, 706)
+
+
+def test_one_odd_operator_does_not_hide_the_pages_other_words() -> None:
+    page = _page_pdf(b"1 0 cm /Nope Tf (x) Tz BT /F1 12 Tf 72 700 Td (So tien) Tj ET")
+    assert _covers(page, 60, 690, 200, 720)
+
+
+def test_a_page_too_costly_or_unreadable_counts_as_covered() -> None:
+    heavy = _page_pdf(b"BT /F1 1 Tf " + b"(a) Tj\n" * 260_000 + b"ET")
+    assert _glyphs(heavy) is None  # past MAX_PAGE_OPERATORS
+    assert draws_over(Box(500, 10, 590, 20), None)
+    unparsable = _page_pdf(b"BT /F1 12 Tf 72 700 Td (So tien) Tj ET q <<")
+    assert _glyphs(unparsable) is None
+    big = _page_pdf(b"%" + b" " * (glyph_module.MAX_PAGE_CONTENT_BYTES + 1) + b"\n")
+    assert _glyphs(big) is None
+
+
+def test_a_time_budget_spent_counts_as_covered(monkeypatch: Any) -> None:
+    many = _page_pdf(b"BT /F1 1 Tf " + b"(a) Tj\n" * 5000 + b"ET")
+    assert _glyphs(many) is not None
+    assert _glyphs(many, deadline=time.monotonic() - 1) is None
