@@ -27,14 +27,21 @@ def update(document: bytes, change: Callable[[IncrementalPdfFileWriter], None]) 
     return out.getvalue()
 
 
-def appearance(writer: IncrementalPdfFileWriter, rect: Rect, content: bytes) -> Any:
-    """A form XObject the size of ``rect`` drawing ``content`` (Helvetica as /Helv)."""
+def appearance(
+    writer: IncrementalPdfFileWriter,
+    rect: Rect,
+    content: bytes,
+    font_extra: dict[str, Any] | None = None,
+) -> Any:
+    """A form XObject the size of ``rect`` drawing ``content`` (Helvetica as /Helv, with
+    ``font_extra`` entries in its font dictionary)."""
     font = writer.add_object(
         generic.DictionaryObject(
             {
                 pdf_name("/Type"): pdf_name("/Font"),
                 pdf_name("/Subtype"): pdf_name("/Type1"),
                 pdf_name("/BaseFont"): pdf_name("/Helvetica"),
+                **{pdf_name(k): v for k, v in (font_extra or {}).items()},
             }
         )
     )
@@ -84,18 +91,25 @@ def _add_to_form(writer: IncrementalPdfFileWriter, field: Any) -> None:
     writer.update_root()
 
 
-def with_text_field(document: bytes, name: str, value: str, rect: Rect) -> bytes:
+def shown_value(value: str) -> bytes:
+    """A text field's appearance stream showing ``value``."""
+    return b"/Tx BMC BT /Helv 12 Tf 2 7 Td (%s) Tj ET EMC" % value.encode()
+
+
+def with_text_field(
+    document: bytes, name: str, value: str, rect: Rect, *, with_value: bool = True
+) -> bytes:
     """``document`` with a filled, read-only text field on page 1 (one widget merged with its
-    field, an appearance showing ``value``), as tax and e-invoice forms carry amounts."""
+    field, an appearance showing ``value``), as tax and e-invoice forms carry amounts;
+    ``with_value=False``: the appearance alone shows it (no /V)."""
 
     def change(writer: IncrementalPdfFileWriter) -> None:
-        shown = b"/Tx BMC BT /Helv 12 Tf 2 7 Td (%s) Tj ET EMC" % value.encode()
         field = writer.add_object(
             generic.DictionaryObject(
                 {
                     pdf_name("/FT"): pdf_name("/Tx"),
                     pdf_name("/T"): generic.TextStringObject(name),
-                    pdf_name("/V"): generic.TextStringObject(value),
+                    pdf_name("/DA"): generic.TextStringObject("/Helv 12 Tf 0 g"),
                     pdf_name("/Ff"): generic.NumberObject(1),
                     pdf_name("/Type"): pdf_name("/Annot"),
                     pdf_name("/Subtype"): pdf_name("/Widget"),
@@ -103,13 +117,59 @@ def with_text_field(document: bytes, name: str, value: str, rect: Rect) -> bytes
                     pdf_name("/P"): writer.root["/Pages"]["/Kids"][0],
                     pdf_name("/F"): generic.NumberObject(4),
                     pdf_name("/AP"): generic.DictionaryObject(
-                        {pdf_name("/N"): appearance(writer, rect, shown)}
+                        {pdf_name("/N"): appearance(writer, rect, shown_value(value))}
                     ),
+                    **({pdf_name("/V"): generic.TextStringObject(value)} if with_value else {}),
                 }
             )
         )
         _add_to_page(writer, 0, field)
         _add_to_form(writer, field)
+
+    return update(document, change)
+
+
+def first_field(writer: IncrementalPdfFileWriter) -> Any:
+    """The form's first field (merged with its widget), for a change."""
+    return writer.root["/AcroForm"]["/Fields"][0].get_object()
+
+
+def with_field_font_swapped(document: bytes, value: str, rect: Rect) -> bytes:
+    """The first field's appearance replaced by a new stream of the same bytes whose font
+    draws "1" as "9" (/Differences): a reader shows another amount."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        nine = generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Encoding"),
+                pdf_name("/BaseEncoding"): pdf_name("/WinAnsiEncoding"),
+                pdf_name("/Differences"): generic.ArrayObject(
+                    [generic.NumberObject(49), pdf_name("/nine")]
+                ),
+            }
+        )
+        widget = first_field(writer)
+        widget[pdf_name("/AP")] = generic.DictionaryObject(
+            {pdf_name("/N"): appearance(writer, rect, shown_value(value), {"/Encoding": nine})}
+        )
+        writer.update_container(widget)
+
+    return update(document, change)
+
+
+def with_appearances_needed(document: bytes) -> bytes:
+    """The first field's /DA set to white text and /NeedAppearances turned on: viewers draw
+    the field afresh from /V and /DA, and the amount vanishes."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        widget = first_field(writer)
+        widget[pdf_name("/DA")] = generic.TextStringObject("/Helv 12 Tf 1 1 1 rg")
+        writer.update_container(widget)
+        writer.root["/AcroForm"][pdf_name("/NeedAppearances")] = generic.BooleanObject(True)
+        raw = writer.root.raw_get("/AcroForm")
+        if isinstance(raw, generic.IndirectObject):
+            writer.mark_update(raw)
+        writer.update_root()
 
     return update(document, change)
 

@@ -19,7 +19,12 @@ from agent.signing.pdf.verify import verify_pdf
 from tests.conftest import cert_thumbprint
 from tests.signing_cms.conftest import token_signer
 from tests.signing_pdf.conftest import make_pdf
-from tests.signing_pdf.form_updates import with_empty_signature_field, with_text_field
+from tests.signing_pdf.form_updates import (
+    with_appearances_needed,
+    with_empty_signature_field,
+    with_field_font_swapped,
+    with_text_field,
+)
 
 AMOUNT_FIELD = (150.0, 690.0, 350.0, 715.0)
 # make_pdf's own line is at (72, 760) in 14 pt.
@@ -129,3 +134,29 @@ async def test_an_anchored_stamp_moves_down_past_the_lines_under_the_anchor(
         w for w in survey(PdfReader(io.BytesIO(both))).widgets if w.field == later.field_name
     ]
     assert stamp.box.y1 > 150.0 + 10 and stamp.box.y2 < 284.0  # between the hint and the name
+
+
+async def test_a_field_drawn_afresh_hides_what_it_showed_when_signed(
+    demo, token_service, trust
+) -> None:
+    """What a filled field shows may change without its value: a new appearance of the same
+    bytes whose font draws "1" as "9", or /NeedAppearances with another /DA (red team 29).
+    Either way the field is drawn otherwise than when it was signed: NOT VALID, named."""
+    form = with_text_field(make_pdf(1), "SoTien", "1.000.000 dong", AMOUNT_FIELD)
+    first = await _sign(token_service, demo, "org", form)
+    for later in (
+        with_field_font_swapped(first, "1.000.000 dong", AMOUNT_FIELD),
+        with_appearances_needed(first),
+    ):
+        earlier = (await verify_pdf(later, trust))[0]
+        assert not earlier.valid and "SoTien" in earlier.covered_by, earlier.problem
+
+
+async def test_a_widget_showing_text_without_a_value_is_content_too(
+    demo, token_service, trust
+) -> None:
+    form = with_text_field(make_pdf(1), "SoTien", "1.000.000 dong", AMOUNT_FIELD, with_value=False)
+    first = await _sign(token_service, demo, "org", form)
+    both = await _sign(token_service, demo, "personal", first, (145.0, 688.0, 355.0, 717.0))
+    earlier = (await verify_pdf(both, trust))[0]
+    assert not earlier.valid and earlier.covered_by == ("KysoSignature2",)

@@ -15,7 +15,7 @@ from typing import Any
 
 from agent.signing.pdf import PdfSignOptions, sign_pdf
 from agent.signing.pdf.glyphs import Box, text_boxes
-from agent.signing.pdf.overlay import covering_stamps, draws_over
+from agent.signing.pdf.overlay import UNCHECKED, covering_stamps, draws_over
 from agent.signing.pdf.sign import Placement
 from agent.signing.pdf.verify import verify_pdf
 from tests.conftest import cert_thumbprint
@@ -71,8 +71,8 @@ def test_the_text_and_the_stamps_are_found_where_a_reader_draws_them() -> None:
     assert not draws_over(Box(*BLANK_CORNER), glyphs)
     assert Box.of([595, 842, 0, 0]) == Box(0, 0, 595, 842) and Box.of([1, 1, 1, 9]) is None
     assert Box.of(["x", 0, 1, 1]) is None
-    # An unsigned file, or no signature later than the one under test: nothing to look at.
-    assert covering_stamps(b"not a pdf", 5) == ()
+    # Widgets that cannot be read are not taken as "nothing drawn over": the check fails closed.
+    assert covering_stamps(b"not a pdf", 5) == (UNCHECKED,)
 
 
 async def test_the_agent_refuses_a_stamp_that_would_cover_an_earlier_signers_text(

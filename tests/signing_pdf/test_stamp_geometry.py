@@ -16,10 +16,14 @@ from tests.signing_pdf.conftest import make_pdf
 
 
 def _page_pdf(
-    content: bytes, forms: dict[str, tuple[bytes, tuple[float, ...]]] | None = None
+    content: bytes,
+    forms: dict[str, tuple[bytes, tuple[float, ...]]] | None = None,
+    font: dict[str, Any] | None = None,
+    links: int = 0,
 ) -> bytes:
-    """One A4 page drawing ``content`` in 12 pt Helvetica (/F1), with form XObjects ``forms``
-    (name → content, /Matrix)."""
+    """One A4 page drawing ``content`` in Helvetica (/F1; ``font`` replaces or adds entries
+    of its dictionary), with form XObjects ``forms`` (name → content, /Matrix) and ``links``
+    tiny link annotations."""
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.generic import pdf_name
     from pyhanko.pdf_utils.writer import PdfFileWriter
@@ -31,6 +35,7 @@ def _page_pdf(
                 pdf_name("/Type"): pdf_name("/Font"),
                 pdf_name("/Subtype"): pdf_name("/Type1"),
                 pdf_name("/BaseFont"): pdf_name("/Helvetica"),
+                **{pdf_name(k): v for k, v in (font or {}).items()},
             }
         )
     )
@@ -64,6 +69,19 @@ def _page_pdf(
             pdf_name("/Contents"): writer.add_object(generic.StreamObject(stream_data=content)),
         }
     )
+    if links:
+        link = generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Annot"),
+                pdf_name("/Subtype"): pdf_name("/Link"),
+                pdf_name("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(v) for v in (0, 0, 1, 1)]
+                ),
+            }
+        )
+        page[pdf_name("/Annots")] = generic.ArrayObject(
+            [writer.add_object(generic.DictionaryObject(link)) for _ in range(links)]
+        )
     writer.insert_page(page)
     out = io.BytesIO()
     writer.write(out)
@@ -145,3 +163,66 @@ def test_a_time_budget_spent_counts_as_covered(monkeypatch: Any) -> None:
     many = _page_pdf(b"BT /F1 1 Tf " + b"(a) Tj\n" * 5000 + b"ET")
     assert _glyphs(many) is not None
     assert _glyphs(many, deadline=time.monotonic() - 1) is None
+
+
+def test_a_fonts_widths_move_the_pen_but_not_the_ink() -> None:
+    """Huge /Widths with a negative Tc that brings the pen back: a reader draws the line where
+    it always was; the glyph boxes must stay there too (red team 29)."""
+    from pyhanko.pdf_utils import generic
+
+    widths = generic.ArrayObject([generic.NumberObject(100_000)] * 224)
+    font = {"/FirstChar": generic.NumberObject(32), "/Widths": widths}
+    line = b"BT /F1 12 Tf -1193.33 Tc 72 700 Td (Tong tien: 1.000.000 VND) Tj ET"
+    page = _page_pdf(line, font=font)
+    assert _covers(page, 60, 690, 300, 720)
+    # A code outside /Widths moves the pen by /MissingWidth (0 by default), as readers do.
+    narrow = _page_pdf(
+        b"BT /F1 12 Tf 72 700 Td (ABCDEFGHIJKLMNOP) Tj ET",
+        font={"/FirstChar": generic.NumberObject(200), "/Widths": generic.ArrayObject([])},
+    )
+    assert _covers(narrow, 60, 690, 90, 720) and not _covers(narrow, 120, 690, 300, 720)
+
+
+def test_a_type3_font_counts_as_unreadable() -> None:
+    """A Type3 glyph is a procedure that may draw anywhere: the page counts as covered."""
+    from pyhanko.pdf_utils import generic
+
+    page = _page_pdf(
+        b"BT /F1 12 Tf 100 700 Td (a) Tj ET",
+        font={"/Subtype": generic.NameObject("/Type3")},
+    )
+    assert _glyphs(page) is None
+
+
+def test_leader_lines_hide_no_words_but_a_decimal_point_counts() -> None:
+    page = _page_pdf(
+        b"BT /F1 12 Tf 330 200 Td (______________________) Tj ET "
+        b"BT /F1 12 Tf 72 400 Td (Ho ten: .................) Tj ET "
+        b"BT /F1 12 Tf 72 600 Td (1.5) Tj ET"
+    )
+    assert not _covers(page, 320, 190, 560, 215)  # a signature line
+    assert not _covers(page, 130, 390, 300, 415)  # a fill-in line of dots
+    assert _covers(page, 60, 590, 100, 615)  # "1.5": its digits and point count
+
+
+def test_too_many_annotations_make_the_survey_incomplete() -> None:
+    from pypdf import PdfReader
+
+    from agent.signing.pdf.widgets import MAX_ANNOTATIONS_PER_PAGE, survey
+
+    full = _page_pdf(b"", links=MAX_ANNOTATIONS_PER_PAGE)
+    over = _page_pdf(b"", links=MAX_ANNOTATIONS_PER_PAGE + 1)
+    assert survey(PdfReader(io.BytesIO(full))).complete
+    assert not survey(PdfReader(io.BytesIO(over))).complete
+
+
+def test_need_appearances_turned_on_redraws_every_widget() -> None:
+    from agent.signing.pdf.widgets import Survey, Widget, redrawn
+
+    widget = Widget((7, 0), 0, Box(0, 0, 10, 10), "SoTien", True, frozenset({7}), "")
+    before = Survey(widgets=[widget], locations={7: ("offset", 0, 100)})
+    same = Survey(widgets=[widget], locations={7: ("offset", 0, 100)})
+    assert redrawn(before, same) == set()
+    assert redrawn(before, Survey(widgets=[widget], locations={7: ("offset", 0, 900)})) == {(7, 0)}
+    needed = Survey(widgets=[widget], locations=same.locations, need_appearances=True)
+    assert redrawn(before, needed) == {(7, 0)}

@@ -12,15 +12,14 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from agent.signing.pdf.fontmetrics import FontMetrics, metrics_of
+
 log = logging.getLogger(__name__)
 
-# A glyph is taken to be this wide, in font-size units, when its font gives no width (Latin
-# and Vietnamese average about half an em; erring wide finds more overlaps, never fewer).
-CHAR_WIDTH_EM = 0.6
 # What one page's text may cost to read (pypdf parses a whole stream before its first
 # operator; operators, TJ elements and glyphs are counted as work): past it the page counts as
 # covered, since where its words are cannot be told.
-MAX_PAGE_CONTENT_BYTES = 2_000_000
+MAX_PAGE_CONTENT_BYTES = 1_000_000
 MAX_PAGE_OPERATORS = 500_000
 
 
@@ -71,6 +70,12 @@ def text_boxes(page: Any, deadline: float | None = None) -> list[Box] | None:
 
 
 _IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+# A glyph's ink across, in font-size units, whatever its advance: the font's /Widths move the
+# pen, not the ink, so a hostile width must not carry the box away from the glyph.
+MIN_INK_EM = 0.3
+MAX_INK_EM = 1.2
+# Full stops in a row from which they are a leader line, not punctuation.
+LEADER_RUN = 3
 # A glyph's extent below and above the baseline, in font-size units (its centre is then
 # 0.3 em above the baseline, where a stamp must reach to hide it).
 DESCENT_EM = 0.25
@@ -135,9 +140,10 @@ class _TextFinder:
     """A small content-stream interpreter: it follows what moves text (q/Q/cm, the text
     matrices, Tf/Tc/Tw/Tz/TL/Ts, and form XObjects with their /Matrix) and records the box
     of each shown glyph, so text drawn through forms, turned by a matrix or set apart inside
-    one TJ is found where a reader sees it. Glyph widths come from a simple
-    font's /Widths, else :data:`CHAR_WIDTH_EM`. Clipping and render modes are not followed:
-    invisible text (a scan's OCR layer) marks where the scan's words are."""
+    one TJ is found where a reader sees it. Advances come from the fonts as readers take them
+    (agent.signing.pdf.fontmetrics). Clipping and render modes are not followed: invisible
+    text (a scan's OCR layer) marks where the scan's words are. A Type3 font's glyphs are
+    procedures that may draw anywhere: a page showing one counts as unreadable (covered)."""
 
     def __init__(self, deadline: float | None) -> None:
         self.found: list[Box] = []
@@ -145,7 +151,7 @@ class _TextFinder:
         self.work = 0
         self.next_clock = 0
         self.forms: dict[int, Any] = {}
-        self.widths: dict[int, tuple[bool, int, list[float]]] = {}
+        self.fonts: dict[int, FontMetrics] = {}
 
     def run_page(self, page: Any) -> None:
         contents = page.get_contents()
@@ -238,43 +244,57 @@ class _TextFinder:
     def _show(self, text: Any, tm: tuple[float, ...], state: _State) -> tuple[float, ...]:
         """Record each glyph of ``text`` and return the text matrix after it."""
         raw = text.get_original_bytes() if hasattr(text, "get_original_bytes") else bytes(text)
-        composite, first, widths = self._font_widths(state.font)
-        step = 2 if composite else 1
+        metrics = self._metrics(state.font)
+        if metrics.type3 and raw:
+            # Its glyphs are procedures that may draw anywhere: where they land is unknown.
+            raise _OverBudget
+        step = 2 if metrics.two_byte else 1
+        codes = [
+            int.from_bytes(raw[at : at + step], "big") for at in range(0, len(raw) - step + 1, step)
+        ]
+        leaders = _leaders(codes, metrics)
         full = _multiply(tm, state.ctm)
         x = 0.0
         # From the descenders to the ascenders: the box's centre is the glyph's middle.
         low = state.rise - DESCENT_EM * state.size
         high = state.rise + ASCENT_EM * state.size
-        for at in range(0, len(raw) - step + 1, step):
-            code = int.from_bytes(raw[at : at + step], "big")
+        for index, code in enumerate(codes):
             self._spend()
-            index = code - first
-            em = widths[index] / 1000 if 0 <= index < len(widths) else CHAR_WIDTH_EM
+            em = metrics.width(code) / 1000
             advance = em * state.size + state.char_spacing
             if step == 1 and code == 32:
                 advance += state.word_spacing
-            else:
-                right = x + em * state.size * state.scale
+            elif index not in leaders:
+                # The ink starts at the pen, whatever the font claims its width to be.
+                ink = min(max(em, MIN_INK_EM), MAX_INK_EM)
+                right = x + ink * state.size * state.scale
                 corners = [_apply(full, cx, cy) for cx in (x, right) for cy in (low, high)]
                 xs, ys = [c[0] for c in corners], [c[1] for c in corners]
                 self.found.append(Box(min(xs), min(ys), max(xs), max(ys)))
             x += advance * state.scale
         return _multiply((1.0, 0.0, 0.0, 1.0, x, 0.0), tm)
 
-    def _font_widths(self, font: Any) -> tuple[bool, int, list[float]]:
-        """Whether ``font`` is composite (two-byte codes here), its /FirstChar and /Widths."""
-        if font is None:
-            return False, 0, []
+    def _metrics(self, font: Any) -> FontMetrics:
         key = id(font)
-        if key not in self.widths:
-            composite = font.get("/Subtype") == "/Type0"
-            try:
-                first = int(font.get("/FirstChar", 0))
-                widths = [float(w) for w in _get(font.get("/Widths")) or []][:65536]
-            except (TypeError, ValueError):
-                first, widths = 0, []
-            self.widths[key] = (composite, first, [] if composite else widths)
-        return self.widths[key]
+        if key not in self.fonts:
+            self.fonts[key] = metrics_of(font)
+        return self.fonts[key]
+
+
+def _leaders(codes: list[int], metrics: FontMetrics) -> set[int]:
+    """Positions of rule and leader glyphs: underscores, and full stops in runs of three or
+    more (a signature line "________", a form's "Họ tên: ........."): a stamp on them hides
+    no word. A single full stop (a decimal point) still counts."""
+    found = {i for i, code in enumerate(codes) if code in metrics.underscore}
+    run: list[int] = []
+    for i, code in enumerate([*codes, -1]):
+        if code in metrics.full_stop:
+            run.append(i)
+            continue
+        if len(run) >= LEADER_RUN:
+            found.update(run)
+        run = []
+    return found
 
 
 def _get(value: Any) -> Any:

@@ -7,13 +7,14 @@ the first signer never signed, while pyHanko (rightly) calls the update "form fi
 stamp added after a signature and drawn over glyphs of the page that signature covers makes
 that signature not valid here: where a person looks, the signed words may be hidden.
 
-Text only, by design: a stamp over a scanned page's image (every stamp is) or over lines is
-the ordinary case; a stamp over words is what hides them. A glyph counts as covered when its
-centre is under the stamp (a stamp touching the edge of a line hides nothing). Positions come
-from a small content-stream interpreter (:class:`_TextFinder`), widths from the fonts or an
-estimate. Fail closed: a page too costly to read (hostile, or past the time budget) counts as
-covered; only a page whose content cannot be parsed at all counts as no text (the rest of the
-verification, pyHanko's, judges such a file). Pure logic on bytes; no I/O.
+The stamps are the widgets a later revision added or redrew (agent.signing.pdf.widgets); what
+they may hide is the glyphs the signed revision drew (agent.signing.pdf.glyphs) and the widgets
+that showed something then. A glyph counts as hidden when its centre is under the stamp (a
+stamp touching the edge of a line hides nothing); a widget that showed something and was
+redrawn hides its own former look. Text and widgets only, by design: a stamp over a scanned
+page's image (every stamp is) or over lines is the ordinary case. Fail closed: a page too
+costly or impossible to read counts as covered, and widgets that could not all be surveyed
+are named :data:`UNCHECKED`. Pure logic on bytes; no I/O.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ from typing import Any, BinaryIO
 
 from agent.errors import KysoError
 from agent.signing.pdf.glyphs import Box, text_boxes
-from agent.signing.pdf.widgets import Survey, survey
+from agent.signing.pdf.widgets import Survey, redrawn, survey
 
 log = logging.getLogger(__name__)
 
 # Wall-clock budget for the whole file's stamp check (every signature, every stamped page):
 # a hostile file within the byte and operator budgets may still be slow to read.
 STAMP_CHECK_SECONDS = 10.0
+# What a signature's report names when the widgets could not all be read (too many, a budget
+# spent, unreadable): the check fails closed.
+UNCHECKED = "(widgets not checked: too many or unreadable)"
 # Distinct pages read per earlier signature (each later stamp is checked; pages are the cost).
 MAX_STAMPED_PAGES = 32
 
@@ -54,54 +58,71 @@ class StampCheck:
 
     def __init__(self, document: bytes, seconds: float = STAMP_CHECK_SECONDS) -> None:
         self.document = document
-        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+        self.deadline: float | None = None
         self._readers: dict[int, Any] = {}
-        self._surveys: dict[int, Survey | None] = {}
+        self._surveys: dict[int, Survey] = {}
         self._text: dict[tuple[int, int], list[Box] | None] = {}
 
     def covering(self, signed_end: int) -> tuple[str, ...]:
         """The fields (or widgets) added or redrawn after the revision ending at
-        ``signed_end`` whose box hides something that revision showed on the same page."""
+        ``signed_end`` whose box hides something that revision showed on the same page: its
+        glyphs, or a widget that showed something then (a redrawn one hides its own)."""
+        self._start_clock()
         before, after = self._survey(signed_end), self._survey(len(self.document))
-        if before is None or after is None:
+        if not (before.complete and after.complete):
+            return (UNCHECKED,)
+        changed = redrawn(before, after)
+        if not changed:
             return ()
-        earlier = {w.key: w.look for w in before.widgets}
-        stamps = [
-            Stamp(w.field or f"widget {w.key[0]}", w.page, w.box)
-            for w in after.widgets
-            if earlier.get(w.key) != w.look
-        ]
-        if not stamps:
-            return ()
-        redrawn = {w.key for w in after.widgets if earlier.get(w.key) != w.look}
-        shown = [w for w in before.widgets if w.shows_value and w.key not in redrawn]
+        shown = [w for w in before.widgets if w.shows]
         pages = self._reader(signed_end).pages
         covering: list[str] = []
-        for stamp in stamps:
-            if stamp.page >= len(pages):
+        for widget in after.widgets:
+            if widget.key not in changed:
+                continue
+            name = widget.field or f"widget {widget.key[0]}"
+            if any(w.key == widget.key for w in shown):
+                covering.append(name)  # what it showed when signed is drawn afresh
+                continue
+            if widget.page >= len(pages):
                 continue  # a page added later: pyHanko calls that more than form filling
-            hidden = self._glyphs(signed_end, stamp.page, pages)
-            values = [w.box for w in shown if w.page == stamp.page]
-            if draws_over(stamp.box, hidden) or draws_over(stamp.box, values):
-                covering.append(stamp.field)
+            values = [w.box for w in shown if w.page == widget.page and w.key not in changed]
+            hidden = self._glyphs(signed_end, widget.page, pages)
+            if draws_over(widget.box, hidden) or draws_over(widget.box, values):
+                covering.append(name)
         return tuple(dict.fromkeys(covering))
 
     def changed_fields(self, signed_end: int, named: set[str]) -> set[str]:
         """Those of ``named`` (fields pyHanko lists as changed after the signature ending at
-        ``signed_end``) whose value or widgets really differ in the final file: pyHanko also
-        lists a field whose appearance it would merely allow to change."""
+        ``signed_end``) whose value differs or whose widgets were redrawn in the final file:
+        pyHanko also lists a field whose appearance it would merely allow to change."""
         if not named:
             return named
+        self._start_clock()
         before, after = self._survey(signed_end), self._survey(len(self.document))
-        if before is None or after is None:
+        if not (before.complete and after.complete):
             return named
-        return {name for name in named if before.state_of(name) != after.state_of(name)}
+        changed = redrawn(before, after)
+        touched = {w.field for w in after.widgets if w.key in changed}
+        return {
+            name
+            for name in named
+            if name not in before.values
+            or before.values[name] != after.values.get(name)
+            or name in touched
+        }
+
+    def _start_clock(self) -> None:
+        # From the first question: pyHanko's own validation before it is not the check's time.
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.seconds
 
     def _glyphs(self, signed_end: int, page: int, pages: Any) -> list[Box] | None:
         key = (signed_end, page)
         if key not in self._text:
             read = sum(1 for k in self._text if k[0] == signed_end)
-            over = read >= MAX_STAMPED_PAGES or time.monotonic() > self.deadline
+            over = read >= MAX_STAMPED_PAGES or time.monotonic() > (self.deadline or 0.0)
             self._text[key] = None if over else text_boxes(pages[page], self.deadline)
         return self._text[key]
 
@@ -112,13 +133,13 @@ class StampCheck:
             self._readers[end] = PdfReader(io.BytesIO(self.document[:end]), strict=False)
         return self._readers[end]
 
-    def _survey(self, end: int) -> Survey | None:
+    def _survey(self, end: int) -> Survey:
         if end not in self._surveys:
             try:
-                self._surveys[end] = survey(self._reader(end))
-            except Exception as exc:  # pypdf's own errors are many; the revision is pyHanko's
+                self._surveys[end] = survey(self._reader(end), self.deadline)
+            except Exception as exc:  # pypdf's own errors are many: nothing can be told
                 log.debug("revision unreadable for the stamp check: %s", exc)
-                self._surveys[end] = None
+                self._surveys[end] = Survey(complete=False)
         return self._surveys[end]
 
 
@@ -153,19 +174,19 @@ def check_stamp_clear(
     at = source.tell()
     try:
         reader = PdfReader(source, strict=False)
-        shown = survey(reader)
+        deadline = time.monotonic() + STAMP_CHECK_SECONDS
+        shown = survey(reader, deadline)
         if place is not None:
             targets = [(place[0] - 1, Box.of(place[1]))]
         else:
             targets = [(w.page, w.box) for w in shown.widgets if field and w.field == field]
-        deadline = time.monotonic() + STAMP_CHECK_SECONDS
         for page, box in targets:
             if box is None:
                 continue
             pdf_page = reader.pages[page]
             hidden = text_boxes(pdf_page, deadline)
-            values = [w.box for w in shown.widgets if w.page == page and w.shows_value]
-            values = [b for b in values if b != box]  # the field being signed itself
+            # What other widgets show (the field being signed is an empty one: not among them).
+            values = [w.box for w in shown.widgets if w.page == page and w.shows]
             clear = _clear_below(box, hidden, values, _bottom(pdf_page) if slide_down else None)
             if clear is None:
                 raise KysoError(

@@ -1,18 +1,23 @@
-"""The widgets of one revision of a PDF (form fields' boxes on its pages), each with what it
-shows, so two revisions can be compared: which widgets a later revision added or redrew (a
-later signer's stamp, a field typed over) and which show a value the earlier signer saw.
+"""The widgets of one revision of a PDF (form fields' boxes on its pages), so two revisions
+can be compared: which widgets a later revision added or redrew (a later signer's stamp, a
+field typed over, a font or appearance swapped under a field) and which showed something the
+earlier signer saw.
 
-Widgets are found where viewers draw them, in the pages' /Annots, and named through the
-/AcroForm /Fields tree (as pyHanko and viewers name them), else through /Parent: a widget
-listed in its field's /Kids without a /Parent link is still its field's. Pure logic on pypdf
-objects; no I/O.
+A widget is redrawn when it is new, or when any object it draws with changed: the widget, its
+appearance streams and everything they refer to (fonts, images, forms) are compared by where
+each revision's cross-reference table puts them, so a stream rewritten with the same bytes but
+another font counts. The field keys a widget inherits (/DA, /V, …) are compared by value, and
+/NeedAppearances turned on (or its /DR changed) redraws every widget, since viewers then make
+appearances afresh. Widgets are found where viewers draw them, in the pages' /Annots, and named
+through the /AcroForm /Fields tree, else through /Parent. A survey past its budgets is marked
+incomplete: the check then fails closed. Pure logic on pypdf objects; no I/O.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent.signing.pdf.glyphs import Box
@@ -20,14 +25,27 @@ from agent.signing.pdf.glyphs import Box
 log = logging.getLogger(__name__)
 
 # What one revision's survey reads (a hostile file may hold millions of annotations).
-MAX_PAGES = 2000
+MAX_PAGES = 10_000
 MAX_ANNOTATIONS_PER_PAGE = 1000
 MAX_FIELD_NODES = 5000
 MAX_FIELD_DEPTH = 32
-# Appearance streams larger than this are told apart by length and start only.
-MAX_HASHED_APPEARANCE = 1_000_000
+# Objects visited while following what widgets draw with, for the whole survey.
+MAX_SURVEY_WORK = 200_000
 # Annotation flags that keep a widget from being drawn (PDF 32000 §12.5.3: Hidden, NoView).
 NOT_DRAWN = 2 | 32
+# Field keys a widget inherits that change what a viewer draws for it.
+DRAWN_FIELD_KEYS = ("/FT", "/V", "/DV", "/DA", "/Q", "/Ff", "/MaxLen", "/Opt", "/DS", "/RV")
+# What a widget draws with: its appearance streams (and all they use) and its appearance
+# characteristics. Not its actions, value or page: they lead to objects every update rewrites.
+DRAWN_WITH_KEYS = ("/AP", "/MK")
+# Keys never followed below those: up to a page or into the field tree.
+NOT_FOLLOWED = frozenset({"/P", "/Parent"})
+
+Location = tuple[Any, ...]
+
+
+class _Incomplete(Exception):
+    """The survey went past its budget."""
 
 
 @dataclass(frozen=True)
@@ -38,166 +56,263 @@ class Widget:
     page: int  # 0-based
     box: Box
     field: str  # the field's full name; "" when it belongs to no field
-    shows_value: bool  # a filled text or choice field, a signed signature, a ticked box
-    look: str  # a digest of its box, flags, state and appearance: differs when redrawn
+    shows: bool  # draws something: an appearance with content or a value (not an empty /Sig)
+    draws_with: frozenset[int]  # object numbers of everything it draws with
+    inherited: str  # the drawn field keys it inherits, as text
 
 
-@dataclass(frozen=True)
+@dataclass
 class Survey:
-    """One revision's drawn widgets and its fields' values (full name → value as text)."""
+    """One revision's drawn widgets, its fields' values and where its objects are."""
 
-    widgets: tuple[Widget, ...]
-    values: dict[str, str]
-
-    def state_of(self, field: str) -> tuple[str, ...] | None:
-        """The field's value and its widgets' looks; None when the revision has no such
-        field. Equal in two revisions when the field was not touched between them."""
-        looks = sorted(w.look for w in self.widgets if w.field == field)
-        if field not in self.values and not looks:
-            return None
-        return (self.values.get(field, ""), *looks)
+    widgets: list[Widget] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)  # field full name → value as text
+    locations: dict[int, Location] = field(default_factory=dict)
+    need_appearances: bool = False
+    resources: str = ""  # the form's /DR, as text
+    complete: bool = True
 
 
-def survey(reader: Any) -> Survey:
-    """The drawn widgets with an area on the pages of ``reader`` (a pypdf reader), and its
-    fields' values."""
-    fields = _fields(reader)
-    found: list[Widget] = []
+def redrawn(before: Survey, after: Survey) -> set[tuple[int, int]]:
+    """Keys of the widgets of ``after`` that are new or drawn otherwise than in ``before``."""
+    if after.need_appearances and (
+        not before.need_appearances or before.resources != after.resources
+    ):
+        return {w.key for w in after.widgets}  # viewers draw every field afresh
+    earlier = {w.key: w for w in before.widgets}
+    changed = set()
+    for widget in after.widgets:
+        old = earlier.get(widget.key)
+        if (
+            old is None
+            or widget.key[0] < 0
+            or (old.box, old.inherited) != (widget.box, widget.inherited)
+            or any(
+                before.locations.get(n) != after.locations.get(n)
+                for n in old.draws_with | widget.draws_with
+            )
+        ):
+            changed.add(widget.key)
+    return changed
+
+
+def survey(reader: Any, deadline: float | None = None) -> Survey:
+    """The drawn widgets with an area on the pages of ``reader`` (a pypdf reader), its fields'
+    values and its objects' locations; ``complete`` False past the budgets or ``deadline``."""
+    result = Survey(locations=_locations(reader))
+    walker = _Walker(deadline)
     try:
-        pages = list(reader.pages)[:MAX_PAGES]
-    except Exception as exc:  # pypdf's errors on a hostile page tree are many
-        log.debug("pages unreadable for the widget survey: %s", exc)
-        pages = []
-    direct = 0
-    for index, page in enumerate(pages):
-        try:
-            annotations = page.get("/Annots")
-            annotations = annotations.get_object() if annotations is not None else []
-            for ref in list(annotations)[:MAX_ANNOTATIONS_PER_PAGE]:
-                key = _key(ref)
-                if key is None:
-                    direct += 1
-                    key = (-1, direct)
-                widget = _widget(ref.get_object(), key, index, fields)
+        fields = _fields(reader, result)
+        pages = list(reader.pages)
+        if len(pages) > MAX_PAGES:
+            raise _Incomplete
+        for index, page in enumerate(pages):
+            annotations = _resolved(page.get("/Annots")) or []
+            annotations = list(annotations)
+            if len(annotations) > MAX_ANNOTATIONS_PER_PAGE:
+                raise _Incomplete
+            for position, ref in enumerate(annotations):
+                key = _key(ref) or (-1, index * MAX_ANNOTATIONS_PER_PAGE + position)
+                widget = _widget(_resolved(ref), key, index, fields, walker)
                 if widget is not None:
-                    found.append(widget)
-        except Exception as exc:  # one odd page: the others are still looked at
-            log.debug("page %d's annotations unreadable: %s", index + 1, exc)
-    values = dict(fields.values())
-    return Survey(tuple(found), values)
+                    result.widgets.append(widget)
+    except _Incomplete:
+        result.complete = False
+    except Exception as exc:  # pypdf's errors on a hostile file are many: fail closed
+        log.debug("widgets unreadable: %s", exc)
+        result.complete = False
+    return result
 
 
-def _key(ref: Any) -> tuple[int, int] | None:
-    idnum = getattr(ref, "idnum", None)
-    return (int(idnum), int(getattr(ref, "generation", 0))) if idnum is not None else None
+class _Walker:
+    """Follows what a widget draws with, within one budget for the whole survey."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.work = 0
+        self.content: dict[int, bool] = {}  # appearance stream → draws something
+
+    def spend(self) -> None:
+        self.work += 1
+        if self.work > MAX_SURVEY_WORK:
+            raise _Incomplete
+        if self.deadline is not None and self.work % 512 == 0 and time.monotonic() > self.deadline:
+            raise _Incomplete
+
+    def draws_with(self, widget: Any, key: tuple[int, int]) -> frozenset[int]:
+        """The widget's own object number and those of everything it draws with."""
+        found: set[int] = {key[0]} if key[0] >= 0 else set()
+        stack = [widget[k] for k in DRAWN_WITH_KEYS if k in widget]
+        while stack:
+            self.spend()
+            value = stack.pop()
+            number = getattr(value, "idnum", None)
+            if number is not None:
+                if number in found:
+                    continue
+                found.add(int(number))
+                value = value.get_object()
+            if hasattr(value, "items"):
+                stack.extend(v for k, v in value.items() if k not in NOT_FOLLOWED)
+            elif isinstance(value, list):
+                stack.extend(value)
+        return frozenset(found)
+
+    def appearance_shows(self, annotation: Any) -> bool:
+        """Whether the widget's normal appearance (the /AS state's) draws anything."""
+        normal = _resolved(_resolved(annotation.get("/AP") or {}).get("/N"))
+        if hasattr(normal, "get") and not hasattr(normal, "get_data"):
+            normal = _resolved(normal.get(annotation.get("/AS")))
+        if not hasattr(normal, "get_data"):
+            return False
+        number = getattr(normal.indirect_reference, "idnum", None)
+        if number is not None and number in self.content:
+            return self.content[number]
+        self.spend()
+        shows = bool(normal.get_data().strip())
+        if number is not None:
+            self.content[number] = shows
+        return shows
 
 
 def _widget(
-    annotation: Any, key: tuple[int, int], page: int, fields: dict[tuple[int, int], tuple[str, str]]
+    annotation: Any,
+    key: tuple[int, int],
+    page: int,
+    fields: dict[tuple[int, int], tuple[str, str, str]],
+    walker: _Walker,
 ) -> Widget | None:
     if not hasattr(annotation, "get") or annotation.get("/Subtype") != "/Widget":
         return None
     box = Box.of(annotation.get("/Rect"))
-    flags = _int(annotation.get("/F"))
-    if box is None or flags & NOT_DRAWN:
+    if box is None or _int(annotation.get("/F")) & NOT_DRAWN:
         return None
-    name, value = fields.get(key) or _by_parent(annotation)
-    state = str(annotation.get("/AS", ""))
-    shows_value = bool(value) and value != "/Off" and state != "/Off"
-    look = hashlib.sha256(
-        repr((box, flags, state, _appearance(annotation.get("/AP")))).encode()
-    ).hexdigest()
-    return Widget(key, page, box, name, shows_value, look)
+    name, value, field_type = fields.get(key) or _by_parent(annotation)
+    inherited = _inherited(annotation)
+    empty_signature = field_type == "/Sig" and not value
+    ticked_off = value == "/Off" or str(annotation.get("/AS", "")) == "/Off"
+    shows = (
+        not empty_signature
+        and not ticked_off
+        and (bool(value) or walker.appearance_shows(annotation))
+    )
+    return Widget(key, page, box, name, shows, walker.draws_with(annotation, key), inherited)
 
 
-def _appearance(ap: Any) -> str:
-    """A digest of a widget's normal appearance (its stream, or each state's stream)."""
+def _locations(reader: Any) -> dict[int, Location]:
+    """Where the revision's cross-reference data puts each object (pypdf's tables): an object
+    rewritten by a later update has another location there."""
+    found: dict[int, Location] = {}
     try:
-        ap = ap.get_object() if ap is not None else None
-        normal = ap.get("/N") if hasattr(ap, "get") else None
-        normal = normal.get_object() if normal is not None else None
-        if normal is None:
-            return ""
-        if hasattr(normal, "get_data"):
-            return _stream_digest(normal)
-        return repr(sorted((str(k), _stream_digest(v.get_object())) for k, v in normal.items()))
-    except Exception as exc:  # an unreadable appearance: told apart by its error
-        return f"unreadable: {type(exc).__name__}"
+        for generation, table in dict(reader.xref).items():
+            for number, offset in dict(table).items():
+                found[int(number)] = ("offset", generation, offset)
+        for number, place in dict(reader.xref_objStm).items():
+            found[int(number)] = ("stream", *tuple(place))
+    except Exception as exc:  # no table to compare: every widget counts as redrawn
+        log.debug("cross-reference tables unreadable: %s", exc)
+    return found
 
 
-def _stream_digest(stream: Any) -> str:
-    raw = stream.get_data() if hasattr(stream, "get_data") else b""
-    if len(raw) > MAX_HASHED_APPEARANCE:
-        raw = len(raw).to_bytes(8, "big") + raw[:65536]
-    return hashlib.sha256(raw).hexdigest()
-
-
-def _fields(reader: Any) -> dict[tuple[int, int], tuple[str, str]]:
+def _fields(reader: Any, result: Survey) -> dict[tuple[int, int], tuple[str, str, str]]:
     """Each field node's and widget's object key → (the field's full name, its value as
-    text; "" when empty), walking /AcroForm /Fields and /Kids."""
-    found: dict[tuple[int, int], tuple[str, str]] = {}
-    try:
-        form = reader.trailer["/Root"].get("/AcroForm")
-        roots = form.get_object().get("/Fields") if form is not None else None
-        roots = list(roots.get_object()) if roots is not None else []
-    except Exception as exc:
-        log.debug("form fields unreadable: %s", exc)
+    text, its type), walking /AcroForm /Fields and /Kids; the form's values and flags go into
+    ``result``."""
+    found: dict[tuple[int, int], tuple[str, str, str]] = {}
+    form = _resolved(reader.trailer["/Root"].get("/AcroForm"))
+    if not hasattr(form, "get"):
         return found
-    stack: list[tuple[Any, str, Any, int]] = [(ref, "", None, 0) for ref in reversed(roots)]
+    result.need_appearances = bool(_resolved(form.get("/NeedAppearances")))
+    result.resources = _text(form.get("/DR"), depth=4)
+    roots = list(_resolved(form.get("/Fields")) or [])
+    stack: list[tuple[Any, str, Any, str, int]] = [(r, "", None, "", 0) for r in reversed(roots)]
     seen: set[tuple[int, int]] = set()
-    while stack and len(seen) < MAX_FIELD_NODES:
-        ref, prefix, inherited, depth = stack.pop()
+    while stack:
+        if len(seen) >= MAX_FIELD_NODES:
+            raise _Incomplete
+        ref, prefix, inherited_value, inherited_type, depth = stack.pop()
         key = _key(ref)
         if key is None or key in seen or depth > MAX_FIELD_DEPTH:
             continue
         seen.add(key)
-        try:
-            node = ref.get_object()
-            title = node.get("/T")
-            name = f"{prefix}.{title}" if prefix and title is not None else str(title or prefix)
-            value = node.get("/V", inherited)
-            found[key] = (name, _value_text(value))
-            kids = node.get("/Kids")
-            for kid in reversed(list(kids.get_object()) if kids is not None else []):
-                stack.append((kid, name, value, depth + 1))
-        except Exception as exc:  # one odd node: its siblings are still named
-            log.debug("form field unreadable: %s", exc)
+        node = ref.get_object()
+        if not hasattr(node, "get"):
+            continue
+        title = node.get("/T")
+        name = f"{prefix}.{title}" if prefix and title is not None else str(title or prefix)
+        value = node.get("/V", inherited_value)
+        field_type = str(node.get("/FT", inherited_type))
+        found[key] = (name, _value_text(value), field_type)
+        result.values[name] = _value_text(value)
+        for kid in reversed(list(_resolved(node.get("/Kids")) or [])):
+            stack.append((kid, name, value, field_type, depth + 1))
     return found
 
 
-def _by_parent(annotation: Any) -> tuple[str, str]:
-    """A widget's field name and value through /Parent (at most 32 levels)."""
+def _by_parent(annotation: Any) -> tuple[str, str, str]:
+    """A widget's field name, value and type through /Parent (at most 32 levels)."""
     names: list[str] = []
     value: Any = None
+    field_type = ""
     node: Any = annotation
     for _ in range(MAX_FIELD_DEPTH):
-        if node is None or not hasattr(node, "get"):
+        if not hasattr(node, "get"):
             break
         if "/T" in node:
             names.append(str(node["/T"]))
         if value is None and "/V" in node:
             value = node["/V"]
-        parent = node.get("/Parent")
-        node = parent.get_object() if parent is not None else None
-    return ".".join(reversed(names)), _value_text(value)
+        if not field_type and "/FT" in node:
+            field_type = str(node["/FT"])
+        node = _resolved(node.get("/Parent"))
+    return ".".join(reversed(names)), _value_text(value), field_type
+
+
+def _inherited(annotation: Any) -> str:
+    """The drawn field keys of the widget and its field ancestors, as text."""
+    parts: list[str] = []
+    node: Any = annotation
+    for _ in range(MAX_FIELD_DEPTH):
+        if not hasattr(node, "get"):
+            break
+        parts.extend(f"{k}={_text(node.get(k))}" for k in DRAWN_FIELD_KEYS if k in node)
+        parts.append("|")
+        node = _resolved(node.get("/Parent"))
+    return "".join(parts)
 
 
 def _value_text(value: Any) -> str:
     """A field value as text for comparison: a signature dictionary is "signed"."""
-    try:
-        value = value.get_object() if value is not None else None
-    except Exception:
-        return "unreadable"
+    value = _resolved(value)
     if value is None:
         return ""
     if hasattr(value, "get") and ("/Contents" in value or "/ByteRange" in value):
-        return "signed " + hashlib.sha256(repr(value.get("/ByteRange")).encode()).hexdigest()
-    text = str(value)
-    return text[:10000]
+        return "signed " + _text(value.get("/ByteRange"))
+    return _text(value)
+
+
+def _text(value: Any, depth: int = 2) -> str:
+    """``value`` as text, references followed ``depth`` levels (at most 10,000 characters)."""
+    value = _resolved(value)
+    if depth > 0 and hasattr(value, "items"):
+        inner = ",".join(f"{k}:{_text(v, depth - 1)}" for k, v in sorted(value.items())[:200])
+        return ("{" + inner + "}")[:10_000]
+    if depth > 0 and isinstance(value, list):
+        return ("[" + ",".join(_text(v, depth - 1) for v in value[:200]) + "]")[:10_000]
+    return str(value)[:10_000]
+
+
+def _key(ref: Any) -> tuple[int, int] | None:
+    number = getattr(ref, "idnum", None)
+    return (int(number), int(getattr(ref, "generation", 0))) if number is not None else None
+
+
+def _resolved(value: Any) -> Any:
+    return value.get_object() if hasattr(value, "get_object") else value
 
 
 def _int(value: Any) -> int:
     try:
-        return int(value) if value is not None else 0
+        return int(_resolved(value)) if value is not None else 0
     except (TypeError, ValueError):
         return 0
