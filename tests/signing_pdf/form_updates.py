@@ -97,11 +97,20 @@ def shown_value(value: str) -> bytes:
 
 
 def with_text_field(
-    document: bytes, name: str, value: str, rect: Rect, *, with_value: bool = True
+    document: bytes,
+    name: str,
+    value: str,
+    rect: Rect,
+    *,
+    with_value: bool = True,
+    with_appearance: bool = True,
+    field_appearance: str | None = "/Helv 12 Tf 0 g",
 ) -> bytes:
     """``document`` with a filled, read-only text field on page 1 (one widget merged with its
     field, an appearance showing ``value``), as tax and e-invoice forms carry amounts;
-    ``with_value=False``: the appearance alone shows it (no /V)."""
+    ``with_value=False``: the appearance alone shows it (no /V); ``with_appearance=False``:
+    no appearance, viewers draw the value from /DA and the form's /DR; ``field_appearance``:
+    the field's /DA (None: it inherits the form's)."""
 
     def change(writer: IncrementalPdfFileWriter) -> None:
         field = writer.add_object(
@@ -109,15 +118,25 @@ def with_text_field(
                 {
                     pdf_name("/FT"): pdf_name("/Tx"),
                     pdf_name("/T"): generic.TextStringObject(name),
-                    pdf_name("/DA"): generic.TextStringObject("/Helv 12 Tf 0 g"),
+                    **(
+                        {pdf_name("/DA"): generic.TextStringObject(field_appearance)}
+                        if field_appearance is not None
+                        else {}
+                    ),
                     pdf_name("/Ff"): generic.NumberObject(1),
                     pdf_name("/Type"): pdf_name("/Annot"),
                     pdf_name("/Subtype"): pdf_name("/Widget"),
                     pdf_name("/Rect"): _numbers(*rect),
                     pdf_name("/P"): writer.root["/Pages"]["/Kids"][0],
                     pdf_name("/F"): generic.NumberObject(4),
-                    pdf_name("/AP"): generic.DictionaryObject(
-                        {pdf_name("/N"): appearance(writer, rect, shown_value(value))}
+                    **(
+                        {
+                            pdf_name("/AP"): generic.DictionaryObject(
+                                {pdf_name("/N"): appearance(writer, rect, shown_value(value))}
+                            )
+                        }
+                        if with_appearance
+                        else {}
                     ),
                     **({pdf_name("/V"): generic.TextStringObject(value)} if with_value else {}),
                 }
@@ -199,5 +218,19 @@ def with_empty_signature_field(document: bytes, name: str, rect: Rect, *, parent
         field[pdf_name("/Kids")] = generic.ArrayObject([widget_ref])
         _add_to_page(writer, 0, widget_ref)
         _add_to_form(writer, field_ref)
+
+    return update(document, change)
+
+
+def with_form_default_appearance(document: bytes, default_appearance: str) -> bytes:
+    """The form's own /DA (the one fields without theirs inherit) set to ``default_appearance``,
+    nothing else touched."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        writer.root["/AcroForm"][pdf_name("/DA")] = generic.TextStringObject(default_appearance)
+        raw = writer.root.raw_get("/AcroForm")
+        if isinstance(raw, generic.IndirectObject):
+            writer.mark_update(raw)
+        writer.update_root()
 
     return update(document, change)

@@ -23,6 +23,7 @@ from tests.signing_pdf.form_updates import (
     with_appearances_needed,
     with_empty_signature_field,
     with_field_font_swapped,
+    with_form_default_appearance,
     with_text_field,
 )
 
@@ -160,3 +161,23 @@ async def test_a_widget_showing_text_without_a_value_is_content_too(
     both = await _sign(token_service, demo, "personal", first, (145.0, 688.0, 355.0, 717.0))
     earlier = (await verify_pdf(both, trust))[0]
     assert not earlier.valid and earlier.covered_by == ("KysoSignature2",)
+
+
+async def test_a_field_without_an_appearance_is_drawn_with_the_forms_look(
+    demo, token_service, trust
+) -> None:
+    """A filled field with no appearance of its own is drawn by viewers from its value and
+    the form's /DA and /DR: a later update to those (white text; pyHanko allows it) changes
+    what it shows (red team 30)."""
+    form = with_text_field(
+        make_pdf(1),
+        "SoTien",
+        "1.000.000 dong",
+        AMOUNT_FIELD,
+        with_appearance=False,
+        field_appearance=None,
+    )
+    first = await _sign(token_service, demo, "org", form)
+    later = with_form_default_appearance(first, "/Helv 12 Tf 1 1 1 rg")
+    earlier = (await verify_pdf(later, trust))[0]
+    assert not earlier.valid and "SoTien" in earlier.covered_by, earlier.problem

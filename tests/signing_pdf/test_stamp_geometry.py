@@ -226,3 +226,40 @@ def test_need_appearances_turned_on_redraws_every_widget() -> None:
     assert redrawn(before, Survey(widgets=[widget], locations={7: ("offset", 0, 900)})) == {(7, 0)}
     needed = Survey(widgets=[widget], locations=same.locations, need_appearances=True)
     assert redrawn(before, needed) == {(7, 0)}
+
+
+def _differences(*entries: Any) -> dict[str, Any]:
+    from pyhanko.pdf_utils import generic
+
+    items = [
+        generic.NumberObject(e) if isinstance(e, int) else generic.NameObject(e) for e in entries
+    ]
+    encoding = generic.DictionaryObject(
+        {generic.NameObject("/Differences"): generic.ArrayObject(items)}
+    )
+    return {"/Encoding": encoding}
+
+
+def test_leaders_are_known_by_the_glyph_drawn_not_the_code() -> None:
+    """Codes 95 and 46 drawn as "1" and "0" show an amount, not a leader line (red team 30);
+    an embedded font may draw anything under any name, so none of its glyphs are leaders."""
+    from pyhanko.pdf_utils import generic
+
+    amount = b"BT /F1 12 Tf 72 700 Td (_......) Tj ET"
+    assert _covers(_page_pdf(amount, font=_differences(95, "/one", 46, "/zero")), 60, 690, 200, 720)
+    assert not _covers(_page_pdf(amount), 60, 690, 200, 720)
+    embedded = {
+        "/FontDescriptor": generic.DictionaryObject(
+            {generic.NameObject("/FontFile2"): generic.NullObject()}
+        )
+    }
+    assert _covers(_page_pdf(amount, font=embedded), 60, 690, 200, 720)
+
+
+def test_a_core_fonts_widths_follow_the_glyphs_its_differences_name() -> None:
+    """Twenty "i" codes drawn as "W" (0.944 em each, not 0.222) put the amount after them
+    about 170 pt further right than the codes' own widths would (red team 30)."""
+    line = b"BT /F1 12 Tf 72 700 Td (iiiiiiiiiiiiiiiiiiii 1.000.000) Tj ET"
+    page = _page_pdf(line, font=_differences(105, "/W"))
+    assert _covers(page, 300, 690, 400, 720)  # the amount, after 20 x 11.3 pt of "W"
+    assert not _covers(_page_pdf(line), 300, 690, 400, 720)  # as "i": it ends near x = 190

@@ -48,29 +48,54 @@ def metrics_of(font: Any) -> FontMetrics:
         return _composite(font)
     widths: dict[int, float] = {}
     default = ESTIMATED_WIDTH
+    descriptor = _resolved(font.get("/FontDescriptor"))
     try:
         first = int(font.get("/FirstChar", 0))
         listed = _resolved(font.get("/Widths")) or []
         for offset, value in enumerate(list(listed)[:MAX_WIDTH_ENTRIES]):
             widths[first + offset] = float(value)
-        descriptor = _resolved(font.get("/FontDescriptor"))
         if "/Widths" in font:  # codes it does not list move the pen by /MissingWidth
             default = float(descriptor.get("/MissingWidth", 0)) if descriptor else 0.0
     except (TypeError, ValueError, AttributeError) as exc:
         log.debug("font widths unreadable: %s", exc)
         widths = {}
+    names = _glyph_names(font)
     if "/Widths" not in font:
-        core = _core_widths(str(font.get("/BaseFont", "")))
+        core = _core_widths(str(font.get("/BaseFont", "")), names)
         if core is not None:
             widths, default = core
+    # The viewer's own glyphs draw a font that carries no program: its names say what is drawn.
+    # An embedded program may draw anything under any name or code: no leaders there.
+    embedded = hasattr(descriptor, "get") and any(
+        k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")
+    )
+    leaders = {} if embedded or subtype == "/Type3" else names
     return FontMetrics(
         two_byte=False,
         type3=subtype == "/Type3",
         widths=widths,
         default=default,
-        underscore=frozenset({0x5F}),
-        full_stop=frozenset({0x2E}),
+        underscore=frozenset(c for c, n in leaders.items() if n == "/underscore"),
+        full_stop=frozenset(c for c, n in leaders.items() if n == "/period"),
     )
+
+
+def _glyph_names(font: Any) -> dict[int, str]:
+    """The glyph name each single-byte code draws: the standard Latin names (ASCII codes
+    share them in the Standard and WinAnsi encodings), replaced by the encoding's
+    /Differences."""
+    names = {code: _ASCII_NAMES[code] for code in _ASCII_NAMES}
+    encoding = _resolved(font.get("/Encoding"))
+    differences = _resolved(encoding.get("/Differences")) if hasattr(encoding, "get") else None
+    code = 0
+    for item in list(differences or [])[:MAX_WIDTH_ENTRIES]:
+        item = _resolved(item)
+        if isinstance(item, int) and not isinstance(item, bool):
+            code = int(item)
+        elif isinstance(item, str) and 0 <= code < 256:
+            names[code] = str(item)
+            code += 1
+    return names
 
 
 def _composite(font: Any) -> FontMetrics:
@@ -98,22 +123,135 @@ def _composite(font: Any) -> FontMetrics:
     return FontMetrics(two_byte=True, type3=False, widths=widths, default=default)
 
 
-def _core_widths(base_font: str) -> tuple[dict[int, float], float] | None:
-    """One of the 14 core fonts' widths by single-byte code (their standard Latin codes)."""
+def _core_widths(base_font: str, names: dict[int, str]) -> tuple[dict[int, float], float] | None:
+    """One of the 14 core fonts' widths by single-byte code, through the glyph each code draws
+    (``names``); None for another font."""
     try:
+        from pypdf._codecs.adobe_glyphs import adobe_glyphs
         from pypdf._codecs.core_font_metrics import CORE_FONT_METRICS
-    except ImportError:  # pypdf's own table moved: estimate instead
+    except ImportError:  # pypdf's own tables moved: estimate instead
         return None
-    name = base_font.lstrip("/").split("+")[-1]
-    metrics = CORE_FONT_METRICS.get(name)
+    metrics = CORE_FONT_METRICS.get(base_font.lstrip("/").split("+")[-1])
     if metrics is None:
         return None
     by_character = metrics.character_widths
     default = float(by_character.get("default", ESTIMATED_WIDTH))
-    widths = {
-        code: float(by_character[chr(code)]) for code in range(256) if chr(code) in by_character
-    }
+    widths = {}
+    for code in range(256):
+        name = names.get(code)
+        character = adobe_glyphs.get(name) if name else chr(code)
+        if character is not None and character in by_character:
+            widths[code] = float(by_character[character])
     return widths, default
+
+
+# The glyph names of printable ASCII codes (Standard and WinAnsi encodings agree on them but
+# for 0x27 and 0x60, whose widths hardly differ).
+_ASCII_NAMES = {
+    code: name
+    for code, name in enumerate(
+        [""] * 32
+        + [
+            "space",
+            "exclam",
+            "quotedbl",
+            "numbersign",
+            "dollar",
+            "percent",
+            "ampersand",
+            "quotesingle",
+            "parenleft",
+            "parenright",
+            "asterisk",
+            "plus",
+            "comma",
+            "hyphen",
+            "period",
+            "slash",
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "colon",
+            "semicolon",
+            "less",
+            "equal",
+            "greater",
+            "question",
+            "at",
+            "A",
+            "B",
+            "C",
+            "D",
+            "E",
+            "F",
+            "G",
+            "H",
+            "I",
+            "J",
+            "K",
+            "L",
+            "M",
+            "N",
+            "O",
+            "P",
+            "Q",
+            "R",
+            "S",
+            "T",
+            "U",
+            "V",
+            "W",
+            "X",
+            "Y",
+            "Z",
+            "bracketleft",
+            "backslash",
+            "bracketright",
+            "asciicircum",
+            "underscore",
+            "grave",
+            "a",
+            "b",
+            "c",
+            "d",
+            "e",
+            "f",
+            "g",
+            "h",
+            "i",
+            "j",
+            "k",
+            "l",
+            "m",
+            "n",
+            "o",
+            "p",
+            "q",
+            "r",
+            "s",
+            "t",
+            "u",
+            "v",
+            "w",
+            "x",
+            "y",
+            "z",
+            "braceleft",
+            "bar",
+            "braceright",
+            "asciitilde",
+        ]
+    )
+    if name
+}
+_ASCII_NAMES = {code: "/" + name for code, name in _ASCII_NAMES.items()}
 
 
 def _resolved(value: Any) -> Any:

@@ -15,6 +15,7 @@ incomplete: the check then fails closed. Pure logic on pypdf objects; no I/O.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ class Widget:
     shows: bool  # draws something: an appearance with content or a value (not an empty /Sig)
     draws_with: frozenset[int]  # object numbers of everything it draws with
     inherited: str  # the drawn field keys it inherits, as text
+    # False when it has no appearance stream: viewers draw it from its value, /DA and the
+    # form's /DR, so the form's look is part of its own.
+    own_appearance: bool = True
 
 
 @dataclass
@@ -69,22 +73,26 @@ class Survey:
     values: dict[str, str] = field(default_factory=dict)  # field full name → value as text
     locations: dict[int, Location] = field(default_factory=dict)
     need_appearances: bool = False
-    resources: str = ""  # the form's /DR, as text
+    # What a viewer drawing a field afresh takes from the form (its /DR with every object it
+    # reaches by location, /DA, /Q), as text.
+    form_look: str = ""
     complete: bool = True
 
 
 def redrawn(before: Survey, after: Survey) -> set[tuple[int, int]]:
     """Keys of the widgets of ``after`` that are new or drawn otherwise than in ``before``."""
     if after.need_appearances and (
-        not before.need_appearances or before.resources != after.resources
+        not before.need_appearances or before.form_look != after.form_look
     ):
         return {w.key for w in after.widgets}  # viewers draw every field afresh
     earlier = {w.key: w for w in before.widgets}
+    form_changed = before.form_look != after.form_look
     changed = set()
     for widget in after.widgets:
         old = earlier.get(widget.key)
         if (
             old is None
+            or (form_changed and not (widget.own_appearance and old.own_appearance))
             or widget.key[0] < 0
             or (old.box, old.inherited) != (widget.box, widget.inherited)
             or any(
@@ -102,7 +110,7 @@ def survey(reader: Any, deadline: float | None = None) -> Survey:
     result = Survey(locations=_locations(reader))
     walker = _Walker(deadline)
     try:
-        fields = _fields(reader, result)
+        fields = _fields(reader, result, walker)
         pages = list(reader.pages)
         if len(pages) > MAX_PAGES:
             raise _Incomplete
@@ -152,11 +160,38 @@ class _Walker:
                     continue
                 found.add(int(number))
                 value = value.get_object()
-            if hasattr(value, "items"):
+            if isinstance(value, dict):
                 stack.extend(v for k, v in value.items() if k not in NOT_FOLLOWED)
             elif isinstance(value, list):
                 stack.extend(value)
         return frozenset(found)
+
+    def fingerprint(self, value: Any, locations: dict[int, Location]) -> str:
+        """``value`` as text, each indirect object it reaches named by its location (an object
+        a later update rewrites gets another), within the survey's budget."""
+        parts: list[str] = []
+        seen: set[int] = set()
+        stack = [value]
+        while stack:
+            self.spend()
+            item = stack.pop()
+            number = getattr(item, "idnum", None)
+            if number is not None:
+                parts.append(f"@{number}={locations.get(int(number))}")
+                if number in seen:
+                    continue
+                seen.add(int(number))
+                item = item.get_object()
+            if isinstance(item, dict):
+                keys = sorted(item.keys())
+                parts.append("{" + ",".join(str(k) for k in keys))
+                stack.extend(item[k] for k in reversed(keys))
+            elif isinstance(item, list):
+                parts.append(f"[{len(item)}")
+                stack.extend(reversed(item))
+            else:
+                parts.append(str(item)[:1000])
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def appearance_shows(self, annotation: Any) -> bool:
         """Whether the widget's normal appearance (the /AS state's) draws anything."""
@@ -196,7 +231,9 @@ def _widget(
         and not ticked_off
         and (bool(value) or walker.appearance_shows(annotation))
     )
-    return Widget(key, page, box, name, shows, walker.draws_with(annotation, key), inherited)
+    own = hasattr(_resolved(_resolved(annotation.get("/AP") or {}).get("/N")), "get")
+    draws_with = walker.draws_with(annotation, key)
+    return Widget(key, page, box, name, shows, draws_with, inherited, own_appearance=own)
 
 
 def _locations(reader: Any) -> dict[int, Location]:
@@ -214,7 +251,9 @@ def _locations(reader: Any) -> dict[int, Location]:
     return found
 
 
-def _fields(reader: Any, result: Survey) -> dict[tuple[int, int], tuple[str, str, str]]:
+def _fields(
+    reader: Any, result: Survey, walker: _Walker
+) -> dict[tuple[int, int], tuple[str, str, str]]:
     """Each field node's and widget's object key → (the field's full name, its value as
     text, its type), walking /AcroForm /Fields and /Kids; the form's values and flags go into
     ``result``."""
@@ -223,7 +262,9 @@ def _fields(reader: Any, result: Survey) -> dict[tuple[int, int], tuple[str, str
     if not hasattr(form, "get"):
         return found
     result.need_appearances = bool(_resolved(form.get("/NeedAppearances")))
-    result.resources = _text(form.get("/DR"), depth=4)
+    result.form_look = walker.fingerprint(
+        [form.get("/DR"), form.get("/DA"), form.get("/Q")], result.locations
+    )
     roots = list(_resolved(form.get("/Fields")) or [])
     stack: list[tuple[Any, str, Any, str, int]] = [(r, "", None, "", 0) for r in reversed(roots)]
     seen: set[tuple[int, int]] = set()
@@ -294,11 +335,11 @@ def _value_text(value: Any) -> str:
 def _text(value: Any, depth: int = 2) -> str:
     """``value`` as text, references followed ``depth`` levels (at most 10,000 characters)."""
     value = _resolved(value)
-    if depth > 0 and hasattr(value, "items"):
-        inner = ",".join(f"{k}:{_text(v, depth - 1)}" for k, v in sorted(value.items())[:200])
+    if depth > 0 and isinstance(value, dict):
+        inner = ",".join(f"{k}:{_text(v, depth - 1)}" for k, v in sorted(value.items())[:50])
         return ("{" + inner + "}")[:10_000]
     if depth > 0 and isinstance(value, list):
-        return ("[" + ",".join(_text(v, depth - 1) for v in value[:200]) + "]")[:10_000]
+        return ("[" + ",".join(_text(v, depth - 1) for v in value[:50]) + "]")[:10_000]
     return str(value)[:10_000]
 
 
