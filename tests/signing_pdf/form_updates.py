@@ -184,11 +184,7 @@ def with_appearances_needed(document: bytes) -> bytes:
         widget = first_field(writer)
         widget[pdf_name("/DA")] = generic.TextStringObject("/Helv 12 Tf 1 1 1 rg")
         writer.update_container(widget)
-        writer.root["/AcroForm"][pdf_name("/NeedAppearances")] = generic.BooleanObject(True)
-        raw = writer.root.raw_get("/AcroForm")
-        if isinstance(raw, generic.IndirectObject):
-            writer.mark_update(raw)
-        writer.update_root()
+        _set_form_entry(writer, "/NeedAppearances", generic.BooleanObject(True))
 
     return update(document, change)
 
@@ -227,10 +223,15 @@ def with_form_default_appearance(document: bytes, default_appearance: str) -> by
     nothing else touched."""
 
     def change(writer: IncrementalPdfFileWriter) -> None:
-        writer.root["/AcroForm"][pdf_name("/DA")] = generic.TextStringObject(default_appearance)
-        raw = writer.root.raw_get("/AcroForm")
-        if isinstance(raw, generic.IndirectObject):
-            writer.mark_update(raw)
-        writer.update_root()
+        _set_form_entry(writer, "/DA", generic.TextStringObject(default_appearance))
 
     return update(document, change)
+
+
+def _set_form_entry(writer: IncrementalPdfFileWriter, key: str, value: Any) -> None:
+    """One entry of the /AcroForm dictionary set, wherever that dictionary is written."""
+    writer.root["/AcroForm"][pdf_name(key)] = value
+    raw = writer.root.raw_get("/AcroForm")
+    if isinstance(raw, generic.IndirectObject):
+        writer.mark_update(raw)
+    writer.update_root()
