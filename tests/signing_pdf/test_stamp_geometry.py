@@ -20,6 +20,7 @@ def _page_pdf(
     forms: dict[str, tuple[bytes, tuple[float, ...]]] | None = None,
     font: dict[str, Any] | None = None,
     links: int = 0,
+    rotate: int = 0,
 ) -> bytes:
     """One A4 page drawing ``content`` in Helvetica (/F1; ``font`` replaces or adds entries
     of its dictionary), with form XObjects ``forms`` (name → content, /Matrix) and ``links``
@@ -67,6 +68,7 @@ def _page_pdf(
             ),
             pdf_name("/Resources"): resources,
             pdf_name("/Contents"): writer.add_object(generic.StreamObject(stream_data=content)),
+            pdf_name("/Rotate"): generic.NumberObject(rotate),
         }
     )
     if links:
@@ -263,3 +265,101 @@ def test_a_core_fonts_widths_follow_the_glyphs_its_differences_name() -> None:
     page = _page_pdf(line, font=_differences(105, "/W"))
     assert _covers(page, 300, 690, 400, 720)  # the amount, after 20 x 11.3 pt of "W"
     assert not _covers(_page_pdf(line), 300, 690, 400, 720)  # as "i": it ends near x = 190
+
+
+def test_a_norotate_widget_on_a_turned_page_may_land_outside_its_box() -> None:
+    """NoRotate: viewers draw the appearance unturned, pivoting on a corner, away from /Rect
+    (red team 31: a stamp in a blank band drawn over the amount). The survey takes every
+    place it may land; without the flag, or on an unturned page, /Rect is where it is."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.generic import pdf_name
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pypdf import PdfReader
+
+    from agent.signing.pdf.widgets import survey
+
+    def with_widget(document: bytes, flags: int) -> bytes:
+        writer = IncrementalPdfFileWriter(io.BytesIO(document))
+        page = writer.root["/Pages"]["/Kids"][0].get_object()
+        widget = generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Annot"),
+                pdf_name("/Subtype"): pdf_name("/Widget"),
+                pdf_name("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(v) for v in (315, 515, 415, 535)]
+                ),
+                pdf_name("/F"): generic.NumberObject(flags),
+            }
+        )
+        page[pdf_name("/Annots")] = generic.ArrayObject([writer.add_object(widget)])
+        writer.update_container(page)
+        out = io.BytesIO()
+        writer.write(out)
+        return out.getvalue()
+
+    def box(document: bytes) -> Box:
+        [widget] = survey(PdfReader(io.BytesIO(document))).widgets
+        return widget.box
+
+    rect = Box(315, 515, 415, 535)
+    turned = _page_pdf(b"", rotate=270)
+    assert box(with_widget(turned, 4)) == rect
+    swung = box(with_widget(turned, 4 | 16))
+    assert swung.covers_centre_of(Box(300, 400, 310, 520))  # below the corner, as turned
+    assert box(with_widget(_page_pdf(b""), 4 | 16)) == rect
+
+
+def test_a_font_shared_by_many_fields_is_walked_once() -> None:
+    """300 fields whose appearances share one font of 700 widths: walked per widget, the
+    survey ran out of budget and would have called every earlier signature unchecked once
+    anyone signed after it (red team 31). Shared objects are walked once."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.generic import pdf_name
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pypdf import PdfReader
+
+    from agent.signing.pdf.widgets import survey
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(_page_pdf(b"")))
+    font = writer.add_object(
+        generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Font"),
+                pdf_name("/Subtype"): pdf_name("/TrueType"),
+                pdf_name("/Widths"): generic.ArrayObject([generic.NumberObject(500)] * 700),
+            }
+        )
+    )
+    resources = writer.add_object(
+        generic.DictionaryObject(
+            {pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F"): font})}
+        )
+    )
+    widgets = []
+    for i in range(300):
+        look = writer.add_object(
+            generic.StreamObject(
+                {pdf_name("/Resources"): resources}, stream_data=b"BT /F 9 Tf (1) Tj ET"
+            )
+        )
+        rect = generic.ArrayObject([generic.NumberObject(v) for v in (10, i, 20, i + 1)])
+        widgets.append(
+            writer.add_object(
+                generic.DictionaryObject(
+                    {
+                        pdf_name("/Subtype"): pdf_name("/Widget"),
+                        pdf_name("/Rect"): rect,
+                        pdf_name("/AP"): generic.DictionaryObject({pdf_name("/N"): look}),
+                    }
+                )
+            )
+        )
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    page[pdf_name("/Annots")] = generic.ArrayObject(widgets)
+    writer.update_container(page)
+    out = io.BytesIO()
+    writer.write(out)
+    found = survey(PdfReader(io.BytesIO(out.getvalue())))
+    assert found.complete and len(found.widgets) == 300
+    shared = {font.idnum, resources.idnum}
+    assert all(shared <= w.draws_with for w in found.widgets)  # a change to the font counts

@@ -34,6 +34,9 @@ MAX_FIELD_DEPTH = 32
 MAX_SURVEY_WORK = 200_000
 # Annotation flags that keep a widget from being drawn (PDF 32000 §12.5.3: Hidden, NoView).
 NOT_DRAWN = 2 | 32
+# NoRotate: on a turned page the appearance is drawn unturned, pivoting on the box's corner
+# that is upper-left as shown, so it lands outside /Rect (red team 31).
+NO_ROTATE = 16
 # Field keys a widget inherits that change what a viewer draws for it.
 DRAWN_FIELD_KEYS = ("/FT", "/V", "/DV", "/DA", "/Q", "/Ff", "/MaxLen", "/Opt", "/DS", "/RV")
 # What a widget draws with: its appearance streams (and all they use) and its appearance
@@ -119,9 +122,10 @@ def survey(reader: Any, deadline: float | None = None) -> Survey:
             annotations = list(annotations)
             if len(annotations) > MAX_ANNOTATIONS_PER_PAGE:
                 raise _Incomplete
+            turned = _rotation(page)
             for position, ref in enumerate(annotations):
                 key = _key(ref) or (-1, index * MAX_ANNOTATIONS_PER_PAGE + position)
-                widget = _widget(_resolved(ref), key, index, fields, walker)
+                widget = _widget(_resolved(ref), key, (index, turned), fields, walker)
                 if widget is not None:
                     result.widgets.append(widget)
     except _Incomplete:
@@ -139,6 +143,7 @@ class _Walker:
         self.deadline = deadline
         self.work = 0
         self.content: dict[int, bool] = {}  # appearance stream → draws something
+        self.reached: dict[int, frozenset[int]] = {}  # object → the objects it reaches
 
     def spend(self) -> None:
         self.work += 1
@@ -150,21 +155,52 @@ class _Walker:
     def draws_with(self, widget: Any, key: tuple[int, int]) -> frozenset[int]:
         """The widget's own object number and those of everything it draws with."""
         found: set[int] = {key[0]} if key[0] >= 0 else set()
-        stack = [widget[k] for k in DRAWN_WITH_KEYS if k in widget]
-        while stack:
-            self.spend()
-            value = stack.pop()
-            number = getattr(value, "idnum", None)
-            if number is not None:
-                if number in found:
-                    continue
-                found.add(int(number))
-                value = value.get_object()
-            if isinstance(value, dict):
-                stack.extend(v for k, v in value.items() if k not in NOT_FOLLOWED)
-            elif isinstance(value, list):
-                stack.extend(value)
+        for entry in (widget[k] for k in DRAWN_WITH_KEYS if k in widget):
+            found |= self._reached(entry, set())[0]
         return frozenset(found)
+
+    def _reached(self, value: Any, active: set[int]) -> tuple[frozenset[int], bool]:
+        """The object numbers ``value`` reaches, and whether that set is whole: a set cut
+        short by a loop back to an object being walked (``active``) is not remembered, so a
+        later widget never takes a partial set for the whole one. Objects shared by many
+        widgets (a form's font) are walked once."""
+        found: set[int] = set()
+        whole = True
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            number = getattr(item, "idnum", None)
+            if number is not None:
+                number = int(number)
+                if number in self.reached:
+                    found |= self.reached[number]
+                    continue
+                if number in active:
+                    found.add(number)
+                    whole = False
+                    continue
+                self.spend()
+                active.add(number)
+                inner, inner_whole = self._reached_inside(item.get_object(), active)
+                active.discard(number)
+                inner = inner | {number}
+                if inner_whole:
+                    self.reached[number] = inner
+                found |= inner
+                whole = whole and inner_whole
+            elif isinstance(item, (dict, list)):
+                stack.extend(_containers(item))
+        return frozenset(found), whole
+
+    def _reached_inside(self, value: Any, active: set[int]) -> tuple[frozenset[int], bool]:
+        self.spend()
+        found: set[int] = set()
+        whole = True
+        for item in _containers(value) if isinstance(value, (dict, list)) else ():
+            inner, inner_whole = self._reached(item, active)
+            found |= inner
+            whole = whole and inner_whole
+        return frozenset(found), whole
 
     def fingerprint(self, value: Any, locations: dict[int, Location]) -> str:
         """``value`` as text, each indirect object it reaches named by its location (an object
@@ -210,18 +246,32 @@ class _Walker:
         return shows
 
 
+def _containers(value: Any) -> list[Any]:
+    """The references and containers directly inside a dictionary (but the keys never
+    followed) or an array: plain numbers and names lead nowhere."""
+    items = (
+        [v for k, v in value.items() if k not in NOT_FOLLOWED] if isinstance(value, dict) else value
+    )
+    return [v for v in items if hasattr(v, "idnum") or isinstance(v, (dict, list))]
+
+
 def _widget(
     annotation: Any,
     key: tuple[int, int],
-    page: int,
+    where: tuple[int, bool],
     fields: dict[tuple[int, int], tuple[str, str, str]],
     walker: _Walker,
 ) -> Widget | None:
+    """``where``: the page's index and whether the page is turned (/Rotate)."""
     if not hasattr(annotation, "get") or annotation.get("/Subtype") != "/Widget":
         return None
+    page, turned = where
     box = Box.of(annotation.get("/Rect"))
-    if box is None or _int(annotation.get("/F")) & NOT_DRAWN:
+    flags = _int(annotation.get("/F"))
+    if box is None or flags & NOT_DRAWN:
         return None
+    if turned and flags & NO_ROTATE:
+        box = _swung(box)
     name, value, field_type = fields.get(key) or _by_parent(annotation)
     inherited = _inherited(annotation)
     empty_signature = field_type == "/Sig" and not value
@@ -234,6 +284,21 @@ def _widget(
     own = hasattr(_resolved(_resolved(annotation.get("/AP") or {}).get("/N")), "get")
     draws_with = walker.draws_with(annotation, key)
     return Widget(key, page, box, name, shows, draws_with, inherited, own_appearance=own)
+
+
+def _swung(box: Box) -> Box:
+    """Everywhere a NoRotate widget's appearance may land on a turned page: the box swung a
+    quarter, half or three quarters about any of its corners."""
+    reach = max(box.x2 - box.x1, box.y2 - box.y1)
+    return Box(box.x1 - reach, box.y1 - reach, box.x2 + reach, box.y2 + reach)
+
+
+def _rotation(page: Any) -> bool:
+    """Whether the page is shown turned (/Rotate, inherited too)."""
+    try:
+        return int(page.rotation) % 360 != 0
+    except Exception:  # a hostile /Rotate: viewers show such a page unturned
+        return False
 
 
 def _locations(reader: Any) -> dict[int, Location]:
