@@ -181,3 +181,23 @@ async def test_a_field_without_an_appearance_is_drawn_with_the_forms_look(
     later = with_form_default_appearance(first, "/Helv 12 Tf 1 1 1 rg")
     earlier = (await verify_pdf(later, trust))[0]
     assert not earlier.valid and "SoTien" in earlier.covered_by, earlier.problem
+
+
+async def test_widgets_that_cannot_all_be_read_leave_the_earlier_signature_unproven(
+    demo, token_service, trust
+) -> None:
+    """A signed page of 1,001 annotations: the survey stops at 1,000, so a stamp placed
+    after them could not be looked at (red team 29). The check fails closed and says so."""
+    from agent.signing.pdf.overlay import UNCHECKED
+    from agent.signing.pdf.widgets import MAX_ANNOTATIONS_PER_PAGE
+    from tests.signing_pdf.test_stamp_geometry import _page_pdf
+
+    crowded = _page_pdf(
+        b"BT /F1 12 Tf 72 700 Td (So tien: 1.000.000) Tj ET", links=MAX_ANNOTATIONS_PER_PAGE + 1
+    )
+    first = await _sign(token_service, demo, "org", crowded)
+    both = await _sign(token_service, demo, "personal", first, (330.0, 60.0, 560.0, 135.0))
+    earlier, later = await verify_pdf(both, trust)
+    assert not earlier.valid and earlier.covered_by == (UNCHECKED,)
+    assert earlier.problem is not None and "could not all be checked" in earlier.problem
+    assert later.valid

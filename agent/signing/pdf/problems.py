@@ -197,3 +197,18 @@ def stamp_covers(names: str) -> Problem:
         "Nội dung hiển thị có thể khác nội dung đã ký: đề nghị người gửi gửi bản gốc do người "
         "này ký, hoặc mở phiên bản đó trong trình đọc PDF (bảng chữ ký).",
     )
+
+
+def stamps_unchecked() -> Problem:
+    """The later revisions' widgets could not all be read (too many, a budget spent,
+    unreadable): whether one hides what this signature covers cannot be told."""
+    return Problem(
+        "what later changes to this file's form fields and stamps draw could not all be checked "
+        "(too many, or unreadable), so the page shown may not be the page signed",
+        "không kiểm tra được hết các thay đổi sau chữ ký này ở các ô biểu mẫu và hình chữ ký "
+        "(quá nhiều hoặc không đọc được), nên trang hiển thị có thể khác trang đã ký",
+        "Ask the sender for the original as this signer signed it, or open that version in a "
+        "PDF reader (its signature panel).",
+        "Đề nghị người gửi gửi bản gốc do người này ký, hoặc mở phiên bản đó trong trình đọc "
+        "PDF (bảng chữ ký).",
+    )

@@ -22,7 +22,7 @@ from typing import Any
 
 from agent.errors import KysoError
 from agent.signing.pdf.inspect import open_reader, unreadable
-from agent.signing.pdf.overlay import StampCheck
+from agent.signing.pdf.overlay import UNCHECKED, StampCheck
 from agent.signing.pdf.problems import (
     CERTIFICATION_BROKEN,
     CHANGED,
@@ -32,6 +32,7 @@ from agent.signing.pdf.problems import (
     Problem,
     fields_changed,
     stamp_covers,
+    stamps_unchecked,
     trust_problem,
 )
 from agent.signing.pdf.sign import PadesLevel
@@ -168,7 +169,10 @@ def _with_covering(report: PdfSignatureReport, covered_by: tuple[str, ...]) -> P
     first (a change, trust) stays the one named."""
     if not covered_by:
         return report
-    problem = stamp_covers(", ".join(covered_by[:5]))
+    if UNCHECKED in covered_by:
+        problem = stamps_unchecked()
+    else:
+        problem = stamp_covers(", ".join(covered_by[:5]))
     named = report.problem is not None
     return replace(
         report,
