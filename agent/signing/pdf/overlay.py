@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from agent.errors import KysoError
@@ -39,15 +38,6 @@ STAMP_CHECK_SECONDS = 10.0
 UNCHECKED = "(widgets not checked: too many or unreadable)"
 # Distinct pages read per earlier signature (each later stamp is checked; pages are the cost).
 MAX_STAMPED_PAGES = 32
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """A widget a later revision added or redrew, as the final file shows it."""
-
-    field: str  # its field's full name, or "widget N" for one that belongs to no field
-    page: int  # 0-based
-    box: Box
 
 
 class StampCheck:
