@@ -313,11 +313,26 @@ async def _server_header(request: web.Request, response: web.StreamResponse) -> 
     response.headers["Server"] = SERVER_HEADER
 
 
+# How long a page has to answer the agent's close frame when the agent stops. Pages answer in
+# milliseconds; a session logging off gives a program a few seconds in all.
+CLOSE_GRACE_SECONDS = 2.0
+
+
+async def _close_one(conn: Connection) -> None:
+    # On timeout aiohttp drops the socket (1006 for that page); the others still get 1001.
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        await asyncio.wait_for(
+            conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"AGENT_STOPPING"),
+            CLOSE_GRACE_SECONDS,
+        )
+
+
 async def _close_connections(app: web.Application) -> None:
     app[CORE_KEY].stopping = True
     connections: set[Connection] = app[CONNECTIONS_KEY]
-    for conn in list(connections):
-        await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"AGENT_STOPPING")
+    # Every page is told at once: one page that never answers (or never reads) must not hold
+    # back the others' 1001 by aiohttp's close timeout each, nor the agent's exit.
+    await asyncio.gather(*(_close_one(conn) for conn in list(connections)))
 
 
 def create_app(settings: Settings, services: Services) -> web.Application:
