@@ -104,6 +104,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "XML_INHERITED_ATTRIBUTE",
             "XML_VERSION_UNSUPPORTED",
             "PDF_MALFORMED",
+            "PDF_VERIFY_TIMEOUT",
             "PDF_ENCRYPTED",
             "PDF_FIELD_ALREADY_SIGNED",
             "PDF_CERTIFIED_NO_CHANGES",
@@ -909,6 +910,20 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "(timestamp_url) trong cấu hình Kyso, rồi ký lại.",
         "Nothing was signed. Ask your administrator to set the timestamp authority's address "
         "(timestamp_url) in Kyso's configuration, then sign again.",
+    ),
+    _e(
+        "PDF_VERIFY_TIMEOUT",
+        1617,
+        "Kiểm tra chữ ký trong tệp PDF đã quá {seconds} giây nên Kyso dừng lại, chưa có kết luận.",
+        "Checking the PDF's signatures took more than {seconds} seconds, so Kyso stopped it "
+        "without a verdict.",
+        "Đừng coi các chữ ký là hợp lệ. Cấu trúc tệp bất thường (có thể cố ý làm chậm việc kiểm "
+        "tra): đề nghị người gửi xuất lại tệp (in ra PDF) rồi ký lại. Nếu tệp rất lớn và bạn tin "
+        "nguồn gửi, chạy lại với --timeout dài hơn.",
+        "Do not treat the signatures as valid. The file's structure is unusual (perhaps made to "
+        "slow checking down): ask the sender to export it again (print to PDF) and sign it "
+        "again. If the file is very large and you trust its source, run again with a longer "
+        "--timeout.",
     ),
     _e(
         "PDF_ANCHOR_NOT_FOUND",

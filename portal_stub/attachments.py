@@ -31,8 +31,9 @@ from agent.signing.pdf.active import (
     OTHER_FILES,
     XFA,
 )
+from agent.signing.pdf.bounded import verify_pdf_bounded
 from agent.signing.pdf.inspect import PdfFacts, inspect_pdf
-from agent.signing.pdf.verify import PdfSignatureReport, verify_pdf
+from agent.signing.pdf.verify import PdfSignatureReport
 from agent.signing.trust import TrustStore
 from portal_stub.errors import PortalError
 
@@ -45,6 +46,7 @@ _AFTER_LAST = ("none", "lta_updates")
 _PDF_PROBLEMS = {
     "PDF_MALFORMED": "tệp bị hỏng hoặc không phải tệp PDF",
     "PDF_ENCRYPTED": "tệp được đặt mật khẩu hoặc mã hóa",
+    "PDF_VERIFY_TIMEOUT": "cấu trúc tệp bất thường, kiểm tra chữ ký quá lâu",
 }
 _CHANGES = {
     "none": "nội dung thêm vào sau chữ ký",
@@ -164,11 +166,15 @@ def _facts(item: Attachment) -> PdfFacts:
     return facts
 
 
+# A dossier's attachment is a few pages: seconds at most. The employer waits on the page.
+VERIFY_SECONDS = 60.0
+
+
 def _reports(item: Attachment, trust: TrustStore) -> list[PdfSignatureReport]:
     try:
-        # verify_pdf is a coroutine that never awaits I/O here (fetching is off): its own loop
-        # in this worker thread keeps the portal's loop free while pyHanko works.
-        return asyncio.run(verify_pdf(item.data, trust))
+        # In a child process, ended at the deadline: a small hostile upload can keep pyHanko's
+        # analysis busy for hours (PDF_VERIFY_TIMEOUT, the dossier is refused).
+        return verify_pdf_bounded(item.data, trust, seconds=VERIFY_SECONDS)
     except KysoError as exc:
         if exc.code == "NOT_SIGNED":
             raise PortalError("ATTACHMENT_NOT_SIGNED", {"name": item.name}, cause=exc) from exc

@@ -43,6 +43,10 @@ to a root given with --trust (or a self-signed CA certificate on the token); whe
 be fetched the signature is PAdES-B-T and the report says why.
 """
 
+# verify-pdf's deadline: a 200-page contract with ten B-LT signatures takes seconds even on a
+# slow office PC; a script waiting for the verdict must not be stalled for hours.
+VERIFY_DEADLINE_SECONDS = 120.0
+
 VERIFY_HELP = """\
 Kiểm tra chữ ký số trong tệp PDF / verify the signatures in a PDF.
 
@@ -50,7 +54,8 @@ Example:
   kyso-agent verify-pdf hopdong_signed.pdf --trust ca-chain.pem --crl ca.crl
 
 Each signature is listed with its signer, time, PAdES level (B-B, B-T, B-LT) and whether it
-covers the whole file. Exit status: 0 all valid, 2 one or more not valid.
+covers the whole file. Exit status: 0 all valid, 2 one or more not valid (or the check
+could not finish: PDF_VERIFY_TIMEOUT after --timeout seconds, or an unreadable file).
 """
 
 
@@ -129,8 +134,27 @@ def add_verify_parser(sub: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="do not insist on revocation data (check only the CRLs given)",
     )
+    v.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=VERIFY_DEADLINE_SECONDS,
+        metavar="SECONDS",
+        help="give up (PDF_VERIFY_TIMEOUT, exit 2) when checking takes longer than this "
+        f"(default {VERIFY_DEADLINE_SECONDS:.0f}): a hostile file can keep a verifier busy for hours",
+    )
     v.add_argument("--json", action="store_true", help="print JSON")
     return v
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 86400:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"not a number of seconds from 1 to 86400: {text!r}")
+    return value
 
 
 def sign_options(args: argparse.Namespace) -> Any:

@@ -134,11 +134,28 @@ class TrustStore:
             raise KysoError("INPUT_INVALID", {"detail": "no self-signed root CA certificate given"})
         return store
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as DER (a verification in a child process): asn1crypto objects already read
+        # do not survive pickling whole (a certificate came back without its field map).
+        return (
+            _store_from_der,
+            (
+                [cert.dump() for cert in self.anchors],
+                [cert.dump() for cert in self.intermediates],
+                [crl.dump() for crl in self.crls],
+                self.revocation_mode,
+                self.allow_sha1,
+            ),
+        )
+
     def context(
         self, at: dt.datetime | None, extra_certs: Sequence[bytes] = ()
     ) -> ValidationContext:
         """A fresh pyhanko-certvalidator context for one validation (never fetching)."""
-        others = [*self.intermediates, *(_parse_cert(der, "signature") for der in extra_certs)]
+        others = [
+            *self.intermediates,
+            *_few_alike(_parse_cert(der, "signature") for der in extra_certs),
+        ]
         return ValidationContext(
             trust_roots=self.anchors,
             other_certs=others,
@@ -151,6 +168,48 @@ class TrustStore:
             retroactive_revinfo=True,
             weak_hash_algos={"md2", "md5"} if self.allow_sha1 else {"md2", "md5", "sha1"},
         )
+
+
+def _store_from_der(
+    anchors: list[bytes],
+    intermediates: list[bytes],
+    crls: list[bytes],
+    revocation_mode: RevocationMode,
+    allow_sha1: bool,
+) -> TrustStore:
+    return TrustStore(
+        [asn1_x509.Certificate.load(der) for der in anchors],
+        [asn1_x509.Certificate.load(der) for der in intermediates],
+        [asn1_crl.CertificateList.load(der) for der in crls],
+        revocation_mode,
+        allow_sha1,
+    )
+
+
+# A signature's own certificates only help build a path; a chain needs one per CA. The path
+# builder tries every order of certificates that name each other (it matches issuers by name):
+# nine named "Loop CA" took 278 s, ten would take half an hour. Two per name (an old and a
+# renewed CA certificate) and ten in all leave at most a thousand orders to try.
+MAX_EXTRA_PER_NAME = 2
+MAX_EXTRA_CERTIFICATES = 10
+
+
+def _few_alike(certs: Iterable[asn1_x509.Certificate]) -> list[asn1_x509.Certificate]:
+    """The first certificates of a signature, at most :data:`MAX_EXTRA_PER_NAME` per subject
+    and :data:`MAX_EXTRA_CERTIFICATES` in all (repeats dropped)."""
+    kept: list[asn1_x509.Certificate] = []
+    seen: set[bytes] = set()
+    per_name: dict[bytes, int] = {}
+    for cert in certs:
+        der, name = cert.dump(), cert.subject.dump()
+        if der in seen or per_name.get(name, 0) >= MAX_EXTRA_PER_NAME:
+            continue
+        seen.add(der)
+        per_name[name] = per_name.get(name, 0) + 1
+        kept.append(cert)
+        if len(kept) == MAX_EXTRA_CERTIFICATES:
+            break
+    return kept
 
 
 def _read(path: str | Path) -> bytes:

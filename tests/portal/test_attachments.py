@@ -213,6 +213,28 @@ async def test_a_change_after_the_last_signature_is_refused(portal: PortalDriver
     assert status == 200, body
 
 
+async def test_an_attachment_that_keeps_the_verifier_busy_is_refused_in_bounded_time(
+    portal: PortalDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two signatures over objects tangled into one shared array: pyHanko's comparison of the
+    revisions would run for hours (tests/signing_pdf/test_verify_deadline.py). It stops at its
+    budget: the file could not be checked whole, and the portal refuses it."""
+    from agent.signing.pdf import walkbudget
+    from tests.signing_pdf.form_updates import update
+    from tests.signing_pdf.test_verify_deadline import TANGLED, tangle
+
+    monkeypatch.setattr(walkbudget, "ANALYSIS_SECONDS", 1.0)
+    dossier = await _signed_dossier(portal)
+    tangled = update(make_pdf(1), tangle(TANGLED))
+    both = await _sign_pdf(portal, "org", await _sign_pdf(portal, "personal", tangled))
+    status, body = await _check(portal, dossier, [("roi.pdf", both)])
+    assert status == 400 and _code(body) == "E421", body
+    assert "cấu trúc không kiểm tra hết được" in body["error"]["message_vi"]
+    good = await _sign_pdf(portal, "org", make_pdf(1))
+    status, body = await _check(portal, dossier, [("a.pdf", good)])
+    assert status == 200, body  # the portal goes on
+
+
 async def test_limits_are_enforced_before_any_signature_check(portal: PortalDriver) -> None:
     dossier = await _signed_dossier(portal)
     portal.config.max_attachments = 2

@@ -171,7 +171,7 @@ class _DamageAsValueError:
 def open_reader(source: PdfSource) -> Any:
     """A pyHanko reader over ``source`` (bytes, or a seekable binary file read in place);
     PDF_MALFORMED / PDF_ENCRYPTED with a clear detail."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
+    from agent.signing.pdf.walkbudget import BudgetedReader
 
     stream = _stream(source)
     stream.seek(0)
@@ -179,7 +179,8 @@ def open_reader(source: PdfSource) -> Any:
         raise KysoError("PDF_MALFORMED", {"detail": "the file does not start with %PDF-"})
     stream.seek(0)
     try:
-        reader = PdfFileReader(stream, strict=False)
+        # Its difference analysis (earlier signatures still intact?) stops at a time budget.
+        reader = BudgetedReader(stream)
         encrypted = reader.encrypted
         reader.root  # noqa: B018 - forces the trailer and catalogue to be read now
     except KysoError:
@@ -214,7 +215,9 @@ def inspect_pdf(
         # The objects read (every page, annotation, field) point back at the reader, so
         # they would live until a garbage collection, through the signing that follows.
         reader.resolved_objects.clear()
-    if not complete:  # too many objects to check them all: the consent says so
+    # Too many objects to check them all, or an earlier signature's revisions too tangled to
+    # compare in time (it counts as changed after it was signed): the consent says so.
+    if not complete or reader.ran_out:
         kinds = {*facts.active_content, INCOMPLETE}
         facts = replace(facts, active_content=tuple(k for k in KINDS if k in kinds))
     return facts

@@ -95,9 +95,11 @@ def trailer_repeats(stream: BinaryIO) -> list[str]:
     from pyhanko.pdf_utils.misc import PdfStrictReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    from agent.signing.pdf.walkbudget import untrusted_limits
+
     position = stream.tell()
     try:
-        PdfFileReader(stream, strict=True)
+        PdfFileReader(stream, strict=True, decode_limits=untrusted_limits(stream))
     except PdfStrictReadError as exc:
         if _REPEAT in str(exc):
             return [str(exc)]

@@ -120,13 +120,19 @@ class PdfSignatureReport:
         }
 
 
-async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureReport]:
-    """Every signature's report, oldest first; NOT_SIGNED when there is none."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
+async def verify_pdf(
+    document: bytes, trust: TrustStore, *, analysis_seconds: float | None = None
+) -> list[PdfSignatureReport]:
+    """Every signature's report, oldest first; NOT_SIGNED when there is none;
+    PDF_VERIFY_TIMEOUT when pyHanko's comparison of revisions takes longer than
+    ``analysis_seconds`` (default :data:`agent.signing.pdf.walkbudget.ANALYSIS_SECONDS`)."""
     from pyhanko.sign.validation import async_validate_pdf_signature
 
+    from agent.signing.pdf.walkbudget import AnalysisTooLong, BudgetedReader
+
     _refuse_ambiguous(document)
-    reader = PdfFileReader(io.BytesIO(document), strict=False)
+    # pyHanko's difference analysis stops at a time budget (a tangled file: hours otherwise).
+    reader = BudgetedReader(io.BytesIO(document), seconds=analysis_seconds)
     embedded = reader.embedded_regular_signatures
     if not embedded:
         raise KysoError("NOT_SIGNED", {"container": "PDF"})
@@ -155,6 +161,9 @@ async def verify_pdf(document: bytes, trust: TrustStore) -> list[PdfSignatureRep
             )
         except unreadable() as exc:  # a damaged update after the signature, met while diffing
             raise KysoError("PDF_MALFORMED", {"detail": f"{type(exc).__name__}: {exc}"}) from exc
+        except AnalysisTooLong as exc:  # no verdict rather than a guess
+            seconds = int(reader.seconds) if reader.seconds.is_integer() else reader.seconds
+            raise KysoError("PDF_VERIFY_TIMEOUT", {"seconds": seconds}) from exc
         end = _signed_end(sig)
         changed = getattr(getattr(status, "diff_result", None), "changed_form_fields", None)
         named = {str(name) for name in changed or ()} - (signed_fields - {str(sig.field_name)})
