@@ -274,6 +274,17 @@ def _signed_tail(path: Path, limit: int) -> bytes:
     return b"".join(reversed(kept))
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` (a short write happens on a nearly full disk or a signal); a
+    write that makes no progress raises ENOSPC."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
+
+
 def _sync(fd: int) -> None:
     # fdatasync where there is one: the appended bytes and the new size reach the disk,
     # without also waiting for the modification time.
@@ -430,9 +441,14 @@ class AuditLog:
                 os.lseek(fd, size - 1, os.SEEK_SET)  # O_APPEND still writes at the end
                 if os.read(fd, 1) != b"\n":
                     line = b"\n" + line  # a line torn by a crash must not swallow this record
-            written = os.write(fd, line)
-            if written < len(line):  # only on a full disk or a signal; finish the line
-                os.write(fd, line[written:])
+            try:
+                _write_all(fd, line)
+            except OSError:
+                # Full disk (ENOSPC, EFBIG): take back the part written, so no torn record
+                # stays in the log for every later reading to stumble on.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                raise
             _sync(fd)
         finally:
             os.close(fd)

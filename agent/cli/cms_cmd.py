@@ -232,6 +232,21 @@ def _sign_inputs(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, 
     return data, digest, hash_name, out
 
 
+def _refuse_if_changed(source: Path, signed: bytes) -> None:
+    """INPUT_INVALID when ``source`` no longer holds the bytes just signed (saved again while
+    the PIN was asked): a .p7s beside it would not verify, a .p7m would carry the old text."""
+    if _read_signed_file(source) != signed:
+        raise KysoError(
+            "INPUT_INVALID",
+            {
+                "detail": f"{source} changed while it was being signed; no signature was "
+                "written: check the file and sign it again",
+                "detail_vi": f"tệp {source.name} đã thay đổi trong lúc ký nên chưa ghi chữ ký "
+                "nào; hãy xem lại tệp rồi ký lại",
+            },
+        )
+
+
 async def run_sign_cms(args: argparse.Namespace) -> int:
     """Sign a file or a digest with one login, write the signature atomically."""
     data, digest, hash_name, out = _sign_inputs(args)
@@ -258,6 +273,8 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
                     algorithm=algorithm,
                     timestamp_url=args.tsa,
                 )
+        if args.file and data is not None:
+            _refuse_if_changed(Path(args.file), data)
         copy = _write(out, signature, args.force, like=args.file)
         with placed_last(copy):  # --force: the earlier file replaced only once this is recorded
             if not audit.record(args.file, "OK", signed):

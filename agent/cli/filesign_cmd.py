@@ -29,6 +29,7 @@ from agent.errors import KysoError
 
 if TYPE_CHECKING:
     from agent.config.settings import Settings
+    from agent.files import StagedFile
     from agent.tokens.model import TokenCertificate
     from agent.ui.api import Prompter
     from agent.ui.filesign import FilePlan
@@ -258,10 +259,10 @@ async def _sign_pdf(plan: FilePlan, signer: Any, options: Options, audit: Any) -
 
     recorded: list[dict[str, Any]] = []
 
-    def written(entry: dict[str, Any]) -> None:
+    def written(entry: dict[str, Any], copy: StagedFile) -> None:
         recorded.append(entry)
         if not audit.result(entry):
-            raise audit.unrecorded(entry["output"])  # no signature without its record
+            raise audit.unrecorded(copy)  # no signature without its record
 
     audit.profile, audit.kind = None, "pdf"
     try:

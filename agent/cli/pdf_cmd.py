@@ -203,7 +203,7 @@ async def sign_pdf_file(
     *,
     remove_unsigned: bool = False,
     consented: str | None = None,
-    written: Callable[[dict[str, Any]], None] | None = None,
+    written: Callable[[dict[str, Any], StagedFile], None] | None = None,
 ) -> dict[str, Any]:
     """The desktop signer's PDF step (an invisible PAdES signature in a new field): sign into
     ``out``, read it back, and only then remove ``source`` when asked; a result entry like
@@ -225,7 +225,7 @@ async def _sign_pdf_file(
     signer: Any,
     remove_unsigned: bool,
     consented: str | None,
-    written: Callable[[dict[str, Any]], None] | None,
+    written: Callable[[dict[str, Any], StagedFile], None] | None,
 ) -> dict[str, Any]:
     from agent.signing.pdf import PdfSignOptions, inspect_pdf
     from agent.signing.pdf.sign import choose_field
@@ -247,7 +247,9 @@ async def _sign_pdf_file(
     entry = signed_entry(source, out, facts.sha256)
     with placed_last(copy):  # the copy takes its name only once recorded and read back
         if written is not None:
-            written(entry)  # recorded before anything else: an unrecorded copy is deleted
+            # Recorded before anything else: an unrecorded copy is deleted, at its temporary
+            # name (whatever sits at the final name by then is not Kyso's to delete).
+            written(entry, copy)
         # READBACK_FAILED unless every signature in it is intact and the original is its
         # prefix (so the signed bytes are the ones hashed, and consented to)
         await read_back(copy, (facts.size, facts.sha256))

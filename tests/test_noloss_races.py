@@ -1,0 +1,136 @@
+"""No signature file beside its document that is not of it, and no file deleted that Kyso did not
+write (no-loss QA, stop 36). Real SoftHSM2 token, the real commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from agent.audit import AuditLog
+from agent.cli.common import SignatureAudit
+from agent.cli.main import main
+from agent.signing.signer import TokenSigner
+from agent.tokens.pin import StaticPinProvider
+from tests.conftest import cert_thumbprint
+from tests.signing_xml.helpers import HOSO, PIN
+
+
+def _make_pdf() -> bytes:
+    from tests.signing_pdf.conftest import make_pdf
+
+    return make_pdf()
+
+
+# --------------------------------------------------------------------------------------------
+# 1. sign-files (desktop), PDF: a signed copy whose audit record fails is "removed" by its
+#    FINAL name, not by its staged temporary file: whatever is at that name is deleted.
+# --------------------------------------------------------------------------------------------
+async def test_filesign_pdf_unrecorded_copy_never_deletes_another_file_at_its_name(
+    tmp_path: Path, demo: dict[str, Any], token_service: Any
+) -> None:
+    from agent.cli.filesign_cmd import _sign_pdf
+    from agent.ui.filesign import FilePlan
+
+    source = tmp_path / "hopdong.pdf"
+    source.write_bytes(_make_pdf())
+    target = tmp_path / "hopdong_signed.pdf"
+    precious = b"a file saved at this name meanwhile (another run, the user)"
+
+    class FailingAudit(SignatureAudit):
+        """The log fails for the signed copy's record (disk full), while another program
+        has just saved a file under the signed copy's name."""
+
+        def result(self, entry: dict[str, Any]) -> bool:
+            if entry.get("ok"):
+                target.write_bytes(precious)
+                return False
+            return True
+
+    audit = FailingAudit("sign-files", "xml", log=AuditLog(tmp_path / "audit.jsonl"))
+    plan = FilePlan(source, "pdf", "pades", target)
+    options = SimpleNamespace(remove_unsigned=False, out_dir=None)
+    thumb = cert_thumbprint(demo, "org")
+    async with token_service.open_key(thumb, StaticPinProvider(PIN)) as key:
+        entry = await _sign_pdf(plan, TokenSigner(key), options, audit)
+    assert entry["ok"] is False and entry["error"]["code"] == "AUDIT_UNAVAILABLE"
+    # The file someone else put at that name must survive: only our own copy may be deleted.
+    assert target.exists(), "the unrelated file at the signed copy's name was deleted"
+    assert target.read_bytes() == precious
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+# --------------------------------------------------------------------------------------------
+# 2. sign-cms (detached): the file changes while the PIN is asked; the .p7s written beside it
+#    is for the old content: exit 0, ok: true, and the signature does not match the file.
+# --------------------------------------------------------------------------------------------
+def test_sign_cms_detached_refuses_when_the_file_changed_before_the_signature(
+    tmp_path: Path, demo: dict[str, Any], capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "hoso.xml"
+    data.write_bytes(HOSO)
+    pin = tmp_path / "pin"
+    pin.write_text(PIN + "\n")
+    original_get_pin = StaticPinProvider.get_pin
+
+    async def user_saves_while_pin_is_asked(self: Any, request: Any) -> str | None:
+        data.write_bytes(HOSO.replace(b"0101234567", b"0109999999"))  # the corrected file
+        return await original_get_pin(self, request)
+
+    monkeypatch.setattr(StaticPinProvider, "get_pin", user_saves_while_pin_is_asked)
+    code = main(
+        [
+            "sign-cms",
+            str(data),
+            "--cert",
+            cert_thumbprint(demo, "org"),
+            "--pin-file",
+            str(pin),
+            "--json",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out)
+    # Signed, but not written: a .p7s beside the corrected file would not verify against it.
+    assert code != 0 and report["error"]["code"] == "INPUT_INVALID", report
+    assert "changed while it was being signed" in report["error"]["message_en"]
+    assert "thay đổi trong lúc ký" in report["error"]["message_vi"]
+    assert not Path(str(data) + ".p7s").exists()
+
+
+_FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from agent.audit import AuditLog, AuditRecord
+
+log = AuditLog(Path(sys.argv[1]))
+assert log.write(AuditRecord(origin=None, method="sign-xml", result="OK", channel="cli"))
+size = log.path.stat().st_size
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a killed process
+# Room for part of the next record only: the kernel writes what fits, then refuses.
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 60, resource.RLIM_INFINITY))
+record = AuditRecord(
+    origin=None, method="sign-xml", result="OK", channel="cli", file="a.xml", sha256="ab" * 32
+)
+print("stored" if log.write(record) else "not stored")
+"""
+
+
+def test_a_record_the_disk_cannot_hold_leaves_no_torn_line(tmp_path: Path) -> None:
+    """A real short write then EFBIG (a file-size limit, as a full disk gives ENOSPC): the
+    record is not stored, and the part written is taken back: no half "signed" line stays in
+    the log for every later reading (`kyso-agent audit`) to stumble on."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "audit.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "not stored"
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 1 and all(json.loads(line)["result"] == "OK" for line in lines)
+    assert path.read_bytes().endswith(b"\n")
