@@ -310,6 +310,7 @@ class AuditLog:
         # Lines a failed write could not store, oldest first: written before the next ones, so
         # a record is late rather than lost, and their write is the retry (see unavailable).
         self._pending: list[bytes] = []
+        self.unstored: tuple[bytes, ...] = ()  # the lines the last write left pending
 
     def unavailable(self) -> bool:
         """True when a record would not be stored now. Once a write succeeded this is one
@@ -352,7 +353,18 @@ class AuditLog:
                 lines.append(_line(record))
             except (TypeError, ValueError):  # a field JSON cannot hold: this record only
                 log.exception("audit record skipped: %r", record)
-        return self._store(lines) and len(lines) == len(records)
+        stored = self._store(lines)
+        # What this call left pending: a caller that then deletes the signed copy takes its
+        # line back (withdraw), or a later record would write "signed" for a file not there.
+        self.unstored = () if stored else tuple(lines)
+        return stored and len(lines) == len(records)
+
+    def withdraw(self, lines: tuple[bytes, ...]) -> None:
+        """Drop these pending lines (a signature whose copy was deleted, unrecorded): once the
+        log works again they must not be written."""
+        if lines:
+            with self._lock:
+                self._pending = [line for line in self._pending if line not in lines]
 
     def _store(self, lines: list[bytes], *, reserve: int = 0) -> bool:
         """Append the pending lines then ``lines``; on failure keep them all pending."""

@@ -3,6 +3,7 @@ write (no-loss QA, stop 36). Real SoftHSM2 token, the real commands."""
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -134,3 +135,48 @@ def test_a_record_the_disk_cannot_hold_leaves_no_torn_line(tmp_path: Path) -> No
     lines = path.read_bytes().splitlines()
     assert len(lines) == 1 and all(json.loads(line)["result"] == "OK" for line in lines)
     assert path.read_bytes().endswith(b"\n")
+
+
+def test_sign_xml_log_never_says_signed_for_a_copy_that_was_deleted(
+    tmp_path: Path, demo: dict[str, Any], capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk is full for a.xml's record only: its copy is deleted (no signature without its
+    record). The narrowest seam: the log's append fails once, then works."""
+    monkeypatch.setattr("agent.audit.default_path", lambda: tmp_path / "audit.jsonl")
+    for name in ("a.xml", "b.xml"):
+        (tmp_path / name).write_bytes(HOSO)
+    (tmp_path / "pin").write_text(PIN + "\n")
+    real_append = AuditLog._append
+    state = {"records": 0}
+
+    def flaky(self: AuditLog, line: bytes, *, reserve: int = 0) -> None:
+        if line:
+            state["records"] += 1
+            if state["records"] == 1:  # the first record (a.xml's "signed"): disk full
+                raise OSError(errno.ENOSPC, "No space left on device")
+        real_append(self, line, reserve=reserve)  # space freed again
+
+    monkeypatch.setattr(AuditLog, "_append", flaky)
+    code = main(
+        [
+            "sign-xml",
+            str(tmp_path / "a.xml"),
+            str(tmp_path / "b.xml"),
+            "--cert",
+            cert_thumbprint(demo, "org"),
+            "--pin-file",
+            str(tmp_path / "pin"),
+            "--json",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out)
+    a = next(r for r in report["results"] if r["file"].endswith("a.xml"))
+    assert code == 1 and a["ok"] is False and a["error"]["code"] == "AUDIT_UNAVAILABLE"
+    assert a["error"]["details"]["output_removed"] is True
+    assert not (tmp_path / "a_signed.xml").exists()
+    records = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    about_a = [r for r in records if r.get("file") == "a.xml"]
+    # No "signed" record for a copy that no longer exists (its line, pending while the disk
+    # was full, was taken back), and the file's last word is what happened to it.
+    assert [r["result"] for r in about_a] == ["AUDIT_UNAVAILABLE"], about_a
+    assert [r["result"] for r in records if r.get("file") == "b.xml"] == ["OK"]

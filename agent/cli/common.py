@@ -295,6 +295,15 @@ def print_choices_hint(error: KysoError) -> None:
         )
 
 
+def copy_deleted(entry: dict[str, Any]) -> bool:
+    """Whether a result entry is a signed copy deleted because its record could not be stored
+    (:meth:`SignatureAudit.unrecorded`): the record to write for that file is this failure."""
+    error = entry.get("error") or {}
+    return error.get("code") == "AUDIT_UNAVAILABLE" and bool(
+        (error.get("details") or {}).get("output_removed")
+    )
+
+
 class SignatureAudit:
     """The audit records of one signing command: one per file (or digest) it was asked to sign.
 
@@ -315,6 +324,9 @@ class SignatureAudit:
         self.revocation: dict[str, str] | None = None
         self._done: set[str | None] = set()
         self._warned = False
+        # The log lines the last failed record left pending: a signature's, taken back when
+        # its copy is deleted (unrecorded), so the log never says signed for a missing file.
+        self._unstored: tuple[bytes, ...] = ()
 
     def record(self, file: str | Path | None, result: str, digests: Digests | None = None) -> bool:
         """Write one record (``digests``: see :func:`agent.audit.digest_fields`); True if it
@@ -334,6 +346,7 @@ class SignatureAudit:
                 **certificate_fields(self.certificate),
             )
         )
+        self._unstored = () if stored else self.log.unstored
         if not stored and not self._warned:
             self._warned = True  # said once: a refusal's record is missing too
             sys.stderr.write(
@@ -376,6 +389,8 @@ class SignatureAudit:
         copy = output if isinstance(output, StagedFile) else Path(output)
         where, target = copy_paths(copy)
         removed = remove_output(copy)
+        if removed:
+            self.log.withdraw(self._unstored)
         if not removed:  # named where it is: a temporary name, never the earlier file's
             sys.stderr.write(
                 f"Cảnh báo: không xóa được bản đã ký không có bản ghi nhật ký {where}\n"

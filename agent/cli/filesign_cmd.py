@@ -255,6 +255,7 @@ async def _sign_pdf(plan: FilePlan, signer: Any, options: Options, audit: Any) -
     """sign-pdf's no-loss path for one file; the outcome recorded like sign-xml's: a signed
     copy's record as soon as it is written (deleted when that record fails), before its
     read-back and the removal of the original."""
+    from agent.cli.common import copy_deleted
     from agent.cli.pdf_cmd import sign_pdf_file
 
     recorded: list[dict[str, Any]] = []
@@ -284,7 +285,9 @@ async def _sign_pdf(plan: FilePlan, signer: Any, options: Options, audit: Any) -
                 if recorded  # its signed copy is written and recorded: signed
                 else {"file": str(plan.source), "ok": False, "error": internal_error(exc).to_dict()}
             )
-        if not recorded:  # a failure before the copy was written: its own record
+        # A failure before the copy was written, or a copy deleted because its record was
+        # lost (its line taken back): the failure's own record.
+        if not recorded or copy_deleted(entry):
             audit.result(entry)
     finally:
         audit.kind = "xml"

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import SignatureAudit, pin_provider
+from agent.cli.common import SignatureAudit, copy_deleted, pin_provider
 from agent.cli.document_commands import failed_entry, signed_entry, write_failed
 from agent.cli.inputs import (
     ReadFile,
@@ -269,7 +269,9 @@ async def sign_batch(
         finally:
             if audit is not None:
                 for entry in results[recorded:]:
-                    if not (done and entry["file"] == done[0]["file"]):  # recorded at the write
+                    # Recorded at the write, unless that record was lost and the copy
+                    # deleted (its line taken back): then this failure is the file's record.
+                    if not (done and entry["file"] == done[0]["file"]) or copy_deleted(entry):
                         audit.result(entry)
             recorded = len(results)
         if session_ended:
