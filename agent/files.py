@@ -126,8 +126,14 @@ class StagedFile:
                 raise
             except OSError:
                 # Filesystems without hard links: reserve the name exclusively, then replace.
-                os.close(os.open(self.target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-                os.replace(self.temp, self.target)
+                placeholder = os.open(self.target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                reserved = os.fstat(placeholder)
+                os.close(placeholder)
+                try:
+                    os.replace(self.temp, self.target)
+                except OSError:
+                    _drop_placeholder(self.target, reserved)  # no empty "signed" file left
+                    raise
             else:
                 self.temp.unlink()
         self.placed = True
@@ -139,6 +145,15 @@ class StagedFile:
         if not self.placed:
             with contextlib.suppress(FileNotFoundError):
                 self.temp.unlink()
+
+
+def _drop_placeholder(path: Path, reserved: os.stat_result) -> None:
+    """Delete the empty file :meth:`StagedFile.place` made at ``path``, if it is still that
+    very file (same inode, still empty): never another that took the name since."""
+    with contextlib.suppress(OSError):
+        now = os.lstat(path)
+        if (now.st_dev, now.st_ino) == (reserved.st_dev, reserved.st_ino) and now.st_size == 0:
+            path.unlink()
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -180,3 +181,32 @@ def test_sign_xml_log_never_says_signed_for_a_copy_that_was_deleted(
     # was full, was taken back), and the file's last word is what happened to it.
     assert [r["result"] for r in about_a] == ["AUDIT_UNAVAILABLE"], about_a
     assert [r["result"] for r in records if r.get("file") == "b.xml"] == ["OK"]
+
+
+def test_no_hardlink_fallback_leaves_no_empty_file_at_the_output_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAT, exFAT, some shares: no hard links, so the name is reserved with an empty file and
+    the copy renamed over it; a rename that fails (stick pulled) took the empty file along as
+    a "signed" copy. Faked at the two calls vfat answers differently (no vfat in this kernel)."""
+    from agent.files import stage_write
+
+    target = tmp_path / "hoso_signed.xml"
+    staged = stage_write(target, b"<signed/>")
+
+    def no_links(src: Any, dst: Any, *a: Any, **k: Any) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")  # vfat's answer to link()
+
+    real_replace = os.replace
+
+    def rename_fails(src: Any, dst: Any, *a: Any, **k: Any) -> None:
+        if Path(dst) == target:
+            raise OSError(errno.EIO, "Input/output error")  # USB stick pulled, share dropped
+        real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(os, "replace", rename_fails)
+    with pytest.raises(OSError):
+        staged.place()
+    staged.discard()
+    assert not target.exists(), f"an empty placeholder was left: {target.stat().st_size} bytes"
