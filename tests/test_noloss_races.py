@@ -4,6 +4,7 @@ write (no-loss QA, stop 36). Real SoftHSM2 token, the real commands."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -210,3 +211,39 @@ def test_no_hardlink_fallback_leaves_no_empty_file_at_the_output_name(
         staged.place()
     staged.discard()
     assert not target.exists(), f"an empty placeholder was left: {target.stat().st_size} bytes"
+
+
+def test_remove_unsigned_never_deletes_a_version_saved_after_the_last_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--remove-unsigned: an editor's save (a new file renamed over the name) right after
+    Kyso's last look is kept: the name is moved aside, the file moved checked, and put back."""
+    from agent.cli import inputs
+    from agent.cli.inputs import ReadFile, removal_refusal
+
+    source = tmp_path / "hoso.xml"
+    source.write_bytes(HOSO)
+    read = ReadFile.of(os.stat(source), hashlib.sha256(HOSO).hexdigest())
+    corrected = HOSO.replace(b"11/2026", b"12/2026")
+    real_lstat = os.lstat
+    saved = {"done": False}
+
+    def lstat_then_editor_saves(path: Any, *a: Any, **k: Any) -> os.stat_result:
+        result = real_lstat(path, *a, **k)
+        if Path(path) == source and not saved["done"]:
+            saved["done"] = True
+            new = tmp_path / ".hoso.xml.swp"
+            new.write_bytes(corrected)
+            os.replace(new, source)  # the editor's atomic save
+        return result
+
+    monkeypatch.setattr(inputs.os, "lstat", lstat_then_editor_saves)
+    kept = removal_refusal(source, read)
+    monkeypatch.setattr(inputs.os, "lstat", real_lstat)
+    assert saved["done"]
+    assert source.exists() and source.read_bytes() == corrected, (
+        "the corrected version saved after the check was deleted",
+        kept,
+    )
+    assert kept is not None and "saved again" in kept["en"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".removing")] == []

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import stat
 import sys
 from collections.abc import Iterator
@@ -179,6 +180,36 @@ def _path_unchanged(path: Path, read: ReadFile) -> bool:
     return link_identity(path) == read.link and read.same_identity(os.stat(path))
 
 
+def _remove_if_still(source: Path, read: ReadFile) -> bool:
+    """Delete ``source`` only if it is the file that was read and signed. Checking the path
+    and then unlinking it are two steps, and an editor's save (a new file renamed over the
+    name) between them would be deleted: the name is first moved to a private one in the same
+    folder (atomic), the file moved is checked, then deleted. Another file moved by mistake is
+    put back (never over a file saved at the name meanwhile) and False returned."""
+    # A short name of its own: one built on a long original's could pass the name limit.
+    aside = source.with_name(f".kyso-{secrets.token_hex(8)}.removing")
+    os.rename(source, aside)
+    if still_holds(aside, read):
+        try:
+            aside.unlink()
+        except OSError:  # in use: back under its name, kept (the caller says why)
+            if not os.path.lexists(source):
+                os.rename(aside, source)
+            raise
+        return True
+    try:
+        os.link(aside, source, follow_symlinks=False)  # fails if a file took the name since
+    except FileExistsError:
+        return False  # both kept: the newer at the name, the one moved at its private name
+    except (OSError, NotImplementedError):  # no hard links (FAT, a link on Windows): a
+        # rename, checked just before
+        if not os.path.lexists(source):
+            os.rename(aside, source)
+        return False
+    aside.unlink()
+    return False
+
+
 def removal_refusal(source: Path, read: ReadFile) -> dict[str, str] | None:
     """Delete the unsigned original ``source``, called only once its signed copy was written
     and read back: None when it is gone, else why it was kept ({"vi": ..., "en": ...}: a
@@ -197,13 +228,22 @@ def removal_refusal(source: Path, read: ReadFile) -> dict[str, str] | None:
         sys.stderr.write(f"Cảnh báo: {source}: {kept['vi']}.\nWarning: {source}: {kept['en']}.\n")
         return kept
     try:
-        source.unlink()
+        removed = _remove_if_still(source, read)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         kept = {
             "vi": f"đã ký nhưng không xóa được bản chưa ký ({reason}); hãy tự xóa nếu cần",
             "en": f"signed, but the unsigned original could not be deleted ({reason}); "
             "delete it yourself if needed",
+        }
+        sys.stderr.write(f"Cảnh báo: {source}: {kept['vi']}.\nWarning: {source}: {kept['en']}.\n")
+        return kept
+    if not removed:  # replaced in the instant before the deletion: put back, kept
+        kept = {
+            "vi": "tệp vừa được lưu lại đúng lúc xóa nên được giữ nguyên (bản đã ký là của nội "
+            "dung cũ; hãy ký lại nếu cần)",
+            "en": "it was saved again just as it was to be deleted, so it was kept (the signed "
+            "copy holds the earlier content; sign it again if needed)",
         }
         sys.stderr.write(f"Cảnh báo: {source}: {kept['vi']}.\nWarning: {source}: {kept['en']}.\n")
         return kept

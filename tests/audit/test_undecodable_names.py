@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,15 +99,16 @@ def test_an_original_that_cannot_be_deleted_is_kept_and_the_run_goes_on(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    unlink = pathlib.Path.unlink
+    rename = os.rename
 
-    def refuse(self: Path, missing_ok: bool = False) -> None:
-        # The test runs as root, which no folder permission stops: the narrowest fake.
-        if self.name == BAD:
+    def refuse(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        # The test runs as root, which no folder permission stops: the narrowest fake (the
+        # original is moved aside before it is deleted).
+        if os.fsdecode(os.path.basename(src)) == BAD:
             raise PermissionError(13, "Permission denied")
-        unlink(self, missing_ok)
+        rename(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(pathlib.Path, "unlink", refuse)
+    monkeypatch.setattr(os, "rename", refuse)
     assert _sign_xml(demo, "--json") == 0
     results = json.loads(capsys.readouterr().out)["results"]
     assert [(r["ok"], r["removed_unsigned"]) for r in results] == [

@@ -418,14 +418,15 @@ def test_an_original_that_could_not_be_removed_is_reported_with_the_reason(
     """--remove-unsigned asked, the file signed, but the system refused to delete the original
     (read-only folder, file in use): the report said only "signed", the reason went to stderr
     (which the desktop's window never shows). Now the entry carries why, in both languages."""
-    real_unlink = Path.unlink
+    real_rename = os.rename
 
-    def refuse(self: Path, missing_ok: bool = False) -> None:
-        if self == files["a"]:
+    def refuse(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        # A read-only folder: the original cannot be moved aside (nor deleted).
+        if Path(src) == files["a"]:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-        real_unlink(self, missing_ok)
+        real_rename(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "unlink", refuse)
+    monkeypatch.setattr(os, "rename", refuse)
     code, report = sign_xml_cli(demo, files, "--remove-unsigned", capsys=capsys)
     assert code == 0, report
     first, second = report["results"]
