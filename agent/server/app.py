@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 
@@ -235,6 +236,8 @@ async def _token_events(app: web.Application) -> AsyncIterator[None]:
     tokens = core.services.tokens
     queue = tokens.subscribe()
 
+    sending: set[asyncio.Task[None]] = set()
+
     async def pump() -> None:
         while True:
             event = await queue.get()
@@ -244,17 +247,35 @@ async def _token_events(app: web.Application) -> AsyncIterator[None]:
                 "token": {"label": event.token.label, "serial": event.token.serial},
             }
             connections: set[Connection] = app[CONNECTIONS_KEY]
+            # Each page on its own: one that stops reading (its send waits for room) must not
+            # hold the event back from the others (red team 33: 52 s). A page's sends keep
+            # their order: its lock is first come, first served.
             for conn in list(connections):
-                await conn.notify("tokens.changed", params)
+                send = asyncio.create_task(_notify_within(conn, "tokens.changed", params))
+                sending.add(send)
+                send.add_done_callback(sending.discard)
 
     task = asyncio.create_task(pump(), name="kyso-token-events")
     yield
     task.cancel()
+    for send in list(sending):
+        send.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    await asyncio.gather(*sending, return_exceptions=True)
     tokens.unsubscribe(queue)
     await core.keys.close()
     await core.certs.close()  # the remote providers' sessions
+
+
+# A page that has not taken a notification in this long does not read: it misses it (the
+# heartbeat closes such a page), and its waiting sends do not pile up.
+NOTIFY_SECONDS = 10.0
+
+
+async def _notify_within(conn: Connection, method: str, params: dict[str, Any]) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(conn.notify(method, params), NOTIFY_SECONDS)
 
 
 async def close_revoked(app: web.Application) -> int:

@@ -20,7 +20,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import KysoError
-from agent.server.schemacheck import Check, UnsupportedSchema, compile_check
+from agent.server.schemacheck import Check, UnsupportedSchema, compile_check, ecma_pattern
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -171,7 +171,22 @@ def _validator(method: str) -> Draft202012Validator:
     text = resources.files("agent.server").joinpath("schema", f"{method}.json").read_text()
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return _ecma_validator_class()(schema)
+
+
+@cache
+def _ecma_validator_class() -> type[Draft202012Validator]:
+    """Draft 2020-12 with ``pattern`` read as JSON Schema means it (``$``: end of string)."""
+    from jsonschema import Draft202012Validator, ValidationError, validators
+
+    def pattern(validator: Any, wanted: str, instance: Any, _: Any) -> Any:
+        if validator.is_type(instance, "string") and not ecma_pattern(wanted).search(instance):
+            yield ValidationError(f"{instance!r} does not match {wanted!r}")
+
+    extended: type[Draft202012Validator] = validators.extend(
+        Draft202012Validator, {"pattern": pattern}
+    )
+    return extended
 
 
 @cache

@@ -153,8 +153,18 @@ def _required(names: Any, _: Mapping[str, Any]) -> Check:
     return lambda v: not isinstance(v, dict) or all(n in v for n in wanted)
 
 
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema ``pattern`` compiled for Python's ``re.search``. Schema patterns are
+    ECMA-262, where ``$`` ends the string; Python's ``$`` also matches before a final line
+    feed, so "bhxh\\n" or a thumbprint with one passed ``^…$`` and reached the consent. A
+    closing ``$`` becomes ``\\Z`` (our patterns have no other)."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
 def _pattern(pattern: Any, _: Mapping[str, Any]) -> Check:
-    search = re.compile(pattern).search  # what jsonschema does: re.search, anywhere
+    search = ecma_pattern(pattern).search  # as jsonschema's: re.search, anywhere
     return lambda v: not isinstance(v, str) or search(v) is not None
 
 

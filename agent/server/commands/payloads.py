@@ -276,7 +276,8 @@ class PdfPayload(Payload):
             field_name=params.get("field"),
             placement=placement,
             anchor=where.get("anchor"),
-            anchor_page=where.get("page") if "anchor" in where else None,
+            # 1.0 is an integer to the schema (JSON has one number type): a page number here.
+            anchor_page=int(where["page"]) if "anchor" in where and "page" in where else None,
             reason=params.get("reason"),
             location=params.get("location"),
             certify=bool(params.get("certify", False)),

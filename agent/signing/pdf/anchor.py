@@ -161,7 +161,7 @@ def _search_page(reader: Any, number: int, wanted: str, budget: _Budget) -> Text
     if not 1 <= number <= count:
         raise KysoError("PDF_PLACEMENT_INVALID", {"detail": f"page {number}"})
     try:
-        pdf_page = reader.pages[number - 1]
+        pdf_page = reader.pages[int(number) - 1]
         text, runs = _page_runs(pdf_page, budget)
     except _OverBudget:
         raise
