@@ -186,8 +186,9 @@ def _remove_if_still(source: Path, read: ReadFile) -> bool:
     name) between them would be deleted: the name is first moved to a private one in the same
     folder (atomic), the file moved is checked, then deleted. Another file moved by mistake is
     put back (never over a file saved at the name meanwhile) and False returned."""
-    # A short name of its own: one built on a long original's could pass the name limit.
-    aside = source.with_name(f".kyso-{secrets.token_hex(8)}.removing")
+    # Named after the original (cut short: a long name plus the suffix could pass the limit)
+    # so that one left by a crash between the two steps says what it is.
+    aside = source.with_name(f".{source.name[:40]}.kyso-{secrets.token_hex(4)}.removing")
     os.rename(source, aside)
     if still_holds(aside, read):
         try:
@@ -199,8 +200,12 @@ def _remove_if_still(source: Path, read: ReadFile) -> bool:
         return True
     try:
         os.link(aside, source, follow_symlinks=False)  # fails if a file took the name since
-    except FileExistsError:
-        return False  # both kept: the newer at the name, the one moved at its private name
+    except FileExistsError:  # both kept: the newer at the name, the one moved beside it
+        sys.stderr.write(
+            f"Cảnh báo: bản trước của {source} được giữ ở {aside}\n"
+            f"Warning: the earlier version of {source} was kept as {aside}\n"
+        )
+        return False
     except (OSError, NotImplementedError):  # no hard links (FAT, a link on Windows): a
         # rename, checked just before
         if not os.path.lexists(source):

@@ -50,7 +50,7 @@ def pyhanko_warnings_at_debug() -> Iterator[None]:
 
 async def run_verify_pdf(args: argparse.Namespace) -> int:
     """Verify every signature; exit 2 when any is not valid."""
-    from agent.signing.pdf.bounded import verify_pdf_bounded
+    from agent.signing.pdf.bounded import verify_pdf_bounded_async
     from agent.signing.trust import TrustStore
 
     require_trust(args.trust)
@@ -60,9 +60,10 @@ async def run_verify_pdf(args: argparse.Namespace) -> int:
     document = read_whole(args.file, max_bytes=PDF_VERIFY_MAX_BYTES)
     with pyhanko_warnings_at_debug():
         # In a child process stopped at the deadline (PDF_VERIFY_TIMEOUT): a small hostile
-        # file can keep pyHanko's analysis busy for hours. Called here, not in a thread, so
-        # this process stays single-threaded and the child is a plain fork.
-        reports = verify_pdf_bounded(document, trust, seconds=args.timeout)
+        # file can keep pyHanko's analysis busy for hours. Awaited on this loop, not in a
+        # thread: the process stays single-threaded (the child is a plain fork) and Ctrl-C
+        # ends the child at once.
+        reports = await verify_pdf_bounded_async(document, trust, seconds=args.timeout)
     ok = all(r.valid for r in reports)
     if args.json:
         print_json({"ok": ok, "signatures": [r.to_json() for r in reports]})

@@ -11,6 +11,7 @@ import multiprocessing
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,32 @@ async def test_the_analysis_stops_in_process_too(
     with pytest.raises(KysoError) as caught:
         await verify_pdf(tangled, trust)
     assert caught.value.code == "PDF_VERIFY_TIMEOUT" and caught.value.details == {"seconds": 1}
+
+
+def test_ctrl_c_ends_the_verification_at_once(
+    tangled: bytes, demo: dict[str, Any], tmp_path: Path
+) -> None:
+    """verify-pdf waits for its child on the event loop: Ctrl-C cancels the wait, the child
+    is killed, exit 130 (review 36: a blocking wait swallowed the first Ctrl-C until the
+    deadline)."""
+    import signal
+
+    path = tmp_path / "roi.pdf"
+    path.write_bytes(tangled)
+    command = [sys.executable, "-m", "agent.cli.main", "verify-pdf", str(path)]
+    command += ["--trust", demo["ca"]["chain"], "--timeout", "600"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        for _ in range(600):  # until its verifying child runs (a hang guard, not a timing)
+            if process.poll() is not None or children.read_text().split():
+                break
+            time.sleep(0.1)
+        child = int(children.read_text().split()[0])
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)  # without the fix: the 600 s deadline
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == 130, process.stderr.read() if process.stderr else ""
+    assert not Path(f"/proc/{child}").exists()  # killed and reaped

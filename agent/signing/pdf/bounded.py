@@ -10,9 +10,11 @@ deadline: ``PDF_VERIFY_TIMEOUT``, never a verdict.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
@@ -33,41 +35,79 @@ def verify_pdf_bounded(
 ) -> list[PdfSignatureReport]:
     """:func:`agent.signing.pdf.verify.verify_pdf` in a child process: its reports, its
     KysoError, or ``PDF_VERIFY_TIMEOUT`` once ``seconds`` have passed (the child is killed).
-    Blocking: call it from a thread or a command, not from a serving event loop."""
-    context = _context()
-    receiving, sending = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_verify_in_child,
-        args=(sending, document, trust, seconds),
-        name="kyso-verify-pdf",
-    )
-    child.daemon = True  # never outlives the command or the portal
-    child.start()
-    sending.close()  # the child holds the only writing end: its death reads as EOF here
-    try:
-        if not receiving.poll(seconds):
-            raise KysoError("PDF_VERIFY_TIMEOUT", {"seconds": _whole(seconds)})
+    Blocking: for a thread (the portal's check), not for an event loop."""
+    with _Verification(document, trust, seconds) as verification:
+        return verification.outcome(verification.receiving.poll(seconds))
+
+
+async def verify_pdf_bounded_async(
+    document: bytes, trust: TrustStore, *, seconds: float
+) -> list[PdfSignatureReport]:
+    """:func:`verify_pdf_bounded` awaited: the event loop stays free, so Ctrl-C (the loop
+    cancels the command) ends the child at once instead of at the deadline."""
+    with _Verification(document, trust, seconds) as verification:
+        deadline = time.monotonic() + seconds
+        ready = verification.receiving.poll()
+        while not ready and time.monotonic() < deadline:
+            await asyncio.sleep(_POLL_SECONDS)
+            ready = verification.receiving.poll()
+        return verification.outcome(ready)
+
+
+# How often verify_pdf_bounded_async looks at the child's pipe.
+_POLL_SECONDS = 0.05
+# The child's own budget for pyHanko's walk, a share of the deadline: it stops first and
+# answers (PDF_VERIFY_TIMEOUT, the same seconds) instead of being killed.
+_WALK_SHARE = 0.8
+
+
+class _Verification:
+    """A child process verifying one document; killed and reaped when the block ends."""
+
+    def __init__(self, document: bytes, trust: TrustStore, seconds: float) -> None:
+        self.seconds = seconds
+        context = _context()
+        self.receiving, sending = context.Pipe(duplex=False)
+        self.child = context.Process(
+            target=_verify_in_child,
+            args=(sending, document, trust, seconds * _WALK_SHARE),
+            name="kyso-verify-pdf",
+        )
+        self.child.daemon = True  # never outlives the command or the portal
+        self.child.start()
+        sending.close()  # the child holds the only writing end: its death reads as EOF here
+
+    def __enter__(self) -> _Verification:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.receiving.close()
+        if self.child.is_alive():
+            self.child.kill()
+        self.child.join()
+
+    def outcome(self, ready: bool) -> list[PdfSignatureReport]:
+        """The child's answer once ``ready``; PDF_VERIFY_TIMEOUT when not."""
+        timeout = KysoError("PDF_VERIFY_TIMEOUT", {"seconds": _whole(self.seconds)})
+        if not ready:
+            raise timeout
         try:
-            outcome = receiving.recv()
+            kind, value = self.receiving.recv()
         except EOFError:  # killed (out of memory) before it answered
-            raise VerificationCrashed(f"the verifying process ended ({child.exitcode})") from None
-    finally:
-        receiving.close()
-        if child.is_alive():
-            child.kill()
-        child.join()
-    kind, value = outcome
-    if kind == "reports":
-        return list(value)
-    if kind == "kyso":
-        code, details = value
-        raise KysoError(code, details)
-    raise VerificationCrashed(value)
+            raise VerificationCrashed(
+                f"the verifying process ended ({self.child.exitcode})"
+            ) from None
+        if kind == "reports":
+            return list(value)
+        if kind == "kyso":
+            code, details = value
+            raise timeout if code == "PDF_VERIFY_TIMEOUT" else KysoError(code, details)
+        raise VerificationCrashed(value)
 
 
 def _context() -> SpawnContext | ForkContext | ForkServerContext:
-    if sys.platform == "win32":
-        return multiprocessing.get_context("spawn")
+    if sys.platform in ("win32", "darwin"):  # no fork; macOS's system libraries are not
+        return multiprocessing.get_context("spawn")  # fork-safe (CPython spawns there too)
     # fork is immediate, and safe while this is the only thread (verify-pdf). A process with
     # other threads (the portal) may fork with their locks held: its children come from a
     # fork server started clean once, with pyHanko and the verifier already imported.
@@ -83,9 +123,8 @@ def _whole(seconds: float) -> int | float:
 
 
 def _verify_in_child(
-    sending: Connection, document: bytes, trust: TrustStore, seconds: float
+    sending: Connection, document: bytes, trust: TrustStore, walk_seconds: float
 ) -> None:
-    import asyncio
     import logging
 
     from agent.signing.pdf.verify import verify_pdf
@@ -94,9 +133,9 @@ def _verify_in_child(
         logging.getLogger("pyhanko").addHandler(logging.NullHandler())  # refused path stay quiet
     outcome: tuple[str, Any]
     try:
-        # The walk's own budget, the same: it stops first with the same code when the walk is
-        # the slow part, and the child answers instead of being killed.
-        reports = asyncio.run(verify_pdf(document, trust, analysis_seconds=seconds))
+        # The walk's own budget, a share of the deadline (CPU time): it stops first when the
+        # walk is the slow part, and the child answers instead of being killed.
+        reports = asyncio.run(verify_pdf(document, trust, analysis_seconds=walk_seconds))
         outcome = ("reports", reports)
     except KysoError as exc:
         outcome = ("kyso", (exc.code, dict(exc.details)))
@@ -106,4 +145,4 @@ def _verify_in_child(
     sending.close()
 
 
-__all__ = ["VerificationCrashed", "verify_pdf_bounded"]
+__all__ = ["VerificationCrashed", "verify_pdf_bounded", "verify_pdf_bounded_async"]

@@ -93,13 +93,12 @@ def trailer_repeats(stream: BinaryIO) -> list[str]:
     the first); empty when the strict opening fails for any other reason (the lenient reading's
     warning is then what :func:`repeated_keys` collects)."""
     from pyhanko.pdf_utils.misc import PdfStrictReadError
-    from pyhanko.pdf_utils.reader import PdfFileReader
 
-    from agent.signing.pdf.walkbudget import untrusted_limits
+    from agent.signing.pdf.walkbudget import BudgetedReader
 
     position = stream.tell()
     try:
-        PdfFileReader(stream, strict=True, decode_limits=untrusted_limits(stream))
+        BudgetedReader(stream, strict=True)  # its cross-reference limit, as every opening
     except PdfStrictReadError as exc:
         if _REPEAT in str(exc):
             return [str(exc)]
