@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 import ssl
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,19 @@ def preselected(demo: dict[str, Any], names: tuple[str, ...]) -> tuple[str, str]
     name = max(ordered, key=lambda n: ends[n])
     pins = {t["label"]: t["user_pin"] for t in demo["tokens"]}
     return name, pins[demo["certificates"][name]["token"]]
+
+
+async def plug_and_unplug(harness: Harness, label: str) -> None:
+    """A SoftHSM2 token inserted then removed, the token service rescanning after each: two
+    ``tokens.changed`` events (inserted, removed) for every page."""
+    command = ["softhsm2-util", "--init-token", "--free", "--label", label]
+    subprocess.run(
+        [*command, "--pin", "111111", "--so-pin", "222222"], check=True, capture_output=True
+    )
+    try:
+        await harness.tokens.rescan()
+    finally:
+        subprocess.run(
+            ["softhsm2-util", "--delete-token", "--token", label], check=True, capture_output=True
+        )
+    await harness.tokens.rescan()

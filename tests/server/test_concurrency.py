@@ -6,8 +6,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
-import subprocess
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -16,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from agent.server.app import CORE_KEY
 from tests.conftest import cert_thumbprint
-from tests.server.conftest import ORIGIN
+from tests.server.conftest import ORIGIN, plug_and_unplug
 
 OTHER = "https://other.kyso.test"
 
@@ -175,33 +173,7 @@ async def test_restart_while_clients_are_connected(demo, harness) -> None:
 async def test_tokens_changed_is_sent_to_every_page(demo, harness) -> None:
     await harness.start()
     clients = [await harness.client() for _ in range(2)]
-    env = {**os.environ}
-    subprocess.run(
-        [
-            "softhsm2-util",
-            "--init-token",
-            "--free",
-            "--label",
-            "KYSO HOTPLUG",
-            "--pin",
-            "111111",
-            "--so-pin",
-            "222222",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    try:
-        await harness.tokens.rescan()
-    finally:
-        subprocess.run(
-            ["softhsm2-util", "--delete-token", "--token", "KYSO HOTPLUG"],
-            check=True,
-            capture_output=True,
-            env=env,
-        )
-    await harness.tokens.rescan()
+    await plug_and_unplug(harness, "KYSO HOTPLUG")
     await until(lambda: all(len(c.notifications) >= 2 for c in clients))
     for client in clients:
         events = [

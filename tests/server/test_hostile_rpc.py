@@ -8,13 +8,12 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
-import subprocess
 from importlib import resources
 
 import pytest
 
 from tests.conftest import cert_thumbprint
+from tests.server.conftest import plug_and_unplug
 from tests.signing_pdf.conftest import make_pdf
 
 DIGEST = "LXEWQrcmsEQBYnypz6wy9chTD7GQPMTbAiWHF5IaSIE="
@@ -61,34 +60,7 @@ async def test_a_page_that_stops_reading_does_not_hold_other_pages_token_events(
 
     conns = harness.agent.runner.app[CONNECTIONS_KEY]
     assert any(c._send_lock.locked() for c in conns), "precondition: a page's send is stuck"
-    env = {**os.environ}
-    label = "KYSO RT33 F1"
-    subprocess.run(
-        [
-            "softhsm2-util",
-            "--init-token",
-            "--free",
-            "--label",
-            label,
-            "--pin",
-            "111111",
-            "--so-pin",
-            "222222",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    try:
-        await harness.tokens.rescan()  # "inserted"
-    finally:
-        subprocess.run(
-            ["softhsm2-util", "--delete-token", "--token", label],
-            check=True,
-            capture_output=True,
-            env=env,
-        )
-    await harness.tokens.rescan()  # "removed"
+    await plug_and_unplug(harness, "KYSO RT33 F1")
 
     async def both_events() -> None:
         # Two events: whatever order the pump visits the pages in, the second one waits for

@@ -1,11 +1,10 @@
 """Verify a PDF in a child process that is stopped at a deadline.
 
-pyHanko's difference analysis walks every path from the trailer to every object of each
-revision after a signature. A 21 KB file whose objects point at each other through one shared
-direct array (nine such objects: 212 s here; each one more multiplies it), or whose widgets
-carry their page inline in /P, keeps it busy for hours. A thread cannot be stopped, so
-``verify-pdf`` and the portal run the verification in a process of its own and end it at the
-deadline: ``PDF_VERIFY_TIMEOUT``, never a verdict.
+pyHanko can take hours over a small hostile file: its difference analysis (bounded in-process
+by :mod:`agent.signing.pdf.walkbudget`), its path building over certificates a signature
+carries, or whatever else a later file finds. A thread cannot be stopped, so ``verify-pdf``
+and the portal run the verification in a process of its own and end it at the deadline:
+``PDF_VERIFY_TIMEOUT``, never a verdict.
 """
 
 from __future__ import annotations
