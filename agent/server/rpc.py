@@ -171,11 +171,11 @@ def _validator(method: str) -> Draft202012Validator:
     text = resources.files("agent.server").joinpath("schema", f"{method}.json").read_text()
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)
-    return _ecma_validator_class()(schema)
+    return schema_validator_class()(schema)
 
 
 @cache
-def _ecma_validator_class() -> type[Draft202012Validator]:
+def schema_validator_class() -> type[Draft202012Validator]:
     """Draft 2020-12 with ``pattern`` read as JSON Schema means it (``$``: end of string)."""
     from jsonschema import Draft202012Validator, ValidationError, validators
 
