@@ -105,7 +105,7 @@ def test_every_schema_compiles(method: str) -> None:
 def test_the_compiled_check_agrees_with_jsonschema(method: str, data: st.DataObject) -> None:
     schema = _schema(method)
     check = compile_check(schema)
-    validator = Draft202012Validator(schema)
+    validator = rpc.schema_validator_class()(schema)  # the agent's: $ ends the string
     params = data.draw(values(schema))
     assert check(params) == validator.is_valid(params), params
 
