@@ -73,32 +73,15 @@ def loop_chain_cms(data: bytes, loop_certs: int) -> bytes:
 
 def signed_pdf(ca: Path, key: Path) -> bytes:
     """A one-page PDF signed (PAdES) by the throw-away CA itself."""
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.generic import pdf_name
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.writer import PdfFileWriter
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigSeedSubFilter
 
-    writer = PdfFileWriter()
-    content = generic.StreamObject(stream_data=b"BT /F1 14 Tf 72 760 Td (hello) Tj ET")
-    page = generic.DictionaryObject(
-        {
-            pdf_name("/Type"): pdf_name("/Page"),
-            pdf_name("/MediaBox"): generic.ArrayObject(
-                [generic.NumberObject(v) for v in (0, 0, 595, 842)]
-            ),
-            pdf_name("/Contents"): writer.add_object(content),
-        }
-    )
-    writer.insert_page(page)
-    plain = io.BytesIO()
-    writer.write(plain)
+    from tests.signing_pdf.conftest import make_pdf
+
     signer = signers.SimpleSigner.load(str(key), str(ca))
     meta = signers.PdfSignatureMetadata(field_name="Sig1", subfilter=SigSeedSubFilter.PADES)
-    out = signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(plain.getvalue())), meta, signer=signer
-    )
+    out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(make_pdf(1))), meta, signer=signer)
     return out.getvalue()
 
 

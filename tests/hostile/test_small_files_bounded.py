@@ -124,27 +124,11 @@ def test_inspect_pdf_before_consent_xref_stream_is_bounded(tmp_path: Path) -> No
 def test_many_small_xref_streams_share_one_limit() -> None:
     """Fifty cross-reference streams chained by /Prev, each under any per-stream limit, listed
     two million entries in 30 KB: 59 s before the consent (review 36). One budget for all."""
-    import io
-
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.writer import PdfFileWriter
-
     from agent.errors import KysoError
     from agent.signing.pdf import inspect_pdf
+    from tests.signing_pdf.conftest import make_pdf
 
-    writer = PdfFileWriter()
-    box = generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 595, 842)])
-    writer.insert_page(
-        generic.DictionaryObject(
-            {
-                generic.pdf_name("/Type"): generic.pdf_name("/Page"),
-                generic.pdf_name("/MediaBox"): box,
-            }
-        )
-    )
-    out = io.BytesIO()
-    writer.write(out)
-    document = out.getvalue()
+    document = make_pdf(1)
     for _ in range(50):
         document = with_huge_xref_stream(document, 40_000)
     assert len(document) < 40_000
