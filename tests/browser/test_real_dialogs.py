@@ -88,6 +88,7 @@ def answer_picker_with_last_row(screen: Screen, name: str | None = None) -> None
     certificate (the one on KYSO DEMO 2), Space selects it, Enter presses "Chọn"."""
     picker = screen.wait_window(PICKER)
     screen.wait_armed(picker)
+    screen.wait_focused(picker)
     if name:
         shoot(screen, picker, name)
     screen.key("shift+Tab", "space", "Return")
@@ -98,6 +99,7 @@ def approve_consent(screen: Screen, name: str | None = None) -> None:
     """Consent: the focus starts on "Hủy"; Tab reaches "Xác nhận", Space presses it."""
     consent = screen.wait_window(CONSENT)
     screen.wait_armed(consent)
+    screen.wait_focused(consent)
     if name:
         shoot(screen, consent, name)
     screen.key("Tab", "space")
@@ -108,6 +110,7 @@ def enter_pin(screen: Screen, pin: str, title: str = PIN, name: str | None = Non
     """Type the PIN into the focused PIN field and press Enter."""
     window = screen.wait_window(title)
     screen.wait_armed(window)
+    screen.wait_focused(window)
     if name:
         shoot(screen, window, name)
     screen.type(pin)
@@ -240,6 +243,7 @@ def test_cancel_in_the_pin_window_asked_again_ends_the_request_unsigned(
     enter_pin(screen, WRONG_PIN)
     again = screen.wait_window(PIN_AGAIN)
     screen.wait_armed(again)
+    screen.wait_focused(again)
     screen.key("Escape")  # the PIN field has the focus; Escape is the window's "Hủy"
     screen.wait_gone(again)
 

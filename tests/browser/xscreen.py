@@ -14,7 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ from Xlib import display as xdisplay
 # The dialogs' primary button (agent/ui/dialog_view.py): red once armed, pale red while the
 # arming delay against click-jacking runs; darker red under the mouse.
 ARMED_COLOURS = ((0xC6, 0x28, 0x28), (0xA6, 0x1E, 0x1E))
+# The arming delay (build_dialog's default): it runs from before the window is mapped, so once
+# a window has been seen this long its timer has run out. Pixels alone could lie (a window
+# mapped but not yet painted may still show what was there before).
+ARM_DELAY_SECONDS = 0.6
 APP_PREFIX = "Kyso"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
@@ -36,6 +40,8 @@ class Window:
     id: int
     title: str
     box: tuple[int, int, int, int]  # left, top, right, bottom
+    # When the test first saw it mapped (time.monotonic()); not part of its identity.
+    seen_at: float = field(default=0.0, compare=False)
 
 
 class Screen:
@@ -102,7 +108,7 @@ class Screen:
         while time.monotonic() < deadline:
             shown = self.windows()
             if len(shown) == 1 and shown[0].title.startswith(title_prefix):
-                return shown[0]
+                return replace(shown[0], seen_at=time.monotonic())
             time.sleep(0.05)
         raise AssertionError(
             f"no window {title_prefix!r}; the screen shows {shown} ({self.evidence()})"
@@ -119,7 +125,63 @@ class Screen:
             if self.current(window) is None:
                 return
             time.sleep(0.05)
-        raise AssertionError(f"{window.title!r} stayed on the screen ({self.evidence()})")
+        raise AssertionError(
+            f"{window.title!r} stayed on the screen (the keyboard focus is on window "
+            f"{self.focus_holder()}, the dialog is {window.id}; {self.evidence()})"
+        )
+
+    def focus_holder(self) -> int | None:
+        """The id of the top-level window that holds the keyboard focus now (the X server's
+        focus window or the top-level it lies in), or None when the focus is on no window."""
+        conn = xdisplay.Display(self.display)
+        try:
+            focus = conn.get_input_focus().focus
+            root = conn.screen().root
+            if not hasattr(focus, "query_tree"):  # X.NONE or X.PointerRoot: no window has it
+                return None
+            try:
+                while True:
+                    parent = focus.query_tree().parent
+                    if parent is None or parent.id == root.id:
+                        return int(focus.id)
+                    focus = parent
+            except (error.BadWindow, error.BadDrawable):
+                return None  # destroyed while we looked
+        finally:
+            conn.close()
+
+    def wait_focused(self, window: Window, timeout: float = 30.0) -> None:
+        """Wait until the keyboard focus is inside ``window``: keys typed before would go
+        elsewhere, as for a user typing before the caret appears."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.focus_holder() in self._ancestors(window):
+                return
+            time.sleep(0.05)
+        raise AssertionError(
+            f"{window.title!r} never took the keyboard focus (it is on window "
+            f"{self.focus_holder()}; {self.evidence()})"
+        )
+
+    def _ancestors(self, window: Window) -> set[int]:
+        # The found window and the top-level that holds it (Tk's wrapper is the top-level).
+        conn = xdisplay.Display(self.display)
+        try:
+            ids = {window.id}
+            node = conn.create_resource_object("window", window.id)
+            root = conn.screen().root
+            try:
+                while True:
+                    parent = node.query_tree().parent
+                    if parent is None or parent.id == root.id:
+                        break
+                    ids.add(int(parent.id))
+                    node = parent
+            except (error.BadWindow, error.BadDrawable):
+                pass
+            return ids
+        finally:
+            conn.close()
 
     def evidence(self, name: str = "screen-at-failure") -> Path:
         """The whole screen saved under test-artifacts/ (for a failure message)."""
@@ -151,7 +213,8 @@ class Screen:
         window is painted): keys sent before would be ignored, as for a user."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.is_armed(window):
+            settled = time.monotonic() - window.seen_at >= ARM_DELAY_SECONDS
+            if settled and self.is_armed(window):
                 return
             time.sleep(0.05)
         raise AssertionError(
