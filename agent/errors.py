@@ -1027,6 +1027,18 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "This is a configuration problem, not the PIN: do not try your PIN again. Ask your "
         "administrator to check this provider's client_id and client_secret_file.",
     ),
+    _e(
+        "REMOTE_BUSY",
+        1710,
+        "Dịch vụ ký số từ xa {provider} đang quá tải hoặc tạm ngừng (HTTP {status}).",
+        "The remote signing service {provider} is overloaded or temporarily down (HTTP {status}).",
+        "Lỗi nằm ở phía nhà cung cấp, không phải do mã PIN hay OTP của bạn. Những tài liệu chưa "
+        "nhận được chữ ký thì chưa được ký. Đợi vài phút rồi ký lại; nếu vẫn lỗi, liên hệ nhà "
+        "cung cấp dịch vụ ký số.",
+        "The problem is at the provider, not your PIN or OTP. Documents without a signature "
+        "back were not signed. Wait a few minutes and sign again; if it persists, contact the "
+        "signing service provider.",
+    ),
     # --- 40xx: the agent service (agent/server, agent/config) ------------------------------
     _e(
         "ORIGIN_NOT_ALLOWED",

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 from asn1crypto import algos
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from agent.errors import KysoError
 from agent.remote.http import ByteBudget, answer_cap, post
@@ -88,7 +89,9 @@ class CredentialDetails:
     certificate: CertificateInfo
     chain: tuple[bytes, ...]  # DER, issuers after the signer's own certificate
     key_status: str  # "enabled" or "disabled"
-    cert_status: str  # "valid", "revoked", "suspended", "expired" or "" when not said
+    cert_status: (
+        str  # "valid", "revoked", "suspended", "expired", "invalid" (any other), "" (not said)
+    )
     algorithms: frozenset[str]  # dotted OIDs
     auth_mode: str  # "implicit", "explicit" or "oauth2code"
     need_pin: bool
@@ -133,6 +136,23 @@ def _label(value: Any) -> str:
     return "".join(c for c in value if c.isprintable())[:80]
 
 
+# The statuses CSC API v2 defines (11.5 credentials/info). The service's value is reduced to
+# one of them: it reaches Kyso's own message (REMOTE_CREDENTIAL_INVALID) and the page's
+# listing, and free text there would read as Kyso's words ("disabled. Call 1900-...").
+_CERT_STATUSES = ("valid", "expired", "revoked", "suspended")
+
+
+def _key_status(value: Any) -> str:
+    return "enabled" if isinstance(value, str) and value.lower() == "enabled" else "disabled"
+
+
+def _cert_status(value: Any) -> str:
+    if value is None or value == "":
+        return ""  # not said
+    status = value.lower() if isinstance(value, str) else ""
+    return status if status in _CERT_STATUSES else "invalid"
+
+
 def _presence(value: Any) -> bool:
     return value in (True, "true")
 
@@ -144,7 +164,7 @@ def parse_credential_info(
     REMOTE_PROTOCOL_ERROR for anything malformed."""
     try:
         return _parse_credential_info(provider, credential_id, body)
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError, RecursionError):
         # The right outline with wrong types inside (a number where a list belongs): the
         # service's fault, reported as such, never a crash.
         raise KysoError(
@@ -170,7 +190,7 @@ def _parse_credential_info(
     try:
         ders = [base64.b64decode(c, validate=True) for c in cert.get("certificates") or []]
         info = parse_certificate(ders[0])
-    except (IndexError, TypeError, ValueError, binascii.Error):
+    except (IndexError, TypeError, ValueError, binascii.Error, UnsupportedAlgorithm):
         raise bad("no readable certificate") from None
     algorithms = frozenset(a for a in key.get("algo") or [] if isinstance(a, str))
     auth_value = body.get("auth")
@@ -203,8 +223,8 @@ def _parse_credential_info(
         credential_id=credential_id,
         certificate=info,
         chain=tuple(ders[1:]),
-        key_status=str(key.get("status", "enabled")),
-        cert_status=str(cert.get("status", "")),
+        key_status=_key_status(key.get("status", "enabled")),
+        cert_status=_cert_status(cert.get("status")),
         algorithms=algorithms,
         auth_mode=str(mode),
         need_pin=need_pin,

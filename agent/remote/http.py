@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from typing import Any
 
 import aiohttp
@@ -71,11 +70,30 @@ class ByteBudget:
         )
 
 
-_ERROR_WORD = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 _AUTH_WORDS = {"invalid_pin", "invalid_otp", "access_denied", "invalid_password"}
 _CLIENT_WORDS = {"invalid_client", "unauthorized_client"}
 # invalid_grant: a refresh token or authorization code that is expired, used or revoked.
 _TOKEN_WORDS = {"invalid_token", "expired_token", "invalid_grant"}
+_BUSY_WORDS = {"temporarily_unavailable", "server_error", "slow_down"}
+# The only ``error`` words carried into Kyso's messages: the CSC API's and OAuth 2.0's own
+# (RFC 6749 5.2, RFC 6750 3.1). Any other word could be anything the service chose to echo,
+# the PIN, the OTP or the SAD included, and the message goes to the page and the logs.
+KNOWN_ERROR_WORDS = frozenset(
+    {
+        *_AUTH_WORDS,
+        *_CLIENT_WORDS,
+        *_TOKEN_WORDS,
+        *_BUSY_WORDS,
+        "invalid_request",
+        "invalid_scope",
+        "insufficient_scope",
+        "unsupported_grant_type",
+        "unsupported_response_type",
+        "invalid_signature",
+    }
+)
+# Statuses that say "not now" (RFC 6585 429, and 5xx): wait, do not suspect the PIN.
+_BUSY_STATUSES = frozenset({429, *range(500, 600)})
 _CREDENTIAL_HINTS = ("disabled", "revoked", "suspended", "expired", "locked", "not found")
 
 # What the user reads after "<provider> refused to authorise the signature: ..."
@@ -96,7 +114,10 @@ _REASONS: dict[str, tuple[str, str]] = {
 
 
 def auth_refused(provider: RemoteProvider, reason: str) -> KysoError:
-    """REMOTE_AUTH_REFUSED with a bilingual reason from a stable word."""
+    """REMOTE_AUTH_REFUSED with a bilingual reason from a stable word (one of Kyso's own:
+    any other is carried as "refused")."""
+    if reason not in _REASONS:
+        reason = "refused"
     vi, en = _REASONS.get(reason, ("bị từ chối", "refused"))
     return KysoError(
         "REMOTE_AUTH_REFUSED",
@@ -114,16 +135,23 @@ def classify(
     sent_token: bool = False,
 ) -> KysoError:
     """The stable error for a non-200 answer (CSC and OAuth2 both send
-    ``{"error": ..., "error_description": ...}``). Only the ``error`` word, checked to be a
-    plain word, is carried in details: descriptions are free text from the service."""
+    ``{"error": ..., "error_description": ...}``). Only an ``error`` word of the standards'
+    (:data:`KNOWN_ERROR_WORDS`) is carried in details: any other word, and every description,
+    is the service's free text."""
     word = body.get("error") if isinstance(body, dict) else None
-    word = word if isinstance(word, str) and _ERROR_WORD.match(word) else ""
+    word = word if isinstance(word, str) and word in KNOWN_ERROR_WORDS else ""
     text = body.get("error_description") if isinstance(body, dict) else None
     text = text.lower() if isinstance(text, str) else ""
     if word in _CLIENT_WORDS:  # Kyso's registration, not the user's PIN or OTP
         return KysoError("REMOTE_CLIENT_REFUSED", {"provider": provider.label})
-    if word in _AUTH_WORDS or ("pin" in text.split() and "invalid" in text):
-        return auth_refused(provider, word or "invalid_pin")
+    if word in _AUTH_WORDS:
+        return auth_refused(provider, word)
+    if word in _BUSY_WORDS or status in _BUSY_STATUSES:
+        # Before the description's hints: an overloaded service's "invalid" text is no
+        # verdict on the PIN, and the user should wait rather than retype it.
+        return KysoError("REMOTE_BUSY", {"provider": provider.label, "status": status})
+    if "pin" in text.split() and "invalid" in text:
+        return auth_refused(provider, "invalid_pin")
     if "otp" in text.split() and "invalid" in text:
         return auth_refused(provider, "invalid_otp")
     if word in _TOKEN_WORDS or status == 401 or ("sad" in text and "expired" in text):

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,26 @@ log = logging.getLogger(__name__)
 BrowserOpener = Callable[[str], Awaitable[None]]
 CONSENT_TIMEOUT_SECONDS = 300  # the user signs in at the provider; give them time
 _EARLY_REFRESH_SECONDS = 30  # renew a little before the stated expiry
+
+
+# What may go into an Authorization header: visible ASCII (RFC 6750's b64token is a subset;
+# JWTs fit), a few KB at most. Checked when the token arrives, so a token that could never be
+# sent is refused as the provider's error and never kept for its stated lifetime.
+_TOKEN_TEXT = re.compile(r"[\x21-\x7e]{1,8192}")
+
+
+def usable_access_token(provider: RemoteProvider, answer: dict[str, Any]) -> str:
+    """The ``access_token`` of a token endpoint's answer, or REMOTE_PROTOCOL_ERROR when there
+    is none or it could not be sent back as a bearer token (control characters, spaces,
+    non-ASCII, over 8 KB)."""
+    token = answer.get("access_token")
+    if not isinstance(token, str) or not token:
+        detail = "oauth2/token: no access_token"
+    elif not _TOKEN_TEXT.fullmatch(token):
+        detail = "oauth2/token: unusable access_token"
+    else:
+        return token
+    raise KysoError("REMOTE_PROTOCOL_ERROR", {"provider": provider.label, "detail": detail})
 
 
 class ServiceAuth(Protocol):
@@ -149,12 +170,7 @@ class OAuthClient:
         return value if isinstance(value, str) and value else None
 
     def _store(self, answer: dict[str, Any]) -> str:
-        access = answer.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise KysoError(
-                "REMOTE_PROTOCOL_ERROR",
-                {"provider": self.provider.label, "detail": "oauth2/token: no access_token"},
-            )
+        access = usable_access_token(self.provider, answer)
         lifetime = lifetime_seconds(answer.get("expires_in")) or 3600
         self._access = access
         self._expires_at = time.monotonic() + max(1, lifetime - _EARLY_REFRESH_SECONDS)
@@ -246,12 +262,7 @@ class OAuthClient:
         if description:
             params["description"] = description[:500]
         answer = await self._browser_grant(params)
-        token = answer.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise KysoError(
-                "REMOTE_PROTOCOL_ERROR",
-                {"provider": self.provider.label, "detail": "oauth2/token: no access_token"},
-            )
+        token = usable_access_token(self.provider, answer)
         return token, lifetime_seconds(answer.get("expires_in"))
 
     async def _browser_grant(self, params: dict[str, str]) -> dict[str, Any]:

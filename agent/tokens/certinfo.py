@@ -264,8 +264,17 @@ def _iso(value: dt.datetime) -> str:
 
 def parse_certificate(der: bytes) -> CertificateInfo:
     """Everything Kyso shows about a DER certificate (cached: the same few certificates are
-    read at every listing and every signature)."""
-    return _parse_certificate(bytes(der))
+    read at every listing and every signature). ValueError for anything unreadable."""
+    from cryptography import x509
+
+    try:
+        return _parse_certificate(bytes(der))
+    except (x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        # Not ValueErrors, though they too mean "this certificate cannot be read" (two
+        # KeyUsage extensions, say): callers reading a token's or a service's certificates
+        # catch ValueError to skip one, and must not crash on these. (UnsupportedAlgorithm
+        # stays itself: the token listing names that reason.)
+        raise ValueError(f"unreadable certificate ({type(exc).__name__})") from exc
 
 
 @functools.lru_cache(maxsize=256)

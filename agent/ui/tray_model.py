@@ -91,6 +91,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "remote_REMOTE_UNREACHABLE": ("⚠ Không kết nối được", "⚠ Cannot be reached"),
     "remote_REMOTE_TIMEOUT": ("⚠ Không trả lời", "⚠ Not answering"),
+    "remote_REMOTE_BUSY": ("⚠ Đang quá tải, thử lại sau", "⚠ Overloaded: try again later"),
     "remote_REMOTE_AUTH_REFUSED": (
         "⚠ Từ chối đăng nhập của Kyso",
         "⚠ Refused Kyso's sign-in",
