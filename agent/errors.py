@@ -1232,6 +1232,16 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "button again. If you did not ask to sign, close this page.",
     ),
     _e(
+        "STATE_DIR_UNUSABLE",
+        4021,
+        "Kyso không dùng được thư mục dữ liệu {path} ({detail_vi}).",
+        "Kyso cannot use its data folder {path} ({detail}).",
+        "Biến môi trường KYSO_HOME phải trỏ tới một thư mục ghi được: sửa lại, hoặc bỏ biến đó "
+        "để Kyso dùng thư mục mặc định, rồi chạy lại.",
+        "The KYSO_HOME environment variable must name a folder you can write to: correct it, "
+        "or unset it so that Kyso uses its default folders, then run again.",
+    ),
+    _e(
         "DEMO_PORTAL_FAILED",
         4031,
         "Không khởi động được cổng BHXH thử nghiệm: {detail}.",

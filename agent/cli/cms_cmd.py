@@ -15,6 +15,7 @@ from agent.cli.common import (
     add_module_argument,
     add_signing_arguments,
     pin_provider,
+    tsa_url,
 )
 from agent.cli.compose import build_token_service
 from agent.cli.inputs import placed_last, read_bounded, written_copy
@@ -79,7 +80,10 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--pss", action="store_true", help="RSA-PSS instead of PKCS#1 v1.5 (RSA keys)")
     p.add_argument(
-        "--tsa", metavar="URL", help="RFC 3161 timestamp authority: a CAdES-T signature timestamp"
+        "--tsa",
+        metavar="URL",
+        type=tsa_url,
+        help="RFC 3161 timestamp authority: a CAdES-T signature timestamp",
     )
     p.add_argument("-o", "--output", metavar="OUT", help="where to write (default FILE.p7s)")
     p.add_argument(

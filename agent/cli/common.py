@@ -119,9 +119,63 @@ class TerminalPinProvider:
         prompt = f"Mã PIN của token '{label}' ({who})\nPIN for token '{label}': "
         try:
             pin = await ask_hidden(prompt)
-        except (EOFError, KeyboardInterrupt):
+        except KeyboardInterrupt:
             return None
+        except EOFError:
+            if has_terminal():
+                return None  # Ctrl-D at the prompt: the user's "no"
+            # Nobody was asked (cron, CI, a service): not a cancel, a missing PIN source.
+            raise KysoError(
+                "INPUT_INVALID",
+                {
+                    "detail": "no PIN: there is no terminal to ask it on and nothing came on "
+                    "standard input; give --pin-file FILE (or set KYSO_PIN_FILE)",
+                    "detail_vi": "thiếu mã PIN: không có cửa sổ dòng lệnh để hỏi và đầu vào "
+                    "chuẩn không có gì; hãy dùng --pin-file TỆP (hoặc đặt biến KYSO_PIN_FILE)",
+                },
+            ) from None
         return pin or None
+
+
+def tcp_port(value: str) -> int:
+    """argparse ``type=`` for a port to listen on: 1 to 65535 (checked before anything starts,
+    not when a child process binds)."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1 to 65535)")
+    return port
+
+
+def tsa_url(value: str) -> str:
+    """argparse ``type=`` for ``--tsa``: an http(s) address with a host (a wrong one used to
+    be reported as "the timestamp authority did not answer", after the PIN)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an http:// or https:// address of a timestamp authority"
+        )
+    return value
+
+
+def has_terminal() -> bool:
+    """True when a person could be asked: a controlling terminal (what getpass reads first)
+    or a terminal on standard input."""
+    if os.name == "posix":
+        try:
+            os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+            return True
+        except OSError:
+            pass
+    return bool(sys.stdin is not None and sys.stdin.isatty())
 
 
 async def ask_hidden(prompt: str) -> str:

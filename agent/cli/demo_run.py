@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.cli.common import tcp_port
 from agent.errors import KysoError
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,12 @@ def register(sub: Any) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--port", type=int, default=PORTAL_PORT, help="portal port (default 8600)")
+    p.add_argument("--port", type=tcp_port, default=PORTAL_PORT, help="portal port (default 8600)")
     p.add_argument(
-        "--smtp-port", type=int, default=SMTP_PORT, help="port of the demo SMTP sink (default 8625)"
+        "--smtp-port",
+        type=tcp_port,
+        default=SMTP_PORT,
+        help="port of the demo SMTP sink (default 8625)",
     )
     p.add_argument(
         "--prompter",

@@ -61,7 +61,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("files", nargs="*", metavar="FILE", type=Path)
     p.add_argument("--language", choices=("vi", "en"), default=None, help="window language")
-    p.add_argument("--prompter", metavar="KIND", help="dialog (default) | scripted:FILE")
+    p.add_argument(
+        "--prompter",
+        metavar="KIND",
+        type=_prompter_arg,
+        help="dialog (default) | scripted:FILE",
+    )
     p.add_argument(
         "--module", action="append", default=[], metavar="PATH", help="extra PKCS#11 module"
     )
@@ -294,9 +299,48 @@ async def _sign_pdf(plan: FilePlan, signer: Any, options: Options, audit: Any) -
     return entry
 
 
+def _prompter_arg(value: str) -> str:
+    from agent.config.settings import prompter_spec
+
+    try:
+        return prompter_spec(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _need_screen() -> None:
+    """PROMPTER_UNAVAILABLE before any window when there is no screen to show one on (over
+    SSH, in a service): the command's whole point is its windows."""
+    from agent.ui.dialogs import display_available
+
+    if not display_available():
+        raise KysoError(
+            "PROMPTER_UNAVAILABLE",
+            {
+                "prompter": "dialog",
+                "detail": "there is no screen here ($DISPLAY / $WAYLAND_DISPLAY); in a "
+                "terminal, sign with 'kyso-agent sign-xml', 'sign-pdf' or 'sign-cms'",
+            },
+        )
+
+
+def _tk_root() -> Any:
+    """A hidden Tk root, or PROMPTER_UNAVAILABLE with Tk's reason (a display that refuses)."""
+    import tkinter as tk
+
+    _need_screen()
+    try:
+        root = tk.Tk()
+    except tk.TclError as exc:
+        raise KysoError(
+            "PROMPTER_UNAVAILABLE", {"prompter": "dialog", "detail": str(exc)}
+        ) from None
+    root.withdraw()
+    return root
+
+
 def run_sign_files(args: argparse.Namespace) -> int:
     """The windows, in order; exit 0 when every chosen file was signed."""
-    import tkinter as tk
 
     from agent.cli.compose import make_prompter
     from agent.ui import filesign_view as view
@@ -304,8 +348,7 @@ def run_sign_files(args: argparse.Namespace) -> int:
     from agent.ui.tray_control import open_folder
 
     lang = _language(args)
-    root = tk.Tk()
-    root.withdraw()
+    root = _tk_root()
     prompter: Any = None
     try:
         files = list(args.files) or view.ask_files(root, lang)
@@ -367,6 +410,7 @@ def run_journal(args: argparse.Namespace) -> int:
     from agent.audit import AuditLog
     from agent.ui.tray_journal import show_journal
 
+    _need_screen()
     records, _skipped = AuditLog().read()
     show_journal(journal_rows(records[:500]), _language(args))
     return 0

@@ -8,6 +8,7 @@ import contextlib
 import importlib
 import inspect
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine, Iterator, Sequence
@@ -16,6 +17,7 @@ from typing import Any, NoReturn
 
 from agent import __version__
 from agent.cli.output import inert_streams, internal_error, print_error, tolerant_streams
+from agent.config.paths import check_kyso_home
 from agent.errors import KysoError
 
 # A fault Kyso did not foresee (sysexits' EX_SOFTWARE); KysoError refusals exit with 2.
@@ -72,9 +74,14 @@ class _Parser(argparse.ArgumentParser):
     as_json = False  # set by build_parser from the argv it will parse
 
     def error(self, message: str) -> NoReturn:
+        error = KysoError("INPUT_INVALID", {"detail": message})
         if not _Parser.as_json:
-            super().error(message)
-        print_error(KysoError("INPUT_INVALID", {"detail": message}), as_json=True)
+            # The usage line, then the same coded, two-language block as every other error.
+            self.print_usage(sys.stderr)
+            print_error(error)
+            sys.stderr.write(f"  ({self.prog} --help)\n")
+            sys.exit(2)
+        print_error(error, as_json=True)
         sys.exit(2)
 
 
@@ -101,15 +108,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     tolerant_streams()
-    # Names, fields, subjects and labels from files and tokens reach the terminal inert.
-    with inert_streams():
-        return _run(argv)
+    stop = _Stop()
+    # Names, fields, subjects and labels from files and tokens reach the terminal inert. The
+    # stop signals are handled from here on, not only once the command runs: start-up imports
+    # take seconds, and a Ctrl-C or SIGTERM then must not print a traceback or die of it.
+    with inert_streams(), stop.installed():
+        try:
+            return _run(argv, stop)
+        except KeyboardInterrupt:  # before the command ran (importing, parsing)
+            return _interrupted(stop, as_json="--json" in argv)
+        except BrokenPipeError:  # `kyso-agent audit | head -1`: the reader has what it wanted
+            return _reader_gone()
 
 
-def _run(argv: list[str]) -> int:
-    """:func:`main` once the streams are set up."""
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
+def _interrupted(stop: _Stop, *, as_json: bool) -> int:
+    """A stop signal before the command started: nothing was done, say so and exit 128+N."""
+    sys.stderr.write("Đã dừng / interrupted\n")
+    if as_json:
+        print_error(KysoError("USER_CANCELLED"), as_json=True)
+    return 128 + (stop.signum or signal.SIGINT)
+
+
+def _reader_gone() -> int:
+    """stdout's reader closed the pipe: no message (it would go nowhere useful) and no second
+    error when Python flushes stdout at exit; the shell's status for a SIGPIPE death."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    return 128 + 13  # SIGPIPE
+
+
+def _run(argv: list[str], stop: _Stop) -> int:
+    """:func:`main` once the streams and the stop signals are set up."""
+    with stop.starting():
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -122,13 +155,18 @@ def _run(argv: list[str]) -> int:
     if func is None:
         parser.print_help()
         return 2
-    stop = _Stop()
     try:
-        with stop.installed():
-            result = func(args)
-            if inspect.iscoroutine(result):
-                result = asyncio.run(stop.run(result))
+        check_kyso_home()
+    except KysoError as exc:
+        print_error(exc, as_json=getattr(args, "json", False))
+        return 2
+    try:
+        result = func(args)
+        if inspect.iscoroutine(result):
+            result = asyncio.run(stop.run(result))
         return int(result or 0)
+    except BrokenPipeError:
+        raise  # main's: not a fault of Kyso's
     except KysoError as exc:
         print_error(exc, as_json=getattr(args, "json", False))
         return 2
@@ -181,6 +219,25 @@ class _Stop:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+    @contextlib.contextmanager
+    def starting(self) -> Iterator[None]:
+        """Start-up (importing the command modules, parsing): Ctrl-C is recorded here too, and
+        a stop signal seen in the block ends it with KeyboardInterrupt at its end, even when
+        the one raised at the signal was swallowed (lxml's module set-up ignores exceptions
+        from the code it calls, a KeyboardInterrupt included). The command then runs with
+        Python's own Ctrl-C again (asyncio.run installs its handler only over that one)."""
+        try:
+            previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if self.signum is not None:
+            raise KeyboardInterrupt
 
     async def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run the command's coroutine as the task a signal cancels."""

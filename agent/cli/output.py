@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +24,15 @@ def print_json(data: Any) -> None:
 def tolerant_streams() -> None:
     """Let stdout print any file name: a name with undecodable bytes must not end a run with
     UnicodeEncodeError after its files were signed. A strict stdout (a UTF-8 locale) writes
-    such characters as \\udcf4; stderr already does; surrogateescape (C locale) is kept."""
+    such characters as \\udcf4; stderr already does; surrogateescape (C locale) is kept.
+
+    A stream the process was started without (``>&-``: Python then has None there) writes
+    to the null device: a command whose work is done must not fail on printing its report
+    (a script would read "not signed" and sign again)."""
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the process
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the process
     for stream in (sys.stdout, sys.stderr):
         if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

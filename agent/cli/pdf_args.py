@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_module_argument, add_signing_arguments
+from agent.cli.common import add_module_argument, add_signing_arguments, tsa_url
 from agent.cli.document_commands import read_whole, signed_copy_path
 from agent.cli.targets import check_targets
 from agent.cli.tokens_cmd import add_allow_invalid_argument
@@ -78,7 +78,9 @@ def add_sign_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--font", type=Path, metavar="TTF", help="font for the stamp (Vietnamese)")
     p.add_argument("--reason", help="reason shown in PDF readers (e.g. 'Giám đốc duyệt')")
     p.add_argument("--location", help="location shown in PDF readers")
-    p.add_argument("--tsa", metavar="URL", help="RFC 3161 timestamp authority: PAdES-B-T")
+    p.add_argument(
+        "--tsa", metavar="URL", type=tsa_url, help="RFC 3161 timestamp authority: PAdES-B-T"
+    )
     p.add_argument(
         "--long-term",
         action="store_true",

@@ -251,8 +251,16 @@ async def sign_batch(
 
     results = [] if results is None else results
     recorded = len(results)  # results already in the audit log
+    # The bar redraws itself with carriage returns: only on a terminal (in a log file they are
+    # one long line), and on the raw stream (it shows counts only, nothing from a file, so it
+    # needs none of the inert wrapper's escaping, which would print its \r as text).
+    terminal = sys.__stderr__ if sys.__stderr__ is not None and sys.__stderr__.isatty() else None
     bar = tqdm(
-        files, unit="file", file=sys.stderr, disable=args.json or len(files) < 2, desc="sign-xml"
+        files,
+        unit="file",
+        file=terminal,
+        disable=args.json or len(files) < 2 or terminal is None,
+        desc="sign-xml",
     )
     for index, source in enumerate(bar):
         if audit is not None and audit.failed:

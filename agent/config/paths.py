@@ -6,6 +6,7 @@ platform's usual per-user directories from platformdirs are used.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -19,6 +20,31 @@ def kyso_home() -> Path | None:
     """The ``$KYSO_HOME`` override, or None when the platform directories are used."""
     value = os.environ.get("KYSO_HOME")
     return Path(value).expanduser().resolve() if value else None
+
+
+def check_kyso_home() -> None:
+    """With ``$KYSO_HOME`` set: make sure it is a folder Kyso can write to (created if
+    missing), so a mistyped value is one clear error (STATE_DIR_UNUSABLE) at start, not a
+    NotADirectoryError wherever a command first writes."""
+    home = kyso_home()
+    if home is None:
+        return
+    from agent.errors import KysoError
+
+    try:
+        if home.exists() and not home.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder")
+        home.mkdir(parents=True, exist_ok=True)
+        if not os.access(home, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        details = {"path": str(home), "detail": reason}
+        if isinstance(exc, NotADirectoryError):
+            details["detail_vi"] = "đó là một tệp, hoặc nằm trong một tệp, không phải thư mục"
+        elif isinstance(exc, PermissionError):
+            details["detail_vi"] = "không có quyền ghi"
+        raise KysoError("STATE_DIR_UNUSABLE", details) from None
 
 
 def _dir(sub: str, platform_path: str) -> Path:

@@ -235,7 +235,9 @@ def _seals(v: Any) -> tuple[tuple[str, str], ...]:
     return tuple(seals)
 
 
-def _prompter(v: Any) -> str:
+def prompter_spec(v: Any) -> str:
+    """``v`` when it names a prompter (``dialog``, ``terminal``, ``scripted:FILE``), else
+    ValueError saying what may be given (also argparse's ``type=`` for ``--prompter``)."""
     if not isinstance(v, str) or not (
         v in ("dialog", "terminal") or (v.startswith("scripted:") and len(v) > len("scripted:"))
     ):
@@ -300,7 +302,7 @@ FIELDS: dict[str, FieldSpec] = {
     "pin_cache.idle_seconds": FieldSpec(
         _int_range(10, 8 * 3600), 300, "log out after this many idle seconds"
     ),
-    "prompter": FieldSpec(_prompter, "dialog", "dialog, terminal or scripted:FILE"),
+    "prompter": FieldSpec(prompter_spec, "dialog", "dialog, terminal or scripted:FILE"),
     "max_document_bytes": FieldSpec(
         _int_range(1024, 2**31), DEFAULT_MAX_DOCUMENT_BYTES, "largest document accepted"
     ),

@@ -13,6 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from agent.cli import common as cli_common
 from agent.cli.main import main
 from tests.signing_xml.helpers import HOSO
 
@@ -104,6 +105,7 @@ def test_refused_and_cancelled_cli_signatures_are_recorded(
         raise EOFError
 
     monkeypatch.setattr(getpass, "getpass", end_of_input)
+    monkeypatch.setattr(cli_common, "has_terminal", lambda: True)  # a person was asked
     assert main(["sign-cms", str(work / "thu.txt"), "--cert", org["thumbprint"]]) == 2
     capsys.readouterr()
 
