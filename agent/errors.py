@@ -105,6 +105,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "XML_VERSION_UNSUPPORTED",
             "PDF_MALFORMED",
             "PDF_VERIFY_TIMEOUT",
+            "PDF_TOO_MANY_PAGES",
             "PDF_ENCRYPTED",
             "PDF_FIELD_ALREADY_SIGNED",
             "PDF_CERTIFIED_NO_CHANGES",
@@ -924,6 +925,16 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "slow checking down): ask the sender to export it again (print to PDF) and sign it "
         "again. If the file is very large and you trust its source, run again with a longer "
         "--timeout.",
+    ),
+    _e(
+        "PDF_TOO_MANY_PAGES",
+        1618,
+        "Tệp PDF có nhiều trang hơn mức Kyso kiểm tra được trước khi ký ({limit} trang).",
+        "The PDF has more pages than Kyso checks before signing ({limit} pages).",
+        "Không có gì được ký. Tách tệp thành các tệp nhỏ hơn rồi ký từng tệp, hoặc ký cả tệp như "
+        "một tài liệu bằng 'kyso-agent sign-cms'.",
+        "Nothing was signed. Split the file into smaller ones and sign each, or sign the whole "
+        "file as one document with 'kyso-agent sign-cms'.",
     ),
     _e(
         "PDF_ANCHOR_NOT_FOUND",

@@ -179,6 +179,8 @@ async def test_verify_pdf_names_each_signature_and_its_level(
     reports = await verify_pdf(second.document, trust)
     assert [r.valid for r in reports] == [True, True], [r.to_json() for r in reports]
     assert [str(r.level) for r in reports] == ["PAdES-B-B", "PAdES-B-T"]
+    # No timestamp: nothing to call sound (the report said "timestamp_valid": true).
+    assert [r.to_json()["timestamp_valid"] for r in reports] == [None, True]
     assert [r.covers_whole_file for r in reports] == [False, True]
     assert reports[0].mst == "0101234567"
     # One byte changed inside the first signature's range: both are no longer intact.

@@ -18,7 +18,7 @@ every field not named.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +26,13 @@ LOCK_ALL = "all"
 LOCK_INCLUDE = "include"
 LOCK_EXCLUDE = "exclude"
 _ACTIONS = {"/All": LOCK_ALL, "/Include": LOCK_INCLUDE, "/Exclude": LOCK_EXCLUDE}
-MAX_PAGES = 20_000  # pages walked to find where an empty field's widget is drawn
-MAX_SECONDS = 1.0
-# The page count check fails closed, so its walk gets longer: the objects are mostly read
-# (and cached) already by the repeated-key pass.
-LEAF_SECONDS = 5.0
+# The most pages Kyso reads a page tree for: the page count before a consent, where an empty
+# field's widget is drawn, and verify-pdf's survey of what was drawn after a signature
+# (widgets.py) share it, so Kyso never signs a file whose signatures it could not then check.
+MAX_PAGES = 10_000
+# Page-tree entries (/Kids items, repeats included) read in all: a tree is bounded by work,
+# not by a clock, so the same file gets the same answer on a busy machine as on an idle one.
+MAX_PAGE_TREE_ENTRIES = 4 * MAX_PAGES
 MAX_FIELDS = 20_000  # form field entries read to find the fields that are not signatures
 _HIDDEN = 2 | 32  # annotation flags Hidden and NoView: the widget is never drawn
 LOCK_LABEL = "Khoá / lock"
@@ -212,57 +214,16 @@ def _widget_box(widget: Any) -> tuple[float, float, float, float] | None:
     return box if box and box[2] - box[0] > 0 and box[3] - box[1] > 0 else None
 
 
-def widget_pages(reader: Any, widgets: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
-    """The page (1-based) whose /Annots draws each widget (by reference), found by walking the
-    page tree in order: the first page listing it (a widget's own /P may lie). Bounded by
-    :data:`MAX_PAGES` and :data:`MAX_SECONDS`; a widget not reached is left out."""
-    from pyhanko.pdf_utils.generic import IndirectObject
-
-    found: dict[tuple[int, int], int] = {}
-    stack: list[Any] = [reader.root.raw_get("/Pages")]
-    seen: set[tuple[int, int]] = set()
-    page = 0
-    deadline = time.monotonic() + MAX_SECONDS
-    while stack and len(found) < len(widgets) and page < MAX_PAGES:
-        if time.monotonic() > deadline:
-            break
-        raw = stack.pop()
-        if isinstance(raw, IndirectObject):
-            key = (raw.idnum, raw.generation)
-            if key in seen:
-                continue  # a page tree loop
-            seen.add(key)
-        node = deref(raw)
-        if not hasattr(node, "raw_get"):  # not a dictionary: nothing drawn from it
-            continue
-        kids = deref(node.raw_get("/Kids")) if "/Kids" in node else None
-        if isinstance(kids, list):
-            stack.extend(reversed(list(list.__iter__(kids))))  # as stored: references
-            continue
-        page += 1
-        annots = deref(node.raw_get("/Annots")) if "/Annots" in node else None
-        for entry in list.__iter__(annots) if isinstance(annots, list) else ():
-            if isinstance(entry, IndirectObject):
-                ref = (entry.idnum, entry.generation)
-                if ref in widgets and ref not in found:
-                    found[ref] = page
-    return found
-
-
-def page_leaves(reader: Any) -> int | None:
-    """How many pages the page tree really holds (its leaves, walked as :func:`widget_pages`
-    walks it), or None when the walk ran past :data:`MAX_PAGES` or :data:`LEAF_SECONDS`. Viewers
-    disagree when this is not the tree's /Count: poppler and pdf.js show /Count pages, pypdf
-    and others every leaf."""
+def _page_nodes(reader: Any) -> Iterator[Any]:
+    """The page tree's leaves in viewer order (each node once: a loop is not followed).
+    Raises :class:`PageTreeTooLarge` past :data:`MAX_PAGES` leaves or
+    :data:`MAX_PAGE_TREE_ENTRIES` entries."""
     from pyhanko.pdf_utils.generic import IndirectObject
 
     stack: list[Any] = [reader.root.raw_get("/Pages")]
     seen: set[tuple[int, int]] = set()
-    leaves = 0
-    deadline = time.monotonic() + LEAF_SECONDS
+    leaves = entries = 0
     while stack:
-        if time.monotonic() > deadline:
-            return None
         raw = stack.pop()
         if isinstance(raw, IndirectObject):
             key = (raw.idnum, raw.generation)
@@ -270,16 +231,58 @@ def page_leaves(reader: Any) -> int | None:
                 continue  # a page tree loop: each node counts once
             seen.add(key)
         node = deref(raw)
-        if not hasattr(node, "raw_get"):
+        if not hasattr(node, "raw_get"):  # not a dictionary: nothing drawn from it
             continue
         kids = deref(node.raw_get("/Kids")) if "/Kids" in node else None
         if isinstance(kids, list):
-            stack.extend(list.__iter__(kids))
+            entries += len(kids)
+            if entries > MAX_PAGE_TREE_ENTRIES:
+                raise PageTreeTooLarge
+            stack.extend(reversed(list(list.__iter__(kids))))  # as stored: references
             continue
         leaves += 1
         if leaves > MAX_PAGES:
-            return None
-    return leaves
+            raise PageTreeTooLarge
+        yield node
+
+
+class PageTreeTooLarge(Exception):
+    """The page tree holds more than Kyso reads (:data:`MAX_PAGES`)."""
+
+
+def widget_pages(reader: Any, widgets: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """The page (1-based) whose /Annots draws each widget (by reference), found by walking the
+    page tree in order: the first page listing it (a widget's own /P may lie). A widget not
+    reached within the walk's bounds (:func:`_page_nodes`) is left out."""
+    from pyhanko.pdf_utils.generic import IndirectObject
+
+    found: dict[tuple[int, int], int] = {}
+    if not widgets:
+        return found
+    try:
+        for page, node in enumerate(_page_nodes(reader), start=1):
+            annots = deref(node.raw_get("/Annots")) if "/Annots" in node else None
+            for entry in list.__iter__(annots) if isinstance(annots, list) else ():
+                if isinstance(entry, IndirectObject):
+                    ref = (entry.idnum, entry.generation)
+                    if ref in widgets and ref not in found:
+                        found[ref] = page
+            if len(found) == len(widgets):
+                break
+    except PageTreeTooLarge:
+        pass
+    return found
+
+
+def page_leaves(reader: Any) -> int | None:
+    """How many pages the page tree really holds (its leaves, walked as :func:`widget_pages`
+    walks it), or None past the walk's bounds (:data:`MAX_PAGES` pages). Viewers disagree
+    when this is not the tree's /Count: poppler and pdf.js show /Count pages, pypdf and others
+    every leaf."""
+    try:
+        return sum(1 for _ in _page_nodes(reader))
+    except PageTreeTooLarge:
+        return None
 
 
 def other_fields(reader: Any) -> dict[str, str]:

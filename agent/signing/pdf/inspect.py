@@ -266,10 +266,7 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
         raise KysoError("PDF_MALFORMED", {"detail": "the page tree has no pages (/Count)"})
     leaves = page_leaves(reader)
     if leaves is None:  # fail closed: a count nobody could check is not shown as a fact
-        raise KysoError(
-            "PDF_MALFORMED",
-            {"detail": f"the page tree is too large to check (more than {MAX_PAGES} pages)"},
-        )
+        raise KysoError("PDF_TOO_MANY_PAGES", {"limit": MAX_PAGES})
     if leaves != count:
         # The consent would say one number and show page 1 while some viewers show others.
         raise KysoError(

@@ -109,7 +109,8 @@ class PdfSignatureReport:
             "level": str(self.level),
             "signing_time": self.signing_time,
             "timestamped": self.timestamped,
-            "timestamp_valid": self.timestamp_valid,
+            # null without a timestamp: there is none to call sound.
+            "timestamp_valid": self.timestamp_valid if self.timestamped else None,
             "problem": self.problem,
             "problem_vi": self.problem_vi,
             "action_en": self.action_en,

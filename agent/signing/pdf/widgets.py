@@ -21,12 +21,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+# MAX_PAGES is the limit signing uses too: a file Kyso signs is one whose survey completes.
+from agent.signing.pdf.fields import MAX_PAGES
 from agent.signing.pdf.glyphs import Box
 
 log = logging.getLogger(__name__)
 
 # What one revision's survey reads (a hostile file may hold millions of annotations).
-MAX_PAGES = 10_000
 MAX_ANNOTATIONS_PER_PAGE = 1000
 MAX_FIELD_NODES = 5000
 MAX_FIELD_DEPTH = 32
