@@ -7,6 +7,8 @@ The signed request is kept with the account's history, with the sentence the uni
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -49,12 +51,60 @@ def username_for(mst: str) -> str:
     return mst
 
 
+# Wrong passwords for one user name before its log-in pauses, and for how long they count.
+LOGIN_FAILURES = 10
+LOGIN_WINDOW = dt.timedelta(minutes=15)
+PASSWORD_CHECKS_AT_ONCE = 2
+_THROTTLED_NAMES = 10_000  # user names tracked at most (oldest dropped): bounded memory
+
+
+class LoginThrottle:
+    """Wrong passwords by user name, in memory (a restart forgets them): past
+    :data:`LOGIN_FAILURES` within :data:`LOGIN_WINDOW` the name is refused with E109, before
+    any password work, until the oldest failure leaves the window."""
+
+    def __init__(self, config: PortalConfig) -> None:
+        self.config = config
+        self._failures: dict[str, list[dt.datetime]] = {}
+
+    def _recent(self, name: str) -> list[dt.datetime]:
+        since = self.config.clock() - LOGIN_WINDOW
+        kept = [t for t in self._failures.get(name, ()) if t > since]
+        if kept:
+            self._failures[name] = kept
+        else:
+            self._failures.pop(name, None)
+        return kept
+
+    def check(self, name: str) -> None:
+        """E109 when ``name`` is paused."""
+        recent = self._recent(name)
+        if len(recent) >= LOGIN_FAILURES:
+            left = recent[0] + LOGIN_WINDOW - self.config.clock()
+            minutes = max(1, -(-int(left.total_seconds()) // 60))
+            raise PortalError("LOGIN_THROTTLED", {"minutes": minutes})
+
+    def failed(self, name: str) -> None:
+        """Count one wrong password for ``name``."""
+        recent = self._recent(name)
+        recent.append(self.config.clock())
+        self._failures[name] = recent
+        while len(self._failures) > _THROTTLED_NAMES:
+            del self._failures[next(iter(self._failures))]
+
+    def forget(self, name: str) -> None:
+        """A right password: the name's count starts again."""
+        self._failures.pop(name, None)
+
+
 class AccountService:
     """Accounts and their dossier types."""
 
     def __init__(self, db: Database, config: PortalConfig) -> None:
         self.db = db
         self.config = config
+        self._login_failures = LoginThrottle(config)
+        self._password_checks = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
 
     def _now(self) -> str:
         return self.config.clock().isoformat()
@@ -206,13 +256,22 @@ class AccountService:
                 self.db.run(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
             self.db.run("DELETE FROM accounts WHERE id = ?", (account_id,))
 
-    def login(self, username: str, password: str) -> sqlite3.Row:
-        """The account for these credentials, or E101 / E105."""
-        account = self.db.one("SELECT * FROM accounts WHERE username = ?", (username.strip(),))
+    async def login(self, username: str, password: str) -> sqlite3.Row:
+        """The account for these credentials, or E101 / E105; E109 while the user name is
+        throttled after :data:`LOGIN_FAILURES` wrong passwords in :data:`LOGIN_WINDOW`."""
+        name = username.strip()[:200]
+        self._login_failures.check(name)
+        account = self.db.one("SELECT * FROM accounts WHERE username = ?", (name,))
         # An unknown user name costs the same argon2 work as a wrong password.
         stored = account["password_hash"] if account is not None else _DUMMY_HASH
-        if not check_password(stored, password) or account is None:
+        # argon2 takes tens of ms of CPU: on a thread, a few at a time, so a flood of log-ins
+        # neither stalls every other request on the event loop nor takes every core.
+        async with self._password_checks:
+            good = await asyncio.to_thread(check_password, stored, password)
+        if not good or account is None:
+            self._login_failures.failed(name)
             raise PortalError("LOGIN_FAILED")
+        self._login_failures.forget(name)
         if account["status"] != "active":
             raise PortalError("ACCOUNT_CANCELLED")
         return account

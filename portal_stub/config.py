@@ -41,7 +41,8 @@ class PortalConfig:
     max_attachments: int = 10  # PDF attachments per dossier
     max_attachment_bytes: int = 10 * 1024 * 1024  # per attachment
     challenge_ttl: dt.timedelta = dt.timedelta(minutes=5)
-    session_ttl: dt.timedelta = dt.timedelta(hours=8)
+    session_ttl: dt.timedelta = dt.timedelta(hours=8)  # idle time, from the last request
+    session_max_age: dt.timedelta = dt.timedelta(hours=12)  # from the log-in, however used
     clock: Clock = utc_now
 
     @property

@@ -104,6 +104,19 @@ CATALOGUE: tuple[CatalogueError, ...] = (
         404,
     ),
     CatalogueError(
+        "E109",
+        "LOGIN_THROTTLED",
+        _G_ACCOUNT,
+        "Đăng nhập sai quá nhiều lần với tên đăng nhập này; tạm khóa đăng nhập trong {minutes} "
+        "phút.",
+        "Too many wrong log-ins for this user name; logging in is paused for {minutes} minutes.",
+        "Đợi {minutes} phút rồi đăng nhập lại bằng đúng mật khẩu trong thư cấp tài khoản. Nếu "
+        "bạn không thử đăng nhập, có thể ai đó đang dò mật khẩu: báo cơ quan BHXH.",
+        "Wait {minutes} minutes, then log in with the password from the account e-mail. If it "
+        "was not you, someone may be guessing the password: tell the social insurance office.",
+        429,
+    ),
+    CatalogueError(
         "E108",
         "CROSS_SITE_REFUSED",
         _G_ACCOUNT,

@@ -53,6 +53,7 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
 MAX_FIELD_CHARS = 300  # a unit's name or address; the rest are far shorter
+MAX_NOTE_CHARS = 1000  # "Ngưng dịch vụ": the note beside "Lý do khác"
 _PHONE = re.compile(r"^[0-9 .+()-]{8,20}$")
 
 
@@ -138,6 +139,8 @@ def read_cancel(fields: Any) -> dict[str, str]:
         raise PortalError("FORM_INVALID", {"detail": "chưa chọn lý do ngưng dịch vụ"})
     if reason == "04" and not note:
         raise PortalError("FORM_INVALID", {"detail": "ghi rõ lý do khác"})
+    if len(note) > MAX_NOTE_CHARS:  # it is signed, kept in the history and shown in consent
+        raise PortalError("FORM_INVALID", {"detail": f"ghi chú quá {MAX_NOTE_CHARS} ký tự"})
     return {"ly_do": reason, "ghi_chu": note}
 
 

@@ -42,8 +42,11 @@ class SessionStore:
         now = moment.isoformat()
         # Visitors without a cookie get a session each: forget the stale ones as we go.
         self.db.run(
-            "DELETE FROM sessions WHERE last_seen < ?",
-            ((moment - self.config.session_ttl).isoformat(),),
+            "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?",
+            (
+                (moment - self.config.session_ttl).isoformat(),
+                (moment - self.config.session_max_age).isoformat(),
+            ),
         )
         session = Session(token_hash(token), kind, account_id, new_token())
         self.db.run(
@@ -63,7 +66,11 @@ class SessionStore:
         if row is None:
             return None
         now = self.config.clock()
-        if dt.datetime.fromisoformat(row["last_seen"]) + self.config.session_ttl < now:
+        idle = dt.datetime.fromisoformat(row["last_seen"]) + self.config.session_ttl < now
+        # A session in use still ends: a stolen token or a shared PC's cookie kept alive by a
+        # request every few hours would otherwise never expire.
+        old = dt.datetime.fromisoformat(row["created_at"]) + self.config.session_max_age < now
+        if idle or old:
             self.db.run("DELETE FROM sessions WHERE token_hash = ?", (row["token_hash"],))
             return None
         self.db.run(

@@ -27,6 +27,7 @@ from portal_stub.web.common import (
     PORTAL,
     SESSION,
     check_csrf,
+    read_form,
     require_account,
     set_session_cookie,
     signed_request_response,
@@ -60,7 +61,7 @@ async def _json(request: web.Request) -> dict[str, Any]:
             raise PortalError("FORM_INVALID", {"detail": "body must be a JSON object"})
         return body
     # Pages (the bridge script) post their form as-is.
-    return _multi(await request.post())
+    return _multi(await read_form(request))
 
 
 def _multi(form: Any) -> dict[str, Any]:
@@ -71,7 +72,7 @@ async def _form(request: web.Request) -> Any:
     """JSON object, or the page's form (MultiDict keeps repeated checkboxes)."""
     if request.content_type == "application/json":
         return await _json(request)
-    return await request.post()
+    return await read_form(request)
 
 
 # --- challenge, registration, log-in --------------------------------------------------------------
@@ -146,7 +147,9 @@ async def login(request: web.Request) -> web.Response:
         # for browsers that send neither Origin nor Sec-Fetch-Site.
         raise PortalError("FORM_INVALID", {"detail": "log-in takes a JSON body"})
     body = await _json(request)
-    account = portal.accounts.login(str(body.get("username", "")), str(body.get("password", "")))
+    account = await portal.accounts.login(
+        str(body.get("username", "")), str(body.get("password", ""))
+    )
     mode = body.get("mode", "bearer")
     if mode not in ("bearer", "cookie"):
         raise PortalError("FORM_INVALID", {"detail": "mode is bearer or cookie"})

@@ -36,6 +36,17 @@ CSP = (
 )
 
 
+async def read_form(request: web.Request) -> Any:
+    """The request's form fields; a body that is no readable form (a multipart part without a
+    name, a broken boundary) is the sender's E106, not the portal's E501."""
+    try:
+        return await request.post()
+    except ValueError:
+        raise PortalError(
+            "FORM_INVALID", {"detail": "biểu mẫu gửi lên không đọc được / unreadable form"}
+        ) from None
+
+
 def cookie_name(request: web.Request) -> str:
     """``__Host-`` prefixed when the portal is served over https (the browser then insists on
     Secure, Path=/ and no Domain)."""
@@ -129,17 +140,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         elif exc.status == 404:
             response = error_response(request, PortalError("NOT_FOUND"))
         else:
-            _security_headers(exc)
+            _security_headers(exc, https=request.app[PORTAL].config.secure_cookies)
             raise
     except Exception as exc:  # the user gets a code; the log gets the trace
         log.exception("unexpected error on %s", request.path)
         response = error_response(request, PortalError("INTERNAL", {"detail": type(exc).__name__}))
-    _security_headers(response)
+    _security_headers(response, https=request.app[PORTAL].config.secure_cookies)
     return response
 
 
-def _security_headers(response: web.StreamResponse) -> None:
+def _security_headers(response: web.StreamResponse, *, https: bool = False) -> None:
     headers = response.headers
+    if https:
+        # Served over https: the browser goes straight to https next time (a user typing the
+        # bare host name is not sent over plain http first, where TLS could be stripped).
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     # frame-ancestors in the CSP is the rule; X-Frame-Options covers browsers without it.

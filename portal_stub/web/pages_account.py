@@ -15,6 +15,7 @@ from portal_stub.web.common import (
     PORTAL,
     SESSION,
     check_csrf,
+    read_form,
     render,
     require_account,
     set_session_cookie,
@@ -70,7 +71,7 @@ async def register_page(request: web.Request) -> web.Response:
 async def register_post(request: web.Request) -> web.Response:
     """The signed registration."""
     portal = request.app[PORTAL]
-    form = await request.post()
+    form = await read_form(request)
     check_csrf(request, form)
     try:
         result = await portal.perform(
@@ -113,11 +114,11 @@ async def login_page(request: web.Request) -> web.Response:
 async def login_post(request: web.Request) -> web.Response:
     """Check the password, rotate the session."""
     portal = request.app[PORTAL]
-    form = await request.post()
+    form = await read_form(request)
     old = check_csrf(request, form)
     username = str(form.get("ten_dang_nhap", ""))
     try:
-        account = portal.accounts.login(username, str(form.get("mat_khau", "")))
+        account = await portal.accounts.login(username, str(form.get("mat_khau", "")))
     except PortalError as exc:
         ctx = {
             "error": exc.to_dict(),
@@ -138,7 +139,7 @@ async def login_post(request: web.Request) -> web.Response:
 @routes.post("/dang-xuat")
 async def logout(request: web.Request) -> web.Response:
     """End the session."""
-    form = await request.post()
+    form = await read_form(request)
     session = check_csrf(request, form)
     if session is not None:
         request.app[PORTAL].sessions.delete(session)
@@ -185,7 +186,7 @@ def _signed_get(action: str) -> Any:
 def _signed_post(action: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         portal = request.app[PORTAL]
-        form = await request.post()
+        form = await read_form(request)
         check_csrf(request, form)
         account = require_account(request)
         _, template, title = SIGNED_PAGES[action]

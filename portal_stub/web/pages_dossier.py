@@ -13,7 +13,14 @@ from portal_stub.dossier_xml import GENDERS, PHUONG_AN, ROW_FIELDS, parse_rows
 from portal_stub.dossiers import STATUS_LABELS, DossierService
 from portal_stub.drafts import DraftVersion
 from portal_stub.errors import PortalError
-from portal_stub.web.common import PORTAL, check_csrf, render, require_account, upload_request
+from portal_stub.web.common import (
+    PORTAL,
+    check_csrf,
+    read_form,
+    render,
+    require_account,
+    upload_request,
+)
 
 routes = web.RouteTableDef()
 BLANK_ROWS = 3
@@ -95,7 +102,7 @@ async def draft_page(request: web.Request) -> web.Response:
 async def save_draft(request: web.Request) -> web.Response:
     """ "Ghi", "Lấy số hồ sơ" or "Thêm dòng" (one form, three buttons)."""
     portal = request.app[PORTAL]
-    form = await request.post()
+    form = await read_form(request)
     check_csrf(request, form)
     account = require_account(request)
     rows = _rows_from_form(form)
@@ -183,7 +190,7 @@ async def check_post(request: web.Request) -> web.Response:
     portal = request.app[PORTAL]
     require_account(request)  # before the body is read: see upload_request
     request = upload_request(request)
-    form = await request.post()
+    form = await read_form(request)
     check_csrf(request, form)
     account = require_account(request)
     try:
@@ -206,7 +213,7 @@ async def check_post(request: web.Request) -> web.Response:
 async def submit_post(request: web.Request) -> web.Response:
     """ "Nộp hồ sơ" after a passed check: the receipt."""
     portal = request.app[PORTAL]
-    form = await request.post()
+    form = await read_form(request)
     check_csrf(request, form)
     account = require_account(request)
     try:
