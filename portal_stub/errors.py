@@ -117,6 +117,18 @@ CATALOGUE: tuple[CatalogueError, ...] = (
         429,
     ),
     CatalogueError(
+        "E110",
+        "REQUEST_TOO_LARGE",
+        _G_ACCOUNT,
+        "Yêu cầu gửi lên quá lớn (tối đa {limit_kb} KB khi chưa đăng nhập).",
+        "The request is too large (at most {limit_kb} KB before logging in).",
+        "Kiểm tra lại các ô đã điền: thông tin đăng ký hay đăng nhập chỉ cần vài trăm ký tự. "
+        "Hồ sơ và tệp đính kèm được gửi sau khi đăng nhập.",
+        "Check what was filled in: registration and log-in details need a few hundred "
+        "characters. Dossiers and attachments are sent after logging in.",
+        413,
+    ),
+    CatalogueError(
         "E108",
         "CROSS_SITE_REFUSED",
         _G_ACCOUNT,

@@ -100,8 +100,17 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         session = portal.sessions.get(request.cookies.get(cookie_name(request)), "cookie")
         if session is None and not is_api(request) and not request.path.startswith("/static/"):
             new_cookie, session = portal.sessions.create("cookie", None)
+    if session is None or session.account_id is None:
+        # No unit logged in: a log-in, a registration or its challenge is a few KB. The app's
+        # limit is sized for dossiers; nobody without an account makes the portal read that.
+        request = request.clone(client_max_size=ANONYMOUS_BODY_BYTES)
     request[SESSION] = session
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        if request.client_max_size != ANONYMOUS_BODY_BYTES:
+            raise  # a logged-in unit's dossier: FILE_TOO_LARGE (error_middleware)
+        raise PortalError("REQUEST_TOO_LARGE", {"limit_kb": ANONYMOUS_BODY_BYTES // 1024}) from None
     if new_cookie is not None and request.get(SESSION) is session:
         set_session_cookie(request, response, new_cookie)
     return response
@@ -224,6 +233,11 @@ def render(
     ctx.update(context or {})
     html = request.app[TEMPLATES].get_template(name).render(**ctx)
     return web.Response(text=html, content_type="text/html", status=status)
+
+
+# The most an anonymous request's body may hold: a registration's signed request with its
+# certificate chain, in base64, fits many times over.
+ANONYMOUS_BODY_BYTES = 1024 * 1024
 
 
 def upload_request(request: web.Request) -> web.Request:

@@ -16,6 +16,7 @@ from portal_stub import accounts
 from portal_stub.app import create_app
 from portal_stub.config import PortalConfig
 from portal_stub.forms import MAX_NOTE_CHARS
+from portal_stub.web.common import ANONYMOUS_BODY_BYTES
 from tests.portal.conftest import FakeClock
 from tests.portal.helpers import PortalDriver
 
@@ -121,3 +122,36 @@ async def test_the_cancel_note_is_bounded(portal: PortalDriver) -> None:
             json={"action": "cancel", "fields": {"ly_do": "04", "ghi_chu": "x" * size}},
         )
         assert status == expected, (size, str(body)[:200])
+
+
+@pytest.mark.parametrize("path", ["/api/v1/login", "/api/v1/register", "/dang-nhap"])
+async def test_an_anonymous_body_of_megabytes_is_refused_unread(
+    portal: PortalDriver, path: str
+) -> None:
+    """Without a logged-in unit a body is at most ANONYMOUS_BODY_BYTES (the app's limit, sized
+    for dossiers with attachments, let anyone make the portal read 86 MB)."""
+    if path.startswith("/api/"):
+        body = b'{"username": "' + b"a" * (2 * ANONYMOUS_BODY_BYTES) + b'", "password": "x"}'
+        kind = "application/json"
+    else:  # the page's own form
+        body, kind = (
+            b"ten_dang_nhap=" + b"a" * (2 * ANONYMOUS_BODY_BYTES),
+            "application/x-www-form-urlencoded",
+        )
+    response = await portal.client.post(path, data=body, headers={"Content-Type": kind})
+    text = await response.text()
+    assert response.status == 413 and "E110" in text, (response.status, text[:200])
+
+
+async def test_a_logged_in_unit_keeps_the_larger_limit(portal: PortalDriver) -> None:
+    await portal.register_and_login()
+    status, body = await portal.request(
+        "POST",
+        "/api/v1/challenge",
+        json={
+            "action": "cancel",
+            "fields": {"ly_do": "04", "ghi_chu": "x"},
+            "pad": "y" * 2_000_000,
+        },
+    )
+    assert status != 413, body
