@@ -150,6 +150,7 @@ def test_windows_registry_policy_through_a_fake_reader(files) -> None:
         ("https://portal.example.vn:8443/", "https://portal.example.vn:8443"),
         ("https://[::1]:8443", "https://[::1]:8443"),
         ("https://xn--bohim-v11b9i.vn", "https://xn--bohim-v11b9i.vn"),  # as browsers send it
+        ("https://" + "a" * 63 + ".vn", "https://" + "a" * 63 + ".vn"),  # DNS's longest label
         ("https://a.vn.", "https://a.vn."),  # a fully qualified name is its own origin
         # IP literals as browsers serialise them, so a setting matches what they send
         ("https://[0:0:0:0:0:0:0:1]:8443", "https://[::1]:8443"),
@@ -200,6 +201,9 @@ def test_origin_normalisation(value: str, expected: str) -> None:
         "https://127.0.0.01",
         "https://a.123",
         "https://[v1.x]",
+        # Past DNS's limits (CLI QA 38: `sites allow` stored them): a 64-byte label, 254 bytes.
+        "https://" + "a" * 64 + ".vn",
+        "https://" + ".".join(["a" * 62] * 4) + ".vn",
     ],
 )
 def test_origin_rejects(value: str) -> None:
