@@ -227,15 +227,19 @@ class _Stop:
         the one raised at the signal was swallowed (lxml's module set-up ignores exceptions
         from the code it calls, a KeyboardInterrupt included). The command then runs with
         Python's own Ctrl-C again (asyncio.run installs its handler only over that one)."""
+        installed, previous = False, None
         try:
-            previous = signal.signal(signal.SIGINT, self._handle)
+            # Ignored on purpose (a background job of a script): it stays ignored.
+            if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+                previous = signal.signal(signal.SIGINT, self._handle)
+                installed = True
         except ValueError:  # not the main thread
-            yield
-            return
+            pass
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            if installed:
+                signal.signal(signal.SIGINT, previous or signal.default_int_handler)
         if self.signum is not None:
             raise KeyboardInterrupt
 
