@@ -41,6 +41,7 @@ class ErrorGroup(enum.Enum):
     CERTIFICATE = "certificate"  # the signer's certificate is unfit now (time, use, revoked)
     INPUT = "input"  # the request or document cannot be signed as given: change it
     REMOTE_AUTH = "remote_auth"  # a remote signing service wants the user to sign in again
+    REMOTE_SERVICE = "remote_service"  # a remote service answered, but not usably (now)
     OTHER = "other"
 
 
@@ -76,6 +77,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
         }
     ),
     ErrorGroup.REMOTE_AUTH: frozenset({"REMOTE_AUTH_REFUSED", "REMOTE_TOKEN_EXPIRED"}),
+    ErrorGroup.REMOTE_SERVICE: frozenset({"REMOTE_PROTOCOL_ERROR", "REMOTE_BUSY"}),
     ErrorGroup.INPUT: frozenset(
         {
             "INPUT_INVALID",

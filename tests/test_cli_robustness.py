@@ -254,3 +254,20 @@ def test_the_progress_bar_is_drawn_on_a_terminal_and_only_there(
     redirected = _run([*base[3:], "_file", *files], env)
     assert redirected.returncode == 0, redirected.stderr
     assert "sign-xml:" not in redirected.stderr and "\\u000d" not in redirected.stderr
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_a_fault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only stdout's reader going away is the quiet 141 (review 37): another pipe breaking
+    (a child process's) is reported like any unforeseen fault."""
+    from agent.cli import audit_cmd
+    from agent.cli.main import EXIT_INTERNAL, main
+
+    def broken(args: Any) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setenv("KYSO_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(audit_cmd, "run_audit", broken)
+    assert main(["audit", "--json"]) == EXIT_INTERNAL
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "INTERNAL_ERROR"

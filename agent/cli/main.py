@@ -117,8 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(argv, stop)
         except KeyboardInterrupt:  # before the command ran (importing, parsing)
             return _interrupted(stop, as_json="--json" in argv)
-        except BrokenPipeError:  # `kyso-agent audit | head -1`: the reader has what it wanted
-            return _reader_gone()
+        except BrokenPipeError as exc:
+            if _stdout_gone():  # `kyso-agent audit | head -1`: the reader has what it wanted
+                return _reader_gone()
+            # Another pipe (a child process's): a fault like any other.
+            print_error(internal_error(exc), as_json="--json" in argv)
+            return EXIT_INTERNAL
 
 
 def _interrupted(stop: _Stop, *, as_json: bool) -> int:
@@ -127,6 +131,21 @@ def _interrupted(stop: _Stop, *, as_json: bool) -> int:
     if as_json:
         print_error(KysoError("USER_CANCELLED"), as_json=True)
     return 128 + (stop.signum or signal.SIGINT)
+
+
+def _stdout_gone() -> bool:
+    """True when nobody reads stdout any more (its pipe's reader closed it)."""
+    stream = sys.__stdout__
+    if stream is None:
+        return True
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() (Windows), no descriptor
+        return True
 
 
 def _reader_gone() -> int:

@@ -23,9 +23,9 @@ def kyso_home() -> Path | None:
 
 
 def check_kyso_home() -> None:
-    """With ``$KYSO_HOME`` set: make sure it is a folder Kyso can write to (created if
-    missing), so a mistyped value is one clear error (STATE_DIR_UNUSABLE) at start, not a
-    NotADirectoryError wherever a command first writes."""
+    """With ``$KYSO_HOME`` set: make sure it is a folder (created if missing), so a mistyped
+    value is one clear error (STATE_DIR_UNUSABLE) at start, not a NotADirectoryError wherever
+    a command first writes."""
     home = kyso_home()
     if home is None:
         return
@@ -34,9 +34,9 @@ def check_kyso_home() -> None:
     try:
         if home.exists() and not home.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, "not a folder")
+        # Made when missing; an existing folder may be read-only (a prepared, shared one):
+        # the commands that only read (verify-*, tokens, doctor) still work there.
         home.mkdir(parents=True, exist_ok=True)
-        if not os.access(home, os.W_OK | os.X_OK):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         details = {"path": str(home), "detail": reason}

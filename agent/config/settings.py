@@ -55,9 +55,7 @@ def _ascii_host(hostname: str, value: str) -> str:
     named = _HOST_NAME.match(host) and ".." not in host
     if not (named or (":" in host and _IPV6_LITERAL.match(host))):
         raise ValueError(f"{value!r} has a host name that is not valid")
-    if named and (
-        len(host.rstrip(".")) > 253 or any(len(label) > 63 for label in host.split("."))
-    ):
+    if named and (len(host.rstrip(".")) > 253 or any(len(label) > 63 for label in host.split("."))):
         # DNS's limits (RFC 1035): no browser can be on such a site, so no page can ask for it.
         raise ValueError(f"{value!r} has a host name longer than DNS allows")
     return host

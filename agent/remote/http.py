@@ -92,8 +92,10 @@ KNOWN_ERROR_WORDS = frozenset(
         "invalid_signature",
     }
 )
-# Statuses that say "not now" (RFC 6585 429, and 5xx): wait, do not suspect the PIN.
-_BUSY_STATUSES = frozenset({429, *range(500, 600)})
+# Statuses that say "not now" (RFC 6585 429; a gateway, overload or maintenance): wait, do not
+# suspect the PIN. Other 5xx (500 itself, 501...) stay protocol errors: a service without a
+# method, a crash on what Kyso sent.
+_BUSY_STATUSES = frozenset({429, 502, 503, 504})
 _CREDENTIAL_HINTS = ("disabled", "revoked", "suspended", "expired", "locked", "not found")
 
 # What the user reads after "<provider> refused to authorise the signature: ..."
@@ -146,13 +148,12 @@ def classify(
         return KysoError("REMOTE_CLIENT_REFUSED", {"provider": provider.label})
     if word in _AUTH_WORDS:
         return auth_refused(provider, word)
-    if word in _BUSY_WORDS or status in _BUSY_STATUSES:
-        # Before the description's hints: an overloaded service's "invalid" text is no
-        # verdict on the PIN, and the user should wait rather than retype it.
-        return KysoError("REMOTE_BUSY", {"provider": provider.label, "status": status})
-    if "pin" in text.split() and "invalid" in text:
+    # An overloaded service's "invalid" text is no verdict on the PIN: the description's hints
+    # count only when it is not saying "not now" (the user should wait, not retype the PIN).
+    busy = word in _BUSY_WORDS or status in _BUSY_STATUSES
+    if not busy and "pin" in text.split() and "invalid" in text:
         return auth_refused(provider, "invalid_pin")
-    if "otp" in text.split() and "invalid" in text:
+    if not busy and "otp" in text.split() and "invalid" in text:
         return auth_refused(provider, "invalid_otp")
     if word in _TOKEN_WORDS or status == 401 or ("sad" in text and "expired" in text):
         if status == 401 and not sent_token and word not in _TOKEN_WORDS:
@@ -164,6 +165,8 @@ def classify(
             "REMOTE_CREDENTIAL_INVALID",
             {"provider": provider.label, "credential": credential, "status": hint},
         )
+    if busy:
+        return KysoError("REMOTE_BUSY", {"provider": provider.label, "status": status})
     return KysoError(
         "REMOTE_PROTOCOL_ERROR",
         {"provider": provider.label, "detail": f"{method}: HTTP {status} {word}".strip()},

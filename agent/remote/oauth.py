@@ -135,7 +135,7 @@ class OAuthClient:
                     json_body={},
                 )
             except KysoError as exc:
-                if exc.code != "REMOTE_PROTOCOL_ERROR":
+                if exc.group is not ErrorGroup.REMOTE_SERVICE:
                     raise  # unreachable or silent: the sign-in would fail the same way
                 answer = {}  # a service without a usable info: its base URL, as before
             announced = answer.get("oauth2")

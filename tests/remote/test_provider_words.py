@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from asn1crypto import x509 as asn1_x509
@@ -179,7 +180,7 @@ def test_only_the_standards_error_words_are_carried() -> None:
     assert "invalid_pin" in KNOWN_ERROR_WORDS and "864209" not in KNOWN_ERROR_WORDS
 
 
-@pytest.mark.parametrize("status", [429, 500, 502, 503])
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
 def test_a_busy_service_says_wait_not_check_the_pin(status: int) -> None:
     provider = EvilCsc(url="http://127.0.0.1:9").provider()
     body = {"error": "rate_limited", "error_description": "Too many requests: invalid PIN rate"}
@@ -190,6 +191,52 @@ def test_a_busy_service_says_wait_not_check_the_pin(status: int) -> None:
     # A standard word still says what it says, whatever the status.
     refused = classify(provider, "credentials/authorize", 400, {"error": "invalid_pin"})
     assert refused.code == "REMOTE_AUTH_REFUSED"
+
+
+def test_standard_words_and_hints_win_over_a_busy_status() -> None:
+    """Code that acts on the codes (dropping a cached token, refreshing the listing for a
+    disabled credential) must still see them when the status is a 5xx (review 37)."""
+    provider = EvilCsc(url="http://127.0.0.1:9").provider()
+    expired = classify(provider, "signatures/signHash", 500, {"error": "invalid_token"})
+    assert expired.code == "REMOTE_TOKEN_EXPIRED"
+    disabled = classify(
+        provider,
+        "credentials/info",
+        503,
+        {"error_description": "credential disabled"},
+        credential="cred-1",
+    )
+    assert disabled.code == "REMOTE_CREDENTIAL_INVALID"
+    # A 500 or 501 of its own is the service breaking the API, not "busy".
+    for status in (500, 501):
+        assert classify(provider, "info", status, {}).code == "REMOTE_PROTOCOL_ERROR"
+
+
+@pytest.mark.parametrize(
+    ("status", "word"), [(501, "not_implemented"), (500, "server_error"), (503, "")]
+)
+async def test_a_service_whose_info_fails_signs_in_at_its_base_url(status: int, word: str) -> None:
+    """A CSC service without a working ``info`` (review 37: a 5xx made it REMOTE_BUSY, and
+    the sign-in stopped there): its OAuth endpoints are looked for at its base URL."""
+    from agent.remote.oauth import OAuthClient
+    from agent.remote.providers import parse_provider
+
+    async def info(request: web.Request) -> web.Response:
+        return web.json_response({"error": word} if word else {}, status=status)
+
+    app = web.Application()
+    app.router.add_post("/csc/v2/info", info)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        provider = parse_provider({"name": "p", "base_url": url, "client_id": "x"})
+        async with aiohttp.ClientSession() as session:
+            assert await OAuthClient(provider, session).oauth_url() == url
+    finally:
+        await runner.cleanup()
 
 
 async def test_a_providers_status_text_is_not_kysos_message(

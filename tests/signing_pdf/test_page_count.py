@@ -48,7 +48,65 @@ def test_a_tree_too_large_to_count_is_refused_as_such(
     pages = b"<< /Type /Pages /Kids [3 0 R 5 0 R 6 0 R] /Count 3 >>"
     with pytest.raises(KysoError) as refused:
         inspect_pdf(raw_pdf({**THREE, 2: pages}))
-    assert refused.value.code == "PDF_TOO_MANY_PAGES"
+    if bound == "pages":
+        assert refused.value.code == "PDF_TOO_MANY_PAGES"
+    else:  # entries far beyond the pages: repeats, an unusual tree, not "too many pages"
+        assert refused.value.code == "PDF_MALFORMED"
+        assert "/Kids entries" in refused.value.details["detail"]
+
+
+def objstm_pdf(dummies: int, leaves: int) -> bytes:
+    """Review 37's hostile shape: the page tree at the end of one object stream that first
+    holds ``dummies`` small objects; pyHanko scans the stream's header from its start for
+    every object it looks up there, so each page costs O(dummies) and the walk, bounded by
+    its page and entry counts, is still quadratic (282 KB: minutes)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils import writer as pdf_writer
+    from pyhanko.pdf_utils.generic import pdf_name
+
+    out = pdf_writer.PdfFileWriter(stream_xrefs=True, init_page_tree=False)
+    stream = out.prepare_object_stream(compress=True)
+    for number in range(dummies):
+        out.add_object(generic.NumberObject(number), obj_stream=stream)
+    pages_ref = out.allocate_placeholder()
+    kids = generic.ArrayObject()
+    for _ in range(leaves):
+        page = generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Page"),
+                pdf_name("/Parent"): pages_ref,
+                pdf_name("/MediaBox"): generic.ArrayObject(
+                    map(generic.NumberObject, (0, 0, 10, 10))
+                ),
+            }
+        )
+        kids.append(out.add_object(page, obj_stream=stream))
+    tree = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Pages"),
+            pdf_name("/Kids"): kids,
+            pdf_name("/Count"): generic.NumberObject(leaves),
+        }
+    )
+    out.add_object(tree, idnum=pages_ref.idnum)
+    out.root[pdf_name("/Pages")] = pages_ref
+    buffer = io.BytesIO()
+    out.write(buffer)
+    return buffer.getvalue()
+
+
+def test_a_page_tree_that_is_slow_to_read_is_refused_within_its_cpu_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The work bounds count pages and entries, not the cost of each lookup: the CPU-time
+    safety net ends the walk (lowered here from 20 s so the test is quick)."""
+    from agent.signing.pdf import fields
+
+    monkeypatch.setattr(fields, "PAGE_TREE_CPU_SECONDS", 0.2)
+    with pytest.raises(KysoError) as refused:
+        inspect_pdf(objstm_pdf(dummies=20_000, leaves=3_000))
+    assert refused.value.code == "PDF_MALFORMED"
+    assert "took over 0.2 s" in refused.value.details["detail"]
 
 
 def flat_pdf(pages: int) -> bytes:

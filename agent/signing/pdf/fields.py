@@ -18,6 +18,7 @@ every field not named.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,11 @@ MAX_PAGES = 10_000
 # Page-tree entries (/Kids items, repeats included) read in all: a tree is bounded by work,
 # not by a clock, so the same file gets the same answer on a busy machine as on an idle one.
 MAX_PAGE_TREE_ENTRIES = 4 * MAX_PAGES
+# And by the walking thread's CPU time, as a safety net: a hostile file can make each lookup
+# slow (pages at the end of a big object stream, which pyHanko scans from its start for every
+# object). An honest 10,000-page file takes about 5 s here; other processes' load does not
+# count against it, so a busy machine gets the same answer as an idle one.
+PAGE_TREE_CPU_SECONDS = 20.0
 MAX_FIELDS = 20_000  # form field entries read to find the fields that are not signatures
 _HIDDEN = 2 | 32  # annotation flags Hidden and NoView: the widget is never drawn
 LOCK_LABEL = "Khoá / lock"
@@ -216,14 +222,18 @@ def _widget_box(widget: Any) -> tuple[float, float, float, float] | None:
 
 def _page_nodes(reader: Any) -> Iterator[Any]:
     """The page tree's leaves in viewer order (each node once: a loop is not followed).
-    Raises :class:`PageTreeTooLarge` past :data:`MAX_PAGES` leaves or
-    :data:`MAX_PAGE_TREE_ENTRIES` entries."""
+    Raises :class:`PageTreeTooLarge` past :data:`MAX_PAGES` leaves, and
+    :class:`PageTreeUnusual` past :data:`MAX_PAGE_TREE_ENTRIES` entries or
+    :data:`PAGE_TREE_CPU_SECONDS` of this thread's CPU time."""
     from pyhanko.pdf_utils.generic import IndirectObject
 
     stack: list[Any] = [reader.root.raw_get("/Pages")]
     seen: set[tuple[int, int]] = set()
     leaves = entries = 0
+    cpu_limit = time.thread_time() + PAGE_TREE_CPU_SECONDS
     while stack:
+        if time.thread_time() > cpu_limit:
+            raise PageTreeUnusual(f"reading it took over {PAGE_TREE_CPU_SECONDS:g} s")
         raw = stack.pop()
         if isinstance(raw, IndirectObject):
             key = (raw.idnum, raw.generation)
@@ -236,8 +246,8 @@ def _page_nodes(reader: Any) -> Iterator[Any]:
         kids = deref(node.raw_get("/Kids")) if "/Kids" in node else None
         if isinstance(kids, list):
             entries += len(kids)
-            if entries > MAX_PAGE_TREE_ENTRIES:
-                raise PageTreeTooLarge
+            if entries > MAX_PAGE_TREE_ENTRIES:  # repeats: far more entries than pages
+                raise PageTreeUnusual(f"over {MAX_PAGE_TREE_ENTRIES} /Kids entries")
             stack.extend(reversed(list(list.__iter__(kids))))  # as stored: references
             continue
         leaves += 1
@@ -247,7 +257,11 @@ def _page_nodes(reader: Any) -> Iterator[Any]:
 
 
 class PageTreeTooLarge(Exception):
-    """The page tree holds more than Kyso reads (:data:`MAX_PAGES`)."""
+    """The page tree holds more pages than Kyso reads (:data:`MAX_PAGES`)."""
+
+
+class PageTreeUnusual(Exception):
+    """The page tree could not be read within the walk's work bounds; ``str()`` says which."""
 
 
 def widget_pages(reader: Any, widgets: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
@@ -269,16 +283,16 @@ def widget_pages(reader: Any, widgets: set[tuple[int, int]]) -> dict[tuple[int, 
                         found[ref] = page
             if len(found) == len(widgets):
                 break
-    except PageTreeTooLarge:
+    except (PageTreeTooLarge, PageTreeUnusual):
         pass
     return found
 
 
 def page_leaves(reader: Any) -> int | None:
     """How many pages the page tree really holds (its leaves, walked as :func:`widget_pages`
-    walks it), or None past the walk's bounds (:data:`MAX_PAGES` pages). Viewers disagree
-    when this is not the tree's /Count: poppler and pdf.js show /Count pages, pypdf and others
-    every leaf."""
+    walks it), or None past :data:`MAX_PAGES` pages (:class:`PageTreeUnusual` past the walk's
+    other bounds). Viewers disagree when this is not the tree's /Count: poppler and pdf.js
+    show /Count pages, pypdf and others every leaf."""
     try:
         return sum(1 for _ in _page_nodes(reader))
     except PageTreeTooLarge:

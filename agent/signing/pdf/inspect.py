@@ -26,6 +26,7 @@ from agent.signing.pdf.fields import (
     MAX_PAGES,
     EmptyField,
     FieldLock,
+    PageTreeUnusual,
     deref,
     earlier_locks,
     normalised_box,
@@ -264,7 +265,12 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
     count = int(pages.get("/Count", 0))
     if count < 1:
         raise KysoError("PDF_MALFORMED", {"detail": "the page tree has no pages (/Count)"})
-    leaves = page_leaves(reader)
+    try:
+        leaves = page_leaves(reader)
+    except PageTreeUnusual as exc:  # fail closed, in words: not "too many pages"
+        raise KysoError(
+            "PDF_MALFORMED", {"detail": f"its page tree could not be checked ({exc})"}
+        ) from None
     if leaves is None:  # fail closed: a count nobody could check is not shown as a fact
         raise KysoError("PDF_TOO_MANY_PAGES", {"limit": MAX_PAGES})
     if leaves != count:

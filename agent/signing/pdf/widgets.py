@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-# MAX_PAGES is the limit signing uses too: a file Kyso signs is one whose survey completes.
+# MAX_PAGES is signing's page limit too: a file Kyso signs never stops its survey by pages.
 from agent.signing.pdf.fields import MAX_PAGES
 from agent.signing.pdf.glyphs import Box
 
