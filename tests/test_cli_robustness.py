@@ -48,6 +48,13 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
+def _terminal_signals() -> None:
+    """In the child: the stop signals as a terminal's process has them. Under nohup (a CI
+    runner) SIGHUP is inherited ignored, and the CLI keeps an ignored signal ignored."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _importing_command_modules(pid: int) -> bool:
     """True once the process maps lxml: build_parser is importing the command modules (the
     handlers of main() are in place by then; the command itself has not started)."""
@@ -76,6 +83,7 @@ def test_a_stop_signal_while_the_cli_starts_is_a_clean_stop(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_terminal_signals,
     )
     deadline = time.monotonic() + 60
     while not _importing_command_modules(proc.pid) and proc.poll() is None:

@@ -155,6 +155,9 @@ def test_a_real_process_stopped_while_the_pin_is_read_says_so_in_its_report(
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         cwd=REPO,
+        # As a terminal's process has them: under nohup SIGHUP is inherited ignored, and the
+        # CLI keeps an ignored signal ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
 
     def unblock_if_it_ends() -> None:  # a process that ended first must not hang the test
