@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
@@ -12,6 +13,7 @@ from aiohttp import web
 from agent.signing.trust import TrustStore
 from portal_stub.bridge_assets import add_bridge_routes
 from portal_stub.config import PortalConfig
+from portal_stub.errors import PortalError
 from portal_stub.mail import start_sink
 from portal_stub.portal import Portal
 from portal_stub.processing import background
@@ -28,8 +30,22 @@ from portal_stub.web.common import (
 log = logging.getLogger(__name__)
 
 
+# What /static/ serves: the pages' scripts, styles and images, never the package's own files
+# (the folder is a Python package, so it holds an __init__.py).
+STATIC_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}\.(?:js|css|png|svg|ico)")
+
+
 def _static_dir() -> Path:
     return Path(str(resources.files("portal_stub").joinpath("static")))
+
+
+async def _static(request: web.Request) -> web.StreamResponse:
+    """One file of the static folder, by a name of :data:`STATIC_FILE`'s shape (else E107)."""
+    name = request.match_info["name"]
+    path = _static_dir() / name
+    if not STATIC_FILE.fullmatch(name) or not path.is_file() or path.is_symlink():
+        raise PortalError("NOT_FOUND")
+    return web.FileResponse(path)
 
 
 def create_app(config: PortalConfig, trust: TrustStore | None = None) -> web.Application:
@@ -64,7 +80,7 @@ def create_app(config: PortalConfig, trust: TrustStore | None = None) -> web.App
     app.router.add_routes(pages_account.routes)
     app.router.add_routes(pages_dossier.routes)
     app.router.add_routes(api.routes)
-    app.router.add_static("/static", _static_dir(), follow_symlinks=False)
+    app.router.add_get("/static/{name}", _static)
     try:
         # /kyso-bridge/: the JavaScript bridge that /static/portal-sign.js imports.
         add_bridge_routes(app)

@@ -33,6 +33,12 @@ from portal_stub.config import PortalConfig
 from portal_stub.db import Database
 from portal_stub.errors import PortalError, from_kyso
 
+# Anyone may ask for a registration challenge, so what that costs is bounded: per client
+# address within one challenge lifetime, and in all (each row holds a ~5 KB request document).
+ANONYMOUS_PER_ADDRESS = 60
+MAX_PENDING_ANONYMOUS = 2000
+_TRACKED_ADDRESSES = 10_000  # the in-memory counts stay bounded too
+
 
 @dataclass(frozen=True)
 class Challenge:
@@ -81,6 +87,7 @@ class ChallengeService:
         self.db = db
         self.config = config
         self.trust = trust
+        self._anonymous: dict[str, list[dt.datetime]] = {}  # address -> recent issue times
 
     def issue(
         self,
@@ -90,11 +97,22 @@ class ChallengeService:
         *,
         account_id: int | None,
         session_hash: str | None,
+        client: str | None = None,
     ) -> Challenge:
-        """A fresh nonce bound to ``action``, ``fields_hash`` and the account (if logged in),
-        and the request document ``build(nonce, now)`` writes around it."""
+        """A fresh nonce bound to ``action``, ``fields_hash``, the account (if logged in) and
+        the page's cookie session (if any), and the request document ``build(nonce, now)``
+        writes around it. Without an account, E111 past :data:`ANONYMOUS_PER_ADDRESS` for
+        ``client`` (its address) or :data:`MAX_PENDING_ANONYMOUS` waiting in all."""
         now = self.config.clock()
         expires = now + self.config.challenge_ttl
+        # Expired ones are no use to anyone: kept one more lifetime (a late answer still hears
+        # "expired" rather than "unknown"), then gone, so the table stays small.
+        self.db.run(
+            "DELETE FROM challenges WHERE expires_at < ?",
+            ((now - self.config.challenge_ttl).isoformat(),),
+        )
+        if account_id is None:
+            self._admit_anonymous(client or "", now)
         # The nonce itself commits to the action and the field values (agent library helper).
         nonce = action_nonce({"action": action, "fields_hash": fields_hash})
         request = build(nonce, now)
@@ -112,14 +130,31 @@ class ChallengeService:
                 request,
             ),
         )
-        # Old challenges are no use to anyone; keep the table small.
-        self.db.run(
-            "DELETE FROM challenges WHERE expires_at < ?",
-            ((now - dt.timedelta(days=1)).isoformat(),),
-        )
         return Challenge(
             nonce, action, fields_hash, expires.isoformat(), self.config.public_origin, request
         )
+
+    def _admit_anonymous(self, client: str, now: dt.datetime) -> None:
+        """E111 when ``client`` asked for too many challenges within one lifetime, or too many
+        challenges without an account wait in all; else count this one."""
+        since = now - self.config.challenge_ttl
+        recent = [t for t in self._anonymous.pop(client, ()) if t > since]
+        pending = self.db.one(
+            "SELECT COUNT(*) AS n FROM challenges "
+            "WHERE account_id IS NULL AND used_at IS NULL AND expires_at >= ?",
+            (now.isoformat(),),
+        )
+        if len(recent) >= ANONYMOUS_PER_ADDRESS or (
+            pending and pending["n"] >= MAX_PENDING_ANONYMOUS
+        ):
+            if recent:
+                self._anonymous[client] = recent
+            minutes = max(1, -(-int(self.config.challenge_ttl.total_seconds()) // 60))
+            raise PortalError("TOO_MANY_CHALLENGES", {"minutes": minutes})
+        recent.append(now)
+        self._anonymous[client] = recent  # re-inserted: the least recent address goes first
+        while len(self._anonymous) > _TRACKED_ADDRESSES:
+            del self._anonymous[next(iter(self._anonymous))]
 
     async def consume(
         self,
@@ -128,9 +163,12 @@ class ChallengeService:
         action: str,
         fields_hash: str,
         account_id: int | None,
+        session_hash: str | None = None,
     ) -> SignedRequest:
         """Burn the request's nonce, verify the signature, and check that what it covers is
-        the request the portal issued for these form values.
+        the request the portal issued for these form values. A challenge a page's cookie
+        session asked for is answered from that session only (``session_hash``): a signed
+        request that leaks from a page is of no use in another browser.
 
         The nonce is marked used before anything else is checked, so a failed attempt cannot be
         retried with the same nonce.
@@ -139,7 +177,11 @@ class ChallengeService:
         if not nonce:
             raise PortalError("CHALLENGE_UNKNOWN")
         row = self.db.one("SELECT * FROM challenges WHERE nonce = ?", (nonce,))
-        if row is None or (row["account_id"] is not None and row["account_id"] != account_id):
+        if (
+            row is None
+            or (row["account_id"] is not None and row["account_id"] != account_id)
+            or (row["session_hash"] is not None and row["session_hash"] != session_hash)
+        ):
             raise PortalError("CHALLENGE_UNKNOWN")
         now = self.config.clock()
         burned = self.db.run(

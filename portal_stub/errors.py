@@ -129,6 +129,30 @@ CATALOGUE: tuple[CatalogueError, ...] = (
         413,
     ),
     CatalogueError(
+        "E111",
+        "TOO_MANY_CHALLENGES",
+        _G_ACCOUNT,
+        "Có quá nhiều yêu cầu ký đang chờ khi chưa đăng nhập; vui lòng thử lại sau {minutes} phút.",
+        "Too many signing requests are waiting from visitors who are not logged in; try again "
+        "in {minutes} minutes.",
+        "Đợi {minutes} phút rồi bấm ký lại; mỗi lần ký chỉ cần một yêu cầu. Nếu lỗi lặp lại, "
+        "báo bộ phận hỗ trợ của cổng: có thể ai đó đang gửi yêu cầu hàng loạt.",
+        "Wait {minutes} minutes, then sign again; each signature needs only one request. If it "
+        "keeps happening, tell the portal's support: someone may be sending requests in bulk.",
+        429,
+    ),
+    CatalogueError(
+        "E112",
+        "REQUEST_TIMEOUT",
+        _G_ACCOUNT,
+        "Dữ liệu gửi lên không đến đủ trong {seconds} giây nên cổng đã ngừng chờ.",
+        "The request's data did not all arrive within {seconds} seconds, so the portal stopped "
+        "waiting.",
+        "Kiểm tra kết nối mạng rồi gửi lại. Với tệp lớn, dùng đường truyền ổn định hơn.",
+        "Check the network connection and send again. For a large file, use a steadier connection.",
+        408,
+    ),
+    CatalogueError(
         "E108",
         "CROSS_SITE_REFUSED",
         _G_ACCOUNT,

@@ -112,10 +112,16 @@ class Portal:
         )
 
     def issue_challenge(
-        self, action: str, fields: Any, account: sqlite3.Row | None, session: Session | None
+        self,
+        action: str,
+        fields: Any,
+        account: sqlite3.Row | None,
+        session: Session | None,
+        client: str | None = None,
     ) -> Challenge:
         """A challenge for ``action`` bound to the form values, with the request document the
-        unit will sign (built from the validated values and the account's current details)."""
+        unit will sign (built from the validated values and the account's current details).
+        ``client`` is the asker's address (challenges without an account are counted by it)."""
         if action == "register":
             account = None  # registering is for a unit that has no session of its own
         elif account is None:
@@ -149,7 +155,8 @@ class Portal:
             fields_hash(bound.action, bound.fields),
             build,
             account_id=account["id"] if account else None,
-            session_hash=session.token_hash if session and session.kind == "cookie" else None,
+            session_hash=_cookie_session(session),
+            client=client,
         )
 
     async def perform(
@@ -177,6 +184,7 @@ class Portal:
             action=action,
             fields_hash=fields_hash(bound.action, bound.fields),
             account_id=account["id"] if account else None,
+            session_hash=_cookie_session(session),
         )
         result = await self._apply(bound, signed, account, device)
         if account is not None and bound.action in ("change-details", "change-certificate"):
@@ -325,3 +333,9 @@ class Portal:
         return self.dossiers.submit(
             account["id"], upload_id, data, result, list(zip(files, found, strict=True))
         )
+
+
+def _cookie_session(session: Session | None) -> str | None:
+    """The hash a challenge is bound to: a page's cookie session (API clients are bound by
+    their account only, as documented)."""
+    return session.token_hash if session is not None and session.kind == "cookie" else None

@@ -17,6 +17,11 @@ from portal_stub.security import new_token, token_hash
 
 Kind = Literal["cookie", "bearer"]
 
+# Every cookieless page visit gets a session (its forms need a CSRF token): past this many
+# without a log-in, the least recently used of them go (checked every TRIM_EVERY new ones).
+MAX_ANONYMOUS_SESSIONS = 20_000
+TRIM_EVERY = 64
+
 
 @dataclass(frozen=True)
 class Session:
@@ -34,6 +39,7 @@ class SessionStore:
     def __init__(self, db: Database, config: PortalConfig) -> None:
         self.db = db
         self.config = config
+        self._anonymous_made = 0
 
     def create(self, kind: Kind, account_id: int | None) -> tuple[str, Session]:
         """A new session; returns (secret token for the client, session)."""
@@ -54,7 +60,21 @@ class SessionStore:
             "VALUES (?, ?, ?, ?, ?, ?)",
             (session.token_hash, kind, account_id, session.csrf_token, now, now),
         )
+        if account_id is None:
+            self._anonymous_made += 1
+            if self._anonymous_made % TRIM_EVERY == 0:
+                self._trim_anonymous()
         return token, session
+
+    def _trim_anonymous(self) -> None:
+        """Keep the :data:`MAX_ANONYMOUS_SESSIONS` most recently used sessions without a log-in:
+        a client that never keeps its cookie cannot fill the disk with them."""
+        self.db.run(
+            "DELETE FROM sessions WHERE account_id IS NULL AND token_hash IN ("
+            "SELECT token_hash FROM sessions WHERE account_id IS NULL "
+            "ORDER BY last_seen DESC LIMIT -1 OFFSET ?)",
+            (MAX_ANONYMOUS_SESSIONS,),
+        )
 
     def get(self, token: str | None, kind: Kind) -> Session | None:
         """The live session for ``token`` (expired ones are removed)."""

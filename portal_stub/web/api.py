@@ -28,6 +28,7 @@ from portal_stub.web.common import (
     SESSION,
     check_csrf,
     read_form,
+    read_within,
     require_account,
     set_session_cookie,
     signed_request_response,
@@ -54,7 +55,7 @@ def _account_json(request: web.Request, account: sqlite3.Row) -> dict[str, Any]:
 async def _json(request: web.Request) -> dict[str, Any]:
     if request.content_type == "application/json":
         try:
-            body = await request.json()
+            body = await read_within(request, request.json())
         except ValueError as exc:
             raise PortalError("FORM_INVALID", {"detail": "body is not JSON"}) from exc
         if not isinstance(body, dict):
@@ -109,7 +110,9 @@ async def challenge_post(request: web.Request) -> web.Response:
     if action not in ACTIONS:
         raise PortalError("FORM_INVALID", {"detail": f"unknown action {action!r}"})
     account = portal.account_for(session)
-    return web.json_response(portal.issue_challenge(action, fields, account, session).to_json())
+    return web.json_response(
+        portal.issue_challenge(action, fields, account, session, request.remote).to_json()
+    )
 
 
 async def _signed(request: web.Request, action: str) -> web.Response:
@@ -289,7 +292,7 @@ async def _document(
     if request.content_type in ("application/xml", "text/xml"):
         query = request.query
         draft = DraftVersion.parse(query.get("draft_id"), query.get("revision"))
-        return await request.read(), [], draft
+        return await read_within(request, request.read()), [], draft
     body = await _json(request)
     draft = DraftVersion.parse(body.get("draft_id"), body.get("revision"))
     try:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sqlite3
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from aiohttp import web
@@ -24,6 +25,7 @@ PORTAL: web.AppKey[Portal] = web.AppKey("portal", Portal)
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates", jinja2.Environment)
 SESSION: web.RequestKey[Session | None] = web.RequestKey("session")
 
+T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # The bridge script talks to the local Kyso agent on loopback (ports 27443-27445), and after a
@@ -36,11 +38,34 @@ CSP = (
 )
 
 
+# A body must arrive within BODY_SECONDS plus its size at BODY_MIN_RATE: a client that sends a
+# byte now and then (slowloris) must not hold a connection and its buffers for ever. aiohttp
+# bounds neither the headers' nor the body's time; a deployment puts a proxy with header
+# timeouts in front (docs/portal-api.md).
+BODY_SECONDS = 30.0
+BODY_MIN_RATE = 50_000  # bytes per second
+
+
+async def read_within(request: web.Request, read: Awaitable[T]) -> T:
+    """``read`` (one of the request's body reads), or E112 once the body's time is up."""
+    expected = request.content_length
+    size = request.client_max_size if expected is None else min(expected, request.client_max_size)
+    seconds = BODY_SECONDS + size / BODY_MIN_RATE
+    try:
+        async with asyncio.timeout(seconds):
+            return await read
+    except TimeoutError:
+        log.info(
+            "%s %s: request body not received within %.0f s", request.method, request.path, seconds
+        )
+        raise PortalError("REQUEST_TIMEOUT", {"seconds": round(seconds)}) from None
+
+
 async def read_form(request: web.Request) -> Any:
     """The request's form fields; a body that is no readable form (a multipart part without a
     name, a broken boundary) is the sender's E106, not the portal's E501."""
     try:
-        return await request.post()
+        return await read_within(request, request.post())
     except ValueError:
         raise PortalError(
             "FORM_INVALID", {"detail": "biểu mẫu gửi lên không đọc được / unreadable form"}

@@ -80,6 +80,7 @@ async def register_post(request: web.Request) -> web.Response:
             signed_raw=form.get("signed_request"),
             account=None,
             device=form.get("thiet_bi"),
+            session=request.get(SESSION),
         )
     except PortalError as exc:
         ctx = {
