@@ -1255,6 +1255,16 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "or unset it so that Kyso uses its default folders, then run again.",
     ),
     _e(
+        "SETTING_LOCKED",
+        4022,
+        "Chính sách quản trị ({path}) khóa cài đặt {setting}: {detail_vi}.",
+        "The managed policy ({path}) locks the setting {setting}: {detail}.",
+        "Máy do cơ quan quản lý: nhờ bộ phận IT đổi chính sách của Kyso nếu cần. "
+        "'kyso-agent doctor' cho biết cài đặt nào do chính sách khóa.",
+        "On a managed computer, ask your IT department to change Kyso's policy if needed. "
+        "'kyso-agent doctor' shows which settings the policy locks.",
+    ),
+    _e(
         "DEMO_PORTAL_FAILED",
         4031,
         "Không khởi động được cổng BHXH thử nghiệm: {detail}.",

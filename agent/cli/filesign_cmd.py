@@ -140,16 +140,20 @@ async def sign_plans(
     modules: list[str] | tuple[str, ...] = (),
     progress: Any = None,
     stopping: Callable[[], bool] | None = None,
+    mst_policy: str = "warn",
 ) -> list[dict[str, Any]]:
     """Consent once for every file, PIN once, then sign each file with sign-xml's code.
 
     ``progress`` gets (done, total, file name); once ``stopping()`` is true (the process was
     asked to stop), no further file is signed: each gets USER_CANCELLED, recorded. Files with
-    a planning problem are reported with it and never signed."""
+    a planning problem are reported with it and never signed. ``mst_policy`` is the settings'
+    ``mst_mismatch``: under "refuse" a dossier for another unit than the certificate's is
+    refused before the consent, as the agent does."""
     from agent.cli.common import SignatureAudit
     from agent.cli.compose import build_token_service
     from agent.cli.tokens_cmd import check_signing_certificate
     from agent.signing.certstatus import consent_items
+    from agent.signing.consent import check_mst
     from agent.signing.signer import TokenSigner
     from agent.signing.xml.profiles import get_profile
     from agent.ui.filesign import consent_request, readable_items, target_for
@@ -198,6 +202,7 @@ async def sign_plans(
             items = tuple(item for _, item in readable)
             if status is not None:
                 items = consent_items(items, status)
+            check_mst(mst_policy, cert.info, items)
             request = consent_request([p for p, _ in readable], cert.info, items)
             if not await prompter.consent(request):
                 raise KysoError("USER_CANCELLED")
@@ -339,14 +344,34 @@ def _tk_root() -> Any:
     return root
 
 
+def desktop_settings(
+    prompter: str | None, modules: list[str] | tuple[str, ...] = ()
+) -> tuple[str, list[str], str]:
+    """(prompter, PKCS#11 modules, mst_mismatch) for the file signer, from the settings as the
+    agent reads them: the managed policy's prompter wins over ``prompter`` (the command line's),
+    its modules come before ``modules``, and its ``mst_mismatch`` applies. Without either, the
+    dialogs: a prompter config.toml names is the agent's, not this window program's."""
+    from agent.config.policy import load_settings
+
+    settings = load_settings({"prompter": prompter} if prompter else {})
+    chosen = settings.sources.get("prompter") in ("command line", "policy")
+    return (
+        settings.prompter if chosen else "dialog",
+        [*settings.pkcs11_modules, *modules],
+        settings.mst_mismatch,
+    )
+
+
 def run_sign_files(args: argparse.Namespace) -> int:
-    """The windows, in order; exit 0 when every chosen file was signed."""
+    """The windows, in order; exit 0 when every chosen file was signed. The settings apply
+    as in the agent: the managed policy's prompter, token modules and ``mst_mismatch``."""
 
     from agent.cli.compose import make_prompter
     from agent.ui import filesign_view as view
     from agent.ui.filesign import plan_files, result_folder
     from agent.ui.tray_control import open_folder
 
+    prompter_spec, modules, mst_policy = desktop_settings(args.prompter, args.module)
     lang = _language(args)
     root = _tk_root()
     prompter: Any = None
@@ -359,7 +384,7 @@ def run_sign_files(args: argparse.Namespace) -> int:
         if not options.confirmed:
             return 1
         plans = plan_files(files, options.out_dir)
-        prompter = make_prompter(args.prompter or "dialog")
+        prompter = make_prompter(prompter_spec)
 
         def work(events: Any, stop: Any) -> list[dict[str, Any]]:
             def progress(done: int, total: int, name: str) -> None:
@@ -371,9 +396,10 @@ def run_sign_files(args: argparse.Namespace) -> int:
                         plans,
                         options,
                         prompter,
-                        modules=args.module,
+                        modules=modules,
                         progress=progress,
                         stopping=stop.is_set,
+                        mst_policy=mst_policy,
                     )
                 )
             except KysoError as exc:
@@ -468,6 +494,7 @@ def desktop_hooks(agent: Any, settings: Settings | None = None) -> Any:
         pin_cache_locked=locked,
         version=__version__,
         certificates=core.certs if core is not None else None,
+        user_sites=settings.allow_user_origins,
     )
 
 

@@ -50,23 +50,50 @@ def _origin(value: str | None) -> str:
         raise KysoError("INPUT_INVALID", {"detail": str(exc)}) from None
 
 
-def site_rows() -> list[dict[str, str]]:
-    """Every allowed site: the user's approvals, then those the config or policy name."""
+def site_rows() -> list[dict[str, Any]]:
+    """Every allowed site: the user's approvals, then those the config or policy name. Under a
+    policy that allows no site of the user's own (``allow_user_origins = false``) the user's
+    approvals are listed as not in force: the agent refuses them."""
     from agent.config.policy import load_settings
     from agent.server.approvals import ApprovalStore
 
     store = ApprovalStore()
-    rows = [
-        {"origin": o, "source": "user", "approved_at": store.approved_at(o)}
+    settings = load_settings({})
+    users_count = settings.allow_user_origins
+    rows: list[dict[str, Any]] = [
+        {
+            "origin": o,
+            "source": "user",
+            "approved_at": store.approved_at(o),
+            "in_force": users_count,
+        }
         for o in sorted(store.origins)
     ]
-    settings = load_settings({})
     for origin in sorted(settings.allowed_origins):
         source = str(settings.origin_sources.get(origin, "config"))
         # "user" there means the user's config.toml, not an answer to a question.
         source = "config.toml" if source == "user" else source
-        rows.append({"origin": origin, "source": source, "approved_at": ""})
+        rows.append({"origin": origin, "source": source, "approved_at": "", "in_force": True})
     return rows
+
+
+def _check_user_sites_allowed() -> None:
+    """SETTING_LOCKED when the policy allows no site of the user's own: an approval stored now
+    would say "allowed" while the agent refuses the site, and would start counting the day the
+    policy is relaxed, without anyone being asked again."""
+    from agent.config.policy import load_settings
+
+    settings = load_settings({})
+    if not settings.allow_user_origins:
+        raise KysoError(
+            "SETTING_LOCKED",
+            {
+                "setting": "allow_user_origins",
+                "path": settings.policy_path or "policy",
+                "detail": "only the sites the policy names are allowed",
+                "detail_vi": "chỉ các trang chính sách nêu tên mới được phép",
+            },
+        )
 
 
 def run_sites(args: argparse.Namespace) -> int:
@@ -82,7 +109,7 @@ def run_sites(args: argparse.Namespace) -> int:
         else:
             print(
                 table(
-                    [[r["origin"], r["source"], r["approved_at"][:19]] for r in rows],
+                    [[r["origin"], _shown_source(r), r["approved_at"][:19]] for r in rows],
                     ["Trang / site", "Nguồn / source", "Cho phép lúc / allowed at (UTC)"],
                 )
             )
@@ -90,6 +117,7 @@ def run_sites(args: argparse.Namespace) -> int:
     origin = _origin(args.origin)
     store = ApprovalStore()
     if args.action == "allow":
+        _check_user_sites_allowed()
         store.add(origin)
         ok, message = True, f"Đã cho phép / allowed: {origin}"
     else:
@@ -105,3 +133,9 @@ def run_sites(args: argparse.Namespace) -> int:
     else:
         print(message)
     return 0 if ok else 1
+
+
+def _shown_source(row: dict[str, Any]) -> str:
+    if row["in_force"]:
+        return str(row["source"])
+    return "bạn, bị chính sách bỏ qua / yours, ignored by the policy"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -149,9 +148,9 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def policy_file() -> Path:
-    """Where the Linux/macOS policy is read from: ``$KYSO_POLICY_FILE`` (tests, staging) only
-    where it cannot loosen an administrator's policy (:func:`_override_allowed`), else
-    /etc/kyso/policy.toml."""
+    """Where the Linux/macOS policy is read from: /etc/kyso/policy.toml, or
+    ``$KYSO_POLICY_FILE`` (tests, staging) only on a machine that has no policy there
+    (:func:`_override_allowed`)."""
     override = os.environ.get(POLICY_ENV)
     if override and _override_allowed(Path(override)):
         return Path(override)
@@ -159,21 +158,15 @@ def policy_file() -> Path:
 
 
 def _override_allowed(path: Path) -> bool:
-    """``$KYSO_POLICY_FILE`` is the user's to set: pointing it at /dev/null or a missing file
-    would drop the administrator's policy, so it counts only when there is no policy at the
-    standard place, or when it names a regular file that root owns and only root may write
-    (which only an administrator can make)."""
+    """``$KYSO_POLICY_FILE`` is the user's to set, so it never replaces an administrator's
+    policy: once /etc/kyso/policy.toml exists (a link or anything else there included) the
+    variable is ignored. Which other file it names cannot make it safe: root's files the user
+    may point at include the shipped example and empty ones (an empty policy), and a link the
+    user owns can be switched between a check and the read."""
     if path == Path(LINUX_POLICY_FILE) or not os.path.lexists(LINUX_POLICY_FILE):
         return True
-    try:
-        st = path.stat()
-    except OSError:
-        st = None
-    if st is not None and stat.S_ISREG(st.st_mode) and st.st_uid == 0 and not st.st_mode & 0o022:
-        return True
     log.warning(
-        "%s=%s ignored: the administrator's policy %s applies (an override must be a file "
-        "only root may write)",
+        "%s=%s ignored: the administrator's policy %s applies",
         POLICY_ENV,
         path,
         LINUX_POLICY_FILE,

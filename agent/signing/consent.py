@@ -5,6 +5,12 @@ the other way round."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agent.errors import KysoError
+
+if TYPE_CHECKING:
+    from agent.tokens.certinfo import CertificateInfo
 
 
 @dataclass(frozen=True)
@@ -54,3 +60,22 @@ def mst_mismatch(certificate_mst: str | None, items: tuple[ConsentItem, ...]) ->
         return None
     mine = certificate_mst.strip()
     return next((m for m in document_msts(items) if m != mine), None)
+
+
+def check_mst(policy: str, cert: CertificateInfo, items: tuple[ConsentItem, ...]) -> None:
+    """Under ``mst_mismatch = "refuse"``, refuse a document for another unit than the
+    certificate's before any prompt (under "warn" the consent shows it in red)."""
+    other = mst_mismatch(cert.mst, items)
+    ambiguous = [value for kind, value in cert.ambiguous_ids if kind == "MST"]
+    if other is None and ambiguous:
+        # Two different MSTs in the certificate: it has none, and no document's can match.
+        other = next(iter(document_msts(items)), None)
+    if other is not None and policy == "refuse":
+        raise KysoError(
+            "MST_MISMATCH",
+            # The page's own text, echoed back to it (every prompter renders details inert).
+            {
+                "document_mst": other[:40],
+                "certificate_mst": cert.mst or " / ".join(ambiguous)[:100],
+            },
+        )

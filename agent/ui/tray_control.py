@@ -55,6 +55,9 @@ class TrayHooks:
     # The running agent's certificate directory (agent.server.operations.CertificateDirectory):
     # the remote providers' credentials are read from it, never interactively.
     certificates: Any = None
+    # False under a policy that allows no site of the user's own: the user's approvals are
+    # refused by the agent, so the tray does not list them as allowed.
+    user_sites: bool = True
 
 
 class NoticePrompter:
@@ -186,7 +189,7 @@ class TrayController:
         """The sites the user allowed: for good, and "once" in this run (each can be revoked;
         revoking also closes the site's open connections)."""
         approvals = getattr(self.services, "approvals", None)
-        if approvals is None:
+        if approvals is None or not self.hooks.user_sites:
             return ()
         once = getattr(approvals, "session_origins", ())
         return tuple(sorted({*approvals.origins, *once}))

@@ -28,9 +28,8 @@ from agent.cli.doctor_cmd import PROBLEM_TEXT, WARNING_TEXT
 from agent.demo.pki import UNIT_MST, Profile
 from agent.demo.pki import TestCA as DemoCA  # not a test class
 from agent.errors import KysoError
-from agent.server.commands.base import check_mst
 from agent.signing.certstatus import evaluate
-from agent.signing.consent import ConsentItem
+from agent.signing.consent import ConsentItem, check_mst
 from agent.tokens.modules import ModuleCandidate
 from agent.tokens.service import TokenService
 from tests.server.conftest import Answers, Harness

@@ -67,15 +67,42 @@ def test_the_users_environment_cannot_drop_the_administrators_policy(
     )
 
 
-def test_an_administrators_own_file_or_no_policy_at_all_lets_the_variable_choose(
+@pytest.mark.parametrize("override", ["root", "empty", "example", "link"])
+def test_no_file_the_variable_names_replaces_an_administrators_policy(
+    admin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, override: str
+) -> None:
+    """Not even a file only root may write (red team 37): the shipped example, an empty file
+    (an empty policy), or a user's link that points at one during a check."""
+    if override == "root":
+        chosen = _user_file(tmp_path, "max_document_bytes = 2097152\n", uid=0, mode=0o644)
+    elif override == "empty":
+        chosen = _user_file(tmp_path, "", uid=0, mode=0o644)
+    elif override == "example":
+        chosen = _user_file(tmp_path, 'allowed_origins = ["https://a.example"]\n', uid=0)
+    else:
+        chosen = tmp_path / "link.toml"
+        chosen.symlink_to(_user_file(tmp_path, "", uid=0, mode=0o644))
+    monkeypatch.setenv("KYSO_POLICY_FILE", str(chosen))
+    config = tmp_path / "config.toml"
+    config.write_text(USER)
+    assert policy_file() == admin
+    settings = load_settings(config_file=config)
+    assert settings.sign_hash_origins == () and settings.max_document_bytes == 1048576
+    assert "https://evil.example" not in settings.allowed_origins
+
+
+def test_without_an_administrators_policy_the_variable_chooses(
     admin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    staging = _user_file(tmp_path, "max_document_bytes = 2097152\n", uid=0, mode=0o644)
-    monkeypatch.setenv("KYSO_POLICY_FILE", str(staging))
-    assert policy_file() == staging  # root made it: staging, a test
     admin.unlink()  # no administrator's policy on this machine: nothing to protect
     monkeypatch.setenv("KYSO_POLICY_FILE", "/nonexistent/policy.toml")
     assert policy_file() == Path("/nonexistent/policy.toml")
+    staging = _user_file(tmp_path, "max_document_bytes = 2097152\n")
+    monkeypatch.setenv("KYSO_POLICY_FILE", str(staging))
+    assert policy_file() == staging
+    assert load_settings(config_file=tmp_path / "none.toml").max_document_bytes == 2097152
+    admin.symlink_to("/nonexistent/target")  # a dangling link at the place counts as a policy
+    assert policy_file() == admin
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,7 @@ import pytest
 
 from agent.demo.pki import UNIT_MST
 from agent.errors import KysoError
-from agent.server.commands.base import check_mst
-from agent.signing.consent import ConsentItem, mst_mismatch
+from agent.signing.consent import ConsentItem, check_mst, mst_mismatch
 from agent.signing.xml import summarize_xml
 from agent.tokens.certinfo import CertificateInfo
 

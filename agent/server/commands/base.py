@@ -19,7 +19,7 @@ from agent.errors import ErrorGroup, KysoError
 from agent.server.certificate_choice import Candidate, CertificateFilter, plan_choice
 from agent.server.consent import summary
 from agent.server.context import CallContext, TimedPins
-from agent.signing.consent import document_msts, mst_mismatch
+from agent.signing.consent import check_mst
 from agent.signing.signer import Signer, TokenSigner
 from agent.tokens.certinfo import CertificateInfo
 from agent.tokens.model import TokenCertificate
@@ -292,25 +292,6 @@ async def _ask_among(
         core.consent_guard.refused(ctx.origin, time.monotonic())
         raise KysoError("USER_CANCELLED")
     return choice
-
-
-def check_mst(policy: str, cert: CertificateInfo, items: tuple[ConsentItem, ...]) -> None:
-    """Under ``mst_mismatch = "refuse"``, refuse a document for another unit than the
-    certificate's before any prompt (under "warn" the consent shows it in red)."""
-    other = mst_mismatch(cert.mst, items)
-    ambiguous = [value for kind, value in cert.ambiguous_ids if kind == "MST"]
-    if other is None and ambiguous:
-        # Two different MSTs in the certificate: it has none, and no document's can match.
-        other = next(iter(document_msts(items)), None)
-    if other is not None and policy == "refuse":
-        raise KysoError(
-            "MST_MISMATCH",
-            # The page's own text, echoed back to it (every prompter renders details inert).
-            {
-                "document_mst": other[:40],
-                "certificate_mst": cert.mst or " / ".join(ambiguous)[:100],
-            },
-        )
 
 
 @dataclass(frozen=True)
