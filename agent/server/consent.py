@@ -72,15 +72,80 @@ def data_item(
     lines = [("Kích thước / size", _size(len(data))), ("Kiểu / kind", kind)]
     if label:
         lines.append(_page_label(label))
-    title = "Dữ liệu cần ký (CMS/PKCS#7) / data to sign"
     if looks_like_pdf(data) if is_pdf is None else is_pdf:  # a site trusted with bare hashes
         title = "Tệp PDF ký dạng CMS, Kyso không hiển thị nội dung / a PDF signed as bare CMS"
+    elif (text := text_lines(data)) is not None:
+        # Words are shown, not described: what a person approves is what they read.
+        title = "Dữ liệu cần ký: văn bản (CMS/PKCS#7) / data to sign: text"
+        lines = [*text, *lines]
+    else:
+        title = (
+            "Dữ liệu cần ký, Kyso không hiển thị được nội dung (CMS/PKCS#7) / data to sign, "
+            "content Kyso cannot show"
+        )
+        what = _known_container(data)
+        lines = [
+            (
+                "Cảnh báo / warning",
+                "Kyso không hiển thị được nội dung này: chỉ ký khi bạn biết rõ đây là tệp gì và "
+                "trang web nào gửi / Kyso cannot show this content: sign only if you know what "
+                "this file is and which site sent it",
+            ),
+            *([("Dạng dữ liệu / looks like", what)] if what else []),
+            *lines,
+        ]
     return ConsentItem(
         title,
         tuple(lines),
         hashlib.sha256(data).hexdigest(),
         page_label=label or "",
     )
+
+
+# Text is shown line by line up to these (the details box scrolls); past them, how much more.
+TEXT_LINES_SHOWN = 40
+TEXT_BYTES_SHOWN = 16 * 1024
+
+
+def text_lines(data: bytes) -> list[tuple[str, str]] | None:
+    """``data`` as lines to show when it is plain UTF-8 text (an optional BOM; tabs and line
+    ends the only control characters), else None: ("Dòng N / line N", line) for the first
+    lines, then how many lines were not shown."""
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text.strip() or any((ord(c) < 32 and c not in "\t\r\n") or c == "\x7f" for c in text):
+        return None
+    head = text[:TEXT_BYTES_SHOWN]
+    rows = head.splitlines()
+    shown = rows[:TEXT_LINES_SHOWN]
+    lines = [(f"Dòng {i} / line {i}", row) for i, row in enumerate(shown, 1)]
+    hidden_lines = len(text.splitlines()) - len(shown)
+    if hidden_lines > 0:
+        lines.append(
+            (
+                "Cảnh báo / warning",
+                f"chỉ hiện phần đầu: còn {hidden_lines} dòng không hiện ở đây / only the start "
+                f"is shown: {hidden_lines} more lines are not",
+            )
+        )
+    return lines
+
+
+# Magic numbers of containers a person might take for a document (first bytes).
+_CONTAINERS = (
+    (b"PK\x03\x04", "tệp nén ZIP hoặc văn bản Office (docx, xlsx, odt…) / a ZIP or Office file"),
+    (b"\xd0\xcf\x11\xe0", "văn bản Office cũ (doc, xls) / an old Office file"),
+    (b"\x89PNG", "ảnh PNG / a PNG image"),
+    (b"\xff\xd8\xff", "ảnh JPEG / a JPEG image"),
+    (b"{\\rtf", "văn bản RTF / an RTF document"),
+)
+
+
+def _known_container(data: bytes) -> str | None:
+    return next((words for magic, words in _CONTAINERS if data.startswith(magic)), None)
 
 
 # Byte-order marks, longest first (UTF-32 before UTF-16, whose mark it starts with).

@@ -54,13 +54,18 @@ def employee_lines(document: bytes) -> list[tuple[str, str]]:
 def test_each_employee_is_a_line_of_the_consent(inline: bool) -> None:
     before = employee_lines(report([employee("Nguyễn Văn An", 8_500_000)], inline=inline))
     after = employee_lines(report([employee("Lê Thị Bình", 99_000_000, "DL")], inline=inline))
+    who = "mã số BHXH 0123456789 · sinh 1990-01-15"
     assert before == [
-        ("Lao động 1", "Nguyễn Văn An · Tăng mới (TM) · lương 8.500.000 đồng · từ 11/2026")
+        (
+            "Lao động 1",
+            f"Tăng mới (TM) · lương 8.500.000 đồng · từ 11/2026 · «Nguyễn Văn An» · {who}",
+        )
     ]
     assert after == [
         (
             "Lao động 1",
-            "Lê Thị Bình · Điều chỉnh mức lương (DL) · lương 99.000.000 đồng · từ 11/2026",
+            "Điều chỉnh mức lương (DL) · lương 99.000.000 đồng · từ 11/2026 · «Lê Thị Bình» · "
+            + who,
         )
     ]
 
@@ -69,10 +74,9 @@ def test_past_the_first_rows_the_consent_says_how_many_more() -> None:
     rows = [employee(f"Người {i}", 5_000_000 + i) for i in range(ROWS_SHOWN + 7)]
     lines = employee_lines(report(rows))
     assert [label for label, _ in lines] == [
-        *(f"Lao động {i}" for i in range(1, ROWS_SHOWN + 1)),
-        "Lao động khác",
-    ]
-    assert lines[-1][1].startswith("7 người nữa")
+        *(f"Lao động {i}" for i in range(1, ROWS_SHOWN + 1))
+    ]  # "Người khác" is not a "Lao động" line
+    assert dict(summarize_xml(report(rows)).lines)["Người khác"].startswith("7 người nữa")
     shown = dict(summarize_xml(report(rows)).lines)
     assert shown["Số lao động"] == str(ROWS_SHOWN + 7)
     # The rows not listed still count in the total: a changed salary there shows.

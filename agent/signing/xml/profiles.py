@@ -199,7 +199,9 @@ SUMMARY_PATHS: dict[str, SummaryPaths] = {
         unit=("ThongTinChung/TenDonVi",),
         mst=("ThongTinChung/MaSoThue",),
         period=("ThongTinChung/KyKeKhai",),
-        rows=("DanhSach/NguoiLaoDong",),
+        # The people a form is about: a D02-TS's employees, an M01B-HSB's beneficiaries (who is
+        # paid, for how many days), a TK1-TS's person registered.
+        rows=("DanhSach/NguoiLaoDong", "DanhSachHuong/Dong", "ThongTinNguoiThamGia"),
     ),
     # HTKK's 01/GTGT writes TTinTKhaiThue/NNT/{mst, tenNNT} and TKhaiThue/KyKKhaiThue/kyKKhai;
     # TTinChung/{TenNNT, mst, kyKKhai} is the short layout of Kyso's own test files.
@@ -210,6 +212,8 @@ SUMMARY_PATHS: dict[str, SummaryPaths] = {
     ),
     "TBaoThueDTu": SummaryPaths(period=("NDungTBao/kyKKhai",)),
 }
+# Where a form file names its own code (besides its root element, or ToKhai's MaToKhai=).
+FORM_CODE_PATH = "ThongTinChung/MaToKhai"
 # Under a FileToKhai: the form's name (first path found) and its base64 content.
 FORM_FILE_NAME = ("MaToKhai", "TenFile")
 FORM_FILE_CONTENT = "NoiDungFile"
