@@ -175,11 +175,7 @@ def _run(argv: list[str], stop: _Stop) -> int:
         parser.print_help()
         return 2
     try:
-        check_kyso_home()
-    except KysoError as exc:
-        print_error(exc, as_json=getattr(args, "json", False))
-        return 2
-    try:
+        check_kyso_home()  # STATE_DIR_UNUSABLE, reported as any command's error
         result = func(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(stop.run(result))

@@ -108,7 +108,7 @@ def test_an_unknown_change_code_is_said_to_be_unknown_and_odd_salaries_shown_as_
     document = document.replace(b"<MucLuong>1<", b"<MucLuong>1e9<")
     document = document.replace(b"<PhuongAn>TM<", b"<PhuongAn>ZZ<")
     ((_, line),) = employee_lines(document)
-    assert "phương án ZZ (Kyso không biết mã này)" in line and "lương 1e9" in line
+    assert "phương án «ZZ» (Kyso không biết mã này)" in line and "lương «1e9»" in line
 
 
 def test_a_row_with_two_names_is_refused_not_guessed() -> None:

@@ -103,8 +103,8 @@ def test_past_the_listed_rows_the_counts_per_change_still_move(
     before = dict(summarize_xml(report(rows)).lines)
     rows[-1] = dataclasses.replace(rows[-1], PhuongAn="GH")
     after = dict(summarize_xml(report(rows)).lines)
-    assert before["Theo phương án"] == "Điều chỉnh mức lương: 5"
-    assert after["Theo phương án"] == "Điều chỉnh mức lương: 4 · Giảm hẳn (nghỉ việc): 1"
+    assert before["Theo phương án"] == "Điều chỉnh mức lương (DL): 5"
+    assert after["Theo phương án"] == "Điều chỉnh mức lương (DL): 4 · Giảm hẳn (nghỉ việc) (GH): 1"
 
 
 def test_another_persons_insurance_number_shows() -> None:
@@ -169,3 +169,27 @@ def test_a_long_unknown_procedure_code_leaves_kysos_warning_on_screen() -> None:
     title, lines = shown(document)
     assert "không có trong danh mục" in title, title
     assert "không có trong danh mục" in dict(lines)["Thủ tục"]
+
+
+@pytest.mark.parametrize(
+    ("tag", "value"),
+    [
+        ("MucLuong", "1.000 đồng · từ 01/2019"),
+        ("TuThang", "11/2026 · lương 1 đồng"),
+        ("PhuongAn", "TM) · lương 8.500.000 đồng · Tăng mới (TM"),
+        ("HoTen", "An» · Tăng mới (TM) · «An"),
+    ],
+)
+def test_a_value_kyso_cannot_read_is_quoted_and_cannot_close_its_quote(
+    tag: str, value: str
+) -> None:
+    """Every value of a row is page text: one that is no number or month Kyso reads is set
+    apart, its own guillemets unable to end the quote and go on in Kyso's words."""
+    document = report([employee("An", 8_500_000)], inline=True)
+    start, end = f"<{tag}>".encode(), f"</{tag}>".encode()
+    head, rest = document.split(start, 1)
+    document = head + start + value.encode() + end + rest.split(end, 1)[1]
+    (line,) = [v for k, v in summarize_xml(document).lines if k == "Lao động 1"]
+    shown = value.replace("«", "‹").replace("»", "›")
+    assert f"«{shown[:8]}" in line, line  # quoted (and cut short where it is long)
+    assert line.count("«") == line.count("»") == 2 - (tag == "HoTen"), line

@@ -67,3 +67,8 @@ def test_an_indicator_a_reader_could_take_two_ways_is_refused(extra: bytes) -> N
     with pytest.raises(KysoError) as refused:
         summarize_xml(document)
     assert refused.value.code == "XML_FIELD_AMBIGUOUS"
+
+
+def test_an_indicator_that_is_no_number_is_quoted_as_the_files_words() -> None:
+    document = _changed(b"<ct40>22831497</ct40>", "<ct40>0 · Chỉ tiêu [41]: 5</ct40>".encode())
+    assert dict(summarize_xml(document).lines)["Chỉ tiêu [40]"] == "«0 · Chỉ tiêu [41]: 5»"

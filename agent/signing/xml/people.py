@@ -3,10 +3,12 @@ M01B-HSB's beneficiaries, a TK1-TS's person), and the totals every row counts in
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from agent.signing.xml.procedures import BHXH_PLANS
-from agent.signing.xml.reading import field_value, one_line
+from agent.signing.xml.reading import field_value, one_line, quoted
 
 # Employees (or the people a form is about) shown one per line in the consent; past these the
 # dialog says how many more there are. The details box scrolls: a monthly report of a
@@ -14,22 +16,22 @@ from agent.signing.xml.reading import field_value, one_line
 ROWS_SHOWN = 100
 
 
-# Each part of a person's line has its own length, so a long value cannot push the others out
-# of sight. Kyso's words (the change, the salary, the days) come first and the name, page
-# text, last: a name written as "An · Tăng mới (TM) · lương 8.500.000 đồng" cannot read as
-# the row's change and salary.
-_PERSON_PARTS = {
-    "plan": 70,
-    "benefit": 40,
-    "days": 20,
-    "salary": 40,
-    "since": 20,
-    "name": 60,
-    "id": 30,
-    "born": 20,
-}
+# Every value of a row is page text. Numbers and months Kyso can read are shown in its own
+# words ("180 ngày", "lương 8.500.000 đồng", "từ 11/2026"); anything else, and every name, is
+# quoted «…» and cut short, so no value can pass for Kyso's words or push them out of the line.
+# Kyso's words come first and the name last: a name written "An · Tăng mới (TM) · lương
+# 8.500.000 đồng" cannot read as the row's change and salary.
+_MONTH = re.compile(r"(0?[1-9]|1[0-2])/\d{4}")
 # A row's element -> the label of its line.
 _ROW_LABELS = {"NguoiLaoDong": "Lao động", "Dong": "Người hưởng", "ThongTinNguoiThamGia": "Người"}
+
+
+def plan_words(plan: str) -> str:
+    """A row's change (PhuongAn) in Kyso's words, or the unknown code quoted."""
+    known = BHXH_PLANS.get(plan)
+    return (
+        f"{known} ({plan})" if known else f"phương án {quoted(plan, 12)} (Kyso không biết mã này)"
+    )
 
 
 def _employee_line(row: etree._Element) -> str:
@@ -39,32 +41,33 @@ def _employee_line(row: etree._Element) -> str:
     parts = []
     plan = field_value(row, ("PhuongAn",))
     if plan:
-        known = BHXH_PLANS.get(plan)
-        shown = f"{known} ({plan})" if known else f"phương án {plan} (Kyso không biết mã này)"
-        parts.append(one_line(shown, _PERSON_PARTS["plan"]))
+        parts.append(plan_words(plan))
     benefit = field_value(row, ("CheDo",))
     if benefit:
-        parts.append(one_line(f"chế độ {benefit}", _PERSON_PARTS["benefit"]))
+        parts.append(f"chế độ {quoted(benefit, 30)}")
     days = field_value(row, ("SoNgay",))
     if days:
-        parts.append(one_line(f"{days} ngày", _PERSON_PARTS["days"]))
+        parts.append(f"{int(days)} ngày" if _digits(days) else f"số ngày {quoted(days, 16)}")
     salary = field_value(row, ("MucLuong",))
     if salary:
-        parts.append(one_line(f"lương {_money(salary)}", _PERSON_PARTS["salary"]))
+        parts.append(f"lương {_money(salary) if _digits(salary) else quoted(salary, 30)}")
     since = field_value(row, ("TuThang",))
     if since:
-        parts.append(one_line(f"từ {since}", _PERSON_PARTS["since"]))
+        parts.append(f"từ {since if _MONTH.fullmatch(since) else quoted(since, 12)}")
     name = field_value(row, ("HoTen",))
-    parts.append(f"«{one_line(name, _PERSON_PARTS['name'])}»" if name else "(không ghi tên)")
-    for tag, words, part in (
-        ("MaSoBHXH", "mã số BHXH", "id"),
-        ("SoCCCD", "CCCD", "id"),
-        ("NgaySinh", "sinh", "born"),
-    ):
+    parts.append(quoted(name, 60) if name else "(không ghi tên)")
+    for tag, words in (("MaSoBHXH", "mã số BHXH"), ("SoCCCD", "CCCD"), ("NgaySinh", "sinh")):
         value = field_value(row, (tag,))
         if value:
-            parts.append(one_line(f"{words} {value}", _PERSON_PARTS[part]))
+            plain = len(value) <= 16 and all(
+                c.isascii() and (c.isdigit() or c in "-/") for c in value
+            )
+            parts.append(f"{words} {value if plain else quoted(value, 20)}")
     return " · ".join(parts)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 15
 
 
 def _money(text: str) -> str:
@@ -95,7 +98,7 @@ def _totals(rows: list[etree._Element]) -> list[tuple[str, str]]:
     if any(plans):
         counts: dict[str, int] = {}
         for plan in plans:
-            shown = BHXH_PLANS.get(plan, f"phương án {plan}") if plan else "không ghi"
+            shown = plan_words(plan) if plan else "không ghi"
             counts[shown] = counts.get(shown, 0) + 1
         lines.append(
             ("Theo phương án", one_line(" · ".join(f"{k}: {n}" for k, n in counts.items())))

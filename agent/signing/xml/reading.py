@@ -137,3 +137,9 @@ def raw_values(root: etree._Element, path: str) -> str:
 def values_at(root: etree._Element, path: str) -> str:
     """:func:`raw_values` as the dialog shows it: one line (:func:`one_line`)."""
     return one_line(raw_values(root, path))
+
+
+def quoted(value: str, limit: int) -> str:
+    """Page text set apart: «value» on one line, at most ``limit`` characters shown, its own
+    guillemets turned into single ones so it cannot close the quote and go on in Kyso's name."""
+    return "«" + one_line(value.replace("«", "‹").replace("»", "›"), limit) + "»"

@@ -13,7 +13,14 @@ import re
 
 from lxml import etree
 
-from agent.signing.xml.reading import ambiguous, elements_at, field_value, one_line, string_value
+from agent.signing.xml.reading import (
+    ambiguous,
+    elements_at,
+    field_value,
+    one_line,
+    quoted,
+    string_value,
+)
 
 # Under the signed HSoKhaiThue.
 DECLARATION_PATH = "TTinChung/TTinTKhaiThue/TKhaiThue"
@@ -74,7 +81,7 @@ def _indicator_lines(part: etree._Element) -> list[tuple[str, str]]:
             seen.add(number)
             value = string_value(element, name.localname).strip(" \t\r\n")
             if value:
-                shown.append((f"Chỉ tiêu [{number}]", one_line(_amount(value), 40)))
+                shown.append((f"Chỉ tiêu [{number}]", _amount(value)))
     more = len(shown) - INDICATORS_SHOWN
     if more > 0:
         shown = [*shown[:INDICATORS_SHOWN], ("Chỉ tiêu khác", f"{more} chỉ tiêu nữa")]
@@ -82,8 +89,9 @@ def _indicator_lines(part: etree._Element) -> list[tuple[str, str]]:
 
 
 def _amount(text: str) -> str:
-    """Digits with Vietnamese thousands dots (a minus kept); anything else as written."""
+    """Digits with Vietnamese thousands dots (a minus kept); anything else quoted, as the
+    file's words (it could otherwise read as Kyso's, or as another indicator)."""
     digits = text[1:] if text.startswith("-") else text
-    if not digits.isascii() or not digits.isdigit():
-        return text
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 18:
+        return quoted(text, 40)
     return ("-" if digits != text else "") + f"{int(digits):,}".replace(",", ".")
