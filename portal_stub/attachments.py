@@ -29,6 +29,7 @@ from agent.signing.pdf.active import (
     LAYERS,
     NETWORK,
     OTHER_FILES,
+    PRINT_DIFFERS,
     XFA,
 )
 from agent.signing.pdf.bounded import verify_pdf_bounded
@@ -145,6 +146,7 @@ _ACTIVE_NAMES = {
     XFA: "biểu mẫu XFA",
     CHANGES_VIEW: "lệnh tự đổi nội dung hiển thị khi mở (đặt lại biểu mẫu, ẩn/hiện lớp, phát media)",
     LAYERS: "lớp nội dung (layer) có thể ẩn/hiện khác nhau khi xem và khi in",
+    PRINT_DIFFERS: "phần chỉ hiện trên màn hình mà không in (hoặc ngược lại)",
     FIELDS_REDRAWN: "ô biểu mẫu do trình đọc tự vẽ lại (NeedAppearances)",
     INCOMPLETE: "cấu trúc không kiểm tra hết được",
 }

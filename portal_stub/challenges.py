@@ -32,12 +32,13 @@ from portal_stub.account_requests import (
 from portal_stub.config import PortalConfig
 from portal_stub.db import Database
 from portal_stub.errors import PortalError, from_kyso
+from portal_stub.quota import AddressQuota
 
 # Anyone may ask for a registration challenge, so what that costs is bounded: per client
-# address within one challenge lifetime, and in all (each row holds a ~5 KB request document).
+# address (an IPv6 /64) within one challenge lifetime, and in all (each row holds a ~5 KB
+# request document).
 ANONYMOUS_PER_ADDRESS = 60
 MAX_PENDING_ANONYMOUS = 2000
-_TRACKED_ADDRESSES = 10_000  # the in-memory counts stay bounded too
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,9 @@ class ChallengeService:
         self.db = db
         self.config = config
         self.trust = trust
-        self._anonymous: dict[str, list[dt.datetime]] = {}  # address -> recent issue times
+        self._anonymous: AddressQuota | None = (
+            None  # made at the first use (the limit is read then)
+        )
 
     def issue(
         self,
@@ -137,24 +140,19 @@ class ChallengeService:
     def _admit_anonymous(self, client: str, now: dt.datetime) -> None:
         """E111 when ``client`` asked for too many challenges within one lifetime, or too many
         challenges without an account wait in all; else count this one."""
-        since = now - self.config.challenge_ttl
-        recent = [t for t in self._anonymous.pop(client, ()) if t > since]
         pending = self.db.one(
             "SELECT COUNT(*) AS n FROM challenges "
             "WHERE account_id IS NULL AND used_at IS NULL AND expires_at >= ?",
             (now.isoformat(),),
         )
-        if len(recent) >= ANONYMOUS_PER_ADDRESS or (
-            pending and pending["n"] >= MAX_PENDING_ANONYMOUS
-        ):
-            if recent:
-                self._anonymous[client] = recent
+        if self._anonymous is None:
+            self._anonymous = AddressQuota(
+                ANONYMOUS_PER_ADDRESS, self.config.challenge_ttl, self.config.clock
+            )
+        full = pending is not None and pending["n"] >= MAX_PENDING_ANONYMOUS
+        if full or not self._anonymous.admit(client):
             minutes = max(1, -(-int(self.config.challenge_ttl.total_seconds()) // 60))
             raise PortalError("TOO_MANY_CHALLENGES", {"minutes": minutes})
-        recent.append(now)
-        self._anonymous[client] = recent  # re-inserted: the least recent address goes first
-        while len(self._anonymous) > _TRACKED_ADDRESSES:
-            del self._anonymous[next(iter(self._anonymous))]
 
     async def consume(
         self,

@@ -13,13 +13,18 @@ from typing import Literal
 
 from portal_stub.config import PortalConfig
 from portal_stub.db import Database
+from portal_stub.quota import AddressQuota
 from portal_stub.security import new_token, token_hash
 
 Kind = Literal["cookie", "bearer"]
 
-# Every cookieless page visit gets a session (its forms need a CSRF token): past this many
-# without a log-in, the least recently used of them go (checked every TRIM_EVERY new ones).
-MAX_ANONYMOUS_SESSIONS = 20_000
+# Every cookieless page visit gets a session (its forms need a CSRF token). One client address
+# (an IPv6 /64) gets at most ANONYMOUS_PER_ADDRESS of them an hour: past that its pages come
+# without one (and their forms are refused), so nobody can push other visitors' sessions out.
+# In all, past MAX_ANONYMOUS_SESSIONS the least recently used go (checked every TRIM_EVERY).
+ANONYMOUS_PER_ADDRESS = 300
+ANONYMOUS_WINDOW = dt.timedelta(hours=1)
+MAX_ANONYMOUS_SESSIONS = 100_000
 TRIM_EVERY = 64
 
 
@@ -40,6 +45,7 @@ class SessionStore:
         self.db = db
         self.config = config
         self._anonymous_made = 0
+        self._per_address: AddressQuota | None = None  # made at the first use
 
     def create(self, kind: Kind, account_id: int | None) -> tuple[str, Session]:
         """A new session; returns (secret token for the client, session)."""
@@ -65,6 +71,14 @@ class SessionStore:
             if self._anonymous_made % TRIM_EVERY == 0:
                 self._trim_anonymous()
         return token, session
+
+    def admit_anonymous(self, address: str | None) -> bool:
+        """May ``address`` get one more session without a log-in now (counted if so)?"""
+        if self._per_address is None:
+            self._per_address = AddressQuota(
+                ANONYMOUS_PER_ADDRESS, ANONYMOUS_WINDOW, self.config.clock
+            )
+        return self._per_address.admit(address)
 
     def _trim_anonymous(self) -> None:
         """Keep the :data:`MAX_ANONYMOUS_SESSIONS` most recently used sessions without a log-in:

@@ -163,7 +163,7 @@ def _override_allowed(path: Path) -> bool:
     variable is ignored. Which other file it names cannot make it safe: root's files the user
     may point at include the shipped example and empty ones (an empty policy), and a link the
     user owns can be switched between a check and the read."""
-    if path == Path(LINUX_POLICY_FILE) or not os.path.lexists(LINUX_POLICY_FILE):
+    if path == Path(LINUX_POLICY_FILE) or not _policy_may_exist():
         return True
     log.warning(
         "%s=%s ignored: the administrator's policy %s applies",
@@ -172,6 +172,18 @@ def _override_allowed(path: Path) -> bool:
         LINUX_POLICY_FILE,
     )
     return False
+
+
+def _policy_may_exist() -> bool:
+    """Whether /etc/kyso/policy.toml exists, or might: a folder the user may not search
+    (``lexists`` says False there) hides an administrator's policy, it does not remove it."""
+    try:
+        os.lstat(LINUX_POLICY_FILE)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def user_config_file() -> Path:

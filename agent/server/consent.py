@@ -102,33 +102,64 @@ def data_item(
     )
 
 
-# Text is shown line by line up to these (the details box scrolls); past them, how much more.
+# Text is shown line by line, at most TEXT_LINES_SHOWN consent lines (the details box
+# scrolls); a long line goes on over several, each within what a consent line shows whole.
+# Whatever is left is counted in a warning: nothing is cut without saying so.
 TEXT_LINES_SHOWN = 40
-TEXT_BYTES_SHOWN = 16 * 1024
+_CHUNK_WIDTH = 200  # shown width of one consent line of text (VALUE_LIMIT is 240)
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE = re.compile(r"([^\r\n]*)(\r\n|\r|\n|$)")
 
 
 def text_lines(data: bytes) -> list[tuple[str, str]] | None:
     """``data`` as lines to show when it is plain UTF-8 text (an optional BOM; tabs and line
-    ends the only control characters), else None: ("Dòng N / line N", line) for the first
-    lines, then how many lines were not shown."""
+    ends the only control characters), else None: ("Dòng N / line N", text) for the first
+    lines, a long line over several ("Dòng N (tiếp)"), then a warning with how many characters
+    and lines were not shown."""
+    from agent.shown import shown_width
+
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if _CONTROL.search(body):
+        return None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if not text.strip() or any((ord(c) < 32 and c not in "\t\r\n") or c == "\x7f" for c in text):
+    if not text.strip():
         return None
-    head = text[:TEXT_BYTES_SHOWN]
-    rows = head.splitlines()
-    shown = rows[:TEXT_LINES_SHOWN]
-    lines = [(f"Dòng {i} / line {i}", row) for i, row in enumerate(shown, 1)]
-    hidden_lines = len(text.splitlines()) - len(shown)
-    if hidden_lines > 0:
+    lines: list[tuple[str, str]] = []
+    shown_up_to = 0  # characters of ``text`` shown
+    for number, match in enumerate(_LINE.finditer(text), 1):
+        row, start = match.group(1), match.start(1)
+        if not row and not match.group(2):
+            break  # the empty match at the very end
+        chunk_start, width, first = 0, 0, True
+        for index, char in enumerate(row + "\n"):
+            at_end = index == len(row)
+            if not at_end and width + shown_width(char) <= _CHUNK_WIDTH:
+                width += shown_width(char)
+                continue
+            if len(lines) == TEXT_LINES_SHOWN:
+                break
+            label = f"Dòng {number} / line {number}" if first else f"Dòng {number} (tiếp) / (cont.)"
+            lines.append((label, row[chunk_start:index]))
+            shown_up_to = start + index
+            chunk_start, width, first = index, shown_width(char), False
+            if at_end:
+                shown_up_to = match.end()
+                break
+        if len(lines) == TEXT_LINES_SHOWN:
+            break
+    rest = text[shown_up_to:]
+    if rest.strip():
+        breaks = rest.count("\n") + rest.count("\r") - rest.count("\r\n")
+        more = breaks + (not rest.endswith(("\n", "\r")))
         lines.append(
             (
                 "Cảnh báo / warning",
-                f"chỉ hiện phần đầu: còn {hidden_lines} dòng không hiện ở đây / only the start "
-                f"is shown: {hidden_lines} more lines are not",
+                f"chỉ hiện phần đầu: còn {len(rest):,} ký tự (khoảng {more:,} dòng) không hiện ở "
+                f"đây / only the start is shown: {len(rest):,} more characters (about {more:,} "
+                "lines) are not".replace(",", "."),
             )
         )
     return lines

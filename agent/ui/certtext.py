@@ -317,3 +317,59 @@ def certificate_choice_text(request: CertificateChoice, lang: str = "") -> Promp
         ),
         note_en="Check the token's name and the tax code: the PIN you enter next is that token's.",
     )
+
+
+# The labels of an item's lines that must reach the top of a batch's consent: Kyso's warnings
+# (active content, layers, changes after an earlier signature...), a lock, a certification.
+_ALARM_LABELS = ("Cảnh báo", "Khoá", "Chữ ký chứng nhận")
+_ITEMS_NAMED = 8  # items named in one batch warning; past these, how many more
+
+
+def alarming(item: ConsentItem) -> bool:
+    """Whether an item carries a warning or a lock of its own (its lines say so)."""
+    return any(label.startswith(_ALARM_LABELS) for label, _ in item.lines)
+
+
+def batch_warnings(items: Sequence[ConsentItem]) -> tuple[Warning, ...]:
+    """For a batch: which items carry a warning of their own (named at the top, not only in
+    their section far down the list), and which items are the same document twice (the same
+    SHA-256: it would be signed twice)."""
+    if len(items) < 2:
+        return ()
+    warned = [i for i, item in enumerate(items, 1) if alarming(item)]
+    out: list[Warning] = []
+    if warned:
+        named = _numbers(warned)
+        out.append(
+            Warning(
+                f"Tài liệu {named} có cảnh báo hoặc khoá tài liệu: đọc kỹ mục của tài liệu đó "
+                "trước khi ký.",
+                f"Document(s) {named} carry a warning or lock the document: read that item "
+                "before signing.",
+                "danger",
+            )
+        )
+    first: dict[str, int] = {}
+    twice: list[tuple[int, int]] = []
+    for i, item in enumerate(items, 1):
+        if item.sha256:
+            if item.sha256 in first:
+                twice.append((first[item.sha256], i))
+            else:
+                first[item.sha256] = i
+    if twice:
+        pairs = ", ".join(f"{a} = {b}" for a, b in twice[:_ITEMS_NAMED])
+        more = f" (+{len(twice) - _ITEMS_NAMED})" if len(twice) > _ITEMS_NAMED else ""
+        out.append(
+            Warning(
+                f"Có tài liệu giống hệt nhau ({pairs}{more}): mỗi bản sẽ được ký một lần nữa.",
+                f"Some documents are identical ({pairs}{more}): each copy is signed again.",
+                "danger",
+            )
+        )
+    return tuple(out)
+
+
+def _numbers(indexes: list[int]) -> str:
+    shown = ", ".join(str(i) for i in indexes[:_ITEMS_NAMED])
+    return shown + (f" (+{len(indexes) - _ITEMS_NAMED})" if len(indexes) > _ITEMS_NAMED else "")

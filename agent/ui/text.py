@@ -17,6 +17,8 @@ from agent.ui.api import ConsentItem, ConsentRequest, PairingRequest
 
 # Re-exported: the prompters and tests take every prompt's text from this module.
 from agent.ui.certtext import (  # noqa: F401
+    alarming,
+    batch_warnings,
     certificate_choice_text,
     certificate_fields,
     certificate_warnings,
@@ -215,7 +217,8 @@ def consent_text(request: ConsentRequest, lang: str = "") -> PromptText:
         origin=render_origin(request.origin),
         sections=tuple(sections),
         warnings=certificate_warnings(request.certificate)
-        + mst_warnings(request.certificate, request.items),
+        + mst_warnings(request.certificate, request.items)
+        + batch_warnings(request.items),
         choices=(primary, Choice("deny", "Hủy", "Cancel", "cancel")),
         # The agent's own sentence; rendered all the same, as it quotes the origin.
         summary_vi=_u(request.summary_vi, SUMMARY_LIMIT),
@@ -319,9 +322,12 @@ def credential_text(request: CredentialPrompt, lang: str = "") -> PromptText:
 
 
 def _overview_line(item: ConsentItem) -> str:
-    """Kyso's title first, then the page's name for the item in quotes: a long page label is
-    what gets cut, never the title."""
+    """Kyso's title first (marked ⚠ when the item carries a warning or a lock of its own),
+    then the page's name for the item in quotes: a long page label is what gets cut, never
+    the title."""
     title = _u(item.title, TITLE_LIMIT)
+    if alarming(item):
+        title = "⚠ " + title
     if not item.page_label:
         return title
     room = TITLE_LIMIT - len(title) - 5

@@ -123,7 +123,12 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise PortalError("LOGIN_REQUIRED")
     else:
         session = portal.sessions.get(request.cookies.get(cookie_name(request)), "cookie")
-        if session is None and not is_api(request) and not request.path.startswith("/static/"):
+        if (
+            session is None
+            and not is_api(request)
+            and not request.path.startswith("/static/")
+            and portal.sessions.admit_anonymous(request.remote)
+        ):
             new_cookie, session = portal.sessions.create("cookie", None)
     if session is None or session.account_id is None:
         # No unit logged in: a log-in, a registration or its challenge is a few KB. The app's

@@ -171,3 +171,51 @@ async def test_a_body_that_stalls_is_dropped(
     text = head.decode("utf-8", "replace")
     assert text.startswith("HTTP/1.1 408"), text[:300]
     assert "E112" in text
+
+
+async def test_each_address_has_its_own_count_and_an_ipv6_host_is_one(
+    portal: PortalDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 38: one bucket for everyone passed the per-address test; and an IPv6 host picks
+    any address of its /64, so the /64 is what is counted."""
+    from portal_stub.quota import client_key
+
+    monkeypatch.setattr(challenges, "ANONYMOUS_PER_ADDRESS", 1)
+    service = portal.client.app[PORTAL]
+
+    def ask(client: str) -> None:
+        service.issue_challenge("register", UNIT, None, None, client)
+
+    ask("192.0.2.1")
+    ask("192.0.2.2")  # another address: admitted
+    ask("2001:db8:1:2::1")
+    for client in ("192.0.2.1", "2001:db8:1:2:ffff::9"):
+        with pytest.raises(Exception) as refused:
+            ask(client)
+        assert getattr(refused.value, "code", "") == "E111"
+    assert (
+        client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2::5") == "2001:db8:1:2::/64"
+    )
+    assert client_key("::ffff:192.0.2.7") == "192.0.2.7"
+
+
+async def test_cookieless_visits_past_an_address_quota_do_not_push_out_a_visitors_session(
+    portal: PortalDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 38: trimming the least recently used sessions let 20,000 cookieless GETs end
+    every visitor's form (CSRF refused). Past its quota an address gets pages without one."""
+    monkeypatch.setattr(sessions, "ANONYMOUS_PER_ADDRESS", 3)
+    monkeypatch.setattr(sessions, "MAX_ANONYMOUS_SESSIONS", 3)
+    monkeypatch.setattr(sessions, "TRIM_EVERY", 1)
+    csrf = await _page_session(portal)  # the visitor, filling in the log-in form
+    visitor = portal.client.session.cookie_jar.filter_cookies(portal.client.make_url("/"))
+    for _ in range(10):  # a client that never keeps its cookie
+        portal.client.session.cookie_jar.clear()
+        assert (await portal.client.get("/dang-nhap")).status == 200
+    assert _count(portal, "SELECT COUNT(*) FROM sessions WHERE account_id IS NULL") == 3
+    portal.client.session.cookie_jar.clear()
+    portal.client.session.cookie_jar.update_cookies(visitor)
+    response = await portal.client.post(
+        "/dang-nhap", data={"csrf_token": csrf, "ten_dang_nhap": "x", "mat_khau": "y"}
+    )
+    assert "E103" not in await response.text()  # CSRF_INVALID: the visitor's session was gone

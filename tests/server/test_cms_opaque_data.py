@@ -26,7 +26,7 @@ def test_long_text_says_how_much_is_not_shown() -> None:
     text = "\n".join(f"Điều {i}." for i in range(1, TEXT_LINES_SHOWN + 11)).encode()
     lines = data_item(text, detached=True).lines
     assert sum(label.startswith("Dòng ") for label, _ in lines) == TEXT_LINES_SHOWN
-    assert any("còn 10 dòng" in value for label, value in lines if label.startswith("Cảnh báo"))
+    assert any("khoảng 10 dòng" in value for label, value in lines if label.startswith("Cảnh báo"))
 
 
 def test_data_kyso_cannot_show_says_so_and_what_it_looks_like() -> None:
@@ -37,3 +37,28 @@ def test_data_kyso_cannot_show_says_so_and_what_it_looks_like() -> None:
         warning = dict(item.lines)["Cảnh báo / warning"]
         assert "chỉ ký khi bạn biết rõ" in warning
     assert "ZIP" in dict(data_item(docx, detached=False).lines)["Dạng dữ liệu / looks like"]
+
+
+def test_a_long_line_is_shown_whole_over_several_lines() -> None:
+    """A line longer than a consent line shows was cut with a bare "…" (review 38)."""
+    from agent.shown import shown_width
+    from agent.ui.untrusted import VALUE_LIMIT
+
+    clause = "Điều 9. " + "Bên B chịu phạt 1.000.000.000 đồng nếu chậm giao hàng; " * 20
+    lines = data_item(clause.encode(), detached=True).lines
+    parts = [value for label, value in lines if label.startswith("Dòng 1")]
+    assert len(parts) > 2 and "".join(parts) == clause
+    assert all(sum(shown_width(c) for c in part) <= VALUE_LIMIT for part in parts)
+    assert not any(label.startswith("Cảnh báo") for label, _ in lines)
+
+
+def test_what_is_not_shown_is_counted_in_characters_and_lines() -> None:
+    text = ("x" * 150 + "\r") * 200  # old Mac line ends count as lines too
+    lines = data_item(text.encode(), detached=True).lines
+    shown = [label for label, _ in lines if label.startswith("Dòng ")]
+    assert len(shown) == TEXT_LINES_SHOWN
+    (warning,) = [value for label, value in lines if label.startswith("Cảnh báo")]
+    assert "còn 24.160 ký tự (khoảng 160 dòng)" in warning, warning
+    # Megabytes of text: counted, not split into a list of millions of lines.
+    big = data_item(b"abc\n" * 2_000_000, detached=True)
+    assert "khoảng 1.999.960 dòng" in dict(big.lines)["Cảnh báo / warning"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +131,20 @@ def test_a_config_that_is_no_settings_file_is_config_invalid_naming_it(
         load_settings(config_file=config)
     assert err.value.code == "CONFIG_INVALID", err.value
     assert err.value.details["path"] == str(config)
+
+
+def test_a_policy_folder_the_user_cannot_search_still_holds_the_policy(
+    admin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 38: lexists() is False in a folder the user may not search (/etc/kyso 0700), and
+    the variable then replaced a policy that, unreadable, fails closed. The one seam: lstat."""
+    real_lstat = os.lstat
+
+    def lstat(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(path) == str(admin):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_lstat(path, *args, **kwargs)
+
+    monkeypatch.setattr(policy.os, "lstat", lstat)
+    monkeypatch.setenv("KYSO_POLICY_FILE", str(_user_file(tmp_path, "")))
+    assert policy_file() == admin

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agent.signing.pdf.active import FIELDS_REDRAWN, LAYERS, WARNINGS
+from agent.signing.pdf.active import FIELDS_REDRAWN, LAYERS, PRINT_DIFFERS, WARNINGS
 
 from .test_active_content import _a, _amend, _d, _kinds, _warnings
 
@@ -52,3 +52,57 @@ def test_a_false_needs_rendering_is_not_an_xfa_form() -> None:
         root["/NeedsRendering"] = BooleanObject(False)
 
     assert _kinds(_amend(edit)) == ()
+
+
+def _annotation(flags: int | None, subtype: str = "/Square", appearance: bool = True) -> Any:
+    """A white box annotation over the page, with these flags (red team 38)."""
+
+    def edit(writer: Any, root: Any, page: Any) -> None:
+        from pyhanko.pdf_utils.generic import NameObject, NumberObject, StreamObject
+
+        def numbers(*values: int) -> Any:
+            return _a(*(NumberObject(v) for v in values))
+
+        box = _d(Type="/Annot", Subtype=subtype, Rect=numbers(50, 700, 400, 800))
+        if flags is not None:
+            box["/F"] = NumberObject(flags)
+        if appearance:
+            white = StreamObject(
+                {
+                    NameObject("/Type"): NameObject("/XObject"),
+                    NameObject("/Subtype"): NameObject("/Form"),
+                    NameObject("/BBox"): numbers(0, 0, 350, 100),
+                },
+                stream_data=b"1 g 0 0 350 100 re f",
+            )
+            box["/AP"] = _d(N=writer.add_object(white))
+        page["/Annots"] = _a(writer.add_object(box))
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (0, (PRINT_DIFFERS,)),  # on screen, not printed: hides a clause the printout shows
+        (None, (PRINT_DIFFERS,)),  # no /F is 0
+        (36, (PRINT_DIFFERS,)),  # NoView|Print: printed over a clause the screen shows
+        (4, ()),  # an ordinary comment: shown and printed
+        (2, ()),  # Hidden: nowhere
+        (32, ()),  # NoView without Print: nowhere
+    ],
+)
+def test_an_annotation_shown_and_printed_differently_is_named(
+    flags: int | None, expected: tuple[str, ...]
+) -> None:
+    document = _amend(_annotation(flags))
+    assert _kinds(document) == expected
+    if expected:
+        assert _warnings(document) == [
+            f"{WARNINGS[PRINT_DIFFERS][0]} / {WARNINGS[PRINT_DIFFERS][1]}"
+        ]
+
+
+def test_links_and_annotations_without_appearance_are_not_named() -> None:
+    assert _kinds(_amend(_annotation(0, subtype="/Link"))) == ()
+    assert _kinds(_amend(_annotation(0, appearance=False))) == ()

@@ -193,3 +193,22 @@ def test_a_value_kyso_cannot_read_is_quoted_and_cannot_close_its_quote(
     shown = value.replace("«", "‹").replace("»", "›")
     assert f"«{shown[:8]}" in line, line  # quoted (and cut short where it is long)
     assert line.count("«") == line.count("»") == 2 - (tag == "HoTen"), line
+
+
+def test_huge_numbers_are_no_crash_and_long_unknown_codes_leave_kysos_words() -> None:
+    """5000 digits raised ValueError (int's limit); a long unknown change code pushed "Kyso
+    không biết mã này" and the other counts off their lines (review 38)."""
+    rows = [employee("An", 8_500_000), employee("Bình", 9_000_000, "GH")]
+    document = report(rows, inline=True).replace(
+        b"<MucLuong>8500000<", b"<MucLuong>" + b"9" * 5000 + b"<"
+    )
+    lines = dict(summarize_xml(document).lines)
+    assert "lương «999" in lines["Lao động 1"]
+    assert lines["Tổng mức lương"].startswith("không tính được")
+    code = "TM · Tăng mới " * 20
+    odd = report(rows, inline=True).replace(b"<PhuongAn>TM<", f"<PhuongAn>{code}<".encode())
+    lines = dict(summarize_xml(odd).lines)
+    assert "(Kyso không biết mã này)" in render_untrusted(lines["Lao động 1"], VALUE_LIMIT)
+    assert render_untrusted(lines["Theo phương án"], VALUE_LIMIT).startswith(
+        "Giảm hẳn (nghỉ việc) (GH): 1"
+    )

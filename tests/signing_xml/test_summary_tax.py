@@ -72,3 +72,24 @@ def test_an_indicator_a_reader_could_take_two_ways_is_refused(extra: bytes) -> N
 def test_an_indicator_that_is_no_number_is_quoted_as_the_files_words() -> None:
     document = _changed(b"<ct40>22831497</ct40>", "<ct40>0 · Chỉ tiêu [41]: 5</ct40>".encode())
     assert dict(summarize_xml(document).lines)["Chỉ tiêu [40]"] == "«0 · Chỉ tiêu [41]: 5»"
+
+
+def test_huge_numbers_and_names_are_no_crash() -> None:
+    """int() refuses 5000 digits (ValueError, an INTERNAL_ERROR): review 38."""
+    digits = "9" * 5000
+    huge = summarize_xml(_changed(b"<ct40>22831497</ct40>", f"<ct40>{digits}</ct40>".encode()))
+    assert dict(huge.lines)["Chỉ tiêu [40]"].startswith("«999")
+    named = summarize_xml(
+        _changed(b"<ct40>22831497</ct40>", f"<ct{digits}>1</ct{digits}>".encode())
+    )
+    assert "Chỉ tiêu [40]" not in dict(named.lines)  # not an indicator Kyso names
+
+
+def test_a_return_with_more_indicators_than_kyso_shows_is_refused() -> None:
+    """Padding indicators pushed ct40 past the 80 shown (review 38): all are shown, or none."""
+    from agent.signing.xml.tax import MAX_INDICATORS
+
+    padding = b"".join(f"<ct{900 + i}>0</ct{900 + i}>".encode() for i in range(MAX_INDICATORS))
+    with pytest.raises(KysoError) as refused:
+        summarize_xml(_changed(b"<ct22>3366060</ct22>", padding + b"<ct22>3366060</ct22>"))
+    assert refused.value.code == "XML_FIELD_AMBIGUOUS"

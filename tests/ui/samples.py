@@ -82,7 +82,7 @@ def consent(n_items: int = 1) -> ConsentRequest:
                     ("Kỳ kê khai", f"{11 - i // len(FORMS):02d}/2026"),
                     ("Số lao động", workers),
                 ),
-                sha256="9f2c1e7a" * 8,
+                sha256="9f2c1e7a" * 8 if i == 0 else f"{i:02x}" + "9f2c1e7a" * 7 + "9f2c1e",
             )
         )
     return ConsentRequest(

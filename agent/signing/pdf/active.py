@@ -32,6 +32,7 @@ EMBEDDED_FILES = "embedded_files"
 XFA = "xfa"
 CHANGES_VIEW = "changes_view"
 LAYERS = "layers"
+PRINT_DIFFERS = "print_differs"
 FIELDS_REDRAWN = "fields_redrawn"
 INCOMPLETE = "incomplete"
 KINDS = (
@@ -43,6 +44,7 @@ KINDS = (
     XFA,
     CHANGES_VIEW,
     LAYERS,
+    PRINT_DIFFERS,
     FIELDS_REDRAWN,
     INCOMPLETE,
 )
@@ -101,6 +103,13 @@ WARNINGS: dict[str, tuple[str, str]] = {
         "gì bạn thấy",
         "the file has layers: another reader, or the printout, may hide or show other content "
         "than you see",
+    ),
+    # No action needed either: an annotation's flags alone make it show on screen only, or in
+    # print only (a white box over a clause).
+    PRINT_DIFFERS: (
+        "tệp có phần chỉ hiện trên màn hình hoặc chỉ có khi in: bản in có thể khác những gì bạn "
+        "thấy",
+        "the file has parts shown only on screen or only in print: the printout may differ",
     ),
     # The reader draws the fields from their values, which may differ from the pictures shown.
     FIELDS_REDRAWN: (
@@ -389,11 +398,30 @@ def _node(walk: _Walk, node: Any, depth: int, auto: bool) -> None:
         stream = walk.value(node, "/3DD")
         if _is_dict(stream) and "/OnInstantiate" in stream:  # script run on activation
             walk.found.add(JAVASCRIPT)
+    if (
+        subtype not in ("/Link", "/Popup")
+        and "/AP" in node
+        and _screen_differs_from_print(walk.value(node, "/F"))
+    ):
+        walk.found.add(PRINT_DIFFERS)
     walk.push_key("action", node, "/A", depth + 1, False)
     walk.push_key("action", node, "/PA", depth + 1, False)
     walk.push_key("aa", node, "/AA", depth + 1, True)  # form events, page visible, focus...
     walk.push_each("node", node, "/Kids", depth + 1, auto)
     walk.push_key("node", node, "/Parent", depth + 1, auto)
+
+
+# Annotation flags (ISO 32000-1, 12.5.3).
+_HIDDEN, _PRINT, _NO_VIEW = 2, 4, 32
+
+
+def _screen_differs_from_print(flags: Any) -> bool:
+    """Whether an annotation with an appearance shows on screen but is not printed (no Print
+    flag), or is printed but not shown (NoView with Print). Hidden ones show nowhere."""
+    value = flags if isinstance(flags, int) and not isinstance(flags, bool) else 0
+    if value & _HIDDEN:
+        return False
+    return not value & _PRINT if not value & _NO_VIEW else bool(value & _PRINT)
 
 
 def _rich_media(walk: _Walk, node: Any, depth: int) -> None:

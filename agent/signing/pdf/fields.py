@@ -96,6 +96,8 @@ class EmptyField:
     widgets: int = 1
     lock: FieldLock | None = None
     seed: FieldSeed | None = None
+    # Other pages whose /Annots list the same widget: the stamp would be drawn there too.
+    other_pages: tuple[int, ...] = ()
 
 
 def deref(value: Any) -> Any:
@@ -264,28 +266,31 @@ class PageTreeUnusual(Exception):
     """The page tree could not be read within the walk's work bounds; ``str()`` says which."""
 
 
-def widget_pages(reader: Any, widgets: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
-    """The page (1-based) whose /Annots draws each widget (by reference), found by walking the
-    page tree in order: the first page listing it (a widget's own /P may lie). A widget not
-    reached within the walk's bounds (:func:`_page_nodes`) is left out."""
+def widget_pages(
+    reader: Any, widgets: set[tuple[int, int]]
+) -> dict[tuple[int, int], tuple[int, ...]]:
+    """The pages (1-based, in page-tree order) whose /Annots draw each widget (by reference):
+    a widget's own /P may lie, and a widget listed by two pages is drawn on both (the consent
+    must not name one). A widget not reached within the walk's bounds (:func:`_page_nodes`) is
+    left out."""
     from pyhanko.pdf_utils.generic import IndirectObject
 
-    found: dict[tuple[int, int], int] = {}
+    found: dict[tuple[int, int], list[int]] = {}
     if not widgets:
-        return found
+        return {}
     try:
         for page, node in enumerate(_page_nodes(reader), start=1):
             annots = deref(node.raw_get("/Annots")) if "/Annots" in node else None
             for entry in list.__iter__(annots) if isinstance(annots, list) else ():
                 if isinstance(entry, IndirectObject):
                     ref = (entry.idnum, entry.generation)
-                    if ref in widgets and ref not in found:
-                        found[ref] = page
-            if len(found) == len(widgets):
-                break
+                    if ref in widgets:
+                        pages = found.setdefault(ref, [])
+                        if page not in pages:
+                            pages.append(page)
     except (PageTreeTooLarge, PageTreeUnusual):
         pass
-    return found
+    return {ref: tuple(pages) for ref, pages in found.items()}
 
 
 def page_leaves(reader: Any) -> int | None:

@@ -389,7 +389,11 @@ def _place_fields(reader: Any, empty: list[tuple[EmptyField, Any]]) -> tuple[Emp
 
     wanted = {k for f, ref in empty if (k := key(f, ref)) is not None}
     pages = widget_pages(reader, wanted) if wanted else {}
-    return tuple(replace(f, page=pages.get(key(f, ref) or (-1, -1))) for f, ref in empty)
+    placed = []
+    for f, ref in empty:
+        on = pages.get(key(f, ref) or (-1, -1), ())
+        placed.append(replace(f, page=on[0] if on else None, other_pages=on[1:]))
+    return tuple(placed)
 
 
 def _page_frame(reader: Any, index: int) -> PageFrame:

@@ -263,6 +263,17 @@ def check_existing_field(facts: PdfFacts, options: PdfSignOptions, name: str) ->
             "PDF_PLACEMENT_INVALID",
             {"detail": f"the field “{name}” already has its place; give a field or a position"},
         )
+    if field.other_pages:
+        # One widget listed by several pages is drawn on each: the consent names one page,
+        # and the stamp would approve the others too (an appendix, a shifted clause).
+        pages = ", ".join(str(p) for p in (field.page, *field.other_pages))
+        raise KysoError(
+            "PDF_PLACEMENT_INVALID",
+            {
+                "detail": f"the field “{name}” is drawn on several pages ({pages}); Kyso signs "
+                "a field drawn on one page only"
+            },
+        )
     placement = field_placement(facts, name)
     if placement is not None:
         check_placement(facts, placement)

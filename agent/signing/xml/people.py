@@ -100,9 +100,9 @@ def _totals(rows: list[etree._Element]) -> list[tuple[str, str]]:
         for plan in plans:
             shown = plan_words(plan) if plan else "không ghi"
             counts[shown] = counts.get(shown, 0) + 1
-        lines.append(
-            ("Theo phương án", one_line(" · ".join(f"{k}: {n}" for k, n in counts.items())))
-        )
+        # Kyso's own names first: unknown codes (page text) after them, never pushing them out.
+        ordered = sorted(counts.items(), key=lambda kv: kv[0].startswith("phương án «"))
+        lines.append(("Theo phương án", one_line(" · ".join(f"{k}: {n}" for k, n in ordered))))
     for tag, label, unit in (
         ("MucLuong", "Tổng mức lương", "lao động"),
         ("SoNgay", "Tổng số ngày", "người"),
@@ -110,7 +110,7 @@ def _totals(rows: list[etree._Element]) -> list[tuple[str, str]]:
         values = [field_value(row, (tag,)) or "" for row in rows]
         if not any(values):
             continue
-        if all(v.isascii() and v.isdigit() for v in values):
+        if all(_digits(v) for v in values):
             total = sum(int(v) for v in values)
             shown = _money(str(total)) if tag == "MucLuong" else f"{total} ngày"
             lines.append((label, f"{shown} ({len(rows)} {unit})"))

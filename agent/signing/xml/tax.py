@@ -27,9 +27,10 @@ DECLARATION_PATH = "TTinChung/TTinTKhaiThue/TKhaiThue"
 INDICATORS_PATH = "CTieuTKhaiChinh"
 # The file's own name for its declaration (the UI splits "vi / en").
 FILE_FORM_NAME = "Tên tờ khai tệp tự ghi / the file's own name"
-# Indicators shown one per line; past these the consent says how many more.
-INDICATORS_SHOWN = 80
-_INDICATOR = re.compile(r"ct(\d+)([a-z]?)")
+# Indicators shown one per line, every one: a return with more is refused rather than shown
+# in part (a real declaration's main part has well under a hundred).
+MAX_INDICATORS = 300
+_INDICATOR = re.compile(r"ct(\d{1,6})([a-z]?)")  # ct40, ct40a; a name past that is no indicator
 _KINDS = {"C": "chính thức (C)", "B": "bổ sung lần {times} (B)"}
 
 
@@ -79,12 +80,14 @@ def _indicator_lines(part: etree._Element) -> list[tuple[str, str]]:
                     f"hai chỉ tiêu [{number}] trong tờ khai", f"two indicators [{number}]"
                 )
             seen.add(number)
+            if len(seen) > MAX_INDICATORS:
+                raise ambiguous(
+                    f"tờ khai có hơn {MAX_INDICATORS} chỉ tiêu: Kyso không hiện hết được",
+                    f"the return has over {MAX_INDICATORS} indicators: Kyso cannot show them all",
+                )
             value = string_value(element, name.localname).strip(" \t\r\n")
             if value:
                 shown.append((f"Chỉ tiêu [{number}]", _amount(value)))
-    more = len(shown) - INDICATORS_SHOWN
-    if more > 0:
-        shown = [*shown[:INDICATORS_SHOWN], ("Chỉ tiêu khác", f"{more} chỉ tiêu nữa")]
     return shown
 
 
