@@ -59,7 +59,7 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
     PDF is never held in memory twice); optionally remove the original after a read-back."""
     from agent.signing.pdf import inspect_pdf
     from agent.signing.pdf.inspect import fd_sha256
-    from agent.signing.pdf.overlay import check_stamp_clear
+    from agent.signing.pdf.overlay import check_stamp_clear, stamp_check_needed
     from agent.signing.pdf.sign import Placement, check_placement, choose_field, resolve_anchor
 
     options = sign_options(args)
@@ -78,12 +78,16 @@ async def run_sign_pdf(args: argparse.Namespace) -> int:
         # broken, encrypted: before the PIN
         facts = inspect_pdf(source, size_of_pages=pages, digest=False)
         choose_field(facts, options)  # an already signed field or a certified file: now too
-        if facts.signatures and (options.placement is not None or options.field_name):
-            # An earlier signature must not end under the new stamp: refused, or an anchored
-            # stamp moved down to the first empty place.
+        if stamp_check_needed(facts, options):
+            # An earlier signature, or the document's own words, must not end under the new
+            # stamp: refused, or an anchored stamp moved down to the first empty place.
             place = (options.placement.page, options.placement.box) if options.placement else None
             moved = check_stamp_clear(
-                source, place, field=options.field_name, slide_down=options.anchor is not None
+                source,
+                place,
+                field=options.field_name,
+                slide_down=options.anchor is not None,
+                earlier_signers=bool(facts.signatures),
             )
             if moved is not None and moved != place:
                 options = replace(options, placement=Placement(*moved))

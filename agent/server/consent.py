@@ -74,6 +74,14 @@ def data_item(
         lines.append(_page_label(label))
     if looks_like_pdf(data) if is_pdf is None else is_pdf:  # a site trusted with bare hashes
         title = "Tệp PDF ký dạng CMS, Kyso không hiển thị nội dung / a PDF signed as bare CMS"
+        lines = [
+            (
+                "Cảnh báo / warning",
+                "Kyso không hiển thị nội dung tệp PDF ký theo cách này: chỉ ký khi bạn biết rõ "
+                "tệp / Kyso does not show a PDF signed this way: sign only if you know the file",
+            ),
+            *lines,
+        ]
     elif (text := text_lines(data)) is not None:
         # Words are shown, not described: what a person approves is what they read.
         title = "Dữ liệu cần ký: văn bản (CMS/PKCS#7) / data to sign: text"
@@ -114,10 +122,9 @@ _LINE = re.compile(r"([^\r\n]*)(\r\n|\r|\n|$)")
 def text_lines(data: bytes) -> list[tuple[str, str]] | None:
     """``data`` as lines to show when it is plain UTF-8 text (an optional BOM; tabs and line
     ends the only control characters), else None: ("Dòng N / line N", text) for the first
-    lines, a long line over several ("Dòng N (tiếp)"), then a warning with how many characters
-    and lines were not shown."""
-    from agent.shown import shown_width
-
+    lines, a long line over several, then a warning with how many characters and lines were not
+    shown. A long line breaks after a space where it can; a break inside a word is labelled so
+    ("1 2" and "12" must not read the same), and never falls before a combining mark."""
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     if _CONTROL.search(body):
         return None
@@ -130,27 +137,64 @@ def text_lines(data: bytes) -> list[tuple[str, str]] | None:
     lines: list[tuple[str, str]] = []
     shown_up_to = 0  # characters of ``text`` shown
     for number, match in enumerate(_LINE.finditer(text), 1):
-        row, start = match.group(1), match.start(1)
+        row = match.group(1)
         if not row and not match.group(2):
             break  # the empty match at the very end
-        chunk_start, width, first = 0, 0, True
-        for index, char in enumerate(row + "\n"):
-            at_end = index == len(row)
-            if not at_end and width + shown_width(char) <= _CHUNK_WIDTH:
-                width += shown_width(char)
-                continue
+        done = 0
+        label = f"Dòng {number} / line {number}"
+        while True:
             if len(lines) == TEXT_LINES_SHOWN:
+                return _with_rest(lines, text[match.start(1) + done :])
+            end, mid_word = _chunk_end(row, done)
+            lines.append((label, row[done:end]))
+            done = end
+            if done >= len(row):
                 break
-            label = f"Dòng {number} / line {number}" if first else f"Dòng {number} (tiếp) / (cont.)"
-            lines.append((label, row[chunk_start:index]))
-            shown_up_to = start + index
-            chunk_start, width, first = index, shown_width(char), False
-            if at_end:
-                shown_up_to = match.end()
-                break
-        if len(lines) == TEXT_LINES_SHOWN:
-            break
-    rest = text[shown_up_to:]
+            label = (
+                f"Dòng {number} (tiếp, liền chữ trước) / (cont., same word)"
+                if mid_word
+                else f"Dòng {number} (tiếp) / (cont.)"
+            )
+        shown_up_to = match.end()
+    return _with_rest(lines, text[shown_up_to:])
+
+
+def _chunk_end(row: str, start: int) -> tuple[int, bool]:
+    """Where the consent line that starts at ``start`` ends, and whether that is inside a
+    word: as much as shows whole in one line (measured as rendered: normalising can lengthen a
+    character), after its last space when there is one in its second half, never before a
+    combining mark."""
+    import unicodedata
+
+    from agent.shown import shown_width
+    from agent.ui.untrusted import ELLIPSIS, VALUE_LIMIT, render_untrusted
+
+    end, width = start, 0
+    while end < len(row) and width + shown_width(row[end]) <= _CHUNK_WIDTH:
+        width += shown_width(row[end])
+        end += 1
+    mid_word = False
+    if end >= len(row):
+        end = len(row)
+    elif row[end] == " ":
+        end += 1  # the break falls on a space: the space ends this line
+    elif (space := row.rfind(" ", start, end)) > start + (end - start) // 2:
+        end = space + 1
+    else:
+        mid_word = True
+    while end > start + 1 and end < len(row) and unicodedata.combining(row[end]):
+        end -= 1  # a mark stays with its letter
+        mid_word = True
+    while end > start + 1 and render_untrusted(row[start:end], VALUE_LIMIT).endswith(ELLIPSIS):
+        end -= max(1, (end - start) // 10)
+        while end > start + 1 and unicodedata.combining(row[end]):
+            end -= 1
+        mid_word = True
+    return end, mid_word
+
+
+def _with_rest(lines: list[tuple[str, str]], rest: str) -> list[tuple[str, str]]:
+    """``lines`` and, when something of the text is left, the warning that counts it."""
     if rest.strip():
         breaks = rest.count("\n") + rest.count("\r") - rest.count("\r\n")
         more = breaks + (not rest.endswith(("\n", "\r")))

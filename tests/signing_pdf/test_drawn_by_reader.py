@@ -54,7 +54,9 @@ def test_a_false_needs_rendering_is_not_an_xfa_form() -> None:
     assert _kinds(_amend(edit)) == ()
 
 
-def _annotation(flags: int | None, subtype: str = "/Square", appearance: bool = True) -> Any:
+def _annotation(
+    flags: int | None, subtype: str = "/Square", appearance: bool = True, area: bool = True
+) -> Any:
     """A white box annotation over the page, with these flags (red team 38)."""
 
     def edit(writer: Any, root: Any, page: Any) -> None:
@@ -63,7 +65,8 @@ def _annotation(flags: int | None, subtype: str = "/Square", appearance: bool = 
         def numbers(*values: int) -> Any:
             return _a(*(NumberObject(v) for v in values))
 
-        box = _d(Type="/Annot", Subtype=subtype, Rect=numbers(50, 700, 400, 800))
+        rect = numbers(50, 700, 400, 800) if area else numbers(0, 0, 0, 0)
+        box = _d(Type="/Annot", Subtype=subtype, Rect=rect)
         if flags is not None:
             box["/F"] = NumberObject(flags)
         if appearance:
@@ -103,6 +106,13 @@ def test_an_annotation_shown_and_printed_differently_is_named(
         ]
 
 
-def test_links_and_annotations_without_appearance_are_not_named() -> None:
-    assert _kinds(_amend(_annotation(0, subtype="/Link"))) == ()
-    assert _kinds(_amend(_annotation(0, appearance=False))) == ()
+def test_what_draws_something_counts_and_what_draws_nothing_does_not() -> None:
+    """Review 39: a link or pop-up with an appearance, and a square readers draw themselves,
+    hide a clause on screen as well; a link without one, a box of no area (an invisible
+    signature) or a screen-only form button ("Print this form") draw nothing to hide."""
+    assert _kinds(_amend(_annotation(0, subtype="/Link"))) == (PRINT_DIFFERS,)
+    assert _kinds(_amend(_annotation(0, subtype="/Square", appearance=False))) == (PRINT_DIFFERS,)
+    assert _kinds(_amend(_annotation(0, subtype="/Link", appearance=False))) == ()
+    assert _kinds(_amend(_annotation(0, subtype="/Widget"))) == ()
+    assert _kinds(_amend(_annotation(36, subtype="/Widget"))) == (PRINT_DIFFERS,)
+    assert _kinds(_amend(_annotation(0, area=False))) == ()

@@ -92,16 +92,22 @@ async def test_the_agent_refuses_a_stamp_that_would_cover_an_earlier_signers_tex
     assert over["error"]["data"]["code"] == "PDF_PLACEMENT_INVALID"
     assert "earlier signer" in over["error"]["data"]["details"]["detail"]
     assert agent.prompter.prompts == []
-    # The same box on a file nobody signed yet covers nobody's signature: allowed.
-    fresh = await client.request(
-        "sign.pdf",
-        {
-            "document": base64.b64encode(make_pdf(1)).decode(),
-            "placement": {"page": 1, "box": list(OVER_THE_TEXT)},
-            "certificate": cert_thumbprint(demo, "org"),
-        },
+    # On a file nobody signed yet the box would cover the document's own words, which would no
+    # longer read in the signed copy (red team 38): refused too; an empty place signs.
+    fresh = {
+        "document": base64.b64encode(make_pdf(1)).decode(),
+        "certificate": cert_thumbprint(demo, "org"),
+    }
+    own = await client.request(
+        "sign.pdf", {**fresh, "placement": {"page": 1, "box": list(OVER_THE_TEXT)}}
     )
-    assert "result" in fresh, fresh
+    assert own["error"]["data"]["code"] == "PDF_PLACEMENT_INVALID"
+    assert "own text" in own["error"]["data"]["details"]["detail"]
+    assert agent.prompter.prompts == []
+    clear = await client.request(
+        "sign.pdf", {**fresh, "placement": {"page": 1, "box": list(BLANK_CORNER)}}
+    )
+    assert "result" in clear, clear
 
 
 def test_sign_pdf_refuses_a_box_over_an_earlier_signers_text_before_the_pin(

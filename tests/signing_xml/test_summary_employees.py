@@ -58,14 +58,15 @@ def test_each_employee_is_a_line_of_the_consent(inline: bool) -> None:
     assert before == [
         (
             "Lao động 1",
-            f"Tăng mới (TM) · lương 8.500.000 đồng · từ 11/2026 · «Nguyễn Văn An» · {who}",
+            f"Tăng mới (TM) · lương 8.500.000 đồng · từ 11/2026 · {who} · «Nguyễn Văn An»",
         )
     ]
     assert after == [
         (
             "Lao động 1",
-            "Điều chỉnh mức lương (DL) · lương 99.000.000 đồng · từ 11/2026 · «Lê Thị Bình» · "
-            + who,
+            "Điều chỉnh mức lương (DL) · lương 99.000.000 đồng · từ 11/2026 · "
+            + who
+            + " · «Lê Thị Bình»",
         )
     ]
 

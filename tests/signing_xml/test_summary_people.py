@@ -212,3 +212,28 @@ def test_huge_numbers_are_no_crash_and_long_unknown_codes_leave_kysos_words() ->
     assert render_untrusted(lines["Theo phương án"], VALUE_LIMIT).startswith(
         "Giảm hẳn (nghỉ việc) (GH): 1"
     )
+
+
+def test_the_insurance_number_stays_on_screen_whatever_the_other_values() -> None:
+    """Each part had its own bound but their sum passed the dialog's line: page text before it
+    pushed the insurance number (who is paid) off the end (review 39)."""
+    row = (
+        "<Dong><PhuongAn>XXXXXXXXXXXXXXX</PhuongAn>"
+        "<CheDo>Thai sản khám thai định kỳ lần thứ hai</CheDo>"
+        "<SoNgay>180 ngày làm việc liên tục</SoNgay>"
+        "<MucLuong>8.500.000 đồng theo hợp đồng</MucLuong>"
+        "<TuThang>tháng 11 năm 2026</TuThang>"
+        "<HoTen>Vũ Thị Mai con bà Nguyễn Thị Hoa ở thôn Đông xã Tây huyện Nam</HoTen>"
+        "<MaSoBHXH>7999999999</MaSoBHXH></Dong>"
+    )
+    document = M01B.replace(
+        "<Dong><HoTen>Vũ Thị Mai</HoTen><CheDo>Thai sản</CheDo><SoNgay>180</SoNgay></Dong>".encode(),
+        row.encode(),
+    )
+    (line,) = [v for k, v in shown(document)[1] if k == "Người hưởng 1"]
+    assert "mã số BHXH 7999999999" in line, line
+    # A month in other digits (mathematical bold) is not Kyso's reading of a month: quoted.
+    month = report([employee("An", 1)], inline=True).replace(
+        b"<TuThang>11/2026<", "<TuThang>11/𝟐𝟎𝟐𝟔<".encode()
+    )
+    assert "từ «11/𝟐𝟎𝟐𝟔»" in dict(summarize_xml(month).lines)["Lao động 1"]

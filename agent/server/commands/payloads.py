@@ -343,14 +343,17 @@ def _inspect_pdf(document: bytes, options: Any) -> tuple[Any, Any]:
         options = resolve_anchor(document, options)
     pages = (options.placement.page,) if options.placement else ()
     facts = inspect_pdf(document, size_of_pages=pages)
-    if facts.signatures and (options.placement is not None or options.field_name):
-        options = _keep_earlier_signatures_clear(document, options)
+    from agent.signing.pdf.overlay import stamp_check_needed
+
+    if stamp_check_needed(facts, options):
+        options = _keep_what_is_shown_clear(document, options, bool(facts.signatures))
     return options, facts
 
 
-def _keep_earlier_signatures_clear(document: bytes, options: Any) -> Any:
-    """An earlier signature must not end up under the new stamp (it would read NOT VALID):
-    refused, or an anchored stamp moved down to the first empty place."""
+def _keep_what_is_shown_clear(document: bytes, options: Any, earlier_signers: bool) -> Any:
+    """An earlier signature, or on a first signature the document's own text, must not end up
+    under the new stamp (a signature would read NOT VALID; words would no longer read): refused,
+    or an anchored stamp moved down to the first empty place."""
     from agent.signing.pdf.overlay import check_stamp_clear
     from agent.signing.pdf.sign import Placement
 
@@ -361,6 +364,7 @@ def _keep_earlier_signatures_clear(document: bytes, options: Any) -> Any:
         place,
         field=options.field_name,
         slide_down=options.anchor is not None,
+        earlier_signers=earlier_signers,
     )
     if moved is None or moved == place:
         return options

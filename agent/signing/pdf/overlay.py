@@ -150,8 +150,24 @@ Place = tuple[int, tuple[float, float, float, float]]
 SLIDE_STEP = 2.0
 
 
+def stamp_check_needed(facts: Any, options: Any) -> bool:
+    """Whether :func:`check_stamp_clear` must look under the new stamp: on a file with earlier
+    signatures for any visible stamp (theirs must stay readable and VALID), and on a first
+    signature for a box the page or the command line chose (the document's own words must
+    stay readable: red team 38). A field the document has is where its author put it; an
+    anchored stamp is placed below its text."""
+    if facts.signatures:
+        return options.placement is not None or bool(options.field_name)
+    return options.placement is not None and options.anchor is None
+
+
 def check_stamp_clear(
-    source: BinaryIO, place: Place | None, *, field: str | None = None, slide_down: bool = False
+    source: BinaryIO,
+    place: Place | None,
+    *,
+    field: str | None = None,
+    slide_down: bool = False,
+    earlier_signers: bool = True,
 ) -> Place | None:
     """Before signing a file that already carries signatures: PDF_PLACEMENT_INVALID when the
     new stamp would be drawn over what the page shows (its glyphs, a filled field, an earlier
@@ -177,14 +193,21 @@ def check_stamp_clear(
             hidden = text_boxes(pdf_page, deadline)
             # What other widgets show (the field being signed is an empty one: not among them).
             values = [w.box for w in shown.widgets if w.page == page and w.shows]
+            if hidden is None and not earlier_signers:
+                continue  # where the words are cannot be told: nobody's signature at stake
             clear = _clear_below(box, hidden, values, _bottom(pdf_page) if slide_down else None)
             if clear is None:
+                whose = (
+                    "text or a signature an earlier signer signed (their signature would then "
+                    "read NOT VALID)"
+                    if earlier_signers
+                    else "the document's own text (it would no longer read in the signed copy)"
+                )
                 raise KysoError(
                     "PDF_PLACEMENT_INVALID",
                     {
-                        "detail": f"the stamp on page {page + 1} would cover text or a "
-                        "signature an earlier signer signed (their signature would then read "
-                        "NOT VALID): place it where the page is empty, or sign without a stamp"
+                        "detail": f"the stamp on page {page + 1} would cover {whose}: place it "
+                        "where the page is empty, or sign without a stamp"
                     },
                 )
             if place is not None and clear != box:

@@ -21,7 +21,7 @@ ROWS_SHOWN = 100
 # quoted «…» and cut short, so no value can pass for Kyso's words or push them out of the line.
 # Kyso's words come first and the name last: a name written "An · Tăng mới (TM) · lương
 # 8.500.000 đồng" cannot read as the row's change and salary.
-_MONTH = re.compile(r"(0?[1-9]|1[0-2])/\d{4}")
+_MONTH = re.compile(r"(0?[1-9]|1[0-2])/[0-9]{4}")  # ASCII digits only: "𝟐𝟎𝟐𝟓" is quoted
 # A row's element -> the label of its line.
 _ROW_LABELS = {"NguoiLaoDong": "Lao động", "Dong": "Người hưởng", "ThongTinNguoiThamGia": "Người"}
 
@@ -36,7 +36,7 @@ def plan_words(plan: str) -> str:
 
 def _employee_line(row: etree._Element) -> str:
     """One person's row as a person reads it: "Tăng mới (TM) · lương 8.500.000 đồng · từ
-    11/2026 · «Nguyễn Văn An» · mã số BHXH 0123456789"; each field read where the portal reads
+    11/2026 · mã số BHXH 0123456789 · «Nguyễn Văn An»"; each field read where the portal reads
     it (ambiguous: refused)."""
     parts = []
     plan = field_value(row, ("PhuongAn",))
@@ -54,15 +54,15 @@ def _employee_line(row: etree._Element) -> str:
     since = field_value(row, ("TuThang",))
     if since:
         parts.append(f"từ {since if _MONTH.fullmatch(since) else quoted(since, 12)}")
-    name = field_value(row, ("HoTen",))
-    parts.append(quoted(name, 60) if name else "(không ghi tên)")
+    # Who it is, by the numbers the office knows the person by, before the name: the line is
+    # cut at its end, and a long name or value must not push the insurance number out.
     for tag, words in (("MaSoBHXH", "mã số BHXH"), ("SoCCCD", "CCCD"), ("NgaySinh", "sinh")):
         value = field_value(row, (tag,))
         if value:
-            plain = len(value) <= 16 and all(
-                c.isascii() and (c.isdigit() or c in "-/") for c in value
-            )
+            plain = len(value) <= 16 and all(c in "0123456789-/" for c in value)
             parts.append(f"{words} {value if plain else quoted(value, 20)}")
+    name = field_value(row, ("HoTen",))
+    parts.append(quoted(name, 60) if name else "(không ghi tên)")
     return " · ".join(parts)
 
 
