@@ -88,9 +88,8 @@ class ChallengeService:
         self.db = db
         self.config = config
         self.trust = trust
-        self._anonymous: AddressQuota | None = (
-            None  # made at the first use (the limit is read then)
-        )
+        # Made at the first use, when the limit is read (tests set it first).
+        self._anonymous: AddressQuota | None = None
 
     def issue(
         self,

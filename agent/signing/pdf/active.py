@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from agent.signing.pdf.annotflags import view_differs_from_print
+
 JAVASCRIPT = "javascript"
 LAUNCH = "launch"
 NETWORK = "network"
@@ -398,55 +400,13 @@ def _node(walk: _Walk, node: Any, depth: int, auto: bool) -> None:
         stream = walk.value(node, "/3DD")
         if _is_dict(stream) and "/OnInstantiate" in stream:  # script run on activation
             walk.found.add(JAVASCRIPT)
-    if _view_differs_from_print(walk, node, subtype):
+    if view_differs_from_print(node, subtype, walk.value):
         walk.found.add(PRINT_DIFFERS)
     walk.push_key("action", node, "/A", depth + 1, False)
     walk.push_key("action", node, "/PA", depth + 1, False)
     walk.push_key("aa", node, "/AA", depth + 1, True)  # form events, page visible, focus...
     walk.push_each("node", node, "/Kids", depth + 1, auto)
     walk.push_key("node", node, "/Parent", depth + 1, auto)
-
-
-# Annotation flags (ISO 32000-1, 12.5.3).
-_HIDDEN, _PRINT, _NO_VIEW = 2, 4, 32
-
-
-# Annotations a reader draws from their own entries when they have no appearance stream.
-_READER_DRAWN = frozenset(
-    {
-        "/Square", "/Circle", "/FreeText", "/Line", "/Polygon", "/PolyLine", "/Ink",
-        "/Highlight", "/Underline", "/StrikeOut", "/Squiggly", "/Stamp", "/Text", "/Caret",
-    }
-)  # fmt: skip
-
-
-def _view_differs_from_print(walk: _Walk, node: Any, subtype: str) -> bool:
-    """Whether an annotation that draws something (an appearance, or a kind readers draw
-    themselves) over an area shows on screen but is not printed (no Print flag), or is printed
-    but not shown (NoView with Print). Hidden ones show nowhere. A form field's widget counts
-    only when printed but not shown: screen-only buttons ("Print this form") are common."""
-    if "/AP" not in node and subtype not in _READER_DRAWN:
-        return False
-    if not _has_area(walk.value(node, "/Rect")):
-        return False
-    flags = walk.value(node, "/F")
-    value = flags if isinstance(flags, int) and not isinstance(flags, bool) else 0
-    if value & _HIDDEN:
-        return False
-    if value & _NO_VIEW:
-        return bool(value & _PRINT)
-    return subtype != "/Widget" and not value & _PRINT
-
-
-def _has_area(rect: Any) -> bool:
-    """A /Rect at least a point wide and high (an invisible signature's is empty)."""
-    if not isinstance(rect, list) or len(rect) != 4:
-        return False
-    try:
-        x1, y1, x2, y2 = (float(v) for v in rect)
-    except (TypeError, ValueError):
-        return False
-    return abs(x2 - x1) >= 1 and abs(y2 - y1) >= 1
 
 
 def _rich_media(walk: _Walk, node: Any, depth: int) -> None:
