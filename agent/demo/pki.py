@@ -68,6 +68,11 @@ class PkiUrls:
         """The issuing CA's certificate (DER), for AIA caIssuers."""
         return f"{self.base}/issuing-ca.crt"
 
+    @property
+    def root_ca(self) -> str:
+        """The root CA's certificate (DER), for the issuing CA's AIA caIssuers."""
+        return f"{self.base}/root-ca.crt"
+
 
 def _name(*pairs: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
     return x509.Name([x509.NameAttribute(oid, value) for oid, value in pairs])
@@ -225,6 +230,7 @@ class TestCA:
                 path_length=0,
             )
             .add_extension(_crl_dp(urls.root_crl), critical=False)
+            .add_extension(_ca_issuers(urls.root_ca), critical=False)
             .sign(root_key, hashes.SHA256())
         )
         ca = cls(root, root_key, issuing, issuing_key)
@@ -448,6 +454,17 @@ def with_revocation_urls(
             ]
         ),
         critical=False,
+    )
+
+
+def _ca_issuers(url: str) -> x509.AuthorityInformationAccess:
+    # Where a client finds the root to check the issuing CA's own status on the root's CRL.
+    return x509.AuthorityInformationAccess(
+        [
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url)
+            )
+        ]
     )
 
 

@@ -1,9 +1,10 @@
 """The demo PKI's revocation services on loopback: OCSP (answered by ``openssl ocsp``) and CRLs.
 
 One small HTTP server bound to 127.0.0.1 only serves what the demo certificates point at
-(:class:`agent.demo.pki.PkiUrls`): ``POST /ocsp``, ``GET /issuing.crl``, ``GET /root.crl`` and
-``GET /issuing-ca.crt``. Each OCSP request is answered by a real ``openssl ocsp`` responder run
-once per request on the demo's index (``-reqin``/``-respout``): openssl's own ``-port`` mode
+(:class:`agent.demo.pki.PkiUrls`): ``POST /ocsp``, ``GET /issuing.crl``, ``GET /root.crl``,
+``GET /issuing-ca.crt`` and ``GET /root-ca.crt``. Each OCSP request is answered by a real
+``openssl ocsp`` responder run once per request on the demo's index (``-reqin``/``-respout``):
+openssl's own ``-port`` mode
 listens on every interface, which a demo must not do. The server runs on a daemon thread of the
 process that started it, so it ends with its owner at the latest; ``stop()`` ends it sooner.
 
@@ -24,7 +25,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 
 from .pki import OCSP_NEXT_UPDATE_MINUTES
 
@@ -110,12 +111,11 @@ class DemoResponder:
         spec = manifest.get("responder")
         if not spec:
             # Demo tokens made by an older version carry no OCSP/CRL URLs: nothing to serve.
-            raise KysoError(
-                "INPUT_INVALID",
-                {
-                    "detail": "this demo has no revocation responder: run 'kyso-agent demo-token "
-                    "reset' to make a new demo"
-                },
+            raise invalid_input(
+                "this demo has no revocation responder: run 'kyso-agent demo-token "
+                "reset' to make a new demo",
+                "bản thử nghiệm này không có máy chủ trả lời trạng thái thu hồi: chạy "
+                "'kyso-agent demo-token reset' để tạo bản thử nghiệm mới",
             )
         self._spec = spec
         self.port = spec["port"] if port is None else port
@@ -127,6 +127,7 @@ class DemoResponder:
             "/issuing.crl": (ca["crl"], "crl"),
             "/root.crl": (ca["root_crl"], "crl"),
             "/issuing-ca.crt": (ca["issuing"], "cert"),
+            "/root-ca.crt": (ca["root"], "cert"),
         }
         for path, kind in self._files.values():
             _der_file(path, kind)  # unreadable files fail here, as before, not per request

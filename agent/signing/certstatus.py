@@ -39,6 +39,7 @@ from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from agent.errors import KysoError
 from agent.files import atomic_write
@@ -82,6 +83,7 @@ UNKNOWN_MEMORY_SECONDS = 60.0
 MAX_OCSP_BYTES = 64 * 1024
 MAX_CRL_BYTES = 20 * 1024 * 1024  # Vietnamese CAs' CRLs run to a few MB
 MAX_CERT_BYTES = 64 * 1024
+MAX_CHAIN_CAS = 4  # CAs checked above a certificate (Vietnamese chains have one or two)
 MEMORY_ENTRIES = 256  # cached answers kept parsed in memory (a machine has a few certificates)
 # How long a cached "good" is believed, however far its nextUpdate (a CRL's may be 30 days):
 # the day an OCSP answer without nextUpdate counts (revinfo.MAX_AGE_WITHOUT_NEXT_UPDATE), so a
@@ -165,6 +167,40 @@ class StatusChecker:
         # unchanged file is not read and parsed again at every signature.
         self._cache_dir = str(cache_dir)
         self._memory: dict[str, tuple[tuple[int, ...], CertStatus]] = {}
+        # Issuers fetched from caIssuers addresses, and the CAs found above each certificate.
+        self._downloaded: list[x509.Certificate] = []
+        self._chains: dict[tuple[bytes, ...], tuple[x509.Certificate, ...]] = {}
+
+    def cas_above(self, cert_der: bytes, issuers: Iterable[bytes]) -> tuple[x509.Certificate, ...]:
+        """The CA certificates between ``cert_der`` and its root (the root itself left out: a
+        trust anchor has no one to revoke it), as far as ``issuers`` and the issuers already
+        fetched reach, nearest first; at most :data:`MAX_CHAIN_CAS`."""
+        issuer_list = tuple(issuers)
+        known = (
+            cert_der,
+            *issuer_list,
+            *(c.fingerprint(hashes.SHA256()) for c in self._downloaded),
+        )
+        kept = self._chains.get(known)
+        if kept is not None:
+            return kept
+        candidates = [c for der in issuer_list for c in load_certificates(der)]
+        candidates += self._downloaded
+        try:
+            current = x509.load_der_x509_certificate(cert_der)
+        except ValueError:
+            return ()
+        chain: list[x509.Certificate] = []
+        while len(chain) < MAX_CHAIN_CAS:
+            issuer = find_issuer(current, candidates)
+            if issuer is None or issuer.subject == issuer.issuer or issuer in chain:
+                break  # not found, a root (self-issued), or a loop
+            chain.append(issuer)
+            current = issuer
+        if len(self._chains) >= MEMORY_ENTRIES:
+            self._chains.clear()
+        self._chains[known] = tuple(chain)
+        return tuple(chain)
 
     def _cache_path(self, cert_der: bytes) -> Path:
         return self.cache_dir / f"{hashlib.sha256(cert_der).hexdigest()}.json"
@@ -253,9 +289,11 @@ class StatusChecker:
                 asyncio.timeout_at(deadline),
                 aiohttp.ClientSession(timeout=timeout) as session,
             ):
-                issuer = find_issuer(cert, candidates) or await _download_issuer(
-                    session, cert, issuer_urls
-                )
+                issuer = find_issuer(cert, candidates)
+                if issuer is None:
+                    issuer = await _download_issuer(session, cert, issuer_urls)
+                    if issuer is not None:  # the chain walk above this certificate needs it
+                        self._downloaded = [issuer, *self._downloaded][:MEMORY_ENTRIES]
                 if issuer is None:
                     return unknown("the issuing CA's certificate was not found", now)
                 answer = await _ask_ocsp(
@@ -348,7 +386,9 @@ async def _ask_crl(
         if isinstance(body, str):
             reasons.append(f"CRL {url}: {body}")
             continue
-        result = read_crl(body, cert, issuer, now, url)
+        # A CRL runs to megabytes (20 MB parsed in 0.8 s here): read on a thread, so the
+        # agent keeps answering other pages meanwhile (red team 39).
+        result = await asyncio.to_thread(read_crl, body, cert, issuer, now, url)
         if result.status != "unknown":
             return result
         reasons.append(result.reason)
@@ -396,19 +436,71 @@ async def check_before_signing(
     now: dt.datetime | None = None,
 ) -> CertStatus:
     """Refuse a certificate that may not sign (see :func:`evaluate`) or that its CA revoked
-    (CERT_REVOKED); otherwise return its status, good or unknown (the caller shows a line)."""
+    (CERT_REVOKED), and one whose issuing CA (or a CA above it) was revoked by the CA above
+    or has expired: verifiers judge the whole chain (red team 39). Otherwise return its
+    status, good or unknown (the caller shows a line); a CA whose status is unknown makes it
+    unknown. The certificate and its CAs are asked about at once, within one time budget."""
     evaluate(cert_der, purpose, now)
-    status = await checker.status(cert_der, issuers, now)
-    if status.status == "revoked":
-        info = parse_certificate(cert_der)
-        raise KysoError(
-            "CERT_REVOKED",
-            {
-                "revoked_at": status.revoked_at.isoformat() if status.revoked_at else "?",
-                "reason": status.revocation_reason or "",
-                "source": status.source,
-                "subject": info.subject_display,
-                "thumbprint": info.thumbprint,
-            },
+    issuers = tuple(issuers)
+    cas = [ca for ca in checker.cas_above(cert_der, issuers) if _checkable(ca)]
+    own, *above = await asyncio.gather(
+        checker.status(cert_der, issuers, now),
+        *(checker.status(ca.public_bytes(serialization.Encoding.DER), issuers, now) for ca in cas),
+    )
+    info = parse_certificate(cert_der)
+    if own.status == "revoked":
+        raise _revoked(own, info.subject_display, info.thumbprint)
+    # An issuer found only now (fetched from caIssuers while the certificate was checked):
+    # the CAs it leads to are asked about too, after it.
+    later = [ca for ca in checker.cas_above(cert_der, issuers) if _checkable(ca) and ca not in cas]
+    if later:
+        above += await asyncio.gather(
+            *(
+                checker.status(ca.public_bytes(serialization.Encoding.DER), issuers, now)
+                for ca in later
+            )
         )
-    return status
+        cas += later
+    when = _now(now)
+    for ca, status in zip(cas, above, strict=True):
+        ca_name = parse_certificate(ca.public_bytes(serialization.Encoding.DER)).subject_display
+        if not ca.not_valid_before_utc <= when <= ca.not_valid_after_utc:
+            raise KysoError(
+                "CERT_EXPIRED",
+                {
+                    "subject": info.subject_display,
+                    "thumbprint": info.thumbprint,
+                    "not_after": ca.not_valid_after_utc.isoformat(),
+                    "not_before": ca.not_valid_before_utc.isoformat(),
+                    "issuing_ca": ca_name,
+                    "purpose": purpose,
+                },
+            )
+        if status.status == "revoked":
+            raise _revoked(status, info.subject_display, info.thumbprint, issuing_ca=ca_name)
+    if own.status != "unknown":
+        doubt = next((s for s in above if s.status == "unknown"), None)
+        if doubt is not None:
+            return replace(doubt, reason=f"the issuing CA's status: {doubt.reason}")
+    return own
+
+
+def _checkable(ca: x509.Certificate) -> bool:
+    """A CA certificate that names where its status is published: one that names nothing is
+    how many hierarchies are built, and is not reported as unknown at every signature."""
+    ocsp_urls, crl_urls, _ = revocation_urls(ca)
+    return bool(ocsp_urls or crl_urls)
+
+
+def _revoked(status: CertStatus, subject: str, thumbprint: str, **more: str) -> KysoError:
+    return KysoError(
+        "CERT_REVOKED",
+        {
+            "revoked_at": status.revoked_at.isoformat() if status.revoked_at else "?",
+            "reason": status.revocation_reason or "",
+            "source": status.source,
+            "subject": subject,
+            "thumbprint": thumbprint,
+            **more,
+        },
+    )

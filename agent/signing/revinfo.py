@@ -206,9 +206,12 @@ def _key_hash(certificate: x509.Certificate) -> bytes:
 
 def _responder_key(
     response: ocsp.OCSPResponse, issuer: x509.Certificate, now: dt.datetime
-) -> Any | None:
+) -> tuple[Any, bool] | None:
     """The public key allowed to sign this answer: the CA's own, or a responder certificate
-    the CA issued for OCSP signing (RFC 6960 §4.2.2.2), valid now."""
+    the CA issued for OCSP signing (RFC 6960 §4.2.2.2), valid now; with whether its "good"
+    may be believed as it is: the CA's own key, or a responder marked id-pkix-ocsp-nocheck.
+    Without that mark a client must check the responder's own status (§4.2.2.2.1), which Kyso
+    does not: a revoked responder's leaked key could otherwise vouch for anything."""
 
     def named(candidate: x509.Certificate) -> bool:
         if response.responder_name is not None:
@@ -216,7 +219,7 @@ def _responder_key(
         return response.responder_key_hash == _key_hash(candidate)
 
     if named(issuer):
-        return issuer.public_key()
+        return issuer.public_key(), True
     for candidate in response.certificates:
         if not named(candidate) or find_issuer(candidate, [issuer]) is None:
             continue
@@ -227,7 +230,11 @@ def _responder_key(
         except x509.ExtensionNotFound:
             continue
         if ExtendedKeyUsageOID.OCSP_SIGNING in eku:
-            return candidate.public_key()
+            try:
+                candidate.extensions.get_extension_for_class(x509.OCSPNoCheck)
+            except x509.ExtensionNotFound:
+                return candidate.public_key(), False
+            return candidate.public_key(), True
     return None
 
 
@@ -260,9 +267,10 @@ def _read_ocsp(
         return unknown("OCSP: malformed answer", now, url)
     if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
         return unknown(f"OCSP: responder said {response.response_status.name}", now, url)
-    key = _responder_key(response, issuer, now)
-    if key is None:
+    signer = _responder_key(response, issuer, now)
+    if signer is None:
         return unknown("OCSP: answer not signed by the CA or its responder", now, url)
+    key, good_believed = signer
     if not _verify_signature(
         key, response.signature, response.tbs_response_bytes, response.signature_hash_algorithm
     ):
@@ -277,7 +285,14 @@ def _read_ocsp(
     for wanted in ("revoked", "unknown"):
         for result in results:
             if result.status == wanted:
-                return result
+                return result  # a revocation is believed from any responder the CA named
+    if not good_believed:
+        return unknown(
+            "OCSP: a 'good' from a delegated responder without id-pkix-ocsp-nocheck, whose own "
+            "revocation is not checked",
+            now,
+            url,
+        )
     return results[0]
 
 

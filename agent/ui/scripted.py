@@ -63,6 +63,7 @@ from agent.ui.text import (
     consent_text,
     credential_text,
     mst_warnings,
+    pairing_text,
     pin_pad_text,
     pin_text,
 )
@@ -88,6 +89,27 @@ _CONSENT_ANSWERS = {"allow": True, "yes": True, "deny": False, "no": False}
 
 # A prompt's details as the dialog would show them: (section title, ((label, value), ...)).
 Shown = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+
+def answers_problem(path: str | Path) -> str | None:
+    """Why the answers file at ``path`` cannot be used now (missing, unreadable, not a JSON
+    object), or None. The prompter denies every request meanwhile; ``kyso-agent run`` says so
+    at start, where a typo in an unattended set-up would otherwise show only as refusals."""
+    try:
+        with open(path, "rb") as file:
+            raw = file.read(MAX_ANSWERS_CHECKED + 1)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    if len(raw) > MAX_ANSWERS_CHECKED:
+        return None  # a large file is parsed when used; only the common mistakes are caught here
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return "not valid JSON"
+    return None if isinstance(data, dict) else "not a JSON object"
+
+
+MAX_ANSWERS_CHECKED = 1 << 20
 
 
 class PromptRecord(NamedTuple):
@@ -164,6 +186,9 @@ class ScriptAnswers:
     remote_pin: str | None = None
     otps: tuple[str | None, ...] = ()
     pin_pad_wait: bool = False  # "pin_pad": "wait" keeps the PIN-pad window open
+    # "final_try": "type" gives the PIN on the token's final try too (a test playing a person);
+    # otherwise a stored PIN is not sent then, as with --pin-file: a stale one would lock it.
+    type_on_final_try: bool = False
 
     @classmethod
     def from_mapping(cls, data: Any) -> ScriptAnswers:
@@ -197,6 +222,7 @@ class ScriptAnswers:
             _pin(data.get("remote_pin")),
             tuple(otps),
             pin_pad_wait=str(data.get("pin_pad", "cancel")).lower() == "wait",
+            type_on_final_try=str(data.get("final_try", "refuse")).lower() == "type",
         )
 
     def otp_for(self, index: int) -> str | None:
@@ -373,7 +399,9 @@ class ScriptedPrompter:
     async def pair(self, request: PairingRequest) -> PairingAnswer:
         """Answer "Allow this origin?" with the file's ``pair`` value (default deny)."""
         answers = await self._answer("pair")
-        self._record("pair", render_origin(request.origin), answers.pair.value)
+        text = pairing_text(request)
+        question = (("", (("vi", text.question_vi), ("en", text.question_en))),)
+        self._record("pair", render_origin(request.origin), answers.pair.value, question)
         return answers.pair
 
     async def choose_certificate(
@@ -432,13 +460,26 @@ class ScriptedPrompter:
         text, shown = _pin_record(request, refused)
         # A locked token's notice has no PIN field: nothing to type, only "Close".
         pin = None if request.state.locked else answers.pin_for(request.attempt)
+        stored_on_final_try = (
+            pin is not None and request.state.final_try and not answers.type_on_final_try
+        )
         self._record(
             "pin",
             summary,
-            "pin" if pin is not None else "cancel",
+            "pin" if pin is not None and not stored_on_final_try else "cancel",
             shown,
             text.warnings,
         )
+        if stored_on_final_try:
+            # What StaticPinProvider (--pin-file) does: nobody is there to type it carefully.
+            raise KysoError(
+                "PIN_FINAL_TRY",
+                {
+                    "detail": f"{request.token_label}: the answers file's PIN is not sent on "
+                    "the token's final try; type the PIN yourself",
+                    "pin_state": "final_try",
+                },
+            )
         return pin
 
     async def show_pin_pad(self, request: PinRequest) -> None:

@@ -139,6 +139,31 @@ async def test_crl_answers_when_the_ocsp_responder_is_down(
     )
 
 
+async def test_a_crl_is_read_off_the_event_loop(
+    demo: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team 39: a 20 MB CRL (anyone on its plain-http path can send one) was parsed on the
+    event loop, 0.84 s in which the agent answered no page."""
+    import threading
+
+    from agent.signing import certstatus
+
+    threads: list[str] = []
+    real = certstatus.read_crl
+
+    def spy(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(certstatus, "read_crl", spy)
+    with DemoResponder(demo, ocsp=False):
+        status = await StatusChecker(tmp_path / "cache").status(
+            demo_der(demo, "org"), [issuing_der(demo)]
+        )
+    assert status.source == "crl" and threads
+    assert threading.main_thread().name not in threads
+
+
 @pytest.mark.parametrize(
     ("name", "code"),
     [
