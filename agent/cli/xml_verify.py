@@ -34,9 +34,7 @@ def run_verify(args: argparse.Namespace) -> int:
         warnings = [warning.to_dict()] if warning is not None else []
         print_json({"file": str(args.file), **result.to_json(), "warnings": warnings})
     else:
-        s = result.signer
-        ident = f"MST:{s.mst}" if s.mst else f"CCCD:{s.cccd}" if s.cccd else ""
-        signer = one_line(f"{s.subject_display} {ident}")
+        signer = one_line(_who(result))
         when = result.signing_time.isoformat() if result.signing_time else None
         judged = result.validated_at.isoformat() if result.validated_at else None
         print(
@@ -49,9 +47,21 @@ def run_verify(args: argparse.Namespace) -> int:
                 f"  Dấu thời gian / timestamp: {result.timestamp.gen_time.isoformat()} "
                 f"— {one_line(result.timestamp.tsa_name)} (đã kiểm tra / checked)"
             )
+        for other in result.other_signatures:  # each judged like the first
+            covers = ", ".join(r or "(cả tệp / whole file)" for r in other.references[:2])
+            print(
+                f"  Cũng ký (hợp lệ) / also signed (valid): {one_line(_who(other))} "
+                f"— phần ký / covers: {one_line(covers)}"
+            )
         if warning is not None:
             print(_warning_text(warning))
     return 0
+
+
+def _who(result: XmlVerification) -> str:
+    s = result.signer
+    ident = f"MST:{s.mst}" if s.mst else f"CCCD:{s.cccd}" if s.cccd else ""
+    return f"{s.subject_display} {ident}"
 
 
 def _unit_warning(result: XmlVerification) -> KysoError | None:

@@ -29,6 +29,32 @@ _DECLARATION = re.compile(rb"xmlns(?::[^\s=]*)?\s*=\s*(?:\"([^\"]*)\"|'([^']*)')
 # A real declaration's value holds no "<" and neither quote (a match that does began in a
 # comment, text or another attribute and swallowed what followed: the tree must be asked).
 _ABSOLUTE_AS_WRITTEN = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*:[^&<\"']*\Z")
+# A declaration of the reserved "xml" prefix (legal, and pointless): libxml2 drops it when it
+# parses, so only the bytes show it; mono's SignedXml writes it into its C14N and its digest no
+# longer matches (interop 39). A look-alike in a comment or text is refused too: rare, and said.
+_XML_PREFIX = re.compile(rb"xmlns:xml\s*=")
+_XML_PREFIX_OVERLAP = 32
+
+
+def declares_xml_prefix(data: bytes) -> bool:
+    """Whether ``data`` (an ASCII-compatible encoding) holds ``xmlns:xml=``."""
+    return _XML_PREFIX.search(data) is not None
+
+
+def refuse_xml_prefix(profile_name: str) -> None:
+    """XML_DOTNET_MISREAD for a document declaring the xml prefix, for a .NET portal."""
+    raise VerifierRefusal(
+        "XML_DOTNET_MISREAD",
+        {
+            "profile": profile_name,
+            "detail_vi": "một khai báo lại tiền tố dành riêng xml (xmlns:xml=…); hãy xoá khai "
+            "báo đó (nó không thay đổi gì trong tệp)",
+            "detail_en": "a declaration of the reserved xml prefix (xmlns:xml=…); remove it "
+            "(it changes nothing in the file)",
+        },
+    )
+
+
 # A start tag is carried between chunks up to this size; a longer one (a 10 MB attribute)
 # leaves the answer to the tree.
 _CARRY_MAX = 1 << 20
@@ -52,9 +78,14 @@ class RelativeNamespaceScan:
     def __init__(self) -> None:
         self.maybe = False
         self._carry = b""  # from the last "<": a start tag the next chunk may complete
+        self.xml_prefix = False  # declares_xml_prefix over the whole document
+        self._tail = b""
 
     def write(self, data: bytes) -> int:
         """Take the next chunk of the document's bytes."""
+        if not self.xml_prefix:
+            self.xml_prefix = declares_xml_prefix(self._tail + data)
+            self._tail = (self._tail + data)[-_XML_PREFIX_OVERLAP:]
         if not self.maybe:
             # A declaration sits inside one start tag, and no "<" can follow inside it: the
             # bytes before the last "<" hold only whole declarations.

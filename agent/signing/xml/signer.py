@@ -28,7 +28,7 @@ from typing import Any
 
 from lxml import etree
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.signing.signer import Signer
 from agent.signing.xml.c14n import digest_document, digest_element
 from agent.signing.xml.dotnet import dotnet_misreads, may_misread
@@ -37,8 +37,10 @@ from agent.signing.xml.locate import Locator, element_key
 from agent.signing.xml.model import Plan, Prepared, Reference
 from agent.signing.xml.namespaces import (
     RelativeNamespaceScan,
+    declares_xml_prefix,
     may_declare_relative_namespace,
     refuse_relative_namespaces,
+    refuse_xml_prefix,
 )
 from agent.signing.xml.portable import (
     NonAsciiCharacters,
@@ -185,12 +187,14 @@ def _plan(
     misread: bool = True,
     characters: set[str] | None = None,
     relative_namespaces: bool = True,
+    xml_prefix: bool = False,
 ) -> Plan:
     """Check the document against the profile and digest what the signature covers (with
     ``digests=False`` only check it: the digests are left empty; ``misread=False`` skips the
     .NET misreading check, for a document known to hold no TAB or CR reference;
     ``characters``: the document's non-ASCII characters, when its bytes were at hand;
-    ``relative_namespaces=False``: a pass over its bytes found no relative namespace URI)."""
+    ``relative_namespaces=False``: a pass over its bytes found no relative namespace URI;
+    ``xml_prefix``: its bytes declare the xml prefix, which only the bytes show)."""
     # C14N stops on a relative namespace URI: refused here, before the PIN, for every profile.
     refuse_relative_namespaces(tree, maybe=relative_namespaces)
     root = tree.getroot()
@@ -203,6 +207,8 @@ def _plan(
     # SignedInfo the way xmlsec1 and other verifiers do; refuse instead of signing wrongly.
     _refuse_inherited_attributes(container)
     if profile.dotnet_verifier:
+        if xml_prefix:  # wherever it is declared, mono's C14N writes it out (interop 39)
+            refuse_xml_prefix(profile.name)
         # .NET's parser refuses the whole file over such a name, or an encoding name it lacks.
         refuse_dotnet_encoding(tree.docinfo.encoding, profile.name)
         refuse_unportable_names(tree, profile.name, characters)
@@ -247,6 +253,7 @@ def _prepare_bytes(data: bytes, profile: XmlProfile, max_bytes: int) -> Prepared
         profile,
         characters=_characters(data, profile),
         relative_namespaces=may_declare_relative_namespace(data),
+        xml_prefix=declares_xml_prefix(data),
     )
     del tree
     _trim_heap()  # the tree is gone: hand its memory back before the signed copy is made
@@ -260,20 +267,30 @@ def _prepare_file(path: Path, profile: XmlProfile, max_bytes: int) -> tuple[byte
     try:
         before = path.stat()
         tree = parse_untrusted_file(path, max_bytes=max_bytes)
-        characters, relative = _file_facts(path, profile)
-        plan = _plan(tree, profile, characters=characters, relative_namespaces=relative)
+        characters, namespaces = _file_facts(path, profile)
+        plan = _plan(
+            tree,
+            profile,
+            characters=characters,
+            relative_namespaces=namespaces.finish(),
+            xml_prefix=namespaces.xml_prefix,
+        )
         del tree
         _trim_heap()
         document = path.read_bytes()
         after = path.stat()
     except OSError as exc:
-        raise KysoError("INPUT_INVALID", {"detail": f"cannot read {path}: {exc.strerror}"}) from exc
+        raise invalid_input(
+            f"cannot read {path}: {exc.strerror}", f"không đọc được {path} ({exc.strerror})"
+        ) from exc
     if (before.st_size, before.st_mtime_ns, before.st_ino) != (
         after.st_size,
         after.st_mtime_ns,
         after.st_ino,
     ) or len(document) != after.st_size:
-        raise KysoError("INPUT_INVALID", {"detail": f"{path} changed while it was being signed"})
+        raise invalid_input(
+            f"{path} changed while it was being signed", f"tệp {path} đã thay đổi trong lúc ký"
+        )
     return document, _locate(document, plan)
 
 
@@ -287,9 +304,9 @@ def _characters(data: bytes, profile: XmlProfile) -> set[str] | None:
         return None
 
 
-def _file_facts(path: Path, profile: XmlProfile) -> tuple[set[str] | None, bool]:
-    """:func:`_characters` of a file and :func:`may_declare_relative_namespace` of it, in one
-    read in chunks (never whole beside its tree)."""
+def _file_facts(path: Path, profile: XmlProfile) -> tuple[set[str] | None, RelativeNamespaceScan]:
+    """:func:`_characters` of a file and its namespace scan (relative URIs, the xml prefix),
+    in one read in chunks (never whole beside its tree)."""
     namespaces = RelativeNamespaceScan()
     with path.open("rb") as handle:
         collector = None
@@ -301,7 +318,7 @@ def _file_facts(path: Path, profile: XmlProfile) -> tuple[set[str] | None, bool]
             namespaces.write(chunk)
             if collector is not None:
                 collector.write(chunk)
-    return (collector.finish() if collector is not None else None), namespaces.finish()
+    return (collector.finish() if collector is not None else None), namespaces
 
 
 def _trim_heap() -> None:
@@ -372,6 +389,8 @@ def check_portal_verifier(
     relative = may_declare_relative_namespace(document)
     if not prof.dotnet_verifier and not relative:
         return
+    if prof.dotnet_verifier and declares_xml_prefix(document):
+        refuse_xml_prefix(prof.name)
     # A second parse (the summary's tree is not at hand): the names and the referenced id are
     # read from the tree. The .NET misreading check runs only where a byte search finds the
     # character references it is about.

@@ -114,6 +114,9 @@ class XmlVerification:
     # When verify_xml judged the certificate, and why then ("timestamp", "now", "given").
     validated_at: dt.datetime | None = None
     validated_at_source: str | None = None
+    # The file's other signatures (a tax agent's beside the taxpayer's...), each checked as
+    # this one: verify_xml judges every signer, not only the one it reports first.
+    other_signatures: tuple[XmlVerification, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """JSON form for the CLI and the protocol."""
@@ -133,6 +136,16 @@ class XmlVerification:
             "timestamp": self.timestamp.to_json() if self.timestamp else None,
             "validated_at": self.validated_at.isoformat() if self.validated_at else None,
             "validated_at_source": self.validated_at_source,
+            "other_signatures": [
+                {
+                    "signer": other.signer.to_json(),
+                    "signing_time": other.signing_time.isoformat() if other.signing_time else None,
+                    "signature_id": other.signature_id,
+                    "references": list(other.references),
+                    "certificate_checked": other.certificate_checked,
+                }
+                for other in self.other_signatures
+            ],
         }
 
 
@@ -381,12 +394,16 @@ def check_xml_signature(
     and by :func:`verify_xml`. Returns the first signature's result; every signature found
     must be valid. Raises NOT_SIGNED, SIGNATURE_INVALID, XML_SIGNATURE_UNSUPPORTED, XML_*.
     """
-    return _check_all(document, profile, max_bytes)[0]
+    return _check_all(document, profile, max_bytes)[0][0]
 
 
-def _check_all(
-    document: bytes, profile: str | None, max_bytes: int
-) -> tuple[XmlVerification, list[bytes]]:
+Checked = tuple[XmlVerification, list[bytes]]  # a signature's result, its other certificates
+
+
+def _check_all(document: bytes, profile: str | None, max_bytes: int) -> list[Checked]:
+    """Every signature checked, the one to report first at the head: the first one, or when
+    no profile was named, the first that covers the whole document (a person's signature over
+    one part, then the company's over the file, is not "partial": interop 39)."""
     tree = parse_untrusted(document, max_bytes=max_bytes)
     root = tree.getroot()
     signatures, name, placement = _find_signatures(root, profile)
@@ -401,16 +418,38 @@ def _check_all(
     # each referenced value is carried by exactly one element.
     xmlsec.tree.add_ids(root, list(_ID_ATTRIBUTES))
     ids = id_index(root)
-    results = [_check_signature(tree, sig, name, placement, ids) for sig in signatures]
-    first, extra, content = results[0]
+    results: list[tuple[XmlVerification, list[bytes], Ref] | None] = []
+    partial: KysoError | None = None
+    for sig in signatures:
+        try:
+            results.append(_check_signature(tree, sig, name, placement, ids))
+        except KysoError as exc:
+            if exc.code != "XML_SIGNATURE_PARTIAL":
+                raise
+            partial = partial or exc
+            results.append(None)
+    whole = [i for i, r in enumerate(results) if r is not None and r[2].target in (None, root)]
+    if partial is not None:
+        if not whole:
+            raise partial  # nothing covers the file: say what the signature covers
+        # Beside a signature over the whole file, one over a part is read as "generic" reads
+        # it (its references reported, judged by the caller), never left unchecked.
+        results = [
+            r if r is not None else _check_signature(tree, sig, "generic", None, ids)
+            for r, sig in zip(results, signatures, strict=True)
+        ]
+    head = whole[0] if partial is not None else 0
+    checked = [r for r in results if r is not None]
+    first, extra, content = checked[head]
     if first.covered_digest == "":
-        # The whole document without the first signature, now that libxmlsec has judged
-        # every signature on the untouched tree (the others' covered bytes are not returned).
-        covered = _whole_document(tree, signatures[0], content.c14n)
+        # The whole document without that signature, now that libxmlsec has judged every
+        # signature on the untouched tree (the others' covered bytes are not returned).
+        covered = _whole_document(tree, signatures[head], content.c14n)
         first = dataclasses.replace(
             first, covered_c14n=covered, covered_digest=hashlib.sha256(covered).hexdigest()
         )
-    return first, extra
+    others = [(r[0], r[1]) for i, r in enumerate(checked) if i != head]
+    return [(first, extra), *others]
 
 
 def verify_xml(
@@ -436,11 +475,24 @@ def verify_xml(
     Certificate errors carry the signer's subject, MST and CCCD, the claimed ``signing_time``
     and ``validated_at`` in their details; a timestamp authority's certificate errors carry
     ``timestamp_authority``.
+    Every signature is judged so; the first (or, without a profile, the first over the whole
+    file) is the result, the others are its ``other_signatures``.
     """
+    checked = _check_all(document, profile, max_bytes)
+    # Every signer is judged: a revoked or expired second signer (a tax agent's) was reported
+    # VALID because only the first was (interop 39).
+    judged = [_judge(result, extra, trust, at) for result, extra in checked]
+    return dataclasses.replace(judged[0], other_signatures=tuple(judged[1:]))
+
+
+def _judge(
+    result: XmlVerification, extra: list[bytes], trust: Any, at: dt.datetime | None
+) -> XmlVerification:
+    """One signature's certificate judged (at its trusted timestamp's time, else ``at`` or
+    now); KysoError naming that signer otherwise."""
     from agent.signing.timestamps import validate_signer, validation_time
     from agent.signing.xml.xades import validate_authority
 
-    result, extra = _check_all(document, profile, max_bytes)
     stamps = []
     if result.timestamp is not None:  # first: its trusted genTime is the validation time
         validate_authority(result.timestamp, trust)
