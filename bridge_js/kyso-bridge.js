@@ -457,7 +457,8 @@ class PingMemory {
 
 /**
  * Find the agent. `tryPort(port)` connects (or reads) one port and resolves to a result, or to
- * null when nothing usable is there; ports are tried in order, one at a time. Resolves to
+ * null when nothing usable is there; ports are tried in order, one at a time unless one takes
+ * `hedgeMs` (then the next starts alongside it: see firstOpen). Resolves to
  * {port, result, ping}: `port`/`result` of the first success (null when none), `ping`
  * true/false whether the ping answered (null when there is no ping port).
  *
@@ -468,7 +469,18 @@ class PingMemory {
  * (first visit, ping off, no storage) a foreground attempt always tries the ports; a
  * background one only when the agent was last found without its ping.
  */
-async function discover({ fetch: fetchImpl, host, ports, pingPorts = [], timeoutMs, memory, background = false, tryPort }) {
+async function discover({
+  fetch: fetchImpl,
+  host,
+  ports,
+  pingPorts = [],
+  timeoutMs,
+  memory,
+  background = false,
+  tryPort,
+  hedgeMs = Infinity,
+  discard = () => {},
+}) {
   let ping = null;
   let pingPort = null;
   if (pingPorts.length) {
@@ -489,10 +501,8 @@ async function discover({ fetch: fetchImpl, host, ports, pingPorts = [], timeout
   };
   const last = memory ? memory.port() : null;
   const tried = [...new Set(last === null ? ports : [last, ...ports])];
-  for (const port of tried) {
-    const result = await tryPort(port);
-    if (result) return found(port, result);
-  }
+  const first = await firstOpen(tried, tryPort, hedgeMs, discard);
+  if (first) return found(first.port, first.result);
   if (pingPort !== null) {
     const told = await readPort({ fetch: fetchImpl, host, pingPort, timeoutMs });
     if (told !== null && !tried.includes(told)) {
@@ -501,6 +511,60 @@ async function discover({ fetch: fetchImpl, host, ports, pingPorts = [], timeout
     }
   }
   return { port: null, result: null, ping };
+}
+
+/**
+ * Try `ports` in order with `tryPort` (a result, null for "nothing usable there", or a throw
+ * that is the answer: the site refused, a timeout). The next port starts as soon as one says
+ * null, and also once the running ones took `hedgeMs` without an answer: a port that accepts
+ * and then never answers (another user's listener on a shared computer, a hung program) must
+ * not hide the agent on a later port for the whole interaction timeout. The agent may hold its
+ * socket while the user decides whether to pair the site, so a slow port keeps running. The
+ * first result wins, and a result that comes after it is handed to `discard`; the first throw
+ * is the answer; when every port said null, resolves to null.
+ */
+function firstOpen(ports, tryPort, hedgeMs, discard) {
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let running = 0;
+    let done = false;
+    let timer = null;
+    const settle = (fn, value) => {
+      if (done) return false;
+      done = true;
+      clearTimeout(timer);
+      fn(value);
+      return true;
+    };
+    const start = () => {
+      clearTimeout(timer);
+      if (done) return;
+      if (next >= ports.length) {
+        if (running === 0) settle(resolve, null);
+        return;
+      }
+      const port = ports[next++];
+      running += 1;
+      Promise.resolve()
+        .then(() => tryPort(port))
+        .then(
+          (result) => {
+            running -= 1;
+            if (result) {
+              if (!settle(resolve, { port, result })) discard(result);
+            } else {
+              start();
+            }
+          },
+          (error) => {
+            running -= 1;
+            settle(reject, error);
+          },
+        );
+      if (Number.isFinite(hedgeMs)) timer = setTimeout(start, hedgeMs);
+    };
+    start();
+  });
 }
 
 /** The Local Network Access permission state: "granted" | "denied" | "prompt" | "unsupported". */
@@ -947,7 +1011,7 @@ class KysoBridge {
     if (this.connected) return Promise.resolve(this._info);
     if (!this._connecting) {
       this._closedByPage = false;
-      const attempt = { closed: false, socket: null, abort: null };
+      const attempt = { closed: false, sockets: new Set(), abort: null };
       const aborted = new Promise((_, reject) => {
         attempt.abort = reject;
       });
@@ -988,44 +1052,18 @@ class KysoBridge {
     const probeTimeout = lna === "prompt" ? o.interactionTimeoutMs : o.probeTimeoutMs;
     // The WebSocket is the probe: the first port where it opens is the agent (the agent may
     // hold the upgrade while it asks the user to pair this site: the interaction timeout).
-    // Close 1006 (nothing there, untrusted certificate) moves on to the next port; any other
-    // failure (4403 site refused, timeout) is the answer.
-    const found = await discover({
-      fetch: this._fetch,
-      host: o.host,
-      ports: o.ports,
-      pingPorts: o.pingPorts,
-      timeoutMs: probeTimeout,
-      memory: this._pingMemory,
-      tryPort: async (port) => {
-        stillWanted();
-        this._emit("status", { state: "opening", port });
-        stillWanted(); // a status listener may have closed the bridge
-        const url = `wss://${o.host}:${port}/v1/ws`;
-        let ws;
-        try {
-          ws = await openSocket({
-            WebSocket: this._WebSocket,
-            url,
-            timeoutMs: o.interactionTimeoutMs,
-            origin: this.origin,
-            // close() closes the socket still opening, so the agent withdraws its pairing question.
-            onCreated: (created) => {
-              attempt.socket = created;
-            },
-          });
-        } catch (error) {
-          stillWanted();
-          if (error.code === "AGENT_UNREACHABLE") return null;
-          throw error;
-        } finally {
-          attempt.socket = null;
-        }
-        if (attempt.closed) closeQuietly(ws);
-        stillWanted();
-        return ws;
-      },
-    });
+    // Close 1006 (nothing there, untrusted certificate) moves on to the next port, and so does
+    // a port silent past the probe timeout (its attempt kept alongside); any other failure
+    // (4403 site refused, timeout) is the answer.
+    let found;
+    try {
+      found = await this._discoverSocket(attempt, probeTimeout, stillWanted);
+    } finally {
+      // The ports still opening lost the race (or discovery failed): close them now, not
+      // when their interaction timeout ends.
+      for (const socket of attempt.sockets) closeQuietly(socket);
+      attempt.sockets.clear();
+    }
     if (attempt.closed && found.result) closeQuietly(found.result);
     stillWanted();
     if (found.port === null) throw await this._unreachable(found.ping, attempt);
@@ -1102,6 +1140,53 @@ class KysoBridge {
     this._reconnectTimer = setTimeout(() => this._backgroundReconnect(), delay);
   }
 
+  /** Discovery over WebSockets for one connect() attempt: the first port whose socket opens. */
+  _discoverSocket(attempt, probeTimeout, stillWanted) {
+    const o = this.options;
+    return discover({
+      fetch: this._fetch,
+      host: o.host,
+      ports: o.ports,
+      pingPorts: o.pingPorts,
+      timeoutMs: probeTimeout,
+      memory: this._pingMemory,
+      // A port silent past the probe timeout keeps its attempt, and the next port is tried
+      // alongside it (a squatter or a hung program on an earlier port; see firstOpen).
+      hedgeMs: probeTimeout,
+      discard: closeQuietly,
+      tryPort: async (port) => {
+        stillWanted();
+        this._emit("status", { state: "opening", port });
+        stillWanted(); // a status listener may have closed the bridge
+        const url = `wss://${o.host}:${port}/v1/ws`;
+        let opening = null;
+        let ws;
+        try {
+          ws = await openSocket({
+            WebSocket: this._WebSocket,
+            url,
+            timeoutMs: o.interactionTimeoutMs,
+            origin: this.origin,
+            // close() closes the sockets still opening, so the agent withdraws its pairing question.
+            onCreated: (created) => {
+              opening = created;
+              attempt.sockets.add(created);
+            },
+          });
+        } catch (error) {
+          stillWanted();
+          if (error.code === "AGENT_UNREACHABLE") return null;
+          throw error;
+        } finally {
+          attempt.sockets.delete(opening);
+        }
+        if (attempt.closed) closeQuietly(ws);
+        stillWanted();
+        return ws;
+      },
+    });
+  }
+
   async _backgroundReconnect() {
     this._reconnectTimer = null;
     if (this._closedByPage || this.connected || this._connecting) return;
@@ -1143,7 +1228,7 @@ class KysoBridge {
       this._attempt = null;
       this._connecting = null;
       attempt.closed = true;
-      if (attempt.socket) closeQuietly(attempt.socket);
+      for (const socket of attempt.sockets) closeQuietly(socket);
       attempt.abort(closedByPage(this.origin));
     }
     if (this._conn) {

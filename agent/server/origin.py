@@ -119,6 +119,27 @@ def _icann_suffixes() -> PublicSuffixList:
     return PublicSuffixList(only_icann=True)
 
 
+@functools.lru_cache(maxsize=1)
+def _all_suffixes() -> PublicSuffixList:
+    from publicsuffixlist import PublicSuffixList  # loads the bundled list (~40 ms): lazily
+
+    return PublicSuffixList()
+
+
+def shown_domain(origin: str) -> str:
+    """The name a person should judge a site by, shown on its own line when the agent asks to
+    pair it: the registrable domain under the whole Public Suffix List
+    (``https://dichvucong.baohiemxahoi.gov.vn.x.vn-verify.com`` -> ``vn-verify.com``, where
+    the long origin's first line reads like the real portal; ``https://me.github.io`` ->
+    ``me.github.io``, a customer's own site), an IP address as it is (red team 40)."""
+    host = (urlsplit(origin).hostname or origin).lower().rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _all_suffixes().privatesuffix(host) or host
+    return host
+
+
 def site_of(origin: str) -> str:
     """The site an origin counts against for the pairing limits (refusals, waiting places): its
     registrable domain under the Public Suffix List's ICANN section. ``https://a1.evil.com`` ->

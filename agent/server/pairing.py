@@ -35,7 +35,13 @@ import time
 from collections.abc import Callable
 
 from agent.server.context import AgentCore
-from agent.server.origin import SITE_STRIKES, PairingGuard, PairingRefusal, site_of
+from agent.server.origin import (
+    SITE_STRIKES,
+    PairingGuard,
+    PairingRefusal,
+    shown_domain,
+    site_of,
+)
 from agent.ui.api import PairingAnswer, PairingRequest
 
 log = logging.getLogger(__name__)
@@ -178,7 +184,9 @@ class Pairing:
                 return False
             self.guard.asking(now)
             try:
-                answer = await core.ask(core.services.prompter.pair(PairingRequest(origin)))
+                answer = await core.ask(
+                    core.services.prompter.pair(PairingRequest(origin, domain=shown_domain(origin)))
+                )
             except asyncio.CancelledError:
                 # Its pages went away: the dialog closes. Shown is shown: it counts.
                 log.info("pairing with %s withdrawn: no page waits for it any more", origin)

@@ -45,6 +45,9 @@ class PairingRequest:
     """An unknown https origin wants to talk to the agent."""
 
     origin: str
+    # Its registrable domain, shown on its own line (a long look-alike origin wraps so that its
+    # first line reads like the real portal); "" when the caller did not work it out.
+    domain: str = ""
 
 
 @dataclass(frozen=True)

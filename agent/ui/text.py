@@ -49,6 +49,7 @@ from agent.ui.untrusted import (
 )
 
 APP = "Kyso"
+DOMAIN_LIMIT = 100  # a registrable domain in the pairing question (a real one is short)
 SUMMARY_LIMIT = 600  # the agent's own sentence, which quotes the (up to 300-character) origin
 # In the terminal, every line that may carry page text starts with this, so no page text can
 # start a line, let alone imitate the agent's origin line.
@@ -145,12 +146,23 @@ def split_label(label: str) -> tuple[str, str]:
 
 def pairing_text(request: PairingRequest, lang: str = "") -> PromptText:
     """ "Allow https://… to use your signing token?" — once / always / deny."""
+    domain = render_untrusted(request.domain, DOMAIN_LIMIT) if request.domain else ""
     return PromptText(
         kind="pair",
         lang=lang,
         title=f"{APP} — {pick('Cho phép trang web?', 'Allow this website?', lang)}",
-        question_vi="Cho phép trang web này sử dụng USB token ký số của bạn?",
-        question_en="Allow this website to use your signing USB token?",
+        # The registrable domain in the question itself: a long look-alike origin wraps so
+        # that its first line reads like the real portal, and this is what to judge.
+        question_vi=(
+            f"Cho phép trang web thuộc tên miền «{domain}» sử dụng USB token ký số của bạn?"
+            if domain
+            else "Cho phép trang web này sử dụng USB token ký số của bạn?"
+        ),
+        question_en=(
+            f"Allow this website, on the domain “{domain}”, to use your signing USB token?"
+            if domain
+            else "Allow this website to use your signing USB token?"
+        ),
         origin=render_origin(request.origin),
         choices=(
             Choice("once", "Một lần", "Once", "normal"),

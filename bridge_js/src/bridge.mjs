@@ -225,7 +225,7 @@ export class KysoBridge {
     if (this.connected) return Promise.resolve(this._info);
     if (!this._connecting) {
       this._closedByPage = false;
-      const attempt = { closed: false, socket: null, abort: null };
+      const attempt = { closed: false, sockets: new Set(), abort: null };
       const aborted = new Promise((_, reject) => {
         attempt.abort = reject;
       });
@@ -266,44 +266,18 @@ export class KysoBridge {
     const probeTimeout = lna === "prompt" ? o.interactionTimeoutMs : o.probeTimeoutMs;
     // The WebSocket is the probe: the first port where it opens is the agent (the agent may
     // hold the upgrade while it asks the user to pair this site: the interaction timeout).
-    // Close 1006 (nothing there, untrusted certificate) moves on to the next port; any other
-    // failure (4403 site refused, timeout) is the answer.
-    const found = await discover({
-      fetch: this._fetch,
-      host: o.host,
-      ports: o.ports,
-      pingPorts: o.pingPorts,
-      timeoutMs: probeTimeout,
-      memory: this._pingMemory,
-      tryPort: async (port) => {
-        stillWanted();
-        this._emit("status", { state: "opening", port });
-        stillWanted(); // a status listener may have closed the bridge
-        const url = `wss://${o.host}:${port}/v1/ws`;
-        let ws;
-        try {
-          ws = await openSocket({
-            WebSocket: this._WebSocket,
-            url,
-            timeoutMs: o.interactionTimeoutMs,
-            origin: this.origin,
-            // close() closes the socket still opening, so the agent withdraws its pairing question.
-            onCreated: (created) => {
-              attempt.socket = created;
-            },
-          });
-        } catch (error) {
-          stillWanted();
-          if (error.code === "AGENT_UNREACHABLE") return null;
-          throw error;
-        } finally {
-          attempt.socket = null;
-        }
-        if (attempt.closed) closeQuietly(ws);
-        stillWanted();
-        return ws;
-      },
-    });
+    // Close 1006 (nothing there, untrusted certificate) moves on to the next port, and so does
+    // a port silent past the probe timeout (its attempt kept alongside); any other failure
+    // (4403 site refused, timeout) is the answer.
+    let found;
+    try {
+      found = await this._discoverSocket(attempt, probeTimeout, stillWanted);
+    } finally {
+      // The ports still opening lost the race (or discovery failed): close them now, not
+      // when their interaction timeout ends.
+      for (const socket of attempt.sockets) closeQuietly(socket);
+      attempt.sockets.clear();
+    }
     if (attempt.closed && found.result) closeQuietly(found.result);
     stillWanted();
     if (found.port === null) throw await this._unreachable(found.ping, attempt);
@@ -380,6 +354,53 @@ export class KysoBridge {
     this._reconnectTimer = setTimeout(() => this._backgroundReconnect(), delay);
   }
 
+  /** Discovery over WebSockets for one connect() attempt: the first port whose socket opens. */
+  _discoverSocket(attempt, probeTimeout, stillWanted) {
+    const o = this.options;
+    return discover({
+      fetch: this._fetch,
+      host: o.host,
+      ports: o.ports,
+      pingPorts: o.pingPorts,
+      timeoutMs: probeTimeout,
+      memory: this._pingMemory,
+      // A port silent past the probe timeout keeps its attempt, and the next port is tried
+      // alongside it (a squatter or a hung program on an earlier port; see firstOpen).
+      hedgeMs: probeTimeout,
+      discard: closeQuietly,
+      tryPort: async (port) => {
+        stillWanted();
+        this._emit("status", { state: "opening", port });
+        stillWanted(); // a status listener may have closed the bridge
+        const url = `wss://${o.host}:${port}/v1/ws`;
+        let opening = null;
+        let ws;
+        try {
+          ws = await openSocket({
+            WebSocket: this._WebSocket,
+            url,
+            timeoutMs: o.interactionTimeoutMs,
+            origin: this.origin,
+            // close() closes the sockets still opening, so the agent withdraws its pairing question.
+            onCreated: (created) => {
+              opening = created;
+              attempt.sockets.add(created);
+            },
+          });
+        } catch (error) {
+          stillWanted();
+          if (error.code === "AGENT_UNREACHABLE") return null;
+          throw error;
+        } finally {
+          attempt.sockets.delete(opening);
+        }
+        if (attempt.closed) closeQuietly(ws);
+        stillWanted();
+        return ws;
+      },
+    });
+  }
+
   async _backgroundReconnect() {
     this._reconnectTimer = null;
     if (this._closedByPage || this.connected || this._connecting) return;
@@ -421,7 +442,7 @@ export class KysoBridge {
       this._attempt = null;
       this._connecting = null;
       attempt.closed = true;
-      if (attempt.socket) closeQuietly(attempt.socket);
+      for (const socket of attempt.sockets) closeQuietly(socket);
       attempt.abort(closedByPage(this.origin));
     }
     if (this._conn) {

@@ -156,7 +156,8 @@ export class PingMemory {
 
 /**
  * Find the agent. `tryPort(port)` connects (or reads) one port and resolves to a result, or to
- * null when nothing usable is there; ports are tried in order, one at a time. Resolves to
+ * null when nothing usable is there; ports are tried in order, one at a time unless one takes
+ * `hedgeMs` (then the next starts alongside it: see firstOpen). Resolves to
  * {port, result, ping}: `port`/`result` of the first success (null when none), `ping`
  * true/false whether the ping answered (null when there is no ping port).
  *
@@ -167,7 +168,18 @@ export class PingMemory {
  * (first visit, ping off, no storage) a foreground attempt always tries the ports; a
  * background one only when the agent was last found without its ping.
  */
-export async function discover({ fetch: fetchImpl, host, ports, pingPorts = [], timeoutMs, memory, background = false, tryPort }) {
+export async function discover({
+  fetch: fetchImpl,
+  host,
+  ports,
+  pingPorts = [],
+  timeoutMs,
+  memory,
+  background = false,
+  tryPort,
+  hedgeMs = Infinity,
+  discard = () => {},
+}) {
   let ping = null;
   let pingPort = null;
   if (pingPorts.length) {
@@ -188,10 +200,8 @@ export async function discover({ fetch: fetchImpl, host, ports, pingPorts = [], 
   };
   const last = memory ? memory.port() : null;
   const tried = [...new Set(last === null ? ports : [last, ...ports])];
-  for (const port of tried) {
-    const result = await tryPort(port);
-    if (result) return found(port, result);
-  }
+  const first = await firstOpen(tried, tryPort, hedgeMs, discard);
+  if (first) return found(first.port, first.result);
   if (pingPort !== null) {
     const told = await readPort({ fetch: fetchImpl, host, pingPort, timeoutMs });
     if (told !== null && !tried.includes(told)) {
@@ -200,6 +210,60 @@ export async function discover({ fetch: fetchImpl, host, ports, pingPorts = [], 
     }
   }
   return { port: null, result: null, ping };
+}
+
+/**
+ * Try `ports` in order with `tryPort` (a result, null for "nothing usable there", or a throw
+ * that is the answer: the site refused, a timeout). The next port starts as soon as one says
+ * null, and also once the running ones took `hedgeMs` without an answer: a port that accepts
+ * and then never answers (another user's listener on a shared computer, a hung program) must
+ * not hide the agent on a later port for the whole interaction timeout. The agent may hold its
+ * socket while the user decides whether to pair the site, so a slow port keeps running. The
+ * first result wins, and a result that comes after it is handed to `discard`; the first throw
+ * is the answer; when every port said null, resolves to null.
+ */
+export function firstOpen(ports, tryPort, hedgeMs, discard) {
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let running = 0;
+    let done = false;
+    let timer = null;
+    const settle = (fn, value) => {
+      if (done) return false;
+      done = true;
+      clearTimeout(timer);
+      fn(value);
+      return true;
+    };
+    const start = () => {
+      clearTimeout(timer);
+      if (done) return;
+      if (next >= ports.length) {
+        if (running === 0) settle(resolve, null);
+        return;
+      }
+      const port = ports[next++];
+      running += 1;
+      Promise.resolve()
+        .then(() => tryPort(port))
+        .then(
+          (result) => {
+            running -= 1;
+            if (result) {
+              if (!settle(resolve, { port, result })) discard(result);
+            } else {
+              start();
+            }
+          },
+          (error) => {
+            running -= 1;
+            settle(reject, error);
+          },
+        );
+      if (Number.isFinite(hedgeMs)) timer = setTimeout(start, hedgeMs);
+    };
+    start();
+  });
 }
 
 /** The Local Network Access permission state: "granted" | "denied" | "prompt" | "unsupported". */

@@ -246,3 +246,36 @@ test("the port is not asked when the ping does not answer, nor on a single-user 
   assert.ok(!env.fetched.some((f) => f.url === PORT_ASK));
   bridge.close();
 });
+
+test("a port that accepts and never answers does not hide the agent on the next port", async () => {
+  // Red team 40: another user's listener, or a hung program, on 27443 held discovery for the
+  // whole interaction timeout (300 s) and then failed with TIMEOUT; the remembered port kept it so.
+  const env = new FakeEnv();
+  env.silentPorts.add(27443);
+  env.add(27444);
+  const bridge = new KysoBridge(env.options({ probeTimeoutMs: 20, interactionTimeoutMs: 60_000 }));
+  const started = Date.now();
+  assert.equal((await bridge.connect()).port, 27444);
+  assert.ok(Date.now() - started < 5_000, "found after the probe timeout, not the interaction timeout");
+  const silent = env.opened.find((w) => w.url === ws(27443));
+  assert.equal(silent.readyState, 3, "the silent port's socket is closed once the agent is found");
+  bridge.close();
+});
+
+test("an agent that holds its socket while the user decides to pair still wins", async () => {
+  const env = new FakeEnv();
+  env.silentPorts.add(27443); // the agent asking the pairing question: nothing yet
+  const bridge = new KysoBridge(env.options({ probeTimeoutMs: 20, interactionTimeoutMs: 60_000 }));
+  const connecting = bridge.connect();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.ok(env.opened.some((w) => w.url === ws(27444)), "the next ports were tried meanwhile");
+  // The user answers: the agent opens the held socket.
+  const held = env.opened.find((w) => w.url === ws(27443));
+  const agent = env.add(27443);
+  held.agent = agent;
+  agent.sockets.add(held);
+  held.readyState = 1;
+  held.onopen({});
+  assert.equal((await connecting).port, 27443);
+  bridge.close();
+});

@@ -76,6 +76,9 @@ export class FakeEnv {
   constructor({ lna = "granted", permissionNames = ["loopback-network", "local-network-access"] } = {}) {
     this.agents = new Map();
     this.pingPorts = new Set();
+    // Ports where something accepts the connection and then never answers (another user's
+    // listener, a hung program): the WebSocket neither opens nor closes.
+    this.silentPorts = new Set();
     // What GET /v1/port on a ping port answers over CORS: a port number, or null for a CORS
     // refusal (the page's origin is not in the agent's settings, or an older agent).
     this.portAnswer = null;
@@ -132,6 +135,7 @@ export class FakeEnv {
         env.opened.push(this);
         const port = Number(new URL(url).port);
         queueMicrotask(() => {
+          if (env.silentPorts.has(port)) return;
           const agent = env.agents.get(port);
           if (env.lna === "denied" || !agent || !agent.trusted) {
             env.failed.push(url);

@@ -338,3 +338,31 @@ def test_a_damaged_approvals_file_is_kept_aside_not_overwritten(tmp_path) -> Non
     aside = list(tmp_path.glob("approvals.json.damaged-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == damaged
     assert ApprovalStore(path).origins == ("https://b.example",)
+
+
+async def test_the_pairing_question_names_the_domain_to_judge(agent) -> None:
+    """Red team 40: a long look-alike origin wraps in the window so that its first line reads
+    like the real portal; the question itself names the registrable domain."""
+    agent.prompter.path.write_text(json.dumps({"pair": "deny"}))
+    look_alike = "https://dichvucong.baohiemxahoi.gov.vn." + "x" * 60 + ".vn-verify.com"
+    assert await _refused(agent, look_alike)
+    (asked,) = [p for p in agent.prompter.prompts if p.kind == "pair"]
+    question = dict(asked.shown[0][1])
+    assert "tên miền «vn-verify.com»" in question["vi"], question
+    assert "domain “vn-verify.com”" in question["en"], question
+
+
+@pytest.mark.parametrize(
+    ("origin", "domain"),
+    [
+        ("https://dichvucong.baohiemxahoi.gov.vn", "baohiemxahoi.gov.vn"),
+        ("https://a.b.vn-verify.com.", "vn-verify.com"),
+        ("https://me.github.io", "me.github.io"),  # a customer's own site, not github.io
+        ("https://127.0.0.1:8443", "127.0.0.1"),
+        ("https://[::1]", "::1"),
+    ],
+)
+def test_the_shown_domain_is_the_registrable_one(origin: str, domain: str) -> None:
+    from agent.server.origin import shown_domain
+
+    assert shown_domain(origin) == domain
