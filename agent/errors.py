@@ -847,7 +847,7 @@ _TABLE: tuple[ErrorSpec, ...] = (
     _e(
         "PDF_PLACEMENT_INVALID",
         1605,
-        "Vị trí chữ ký trong tệp PDF không hợp lệ: {detail}.",
+        "Vị trí chữ ký trong tệp PDF không hợp lệ: {detail_vi}.",
         "The signature position in the PDF is not valid: {detail}.",
         "Chọn trang có trong tệp và một khung trống nằm trong trang (đơn vị: point, gốc ở góc "
         "dưới trái của trang khi chưa xoay).",
@@ -1415,3 +1415,13 @@ class KysoError(Exception):
 
 def _is_json_scalar(value: object) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
+
+
+def invalid_input(detail: str, detail_vi: str, **details: Any) -> KysoError:
+    """INPUT_INVALID saying what is wrong in both languages (``detail``: English, ``detail_vi``:
+    Vietnamese, each a clause that completes "Invalid input: …" / "Dữ liệu không hợp lệ: …").
+
+    The one way to raise INPUT_INVALID: the most common error a user meets must not fall back to
+    English inside the Vietnamese sentence (tests/test_errors.py checks every raise site).
+    """
+    return KysoError("INPUT_INVALID", {"detail": detail, "detail_vi": detail_vi, **details})

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 
 _WINDOWS = os.name == "nt"
 _TEMP_ATTEMPTS = 100
@@ -262,23 +262,15 @@ def open_regular(path: Path | str, *, max_bytes: int | None = None) -> BinaryIO:
         fd = os.open(path, _READ_FLAGS | _NONBLOCK)
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise KysoError(
-            "INPUT_INVALID",
-            {
-                "detail": f"cannot read {path}: {reason}",
-                "detail_vi": f"không đọc được {path} ({reason})",
-            },
+        raise invalid_input(
+            f"cannot read {path}: {reason}", f"không đọc được {path} ({reason})"
         ) from exc
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise KysoError(
-                "INPUT_INVALID",
-                {
-                    "detail": f"{path} is not a regular file (a folder, a device or a pipe)",
-                    "detail_vi": f"{path} không phải một tệp thường (là thư mục, thiết bị "
-                    "hoặc đường ống)",
-                },
+            raise invalid_input(
+                f"{path} is not a regular file (a folder, a device or a pipe)",
+                f"{path} không phải một tệp thường (là thư mục, thiết bị hoặc đường ống)",
             )
         if max_bytes is not None and st.st_size > max_bytes:
             raise KysoError("DOCUMENT_TOO_LARGE", {"size": st.st_size, "limit": max_bytes})
@@ -314,26 +306,42 @@ def read_regular(path: Path | str, *, max_bytes: int) -> bytes:
         try:
             return read_within(handle, max_bytes)
         except OSError as exc:
-            detail = f"cannot read {path}: {exc.strerror or exc}"
-            raise KysoError("INPUT_INVALID", {"detail": detail}) from exc
+            reason = exc.strerror or exc
+            raise invalid_input(
+                f"cannot read {path}: {reason}", f"không đọc được {path} ({reason})"
+            ) from exc
 
 
 def output_name_problem(target: Path | str) -> str | None:
     """Why a signed copy cannot be created at ``target``, with what to do (its folder is a
     file or cannot be reached, or its name or path is too long for the disk), else None. The
-    CLI and the desktop both wrap it in INPUT_INVALID, before the PIN."""
+    CLI and the desktop both wrap it in INPUT_INVALID, before the PIN. In English: see
+    :func:`output_name_problem_bilingual` for the Vietnamese beside it."""
+    problem = output_name_problem_bilingual(target)
+    return problem[0] if problem is not None else None
+
+
+def output_name_problem_bilingual(target: Path | str) -> tuple[str, str] | None:
+    """:func:`output_name_problem`'s answer as (English, Vietnamese), each a clause for
+    :func:`agent.errors.invalid_input`; None when the signed copy can be created."""
     path = Path(os.path.abspath(target))
     if _is_dir(path):  # even with --force: a folder is never replaced by a signed copy
-        return f"{path} is a folder; name a file for the signed copy"
+        return (
+            f"{path} is a folder; name a file for the signed copy",
+            f"{path} là một thư mục; hãy đặt một tên tệp cho bản đã ký",
+        )
     folder, error = _nearest_existing(path)
     if error is not None:
         return _unreachable(folder, error)
     if not folder.is_dir():
-        return f"{folder} is not a folder"
+        return f"{folder} is not a folder", f"{folder} không phải một thư mục"
     problem = _length_problem(path, folder)
     if problem is None:
         return None
-    return f"{problem}; rename the file with a shorter name or choose another folder"
+    return (
+        f"{problem[0]}; rename the file with a shorter name or choose another folder",
+        f"{problem[1]}; hãy đổi tên tệp cho ngắn hơn hoặc chọn thư mục khác",
+    )
 
 
 def name_too_long(path: Path | str) -> str | None:
@@ -346,10 +354,12 @@ def name_too_long(path: Path | str) -> str | None:
         return _TOO_LONG
     while not _is_dir(folder) and folder != folder.parent:
         folder = folder.parent
-    return _length_problem(path, folder)
+    problem = _length_problem(path, folder)
+    return problem[0] if problem is not None else None
 
 
 _TOO_LONG = "a folder name in its path, or the whole path, is longer than the disk allows"
+_TOO_LONG_VI = "tên một thư mục trong đường dẫn, hoặc cả đường dẫn, dài hơn mức ổ đĩa cho phép"
 # what stat says of a path whose folders are only missing (or a file stands for one)
 _MISSING = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF}
 
@@ -371,12 +381,18 @@ def _nearest_existing(path: Path) -> tuple[Path, OSError | None]:
     return folder, None
 
 
-def _unreachable(folder: Path, error: OSError) -> str:
-    """output_name_problem's text for a folder whose stat failed."""
+def _unreachable(folder: Path, error: OSError) -> tuple[str, str]:
+    """output_name_problem's text (English, Vietnamese) for a folder whose stat failed."""
     if error.errno == errno.ENAMETOOLONG:
-        return f"{_TOO_LONG}; choose a folder with a shorter path"
+        return (
+            f"{_TOO_LONG}; choose a folder with a shorter path",
+            f"{_TOO_LONG_VI}; hãy chọn thư mục có đường dẫn ngắn hơn",
+        )
     reason = error.strerror or type(error).__name__
-    return f"the folder {folder} cannot be reached ({reason}); choose another folder"
+    return (
+        f"the folder {folder} cannot be reached ({reason}); choose another folder",
+        f"không truy cập được thư mục {folder} ({reason}); hãy chọn thư mục khác",
+    )
 
 
 def _is_dir(folder: Path) -> bool:
@@ -386,16 +402,23 @@ def _is_dir(folder: Path) -> bool:
         return False
 
 
-def _length_problem(path: Path, folder: Path) -> str | None:
-    """name_too_long's check, asked of ``folder`` (an existing folder on the disk)."""
+def _length_problem(path: Path, folder: Path) -> tuple[str, str] | None:
+    """name_too_long's check, asked of ``folder`` (an existing folder on the disk), as
+    (English, Vietnamese)."""
     name_max = _pathconf(folder, "PC_NAME_MAX", _NAME_MAX_DEFAULT)
     path_max = _pathconf(folder, "PC_PATH_MAX", _PATH_MAX_DEFAULT)
     name = len(os.fsencode(path.name))
     if name > name_max:
-        return f"its name would be {name} bytes long, more than the {name_max} the disk allows"
+        return (
+            f"its name would be {name} bytes long, more than the {name_max} the disk allows",
+            f"tên tệp sẽ dài {name} byte, vượt mức {name_max} byte ổ đĩa cho phép",
+        )
     whole = len(os.fsencode(str(path)))
     if whole >= path_max:
-        return f"its path would be {whole} bytes long, more than the {path_max - 1} allowed"
+        return (
+            f"its path would be {whole} bytes long, more than the {path_max - 1} allowed",
+            f"đường dẫn sẽ dài {whole} byte, vượt mức {path_max - 1} byte được phép",
+        )
     return None
 
 

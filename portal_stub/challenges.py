@@ -88,8 +88,7 @@ class ChallengeService:
         self.db = db
         self.config = config
         self.trust = trust
-        # Made at the first use, when the limit is read (tests set it first).
-        self._anonymous: AddressQuota | None = None
+        self._anonymous = AddressQuota()
 
     def issue(
         self,
@@ -144,12 +143,10 @@ class ChallengeService:
             "WHERE account_id IS NULL AND used_at IS NULL AND expires_at >= ?",
             (now.isoformat(),),
         )
-        if self._anonymous is None:
-            self._anonymous = AddressQuota(
-                ANONYMOUS_PER_ADDRESS, self.config.challenge_ttl, self.config.clock
-            )
         full = pending is not None and pending["n"] >= MAX_PENDING_ANONYMOUS
-        if full or not self._anonymous.admit(client):
+        if full or not self._anonymous.admit(
+            client, limit=ANONYMOUS_PER_ADDRESS, window=self.config.challenge_ttl, now=now
+        ):
             minutes = max(1, -(-int(self.config.challenge_ttl.total_seconds()) // 60))
             raise PortalError("TOO_MANY_CHALLENGES", {"minutes": minutes})
 

@@ -45,7 +45,7 @@ class SessionStore:
         self.db = db
         self.config = config
         self._anonymous_made = 0
-        self._per_address: AddressQuota | None = None  # made at the first use
+        self._per_address = AddressQuota()
 
     def create(self, kind: Kind, account_id: int | None) -> tuple[str, Session]:
         """A new session; returns (secret token for the client, session)."""
@@ -74,11 +74,9 @@ class SessionStore:
 
     def admit_anonymous(self, address: str | None) -> bool:
         """May ``address`` get one more session without a log-in now (counted if so)?"""
-        if self._per_address is None:
-            self._per_address = AddressQuota(
-                ANONYMOUS_PER_ADDRESS, ANONYMOUS_WINDOW, self.config.clock
-            )
-        return self._per_address.admit(address)
+        return self._per_address.admit(
+            address, limit=ANONYMOUS_PER_ADDRESS, window=ANONYMOUS_WINDOW, now=self.config.clock()
+        )
 
     def _trim_anonymous(self) -> None:
         """Keep the :data:`MAX_ANONYMOUS_SESSIONS` most recently used sessions without a log-in:

@@ -9,6 +9,7 @@ usage errors without a code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -211,8 +212,11 @@ def test_a_usage_error_without_json_has_the_code_and_both_languages(tmp_path: Pa
     assert result.returncode == 2
     assert result.stderr.startswith("usage: kyso-agent audit")  # argparse's usage line first
     assert re.search(
-        r"^Lỗi \[INPUT_INVALID\]: Dữ liệu không hợp lệ: .*--limit", result.stderr, re.M
-    )
+        r"^Lỗi \[INPUT_INVALID\]: Dữ liệu không hợp lệ: tham số --limit: giá trị 'abc' không "
+        r"hợp lệ\.$",
+        result.stderr,
+        re.M,
+    )  # argparse's English is said again in Vietnamese (CLI QA 38 F10)
     assert re.search(r"^Error \[INPUT_INVALID\]: Invalid input: .*--limit", result.stderr, re.M)
     assert "kyso-agent audit --help" in result.stderr
 
@@ -279,3 +283,90 @@ def test_a_broken_pipe_that_is_not_stdout_is_a_fault(
     monkeypatch.setattr(audit_cmd, "run_audit", broken)
     assert main(["audit", "--json"]) == EXIT_INTERNAL
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "INTERNAL_ERROR"
+
+
+def test_sites_list_with_a_site_answers_for_that_site(tmp_path: Path) -> None:
+    """CLI QA 38 F13: ``sites list https://x.vn`` ignored its ORIGIN and listed everything."""
+    env = _env(tmp_path / "home")
+    assert _run(["sites", "allow", "https://a.example.vn"], env).returncode == 0
+    assert _run(["sites", "allow", "https://b.example.vn"], env).returncode == 0
+    one = _run(["sites", "list", "https://a.example.vn/", "--json"], env)
+    assert one.returncode == 0, one.stderr
+    assert [r["origin"] for r in json.loads(one.stdout)["sites"]] == ["https://a.example.vn"]
+    other = _run(["sites", "list", "https://c.example.vn"], env)
+    assert other.returncode == 1
+    assert "https://c.example.vn is not allowed" in other.stdout
+    assert "b.example.vn" not in other.stdout
+
+
+def test_audit_refuses_an_empty_site_filter(tmp_path: Path) -> None:
+    """CLI QA 38 F13: ``audit --origin ''`` matched every record."""
+    result = _run(["audit", "--origin", " ", "--json"], _env(tmp_path / "home"))
+    assert result.returncode == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "INPUT_INVALID"
+    assert "hãy nêu một trang" in error["message_vi"], error
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "No such file or directory"), ("{nope", "not valid JSON"), ("[]", "not a JSON object")],
+)
+def test_run_says_at_once_when_its_answers_file_cannot_be_used(
+    tmp_path: Path, content: str | None, problem: str
+) -> None:
+    """CLI QA 38 F14: ``run --prompter scripted:/nonexistent`` started and served, and the typo
+    showed only as every request refused. The ready line now names the problem."""
+    answers = tmp_path / "answers.json"
+    if content is not None:
+        answers.write_text(content, encoding="utf-8")
+    args = ["run", "--headless", "--port", "0", "--ping-port", "0", "--json"]
+    process = subprocess.Popen(
+        [*CMD, *args, "--prompter", f"scripted:{answers}"],
+        cwd=ROOT,
+        env=_env(tmp_path / "home"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        ready = _first_json(process.stdout)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    assert ready["scripted_prompter"] is True
+    assert ready["scripted_answers_problem"] == problem
+
+
+def _first_json(stream: Any) -> Any:
+    """The first JSON value printed on ``stream`` (indented over lines, or on one)."""
+    text = ""
+    for line in stream:
+        text += line
+        with contextlib.suppress(ValueError):
+            return json.loads(text)
+    raise AssertionError(f"no JSON before the end: {text!r}")
+
+
+def test_a_good_answers_file_is_not_reported(tmp_path: Path) -> None:
+    from agent.ui.scripted import answers_problem
+
+    answers = tmp_path / "answers.json"
+    answers.write_text('{"consent": "deny"}', encoding="utf-8")
+    assert answers_problem(answers) is None
+
+
+def test_revoking_a_site_config_toml_allows_says_it_stays_allowed(tmp_path: Path) -> None:
+    """Red team 40: ``sites revoke`` on a site config.toml allows said only "was not allowed
+    (by you)", and the site went on signing."""
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text('allowed_origins = ["https://a.example.vn"]\n')
+    result = _run(["sites", "revoke", "https://a.example.vn"], _env(home))
+    assert result.returncode == 1
+    assert "still allowed by config.toml" in result.stdout, result.stdout
+    as_json = _run(["sites", "revoke", "https://a.example.vn", "--json"], _env(home))
+    assert json.loads(as_json.stdout)["still_allowed_by"] == "config.toml"

@@ -162,3 +162,19 @@ def test_an_output_under_a_too_long_folder_name_is_reported_not_raised(tmp_path:
     deep = Path("/" + "/".join(["c" * 200] * 30)) / "o.pdf"  # over PATH_MAX as a whole
     assert output_name_problem(deep) is not None
     assert output_name_problem(tmp_path / "missing" / "deeper" / "o.pdf") is None
+
+
+def test_one_missing_folder_is_made_but_not_a_tree(tmp_path: Path) -> None:
+    """CLI QA 38 F12: ``-o /nonexist/dir/o.xml`` made the whole tree, even at /, and the
+    signed dossier landed where nobody looked. One missing folder (``--out-dir signed``) is
+    still made; two are refused before the PIN, in both languages."""
+    from agent.cli.targets import check_output_name
+    from agent.errors import KysoError
+
+    check_output_name(tmp_path / "a.xml", tmp_path / "signed" / "a.xml")
+    with pytest.raises(KysoError) as refused:
+        check_output_name(tmp_path / "a.xml", tmp_path / "no" / "such" / "a.xml")
+    assert refused.value.code == "INPUT_INVALID"
+    assert f"{tmp_path / 'no'} does not exist" in refused.value.message_en
+    assert f"thư mục {tmp_path / 'no'} chưa có" in refused.value.message_vi
+    assert not (tmp_path / "no").exists()

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from agent.audit import AuditLog
 from agent.cli.output import print_json, table
-from agent.errors import KysoError
+from agent.errors import invalid_input
 
 VN_LABEL = "giờ Việt Nam (UTC+7)"
 DEFAULT_LIMIT = 20
@@ -91,6 +91,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--origin",
         metavar="SITE",
+        type=_site_filter,
         help="only what this web page asked for: an origin (https://portal.example.vn) "
         "or just its host name",
     )
@@ -141,9 +142,10 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise KysoError(
-            "INPUT_INVALID",
-            {"detail": f"--since {text[:40]!r}: use 2026-12-01, '2026-12-01 08:30', 24h or 7d"},
+        raise invalid_input(
+            f"--since {text[:40]!r}: use 2026-12-01, '2026-12-01 08:30', 24h or 7d",
+            f"--since {text[:40]!r}: hãy ghi ngày như 2026-12-01, '2026-12-01 08:30', "
+            "hoặc khoảng thời gian như 24h, 7d",
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=vietnam_tz())
 
@@ -158,6 +160,13 @@ def record_time(record: dict[str, Any]) -> dt.datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _site_filter(value: str) -> str:
+    """argparse ``type=`` for ``--origin``: an empty SITE used to match every record."""
+    if not value.strip().rstrip("/"):
+        raise argparse.ArgumentTypeError("give a site: an origin or a host name")
+    return value
 
 
 def _origin_matches(record: dict[str, Any], wanted: str) -> bool:
@@ -244,13 +253,16 @@ def run_audit(args: argparse.Namespace) -> int:
     """Print the matching records, newest first."""
     since = parse_since(args.since) if args.since else None
     if args.file is not None and not args.file.is_file():
-        raise KysoError("INPUT_INVALID", {"detail": f"no audit log at {args.file}"})
+        raise invalid_input(
+            f"no audit log at {args.file}", f"không có nhật ký kiểm toán tại {args.file}"
+        )
     log = AuditLog(args.file)  # None: this computer's log
     try:
         records, unreadable = log.read(lock=args.file is None)
     except OSError as exc:
-        raise KysoError(
-            "INPUT_INVALID", {"detail": f"cannot read the audit log {log.path}: {exc.strerror}"}
+        raise invalid_input(
+            f"cannot read the audit log {log.path}: {exc.strerror}",
+            f"không đọc được nhật ký kiểm toán {log.path} ({exc.strerror})",
         ) from exc
     matched = select(
         records, since=since, origin=args.origin, channel=args.channel, sha256=args.sha256

@@ -23,7 +23,7 @@ from agent.cli.judged_time import judged_lines, print_judged_refusal
 from agent.cli.output import one_line, print_json
 from agent.cli.targets import check_output_name, check_targets, same_file
 from agent.cli.tokens_cmd import add_allow_invalid_argument, choose_signing_certificate
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.files import StagedFile, read_regular, stage_write
 from agent.signing.cms import CmsVerification, sign_cms, verify_cms
 from agent.signing.signer import TokenSigner
@@ -153,10 +153,11 @@ def _read(path: str | Path, what: str) -> bytes:
     except KysoError as exc:
         if exc.code != "INPUT_INVALID":
             raise
-        details = {"detail": f"{what}: {exc.details.get('detail', '')}"}
-        if "detail_vi" in exc.details:
-            details["detail_vi"] = f"{_WHAT_VI.get(what, what)}: {exc.details['detail_vi']}"
-        raise KysoError("INPUT_INVALID", details) from exc
+        detail = str(exc.details.get("detail", ""))
+        detail_vi = str(exc.details.get("detail_vi", detail))
+        raise invalid_input(
+            f"{what}: {detail}", f"{_WHAT_VI.get(what, what)}: {detail_vi}"
+        ) from exc
 
 
 _WHAT_VI = {"signature": "tệp chữ ký", "data file": "tệp dữ liệu"}
@@ -191,12 +192,15 @@ def _parse_hash(hex_digest: str, hash_name: str | None) -> tuple[bytes, str]:
     try:
         digest = bytes.fromhex(hex_digest.replace(":", "").strip())
     except ValueError as exc:
-        raise KysoError("INPUT_INVALID", {"detail": "--hash-only is not hexadecimal"}) from exc
+        raise invalid_input(
+            "--hash-only is not hexadecimal", "giá trị --hash-only không phải số hệ 16"
+        ) from exc
     implied = _HASH_BY_LENGTH.get(len(digest))
     if implied is None or (hash_name and hash_name != implied):
-        raise KysoError(
-            "INPUT_INVALID",
-            {"detail": f"a {len(digest)}-byte digest is not {hash_name or 'SHA-256/384/512'}"},
+        wanted = hash_name or "SHA-256/384/512"
+        raise invalid_input(
+            f"a {len(digest)}-byte digest is not {wanted}",
+            f"mã băm dài {len(digest)} byte không phải {wanted}",
         )
     return digest, implied
 
@@ -204,19 +208,24 @@ def _parse_hash(hex_digest: str, hash_name: str | None) -> tuple[bytes, str]:
 def _sign_inputs(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, str, Path]:
     """(data, digest, hash name, output path) from the command line, checked before any PIN."""
     if args.file is None and args.hash_only is None:
-        raise KysoError("INPUT_INVALID", {"detail": "give a FILE to sign or --hash-only HEX"})
+        raise invalid_input(
+            "give a FILE to sign or --hash-only HEX",
+            "hãy nêu TỆP cần ký, hoặc --hash-only với mã băm hệ 16",
+        )
     data = _read_signed_file(Path(args.file)) if args.file else None
     digest = None
     hash_name = args.hash_name or "sha256"
     if args.hash_only is not None:
         if args.attached:
-            raise KysoError(
-                "INPUT_INVALID", {"detail": "--attached needs the file itself, not --hash-only"}
+            raise invalid_input(
+                "--attached needs the file itself, not --hash-only",
+                "--attached cần chính tệp cần ký, không dùng được với --hash-only",
             )
         digest, hash_name = _parse_hash(args.hash_only, args.hash_name)
         if data is not None and hashlib.new(hash_name, data).digest() != digest:
-            raise KysoError(
-                "INPUT_INVALID", {"detail": f"--hash-only is not the {hash_name} of {args.file}"}
+            raise invalid_input(
+                f"--hash-only is not the {hash_name} of {args.file}",
+                f"--hash-only không phải mã băm {hash_name} của {args.file}",
             )
         data = None
     if args.output:
@@ -224,7 +233,10 @@ def _sign_inputs(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, 
     elif args.file:
         out = Path(args.file + (".p7m" if args.attached else ".p7s"))
     else:
-        raise KysoError("INPUT_INVALID", {"detail": "with --hash-only alone, name the output (-o)"})
+        raise invalid_input(
+            "with --hash-only alone, name the output (-o)",
+            "khi chỉ có --hash-only, hãy nêu tệp kết quả bằng -o",
+        )
     # The signature never replaces the signed file, even with --force; a name too long for
     # the disk or a folder that is a file is refused now, before the PIN.
     if args.file:
@@ -240,14 +252,11 @@ def _refuse_if_changed(source: Path, signed: bytes) -> None:
     """INPUT_INVALID when ``source`` no longer holds the bytes just signed (saved again while
     the PIN was asked): a .p7s beside it would not verify, a .p7m would carry the old text."""
     if _read_signed_file(source) != signed:
-        raise KysoError(
-            "INPUT_INVALID",
-            {
-                "detail": f"{source} changed while it was being signed; no signature was "
-                "written: check the file and sign it again",
-                "detail_vi": f"tệp {source.name} đã thay đổi trong lúc ký nên chưa ghi chữ ký "
-                "nào; hãy xem lại tệp rồi ký lại",
-            },
+        raise invalid_input(
+            f"{source} changed while it was being signed; no signature was written: check "
+            "the file and sign it again",
+            f"tệp {source.name} đã thay đổi trong lúc ký nên chưa ghi chữ ký nào; hãy xem lại "
+            "tệp rồi ký lại",
         )
 
 
@@ -265,7 +274,9 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
             algorithm = None
             if args.pss:
                 if cert.info.key_type != "RSA":
-                    raise KysoError("INPUT_INVALID", {"detail": "--pss needs an RSA certificate"})
+                    raise invalid_input(
+                        "--pss needs an RSA certificate", "--pss chỉ dùng với chứng thư số RSA"
+                    )
                 algorithm = SignatureAlgorithm(f"RSA_PSS_{hash_name.upper()}")
             async with service.open_key(cert, pins) as key:
                 signature = await sign_cms(
@@ -332,8 +343,9 @@ def verification_json(result: CmsVerification) -> dict[str, Any]:
 def run_verify_cms(args: argparse.Namespace) -> int:
     """Verify a CMS signature against the CAs and CRLs given."""
     if not args.trust:
-        raise KysoError(
-            "INPUT_INVALID", {"detail": "give the trusted CA certificates with --trust"}
+        raise invalid_input(
+            "give the trusted CA certificates with --trust",
+            "hãy đưa chứng thư các CA tin cậy bằng --trust",
         )
     trust = TrustStore.from_files(
         args.trust,
@@ -344,8 +356,9 @@ def run_verify_cms(args: argparse.Namespace) -> int:
     if args.extract:  # the content never replaces the signature or the data file
         for given in (args.signature, args.data):
             if given and same_file(args.extract, given):
-                raise KysoError(
-                    "INPUT_INVALID", {"detail": f"--extract {args.extract} would replace {given}"}
+                raise invalid_input(
+                    f"--extract {args.extract} would replace {given}",
+                    f"--extract {args.extract} sẽ ghi đè lên {given}",
                 )
     data = _read(args.data, "data file") if args.data else None
     try:
@@ -357,7 +370,10 @@ def run_verify_cms(args: argparse.Namespace) -> int:
         return 2
     if args.extract:
         if result.content is None:
-            raise KysoError("INPUT_INVALID", {"detail": "a detached signature has no content"})
+            raise invalid_input(
+                "a detached signature has no content",
+                "chữ ký tách rời không chứa nội dung để trích ra",
+            )
         extracted = _write(Path(args.extract), result.content, args.force, like=args.signature)
         with placed_last(extracted):
             pass  # nothing to check first: --force replaces the earlier file now

@@ -34,7 +34,7 @@ from typing import Any
 
 from agent.audit import AuditLog, AuditRecord, Digests, certificate_fields, file_name
 from agent.cli.inputs import copy_paths, remove_output
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.files import PIN_FILE_MAX_BYTES, StagedFile
 from agent.tokens.model import TokenCertificate
 from agent.tokens.pin import PinProvider, PinRequest, StaticPinProvider
@@ -86,16 +86,21 @@ def read_pin_file(path: str | Path) -> str:
         with open(path, "rb") as handle:
             data = handle.read(PIN_FILE_MAX_BYTES + 1)
         if len(data) > PIN_FILE_MAX_BYTES:
-            raise KysoError("INPUT_INVALID", {"detail": f"the PIN file {path} is far too long"})
+            raise invalid_input(
+                f"the PIN file {path} is far too long",
+                f"tệp mã PIN {path} dài quá mức, không phải một tệp chỉ chứa mã PIN",
+            )
         # utf-8-sig: Notepad's "UTF-8 with BOM" puts U+FEFF first, which strip() keeps; sent
         # to the token, that PIN is wrong, and a scheduled job would use up a try per run.
         text = data.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise KysoError("INPUT_INVALID", {"detail": f"cannot read the PIN file {path}"}) from exc
+        raise invalid_input(
+            f"cannot read the PIN file {path}", f"không đọc được tệp mã PIN {path}"
+        ) from exc
     lines = text.splitlines()
     pin = lines[0].strip() if lines else ""
     if not pin:
-        raise KysoError("INPUT_INVALID", {"detail": f"the PIN file {path} is empty"})
+        raise invalid_input(f"the PIN file {path} is empty", f"tệp mã PIN {path} đang trống")
     return pin
 
 
@@ -125,14 +130,11 @@ class TerminalPinProvider:
             if has_terminal():
                 return None  # Ctrl-D at the prompt: the user's "no"
             # Nobody was asked (cron, CI, a service): not a cancel, a missing PIN source.
-            raise KysoError(
-                "INPUT_INVALID",
-                {
-                    "detail": "no PIN: there is no terminal to ask it on and nothing came on "
-                    "standard input; give --pin-file FILE (or set KYSO_PIN_FILE)",
-                    "detail_vi": "thiếu mã PIN: không có cửa sổ dòng lệnh để hỏi và đầu vào "
-                    "chuẩn không có gì; hãy dùng --pin-file TỆP (hoặc đặt biến KYSO_PIN_FILE)",
-                },
+            raise invalid_input(
+                "no PIN: there is no terminal to ask it on and nothing came on standard input; "
+                "give --pin-file FILE (or set KYSO_PIN_FILE)",
+                "thiếu mã PIN: không có cửa sổ dòng lệnh để hỏi và đầu vào chuẩn không có gì; "
+                "hãy dùng --pin-file TỆP (hoặc đặt biến KYSO_PIN_FILE)",
             ) from None
         return pin or None
 
@@ -288,9 +290,9 @@ async def choose_certificate(
     if thumbprint:
         wanted = thumbprint.replace(":", "").strip().lower()
         if len(wanted) < MIN_THUMBPRINT_PREFIX:
-            raise KysoError(
-                "INPUT_INVALID",
-                {"detail": "give at least 8 hex digits of the certificate thumbprint"},
+            raise invalid_input(
+                "give at least 8 hex digits of the certificate thumbprint",
+                "hãy ghi ít nhất 8 chữ số hệ 16 của dấu vân tay (thumbprint) chứng thư số",
             )
         matches = [c for c in certs if c.thumbprint.startswith(wanted)]
         if len(matches) > 1 and len({c.thumbprint for c in matches}) == 1:
@@ -304,12 +306,10 @@ async def choose_certificate(
                 {"count": len(ready), "choices": describe_choices(ready), "copies": True},
             )
         if len(matches) > 1:
-            raise KysoError(
-                "INPUT_INVALID",
-                {
-                    "detail": f"thumbprint prefix {wanted} matches "
-                    f"{len(matches)} certificates; give more digits"
-                },
+            raise invalid_input(
+                f"thumbprint prefix {wanted} matches {len(matches)} certificates; give more digits",
+                f"phần đầu dấu vân tay {wanted} khớp với {len(matches)} chứng thư số; "
+                "hãy ghi thêm chữ số",
             )
         if not matches:
             raise KysoError("CERT_NOT_FOUND", {"thumbprint": wanted})

@@ -43,14 +43,11 @@ async def run(args: argparse.Namespace) -> int:
     else:
         manifest = demo.load_manifest()
         if manifest is None:
-            from agent.errors import KysoError
+            from agent.errors import invalid_input
 
-            raise KysoError(
-                "INPUT_INVALID",
-                {
-                    "detail": "there are no demo tokens yet: run 'kyso-agent demo-token init'",
-                    "detail_vi": "chưa có token thử nghiệm: chạy 'kyso-agent demo-token init'",
-                },
+            raise invalid_input(
+                "there are no demo tokens yet: run 'kyso-agent demo-token init'",
+                "chưa có token thử nghiệm: chạy 'kyso-agent demo-token init'",
             )
     if args.json:
         print_json(manifest)

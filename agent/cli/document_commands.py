@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.files import read_regular
 
 
@@ -25,10 +25,12 @@ def signed_copy_path(source: Path, suffix: str, out_dir: Path | None = None) -> 
     ``out_dir``. INPUT_INVALID (never a traceback) for an input with no file name ("/", ".")
     or a ``--suffix`` that would make a path rather than a name."""
     if source.name in ("", ".", ".."):
-        raise KysoError("INPUT_INVALID", {"detail": f"{source}: not a file to sign"})
+        raise invalid_input(f"{source}: not a file to sign", f"{source} không phải một tệp để ký")
     if any(c in suffix for c in "/\\\0"):
-        detail = f"--suffix {suffix!r}: the signed copy's name may not hold / or \\"
-        raise KysoError("INPUT_INVALID", {"detail": detail})
+        raise invalid_input(
+            f"--suffix {suffix!r}: the signed copy's name may not hold / or \\",
+            f"--suffix {suffix!r}: tên bản đã ký không được chứa / hay \\",
+        )
     name = signed_name(source, suffix)
     return (out_dir / name) if out_dir is not None else source.with_name(name)
 
@@ -75,10 +77,7 @@ def read_whole(path: Path, *, max_bytes: int | None = None) -> bytes:
 def require_trust(trust: list[str]) -> None:
     """The verify commands judge a signature only against roots the user names (--trust)."""
     if not trust:
-        raise KysoError(
-            "INPUT_INVALID",
-            {
-                "detail": "give the trusted CA certificates with --trust",
-                "detail_vi": "hãy đưa chứng thư các CA tin cậy bằng --trust",
-            },
+        raise invalid_input(
+            "give the trusted CA certificates with --trust",
+            "hãy đưa chứng thư các CA tin cậy bằng --trust",
         )

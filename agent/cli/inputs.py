@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.files import StagedFile, read_within
 from agent.files import open_regular as open_input
 
@@ -122,8 +122,10 @@ def _read_all(handle: BinaryIO, path: Path | str, max_bytes: int | None) -> byte
     try:
         return handle.read() if max_bytes is None else read_within(handle, max_bytes)
     except OSError as exc:
-        detail = f"cannot read {path}: {exc.strerror or exc}"
-        raise KysoError("INPUT_INVALID", {"detail": detail}) from exc
+        reason = exc.strerror or exc
+        raise invalid_input(
+            f"cannot read {path}: {reason}", f"không đọc được {path} ({reason})"
+        ) from exc
 
 
 def read_bounded(path: Path | str, *, max_bytes: int) -> bytes:
@@ -146,7 +148,10 @@ def read_checked(path: Path | str, *, max_bytes: int | None = None) -> tuple[byt
         after = os.fstat(handle.fileno())
     read = ReadFile.of(after, hashlib.sha256(data).hexdigest(), link=link)
     if not read.same_identity(before) or len(data) != after.st_size:
-        raise KysoError("INPUT_INVALID", {"detail": f"{path} changed while it was being read"})
+        raise invalid_input(
+            f"{path} changed while it was being read",
+            f"tệp {path} đã thay đổi trong lúc đang được đọc",
+        )
     return data, read
 
 
@@ -260,12 +265,13 @@ def removal_refusal(source: Path, read: ReadFile) -> dict[str, str] | None:
     return None
 
 
-def changed_after_consent(source: Path) -> str:
-    """INPUT_INVALID's detail when a file is no longer what the consent showed."""
-    return (
+def changed_after_consent(source: Path) -> KysoError:
+    """INPUT_INVALID for a file that is no longer what the consent showed."""
+    return invalid_input(
+        f"{source.name} changed after you agreed to sign it, so it was not signed; open it "
+        "again, check it and sign it again",
         f"tệp {source.name} đã thay đổi sau khi bạn đồng ý ký, nên không được ký; hãy mở lại "
-        f"tệp, xem lại rồi ký lại / {source.name} changed after you agreed to sign it, so it "
-        "was not signed; open it again, check it and sign it again"
+        "tệp, xem lại rồi ký lại",
     )
 
 

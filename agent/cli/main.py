@@ -17,8 +17,9 @@ from typing import Any, NoReturn
 
 from agent import __version__
 from agent.cli.output import inert_streams, internal_error, print_error, tolerant_streams
+from agent.cli.usage_text import usage_error_vi
 from agent.config.paths import check_kyso_home
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 
 # A fault Kyso did not foresee (sysexits' EX_SOFTWARE); KysoError refusals exit with 2.
 EXIT_INTERNAL = 70
@@ -74,7 +75,7 @@ class _Parser(argparse.ArgumentParser):
     as_json = False  # set by build_parser from the argv it will parse
 
     def error(self, message: str) -> NoReturn:
-        error = KysoError("INPUT_INVALID", {"detail": message})
+        error = invalid_input(message, usage_error_vi(message))
         if not _Parser.as_json:
             # The usage line, then the same coded, two-language block as every other error.
             self.print_usage(sys.stderr)

@@ -13,7 +13,7 @@ from agent.cli.common import add_module_argument, add_signing_arguments, tsa_url
 from agent.cli.document_commands import read_whole, signed_copy_path
 from agent.cli.targets import check_targets
 from agent.cli.tokens_cmd import add_allow_invalid_argument
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.files import TRUST_FILE_MAX_BYTES
 
 SIGN_HELP = """\
@@ -72,7 +72,12 @@ def add_sign_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file")
     p.add_argument("--suffix", default="_signed", help="added to the file name (default: _signed)")
     p.add_argument("--page", type=int, metavar="N", help="visible stamp on page N (from 1)")
-    p.add_argument("--box", metavar="X1,Y1,X2,Y2", help="the stamp's box in points (with --page)")
+    p.add_argument(
+        "--box",
+        metavar="X1,Y1,X2,Y2",
+        help="the stamp's box in points, bottom-left corner first (with --page); "
+        "a box starting with a minus sign is written --box=-10,…",
+    )
     p.add_argument("--field", metavar="NAME", help="sign this existing empty signature field")
     p.add_argument("--seal", type=Path, metavar="PNG", help="the unit's seal image (PNG)")
     p.add_argument("--font", type=Path, metavar="TTF", help="font for the stamp (Vietnamese)")
@@ -166,17 +171,24 @@ def sign_options(args: argparse.Namespace) -> Any:
 
     placement = None
     if (args.page is None) != (args.box is None):
-        raise KysoError("INPUT_INVALID", {"detail": "--page and --box go together"})
+        raise invalid_input("--page and --box go together", "--page và --box phải dùng cùng nhau")
     if args.anchor is not None and args.page is not None:
-        raise KysoError("INPUT_INVALID", {"detail": "--anchor or --page/--box, not both"})
+        raise invalid_input(
+            "--anchor or --page/--box, not both",
+            "chỉ dùng một cách đặt chữ ký: --anchor, hoặc --page cùng --box",
+        )
     if args.long_term and not args.tsa:
-        raise KysoError("INPUT_INVALID", {"detail": "--long-term needs a timestamp: --tsa URL"})
+        raise invalid_input(
+            "--long-term needs a timestamp: --tsa URL",
+            "--long-term cần dấu thời gian: thêm --tsa URL",
+        )
     if args.page is not None:
         try:
             x1, y1, x2, y2 = (float(v) for v in args.box.split(","))
         except ValueError as exc:
-            raise KysoError(
-                "INPUT_INVALID", {"detail": "--box is four numbers: X1,Y1,X2,Y2"}
+            raise invalid_input(
+                "--box is four numbers: X1,Y1,X2,Y2",
+                "--box là bốn con số cách nhau bằng dấu phẩy: X1,Y1,X2,Y2",
             ) from exc
         placement = Placement(args.page, (x1, y1, x2, y2))
     return PdfSignOptions(
@@ -223,7 +235,9 @@ def _trust_roots(paths: list[str]) -> tuple[bytes, ...]:
                 else [x509.load_der_x509_certificate(data)]
             )
         except ValueError as exc:
-            raise KysoError("INPUT_INVALID", {"detail": f"{path}: not a certificate"}) from exc
+            raise invalid_input(
+                f"{path}: not a certificate", f"{path} không phải một chứng thư số"
+            ) from exc
         roots += [c.public_bytes(Encoding.DER) for c in certs]
     return tuple(roots)
 

@@ -243,7 +243,7 @@ async def _sign_pdf_file(
         opened = os.fstat(stream.fileno())
         facts = inspect_pdf(stream)  # hashes the bytes that are then signed, from this handle
         if consented is not None and facts.sha256 != consented:
-            raise KysoError("INPUT_INVALID", {"detail": changed_after_consent(source)})
+            raise changed_after_consent(source)
         choose_field(facts, options)
         _, copy = await write_signed_pdf(
             stream, out, signer, options, facts, force=False, like=source

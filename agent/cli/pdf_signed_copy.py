@@ -25,7 +25,7 @@ from agent.cli.inputs import (
     unverified,
     written_copy,
 )
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.files import StagedFile, staged_output
 
 
@@ -108,7 +108,7 @@ async def _original_digest(hashing: Awaitable[str], path: Path) -> str:
     try:
         return await hashing
     except OSError as exc:
-        raise KysoError("INPUT_INVALID", {"detail": f"cannot read {path}: {exc}"}) from exc
+        raise invalid_input(f"cannot read {path}: {exc}", f"không đọc được {path} ({exc})") from exc
 
 
 async def read_back(

@@ -79,6 +79,15 @@ def command_line_settings(args: argparse.Namespace) -> dict[str, Any]:
     return layer
 
 
+def _answers_problem(prompter: str) -> str | None:
+    """For a scripted prompter, why its answers file cannot be used yet (else None)."""
+    if not prompter.startswith("scripted:"):
+        return None
+    from agent.ui.scripted import answers_problem
+
+    return answers_problem(prompter[len("scripted:") :])
+
+
 async def run_agent(args: argparse.Namespace) -> int:
     """Load settings, start the agent, wait for a signal, stop cleanly."""
     from agent.cli.compose import start_agent
@@ -96,6 +105,9 @@ async def run_agent(args: argparse.Namespace) -> int:
         "scripted_prompter": settings.scripted_prompter,
         "ready_seconds": round(agent.ready_seconds, 3),
     }
+    unusable = _answers_problem(settings.prompter)
+    if unusable is not None:
+        ready["scripted_answers_problem"] = unusable
     if args.json:
         print_json(ready)
     else:
@@ -103,6 +115,13 @@ async def run_agent(args: argparse.Namespace) -> int:
         if settings.scripted_prompter:
             print(
                 "!!! SCRIPTED PROMPTER: không hỏi người dùng / nobody is asked before signing !!!",
+                flush=True,
+            )
+        if unusable is not None:
+            print(
+                f"!!! Tệp trả lời {settings.prompter[len('scripted:') :]} chưa dùng được "
+                f"({unusable}): mọi yêu cầu ký đều bị từ chối cho đến khi sửa tệp / the answers "
+                f"file cannot be used ({unusable}): every request is refused until it is fixed",
                 flush=True,
             )
     stop = asyncio.Event()

@@ -14,12 +14,13 @@ from typing import Any
 
 from agent.cli.output import print_json, table
 from agent.config.settings import normalize_origin
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 
 HELP = """\
 Các trang web được phép dùng USB token / the sites allowed to use your token.
 
   kyso-agent sites list                          every allowed site, and where it comes from
+  kyso-agent sites list https://portal.gov.vn    is this site allowed? (exit 1 if not)
   kyso-agent sites allow https://portal.gov.vn   allow a site for good (no question next time)
   kyso-agent sites revoke https://portal.gov.vn  forget it: the site must ask again
 
@@ -43,11 +44,17 @@ def register(sub: Any) -> None:
 
 def _origin(value: str | None) -> str:
     if not value:
-        raise KysoError("INPUT_INVALID", {"detail": "give the site, e.g. https://portal.gov.vn"})
+        raise invalid_input(
+            "give the site, e.g. https://portal.gov.vn",
+            "hãy nêu địa chỉ trang, ví dụ https://portal.gov.vn",
+        )
     try:
         return normalize_origin(value.strip().rstrip("/"))
     except ValueError as exc:
-        raise KysoError("INPUT_INVALID", {"detail": str(exc)}) from None
+        raise invalid_input(
+            str(exc),
+            f"{exc} — địa chỉ trang phải có dạng https://tên-miền, ví dụ https://portal.gov.vn",
+        ) from None
 
 
 def site_rows() -> list[dict[str, Any]]:
@@ -102,8 +109,13 @@ def run_sites(args: argparse.Namespace) -> int:
 
     if args.action == "list":
         rows = site_rows()
+        wanted = _origin(args.origin) if args.origin is not None else None
+        if wanted is not None:  # one site asked about: its rows only, exit 1 when none
+            rows = [r for r in rows if r["origin"] == wanted]
         if args.json:
             print_json({"sites": rows})
+        elif wanted is not None and not rows:
+            print(f"Trang {wanted} chưa được phép / {wanted} is not allowed.")
         elif not rows:
             print("Chưa có trang nào được phép / no site is allowed yet.")
         else:
@@ -113,9 +125,10 @@ def run_sites(args: argparse.Namespace) -> int:
                     ["Trang / site", "Nguồn / source", "Cho phép lúc / allowed at (UTC)"],
                 )
             )
-        return 0
+        return 1 if wanted is not None and not rows else 0
     origin = _origin(args.origin)
     store = ApprovalStore()
+    elsewhere: list[str] = []
     if args.action == "allow":
         _check_user_sites_allowed()
         store.add(origin)
@@ -128,8 +141,19 @@ def run_sites(args: argparse.Namespace) -> int:
             else f"{origin} không có trong danh sách / was not allowed (by you) for good; "
             "quyền «một lần» (nếu có) cũng bị thu hồi / any 'once' permission ends too"
         )
+        # Still allowed by config.toml or the policy: said, or "revoked" would mislead.
+        elsewhere = [r["source"] for r in site_rows() if r["origin"] == origin and r["in_force"]]
+        if elsewhere:
+            ok = False
+            message += (
+                f"\nVẫn được phép theo {elsewhere[0]}: sửa ở đó để thu hồi / still allowed by "
+                f"{elsewhere[0]}: change it there to revoke it"
+            )
     if args.json:
-        print_json({"ok": ok, "origin": origin, "action": args.action})
+        result: dict[str, Any] = {"ok": ok, "origin": origin, "action": args.action}
+        if args.action == "revoke" and elsewhere:
+            result["still_allowed_by"] = elsewhere[0]
+        print_json(result)
     else:
         print(message)
     return 0 if ok else 1

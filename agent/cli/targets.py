@@ -28,8 +28,8 @@ import unicodedata
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 
-from agent.errors import KysoError
-from agent.files import output_name_problem
+from agent.errors import invalid_input
+from agent.files import output_name_problem_bilingual
 
 
 def _identity(path: Path | str) -> tuple[int, int] | None:
@@ -71,7 +71,10 @@ def check_targets(
         key: Hashable = _identity(source) or ("path", _resolved(source))
         if key in inputs:
             first = pairs[inputs[key]][0]
-            raise KysoError("INPUT_INVALID", {"detail": f"{first} is given twice ({source})"})
+            raise invalid_input(
+                f"{first} is given twice ({source})",
+                f"tệp {first} được nêu hai lần ({source})",
+            )
         inputs[key] = index
     folders: dict[Path, Hashable] = {}
     targets: dict[Hashable, int] = {}
@@ -83,14 +86,17 @@ def check_targets(
             if other == index and own_input:
                 pass
             elif other == index:
-                detail = f"the signed copy of {source} would replace the original"
-                raise KysoError("INPUT_INVALID", {"detail": detail})
-            else:
-                detail = (
-                    f"the signed copy of {source} would be written over {pairs[other][0]}, "
-                    "another file of this run"
+                raise invalid_input(
+                    f"the signed copy of {source} would replace the original",
+                    f"bản đã ký của {source} sẽ ghi đè lên chính tệp gốc",
                 )
-                raise KysoError("INPUT_INVALID", {"detail": detail})
+            else:
+                raise invalid_input(
+                    f"the signed copy of {source} would be written over {pairs[other][0]}, "
+                    "another file of this run",
+                    f"bản đã ký của {source} sẽ ghi đè lên {pairs[other][0]}, một tệp khác "
+                    "trong cùng lần ký này",
+                )
         folder = folders.get(target.parent)
         if folder is None:
             folder = _identity(target.parent) or ("path", _resolved(target.parent))
@@ -106,19 +112,32 @@ def check_targets(
                     if str(other_target) == str(target)
                     else f"{other_target} and {target} (one file on many disks)"
                 )
-                detail = (
+                raise invalid_input(
                     f"{other_source} and {source} would both be signed to {where}; "
-                    "sign them into different folders or in two runs"
+                    "sign them into different folders or in two runs",
+                    f"{other_source} và {source} sẽ cùng được ký ra {where}; hãy ký vào hai "
+                    "thư mục khác nhau hoặc ký làm hai lần",
                 )
-                raise KysoError("INPUT_INVALID", {"detail": detail})
             targets[key] = index
 
 
 def check_output_name(source: Path | str, target: Path | str) -> None:
     """INPUT_INVALID when the signed copy of ``source`` cannot be created at ``target``
-    because its name or path is too long, or its folder is a file (refused with the whole
-    run, before the PIN)."""
-    problem = output_name_problem(target)
+    because its name or path is too long, its folder is a file, or more than its last folder
+    is missing (refused with the whole run, before the PIN). One missing folder is made, as
+    ``--out-dir signed`` asks; a tree is not: a mistyped ``-o`` path would put signed files
+    where nobody looks (CLI QA 38 F12)."""
+    problem = output_name_problem_bilingual(target)
+    if problem is None:
+        folder = Path(os.path.abspath(target)).parent
+        if not os.path.lexists(folder) and not os.path.isdir(folder.parent):
+            problem = (
+                f"the folder {folder.parent} does not exist; create it first or choose "
+                "another folder",
+                f"thư mục {folder.parent} chưa có; hãy tạo thư mục đó trước hoặc chọn thư mục khác",
+            )
     if problem is not None:
-        detail = f"the signed copy of {source} cannot be saved: {problem}"
-        raise KysoError("INPUT_INVALID", {"detail": detail})
+        raise invalid_input(
+            f"the signed copy of {source} cannot be saved: {problem[0]}",
+            f"không lưu được bản đã ký của {source}: {problem[1]}",
+        )

@@ -49,7 +49,7 @@ from agent.cli.xml_args import add_sign_parser, add_verify_parser, output_path, 
 from agent.cli.xml_inputs import precheck_files, read_consented
 from agent.cli.xml_report import in_order, print_report
 from agent.cli.xml_verify import run_verify
-from agent.errors import ErrorGroup, KysoError
+from agent.errors import ErrorGroup, KysoError, invalid_input
 from agent.files import StagedFile, stage_write
 from agent.signing.signer import Signer, TokenSigner
 from agent.signing.xml import check_xml_signature, sign_xml, sign_xml_file
@@ -96,8 +96,9 @@ async def _sign_one(
     if target.exists() and not args.force:
         raise KysoError("OUTPUT_EXISTS", {"path": str(target)})
     if args.remove_unsigned and same_file(target, source):
-        raise KysoError(
-            "INPUT_INVALID", {"detail": "--remove-unsigned with the output on the input"}
+        raise invalid_input(
+            "--remove-unsigned with the output on the input",
+            "--remove-unsigned không dùng được khi tệp kết quả chính là tệp gốc",
         )
     signed, read = await _sign_document(source, signer, args)
     try:
@@ -166,7 +167,10 @@ async def _sign_document(
     with open_input(source) as handle:  # a pipe or a device put there since: refused now
         before = os.fstat(handle.fileno())
     document, signed = await sign_xml_file(source, signer, args.profile, **profile_options(args))
-    changed = KysoError("INPUT_INVALID", {"detail": f"{source} changed while it was being signed"})
+    changed = invalid_input(
+        f"{source} changed while it was being signed",
+        f"tệp {source} đã thay đổi trong lúc đang ký",
+    )
     try:
         after = os.stat(source)
     except OSError as exc:
@@ -180,8 +184,9 @@ async def _sign_document(
 async def run_sign(args: argparse.Namespace) -> int:
     """Sign every FILE with one token login; print a summary; exit 1 if any failed."""
     if args.output is not None and len(args.files) > 1:
-        raise KysoError(
-            "INPUT_INVALID", {"detail": "-o works with one file; use --out-dir for several"}
+        raise invalid_input(
+            "-o works with one file; use --out-dir for several",
+            "-o chỉ dùng khi ký một tệp; ký nhiều tệp thì dùng --out-dir",
         )
     # Every output planned before anything is signed: two files to one output, or an output
     # over another input, refuse the whole run (--force only replaces files from before it).

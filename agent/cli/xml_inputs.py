@@ -59,5 +59,5 @@ def read_consented(source: Path, consented: str) -> tuple[bytes, ReadFile]:
 
     document, read = read_checked(source, max_bytes=document_limit())
     if read.sha256 != consented:
-        raise KysoError("INPUT_INVALID", {"detail": changed_after_consent(source)})
+        raise changed_after_consent(source)
     return document, read

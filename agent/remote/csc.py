@@ -16,7 +16,7 @@ import aiohttp
 from asn1crypto import algos
 from cryptography.exceptions import UnsupportedAlgorithm
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.remote.http import ByteBudget, answer_cap, post
 from agent.remote.oauth import OAuthClient, ServiceAuth
 from agent.remote.providers import RemoteProvider, lifetime_seconds
@@ -242,12 +242,10 @@ def check_hash_count(hashes: list[bytes], method: str) -> None:
     before anything is sent (the remote signer splits a batch by the credential's
     ``multisign``, which is never above that)."""
     if not 1 <= len(hashes) <= MAX_HASHES_PER_CALL:
-        raise KysoError(
-            "INPUT_INVALID",
-            {
-                "detail": f"{method}: {len(hashes)} hashes in one request, "
-                f"1 to {MAX_HASHES_PER_CALL} allowed"
-            },
+        raise invalid_input(
+            f"{method}: {len(hashes)} hashes in one request, 1 to {MAX_HASHES_PER_CALL} allowed",
+            f"{method}: {len(hashes)} mã băm trong một yêu cầu, chỉ được từ 1 đến "
+            f"{MAX_HASHES_PER_CALL}",
         )
 
 

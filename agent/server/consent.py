@@ -37,6 +37,7 @@ def xml_item(document: bytes, label: str | None = None, origin: str | None = Non
 
 
 TITLE_LABEL = "Tệp tự ghi tiêu đề / the file's own title"
+XMP_TITLE_LABEL = "Tiêu đề thứ hai (siêu dữ liệu XMP) / second title (XMP metadata)"
 
 
 def _page_label(label: str) -> tuple[str, str]:
@@ -346,10 +347,7 @@ def pdf_item(
     lines: list[tuple[str, str]] = []
     if label:
         lines.append(_page_label(label))  # the page says so: never shown as a fact
-    if facts.title:
-        # The file's own words (its /Info title), like the page's label: "checked by Kyso,
-        # safe to sign" in a title is the file speaking, not a fact Kyso found.
-        lines.append((TITLE_LABEL, facts.title))
+    lines.extend(_title_lines(facts))
     lines.append(("Số trang / pages", str(facts.pages)))
     lines.append(("Kích thước / size", _size(facts.size)))
     if existing_field is not None:
@@ -403,6 +401,29 @@ def pdf_item(
         sha256_label="SHA-256 của tệp trước khi ký / of the file before signing",
         page_label=label or "",
     )
+
+
+def _title_lines(facts: PdfFacts) -> list[tuple[str, str]]:
+    """The file's own words (its /Info title, or its XMP title), like the page's label:
+    "checked by Kyso, safe to sign" in a title is the file speaking, not a fact Kyso found.
+    Two titles that differ are both shown, with a warning: viewers pick different ones."""
+    from agent.signing.pdf.active import WARNING_LABEL
+    from agent.signing.pdf.metadata import same_title
+
+    info, xmp = facts.title.strip(), facts.xmp_title.strip()
+    if not xmp or same_title(info, xmp):
+        return [(TITLE_LABEL, facts.title)] if info else []
+    if not info:
+        return [(TITLE_LABEL, xmp)]
+    return [
+        (TITLE_LABEL, info),
+        (
+            WARNING_LABEL,
+            "tệp ghi hai tiêu đề khác nhau: phần mềm xem PDF khác nhau hiển thị tiêu đề khác "
+            "nhau / the file has two different titles: PDF viewers differ in which they show",
+        ),
+        (XMP_TITLE_LABEL, xmp),
+    ]
 
 
 def _field_where(facts: PdfFacts, name: str) -> str:

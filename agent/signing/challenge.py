@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.signing.signer import Signer
 from agent.tokens.algorithms import KeyKind, SignatureAlgorithm, ecdsa_der_to_raw
 from agent.tokens.certinfo import CertificateInfo
@@ -58,7 +58,10 @@ def check_origin(origin: str) -> str:
         host = parts.hostname
         parts.port  # noqa: B018 — raises ValueError on a malformed port
     except (ValueError, TypeError, AttributeError) as exc:
-        raise KysoError("INPUT_INVALID", {"detail": f"origin {origin!r} is not a URL"}) from exc
+        raise invalid_input(
+            f"origin {origin!r} is not a URL",
+            f"địa chỉ trang (origin) {origin!r} không phải một URL",
+        ) from exc
     plain_http_ok = parts.scheme == "http" and host in _LOOPBACK_HOSTS
     if (
         (parts.scheme != "https" and not plain_http_ok)
@@ -69,9 +72,10 @@ def check_origin(origin: str) -> str:
         or "@" in parts.netloc
         or origin != origin.strip()
     ):
-        raise KysoError(
-            "INPUT_INVALID",
-            {"detail": f"{origin!r} is not a web origin (https://host[:port], no path)"},
+        raise invalid_input(
+            f"{origin!r} is not a web origin (https://host[:port], no path)",
+            f"{origin!r} không phải địa chỉ trang (origin) dạng https://host[:port], không kèm "
+            "đường dẫn",
         )
     return origin
 
@@ -87,12 +91,11 @@ def signed_data(algorithm: str, origin: str, nonce: str) -> bytes:
 
 def _check_nonce_for_signing(nonce: str) -> None:
     if not isinstance(nonce, str) or not MIN_NONCE_LENGTH <= len(nonce) <= MAX_NONCE_LENGTH:
-        raise KysoError(
-            "INPUT_INVALID",
-            {
-                "detail": f"the challenge nonce must be {MIN_NONCE_LENGTH}–{MAX_NONCE_LENGTH} "
-                "characters (e.g. base64url of 32 random bytes)"
-            },
+        raise invalid_input(
+            f"the challenge nonce must be {MIN_NONCE_LENGTH}–{MAX_NONCE_LENGTH} "
+            "characters (e.g. base64url of 32 random bytes)",
+            f"mã thử thách (nonce) phải dài {MIN_NONCE_LENGTH}–{MAX_NONCE_LENGTH} ký tự (ví dụ "
+            "base64url của 32 byte ngẫu nhiên)",
         )
 
 
@@ -100,7 +103,10 @@ def _default_jose(signer: Signer) -> str:
     info = signer.certificate
     if info.key_type == KeyKind.EC.value:
         if info.curve not in _ES_FOR_CURVE:
-            raise KysoError("INPUT_INVALID", {"detail": f"curve {info.curve} has no JOSE name"})
+            raise invalid_input(
+                f"curve {info.curve} has no JOSE name",
+                f"đường cong {info.curve} không có tên thuật toán JOSE",
+            )
         return _ES_FOR_CURVE[info.curve]
     return "RS256"
 
@@ -118,13 +124,18 @@ async def create_auth_token(
     _check_nonce_for_signing(nonce)
     jose = algorithm or _default_jose(signer)
     if jose not in ALLOWED_ALGORITHMS:
-        raise KysoError("INPUT_INVALID", {"detail": f"unsupported algorithm {jose!r}"})
+        raise invalid_input(
+            f"unsupported algorithm {jose!r}", f"thuật toán {jose!r} không được hỗ trợ"
+        )
     sig_alg = SignatureAlgorithm.from_jose(jose)
     info = signer.certificate
     if sig_alg.key_kind.value != info.key_type or (
         info.key_type == "EC" and _CURVE_FOR[jose] != info.curve
     ):
-        raise KysoError("INPUT_INVALID", {"detail": f"{jose} does not fit this certificate's key"})
+        raise invalid_input(
+            f"{jose} does not fit this certificate's key",
+            f"thuật toán {jose} không phù hợp với khóa của chứng thư số này",
+        )
     signature = await signer.sign(signed_data(jose, origin, nonce), sig_alg)
     if sig_alg.key_kind is KeyKind.EC:
         signature = ecdsa_der_to_raw(signature, info.key_size)
@@ -213,7 +224,9 @@ def validate_auth_token(
     if not isinstance(token, Mapping):
         raise KysoError("AUTH_TOKEN_INVALID", {"detail": "the token is not a JSON object"})
     if not isinstance(nonce, str) or not nonce:
-        raise KysoError("INPUT_INVALID", {"detail": "the expected nonce is empty"})
+        raise invalid_input(
+            "the expected nonce is empty", "mã thử thách (nonce) cần đối chiếu đang trống"
+        )
     token_format = _field(token, "format")
     if not _FORMAT_PATTERN.match(token_format):
         raise KysoError("AUTH_TOKEN_INVALID", {"detail": f"unsupported format {token_format!r}"})

@@ -39,7 +39,7 @@ from pyhanko.sign.validation.generic_cms import (
 )
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.signing.signer import Signer
 from agent.signing.timestamps import (
     TokenRefused,
@@ -125,18 +125,21 @@ def _choose_algorithm(
     signer: Signer, hash_name: str, algorithm: SignatureAlgorithm | None
 ) -> SignatureAlgorithm:
     if hash_name not in HASH_NAMES:
-        raise KysoError("INPUT_INVALID", {"detail": f"unsupported hash {hash_name!r}"})
+        raise invalid_input(
+            f"unsupported hash {hash_name!r}", f"hàm băm {hash_name!r} không được hỗ trợ"
+        )
     if algorithm is None:
         return signer.default_algorithm(hash_name)
     if algorithm.key_kind.value != signer.certificate.key_type:
-        raise KysoError(
-            "INPUT_INVALID",
-            {"detail": f"{algorithm.value} does not fit a {signer.certificate.key_type} key"},
+        raise invalid_input(
+            f"{algorithm.value} does not fit a {signer.certificate.key_type} key",
+            f"thuật toán {algorithm.value} không phù hợp với khóa {signer.certificate.key_type}",
         )
     if algorithm.hash_name != hash_name:
-        raise KysoError(
-            "INPUT_INVALID",
-            {"detail": f"{algorithm.value} hashes with {algorithm.hash_name}, not {hash_name}"},
+        raise invalid_input(
+            f"{algorithm.value} hashes with {algorithm.hash_name}, not {hash_name}",
+            f"thuật toán {algorithm.value} dùng hàm băm {algorithm.hash_name}, không phải "
+            f"{hash_name}",
         )
     return algorithm
 
@@ -163,7 +166,10 @@ async def sign_cms(
     unsigned attribute (CAdES-T); TIMESTAMP_UNAVAILABLE when the authority does not answer.
     """
     if (data is None) == (digest is None):
-        raise KysoError("INPUT_INVALID", {"detail": "give either the data or its digest"})
+        raise invalid_input(
+            "give either the data or its digest",
+            "hãy đưa dữ liệu hoặc mã băm của nó, chỉ một trong hai",
+        )
     chosen = _choose_algorithm(signer, hash_name, algorithm)
     pyhanko_signer = DelegatingCmsSigner(signer, chosen, tuple(extra_certs))
     attrs = PdfCMSSignedAttributes(signing_time=signing_time or dt.datetime.now(dt.UTC))
@@ -197,9 +203,9 @@ async def _sign_content(
         )
     assert digest is not None
     if not detached:
-        raise KysoError(
-            "INPUT_INVALID",
-            {"detail": "an attached signature needs the data itself, not its digest"},
+        raise invalid_input(
+            "an attached signature needs the data itself, not its digest",
+            "chữ ký đính kèm dữ liệu (attached) cần chính dữ liệu, không phải mã băm của nó",
         )
     check_digest(chosen, digest)
     return await pyhanko_signer.async_sign(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.errors import KysoError
+from agent.errors import invalid_input
 from agent.signing.signer import Signer
 from agent.tokens.algorithms import SignatureAlgorithm, check_digest, hash_for_length
 
@@ -23,9 +23,10 @@ async def sign_hash(
     """
     chosen = algorithm or algorithm_for_digest(signer, digest)
     if chosen.key_kind.value != signer.certificate.key_type:
-        raise KysoError(
-            "INPUT_INVALID",
-            {"detail": f"{chosen.value} does not fit a {signer.certificate.key_type} key"},
+        key_type = signer.certificate.key_type
+        raise invalid_input(
+            f"{chosen.value} does not fit a {key_type} key",
+            f"thuật toán {chosen.value} không phù hợp với khóa {key_type}",
         )
     check_digest(chosen, digest)
     return await signer.sign_digest(digest, chosen), chosen

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.remote.csc import CredentialDetails, CscClient, SignAlgo, sign_algo_for
 from agent.remote.directory import RemoteCredential, RemoteService
 from agent.remote.prompt import CredentialPrompt, CredentialPrompter
@@ -146,9 +146,10 @@ class RemoteSigner(Signer):
                 },
             )
         if algorithm.key_kind.value != self.certificate.key_type:
-            raise KysoError(
-                "INPUT_INVALID",
-                {"detail": f"{algorithm.value} does not fit a {self.certificate.key_type} key"},
+            key_type = self.certificate.key_type
+            raise invalid_input(
+                f"{algorithm.value} does not fit a {key_type} key",
+                f"thuật toán {algorithm.value} không phù hợp với khóa {key_type}",
             )
 
     async def _secrets(self, count: int) -> tuple[str | None, str | None]:

@@ -24,7 +24,7 @@ from asn1crypto import x509 as asn1_x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.files import TRUST_FILE_MAX_BYTES, read_regular
 from agent.tokens.certinfo import NOT_FOR_DOCUMENTS, CertificateInfo, parse_certificate
 
@@ -65,7 +65,9 @@ def _parse_crl(der: bytes, source: str) -> asn1_crl.CertificateList:
         crl = asn1_crl.CertificateList.load(der)
         crl["tbs_cert_list"]["issuer"].native  # noqa: B018 — fail early on a broken file
     except (ValueError, TypeError) as exc:
-        raise KysoError("INPUT_INVALID", {"detail": f"{source}: not a CRL ({exc})"}) from exc
+        raise invalid_input(
+            f"{source}: not a CRL ({exc})", f"{source}: không phải danh sách thu hồi CRL ({exc})"
+        ) from exc
     return crl
 
 
@@ -131,7 +133,10 @@ class TrustStore:
                 item if isinstance(item, asn1_crl.CertificateList) else _parse_crl(item, "CRL")
             )
         if not store.anchors:
-            raise KysoError("INPUT_INVALID", {"detail": "no self-signed root CA certificate given"})
+            raise invalid_input(
+                "no self-signed root CA certificate given",
+                "chưa có chứng thư CA gốc (tự ký) nào được đưa vào",
+            )
         return store
 
     def __reduce__(self) -> tuple[Any, ...]:

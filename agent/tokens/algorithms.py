@@ -11,7 +11,7 @@ import enum
 import hashlib
 from typing import TYPE_CHECKING
 
-from agent.errors import KysoError
+from agent.errors import invalid_input
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives import hashes
@@ -70,7 +70,7 @@ class SignatureAlgorithm(enum.StrEnum):
         for alg in cls:
             if alg.jose_name == name:
                 return alg
-        raise KysoError("INPUT_INVALID", {"detail": f"unknown algorithm {name!r}"})
+        raise invalid_input(f"unknown algorithm {name!r}", f"không có thuật toán {name!r}")
 
     @classmethod
     def default_for(cls, kind: KeyKind, hash_name: str = "sha256") -> SignatureAlgorithm:
@@ -101,12 +101,11 @@ def hash_algorithm(algorithm: SignatureAlgorithm) -> hashes.HashAlgorithm:
 def check_digest(algorithm: SignatureAlgorithm, digest_value: bytes) -> None:
     """Refuse a precomputed hash whose length does not match the algorithm."""
     if len(digest_value) != algorithm.digest_size:
-        raise KysoError(
-            "INPUT_INVALID",
-            {
-                "detail": f"a {algorithm.hash_name} digest is {algorithm.digest_size} bytes, "
-                f"got {len(digest_value)}"
-            },
+        raise invalid_input(
+            f"a {algorithm.hash_name} digest is {algorithm.digest_size} bytes, "
+            f"got {len(digest_value)}",
+            f"mã băm {algorithm.hash_name} dài {algorithm.digest_size} byte, nhưng mã băm nhận "
+            f"được dài {len(digest_value)} byte",
         )
 
 
@@ -116,8 +115,9 @@ _HASH_BY_LENGTH = {20: "sha1", 32: "sha256", 48: "sha384", 64: "sha512"}
 def hash_for_length(length: int) -> str:
     """The hash a digest of ``length`` bytes was made with; INPUT_INVALID when none fits."""
     if length not in _HASH_BY_LENGTH:
-        raise KysoError(
-            "INPUT_INVALID", {"detail": f"a digest of {length} bytes matches no supported hash"}
+        raise invalid_input(
+            f"a digest of {length} bytes matches no supported hash",
+            f"mã băm dài {length} byte không ứng với hàm băm nào được hỗ trợ",
         )
     return _HASH_BY_LENGTH[length]
 
@@ -126,9 +126,10 @@ def check_digest_length(digest: bytes, hash_name: str) -> None:
     """Refuse a page's digest that is not as long as ``hash_name``'s (INPUT_INVALID)."""
     expected = hashlib.new(hash_name).digest_size
     if len(digest) != expected:
-        raise KysoError(
-            "INPUT_INVALID",
-            {"detail": f"a {hash_name} digest is {expected} bytes, got {len(digest)}"},
+        raise invalid_input(
+            f"a {hash_name} digest is {expected} bytes, got {len(digest)}",
+            f"mã băm {hash_name} dài {expected} byte, nhưng mã băm nhận được dài "
+            f"{len(digest)} byte",
         )
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from agent.errors import ErrorGroup, KysoError
+from agent.errors import ErrorGroup, KysoError, invalid_input
 from agent.tokens.algorithms import SignatureAlgorithm, check_digest
 from agent.tokens.token_lock import ParkedLogin, TokenLock
 
@@ -52,11 +52,10 @@ class KeySession:
 
     def _check_kind(self, algorithm: SignatureAlgorithm) -> None:
         if algorithm.key_kind.value != self.certificate.info.key_type:
-            raise KysoError(
-                "INPUT_INVALID",
-                {
-                    "detail": f"{algorithm.value} does not fit a {self.certificate.info.key_type} key"
-                },
+            key_type = self.certificate.info.key_type
+            raise invalid_input(
+                f"{algorithm.value} does not fit a {key_type} key",
+                f"thuật toán {algorithm.value} không phù hợp với khóa {key_type}",
             )
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from agent.errors import KysoError
-from agent.files import open_regular, output_name_problem, read_within
+from agent.errors import KysoError, invalid_input
+from agent.files import open_regular, output_name_problem_bilingual, read_within
 from agent.signing.consent import ConsentItem
 from agent.tokens.certinfo import CertificateInfo
 from agent.ui.api import ConsentRequest
@@ -49,8 +49,9 @@ def detect(source: Path) -> tuple[str, str]:
             head = handle.read(1024)
             size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
-        raise KysoError(
-            "INPUT_INVALID", {"detail": f"cannot read {source.name}: {exc.strerror}"}
+        raise invalid_input(
+            f"cannot read {source.name}: {exc.strerror}",
+            f"không đọc được tệp {source.name} ({exc.strerror})",
         ) from exc
     if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
         return "pdf", "pades"  # streamed, never held whole: no limit
@@ -88,10 +89,11 @@ def plan_files(paths: list[Path], out_dir: Path | None = None) -> list[FilePlan]
         try:
             same_file = source.resolve()
         except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
-            detail = f"{source.name} cannot be opened: {exc}"
-            plans.append(
-                FilePlan(source, "?", "", target, KysoError("INPUT_INVALID", {"detail": detail}))
+            problem = invalid_input(
+                f"{source.name} cannot be opened: {exc}",
+                f"không mở được tệp {source.name} ({exc})",
             )
+            plans.append(FilePlan(source, "?", "", target, problem))
             continue
         if same_file in seen:
             continue
@@ -108,10 +110,12 @@ def plan_files(paths: list[Path], out_dir: Path | None = None) -> list[FilePlan]
 def _target_problem(source: Path, target: Path) -> KysoError | None:
     """Why the signed copy cannot go to ``target`` (it exists, its folder is a file, its name
     is too long for the disk), shown with the file and never signed; else None."""
-    problem = output_name_problem(target)
+    problem = output_name_problem_bilingual(target)
     if problem is not None:
-        detail = f"the signed copy of {source.name} cannot be saved: {problem}"
-        return KysoError("INPUT_INVALID", {"detail": detail})
+        return invalid_input(
+            f"the signed copy of {source.name} cannot be saved: {problem[0]}",
+            f"không lưu được bản đã ký của {source.name}: {problem[1]}",
+        )
     try:
         exists = target.exists()
     except OSError as exc:

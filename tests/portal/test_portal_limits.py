@@ -219,3 +219,29 @@ async def test_cookieless_visits_past_an_address_quota_do_not_push_out_a_visitor
         "/dang-nhap", data={"csrf_token": csrf, "ten_dang_nhap": "x", "mat_khau": "y"}
     )
     assert "E103" not in await response.text()  # CSRF_INVALID: the visitor's session was gone
+
+
+def test_a_site_turning_to_another_ipv6_network_each_time_is_counted_as_a_site() -> None:
+    """Review 39: a /48 holds 65,536 /64s, so a client holding one got a fresh count per /64.
+    Its /48 is counted too, at IPV6_SITE_FACTOR times one address's limit; IPv4 is not grouped
+    (many offices share one NAT address)."""
+    import datetime as dt
+
+    from portal_stub.quota import IPV6_SITE_FACTOR, AddressQuota, client_keys
+
+    quota, now, window = AddressQuota(), dt.datetime(2026, 12, 8, tzinfo=dt.UTC), dt.timedelta(1)
+
+    def admit(address: str) -> bool:
+        return quota.admit(address, limit=2, window=window, now=now)
+
+    networks = [f"2001:db8:7:{n:x}::1" for n in range(100)]
+    admitted = [a for a in networks if admit(a)]
+    assert len(admitted) == 2 * IPV6_SITE_FACTOR
+    assert admit("2001:db8:8::1")  # another site: its own count
+    assert all(admit(f"192.0.2.{n}") for n in range(1, 50))  # one each, no grouping
+    assert client_keys("2001:db8:7:5::9") == (
+        ("2001:db8:7:5::/64", 1),
+        ("2001:db8:7::/48", IPV6_SITE_FACTOR),
+    )
+    later = now + window + dt.timedelta(seconds=1)
+    assert quota.admit(networks[-1], limit=2, window=window, now=later)  # the window passed

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.server.commands.base import b64, decode_b64
 from agent.server.consent import data_item, digest_item, looks_like_pdf, pdf_item, xml_item
 from agent.server.context import CallContext
@@ -225,9 +225,9 @@ class HashPayload(Payload):
     def check_certificate(self, certificate: CertificateInfo) -> None:
         """An algorithm the page named must fit the chosen key: refused before consent and PIN."""
         if self.algorithm is not None and self.algorithm.key_kind.value != certificate.key_type:
-            raise KysoError(
-                "INPUT_INVALID",
-                {"detail": f"{self.algorithm.value} does not fit a {certificate.key_type} key"},
+            raise invalid_input(
+                f"{self.algorithm.value} does not fit a {certificate.key_type} key",
+                f"thuật toán {self.algorithm.value} không phù hợp với khóa {certificate.key_type}",
             )
 
     async def sign(self, signer: Signer) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.signing.pdf.fields import normalised_box
 from agent.signing.pdf.inspect import PdfSource, visible_area
 
@@ -128,7 +128,7 @@ def find_text(source: PdfSource, anchor: str, *, page: int | None = None) -> Tex
 
     wanted = _key(anchor)
     if not wanted:
-        raise KysoError("INPUT_INVALID", {"detail": "the anchor text is empty"})
+        raise invalid_input("the anchor text is empty", "dòng chữ neo đang trống")
     stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     stream.seek(0)
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its repair notes are not ours to show

@@ -271,8 +271,8 @@ def widget_pages(
 ) -> dict[tuple[int, int], tuple[int, ...]]:
     """The pages (1-based, in page-tree order) whose /Annots draw each widget (by reference):
     a widget's own /P may lie, and a widget listed by two pages is drawn on both (the consent
-    must not name one). A widget not reached within the walk's bounds (:func:`_page_nodes`) is
-    left out."""
+    must not name one). A walk stopped at its bounds (:func:`_page_nodes`) answers for no
+    widget: one seen so far may be listed again past the stop, so its pages are not known."""
     from pyhanko.pdf_utils.generic import IndirectObject
 
     found: dict[tuple[int, int], list[int]] = {}
@@ -289,7 +289,7 @@ def widget_pages(
                         if page not in pages:
                             pages.append(page)
     except (PageTreeTooLarge, PageTreeUnusual):
-        pass
+        return {}  # each left with page None: "drawn on a page that could not be found"
     return {ref: tuple(pages) for ref, pages in found.items()}
 
 

@@ -35,6 +35,7 @@ from agent.signing.pdf.fields import (
     read_empty_field,
     widget_pages,
 )
+from agent.signing.pdf.metadata import xmp_title
 from agent.signing.pdf.syntax import (
     read_every_object,
     refuse_repeats,
@@ -75,7 +76,7 @@ class PdfFacts:
     sha256: str
     size: int
     pages: int
-    title: str
+    title: str  # /Info's /Title
     signatures: tuple[EarlierSignature, ...] = ()
     empty_fields: tuple[str, ...] = ()
     has_javascript: bool = False
@@ -100,6 +101,8 @@ class PdfFacts:
     # The form's other fields (text, check box...) by name, with their /FT: a signature field
     # of one of these names cannot be made or signed (pyHanko refuses it after the PIN).
     other_fields: dict[str, str] = field(default_factory=dict, repr=False)
+    # dc:title of the XMP metadata: the title pdf.js and Acrobat show when there is one.
+    xmp_title: str = ""
 
     def empty_field(self, name: str) -> EmptyField | None:
         """The empty signature field ``name`` in detail, or None."""
@@ -308,6 +311,7 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
         size=size,
         pages=count,
         title=title,
+        xmp_title=xmp_title(root),
         signatures=tuple(signatures),
         empty_fields=tuple(f.name for f in fields),
         has_javascript=JAVASCRIPT in active,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.files import open_regular
 from agent.signing.cms import DelegatingCmsSigner
 from agent.signing.pdf.inspect import PdfFacts, PdfSource, inspect_pdf, malformed, unreadable
@@ -106,18 +106,23 @@ def check_font(path: Path) -> Path:
     try:
         with open_regular(path, max_bytes=FONT_MAX_BYTES):
             pass
-    except KysoError as exc:
-        detail = exc.details.get("detail") or f"{path} is too large for a font"
-        raise KysoError("INPUT_INVALID", {"detail": f"--font: {detail}"}) from exc
+    except KysoError as exc:  # INPUT_INVALID (it says why), or DOCUMENT_TOO_LARGE
+        detail = exc.details.get("detail")
+        if detail:
+            detail_vi = exc.details.get("detail_vi") or detail
+        else:
+            detail = f"{path} is too large for a font"
+            detail_vi = f"{path} quá lớn đối với một tệp phông chữ"
+        raise invalid_input(f"--font: {detail}", f"--font: {detail_vi}") from exc
     try:
         font = TTFont(str(path), lazy=True)
         # Read now: a file that is no font fails here, not after the PIN.
         font["head"]
         font["cmap"]
     except Exception as exc:  # fontTools raises many kinds on a file that is no font
-        raise KysoError(
-            "INPUT_INVALID",
-            {"detail": f"--font: {path} is not a TrueType/OpenType font ({type(exc).__name__})"},
+        raise invalid_input(
+            f"--font: {path} is not a TrueType/OpenType font ({type(exc).__name__})",
+            f"--font: {path} không phải tệp phông chữ TrueType/OpenType ({type(exc).__name__})",
         ) from exc
     return path
 
@@ -336,6 +341,16 @@ def check_placement(facts: PdfFacts, placement: Placement) -> None:
             {"detail": f"page {placement.page} of {facts.pages}"},
         )
     x1, y1, x2, y2 = placement.box
+    if not (x1 < x2 and y1 < y2):  # not "outside the page": the corners are the other way
+        raise KysoError(
+            "PDF_PLACEMENT_INVALID",
+            {
+                "detail": f"box {placement.box}: give the bottom-left corner first "
+                "(X1 < X2 and Y1 < Y2)",
+                "detail_vi": f"khung {placement.box}: hãy ghi góc dưới bên trái trước "
+                "(X1 < X2 và Y1 < Y2)",
+            },
+        )
     # The box is user space, as the field's /Rect: it lies inside the part of the page viewers
     # show (CropBox within MediaBox), which need not start at (0, 0) (cropped scans, some
     # office suites). A stamp outside it is in the file and seen by nobody.

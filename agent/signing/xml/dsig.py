@@ -16,7 +16,7 @@ import uuid
 
 from lxml import etree
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 from agent.signing.signer import Signer
 from agent.signing.xml.c14n import c14n_bytes, digest_element
 from agent.signing.xml.model import Prepared, Reference
@@ -44,8 +44,9 @@ def signature_method(key_kind: KeyKind, hash_name: str) -> tuple[str, SignatureA
     """The SignatureMethod URI and the token algorithm for a key kind and hash."""
     if key_kind is KeyKind.EC:
         if hash_name == "sha1":
-            raise KysoError(
-                "INPUT_INVALID", {"detail": "SHA-1 is only offered for legacy RSA signatures"}
+            raise invalid_input(
+                "SHA-1 is only offered for legacy RSA signatures",
+                "SHA-1 chỉ được hỗ trợ cho chữ ký RSA kiểu cũ",
             )
         return f"{_MORE}ecdsa-{hash_name}", SignatureAlgorithm(f"ECDSA_{hash_name.upper()}")
     return _RSA_METHODS[hash_name], SignatureAlgorithm(f"RSA_PKCS1_{hash_name.upper()}")

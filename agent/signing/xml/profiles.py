@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 C14N_1_0 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
@@ -412,8 +412,9 @@ def get_profile(name: str, **options: Any) -> XmlProfile:
         "signature_timestamp",
     }
     if unknown:
-        raise KysoError(
-            "INPUT_INVALID", {"detail": f"unknown XML signing option(s): {sorted(unknown)}"}
+        raise invalid_input(
+            f"unknown XML signing option(s): {sorted(unknown)}",
+            f"không có tùy chọn ký XML {sorted(unknown)}",
         )
     changes: dict[str, Any] = {}
     for option, field_name, allowed in (
@@ -423,8 +424,9 @@ def get_profile(name: str, **options: Any) -> XmlProfile:
     ):
         if options.get(option) is not None:
             if not isinstance(options[option], str) or options[option] not in allowed:
-                raise KysoError(
-                    "INPUT_INVALID", {"detail": f"{option} must be one of {', '.join(allowed)}"}
+                raise invalid_input(
+                    f"{option} must be one of {', '.join(allowed)}",
+                    f"{option} phải là một trong các giá trị {', '.join(allowed)}",
                 )
             changes[field_name] = allowed[options[option]]
     if options.get("signing_time") is not None:
@@ -435,9 +437,9 @@ def get_profile(name: str, **options: Any) -> XmlProfile:
     reference, container = options.get("reference"), options.get("container")
     if reference is not None or container is not None:
         if name != "generic":
-            raise KysoError(
-                "INPUT_INVALID",
-                {"detail": "reference/container are options of the generic profile"},
+            raise invalid_input(
+                "reference/container are options of the generic profile",
+                "reference/container chỉ là tùy chọn của kiểu ký generic",
             )
         ref = (reference or "").removeprefix("#")
         changes["placements"] = (

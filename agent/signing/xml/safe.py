@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from agent.errors import KysoError
+from agent.errors import KysoError, invalid_input
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # a 50 MB dossier fits, with room to spare
 DEFAULT_MAX_DEPTH = 256
@@ -133,7 +133,7 @@ def parse_untrusted(
     XML 1.0).
     """
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise KysoError("INPUT_INVALID", {"detail": "XML input must be bytes"})
+        raise invalid_input("XML input must be bytes", "dữ liệu XML phải ở dạng bytes")
     assumed = _check_head(bytes(data[:_HEAD]), len(data), max_bytes, complete=len(data) <= _HEAD)
     return _checked_parse(lambda huge: etree.fromstring(data, _parser(huge)), max_depth, assumed)
 
@@ -149,7 +149,9 @@ def parse_untrusted_file(
         with path.open("rb") as handle:
             head = handle.read(_HEAD)
     except OSError as exc:
-        raise KysoError("INPUT_INVALID", {"detail": f"cannot read {path}: {exc.strerror}"}) from exc
+        raise invalid_input(
+            f"cannot read {path}: {exc.strerror}", f"không đọc được {path} ({exc.strerror})"
+        ) from exc
     assumed = _check_head(head, size, max_bytes, complete=size <= _HEAD)
     del head  # not kept beside the tree
     return _checked_parse(lambda huge: _feed_file(path, huge), max_depth, assumed)
