@@ -33,13 +33,13 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 
 from agent.errors import KysoError
 from agent.files import atomic_write
@@ -169,18 +169,15 @@ class StatusChecker:
         self._memory: dict[str, tuple[tuple[int, ...], CertStatus]] = {}
         # Issuers fetched from caIssuers addresses, and the CAs found above each certificate.
         self._downloaded: list[x509.Certificate] = []
-        self._chains: dict[tuple[bytes, ...], tuple[x509.Certificate, ...]] = {}
+        self._chains: dict[tuple[bytes, tuple[bytes, ...], int], tuple[IssuingCa, ...]] = {}
 
-    def cas_above(self, cert_der: bytes, issuers: Iterable[bytes]) -> tuple[x509.Certificate, ...]:
+    def cas_above(self, cert_der: bytes, issuers: Iterable[bytes]) -> tuple[IssuingCa, ...]:
         """The CA certificates between ``cert_der`` and its root (the root itself left out: a
         trust anchor has no one to revoke it), as far as ``issuers`` and the issuers already
-        fetched reach, nearest first; at most :data:`MAX_CHAIN_CAS`."""
+        fetched reach, nearest first; at most :data:`MAX_CHAIN_CAS`. Worked out once per
+        certificate and set of issuers (this runs at every signature)."""
         issuer_list = tuple(issuers)
-        known = (
-            cert_der,
-            *issuer_list,
-            *(c.fingerprint(hashes.SHA256()) for c in self._downloaded),
-        )
+        known = (cert_der, issuer_list, len(self._downloaded))
         kept = self._chains.get(known)
         if kept is not None:
             return kept
@@ -199,8 +196,9 @@ class StatusChecker:
             current = issuer
         if len(self._chains) >= MEMORY_ENTRIES:
             self._chains.clear()
-        self._chains[known] = tuple(chain)
-        return tuple(chain)
+        found = tuple(IssuingCa.of(ca) for ca in chain)
+        self._chains[known] = found
+        return found
 
     def _cache_path(self, cert_der: bytes) -> Path:
         return self.cache_dir / f"{hashlib.sha256(cert_der).hexdigest()}.json"
@@ -233,6 +231,17 @@ class StatusChecker:
                 self._memory.clear()
             self._memory[path] = (stamp, status)
         return status if still_true(status, now) else None
+
+    def known(self, cert_der: bytes, now: dt.datetime | None = None) -> CertStatus | None:
+        """What :meth:`status` would answer without the network: a definite answer still
+        believed, or an unknown one remembered for :data:`UNKNOWN_MEMORY_SECONDS`; else None."""
+        hit = self.cached(cert_der, now)
+        if hit is not None:
+            return hit
+        remembered = self._unknown.get(hashlib.sha256(cert_der).hexdigest())
+        if remembered and time.monotonic() - remembered[0] < UNKNOWN_MEMORY_SECONDS:
+            return remembered[1]
+        return None
 
     def _store(self, cert_der: bytes, status: CertStatus, now: dt.datetime) -> None:
         if not still_true(status, now):
@@ -292,7 +301,8 @@ class StatusChecker:
                 issuer = find_issuer(cert, candidates)
                 if issuer is None:
                     issuer = await _download_issuer(session, cert, issuer_urls)
-                    if issuer is not None:  # the chain walk above this certificate needs it
+                    if issuer is not None and issuer not in self._downloaded:
+                        # The chain walk above this certificate needs it.
                         self._downloaded = [issuer, *self._downloaded][:MEMORY_ENTRIES]
                 if issuer is None:
                     return unknown("the issuing CA's certificate was not found", now)
@@ -442,42 +452,33 @@ async def check_before_signing(
     unknown. The certificate and its CAs are asked about at once, within one time budget."""
     evaluate(cert_der, purpose, now)
     issuers = tuple(issuers)
-    cas = [ca for ca in checker.cas_above(cert_der, issuers) if _checkable(ca)]
-    own, *above = await asyncio.gather(
-        checker.status(cert_der, issuers, now),
-        *(checker.status(ca.public_bytes(serialization.Encoding.DER), issuers, now) for ca in cas),
-    )
-    info = parse_certificate(cert_der)
+    cas = [ca for ca in checker.cas_above(cert_der, issuers) if ca.checkable]
+    own, *above = await _statuses(checker, [cert_der, *(ca.der for ca in cas)], issuers, now)
     if own.status == "revoked":
-        raise _revoked(own, info.subject_display, info.thumbprint)
+        raise _revoked(own, cert_der)
     # An issuer found only now (fetched from caIssuers while the certificate was checked):
     # the CAs it leads to are asked about too, after it.
-    later = [ca for ca in checker.cas_above(cert_der, issuers) if _checkable(ca) and ca not in cas]
+    later = [ca for ca in checker.cas_above(cert_der, issuers) if ca.checkable and ca not in cas]
     if later:
-        above += await asyncio.gather(
-            *(
-                checker.status(ca.public_bytes(serialization.Encoding.DER), issuers, now)
-                for ca in later
-            )
-        )
+        above += await _statuses(checker, [ca.der for ca in later], issuers, now)
         cas += later
     when = _now(now)
     for ca, status in zip(cas, above, strict=True):
-        ca_name = parse_certificate(ca.public_bytes(serialization.Encoding.DER)).subject_display
-        if not ca.not_valid_before_utc <= when <= ca.not_valid_after_utc:
+        if not ca.not_before <= when <= ca.not_after:
+            info = parse_certificate(cert_der)
             raise KysoError(
                 "CERT_EXPIRED",
                 {
                     "subject": info.subject_display,
                     "thumbprint": info.thumbprint,
-                    "not_after": ca.not_valid_after_utc.isoformat(),
-                    "not_before": ca.not_valid_before_utc.isoformat(),
-                    "issuing_ca": ca_name,
+                    "not_after": ca.not_after.isoformat(),
+                    "not_before": ca.not_before.isoformat(),
+                    "issuing_ca": parse_certificate(ca.der).subject_display,
                     "purpose": purpose,
                 },
             )
         if status.status == "revoked":
-            raise _revoked(status, info.subject_display, info.thumbprint, issuing_ca=ca_name)
+            raise _revoked(status, cert_der, issuing_ca=parse_certificate(ca.der).subject_display)
     if own.status != "unknown":
         doubt = next((s for s in above if s.status == "unknown"), None)
         if doubt is not None:
@@ -485,22 +486,53 @@ async def check_before_signing(
     return own
 
 
-def _checkable(ca: x509.Certificate) -> bool:
-    """A CA certificate that names where its status is published: one that names nothing is
-    how many hierarchies are built, and is not reported as unknown at every signature."""
-    ocsp_urls, crl_urls, _ = revocation_urls(ca)
-    return bool(ocsp_urls or crl_urls)
+async def _statuses(
+    checker: StatusChecker, ders: list[bytes], issuers: tuple[bytes, ...], now: dt.datetime | None
+) -> list[CertStatus]:
+    """Each certificate's status: from what the checker knows when it knows them all (every
+    signature but the first of the day, or of a minute offline: no task made), else the
+    missing ones asked about at once."""
+    found: list[CertStatus | None] = [checker.known(der, now) for der in ders]
+    missing = [i for i, status in enumerate(found) if status is None]
+    if missing:
+        asked = await asyncio.gather(*(checker.status(ders[i], issuers, now) for i in missing))
+        for i, status in zip(missing, asked, strict=True):
+            found[i] = status
+    return [status for status in found if status is not None]
 
 
-def _revoked(status: CertStatus, subject: str, thumbprint: str, **more: str) -> KysoError:
+@dataclass(frozen=True)
+class IssuingCa:
+    """A CA certificate above a signer's, with what the check reads of it at every signature."""
+
+    der: bytes
+    checkable: bool  # names where its status is published (OCSP or CRL)
+    not_before: dt.datetime
+    not_after: dt.datetime
+
+    @classmethod
+    def of(cls, ca: x509.Certificate) -> IssuingCa:
+        # A CA naming no status address is how many hierarchies are built: it is not reported
+        # as unknown at every signature.
+        ocsp_urls, crl_urls, _ = revocation_urls(ca)
+        return cls(
+            ca.public_bytes(serialization.Encoding.DER),
+            bool(ocsp_urls or crl_urls),
+            ca.not_valid_before_utc,
+            ca.not_valid_after_utc,
+        )
+
+
+def _revoked(status: CertStatus, cert_der: bytes, **more: str) -> KysoError:
+    info = parse_certificate(cert_der)
     return KysoError(
         "CERT_REVOKED",
         {
             "revoked_at": status.revoked_at.isoformat() if status.revoked_at else "?",
             "reason": status.revocation_reason or "",
             "source": status.source,
-            "subject": subject,
-            "thumbprint": thumbprint,
+            "subject": info.subject_display,
+            "thumbprint": info.thumbprint,
             **more,
         },
     )
