@@ -188,15 +188,26 @@ class StatusChecker:
         except ValueError:
             return ()
         chain: list[x509.Certificate] = []
+        issuer_known: list[bool] = []  # per CA: its own issuer is at hand (or at an address)
         while len(chain) < MAX_CHAIN_CAS:
             issuer = find_issuer(current, candidates)
+            if chain:
+                issuer_known[-1] = issuer is not None or bool(revocation_urls(current)[2])
             if issuer is None or issuer.subject == issuer.issuer or issuer in chain:
                 break  # not found, a root (self-issued), or a loop
             chain.append(issuer)
+            issuer_known.append(False)
             current = issuer
         if len(self._chains) >= MEMORY_ENTRIES:
             self._chains.clear()
-        found = tuple(IssuingCa.of(ca) for ca in chain)
+        # A CA whose issuer nobody can find (not on a token, no caIssuers address): its CRL or
+        # OCSP answer could never be verified, and a warning at every signature teaches users
+        # to ignore warnings; it is not asked about (the portal judges the chain it trusts).
+        links = [IssuingCa.of(ca) for ca in chain]
+        found = tuple(
+            link if known else replace(link, checkable=False)
+            for link, known in zip(links, issuer_known, strict=True)
+        )
         self._chains[known] = found
         return found
 

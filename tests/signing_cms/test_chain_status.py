@@ -129,3 +129,12 @@ async def test_an_expired_ca_refuses() -> None:
         )
     assert refused.value.code == "CERT_EXPIRED"
     assert refused.value.details["issuing_ca"].startswith("Issuing CA")
+
+
+async def test_a_ca_whose_issuer_nobody_can_find_is_not_asked_about() -> None:
+    """Its CRL could never be verified (no root on a token, no caIssuers address): asking
+    would put a warning on every signature, and users learn to ignore warnings."""
+    leaf, issuing, _root = _chain(crl="http://127.0.0.1:9/root.crl")
+    stub = _Stub({leaf: _good()})
+    assert (await check_before_signing(stub, leaf, issuers=[issuing])).status == "good"
+    assert stub.asked == [leaf]
