@@ -125,7 +125,9 @@ def run_sites(args: argparse.Namespace) -> int:
                     ["Trang / site", "Nguồn / source", "Cho phép lúc / allowed at (UTC)"],
                 )
             )
-        return 1 if wanted is not None and not rows else 0
+        # One site asked about: exit 1 unless the agent lets it in (a user approval a policy
+        # ignores is listed, and is not in force).
+        return 1 if wanted is not None and not any(r["in_force"] for r in rows) else 0
     origin = _origin(args.origin)
     store = ApprovalStore()
     elsewhere: list[str] = []

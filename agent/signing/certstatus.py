@@ -35,7 +35,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -167,49 +167,114 @@ class StatusChecker:
         # unchanged file is not read and parsed again at every signature.
         self._cache_dir = str(cache_dir)
         self._memory: dict[str, tuple[tuple[int, ...], CertStatus]] = {}
-        # Issuers fetched from caIssuers addresses, and the CAs found above each certificate.
-        self._downloaded: list[x509.Certificate] = []
-        self._chains: dict[tuple[bytes, tuple[bytes, ...], int], tuple[IssuingCa, ...]] = {}
+        # Issuers fetched from caIssuers addresses (also kept on disk, by the SHA-256 of the
+        # certificate they issued: the next process needs them although the status it reads
+        # is cached), and the CAs found above each certificate.
+        self._issuers: dict[str, x509.Certificate | None] = {}
+        self._issuer_failed: dict[str, float] = {}
+        self._generation = 0
+        self._chains: dict[tuple[bytes, tuple[bytes, ...], int], Chain] = {}
 
-    def cas_above(self, cert_der: bytes, issuers: Iterable[bytes]) -> tuple[IssuingCa, ...]:
+    def cas_above(self, cert_der: bytes, issuers: Iterable[bytes]) -> Chain:
         """The CA certificates between ``cert_der`` and its root (the root itself left out: a
         trust anchor has no one to revoke it), as far as ``issuers`` and the issuers already
-        fetched reach, nearest first; at most :data:`MAX_CHAIN_CAS`. Worked out once per
-        certificate and set of issuers (this runs at every signature)."""
+        fetched reach, nearest first, at most :data:`MAX_CHAIN_CAS`; with the certificate
+        whose issuer is missing but named at a caIssuers address (to fetch), if any. Worked
+        out once per certificate, set of issuers and issuer learnt (this runs at every
+        signature)."""
         issuer_list = tuple(issuers)
-        known = (cert_der, issuer_list, len(self._downloaded))
-        kept = self._chains.get(known)
+        key = (cert_der, issuer_list, self._generation)
+        kept = self._chains.get(key)
         if kept is not None:
             return kept
         candidates = [c for der in issuer_list for c in load_certificates(der)]
-        candidates += self._downloaded
         try:
             current = x509.load_der_x509_certificate(cert_der)
         except ValueError:
-            return ()
+            return Chain((), None)
         chain: list[x509.Certificate] = []
-        issuer_known: list[bool] = []  # per CA: its own issuer is at hand (or at an address)
-        while len(chain) < MAX_CHAIN_CAS:
-            issuer = find_issuer(current, candidates)
+        reachable: list[bool] = []  # per CA: its own issuer is at hand, or at an address
+        missing = None
+        while True:
+            issuer = find_issuer(current, candidates) or self._known_issuer(current)
+            names_issuer = bool(revocation_urls(current)[2])
             if chain:
-                issuer_known[-1] = issuer is not None or bool(revocation_urls(current)[2])
-            if issuer is None or issuer.subject == issuer.issuer or issuer in chain:
-                break  # not found, a root (self-issued), or a loop
+                reachable[-1] = issuer is not None or names_issuer
+            if issuer is None:
+                missing = current if names_issuer else None
+                break
+            if issuer.subject == issuer.issuer or issuer in chain or len(chain) == MAX_CHAIN_CAS:
+                break  # a root (self-issued), a loop, or as far as Kyso looks
             chain.append(issuer)
-            issuer_known.append(False)
+            reachable.append(False)
             current = issuer
         if len(self._chains) >= MEMORY_ENTRIES:
             self._chains.clear()
         # A CA whose issuer nobody can find (not on a token, no caIssuers address): its CRL or
         # OCSP answer could never be verified, and a warning at every signature teaches users
-        # to ignore warnings; it is not asked about (the portal judges the chain it trusts).
+        # to ignore warnings; its status is not asked about (its dates still are).
         links = [IssuingCa.of(ca) for ca in chain]
-        found = tuple(
-            link if known else replace(link, checkable=False)
-            for link, known in zip(links, issuer_known, strict=True)
+        found = Chain(
+            tuple(
+                link if ok else replace(link, checkable=False)
+                for link, ok in zip(links, reachable, strict=True)
+            ),
+            missing,
         )
-        self._chains[known] = found
+        self._chains[key] = found
         return found
+
+    def _issuer_path(self, cert: x509.Certificate) -> Path:
+        child = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+        return self.cache_dir / "issuers" / f"{child}.der"
+
+    def _known_issuer(self, cert: x509.Certificate) -> x509.Certificate | None:
+        """The issuer fetched for ``cert`` earlier, by this process or one before (checked
+        again: a file that is not the issuer is ignored)."""
+        path = self._issuer_path(cert)
+        if path.name not in self._issuers:
+            try:
+                kept = load_certificates(path.read_bytes())
+            except OSError:
+                kept = []
+            self._issuers[path.name] = find_issuer(cert, kept)
+        return self._issuers[path.name]
+
+    def _learn_issuer(self, cert: x509.Certificate, issuer: x509.Certificate) -> None:
+        path = self._issuer_path(cert)
+        self._issuers[path.name] = issuer
+        self._generation += 1
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            der = issuer.public_bytes(serialization.Encoding.DER)
+            atomic_write(path, der, overwrite=True, mode=0o600)
+        except OSError as exc:  # a full disk must not stop a signature
+            log.warning("could not keep the issuing CA's certificate: %s", exc)
+
+    async def fetch_issuer(self, cert: x509.Certificate) -> bool:
+        """Fetch ``cert``'s issuer from its caIssuers addresses (within the time budget; a
+        failure is not tried again for :data:`UNKNOWN_MEMORY_SECONDS`); whether it was."""
+        import aiohttp
+
+        key = self._issuer_path(cert).name
+        failed = self._issuer_failed.get(key)
+        if failed is not None and time.monotonic() - failed < UNKNOWN_MEMORY_SECONDS:
+            return False
+        issuer = None
+        try:
+            timeout = aiohttp.ClientTimeout(total=self.timeout)
+            async with (
+                asyncio.timeout(self.timeout),
+                aiohttp.ClientSession(timeout=timeout) as session,
+            ):
+                issuer = await _download_issuer(session, cert, revocation_urls(cert)[2])
+        except Exception:  # offline, a bad answer: the status says unknown later
+            log.debug("could not fetch the issuing CA's certificate", exc_info=True)
+        if issuer is None:
+            self._issuer_failed[key] = time.monotonic()
+            return False
+        self._learn_issuer(cert, issuer)
+        return True
 
     def _cache_path(self, cert_der: bytes) -> Path:
         return self.cache_dir / f"{hashlib.sha256(cert_der).hexdigest()}.json"
@@ -309,12 +374,11 @@ class StatusChecker:
                 asyncio.timeout_at(deadline),
                 aiohttp.ClientSession(timeout=timeout) as session,
             ):
-                issuer = find_issuer(cert, candidates)
+                issuer = find_issuer(cert, candidates) or self._known_issuer(cert)
                 if issuer is None:
                     issuer = await _download_issuer(session, cert, issuer_urls)
-                    if issuer is not None and issuer not in self._downloaded:
-                        # The chain walk above this certificate needs it.
-                        self._downloaded = [issuer, *self._downloaded][:MEMORY_ENTRIES]
+                    if issuer is not None:  # the chain walk above this certificate needs it
+                        self._learn_issuer(cert, issuer)
                 if issuer is None:
                     return unknown("the issuing CA's certificate was not found", now)
                 answer = await _ask_ocsp(
@@ -463,18 +527,9 @@ async def check_before_signing(
     unknown. The certificate and its CAs are asked about at once, within one time budget."""
     evaluate(cert_der, purpose, now)
     issuers = tuple(issuers)
-    cas = [ca for ca in checker.cas_above(cert_der, issuers) if ca.checkable]
-    own, *above = await _statuses(checker, [cert_der, *(ca.der for ca in cas)], issuers, now)
-    if own.status == "revoked":
-        raise _revoked(own, cert_der)
-    # An issuer found only now (fetched from caIssuers while the certificate was checked):
-    # the CAs it leads to are asked about too, after it.
-    later = [ca for ca in checker.cas_above(cert_der, issuers) if ca.checkable and ca not in cas]
-    if later:
-        above += await _statuses(checker, [ca.der for ca in later], issuers, now)
-        cas += later
+    cas = await _chain(checker, cert_der, issuers)
     when = _now(now)
-    for ca, status in zip(cas, above, strict=True):
+    for ca in cas:  # dates need no network: every CA above, checkable or not
         if not ca.not_before <= when <= ca.not_after:
             info = parse_certificate(cert_der)
             raise KysoError(
@@ -488,6 +543,11 @@ async def check_before_signing(
                     "purpose": purpose,
                 },
             )
+    asked = [ca for ca in cas if ca.checkable]
+    own, *above = await _statuses(checker, [cert_der, *(ca.der for ca in asked)], issuers, now)
+    if own.status == "revoked":
+        raise _revoked(own, cert_der)
+    for ca, status in zip(asked, above, strict=True):
         if status.status == "revoked":
             raise _revoked(status, cert_der, issuing_ca=parse_certificate(ca.der).subject_display)
     if own.status != "unknown":
@@ -495,6 +555,27 @@ async def check_before_signing(
         if doubt is not None:
             return replace(doubt, reason=f"the issuing CA's status: {doubt.reason}")
     return own
+
+
+async def _chain(
+    checker: StatusChecker, cert_der: bytes, issuers: tuple[bytes, ...]
+) -> tuple[IssuingCa, ...]:
+    """The CAs above ``cert_der`` (:meth:`StatusChecker.cas_above`), each missing issuer that
+    a caIssuers address names fetched first, one level at a time up to the root (a chain of
+    three CAs is walked whole at the first signature, and by every later process)."""
+    chain = checker.cas_above(cert_der, issuers)
+    for _ in range(MAX_CHAIN_CAS + 1):
+        if chain.missing is None or not await checker.fetch_issuer(chain.missing):
+            break
+        chain = checker.cas_above(cert_der, issuers)
+    return chain.cas
+
+
+class Chain(NamedTuple):
+    """What :meth:`StatusChecker.cas_above` found above a certificate."""
+
+    cas: tuple[IssuingCa, ...]
+    missing: x509.Certificate | None  # whose issuer a caIssuers address names, not fetched yet
 
 
 async def _statuses(

@@ -84,8 +84,17 @@ class RelativeNamespaceScan:
     def write(self, data: bytes) -> int:
         """Take the next chunk of the document's bytes."""
         if not self.xml_prefix:
-            self.xml_prefix = declares_xml_prefix(self._tail + data)
-            self._tail = (self._tail + data)[-_XML_PREFIX_OVERLAP:]
+            buffer = self._tail + data
+            self.xml_prefix = declares_xml_prefix(buffer)
+            # Carried: a name "xmlns:xml" followed by nothing but white space so far (its "="
+            # may come after any amount of it), or else the last bytes, which may begin one.
+            at = buffer.rfind(b"xmlns:xml")
+            if at >= 0 and not buffer[at + len(b"xmlns:xml") :].strip():
+                self._tail = buffer[at:]
+                if len(self._tail) > _CARRY_MAX:  # a megabyte of white space: say "declared"
+                    self.xml_prefix = True
+            else:
+                self._tail = buffer[-_XML_PREFIX_OVERLAP:]
         if not self.maybe:
             # A declaration sits inside one start tag, and no "<" can follow inside it: the
             # bytes before the last "<" hold only whole declarations.
