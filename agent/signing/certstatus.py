@@ -33,24 +33,22 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from agent.errors import KysoError
 from agent.files import atomic_write
-from agent.httpbody import read_capped
+from agent.signing.chain_walk import IssuerStore
 from agent.signing.consent import ConsentItem
 from agent.signing.revinfo import (
     CLOCK_SKEW,
     TEMPORARY_REASONS,
     CertStatus,
     Status,
-    find_issuer,
     load_certificates,
     ocsp_request,
     read_crl,
@@ -58,6 +56,7 @@ from agent.signing.revinfo import (
     revocation_urls,
     unknown,
 )
+from agent.signing.status_fetch import get, post_ocsp
 from agent.signing.trust import Purpose, _check_purpose
 from agent.tokens.certinfo import parse_certificate
 
@@ -80,10 +79,7 @@ log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 3.0  # the whole check, OCSP and CRL together (issue 11)
 OCSP_SHARE = 2.0 / 3.0  # OCSP may use this much of it, so a hung responder leaves time for CRL
 UNKNOWN_MEMORY_SECONDS = 60.0
-MAX_OCSP_BYTES = 64 * 1024
 MAX_CRL_BYTES = 20 * 1024 * 1024  # Vietnamese CAs' CRLs run to a few MB
-MAX_CERT_BYTES = 64 * 1024
-MAX_CHAIN_CAS = 4  # CAs checked above a certificate (Vietnamese chains have one or two)
 MEMORY_ENTRIES = 256  # cached answers kept parsed in memory (a machine has a few certificates)
 # How long a cached "good" is believed, however far its nextUpdate (a CRL's may be 30 days):
 # the day an OCSP answer without nextUpdate counts (revinfo.MAX_AGE_WITHOUT_NEXT_UPDATE), so a
@@ -167,114 +163,7 @@ class StatusChecker:
         # unchanged file is not read and parsed again at every signature.
         self._cache_dir = str(cache_dir)
         self._memory: dict[str, tuple[tuple[int, ...], CertStatus]] = {}
-        # Issuers fetched from caIssuers addresses (also kept on disk, by the SHA-256 of the
-        # certificate they issued: the next process needs them although the status it reads
-        # is cached), and the CAs found above each certificate.
-        self._issuers: dict[str, x509.Certificate | None] = {}
-        self._issuer_failed: dict[str, float] = {}
-        self._generation = 0
-        self._chains: dict[tuple[bytes, tuple[bytes, ...], int], Chain] = {}
-
-    def cas_above(self, cert_der: bytes, issuers: Iterable[bytes]) -> Chain:
-        """The CA certificates between ``cert_der`` and its root (the root itself left out: a
-        trust anchor has no one to revoke it), as far as ``issuers`` and the issuers already
-        fetched reach, nearest first, at most :data:`MAX_CHAIN_CAS`; with the certificate
-        whose issuer is missing but named at a caIssuers address (to fetch), if any. Worked
-        out once per certificate, set of issuers and issuer learnt (this runs at every
-        signature)."""
-        issuer_list = tuple(issuers)
-        key = (cert_der, issuer_list, self._generation)
-        kept = self._chains.get(key)
-        if kept is not None:
-            return kept
-        candidates = [c for der in issuer_list for c in load_certificates(der)]
-        try:
-            current = x509.load_der_x509_certificate(cert_der)
-        except ValueError:
-            return Chain((), None)
-        chain: list[x509.Certificate] = []
-        reachable: list[bool] = []  # per CA: its own issuer is at hand, or at an address
-        missing = None
-        while True:
-            issuer = find_issuer(current, candidates) or self._known_issuer(current)
-            names_issuer = bool(revocation_urls(current)[2])
-            if chain:
-                reachable[-1] = issuer is not None or names_issuer
-            if issuer is None:
-                missing = current if names_issuer else None
-                break
-            if issuer.subject == issuer.issuer or issuer in chain or len(chain) == MAX_CHAIN_CAS:
-                break  # a root (self-issued), a loop, or as far as Kyso looks
-            chain.append(issuer)
-            reachable.append(False)
-            current = issuer
-        if len(self._chains) >= MEMORY_ENTRIES:
-            self._chains.clear()
-        # A CA whose issuer nobody can find (not on a token, no caIssuers address): its CRL or
-        # OCSP answer could never be verified, and a warning at every signature teaches users
-        # to ignore warnings; its status is not asked about (its dates still are).
-        links = [IssuingCa.of(ca) for ca in chain]
-        found = Chain(
-            tuple(
-                link if ok else replace(link, checkable=False)
-                for link, ok in zip(links, reachable, strict=True)
-            ),
-            missing,
-        )
-        self._chains[key] = found
-        return found
-
-    def _issuer_path(self, cert: x509.Certificate) -> Path:
-        child = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-        return self.cache_dir / "issuers" / f"{child}.der"
-
-    def _known_issuer(self, cert: x509.Certificate) -> x509.Certificate | None:
-        """The issuer fetched for ``cert`` earlier, by this process or one before (checked
-        again: a file that is not the issuer is ignored)."""
-        path = self._issuer_path(cert)
-        if path.name not in self._issuers:
-            try:
-                kept = load_certificates(path.read_bytes())
-            except OSError:
-                kept = []
-            self._issuers[path.name] = find_issuer(cert, kept)
-        return self._issuers[path.name]
-
-    def _learn_issuer(self, cert: x509.Certificate, issuer: x509.Certificate) -> None:
-        path = self._issuer_path(cert)
-        self._issuers[path.name] = issuer
-        self._generation += 1
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            der = issuer.public_bytes(serialization.Encoding.DER)
-            atomic_write(path, der, overwrite=True, mode=0o600)
-        except OSError as exc:  # a full disk must not stop a signature
-            log.warning("could not keep the issuing CA's certificate: %s", exc)
-
-    async def fetch_issuer(self, cert: x509.Certificate) -> bool:
-        """Fetch ``cert``'s issuer from its caIssuers addresses (within the time budget; a
-        failure is not tried again for :data:`UNKNOWN_MEMORY_SECONDS`); whether it was."""
-        import aiohttp
-
-        key = self._issuer_path(cert).name
-        failed = self._issuer_failed.get(key)
-        if failed is not None and time.monotonic() - failed < UNKNOWN_MEMORY_SECONDS:
-            return False
-        issuer = None
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.timeout)
-            async with (
-                asyncio.timeout(self.timeout),
-                aiohttp.ClientSession(timeout=timeout) as session,
-            ):
-                issuer = await _download_issuer(session, cert, revocation_urls(cert)[2])
-        except Exception:  # offline, a bad answer: the status says unknown later
-            log.debug("could not fetch the issuing CA's certificate", exc_info=True)
-        if issuer is None:
-            self._issuer_failed[key] = time.monotonic()
-            return False
-        self._learn_issuer(cert, issuer)
-        return True
+        self.issuers = IssuerStore(cache_dir / "issuers", self.timeout)
 
     def _cache_path(self, cert_der: bytes) -> Path:
         return self.cache_dir / f"{hashlib.sha256(cert_der).hexdigest()}.json"
@@ -362,7 +251,7 @@ class StatusChecker:
     ) -> CertStatus:
         import aiohttp
 
-        ocsp_urls, crl_urls, issuer_urls = revocation_urls(cert)
+        ocsp_urls, crl_urls, _ = revocation_urls(cert)
         if not ocsp_urls and not crl_urls:
             return unknown("the certificate names no OCSP or CRL address", now)
         deadline = asyncio.get_running_loop().time() + self.timeout
@@ -374,11 +263,7 @@ class StatusChecker:
                 asyncio.timeout_at(deadline),
                 aiohttp.ClientSession(timeout=timeout) as session,
             ):
-                issuer = find_issuer(cert, candidates) or self._known_issuer(cert)
-                if issuer is None:
-                    issuer = await _download_issuer(session, cert, issuer_urls)
-                    if issuer is not None:  # the chain walk above this certificate needs it
-                        self._learn_issuer(cert, issuer)
+                issuer = await self.issuers.issuer_of(cert, candidates, session)
                 if issuer is None:
                     return unknown("the issuing CA's certificate was not found", now)
                 answer = await _ask_ocsp(
@@ -410,20 +295,6 @@ def still_true(status: CertStatus, now: dt.datetime) -> bool:
     return True
 
 
-async def _download_issuer(
-    session: Any, cert: x509.Certificate, urls: Iterable[str]
-) -> x509.Certificate | None:
-    """The issuing CA's certificate from the certificate's caIssuers addresses."""
-    for url in urls:
-        body = await _get(session, url, MAX_CERT_BYTES)
-        if isinstance(body, str):
-            continue
-        issuer = find_issuer(cert, load_certificates(body))
-        if issuer is not None:
-            return issuer
-    return None
-
-
 async def _ask_ocsp(
     session: Any,
     cert: x509.Certificate,
@@ -443,7 +314,7 @@ async def _ask_ocsp(
         try:
             # Without a CRL to fall back on, the outer deadline alone applies.
             async with asyncio.timeout_at(limit) if crl_to_fall_back_on else _no_limit():
-                body = await _post(session, url, request)
+                body = await post_ocsp(session, url, request)
         except TimeoutError:
             reasons.append(f"OCSP {url}: no answer in time")
             continue
@@ -467,7 +338,7 @@ async def _ask_crl(
 ) -> CertStatus | None:
     """A good or revoked answer from a CRL, or None (reasons added to ``reasons``)."""
     for url in urls:
-        body = await _get(session, url, MAX_CRL_BYTES)
+        body = await get(session, url, MAX_CRL_BYTES)
         if isinstance(body, str):
             reasons.append(f"CRL {url}: {body}")
             continue
@@ -484,35 +355,6 @@ def _no_limit() -> contextlib.AbstractAsyncContextManager[None]:
     return contextlib.nullcontext()
 
 
-async def _get(session: Any, url: str, limit: int) -> bytes | str:
-    """The body at ``url`` (at most ``limit`` bytes), or why there is none."""
-    return await _fetched(session.get(url, allow_redirects=False), limit)
-
-
-async def _post(session: Any, url: str, request: bytes) -> bytes | str:
-    """The OCSP responder's answer to ``request``, or why there is none."""
-    headers = {"Content-Type": "application/ocsp-request"}
-    answer = session.post(url, data=request, headers=headers, allow_redirects=False)
-    return await _fetched(answer, MAX_OCSP_BYTES)
-
-
-async def _fetched(answer: Any, limit: int) -> bytes | str:
-    # Redirects are not followed: a responder (or whoever sits on its plain-http path) could
-    # otherwise point the agent at any host, loopback included, at every signature.
-    import aiohttp
-
-    try:
-        async with answer as response:
-            if 300 <= response.status < 400:
-                return f"HTTP {response.status} (redirects are not followed)"
-            if response.status != 200:
-                return f"HTTP {response.status}"
-            body = await read_capped(response, limit)
-    except (aiohttp.ClientError, OSError, ValueError):
-        return "unreachable"
-    return body if body is not None else f"answer over {limit} bytes"
-
-
 async def check_before_signing(
     checker: StatusChecker,
     cert_der: bytes,
@@ -527,7 +369,7 @@ async def check_before_signing(
     unknown. The certificate and its CAs are asked about at once, within one time budget."""
     evaluate(cert_der, purpose, now)
     issuers = tuple(issuers)
-    cas = await _chain(checker, cert_der, issuers)
+    cas = await checker.issuers.walk(cert_der, issuers)
     when = _now(now)
     for ca in cas:  # dates need no network: every CA above, checkable or not
         if not ca.not_before <= when <= ca.not_after:
@@ -557,27 +399,6 @@ async def check_before_signing(
     return own
 
 
-async def _chain(
-    checker: StatusChecker, cert_der: bytes, issuers: tuple[bytes, ...]
-) -> tuple[IssuingCa, ...]:
-    """The CAs above ``cert_der`` (:meth:`StatusChecker.cas_above`), each missing issuer that
-    a caIssuers address names fetched first, one level at a time up to the root (a chain of
-    three CAs is walked whole at the first signature, and by every later process)."""
-    chain = checker.cas_above(cert_der, issuers)
-    for _ in range(MAX_CHAIN_CAS + 1):
-        if chain.missing is None or not await checker.fetch_issuer(chain.missing):
-            break
-        chain = checker.cas_above(cert_der, issuers)
-    return chain.cas
-
-
-class Chain(NamedTuple):
-    """What :meth:`StatusChecker.cas_above` found above a certificate."""
-
-    cas: tuple[IssuingCa, ...]
-    missing: x509.Certificate | None  # whose issuer a caIssuers address names, not fetched yet
-
-
 async def _statuses(
     checker: StatusChecker, ders: list[bytes], issuers: tuple[bytes, ...], now: dt.datetime | None
 ) -> list[CertStatus]:
@@ -591,28 +412,6 @@ async def _statuses(
         for i, status in zip(missing, asked, strict=True):
             found[i] = status
     return [status for status in found if status is not None]
-
-
-@dataclass(frozen=True)
-class IssuingCa:
-    """A CA certificate above a signer's, with what the check reads of it at every signature."""
-
-    der: bytes
-    checkable: bool  # names where its status is published (OCSP or CRL)
-    not_before: dt.datetime
-    not_after: dt.datetime
-
-    @classmethod
-    def of(cls, ca: x509.Certificate) -> IssuingCa:
-        # A CA naming no status address is how many hierarchies are built: it is not reported
-        # as unknown at every signature.
-        ocsp_urls, crl_urls, _ = revocation_urls(ca)
-        return cls(
-            ca.public_bytes(serialization.Encoding.DER),
-            bool(ocsp_urls or crl_urls),
-            ca.not_valid_before_utc,
-            ca.not_valid_after_utc,
-        )
 
 
 def _revoked(status: CertStatus, cert_der: bytes, **more: str) -> KysoError:

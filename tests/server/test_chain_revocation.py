@@ -27,24 +27,11 @@ from agent.demo import pki as demo_pki
 from agent.demo.responder import DemoResponder
 from agent.signing.certstatus import UNKNOWN_LINE
 from tests.conftest import cert_thumbprint
-from tests.pki_responder import clear_status_cache
 from tests.server.test_methods import dossier
-from tests.server.test_revocation import CapturingPrompter
+
+# The prompter that keeps every consent, and a status cache cleared around each test.
+from tests.server.test_revocation import fresh_cache, prompter  # noqa: F401
 from tests.signing_xml.helpers import HOSO, PIN
-
-
-@pytest.fixture
-def prompter(answers: Any) -> CapturingPrompter:
-    return CapturingPrompter(answers.path)
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache(demo: dict[str, Any]) -> Iterator[None]:
-    """No answer from another test, and none left for the next: a revocation is cached for
-    good, and this one (made for the test) must not outlive it."""
-    clear_status_cache()
-    yield
-    clear_status_cache()
 
 
 def _revoked_root_crl(demo: dict[str, Any], out: Path) -> Path:

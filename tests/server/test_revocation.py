@@ -46,8 +46,12 @@ def prompter(answers: Answers) -> CapturingPrompter:
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache(demo: dict[str, Any]) -> None:
-    """Each test starts as a machine that never asked (the cache lives under the state root)."""
+def fresh_cache(demo: dict[str, Any]) -> Iterator[None]:
+    """Each test starts as a machine that never asked (the cache lives under the state root),
+    and leaves none: a revocation is cached for good, and one made for a test must not
+    outlive it. Also used by the other revocation modules here."""
+    clear_status_cache()
+    yield
     clear_status_cache()
 
 

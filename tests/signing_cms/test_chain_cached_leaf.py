@@ -4,8 +4,8 @@ When no token holds the issuing CA (``issuers`` empty) the issuing CA was known 
 ``_fetch`` downloaded. A new process (every CLI run, an agent restart) whose leaf "good" was
 still in the on-disk cache never fetched the leaf, so a revoked issuing CA was never asked
 about. Issuers fetched are now kept on disk, and each missing level is fetched before the
-statuses are asked (certstatus._chain). Network seams patched: _download_issuer, _ask_ocsp,
-_ask_crl (the real responders are in tests/server/test_chain_revocation.py).
+statuses are asked (IssuerStore.walk). Network seams patched: chain_walk.download_issuer,
+certstatus._ask_ocsp, _ask_crl (the real responders are in tests/server/test_chain_revocation.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from agent.errors import KysoError
-from agent.signing import certstatus
+from agent.signing import certstatus, chain_walk
 from agent.signing.certstatus import StatusChecker, check_before_signing
 from agent.signing.revinfo import CertStatus
 
@@ -68,12 +68,18 @@ def _der(c: x509.Certificate) -> bytes:
     return c.public_bytes(serialization.Encoding.DER)
 
 
-@pytest.fixture
-def pki(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    root = _cert("Root", None, ca=True)
-    issuing = _cert("Issuing", root, ca=True, aia_issuer="http://127.0.0.1:9/root.cer")
-    leaf = _cert("Leaf", issuing, ca=False, aia_issuer="http://127.0.0.1:9/issuing.cer")
-    by_subject = {root[0].subject: root[0], issuing[0].subject: issuing[0]}
+def _chain_with_revoked_ca(
+    monkeypatch: pytest.MonkeyPatch, names: tuple[str, ...], revoked: str
+) -> dict[str, Any]:
+    """leaf -> names[-1] -> ... -> names[0] (the root), nothing on a token, each naming its
+    issuer's caIssuers; the CA called ``revoked`` listed on its issuer's CRL."""
+    root = _cert(names[0], None, ca=True)
+    cas = [root]
+    for name in names[1:]:
+        aia = f"http://127.0.0.1:9/{cas[-1][0].subject.rfc4514_string()}.cer"
+        cas.append(_cert(name, cas[-1], ca=True, aia_issuer=aia))
+    leaf = _cert("Leaf", cas[-1], ca=False, aia_issuer="http://127.0.0.1:9/issuing.cer")
+    by_subject = {c[0].subject: c[0] for c in cas}
     asked: list[str] = []
 
     async def download(session: Any, cert: x509.Certificate, urls: Any) -> Any:
@@ -85,14 +91,20 @@ def pki(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     async def crl(session: Any, cert: x509.Certificate, issuer: Any, urls: Any, now: Any, r: Any):
         name = cert.subject.rfc4514_string()
         asked.append(name)
-        if name == "CN=Issuing":  # the root revoked the issuing CA
+        if name == f"CN={revoked}":
             return CertStatus("revoked", "CRL: revoked", "crl", now, revoked_at=now)
         return CertStatus("good", "CRL: good", "crl", now, next_update=now + dt.timedelta(hours=12))
 
-    monkeypatch.setattr(certstatus, "_download_issuer", download)
+    monkeypatch.setattr(chain_walk, "download_issuer", download)
     monkeypatch.setattr(certstatus, "_ask_ocsp", no_ocsp)
     monkeypatch.setattr(certstatus, "_ask_crl", crl)
     return {"leaf": _der(leaf[0]), "asked": asked}
+
+
+@pytest.fixture
+def pki(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """leaf -> Issuing -> Root; the root revoked Issuing."""
+    return _chain_with_revoked_ca(monkeypatch, ("Root", "Issuing"), revoked="Issuing")
 
 
 async def test_first_process_refuses_the_revoked_issuing_ca(pki: dict[str, Any], tmp_path: Any):
@@ -116,32 +128,8 @@ async def test_next_process_with_the_leaf_cached_still_refuses(
 
 @pytest.fixture
 def deep(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """leaf -> I2 -> I1 -> root, nothing on a token, each naming its issuer's caIssuers;
-    the root revoked I1."""
-    root = _cert("Root", None, ca=True)
-    i1 = _cert("I1", root, ca=True, aia_issuer="http://127.0.0.1:9/root.cer")
-    i2 = _cert("I2", i1, ca=True, aia_issuer="http://127.0.0.1:9/i1.cer")
-    leaf = _cert("Leaf", i2, ca=False, aia_issuer="http://127.0.0.1:9/i2.cer")
-    by_subject = {c[0].subject: c[0] for c in (root, i1, i2)}
-    asked: list[str] = []
-
-    async def download(session: Any, cert: x509.Certificate, urls: Any) -> Any:
-        return by_subject.get(cert.issuer) if list(urls) else None
-
-    async def no_ocsp(*a: Any, **k: Any) -> None:
-        return None
-
-    async def crl(session: Any, cert: x509.Certificate, issuer: Any, urls: Any, now: Any, r: Any):
-        name = cert.subject.rfc4514_string()
-        asked.append(name)
-        if name == "CN=I1":
-            return CertStatus("revoked", "CRL: revoked", "crl", now, revoked_at=now)
-        return CertStatus("good", "CRL: good", "crl", now, next_update=now + dt.timedelta(hours=12))
-
-    monkeypatch.setattr(certstatus, "_download_issuer", download)
-    monkeypatch.setattr(certstatus, "_ask_ocsp", no_ocsp)
-    monkeypatch.setattr(certstatus, "_ask_crl", crl)
-    return {"leaf": _der(leaf[0]), "asked": asked}
+    """leaf -> I2 -> I1 -> root; the root revoked I1."""
+    return _chain_with_revoked_ca(monkeypatch, ("Root", "I1", "I2"), revoked="I1")
 
 
 async def test_three_level_chain_first_signature_checks_every_ca(
