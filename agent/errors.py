@@ -338,8 +338,10 @@ _TABLE: tuple[ErrorSpec, ...] = (
         3105,
         "Bảng mã của tệp XML không được hỗ trợ ({encoding}).",
         "The XML file's character encoding is not supported ({encoding}).",
-        "Lưu tệp ở dạng UTF-8 (bảng mã chuẩn của hồ sơ điện tử) rồi thử lại.",
-        "Save the file as UTF-8 (the standard encoding for e-dossiers) and try again.",
+        "Lưu tệp ở dạng UTF-8 (bảng mã chuẩn của hồ sơ điện tử), dòng đầu ghi đúng "
+        'encoding="UTF-8", rồi thử lại.',
+        "Save the file as UTF-8 (the standard encoding for e-dossiers), its first line saying "
+        'encoding="UTF-8" exactly, and try again.',
     ),
     _e(
         "XML_PROFILE_UNKNOWN",
