@@ -275,6 +275,7 @@ class CscClient:
         token: str | None = None,
         max_bytes: int | None = None,
         budget: ByteBudget | None = None,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         own_token = token is not None  # a credential-scope token: not the service's
         if token is None:
@@ -290,6 +291,7 @@ class CscClient:
                 credential=credential,
                 max_bytes=max_bytes,
                 budget=budget,
+                timeout=timeout,
             )
         except KysoError as exc:
             if exc.code == "REMOTE_TOKEN_EXPIRED" and not own_token:
@@ -341,9 +343,11 @@ class CscClient:
         pin: str | None = None,
         otp: str | None = None,
         description: str = "",
+        timeout: float | None = None,
     ) -> Authorization:
         """``credentials/authorize`` for exactly these hashes (hash pinning works for SCAL 1
-        and is required for SCAL 2)."""
+        and is required for SCAL 2). ``timeout``: how long the service may take to answer
+        (default: the provider's ``timeout_seconds``)."""
         check_hash_count(hashes, "credentials/authorize")
         b64 = [base64.b64encode(h).decode() for h in hashes]
         body: dict[str, Any] = {"credentialID": credential_id, "numSignatures": len(hashes)}
@@ -358,7 +362,9 @@ class CscClient:
             body["OTP"] = otp
         if description:
             body["description"] = description[:500]
-        answer = await self._call("credentials/authorize", body, credential=credential_id)
+        answer = await self._call(
+            "credentials/authorize", body, credential=credential_id, timeout=timeout
+        )
         sad = answer.get("SAD")
         if not isinstance(sad, str) or not sad:
             raise KysoError(

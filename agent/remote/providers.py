@@ -32,6 +32,7 @@ _KEYS = {
     "scope",
     "client_secret_file",
     "timeout_seconds",
+    "approval_timeout_seconds",
     "remember_tokens",
 }
 
@@ -102,6 +103,9 @@ class RemoteProvider:
     scope: str = "service"
     client_secret_file: str = ""  # client_credentials only: a file only the user can read
     timeout_seconds: int = 30
+    # credentials/authorize for a credential the provider unlocks itself (CSC "implicit": a
+    # push to the user's phone) waits this long: the service answers once the person approved.
+    approval_timeout_seconds: int = 120
     remember_tokens: bool = False  # opt-in: keep the refresh token on disk (0600)
 
     @property
@@ -166,6 +170,9 @@ def parse_provider(table: Mapping[str, Any]) -> RemoteProvider:
     timeout = table.get("timeout_seconds", 30)
     if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 600:
         raise ValueError("timeout_seconds must be a whole number from 1 to 600")
+    approval = table.get("approval_timeout_seconds", 120)
+    if isinstance(approval, bool) or not isinstance(approval, int) or not 1 <= approval <= 600:
+        raise ValueError("approval_timeout_seconds must be a whole number from 1 to 600")
     remember = table.get("remember_tokens", False)
     if not isinstance(remember, bool):
         raise ValueError("remember_tokens must be true or false")
@@ -183,6 +190,7 @@ def parse_provider(table: Mapping[str, Any]) -> RemoteProvider:
         scope=_str(table, "scope", "service"),
         client_secret_file=secret_file,
         timeout_seconds=timeout,
+        approval_timeout_seconds=approval,
         remember_tokens=remember,
     )
 

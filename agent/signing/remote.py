@@ -225,8 +225,18 @@ class RemoteSigner(Signer):
                     cid, chunk, algo.hash_oid, description=description
                 )
             else:
+                # Nothing asked here (CSC "implicit"): the service asks the person itself, a
+                # push to the phone, and answers once they approved (red team 34).
+                provider = self.credential.provider
+                waits = max(provider.timeout_seconds, provider.approval_timeout_seconds)
                 authorization = await self.client.authorize(
-                    cid, chunk, algo.hash_oid, pin=pin, otp=otp, description=description
+                    cid,
+                    chunk,
+                    algo.hash_oid,
+                    pin=pin,
+                    otp=otp,
+                    description=description,
+                    timeout=waits if pin is None and otp is None else None,
                 )
             self.authorizations += 1
             signatures = await self.client.sign_hash(cid, authorization, chunk, algo)
