@@ -223,9 +223,12 @@ class StatusChecker:
         cert_der: bytes,
         issuers: Iterable[bytes] = (),
         now: dt.datetime | None = None,
+        *,
+        deadline: float | None = None,
     ) -> CertStatus:
         """The revocation status of ``cert_der`` (cached, fetched or unknown; never raises
-        for network trouble). ``issuers``: DER CA certificates that may be its issuer."""
+        for network trouble). ``issuers``: DER CA certificates that may be its issuer;
+        ``deadline``: when to give up (the loop's clock; default: the checker's timeout)."""
         now = _now(now)
         hit = self.cached(cert_der, now)
         if hit is not None:
@@ -238,7 +241,7 @@ class StatusChecker:
             cert = x509.load_der_x509_certificate(cert_der)
         except ValueError:
             return unknown("the certificate cannot be read", now)
-        result = await self._fetch(cert, issuers, now)
+        result = await self._fetch(cert, issuers, now, deadline)
         if result.status == "unknown":
             self._unknown[key] = (time.monotonic(), result)
         else:
@@ -247,14 +250,19 @@ class StatusChecker:
         return result
 
     async def _fetch(
-        self, cert: x509.Certificate, issuers: Iterable[bytes], now: dt.datetime
+        self,
+        cert: x509.Certificate,
+        issuers: Iterable[bytes],
+        now: dt.datetime,
+        deadline: float | None = None,
     ) -> CertStatus:
         import aiohttp
 
         ocsp_urls, crl_urls, _ = revocation_urls(cert)
         if not ocsp_urls and not crl_urls:
             return unknown("the certificate names no OCSP or CRL address", now)
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + self.timeout
         candidates = [c for der in issuers for c in load_certificates(der)]
         reasons: list[str] = []
         timeout = aiohttp.ClientTimeout(total=self.timeout)
@@ -369,7 +377,10 @@ async def check_before_signing(
     unknown. The certificate and its CAs are asked about at once, within one time budget."""
     evaluate(cert_der, purpose, now)
     issuers = tuple(issuers)
-    cas = await checker.issuers.walk(cert_der, issuers)
+    # One budget for the whole check: fetching CAs and asking every status (red team 42).
+    deadline = asyncio.get_running_loop().time() + checker.timeout
+    chain = await checker.issuers.walk(cert_der, issuers, deadline)
+    cas = chain.cas
     when = _now(now)
     for ca in cas:  # dates need no network: every CA above, checkable or not
         if not ca.not_before <= when <= ca.not_after:
@@ -386,7 +397,9 @@ async def check_before_signing(
                 },
             )
     asked = [ca for ca in cas if ca.checkable]
-    own, *above = await _statuses(checker, [cert_der, *(ca.der for ca in asked)], issuers, now)
+    own, *above = await _statuses(
+        checker, [cert_der, *(ca.der for ca in asked)], issuers, now, deadline
+    )
     if own.status == "revoked":
         raise _revoked(own, cert_der)
     for ca, status in zip(asked, above, strict=True):
@@ -396,11 +409,17 @@ async def check_before_signing(
         doubt = next((s for s in above if s.status == "unknown"), None)
         if doubt is not None:
             return replace(doubt, reason=f"the issuing CA's status: {doubt.reason}")
+        if chain.unconfirmed is not None:
+            return unknown(f"the issuing CA's status: {chain.unconfirmed}", when)
     return own
 
 
 async def _statuses(
-    checker: StatusChecker, ders: list[bytes], issuers: tuple[bytes, ...], now: dt.datetime | None
+    checker: StatusChecker,
+    ders: list[bytes],
+    issuers: tuple[bytes, ...],
+    now: dt.datetime | None,
+    deadline: float,
 ) -> list[CertStatus]:
     """Each certificate's status: from what the checker knows when it knows them all (every
     signature but the first of the day, or of a minute offline: no task made), else the
@@ -408,7 +427,9 @@ async def _statuses(
     found: list[CertStatus | None] = [checker.known(der, now) for der in ders]
     missing = [i for i, status in enumerate(found) if status is None]
     if missing:
-        asked = await asyncio.gather(*(checker.status(ders[i], issuers, now) for i in missing))
+        asked = await asyncio.gather(
+            *(checker.status(ders[i], issuers, now, deadline=deadline) for i in missing)
+        )
         for i, status in zip(missing, asked, strict=True):
             found[i] = status
     return [status for status in found if status is not None]

@@ -16,7 +16,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_CERT_BYTES = 64 * 1024
 MAX_CHAIN_CAS = 4  # CAs checked above a certificate (Vietnamese chains have one or two)
+MAX_ISSUER_URLS = 4  # caIssuers addresses tried per certificate (a CA names one or two)
 FAILED_FETCH_SECONDS = 60.0  # a caIssuers address that failed is not tried again before this
 MEMORY_ENTRIES = 256  # chains kept worked out in memory (a machine has a few certificates)
 
@@ -60,40 +61,89 @@ class IssuingCa:
 class Chain(NamedTuple):
     """What :meth:`IssuerStore.cas_above` found above a certificate."""
 
-    cas: tuple[IssuingCa, ...]
+    cas: tuple[IssuingCa, ...]  # confirmed CAs: their dates and statuses are checked
     missing: x509.Certificate | None  # whose issuer a caIssuers address names, not fetched yet
+    unconfirmed: str | None = None  # why some CA above could not be confirmed, if one could not
+
+
+@dataclass
+class _Path:
+    """The certificates found above a signer's, nearest first (the root apart)."""
+
+    chain: list[x509.Certificate] = field(default_factory=list)
+    on_token: list[bool] = field(default_factory=list)
+    reachable: list[bool] = field(default_factory=list)  # its own issuer at hand or at an address
+    root: x509.Certificate | None = None
+    root_on_token: bool = False
+    ended_at_address: bool = False  # stopped where a caIssuers address names the next issuer
+
+
+def _confirmation(path: _Path) -> tuple[list[bool], str | None]:
+    """Which CAs of ``path`` are confirmed, and why the chain is not, if it is not.
+
+    Confirmed from the top down: below a certificate whose content is trusted (on a token),
+    each link was verified by find_issuer (the child's signature under the parent's key). A
+    fetched root is confirmed by its own signature, once its key is known to be the one that
+    signed a confirmed certificate below it (a copy with another name's key cannot sign so)."""
+    confirmed = [False] * len(path.chain)
+    above = path.root_on_token
+    for index in reversed(range(len(path.chain))):
+        above = above or path.on_token[index]
+        confirmed[index] = above
+    if not all(confirmed):
+        return confirmed, (
+            "an issuing CA's certificate came from the network and does not lead to a CA "
+            "certificate on the token"
+        )
+    root = path.root
+    if root is not None and not path.root_on_token and find_issuer(root, [root]) is None:
+        return confirmed, "the root CA's certificate from the network is not self-signed"
+    return confirmed, None
 
 
 class IssuerStore:
-    """Issuing CA certificates fetched from caIssuers addresses, kept in ``folder``, and the
-    chains worked out from them and from the tokens' certificates."""
+    """Issuing CA certificates fetched from caIssuers addresses, and the chains worked out from
+    them and from the tokens' certificates.
+
+    A fetched certificate proves only its public key (the certificate below verifies under it):
+    its name, dates and addresses are whoever served it (plain http, red team 42). Its content
+    is *confirmed* when a certificate whose content is trusted signed it: one on a token (or a
+    remote provider's chain) above it, or, for a self-issued root, the root itself once its key
+    has been shown genuine by signing a confirmed certificate below. Only confirmed CAs are
+    checked (dates, status, addresses contacted) and kept on disk; anything else makes the
+    check's answer unknown, never a silent "good" and never a refusal an attacker wrote."""
 
     def __init__(self, folder: Path, timeout: float) -> None:
         self.folder = folder
         self.timeout = timeout
         self._issuers: dict[str, x509.Certificate | None] = {}
+        self._fresh: dict[str, float] = {}  # fetched, not (yet) confirmed: forgotten after a while
         self._failed: dict[str, float] = {}
-        self._generation = 0  # bumped when an issuer is learnt: the chains kept are stale
+        self._generation = 0  # bumped when an issuer is learnt or forgotten: chains kept are stale
         self._chains: dict[tuple[bytes, tuple[bytes, ...], int], Chain] = {}
 
-    async def walk(self, cert_der: bytes, issuers: tuple[bytes, ...]) -> tuple[IssuingCa, ...]:
+    async def walk(
+        self, cert_der: bytes, issuers: tuple[bytes, ...], deadline: float | None = None
+    ) -> Chain:
         """The CAs above ``cert_der`` (:meth:`cas_above`), each missing issuer that a
-        caIssuers address names fetched first, one level at a time up to the root (a chain of
-        three CAs is walked whole at the first signature, and by every later process)."""
+        confirmed certificate's caIssuers address names fetched first, one level at a time up
+        to the root (a chain of three CAs is walked whole at the first signature, and by every
+        later process), all before ``deadline`` (the loop's clock)."""
         chain = self.cas_above(cert_der, issuers)
         for _ in range(MAX_CHAIN_CAS + 1):
-            if chain.missing is None or not await self.fetch_issuer(chain.missing):
+            if chain.missing is None or not await self.fetch_issuer(chain.missing, deadline):
                 break
             chain = self.cas_above(cert_der, issuers)
-        return chain.cas
+        return chain
 
     def cas_above(self, cert_der: bytes, issuers: Iterable[bytes]) -> Chain:
         """The CA certificates between ``cert_der`` and its root (the root itself left out: a
-        trust anchor has no one to revoke it), as far as ``issuers`` and the issuers already
-        fetched reach, nearest first, at most :data:`MAX_CHAIN_CAS`; with the certificate
-        whose issuer is missing but named at a caIssuers address (to fetch), if any. Worked
-        out once per certificate, set of issuers and issuer learnt (this runs at every
-        signature)."""
+        trust anchor has no one to revoke it), as far as ``issuers`` (the tokens' CA
+        certificates) and the issuers already fetched reach, nearest first, at most
+        :data:`MAX_CHAIN_CAS`; with the confirmed certificate whose issuer is missing but
+        named at a caIssuers address (to fetch), if any, and why the chain is not confirmed,
+        if it is not. Worked out once per certificate, set of issuers and issuer learnt (this
+        runs at every signature)."""
         issuer_list = tuple(issuers)
         key = (cert_der, issuer_list, self._generation)
         kept = self._chains.get(key)
@@ -101,50 +151,66 @@ class IssuerStore:
             return kept
         candidates = [c for der in issuer_list for c in load_certificates(der)]
         try:
-            current = x509.load_der_x509_certificate(cert_der)
+            leaf = x509.load_der_x509_certificate(cert_der)
         except ValueError:
             return Chain((), None)
-        chain: list[x509.Certificate] = []
-        reachable: list[bool] = []  # per CA: its own issuer is at hand, or at an address
-        missing = None
-        while True:
-            issuer = find_issuer(current, candidates) or self.known_issuer(current)
-            names_issuer = bool(revocation_urls(current)[2])
-            if chain:
-                reachable[-1] = issuer is not None or names_issuer
-            if issuer is None:
-                missing = current if names_issuer else None
-                break
-            if issuer.subject == issuer.issuer or issuer in chain or len(chain) == MAX_CHAIN_CAS:
-                break  # a root (self-issued), a loop, or as far as Kyso looks
-            chain.append(issuer)
-            reachable.append(False)
-            current = issuer
+        path = self._climb(leaf, candidates)
+        confirmed, unconfirmed = _confirmation(path)
+        ends = path.chain[-1] if path.chain else leaf
+        # An address named by an unconfirmed certificate is whoever served it: followed only
+        # while a CA certificate on the token could still confirm the chain above.
+        reach_further = unconfirmed is None or bool(candidates)
+        missing = ends if path.ended_at_address and reach_further else None
         if len(self._chains) >= MEMORY_ENTRIES:
             self._chains.clear()
         # A CA whose issuer nobody can find (not on a token, no caIssuers address): its CRL or
         # OCSP answer could never be verified, and a warning at every signature teaches users
         # to ignore warnings; its status is not asked about (its dates still are).
-        links = [IssuingCa.of(ca) for ca in chain]
-        found = Chain(
-            tuple(
-                link if ok else replace(link, checkable=False)
-                for link, ok in zip(links, reachable, strict=True)
-            ),
-            missing,
-        )
-        self._chains[key] = found
+        links = [
+            IssuingCa.of(ca) if ok else replace(IssuingCa.of(ca), checkable=False)
+            for ca, ok, sure in zip(path.chain, path.reachable, confirmed, strict=True)
+            if sure
+        ]
+        found = Chain(tuple(links), missing, unconfirmed)
+        if unconfirmed is None:
+            self._keep_on_disk([leaf, *path.chain])
+            self._chains[key] = found  # an unconfirmed chain is worked out again (see _fresh)
         return found
+
+    def _climb(self, leaf: x509.Certificate, candidates: list[x509.Certificate]) -> _Path:
+        """From ``leaf`` up through the issuers at hand (tokens first, then fetched ones)."""
+        path = _Path()
+        current = leaf
+        while True:
+            from_token = find_issuer(current, candidates)
+            issuer = from_token or self.known_issuer(current)
+            names_issuer = bool(revocation_urls(current)[2])
+            if path.chain:
+                path.reachable[-1] = issuer is not None or names_issuer
+            if issuer is None:
+                path.ended_at_address = names_issuer
+                return path
+            if issuer.subject == issuer.issuer:  # a root (self-issued)
+                path.root, path.root_on_token = issuer, from_token is not None
+                return path
+            if issuer in path.chain or len(path.chain) == MAX_CHAIN_CAS:
+                return path  # a loop, or as far as Kyso looks
+            path.chain.append(issuer)
+            path.on_token.append(from_token is not None)
+            path.reachable.append(False)
+            current = issuer
 
     async def issuer_of(
         self, cert: x509.Certificate, candidates: list[x509.Certificate], session: Any
     ) -> x509.Certificate | None:
         """``cert``'s issuer: among ``candidates``, fetched before, or fetched now with
-        ``session`` from its caIssuers addresses (and kept: the chain walk needs it)."""
+        ``session`` from its caIssuers addresses (unless that failed a moment ago)."""
         issuer = find_issuer(cert, candidates) or self.known_issuer(cert)
-        if issuer is None:
+        if issuer is None and not self._failed_lately(self._path(cert).name):
             issuer = await download_issuer(session, cert, revocation_urls(cert)[2])
-            if issuer is not None:
+            if issuer is None:
+                self._failed[self._path(cert).name] = time.monotonic()
+            else:
                 self.learn_issuer(cert, issuer)
         return issuer
 
@@ -153,9 +219,16 @@ class IssuerStore:
         return self.folder / f"{child}.der"
 
     def known_issuer(self, cert: x509.Certificate) -> x509.Certificate | None:
-        """The issuer fetched for ``cert`` earlier, by this process or one before (checked
-        again: a file that is not the issuer is ignored)."""
+        """The issuer fetched for ``cert`` earlier, by this process (unconfirmed ones for
+        :data:`FAILED_FETCH_SECONDS`) or, confirmed, by one before (checked again: a file that
+        is not the issuer is ignored)."""
         path = self._path(cert)
+        learnt = self._fresh.get(path.name)
+        if learnt is not None and time.monotonic() - learnt >= FAILED_FETCH_SECONDS:
+            # Fetched, never confirmed: fetched again (the network may be honest now).
+            del self._fresh[path.name]
+            self._issuers.pop(path.name, None)
+            self._generation += 1
         if path.name not in self._issuers:
             try:
                 kept = load_certificates(path.read_bytes())
@@ -165,35 +238,53 @@ class IssuerStore:
         return self._issuers[path.name]
 
     def learn_issuer(self, cert: x509.Certificate, issuer: x509.Certificate) -> None:
-        """Keep ``issuer`` as ``cert``'s, in memory and on disk."""
-        path = self._path(cert)
-        self._issuers[path.name] = issuer
+        """Take ``issuer`` as ``cert``'s, in memory: kept on disk once a chain confirms it."""
+        name = self._path(cert).name
+        self._issuers[name] = issuer
+        self._fresh[name] = time.monotonic()
         self._generation += 1
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            der = issuer.public_bytes(serialization.Encoding.DER)
-            atomic_write(path, der, overwrite=True, mode=0o600)
-        except OSError as exc:  # a full disk must not stop a signature
-            log.warning("could not keep the issuing CA's certificate: %s", exc)
 
-    async def fetch_issuer(self, cert: x509.Certificate) -> bool:
-        """Fetch ``cert``'s issuer from its caIssuers addresses (within the time budget; a
-        failure is not tried again for :data:`FAILED_FETCH_SECONDS`); whether it was."""
+    def _keep_on_disk(self, children: list[x509.Certificate]) -> None:
+        """Write the fetched issuers of ``children``, a confirmed chain (under each child's
+        name)."""
+        for child in children:
+            name = self._path(child).name
+            issuer = self._issuers.get(name)
+            if name not in self._fresh or issuer is None:
+                continue  # on a token, or on disk already
+            del self._fresh[name]
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                der = issuer.public_bytes(serialization.Encoding.DER)
+                atomic_write(self.folder / name, der, overwrite=True, mode=0o600)
+            except OSError as exc:  # a full disk must not stop a signature
+                log.warning("could not keep the issuing CA's certificate: %s", exc)
+
+    def _failed_lately(self, name: str) -> bool:
+        failed = self._failed.get(name)
+        return failed is not None and time.monotonic() - failed < FAILED_FETCH_SECONDS
+
+    async def fetch_issuer(self, cert: x509.Certificate, deadline: float | None = None) -> bool:
+        """Fetch ``cert``'s issuer from its caIssuers addresses (before ``deadline``, else
+        within the time budget; a failure is not tried again for
+        :data:`FAILED_FETCH_SECONDS`); whether it was."""
         import aiohttp
 
         key = self._path(cert).name
-        failed = self._failed.get(key)
-        if failed is not None and time.monotonic() - failed < FAILED_FETCH_SECONDS:
+        if self._failed_lately(key):
             return False
+        loop = asyncio.get_running_loop()
+        if deadline is None:
+            deadline = loop.time() + self.timeout
         issuer = None
         try:
             timeout = aiohttp.ClientTimeout(total=self.timeout)
             async with (
-                asyncio.timeout(self.timeout),
+                asyncio.timeout_at(deadline),
                 aiohttp.ClientSession(timeout=timeout) as session,
             ):
                 issuer = await download_issuer(session, cert, revocation_urls(cert)[2])
-        except Exception:  # offline, a bad answer: the status says unknown later
+        except Exception:  # offline, a bad answer, no time left: the status says unknown later
             log.debug("could not fetch the issuing CA's certificate", exc_info=True)
         if issuer is None:
             self._failed[key] = time.monotonic()
@@ -205,8 +296,9 @@ class IssuerStore:
 async def download_issuer(
     session: Any, cert: x509.Certificate, urls: Iterable[str]
 ) -> x509.Certificate | None:
-    """The issuing CA's certificate from the certificate's caIssuers addresses."""
-    for url in urls:
+    """The issuing CA's certificate from the certificate's caIssuers addresses (the first
+    :data:`MAX_ISSUER_URLS` of them)."""
+    for url in list(urls)[:MAX_ISSUER_URLS]:
         body = await get(session, url, MAX_CERT_BYTES)
         if isinstance(body, str):
             continue

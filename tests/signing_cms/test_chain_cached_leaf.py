@@ -1,6 +1,6 @@
 """Review 40: the chain walk found CAs fetched from caIssuers only while the *leaf* was fetched.
 
-When no token holds the issuing CA (``issuers`` empty) the issuing CA was known only from what
+When no token holds the issuing CA (the token holds only the root here) the issuing CA was known only from what
 ``_fetch`` downloaded. A new process (every CLI run, an agent restart) whose leaf "good" was
 still in the on-disk cache never fetched the leaf, so a revoked issuing CA was never asked
 about. Issuers fetched are now kept on disk, and each missing level is fetched before the
@@ -71,8 +71,9 @@ def _der(c: x509.Certificate) -> bytes:
 def _chain_with_revoked_ca(
     monkeypatch: pytest.MonkeyPatch, names: tuple[str, ...], revoked: str
 ) -> dict[str, Any]:
-    """leaf -> names[-1] -> ... -> names[0] (the root), nothing on a token, each naming its
-    issuer's caIssuers; the CA called ``revoked`` listed on its issuer's CRL."""
+    """leaf -> names[-1] -> ... -> names[0] (the root), only the root on the token (what
+    confirms the CAs fetched below it), each naming its issuer's caIssuers; the CA called
+    ``revoked`` listed on its issuer's CRL."""
     root = _cert(names[0], None, ca=True)
     cas = [root]
     for name in names[1:]:
@@ -98,7 +99,7 @@ def _chain_with_revoked_ca(
     monkeypatch.setattr(chain_walk, "download_issuer", download)
     monkeypatch.setattr(certstatus, "_ask_ocsp", no_ocsp)
     monkeypatch.setattr(certstatus, "_ask_crl", crl)
-    return {"leaf": _der(leaf[0]), "asked": asked}
+    return {"leaf": _der(leaf[0]), "asked": asked, "token": [_der(root[0])]}
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def pki(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 async def test_first_process_refuses_the_revoked_issuing_ca(pki: dict[str, Any], tmp_path: Any):
     with pytest.raises(KysoError) as refused:
-        await check_before_signing(StatusChecker(tmp_path), pki["leaf"], issuers=[])
+        await check_before_signing(StatusChecker(tmp_path), pki["leaf"], issuers=pki["token"])
     assert refused.value.code == "CERT_REVOKED"
 
 
@@ -119,10 +120,10 @@ async def test_next_process_with_the_leaf_cached_still_refuses(
     """The second StatusChecker (next CLI run / restarted agent) reads the leaf's "good" from
     disk; it signed with a revoked issuing CA."""
     with pytest.raises(KysoError):
-        await check_before_signing(StatusChecker(tmp_path), pki["leaf"], issuers=[])
+        await check_before_signing(StatusChecker(tmp_path), pki["leaf"], issuers=pki["token"])
     pki["asked"].clear()
     with pytest.raises(KysoError) as refused:
-        await check_before_signing(StatusChecker(tmp_path), pki["leaf"], issuers=[])
+        await check_before_signing(StatusChecker(tmp_path), pki["leaf"], issuers=pki["token"])
     assert refused.value.code == "CERT_REVOKED", pki["asked"]
 
 
@@ -138,7 +139,7 @@ async def test_three_level_chain_first_signature_checks_every_ca(
     """The walk was redone once after the leaf's fetch, not after each CA's: I1 (found only
     while I2 was fetched) was not asked about, and the revoked I1 signed."""
     with pytest.raises(KysoError) as refused:
-        await check_before_signing(StatusChecker(tmp_path), deep["leaf"], issuers=[])
+        await check_before_signing(StatusChecker(tmp_path), deep["leaf"], issuers=deep["token"])
     assert refused.value.code == "CERT_REVOKED", deep["asked"]
 
 

@@ -74,7 +74,9 @@ class _Stub(StatusChecker):
         self.answers = answers
         self.asked: list[bytes] = []
 
-    async def status(self, cert_der: bytes, issuers: Any = (), now: Any = None) -> CertStatus:
+    async def status(
+        self, cert_der: bytes, issuers: Any = (), now: Any = None, **_: Any
+    ) -> CertStatus:
         self.asked.append(cert_der)
         return self.answers[cert_der]
 
