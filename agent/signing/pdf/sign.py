@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from agent.errors import KysoError, invalid_input
 from agent.files import open_regular
 from agent.signing.cms import DelegatingCmsSigner
+from agent.signing.pdf.annots import own_annots
 from agent.signing.pdf.inspect import PdfFacts, PdfSource, inspect_pdf, malformed, unreadable
 from agent.signing.signer import Signer
 
@@ -420,7 +421,8 @@ async def sign_pdf_stream(
                 )
             if context is None:
                 options = replace(options, long_term=False)
-        target = _Target(field_name, existing, visible, _rotation(facts, options, field_name))
+        rotate = _rotation(facts, options, field_name)
+        target = _Target(field_name, existing, visible, rotate, facts.pages)
         level = await _sign_into(source, output, signer, options, target, now, context)
     return PdfSignResult(b"", field_name, level, visible, note)
 
@@ -434,6 +436,7 @@ class _Target:
     existing: bool
     visible: bool
     rotate: int = 0
+    page_count: int = 0
 
 
 def _rotation(facts: PdfFacts, options: PdfSignOptions, field_name: str) -> int:
@@ -490,6 +493,8 @@ async def _sign_into(
     # the output is a file (its CLI hashes one in-memory buffer). 256 KB steps: same bytes.
     writer.IO_CHUNK_SIZE = IO_CHUNK
     try:
+        if new_field is not None:
+            own_annots(writer, new_field.on_page, target.page_count)
         await pdf_signer.async_sign_pdf(
             writer,
             existing_fields_only=existing,
