@@ -167,7 +167,7 @@ def _seconds(text: str) -> float:
 def sign_options(args: argparse.Namespace) -> Any:
     """The signing options from the command line, checked before any PIN is asked."""
     from agent.signing.pdf import PdfSignOptions, Placement
-    from agent.signing.pdf.sign import check_font
+    from agent.signing.pdf.stampfont import check_font
 
     placement = None
     if (args.page is None) != (args.box is None):

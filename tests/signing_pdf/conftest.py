@@ -102,7 +102,7 @@ def with_page_frame(
 def _truetype(writer: Any) -> Any:
     from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 
-    from agent.signing.pdf.sign import find_font, stamp_font
+    from agent.signing.pdf.stampfont import find_font, stamp_font
 
     return GlyphAccumulatorFactory(str(stamp_font(find_font()))).create_font_engine(writer)
 

@@ -11,27 +11,20 @@ import contextlib
 import datetime as dt
 import enum
 import io
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from agent.errors import KysoError, invalid_input
-from agent.files import open_regular
+from agent.errors import KysoError
 from agent.signing.cms import DelegatingCmsSigner
 from agent.signing.pdf.annots import own_annots
 from agent.signing.pdf.inspect import PdfFacts, PdfSource, inspect_pdf, malformed, unreadable
+from agent.signing.pdf.stampfont import find_font, stamp_font
 from agent.signing.signer import Signer
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_FIELD = "KysoSignature"
-# Fonts with every Vietnamese diacritic, looked for in this order (Debian, Windows, macOS).
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "C:/Windows/Fonts/arial.ttf",
-    "/System/Library/Fonts/Supplemental/Arial.ttf",
-)
 IO_CHUNK = 1 << 18  # bytes per read/write/hash step over the document
 STAMP_SIZE = (220.0, 70.0)  # points: wide enough for "Ký bởi: <a company name>" on 2 lines
 
@@ -83,80 +76,6 @@ class PdfSignResult:
     level: PadesLevel
     visible: bool
     note: str | None = None  # why the level is lower than asked (B-LT fell back to B-T)
-
-
-def find_font(explicit: Path | None = None) -> Path:
-    """The font asked for (:func:`check_font`: never silently another), else an installed
-    TrueType font with Vietnamese letters; PDF_FONT_MISSING when none is installed."""
-    if explicit is not None:
-        return check_font(explicit)
-    for candidate in map(Path, FONT_CANDIDATES):
-        if candidate.is_file():
-            return candidate
-    raise KysoError("PDF_FONT_MISSING", {"paths": ", ".join(FONT_CANDIDATES)})
-
-
-FONT_MAX_BYTES = 64 * 1024 * 1024  # a CJK font runs to tens of MB
-
-
-def check_font(path: Path) -> Path:
-    """``path`` when it is a TrueType/OpenType font file Kyso can draw the stamp with;
-    INPUT_INVALID naming it otherwise (missing, a pipe, a folder, not a font), before the PIN."""
-    from fontTools.ttLib import TTFont
-
-    try:
-        with open_regular(path, max_bytes=FONT_MAX_BYTES):
-            pass
-    except KysoError as exc:  # INPUT_INVALID (it says why), or DOCUMENT_TOO_LARGE
-        detail = exc.details.get("detail")
-        if detail:
-            detail_vi = exc.details.get("detail_vi") or detail
-        else:
-            detail = f"{path} is too large for a font"
-            detail_vi = f"{path} quá lớn đối với một tệp phông chữ"
-        raise invalid_input(f"--font: {detail}", f"--font: {detail_vi}") from exc
-    try:
-        font = TTFont(str(path), lazy=True)
-        # Read now: a file that is no font fails here, not after the PIN.
-        font["head"]
-        font["cmap"]
-    except Exception as exc:  # fontTools raises many kinds on a file that is no font
-        raise invalid_input(
-            f"--font: {path} is not a TrueType/OpenType font ({type(exc).__name__})",
-            f"--font: {path} không phải tệp phông chữ TrueType/OpenType ({type(exc).__name__})",
-        ) from exc
-    return path
-
-
-def stamp_font(path: Path, cache_dir: Path | None = None) -> Path:
-    """``path`` rescaled to 1000 units per em, cached beside the agent's data.
-
-    pyHanko writes a TrueType font's advance widths (/W) and kerning in the font's own units,
-    while PDF reads them as thousandths of an em: with DejaVu or Arial (2048 units) every letter
-    would be drawn twice as far apart. Rescaling the outline once makes the units agree."""
-    from fontTools.ttLib import TTFont
-    from fontTools.ttLib.scaleUpem import scale_upem
-
-    font = TTFont(str(path), lazy=True)
-    if font["head"].unitsPerEm == 1000:
-        return path
-    stat = path.stat()
-    if cache_dir is None:
-        from agent.config.paths import data_dir
-
-        cache_dir = data_dir() / "fonts"
-    target = cache_dir / f"{path.stem}-1000upem-{stat.st_size:x}{int(stat.st_mtime):x}.ttf"
-    if target.is_file():
-        return target
-    font = TTFont(str(path))
-    scale_upem(font, 1000)
-    if "FFTM" in font:  # FontForge's timestamps: the subsetter cannot keep them and says so
-        del font["FFTM"]
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(f".{os.getpid()}.part")
-    font.save(str(partial))
-    os.replace(partial, target)
-    return target
 
 
 def stamp_lines(signer_name: str, mst: str | None, when: dt.datetime) -> str:
