@@ -195,7 +195,14 @@ def _remove_if_still(source: Path, read: ReadFile) -> bool:
     # so that one left by a crash between the two steps says what it is.
     aside = source.with_name(f".{source.name[:40]}.kyso-{secrets.token_hex(4)}.removing")
     os.rename(source, aside)
-    if still_holds(aside, read):
+    try:
+        same = still_holds(aside, read)
+    except BaseException:
+        # A second Ctrl-C (or SIGTERM) while a big file is hashed again: the original goes
+        # back to its name before the run stops, never left under the hidden one (red team 41).
+        _put_back(aside, source)
+        raise
+    if same:
         try:
             aside.unlink()
         except OSError:  # in use: back under its name, kept (the caller says why)
@@ -203,6 +210,13 @@ def _remove_if_still(source: Path, read: ReadFile) -> bool:
                 os.rename(aside, source)
             raise
         return True
+    _put_back(aside, source)
+    return False
+
+
+def _put_back(aside: Path, source: Path) -> None:
+    """Move the file at ``aside`` back to ``source``, never over a file saved there since
+    (then both are kept, and stderr says where the earlier one is)."""
     try:
         os.link(aside, source, follow_symlinks=False)  # fails if a file took the name since
     except FileExistsError:  # both kept: the newer at the name, the one moved beside it
@@ -210,14 +224,13 @@ def _remove_if_still(source: Path, read: ReadFile) -> bool:
             f"Cảnh báo: bản trước của {source} được giữ ở {aside}\n"
             f"Warning: the earlier version of {source} was kept as {aside}\n"
         )
-        return False
+        return
     except (OSError, NotImplementedError):  # no hard links (FAT, a link on Windows): a
         # rename, checked just before
         if not os.path.lexists(source):
             os.rename(aside, source)
-        return False
+        return
     aside.unlink()
-    return False
 
 
 def removal_refusal(source: Path, read: ReadFile) -> dict[str, str] | None:
