@@ -109,6 +109,7 @@ _GROUP_MEMBERS: dict[ErrorGroup, frozenset[str]] = {
             "PDF_VERIFY_TIMEOUT",
             "PDF_TOO_MANY_PAGES",
             "PDF_ENCRYPTED",
+            "PDF_ENCRYPTED_UNVERIFIABLE",
             "PDF_FIELD_ALREADY_SIGNED",
             "PDF_CERTIFIED_NO_CHANGES",
             "PDF_CERTIFY_AFTER_SIGNATURE",
@@ -778,6 +779,16 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Bỏ mật khẩu trong chương trình đã tạo tệp, lưu bản không mã hóa rồi ký lại.",
         "Remove the password in the program that made the file, save an unencrypted copy and "
         "sign that.",
+    ),
+    _e(
+        "PDF_ENCRYPTED_UNVERIFIABLE",
+        1619,
+        "Tệp PDF được đặt mật khẩu hoặc mã hóa, nên Kyso không kiểm tra được chữ ký trong đó.",
+        "The PDF is password-protected or encrypted, so Kyso cannot check its signatures.",
+        "Đừng bỏ mật khẩu (lưu lại tệp sẽ làm hỏng chữ ký): hãy kiểm tra bằng Adobe Acrobat "
+        "Reader hoặc hỏi nơi đã gửi tệp.",
+        "Do not remove the password (saving the file again breaks the signatures): check it "
+        "in Adobe Acrobat Reader, or ask whoever sent it.",
     ),
     _e(
         "PDF_FIELD_ALREADY_SIGNED",

@@ -131,7 +131,14 @@ async def verify_pdf(
 
     from agent.signing.pdf.walkbudget import AnalysisTooLong, BudgetedReader
 
-    _refuse_ambiguous(document)
+    try:
+        _refuse_ambiguous(document)
+    except KysoError as exc:
+        if exc.code != "PDF_ENCRYPTED":
+            raise
+        # Not the signing advice ("remove the password"): saving the file again would break
+        # the signatures being checked (interop 41).
+        raise KysoError("PDF_ENCRYPTED_UNVERIFIABLE") from exc
     # pyHanko's difference analysis stops at a time budget (a tangled file: hours otherwise).
     reader = BudgetedReader(io.BytesIO(document), seconds=analysis_seconds)
     embedded = reader.embedded_regular_signatures
