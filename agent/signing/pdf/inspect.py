@@ -35,7 +35,7 @@ from agent.signing.pdf.fields import (
     read_empty_field,
     widget_pages,
 )
-from agent.signing.pdf.metadata import xmp_title
+from agent.signing.pdf.metadata import read_xmp
 from agent.signing.pdf.syntax import (
     read_every_object,
     refuse_repeats,
@@ -103,6 +103,7 @@ class PdfFacts:
     other_fields: dict[str, str] = field(default_factory=dict, repr=False)
     # dc:title of the XMP metadata: the title pdf.js and Acrobat show when there is one.
     xmp_title: str = ""
+    pdfa_part: int | None = None  # the PDF/A part its XMP claims (1 forbids transparency)
 
     def empty_field(self, name: str) -> EmptyField | None:
         """The empty signature field ``name`` in detail, or None."""
@@ -306,12 +307,14 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
     # Last: it changes the objects read (in memory only; they are dropped with the reader).
     rehearse_signing(reader, tuple(n for n in size_of_pages if 1 <= n <= count))
     sha256, size = _digest(stream, digest)
+    xmp = read_xmp(root)
     return PdfFacts(
         sha256=sha256,
         size=size,
         pages=count,
         title=title,
-        xmp_title=xmp_title(root),
+        xmp_title=xmp.title,
+        pdfa_part=xmp.pdfa_part,
         signatures=tuple(signatures),
         empty_fields=tuple(f.name for f in fields),
         has_javascript=JAVASCRIPT in active,

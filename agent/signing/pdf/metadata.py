@@ -1,15 +1,16 @@
-"""A PDF's title as its XMP metadata gives it, beside the one in its /Info dictionary.
+"""What a PDF's XMP metadata says: its title (beside /Info's) and the PDF/A part it claims.
 
 A PDF can carry its title twice: in the trailer's /Info (/Title) and in the catalog's XMP
 packet (dc:title). Viewers do not agree which they show (pdf.js and Acrobat prefer XMP, poppler
 reads /Info), so a file whose two titles differ shows one name to the user and another in the
-consent unless the consent reads both (red team 38). Pure: works on pyHanko's objects.
+consent unless the consent reads both (red team 38). A file claiming PDF/A-1 must get no
+transparency from its stamp (interop 41). Pure: works on pyHanko's objects.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent.signing.pdf.fields import deref
 
@@ -20,38 +21,56 @@ MAX_TITLE_CHARS = 2000
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _DC = "http://purl.org/dc/elements/1.1/"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_PDFAID = "http://www.aiim.org/pdfa/ns/id/"
+
+
+class Xmp(NamedTuple):
+    """What Kyso reads of a catalog's XMP packet."""
+
+    title: str = ""  # dc:title ("x-default" first, else the first language)
+    pdfa_part: int | None = None  # pdfaid:part: the PDF/A part the file claims (1, 2, 3, 4)
+
+
+def read_xmp(root: Any) -> Xmp:
+    """The catalog's /Metadata stream read once; empty when there is none or it cannot be
+    read within :data:`MAX_XMP_BYTES`."""
+    try:
+        stream = deref(root.raw_get("/Metadata")) if "/Metadata" in root else None
+        if stream is None or not hasattr(stream, "data"):
+            return Xmp()
+        declared = deref(stream.get("/Length", 0))
+        if isinstance(declared, int) and declared > MAX_XMP_BYTES:
+            return Xmp()
+        data = stream.data  # decoded (a packet is usually stored as it is)
+    except Exception:  # a hostile file's stream: nothing claimed from it
+        return Xmp()
+    if not isinstance(data, bytes) or len(data) > MAX_XMP_BYTES:
+        return Xmp()
+    tree = _tree(data)
+    if tree is None:
+        return Xmp()
+    return Xmp(_title_in(tree), _pdfa_part_in(tree))
 
 
 def xmp_title(root: Any) -> str:
     """dc:title of the catalog's /Metadata stream ("x-default" first, else the first
     language), or "" when there is none or it cannot be read within :data:`MAX_XMP_BYTES`."""
-    try:
-        stream = deref(root.raw_get("/Metadata")) if "/Metadata" in root else None
-        if stream is None or not hasattr(stream, "data"):
-            return ""
-        declared = deref(stream.get("/Length", 0))
-        if isinstance(declared, int) and declared > MAX_XMP_BYTES:
-            return ""
-        data = stream.data  # decoded (a packet is usually stored as it is)
-    except Exception:  # a hostile file's stream: no title claimed from it
-        return ""
-    if not isinstance(data, bytes) or len(data) > MAX_XMP_BYTES:
-        return ""
-    return _title_in(data)
+    return read_xmp(root).title
 
 
-def _title_in(packet: bytes) -> str:
+def _tree(packet: bytes) -> Any:
     from lxml import etree
 
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
     try:
-        tree = etree.fromstring(packet.strip(b"\x00 \t\r\n"), parser)
+        return etree.fromstring(packet.strip(b"\x00 \t\r\n"), parser)
     except etree.XMLSyntaxError:
-        return ""
-    if tree is None:
-        return ""
+        return None
+
+
+def _title_in(tree: Any) -> str:
     for title in tree.iter(f"{{{_DC}}}title"):
         items = list(title.iter(f"{{{_RDF}}}li"))
         if not items:  # dc:title with plain text (not an rdf:Alt), as some writers make it
@@ -59,6 +78,18 @@ def _title_in(packet: bytes) -> str:
         chosen = next((i for i in items if i.get(_XML_LANG) == "x-default"), items[0])
         return _clean(chosen.text or "")
     return ""
+
+
+def _pdfa_part_in(tree: Any) -> int | None:
+    """pdfaid:part, written as an element or as an attribute of rdf:Description."""
+    for description in tree.iter(f"{{{_RDF}}}Description"):
+        value = description.get(f"{{{_PDFAID}}}part")
+        if value is None:
+            element = description.find(f"{{{_PDFAID}}}part")
+            value = element.text if element is not None else None
+        if value is not None and value.strip().isdigit():
+            return int(value.strip())
+    return None
 
 
 def _clean(text: str) -> str:

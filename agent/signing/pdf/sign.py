@@ -341,7 +341,7 @@ async def sign_pdf_stream(
             if context is None:
                 options = replace(options, long_term=False)
         rotate = _rotation(facts, options, field_name)
-        target = _Target(field_name, existing, visible, rotate, facts.pages)
+        target = _Target(field_name, existing, visible, rotate, facts.pages, facts.pdfa_part == 1)
         level = await _sign_into(source, output, signer, options, target, now, context)
     return PdfSignResult(b"", field_name, level, visible, note)
 
@@ -356,6 +356,7 @@ class _Target:
     visible: bool
     rotate: int = 0
     page_count: int = 0
+    opaque: bool = False  # PDF/A-1 forbids transparency: the seal drawn opaque, no soft mask
 
 
 def _rotation(facts: PdfFacts, options: PdfSignOptions, field_name: str) -> int:
@@ -396,7 +397,11 @@ async def _sign_into(
             box=(int(x1), int(y1), int(x2), int(y2)),
         )
     seal = seal_for(options, signer.certificate.thumbprint)
-    stamp_style = _stamp_style(replace(options, seal_png=seal), target.rotate) if visible else None
+    stamp_style = (
+        _stamp_style(replace(options, seal_png=seal), target.rotate, opaque=target.opaque)
+        if visible
+        else None
+    )
     pdf_signer = signers.PdfSigner(
         meta,
         signer=cms_signer,
@@ -477,7 +482,9 @@ def _pages_of(options: PdfSignOptions) -> tuple[int, ...]:
     return (options.placement.page,) if options.placement is not None else ()
 
 
-def _stamp_style(options: PdfSignOptions, rotate: int = 0) -> Any:
+def _stamp_style(options: PdfSignOptions, rotate: int = 0, *, opaque: bool = False) -> Any:
+    """pyHanko's stamp: the Vietnamese text, a red border, the seal behind it (at 90 % so the
+    text over it reads; ``opaque``: at 100 %, its transparent parts made white, for PDF/A-1)."""
     from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.text import TextBoxStyle
 
@@ -490,7 +497,10 @@ def _stamp_style(options: PdfSignOptions, rotate: int = 0) -> Any:
         from pyhanko.pdf_utils.images import PdfImage
 
         try:
-            background = PdfImage(Image.open(options.seal_png))
+            image = Image.open(options.seal_png)
+            if opaque:
+                image = _on_white(image)
+            background = PdfImage(image)
         except OSError as exc:
             raise KysoError("PDF_SEAL_UNREADABLE", {"path": str(options.seal_png)}) from exc
     return UprightTextStampStyle(
@@ -500,5 +510,15 @@ def _stamp_style(options: PdfSignOptions, rotate: int = 0) -> Any:
         border_width=1,
         border_color=(0.75, 0.0, 0.0),
         background=background,
-        background_opacity=0.9,
+        background_opacity=1.0 if opaque else 0.9,
     )
+
+
+def _on_white(image: Any) -> Any:
+    """``image`` with its transparency flattened onto white: no soft mask (PDF/A-1)."""
+    from PIL import Image
+
+    rgba = image.convert("RGBA")
+    flat = Image.new("RGB", rgba.size, (255, 255, 255))
+    flat.paste(rgba, mask=rgba.getchannel("A"))
+    return flat
