@@ -439,6 +439,15 @@ _TABLE: tuple[ErrorSpec, ...] = (
         "Choose another name or folder (-o / --out-dir), or add --force to overwrite it.",
     ),
     _e(
+        "SIGNED_COPY_EXISTS",
+        3141,
+        "Đã có tệp {path}; Kyso không ghi đè lên tệp đã có.",
+        "{path} already exists; Kyso does not write over a file.",
+        "Đổi tên hoặc chuyển tệp đó đi chỗ khác, hoặc chọn lưu «Vào thư mục» khác, rồi ký lại.",
+        'Rename that file or move it elsewhere, or save "In this folder" with another folder, '
+        "then sign again.",
+    ),
+    _e(
         "WRITE_FAILED",
         3115,
         "Không ghi được tệp {path}: {detail}. Tệp gốc vẫn còn nguyên.",

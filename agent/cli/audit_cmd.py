@@ -213,14 +213,20 @@ def select(
     return chosen
 
 
-def safe(value: Any, width: int | None = None) -> str:
+def safe(value: Any, width: int | None = None, *, keep_end: bool = False) -> str:
     """Text fit for a terminal: control and direction-changing characters (a file name or an
-    origin could carry escape sequences or U+202E) are shown as \\uXXXX, never interpreted."""
+    origin could carry escape sequences or U+202E) are shown as \\uXXXX, never interpreted.
+    Past ``width`` it loses its end, or with ``keep_end`` its middle (file names: the end
+    tells ``thang10.pdf`` from ``thang11.pdf``)."""
     text = "".join(
         f"\\u{ord(c):04x}" if unicodedata.category(c)[0] == "C" else c for c in str(value)
     )
     if width is not None and len(text) > width:
-        text = text[: width - 1] + "…"
+        if keep_end:
+            tail = (width * 2) // 3
+            text = text[: width - tail - 1] + "…" + text[len(text) - tail :]
+        else:
+            text = text[: width - 1] + "…"
     return text
 
 
@@ -241,7 +247,10 @@ def _row(record: dict[str, Any], tz: dt.tzinfo) -> list[str]:
     return [
         shown,
         safe(record.get("channel", "agent"), 5),
-        safe(record.get("origin") or record.get("file") or "", 48),
+        # A site is told apart by its start, a file by its end (red team 41).
+        safe(record.get("origin") or "", 48)
+        if record.get("origin")
+        else safe(record.get("file") or "", 48, keep_end=True),
         action,
         result,
         safe(record.get("subject_cn") or "", 32),

@@ -175,7 +175,7 @@ async def sign_plans(
     check_targets([(p.source, p.target) for p in todo])
     for plan in todo:
         if plan.target.exists():
-            raise KysoError("OUTPUT_EXISTS", {"path": str(plan.target)})
+            raise KysoError("SIGNED_COPY_EXISTS", {"path": str(plan.target)})
     if not todo:
         return results
     audit = SignatureAudit("sign-files", "xml")

@@ -120,7 +120,8 @@ def _target_problem(source: Path, target: Path) -> KysoError | None:
         exists = target.exists()
     except OSError as exc:
         return KysoError("WRITE_FAILED", {"path": str(target), "detail": exc.strerror})
-    return KysoError("OUTPUT_EXISTS", {"path": str(target)}) if exists else None
+    # Not OUTPUT_EXISTS: its advice (-o, --force) is the command line's (red team 41).
+    return KysoError("SIGNED_COPY_EXISTS", {"path": str(target)}) if exists else None
 
 
 PROFILE_TEXT = {
@@ -140,6 +141,9 @@ def consent_item(plan: FilePlan) -> ConsentItem:
         ("Thư mục / folder", render_untrusted_middle(str(plan.source.parent), 80)),
         ("Lưu thành / saved as", render_untrusted_middle(plan.target.name, 80)),
     ]
+    if plan.target.parent != plan.source.parent:  # "In this folder": say which (red team 41)
+        where = render_untrusted_middle(str(plan.target.parent), 80)
+        lines.append(("Lưu vào thư mục / saved in", where))
     digest = hashlib.sha256()
     document = b""
     if plan.kind == "pdf":  # streamed (50 MB); signing hashes it again and compares

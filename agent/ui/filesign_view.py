@@ -20,7 +20,7 @@ from tkinter import filedialog, ttk
 from typing import Any
 
 from agent.ui.filesign import PROFILE_TEXT, FilePlan
-from agent.ui.untrusted import render_untrusted
+from agent.ui.untrusted import render_untrusted, render_untrusted_middle
 
 T: dict[str, tuple[str, str]] = {
     "choose_title": ("Chọn file để ký", "Choose files to sign"),
@@ -123,14 +123,15 @@ def ask_options(root: tk.Tk, plans: list[FilePlan], lang: str) -> Options:
     frame.pack(fill="both", expand=True)
     ttk.Label(frame, text=t("files", lang), font=("TkDefaultFont", 10, "bold")).pack(anchor="w")
     for plan in plans:
-        name = render_untrusted(plan.source.name, 60)
+        name = render_untrusted_middle(plan.source.name, 60)  # the end tells files apart
         if plan.problem is None:
             kind = PROFILE_TEXT.get(plan.profile, plan.profile).split(" / ")
             line = f"  ✓ {name} — {kind[-1] if lang == 'en' else kind[0]}"
         else:
             why = plan.problem.message_en if lang == "en" else plan.problem.message_vi
             line = f"  ✗ {name} — {t('cannot', lang)}: {why}"
-        ttk.Label(frame, text=render_untrusted(line, 140)).pack(anchor="w")
+        # Long enough for a problem's whole sentence; wrapped, not cut.
+        ttk.Label(frame, text=render_untrusted(line, 600), wraplength=640).pack(anchor="w")
     ttk.Separator(frame).pack(fill="x", pady=8)
     ttk.Label(frame, text=t("where", lang)).pack(anchor="w")
     where = tk.StringVar(win, "beside")
@@ -224,7 +225,11 @@ def run_with_progress(
                 done, total, name = events.get_nowait()
                 label.configure(
                     text=t(
-                        "progress", lang, done=done, total=total, name=render_untrusted(name, 50)
+                        "progress",
+                        lang,
+                        done=done,
+                        total=total,
+                        name=render_untrusted_middle(name, 50),
                     )
                 )
                 bar.configure(maximum=max(total, 1), value=done)
@@ -285,9 +290,10 @@ def show_result(
         font=("TkDefaultFont", 10, "bold"),
     ).pack(anchor="w")
     for r in results:
-        name = render_untrusted(Path(str(r.get("file", ""))).name, 60)
+        # Names lose their middle, never their end (thang10 / thang11: red team 41).
+        name = render_untrusted_middle(Path(str(r.get("file", ""))).name, 60)
         if r.get("ok"):
-            line = f"✓ {name} → {render_untrusted(Path(str(r['output'])).name, 60)}"
+            line = f"✓ {name} → {render_untrusted_middle(Path(str(r['output'])).name, 60)}"
             if r.get("removed_unsigned"):
                 line += f" ({t('removed', lang)})"
             kept = r.get("original_kept")
@@ -298,7 +304,8 @@ def show_result(
             message = e.get("message_en" if lang == "en" else "message_vi", "")
             action = e.get("action_en" if lang == "en" else "action_vi", "")
             line = f"✗ {name}: [{e.get('code', '?')}] {message} → {action}"
-        ttk.Label(frame, text=render_untrusted(line, 200), wraplength=640).pack(anchor="w")
+        # The error's "what to do" and a kept original's reason are whole (wrapped, not cut).
+        ttk.Label(frame, text=render_untrusted(line, 600), wraplength=640).pack(anchor="w")
     buttons = ttk.Frame(frame)
     buttons.pack(anchor="e", pady=(12, 0))
     if folder is not None:

@@ -72,7 +72,7 @@ def test_the_profile_comes_from_each_file_and_problems_are_shown(dossiers, tmp_p
     # A signed file already there is never overwritten: shown as a problem before anything.
     dossiers["bhxh"].with_name("600-bao-tang_signed.xml").write_bytes(b"old")
     again = plan_files([dossiers["bhxh"]])[0]
-    assert again.problem is not None and again.problem.code == "OUTPUT_EXISTS"
+    assert again.problem is not None and again.problem.code == "SIGNED_COPY_EXISTS"
 
 
 def test_one_consent_lists_every_file_with_its_hash(dossiers) -> None:
