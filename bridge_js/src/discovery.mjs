@@ -200,16 +200,63 @@ export async function discover({
   };
   const last = memory ? memory.port() : null;
   const tried = [...new Set(last === null ? ports : [last, ...ports])];
-  const first = await firstOpen(tried, tryPort, hedgeMs, discard);
-  if (first) return found(first.port, first.result);
-  if (pingPort !== null) {
+  const askPing = async () => {
+    if (pingPort === null) return null;
     const told = await readPort({ fetch: fetchImpl, host, pingPort, timeoutMs });
-    if (told !== null && !tried.includes(told)) {
-      const result = await tryPort(told);
-      if (result) return found(told, result);
-    }
-  }
+    if (told === null || tried.includes(told)) return null;
+    const result = await tryPort(told);
+    return result ? { port: told, result } : null;
+  };
+  const first = await scanThenAsk(tried, tryPort, hedgeMs, discard, askPing);
+  if (first) return found(first.port, first.result);
   return { port: null, result: null, ping };
+}
+
+/**
+ * firstOpen over `ports`, and `ask()` (the port the ping names) once every port was started:
+ * when they all said null, and also while one still hangs (another OS user's silent listener
+ * must not hold discovery until its attempt times out: red team 40). The first result wins;
+ * a later one from the other side goes to `discard`. Null when both found nothing.
+ */
+function scanThenAsk(ports, tryPort, hedgeMs, discard, ask) {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    let scanOver = false;
+    let asking = false;
+    let askOver = false;
+    const finish = (fn, value) => {
+      if (!done) {
+        done = true;
+        fn(value);
+      }
+    };
+    const offer = (value) => {
+      if (!value) return false;
+      if (done) discard(value.result);
+      else finish(resolve, value);
+      return true;
+    };
+    const startAsking = () => {
+      if (asking) return;
+      asking = true;
+      ask().then(
+        (value) => {
+          askOver = true;
+          if (!offer(value) && scanOver) finish(resolve, null);
+        },
+        (error) => finish(reject, error),
+      );
+    };
+    firstOpen(ports, tryPort, hedgeMs, discard, startAsking).then(
+      (value) => {
+        scanOver = true;
+        if (offer(value)) return;
+        if (askOver) finish(resolve, null);
+        else startAsking();
+      },
+      (error) => finish(reject, error),
+    );
+  });
 }
 
 /**
@@ -220,9 +267,10 @@ export async function discover({
  * not hide the agent on a later port for the whole interaction timeout. The agent may hold its
  * socket while the user decides whether to pair the site, so a slow port keeps running. The
  * first result wins, and a result that comes after it is handed to `discard`; the first throw
- * is the answer; when every port said null, resolves to null.
+ * is the answer; when every port said null, resolves to null. `allStarted` is called when
+ * every port was started and some are still running past `hedgeMs`.
  */
-export function firstOpen(ports, tryPort, hedgeMs, discard) {
+export function firstOpen(ports, tryPort, hedgeMs, discard, allStarted = () => {}) {
   return new Promise((resolve, reject) => {
     let next = 0;
     let running = 0;
@@ -240,6 +288,7 @@ export function firstOpen(ports, tryPort, hedgeMs, discard) {
       if (done) return;
       if (next >= ports.length) {
         if (running === 0) settle(resolve, null);
+        else allStarted(); // only slow ones left: the caller may look elsewhere meanwhile
         return;
       }
       const port = ports[next++];

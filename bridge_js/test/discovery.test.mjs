@@ -269,6 +269,24 @@ test("a port that accepts and never answers does not hide the agent on the next 
   bridge.close();
 });
 
+test("a squatter on a default port does not hold back the port the ping names", async () => {
+  // Red team 40: with another user's silent listener on 27443 and this user's agent on a range
+  // port known only through /v1/port, the bridge waited for the squatter's attempt to time out.
+  const env = new FakeEnv();
+  env.silentPorts.add(27443);
+  env.add(27461);
+  env.pingPorts.add(27442);
+  env.portAnswer = 27461;
+  const bridge = new KysoBridge(withPing(env, { probeTimeoutMs: 20, interactionTimeoutMs: 60_000 }));
+  const started = Date.now();
+  assert.equal((await bridge.connect()).port, 27461);
+  assert.ok(Date.now() - started < 5_000, "found through the ping, not after the squatter's timeout");
+  assert.ok(env.fetched.some((f) => f.url === PORT_ASK));
+  const silent = env.opened.find((w) => w.url === ws(27443));
+  assert.equal(silent.readyState, 3, "the squatter's socket is closed once the agent is found");
+  bridge.close();
+});
+
 test("an agent that holds its socket while the user decides to pair still wins", async () => {
   const env = new FakeEnv();
   env.silentPorts.add(27443); // the agent asking the pairing question: nothing yet
