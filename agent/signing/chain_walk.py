@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import logging
+import ssl
+import sys
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -156,6 +160,11 @@ class IssuerStore:
             return Chain((), None)
         path = self._climb(leaf, candidates)
         confirmed, unconfirmed = _confirmation(path)
+        if unconfirmed is not None and system_roots():
+            # A token with only the user's certificate: the roots the operating system trusts
+            # (where a CA's installer puts its root on Windows) may confirm the chain instead.
+            path = self._climb(leaf, [*candidates, *system_roots()])
+            confirmed, unconfirmed = _confirmation(path)
         ends = path.chain[-1] if path.chain else leaf
         # An address named by an unconfirmed certificate is whoever served it: followed only
         # while a CA certificate on the token could still confirm the chain above.
@@ -203,9 +212,12 @@ class IssuerStore:
     async def issuer_of(
         self, cert: x509.Certificate, candidates: list[x509.Certificate], session: Any
     ) -> x509.Certificate | None:
-        """``cert``'s issuer: among ``candidates``, fetched before, or fetched now with
-        ``session`` from its caIssuers addresses (unless that failed a moment ago)."""
+        """``cert``'s issuer: among ``candidates``, fetched before, among the system's roots,
+        or fetched now with ``session`` from its caIssuers addresses (unless that failed a
+        moment ago)."""
         issuer = find_issuer(cert, candidates) or self.known_issuer(cert)
+        if issuer is None:  # a root the system trusts needs no fetch
+            issuer = find_issuer(cert, system_roots())
         if issuer is None and not self._failed_lately(self._path(cert).name):
             issuer = await download_issuer(session, cert, revocation_urls(cert)[2])
             if issuer is None:
@@ -291,6 +303,42 @@ class IssuerStore:
             return False
         self.learn_issuer(cert, issuer)
         return True
+
+
+MAX_SYSTEM_BUNDLE_BYTES = 8 * 1024 * 1024
+
+
+@functools.lru_cache(maxsize=1)
+def system_roots() -> tuple[x509.Certificate, ...]:
+    """The root CA certificates the operating system trusts, read once per process and only
+    for a chain the tokens do not confirm: Windows' ROOT store; elsewhere OpenSSL's default
+    bundle ($SSL_CERT_FILE first). Only roots (self-issued): an intermediate there proves
+    nothing more than a fetched one."""
+    ders: list[bytes] = []
+    if sys.platform == "win32":
+        try:
+            ders = [
+                cert
+                for cert, encoding, _trust in ssl.enum_certificates("ROOT")  # type: ignore[attr-defined]
+                if encoding == "x509_asn"
+            ]
+        except OSError:
+            ders = []
+    else:
+        paths = ssl.get_default_verify_paths()
+        for path in (paths.cafile, paths.openssl_cafile):
+            if not path:
+                continue
+            try:
+                with open(path, "rb") as bundle:
+                    ders = [bundle.read(MAX_SYSTEM_BUNDLE_BYTES)]
+                break
+            except OSError:
+                continue
+    with warnings.catch_warnings():  # a bundle's odd old root (negative serial) is no concern
+        warnings.simplefilter("ignore")
+        certs = [c for der in ders for c in load_certificates(der)]
+    return tuple(c for c in certs if c.subject == c.issuer)
 
 
 async def download_issuer(

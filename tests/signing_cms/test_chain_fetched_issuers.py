@@ -245,3 +245,35 @@ async def test_a_hung_caissuers_address_is_asked_once_within_one_budget(tmp_path
     assert status.status == "unknown"
     assert server.hits.count("/i.cer") == 1
     assert took < 2.6, f"the check took {took:.1f} s for a 1.5 s budget"
+
+
+@pytest.fixture
+def system_bundle(world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The operating system trusts the world's root ($SSL_CERT_FILE: OpenSSL's own override)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from agent.signing.chain_walk import system_roots
+
+    bundle = tmp_path / "system-roots.pem"
+    bundle.write_bytes(world["root"][0].public_bytes(serialization.Encoding.PEM))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    system_roots.cache_clear()
+    yield bundle
+    system_roots.cache_clear()
+
+
+async def test_a_token_with_only_the_users_certificate_is_confirmed_by_the_systems_roots(
+    world: dict[str, Any], tmp_path: Path, system_bundle: Path
+) -> None:
+    with pytest.raises(KysoError) as refused:
+        await _check(tmp_path, world, [])
+    assert refused.value.code == "CERT_REVOKED"
+    assert "/root.cer" not in world["server"].hits  # the root came from the system, not the net
+
+
+async def test_the_systems_roots_do_not_confirm_a_copy_under_another_root(
+    world: dict[str, Any], tmp_path: Path, system_bundle: Path
+) -> None:
+    world["server"].routes["/i.cer"] = _self_issued_copy(world["issuing"])
+    status = await _check(tmp_path, world, [])
+    assert status.status == "unknown", status.reason
