@@ -138,6 +138,13 @@ class IssuerStore:
             if chain.missing is None or not await self.fetch_issuer(chain.missing, deadline):
                 break
             chain = self.cas_above(cert_der, issuers)
+        if chain.missing is not None and chain.unconfirmed is None:
+            # Named and not had (offline, or an attacker answering 404 after a forged copy got
+            # the certificate's own "good" cached): the CA above is not known, so not checked.
+            return chain._replace(
+                unconfirmed="an issuing CA's certificate could not be fetched from its "
+                "caIssuers address"
+            )
         return chain
 
     def cas_above(self, cert_der: bytes, issuers: Iterable[bytes]) -> Chain:
@@ -167,8 +174,9 @@ class IssuerStore:
             confirmed, unconfirmed = _confirmation(path)
         ends = path.chain[-1] if path.chain else leaf
         # An address named by an unconfirmed certificate is whoever served it: followed only
-        # while a CA certificate on the token could still confirm the chain above.
-        reach_further = unconfirmed is None or bool(candidates)
+        # while a CA certificate on the token, not yet placed below, could still confirm the
+        # chain above (review 41).
+        reach_further = unconfirmed is None or any(c not in path.chain for c in candidates)
         missing = ends if path.ended_at_address and reach_further else None
         if len(self._chains) >= MEMORY_ENTRIES:
             self._chains.clear()
@@ -182,7 +190,7 @@ class IssuerStore:
         ]
         found = Chain(tuple(links), missing, unconfirmed)
         if unconfirmed is None:
-            self._keep_on_disk([leaf, *path.chain])
+            self._keep_on_disk([leaf, *path.chain], {*path.chain, path.root})
             self._chains[key] = found  # an unconfirmed chain is worked out again (see _fresh)
         return found
 
@@ -221,7 +229,7 @@ class IssuerStore:
         if issuer is None and not self._failed_lately(self._path(cert).name):
             issuer = await download_issuer(session, cert, revocation_urls(cert)[2])
             if issuer is None:
-                self._failed[self._path(cert).name] = time.monotonic()
+                self._note_failure(self._path(cert).name)
             else:
                 self.learn_issuer(cert, issuer)
         return issuer
@@ -252,18 +260,23 @@ class IssuerStore:
     def learn_issuer(self, cert: x509.Certificate, issuer: x509.Certificate) -> None:
         """Take ``issuer`` as ``cert``'s, in memory: kept on disk once a chain confirms it."""
         name = self._path(cert).name
+        if len(self._issuers) >= MEMORY_ENTRIES:  # a long-running agent: copies served to it
+            self._issuers.clear()
+            self._fresh.clear()
         self._issuers[name] = issuer
         self._fresh[name] = time.monotonic()
         self._generation += 1
 
-    def _keep_on_disk(self, children: list[x509.Certificate]) -> None:
-        """Write the fetched issuers of ``children``, a confirmed chain (under each child's
-        name)."""
+    def _keep_on_disk(
+        self, children: list[x509.Certificate], confirmed: set[x509.Certificate | None]
+    ) -> None:
+        """Write the fetched issuers of ``children`` (under each child's name) that are among
+        the ``confirmed`` certificates of the chain."""
         for child in children:
             name = self._path(child).name
             issuer = self._issuers.get(name)
-            if name not in self._fresh or issuer is None:
-                continue  # on a token, or on disk already
+            if name not in self._fresh or issuer is None or issuer not in confirmed:
+                continue  # on a token, on disk already, or past where the walk looked
             del self._fresh[name]
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)
@@ -299,10 +312,15 @@ class IssuerStore:
         except Exception:  # offline, a bad answer, no time left: the status says unknown later
             log.debug("could not fetch the issuing CA's certificate", exc_info=True)
         if issuer is None:
-            self._failed[key] = time.monotonic()
+            self._note_failure(key)
             return False
         self.learn_issuer(cert, issuer)
         return True
+
+    def _note_failure(self, name: str) -> None:
+        if len(self._failed) >= MEMORY_ENTRIES:
+            self._failed.clear()
+        self._failed[name] = time.monotonic()
 
 
 MAX_SYSTEM_BUNDLE_BYTES = 8 * 1024 * 1024
