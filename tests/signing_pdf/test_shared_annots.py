@@ -196,3 +196,57 @@ def test_the_signed_file_with_its_own_array_verifies_everywhere(
     assert pdfsig is not None
     shown = subprocess.run([pdfsig, str(twice)], capture_output=True, text=True).stdout
     assert shown.count("Signature is Valid.") == 2, shown
+
+
+def _indirect_annots_pdf(pages: int, *, shared_with_last: bool) -> bytes:
+    """``pages`` pages under one /Pages node, each with its own indirect empty /Annots array;
+    the last page names page 1's array when ``shared_with_last``."""
+    import io
+
+    objects = {1: b"<< /Type /Catalog /Pages 2 0 R >>"}
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(pages))
+    objects[2] = f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode()
+    for i in range(pages):
+        annots = 4 if shared_with_last and i == pages - 1 else 4 + 2 * i
+        objects[3 + 2 * i] = (
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots {annots} 0 R >>"
+        ).encode()
+        objects[4 + 2 * i] = b"[]"
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = {}
+    for number in sorted(objects):
+        offsets[number] = out.tell()
+        out.write(f"{number} 0 obj\n".encode() + objects[number] + b"\nendobj\n")
+    xref = out.tell()
+    size = max(objects) + 1
+    out.write(f"xref\n0 {size}\n0000000000 65535 f \n".encode())
+    for number in range(1, size):
+        out.write(f"{offsets[number]:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {size} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_the_page_tree_is_walked_once_whatever_its_size(
+    monkeypatch: pytest.MonkeyPatch, shared: bool
+) -> None:
+    """Review 41: one walk of the tree per page made it quadratic, on the agent's event loop
+    after the consent (3000 pages: 41 s). The sharing page is the last one, found all the same."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from agent.signing.pdf.annots import own_annots
+
+    pages = 3000
+    writer = IncrementalPdfFileWriter(
+        io.BytesIO(_indirect_annots_pdf(pages, shared_with_last=shared))
+    )
+    walks = []
+    real = writer.find_page_for_modification
+    monkeypatch.setattr(writer, "find_page_for_modification", lambda i: walks.append(i) or real(i))
+    own_annots(writer, 0, pages)
+    assert walks == [0]
+    page = writer.find_page_for_modification(0)[0].get_object()
+    assert (type(page.raw_get("/Annots")).__name__ == "ArrayObject") is shared
