@@ -122,7 +122,12 @@ class RemoteService:
         self.provider = provider
         self._own_session = session is None
         # No cookie jar: nothing a service sets outlives the process or crosses providers.
-        self.session = session or aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        # No session-wide time limit (aiohttp's default ends every call at 300 s): each call
+        # has its own, the provider's timeout_seconds or approval_timeout_seconds (review 41).
+        self.session = session or aiohttp.ClientSession(
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+        )
         self.auth: ServiceAuth = (
             NoAuth()
             if provider.auth_flow == "none"

@@ -90,3 +90,17 @@ def test_approval_timeout_is_a_whole_number_of_seconds_up_to_ten_minutes(value: 
 
 def test_approval_timeout_defaults_to_two_minutes() -> None:
     assert parse_provider({"name": "x", "base_url": "https://a.vn"}).approval_timeout_seconds == 120
+
+
+async def test_the_session_does_not_cut_a_long_approval_at_aiohttps_300_s() -> None:
+    """Review 41: the provider's aiohttp session kept aiohttp's default total timeout (300 s),
+    so a wait documented up to 600 s ended at 300 s, reported as the configured seconds."""
+    from agent.remote.directory import RemoteService
+
+    table = {"name": "x", "base_url": "https://a.vn", "approval_timeout_seconds": 600}
+    service = RemoteService(parse_provider(table))
+    try:
+        total = service.session.timeout.total
+    finally:
+        await service.close()
+    assert total is None
