@@ -18,7 +18,7 @@ from agent.cli.common import (
     tsa_url,
 )
 from agent.cli.compose import build_token_service
-from agent.cli.inputs import placed_last, read_bounded, written_copy
+from agent.cli.inputs import check_written, placed_last, read_bounded, written_copy
 from agent.cli.judged_time import judged_lines, print_judged_refusal
 from agent.cli.output import one_line, print_json
 from agent.cli.targets import check_output_name, check_targets, same_file
@@ -294,6 +294,8 @@ async def run_sign_cms(args: argparse.Namespace) -> int:
         with placed_last(copy):  # --force: the earlier file replaced only once this is recorded
             if not audit.record(args.file, "OK", signed):
                 raise audit.unrecorded(copy)  # deleted: no signature without its record
+            if args.force:  # it may replace a file: only once read back (review 41)
+                check_written(copy, signature)
     result = {
         "ok": True,
         "output": str(out),
@@ -376,7 +378,8 @@ def run_verify_cms(args: argparse.Namespace) -> int:
             )
         extracted = _write(Path(args.extract), result.content, args.force, like=args.signature)
         with placed_last(extracted):
-            pass  # nothing to check first: --force replaces the earlier file now
+            if args.force:  # it may replace a file: only once read back (review 41)
+                check_written(extracted, result.content)
     if args.json:
         print_json(verification_json(result))
         return 0

@@ -318,6 +318,17 @@ def copy_paths(copy: Path | StagedFile) -> tuple[Path, Path]:
     return copy, copy
 
 
+def check_written(copy: StagedFile, data: bytes) -> None:
+    """READBACK_FAILED (the copy set aside) unless the staged ``copy`` holds exactly ``data``:
+    for a file that replaces another (``--force``), before it does."""
+    try:
+        same = copy.current.read_bytes() == data
+    except OSError as exc:
+        raise unverified(copy, str(exc)) from exc
+    if not same:
+        raise unverified(copy, "the bytes on disk differ from those written")
+
+
 def unverified(copy: Path | StagedFile, detail: str) -> KysoError:
     """READBACK_FAILED for the signed copy ``copy`` (its final path, or its staged file), set
     aside first (:func:`set_aside`): its ``path`` is where the copy is now, ``output`` where it

@@ -101,10 +101,6 @@ async def _sign_one(
             "--remove-unsigned không dùng được khi tệp kết quả chính là tệp gốc",
         )
     signed, read = await _sign_document(source, signer, args)
-    # A copy that replaces a file (--force; signing in place replaces the original) is read
-    # back first, as one whose original is then removed: a file is deleted only for a copy
-    # verified on disk (red team 41).
-    replaces = os.path.lexists(target)
     try:
         copy = written_copy(stage_write(target, signed, overwrite=args.force, like=source))
     except FileExistsError as exc:
@@ -118,7 +114,11 @@ async def _sign_one(
         with placed_last(copy):
             if written is not None:
                 written(entry, copy)
-            if args.remove_unsigned or replaces:
+            # With --force the copy may replace a file (signing in place replaces the
+            # original; one may appear at the name meanwhile): read back first, as one whose
+            # original is then removed. A file is deleted only for a copy verified on disk
+            # (red team 41, review 41).
+            if args.remove_unsigned or args.force:
                 _read_back(copy, signed, signer, args.profile)
     except BaseException as exc:
         if not isinstance(exc, KysoError) and not copy.placed:
