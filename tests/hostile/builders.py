@@ -114,3 +114,44 @@ def with_huge_xref_stream(document: bytes, entries: int, kind: int = 1) -> bytes
     )
     out += packed + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref_at
     return bytes(out)
+
+
+def classic_pdf(objects: dict[int, bytes], *, info: int | None = None) -> bytes:
+    """A classic-xref PDF from ``{number: body}`` (body without 'N 0 obj'/'endobj'), root 1
+    (from red team 43)."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets: dict[int, int] = {}
+    for num in sorted(objects):
+        offsets[num] = len(out)
+        out += b"%d 0 obj\n" % num + objects[num] + b"\nendobj\n"
+    size = max(objects) + 1
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
+    for num in range(1, size):
+        out += b"%010d 00000 n \n" % offsets[num] if num in offsets else b"0000000000 65535 f \n"
+    out += b"trailer\n<< /Size %d /Root 1 0 R" % size
+    if info is not None:
+        out += b" /Info %d 0 R" % info
+    out += b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+def pdf_stream(data: bytes) -> bytes:
+    """An indirect stream object's body."""
+    return b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
+
+
+def one_page_pdf(
+    *, catalog_extra: bytes = b"", extra: dict[int, bytes] | None = None, info: bytes | None = None
+) -> bytes:
+    """One page saying Hello; ``info`` the /Info dictionary (object 5), ``extra`` more objects."""
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R" + catalog_extra + b" >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+        4: pdf_stream(b"BT /F1 12 Tf 72 700 Td (Hello) Tj ET"),
+    }
+    if info is not None:
+        objects[5] = info
+    objects.update(extra or {})
+    return classic_pdf(objects, info=5 if info is not None else None)

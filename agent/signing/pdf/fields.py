@@ -341,6 +341,40 @@ def other_fields(reader: Any) -> dict[str, str]:
     return found
 
 
+class FieldTreeUnusual(Exception):
+    """Walking the form's fields as pyHanko does would not end in reasonable time."""
+
+
+def check_field_paths(reader: Any) -> None:
+    """Raise :class:`FieldTreeUnusual` when walking /AcroForm /Fields the way pyHanko's
+    ``enumerate_sig_fields`` does (every path down /Kids, only a loop on the path stopped)
+    would visit more than :data:`MAX_FIELDS` entries. Fields sharing children make the paths
+    grow as a power of two with no loop at all: a 3.5 KB file, 40 levels of two references to
+    one child, walked for ever before the consent, in a thread the agent cannot stop (red
+    team 43). The walk here stops at the budget."""
+    from pyhanko.pdf_utils.generic import IndirectObject
+
+    try:
+        fields = deref(deref(reader.root.raw_get("/AcroForm")).raw_get("/Fields"))
+    except (AttributeError, KeyError, TypeError):
+        return
+    stack: list[tuple[Any, frozenset[tuple[int, int]]]] = [(fields, frozenset())]
+    visited = 0
+    while stack:
+        refs, above = stack.pop()
+        for ref in list.__iter__(refs) if isinstance(refs, list) else ():
+            visited += 1
+            if visited > MAX_FIELDS:
+                raise FieldTreeUnusual(f"over {MAX_FIELDS} form field entries along its paths")
+            if not isinstance(ref, IndirectObject) or (ref.idnum, ref.generation) in above:
+                continue
+            field = ref.get_object()
+            if not hasattr(field, "raw_get") or "/T" not in field or "/Kids" not in field:
+                continue  # not a field, a bare widget (pyHanko goes no further), or a leaf
+            path = above | {(ref.idnum, ref.generation)}
+            stack.append((deref(field.raw_get("/Kids")), path))
+
+
 def lock_lines(field: EmptyField | None, *, certify: bool) -> tuple[tuple[str, str], ...]:
     """The consent's words for what signing ``field`` locks, Vietnamese then English; empty
     when it locks nothing (a certification's own line says the rest)."""

@@ -26,7 +26,9 @@ from agent.signing.pdf.fields import (
     MAX_PAGES,
     EmptyField,
     FieldLock,
+    FieldTreeUnusual,
     PageTreeUnusual,
+    check_field_paths,
     deref,
     earlier_locks,
     normalised_box,
@@ -35,7 +37,7 @@ from agent.signing.pdf.fields import (
     read_empty_field,
     widget_pages,
 )
-from agent.signing.pdf.metadata import read_xmp
+from agent.signing.pdf.metadata import pdf_text, read_xmp
 from agent.signing.pdf.syntax import (
     read_every_object,
     refuse_repeats,
@@ -284,9 +286,13 @@ def _facts(reader: Any, stream: BinaryIO, size_of_pages: tuple[int, ...], digest
             {"detail": f"the page tree says it has {count} pages (/Count) but holds {leaves}"},
         )
     info = deref(reader.trailer_view.get("/Info"))
-    title = ""
-    if info is not None:
-        title = str(deref(info.get("/Title", "")) or "")
+    title = pdf_text(deref(info.get("/Title", ""))) if hasattr(info, "get") else ""
+    try:
+        check_field_paths(reader)  # before pyHanko's walk below, which has no budget
+    except FieldTreeUnusual as exc:
+        raise KysoError(
+            "PDF_MALFORMED", {"detail": f"its form fields could not be checked ({exc})"}
+        ) from None
     signatures = []
     empty: list[tuple[EmptyField, Any]] = []
     locks: list[FieldLock] = []

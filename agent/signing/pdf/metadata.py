@@ -92,6 +92,27 @@ def _pdfa_part_in(tree: Any) -> int | None:
     return None
 
 
+def pdf_text(value: Any) -> str:
+    """A PDF text string (an /Info entry) as viewers show it; "" for anything that is not one
+    (a dictionary, a stream, an array: never Python's repr of it, red team 43). UTF-16 with a
+    lone surrogate or an odd length gets U+FFFD there, as viewers show it; cut at
+    :data:`MAX_TITLE_CHARS`."""
+    if isinstance(value, str):  # pyHanko's TextStringObject, decoded already
+        return _clean(str.__str__(value))
+    if not isinstance(value, bytes):
+        return ""
+    raw = bytes(value)
+    if raw.startswith(b"\xfe\xff"):
+        text = raw[2:].decode("utf-16-be", errors="replace")
+    elif raw.startswith(b"\xff\xfe"):
+        text = raw[2:].decode("utf-16-le", errors="replace")
+    elif raw.startswith(b"\xef\xbb\xbf"):
+        text = raw[3:].decode("utf-8", errors="replace")
+    else:  # PDFDocEncoding: Latin-1 for the printable characters titles use
+        text = raw.decode("latin-1")
+    return _clean(text)
+
+
 def _clean(text: str) -> str:
     return text.strip()[:MAX_TITLE_CHARS]
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.errors import KysoError
+from agent.signing.pdf.fields import FieldTreeUnusual, check_field_paths
 from agent.signing.pdf.inspect import open_reader, unreadable
 from agent.signing.pdf.overlay import UNCHECKED, StampCheck
 from agent.signing.pdf.problems import (
@@ -141,6 +142,11 @@ async def verify_pdf(
         raise KysoError("PDF_ENCRYPTED_UNVERIFIABLE") from exc
     # pyHanko's difference analysis stops at a time budget (a tangled file: hours otherwise).
     reader = BudgetedReader(io.BytesIO(document), seconds=analysis_seconds)
+    try:
+        check_field_paths(reader)  # pyHanko lists the signatures down every field path
+    except FieldTreeUnusual as exc:
+        detail = f"its form fields could not be checked ({exc})"
+        raise KysoError("PDF_MALFORMED", {"detail": detail}) from None
     embedded = reader.embedded_regular_signatures
     if not embedded:
         raise KysoError("NOT_SIGNED", {"container": "PDF"})
