@@ -517,8 +517,11 @@ def _signer_name(sig_value: Any) -> str:
     try:
         from asn1crypto import cms
 
+        from agent.signing.cms import refuse_crowds
+
         contents = sig_value.get_object()["/Contents"]
         signed_data = cms.ContentInfo.load(bytes(contents))["content"]
+        refuse_crowds(signed_data)  # 20,000 certificates: not searched before a consent
         certs = signed_data["certificates"]
         sid = signed_data["signer_infos"][0]["sid"]
         for choice in certs:
