@@ -140,3 +140,22 @@ async def free_port() -> int:
     server.close()
     await server.wait_closed()
     return port
+
+
+class PublicKeyOf:
+    """Stands for a key the attacker does not have: :func:`cert` reads only its public key."""
+
+    def __init__(self, certificate: x509.Certificate) -> None:
+        self._certificate = certificate
+
+    def public_key(self) -> Any:
+        return self._certificate.public_key()
+
+
+def self_issued_copy(ca: tuple[x509.Certificate, Any]) -> bytes:
+    """DER of a forgery of ``ca``: its name and public key (both public), self-issued, signed
+    by a key of the attacker's own."""
+    attacker = ec.generate_private_key(ec.SECP256R1())
+    name = ca[0].subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    copy, _ = cert(str(name), None, ca=True, key=PublicKeyOf(ca[0]), signer=attacker)
+    return der(copy)

@@ -36,16 +36,6 @@ def _state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KYSO_HOME", str(tmp_path / "home"))
 
 
-class _PublicKeyOf:
-    """Stands for a key the attacker does not have: pki.cert() reads only its public key."""
-
-    def __init__(self, cert: x509.Certificate) -> None:
-        self._cert = cert
-
-    def public_key(self) -> Any:
-        return self._cert.public_key()
-
-
 @pytest.fixture
 async def world() -> AsyncIterator[dict[str, Any]]:
     """Root -> Issuing CA -> leaf; the root's CRL lists the issuing CA (key compromise)."""
@@ -79,13 +69,6 @@ async def world() -> AsyncIterator[dict[str, Any]]:
         await server.stop()
 
 
-def _self_issued_copy(issuing: Any) -> bytes:
-    """The issuing CA's name and public key, self-issued, signed by the attacker's key."""
-    attacker = ec.generate_private_key(ec.SECP256R1())
-    copy, _ = pki.cert("Issuing CA", None, ca=True, key=_PublicKeyOf(issuing[0]), signer=attacker)
-    return pki.der(copy)
-
-
 async def _check(tmp_path: Path, world: dict[str, Any], token: list[bytes]) -> Any:
     return await check_before_signing(
         StatusChecker(tmp_path / "cache"), world["leaf"], "sign", token
@@ -105,7 +88,7 @@ async def test_the_genuine_chain_under_the_tokens_root_refuses_the_revoked_ca(
 async def test_a_self_issued_copy_of_the_issuing_ca_is_never_a_silent_good(
     world: dict[str, Any], tmp_path: Path, token: str
 ) -> None:
-    world["server"].routes["/i.cer"] = _self_issued_copy(world["issuing"])
+    world["server"].routes["/i.cer"] = pki.self_issued_copy(world["issuing"])
     status = await _check(tmp_path, world, world["token"] if token == "the root" else [])
     assert status.status == "unknown", status.reason
     assert not (tmp_path / "cache" / "issuers").exists() or not any(
@@ -124,7 +107,7 @@ async def test_a_copy_under_the_attackers_own_root_is_unknown_and_its_addresses_
         "Issuing CA",
         (evil_root, attacker),
         ca=True,
-        key=_PublicKeyOf(world["issuing"][0]),
+        key=pki.PublicKeyOf(world["issuing"][0]),
         crl=lan.url("/admin/delete-everything"),
         ca_issuers=[world["base"] + "/evil.cer"],
     )
@@ -148,7 +131,7 @@ async def test_an_expired_copy_refuses_nothing_and_leaves_nothing_behind(
         "Issuing CA",
         None,
         ca=True,
-        key=_PublicKeyOf(world["issuing"][0]),
+        key=pki.PublicKeyOf(world["issuing"][0]),
         signer=attacker,
         days=(-400, -1),
         issuer_name=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Root CA")]),
@@ -163,7 +146,7 @@ async def test_an_expired_copy_refuses_nothing_and_leaves_nothing_behind(
 async def test_after_a_forgery_the_next_process_on_an_honest_network_refuses_again(
     world: dict[str, Any], tmp_path: Path
 ) -> None:
-    world["server"].routes["/i.cer"] = _self_issued_copy(world["issuing"])
+    world["server"].routes["/i.cer"] = pki.self_issued_copy(world["issuing"])
     with contextlib.suppress(KysoError):
         await _check(tmp_path, world, world["token"])
     world["server"].routes["/i.cer"] = pki.der(world["issuing"][0])
@@ -209,7 +192,7 @@ async def test_a_root_that_issued_the_leaf_directly_is_confirmed_by_its_own_sign
     try:
         checker = StatusChecker(tmp_path / "cache")
         assert (await check_before_signing(checker, pki.der(leaf[0]))).status == "good"
-        server.routes["/root.cer"] = _self_issued_copy(root)  # same name and key, forged
+        server.routes["/root.cer"] = pki.self_issued_copy(root)  # same name and key, forged
         status = await check_before_signing(StatusChecker(tmp_path / "other"), pki.der(leaf[0]))
         assert status.status == "unknown"
     finally:
@@ -274,6 +257,6 @@ async def test_a_token_with_only_the_users_certificate_is_confirmed_by_the_syste
 async def test_the_systems_roots_do_not_confirm_a_copy_under_another_root(
     world: dict[str, Any], tmp_path: Path, system_bundle: Path
 ) -> None:
-    world["server"].routes["/i.cer"] = _self_issued_copy(world["issuing"])
+    world["server"].routes["/i.cer"] = pki.self_issued_copy(world["issuing"])
     status = await _check(tmp_path, world, [])
     assert status.status == "unknown", status.reason

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography import x509
@@ -23,22 +22,6 @@ from tests import pki_http as pki
 @pytest.fixture(autouse=True)
 def _state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KYSO_HOME", str(tmp_path / "home"))
-
-
-class _PublicKeyOf:
-    def __init__(self, cert: x509.Certificate) -> None:
-        self._cert = cert
-
-    def public_key(self) -> Any:
-        return self._cert.public_key()
-
-
-def _self_issued_copy(ca: Any) -> bytes:
-    attacker = ec.generate_private_key(ec.SECP256R1())
-    copy, _ = pki.cert(
-        ca[0].subject.rfc4514_string()[3:], None, ca=True, key=_PublicKeyOf(ca[0]), signer=attacker
-    )
-    return pki.der(copy)
 
 
 @pytest.mark.parametrize("token", ["nothing", "the root"])
@@ -62,7 +45,7 @@ async def test_blocking_caissuers_after_a_cached_leaf_good_is_not_a_silent_good(
     server = pki.Server()
     server.routes = {
         "/root.cer": pki.der(root[0]),
-        "/i.cer": _self_issued_copy(issuing),
+        "/i.cer": pki.self_issued_copy(issuing),
         "/root.crl": pki.crl(root, [issuing[0].serial_number]),
         "/issuing.crl": pki.crl(issuing),
     }
@@ -109,7 +92,7 @@ async def test_demo_chain_an_unconfirmed_root_copy_does_not_send_the_agent_to_it
         "Root CA",
         None,
         ca=True,
-        key=_PublicKeyOf(root[0]),
+        key=pki.PublicKeyOf(root[0]),
         signer=attacker,
         issuer_name=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Evil")]),
         ca_issuers=[lan.url("/internal/admin?do=something")],
