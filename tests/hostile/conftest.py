@@ -35,15 +35,24 @@ def _cap() -> None:
 
 
 def run_cli(*args: str, deadline: float, home: Path) -> Outcome:
-    env = {**os.environ, "KYSO_HOME": str(home)}
+    """``kyso-agent ARGS`` in a child process (state under ``home``)."""
+    return _run_child(["-m", "agent.cli", *args], deadline, {"KYSO_HOME": str(home)})
+
+
+def run_python(script: str, *args: str, deadline: float) -> Outcome:
+    """``python -c SCRIPT ARGS`` in a child process."""
+    return _run_child(["-c", script, *args], deadline, {})
+
+
+def _run_child(argv: list[str], deadline: float, env: dict[str, str]) -> Outcome:
     start = time.monotonic()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "agent.cli", *args],
+            [sys.executable, *argv],
             capture_output=True,
             text=True,
             timeout=deadline,
-            env=env,
+            env={**os.environ, **env},
             preexec_fn=_cap,
         )
     except subprocess.TimeoutExpired as exc:

@@ -12,14 +12,12 @@ Each runs in a child process killed at a deadline: a hang fails the test, never 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.hostile.builders import one_page_pdf, pdf_stream
-from tests.hostile.conftest import _cap
+from tests.hostile.conftest import run_python
 
 DEADLINE = 30.0
 INSPECT = """
@@ -35,18 +33,10 @@ except KysoError as exc:
 
 
 def _inspect(path: Path) -> dict:
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", INSPECT, str(path)],
-            capture_output=True,
-            text=True,
-            timeout=DEADLINE,
-            preexec_fn=_cap,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"inspect_pdf still running after {DEADLINE:.0f} s")
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    outcome = run_python(INSPECT, str(path), deadline=DEADLINE)
+    assert outcome.code is not None, f"inspect_pdf still running after {DEADLINE:.0f} s"
+    assert outcome.code == 0, outcome.stderr[-2000:]
+    return json.loads(outcome.stdout.strip().splitlines()[-1])
 
 
 def _fields_dag(depth: int) -> bytes:
@@ -115,14 +105,6 @@ def test_verify_pdf_refuses_the_same_fields_at_once(tmp_path: Path) -> None:
         "except KysoError as exc:\n"
         "    print(exc.code)\n"
     )
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", script, str(path)],
-            capture_output=True,
-            text=True,
-            timeout=DEADLINE,
-            preexec_fn=_cap,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"verify_pdf still running after {DEADLINE:.0f} s")
-    assert done.stdout.strip() == "PDF_MALFORMED", done.stderr[-2000:]
+    outcome = run_python(script, str(path), deadline=DEADLINE)
+    assert outcome.code is not None, f"verify_pdf still running after {DEADLINE:.0f} s"
+    assert outcome.stdout.strip() == "PDF_MALFORMED", outcome.stderr[-2000:]
