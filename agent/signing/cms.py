@@ -419,9 +419,11 @@ def verify_cms(
     if signing_time is not None and signing_time > dt.datetime.now(dt.UTC) + _FUTURE_TOLERANCE:
         raise KysoError("CMS_INVALID", {"detail": f"signing time {signing_time} is in the future"})
     # The timestamps first: the earliest one's time is when the signer's certificate counts.
-    timestamps = tuple(
-        _check_timestamp(token, signer_info, trust) for token in _timestamp_tokens(signer_info)
-    )
+    try:
+        tokens = _timestamp_tokens(signer_info)
+    except ValueError as exc:
+        raise KysoError("CMS_INVALID", {"detail": str(exc)}) from exc
+    timestamps = tuple(_check_timestamp(token, signer_info, trust) for token in tokens)
     when = validation_time(t.gen_time for t in timestamps)
     info = validate_signer(
         certs.signer_cert.dump(),
@@ -443,17 +445,29 @@ def verify_cms(
     )
 
 
+MOST_TIMESTAMP_TOKENS = 4  # a signature carries one, an archive a few
+
+
 def _timestamp_tokens(signer_info: cms.SignerInfo) -> list[cms.ContentInfo]:
-    """Every signature-timestamp token (all values of all such unsigned attributes)."""
+    """Every signature-timestamp token (all values of all such unsigned attributes), each
+    token's own lists counted first (:func:`refuse_crowds`): unsigned attributes lie outside
+    the signature, so anyone can pad a genuine file with tokens, or a token with certificates
+    (review 42). ValueError (CMS_INVALID) past :data:`MOST_TIMESTAMP_TOKENS` or a crowd."""
     unsigned = signer_info["unsigned_attrs"]
-    if unsigned.native is None:
+    if isinstance(unsigned, core.Void):
         return []
-    return [
-        value
-        for attr in unsigned
-        if attr["type"].native == "signature_time_stamp_token"
-        for value in attr["values"]
-    ]
+    tokens: list[cms.ContentInfo] = []
+    for attr in unsigned:
+        if attr["type"].native != "signature_time_stamp_token":
+            continue
+        if _count_der_items(attr["values"].contents, MOST_TIMESTAMP_TOKENS) + len(tokens) > (
+            MOST_TIMESTAMP_TOKENS
+        ):
+            raise ValueError(f"more than {MOST_TIMESTAMP_TOKENS} signature timestamps")
+        for value in attr["values"]:
+            refuse_crowds(value["content"])
+            tokens.append(value)
+    return tokens
 
 
 def _hash_refused(name: str, trust: TrustStore) -> bool:

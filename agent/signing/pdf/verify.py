@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.errors import KysoError
+from agent.signing.cms import refuse_crowds
 from agent.signing.pdf.fields import FieldTreeUnusual, check_field_paths
 from agent.signing.pdf.inspect import open_reader, unreadable
 from agent.signing.pdf.overlay import UNCHECKED, StampCheck
@@ -150,6 +151,12 @@ async def verify_pdf(
     embedded = reader.embedded_regular_signatures
     if not embedded:
         raise KysoError("NOT_SIGNED", {"container": "PDF"})
+    for sig in embedded:  # a signature padded with items: refused before pyHanko parses it
+        try:
+            refuse_crowds(sig.signed_data)
+        except ValueError as exc:
+            detail = f"the signature in {sig.field_name} holds {exc}"
+            raise KysoError("PDF_MALFORMED", {"detail": detail}) from None
     # Each signature signed its own revision: an object written ambiguously there and cleanly
     # in a later update (a later signer's page rewrite) is read again as that revision stood.
     # Only ends where a revision really ends (%%EOF), at most MAX_REVISION_PASSES of them (a
