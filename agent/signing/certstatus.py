@@ -382,7 +382,12 @@ async def check_before_signing(
     chain = await checker.issuers.walk(cert_der, issuers, deadline)
     cas = chain.cas
     when = _now(now)
+    out_of_date = None
     for ca in cas:  # dates need no network: every CA above, checkable or not
+        if not ca.not_before <= when <= ca.not_after and ca.fetched:
+            # Perhaps an older issue of that CA served in place of the current one (review 42).
+            out_of_date = "a CA certificate fetched from caIssuers is outside its dates"
+            continue
         if not ca.not_before <= when <= ca.not_after:
             info = parse_certificate(cert_der)
             raise KysoError(
@@ -396,7 +401,7 @@ async def check_before_signing(
                     "purpose": purpose,
                 },
             )
-    asked = [ca for ca in cas if ca.checkable]
+    asked = [ca for ca in cas if ca.checkable and ca.not_before <= when <= ca.not_after]
     own, *above = await _statuses(
         checker, [cert_der, *(ca.der for ca in asked)], issuers, now, deadline
     )
@@ -409,8 +414,9 @@ async def check_before_signing(
         doubt = next((s for s in above if s.status == "unknown"), None)
         if doubt is not None:
             return replace(doubt, reason=f"the issuing CA's status: {doubt.reason}")
-        if chain.unconfirmed is not None:
-            return unknown(f"the issuing CA's status: {chain.unconfirmed}", when)
+        doubt_reason = chain.unconfirmed or out_of_date
+        if doubt_reason is not None:
+            return unknown(f"the issuing CA's status: {doubt_reason}", when)
     return own
 
 

@@ -48,6 +48,9 @@ class IssuingCa:
     checkable: bool  # names where its status is published (OCSP or CRL)
     not_before: dt.datetime
     not_after: dt.datetime
+    # Came from a caIssuers address: genuine, but the network chose which issue of that CA
+    # (an expired earlier one with the same key must not refuse a good certificate).
+    fetched: bool = False
 
     @classmethod
     def of(cls, ca: x509.Certificate) -> IssuingCa:
@@ -167,9 +170,10 @@ class IssuerStore:
             return Chain((), None)
         path = self._climb(leaf, candidates)
         confirmed, unconfirmed = _confirmation(path)
-        if unconfirmed is not None and system_roots():
-            # A token with only the user's certificate: the roots the operating system trusts
-            # (where a CA's installer puts its root on Windows) may confirm the chain instead.
+        if (unconfirmed is not None or path.ended_at_address) and system_roots():
+            # The roots the operating system trusts (where a CA's installer puts its root on
+            # Windows) may confirm a chain the tokens do not, or be the root not yet fetched
+            # (offline, or its host down: review 42).
             path = self._climb(leaf, [*candidates, *system_roots()])
             confirmed, unconfirmed = _confirmation(path)
         ends = path.chain[-1] if path.chain else leaf
@@ -184,8 +188,10 @@ class IssuerStore:
         # OCSP answer could never be verified, and a warning at every signature teaches users
         # to ignore warnings; its status is not asked about (its dates still are).
         links = [
-            IssuingCa.of(ca) if ok else replace(IssuingCa.of(ca), checkable=False)
-            for ca, ok, sure in zip(path.chain, path.reachable, confirmed, strict=True)
+            replace(IssuingCa.of(ca), checkable=ok and IssuingCa.of(ca).checkable, fetched=not own)
+            for ca, ok, sure, own in zip(
+                path.chain, path.reachable, confirmed, path.on_token, strict=True
+            )
             if sure
         ]
         found = Chain(tuple(links), missing, unconfirmed)
