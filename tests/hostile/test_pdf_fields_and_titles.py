@@ -108,3 +108,31 @@ def test_verify_pdf_refuses_the_same_fields_at_once(tmp_path: Path) -> None:
     outcome = run_python(script, str(path), deadline=DEADLINE)
     assert outcome.code is not None, f"verify_pdf still running after {DEADLINE:.0f} s"
     assert outcome.stdout.strip() == "PDF_MALFORMED", outcome.stderr[-2000:]
+
+
+def _deep_form(depth: int, width: int) -> bytes:
+    """A chain of ``depth`` fields, the last holding ``width`` kids (review 42)."""
+    extra = {10 + i: b"<< /T (n%d) /Kids [%d 0 R] >>" % (i, 11 + i) for i in range(depth)}
+    leaf = 10 + depth + 1
+    extra[10 + depth] = b"<< /T (bottom) /Kids [" + b"%d 0 R " % leaf * width + b"] >>"
+    extra[leaf] = b"<< /T (leaf) >>"
+    return one_page_pdf(catalog_extra=b" /AcroForm << /Fields [10 0 R] >>", extra=extra)
+
+
+@pytest.mark.parametrize(("depth", "width"), [(900, 10_000), (3, 25_000)])
+def test_pyhankos_work_not_only_the_entries_is_bounded(
+    tmp_path: Path, depth: int, width: int
+) -> None:
+    """Review 42: 10,900 entries (under the entry budget) 900 levels deep took pyHanko 27 s
+    before the consent: its cost per entry grows with the depth."""
+    path = tmp_path / "deep.pdf"
+    path.write_bytes(_deep_form(depth, width))
+    answer = _inspect(path)
+    assert answer.get("code") == "PDF_MALFORMED", answer
+    assert "form field" in answer["detail"]
+
+
+def test_an_ordinary_nested_form_still_signs(tmp_path: Path) -> None:
+    path = tmp_path / "form.pdf"
+    path.write_bytes(_deep_form(4, 2_000))
+    assert _inspect(path).get("ok") is True

@@ -40,6 +40,8 @@ MAX_PAGE_TREE_ENTRIES = 4 * MAX_PAGES
 # count against it, so a busy machine gets the same answer as an idle one.
 PAGE_TREE_CPU_SECONDS = 20.0
 MAX_FIELDS = 20_000  # form field entries read to find the fields that are not signatures
+MAX_FIELD_DEPTH = 64  # form field levels (real forms: a few)
+MAX_FIELD_WORK = 4 * MAX_FIELDS  # entries times their depth, as pyHanko's walk costs them
 _HIDDEN = 2 | 32  # annotation flags Hidden and NoView: the widget is never drawn
 LOCK_LABEL = "Khoá / lock"
 
@@ -359,13 +361,21 @@ def check_field_paths(reader: Any) -> None:
     except (AttributeError, KeyError, TypeError):
         return
     stack: list[tuple[Any, frozenset[tuple[int, int]]]] = [(fields, frozenset())]
-    visited = 0
+    work = 0
     while stack:
         refs, above = stack.pop()
+        if len(above) > MAX_FIELD_DEPTH:
+            raise FieldTreeUnusual(f"form fields nested over {MAX_FIELD_DEPTH} levels deep")
         for ref in list.__iter__(refs) if isinstance(refs, list) else ():
-            visited += 1
-            if visited > MAX_FIELDS:
-                raise FieldTreeUnusual(f"over {MAX_FIELDS} form field entries along its paths")
+            # pyHanko's cost of an entry grows with its depth (it looks up /FT through every
+            # ancestor, one generator frame per level): 10,900 entries 900 levels deep took
+            # 27 s (review 42). Counted as entries times depth.
+            work += 1 + len(above)
+            if work > MAX_FIELD_WORK:
+                raise FieldTreeUnusual(
+                    f"too many form field entries along its paths (entries times their depth "
+                    f"over {MAX_FIELD_WORK})"
+                )
             if not isinstance(ref, IndirectObject) or (ref.idnum, ref.generation) in above:
                 continue
             field = ref.get_object()
