@@ -159,3 +159,17 @@ def self_issued_copy(ca: tuple[x509.Certificate, Any]) -> bytes:
     name = ca[0].subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
     copy, _ = cert(str(name), None, ca=True, key=PublicKeyOf(ca[0]), signer=attacker)
     return der(copy)
+
+
+def three_level_chain(base: str) -> tuple[Any, Any, Any]:
+    """Root CA -> Issuing CA -> leaf ("Cong ty A"), each (certificate, key), naming addresses
+    under ``base``: the leaf /issuing.crl and caIssuers /i.cer, the issuing CA /root.crl and
+    caIssuers /root.cer."""
+    root = cert("Root CA", None, ca=True)
+    issuing = cert(
+        "Issuing CA", root, ca=True, crl=f"{base}/root.crl", ca_issuers=[f"{base}/root.cer"]
+    )
+    leaf = cert(
+        "Cong ty A", issuing, ca=False, crl=f"{base}/issuing.crl", ca_issuers=[f"{base}/i.cer"]
+    )
+    return root, issuing, leaf

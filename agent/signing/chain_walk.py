@@ -20,7 +20,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -53,15 +53,20 @@ class IssuingCa:
     fetched: bool = False
 
     @classmethod
-    def of(cls, ca: x509.Certificate) -> IssuingCa:
+    def of(
+        cls, ca: x509.Certificate, *, reachable: bool = True, fetched: bool = False
+    ) -> IssuingCa:
+        """``ca`` as the check reads it; ``reachable``: its own issuer is at hand or at an
+        address (else its status answers could not be verified, so it is not asked)."""
         # A CA naming no status address is how many hierarchies are built: it is not reported
         # as unknown at every signature.
         ocsp_urls, crl_urls, _ = revocation_urls(ca)
         return cls(
             ca.public_bytes(serialization.Encoding.DER),
-            bool(ocsp_urls or crl_urls),
+            reachable and bool(ocsp_urls or crl_urls),
             ca.not_valid_before_utc,
             ca.not_valid_after_utc,
+            fetched,
         )
 
 
@@ -188,7 +193,7 @@ class IssuerStore:
         # OCSP answer could never be verified, and a warning at every signature teaches users
         # to ignore warnings; its status is not asked about (its dates still are).
         links = [
-            replace(IssuingCa.of(ca), checkable=ok and IssuingCa.of(ca).checkable, fetched=not own)
+            IssuingCa.of(ca, reachable=ok, fetched=not own)
             for ca, ok, sure, own in zip(
                 path.chain, path.reachable, confirmed, path.on_token, strict=True
             )

@@ -41,13 +41,7 @@ async def world() -> AsyncIterator[dict[str, Any]]:
     """Root -> Issuing CA -> leaf; the root's CRL lists the issuing CA (key compromise)."""
     port = await pki.free_port()
     base = f"http://127.0.0.1:{port}"
-    root = pki.cert("Root CA", None, ca=True)
-    issuing = pki.cert(
-        "Issuing CA", root, ca=True, crl=f"{base}/root.crl", ca_issuers=[f"{base}/root.cer"]
-    )
-    leaf = pki.cert(
-        "Cong ty A", issuing, ca=False, crl=f"{base}/issuing.crl", ca_issuers=[f"{base}/i.cer"]
-    )
+    root, issuing, leaf = pki.three_level_chain(base)
     server = pki.Server()
     server.routes = {
         "/root.cer": pki.der(root[0]),

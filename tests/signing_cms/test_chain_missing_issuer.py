@@ -35,13 +35,7 @@ async def test_blocking_caissuers_after_a_cached_leaf_good_is_not_a_silent_good(
     unconfirmed=None) and the cached "good" is returned: silent good, revoked CA."""
     port = await pki.free_port()
     base = f"http://127.0.0.1:{port}"
-    root = pki.cert("Root CA", None, ca=True)
-    issuing = pki.cert(
-        "Issuing CA", root, ca=True, crl=f"{base}/root.crl", ca_issuers=[f"{base}/root.cer"]
-    )
-    leaf = pki.cert(
-        "Cong ty A", issuing, ca=False, crl=f"{base}/issuing.crl", ca_issuers=[f"{base}/i.cer"]
-    )
+    root, issuing, leaf = pki.three_level_chain(base)
     server = pki.Server()
     server.routes = {
         "/root.cer": pki.der(root[0]),
@@ -80,13 +74,7 @@ async def test_demo_chain_an_unconfirmed_root_copy_does_not_send_the_agent_to_it
     base = f"http://127.0.0.1:{port}"
     lan = pki.Server()
     await lan.start()
-    root = pki.cert("Root CA", None, ca=True)
-    issuing = pki.cert(
-        "Issuing CA", root, ca=True, crl=f"{base}/root.crl", ca_issuers=[f"{base}/root.cer"]
-    )
-    leaf = pki.cert(
-        "Cong ty A", issuing, ca=False, crl=f"{base}/issuing.crl", ca_issuers=[f"{base}/i.cer"]
-    )
+    root, issuing, leaf = pki.three_level_chain(base)
     attacker = ec.generate_private_key(ec.SECP256R1())
     copy, _ = pki.cert(
         "Root CA",

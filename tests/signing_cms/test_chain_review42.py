@@ -70,13 +70,7 @@ async def test_root_in_the_system_store_and_its_host_down_is_not_a_warning(
 ) -> None:
     port = await pki.free_port()
     base = f"http://127.0.0.1:{port}"
-    root = pki.cert("Root CA", None, ca=True)
-    issuing = pki.cert(
-        "Issuing CA", root, ca=True, crl=f"{base}/root.crl", ca_issuers=[f"{base}/root.cer"]
-    )
-    leaf = pki.cert(
-        "Cong ty A", issuing, ca=False, crl=f"{base}/issuing.crl", ca_issuers=[f"{base}/i.cer"]
-    )
+    root, issuing, leaf = pki.three_level_chain(base)
     bundle = tmp_path / "system-roots.pem"
     bundle.write_bytes(root[0].public_bytes(serialization.Encoding.PEM))
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
